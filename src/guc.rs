@@ -1,0 +1,129 @@
+//! Settings (GUCs). Registered in `_PG_init`, read on the backend thread only.
+
+use std::ffi::{c_char, CStr, CString};
+use std::ptr::null_mut;
+
+use pgrx::pg_sys;
+use pgrx::{GucContext, GucFlags, GucRegistry, GucSetting};
+
+// Postgres owns these strings; it updates the pointers on SET.
+static mut WAREHOUSE: *mut c_char = null_mut();
+static mut AS_OF: *mut c_char = null_mut();
+static mut SNAPSHOT_ID: *mut c_char = null_mut();
+
+/// Rows per Arrow batch read from Parquet.
+pub static BATCH_SIZE: GucSetting<i32> = GucSetting::<i32>::new(8192);
+/// Data files read concurrently by one scan.
+pub static SCAN_CONCURRENCY: GucSetting<i32> = GucSetting::<i32>::new(2);
+
+pub fn init() {
+    // SAFETY: called once from _PG_init on the postmaster (or backend) main
+    // thread; the leaked boot value lives as long as the process, as required.
+    unsafe {
+        let boot = CString::new(default_warehouse()).unwrap_or_default();
+        define_string(
+            c"townlake.warehouse",
+            c"Warehouse URI of the default Iceberg server lake_local.",
+            c"A file:// directory or s3://bucket/path. New tables of lake_local are created under it.",
+            &raw mut WAREHOUSE,
+            Box::leak(boot.into_boxed_c_str()).as_ptr(),
+            pg_sys::GucContext::PGC_SUSET,
+        );
+        define_string(
+            c"townlake.as_of",
+            c"Read every Iceberg table as of this time (timestamptz); empty reads the current snapshot.",
+            c"",
+            &raw mut AS_OF,
+            c"".as_ptr(),
+            pg_sys::GucContext::PGC_USERSET,
+        );
+        define_string(
+            c"townlake.snapshot_id",
+            c"Read every Iceberg table at this snapshot id; empty reads the current snapshot.",
+            c"",
+            &raw mut SNAPSHOT_ID,
+            c"".as_ptr(),
+            pg_sys::GucContext::PGC_USERSET,
+        );
+    }
+    GucRegistry::define_int_guc(
+        c"townlake.batch_size",
+        c"Rows per Arrow batch when reading Parquet.",
+        c"",
+        &BATCH_SIZE,
+        64,
+        1_000_000,
+        GucContext::Userset,
+        GucFlags::default(),
+    );
+    GucRegistry::define_int_guc(
+        c"townlake.scan_concurrency",
+        c"Data files one Iceberg scan reads at the same time.",
+        c"",
+        &SCAN_CONCURRENCY,
+        1,
+        64,
+        GucContext::Userset,
+        GucFlags::default(),
+    );
+    unsafe { pg_sys::MarkGUCPrefixReserved(c"townlake".as_ptr()) };
+}
+
+unsafe fn define_string(
+    name: &'static CStr,
+    short: &'static CStr,
+    long: &'static CStr,
+    var: *mut *mut c_char,
+    boot: *const c_char,
+    context: pg_sys::GucContext::Type,
+) {
+    pg_sys::DefineCustomStringVariable(
+        name.as_ptr(),
+        short.as_ptr(),
+        long.as_ptr(),
+        var,
+        boot,
+        context,
+        0,
+        None,
+        None,
+        None,
+    );
+}
+
+fn default_warehouse() -> String {
+    // SAFETY: DataDir is set before shared libraries are loaded.
+    let dir = unsafe {
+        if pg_sys::DataDir.is_null() {
+            String::from("/tmp")
+        } else {
+            CStr::from_ptr(pg_sys::DataDir).to_string_lossy().into_owned()
+        }
+    };
+    format!("file://{}/townlake_warehouse", dir.trim_end_matches('/'))
+}
+
+unsafe fn read(var: *const *mut c_char) -> Option<String> {
+    let p = *var;
+    if p.is_null() {
+        return None;
+    }
+    let s = CStr::from_ptr(p).to_string_lossy().trim().to_string();
+    if s.is_empty() {
+        None
+    } else {
+        Some(s)
+    }
+}
+
+pub fn warehouse() -> String {
+    unsafe { read(&raw const WAREHOUSE) }.unwrap_or_else(default_warehouse)
+}
+
+pub fn as_of() -> Option<String> {
+    unsafe { read(&raw const AS_OF) }
+}
+
+pub fn snapshot_id() -> Option<String> {
+    unsafe { read(&raw const SNAPSHOT_ID) }
+}

@@ -1,0 +1,282 @@
+//! Arrow values to Postgres datums, on the backend thread, allocated in the
+//! current (per-tuple) memory context.
+
+use std::ffi::CString;
+
+use arrow_array::cast::AsArray;
+use arrow_array::types::*;
+use arrow_array::{Array, ArrayRef};
+use arrow_cast::display::{ArrayFormatter, FormatOptions};
+use arrow_schema::{DataType, TimeUnit};
+use pgrx::pg_sys;
+use pgrx::{IntoDatum, PgSqlErrorCode};
+
+use crate::errors::{LakeError, LakeResult};
+
+/// Microseconds between 1970-01-01 and 2000-01-01 (the Postgres epoch).
+const PG_EPOCH_OFFSET_MICROS: i64 = 946_684_800_000_000;
+/// Days between 1970-01-01 and 2000-01-01.
+const PG_EPOCH_OFFSET_DAYS: i32 = 10_957;
+
+/// How a column's values become datums of its declared Postgres type.
+pub enum Target {
+    Bool,
+    Int2,
+    Int4,
+    Int8,
+    Float4,
+    Float8,
+    Date,
+    Time,
+    Timestamp,
+    TimestampTz,
+    Text,
+    Bytea,
+    Uuid,
+    /// Render as text, then the type's input function (numeric, json, jsonb…).
+    ViaInput(Box<pg_sys::FmgrInfo>, pg_sys::Oid, i32),
+}
+
+impl Target {
+    pub fn for_type(type_oid: pg_sys::Oid, typmod: i32) -> Target {
+        match type_oid.to_u32() {
+            16 => Target::Bool,
+            21 => Target::Int2,
+            23 => Target::Int4,
+            20 => Target::Int8,
+            700 => Target::Float4,
+            701 => Target::Float8,
+            1082 => Target::Date,
+            1083 => Target::Time,
+            1114 => Target::Timestamp,
+            1184 => Target::TimestampTz,
+            25 | 1043 => Target::Text,
+            17 => Target::Bytea,
+            2950 => Target::Uuid,
+            _ => unsafe {
+                let mut input = pg_sys::Oid::INVALID;
+                let mut ioparam = pg_sys::Oid::INVALID;
+                pg_sys::getTypeInputInfo(type_oid, &mut input, &mut ioparam);
+                let mut finfo: Box<pg_sys::FmgrInfo> = Box::new(std::mem::zeroed());
+                pg_sys::fmgr_info(input, finfo.as_mut());
+                Target::ViaInput(finfo, ioparam, typmod)
+            },
+        }
+    }
+}
+
+fn mismatch(array: &dyn Array, what: &str) -> LakeError {
+    LakeError::new(
+        PgSqlErrorCode::ERRCODE_FDW_INVALID_DATA_TYPE,
+        format!("Iceberg data of type {} cannot be read as {what}", array.data_type()),
+    )
+    .with_hint("Declare the column with the type IMPORT FOREIGN SCHEMA chooses for it.")
+}
+
+fn text_datum(bytes: &[u8]) -> pg_sys::Datum {
+    // SAFETY: copies `bytes` into a new varlena in the current memory context.
+    unsafe { pg_sys::Datum::from(pg_sys::cstring_to_text_with_len(bytes.as_ptr().cast(), bytes.len() as i32)) }
+}
+
+fn bytes_at(array: &ArrayRef, row: usize) -> Option<&[u8]> {
+    match array.data_type() {
+        DataType::Utf8 => Some(array.as_string::<i32>().value(row).as_bytes()),
+        DataType::LargeUtf8 => Some(array.as_string::<i64>().value(row).as_bytes()),
+        DataType::Utf8View => Some(array.as_string_view().value(row).as_bytes()),
+        DataType::Binary => Some(array.as_binary::<i32>().value(row)),
+        DataType::LargeBinary => Some(array.as_binary::<i64>().value(row)),
+        DataType::BinaryView => Some(array.as_binary_view().value(row)),
+        DataType::FixedSizeBinary(_) => Some(array.as_fixed_size_binary().value(row)),
+        _ => None,
+    }
+}
+
+fn micros_at(array: &ArrayRef, row: usize) -> Option<i64> {
+    match array.data_type() {
+        DataType::Timestamp(TimeUnit::Microsecond, _) => {
+            Some(array.as_primitive::<TimestampMicrosecondType>().value(row))
+        }
+        DataType::Timestamp(TimeUnit::Nanosecond, _) => {
+            Some(array.as_primitive::<TimestampNanosecondType>().value(row).div_euclid(1000))
+        }
+        DataType::Timestamp(TimeUnit::Millisecond, _) => {
+            Some(array.as_primitive::<TimestampMillisecondType>().value(row) * 1000)
+        }
+        DataType::Timestamp(TimeUnit::Second, _) => {
+            Some(array.as_primitive::<TimestampSecondType>().value(row) * 1_000_000)
+        }
+        _ => None,
+    }
+}
+
+fn integer_at(array: &ArrayRef, row: usize) -> Option<i64> {
+    match array.data_type() {
+        DataType::Int8 => Some(array.as_primitive::<Int8Type>().value(row) as i64),
+        DataType::Int16 => Some(array.as_primitive::<Int16Type>().value(row) as i64),
+        DataType::Int32 => Some(array.as_primitive::<Int32Type>().value(row) as i64),
+        DataType::Int64 => Some(array.as_primitive::<Int64Type>().value(row)),
+        _ => None,
+    }
+}
+
+fn float_at(array: &ArrayRef, row: usize) -> Option<f64> {
+    match array.data_type() {
+        DataType::Float32 => Some(array.as_primitive::<Float32Type>().value(row) as f64),
+        DataType::Float64 => Some(array.as_primitive::<Float64Type>().value(row)),
+        _ => None,
+    }
+}
+
+/// The value at `row` as a datum of `target`; `None` for NULL.
+pub fn datum_at(array: &ArrayRef, row: usize, target: &mut Target) -> LakeResult<Option<pg_sys::Datum>> {
+    if array.is_null(row) {
+        return Ok(None);
+    }
+    let datum = match target {
+        Target::Bool => match array.data_type() {
+            DataType::Boolean => array.as_boolean().value(row).into_datum(),
+            _ => return Err(mismatch(array.as_ref(), "boolean")),
+        },
+        Target::Int2 => {
+            let v = integer_at(array, row).ok_or_else(|| mismatch(array.as_ref(), "smallint"))?;
+            i16::try_from(v).map_err(|_| mismatch(array.as_ref(), "smallint"))?.into_datum()
+        }
+        Target::Int4 => {
+            let v = integer_at(array, row).ok_or_else(|| mismatch(array.as_ref(), "integer"))?;
+            i32::try_from(v).map_err(|_| mismatch(array.as_ref(), "integer"))?.into_datum()
+        }
+        Target::Int8 => integer_at(array, row).ok_or_else(|| mismatch(array.as_ref(), "bigint"))?.into_datum(),
+        Target::Float4 => match array.data_type() {
+            DataType::Float32 => array.as_primitive::<Float32Type>().value(row).into_datum(),
+            _ => return Err(mismatch(array.as_ref(), "real")),
+        },
+        Target::Float8 => float_at(array, row).ok_or_else(|| mismatch(array.as_ref(), "double precision"))?.into_datum(),
+        Target::Date => match array.data_type() {
+            DataType::Date32 => {
+                let days = array.as_primitive::<Date32Type>().value(row) - PG_EPOCH_OFFSET_DAYS;
+                Some(pg_sys::Datum::from(days))
+            }
+            _ => return Err(mismatch(array.as_ref(), "date")),
+        },
+        Target::Time => match array.data_type() {
+            DataType::Time64(TimeUnit::Microsecond) => {
+                Some(pg_sys::Datum::from(array.as_primitive::<Time64MicrosecondType>().value(row)))
+            }
+            DataType::Time64(TimeUnit::Nanosecond) => {
+                Some(pg_sys::Datum::from(array.as_primitive::<Time64NanosecondType>().value(row) / 1000))
+            }
+            _ => return Err(mismatch(array.as_ref(), "time")),
+        },
+        Target::Timestamp | Target::TimestampTz => {
+            let micros = micros_at(array, row).ok_or_else(|| mismatch(array.as_ref(), "timestamp"))?;
+            Some(pg_sys::Datum::from(micros - PG_EPOCH_OFFSET_MICROS))
+        }
+        Target::Text => match bytes_at(array, row) {
+            Some(b) if matches!(array.data_type(), DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View) => {
+                Some(text_datum(b))
+            }
+            _ => Some(text_datum(display(array, row)?.as_bytes())),
+        },
+        Target::Bytea => {
+            let b = bytes_at(array, row).ok_or_else(|| mismatch(array.as_ref(), "bytea"))?;
+            Some(text_datum(b))
+        }
+        Target::Uuid => {
+            let b = bytes_at(array, row).ok_or_else(|| mismatch(array.as_ref(), "uuid"))?;
+            if b.len() != 16 {
+                return Err(mismatch(array.as_ref(), "uuid"));
+            }
+            // SAFETY: a 16-byte palloc in the current memory context.
+            unsafe {
+                let p = pg_sys::palloc(16) as *mut u8;
+                std::ptr::copy_nonoverlapping(b.as_ptr(), p, 16);
+                Some(pg_sys::Datum::from(p))
+            }
+        }
+        Target::ViaInput(finfo, ioparam, typmod) => {
+            let text = match array.data_type() {
+                DataType::Struct(_) | DataType::List(_) | DataType::LargeList(_) | DataType::Map(_, _) => {
+                    json_at(array.as_ref(), row).to_string()
+                }
+                DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => {
+                    String::from_utf8_lossy(bytes_at(array, row).unwrap_or_default()).into_owned()
+                }
+                _ => display(array, row)?,
+            };
+            let c = CString::new(text).map_err(|_| mismatch(array.as_ref(), "text"))?;
+            // SAFETY: the input function copies the string into a new datum.
+            unsafe {
+                Some(pg_sys::InputFunctionCall(finfo.as_mut(), c.as_ptr() as *mut _, *ioparam, *typmod))
+            }
+        }
+    };
+    Ok(datum)
+}
+
+fn display(array: &ArrayRef, row: usize) -> LakeResult<String> {
+    let options = FormatOptions::default();
+    let formatter = ArrayFormatter::try_new(array.as_ref(), &options)
+        .map_err(|e| LakeError::internal(format!("cannot format Iceberg value: {e}")))?;
+    Ok(formatter.value(row).to_string())
+}
+
+/// A nested value as JSON: structs become objects, lists arrays, maps objects
+/// (keys rendered as text).
+pub fn json_at(array: &dyn Array, row: usize) -> serde_json::Value {
+    use serde_json::Value as J;
+    if array.is_null(row) {
+        return J::Null;
+    }
+    match array.data_type() {
+        DataType::Boolean => J::Bool(array.as_boolean().value(row)),
+        DataType::Int8 | DataType::Int16 | DataType::Int32 | DataType::Int64 => {
+            let a: ArrayRef = arrow_array::make_array(array.to_data());
+            J::from(integer_at(&a, row).unwrap_or_default())
+        }
+        DataType::Float32 | DataType::Float64 => {
+            let a: ArrayRef = arrow_array::make_array(array.to_data());
+            serde_json::Number::from_f64(float_at(&a, row).unwrap_or_default())
+                .map(J::Number)
+                .unwrap_or(J::Null)
+        }
+        DataType::Utf8 => J::String(array.as_string::<i32>().value(row).to_string()),
+        DataType::LargeUtf8 => J::String(array.as_string::<i64>().value(row).to_string()),
+        DataType::Struct(fields) => {
+            let s = array.as_struct();
+            let mut obj = serde_json::Map::new();
+            for (i, f) in fields.iter().enumerate() {
+                obj.insert(f.name().clone(), json_at(s.column(i).as_ref(), row));
+            }
+            J::Object(obj)
+        }
+        DataType::List(_) => {
+            let l = array.as_list::<i32>();
+            let values = l.value(row);
+            J::Array((0..values.len()).map(|i| json_at(values.as_ref(), i)).collect())
+        }
+        DataType::LargeList(_) => {
+            let l = array.as_list::<i64>();
+            let values = l.value(row);
+            J::Array((0..values.len()).map(|i| json_at(values.as_ref(), i)).collect())
+        }
+        DataType::Map(_, _) => {
+            let m = array.as_map();
+            let entries = m.value(row);
+            let keys = entries.column(0);
+            let vals = entries.column(1);
+            let mut obj = serde_json::Map::new();
+            for i in 0..entries.len() {
+                let key = match json_at(keys.as_ref(), i) {
+                    J::String(s) => s,
+                    other => other.to_string(),
+                };
+                obj.insert(key, json_at(vals.as_ref(), i));
+            }
+            J::Object(obj)
+        }
+        _ => {
+            let a: ArrayRef = arrow_array::make_array(array.to_data());
+            J::String(display(&a, row).unwrap_or_default())
+        }
+    }
+}

@@ -1,0 +1,380 @@
+//! Executing an Iceberg foreign scan: choose the snapshot, evaluate the pushed
+//! operands, plan data files (pruned by partition values and column
+//! statistics), then stream Arrow batches into tuple slots.
+
+use arrow_array::RecordBatch;
+use futures::{StreamExt, TryStreamExt};
+use iceberg::arrow::{ArrowReaderBuilder, ScanMetrics};
+use iceberg::scan::{ArrowRecordBatchStream, FileScanTask};
+use iceberg::spec::SchemaRef;
+use pgrx::pg_sys;
+use pgrx::{FromDatum, PgSqlErrorCode};
+
+use super::convert::{datum_at, Target};
+use super::plan::{ScanPlan, SlotType};
+use super::predicate::{self, ColumnRef, Value};
+use super::source::{self, ResolvedTable};
+use super::timetravel::{self, SnapshotChoice};
+use crate::errors::{iceberg_message, LakeError, LakeResult};
+use crate::guc;
+use crate::runtime::block_on;
+
+/// What one scan planned, for EXPLAIN.
+#[derive(Default, Clone)]
+pub struct ScanReport {
+    pub table: String,
+    pub snapshot_id: Option<i64>,
+    pub filter: Option<String>,
+    pub files_planned: usize,
+    pub files_total: Option<usize>,
+    pub rows_read: u64,
+    pub planned: bool,
+}
+
+pub struct IcebergScan {
+    pub plan: ScanPlan,
+    /// ExprStates for the operands, in executor memory.
+    pub operand_states: Vec<*mut pg_sys::ExprState>,
+    pub report: ScanReport,
+    running: Option<Running>,
+    finished: bool,
+}
+
+struct Running {
+    stream: ArrowRecordBatchStream,
+    metrics: ScanMetrics,
+    batch: Option<RecordBatch>,
+    row: usize,
+    /// For each batch column: the tuple slot index it fills and its converter.
+    outputs: Vec<(usize, Target)>,
+    secrets: crate::iceberg::source::ServerConfig,
+}
+
+impl IcebergScan {
+    pub fn new(plan: ScanPlan, operand_states: Vec<*mut pg_sys::ExprState>) -> Self {
+        IcebergScan { plan, operand_states, report: ScanReport::default(), running: None, finished: false }
+    }
+
+    pub fn bytes_read(&self) -> Option<u64> {
+        self.running.as_ref().map(|r| r.metrics.bytes_read())
+    }
+
+    /// Forget the running scan; the next `next_row` starts over (re-evaluating
+    /// parameters).
+    pub fn rescan(&mut self) {
+        self.running = None;
+        self.finished = false;
+        self.report.rows_read = 0;
+    }
+
+    /// Plan without reading, for EXPLAIN (only when operands are constants).
+    pub unsafe fn plan_for_explain(&mut self, econtext: *mut pg_sys::ExprContext) -> LakeResult<()> {
+        if self.report.planned || !self.plan.constant_operands {
+            return Ok(());
+        }
+        let prepared = self.prepare(econtext)?;
+        self.report = prepared.report;
+        Ok(())
+    }
+
+    /// Fill `slot` with the next row; false at the end.
+    pub unsafe fn next_row(
+        &mut self,
+        econtext: *mut pg_sys::ExprContext,
+        slot: *mut pg_sys::TupleTableSlot,
+    ) -> LakeResult<bool> {
+        if self.finished {
+            return Ok(false);
+        }
+        if self.running.is_none() {
+            let prepared = self.prepare(econtext)?;
+            self.report = prepared.report.clone();
+            match prepared.start()? {
+                Some(r) => self.running = Some(r),
+                None => {
+                    self.finished = true;
+                    return Ok(false);
+                }
+            }
+        }
+        let running = self.running.as_mut().expect("scan is running");
+        loop {
+            if let Some(batch) = &running.batch {
+                if running.row < batch.num_rows() {
+                    fill_slot(slot, batch, running.row, &mut running.outputs)?;
+                    running.row += 1;
+                    self.report.rows_read += 1;
+                    return Ok(true);
+                }
+            }
+            pgrx::check_for_interrupts!();
+            let next = block_on(running.stream.next());
+            match next {
+                None => {
+                    running.batch = None;
+                    self.finished = true;
+                    return Ok(false);
+                }
+                Some(Ok(batch)) => {
+                    running.batch = Some(batch);
+                    running.row = 0;
+                }
+                Some(Err(e)) => {
+                    return Err(read_error(&running.secrets, &e));
+                }
+            }
+        }
+    }
+
+    /// Resolve table and snapshot, evaluate operands, plan files.
+    unsafe fn prepare(&self, econtext: *mut pg_sys::ExprContext) -> LakeResult<Prepared> {
+        let resolved = source::resolve(pg_sys::Oid::from(self.plan.relid))?;
+        let choice = snapshot_choice(&resolved)?;
+        let snapshot_id = timetravel::resolve(&resolved.metadata, choice).map_err(|m| {
+            LakeError::new(PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE, m).with_hint(
+                "List the table's snapshots with SELECT * FROM lake.snapshots('table'::regclass).",
+            )
+        })?;
+        let mut report = ScanReport {
+            table: resolved.display_name.clone(),
+            snapshot_id,
+            planned: true,
+            ..Default::default()
+        };
+        let Some(snapshot_id) = snapshot_id else {
+            return Ok(Prepared { resolved, report, schema: None, names: vec![], tasks: vec![], plan: self.plan.clone() });
+        };
+        let snapshot = resolved.metadata.snapshot_by_id(snapshot_id).expect("resolved snapshot").clone();
+        let schema: SchemaRef = snapshot
+            .schema(&resolved.metadata)
+            .map_err(|e| LakeError::internal(iceberg_message(&e)))?;
+        // Each plan column's name in this snapshot's schema (None: not there yet).
+        let names: Vec<Option<String>> = self
+            .plan
+            .columns
+            .iter()
+            .map(|c| schema.name_by_field_id(c.field_id).map(|s| s.to_string()))
+            .collect();
+        let slots = self.evaluate_operands(econtext)?;
+        let filter = match (&self.plan.filter, slots) {
+            (Some(f), Some(slots)) => {
+                let cols: Vec<ColumnRef<'_>> =
+                    names.iter().map(|n| ColumnRef { name: n.as_deref(), byte_ordered: true }).collect();
+                predicate::to_iceberg(f, &cols, &slots, &schema)
+            }
+            _ => None,
+        };
+        report.filter = filter.as_ref().map(|p| p.to_string());
+        report.files_total = snapshot
+            .summary()
+            .additional_properties
+            .get("total-data-files")
+            .and_then(|v| v.parse().ok());
+
+        let table = resolved.table()?;
+        let selected: Vec<String> =
+            self.plan.needed.iter().filter_map(|i| names[*i].clone()).collect();
+        let mut builder = table
+            .scan()
+            .snapshot_id(snapshot_id)
+            .with_row_group_filtering_enabled(true)
+            .with_row_selection_enabled(true);
+        builder = if selected.is_empty() { builder.select_empty() } else { builder.select(selected) };
+        if let Some(p) = filter {
+            builder = builder.with_filter(p);
+        }
+        let scan = builder.build().map_err(|e| read_error(&resolved.server, &e))?;
+        let tasks: Vec<FileScanTask> = block_on(async {
+            let stream = scan.plan_files().await?;
+            stream.try_collect().await
+        })
+        .map_err(|e| read_error(&resolved.server, &e))?;
+        report.files_planned = tasks.len();
+        Ok(Prepared { resolved, report, schema: Some(schema), names, tasks, plan: self.plan.clone() })
+    }
+
+    /// Evaluate every operand once; None when a value cannot be represented
+    /// (the filter is then not pushed at all).
+    unsafe fn evaluate_operands(&self, econtext: *mut pg_sys::ExprContext) -> LakeResult<Option<Vec<Value>>> {
+        let mut out = Vec::with_capacity(self.operand_states.len());
+        for (state, ty) in self.operand_states.iter().zip(&self.plan.slot_types) {
+            let mut is_null = false;
+            let eval = (**state).evalfunc.ok_or_else(|| LakeError::internal("operand has no evaluator"))?;
+            let datum = eval(*state, econtext, &mut is_null);
+            let value = if is_null { Some(Value::Null) } else { datum_to_value(datum, *ty) };
+            match value {
+                Some(v) => out.push(v),
+                None => return Ok(None),
+            }
+        }
+        Ok(Some(out))
+    }
+}
+
+struct Prepared {
+    resolved: ResolvedTable,
+    report: ScanReport,
+    schema: Option<SchemaRef>,
+    names: Vec<Option<String>>,
+    tasks: Vec<FileScanTask>,
+    plan: ScanPlan,
+}
+
+impl Prepared {
+    fn start(self) -> LakeResult<Option<Running>> {
+        let Some(_schema) = self.schema else {
+            return Ok(None);
+        };
+        let file_io = self.resolved.server.file_io();
+        let reader = ArrowReaderBuilder::new(file_io, crate::runtime::iceberg_runtime())
+            .with_batch_size(guc::BATCH_SIZE.get().max(64) as usize)
+            .with_data_file_concurrency_limit(guc::SCAN_CONCURRENCY.get().max(1) as usize)
+            .with_row_group_filtering_enabled(true)
+            .with_row_selection_enabled(true)
+            .build();
+        let tasks = futures::stream::iter(self.tasks.into_iter().map(Ok)).boxed();
+        let result = reader.read(tasks).map_err(|e| read_error(&self.resolved.server, &e))?;
+        let metrics = result.metrics().clone();
+        // Batch columns come in the order of the selected names.
+        let mut outputs = Vec::new();
+        for i in &self.plan.needed {
+            if self.names[*i].is_some() {
+                let c = &self.plan.columns[*i];
+                outputs.push(((c.attnum - 1) as usize, Target::for_type(pg_sys::Oid::from(c.type_oid), c.typmod)));
+            }
+        }
+        Ok(Some(Running {
+            stream: result.stream(),
+            metrics,
+            batch: None,
+            row: 0,
+            outputs,
+            secrets: self.resolved.server.clone(),
+        }))
+    }
+}
+
+fn read_error(server: &crate::iceberg::source::ServerConfig, e: &iceberg::Error) -> LakeError {
+    LakeError::new(
+        PgSqlErrorCode::ERRCODE_FDW_ERROR,
+        format!("cannot read Iceberg table: {}", server.scrub(&iceberg_message(e))),
+    )
+    .with_hint("A data or manifest file may be missing or unreadable; check the storage settings, credentials and the table's files.")
+}
+
+/// The snapshot to read: the table option pins one; otherwise the session's
+/// townlake.snapshot_id, then townlake.as_of, then the current snapshot.
+fn snapshot_choice(resolved: &ResolvedTable) -> LakeResult<SnapshotChoice> {
+    if let Some(id) = resolved.options.snapshot_id {
+        return Ok(SnapshotChoice::Id(id));
+    }
+    if let Some(text) = guc::snapshot_id() {
+        let id = timetravel::parse_snapshot_id(&text).map_err(|m| {
+            LakeError::invalid(format!("invalid townlake.snapshot_id: {m}"))
+                .with_hint("SET townlake.snapshot_id to a snapshot id from lake.snapshots(), or RESET it.")
+        })?;
+        return Ok(SnapshotChoice::Id(id));
+    }
+    if let Some(text) = guc::as_of() {
+        return Ok(SnapshotChoice::AsOf(as_of_millis(&text)?));
+    }
+    Ok(SnapshotChoice::Current)
+}
+
+/// Parse townlake.as_of with Postgres' own timestamptz input (time zones,
+/// `now() - interval` are not allowed here, literals are).
+fn as_of_millis(text: &str) -> LakeResult<i64> {
+    let parsed = pgrx::PgTryBuilder::new(|| {
+        pgrx::Spi::get_one_with_args::<i64>(
+            "SELECT (extract(epoch FROM $1::timestamptz) * 1000)::int8",
+            &[text.into()],
+        )
+        .ok()
+        .flatten()
+    })
+    .catch_others(|_| None)
+    .execute();
+    parsed.ok_or_else(|| {
+        LakeError::invalid(format!("invalid townlake.as_of: \"{text}\" is not a timestamp with time zone"))
+            .with_hint("Example: SET townlake.as_of = '2024-05-01 12:00:00+00'; RESET townlake.as_of reads the current snapshot.")
+    })
+}
+
+/// A pushed operand's datum as a filter value; None when it cannot be used.
+unsafe fn datum_to_value(datum: pg_sys::Datum, ty: SlotType) -> Option<Value> {
+    if ty.is_array {
+        let arr = pg_sys::pg_detoast_datum(datum.cast_mut_ptr()) as *mut pg_sys::ArrayType;
+        let elem = pg_sys::Oid::from(ty.type_oid);
+        let (mut len, mut byval, mut align) = (0i16, false, 0 as std::ffi::c_char);
+        pg_sys::get_typlenbyvalalign(elem, &mut len, &mut byval, &mut align);
+        let mut values: *mut pg_sys::Datum = std::ptr::null_mut();
+        let mut nulls: *mut bool = std::ptr::null_mut();
+        let mut n = 0;
+        pg_sys::deconstruct_array(arr, elem, len as i32, byval, align, &mut values, &mut nulls, &mut n);
+        let mut out = Vec::with_capacity(n as usize);
+        for i in 0..n as usize {
+            if *nulls.add(i) {
+                out.push(Value::Null);
+            } else {
+                out.push(datum_to_value(*values.add(i), SlotType { type_oid: ty.type_oid, is_array: false })?);
+            }
+        }
+        return Some(Value::Array(out));
+    }
+    const PG_EPOCH_OFFSET_MICROS: i64 = 946_684_800_000_000;
+    match ty.type_oid {
+        16 => Some(Value::Bool(bool::from_datum(datum, false)?)),
+        21 => Some(Value::Int(i16::from_datum(datum, false)? as i64)),
+        23 => Some(Value::Int(i32::from_datum(datum, false)? as i64)),
+        20 => Some(Value::Int(i64::from_datum(datum, false)?)),
+        25 | 1043 => Some(Value::Text(String::from_datum(datum, false)?)),
+        1700 => {
+            let s = pgrx::AnyNumeric::from_datum(datum, false)?.to_string();
+            // NaN and infinities are never pushed.
+            s.chars().all(|c| c.is_ascii_digit() || c == '.' || c == '-').then_some(Value::Numeric(s))
+        }
+        1082 => {
+            let d = datum.value() as i32;
+            // DATEVAL_NOBEGIN / NOEND (infinity) are not pushed.
+            (d != i32::MIN && d != i32::MAX).then_some(Value::Date(d + 10_957))
+        }
+        1083 => Some(Value::Time(datum.value() as i64)),
+        1114 | 1184 => {
+            let t = datum.value() as i64;
+            if t == i64::MIN || t == i64::MAX {
+                return None;
+            }
+            let unix = t + PG_EPOCH_OFFSET_MICROS;
+            Some(if ty.type_oid == 1114 { Value::Timestamp(unix) } else { Value::TimestampTz(unix) })
+        }
+        2950 => {
+            let p = datum.cast_mut_ptr::<u8>();
+            let mut b = [0u8; 16];
+            std::ptr::copy_nonoverlapping(p, b.as_mut_ptr(), 16);
+            Some(Value::Uuid(b))
+        }
+        _ => None,
+    }
+}
+
+unsafe fn fill_slot(
+    slot: *mut pg_sys::TupleTableSlot,
+    batch: &RecordBatch,
+    row: usize,
+    outputs: &mut [(usize, Target)],
+) -> LakeResult<()> {
+    pg_sys::ExecClearTuple(slot);
+    let natts = (*(*slot).tts_tupleDescriptor).natts as usize;
+    let values = std::slice::from_raw_parts_mut((*slot).tts_values, natts);
+    let nulls = std::slice::from_raw_parts_mut((*slot).tts_isnull, natts);
+    nulls.fill(true);
+    for (col, (index, target)) in outputs.iter_mut().enumerate() {
+        let array = batch.column(col);
+        if let Some(d) = datum_at(array, row, target)? {
+            values[*index] = d;
+            nulls[*index] = false;
+        }
+    }
+    pg_sys::ExecStoreVirtualTuple(slot);
+    Ok(())
+}

@@ -1,0 +1,96 @@
+//! IMPORT FOREIGN SCHEMA: one foreign table per Iceberg table of a namespace,
+//! with mapped column types and each column's Iceberg field id (so renames in
+//! Iceberg keep working).
+
+use std::ffi::{CStr, CString};
+
+use pgrx::prelude::*;
+use pgrx::{pg_sys, PgSqlErrorCode};
+
+use super::source::{self, server_config};
+use super::types::pg_type_for;
+use crate::catalog;
+use crate::errors::{LakeError, LakeResult, OrReport};
+
+fn quote_ident(name: &str) -> String {
+    let c = CString::new(name).unwrap_or_default();
+    // SAFETY: quote_identifier returns its input or a palloc'd copy.
+    unsafe { CStr::from_ptr(pg_sys::quote_identifier(c.as_ptr())).to_string_lossy().into_owned() }
+}
+
+fn quote_literal(value: &str) -> String {
+    format!("'{}'", value.replace('\'', "''"))
+}
+
+unsafe fn range_var_names(list: *mut pg_sys::List) -> Vec<String> {
+    super::plan::nodes_of(list)
+        .into_iter()
+        .map(|n| CStr::from_ptr((*(n as *mut pg_sys::RangeVar)).relname).to_string_lossy().into_owned())
+        .collect()
+}
+
+#[pg_guard]
+pub unsafe extern "C-unwind" fn import_foreign_schema(
+    stmt: *mut pg_sys::ImportForeignSchemaStmt,
+    server_oid: pg_sys::Oid,
+) -> *mut pg_sys::List {
+    let commands = build_commands(stmt, server_oid).or_report();
+    let mut list: *mut pg_sys::List = std::ptr::null_mut();
+    for cmd in commands {
+        let c = CString::new(cmd).unwrap_or_default();
+        list = pg_sys::lappend(list, pg_sys::pstrdup(c.as_ptr()).cast());
+    }
+    list
+}
+
+unsafe fn build_commands(stmt: *mut pg_sys::ImportForeignSchemaStmt, server_oid: pg_sys::Oid) -> LakeResult<Vec<String>> {
+    let server = server_config(server_oid)?;
+    let namespace = CStr::from_ptr((*stmt).remote_schema).to_string_lossy().into_owned();
+    let local_schema = CStr::from_ptr((*stmt).local_schema).to_string_lossy().into_owned();
+    let mut tables = catalog::list_tables(&server.catalog_name, &namespace)?;
+    if tables.is_empty() && !catalog::namespace_exists(&server.catalog_name, &namespace)? {
+        return Err(LakeError::new(
+            PgSqlErrorCode::ERRCODE_FDW_SCHEMA_NOT_FOUND,
+            format!("Iceberg namespace \"{namespace}\" does not exist in catalog \"{}\"", server.catalog_name),
+        )
+        .with_hint("SELECT DISTINCT table_namespace FROM lake.iceberg_tables lists the namespaces that have tables."));
+    }
+    let listed = range_var_names((*stmt).table_list);
+    match (*stmt).list_type {
+        pg_sys::ImportForeignSchemaType::FDW_IMPORT_SCHEMA_LIMIT_TO => tables.retain(|t| listed.contains(t)),
+        pg_sys::ImportForeignSchemaType::FDW_IMPORT_SCHEMA_EXCEPT => tables.retain(|t| !listed.contains(t)),
+        _ => {}
+    }
+    let server_name = quote_ident(&server.name);
+    let mut commands = Vec::new();
+    for table in tables {
+        let Some(location) = catalog::metadata_location(&server.catalog_name, &namespace, &table)? else {
+            continue;
+        };
+        let metadata = source::load_metadata(&server, &location)?;
+        let schema = metadata.current_schema();
+        let columns: Vec<String> = schema
+            .as_struct()
+            .fields()
+            .iter()
+            .map(|f| {
+                format!(
+                    "{} {} OPTIONS (field_id '{}')",
+                    quote_ident(&f.name),
+                    pg_type_for(&f.field_type),
+                    f.id
+                )
+            })
+            .collect();
+        commands.push(format!(
+            "CREATE FOREIGN TABLE {}.{} (\n  {}\n) SERVER {} OPTIONS (namespace {}, \"table\" {})",
+            quote_ident(&local_schema),
+            quote_ident(&table),
+            columns.join(",\n  "),
+            server_name,
+            quote_literal(&namespace),
+            quote_literal(&table),
+        ));
+    }
+    Ok(commands)
+}

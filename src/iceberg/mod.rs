@@ -1,0 +1,15 @@
+//! The `iceberg` foreign data wrapper: reading Iceberg tables from a catalog
+//! in this database, from local disk or S3-compatible storage.
+
+mod convert;
+mod exec;
+mod fdw;
+mod functions;
+mod import;
+mod plan;
+pub mod predicate;
+mod source;
+pub mod timetravel;
+pub mod types;
+
+pub use fdw::{iceberg_fdw_handler, iceberg_fdw_validator};

@@ -1,0 +1,217 @@
+//! Where an Iceberg foreign table's data comes from: its server (catalog name,
+//! warehouse, S3 settings), the caller's user mapping (credentials), and the
+//! current metadata file. Table metadata is cached per backend by location.
+
+use std::cell::RefCell;
+use std::collections::{BTreeMap, HashMap};
+use std::ffi::CStr;
+
+use iceberg::io::FileIO;
+use iceberg::spec::{TableMetadata, TableMetadataRef};
+use iceberg::table::Table;
+use iceberg::TableIdent;
+use pgrx::pg_sys;
+use pgrx::{PgSqlErrorCode, PgTryBuilder};
+
+use crate::catalog;
+use crate::errors::{iceberg_message, LakeError, LakeResult};
+use crate::fdw::options::options_to_map;
+use crate::runtime::{block_on, iceberg_runtime};
+use crate::storage::file_io_for;
+use crate::storage::options::{scrub, S3Settings};
+
+pub const SERVER_OPTIONS: &[&str] = &[
+    "warehouse",
+    "catalog_name",
+    "read_only",
+    "s3_endpoint",
+    "s3_region",
+    "s3_path_style",
+    "s3_allow_http",
+];
+pub const TABLE_OPTIONS: &[&str] = &["namespace", "table", "metadata_location", "snapshot_id"];
+pub const COLUMN_OPTIONS: &[&str] = &["field_id", "column_name"];
+
+/// A server as seen by one user.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    pub name: String,
+    pub catalog_name: String,
+    pub warehouse: String,
+    pub s3: S3Settings,
+}
+
+impl ServerConfig {
+    /// Scrub credentials from a message before it is shown.
+    pub fn scrub(&self, message: &str) -> String {
+        scrub(message, &self.s3.secrets())
+    }
+
+    pub fn file_io(&self) -> FileIO {
+        thread_local! {
+            static FILE_IOS: RefCell<HashMap<String, FileIO>> = RefCell::new(HashMap::new());
+        }
+        let key = serde_json::to_string(&self.s3).unwrap_or_default();
+        FILE_IOS.with(|m| {
+            m.borrow_mut().entry(key).or_insert_with(|| file_io_for(self.s3.clone())).clone()
+        })
+    }
+}
+
+/// Read a server's options and the current user's mapping for it.
+pub fn server_config(server_oid: pg_sys::Oid) -> LakeResult<ServerConfig> {
+    // SAFETY: catalog lookups on the backend thread; GetForeignServer errors
+    // out itself for an unknown oid.
+    unsafe {
+        let server = pg_sys::GetForeignServer(server_oid);
+        let name = CStr::from_ptr((*server).servername).to_string_lossy().into_owned();
+        let mut opts = options_to_map((*server).options);
+        opts.extend(user_mapping_options(server_oid));
+        let s3 = S3Settings::from_options(&opts).map_err(LakeError::invalid)?;
+        let warehouse = opts.get("warehouse").cloned().unwrap_or_else(crate::guc::warehouse);
+        Ok(ServerConfig {
+            catalog_name: opts.get("catalog_name").cloned().unwrap_or_else(|| name.clone()),
+            name,
+            warehouse,
+            s3,
+        })
+    }
+}
+
+/// The current user's (or PUBLIC's) mapping options; none when there is no mapping.
+unsafe fn user_mapping_options(server_oid: pg_sys::Oid) -> BTreeMap<String, String> {
+    let user = pg_sys::GetUserId();
+    // GetUserMapping raises an ERROR when there is no mapping; a local
+    // warehouse needs none, so treat that as "no credentials".
+    PgTryBuilder::new(|| {
+        let mapping = pg_sys::GetUserMapping(user, server_oid);
+        options_to_map((*mapping).options)
+    })
+    .catch_when(PgSqlErrorCode::ERRCODE_UNDEFINED_OBJECT, |_| BTreeMap::new())
+    .execute()
+}
+
+/// A foreign table's options.
+#[derive(Debug, Clone)]
+pub struct TableOptions {
+    pub namespace: Option<String>,
+    pub table: String,
+    pub metadata_location: Option<String>,
+    pub snapshot_id: Option<i64>,
+}
+
+pub fn table_options(relid: pg_sys::Oid) -> LakeResult<(TableOptions, pg_sys::Oid)> {
+    unsafe {
+        let ft = pg_sys::GetForeignTable(relid);
+        let opts = options_to_map((*ft).options);
+        let relname = CStr::from_ptr(pg_sys::get_rel_name(relid)).to_string_lossy().into_owned();
+        let snapshot_id = match opts.get("snapshot_id") {
+            Some(s) => Some(super::timetravel::parse_snapshot_id(s).map_err(LakeError::invalid)?),
+            None => None,
+        };
+        let t = TableOptions {
+            namespace: opts.get("namespace").cloned(),
+            table: opts.get("table").cloned().unwrap_or(relname),
+            metadata_location: opts.get("metadata_location").cloned(),
+            snapshot_id,
+        };
+        if t.namespace.is_none() && t.metadata_location.is_none() {
+            return Err(LakeError::new(
+                PgSqlErrorCode::ERRCODE_FDW_OPTION_NAME_NOT_FOUND,
+                format!("foreign table \"{}\" names no Iceberg table", t.table),
+            )
+            .with_hint("Give OPTIONS (namespace 'ns', table 't') or OPTIONS (metadata_location '…/metadata/vN.metadata.json'), or use IMPORT FOREIGN SCHEMA."));
+        }
+        Ok((t, (*ft).serverid))
+    }
+}
+
+/// An Iceberg table resolved to its current metadata.
+pub struct ResolvedTable {
+    pub server: ServerConfig,
+    pub options: TableOptions,
+    pub display_name: String,
+    pub metadata_location: String,
+    pub metadata: TableMetadataRef,
+}
+
+impl ResolvedTable {
+    pub fn table(&self) -> LakeResult<Table> {
+        let ident = TableIdent::from_strs(
+            self.display_name.split('.').collect::<Vec<_>>(),
+        )
+        .unwrap_or_else(|_| TableIdent::from_strs(["table"]).expect("static ident"));
+        Table::builder()
+            .metadata(self.metadata.clone())
+            .metadata_location(self.metadata_location.clone())
+            .identifier(ident)
+            .file_io(self.server.file_io())
+            .readonly(true)
+            .runtime(iceberg_runtime())
+            .build()
+            .map_err(|e| LakeError::internal(self.server.scrub(&iceberg_message(&e))))
+    }
+}
+
+/// Look up the foreign table's current metadata (catalog row, then file).
+pub fn resolve(relid: pg_sys::Oid) -> LakeResult<ResolvedTable> {
+    let (options, server_oid) = table_options(relid)?;
+    let server = server_config(server_oid)?;
+    let (display_name, location) = match &options.metadata_location {
+        Some(loc) => (options.table.clone(), loc.clone()),
+        None => {
+            let ns = options.namespace.clone().unwrap_or_default();
+            let name = format!("{ns}.{}", options.table);
+            match catalog::metadata_location(&server.catalog_name, &ns, &options.table)? {
+                Some(loc) => (name, loc),
+                None => {
+                    return Err(LakeError::new(
+                        PgSqlErrorCode::ERRCODE_UNDEFINED_TABLE,
+                        format!(
+                            "Iceberg table \"{name}\" does not exist in catalog \"{}\"",
+                            server.catalog_name
+                        ),
+                    )
+                    .with_hint("List the catalog's tables with SELECT * FROM lake.iceberg_tables; the server option catalog_name selects the catalog."))
+                }
+            }
+        }
+    };
+    let metadata = load_metadata(&server, &location)?;
+    Ok(ResolvedTable { server, options, display_name, metadata_location: location, metadata })
+}
+
+/// Parse a metadata file, cached per backend by location (metadata files are
+/// immutable: a commit writes a new one).
+pub fn load_metadata(server: &ServerConfig, location: &str) -> LakeResult<TableMetadataRef> {
+    thread_local! {
+        static CACHE: RefCell<HashMap<String, TableMetadataRef>> = RefCell::new(HashMap::new());
+    }
+    if let Some(hit) = CACHE.with(|c| c.borrow().get(location).cloned()) {
+        return Ok(hit);
+    }
+    let file_io = server.file_io();
+    let bytes = block_on(async { file_io.new_input(location)?.read().await }).map_err(|e| {
+        LakeError::new(
+            PgSqlErrorCode::ERRCODE_FDW_UNABLE_TO_ESTABLISH_CONNECTION,
+            format!("cannot read Iceberg metadata file: {}", server.scrub(&iceberg_message(&e))),
+        )
+        .with_hint("Check the metadata_location / catalog entry, that the file exists, and the server's storage settings and credentials.")
+    })?;
+    let metadata: TableMetadata = serde_json::from_slice(&bytes).map_err(|e| {
+        LakeError::new(
+            PgSqlErrorCode::ERRCODE_FDW_INVALID_DATA_TYPE,
+            format!("\"{location}\" is not a valid Iceberg table metadata file: {e}"),
+        )
+        .with_hint("The file may be corrupt or not an Iceberg metadata.json.")
+    })?;
+    let metadata = TableMetadataRef::new(metadata);
+    CACHE.with(|c| {
+        let mut c = c.borrow_mut();
+        if c.len() >= 256 {
+            c.clear();
+        }
+        c.insert(location.to_string(), metadata.clone());
+    });
+    Ok(metadata)
+}

@@ -1,0 +1,100 @@
+//! townlake: a governed lakehouse inside PostgreSQL.
+//!
+//! Parts live in their own folders: `iceberg/` (the Iceberg foreign data
+//! wrapper), `storage/` (object storage), `catalog/` (the in-database Iceberg
+//! catalog) and `fdw/` (pg_sys plumbing shared by the wrappers).
+
+use pgrx::prelude::*;
+
+pub mod catalog;
+pub mod errors;
+pub mod fdw;
+pub mod guc;
+pub mod iceberg;
+pub mod runtime;
+pub mod storage;
+
+::pgrx::pg_module_magic!();
+
+#[pg_guard]
+pub extern "C-unwind" fn _PG_init() {
+    guc::init();
+}
+
+#[cfg(feature = "pg_test")]
+#[pg_schema]
+mod tests {
+    use pgrx::prelude::*;
+
+    #[pg_test]
+    fn extension_creates_catalog_and_default_server() {
+        let n = Spi::get_one::<i64>(
+            "SELECT count(*) FROM pg_foreign_server s JOIN pg_foreign_data_wrapper w ON w.oid = s.srvfdw \
+             WHERE s.srvname = 'lake_local' AND w.fdwname = 'iceberg'",
+        );
+        assert_eq!(n, Ok(Some(1)));
+        let cols = Spi::get_one::<String>(
+            "SELECT string_agg(column_name, ',' ORDER BY ordinal_position) FROM information_schema.columns \
+             WHERE table_schema = 'lake' AND table_name = 'iceberg_tables'",
+        );
+        assert_eq!(
+            cols,
+            Ok(Some(
+                "catalog_name,table_namespace,table_name,metadata_location,previous_metadata_location,iceberg_type"
+                    .to_string()
+            ))
+        );
+    }
+
+    #[pg_test]
+    fn warehouse_defaults_to_a_file_uri() {
+        let w = Spi::get_one::<String>("SELECT current_setting('townlake.warehouse')").unwrap().unwrap();
+        assert!(w.starts_with("file:///") && w.ends_with("/townlake_warehouse"), "{w}");
+    }
+
+    #[pg_test(error = "invalid option \"bogus\" for an iceberg server")]
+    fn unknown_server_option_is_rejected() {
+        Spi::run("CREATE SERVER bad FOREIGN DATA WRAPPER iceberg OPTIONS (bogus 'x')").unwrap();
+    }
+
+    #[pg_test(error = "option \"s3_path_style\" must be true or false, not \"maybe\"")]
+    fn bad_boolean_option_is_rejected() {
+        Spi::run("CREATE SERVER bad FOREIGN DATA WRAPPER iceberg OPTIONS (s3_path_style 'maybe')").unwrap();
+    }
+
+    #[pg_test(error = "Iceberg table \"nope.missing\" does not exist in catalog \"lake_local\"")]
+    fn missing_catalog_table_is_an_error() {
+        Spi::run("CREATE FOREIGN TABLE t (a int) SERVER lake_local OPTIONS (namespace 'nope', \"table\" 'missing')")
+            .unwrap();
+        Spi::run("SELECT * FROM t").unwrap();
+    }
+
+    #[pg_test]
+    fn missing_metadata_file_is_an_error_and_backend_survives() {
+        Spi::run(
+            "CREATE FOREIGN TABLE t (a int) SERVER lake_local \
+             OPTIONS (metadata_location 'file:///nonexistent/v1.metadata.json')",
+        )
+        .unwrap();
+        let failed = PgTryBuilder::new(|| Spi::run("SELECT * FROM t").is_err())
+            .catch_others(|e| {
+                if let pgrx::pg_sys::panic::CaughtError::PostgresError(r) = &e {
+                    assert!(r.message().contains("cannot read Iceberg metadata file"), "{}", r.message());
+                    assert!(r.hint().is_some());
+                }
+                true
+            })
+            .execute();
+        assert!(failed);
+        assert_eq!(Spi::get_one::<i32>("SELECT 1"), Ok(Some(1)));
+    }
+}
+
+#[cfg(test)]
+pub mod pg_test {
+    pub fn setup(_options: Vec<&str>) {}
+
+    pub fn postgresql_conf_options() -> Vec<&'static str> {
+        vec!["shared_preload_libraries = 'townlake'"]
+    }
+}

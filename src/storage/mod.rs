@@ -1,0 +1,7 @@
+//! Object storage for Iceberg: `object_store` behind iceberg-rust's
+//! `StorageFactory`, so one client serves metadata, manifests and Parquet.
+
+mod object_storage;
+pub mod options;
+
+pub use object_storage::file_io_for;

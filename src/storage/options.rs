@@ -1,0 +1,161 @@
+//! Storage settings taken from server options and user mappings. Pure logic.
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// Server options that configure storage.
+pub const SERVER_STORAGE_OPTIONS: &[&str] = &[
+    "warehouse",
+    "s3_endpoint",
+    "s3_region",
+    "s3_path_style",
+    "s3_allow_http",
+];
+
+/// User-mapping options (credentials). These are secrets: never printed.
+pub const USER_MAPPING_OPTIONS: &[&str] =
+    &["s3_access_key_id", "s3_secret_access_key", "s3_session_token"];
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct S3Settings {
+    pub endpoint: Option<String>,
+    pub region: Option<String>,
+    pub path_style: bool,
+    pub allow_http: bool,
+    pub access_key_id: Option<String>,
+    pub secret_access_key: Option<String>,
+    pub session_token: Option<String>,
+}
+
+impl S3Settings {
+    /// Build from the merged server + user-mapping options.
+    pub fn from_options(opts: &BTreeMap<String, String>) -> Result<S3Settings, String> {
+        Ok(S3Settings {
+            endpoint: opts.get("s3_endpoint").cloned(),
+            region: opts.get("s3_region").cloned(),
+            path_style: parse_bool("s3_path_style", opts.get("s3_path_style"))?.unwrap_or(false),
+            allow_http: parse_bool("s3_allow_http", opts.get("s3_allow_http"))?.unwrap_or(false),
+            access_key_id: opts.get("s3_access_key_id").cloned(),
+            secret_access_key: opts.get("s3_secret_access_key").cloned(),
+            session_token: opts.get("s3_session_token").cloned(),
+        })
+    }
+
+    /// Secret values, to be scrubbed from any message shown to users.
+    pub fn secrets(&self) -> Vec<String> {
+        [&self.secret_access_key, &self.session_token, &self.access_key_id]
+            .into_iter()
+            .flatten()
+            .filter(|s| s.len() >= 4)
+            .cloned()
+            .collect()
+    }
+}
+
+pub fn parse_bool(name: &str, value: Option<&String>) -> Result<Option<bool>, String> {
+    match value.map(|v| v.trim().to_ascii_lowercase()) {
+        None => Ok(None),
+        Some(v) => match v.as_str() {
+            "true" | "on" | "yes" | "1" => Ok(Some(true)),
+            "false" | "off" | "no" | "0" => Ok(Some(false)),
+            _ => Err(format!("option \"{name}\" must be true or false, not \"{v}\"")),
+        },
+    }
+}
+
+/// Where a location lives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Location {
+    /// An absolute local path.
+    Local(String),
+    /// Bucket and key within it.
+    S3 { bucket: String, key: String },
+}
+
+/// Split an Iceberg location (`file:///a/b`, `/a/b`, `s3://bucket/key`,
+/// `s3a://…`) into a store and a path within it.
+pub fn parse_location(location: &str) -> Result<Location, String> {
+    if let Some(rest) = location.strip_prefix("file://") {
+        // `file:///abs` and the non-standard `file:/abs` both occur in the wild.
+        let path = if rest.starts_with('/') { rest.to_string() } else { format!("/{rest}") };
+        return Ok(Location::Local(percent_decode(&path)));
+    }
+    if let Some(rest) = location.strip_prefix("file:") {
+        return Ok(Location::Local(percent_decode(rest)));
+    }
+    if location.starts_with('/') {
+        return Ok(Location::Local(location.to_string()));
+    }
+    for scheme in ["s3://", "s3a://", "s3n://"] {
+        if let Some(rest) = location.strip_prefix(scheme) {
+            let (bucket, key) = rest.split_once('/').unwrap_or((rest, ""));
+            if bucket.is_empty() {
+                return Err(format!("location \"{location}\" has no bucket name"));
+            }
+            return Ok(Location::S3 { bucket: bucket.to_string(), key: key.to_string() });
+        }
+    }
+    Err(format!(
+        "location \"{location}\" is not supported: use file:///path or s3://bucket/path"
+    ))
+}
+
+fn percent_decode(path: &str) -> String {
+    let bytes = path.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' && i + 2 < bytes.len() {
+            if let Ok(v) = u8::from_str_radix(&path[i + 1..i + 3], 16) {
+                out.push(v);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8(out).unwrap_or_else(|_| path.to_string())
+}
+
+/// Replace every secret in `message` with `***`.
+pub fn scrub(message: &str, secrets: &[String]) -> String {
+    let mut out = message.to_string();
+    for s in secrets {
+        if !s.is_empty() {
+            out = out.replace(s.as_str(), "***");
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn locations() {
+        assert_eq!(parse_location("file:///tmp/wh/a").unwrap(), Location::Local("/tmp/wh/a".into()));
+        assert_eq!(parse_location("file:/tmp/x").unwrap(), Location::Local("/tmp/x".into()));
+        assert_eq!(parse_location("/tmp/x").unwrap(), Location::Local("/tmp/x".into()));
+        assert_eq!(
+            parse_location("s3://b/wh/t/m.json").unwrap(),
+            Location::S3 { bucket: "b".into(), key: "wh/t/m.json".into() }
+        );
+        assert!(parse_location("s3:///x").is_err());
+        assert!(parse_location("gs://b/x").is_err());
+        assert_eq!(parse_location("file:///a%20b").unwrap(), Location::Local("/a b".into()));
+    }
+
+    #[test]
+    fn booleans_and_secrets() {
+        let mut o = BTreeMap::new();
+        o.insert("s3_path_style".to_string(), "TRUE".to_string());
+        o.insert("s3_secret_access_key".to_string(), "sekrit-value".to_string());
+        let s = S3Settings::from_options(&o).unwrap();
+        assert!(s.path_style && !s.allow_http);
+        assert_eq!(scrub("bad key sekrit-value here", &s.secrets()), "bad key *** here");
+        o.insert("s3_allow_http".to_string(), "maybe".to_string());
+        assert!(S3Settings::from_options(&o).is_err());
+    }
+}
