@@ -11,7 +11,7 @@ use iceberg::spec::{TableMetadata, TableMetadataRef};
 use iceberg::table::Table;
 use iceberg::TableIdent;
 use pgrx::pg_sys;
-use pgrx::{PgSqlErrorCode, PgTryBuilder};
+use pgrx::PgSqlErrorCode;
 
 use crate::catalog;
 use crate::errors::{iceberg_message, LakeError, LakeResult};
@@ -78,17 +78,30 @@ pub fn server_config(server_oid: pg_sys::Oid) -> LakeResult<ServerConfig> {
     }
 }
 
-/// The current user's (or PUBLIC's) mapping options; none when there is no mapping.
+/// The current user's (or PUBLIC's) mapping options; none when there is no
+/// mapping (a local warehouse needs no credentials).
 unsafe fn user_mapping_options(server_oid: pg_sys::Oid) -> BTreeMap<String, String> {
     let user = pg_sys::GetUserId();
-    // GetUserMapping raises an ERROR when there is no mapping; a local
-    // warehouse needs none, so treat that as "no credentials".
-    PgTryBuilder::new(|| {
-        let mapping = pg_sys::GetUserMapping(user, server_oid);
-        options_to_map((*mapping).options)
-    })
-    .catch_when(PgSqlErrorCode::ERRCODE_UNDEFINED_OBJECT, |_| BTreeMap::new())
-    .execute()
+    // Look before calling GetUserMapping, which raises an ERROR when there is
+    // no mapping for the user nor for PUBLIC.
+    let exists = |u: pg_sys::Oid| {
+        let tuple = pg_sys::SearchSysCache2(
+            pg_sys::SysCacheIdentifier::USERMAPPINGUSERSERVER as i32,
+            pg_sys::Datum::from(u),
+            pg_sys::Datum::from(server_oid),
+        );
+        if tuple.is_null() {
+            false
+        } else {
+            pg_sys::ReleaseSysCache(tuple);
+            true
+        }
+    };
+    if !exists(user) && !exists(pg_sys::Oid::INVALID) {
+        return BTreeMap::new();
+    }
+    let mapping = pg_sys::GetUserMapping(user, server_oid);
+    options_to_map((*mapping).options)
 }
 
 /// A foreign table's options.
@@ -187,7 +200,10 @@ pub fn load_metadata(server: &ServerConfig, location: &str) -> LakeResult<TableM
     thread_local! {
         static CACHE: RefCell<HashMap<String, TableMetadataRef>> = RefCell::new(HashMap::new());
     }
-    if let Some(hit) = CACHE.with(|c| c.borrow().get(location).cloned()) {
+    // Keyed by storage settings too: another server or role must prove it
+    // can read the file itself.
+    let key = format!("{}\n{location}", serde_json::to_string(&server.s3).unwrap_or_default());
+    if let Some(hit) = CACHE.with(|c| c.borrow().get(&key).cloned()) {
         return Ok(hit);
     }
     let file_io = server.file_io();
@@ -211,7 +227,7 @@ pub fn load_metadata(server: &ServerConfig, location: &str) -> LakeResult<TableM
         if c.len() >= 256 {
             c.clear();
         }
-        c.insert(location.to_string(), metadata.clone());
+        c.insert(key, metadata.clone());
     });
     Ok(metadata)
 }

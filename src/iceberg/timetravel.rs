@@ -35,7 +35,7 @@ pub fn resolve(metadata: &TableMetadata, choice: SnapshotChoice) -> Result<Optio
                 Some((_, id)) => Ok(Some(*id)),
                 None => Err(match log.first() {
                     Some((first, _)) => format!(
-                        "the table has no snapshot as of that time; its first snapshot was committed at {} (ms since epoch {first})",
+                        "the table has no snapshot as of that time; its first snapshot was committed at {}",
                         chrono::DateTime::from_timestamp_millis(*first)
                             .map(|t| t.to_rfc3339())
                             .unwrap_or_default()

@@ -124,11 +124,7 @@ pub fn check_compatible(
     if ok {
         Ok(())
     } else {
-        Err(format!(
-            "a {} column cannot hold Iceberg type {}",
-            pg.name(),
-            ty
-        ))
+        Err(format!("a column of type {} cannot hold Iceberg type {}", pg.name(), ty))
     }
 }
 
