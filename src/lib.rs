@@ -9,8 +9,10 @@ use pgrx::prelude::*;
 pub mod catalog;
 pub mod errors;
 pub mod fdw;
+pub mod governance;
 pub mod guc;
 pub mod iceberg;
+pub mod pii;
 pub mod runtime;
 pub mod storage;
 
@@ -19,6 +21,8 @@ pub mod storage;
 #[pg_guard]
 pub extern "C-unwind" fn _PG_init() {
     guc::init();
+    governance::init();
+    pii::init();
 }
 
 #[cfg(feature = "pg_test")]
