@@ -48,7 +48,11 @@ struct Running {
     /// For each batch column: the tuple slot index it fills and its converter.
     outputs: Vec<(usize, Target)>,
     secrets: crate::iceberg::source::ServerConfig,
+    open_files: OpenFiles,
 }
+
+/// Data files most recently handed to the reader.
+type OpenFiles = std::sync::Arc<std::sync::Mutex<std::collections::VecDeque<String>>>;
 
 impl IcebergScan {
     pub fn new(plan: ScanPlan, operand_states: Vec<*mut pg_sys::ExprState>) -> Self {
@@ -120,7 +124,14 @@ impl IcebergScan {
                     running.row = 0;
                 }
                 Some(Err(e)) => {
-                    return Err(read_error(&running.secrets, &e));
+                    let mut err = read_error(&running.secrets, &e);
+                    let files: Vec<String> =
+                        running.open_files.lock().map(|f| f.iter().cloned().collect()).unwrap_or_default();
+                    if !files.is_empty() && !err.message.contains(files[0].as_str()) {
+                        let which = if files.len() == 1 { "data file" } else { "one of the data files" };
+                        err = err.with_detail(format!("While reading {which} {}.", files.join(", ")));
+                    }
+                    return Err(err);
                 }
             }
         }
@@ -222,6 +233,7 @@ struct Prepared {
 
 impl Prepared {
     fn start(self) -> LakeResult<Option<Running>> {
+        let open_files: OpenFiles = Default::default();
         let Some(_schema) = self.schema else {
             return Ok(None);
         };
@@ -232,7 +244,20 @@ impl Prepared {
             .with_row_group_filtering_enabled(true)
             .with_row_selection_enabled(true)
             .build();
-        let tasks = futures::stream::iter(self.tasks.into_iter().map(Ok)).boxed();
+        // Remember which files the reader has started, so a read error can
+        // name the file (iceberg's Parquet errors do not).
+        let started = open_files.clone();
+        let window = guc::SCAN_CONCURRENCY.get().max(1) as usize;
+        let tasks = futures::stream::iter(self.tasks.into_iter().map(Ok))
+            .inspect(move |t: &iceberg::Result<FileScanTask>| {
+                if let (Ok(task), Ok(mut files)) = (t, started.lock()) {
+                    files.push_back(task.data_file_path.clone());
+                    while files.len() > window {
+                        files.pop_front();
+                    }
+                }
+            })
+            .boxed();
         let result = reader.read(tasks).map_err(|e| read_error(&self.resolved.server, &e))?;
         let metrics = result.metrics().clone();
         // Batch columns come in the order of the selected names.
@@ -250,6 +275,7 @@ impl Prepared {
             row: 0,
             outputs,
             secrets: self.resolved.server.clone(),
+            open_files,
         }))
     }
 }

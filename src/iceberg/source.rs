@@ -150,10 +150,15 @@ pub struct ResolvedTable {
 
 impl ResolvedTable {
     pub fn table(&self) -> LakeResult<Table> {
-        let ident = TableIdent::from_strs(
-            self.display_name.split('.').collect::<Vec<_>>(),
-        )
-        .unwrap_or_else(|_| TableIdent::from_strs(["table"]).expect("static ident"));
+        // iceberg wants a namespaced identifier; a table attached by its
+        // metadata file has none, so it gets a fixed one.
+        let ident = match &self.options.namespace {
+            Some(ns) if self.options.metadata_location.is_none() => {
+                TableIdent::from_strs([ns.as_str(), self.options.table.as_str()])
+            }
+            _ => TableIdent::from_strs(["metadata_location", self.options.table.as_str()]),
+        }
+        .map_err(|e| LakeError::internal(iceberg_message(&e)))?;
         Table::builder()
             .metadata(self.metadata.clone())
             .metadata_location(self.metadata_location.clone())

@@ -1,0 +1,47 @@
+# townlake: thin wrappers around scripts/*.sh (the logic lives there).
+SHELL := /bin/bash
+PROFILE ?= dev
+export PROFILE
+# Builds go outside the clone; an existing CARGO_TARGET_DIR wins.
+export CARGO_TARGET_DIR ?= $(HOME)/.cache/townlake/target
+
+.PHONY: deps venv build install start stop status psql demo test bench clean-state
+
+deps:
+	scripts/deps.sh all
+
+venv:
+	scripts/deps.sh venv
+
+build:
+	scripts/deps.sh system
+	scripts/build.sh build
+
+install:
+	scripts/deps.sh system
+	scripts/build.sh install
+
+start:
+	scripts/cluster.sh start
+
+stop:
+	scripts/cluster.sh stop
+
+status:
+	scripts/cluster.sh status
+
+psql:
+	scripts/cluster.sh psql
+
+demo: deps install start
+	scripts/demo.sh
+
+test:
+	scripts/test.sh
+
+bench:
+	bench/iceberg_scan.sh
+
+# Stops the cluster and deletes its data (demo and test databases, warehouse).
+clean-state: stop
+	scripts/cluster.sh clean

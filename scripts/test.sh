@@ -1,0 +1,90 @@
+#!/usr/bin/env bash
+# Run every test layer and print one combined `N passed, N failed` line.
+#   TEST_LAYERS="unit pgrx integration"   which layers to run (default: all three)
+#   PYTEST_ARGS="-k s3 -x"                 extra pytest arguments
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+
+TEST_LAYERS="${TEST_LAYERS:-unit pgrx integration}"
+LOG_DIR="$STATE_DIR/test-logs"
+TOTAL_PASSED=0
+TOTAL_FAILED=0
+SUMMARY=()
+
+strip_colours() { sed 's/\x1b\[[0-9;]*m//g' "$1"; }
+
+# Sum the `test result: ... N passed; M failed` lines of cargo's test harness.
+count_cargo_results() {
+    local log="$1" passed failed
+    passed=$(strip_colours "$log" | grep -Eo '^test result: .* ([0-9]+) passed' | grep -Eo '[0-9]+ passed' | awk '{s+=$1} END {print s+0}')
+    failed=$(strip_colours "$log" | grep -Eo '^test result: .* ([0-9]+) failed' | grep -Eo '[0-9]+ failed' | awk '{s+=$1} END {print s+0}')
+    echo "$passed $failed"
+}
+
+# pytest's last summary line: `== 10 passed, 2 failed, 1 error in 3.2s ==`.
+count_pytest_results() {
+    local log="$1" line passed failed errors
+    line=$(strip_colours "$log" | grep -E '^=+ .*(passed|failed|error|no tests ran).* in [0-9.]+s' | tail -n 1 || true)
+    passed=$(grep -Eo '[0-9]+ passed' <<<"$line" | grep -Eo '[0-9]+' || echo 0)
+    failed=$(grep -Eo '[0-9]+ failed' <<<"$line" | grep -Eo '[0-9]+' || echo 0)
+    errors=$(grep -Eo '[0-9]+ errors?' <<<"$line" | grep -Eo '[0-9]+' || echo 0)
+    echo "$passed $((failed + errors))"
+}
+
+# run_layer NAME COUNTER COMMAND...: runs the command with output to the
+# terminal and a log, then adds its counts to the totals. A command that fails
+# without reporting a failed test (build error, crash) counts as one failure.
+run_layer() {
+    local name="$1" counter="$2"
+    shift 2
+    local log="$LOG_DIR/$name.log" status=0 passed failed
+    log "layer $name: $*"
+    "$@" 2>&1 | tee "$log" || status=$?
+    read -r passed failed < <("$counter" "$log")
+    if [ "$status" -ne 0 ] && [ "$failed" -eq 0 ]; then
+        failed=1
+        log "layer $name exited with status $status without a test failure count (see $log)"
+    fi
+    SUMMARY+=("$name: $passed passed, $failed failed")
+    TOTAL_PASSED=$((TOTAL_PASSED + passed))
+    TOTAL_FAILED=$((TOTAL_FAILED + failed))
+}
+
+unit_layer() {
+    (cd "$PROJECT_DIR" && cargo test --lib)
+}
+
+pgrx_layer() {
+    # cargo pgrx test refuses root without --runas; its data dir must be
+    # creatable by postgres, so it lives in our (postgres-owned) state dir.
+    (cd "$PROJECT_DIR" && cargo pgrx test pg15 --runas postgres --pgdata "$STATE_DIR/pgrx-test-data")
+}
+
+integration_layer() {
+    "$PROJECT_DIR/scripts/build.sh" install &&
+    "$PROJECT_DIR/scripts/cluster.sh" start &&
+    (cd "$PROJECT_DIR" && "$VENV_DIR/bin/pytest" tests/ -v -p no:cacheprovider ${PYTEST_ARGS:-})
+}
+
+main() {
+    "$PROJECT_DIR/scripts/deps.sh" all
+    prepare_state_dir
+    mkdir -p "$LOG_DIR"
+    for layer in $TEST_LAYERS; do
+        case "$layer" in
+            unit)        run_layer "cargo-test" count_cargo_results unit_layer ;;
+            pgrx)        run_layer "cargo-pgrx-test" count_cargo_results pgrx_layer ;;
+            integration) run_layer "pytest" count_pytest_results integration_layer ;;
+            *)           die "unknown test layer '$layer' (use unit, pgrx, integration)" ;;
+        esac
+    done
+    echo
+    printf '%s\n' "${SUMMARY[@]}"
+    echo "$TOTAL_PASSED passed, $TOTAL_FAILED failed"
+    [ "$TOTAL_FAILED" -eq 0 ]
+}
+
+# Sourcing this file (e.g. to try the counters) defines the functions only.
+if [ "${BASH_SOURCE[0]}" = "$0" ]; then
+    main "$@"
+fi

@@ -1,0 +1,66 @@
+"""A long Iceberg scan stops within a second of statement_timeout or a cancel."""
+
+import threading
+import time
+
+import duckdb
+import psycopg
+import pytest
+from pyiceberg.schema import Schema
+from pyiceberg.types import LongType, NestedField, StringType
+
+ROWS = 3_000_000
+SCHEMA = Schema(NestedField(1, "id", LongType(), required=True),
+                NestedField(2, "payload", StringType(), required=False))
+
+
+@pytest.fixture(scope="module")
+def big(local_lake, conn):
+    table = local_lake.create_table("slow", "big", SCHEMA)
+    with duckdb.connect() as db:
+        data = db.sql(f"SELECT i AS id, md5(i::VARCHAR) AS payload FROM range({ROWS}) t(i)").to_arrow_table()
+    table.append(data.cast(table.schema().as_arrow()))
+    return local_lake.import_table(conn, "slow", "big")
+
+
+@pytest.fixture
+def slow_session(conn):
+    """Small batches make the scan long enough to interrupt."""
+    conn.execute("SET townlake.batch_size = 64")
+    yield conn
+    conn.execute("RESET townlake.batch_size")
+    conn.execute("RESET statement_timeout")
+
+
+def _full_scan_seconds(conn, foreign):
+    started = time.monotonic()
+    conn.execute(f"SELECT count(*), max(payload) FROM {foreign}").fetchone()
+    return time.monotonic() - started
+
+
+def test_statement_timeout_stops_scan(big, slow_session):
+    conn = slow_session
+    if _full_scan_seconds(conn, big) < 1.5:
+        pytest.skip("the scan is too fast on this machine to test interruption")
+    conn.execute("SET statement_timeout = '300ms'")
+    started = time.monotonic()
+    with pytest.raises(psycopg.errors.QueryCanceled):
+        conn.execute(f"SELECT count(*), max(payload) FROM {big}").fetchone()
+    elapsed = time.monotonic() - started
+    conn.execute("RESET statement_timeout")
+    assert elapsed < 1.3, f"the scan took {elapsed:.2f}s to stop after a 0.3s timeout"
+    assert conn.execute("SELECT 1").fetchone() == (1,)
+
+
+def test_cancel_stops_scan(big, slow_session):
+    conn = slow_session
+    if _full_scan_seconds(conn, big) < 1.5:
+        pytest.skip("the scan is too fast on this machine to test interruption")
+    timer = threading.Timer(0.3, conn.cancel)
+    started = time.monotonic()
+    timer.start()
+    with pytest.raises(psycopg.errors.QueryCanceled):
+        conn.execute(f"SELECT count(*), max(payload) FROM {big}").fetchone()
+    elapsed = time.monotonic() - started
+    assert elapsed < 1.3, f"the scan took {elapsed:.2f}s to stop after a cancel at 0.3s"
+    assert conn.execute("SELECT 1").fetchone() == (1,)
