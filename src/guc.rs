@@ -13,6 +13,14 @@ static mut SNAPSHOT_ID: *mut c_char = null_mut();
 
 /// Rows per Arrow batch read from Parquet.
 pub static BATCH_SIZE: GucSetting<i32> = GucSetting::<i32>::new(8192);
+/// Rows buffered per write batch before Parquet encoding.
+pub static WRITE_BATCH_ROWS: GucSetting<i32> = GucSetting::<i32>::new(65536);
+/// Rows per Parquet row group in written files.
+pub static ROW_GROUP_ROWS: GucSetting<i32> = GucSetting::<i32>::new(1_048_576);
+/// Target size of written data files, in MB.
+pub static TARGET_FILE_SIZE_MB: GucSetting<i32> = GucSetting::<i32>::new(128);
+/// Partition files one write keeps open at once (bounds memory).
+pub static MAX_OPEN_PARTITIONS: GucSetting<i32> = GucSetting::<i32>::new(64);
 /// Data files read concurrently by one scan.
 pub static SCAN_CONCURRENCY: GucSetting<i32> = GucSetting::<i32>::new(2);
 
@@ -63,6 +71,46 @@ pub fn init() {
         &SCAN_CONCURRENCY,
         1,
         64,
+        GucContext::Userset,
+        GucFlags::default(),
+    );
+    GucRegistry::define_int_guc(
+        c"townlake.write_batch_rows",
+        c"Rows buffered per batch when writing Iceberg data files.",
+        c"",
+        &WRITE_BATCH_ROWS,
+        64,
+        10_000_000,
+        GucContext::Userset,
+        GucFlags::default(),
+    );
+    GucRegistry::define_int_guc(
+        c"townlake.row_group_rows",
+        c"Rows per Parquet row group in written Iceberg data files.",
+        c"",
+        &ROW_GROUP_ROWS,
+        1024,
+        100_000_000,
+        GucContext::Userset,
+        GucFlags::default(),
+    );
+    GucRegistry::define_int_guc(
+        c"townlake.target_file_size_mb",
+        c"Target size of written Iceberg data files, in megabytes.",
+        c"",
+        &TARGET_FILE_SIZE_MB,
+        1,
+        8192,
+        GucContext::Userset,
+        GucFlags::default(),
+    );
+    GucRegistry::define_int_guc(
+        c"townlake.max_open_partitions",
+        c"Partition files one Iceberg write keeps open before closing them (bounds memory).",
+        c"",
+        &MAX_OPEN_PARTITIONS,
+        1,
+        10_000,
         GucContext::Userset,
         GucFlags::default(),
     );

@@ -152,13 +152,18 @@ impl IcebergScan {
             planned: true,
             ..Default::default()
         };
-        let Some(snapshot_id) = snapshot_id else {
+        // This transaction's own uncommitted writes (read-your-writes), only
+        // when reading the current state.
+        let own_writes = matches!(choice, SnapshotChoice::Current)
+            && super::write::has_pending(self.plan.relid);
+        if snapshot_id.is_none() && !own_writes {
             return Ok(Prepared { resolved, report, schema: None, names: vec![], tasks: vec![], plan: self.plan.clone() });
+        }
+        let snapshot = snapshot_id.and_then(|id| resolved.metadata.snapshot_by_id(id).cloned());
+        let schema: SchemaRef = match &snapshot {
+            Some(s) => s.schema(&resolved.metadata).map_err(|e| LakeError::internal(iceberg_message(&e)))?,
+            None => resolved.metadata.current_schema().clone(),
         };
-        let snapshot = resolved.metadata.snapshot_by_id(snapshot_id).expect("resolved snapshot").clone();
-        let schema: SchemaRef = snapshot
-            .schema(&resolved.metadata)
-            .map_err(|e| LakeError::internal(iceberg_message(&e)))?;
         // Each plan column's name in this snapshot's schema (None: not there yet).
         let names: Vec<Option<String>> = self
             .plan
@@ -176,30 +181,43 @@ impl IcebergScan {
             _ => None,
         };
         report.filter = filter.as_ref().map(|p| p.to_string());
-        report.files_total = snapshot
-            .summary()
-            .additional_properties
-            .get("total-data-files")
-            .and_then(|v| v.parse().ok());
+        report.files_total = snapshot.as_ref().and_then(|s| {
+            s.summary().additional_properties.get("total-data-files").and_then(|v| v.parse().ok())
+        });
 
-        let table = resolved.table()?;
         let selected: Vec<String> =
             self.plan.needed.iter().filter_map(|i| names[*i].clone()).collect();
-        let mut builder = table
-            .scan()
-            .snapshot_id(snapshot_id)
-            .with_row_group_filtering_enabled(true)
-            .with_row_selection_enabled(true);
-        builder = if selected.is_empty() { builder.select_empty() } else { builder.select(selected) };
-        if let Some(p) = filter {
-            builder = builder.with_filter(p);
+        let mut tasks: Vec<FileScanTask> = Vec::new();
+        if let Some(snapshot_id) = snapshot_id {
+            let table = resolved.table()?;
+            let mut builder = table
+                .scan()
+                .snapshot_id(snapshot_id)
+                .with_row_group_filtering_enabled(true)
+                .with_row_selection_enabled(true);
+            builder = if selected.is_empty() { builder.select_empty() } else { builder.select(selected.clone()) };
+            if let Some(p) = filter {
+                builder = builder.with_filter(p);
+            }
+            let scan = builder.build().map_err(|e| read_error(&resolved.server, &e))?;
+            tasks = block_on(async {
+                let stream = scan.plan_files().await?;
+                stream.try_collect().await
+            })
+            .map_err(|e| read_error(&resolved.server, &e))?;
         }
-        let scan = builder.build().map_err(|e| read_error(&resolved.server, &e))?;
-        let tasks: Vec<FileScanTask> = block_on(async {
-            let stream = scan.plan_files().await?;
-            stream.try_collect().await
-        })
-        .map_err(|e| read_error(&resolved.server, &e))?;
+        if own_writes {
+            let field_ids: Vec<i32> = self
+                .plan
+                .needed
+                .iter()
+                .filter(|i| names[**i].is_some())
+                .map(|i| self.plan.columns[*i].field_id)
+                .collect();
+            let pending = super::write::pending_scan_tasks(self.plan.relid, &field_ids);
+            report.files_total = Some(report.files_total.unwrap_or(0) + pending.len());
+            tasks.extend(pending);
+        }
         report.files_planned = tasks.len();
         Ok(Prepared { resolved, report, schema: Some(schema), names, tasks, plan: self.plan.clone() })
     }

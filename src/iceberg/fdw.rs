@@ -37,6 +37,13 @@ pub unsafe extern "C-unwind" fn iceberg_fdw_handler(_fcinfo: pg_sys::FunctionCal
     routine.EndForeignScan = Some(end_foreign_scan);
     routine.ExplainForeignScan = Some(explain_foreign_scan);
     routine.ImportForeignSchema = Some(super::import::import_foreign_schema);
+    routine.IsForeignRelUpdatable = Some(super::write::is_foreign_rel_updatable);
+    routine.PlanForeignModify = Some(super::write::plan_foreign_modify);
+    routine.BeginForeignModify = Some(super::write::begin_foreign_modify);
+    routine.ExecForeignInsert = Some(super::write::exec_foreign_insert);
+    routine.EndForeignModify = Some(super::write::end_foreign_modify);
+    routine.BeginForeignInsert = Some(super::write::begin_foreign_insert);
+    routine.EndForeignInsert = Some(super::write::end_foreign_insert);
     pg_sys::Datum::from(routine.into_pg())
 }
 
@@ -71,6 +78,7 @@ fn validate(given: &BTreeMap<String, String>, catalog: pg_sys::Oid) -> LakeResul
                 parse_bool(name, Some(value)).map(|_| ())
             }
             "snapshot_id" => super::timetravel::parse_snapshot_id(value).map(|_| ()),
+            "partition_by" => super::ddl::parse_partition_by(value).map(|_| ()),
             "field_id" => value
                 .trim()
                 .parse::<i32>()

@@ -1,7 +1,10 @@
 //! The `iceberg` foreign data wrapper: reading Iceberg tables from a catalog
 //! in this database, from local disk or S3-compatible storage.
 
+mod commit;
 mod convert;
+mod create;
+pub mod ddl;
 mod exec;
 mod fdw;
 mod functions;
@@ -11,5 +14,6 @@ pub mod predicate;
 mod source;
 pub mod timetravel;
 pub mod types;
+mod write;
 
 pub use fdw::{iceberg_fdw_handler, iceberg_fdw_validator};

@@ -29,7 +29,7 @@ pub const SERVER_OPTIONS: &[&str] = &[
     "s3_path_style",
     "s3_allow_http",
 ];
-pub const TABLE_OPTIONS: &[&str] = &["namespace", "table", "metadata_location", "snapshot_id"];
+pub const TABLE_OPTIONS: &[&str] = &["namespace", "table", "metadata_location", "snapshot_id", "partition_by"];
 pub const COLUMN_OPTIONS: &[&str] = &["field_id", "column_name"];
 
 /// A server as seen by one user.
@@ -38,6 +38,7 @@ pub struct ServerConfig {
     pub name: String,
     pub catalog_name: String,
     pub warehouse: String,
+    pub read_only: bool,
     pub s3: S3Settings,
 }
 
@@ -69,7 +70,11 @@ pub fn server_config(server_oid: pg_sys::Oid) -> LakeResult<ServerConfig> {
         opts.extend(user_mapping_options(server_oid));
         let s3 = S3Settings::from_options(&opts).map_err(LakeError::invalid)?;
         let warehouse = opts.get("warehouse").cloned().unwrap_or_else(crate::guc::warehouse);
+        let read_only = crate::storage::options::parse_bool("read_only", opts.get("read_only"))
+            .map_err(LakeError::invalid)?
+            .unwrap_or(false);
         Ok(ServerConfig {
+            read_only,
             catalog_name: opts.get("catalog_name").cloned().unwrap_or_else(|| name.clone()),
             name,
             warehouse,

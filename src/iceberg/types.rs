@@ -88,7 +88,8 @@ pub fn check_compatible(
     let ok = match ty {
         Type::Primitive(p) => match p {
             PrimitiveType::Boolean => matches!(pg, Bool | Text),
-            PrimitiveType::Int => matches!(pg, Int4 | Int8 | Numeric | Text),
+            // smallint columns are stored as int; reading checks the range.
+            PrimitiveType::Int => matches!(pg, Int2 | Int4 | Int8 | Numeric | Text),
             PrimitiveType::Long => matches!(pg, Int8 | Numeric | Text),
             PrimitiveType::Float => matches!(pg, Float4 | Float8 | Text),
             PrimitiveType::Double => matches!(pg, Float8 | Text),
@@ -161,7 +162,7 @@ mod tests {
         assert!(check_compatible(&long, PgKind::Int8, None).is_ok());
         let int = Type::Primitive(PrimitiveType::Int);
         assert!(check_compatible(&int, PgKind::Int8, None).is_ok());
-        assert!(check_compatible(&int, PgKind::Int2, None).is_err());
+        assert!(check_compatible(&long, PgKind::Int2, None).is_err());
         let ts = Type::Primitive(PrimitiveType::Timestamp);
         assert!(check_compatible(&ts, PgKind::TimestampTz, None).is_err());
         let s = Type::Primitive(PrimitiveType::String);

@@ -1,0 +1,149 @@
+//! CREATE FOREIGN TABLE on an iceberg server creates the Iceberg table when
+//! the catalog does not have it yet, in the same transaction (an event
+//! trigger calls in here); otherwise it attaches the existing table.
+
+use std::ffi::CStr;
+
+use iceberg::spec::{NestedField, Schema, UnboundPartitionSpec};
+use pgrx::prelude::*;
+use pgrx::{pg_sys, PgSqlErrorCode};
+
+use super::ddl::{iceberg_type_for, parse_partition_by};
+use super::source::{server_config, table_options};
+use crate::catalog;
+use crate::errors::{iceberg_message, LakeError, LakeResult, OrReport};
+use crate::fdw::options::options_to_map;
+
+unsafe fn is_iceberg_table(relid: pg_sys::Oid) -> bool {
+    let ft = pg_sys::GetForeignTable(relid);
+    let server = pg_sys::GetForeignServer((*ft).serverid);
+    let fdw = pg_sys::GetForeignDataWrapper((*server).fdwid);
+    CStr::from_ptr((*fdw).fdwname).to_bytes() == b"iceberg"
+}
+
+/// Called by the `townlake_iceberg_ddl` event trigger for each new foreign table.
+#[pg_extern]
+fn iceberg_foreign_table_created(relid: pg_sys::Oid) {
+    unsafe {
+        if !is_iceberg_table(relid) {
+            return;
+        }
+        if !pg_sys::pg_class_ownercheck(relid, pg_sys::GetUserId()) {
+            LakeError::new(PgSqlErrorCode::ERRCODE_INSUFFICIENT_PRIVILEGE, "must own the foreign table").report();
+        }
+    }
+    create_if_missing(relid).or_report();
+}
+
+fn create_if_missing(relid: pg_sys::Oid) -> LakeResult<()> {
+    let (options, server_oid) = table_options(relid)?;
+    let Some(namespace) = options.namespace.clone() else {
+        return Ok(());
+    };
+    if options.metadata_location.is_some() {
+        return Ok(());
+    }
+    let server = server_config(server_oid)?;
+    if catalog::metadata_location(&server.catalog_name, &namespace, &options.table)?.is_some() {
+        return Ok(());
+    }
+    if server.read_only {
+        return Err(LakeError::new(
+            PgSqlErrorCode::ERRCODE_READ_ONLY_SQL_TRANSACTION,
+            format!("Iceberg table {namespace}.{} does not exist and server \"{}\" is read-only", options.table, server.name),
+        ));
+    }
+    let (schema, names) = unsafe { schema_of(relid)? };
+    let partition_by = unsafe {
+        let ft = pg_sys::GetForeignTable(relid);
+        options_to_map((*ft).options).get("partition_by").cloned()
+    };
+    let spec = match partition_by {
+        None => None,
+        Some(text) => {
+            let terms = parse_partition_by(&text).map_err(|m| {
+                LakeError::new(PgSqlErrorCode::ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE, format!("invalid partition_by: {m}"))
+            })?;
+            let mut builder = UnboundPartitionSpec::builder();
+            for term in terms {
+                let Some((id, _)) = names.iter().find(|(_, n)| *n == term.column) else {
+                    return Err(LakeError::new(
+                        PgSqlErrorCode::ERRCODE_UNDEFINED_COLUMN,
+                        format!("partition_by names column \"{}\", which the table does not have", term.column),
+                    ));
+                };
+                builder = builder
+                    .add_partition_field(*id, term.field_name(), term.transform)
+                    .map_err(|e| LakeError::invalid(format!("invalid partition_by: {}", iceberg_message(&e))))?;
+            }
+            Some(builder.build())
+        }
+    };
+    super::commit::create_table(&server, &namespace, &options.table, schema, spec).map_err(|e| {
+        if e.message.contains("transform") || e.message.contains("partition") {
+            LakeError::new(PgSqlErrorCode::ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE, e.message)
+                .with_hint("Transforms: identity, year/month/day/hour on date and timestamp columns, bucket(n, col), truncate(w, col) on ints, decimals and strings.")
+        } else {
+            e
+        }
+    })?;
+    Ok(())
+}
+
+/// The Iceberg schema for the foreign table's columns (field ids 1..n).
+unsafe fn schema_of(relid: pg_sys::Oid) -> LakeResult<(Schema, Vec<(i32, String)>)> {
+    let rel = pgrx::PgRelation::with_lock(relid, pg_sys::NoLock as pg_sys::LOCKMODE);
+    let mut fields = Vec::new();
+    let mut names = Vec::new();
+    let mut id = 0;
+    for att in rel.tuple_desc().iter() {
+        if att.attisdropped {
+            continue;
+        }
+        id += 1;
+        let name = pgrx::name_data_to_str(&att.attname).to_string();
+        let type_name = CStr::from_ptr(pg_sys::format_type_be(att.atttypid)).to_string_lossy().into_owned();
+        let numeric = (att.atttypid == pg_sys::NUMERICOID && att.atttypmod >= 4).then(|| {
+            let t = (att.atttypmod - 4) as u32;
+            ((t >> 16) & 0xffff, t & 0xffff)
+        });
+        let ty = iceberg_type_for(&type_name, numeric).map_err(|m| {
+            LakeError::new(PgSqlErrorCode::ERRCODE_FDW_INVALID_DATA_TYPE, format!("column \"{name}\": {m}"))
+                .with_hint("Iceberg tables take boolean, smallint, integer, bigint, real, double precision, numeric(p,s), date, time, timestamp, timestamptz, text, varchar, json(b), uuid and bytea columns.")
+        })?;
+        let field = if att.attnotnull {
+            NestedField::required(id, &name, ty)
+        } else {
+            NestedField::optional(id, &name, ty)
+        };
+        fields.push(std::sync::Arc::new(field));
+        names.push((id, name));
+    }
+    let schema = Schema::builder()
+        .with_fields(fields)
+        .build()
+        .map_err(|e| LakeError::invalid(iceberg_message(&e)))?;
+    Ok((schema, names))
+}
+
+extension_sql!(
+    r#"
+CREATE FUNCTION lake.iceberg_ddl_trigger() RETURNS event_trigger
+LANGUAGE plpgsql AS $$
+DECLARE
+    cmd record;
+BEGIN
+    FOR cmd IN SELECT objid FROM pg_event_trigger_ddl_commands()
+               WHERE command_tag = 'CREATE FOREIGN TABLE' AND object_type = 'foreign table'
+    LOOP
+        PERFORM lake.iceberg_foreign_table_created(cmd.objid);
+    END LOOP;
+END
+$$;
+CREATE EVENT TRIGGER townlake_iceberg_ddl ON ddl_command_end
+    WHEN TAG IN ('CREATE FOREIGN TABLE')
+    EXECUTE FUNCTION lake.iceberg_ddl_trigger();
+"#,
+    name = "iceberg_ddl_trigger",
+    requires = [iceberg_foreign_table_created]
+);

@@ -1,0 +1,662 @@
+//! Writing Iceberg tables: INSERT and COPY buffer rows as Arrow, write
+//! zstd Parquet data files (fanned out by partition, with bounded open
+//! writers) during the statement, and keep them pending until the Postgres
+//! transaction commits; then one fast-append snapshot per table is committed
+//! through the catalog in the same transaction (principle 2). ROLLBACK,
+//! savepoint rollback or a crash leave only orphan files.
+
+use std::cell::RefCell;
+use std::collections::{BTreeMap, HashMap};
+use std::ffi::c_void;
+use std::sync::Arc;
+
+use arrow_array::builder::*;
+use arrow_array::{ArrayRef, RecordBatch};
+use arrow_schema::{DataType, SchemaRef as ArrowSchemaRef};
+use iceberg::arrow::{schema_to_arrow_schema, RecordBatchPartitionSplitter};
+use iceberg::scan::FileScanTask;
+use iceberg::spec::{DataFile, DataFileFormat, PartitionSpecRef, SchemaRef};
+use iceberg::transaction::{ApplyTransactionAction, Transaction};
+use iceberg::writer::base_writer::data_file_writer::{DataFileWriter, DataFileWriterBuilder};
+use iceberg::writer::file_writer::location_generator::{DefaultFileNameGenerator, DefaultLocationGenerator};
+use iceberg::writer::file_writer::rolling_writer::RollingFileWriterBuilder;
+use iceberg::writer::file_writer::ParquetWriterBuilder;
+use iceberg::writer::{IcebergWriter, IcebergWriterBuilder};
+use iceberg::{Catalog, TableIdent};
+use parquet::basic::{Compression, ZstdLevel};
+use parquet::file::properties::WriterProperties;
+use pgrx::prelude::*;
+use pgrx::{pg_sys, PgSqlErrorCode};
+
+use super::commit::SpiCatalog;
+use super::source::{self, ServerConfig};
+use crate::errors::{iceberg_message, LakeError, LakeResult, OrReport};
+use crate::fdw::state::attach_to_context;
+use crate::guc;
+use crate::runtime::block_on;
+
+type FileWriter = DataFileWriter<ParquetWriterBuilder, DefaultLocationGenerator, DefaultFileNameGenerator>;
+
+/// Data files written by this transaction and not yet committed.
+struct PendingTable {
+    server: ServerConfig,
+    ident: TableIdent,
+    schema: SchemaRef,
+    spec: PartitionSpecRef,
+    /// Each file with the subtransaction that wrote it.
+    files: Vec<(pg_sys::SubTransactionId, DataFile)>,
+}
+
+thread_local! {
+    static PENDING: RefCell<BTreeMap<u32, PendingTable>> = const { RefCell::new(BTreeMap::new()) };
+    static CALLBACKS_REGISTERED: RefCell<bool> = const { RefCell::new(false) };
+}
+
+fn ensure_callbacks() {
+    CALLBACKS_REGISTERED.with(|r| {
+        if !*r.borrow() {
+            // SAFETY: registering process-lifetime callbacks with static fns.
+            unsafe {
+                pg_sys::RegisterXactCallback(Some(on_xact), std::ptr::null_mut());
+                pg_sys::RegisterSubXactCallback(Some(on_subxact), std::ptr::null_mut());
+            }
+            *r.borrow_mut() = true;
+        }
+    });
+}
+
+#[pg_guard]
+unsafe extern "C-unwind" fn on_xact(event: pg_sys::XactEvent::Type, _arg: *mut c_void) {
+    match event {
+        pg_sys::XactEvent::XACT_EVENT_PRE_COMMIT | pg_sys::XactEvent::XACT_EVENT_PARALLEL_PRE_COMMIT => {
+            if PENDING.with(|p| p.borrow().is_empty()) {
+                return;
+            }
+            // SPI needs an active snapshot; at pre-commit there is none.
+            pg_sys::PushActiveSnapshot(pg_sys::GetTransactionSnapshot());
+            let result = commit_pending();
+            pg_sys::PopActiveSnapshot();
+            result.or_report();
+        }
+        pg_sys::XactEvent::XACT_EVENT_PRE_PREPARE => {
+            if PENDING.with(|p| !p.borrow().is_empty()) {
+                LakeError::new(
+                    PgSqlErrorCode::ERRCODE_FEATURE_NOT_SUPPORTED,
+                    "cannot PREPARE a transaction that wrote Iceberg tables",
+                )
+                .report();
+            }
+        }
+        pg_sys::XactEvent::XACT_EVENT_ABORT
+        | pg_sys::XactEvent::XACT_EVENT_PARALLEL_ABORT
+        | pg_sys::XactEvent::XACT_EVENT_COMMIT
+        | pg_sys::XactEvent::XACT_EVENT_PARALLEL_COMMIT => {
+            PENDING.with(|p| p.borrow_mut().clear());
+        }
+        _ => {}
+    }
+}
+
+#[pg_guard]
+unsafe extern "C-unwind" fn on_subxact(
+    event: pg_sys::SubXactEvent::Type,
+    my_subid: pg_sys::SubTransactionId,
+    parent_subid: pg_sys::SubTransactionId,
+    _arg: *mut c_void,
+) {
+    PENDING.with(|p| {
+        let mut pending = p.borrow_mut();
+        for table in pending.values_mut() {
+            match event {
+                // Files of a released savepoint now belong to its parent.
+                pg_sys::SubXactEvent::SUBXACT_EVENT_COMMIT_SUB => {
+                    for (sub, _) in table.files.iter_mut() {
+                        if *sub == my_subid {
+                            *sub = parent_subid;
+                        }
+                    }
+                }
+                pg_sys::SubXactEvent::SUBXACT_EVENT_ABORT_SUB => {
+                    table.files.retain(|(sub, _)| *sub != my_subid);
+                }
+                _ => {}
+            }
+        }
+    });
+}
+
+/// Commit every pending table: one fast-append snapshot each, through the
+/// catalog's compare-and-swap (rebased and retried on concurrent commits).
+fn commit_pending() -> LakeResult<()> {
+    let tables: Vec<(u32, PendingTable)> = PENDING.with(|p| std::mem::take(&mut *p.borrow_mut()).into_iter().collect());
+    for (_, table) in tables {
+        if table.files.is_empty() {
+            continue;
+        }
+        let catalog = SpiCatalog::new(table.server.clone());
+        let files: Vec<DataFile> = table.files.into_iter().map(|(_, f)| f).collect();
+        let result = block_on(async {
+            let current = catalog.load_table(&table.ident).await?;
+            let tx = Transaction::new(&current);
+            let tx = tx.fast_append().add_data_files(files).apply(tx)?;
+            tx.commit(&catalog).await
+        });
+        if let Err(e) = result {
+            let code = if e.kind() == iceberg::ErrorKind::CatalogCommitConflicts {
+                PgSqlErrorCode::ERRCODE_T_R_SERIALIZATION_FAILURE
+            } else {
+                PgSqlErrorCode::ERRCODE_FDW_ERROR
+            };
+            return Err(LakeError::new(
+                code,
+                format!("cannot commit to Iceberg table {}: {}", table.ident, table.server.scrub(&iceberg_message(&e))),
+            )
+            .with_hint("The transaction was rolled back; retry it."));
+        }
+    }
+    Ok(())
+}
+
+/// Whether this transaction has uncommitted writes to `relid`.
+pub fn has_pending(relid: u32) -> bool {
+    PENDING.with(|p| p.borrow().get(&relid).is_some_and(|t| !t.files.is_empty()))
+}
+
+/// Files this transaction wrote to `relid` and has not committed yet, as scan
+/// tasks reading `field_ids` (read-your-writes).
+pub fn pending_scan_tasks(relid: u32, field_ids: &[i32]) -> Vec<FileScanTask> {
+    PENDING.with(|p| {
+        let pending = p.borrow();
+        let Some(table) = pending.get(&relid) else {
+            return Vec::new();
+        };
+        table
+            .files
+            .iter()
+            .map(|(_, f)| FileScanTask {
+                file_size_in_bytes: f.file_size_in_bytes(),
+                start: 0,
+                length: f.file_size_in_bytes(),
+                record_count: Some(f.record_count()),
+                data_file_path: f.file_path().to_string(),
+                data_file_format: DataFileFormat::Parquet,
+                schema: table.schema.clone(),
+                project_field_ids: field_ids.to_vec(),
+                predicate: None,
+                deletes: Vec::new(),
+                partition: Some(f.partition().clone()),
+                partition_spec: Some(table.spec.clone()),
+                name_mapping: None,
+                case_sensitive: true,
+            })
+            .collect()
+    })
+}
+
+/// One statement's writer for one foreign table.
+pub struct TableInsert {
+    relid: u32,
+    server: ServerConfig,
+    ident: TableIdent,
+    schema: SchemaRef,
+    spec: PartitionSpecRef,
+    arrow_schema: ArrowSchemaRef,
+    /// For each Iceberg top-level field: the slot attribute (0-based) feeding it.
+    sources: Vec<Option<(usize, pg_sys::Oid)>>,
+    builders: Vec<Box<dyn ArrayBuilder>>,
+    buffered: usize,
+    batch_rows: usize,
+    splitter: Option<RecordBatchPartitionSplitter>,
+    writer_builder: DataFileWriterBuilder<ParquetWriterBuilder, DefaultLocationGenerator, DefaultFileNameGenerator>,
+    open: HashMap<String, FileWriter>,
+    written: Vec<DataFile>,
+    out_functions: HashMap<u32, Box<pg_sys::FmgrInfo>>,
+    pub rows: u64,
+}
+
+impl TableInsert {
+    pub fn new(relid: pg_sys::Oid) -> LakeResult<TableInsert> {
+        let resolved = source::resolve(relid)?;
+        if resolved.options.metadata_location.is_some() || resolved.options.snapshot_id.is_some() {
+            return Err(LakeError::new(
+                PgSqlErrorCode::ERRCODE_READ_ONLY_SQL_TRANSACTION,
+                format!("foreign table for \"{}\" is read-only", resolved.display_name),
+            )
+            .with_hint("Tables attached by metadata_location or pinned with snapshot_id cannot be written; attach the table by namespace and table name."));
+        }
+        if resolved.server.read_only {
+            return Err(LakeError::new(
+                PgSqlErrorCode::ERRCODE_READ_ONLY_SQL_TRANSACTION,
+                format!("server \"{}\" is read-only", resolved.server.name),
+            )
+            .with_hint("ALTER SERVER … OPTIONS (SET read_only 'false') to allow writes."));
+        }
+        let metadata = resolved.metadata.clone();
+        let schema = metadata.current_schema().clone();
+        let spec = metadata.default_partition_spec().clone();
+        let arrow_schema = Arc::new(
+            schema_to_arrow_schema(&schema).map_err(|e| LakeError::internal(iceberg_message(&e)))?,
+        );
+        let columns = unsafe { slot_columns(relid) };
+        let mut sources = Vec::new();
+        for field in schema.as_struct().fields() {
+            sources.push(columns.iter().find(|c| c.2 == field.id || (c.2 == 0 && c.1 == field.name)).map(|c| (c.0, c.3)));
+        }
+        let batch_rows = guc::WRITE_BATCH_ROWS.get().max(64) as usize;
+        let builders = arrow_schema.fields().iter().map(|f| make_builder(f.data_type(), batch_rows)).collect();
+        let splitter = if spec.is_unpartitioned() {
+            None
+        } else {
+            Some(
+                RecordBatchPartitionSplitter::try_new_with_computed_values(schema.clone(), spec.clone())
+                    .map_err(|e| LakeError::internal(iceberg_message(&e)))?,
+            )
+        };
+        let props = WriterProperties::builder()
+            .set_compression(Compression::ZSTD(ZstdLevel::default()))
+            .set_max_row_group_row_count(Some(guc::ROW_GROUP_ROWS.get().max(1024) as usize))
+            .build();
+        let location = DefaultLocationGenerator::new(&metadata).map_err(|e| LakeError::internal(iceberg_message(&e)))?;
+        // A fresh UUID per writer: file names never collide, even after a
+        // crash or with several writers at once.
+        let names = DefaultFileNameGenerator::new(uuid::Uuid::new_v4().to_string(), None, DataFileFormat::Parquet);
+        let rolling = RollingFileWriterBuilder::new(
+            ParquetWriterBuilder::new(props, schema.clone()),
+            guc::TARGET_FILE_SIZE_MB.get().max(1) as usize * 1024 * 1024,
+            resolved.server.file_io(),
+            location,
+            names,
+        );
+        let ident = resolved.table()?.identifier().clone();
+        Ok(TableInsert {
+            relid: relid.to_u32(),
+            server: resolved.server,
+            ident,
+            schema,
+            spec,
+            arrow_schema,
+            sources,
+            builders,
+            buffered: 0,
+            batch_rows,
+            splitter,
+            writer_builder: DataFileWriterBuilder::new(rolling),
+            open: HashMap::new(),
+            written: Vec::new(),
+            out_functions: HashMap::new(),
+            rows: 0,
+        })
+    }
+
+    /// Buffer one row.
+    pub unsafe fn insert(&mut self, slot: *mut pg_sys::TupleTableSlot) -> LakeResult<()> {
+        pg_sys::slot_getallattrs(slot);
+        let values = (*slot).tts_values;
+        let nulls = (*slot).tts_isnull;
+        for (i, source) in self.sources.iter().enumerate() {
+            let field = self.arrow_schema.field(i);
+            let value = match source {
+                Some((att, type_oid)) if !*nulls.add(*att) => Some((*values.add(*att), *type_oid)),
+                _ => None,
+            };
+            if value.is_none() && !field.is_nullable() {
+                return Err(LakeError::new(
+                    PgSqlErrorCode::ERRCODE_NOT_NULL_VIOLATION,
+                    format!("null value in column \"{}\" violates the Iceberg table's required field", field.name()),
+                ));
+            }
+            let out_functions = &mut self.out_functions;
+            append_value(self.builders[i].as_mut(), field.data_type(), value, out_functions)
+                .map_err(|m| LakeError::new(PgSqlErrorCode::ERRCODE_DATA_EXCEPTION, format!("column \"{}\": {m}", field.name())))?;
+        }
+        self.buffered += 1;
+        self.rows += 1;
+        if self.buffered >= self.batch_rows {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    /// Write buffered rows to data files.
+    fn flush(&mut self) -> LakeResult<()> {
+        if self.buffered == 0 {
+            return Ok(());
+        }
+        let arrays: Vec<ArrayRef> = self.builders.iter_mut().map(|b| b.finish()).collect();
+        self.buffered = 0;
+        let batch = RecordBatch::try_new(self.arrow_schema.clone(), arrays)
+            .map_err(|e| LakeError::internal(format!("cannot assemble rows: {e}")))?;
+        let parts = match &self.splitter {
+            None => vec![(None, batch)],
+            Some(s) => s
+                .split(&batch)
+                .map_err(|e| LakeError::internal(iceberg_message(&e)))?
+                .into_iter()
+                .map(|(k, b)| (Some(k), b))
+                .collect(),
+        };
+        let max_open = guc::MAX_OPEN_PARTITIONS.get().max(1) as usize;
+        let server = self.server.clone();
+        let result: iceberg::Result<()> = block_on(async {
+            for (key, part) in parts {
+                let name = key.as_ref().map(|k| k.to_path()).unwrap_or_default();
+                if !self.open.contains_key(&name) {
+                    // Bounded memory: past the limit, finish every open file
+                    // before opening another.
+                    if self.open.len() >= max_open {
+                        for (_, mut w) in self.open.drain() {
+                            self.written.extend(w.close().await?);
+                        }
+                    }
+                    let w = self.writer_builder.build(key).await?;
+                    self.open.insert(name.clone(), w);
+                }
+                self.open.get_mut(&name).expect("writer just opened").write(part).await?;
+            }
+            Ok(())
+        });
+        result.map_err(|e| write_error(&server, &e))
+    }
+
+    /// Finish the statement: flush, close files, hand them to the transaction.
+    pub fn finish(&mut self) -> LakeResult<()> {
+        self.flush()?;
+        let server = self.server.clone();
+        let open: Vec<FileWriter> = self.open.drain().map(|(_, w)| w).collect();
+        let closed: iceberg::Result<Vec<DataFile>> = block_on(async {
+            let mut out = Vec::new();
+            for mut w in open {
+                out.extend(w.close().await?);
+            }
+            Ok(out)
+        });
+        self.written.extend(closed.map_err(|e| write_error(&server, &e))?);
+        let files = std::mem::take(&mut self.written);
+        if files.is_empty() {
+            return Ok(());
+        }
+        ensure_callbacks();
+        let sub = unsafe { pg_sys::GetCurrentSubTransactionId() };
+        PENDING.with(|p| {
+            let mut p = p.borrow_mut();
+            let entry = p.entry(self.relid).or_insert_with(|| PendingTable {
+                server: self.server.clone(),
+                ident: self.ident.clone(),
+                schema: self.schema.clone(),
+                spec: self.spec.clone(),
+                files: Vec::new(),
+            });
+            entry.files.extend(files.into_iter().map(|f| (sub, f)));
+        });
+        Ok(())
+    }
+}
+
+fn write_error(server: &ServerConfig, e: &iceberg::Error) -> LakeError {
+    LakeError::new(
+        PgSqlErrorCode::ERRCODE_FDW_ERROR,
+        format!("cannot write Iceberg data: {}", server.scrub(&iceberg_message(e))),
+    )
+    .with_hint("Check that the warehouse is writable with the server's storage settings and credentials.")
+}
+
+/// (0-based attribute index, name, field_id option or 0, type) of each live column.
+unsafe fn slot_columns(relid: pg_sys::Oid) -> Vec<(usize, String, i32, pg_sys::Oid)> {
+    let rel = pgrx::PgRelation::with_lock(relid, pg_sys::NoLock as pg_sys::LOCKMODE);
+    let mut out = Vec::new();
+    for (i, att) in rel.tuple_desc().iter().enumerate() {
+        if att.attisdropped {
+            continue;
+        }
+        let opts = crate::fdw::options::options_to_map(pg_sys::GetForeignColumnOptions(relid, att.attnum));
+        let field_id = opts.get("field_id").and_then(|v| v.trim().parse().ok()).unwrap_or(0);
+        let name = opts
+            .get("column_name")
+            .cloned()
+            .unwrap_or_else(|| pgrx::name_data_to_str(&att.attname).to_string());
+        out.push((i, name, field_id, att.atttypid));
+    }
+    out
+}
+
+const PG_EPOCH_OFFSET_MICROS: i64 = 946_684_800_000_000;
+const PG_EPOCH_OFFSET_DAYS: i32 = 10_957;
+
+/// Text of a datum through its type's output function.
+unsafe fn datum_text(datum: pg_sys::Datum, type_oid: pg_sys::Oid, cache: &mut HashMap<u32, Box<pg_sys::FmgrInfo>>) -> String {
+    let finfo = cache.entry(type_oid.to_u32()).or_insert_with(|| {
+        let mut out_fn = pg_sys::Oid::INVALID;
+        let mut varlena = false;
+        pg_sys::getTypeOutputInfo(type_oid, &mut out_fn, &mut varlena);
+        let mut f: Box<pg_sys::FmgrInfo> = Box::new(std::mem::zeroed());
+        pg_sys::fmgr_info(out_fn, f.as_mut());
+        f
+    });
+    let p = pg_sys::OutputFunctionCall(finfo.as_mut(), datum);
+    std::ffi::CStr::from_ptr(p).to_string_lossy().into_owned()
+}
+
+/// Append one Postgres value to an Arrow builder of the Iceberg field's type.
+unsafe fn append_value(
+    builder: &mut dyn ArrayBuilder,
+    data_type: &DataType,
+    value: Option<(pg_sys::Datum, pg_sys::Oid)>,
+    out_functions: &mut HashMap<u32, Box<pg_sys::FmgrInfo>>,
+) -> Result<(), String> {
+    macro_rules! b {
+        ($t:ty) => {
+            builder.as_any_mut().downcast_mut::<$t>().ok_or("internal: builder type mismatch")?
+        };
+    }
+    let Some((datum, type_oid)) = value else {
+        match data_type {
+            DataType::Boolean => b!(BooleanBuilder).append_null(),
+            DataType::Int32 => b!(Int32Builder).append_null(),
+            DataType::Int64 => b!(Int64Builder).append_null(),
+            DataType::Float32 => b!(Float32Builder).append_null(),
+            DataType::Float64 => b!(Float64Builder).append_null(),
+            DataType::Decimal128(_, _) => b!(Decimal128Builder).append_null(),
+            DataType::Date32 => b!(Date32Builder).append_null(),
+            DataType::Time64(_) => b!(Time64MicrosecondBuilder).append_null(),
+            DataType::Timestamp(_, _) => b!(TimestampMicrosecondBuilder).append_null(),
+            DataType::Utf8 => b!(StringBuilder).append_null(),
+            DataType::LargeUtf8 => b!(LargeStringBuilder).append_null(),
+            DataType::Binary => b!(BinaryBuilder).append_null(),
+            DataType::LargeBinary => b!(LargeBinaryBuilder).append_null(),
+            DataType::FixedSizeBinary(_) => b!(FixedSizeBinaryBuilder).append_null(),
+            other => return Err(format!("writing Iceberg type {other} is not supported yet")),
+        }
+        return Ok(());
+    };
+    let oid = type_oid.to_u32();
+    let int = || -> Result<i64, String> {
+        match oid {
+            21 => Ok(i16::from_datum(datum, false).unwrap_or_default() as i64),
+            23 => Ok(i32::from_datum(datum, false).unwrap_or_default() as i64),
+            20 => Ok(i64::from_datum(datum, false).unwrap_or_default()),
+            _ => Err(format!("cannot store a value of type oid {oid} in an integer field")),
+        }
+    };
+    match data_type {
+        DataType::Boolean => b!(BooleanBuilder).append_value(bool::from_datum(datum, false).unwrap_or_default()),
+        DataType::Int32 => {
+            let v = int()?;
+            b!(Int32Builder).append_value(i32::try_from(v).map_err(|_| format!("{v} is out of range for an Iceberg int"))?)
+        }
+        DataType::Int64 => b!(Int64Builder).append_value(int()?),
+        DataType::Float32 => b!(Float32Builder).append_value(match oid {
+            700 => f32::from_datum(datum, false).unwrap_or_default(),
+            _ => return Err("an Iceberg float takes real values".into()),
+        }),
+        DataType::Float64 => b!(Float64Builder).append_value(match oid {
+            700 => f32::from_datum(datum, false).unwrap_or_default() as f64,
+            701 => f64::from_datum(datum, false).unwrap_or_default(),
+            _ => int()? as f64,
+        }),
+        DataType::Decimal128(precision, scale) => {
+            let text = datum_text(datum, type_oid, out_functions);
+            let v = parse_decimal(&text, *precision as u32, *scale as u32)?;
+            b!(Decimal128Builder).append_value(v)
+        }
+        DataType::Date32 => b!(Date32Builder).append_value(datum.value() as i32 + PG_EPOCH_OFFSET_DAYS),
+        DataType::Time64(_) => b!(Time64MicrosecondBuilder).append_value(datum.value() as i64),
+        DataType::Timestamp(_, _) => {
+            let t = datum.value() as i64;
+            if t == i64::MIN || t == i64::MAX {
+                return Err("infinite timestamps cannot be stored in Iceberg".into());
+            }
+            b!(TimestampMicrosecondBuilder).append_value(t + PG_EPOCH_OFFSET_MICROS)
+        }
+        DataType::Utf8 | DataType::LargeUtf8 => {
+            let s = match oid {
+                25 | 1043 => String::from_datum(datum, false).unwrap_or_default(),
+                _ => datum_text(datum, type_oid, out_functions),
+            };
+            if matches!(data_type, DataType::Utf8) {
+                b!(StringBuilder).append_value(s)
+            } else {
+                b!(LargeStringBuilder).append_value(s)
+            }
+        }
+        DataType::Binary | DataType::LargeBinary => {
+            let bytes = <&[u8]>::from_datum(datum, false).unwrap_or_default();
+            if matches!(data_type, DataType::Binary) {
+                b!(BinaryBuilder).append_value(bytes)
+            } else {
+                b!(LargeBinaryBuilder).append_value(bytes)
+            }
+        }
+        DataType::FixedSizeBinary(width) => {
+            let bytes: Vec<u8> = if oid == 2950 {
+                std::slice::from_raw_parts(datum.cast_mut_ptr::<u8>(), 16).to_vec()
+            } else {
+                <&[u8]>::from_datum(datum, false).unwrap_or_default().to_vec()
+            };
+            if bytes.len() != *width as usize {
+                return Err(format!("expected {width} bytes, got {}", bytes.len()));
+            }
+            b!(FixedSizeBinaryBuilder).append_value(bytes).map_err(|e| e.to_string())?
+        }
+        other => return Err(format!("writing Iceberg type {other} is not supported yet")),
+    }
+    Ok(())
+}
+
+/// A decimal's unscaled value at exactly `scale`; values needing rounding or
+/// more digits than `precision` are errors, not silent changes.
+pub fn parse_decimal(text: &str, precision: u32, scale: u32) -> Result<i128, String> {
+    let (negative, digits) = match text.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, text),
+    };
+    let (int_part, frac) = digits.split_once('.').unwrap_or((digits, ""));
+    if int_part.is_empty() || !int_part.chars().all(|c| c.is_ascii_digit()) || !frac.chars().all(|c| c.is_ascii_digit()) {
+        return Err(format!("\"{text}\" is not a finite decimal"));
+    }
+    let frac_trimmed = frac.trim_end_matches('0');
+    if frac_trimmed.len() > scale as usize {
+        return Err(format!("{text} has more than {scale} decimal places"));
+    }
+    let int_trimmed = int_part.trim_start_matches('0');
+    if int_trimmed.len() + scale as usize > precision as usize {
+        return Err(format!("{text} does not fit decimal({precision},{scale})"));
+    }
+    let mut unscaled = String::from(if int_trimmed.is_empty() { "0" } else { int_trimmed });
+    unscaled.push_str(frac_trimmed);
+    unscaled.extend(std::iter::repeat_n('0', scale as usize - frac_trimmed.len()));
+    let v: i128 = unscaled.parse().map_err(|_| format!("\"{text}\" is not a decimal"))?;
+    Ok(if negative { -v } else { v })
+}
+
+// ---------------------------------------------------------------- FDW shims
+
+#[pg_guard]
+pub unsafe extern "C-unwind" fn is_foreign_rel_updatable(_rel: pg_sys::Relation) -> i32 {
+    1 << pg_sys::CmdType::CMD_INSERT
+}
+
+#[pg_guard]
+pub unsafe extern "C-unwind" fn plan_foreign_modify(
+    _root: *mut pg_sys::PlannerInfo,
+    plan: *mut pg_sys::ModifyTable,
+    _result_relation: pg_sys::Index,
+    _subplan_index: i32,
+) -> *mut pg_sys::List {
+    if (*plan).operation != pg_sys::CmdType::CMD_INSERT {
+        LakeError::new(
+            PgSqlErrorCode::ERRCODE_FEATURE_NOT_SUPPORTED,
+            "only INSERT and COPY write Iceberg foreign tables so far",
+        )
+        .with_hint("UPDATE and DELETE of Iceberg tables are not available yet.")
+        .report();
+    }
+    std::ptr::null_mut()
+}
+
+unsafe fn begin_insert(estate: *mut pg_sys::EState, rinfo: *mut pg_sys::ResultRelInfo) {
+    let relid = (*(*rinfo).ri_RelationDesc).rd_id;
+    let insert = TableInsert::new(relid).or_report();
+    let state = attach_to_context((*estate).es_query_cxt, Some(insert));
+    (*rinfo).ri_FdwState = state as *mut c_void;
+}
+
+#[pg_guard]
+pub unsafe extern "C-unwind" fn begin_foreign_modify(
+    mtstate: *mut pg_sys::ModifyTableState,
+    rinfo: *mut pg_sys::ResultRelInfo,
+    _fdw_private: *mut pg_sys::List,
+    _subplan_index: i32,
+    eflags: i32,
+) {
+    if eflags & pg_sys::EXEC_FLAG_EXPLAIN_ONLY as i32 != 0 {
+        return;
+    }
+    begin_insert((*mtstate).ps.state, rinfo);
+}
+
+#[pg_guard]
+pub unsafe extern "C-unwind" fn begin_foreign_insert(mtstate: *mut pg_sys::ModifyTableState, rinfo: *mut pg_sys::ResultRelInfo) {
+    begin_insert((*mtstate).ps.state, rinfo);
+}
+
+unsafe fn insert_state(rinfo: *mut pg_sys::ResultRelInfo) -> Option<&'static mut TableInsert> {
+    let p = (*rinfo).ri_FdwState as *mut Option<TableInsert>;
+    if p.is_null() {
+        None
+    } else {
+        (*p).as_mut()
+    }
+}
+
+#[pg_guard]
+pub unsafe extern "C-unwind" fn exec_foreign_insert(
+    _estate: *mut pg_sys::EState,
+    rinfo: *mut pg_sys::ResultRelInfo,
+    slot: *mut pg_sys::TupleTableSlot,
+    _plan_slot: *mut pg_sys::TupleTableSlot,
+) -> *mut pg_sys::TupleTableSlot {
+    if let Some(state) = insert_state(rinfo) {
+        state.insert(slot).or_report();
+    }
+    slot
+}
+
+unsafe fn end_insert(rinfo: *mut pg_sys::ResultRelInfo) {
+    let p = (*rinfo).ri_FdwState as *mut Option<TableInsert>;
+    if p.is_null() {
+        return;
+    }
+    if let Some(mut state) = (*p).take() {
+        state.finish().or_report();
+    }
+}
+
+#[pg_guard]
+pub unsafe extern "C-unwind" fn end_foreign_modify(_estate: *mut pg_sys::EState, rinfo: *mut pg_sys::ResultRelInfo) {
+    end_insert(rinfo);
+}
+
+#[pg_guard]
+pub unsafe extern "C-unwind" fn end_foreign_insert(_estate: *mut pg_sys::EState, rinfo: *mut pg_sys::ResultRelInfo) {
+    end_insert(rinfo);
+}
