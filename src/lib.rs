@@ -66,11 +66,38 @@ mod tests {
         Spi::run("CREATE SERVER bad FOREIGN DATA WRAPPER iceberg OPTIONS (s3_path_style 'maybe')").unwrap();
     }
 
-    #[pg_test(error = "Iceberg table \"nope.missing\" does not exist in catalog \"lake_local\"")]
-    fn missing_catalog_table_is_an_error() {
-        Spi::run("CREATE FOREIGN TABLE t (a int) SERVER lake_local OPTIONS (namespace 'nope', \"table\" 'missing')")
+    #[pg_test(error = "Iceberg table nope.missing does not exist and server \"ro\" is read-only")]
+    fn missing_table_on_read_only_server_is_an_error() {
+        Spi::run("CREATE SERVER ro FOREIGN DATA WRAPPER iceberg OPTIONS (read_only 'true')").unwrap();
+        Spi::run("CREATE FOREIGN TABLE t (a int) SERVER ro OPTIONS (namespace 'nope', \"table\" 'missing')")
             .unwrap();
-        Spi::run("SELECT * FROM t").unwrap();
+    }
+
+    #[pg_test]
+    fn create_foreign_table_registers_an_iceberg_table() {
+        Spi::run(
+            "CREATE FOREIGN TABLE ev (id bigint, ts timestamptz) SERVER lake_local \
+             OPTIONS (namespace 'pgtest', \"table\" 'ev', partition_by 'day(ts)')",
+        )
+        .unwrap();
+        let n = Spi::get_one::<i64>(
+            "SELECT count(*) FROM lake.iceberg_tables WHERE table_namespace = 'pgtest' AND table_name = 'ev'",
+        );
+        assert_eq!(n, Ok(Some(1)));
+        Spi::run("INSERT INTO ev SELECT g, now() FROM generate_series(1, 10) g").unwrap();
+        // Read-your-writes inside the (test's) transaction.
+        assert_eq!(Spi::get_one::<i64>("SELECT count(*) FROM ev"), Ok(Some(10)));
+    }
+
+    #[pg_test(
+        error = "invalid partition_by: unknown partition transform \"weekly\"; use identity, year, month, day, hour, bucket(n, col) or truncate(w, col)"
+    )]
+    fn bad_partition_spec_is_rejected() {
+        Spi::run(
+            "CREATE FOREIGN TABLE ev (ts timestamptz) SERVER lake_local \
+             OPTIONS (namespace 'pgtest', \"table\" 'bad', partition_by 'weekly(ts)')",
+        )
+        .unwrap();
     }
 
     #[pg_test]

@@ -78,7 +78,9 @@ fn validate(given: &BTreeMap<String, String>, catalog: pg_sys::Oid) -> LakeResul
                 parse_bool(name, Some(value)).map(|_| ())
             }
             "snapshot_id" => super::timetravel::parse_snapshot_id(value).map(|_| ()),
-            "partition_by" => super::ddl::parse_partition_by(value).map(|_| ()),
+            "partition_by" => super::ddl::parse_partition_by(value)
+                .map(|_| ())
+                .map_err(|m| format!("invalid partition_by: {m}")),
             "field_id" => value
                 .trim()
                 .parse::<i32>()
