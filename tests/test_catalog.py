@@ -77,7 +77,11 @@ def test_catalog_name_option_selects_the_catalog(conn, local_lake):
     conn.execute("CREATE FOREIGN TABLE aliased_t (id bigint, name text) SERVER alias_srv "
                  "OPTIONS (namespace 'aliased', table 't')")
     assert conn.execute("SELECT count(*) FROM aliased_t").fetchone() == (7,)
-    # a server without catalog_name uses its own name: catalog "other_srv" has no such table
-    conn.execute(f"CREATE SERVER other_srv FOREIGN DATA WRAPPER iceberg OPTIONS (warehouse '{warehouse}')")
-    conn.execute("CREATE FOREIGN TABLE other_t (id bigint) SERVER other_srv OPTIONS (namespace 'aliased', table 't')")
-    expect_error(conn, "SELECT * FROM other_t", "other_srv")
+    # a server without catalog_name uses its own name: catalog "other_srv" has no
+    # such table (read-only, so CREATE FOREIGN TABLE does not create one)
+    conn.execute(f"CREATE SERVER other_srv FOREIGN DATA WRAPPER iceberg "
+                 f"OPTIONS (warehouse '{warehouse}', read_only 'true')")
+    expect_error(conn, "CREATE FOREIGN TABLE other_t (id bigint) SERVER other_srv "
+                       "OPTIONS (namespace 'aliased', table 't')", "other_srv", "read-only")
+    row = conn.execute("SELECT count(*) FROM lake.iceberg_tables WHERE catalog_name = 'other_srv'").fetchone()
+    assert row == (0,)

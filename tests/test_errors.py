@@ -51,9 +51,12 @@ def test_unknown_table_option(conn, small):
 
 
 def test_table_missing_from_catalog(conn, small):
-    expect_error(conn, "CREATE FOREIGN TABLE not_there (id bigint) SERVER lake_local "
-                       f"OPTIONS (namespace '{NAMESPACE}', table 'no_such_table');"
-                       "SELECT * FROM not_there", "no_such_table")
+    # Another engine dropped the table after the foreign table was attached.
+    conn.execute("CREATE FOREIGN TABLE not_there (id bigint) SERVER lake_local "
+                 f"OPTIONS (namespace '{NAMESPACE}', table 'no_such_table')")
+    conn.execute("DELETE FROM lake.iceberg_tables WHERE table_namespace = %s AND table_name = 'no_such_table'",
+                 (NAMESPACE,))
+    expect_error(conn, "SELECT * FROM not_there", "no_such_table", "does not exist")
 
 
 def test_import_of_missing_namespace(conn):

@@ -76,6 +76,23 @@ impl SpiCatalog {
     }
 }
 
+impl SpiCatalog {
+    /// Write `metadata` as the next version after `base_location` and make it
+    /// current if nobody else committed meanwhile. Returns the new location.
+    pub async fn swap_metadata(
+        &self,
+        ident: &TableIdent,
+        base_location: &str,
+        metadata: &iceberg::spec::TableMetadata,
+    ) -> Result<String> {
+        let new_location = MetadataLocation::from_str(base_location)?.with_next_version().with_new_metadata(metadata);
+        metadata.write_to(&self.server.file_io(), &new_location).await?;
+        let new_location = new_location.to_string();
+        self.compare_and_swap(ident, base_location, &new_location)?;
+        Ok(new_location)
+    }
+}
+
 #[async_trait]
 impl Catalog for SpiCatalog {
     async fn list_namespaces(&self, _parent: Option<&NamespaceIdent>) -> Result<Vec<NamespaceIdent>> {
@@ -150,12 +167,7 @@ impl Catalog for SpiCatalog {
                 e
             }
         })?;
-        let new_location = MetadataLocation::from_str(&base_location)?
-            .with_next_version()
-            .with_new_metadata(updated.metadata());
-        updated.metadata().write_to(&self.server.file_io(), &new_location).await?;
-        let new_location = new_location.to_string();
-        self.compare_and_swap(&ident, &base_location, &new_location)?;
+        let new_location = self.swap_metadata(&ident, &base_location, updated.metadata()).await?;
         Table::builder()
             .metadata(updated.metadata_ref())
             .metadata_location(new_location)

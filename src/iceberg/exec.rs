@@ -207,6 +207,8 @@ impl IcebergScan {
             .map_err(|e| read_error(&resolved.server, &e))?;
         }
         if own_writes {
+            let removed = super::write::pending_removed(self.plan.relid);
+            tasks.retain(|t| !removed.contains(&t.data_file_path));
             let field_ids: Vec<i32> = self
                 .plan
                 .needed

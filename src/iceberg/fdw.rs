@@ -44,6 +44,7 @@ pub unsafe extern "C-unwind" fn iceberg_fdw_handler(_fcinfo: pg_sys::FunctionCal
     routine.EndForeignModify = Some(super::write::end_foreign_modify);
     routine.BeginForeignInsert = Some(super::write::begin_foreign_insert);
     routine.EndForeignInsert = Some(super::write::end_foreign_insert);
+    routine.ExecForeignTruncate = Some(super::write::exec_foreign_truncate);
     pg_sys::Datum::from(routine.into_pg())
 }
 

@@ -9,6 +9,7 @@ mod exec;
 mod fdw;
 mod functions;
 mod import;
+mod overwrite;
 mod plan;
 pub mod predicate;
 mod source;

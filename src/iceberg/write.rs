@@ -37,14 +37,55 @@ use crate::runtime::block_on;
 
 type FileWriter = DataFileWriter<ParquetWriterBuilder, DefaultLocationGenerator, DefaultFileNameGenerator>;
 
-/// Data files written by this transaction and not yet committed.
+/// A change this transaction made to a table and has not committed yet.
+enum PendingOp {
+    /// A data file written.
+    Add(DataFile),
+    /// A committed data file to remove (rewritten or deleted).
+    Remove(String),
+    /// TRUNCATE: every file committed at the time, and earlier writes.
+    Truncate(Vec<String>),
+}
+
 struct PendingTable {
     server: ServerConfig,
     ident: TableIdent,
     schema: SchemaRef,
     spec: PartitionSpecRef,
-    /// Each file with the subtransaction that wrote it.
-    files: Vec<(pg_sys::SubTransactionId, DataFile)>,
+    /// Each change with the subtransaction that made it, in order.
+    ops: Vec<(pg_sys::SubTransactionId, PendingOp)>,
+}
+
+/// The net effect of a table's pending changes.
+#[derive(Default)]
+pub struct NetChange {
+    pub removed: std::collections::HashSet<String>,
+    pub added: Vec<DataFile>,
+    pub truncated: bool,
+}
+
+impl PendingTable {
+    fn net(&self) -> NetChange {
+        let mut net = NetChange::default();
+        for (_, op) in &self.ops {
+            match op {
+                PendingOp::Add(f) => net.added.push(f.clone()),
+                PendingOp::Remove(path) => {
+                    let before = net.added.len();
+                    net.added.retain(|f| f.file_path() != path);
+                    if net.added.len() == before {
+                        net.removed.insert(path.clone());
+                    }
+                }
+                PendingOp::Truncate(files) => {
+                    net.added.clear();
+                    net.removed.extend(files.iter().cloned());
+                    net.truncated = true;
+                }
+            }
+        }
+        net
+    }
 }
 
 thread_local! {
@@ -110,14 +151,14 @@ unsafe extern "C-unwind" fn on_subxact(
             match event {
                 // Files of a released savepoint now belong to its parent.
                 pg_sys::SubXactEvent::SUBXACT_EVENT_COMMIT_SUB => {
-                    for (sub, _) in table.files.iter_mut() {
+                    for (sub, _) in table.ops.iter_mut() {
                         if *sub == my_subid {
                             *sub = parent_subid;
                         }
                     }
                 }
                 pg_sys::SubXactEvent::SUBXACT_EVENT_ABORT_SUB => {
-                    table.files.retain(|(sub, _)| *sub != my_subid);
+                    table.ops.retain(|(sub, _)| *sub != my_subid);
                 }
                 _ => {}
             }
@@ -130,16 +171,26 @@ unsafe extern "C-unwind" fn on_subxact(
 fn commit_pending() -> LakeResult<()> {
     let tables: Vec<(u32, PendingTable)> = PENDING.with(|p| std::mem::take(&mut *p.borrow_mut()).into_iter().collect());
     for (_, table) in tables {
-        if table.files.is_empty() {
+        let net = table.net();
+        if net.added.is_empty() && net.removed.is_empty() {
             continue;
         }
         let catalog = SpiCatalog::new(table.server.clone());
-        let files: Vec<DataFile> = table.files.into_iter().map(|(_, f)| f).collect();
         let result = block_on(async {
-            let current = catalog.load_table(&table.ident).await?;
-            let tx = Transaction::new(&current);
-            let tx = tx.fast_append().add_data_files(files).apply(tx)?;
-            tx.commit(&catalog).await
+            if net.removed.is_empty() {
+                let current = catalog.load_table(&table.ident).await?;
+                let tx = Transaction::new(&current);
+                let tx = tx.fast_append().add_data_files(net.added).apply(tx)?;
+                tx.commit(&catalog).await.map(|_| ())
+            } else {
+                let operation = if net.added.is_empty() {
+                    iceberg::spec::Operation::Delete
+                } else {
+                    iceberg::spec::Operation::Overwrite
+                };
+                let change = super::overwrite::Change { removed: net.removed, added: net.added, operation };
+                super::overwrite::commit_change(&catalog, &table.ident, &change).await
+            }
         });
         if let Err(e) = result {
             let code = if e.kind() == iceberg::ErrorKind::CatalogCommitConflicts {
@@ -159,7 +210,12 @@ fn commit_pending() -> LakeResult<()> {
 
 /// Whether this transaction has uncommitted writes to `relid`.
 pub fn has_pending(relid: u32) -> bool {
-    PENDING.with(|p| p.borrow().get(&relid).is_some_and(|t| !t.files.is_empty()))
+    PENDING.with(|p| p.borrow().get(&relid).is_some_and(|t| !t.ops.is_empty()))
+}
+
+/// Committed data files this transaction has removed from `relid`.
+pub fn pending_removed(relid: u32) -> std::collections::HashSet<String> {
+    PENDING.with(|p| p.borrow().get(&relid).map(|t| t.net().removed).unwrap_or_default())
 }
 
 /// Files this transaction wrote to `relid` and has not committed yet, as scan
@@ -171,9 +227,10 @@ pub fn pending_scan_tasks(relid: u32, field_ids: &[i32]) -> Vec<FileScanTask> {
             return Vec::new();
         };
         table
-            .files
+            .net()
+            .added
             .iter()
-            .map(|(_, f)| FileScanTask {
+            .map(|f| FileScanTask {
                 file_size_in_bytes: f.file_size_in_bytes(),
                 start: 0,
                 length: f.file_size_in_bytes(),
@@ -217,20 +274,7 @@ pub struct TableInsert {
 impl TableInsert {
     pub fn new(relid: pg_sys::Oid) -> LakeResult<TableInsert> {
         let resolved = source::resolve(relid)?;
-        if resolved.options.metadata_location.is_some() || resolved.options.snapshot_id.is_some() {
-            return Err(LakeError::new(
-                PgSqlErrorCode::ERRCODE_READ_ONLY_SQL_TRANSACTION,
-                format!("foreign table for \"{}\" is read-only", resolved.display_name),
-            )
-            .with_hint("Tables attached by metadata_location or pinned with snapshot_id cannot be written; attach the table by namespace and table name."));
-        }
-        if resolved.server.read_only {
-            return Err(LakeError::new(
-                PgSqlErrorCode::ERRCODE_READ_ONLY_SQL_TRANSACTION,
-                format!("server \"{}\" is read-only", resolved.server.name),
-            )
-            .with_hint("ALTER SERVER … OPTIONS (SET read_only 'false') to allow writes."));
-        }
+        check_writable(&resolved)?;
         let metadata = resolved.metadata.clone();
         let schema = metadata.current_schema().clone();
         let spec = metadata.default_partition_spec().clone();
@@ -375,20 +419,89 @@ impl TableInsert {
         if files.is_empty() {
             return Ok(());
         }
-        ensure_callbacks();
-        let sub = unsafe { pg_sys::GetCurrentSubTransactionId() };
-        PENDING.with(|p| {
-            let mut p = p.borrow_mut();
-            let entry = p.entry(self.relid).or_insert_with(|| PendingTable {
-                server: self.server.clone(),
-                ident: self.ident.clone(),
-                schema: self.schema.clone(),
-                spec: self.spec.clone(),
-                files: Vec::new(),
-            });
-            entry.files.extend(files.into_iter().map(|f| (sub, f)));
-        });
+        record_ops(self.relid, &self.server, &self.ident, &self.schema, &self.spec, files.into_iter().map(PendingOp::Add));
         Ok(())
+    }
+}
+
+/// Add changes to the transaction's pending state for `relid`.
+fn record_ops(
+    relid: u32,
+    server: &ServerConfig,
+    ident: &TableIdent,
+    schema: &SchemaRef,
+    spec: &PartitionSpecRef,
+    ops: impl Iterator<Item = PendingOp>,
+) {
+    ensure_callbacks();
+    let sub = unsafe { pg_sys::GetCurrentSubTransactionId() };
+    PENDING.with(|p| {
+        let mut p = p.borrow_mut();
+        let entry = p.entry(relid).or_insert_with(|| PendingTable {
+            server: server.clone(),
+            ident: ident.clone(),
+            schema: schema.clone(),
+            spec: spec.clone(),
+            ops: Vec::new(),
+        });
+        entry.ops.extend(ops.map(|op| (sub, op)));
+    });
+}
+
+/// Refuse writes through read-only servers and to tables pinned to a
+/// snapshot or attached by metadata file.
+fn check_writable(resolved: &source::ResolvedTable) -> LakeResult<()> {
+    if resolved.options.metadata_location.is_some() || resolved.options.snapshot_id.is_some() {
+        return Err(LakeError::new(
+            PgSqlErrorCode::ERRCODE_READ_ONLY_SQL_TRANSACTION,
+            format!("foreign table for \"{}\" is read-only", resolved.display_name),
+        )
+        .with_hint("Tables attached by metadata_location or pinned with snapshot_id cannot be written; attach the table by namespace and table name."));
+    }
+    if resolved.server.read_only {
+        return Err(LakeError::new(
+            PgSqlErrorCode::ERRCODE_READ_ONLY_SQL_TRANSACTION,
+            format!("server \"{}\" is read-only", resolved.server.name),
+        )
+        .with_hint("ALTER SERVER … OPTIONS (SET read_only 'false') to allow writes."));
+    }
+    Ok(())
+}
+
+/// TRUNCATE: remove every committed data file (an overwrite snapshot at
+/// commit; with an INSERT in the same transaction, one atomic replace).
+fn truncate(relid: pg_sys::Oid) -> LakeResult<()> {
+    let resolved = source::resolve(relid)?;
+    check_writable(&resolved)?;
+    let table = resolved.table()?;
+    let files: Vec<String> = match resolved.metadata.current_snapshot() {
+        None => Vec::new(),
+        Some(_) => {
+            let scan = table.scan().select_empty().build().map_err(|e| write_error(&resolved.server, &e))?;
+            block_on(async {
+                use futures::TryStreamExt;
+                let tasks: Vec<FileScanTask> = scan.plan_files().await?.try_collect().await?;
+                Ok::<_, iceberg::Error>(tasks.into_iter().map(|t| t.data_file_path).collect())
+            })
+            .map_err(|e| write_error(&resolved.server, &e))?
+        }
+    };
+    let schema = resolved.metadata.current_schema().clone();
+    let spec = resolved.metadata.default_partition_spec().clone();
+    let ident = table.identifier().clone();
+    record_ops(relid.to_u32(), &resolved.server, &ident, &schema, &spec, std::iter::once(PendingOp::Truncate(files)));
+    Ok(())
+}
+
+#[pg_guard]
+pub unsafe extern "C-unwind" fn exec_foreign_truncate(
+    rels: *mut pg_sys::List,
+    _behavior: pg_sys::DropBehavior::Type,
+    _restart_seqs: bool,
+) {
+    for node in super::plan::nodes_of(rels) {
+        let rel = node as pg_sys::Relation;
+        truncate((*rel).rd_id).or_report();
     }
 }
 
