@@ -49,6 +49,11 @@ struct Running {
     outputs: Vec<(usize, Target)>,
     secrets: crate::iceberg::source::ServerConfig,
     open_files: OpenFiles,
+    /// Batch column holding `_file`, when rows need an identity.
+    file_column: Option<usize>,
+    relid: u32,
+    /// Ordinal of the current batch's data file (row identity).
+    file_ordinal: u32,
 }
 
 /// Data files most recently handed to the reader.
@@ -106,6 +111,9 @@ impl IcebergScan {
             if let Some(batch) = &running.batch {
                 if running.row < batch.num_rows() {
                     fill_slot(slot, batch, running.row, &mut running.outputs)?;
+                    if running.file_column.is_some() {
+                        super::rowid::store_with_identity(slot, running.relid, running.file_ordinal)?;
+                    }
                     running.row += 1;
                     self.report.rows_read += 1;
                     return Ok(true);
@@ -120,6 +128,9 @@ impl IcebergScan {
                     return Ok(false);
                 }
                 Some(Ok(batch)) => {
+                    if let Some(col) = running.file_column {
+                        running.file_ordinal = super::rowid::ordinal_of_batch(running.relid, batch.column(col))?;
+                    }
                     running.batch = Some(batch);
                     running.row = 0;
                 }
@@ -195,7 +206,11 @@ impl IcebergScan {
                 .snapshot_id(snapshot_id)
                 .with_row_group_filtering_enabled(true)
                 .with_row_selection_enabled(true);
-            builder = if selected.is_empty() { builder.select_empty() } else { builder.select(selected.clone()) };
+            let mut columns = selected.clone();
+            if self.plan.row_identity {
+                columns.push(iceberg::metadata_columns::RESERVED_COL_NAME_FILE.to_string());
+            }
+            builder = if columns.is_empty() { builder.select_empty() } else { builder.select(columns) };
             if let Some(p) = filter {
                 builder = builder.with_filter(p);
             }
@@ -209,18 +224,24 @@ impl IcebergScan {
         if own_writes {
             let removed = super::write::pending_removed(self.plan.relid);
             tasks.retain(|t| !removed.contains(&t.data_file_path));
-            let field_ids: Vec<i32> = self
+            let mut field_ids: Vec<i32> = self
                 .plan
                 .needed
                 .iter()
                 .filter(|i| names[**i].is_some())
                 .map(|i| self.plan.columns[*i].field_id)
                 .collect();
+            if self.plan.row_identity {
+                field_ids.push(iceberg::metadata_columns::RESERVED_FIELD_ID_FILE);
+            }
             let pending = super::write::pending_scan_tasks(self.plan.relid, &field_ids);
             report.files_total = Some(report.files_total.unwrap_or(0) + pending.len());
             tasks.extend(pending);
         }
         report.files_planned = tasks.len();
+        if self.plan.row_identity {
+            super::rowid::publish(self.plan.relid, &tasks);
+        }
         Ok(Prepared { resolved, report, schema: Some(schema), names, tasks, plan: self.plan.clone() })
     }
 
@@ -288,7 +309,10 @@ impl Prepared {
                 outputs.push(((c.attnum - 1) as usize, Target::for_type(pg_sys::Oid::from(c.type_oid), c.typmod)));
             }
         }
+        let file_column = self.plan.row_identity.then_some(outputs.len());
         Ok(Some(Running {
+            file_column,
+            relid: self.plan.relid,
             stream: result.stream(),
             metrics,
             batch: None,
@@ -296,6 +320,7 @@ impl Prepared {
             outputs,
             secrets: self.resolved.server.clone(),
             open_files,
+            file_ordinal: 0,
         }))
     }
 }

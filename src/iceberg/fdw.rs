@@ -45,6 +45,9 @@ pub unsafe extern "C-unwind" fn iceberg_fdw_handler(_fcinfo: pg_sys::FunctionCal
     routine.BeginForeignInsert = Some(super::write::begin_foreign_insert);
     routine.EndForeignInsert = Some(super::write::end_foreign_insert);
     routine.ExecForeignTruncate = Some(super::write::exec_foreign_truncate);
+    routine.AddForeignUpdateTargets = Some(add_foreign_update_targets);
+    routine.ExecForeignUpdate = Some(super::write::exec_foreign_update);
+    routine.ExecForeignDelete = Some(super::write::exec_foreign_delete);
     pg_sys::Datum::from(routine.into_pg())
 }
 
@@ -259,7 +262,10 @@ unsafe extern "C-unwind" fn get_foreign_plan(
         .filter_map(|clause| translator.translate(clause))
         .collect();
     let filter = (!parts.is_empty()).then_some(Filter::And(parts));
-    let needed: Vec<usize> = match plan::used_attnums(baserel, varno) {
+    let parse = (*_root).parse;
+    let row_identity = (*parse).resultRelation as u32 == varno
+        && matches!((*parse).commandType, pg_sys::CmdType::CMD_UPDATE | pg_sys::CmdType::CMD_DELETE);
+    let needed: Vec<usize> = match plan::used_attnums(baserel, varno).filter(|_| !row_identity) {
         Some(attnums) => info
             .columns
             .iter()
@@ -276,6 +282,7 @@ unsafe extern "C-unwind" fn get_foreign_plan(
         filter,
         slot_types: translator.slot_types.clone(),
         constant_operands: translator.constant_operands,
+        row_identity,
     };
     let mut fdw_exprs: *mut pg_sys::List = std::ptr::null_mut();
     for operand in &translator.operands {
@@ -295,6 +302,28 @@ unsafe extern "C-unwind" fn get_foreign_plan(
         std::ptr::null_mut(),
         outer_plan,
     )
+}
+
+/// UPDATE and DELETE identify rows by a ctid naming the data file (see
+/// `rowid`) and by the whole old row.
+#[pg_guard]
+unsafe extern "C-unwind" fn add_foreign_update_targets(
+    root: *mut pg_sys::PlannerInfo,
+    rtindex: pg_sys::Index,
+    target_rte: *mut pg_sys::RangeTblEntry,
+    _target_relation: pg_sys::Relation,
+) {
+    let ctid = pg_sys::makeVar(
+        rtindex as i32,
+        pg_sys::SelfItemPointerAttributeNumber as i16,
+        pg_sys::TIDOID,
+        -1,
+        pg_sys::Oid::INVALID,
+        0,
+    );
+    pg_sys::add_row_identity_var(root, ctid, rtindex, c"ctid".as_ptr());
+    let wholerow = pg_sys::makeWholeRowVar(target_rte, rtindex as i32, 0, false);
+    pg_sys::add_row_identity_var(root, wholerow, rtindex, c"wholerow".as_ptr());
 }
 
 unsafe fn scan_state(node: *mut pg_sys::ForeignScanState) -> &'static mut IcebergScan {

@@ -11,6 +11,7 @@ mod functions;
 mod import;
 mod overwrite;
 mod plan;
+mod rowid;
 pub mod predicate;
 mod source;
 pub mod timetravel;

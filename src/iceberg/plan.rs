@@ -32,6 +32,10 @@ pub struct ScanPlan {
     pub slot_types: Vec<SlotType>,
     /// Every operand is a plain constant (EXPLAIN can plan files without executing).
     pub constant_operands: bool,
+    /// This scan feeds an UPDATE or DELETE of the table: it reads every
+    /// column and gives each row an identity (ctid) naming its data file.
+    #[serde(default)]
+    pub row_identity: bool,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize)]

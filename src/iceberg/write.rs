@@ -335,8 +335,11 @@ impl TableInsert {
     /// Buffer one row.
     pub unsafe fn insert(&mut self, slot: *mut pg_sys::TupleTableSlot) -> LakeResult<()> {
         pg_sys::slot_getallattrs(slot);
-        let values = (*slot).tts_values;
-        let nulls = (*slot).tts_isnull;
+        self.insert_row((*slot).tts_values, (*slot).tts_isnull)
+    }
+
+    /// Buffer one row given as attribute values (one per attribute of the relation).
+    pub unsafe fn insert_row(&mut self, values: *const pg_sys::Datum, nulls: *const bool) -> LakeResult<()> {
         for (i, source) in self.sources.iter().enumerate() {
             let field = self.arrow_schema.field(i);
             let value = match source {
@@ -685,7 +688,7 @@ pub fn parse_decimal(text: &str, precision: u32, scale: u32) -> Result<i128, Str
 
 #[pg_guard]
 pub unsafe extern "C-unwind" fn is_foreign_rel_updatable(_rel: pg_sys::Relation) -> i32 {
-    1 << pg_sys::CmdType::CMD_INSERT
+    (1 << pg_sys::CmdType::CMD_INSERT) | (1 << pg_sys::CmdType::CMD_UPDATE) | (1 << pg_sys::CmdType::CMD_DELETE)
 }
 
 #[pg_guard]
@@ -695,22 +698,35 @@ pub unsafe extern "C-unwind" fn plan_foreign_modify(
     _result_relation: pg_sys::Index,
     _subplan_index: i32,
 ) -> *mut pg_sys::List {
-    if (*plan).operation != pg_sys::CmdType::CMD_INSERT {
-        LakeError::new(
-            PgSqlErrorCode::ERRCODE_FEATURE_NOT_SUPPORTED,
-            "only INSERT and COPY write Iceberg foreign tables so far",
-        )
-        .with_hint("UPDATE and DELETE of Iceberg tables are not available yet.")
-        .report();
+    if !matches!(
+        (*plan).operation,
+        pg_sys::CmdType::CMD_INSERT | pg_sys::CmdType::CMD_UPDATE | pg_sys::CmdType::CMD_DELETE
+    ) {
+        LakeError::new(PgSqlErrorCode::ERRCODE_FEATURE_NOT_SUPPORTED, "MERGE into Iceberg tables is not supported")
+            .with_hint("Use INSERT, UPDATE and DELETE.")
+            .report();
     }
     std::ptr::null_mut()
 }
 
-unsafe fn begin_insert(estate: *mut pg_sys::EState, rinfo: *mut pg_sys::ResultRelInfo) {
-    let relid = (*(*rinfo).ri_RelationDesc).rd_id;
-    let insert = TableInsert::new(relid).or_report();
-    let state = attach_to_context((*estate).es_query_cxt, Some(insert));
-    (*rinfo).ri_FdwState = state as *mut c_void;
+/// What one statement does to one foreign table.
+enum Modify {
+    Insert(TableInsert),
+    Rewrite(TableRewrite),
+}
+
+unsafe fn attach_modify(estate: *mut pg_sys::EState, rinfo: *mut pg_sys::ResultRelInfo, state: Modify) {
+    let p = attach_to_context((*estate).es_query_cxt, Some(state));
+    (*rinfo).ri_FdwState = p as *mut c_void;
+}
+
+unsafe fn modify_state(rinfo: *mut pg_sys::ResultRelInfo) -> Option<&'static mut Modify> {
+    let p = (*rinfo).ri_FdwState as *mut Option<Modify>;
+    if p.is_null() {
+        None
+    } else {
+        (*p).as_mut()
+    }
 }
 
 #[pg_guard]
@@ -724,21 +740,27 @@ pub unsafe extern "C-unwind" fn begin_foreign_modify(
     if eflags & pg_sys::EXEC_FLAG_EXPLAIN_ONLY as i32 != 0 {
         return;
     }
-    begin_insert((*mtstate).ps.state, rinfo);
+    let estate = (*mtstate).ps.state;
+    let relid = (*(*rinfo).ri_RelationDesc).rd_id;
+    let state = match (*mtstate).operation {
+        pg_sys::CmdType::CMD_INSERT => Modify::Insert(TableInsert::new(relid).or_report()),
+        operation => {
+            let subplan = (*(*mtstate).ps.lefttree).plan;
+            let ctid = pg_sys::ExecFindJunkAttributeInTlist((*subplan).targetlist, c"ctid".as_ptr());
+            let wholerow = pg_sys::ExecFindJunkAttributeInTlist((*subplan).targetlist, c"wholerow".as_ptr());
+            Modify::Rewrite(
+                TableRewrite::new(relid, (*(*rinfo).ri_RelationDesc).rd_att, ctid, wholerow, operation == pg_sys::CmdType::CMD_UPDATE)
+                    .or_report(),
+            )
+        }
+    };
+    attach_modify(estate, rinfo, state);
 }
 
 #[pg_guard]
 pub unsafe extern "C-unwind" fn begin_foreign_insert(mtstate: *mut pg_sys::ModifyTableState, rinfo: *mut pg_sys::ResultRelInfo) {
-    begin_insert((*mtstate).ps.state, rinfo);
-}
-
-unsafe fn insert_state(rinfo: *mut pg_sys::ResultRelInfo) -> Option<&'static mut TableInsert> {
-    let p = (*rinfo).ri_FdwState as *mut Option<TableInsert>;
-    if p.is_null() {
-        None
-    } else {
-        (*p).as_mut()
-    }
+    let relid = (*(*rinfo).ri_RelationDesc).rd_id;
+    attach_modify((*mtstate).ps.state, rinfo, Modify::Insert(TableInsert::new(relid).or_report()));
 }
 
 #[pg_guard]
@@ -748,28 +770,219 @@ pub unsafe extern "C-unwind" fn exec_foreign_insert(
     slot: *mut pg_sys::TupleTableSlot,
     _plan_slot: *mut pg_sys::TupleTableSlot,
 ) -> *mut pg_sys::TupleTableSlot {
-    if let Some(state) = insert_state(rinfo) {
+    if let Some(Modify::Insert(state)) = modify_state(rinfo) {
         state.insert(slot).or_report();
     }
     slot
 }
 
-unsafe fn end_insert(rinfo: *mut pg_sys::ResultRelInfo) {
-    let p = (*rinfo).ri_FdwState as *mut Option<TableInsert>;
+#[pg_guard]
+pub unsafe extern "C-unwind" fn exec_foreign_delete(
+    _estate: *mut pg_sys::EState,
+    rinfo: *mut pg_sys::ResultRelInfo,
+    slot: *mut pg_sys::TupleTableSlot,
+    plan_slot: *mut pg_sys::TupleTableSlot,
+) -> *mut pg_sys::TupleTableSlot {
+    if let Some(Modify::Rewrite(state)) = modify_state(rinfo) {
+        state.record_old_row(plan_slot, Some(slot)).or_report();
+    }
+    slot
+}
+
+#[pg_guard]
+pub unsafe extern "C-unwind" fn exec_foreign_update(
+    _estate: *mut pg_sys::EState,
+    rinfo: *mut pg_sys::ResultRelInfo,
+    slot: *mut pg_sys::TupleTableSlot,
+    plan_slot: *mut pg_sys::TupleTableSlot,
+) -> *mut pg_sys::TupleTableSlot {
+    if let Some(Modify::Rewrite(state)) = modify_state(rinfo) {
+        state.record_old_row(plan_slot, None).or_report();
+        if let Some(new_rows) = state.new_rows.as_mut() {
+            new_rows.insert(slot).or_report();
+        }
+    }
+    slot
+}
+
+unsafe fn end_modify(rinfo: *mut pg_sys::ResultRelInfo) {
+    let p = (*rinfo).ri_FdwState as *mut Option<Modify>;
     if p.is_null() {
         return;
     }
-    if let Some(mut state) = (*p).take() {
-        state.finish().or_report();
+    match (*p).take() {
+        Some(Modify::Insert(mut state)) => state.finish().or_report(),
+        Some(Modify::Rewrite(mut state)) => state.finish().or_report(),
+        None => {}
     }
 }
 
 #[pg_guard]
 pub unsafe extern "C-unwind" fn end_foreign_modify(_estate: *mut pg_sys::EState, rinfo: *mut pg_sys::ResultRelInfo) {
-    end_insert(rinfo);
+    end_modify(rinfo);
 }
 
 #[pg_guard]
 pub unsafe extern "C-unwind" fn end_foreign_insert(_estate: *mut pg_sys::EState, rinfo: *mut pg_sys::ResultRelInfo) {
-    end_insert(rinfo);
+    end_modify(rinfo);
+}
+
+/// UPDATE and DELETE: old rows are collected per data file during the
+/// statement; at its end each touched file is removed whole (when every row
+/// goes) or rewritten without those rows (copy-on-write), and UPDATE's new
+/// rows are written as new files.
+pub struct TableRewrite {
+    relid: u32,
+    tupdesc: pg_sys::TupleDesc,
+    ctid_att: i16,
+    wholerow_att: i16,
+    /// file ordinal → row key → how many such rows go.
+    doomed: HashMap<u32, HashMap<String, u32>>,
+    keys: super::rowid::RowKeys,
+    new_rows: Option<TableInsert>,
+}
+
+impl TableRewrite {
+    fn new(relid: pg_sys::Oid, tupdesc: pg_sys::TupleDesc, ctid_att: i16, wholerow_att: i16, update: bool) -> LakeResult<Self> {
+        let resolved = source::resolve(relid)?;
+        check_writable(&resolved)?;
+        if ctid_att <= 0 || wholerow_att <= 0 {
+            return Err(LakeError::internal("UPDATE/DELETE plan lacks the row identity columns"));
+        }
+        Ok(TableRewrite {
+            relid: relid.to_u32(),
+            tupdesc,
+            ctid_att,
+            wholerow_att,
+            doomed: HashMap::new(),
+            keys: super::rowid::RowKeys::new(),
+            new_rows: if update { Some(TableInsert::new(relid)?) } else { None },
+        })
+    }
+
+    /// Note one old row (from the plan's ctid and wholerow columns); for
+    /// DELETE … RETURNING also put it in `out`.
+    unsafe fn record_old_row(&mut self, plan_slot: *mut pg_sys::TupleTableSlot, out: Option<*mut pg_sys::TupleTableSlot>) -> LakeResult<()> {
+        let mut is_null = false;
+        let ctid = pg_sys::slot_getattr(plan_slot, self.ctid_att as i32, &mut is_null);
+        if is_null {
+            return Err(LakeError::internal("row to modify has no identity"));
+        }
+        let ordinal = super::rowid::ordinal_of_ctid(ctid);
+        let whole = pg_sys::slot_getattr(plan_slot, self.wholerow_att as i32, &mut is_null);
+        if is_null {
+            return Err(LakeError::internal("row to modify has no values"));
+        }
+        let header = pg_sys::pg_detoast_datum(whole.cast_mut_ptr()) as pg_sys::HeapTupleHeader;
+        let mut tuple: pg_sys::HeapTupleData = std::mem::zeroed();
+        tuple.t_len = pgrx::varlena::varsize_any(header as *const pg_sys::varlena) as u32;
+        tuple.t_data = header;
+        let natts = (*self.tupdesc).natts as usize;
+        let mut values = vec![pg_sys::Datum::from(0usize); natts];
+        let mut nulls = vec![true; natts];
+        pg_sys::heap_deform_tuple(&mut tuple, self.tupdesc, values.as_mut_ptr(), nulls.as_mut_ptr());
+        let key = self.keys.key(self.tupdesc, &values, &nulls);
+        *self.doomed.entry(ordinal).or_default().entry(key).or_insert(0) += 1;
+        if let Some(slot) = out {
+            pg_sys::ExecClearTuple(slot);
+            let n = (*(*slot).tts_tupleDescriptor).natts as usize;
+            for i in 0..n.min(natts) {
+                *(*slot).tts_values.add(i) = values[i];
+                *(*slot).tts_isnull.add(i) = nulls[i];
+            }
+            pg_sys::ExecStoreVirtualTuple(slot);
+        }
+        Ok(())
+    }
+
+    fn finish(&mut self) -> LakeResult<()> {
+        let doomed = std::mem::take(&mut self.doomed);
+        for (ordinal, rows) in doomed {
+            let task = super::rowid::task(self.relid, ordinal)?;
+            let count: u64 = rows.values().map(|c| *c as u64).sum();
+            if task.deletes.is_empty() && task.record_count == Some(count) {
+                // Every row of the file goes: drop it, nothing to rewrite.
+                self.record_removal(&task.data_file_path)?;
+                continue;
+            }
+            unsafe { self.rewrite_file(task, rows)? };
+        }
+        if let Some(new_rows) = self.new_rows.as_mut() {
+            new_rows.finish()?;
+        }
+        Ok(())
+    }
+
+    fn record_removal(&self, path: &str) -> LakeResult<()> {
+        let resolved = source::resolve(pg_sys::Oid::from(self.relid))?;
+        let schema = resolved.metadata.current_schema().clone();
+        let spec = resolved.metadata.default_partition_spec().clone();
+        let ident = resolved.table()?.identifier().clone();
+        record_ops(self.relid, &resolved.server, &ident, &schema, &spec, std::iter::once(PendingOp::Remove(path.to_string())));
+        Ok(())
+    }
+
+    /// Copy-on-write: write the file's surviving rows to new files and
+    /// remove the old one.
+    unsafe fn rewrite_file(&mut self, mut task: FileScanTask, mut rows: HashMap<String, u32>) -> LakeResult<()> {
+        use futures::StreamExt;
+        let relid = pg_sys::Oid::from(self.relid);
+        let resolved = source::resolve(relid)?;
+        let columns = slot_columns(relid);
+        let natts = (*self.tupdesc).natts as usize;
+        // Read every column the table has, by field id.
+        let mut reads: Vec<(usize, super::convert::Target)> = Vec::new();
+        let mut field_ids = Vec::new();
+        for (att, name, field_id, type_oid) in &columns {
+            let field = if *field_id != 0 { task.schema.field_by_id(*field_id) } else { task.schema.field_by_name(name) };
+            if let Some(field) = field {
+                let typmod = (*(*self.tupdesc).attrs.as_ptr().add(*att)).atttypmod;
+                field_ids.push(field.id);
+                reads.push((*att, super::convert::Target::for_type(*type_oid, typmod)));
+            }
+        }
+        task.project_field_ids = field_ids;
+        task.predicate = None;
+        let path = task.data_file_path.clone();
+        let mut kept = TableInsert::new(relid)?;
+        let reader = iceberg::arrow::ArrowReaderBuilder::new(resolved.server.file_io(), crate::runtime::iceberg_runtime()).build();
+        let mut stream = reader
+            .read(futures::stream::iter([Ok(task)]).boxed())
+            .map_err(|e| write_error(&resolved.server, &e))?
+            .stream();
+        let mut scratch = pgrx::PgMemoryContexts::new("townlake rewrite");
+        while let Some(batch) = block_on(stream.next()) {
+            let batch = batch.map_err(|e| write_error(&resolved.server, &e))?;
+            pgrx::check_for_interrupts!();
+            scratch.switch_to(|_| -> LakeResult<()> {
+                let mut values = vec![pg_sys::Datum::from(0usize); natts];
+                let mut nulls = vec![true; natts];
+                for row in 0..batch.num_rows() {
+                    nulls.fill(true);
+                    for (col, (att, target)) in reads.iter_mut().enumerate() {
+                        if let Some(d) = super::convert::datum_at(batch.column(col), row, target)? {
+                            values[*att] = d;
+                            nulls[*att] = false;
+                        }
+                    }
+                    let key = self.keys.key(self.tupdesc, &values, &nulls);
+                    match rows.get_mut(&key) {
+                        Some(n) if *n > 0 => *n -= 1,
+                        _ => kept.insert_row(values.as_ptr(), nulls.as_ptr())?,
+                    }
+                }
+                Ok(())
+            })?;
+            scratch.reset();
+        }
+        if rows.values().any(|n| *n > 0) {
+            return Err(LakeError::new(
+                PgSqlErrorCode::ERRCODE_T_R_SERIALIZATION_FAILURE,
+                format!("rows to change were not found again in {path}"),
+            )
+            .with_hint("The table changed during the statement; retry the transaction."));
+        }
+        kept.finish()?;
+        self.record_removal(&path)
+    }
 }
