@@ -21,6 +21,8 @@ pub static ROW_GROUP_ROWS: GucSetting<i32> = GucSetting::<i32>::new(1_048_576);
 pub static TARGET_FILE_SIZE_MB: GucSetting<i32> = GucSetting::<i32>::new(128);
 /// Partition files one write keeps open at once (bounds memory).
 pub static MAX_OPEN_PARTITIONS: GucSetting<i32> = GucSetting::<i32>::new(64);
+/// Delete a dropped Iceberg table's files after COMMIT.
+pub static PURGE_ON_DROP: GucSetting<bool> = GucSetting::<bool>::new(false);
 /// Data files read concurrently by one scan.
 pub static SCAN_CONCURRENCY: GucSetting<i32> = GucSetting::<i32>::new(2);
 
@@ -111,6 +113,14 @@ pub fn init() {
         &MAX_OPEN_PARTITIONS,
         1,
         10_000,
+        GucContext::Userset,
+        GucFlags::default(),
+    );
+    GucRegistry::define_bool_guc(
+        c"townlake.purge_on_drop",
+        c"DROP FOREIGN TABLE also deletes the Iceberg table's files (after COMMIT).",
+        c"",
+        &PURGE_ON_DROP,
         GucContext::Userset,
         GucFlags::default(),
     );

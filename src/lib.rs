@@ -21,6 +21,7 @@ pub mod storage;
 #[pg_guard]
 pub extern "C-unwind" fn _PG_init() {
     guc::init();
+    iceberg::init();
     governance::init();
     pii::init();
 }

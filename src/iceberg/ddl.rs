@@ -18,9 +18,8 @@ pub fn iceberg_type_for(pg_type: &str, numeric: Option<(u32, u32)>) -> Result<Ty
             Some((precision, _)) => {
                 return Err(format!("numeric precision {precision} exceeds Iceberg's maximum of 38"))
             }
-            None => {
-                return Err("numeric without precision has no Iceberg equivalent; declare numeric(p,s) with p ≤ 38".into())
-            }
+            // Unconstrained numeric (e.g. a CTAS of sum()): 38 digits, 10 after the point.
+            None => PrimitiveType::Decimal { precision: 38, scale: 10 },
         },
         "date" => PrimitiveType::Date,
         "time" | "time without time zone" => PrimitiveType::Time,
@@ -191,7 +190,53 @@ mod tests {
             iceberg_type_for("numeric", Some((12, 2))).unwrap(),
             Type::Primitive(PrimitiveType::Decimal { precision: 12, scale: 2 })
         );
-        assert!(iceberg_type_for("numeric", None).is_err());
+        assert!(iceberg_type_for("numeric", None).is_ok());
         assert!(iceberg_type_for("point", None).is_err());
+    }
+}
+
+/// Whether Iceberg allows changing a column from `from` to `to` (type
+/// promotion): int→long, float→double, decimal(p,s)→decimal(p2,s) with p2 ≥ p.
+pub fn check_promotion(from: &Type, to: &Type) -> Result<(), String> {
+    use PrimitiveType as P;
+    let ok = match (from, to) {
+        (a, b) if a == b => true,
+        (Type::Primitive(P::Int), Type::Primitive(P::Long)) => true,
+        (Type::Primitive(P::Float), Type::Primitive(P::Double)) => true,
+        (
+            Type::Primitive(P::Decimal { precision: p1, scale: s1 }),
+            Type::Primitive(P::Decimal { precision: p2, scale: s2 }),
+        ) => s1 == s2 && p2 >= p1,
+        _ => false,
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "Iceberg cannot change a column from {from} to {to}; allowed: int to long, float to double, widening a decimal's precision"
+        ))
+    }
+}
+
+#[cfg(test)]
+mod promotion_tests {
+    use super::*;
+
+    #[test]
+    fn promotions() {
+        let t = |p| Type::Primitive(p);
+        assert!(check_promotion(&t(PrimitiveType::Int), &t(PrimitiveType::Long)).is_ok());
+        assert!(check_promotion(&t(PrimitiveType::Long), &t(PrimitiveType::Int)).is_err());
+        assert!(check_promotion(&t(PrimitiveType::String), &t(PrimitiveType::Long)).is_err());
+        assert!(check_promotion(
+            &t(PrimitiveType::Decimal { precision: 10, scale: 2 }),
+            &t(PrimitiveType::Decimal { precision: 12, scale: 2 })
+        )
+        .is_ok());
+        assert!(check_promotion(
+            &t(PrimitiveType::Decimal { precision: 10, scale: 2 }),
+            &t(PrimitiveType::Decimal { precision: 12, scale: 3 })
+        )
+        .is_err());
     }
 }

@@ -8,7 +8,9 @@ pub mod ddl;
 mod exec;
 mod fdw;
 mod functions;
+mod hook;
 mod import;
+mod maintenance;
 mod overwrite;
 mod plan;
 mod rowid;
@@ -19,3 +21,8 @@ pub mod types;
 mod write;
 
 pub use fdw::{iceberg_fdw_handler, iceberg_fdw_validator};
+
+/// Called from `_PG_init`.
+pub fn init() {
+    hook::init();
+}

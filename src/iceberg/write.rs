@@ -93,7 +93,7 @@ thread_local! {
     static CALLBACKS_REGISTERED: RefCell<bool> = const { RefCell::new(false) };
 }
 
-fn ensure_callbacks() {
+pub fn ensure_xact_callbacks() {
     CALLBACKS_REGISTERED.with(|r| {
         if !*r.borrow() {
             // SAFETY: registering process-lifetime callbacks with static fns.
@@ -128,11 +128,13 @@ unsafe extern "C-unwind" fn on_xact(event: pg_sys::XactEvent::Type, _arg: *mut c
                 .report();
             }
         }
-        pg_sys::XactEvent::XACT_EVENT_ABORT
-        | pg_sys::XactEvent::XACT_EVENT_PARALLEL_ABORT
-        | pg_sys::XactEvent::XACT_EVENT_COMMIT
-        | pg_sys::XactEvent::XACT_EVENT_PARALLEL_COMMIT => {
+        pg_sys::XactEvent::XACT_EVENT_ABORT | pg_sys::XactEvent::XACT_EVENT_PARALLEL_ABORT => {
             PENDING.with(|p| p.borrow_mut().clear());
+            super::hook::purge_dropped(false);
+        }
+        pg_sys::XactEvent::XACT_EVENT_COMMIT | pg_sys::XactEvent::XACT_EVENT_PARALLEL_COMMIT => {
+            PENDING.with(|p| p.borrow_mut().clear());
+            super::hook::purge_dropped(true);
         }
         _ => {}
     }
@@ -250,6 +252,26 @@ pub fn pending_scan_tasks(relid: u32, field_ids: &[i32]) -> Vec<FileScanTask> {
     })
 }
 
+/// What a data-file writer is made of, to rebuild it with another target size.
+struct RollingParts {
+    parquet: ParquetWriterBuilder,
+    file_io: iceberg::io::FileIO,
+    location: DefaultLocationGenerator,
+    names: DefaultFileNameGenerator,
+}
+
+impl RollingParts {
+    fn build(&self, target_size: usize) -> RollingFileWriterBuilder<ParquetWriterBuilder, DefaultLocationGenerator, DefaultFileNameGenerator> {
+        RollingFileWriterBuilder::new(
+            self.parquet.clone(),
+            target_size,
+            self.file_io.clone(),
+            self.location.clone(),
+            self.names.clone(),
+        )
+    }
+}
+
 /// One statement's writer for one foreign table.
 pub struct TableInsert {
     relid: u32,
@@ -265,6 +287,7 @@ pub struct TableInsert {
     batch_rows: usize,
     splitter: Option<RecordBatchPartitionSplitter>,
     writer_builder: DataFileWriterBuilder<ParquetWriterBuilder, DefaultLocationGenerator, DefaultFileNameGenerator>,
+    rolling_parts: RollingParts,
     open: HashMap<String, FileWriter>,
     written: Vec<DataFile>,
     out_functions: HashMap<u32, Box<pg_sys::FmgrInfo>>,
@@ -304,13 +327,13 @@ impl TableInsert {
         // A fresh UUID per writer: file names never collide, even after a
         // crash or with several writers at once.
         let names = DefaultFileNameGenerator::new(uuid::Uuid::new_v4().to_string(), None, DataFileFormat::Parquet);
-        let rolling = RollingFileWriterBuilder::new(
-            ParquetWriterBuilder::new(props, schema.clone()),
-            guc::TARGET_FILE_SIZE_MB.get().max(1) as usize * 1024 * 1024,
-            resolved.server.file_io(),
+        let parts = RollingParts {
+            parquet: ParquetWriterBuilder::new(props, schema.clone()),
+            file_io: resolved.server.file_io(),
             location,
             names,
-        );
+        };
+        let rolling = parts.build(guc::TARGET_FILE_SIZE_MB.get().max(1) as usize * 1024 * 1024);
         let ident = resolved.table()?.identifier().clone();
         Ok(TableInsert {
             relid: relid.to_u32(),
@@ -325,6 +348,7 @@ impl TableInsert {
             batch_rows,
             splitter,
             writer_builder: DataFileWriterBuilder::new(rolling),
+            rolling_parts: parts,
             open: HashMap::new(),
             written: Vec::new(),
             out_functions: HashMap::new(),
@@ -373,6 +397,11 @@ impl TableInsert {
         self.buffered = 0;
         let batch = RecordBatch::try_new(self.arrow_schema.clone(), arrays)
             .map_err(|e| LakeError::internal(format!("cannot assemble rows: {e}")))?;
+        self.write_parts(batch)
+    }
+
+    /// Split a batch by partition and write each part to its open file.
+    fn write_parts(&mut self, batch: RecordBatch) -> LakeResult<()> {
         let parts = match &self.splitter {
             None => vec![(None, batch)],
             Some(s) => s
@@ -403,6 +432,37 @@ impl TableInsert {
             Ok(())
         });
         result.map_err(|e| write_error(&server, &e))
+    }
+
+    /// Files of about this many bytes (compaction).
+    pub fn set_target_file_size(&mut self, bytes: u64) {
+        self.writer_builder = DataFileWriterBuilder::new(self.rolling_parts.build(bytes as usize));
+    }
+
+    /// Write an Arrow batch already in the table's current schema
+    /// (compaction reads with the current schema's field ids).
+    pub fn write_batch(&mut self, batch: RecordBatch) -> LakeResult<()> {
+        self.flush()?;
+        let batch = RecordBatch::try_new(self.arrow_schema.clone(), batch.columns().to_vec())
+            .map_err(|e| LakeError::internal(format!("batch does not match the table schema: {e}")))?;
+        self.write_parts(batch)
+    }
+
+    /// Flush and close every open file, returning them (not recorded in the
+    /// transaction).
+    pub fn close_files(&mut self) -> LakeResult<Vec<DataFile>> {
+        self.flush()?;
+        let server = self.server.clone();
+        let open: Vec<FileWriter> = self.open.drain().map(|(_, w)| w).collect();
+        let closed: iceberg::Result<Vec<DataFile>> = block_on(async {
+            let mut out = Vec::new();
+            for mut w in open {
+                out.extend(w.close().await?);
+            }
+            Ok(out)
+        });
+        self.written.extend(closed.map_err(|e| write_error(&server, &e))?);
+        Ok(std::mem::take(&mut self.written))
     }
 
     /// Finish the statement: flush, close files, hand them to the transaction.
@@ -436,7 +496,7 @@ fn record_ops(
     spec: &PartitionSpecRef,
     ops: impl Iterator<Item = PendingOp>,
 ) {
-    ensure_callbacks();
+    ensure_xact_callbacks();
     let sub = unsafe { pg_sys::GetCurrentSubTransactionId() };
     PENDING.with(|p| {
         let mut p = p.borrow_mut();

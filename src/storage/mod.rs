@@ -4,4 +4,4 @@
 mod object_storage;
 pub mod options;
 
-pub use object_storage::file_io_for;
+pub use object_storage::{canonical_location, file_io_for, list_files};

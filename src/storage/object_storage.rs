@@ -254,3 +254,38 @@ impl FileWrite for ObjectWrite {
         Ok(())
     }
 }
+
+/// Every file under `location` (a directory URI) with its last-modified time
+/// in ms since the epoch, as full URIs in the canonical form of
+/// [`canonical_location`].
+pub async fn list_files(s3: &S3Settings, location: &str) -> Result<Vec<(String, i64)>> {
+    let storage = ObjectStorage { s3: s3.clone(), stores: Default::default() };
+    let dir = format!("{}/", location.trim_end_matches('/'));
+    let (store, prefix) = storage.resolve(&dir)?;
+    let parsed = parse_location(location).map_err(storage_error)?;
+    let metas: Vec<object_store::ObjectMeta> = store
+        .list(Some(&prefix))
+        .try_collect()
+        .await
+        .map_err(|e| from_store_error(location, e))?;
+    Ok(metas
+        .into_iter()
+        .map(|m| {
+            let uri = match &parsed {
+                Location::Local(_) => format!("file:///{}", m.location.as_ref()),
+                Location::S3 { bucket, .. } => format!("s3://{bucket}/{}", m.location.as_ref()),
+            };
+            (uri, m.last_modified.timestamp_millis())
+        })
+        .collect())
+}
+
+/// One spelling per file: `file:///abs/path` or `s3://bucket/key`, so
+/// locations written by different engines compare equal.
+pub fn canonical_location(location: &str) -> String {
+    match parse_location(location) {
+        Ok(Location::Local(p)) => format!("file://{p}"),
+        Ok(Location::S3 { bucket, key }) => format!("s3://{bucket}/{key}"),
+        Err(_) => location.to_string(),
+    }
+}

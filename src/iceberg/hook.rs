@@ -1,0 +1,296 @@
+//! DDL on Iceberg foreign tables, seen through the ProcessUtility hook:
+//! ALTER FOREIGN TABLE evolves the Iceberg schema (field ids preserved) and
+//! DROP FOREIGN TABLE removes the table from the catalog, both in the same
+//! transaction. With `townlake.purge_on_drop` the files go after COMMIT.
+
+use std::cell::RefCell;
+use std::ffi::{c_char, CStr};
+use std::sync::Arc;
+
+use iceberg::spec::{NestedField, Schema, TableMetadataBuilder, Type};
+use pgrx::prelude::*;
+use pgrx::{pg_sys, PgSqlErrorCode};
+
+use super::ddl::{check_promotion, iceberg_type_for};
+use super::source::{self, ResolvedTable};
+use crate::errors::{iceberg_message, LakeError, LakeResult, OrReport};
+use crate::runtime::block_on;
+
+static mut PREV_PROCESS_UTILITY: pg_sys::ProcessUtility_hook_type = None;
+
+pub fn init() {
+    // SAFETY: _PG_init runs once per process before any query; the previous
+    // hook is kept and always called.
+    unsafe {
+        PREV_PROCESS_UTILITY = pg_sys::ProcessUtility_hook;
+        pg_sys::ProcessUtility_hook = Some(process_utility);
+    }
+}
+
+/// A column as it was before the statement.
+#[derive(Clone)]
+struct Column {
+    attnum: i16,
+    name: String,
+    type_oid: pg_sys::Oid,
+    typmod: i32,
+    field_id: Option<i32>,
+}
+
+enum Captured {
+    Alter { relid: pg_sys::Oid, before: Vec<Column> },
+    Drop(Vec<DroppedTable>),
+}
+
+struct DroppedTable {
+    catalog: String,
+    namespace: String,
+    table: String,
+    location: String,
+    server: source::ServerConfig,
+}
+
+thread_local! {
+    /// Table locations to delete once the dropping transaction commits.
+    static PURGE_AFTER_COMMIT: RefCell<Vec<(source::ServerConfig, String)>> = const { RefCell::new(Vec::new()) };
+}
+
+#[allow(clippy::too_many_arguments)]
+#[pg_guard]
+unsafe extern "C-unwind" fn process_utility(
+    pstmt: *mut pg_sys::PlannedStmt,
+    query_string: *const c_char,
+    read_only_tree: bool,
+    context: pg_sys::ProcessUtilityContext::Type,
+    params: pg_sys::ParamListInfo,
+    query_env: *mut pg_sys::QueryEnvironment,
+    dest: *mut pg_sys::DestReceiver,
+    qc: *mut pg_sys::QueryCompletion,
+) {
+    let captured = capture((*pstmt).utilityStmt).or_report();
+    match PREV_PROCESS_UTILITY {
+        Some(prev) => prev(pstmt, query_string, read_only_tree, context, params, query_env, dest, qc),
+        None => pg_sys::standard_ProcessUtility(pstmt, query_string, read_only_tree, context, params, query_env, dest, qc),
+    }
+    if let Some(captured) = captured {
+        apply(captured).or_report();
+    }
+}
+
+unsafe fn relid_of(rv: *mut pg_sys::RangeVar) -> Option<pg_sys::Oid> {
+    let oid = pg_sys::RangeVarGetRelidExtended(rv, pg_sys::NoLock as i32, pg_sys::RVROption::RVR_MISSING_OK, None, std::ptr::null_mut());
+    (oid != pg_sys::Oid::INVALID).then_some(oid)
+}
+
+/// An Iceberg foreign table attached by catalog name (not by metadata file).
+unsafe fn writable_iceberg_table(relid: pg_sys::Oid) -> bool {
+    if pg_sys::get_rel_relkind(relid) != pg_sys::RELKIND_FOREIGN_TABLE as c_char {
+        return false;
+    }
+    let ft = pg_sys::GetForeignTable(relid);
+    let server = pg_sys::GetForeignServer((*ft).serverid);
+    let fdw = pg_sys::GetForeignDataWrapper((*server).fdwid);
+    if CStr::from_ptr((*fdw).fdwname).to_bytes() != b"iceberg" {
+        return false;
+    }
+    match source::table_options(relid) {
+        Ok((opts, server_oid)) => {
+            opts.namespace.is_some()
+                && opts.metadata_location.is_none()
+                && opts.snapshot_id.is_none()
+                && source::server_config(server_oid).map(|s| !s.read_only).unwrap_or(false)
+        }
+        Err(_) => false,
+    }
+}
+
+unsafe fn columns_of(relid: pg_sys::Oid) -> Vec<Column> {
+    let rel = pgrx::PgRelation::with_lock(relid, pg_sys::NoLock as pg_sys::LOCKMODE);
+    let mut out = Vec::new();
+    for att in rel.tuple_desc().iter() {
+        if att.attisdropped {
+            continue;
+        }
+        let opts = crate::fdw::options::options_to_map(pg_sys::GetForeignColumnOptions(relid, att.attnum));
+        out.push(Column {
+            attnum: att.attnum,
+            name: pgrx::name_data_to_str(&att.attname).to_string(),
+            type_oid: att.atttypid,
+            typmod: att.atttypmod,
+            field_id: opts.get("field_id").and_then(|v| v.trim().parse().ok()),
+        });
+    }
+    out
+}
+
+unsafe fn capture(node: *mut pg_sys::Node) -> LakeResult<Option<Captured>> {
+    if node.is_null() {
+        return Ok(None);
+    }
+    match (*node).type_ {
+        pg_sys::NodeTag::T_AlterTableStmt => {
+            let stmt = node as *mut pg_sys::AlterTableStmt;
+            if (*stmt).objtype != pg_sys::ObjectType::OBJECT_FOREIGN_TABLE {
+                return Ok(None);
+            }
+            Ok(relid_of((*stmt).relation)
+                .filter(|r| writable_iceberg_table(*r))
+                .map(|relid| Captured::Alter { relid, before: columns_of(relid) }))
+        }
+        pg_sys::NodeTag::T_RenameStmt => {
+            let stmt = node as *mut pg_sys::RenameStmt;
+            if (*stmt).renameType != pg_sys::ObjectType::OBJECT_COLUMN
+                || (*stmt).relationType != pg_sys::ObjectType::OBJECT_FOREIGN_TABLE
+            {
+                return Ok(None);
+            }
+            Ok(relid_of((*stmt).relation)
+                .filter(|r| writable_iceberg_table(*r))
+                .map(|relid| Captured::Alter { relid, before: columns_of(relid) }))
+        }
+        pg_sys::NodeTag::T_DropStmt => {
+            let stmt = node as *mut pg_sys::DropStmt;
+            if (*stmt).removeType != pg_sys::ObjectType::OBJECT_FOREIGN_TABLE {
+                return Ok(None);
+            }
+            let mut dropped = Vec::new();
+            for names in super::plan::nodes_of((*stmt).objects) {
+                let rv = pg_sys::makeRangeVarFromNameList(names as *mut pg_sys::List);
+                let Some(relid) = relid_of(rv) else { continue };
+                if !writable_iceberg_table(relid) {
+                    continue;
+                }
+                // A table whose catalog entry or metadata is already gone can still be dropped.
+                let Ok(resolved) = source::resolve(relid) else { continue };
+                dropped.push(DroppedTable {
+                    catalog: resolved.server.catalog_name.clone(),
+                    namespace: resolved.options.namespace.clone().unwrap_or_default(),
+                    table: resolved.options.table.clone(),
+                    location: resolved.metadata.location().to_string(),
+                    server: resolved.server.clone(),
+                });
+            }
+            Ok((!dropped.is_empty()).then_some(Captured::Drop(dropped)))
+        }
+        _ => Ok(None),
+    }
+}
+
+fn apply(captured: Captured) -> LakeResult<()> {
+    match captured {
+        Captured::Drop(tables) => {
+            for t in tables {
+                Spi::run_with_args(
+                    "DELETE FROM lake.iceberg_tables WHERE catalog_name = $1 AND table_namespace = $2 AND table_name = $3",
+                    &[t.catalog.as_str().into(), t.namespace.as_str().into(), t.table.as_str().into()],
+                )
+                .map_err(|e| LakeError::internal(format!("cannot remove the table from the catalog: {e}")))?;
+                if crate::guc::PURGE_ON_DROP.get() {
+                    super::write::ensure_xact_callbacks();
+                    PURGE_AFTER_COMMIT.with(|p| p.borrow_mut().push((t.server, t.location)));
+                }
+            }
+            Ok(())
+        }
+        Captured::Alter { relid, before } => unsafe { evolve(relid, before) },
+    }
+}
+
+/// After COMMIT: delete the files of dropped tables (best effort: what fails
+/// is left for remove_orphan_files).
+pub fn purge_dropped(committed: bool) {
+    let pending = PURGE_AFTER_COMMIT.with(|p| std::mem::take(&mut *p.borrow_mut()));
+    if !committed {
+        return;
+    }
+    for (server, location) in pending {
+        let io = server.file_io();
+        let _ = block_on(io.delete_prefix(format!("{}/", location.trim_end_matches('/'))));
+    }
+}
+
+fn iceberg_type_of(col: &Column) -> LakeResult<Type> {
+    let type_name = unsafe { CStr::from_ptr(pg_sys::format_type_be(col.type_oid)).to_string_lossy().into_owned() };
+    let numeric = (col.type_oid == pg_sys::NUMERICOID && col.typmod >= 4).then(|| {
+        let t = (col.typmod - 4) as u32;
+        ((t >> 16) & 0xffff, t & 0xffff)
+    });
+    iceberg_type_for(&type_name, numeric)
+        .map_err(|m| LakeError::new(PgSqlErrorCode::ERRCODE_FDW_INVALID_DATA_TYPE, format!("column \"{}\": {m}", col.name)))
+}
+
+/// Turn the column changes of one ALTER into an Iceberg schema change.
+unsafe fn evolve(relid: pg_sys::Oid, before: Vec<Column>) -> LakeResult<()> {
+    let after = columns_of(relid);
+    let resolved = source::resolve(relid)?;
+    let schema = resolved.metadata.current_schema().clone();
+    let mut fields: Vec<NestedField> = schema.as_struct().fields().iter().map(|f| (**f).clone()).collect();
+    let mut next_id = resolved.metadata.last_column_id();
+    let mut changed = false;
+    let field_of = |col: &Column| -> Option<i32> {
+        col.field_id
+            .filter(|id| schema.field_by_id(*id).is_some())
+            .or_else(|| schema.field_by_name(&col.name).map(|f| f.id))
+    };
+    for old in &before {
+        let Some(id) = field_of(old) else { continue };
+        match after.iter().find(|c| c.attnum == old.attnum) {
+            None => {
+                fields.retain(|f| f.id != id);
+                changed = true;
+            }
+            Some(new) => {
+                let field = fields.iter_mut().find(|f| f.id == id).expect("field of the schema");
+                if new.name != old.name {
+                    field.name = new.name.clone();
+                    changed = true;
+                }
+                if new.type_oid != old.type_oid || new.typmod != old.typmod {
+                    let target = iceberg_type_of(new)?;
+                    check_promotion(&field.field_type, &target).map_err(|m| {
+                        LakeError::new(PgSqlErrorCode::ERRCODE_DATATYPE_MISMATCH, format!("column \"{}\": {m}", new.name))
+                    })?;
+                    field.field_type = Box::new(target);
+                    changed = true;
+                }
+            }
+        }
+    }
+    for new in after.iter().filter(|c| !before.iter().any(|b| b.attnum == c.attnum)) {
+        next_id += 1;
+        // Rows written before the column existed read it as NULL.
+        fields.push(NestedField::optional(next_id, &new.name, iceberg_type_of(new)?));
+        changed = true;
+    }
+    if !changed {
+        return Ok(());
+    }
+    let new_schema = Schema::builder()
+        .with_fields(fields.into_iter().map(Arc::new))
+        .build()
+        .map_err(|e| LakeError::invalid(format!("invalid Iceberg schema change: {}", iceberg_message(&e))))?;
+    commit_metadata(&resolved, |b| b.add_current_schema(new_schema))
+}
+
+/// Apply `change` to the table's current metadata and swap it in (in the
+/// current transaction: a ROLLBACK undoes it).
+pub fn commit_metadata(
+    resolved: &ResolvedTable,
+    change: impl FnOnce(TableMetadataBuilder) -> iceberg::Result<TableMetadataBuilder>,
+) -> LakeResult<()> {
+    let builder = TableMetadataBuilder::new_from_metadata((*resolved.metadata).clone(), Some(resolved.metadata_location.clone()));
+    let metadata = change(builder)
+        .and_then(|b| b.build())
+        .map_err(|e| LakeError::invalid(format!("cannot change Iceberg table {}: {}", resolved.display_name, iceberg_message(&e))))?
+        .metadata;
+    let catalog = super::commit::SpiCatalog::new(resolved.server.clone());
+    let ident = resolved.table()?.identifier().clone();
+    block_on(catalog.swap_metadata(&ident, &resolved.metadata_location, &metadata)).map_err(|e| {
+        LakeError::new(
+            PgSqlErrorCode::ERRCODE_T_R_SERIALIZATION_FAILURE,
+            format!("cannot commit the change to {}: {}", resolved.display_name, resolved.server.scrub(&iceberg_message(&e))),
+        )
+        .with_hint("Another writer changed the table at the same time; retry.")
+    })?;
+    Ok(())
+}

@@ -1,0 +1,313 @@
+//! Table maintenance and helpers: partition evolution, snapshot expiry,
+//! orphan-file removal, compaction, CREATE TABLE AS. Each reports what it
+//! did as jsonb.
+
+use std::collections::HashSet;
+
+use futures::{StreamExt, TryStreamExt};
+use iceberg::spec::UnboundPartitionSpec;
+use pgrx::prelude::*;
+use pgrx::{pg_sys, JsonB, PgSqlErrorCode};
+use serde_json::json;
+
+use super::ddl::parse_partition_by;
+use super::hook::commit_metadata;
+use super::source::{self, ResolvedTable};
+use crate::errors::{iceberg_message, LakeError, LakeResult, OrReport};
+use crate::runtime::block_on;
+use crate::storage::{canonical_location, list_files};
+
+fn writable(rel: pg_sys::Oid) -> LakeResult<ResolvedTable> {
+    let resolved = source::resolve(rel)?;
+    if resolved.server.read_only || resolved.options.metadata_location.is_some() {
+        return Err(LakeError::new(
+            PgSqlErrorCode::ERRCODE_READ_ONLY_SQL_TRANSACTION,
+            format!("Iceberg table {} is read-only here", resolved.display_name),
+        ));
+    }
+    if super::write::has_pending(rel.to_u32()) {
+        return Err(LakeError::new(
+            PgSqlErrorCode::ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+            format!("this transaction has uncommitted writes to {}", resolved.display_name),
+        )
+        .with_hint("Run maintenance in its own transaction."));
+    }
+    Ok(resolved)
+}
+
+/// Evolve the partition spec; existing files keep theirs (and still prune).
+#[pg_extern(name = "set_partitioning_by_oid")]
+fn set_partitioning(rel: pg_sys::Oid, spec: &str) -> JsonB {
+    run(|| {
+        let resolved = writable(rel)?;
+        let schema = resolved.metadata.current_schema().clone();
+        let mut builder = UnboundPartitionSpec::builder();
+        if !spec.trim().is_empty() {
+            let terms = parse_partition_by(spec).map_err(|m| {
+                LakeError::new(PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE, format!("invalid partition spec: {m}"))
+            })?;
+            for term in terms {
+                let field = schema.field_by_name(&term.column).ok_or_else(|| {
+                    LakeError::new(PgSqlErrorCode::ERRCODE_UNDEFINED_COLUMN, format!("column \"{}\" does not exist", term.column))
+                })?;
+                builder = builder
+                    .add_partition_field(field.id, term.field_name(), term.transform)
+                    .map_err(|e| LakeError::invalid(format!("invalid partition spec: {}", iceberg_message(&e))))?;
+            }
+        }
+        let unbound = builder.build();
+        commit_metadata(&resolved, |b| b.add_default_partition_spec(unbound))?;
+        Ok(json!({"table": resolved.display_name, "partition_spec": spec}))
+    })
+}
+
+/// Remove snapshots older than `older_than`, keeping the newest
+/// `retain_last` of the main branch and every referenced one (metadata only;
+/// remove_orphan_files deletes the files nothing references any more).
+#[pg_extern(name = "expire_snapshots_by_oid")]
+fn expire_snapshots(rel: pg_sys::Oid, older_than: TimestampWithTimeZone, retain_last: i32) -> JsonB {
+    run(|| {
+        let resolved = writable(rel)?;
+        let md = &resolved.metadata;
+        let cutoff_ms = pg_millis(older_than);
+        let mut keep: HashSet<i64> = HashSet::new();
+        // The newest snapshots of main, walking parents.
+        let mut cursor = md.current_snapshot().cloned();
+        let mut kept = 0;
+        while let Some(s) = cursor {
+            if kept >= retain_last.max(1) {
+                break;
+            }
+            keep.insert(s.snapshot_id());
+            kept += 1;
+            cursor = s.parent_snapshot_id().and_then(|p| md.snapshot_by_id(p).cloned());
+        }
+        // Branches and tags other engines made keep their snapshots too (the
+        // refs map is not public in iceberg-rust; read it from the JSON form).
+        let as_json = serde_json::to_value(&**md).unwrap_or_default();
+        if let Some(refs) = as_json.get("refs").and_then(|r| r.as_object()) {
+            for r in refs.values() {
+                if let Some(id) = r.get("snapshot-id").and_then(|v| v.as_i64()) {
+                    keep.insert(id);
+                }
+            }
+        }
+        let expired: Vec<i64> = md
+            .snapshots()
+            .filter(|s| !keep.contains(&s.snapshot_id()) && s.timestamp_ms() < cutoff_ms)
+            .map(|s| s.snapshot_id())
+            .collect();
+        if !expired.is_empty() {
+            commit_metadata(&resolved, |b| Ok(b.remove_snapshots(&expired)))?;
+        }
+        Ok(json!({"table": resolved.display_name, "expired_snapshots": expired, "remaining_snapshots": md.snapshots().len() - expired.len()}))
+    })
+}
+
+/// Every file the table's metadata references (all snapshots, all metadata
+/// versions), canonicalised.
+async fn referenced_files(resolved: &ResolvedTable) -> iceberg::Result<HashSet<String>> {
+    let table = resolved.table().map_err(|e| iceberg::Error::new(iceberg::ErrorKind::Unexpected, e.message))?;
+    let md = table.metadata();
+    let io = table.file_io().clone();
+    let mut refs = HashSet::new();
+    refs.insert(canonical_location(&resolved.metadata_location));
+    for log in md.metadata_log() {
+        refs.insert(canonical_location(&log.metadata_file));
+    }
+    for snapshot in md.snapshots() {
+        refs.insert(canonical_location(snapshot.manifest_list()));
+        let list = table.manifest_list_reader(snapshot).load().await?;
+        for mf in list.entries() {
+            refs.insert(canonical_location(&mf.manifest_path));
+            let manifest = mf.load_manifest(&io).await?;
+            for entry in manifest.entries() {
+                refs.insert(canonical_location(entry.file_path()));
+            }
+        }
+    }
+    for stats in md.statistics_iter() {
+        refs.insert(canonical_location(&stats.statistics_path));
+    }
+    Ok(refs)
+}
+
+/// Delete files under the table's location that no metadata references and
+/// that are older than `older_than` (left by aborted transactions, crashes,
+/// expired snapshots).
+#[pg_extern(name = "remove_orphan_files_by_oid")]
+fn remove_orphan_files(rel: pg_sys::Oid, older_than: TimestampWithTimeZone, dry_run: bool) -> JsonB {
+    run(|| {
+        let resolved = writable(rel)?;
+        let cutoff_ms = pg_millis(older_than);
+        let io = resolved.server.file_io();
+        let location = resolved.metadata.location().to_string();
+        let s3 = resolved.server.s3.clone();
+        let result: iceberg::Result<(Vec<String>, usize)> = block_on(async {
+            let refs = referenced_files(&resolved).await?;
+            let listed = list_files(&s3, &location).await?;
+            let total = listed.len();
+            let orphans: Vec<String> = listed
+                .into_iter()
+                .filter(|(path, modified)| *modified < cutoff_ms && !refs.contains(&canonical_location(path)))
+                .map(|(path, _)| path)
+                .collect();
+            if !dry_run {
+                for path in &orphans {
+                    io.delete(path).await?;
+                }
+            }
+            Ok((orphans, total))
+        });
+        let (orphans, total) = result.map_err(|e| {
+            LakeError::new(PgSqlErrorCode::ERRCODE_FDW_ERROR, resolved.server.scrub(&iceberg_message(&e)))
+        })?;
+        Ok(json!({
+            "table": resolved.display_name,
+            "files_listed": total,
+            "orphan_files": orphans.len(),
+            "deleted": if dry_run { 0 } else { orphans.len() },
+            "dry_run": dry_run,
+            "files": orphans,
+        }))
+    })
+}
+
+/// Rewrite small data files into files of about the target size, per
+/// partition, applying deletes; one `replace` snapshot. Readers see the same
+/// rows before and after.
+#[pg_extern(name = "compact_by_oid")]
+fn compact(rel: pg_sys::Oid, target_file_size_mb: Option<i32>) -> JsonB {
+    run(|| {
+        let resolved = writable(rel)?;
+        let target = target_file_size_mb.unwrap_or_else(|| crate::guc::TARGET_FILE_SIZE_MB.get()).max(1) as u64 * 1024 * 1024;
+        let Some(_) = resolved.metadata.current_snapshot() else {
+            return Ok(json!({"table": resolved.display_name, "files_rewritten": 0, "files_written": 0}));
+        };
+        let table = resolved.table()?;
+        let scan = table.scan().build().map_err(|e| LakeError::internal(iceberg_message(&e)))?;
+        let tasks: Vec<iceberg::scan::FileScanTask> = block_on(async { scan.plan_files().await?.try_collect().await })
+            .map_err(|e| LakeError::internal(resolved.server.scrub(&iceberg_message(&e))))?;
+        // Candidates: files below 3/4 of the target, or carrying deletes,
+        // grouped by partition; a group is rewritten when it has 2+ files
+        // or any deletes.
+        let mut groups: std::collections::BTreeMap<String, Vec<iceberg::scan::FileScanTask>> = Default::default();
+        for t in tasks {
+            if t.file_size_in_bytes < target * 3 / 4 || !t.deletes.is_empty() {
+                let key = format!("{:?}/{:?}", t.partition_spec.as_ref().map(|s| s.spec_id()), t.partition);
+                groups.entry(key).or_default().push(t);
+            }
+        }
+        let chosen: Vec<iceberg::scan::FileScanTask> = groups
+            .into_values()
+            .filter(|g| g.len() > 1 || g.iter().any(|t| !t.deletes.is_empty()))
+            .flatten()
+            .collect();
+        if chosen.is_empty() {
+            return Ok(json!({"table": resolved.display_name, "files_rewritten": 0, "files_written": 0}));
+        }
+        let removed: HashSet<String> = chosen.iter().map(|t| t.data_file_path.clone()).collect();
+        let bytes_before: u64 = chosen.iter().map(|t| t.file_size_in_bytes).sum();
+        let mut writer = super::write::TableInsert::new(rel)?;
+        writer.set_target_file_size(target);
+        let field_ids: Vec<i32> = resolved.metadata.current_schema().as_struct().fields().iter().map(|f| f.id).collect();
+        let reader = iceberg::arrow::ArrowReaderBuilder::new(resolved.server.file_io(), crate::runtime::iceberg_runtime()).build();
+        let tasks = futures::stream::iter(chosen.into_iter().map(move |mut t| {
+            t.project_field_ids = field_ids.clone();
+            t.predicate = None;
+            Ok(t)
+        }))
+        .boxed();
+        let mut stream = reader.read(tasks).map_err(|e| LakeError::internal(iceberg_message(&e)))?.stream();
+        let mut rows = 0u64;
+        while let Some(batch) = block_on(stream.next()) {
+            let batch = batch.map_err(|e| LakeError::internal(resolved.server.scrub(&iceberg_message(&e))))?;
+            pgrx::check_for_interrupts!();
+            rows += batch.num_rows() as u64;
+            writer.write_batch(batch)?;
+        }
+        let added = writer.close_files()?;
+        let files_written = added.len();
+        let catalog = super::commit::SpiCatalog::new(resolved.server.clone());
+        let ident = resolved.table()?.identifier().clone();
+        let change = super::overwrite::Change { removed: removed.clone(), added, operation: iceberg::spec::Operation::Replace };
+        block_on(super::overwrite::commit_change(&catalog, &ident, &change)).map_err(|e| {
+            LakeError::new(
+                PgSqlErrorCode::ERRCODE_T_R_SERIALIZATION_FAILURE,
+                format!("compaction of {} conflicted with another commit: {}", resolved.display_name, iceberg_message(&e)),
+            )
+            .with_hint("Run lake.compact again.")
+        })?;
+        Ok(json!({
+            "table": resolved.display_name,
+            "files_rewritten": removed.len(),
+            "files_written": files_written,
+            "rows": rows,
+            "bytes_rewritten": bytes_before,
+        }))
+    })
+}
+
+fn pg_millis(ts: TimestampWithTimeZone) -> i64 {
+    let raw: i64 = pg_sys::TimestampTz::from(ts);
+    raw / 1000 + 946_684_800_000
+}
+
+fn run(f: impl FnOnce() -> LakeResult<serde_json::Value>) -> JsonB {
+    JsonB(f().or_report())
+}
+
+extension_sql!(
+    r#"
+CREATE FUNCTION lake.set_partitioning(rel regclass, spec text) RETURNS jsonb
+LANGUAGE sql VOLATILE STRICT AS $$ SELECT lake.set_partitioning_by_oid(rel::oid, spec) $$;
+COMMENT ON FUNCTION lake.set_partitioning(regclass, text) IS 'Evolve an Iceberg table''s partition spec (old files keep theirs)';
+
+CREATE FUNCTION lake.expire_snapshots(rel regclass, older_than timestamptz DEFAULT now() - interval '5 days', retain_last int DEFAULT 1)
+RETURNS jsonb LANGUAGE sql VOLATILE STRICT AS $$ SELECT lake.expire_snapshots_by_oid(rel::oid, older_than, retain_last) $$;
+
+CREATE FUNCTION lake.remove_orphan_files(rel regclass, older_than timestamptz DEFAULT now() - interval '3 days', dry_run boolean DEFAULT false)
+RETURNS jsonb LANGUAGE sql VOLATILE STRICT AS $$ SELECT lake.remove_orphan_files_by_oid(rel::oid, older_than, dry_run) $$;
+
+CREATE FUNCTION lake.compact(rel regclass, target_file_size_mb int DEFAULT NULL)
+RETURNS jsonb LANGUAGE sql VOLATILE AS $$ SELECT lake.compact_by_oid(rel::oid, target_file_size_mb) $$;
+
+CREATE FUNCTION lake.create_table_as(name text, query text, partition_by text DEFAULT NULL)
+RETURNS bigint LANGUAGE plpgsql VOLATILE AS $fn$
+DECLARE
+    parts text[] := parse_ident(name);
+    target_schema text;
+    target_table text;
+    columns text;
+    shape regclass;
+    written bigint;
+BEGIN
+    IF array_length(parts, 1) = 2 THEN
+        target_schema := parts[1];
+        target_table := parts[2];
+    ELSIF array_length(parts, 1) = 1 THEN
+        target_schema := current_schema();
+        target_table := parts[1];
+    ELSE
+        RAISE EXCEPTION 'table name "%" must be table or schema.table', name;
+    END IF;
+    -- The query's result columns, taken from a temporary view of it.
+    EXECUTE format('CREATE TEMP VIEW townlake_ctas_shape AS %s', query);
+    shape := 'pg_temp.townlake_ctas_shape'::regclass;
+    SELECT string_agg(format('%I %s', attname, format_type(atttypid, atttypmod)), ', ' ORDER BY attnum)
+      INTO columns
+      FROM pg_attribute WHERE attrelid = shape AND attnum > 0 AND NOT attisdropped;
+    DROP VIEW pg_temp.townlake_ctas_shape;
+    EXECUTE format('CREATE FOREIGN TABLE %I.%I (%s) SERVER lake_local OPTIONS (namespace %L, "table" %L%s)',
+                   target_schema, target_table, columns, target_schema, target_table,
+                   CASE WHEN partition_by IS NULL THEN '' ELSE format(', partition_by %L', partition_by) END);
+    EXECUTE format('INSERT INTO %I.%I %s', target_schema, target_table, query);
+    GET DIAGNOSTICS written = ROW_COUNT;
+    RETURN written;
+END
+$fn$;
+COMMENT ON FUNCTION lake.create_table_as(text, text, text) IS 'Create an Iceberg table on lake_local from a query and fill it';
+"#,
+    name = "maintenance_sql",
+    requires = [set_partitioning, expire_snapshots, remove_orphan_files, compact]
+);
