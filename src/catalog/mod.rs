@@ -15,14 +15,32 @@ fn spi_error(e: SpiError) -> LakeError {
 
 /// The current metadata file of `namespace.table` in catalog `catalog`.
 pub fn metadata_location(catalog: &str, namespace: &str, table: &str) -> LakeResult<Option<String>> {
-    Spi::connect(|client| {
-        let rows = client.select(
-            "SELECT metadata_location::text FROM lake.iceberg_tables \
-             WHERE catalog_name = $1 AND table_namespace = $2 AND table_name = $3 \
-               AND (iceberg_type IS NULL OR iceberg_type = 'TABLE')",
-            Some(1),
-            &[catalog.into(), namespace.into(), table.into()],
-        )?;
+    lookup(catalog, namespace, table, false)
+}
+
+/// Like `metadata_location`, and lock the catalog row until the transaction
+/// ends: a committer holds it while it builds and swaps the next metadata,
+/// so concurrent committers queue instead of retrying.
+pub fn metadata_location_for_update(catalog: &str, namespace: &str, table: &str) -> LakeResult<Option<String>> {
+    lookup(catalog, namespace, table, true)
+}
+
+fn lookup(catalog: &str, namespace: &str, table: &str, lock: bool) -> LakeResult<Option<String>> {
+    let query = format!(
+        "SELECT metadata_location::text FROM lake.iceberg_tables \
+         WHERE catalog_name = $1 AND table_namespace = $2 AND table_name = $3 \
+           AND (iceberg_type IS NULL OR iceberg_type = 'TABLE'){}",
+        if lock { " FOR UPDATE" } else { "" }
+    );
+    Spi::connect_mut(|client| {
+        let args = [catalog.into(), namespace.into(), table.into()];
+        // Plain reads stay read-only (the statement's snapshot); locking needs
+        // a writable SPI call.
+        let rows = if lock {
+            client.update(query.as_str(), Some(1), &args)?
+        } else {
+            client.select(query.as_str(), Some(1), &args)?
+        };
         let mut out = None;
         for row in rows {
             out = row.get::<String>(1)?;

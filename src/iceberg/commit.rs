@@ -24,6 +24,8 @@ use crate::errors::iceberg_message;
 #[derive(Debug)]
 pub struct SpiCatalog {
     pub server: ServerConfig,
+    /// Lock catalog rows when loading tables (committers).
+    lock_rows: bool,
 }
 
 fn unsupported(what: &str) -> Error {
@@ -35,13 +37,26 @@ fn spi_failure(e: pgrx::spi::SpiError) -> Error {
 }
 
 impl SpiCatalog {
+    /// A catalog for committing: loading a table locks its catalog row.
     pub fn new(server: ServerConfig) -> Self {
-        SpiCatalog { server }
+        SpiCatalog { server, lock_rows: true }
     }
 
     fn location_of(&self, ident: &TableIdent) -> Result<Option<String>> {
-        crate::catalog::metadata_location(&self.server.catalog_name, &ident.namespace().join("."), ident.name())
-            .map_err(|e| Error::new(ErrorKind::Unexpected, e.message))
+        let (catalog, ns, name) = (&self.server.catalog_name, ident.namespace().join("."), ident.name());
+        let found = if self.lock_rows {
+            crate::catalog::metadata_location_for_update(catalog, &ns, name)
+        } else {
+            crate::catalog::metadata_location(catalog, &ns, name)
+        };
+        found.map_err(|e| {
+            let kind = if e.code == pgrx::PgSqlErrorCode::ERRCODE_T_R_SERIALIZATION_FAILURE {
+                ErrorKind::CatalogCommitConflicts
+            } else {
+                ErrorKind::Unexpected
+            };
+            Error::new(kind, e.message)
+        })
     }
 
     /// Swap the metadata pointer if it still is `expected`. The row lock
@@ -124,7 +139,8 @@ impl Catalog for SpiCatalog {
         let location = self
             .location_of(ident)?
             .ok_or_else(|| Error::new(ErrorKind::TableNotFound, format!("table {ident} does not exist")))?;
-        let metadata = source::load_metadata(&self.server, &location)
+        let metadata = source::fetch_metadata(&self.server, &location)
+            .await
             .map_err(|e| Error::new(ErrorKind::Unexpected, e.message))?;
         Table::builder()
             .metadata(metadata)

@@ -207,9 +207,17 @@ pub fn resolve(relid: pg_sys::Oid) -> LakeResult<ResolvedTable> {
 /// Parse a metadata file, cached per backend by location (metadata files are
 /// immutable: a commit writes a new one).
 pub fn load_metadata(server: &ServerConfig, location: &str) -> LakeResult<TableMetadataRef> {
-    thread_local! {
-        static CACHE: RefCell<HashMap<String, TableMetadataRef>> = RefCell::new(HashMap::new());
-    }
+    block_on(fetch_metadata(server, location))
+}
+
+thread_local! {
+    static METADATA_CACHE: RefCell<HashMap<String, TableMetadataRef>> = RefCell::new(HashMap::new());
+}
+
+/// `load_metadata` for callers already inside `block_on` (catalog commits).
+/// The cache is only touched between awaits, on the backend thread.
+pub async fn fetch_metadata(server: &ServerConfig, location: &str) -> LakeResult<TableMetadataRef> {
+    const CACHE: &std::thread::LocalKey<RefCell<HashMap<String, TableMetadataRef>>> = &METADATA_CACHE;
     // Keyed by storage settings too: another server or role must prove it
     // can read the file itself.
     let key = format!("{}\n{location}", serde_json::to_string(&server.s3).unwrap_or_default());
@@ -217,7 +225,7 @@ pub fn load_metadata(server: &ServerConfig, location: &str) -> LakeResult<TableM
         return Ok(hit);
     }
     let file_io = server.file_io();
-    let bytes = block_on(async { file_io.new_input(location)?.read().await }).map_err(|e| {
+    let bytes = async { file_io.new_input(location)?.read().await }.await.map_err(|e| {
         LakeError::new(
             PgSqlErrorCode::ERRCODE_FDW_UNABLE_TO_ESTABLISH_CONNECTION,
             format!("cannot read Iceberg metadata file: {}", server.scrub(&iceberg_message(&e))),
