@@ -29,6 +29,8 @@ pub struct ScanReport {
     pub files_total: Option<usize>,
     pub rows_read: u64,
     pub planned: bool,
+    /// LIMIT applied at the source (the filter is exact).
+    pub limit: Option<u64>,
 }
 
 pub struct IcebergScan {
@@ -183,14 +185,21 @@ impl IcebergScan {
             .map(|c| schema.name_by_field_id(c.field_id).map(|s| s.to_string()))
             .collect();
         let slots = self.evaluate_operands(econtext)?;
+        let mut limit_ok = false;
         let filter = match (&self.plan.filter, slots) {
             (Some(f), Some(slots)) => {
                 let cols: Vec<ColumnRef<'_>> =
                     names.iter().map(|n| ColumnRef { name: n.as_deref(), byte_ordered: true }).collect();
-                predicate::to_iceberg(f, &cols, &slots, &schema)
+                let (predicate, exact) = predicate::to_iceberg_exactness(f, &cols, &slots, &schema);
+                limit_ok = exact;
+                predicate
             }
             _ => None,
         };
+        if self.plan.filter.is_none() {
+            limit_ok = true;
+        }
+        report.limit = self.plan.limit.filter(|_| limit_ok);
         report.filter = filter.as_ref().map(|p| p.to_string());
         report.files_total = snapshot.as_ref().and_then(|s| {
             s.summary().additional_properties.get("total-data-files").and_then(|v| v.parse().ok())
@@ -238,6 +247,20 @@ impl IcebergScan {
             report.files_total = Some(report.files_total.unwrap_or(0) + pending.len());
             tasks.extend(pending);
         }
+        // A pushed LIMIT with no filter: the first files that hold enough
+        // rows are all that is needed.
+        if let (Some(limit), true) = (report.limit, report.filter.is_none()) {
+            let mut rows = 0u64;
+            let mut keep = 0;
+            for t in &tasks {
+                if rows >= limit {
+                    break;
+                }
+                keep += 1;
+                rows += if t.deletes.is_empty() { t.record_count.unwrap_or(0) } else { 0 };
+            }
+            tasks.truncate(keep.max(1).min(tasks.len()));
+        }
         report.files_planned = tasks.len();
         if self.plan.row_identity {
             super::rowid::publish(self.plan.relid, &tasks);
@@ -279,9 +302,16 @@ impl Prepared {
             return Ok(None);
         };
         let file_io = self.resolved.server.file_io();
+        // Under a pushed LIMIT, read one file at a time in small batches.
+        let mut batch_size = guc::BATCH_SIZE.get().max(64) as usize;
+        let mut concurrency = guc::SCAN_CONCURRENCY.get().max(1) as usize;
+        if let Some(limit) = self.report.limit {
+            batch_size = batch_size.min(limit.max(1) as usize);
+            concurrency = 1;
+        }
         let reader = ArrowReaderBuilder::new(file_io, crate::runtime::iceberg_runtime())
-            .with_batch_size(guc::BATCH_SIZE.get().max(64) as usize)
-            .with_data_file_concurrency_limit(guc::SCAN_CONCURRENCY.get().max(1) as usize)
+            .with_batch_size(batch_size)
+            .with_data_file_concurrency_limit(concurrency)
             .with_row_group_filtering_enabled(true)
             .with_row_selection_enabled(true)
             .build();

@@ -261,6 +261,8 @@ unsafe extern "C-unwind" fn get_foreign_plan(
         .into_iter()
         .filter_map(|clause| translator.translate(clause))
         .collect();
+    let clause_count = plan::restriction_clauses(baserel).len();
+    let all_translated = parts.len() == clause_count;
     let filter = (!parts.is_empty()).then_some(Filter::And(parts));
     let parse = (*_root).parse;
     let row_identity = (*parse).resultRelation as u32 == varno
@@ -283,6 +285,7 @@ unsafe extern "C-unwind" fn get_foreign_plan(
         slot_types: translator.slot_types.clone(),
         constant_operands: translator.constant_operands,
         row_identity,
+        limit: pushable_limit(_root, all_translated && !row_identity),
     };
     let mut fdw_exprs: *mut pg_sys::List = std::ptr::null_mut();
     for operand in &translator.operands {
@@ -324,6 +327,22 @@ unsafe extern "C-unwind" fn add_foreign_update_targets(
     pg_sys::add_row_identity_var(root, ctid, rtindex, c"ctid".as_ptr());
     let wholerow = pg_sys::makeWholeRowVar(target_rte, rtindex as i32, 0, false);
     pg_sys::add_row_identity_var(root, wholerow, rtindex, c"wholerow".as_ptr());
+}
+
+/// The LIMIT (plus OFFSET) that bounds this scan's useful rows: only for a
+/// query over this one relation without ORDER BY or grouping (Postgres then
+/// sets `limit_tuples`), and only when every WHERE clause was translated.
+unsafe fn pushable_limit(root: *mut pg_sys::PlannerInfo, all_translated: bool) -> Option<u64> {
+    let parse = (*root).parse;
+    let limit = (*root).limit_tuples;
+    if !all_translated
+        || limit <= 0.0
+        || !(*parse).sortClause.is_null()
+        || pg_sys::bms_num_members((*root).all_baserels) != 1
+    {
+        return None;
+    }
+    Some(limit as u64)
 }
 
 unsafe fn scan_state(node: *mut pg_sys::ForeignScanState) -> &'static mut IcebergScan {
@@ -396,6 +415,9 @@ unsafe extern "C-unwind" fn explain_foreign_scan(node: *mut pg_sys::ForeignScanS
         None => format!("{} planned", r.files_planned),
     };
     explain_text("Data Files", &files, es);
+    if let Some(limit) = r.limit {
+        explain_text("Iceberg Limit", &limit.to_string(), es);
+    }
     if (*es).verbose {
         let cols: Vec<&str> = scan.plan.needed.iter().map(|i| scan.plan.columns[*i].attname.as_str()).collect();
         explain_text("Iceberg Columns", &cols.join(", "), es);

@@ -36,6 +36,10 @@ pub struct ScanPlan {
     /// column and gives each row an identity (ctid) naming its data file.
     #[serde(default)]
     pub row_identity: bool,
+    /// Rows the query can use at most, when the LIMIT may be pushed (one
+    /// relation, no ORDER BY/grouping, every clause translated).
+    #[serde(default)]
+    pub limit: Option<u64>,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize)]

@@ -92,10 +92,22 @@ pub fn to_iceberg(
     slots: &[Value],
     schema: &Schema,
 ) -> Option<Predicate> {
+    to_iceberg_exactness(filter, columns, slots, schema).0
+}
+
+/// `to_iceberg`, and whether the predicate keeps exactly the rows the
+/// filter keeps (then a LIMIT may be applied at the source).
+pub fn to_iceberg_exactness(
+    filter: &Filter,
+    columns: &[ColumnRef<'_>],
+    slots: &[Value],
+    schema: &Schema,
+) -> (Option<Predicate>, bool) {
     match translate(filter, columns, slots, schema) {
-        Translation::Exact(p) | Translation::Weaker(p) => Some(p),
-        Translation::AlwaysFalse => Some(Predicate::AlwaysFalse),
-        Translation::Nothing => None,
+        Translation::Exact(p) => (Some(p), true),
+        Translation::Weaker(p) => (Some(p), false),
+        Translation::AlwaysFalse => (Some(Predicate::AlwaysFalse), true),
+        Translation::Nothing => (None, false),
     }
 }
 
