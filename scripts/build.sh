@@ -15,7 +15,12 @@ cd "$PROJECT_DIR"
 log "CARGO_TARGET_DIR=$CARGO_TARGET_DIR PROFILE=$PROFILE"
 case "${1:-}" in
     build)   cargo build --lib "${profile_flags[@]}" ;;
-    # Installs into Debian's Postgres directories (needs root).
-    install) cargo pgrx install --pg-config "$PG_CONFIG" "${profile_flags[@]}" ;;
+    # Installs into Debian's Postgres directories (needs root). The old
+    # library is unlinked first: overwriting it in place would crash running
+    # backends that have it mapped; unlinked, they keep the old copy.
+    install)
+        cargo build --lib "${profile_flags[@]}"
+        rm -f "$TOWNLAKE_SO"
+        cargo pgrx install --pg-config "$PG_CONFIG" "${profile_flags[@]}" ;;
     *)       die "usage: build.sh build|install" ;;
 esac
