@@ -8,6 +8,29 @@ use pgrx::spi::SpiError;
 
 use crate::errors::{LakeError, LakeResult};
 
+/// Run `f` as the extension's owner. Users write Iceberg tables through the
+/// FDW (Postgres has checked their INSERT/UPDATE/DELETE privilege on the
+/// foreign table), but they get no direct write privilege on the catalog.
+/// Postgres restores the user on error (transaction or subtransaction abort).
+pub fn as_catalog_owner<T>(f: impl FnOnce() -> T) -> T {
+    let owner = Spi::get_one::<pg_sys::Oid>("SELECT extowner FROM pg_catalog.pg_extension WHERE extname = 'townlake'")
+        .ok()
+        .flatten();
+    let Some(owner) = owner else {
+        return f();
+    };
+    let (mut user, mut context) = (pg_sys::Oid::INVALID, 0);
+    // SAFETY: plain calls on the backend thread; restored below and by
+    // Postgres on abort.
+    unsafe {
+        pg_sys::GetUserIdAndSecContext(&mut user, &mut context);
+        pg_sys::SetUserIdAndSecContext(owner, context | pg_sys::SECURITY_LOCAL_USERID_CHANGE as i32);
+    }
+    let out = f();
+    unsafe { pg_sys::SetUserIdAndSecContext(user, context) };
+    out
+}
+
 fn spi_error(e: SpiError) -> LakeError {
     LakeError::internal(format!("cannot read the townlake catalog: {e}"))
         .with_hint("Is the extension installed in this database (CREATE EXTENSION townlake)?")
@@ -22,7 +45,7 @@ pub fn metadata_location(catalog: &str, namespace: &str, table: &str) -> LakeRes
 /// ends: a committer holds it while it builds and swaps the next metadata,
 /// so concurrent committers queue instead of retrying.
 pub fn metadata_location_for_update(catalog: &str, namespace: &str, table: &str) -> LakeResult<Option<String>> {
-    lookup(catalog, namespace, table, true)
+    as_catalog_owner(|| lookup(catalog, namespace, table, true))
 }
 
 fn lookup(catalog: &str, namespace: &str, table: &str, lock: bool) -> LakeResult<Option<String>> {

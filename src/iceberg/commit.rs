@@ -62,7 +62,7 @@ impl SpiCatalog {
     /// Swap the metadata pointer if it still is `expected`. The row lock
     /// serialises concurrent committers; a lost race is a retryable conflict.
     fn compare_and_swap(&self, ident: &TableIdent, expected: &str, new: &str) -> Result<()> {
-        let updated = Spi::connect_mut(|client| {
+        let updated = crate::catalog::as_catalog_owner(|| Spi::connect_mut(|client| {
             let rows = client.update(
                 "UPDATE lake.iceberg_tables SET metadata_location = $4, previous_metadata_location = $5 \
                  WHERE catalog_name = $1 AND table_namespace = $2 AND table_name = $3 \
@@ -77,7 +77,7 @@ impl SpiCatalog {
                 ],
             )?;
             Ok::<usize, pgrx::spi::SpiError>(rows.len())
-        })
+        }))
         .map_err(spi_failure)?;
         if updated == 1 {
             Ok(())
@@ -231,7 +231,7 @@ pub fn create_table(
         .with_hint("Check that the warehouse location is writable by the Postgres server.")
     })?;
     let metadata_location = metadata_location.to_string();
-    let inserted = Spi::connect_mut(|client| {
+    let inserted = crate::catalog::as_catalog_owner(|| Spi::connect_mut(|client| {
         client.update(
             "INSERT INTO lake.iceberg_namespace_properties (catalog_name, namespace, property_key, property_value) \
              VALUES ($1, $2, 'exists', 'true') ON CONFLICT DO NOTHING",
@@ -245,7 +245,7 @@ pub fn create_table(
             &[server.catalog_name.as_str().into(), namespace.into(), name.into(), metadata_location.as_str().into()],
         )?;
         Ok::<usize, pgrx::spi::SpiError>(rows.len())
-    })
+    }))
     .map_err(|e| LakeError::internal(format!("cannot register the table in the catalog: {e}")))?;
     if inserted != 1 {
         return Err(LakeError::new(

@@ -180,10 +180,12 @@ fn apply(captured: Captured) -> LakeResult<()> {
     match captured {
         Captured::Drop(tables) => {
             for t in tables {
-                Spi::run_with_args(
-                    "DELETE FROM lake.iceberg_tables WHERE catalog_name = $1 AND table_namespace = $2 AND table_name = $3",
-                    &[t.catalog.as_str().into(), t.namespace.as_str().into(), t.table.as_str().into()],
-                )
+                crate::catalog::as_catalog_owner(|| {
+                    Spi::run_with_args(
+                        "DELETE FROM lake.iceberg_tables WHERE catalog_name = $1 AND table_namespace = $2 AND table_name = $3",
+                        &[t.catalog.as_str().into(), t.namespace.as_str().into(), t.table.as_str().into()],
+                    )
+                })
                 .map_err(|e| LakeError::internal(format!("cannot remove the table from the catalog: {e}")))?;
                 if crate::guc::PURGE_ON_DROP.get() {
                     super::write::ensure_xact_callbacks();

@@ -514,6 +514,13 @@ fn record_ops(
 /// Refuse writes through read-only servers and to tables pinned to a
 /// snapshot or attached by metadata file.
 fn check_writable(resolved: &source::ResolvedTable) -> LakeResult<()> {
+    if guc::as_of().is_some() || guc::snapshot_id().is_some() {
+        return Err(LakeError::new(
+            PgSqlErrorCode::ERRCODE_READ_ONLY_SQL_TRANSACTION,
+            format!("cannot write {} while reading the past (townlake.as_of or townlake.snapshot_id is set)", resolved.display_name),
+        )
+        .with_hint("RESET townlake.as_of; RESET townlake.snapshot_id; then write."));
+    }
     if resolved.options.metadata_location.is_some() || resolved.options.snapshot_id.is_some() {
         return Err(LakeError::new(
             PgSqlErrorCode::ERRCODE_READ_ONLY_SQL_TRANSACTION,
