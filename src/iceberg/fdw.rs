@@ -78,7 +78,7 @@ fn validate(given: &BTreeMap<String, String>, catalog: pg_sys::Oid) -> LakeResul
     for (name, value) in given {
         let check = match name.as_str() {
             "warehouse" | "metadata_location" => parse_location(value).map(|_| ()),
-            "s3_path_style" | "s3_allow_http" | "read_only" => {
+            "s3_path_style" | "s3_allow_http" | "read_only" | "owns_table" => {
                 parse_bool(name, Some(value)).map(|_| ())
             }
             "snapshot_id" => super::timetravel::parse_snapshot_id(value).map(|_| ()),

@@ -104,6 +104,13 @@ unsafe fn writable_iceberg_table(relid: pg_sys::Oid) -> bool {
     }
 }
 
+/// Whether the foreign table created (and so owns) its Iceberg table.
+unsafe fn owns_table(relid: pg_sys::Oid) -> bool {
+    let ft = pg_sys::GetForeignTable(relid);
+    let opts = crate::fdw::options::options_to_map((*ft).options);
+    crate::storage::options::parse_bool("owns_table", opts.get("owns_table")).ok().flatten().unwrap_or(false)
+}
+
 unsafe fn columns_of(relid: pg_sys::Oid) -> Vec<Column> {
     let rel = pgrx::PgRelation::with_lock(relid, pg_sys::NoLock as pg_sys::LOCKMODE);
     let mut out = Vec::new();
@@ -157,7 +164,7 @@ unsafe fn capture(node: *mut pg_sys::Node) -> LakeResult<Option<Captured>> {
             for names in super::plan::nodes_of((*stmt).objects) {
                 let rv = pg_sys::makeRangeVarFromNameList(names as *mut pg_sys::List);
                 let Some(relid) = relid_of(rv) else { continue };
-                if !writable_iceberg_table(relid) {
+                if !writable_iceberg_table(relid) || !owns_table(relid) {
                     continue;
                 }
                 // A table whose catalog entry or metadata is already gone can still be dropped.

@@ -29,7 +29,8 @@ pub const SERVER_OPTIONS: &[&str] = &[
     "s3_path_style",
     "s3_allow_http",
 ];
-pub const TABLE_OPTIONS: &[&str] = &["namespace", "table", "metadata_location", "snapshot_id", "partition_by"];
+pub const TABLE_OPTIONS: &[&str] =
+    &["namespace", "table", "metadata_location", "snapshot_id", "partition_by", "owns_table"];
 pub const COLUMN_OPTIONS: &[&str] = &["field_id", "column_name"];
 
 /// A server as seen by one user.
