@@ -40,7 +40,28 @@ pub struct IcebergScan {
     pub report: ScanReport,
     running: Option<Running>,
     finished: bool,
+    /// In a parallel scan: the shared state in dynamic shared memory.
+    pub shared: Option<*const SharedScan>,
+    pub is_worker: bool,
 }
+
+/// State a parallel Iceberg scan shares between the leader and its
+/// workers: every process plans the same (sorted) files from the same
+/// snapshot and claims them one by one.
+#[repr(C)]
+pub struct SharedScan {
+    pub next_file: std::sync::atomic::AtomicU32,
+    /// The leader has uncommitted writes to the table that workers cannot
+    /// see: it reads everything itself.
+    pub leader_only: std::sync::atomic::AtomicBool,
+}
+
+/// A pointer into DSM that outlives every scan using it.
+#[derive(Clone, Copy)]
+struct SharedPtr(*const SharedScan);
+// SAFETY: the DSM segment stays mapped until the scan ends; only atomics are used.
+unsafe impl Send for SharedPtr {}
+unsafe impl Sync for SharedPtr {}
 
 struct Running {
     stream: ArrowRecordBatchStream,
@@ -63,7 +84,15 @@ type OpenFiles = std::sync::Arc<std::sync::Mutex<std::collections::VecDeque<Stri
 
 impl IcebergScan {
     pub fn new(plan: ScanPlan, operand_states: Vec<*mut pg_sys::ExprState>) -> Self {
-        IcebergScan { plan, operand_states, report: ScanReport::default(), running: None, finished: false }
+        IcebergScan {
+            plan,
+            operand_states,
+            report: ScanReport::default(),
+            running: None,
+            finished: false,
+            shared: None,
+            is_worker: false,
+        }
     }
 
     pub fn bytes_read(&self) -> Option<u64> {
@@ -98,8 +127,18 @@ impl IcebergScan {
             return Ok(false);
         }
         if self.running.is_none() {
-            let prepared = self.prepare(econtext)?;
+            let mut prepared = self.prepare(econtext)?;
             self.report = prepared.report.clone();
+            if let Some(shared) = self.shared {
+                // Every process must see the files in the same order.
+                prepared.tasks.sort_by(|a, b| a.data_file_path.cmp(&b.data_file_path));
+                let leader_only = (*shared).leader_only.load(std::sync::atomic::Ordering::SeqCst);
+                if leader_only && self.is_worker {
+                    self.finished = true;
+                    return Ok(false);
+                }
+                prepared.shared = Some(SharedPtr(shared));
+            }
             match prepared.start()? {
                 Some(r) => self.running = Some(r),
                 None => {
@@ -170,7 +209,7 @@ impl IcebergScan {
         let own_writes = matches!(choice, SnapshotChoice::Current)
             && super::write::has_pending(self.plan.relid);
         if snapshot_id.is_none() && !own_writes {
-            return Ok(Prepared { resolved, report, schema: None, names: vec![], tasks: vec![], plan: self.plan.clone() });
+            return Ok(Prepared { shared: None, resolved, report, schema: None, names: vec![], tasks: vec![], plan: self.plan.clone() });
         }
         let snapshot = snapshot_id.and_then(|id| resolved.metadata.snapshot_by_id(id).cloned());
         let schema: SchemaRef = match &snapshot {
@@ -265,7 +304,7 @@ impl IcebergScan {
         if self.plan.row_identity {
             super::rowid::publish(self.plan.relid, &tasks);
         }
-        Ok(Prepared { resolved, report, schema: Some(schema), names, tasks, plan: self.plan.clone() })
+        Ok(Prepared { shared: None, resolved, report, schema: Some(schema), names, tasks, plan: self.plan.clone() })
     }
 
     /// Evaluate every operand once; None when a value cannot be represented
@@ -287,6 +326,7 @@ impl IcebergScan {
 }
 
 struct Prepared {
+    shared: Option<SharedPtr>,
     resolved: ResolvedTable,
     report: ScanReport,
     schema: Option<SchemaRef>,
@@ -319,7 +359,21 @@ impl Prepared {
         // name the file (iceberg's Parquet errors do not).
         let started = open_files.clone();
         let window = guc::SCAN_CONCURRENCY.get().max(1) as usize;
-        let tasks = futures::stream::iter(self.tasks.into_iter().map(Ok))
+        let tasks: futures::stream::BoxStream<'static, iceberg::Result<FileScanTask>> = match self.shared {
+            None => futures::stream::iter(self.tasks.into_iter().map(Ok)).boxed(),
+            // Parallel: claim the next unread file from shared memory.
+            Some(shared) => {
+                let all = std::sync::Arc::new(self.tasks);
+                futures::stream::unfold((shared, all), |(shared, all)| async move {
+                    // SAFETY: see SharedPtr.
+                    let i = unsafe { (*shared.0).next_file.fetch_add(1, std::sync::atomic::Ordering::SeqCst) } as usize;
+                    let task = all.get(i).cloned()?;
+                    Some((Ok(task), (shared, all)))
+                })
+                .boxed()
+            }
+        };
+        let tasks = tasks
             .inspect(move |t: &iceberg::Result<FileScanTask>| {
                 if let (Ok(task), Ok(mut files)) = (t, started.lock()) {
                     files.push_back(task.data_file_path.clone());

@@ -46,6 +46,11 @@ pub unsafe extern "C-unwind" fn iceberg_fdw_handler(_fcinfo: pg_sys::FunctionCal
     routine.EndForeignInsert = Some(super::write::end_foreign_insert);
     routine.ExecForeignTruncate = Some(super::write::exec_foreign_truncate);
     routine.AddForeignUpdateTargets = Some(add_foreign_update_targets);
+    routine.IsForeignScanParallelSafe = Some(is_foreign_scan_parallel_safe);
+    routine.EstimateDSMForeignScan = Some(estimate_dsm_foreign_scan);
+    routine.InitializeDSMForeignScan = Some(initialize_dsm_foreign_scan);
+    routine.ReInitializeDSMForeignScan = Some(reinitialize_dsm_foreign_scan);
+    routine.InitializeWorkerForeignScan = Some(initialize_worker_foreign_scan);
     routine.ExecForeignUpdate = Some(super::write::exec_foreign_update);
     routine.ExecForeignDelete = Some(super::write::exec_foreign_delete);
     pg_sys::Datum::from(routine.into_pg())
@@ -113,6 +118,8 @@ fn validate(given: &BTreeMap<String, String>, catalog: pg_sys::Oid) -> LakeResul
 /// What planning learned about the relation, kept in `baserel->fdw_private`.
 struct RelInfo {
     columns: Vec<PlanColumn>,
+    /// Data files in the current snapshot (parallel scans divide them).
+    files: f64,
 }
 
 fn pg_kind(type_oid: u32) -> Option<PgKind> {
@@ -215,7 +222,12 @@ unsafe extern "C-unwind" fn get_foreign_rel_size(
     );
     (*baserel).tuples = total;
     (*baserel).rows = (total * selectivity).round().max(1.0);
-    let info = attach_to_context(pg_sys::CurrentMemoryContext, RelInfo { columns });
+    let files = resolved
+        .metadata
+        .current_snapshot()
+        .and_then(|s| s.summary().additional_properties.get("total-data-files").and_then(|v| v.parse::<f64>().ok()))
+        .unwrap_or(1.0);
+    let info = attach_to_context(pg_sys::CurrentMemoryContext, RelInfo { columns, files });
     (*baserel).fdw_private = info as *mut c_void;
 }
 
@@ -242,6 +254,101 @@ unsafe extern "C-unwind" fn get_foreign_paths(
         std::ptr::null_mut(),
     );
     pg_sys::add_path(baserel, path as *mut pg_sys::Path);
+    add_parallel_path(root, baserel, startup);
+}
+
+/// A partial (parallel-aware) path: workers claim data files from shared
+/// memory. Worth it for large tables with several files.
+unsafe fn add_parallel_path(root: *mut pg_sys::PlannerInfo, baserel: *mut pg_sys::RelOptInfo, startup: f64) {
+    if !(*baserel).consider_parallel || (*(*root).parse).resultRelation as u32 == (*baserel).relid {
+        return;
+    }
+    let info = &*((*baserel).fdw_private as *mut RelInfo);
+    let tuples = (*baserel).tuples;
+    let max_workers = pg_sys::max_parallel_workers_per_gather as f64;
+    let workers = max_workers.min(info.files - 1.0).min((tuples / 500_000.0).floor());
+    if workers < 1.0 {
+        return;
+    }
+    // As for heap scans: the leader contributes less as workers grow.
+    let divisor = workers + (1.0 - 0.3 * workers).max(0.0);
+    let rows = ((*baserel).rows / divisor).max(1.0);
+    let total = startup + (tuples * 0.005 + (*baserel).rows * pg_sys::cpu_tuple_cost) / divisor;
+    let path = pg_sys::create_foreignscan_path(
+        root,
+        baserel,
+        std::ptr::null_mut(),
+        rows,
+        startup,
+        total,
+        std::ptr::null_mut(),
+        std::ptr::null_mut(),
+        std::ptr::null_mut(),
+        std::ptr::null_mut(),
+    );
+    (*path).path.parallel_aware = true;
+    (*path).path.parallel_safe = true;
+    (*path).path.parallel_workers = workers as i32;
+    pg_sys::add_partial_path(baserel, path as *mut pg_sys::Path);
+}
+
+/// Iceberg scans may run in parallel workers, unless this transaction has
+/// uncommitted writes to the table (workers cannot see them).
+#[pg_guard]
+unsafe extern "C-unwind" fn is_foreign_scan_parallel_safe(
+    _root: *mut pg_sys::PlannerInfo,
+    _rel: *mut pg_sys::RelOptInfo,
+    rte: *mut pg_sys::RangeTblEntry,
+) -> bool {
+    !super::write::has_pending((*rte).relid.to_u32())
+}
+
+#[pg_guard]
+unsafe extern "C-unwind" fn estimate_dsm_foreign_scan(
+    _node: *mut pg_sys::ForeignScanState,
+    _pcxt: *mut pg_sys::ParallelContext,
+) -> pg_sys::Size {
+    std::mem::size_of::<super::exec::SharedScan>() as pg_sys::Size
+}
+
+#[pg_guard]
+unsafe extern "C-unwind" fn initialize_dsm_foreign_scan(
+    node: *mut pg_sys::ForeignScanState,
+    _pcxt: *mut pg_sys::ParallelContext,
+    coordinate: *mut c_void,
+) {
+    let shared = coordinate as *mut super::exec::SharedScan;
+    let scan = scan_state(node);
+    std::ptr::write(
+        shared,
+        super::exec::SharedScan {
+            next_file: std::sync::atomic::AtomicU32::new(0),
+            leader_only: std::sync::atomic::AtomicBool::new(super::write::has_pending(scan.plan.relid)),
+        },
+    );
+    scan.shared = Some(shared);
+}
+
+#[pg_guard]
+unsafe extern "C-unwind" fn reinitialize_dsm_foreign_scan(
+    node: *mut pg_sys::ForeignScanState,
+    _pcxt: *mut pg_sys::ParallelContext,
+    coordinate: *mut c_void,
+) {
+    let shared = coordinate as *mut super::exec::SharedScan;
+    (*shared).next_file.store(0, std::sync::atomic::Ordering::SeqCst);
+    scan_state(node).rescan();
+}
+
+#[pg_guard]
+unsafe extern "C-unwind" fn initialize_worker_foreign_scan(
+    node: *mut pg_sys::ForeignScanState,
+    _toc: *mut pg_sys::shm_toc,
+    coordinate: *mut c_void,
+) {
+    let scan = scan_state(node);
+    scan.shared = Some(coordinate as *const super::exec::SharedScan);
+    scan.is_worker = true;
 }
 
 #[pg_guard]
