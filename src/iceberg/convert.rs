@@ -280,3 +280,57 @@ pub fn json_at(array: &dyn Array, row: usize) -> serde_json::Value {
         }
     }
 }
+
+/// A batch column downcast once, for the common type pairs, so the per-row
+/// work is an index and a datum; anything else goes through `datum_at`.
+pub enum FastColumn {
+    Int64(arrow_array::Int64Array),
+    Int32(arrow_array::Int32Array),
+    Int32AsInt64(arrow_array::Int32Array),
+    Float64(arrow_array::Float64Array),
+    Bool(arrow_array::BooleanArray),
+    Date(arrow_array::Date32Array),
+    Micros(arrow_array::TimestampMicrosecondArray),
+    Other(ArrayRef),
+}
+
+impl FastColumn {
+    pub fn new(array: &ArrayRef, target: &Target) -> FastColumn {
+        match (array.data_type(), target) {
+            (DataType::Int64, Target::Int8) => FastColumn::Int64(array.as_primitive::<Int64Type>().clone()),
+            (DataType::Int32, Target::Int4) => FastColumn::Int32(array.as_primitive::<Int32Type>().clone()),
+            (DataType::Int32, Target::Int8) => FastColumn::Int32AsInt64(array.as_primitive::<Int32Type>().clone()),
+            (DataType::Float64, Target::Float8) => FastColumn::Float64(array.as_primitive::<Float64Type>().clone()),
+            (DataType::Boolean, Target::Bool) => FastColumn::Bool(array.as_boolean().clone()),
+            (DataType::Date32, Target::Date) => FastColumn::Date(array.as_primitive::<Date32Type>().clone()),
+            (DataType::Timestamp(TimeUnit::Microsecond, _), Target::Timestamp | Target::TimestampTz) => {
+                FastColumn::Micros(array.as_primitive::<TimestampMicrosecondType>().clone())
+            }
+            _ => FastColumn::Other(array.clone()),
+        }
+    }
+
+    /// The datum at `row`, `None` for NULL.
+    #[inline]
+    pub fn datum(&self, row: usize, target: &mut Target) -> LakeResult<Option<pg_sys::Datum>> {
+        macro_rules! fast {
+            ($a:expr, $conv:expr) => {{
+                if $a.is_null(row) {
+                    Ok(None)
+                } else {
+                    Ok(Some($conv($a.value(row))))
+                }
+            }};
+        }
+        match self {
+            FastColumn::Int64(a) => fast!(a, pg_sys::Datum::from),
+            FastColumn::Int32(a) => fast!(a, pg_sys::Datum::from),
+            FastColumn::Int32AsInt64(a) => fast!(a, |v: i32| pg_sys::Datum::from(v as i64)),
+            FastColumn::Float64(a) => fast!(a, |v: f64| pg_sys::Datum::from(v.to_bits())),
+            FastColumn::Bool(a) => fast!(a, pg_sys::Datum::from),
+            FastColumn::Date(a) => fast!(a, |v: i32| pg_sys::Datum::from(v - PG_EPOCH_OFFSET_DAYS)),
+            FastColumn::Micros(a) => fast!(a, |v: i64| pg_sys::Datum::from(v - PG_EPOCH_OFFSET_MICROS)),
+            FastColumn::Other(a) => datum_at(a, row, target),
+        }
+    }
+}

@@ -10,7 +10,7 @@ use iceberg::spec::SchemaRef;
 use pgrx::pg_sys;
 use pgrx::{FromDatum, PgSqlErrorCode};
 
-use super::convert::{datum_at, Target};
+use super::convert::{FastColumn, Target};
 use super::plan::{ScanPlan, SlotType};
 use super::predicate::{self, ColumnRef, Value};
 use super::source::{self, ResolvedTable};
@@ -72,6 +72,8 @@ struct Running {
     outputs: Vec<(usize, Target)>,
     secrets: crate::iceberg::source::ServerConfig,
     open_files: OpenFiles,
+    /// The current batch's columns, downcast once.
+    columns: Vec<FastColumn>,
     /// Batch column holding `_file`, when rows need an identity.
     file_column: Option<usize>,
     relid: u32,
@@ -151,7 +153,7 @@ impl IcebergScan {
         loop {
             if let Some(batch) = &running.batch {
                 if running.row < batch.num_rows() {
-                    fill_slot(slot, batch, running.row, &mut running.outputs)?;
+                    fill_slot(slot, &running.columns, running.row, &mut running.outputs)?;
                     if running.file_column.is_some() {
                         super::rowid::store_with_identity(slot, running.relid, running.file_ordinal)?;
                     }
@@ -172,6 +174,12 @@ impl IcebergScan {
                     if let Some(col) = running.file_column {
                         running.file_ordinal = super::rowid::ordinal_of_batch(running.relid, batch.column(col))?;
                     }
+                    running.columns = batch
+                        .columns()
+                        .iter()
+                        .zip(running.outputs.iter())
+                        .map(|(array, (_, target))| FastColumn::new(array, target))
+                        .collect();
                     running.batch = Some(batch);
                     running.row = 0;
                 }
@@ -405,6 +413,7 @@ impl Prepared {
             secrets: self.resolved.server.clone(),
             open_files,
             file_ordinal: 0,
+            columns: Vec::new(),
         }))
     }
 }
@@ -514,7 +523,7 @@ unsafe fn datum_to_value(datum: pg_sys::Datum, ty: SlotType) -> Option<Value> {
 
 unsafe fn fill_slot(
     slot: *mut pg_sys::TupleTableSlot,
-    batch: &RecordBatch,
+    columns: &[FastColumn],
     row: usize,
     outputs: &mut [(usize, Target)],
 ) -> LakeResult<()> {
@@ -523,9 +532,8 @@ unsafe fn fill_slot(
     let values = std::slice::from_raw_parts_mut((*slot).tts_values, natts);
     let nulls = std::slice::from_raw_parts_mut((*slot).tts_isnull, natts);
     nulls.fill(true);
-    for (col, (index, target)) in outputs.iter_mut().enumerate() {
-        let array = batch.column(col);
-        if let Some(d) = datum_at(array, row, target)? {
+    for (column, (index, target)) in columns.iter().zip(outputs.iter_mut()) {
+        if let Some(d) = column.datum(row, target)? {
             values[*index] = d;
             nulls[*index] = false;
         }
