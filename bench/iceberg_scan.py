@@ -51,7 +51,7 @@ def generate_chunk(first: int, count: int, total: int) -> pa.Table:
     span_us = DAYS * 86_400 * 1_000_000
     query = f"""
         SELECT i AS id,
-               TIMESTAMPTZ '2024-01-01 00:00:00+00' + to_microseconds(i * {span_us} // {total}) AS ts,
+               TIMESTAMPTZ '2024-01-01 00:00:00+00' + to_microseconds(i * {span_us // total}) AS ts,
                (i * 7919) % 1000 AS x,
                'c' || (i % 7)::VARCHAR AS category
         FROM range({first}, {first + count}) t(i)"""
