@@ -310,7 +310,7 @@ impl IcebergScan {
         }
         report.files_planned = tasks.len();
         if self.plan.row_identity {
-            super::rowid::publish(self.plan.relid, &tasks);
+            super::rowid::publish(self.plan.relid, &tasks, snapshot_id);
         }
         Ok(Prepared { shared: None, resolved, report, schema: Some(schema), names, tasks, plan: self.plan.clone() })
     }

@@ -230,7 +230,12 @@ fn compact(rel: pg_sys::Oid, target_file_size_mb: Option<i32>) -> JsonB {
         let files_written = added.len();
         let catalog = super::commit::SpiCatalog::new(resolved.server.clone());
         let ident = resolved.table()?.identifier().clone();
-        let change = super::overwrite::Change { removed: removed.clone(), added, operation: iceberg::spec::Operation::Replace };
+        let change = super::overwrite::Change {
+            removed: removed.clone(),
+            added,
+            operation: iceberg::spec::Operation::Replace,
+            read_base: resolved.metadata.current_snapshot().map(|s| s.snapshot_id()),
+        };
         block_on(super::overwrite::commit_change(&catalog, &ident, &change)).map_err(|e| {
             LakeError::new(
                 PgSqlErrorCode::ERRCODE_T_R_SERIALIZATION_FAILURE,

@@ -18,6 +18,8 @@ pub struct Change {
     pub removed: HashSet<String>,
     pub added: Vec<DataFile>,
     pub operation: Operation,
+    /// The snapshot the removals were decided on, if any.
+    pub read_base: Option<i64>,
 }
 
 fn new_snapshot_id(existing: impl Fn(i64) -> bool) -> i64 {
@@ -62,6 +64,31 @@ async fn try_commit(catalog: &SpiCatalog, ident: &TableIdent, change: &Change) -
         format!("{location}/metadata/{commit_uuid}-m{manifest_count}.avro")
     };
 
+    // Rows this change rewrites may have been deleted meanwhile by a commit
+    // that added delete files (merge-on-read engines): rewriting the old
+    // file would bring them back. Such a history is a conflict.
+    if let (Some(read_base), Some(current)) = (change.read_base, &base) {
+        let mut cursor = Some(current.clone());
+        while let Some(s) = cursor {
+            if s.snapshot_id() == read_base {
+                break;
+            }
+            let added_deletes: u64 = s
+                .summary()
+                .additional_properties
+                .get("added-delete-files")
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0);
+            if added_deletes > 0 && !change.removed.is_empty() {
+                return Err(Error::new(
+                    ErrorKind::CatalogCommitConflicts,
+                    format!("snapshot {} added delete files after this transaction read the table", s.snapshot_id()),
+                )
+                .with_retryable(false));
+            }
+            cursor = s.parent_snapshot_id().and_then(|p| metadata.snapshot_by_id(p).cloned());
+        }
+    }
     let mut manifests: Vec<ManifestFile> = Vec::new();
     let mut found = 0usize;
     let (mut deleted_records, mut deleted_size) = (0u64, 0u64);

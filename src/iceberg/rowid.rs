@@ -23,6 +23,8 @@ use crate::errors::{LakeError, LakeResult};
 #[derive(Default)]
 pub struct RowSource {
     pub tasks: Vec<FileScanTask>,
+    /// The snapshot the tasks were planned from.
+    pub snapshot_id: Option<i64>,
     index: HashMap<String, u32>,
 }
 
@@ -30,9 +32,14 @@ thread_local! {
     static SOURCES: RefCell<HashMap<u32, RowSource>> = RefCell::new(HashMap::new());
 }
 
-pub fn publish(relid: u32, tasks: &[FileScanTask]) {
+pub fn publish(relid: u32, tasks: &[FileScanTask], snapshot_id: Option<i64>) {
     let index = tasks.iter().enumerate().map(|(i, t)| (t.data_file_path.clone(), i as u32)).collect();
-    SOURCES.with(|s| s.borrow_mut().insert(relid, RowSource { tasks: tasks.to_vec(), index }));
+    SOURCES.with(|s| s.borrow_mut().insert(relid, RowSource { tasks: tasks.to_vec(), snapshot_id, index }));
+}
+
+/// The snapshot `relid`'s current target scan read.
+pub fn snapshot_of(relid: u32) -> Option<i64> {
+    SOURCES.with(|s| s.borrow().get(&relid).and_then(|src| src.snapshot_id))
 }
 
 /// The scan task of file `ordinal` of `relid`'s current target scan.

@@ -54,6 +54,9 @@ struct PendingTable {
     spec: PartitionSpecRef,
     /// Each change with the subtransaction that made it, in order.
     ops: Vec<(pg_sys::SubTransactionId, PendingOp)>,
+    /// The snapshot the first removal was decided on: commits after it that
+    /// added delete files may have deleted rows this transaction rewrote.
+    read_base: Option<i64>,
 }
 
 /// The net effect of a table's pending changes.
@@ -190,7 +193,12 @@ fn commit_pending() -> LakeResult<()> {
                 } else {
                     iceberg::spec::Operation::Overwrite
                 };
-                let change = super::overwrite::Change { removed: net.removed, added: net.added, operation };
+                let change = super::overwrite::Change {
+                    removed: net.removed,
+                    added: net.added,
+                    operation,
+                    read_base: table.read_base,
+                };
                 super::overwrite::commit_change(&catalog, &table.ident, &change).await
             }
         });
@@ -506,8 +514,20 @@ fn record_ops(
             schema: schema.clone(),
             spec: spec.clone(),
             ops: Vec::new(),
+            read_base: None,
         });
         entry.ops.extend(ops.map(|op| (sub, op)));
+    });
+}
+
+/// Remember the snapshot removals were decided on (the first one counts).
+fn set_read_base(relid: u32, snapshot: Option<i64>) {
+    PENDING.with(|p| {
+        if let Some(t) = p.borrow_mut().get_mut(&relid) {
+            if t.read_base.is_none() {
+                t.read_base = snapshot;
+            }
+        }
     });
 }
 
@@ -560,6 +580,7 @@ fn truncate(relid: pg_sys::Oid) -> LakeResult<()> {
     let spec = resolved.metadata.default_partition_spec().clone();
     let ident = table.identifier().clone();
     record_ops(relid.to_u32(), &resolved.server, &ident, &schema, &spec, std::iter::once(PendingOp::Truncate(files)));
+    set_read_base(relid.to_u32(), resolved.metadata.current_snapshot().map(|s| s.snapshot_id()));
     Ok(())
 }
 
@@ -986,6 +1007,7 @@ impl TableRewrite {
         let spec = resolved.metadata.default_partition_spec().clone();
         let ident = resolved.table()?.identifier().clone();
         record_ops(self.relid, &resolved.server, &ident, &schema, &spec, std::iter::once(PendingOp::Remove(path.to_string())));
+        set_read_base(self.relid, super::rowid::snapshot_of(self.relid));
         Ok(())
     }
 
