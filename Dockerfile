@@ -17,7 +17,7 @@ RUN cargo pgrx init --pg15 "$PG_CONFIG"
 
 WORKDIR /build
 ENV CARGO_TARGET_DIR=/build/target
-COPY Cargo.toml Cargo.lock ./
+COPY Cargo.toml Cargo.lock townlake.control ./
 COPY src ./src
 COPY sql ./sql
 # Lays the files out under target/release/townlake-pg15/ as they would be installed.
