@@ -21,6 +21,8 @@ pub static ROW_GROUP_ROWS: GucSetting<i32> = GucSetting::<i32>::new(1_048_576);
 pub static TARGET_FILE_SIZE_MB: GucSetting<i32> = GucSetting::<i32>::new(128);
 /// Partition files one write keeps open at once (bounds memory).
 pub static MAX_OPEN_PARTITIONS: GucSetting<i32> = GucSetting::<i32>::new(64);
+/// Rows per parallel worker an Iceberg scan needs before it goes parallel.
+pub static MIN_PARALLEL_ROWS: GucSetting<i32> = GucSetting::<i32>::new(500_000);
 /// Delete a dropped Iceberg table's files after COMMIT.
 pub static PURGE_ON_DROP: GucSetting<bool> = GucSetting::<bool>::new(false);
 /// Data files read concurrently by one scan.
@@ -113,6 +115,16 @@ pub fn init() {
         &MAX_OPEN_PARTITIONS,
         1,
         10_000,
+        GucContext::Userset,
+        GucFlags::default(),
+    );
+    GucRegistry::define_int_guc(
+        c"townlake.min_parallel_rows",
+        c"Rows per parallel worker an Iceberg scan needs before it is planned in parallel.",
+        c"",
+        &MIN_PARALLEL_ROWS,
+        0,
+        i32::MAX,
         GucContext::Userset,
         GucFlags::default(),
     );

@@ -266,7 +266,8 @@ unsafe fn add_parallel_path(root: *mut pg_sys::PlannerInfo, baserel: *mut pg_sys
     let info = &*((*baserel).fdw_private as *mut RelInfo);
     let tuples = (*baserel).tuples;
     let max_workers = pg_sys::max_parallel_workers_per_gather as f64;
-    let workers = max_workers.min(info.files - 1.0).min((tuples / 500_000.0).floor());
+    let per_worker = crate::guc::MIN_PARALLEL_ROWS.get().max(1) as f64;
+    let workers = max_workers.min(info.files - 1.0).min((tuples / per_worker).floor());
     if workers < 1.0 {
         return;
     }
