@@ -108,13 +108,7 @@ async fn try_commit(catalog: &SpiCatalog, ident: &TableIdent, change: &Change) -
             let spec = metadata
                 .partition_spec_by_id(manifest_file.partition_spec_id)
                 .ok_or_else(|| Error::new(ErrorKind::DataInvalid, "manifest names an unknown partition spec"))?;
-            let mut writer = ManifestWriterBuilder::new(
-                file_io.new_output(next_manifest_path())?,
-                Some(snapshot_id),
-                schema.clone(),
-                (**spec).clone(),
-            )
-            .build_v2_data();
+            let mut writer = data_manifest_writer(&file_io, next_manifest_path(), snapshot_id, &schema, spec)?;
             for entry in manifest.entries() {
                 if !entry.is_alive() {
                     continue;
@@ -147,13 +141,7 @@ async fn try_commit(catalog: &SpiCatalog, ident: &TableIdent, change: &Change) -
     let (mut added_records, mut added_size) = (0u64, 0u64);
     if !change.added.is_empty() {
         let spec = metadata.default_partition_spec();
-        let mut writer = ManifestWriterBuilder::new(
-            file_io.new_output(next_manifest_path())?,
-            Some(snapshot_id),
-            schema.clone(),
-            (**spec).clone(),
-        )
-        .build_v2_data();
+        let mut writer = data_manifest_writer(&file_io, next_manifest_path(), snapshot_id, &schema, spec)?;
         for file in &change.added {
             added_records += file.record_count();
             added_size += file.file_size_in_bytes();
@@ -197,6 +185,18 @@ async fn try_commit(catalog: &SpiCatalog, ident: &TableIdent, change: &Change) -
         .metadata;
     catalog.swap_metadata(ident, &base_location, &updated).await?;
     Ok(())
+}
+
+/// A v2 data-manifest writer for files of partition spec `spec`.
+fn data_manifest_writer(
+    file_io: &iceberg::io::FileIO,
+    path: String,
+    snapshot_id: i64,
+    schema: &iceberg::spec::SchemaRef,
+    spec: &iceberg::spec::PartitionSpecRef,
+) -> Result<iceberg::spec::ManifestWriter> {
+    Ok(ManifestWriterBuilder::new(file_io.new_output(path)?, Some(snapshot_id), schema.clone(), (**spec).clone())
+        .build_v2_data())
 }
 
 /// Snapshot summary with running totals, as other engines write them.

@@ -475,18 +475,7 @@ impl TableInsert {
 
     /// Finish the statement: flush, close files, hand them to the transaction.
     pub fn finish(&mut self) -> LakeResult<()> {
-        self.flush()?;
-        let server = self.server.clone();
-        let open: Vec<FileWriter> = self.open.drain().map(|(_, w)| w).collect();
-        let closed: iceberg::Result<Vec<DataFile>> = block_on(async {
-            let mut out = Vec::new();
-            for mut w in open {
-                out.extend(w.close().await?);
-            }
-            Ok(out)
-        });
-        self.written.extend(closed.map_err(|e| write_error(&server, &e))?);
-        let files = std::mem::take(&mut self.written);
+        let files = self.close_files()?;
         if files.is_empty() {
             return Ok(());
         }
