@@ -118,6 +118,7 @@ fn validate(given: &BTreeMap<String, String>, catalog: pg_sys::Oid) -> LakeResul
 /// What planning learned about the relation, kept in `baserel->fdw_private`.
 struct RelInfo {
     columns: Vec<PlanColumn>,
+    table_name: String,
     /// Data files in the current snapshot (parallel scans divide them).
     files: f64,
 }
@@ -227,7 +228,7 @@ unsafe extern "C-unwind" fn get_foreign_rel_size(
         .current_snapshot()
         .and_then(|s| s.summary().additional_properties.get("total-data-files").and_then(|v| v.parse::<f64>().ok()))
         .unwrap_or(1.0);
-    let info = attach_to_context(pg_sys::CurrentMemoryContext, RelInfo { columns, files });
+    let info = attach_to_context(pg_sys::CurrentMemoryContext, RelInfo { columns, files, table_name: resolved.display_name.clone() });
     (*baserel).fdw_private = info as *mut c_void;
 }
 
@@ -394,6 +395,7 @@ unsafe extern "C-unwind" fn get_foreign_plan(
         constant_operands: translator.constant_operands,
         row_identity,
         limit: pushable_limit(_root, all_translated && !row_identity),
+        table_name: info.table_name.clone(),
     };
     let mut fdw_exprs: *mut pg_sys::List = std::ptr::null_mut();
     for operand in &translator.operands {
@@ -506,7 +508,7 @@ unsafe extern "C-unwind" fn explain_foreign_scan(node: *mut pg_sys::ForeignScanS
     let scan = scan_state(node);
     let r = scan.report.clone();
     if !r.planned {
-        explain_text("Iceberg Table", &format!("relation {}", scan.plan.relid), es);
+        explain_text("Iceberg Table", &scan.plan.table_name, es);
         explain_text("Data Files", "planned at execution (the filter depends on parameters)", es);
         return;
     }

@@ -40,6 +40,9 @@ pub struct ScanPlan {
     /// relation, no ORDER BY/grouping, every clause translated).
     #[serde(default)]
     pub limit: Option<u64>,
+    /// The Iceberg table's name at plan time, for EXPLAIN.
+    #[serde(default)]
+    pub table_name: String,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize)]
