@@ -136,6 +136,12 @@ pub fn init() {
         GucContext::Userset,
         GucFlags::default(),
     );
+}
+
+/// Reserve the `townlake.` prefix; called at the end of `_PG_init`, after
+/// every part has defined its settings (reserving earlier would make
+/// Postgres drop later-defined ones from postgresql.conf at startup).
+pub fn reserve_prefix() {
     unsafe { pg_sys::MarkGUCPrefixReserved(c"townlake".as_ptr()) };
 }
 

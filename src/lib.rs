@@ -24,6 +24,7 @@ pub extern "C-unwind" fn _PG_init() {
     iceberg::init();
     governance::init();
     pii::init();
+    guc::reserve_prefix();
 }
 
 #[cfg(feature = "pg_test")]

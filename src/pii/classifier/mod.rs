@@ -1,0 +1,1119 @@
+//! The PII classifier: plain Rust, no Postgres. Given a column's name, type,
+//! table and neighbours and a sample of its values, it says which kinds of
+//! personal data (infotypes) the column holds, how sure it is, and why.
+//!
+//! Two passes, as the scanner runs them:
+//! 1. per column: every sampled value is analysed (`values`), the counts form
+//!    a `ColumnProfile`, and `ColumnProfile::score` weighs value evidence with
+//!    what the column's name says (`names`);
+//! 2. per table, when any column had a hit: each column is scored again with
+//!    what the *other* columns turned out to hold (`TableContext`: a birth date
+//!    next to a name and a postcode) and with live statistics the scanner
+//!    fetched (`LiveStats`: distinct ratio, value lengths).
+//!
+//! Scoring, in short: value evidence `v` (how specific the validated matches
+//! are, and how many), name evidence `p` and table evidence `c` combine as
+//! `1 - (1 - v)(1 - p·a)(1 - c·a)`, where `a` is how broadly the values agree
+//! with the infotype (a name cannot turn three 5-digit numbers among
+//! thousands of words into a postcode column). Names that argue against an
+//! infotype (`order_ref` for phone-shaped ids) multiply the result down.
+
+pub mod dictionary;
+pub mod names;
+pub mod validators;
+pub mod values;
+
+#[cfg(test)]
+mod tests;
+
+use std::collections::hash_map::DefaultHasher;
+use std::collections::{BTreeMap, HashSet};
+use std::hash::{Hash, Hasher};
+
+use values::{CellFindings, Signal, N_SIGNALS};
+
+/// Bumped whenever detection or scoring changes; the scanner rescans every
+/// column whose finding was made by another version.
+pub const CLASSIFIER_VERSION: &str = "1.0.0";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum InfoType {
+    Email,
+    Phone,
+    Ipv4,
+    Ipv6,
+    MacAddress,
+    PersonName,
+    PostalAddress,
+    Postcode,
+    DateOfBirth,
+    CreditCard,
+    Iban,
+    UsSsn,
+    NationalId,
+    GeoCoordinates,
+    UrlWithCredentials,
+    Secret,
+    UserTrackingId,
+}
+
+pub const N_INFOTYPES: usize = InfoType::UserTrackingId as usize + 1;
+
+/// How a finding should be handled by the review queue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sensitivity {
+    /// Personal data: masked unless a session opts in.
+    Pii,
+    /// Credentials and high-risk identifiers: nobody reads them by default.
+    Restricted,
+}
+
+impl Sensitivity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Sensitivity::Pii => "pii",
+            Sensitivity::Restricted => "restricted",
+        }
+    }
+}
+
+impl InfoType {
+    pub const ALL: [InfoType; N_INFOTYPES] = [
+        InfoType::Email,
+        InfoType::Phone,
+        InfoType::Ipv4,
+        InfoType::Ipv6,
+        InfoType::MacAddress,
+        InfoType::PersonName,
+        InfoType::PostalAddress,
+        InfoType::Postcode,
+        InfoType::DateOfBirth,
+        InfoType::CreditCard,
+        InfoType::Iban,
+        InfoType::UsSsn,
+        InfoType::NationalId,
+        InfoType::GeoCoordinates,
+        InfoType::UrlWithCredentials,
+        InfoType::Secret,
+        InfoType::UserTrackingId,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            InfoType::Email => "email",
+            InfoType::Phone => "phone",
+            InfoType::Ipv4 => "ipv4",
+            InfoType::Ipv6 => "ipv6",
+            InfoType::MacAddress => "mac_address",
+            InfoType::PersonName => "person_name",
+            InfoType::PostalAddress => "postal_address",
+            InfoType::Postcode => "postcode",
+            InfoType::DateOfBirth => "date_of_birth",
+            InfoType::CreditCard => "credit_card",
+            InfoType::Iban => "iban",
+            InfoType::UsSsn => "us_ssn",
+            InfoType::NationalId => "national_id",
+            InfoType::GeoCoordinates => "geo_coordinates",
+            InfoType::UrlWithCredentials => "url_with_credentials",
+            InfoType::Secret => "secret",
+            InfoType::UserTrackingId => "user_tracking_id",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<InfoType> {
+        InfoType::ALL.into_iter().find(|t| t.as_str() == s)
+    }
+
+    pub fn sensitivity(self) -> Sensitivity {
+        match self {
+            InfoType::CreditCard
+            | InfoType::Iban
+            | InfoType::UsSsn
+            | InfoType::NationalId
+            | InfoType::UrlWithCredentials
+            | InfoType::Secret => Sensitivity::Restricted,
+            _ => Sensitivity::Pii,
+        }
+    }
+
+    /// Identifiers of one person each: a column of them should have many
+    /// distinct values. A handful repeated everywhere is a constant.
+    fn is_identifier(self) -> bool {
+        matches!(
+            self,
+            InfoType::Email
+                | InfoType::Phone
+                | InfoType::CreditCard
+                | InfoType::Iban
+                | InfoType::UsSsn
+                | InfoType::NationalId
+                | InfoType::UserTrackingId
+                | InfoType::MacAddress
+        )
+    }
+}
+
+/// The family of a Postgres type, from `format_type()` text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TypeClass {
+    Text,
+    Json,
+    Integer,
+    Decimal,
+    Boolean,
+    Uuid,
+    Inet,
+    Cidr,
+    MacAddr,
+    Date,
+    Timestamp,
+    Time,
+    Point,
+    Binary,
+}
+
+impl TypeClass {
+    pub fn from_pg(type_name: &str) -> TypeClass {
+        let t = type_name.trim().to_ascii_lowercase();
+        if t.ends_with("[]") {
+            return TypeClass::Text;
+        }
+        let base = t.split('(').next().unwrap_or("").trim();
+        match base {
+            "boolean" | "bool" => TypeClass::Boolean,
+            "uuid" => TypeClass::Uuid,
+            "inet" => TypeClass::Inet,
+            "cidr" => TypeClass::Cidr,
+            "macaddr" | "macaddr8" => TypeClass::MacAddr,
+            "date" => TypeClass::Date,
+            "json" | "jsonb" => TypeClass::Json,
+            "point" => TypeClass::Point,
+            "bytea" => TypeClass::Binary,
+            "smallint" | "integer" | "bigint" | "int" | "int2" | "int4" | "int8" | "smallserial" | "serial"
+            | "bigserial" => TypeClass::Integer,
+            "numeric" | "decimal" | "real" | "double precision" | "float4" | "float8" | "money" => TypeClass::Decimal,
+            "interval" | "tsvector" | "tsquery" | "oid" | "regclass" | "xid" | "pg_lsn" => TypeClass::Binary,
+            _ if base.starts_with("timestamp") => TypeClass::Timestamp,
+            _ if base.starts_with("time") => TypeClass::Time,
+            _ => TypeClass::Text,
+        }
+    }
+
+    /// Whether a column of this type can hold the infotype at all.
+    pub fn admits(self, t: InfoType) -> bool {
+        use InfoType::*;
+        match self {
+            TypeClass::Text | TypeClass::Json => true,
+            TypeClass::Integer => matches!(t, Phone | CreditCard | UsSsn | NationalId | Postcode),
+            TypeClass::Decimal => matches!(t, Phone | CreditCard | UsSsn | NationalId | Postcode | GeoCoordinates),
+            TypeClass::Uuid => matches!(t, UserTrackingId | Secret),
+            TypeClass::Inet => matches!(t, Ipv4 | Ipv6),
+            TypeClass::MacAddr => t == MacAddress,
+            TypeClass::Date | TypeClass::Timestamp => t == DateOfBirth,
+            TypeClass::Point => t == GeoCoordinates,
+            TypeClass::Boolean | TypeClass::Cidr | TypeClass::Time | TypeClass::Binary => false,
+        }
+    }
+}
+
+/// Everything about a column except its values.
+#[derive(Debug, Clone, Default)]
+pub struct ColumnInput {
+    pub column_name: String,
+    /// `format_type()` text, e.g. `character varying(200)`; empty if unknown.
+    pub type_name: String,
+    pub table_name: String,
+    /// The other columns' names.
+    pub neighbours: Vec<String>,
+    /// The table a foreign key on this column points at.
+    pub references: Option<String>,
+}
+
+/// Statistics the scanner fetches live for pass 2.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct LiveStats {
+    pub non_null: u64,
+    pub distinct: u64,
+    pub min_len: u32,
+    pub max_len: u32,
+    pub avg_len: f64,
+}
+
+/// What the other columns of the table hold (pass 2).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct TableContext {
+    /// Best confidence per infotype among the *other* columns.
+    pub detected: [f32; N_INFOTYPES],
+}
+
+impl TableContext {
+    fn has(&self, t: InfoType) -> bool {
+        self.detected[t as usize] >= 0.5
+    }
+
+    fn direct_identifiers(&self) -> usize {
+        [
+            InfoType::Email,
+            InfoType::Phone,
+            InfoType::PersonName,
+            InfoType::UsSsn,
+            InfoType::NationalId,
+            InfoType::DateOfBirth,
+        ]
+        .iter()
+        .filter(|&&t| self.has(t))
+        .count()
+    }
+}
+
+/// One infotype found in a column.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Detection {
+    pub infotype: InfoType,
+    /// 0..1.
+    pub confidence: f32,
+    /// Values that matched the infotype (after validation).
+    pub matches: u32,
+    /// Values looked at, NULLs included.
+    pub sampled: u32,
+    /// Why, in words; never a raw value.
+    pub evidence: Vec<String>,
+}
+
+/// Counts over a column's sampled values: the result of pass 1's value work,
+/// reused by pass 2.
+#[derive(Debug, Clone)]
+pub struct ColumnProfile {
+    /// Values given, NULLs included.
+    pub sampled: u32,
+    /// Values that were not NULL, empty or a placeholder.
+    pub non_null: u32,
+    signal_counts: [u32; N_SIGNALS],
+    /// Cells matching each infotype by any signal (what `matches` reports).
+    infotype_cells: [u32; N_INFOTYPES],
+    keyed_counts: [u32; N_INFOTYPES],
+    birth_years: Vec<i32>,
+    dates_with_time: u32,
+    floats: Vec<f64>,
+    schemes: BTreeMap<&'static str, u32>,
+    distinct: HashSet<u64>,
+    distinct_capped: bool,
+    max_len: usize,
+}
+
+const DISTINCT_CAP: usize = 5000;
+
+impl ColumnProfile {
+    pub fn new() -> Self {
+        ColumnProfile {
+            sampled: 0,
+            non_null: 0,
+            signal_counts: [0; N_SIGNALS],
+            infotype_cells: [0; N_INFOTYPES],
+            keyed_counts: [0; N_INFOTYPES],
+            birth_years: Vec::new(),
+            dates_with_time: 0,
+            floats: Vec::new(),
+            schemes: BTreeMap::new(),
+            distinct: HashSet::new(),
+            distinct_capped: false,
+            max_len: 0,
+        }
+    }
+
+    /// Builds a profile from sampled values (`None` is SQL NULL).
+    pub fn from_values<'a, I>(values: I) -> Self
+    where
+        I: IntoIterator<Item = Option<&'a str>>,
+    {
+        let mut p = ColumnProfile::new();
+        for v in values {
+            p.add(v);
+        }
+        p
+    }
+
+    pub fn add(&mut self, value: Option<&str>) {
+        self.sampled += 1;
+        let Some(raw) = value else {
+            return;
+        };
+        let v = raw.trim();
+        if values::is_placeholder(v) {
+            return;
+        }
+        self.non_null += 1;
+        self.max_len = self.max_len.max(v.len());
+        if self.distinct.len() < DISTINCT_CAP {
+            let mut h = DefaultHasher::new();
+            v.hash(&mut h);
+            self.distinct.insert(h.finish());
+        } else {
+            self.distinct_capped = true;
+        }
+        let cell = values::analyse(v);
+        self.record(&cell);
+    }
+
+    fn record(&mut self, cell: &CellFindings) {
+        for i in cell.signals.indices() {
+            self.signal_counts[i] += 1;
+        }
+        let mut hit = [false; N_INFOTYPES];
+        for i in cell.signals.indices() {
+            if let Some(t) = signal_infotype(i) {
+                hit[t as usize] = true;
+            }
+        }
+        for t in InfoType::ALL {
+            if cell.keyed & (1 << t as u32) != 0 {
+                self.keyed_counts[t as usize] += 1;
+                hit[t as usize] = true;
+            }
+        }
+        if let Some(d) = cell.date {
+            hit[InfoType::DateOfBirth as usize] = true;
+            self.birth_years.push(d.year);
+            if d.has_time {
+                self.dates_with_time += 1;
+            }
+        }
+        if let Some(f) = cell.float {
+            self.floats.push(f);
+        }
+        if let Some(scheme) = cell.national_id {
+            *self.schemes.entry(scheme.as_str()).or_default() += 1;
+        }
+        if let Some(network) = cell.card_network {
+            *self.schemes.entry(network).or_default() += 1;
+        }
+        if let Some(kind) = cell.secret_kind {
+            *self.schemes.entry(kind).or_default() += 1;
+        }
+        for (slot, h) in self.infotype_cells.iter_mut().zip(hit) {
+            if h {
+                *slot += 1;
+            }
+        }
+    }
+
+    fn count(&self, s: Signal) -> u32 {
+        self.signal_counts[s as usize]
+    }
+
+    fn keyed(&self, t: InfoType) -> u32 {
+        self.keyed_counts[t as usize]
+    }
+
+    /// Distinct share of non-null sampled values.
+    pub fn distinct_ratio(&self) -> f32 {
+        if self.non_null == 0 {
+            return 0.0;
+        }
+        if self.distinct_capped {
+            return 1.0;
+        }
+        self.distinct.len() as f32 / self.non_null as f32
+    }
+
+    /// Whether any infotype came close to the threshold: pass 2 runs only for
+    /// tables where something did.
+    pub fn any_hit(&self, input: &ColumnInput) -> bool {
+        self.score(input, &TableContext::default(), None).iter().any(|d| d.confidence >= 0.3)
+    }
+
+    /// All infotypes with a confidence above 0.05, most confident first.
+    pub fn score(&self, input: &ColumnInput, table: &TableContext, live: Option<&LiveStats>) -> Vec<Detection> {
+        let ctx = Context::new(input, table, live, self);
+        let mut out = Vec::new();
+        for t in InfoType::ALL {
+            if !ctx.type_class.admits(t) {
+                continue;
+            }
+            let mut notes = Vec::new();
+            let confidence = self.confidence(t, &ctx, &mut notes);
+            if confidence > 0.05 {
+                out.push(Detection {
+                    infotype: t,
+                    confidence: (confidence * 1000.0).round() / 1000.0,
+                    matches: self.infotype_cells[t as usize],
+                    sampled: self.sampled,
+                    evidence: notes,
+                });
+            }
+        }
+        out.sort_by(|a, b| b.confidence.total_cmp(&a.confidence));
+        out
+    }
+}
+
+impl Default for ColumnProfile {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Which infotype a signal is evidence for (for the `matches` count).
+fn signal_infotype(i: usize) -> Option<InfoType> {
+    use InfoType::*;
+    use Signal as S;
+    const MAP: &[(Signal, InfoType)] = &[
+        (S::EmailWhole, Email),
+        (S::EmailText, Email),
+        (S::PhoneIntl, Phone),
+        (S::PhoneNational, Phone),
+        (S::PhoneDigits, Phone),
+        (S::PhoneText, Phone),
+        (S::Ipv4Whole, Ipv4),
+        (S::Ipv4Text, Ipv4),
+        (S::Ipv6Whole, Ipv6),
+        (S::Ipv6Text, Ipv6),
+        (S::MacWhole, MacAddress),
+        (S::MacText, MacAddress),
+        (S::NameFull, PersonName),
+        (S::NameShape, PersonName),
+        (S::NameGiven, PersonName),
+        (S::NameFamily, PersonName),
+        (S::NameCjk, PersonName),
+        (S::NameText, PersonName),
+        (S::AddressWhole, PostalAddress),
+        (S::AddressText, PostalAddress),
+        (S::AddressShape, PostalAddress),
+        (S::PostcodeDistinct, Postcode),
+        (S::PostcodeNumeric, Postcode),
+        (S::DobText, DateOfBirth),
+        (S::CardValid, CreditCard),
+        (S::CardText, CreditCard),
+        (S::IbanValid, Iban),
+        (S::IbanText, Iban),
+        (S::SsnFormatted, UsSsn),
+        (S::SsnDigits, UsSsn),
+        (S::SsnText, UsSsn),
+        (S::NatIdValid, NationalId),
+        (S::NatIdDigitsValid, NationalId),
+        (S::GeoPair, GeoCoordinates),
+        (S::GeoFloat, GeoCoordinates),
+        (S::UrlCreds, UrlWithCredentials),
+        (S::SecretKnown, Secret),
+        (S::Jwt, Secret),
+        (S::Pem, Secret),
+        (S::PasswordHash, Secret),
+        (S::HighEntropy, Secret),
+        (S::Uuid, UserTrackingId),
+        (S::HexId, UserTrackingId),
+        (S::OpaqueId, UserTrackingId),
+    ];
+    MAP.iter().find(|(s, _)| *s as usize == i).map(|(_, t)| *t)
+}
+
+/// Context shared by the per-infotype scorers of one column.
+struct Context<'a> {
+    input: &'a ColumnInput,
+    table: &'a TableContext,
+    live: Option<&'a LiveStats>,
+    type_class: TypeClass,
+    name: names::NameHints,
+    neighbour_names: [f32; N_INFOTYPES],
+    people_table: bool,
+    references_people: bool,
+    personal_neighbours: f32,
+}
+
+impl<'a> Context<'a> {
+    fn new(input: &'a ColumnInput, table: &'a TableContext, live: Option<&'a LiveStats>, _p: &ColumnProfile) -> Self {
+        Context {
+            input,
+            table,
+            live,
+            type_class: if input.type_name.is_empty() { TypeClass::Text } else { TypeClass::from_pg(&input.type_name) },
+            name: names::hints(&input.column_name),
+            neighbour_names: names::neighbour_hints(&input.neighbours),
+            people_table: names::is_people_table(&input.table_name),
+            references_people: input.references.as_deref().is_some_and(names::is_people_table),
+            personal_neighbours: names::personal_neighbourhood(&input.neighbours),
+        }
+    }
+}
+
+/// Value evidence for self-evident kinds: even one match counts, and many
+/// count fully.
+fn strong(quality: f32, matches: u32, n: u32) -> f32 {
+    if matches == 0 || n == 0 {
+        return 0.0;
+    }
+    let ratio = matches as f32 / n as f32;
+    let factor = if ratio >= 0.3 {
+        1.0
+    } else {
+        match matches {
+            1 => 0.8,
+            2 => 0.9,
+            _ => 0.96,
+        }
+    };
+    quality * factor
+}
+
+/// How broadly the values agree: 1 when most values match, falling towards
+/// 0 when only a few do.
+fn agreement(matches: u32, n: u32) -> f32 {
+    if n == 0 {
+        return 0.0;
+    }
+    let ratio = matches as f32 / n as f32;
+    (ratio / 0.6).min(1.0).powf(0.7)
+}
+
+/// Value evidence for kinds that are only suggestive: scaled by agreement.
+fn weak(quality: f32, matches: u32, n: u32) -> f32 {
+    quality * agreement(matches, n)
+}
+
+fn pct(part: u32, whole: u32) -> String {
+    if whole == 0 {
+        "0%".into()
+    } else {
+        format!("{:.0}%", 100.0 * part as f32 / whole as f32)
+    }
+}
+
+/// A checksum family whose validated share among shape-matching values is no
+/// better than chance is noise (random 16-digit ids pass Luhn 1 time in 10).
+fn checksum_noise(shaped: u32, valid: u32, what: &str, notes: &mut Vec<String>) -> bool {
+    if shaped >= 10 && (valid as f32) < 0.5 * shaped as f32 {
+        notes.push(format!("only {valid} of {shaped} {what} pass the checksum: chance level, ignored"));
+        true
+    } else {
+        false
+    }
+}
+
+impl ColumnProfile {
+    fn confidence(&self, t: InfoType, ctx: &Context, notes: &mut Vec<String>) -> f32 {
+        use InfoType::*;
+        let n = self.non_null;
+        let name_pos = ctx.name.positive(t);
+        let damp = ctx.name.damp(t);
+        if damp < 1.0 {
+            notes.push("the column name argues against it".into());
+        }
+        if n == 0 {
+            // No values yet (new table): the name is all there is.
+            if name_pos > 0.0 {
+                notes.push(format!("no values sampled; column name suggests {}", t.as_str()));
+            }
+            return 0.7 * name_pos * damp;
+        }
+        let (v, agree, context) = match t {
+            Email => self.email(ctx, notes),
+            Phone => self.phone(ctx, notes),
+            Ipv4 => self.ipv4(ctx, notes),
+            Ipv6 => {
+                let m = self.count(Signal::Ipv6Whole) + self.count(Signal::Ipv6Text) + self.keyed(Ipv6);
+                let q = if ctx.type_class == TypeClass::Inet { 0.97 } else { 0.92 };
+                note_matches(notes, m, n, "valid IPv6 addresses");
+                (strong(q, m, n), 1.0, 0.0)
+            }
+            MacAddress => {
+                let m = self.count(Signal::MacWhole) + self.count(Signal::MacText);
+                let q = if ctx.type_class == TypeClass::MacAddr { 0.95 } else { 0.85 };
+                note_matches(notes, m, n, "MAC addresses");
+                (strong(q, m, n), 1.0, 0.0)
+            }
+            PersonName => self.person_name(ctx, notes),
+            PostalAddress => {
+                let whole = self.count(Signal::AddressWhole);
+                let text = self.count(Signal::AddressText);
+                let keyed = self.keyed(PostalAddress);
+                let shape = self.count(Signal::AddressShape);
+                note_matches(notes, whole + text, n, "street addresses");
+                if shape > 0 {
+                    notes.push(format!("{shape} of {n} values are a number with words, as addresses are"));
+                }
+                let v = weak(0.85, whole, n)
+                    .max(strong(0.7, whole, n))
+                    .max(strong(0.7, text, n))
+                    .max(strong(0.75, keyed, n))
+                    .max(weak(0.2, shape + whole, n));
+                (v, agreement(whole + text + keyed + shape, n), 0.0)
+            }
+            Postcode => self.postcode(ctx, notes),
+            DateOfBirth => self.date_of_birth(ctx, notes),
+            CreditCard => {
+                let shaped = self.count(Signal::CardShaped);
+                let valid = self.count(Signal::CardValid);
+                let noise = checksum_noise(shaped, valid, "card-shaped numbers", notes);
+                let text = self.count(Signal::CardText);
+                let keyed = self.keyed(CreditCard);
+                if !noise {
+                    note_matches(notes, valid + text, n, "Luhn-valid card numbers with a known issuer prefix");
+                }
+                let whole = if noise { 0.0 } else { strong(0.92, valid, n) };
+                (whole.max(strong(0.9, text, n)).max(strong(0.9, keyed, n)), 1.0, 0.0)
+            }
+            Iban => {
+                let shaped = self.count(Signal::IbanShaped);
+                let valid = self.count(Signal::IbanValid);
+                let noise = checksum_noise(shaped, valid, "IBAN-shaped values", notes);
+                let text = self.count(Signal::IbanText);
+                note_matches(notes, valid + text, n, "IBANs passing mod-97");
+                let whole = if noise { 0.0 } else { strong(0.96, valid, n) };
+                (whole.max(strong(0.95, text, n)), 1.0, 0.0)
+            }
+            UsSsn => self.ssn(ctx, notes),
+            NationalId => self.national_id(ctx, notes),
+            GeoCoordinates => self.geo(ctx, notes),
+            UrlWithCredentials => {
+                let m = self.count(Signal::UrlCreds);
+                note_matches(notes, m, n, "URLs with an embedded user and password");
+                (strong(0.95, m, n), 1.0, 0.0)
+            }
+            Secret => self.secret(ctx, notes),
+            UserTrackingId => self.tracking_id(ctx, notes),
+        };
+        if v <= 0.0 {
+            return 0.0;
+        }
+        if name_pos > 0.0 && agree > 0.0 {
+            notes.push(format!("column name suggests {}", t.as_str()));
+        }
+        let mut conf = 1.0 - (1.0 - v) * (1.0 - 0.95 * name_pos * agree) * (1.0 - context * agree);
+        conf *= damp;
+        // Identifiers repeated everywhere are constants (a sender address), not people.
+        if t.is_identifier() {
+            let (rows, distinct) = match ctx.live {
+                Some(l) if l.non_null > 0 => (l.non_null as f32, l.distinct as f32),
+                _ => (n as f32, self.distinct_ratio() * n as f32),
+            };
+            if rows >= 50.0 && distinct / rows < 0.02 && distinct <= 5.0 {
+                notes.push(format!("only {distinct:.0} distinct values in {rows:.0} rows: a constant, not people"));
+                conf *= 0.5;
+            }
+        }
+        conf.clamp(0.0, 1.0)
+    }
+
+    fn email(&self, _ctx: &Context, notes: &mut Vec<String>) -> (f32, f32, f32) {
+        let n = self.non_null;
+        let whole = self.count(Signal::EmailWhole);
+        let text = self.count(Signal::EmailText);
+        let m = self.infotype_cells[InfoType::Email as usize];
+        note_matches(notes, m, n, "valid e-mail addresses");
+        let v = strong(0.97, whole, n).max(strong(0.95, text, n)).max(strong(0.95, m, n));
+        (v, 1.0, 0.0)
+    }
+
+    fn phone(&self, ctx: &Context, notes: &mut Vec<String>) -> (f32, f32, f32) {
+        let n = self.non_null;
+        let intl = self.count(Signal::PhoneIntl);
+        let national = self.count(Signal::PhoneNational);
+        let digits = self.count(Signal::PhoneDigits);
+        let text = self.count(Signal::PhoneText);
+        let keyed = self.keyed(InfoType::Phone);
+        let nanp_shaped = self.count(Signal::PhoneNanpShaped);
+        let nanp_invalid = self.count(Signal::PhoneNanpInvalid);
+        // Real North American numbers never start an area code or exchange with 0/1;
+        // random ids shaped like them do about a third of the time.
+        // A column that says it holds phone numbers keeps them (test data, foreign numbers).
+        let nanp_noise = nanp_shaped >= 10
+            && nanp_invalid as f32 > 0.15 * nanp_shaped as f32
+            && ctx.name.positive(InfoType::Phone) < 0.7;
+        if nanp_noise {
+            notes.push(format!(
+                "{nanp_invalid} of {nanp_shaped} North-American-shaped numbers have impossible area codes or exchanges: ids, not phones"
+            ));
+        }
+        let formatted = if nanp_noise {
+            national.saturating_sub(nanp_shaped) + intl.saturating_sub(nanp_shaped)
+        } else {
+            national + intl
+        };
+        let intl_ok = if nanp_noise { intl.saturating_sub(nanp_shaped) } else { intl };
+        note_matches(notes, formatted + text + keyed, n, "phone numbers in national or international format");
+        let mut v = strong(0.85, intl_ok, n)
+            .max(strong(0.75, text, n))
+            .max(weak(0.78, formatted, n))
+            .max(strong(0.5, formatted, n))
+            .max(strong(0.8, keyed, n));
+        let numeric_type = matches!(ctx.type_class, TypeClass::Integer | TypeClass::Decimal);
+        let digit_evidence = weak(if numeric_type { 0.25 } else { 0.3 }, digits + formatted, n);
+        if digits > 0 {
+            notes.push(format!("{} of {n} values are 10–13 digit numbers", digits));
+        }
+        v = v.max(digit_evidence);
+        let agree = agreement(formatted + digits + text + keyed + intl_ok, n);
+        (v, agree, 0.0)
+    }
+
+    fn ipv4(&self, ctx: &Context, notes: &mut Vec<String>) -> (f32, f32, f32) {
+        let n = self.non_null;
+        let whole = self.count(Signal::Ipv4Whole);
+        let small = self.count(Signal::Ipv4Small);
+        let versions = self.count(Signal::VersionString);
+        let text = self.count(Signal::Ipv4Text);
+        let keyed = self.keyed(InfoType::Ipv4);
+        let version_like =
+            whole >= 5 && (small as f32 >= 0.6 * whole as f32 || versions as f32 >= 0.2 * (whole + versions) as f32);
+        if version_like {
+            notes.push(format!(
+                "{whole} dotted quads, but {} have only small parts and {versions} other values are version strings: version numbers",
+                small
+            ));
+        }
+        note_matches(notes, whole + text, n, "valid IPv4 addresses");
+        let q = if ctx.type_class == TypeClass::Inet { 0.97 } else { 0.88 };
+        let whole_v = if version_like { 0.1 * strong(q, whole, n) } else { strong(q, whole, n) };
+        (whole_v.max(strong(0.8, text, n)).max(strong(0.85, keyed, n)), if version_like { 0.0 } else { 1.0 }, 0.0)
+    }
+
+    fn person_name(&self, ctx: &Context, notes: &mut Vec<String>) -> (f32, f32, f32) {
+        let n = self.non_null;
+        let full = self.count(Signal::NameFull) + self.count(Signal::NameCjk);
+        let shape = self.count(Signal::NameShape);
+        let given = self.count(Signal::NameGiven);
+        let family = self.count(Signal::NameFamily);
+        let single = self.count(Signal::SingleWordCap);
+        let other_phrases = self.count(Signal::NameOrganisation) + self.count(Signal::NamePlace);
+        let text = self.count(Signal::NameText);
+        let keyed = self.keyed(InfoType::PersonName);
+        let r = |m: u32| m as f32 / n as f32;
+        let distinct_values = match ctx.live {
+            Some(l) if l.non_null > 0 => l.distinct as f32,
+            _ => self.distinct_ratio() * n as f32,
+        };
+        let mut agree = agreement(full + shape + single + keyed + text, n);
+        let v_values = if r(full) >= 0.25 && r(full + shape) >= 0.5 {
+            notes.push(format!("{} of {n} values are names with a known given or family name", full));
+            0.9
+        } else if r(full) >= 0.1 && r(full + shape) >= 0.5 {
+            notes.push(format!("{} of {n} values are names with a known given or family name", full));
+            0.6
+        } else if r(given) >= 0.3 && r(single) >= 0.6 {
+            notes.push(format!("{given} of {n} values are known given names"));
+            0.8
+        } else if r(given + family) >= 0.2 && r(single) >= 0.6 {
+            notes.push(format!("{} of {n} values are known given or family names", given + family));
+            0.5
+        } else if r(single) >= 0.6 {
+            // Single capitalised words: a surname column, or a status column
+            // (a handful of values repeated).
+            if distinct_values < 15.0 && n >= 50 && ctx.name.positive(InfoType::PersonName) < 0.85 {
+                agree *= 0.3;
+            }
+            0.15
+        } else if r(full + shape) >= 0.5 {
+            0.2
+        } else if full >= 3 {
+            notes.push(format!("{full} of {n} values are names"));
+            strong(0.6, full, n)
+        } else {
+            0.0
+        };
+        // A given name before a capitalised word can be chance in prose: one or
+        // two such mentions are not enough.
+        let v_text = match text {
+            0 => 0.0,
+            1 => 0.35,
+            2 => 0.45,
+            3 => 0.55,
+            _ => strong(0.72, text, n),
+        };
+        if text > 0 {
+            notes.push(format!("{text} of {n} texts mention a given name followed by a family name"));
+        }
+        let mut v = v_values.max(v_text).max(strong(0.85, keyed, n));
+        if r(other_phrases) >= 0.3 {
+            notes.push("many values are company or place names".into());
+            v *= 0.3;
+        }
+        // Pass 2: a surname column sits next to e-mails, phones, birth dates.
+        let mut context = 0.0f32;
+        if ctx.people_table || ctx.table.has(InfoType::Email) || ctx.table.has(InfoType::DateOfBirth) {
+            context = 0.35;
+        }
+        if ctx.neighbour_names[InfoType::PersonName as usize] >= 0.85 && r(single) >= 0.6 {
+            // `first_name` next door makes a column of single capitalised words likely `last_name`.
+            context = context.max(0.45);
+        }
+        if context > 0.0 && v_values >= 0.15 {
+            notes.push("the table holds other personal data".into());
+        }
+        (v, agree, if v_values >= 0.15 { context } else { 0.0 })
+    }
+
+    fn postcode(&self, ctx: &Context, notes: &mut Vec<String>) -> (f32, f32, f32) {
+        let n = self.non_null;
+        let distinct = self.count(Signal::PostcodeDistinct);
+        let numeric = self.count(Signal::PostcodeNumeric);
+        let keyed = self.keyed(InfoType::Postcode);
+        note_matches(notes, distinct + numeric + keyed, n, "postcode-shaped values");
+        let v = weak(0.62, distinct, n).max(weak(0.15, distinct + numeric, n)).max(strong(0.75, keyed, n));
+        let agree = agreement(distinct + numeric + keyed, n);
+        let mut context = 0.0f32;
+        // Counters and ids in number columns next to an address are not
+        // postcodes; there only the column's own name can say so.
+        let numeric_type = matches!(ctx.type_class, TypeClass::Integer | TypeClass::Decimal);
+        if numeric_type {
+            return (v, agree, 0.0);
+        }
+        if names::mentions_address_parts(&ctx.input.neighbours) {
+            context = 0.4;
+        }
+        if ctx.table.has(InfoType::PostalAddress) {
+            context = context.max(0.45);
+        }
+        if ctx.table.has(InfoType::PersonName) && (context > 0.0 || ctx.table.has(InfoType::DateOfBirth)) {
+            context += 0.15;
+        }
+        if context > 0.0 {
+            notes.push("neighbouring columns are address parts or personal data".into());
+        }
+        (v, agree, context)
+    }
+
+    fn date_of_birth(&self, ctx: &Context, notes: &mut Vec<String>) -> (f32, f32, f32) {
+        let n = self.non_null;
+        let dates = self.birth_years.len() as u32;
+        let text = self.count(Signal::DobText);
+        let keyed = self.keyed(InfoType::DateOfBirth);
+        let this_year = current_year();
+        let mut v = 0.0f32;
+        let mut birth_like = false;
+        if dates > 0 {
+            let ages: Vec<i32> = self.birth_years.iter().map(|y| this_year - y).collect();
+            let plausible = ages.iter().filter(|&&a| (0..=110).contains(&a)).count() as f32 / dates as f32;
+            let mean = ages.iter().map(|&a| a as f32).sum::<f32>() / dates as f32;
+            let spread = (ages.iter().map(|&a| (a as f32 - mean).powi(2)).sum::<f32>() / dates as f32).sqrt();
+            let timed = self.dates_with_time as f32 / dates as f32;
+            birth_like = plausible >= 0.9 && timed <= 0.1 && (dates < 8 || (spread >= 6.0 && mean >= 15.0));
+            if birth_like {
+                notes.push(format!(
+                    "{dates} of {n} values are dates; ages spread like birth dates (mean {mean:.0}, spread {spread:.0} years)"
+                ));
+                v = weak(if dates >= 8 { 0.3 } else { 0.15 }, dates, n);
+            } else {
+                v = weak(0.03, dates, n);
+            }
+        }
+        v = v.max(strong(0.85, text, n)).max(strong(0.85, keyed, n));
+        if text > 0 {
+            notes.push(format!("{text} of {n} texts give a birth date"));
+        }
+        let mut context = 0.0f32;
+        if birth_like {
+            if ctx.people_table || ctx.table.has(InfoType::PersonName) || ctx.personal_neighbours >= 1.0 {
+                context = 0.45;
+            }
+            if ctx.table.has(InfoType::PersonName)
+                && (ctx.table.has(InfoType::Postcode) || ctx.table.has(InfoType::PostalAddress))
+            {
+                context = 0.6;
+                notes.push("quasi-identifier combination: name, birth date and postcode in one table".into());
+            } else if context > 0.0 {
+                notes.push("the table describes people".into());
+            }
+        }
+        let agree = if birth_like { agreement(dates, n) } else { 0.3 * agreement(dates, n) };
+        (v, agree.max(agreement(text + keyed, n)), context)
+    }
+
+    fn ssn(&self, _ctx: &Context, notes: &mut Vec<String>) -> (f32, f32, f32) {
+        let n = self.non_null;
+        let formatted = self.count(Signal::SsnFormatted);
+        let invalid = self.count(Signal::SsnFormattedInvalid);
+        let digits = self.count(Signal::SsnDigits);
+        let text = self.count(Signal::SsnText);
+        let keyed = self.keyed(InfoType::UsSsn);
+        let shaped = formatted + invalid;
+        // Random 3-2-4 numbers break the issuance rules about one time in nine.
+        let noise = shaped >= 10 && invalid as f32 > 0.05 * shaped as f32;
+        if noise {
+            notes.push(format!("{invalid} of {shaped} SSN-shaped values break the issuance rules: not SSNs"));
+        } else {
+            note_matches(notes, formatted + text, n, "SSNs passing the issuance rules");
+        }
+        let whole = if noise { 0.0 } else { strong(0.85, formatted, n) };
+        let v = whole.max(strong(0.8, text, n)).max(weak(0.2, digits, n)).max(strong(0.85, keyed, n));
+        (v, agreement(formatted + digits + text + keyed, n), 0.0)
+    }
+
+    fn national_id(&self, _ctx: &Context, notes: &mut Vec<String>) -> (f32, f32, f32) {
+        let n = self.non_null;
+        let shaped = self.count(Signal::NatIdShaped);
+        let valid = self.count(Signal::NatIdValid);
+        let d_shaped = self.count(Signal::NatIdDigitsShaped);
+        let d_valid = self.count(Signal::NatIdDigitsValid);
+        let keyed = self.keyed(InfoType::NationalId);
+        let noise = checksum_noise(shaped, valid, "id-shaped values", notes);
+        let formatted = if noise { 0.0 } else { strong(0.85, valid, n) };
+        // Bare digit ids pass their checks by chance often; a column where
+        // nearly all do is a column of ids.
+        let digits = if d_shaped >= 20 && d_valid as f32 >= 0.9 * d_shaped as f32 {
+            weak(0.85, d_valid, n)
+        } else if d_shaped < 20 && d_valid > 0 && d_valid == d_shaped {
+            weak(0.3, d_valid, n)
+        } else {
+            0.0
+        };
+        if valid + d_valid > 0 {
+            let schemes: Vec<String> = self
+                .schemes
+                .iter()
+                .filter(|(k, _)| k.contains('_') && !k.contains("key") && !k.contains("token") && *k != &"jwt")
+                .map(|(k, v)| format!("{k} {v}"))
+                .collect();
+            notes.push(format!(
+                "{} of {n} values pass a national-id checksum ({})",
+                valid + d_valid,
+                schemes.join(", ")
+            ));
+        }
+        let v = formatted.max(digits).max(strong(0.85, keyed, n));
+        (
+            v,
+            agreement(valid + d_valid + keyed, n).max(if d_shaped > 0 { agreement(d_shaped, n) * 0.5 } else { 0.0 }),
+            0.0,
+        )
+    }
+
+    fn geo(&self, ctx: &Context, notes: &mut Vec<String>) -> (f32, f32, f32) {
+        let n = self.non_null;
+        let pairs = self.count(Signal::GeoPair);
+        let floats = self.count(Signal::GeoFloat);
+        let keyed = self.keyed(InfoType::GeoCoordinates);
+        if ctx.type_class == TypeClass::Point {
+            notes.push("a point column".into());
+            return (0.55, 1.0, 0.0);
+        }
+        note_matches(notes, pairs, n, "latitude/longitude pairs");
+        let v_pairs = weak(0.85, pairs, n).max(strong(0.7, pairs, n)).max(strong(0.8, keyed, n));
+        let v_floats = weak(0.15, floats, n);
+        let lat_range = self.floats.iter().all(|f| f.abs() <= 90.0);
+        let mut context = 0.0;
+        if floats > 0 {
+            notes.push(format!("{floats} of {n} values are precise decimals in coordinate range"));
+            let partner = ctx.neighbour_names[InfoType::GeoCoordinates as usize] >= 0.8;
+            if partner || ctx.table.has(InfoType::GeoCoordinates) {
+                context = 0.45;
+                notes.push("a neighbouring column is the other coordinate".into());
+            }
+            let toks = names::tokens(&ctx.input.column_name);
+            if toks.iter().any(|t| t == "lat" || t == "latitude") && !lat_range {
+                return (0.0, 0.0, 0.0);
+            }
+        }
+        (v_pairs.max(v_floats), agreement(pairs + floats + keyed, n), context)
+    }
+
+    fn secret(&self, ctx: &Context, notes: &mut Vec<String>) -> (f32, f32, f32) {
+        let n = self.non_null;
+        let known = self.count(Signal::SecretKnown) + self.count(Signal::Jwt) + self.count(Signal::Pem);
+        let hashes = self.count(Signal::PasswordHash);
+        let high = self.count(Signal::HighEntropy);
+        let password_like = self.count(Signal::PasswordLike);
+        let ids = self.count(Signal::Uuid) + self.count(Signal::HexId) + self.count(Signal::OpaqueId);
+        let keyed = self.keyed(InfoType::Secret);
+        if known > 0 {
+            let kinds: Vec<String> = self
+                .schemes
+                .iter()
+                .filter(|(k, _)| k.contains("key") || k.contains("token") || **k == "jwt")
+                .map(|(k, v)| format!("{k} {v}"))
+                .collect();
+            notes.push(format!("{known} of {n} values are credentials with a known format ({})", kinds.join(", ")));
+        }
+        if hashes > 0 {
+            notes.push(format!("{hashes} of {n} values are password hashes"));
+        }
+        if high > 0 {
+            notes.push(format!("{high} of {n} values are high-entropy strings"));
+        }
+        let v = strong(0.96, known, n)
+            .max(strong(0.85, hashes, n))
+            .max(weak(0.3, high, n))
+            .max(weak(0.2, password_like + high, n))
+            .max(weak(0.15, ids, n))
+            .max(strong(0.8, keyed, n));
+        let _ = ctx;
+        (v, agreement(known + hashes + high + password_like + ids + keyed, n), 0.0)
+    }
+
+    fn tracking_id(&self, ctx: &Context, notes: &mut Vec<String>) -> (f32, f32, f32) {
+        let n = self.non_null;
+        let ids = self.count(Signal::Uuid) + self.count(Signal::HexId) + self.count(Signal::OpaqueId);
+        let keyed = self.keyed(InfoType::UserTrackingId);
+        if ids + keyed == 0 {
+            return (0.0, 0.0, 0.0);
+        }
+        notes.push(format!("{} of {n} values are opaque identifiers (UUIDs, hashes, tokens)", ids));
+        let v = weak(0.12, ids, n).max(strong(0.8, keyed, n));
+        let mut context = 0.0f32;
+        if names::is_bare_key(&ctx.input.column_name) {
+            if ctx.people_table {
+                context = 0.75;
+                notes.push("the key of a table of people".into());
+            } else if ctx.table.direct_identifiers() >= 2 {
+                context = 0.6;
+                notes.push("the key of rows that hold direct identifiers".into());
+            }
+        }
+        if ctx.references_people {
+            context = context.max(0.8);
+            notes.push("a foreign key to a table of people".into());
+        }
+        (v, agreement(ids + keyed, n), context)
+    }
+}
+
+fn note_matches(notes: &mut Vec<String>, m: u32, n: u32, what: &str) {
+    if m > 0 {
+        notes.push(format!("{m} of {n} values ({}) are {what}", pct(m, n)));
+    }
+}
+
+fn current_year() -> i32 {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(1_700_000_000);
+    1970 + (secs / 31_556_952) as i32
+}
+
+/// Pass 1 for one column: its values and its own name only.
+pub fn classify_column<'a, I>(input: &ColumnInput, values: I) -> Vec<Detection>
+where
+    I: IntoIterator<Item = Option<&'a str>>,
+{
+    ColumnProfile::from_values(values).score(input, &TableContext::default(), None)
+}
+
+/// Pass 2 over a whole table: every column scored again with what the other
+/// columns hold. `live` (one entry per column, or empty) carries statistics
+/// fetched from the table itself.
+pub fn classify_table(columns: &[(ColumnInput, ColumnProfile)], live: &[Option<LiveStats>]) -> Vec<Vec<Detection>> {
+    let first: Vec<Vec<Detection>> =
+        columns.iter().map(|(input, profile)| profile.score(input, &TableContext::default(), None)).collect();
+    columns
+        .iter()
+        .enumerate()
+        .map(|(i, (input, profile))| {
+            let mut table = TableContext::default();
+            for (j, detections) in first.iter().enumerate() {
+                if i == j {
+                    continue;
+                }
+                for d in detections {
+                    let slot = &mut table.detected[d.infotype as usize];
+                    *slot = slot.max(d.confidence);
+                }
+            }
+            let stats = live.get(i).copied().flatten();
+            profile.score(input, &table, stats.as_ref())
+        })
+        .collect()
+}
+
+/// Detections at or above `threshold`.
+pub fn above(detections: Vec<Detection>, threshold: f32) -> Vec<Detection> {
+    detections.into_iter().filter(|d| d.confidence >= threshold).collect()
+}

@@ -1,0 +1,410 @@
+//! Behaviour of the whole classifier on realistic columns, including the
+//! hard negatives that must stay clean.
+
+use super::*;
+
+fn col(name: &str, type_name: &str) -> ColumnInput {
+    ColumnInput { column_name: name.into(), type_name: type_name.into(), table_name: "t".into(), ..Default::default() }
+}
+
+fn run(input: &ColumnInput, values: &[String]) -> Vec<Detection> {
+    above(classify_column(input, values.iter().map(|v| Some(v.as_str()))), 0.5)
+}
+
+fn types(d: &[Detection]) -> Vec<&'static str> {
+    d.iter().map(|d| d.infotype.as_str()).collect()
+}
+
+fn top(d: &[Detection]) -> Option<&'static str> {
+    d.first().map(|d| d.infotype.as_str())
+}
+
+/// A tiny deterministic generator so the tests need no crates.
+struct Rng(u64);
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+    fn digits(&mut self, n: usize) -> String {
+        (0..n).map(|_| char::from(b'0' + self.below(10) as u8)).collect()
+    }
+    fn hex(&mut self, n: usize) -> String {
+        (0..n).map(|_| char::from_digit(self.below(16) as u32, 16).unwrap()).collect()
+    }
+}
+
+fn luhn_complete(rng: &mut Rng, prefix: &str, len: usize) -> String {
+    let mut body = format!("{prefix}{}", rng.digits(len - prefix.len() - 1));
+    for check in 0..10 {
+        let candidate = format!("{body}{check}");
+        let digits: Vec<u8> = candidate.bytes().map(|b| b - b'0').collect();
+        if validators::luhn_valid(&digits) {
+            body = candidate;
+            break;
+        }
+    }
+    body
+}
+
+fn filler(rng: &mut Rng, n: usize) -> Vec<String> {
+    let words = [
+        "great", "product", "arrived", "late", "box", "was", "fine", "thanks", "again", "would", "buy", "colour",
+        "size",
+    ];
+    (0..n)
+        .map(|_| (0..12).map(|_| words[rng.below(words.len() as u64) as usize]).collect::<Vec<_>>().join(" "))
+        .collect()
+}
+
+#[test]
+fn emails_are_found_even_in_one_percent_of_free_text() {
+    let mut rng = Rng(7);
+    let mut values = filler(&mut rng, 990);
+    for i in 0..10 {
+        values.push(format!("please reply to customer{i}@example.org about the refund, order pending"));
+    }
+    let d = run(&col("notes", "text"), &values);
+    assert_eq!(top(&d), Some("email"), "{d:?}");
+    assert_eq!(d[0].matches, 10);
+    assert_eq!(d[0].sampled, 1000);
+}
+
+#[test]
+fn clean_free_text_has_no_findings() {
+    let mut rng = Rng(11);
+    let values = filler(&mut rng, 1000);
+    assert!(run(&col("notes", "text"), &values).is_empty());
+}
+
+#[test]
+fn luhn_failing_16_digit_numbers_are_not_cards() {
+    let mut rng = Rng(3);
+    let values: Vec<String> = (0..1000)
+        .map(|_| {
+            let valid = luhn_complete(&mut rng, "4", 16);
+            // Break the check digit.
+            let last = valid.as_bytes()[15] - b'0';
+            format!("{}{}", &valid[..15], (last + 1) % 10)
+        })
+        .collect();
+    let d = run(&col("col_17", "text"), &values);
+    assert!(!types(&d).contains(&"credit_card"), "{d:?}");
+}
+
+#[test]
+fn random_16_digit_ids_pass_luhn_only_by_chance() {
+    let mut rng = Rng(5);
+    let values: Vec<String> = (0..1000).map(|_| format!("4{}", rng.digits(15))).collect();
+    let d = run(&col("ref", "text"), &values);
+    assert!(!types(&d).contains(&"credit_card"), "{d:?}");
+}
+
+#[test]
+fn real_cards_are_found_with_a_meaningless_name() {
+    let mut rng = Rng(9);
+    let values: Vec<String> = (0..500)
+        .map(|i| match i % 3 {
+            0 => luhn_complete(&mut rng, "4", 16),
+            1 => luhn_complete(&mut rng, "5", 16),
+            _ => luhn_complete(&mut rng, "37", 15),
+        })
+        .collect();
+    let d = run(&col("col_3", "text"), &values);
+    assert_eq!(top(&d), Some("credit_card"), "{d:?}");
+}
+
+#[test]
+fn order_ids_shaped_like_phone_numbers_are_not_phones() {
+    let mut rng = Rng(13);
+    let values: Vec<String> =
+        (0..1000).map(|_| format!("{}-{}-{}", rng.digits(3), rng.digits(3), rng.digits(4))).collect();
+    let d = run(&col("order_ref", "text"), &values);
+    assert!(!types(&d).contains(&"phone"), "{d:?}");
+    let d = run(&col("col_9", "text"), &values);
+    assert!(!types(&d).contains(&"phone"), "random digits break NANP rules: {d:?}");
+}
+
+#[test]
+fn phones_in_many_formats() {
+    let values: Vec<String> = [
+        "+1-363-717-0669x0743",
+        "683.353.3740",
+        "(415) 555-2671",
+        "+49(0)8377835337",
+        "+33 5 63 08 37 78",
+        "05 81 90 74 39",
+        "+44 20 7946 0958",
+        "090-743 91 50",
+        "+48 797 439 150",
+        "080-9150-0080",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let d = run(&col("contact", "text"), &values);
+    assert_eq!(top(&d), Some("phone"), "{d:?}");
+}
+
+#[test]
+fn product_uuids_are_not_tracking_ids_but_visitor_uuids_are() {
+    let mut rng = Rng(17);
+    let values: Vec<String> = (0..300)
+        .map(|_| format!("{}-{}-4{}-a{}-{}", rng.hex(8), rng.hex(4), rng.hex(3), rng.hex(3), rng.hex(12)))
+        .collect();
+    assert!(run(&col("product_id", "uuid"), &values).is_empty());
+    let d = run(&col("visitor_id", "uuid"), &values);
+    assert_eq!(top(&d), Some("user_tracking_id"), "{d:?}");
+    let d = run(&col("col_4", "text"), &values);
+    assert!(d.is_empty(), "a UUID alone says nothing: {d:?}");
+}
+
+#[test]
+fn version_strings_are_not_ip_addresses() {
+    let mut rng = Rng(19);
+    let values: Vec<String> = (0..400)
+        .map(|i| {
+            if i % 3 == 0 {
+                format!("{}.{}.{}", rng.below(12), rng.below(20), rng.below(30))
+            } else {
+                format!("{}.{}.{}.{}", rng.below(12), rng.below(10), rng.below(20), rng.below(30))
+            }
+        })
+        .collect();
+    let d = run(&col("version", "text"), &values);
+    assert!(!types(&d).contains(&"ipv4"), "{d:?}");
+    let d = run(&col("col_2", "text"), &values);
+    assert!(!types(&d).contains(&"ipv4"), "{d:?}");
+    let ips: Vec<String> = (0..400)
+        .map(|_| format!("{}.{}.{}.{}", 1 + rng.below(222), rng.below(256), rng.below(256), 1 + rng.below(254)))
+        .collect();
+    assert_eq!(top(&run(&col("col_2", "text"), &ips)), Some("ipv4"));
+}
+
+#[test]
+fn checksums_of_non_personal_data_are_not_findings() {
+    let mut rng = Rng(23);
+    let values: Vec<String> = (0..500).map(|_| rng.hex(64)).collect();
+    assert!(run(&col("checksum", "text"), &values).is_empty());
+    assert!(run(&col("sha256", "text"), &values).is_empty());
+    let d = run(&col("email_sha256", "text"), &values);
+    assert_eq!(top(&d), Some("user_tracking_id"), "a hashed e-mail tracks a person: {d:?}");
+}
+
+#[test]
+fn secrets_with_known_prefixes() {
+    let values = vec![
+        "AKIAIOSFODNN7EXAMPLE".to_string(),
+        "ghp_aBcDeFgHiJkLmNoPqRsTuVwXyZ0123456789".to_string(),
+        "sk_live_4eC39HqLyjWDarjtT1zdp7dc".to_string(),
+        "xoxb-123456789012-1234567890123-AbCdEfGhIjKlMnOpQrStUvWx".to_string(),
+        "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U"
+            .to_string(),
+        "-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEA\n-----END RSA PRIVATE KEY-----".to_string(),
+    ];
+    let d = run(&col("col_5", "text"), &values);
+    assert_eq!(top(&d), Some("secret"), "{d:?}");
+    assert!(d[0].evidence.iter().any(|e| e.contains("aws_access_key_id")), "{:?}", d[0].evidence);
+}
+
+#[test]
+fn names_need_values_and_context() {
+    let values: Vec<String> = [
+        "Kathryn Coffey",
+        "Susan Lee",
+        "William Porter",
+        "Horst-Günter Beyer",
+        "Luce Simon",
+        "Sander Kolster",
+        "田中 裕太",
+        "Urszula Żal",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    assert_eq!(top(&run(&col("col_1", "text"), &values)), Some("person_name"));
+    let companies: Vec<String> = ["Smith LLC", "Johnson, Miller and Brown", "Schmidt GmbH", "Acme Inc", "Garcia Group"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    assert!(run(&col("vendor", "text"), &companies).is_empty());
+    let cities: Vec<String> = ["Lake Jennifer", "North Timothytown", "Port Jessica", "East Michaelton", "New Sarah"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    assert!(run(&col("col_1", "text"), &cities).is_empty());
+}
+
+#[test]
+fn birth_dates_need_a_name_or_people_around_them() {
+    let mut rng = Rng(29);
+    let dobs: Vec<String> = (0..300)
+        .map(|_| format!("{}-{:02}-{:02}", 1940 + rng.below(65), 1 + rng.below(12), 1 + rng.below(28)))
+        .collect();
+    assert_eq!(top(&run(&col("dob", "date"), &dobs)), Some("date_of_birth"));
+    assert!(run(&col("col_8", "date"), &dobs).is_empty());
+    let recent: Vec<String> = (0..300)
+        .map(|_| format!("{}-{:02}-{:02}", 2019 + rng.below(6), 1 + rng.below(12), 1 + rng.below(28)))
+        .collect();
+    assert!(run(&col("order_date", "date"), &recent).is_empty());
+    // Pass 2: a date column spread like birth dates next to names.
+    let names: Vec<String> =
+        (0..300).map(|i| ["Anna Schmidt", "John Smith", "Maria Garcia"][i % 3].to_string()).collect();
+    let table = vec![
+        (
+            ColumnInput {
+                column_name: "col_1".into(),
+                type_name: "text".into(),
+                table_name: "t".into(),
+                neighbours: vec!["col_8".into()],
+                references: None,
+            },
+            ColumnProfile::from_values(names.iter().map(|s| Some(s.as_str()))),
+        ),
+        (
+            ColumnInput {
+                column_name: "col_8".into(),
+                type_name: "date".into(),
+                table_name: "t".into(),
+                neighbours: vec!["col_1".into()],
+                references: None,
+            },
+            ColumnProfile::from_values(dobs.iter().map(|s| Some(s.as_str()))),
+        ),
+    ];
+    let result = classify_table(&table, &[]);
+    assert!(above(result[1].clone(), 0.5).iter().any(|d| d.infotype == InfoType::DateOfBirth), "{:?}", result[1]);
+}
+
+#[test]
+fn ssn_rules_separate_real_from_random() {
+    let mut rng = Rng(31);
+    let real: Vec<String> = (0..300)
+        .map(|_| format!("{:03}-{:02}-{:04}", 1 + rng.below(665), 1 + rng.below(98), 1 + rng.below(9998)))
+        .collect();
+    assert_eq!(top(&run(&col("col_6", "text"), &real)), Some("us_ssn"));
+    let random: Vec<String> =
+        (0..300).map(|_| format!("{}-{}-{}", rng.digits(3), rng.digits(2), rng.digits(4))).collect();
+    assert!(!types(&run(&col("col_6", "text"), &random)).contains(&"us_ssn"));
+}
+
+#[test]
+fn json_cells_are_searched_inside() {
+    let mut values: Vec<String> =
+        (0..990).map(|i| format!(r#"{{"event": "click", "x": {i}, "page": "/home"}}"#)).collect();
+    for i in 0..10 {
+        values
+            .push(format!(r#"{{"event": "signup", "user": {{"email": "u{i}@example.com", "ip": "203.0.113.{i}"}}}}"#));
+    }
+    let d = run(&col("payload", "jsonb"), &values);
+    let t = types(&d);
+    assert!(t.contains(&"email") && t.contains(&"ipv4"), "{d:?}");
+}
+
+#[test]
+fn type_and_name_only_columns() {
+    // An empty new table: the name is all there is, and it is enough to suggest.
+    let d = run(&col("email", "text"), &[]);
+    assert_eq!(top(&d), Some("email"));
+    assert!(d[0].confidence < 0.8);
+    // Booleans never hold PII, whatever they are called.
+    assert!(run(&col("email", "boolean"), &["true".into(), "false".into()]).is_empty());
+    // A name that disagrees with its values gives nothing.
+    let values: Vec<String> = (0..100).map(|i| format!("item {i}")).collect();
+    assert!(run(&col("email", "text"), &values).is_empty());
+}
+
+#[test]
+fn national_ids_with_checksums() {
+    let values: Vec<String> =
+        ["22179636T", "BCCFRC15M25E852P", "191002A584N", "961112-5825", "45032719961112141X", "280.929.381-30"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+    assert_eq!(top(&run(&col("col_7", "text"), &values)), Some("national_id"));
+}
+
+#[test]
+fn geo_pairs_and_named_coordinates() {
+    let mut rng = Rng(37);
+    let pairs: Vec<String> = (0..200)
+        .map(|_| {
+            format!(
+                "{:.5}, {:.5}",
+                rng.below(18000) as f64 / 100.0 - 90.0 + 0.00123,
+                rng.below(36000) as f64 / 100.0 - 180.0 + 0.00456
+            )
+        })
+        .collect();
+    assert_eq!(top(&run(&col("col_10", "text"), &pairs)), Some("geo_coordinates"));
+    let lats: Vec<String> =
+        (0..200).map(|_| format!("{:.6}", rng.below(18000) as f64 / 100.0 - 90.0 + 0.000123)).collect();
+    let mut input = col("lat", "double precision");
+    input.neighbours = vec!["lng".into()];
+    assert_eq!(top(&run(&input, &lats)), Some("geo_coordinates"));
+}
+
+#[test]
+fn url_credentials_and_ibans() {
+    let urls: Vec<String> = vec!["postgres://app:s3cr3t@db:5432/x".into(), "https://example.com/path".into()];
+    assert_eq!(top(&run(&col("col_11", "text"), &urls)), Some("url_with_credentials"));
+    let ibans: Vec<String> = vec!["DE89370400440532013000".into(), "GB82 WEST 1234 5698 7654 32".into()];
+    assert_eq!(top(&run(&col("col_12", "text"), &ibans)), Some("iban"));
+}
+
+#[test]
+fn addresses_in_other_scripts_need_the_name() {
+    let values: Vec<String> = [
+        "Petőfi tér 134.",
+        "Κολιρίου 76",
+        "ш. Ярославское, д. 45",
+        "울산광역시 동대문구 서초대거리 518-70",
+        "Nad Košinkou 3",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    assert_eq!(top(&run(&col("street", "text"), &values)), Some("postal_address"));
+    assert!(run(&col("col_3", "text"), &values).is_empty());
+}
+
+#[test]
+fn a_phone_column_keeps_numbers_that_break_north_american_rules() {
+    let mut rng = Rng(41);
+    let values: Vec<String> =
+        (0..300).map(|_| format!("{} {} {}", rng.digits(3), rng.digits(3), rng.digits(4))).collect();
+    assert_eq!(top(&run(&col("phone", "text"), &values)), Some("phone"));
+    assert!(!types(&run(&col("col_5", "text"), &values)).contains(&"phone"));
+}
+
+#[test]
+fn postcodes_with_country_letters_and_few_distinct_surnames() {
+    let values: Vec<String> = ["H-7273", "H-1011", "H-6720", "H-9021"].iter().map(|s| s.to_string()).collect();
+    assert_eq!(top(&run(&col("postcode", "text"), &values)), Some("postcode"));
+    let surnames: Vec<String> =
+        (0..300).map(|i| ["Nguyễn", "Trần", "Lê", "Phạm", "Hoàng"][i % 5].to_string()).collect();
+    assert_eq!(top(&run(&col("last_name", "text"), &surnames)), Some("person_name"));
+    let statuses: Vec<String> = (0..300).map(|i| ["Active", "Pending", "Closed"][i % 3].to_string()).collect();
+    assert!(run(&col("col_4", "text"), &statuses).is_empty());
+}
+
+#[test]
+fn phone_numbers_in_text_are_found_by_the_words_around_them() {
+    let mut rng = Rng(43);
+    let mut values = filler(&mut rng, 995);
+    for number in ["01154960500", "(05678) 123456", "0681 241586", "090-743 91 50", "+49 30 901820"] {
+        values.push(format!("please call me back on {number} after five, thanks"));
+    }
+    let d = run(&col("notes", "text"), &values);
+    assert_eq!(top(&d), Some("phone"), "{d:?}");
+    assert_eq!(d[0].matches, 5);
+    // Numbers without such words stay quiet: order 5512 and a 12-digit reference.
+    let quiet: Vec<String> =
+        (0..300).map(|i| format!("order {i} shipped with reference 4711{:08} today, box size M", i * 7)).collect();
+    assert!(run(&col("notes", "text"), &quiet).is_empty());
+}

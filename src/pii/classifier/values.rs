@@ -1,0 +1,1420 @@
+//! Looks at one cell: which kinds of personal data it holds (as a whole, or
+//! inside free text or JSON), each validated rather than only matched.
+
+use std::sync::OnceLock;
+
+use regex::Regex;
+
+use super::dictionary::{
+    fold, is_cjk_family_name, is_family_name, is_given_name, is_name_affix, is_organisation_marker, is_place_marker,
+    starts_with_cjk_family_name,
+};
+use super::names;
+use super::validators::{
+    all_same, card_network, digits_of, iban_check, is_ipv6, is_jwt, is_mac, luhn_valid, national_id_check, parse_date,
+    parse_ipv4_host, shannon_entropy, ssn_digits_valid, ssn_formatted, FoundDate, IbanCheck, NationalId,
+};
+use super::InfoType;
+
+/// One observation about a cell. A cell counts at most once per signal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum Signal {
+    EmailWhole,
+    EmailText,
+    PhoneIntl,
+    PhoneNational,
+    PhoneDigits,
+    PhoneText,
+    /// Shaped like a North American number (3-3-4 digits)…
+    PhoneNanpShaped,
+    /// …but an area code or exchange starts with 0 or 1, which real ones never do.
+    PhoneNanpInvalid,
+    Ipv4Whole,
+    Ipv4Text,
+    /// All four parts below 32: more like a version number than an address.
+    Ipv4Small,
+    VersionString,
+    Ipv6Whole,
+    Ipv6Text,
+    MacWhole,
+    MacText,
+    NameFull,
+    NameShape,
+    NameGiven,
+    NameFamily,
+    NameCjk,
+    NameText,
+    NameOrganisation,
+    NamePlace,
+    SingleWordCap,
+    AddressWhole,
+    AddressText,
+    /// A house number and words in any script: an address only if the name says so.
+    AddressShape,
+    PostcodeDistinct,
+    PostcodeNumeric,
+    Date,
+    DobText,
+    CardShaped,
+    CardValid,
+    CardText,
+    IbanShaped,
+    IbanValid,
+    IbanText,
+    SsnFormatted,
+    SsnFormattedInvalid,
+    SsnDigits,
+    SsnText,
+    NatIdShaped,
+    NatIdValid,
+    NatIdDigitsShaped,
+    NatIdDigitsValid,
+    GeoPair,
+    GeoFloat,
+    UrlCreds,
+    SecretKnown,
+    Jwt,
+    Pem,
+    PasswordHash,
+    HighEntropy,
+    PasswordLike,
+    Uuid,
+    HexId,
+    OpaqueId,
+    FreeText,
+    Json,
+}
+
+pub const N_SIGNALS: usize = Signal::Json as usize + 1;
+
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct SignalSet(u128);
+
+impl SignalSet {
+    pub fn set(&mut self, s: Signal) {
+        self.0 |= 1u128 << (s as u8);
+    }
+    pub fn has(&self, s: Signal) -> bool {
+        self.0 & (1u128 << (s as u8)) != 0
+    }
+    pub fn is_empty(&self) -> bool {
+        self.0 == 0
+    }
+    pub fn union(&mut self, other: SignalSet) {
+        self.0 |= other.0;
+    }
+    pub fn indices(&self) -> impl Iterator<Item = usize> + '_ {
+        (0..N_SIGNALS).filter(move |i| self.0 & (1u128 << i) != 0)
+    }
+}
+
+/// What one cell holds.
+#[derive(Debug, Default, Clone)]
+pub struct CellFindings {
+    pub signals: SignalSet,
+    /// Infotypes a JSON key announced for a plausible value (bit = InfoType index).
+    pub keyed: u32,
+    pub date: Option<FoundDate>,
+    pub float: Option<f64>,
+    pub national_id: Option<NationalId>,
+    pub card_network: Option<&'static str>,
+    pub secret_kind: Option<&'static str>,
+}
+
+impl CellFindings {
+    fn set(&mut self, s: Signal) {
+        self.signals.set(s);
+    }
+    fn has(&self, s: Signal) -> bool {
+        self.signals.has(s)
+    }
+    fn key(&mut self, t: InfoType) {
+        self.keyed |= 1 << (t as u32);
+    }
+}
+
+/// Empty strings and the usual stand-ins for "no value".
+pub fn is_placeholder(v: &str) -> bool {
+    if v.len() > 12 {
+        return false;
+    }
+    matches!(
+        v.to_ascii_lowercase().as_str(),
+        "" | "-"
+            | "--"
+            | "n/a"
+            | "na"
+            | "none"
+            | "null"
+            | "nil"
+            | "unknown"
+            | "?"
+            | "[]"
+            | "{}"
+            | "undefined"
+            | "redacted"
+            | "***"
+            | "xxx"
+            | "tbd"
+            | "not set"
+            | "empty"
+            | "\"\""
+            | "''"
+            | "nan"
+    )
+}
+
+/// Analyses one cell.
+pub fn analyse(value: &str) -> CellFindings {
+    let mut cell = CellFindings::default();
+    let v = value.trim();
+    if v.is_empty() {
+        return cell;
+    }
+    let first = v.as_bytes()[0];
+    if (first == b'{' || first == b'[') && v.len() >= 2 {
+        if let Ok(json) = serde_json::from_str::<serde_json::Value>(v) {
+            cell.set(Signal::Json);
+            let mut budget = 400;
+            walk_json(&json, None, 0, &mut budget, &mut cell);
+            return cell;
+        }
+    }
+    let is_text = v.contains('\n') || (v.len() > 40 && v.contains(' ') && v.chars().count() > 40);
+    if is_text {
+        cell.set(Signal::FreeText);
+        // Multi-line postal addresses are "text" too: look at each line whole.
+        if v.len() < 200 {
+            for line in v.lines() {
+                let line = line.trim();
+                if address_line(line) {
+                    cell.set(Signal::AddressWhole);
+                }
+            }
+            if multi_line_address(v) {
+                cell.set(Signal::AddressWhole);
+            }
+        }
+        scan_text(v, &mut cell);
+    } else {
+        whole_value(v, &mut cell);
+        if v.contains(' ') && cell.signals.is_empty() {
+            scan_text(v, &mut cell);
+        }
+    }
+    cell
+}
+
+// ---------------------------------------------------------------- whole values
+
+fn whole_value(v: &str, cell: &mut CellFindings) {
+    let bytes = v.as_bytes();
+    let mut n_digits = 0usize;
+    let mut n_alpha = 0usize;
+    let mut n_space = 0usize;
+    let mut n_colon = 0usize;
+    let mut n_dot = 0usize;
+    let mut has_at = false;
+    let mut ascii = true;
+    for &b in bytes {
+        match b {
+            b'0'..=b'9' => n_digits += 1,
+            b'a'..=b'z' | b'A'..=b'Z' => n_alpha += 1,
+            b' ' => n_space += 1,
+            b':' => n_colon += 1,
+            b'.' => n_dot += 1,
+            b'@' => has_at = true,
+            0x80..=0xff => ascii = false,
+            _ => {}
+        }
+    }
+    let len = v.len();
+
+    if has_at {
+        if is_email(v) {
+            cell.set(Signal::EmailWhole);
+            return;
+        }
+        if v.contains("://") && url_has_credentials(v) {
+            cell.set(Signal::UrlCreds);
+            return;
+        }
+    }
+    if known_secret(v, cell) {
+        return;
+    }
+    let hash_prefix = bytes[0] == b'$' || v.starts_with("pbkdf2_") || v.starts_with("bcrypt") || v.starts_with("{SSHA");
+    if hash_prefix && password_hash(v) {
+        cell.set(Signal::PasswordHash);
+        return;
+    }
+
+    if (len == 17 || len == 14) && is_mac(v) {
+        cell.set(Signal::MacWhole);
+        return;
+    }
+    // Only digits and separators: cards, phones, SSNs, national ids, postcodes, dates.
+    let numeric_shape = n_alpha == 0 && n_digits > 0 && ascii;
+    if numeric_shape {
+        if let Some(date) = parse_date(v) {
+            cell.set(Signal::Date);
+            cell.date = Some(date);
+            return;
+        }
+        if n_dot == 3 && n_colon == 0 {
+            if let Some(ip) = parse_ipv4_host(v) {
+                cell.set(Signal::Ipv4Whole);
+                if ip.iter().all(|&o| o < 32) {
+                    cell.set(Signal::Ipv4Small);
+                }
+                return;
+            }
+        }
+        if geo_pair(v) {
+            cell.set(Signal::GeoPair);
+            return;
+        }
+        if let Some(f) = geo_float(v) {
+            cell.set(Signal::GeoFloat);
+            cell.float = Some(f);
+        }
+        // Identifiers first: "280.929.381-30" is a CPF, not version 280.929.381.
+        numeric_identifiers(v, cell);
+        if cell.signals.is_empty() && version_string(v) {
+            cell.set(Signal::VersionString);
+        }
+        return;
+    }
+
+    if n_colon >= 2 && is_ipv6(v) {
+        cell.set(Signal::Ipv6Whole);
+        return;
+    }
+    if (len == 17 || len == 14) && is_mac(v) {
+        cell.set(Signal::MacWhole);
+        return;
+    }
+    if n_colon == 0 && n_dot == 3 && parse_ipv4_host(v).is_some() {
+        cell.set(Signal::Ipv4Whole);
+        return;
+    }
+    if version_string(v) {
+        cell.set(Signal::VersionString);
+        return;
+    }
+    if let Some(date) = parse_date(v) {
+        cell.set(Signal::Date);
+        cell.date = Some(date);
+        return;
+    }
+    if geo_pair(v) {
+        cell.set(Signal::GeoPair);
+        return;
+    }
+    // Letters and digits mixed: IBANs, national ids, postcodes, phone numbers with extensions.
+    if n_digits > 0 && ascii {
+        match iban_check(v) {
+            IbanCheck::Valid => {
+                cell.set(Signal::IbanShaped);
+                cell.set(Signal::IbanValid);
+                return;
+            }
+            IbanCheck::Invalid => {
+                cell.set(Signal::IbanShaped);
+                return;
+            }
+            IbanCheck::NotShaped => {}
+        }
+        if let Some(check) = national_id_check(v, None) {
+            cell.set(Signal::NatIdShaped);
+            if check.valid {
+                cell.set(Signal::NatIdValid);
+                cell.national_id = Some(check.scheme);
+            }
+            return;
+        }
+        if postcode_distinct(v) {
+            cell.set(Signal::PostcodeDistinct);
+            return;
+        }
+        if postcode_numeric_formatted(v) {
+            // "H-7273", "D-10115": a country letter before the number.
+            cell.set(Signal::PostcodeNumeric);
+            return;
+        }
+        if phone_with_extension(v, cell) {
+            return;
+        }
+    }
+    if n_digits > 0 && address_line(v) {
+        cell.set(Signal::AddressWhole);
+        return;
+    }
+    if n_digits > 0 && cjk_address(v) {
+        cell.set(Signal::AddressWhole);
+        return;
+    }
+    if n_digits == 0 && !ascii && cjk_address(v) {
+        cell.set(Signal::AddressWhole);
+        return;
+    }
+    if n_digits == 0 {
+        person_name(v, cell);
+        if !cell.signals.is_empty() {
+            return;
+        }
+    }
+    if n_space == 0 {
+        opaque_token(v, cell);
+    }
+    if cell.signals.is_empty() && n_digits > 0 && address_shape(v) {
+        cell.set(Signal::AddressShape);
+    }
+}
+
+/// A house number and at least one word of letters, in any script
+/// ("Petőfi tér 134.", "Κολιρίου 76", "ш. Ярославское, д. 45").
+fn address_shape(v: &str) -> bool {
+    let chars = v.chars().count();
+    if !(5..=80).contains(&chars) || v.contains('@') || v.contains("://") {
+        return false;
+    }
+    let digits = v.chars().filter(char::is_ascii_digit).count();
+    let words = v.split_whitespace().filter(|w| w.chars().filter(|c| c.is_alphabetic()).count() >= 2).count();
+    let number_groups = v.split(|c: char| !c.is_ascii_digit()).filter(|g| !g.is_empty() && g.len() <= 5).count();
+    (1..=10).contains(&words) && number_groups >= 1 && digits * 10 <= chars * 4
+}
+
+/// Strict enough for real addresses, loose enough for plus tags and subdomains.
+pub fn is_email(v: &str) -> bool {
+    let Some((local, domain)) = v.rsplit_once('@') else {
+        return false;
+    };
+    if local.is_empty() || local.len() > 64 || domain.len() < 4 || domain.len() > 253 {
+        return false;
+    }
+    if local.starts_with('.') || local.ends_with('.') || local.contains("..") {
+        return false;
+    }
+    if !local.bytes().all(|b| b.is_ascii_alphanumeric() || b"._%+-'!#$&*=?^`{|}~/".contains(&b)) {
+        return false;
+    }
+    let labels: Vec<&str> = domain.split('.').collect();
+    if labels.len() < 2 {
+        return false;
+    }
+    for label in &labels {
+        if label.is_empty() || label.len() > 63 || label.starts_with('-') || label.ends_with('-') {
+            return false;
+        }
+        if !label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
+            return false;
+        }
+    }
+    let tld = labels[labels.len() - 1];
+    tld.len() >= 2 && tld.bytes().all(|b| b.is_ascii_alphabetic())
+}
+
+fn url_has_credentials(v: &str) -> bool {
+    let Some(m) = regexes().url_creds.captures(v) else {
+        return false;
+    };
+    let password = m.get(2).map(|p| p.as_str()).unwrap_or("");
+    !password_is_placeholder(password)
+}
+
+fn password_is_placeholder(p: &str) -> bool {
+    p.is_empty()
+        || p.chars().all(|c| c == '*' || c == 'x' || c == 'X' || c == '.')
+        || p.starts_with("${")
+        || p.starts_with('<')
+        || p.starts_with('{')
+        || p.starts_with('%')
+        || matches!(p.to_ascii_lowercase().as_str(), "password" | "pass" | "secret" | "changeme" | "redacted")
+}
+
+fn known_secret(v: &str, cell: &mut CellFindings) -> bool {
+    let r = regexes();
+    if v.contains("-----BEGIN") && r.pem.is_match(v) {
+        cell.set(Signal::Pem);
+        cell.secret_kind = Some("pem_private_key");
+        return true;
+    }
+    if v.starts_with("eyJ") && v.bytes().filter(|&b| b == b'.').count() == 2 && is_jwt(v) {
+        cell.set(Signal::Jwt);
+        cell.secret_kind = Some("jwt");
+        return true;
+    }
+    if v.len() >= 20 {
+        if let Some(m) = r.secret_prefix.find(v) {
+            cell.set(Signal::SecretKnown);
+            cell.secret_kind = Some(secret_kind(m.as_str()));
+            return true;
+        }
+    }
+    false
+}
+
+fn secret_kind(token: &str) -> &'static str {
+    match token.as_bytes() {
+        [b'A', ..] if token.starts_with("AIza") => "google_api_key",
+        [b'A', ..] => "aws_access_key_id",
+        [b'g', b'h', ..] | [b'g', b'i', ..] => "github_token",
+        [b's', b'k', b'_', ..] | [b'r', b'k', b'_', ..] => "stripe_secret_key",
+        [b'x', ..] => "slack_token",
+        [b'g', b'l', ..] => "gitlab_token",
+        [b'S', b'G', ..] => "sendgrid_key",
+        [b'n', b'p', b'm', ..] => "npm_token",
+        _ => "token",
+    }
+}
+
+fn password_hash(v: &str) -> bool {
+    regexes().password_hash.is_match(v)
+}
+
+fn version_string(v: &str) -> bool {
+    regexes().version.is_match(v)
+}
+
+/// "40.71427, -74.00597", "(40.7, -74.0)", "POINT(-74.00597 40.71427)".
+pub fn geo_pair(v: &str) -> bool {
+    let inner = v.trim();
+    let (inner, lon_first) = if let Some(rest) = inner.strip_prefix("POINT").or_else(|| inner.strip_prefix("point")) {
+        (rest.trim(), true)
+    } else {
+        (inner, false)
+    };
+    let inner = inner.trim_start_matches(['(', '[']).trim_end_matches([')', ']']).trim();
+    let mut parts = inner.split([',', ';', ' ']).filter(|p| !p.is_empty());
+    let (Some(a), Some(b), None) = (parts.next(), parts.next(), parts.next()) else {
+        return false;
+    };
+    let (Some(x), Some(y)) = (coordinate(a), coordinate(b)) else {
+        return false;
+    };
+    let fits = |lat: f64, lon: f64| lat.abs() <= 90.0 && lon.abs() <= 180.0;
+    if lon_first {
+        fits(y, x)
+    } else {
+        fits(x, y) || fits(y, x)
+    }
+}
+
+/// A decimal number with at least three decimals (coordinates are precise;
+/// prices and ratios usually are not).
+fn coordinate(s: &str) -> Option<f64> {
+    let (_, decimals) = s.split_once('.')?;
+    if decimals.len() < 3 || !decimals.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let f: f64 = s.parse().ok()?;
+    if f.abs() > 180.0 || f == f.trunc() {
+        return None;
+    }
+    Some(f)
+}
+
+fn geo_float(v: &str) -> Option<f64> {
+    let (_, decimals) = v.split_once('.')?;
+    if decimals.len() < 4 {
+        return None;
+    }
+    coordinate(v)
+}
+
+/// Digits with separators only: cards, SSNs, national ids, phones, postcodes.
+fn numeric_identifiers(v: &str, cell: &mut CellFindings) {
+    let Some(digits) = digits_of(v, 24) else {
+        // Something like "+49 (0)30 1234567": phones keep their punctuation.
+        phone(v, cell);
+        return;
+    };
+    let n = digits.len();
+    if (13..=19).contains(&n) {
+        if let Some(network) = card_network(&digits) {
+            cell.set(Signal::CardShaped);
+            if luhn_valid(&digits) {
+                cell.set(Signal::CardValid);
+                cell.card_network = Some(network);
+                return;
+            }
+        }
+    }
+    if let Some(valid) = ssn_formatted(v) {
+        cell.set(if valid { Signal::SsnFormatted } else { Signal::SsnFormattedInvalid });
+        return;
+    }
+    let plain = v.bytes().all(|b| b.is_ascii_digit());
+    if plain && n == 9 && ssn_digits_valid(&digits) {
+        cell.set(Signal::SsnDigits);
+    }
+    if let Some(check) = national_id_check(v, Some(&digits)) {
+        if check.scheme.digits_only() || plain {
+            cell.set(Signal::NatIdDigitsShaped);
+            if check.valid {
+                cell.set(Signal::NatIdDigitsValid);
+                cell.national_id = Some(check.scheme);
+            }
+        } else {
+            cell.set(Signal::NatIdShaped);
+            if check.valid {
+                cell.set(Signal::NatIdValid);
+                cell.national_id = Some(check.scheme);
+                return;
+            }
+        }
+    }
+    if plain && (4..=6).contains(&n) {
+        cell.set(Signal::PostcodeNumeric);
+        return;
+    }
+    if postcode_numeric_formatted(v) {
+        cell.set(Signal::PostcodeNumeric);
+        return;
+    }
+    phone(v, cell);
+}
+
+fn phone_with_extension(v: &str, cell: &mut CellFindings) -> bool {
+    let lower = v.to_ascii_lowercase();
+    let cut = lower.find(" ext").or_else(|| lower.find('x')).or_else(|| lower.find('#'));
+    let Some(i) = cut else {
+        return false;
+    };
+    let (number, ext) = v.split_at(i);
+    let ext_digits = ext.trim_start_matches(|c: char| !c.is_ascii_digit());
+    if ext_digits.is_empty() || ext_digits.len() > 6 || !ext_digits.bytes().all(|b| b.is_ascii_digit()) {
+        return false;
+    }
+    let before = cell.signals;
+    phone(number.trim(), cell);
+    cell.signals != before
+}
+
+/// Classifies a telephone number by how it is written.
+fn phone(v: &str, cell: &mut CellFindings) {
+    let b = v.as_bytes();
+    if b.len() < 7 || b.len() > 25 {
+        return;
+    }
+    if !b.iter().all(|&c| c.is_ascii_digit() || b" -.()/+".contains(&c)) {
+        return;
+    }
+    if b.iter().skip(1).any(|&c| c == b'+') {
+        return;
+    }
+    let digits: Vec<u8> = b.iter().filter(|c| c.is_ascii_digit()).map(|c| c - b'0').collect();
+    let n = digits.len();
+    let separators = b.iter().filter(|&&c| b" -.()/".contains(&c)).count();
+    // "00" dials abroad too, but only before a country code (never 0) and a full number.
+    let dial_out = v.starts_with("00") && b.len() > 2 && b[2] != b'0' && digits.len() >= 11;
+    let international = b[0] == b'+' || dial_out || v.starts_with("(+");
+    if all_same(&digits) {
+        return;
+    }
+    if international {
+        let national_digits = if v.starts_with("00") { n - 2 } else { n };
+        if (8..=15).contains(&national_digits) {
+            cell.set(Signal::PhoneIntl);
+            if let Some(rest) = v.strip_prefix("+1").or_else(|| v.strip_prefix("001")) {
+                nanp(rest, cell);
+            }
+        }
+        return;
+    }
+    if separators == 0 {
+        if (10..=13).contains(&n) {
+            cell.set(Signal::PhoneDigits);
+        }
+        return;
+    }
+    // Group sizes tell phone numbers from ids, dates and postcodes.
+    let groups: Vec<usize> = v.split(|c: char| !c.is_ascii_digit()).filter(|g| !g.is_empty()).map(str::len).collect();
+    if groups.iter().any(|&g| g > 8) {
+        return;
+    }
+    let enough = n >= 10 || (n >= 8 && groups.len() >= 3);
+    if enough && n <= 13 {
+        cell.set(Signal::PhoneNational);
+        nanp(v, cell);
+    }
+}
+
+/// North American numbers: area code and exchange start with 2–9.
+fn nanp(v: &str, cell: &mut CellFindings) {
+    let groups: Vec<&str> = v.split(|c: char| !c.is_ascii_digit()).filter(|g| !g.is_empty()).collect();
+    let parts: Vec<&str> = match groups.as_slice() {
+        ["1", a, b, c] | [a, b, c] => vec![a, b, c],
+        _ => return,
+    };
+    if parts[0].len() != 3 || parts[1].len() != 3 || parts[2].len() != 4 {
+        return;
+    }
+    cell.set(Signal::PhoneNanpShaped);
+    let first = |s: &str| s.as_bytes()[0];
+    if first(parts[0]) < b'2' || first(parts[1]) < b'2' {
+        cell.set(Signal::PhoneNanpInvalid);
+    }
+}
+
+/// Postcode formats specific enough to recognise without a column name.
+fn postcode_distinct(v: &str) -> bool {
+    regexes().postcode_distinct.is_match(v)
+}
+
+fn postcode_numeric_formatted(v: &str) -> bool {
+    regexes().postcode_numeric.is_match(v)
+}
+
+fn address_line(v: &str) -> bool {
+    let r = regexes();
+    if v.len() < 6 || v.len() > 120 {
+        return false;
+    }
+    r.address_number_first.is_match(v)
+        || r.address_suffix_number.is_match(v)
+        || r.address_type_first.is_match(v)
+        || r.address_fr.is_match(v)
+        || r.city_state_zip.is_match(v)
+}
+
+/// "Flat 5\nSmith Road", "Studio 51\nAdams Coves": a unit line, then a street.
+fn multi_line_address(v: &str) -> bool {
+    let r = regexes();
+    let lines: Vec<&str> = v.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
+    lines.windows(2).any(|w| r.address_unit.is_match(w[0]) && r.street_without_number.is_match(w[1]))
+}
+
+fn cjk_address(v: &str) -> bool {
+    regexes().cjk_address.is_match(v)
+}
+
+fn is_cjk(c: char) -> bool {
+    matches!(c as u32, 0x3040..=0x30ff | 0x3400..=0x4dbf | 0x4e00..=0x9fff | 0xac00..=0xd7af | 0xf900..=0xfaff)
+}
+
+const NAME_PARTICLES: &[&str] = &[
+    "de", "van", "der", "den", "von", "da", "del", "di", "le", "la", "du", "dos", "das", "ten", "ter", "y", "e", "zu",
+    "bin", "al", "el", "des", "della", "dei", "vom",
+];
+const PLACE_SUFFIX_WORDS: &[&str] = &[
+    "city", "village", "county", "town", "island", "bay", "beach", "springs", "falls", "heights", "park", "river",
+    "valley", "hills", "mountain", "lake", "port", "borough", "shire", "ville",
+];
+
+/// Person names: capitalised words with a known given or family name in the
+/// right place; CJK names starting with a common family name.
+fn person_name(v: &str, cell: &mut CellFindings) {
+    if v.len() > 80 {
+        return;
+    }
+    if v.chars().any(is_cjk) {
+        if v.chars().all(|c| is_cjk(c) || c == ' ' || c == '・' || c == '　') {
+            let len = v.chars().filter(|c| is_cjk(*c)).count();
+            if len <= 4 {
+                // A short CJK word: a given or family name alone, or any word.
+                cell.set(Signal::SingleWordCap);
+            }
+            if starts_with_cjk_family_name(v) {
+                cell.set(Signal::NameCjk);
+            } else if is_cjk_family_name(v.trim()) {
+                cell.set(Signal::NameFamily);
+            }
+        }
+        return;
+    }
+    let swapped = v.contains(',');
+    let raw_words: Vec<&str> = v.split([' ', ',']).filter(|w| !w.is_empty()).collect();
+    if raw_words.is_empty() || raw_words.len() > 6 {
+        return;
+    }
+    let mut words: Vec<(&str, String)> = Vec::with_capacity(raw_words.len());
+    for w in &raw_words {
+        if !w.chars().all(|c| c.is_alphabetic() || c == '-' || c == '\'' || c == '.' || c == '’' || c == '&') {
+            return;
+        }
+        let folded = fold(w);
+        if is_organisation_marker(&folded) {
+            cell.set(Signal::NameOrganisation);
+            return;
+        }
+        words.push((w, folded));
+    }
+    // Drop honorifics and particles; they neither prove nor disprove a name.
+    let core: Vec<&(&str, String)> =
+        words.iter().filter(|(_, f)| !is_name_affix(f) && !NAME_PARTICLES.contains(&f.as_str())).collect();
+    if core.is_empty() {
+        return;
+    }
+    let capitalised = |w: &str| {
+        let mut chars = w.chars();
+        match chars.next() {
+            Some(c) if c.is_uppercase() => chars.clone().count() == 0 || chars.any(|c| c.is_lowercase()),
+            _ => false,
+        }
+    };
+    let all_caps = core.iter().all(|(w, _)| capitalised(w));
+    if core.len() >= 2 && is_place_marker(&core[0].1) {
+        cell.set(Signal::NamePlace);
+        return;
+    }
+    if core.len() >= 2 && PLACE_SUFFIX_WORDS.contains(&core[core.len() - 1].1.as_str()) {
+        cell.set(Signal::NamePlace);
+        return;
+    }
+    let given = |f: &str| f.split('-').any(is_given_name);
+    let family = |f: &str| f.split('-').any(is_family_name);
+    if core.len() == 1 {
+        let (w, f) = core[0];
+        if f.chars().count() < 2 || !capitalised(w) {
+            return;
+        }
+        cell.set(Signal::SingleWordCap);
+        if given(f) {
+            cell.set(Signal::NameGiven);
+        } else if family(f) {
+            cell.set(Signal::NameFamily);
+        }
+        return;
+    }
+    if core.len() > 4 {
+        return;
+    }
+    let first = core[0].1.as_str();
+    let last = core[core.len() - 1].1.as_str();
+    let known = if swapped {
+        family(first) || given(last)
+    } else {
+        given(first) || family(last) || (family(first) && given(last))
+    };
+    if all_caps && known {
+        cell.set(Signal::NameFull);
+    } else if !all_caps && given(first) && family(last) {
+        // "john smith" / "JOHN SMITH": both parts must be known.
+        cell.set(Signal::NameFull);
+    } else if all_caps && core.iter().all(|(w, _)| w.chars().count() >= 2) {
+        cell.set(Signal::NameShape);
+    }
+}
+
+/// Opaque identifiers and secrets without a known prefix.
+fn opaque_token(v: &str, cell: &mut CellFindings) {
+    let len = v.len();
+    let b = v.as_bytes();
+    let uuid_dashes = len == 36 && b[8] == b'-' && b[13] == b'-' && b[18] == b'-' && b[23] == b'-';
+    if uuid_dashes && b.iter().enumerate().all(|(i, c)| matches!(i, 8 | 13 | 18 | 23) || c.is_ascii_hexdigit()) {
+        cell.set(Signal::Uuid);
+        return;
+    }
+    if len == 38 && b[0] == b'{' && b[37] == b'}' {
+        return opaque_token(&v[1..37], cell);
+    }
+    let hex = b.iter().all(u8::is_ascii_hexdigit);
+    if hex && (16..=128).contains(&len) && len.is_multiple_of(2) {
+        let letters = b.iter().any(u8::is_ascii_alphabetic);
+        let digits = b.iter().any(u8::is_ascii_digit);
+        if letters && digits {
+            cell.set(Signal::HexId);
+            return;
+        }
+    }
+    // Google Analytics client ids: "1234567890.1609459200".
+    if let Some((a, c)) = v.split_once('.') {
+        if (8..=10).contains(&a.len()) && c.len() == 10 && a.bytes().chain(c.bytes()).all(|x| x.is_ascii_digit()) {
+            cell.set(Signal::OpaqueId);
+            return;
+        }
+    }
+    let base64ish = b.iter().all(|c| c.is_ascii_alphanumeric() || b"+/=_-.".contains(c));
+    let upper = b.iter().filter(|c| c.is_ascii_uppercase()).count();
+    let lower = b.iter().filter(|c| c.is_ascii_lowercase()).count();
+    let digit = b.iter().filter(|c| c.is_ascii_digit()).count();
+    if base64ish && (16..=512).contains(&len) && upper > 0 && lower > 0 && digit > 0 {
+        let entropy = shannon_entropy(v);
+        let needed = if len < 32 { 3.5 } else { 4.0 };
+        if entropy >= needed {
+            if len <= 64 {
+                cell.set(Signal::OpaqueId);
+            }
+            if len >= 20 {
+                cell.set(Signal::HighEntropy);
+            }
+            return;
+        }
+    }
+    // Plain passwords: short, no spaces, three or more character classes.
+    if (6..=64).contains(&len) && !v.contains(' ') {
+        let symbol = b.iter().filter(|c| c.is_ascii_punctuation()).count();
+        let classes = [upper > 0, lower > 0, digit > 0, symbol > 0].iter().filter(|&&x| x).count();
+        if classes >= 3 && symbol > 0 || classes == 4 {
+            cell.set(Signal::PasswordLike);
+        }
+    }
+}
+
+// ---------------------------------------------------------------- free text
+
+/// Searches inside free text for the kinds of data that are recognisable on
+/// their own (validated where a check exists).
+fn scan_text(v: &str, cell: &mut CellFindings) {
+    let r = regexes();
+    let has = |c: char| v.contains(c);
+    if has('@') {
+        if r.email_in_text.find_iter(v).any(|m| is_email(m.as_str())) {
+            cell.set(Signal::EmailText);
+        }
+        if v.contains("://") && url_has_credentials(v) {
+            cell.set(Signal::UrlCreds);
+        }
+    }
+    if v.contains("-----BEGIN") && r.pem.is_match(v) {
+        cell.set(Signal::Pem);
+        cell.secret_kind = Some("pem_private_key");
+    }
+    if v.contains("eyJ") && r.jwt_in_text.find_iter(v).any(|m| is_jwt(m.as_str())) {
+        cell.set(Signal::Jwt);
+        cell.secret_kind = Some("jwt");
+    }
+    if let Some(m) = r.secret_prefix.find(v) {
+        cell.set(Signal::SecretKnown);
+        cell.secret_kind = Some(secret_kind(m.as_str()));
+    }
+    let digit_count = v.bytes().filter(u8::is_ascii_digit).count();
+    if digit_count >= 7 {
+        for m in r.phone_in_text.find_iter(v) {
+            let s = m.as_str().trim();
+            let mut probe = CellFindings::default();
+            phone(s, &mut probe);
+            let us_invalid = probe.has(Signal::PhoneNanpInvalid);
+            if (probe.has(Signal::PhoneIntl) || probe.has(Signal::PhoneNational)) && !us_invalid {
+                cell.set(Signal::PhoneText);
+                break;
+            }
+        }
+        if !cell.has(Signal::PhoneText) && r.phone_fr_in_text.is_match(v) {
+            cell.set(Signal::PhoneText);
+        }
+        if !cell.has(Signal::PhoneText) {
+            // Any national format, when the words around it say it is a phone number.
+            let announced = r.phone_after_keyword.captures_iter(v).any(|c| {
+                c.get(1).is_some_and(|m| {
+                    let digits = m.as_str().bytes().filter(u8::is_ascii_digit).count();
+                    (8..=15).contains(&digits)
+                })
+            });
+            if announced {
+                cell.set(Signal::PhoneText);
+            }
+        }
+        for m in r.card_in_text.find_iter(v) {
+            if let Some(d) = digits_of(m.as_str(), 24) {
+                if card_network(&d).is_some() && luhn_valid(&d) {
+                    cell.set(Signal::CardText);
+                    break;
+                }
+            }
+        }
+        for m in r.ssn_in_text.find_iter(v) {
+            if ssn_formatted(m.as_str()) == Some(true) {
+                cell.set(Signal::SsnText);
+                break;
+            }
+        }
+        if has('.') {
+            for m in r.ipv4_in_text.find_iter(v) {
+                let before = &v[..m.start()];
+                let after = &v[m.end()..];
+                // "version 10.2.3.4", "Chrome/61.0.85.0", "rv:1.9.2.20", "v1.2.3.4": versions, not hosts.
+                let word_before =
+                    before.rsplit(|c: char| c.is_whitespace() || "([,;\"'=".contains(c)).next().unwrap_or("");
+                let versiony = before.trim_end().to_ascii_lowercase().ends_with("version")
+                    || before.trim_end().to_ascii_lowercase().ends_with(" ver")
+                    || word_before.ends_with('/')
+                    || word_before.eq_ignore_ascii_case("rv:")
+                    || word_before.ends_with(['v', 'V'])
+                    || after.starts_with('.') && after[1..].starts_with(|c: char| c.is_ascii_digit());
+                if !versiony && parse_ipv4_host(m.as_str()).is_some() {
+                    cell.set(Signal::Ipv4Text);
+                    break;
+                }
+            }
+        }
+        if r.iban_in_text.find_iter(v).any(|m| iban_check(m.as_str()) == IbanCheck::Valid) {
+            cell.set(Signal::IbanText);
+        }
+        if r.dob_in_text.captures_iter(v).any(|c| c.get(1).and_then(|d| parse_date(d.as_str())).is_some()) {
+            cell.set(Signal::DobText);
+        }
+    }
+    if v.bytes().filter(|&b| b == b':').count() >= 2 {
+        if r.ipv6_in_text.find_iter(v).any(|m| is_ipv6(m.as_str().trim_end_matches(':'))) {
+            cell.set(Signal::Ipv6Text);
+        }
+        if r.mac_in_text.find_iter(v).any(|m| is_mac(m.as_str())) {
+            cell.set(Signal::MacText);
+        }
+    } else if has('-') && r.mac_in_text.find_iter(v).any(|m| is_mac(m.as_str())) {
+        cell.set(Signal::MacText);
+    }
+    if digit_count > 0 && (r.address_in_text_en.is_match(v) || r.address_in_text_de.is_match(v)) {
+        cell.set(Signal::AddressText);
+    }
+    if names_in_text(v) {
+        cell.set(Signal::NameText);
+    }
+}
+
+/// Capitalised words that follow a given name without being a family name
+/// ("Will You", "May The").
+const COMMON_CAPITALISED: &[&str] = &[
+    "the",
+    "a",
+    "an",
+    "and",
+    "or",
+    "but",
+    "if",
+    "in",
+    "on",
+    "at",
+    "to",
+    "for",
+    "of",
+    "is",
+    "are",
+    "was",
+    "i",
+    "you",
+    "he",
+    "she",
+    "we",
+    "they",
+    "it",
+    "my",
+    "your",
+    "his",
+    "her",
+    "our",
+    "this",
+    "that",
+    "be",
+    "not",
+    "no",
+    "yes",
+    "monday",
+    "tuesday",
+    "wednesday",
+    "thursday",
+    "friday",
+    "saturday",
+    "sunday",
+    "january",
+    "february",
+    "march",
+    "april",
+    "may",
+    "june",
+    "july",
+    "august",
+    "september",
+    "october",
+    "november",
+    "december",
+    "street",
+    "avenue",
+    "road",
+    "inc",
+    "llc",
+    "ltd",
+    "gmbh",
+    "group",
+    "company",
+    "corp",
+    "university",
+    "hospital",
+    "bank",
+    "park",
+    "river",
+    "lake",
+    "city",
+    "county",
+    "state",
+    "award",
+    "prize",
+    "foundation",
+    "institute",
+    "center",
+    "centre",
+];
+
+/// A given name followed by a family name, both capitalised ("… call Maria
+/// Schneider back …"), or an honorific and a family name ("Dr. Weber").
+fn names_in_text(v: &str) -> bool {
+    let words: Vec<&str> = v
+        .split(|c: char| c.is_whitespace() || matches!(c, ',' | ';' | ':' | '(' | ')' | '"' | '!' | '?'))
+        .filter(|w| !w.is_empty())
+        .collect();
+    let cap = |w: &str| {
+        w.chars().next().is_some_and(char::is_uppercase)
+            && w.chars().skip(1).all(|c| c.is_lowercase() || c == '-' || c == '\'')
+    };
+    for pair in words.windows(2) {
+        let a = pair[0];
+        let b = pair[1].trim_end_matches('.');
+        if !cap(b) || b.chars().count() < 2 {
+            continue;
+        }
+        let fb = fold(b);
+        let fa = fold(a);
+        // A known given name and a capitalised word that is not sentence-like.
+        if cap(a)
+            && is_given_name(&fa)
+            && (is_family_name(&fb) || !COMMON_CAPITALISED.contains(&fb.as_str()))
+            && fa != fb
+        {
+            return true;
+        }
+        if matches!(a, "Mr." | "Mrs." | "Ms." | "Dr." | "Mr" | "Mrs" | "Ms" | "Herr" | "Frau" | "Mme" | "Sr." | "Sra.")
+            && is_family_name(&fb)
+        {
+            return true;
+        }
+    }
+    false
+}
+
+// ---------------------------------------------------------------- JSON
+
+/// Walks a JSON document: every string leaf is analysed whole; weak kinds
+/// (names, dates, postcodes, coordinates, ids) count only under a key that
+/// names them.
+fn walk_json(value: &serde_json::Value, key: Option<&str>, depth: usize, budget: &mut i32, cell: &mut CellFindings) {
+    use serde_json::Value;
+    *budget -= 1;
+    if *budget < 0 || depth > 8 {
+        return;
+    }
+    match value {
+        Value::Object(map) => {
+            if let (Some(lat), Some(lon)) = (
+                map.get("lat").or_else(|| map.get("latitude")),
+                map.get("lng").or_else(|| map.get("lon")).or_else(|| map.get("longitude")),
+            ) {
+                if lat.as_f64().or_else(|| lat.as_str().and_then(|s| s.parse().ok())).is_some_and(|x| x.abs() <= 90.0)
+                    && lon
+                        .as_f64()
+                        .or_else(|| lon.as_str().and_then(|s| s.parse().ok()))
+                        .is_some_and(|x| x.abs() <= 180.0)
+                {
+                    cell.set(Signal::GeoPair);
+                }
+            }
+            for (k, v) in map {
+                walk_json(v, Some(k), depth + 1, budget, cell);
+            }
+        }
+        Value::Array(items) => {
+            if key.is_some_and(|k| k == "coordinates") && items.len() == 2 && items.iter().all(|x| x.is_f64()) {
+                cell.set(Signal::GeoPair);
+            }
+            for v in items.iter().take(100) {
+                walk_json(v, key, depth + 1, budget, cell);
+            }
+        }
+        Value::String(s) => json_leaf(s, key, cell),
+        Value::Number(n) => json_leaf(&n.to_string(), key, cell),
+        _ => {}
+    }
+}
+
+/// Signals that stand on their own, wherever they appear.
+const SELF_EVIDENT: &[Signal] = &[
+    Signal::EmailWhole,
+    Signal::EmailText,
+    Signal::PhoneIntl,
+    Signal::PhoneText,
+    Signal::Ipv4Text,
+    Signal::Ipv6Whole,
+    Signal::Ipv6Text,
+    Signal::MacWhole,
+    Signal::MacText,
+    Signal::NameText,
+    Signal::AddressWhole,
+    Signal::AddressText,
+    Signal::DobText,
+    Signal::CardValid,
+    Signal::CardText,
+    Signal::IbanValid,
+    Signal::IbanText,
+    Signal::SsnFormatted,
+    Signal::SsnText,
+    Signal::NatIdValid,
+    Signal::GeoPair,
+    Signal::UrlCreds,
+    Signal::SecretKnown,
+    Signal::Jwt,
+    Signal::Pem,
+    Signal::PasswordHash,
+];
+
+fn json_leaf(s: &str, key: Option<&str>, cell: &mut CellFindings) {
+    let s = s.trim();
+    if s.is_empty() || is_placeholder(s) {
+        return;
+    }
+    let leaf = analyse(s);
+    let mut strong = SignalSet::default();
+    for &sig in SELF_EVIDENT {
+        if leaf.has(sig) {
+            strong.set(sig);
+        }
+    }
+    // A bare IPv4 in JSON is fairly self-evident too, unless it looks like a version.
+    if leaf.has(Signal::Ipv4Whole) && !leaf.has(Signal::Ipv4Small) {
+        strong.set(Signal::Ipv4Whole);
+    }
+    cell.signals.union(strong);
+    if leaf.secret_kind.is_some() {
+        cell.secret_kind = leaf.secret_kind;
+    }
+    if leaf.national_id.is_some() {
+        cell.national_id = leaf.national_id;
+    }
+    let Some(key) = key else {
+        return;
+    };
+    let hints = names::hints(key);
+    let announced = |t: InfoType| hints.positive(t) >= 0.5;
+    let plausible = |t: InfoType| -> bool {
+        use InfoType::*;
+        match t {
+            PersonName => {
+                leaf.has(Signal::NameFull)
+                    || leaf.has(Signal::NameShape)
+                    || leaf.has(Signal::SingleWordCap)
+                    || leaf.has(Signal::NameCjk)
+            }
+            DateOfBirth => leaf.date.is_some(),
+            Postcode => leaf.has(Signal::PostcodeNumeric) || leaf.has(Signal::PostcodeDistinct),
+            Phone => leaf.has(Signal::PhoneNational) || leaf.has(Signal::PhoneDigits) || leaf.has(Signal::PhoneIntl),
+            GeoCoordinates => leaf.has(Signal::GeoFloat) || leaf.has(Signal::GeoPair),
+            UserTrackingId => leaf.has(Signal::Uuid) || leaf.has(Signal::HexId) || leaf.has(Signal::OpaqueId),
+            Secret => leaf.has(Signal::HighEntropy) || leaf.has(Signal::PasswordLike) || leaf.has(Signal::OpaqueId),
+            UsSsn => leaf.has(Signal::SsnDigits) || leaf.has(Signal::SsnFormatted),
+            NationalId => leaf.has(Signal::NatIdDigitsValid) || leaf.has(Signal::NatIdValid),
+            PostalAddress => s.chars().any(|c| c.is_alphabetic()) && s.len() >= 5,
+            Ipv4 => leaf.has(Signal::Ipv4Whole),
+            CreditCard => leaf.has(Signal::CardValid),
+            _ => false,
+        }
+    };
+    for t in InfoType::ALL {
+        if announced(t) && plausible(t) {
+            cell.key(t);
+        }
+    }
+}
+
+// ---------------------------------------------------------------- regexes
+
+pub struct Regexes {
+    url_creds: Regex,
+    pem: Regex,
+    secret_prefix: Regex,
+    jwt_in_text: Regex,
+    password_hash: Regex,
+    version: Regex,
+    postcode_distinct: Regex,
+    postcode_numeric: Regex,
+    address_number_first: Regex,
+    address_suffix_number: Regex,
+    address_type_first: Regex,
+    address_fr: Regex,
+    address_unit: Regex,
+    street_without_number: Regex,
+    city_state_zip: Regex,
+    cjk_address: Regex,
+    email_in_text: Regex,
+    phone_in_text: Regex,
+    phone_fr_in_text: Regex,
+    phone_after_keyword: Regex,
+    card_in_text: Regex,
+    ssn_in_text: Regex,
+    ipv4_in_text: Regex,
+    ipv6_in_text: Regex,
+    mac_in_text: Regex,
+    iban_in_text: Regex,
+    dob_in_text: Regex,
+    address_in_text_en: Regex,
+    address_in_text_de: Regex,
+}
+
+/// English street types (USPS suffixes and British ones).
+const EN_STREET_TYPES: &str = "street|st|avenue|ave|road|rd|lane|ln|drive|dr|boulevard|blvd|court|ct|way|place|pl|terrace|ter|square|sq|trail|trl|parkway|pkwy|circle|cir|highway|hwy|crescent|close|grove|gardens|garden|row|mews|walk|alley|plaza|path|pike|loop|run|crossing|xing|extension|extensions|ext|cape|cove|coves|spring|springs|ridge|ridges|hill|hills|heights|view|views|vista|point|points|pass|port|ports|harbor|harbour|harbors|island|islands|isle|junction|junctions|key|keys|knoll|knolls|lake|lakes|landing|manor|manors|meadow|meadows|mill|mills|mission|motorway|mount|mountain|mountains|neck|orchard|oval|park|parks|pine|pines|plain|plains|prairie|ranch|rapid|rapids|rest|river|route|shoal|shoals|shore|shores|skyway|spur|spurs|station|stravenue|stream|summit|throughway|trace|track|trafficway|tunnel|turnpike|underpass|union|unions|valley|valleys|via|viaduct|village|villages|ville|wall|ways|well|wells|green|greens|glen|glens|fork|forks|ford|fords|forest|forge|forges|gateway|falls|field|fields|flat|flats|estate|estates|expressway|creek|crest|crossroad|curve|dale|dam|divide|bend|bluff|bluffs|bottom|branch|bridge|brook|brooks|burg|burgs|bypass|camp|canyon|causeway|center|centre|centers|club|common|commons|corner|corners|course|courts|lock|locks|lodge|loaf|light|lights|haven|hollow|inlet|freeway|fall|ferry|arcade|annex|avenues|beach|cliff|cliffs|circles|drives|grove|groves|hills|lane|lanes|parkways|roads|squares|streets|trails|wharf|parade|broadway|esplanade|quay|rise|chase|drove|end|gate|hey|wynd|approach|grange";
+/// Street words written as a suffix of the street's name, before the number
+/// (German, Dutch, Swedish, Finnish, Danish, Norwegian).
+const SUFFIX_STREET_TYPES: &str = "straße|strasse|str\\.|weg|gasse|allee|platz|ring|damm|ufer|chaussee|steig|pfad|markt|graben|straat|laan|plein|gracht|dreef|steeg|kade|singel|hof|pad|dijk|wal|plantsoen|gatan|vägen|gränd|torget|backe|backen|stigen|stig|gången|slingan|allén|katu|kuja|tie|polku|bulevardi|väylä|kaari|rinne|piha|tori|ranta|raitti|aukio|portti|mäki|kulma|vej|gade|gata|veien|gata|vegen";
+/// Street words written first (Spanish, Italian, Portuguese, Polish, Catalan).
+const PREFIX_STREET_TYPES: &str = "pátio|patio|puerta|calle|c/|avenida|avda\\.?|av\\.|paseo|plaza|camino|carretera|ronda|vía|via|viale|piazza|piazzale|corso|largo|vicolo|strada|contrada|borgo|incrocio|stretto|rotonda|piazzetta|lungomare|travesía|travessa|pasaje|pasadizo|cañada|callejón|glorieta|urbanización|rambla|alameda|acceso|cuesta|rua|rodovia|praça|estrada|trevo|ladeira|quadra|vila|viela|setor|ul\\.|ulica|al\\.|aleja|pl\\.|plac|os\\.|osiedle|canale|passeig|carrer|avinguda|jardim|parque|residencial|conjunto|chácara|núcleo|lagoa|morro|sítio|loteamento|favela|colonia|privada|prolongación|callejon|circuito|andador|cerrada|retorno|calzada";
+
+pub fn regexes() -> &'static Regexes {
+    static R: OnceLock<Regexes> = OnceLock::new();
+    R.get_or_init(|| {
+        let re = |s: &str| Regex::new(s).expect("built-in regex");
+        Regexes {
+            url_creds: re(r"[A-Za-z][A-Za-z0-9+.-]{1,15}://([^\s/:@]+):([^\s/@]+)@[^\s/]+"),
+            pem: re(r"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----"),
+            secret_prefix: re(concat!(
+                r"\b(?:(?:AKIA|ASIA|AGPA|AIDA|AROA|ANPA|ANVA|AIPA)[A-Z2-7]{16}",
+                r"|gh[pousr]_[A-Za-z0-9]{36,255}|github_pat_[A-Za-z0-9_]{60,255}",
+                r"|[sr]k_(?:live|test)_[A-Za-z0-9]{16,247}",
+                r"|xox[abposr]-[A-Za-z0-9-]{10,250}|xapp-\d-[A-Za-z0-9-]{10,250}",
+                r"|AIza[0-9A-Za-z_-]{35}|glpat-[A-Za-z0-9_-]{20,}",
+                r"|SG\.[A-Za-z0-9_-]{22}\.[A-Za-z0-9_-]{43}|npm_[A-Za-z0-9]{36})\b"
+            )),
+            jwt_in_text: re(r"eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*"),
+            password_hash: re(
+                r"^(?:\$(?:2[abxy]?|argon2(?:id|i|d)|[156]|y|sha1|scrypt|pbkdf2(?:-sha(?:1|256|512))?)\$\S{20,}|(?:pbkdf2_sha256|pbkdf2_sha1|bcrypt_sha256|argon2|sha1|md5)\$\S{20,}|\{(?:SSHA|SHA|SSHA256|SSHA512|CRYPT)\}\S{16,})$",
+            ),
+            version: re(r"^(?:[vV]\d{1,4}(?:\.\d{1,4}){1,3}|\d{1,4}(?:\.\d{1,3}){2,3})(?:[-+~][0-9A-Za-z.-]+)?$"),
+            postcode_distinct: re(concat!(
+                r"^(?:[A-Z]{1,2}\d[A-Z\d]? ?\d[A-Z]{2}", // UK
+                r"|[ABCEGHJ-NPRSTVXY]\d[A-Z] ?\d[A-Z]\d", // Canada
+                r"|[1-9]\d{3} ?(?:[A-RT-Z][A-Z]|S[BCE-RT-Z])", // Netherlands
+                r")$"
+            )),
+            postcode_numeric: re(r"^(?:\d{5}-\d{4}|\d{5}-\d{3}|\d{4}-\d{3}|\d{3}-\d{4}|\d{2}-\d{3}|\d{3} \d{2}|[A-Z]{1,3}-\d{4,5})$"),
+            address_number_first: re(&format!(
+                r"(?i)^\d{{1,6}}[a-z]?(?:[-/]\d+)?,?\s+(?:[\p{{L}}.'’-]+\s+){{0,5}}(?:{EN_STREET_TYPES})\.?(?:\s+(?:apt\.?|suite|unit|ste\.?|\#|flat|floor|fl\.?)\s*[\w-]+)?\s*(?:$|,)"
+            )),
+            address_suffix_number: re(&format!(
+                r"(?i)^[\p{{L}}.'’-]*(?:[\s-][\p{{L}}.'’-]+){{0,4}}(?:{SUFFIX_STREET_TYPES})\s+\d{{1,5}}\s?[a-z]?(?:\s?/\s?\d+)?(?:\s*$|,)"
+            )),
+            address_type_first: re(&format!(
+                r"(?i)^(?:{PREFIX_STREET_TYPES})\s+[\p{{L}}\s.'’-]{{2,60}}?,?\s*(?:n[º°o.]\s*)?\d{{1,5}}\b"
+            )),
+            address_fr: re(
+                r"(?i)^\d{1,4}(?:\s?(?:bis|ter))?,?\s+(?:rue|avenue|av\.|boulevard|bd|chemin|allée|allee|place|impasse|quai|route|cours|square|passage|voie|rond-point|faubourg|sentier|esplanade|parvis|promenade)\b",
+            ),
+            address_unit: re(r"(?i)^(?:flat|studio|apartment|apt\.?|unit|suite)\s+[\w-]+$"),
+            street_without_number: re(&format!(r"(?i)^(?:[\p{{L}}.'’-]+\s+){{1,4}}(?:{EN_STREET_TYPES})\.?$")),
+            city_state_zip: re(r"^[\p{L} .'’-]{2,40},\s*[A-Z]{2}\s+\d{5}(?:-\d{4})?$"),
+            cjk_address: re(
+                r"\p{Han}{1,12}(?:省|市|区|區|县|縣|都|道|府|県|町|村|路|街|巷|弄|大道)[\p{Han}\w\-－]{0,24}?(?:号|號|座|栋|棟|室|丁目|番地|番|楼|樓|单元)",
+            ),
+            email_in_text: re(r"[A-Za-z0-9._%+'-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,24}\b"),
+            phone_in_text: re(concat!(
+                r"(?:\+\d{1,3}[\s.-]?(?:\(0\)\s?)?\(?\d{1,4}\)?(?:[\s.-]?\d{2,4}){2,5}",
+                r"|\(\d{3}\)\s?\d{3}[\s.-]\d{4}\b",
+                r"|\b\d{3}[.-]\d{3}[.-]\d{4}\b)"
+            )),
+            phone_fr_in_text: re(r"\b0[1-9](?:[\s.]\d{2}){4}\b"),
+            phone_after_keyword: re(
+                r"(?i)\b(?:call(?:ed)?|phone|tel\.?|telephone|mobile|cell|ring|whatsapp|fax|sms|text(?:ed)?|reach\s+(?:me|us|him|her))\b[^0-9+\n]{0,24}(\+?[\d(][\d\s().\-/]{6,22}\d)",
+            ),
+            card_in_text: re(r"\b(?:\d[ -]?){12,18}\d\b"),
+            ssn_in_text: re(r"\b\d{3}-\d{2}-\d{4}\b"),
+            ipv4_in_text: re(r"\b(?:\d{1,3}\.){3}\d{1,3}\b"),
+            ipv6_in_text: re(r"[0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{0,4}){2,7}"),
+            mac_in_text: re(r"\b[0-9A-Fa-f]{2}(?:[:-][0-9A-Fa-f]{2}){5}\b"),
+            iban_in_text: re(r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,3})?\b"),
+            dob_in_text: re(
+                r"(?i)\b(?:born(?:\s+on)?|d\.?o\.?b\.?|date\s+of\s+birth|birth\s*date|birthday|geboren(?:\s+am)?|née?\s+le|fecha\s+de\s+nacimiento|data\s+di\s+nascita)\s*[:=]?\s*(\d{1,4}[-/.]\d{1,2}[-/.]\d{1,4})",
+            ),
+            address_in_text_en: re(&format!(
+                r"\b\d{{1,5}}\s+(?:[A-Z][\p{{L}}'’-]*\s+){{1,3}}(?:{})\b",
+                "Street|St|Avenue|Ave|Road|Rd|Lane|Ln|Drive|Dr|Boulevard|Blvd|Court|Ct|Way|Place|Pl|Terrace|Square|Trail|Parkway|Circle|Highway|Crescent|Close|Grove|Gardens"
+            )),
+            address_in_text_de: re(
+                r"\b[A-ZÄÖÜ][\p{L}-]*(?:straße|strasse|str\.|weg|gasse|allee|platz)\s+\d{1,4}[a-z]?\b",
+            ),
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sigs(v: &str) -> CellFindings {
+        analyse(v)
+    }
+
+    #[test]
+    fn whole_values() {
+        assert!(sigs("jane.doe+news@example.co.uk").has(Signal::EmailWhole));
+        assert!(!sigs("not an email@").has(Signal::EmailWhole));
+        assert!(sigs("+1-363-717-0669x0743").has(Signal::PhoneIntl));
+        assert!(sigs("(555) 234-5678").has(Signal::PhoneNational));
+        assert!(sigs("+49(0)8377835337").has(Signal::PhoneIntl));
+        assert!(sigs("05 81 90 74 39").has(Signal::PhoneNational));
+        assert!(sigs("683.353.3740x6812").has(Signal::PhoneNational));
+        assert!(sigs("123-045-6789").has(Signal::PhoneNanpInvalid));
+        assert!(sigs("4111 1111 1111 1111").has(Signal::CardValid));
+        assert!(!sigs("4111 1111 1111 1112").has(Signal::CardValid));
+        assert!(sigs("4111 1111 1111 1112").has(Signal::CardShaped));
+        assert!(sigs("138-73-1034").has(Signal::SsnFormatted));
+        assert!(sigs("DE89 3704 0044 0532 0130 00").has(Signal::IbanValid));
+        assert!(sigs("223.96.53.229").has(Signal::Ipv4Whole));
+        assert!(sigs("10.2.3.4").has(Signal::Ipv4Small));
+        assert!(sigs("1.2.3").has(Signal::VersionString));
+        assert!(sigs("2001:db8::8a2e:370:7334").has(Signal::Ipv6Whole));
+        assert!(sigs("b0:01:9f:60:78:48").has(Signal::MacWhole));
+        assert!(sigs("Kathryn Coffey").has(Signal::NameFull));
+        assert!(sigs("Dr. Gavin King").has(Signal::NameFull));
+        assert!(sigs("Horst-Günter Beyer").has(Signal::NameFull));
+        assert!(sigs("鈴木 花子").has(Signal::NameCjk));
+        assert!(sigs("Lake Jennifer").has(Signal::NamePlace));
+        assert!(sigs("Smith, Jones and Brown").has(Signal::NameOrganisation));
+        assert!(!sigs("Ergonomic Steel Chair").has(Signal::NameFull));
+        assert!(sigs("812 Wood Street Apt. 704").has(Signal::AddressWhole));
+        assert!(sigs("Slavko-Blümel-Straße 49/98").has(Signal::AddressWhole));
+        assert!(sigs("468, chemin Jacqueline Didier").has(Signal::AddressWhole));
+        assert!(sigs("Paseo de Sofía Perera 8").has(Signal::AddressWhole));
+        assert!(sigs("Incrocio Pierluigi, 295 Appartamento 62").has(Signal::AddressWhole));
+        assert!(sigs("plac Dąbrowskiej 34/49").has(Signal::AddressWhole));
+        assert!(sigs("Idrottsgränd 62").has(Signal::AddressWhole));
+        assert!(sigs("2785 Paula Springs\nNorth Timothytown, AZ 61517").has(Signal::AddressWhole));
+        assert!(sigs("Studio 51\nAdams Coves").has(Signal::AddressWhole));
+        assert!(sigs("柳州路F座").has(Signal::AddressWhole));
+        assert!(sigs("SW1A 1AA").has(Signal::PostcodeDistinct));
+        assert!(sigs("8851 QG").has(Signal::PostcodeDistinct));
+        assert!(sigs("97906").has(Signal::PostcodeNumeric));
+        assert!(sigs("1974-08-19").date.is_some());
+        assert!(sigs("40.68066, -73.47429").has(Signal::GeoPair));
+        assert!(sigs("POINT(-73.47429 40.68066)").has(Signal::GeoPair));
+        assert!(sigs("-73.474291").has(Signal::GeoFloat));
+        assert!(sigs("postgres://app:hunter2@db.internal:5432/prod").has(Signal::UrlCreds));
+        assert!(!sigs("postgres://app:${DB_PASSWORD}@db.internal:5432/prod").has(Signal::UrlCreds));
+        assert!(sigs("AKIAIOSFODNN7EXAMPLE").has(Signal::SecretKnown));
+        assert!(sigs("ghp_aBcDeFgHiJkLmNoPqRsTuVwXyZ0123456789").has(Signal::SecretKnown));
+        assert!(sigs("sk_live_4eC39HqLyjWDarjtT1zdp7dc").has(Signal::SecretKnown));
+        assert!(sigs("xoxb-123456789012-1234567890123-AbCdEfGhIjKlMnOpQrStUvWx").has(Signal::SecretKnown));
+        assert!(sigs("$2b$12$KIXQJ3Jq9u5b8h3u2Vb5UeW8sZ1lK4t2mY7dQ9rX0cV6nB3aF1gHi").has(Signal::PasswordHash));
+        assert!(sigs("6436637c-d4bd-47ab-9dfc-74eeecabea9f").has(Signal::Uuid));
+        assert!(sigs("e3b5363759fd13390810e1d1b5bd9b42").has(Signal::HexId));
+        assert!(sigs("!gd5+4BvwW").has(Signal::PasswordLike));
+    }
+
+    #[test]
+    fn inside_text_and_json() {
+        let t = sigs("Customer wrote from jane@example.org, call back on +44 20 7946 0958 about order 5512.");
+        assert!(t.has(Signal::EmailText) && t.has(Signal::PhoneText) && t.has(Signal::FreeText));
+        let t = sigs("Please update the card on file 4111-1111-1111-1111 before Friday, thanks a lot!");
+        assert!(t.has(Signal::CardText));
+        let t = sigs("Upgraded the agent to version 10.2.3.4 on all hosts this morning, no issues seen.");
+        assert!(!t.has(Signal::Ipv4Text));
+        let t = sigs("Login failed from 203.0.113.77 three times in a row, account locked for now.");
+        assert!(t.has(Signal::Ipv4Text));
+        let t = sigs("Spoke with Maria Schneider about the delivery, she will be home after five.");
+        assert!(t.has(Signal::NameText));
+        let j = sigs(r#"{"user": {"first_name": "Anna", "email": "anna@example.com", "dob": "1990-02-03"}}"#);
+        assert!(j.has(Signal::Json) && j.has(Signal::EmailWhole));
+        assert!(j.keyed & (1 << InfoType::PersonName as u32) != 0);
+        assert!(j.keyed & (1 << InfoType::DateOfBirth as u32) != 0);
+        let j = sigs(r#"{"sku": "A-100", "qty": 3, "price": 9.99}"#);
+        assert!(j.signals.indices().all(|i| i == Signal::Json as usize) && j.keyed == 0);
+    }
+}

@@ -1,0 +1,595 @@
+//! SQL interface of the PII scanner: `lake.classify`, `lake.scan`,
+//! `lake.eval_classifier`, the findings tables and the status views.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Instant;
+
+use pgrx::prelude::*;
+
+use super::classifier::{classify_column, ColumnInput, InfoType, CLASSIFIER_VERSION};
+use super::scan::{self, RelationMeta};
+use super::subxact;
+use crate::errors::{LakeError, LakeResult, OrReport};
+
+/// The classifier's version; findings made by another version are rescanned.
+#[pg_extern(name = "pii_classifier_version", immutable, parallel_safe)]
+fn pii_classifier_version() -> &'static str {
+    CLASSIFIER_VERSION
+}
+
+fn classify_values(
+    values: Option<Vec<Option<String>>>,
+    column_name: Option<String>,
+    type_name: Option<String>,
+) -> Vec<super::classifier::Detection> {
+    let values = values.unwrap_or_default();
+    let input = ColumnInput {
+        column_name: column_name.unwrap_or_default(),
+        type_name: type_name.unwrap_or_default(),
+        ..Default::default()
+    };
+    classify_column(&input, values.iter().map(|v| v.as_deref()))
+}
+
+/// Infotypes found in `values` at or above `townlake.pii_threshold`; no rows
+/// for a clean column.
+#[pg_extern(name = "classify", stable, parallel_safe)]
+fn classify(
+    values: Option<Vec<Option<String>>>,
+    column_name: default!(Option<String>, "NULL"),
+) -> TableIterator<'static, (name!(infotype, String), name!(confidence, f32), name!(matches, i32), name!(sampled, i32))>
+{
+    let threshold = super::threshold();
+    let rows: Vec<_> = classify_values(values, column_name, None)
+        .into_iter()
+        .filter(|d| d.confidence >= threshold)
+        .map(|d| (d.infotype.as_str().to_string(), d.confidence, d.matches as i32, d.sampled as i32))
+        .collect();
+    TableIterator::new(rows)
+}
+
+/// Every candidate infotype (also below the threshold) with the evidence
+/// behind its confidence: for tuning and for understanding a finding.
+#[pg_extern(name = "classify_details", stable, parallel_safe)]
+#[allow(clippy::type_complexity)]
+fn classify_details(
+    values: Option<Vec<Option<String>>>,
+    column_name: default!(Option<String>, "NULL"),
+    type_name: default!(Option<String>, "NULL"),
+) -> TableIterator<
+    'static,
+    (
+        name!(infotype, String),
+        name!(confidence, f32),
+        name!(matches, i32),
+        name!(sampled, i32),
+        name!(evidence, Vec<String>),
+    ),
+> {
+    let rows: Vec<_> = classify_values(values, column_name, type_name)
+        .into_iter()
+        .map(|d| (d.infotype.as_str().to_string(), d.confidence, d.matches as i32, d.sampled as i32, d.evidence))
+        .collect();
+    TableIterator::new(rows)
+}
+
+/// Advisory lock keys of relations being scanned: this base plus the oid.
+const SCAN_LOCK_BASE: i64 = 0x746c_7069_0000_0000;
+
+/// One relation's scan summary.
+type ScanRow = (
+    name!(relation, String),
+    name!(columns, i32),
+    name!(rows_sampled, i32),
+    name!(pii_columns, i32),
+    name!(changed_columns, i32),
+    name!(table_pass, bool),
+    name!(duration_ms, f64),
+    name!(error, Option<String>),
+);
+
+/// Scans one relation now and stores its findings; errors are recorded on
+/// the relation's scan state and returned in the summary, not raised.
+/// `wait`: block until no one else scans the relation (lake.scan); without it
+/// a relation being scanned elsewhere is skipped (the worker).
+pub(crate) fn scan_one(oid: pg_sys::Oid, scanned_by: &str, rethrow_cancel: bool, wait: bool) -> Option<ScanRow> {
+    let started = Instant::now();
+    let threshold = super::threshold();
+    let sample_rows = super::sample_rows();
+    // One scan per relation at a time (the worker and lake.scan may meet).
+    let lock_key = SCAN_LOCK_BASE + u32::from(oid) as i64;
+    if wait {
+        Spi::run_with_args("SELECT pg_advisory_xact_lock($1)", &[lock_key.into()])
+            .map_err(|e| LakeError::internal(format!("cannot lock the relation for scanning: {e}")))
+            .or_report();
+    } else {
+        let free = Spi::get_one_with_args::<bool>("SELECT pg_try_advisory_xact_lock($1)", &[lock_key.into()])
+            .map_err(|e| LakeError::internal(format!("cannot lock the relation for scanning: {e}")))
+            .or_report()
+            .unwrap_or(false);
+        if !free {
+            return None;
+        }
+    }
+    let meta = Spi::connect(|client| scan::load_meta(client, oid)).or_report()?;
+    let outcome = subxact::run(rethrow_cancel, || {
+        Spi::connect_mut(|client| -> LakeResult<(scan::Analysis, scan::Stored)> {
+            let analysis = scan::analyse(client, &meta, sample_rows)?;
+            let ms = started.elapsed().as_secs_f64() * 1000.0;
+            let stored = scan::store(client, &meta, &analysis, threshold, scanned_by, ms)?;
+            Ok((analysis, stored))
+        })
+        .or_report()
+    });
+    let duration_ms = started.elapsed().as_secs_f64() * 1000.0;
+    match outcome {
+        Ok((analysis, stored)) => Some((
+            meta.qualified.clone(),
+            meta.columns.len() as i32,
+            analysis.rows_sampled as i32,
+            stored.pii_columns,
+            stored.changed_columns,
+            analysis.table_pass,
+            duration_ms,
+            None,
+        )),
+        Err(failure) => {
+            Spi::connect_mut(|client| {
+                scan::record_state(client, &meta, 0, 0, false, scanned_by, duration_ms, Some(&failure.message))
+            })
+            .or_report();
+            Some((
+                meta.qualified.clone(),
+                meta.columns.len() as i32,
+                0,
+                0,
+                0,
+                false,
+                duration_ms,
+                Some(failure.message),
+            ))
+        }
+    }
+}
+
+/// The relations waiting for a scan, most urgent first.
+pub(crate) fn queued_relations(limit: Option<i64>) -> LakeResult<Vec<pg_sys::Oid>> {
+    Spi::connect(|client| {
+        let rows = client.select(
+            "SELECT relation::oid FROM lake.pii_scan_queue() ORDER BY priority, scanned_at NULLS FIRST",
+            limit,
+            &[],
+        )?;
+        let mut out = Vec::new();
+        for row in rows {
+            if let Some(oid) = row.get::<pg_sys::Oid>(1)? {
+                out.push(oid);
+            }
+        }
+        Ok(out)
+    })
+    .map_err(|e: pgrx::spi::SpiError| LakeError::internal(format!("cannot read the scan queue: {e}")))
+}
+
+/// Forgets relations that no longer exist.
+pub(crate) fn forget_dropped() -> LakeResult<()> {
+    Spi::connect_mut(|client| {
+        client.update(
+            "DELETE FROM lake.pii_scan_state s WHERE NOT EXISTS (SELECT 1 FROM pg_class c WHERE c.oid = s.relation)",
+            None,
+            &[],
+        )?;
+        Ok(())
+    })
+    .map_err(|e: pgrx::spi::SpiError| LakeError::internal(format!("cannot clean the scan state: {e}")))
+}
+
+#[pg_extern(name = "scan_by_oid", volatile)]
+#[allow(clippy::type_complexity)]
+fn scan_by_oid(
+    rel: Option<pg_sys::Oid>,
+) -> TableIterator<
+    'static,
+    (
+        name!(relation, String),
+        name!(columns, i32),
+        name!(rows_sampled, i32),
+        name!(pii_columns, i32),
+        name!(changed_columns, i32),
+        name!(table_pass, bool),
+        name!(duration_ms, f64),
+        name!(error, Option<String>),
+    ),
+> {
+    let targets = match rel {
+        Some(oid) => vec![oid],
+        None => {
+            forget_dropped().or_report();
+            queued_relations(None).or_report()
+        }
+    };
+    let rows: Vec<ScanRow> = targets.into_iter().filter_map(|oid| scan_one(oid, "lake.scan", true, true)).collect();
+    TableIterator::new(rows)
+}
+
+// ---------------------------------------------------------------- evaluation
+
+/// One labelled table's columns: labelled and predicted infotypes.
+struct EvaluatedColumn {
+    table: String,
+    column: String,
+    labelled: BTreeSet<String>,
+    predicted: BTreeSet<String>,
+}
+
+fn evaluate(labels: pg_sys::Oid) -> LakeResult<Vec<EvaluatedColumn>> {
+    let threshold = super::threshold();
+    let sample_rows = super::sample_rows();
+    // (table oid) -> column -> labelled infotypes
+    let mut wanted: BTreeMap<u32, BTreeMap<String, BTreeSet<String>>> = BTreeMap::new();
+    let label_rows: Vec<(Option<String>, Option<String>, Option<String>)> = Spi::connect(|client| {
+        let name = client
+            .select("SELECT $1::regclass::text", None, &[labels.into()])?
+            .first()
+            .get_one::<String>()?
+            .unwrap_or_default();
+        let rows = client.select(
+            &format!("SELECT table_name::text, column_name::text, infotype::text FROM {name}"),
+            None,
+            &[],
+        )?;
+        let mut out = Vec::new();
+        for row in rows {
+            out.push((row.get::<String>(1)?, row.get::<String>(2)?, row.get::<String>(3)?));
+        }
+        Ok(out)
+    })
+    .map_err(|e: pgrx::spi::SpiError| {
+        LakeError::invalid(format!("cannot read the labels table: {e}"))
+            .with_hint("The labels table needs columns table_name (text or regclass), column_name and infotype.")
+    })?;
+    for (table, column, infotype) in label_rows {
+        let (Some(table), Some(column)) = (table, column) else {
+            continue;
+        };
+        let oid = Spi::connect(|client| {
+            client
+                .select("SELECT to_regclass($1)::oid", None, &[table.as_str().into()])?
+                .first()
+                .get_one::<pg_sys::Oid>()
+        })
+        .map_err(|e: pgrx::spi::SpiError| LakeError::internal(e.to_string()))?
+        .ok_or_else(|| LakeError::invalid(format!("labelled table \"{table}\" does not exist")))?;
+        let entry = wanted.entry(u32::from(oid)).or_default().entry(column).or_default();
+        if let Some(t) = infotype.map(|t| t.trim().to_ascii_lowercase()) {
+            if !t.is_empty() && t != "none" {
+                entry.insert(t);
+            }
+        }
+    }
+    let mut out = Vec::new();
+    for (oid, labelled_columns) in wanted {
+        let oid = pg_sys::Oid::from(oid);
+        let (meta, analysis) = Spi::connect(|client| -> LakeResult<(RelationMeta, scan::Analysis)> {
+            let meta =
+                scan::load_meta(client, oid)?.ok_or_else(|| LakeError::invalid("a labelled table disappeared"))?;
+            let analysis = scan::analyse(client, &meta, sample_rows)?;
+            Ok((meta, analysis))
+        })?;
+        // Every column of a labelled table is judged; unlabelled columns are clean.
+        for (column, detections) in meta.columns.iter().zip(&analysis.detections) {
+            let predicted: BTreeSet<String> = detections
+                .iter()
+                .filter(|d| d.confidence >= threshold)
+                .map(|d| d.infotype.as_str().to_string())
+                .collect();
+            out.push(EvaluatedColumn {
+                table: meta.qualified.clone(),
+                column: column.name.clone(),
+                labelled: labelled_columns.get(&column.name).cloned().unwrap_or_default(),
+                predicted,
+            });
+        }
+        for name in labelled_columns.keys() {
+            if !meta.columns.iter().any(|c| &c.name == name) {
+                return Err(LakeError::invalid(format!("labelled column {name} does not exist in {}", meta.qualified)));
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn ratio(num: i32, den: i32) -> Option<f32> {
+    if den == 0 {
+        None
+    } else {
+        Some(num as f32 / den as f32)
+    }
+}
+
+fn f2(precision: Option<f32>, recall: Option<f32>) -> Option<f32> {
+    let (p, r) = (precision.unwrap_or(0.0), recall?);
+    if p + r == 0.0 {
+        Some(0.0)
+    } else {
+        Some(5.0 * p * r / (4.0 * p + r))
+    }
+}
+
+type EvalRow = (
+    name!(infotype, String),
+    name!(labelled, i32),
+    name!(predicted, i32),
+    name!(true_positives, i32),
+    name!(precision, Option<f32>),
+    name!(recall, Option<f32>),
+    name!(f2, Option<f32>),
+);
+
+#[pg_extern(name = "eval_classifier_by_oid", volatile)]
+#[allow(clippy::type_complexity)]
+fn eval_classifier_by_oid(
+    labels: pg_sys::Oid,
+) -> TableIterator<
+    'static,
+    (
+        name!(infotype, String),
+        name!(labelled, i32),
+        name!(predicted, i32),
+        name!(true_positives, i32),
+        name!(precision, Option<f32>),
+        name!(recall, Option<f32>),
+        name!(f2, Option<f32>),
+    ),
+> {
+    let columns = evaluate(labels).or_report();
+    let mut types: BTreeSet<String> = BTreeSet::new();
+    for c in &columns {
+        types.extend(c.labelled.iter().cloned());
+        types.extend(c.predicted.iter().cloned());
+    }
+    let mut rows: Vec<EvalRow> = Vec::new();
+    let known = |t: &str| InfoType::parse(t).map(|i| i as usize).unwrap_or(usize::MAX);
+    let mut ordered: Vec<String> = types.into_iter().collect();
+    ordered.sort_by_key(|t| (known(t), t.clone()));
+    let row = |name: String,
+               is_labelled: &dyn Fn(&EvaluatedColumn) -> bool,
+               is_predicted: &dyn Fn(&EvaluatedColumn) -> bool| {
+        let labelled = columns.iter().filter(|c| is_labelled(c)).count() as i32;
+        let predicted = columns.iter().filter(|c| is_predicted(c)).count() as i32;
+        let tp = columns.iter().filter(|c| is_labelled(c) && is_predicted(c)).count() as i32;
+        let precision = ratio(tp, predicted);
+        let recall = ratio(tp, labelled);
+        (name, labelled, predicted, tp, precision, recall, f2(precision, recall))
+    };
+    for t in &ordered {
+        rows.push(row(t.clone(), &|c| c.labelled.contains(t), &|c| c.predicted.contains(t)));
+    }
+    rows.push(row("any_pii".into(), &|c| !c.labelled.is_empty(), &|c| !c.predicted.is_empty()));
+    TableIterator::new(rows)
+}
+
+#[pg_extern(name = "eval_classifier_details_by_oid", volatile)]
+#[allow(clippy::type_complexity)]
+fn eval_classifier_details_by_oid(
+    labels: pg_sys::Oid,
+) -> TableIterator<
+    'static,
+    (
+        name!(table_name, String),
+        name!(column_name, String),
+        name!(labelled, Vec<String>),
+        name!(predicted, Vec<String>),
+        name!(outcome, String),
+    ),
+> {
+    let rows: Vec<_> = evaluate(labels)
+        .or_report()
+        .into_iter()
+        .map(|c| {
+            let outcome = if c.labelled == c.predicted {
+                if c.labelled.is_empty() {
+                    "clean"
+                } else {
+                    "correct"
+                }
+            } else if c.labelled.is_empty() {
+                "false positive"
+            } else if c.predicted.is_empty() {
+                "missed"
+            } else {
+                "partly"
+            };
+            (
+                c.table,
+                c.column,
+                c.labelled.into_iter().collect(),
+                c.predicted.into_iter().collect(),
+                outcome.to_string(),
+            )
+        })
+        .collect();
+    TableIterator::new(rows)
+}
+
+extension_sql!(
+    r#"
+-- The PII scanner's state and findings. No raw values are ever stored: only
+-- counts, confidences and the words of the evidence.
+CREATE TABLE lake.pii_scan_state (
+    relation regclass PRIMARY KEY,
+    schema_name name NOT NULL,
+    table_name name NOT NULL,
+    relkind text NOT NULL,
+    relfilenode int8,
+    columns_signature text NOT NULL,
+    classifier_version text NOT NULL,
+    mods_at_scan int8 NOT NULL DEFAULT 0,
+    rows_at_scan int8 NOT NULL DEFAULT 0,
+    rows_sampled int NOT NULL DEFAULT 0,
+    columns_scanned int NOT NULL DEFAULT 0,
+    pii_columns int NOT NULL DEFAULT 0,
+    table_pass boolean NOT NULL DEFAULT false,
+    scanned_at timestamptz NOT NULL DEFAULT now(),
+    duration_ms float8,
+    scanned_by text NOT NULL,
+    last_error text
+);
+COMMENT ON TABLE lake.pii_scan_state IS 'PII scanner: when each relation was scanned, in which shape, and with which outcome';
+
+CREATE TABLE lake.pii_columns (
+    relation regclass NOT NULL REFERENCES lake.pii_scan_state ON DELETE CASCADE,
+    attnum int2 NOT NULL,
+    schema_name name NOT NULL,
+    table_name name NOT NULL,
+    column_name name NOT NULL,
+    type_name text NOT NULL,
+    infotypes text[] NOT NULL DEFAULT '{}',
+    top_infotype text,
+    confidence real,
+    sensitivity text CHECK (sensitivity IN ('pii', 'restricted')),
+    mask text,
+    sampled int NOT NULL DEFAULT 0,
+    classifier_version text NOT NULL,
+    scanned_at timestamptz NOT NULL,
+    changed_at timestamptz,
+    PRIMARY KEY (relation, attnum)
+);
+COMMENT ON TABLE lake.pii_columns IS 'PII scanner: one row per scanned column with its infotypes (sorted), the suggested sensitivity and mask, and when its finding last changed';
+COMMENT ON COLUMN lake.pii_columns.changed_at IS 'When the set of infotypes last changed (NULL: never had a finding); a reviewed column whose finding changed after its review should go back to pending';
+
+CREATE TABLE lake.pii_findings (
+    relation regclass NOT NULL,
+    attnum int2 NOT NULL,
+    schema_name name NOT NULL,
+    table_name name NOT NULL,
+    column_name name NOT NULL,
+    infotype text NOT NULL,
+    confidence real NOT NULL,
+    matches int NOT NULL,
+    sampled int NOT NULL,
+    evidence text[] NOT NULL DEFAULT '{}',
+    classifier_version text NOT NULL,
+    scanned_at timestamptz NOT NULL,
+    first_seen_at timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (relation, attnum, infotype),
+    FOREIGN KEY (relation, attnum) REFERENCES lake.pii_columns ON DELETE CASCADE
+);
+COMMENT ON TABLE lake.pii_findings IS 'PII scanner: infotypes found per column at or above townlake.pii_threshold (counts and confidence, never values)';
+
+-- Same string for the same columns, names and types: a changed signature
+-- queues the relation again.
+CREATE FUNCTION lake.pii_columns_signature(rel oid) RETURNS text
+LANGUAGE sql STABLE AS $$
+    SELECT md5(COALESCE(string_agg(a.attnum || ':' || a.attname || ':' || format_type(a.atttypid, a.atttypmod), ',' ORDER BY a.attnum), ''))
+    FROM pg_catalog.pg_attribute a WHERE a.attrelid = rel AND a.attnum > 0 AND NOT a.attisdropped
+$$;
+
+-- What the scanner covers: tables, materialized views and foreign tables
+-- outside system schemas and townlake's own, not owned by an extension.
+CREATE FUNCTION lake.pii_relations()
+RETURNS TABLE (relation regclass, schema_name name, table_name name, relkind text, relfilenode int8,
+               columns_signature text, modifications int8, live_rows int8)
+LANGUAGE sql STABLE AS $$
+    SELECT c.oid::regclass, n.nspname, c.relname, c.relkind::text, c.relfilenode::int8,
+           lake.pii_columns_signature(c.oid),
+           COALESCE(s.n_tup_ins + s.n_tup_upd, 0)::int8, COALESCE(s.n_live_tup, 0)::int8
+    FROM pg_catalog.pg_class c
+    JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+    LEFT JOIN pg_catalog.pg_stat_all_tables s ON s.relid = c.oid
+    WHERE c.relkind IN ('r', 'm', 'f')
+      AND c.relpersistence <> 't'
+      AND n.nspname NOT IN ('lake', 'pg_catalog', 'information_schema')
+      AND n.nspname NOT LIKE 'pg\_%'
+      AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d
+                      WHERE d.classid = 'pg_catalog.pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e')
+$$;
+
+-- Relations waiting for a scan and why; lower priority numbers go first.
+CREATE FUNCTION lake.pii_scan_queue()
+RETURNS TABLE (relation regclass, reason text, priority int, scanned_at timestamptz)
+LANGUAGE sql STABLE AS $$
+    SELECT r.relation, q.reason, q.priority, s.scanned_at
+    FROM lake.pii_relations() r
+    LEFT JOIN lake.pii_scan_state s ON s.relation = r.relation
+    CROSS JOIN LATERAL (
+        SELECT CASE
+            WHEN s.relation IS NULL THEN 'new relation'
+            WHEN s.columns_signature <> r.columns_signature THEN 'columns changed'
+            WHEN s.relfilenode IS DISTINCT FROM r.relfilenode THEN 'table rewritten'
+            WHEN s.classifier_version <> lake.pii_classifier_version() THEN 'classifier upgraded'
+            WHEN r.modifications - s.mods_at_scan > s.rows_at_scan * 0.2 THEN 'data changed'
+            WHEN s.last_error IS NOT NULL AND s.scanned_at < now() - interval '10 minutes' THEN 'retry after error'
+            WHEN current_setting('townlake.pii_rescan_interval')::interval > interval '0'
+                 AND s.scanned_at < now() - current_setting('townlake.pii_rescan_interval')::interval THEN 'periodic rescan'
+        END AS reason
+    ) why
+    CROSS JOIN LATERAL (
+        SELECT why.reason, CASE why.reason
+            WHEN 'new relation' THEN 1 WHEN 'columns changed' THEN 2 WHEN 'table rewritten' THEN 2
+            WHEN 'classifier upgraded' THEN 3 WHEN 'data changed' THEN 4 WHEN 'retry after error' THEN 5
+            ELSE 6 END AS priority
+    ) q
+    WHERE why.reason IS NOT NULL
+$$;
+
+CREATE FUNCTION lake.scan(rel regclass DEFAULT NULL)
+RETURNS TABLE (relation text, columns int, rows_sampled int, pii_columns int, changed_columns int,
+               table_pass boolean, duration_ms float8, error text)
+LANGUAGE sql VOLATILE AS $$ SELECT * FROM lake.scan_by_oid(rel::oid) $$;
+COMMENT ON FUNCTION lake.scan(regclass) IS 'Scan one relation for PII now, or (NULL) every queued relation; returns a summary per relation';
+
+CREATE FUNCTION lake.eval_classifier(labels regclass)
+RETURNS TABLE (infotype text, labelled int, predicted int, true_positives int, "precision" real, recall real, f2 real)
+LANGUAGE sql VOLATILE STRICT AS $$ SELECT * FROM lake.eval_classifier_by_oid(labels::oid) $$;
+COMMENT ON FUNCTION lake.eval_classifier(regclass) IS 'Precision, recall and F2 of the PII classifier per infotype (and any_pii) against a table of labels (table_name, column_name, infotype)';
+
+CREATE FUNCTION lake.eval_classifier_details(labels regclass)
+RETURNS TABLE (table_name text, column_name text, labelled text[], predicted text[], outcome text)
+LANGUAGE sql VOLATILE STRICT AS $$ SELECT * FROM lake.eval_classifier_details_by_oid(labels::oid) $$;
+COMMENT ON FUNCTION lake.eval_classifier_details(regclass) IS 'Per labelled column: labelled and predicted infotypes and whether they agree';
+
+-- The review queue's view of a column: suggested sensitivity ('pii',
+-- 'restricted' or NULL when clean) and mask (a lake.mask_* regprocedure as
+-- text). No row: not scanned yet.
+CREATE FUNCTION lake.pii_suggestion(rel regclass, col name)
+RETURNS TABLE (sensitivity text, mask text, infotypes text[], confidence real, changed_at timestamptz, scanned_at timestamptz)
+LANGUAGE sql STABLE STRICT AS $$
+    SELECT c.sensitivity, c.mask, c.infotypes, c.confidence, c.changed_at, c.scanned_at
+    FROM lake.pii_columns c WHERE c.relation = rel AND c.column_name = col
+$$;
+COMMENT ON FUNCTION lake.pii_suggestion(regclass, name) IS 'PII scanner suggestion for a column: sensitivity, mask, infotypes, confidence, when the finding last changed';
+
+CREATE VIEW lake.scan_status AS
+    SELECT r.relation, r.schema_name, r.table_name,
+           CASE r.relkind WHEN 'r' THEN 'table' WHEN 'm' THEN 'materialized view' ELSE 'foreign table' END AS kind,
+           CASE WHEN q.reason IS NULL THEN 'scanned' WHEN s.relation IS NULL THEN 'queued' ELSE 'queued for rescan' END AS status,
+           q.reason AS queued_because, q.priority,
+           s.scanned_at, s.scanned_by, s.duration_ms, s.rows_sampled, s.columns_scanned, s.pii_columns,
+           s.table_pass, s.classifier_version, s.last_error
+    FROM lake.pii_relations() r
+    LEFT JOIN lake.pii_scan_state s ON s.relation = r.relation
+    LEFT JOIN lake.pii_scan_queue() q ON q.relation = r.relation;
+COMMENT ON VIEW lake.scan_status IS 'PII scanner: every covered relation, whether it is scanned or queued (and why), and its last scan';
+
+CREATE VIEW lake.scan_progress AS
+    SELECT count(*)::int AS relations,
+           count(*) FILTER (WHERE status = 'scanned')::int AS up_to_date,
+           count(*) FILTER (WHERE status <> 'scanned')::int AS queued,
+           count(*) FILTER (WHERE last_error IS NOT NULL)::int AS errors,
+           (SELECT sum(pii_columns) FROM lake.pii_scan_state)::int AS pii_columns,
+           (SELECT a.pid FROM pg_catalog.pg_stat_activity a
+             WHERE a.backend_type = 'townlake pii scanner' AND a.datname = current_database() LIMIT 1) AS scanner_pid,
+           (SELECT a.query FROM pg_catalog.pg_stat_activity a
+             WHERE a.backend_type = 'townlake pii scanner' AND a.datname = current_database() LIMIT 1) AS scanner_activity,
+           current_setting('townlake.pii_scanner_enabled')::boolean AS scanner_enabled,
+           lake.pii_classifier_version() AS classifier_version
+    FROM lake.scan_status;
+COMMENT ON VIEW lake.scan_progress IS 'PII scanner: one-row summary of coverage, queue and the worker';
+
+REVOKE ALL ON lake.pii_scan_state, lake.pii_columns, lake.pii_findings, lake.scan_status, lake.scan_progress FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION lake.scan(regclass), lake.scan_by_oid(oid) FROM PUBLIC;
+"#,
+    name = "pii_sql",
+    requires = [pii_classifier_version, scan_by_oid, eval_classifier_by_oid, eval_classifier_details_by_oid]
+);
