@@ -17,9 +17,10 @@ case "${1:-}" in
     build)   cargo build --lib "${profile_flags[@]}" ;;
     # Installs into Debian's Postgres directories (needs root). The old
     # library is unlinked first: overwriting it in place would crash running
-    # backends that have it mapped; unlinked, they keep the old copy.
+    # backends that have it mapped; unlinked, they keep the old copy. (A
+    # separate `cargo build` first would not shorten the gap: cargo pgrx
+    # builds with its own flags, so it would only build everything twice.)
     install)
-        cargo build --lib "${profile_flags[@]}"
         rm -f "$TOWNLAKE_SO"
         cargo pgrx install --pg-config "$PG_CONFIG" "${profile_flags[@]}" ;;
     *)       die "usage: build.sh build|install" ;;
