@@ -205,7 +205,11 @@ pub fn create_table(
     partition_spec: Option<UnboundPartitionSpec>,
 ) -> crate::errors::LakeResult<String> {
     use crate::errors::LakeError;
-    let location = format!("{}/{}/{}", server.warehouse.trim_end_matches('/'), namespace, name);
+    // A short unique suffix: two databases (or a dropped and re-created
+    // table) never share a directory, so orphan-file removal in one can
+    // never touch the other's files.
+    let suffix = &uuid::Uuid::new_v4().simple().to_string()[..8];
+    let location = format!("{}/{}/{}-{}", server.warehouse.trim_end_matches('/'), namespace, name, suffix);
     let mut props = HashMap::new();
     props.insert("write.parquet.compression-codec".to_string(), "zstd".to_string());
     props.insert("created-by".to_string(), "townlake".to_string());

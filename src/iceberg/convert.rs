@@ -294,8 +294,20 @@ pub enum FastColumn {
     Other(ArrayRef),
 }
 
+/// Run-end-encoded and dictionary arrays (iceberg uses them for constant
+/// columns such as identity partition values) as plain arrays.
+pub fn plain(array: &ArrayRef) -> ArrayRef {
+    let value_type = match array.data_type() {
+        DataType::RunEndEncoded(_, values) => values.data_type().clone(),
+        DataType::Dictionary(_, values) => (**values).clone(),
+        _ => return array.clone(),
+    };
+    arrow_cast::cast(array, &value_type).unwrap_or_else(|_| array.clone())
+}
+
 impl FastColumn {
     pub fn new(array: &ArrayRef, target: &Target) -> FastColumn {
+        let array = &plain(array);
         match (array.data_type(), target) {
             (DataType::Int64, Target::Int8) => FastColumn::Int64(array.as_primitive::<Int64Type>().clone()),
             (DataType::Int32, Target::Int4) => FastColumn::Int32(array.as_primitive::<Int32Type>().clone()),

@@ -257,25 +257,35 @@ impl IcebergScan {
         let mut tasks: Vec<FileScanTask> = Vec::new();
         if let Some(snapshot_id) = snapshot_id {
             let table = resolved.table()?;
-            let mut builder = table
-                .scan()
-                .snapshot_id(snapshot_id)
-                .with_row_group_filtering_enabled(true)
-                .with_row_selection_enabled(true);
             let mut columns = selected.clone();
             if self.plan.row_identity {
                 columns.push(iceberg::metadata_columns::RESERVED_COL_NAME_FILE.to_string());
             }
-            builder = if columns.is_empty() { builder.select_empty() } else { builder.select(columns) };
-            if let Some(p) = filter {
-                builder = builder.with_filter(p);
-            }
-            let scan = builder.build().map_err(|e| read_error(&resolved.server, &e))?;
-            tasks = block_on(async {
-                let stream = scan.plan_files().await?;
-                stream.try_collect().await
-            })
-            .map_err(|e| read_error(&resolved.server, &e))?;
+            let plan_with = |filter: Option<iceberg::expr::Predicate>| -> iceberg::Result<Vec<FileScanTask>> {
+                let mut builder = table
+                    .scan()
+                    .snapshot_id(snapshot_id)
+                    .with_row_group_filtering_enabled(true)
+                    .with_row_selection_enabled(true);
+                builder = if columns.is_empty() { builder.select_empty() } else { builder.select(columns.clone()) };
+                if let Some(p) = filter {
+                    builder = builder.with_filter(p);
+                }
+                let scan = builder.build()?;
+                block_on(async { scan.plan_files().await?.try_collect().await })
+            };
+            tasks = match (plan_with(filter.clone()), filter.is_some()) {
+                (Ok(tasks), _) => tasks,
+                // iceberg cannot apply some filters (e.g. decimal literals
+                // through truncate partitions): read without pruning rather
+                // than fail; Postgres still checks every clause.
+                (Err(e), true) => {
+                    report.filter = Some(format!("not applied ({})", iceberg_message(&e)));
+                    report.limit = None;
+                    plan_with(None).map_err(|e| read_error(&resolved.server, &e))?
+                }
+                (Err(e), _) => return Err(read_error(&resolved.server, &e)),
+            };
         }
         if own_writes {
             let removed = super::write::pending_removed(self.plan.relid);

@@ -255,6 +255,12 @@ unsafe fn evolve(relid: pg_sys::Oid, before: Vec<Column>) -> LakeResult<()> {
                     changed = true;
                 }
                 if new.type_oid != old.type_oid || new.typmod != old.typmod {
+                    if new.type_oid == pg_sys::INT2OID && old.type_oid != pg_sys::INT2OID {
+                        return Err(LakeError::new(
+                            PgSqlErrorCode::ERRCODE_DATATYPE_MISMATCH,
+                            format!("column \"{}\": narrowing to smallint is not allowed; Iceberg ints may not fit", new.name),
+                        ));
+                    }
                     let target = iceberg_type_of(new)?;
                     check_promotion(&field.field_type, &target).map_err(|m| {
                         LakeError::new(PgSqlErrorCode::ERRCODE_DATATYPE_MISMATCH, format!("column \"{}\": {m}", new.name))

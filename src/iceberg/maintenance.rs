@@ -19,7 +19,10 @@ use crate::storage::{canonical_location, list_files};
 
 fn writable(rel: pg_sys::Oid) -> LakeResult<ResolvedTable> {
     let resolved = source::resolve(rel)?;
-    if resolved.server.read_only || resolved.options.metadata_location.is_some() {
+    if resolved.server.read_only
+        || resolved.options.metadata_location.is_some()
+        || resolved.options.snapshot_id.is_some()
+    {
         return Err(LakeError::new(
             PgSqlErrorCode::ERRCODE_READ_ONLY_SQL_TRANSACTION,
             format!("Iceberg table {} is read-only here", resolved.display_name),
@@ -121,7 +124,9 @@ async fn referenced_files(resolved: &ResolvedTable) -> iceberg::Result<HashSet<S
         for mf in list.entries() {
             refs.insert(canonical_location(&mf.manifest_path));
             let manifest = mf.load_manifest(&io).await?;
-            for entry in manifest.entries() {
+            // Entries marked deleted name files that snapshot removed: they
+            // are referenced only where some snapshot still has them alive.
+            for entry in manifest.entries().iter().filter(|e| e.is_alive()) {
                 refs.insert(canonical_location(entry.file_path()));
             }
         }

@@ -51,7 +51,6 @@ struct PendingTable {
     server: ServerConfig,
     ident: TableIdent,
     schema: SchemaRef,
-    spec: PartitionSpecRef,
     /// Each change with the subtransaction that made it, in order.
     ops: Vec<(pg_sys::SubTransactionId, PendingOp)>,
     /// The snapshot the first removal was decided on: commits after it that
@@ -185,7 +184,9 @@ fn commit_pending() -> LakeResult<()> {
             if net.removed.is_empty() {
                 let current = catalog.load_table(&table.ident).await?;
                 let tx = Transaction::new(&current);
-                let tx = tx.fast_append().add_data_files(net.added).apply(tx)?;
+                // File names carry UUIDs: no need to read every manifest
+                // looking for duplicates.
+                let tx = tx.fast_append().with_check_duplicate(false).add_data_files(net.added).apply(tx)?;
                 tx.commit(&catalog).await.map(|_| ())
             } else {
                 let operation = if net.added.is_empty() {
@@ -251,8 +252,9 @@ pub fn pending_scan_tasks(relid: u32, field_ids: &[i32]) -> Vec<FileScanTask> {
                 project_field_ids: field_ids.to_vec(),
                 predicate: None,
                 deletes: Vec::new(),
-                partition: Some(f.partition().clone()),
-                partition_spec: Some(table.spec.clone()),
+                // Values come from the file itself (no partition constants).
+                partition: None,
+                partition_spec: None,
                 name_mapping: None,
                 case_sensitive: true,
             })
@@ -411,6 +413,16 @@ impl TableInsert {
     /// Split a batch by partition and write each part to its open file.
     fn write_parts(&mut self, batch: RecordBatch) -> LakeResult<()> {
         let parts = match &self.splitter {
+            // An unpartitioned spec that is not spec 0 (after set_partitioning
+            // to none) still has to be named on the data files.
+            None if self.spec.spec_id() != 0 => vec![(
+                Some(iceberg::spec::PartitionKey::new(
+                    (*self.spec).clone(),
+                    self.schema.clone(),
+                    iceberg::spec::Struct::empty(),
+                )),
+                batch,
+            )],
             None => vec![(None, batch)],
             Some(s) => s
                 .split(&batch)
@@ -479,7 +491,7 @@ impl TableInsert {
         if files.is_empty() {
             return Ok(());
         }
-        record_ops(self.relid, &self.server, &self.ident, &self.schema, &self.spec, files.into_iter().map(PendingOp::Add));
+        record_ops(self.relid, &self.server, &self.ident, &self.schema, files.into_iter().map(PendingOp::Add));
         Ok(())
     }
 }
@@ -490,7 +502,6 @@ fn record_ops(
     server: &ServerConfig,
     ident: &TableIdent,
     schema: &SchemaRef,
-    spec: &PartitionSpecRef,
     ops: impl Iterator<Item = PendingOp>,
 ) {
     ensure_xact_callbacks();
@@ -501,7 +512,6 @@ fn record_ops(
             server: server.clone(),
             ident: ident.clone(),
             schema: schema.clone(),
-            spec: spec.clone(),
             ops: Vec::new(),
             read_base: None,
         });
@@ -566,9 +576,8 @@ fn truncate(relid: pg_sys::Oid) -> LakeResult<()> {
         }
     };
     let schema = resolved.metadata.current_schema().clone();
-    let spec = resolved.metadata.default_partition_spec().clone();
     let ident = table.identifier().clone();
-    record_ops(relid.to_u32(), &resolved.server, &ident, &schema, &spec, std::iter::once(PendingOp::Truncate(files)));
+    record_ops(relid.to_u32(), &resolved.server, &ident, &schema, std::iter::once(PendingOp::Truncate(files)));
     set_read_base(relid.to_u32(), resolved.metadata.current_snapshot().map(|s| s.snapshot_id()));
     Ok(())
 }
@@ -993,9 +1002,8 @@ impl TableRewrite {
     fn record_removal(&self, path: &str) -> LakeResult<()> {
         let resolved = source::resolve(pg_sys::Oid::from(self.relid))?;
         let schema = resolved.metadata.current_schema().clone();
-        let spec = resolved.metadata.default_partition_spec().clone();
         let ident = resolved.table()?.identifier().clone();
-        record_ops(self.relid, &resolved.server, &ident, &schema, &spec, std::iter::once(PendingOp::Remove(path.to_string())));
+        record_ops(self.relid, &resolved.server, &ident, &schema, std::iter::once(PendingOp::Remove(path.to_string())));
         set_read_base(self.relid, super::rowid::snapshot_of(self.relid));
         Ok(())
     }
@@ -1032,13 +1040,14 @@ impl TableRewrite {
         while let Some(batch) = block_on(stream.next()) {
             let batch = batch.map_err(|e| write_error(&resolved.server, &e))?;
             pgrx::check_for_interrupts!();
+            let columns: Vec<arrow_array::ArrayRef> = batch.columns().iter().map(super::convert::plain).collect();
             scratch.switch_to(|_| -> LakeResult<()> {
                 let mut values = vec![pg_sys::Datum::from(0usize); natts];
                 let mut nulls = vec![true; natts];
                 for row in 0..batch.num_rows() {
                     nulls.fill(true);
                     for (col, (att, target)) in reads.iter_mut().enumerate() {
-                        if let Some(d) = super::convert::datum_at(batch.column(col), row, target)? {
+                        if let Some(d) = super::convert::datum_at(&columns[col], row, target)? {
                             values[*att] = d;
                             nulls[*att] = false;
                         }
