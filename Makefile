@@ -5,7 +5,7 @@ export PROFILE
 # Builds go outside the clone; an existing CARGO_TARGET_DIR wins.
 export CARGO_TARGET_DIR ?= $(HOME)/.cache/townlake/target
 
-.PHONY: deps venv build install start stop status psql demo test bench clean-state
+.PHONY: deps venv build install start stop status psql demo test bench bench-ingest clean-state
 
 deps:
 	scripts/deps.sh all
@@ -41,6 +41,9 @@ test:
 
 bench:
 	bench/iceberg_scan.sh
+
+bench-ingest:
+	bench/iceberg_ingest.sh
 
 # Stops the cluster and deletes its data (demo and test databases, warehouse).
 clean-state: stop

@@ -5,8 +5,8 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 "$PROJECT_DIR/scripts/cluster.sh" createdb "$TOWNLAKE_DB"
-log "loading billing.usage (Iceberg, via PyIceberg) and public.accounts"
-"$VENV_DIR/bin/python" "$PROJECT_DIR/scripts/demo_data.py" --port "$TOWNLAKE_PORT" --db "$TOWNLAKE_DB"
+log "loading billing.usage (Iceberg, written by townlake: sql/demo/usage.sql) and public.accounts"
+project_psql -d "$TOWNLAKE_DB" -q -f "$PROJECT_DIR/sql/demo/usage.sql"
 project_psql -d "$TOWNLAKE_DB" -q -f "$PROJECT_DIR/sql/demo/accounts.sql"
 log "example questions (sql/demo/questions.sql)"
 project_psql -d "$TOWNLAKE_DB" -f "$PROJECT_DIR/sql/demo/questions.sql"

@@ -208,3 +208,13 @@ def s3_lake(conn, database, s3_server):
 def lake(request) -> Lake:
     """Runs a test module once on local disk and once on the S3 server."""
     return request.getfixturevalue(f"{request.param}_lake")
+
+
+@pytest.fixture(scope="module")
+def write_ns(conn, database, local_lake) -> str:
+    """A Postgres schema and an Iceberg namespace, both named after the module's
+    database, for the tables that townlake creates on lake_local. townlake puts
+    a table at <warehouse>/<namespace>/<table>, so these files land in the
+    database's own directory, which local_lake removes afterwards."""
+    conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(database)))
+    return database

@@ -1,14 +1,13 @@
--- Demo questions over billing.usage (Iceberg, written by PyIceberg) and
+-- Demo questions over billing.usage (Iceberg, written by townlake in usage.sql) and
 -- public.accounts (a heap table). Run by `make demo`; safe to re-run.
 \pset footer off
 \set ON_ERROR_STOP on
 SET client_min_messages = warning;
 
-\echo '--- Attach the Iceberg namespace "billing" as Postgres schema billing'
-CREATE SCHEMA IF NOT EXISTS billing;
-DROP FOREIGN TABLE IF EXISTS billing.usage;
-IMPORT FOREIGN SCHEMA billing FROM SERVER lake_local INTO billing;
+\echo '--- The Iceberg table billing.usage, created by CREATE FOREIGN TABLE ... partition_by (usage.sql)'
 \d billing.usage
+SELECT table_namespace, table_name, metadata_location FROM lake.iceberg_tables
+WHERE table_namespace = 'billing';
 
 \echo '--- Q1: cost per plan over the whole month'
 SELECT a.plan, count(*) AS events, sum(u.cost)::numeric(14,2) AS cost

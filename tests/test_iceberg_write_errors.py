@@ -1,0 +1,230 @@
+"""Bad input to the write path: each a clear ERROR, the backend alive, and
+nothing half-created in the catalog."""
+
+from __future__ import annotations
+
+import pytest
+
+from lakehelpers import expect_error
+from writehelpers import snapshot_count
+
+
+def _in_catalog(conn, ns: str, name: str) -> bool:
+    return conn.execute("SELECT count(*) > 0 FROM lake.iceberg_tables WHERE table_namespace = %s "
+                        "AND table_name = %s", (ns, name)).fetchone()[0]
+
+
+def _create_sql(ns: str, name: str, columns: str, options: str, server: str = "lake_local") -> str:
+    return (f'CREATE FOREIGN TABLE "{ns}"."{name}" ({columns}) SERVER {server} '
+            f"OPTIONS (namespace '{ns}', table '{name}'{', ' + options if options else ''})")
+
+
+COLUMNS = "id bigint NOT NULL, ts timestamptz, d date, s text, n integer, b boolean, amount numeric(10,2)"
+
+# partition_by -> fragments the message must contain
+BAD_SPECS = {
+    "day(": ["partition_by"],
+    "day(ts": ["partition_by"],
+    "day ts)": ["partition_by"],
+    "bucket(16)": ["bucket"],
+    "bucket(x, id)": ["bucket"],
+    "bucket(0, id)": ["bucket"],
+    "bucket(-4, id)": ["bucket"],
+    "truncate(id)": ["truncate"],
+    "truncate(0, s)": ["truncate"],
+    "day(ts),": ["partition_by"],
+    ", day(ts)": ["partition_by"],
+    "day(ts) month(ts)": ["partition_by"],
+    "frobnicate(id)": ["frobnicate"],
+    "week(ts)": ["week"],
+    "void(id)": ["void"],
+    "nope": ["nope"],
+    "day(nope)": ["nope"],
+    "day(s)": ["s"],
+    "hour(d)": ["hour"],
+    "year(n)": ["n"],
+    "truncate(4, b)": ["b"],
+    "bucket(4, b)": ["b"],
+    "day(ts), day(ts)": ["ts"],
+}
+
+
+@pytest.mark.parametrize("spec", list(BAD_SPECS), ids=list(BAD_SPECS))
+def test_bad_partition_by_is_an_error(spec, conn, write_ns):
+    name = "bad_spec"
+    conn.execute(f'DROP FOREIGN TABLE IF EXISTS "{write_ns}".{name}')
+    expect_error(conn, _create_sql(write_ns, name, COLUMNS, f"partition_by '{spec}'"), *BAD_SPECS[spec])
+    assert not _in_catalog(conn, write_ns, name)
+    assert conn.execute("SELECT to_regclass(%s)", (f'"{write_ns}".{name}',)).fetchone() == (None,)
+
+
+@pytest.mark.parametrize("column_type", ["integer[]", "point", "interval", "money", "tsvector",
+                                         "numeric(60,2)"])
+def test_unsupported_column_type_is_an_error(column_type, conn, write_ns):
+    conn.execute(f'DROP FOREIGN TABLE IF EXISTS "{write_ns}".bad_type')
+    expect_error(conn, _create_sql(write_ns, "bad_type", f"id bigint, c {column_type}", ""), '"c"')
+    assert not _in_catalog(conn, write_ns, "bad_type")
+
+
+def test_partition_by_on_an_existing_table_must_match_or_error(conn, write_ns, local_lake):
+    """Attaching an existing table with a different partition_by must not
+    silently change (or claim) a spec: an ERROR, or the table keeps its spec."""
+    conn.execute(f'DROP FOREIGN TABLE IF EXISTS "{write_ns}".existing')
+    conn.execute(_create_sql(write_ns, "existing", COLUMNS, "partition_by 'day(ts)'"))
+    conn.execute(f'DROP FOREIGN TABLE IF EXISTS "{write_ns}".existing_again')
+    try:
+        conn.execute(f'CREATE FOREIGN TABLE "{write_ns}".existing_again ({COLUMNS}) SERVER lake_local '
+                     f"OPTIONS (namespace '{write_ns}', table 'existing', partition_by 'bucket(4, id)')")
+    except Exception as exc:  # noqa: BLE001 - an error is one acceptable outcome
+        assert "partition" in str(exc).lower()
+        assert conn.execute("SELECT 1").fetchone() == (1,)
+    table = local_lake.catalog.load_table(f"{write_ns}.existing")
+    assert [str(f.transform) for f in table.spec().fields] == ["day"]
+
+
+@pytest.fixture(scope="module")
+def target(conn, write_ns):
+    relation = f'"{write_ns}".target'
+    conn.execute(_create_sql(write_ns, "target", "id integer NOT NULL, amount numeric(6,2), label text", ""))
+    conn.execute(f"INSERT INTO {relation} VALUES (1, 1.50, 'one'), (2, 2.50, 'two')")
+    return relation
+
+
+def _unchanged(conn, relation: str) -> None:
+    assert conn.execute(f"SELECT count(*), sum(id) FROM {relation}").fetchone() == (2, 3)
+
+
+def test_null_into_required_column(target, conn):
+    before = snapshot_count(conn, target)
+    for statement in (f"INSERT INTO {target} VALUES (NULL, 1, 'x')",
+                      f"INSERT INTO {target} (amount) VALUES (1)",
+                      f"INSERT INTO {target} SELECT CASE WHEN g = 900 THEN NULL ELSE g END, 1, 'x' "
+                      f"FROM generate_series(10, 1000) g",
+                      f"UPDATE {target} SET id = NULL WHERE id = 1"):
+        expect_error(conn, statement, "null", "id")
+    with pytest.raises(Exception, match="(?i)null"):
+        with conn.transaction():
+            with conn.cursor().copy(f"COPY {target} FROM STDIN") as copy:
+                copy.write("5\t1\tok\n\\N\t1\tbad\n")
+    _unchanged(conn, target)
+    assert snapshot_count(conn, target) == before
+
+
+def test_numeric_overflow_and_scale(target, conn, write_ns):
+    expect_error(conn, f"INSERT INTO {target} VALUES (3, 12345.67, 'x')", "numeric field overflow")
+    # a declared column wider than the Iceberg decimal(6,2): more decimals are an error, not rounding
+    wide = f'"{write_ns}".target_wide'
+    conn.execute(f"DROP FOREIGN TABLE IF EXISTS {wide}")
+    conn.execute(f"CREATE FOREIGN TABLE {wide} (id bigint NOT NULL, amount numeric(12,4), label text) "
+                 f"SERVER lake_local OPTIONS (namespace '{write_ns}', table 'target')")
+    expect_error(conn, f"INSERT INTO {wide} VALUES (3, 1.2345, 'x')", "amount", "decimal")
+    expect_error(conn, f"INSERT INTO {wide} VALUES (3, 123456.78, 'x')", "amount")
+    # unconstrained numeric is decimal(38,10): an 11th decimal is an error
+    loose = f'"{write_ns}".loose_numeric'
+    conn.execute(f"DROP FOREIGN TABLE IF EXISTS {loose}")
+    conn.execute(_create_sql(write_ns, "loose_numeric", "id integer, v numeric", ""))
+    conn.execute(f"INSERT INTO {loose} VALUES (1, 1.0123456789)")
+    expect_error(conn, f"INSERT INTO {loose} VALUES (2, 1.01234567891)", "v")
+    assert conn.execute(f"SELECT v FROM {loose}").fetchall() == [(__import__("decimal").Decimal("1.0123456789"),)]
+    # a bigint column over an Iceberg int: values beyond int are an error
+    expect_error(conn, f"INSERT INTO {wide} VALUES (3000000000, 1, 'x')", "id")
+    _unchanged(conn, target)
+
+
+def test_writes_to_a_pinned_table(target, conn, write_ns):
+    snapshot = conn.execute(f"SELECT snapshot_id FROM lake.snapshots('{target}') "
+                            f"ORDER BY committed_at DESC LIMIT 1").fetchone()[0]
+    pinned = f'"{write_ns}".target_pinned'
+    conn.execute(f"DROP FOREIGN TABLE IF EXISTS {pinned}")
+    conn.execute(f"CREATE FOREIGN TABLE {pinned} (id integer, amount numeric(6,2), label text) SERVER lake_local "
+                 f"OPTIONS (namespace '{write_ns}', table 'target', snapshot_id '{snapshot}')")
+    for statement in (f"INSERT INTO {pinned} VALUES (9, 1, 'x')",
+                      f"INSERT INTO {pinned} SELECT * FROM {target}",
+                      f"DELETE FROM {pinned} WHERE id = 1",
+                      f"UPDATE {pinned} SET label = 'y'",
+                      f"TRUNCATE {pinned}",
+                      f"COPY {pinned} FROM PROGRAM 'echo 9'"):
+        expect_error(conn, statement, "read-only")
+    _unchanged(conn, target)
+
+
+def test_writes_with_session_time_travel(target, conn):
+    """With townlake.snapshot_id or townlake.as_of set, writes are refused (the
+    table is read at an old snapshot)."""
+    snapshot = conn.execute(f"SELECT snapshot_id FROM lake.snapshots('{target}') "
+                            f"ORDER BY committed_at LIMIT 1").fetchone()[0]
+    with conn.transaction():
+        conn.execute(f"SET LOCAL townlake.snapshot_id = '{snapshot}'")
+        expect_error(conn, f"INSERT INTO {target} VALUES (9, 1, 'x')")
+    _unchanged(conn, target)
+
+
+def test_writes_to_a_table_attached_by_metadata_location(target, conn, write_ns):
+    location = conn.execute("SELECT metadata_location FROM lake.iceberg_tables WHERE table_namespace = %s "
+                            "AND table_name = 'target'", (write_ns,)).fetchone()[0]
+    by_file = f'"{write_ns}".target_by_file'
+    conn.execute(f"DROP FOREIGN TABLE IF EXISTS {by_file}")
+    conn.execute(f"CREATE FOREIGN TABLE {by_file} (id integer, amount numeric(6,2), label text) SERVER lake_local "
+                 f"OPTIONS (metadata_location '{location}')")
+    for statement in (f"INSERT INTO {by_file} VALUES (9, 1, 'x')", f"DELETE FROM {by_file}",
+                      f"UPDATE {by_file} SET label = 'y'", f"TRUNCATE {by_file}"):
+        expect_error(conn, statement, "read-only")
+    _unchanged(conn, target)
+
+
+def test_writes_through_a_read_only_server(target, conn, write_ns):
+    warehouse = conn.execute("SELECT option_value FROM pg_options_to_table("
+                             "(SELECT srvoptions FROM pg_foreign_server WHERE srvname = 'lake_local')) "
+                             "WHERE option_name = 'warehouse'").fetchone()
+    warehouse = warehouse[0] if warehouse else conn.execute("SHOW townlake.warehouse").fetchone()[0]
+    conn.execute("DROP SERVER IF EXISTS lake_ro CASCADE")
+    conn.execute(f"CREATE SERVER lake_ro FOREIGN DATA WRAPPER iceberg "
+                 f"OPTIONS (warehouse '{warehouse}', catalog_name 'lake_local', read_only 'true')")
+    ro = f'"{write_ns}".target_ro'
+    conn.execute(f"CREATE FOREIGN TABLE {ro} (id integer, amount numeric(6,2), label text) SERVER lake_ro "
+                 f"OPTIONS (namespace '{write_ns}', table 'target')")
+    assert conn.execute(f"SELECT count(*) FROM {ro}").fetchone() == (2,)
+    for statement in (f"INSERT INTO {ro} VALUES (9, 1, 'x')", f"DELETE FROM {ro} WHERE id = 1",
+                      f"UPDATE {ro} SET label = 'y'", f"TRUNCATE {ro}",
+                      f"SELECT lake.compact('{ro}')"):
+        expect_error(conn, statement, "read-only")
+    with pytest.raises(Exception, match="(?i)read-only"):
+        with conn.transaction():
+            with conn.cursor().copy(f"COPY {ro} FROM STDIN") as copy:
+                copy.write("9\t1\tx\n")
+    expect_error(conn, _create_sql(write_ns, "new_on_ro", "id integer", "", server="lake_ro"), "read-only")
+    assert not _in_catalog(conn, write_ns, "new_on_ro")
+    _unchanged(conn, target)
+    conn.execute("DROP SERVER lake_ro CASCADE")
+
+
+def test_write_privileges_follow_postgres(target, conn, write_ns):
+    """A role with SELECT but no INSERT on the foreign table cannot write."""
+    conn.execute("DROP ROLE IF EXISTS tl_write_reader")
+    conn.execute("CREATE ROLE tl_write_reader")
+    try:
+        conn.execute(f'GRANT USAGE ON SCHEMA "{write_ns}", lake TO tl_write_reader')
+        conn.execute(f"GRANT SELECT ON {target} TO tl_write_reader")
+        conn.execute("SET ROLE tl_write_reader")
+        try:
+            assert conn.execute(f"SELECT count(*) FROM {target}").fetchone() == (2,)
+            expect_error(conn, f"INSERT INTO {target} VALUES (9, 1, 'x')", "permission denied")
+            expect_error(conn, f"DELETE FROM {target}", "permission denied")
+        finally:
+            conn.execute("RESET ROLE")
+    finally:
+        conn.execute(f"REVOKE ALL ON {target} FROM tl_write_reader")
+        conn.execute(f'REVOKE ALL ON SCHEMA "{write_ns}", lake FROM tl_write_reader')
+        conn.execute("DROP OWNED BY tl_write_reader")
+        conn.execute("DROP ROLE tl_write_reader")
+    _unchanged(conn, target)
+
+
+def test_write_errors_in_catalog_inconsistency(conn, write_ns):
+    """The Iceberg table was removed from the catalog behind the foreign table's back."""
+    relation = f'"{write_ns}".vanishing'
+    conn.execute(_create_sql(write_ns, "vanishing", "id integer", ""))
+    conn.execute("DELETE FROM lake.iceberg_tables WHERE table_namespace = %s AND table_name = 'vanishing'",
+                 (write_ns,))
+    expect_error(conn, f"INSERT INTO {relation} VALUES (1)", "vanishing")
+    conn.execute(f"DROP FOREIGN TABLE {relation}")

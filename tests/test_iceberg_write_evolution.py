@@ -1,0 +1,403 @@
+"""Schema and partition evolution, maintenance (compact, expire_snapshots,
+remove_orphan_files), lake.create_table_as and DROP FOREIGN TABLE, with
+PyIceberg (and DuckDB where the files' column names still match) reading
+the results."""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+import re
+
+import pyarrow as pa
+import pytest
+from pyiceberg.types import DecimalType, DoubleType, IntegerType, LongType, StringType
+
+from lakehelpers import expect_error
+from writehelpers import (assert_readers_agree, data_files, live_data_files, load, local_path,
+                          parquet_files_on_disk, snapshot_count, snapshots)
+
+
+def create(conn, ns: str, name: str, columns: str, partition_by: str | None = None) -> str:
+    relation = f'"{ns}"."{name}"'
+    options = f"namespace '{ns}', table '{name}'" + (f", partition_by '{partition_by}'" if partition_by else "")
+    with conn.transaction():
+        # purge a previous incarnation, so that its files are not orphans of the new table
+        conn.execute("SET LOCAL townlake.purge_on_drop = on")
+        conn.execute(f"DROP FOREIGN TABLE IF EXISTS {relation}")
+    conn.execute(f"CREATE FOREIGN TABLE {relation} ({columns}) SERVER lake_local OPTIONS ({options})")
+    return relation
+
+
+def fields(table) -> dict[str, tuple[int, object, bool]]:
+    return {f.name: (f.field_id, f.field_type, f.required) for f in table.schema().fields}
+
+
+# ---------------------------------------------------------------- schema evolution
+
+EVOLVE_DDL = "id bigint NOT NULL, a integer, r real, c numeric(8,2), d text, gone text"
+
+
+@pytest.fixture()
+def evolving(conn, write_ns):
+    relation = create(conn, write_ns, "evolving", EVOLVE_DDL)
+    conn.execute(f"INSERT INTO {relation} SELECT g, g * 10, g / 4.0, g * 1.25, 'd' || g, 'x' "
+                 f"FROM generate_series(1, 50) g")
+    return relation
+
+
+def test_add_column(evolving, conn, write_ns, local_lake):
+    before = fields(load(local_lake.catalog, write_ns, "evolving"))
+    conn.execute(f"ALTER FOREIGN TABLE {evolving} ADD COLUMN e text")
+    after = fields(load(local_lake.catalog, write_ns, "evolving"))
+    assert {k: v for k, v in after.items() if k != "e"} == before
+    assert after["e"][0] == max(v[0] for v in before.values()) + 1 and after["e"][1] == StringType()
+    conn.execute(f"INSERT INTO {evolving} (id, e) VALUES (51, 'new')")
+    assert conn.execute(f"SELECT count(*), count(e) FROM {evolving}").fetchone() == (51, 1)
+    assert assert_readers_agree(conn, local_lake.catalog, write_ns, "evolving", evolving) == 51
+
+
+def test_rename_column_keeps_field_id(evolving, conn, write_ns, local_lake):
+    before = fields(load(local_lake.catalog, write_ns, "evolving"))
+    conn.execute(f"ALTER FOREIGN TABLE {evolving} RENAME COLUMN d TO label")
+    after = fields(load(local_lake.catalog, write_ns, "evolving"))
+    assert "d" not in after and after["label"] == before["d"]
+    conn.execute(f"INSERT INTO {evolving} (id, label) VALUES (51, 'after rename')")
+    assert conn.execute(f"SELECT label FROM {evolving} WHERE id IN (7, 51) ORDER BY id").fetchall() == \
+        [("d7",), ("after rename",)]
+    # old files still call the column d: DuckDB's by-name read does not apply
+    assert assert_readers_agree(conn, local_lake.catalog, write_ns, "evolving", evolving, use_duckdb=False) == 51
+
+
+def test_drop_column(evolving, conn, write_ns, local_lake):
+    before = fields(load(local_lake.catalog, write_ns, "evolving"))
+    conn.execute(f"ALTER FOREIGN TABLE {evolving} DROP COLUMN gone")
+    after = fields(load(local_lake.catalog, write_ns, "evolving"))
+    assert "gone" not in after and {k: v for k, v in before.items() if k != "gone"} == after
+    conn.execute(f"ALTER FOREIGN TABLE {evolving} ADD COLUMN gone text")
+    again = fields(load(local_lake.catalog, write_ns, "evolving"))
+    assert again["gone"][0] != before["gone"][0], "a dropped field id must not be reused"
+    assert conn.execute(f"SELECT count(gone) FROM {evolving}").fetchone() == (0,)
+    assert assert_readers_agree(conn, local_lake.catalog, write_ns, "evolving", evolving, use_duckdb=False) == 50
+
+
+def test_widening_type_changes(evolving, conn, write_ns, local_lake):
+    before = fields(load(local_lake.catalog, write_ns, "evolving"))
+    conn.execute(f"ALTER FOREIGN TABLE {evolving} ALTER COLUMN a TYPE bigint")
+    conn.execute(f"ALTER FOREIGN TABLE {evolving} ALTER COLUMN r TYPE double precision")
+    conn.execute(f"ALTER FOREIGN TABLE {evolving} ALTER COLUMN c TYPE numeric(14,2)")
+    after = fields(load(local_lake.catalog, write_ns, "evolving"))
+    assert after["a"] == (before["a"][0], LongType(), False)
+    assert after["r"] == (before["r"][0], DoubleType(), False)
+    assert after["c"] == (before["c"][0], DecimalType(14, 2), False)
+    conn.execute(f"INSERT INTO {evolving} (id, a, r, c) VALUES (51, 9000000000, 1e300, 123456789012.34)")
+    assert conn.execute(f"SELECT a, r, c FROM {evolving} WHERE id IN (4, 51) ORDER BY id").fetchall() == [
+        (40, 1.0, decimal.Decimal("5.00")), (9000000000, 1e300, decimal.Decimal("123456789012.34"))]
+    assert assert_readers_agree(conn, local_lake.catalog, write_ns, "evolving", evolving, use_duckdb=False) == 51
+
+
+@pytest.mark.parametrize("change", [
+    "ALTER COLUMN id TYPE integer",
+    "ALTER COLUMN a TYPE smallint",
+    "ALTER COLUMN d TYPE integer USING length(d)",
+    "ALTER COLUMN r TYPE integer",
+    "ALTER COLUMN c TYPE numeric(6,2)",
+    "ALTER COLUMN c TYPE numeric(10,3)",
+    "ALTER COLUMN a TYPE text",
+    "ALTER COLUMN a TYPE real",
+])
+def test_incompatible_type_change_is_an_error(change, evolving, conn, write_ns, local_lake):
+    before = fields(load(local_lake.catalog, write_ns, "evolving"))
+    pg_types = conn.execute("SELECT attname, format_type(atttypid, atttypmod) FROM pg_attribute "
+                            "WHERE attrelid = %s::regclass AND attnum > 0 AND NOT attisdropped",
+                            (evolving,)).fetchall()
+    expect_error(conn, f"ALTER FOREIGN TABLE {evolving} {change}")
+    assert fields(load(local_lake.catalog, write_ns, "evolving")) == before
+    assert conn.execute("SELECT attname, format_type(atttypid, atttypmod) FROM pg_attribute "
+                        "WHERE attrelid = %s::regclass AND attnum > 0 AND NOT attisdropped",
+                        (evolving,)).fetchall() == pg_types
+    assert conn.execute(f"SELECT count(*) FROM {evolving}").fetchone() == (50,)
+
+
+def test_rolled_back_alter_leaves_the_schema(evolving, conn, write_ns, local_lake):
+    before = fields(load(local_lake.catalog, write_ns, "evolving"))
+    conn.execute("BEGIN")
+    conn.execute(f"ALTER FOREIGN TABLE {evolving} ADD COLUMN tmp integer")
+    conn.execute(f"ALTER FOREIGN TABLE {evolving} RENAME COLUMN d TO d_tmp")
+    conn.execute("ROLLBACK")
+    assert fields(load(local_lake.catalog, write_ns, "evolving")) == before
+    assert conn.execute(f"SELECT count(d) FROM {evolving}").fetchone() == (50,)
+
+
+def test_pyiceberg_sees_and_writes_the_evolved_schema(evolving, conn, write_ns, local_lake):
+    conn.execute(f"ALTER FOREIGN TABLE {evolving} ADD COLUMN e integer")
+    conn.execute(f"ALTER FOREIGN TABLE {evolving} RENAME COLUMN d TO label")
+    table = load(local_lake.catalog, write_ns, "evolving")
+    rows = [{"id": 100 + i, "a": i, "r": 0.5, "c": decimal.Decimal("1.00"), "label": "py", "gone": None, "e": i}
+            for i in range(5)]
+    table.append(pa.Table.from_pylist(rows, schema=table.schema().as_arrow()))
+    assert conn.execute(f"SELECT sum(e), count(*) FILTER (WHERE label = 'py') FROM {evolving}").fetchone() == (10, 5)
+    assert assert_readers_agree(conn, local_lake.catalog, write_ns, "evolving", evolving, use_duckdb=False) == 55
+
+
+def test_add_required_column_is_refused_or_consistent(evolving, conn, write_ns, local_lake):
+    """Iceberg cannot add a required column to a table with rows: either an
+    ERROR, or the column is optional in Iceberg."""
+    try:
+        conn.execute(f"ALTER FOREIGN TABLE {evolving} ADD COLUMN must integer NOT NULL")
+    except Exception:  # noqa: BLE001 - an error is one acceptable outcome
+        assert conn.execute("SELECT 1").fetchone() == (1,)
+        assert "must" not in fields(load(local_lake.catalog, write_ns, "evolving"))
+        return
+    assert "must" in fields(load(local_lake.catalog, write_ns, "evolving"))
+    assert conn.execute(f"SELECT count(*) FROM {evolving}").fetchone() == (50,)
+
+
+# ---------------------------------------------------------------- partition evolution
+
+def test_set_partitioning_old_files_keep_their_spec(conn, write_ns, local_lake):
+    relation = create(conn, write_ns, "repartitioned", "id bigint NOT NULL, ts timestamptz, k integer",
+                      partition_by="day(ts)")
+    insert = (f"INSERT INTO {relation} SELECT g, TIMESTAMPTZ '2024-03-01 00:00:00+00' + "
+              f"(g * interval '37 minutes'), g % 5 FROM generate_series({{}}, {{}}) g")
+    conn.execute(insert.format(1, 1000))
+    report = conn.execute(f"SELECT lake.set_partitioning('{relation}', 'month(ts), bucket(4, id)')").fetchone()[0]
+    assert isinstance(report, dict)
+    conn.execute(insert.format(1001, 2000))
+    table = load(local_lake.catalog, write_ns, "repartitioned")
+    assert len(table.specs()) == 2
+    assert [str(f.transform) for f in table.spec().fields] == ["month", "bucket[4]"]
+    spec_ids = {f.spec_id for f in data_files(table)}
+    assert len(spec_ids) == 2, "old files keep the old spec, new files get the new one"
+    assert assert_readers_agree(conn, local_lake.catalog, write_ns, "repartitioned", relation) == 2000
+    # pruning works on both specs: one day in the old range, one day in the new
+    for day, next_day in (("2024-03-05", "2024-03-06"), ("2024-03-30", "2024-03-31")):
+        where = f"ts >= '{day} 00:00:00+00' AND ts < '{next_day} 00:00:00+00'"
+        plan = "\n".join(r[0] for r in conn.execute(f"EXPLAIN SELECT count(*) FROM {relation} WHERE {where}"))
+        planned, skipped = map(int, re.search(r"Data Files: (\d+) planned, (\d+) skipped", plan).groups())
+        assert skipped > 0, plan
+        ours = conn.execute(f"SELECT count(*) FROM {relation} WHERE {where}").fetchone()[0]
+        theirs = table.scan(row_filter=f"ts >= '{day}T00:00:00+00:00' and ts < '{next_day}T00:00:00+00:00'") \
+            .to_arrow().num_rows
+        assert ours == theirs
+    # back to unpartitioned
+    conn.execute(f"SELECT lake.set_partitioning('{relation}', '')")
+    conn.execute(insert.format(2001, 2100))
+    assert load(local_lake.catalog, write_ns, "repartitioned").spec().is_unpartitioned()
+    assert assert_readers_agree(conn, local_lake.catalog, write_ns, "repartitioned", relation) == 2100
+
+
+@pytest.mark.parametrize("spec, fragment", [
+    ("day(", "partition"), ("frobnicate(ts)", "frobnicate"), ("day(nope)", "nope"), ("bucket(x, id)", "bucket"),
+])
+def test_set_partitioning_bad_spec(spec, fragment, conn, write_ns):
+    relation = create(conn, write_ns, "bad_repartition", "id bigint NOT NULL, ts timestamptz")
+    expect_error(conn, f"SELECT lake.set_partitioning('{relation}', '{spec}')", fragment)
+
+
+# ---------------------------------------------------------------- maintenance
+
+@pytest.fixture()
+def small_files(conn, write_ns):
+    relation = create(conn, write_ns, "small_files", "id bigint NOT NULL, k integer, v text", partition_by="k")
+    for i in range(12):
+        conn.execute(f"INSERT INTO {relation} SELECT g, g % 2, 'v' || g FROM generate_series({i * 100 + 1}, {i * 100 + 100}) g")
+    return relation
+
+
+def test_compact_rewrites_small_files(small_files, conn, write_ns, local_lake):
+    before = len(live_data_files(load(local_lake.catalog, write_ns, "small_files")))
+    assert before == 24
+    conn.execute(f"DELETE FROM {small_files} WHERE id % 10 = 0")
+    report = conn.execute(f"SELECT lake.compact('{small_files}')").fetchone()[0]
+    assert report["files_rewritten"] >= 20 and 1 <= report["files_written"] <= 4, report
+    table = load(local_lake.catalog, write_ns, "small_files")
+    after = live_data_files(table)
+    assert len(after) <= 4
+    assert {f.partition[0] for f in data_files(table)} == {0, 1}
+    assert snapshots(conn, small_files)[-1][2] == "replace"
+    assert assert_readers_agree(conn, local_lake.catalog, write_ns, "small_files", small_files) == 1080
+    again = conn.execute(f"SELECT lake.compact('{small_files}')").fetchone()[0]
+    assert again["files_rewritten"] == 0
+
+
+def test_compact_with_target_size_and_empty_table(conn, write_ns, local_lake):
+    relation = create(conn, write_ns, "compact_empty", "id bigint NOT NULL")
+    report = conn.execute(f"SELECT lake.compact('{relation}', 16)").fetchone()[0]
+    assert report["files_rewritten"] == 0
+    conn.execute(f"INSERT INTO {relation} VALUES (1)")
+    conn.execute(f"INSERT INTO {relation} VALUES (2)")
+    report = conn.execute(f"SELECT lake.compact('{relation}', 16)").fetchone()[0]
+    assert report["files_rewritten"] == 2 and report["files_written"] == 1
+    assert assert_readers_agree(conn, local_lake.catalog, write_ns, "compact_empty", relation) == 2
+
+
+def test_compact_refused_with_pending_writes(small_files, conn):
+    conn.execute("BEGIN")
+    try:
+        conn.execute(f"INSERT INTO {small_files} VALUES (99999, 0, 'pending')")
+        with pytest.raises(Exception, match="uncommitted"):
+            conn.execute(f"SELECT lake.compact('{small_files}')")
+    finally:
+        conn.execute("ROLLBACK")
+
+
+def test_expire_snapshots_then_remove_orphans(small_files, conn, write_ns, local_lake):
+    conn.execute(f"SELECT lake.compact('{small_files}')")
+    history = snapshots(conn, small_files)
+    assert len(history) == 13
+    first = history[0][0]
+    kept = conn.execute(f"SELECT lake.expire_snapshots('{small_files}')").fetchone()[0]
+    assert kept["expired_snapshots"] == [], "the default keeps snapshots younger than 5 days"
+    report = conn.execute(f"SELECT lake.expire_snapshots('{small_files}', now(), 1)").fetchone()[0]
+    assert len(report["expired_snapshots"]) == 12 and report["remaining_snapshots"] == 1
+    assert snapshot_count(conn, small_files) == 1
+    expect_error(conn, f"SET LOCAL townlake.snapshot_id = '{first}'; SELECT count(*) FROM {small_files}",
+                 str(first))
+    location = load(local_lake.catalog, write_ns, "small_files").location()
+    on_disk = parquet_files_on_disk(location)
+    dry = conn.execute(f"SELECT lake.remove_orphan_files('{small_files}', now(), true)").fetchone()[0]
+    assert dry["dry_run"] is True and dry["deleted"] == 0 and dry["orphan_files"] >= 24
+    assert parquet_files_on_disk(location) == on_disk
+    report = conn.execute(f"SELECT lake.remove_orphan_files('{small_files}', older_than => now())").fetchone()[0]
+    assert report["deleted"] == dry["orphan_files"]
+    remaining = parquet_files_on_disk(location)
+    live = {local_path(p) for p in live_data_files(load(local_lake.catalog, write_ns, "small_files"))}
+    assert remaining == live, "only the live data files are left"
+    assert assert_readers_agree(conn, local_lake.catalog, write_ns, "small_files", small_files) == 1200
+
+
+def test_remove_orphan_files_of_a_rolled_back_transaction(small_files, conn, write_ns, local_lake):
+    location = load(local_lake.catalog, write_ns, "small_files").location()
+    before = parquet_files_on_disk(location)
+    conn.execute("BEGIN")
+    conn.execute(f"INSERT INTO {small_files} SELECT g, g % 2, 'rolled back' FROM generate_series(5000, 6000) g")
+    conn.execute("ROLLBACK")
+    aborted = parquet_files_on_disk(location) - before
+    assert aborted, "the rolled-back INSERT left its files"
+    young = conn.execute(f"SELECT lake.remove_orphan_files('{small_files}')").fetchone()[0]
+    assert young["deleted"] == 0, "files younger than 3 days are kept by default"
+    report = conn.execute(f"SELECT lake.remove_orphan_files('{small_files}', now())").fetchone()[0]
+    assert {local_path(p) for p in report["files"]} >= aborted
+    assert parquet_files_on_disk(location) == before
+    assert assert_readers_agree(conn, local_lake.catalog, write_ns, "small_files", small_files) == 1200
+
+
+def test_maintenance_on_a_read_only_table_is_an_error(small_files, conn, write_ns):
+    snapshot = snapshots(conn, small_files)[-1][0]
+    pinned = f'"{write_ns}".pinned_small'
+    conn.execute(f"DROP FOREIGN TABLE IF EXISTS {pinned}")
+    conn.execute(f"CREATE FOREIGN TABLE {pinned} (id bigint, k integer, v text) SERVER lake_local "
+                 f"OPTIONS (namespace '{write_ns}', table 'small_files', snapshot_id '{snapshot}')")
+    for call in (f"lake.compact('{pinned}')", f"lake.expire_snapshots('{pinned}', now())",
+                 f"lake.remove_orphan_files('{pinned}', now())", f"lake.set_partitioning('{pinned}', 'k')"):
+        expect_error(conn, f"SELECT {call}", "read-only")
+
+
+# ---------------------------------------------------------------- create_table_as and DROP
+
+def test_create_table_as(conn, write_ns, local_lake):
+    written = conn.execute(
+        f"SELECT lake.create_table_as('{write_ns}.ctas', $$SELECT g AS id, "
+        f"TIMESTAMPTZ '2024-01-01 00:00:00+00' + g * interval '1 hour' AS ts, "
+        f"(g % 3)::numeric(6,2) AS amount, 'n' || g AS name FROM generate_series(1, 500) g$$, 'day(ts)')"
+    ).fetchone()[0]
+    assert written == 500
+    table = load(local_lake.catalog, write_ns, "ctas")
+    assert [str(f.transform) for f in table.spec().fields] == ["day"]
+    assert {f.name: f.field_type for f in table.schema().fields} == {
+        "id": IntegerType(), "ts": table.schema().find_field("ts").field_type,
+        "amount": DecimalType(6, 2), "name": StringType()}
+    assert assert_readers_agree(conn, local_lake.catalog, write_ns, "ctas", f'"{write_ns}".ctas') == 500
+
+
+def test_create_table_as_failing_query_creates_nothing(conn, write_ns):
+    expect_error(conn, f"SELECT lake.create_table_as('{write_ns}.ctas_bad', "
+                       f"'SELECT g, (CASE WHEN g < 100 THEN ''1'' ELSE ''x'' END)::int AS v FROM generate_series(1, 200) g')",
+                 "invalid input syntax")
+    assert conn.execute("SELECT count(*) FROM lake.iceberg_tables WHERE table_namespace = %s "
+                        "AND table_name = 'ctas_bad'", (write_ns,)).fetchone() == (0,)
+
+
+def _catalog_has(conn, ns: str, name: str) -> bool:
+    return conn.execute("SELECT count(*) = 1 FROM lake.iceberg_tables WHERE table_namespace = %s "
+                        "AND table_name = %s", (ns, name)).fetchone()[0]
+
+
+def test_drop_removes_from_catalog_keeps_files(conn, write_ns, local_lake):
+    relation = create(conn, write_ns, "dropped", "id bigint NOT NULL")
+    conn.execute(f"INSERT INTO {relation} VALUES (1), (2)")
+    location = load(local_lake.catalog, write_ns, "dropped").location()
+    conn.execute("BEGIN")
+    conn.execute(f"DROP FOREIGN TABLE {relation}")
+    assert not _catalog_has(conn, write_ns, "dropped")
+    conn.execute("ROLLBACK")
+    assert _catalog_has(conn, write_ns, "dropped")
+    assert conn.execute(f"SELECT count(*) FROM {relation}").fetchone() == (2,)
+    conn.execute(f"DROP FOREIGN TABLE {relation}")
+    assert not _catalog_has(conn, write_ns, "dropped")
+    assert parquet_files_on_disk(location), "without purge_on_drop the files stay"
+
+
+def test_drop_with_purge_deletes_files_after_commit(conn, write_ns, local_lake):
+    relation = create(conn, write_ns, "purged", "id bigint NOT NULL")
+    conn.execute(f"INSERT INTO {relation} VALUES (1), (2)")
+    location = load(local_lake.catalog, write_ns, "purged").location()
+    assert parquet_files_on_disk(location)
+    conn.execute("BEGIN")
+    conn.execute("SET LOCAL townlake.purge_on_drop = on")
+    conn.execute(f"DROP FOREIGN TABLE {relation}")
+    conn.execute("ROLLBACK")
+    assert parquet_files_on_disk(location), "a rolled-back DROP purges nothing"
+    with conn.transaction():
+        conn.execute("SET LOCAL townlake.purge_on_drop = on")
+        conn.execute(f"DROP FOREIGN TABLE {relation}")
+    assert not _catalog_has(conn, write_ns, "purged")
+    assert not parquet_files_on_disk(location)
+
+
+def test_drop_of_an_attached_table_keeps_the_iceberg_table(conn, write_ns, local_lake):
+    relation = create(conn, write_ns, "owner", "id bigint NOT NULL")
+    conn.execute(f"INSERT INTO {relation} VALUES (1)")
+    attached = f'"{write_ns}".attached_view'
+    conn.execute(f"CREATE FOREIGN TABLE {attached} (id bigint) SERVER lake_local "
+                 f"OPTIONS (namespace '{write_ns}', table 'owner')")
+    conn.execute(f"DROP FOREIGN TABLE {attached}")
+    assert _catalog_has(conn, write_ns, "owner")
+    assert conn.execute(f"SELECT count(*) FROM {relation}").fetchone() == (1,)
+
+
+@pytest.mark.parametrize("change", [
+    "ADD COLUMN extra text",
+    "ALTER COLUMN a TYPE bigint",
+    "ALTER COLUMN r TYPE double precision",
+    "ALTER COLUMN c TYPE numeric(14,2)",
+    "RENAME COLUMN d TO label",
+    "DROP COLUMN gone",
+])
+def test_compact_after_schema_evolution(change, evolving, conn, write_ns, local_lake):
+    """Files written before the change are rewritten under the current schema."""
+    conn.execute(f"INSERT INTO {evolving} SELECT g, g * 10, g / 4.0, g * 1.25, 'd' || g, 'x' "
+                 f"FROM generate_series(51, 60) g")
+    conn.execute(f"ALTER FOREIGN TABLE {evolving} {change}")
+    conn.execute(f"INSERT INTO {evolving} (id) VALUES (61)")
+    before = conn.execute(f"SELECT * FROM {evolving} ORDER BY id").fetchall()
+    report = conn.execute(f"SELECT lake.compact('{evolving}')").fetchone()[0]
+    assert report["files_rewritten"] == 3 and report["files_written"] == 1, report
+    assert conn.execute(f"SELECT * FROM {evolving} ORDER BY id").fetchall() == before
+    assert assert_readers_agree(conn, local_lake.catalog, write_ns, "evolving", evolving) == 61
+
+
+def test_compact_after_partition_evolution(conn, write_ns, local_lake):
+    relation = create(conn, write_ns, "compact_respec", "id bigint NOT NULL, k integer", partition_by="k")
+    for i in range(3):
+        conn.execute(f"INSERT INTO {relation} SELECT g, 1 FROM generate_series({i * 10 + 1}, {i * 10 + 10}) g")
+    conn.execute(f"SELECT lake.set_partitioning('{relation}', 'bucket(2, id)')")
+    for i in range(3, 6):
+        conn.execute(f"INSERT INTO {relation} SELECT g, 1 FROM generate_series({i * 10 + 1}, {i * 10 + 10}) g")
+    report = conn.execute(f"SELECT lake.compact('{relation}')").fetchone()[0]
+    assert report["files_rewritten"] >= 3, report
+    assert conn.execute(f"SELECT count(*), sum(id) FROM {relation}").fetchone() == (60, sum(range(1, 61)))
+    assert assert_readers_agree(conn, local_lake.catalog, write_ns, "compact_respec", relation) == 60
+    table = load(local_lake.catalog, write_ns, "compact_respec")
+    assert table.scan(row_filter="id == 7").to_arrow().num_rows == 1
