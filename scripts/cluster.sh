@@ -27,6 +27,9 @@ unix_socket_directories = '$SOCKET_DIR'
 shared_preload_libraries = 'townlake'
 townlake.warehouse = 'file://$WAREHOUSE_DIR'
 max_connections = 50
+# townlake's own workers (PII launcher and scanner, audit launcher and one
+# audit writer per governed database) share this pool with parallel query.
+max_worker_processes = 32
 log_min_messages = warning
 CONF
 }

@@ -6,6 +6,7 @@
 
 use pgrx::prelude::*;
 
+pub mod audit;
 pub mod catalog;
 pub mod errors;
 pub mod fdw;
@@ -23,6 +24,7 @@ pub extern "C-unwind" fn _PG_init() {
     guc::init();
     iceberg::init();
     governance::init();
+    audit::init();
     pii::init();
     guc::reserve_prefix();
 }

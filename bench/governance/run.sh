@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Governance benchmark: a published view vs the owner on the raw table, and
+# pgbench throughput of governed point SELECTs with the audit on and off.
+#   ROWS=1000000 RUNS=5 CLIENTS=4 DURATION=20  (defaults; DURATION: seconds per pgbench run)
+#   TOWNLAKE_PORT=5499                         cluster to use (townlake preloaded)
+#   SKIP_BUILD=1                               use the installed library as it is
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/../../scripts/common.sh"
+
+if [ "${SKIP_BUILD:-0}" != 1 ]; then
+    "$PROJECT_DIR/scripts/deps.sh" all
+    PROFILE=release "$PROJECT_DIR/scripts/build.sh" install
+    "$PROJECT_DIR/scripts/cluster.sh" start
+fi
+"$VENV_DIR/bin/python" "$PROJECT_DIR/bench/governance/governed_select.py" \
+    --port "$TOWNLAKE_PORT" --rows "${ROWS:-1000000}" --runs "${RUNS:-5}" \
+    --clients "${CLIENTS:-4}" --seconds "${DURATION:-20}"

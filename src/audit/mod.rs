@@ -1,0 +1,283 @@
+//! Audit of every statement that touches governed data.
+//!
+//! The executor hooks (governance/hooks.rs) call `statement_started` and
+//! `statement_ended`. A record goes into a shared-memory slot when the
+//! statement starts (so nothing reads governed data unrecorded: if the queue
+//! is full, the statement waits, and fails if no writer drains it), and is
+//! completed when it ends, errors, or the backend exits. Background writers
+//! (worker.rs) copy the records into `lake.audit_log`, hash-chained by
+//! `lake._audit_append_batch`. ROLLBACK, ERROR and pg_terminate_backend therefore do
+//! not lose records. With `townlake.audit_synchronous` a statement also waits
+//! at its end until its record is committed, so even a crash right after the
+//! statement cannot lose it.
+
+pub mod queue;
+pub mod record;
+pub mod worker;
+
+use std::cell::{Cell, RefCell};
+use std::time::{Duration, Instant};
+
+use pgrx::prelude::*;
+use pgrx::{GucContext, GucFlags, GucRegistry, GucSetting};
+use serde_json::Value;
+
+use crate::errors::LakeError;
+use crate::governance::hooks::Touched;
+use crate::governance::pii_session;
+use record::Record;
+
+/// Record statements on governed data (superusers may switch it off, e.g. to
+/// benchmark; analysts cannot).
+pub static AUDIT: GucSetting<bool> = GucSetting::<bool>::new(true);
+/// Wait at the end of each audited statement until its record is committed.
+pub static SYNCHRONOUS: GucSetting<bool> = GucSetting::<bool>::new(false);
+/// Slots of the shared-memory queue (one record each, 8 kB).
+pub static QUEUE_SLOTS: GucSetting<i32> = GucSetting::<i32>::new(1024);
+/// Seconds between sweeps that revoke expired grants in every database.
+pub static SWEEP_SECONDS: GucSetting<i32> = GucSetting::<i32>::new(10);
+
+/// How long a statement waits for room in a full queue before failing.
+const QUEUE_WAIT: Duration = Duration::from_secs(30);
+
+struct InFlight {
+    query_desc: usize,
+    ticket: queue::Ticket,
+    record: Record,
+    started: Instant,
+    reveals_at_start: u64,
+    subxact: pg_sys::SubTransactionId,
+}
+
+thread_local! {
+    static IN_FLIGHT: RefCell<Vec<InFlight>> = const { RefCell::new(Vec::new()) };
+    static EXIT_CALLBACK: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Called from `_PG_init`.
+pub fn init() {
+    GucRegistry::define_bool_guc(
+        c"townlake.audit",
+        c"Record every statement on governed relations in lake.audit_log.",
+        c"Only superusers can change it.",
+        &AUDIT,
+        GucContext::Suset,
+        GucFlags::default(),
+    );
+    GucRegistry::define_bool_guc(
+        c"townlake.audit_synchronous",
+        c"Wait at the end of each audited statement until its audit record is committed.",
+        c"Off: records are written within milliseconds by a background writer and survive ROLLBACK, \
+          ERROR and backend termination; on: they also survive a crash right after the statement.",
+        &SYNCHRONOUS,
+        GucContext::Suset,
+        GucFlags::default(),
+    );
+    GucRegistry::define_int_guc(
+        c"townlake.audit_queue_slots",
+        c"Records the shared-memory audit queue holds (8 kB each).",
+        c"",
+        &QUEUE_SLOTS,
+        16,
+        65536,
+        GucContext::Postmaster,
+        GucFlags::default(),
+    );
+    GucRegistry::define_int_guc(
+        c"townlake.grant_sweep_seconds",
+        c"Seconds between background sweeps that revoke expired access grants.",
+        c"",
+        &SWEEP_SECONDS,
+        1,
+        86400,
+        GucContext::Sighup,
+        GucFlags::default(),
+    );
+    // SAFETY: plain read of a postmaster flag.
+    if unsafe { pg_sys::process_shared_preload_libraries_in_progress } {
+        queue::request(QUEUE_SLOTS.get().max(16) as u32);
+        worker::register_launcher();
+    }
+    // SAFETY: process-local callbacks with static functions.
+    unsafe {
+        pg_sys::RegisterXactCallback(Some(on_xact), std::ptr::null_mut());
+        pg_sys::RegisterSubXactCallback(Some(on_subxact), std::ptr::null_mut());
+    }
+}
+
+fn now_pg() -> i64 {
+    // SAFETY: reads the clock.
+    unsafe { pg_sys::GetCurrentTimestamp() }
+}
+
+/// Records the start of an audited statement.
+///
+/// # Safety
+/// `qd` is the executor's live QueryDesc (ExecutorStart has not run yet).
+pub unsafe fn statement_started(qd: *mut pg_sys::QueryDesc, touched: Vec<Touched>) {
+    if !AUDIT.get() {
+        return;
+    }
+    if !queue::available() {
+        LakeError::new(
+            PgSqlErrorCode::ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+            "governed data cannot be read without its audit queue",
+        )
+        .with_hint("Add townlake to shared_preload_libraries and restart Postgres.")
+        .report();
+    }
+    ensure_exit_callback();
+    let depth = IN_FLIGHT.with(|f| f.borrow().len()) as i32;
+    let source = if (*qd).sourceText.is_null() {
+        String::new()
+    } else {
+        std::ffi::CStr::from_ptr((*qd).sourceText).to_string_lossy().into_owned()
+    };
+    let mut rec = Record::for_statement(source, &touched, depth);
+    rec.started_us = now_pg();
+    let ticket = claim(&rec, false);
+    IN_FLIGHT.with(|f| {
+        f.borrow_mut().push(InFlight {
+            query_desc: qd as usize,
+            ticket,
+            record: rec,
+            started: Instant::now(),
+            reveals_at_start: pii_session::reveal_count(),
+            subxact: pg_sys::GetCurrentSubTransactionId(),
+        })
+    });
+}
+
+/// Claims a queue slot, waiting for room; fails closed after `QUEUE_WAIT`.
+fn claim(rec: &Record, complete: bool) -> queue::Ticket {
+    let bytes = rec.encode(queue::PAYLOAD_BYTES);
+    // SAFETY: plain read of backend state.
+    let db = unsafe { pg_sys::MyDatabaseId };
+    let deadline = Instant::now() + QUEUE_WAIT;
+    loop {
+        if let Some(t) = queue::try_claim(db, &bytes, complete) {
+            if complete {
+                queue::wake_writer_of(db);
+            }
+            return t;
+        }
+        queue::wake_writer_of(db);
+        if Instant::now() >= deadline {
+            LakeError::new(
+                PgSqlErrorCode::ERRCODE_CONFIGURATION_LIMIT_EXCEEDED,
+                "the audit queue is full; governed data cannot be read unrecorded",
+            )
+            .with_hint("Check that townlake's audit writer is running (pg_stat_activity, server log).")
+            .report();
+        }
+        // woken by the writer when it frees slots
+        queue::nap(100);
+    }
+}
+
+/// Completes the record of the statement run by `qd`, if we audit it.
+///
+/// # Safety
+/// `qd` is the executor's live QueryDesc, before standard_ExecutorEnd.
+pub unsafe fn statement_ended(qd: *mut pg_sys::QueryDesc) {
+    let entry = IN_FLIGHT.with(|f| {
+        let mut f = f.borrow_mut();
+        let pos = f.iter().rposition(|e| e.query_desc == qd as usize)?;
+        Some(f.remove(pos))
+    });
+    let Some(mut e) = entry else { return };
+    let estate = (*qd).estate;
+    e.record.rows = if estate.is_null() { 0 } else { (*estate).es_processed as i64 };
+    finish(e, "ok", SYNCHRONOUS.get());
+}
+
+fn finish(mut e: InFlight, outcome: &str, wait: bool) {
+    e.record.outcome = outcome.to_string();
+    e.record.duration_us = e.started.elapsed().as_micros() as i64;
+    e.record.pii = pii_session::reveal_count() > e.reveals_at_start;
+    queue::complete(e.ticket, &e.record.encode(queue::PAYLOAD_BYTES), wait);
+    if wait {
+        let deadline = Instant::now() + QUEUE_WAIT;
+        while !queue::written(e.ticket) {
+            if Instant::now() >= deadline {
+                pgrx::warning!("townlake: audit record not yet written after {QUEUE_WAIT:?}");
+                break;
+            }
+            queue::nap(5);
+        }
+    }
+}
+
+/// Completes every in-flight record matching `pick` with `outcome`.
+fn finish_where(pick: impl Fn(&InFlight) -> bool, outcome: &str) {
+    let done: Vec<InFlight> = IN_FLIGHT.with(|f| {
+        let mut f = f.borrow_mut();
+        let (done, keep): (Vec<_>, Vec<_>) = f.drain(..).partition(|e| pick(e));
+        *f = keep;
+        done
+    });
+    for e in done {
+        finish(e, outcome, false);
+    }
+}
+
+fn abort_outcome() -> &'static str {
+    // SAFETY: plain read of a backend flag.
+    if unsafe { pg_sys::proc_exit_inprogress } {
+        "terminated"
+    } else {
+        "error"
+    }
+}
+
+#[pg_guard]
+unsafe extern "C-unwind" fn on_xact(event: pg_sys::XactEvent::Type, _arg: *mut std::ffi::c_void) {
+    if matches!(event, pg_sys::XactEvent::XACT_EVENT_ABORT | pg_sys::XactEvent::XACT_EVENT_PARALLEL_ABORT) {
+        finish_where(|_| true, abort_outcome());
+    }
+}
+
+#[pg_guard]
+unsafe extern "C-unwind" fn on_subxact(
+    event: pg_sys::SubXactEvent::Type,
+    my_subid: pg_sys::SubTransactionId,
+    _parent: pg_sys::SubTransactionId,
+    _arg: *mut std::ffi::c_void,
+) {
+    if event == pg_sys::SubXactEvent::SUBXACT_EVENT_ABORT_SUB {
+        // statements started in the aborted subtransaction or its children
+        finish_where(|e| e.subxact >= my_subid, abort_outcome());
+    }
+}
+
+fn ensure_exit_callback() {
+    if EXIT_CALLBACK.with(Cell::get) {
+        return;
+    }
+    // SAFETY: registers a process-local exit callback once.
+    unsafe { pg_sys::before_shmem_exit(Some(on_exit), pg_sys::Datum::from(0usize)) };
+    EXIT_CALLBACK.with(|c| c.set(true));
+}
+
+#[pg_guard]
+unsafe extern "C-unwind" fn on_exit(_code: i32, _arg: pg_sys::Datum) {
+    finish_where(|_| true, "terminated");
+}
+
+/// Records a governance event (such as a PII flip) in the audit log.
+pub fn record_event(kind: &str, detail: Value) {
+    if !AUDIT.get() || !queue::available() {
+        return;
+    }
+    let mut rec = Record::for_event(kind, detail);
+    rec.started_us = now_pg();
+    claim(&rec, true);
+}
+
+/// Audit records of this database not yet written to lake.audit_log.
+#[pg_extern(name = "audit_pending", volatile, parallel_restricted)]
+fn audit_pending() -> i64 {
+    // SAFETY: plain read of backend state.
+    let db = unsafe { pg_sys::MyDatabaseId };
+    queue::pending(db) as i64
+}

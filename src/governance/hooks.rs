@@ -1,0 +1,378 @@
+//! Utility and executor hooks. They never rewrite queries: published views do
+//! the enforcing. The hooks
+//! - reject GRANTs, owner changes and disabling row security on governed raw
+//!   relations (townlake manages those);
+//! - drop a published view just before a DROP / DROP COLUMN / ALTER COLUMN TYPE
+//!   on its raw relation that the view's dependency would block (the event
+//!   trigger at the end of the command publishes it again);
+//! - keep a session with PII on read-only (no INSERT/UPDATE/DELETE, CREATE
+//!   TABLE AS, SELECT INTO, materialized views or COPY TO a file);
+//! - run the access check for EXPLAIN without ANALYZE, whose plan would
+//!   otherwise show row estimates of a relation the user may not read;
+//! - hand every statement touching governed data to the audit queue.
+//!
+//! All pointer work is in small commented shims; errors are Postgres ERRORs.
+
+use std::ffi::{c_char, c_void, CStr};
+
+use pgrx::prelude::*;
+use serde_json::json;
+
+use super::cache;
+use super::gate;
+use super::pii_session;
+use super::privileged::{call_operation, current_user_oid, internal};
+use crate::errors::LakeError;
+
+static mut PREV_PROCESS_UTILITY: pg_sys::ProcessUtility_hook_type = None;
+static mut PREV_EXECUTOR_START: pg_sys::ExecutorStart_hook_type = None;
+static mut PREV_EXECUTOR_END: pg_sys::ExecutorEnd_hook_type = None;
+
+/// Installs the hooks (from `_PG_init`), chaining to whatever was there.
+pub fn install() {
+    // SAFETY: _PG_init runs once per process on the main thread.
+    unsafe {
+        PREV_PROCESS_UTILITY = pg_sys::ProcessUtility_hook;
+        pg_sys::ProcessUtility_hook = Some(process_utility);
+        PREV_EXECUTOR_START = pg_sys::ExecutorStart_hook;
+        pg_sys::ExecutorStart_hook = Some(executor_start);
+        PREV_EXECUTOR_END = pg_sys::ExecutorEnd_hook;
+        pg_sys::ExecutorEnd_hook = Some(executor_end);
+    }
+}
+
+// ------------------------------------------------------------ list shims
+
+/// The pointer cells of a Postgres List (empty for NIL).
+unsafe fn list_pointers(list: *mut pg_sys::List) -> Vec<*mut c_void> {
+    if list.is_null() {
+        return Vec::new();
+    }
+    let n = (*list).length as usize;
+    (0..n).map(|i| (*(*list).elements.add(i)).ptr_value).collect()
+}
+
+unsafe fn node_tag(node: *mut c_void) -> pg_sys::NodeTag {
+    if node.is_null() {
+        pg_sys::NodeTag::T_Invalid
+    } else {
+        (*(node as *mut pg_sys::Node)).type_
+    }
+}
+
+/// Relation named by a RangeVar, if it exists (permission errors on the
+/// schema surface exactly as the statement itself would raise them).
+unsafe fn range_var_oid(rv: *mut pg_sys::RangeVar) -> pg_sys::Oid {
+    if rv.is_null() {
+        return pg_sys::Oid::INVALID;
+    }
+    pg_sys::RangeVarGetRelidExtended(
+        rv,
+        pg_sys::NoLock as pg_sys::LOCKMODE,
+        pg_sys::RVROption::RVR_MISSING_OK,
+        None,
+        std::ptr::null_mut(),
+    )
+}
+
+unsafe fn string_value(node: *mut c_void) -> Option<String> {
+    if node_tag(node) != pg_sys::NodeTag::T_String {
+        return None;
+    }
+    let s = (*(node as *mut pg_sys::String)).sval;
+    (!s.is_null()).then(|| CStr::from_ptr(s).to_string_lossy().into_owned())
+}
+
+// ------------------------------------------------------------ utility hook
+
+fn managed_error(what: &str, relation: &str) -> ! {
+    LakeError::new(
+        PgSqlErrorCode::ERRCODE_INSUFFICIENT_PRIVILEGE,
+        format!("{what} on governed raw relation {relation} is managed by townlake"),
+    )
+    .with_hint(
+        "Readers get access through the published view: a reviewer runs \
+         lake.approve_table/lake.approve_column and lake.grant_access(role, relation, interval, reason).",
+    )
+    .report()
+}
+
+fn pii_read_only_error(what: &str) -> ! {
+    LakeError::new(
+        PgSqlErrorCode::ERRCODE_READ_ONLY_SQL_TRANSACTION,
+        format!("{what} is not allowed while PII is revealed in this session"),
+    )
+    .with_hint("A session with PII on is read-only. Run SELECT lake.disable_pii(); first.")
+    .report()
+}
+
+/// Drops the published view of `relid` ahead of DDL its dependency would block.
+fn unpublish(relid: pg_sys::Oid) {
+    call_operation("unpublish", current_user_oid(), json!({ "relid": relid.to_u32() }), true);
+}
+
+unsafe fn check_utility(stmt: *mut pg_sys::Node) {
+    let tag = (*stmt).type_;
+    if pii_session::session_active() {
+        match tag {
+            pg_sys::NodeTag::T_CopyStmt => {
+                let copy = stmt as *mut pg_sys::CopyStmt;
+                if !(*copy).is_from && (!(*copy).filename.is_null() || (*copy).is_program) {
+                    pii_read_only_error("COPY TO a file or program");
+                }
+                if (*copy).is_from {
+                    pii_read_only_error("COPY FROM");
+                }
+            }
+            pg_sys::NodeTag::T_CreateTableAsStmt => pii_read_only_error("CREATE TABLE AS / SELECT INTO"),
+            pg_sys::NodeTag::T_RefreshMatViewStmt => pii_read_only_error("REFRESH MATERIALIZED VIEW"),
+            _ => {}
+        }
+    }
+    if !cache::anything_governed() {
+        return;
+    }
+    match tag {
+        pg_sys::NodeTag::T_GrantStmt => {
+            let grant = stmt as *mut pg_sys::GrantStmt;
+            if !(*grant).is_grant || (*grant).objtype != pg_sys::ObjectType::OBJECT_TABLE {
+                return;
+            }
+            for obj in list_pointers((*grant).objects) {
+                if (*grant).targtype == pg_sys::GrantTargetType::ACL_TARGET_ALL_IN_SCHEMA {
+                    if let Some(schema) = string_value(obj) {
+                        let Ok(c) = std::ffi::CString::new(schema.clone()) else { continue };
+                        let ns = pg_sys::get_namespace_oid(c.as_ptr(), true);
+                        if ns != pg_sys::Oid::INVALID && cache::is_governed_schema(ns) {
+                            managed_error("GRANT", &format!("schema {schema}"));
+                        }
+                    }
+                } else if node_tag(obj) == pg_sys::NodeTag::T_RangeVar {
+                    let oid = range_var_oid(obj as *mut pg_sys::RangeVar);
+                    if let Some(g) = cache::governed(oid) {
+                        managed_error("GRANT", &g.raw_name);
+                    }
+                }
+            }
+        }
+        pg_sys::NodeTag::T_AlterTableStmt => {
+            let alter = stmt as *mut pg_sys::AlterTableStmt;
+            let oid = range_var_oid((*alter).relation);
+            let Some(g) = cache::governed(oid) else { return };
+            let mut blocks_view = false;
+            for cmd in list_pointers((*alter).cmds) {
+                if node_tag(cmd) != pg_sys::NodeTag::T_AlterTableCmd {
+                    continue;
+                }
+                match (*(cmd as *mut pg_sys::AlterTableCmd)).subtype {
+                    pg_sys::AlterTableType::AT_ChangeOwner => managed_error("ALTER OWNER", &g.raw_name),
+                    pg_sys::AlterTableType::AT_DisableRowSecurity
+                    | pg_sys::AlterTableType::AT_NoForceRowSecurity => {
+                        managed_error("Row level security", &g.raw_name)
+                    }
+                    pg_sys::AlterTableType::AT_DropColumn
+                    | pg_sys::AlterTableType::AT_DropColumnRecurse
+                    | pg_sys::AlterTableType::AT_AlterColumnType => blocks_view = true,
+                    _ => {}
+                }
+            }
+            if blocks_view && g.published_view.is_some() {
+                unpublish(oid);
+            }
+        }
+        pg_sys::NodeTag::T_DropStmt => {
+            let drop = stmt as *mut pg_sys::DropStmt;
+            match (*drop).removeType {
+                pg_sys::ObjectType::OBJECT_TABLE
+                | pg_sys::ObjectType::OBJECT_VIEW
+                | pg_sys::ObjectType::OBJECT_MATVIEW
+                | pg_sys::ObjectType::OBJECT_FOREIGN_TABLE => {}
+                _ => return,
+            }
+            for names in list_pointers((*drop).objects) {
+                let rv = pg_sys::makeRangeVarFromNameList(names as *mut pg_sys::List);
+                let oid = range_var_oid(rv);
+                if cache::governed(oid).is_some_and(|g| g.published_view.is_some()) {
+                    unpublish(oid);
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
+#[pg_guard]
+#[allow(clippy::too_many_arguments)]
+unsafe extern "C-unwind" fn process_utility(
+    pstmt: *mut pg_sys::PlannedStmt,
+    query_string: *const c_char,
+    read_only_tree: bool,
+    context: pg_sys::ProcessUtilityContext::Type,
+    params: pg_sys::ParamListInfo,
+    query_env: *mut pg_sys::QueryEnvironment,
+    dest: *mut pg_sys::DestReceiver,
+    qc: *mut pg_sys::QueryCompletion,
+) {
+    if !internal() && !pstmt.is_null() && !(*pstmt).utilityStmt.is_null() {
+        check_utility((*pstmt).utilityStmt);
+    }
+    match PREV_PROCESS_UTILITY {
+        Some(prev) => prev(pstmt, query_string, read_only_tree, context, params, query_env, dest, qc),
+        None => pg_sys::standard_ProcessUtility(
+            pstmt,
+            query_string,
+            read_only_tree,
+            context,
+            params,
+            query_env,
+            dest,
+            qc,
+        ),
+    }
+}
+
+// ------------------------------------------------------------ executor hooks
+
+/// A governed relation a statement reads, and how.
+#[derive(Clone, Debug)]
+pub struct Touched {
+    pub relid: pg_sys::Oid,
+    pub raw_name: String,
+    /// Read through its published view (true) or directly (owners, superusers).
+    pub via_view: bool,
+    /// Attribute numbers read (0 = the whole row).
+    pub attnums: Vec<i16>,
+}
+
+/// Attribute numbers in a range table entry's selectedCols (0 = whole row).
+unsafe fn selected_attnums(rte: *mut pg_sys::RangeTblEntry) -> Vec<i16> {
+    let mut attnums = Vec::new();
+    let mut member = -1;
+    loop {
+        member = pg_sys::bms_next_member((*rte).selectedCols, member);
+        if member < 0 {
+            break;
+        }
+        attnums.push((member + pg_sys::FirstLowInvalidHeapAttributeNumber) as i16);
+    }
+    attnums
+}
+
+/// Raw attribute numbers behind the columns a query reads from a published
+/// view (published columns carry their raw column's name).
+unsafe fn raw_attnums_via_view(view: pg_sys::Oid, raw: pg_sys::Oid, view_attnums: &[i16]) -> Vec<i16> {
+    let mut out = Vec::new();
+    for &a in view_attnums {
+        if a == 0 {
+            out.push(0);
+            continue;
+        }
+        let name = pg_sys::get_attname(view, a, true);
+        if name.is_null() {
+            continue;
+        }
+        let raw_att = pg_sys::get_attnum(raw, name);
+        if raw_att > 0 {
+            out.push(raw_att);
+        }
+    }
+    out
+}
+
+/// Governed relations in a plan's range table.
+///
+/// # Safety
+/// `plan` is a valid PlannedStmt of the current statement.
+pub unsafe fn touched_relations(plan: *mut pg_sys::PlannedStmt) -> Vec<Touched> {
+    // raw relation -> columns read through its published view
+    let mut views: Vec<(pg_sys::Oid, Vec<i16>)> = Vec::new();
+    let mut out: Vec<Touched> = Vec::new();
+    let rtes = list_pointers((*plan).rtable);
+    for &rte in &rtes {
+        let rte = rte as *mut pg_sys::RangeTblEntry;
+        if (*rte).rtekind == pg_sys::RTEKind::RTE_RELATION {
+            if let Some(raw) = cache::raw_of_view((*rte).relid) {
+                let cols = raw_attnums_via_view((*rte).relid, raw, &selected_attnums(rte));
+                match views.iter_mut().find(|(r, _)| *r == raw) {
+                    Some((_, c)) => c.extend(cols),
+                    None => views.push((raw, cols)),
+                }
+            }
+        }
+    }
+    for &rte in &rtes {
+        let rte = rte as *mut pg_sys::RangeTblEntry;
+        if (*rte).rtekind != pg_sys::RTEKind::RTE_RELATION {
+            continue;
+        }
+        let Some(g) = cache::governed((*rte).relid) else { continue };
+        let through_view = views.iter().find(|(r, _)| *r == (*rte).relid);
+        let via_view = through_view.is_some();
+        // through the view, what the query asked for; directly, what it read
+        let mut attnums = match through_view {
+            Some((_, cols)) => cols.clone(),
+            None => selected_attnums(rte),
+        };
+        attnums.sort_unstable();
+        attnums.dedup();
+        match out.iter_mut().find(|t| t.relid == (*rte).relid) {
+            Some(t) => {
+                t.attnums.extend(attnums);
+                t.attnums.sort_unstable();
+                t.attnums.dedup();
+            }
+            None => out.push(Touched { relid: (*rte).relid, raw_name: g.raw_name, via_view, attnums }),
+        }
+    }
+    out
+}
+
+unsafe fn writes_data(qd: *mut pg_sys::QueryDesc) -> bool {
+    let plan = (*qd).plannedstmt;
+    if (*plan).commandType != pg_sys::CmdType::CMD_SELECT || (*plan).hasModifyingCTE {
+        return true;
+    }
+    let dest = (*qd).dest;
+    !dest.is_null()
+        && matches!((*dest).mydest, pg_sys::CommandDest::DestIntoRel | pg_sys::CommandDest::DestTransientRel)
+}
+
+#[pg_guard]
+unsafe extern "C-unwind" fn executor_start(qd: *mut pg_sys::QueryDesc, eflags: i32) {
+    let watched = !internal() && pg_sys::ParallelWorkerNumber < 0 && !pg_sys::IsBackgroundWorker;
+    if watched && pii_session::session_active() && writes_data(qd) {
+        pii_read_only_error("Writing data");
+    }
+    let touched = if watched && cache::anything_governed() {
+        touched_relations((*qd).plannedstmt)
+    } else {
+        Vec::new()
+    };
+    if eflags & pg_sys::EXEC_FLAG_EXPLAIN_ONLY as i32 != 0 {
+        // EXPLAIN shows estimates computed from the raw relation's statistics;
+        // show them only to those the published view would let read.
+        for t in touched.iter().filter(|t| t.via_view) {
+            if let Err(d) = gate::check(t.relid) {
+                gate::raise_denial(&d);
+            }
+        }
+    }
+    // Recorded before the executor starts, so attempts that its permission
+    // checks reject are in the audit log too (completed as errors).
+    if !touched.is_empty() && eflags & pg_sys::EXEC_FLAG_EXPLAIN_ONLY as i32 == 0 {
+        crate::audit::statement_started(qd, touched);
+    }
+    match PREV_EXECUTOR_START {
+        Some(prev) => prev(qd, eflags),
+        None => pg_sys::standard_ExecutorStart(qd, eflags),
+    }
+}
+
+#[pg_guard]
+unsafe extern "C-unwind" fn executor_end(qd: *mut pg_sys::QueryDesc) {
+    crate::audit::statement_ended(qd);
+    match PREV_EXECUTOR_END {
+        Some(prev) => prev(qd),
+        None => pg_sys::standard_ExecutorEnd(qd),
+    }
+}

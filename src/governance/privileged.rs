@@ -1,0 +1,140 @@
+//! Running governance operations with the extension's privileges.
+//!
+//! Public governance functions are thin SQL wrappers that call
+//! `lake._privileged(op, args)`. This shim records who the caller is
+//! (`GetUserId()`, which a SECURITY DEFINER function could not see), switches
+//! to the bootstrap superuser for the duration of the call, and runs the
+//! internal PL/pgSQL function `lake._op_<op>(caller oid, args jsonb)`. Those
+//! internal functions are executable by superusers only, so the caller oid
+//! they receive cannot be forged; each one decides itself whether the caller
+//! may act. While an operation runs, `internal()` is true: the utility hook
+//! and the event triggers let townlake's own DDL through.
+
+use std::cell::Cell;
+
+use pgrx::prelude::*;
+use pgrx::JsonB;
+use serde_json::Value;
+
+use crate::errors::LakeError;
+
+/// Internal operations callable through `lake._privileged`, each backed by a
+/// SQL function `lake._op_<name>(caller oid, args jsonb) RETURNS jsonb`.
+const OPERATIONS: &[&str] = &[
+    "govern_schema",
+    "approve_table",
+    "approve_column",
+    "deny_table",
+    "deny_column",
+    "set_mask",
+    "set_row_filter",
+    "grant_access",
+    "revoke_access",
+    "my_access",
+    "request_access",
+    "explain_access",
+    "access_decision",
+    "sync",
+    "dropped",
+    "unpublish",
+    "enable_pii",
+    "disable_pii",
+    "pii_grants_active",
+    "expire_grants",
+    "load_cache",
+    "policy_json",
+];
+
+thread_local! {
+    static INTERNAL_DEPTH: Cell<u32> = const { Cell::new(0) };
+}
+
+/// True while townlake runs one of its own operations in this backend.
+pub fn internal() -> bool {
+    INTERNAL_DEPTH.with(|d| d.get() > 0)
+}
+
+/// The role the current statement runs as (what `current_user` shows).
+pub fn current_user_oid() -> pg_sys::Oid {
+    // SAFETY: plain read of backend state.
+    unsafe { pg_sys::GetUserId() }
+}
+
+/// Runs `f` as the bootstrap superuser with `internal()` set; the previous
+/// user and security context come back when `f` returns or unwinds.
+pub fn as_extension_owner<R>(f: impl FnOnce() -> R) -> R {
+    struct Restore {
+        user: pg_sys::Oid,
+        context: i32,
+    }
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            // SAFETY: restores exactly what GetUserIdAndSecContext returned.
+            // Transaction abort would restore it as well; this covers the
+            // case where a caller catches the error in a subtransaction.
+            unsafe { pg_sys::SetUserIdAndSecContext(self.user, self.context) };
+            INTERNAL_DEPTH.with(|d| d.set(d.get().saturating_sub(1)));
+        }
+    }
+    let mut user = pg_sys::Oid::INVALID;
+    let mut context = 0i32;
+    // SAFETY: out-parameters are valid locals; the new context only adds the
+    // "local user id change" flag, which forbids SET ROLE inside, as Postgres
+    // itself does for SECURITY DEFINER-like switches.
+    unsafe {
+        pg_sys::GetUserIdAndSecContext(&mut user, &mut context);
+        pg_sys::SetUserIdAndSecContext(
+            pg_sys::Oid::from(pg_sys::BOOTSTRAP_SUPERUSERID),
+            context | pg_sys::SECURITY_LOCAL_USERID_CHANGE as i32,
+        );
+    }
+    INTERNAL_DEPTH.with(|d| d.set(d.get() + 1));
+    let _restore = Restore { user, context };
+    f()
+}
+
+/// Runs internal operation `op` for `caller` and returns its jsonb result.
+/// `writes` says whether the operation may modify data (read-only SPI
+/// otherwise, so a plain access check never assigns a transaction id).
+pub fn call_operation(op: &str, caller: pg_sys::Oid, args: Value, writes: bool) -> Value {
+    if !OPERATIONS.contains(&op) {
+        LakeError::invalid(format!("unknown governance operation \"{op}\"")).report();
+    }
+    let query = format!("SELECT lake._op_{op}($1, $2)");
+    let result = as_extension_owner(|| {
+        if writes {
+            Spi::connect_mut(|client| {
+                client
+                    .update(query.as_str(), Some(1), &[caller.into(), JsonB(args).into()])?
+                    .first()
+                    .get_one::<JsonB>()
+            })
+        } else {
+            Spi::connect(|client| {
+                client
+                    .select(query.as_str(), Some(1), &[caller.into(), JsonB(args).into()])?
+                    .first()
+                    .get_one::<JsonB>()
+            })
+        }
+    });
+    match result {
+        Ok(Some(JsonB(v))) => v,
+        Ok(None) => Value::Null,
+        Err(e) => LakeError::internal(format!("governance operation {op} failed: {e}"))
+            .with_hint("Is the townlake extension installed in this database?")
+            .report(),
+    }
+}
+
+/// Entry point of every public governance function (see sql/governance.sql).
+#[pg_extern(name = "_privileged", volatile)]
+fn privileged(op: &str, args: JsonB) -> JsonB {
+    JsonB(call_operation(op, current_user_oid(), args.0, true))
+}
+
+/// Whether townlake's own operation is running (event triggers return early).
+#[pg_extern(name = "_governance_internal", stable, parallel_safe)]
+fn governance_internal() -> bool {
+    internal()
+}

@@ -1,0 +1,237 @@
+"""The audit log (issue 4): every statement on governed data is recorded, also
+after ROLLBACK, after an ERROR and when the backend is terminated; the hash
+chain exposes edited and deleted records; only auditors read it."""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+
+import psycopg
+import pytest
+from psycopg import sql
+
+from conftest import PG_HOST, PG_PORT
+
+SUFFIX = uuid.uuid4().hex[:6]
+ANA = f"ga_ana_{SUFFIX}"
+AUD = f"ga_aud_{SUFFIX}"
+ROLES = [ANA, AUD]
+
+
+def session(database: str, role: str | None = None) -> psycopg.Connection:
+    return psycopg.connect(host=PG_HOST, port=PG_PORT, user=role or "postgres", dbname=database,
+                           autocommit=True, options="-c TimeZone=UTC")
+
+
+def rows(conn, query, params=None):
+    return conn.execute(query, params).fetchall()
+
+
+def one(conn, query, params=None):
+    return conn.execute(query, params).fetchone()[0]
+
+
+def error_of(conn, query, params=None) -> psycopg.Error:
+    with pytest.raises(psycopg.Error) as info:
+        conn.execute(query, params)
+    return info.value
+
+
+def wait_for_record(conn, marker: str, timeout: float = 15.0) -> list[tuple]:
+    """Audit rows whose statement text contains `marker`, once present."""
+    deadline = time.time() + timeout
+    while True:
+        got = rows(conn, "SELECT role, outcome, rows, relations, columns, pii_revealed, kind, query_text "
+                         "FROM lake.audit_log WHERE query_text LIKE %s ORDER BY id", (f"%{marker}%",))
+        if got or time.time() > deadline:
+            return got
+        time.sleep(0.1)
+
+
+@pytest.fixture(scope="module")
+def roles(admin_conn):
+    for r in ROLES:
+        admin_conn.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(r)))
+        admin_conn.execute(sql.SQL("CREATE ROLE {} LOGIN").format(sql.Identifier(r)))
+    yield
+    for r in ROLES:
+        admin_conn.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(r)))
+
+
+@pytest.fixture(scope="module")
+def gov(roles, database):
+    with session(database) as admin:
+        admin.execute(sql.SQL("GRANT lake_auditor TO {}").format(sql.Identifier(AUD)))
+        admin.execute("""
+            CREATE SCHEMA ledger;
+            CREATE TABLE ledger.payments (id int, payer_email text, amount numeric);
+            INSERT INTO ledger.payments SELECT g, 'payer' || g || '@bank.example', g * 10 FROM generate_series(1, 50) g;
+            SELECT lake.govern_schema('ledger', 'ledger_pub');
+            SELECT lake.approve_column('ledger.payments', 'id', 'public');
+            SELECT lake.approve_column('ledger.payments', 'payer_email', 'pii');
+            SELECT lake.approve_column('ledger.payments', 'amount', 'internal');
+            SELECT lake.approve_table('ledger.payments', 'payments');
+        """)
+        admin.execute(f"SELECT lake.grant_access('{ANA}', 'ledger.payments', '1 hour', 'audit tests')")
+        admin.execute(f"SELECT lake.grant_access('{ANA}', 'ledger.payments', '1 hour', 'audit tests', 'pii')")
+        yield database
+
+
+@pytest.fixture
+def admin(gov):
+    with session(gov) as c:
+        yield c
+
+
+@pytest.fixture
+def ana(gov):
+    with session(gov, ANA) as c:
+        yield c
+
+
+def test_statement_is_recorded_with_role_columns_and_rows(admin, ana):
+    ana.execute("SELECT id, amount FROM ledger_pub.payments WHERE id <= 3 /* m-basic */").fetchall()
+    got = wait_for_record(admin, "m-basic")
+    assert len(got) == 1
+    role, outcome, nrows, relations, columns, pii, kind, _ = got[0]
+    assert (role, outcome, nrows, kind, pii) == (ANA, "ok", 3, "statement", False)
+    assert relations == ["ledger.payments"]
+    assert set(columns) >= {"ledger.payments.id", "ledger.payments.amount"}
+    assert "ledger.payments.payer_email" not in columns
+
+
+def test_record_survives_rollback(admin, ana):
+    with pytest.raises(psycopg.errors.RaiseException):
+        with ana.transaction():
+            ana.execute("SELECT count(*) FROM ledger_pub.payments /* m-rollback */").fetchall()
+            ana.execute("DO $$ BEGIN RAISE EXCEPTION 'roll it back'; END $$")
+    with ana.transaction(force_rollback=True):
+        ana.execute("SELECT payer_email FROM ledger_pub.payments /* m-rollback2 */").fetchall()
+    assert [r[1] for r in wait_for_record(admin, "m-rollback ")] == ["ok"]
+    assert [r[1] for r in wait_for_record(admin, "m-rollback2")] == ["ok"]
+
+
+def test_record_survives_error_in_the_statement(admin, ana):
+    err = error_of(ana, "SELECT 100 / (amount - 250) FROM ledger_pub.payments /* m-error */")
+    assert isinstance(err, psycopg.errors.DivisionByZero)
+    got = wait_for_record(admin, "m-error")
+    assert [r[1] for r in got] == ["error"]
+    # an error caught inside PL/pgSQL is recorded too
+    ana.execute("""DO $$ BEGIN
+                     PERFORM 100 / (amount - 250), 'm-caught' FROM ledger_pub.payments;
+                   EXCEPTION WHEN division_by_zero THEN NULL; END $$""")
+    assert "error" in [r[1] for r in wait_for_record(admin, "m-caught")]
+
+
+def test_denied_reads_are_recorded(admin, gov):
+    with session(gov, AUD) as outsider:
+        err = error_of(outsider, "SELECT * FROM ledger_pub.payments /* m-denied */")
+        assert "no access grant" in str(err)
+        # auditors may name raw relations (USAGE on the raw schema) but not read them
+        err = error_of(outsider, "SELECT * FROM ledger.payments /* m-denied-raw */")
+        assert "permission denied for table payments" in str(err)
+    assert [(r[0], r[1]) for r in wait_for_record(admin, "m-denied ")] == [(AUD, "error")]
+    assert [(r[0], r[1]) for r in wait_for_record(admin, "m-denied-raw")] == [(AUD, "error")]
+
+
+def test_record_survives_backend_termination(admin, gov):
+    victim = session(gov, ANA)
+    pid = victim.info.backend_pid
+    victim.execute("SELECT sum(amount) FROM ledger_pub.payments /* m-killed-after */").fetchall()
+    admin.execute("SELECT pg_terminate_backend(%s, 5000)", (pid,))
+    assert [r[1] for r in wait_for_record(admin, "m-killed-after")] == ["ok"]
+    # terminated in the middle of a statement
+    victim = session(gov, ANA)
+    pid = victim.info.backend_pid
+
+    def run():
+        try:
+            victim.execute("SELECT pg_sleep(30), count(*) FROM ledger_pub.payments /* m-killed-during */")
+        except psycopg.Error:
+            pass
+
+    t = threading.Thread(target=run)
+    t.start()
+    deadline = time.time() + 10
+    while time.time() < deadline and one(admin, "SELECT count(*) FROM pg_stat_activity WHERE pid = %s "
+                                                "AND query LIKE '%%m-killed-during%%'", (pid,)) == 0:
+        time.sleep(0.05)
+    time.sleep(0.3)
+    admin.execute("SELECT pg_terminate_backend(%s, 5000)", (pid,))
+    t.join(10)
+    assert [r[1] for r in wait_for_record(admin, "m-killed-during")] == ["terminated"]
+
+
+def test_pii_flips_and_revealed_statements_are_marked(admin, ana):
+    ana.execute("SELECT lake.enable_pii('audit test: chargeback 77')")
+    ana.execute("SELECT payer_email FROM ledger_pub.payments WHERE id = 1 /* m-pii-on */").fetchall()
+    ana.execute("SELECT lake.disable_pii()")
+    ana.execute("SELECT payer_email FROM ledger_pub.payments WHERE id = 1 /* m-pii-off */").fetchall()
+    assert [r[5] for r in wait_for_record(admin, "m-pii-on")] == [True]
+    assert [r[5] for r in wait_for_record(admin, "m-pii-off")] == [False]
+    kinds = rows(admin, "SELECT kind, detail->>'reason' FROM lake.audit_log WHERE role = %s AND kind LIKE 'pii_%%' "
+                        "ORDER BY id", (ANA,))
+    assert kinds[-2:] == [("pii_enable", "audit test: chargeback 77"), ("pii_disable", None)]
+
+
+def test_every_statement_is_recorded(admin, ana):
+    for i in range(40):
+        ana.execute(f"SELECT amount FROM ledger_pub.payments WHERE id = {i} /* m-many-{i:02d} */").fetchall()
+    deadline = time.time() + 15
+    while time.time() < deadline:
+        n = one(admin, "SELECT count(*) FROM lake.audit_log WHERE query_text LIKE '%%m-many-%%'")
+        if n == 40:
+            break
+        time.sleep(0.1)
+    assert n == 40
+
+
+def test_synchronous_audit_is_written_before_the_statement_returns(admin):
+    admin.execute("SET townlake.audit_synchronous = on")
+    admin.execute("SELECT count(*) FROM ledger_pub.payments /* m-sync */").fetchall()
+    got = rows(admin, "SELECT outcome FROM lake.audit_log WHERE query_text LIKE '%m-sync%'")
+    assert got == [("ok",)]
+
+
+def test_analysts_cannot_read_or_switch_off_the_audit(gov, ana):
+    assert "permission denied" in str(error_of(ana, "SELECT * FROM lake.audit_log"))
+    assert "permission denied" in str(error_of(ana, "SELECT lake.verify_audit()"))
+    assert "permission denied" in str(error_of(ana, "SET townlake.audit = off"))
+    with session(gov, AUD) as aud:
+        assert one(aud, "SELECT count(*) FROM lake.audit_log") > 0
+        assert one(aud, "SELECT lake.verify_audit()") is True
+
+
+def test_audit_off_for_superuser_benchmarks(admin):
+    admin.execute("SET townlake.audit = off")
+    admin.execute("SELECT count(*) FROM ledger_pub.payments /* m-audit-off */").fetchall()
+    admin.execute("RESET townlake.audit")
+    admin.execute("SELECT count(*) FROM ledger_pub.payments /* m-audit-back-on */").fetchall()
+    assert wait_for_record(admin, "m-audit-back-on")
+    assert wait_for_record(admin, "m-audit-off", timeout=1) == []
+
+
+def test_verify_audit_detects_an_edited_or_deleted_record(admin):
+    deadline = time.time() + 15
+    while one(admin, "SELECT lake.audit_pending()") > 0 and time.time() < deadline:
+        time.sleep(0.1)
+    assert one(admin, "SELECT lake.verify_audit()") is True
+    assert "append-only" in str(error_of(admin, "UPDATE lake.audit_log SET role = 'someone_else' WHERE id = 1"))
+    # a superuser who switches the triggers off can edit, but not unnoticed
+    with admin.transaction(force_rollback=True):
+        admin.execute("SET LOCAL session_replication_role = replica")
+        admin.execute("UPDATE lake.audit_log SET rows = rows + 1 WHERE id = 2")
+        admin.execute("SET LOCAL session_replication_role = origin")
+        assert one(admin, "SELECT lake.verify_audit()") is False
+    with admin.transaction(force_rollback=True):
+        admin.execute("SET LOCAL session_replication_role = replica")
+        admin.execute("DELETE FROM lake.audit_log WHERE id = 3")
+        assert one(admin, "SELECT lake.verify_audit()") is False
+    with admin.transaction(force_rollback=True):
+        admin.execute("SET LOCAL session_replication_role = replica")
+        admin.execute("DELETE FROM lake.audit_log WHERE id = (SELECT max(id) FROM lake.audit_log)")
+        assert one(admin, "SELECT lake.verify_audit()") is False
+    assert one(admin, "SELECT lake.verify_audit()") is True
+

@@ -1,0 +1,598 @@
+"""Attacks on governed data (issue 4, "Must show"): each one must leak nothing.
+
+Setup: schema raw_a is governed and published as pub_a. customers has
+public, internal, pii (masked), restricted (always masked) and denied
+columns and a row filter that hides region 'hidden'. The analyst holds a
+read grant; bob holds none; the reviewer is in lake_reviewer; the ingest
+role is in lake_owner.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+
+import psycopg
+import pytest
+from psycopg import sql
+
+from conftest import PG_HOST, PG_PORT
+
+SUFFIX = uuid.uuid4().hex[:6]
+ANA = f"gov_ana_{SUFFIX}"
+BOB = f"gov_bob_{SUFFIX}"
+REV = f"gov_rev_{SUFFIX}"
+ING = f"gov_ing_{SUFFIX}"
+ROLES = [ANA, BOB, REV, ING]
+
+SECRET_VALUES = ["alice@example.com", "bob@corp.com", "hidden@x.com", "10.1.2.3", "1990-05-06",
+                 "4111111111111111", "123-45-6789", "s3cr3t-1", "s3cr3t-2", "Hidden"]
+
+
+def session(database: str, role: str | None = None) -> psycopg.Connection:
+    conn = psycopg.connect(host=PG_HOST, port=PG_PORT, user=role or "postgres", dbname=database,
+                           autocommit=True, options="-c TimeZone=UTC")
+    conn.notices = []  # type: ignore[attr-defined]
+    conn.add_notice_handler(lambda d: conn.notices.append(d.message_primary or ""))  # type: ignore
+    return conn
+
+
+def rows(conn, query, params=None):
+    return conn.execute(query, params).fetchall()
+
+
+def error_of(conn, query, params=None) -> psycopg.Error:
+    with pytest.raises(psycopg.Error) as info:
+        conn.execute(query, params)
+    return info.value
+
+
+def leaks(text: str) -> list[str]:
+    return [s for s in SECRET_VALUES if s in text]
+
+
+@pytest.fixture(scope="module")
+def roles(admin_conn):
+    for r in ROLES:
+        admin_conn.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(r)))
+        admin_conn.execute(sql.SQL("CREATE ROLE {} LOGIN").format(sql.Identifier(r)))
+    yield
+    for r in ROLES:
+        admin_conn.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(r)))
+
+
+@pytest.fixture(scope="module")
+def gov(roles, database):
+    """The governed database; yields its name."""
+    with session(database) as admin:
+        admin.execute(sql.SQL("GRANT lake_reviewer TO {}").format(sql.Identifier(REV)))
+        admin.execute(sql.SQL("GRANT lake_owner TO {}").format(sql.Identifier(ING)))
+        for r in (ANA, BOB, ING):
+            admin.execute(sql.SQL("CREATE SCHEMA {} AUTHORIZATION {}").format(
+                sql.Identifier(f"{r}_s"), sql.Identifier(r)))
+        admin.execute("""
+            CREATE SCHEMA raw_a;
+            CREATE TABLE raw_a.customers (id int PRIMARY KEY, name text, email text, ip inet, born date,
+                                          region text, secret text, card text, ssn text);
+            INSERT INTO raw_a.customers VALUES
+              (1, 'Alice', 'alice@example.com', '10.1.2.3', '1990-05-06', 'eu', 's3cr3t-1', '4111111111111111', '123-45-6789'),
+              (2, 'Bob', 'bob@corp.com', '192.168.7.9', '1985-01-02', 'us', 's3cr3t-2', '5500000000000004', '987-65-4321'),
+              (3, 'Hidden', 'hidden@x.com', '172.16.0.1', '1970-01-01', 'hidden', 's3cr3t-3', '340000000000009', '000-00-0000');
+            CREATE TABLE raw_a.events (id int, email text);
+            INSERT INTO raw_a.events
+              SELECT g, CASE WHEN g <= 900 THEN 'vip@x.com' ELSE 'user' || g || '@x.com' END
+              FROM generate_series(1, 1000) g;
+            SELECT lake.govern_schema('raw_a', 'pub_a');
+        """)
+        admin.execute("""
+            SELECT lake.approve_column('raw_a.customers', 'id', 'public');
+            SELECT lake.approve_column('raw_a.customers', 'name', 'internal');
+            SELECT lake.approve_column('raw_a.customers', 'email', 'pii');
+            SELECT lake.approve_column('raw_a.customers', 'ip', 'pii');
+            SELECT lake.approve_column('raw_a.customers', 'born', 'pii');
+            SELECT lake.approve_column('raw_a.customers', 'region', 'public');
+            SELECT lake.approve_column('raw_a.customers', 'card', 'pii', 'lake.mask_partial(text,integer,integer)');
+            SELECT lake.set_mask('raw_a.customers', 'card', 'lake.mask_partial(text,integer,integer)',
+                                 '{"keep_first": 0, "keep_last": 4}');
+            SELECT lake.approve_column('raw_a.customers', 'ssn', 'restricted', 'lake.mask_hash(text)');
+            SELECT lake.deny_column('raw_a.customers', 'secret', 'credentials never leave raw');
+            SELECT lake.set_row_filter('raw_a.customers', $$region <> 'hidden'$$);
+            SELECT lake.approve_table('raw_a.customers', 'customer master data');
+            SELECT lake.approve_column('raw_a.events', 'id', 'public');
+            SELECT lake.approve_column('raw_a.events', 'email', 'pii');
+            SELECT lake.approve_table('raw_a.events', 'events');
+        """)
+        for rel in ("raw_a.customers", "raw_a.events"):
+            admin.execute("SELECT lake.grant_access(%s, %s, '1 day', 'analysis')", (ANA, rel))
+        admin.execute("CREATE STATISTICS raw_a.customers_stats (ndistinct, mcv) ON region, name FROM raw_a.customers")
+        admin.execute("ANALYZE raw_a.customers; ANALYZE raw_a.events")
+    yield database
+
+
+@pytest.fixture
+def ana(gov):
+    with session(gov, ANA) as c:
+        yield c
+
+
+@pytest.fixture
+def bob(gov):
+    with session(gov, BOB) as c:
+        yield c
+
+
+@pytest.fixture
+def admin(gov):
+    with session(gov) as c:
+        yield c
+
+
+def grant_pii(admin, role=ANA, rel="raw_a.customers", expires="1 hour") -> int:
+    return admin.execute("SELECT lake.grant_access(%s, %s, %s::interval, 'pii work', 'pii')",
+                         (role, rel, expires)).fetchone()[0]
+
+
+# ------------------------------------------------------------------ baseline
+
+def test_published_view_shows_only_approved_columns_masked(ana):
+    cur = ana.execute("SELECT * FROM pub_a.customers ORDER BY id")
+    names = [d.name for d in cur.description]
+    assert names == ["id", "name", "email", "ip", "born", "region", "card", "ssn"]
+    got = cur.fetchall()
+    assert [r[0] for r in got] == [1, 2]  # row filter hides region 'hidden'
+    alice = got[0]
+    assert alice[2] == "a***@example.com"
+    assert str(alice[3]) == "10.1.2.0/24"
+    assert str(alice[4]) == "1990-01-01"
+    assert alice[6] == "************1111"
+    assert len(alice[7]) == 64 and alice[7] != "123-45-6789"
+    assert not leaks(json.dumps(got, default=str))
+    cols = rows(ana, "SELECT column_name FROM information_schema.columns "
+                     "WHERE table_schema = 'pub_a' AND table_name = 'customers'")
+    assert "secret" not in {c[0] for c in cols}
+    assert rows(ana, "SELECT column_name FROM information_schema.columns WHERE table_schema = 'raw_a'") == []
+
+
+def test_raw_relations_are_closed(ana, bob):
+    for c in (ana, bob):
+        assert "permission denied" in str(error_of(c, "SELECT * FROM raw_a.customers"))
+
+
+# ------------------------------------------------------------------ leaky functions and operators
+
+@pytest.fixture
+def leaky(gov):
+    with session(gov, ANA) as c:
+        c.execute(f"""
+            CREATE OR REPLACE FUNCTION {ANA}_s.leak(text) RETURNS boolean LANGUAGE plpgsql COST 0.0000001 AS
+            $$ BEGIN RAISE NOTICE 'leak: %', $1; RETURN true; END $$;
+            CREATE OR REPLACE FUNCTION {ANA}_s.leak2(text, text) RETURNS boolean LANGUAGE plpgsql COST 0.0000001 AS
+            $$ BEGIN RAISE NOTICE 'leak: % %', $1, $2; RETURN true; END $$;
+            DROP OPERATOR IF EXISTS {ANA}_s.<<< (text, text);
+            CREATE OPERATOR {ANA}_s.<<< (leftarg = text, rightarg = text, function = {ANA}_s.leak2);
+            GRANT USAGE ON SCHEMA {ANA}_s TO PUBLIC;
+            GRANT EXECUTE ON FUNCTION {ANA}_s.leak(text), {ANA}_s.leak2(text, text) TO PUBLIC;
+        """)
+    return f"{ANA}_s"
+
+
+def test_leaky_function_in_where_sees_only_masked_visible_rows(ana, leaky):
+    got = rows(ana, f"SELECT id FROM pub_a.customers WHERE {leaky}.leak(email) AND {leaky}.leak(name) "
+                    f"AND {leaky}.leak(card) AND {leaky}.leak(ssn)")
+    assert sorted(r[0] for r in got) == [1, 2]
+    text = "\n".join(ana.notices)
+    assert "leak: a***@example.com" in text
+    assert not leaks(text), text
+
+
+def test_leaky_operator_in_where(ana, leaky):
+    rows(ana, f"SELECT id FROM pub_a.customers WHERE email OPERATOR({leaky}.<<<) name "
+              f"AND born::text OPERATOR({leaky}.<<<) ip::text")
+    text = "\n".join(ana.notices)
+    assert "leak:" in text
+    assert not leaks(text), text
+
+
+def test_leaky_function_without_grant_sees_nothing(bob, leaky):
+    err = error_of(bob, f"SELECT * FROM pub_a.customers WHERE {leaky}.leak(name) AND {leaky}.leak(email)")
+    assert "no access grant" in str(err)
+    assert bob.notices == []
+
+
+# ------------------------------------------------------------------ statistics and estimates
+
+def test_pg_stats_and_pg_stats_ext_show_nothing(ana):
+    assert rows(ana, "SELECT count(*) FROM pg_stats WHERE schemaname IN ('raw_a', 'pub_a')") == [(0,)]
+    assert rows(ana, "SELECT count(*) FROM pg_stats_ext WHERE schemaname = 'raw_a'") == [(0,)]
+    assert rows(ana, "SELECT count(*) FROM pg_stats_ext_exprs WHERE schemaname = 'raw_a'") == [(0,)]
+
+
+def _estimate(conn, query) -> float:
+    plan = conn.execute("EXPLAIN (FORMAT JSON) " + query).fetchone()[0]
+    return plan[0]["Plan"]["Plan Rows"]
+
+
+def test_explain_estimates_do_not_reveal_masked_values(admin, ana):
+    # the raw statistics know 'vip@x.com' is 90% of rows ...
+    assert _estimate(admin, "SELECT * FROM raw_a.events WHERE email = 'vip@x.com'") > 800
+    # ... the published view's estimate for it is the same as for a value that does not exist
+    hot = _estimate(ana, "SELECT * FROM pub_a.events WHERE email = 'vip@x.com'")
+    cold = _estimate(ana, "SELECT * FROM pub_a.events WHERE email = 'nobody@nowhere.org'")
+    assert hot == cold
+    assert hot < 100
+
+
+def test_explain_without_grant_is_denied(bob):
+    err = error_of(bob, "EXPLAIN SELECT * FROM pub_a.events WHERE email = 'vip@x.com'")
+    assert "no access grant" in str(err)
+
+
+# ------------------------------------------------------------------ cursors, COPY, prepared statements
+
+def test_cursor_is_masked_and_follows_disable_pii(admin, ana):
+    grant = grant_pii(admin)
+    try:
+        with ana.transaction():
+            ana.execute("DECLARE c NO SCROLL CURSOR FOR SELECT id, email FROM pub_a.customers")
+            assert ana.execute("FETCH 1 FROM c").fetchone()[1].endswith("***@example.com")
+        ana.execute("SELECT lake.enable_pii('cursor test', '10 minutes')")
+        with ana.transaction():
+            ana.execute("DECLARE c NO SCROLL CURSOR FOR SELECT id, email FROM pub_a.customers")
+            first = ana.execute("FETCH 1 FROM c").fetchone()
+            assert "***" not in first[1]
+            ana.execute("SELECT lake.disable_pii()")
+            rest = ana.execute("FETCH ALL FROM c").fetchall()
+            assert rest and all("***" in r[1] for r in rest), rest
+    finally:
+        admin.execute("SELECT lake.revoke_access(%s)", (grant,))
+
+
+def test_cursor_on_ungranted_table_fails(bob):
+    with pytest.raises(psycopg.errors.InsufficientPrivilege):
+        with bob.transaction():
+            bob.execute("DECLARE c CURSOR FOR SELECT * FROM pub_a.customers")
+            bob.execute("FETCH 1 FROM c")
+
+
+def test_copy_to_stdout_is_masked(ana, bob):
+    with ana.cursor() as cur:
+        with cur.copy("COPY (SELECT * FROM pub_a.customers) TO STDOUT") as copy:
+            data = b"".join(bytes(b) for b in copy).decode()
+    assert "a***@example.com" in data
+    assert not leaks(data), data
+    with pytest.raises(psycopg.errors.InsufficientPrivilege):
+        with bob.cursor() as cur:
+            with cur.copy("COPY (SELECT * FROM pub_a.customers) TO STDOUT") as copy:
+                b"".join(bytes(b) for b in copy)
+
+
+def test_prepared_statement_across_enable_and_disable_pii(admin, ana):
+    grant = grant_pii(admin)
+    try:
+        ana.execute("SET plan_cache_mode = force_generic_plan")
+        ana.execute("PREPARE q(int) AS SELECT email, born FROM pub_a.customers WHERE id = $1")
+        assert rows(ana, "EXECUTE q(1)")[0][0] == "a***@example.com"
+        ana.execute("SELECT lake.enable_pii('prepared statement test')")
+        assert rows(ana, "EXECUTE q(1)")[0][0] == "alice@example.com"
+        ana.execute("SELECT lake.disable_pii()")
+        assert rows(ana, "EXECUTE q(1)")[0][0] == "a***@example.com"
+        # the protocol-level prepared statement behaves the same
+        for _ in range(6):
+            assert ana.execute("SELECT email FROM pub_a.customers WHERE id = %s", (1,),
+                               prepare=True).fetchone()[0] == "a***@example.com"
+    finally:
+        admin.execute("SELECT lake.revoke_access(%s)", (grant,))
+
+
+# ------------------------------------------------------------------ user views and SECURITY DEFINER
+
+def test_analyst_cannot_wrap_raw_tables(ana):
+    err = error_of(ana, f"CREATE VIEW {ANA}_s.v AS SELECT * FROM raw_a.customers")
+    assert "permission denied" in str(err)
+    ana.execute(f"""
+        CREATE OR REPLACE FUNCTION {ANA}_s.dump() RETURNS SETOF text LANGUAGE plpgsql SECURITY DEFINER AS
+        $$ BEGIN RETURN QUERY EXECUTE 'SELECT email FROM raw_a.customers'; END $$""")
+    assert "permission denied" in str(error_of(ana, f"SELECT * FROM {ANA}_s.dump()"))
+
+
+def test_raw_owner_cannot_publish_raw_data_through_own_view(gov):
+    with session(gov, ING) as ing:
+        err = error_of(ing, f"CREATE VIEW {ING}_s.leak AS SELECT * FROM raw_a.customers")
+        assert "reads governed raw relation" in str(err)
+        err = error_of(ing, f"CREATE MATERIALIZED VIEW {ING}_s.leak AS SELECT * FROM raw_a.customers")
+        assert "reads governed raw relation" in str(err)
+
+
+def test_view_over_published_view_keeps_masks_and_gate(ana, bob):
+    ana.execute(f"CREATE OR REPLACE VIEW {ANA}_s.mine AS SELECT id, email, name FROM pub_a.customers")
+    ana.execute(f"GRANT USAGE ON SCHEMA {ANA}_s TO {BOB}; GRANT SELECT ON {ANA}_s.mine TO {BOB}")
+    got = rows(ana, f"SELECT email FROM {ANA}_s.mine ORDER BY id")
+    assert got[0][0] == "a***@example.com"
+    err = error_of(bob, f"SELECT * FROM {ANA}_s.mine")
+    assert "no access grant" in str(err)
+
+
+def test_security_definer_function_does_not_carry_pii_session(admin, ana, bob):
+    grant = grant_pii(admin)
+    try:
+        ana.execute(f"""
+            CREATE OR REPLACE FUNCTION {ANA}_s.emails() RETURNS SETOF text LANGUAGE sql SECURITY DEFINER AS
+            $$ SELECT email FROM pub_a.customers $$;
+            GRANT USAGE ON SCHEMA {ANA}_s TO {BOB};
+            GRANT EXECUTE ON FUNCTION {ANA}_s.emails() TO {BOB}""")
+        ana.execute("SELECT lake.enable_pii('sharing test')")
+        assert "alice@example.com" in {r[0] for r in rows(ana, f"SELECT * FROM {ANA}_s.emails()")}
+        # bob runs ana's function: ana's grant lets it read, bob's session has no PII on
+        got = {r[0] for r in rows(bob, f"SELECT * FROM {ANA}_s.emails()")}
+        assert got and not leaks(" ".join(got))
+        # the PII state belongs to the role that enabled it: in ana's own
+        # session, another role (with a read grant) sees masks
+        admin.execute(f"GRANT {BOB} TO {ANA}")
+        bob_read = admin.execute("SELECT lake.grant_access(%s, 'raw_a.customers', '1 hour', 'x')",
+                                 (BOB,)).fetchone()[0]
+        ana.execute(f"SET ROLE {BOB}")
+        got = {r[0] for r in rows(ana, "SELECT email FROM pub_a.customers")}
+        assert got and not leaks(" ".join(got))
+        ana.execute("RESET ROLE")
+        admin.execute("SELECT lake.revoke_access(%s)", (bob_read,))
+    finally:
+        admin.execute(f"REVOKE {BOB} FROM {ANA}")
+        ana.execute("SELECT lake.disable_pii()")
+        admin.execute("SELECT lake.revoke_access(%s)", (grant,))
+
+
+# ------------------------------------------------------------------ forging a PII session
+
+def test_settings_cannot_fake_a_pii_session(ana):
+    for stmt in ("SET townlake.pii = on", "SET townlake.pii_revealed = 'true'",
+                 "SELECT set_config('townlake.pii_session', 'on', false)"):
+        assert "townlake" in str(error_of(ana, stmt))
+    ana.execute("SET lake.pii = on")  # a placeholder setting outside townlake's prefix
+    assert rows(ana, "SELECT email FROM pub_a.customers WHERE id = 1")[0][0] == "a***@example.com"
+
+
+def test_internal_operations_cannot_switch_pii_on(admin, ana):
+    err = error_of(ana, "SELECT lake._op_enable_pii(0, '{}')")
+    assert "permission denied" in str(err)
+    oid = rows(admin, "SELECT 'raw_a.customers'::regclass::oid")[0][0]
+    grant = grant_pii(admin)
+    try:
+        # the shim checks the grant and records a session row, but only
+        # lake.enable_pii sets the backend state that unmasks
+        answer = rows(ana, "SELECT lake._privileged('enable_pii', '{\"reason\": \"x\", \"ttl\": \"1 hour\"}')")
+        assert answer[0][0]["relations"]
+        assert rows(ana, "SELECT lake.pii_revealed(%s)", (oid,)) == [(False,)]
+        assert rows(ana, "SELECT email FROM pub_a.customers WHERE id = 1")[0][0] == "a***@example.com"
+    finally:
+        admin.execute("SELECT lake.revoke_access(%s)", (grant,))
+
+
+def test_enable_pii_without_grant_fails_and_rollback_undoes_it(admin, ana):
+    err = error_of(ana, "SELECT lake.enable_pii('curious')")
+    assert "no unexpired pii grant" in str(err)
+    grant = grant_pii(admin)
+    try:
+        with pytest.raises(psycopg.errors.RaiseException):
+            with ana.transaction():
+                ana.execute("SELECT lake.enable_pii('rolled back')")
+                ana.execute("DO $$ BEGIN RAISE EXCEPTION 'abort'; END $$")
+        assert rows(ana, "SELECT lake.pii_status()->>'enabled'") == [("false",)]
+        assert rows(ana, "SELECT email FROM pub_a.customers WHERE id = 1")[0][0] == "a***@example.com"
+    finally:
+        admin.execute("SELECT lake.revoke_access(%s)", (grant,))
+
+
+# ------------------------------------------------------------------ time limits
+
+def test_expired_read_grant_mid_session(admin, bob):
+    admin.execute("SELECT lake.grant_access(%s, 'pub_a.events', '2 seconds', 'short look')", (BOB,))
+    assert rows(bob, "SELECT count(*) FROM pub_a.events") == [(1000,)]
+    time.sleep(2.5)
+    err = error_of(bob, "SELECT count(*) FROM pub_a.events")
+    assert "expired" in str(err)
+    assert "request_access" in (err.diag.message_hint or "")
+
+
+def test_expired_and_revoked_pii_grant_mid_session(admin, ana):
+    grant_pii(admin, expires="2 seconds")
+    ana.execute("SELECT lake.enable_pii('short pii look', '1 hour')")
+    try:
+        assert rows(ana, "SELECT email FROM pub_a.customers WHERE id = 1")[0][0] == "alice@example.com"
+        time.sleep(2.5)
+        assert rows(ana, "SELECT email FROM pub_a.customers WHERE id = 1")[0][0] == "a***@example.com"
+        # a revoked grant stops revealing from the next statement
+        grant = grant_pii(admin)
+        ana.execute("SELECT lake.enable_pii('again')")
+        assert rows(ana, "SELECT email FROM pub_a.customers WHERE id = 1")[0][0] == "alice@example.com"
+        admin.execute("SELECT lake.revoke_access(%s)", (grant,))
+        assert rows(ana, "SELECT email FROM pub_a.customers WHERE id = 1")[0][0] == "a***@example.com"
+    finally:
+        ana.execute("SELECT lake.disable_pii()")
+
+
+def test_pii_ttl_ends_the_session(admin, ana):
+    grant = grant_pii(admin)
+    try:
+        ana.execute("SELECT lake.enable_pii('ttl test', '1 second')")
+        assert rows(ana, "SELECT email FROM pub_a.customers WHERE id = 1")[0][0] == "alice@example.com"
+        time.sleep(1.3)
+        assert rows(ana, "SELECT email FROM pub_a.customers WHERE id = 1")[0][0] == "a***@example.com"
+        assert rows(ana, "SELECT lake.pii_status()->>'expired'") == [("true",)]
+    finally:
+        admin.execute("SELECT lake.revoke_access(%s)", (grant,))
+
+
+def test_restricted_column_stays_masked_with_pii_on(admin, ana):
+    grant = grant_pii(admin)
+    try:
+        ana.execute("SELECT lake.enable_pii('restricted test')")
+        ssn = rows(ana, "SELECT ssn FROM pub_a.customers WHERE id = 1")[0][0]
+        assert ssn != "123-45-6789" and len(ssn) == 64
+    finally:
+        ana.execute("SELECT lake.disable_pii()")
+        admin.execute("SELECT lake.revoke_access(%s)", (grant,))
+
+
+def test_pii_session_is_read_only(admin, ana):
+    grant = grant_pii(admin)
+    ana.execute(f"CREATE TABLE IF NOT EXISTS {ANA}_s.sink (v text)")
+    try:
+        ana.execute("SELECT lake.enable_pii('read only test')")
+        for stmt in (f"INSERT INTO {ANA}_s.sink SELECT email FROM pub_a.customers",
+                     f"CREATE TABLE {ANA}_s.copy AS SELECT * FROM pub_a.customers",
+                     f"SELECT * INTO {ANA}_s.copy2 FROM pub_a.customers",
+                     f"CREATE MATERIALIZED VIEW {ANA}_s.mv AS SELECT * FROM pub_a.customers",
+                     f"WITH x AS (INSERT INTO {ANA}_s.sink VALUES ('a') RETURNING 1) SELECT * FROM x",
+                     "COPY (SELECT email FROM pub_a.customers) TO '/tmp/townlake_pii_leak.csv'"):
+            err = error_of(ana, stmt)
+            assert "PII is revealed" in str(err), (stmt, str(err))
+        assert rows(ana, f"SELECT count(*) FROM {ANA}_s.sink") == [(0,)]
+        ana.execute("SELECT lake.disable_pii()")
+        ana.execute(f"INSERT INTO {ANA}_s.sink SELECT email FROM pub_a.customers")
+        assert not leaks(" ".join(r[0] for r in rows(ana, f"SELECT v FROM {ANA}_s.sink")))
+    finally:
+        ana.execute("SELECT lake.disable_pii()")
+        admin.execute("SELECT lake.revoke_access(%s)", (grant,))
+
+
+def test_hash_key_and_oracle_are_out_of_reach(ana):
+    assert "permission denied" in str(error_of(ana, "SELECT * FROM lake.mask_key"))
+    assert "superusers" in str(error_of(ana, "SELECT lake.mask_hash('123-45-6789')"))
+    a, b = rows(ana, "SELECT ssn FROM pub_a.customers ORDER BY id")
+    assert a[0] != b[0]
+    # hashing a guess with a key of one's own does not reproduce the mask
+    guess = rows(ana, "SELECT lake.mask_hash_keyed('123-45-6789', '\\x00'::bytea)")[0][0]
+    assert guess != a[0]
+
+
+# ------------------------------------------------------------------ schema changes
+
+def test_select_star_after_add_column(admin, ana):
+    admin.execute("ALTER TABLE raw_a.customers ADD COLUMN phone text DEFAULT '+1-555-0100'")
+    names = [d.name for d in ana.execute("SELECT * FROM pub_a.customers").description]
+    assert "phone" not in names
+    pending = rows(admin, "SELECT column_name FROM lake.pending_reviews WHERE relation = 'raw_a.customers'")
+    assert ("phone",) in pending
+    admin.execute("SELECT lake.approve_column('raw_a.customers', 'phone', 'pii', 'lake.mask_redact(anyelement)')")
+    names = [d.name for d in ana.execute("SELECT * FROM pub_a.customers").description]
+    assert names[-1] == "phone"
+    assert rows(ana, "SELECT DISTINCT phone FROM pub_a.customers") == [("[redacted]",)]
+
+
+def test_rename_column_keeps_review_and_swap_does_not_leak(admin, ana):
+    admin.execute("CREATE TABLE raw_a.people (id int, nick text, token text)")
+    admin.execute("INSERT INTO raw_a.people VALUES (1, 'al', 'tok-SECRET')")
+    admin.execute("""
+        SELECT lake.approve_column('raw_a.people', 'id', 'public');
+        SELECT lake.approve_column('raw_a.people', 'nick', 'public');
+        SELECT lake.deny_column('raw_a.people', 'token', 'secret');
+        SELECT lake.approve_table('raw_a.people', 'people');""")
+    admin.execute("SELECT lake.grant_access(%s, 'raw_a.people', '1 hour', 'x')", (ANA,))
+    admin.execute("ALTER TABLE raw_a.people RENAME COLUMN nick TO nickname")
+    assert rows(ana, "SELECT nickname FROM pub_a.people") == [("al",)]
+    # swap: drop the approved column and give the denied one its name
+    admin.execute("ALTER TABLE raw_a.people DROP COLUMN nickname")
+    admin.execute("ALTER TABLE raw_a.people RENAME COLUMN token TO nickname")
+    cur = ana.execute("SELECT * FROM pub_a.people")
+    assert [d.name for d in cur.description] == ["id"]
+    assert "tok-SECRET" not in str(cur.fetchall())
+    log = rows(admin, "SELECT action, column_name FROM lake.reviews WHERE relation = 'raw_a.people' ORDER BY id")
+    assert ("rename_column", "nickname") in log and ("drop_column", "nickname") in log
+
+
+def test_retyped_column_goes_back_to_review(admin, ana):
+    admin.execute("CREATE TABLE raw_a.codes (id int, code int)")
+    admin.execute("INSERT INTO raw_a.codes VALUES (1, 42)")
+    admin.execute("""
+        SELECT lake.approve_column('raw_a.codes', 'id', 'public');
+        SELECT lake.approve_column('raw_a.codes', 'code', 'public');
+        SELECT lake.approve_table('raw_a.codes', 'codes');""")
+    admin.execute("SELECT lake.grant_access(%s, 'raw_a.codes', '1 hour', 'x')", (ANA,))
+    admin.execute("ALTER TABLE raw_a.codes ALTER COLUMN code TYPE text USING 'secret-' || code")
+    cur = ana.execute("SELECT * FROM pub_a.codes")
+    assert [d.name for d in cur.description] == ["id"]
+
+
+def test_drop_and_recreate_same_name_starts_pending(admin, ana):
+    admin.execute("CREATE TABLE raw_a.orders (id int, total numeric)")
+    admin.execute("""
+        SELECT lake.approve_column('raw_a.orders', 'id', 'public');
+        SELECT lake.approve_column('raw_a.orders', 'total', 'public');
+        SELECT lake.approve_table('raw_a.orders', 'orders');""")
+    admin.execute("SELECT lake.grant_access(%s, 'raw_a.orders', '1 hour', 'x')", (ANA,))
+    assert rows(ana, "SELECT count(*) FROM pub_a.orders") == [(0,)]
+    admin.execute("DROP TABLE raw_a.orders")
+    assert rows(ana, "SELECT to_regclass('pub_a.orders')") == [(None,)]
+    admin.execute("CREATE TABLE raw_a.orders (id int, total numeric, card text)")
+    admin.execute("INSERT INTO raw_a.orders VALUES (1, 10, '4111111111111111')")
+    err = error_of(ana, "SELECT * FROM pub_a.orders")
+    assert "pending review" in str(err)
+    assert all(r[1] != "pub_a.orders" for r in rows(ana, "SELECT * FROM lake.my_access()"))
+    assert rows(admin, "SELECT owner FROM (SELECT relowner::regrole::text AS owner FROM pg_class "
+                       "WHERE oid = 'raw_a.orders'::regclass) o") == [("lake_owner",)]
+
+
+def test_grants_on_raw_relations_are_rejected(admin):
+    for stmt in (f"GRANT SELECT ON raw_a.customers TO {ANA}",
+                 f"GRANT SELECT (email) ON raw_a.customers TO {ANA}",
+                 f"GRANT SELECT ON ALL TABLES IN SCHEMA raw_a TO {ANA}",
+                 f"ALTER TABLE raw_a.customers OWNER TO {ANA}",
+                 "ALTER TABLE raw_a.customers DISABLE ROW LEVEL SECURITY"):
+        assert "managed by townlake" in str(error_of(admin, stmt)), stmt
+    admin.execute(f"REVOKE SELECT ON raw_a.customers FROM {ANA}")
+
+
+def test_default_privileges_do_not_open_new_tables(admin, ana):
+    admin.execute(f"ALTER DEFAULT PRIVILEGES IN SCHEMA raw_a GRANT SELECT ON TABLES TO {ANA}")
+    try:
+        with session(admin.info.dbname, ING) as ing:
+            ing.execute("CREATE TABLE raw_a.ingested (id int, email text)")
+            ing.execute("INSERT INTO raw_a.ingested VALUES (1, 'alice@example.com')")
+        assert "permission denied" in str(error_of(ana, "SELECT * FROM raw_a.ingested"))
+        assert "pending review" in str(error_of(ana, "SELECT * FROM pub_a.ingested"))
+    finally:
+        admin.execute(f"ALTER DEFAULT PRIVILEGES IN SCHEMA raw_a REVOKE SELECT ON TABLES FROM {ANA}")
+
+
+# ------------------------------------------------------------------ row filters
+
+def test_row_filter_cannot_escape_its_parentheses(admin, ana):
+    for bad in ("true) OR (true", "true; DROP TABLE raw_a.customers", "region = 'eu' /* open comment",
+                "(true", "region = 'x') UNION SELECT 1 --"):
+        err = error_of(admin, "SELECT lake.set_row_filter('raw_a.customers', %s)", (bad,))
+        assert "row filter" in str(err) or isinstance(err, psycopg.errors.SyntaxError), (bad, str(err))
+    err = error_of(admin, "SELECT lake.set_row_filter('raw_a.customers', "
+                          "'id IN (SELECT id FROM raw_a.events)')")
+    assert "may only read that relation" in str(err)
+    # the filter in force is unchanged
+    assert sorted(r[0] for r in rows(ana, "SELECT id FROM pub_a.customers")) == [1, 2]
+
+
+# ------------------------------------------------------------------ quotes and SQL in names and reasons
+
+def test_identifiers_and_reasons_with_quotes_and_sql(admin, gov):
+    raw, pub = 'raw "q\'', 'pub "q\''
+    table, col = "O'Brien\"; DROP TABLE lake.reviews;--", "e\"m'ail"
+    reason = "it's fine'); DROP TABLE lake.reviews; --"
+    admin.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(raw)))
+    admin.execute(sql.SQL("CREATE TABLE {}.{} (id int, {} text)").format(
+        sql.Identifier(raw), sql.Identifier(table), sql.Identifier(col)))
+    admin.execute(sql.SQL("INSERT INTO {}.{} VALUES (1, 'x@y.z')").format(sql.Identifier(raw), sql.Identifier(table)))
+    admin.execute("SELECT lake.govern_schema(%s, %s)", (raw, pub))
+    qualified = sql.SQL("{}.{}").format(sql.Identifier(raw), sql.Identifier(table)).as_string(admin)
+    published = sql.SQL("{}.{}").format(sql.Identifier(pub), sql.Identifier(table)).as_string(admin)
+    admin.execute("SELECT lake.approve_column(%s::regclass, 'id', 'public', NULL, %s)", (qualified, reason))
+    admin.execute("SELECT lake.approve_column(%s::regclass, %s, 'pii', NULL, %s)", (qualified, col, reason))
+    admin.execute("SELECT lake.approve_table(%s::regclass, %s)", (qualified, reason))
+    admin.execute("SELECT lake.grant_access(%s, %s::regclass, '1 hour', %s)", (ANA, published, reason))
+    with session(gov, ANA) as ana:
+        got = rows(ana, sql.SQL("SELECT * FROM {}").format(sql.SQL(published)))
+        assert got == [(1, "[redacted]")]  # pii without a mask: the default one
+        info = rows(ana, "SELECT lake.explain_access(%s)", (published,))[0][0]
+        assert info["allowed"] is True and info["relation"] == published
+        req = rows(ana, "SELECT lake.request_access(%s, %s)", (published, reason))[0][0]
+        assert req > 0
+    assert rows(admin, "SELECT count(*) FROM lake.reviews WHERE reason = %s", (reason,)) == [(4,)]
+    assert rows(admin, "SELECT reason FROM lake.access_requests WHERE id = %s", (req,)) == [(reason,)]
+    assert rows(admin, "SELECT to_regclass('lake.reviews') IS NOT NULL") == [(True,)]
