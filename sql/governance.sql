@@ -956,38 +956,32 @@ BEGIN
 END
 $$;
 
-CREATE FUNCTION lake._op_approve_table(caller oid, args jsonb) RETURNS jsonb
+-- A reviewer's decision on a whole relation: record it, log it, republish.
+CREATE FUNCTION lake._gov_set_table_state(caller oid, args jsonb, new_state text, action text) RETURNS jsonb
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     g lake.governed_relations;
     reason text;
 BEGIN
     PERFORM lake._gov_require_reviewer(caller);
-    reason := lake._gov_require_reason(args->>'reason', 'approve_table');
+    reason := lake._gov_require_reason(args->>'reason', action);
     g := lake._gov_relation((args->>'rel')::oid);
-    UPDATE lake.governed_relations SET state = 'approved', updated_at = now() WHERE relid = g.relid;
-    PERFORM lake._gov_log(caller, 'approve_table', g.relid, lake._gov_raw_name(g), NULL,
+    UPDATE lake.governed_relations SET state = new_state, updated_at = now() WHERE relid = g.relid;
+    PERFORM lake._gov_log(caller, action, g.relid, lake._gov_raw_name(g), NULL,
                           jsonb_build_object('from', g.state), reason);
     PERFORM lake._gov_publish(g.relid);
     RETURN '{}';
 END
 $$;
 
+CREATE FUNCTION lake._op_approve_table(caller oid, args jsonb) RETURNS jsonb
+LANGUAGE sql SET search_path = pg_catalog, pg_temp AS $$
+    SELECT lake._gov_set_table_state(caller, args, 'approved', 'approve_table')
+$$;
+
 CREATE FUNCTION lake._op_deny_table(caller oid, args jsonb) RETURNS jsonb
-LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
-DECLARE
-    g lake.governed_relations;
-    reason text;
-BEGIN
-    PERFORM lake._gov_require_reviewer(caller);
-    reason := lake._gov_require_reason(args->>'reason', 'deny_table');
-    g := lake._gov_relation((args->>'rel')::oid);
-    UPDATE lake.governed_relations SET state = 'denied', updated_at = now() WHERE relid = g.relid;
-    PERFORM lake._gov_log(caller, 'deny_table', g.relid, lake._gov_raw_name(g), NULL,
-                          jsonb_build_object('from', g.state), reason);
-    PERFORM lake._gov_publish(g.relid);
-    RETURN '{}';
-END
+LANGUAGE sql SET search_path = pg_catalog, pg_temp AS $$
+    SELECT lake._gov_set_table_state(caller, args, 'denied', 'deny_table')
 $$;
 
 CREATE FUNCTION lake._op_approve_column(caller oid, args jsonb) RETURNS jsonb

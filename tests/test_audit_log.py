@@ -13,6 +13,7 @@ import pytest
 from psycopg import sql
 
 from conftest import PG_HOST, PG_PORT
+from govhelpers import error_of, one, rows
 
 SUFFIX = uuid.uuid4().hex[:6]
 ANA = f"ga_ana_{SUFFIX}"
@@ -23,20 +24,6 @@ ROLES = [ANA, AUD]
 def session(database: str, role: str | None = None) -> psycopg.Connection:
     return psycopg.connect(host=PG_HOST, port=PG_PORT, user=role or "postgres", dbname=database,
                            autocommit=True, options="-c TimeZone=UTC")
-
-
-def rows(conn, query, params=None):
-    return conn.execute(query, params).fetchall()
-
-
-def one(conn, query, params=None):
-    return conn.execute(query, params).fetchone()[0]
-
-
-def error_of(conn, query, params=None) -> psycopg.Error:
-    with pytest.raises(psycopg.Error) as info:
-        conn.execute(query, params)
-    return info.value
 
 
 def wait_for_record(conn, marker: str, timeout: float = 15.0) -> list[tuple]:

@@ -17,7 +17,7 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from conftest import PG_HOST, PG_PORT
+from govhelpers import error_of, rows, session
 
 SUFFIX = uuid.uuid4().hex[:6]
 ANA = f"gov_ana_{SUFFIX}"
@@ -28,24 +28,6 @@ ROLES = [ANA, BOB, REV, ING]
 
 SECRET_VALUES = ["alice@example.com", "bob@corp.com", "hidden@x.com", "10.1.2.3", "1990-05-06",
                  "4111111111111111", "123-45-6789", "s3cr3t-1", "s3cr3t-2", "Hidden"]
-
-
-def session(database: str, role: str | None = None) -> psycopg.Connection:
-    conn = psycopg.connect(host=PG_HOST, port=PG_PORT, user=role or "postgres", dbname=database,
-                           autocommit=True, options="-c TimeZone=UTC")
-    conn.notices = []  # type: ignore[attr-defined]
-    conn.add_notice_handler(lambda d: conn.notices.append(d.message_primary or ""))  # type: ignore
-    return conn
-
-
-def rows(conn, query, params=None):
-    return conn.execute(query, params).fetchall()
-
-
-def error_of(conn, query, params=None) -> psycopg.Error:
-    with pytest.raises(psycopg.Error) as info:
-        conn.execute(query, params)
-    return info.value
 
 
 def leaks(text: str) -> list[str]:

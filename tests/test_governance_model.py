@@ -16,7 +16,7 @@ from psycopg import sql
 from pyiceberg.schema import Schema
 from pyiceberg.types import LongType, NestedField, StringType
 
-from conftest import PG_HOST, PG_PORT
+from govhelpers import error_of, one, rows, session
 
 SUFFIX = uuid.uuid4().hex[:6]
 ANA = f"gm_ana_{SUFFIX}"
@@ -24,28 +24,6 @@ REV = f"gm_rev_{SUFFIX}"
 AUD = f"gm_aud_{SUFFIX}"
 TEAM = f"gm_team_{SUFFIX}"
 ROLES = [ANA, REV, AUD, TEAM]
-
-
-def session(database: str, role: str | None = None) -> psycopg.Connection:
-    conn = psycopg.connect(host=PG_HOST, port=PG_PORT, user=role or "postgres", dbname=database,
-                           autocommit=True, options="-c TimeZone=UTC")
-    conn.notices = []  # type: ignore[attr-defined]
-    conn.add_notice_handler(lambda d: conn.notices.append(d.message_primary or ""))  # type: ignore
-    return conn
-
-
-def rows(conn, query, params=None):
-    return conn.execute(query, params).fetchall()
-
-
-def one(conn, query, params=None):
-    return conn.execute(query, params).fetchone()[0]
-
-
-def error_of(conn, query, params=None) -> psycopg.Error:
-    with pytest.raises(psycopg.Error) as info:
-        conn.execute(query, params)
-    return info.value
 
 
 @pytest.fixture(scope="module")
