@@ -79,7 +79,7 @@ fn create_if_missing(relid: pg_sys::Oid) -> LakeResult<()> {
             Some(builder.build())
         }
     };
-    let created = super::commit::create_table(&server, &namespace, &options.table, schema, spec).map_err(|e| {
+    super::commit::create_table(&server, &namespace, &options.table, schema, spec).map_err(|e| {
         if e.message.contains("transform") || e.message.contains("partition") {
             LakeError::new(PgSqlErrorCode::ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE, e.message)
                 .with_hint("Transforms: identity, year/month/day/hour on date and timestamp columns, bucket(n, col), truncate(w, col) on ints, decimals and strings.")
@@ -87,7 +87,6 @@ fn create_if_missing(relid: pg_sys::Oid) -> LakeResult<()> {
             e
         }
     })?;
-    let _ = created;
     // This foreign table owns the table it created: DROP FOREIGN TABLE drops
     // it from the catalog too (tables attached or imported are only detached).
     let sql = Spi::get_one_with_args::<String>(

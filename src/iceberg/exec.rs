@@ -356,9 +356,9 @@ struct Prepared {
 impl Prepared {
     fn start(self) -> LakeResult<Option<Running>> {
         let open_files: OpenFiles = Default::default();
-        let Some(_schema) = self.schema else {
+        if self.schema.is_none() {
             return Ok(None);
-        };
+        }
         let file_io = self.resolved.server.file_io();
         // Under a pushed LIMIT, read one file at a time in small batches.
         let mut batch_size = guc::BATCH_SIZE.get().max(64) as usize;

@@ -3,15 +3,6 @@
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
-/// Server options that configure storage.
-pub const SERVER_STORAGE_OPTIONS: &[&str] = &[
-    "warehouse",
-    "s3_endpoint",
-    "s3_region",
-    "s3_path_style",
-    "s3_allow_http",
-];
-
 /// User-mapping options (credentials). These are secrets: never printed.
 pub const USER_MAPPING_OPTIONS: &[&str] =
     &["s3_access_key_id", "s3_secret_access_key", "s3_session_token"];
