@@ -541,8 +541,12 @@ BEGIN
     IF c.sensitivity = 'restricted' THEN
         RETURN format('(%s)::%s', call_sql, out_type);
     END IF;
-    RETURN format('CASE WHEN lake.pii_revealed(%s::oid) THEN (%s)::%s ELSE (%s)::%s END',
-                  rel, value_sql, out_type, call_sql, out_type);
+    -- The sublink is evaluated once per execution (an InitPlan), so masking
+    -- costs no check per row; only while revealing is each row re-checked, so
+    -- lake.disable_pii() and the TTL take effect inside an open cursor too.
+    RETURN format('CASE WHEN (SELECT lake.pii_revealed(%s::oid)) AND lake.pii_revealed(%s::oid) '
+                  'THEN (%s)::%s ELSE (%s)::%s END',
+                  rel, rel, value_sql, out_type, call_sql, out_type);
 END
 $$;
 
@@ -585,8 +589,10 @@ BEGIN
                          || lake._gov_column_expression(rel, c) || ' AS ' || quote_ident(c.column_name);
         END LOOP;
     END IF;
-    -- the gate is a pseudo-constant qual: evaluated in a gating Result
-    -- before the scan reads any row (and it keeps parallel plans possible)
+    -- The gate is a pseudo-constant qual: as written, Postgres evaluates it
+    -- once, in a gating Result, before the scan reads any row. townlake's
+    -- planner shim (src/governance/planner.rs) takes it out of the plan and
+    -- its executor hook runs the same check once per execution instead.
     body := format(E'SELECT %s\n  FROM %I.%I r\n WHERE lake.access_gate(%s::oid)',
                    cols, g.raw_schema, g.relname, rel);
     IF g.row_filter IS NOT NULL THEN

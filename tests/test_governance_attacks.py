@@ -578,3 +578,101 @@ def test_identifiers_and_reasons_with_quotes_and_sql(admin, gov):
     assert rows(admin, "SELECT count(*) FROM lake.reviews WHERE reason = %s", (reason,)) == [(4,)]
     assert rows(admin, "SELECT reason FROM lake.access_requests WHERE id = %s", (req,)) == [(reason,)]
     assert rows(admin, "SELECT to_regclass('lake.reviews') IS NOT NULL") == [(True,)]
+
+
+# ------------------------------------------------------------------ planning: the gate outside the plan
+# townlake's planner shim takes the access gate out of published views' plans
+# (the executor checks it once per execution from the view's range table
+# entry) and turns the row filter into a security qual, so the view plans
+# like its raw relation. These check that no path around the check opened.
+
+def _plan(conn, query) -> str:
+    return "\n".join(r[0] for r in rows(conn, "EXPLAIN (VERBOSE, COSTS OFF) " + query))
+
+
+def test_published_view_plans_like_its_raw_relation(admin, ana):
+    view = _plan(ana, "SELECT count(*) FROM pub_a.events WHERE id::numeric > 10.5")
+    raw = _plan(admin, "SELECT count(*) FROM raw_a.events WHERE id::numeric > 10.5")
+    for plan in (view, raw):
+        assert "Subquery Scan" not in plan and "One-Time Filter" not in plan, plan
+    # the non-leakproof comparison is applied inside the scan, as on the raw table
+    assert "Seq Scan on raw_a.events" in view and "Filter: ((r.id)::numeric > 10.5)" in view, view
+    # with a row filter: a security qual of the scan, no subquery either
+    filtered = _plan(ana, "SELECT id FROM pub_a.customers WHERE name <> 'x'")
+    assert "Subquery Scan" not in filtered and "One-Time Filter" not in filtered, filtered
+    assert "'hidden'" in filtered, filtered
+
+
+def test_row_filter_still_runs_before_leaky_functions_in_joins_and_sublinks(ana, leaky):
+    rows(ana, f"SELECT c.id FROM pub_a.customers c JOIN pub_a.events e ON e.id = c.id "
+              f"WHERE {leaky}.leak(c.name) AND {leaky}.leak(c.region)")
+    rows(ana, f"SELECT 1 WHERE EXISTS (SELECT 1 FROM pub_a.customers c WHERE {leaky}.leak(c.name))")
+    rows(ana, f"WITH x AS MATERIALIZED (SELECT * FROM pub_a.customers) SELECT * FROM x WHERE {leaky}.leak(name)")
+    text = " ".join(ana.notices)
+    assert "leak: Alice" in text
+    assert not leaks(text), text
+
+
+@pytest.mark.parametrize("query", [
+    "SELECT * FROM (SELECT id FROM pub_a.customers) s",
+    "WITH c AS (SELECT id FROM pub_a.customers) SELECT * FROM c",
+    "SELECT EXISTS (SELECT 1 FROM pub_a.customers)",
+    "SELECT (SELECT max(id) FROM pub_a.customers)",
+    "SELECT id FROM pub_a.events UNION ALL SELECT id FROM pub_a.customers",
+    "SELECT id FROM pub_a.customers WHERE false",
+    "SELECT id FROM pub_a.customers LIMIT 0",
+    "SELECT 1 FROM pub_a.customers c RIGHT JOIN (VALUES (1)) v(x) ON c.id = v.x",
+    "SELECT * FROM pg_catalog.generate_series(1, 2) g, LATERAL (SELECT id FROM pub_a.customers WHERE id = g) s",
+])
+def test_gate_applies_wherever_a_published_view_is_read(bob, query):
+    err = error_of(bob, query)
+    assert isinstance(err, psycopg.errors.InsufficientPrivilege), err
+    assert "grant" in str(err) and "lake.request_access" in (err.diag.message_hint or "")
+
+
+def test_gate_applies_inside_functions(gov, bob):
+    with session(gov, BOB) as b:
+        b.execute(f"""
+            CREATE OR REPLACE FUNCTION {BOB}_s.inlined() RETURNS SETOF int LANGUAGE sql STABLE
+                AS 'SELECT id FROM pub_a.customers';
+            CREATE OR REPLACE FUNCTION {BOB}_s.procedural() RETURNS bigint LANGUAGE plpgsql
+                AS 'BEGIN RETURN (SELECT count(*) FROM pub_a.customers); END';
+        """)
+    for call in (f"SELECT * FROM {BOB}_s.inlined()", f"SELECT {BOB}_s.procedural()"):
+        err = error_of(bob, call)
+        assert isinstance(err, psycopg.errors.InsufficientPrivilege), (call, err)
+
+
+def test_prepared_plan_checks_access_at_every_execution(admin, bob):
+    grant = admin.execute("SELECT lake.grant_access(%s, 'pub_a.events', '1 hour', 'prepared')",
+                          (BOB,)).fetchone()[0]
+    bob.execute("PREPARE p AS SELECT count(*) FROM pub_a.events WHERE id > $1")
+    for _ in range(6):  # past the point where Postgres switches to a generic plan
+        assert rows(bob, "EXECUTE p(0)") == [(1000,)]
+    admin.execute("SELECT lake.revoke_access(%s)", (grant,))
+    err = error_of(bob, "EXECUTE p(0)")
+    assert isinstance(err, psycopg.errors.InsufficientPrivilege), err
+    assert "lake.request_access" in (err.diag.message_hint or ""), err
+    bob.execute("DEALLOCATE p")
+
+
+def test_parallel_plans_mask_and_reveal_like_serial_ones(admin, ana):
+    parallel = ("SET parallel_setup_cost = 0; SET parallel_tuple_cost = 0; "
+                "SET min_parallel_table_scan_size = 0; SET max_parallel_workers_per_gather = 2")
+    query = "SELECT email, count(*) FROM pub_a.events GROUP BY email ORDER BY 2 DESC, 1 LIMIT 3"
+    serial = rows(ana, query)
+    ana.execute(parallel)
+    try:
+        assert "Gather" in _plan(ana, "SELECT count(*) FROM pub_a.events WHERE id > 0")
+        assert rows(ana, query) == serial
+        assert serial[0] == ("v***@x.com", 900)
+        grant = grant_pii(admin, rel="raw_a.events")
+        try:
+            ana.execute("SELECT lake.enable_pii('parallel check', '10 minutes')")
+            assert rows(ana, query)[0] == ("vip@x.com", 900)
+            ana.execute("SELECT lake.disable_pii()")
+        finally:
+            admin.execute("SELECT lake.revoke_access(%s)", (grant,))
+        assert rows(ana, query) == serial
+    finally:
+        ana.execute("RESET ALL")

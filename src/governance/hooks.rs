@@ -7,8 +7,10 @@
 //!   trigger at the end of the command publishes it again);
 //! - keep a session with PII on read-only (no INSERT/UPDATE/DELETE, CREATE
 //!   TABLE AS, SELECT INTO, materialized views or COPY TO a file);
-//! - run the access check for EXPLAIN without ANALYZE, whose plan would
-//!   otherwise show row estimates of a relation the user may not read;
+//! - run the access check of every published view a statement reads, once
+//!   per execution (EXPLAIN without ANALYZE included, whose plan would
+//!   otherwise show row estimates of a relation the user may not read); the
+//!   planner shim (planner.rs) takes the in-view gate out of plans;
 //! - hand every statement touching governed data to the audit queue.
 //!
 //! All pointer work is in small commented shims; errors are Postgres ERRORs.
@@ -44,7 +46,7 @@ pub fn install() {
 // ------------------------------------------------------------ list shims
 
 /// The pointer cells of a Postgres List (empty for NIL).
-unsafe fn list_pointers(list: *mut pg_sys::List) -> Vec<*mut c_void> {
+pub unsafe fn list_pointers(list: *mut pg_sys::List) -> Vec<*mut c_void> {
     if list.is_null() {
         return Vec::new();
     }
@@ -337,30 +339,45 @@ unsafe fn writes_data(qd: *mut pg_sys::QueryDesc) -> bool {
         && matches!((*dest).mydest, pg_sys::CommandDest::DestIntoRel | pg_sys::CommandDest::DestTransientRel)
 }
 
-#[pg_guard]
-unsafe extern "C-unwind" fn executor_start(qd: *mut pg_sys::QueryDesc, eflags: i32) {
-    let watched = !internal() && pg_sys::ParallelWorkerNumber < 0 && !pg_sys::IsBackgroundWorker;
-    if watched && pii_session::session_active() && writes_data(qd) {
-        pii_read_only_error("Writing data");
-    }
-    let touched = if watched && cache::anything_governed() {
-        touched_relations((*qd).plannedstmt)
-    } else {
-        Vec::new()
-    };
-    if eflags & pg_sys::EXEC_FLAG_EXPLAIN_ONLY as i32 != 0 {
-        // EXPLAIN shows estimates computed from the raw relation's statistics;
-        // show them only to those the published view would let read.
-        for t in touched.iter().filter(|t| t.via_view) {
-            if let Err(d) = gate::check(t.relid) {
+/// Runs the access check of every published view in the statement's range
+/// table. Postgres keeps a view's entry there for its own privilege check, so
+/// it is present even when the planner flattened or removed the view.
+unsafe fn check_published_views(plan: *mut pg_sys::PlannedStmt) {
+    for rte in list_pointers((*plan).rtable) {
+        let relid = (*(rte as *mut pg_sys::RangeTblEntry)).relid;
+        if relid == pg_sys::Oid::INVALID {
+            continue;
+        }
+        if let Some(raw) = cache::raw_of_view(relid) {
+            if let Err(d) = gate::check(raw) {
                 gate::raise_denial(&d);
             }
         }
     }
-    // Recorded before the executor starts, so attempts that its permission
-    // checks reject are in the audit log too (completed as errors).
+}
+
+#[pg_guard]
+unsafe extern "C-unwind" fn executor_start(qd: *mut pg_sys::QueryDesc, eflags: i32) {
+    // the leader checked before starting parallel workers
+    let leader = pg_sys::ParallelWorkerNumber < 0;
+    let governed = leader && cache::anything_governed();
+    let watched = leader && !internal() && !pg_sys::IsBackgroundWorker;
+    if watched && pii_session::session_active() && writes_data(qd) {
+        pii_read_only_error("Writing data");
+    }
+    let touched = if watched && governed && crate::audit::AUDIT.get() {
+        touched_relations((*qd).plannedstmt)
+    } else {
+        Vec::new()
+    };
+    // Recorded before any check, so attempts that the access gate or the
+    // executor's permission checks reject are in the audit log too
+    // (completed as errors).
     if !touched.is_empty() && eflags & pg_sys::EXEC_FLAG_EXPLAIN_ONLY as i32 == 0 {
         crate::audit::statement_started(qd, touched);
+    }
+    if governed {
+        check_published_views((*qd).plannedstmt);
     }
     match PREV_EXECUTOR_START {
         Some(prev) => prev(qd, eflags),

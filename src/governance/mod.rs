@@ -14,6 +14,7 @@ pub mod hooks;
 pub mod mask_logic;
 pub mod masks;
 pub mod pii_session;
+pub mod planner;
 pub mod predicate;
 pub mod privileged;
 
@@ -22,6 +23,7 @@ use pgrx::prelude::*;
 /// Called from `_PG_init`: hooks and per-backend callbacks.
 pub fn init() {
     hooks::install();
+    planner::install();
     cache::init();
     gate::init();
     pii_session::init();
