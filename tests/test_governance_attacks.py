@@ -676,3 +676,19 @@ def test_parallel_plans_mask_and_reveal_like_serial_ones(admin, ana):
         assert rows(ana, query) == serial
     finally:
         ana.execute("RESET ALL")
+
+
+def test_planning_runs_no_leaky_operator_on_raw_statistics(gov, bob):
+    with session(gov) as admin:
+        admin.execute(f"""
+            CREATE OR REPLACE FUNCTION public.peek(int, int) RETURNS boolean LANGUAGE plpgsql COST 0.0000001 AS
+            $$ BEGIN RAISE NOTICE 'peek: %', $1; RETURN $1 < $2; END $$;
+            DROP OPERATOR IF EXISTS public.<<< (int, int);
+            CREATE OPERATOR public.<<< (leftarg = int, rightarg = int, function = public.peek, restrict = scalarltsel);
+        """)
+        # the operator does run on statistics when they are open to the user ...
+        admin.execute("EXPLAIN SELECT * FROM raw_a.events WHERE id OPERATOR(public.<<<) 500")
+        assert any("peek" in n for n in admin.notices)
+    # ... but not for a published view, even while planning for a user without a grant
+    error_of(bob, "SELECT * FROM pub_a.events WHERE id OPERATOR(public.<<<) 500")
+    assert not any("peek" in n for n in bob.notices), bob.notices

@@ -15,7 +15,8 @@
 //!   is there even when the planner removes the subquery);
 //! - the row filter becomes a security qual of the raw relation, the mechanism
 //!   row level security uses: outer predicates that are not leakproof are
-//!   still evaluated only on rows the filter lets through;
+//!   still evaluated only on rows the filter lets through, and the planner
+//!   does not run them on the relation's statistics;
 //! - the subquery loses its security_barrier mark and is pulled up.
 //!
 //! Masked columns stay masks: outer predicates see the view's expressions, and
@@ -195,16 +196,24 @@ unsafe fn relax(rte: *mut pg_sys::RangeTblEntry) {
     };
     let Some(gate) = conjuncts.iter().position(|&c| is_gate_call(c as *mut pg_sys::Node, raw)) else { return };
     let filter: Vec<*mut c_void> = conjuncts.iter().enumerate().filter(|&(i, _)| i != gate).map(|(_, &c)| c).collect();
-    if !filter.is_empty() {
-        let mut args: *mut pg_sys::List = std::ptr::null_mut();
-        for clause in filter {
-            args = pg_sys::lappend(args, clause);
+    // The row filter goes after any row level security quals already there
+    // (those belong to the relation itself; the view sits above it). Without
+    // a filter a constant TRUE goes there instead: it costs nothing per row,
+    // but a relation with security quals is one whose statistics the planner
+    // never feeds to non-leakproof operators, as it did not through the
+    // security-barrier subquery (planning happens before the access check).
+    let clause = match filter.len() {
+        0 => pg_sys::makeBoolConst(true, false) as *mut c_void,
+        1 => filter[0],
+        _ => {
+            let mut args: *mut pg_sys::List = std::ptr::null_mut();
+            for clause in filter {
+                args = pg_sys::lappend(args, clause);
+            }
+            pg_sys::make_andclause(args) as *mut c_void
         }
-        // after any row level security quals already there (those belong to
-        // the relation itself, the view sits above it)
-        let clause = if (*args).length == 1 { pg_sys::list_nth(args, 0) } else { pg_sys::make_andclause(args) as *mut c_void };
-        (*base).securityQuals = pg_sys::lappend((*base).securityQuals, clause);
-    }
+    };
+    (*base).securityQuals = pg_sys::lappend((*base).securityQuals, clause);
     (*(*sub).jointree).quals = std::ptr::null_mut();
     (*rte).security_barrier = false;
 }
