@@ -1738,16 +1738,16 @@ CREATE TABLE lake.audit_chain (
 );
 INSERT INTO lake.audit_chain VALUES (1, 0, repeat('0', 64), 0);
 
--- What a record's hash covers: the row as JSON with its hash left out
--- (prev_hash included), so hash = sha256(prev_hash || payload) also covers the
--- record before it. Timestamps in JSON carry the session's UTC offset: the
--- functions that compute payloads (the batch writer, verify_audit) run with
--- TimeZone UTC.
+-- What a record's hash covers: the row as JSON with both hashes left out, so
+-- hash = sha256(prev_hash || payload) covers the record and, through
+-- prev_hash, every record before it. Timestamps in JSON carry the session's
+-- UTC offset: the functions that compute payloads (the batch writer,
+-- verify_audit) run with TimeZone UTC.
 CREATE FUNCTION lake._gov_audit_unhashed(a lake.audit_log) RETURNS lake.audit_log
 LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
     SELECT ROW(a.id, a.record_id, a.logged_at, a.statement_start, a.kind, a.role, a.session_user_name,
                a.backend_pid, a.session_id, a.query_text, a.relations, a.columns, a.pii_revealed, a.rows,
-               a.duration_us, a.outcome, a.nesting_level, a.query_truncated, a.detail, a.prev_hash,
+               a.duration_us, a.outcome, a.nesting_level, a.query_truncated, a.detail, NULL,
                NULL)::lake.audit_log
 $$;
 
@@ -1761,64 +1761,68 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
     SELECT pg_catalog.encode(pg_catalog.sha256(pg_catalog.convert_to(prev OPERATOR(pg_catalog.||) payload, 'UTF8')), 'hex')
 $$;
 
--- A queue record (JSON from the backend) as an audit_log row, without hashes.
-CREATE FUNCTION lake._gov_audit_row(rec jsonb, new_id bigint, logged timestamptz) RETURNS lake.audit_log
-LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
-    SELECT ROW(
-        new_id,
-        (rec->>'id')::uuid,
-        logged,
-        timestamptz '2000-01-01 00:00:00+00' + ((rec->>'started_us')::bigint * interval '1 microsecond'),
-        rec->>'kind',
-        rec->>'role',
-        rec->>'session_user',
-        (rec->>'pid')::int,
-        rec->>'session',
-        rec->>'query',
-        ARRAY(SELECT jsonb_array_elements_text(COALESCE(rec->'relations', '[]'))),
-        ARRAY(SELECT jsonb_array_elements_text(COALESCE(rec->'columns', '[]'))),
-        COALESCE((rec->>'pii')::boolean, false),
-        (rec->>'rows')::bigint,
-        (rec->>'duration_us')::bigint,
-        COALESCE(rec->>'outcome', 'unknown'),
-        (rec->>'level')::int,
-        COALESCE((rec->>'truncated')::boolean, false),
-        COALESCE(rec->'detail', '{}'),
-        NULL,
-        NULL)::lake.audit_log
-$$;
+-- The chain folded over rows in window order: the first row's hash chains
+-- onto seed, each later one onto the row before (the step is in Rust,
+-- src/audit/chain.rs; it computes what _gov_chain_hash does).
+CREATE AGGREGATE lake._audit_chain(seed text, payload text) (
+    SFUNC = lake._audit_chain_step,
+    STYPE = text
+);
 
--- Appends a batch of queue records (a JSON array, oldest first): rows are
--- built and their payloads computed set-wise, then the hash chain is folded
--- over them. Records already present (same record id) are skipped, so a
--- writer that died after commit but before freeing its slots does no harm.
-CREATE FUNCTION lake._audit_append_batch(recs jsonb) RETURNS void
+-- Appends a batch of queue records (a JSON array, oldest first) in one
+-- statement: rows are numbered after the chain head, their payloads computed,
+-- the chain folded over them by a running window aggregate, and all inserted
+-- at once. Records the writer may have delivered before ("recheck": after a
+-- crash restart, or when a writer died before freeing their slots) are
+-- skipped if their record id is in the log already. Returns how many were
+-- appended.
+CREATE FUNCTION lake._audit_append_batch(recs json) RETURNS bigint
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp SET TimeZone = 'UTC' AS $$
 DECLARE
     head lake.audit_chain;
-    a lake.audit_log;
+    n bigint;
     h text;
-    n bigint := 0;
     logged timestamptz := clock_timestamp();
 BEGIN
     SELECT * INTO head FROM lake.audit_chain WHERE id = 1 FOR UPDATE;
-    h := head.last_hash;
-    FOR a IN SELECT row.*
-               FROM jsonb_array_elements(recs) WITH ORDINALITY AS e(r, ord)
-               CROSS JOIN LATERAL lake._gov_audit_row(e.r, 0, logged) AS row
-              WHERE NOT EXISTS (SELECT 1 FROM lake.audit_log l WHERE l.record_id = (e.r->>'id')::uuid)
-              ORDER BY e.ord LOOP
-        n := n + 1;
-        a.id := head.last_id + n;
-        a.prev_hash := h;
-        a.hash := NULL;
-        a.hash := lake._gov_chain_hash(h, lake._gov_audit_payload(a));
-        h := a.hash;
-        INSERT INTO lake.audit_log VALUES (a.*);
-    END LOOP;
+    WITH fresh AS (
+        SELECT r.*, row_number() OVER (ORDER BY r.ord) AS n
+          FROM ROWS FROM (json_to_recordset(recs) AS (
+                   id uuid, kind text, role name, "session_user" name, pid int, session text,
+                   started_us bigint, query text, relations text[], columns text[], level int,
+                   truncated boolean, detail jsonb, outcome text, pii boolean, "rows" bigint,
+                   duration_us bigint, recheck boolean)) WITH ORDINALITY AS r(
+                   id, kind, role, "session_user", pid, session, started_us, query, relations, columns,
+                   level, truncated, detail, outcome, pii, "rows", duration_us, recheck, ord)
+         WHERE r.recheck IS NOT TRUE
+            OR NOT EXISTS (SELECT 1 FROM lake.audit_log l WHERE l.record_id = r.id)
+    ), built AS (
+        SELECT ROW(head.last_id + f.n, f.id, logged,
+                   timestamptz '2000-01-01 00:00:00+00' + f.started_us * interval '1 microsecond',
+                   f.kind, f.role, f."session_user", f.pid, f.session, f.query,
+                   COALESCE(f.relations, '{}'), COALESCE(f.columns, '{}'), COALESCE(f.pii, false), f."rows",
+                   f.duration_us, COALESCE(f.outcome, 'unknown'), f.level, COALESCE(f.truncated, false),
+                   COALESCE(f.detail, '{}'), NULL, NULL)::lake.audit_log AS a
+          FROM fresh f
+    ), chained AS (
+        SELECT b.a, lake._audit_chain(head.last_hash, lake._gov_audit_payload(b.a))
+                        OVER (ORDER BY (b.a).id ROWS UNBOUNDED PRECEDING) AS hash
+          FROM built b
+    ), inserted AS (
+        INSERT INTO lake.audit_log
+        SELECT (c.a).id, (c.a).record_id, (c.a).logged_at, (c.a).statement_start, (c.a).kind, (c.a).role,
+               (c.a).session_user_name, (c.a).backend_pid, (c.a).session_id, (c.a).query_text,
+               (c.a).relations, (c.a).columns, (c.a).pii_revealed, (c.a).rows, (c.a).duration_us,
+               (c.a).outcome, (c.a).nesting_level, (c.a).query_truncated, (c.a).detail,
+               lag(c.hash, 1, head.last_hash) OVER (ORDER BY (c.a).id), c.hash
+          FROM chained c
+        RETURNING id, hash
+    )
+    SELECT count(*), (array_agg(i.hash ORDER BY i.id DESC))[1] INTO n, h FROM inserted i;
     IF n > 0 THEN
         UPDATE lake.audit_chain SET last_id = head.last_id + n, last_hash = h, records = records + n WHERE id = 1;
     END IF;
+    RETURN n;
 END
 $$;
 
@@ -1859,7 +1863,8 @@ COMMENT ON FUNCTION lake.verify_audit() IS 'Checks the hash chain of lake.audit_
 
 REVOKE ALL ON lake.audit_log, lake.audit_chain FROM PUBLIC;
 GRANT SELECT ON lake.audit_log, lake.audit_chain TO lake_auditor;
-REVOKE ALL ON FUNCTION lake._audit_append_batch(jsonb) FROM PUBLIC;
+REVOKE ALL ON FUNCTION lake._audit_append_batch(json), lake._audit_chain_step(text, text, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION lake._audit_chain(text, text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION lake.verify_audit() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION lake.verify_audit() TO lake_auditor;
 

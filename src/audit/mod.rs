@@ -11,8 +11,10 @@
 //! at its end until its record is committed, so even a crash right after the
 //! statement cannot lose it.
 
+pub mod chain;
 pub mod queue;
 pub mod record;
+pub mod spool;
 pub mod worker;
 
 use std::cell::{Cell, RefCell};
@@ -25,7 +27,7 @@ use serde_json::Value;
 use crate::errors::LakeError;
 use crate::governance::hooks::Touched;
 use crate::governance::pii_session;
-use record::Record;
+use record::{Completion, Outcome, Record};
 
 /// Record statements on governed data (superusers may switch it off, e.g. to
 /// benchmark; analysts cannot).
@@ -43,7 +45,7 @@ const QUEUE_WAIT: Duration = Duration::from_secs(30);
 struct InFlight {
     query_desc: usize,
     ticket: queue::Ticket,
-    record: Record,
+    rows: i64,
     started: Instant,
     reveals_at_start: u64,
     subxact: pg_sys::SubTransactionId,
@@ -133,14 +135,13 @@ pub unsafe fn statement_started(qd: *mut pg_sys::QueryDesc, touched: Vec<Touched
     } else {
         std::ffi::CStr::from_ptr((*qd).sourceText).to_string_lossy().into_owned()
     };
-    let mut rec = Record::for_statement(source, &touched, depth);
-    rec.started_us = now_pg();
-    let ticket = claim(&rec, false);
+    let rec = Record::for_statement(source, &touched, depth, now_pg());
+    let ticket = claim(&rec, None);
     IN_FLIGHT.with(|f| {
         f.borrow_mut().push(InFlight {
             query_desc: qd as usize,
             ticket,
-            record: rec,
+            rows: 0,
             started: Instant::now(),
             reveals_at_start: pii_session::reveal_count(),
             subxact: pg_sys::GetCurrentSubTransactionId(),
@@ -149,14 +150,15 @@ pub unsafe fn statement_started(qd: *mut pg_sys::QueryDesc, touched: Vec<Touched
 }
 
 /// Claims a queue slot, waiting for room; fails closed after `QUEUE_WAIT`.
-fn claim(rec: &Record, complete: bool) -> queue::Ticket {
+/// With `done` the record is complete at once (events).
+fn claim(rec: &Record, done: Option<&Completion>) -> queue::Ticket {
     let bytes = rec.encode(queue::PAYLOAD_BYTES);
     // SAFETY: plain read of backend state.
     let db = unsafe { pg_sys::MyDatabaseId };
     let deadline = Instant::now() + QUEUE_WAIT;
     loop {
-        if let Some(t) = queue::try_claim(db, &bytes, complete) {
-            if complete {
+        if let Some(t) = queue::try_claim(db, &bytes, done) {
+            if done.is_some() {
                 queue::wake_writer_of(db);
             }
             return t;
@@ -187,15 +189,18 @@ pub unsafe fn statement_ended(qd: *mut pg_sys::QueryDesc) {
     });
     let Some(mut e) = entry else { return };
     let estate = (*qd).estate;
-    e.record.rows = if estate.is_null() { 0 } else { (*estate).es_processed as i64 };
-    finish(e, "ok", SYNCHRONOUS.get());
+    e.rows = if estate.is_null() { 0 } else { (*estate).es_processed as i64 };
+    finish(e, Outcome::Ok, SYNCHRONOUS.get());
 }
 
-fn finish(mut e: InFlight, outcome: &str, wait: bool) {
-    e.record.outcome = outcome.to_string();
-    e.record.duration_us = e.started.elapsed().as_micros() as i64;
-    e.record.pii = pii_session::reveal_count() > e.reveals_at_start;
-    queue::complete(e.ticket, &e.record.encode(queue::PAYLOAD_BYTES), wait);
+fn finish(e: InFlight, outcome: Outcome, wait: bool) {
+    let c = Completion {
+        outcome,
+        rows: Some(e.rows),
+        duration_us: Some(e.started.elapsed().as_micros() as i64),
+        pii: pii_session::reveal_count() > e.reveals_at_start,
+    };
+    queue::complete(e.ticket, &c, wait);
     if wait {
         let deadline = Instant::now() + QUEUE_WAIT;
         while !queue::written(e.ticket) {
@@ -209,7 +214,7 @@ fn finish(mut e: InFlight, outcome: &str, wait: bool) {
 }
 
 /// Completes every in-flight record matching `pick` with `outcome`.
-fn finish_where(pick: impl Fn(&InFlight) -> bool, outcome: &str) {
+fn finish_where(pick: impl Fn(&InFlight) -> bool, outcome: Outcome) {
     let done: Vec<InFlight> = IN_FLIGHT.with(|f| {
         let mut f = f.borrow_mut();
         let (done, keep): (Vec<_>, Vec<_>) = f.drain(..).partition(|e| pick(e));
@@ -221,12 +226,12 @@ fn finish_where(pick: impl Fn(&InFlight) -> bool, outcome: &str) {
     }
 }
 
-fn abort_outcome() -> &'static str {
+fn abort_outcome() -> Outcome {
     // SAFETY: plain read of a backend flag.
     if unsafe { pg_sys::proc_exit_inprogress } {
-        "terminated"
+        Outcome::Terminated
     } else {
-        "error"
+        Outcome::Error
     }
 }
 
@@ -261,7 +266,7 @@ fn ensure_exit_callback() {
 
 #[pg_guard]
 unsafe extern "C-unwind" fn on_exit(_code: i32, _arg: pg_sys::Datum) {
-    finish_where(|_| true, "terminated");
+    finish_where(|_| true, Outcome::Terminated);
 }
 
 /// Records a governance event (such as a PII flip) in the audit log.
@@ -269,9 +274,8 @@ pub fn record_event(kind: &str, detail: Value) {
     if !AUDIT.get() || !queue::available() {
         return;
     }
-    let mut rec = Record::for_event(kind, detail);
-    rec.started_us = now_pg();
-    claim(&rec, true);
+    let rec = Record::for_event(kind, detail, now_pg());
+    claim(&rec, Some(&Completion { outcome: Outcome::Ok, rows: None, duration_us: None, pii: false }));
 }
 
 /// Audit records of this database not yet written to lake.audit_log.

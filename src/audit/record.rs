@@ -1,7 +1,12 @@
-//! One audit record as it travels through the queue (JSON in a slot) to
-//! `lake._audit_append_batch`, which stores it and chains its hash.
+//! One audit record as it travels through the queue: the backend encodes what
+//! is known when the statement starts as JSON once (into its slot); how it
+//! ended travels as a few numbers in the slot header (`Completion`), and the
+//! writer appends them to the JSON for `lake._audit_append_batch`, which
+//! stores the record and chains its hash.
 
+use std::cell::Cell;
 use std::ffi::CStr;
+use std::fmt::Write;
 
 use pgrx::pg_sys;
 use serde::{Deserialize, Serialize};
@@ -22,13 +27,126 @@ pub struct Record {
     pub query: String,
     pub relations: Vec<String>,
     pub columns: Vec<String>,
-    pub pii: bool,
-    pub rows: i64,
-    pub duration_us: i64,
-    pub outcome: String,
     pub level: i32,
     pub truncated: bool,
     pub detail: Value,
+}
+
+/// How a statement ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u32)]
+pub enum Outcome {
+    Running = 0,
+    Ok = 1,
+    Error = 2,
+    Terminated = 3,
+}
+
+impl Outcome {
+    pub fn from_u32(v: u32) -> Outcome {
+        match v {
+            1 => Outcome::Ok,
+            2 => Outcome::Error,
+            3 => Outcome::Terminated,
+            _ => Outcome::Running,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Running => "unknown",
+            Outcome::Ok => "ok",
+            Outcome::Error => "error",
+            Outcome::Terminated => "terminated",
+        }
+    }
+}
+
+/// What is known only when the statement ends.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Completion {
+    pub outcome: Outcome,
+    pub rows: Option<i64>,
+    pub duration_us: Option<i64>,
+    pub pii: bool,
+}
+
+impl Completion {
+    pub fn running() -> Completion {
+        Completion { outcome: Outcome::Running, rows: None, duration_us: None, pii: false }
+    }
+}
+
+/// Appends to `out` the record `payload` (the backend's JSON object) with its
+/// completion and, if it may be in the log already, `"recheck": true`.
+/// False (nothing appended) if `payload` is not a JSON object.
+pub fn finished_json(payload: &[u8], c: &Completion, recheck: bool, out: &mut String) -> bool {
+    let Ok(text) = std::str::from_utf8(payload) else { return false };
+    let text = text.trim_end();
+    if !text.starts_with('{') || !text.ends_with('}') || text.len() < 2 {
+        return false;
+    }
+    let body = &text[..text.len() - 1];
+    out.push_str(body);
+    if body.trim_end().len() > 1 {
+        out.push(',');
+    }
+    let _ = write!(out, "\"outcome\":\"{}\",\"pii\":{}", c.outcome.as_str(), c.pii);
+    if let Some(r) = c.rows {
+        let _ = write!(out, ",\"rows\":{r}");
+    }
+    if let Some(d) = c.duration_us {
+        let _ = write!(out, ",\"duration_us\":{d}");
+    }
+    if recheck {
+        out.push_str(",\"recheck\":true");
+    }
+    out.push('}');
+    true
+}
+
+thread_local! {
+    /// Per-backend generator state for record ids (seeded once from the OS).
+    static ID_STATE: Cell<(u64, u64)> = const { Cell::new((0, 0)) };
+}
+
+fn splitmix64(x: u64) -> u64 {
+    let mut z = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+/// A UUID version 7 (RFC 9562): `unix_ms` in the first 48 bits, then 74 bits
+/// of `rand`. Time-ordered ids keep the log's unique index appending at its
+/// right edge.
+pub fn uuid_v7(unix_ms: u64, rand: u128) -> uuid::Uuid {
+    let mut b = [0u8; 16];
+    b[..6].copy_from_slice(&unix_ms.to_be_bytes()[2..]);
+    let r = rand.to_be_bytes();
+    b[6..].copy_from_slice(&r[6..]);
+    b[6] = 0x70 | (b[6] & 0x0F);
+    b[8] = 0x80 | (b[8] & 0x3F);
+    uuid::Uuid::from_bytes(b)
+}
+
+/// A fresh record id: a random seed per backend (one read of the OS's
+/// randomness) and a counter, mixed, so ids never repeat within a backend and
+/// collide across backends only with negligible probability.
+fn next_id(pg_time_us: i64) -> String {
+    let (seed, n) = ID_STATE.with(|s| {
+        let (mut seed, n) = s.get();
+        if seed == 0 {
+            seed = uuid::Uuid::new_v4().as_u64_pair().0 | 1;
+        }
+        s.set((seed, n + 1));
+        (seed, n)
+    });
+    let hi = splitmix64(seed ^ n);
+    let lo = splitmix64(hi ^ seed.rotate_left(17) ^ n.wrapping_mul(0x2545_F491_4F6C_DD1D));
+    // Postgres epoch (2000-01-01) to Unix epoch
+    let unix_ms = ((pg_time_us / 1000) + 946_684_800_000).max(0) as u64;
+    uuid_v7(unix_ms, ((hi as u128) << 64) | lo as u128).to_string()
 }
 
 fn role_name(oid: pg_sys::Oid) -> String {
@@ -52,27 +170,27 @@ fn attname(rel: pg_sys::Oid, attnum: i16) -> Option<String> {
 }
 
 impl Record {
-    fn base(kind: &str) -> Record {
+    fn base(kind: &str, started_us: i64) -> Record {
         // SAFETY: plain reads of backend state.
         let (user, session_user, pid, start) = unsafe {
             (pg_sys::GetUserId(), pg_sys::GetSessionUserId(), pg_sys::MyProcPid, pg_sys::MyStartTime)
         };
         Record {
-            id: uuid::Uuid::new_v4().to_string(),
+            id: next_id(started_us),
             kind: kind.to_string(),
+            started_us,
             role: role_name(user),
             session_user: role_name(session_user),
             pid,
             // the same session id as log_line_prefix's %c
             session: format!("{start:x}.{pid:x}"),
-            outcome: "running".to_string(),
             detail: Value::Object(Default::default()),
             ..Record::default()
         }
     }
 
-    pub fn for_statement(query: String, touched: &[Touched], level: i32) -> Record {
-        let mut r = Record::base("statement");
+    pub fn for_statement(query: String, touched: &[Touched], level: i32, started_us: i64) -> Record {
+        let mut r = Record::base("statement", started_us);
         r.query = query;
         r.level = level;
         for t in touched {
@@ -89,8 +207,8 @@ impl Record {
         r
     }
 
-    pub fn for_event(kind: &str, detail: Value) -> Record {
-        let mut r = Record::base(kind);
+    pub fn for_event(kind: &str, detail: Value, started_us: i64) -> Record {
+        let mut r = Record::base(kind, started_us);
         // SAFETY: debug_query_string is the current client statement or NULL.
         r.query = unsafe {
             let q = pg_sys::debug_query_string;
@@ -101,7 +219,6 @@ impl Record {
             }
         };
         r.detail = detail;
-        r.outcome = "ok".to_string();
         r
     }
 
@@ -139,6 +256,40 @@ impl Record {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn completion_is_appended_to_the_record() {
+        let r = Record { id: "x".into(), query: "select \"}\"".into(), ..Record::default() };
+        let mut out = String::new();
+        let c = Completion { outcome: Outcome::Ok, rows: Some(3), duration_us: Some(12), pii: true };
+        assert!(finished_json(&r.encode(8000), &c, false, &mut out));
+        let v: Value = serde_json::from_str(&out).unwrap();
+        assert_eq!((v["outcome"].as_str(), v["rows"].as_i64(), v["duration_us"].as_i64()), (Some("ok"), Some(3), Some(12)));
+        assert_eq!((v["pii"].as_bool(), v["query"].as_str()), (Some(true), Some("select \"}\"")));
+        assert!(v.get("recheck").is_none());
+        out.clear();
+        assert!(finished_json(b"{}", &Completion::running(), true, &mut out));
+        let v: Value = serde_json::from_str(&out).unwrap();
+        assert_eq!((v["outcome"].as_str(), v["recheck"].as_bool()), (Some("unknown"), Some(true)));
+        assert!(v.get("rows").is_none() && v.get("duration_us").is_none());
+        assert!(!finished_json(b"[1]", &c, false, &mut out));
+        assert!(!finished_json(b"{\"a\":", &c, false, &mut out));
+    }
+
+    #[test]
+    fn record_ids_are_time_ordered_uuid_v7_and_distinct() {
+        let a = uuid::Uuid::parse_str(&next_id(800_000_000_000_000)).unwrap();
+        let b = uuid::Uuid::parse_str(&next_id(800_000_000_000_000)).unwrap();
+        let c = uuid::Uuid::parse_str(&next_id(800_000_000_001_000)).unwrap();
+        assert_ne!(a, b);
+        assert_eq!(a.get_version_num(), 7);
+        assert_eq!(a.get_variant(), uuid::Variant::RFC4122);
+        assert_eq!(a.as_bytes()[..6], b.as_bytes()[..6]);
+        assert!(c > a && c > b);
+        let ms = u64::from_be_bytes([0, 0, a.as_bytes()[0], a.as_bytes()[1], a.as_bytes()[2], a.as_bytes()[3],
+                                      a.as_bytes()[4], a.as_bytes()[5]]);
+        assert_eq!(ms, 800_000_000_000 + 946_684_800_000);
+    }
 
     #[test]
     fn long_statements_are_cut_to_fit() {

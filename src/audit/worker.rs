@@ -6,8 +6,14 @@
 //! `townlake.grant_sweep_seconds`, for every database, so expired grants are
 //! revoked even where nobody queries. A writer connects to one database,
 //! appends its records to `lake.audit_log` (hash-chained) in a transaction,
-//! frees their slots after commit, revokes expired grants, and exits after a
-//! few idle seconds so it never holds a database open for long.
+//! frees their slots once the commit is flushed to the WAL on disk, revokes
+//! expired grants, and exits after a few idle seconds so it never holds a
+//! database open for long.
+//!
+//! Commits are asynchronous, and the writer flushes the WAL itself at most
+//! every `FLUSH_EVERY` (at once when a backend waits for its record,
+//! `townlake.audit_synchronous`): slots are freed only after that, so a crash
+//! restart, which loses WAL not yet written, finds the records still queued.
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -15,8 +21,8 @@ use std::time::{Duration, Instant};
 use pgrx::bgworkers::{BackgroundWorker, BackgroundWorkerBuilder, SignalWakeFlags};
 use pgrx::prelude::*;
 
-use super::queue;
-use super::record::Record;
+use super::queue::{self, Taken};
+use super::record::finished_json;
 use super::SWEEP_SECONDS;
 
 const WRITER_IDLE_EXIT: Duration = Duration::from_secs(3);
@@ -24,6 +30,9 @@ const BATCH: usize = 256;
 /// How often a writer looks for new records (backends wake it earlier when
 /// one waits for its record or the queue fills up).
 const POLL: Duration = Duration::from_millis(10);
+/// Longest time committed records wait for a WAL flush before the writer
+/// flushes itself (each flush is one fsync).
+const FLUSH_EVERY: Duration = Duration::from_millis(50);
 
 /// Registers the launcher (from `_PG_init` of the preloaded library).
 pub fn register_launcher() {
@@ -45,12 +54,6 @@ fn start_writer(db: pg_sys::Oid) -> bool {
         .set_argument(Some(pg_sys::Datum::from(db.to_u32() as usize)))
         .load_dynamic()
         .is_ok()
-}
-
-fn mark_terminated(bytes: &[u8]) -> Vec<u8> {
-    let mut rec = Record::decode(bytes).unwrap_or_default();
-    rec.outcome = "terminated".to_string();
-    rec.encode(queue::PAYLOAD_BYTES)
 }
 
 /// Oids of the databases that accept connections (templates excluded).
@@ -96,7 +99,7 @@ pub extern "C-unwind" fn townlake_audit_launcher(_arg: pg_sys::Datum) {
             // SAFETY: reloads the configuration file in this process.
             unsafe { pg_sys::ProcessConfigFile(pg_sys::GucContext::PGC_SIGHUP) };
         }
-        queue::complete_orphans(mark_terminated);
+        queue::complete_orphans();
         let sweep_every = Duration::from_secs(SWEEP_SECONDS.get().max(1) as u64);
         if last_sweep.is_none_or(|t| t.elapsed() >= sweep_every) {
             for db in database_oids() {
@@ -176,7 +179,7 @@ pub extern "C-unwind" fn townlake_audit_writer(arg: pg_sys::Datum) {
     let installed = in_transaction(|| {
         Spi::get_one::<bool>(
             "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_extension WHERE extname OPERATOR(pg_catalog.=) 'townlake') \
-             AND pg_catalog.to_regprocedure('lake._audit_append_batch(jsonb)') IS NOT NULL",
+             AND pg_catalog.to_regprocedure('lake._audit_append_batch(json)') IS NOT NULL",
         )
         .ok()
         .flatten()
@@ -189,18 +192,24 @@ pub extern "C-unwind" fn townlake_audit_writer(arg: pg_sys::Datum) {
         }
         return;
     }
+    // Durability comes from the explicit WAL flush before slots are freed.
+    in_transaction(|| Spi::run("SET synchronous_commit = off"))
+        .unwrap_or_else(|e| pgrx::error!("townlake: audit writer setup failed: {e}"));
     let sweep_every = Duration::from_secs(SWEEP_SECONDS.get().max(1) as u64);
     let mut last_sweep: Option<Instant> = None;
     let mut idle_since = Instant::now();
     // A writer started only for the grant sweep leaves at once, so it holds
     // the database open for as short a time as possible (DROP DATABASE).
     let mut wrote_anything = false;
+    let mut committed = Committed::default();
+    let mut array = String::new();
     loop {
         if last_sweep.is_none_or(|t| t.elapsed() >= sweep_every) {
             in_transaction(|| Spi::run("SELECT lake._op_expire_grants(10, '{}')"))
                 .unwrap_or_else(|e| pgrx::warning!("townlake: expiring grants failed: {e}"));
             last_sweep = Some(Instant::now());
         }
+        committed.settle(false);
         let batch = queue::take(db, BATCH);
         if batch.is_empty() {
             if !wrote_anything || idle_since.elapsed() >= WRITER_IDLE_EXIT {
@@ -212,32 +221,80 @@ pub extern "C-unwind" fn townlake_audit_writer(arg: pg_sys::Datum) {
             continue;
         }
         let full = batch.len() == BATCH;
-        // one JSON array per batch: the records are JSON objects already
-        let mut array = String::from("[");
-        for (i, t) in batch.iter().enumerate() {
-            if i > 0 {
+        // one JSON array per batch: each record is the backend's JSON object
+        // with how the statement ended appended
+        array.clear();
+        array.push('[');
+        let mut malformed = 0;
+        for t in batch.iter() {
+            let mark = array.len();
+            if array.len() > 1 {
                 array.push(',');
             }
-            array.push_str(&String::from_utf8_lossy(&t.bytes));
+            if !finished_json(&t.bytes, &t.completion, t.recheck, &mut array) {
+                array.truncate(mark);
+                malformed += 1;
+            }
         }
         array.push(']');
-        // Records wait in shared memory anyway until written, so an
-        // asynchronous commit adds no new way to lose them, except when a
-        // statement waits for its record (townlake.audit_synchronous).
-        let durable = batch.iter().any(|t| t.awaited);
-        in_transaction(|| {
-            if !durable {
-                Spi::run("SET LOCAL synchronous_commit = off")?;
-            }
-            Spi::run_with_args("SELECT lake._audit_append_batch($1::jsonb)", &[array.into()])
-        })
-        .unwrap_or_else(|e| pgrx::error!("townlake: writing audit records failed: {e}"));
-        queue::release(&batch);
+        if malformed > 0 {
+            pgrx::warning!("townlake: skipped {malformed} malformed audit records in the queue");
+        }
+        let awaited = batch.iter().any(|t| t.awaited);
+        in_transaction(|| Spi::run_with_args("SELECT lake._audit_append_batch($1::json)", &[array.as_str().into()]))
+            .unwrap_or_else(|e| pgrx::error!("townlake: writing audit records failed: {e}"));
+        committed.add(batch);
+        // a backend waits for its record: flush now
+        committed.settle(awaited);
         wrote_anything = true;
         idle_since = Instant::now();
         // let the next batch accumulate, unless this one was full
         if !full && !BackgroundWorker::wait_latch(Some(POLL)) {
             break;
         }
+    }
+    committed.settle(true);
+}
+
+/// Records committed to the log whose commit may not be on disk yet.
+#[derive(Default)]
+struct Committed {
+    records: Vec<Taken>,
+    /// WAL position that covers all their commits.
+    lsn: pg_sys::XLogRecPtr,
+    since: Option<Instant>,
+}
+
+impl Committed {
+    fn add(&mut self, batch: Vec<Taken>) {
+        queue::mark_written(&batch);
+        self.records.extend(batch);
+        // SAFETY: reads the current WAL insert position (after our commit).
+        self.lsn = unsafe { pg_sys::GetXLogInsertRecPtr() };
+        self.since.get_or_insert_with(Instant::now);
+    }
+
+    /// Frees the slots of records whose commit is flushed; with `force`, or
+    /// when they have waited long enough or fill much of the queue, flushes
+    /// the WAL first.
+    fn settle(&mut self, force: bool) {
+        if self.records.is_empty() {
+            return;
+        }
+        // SAFETY: reads the flushed WAL position; XLogFlush is what a
+        // synchronous commit does (outside a transaction is fine).
+        unsafe {
+            if pg_sys::GetFlushRecPtr(std::ptr::null_mut()) < self.lsn {
+                let old = self.since.is_some_and(|t| t.elapsed() >= FLUSH_EVERY);
+                let many = self.records.len() * 4 >= queue::nslots() as usize;
+                if !(force || old || many) {
+                    return;
+                }
+                pg_sys::XLogFlush(self.lsn);
+            }
+        }
+        queue::release(&self.records);
+        self.records.clear();
+        self.since = None;
     }
 }
