@@ -1698,34 +1698,29 @@ GRANT SELECT ON lake.mask_key TO lake_governance;
 
 -- ====================================================================== audit
 -- Written by townlake's background writer (src/audit/worker.rs) from the
--- shared-memory queue; each row's hash covers the previous row's hash.
-CREATE TABLE lake.audit_log (
-    id bigint PRIMARY KEY,
-    record_id uuid NOT NULL UNIQUE,
+-- audit queue: one row per batch, each record as the JSON object the writer
+-- received, with its hash. A record's hash is sha256(previous record's hash
+-- || record text), so it covers the record and every record before it; the
+-- first record of a batch chains onto the last one of the batch before
+-- (prev_hash). Storing a batch per row keeps writing cheap (a few µs per
+-- statement); lake.audit_log reads it back as one row per record.
+CREATE TABLE lake.audit_batches (
+    first_id bigint PRIMARY KEY,   -- the batch holds records first_id .. first_id + n - 1
     logged_at timestamptz NOT NULL,
-    statement_start timestamptz NOT NULL,
-    kind text NOT NULL,
-    role name,
-    session_user_name name,
-    backend_pid int,
-    session_id text,
-    query_text text,
-    relations text[],
-    columns text[],
-    pii_revealed boolean NOT NULL DEFAULT false,
-    rows bigint,
-    duration_us bigint,
-    outcome text NOT NULL,
-    nesting_level int,
-    query_truncated boolean NOT NULL DEFAULT false,
-    detail jsonb NOT NULL DEFAULT '{}',
     prev_hash text NOT NULL,
-    hash text NOT NULL
+    record_ids uuid[] NOT NULL,    -- the records' ids, to skip records delivered twice
+    records text[] NOT NULL,
+    hashes text[] NOT NULL
 );
-COMMENT ON TABLE lake.audit_log IS 'Every statement on governed data and every PII flip; append-only, hash-chained (lake.verify_audit)';
-CREATE TRIGGER audit_log_append_only BEFORE UPDATE OR DELETE ON lake.audit_log
+-- already dense; compressing would cost the writer more than it saves
+ALTER TABLE lake.audit_batches ALTER COLUMN records SET STORAGE EXTERNAL,
+                               ALTER COLUMN hashes SET STORAGE EXTERNAL,
+                               ALTER COLUMN record_ids SET STORAGE EXTERNAL;
+CREATE INDEX audit_batches_logged_at ON lake.audit_batches (logged_at);
+COMMENT ON TABLE lake.audit_batches IS 'Storage of lake.audit_log: batches of records as written; append-only, hash-chained';
+CREATE TRIGGER audit_batches_append_only BEFORE UPDATE OR DELETE ON lake.audit_batches
     FOR EACH ROW EXECUTE FUNCTION lake._gov_append_only();
-CREATE TRIGGER audit_log_no_truncate BEFORE TRUNCATE ON lake.audit_log
+CREATE TRIGGER audit_batches_no_truncate BEFORE TRUNCATE ON lake.audit_batches
     FOR EACH STATEMENT EXECUTE FUNCTION lake._gov_append_only();
 
 -- Head of the chain: the last record and how many there are, so deleting
@@ -1738,97 +1733,52 @@ CREATE TABLE lake.audit_chain (
 );
 INSERT INTO lake.audit_chain VALUES (1, 0, repeat('0', 64), 0);
 
--- What a record's hash covers: the row as JSON with both hashes left out, so
--- hash = sha256(prev_hash || payload) covers the record and, through
--- prev_hash, every record before it. Timestamps in JSON carry the session's
--- UTC offset: the functions that compute payloads (the batch writer,
--- verify_audit) run with TimeZone UTC.
-CREATE FUNCTION lake._gov_audit_unhashed(a lake.audit_log) RETURNS lake.audit_log
-LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
-    SELECT ROW(a.id, a.record_id, a.logged_at, a.statement_start, a.kind, a.role, a.session_user_name,
-               a.backend_pid, a.session_id, a.query_text, a.relations, a.columns, a.pii_revealed, a.rows,
-               a.duration_us, a.outcome, a.nesting_level, a.query_truncated, a.detail, NULL,
-               NULL)::lake.audit_log
-$$;
-
-CREATE FUNCTION lake._gov_audit_payload(a lake.audit_log) RETURNS text
-LANGUAGE sql STABLE PARALLEL SAFE AS $$
-    SELECT pg_catalog.row_to_json(lake._gov_audit_unhashed(a))::text
-$$;
+-- One row per record. Timestamps are kept as Postgres microseconds in the
+-- records (started_us, logged_us), so they read back exactly.
+CREATE VIEW lake.audit_log AS
+SELECT b.first_id + u.o - 1 AS id,
+       j.id AS record_id,
+       timestamptz '2000-01-01 00:00:00+00' + j.logged_us * interval '1 microsecond' AS logged_at,
+       timestamptz '2000-01-01 00:00:00+00' + j.started_us * interval '1 microsecond' AS statement_start,
+       j.kind,
+       j.role,
+       j."session_user" AS session_user_name,
+       j.pid AS backend_pid,
+       j.session AS session_id,
+       j.query AS query_text,
+       COALESCE(j.relations, '{}') AS relations,
+       COALESCE(j.columns, '{}') AS columns,
+       COALESCE(j.pii, false) AS pii_revealed,
+       j."rows",
+       j.duration_us,
+       COALESCE(j.outcome, 'unknown') AS outcome,
+       j.level AS nesting_level,
+       COALESCE(j.truncated, false) AS query_truncated,
+       COALESCE(j.detail, '{}') AS detail,
+       u.prev AS prev_hash,
+       u.hash
+  FROM lake.audit_batches b
+ CROSS JOIN LATERAL unnest(b.records, b.hashes, b.prev_hash OPERATOR(pg_catalog.||) b.hashes)
+       WITH ORDINALITY AS u(rec, hash, prev, o)
+ CROSS JOIN LATERAL pg_catalog.json_to_record(u.rec::json) AS j(
+       id uuid, kind text, role name, "session_user" name, pid int, session text, started_us bigint,
+       logged_us bigint, query text, relations text[], columns text[], level int, truncated boolean,
+       detail jsonb, outcome text, pii boolean, "rows" bigint, duration_us bigint)
+ WHERE u.rec IS NOT NULL;
+COMMENT ON VIEW lake.audit_log IS 'Every statement on governed data and every PII flip; append-only, hash-chained (lake.verify_audit)';
+CREATE TRIGGER audit_log_append_only INSTEAD OF INSERT OR UPDATE OR DELETE ON lake.audit_log
+    FOR EACH ROW EXECUTE FUNCTION lake._gov_append_only();
 
 CREATE FUNCTION lake._gov_chain_hash(prev text, payload text) RETURNS text
 LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
     SELECT pg_catalog.encode(pg_catalog.sha256(pg_catalog.convert_to(prev OPERATOR(pg_catalog.||) payload, 'UTF8')), 'hex')
 $$;
 
--- The chain folded over rows in window order: the first row's hash chains
--- onto seed, each later one onto the row before (the step is in Rust,
--- src/audit/chain.rs; it computes what _gov_chain_hash does).
-CREATE AGGREGATE lake._audit_chain(seed text, payload text) (
-    SFUNC = lake._audit_chain_step,
-    STYPE = text
-);
-
--- Appends a batch of queue records (a JSON array, oldest first) in one
--- statement: rows are numbered after the chain head, their payloads computed,
--- the chain folded over them by a running window aggregate, and all inserted
--- at once. Records the writer may have delivered before ("recheck": after a
--- crash restart, or when a writer died before freeing their slots) are
--- skipped if their record id is in the log already. Returns how many were
--- appended.
-CREATE FUNCTION lake._audit_append_batch(recs json) RETURNS bigint
-LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp SET TimeZone = 'UTC' AS $$
-DECLARE
-    head lake.audit_chain;
-    n bigint;
-    h text;
-    logged timestamptz := clock_timestamp();
-BEGIN
-    SELECT * INTO head FROM lake.audit_chain WHERE id = 1 FOR UPDATE;
-    WITH fresh AS (
-        SELECT r.*, row_number() OVER (ORDER BY r.ord) AS n
-          FROM ROWS FROM (json_to_recordset(recs) AS (
-                   id uuid, kind text, role name, "session_user" name, pid int, session text,
-                   started_us bigint, query text, relations text[], columns text[], level int,
-                   truncated boolean, detail jsonb, outcome text, pii boolean, "rows" bigint,
-                   duration_us bigint, recheck boolean)) WITH ORDINALITY AS r(
-                   id, kind, role, "session_user", pid, session, started_us, query, relations, columns,
-                   level, truncated, detail, outcome, pii, "rows", duration_us, recheck, ord)
-         WHERE r.recheck IS NOT TRUE
-            OR NOT EXISTS (SELECT 1 FROM lake.audit_log l WHERE l.record_id = r.id)
-    ), built AS (
-        SELECT ROW(head.last_id + f.n, f.id, logged,
-                   timestamptz '2000-01-01 00:00:00+00' + f.started_us * interval '1 microsecond',
-                   f.kind, f.role, f."session_user", f.pid, f.session, f.query,
-                   COALESCE(f.relations, '{}'), COALESCE(f.columns, '{}'), COALESCE(f.pii, false), f."rows",
-                   f.duration_us, COALESCE(f.outcome, 'unknown'), f.level, COALESCE(f.truncated, false),
-                   COALESCE(f.detail, '{}'), NULL, NULL)::lake.audit_log AS a
-          FROM fresh f
-    ), chained AS (
-        SELECT b.a, lake._audit_chain(head.last_hash, lake._gov_audit_payload(b.a))
-                        OVER (ORDER BY (b.a).id ROWS UNBOUNDED PRECEDING) AS hash
-          FROM built b
-    ), inserted AS (
-        INSERT INTO lake.audit_log
-        SELECT (c.a).id, (c.a).record_id, (c.a).logged_at, (c.a).statement_start, (c.a).kind, (c.a).role,
-               (c.a).session_user_name, (c.a).backend_pid, (c.a).session_id, (c.a).query_text,
-               (c.a).relations, (c.a).columns, (c.a).pii_revealed, (c.a).rows, (c.a).duration_us,
-               (c.a).outcome, (c.a).nesting_level, (c.a).query_truncated, (c.a).detail,
-               lag(c.hash, 1, head.last_hash) OVER (ORDER BY (c.a).id), c.hash
-          FROM chained c
-        RETURNING id, hash
-    )
-    SELECT count(*), (array_agg(i.hash ORDER BY i.id DESC))[1] INTO n, h FROM inserted i;
-    IF n > 0 THEN
-        UPDATE lake.audit_chain SET last_id = head.last_id + n, last_hash = h, records = records + n WHERE id = 1;
-    END IF;
-    RETURN n;
-END
-$$;
-
--- True if no audit record was altered, deleted or inserted out of band.
+-- True if no audit record was altered, deleted or inserted out of band. The
+-- writer computes hashes in Rust (src/audit/chain.rs); this recomputes them
+-- with Postgres' own sha256.
 CREATE FUNCTION lake.verify_audit() RETURNS boolean
-LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp SET TimeZone = 'UTC' AS $$
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     bad bigint;
     n bigint;
@@ -1837,19 +1787,25 @@ DECLARE
     head lake.audit_chain;
 BEGIN
     SELECT x.id INTO bad
-      FROM (SELECT a.id, a.prev_hash, a.hash, lake._gov_audit_payload(a) AS payload,
-                   lag(a.hash, 1, repeat('0', 64)) OVER (ORDER BY a.id) AS expected_prev,
-                   row_number() OVER (ORDER BY a.id) AS expected_id
-              FROM lake.audit_log a) x
-     WHERE x.id <> x.expected_id OR x.prev_hash <> x.expected_prev
-        OR x.hash <> lake._gov_chain_hash(x.prev_hash, x.payload)
+      FROM (SELECT b.first_id + u.o - 1 AS id, u.o, b.prev_hash AS batch_prev, u.rec, u.hash, u.rid,
+                   lag(u.hash, 1, repeat('0', 64)) OVER w AS expected_prev,
+                   row_number() OVER w AS expected_id
+              FROM lake.audit_batches b
+             CROSS JOIN LATERAL unnest(b.records, b.hashes, b.record_ids) WITH ORDINALITY AS u(rec, hash, rid, o)
+            WINDOW w AS (ORDER BY b.first_id, u.o)) x
+     WHERE x.rec IS NULL OR x.hash IS NULL OR x.rid IS NULL
+        OR x.id <> x.expected_id
+        OR (x.o = 1 AND x.batch_prev <> x.expected_prev)
+        OR x.hash <> lake._gov_chain_hash(x.expected_prev, x.rec)
+        OR x.rid IS DISTINCT FROM (x.rec::json ->> 'id')::uuid
      ORDER BY x.id LIMIT 1;
     IF bad IS NOT NULL THEN
         RAISE NOTICE 'audit record % does not match its chain', bad;
         RETURN false;
     END IF;
-    SELECT count(*), max(a.id) INTO n, last_id FROM lake.audit_log a;
-    SELECT a.hash INTO last_hash FROM lake.audit_log a ORDER BY a.id DESC LIMIT 1;
+    SELECT COALESCE(sum(cardinality(b.records)), 0), max(b.first_id + cardinality(b.records) - 1)
+      INTO n, last_id FROM lake.audit_batches b;
+    SELECT b.hashes[cardinality(b.hashes)] INTO last_hash FROM lake.audit_batches b ORDER BY b.first_id DESC LIMIT 1;
     SELECT * INTO head FROM lake.audit_chain WHERE id = 1;
     IF head.records <> n OR head.last_id <> COALESCE(last_id, 0)
        OR head.last_hash <> COALESCE(last_hash, repeat('0', 64)) THEN
@@ -1861,10 +1817,8 @@ END
 $$;
 COMMENT ON FUNCTION lake.verify_audit() IS 'Checks the hash chain of lake.audit_log: false if any record was altered or deleted';
 
-REVOKE ALL ON lake.audit_log, lake.audit_chain FROM PUBLIC;
-GRANT SELECT ON lake.audit_log, lake.audit_chain TO lake_auditor;
-REVOKE ALL ON FUNCTION lake._audit_append_batch(json), lake._audit_chain_step(text, text, text) FROM PUBLIC;
-REVOKE ALL ON FUNCTION lake._audit_chain(text, text) FROM PUBLIC;
+REVOKE ALL ON lake.audit_log, lake.audit_batches, lake.audit_chain FROM PUBLIC;
+GRANT SELECT ON lake.audit_log, lake.audit_batches, lake.audit_chain TO lake_auditor;
 REVOKE ALL ON FUNCTION lake.verify_audit() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION lake.verify_audit() TO lake_auditor;
 
@@ -1881,5 +1835,4 @@ BEGIN
 END
 $privileges$;
 GRANT EXECUTE ON FUNCTION lake._gov_pii_suggestion(oid, name) TO lake_reviewer, lake_auditor;
-GRANT EXECUTE ON FUNCTION lake._gov_audit_payload(lake.audit_log), lake._gov_chain_hash(text, text),
-                          lake._gov_audit_unhashed(lake.audit_log), lake._gov_pg_micros(timestamptz) TO lake_auditor;
+GRANT EXECUTE ON FUNCTION lake._gov_chain_hash(text, text), lake._gov_pg_micros(timestamptz) TO lake_auditor;

@@ -200,25 +200,52 @@ def test_audit_off_for_superuser_benchmarks(admin):
     assert wait_for_record(admin, "m-audit-off", timeout=1) == []
 
 
-def test_verify_audit_detects_an_edited_or_deleted_record(admin):
+def tampered(admin, *statements) -> bool:
+    """Whether verify_audit() notices `statements`, run with triggers off and rolled back."""
+    with admin.transaction(force_rollback=True):
+        admin.execute("SET LOCAL session_replication_role = replica")
+        for stmt in statements:
+            admin.execute(stmt)
+        admin.execute("SET LOCAL session_replication_role = origin")
+        return one(admin, "SELECT lake.verify_audit()") is False
+
+
+def test_verify_audit_detects_an_edited_deleted_or_inserted_record(admin, ana):
+    # a batch of several records: statements inside one DO block end within a few µs
+    ana.execute("""DO $$ BEGIN FOR i IN 1..5 LOOP
+                     PERFORM count(*), 'm-burst' FROM ledger_pub.payments;
+                   END LOOP; END $$""")
     deadline = time.time() + 15
     while one(admin, "SELECT lake.audit_pending()") > 0 and time.time() < deadline:
         time.sleep(0.1)
     assert one(admin, "SELECT lake.verify_audit()") is True
-    assert "append-only" in str(error_of(admin, "UPDATE lake.audit_log SET role = 'someone_else' WHERE id = 1"))
+    batches = rows(admin, "SELECT first_id, cardinality(records) FROM lake.audit_batches ORDER BY first_id")
+    assert len(batches) >= 3
+    big = max(batches, key=lambda b: b[1])
+    assert big[1] >= 3
+    middle, newest = batches[len(batches) // 2][0], batches[-1][0]
+    for stmt in ("UPDATE lake.audit_log SET role = 'someone_else' WHERE id = 1",
+                 "DELETE FROM lake.audit_log WHERE id = 1",
+                 "UPDATE lake.audit_batches SET prev_hash = prev_hash",
+                 "DELETE FROM lake.audit_batches",
+                 "TRUNCATE lake.audit_batches"):
+        assert "append-only" in str(error_of(admin, stmt)), stmt
     # a superuser who switches the triggers off can edit, but not unnoticed
-    with admin.transaction(force_rollback=True):
-        admin.execute("SET LOCAL session_replication_role = replica")
-        admin.execute("UPDATE lake.audit_log SET rows = rows + 1 WHERE id = 2")
-        admin.execute("SET LOCAL session_replication_role = origin")
-        assert one(admin, "SELECT lake.verify_audit()") is False
-    with admin.transaction(force_rollback=True):
-        admin.execute("SET LOCAL session_replication_role = replica")
-        admin.execute("DELETE FROM lake.audit_log WHERE id = 3")
-        assert one(admin, "SELECT lake.verify_audit()") is False
-    with admin.transaction(force_rollback=True):
-        admin.execute("SET LOCAL session_replication_role = replica")
-        admin.execute("DELETE FROM lake.audit_log WHERE id = (SELECT max(id) FROM lake.audit_log)")
-        assert one(admin, "SELECT lake.verify_audit()") is False
+    assert tampered(admin, f"UPDATE lake.audit_batches SET records[2] = jsonb_set(records[2]::jsonb, '{{rows}}', "
+                           f"'999')::text WHERE first_id = {big[0]}")
+    assert tampered(admin, f"UPDATE lake.audit_batches SET records = records[1:1] || records[3:], "
+                           f"hashes = hashes[1:1] || hashes[3:], record_ids = record_ids[1:1] || record_ids[3:] "
+                           f"WHERE first_id = {big[0]}")
+    assert tampered(admin, f"UPDATE lake.audit_batches SET hashes[1] = repeat('f', 64) WHERE first_id = {middle}")
+    assert tampered(admin, f"UPDATE lake.audit_batches SET record_ids[1] = gen_random_uuid() WHERE first_id = {middle}")
+    assert tampered(admin, f"DELETE FROM lake.audit_batches WHERE first_id = {middle}")
+    assert tampered(admin, f"DELETE FROM lake.audit_batches WHERE first_id = {newest}")
+    # a well-chained record added behind the writer's back: the chain head disagrees
+    assert tampered(admin, """
+        INSERT INTO lake.audit_batches
+        SELECT c.last_id + 1, now(), c.last_hash, ARRAY[r.id], ARRAY[r.rec], ARRAY[lake._gov_chain_hash(c.last_hash, r.rec)]
+          FROM lake.audit_chain c,
+               LATERAL (SELECT u AS id, json_build_object('id', u, 'kind', 'statement', 'outcome', 'ok')::text AS rec
+                          FROM gen_random_uuid() u) r""")
     assert one(admin, "SELECT lake.verify_audit()") is True
-
+    assert one(admin, "SELECT count(*) FROM lake.audit_log") == one(admin, "SELECT records FROM lake.audit_chain")

@@ -1,27 +1,26 @@
-//! The hash chain of `lake.audit_log`: each record's hash is
-//! `sha256(prev_hash || payload)` in lowercase hex, where the payload is the
-//! row as JSON without its hashes (`lake._gov_audit_payload`). The writer
-//! folds it over a batch with the window aggregate `lake._audit_chain`, whose
-//! step is here; `lake.verify_audit()` recomputes it with Postgres' own
-//! `sha256`, an independent implementation.
+//! The hash chain of the audit log: each record's hash is
+//! `sha256(previous hash || record text)` in lowercase hex (the first record
+//! chains onto 64 zeros). The writer computes it here; `lake.verify_audit()`
+//! recomputes it with Postgres' own `sha256`, an independent implementation.
 
-use pgrx::prelude::*;
 use sha2::{Digest, Sha256};
 
-/// `sha256(prev || payload)` as lowercase hex.
-pub fn chain_hash(prev: &str, payload: &str) -> String {
+/// `sha256(prev || record)` as lowercase hex.
+pub fn chain_hash(prev: &str, record: &str) -> String {
     let mut h = Sha256::new();
     h.update(prev.as_bytes());
-    h.update(payload.as_bytes());
+    h.update(record.as_bytes());
     hex::encode(h.finalize())
 }
 
-/// Transition of `lake._audit_chain(seed, payload)`: the first row chains
-/// onto `seed` (the hash before the batch), every later one onto the state.
-#[pg_extern(name = "_audit_chain_step", immutable, parallel_safe)]
-fn audit_chain_step(state: Option<&str>, seed: Option<&str>, payload: Option<&str>) -> Option<String> {
-    let prev = state.or(seed)?;
-    Some(chain_hash(prev, payload.unwrap_or("")))
+/// The hashes of `records` chained onto `prev`.
+pub fn chain<S: AsRef<str>>(prev: &str, records: &[S]) -> Vec<String> {
+    let mut out: Vec<String> = Vec::with_capacity(records.len());
+    for r in records {
+        let h = chain_hash(out.last().map_or(prev, |s| s.as_str()), r.as_ref());
+        out.push(h);
+    }
+    out
 }
 
 #[cfg(test)]
@@ -30,17 +29,17 @@ mod tests {
 
     #[test]
     fn matches_sha256_of_the_concatenation() {
-        // sha256("abc")
+        // sha256("abc") and sha256("")
         assert_eq!(chain_hash("a", "bc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
         assert_eq!(chain_hash("", ""), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
     }
 
     #[test]
-    fn the_step_starts_from_the_seed_then_follows_the_state() {
-        let first = audit_chain_step(None, Some("0"), Some("x")).unwrap();
-        assert_eq!(first, chain_hash("0", "x"));
-        let second = audit_chain_step(Some(&first), Some("0"), Some("y")).unwrap();
-        assert_eq!(second, chain_hash(&first, "y"));
-        assert_eq!(audit_chain_step(None, None, Some("x")), None);
+    fn each_hash_chains_onto_the_one_before() {
+        let hs = chain("0", &["x", "y", "z"]);
+        assert_eq!(hs[0], chain_hash("0", "x"));
+        assert_eq!(hs[1], chain_hash(&hs[0], "y"));
+        assert_eq!(hs[2], chain_hash(&hs[1], "z"));
+        assert!(chain::<&str>("0", &[]).is_empty());
     }
 }

@@ -157,7 +157,7 @@ fn claim(rec: &Record, done: Option<&Completion>) -> queue::Ticket {
     let db = unsafe { pg_sys::MyDatabaseId };
     let deadline = Instant::now() + QUEUE_WAIT;
     loop {
-        if let Some(t) = queue::try_claim(db, &bytes, done) {
+        if let Some(t) = queue::try_claim(db, rec.started_us, &bytes, done) {
             if done.is_some() {
                 queue::wake_writer_of(db);
             }

@@ -77,6 +77,8 @@ pub struct SlotHeader {
     pub db: pg_sys::Oid,
     pub pid: i32,
     pub seq: u64,
+    /// When the statement started (Postgres µs).
+    pub started_us: i64,
     pub len: u32,
     /// `Outcome` as u32, set when the record completes.
     pub outcome: u32,
@@ -256,7 +258,7 @@ unsafe fn set_completion(s: *mut SlotHeader, c: &Completion) {
 
 /// Claims a free slot for database `db` with `bytes` as its record, RUNNING
 /// or, with `done`, COMPLETE; None if the queue is full.
-pub fn try_claim(db: pg_sys::Oid, bytes: &[u8], done: Option<&Completion>) -> Option<Ticket> {
+pub fn try_claim(db: pg_sys::Oid, started_us: i64, bytes: &[u8], done: Option<&Completion>) -> Option<Ticket> {
     if !available() {
         return None;
     }
@@ -277,6 +279,7 @@ pub fn try_claim(db: pg_sys::Oid, bytes: &[u8], done: Option<&Completion>) -> Op
                 (*s).db = db;
                 (*s).pid = pg_sys::MyProcPid;
                 (*s).seq = (*HEADER).next_seq;
+                (*s).started_us = started_us;
                 (*s).waiter = null_mut();
                 (*s).attempts = 0;
                 set_completion(s, done.unwrap_or(&Completion::running()));
@@ -541,6 +544,7 @@ pub fn writer_count() -> usize {
 pub struct Taken {
     pub ticket: Ticket,
     pub seq: u64,
+    pub started_us: i64,
     pub bytes: Vec<u8>,
     pub completion: Completion,
     /// It may already be in the log (taken before).
@@ -573,6 +577,7 @@ pub fn take(db: pg_sys::Oid, max: usize) -> Vec<Taken> {
             out.push(Taken {
                 ticket: Ticket { slot: i, generation: (*s).generation },
                 seq,
+                started_us: (*s).started_us,
                 bytes: std::slice::from_raw_parts(payload(i), (*s).len as usize).to_vec(),
                 completion: Completion {
                     outcome: Outcome::from_u32((*s).outcome),

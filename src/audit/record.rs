@@ -78,9 +78,9 @@ impl Completion {
 }
 
 /// Appends to `out` the record `payload` (the backend's JSON object) with its
-/// completion and, if it may be in the log already, `"recheck": true`.
-/// False (nothing appended) if `payload` is not a JSON object.
-pub fn finished_json(payload: &[u8], c: &Completion, recheck: bool, out: &mut String) -> bool {
+/// completion and the time it is logged (`logged_us`, Postgres µs). False
+/// (nothing appended) if `payload` is not a JSON object.
+pub fn finished_json(payload: &[u8], c: &Completion, logged_us: i64, out: &mut String) -> bool {
     let Ok(text) = std::str::from_utf8(payload) else { return false };
     let text = text.trim_end();
     if !text.starts_with('{') || !text.ends_with('}') || text.len() < 2 {
@@ -98,11 +98,16 @@ pub fn finished_json(payload: &[u8], c: &Completion, recheck: bool, out: &mut St
     if let Some(d) = c.duration_us {
         let _ = write!(out, ",\"duration_us\":{d}");
     }
-    if recheck {
-        out.push_str(",\"recheck\":true");
-    }
-    out.push('}');
+    let _ = write!(out, ",\"logged_us\":{logged_us}}}");
     true
+}
+
+/// The record id at the start of a record's JSON (`{"id":"…"`, as
+/// `Record` serializes it: id first).
+pub fn record_id(payload: &[u8]) -> Option<uuid::Uuid> {
+    let rest = payload.strip_prefix(b"{\"id\":\"")?;
+    let id = std::str::from_utf8(rest.get(..36)?).ok()?;
+    uuid::Uuid::parse_str(id).ok()
 }
 
 thread_local! {
@@ -262,18 +267,26 @@ mod tests {
         let r = Record { id: "x".into(), query: "select \"}\"".into(), ..Record::default() };
         let mut out = String::new();
         let c = Completion { outcome: Outcome::Ok, rows: Some(3), duration_us: Some(12), pii: true };
-        assert!(finished_json(&r.encode(8000), &c, false, &mut out));
+        assert!(finished_json(&r.encode(8000), &c, 77, &mut out));
         let v: Value = serde_json::from_str(&out).unwrap();
         assert_eq!((v["outcome"].as_str(), v["rows"].as_i64(), v["duration_us"].as_i64()), (Some("ok"), Some(3), Some(12)));
         assert_eq!((v["pii"].as_bool(), v["query"].as_str()), (Some(true), Some("select \"}\"")));
-        assert!(v.get("recheck").is_none());
+        assert_eq!(v["logged_us"].as_i64(), Some(77));
         out.clear();
-        assert!(finished_json(b"{}", &Completion::running(), true, &mut out));
+        assert!(finished_json(b"{}", &Completion::running(), 5, &mut out));
         let v: Value = serde_json::from_str(&out).unwrap();
-        assert_eq!((v["outcome"].as_str(), v["recheck"].as_bool()), (Some("unknown"), Some(true)));
+        assert_eq!((v["outcome"].as_str(), v["logged_us"].as_i64()), (Some("unknown"), Some(5)));
         assert!(v.get("rows").is_none() && v.get("duration_us").is_none());
-        assert!(!finished_json(b"[1]", &c, false, &mut out));
-        assert!(!finished_json(b"{\"a\":", &c, false, &mut out));
+        assert!(!finished_json(b"[1]", &c, 1, &mut out));
+        assert!(!finished_json(b"{\"a\":", &c, 1, &mut out));
+    }
+
+    #[test]
+    fn the_record_id_is_read_from_the_start_of_the_json() {
+        let r = Record { id: next_id(1), ..Record::default() };
+        assert_eq!(record_id(&r.encode(8000)).map(|u| u.to_string()), Some(r.id.clone()));
+        assert_eq!(record_id(b"{\"kind\":\"x\"}"), None);
+        assert_eq!(record_id(b"{\"id\":\"nope\"}"), None);
     }
 
     #[test]

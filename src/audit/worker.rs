@@ -22,7 +22,8 @@ use pgrx::bgworkers::{BackgroundWorker, BackgroundWorkerBuilder, SignalWakeFlags
 use pgrx::prelude::*;
 
 use super::queue::{self, Taken};
-use super::record::finished_json;
+use super::chain;
+use super::record::{finished_json, record_id};
 use super::SWEEP_SECONDS;
 
 const WRITER_IDLE_EXIT: Duration = Duration::from_secs(3);
@@ -179,7 +180,7 @@ pub extern "C-unwind" fn townlake_audit_writer(arg: pg_sys::Datum) {
     let installed = in_transaction(|| {
         Spi::get_one::<bool>(
             "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_extension WHERE extname OPERATOR(pg_catalog.=) 'townlake') \
-             AND pg_catalog.to_regprocedure('lake._audit_append_batch(json)') IS NOT NULL",
+             AND pg_catalog.to_regclass('lake.audit_batches') IS NOT NULL",
         )
         .ok()
         .flatten()
@@ -202,7 +203,6 @@ pub extern "C-unwind" fn townlake_audit_writer(arg: pg_sys::Datum) {
     // the database open for as short a time as possible (DROP DATABASE).
     let mut wrote_anything = false;
     let mut committed = Committed::default();
-    let mut array = String::new();
     loop {
         if last_sweep.is_none_or(|t| t.elapsed() >= sweep_every) {
             in_transaction(|| Spi::run("SELECT lake._op_expire_grants(10, '{}')"))
@@ -221,28 +221,8 @@ pub extern "C-unwind" fn townlake_audit_writer(arg: pg_sys::Datum) {
             continue;
         }
         let full = batch.len() == BATCH;
-        // one JSON array per batch: each record is the backend's JSON object
-        // with how the statement ended appended
-        array.clear();
-        array.push('[');
-        let mut malformed = 0;
-        for t in batch.iter() {
-            let mark = array.len();
-            if array.len() > 1 {
-                array.push(',');
-            }
-            if !finished_json(&t.bytes, &t.completion, t.recheck, &mut array) {
-                array.truncate(mark);
-                malformed += 1;
-            }
-        }
-        array.push(']');
-        if malformed > 0 {
-            pgrx::warning!("townlake: skipped {malformed} malformed audit records in the queue");
-        }
         let awaited = batch.iter().any(|t| t.awaited);
-        in_transaction(|| Spi::run_with_args("SELECT lake._audit_append_batch($1::json)", &[array.as_str().into()]))
-            .unwrap_or_else(|e| pgrx::error!("townlake: writing audit records failed: {e}"));
+        in_transaction(|| append(&batch)).unwrap_or_else(|e| pgrx::error!("townlake: writing audit records failed: {e}"));
         committed.add(batch);
         // a backend waits for its record: flush now
         committed.settle(awaited);
@@ -254,6 +234,82 @@ pub extern "C-unwind" fn townlake_audit_writer(arg: pg_sys::Datum) {
         }
     }
     committed.settle(true);
+}
+
+/// How far back (µs) to look for a record that may have been written already:
+/// a batch is logged after its records started, give or take a clock step.
+const RECHECK_MARGIN_US: i64 = 3_600_000_000;
+
+/// Appends `batch` to `lake.audit_batches` as one row and moves the chain
+/// head, in the caller's transaction. Records that may have been delivered
+/// before (`recheck`) are skipped if their id is in the log.
+fn append(batch: &[Taken]) -> Result<(), pgrx::spi::Error> {
+    let (last_id, last_hash) =
+        Spi::get_two::<i64, String>("SELECT last_id, last_hash FROM lake.audit_chain WHERE id = 1 FOR UPDATE")?;
+    let (last_id, last_hash) = (last_id.unwrap_or(0), last_hash.unwrap_or_else(|| "0".repeat(64)));
+    let mut seen: Vec<pgrx::Uuid> = Vec::new();
+    let rechecks: Vec<pgrx::Uuid> = batch
+        .iter()
+        .filter(|t| t.recheck)
+        .filter_map(|t| record_id(&t.bytes))
+        .map(|u| pgrx::Uuid::from_bytes(*u.as_bytes()))
+        .collect();
+    if !rechecks.is_empty() {
+        let since = batch.iter().filter(|t| t.recheck).map(|t| t.started_us).min().unwrap_or(0) - RECHECK_MARGIN_US;
+        seen = Spi::get_one_with_args::<Vec<pgrx::Uuid>>(
+            "SELECT COALESCE(pg_catalog.array_agg(u), '{}') FROM lake.audit_batches b, pg_catalog.unnest(b.record_ids) u \
+              WHERE b.logged_at >= timestamptz '2000-01-01 00:00:00+00' + $1 * interval '1 microsecond' \
+                AND u = ANY ($2)",
+            &[since.into(), rechecks.into()],
+        )?
+        .unwrap_or_default();
+    }
+    // SAFETY: reads the clock.
+    let logged_us = unsafe { pg_sys::GetCurrentTimestamp() };
+    let mut ids: Vec<pgrx::Uuid> = Vec::with_capacity(batch.len());
+    let mut records: Vec<String> = Vec::with_capacity(batch.len());
+    let mut malformed = 0;
+    for t in batch {
+        let Some(id) = record_id(&t.bytes).map(|u| pgrx::Uuid::from_bytes(*u.as_bytes())) else {
+            malformed += 1;
+            continue;
+        };
+        if t.recheck && seen.contains(&id) {
+            continue;
+        }
+        let mut text = String::with_capacity(t.bytes.len() + 96);
+        if !finished_json(&t.bytes, &t.completion, logged_us, &mut text) {
+            malformed += 1;
+            continue;
+        }
+        ids.push(id);
+        records.push(text);
+    }
+    if malformed > 0 {
+        pgrx::warning!("townlake: skipped {malformed} malformed audit records in the queue");
+    }
+    if records.is_empty() {
+        return Ok(());
+    }
+    let hashes = chain::chain(&last_hash, &records);
+    let n = records.len() as i64;
+    let head = hashes.last().cloned().unwrap_or_default();
+    Spi::run_with_args(
+        "WITH batch AS ( \
+             INSERT INTO lake.audit_batches (first_id, logged_at, prev_hash, record_ids, records, hashes) \
+             VALUES ($1, timestamptz '2000-01-01 00:00:00+00' + $2 * interval '1 microsecond', $3, $4, $5, $6)) \
+         UPDATE lake.audit_chain SET last_id = $1 + $7 - 1, last_hash = $8, records = records + $7 WHERE id = 1",
+        &[
+            (last_id + 1).into(),
+            logged_us.into(),
+            last_hash.into(),
+            ids.into(),
+            records.into(),
+            hashes.into(),
+            n.into(),
+            head.into(),
+        ],
+    )
 }
 
 /// Records committed to the log whose commit may not be on disk yet.
