@@ -1,15 +1,18 @@
 //! Audit of every statement that touches governed data.
 //!
 //! The executor hooks (governance/hooks.rs) call `statement_started` and
-//! `statement_ended`. A record goes into a shared-memory slot when the
-//! statement starts (so nothing reads governed data unrecorded: if the queue
-//! is full, the statement waits, and fails if no writer drains it), and is
-//! completed when it ends, errors, or the backend exits. Background writers
-//! (worker.rs) copy the records into `lake.audit_log`, hash-chained by
-//! `lake._audit_append_batch`. ROLLBACK, ERROR and pg_terminate_backend therefore do
-//! not lose records. With `townlake.audit_synchronous` a statement also waits
-//! at its end until its record is committed, so even a crash right after the
-//! statement cannot lose it.
+//! `statement_ended`. A record goes into a queue slot when the statement
+//! starts (so nothing reads governed data unrecorded: if the queue is full,
+//! the statement waits, and fails if no writer drains it), and is completed
+//! when it ends, errors, or the backend exits. The queue is a file mapped into
+//! every process (queue.rs, spool.rs), so it outlives a backend killed with
+//! SIGKILL and the crash restart that follows. Background writers (worker.rs)
+//! append the records to `lake.audit_batches`, hash-chained (chain.rs), and
+//! free their slots once the commit is flushed. ROLLBACK, ERROR,
+//! pg_terminate_backend and SIGKILL therefore do not lose records. With
+//! `townlake.audit_synchronous` a statement also waits at its end until its
+//! record's commit is flushed, so even an operating system crash right after
+//! the statement cannot lose it.
 
 pub mod chain;
 pub mod queue;
@@ -70,7 +73,8 @@ pub fn init() {
         c"townlake.audit_synchronous",
         c"Wait at the end of each audited statement until its audit record is committed.",
         c"Off: records are written within milliseconds by a background writer and survive ROLLBACK, \
-          ERROR and backend termination; on: they also survive a crash right after the statement.",
+          ERROR, backend termination and crash restarts; on: they also survive an operating system \
+          crash or power loss right after the statement.",
         &SYNCHRONOUS,
         GucContext::Suset,
         GucFlags::default(),

@@ -188,12 +188,15 @@ pub unsafe fn recover(base: *mut u8, nslots: u32) -> Recovered {
             }
         }
         if (*s).state == RUNNING {
+            // never taken by a writer: cannot be in the log
             (*s).outcome = Outcome::Terminated as u32;
             (*s).duration_us = -1;
             r.terminated += 1;
+        } else {
+            // may be in the log already (a commit not yet flushed may be lost)
+            (*s).attempts = (*s).attempts.max(1);
         }
         (*s).state = COMPLETE;
-        (*s).attempts = (*s).attempts.max(1);
         r.used += 1;
         r.max_seq = r.max_seq.max((*s).seq);
     }
@@ -735,7 +738,8 @@ mod tests {
             assert_eq!((*at(base, 0)).duration_us, -1);
             assert_eq!((*at(base, 1)).outcome, Outcome::Ok as u32);
             assert_eq!((*at(base, 2)).state, COMPLETE);
-            assert!((0..3).all(|i| (*at(base, i)).attempts == 1));
+            assert_eq!((*at(base, 0)).attempts, 0);
+            assert!((1..3).all(|i| (*at(base, i)).attempts == 1));
             assert_eq!((*at(base, 3)).state, FREE);
             assert_eq!((*at(base, 4)).state, FREE);
         }

@@ -237,8 +237,8 @@ pub extern "C-unwind" fn townlake_audit_writer(arg: pg_sys::Datum) {
 }
 
 /// How far back (µs) to look for a record that may have been written already:
-/// a batch is logged after its records started, give or take a clock step.
-const RECHECK_MARGIN_US: i64 = 3_600_000_000;
+/// a batch is logged after its records ended, give or take a clock step.
+const RECHECK_MARGIN_US: i64 = 60_000_000;
 
 /// Appends `batch` to `lake.audit_batches` as one row and moves the chain
 /// head, in the caller's transaction. Records that may have been delivered
@@ -255,7 +255,7 @@ fn append(batch: &[Taken]) -> Result<(), pgrx::spi::Error> {
         .map(|u| pgrx::Uuid::from_bytes(*u.as_bytes()))
         .collect();
     if !rechecks.is_empty() {
-        let since = batch.iter().filter(|t| t.recheck).map(|t| t.started_us).min().unwrap_or(0) - RECHECK_MARGIN_US;
+        let since = batch.iter().filter(|t| t.recheck).map(|t| t.started_us + t.completion.duration_us.unwrap_or(0)).min().unwrap_or(0) - RECHECK_MARGIN_US;
         seen = Spi::get_one_with_args::<Vec<pgrx::Uuid>>(
             "SELECT COALESCE(pg_catalog.array_agg(u), '{}') FROM lake.audit_batches b, pg_catalog.unnest(b.record_ids) u \
               WHERE b.logged_at >= timestamptz '2000-01-01 00:00:00+00' + $1 * interval '1 microsecond' \
