@@ -238,6 +238,8 @@ def test_verify_audit_detects_an_edited_deleted_or_inserted_record(admin, ana):
                            f"WHERE first_id = {big[0]}")
     assert tampered(admin, f"UPDATE lake.audit_batches SET hashes[1] = repeat('f', 64) WHERE first_id = {middle}")
     assert tampered(admin, f"UPDATE lake.audit_batches SET record_ids[1] = gen_random_uuid() WHERE first_id = {middle}")
+    assert tampered(admin, f"UPDATE lake.audit_batches SET logged_at = logged_at - interval '1 day' "
+                           f"WHERE first_id = {middle}")
     assert tampered(admin, f"DELETE FROM lake.audit_batches WHERE first_id = {middle}")
     assert tampered(admin, f"DELETE FROM lake.audit_batches WHERE first_id = {newest}")
     # a well-chained record added behind the writer's back: the chain head disagrees
@@ -249,3 +251,16 @@ def test_verify_audit_detects_an_edited_deleted_or_inserted_record(admin, ana):
                           FROM gen_random_uuid() u) r""")
     assert one(admin, "SELECT lake.verify_audit()") is True
     assert one(admin, "SELECT count(*) FROM lake.audit_log") == one(admin, "SELECT records FROM lake.audit_chain")
+
+
+def test_time_range_on_the_audit_log_uses_the_batch_index(admin, ana):
+    ana.execute("SELECT count(*), 'time-range' FROM ledger_pub.payments")
+    deadline = time.time() + 15
+    while one(admin, "SELECT lake.audit_pending()") > 0 and time.time() < deadline:
+        time.sleep(0.1)
+    query = "SELECT query_text FROM lake.audit_log WHERE logged_at > now() - interval '1 minute'"
+    assert any("time-range" in r[0] for r in rows(admin, query))
+    with admin.transaction():
+        admin.execute("SET LOCAL enable_seqscan = off")
+        plan = " ".join(r[0] for r in rows(admin, "EXPLAIN " + query))
+    assert "audit_batches_logged_at" in plan, plan
