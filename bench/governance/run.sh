@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Governance benchmark: a published view vs the owner on the raw table, and
-# pgbench throughput of governed point SELECTs with the audit on and off.
-#   ROWS=1000000 RUNS=5 CLIENTS=4 DURATION=20  (defaults; DURATION: seconds per pgbench run)
+# pgbench throughput of governed point SELECTs and range aggregates with the
+# audit on and off.
+#   ROWS=1000000 RUNS=5 CLIENTS=4 DURATION=20 PAIRS=3  (defaults; DURATION: seconds per pgbench run,
+#                                                       PAIRS: audit on/off pairs per workload)
 #   TOWNLAKE_PORT=5499                         cluster to use (townlake preloaded)
 #   SKIP_BUILD=1                               use the installed library as it is
 set -euo pipefail
@@ -14,4 +16,4 @@ if [ "${SKIP_BUILD:-0}" != 1 ]; then
 fi
 "$VENV_DIR/bin/python" "$PROJECT_DIR/bench/governance/governed_select.py" \
     --port "$TOWNLAKE_PORT" --rows "${ROWS:-1000000}" --runs "${RUNS:-5}" \
-    --clients "${CLIENTS:-4}" --seconds "${DURATION:-20}"
+    --clients "${CLIENTS:-4}" --seconds "${DURATION:-20}" --pairs "${PAIRS:-3}"
