@@ -11,99 +11,30 @@ $PG_CONFIG (default /usr/bin/pg_config) and removed afterwards."""
 from __future__ import annotations
 
 import os
-import shutil
 import signal
-import subprocess
-import tempfile
 import threading
 import time
-from pathlib import Path
 
 import psycopg
 import pytest
 
+from privatecluster import PrivateCluster
+
 PORT = int(os.environ.get("TOWNLAKE_AUDIT_CRASH_PORT", "5496"))
-PG_CONFIG = os.environ.get("PG_CONFIG", "/usr/bin/pg_config")
 DB = "auditcrash"
 ANA = "crash_analyst"
 SYNC = "crash_sync_analyst"
 
 
-def _pg_bindir() -> str:
-    try:
-        return subprocess.run([PG_CONFIG, "--bindir"], check=True, capture_output=True, text=True).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "/usr/lib/postgresql/15/bin"
-
-
-BINDIR = _pg_bindir()
-
-
-def as_postgres(*command: str, check: bool = True) -> subprocess.CompletedProcess:
-    prefix = [] if os.geteuid() != 0 else ["sudo", "-u", "postgres", "--"]
-    return subprocess.run([*prefix, *command], check=check, capture_output=True, text=True)
-
-
-class Cluster:
-    def __init__(self, root: Path):
-        self.pgdata = root / "pgdata"
-        self.socket_dir = root / "run"
-        self.log = root / "postgres.log"
-
-    def tail(self) -> str:
-        try:
-            return "\n".join(self.log.read_text(errors="replace").splitlines()[-30:])
-        except OSError:
-            return ""
-
-    def connect(self, user: str = "postgres", dbname: str = DB) -> psycopg.Connection:
-        return psycopg.connect(host="127.0.0.1", port=PORT, user=user, dbname=dbname, autocommit=True,
-                               options="-c TimeZone=UTC")
-
-    def wait_ready(self, seconds: float = 60) -> psycopg.Connection:
-        """After a crash the postmaster restarts every process and replays WAL."""
-        deadline = time.monotonic() + seconds
-        while True:
-            try:
-                conn = self.connect()
-                conn.execute("SELECT 1")
-                return conn
-            except psycopg.OperationalError:
-                if time.monotonic() > deadline:
-                    raise RuntimeError(f"the crash test cluster did not come back:\n{self.tail()}")
-                time.sleep(0.2)
-
-
 @pytest.fixture(scope="module")
 def cluster():
-    if not Path(f"{BINDIR}/pg_ctl").exists():
-        pytest.skip(f"no pg_ctl in {BINDIR}")
-    root = Path(tempfile.mkdtemp(prefix="townlake-audit-crash-", dir="/var/tmp"))
-    root.chmod(0o755)
-    c = Cluster(root)
-    c.socket_dir.mkdir()
-    if os.geteuid() == 0:
-        shutil.chown(root, "postgres", "postgres")
-        shutil.chown(c.socket_dir, "postgres", "postgres")
+    c = PrivateCluster(PORT, DB, "townlake-audit-crash-")
     try:
-        as_postgres(f"{BINDIR}/initdb", "-D", str(c.pgdata), "-U", "postgres", "-E", "UTF8", "--locale=C",
-                    "--auth-local=trust", "--auth-host=trust")
-        settings = (f"port = {PORT}\nlisten_addresses = '127.0.0.1'\n"
-                    f"unix_socket_directories = '{c.socket_dir}'\n"
-                    "shared_preload_libraries = 'townlake'\nmax_connections = 30\n"
-                    "max_worker_processes = 16\nrestart_after_crash = on\nlog_min_messages = warning\n")
-        as_postgres("sh", "-c", f"cat >> '{c.pgdata}/postgresql.conf' <<'EOF'\n{settings}EOF")
-        started = as_postgres(f"{BINDIR}/pg_ctl", "-D", str(c.pgdata), "-l", str(c.log), "-w", "-t", "60",
-                              "start", check=False)
-        if started.returncode != 0:
-            raise RuntimeError(f"crash test cluster did not start: {started.stderr}\n{c.tail()}")
-        with c.connect(dbname="postgres") as admin:
-            admin.execute(f"CREATE DATABASE {DB}")
+        c.create("max_connections = 30\nmax_worker_processes = 16\n")
+        with c.connect() as admin:
             admin.execute(f"CREATE ROLE {ANA} LOGIN")
             admin.execute(f"CREATE ROLE {SYNC} LOGIN")
             admin.execute(f"ALTER ROLE {SYNC} SET townlake.audit_synchronous = on")
-        with c.connect() as admin:
-            admin.execute("CREATE EXTENSION townlake")
             admin.execute("""
                 CREATE SCHEMA vault;
                 CREATE TABLE vault.secrets (id int, label text);
@@ -116,8 +47,7 @@ def cluster():
                 admin.execute(f"SELECT lake.grant_access('{role}', 'vault.secrets', '1 hour', 'crash test')")
         yield c
     finally:
-        as_postgres(f"{BINDIR}/pg_ctl", "-D", str(c.pgdata), "-m", "immediate", "-w", "stop", check=False)
-        shutil.rmtree(root, ignore_errors=True)
+        c.remove()
 
 
 def records(conn, marker: str, timeout: float = 30.0) -> list[tuple]:
@@ -130,7 +60,7 @@ def records(conn, marker: str, timeout: float = 30.0) -> list[tuple]:
         time.sleep(0.2)
 
 
-def crash(cluster: Cluster, pid: int) -> psycopg.Connection:
+def crash(cluster: PrivateCluster, pid: int) -> psycopg.Connection:
     os.kill(pid, signal.SIGKILL)
     time.sleep(0.5)  # let the postmaster notice and start its reset
     return cluster.wait_ready()

@@ -11,10 +11,7 @@ settings of scripts/cluster.sh and removed afterwards."""
 from __future__ import annotations
 
 import os
-import shutil
 import signal
-import subprocess
-import tempfile
 import threading
 import time
 import urllib.parse
@@ -24,83 +21,19 @@ import psycopg
 import pytest
 from pyiceberg.catalog.sql import SqlCatalog
 
+from privatecluster import PrivateCluster, as_postgres
 from writehelpers import local_path, parquet_files_on_disk, referenced_data_files
 
 PORT = int(os.environ.get("TOWNLAKE_CRASH_PORT", "5497"))
-PG_CONFIG = os.environ.get("PG_CONFIG", "/usr/bin/pg_config")
 DB = "crash"
 
 
-def _pg_bindir() -> str:
-    try:
-        return subprocess.run([PG_CONFIG, "--bindir"], check=True, capture_output=True, text=True).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "/usr/lib/postgresql/15/bin"
+class CrashCluster(PrivateCluster):
+    """The private cluster with a local warehouse and a PyIceberg catalog on it."""
 
-
-BINDIR = _pg_bindir()
-
-
-def as_postgres(*command: str, check: bool = True) -> subprocess.CompletedProcess:
-    prefix = [] if os.geteuid() != 0 else ["sudo", "-u", "postgres", "--"]
-    return subprocess.run([*prefix, *command], check=check, capture_output=True, text=True)
-
-
-class CrashCluster:
-    def __init__(self, root: Path):
-        self.root = root
-        self.pgdata = root / "pgdata"
-        self.socket_dir = root / "run"
-        self.warehouse = root / "warehouse"
-        self.log = root / "postgres.log"
-
-    def init(self) -> None:
-        for d in (self.socket_dir, self.warehouse):
-            d.mkdir()
-        if os.geteuid() == 0:
-            shutil.chown(self.root, "postgres", "postgres")
-            for d in (self.socket_dir, self.warehouse):
-                shutil.chown(d, "postgres", "postgres")
-        as_postgres(f"{BINDIR}/initdb", "-D", str(self.pgdata), "-U", "postgres", "-E", "UTF8",
-                    "--locale=C", "--auth-local=trust", "--auth-host=trust")
-        settings = (f"port = {PORT}\nlisten_addresses = '127.0.0.1'\n"
-                    f"unix_socket_directories = '{self.socket_dir}'\n"
-                    f"shared_preload_libraries = 'townlake'\n"
-                    f"townlake.warehouse = 'file://{self.warehouse}'\n"
-                    f"max_connections = 50\nlog_min_messages = warning\nrestart_after_crash = on\n")
-        as_postgres("sh", "-c", f"cat >> '{self.pgdata}/postgresql.conf' <<'EOF'\n{settings}EOF")
-
-    def start(self) -> None:
-        result = as_postgres(f"{BINDIR}/pg_ctl", "-D", str(self.pgdata), "-l", str(self.log), "-w", "-t", "60",
-                             "start", check=False)
-        if result.returncode != 0:
-            raise RuntimeError(f"crash cluster did not start: {result.stderr}\n{self.tail()}")
-
-    def stop(self, mode: str = "fast") -> None:
-        as_postgres(f"{BINDIR}/pg_ctl", "-D", str(self.pgdata), "-m", mode, "-w", "stop", check=False)
-
-    def tail(self) -> str:
-        try:
-            return "\n".join(self.log.read_text(errors="replace").splitlines()[-20:])
-        except OSError:
-            return ""
-
-    def connect(self, autocommit: bool = True) -> psycopg.Connection:
-        return psycopg.connect(host="127.0.0.1", port=PORT, user="postgres", dbname=DB,
-                               autocommit=autocommit, options="-c TimeZone=UTC")
-
-    def wait_ready(self, seconds: float = 90) -> psycopg.Connection:
-        """After a crash the postmaster resets every backend and replays WAL."""
-        deadline = time.monotonic() + seconds
-        while True:
-            try:
-                conn = self.connect()
-                conn.execute("SELECT 1")
-                return conn
-            except psycopg.OperationalError:
-                if time.monotonic() > deadline:
-                    raise RuntimeError(f"crash cluster did not come back:\n{self.tail()}")
-                time.sleep(0.2)
+    def __init__(self):
+        super().__init__(PORT, DB, "townlake-crash-")
+        self.warehouse = self.make_dir("warehouse")
 
     def catalog(self) -> SqlCatalog:
         options = urllib.parse.quote("-csearch_path=lake")
@@ -110,24 +43,14 @@ class CrashCluster:
 
 @pytest.fixture(scope="module")
 def cluster():
-    if not Path(f"{BINDIR}/pg_ctl").exists():
-        pytest.skip(f"no pg_ctl in {BINDIR}")
-    root = Path(tempfile.mkdtemp(prefix="townlake-crash-", dir="/var/tmp"))
-    root.chmod(0o755)
-    cluster = CrashCluster(root)
+    cluster = CrashCluster()
     try:
-        cluster.init()
-        cluster.start()
-        with psycopg.connect(host="127.0.0.1", port=PORT, user="postgres", dbname="postgres",
-                             autocommit=True) as admin:
-            admin.execute(f"CREATE DATABASE {DB}")
+        cluster.create(f"townlake.warehouse = 'file://{cluster.warehouse}'\nmax_connections = 50\n")
         with cluster.connect() as conn:
-            conn.execute("CREATE EXTENSION townlake")
             conn.execute("CREATE SCHEMA crash")
         yield cluster
     finally:
-        cluster.stop("immediate")
-        shutil.rmtree(root, ignore_errors=True)
+        cluster.remove()
 
 
 def _alive(pid: int) -> bool:
