@@ -57,6 +57,10 @@ unit_layer() {
 pgrx_layer() {
     # cargo pgrx test refuses root without --runas; its data dir must be
     # creatable by postgres, so it lives in our (postgres-owned) state dir.
+    # It installs the library into Postgres' directory, in place: unlink the
+    # old one first, or running clusters that have it mapped crash (see
+    # build.sh).
+    rm -f "$TOWNLAKE_SO"
     (cd "$PROJECT_DIR" && cargo pgrx test pg15 --runas postgres --pgdata "$STATE_DIR/pgrx-test-data")
 }
 

@@ -325,8 +325,10 @@ impl Committed {
     fn add(&mut self, batch: Vec<Taken>) {
         queue::mark_written(&batch);
         self.records.extend(batch);
-        // SAFETY: reads the current WAL insert position (after our commit).
-        self.lsn = unsafe { pg_sys::GetXLogInsertRecPtr() };
+        // SAFETY: reads where this process' last commit record ends. (Not the
+        // insert position: at a page boundary that points past the page
+        // header, beyond any WAL written, and XLogFlush fails on it.)
+        self.lsn = self.lsn.max(unsafe { pg_sys::XactLastCommitEnd });
         self.since.get_or_insert_with(Instant::now);
     }
 
