@@ -58,3 +58,19 @@ pub fn block_on<F: Future>(fut: F) -> F::Output {
         }
     }
 }
+
+/// Sleeps on this process' latch until it is set or `timeout` passes (exits
+/// if the postmaster dies). Callers handle interrupts as their process needs.
+pub fn sleep_on_latch(timeout: std::time::Duration) {
+    let ms = timeout.as_millis().clamp(1, i32::MAX as u128) as i64;
+    // SAFETY: the standard latch wait of the current process.
+    unsafe {
+        pgrx::pg_sys::WaitLatch(
+            pgrx::pg_sys::MyLatch,
+            (pgrx::pg_sys::WL_LATCH_SET | pgrx::pg_sys::WL_TIMEOUT | pgrx::pg_sys::WL_EXIT_ON_PM_DEATH) as i32,
+            ms as _,
+            pgrx::pg_sys::PG_WAIT_EXTENSION,
+        );
+        pgrx::pg_sys::ResetLatch(pgrx::pg_sys::MyLatch);
+    }
+}

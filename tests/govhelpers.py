@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import threading
+import time
+
 import psycopg
 import pytest
+from psycopg import sql
 
 from conftest import PG_HOST, PG_PORT
 
@@ -28,3 +32,37 @@ def error_of(conn, query, params=None) -> psycopg.Error:
     with pytest.raises(psycopg.Error) as info:
         conn.execute(query, params)
     return info.value
+
+
+def recreate_roles(admin_conn, names, nologin=()):
+    """Creates the test roles afresh (LOGIN unless named in `nologin`); yields,
+    then drops them. For module fixtures: `yield from recreate_roles(...)`."""
+    for r in names:
+        admin_conn.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(r)))
+        login = sql.SQL("NOLOGIN" if r in nologin else "LOGIN")
+        admin_conn.execute(sql.SQL("CREATE ROLE {} {}").format(sql.Identifier(r), login))
+    yield
+    for r in names:
+        admin_conn.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(r)))
+
+
+def start_sleeping_statement(conn, query, admin, timeout: float = 10.0) -> threading.Thread:
+    """Runs `query`, which calls pg_sleep, on `conn` in a thread (its error,
+    e.g. from being killed, is swallowed); returns once `admin` sees it
+    sleeping, so the statement has started executing."""
+    pid = conn.info.backend_pid
+
+    def run():
+        try:
+            conn.execute(query)
+        except psycopg.Error:
+            pass
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and admin.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE pid = %s AND wait_event = 'PgSleep'",
+            (pid,)).fetchone()[0] == 0:
+        time.sleep(0.05)
+    return thread

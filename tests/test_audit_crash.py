@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import os
 import signal
-import threading
 import time
 
 import psycopg
 import pytest
 
+from govhelpers import start_sleeping_statement
 from privatecluster import PrivateCluster
 
 PORT = int(os.environ.get("TOWNLAKE_AUDIT_CRASH_PORT", "5496"))
@@ -78,21 +78,9 @@ def test_record_survives_sigkill_right_after_the_statement(cluster):
 def test_statement_killed_midway_is_recorded_as_terminated(cluster):
     victim = cluster.connect(ANA)
     pid = victim.info.backend_pid
-
-    def run():
-        try:
-            victim.execute("SELECT pg_sleep(30), count(*) FROM vault_pub.secrets /* m-sigkill-during */")
-        except psycopg.Error:
-            pass
-
-    t = threading.Thread(target=run)
-    t.start()
     with cluster.connect() as watcher:
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline and watcher.execute(
-                "SELECT count(*) FROM pg_stat_activity WHERE pid = %s AND wait_event = 'PgSleep'",
-                (pid,)).fetchone()[0] == 0:
-            time.sleep(0.05)
+        t = start_sleeping_statement(
+            victim, "SELECT pg_sleep(30), count(*) FROM vault_pub.secrets /* m-sigkill-during */", watcher)
     with crash(cluster, pid) as admin:
         t.join(10)
         assert records(admin, "m-sigkill-during") == [("terminated", None)]

@@ -4,7 +4,6 @@ chain exposes edited and deleted records; only auditors read it."""
 
 from __future__ import annotations
 
-import threading
 import time
 import uuid
 
@@ -13,7 +12,7 @@ import pytest
 from psycopg import sql
 
 from conftest import PG_HOST, PG_PORT
-from govhelpers import error_of, one, rows
+from govhelpers import error_of, one, recreate_roles, rows, start_sleeping_statement
 
 SUFFIX = uuid.uuid4().hex[:6]
 ANA = f"ga_ana_{SUFFIX}"
@@ -39,12 +38,7 @@ def wait_for_record(conn, marker: str, timeout: float = 15.0) -> list[tuple]:
 
 @pytest.fixture(scope="module")
 def roles(admin_conn):
-    for r in ROLES:
-        admin_conn.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(r)))
-        admin_conn.execute(sql.SQL("CREATE ROLE {} LOGIN").format(sql.Identifier(r)))
-    yield
-    for r in ROLES:
-        admin_conn.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(r)))
+    yield from recreate_roles(admin_conn, ROLES)
 
 
 @pytest.fixture(scope="module")
@@ -132,20 +126,8 @@ def test_record_survives_backend_termination(admin, gov):
     # terminated in the middle of a statement
     victim = session(gov, ANA)
     pid = victim.info.backend_pid
-
-    def run():
-        try:
-            victim.execute("SELECT pg_sleep(30), count(*) FROM ledger_pub.payments /* m-killed-during */")
-        except psycopg.Error:
-            pass
-
-    t = threading.Thread(target=run)
-    t.start()
-    deadline = time.time() + 10
-    while time.time() < deadline and one(admin, "SELECT count(*) FROM pg_stat_activity WHERE pid = %s "
-                                                "AND query LIKE '%%m-killed-during%%'", (pid,)) == 0:
-        time.sleep(0.05)
-    time.sleep(0.3)
+    t = start_sleeping_statement(
+        victim, "SELECT pg_sleep(30), count(*) FROM ledger_pub.payments /* m-killed-during */", admin)
     admin.execute("SELECT pg_terminate_backend(%s, 5000)", (pid,))
     t.join(10)
     assert [r[1] for r in wait_for_record(admin, "m-killed-during")] == ["terminated"]

@@ -17,7 +17,7 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from govhelpers import error_of, rows, session
+from govhelpers import error_of, recreate_roles, rows, session
 
 SUFFIX = uuid.uuid4().hex[:6]
 ANA = f"gov_ana_{SUFFIX}"
@@ -36,12 +36,7 @@ def leaks(text: str) -> list[str]:
 
 @pytest.fixture(scope="module")
 def roles(admin_conn):
-    for r in ROLES:
-        admin_conn.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(r)))
-        admin_conn.execute(sql.SQL("CREATE ROLE {} LOGIN").format(sql.Identifier(r)))
-    yield
-    for r in ROLES:
-        admin_conn.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(r)))
+    yield from recreate_roles(admin_conn, ROLES)
 
 
 @pytest.fixture(scope="module")
@@ -680,7 +675,7 @@ def test_parallel_plans_mask_and_reveal_like_serial_ones(admin, ana):
 
 def test_planning_runs_no_leaky_operator_on_raw_statistics(gov, bob):
     with session(gov) as admin:
-        admin.execute(f"""
+        admin.execute("""
             CREATE OR REPLACE FUNCTION public.peek(int, int) RETURNS boolean LANGUAGE plpgsql COST 0.0000001 AS
             $$ BEGIN RAISE NOTICE 'peek: %', $1; RETURN $1 < $2; END $$;
             DROP OPERATOR IF EXISTS public.<<< (int, int);

@@ -16,7 +16,7 @@ from psycopg import sql
 from pyiceberg.schema import Schema
 from pyiceberg.types import LongType, NestedField, StringType
 
-from govhelpers import error_of, one, rows, session
+from govhelpers import error_of, one, recreate_roles, rows, session
 
 SUFFIX = uuid.uuid4().hex[:6]
 ANA = f"gm_ana_{SUFFIX}"
@@ -28,13 +28,7 @@ ROLES = [ANA, REV, AUD, TEAM]
 
 @pytest.fixture(scope="module")
 def roles(admin_conn):
-    for r in ROLES:
-        admin_conn.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(r)))
-        login = sql.SQL("NOLOGIN" if r == TEAM else "LOGIN")
-        admin_conn.execute(sql.SQL("CREATE ROLE {} {}").format(sql.Identifier(r), login))
-    yield
-    for r in ROLES:
-        admin_conn.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(r)))
+    yield from recreate_roles(admin_conn, ROLES, nologin=(TEAM,))
 
 
 @pytest.fixture(scope="module")

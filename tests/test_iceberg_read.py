@@ -6,7 +6,7 @@ import math
 import pyarrow.compute as pc
 import pytest
 from pyiceberg.expressions import (And, GreaterThan, GreaterThanOrEqual, In, IsNull, LessThan,
-                                   LessThanOrEqual, Not, NotIn, NotNull, Or)
+                                   LessThanOrEqual, NotIn, NotNull, Or)
 
 from lakedata import ALL_TYPES_COLUMNS, ALL_TYPES_PG, ALL_TYPES_SCHEMA, all_types_rows, append_rows
 from lakehelpers import arrow_rows, assert_same_rows, compare_query, pg_rows, sort_rows

@@ -7,14 +7,11 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
-import io
 import re
-import uuid
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from psycopg import sql
 from pyiceberg.types import (BinaryType, BooleanType, DateType, DecimalType, DoubleType,
                              FloatType, IntegerType, LongType, StringType, TimestampType,
                              TimestamptzType, TimeType, UUIDType)

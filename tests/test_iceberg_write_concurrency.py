@@ -14,7 +14,6 @@ import time
 
 import psycopg
 import pyarrow as pa
-import pytest
 from pyiceberg.exceptions import CommitFailedException
 
 from conftest import connect

@@ -5,7 +5,6 @@ the results."""
 
 from __future__ import annotations
 
-import datetime as dt
 import decimal
 import re
 

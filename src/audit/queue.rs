@@ -652,17 +652,8 @@ pub fn release(taken: &[Taken]) {
 
 /// Sleeps on this process' latch for up to `ms` milliseconds, honouring
 /// query cancel and postmaster death.
-pub fn nap(ms: i64) {
-    // SAFETY: standard latch wait of the current process.
-    unsafe {
-        pg_sys::WaitLatch(
-            pg_sys::MyLatch,
-            (pg_sys::WL_LATCH_SET | pg_sys::WL_TIMEOUT | pg_sys::WL_EXIT_ON_PM_DEATH) as i32,
-            ms as _,
-            pg_sys::PG_WAIT_EXTENSION,
-        );
-        pg_sys::ResetLatch(pg_sys::MyLatch);
-    }
+pub fn nap(ms: u64) {
+    crate::runtime::sleep_on_latch(std::time::Duration::from_millis(ms));
     pgrx::check_for_interrupts!();
 }
 

@@ -79,17 +79,7 @@ fn check_signals() {
 
 /// Sleeps until the timeout, a signal, or postmaster death (which exits).
 fn nap(timeout: Duration) {
-    let ms = timeout.as_millis().clamp(1, i32::MAX as u128) as i64;
-    // SAFETY: the standard latch wait of a background worker.
-    unsafe {
-        pg_sys::WaitLatch(
-            pg_sys::MyLatch,
-            (pg_sys::WL_LATCH_SET | pg_sys::WL_TIMEOUT | pg_sys::WL_EXIT_ON_PM_DEATH) as i32,
-            ms as _,
-            pg_sys::PG_WAIT_EXTENSION,
-        );
-        pg_sys::ResetLatch(pg_sys::MyLatch);
-    }
+    crate::runtime::sleep_on_latch(timeout);
     check_signals();
 }
 
