@@ -13,11 +13,7 @@ ROWS="${ROWS:-10000000}"
 RUNS="${RUNS:-1}"
 BENCH_DB="${BENCH_DB:-townlake_bench}"
 
-"$PROJECT_DIR/scripts/deps.sh" all
-if [ "${SKIP_BUILD:-0}" != 1 ]; then
-    PROFILE=release "$PROJECT_DIR/scripts/build.sh" install
-fi
-"$PROJECT_DIR/scripts/cluster.sh" start
+prepare_bench
 "$PROJECT_DIR/scripts/cluster.sh" createdb "$BENCH_DB"
 "$VENV_DIR/bin/python" "$PROJECT_DIR/bench/iceberg_ingest.py" \
     --port "$TOWNLAKE_PORT" --db "$BENCH_DB" --rows "$ROWS" --runs "$RUNS"

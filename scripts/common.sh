@@ -70,3 +70,13 @@ project_psql() {
 cluster_is_running() {
     [ -f "$PGDATA_DIR/postmaster.pid" ] && as_postgres "$PG_BINDIR/pg_ctl" -D "$PGDATA_DIR" status >/dev/null 2>&1
 }
+
+# For benchmarks: the tools, the release build installed (unless
+# SKIP_BUILD=1), and the project cluster running.
+prepare_bench() {
+    "$PROJECT_DIR/scripts/deps.sh" all
+    if [ "${SKIP_BUILD:-0}" != 1 ]; then
+        PROFILE=release "$PROJECT_DIR/scripts/build.sh" install
+    fi
+    "$PROJECT_DIR/scripts/cluster.sh" start
+}

@@ -9,10 +9,9 @@
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/../../scripts/common.sh"
 
+# with SKIP_BUILD=1 the cluster at TOWNLAKE_PORT is used as it is
 if [ "${SKIP_BUILD:-0}" != 1 ]; then
-    "$PROJECT_DIR/scripts/deps.sh" all
-    PROFILE=release "$PROJECT_DIR/scripts/build.sh" install
-    "$PROJECT_DIR/scripts/cluster.sh" start
+    prepare_bench
 fi
 "$VENV_DIR/bin/python" "$PROJECT_DIR/bench/governance/governed_select.py" \
     --port "$TOWNLAKE_PORT" --rows "${ROWS:-1000000}" --runs "${RUNS:-5}" \
