@@ -16,7 +16,7 @@ DO $roles$
 DECLARE
     r text;
 BEGIN
-    FOREACH r IN ARRAY ARRAY['lake_owner', 'lake_reviewer', 'lake_auditor', 'lake_governance'] LOOP
+    FOREACH r IN ARRAY ARRAY['lake_owner', 'lake_reviewer', 'lake_auditor', 'lake_governance', 'lake_maintainer'] LOOP
         IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = r) THEN
             EXECUTE pg_catalog.format('CREATE ROLE %I NOLOGIN', r);
         END IF;
@@ -1849,4 +1849,9 @@ BEGIN
 END
 $privileges$;
 GRANT EXECUTE ON FUNCTION lake._gov_pii_suggestion(oid, name) TO lake_reviewer, lake_auditor;
+-- Internal helpers of the other parts (row-filter check, audit queue, the
+-- PII scanner's bookkeeping): townlake's own code calls them as superuser.
+REVOKE ALL ON FUNCTION lake._check_row_filter(text), lake.audit_pending(), lake.pii_columns_signature(oid),
+    lake.pii_relations(), lake.pii_scan_queue() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION lake.audit_pending() TO lake_auditor;
 GRANT EXECUTE ON FUNCTION lake._gov_chain_hash(text, text), lake._gov_pg_micros(timestamptz) TO lake_auditor;

@@ -13,6 +13,7 @@ pub mod fdw;
 pub mod governance;
 pub mod guc;
 pub mod iceberg;
+pub mod pg;
 pub mod pii;
 pub mod runtime;
 pub mod storage;

@@ -329,17 +329,24 @@ def test_settings_cannot_fake_a_pii_session(ana):
     assert rows(ana, "SELECT email FROM pub_a.customers WHERE id = 1")[0][0] == "a***@example.com"
 
 
-def test_internal_operations_cannot_switch_pii_on(admin, ana):
+INTERNAL_OPERATIONS = ["enable_pii", "disable_pii", "pii_grants_active", "expire_grants",
+                       "load_cache", "unpublish", "access_decision"]
+
+
+@pytest.mark.parametrize("op", INTERNAL_OPERATIONS)
+def test_internal_operations_cannot_be_called_from_sql(admin, ana, op):
     err = error_of(ana, "SELECT lake._op_enable_pii(0, '{}')")
     assert "permission denied" in str(err)
-    oid = rows(admin, "SELECT 'raw_a.customers'::regclass::oid")[0][0]
     grant = grant_pii(admin)
+    sessions_before = rows(admin, "SELECT count(*) FROM lake.pii_sessions")[0][0]
     try:
-        # the shim checks the grant and records a session row, but only
-        # lake.enable_pii sets the backend state that unmasks
-        answer = rows(ana, "SELECT lake._privileged('enable_pii', '{\"reason\": \"x\", \"ttl\": \"1 hour\"}')")
-        assert answer[0][0]["relations"]
-        assert rows(ana, "SELECT lake.pii_revealed(%s)", (oid,)) == [(False,)]
+        # Only townlake's own code paths reach these: through SQL they would
+        # write PII-session rows for other sessions or skip the gate's checks.
+        err = error_of(ana, "SELECT lake._privileged(%s, %s::jsonb)",
+                       (op, json.dumps({"reason": "x", "ttl": "1 hour", "session_id": 1, "relid": 1, "rel": 1})))
+        assert isinstance(err, psycopg.errors.InsufficientPrivilege), err
+        assert f'governance operation "{op}" cannot be called from SQL' in str(err)
+        assert rows(admin, "SELECT count(*) FROM lake.pii_sessions")[0][0] == sessions_before
         assert rows(ana, "SELECT email FROM pub_a.customers WHERE id = 1")[0][0] == "a***@example.com"
     finally:
         admin.execute("SELECT lake.revoke_access(%s)", (grant,))

@@ -126,8 +126,9 @@ def test_drop_removes_only_tables_the_foreign_table_created(conn, database, big)
     count = "SELECT count(*) FROM lake.iceberg_tables WHERE table_namespace = %s AND table_name = %s"
     conn.execute(f"""CREATE FOREIGN TABLE owned (a int) SERVER lake_local
                      OPTIONS (namespace '{database}', "table" 'owned')""")
-    options = conn.execute("SELECT ftoptions FROM pg_foreign_table WHERE ftrelid = 'owned'::regclass").fetchone()[0]
-    assert "owns_table=true" in options
+    creator = conn.execute("SELECT creator_relid FROM lake.iceberg_table_owners "
+                           "WHERE table_namespace = %s AND table_name = 'owned'", (database,)).fetchone()
+    assert creator == (conn.execute("SELECT 'owned'::regclass::oid").fetchone()[0],)
     # A second foreign table attached to the same Iceberg table only detaches.
     conn.execute("CREATE SCHEMA IF NOT EXISTS attached")
     conn.execute(f"IMPORT FOREIGN SCHEMA \"{database}\" LIMIT TO (owned) FROM SERVER lake_local INTO attached")

@@ -152,7 +152,12 @@ fn in_transaction<R>(f: impl FnOnce() -> R) -> R {
         pg_sys::StartTransactionCommand();
         pg_sys::PushActiveSnapshot(pg_sys::GetTransactionSnapshot());
     }
-    let r = f();
+    // The worker is a superuser: names resolve in pinned schemas only, never
+    // through a search_path the database's owner set for it.
+    let r = {
+        let _path = crate::pg::security::PinnedSearchPath::new();
+        f()
+    };
     // SAFETY: pairs with the calls above.
     unsafe {
         pg_sys::PopActiveSnapshot();

@@ -8,27 +8,22 @@ use pgrx::spi::SpiError;
 
 use crate::errors::{LakeError, LakeResult};
 
-/// Run `f` as the extension's owner. Users write Iceberg tables through the
-/// FDW (Postgres has checked their INSERT/UPDATE/DELETE privilege on the
-/// foreign table), but they get no direct write privilege on the catalog.
-/// Postgres restores the user on error (transaction or subtransaction abort).
+/// Run `f` as the extension's owner, with `search_path` pinned. Users write
+/// Iceberg tables through the FDW (Postgres has checked their
+/// INSERT/UPDATE/DELETE privilege on the foreign table), but they get no
+/// direct write privilege on the catalog.
 pub fn as_catalog_owner<T>(f: impl FnOnce() -> T) -> T {
-    let owner = Spi::get_one::<pg_sys::Oid>("SELECT extowner FROM pg_catalog.pg_extension WHERE extname = 'townlake'")
+    crate::pg::security::run_as(extension_owner(), f)
+}
+
+/// The role that owns the townlake extension (the bootstrap superuser when
+/// the extension is missing, which only happens mid-CREATE EXTENSION).
+pub fn extension_owner() -> pg_sys::Oid {
+    let _path = crate::pg::security::PinnedSearchPath::new();
+    Spi::get_one::<pg_sys::Oid>("SELECT extowner FROM pg_catalog.pg_extension WHERE extname OPERATOR(pg_catalog.=) 'townlake'")
         .ok()
-        .flatten();
-    let Some(owner) = owner else {
-        return f();
-    };
-    let (mut user, mut context) = (pg_sys::Oid::INVALID, 0);
-    // SAFETY: plain calls on the backend thread; restored below and by
-    // Postgres on abort.
-    unsafe {
-        pg_sys::GetUserIdAndSecContext(&mut user, &mut context);
-        pg_sys::SetUserIdAndSecContext(owner, context | pg_sys::SECURITY_LOCAL_USERID_CHANGE as i32);
-    }
-    let out = f();
-    unsafe { pg_sys::SetUserIdAndSecContext(user, context) };
-    out
+        .flatten()
+        .unwrap_or(pg_sys::Oid::from(pg_sys::BOOTSTRAP_SUPERUSERID))
 }
 
 fn spi_error(e: SpiError) -> LakeError {
@@ -38,7 +33,9 @@ fn spi_error(e: SpiError) -> LakeError {
 
 /// The current metadata file of `namespace.table` in catalog `catalog`.
 pub fn metadata_location(catalog: &str, namespace: &str, table: &str) -> LakeResult<Option<String>> {
-    lookup(catalog, namespace, table, false)
+    // Read as the owner: row security hides governed tables' rows from
+    // users; whether the caller may reach the table is `attach_check`'s call.
+    as_catalog_owner(|| lookup(catalog, namespace, table, false))
 }
 
 /// Like `metadata_location`, and lock the catalog row until the transaction
@@ -75,7 +72,7 @@ fn lookup(catalog: &str, namespace: &str, table: &str, lock: bool) -> LakeResult
 
 /// Tables of `namespace`, sorted by name.
 pub fn list_tables(catalog: &str, namespace: &str) -> LakeResult<Vec<String>> {
-    Spi::connect(|client| {
+    as_catalog_owner(|| Spi::connect(|client| {
         let rows = client.select(
             "SELECT table_name::text FROM lake.iceberg_tables \
              WHERE catalog_name = $1 AND table_namespace = $2 \
@@ -90,13 +87,13 @@ pub fn list_tables(catalog: &str, namespace: &str) -> LakeResult<Vec<String>> {
             }
         }
         Ok(out)
-    })
+    }))
     .map_err(spi_error)
 }
 
 /// Whether the namespace exists (has properties or tables).
 pub fn namespace_exists(catalog: &str, namespace: &str) -> LakeResult<bool> {
-    Spi::connect(|client| {
+    as_catalog_owner(|| Spi::connect(|client| {
         let rows = client.select(
             "SELECT 1 FROM lake.iceberg_namespace_properties WHERE catalog_name = $1 AND namespace = $2 \
              UNION ALL SELECT 1 FROM lake.iceberg_tables WHERE catalog_name = $1 AND table_namespace = $2 \
@@ -105,8 +102,138 @@ pub fn namespace_exists(catalog: &str, namespace: &str) -> LakeResult<bool> {
             &[catalog.into(), namespace.into()],
         )?;
         Ok(!rows.is_empty())
+    }))
+    .map_err(spi_error)
+}
+
+/// Who a catalog table belongs to, as recorded when townlake created or a
+/// governed foreign table first attached it. Tables other engines created
+/// and nobody claimed have no record.
+#[derive(Debug, Clone)]
+pub struct TableOwner {
+    pub owner: pg_sys::Oid,
+    pub governed: bool,
+    /// The foreign table that created the Iceberg table (DROP purges it).
+    pub creator: Option<pg_sys::Oid>,
+    /// Roles the owner allowed to attach the table.
+    pub attachers: Vec<pg_sys::Oid>,
+}
+
+/// The ownership record of `namespace.table`, if any.
+pub fn table_owner(catalog: &str, namespace: &str, table: &str) -> LakeResult<Option<TableOwner>> {
+    as_catalog_owner(|| {
+        Spi::connect(|client| {
+            let rows = client.select(
+                "SELECT owner::oid, governed, creator_relid, \
+                        ARRAY(SELECT a::oid FROM pg_catalog.unnest(attachers) a) \
+                   FROM lake.iceberg_table_owners \
+                  WHERE catalog_name OPERATOR(pg_catalog.=) $1 AND table_namespace OPERATOR(pg_catalog.=) $2 \
+                    AND table_name OPERATOR(pg_catalog.=) $3",
+                Some(1),
+                &[catalog.into(), namespace.into(), table.into()],
+            )?;
+            let mut out = None;
+            for row in rows {
+                out = Some(TableOwner {
+                    owner: row.get::<pg_sys::Oid>(1)?.unwrap_or(pg_sys::Oid::INVALID),
+                    governed: row.get::<bool>(2)?.unwrap_or(false),
+                    creator: row.get::<pg_sys::Oid>(3)?,
+                    attachers: row.get::<Vec<pg_sys::Oid>>(4)?.unwrap_or_default(),
+                });
+            }
+            Ok(out)
+        })
     })
     .map_err(spi_error)
+}
+
+/// Record who owns `namespace.table` (kept when a record exists).
+pub fn record_owner(
+    catalog: &str,
+    namespace: &str,
+    table: &str,
+    owner: pg_sys::Oid,
+    governed: bool,
+    creator: Option<pg_sys::Oid>,
+) -> LakeResult<()> {
+    as_catalog_owner(|| {
+        Spi::connect_mut(|client| {
+            client.update(
+                "INSERT INTO lake.iceberg_table_owners \
+                   (catalog_name, table_namespace, table_name, owner, governed, creator_relid) \
+                 VALUES ($1, $2, $3, $4::oid::regrole, $5, $6) ON CONFLICT DO NOTHING",
+                None,
+                &[catalog.into(), namespace.into(), table.into(), owner.into(), governed.into(), creator.into()],
+            )?;
+            Ok::<(), SpiError>(())
+        })
+    })
+    .map_err(|e| LakeError::internal(format!("cannot record the table's owner: {e}")))
+}
+
+/// Whether relation `rel` lives in a governed raw schema.
+pub fn in_governed_schema(rel: pg_sys::Oid) -> LakeResult<bool> {
+    // SAFETY: syscache lookup; NULL (a relation being dropped) handled.
+    let schema = unsafe {
+        let ns = pg_sys::get_namespace_name(pg_sys::get_rel_namespace(rel));
+        if ns.is_null() {
+            return Ok(false);
+        }
+        std::ffi::CStr::from_ptr(ns).to_string_lossy().into_owned()
+    };
+    schema_governed(&schema)
+}
+
+/// Whether schema `name` is a governed raw schema.
+pub fn schema_governed(name: &str) -> LakeResult<bool> {
+    as_catalog_owner(|| {
+        Spi::get_one_with_args::<bool>(
+            "SELECT EXISTS (SELECT 1 FROM lake.governed_schemas WHERE raw_schema OPERATOR(pg_catalog.=) $1::name)",
+            &[name.into()],
+        )
+    })
+    .map(|b| b.unwrap_or(false))
+    .map_err(spi_error)
+}
+
+/// May a foreign table owned by `rel_owner` (in a governed schema or not)
+/// reach catalog table `namespace.table`? Governed tables only through
+/// governed foreign tables; other recorded tables by their owner's roles and
+/// the roles the owner allowed; unrecorded tables (made by other engines) by
+/// anyone who may use the server.
+pub fn may_attach(rel_owner: pg_sys::Oid, governed_target: bool, catalog: &str, namespace: &str, table: &str) -> LakeResult<Result<(), LakeError>> {
+    use crate::pg::security::{has_privs_of_role, is_superuser};
+    let Some(record) = table_owner(catalog, namespace, table)? else {
+        return Ok(Ok(()));
+    };
+    let allowed = if record.governed {
+        governed_target
+    } else {
+        is_superuser(rel_owner)
+            || has_privs_of_role(rel_owner, record.owner)
+            || record.attachers.iter().any(|&a| has_privs_of_role(rel_owner, a))
+    };
+    if allowed {
+        return Ok(Ok(()));
+    }
+    let what = format!("Iceberg table \"{namespace}.{table}\"");
+    let (message, hint) = if record.governed {
+        (
+            format!("{what} is governed: it can only be read through its published view"),
+            "Ask a reviewer for access (lake.request_access) and read the published view.",
+        )
+    } else {
+        (
+            format!("{what} belongs to another role: the owner of this foreign table may not attach it"),
+            "Its owner can allow it with SELECT lake.allow_attach('<foreign table>', '<role>').",
+        )
+    };
+    Ok(Err(LakeError::new(pgrx::PgSqlErrorCode::ERRCODE_INSUFFICIENT_PRIVILEGE, message).with_hint(hint)))
+}
+
+/// `may_attach` for an existing foreign table `rel`, as an error.
+pub fn attach_check(rel: pg_sys::Oid, rel_owner: pg_sys::Oid, catalog: &str, namespace: &str, table: &str) -> LakeResult<()> {
+    may_attach(rel_owner, in_governed_schema(rel)?, catalog, namespace, table)?
 }
 
 extension_sql!(
@@ -133,7 +260,86 @@ COMMENT ON TABLE lake.iceberg_tables IS 'Iceberg tables of every townlake catalo
 COMMENT ON TABLE lake.iceberg_namespace_properties IS 'Iceberg namespaces and their properties (JDBC catalog layout)';
 GRANT USAGE ON SCHEMA lake TO PUBLIC;
 GRANT SELECT ON lake.iceberg_tables, lake.iceberg_namespace_properties TO PUBLIC;
+
+-- Who owns each table townlake created or governance claimed (a side table:
+-- the JDBC layout above is shared with other engines and stays as they
+-- expect it). Readable by all, writable only through townlake.
+CREATE TABLE lake.iceberg_table_owners (
+    catalog_name varchar(255) NOT NULL,
+    table_namespace varchar(255) NOT NULL,
+    table_name varchar(255) NOT NULL,
+    owner regrole NOT NULL,
+    governed boolean NOT NULL DEFAULT false,
+    creator_relid oid,
+    attachers regrole[] NOT NULL DEFAULT '{}',
+    PRIMARY KEY (catalog_name, table_namespace, table_name)
+);
+COMMENT ON TABLE lake.iceberg_table_owners IS 'Owner role of each Iceberg table townlake created, whether it is governed, and who else may attach it';
+GRANT SELECT ON lake.iceberg_table_owners TO PUBLIC;
+
+-- Governed tables' catalog rows (their metadata locations) are visible to
+-- governance roles only. The predicate runs as the extension owner with a
+-- fixed search_path.
+CREATE FUNCTION lake._iceberg_row_visible(catalog text, namespace text, "table" text, who name) RETURNS boolean
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+    SELECT NOT EXISTS (SELECT 1 FROM lake.iceberg_table_owners o
+                        WHERE o.catalog_name = catalog AND o.table_namespace = namespace
+                          AND o.table_name = "table" AND o.governed)
+        OR EXISTS (SELECT 1 FROM pg_roles r
+                    WHERE r.rolname IN ('lake_owner', 'lake_governance', 'lake_auditor', 'lake_reviewer')
+                      AND pg_has_role(who, r.oid, 'USAGE'))
+$$;
+ALTER TABLE lake.iceberg_tables ENABLE ROW LEVEL SECURITY;
+CREATE POLICY townlake_visible ON lake.iceberg_tables FOR SELECT
+    USING (lake._iceberg_row_visible(catalog_name, table_namespace, table_name, current_user));
 "#,
     name = "catalog_tables",
     bootstrap
 );
+
+/// `lake.allow_attach(rel, grantee)`: the owner of the Iceberg table behind
+/// foreign table `rel` lets `grantee` attach it too (with IMPORT FOREIGN
+/// SCHEMA or CREATE FOREIGN TABLE ... OPTIONS (namespace, table)).
+#[pg_extern(sql = "
+CREATE FUNCTION lake.allow_attach(rel regclass, grantee regrole, allow boolean DEFAULT true) RETURNS void
+LANGUAGE c VOLATILE STRICT AS 'MODULE_PATHNAME', '@FUNCTION_NAME@';
+COMMENT ON FUNCTION lake.allow_attach(regclass, regrole, boolean) IS 'Let another role attach the Iceberg table behind a foreign table you own (allow => false takes it back)';
+")]
+fn allow_attach(rel: pg_sys::Oid, grantee: pg_sys::Oid, allow: bool) {
+    set_attacher(rel, grantee, allow).unwrap_or_else(|e| e.report());
+}
+
+fn set_attacher(rel: pg_sys::Oid, grantee: pg_sys::Oid, allow: bool) -> LakeResult<()> {
+    use crate::pg::security::{current_user, has_privs_of_role};
+    crate::iceberg::require_iceberg_table(rel)?;
+    let (options, server_oid) = crate::iceberg::table_options(rel)?;
+    let server = crate::iceberg::server_config(server_oid)?;
+    let namespace = options.namespace.clone().unwrap_or_default();
+    let record = table_owner(&server.catalog_name, &namespace, &options.table)?;
+    let Some(record) = record.filter(|r| has_privs_of_role(current_user(), r.owner)) else {
+        return Err(LakeError::new(
+            pgrx::PgSqlErrorCode::ERRCODE_INSUFFICIENT_PRIVILEGE,
+            format!("only the owner of Iceberg table \"{namespace}.{}\" may let others attach it", options.table),
+        ));
+    };
+    if record.governed {
+        return Err(LakeError::new(
+            pgrx::PgSqlErrorCode::ERRCODE_INSUFFICIENT_PRIVILEGE,
+            format!("Iceberg table \"{namespace}.{}\" is governed: it is shared through its published view", options.table),
+        ));
+    }
+    let query = if allow {
+        "UPDATE lake.iceberg_table_owners SET attachers = attachers || $4::oid::regrole \
+          WHERE catalog_name = $1 AND table_namespace = $2 AND table_name = $3 AND NOT $4::oid::regrole = ANY (attachers)"
+    } else {
+        "UPDATE lake.iceberg_table_owners SET attachers = pg_catalog.array_remove(attachers, $4::oid::regrole) \
+          WHERE catalog_name = $1 AND table_namespace = $2 AND table_name = $3"
+    };
+    as_catalog_owner(|| {
+        Spi::run_with_args(
+            query,
+            &[server.catalog_name.as_str().into(), namespace.as_str().into(), options.table.as_str().into(), grantee.into()],
+        )
+    })
+    .map_err(|e| LakeError::internal(format!("cannot change who may attach the table: {e}")))
+}

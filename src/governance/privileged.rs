@@ -45,6 +45,29 @@ const OPERATIONS: &[&str] = &[
     "policy_json",
 ];
 
+/// The operations SQL may ask for through `lake._privileged`: each checks
+/// itself what the caller may do (the public wrappers and the event triggers
+/// use these). The others change state that only townlake's own code paths
+/// may change (PII sessions, grant expiry, the gate's cache): Rust calls them
+/// directly with `call_operation`.
+const SQL_OPERATIONS: &[&str] = &[
+    "govern_schema",
+    "approve_table",
+    "approve_column",
+    "deny_table",
+    "deny_column",
+    "set_mask",
+    "set_row_filter",
+    "grant_access",
+    "revoke_access",
+    "my_access",
+    "request_access",
+    "explain_access",
+    "policy_json",
+    "sync",
+    "dropped",
+];
+
 thread_local! {
     static INTERNAL_DEPTH: Cell<u32> = const { Cell::new(0) };
 }
@@ -60,37 +83,21 @@ pub fn current_user_oid() -> pg_sys::Oid {
     unsafe { pg_sys::GetUserId() }
 }
 
-/// Runs `f` as the bootstrap superuser with `internal()` set; the previous
-/// user and security context come back when `f` returns or unwinds.
+/// Runs `f` as the bootstrap superuser with `internal()` set and
+/// `search_path` pinned; the previous user, security context and path come
+/// back when `f` returns or unwinds.
 pub fn as_extension_owner<R>(f: impl FnOnce() -> R) -> R {
-    struct Restore {
-        user: pg_sys::Oid,
-        context: i32,
-    }
-    impl Drop for Restore {
+    struct Depth;
+    impl Drop for Depth {
         fn drop(&mut self) {
-            // SAFETY: restores exactly what GetUserIdAndSecContext returned.
-            // Transaction abort would restore it as well; this covers the
-            // case where a caller catches the error in a subtransaction.
-            unsafe { pg_sys::SetUserIdAndSecContext(self.user, self.context) };
             INTERNAL_DEPTH.with(|d| d.set(d.get().saturating_sub(1)));
         }
     }
-    let mut user = pg_sys::Oid::INVALID;
-    let mut context = 0i32;
-    // SAFETY: out-parameters are valid locals; the new context only adds the
-    // "local user id change" flag, which forbids SET ROLE inside, as Postgres
-    // itself does for SECURITY DEFINER-like switches.
-    unsafe {
-        pg_sys::GetUserIdAndSecContext(&mut user, &mut context);
-        pg_sys::SetUserIdAndSecContext(
-            pg_sys::Oid::from(pg_sys::BOOTSTRAP_SUPERUSERID),
-            context | pg_sys::SECURITY_LOCAL_USERID_CHANGE as i32,
-        );
-    }
-    INTERNAL_DEPTH.with(|d| d.set(d.get() + 1));
-    let _restore = Restore { user, context };
-    f()
+    crate::pg::security::run_as(pg_sys::Oid::from(pg_sys::BOOTSTRAP_SUPERUSERID), || {
+        INTERNAL_DEPTH.with(|d| d.set(d.get() + 1));
+        let _depth = Depth;
+        f()
+    })
 }
 
 /// Runs internal operation `op` for `caller` and returns its jsonb result.
@@ -130,6 +137,14 @@ pub fn call_operation(op: &str, caller: pg_sys::Oid, args: Value, writes: bool) 
 /// Entry point of every public governance function (see sql/governance.sql).
 #[pg_extern(name = "_privileged", volatile)]
 fn privileged(op: &str, args: JsonB) -> JsonB {
+    if !SQL_OPERATIONS.contains(&op) {
+        LakeError::new(
+            pgrx::PgSqlErrorCode::ERRCODE_INSUFFICIENT_PRIVILEGE,
+            format!("governance operation \"{op}\" cannot be called from SQL"),
+        )
+        .with_hint("Use the public functions in schema lake (lake.enable_pii, lake.disable_pii, ...).")
+        .report();
+    }
     JsonB(call_operation(op, current_user_oid(), args.0, true))
 }
 

@@ -21,13 +21,16 @@ unsafe fn is_iceberg_table(relid: pg_sys::Oid) -> bool {
     CStr::from_ptr((*fdw).fdwname).to_bytes() == b"iceberg"
 }
 
-/// Called by the `townlake_iceberg_ddl` event trigger for each new foreign table.
+/// Called by the `townlake_attach_iceberg` event trigger for each new foreign table.
 #[pg_extern]
 fn iceberg_foreign_table_created(relid: pg_sys::Oid) {
     unsafe {
         if !is_iceberg_table(relid) {
             return;
         }
+        // Called by the event trigger (running as the extension owner) for
+        // what the statement created; anyone else calling directly must own
+        // the table.
         if !pg_sys::pg_class_ownercheck(relid, pg_sys::GetUserId()) {
             LakeError::new(PgSqlErrorCode::ERRCODE_INSUFFICIENT_PRIVILEGE, "must own the foreign table").report();
         }
@@ -44,8 +47,31 @@ fn create_if_missing(relid: pg_sys::Oid) -> LakeResult<()> {
         return Ok(());
     }
     let server = server_config(server_oid)?;
+    let owner = crate::pg::security::relation_owner(relid).unwrap_or_else(crate::pg::security::current_user);
+    let governed = catalog::in_governed_schema(relid)?;
     if catalog::metadata_location(&server.catalog_name, &namespace, &options.table)?.is_some() {
+        // Attaching: refused here already when the table is not ours to
+        // reach (the scan checks again, whatever ALTER did since).
+        catalog::attach_check(relid, owner, &server.catalog_name, &namespace, &options.table)?;
+        if governed {
+            // The first governed foreign table claims a table other engines
+            // made: from now on it is reachable only through governance.
+            catalog::record_owner(&server.catalog_name, &namespace, &options.table, owner, true, None)?;
+        }
         return Ok(());
+    }
+    let attach_only = unsafe {
+        let ft = pg_sys::GetForeignTable(relid);
+        crate::storage::options::parse_bool("attach_only", options_to_map((*ft).options).get("attach_only"))
+            .map_err(LakeError::invalid)?
+            .unwrap_or(false)
+    };
+    if attach_only {
+        return Err(LakeError::new(
+            PgSqlErrorCode::ERRCODE_UNDEFINED_TABLE,
+            format!("Iceberg table \"{namespace}.{}\" does not exist in catalog \"{}\"", options.table, server.catalog_name),
+        )
+        .with_hint("attach_only never creates a table: check the namespace and table options (SELECT * FROM lake.iceberg_tables lists the catalog)."));
     }
     if server.read_only {
         return Err(LakeError::new(
@@ -89,13 +115,8 @@ fn create_if_missing(relid: pg_sys::Oid) -> LakeResult<()> {
     })?;
     // This foreign table owns the table it created: DROP FOREIGN TABLE drops
     // it from the catalog too (tables attached or imported are only detached).
-    let sql = Spi::get_one_with_args::<String>(
-        "SELECT format('ALTER FOREIGN TABLE %s OPTIONS (ADD owns_table %L)', $1::regclass, 'true')",
-        &[relid.into()],
-    )
-    .map_err(|e| LakeError::internal(format!("cannot mark the table as owned: {e}")))?
-    .unwrap_or_default();
-    Spi::run(&sql).map_err(|e| LakeError::internal(format!("cannot mark the table as owned: {e}")))?;
+    catalog::record_owner(&server.catalog_name, &namespace, &options.table, owner, governed, Some(relid))?;
+    pgrx::notice!("created Iceberg table {namespace}.{} in catalog \"{}\"", options.table, server.catalog_name);
     Ok(())
 }
 
@@ -137,8 +158,10 @@ unsafe fn schema_of(relid: pg_sys::Oid) -> LakeResult<(Schema, Vec<(i32, String)
 
 extension_sql!(
     r#"
+-- SECURITY DEFINER: the event trigger may call the internal creator, which
+-- PUBLIC may not; it passes only the objects the statement just created.
 CREATE FUNCTION lake.iceberg_ddl_trigger() RETURNS event_trigger
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     cmd record;
 BEGIN
@@ -149,9 +172,12 @@ BEGIN
     END LOOP;
 END
 $$;
-CREATE EVENT TRIGGER townlake_iceberg_ddl ON ddl_command_end
-    WHEN TAG IN ('CREATE FOREIGN TABLE')
+-- Event triggers fire in name order: this one must create the Iceberg table
+-- before governance's trigger (townlake_governance_capture) registers it.
+CREATE EVENT TRIGGER townlake_attach_iceberg ON ddl_command_end
+    WHEN TAG IN ('CREATE FOREIGN TABLE', 'IMPORT FOREIGN SCHEMA')
     EXECUTE FUNCTION lake.iceberg_ddl_trigger();
+REVOKE EXECUTE ON FUNCTION lake.iceberg_foreign_table_created(oid), lake.iceberg_ddl_trigger() FROM PUBLIC;
 "#,
     name = "iceberg_ddl_trigger",
     requires = [iceberg_foreign_table_created]

@@ -80,10 +80,22 @@ fn validate(given: &BTreeMap<String, String>, catalog: pg_sys::Oid) -> LakeResul
         OptionTarget::Column => COLUMN_OPTIONS,
     };
     check_names(given, valid, target, "iceberg")?;
+    // These two reach past the catalog's ownership records (any file the
+    // server can read; dropping a table on DROP FOREIGN TABLE), so only
+    // superusers may set them.
+    for name in ["metadata_location", "owns_table"] {
+        if given.contains_key(name) && !crate::pg::security::is_superuser(crate::pg::security::current_user()) {
+            return Err(LakeError::new(
+                PgSqlErrorCode::ERRCODE_INSUFFICIENT_PRIVILEGE,
+                format!("only superusers may set option \"{name}\" of an iceberg foreign table"),
+            )
+            .with_hint("Attach catalog tables with OPTIONS (namespace '...', \"table\" '...') instead."));
+        }
+    }
     for (name, value) in given {
         let check = match name.as_str() {
             "warehouse" | "metadata_location" => parse_location(value).map(|_| ()),
-            "s3_path_style" | "s3_allow_http" | "read_only" | "owns_table" => {
+            "s3_path_style" | "s3_allow_http" | "read_only" | "owns_table" | "attach_only" => {
                 parse_bool(name, Some(value)).map(|_| ())
             }
             "snapshot_id" => super::timetravel::parse_snapshot_id(value).map(|_| ()),

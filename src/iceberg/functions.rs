@@ -7,7 +7,12 @@ use super::source;
 use crate::errors::OrReport;
 
 /// Snapshots of an Iceberg foreign table, oldest first.
-#[pg_extern(name = "snapshots_by_oid")]
+#[pg_extern(sql = "
+CREATE FUNCTION lake.snapshots(rel regclass)
+RETURNS TABLE (snapshot_id bigint, parent_id bigint, committed_at timestamptz, operation text, summary jsonb)
+LANGUAGE c STABLE STRICT AS 'MODULE_PATHNAME', '@FUNCTION_NAME@';
+COMMENT ON FUNCTION lake.snapshots(regclass) IS 'Snapshots of an Iceberg foreign table, oldest first';
+")]
 #[allow(clippy::type_complexity)]
 fn snapshots_by_oid(
     rel: pg_sys::Oid,
@@ -21,6 +26,15 @@ fn snapshots_by_oid(
         name!(summary, JsonB),
     ),
 > {
+    source::require_iceberg_table(rel).or_report();
+    // Snapshot summaries count rows and files: as much as SELECT shows.
+    if !crate::pg::security::can_select(rel) {
+        crate::errors::LakeError::new(
+            pgrx::PgSqlErrorCode::ERRCODE_INSUFFICIENT_PRIVILEGE,
+            format!("permission denied for foreign table {}", source::relation_display(rel)),
+        )
+        .report();
+    }
     let resolved = source::resolve(rel).or_report();
     let mut snaps: Vec<_> = resolved.metadata.snapshots().cloned().collect();
     snaps.sort_by_key(|s| (s.timestamp_ms(), s.sequence_number()));
@@ -45,15 +59,3 @@ fn snapshots_by_oid(
         .collect();
     TableIterator::new(rows)
 }
-
-extension_sql!(
-    r#"
-CREATE FUNCTION lake.snapshots(rel regclass)
-RETURNS TABLE (snapshot_id bigint, parent_id bigint, committed_at timestamptz, operation text, summary jsonb)
-LANGUAGE sql STABLE STRICT
-AS $$ SELECT * FROM lake.snapshots_by_oid(rel::oid) $$;
-COMMENT ON FUNCTION lake.snapshots(regclass) IS 'Snapshots of an Iceberg foreign table, oldest first';
-"#,
-    name = "snapshots_sql",
-    requires = [snapshots_by_oid]
-);

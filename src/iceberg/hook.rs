@@ -104,11 +104,21 @@ unsafe fn writable_iceberg_table(relid: pg_sys::Oid) -> bool {
     }
 }
 
-/// Whether the foreign table created (and so owns) its Iceberg table.
+/// Whether the foreign table created (and so owns) its Iceberg table: the
+/// ownership record names it as the creator, or a superuser set
+/// `owns_table` (the validator refuses that option to everyone else).
 unsafe fn owns_table(relid: pg_sys::Oid) -> bool {
     let ft = pg_sys::GetForeignTable(relid);
     let opts = crate::fdw::options::options_to_map((*ft).options);
-    crate::storage::options::parse_bool("owns_table", opts.get("owns_table")).ok().flatten().unwrap_or(false)
+    if crate::storage::options::parse_bool("owns_table", opts.get("owns_table")).ok().flatten().unwrap_or(false) {
+        return true;
+    }
+    let Ok((options, server_oid)) = source::table_options(relid) else { return false };
+    let (Some(ns), Ok(server)) = (options.namespace, source::server_config(server_oid)) else { return false };
+    matches!(
+        crate::catalog::table_owner(&server.catalog_name, &ns, &options.table),
+        Ok(Some(crate::catalog::TableOwner { creator: Some(c), .. })) if c == relid
+    )
 }
 
 unsafe fn columns_of(relid: pg_sys::Oid) -> Vec<Column> {
@@ -188,9 +198,14 @@ fn apply(captured: Captured) -> LakeResult<()> {
         Captured::Drop(tables) => {
             for t in tables {
                 crate::catalog::as_catalog_owner(|| {
+                    let args = [t.catalog.as_str().into(), t.namespace.as_str().into(), t.table.as_str().into()];
                     Spi::run_with_args(
                         "DELETE FROM lake.iceberg_tables WHERE catalog_name = $1 AND table_namespace = $2 AND table_name = $3",
-                        &[t.catalog.as_str().into(), t.namespace.as_str().into(), t.table.as_str().into()],
+                        &args,
+                    )?;
+                    Spi::run_with_args(
+                        "DELETE FROM lake.iceberg_table_owners WHERE catalog_name = $1 AND table_namespace = $2 AND table_name = $3",
+                        &args,
                     )
                 })
                 .map_err(|e| LakeError::internal(format!("cannot remove the table from the catalog: {e}")))?;

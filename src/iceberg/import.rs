@@ -62,8 +62,15 @@ unsafe fn build_commands(stmt: *mut pg_sys::ImportForeignSchemaStmt, server_oid:
         _ => {}
     }
     let server_name = quote_ident(&server.name);
+    let importer = crate::pg::security::current_user();
+    let governed_target = catalog::schema_governed(&local_schema)?;
     let mut commands = Vec::new();
     for table in tables {
+        // Tables this role may not attach are left out, with a word why.
+        if let Err(refused) = catalog::may_attach(importer, governed_target, &server.catalog_name, &namespace, &table)? {
+            pgrx::notice!("skipping {namespace}.{table}: {}", refused.message);
+            continue;
+        }
         let Some(location) = catalog::metadata_location(&server.catalog_name, &namespace, &table)? else {
             continue;
         };
@@ -74,11 +81,14 @@ unsafe fn build_commands(stmt: *mut pg_sys::ImportForeignSchemaStmt, server_oid:
             .fields()
             .iter()
             .map(|f| {
+                // Required Iceberg fields are NOT NULL here too: BI tools
+                // read nullability from the Postgres catalogs.
                 format!(
-                    "{} {} OPTIONS (field_id '{}')",
+                    "{} {} OPTIONS (field_id '{}'){}",
                     quote_ident(&f.name),
                     pg_type_for(&f.field_type),
-                    f.id
+                    f.id,
+                    if f.required { " NOT NULL" } else { "" }
                 )
             })
             .collect();

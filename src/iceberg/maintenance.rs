@@ -17,7 +17,27 @@ use crate::errors::{iceberg_message, LakeError, LakeResult, OrReport};
 use crate::runtime::block_on;
 use crate::storage::{canonical_location, list_files};
 
+/// Maintenance and evolution change what every reader of the table sees and
+/// report file paths (which carry partition values): they need ownership of
+/// the foreign table, or membership in `lake_maintainer`.
+fn require_maintainer(rel: pg_sys::Oid) -> LakeResult<()> {
+    use crate::pg::security::{current_user, has_privs_of_role, relation_owner, role_oid};
+    let user = current_user();
+    let owner = relation_owner(rel).ok_or_else(|| LakeError::invalid(format!("relation with OID {rel:?} does not exist")))?;
+    let maintainer = role_oid(c"lake_maintainer").is_some_and(|m| has_privs_of_role(user, m));
+    if has_privs_of_role(user, owner) || maintainer {
+        return Ok(());
+    }
+    Err(LakeError::new(
+        PgSqlErrorCode::ERRCODE_INSUFFICIENT_PRIVILEGE,
+        format!("must own foreign table {} to maintain it", source::relation_display(rel)),
+    )
+    .with_hint("Table owners and members of lake_maintainer may evolve and maintain Iceberg tables."))
+}
+
 fn writable(rel: pg_sys::Oid) -> LakeResult<ResolvedTable> {
+    source::require_iceberg_table(rel)?;
+    require_maintainer(rel)?;
     let resolved = source::resolve(rel)?;
     if resolved.server.read_only
         || resolved.options.metadata_location.is_some()
@@ -39,7 +59,11 @@ fn writable(rel: pg_sys::Oid) -> LakeResult<ResolvedTable> {
 }
 
 /// Evolve the partition spec; existing files keep theirs (and still prune).
-#[pg_extern(name = "set_partitioning_by_oid")]
+#[pg_extern(sql = "
+CREATE FUNCTION lake.set_partitioning(rel regclass, spec text) RETURNS jsonb
+LANGUAGE c VOLATILE STRICT AS 'MODULE_PATHNAME', '@FUNCTION_NAME@';
+COMMENT ON FUNCTION lake.set_partitioning(regclass, text) IS 'Evolve an Iceberg table''s partition spec (old files keep theirs)';
+")]
 fn set_partitioning(rel: pg_sys::Oid, spec: &str) -> JsonB {
     run(|| {
         let resolved = writable(rel)?;
@@ -67,7 +91,10 @@ fn set_partitioning(rel: pg_sys::Oid, spec: &str) -> JsonB {
 /// Remove snapshots older than `older_than`, keeping the newest
 /// `retain_last` of the main branch and every referenced one (metadata only;
 /// remove_orphan_files deletes the files nothing references any more).
-#[pg_extern(name = "expire_snapshots_by_oid")]
+#[pg_extern(sql = "
+CREATE FUNCTION lake.expire_snapshots(rel regclass, older_than timestamptz DEFAULT now() - interval '5 days', retain_last int DEFAULT 1)
+RETURNS jsonb LANGUAGE c VOLATILE STRICT AS 'MODULE_PATHNAME', '@FUNCTION_NAME@';
+")]
 fn expire_snapshots(rel: pg_sys::Oid, older_than: TimestampWithTimeZone, retain_last: i32) -> JsonB {
     run(|| {
         let resolved = writable(rel)?;
@@ -140,11 +167,14 @@ async fn referenced_files(resolved: &ResolvedTable) -> iceberg::Result<HashSet<S
 /// Delete files under the table's location that no metadata references and
 /// that are older than `older_than` (left by aborted transactions, crashes,
 /// expired snapshots).
-#[pg_extern(name = "remove_orphan_files_by_oid")]
+#[pg_extern(sql = "
+CREATE FUNCTION lake.remove_orphan_files(rel regclass, older_than timestamptz DEFAULT now() - interval '3 days', dry_run boolean DEFAULT false)
+RETURNS jsonb LANGUAGE c VOLATILE STRICT AS 'MODULE_PATHNAME', '@FUNCTION_NAME@';
+")]
 fn remove_orphan_files(rel: pg_sys::Oid, older_than: TimestampWithTimeZone, dry_run: bool) -> JsonB {
     run(|| {
         let resolved = writable(rel)?;
-        let cutoff_ms = pg_millis(older_than);
+        let cutoff_ms = pg_millis(older_than).min(oldest_open_transaction_ms()?);
         let io = resolved.server.file_io();
         let location = resolved.metadata.location().to_string();
         let s3 = resolved.server.s3.clone();
@@ -181,8 +211,14 @@ fn remove_orphan_files(rel: pg_sys::Oid, older_than: TimestampWithTimeZone, dry_
 /// Rewrite small data files into files of about the target size, per
 /// partition, applying deletes; one `replace` snapshot. Readers see the same
 /// rows before and after.
-#[pg_extern(name = "compact_by_oid")]
-fn compact(rel: pg_sys::Oid, target_file_size_mb: Option<i32>) -> JsonB {
+#[pg_extern(sql = "
+CREATE FUNCTION lake.compact(rel regclass, target_file_size_mb int DEFAULT NULL)
+RETURNS jsonb LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', '@FUNCTION_NAME@';
+")]
+fn compact(rel: Option<pg_sys::Oid>, target_file_size_mb: Option<i32>) -> JsonB {
+    let Some(rel) = rel else {
+        return JsonB(serde_json::Value::Null);
+    };
     run(|| {
         let resolved = writable(rel)?;
         let target = target_file_size_mb.unwrap_or_else(|| crate::guc::TARGET_FILE_SIZE_MB.get()).max(1) as u64 * 1024 * 1024;
@@ -258,6 +294,23 @@ fn compact(rel: pg_sys::Oid, target_file_size_mb: Option<i32>) -> JsonB {
     })
 }
 
+/// Start of the oldest transaction running anywhere in the cluster (now if
+/// none). Its data files may still be uncommitted: no file written after it
+/// started is an orphan yet.
+fn oldest_open_transaction_ms() -> LakeResult<i64> {
+    let oldest = crate::catalog::as_catalog_owner(|| {
+        Spi::get_one::<TimestampWithTimeZone>(
+            "SELECT pg_catalog.min(t) FROM ( \
+               SELECT xact_start AS t FROM pg_catalog.pg_stat_activity \
+                WHERE xact_start IS NOT NULL AND pid OPERATOR(pg_catalog.<>) pg_catalog.pg_backend_pid() \
+               UNION ALL SELECT prepared FROM pg_catalog.pg_prepared_xacts \
+               UNION ALL SELECT pg_catalog.statement_timestamp()) s",
+        )
+    })
+    .map_err(|e| LakeError::internal(format!("cannot read the open transactions: {e}")))?;
+    Ok(oldest.map(pg_millis).unwrap_or(i64::MAX))
+}
+
 fn pg_millis(ts: TimestampWithTimeZone) -> i64 {
     let raw: i64 = pg_sys::TimestampTz::from(ts);
     raw / 1000 + 946_684_800_000
@@ -269,19 +322,6 @@ fn run(f: impl FnOnce() -> LakeResult<serde_json::Value>) -> JsonB {
 
 extension_sql!(
     r#"
-CREATE FUNCTION lake.set_partitioning(rel regclass, spec text) RETURNS jsonb
-LANGUAGE sql VOLATILE STRICT AS $$ SELECT lake.set_partitioning_by_oid(rel::oid, spec) $$;
-COMMENT ON FUNCTION lake.set_partitioning(regclass, text) IS 'Evolve an Iceberg table''s partition spec (old files keep theirs)';
-
-CREATE FUNCTION lake.expire_snapshots(rel regclass, older_than timestamptz DEFAULT now() - interval '5 days', retain_last int DEFAULT 1)
-RETURNS jsonb LANGUAGE sql VOLATILE STRICT AS $$ SELECT lake.expire_snapshots_by_oid(rel::oid, older_than, retain_last) $$;
-
-CREATE FUNCTION lake.remove_orphan_files(rel regclass, older_than timestamptz DEFAULT now() - interval '3 days', dry_run boolean DEFAULT false)
-RETURNS jsonb LANGUAGE sql VOLATILE STRICT AS $$ SELECT lake.remove_orphan_files_by_oid(rel::oid, older_than, dry_run) $$;
-
-CREATE FUNCTION lake.compact(rel regclass, target_file_size_mb int DEFAULT NULL)
-RETURNS jsonb LANGUAGE sql VOLATILE AS $$ SELECT lake.compact_by_oid(rel::oid, target_file_size_mb) $$;
-
 CREATE FUNCTION lake.create_table_as(name text, query text, partition_by text DEFAULT NULL)
 RETURNS bigint LANGUAGE plpgsql VOLATILE AS $fn$
 DECLARE

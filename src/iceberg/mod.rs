@@ -21,6 +21,7 @@ pub mod types;
 mod write;
 
 pub use fdw::{iceberg_fdw_handler, iceberg_fdw_validator};
+pub use source::{require_iceberg_table, server_config, table_options};
 
 /// Called from `_PG_init`.
 pub fn init() {

@@ -30,7 +30,7 @@ pub const SERVER_OPTIONS: &[&str] = &[
     "s3_allow_http",
 ];
 pub const TABLE_OPTIONS: &[&str] =
-    &["namespace", "table", "metadata_location", "snapshot_id", "partition_by", "owns_table"];
+    &["namespace", "table", "metadata_location", "snapshot_id", "partition_by", "owns_table", "attach_only"];
 pub const COLUMN_OPTIONS: &[&str] = &["field_id", "column_name"];
 
 /// A server as seen by one user.
@@ -119,6 +119,50 @@ pub struct TableOptions {
     pub snapshot_id: Option<i64>,
 }
 
+/// A relation's name as users write it (schema-qualified when needed).
+pub fn relation_display(rel: pg_sys::Oid) -> String {
+    // SAFETY: syscache lookups; NULL names (a dropped relation) handled.
+    unsafe {
+        let name = pg_sys::get_rel_name(rel);
+        if name.is_null() {
+            return format!("with OID {}", rel.to_u32());
+        }
+        let ns = pg_sys::get_namespace_name(pg_sys::get_rel_namespace(rel));
+        let quoted = |p: *const std::ffi::c_char| CStr::from_ptr(pg_sys::quote_identifier(p)).to_string_lossy().into_owned();
+        if ns.is_null() {
+            quoted(name)
+        } else {
+            format!("{}.{}", quoted(ns), quoted(name))
+        }
+    }
+}
+
+/// Refuse anything but a foreign table of the iceberg wrapper, with an error
+/// that names the relation (instead of a catalog lookup failure).
+pub fn require_iceberg_table(rel: pg_sys::Oid) -> LakeResult<()> {
+    // SAFETY: syscache lookups on the backend thread; GetForeignTable is only
+    // called for relations whose relkind says they are foreign tables.
+    let is_iceberg = unsafe {
+        if pg_sys::get_rel_relkind(rel) != pg_sys::RELKIND_FOREIGN_TABLE as std::ffi::c_char {
+            false
+        } else {
+            let ft = pg_sys::GetForeignTable(rel);
+            let server = pg_sys::GetForeignServer((*ft).serverid);
+            let fdw = pg_sys::GetForeignDataWrapper((*server).fdwid);
+            CStr::from_ptr((*fdw).fdwname).to_bytes() == b"iceberg"
+        }
+    };
+    if is_iceberg {
+        Ok(())
+    } else {
+        Err(LakeError::new(
+            PgSqlErrorCode::ERRCODE_WRONG_OBJECT_TYPE,
+            format!("relation {} is not an Iceberg foreign table", relation_display(rel)),
+        )
+        .with_hint("Maintenance functions take foreign tables of servers of the iceberg wrapper."))
+    }
+}
+
 pub fn table_options(relid: pg_sys::Oid) -> LakeResult<(TableOptions, pg_sys::Oid)> {
     unsafe {
         let ft = pg_sys::GetForeignTable(relid);
@@ -187,7 +231,11 @@ pub fn resolve(relid: pg_sys::Oid) -> LakeResult<ResolvedTable> {
             let ns = options.namespace.clone().unwrap_or_default();
             let name = format!("{ns}.{}", options.table);
             match catalog::metadata_location(&server.catalog_name, &ns, &options.table)? {
-                Some(loc) => (name, loc),
+                Some(loc) => {
+                    let owner = crate::pg::security::relation_owner(relid).unwrap_or(pg_sys::Oid::INVALID);
+                    catalog::attach_check(relid, owner, &server.catalog_name, &ns, &options.table)?;
+                    (name, loc)
+                }
                 None => {
                     return Err(LakeError::new(
                         PgSqlErrorCode::ERRCODE_UNDEFINED_TABLE,

@@ -1,0 +1,4 @@
+//! Thin shims over Postgres internals, shared by every part. Each `unsafe`
+//! block says why it is sound; the parts above call safe functions only.
+
+pub mod security;

@@ -1,0 +1,362 @@
+"""Privilege holes of issue 9 (items 1, 2, 3, 5, 7), attacked as a hostile analyst would:
+a LOGIN role with at most a read grant and a sandbox schema of its own.
+
+Each test fails against the code before the fix: the maintenance functions
+were PUBLIC and checked nothing, elevated catalog SQL resolved operators
+through the caller's search_path, orphan removal deleted an open
+transaction's files, any role with USAGE on the server could attach any
+table (governed ones included), and `lake._privileged` ran internal
+operations for anyone.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+import psycopg
+import pytest
+from psycopg import sql
+
+from govhelpers import error_of, one, recreate_roles, rows, session
+
+SUFFIX = uuid.uuid4().hex[:6]
+ANA = f"sec_ana_{SUFFIX}"      # the attacker: a read grant and a sandbox schema
+OWN = f"sec_own_{SUFFIX}"      # owns an Iceberg table of its own
+ING = f"sec_ing_{SUFFIX}"      # lake_owner: writes governed raw tables
+MNT = f"sec_mnt_{SUFFIX}"      # lake_maintainer
+ROLES = [ANA, OWN, ING, MNT]
+
+# Every function in schema lake that PUBLIC may execute, and why that is
+# safe. A new PUBLIC function fails test_public_functions_are_reviewed
+# until it is added here with its reason.
+REVIEWED_PUBLIC = {
+    "_governance_internal": "reads a backend flag",
+    "_privileged": "dispatches only operations that check the caller themselves",
+    "_iceberg_row_visible": "row-security predicate of lake.iceberg_tables; answers a yes/no for a name",
+    "access_gate": "checks the caller's own access",
+    "allow_attach": "owner-only, checked inside",
+    "approve_column": "reviewers only, checked inside",
+    "approve_table": "reviewers only, checked inside",
+    "classify": "pure classifier on the caller's text",
+    "classify_details": "pure classifier on the caller's text",
+    "compact": "table owner or lake_maintainer, checked inside",
+    "create_table_as": "security invoker: runs the caller's own DDL",
+    "deny_column": "reviewers only, checked inside",
+    "deny_table": "reviewers only, checked inside",
+    "disable_pii": "the caller's own session",
+    "enable_pii": "checks the caller's pii grants",
+    "eval_classifier": "reads a labels table with the caller's rights",
+    "eval_classifier_details": "reads a labels table with the caller's rights",
+    "eval_classifier_by_oid": "body of eval_classifier: reads with the caller's rights",
+    "eval_classifier_details_by_oid": "body of eval_classifier_details: reads with the caller's rights",
+    "expire_snapshots": "table owner or lake_maintainer, checked inside",
+    "explain_access": "the caller's own access",
+    "govern_schema": "superusers only, checked inside",
+    "grant_access": "reviewers only, checked inside",
+    "iceberg_fdw_handler": "FDW handler",
+    "iceberg_fdw_validator": "FDW validator",
+    "mask_email": "pure mask",
+    "mask_hash_keyed": "pure function of its arguments; the key lives only in lake.mask_key",
+    "mask_hash": "pure mask",
+    "mask_ip_prefix": "pure mask",
+    "mask_last4": "pure mask",
+    "mask_null": "pure mask",
+    "mask_partial": "pure mask",
+    "mask_redact": "pure mask",
+    "mask_year": "pure mask",
+    "my_access": "the caller's own grants",
+    "pii_classifier_version": "constant",
+    "pii_revealed": "the caller's own session state",
+    "pii_status": "the caller's own session state",
+    "pii_suggestion": "reads lake.pii_columns with the caller's rights",
+    "policy_json": "reviewers and auditors, checked inside",
+    "remove_orphan_files": "table owner or lake_maintainer, checked inside",
+    "request_access": "the caller's own request",
+    "revoke_access": "reviewers only, checked inside",
+    "set_mask": "reviewers only, checked inside",
+    "set_partitioning": "table owner or lake_maintainer, checked inside",
+    "set_row_filter": "reviewers only, checked inside",
+    "snapshots": "needs SELECT on the foreign table, checked inside",
+}
+
+
+@pytest.fixture(scope="module")
+def roles(admin_conn):
+    yield from recreate_roles(admin_conn, ROLES)
+
+
+@pytest.fixture(scope="module")
+def admin(roles, database):
+    with session(database) as conn:
+        conn.execute(sql.SQL("GRANT lake_owner TO {}").format(sql.Identifier(ING)))
+        conn.execute(sql.SQL("GRANT lake_maintainer TO {}").format(sql.Identifier(MNT)))
+        for r in ROLES:
+            conn.execute(sql.SQL("CREATE SCHEMA {} AUTHORIZATION {}").format(
+                sql.Identifier(f"{r}_s"), sql.Identifier(r)))
+            conn.execute(sql.SQL("GRANT USAGE ON FOREIGN SERVER lake_local TO {}").format(sql.Identifier(r)))
+        conn.execute("CREATE SCHEMA raw_sec")
+        conn.execute("SELECT lake.govern_schema('raw_sec', 'pub_sec')")
+        conn.execute(sql.SQL("GRANT CREATE ON SCHEMA raw_sec TO {}").format(sql.Identifier(ING)))
+        yield conn
+
+
+@pytest.fixture(scope="module")
+def owner_table(admin, database):
+    """OWN's Iceberg table, readable by ANA through a grant."""
+    with session(database, OWN) as own:
+        own.execute(f"CREATE FOREIGN TABLE {OWN}_s.sales (id int, email text) SERVER lake_local "
+                    f"OPTIONS (namespace 'sec_{SUFFIX}', \"table\" 'sales')")
+        for i in range(3):
+            own.execute(f"INSERT INTO {OWN}_s.sales SELECT g, 'user' || g || '@example.com' "
+                        f"FROM generate_series({i * 10 + 1}, {i * 10 + 10}) g")
+        own.execute(sql.SQL("GRANT USAGE ON SCHEMA {} TO {}").format(sql.Identifier(f"{OWN}_s"), sql.Identifier(ANA)))
+        own.execute(sql.SQL("GRANT SELECT ON {}.sales TO {}").format(sql.Identifier(f"{OWN}_s"), sql.Identifier(ANA)))
+    return f"{OWN}_s.sales"
+
+
+@pytest.fixture(scope="module")
+def governed_table(admin, database):
+    """A governed Iceberg table written by the ingest role; nobody has a grant."""
+    with session(database, ING) as ing:
+        ing.execute("CREATE FOREIGN TABLE raw_sec.people (id int, email text) SERVER lake_local "
+                    f"OPTIONS (namespace 'gov_{SUFFIX}', \"table\" 'people')")
+        ing.execute("INSERT INTO raw_sec.people VALUES (1, 'secret-one@corp.com'), (2, 'secret-two@corp.com')")
+    return "raw_sec.people"
+
+
+@pytest.fixture()
+def ana(database, admin):
+    with session(database, ANA) as conn:
+        yield conn
+
+
+def test_public_functions_are_reviewed(admin):
+    public = {r[0] for r in rows(admin, """
+        SELECT p.proname FROM pg_proc p
+         WHERE p.pronamespace = 'lake'::regnamespace
+           AND has_function_privilege('public', p.oid, 'EXECUTE')""")}
+    unreviewed = sorted(public - set(REVIEWED_PUBLIC))
+    assert not unreviewed, f"functions executable by PUBLIC without review: {unreviewed}"
+    # internal helpers in particular
+    for name in ("iceberg_foreign_table_created", "scan", "_op_enable_pii", "_gov_publish", "pii_relations",
+                 "audit_pending", "_check_row_filter"):
+        assert name not in public, name
+
+
+def plant_operator(conn, schema):
+    """An `=` for (varchar, text) in the attacker's schema that records who ran it."""
+    conn.execute(f"""
+        CREATE TABLE {schema}.ran_as (who text, superuser boolean);
+        GRANT INSERT ON {schema}.ran_as TO PUBLIC;
+        CREATE FUNCTION {schema}.sneaky_eq(varchar, text) RETURNS boolean LANGUAGE plpgsql AS $$
+        BEGIN
+            INSERT INTO {schema}.ran_as
+                SELECT current_user, rolsuper FROM pg_roles WHERE rolname = current_user;
+            RETURN $1::text OPERATOR(pg_catalog.=) $2;
+        END $$;
+        CREATE OPERATOR {schema}.= (LEFTARG = varchar, RIGHTARG = text, FUNCTION = {schema}.sneaky_eq);
+        CREATE FUNCTION {schema}.sneaky_eq2(name, text) RETURNS boolean LANGUAGE plpgsql AS $$
+        BEGIN
+            INSERT INTO {schema}.ran_as
+                SELECT current_user, rolsuper FROM pg_roles WHERE rolname = current_user;
+            RETURN $1::text OPERATOR(pg_catalog.=) $2;
+        END $$;
+        CREATE OPERATOR {schema}.= (LEFTARG = name, RIGHTARG = text, FUNCTION = {schema}.sneaky_eq2);
+    """)
+
+
+def test_planted_operator_never_runs_with_elevated_rights(admin, database):
+    schema = f"{OWN}_s"
+    with session(database, OWN) as own:
+        plant_operator(own, schema)
+        # the planted operator works for the attacker's own queries (the
+        # oracle that it would be picked when names resolve through this path)
+        own.execute(f"SET search_path = {schema}, pg_catalog")
+        assert one(own, "SELECT 'x'::varchar = 'x'::text") is True
+        assert one(own, f"SELECT count(*) FROM {schema}.ran_as") == 1
+        own.execute(f"TRUNCATE {schema}.ran_as")
+        own.execute(f"CREATE FOREIGN TABLE {schema}.bait (id int) SERVER lake_local "
+                    f"OPTIONS (namespace 'bait_{SUFFIX}', \"table\" 'bait')")
+        own.execute(f"INSERT INTO {schema}.bait SELECT generate_series(1, 5)")
+        own.execute(f"INSERT INTO {schema}.bait SELECT generate_series(6, 9)")
+        assert one(own, f"SELECT count(*) FROM {schema}.bait") == 9
+        own.execute(f"SELECT lake.set_partitioning('{schema}.bait', 'bucket(2, id)')")
+        own.execute(f"SELECT lake.compact('{schema}.bait')")
+        own.execute(f"SELECT lake.expire_snapshots('{schema}.bait', now(), 1)")
+        own.execute(f"SELECT lake.remove_orphan_files('{schema}.bait', now(), true)")
+        own.execute(f"SELECT * FROM lake.snapshots('{schema}.bait')")
+        own.execute(f"SELECT lake.my_access()")
+        own.execute(f"DELETE FROM {schema}.bait WHERE id OPERATOR(pg_catalog.=) 1")
+        own.execute(f"DROP FOREIGN TABLE {schema}.bait")
+    elevated = rows(admin, f"SELECT who FROM {schema}.ran_as WHERE superuser OR who <> %s", (OWN,))
+    assert elevated == [], f"the planted operator ran as {elevated}"
+
+
+def test_maintenance_needs_ownership(admin, ana, owner_table, governed_table):
+    gov_oid = one(admin, f"SELECT '{governed_table}'::regclass::oid")
+    own_oid = one(admin, f"SELECT '{owner_table}'::regclass::oid")
+    calls = [
+        "SELECT lake.set_partitioning({rel}, 'identity(email)')",
+        "SELECT lake.compact({rel})",
+        "SELECT lake.expire_snapshots({rel}, now(), 1)",
+        "SELECT lake.remove_orphan_files({rel}, now(), true)",
+    ]
+    snapshots_before = one(admin, f"SELECT count(*) FROM lake.snapshots('{owner_table}')")
+    for oid in (gov_oid, own_oid):
+        for call in calls:
+            err = error_of(ana, call.format(rel=f"{oid}::oid::regclass"))
+            assert isinstance(err, psycopg.errors.InsufficientPrivilege), (call, err)
+            assert "must own foreign table" in str(err), err
+    # a read grant shows snapshots of the table it covers, not of governed raw data
+    assert one(ana, f"SELECT count(*) FROM lake.snapshots('{owner_table}')") == snapshots_before
+    err = error_of(ana, f"SELECT * FROM lake.snapshots({gov_oid}::oid::regclass)")
+    assert isinstance(err, psycopg.errors.InsufficientPrivilege), err
+    assert one(admin, f"SELECT count(*) FROM lake.snapshots('{owner_table}')") == snapshots_before
+
+
+def test_repartition_and_rollback_reveals_nothing(ana, governed_table, admin):
+    """Issue 9 item 2: identity-partition every column, compact, roll back,
+    list orphan files: the paths would carry every raw value."""
+    oid = one(admin, f"SELECT '{governed_table}'::regclass::oid")
+    with pytest.raises(psycopg.errors.InsufficientPrivilege):
+        with ana.transaction():
+            ana.execute(f"SELECT lake.set_partitioning({oid}::oid::regclass, 'identity(email)')")
+            ana.execute(f"SELECT lake.compact({oid}::oid::regclass)")
+    err = error_of(ana, f"SELECT lake.remove_orphan_files({oid}::oid::regclass, now(), true)::text")
+    assert "secret-one" not in str(err)
+
+
+def test_maintainer_role_and_owner_may_maintain(admin, database, owner_table):
+    oid = one(admin, f"SELECT '{owner_table}'::regclass::oid")
+    with session(database, MNT) as mnt:
+        answer = one(mnt, f"SELECT lake.expire_snapshots({oid}::oid::regclass, now(), 10)")
+        assert answer["table"].endswith("sales")
+    with session(database, OWN) as own:
+        answer = one(own, f"SELECT lake.remove_orphan_files('{owner_table}', now(), true)")
+        assert answer["dry_run"] is True
+
+
+def test_heap_table_gets_a_clear_error(admin):
+    admin.execute("CREATE TABLE IF NOT EXISTS public.plain_heap (id int)")
+    for call in ("SELECT lake.compact('public.plain_heap')", "SELECT * FROM lake.snapshots('public.plain_heap')",
+                 "SELECT lake.expire_snapshots('public.plain_heap')"):
+        err = error_of(admin, call)
+        assert isinstance(err, psycopg.errors.WrongObjectType), err
+        assert "public.plain_heap is not an Iceberg foreign table" in str(err)
+
+
+def test_orphan_removal_spares_an_open_transactions_files(database, admin):
+    """Issue 9 item 3: files of an uncommitted INSERT are not orphans."""
+    with session(database, OWN) as own, session(database, OWN) as writer:
+        own.execute(f"CREATE FOREIGN TABLE {OWN}_s.race (id int) SERVER lake_local "
+                    f"OPTIONS (namespace 'race_{SUFFIX}', \"table\" 'race')")
+        own.execute(f"INSERT INTO {OWN}_s.race SELECT generate_series(1, 100)")
+        writer.execute("BEGIN")
+        writer.execute(f"INSERT INTO {OWN}_s.race SELECT generate_series(101, 1100)")
+        # the writer's data file now exists, unreferenced; a cutoff in the
+        # future would call it an orphan
+        answer = one(own, f"SELECT lake.remove_orphan_files('{OWN}_s.race', now() + interval '1 day', false)")
+        writer.execute("COMMIT")
+        assert one(own, f"SELECT count(*) FROM {OWN}_s.race") == 1100, answer
+        assert one(own, f"SELECT sum(id) FROM {OWN}_s.race") == sum(range(1, 1101))
+        # once nothing is open, a truly orphaned file (a rolled-back INSERT) goes
+        writer.execute("BEGIN")
+        writer.execute(f"INSERT INTO {OWN}_s.race SELECT generate_series(1, 10)")
+        writer.execute("ROLLBACK")
+        answer = one(own, f"SELECT lake.remove_orphan_files('{OWN}_s.race', now() + interval '1 day', false)")
+        assert answer["deleted"] >= 1, answer
+        assert one(own, f"SELECT count(*) FROM {OWN}_s.race") == 1100
+
+
+def test_server_usage_does_not_reach_governed_tables(ana, governed_table, admin):
+    """Issue 9 item 5: USAGE on lake_local let an analyst attach a governed table."""
+    err = error_of(ana, f"CREATE FOREIGN TABLE {ANA}_s.stolen (id int, email text) SERVER lake_local "
+                        f"OPTIONS (namespace 'gov_{SUFFIX}', \"table\" 'people')")
+    assert isinstance(err, psycopg.errors.InsufficientPrivilege), err
+    assert "is governed" in str(err)
+    assert one(admin, f"SELECT to_regclass('{ANA}_s.stolen')") is None
+    # IMPORT skips it with a notice instead of attaching it
+    ana.execute(f"IMPORT FOREIGN SCHEMA \"gov_{SUFFIX}\" FROM SERVER lake_local INTO {ANA}_s")
+    assert one(admin, f"SELECT to_regclass('{ANA}_s.people')") is None
+    assert any("is governed" in n for n in ana.notices)
+    # the catalog hides governed rows (their metadata locations) from the analyst
+    assert one(ana, "SELECT count(*) FROM lake.iceberg_tables WHERE table_namespace = %s",
+               (f"gov_{SUFFIX}",)) == 0
+    assert one(admin, "SELECT count(*) FROM lake.iceberg_tables WHERE table_namespace = %s",
+               (f"gov_{SUFFIX}",)) == 1
+
+
+def test_attach_after_alter_is_checked_at_scan(ana, governed_table, admin):
+    """Creating a harmless table and re-pointing it with ALTER is refused at use."""
+    ana.execute(f"CREATE FOREIGN TABLE {ANA}_s.decoy (id int, email text) SERVER lake_local "
+                f"OPTIONS (namespace 'decoy_{SUFFIX}', \"table\" 'decoy')")
+    err = error_of(ana, f"ALTER FOREIGN TABLE {ANA}_s.decoy OPTIONS (SET namespace 'gov_{SUFFIX}', "
+                        "SET \"table\" 'people')")
+    assert isinstance(err, psycopg.errors.InsufficientPrivilege), err
+    # ALTER TABLE reaches a foreign table's options without the hook seeing
+    # a foreign-table statement: the scan checks again
+    ana.execute(f"ALTER TABLE {ANA}_s.decoy OPTIONS (SET namespace 'gov_{SUFFIX}', SET \"table\" 'people')")
+    err = error_of(ana, f"SELECT email FROM {ANA}_s.decoy")
+    assert isinstance(err, psycopg.errors.InsufficientPrivilege), err
+    assert "secret" not in str(err)
+    err = error_of(ana, f"INSERT INTO {ANA}_s.decoy VALUES (3, 'planted@x.com')")
+    assert isinstance(err, psycopg.errors.InsufficientPrivilege), err
+    assert one(admin, f"SELECT count(*) FROM {governed_table}") == 2
+
+
+def test_attaching_someone_elses_table_needs_their_permission(ana, owner_table, admin, database):
+    ns = f"sec_{SUFFIX}"
+    err = error_of(ana, f"CREATE FOREIGN TABLE {ANA}_s.copy (id int, email text) SERVER lake_local "
+                        f"OPTIONS (namespace '{ns}', \"table\" 'sales')")
+    assert isinstance(err, psycopg.errors.InsufficientPrivilege), err
+    assert "belongs to another role" in str(err)
+    with session(database, OWN) as own:
+        err = error_of(ana, f"SELECT lake.allow_attach('{owner_table}', '{ANA}')")
+        assert isinstance(err, psycopg.errors.InsufficientPrivilege), err
+        own.execute(f"SELECT lake.allow_attach('{owner_table}', '{ANA}')")
+        ana.execute(f"CREATE FOREIGN TABLE {ANA}_s.copy (id int, email text) SERVER lake_local "
+                    f"OPTIONS (namespace '{ns}', \"table\" 'sales')")
+        assert one(ana, f"SELECT count(*) FROM {ANA}_s.copy") == one(admin, f"SELECT count(*) FROM {owner_table}")
+        # dropping the attached copy detaches only: the owner's table stays
+        ana.execute(f"DROP FOREIGN TABLE {ANA}_s.copy")
+        assert one(admin, f"SELECT count(*) FROM {owner_table}") == 30
+        own.execute(f"SELECT lake.allow_attach('{owner_table}', '{ANA}', false)")
+
+
+@pytest.mark.parametrize("option", ["metadata_location 'file:///etc/passwd'", "owns_table 'true'"])
+def test_superuser_only_options(ana, option):
+    err = error_of(ana, f"CREATE FOREIGN TABLE {ANA}_s.probe (id int) SERVER lake_local "
+                        f"OPTIONS (namespace 'probe_{SUFFIX}', \"table\" 'probe', {option})")
+    assert isinstance(err, psycopg.errors.InsufficientPrivilege), err
+    assert "only superusers may set option" in str(err)
+
+
+def test_owns_table_cannot_be_claimed_to_drop_someone_elses_table(admin, database):
+    """Item 5: an alias with owns_table dropped someone else's catalog row."""
+    with session(database, OWN) as own:
+        own.execute(f"CREATE FOREIGN TABLE {OWN}_s.keep (id int) SERVER lake_local "
+                    f"OPTIONS (namespace 'keep_{SUFFIX}', \"table\" 'keep')")
+        own.execute(f"INSERT INTO {OWN}_s.keep VALUES (1)")
+        own.execute(f"SELECT lake.allow_attach('{OWN}_s.keep', '{ANA}')")
+    with session(database, ANA) as ana:
+        ana.execute(f"CREATE FOREIGN TABLE {ANA}_s.alias (id int) SERVER lake_local "
+                    f"OPTIONS (namespace 'keep_{SUFFIX}', \"table\" 'keep')")
+        err = error_of(ana, f"ALTER FOREIGN TABLE {ANA}_s.alias OPTIONS (ADD owns_table 'true')")
+        assert isinstance(err, psycopg.errors.InsufficientPrivilege), err
+        ana.execute(f"DROP FOREIGN TABLE {ANA}_s.alias")
+    assert one(admin, "SELECT count(*) FROM lake.iceberg_tables WHERE table_namespace = %s",
+               (f"keep_{SUFFIX}",)) == 1
+    assert one(admin, f"SELECT count(*) FROM {OWN}_s.keep") == 1
+
+
+def test_attach_only_never_creates(ana, admin):
+    err = error_of(ana, f"CREATE FOREIGN TABLE {ANA}_s.typo (id int) SERVER lake_local "
+                        f"OPTIONS (namespace 'sec_{SUFFIX}', \"table\" 'slaes', attach_only 'true')")
+    assert isinstance(err, psycopg.errors.UndefinedTable), err
+    assert "does not exist" in str(err)
+    assert one(admin, "SELECT count(*) FROM lake.iceberg_tables WHERE table_name = 'slaes'") == 0
+    # without attach_only a new table is created, and the user is told
+    ana.notices.clear()
+    ana.execute(f"CREATE FOREIGN TABLE {ANA}_s.fresh (id int) SERVER lake_local "
+                f"OPTIONS (namespace 'sec_{SUFFIX}', \"table\" 'fresh')")
+    assert any("created Iceberg table" in n for n in ana.notices), ana.notices
