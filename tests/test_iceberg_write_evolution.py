@@ -400,3 +400,24 @@ def test_compact_after_partition_evolution(conn, write_ns, local_lake):
     assert assert_readers_agree(conn, local_lake.catalog, write_ns, "compact_respec", relation) == 60
     table = load(local_lake.catalog, write_ns, "compact_respec")
     assert table.scan(row_filter="id == 7").to_arrow().num_rows == 1
+
+
+@pytest.mark.parametrize("change, expected_row", [
+    # (id, a, extra): the new column reads NULL in every rewritten row
+    ("ADD COLUMN extra text", lambda g: (g, g * 10, None)),
+    # int -> bigint: the old int32 values are widened
+    ("ALTER COLUMN a TYPE bigint", lambda g: (g, g * 10)),
+])
+def test_compact_right_after_schema_evolution(change, expected_row, conn, write_ns):
+    """Issue 9 item 12: with no write after the change, the current snapshot
+    still has the old schema; compaction must read files as the current one
+    (it failed with "field not found" / "expected Int64 but found Int32")."""
+    relation = create(conn, write_ns, "evolve_then_compact", "id bigint NOT NULL, a integer",
+                      partition_by="bucket(2, id)")
+    for i in range(3):
+        conn.execute(f"INSERT INTO {relation} SELECT g, g * 10 FROM generate_series({i * 5 + 1}, {i * 5 + 5}) g")
+    conn.execute(f"ALTER FOREIGN TABLE {relation} {change}")
+    conn.execute(f"SELECT lake.set_partitioning('{relation}', 'bucket(3, id)')")
+    report = conn.execute(f"SELECT lake.compact('{relation}')").fetchone()[0]
+    assert report["files_rewritten"] >= 3, report
+    assert conn.execute(f"SELECT * FROM {relation} ORDER BY id").fetchall() == [expected_row(g) for g in range(1, 16)]

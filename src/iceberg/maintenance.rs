@@ -251,10 +251,15 @@ fn compact(rel: Option<pg_sys::Oid>, target_file_size_mb: Option<i32>) -> JsonB 
         let bytes_before: u64 = chosen.iter().map(|t| t.file_size_in_bytes).sum();
         let mut writer = super::write::TableInsert::new(rel)?;
         writer.set_target_file_size(target);
-        let field_ids: Vec<i32> = resolved.metadata.current_schema().as_struct().fields().iter().map(|f| f.id).collect();
+        // Read every file as the *current* schema: columns added since the
+        // snapshot come back as NULL, promoted types widened, so the rows fit
+        // the writer (the snapshot's own schema may be older).
+        let current_schema = resolved.metadata.current_schema().clone();
+        let field_ids: Vec<i32> = current_schema.as_struct().fields().iter().map(|f| f.id).collect();
         let reader = iceberg::arrow::ArrowReaderBuilder::new(resolved.server.file_io(), crate::runtime::iceberg_runtime()).build();
         let tasks = futures::stream::iter(chosen.into_iter().map(move |mut t| {
             t.project_field_ids = field_ids.clone();
+            t.schema = current_schema.clone();
             t.predicate = None;
             Ok(t)
         }))
