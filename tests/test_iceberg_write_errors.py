@@ -3,6 +3,7 @@ nothing half-created in the catalog."""
 
 from __future__ import annotations
 
+import psycopg
 import pytest
 
 from lakehelpers import expect_error
@@ -228,3 +229,30 @@ def test_write_errors_in_catalog_inconsistency(conn, write_ns):
                  (write_ns,))
     expect_error(conn, f"INSERT INTO {relation} VALUES (1)", "vanishing")
     conn.execute(f"DROP FOREIGN TABLE {relation}")
+
+
+def test_declarations_iceberg_cannot_keep_are_refused(conn):
+    """Issue 9 item 14: SET NOT NULL and ON CONFLICT were silently ignored."""
+    conn.execute("DROP FOREIGN TABLE IF EXISTS declared")
+    conn.execute("CREATE FOREIGN TABLE declared (id bigint NOT NULL, v text) SERVER lake_local "
+                 "OPTIONS (namespace 'errors_ns', table 'declared')")
+    conn.execute("INSERT INTO declared VALUES (1, NULL)")
+    for alter in ("ALTER FOREIGN TABLE declared ALTER COLUMN v SET NOT NULL",
+                  "ALTER TABLE declared ALTER COLUMN v SET NOT NULL"):
+        with pytest.raises(psycopg.errors.FeatureNotSupported, match="SET NOT NULL is not supported"):
+            conn.execute(alter)
+    with pytest.raises(psycopg.errors.FeatureNotSupported, match="cannot be NOT NULL"):
+        conn.execute("ALTER FOREIGN TABLE declared ADD COLUMN w int NOT NULL DEFAULT 0")
+    for insert in ("INSERT INTO declared VALUES (1, 'dup') ON CONFLICT DO NOTHING",
+                   "INSERT INTO declared VALUES (1, 'dup') ON CONFLICT (id) DO NOTHING"):
+        with pytest.raises(psycopg.Error, match="ON CONFLICT"):
+            conn.execute(insert)
+    assert conn.execute("SELECT count(*) FROM declared").fetchone() == (1,)
+    # DROP NOT NULL is a valid Iceberg change: the field becomes optional
+    conn.execute("ALTER FOREIGN TABLE declared ALTER COLUMN id DROP NOT NULL")
+    conn.execute("INSERT INTO declared VALUES (NULL, 'no id')")
+    assert conn.execute("SELECT count(*) FROM declared WHERE id IS NULL").fetchone() == (1,)
+    # ALTER TABLE on a foreign table evolves the Iceberg schema like ALTER FOREIGN TABLE
+    conn.execute("ALTER TABLE declared ADD COLUMN extra int")
+    conn.execute("INSERT INTO declared VALUES (2, 'x', 7)")
+    assert conn.execute("SELECT extra FROM declared WHERE id = 2").fetchone() == (7,)

@@ -34,6 +34,7 @@ struct Column {
     name: String,
     type_oid: pg_sys::Oid,
     typmod: i32,
+    not_null: bool,
     field_id: Option<i32>,
 }
 
@@ -134,6 +135,7 @@ unsafe fn columns_of(relid: pg_sys::Oid) -> Vec<Column> {
             name: pgrx::name_data_to_str(&att.attname).to_string(),
             type_oid: att.atttypid,
             typmod: att.atttypmod,
+            not_null: att.attnotnull,
             field_id: opts.get("field_id").and_then(|v| v.trim().parse().ok()),
         });
     }
@@ -147,7 +149,9 @@ unsafe fn capture(node: *mut pg_sys::Node) -> LakeResult<Option<Captured>> {
     match (*node).type_ {
         pg_sys::NodeTag::T_AlterTableStmt => {
             let stmt = node as *mut pg_sys::AlterTableStmt;
-            if (*stmt).objtype != pg_sys::ObjectType::OBJECT_FOREIGN_TABLE {
+            // ALTER TABLE reaches foreign tables too: both are captured, and
+            // the relation's kind decides.
+            if !matches!((*stmt).objtype, pg_sys::ObjectType::OBJECT_FOREIGN_TABLE | pg_sys::ObjectType::OBJECT_TABLE) {
                 return Ok(None);
             }
             Ok(relid_of((*stmt).relation)
@@ -157,7 +161,7 @@ unsafe fn capture(node: *mut pg_sys::Node) -> LakeResult<Option<Captured>> {
         pg_sys::NodeTag::T_RenameStmt => {
             let stmt = node as *mut pg_sys::RenameStmt;
             if (*stmt).renameType != pg_sys::ObjectType::OBJECT_COLUMN
-                || (*stmt).relationType != pg_sys::ObjectType::OBJECT_FOREIGN_TABLE
+                || !matches!((*stmt).relationType, pg_sys::ObjectType::OBJECT_FOREIGN_TABLE | pg_sys::ObjectType::OBJECT_TABLE)
             {
                 return Ok(None);
             }
@@ -269,6 +273,19 @@ unsafe fn evolve(relid: pg_sys::Oid, before: Vec<Column>) -> LakeResult<()> {
                     field.name = new.name.clone();
                     changed = true;
                 }
+                if new.not_null != old.not_null {
+                    if new.not_null {
+                        // Iceberg lets a required field become optional, never
+                        // the reverse: files already written may hold NULLs.
+                        return Err(LakeError::new(
+                            PgSqlErrorCode::ERRCODE_FEATURE_NOT_SUPPORTED,
+                            format!("column \"{}\": SET NOT NULL is not supported on an Iceberg table", new.name),
+                        )
+                        .with_hint("Iceberg cannot make an optional field required. Declare NOT NULL when creating the table."));
+                    }
+                    field.required = false;
+                    changed = true;
+                }
                 if new.type_oid != old.type_oid || new.typmod != old.typmod {
                     if new.type_oid == pg_sys::INT2OID && old.type_oid != pg_sys::INT2OID {
                         return Err(LakeError::new(
@@ -287,6 +304,13 @@ unsafe fn evolve(relid: pg_sys::Oid, before: Vec<Column>) -> LakeResult<()> {
         }
     }
     for new in after.iter().filter(|c| !before.iter().any(|b| b.attnum == c.attnum)) {
+        if new.not_null {
+            return Err(LakeError::new(
+                PgSqlErrorCode::ERRCODE_FEATURE_NOT_SUPPORTED,
+                format!("column \"{}\": a new column of an Iceberg table cannot be NOT NULL", new.name),
+            )
+            .with_hint("Rows written before it existed read it as NULL; add it without NOT NULL."));
+        }
         next_id += 1;
         // Rows written before the column existed read it as NULL.
         fields.push(NestedField::optional(next_id, &new.name, iceberg_type_of(new)?));

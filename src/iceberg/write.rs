@@ -792,6 +792,14 @@ pub unsafe extern "C-unwind" fn plan_foreign_modify(
             .with_hint("Use INSERT, UPDATE and DELETE.")
             .report();
     }
+    // Postgres hands ON CONFLICT DO NOTHING to the wrapper; Iceberg has no
+    // unique constraint to conflict with, so silently inserting would be a
+    // wrong answer.
+    if (*plan).onConflictAction != pg_sys::OnConflictAction::ONCONFLICT_NONE {
+        LakeError::new(PgSqlErrorCode::ERRCODE_FEATURE_NOT_SUPPORTED, "INSERT … ON CONFLICT is not supported on Iceberg tables")
+            .with_hint("Iceberg tables have no unique constraints; deduplicate in the SELECT (e.g. WHERE NOT EXISTS) instead.")
+            .report();
+    }
     std::ptr::null_mut()
 }
 
