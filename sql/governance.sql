@@ -390,11 +390,16 @@ CREATE FUNCTION lake._gov_mask_fits(coltype oid, argtype oid) RETURNS boolean
 LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
     WITH base AS (
         SELECT CASE WHEN t.typtype = 'd' THEN t.typbasetype ELSE t.oid END AS oid FROM pg_type t WHERE t.oid = coltype)
+    -- The mask must see the column's own value: its type, the domain's base
+    -- type, a polymorphic argument, or a binary-coercible type (varchar for
+    -- text). A conversion (date to timestamp, int to numeric) would change
+    -- what the mask sees and the published column's type.
     SELECT argtype IN ('anyelement'::regtype, 'anycompatible'::regtype)
         OR coltype = argtype
         OR (SELECT oid FROM base) = argtype
         OR EXISTS (SELECT 1 FROM pg_cast c, base
-                    WHERE c.castsource IN (coltype, base.oid) AND c.casttarget = argtype AND c.castcontext IN ('i', 'a'))
+                    WHERE c.castsource IN (coltype, base.oid) AND c.casttarget = argtype
+                      AND c.castmethod = 'b' AND c.castcontext = 'i')
 $$;
 
 -- Raises unless `mask` can mask column `att` of `rel`.

@@ -4,6 +4,7 @@ use std::ffi::{c_char, CStr, CString};
 use std::ptr::null_mut;
 
 use pgrx::pg_sys;
+use pgrx::pg_guard;
 use pgrx::{GucContext, GucFlags, GucRegistry, GucSetting};
 
 // Postgres owns these strings; it updates the pointers on SET.
@@ -40,6 +41,7 @@ pub fn init() {
             &raw mut WAREHOUSE,
             Box::leak(boot.into_boxed_c_str()).as_ptr(),
             pg_sys::GucContext::PGC_SUSET,
+            None,
         );
         define_string(
             c"townlake.as_of",
@@ -48,6 +50,7 @@ pub fn init() {
             &raw mut AS_OF,
             c"".as_ptr(),
             pg_sys::GucContext::PGC_USERSET,
+            Some(check_as_of),
         );
         define_string(
             c"townlake.snapshot_id",
@@ -56,6 +59,7 @@ pub fn init() {
             &raw mut SNAPSHOT_ID,
             c"".as_ptr(),
             pg_sys::GucContext::PGC_USERSET,
+            Some(check_snapshot_id),
         );
     }
     GucRegistry::define_int_guc(
@@ -152,6 +156,7 @@ unsafe fn define_string(
     var: *mut *mut c_char,
     boot: *const c_char,
     context: pg_sys::GucContext::Type,
+    check: pg_sys::GucStringCheckHook,
 ) {
     pg_sys::DefineCustomStringVariable(
         name.as_ptr(),
@@ -161,10 +166,76 @@ unsafe fn define_string(
         boot,
         context,
         0,
-        None,
+        check,
         None,
         None,
     );
+}
+
+/// Tell SET what was wrong (the GUC_check_errmsg/errhint macros of C).
+unsafe fn check_failed(message: &str, hint: &str) -> bool {
+    let m = CString::new(message).unwrap_or_default();
+    let h = CString::new(hint).unwrap_or_default();
+    pg_sys::GUC_check_errmsg_string = pg_sys::pstrdup(m.as_ptr());
+    pg_sys::GUC_check_errhint_string = pg_sys::pstrdup(h.as_ptr());
+    false
+}
+
+/// `SET townlake.snapshot_id` takes a 64-bit integer or nothing.
+#[pg_guard]
+unsafe extern "C-unwind" fn check_snapshot_id(
+    newval: *mut *mut c_char,
+    _extra: *mut *mut std::ffi::c_void,
+    _source: pg_sys::GucSource::Type,
+) -> bool {
+    let text = if (*newval).is_null() { String::new() } else { CStr::from_ptr(*newval).to_string_lossy().into_owned() };
+    if text.trim().is_empty() {
+        return true;
+    }
+    match crate::iceberg::timetravel::parse_snapshot_id(&text) {
+        Ok(_) => true,
+        Err(m) => check_failed(&m, "Use a snapshot_id from lake.snapshots('table'), or RESET townlake.snapshot_id."),
+    }
+}
+
+/// `SET townlake.as_of` takes what timestamptz input takes. Checked with
+/// Postgres' own input function when a transaction is open (SET in a
+/// session); values from configuration files are checked at first use.
+#[pg_guard]
+unsafe extern "C-unwind" fn check_as_of(
+    newval: *mut *mut c_char,
+    _extra: *mut *mut std::ffi::c_void,
+    _source: pg_sys::GucSource::Type,
+) -> bool {
+    if (*newval).is_null() || CStr::from_ptr(*newval).to_bytes().iter().all(u8::is_ascii_whitespace) {
+        return true;
+    }
+    if !pg_sys::IsTransactionState() {
+        return true;
+    }
+    let input = *newval;
+    // Only input errors (class 22, data exceptions) are caught: a cancel or
+    // anything else propagates as itself.
+    let valid = pgrx::PgTryBuilder::new(|| {
+        let (mut func, mut ioparam) = (pg_sys::InvalidOid, pg_sys::InvalidOid);
+        pg_sys::getTypeInputInfo(pg_sys::TIMESTAMPTZOID, &mut func, &mut ioparam);
+        pg_sys::OidInputFunctionCall(func, input, ioparam, -1);
+        true
+    })
+    .catch_when(pgrx::PgSqlErrorCode::ERRCODE_INVALID_DATETIME_FORMAT, |_| false)
+    .catch_when(pgrx::PgSqlErrorCode::ERRCODE_DATETIME_FIELD_OVERFLOW, |_| false)
+    .catch_when(pgrx::PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE, |_| false)
+    .catch_when(pgrx::PgSqlErrorCode::ERRCODE_INVALID_TIME_ZONE_DISPLACEMENT_VALUE, |_| false)
+    .catch_when(pgrx::PgSqlErrorCode::ERRCODE_FEATURE_NOT_SUPPORTED, |_| false)
+    .execute();
+    if valid {
+        true
+    } else {
+        check_failed(
+            &format!("\"{}\" is not a timestamp with time zone", CStr::from_ptr(input).to_string_lossy()),
+            "Example: SET townlake.as_of = '2024-05-01 12:00:00+00'; RESET townlake.as_of reads the current snapshot.",
+        )
+    }
 }
 
 fn default_warehouse() -> String {

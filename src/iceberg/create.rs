@@ -38,6 +38,8 @@ fn iceberg_foreign_table_created(relid: pg_sys::Oid) {
     create_if_missing(relid).or_report();
 }
 
+pub const PARTITION_HINT: &str = "Transforms: identity, year/month/day/hour on date and timestamp columns, bucket(n, col), truncate(w, col) on ints, decimals and strings.";
+
 fn create_if_missing(relid: pg_sys::Oid) -> LakeResult<()> {
     let (options, server_oid) = table_options(relid)?;
     let Some(namespace) = options.namespace.clone() else {
@@ -98,9 +100,18 @@ fn create_if_missing(relid: pg_sys::Oid) -> LakeResult<()> {
                         format!("partition_by names column \"{}\", which the table does not have", term.column),
                     ));
                 };
-                builder = builder
-                    .add_partition_field(*id, term.field_name(), term.transform)
-                    .map_err(|e| LakeError::invalid(format!("invalid partition_by: {}", iceberg_message(&e))))?;
+                let ty = schema.field_by_id(*id).map(|f| (*f.field_type).clone());
+                if let Some(Err(m)) = ty.map(|t| term.check_type(&t)) {
+                    return Err(LakeError::new(PgSqlErrorCode::ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE, format!("invalid partition_by: {m}"))
+                        .with_hint(PARTITION_HINT));
+                }
+                builder = builder.add_partition_field(*id, term.field_name(), term.transform).map_err(|e| {
+                    LakeError::new(
+                        PgSqlErrorCode::ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE,
+                        format!("invalid partition_by term {}: {}", term.display(), iceberg_message(&e)),
+                    )
+                    .with_hint(PARTITION_HINT)
+                })?;
             }
             Some(builder.build())
         }
@@ -108,7 +119,7 @@ fn create_if_missing(relid: pg_sys::Oid) -> LakeResult<()> {
     super::commit::create_table(&server, &namespace, &options.table, schema, spec).map_err(|e| {
         if e.message.contains("transform") || e.message.contains("partition") {
             LakeError::new(PgSqlErrorCode::ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE, e.message)
-                .with_hint("Transforms: identity, year/month/day/hour on date and timestamp columns, bucket(n, col), truncate(w, col) on ints, decimals and strings.")
+                .with_hint(PARTITION_HINT)
         } else {
             e
         }

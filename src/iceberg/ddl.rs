@@ -56,6 +56,30 @@ impl PartitionTerm {
     }
 }
 
+impl PartitionTerm {
+    /// The term as users write it: `day(ts)`, `bucket(16, id)`.
+    pub fn display(&self) -> String {
+        match self.transform {
+            Transform::Identity => self.column.clone(),
+            Transform::Bucket(n) => format!("bucket({n}, {})", self.column),
+            Transform::Truncate(w) => format!("truncate({w}, {})", self.column),
+            other => format!("{other}({})", self.column),
+        }
+    }
+
+    /// Whether the transform applies to a column of type `ty`, in words
+    /// that name the column and its type.
+    pub fn check_type(&self, ty: &Type) -> Result<(), String> {
+        self.transform.result_type(ty).map(|_| ()).map_err(|_| {
+            format!(
+                "{} does not apply to column \"{}\" of Iceberg type {ty}",
+                self.display(),
+                self.column
+            )
+        })
+    }
+}
+
 /// Parse `day(ts), bucket(16, account_id), truncate(4, code), metric`.
 pub fn parse_partition_by(spec: &str) -> Result<Vec<PartitionTerm>, String> {
     let mut terms = Vec::new();

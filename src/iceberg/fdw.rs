@@ -80,6 +80,20 @@ fn validate(given: &BTreeMap<String, String>, catalog: pg_sys::Oid) -> LakeResul
         OptionTarget::Column => COLUMN_OPTIONS,
     };
     check_names(given, valid, target, "iceberg")?;
+    // A server without a warehouse creates its tables under
+    // townlake.warehouse: say so rather than do it silently (lake_local,
+    // made by CREATE EXTENSION, is meant to).
+    // SAFETY: plain read of a backend global.
+    let creating_extension = unsafe { pg_sys::creating_extension };
+    if matches!(target, OptionTarget::Server) && !given.contains_key("warehouse") && !creating_extension {
+        let read_only = parse_bool("read_only", given.get("read_only")).ok().flatten().unwrap_or(false);
+        if !read_only {
+            pgrx::notice!(
+                "server has no warehouse option: Iceberg tables created on it go under townlake.warehouse ({})",
+                crate::guc::warehouse()
+            );
+        }
+    }
     // These two reach past the catalog's ownership records (any file the
     // server can read; dropping a table on DROP FOREIGN TABLE), so only
     // superusers may set them.

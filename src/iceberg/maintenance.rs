@@ -77,9 +77,13 @@ fn set_partitioning(rel: pg_sys::Oid, spec: &str) -> JsonB {
                 let field = schema.field_by_name(&term.column).ok_or_else(|| {
                     LakeError::new(PgSqlErrorCode::ERRCODE_UNDEFINED_COLUMN, format!("column \"{}\" does not exist", term.column))
                 })?;
-                builder = builder
-                    .add_partition_field(field.id, term.field_name(), term.transform)
-                    .map_err(|e| LakeError::invalid(format!("invalid partition spec: {}", iceberg_message(&e))))?;
+                term.check_type(&field.field_type).map_err(|m| {
+                    LakeError::invalid(format!("invalid partition spec: {m}")).with_hint(super::create::PARTITION_HINT)
+                })?;
+                builder = builder.add_partition_field(field.id, term.field_name(), term.transform).map_err(|e| {
+                    LakeError::invalid(format!("invalid partition spec term {}: {}", term.display(), iceberg_message(&e)))
+                        .with_hint(super::create::PARTITION_HINT)
+                })?;
             }
         }
         let unbound = builder.build();
