@@ -90,3 +90,20 @@ def test_import_keeps_required_fields_not_null(admin, database):
         "SELECT column_name, is_nullable FROM information_schema.columns "
         "WHERE table_schema = 'imported_req' AND table_name = 'req'").fetchall())
     assert nullable == {"id": "NO", "name": "YES"}
+
+
+def test_s3_endpoint_errors_say_what_to_fix(admin):
+    err = error_of(admin, "CREATE SERVER s3_plain FOREIGN DATA WRAPPER iceberg "
+                          "OPTIONS (warehouse 's3://b/w', s3_endpoint 'http://127.0.0.1:1')")
+    assert "s3_allow_http" in str(err) and "builder error" not in str(err), err
+    err = error_of(admin, "CREATE SERVER s3_nohost FOREIGN DATA WRAPPER iceberg "
+                          "OPTIONS (warehouse 's3://b/w', s3_endpoint 'https://exa mple:9')")
+    assert "not a valid" in str(err), err
+    # an endpoint nobody listens on (port 1 of loopback): the hint points at the endpoint
+    admin.execute("CREATE SERVER s3_down FOREIGN DATA WRAPPER iceberg OPTIONS (warehouse 's3://b/w', "
+                  "s3_endpoint 'http://127.0.0.1:1', s3_allow_http 'true', s3_path_style 'true')")
+    admin.execute("CREATE USER MAPPING FOR CURRENT_USER SERVER s3_down "
+                  "OPTIONS (s3_access_key_id 'AKIAEXAMPLE', s3_secret_access_key 'sup3r-s3cret-value')")
+    err = error_of(admin, f"CREATE FOREIGN TABLE s3_down_t (a int) SERVER s3_down OPTIONS (namespace '{NS}', \"table\" 't')")
+    assert "s3_endpoint" in (err.diag.message_hint or ""), err
+    assert "sup3r-s3cret-value" not in str(err) and "sup3r-s3cret-value" not in (err.diag.message_hint or "")

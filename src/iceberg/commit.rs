@@ -232,7 +232,11 @@ pub fn create_table(
             pgrx::PgSqlErrorCode::ERRCODE_FDW_ERROR,
             format!("cannot write Iceberg metadata: {}", server.scrub(&iceberg_message(&e))),
         )
-        .with_hint("Check that the warehouse location is writable by the Postgres server.")
+        .with_hint(if server.warehouse.starts_with("s3://") {
+            "Check the server's s3_endpoint (reachable from the Postgres server), the bucket, and the credentials in your user mapping."
+        } else {
+            "Check that the warehouse location is writable by the Postgres server."
+        })
     })?;
     let metadata_location = metadata_location.to_string();
     let inserted = crate::catalog::as_catalog_owner(|| Spi::connect_mut(|client| {

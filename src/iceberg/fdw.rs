@@ -80,6 +80,12 @@ fn validate(given: &BTreeMap<String, String>, catalog: pg_sys::Oid) -> LakeResul
         OptionTarget::Column => COLUMN_OPTIONS,
     };
     check_names(given, valid, target, "iceberg")?;
+    if matches!(target, OptionTarget::Server) {
+        crate::storage::options::S3Settings::from_options(given).map_err(|m| {
+            LakeError::new(PgSqlErrorCode::ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE, m)
+                .with_hint("For a local S3 API server use OPTIONS (s3_endpoint 'http://127.0.0.1:9000', s3_allow_http 'true', s3_path_style 'true').")
+        })?;
+    }
     // A server without a warehouse creates its tables under
     // townlake.warehouse: say so rather than do it silently (lake_local,
     // made by CREATE EXTENSION, is meant to).

@@ -21,11 +21,25 @@ pub struct S3Settings {
 impl S3Settings {
     /// Build from the merged server + user-mapping options.
     pub fn from_options(opts: &BTreeMap<String, String>) -> Result<S3Settings, String> {
+        let allow_http = parse_bool("s3_allow_http", opts.get("s3_allow_http"))?.unwrap_or(false);
+        if let Some(endpoint) = opts.get("s3_endpoint") {
+            // The HTTP client refuses plain http unless allowed; say so here
+            // rather than let it fail later as "builder error".
+            if endpoint.starts_with("http://") && !allow_http {
+                return Err(format!(
+                    "s3_endpoint \"{endpoint}\" is plain http:// but option \"s3_allow_http\" is not 'true'"
+                ));
+            }
+            match url::Url::parse(endpoint) {
+                Ok(u) if u.host_str().is_some_and(|h| !h.is_empty()) => {}
+                _ => return Err(format!("s3_endpoint \"{endpoint}\" is not a valid http(s) URL with a host")),
+            }
+        }
         Ok(S3Settings {
             endpoint: opts.get("s3_endpoint").cloned(),
             region: opts.get("s3_region").cloned(),
             path_style: parse_bool("s3_path_style", opts.get("s3_path_style"))?.unwrap_or(false),
-            allow_http: parse_bool("s3_allow_http", opts.get("s3_allow_http"))?.unwrap_or(false),
+            allow_http,
             access_key_id: opts.get("s3_access_key_id").cloned(),
             secret_access_key: opts.get("s3_secret_access_key").cloned(),
             session_token: opts.get("s3_session_token").cloned(),
@@ -118,6 +132,29 @@ pub fn scrub(message: &str, secrets: &[String]) -> String {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod s3_endpoint_tests {
+    use super::*;
+
+    fn settings(pairs: &[(&str, &str)]) -> Result<S3Settings, String> {
+        S3Settings::from_options(&pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect())
+    }
+
+    #[test]
+    fn plain_http_needs_allow_http() {
+        let err = settings(&[("s3_endpoint", "http://127.0.0.1:9000")]).unwrap_err();
+        assert!(err.contains("s3_allow_http"), "{err}");
+        assert!(settings(&[("s3_endpoint", "http://127.0.0.1:9000"), ("s3_allow_http", "true")]).is_ok());
+        assert!(settings(&[("s3_endpoint", "https://s3.example.com")]).is_ok());
+    }
+
+    #[test]
+    fn endpoint_must_be_a_url_with_a_host() {
+        assert!(settings(&[("s3_endpoint", "https://exa mple:9")]).unwrap_err().contains("not a valid"));
+        assert!(settings(&[("s3_endpoint", "https://")]).is_err());
+    }
 }
 
 #[cfg(test)]
