@@ -1,6 +1,14 @@
 //! Scanning one relation through SPI: read its columns, sample rows (pass 1),
 //! fetch live statistics and rescore with table context when anything was
 //! found (pass 2), then store findings without raw values.
+//!
+//! The scanner runs as a superuser (the worker) or as whoever calls
+//! `lake.scan`, over relations anyone may own, so it never executes code a
+//! relation's owner could have written: values are turned into text only by
+//! built-in (or superuser-installed C) output functions, never through a cast
+//! (a type's owner can define one); views are not read; foreign tables only
+//! through townlake's own wrappers; and all SQL runs with `search_path`
+//! pinned and row security off (see `ScanSettings`).
 
 use pgrx::prelude::*;
 use pgrx::spi::{SpiClient, SpiError};
@@ -15,6 +23,19 @@ fn spi_error(context: &str) -> impl Fn(SpiError) -> LakeError + '_ {
     move |e| LakeError::internal(format!("{context}: {e}"))
 }
 
+/// How a column's values become text without running user code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReadAs {
+    /// The column's type is (a domain over) a built-in type: a cast to text
+    /// only finds built-in casts (nobody but the bootstrap superuser owns
+    /// these types, and casts from a domain are ignored by Postgres).
+    BuiltinCast,
+    /// A type whose owner could define a cast (enum, array, range of safe
+    /// types, or a base type with a C output function): printed by its output
+    /// function through `format('%s')`, which looks no cast up.
+    OutputFunction,
+}
+
 #[derive(Debug, Clone)]
 pub struct ColumnMeta {
     pub attnum: i16,
@@ -23,6 +44,9 @@ pub struct ColumnMeta {
     pub type_class: TypeClass,
     /// Table a single-column foreign key on this column points at.
     pub references: Option<String>,
+    /// None: the type's text output could run user code (composite types and
+    /// anything over them); the column is classified by name and type only.
+    pub read_as: Option<ReadAs>,
 }
 
 #[derive(Debug, Clone)]
@@ -42,6 +66,8 @@ pub struct RelationMeta {
     pub reltuples: f64,
     pub populated: bool,
     pub columns: Vec<ColumnMeta>,
+    /// Why no rows are read at all (names and types are still classified).
+    pub not_read: Option<String>,
 }
 
 impl RelationMeta {
@@ -50,7 +76,149 @@ impl RelationMeta {
     }
 }
 
+/// Oids below this are built into Postgres (`FirstNormalObjectId`).
+const FIRST_NORMAL_OID: u32 = pg_sys::FirstNormalObjectId;
+/// `pg_language` oids of `internal` and `c`: only superusers create functions in them.
+const INTERNAL_LANGUAGE: u32 = 12;
+const C_LANGUAGE: u32 = 13;
+
+/// Settings every scan runs under, whoever calls it: `search_path` pinned to
+/// `pg_catalog, lake, pg_temp` (so no function, operator or type planted in a
+/// caller's schema resolves) and `row_security = off` (a policy's functions
+/// would run as the scanner; a relation it would filter fails instead). A GUC
+/// nest level, as Postgres uses for a function's `SET` clause: popped when the
+/// guard drops, or by the (sub)transaction abort.
+pub struct ScanSettings {
+    level: i32,
+}
+
+impl ScanSettings {
+    pub fn enter() -> Self {
+        // SAFETY: backend thread inside a transaction; set_config_option
+        // copies the strings.
+        unsafe {
+            let level = pg_sys::NewGUCNestLevel();
+            for (name, value) in [(c"search_path", c"pg_catalog, lake, pg_temp"), (c"row_security", c"off")] {
+                pg_sys::set_config_option(
+                    name.as_ptr(),
+                    value.as_ptr(),
+                    pg_sys::GucContext::PGC_USERSET,
+                    pg_sys::GucSource::PGC_S_SESSION,
+                    pg_sys::GucAction::GUC_ACTION_SAVE,
+                    true,
+                    0,
+                    false,
+                );
+            }
+            ScanSettings { level }
+        }
+    }
+}
+
+impl Drop for ScanSettings {
+    fn drop(&mut self) {
+        // SAFETY: pops exactly the level pushed in enter().
+        unsafe { pg_sys::AtEOXact_GUC(!std::thread::panicking(), self.level) };
+    }
+}
+
+/// How values of type `typid` can be read as text without user code, if at all.
+fn read_as(client: &SpiClient<'_>, typid: pg_sys::Oid, depth: u32) -> LakeResult<Option<ReadAs>> {
+    if u32::from(typid) < FIRST_NORMAL_OID {
+        return Ok(Some(ReadAs::BuiltinCast));
+    }
+    if depth > 8 {
+        return Ok(None);
+    }
+    let err = spi_error("cannot read a column type");
+    let rows = client
+        .select(
+            "SELECT t.typtype::text, t.typbasetype, t.typelem, t.typoutput::oid, p.prolang, \
+                    (SELECT r.rngsubtype FROM pg_catalog.pg_range r WHERE r.rngtypid OPERATOR(pg_catalog.=) t.oid), \
+                    (SELECT r.rngtypid FROM pg_catalog.pg_range r WHERE r.rngmultitypid OPERATOR(pg_catalog.=) t.oid) \
+             FROM pg_catalog.pg_type t JOIN pg_catalog.pg_proc p ON p.oid OPERATOR(pg_catalog.=) t.typoutput \
+             WHERE t.oid OPERATOR(pg_catalog.=) $1",
+            None,
+            &[typid.into()],
+        )
+        .map_err(&err)?;
+    let mut found = None;
+    for row in rows {
+        found = Some((
+            row.get::<String>(1).map_err(&err)?.unwrap_or_default(),
+            row.get::<pg_sys::Oid>(2).map_err(&err)?.unwrap_or(pg_sys::Oid::INVALID),
+            row.get::<pg_sys::Oid>(3).map_err(&err)?.unwrap_or(pg_sys::Oid::INVALID),
+            row.get::<pg_sys::Oid>(4).map_err(&err)?.unwrap_or(pg_sys::Oid::INVALID),
+            row.get::<pg_sys::Oid>(5).map_err(&err)?.unwrap_or(pg_sys::Oid::INVALID),
+            row.get::<pg_sys::Oid>(6).map_err(&err)?,
+            row.get::<pg_sys::Oid>(7).map_err(&err)?,
+        ));
+    }
+    let Some((typtype, base, elem, output, lang, subtype, range)) = found else { return Ok(None) };
+    let inner = |t: pg_sys::Oid| -> LakeResult<Option<ReadAs>> {
+        Ok(read_as(client, t, depth + 1)?.map(|_| ReadAs::OutputFunction))
+    };
+    match typtype.as_str() {
+        // A domain prints with its base type's output function; casts from a
+        // domain are ignored by Postgres, so a built-in base keeps its casts.
+        "d" => read_as(client, base, depth + 1),
+        // enum_out is built in; the cast is avoided because the owner may define one.
+        "e" => Ok(Some(ReadAs::OutputFunction)),
+        "r" => subtype.map_or(Ok(None), inner),
+        "m" => range.map_or(Ok(None), inner),
+        "b" if u32::from(output) == pg_sys::F_ARRAY_OUT && elem != pg_sys::Oid::INVALID => inner(elem),
+        // Base types need a superuser (C functions), e.g. an extension's citext.
+        "b" if [INTERNAL_LANGUAGE, C_LANGUAGE].contains(&u32::from(lang)) => Ok(Some(ReadAs::OutputFunction)),
+        // Composite types print through their attributes' types and any cast
+        // their owner defines: not read.
+        _ => Ok(None),
+    }
+}
+
+/// Why the rows of a relation are not read, if they are not.
+fn why_not_read(client: &SpiClient<'_>, meta: &RelationMeta) -> LakeResult<Option<String>> {
+    let err = spi_error("cannot check the relation's source");
+    match meta.relkind.as_str() {
+        "r" | "m" => Ok(None),
+        // Reading a view runs every function in its definition, as the scanner.
+        "v" => Ok(Some("a view's definition could run user code; its base tables are scanned instead".into())),
+        "f" | "p" => {
+            // Other wrappers could run user code or send our reads to a server
+            // the owner chose; townlake's own wrappers convert only built-in types.
+            let foreign = client
+                .select(
+                    "SELECT count(*) FILTER (WHERE NOT EXISTS ( \
+                        SELECT 1 FROM pg_catalog.pg_foreign_table ft \
+                        JOIN pg_catalog.pg_foreign_server s ON s.oid OPERATOR(pg_catalog.=) ft.ftserver \
+                        JOIN pg_catalog.pg_depend d ON d.objid OPERATOR(pg_catalog.=) s.srvfdw \
+                             AND d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_foreign_data_wrapper'::pg_catalog.regclass \
+                             AND d.deptype OPERATOR(pg_catalog.=) 'e' \
+                        JOIN pg_catalog.pg_extension e ON e.oid OPERATOR(pg_catalog.=) d.refobjid \
+                             AND e.extname OPERATOR(pg_catalog.=) 'townlake' \
+                        WHERE ft.ftrelid OPERATOR(pg_catalog.=) c.oid))::int8 \
+                     FROM pg_catalog.pg_class c \
+                     WHERE c.relkind OPERATOR(pg_catalog.=) 'f' AND (c.oid OPERATOR(pg_catalog.=) $1 OR c.oid IN \
+                        (SELECT t.relid FROM pg_catalog.pg_partition_tree($1) t))",
+                    None,
+                    &[meta.oid.into()],
+                )
+                .and_then(|t| t.first().get_one::<i64>())
+                .map_err(&err)?
+                .unwrap_or(0);
+            if foreign > 0 {
+                return Ok(Some("foreign tables of other wrappers are not read".into()));
+            }
+            if meta.columns.iter().any(|c| c.read_as.is_none()) {
+                return Ok(Some("a wrapper would convert values of user-defined types".into()));
+            }
+            Ok(None)
+        }
+        other => Ok(Some(format!("relations of kind {other} are not read"))),
+    }
+}
+
 /// Reads a relation's description. `None` if it does not exist (any more).
+/// Runs under `ScanSettings` (unqualified names resolve in `pg_catalog`).
 pub fn load_meta(client: &SpiClient<'_>, oid: pg_sys::Oid) -> LakeResult<Option<RelationMeta>> {
     let err = spi_error("cannot read the relation's description");
     let rows = client
@@ -84,6 +252,7 @@ pub fn load_meta(client: &SpiClient<'_>, oid: pg_sys::Oid) -> LakeResult<Option<
             live_rows: row.get::<i64>(11).map_err(&err)?.unwrap_or(0),
             signature: row.get::<String>(12).map_err(&err)?.unwrap_or_default(),
             columns: Vec::new(),
+            not_read: None,
         });
     }
     let Some(mut meta) = meta else {
@@ -94,29 +263,38 @@ pub fn load_meta(client: &SpiClient<'_>, oid: pg_sys::Oid) -> LakeResult<Option<
             "SELECT a.attnum::int4, a.attname::text, format_type(a.atttypid, a.atttypmod), \
                     format_type(CASE WHEN t.typtype = 'd' THEN t.typbasetype ELSE a.atttypid END, NULL), \
                     (SELECT r.relname::text FROM pg_constraint k JOIN pg_class r ON r.oid = k.confrelid \
-                      WHERE k.conrelid = a.attrelid AND k.contype = 'f' AND k.conkey = ARRAY[a.attnum] LIMIT 1) \
+                      WHERE k.conrelid = a.attrelid AND k.contype = 'f' AND k.conkey = ARRAY[a.attnum] LIMIT 1), \
+                    a.atttypid \
              FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid \
              WHERE a.attrelid = $1 AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum",
             None,
             &[oid.into()],
         )
         .map_err(&err)?;
+    let mut types = Vec::new();
     for row in rows {
         let base_type = row.get::<String>(4).map_err(&err)?.unwrap_or_default();
+        types.push(row.get::<pg_sys::Oid>(6).map_err(&err)?.unwrap_or(pg_sys::Oid::INVALID));
         meta.columns.push(ColumnMeta {
             attnum: row.get::<i32>(1).map_err(&err)?.unwrap_or(0) as i16,
             name: row.get::<String>(2).map_err(&err)?.unwrap_or_default(),
             type_name: row.get::<String>(3).map_err(&err)?.unwrap_or_default(),
             type_class: TypeClass::from_pg(&base_type),
             references: row.get::<String>(5).map_err(&err)?,
+            read_as: None,
         });
     }
+    for (column, typid) in meta.columns.iter_mut().zip(types) {
+        column.read_as = read_as(client, typid, 0)?;
+    }
+    meta.not_read = why_not_read(client, &meta)?;
     Ok(Some(meta))
 }
 
-/// Whether a column is worth reading: some infotype fits its type.
+/// Whether a column is worth reading: its values can be printed without
+/// user code and some infotype fits its type.
 fn readable(c: &ColumnMeta) -> bool {
-    InfoType::ALL.iter().any(|&t| c.type_class.admits(t))
+    c.read_as.is_some() && InfoType::ALL.iter().any(|&t| c.type_class.admits(t))
 }
 
 fn quote_ident(s: &str) -> String {
@@ -124,9 +302,12 @@ fn quote_ident(s: &str) -> String {
 }
 
 /// `FROM rel [TABLESAMPLE …] LIMIT n` for a sample of about `rows` rows.
+/// Heap relations are read `ONLY`: an inheritance child (a foreign table of
+/// any wrapper, say) is scanned on its own terms, not through its parent.
 fn sample_from(client: &SpiClient<'_>, meta: &RelationMeta, rows: i64) -> LakeResult<String> {
     if !meta.is_heap() {
-        // Foreign tables: a bounded read (LIMIT is pushed down where the wrapper can).
+        // Foreign and partitioned tables: a bounded read (LIMIT is pushed down
+        // where the wrapper can).
         return Ok(format!("FROM {} LIMIT {rows}", meta.qualified));
     }
     let estimate = if meta.reltuples > 0.0 && meta.relpages > 0 {
@@ -134,7 +315,7 @@ fn sample_from(client: &SpiClient<'_>, meta: &RelationMeta, rows: i64) -> LakeRe
     } else if meta.pages <= 1024 {
         // Never analysed and at most 8 MB: counting is cheap and exact.
         client
-            .select(&format!("SELECT count(*) FROM {}", meta.qualified), None, &[])
+            .select(&format!("SELECT pg_catalog.count(*) FROM ONLY {}", meta.qualified), None, &[])
             .and_then(|t| t.first().get_one::<i64>())
             .map_err(spi_error("cannot count the relation's rows"))?
             .unwrap_or(0) as f64
@@ -142,20 +323,26 @@ fn sample_from(client: &SpiClient<'_>, meta: &RelationMeta, rows: i64) -> LakeRe
         meta.pages as f64 * 60.0
     };
     if estimate <= rows as f64 {
-        return Ok(format!("FROM {} LIMIT {rows}", meta.qualified));
+        return Ok(format!("FROM ONLY {} LIMIT {rows}", meta.qualified));
     }
     let percent = (100.0 * rows as f64 * 1.25 / estimate).clamp(0.0001, 100.0);
     // Row-level sampling reads every page; above 64 MB sample whole pages
     // instead, so a big table costs the scanner only the pages it samples.
     let method = if meta.pages > 8_192 { "SYSTEM" } else { "BERNOULLI" };
-    Ok(format!("FROM {} TABLESAMPLE {method} ({percent:.6}) LIMIT {rows}", meta.qualified))
+    Ok(format!("FROM ONLY {} TABLESAMPLE {method} ({percent:.6}) LIMIT {rows}", meta.qualified))
 }
 
 /// Text of one column in the sample, truncated: the classifier only needs a
-/// prefix, and memory stays bounded.
+/// prefix, and memory stays bounded. Only built-in functions, schema-qualified.
 fn column_expression(c: &ColumnMeta) -> String {
     let max = if c.type_class == TypeClass::Json { 4000 } else { 1000 };
-    format!("left({}::text, {max})", quote_ident(&c.name))
+    let col = quote_ident(&c.name);
+    let text = match c.read_as {
+        Some(ReadAs::BuiltinCast) => format!("CAST({col} AS pg_catalog.text)"),
+        // format('%s') calls the type's output function and looks up no cast.
+        _ => format!("CASE WHEN {col} IS NULL THEN NULL ELSE pg_catalog.format('%s', {col}) END"),
+    };
+    format!("pg_catalog.left({text}, {max})")
 }
 
 /// The outcome of classifying one relation.
@@ -174,7 +361,7 @@ pub fn analyse(client: &SpiClient<'_>, meta: &RelationMeta, sample_rows: i32) ->
     // Wide tables: fewer rows, so a sample stays within a few hundred MB at worst.
     let rows = (sample_rows as i64).min((200_000 / readable_cols.len().max(1) as i64).max(100));
     let mut rows_sampled = 0i64;
-    if !readable_cols.is_empty() && (meta.relkind != "m" || meta.populated) {
+    if meta.not_read.is_none() && !readable_cols.is_empty() && (meta.relkind != "m" || meta.populated) {
         let select_list: Vec<String> = readable_cols.iter().map(|&i| column_expression(&meta.columns[i])).collect();
         let query = format!("SELECT {} {}", select_list.join(", "), sample_from(client, meta, rows)?);
         let err = spi_error("cannot sample the relation");
@@ -236,8 +423,10 @@ fn live_stats(
     let outer: Vec<String> = (0..wanted.len())
         .map(|k| {
             format!(
-                "count(c{k})::int8, count(DISTINCT c{k})::int8, COALESCE(min(length(c{k})), 0)::int4, \
-                 COALESCE(max(length(c{k})), 0)::int4, COALESCE(avg(length(c{k})), 0)::float8"
+                "pg_catalog.count(c{k})::int8, pg_catalog.count(DISTINCT c{k})::int8, \
+                 COALESCE(pg_catalog.min(pg_catalog.length(c{k})), 0)::int4, \
+                 COALESCE(pg_catalog.max(pg_catalog.length(c{k})), 0)::int4, \
+                 COALESCE(pg_catalog.avg(pg_catalog.length(c{k})), 0)::float8"
             )
         })
         .collect();

@@ -93,6 +93,9 @@ type ScanRow = (
 /// `wait`: block until no one else scans the relation (lake.scan); without it
 /// a relation being scanned elsewhere is skipped (the worker).
 pub(crate) fn scan_one(oid: pg_sys::Oid, scanned_by: &str, rethrow_cancel: bool, wait: bool) -> Option<ScanRow> {
+    // Everything below, the sampling and the bookkeeping, resolves names in
+    // pg_catalog and lake only, whoever called us with whatever search_path.
+    let _settings = scan::ScanSettings::enter();
     let started = Instant::now();
     let threshold = super::threshold();
     let sample_rows = super::sample_rows();
@@ -112,6 +115,12 @@ pub(crate) fn scan_one(oid: pg_sys::Oid, scanned_by: &str, rethrow_cancel: bool,
         }
     }
     let meta = Spi::connect(|client| scan::load_meta(client, oid)).or_report()?;
+    if let (Some(why), false) = (&meta.not_read, scanned_by == "worker") {
+        pgrx::notice!(
+            "townlake: rows of {} are not read ({why}); its columns are classified by name and type",
+            meta.qualified
+        );
+    }
     let outcome = subxact::run(rethrow_cancel, || {
         Spi::connect_mut(|client| -> LakeResult<(scan::Analysis, scan::Stored)> {
             let analysis = scan::analyse(client, &meta, sample_rows)?;
@@ -223,6 +232,7 @@ struct EvaluatedColumn {
 }
 
 fn evaluate(labels: pg_sys::Oid) -> LakeResult<Vec<EvaluatedColumn>> {
+    let _settings = scan::ScanSettings::enter();
     let threshold = super::threshold();
     let sample_rows = super::sample_rows();
     // (table oid) -> column -> labelled infotypes

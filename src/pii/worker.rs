@@ -276,6 +276,9 @@ pub extern "C-unwind" fn townlake_pii_scanner_main(arg: pg_sys::Datum) {
         }
         let cleanup = last_cleanup.elapsed() > Duration::from_secs(300);
         let next = in_transaction(move || -> Next {
+            // The queue functions are SQL bodies parsed now: resolve them in
+            // pg_catalog and lake only (this process is a superuser).
+            let _settings = super::scan::ScanSettings::enter();
             let installed = Spi::get_one::<bool>(
                 "SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'townlake') \
                     AND to_regprocedure('lake.pii_scan_queue()') IS NOT NULL",
