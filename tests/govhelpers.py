@@ -66,3 +66,18 @@ def start_sleeping_statement(conn, query, admin, timeout: float = 10.0) -> threa
             (pid,)).fetchone()[0] == 0:
         time.sleep(0.05)
     return thread
+
+
+def wait_for_audit(admin, marker: str, timeout: float = 10.0) -> list[tuple]:
+    """Audit records (outcome, role, kind, query_text, detail) of statements
+    whose text, or whose client statement (`detail.top_level_query`, for one
+    refused inside a DO block), contains `marker`; waits for the writer."""
+    deadline = time.monotonic() + timeout
+    while True:
+        got = rows(admin, """
+            SELECT outcome, role, kind, query_text, detail FROM lake.audit_log
+             WHERE query_text LIKE %(m)s OR detail->>'top_level_query' LIKE %(m)s ORDER BY id""",
+                   {"m": f"%{marker}%"})
+        if got or time.monotonic() > deadline:
+            return got
+        time.sleep(0.1)

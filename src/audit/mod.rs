@@ -282,6 +282,28 @@ pub fn record_event(kind: &str, detail: Value) {
     claim(&rec, Some(&Completion { outcome: Outcome::Ok, rows: None, duration_us: None, pii: false }));
 }
 
+/// Records a statement refused because the session has PII on (a way to copy
+/// values out of it): complete at once with outcome `denied`, so it is logged
+/// even when the refusal is caught in PL/pgSQL or the transaction rolls back.
+/// `statement` is the refused statement's own text where the caller has it
+/// (dynamic SQL inside a DO block, say); the client's statement goes into
+/// `detail.top_level_query` when it differs.
+pub fn record_refusal(statement: Option<&str>, what: &str) {
+    if !AUDIT.get() || !queue::available() {
+        return;
+    }
+    let mut rec = Record::for_event("statement", serde_json::json!({ "refused": what }), now_pg());
+    if let Some(text) = statement.filter(|t| !t.is_empty() && *t != rec.query) {
+        let top = std::mem::replace(&mut rec.query, text.to_string());
+        if !top.is_empty() {
+            rec.detail["top_level_query"] = Value::String(top);
+        }
+    }
+    // nesting as the executor hooks count it
+    rec.level = IN_FLIGHT.with(|f| f.borrow().len()) as i32;
+    claim(&rec, Some(&Completion { outcome: Outcome::Denied, rows: None, duration_us: None, pii: false }));
+}
+
 /// Audit records of this database not yet written to lake.audit_log.
 #[pg_extern(name = "audit_pending", volatile, parallel_restricted)]
 fn audit_pending() -> i64 {

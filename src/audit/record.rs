@@ -40,6 +40,8 @@ pub enum Outcome {
     Ok = 1,
     Error = 2,
     Terminated = 3,
+    /// Refused before it ran (a side channel out of a PII session).
+    Denied = 4,
 }
 
 impl Outcome {
@@ -48,6 +50,7 @@ impl Outcome {
             1 => Outcome::Ok,
             2 => Outcome::Error,
             3 => Outcome::Terminated,
+            4 => Outcome::Denied,
             _ => Outcome::Running,
         }
     }
@@ -58,6 +61,7 @@ impl Outcome {
             Outcome::Ok => "ok",
             Outcome::Error => "error",
             Outcome::Terminated => "terminated",
+            Outcome::Denied => "denied",
         }
     }
 }

@@ -5,8 +5,14 @@
 //! - drop a published view just before a DROP / DROP COLUMN / ALTER COLUMN TYPE
 //!   on its raw relation that the view's dependency would block (the event
 //!   trigger at the end of the command publishes it again);
-//! - keep a session with PII on read-only (no INSERT/UPDATE/DELETE, CREATE
-//!   TABLE AS, SELECT INTO, materialized views or COPY TO a file);
+//! - keep a session with PII on read-only: the transaction is made read-only
+//!   (Postgres then refuses writes, DDL, `nextval`, large-object writes), and
+//!   what read-only mode lets through is refused here, each refusal audited:
+//!   utility statements other than a short list of harmless ones, statements
+//!   built by dynamic SQL that leave state in the session (SET, PREPARE,
+//!   LISTEN), cursors WITH HOLD, functions that move values elsewhere
+//!   (NOTIFY, set_config, advisory locks, large objects, sequences, dblink),
+//!   and foreign tables of wrappers that send queries to other servers;
 //! - run the access check of every published view a statement reads, once
 //!   per execution (EXPLAIN without ANALYZE included, whose plan would
 //!   otherwise show row estimates of a relation the user may not read); the
@@ -29,6 +35,8 @@ use crate::errors::LakeError;
 static mut PREV_PROCESS_UTILITY: pg_sys::ProcessUtility_hook_type = None;
 static mut PREV_EXECUTOR_START: pg_sys::ExecutorStart_hook_type = None;
 static mut PREV_EXECUTOR_END: pg_sys::ExecutorEnd_hook_type = None;
+static mut PREV_EXECUTOR_RUN: pg_sys::ExecutorRun_hook_type = None;
+static mut PREV_OBJECT_ACCESS: pg_sys::object_access_hook_type = None;
 
 /// Installs the hooks (from `_PG_init`), chaining to whatever was there.
 pub fn install() {
@@ -40,6 +48,10 @@ pub fn install() {
         pg_sys::ExecutorStart_hook = Some(executor_start);
         PREV_EXECUTOR_END = pg_sys::ExecutorEnd_hook;
         pg_sys::ExecutorEnd_hook = Some(executor_end);
+        PREV_EXECUTOR_RUN = pg_sys::ExecutorRun_hook;
+        pg_sys::ExecutorRun_hook = Some(executor_run);
+        PREV_OBJECT_ACCESS = pg_sys::object_access_hook;
+        pg_sys::object_access_hook = Some(object_access);
     }
 }
 
@@ -99,13 +111,79 @@ fn managed_error(what: &str, relation: &str) -> ! {
     .report()
 }
 
-fn pii_read_only_error(what: &str) -> ! {
+/// Refuses `what` in a session with PII on, after recording the attempt in
+/// the audit log (`statement`: the refused statement's text, when known).
+fn pii_read_only_error(statement: Option<&str>, what: &str) -> ! {
+    crate::audit::record_refusal(statement, what);
     LakeError::new(
         PgSqlErrorCode::ERRCODE_READ_ONLY_SQL_TRANSACTION,
         format!("{what} is not allowed while PII is revealed in this session"),
     )
-    .with_hint("A session with PII on is read-only. Run SELECT lake.disable_pii(); first.")
+    .with_hint(
+        "A session with PII on is read-only, and so is each transaction that had it on. \
+         Run SELECT lake.disable_pii(); and start a new transaction first.",
+    )
     .report()
+}
+
+unsafe fn c_text(p: *const c_char) -> Option<String> {
+    (!p.is_null()).then(|| CStr::from_ptr(p).to_string_lossy().into_owned())
+}
+
+/// The command tag of a utility statement (`CREATE VIEW`, `COMMENT` ...).
+unsafe fn command_name(stmt: *mut pg_sys::Node) -> String {
+    c_text(pg_sys::GetCommandTagName(pg_sys::CreateCommandTag(stmt))).unwrap_or_else(|| "this command".into())
+}
+
+/// The PII-session rules for utility statements. Allowed: reading, cursors
+/// (not WITH HOLD, which would keep rows past the transaction), transaction
+/// control, DO/CALL/EXPLAIN (whose statements are checked on their own), and,
+/// typed by the client at top level only, SET, PREPARE and LISTEN: built by
+/// dynamic SQL they could stash a value in the session (a setting, a
+/// prepared statement's text, a channel name) for after `disable_pii`.
+/// Everything else (CREATE of any object, also temporary, COMMENT, ALTER
+/// ... SET, NOTIFY, COPY FROM or to a file) is refused.
+unsafe fn check_utility_pii(stmt: *mut pg_sys::Node, query: Option<&str>, top_level: bool) {
+    use pg_sys::NodeTag::*;
+    let tag = (*stmt).type_;
+    let refuse = |what: &str| pii_read_only_error(query, what);
+    match tag {
+        T_TransactionStmt | T_VariableShowStmt | T_FetchStmt | T_ClosePortalStmt | T_ExecuteStmt
+        | T_DeallocateStmt | T_DoStmt | T_CallStmt | T_ExplainStmt | T_LockStmt | T_ConstraintsSetStmt
+        | T_UnlistenStmt => {}
+        T_DiscardStmt | T_CheckPointStmt | T_LoadStmt if top_level => {}
+        T_VariableSetStmt => {
+            let set = stmt as *mut pg_sys::VariableSetStmt;
+            let resets = matches!(
+                (*set).kind,
+                pg_sys::VariableSetKind::VAR_RESET | pg_sys::VariableSetKind::VAR_RESET_ALL
+            );
+            if !top_level && !resets {
+                refuse("SET from dynamic SQL");
+            }
+        }
+        T_PrepareStmt if !top_level => refuse("PREPARE from dynamic SQL"),
+        T_ListenStmt if !top_level => refuse("LISTEN from dynamic SQL"),
+        T_PrepareStmt | T_ListenStmt => {}
+        T_DeclareCursorStmt => {
+            let declare = stmt as *mut pg_sys::DeclareCursorStmt;
+            if (*declare).options & pg_sys::CURSOR_OPT_HOLD as i32 != 0 {
+                refuse("DECLARE CURSOR WITH HOLD");
+            }
+        }
+        T_CopyStmt => {
+            let copy = stmt as *mut pg_sys::CopyStmt;
+            if (*copy).is_from {
+                refuse("COPY FROM");
+            }
+            if !(*copy).filename.is_null() || (*copy).is_program {
+                refuse("COPY TO a file or program");
+            }
+        }
+        T_CreateTableAsStmt => refuse("CREATE TABLE AS / SELECT INTO"),
+        T_RefreshMatViewStmt => refuse("REFRESH MATERIALIZED VIEW"),
+        _ => refuse(&command_name(stmt)),
+    }
 }
 
 /// Drops the published view of `relid` ahead of DDL its dependency would block.
@@ -113,23 +191,10 @@ fn unpublish(relid: pg_sys::Oid) {
     call_operation("unpublish", current_user_oid(), json!({ "relid": relid.to_u32() }), true);
 }
 
-unsafe fn check_utility(stmt: *mut pg_sys::Node) {
+unsafe fn check_utility(stmt: *mut pg_sys::Node, query: Option<&str>, top_level: bool) {
     let tag = (*stmt).type_;
-    if pii_session::session_active() {
-        match tag {
-            pg_sys::NodeTag::T_CopyStmt => {
-                let copy = stmt as *mut pg_sys::CopyStmt;
-                if !(*copy).is_from && (!(*copy).filename.is_null() || (*copy).is_program) {
-                    pii_read_only_error("COPY TO a file or program");
-                }
-                if (*copy).is_from {
-                    pii_read_only_error("COPY FROM");
-                }
-            }
-            pg_sys::NodeTag::T_CreateTableAsStmt => pii_read_only_error("CREATE TABLE AS / SELECT INTO"),
-            pg_sys::NodeTag::T_RefreshMatViewStmt => pii_read_only_error("REFRESH MATERIALIZED VIEW"),
-            _ => {}
-        }
+    if pii_session::enforce_read_only() {
+        check_utility_pii(stmt, query, top_level);
     }
     if !cache::anything_governed() {
         return;
@@ -215,8 +280,16 @@ unsafe extern "C-unwind" fn process_utility(
     dest: *mut pg_sys::DestReceiver,
     qc: *mut pg_sys::QueryCompletion,
 ) {
-    if !internal() && !pstmt.is_null() && !(*pstmt).utilityStmt.is_null() {
-        check_utility((*pstmt).utilityStmt);
+    let watched = !internal() && !pstmt.is_null() && !(*pstmt).utilityStmt.is_null();
+    if watched {
+        // the statement's own text (query_string may hold several statements)
+        let text = c_text(query_string).map(|q| {
+            let (start, len) = ((*pstmt).stmt_location.max(0) as usize, (*pstmt).stmt_len.max(0) as usize);
+            let end = if len == 0 { q.len() } else { (start + len).min(q.len()) };
+            q.get(start..end).map(|t| t.trim().to_string()).unwrap_or(q.clone())
+        });
+        let top_level = context == pg_sys::ProcessUtilityContext::PROCESS_UTILITY_TOPLEVEL;
+        check_utility((*pstmt).utilityStmt, text.as_deref(), top_level);
     }
     match PREV_PROCESS_UTILITY {
         Some(prev) => prev(pstmt, query_string, read_only_tree, context, params, query_env, dest, qc),
@@ -230,6 +303,11 @@ unsafe extern "C-unwind" fn process_utility(
             dest,
             qc,
         ),
+    }
+    // BEGIN READ WRITE, SET transaction_read_only = off and the like do not
+    // outlast the statement while PII is on.
+    if watched {
+        pii_session::enforce_read_only();
     }
 }
 
@@ -356,14 +434,114 @@ unsafe fn check_published_views(plan: *mut pg_sys::PlannedStmt) {
     }
 }
 
+/// A foreign table in the plan whose wrapper sends queries (and the values
+/// in them) to another server: only townlake's own `iceberg` reads in process.
+unsafe fn outward_foreign_table(plan: *mut pg_sys::PlannedStmt) -> Option<String> {
+    for rte in list_pointers((*plan).rtable) {
+        let rte = rte as *mut pg_sys::RangeTblEntry;
+        if (*rte).rtekind != pg_sys::RTEKind::RTE_RELATION || (*rte).relkind as u8 != pg_sys::RELKIND_FOREIGN_TABLE {
+            continue;
+        }
+        let server = pg_sys::GetForeignServer(pg_sys::GetForeignServerIdByRelId((*rte).relid));
+        let fdw = pg_sys::GetForeignDataWrapper((*server).fdwid);
+        let name = c_text((*fdw).fdwname).unwrap_or_default();
+        let ext = pg_sys::getExtensionOfObject(pg_sys::ForeignDataWrapperRelationId, (*fdw).fdwid);
+        let ours = ext != pg_sys::Oid::INVALID && c_text(pg_sys::get_extension_name(ext)).as_deref() == Some("townlake");
+        if !(ours && name == "iceberg") {
+            return Some(name);
+        }
+    }
+    None
+}
+
+/// Functions (in pg_catalog) that move values out of a session where
+/// read-only mode does not stop them, or that it stops without an audit
+/// record: notifications, settings (a session's settings outlive
+/// `disable_pii`, and some are visible to other sessions), advisory locks
+/// (their keys are visible in pg_locks), sequences (temporary ones escape
+/// read-only mode), large objects, logical decoding messages.
+const REFUSED_FUNCTIONS: &[&str] = &[
+    "pg_notify",
+    "set_config",
+    "nextval",
+    "setval",
+    "lo_creat",
+    "lo_create",
+    "lo_import",
+    "lo_export",
+    "lo_from_bytea",
+    "lo_put",
+    "lowrite",
+    "lo_truncate",
+    "lo_truncate64",
+    "lo_unlink",
+    "pg_logical_emit_message",
+];
+
+/// Extensions whose every function reaches outside the session.
+const REFUSED_EXTENSIONS: &[&str] = &["dblink", "adminpack"];
+
+unsafe fn refused_function(func: pg_sys::Oid) -> Option<String> {
+    let name = c_text(pg_sys::get_func_name(func))?;
+    if u32::from(pg_sys::get_func_namespace(func)) == pg_sys::PG_CATALOG_NAMESPACE
+        && (REFUSED_FUNCTIONS.contains(&name.as_str())
+            || name.starts_with("pg_advisory_")
+            || name.starts_with("pg_try_advisory_"))
+    {
+        return Some(format!("{name}()"));
+    }
+    let ext = pg_sys::getExtensionOfObject(pg_sys::ProcedureRelationId, func);
+    if ext != pg_sys::Oid::INVALID {
+        let ext_name = c_text(pg_sys::get_extension_name(ext)).unwrap_or_default();
+        if REFUSED_EXTENSIONS.contains(&ext_name.as_str()) {
+            return Some(format!("{name}() of extension {ext_name}"));
+        }
+    }
+    None
+}
+
+/// Postgres calls this as it prepares every function call of an expression
+/// (queries, PL/pgSQL's simple expressions, fast-path calls): the one place
+/// that sees built-in functions too.
+#[pg_guard]
+unsafe extern "C-unwind" fn object_access(
+    access: pg_sys::ObjectAccessType::Type,
+    class_id: pg_sys::Oid,
+    object_id: pg_sys::Oid,
+    sub_id: i32,
+    arg: *mut c_void,
+) {
+    if let Some(prev) = PREV_OBJECT_ACCESS {
+        prev(access, class_id, object_id, sub_id, arg);
+    }
+    if access == pg_sys::ObjectAccessType::OAT_FUNCTION_EXECUTE
+        && class_id == pg_sys::ProcedureRelationId
+        && pii_session::read_only_now()
+        && !internal()
+    {
+        if let Some(what) = refused_function(object_id) {
+            pii_read_only_error(None, &what);
+        }
+    }
+}
+
 #[pg_guard]
 unsafe extern "C-unwind" fn executor_start(qd: *mut pg_sys::QueryDesc, eflags: i32) {
     // the leader checked before starting parallel workers
     let leader = pg_sys::ParallelWorkerNumber < 0;
     let governed = leader && cache::anything_governed();
     let watched = leader && !internal() && !pg_sys::IsBackgroundWorker;
-    if watched && pii_session::session_active() && writes_data(qd) {
-        pii_read_only_error("Writing data");
+    if watched && pii_session::enforce_read_only() {
+        let text = c_text((*qd).sourceText);
+        if writes_data(qd) {
+            pii_read_only_error(text.as_deref(), "Writing data");
+        }
+        if let Some(fdw) = outward_foreign_table((*qd).plannedstmt) {
+            pii_read_only_error(text.as_deref(), &format!("Reading a foreign table of wrapper {fdw}"));
+        }
+    }
+    if leader {
+        pii_session::executor_started(qd as usize);
     }
     let touched = if watched && governed && crate::audit::AUDIT.get() {
         touched_relations((*qd).plannedstmt)
@@ -385,8 +563,25 @@ unsafe extern "C-unwind" fn executor_start(qd: *mut pg_sys::QueryDesc, eflags: i
     }
 }
 
+/// Marks the executor running, so `lake.pii_revealed` knows whether the
+/// rows it computes belong to a statement started with PII on.
+#[pg_guard]
+unsafe extern "C-unwind" fn executor_run(
+    qd: *mut pg_sys::QueryDesc,
+    direction: pg_sys::ScanDirection::Type,
+    count: u64,
+    execute_once: bool,
+) {
+    let _running = pii_session::executor_running(qd as usize);
+    match PREV_EXECUTOR_RUN {
+        Some(prev) => prev(qd, direction, count, execute_once),
+        None => pg_sys::standard_ExecutorRun(qd, direction, count, execute_once),
+    }
+}
+
 #[pg_guard]
 unsafe extern "C-unwind" fn executor_end(qd: *mut pg_sys::QueryDesc) {
+    pii_session::executor_ended(qd as usize);
     crate::audit::statement_ended(qd);
     match PREV_EXECUTOR_END {
         Some(prev) => prev(qd),

@@ -6,6 +6,14 @@
 //! Enabling is transactional: if the transaction (or savepoint) that called
 //! `enable_pii` rolls back, the previous state comes back, just as the
 //! recorded flip in `lake.pii_sessions` disappears. Disabling is immediate.
+//!
+//! While PII is on the session is read-only (hooks.rs refuses what Postgres'
+//! read-only mode lets through): every transaction that ran anything with PII
+//! on is forced read-only to its end (`XactReadOnly`), also after
+//! `disable_pii` or the TTL, so values held in variables cannot be written
+//! after switching off. Values are revealed only to executors started while
+//! PII is on: a statement or cursor that began before `enable_pii` (whose
+//! functions were not checked against the read-only rules) stays masked.
 
 use std::cell::{Cell, RefCell};
 
@@ -51,6 +59,16 @@ thread_local! {
     /// Number of values revealed so far in this backend (the audit hook
     /// compares it before and after a statement).
     static REVEALS: Cell<u64> = const { Cell::new(0) };
+    /// Something ran in this transaction with PII on: it stays read-only.
+    static TAINTED: Cell<bool> = const { Cell::new(false) };
+    /// We switched `XactReadOnly` on (so townlake's own bookkeeping may
+    /// switch it off for a moment).
+    static FORCED: Cell<bool> = const { Cell::new(false) };
+    /// Executors started and not yet ended: (query desc, started with PII on,
+    /// subtransaction).
+    static STARTED: RefCell<Vec<(usize, bool, pg_sys::SubTransactionId)>> = const { RefCell::new(Vec::new()) };
+    /// Executors running now, innermost last: (may reveal, subtransaction).
+    static RUNNING: RefCell<Vec<(bool, pg_sys::SubTransactionId)>> = const { RefCell::new(Vec::new()) };
 }
 
 fn now() -> i64 {
@@ -69,6 +87,93 @@ pub fn session_active() -> bool {
     SESSION.with(|s| s.borrow().as_ref().is_some_and(|s| now() < s.until))
 }
 
+/// True while the session must not move data anywhere: PII is on, or was on
+/// earlier in this transaction.
+pub fn read_only_now() -> bool {
+    session_active() || TAINTED.with(Cell::get)
+}
+
+/// Makes the current transaction read-only while `read_only_now()`, the way
+/// Postgres means it (`transaction_read_only`): it then refuses writes,
+/// `nextval`, large-object writes and DDL on its own, also inside functions.
+/// Called at every statement start; returns whether the session is read-only.
+pub fn enforce_read_only() -> bool {
+    if session_active() {
+        TAINTED.with(|t| t.set(true));
+    }
+    if !TAINTED.with(Cell::get) {
+        return false;
+    }
+    // SAFETY: plain backend globals; switching to read-only is always allowed.
+    unsafe {
+        if !pg_sys::XactReadOnly {
+            pg_sys::XactReadOnly = true;
+            FORCED.with(|f| f.set(true));
+        }
+    }
+    true
+}
+
+/// Runs townlake's own bookkeeping write (the `lake.pii_sessions` row of an
+/// enable or disable) in a transaction we made read-only.
+fn with_own_writes<R>(f: impl FnOnce() -> R) -> R {
+    struct Restore(bool);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            // SAFETY: restores the global read in with_own_writes.
+            unsafe { pg_sys::XactReadOnly = self.0 };
+        }
+    }
+    // SAFETY: plain backend global, restored by the guard.
+    let _restore = unsafe {
+        let was = pg_sys::XactReadOnly;
+        if was && FORCED.with(Cell::get) {
+            pg_sys::XactReadOnly = false;
+        }
+        Restore(was)
+    };
+    f()
+}
+
+/// The executor hook saw `qd` start (after `enforce_read_only`).
+pub fn executor_started(qd: usize) {
+    // SAFETY: plain read of transaction state.
+    let subxact = unsafe { pg_sys::GetCurrentSubTransactionId() };
+    let pii_on = read_only_now();
+    STARTED.with(|s| s.borrow_mut().push((qd, pii_on, subxact)));
+}
+
+/// The executor hook saw `qd` end.
+pub fn executor_ended(qd: usize) {
+    STARTED.with(|s| {
+        let mut s = s.borrow_mut();
+        if let Some(pos) = s.iter().rposition(|e| e.0 == qd) {
+            s.remove(pos);
+        }
+    });
+}
+
+/// Marks `qd` as running until the guard drops (also when an ERROR unwinds).
+pub fn executor_running(qd: usize) -> impl Drop {
+    struct Running;
+    impl Drop for Running {
+        fn drop(&mut self) {
+            RUNNING.with(|r| r.borrow_mut().pop());
+        }
+    }
+    let may_reveal = STARTED.with(|s| s.borrow().iter().rev().find(|e| e.0 == qd).is_some_and(|e| e.1));
+    // SAFETY: plain read of transaction state.
+    let subxact = unsafe { pg_sys::GetCurrentSubTransactionId() };
+    RUNNING.with(|r| r.borrow_mut().push((may_reveal, subxact)));
+    Running
+}
+
+/// Whether the innermost running executor started with PII on. Outside any
+/// executor (planning, estimates) nothing is revealed.
+fn running_executor_may_reveal() -> bool {
+    RUNNING.with(|r| r.borrow().last().is_some_and(|e| e.0))
+}
+
 /// Registered from `_PG_init`: undo an enable whose transaction aborts.
 pub fn init() {
     // SAFETY: registering process-local callbacks with static functions.
@@ -80,18 +185,30 @@ pub fn init() {
 
 #[pg_guard]
 unsafe extern "C-unwind" fn on_xact(event: pg_sys::XactEvent::Type, _arg: *mut std::ffi::c_void) {
-    match event {
+    let ended = match event {
         pg_sys::XactEvent::XACT_EVENT_ABORT | pg_sys::XactEvent::XACT_EVENT_PARALLEL_ABORT => {
             if let Some(p) = PENDING.with(|p| p.borrow_mut().take()) {
                 SESSION.with(|s| *s.borrow_mut() = p.previous);
             }
+            // executors of an aborted transaction never reach ExecutorEnd
+            // (and one whose error skipped our frames left its RUNNING entry)
+            STARTED.with(|s| s.borrow_mut().clear());
+            RUNNING.with(|r| r.borrow_mut().clear());
+            true
         }
         pg_sys::XactEvent::XACT_EVENT_COMMIT
         | pg_sys::XactEvent::XACT_EVENT_PARALLEL_COMMIT
         | pg_sys::XactEvent::XACT_EVENT_PREPARE => {
             PENDING.with(|p| p.borrow_mut().take());
+            true
         }
-        _ => {}
+        _ => false,
+    };
+    // A COMMIT or ROLLBACK inside a procedure or DO block keeps the taint: its
+    // variables outlive the transaction, so the next one is read-only too.
+    if ended && !pg_sys::SPI_inside_nonatomic_context() {
+        TAINTED.with(|t| t.set(false));
+        FORCED.with(|f| f.set(false));
     }
 }
 
@@ -102,6 +219,10 @@ unsafe extern "C-unwind" fn on_subxact(
     parent_subid: pg_sys::SubTransactionId,
     _arg: *mut std::ffi::c_void,
 ) {
+    if event == pg_sys::SubXactEvent::SUBXACT_EVENT_ABORT_SUB {
+        STARTED.with(|s| s.borrow_mut().retain(|e| e.2 < my_subid));
+        RUNNING.with(|r| r.borrow_mut().retain(|e| e.1 < my_subid));
+    }
     PENDING.with(|p| {
         let mut pending = p.borrow_mut();
         let Some(change) = pending.as_mut() else { return };
@@ -161,12 +282,9 @@ fn enable_pii(reason: &str, ttl: default!(Interval, "'1 hour'")) -> JsonB {
     let caller = current_user_oid();
     // SAFETY: MyProcPid is set at backend start.
     let pid = unsafe { pg_sys::MyProcPid };
-    let granted = call_operation(
-        "enable_pii",
-        caller,
-        json!({ "reason": reason, "ttl": interval_text(&ttl), "pid": pid }),
-        true,
-    );
+    let granted = with_own_writes(|| {
+        call_operation("enable_pii", caller, json!({ "reason": reason, "ttl": interval_text(&ttl), "pid": pid }), true)
+    });
     let covered: Vec<Covered> = granted
         .get("relations")
         .and_then(Value::as_array)
@@ -209,6 +327,12 @@ fn enable_pii(reason: &str, ttl: default!(Interval, "'1 hour'")) -> JsonB {
         }
     });
     CHECKED.with(|c| *c.borrow_mut() = ((0, 0), Vec::new()));
+    // From here on the transaction is read-only, and every cached plan is
+    // planned and initialised again, so the function-call checks of the
+    // read-only rules (hooks.rs) see every expression run with PII on.
+    enforce_read_only();
+    // SAFETY: marks this backend's cached plans for revalidation.
+    unsafe { pg_sys::ResetPlanCache() };
     let status = status_json();
     crate::audit::record_event("pii_enable", status.clone());
     JsonB(status)
@@ -221,7 +345,9 @@ fn disable_pii() -> JsonB {
     let previous = SESSION.with(|s| s.borrow_mut().take());
     PENDING.with(|p| p.borrow_mut().take());
     if let Some(s) = previous {
-        call_operation("disable_pii", current_user_oid(), json!({ "session_id": s.session_id }), true);
+        with_own_writes(|| {
+            call_operation("disable_pii", current_user_oid(), json!({ "session_id": s.session_id }), true)
+        });
         crate::audit::record_event("pii_disable", json!({ "session_id": s.session_id }));
     }
     JsonB(status_json())
@@ -260,6 +386,9 @@ fn active_grants(ids: &[i64]) -> Vec<i64> {
 /// unexpired and unrevoked. Published views call it for each masked value.
 #[pg_extern(name = "pii_revealed", stable, strict, parallel_restricted)]
 fn pii_revealed(rel: pg_sys::Oid) -> bool {
+    if !running_executor_may_reveal() {
+        return false;
+    }
     let t = now();
     let candidate = SESSION.with(|s| {
         let s = s.borrow();
