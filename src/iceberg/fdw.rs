@@ -552,9 +552,18 @@ unsafe extern "C-unwind" fn explain_foreign_scan(node: *mut pg_sys::ForeignScanS
     if let Some(f) = &r.filter {
         explain_text("Iceberg Filter", f, es);
     }
-    let files = match r.files_total {
-        Some(total) => format!("{} planned, {} skipped", r.files_planned, total.saturating_sub(r.files_planned)),
-        None => format!("{} planned", r.files_planned),
+    // File counts depend on every row of the table, those a published view's
+    // row filter hides included (a pushed `email = '…'` prunes by it): only
+    // roles that may read the raw table see them.
+    let relid = (*(*node).ss.ss_currentRelation).rd_id;
+    let hidden = crate::governance::cache::governed(relid).is_some() && !crate::pg::security::can_select(relid);
+    let files = if hidden {
+        "hidden (governed table)".to_string()
+    } else {
+        match r.files_total {
+            Some(total) => format!("{} planned, {} skipped", r.files_planned, total.saturating_sub(r.files_planned)),
+            None => format!("{} planned", r.files_planned),
+        }
     };
     explain_text("Data Files", &files, es);
     if let Some(limit) = r.limit {
@@ -564,7 +573,7 @@ unsafe extern "C-unwind" fn explain_foreign_scan(node: *mut pg_sys::ForeignScanS
         let cols: Vec<&str> = scan.plan.needed.iter().map(|i| scan.plan.columns[*i].attname.as_str()).collect();
         explain_text("Iceberg Columns", &cols.join(", "), es);
     }
-    if (*es).analyze {
+    if (*es).analyze && !hidden {
         let rows = CString::new("Rows Read").unwrap_or_default();
         pg_sys::ExplainPropertyInteger(rows.as_ptr(), std::ptr::null(), r.rows_read as i64, es);
         let bytes = CString::new("Bytes Read").unwrap_or_default();
