@@ -2,52 +2,67 @@
 # Run every test layer and print one combined `N passed, N failed` line.
 #   TEST_LAYERS="unit pgrx integration"   which layers to run (default: all three)
 #   PYTEST_ARGS="-k s3 -x"                 extra pytest arguments
+# Under CI=true both are ignored: CI always runs every layer, whole.
+# A layer that runs no test counts as a failure; skipped tests are counted
+# and printed.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
+if [ "${CI:-}" = true ]; then
+    TEST_LAYERS="unit pgrx integration"
+    PYTEST_ARGS=""
+fi
 TEST_LAYERS="${TEST_LAYERS:-unit pgrx integration}"
 LOG_DIR="$STATE_DIR/test-logs"
 TOTAL_PASSED=0
 TOTAL_FAILED=0
+TOTAL_SKIPPED=0
 SUMMARY=()
 
 strip_colours() { sed 's/\x1b\[[0-9;]*m//g' "$1"; }
 
-# Sum the `test result: ... N passed; M failed` lines of cargo's test harness.
+# Sum the `test result: ok. N passed; M failed; K ignored` lines of cargo's
+# test harness. Never fails: a missing line counts as zero.
 count_cargo_results() {
-    local log="$1" passed failed
-    passed=$(strip_colours "$log" | grep -Eo '^test result: .* ([0-9]+) passed' | grep -Eo '[0-9]+ passed' | awk '{s+=$1} END {print s+0}')
-    failed=$(strip_colours "$log" | grep -Eo '^test result: .* ([0-9]+) failed' | grep -Eo '[0-9]+ failed' | awk '{s+=$1} END {print s+0}')
-    echo "$passed $failed"
+    local log="$1" results
+    results=$(strip_colours "$log" | grep -E '^test result: ' || true)
+    sum_of() { { grep -Eo "[0-9]+ $1" <<<"$results" || true; } | awk '{s+=$1} END {print s+0}'; }
+    echo "$(sum_of passed) $(sum_of failed) $(sum_of ignored)"
 }
 
-# pytest's last summary line: `== 10 passed, 2 failed, 1 error in 3.2s ==`.
+# pytest's last summary line: `== 10 passed, 2 failed, 1 skipped, 1 error in 3.2s ==`.
 count_pytest_results() {
-    local log="$1" line passed failed errors
-    line=$(strip_colours "$log" | grep -E '^=+ .*(passed|failed|error|no tests ran).* in [0-9.]+s' | tail -n 1 || true)
-    passed=$(grep -Eo '[0-9]+ passed' <<<"$line" | grep -Eo '[0-9]+' || echo 0)
-    failed=$(grep -Eo '[0-9]+ failed' <<<"$line" | grep -Eo '[0-9]+' || echo 0)
-    errors=$(grep -Eo '[0-9]+ errors?' <<<"$line" | grep -Eo '[0-9]+' || echo 0)
-    echo "$passed $((failed + errors))"
+    local log="$1" line
+    line=$(strip_colours "$log" | grep -E '^=+ .*(passed|failed|skipped|error|no tests ran).* in [0-9.]+s' | tail -n 1 || true)
+    number_of() { { grep -Eo "[0-9]+ $1" <<<"$line" || true; } | grep -Eo '[0-9]+' | head -n 1 || true; }
+    local passed failed errors skipped
+    passed=$(number_of passed); failed=$(number_of failed); errors=$(number_of 'errors?'); skipped=$(number_of skipped)
+    echo "${passed:-0} $(( ${failed:-0} + ${errors:-0} )) ${skipped:-0}"
 }
 
 # run_layer NAME COUNTER COMMAND...: runs the command with output to the
 # terminal and a log, then adds its counts to the totals. A command that fails
-# without reporting a failed test (build error, crash) counts as one failure.
+# without reporting a failed test (build error, crash) counts as one failure,
+# and so does a layer that ran no test at all.
 run_layer() {
     local name="$1" counter="$2"
     shift 2
-    local log="$LOG_DIR/$name.log" status=0 passed failed
+    local log="$LOG_DIR/$name.log" status=0 passed failed skipped
     log "layer $name: $*"
     "$@" 2>&1 | tee "$log" || status=$?
-    read -r passed failed < <("$counter" "$log")
+    read -r passed failed skipped < <("$counter" "$log")
     if [ "$status" -ne 0 ] && [ "$failed" -eq 0 ]; then
         failed=1
         log "layer $name exited with status $status without a test failure count (see $log)"
     fi
-    SUMMARY+=("$name: $passed passed, $failed failed")
+    if [ "$passed" -eq 0 ] && [ "$failed" -eq 0 ]; then
+        failed=1
+        log "layer $name ran no test (see $log)"
+    fi
+    SUMMARY+=("$name: $passed passed, $failed failed, $skipped skipped")
     TOTAL_PASSED=$((TOTAL_PASSED + passed))
     TOTAL_FAILED=$((TOTAL_FAILED + failed))
+    TOTAL_SKIPPED=$((TOTAL_SKIPPED + skipped))
 }
 
 unit_layer() {
@@ -59,9 +74,10 @@ pgrx_layer() {
     # creatable by postgres, so it lives in our (postgres-owned) state dir.
     # It installs the library into Postgres' directory, in place: unlink the
     # old one first, or running clusters that have it mapped crash (see
-    # build.sh).
+    # build.sh). Only the #[pg_test]s run here (named tests::pg_*): the unit
+    # tests are the unit layer's.
     rm -f "$TOWNLAKE_SO"
-    (cd "$PROJECT_DIR" && cargo pgrx test pg15 --runas postgres --pgdata "$STATE_DIR/pgrx-test-data")
+    (cd "$PROJECT_DIR" && cargo pgrx test pg15 --runas postgres --pgdata "$STATE_DIR/pgrx-test-data" tests::pg_)
 }
 
 integration_layer() {
@@ -84,7 +100,7 @@ main() {
     done
     echo
     printf '%s\n' "${SUMMARY[@]}"
-    echo "$TOTAL_PASSED passed, $TOTAL_FAILED failed"
+    echo "$TOTAL_PASSED passed, $TOTAL_FAILED failed, $TOTAL_SKIPPED skipped"
     [ "$TOTAL_FAILED" -eq 0 ]
 }
 
