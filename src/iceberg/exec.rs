@@ -217,7 +217,7 @@ impl IcebergScan {
         let own_writes = matches!(choice, SnapshotChoice::Current)
             && super::write::has_pending(self.plan.relid);
         if snapshot_id.is_none() && !own_writes {
-            return Ok(Prepared { shared: None, resolved, report, schema: None, names: vec![], tasks: vec![], plan: self.plan.clone() });
+            return Ok(Prepared { shared: None, resolved, report, schema: None, names: vec![], tasks: vec![], plan: self.plan.clone(), page_index: true });
         }
         let snapshot = snapshot_id.and_then(|id| resolved.metadata.snapshot_by_id(id).cloned());
         let schema: SchemaRef = match &snapshot {
@@ -232,17 +232,33 @@ impl IcebergScan {
             .map(|c| schema.name_by_field_id(c.field_id).map(|s| s.to_string()))
             .collect();
         let slots = self.evaluate_operands(econtext)?;
+        let promoted = promoted_fields(&resolved.metadata, &schema);
         let mut limit_ok = false;
         let filter = match (&self.plan.filter, slots) {
             (Some(f), Some(slots)) => {
-                let cols: Vec<ColumnRef<'_>> =
-                    names.iter().map(|n| ColumnRef { name: n.as_deref(), byte_ordered: true }).collect();
+                let cols: Vec<ColumnRef<'_>> = names
+                    .iter()
+                    .zip(&self.plan.columns)
+                    .map(|(n, c)| ColumnRef {
+                        name: n.as_deref(),
+                        byte_ordered: true,
+                        promoted: promoted.contains(&c.field_id),
+                    })
+                    .collect();
                 let (predicate, exact) = predicate::to_iceberg_exactness(f, &cols, &slots, &schema);
                 limit_ok = exact;
                 predicate
             }
             _ => None,
         };
+        // Manifests are pruned with the whole filter; the Parquet reader only
+        // gets the part it evaluates correctly (see predicate::reader_filter).
+        let reader = filter.as_ref().map(|p| predicate::reader_filter(p, &schema, &|id| promoted.contains(&id)));
+        let page_index = reader.as_ref().is_none_or(|r| r.page_index);
+        // Bound like iceberg binds a scan's filter; unbindable means unfiltered.
+        let reader_predicate = reader
+            .and_then(|r| r.predicate)
+            .and_then(|p| iceberg::expr::Bind::bind(&p, schema.clone(), true).ok());
         if self.plan.filter.is_none() {
             limit_ok = true;
         }
@@ -275,7 +291,12 @@ impl IcebergScan {
                 block_on(async { scan.plan_files().await?.try_collect().await })
             };
             tasks = match (plan_with(filter.clone()), filter.is_some()) {
-                (Ok(tasks), _) => tasks,
+                (Ok(mut tasks), _) => {
+                    for task in tasks.iter_mut() {
+                        task.predicate = reader_predicate.clone();
+                    }
+                    tasks
+                }
                 // iceberg cannot apply some filters (e.g. decimal literals
                 // through truncate partitions): read without pruning rather
                 // than fail; Postgres still checks every clause.
@@ -322,7 +343,7 @@ impl IcebergScan {
         if self.plan.row_identity {
             super::rowid::publish(self.plan.relid, &tasks, snapshot_id);
         }
-        Ok(Prepared { shared: None, resolved, report, schema: Some(schema), names, tasks, plan: self.plan.clone() })
+        Ok(Prepared { shared: None, resolved, report, schema: Some(schema), names, tasks, plan: self.plan.clone(), page_index })
     }
 
     /// Evaluate every operand once; None when a value cannot be represented
@@ -351,6 +372,8 @@ struct Prepared {
     names: Vec<Option<String>>,
     tasks: Vec<FileScanTask>,
     plan: ScanPlan,
+    /// The reader may prune pages with the page index.
+    page_index: bool,
 }
 
 impl Prepared {
@@ -371,7 +394,7 @@ impl Prepared {
             .with_batch_size(batch_size)
             .with_data_file_concurrency_limit(concurrency)
             .with_row_group_filtering_enabled(true)
-            .with_row_selection_enabled(true)
+            .with_row_selection_enabled(self.page_index)
             .build();
         // Remember which files the reader has started, so a read error can
         // name the file (iceberg's Parquet errors do not).
@@ -426,6 +449,22 @@ impl Prepared {
             columns: Vec::new(),
         }))
     }
+}
+
+/// Field ids of `schema` whose type differs in an earlier schema of the
+/// table (promoted: older data files hold the narrower type).
+fn promoted_fields(metadata: &iceberg::spec::TableMetadata, schema: &iceberg::spec::Schema) -> Vec<i32> {
+    schema
+        .as_struct()
+        .fields()
+        .iter()
+        .filter(|field| {
+            metadata.schemas_iter().any(|other| {
+                other.field_by_id(field.id).is_some_and(|old| old.field_type != field.field_type)
+            })
+        })
+        .map(|field| field.id)
+        .collect()
 }
 
 fn read_error(server: &crate::iceberg::source::ServerConfig, e: &iceberg::Error) -> LakeError {
@@ -510,7 +549,10 @@ unsafe fn datum_to_value(datum: pg_sys::Datum, ty: SlotType) -> Option<Value> {
         1082 => {
             let d = datum.value() as i32;
             // DATEVAL_NOBEGIN / NOEND (infinity) are not pushed.
-            (d != i32::MIN && d != i32::MAX).then_some(Value::Date(d + 10_957))
+            if d == i32::MIN || d == i32::MAX {
+                return None;
+            }
+            d.checked_add(10_957).map(Value::Date)
         }
         1083 => Some(Value::Time(datum.value() as i64)),
         1114 | 1184 => {
@@ -518,7 +560,7 @@ unsafe fn datum_to_value(datum: pg_sys::Datum, ty: SlotType) -> Option<Value> {
             if t == i64::MIN || t == i64::MAX {
                 return None;
             }
-            let unix = t + PG_EPOCH_OFFSET_MICROS;
+            let unix = t.checked_add(PG_EPOCH_OFFSET_MICROS)?;
             Some(if ty.type_oid == 1114 { Value::Timestamp(unix) } else { Value::TimestampTz(unix) })
         }
         2950 => {

@@ -82,6 +82,17 @@ pub struct ColumnRef<'a> {
     pub name: Option<&'a str>,
     /// Whether string range comparisons may be pushed (byte order = collation order).
     pub byte_ordered: bool,
+    /// The column's type was promoted after some files were written
+    /// (int→long, float→double, a wider decimal).
+    pub promoted: bool,
+}
+
+/// Whether a promoted column's comparisons may still prune manifests. Old
+/// manifests keep bounds typed by the schema they were written with, and
+/// iceberg finds an int bound and a long literal unordered: the file would
+/// be skipped. A decimal bound compares by value whatever its precision.
+fn bounds_survive_promotion(ty: &PrimitiveType) -> bool {
+    matches!(ty, PrimitiveType::Decimal { .. })
 }
 
 /// Translate `filter` into an Iceberg predicate for `schema`, with `slots`
@@ -226,6 +237,9 @@ fn translate_leaf(leaf: &Filter, cols: &[ColumnRef<'_>], slots: &[Value], schema
                 // `x < NULL` is never true.
                 return Some(Leaf::False);
             }
+            if col.promoted && !bounds_survive_promotion(ty) {
+                return None;
+            }
             let is_range = !matches!(op, CmpOp::Eq | CmpOp::NotEq);
             if is_range && matches!(ty, PrimitiveType::String) && !col.byte_ordered {
                 return None;
@@ -243,7 +257,8 @@ fn translate_leaf(leaf: &Filter, cols: &[ColumnRef<'_>], slots: &[Value], schema
             Some(Leaf::Pred(p, true))
         }
         Filter::InList { column, slot, negated } => {
-            let name = cols.get(*column)?.name?;
+            let col = cols.get(*column)?;
+            let name = col.name?;
             let ty = field_type(schema, name)?;
             let Value::Array(items) = slots.get(*slot)? else {
                 return None;
@@ -258,13 +273,16 @@ fn translate_leaf(leaf: &Filter, cols: &[ColumnRef<'_>], slots: &[Value], schema
                 if has_null {
                     return Some(Leaf::False);
                 }
-                if datums.is_empty() {
+                if datums.is_empty() || (col.promoted && !bounds_survive_promotion(ty)) {
                     return None;
                 }
                 Some(Leaf::Pred(Reference::new(name).is_not_in(datums), true))
             } else {
                 if datums.is_empty() {
                     return Some(Leaf::False);
+                }
+                if col.promoted && !bounds_survive_promotion(ty) {
+                    return None;
                 }
                 Some(Leaf::Pred(Reference::new(name).is_in(datums), true))
             }
@@ -359,19 +377,33 @@ pub fn to_datum(value: &Value, ty: &PrimitiveType) -> Option<Datum> {
             to_datum(&Value::Int(i), ty)
         }
         (Value::Text(s), PrimitiveType::String) => Some(Datum::string(s)),
-        (Value::Date(d), PrimitiveType::Date) => Some(Datum::date(*d)),
+        (Value::Date(d), PrimitiveType::Date) => in_calendar(*d as i64).then(|| Datum::date(*d)),
         (Value::Time(t), PrimitiveType::Time) => Datum::time_micros(*t).ok(),
-        (Value::Timestamp(t), PrimitiveType::Timestamp) => Some(Datum::timestamp_micros(*t)),
+        (Value::Timestamp(t), PrimitiveType::Timestamp) => {
+            in_calendar(*t / MICROS_PER_DAY).then(|| Datum::timestamp_micros(*t))
+        }
         (Value::Timestamp(t), PrimitiveType::TimestampNs) => {
             t.checked_mul(1000).map(Datum::timestamp_nanos)
         }
-        (Value::TimestampTz(t), PrimitiveType::Timestamptz) => Some(Datum::timestamptz_micros(*t)),
+        (Value::TimestampTz(t), PrimitiveType::Timestamptz) => {
+            in_calendar(*t / MICROS_PER_DAY).then(|| Datum::timestamptz_micros(*t))
+        }
         (Value::TimestampTz(t), PrimitiveType::TimestamptzNs) => {
             t.checked_mul(1000).map(Datum::timestamptz_nanos)
         }
         (Value::Uuid(b), PrimitiveType::Uuid) => Some(Datum::uuid(uuid::Uuid::from_bytes(*b))),
         _ => None,
     }
+}
+
+const MICROS_PER_DAY: i64 = 86_400_000_000;
+
+/// Whether iceberg can handle a date or timestamp (`days` since 1970): it
+/// formats and transforms them with chrono, which panics beyond about
+/// ±262,000 years; Postgres accepts dates to 5874897 AD. Later ones are not
+/// pushed.
+fn in_calendar(days: i64) -> bool {
+    days.unsigned_abs() <= 90_000_000
 }
 
 /// A decimal literal at exactly the column's scale, or None when the value
@@ -414,6 +446,115 @@ fn decimal_datum(text: &str, precision: u32, scale: u32) -> Option<Datum> {
     Datum::decimal_from_str(text).ok()
 }
 
+/// The part of a pushed predicate that iceberg's Parquet reader may apply
+/// itself (row-group statistics, page index, row filter), and whether it may
+/// use the page index for it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReaderFilter {
+    /// None: the reader applies no filter (files were still pruned by the
+    /// full predicate at manifest level; Postgres re-checks every row).
+    pub predicate: Option<Predicate>,
+    pub page_index: bool,
+}
+
+/// Split off what iceberg 0.10's Parquet reader evaluates correctly. The full
+/// predicate stays in use for manifest pruning (Iceberg bounds, evaluated
+/// right); the reader gets a weaker one, because its own evaluators are wrong
+/// for some types, and a row it drops Postgres never sees:
+/// - its page-index evaluator compares INT32/INT64 decimal pages as plain
+///   ints against decimal literals (every page "cannot match"), rejects
+///   FIXED_LEN_BYTE_ARRAY pages (decimal(p > 18), uuid, fixed) with an error
+///   and decodes BYTE_ARRAY pages as UTF-8 with a panic (bytea): no page
+///   index when the filter touches such a column (its row-group statistics
+///   are decoded correctly, so those stay);
+/// - its row filter has no Arrow literal for `time` (error, or a panic in
+///   IN): no `time` comparisons in the reader;
+/// - for a column promoted after files were written (int→long, wider
+///   decimal) it casts the literal to the file's narrower type, turning an
+///   out-of-range literal into NULL (rows dropped): no comparisons on it;
+/// - floats: Postgres has NaN above every number and -0 = 0, Arrow orders
+///   them by bits; townlake never pushes float comparisons, the reader
+///   never gets one.
+///
+/// `promoted` tells whether a field id had another type in an earlier schema.
+pub fn reader_filter(pushed: &Predicate, schema: &Schema, promoted: &dyn Fn(i32) -> bool) -> ReaderFilter {
+    let predicate = reader_part(&pushed.clone().rewrite_not(), schema, promoted);
+    let mut names = Vec::new();
+    if let Some(p) = &predicate {
+        referenced_columns(p, &mut names);
+    }
+    let page_index = names.iter().all(|name| match field_type(schema, name) {
+        Some(ty) => page_index_reads(ty),
+        None => false,
+    });
+    ReaderFilter { predicate, page_index }
+}
+
+/// Whether iceberg's page-index evaluator decodes pages of this type into
+/// literals it compares correctly.
+fn page_index_reads(ty: &PrimitiveType) -> bool {
+    !matches!(
+        ty,
+        PrimitiveType::Decimal { .. } | PrimitiveType::Uuid | PrimitiveType::Fixed(_) | PrimitiveType::Binary
+    )
+}
+
+/// Whether the reader's row-group statistics and row filter compare a literal
+/// with this column's values exactly as Postgres does.
+fn reader_compares(ty: &PrimitiveType, promoted: bool) -> bool {
+    !promoted && !matches!(ty, PrimitiveType::Time | PrimitiveType::Float | PrimitiveType::Double)
+}
+
+/// `p` weakened to what the reader may apply; None stands for TRUE.
+fn reader_part(p: &Predicate, schema: &Schema, promoted: &dyn Fn(i32) -> bool) -> Option<Predicate> {
+    let keep_literal_leaf = |name: &str| match schema.field_by_name(name) {
+        Some(field) => match field.field_type.as_ref() {
+            Type::Primitive(ty) => reader_compares(ty, promoted(field.id)),
+            _ => false,
+        },
+        None => false,
+    };
+    match p {
+        Predicate::AlwaysTrue => None,
+        Predicate::AlwaysFalse => Some(Predicate::AlwaysFalse),
+        Predicate::And(e) => {
+            let [a, b] = e.inputs();
+            match (reader_part(a, schema, promoted), reader_part(b, schema, promoted)) {
+                (Some(a), Some(b)) => Some(a.and(b)),
+                (Some(x), None) | (None, Some(x)) => Some(x),
+                (None, None) => None,
+            }
+        }
+        // An OR keeps rows when either side does: drop it if either side is dropped.
+        Predicate::Or(e) => {
+            let [a, b] = e.inputs();
+            match (reader_part(a, schema, promoted), reader_part(b, schema, promoted)) {
+                (Some(a), Some(b)) => Some(a.or(b)),
+                _ => None,
+            }
+        }
+        // NOT of a weakened predicate would be stronger: only kept unchanged.
+        Predicate::Not(e) => {
+            let [inner] = e.inputs();
+            (reader_part(inner, schema, promoted).as_ref() == Some(inner)).then(|| p.clone())
+        }
+        Predicate::Unary(e) => schema.field_by_name(e.term().name()).is_some().then(|| p.clone()),
+        Predicate::Binary(e) => keep_literal_leaf(e.term().name()).then(|| p.clone()),
+        Predicate::Set(e) => keep_literal_leaf(e.term().name()).then(|| p.clone()),
+    }
+}
+
+fn referenced_columns(p: &Predicate, out: &mut Vec<String>) {
+    match p {
+        Predicate::AlwaysTrue | Predicate::AlwaysFalse => {}
+        Predicate::And(e) | Predicate::Or(e) => e.inputs().iter().for_each(|q| referenced_columns(q, out)),
+        Predicate::Not(e) => e.inputs().iter().for_each(|q| referenced_columns(q, out)),
+        Predicate::Unary(e) => out.push(e.term().name().to_string()),
+        Predicate::Binary(e) => out.push(e.term().name().to_string()),
+        Predicate::Set(e) => out.push(e.term().name().to_string()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -439,12 +580,12 @@ mod tests {
 
     fn cols() -> Vec<ColumnRef<'static>> {
         vec![
-            ColumnRef { name: Some("id"), byte_ordered: true },
-            ColumnRef { name: Some("name"), byte_ordered: false },
-            ColumnRef { name: Some("amount"), byte_ordered: true },
-            ColumnRef { name: Some("small"), byte_ordered: true },
-            ColumnRef { name: Some("flag"), byte_ordered: true },
-            ColumnRef { name: None, byte_ordered: true },
+            ColumnRef { name: Some("id"), byte_ordered: true, promoted: false },
+            ColumnRef { name: Some("name"), byte_ordered: false, promoted: false },
+            ColumnRef { name: Some("amount"), byte_ordered: true, promoted: false },
+            ColumnRef { name: Some("small"), byte_ordered: true, promoted: false },
+            ColumnRef { name: Some("flag"), byte_ordered: true, promoted: false },
+            ColumnRef { name: None, byte_ordered: true, promoted: false },
         ]
     }
 
@@ -532,6 +673,121 @@ mod tests {
         assert_eq!(like_prefix("ab_"), Some(("ab".into(), false)));
         assert_eq!(like_prefix("%abc"), None);
         assert_eq!(like_prefix("abc"), Some(("abc".into(), false)));
+    }
+
+    fn reader_schema() -> Schema {
+        let field = |id: i32, name: &str, ty: PrimitiveType| Arc::new(NestedField::optional(id, name, Type::Primitive(ty)));
+        Schema::builder()
+            .with_fields(vec![
+                field(1, "id", PrimitiveType::Long),
+                field(2, "amount", PrimitiveType::Decimal { precision: 12, scale: 2 }),
+                field(3, "at", PrimitiveType::Time),
+                field(4, "key", PrimitiveType::Uuid),
+                field(5, "blob", PrimitiveType::Binary),
+                field(6, "name", PrimitiveType::String),
+                field(7, "widened", PrimitiveType::Long),
+                field(8, "ratio", PrimitiveType::Double),
+            ])
+            .build()
+            .unwrap()
+    }
+
+    fn for_reader(p: Predicate) -> (Option<String>, bool) {
+        let r = reader_filter(&p, &reader_schema(), &|id| id == 7);
+        (r.predicate.map(|p| p.to_string()), r.page_index)
+    }
+
+    fn dec(text: &str) -> Datum {
+        Datum::decimal_from_str(text).unwrap()
+    }
+
+    #[test]
+    fn reader_keeps_plain_columns_with_page_index() {
+        let p = Reference::new("id").greater_than(Datum::long(5)).and(Reference::new("name").equal_to(Datum::string("a")));
+        let (kept, page) = for_reader(p.clone());
+        assert_eq!(kept, Some(p.to_string()));
+        assert!(page);
+    }
+
+    #[test]
+    fn decimals_uuids_and_bytes_keep_row_groups_not_pages() {
+        for p in [
+            Reference::new("amount").greater_than(dec("100")),
+            Reference::new("key").is_not_in([Datum::uuid(uuid::Uuid::nil())]),
+            Reference::new("blob").is_null(),
+            Reference::new("id").less_than(Datum::long(3)).and(Reference::new("amount").is_not_null()),
+        ] {
+            let (kept, page) = for_reader(p.clone());
+            assert_eq!(kept, Some(p.clone().rewrite_not().to_string()));
+            assert!(!page, "{p}");
+        }
+    }
+
+    #[test]
+    fn time_promoted_and_float_comparisons_stay_out_of_the_reader() {
+        let time = Reference::new("at").greater_than(Datum::time_micros(1_000).unwrap());
+        let widened = Reference::new("widened").less_than(Datum::long(10_000_000_000_i64));
+        let ratio = Reference::new("ratio").equal_to(Datum::double(0.0));
+        let id = Reference::new("id").greater_than_or_equal_to(Datum::long(1));
+        for p in [time.clone(), widened.clone(), ratio, time.clone().or(id.clone())] {
+            assert_eq!(for_reader(p.clone()), (None, true), "{p}");
+        }
+        // An AND keeps its other parts; the page index follows what is left.
+        assert_eq!(for_reader(time.clone().and(id.clone())), (Some(id.to_string()), true));
+        let amount = Reference::new("amount").less_than(dec("5"));
+        assert_eq!(for_reader(widened.and(amount.clone())), (Some(amount.to_string()), false));
+        // Null tests read no literal: kept on every column.
+        let nulls = Reference::new("at").is_null().or(Reference::new("widened").is_not_null());
+        assert_eq!(for_reader(nulls.clone()), (Some(nulls.to_string()), true));
+        assert_eq!(for_reader(Predicate::AlwaysFalse), (Some("FALSE".into()), true));
+    }
+
+    #[test]
+    fn negations_are_rewritten_before_weakening() {
+        let p = Reference::new("at").less_than(Datum::time_micros(5).unwrap()).and(Reference::new("id").equal_to(Datum::long(2))).negate();
+        // NOT (a AND b) = NOT a OR NOT b: the OR loses a side, so nothing is left.
+        assert_eq!(for_reader(p), (None, true));
+        let p = Reference::new("id").less_than(Datum::long(5)).negate();
+        assert_eq!(for_reader(p).0.unwrap(), "id >= 5");
+    }
+
+    #[test]
+    fn promoted_longs_are_compared_by_postgres_only() {
+        // id (long) and amount (decimal) were int and a narrower decimal once.
+        let mut cols = cols();
+        cols[0].promoted = true;
+        cols[2].promoted = true;
+        let push = |f: &Filter, slots: &[Value]| to_iceberg(f, &cols, slots, &schema()).map(|p| p.to_string());
+        assert_eq!(push(&Filter::Cmp { column: 0, op: CmpOp::Lt, slot: 0 }, &[Value::Int(5)]), None);
+        let in_list = Filter::InList { column: 0, slot: 0, negated: false };
+        assert_eq!(push(&in_list, &[Value::Array(vec![Value::Int(5)])]), None);
+        assert_eq!(push(&in_list, &[Value::Array(vec![Value::Null])]).unwrap(), "FALSE");
+        assert_eq!(push(&Filter::IsNull { column: 0, negated: false }, &[]).unwrap(), "id IS NULL");
+        let amount = Filter::Cmp { column: 2, op: CmpOp::Gt, slot: 0 };
+        assert!(push(&amount, &[Value::Numeric("12.5".into())]).is_some());
+    }
+
+    #[test]
+    fn dates_beyond_chrono_are_not_pushed() {
+        let schema = Schema::builder()
+            .with_fields(vec![
+                Arc::new(NestedField::optional(1, "d", Type::Primitive(PrimitiveType::Date))),
+                Arc::new(NestedField::optional(2, "t", Type::Primitive(PrimitiveType::Timestamptz))),
+            ])
+            .build()
+            .unwrap();
+        let cols = [
+            ColumnRef { name: Some("d"), byte_ordered: true, promoted: false },
+            ColumnRef { name: Some("t"), byte_ordered: true, promoted: false },
+        ];
+        let push = |column, v: Value| {
+            to_iceberg(&Filter::Cmp { column, op: CmpOp::Lt, slot: 0 }, &cols, &[v], &schema).map(|p| p.to_string())
+        };
+        // 5874897-12-31 (the latest Postgres date) and a timestamp in 270000 AD.
+        assert_eq!(push(0, Value::Date(2_145_042_905)), None);
+        assert_eq!(push(1, Value::TimestampTz(8_458_000_000_000_000_000)), None);
+        assert!(push(0, Value::Date(19_000)).is_some());
+        assert!(push(1, Value::TimestampTz(-62_135_596_800_000_000)).is_some());
     }
 
     #[test]
