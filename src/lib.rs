@@ -113,16 +113,82 @@ mod tests {
         )
         .unwrap();
         let failed = PgTryBuilder::new(|| Spi::run("SELECT * FROM t").is_err())
-            .catch_others(|e| {
-                if let pgrx::pg_sys::panic::CaughtError::PostgresError(r) = &e {
+            .catch_others(|e| match &e {
+                // Only the Postgres ERROR with our message counts; a Rust
+                // panic or any other error fails the test.
+                pgrx::pg_sys::panic::CaughtError::PostgresError(r) => {
                     assert!(r.message().contains("cannot read Iceberg metadata file"), "{}", r.message());
                     assert!(r.hint().is_some());
+                    true
                 }
-                true
+                other => panic!("expected a Postgres ERROR, got {other:?}"),
             })
             .execute();
         assert!(failed);
         assert_eq!(Spi::get_one::<i32>("SELECT 1"), Ok(Some(1)));
+    }
+
+    // ---- the security shims (src/pg/security.rs) in a real backend
+
+    use crate::pg::security::{run_as, PinnedSearchPath};
+
+    fn search_path() -> String {
+        Spi::get_one::<String>("SELECT current_setting('search_path')").unwrap().unwrap()
+    }
+
+    #[pg_test]
+    fn pinned_search_path_is_restored() {
+        Spi::run("SET search_path = public, pg_catalog").unwrap();
+        {
+            let _pin = PinnedSearchPath::new();
+            assert_eq!(search_path(), "pg_catalog, lake, pg_temp");
+        }
+        assert_eq!(search_path(), "public, pg_catalog");
+    }
+
+    #[pg_test]
+    fn run_as_switches_user_and_path_and_restores_both() {
+        Spi::run("CREATE ROLE tl_pgtest_nobody NOLOGIN").unwrap();
+        Spi::run("SET search_path = public").unwrap();
+        let nobody = Spi::get_one::<pg_sys::Oid>("SELECT 'tl_pgtest_nobody'::regrole::oid").unwrap().unwrap();
+        let before = Spi::get_one::<String>("SELECT current_user::text").unwrap().unwrap();
+        let inside = run_as(nobody, || {
+            (Spi::get_one::<String>("SELECT current_user::text").unwrap().unwrap(), search_path())
+        });
+        assert_eq!(inside, ("tl_pgtest_nobody".to_string(), "pg_catalog, lake, pg_temp".to_string()));
+        assert_eq!(Spi::get_one::<String>("SELECT current_user::text").unwrap().unwrap(), before);
+        assert_eq!(search_path(), "public");
+    }
+
+    #[pg_test]
+    fn user_and_path_come_back_after_an_error_inside() {
+        Spi::run("SET search_path = public").unwrap();
+        let before = Spi::get_one::<String>("SELECT current_user::text").unwrap().unwrap();
+        let caught = PgTryBuilder::new(|| {
+            run_as(pg_sys::Oid::from(pg_sys::BOOTSTRAP_SUPERUSERID), || {
+                Spi::run("SELECT 1/0").unwrap();
+            });
+            false
+        })
+        .catch_when(PgSqlErrorCode::ERRCODE_DIVISION_BY_ZERO, |_| true)
+        .execute();
+        assert!(caught);
+        assert_eq!(Spi::get_one::<String>("SELECT current_user::text").unwrap().unwrap(), before);
+        assert_eq!(search_path(), "public");
+    }
+
+    #[pg_test(error = "governance operation \"enable_pii\" cannot be called from SQL")]
+    fn internal_operations_are_refused_from_sql() {
+        Spi::run("SELECT lake._privileged('enable_pii', '{\"reason\": \"x\"}')").unwrap();
+    }
+
+    #[pg_test(error = "Iceberg table \"pgtest.nothere\" does not exist in catalog \"lake_local\"")]
+    fn attach_only_never_creates() {
+        Spi::run(
+            "CREATE FOREIGN TABLE t (a int) SERVER lake_local \
+             OPTIONS (namespace 'pgtest', \"table\" 'nothere', attach_only 'true')",
+        )
+        .unwrap();
     }
 }
 
