@@ -196,7 +196,14 @@ unsafe fn check_utility(stmt: *mut pg_sys::Node, query: Option<&str>, top_level:
     if pii_session::enforce_read_only() {
         check_utility_pii(stmt, query, top_level);
     }
-    if !cache::anything_governed() {
+    // Only these touch governed relations. Everything else must not load the
+    // cache: its SPI query would take a snapshot, and a first statement such
+    // as BEGIN ISOLATION LEVEL REPEATABLE READ must come before any.
+    if !matches!(
+        tag,
+        pg_sys::NodeTag::T_GrantStmt | pg_sys::NodeTag::T_AlterTableStmt | pg_sys::NodeTag::T_DropStmt
+    ) || !cache::anything_governed()
+    {
         return;
     }
     match tag {
@@ -291,19 +298,18 @@ unsafe extern "C-unwind" fn process_utility(
         let top_level = context == pg_sys::ProcessUtilityContext::PROCESS_UTILITY_TOPLEVEL;
         check_utility((*pstmt).utilityStmt, text.as_deref(), top_level);
     }
-    match PREV_PROCESS_UTILITY {
-        Some(prev) => prev(pstmt, query_string, read_only_tree, context, params, query_env, dest, qc),
-        None => pg_sys::standard_ProcessUtility(
-            pstmt,
-            query_string,
-            read_only_tree,
-            context,
-            params,
-            query_env,
-            dest,
-            qc,
-        ),
-    }
+    // Errors pass through whole (see pg::hooks): no value lives across.
+    crate::pg::hooks::next_process_utility(
+        PREV_PROCESS_UTILITY,
+        pstmt,
+        query_string,
+        read_only_tree,
+        context,
+        params,
+        query_env,
+        dest,
+        qc,
+    );
     // BEGIN READ WRITE, SET transaction_read_only = off and the like do not
     // outlast the statement while PII is on.
     if watched {
@@ -543,24 +549,20 @@ unsafe extern "C-unwind" fn executor_start(qd: *mut pg_sys::QueryDesc, eflags: i
     if leader {
         pii_session::executor_started(qd as usize);
     }
-    let touched = if watched && governed && crate::audit::AUDIT.get() {
-        touched_relations((*qd).plannedstmt)
-    } else {
-        Vec::new()
-    };
     // Recorded before any check, so attempts that the access gate or the
     // executor's permission checks reject are in the audit log too
     // (completed as errors).
-    if !touched.is_empty() && eflags & pg_sys::EXEC_FLAG_EXPLAIN_ONLY as i32 == 0 {
-        crate::audit::statement_started(qd, touched);
+    if watched && governed && crate::audit::AUDIT.get() && eflags & pg_sys::EXEC_FLAG_EXPLAIN_ONLY as i32 == 0 {
+        let touched = touched_relations((*qd).plannedstmt);
+        if !touched.is_empty() {
+            crate::audit::statement_started(qd, touched);
+        }
     }
     if governed {
         check_published_views((*qd).plannedstmt);
     }
-    match PREV_EXECUTOR_START {
-        Some(prev) => prev(qd, eflags),
-        None => pg_sys::standard_ExecutorStart(qd, eflags),
-    }
+    // Errors pass through whole (see pg::hooks): no value lives across.
+    crate::pg::hooks::next_executor_start(PREV_EXECUTOR_START, qd, eflags);
 }
 
 /// Marks the executor running, so `lake.pii_revealed` knows whether the
@@ -573,18 +575,14 @@ unsafe extern "C-unwind" fn executor_run(
     execute_once: bool,
 ) {
     let _running = pii_session::executor_running(qd as usize);
-    match PREV_EXECUTOR_RUN {
-        Some(prev) => prev(qd, direction, count, execute_once),
-        None => pg_sys::standard_ExecutorRun(qd, direction, count, execute_once),
-    }
+    // Errors pass through whole (see pg::hooks); the running mark they skip
+    // is cleared by the (sub)transaction abort (pii_session).
+    crate::pg::hooks::next_executor_run(PREV_EXECUTOR_RUN, qd, direction, count, execute_once);
 }
 
 #[pg_guard]
 unsafe extern "C-unwind" fn executor_end(qd: *mut pg_sys::QueryDesc) {
     pii_session::executor_ended(qd as usize);
     crate::audit::statement_ended(qd);
-    match PREV_EXECUTOR_END {
-        Some(prev) => prev(qd),
-        None => pg_sys::standard_ExecutorEnd(qd),
-    }
+    crate::pg::hooks::next_executor_end(PREV_EXECUTOR_END, qd);
 }

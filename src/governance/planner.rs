@@ -53,10 +53,8 @@ unsafe extern "C-unwind" fn planner(
     if !parse.is_null() && cache::anything_governed() {
         relax_query(parse);
     }
-    match PREV_PLANNER {
-        Some(prev) => prev(parse, query_string, cursor_options, bound_params),
-        None => pg_sys::standard_planner(parse, query_string, cursor_options, bound_params),
-    }
+    // Errors pass through whole (see pg::hooks); nothing here needs undoing.
+    crate::pg::hooks::next_planner(PREV_PLANNER, parse, query_string, cursor_options, bound_params)
 }
 
 /// Relaxes the published views of one query level and of every level below

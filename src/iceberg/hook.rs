@@ -69,10 +69,19 @@ unsafe extern "C-unwind" fn process_utility(
     qc: *mut pg_sys::QueryCompletion,
 ) {
     let captured = capture((*pstmt).utilityStmt).or_report();
-    match PREV_PROCESS_UTILITY {
-        Some(prev) => prev(pstmt, query_string, read_only_tree, context, params, query_env, dest, qc),
-        None => pg_sys::standard_ProcessUtility(pstmt, query_string, read_only_tree, context, params, query_env, dest, qc),
-    }
+    // An ERROR inside passes through as Postgres raised it (with its
+    // CONTEXT); `captured` is then only leaked, never applied.
+    crate::pg::hooks::next_process_utility(
+        PREV_PROCESS_UTILITY,
+        pstmt,
+        query_string,
+        read_only_tree,
+        context,
+        params,
+        query_env,
+        dest,
+        qc,
+    );
     if let Some(captured) = captured {
         apply(captured).or_report();
     }

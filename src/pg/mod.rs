@@ -1,4 +1,5 @@
 //! Thin shims over Postgres internals, shared by every part. Each `unsafe`
 //! block says why it is sound; the parts above call safe functions only.
 
+pub mod hooks;
 pub mod security;
