@@ -13,8 +13,10 @@ and reused."""
 
 import argparse
 import io
+import sys
 import time
 import urllib.parse
+from pathlib import Path
 
 import psycopg
 import pyarrow as pa
@@ -26,6 +28,9 @@ from pyiceberg.transforms import DayTransform
 from pyiceberg.types import DecimalType, IntegerType, LongType, NestedField, StringType, TimestamptzType
 
 CHUNK_ROWS = 1_000_000
+sys.path.insert(0, str(Path(__file__).parent))
+from timing import format_ratio, interleaved, median  # noqa: E402
+
 DAYS = 30
 COLUMNS = "id bigint NOT NULL, ts timestamptz NOT NULL, account_id integer NOT NULL, " \
           "product text NOT NULL, units bigint NOT NULL, cost numeric(12,4) NOT NULL"
@@ -130,11 +135,6 @@ def file_stats(catalog, ident: str) -> tuple[int, int, int]:
     return len(files), sum(f.file_size_in_bytes for f in files), sum(f.record_count for f in files)
 
 
-def best(runs: int, run):
-    results = [run() for _ in range(runs)]
-    return min(results, key=lambda r: r if isinstance(r, float) else r[0])
-
-
 def main():
     args = parse_args()
     conn = psycopg.connect(host="127.0.0.1", port=args.port, user="postgres", dbname=args.db, autocommit=True,
@@ -149,24 +149,52 @@ def main():
     heap_bytes = conn.execute("SELECT pg_table_size(%s)", (heap,)).fetchone()[0]
     settings = conn.execute("SELECT current_setting('townlake.target_file_size_mb'), "
                             "current_setting('townlake.row_group_rows'), current_setting('shared_buffers')").fetchone()
-    print(f"rows={args.rows} heap={heap_bytes / 2**20:.0f} MB best of {args.runs}; "
+    print(f"rows={args.rows} heap={heap_bytes / 2**20:.0f} MB, {args.runs} interleaved rounds (medians); "
           f"townlake.target_file_size_mb={settings[0]} row_group_rows={settings[1]} shared_buffers={settings[2]}")
     print(f"{'layout':14} {'contender':10} {'seconds':>8} {'rows/s':>11} {'files':>6} {'MB':>8} "
-          f"{'avg MB':>7} {'townlake/PyIceberg':>19}")
+          f"{'avg MB':>7} {'townlake/PyIceberg':>22}")
+    failed = False
     for label, (partition_by, spec) in LAYOUTS.items():
         name = f"ingest_{'day' if partition_by else 'flat'}_{args.rows}"
-        t_tl = best(args.runs, lambda: run_townlake(conn, heap, name, partition_by))
-        t_py, t_read = best(args.runs, lambda: run_pyiceberg(conn, catalog, heap, args.rows, name, spec))
-        for contender, seconds, ident in (("townlake", t_tl, f"bench_tl.{name}"),
-                                          ("PyIceberg", t_py, f"bench_py.{name}")):
+        reads: list[float] = []
+
+        def pyiceberg_run():
+            total, read = run_pyiceberg(conn, catalog, heap, args.rows, name, spec)
+            reads.append(read)
+            return total
+
+        # Each contender's time is measured inside it (the job, not the set-up);
+        # interleaved() checks the row counts both tables hold after each run.
+        timed = {"townlake": [], "PyIceberg": []}
+
+        def contender(kind, run, ident):
+            def go():
+                timed[kind].append(run())
+                return file_stats(catalog, ident)[2]
+            return go
+
+        interleaved(args.runs, {
+            "townlake": contender("townlake", lambda: run_townlake(conn, heap, name, partition_by), f"bench_tl.{name}"),
+            "PyIceberg": contender("PyIceberg", pyiceberg_run, f"bench_py.{name}"),
+        })
+        ratios = [a / b for a, b in zip(timed["townlake"], timed["PyIceberg"])]
+        r = (median(ratios), min(ratios), max(ratios))
+        for kind, ident in (("townlake", f"bench_tl.{name}"), ("PyIceberg", f"bench_py.{name}")):
+            seconds = median(timed[kind])
             files, size, records = file_stats(catalog, ident)
-            ok = "" if records == args.rows else f"  WRONG ROW COUNT {records}"
-            ratio = f"{t_tl / t_py:18.2f}x" if contender == "townlake" else f"{'(read ' + format(t_read, '.1f') + 's)':>19}"
-            print(f"{label:14} {contender:10} {seconds:8.2f} {args.rows / seconds:11,.0f} {files:6d} "
-                  f"{size / 2**20:8.1f} {size / 2**20 / max(files, 1):7.2f} {ratio}{ok}")
+            if records != args.rows:
+                failed = True
+                print(f"  WRONG ROW COUNT in {ident}: {records}, expected {args.rows}")
+            note = format_ratio(r) if kind == "townlake" else f"(read {median(reads):.1f}s)"
+            print(f"{label:14} {kind:10} {seconds:8.2f} {args.rows / seconds:11,.0f} {files:6d} "
+                  f"{size / 2**20:8.1f} {size / 2**20 / max(files, 1):7.2f} {note:>22}")
         count = conn.execute(f"SELECT count(*) FROM bench_tl.{name}").fetchone()[0]
         if count != args.rows:
+            failed = True
             print(f"  townlake table {name} returns {count} rows, expected {args.rows}")
+    catalog.engine.dispose()
+    if failed:
+        raise SystemExit(3)
     catalog.engine.dispose()
 
 

@@ -1,12 +1,16 @@
 """Time the same aggregates over one dataset held three ways:
 an Iceberg table read by townlake, a Postgres heap table, and DuckDB's
-read_parquet over the Iceberg table's data files. Prints best-of-N times and
-ratios. The data is generated once per row count and reused by later runs."""
+read_parquet over the Iceberg table's data files. Runs the three interleaved
+(RUNS rounds), prints median times and the median and range of per-round
+ratios, and fails when any run's result differs. The data is generated once
+per row count and reused by later runs."""
 
 import argparse
 import io
+import sys
 import time
 import urllib.parse
+from pathlib import Path
 
 import duckdb
 import psycopg
@@ -17,6 +21,9 @@ from pyiceberg.partitioning import PartitionField, PartitionSpec
 from pyiceberg.schema import Schema
 from pyiceberg.transforms import DayTransform
 from pyiceberg.types import LongType, NestedField, StringType, TimestamptzType
+
+sys.path.insert(0, str(Path(__file__).parent))
+from timing import format_ratio, interleaved, median, ratio  # noqa: E402
 
 DAYS = 30
 CHUNK_ROWS = 1_000_000
@@ -41,7 +48,7 @@ def parse_args():
     parser.add_argument("--port", type=int, default=5499)
     parser.add_argument("--db", default="townlake_bench")
     parser.add_argument("--rows", type=int, default=10_000_000)
-    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--runs", type=int, default=7)
     return parser.parse_args()
 
 
@@ -98,15 +105,6 @@ def copy_into_heap(conn, heap: str, chunk: pa.Table):
         copy.write(buffer.getvalue())
 
 
-def best_of(runs: int, run) -> tuple[float, object]:
-    times, result = [], None
-    for _ in range(runs):
-        started = time.perf_counter()
-        result = run()
-        times.append(time.perf_counter() - started)
-    return min(times), result
-
-
 def main():
     args = parse_args()
     conn = psycopg.connect(host="127.0.0.1", port=args.port, user="postgres", dbname=args.db, autocommit=True)
@@ -125,16 +123,18 @@ def main():
 
     settings = conn.execute("SELECT current_setting('max_parallel_workers_per_gather'), "
                             "current_setting('shared_buffers')").fetchone()
-    print(f"rows={args.rows} data files={len(files)} best of {args.runs}; "
+    print(f"rows={args.rows} data files={len(files)} {args.runs} interleaved rounds; "
           f"max_parallel_workers_per_gather={settings[0]} shared_buffers={settings[1]}")
-    print(f"{'query':34} {'townlake':>10} {'heap':>10} {'duckdb':>10} {'townlake/heap':>14} {'townlake/duckdb':>16}")
+    print(f"{'query':34} {'townlake':>10} {'heap':>10} {'duckdb':>10} {'townlake/heap':>22} {'townlake/duckdb':>22}")
     for label, template in QUERIES.items():
-        t_ice, r_ice = best_of(args.runs, lambda: conn.execute(template.format(t=iceberg)).fetchone())
-        t_heap, r_heap = best_of(args.runs, lambda: conn.execute(template.format(t=heap)).fetchone())
-        t_duck, r_duck = best_of(args.runs, lambda: duck.execute(template.format(t=parquet)).fetchone())
-        same = tuple(r_ice) == tuple(r_heap) == tuple(r_duck)
-        print(f"{label:34} {t_ice:9.3f}s {t_heap:9.3f}s {t_duck:9.3f}s {t_ice / t_heap:13.2f}x "
-              f"{t_ice / t_duck:15.2f}x{'' if same else '  RESULTS DIFFER: ' + repr((r_ice, r_heap, r_duck))}")
+        times = interleaved(args.runs, {
+            "townlake": lambda: tuple(conn.execute(template.format(t=iceberg)).fetchone()),
+            "heap": lambda: tuple(conn.execute(template.format(t=heap)).fetchone()),
+            "duckdb": lambda: tuple(duck.execute(template.format(t=parquet)).fetchone()),
+        })
+        print(f"{label:34} {median(times['townlake']):9.3f}s {median(times['heap']):9.3f}s "
+              f"{median(times['duckdb']):9.3f}s {format_ratio(ratio(times, 'townlake', 'heap')):>22} "
+              f"{format_ratio(ratio(times, 'townlake', 'duckdb')):>22}")
     plan = "\n".join(r[0] for r in conn.execute(f"EXPLAIN {QUERIES['one day (partition-pruned)'].format(t=iceberg)}"))
     print(plan)
     catalog.engine.dispose()

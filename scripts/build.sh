@@ -5,23 +5,37 @@ source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 PROFILE="${PROFILE:-dev}"
 profile_flags=()
+package_flags=(--debug)
 case "$PROFILE" in
     dev|debug) ;;
-    release)   profile_flags=(--release) ;;
+    release)   profile_flags=(--release); package_flags=() ;;
     *)         die "PROFILE must be dev or release, not '$PROFILE'" ;;
 esac
+
+# Packages the extension into a staging directory, then moves each file into
+# Postgres' directories with a rename: the installed library is never missing
+# (CREATE EXTENSION in a running cluster keeps working during a build) and
+# never overwritten in place (backends that have the old one mapped would
+# crash); they keep the old inode.
+install_packaged() {
+    local staging="$CARGO_TARGET_DIR/pgrx-package-$PROFILE"
+    rm -rf "$staging"
+    cargo pgrx package --pg-config "$PG_CONFIG" "${package_flags[@]}" --out-dir "$staging"
+    local file dest
+    while IFS= read -r -d '' file; do
+        dest="/${file#"$staging"/}"
+        mkdir -p "$(dirname "$dest")"
+        cp "$file" "$dest.townlake-new"
+        case "$file" in *.so) chmod 0755 "$dest.townlake-new" ;; *) chmod 0644 "$dest.townlake-new" ;; esac
+        mv -f "$dest.townlake-new" "$dest"
+    done < <(find "$staging" -type f -print0)
+    log "installed townlake ($PROFILE) into $(dirname "$TOWNLAKE_SO")"
+}
 
 cd "$PROJECT_DIR"
 log "CARGO_TARGET_DIR=$CARGO_TARGET_DIR PROFILE=$PROFILE"
 case "${1:-}" in
     build)   cargo build --lib "${profile_flags[@]}" ;;
-    # Installs into Debian's Postgres directories (needs root). The old
-    # library is unlinked first: overwriting it in place would crash running
-    # backends that have it mapped; unlinked, they keep the old copy. (A
-    # separate `cargo build` first would not shorten the gap: cargo pgrx
-    # builds with its own flags, so it would only build everything twice.)
-    install)
-        rm -f "$TOWNLAKE_SO"
-        cargo pgrx install --pg-config "$PG_CONFIG" "${profile_flags[@]}" ;;
+    install) install_packaged ;;
     *)       die "usage: build.sh build|install" ;;
 esac
