@@ -2,8 +2,10 @@
 
 import datetime as dt
 
+import psycopg
 import pyarrow as pa
 import pytest
+from psycopg import sql
 from pyiceberg.expressions import EqualTo, In
 from pyiceberg.types import StringType
 
@@ -131,13 +133,95 @@ def test_set_local_ends_with_transaction(evolving, conn):
     assert conn.execute(f"SELECT count(*) FROM {foreign}").fetchone() == (180,)
 
 
+def _at_micros(micros: int) -> str:
+    """A Unix time in microseconds as an ISO timestamptz literal (UTC)."""
+    return (dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc) + dt.timedelta(microseconds=micros)).isoformat()
+
+
+def _set_as_of(conn, literal: str) -> None:
+    conn.execute(sql.SQL("SET LOCAL townlake.as_of = {}").format(sql.Literal(literal)))
+
+
+def _read_as_of(conn, table, foreign, literal, snapshot_id):
+    with conn.transaction():
+        _set_as_of(conn, literal)
+        return _compare_at_snapshot(conn, table, foreign, snapshot_id)
+
+
+def test_as_of_between_snapshots_reads_the_earlier_one(evolving, conn):
+    """A time after a commit and before the next reads the earlier snapshot;
+    one microsecond before a commit's millisecond does not read that commit."""
+    table, foreign = evolving
+    history = table.history()
+    tested = 0
+    for earlier, later in zip(history, history[1:]):
+        if later.timestamp_ms == earlier.timestamp_ms:
+            continue
+        middle = (earlier.timestamp_ms * 1000 + later.timestamp_ms * 1000) // 2
+        _read_as_of(conn, table, foreign, _at_micros(middle), earlier.snapshot_id)
+        # rounding to the nearest millisecond would read `later` here
+        _read_as_of(conn, table, foreign, _at_micros(later.timestamp_ms * 1000 - 1), earlier.snapshot_id)
+        _read_as_of(conn, table, foreign, _at_micros(later.timestamp_ms * 1000), later.snapshot_id)
+        tested += 1
+    assert tested >= 3, f"too few distinct commit times to test: {history}"
+
+
+def test_as_of_in_other_time_zones(evolving, conn):
+    """A literal without an offset is in the session's TimeZone, as for any timestamptz."""
+    table, foreign = evolving
+    second = table.history()[1]
+    at = dt.datetime.fromtimestamp(second.timestamp_ms / 1000, dt.timezone.utc)
+    kolkata = at.astimezone(dt.timezone(dt.timedelta(hours=5, minutes=30)))
+    _read_as_of(conn, table, foreign, kolkata.isoformat(), second.snapshot_id)
+    with conn.transaction():
+        conn.execute("SET LOCAL TimeZone = 'America/New_York'")
+        offset = conn.execute("SELECT extract(timezone FROM %s::timestamptz)::int", (at,)).fetchone()[0]
+        wall_clock = at.astimezone(dt.timezone(dt.timedelta(seconds=offset))).replace(tzinfo=None).isoformat()
+        _set_as_of(conn, wall_clock)
+        assert _compare_at_snapshot(conn, table, foreign, second.snapshot_id) == 100
+        # the same text read as UTC is hours before the first commit
+        conn.execute("SET LOCAL TimeZone = 'UTC'")
+        _set_as_of(conn, wall_clock)
+        expect_error(conn, f"SELECT count(*) FROM {foreign}", "no snapshot as of that time")
+
+
+def test_as_of_infinity_reads_the_current_snapshot(evolving, conn):
+    table, foreign = evolving
+    _read_as_of(conn, table, foreign, "infinity", table.current_snapshot().snapshot_id)
+    with conn.transaction():
+        conn.execute("SET LOCAL townlake.as_of = '-infinity'")
+        expect_error(conn, f"SELECT count(*) FROM {foreign}", "no snapshot as of that time")
+
+
 def test_as_of_before_first_snapshot_is_an_error(evolving, conn):
     table, foreign = evolving
     first_ms = table.history()[0].timestamp_ms
-    before = dt.datetime.fromtimestamp(first_ms / 1000 - 3600, dt.timezone.utc)
+    first = dt.datetime.fromtimestamp(first_ms / 1000, dt.timezone.utc)
+    for literal in (_at_micros(first_ms * 1000 - 3_600_000_000), _at_micros(first_ms * 1000 - 1)):
+        with conn.transaction():
+            _set_as_of(conn, literal)
+            message = expect_error(conn, f"SELECT count(*) FROM {foreign}",
+                                   "no snapshot as of that time", "first snapshot was committed at")
+            assert first.isoformat()[:19] in message, message
+
+
+@pytest.mark.parametrize("text", ["yesterday-ish", "2024-13-01 00:00:00+00", "2024-05-01 25:00:00",
+                                  "2024-05-01 12:00:00 Mars/Olympus", "now() - interval '1 day'"])
+def test_as_of_invalid_text_is_refused_at_set(evolving, conn, text):
+    """SET checks the value with timestamptz input; the setting keeps its old value."""
+    _, foreign = evolving
     with conn.transaction():
-        conn.execute(f"SET LOCAL townlake.as_of = '{before.isoformat()}'")
-        expect_error(conn, f"SELECT count(*) FROM {foreign}", "snapshot")
+        conn.execute("SET LOCAL townlake.as_of = '2030-01-01 00:00:00+00'")
+        with pytest.raises(psycopg.errors.InvalidParameterValue,
+                           match="is not a timestamp with time zone") as failure:
+            with conn.transaction():
+                _set_as_of(conn, text)
+        assert text in str(failure.value)
+        assert conn.execute("SHOW townlake.as_of").fetchone() == ("2030-01-01 00:00:00+00",)
+        assert conn.execute(f"SELECT count(*) FROM {foreign}").fetchone() == (180,)
+    expect_error(conn, f"SET townlake.as_of = '{text.replace(chr(39), chr(39) * 2)}'",
+                 "is not a timestamp with time zone")
+    assert conn.execute("SHOW townlake.as_of").fetchone() == ("",)
 
 
 def test_unknown_snapshot_id_is_an_error(evolving, conn):

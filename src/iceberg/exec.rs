@@ -202,6 +202,7 @@ impl IcebergScan {
         let resolved = source::resolve(pg_sys::Oid::from(self.plan.relid))?;
         let choice = snapshot_choice(&resolved)?;
         let snapshot_id = timetravel::resolve(&resolved.metadata, choice).map_err(|m| {
+            let m = format!("Iceberg table {}: {m}", resolved.display_name);
             LakeError::new(PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE, m).with_hint(
                 "List the table's snapshots with SELECT * FROM lake.snapshots('table'::regclass).",
             )
@@ -495,22 +496,47 @@ fn snapshot_choice(resolved: &ResolvedTable) -> LakeResult<SnapshotChoice> {
 }
 
 /// Parse townlake.as_of with Postgres' own timestamptz input (time zones,
-/// `now() - interval` are not allowed here, literals are).
+/// the session's TimeZone for literals without one), floored to whole
+/// milliseconds: a time inside a commit's millisecond but before it must not
+/// read that commit, and snapshot times are whole milliseconds.
+///
+/// The input function is called directly (no SPI, so nothing to clean up
+/// after an error without a subtransaction). Only input errors (class 22)
+/// become "invalid townlake.as_of"; anything else, a cancel included,
+/// propagates as itself.
 fn as_of_millis(text: &str) -> LakeResult<i64> {
-    let parsed = pgrx::PgTryBuilder::new(|| {
-        pgrx::Spi::get_one_with_args::<i64>(
-            "SELECT (extract(epoch FROM $1::timestamptz) * 1000)::int8",
-            &[text.into()],
-        )
-        .ok()
-        .flatten()
+    let Ok(input) = std::ffi::CString::new(text) else {
+        return Err(invalid_as_of(text));
+    };
+    let micros = pgrx::PgTryBuilder::new(|| unsafe {
+        let (mut func, mut ioparam) = (pg_sys::InvalidOid, pg_sys::InvalidOid);
+        pg_sys::getTypeInputInfo(pg_sys::TIMESTAMPTZOID, &mut func, &mut ioparam);
+        let datum = pg_sys::OidInputFunctionCall(func, input.as_ptr() as *mut _, ioparam, -1);
+        Some(datum.value() as i64)
     })
-    .catch_others(|_| None)
+    .catch_others(|caught| match &caught {
+        pgrx::pg_sys::panic::CaughtError::PostgresError(report)
+        | pgrx::pg_sys::panic::CaughtError::ErrorReport(report)
+            if is_data_exception(report.sql_error_code()) =>
+        {
+            None
+        }
+        _ => caught.rethrow(),
+    })
     .execute();
-    parsed.ok_or_else(|| {
-        LakeError::invalid(format!("invalid townlake.as_of: \"{text}\" is not a timestamp with time zone"))
-            .with_hint("Example: SET townlake.as_of = '2024-05-01 12:00:00+00'; RESET townlake.as_of reads the current snapshot.")
-    })
+    let micros = micros.ok_or_else(|| invalid_as_of(text))?;
+    Ok(timetravel::pg_micros_to_unix_millis(micros))
+}
+
+fn invalid_as_of(text: &str) -> LakeError {
+    LakeError::invalid(format!("invalid townlake.as_of: \"{text}\" is not a timestamp with time zone"))
+        .with_hint("Example: SET townlake.as_of = '2024-05-01 12:00:00+00'; RESET townlake.as_of reads the current snapshot.")
+}
+
+/// SQLSTATE class 22 (data exception): what input functions raise for bad text.
+fn is_data_exception(code: PgSqlErrorCode) -> bool {
+    // MAKE_SQLSTATE packs six bits per character, first character lowest.
+    (code as i32) & 0xFFF == (2 | (2 << 6))
 }
 
 /// A pushed operand's datum as a filter value; None when it cannot be used.
