@@ -33,8 +33,11 @@ CREATE TABLE lake.governed_schemas (
 );
 COMMENT ON TABLE lake.governed_schemas IS 'Raw schemas under governance and the schema their published views go to';
 
+-- Relations and roles are kept as regclass / regrole, never bare oids: a dump
+-- writes them by name and a restore resolves them to the new database's
+-- oids (oid columns would point at nothing, or at something else).
 CREATE TABLE lake.governed_relations (
-    relid oid PRIMARY KEY,
+    relid regclass PRIMARY KEY,
     raw_schema name NOT NULL REFERENCES lake.governed_schemas ON DELETE CASCADE,
     relname name NOT NULL,
     relkind "char" NOT NULL,
@@ -48,7 +51,7 @@ COMMENT ON TABLE lake.governed_relations IS 'Review state of every governed raw 
 
 CREATE SEQUENCE lake.published_position_seq;
 CREATE TABLE lake.governed_columns (
-    relid oid NOT NULL REFERENCES lake.governed_relations ON DELETE CASCADE,
+    relid regclass NOT NULL REFERENCES lake.governed_relations ON DELETE CASCADE,
     attnum int2 NOT NULL,
     column_name name NOT NULL,
     column_type text NOT NULL,
@@ -70,7 +73,7 @@ CREATE TABLE lake.reviews (
     at timestamptz NOT NULL DEFAULT clock_timestamp(),
     actor name NOT NULL,
     action text NOT NULL,
-    relid oid,
+    relid regclass,
     relation text,
     column_name name,
     detail jsonb NOT NULL DEFAULT '{}',
@@ -80,9 +83,9 @@ COMMENT ON TABLE lake.reviews IS 'Append-only log of review actions, grants and 
 
 CREATE TABLE lake.access_grants (
     id bigserial PRIMARY KEY,
-    grantee oid NOT NULL,
+    grantee regrole NOT NULL,
     grantee_name name NOT NULL,
-    relid oid NOT NULL,
+    relid regclass NOT NULL,
     relation text NOT NULL,
     level text NOT NULL CHECK (level IN ('read', 'pii')),
     reason text NOT NULL,
@@ -100,7 +103,7 @@ CREATE TABLE lake.access_requests (
     id bigserial PRIMARY KEY,
     requested_at timestamptz NOT NULL DEFAULT clock_timestamp(),
     requester name NOT NULL,
-    relid oid,
+    relid regclass,
     relation text NOT NULL,
     reason text NOT NULL,
     status text NOT NULL DEFAULT 'open' CHECK (status IN ('open', 'granted', 'rejected')),
@@ -167,30 +170,12 @@ CREATE TRIGGER access_grants_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCAT
     ON lake.access_grants FOR EACH STATEMENT EXECUTE FUNCTION lake._gov_changed();
 
 -- ====================================================================== masks
--- lake.mask_email, lake.mask_partial, lake.mask_hash are Rust (masks.rs).
-
-CREATE FUNCTION lake.mask_redact(value anyelement) RETURNS anyelement
-LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
-BEGIN
-    IF pg_typeof(value) IN ('text'::regtype, 'character varying'::regtype, 'character'::regtype, 'name'::regtype) THEN
-        RETURN '[redacted]';
-    END IF;
-    RETURN NULL;
-END
-$$;
+-- The masks are native (src/governance/masks.rs): immutable, strict,
+-- parallel safe.
 COMMENT ON FUNCTION lake.mask_redact(anyelement) IS 'Mask: ''[redacted]'' for text types, NULL for any other type';
 
-CREATE FUNCTION lake.mask_ip_prefix(value inet) RETURNS inet
-LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $$
-    SELECT pg_catalog.network(pg_catalog.set_masklen(value,
-        LEAST(pg_catalog.masklen(value), CASE pg_catalog.family(value) WHEN 4 THEN 24 ELSE 48 END)))::inet
-$$;
 COMMENT ON FUNCTION lake.mask_ip_prefix(inet) IS 'Mask: the /24 (IPv4) or /48 (IPv6) network of an address';
 
-CREATE FUNCTION lake.mask_year(value date) RETURNS date
-LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $$
-    SELECT pg_catalog.make_date(pg_catalog.date_part('year', value)::int, 1, 1)
-$$;
 COMMENT ON FUNCTION lake.mask_year(date) IS 'Mask: January 1st of the same year';
 
 COMMENT ON FUNCTION lake.mask_email(text) IS 'Mask: j***@example.com';
@@ -347,6 +332,13 @@ CREATE FUNCTION lake._gov_pg_micros(t timestamptz) RETURNS bigint
 LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
     SELECT (pg_catalog.date_part('epoch', t) OPERATOR(pg_catalog.*) 1000000)::bigint
            OPERATOR(pg_catalog.-) 946684800000000
+$$;
+
+-- A relation as a regclass constant in SQL text: '"schema"."name"'::regclass.
+CREATE FUNCTION lake._gov_regclass_sql(rel oid) RETURNS text
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT format('%L::regclass', format('%I.%I', n.nspname, c.relname))
+      FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = rel
 $$;
 
 -- ==================================================================== masks
@@ -549,9 +541,10 @@ BEGIN
     -- The sublink is evaluated once per execution (an InitPlan), so masking
     -- costs no check per row; only while revealing is each row re-checked, so
     -- lake.disable_pii() and the TTL take effect inside an open cursor too.
-    RETURN format('CASE WHEN (SELECT lake.pii_revealed(%s::oid)) AND lake.pii_revealed(%s::oid) '
-                  'THEN (%s)::%s ELSE (%s)::%s END',
-                  rel, rel, value_sql, out_type, call_sql, out_type);
+    -- The relation is a regclass constant: dumps write it by name.
+    RETURN format('CASE WHEN (SELECT lake.pii_revealed(%1$s)) AND lake.pii_revealed(%1$s) '
+                  'THEN (%2$s)::%3$s ELSE (%4$s)::%3$s END',
+                  lake._gov_regclass_sql(rel), value_sql, out_type, call_sql);
 END
 $$;
 
@@ -598,8 +591,10 @@ BEGIN
     -- once, in a gating Result, before the scan reads any row. townlake's
     -- planner shim (src/governance/planner.rs) takes it out of the plan and
     -- its executor hook runs the same check once per execution instead.
-    body := format(E'SELECT %s\n  FROM %I.%I r\n WHERE lake.access_gate(%s::oid)',
-                   cols, g.raw_schema, g.relname, rel);
+    -- The relation is a regclass constant, so pg_dump writes it by name and a
+    -- restore binds it to the restored relation.
+    body := format(E'SELECT %s\n  FROM %I.%I r\n WHERE lake.access_gate(%s)',
+                   cols, g.raw_schema, g.relname, lake._gov_regclass_sql(rel));
     IF g.row_filter IS NOT NULL THEN
         body := body || format(E'\n   AND (\n%s\n)', g.row_filter);
     END IF;
@@ -850,7 +845,7 @@ LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
     SELECT jsonb_build_object(
         'relations', COALESCE((
             SELECT jsonb_agg(jsonb_build_object(
-                       'relid', gr.relid::bigint,
+                       'relid', gr.relid::oid::bigint,
                        'name', format('%I.%I', gr.raw_schema, gr.relname),
                        'view', CASE WHEN gr.published_name IS NOT NULL THEN
                                   to_regclass(format('%I.%I', gs.published_schema, gr.published_name))::oid::bigint END))
@@ -1283,7 +1278,7 @@ DECLARE
     d jsonb;
 BEGIN
     g := lake._gov_relation_by_name(args->>'rel');
-    d := lake._op_access_decision(caller, jsonb_build_object('rel', g.relid));
+    d := lake._op_access_decision(caller, jsonb_build_object('rel', g.relid::oid));
     RETURN d || jsonb_build_object(
         'relation', lake._gov_published_name(g),
         'raw_relation', lake._gov_raw_name(g),
@@ -1355,7 +1350,7 @@ BEGIN
         RAISE EXCEPTION 'ttl must be a positive interval' USING ERRCODE = 'invalid_parameter_value';
     END IF;
     until := since + ttl;
-    SELECT jsonb_agg(jsonb_build_object('relid', x.relid::bigint, 'relation', x.relation, 'grant_id', x.id,
+    SELECT jsonb_agg(jsonb_build_object('relid', x.relid::oid::bigint, 'relation', x.relation, 'grant_id', x.id,
                                         'expires_us', lake._gov_pg_micros(x.expires_at)) ORDER BY x.relation)
       INTO covered
       FROM (SELECT DISTINCT ON (a.relid) a.*
@@ -1507,12 +1502,22 @@ END
 $$;
 
 -- ============================================================ event triggers
+-- A restore (see "dump and restore" below) replays DDL of a state townlake
+-- already made consistent, and loads governance state only after the
+-- objects: reacting to its DDL would re-register, re-lock and republish
+-- half-restored relations (and collide with the dump's own policies). The
+-- same test as lake._restoring() (a superuser session with a dump script's
+-- settings), written out because event triggers run as the user whose DDL
+-- fired them, who may not call internal functions.
+
 CREATE FUNCTION lake._gov_on_ddl_command_end() RETURNS event_trigger
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     relids jsonb;
 BEGIN
-    IF lake._governance_internal() THEN
+    IF lake._governance_internal()
+       OR (NOT current_setting('check_function_bodies')::boolean AND NOT current_setting('row_security')::boolean
+           AND COALESCE((SELECT r.rolsuper FROM pg_roles r WHERE r.rolname = session_user), false)) THEN
         RETURN;
     END IF;
     SELECT jsonb_agg(DISTINCT objid::bigint) INTO relids
@@ -1530,7 +1535,9 @@ DECLARE
     relids jsonb;
     schemas jsonb;
 BEGIN
-    IF lake._governance_internal() THEN
+    IF lake._governance_internal()
+       OR (NOT current_setting('check_function_bodies')::boolean AND NOT current_setting('row_security')::boolean
+           AND COALESCE((SELECT r.rolsuper FROM pg_roles r WHERE r.rolname = session_user), false)) THEN
         RETURN;
     END IF;
     SELECT jsonb_agg(DISTINCT objid::bigint) FILTER (WHERE classid = 'pg_class'::regclass),
@@ -1771,6 +1778,8 @@ SELECT b.first_id + u.o - 1 AS id,
        j.level AS nesting_level,
        COALESCE(j.truncated, false) AS query_truncated,
        COALESCE(j.detail, '{}') AS detail,
+       j.params,
+       COALESCE(j.params_masked, false) AS params_masked,
        u.prev AS prev_hash,
        u.hash
   FROM lake.audit_batches b
@@ -1779,7 +1788,8 @@ SELECT b.first_id + u.o - 1 AS id,
  CROSS JOIN LATERAL pg_catalog.json_to_record(u.rec::json) AS j(
        id uuid, kind text, role name, "session_user" name, pid int, session text, started_us bigint,
        logged_us bigint, query text, relations text[], columns text[], level int, truncated boolean,
-       detail jsonb, outcome text, pii boolean, "rows" bigint, duration_us bigint)
+       detail jsonb, outcome text, pii boolean, "rows" bigint, duration_us bigint, params text[],
+       params_masked boolean)
  WHERE u.rec IS NOT NULL;
 COMMENT ON VIEW lake.audit_log IS 'Every statement on governed data and every PII flip; append-only, hash-chained (lake.verify_audit)';
 CREATE TRIGGER audit_log_append_only INSTEAD OF INSERT OR UPDATE OR DELETE ON lake.audit_log
@@ -1840,6 +1850,8 @@ REVOKE ALL ON lake.audit_log, lake.audit_batches, lake.audit_chain FROM PUBLIC;
 GRANT SELECT ON lake.audit_log, lake.audit_batches, lake.audit_chain TO lake_auditor;
 REVOKE ALL ON FUNCTION lake.verify_audit() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION lake.verify_audit() TO lake_auditor;
+REVOKE ALL ON FUNCTION lake.audit_queue_stats() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION lake.audit_queue_stats() TO lake_auditor;
 
 -- ================================================================ privileges
 DO $privileges$
@@ -1860,3 +1872,76 @@ REVOKE ALL ON FUNCTION lake._check_row_filter(text), lake.audit_pending(), lake.
     lake.pii_relations(), lake.pii_scan_queue() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION lake.audit_pending() TO lake_auditor;
 GRANT EXECUTE ON FUNCTION lake._gov_chain_hash(text, text), lake._gov_pg_micros(timestamptz) TO lake_auditor;
+REVOKE ALL ON FUNCTION lake._restoring() FROM PUBLIC;
+
+-- ============================================================ dump and restore
+-- pg_dump writes the rows of an extension's tables only for tables marked as
+-- configuration tables; everything townlake keeps per database is marked, so
+-- `pg_dump` / `pg_restore` (or psql with a plain dump) into another database
+-- or cluster brings back the governance state, the audit log, the PII
+-- scanner's findings and the Iceberg catalog. References to relations and
+-- roles are regclass / regrole (written by name), published views name their
+-- relation as a regclass constant, and the audit chain hashes the stored
+-- record text, so nothing depends on the old database's oids.
+--
+-- A restore replays DDL before it loads these rows: while it runs
+-- (lake._restoring(): a superuser session with a dump script's settings)
+-- townlake's DDL reactions stand aside (no Iceberg table is created for a
+-- restored foreign table, governance does not re-register what its rows will
+-- describe), and the rows CREATE EXTENSION filled in are replaced by the
+-- dumped ones.
+DO $config_dump$
+DECLARE
+    t text;
+BEGIN
+    FOREACH t IN ARRAY ARRAY[
+        -- governance
+        'lake.governed_schemas', 'lake.governed_relations', 'lake.governed_columns', 'lake.reviews',
+        'lake.access_grants', 'lake.access_requests', 'lake.pii_sessions', 'lake.mask_key',
+        'lake.published_position_seq', 'lake.reviews_id_seq', 'lake.access_grants_id_seq',
+        'lake.access_requests_id_seq', 'lake.pii_sessions_id_seq',
+        -- audit
+        'lake.audit_batches', 'lake.audit_chain',
+        -- PII scanner
+        'lake.pii_scan_state', 'lake.pii_columns', 'lake.pii_findings',
+        -- Iceberg catalog
+        'lake.iceberg_tables', 'lake.iceberg_namespace_properties', 'lake.iceberg_table_owners'] LOOP
+        PERFORM pg_catalog.pg_extension_config_dump(t::regclass, '');
+    END LOOP;
+END
+$config_dump$;
+
+-- Single-row tables CREATE EXTENSION fills in (the masking key, the audit
+-- chain's head): a restored row replaces the fresh one, so masked hashes
+-- stay the same and lake.verify_audit() holds on the restored log.
+CREATE FUNCTION lake._gov_restore_replace_row() RETURNS trigger
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    IF lake._restoring() THEN
+        EXECUTE format('DELETE FROM %I.%I WHERE id OPERATOR(pg_catalog.=) $1', TG_TABLE_SCHEMA, TG_TABLE_NAME)
+          USING NEW.id;
+    END IF;
+    RETURN NEW;
+END
+$$;
+CREATE TRIGGER mask_key_restore BEFORE INSERT ON lake.mask_key
+    FOR EACH ROW EXECUTE FUNCTION lake._gov_restore_replace_row();
+CREATE TRIGGER audit_chain_restore BEFORE INSERT ON lake.audit_chain
+    FOR EACH ROW EXECUTE FUNCTION lake._gov_restore_replace_row();
+
+-- A restored database attaches the Iceberg tables of the dump; it does not
+-- own their files (the source database may still use them), and the
+-- recorded creator's oid belongs to the old database: DROP of a restored
+-- foreign table leaves the table's files alone.
+CREATE FUNCTION lake._gov_restore_owner_row() RETURNS trigger
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    IF lake._restoring() THEN
+        NEW.creator_relid := NULL;
+    END IF;
+    RETURN NEW;
+END
+$$;
+CREATE TRIGGER iceberg_table_owners_restore BEFORE INSERT ON lake.iceberg_table_owners
+    FOR EACH ROW EXECUTE FUNCTION lake._gov_restore_owner_row();
+REVOKE ALL ON FUNCTION lake._gov_restore_replace_row(), lake._gov_restore_owner_row() FROM PUBLIC;

@@ -8,6 +8,13 @@
 //! expires; any change to governed relations or grants (a statement trigger
 //! sends a relcache invalidation at commit) and any change to roles or role
 //! membership clears the cache.
+//!
+//! Like Postgres' own GRANT/REVOKE, a change takes effect at the next
+//! statement, also inside an open transaction (REPEATABLE READ included):
+//! each check first takes in the invalidations other backends committed
+//! (Postgres does so only when it takes a new lock, which a transaction
+//! that already holds its locks does not), and decides with the latest
+//! committed state, not the transaction's snapshot.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -16,7 +23,7 @@ use pgrx::prelude::*;
 use serde_json::{json, Value};
 
 use super::privileged::{call_operation, current_user_oid};
-use crate::errors::LakeError;
+use crate::errors::{LakeError, LakeResult};
 
 thread_local! {
     /// (relation, role) -> allowed until this Postgres timestamp.
@@ -71,9 +78,39 @@ fn now() -> i64 {
     unsafe { pg_sys::GetCurrentTimestamp() }
 }
 
+/// Runs `f` with the latest committed state as its snapshot (the catalog
+/// checks of Postgres' own privileges use the latest state too). In parallel
+/// mode, where no new snapshot may be taken, with the statement's.
+fn with_latest_snapshot<R>(f: impl FnOnce() -> R) -> R {
+    // SAFETY: plain read of backend state.
+    if unsafe { pg_sys::IsInParallelMode() } {
+        return f();
+    }
+    struct Pop;
+    impl Drop for Pop {
+        fn drop(&mut self) {
+            // On an ERROR the (sub)transaction's abort pops it instead.
+            if !std::thread::panicking() {
+                // SAFETY: pops the snapshot pushed below, which is on top
+                // again once `f` returned.
+                unsafe { pg_sys::PopActiveSnapshot() };
+            }
+        }
+    }
+    // SAFETY: inside a transaction (the executor or a function call runs us);
+    // PushActiveSnapshot copies the static latest snapshot.
+    unsafe { pg_sys::PushActiveSnapshot(pg_sys::GetLatestSnapshot()) };
+    let _pop = Pop;
+    f()
+}
+
 /// Whether the current user may read `rel` now; the full decision (with the
 /// self-service message) when not.
 pub fn check(rel: pg_sys::Oid) -> Result<(), Value> {
+    // Grants and roles changed by transactions committed since this one's
+    // last lock: their invalidations clear the cached decisions below.
+    // SAFETY: what Postgres does whenever it takes a lock.
+    unsafe { pg_sys::AcceptInvalidationMessages() };
     let user = current_user_oid();
     let key = (rel.to_u32(), user.to_u32());
     let t = now();
@@ -81,7 +118,7 @@ pub fn check(rel: pg_sys::Oid) -> Result<(), Value> {
         return Ok(());
     }
     let generation = super::cache::generation();
-    let d = call_operation("access_decision", user, json!({ "rel": rel.to_u32() }), false);
+    let d = with_latest_snapshot(|| call_operation("access_decision", user, json!({ "rel": rel.to_u32() }), false));
     if d.get("allowed").and_then(Value::as_bool) == Some(true) {
         let until = d.get("valid_until_us").and_then(Value::as_i64).unwrap_or(i64::MAX);
         // not if an invalidation arrived meanwhile: the answer may be stale
@@ -102,4 +139,33 @@ fn access_gate(rel: pg_sys::Oid) -> bool {
         Ok(()) => true,
         Err(d) => raise_denial(&d),
     }
+}
+
+/// Time travel (`townlake.as_of`, `townlake.snapshot_id`) on a governed
+/// Iceberg table is for roles that may read its raw relation (owners,
+/// superusers). Through a published view it is refused: old snapshots keep
+/// rows the owner has since deleted (an erasure request, a retracted load)
+/// until their snapshots expire, and a grant on the relation is a grant on
+/// what it holds now. Called by the Iceberg scan when a session setting asks
+/// for an older snapshot, so no way of setting it (SET, a function's SET
+/// clause, set_config in the same statement) gets around it.
+pub fn check_time_travel(relid: pg_sys::Oid) -> LakeResult<()> {
+    // SAFETY: catalog lookup of a relation the scan has open and locked.
+    let may_read_raw =
+        unsafe { pg_sys::pg_class_aclcheck(relid, current_user_oid(), pg_sys::ACL_SELECT as pg_sys::AclMode) }
+            == pg_sys::AclResult::ACLCHECK_OK;
+    if may_read_raw || !crate::catalog::in_governed_schema(relid)? {
+        return Ok(());
+    }
+    // SAFETY: syscache lookup; NULL handled.
+    let name = unsafe {
+        let n = pg_sys::get_rel_name(relid);
+        if n.is_null() { relid.to_u32().to_string() } else { std::ffi::CStr::from_ptr(n).to_string_lossy().into_owned() }
+    };
+    Err(LakeError::new(
+        PgSqlErrorCode::ERRCODE_FEATURE_NOT_SUPPORTED,
+        format!("time travel is not available through the published view of \"{name}\""),
+    )
+    .with_detail("townlake.as_of and townlake.snapshot_id would show rows the table's owner has deleted since.")
+    .with_hint("RESET townlake.as_of; RESET townlake.snapshot_id; the table's owners can read older snapshots of the raw table."))
 }

@@ -1,4 +1,4 @@
-//! Pure masking functions (no Postgres dependency); the SQL masks in
+//! Pure masking functions (no Postgres dependency); the masks in
 //! `masks.rs` call these.
 
 use hmac::{Hmac, Mac};
@@ -29,6 +29,23 @@ pub fn partial(value: &str, keep_first: i32, keep_last: i32) -> String {
     out.push_str(&"*".repeat(chars.len() - first - last));
     out.extend(&chars[chars.len() - last..]);
     out
+}
+
+/// What `mask_redact` shows for a value of a text type.
+pub const REDACTED: &str = "[redacted]";
+
+/// The network prefix `mask_ip_prefix` keeps: at most the first 24 bits of
+/// an IPv4 address and 48 of an IPv6 one (fewer if the value's own mask is
+/// shorter). Zeroes the host bits of `addr` in place and returns the new
+/// mask length.
+pub fn ip_prefix(ipv4: bool, bits: u8, addr: &mut [u8]) -> u8 {
+    let keep = bits.min(if ipv4 { 24 } else { 48 });
+    for (i, byte) in addr.iter_mut().enumerate() {
+        let first_bit = i * 8;
+        let kept = (keep as usize).saturating_sub(first_bit).min(8);
+        *byte &= if kept == 0 { 0 } else { 0xffu8 << (8 - kept) };
+    }
+    keep
 }
 
 /// Hex HMAC-SHA256 of `value` under `key`.
@@ -64,6 +81,19 @@ mod tests {
         assert_eq!(partial("", 1, 1), "");
         assert_eq!(partial("abcdef", -3, 2), "****ef");
         assert_eq!(partial("ßçdefg", 2, 0), "ßç****");
+    }
+
+    #[test]
+    fn ip_prefix_keeps_the_network() {
+        let mut v4 = [10, 1, 2, 3];
+        assert_eq!(ip_prefix(true, 32, &mut v4), 24);
+        assert_eq!(v4, [10, 1, 2, 0]);
+        let mut short = [10, 255, 0, 0];
+        assert_eq!(ip_prefix(true, 12, &mut short), 12);
+        assert_eq!(short, [10, 240, 0, 0]);
+        let mut v6 = [0x20, 0x01, 0x0d, 0xb8, 0x85, 0xa3, 0x12, 0x34, 1, 2, 3, 4, 5, 6, 7, 8];
+        assert_eq!(ip_prefix(false, 128, &mut v6), 48);
+        assert_eq!(v6, [0x20, 0x01, 0x0d, 0xb8, 0x85, 0xa3, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
     }
 
     #[test]

@@ -20,6 +20,28 @@ pub mod privileged;
 
 use pgrx::prelude::*;
 
+/// Whether this session is restoring a dump (pg_restore, or psql running a
+/// plain-format dump): a superuser session with the settings every dump
+/// script starts with (`check_function_bodies = false`, `row_security =
+/// off`), which ordinary sessions do not use together. While restoring,
+/// townlake's DDL reactions that would create state the dump's data brings
+/// anyway (new Iceberg tables, owner records) stand aside, and the data of
+/// townlake's tables replaces what CREATE EXTENSION put there (the masking
+/// key, the audit chain's head, catalog rows). Superusers only, because it
+/// relaxes checks that superusers are not subject to anyway.
+pub fn restoring() -> bool {
+    // SAFETY: plain reads of backend globals (GUC variables, the session user).
+    unsafe {
+        !pg_sys::check_function_bodies && !pg_sys::row_security && pg_sys::superuser_arg(pg_sys::GetSessionUserId())
+    }
+}
+
+/// `lake._restoring()`: `restoring()` for the restore triggers in sql/governance.sql.
+#[pg_extern(name = "_restoring", stable, parallel_safe)]
+fn restoring_sql() -> bool {
+    restoring()
+}
+
 /// Called from `_PG_init`: hooks and per-backend callbacks.
 pub fn init() {
     hooks::install();

@@ -119,7 +119,8 @@ unsafe fn view_of(rte: *mut pg_sys::RangeTblEntry) -> pg_sys::Oid {
     (*first).relid
 }
 
-/// Whether `node` is `lake.access_gate(<raw>::oid)`.
+/// Whether `node` is `lake.access_gate('<raw>'::regclass)` (views generated
+/// before regclass: `<raw oid>::oid`).
 unsafe fn is_gate_call(node: *mut pg_sys::Node, raw: pg_sys::Oid) -> bool {
     if node.is_null() || (*node).type_ != pg_sys::NodeTag::T_FuncExpr {
         return false;
@@ -129,7 +130,8 @@ unsafe fn is_gate_call(node: *mut pg_sys::Node, raw: pg_sys::Oid) -> bool {
     if args.len() != 1 {
         return false;
     }
-    // `<n>::oid` is a relabelled integer constant until the planner folds it
+    // a regclass (or `<n>::oid`) constant, relabelled to the parameter's
+    // type until the planner folds it
     let mut arg = args[0] as *mut pg_sys::Node;
     while !arg.is_null() && (*arg).type_ == pg_sys::NodeTag::T_RelabelType {
         arg = (*(arg as *mut pg_sys::RelabelType)).arg as *mut pg_sys::Node;
@@ -138,7 +140,7 @@ unsafe fn is_gate_call(node: *mut pg_sys::Node, raw: pg_sys::Oid) -> bool {
         return false;
     }
     let arg = arg as *mut pg_sys::Const;
-    if !matches!((*arg).consttype, pg_sys::OIDOID | pg_sys::INT4OID)
+    if !matches!((*arg).consttype, pg_sys::REGCLASSOID | pg_sys::OIDOID | pg_sys::INT4OID)
         || (*arg).constisnull
         || (*arg).constvalue.value() as u32 != raw.to_u32()
     {

@@ -48,6 +48,11 @@ fn create_if_missing(relid: pg_sys::Oid) -> LakeResult<()> {
     if options.metadata_location.is_some() {
         return Ok(());
     }
+    // A restore attaches: the catalog rows and owner records come with the
+    // dump's data, after the foreign tables (and the scan checks then).
+    if crate::governance::restoring() {
+        return Ok(());
+    }
     let server = server_config(server_oid)?;
     let owner = crate::pg::security::relation_owner(relid).unwrap_or_else(crate::pg::security::current_user);
     let governed = catalog::in_governed_schema(relid)?;

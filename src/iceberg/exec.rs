@@ -200,7 +200,7 @@ impl IcebergScan {
     /// Resolve table and snapshot, evaluate operands, plan files.
     unsafe fn prepare(&self, econtext: *mut pg_sys::ExprContext) -> LakeResult<Prepared> {
         let resolved = source::resolve(pg_sys::Oid::from(self.plan.relid))?;
-        let choice = snapshot_choice(&resolved)?;
+        let choice = snapshot_choice(&resolved, pg_sys::Oid::from(self.plan.relid))?;
         let snapshot_id = timetravel::resolve(&resolved.metadata, choice).map_err(|m| {
             let m = format!("Iceberg table {}: {m}", resolved.display_name);
             LakeError::new(PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE, m).with_hint(
@@ -478,9 +478,13 @@ fn read_error(server: &crate::iceberg::source::ServerConfig, e: &iceberg::Error)
 
 /// The snapshot to read: the table option pins one; otherwise the session's
 /// townlake.snapshot_id, then townlake.as_of, then the current snapshot.
-fn snapshot_choice(resolved: &ResolvedTable) -> LakeResult<SnapshotChoice> {
+fn snapshot_choice(resolved: &ResolvedTable, relid: pg_sys::Oid) -> LakeResult<SnapshotChoice> {
     if let Some(id) = resolved.options.snapshot_id {
         return Ok(SnapshotChoice::Id(id));
+    }
+    if guc::snapshot_id().is_some() || guc::as_of().is_some() {
+        // not through a published view (see there)
+        crate::governance::gate::check_time_travel(relid)?;
     }
     if let Some(text) = guc::snapshot_id() {
         let id = timetravel::parse_snapshot_id(&text).map_err(|m| {

@@ -152,7 +152,9 @@ unsafe fn columns_of(relid: pg_sys::Oid) -> Vec<Column> {
 }
 
 unsafe fn capture(node: *mut pg_sys::Node) -> LakeResult<Option<Captured>> {
-    if node.is_null() {
+    // A restore's ALTERs (owner, options) describe the table as it is
+    // already; its catalog rows arrive only with the dump's data.
+    if node.is_null() || crate::governance::restoring() {
         return Ok(None);
     }
     match (*node).type_ {
