@@ -168,3 +168,24 @@ def evolving_rows(first_id: int, count: int, columns: list[str]) -> list[dict]:
                 "amount": row_id * 10, "note": f"note {row_id}" if row_id % 3 else None}
         rows.append({c: full[c] for c in columns})
     return rows
+
+
+# ---------------------------------------------------------------- calendar arithmetic
+
+def days_from_civil(year: int, month: int, day: int) -> int:
+    """Days since 1970-01-01 of a proleptic Gregorian date; astronomical years
+    (0 is 1 BC), so it covers what Python's datetime cannot (Postgres' and
+    Iceberg's ranges)."""
+    year -= month <= 2
+    era = year // 400
+    year_of_era = year - era * 400
+    day_of_year = (153 * (month + (-3 if month > 2 else 9)) + 2) // 5 + day - 1
+    day_of_era = year_of_era * 365 + year_of_era // 4 - year_of_era // 100 + day_of_year
+    return era * 146097 + day_of_era - 719468
+
+
+def micros_from_civil(year: int, month: int, day: int, hour: int = 0, minute: int = 0,
+                      second: int = 0, micro: int = 0, offset_seconds: int = 0) -> int:
+    """Microseconds since 1970-01-01 00:00 UTC of a wall-clock time at a UTC offset."""
+    seconds = days_from_civil(year, month, day) * 86400 + hour * 3600 + minute * 60 + second - offset_seconds
+    return seconds * 1_000_000 + micro

@@ -96,7 +96,7 @@ def normalise(value: Any, arrow_type: pa.DataType | None = None, from_arrow: boo
     if arrow_type is not None and pa.types.is_floating(arrow_type) and arrow_type.bit_width == 32:
         return _float32(float(value))
     if isinstance(value, decimal.Decimal):
-        return value.normalize()
+        return value.normalize(decimal.Context(prec=100))  # the default 28 digits would round
     if isinstance(value, dt.datetime) and value.tzinfo is not None:
         return value.astimezone(dt.timezone.utc)
     if isinstance(value, memoryview):
@@ -150,12 +150,15 @@ def assert_same_rows(actual: list[tuple], expected: list[tuple], what: str = "")
     """Row-for-row equality of two sorted row lists, with a readable diff."""
     if actual == expected:
         return
-    missing = [r for r in expected if r not in actual][:5]
-    extra = [r for r in actual if r not in expected][:5]
+    def short(rows):  # long values (100k-character strings) would bury the diff
+        return [tuple(repr(v)[:120] for v in r) for r in rows]
+
+    missing = short([r for r in expected if r not in actual][:5])
+    extra = short([r for r in actual if r not in expected][:5])
     raise AssertionError(
-        f"{what}: townlake returned {len(actual)} rows, PyIceberg {len(expected)}\n"
-        f"  first rows missing from townlake: {missing}\n"
-        f"  first unexpected rows from townlake: {extra}")
+        f"{what}: {len(actual)} rows, expected {len(expected)}\n"
+        f"  first expected rows missing: {missing}\n"
+        f"  first unexpected rows: {extra}")
 
 
 def compare_query(conn: psycopg.Connection, table: Table, foreign_table: str,

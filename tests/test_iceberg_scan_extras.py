@@ -3,6 +3,9 @@
 Tables here are written by townlake itself (CREATE FOREIGN TABLE + INSERT),
 so the module needs only the cluster."""
 
+import json
+import threading
+import time
 import uuid
 
 import psycopg
@@ -58,25 +61,94 @@ def test_limit_with_offset_returns_the_right_count(conn, big):
     assert len(conn.execute("SELECT id FROM big LIMIT 10 OFFSET 20000").fetchall()) == 10
 
 
-def test_parallel_scan_reads_every_row_once(conn, big):
-    conn.execute("SET max_parallel_workers_per_gather = 0")
-    expected = conn.execute("SELECT count(*), count(DISTINCT id), sum(x) FROM big").fetchone()
-    serial_sum = conn.execute("SELECT count(*), sum(x) FROM big WHERE x >= 1").fetchone()
-    conn.execute("SET max_parallel_workers_per_gather = 2")
-    conn.execute("SET parallel_setup_cost = 0")
-    conn.execute("SET parallel_tuple_cost = 0")
-    conn.execute("SET townlake.min_parallel_rows = 1000")
-    try:
-        plan = explain(conn, "SELECT count(*), count(DISTINCT id), sum(x) FROM big")
-        plan_sum = explain(conn, "SELECT count(*), sum(x) FROM big WHERE x >= 1", analyze=True)
-        assert "Parallel Foreign Scan" in plan_sum, plan_sum
-        got = conn.execute("SELECT count(*), count(DISTINCT id), sum(x) FROM big").fetchone()
-        assert got == expected, plan
-        assert conn.execute("SELECT count(*), sum(x) FROM big WHERE x >= 1").fetchone() == serial_sum
-    finally:
-        for setting in ("max_parallel_workers_per_gather", "parallel_setup_cost", "parallel_tuple_cost",
-                        "townlake.min_parallel_rows"):
-            conn.execute(f"RESET {setting}")
+PARALLEL_SETTINGS = {"max_parallel_workers_per_gather": "2", "parallel_setup_cost": "0",
+                     "parallel_tuple_cost": "0", "townlake.min_parallel_rows": "1000"}
+
+
+def parallel_session(database: str) -> psycopg.Connection:
+    c = connect(database)
+    for name, value in PARALLEL_SETTINGS.items():
+        c.execute(f"SET {name} = '{value}'")
+    return c
+
+
+def analyze_json(conn, query: str) -> dict:
+    """EXPLAIN (ANALYZE, FORMAT JSON) of the query: its top plan node."""
+    return conn.execute(f"EXPLAIN (ANALYZE, FORMAT JSON) {query}").fetchone()[0][0]["Plan"]
+
+
+def find_node(plan: dict, node_type: str) -> dict | None:
+    if plan["Node Type"] == node_type:
+        return plan
+    for child in plan.get("Plans", []):
+        found = find_node(child, node_type)
+        if found:
+            return found
+    return None
+
+
+def workers_launched(plan: dict) -> int:
+    gather = find_node(plan, "Gather") or find_node(plan, "Gather Merge")
+    assert gather is not None, f"no Gather node: {json.dumps(plan)[:2000]}"
+    scan = find_node(gather, "Foreign Scan")
+    assert scan is not None and scan.get("Parallel Aware"), "the foreign scan under Gather is not parallel"
+    return gather.get("Workers Launched", 0)
+
+
+# big's rows, computed here: g = 1..80000, x = g % 1000
+BIG_IDS = range(1, 80001)
+
+
+def test_parallel_scan_reads_every_row_once(database, big):
+    with parallel_session(database) as c:
+        for query, expected in (
+            ("SELECT count(*), count(DISTINCT id), sum(x) FROM big",
+             (80000, 80000, sum(g % 1000 for g in BIG_IDS))),
+            ("SELECT count(*), sum(x) FROM big WHERE x >= 1",
+             (sum(1 for g in BIG_IDS if g % 1000 >= 1), sum(g % 1000 for g in BIG_IDS))),
+            ("SELECT count(*), sum(id) FROM big WHERE ts >= '2024-01-03 00:00:00+00' AND ts < '2024-01-05 00:00:00+00'",
+             (sum(1 for g in BIG_IDS if g % 8 in (2, 3)), sum(g for g in BIG_IDS if g % 8 in (2, 3)))),
+        ):
+            # the query under test, with these settings, runs with workers
+            plan = analyze_json(c, query)
+            assert workers_launched(plan) >= 1, f"no worker launched for {query}"
+            assert c.execute(query).fetchone() == expected, query
+
+
+def test_parallel_scan_keeps_its_snapshot_while_others_commit(conn, database, big):
+    """A parallel scan is planned on one snapshot; leader and workers read it
+    to the end although another session appends and deletes meanwhile."""
+    conn.execute(f"""CREATE FOREIGN TABLE busy (id bigint NOT NULL, x bigint) SERVER lake_local
+                     OPTIONS (namespace '{database}', "table" 'busy', partition_by 'bucket(4, id)')""")
+    conn.execute("INSERT INTO busy SELECT g, g % 1000 FROM generate_series(1, 40000) g")
+    ids = range(1, 40001)
+    # a sleep per 1000 rows keeps the scan running while the other session commits
+    query = "SELECT id FROM busy WHERE x < 500 AND (id % 1000 <> 0 OR pg_sleep(0.1) IS NOT NULL)"
+    result: dict = {}
+
+    def scan():
+        with parallel_session(database) as c:
+            c.execute("SET townlake.batch_size = 256")
+            result["plan"] = analyze_json(c, query)
+
+    with connect(database) as writer:
+        thread = threading.Thread(target=scan)
+        thread.start()
+        deadline = time.monotonic() + 30
+        while not writer.execute("SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'parallel worker' "
+                                 "AND datname = current_database()").fetchone()[0]:
+            assert thread.is_alive() and time.monotonic() < deadline, "the parallel scan started no worker"
+            time.sleep(0.01)
+        writer.execute("INSERT INTO busy SELECT g, 1 FROM generate_series(40001, 41000) g")
+        writer.execute("DELETE FROM busy WHERE id <= 20000")
+        committed_during_scan = thread.is_alive()
+        thread.join(60)
+        assert committed_during_scan, "the scan ended before the commits: it must be slower"
+        assert workers_launched(result["plan"]) >= 1
+        assert result["plan"]["Actual Rows"] == sum(1 for g in ids if g % 1000 < 500), \
+            "the scan did not read the snapshot it started on"
+        after = sum(1 for g in ids if g % 1000 < 500 and g > 20000) + 1000
+        assert writer.execute("SELECT count(*) FROM busy WHERE x < 500").fetchone() == (after,)
 
 
 def test_parallel_plan_still_sees_own_uncommitted_writes(database, big):

@@ -1,7 +1,8 @@
 """Tables written by townlake (CREATE FOREIGN TABLE ... partition_by, INSERT,
-COPY, DELETE, UPDATE, TRUNCATE) read back by PyIceberg and by DuckDB with the
-same rows as townlake's own SELECT; and PyIceberg writing into tables that
-townlake created."""
+COPY, DELETE, UPDATE, TRUNCATE): townlake's own SELECT, PyIceberg and DuckDB
+each return the source rows, which come from Python or from a heap table that
+received the same statements (never from townlake's own read); and PyIceberg
+writing into tables that townlake created."""
 
 from __future__ import annotations
 
@@ -16,9 +17,10 @@ from pyiceberg.types import (BinaryType, BooleanType, DateType, DecimalType, Dou
                              FloatType, IntegerType, LongType, StringType, TimestampType,
                              TimestamptzType, TimeType, UUIDType)
 
-from lakehelpers import assert_same_rows
-from writehelpers import (assert_readers_agree, column_kinds, data_files, live_data_files, load, local_path,
-                          snapshots, townlake_rows)
+from lakedata import days_from_civil, micros_from_civil
+from lakehelpers import expect_error
+from writehelpers import (Mirrored, assert_readers_agree, column_kinds, data_files, heap_copy, live_data_files,
+                          load, local_path, snapshot_count, snapshots)
 
 ALL_TYPES_DDL = """
     id bigint NOT NULL,
@@ -105,8 +107,11 @@ def create(conn, ns: str, name: str, columns: str, partition_by: str | None = No
 @pytest.fixture(scope="module")
 def all_types(conn, write_ns, local_lake):
     relation = create(conn, write_ns, "all_types", ALL_TYPES_DDL)
-    conn.execute(f"INSERT INTO {relation} " + ALL_TYPES_SELECT.format(first=1, last=400))
-    conn.execute(EXTREMES.format(t=relation))
+    conn.execute("DROP TABLE IF EXISTS all_types_src")
+    conn.execute(f"CREATE TEMP TABLE all_types_src ({ALL_TYPES_DDL})")
+    for target in (relation, "all_types_src"):
+        conn.execute(f"INSERT INTO {target} " + ALL_TYPES_SELECT.format(first=1, last=400))
+        conn.execute(EXTREMES.format(t=target))
     return relation
 
 
@@ -125,21 +130,144 @@ def test_create_registers_a_v2_table_with_mapped_types(all_types, conn, write_ns
 
 
 def test_all_types_read_by_pyiceberg_and_duckdb(all_types, conn, write_ns, local_lake):
-    assert assert_readers_agree(conn, local_lake.catalog, write_ns, "all_types", all_types) == 403
+    assert assert_readers_agree(conn, local_lake.catalog, write_ns, "all_types", all_types,
+                                source="all_types_src") == 403
 
 
 def test_nulls_survive(all_types, conn):
     """Every optional column has NULLs, and NULL counts match a heap copy of the same rows."""
     kinds = column_kinds(conn, all_types)
     counts = ", ".join(f'count("{c}")' for c in kinds)
-    conn.execute("DROP TABLE IF EXISTS all_types_heap")
-    conn.execute(f"CREATE TEMP TABLE all_types_heap AS SELECT * FROM {all_types} LIMIT 0")
-    conn.execute("INSERT INTO all_types_heap " + ALL_TYPES_SELECT.format(first=1, last=400))
-    conn.execute(EXTREMES.format(t="all_types_heap"))
     ours = conn.execute(f"SELECT {counts} FROM {all_types}").fetchone()
-    heap = conn.execute(f"SELECT {counts} FROM all_types_heap").fetchone()
+    heap = conn.execute(f"SELECT {counts} FROM all_types_src").fetchone()
     assert ours == heap
     assert all(n < 403 for n in ours[1:]), "each optional column should hold NULLs"
+
+
+# ---------------------------------------------------------------- edge values from Python
+
+EDGE_DDL = """
+    id integer NOT NULL, c_bool boolean, c_small smallint, c_int integer, c_long bigint,
+    c_float real, c_double double precision, c_dec numeric(38,10), c_dec0 numeric(38,0), c_frac numeric(5,5),
+    c_date date, c_time time, c_ts timestamp, c_tstz timestamptz, c_text text, c_varchar varchar(10),
+    c_jsonb jsonb, c_uuid uuid, c_bytea bytea
+"""
+EDGE_CASTS = ["integer", "boolean", "smallint", "integer", "bigint", "real", "double precision",
+              "numeric", "numeric", "numeric", "date", "time", "timestamp", "timestamptz", "text",
+              "varchar", "jsonb", "uuid", "bytea"]
+
+# Per column: (value sent to Postgres, value the source row holds). Temporal
+# values are sent as text (Python cannot hold most of them) and expected as
+# days or microseconds since the Unix epoch, computed here without Postgres.
+DEC38 = "9999999999999999999999999999.9999999999"
+EDGE_COLUMNS = {
+    "c_bool": [(True, True), (False, False)],
+    "c_small": [(v, v) for v in (-32768, 32767, 0, -1)],
+    "c_int": [(v, v) for v in (-2**31, 2**31 - 1, 0)],
+    "c_long": [(v, v) for v in (-2**63, 2**63 - 1, 0, 2**53 + 1)],
+    "c_float": [(v, v) for v in (float("nan"), float("inf"), float("-inf"), -0.0, 0.0,
+                                 3.4028234663852886e38, -3.4028234663852886e38, 1.401298464324817e-45,
+                                 1.1754943508222875e-38, 0.1)],
+    "c_double": [(v, v) for v in (float("nan"), float("inf"), float("-inf"), -0.0, 0.0, 1.7976931348623157e308,
+                                  -1.7976931348623157e308, 5e-324, 2.2250738585072014e-308, 0.1 + 0.2)],
+    "c_dec": [(v, decimal.Decimal(v)) for v in (DEC38, "-" + DEC38, "0.0000000001", "-0.0000000001", "0",
+                                                "1234567890123456789012345678.0123456789")],
+    "c_dec0": [(v, decimal.Decimal(v)) for v in ("9" * 38, "-" + "9" * 38, "0", "1")],
+    "c_frac": [(v, decimal.Decimal(v)) for v in ("0.99999", "-0.99999", "0.00001", "0")],
+    "c_date": [("0001-01-01", days_from_civil(1, 1, 1)), ("9999-12-31", days_from_civil(9999, 12, 31)),
+               ("4713-01-01 BC", days_from_civil(-4712, 1, 1)),
+               ("5874897-12-31", days_from_civil(5874897, 12, 31)),
+               ("1970-01-01", 0), ("1969-12-31", -1), ("2000-02-29", days_from_civil(2000, 2, 29))],
+    "c_time": [("00:00:00", 0), ("23:59:59.999999", 86_399_999_999), ("12:34:56.000001", 45_296_000_001)],
+    "c_ts": [("4713-01-01 00:00:00 BC", micros_from_civil(-4712, 1, 1)),
+             ("294247-01-10 04:00:54.775807", 2**63 - 1),  # the last microsecond Iceberg can hold
+             ("1969-12-31 23:59:59.999999", -1), ("1970-01-01 00:00:00", 0),
+             ("9999-12-31 23:59:59.999999", micros_from_civil(9999, 12, 31, 23, 59, 59, 999_999))],
+    "c_tstz": [("2024-07-01 12:00:00 Asia/Kathmandu", micros_from_civil(2024, 7, 1, 12, offset_seconds=5 * 3600 + 45 * 60)),
+               ("2024-01-01 00:00:00+14", micros_from_civil(2024, 1, 1, offset_seconds=14 * 3600)),
+               ("2024-01-01 00:00:00-12", micros_from_civil(2024, 1, 1, offset_seconds=-12 * 3600)),
+               # twice on that night: Postgres takes standard time (EST)
+               ("2024-11-03 01:30:00 America/New_York", micros_from_civil(2024, 11, 3, 1, 30, offset_seconds=-5 * 3600)),
+               ("1900-01-01 00:00:00 Europe/Amsterdam", micros_from_civil(1900, 1, 1, offset_seconds=19 * 60 + 32)),
+               ("4713-01-01 00:00:00+00 BC", micros_from_civil(-4712, 1, 1)),
+               ("294247-01-10 04:00:54.775807+00", 2**63 - 1)],
+    "c_text": [(v, v) for v in ("", " ", "a\tb\nc\\d\r", "o'neil \"q\"", "😀👩‍👩‍👧 emoji", "e\u0301 combining",
+                                "עברית RTL", "中文字符", "\u200b zero width", "NULL", "\\N", "x" * 100_000)],
+    "c_varchar": [(v, v) for v in ("", "ünïcødé✓!", "1234567890")],
+    "c_uuid": [(v, v) for v in ("00000000-0000-0000-0000-000000000000", "ffffffff-ffff-ffff-ffff-ffffffffffff",
+                                "123e4567-e89b-12d3-a456-426614174000")],
+    "c_bytea": [(v, v) for v in (b"", b"\x00", bytes(range(256)), b"\xff" * 1000)],
+}
+# jsonb's text is Postgres' normal form: Postgres (not townlake) computes it
+EDGE_JSON = ["{}", "[]", '"x"', "null", '{"b": [1, 2.50, {"c": null}], "a": "ü ✓", "a": "dup"}', "1e400"]
+
+
+def _edge_rows(conn) -> tuple[list[tuple], list[tuple]]:
+    """(rows to send, source rows) with every edge value, one column value
+    per row, the rest NULL; the last row is NULL in every optional column."""
+    columns = list(EDGE_COLUMNS) + ["c_jsonb"]
+    json_pairs = [(v, conn.execute("SELECT %s::jsonb::text", (v,)).fetchone()[0]) for v in EDGE_JSON]
+    values = {**EDGE_COLUMNS, "c_jsonb": json_pairs}
+    count = max(len(v) for v in values.values()) + 1
+    order = ["c_bool", "c_small", "c_int", "c_long", "c_float", "c_double", "c_dec", "c_dec0", "c_frac",
+             "c_date", "c_time", "c_ts", "c_tstz", "c_text", "c_varchar", "c_jsonb", "c_uuid", "c_bytea"]
+    assert sorted(order) == sorted(columns)
+    sent, source = [], []
+    for row_id in range(count):
+        pairs = [values[c][row_id] if row_id < len(values[c]) else (None, None) for c in order]
+        sent.append((row_id, *(p[0] for p in pairs)))
+        source.append((row_id, *(p[1] for p in pairs)))
+    return sent, source
+
+
+def test_edge_values_match_the_python_source(conn, write_ns, local_lake):
+    """Extremes, NaN and infinities, -0.0, 38-digit decimals, far dates and
+    times, time zones, unicode and empty strings, sent from Python: every
+    reader returns exactly the values Python sent."""
+    relation = create(conn, write_ns, "edges", EDGE_DDL)
+    sent, source = _edge_rows(conn)
+    placeholders = ", ".join(f"%s::{cast}" for cast in EDGE_CASTS)
+    with conn.transaction():
+        with conn.cursor() as cur:
+            cur.executemany(f"INSERT INTO {relation} VALUES ({placeholders})", sent)
+        # a literal without an offset is in the session's TimeZone (+13:45 in January)
+        conn.execute("SET LOCAL TimeZone = 'Pacific/Chatham'")
+        conn.execute(f"INSERT INTO {relation} (id, c_tstz) VALUES (1000, '2024-01-15 08:00:00')")
+    source.append((1000, *([None] * 12), micros_from_civil(2024, 1, 15, 8, offset_seconds=13 * 3600 + 45 * 60),
+                   *([None] * 5)))
+    assert assert_readers_agree(conn, local_lake.catalog, write_ns, "edges", relation, source=source) == len(source)
+    # NaN, -0.0 and the infinities are stored as such, not only read back alike
+    table = load(local_lake.catalog, write_ns, "edges")
+    floats = table.scan(selected_fields=("c_double",)).to_arrow().column("c_double").to_pylist()
+    assert sum(1 for v in floats if v is not None and v != v) == 1
+    assert [v.hex() for v in floats if v == 0].count((-0.0).hex()) == 1
+
+
+@pytest.mark.parametrize("column, value, fragment", [
+    ("c_date", "infinity", "infinite dates cannot be stored"),
+    ("c_date", "-infinity", "infinite dates cannot be stored"),
+    ("c_ts", "infinity", "infinite timestamps cannot be stored"),
+    ("c_tstz", "-infinity", "infinite timestamps cannot be stored"),
+    ("c_ts", "294247-01-10 04:00:54.775808", "cannot be stored in Iceberg"),
+    ("c_tstz", "294276-12-31 23:59:59+00", "cannot be stored in Iceberg"),
+    ("c_dec", "NaN", "not a finite decimal"),
+    ("c_double", "NaN", None),  # a control: NaN is a double like any other
+])
+def test_values_iceberg_cannot_hold_are_errors(column, value, fragment, conn, write_ns):
+    """Postgres values outside Iceberg's types are an ERROR naming the column,
+    never a silently different value."""
+    relation = create(conn, write_ns, "unholdable", "id integer NOT NULL, c_date date, c_ts timestamp, "
+                                                    "c_tstz timestamptz, c_dec numeric(38,10), c_double float8")
+    conn.execute(f"INSERT INTO {relation} (id) VALUES (1)")
+    before = snapshot_count(conn, relation)
+    statement = f"INSERT INTO {relation} (id, {column}) VALUES (2, '{value}')"
+    if fragment is None:
+        conn.execute(statement)
+        assert snapshot_count(conn, relation) == before + 1
+        return
+    expect_error(conn, statement, f'"{column}"', fragment)
+    assert snapshot_count(conn, relation) == before
+    assert conn.execute(f"SELECT count(*) FROM {relation}").fetchone() == (1,)
 
 
 def test_data_files_are_zstd_parquet_with_column_stats(all_types, write_ns, local_lake):
@@ -179,14 +307,18 @@ def test_copy_from_stdin(conn, write_ns, local_lake):
         copy.write(csv)
     assert conn.execute(f"SELECT count(*), sum(amount) FROM {relation}").fetchone() == \
         (2002, decimal.Decimal(sum(i * 125 for i in range(1, 2001))) / 100 + decimal.Decimal("1.50"))
-    assert assert_readers_agree(conn, local_lake.catalog, write_ns, "copied", relation) == 2002
+    source = [(i, f"name {i}", decimal.Decimal(i * 125) / 100,
+               micros_from_civil(2024, 3, 1 + i % 28, 12)) for i in range(1, 2001)]
+    source += [(2001, None, None, None), (3001, "with, comma", decimal.Decimal("1.50"), micros_from_civil(2024, 4, 1))]
+    assert assert_readers_agree(conn, local_lake.catalog, write_ns, "copied", relation, source=source) == 2002
 
 
 def test_insert_values_returning(conn, write_ns, local_lake):
     relation = create(conn, write_ns, "returning", "id int NOT NULL, label text")
     rows = conn.execute(f"INSERT INTO {relation} VALUES (1, 'a'), (2, NULL) RETURNING id, label").fetchall()
     assert sorted(rows) == [(1, "a"), (2, None)]
-    assert assert_readers_agree(conn, local_lake.catalog, write_ns, "returning", relation) == 2
+    assert assert_readers_agree(conn, local_lake.catalog, write_ns, "returning", relation,
+                                source=[(1, "a"), (2, None)]) == 2
 
 
 def test_small_files_and_row_groups_settings(conn, write_ns, local_lake):
@@ -204,7 +336,8 @@ def test_small_files_and_row_groups_settings(conn, write_ns, local_lake):
     groups = [pq.ParquetFile(local_path(p)).metadata for p in paths]
     assert max(m.row_group(i).num_rows for m in groups for i in range(m.num_row_groups)) <= 2048
     assert sum(m.num_rows for m in groups) == 60000
-    assert assert_readers_agree(conn, local_lake.catalog, write_ns, "many_files", relation) == 60000
+    source = "(SELECT g AS id, md5(g::text) || md5((g * 7)::text) AS payload FROM generate_series(1, 60000) g) s"
+    assert assert_readers_agree(conn, local_lake.catalog, write_ns, "many_files", relation, source=source) == 60000
 
 
 # ---------------------------------------------------------------- partitions
@@ -280,20 +413,23 @@ def _spec_name(spec: str) -> str:
 def test_partition_transform(spec, conn, write_ns, local_lake):
     name = _spec_name(spec)
     relation = create(conn, write_ns, name, EVENTS_DDL, partition_by=spec)
-    conn.execute(f"INSERT INTO {relation} " + EVENTS_SELECT)
+    mirror = Mirrored(conn, relation, heap_copy(conn, relation, "events_src"))
+    mirror.execute("INSERT INTO {t} " + EVENTS_SELECT)
     # a second transaction, so partitions get files from two snapshots
-    conn.execute(f"INSERT INTO {relation} SELECT id + 1000, ts, tstz, d, category, n, big, amount "
-                 f"FROM {relation} WHERE id % 5 = 0")
+    mirror.execute("INSERT INTO {t} SELECT id + 1000, ts, tstz, d, category, n, big, amount "
+                   "FROM {t} WHERE id % 5 = 0")
     table = load(local_lake.catalog, write_ns, name)
     transforms, sources = SPECS[spec]
     fields = table.spec().fields
     assert [str(f.transform) for f in fields] == transforms
     assert [table.schema().find_field(f.source_id).name for f in fields] == sources
-    assert assert_readers_agree(conn, local_lake.catalog, write_ns, name, relation) == 840
+    assert assert_readers_agree(conn, local_lake.catalog, write_ns, name, relation, source="events_src") == 840
     for where, row_filter in PROBES:
+        expected = conn.execute(f"SELECT count(*) FROM events_src WHERE {where}").fetchone()[0]
         ours = conn.execute(f"SELECT count(*) FROM {relation} WHERE {where}").fetchone()[0]
         theirs = table.scan(row_filter=row_filter, selected_fields=("id",)).to_arrow().num_rows
-        assert ours == theirs, f"{spec}: WHERE {where}: townlake {ours}, PyIceberg {theirs}"
+        assert ours == theirs == expected, \
+            f"{spec}: WHERE {where}: townlake {ours}, PyIceberg {theirs}, heap {expected}"
     check_partition_values(table)
 
 
@@ -339,7 +475,8 @@ def test_partitioned_write_fans_out_with_few_open_writers(conn, write_ns, local_
     table = load(local_lake.catalog, write_ns, "fanout")
     partitions = {f.partition[0] for f in data_files(table)}
     assert partitions == set(range(50))
-    assert assert_readers_agree(conn, local_lake.catalog, write_ns, "fanout", relation) == 5000
+    assert assert_readers_agree(conn, local_lake.catalog, write_ns, "fanout", relation,
+                                source=[(g, g % 50) for g in range(1, 5001)]) == 5000
     assert conn.execute(f"SELECT count(*) FROM {relation} WHERE k = 7").fetchone() == (100,)
 
 
@@ -360,86 +497,84 @@ DML_DDL = "id bigint NOT NULL, day date, account integer, amount numeric(10,2), 
 
 
 @pytest.fixture()
-def dml_table(conn, write_ns, local_lake):
+def dml(conn, write_ns, local_lake) -> Mirrored:
     relation = create(conn, write_ns, "dml", DML_DDL, partition_by="day")
-    conn.execute(f"INSERT INTO {relation} SELECT g, DATE '2024-05-01' + g % 6, g % 13, g * 0.5, "
-                 f"'note ' || g FROM generate_series(1, 1200) g")
-    return relation
+    mirror = Mirrored(conn, relation, heap_copy(conn, relation, "dml_src"))
+    mirror.execute("INSERT INTO {t} SELECT g, DATE '2024-05-01' + g % 6, g % 13, g * 0.5, "
+                   "'note ' || g FROM generate_series(1, 1200) g")
+    return mirror
 
 
-def _check(conn, local_lake, ns, relation):
-    return assert_readers_agree(conn, local_lake.catalog, ns, "dml", relation)
+def _check(conn, local_lake, ns, mirror: Mirrored):
+    return assert_readers_agree(conn, local_lake.catalog, ns, "dml", mirror.relation, source=mirror.heap)
 
 
-def test_delete_whole_partition_drops_files(dml_table, conn, write_ns, local_lake):
+def test_delete_whole_partition_drops_files(dml, conn, write_ns, local_lake):
     before = len(live_data_files(load(local_lake.catalog, write_ns, "dml")))
-    deleted = conn.execute(f"DELETE FROM {dml_table} WHERE day = '2024-05-02'").rowcount
-    assert deleted == 200
-    snapshot = snapshots(conn, dml_table)[-1]
+    assert dml.execute("DELETE FROM {t} WHERE day = '2024-05-02'") == 200
+    snapshot = snapshots(conn, dml.relation)[-1]
     assert snapshot[2] == "delete"
     summary = snapshot[3]
     assert summary["added-data-files"] == "0" and int(summary["deleted-data-files"]) >= 1
     assert len(live_data_files(load(local_lake.catalog, write_ns, "dml"))) < before
-    assert _check(conn, local_lake, write_ns, dml_table) == 1000
+    assert _check(conn, local_lake, write_ns, dml) == 1000
 
 
-def test_delete_some_rows_rewrites(dml_table, conn, write_ns, local_lake):
-    deleted = conn.execute(f"DELETE FROM {dml_table} WHERE id % 10 = 3 RETURNING id, amount").fetchall()
-    assert sorted(r[0] for r in deleted) == list(range(3, 1201, 10))
-    operation, summary = snapshots(conn, dml_table)[-1][2:]
+def test_delete_some_rows_rewrites(dml, conn, write_ns, local_lake):
+    deleted = conn.execute(f"DELETE FROM {dml.relation} WHERE id % 10 = 3 RETURNING id, amount").fetchall()
+    assert sorted(deleted) == [(i, decimal.Decimal(i) / 2) for i in range(3, 1201, 10)]
+    conn.execute(f"DELETE FROM {dml.heap} WHERE id % 10 = 3")
+    operation, summary = snapshots(conn, dml.relation)[-1][2:]
     assert operation == "overwrite"
     # as Iceberg's Java summary does: records of the removed files, of the rewritten ones
     assert int(summary["added-data-files"]) >= 1
     assert int(summary["deleted-records"]) - int(summary["added-records"]) == 120
-    assert _check(conn, local_lake, write_ns, dml_table) == 1080
-    assert conn.execute(f"SELECT count(*) FROM {dml_table} WHERE id % 10 = 3").fetchone() == (0,)
+    assert _check(conn, local_lake, write_ns, dml) == 1080
+    assert conn.execute(f"SELECT count(*) FROM {dml.relation} WHERE id % 10 = 3").fetchone() == (0,)
 
 
-def test_delete_nothing_matches(dml_table, conn, write_ns, local_lake):
-    count = len(snapshots(conn, dml_table))
-    assert conn.execute(f"DELETE FROM {dml_table} WHERE id < 0").rowcount == 0
-    assert len(snapshots(conn, dml_table)) in (count, count + 1)
-    assert _check(conn, local_lake, write_ns, dml_table) == 1200
+def test_delete_nothing_matches(dml, conn, write_ns, local_lake):
+    count = len(snapshots(conn, dml.relation))
+    assert dml.execute("DELETE FROM {t} WHERE id < 0") == 0
+    assert len(snapshots(conn, dml.relation)) == count, "a DELETE that removes nothing commits no snapshot"
+    assert _check(conn, local_lake, write_ns, dml) == 1200
 
 
-def test_update_rows_and_partition_column(dml_table, conn, write_ns, local_lake):
-    updated = conn.execute(f"UPDATE {dml_table} SET amount = amount * 2, note = NULL "
-                           f"WHERE account = 4").rowcount
+def test_update_rows_and_partition_column(dml, conn, write_ns, local_lake):
+    updated = dml.execute("UPDATE {t} SET amount = amount * 2, note = NULL WHERE account = 4")
     assert updated == sum(1 for i in range(1, 1201) if i % 13 == 4)
-    moved = conn.execute(f"UPDATE {dml_table} SET day = '2024-06-30' WHERE id <= 10").rowcount
-    assert moved == 10
-    assert _check(conn, local_lake, write_ns, dml_table) == 1200
-    row = conn.execute(f"SELECT day, amount, note FROM {dml_table} WHERE id = 4").fetchone()
+    assert dml.execute("UPDATE {t} SET day = '2024-06-30' WHERE id <= 10") == 10
+    assert _check(conn, local_lake, write_ns, dml) == 1200
+    row = conn.execute(f"SELECT day, amount, note FROM {dml.relation} WHERE id = 4").fetchone()
     assert row == (dt.date(2024, 6, 30), decimal.Decimal("4.00"), None)
     table = load(local_lake.catalog, write_ns, "dml")
     assert table.scan(row_filter="day == '2024-06-30'").to_arrow().num_rows == 10
     expected_sum = sum(decimal.Decimal(i) / 2 * (2 if i % 13 == 4 else 1) for i in range(1, 1201))
-    assert conn.execute(f"SELECT sum(amount) FROM {dml_table}").fetchone()[0] == expected_sum
+    assert conn.execute(f"SELECT sum(amount) FROM {dml.relation}").fetchone()[0] == expected_sum
 
 
-def test_truncate_then_insert_is_one_replace(dml_table, conn, write_ns, local_lake):
-    before = len(snapshots(conn, dml_table))
+def test_truncate_then_insert_is_one_replace(dml, conn, write_ns, local_lake):
+    before = len(snapshots(conn, dml.relation))
     with conn.transaction():
-        conn.execute(f"TRUNCATE {dml_table}")
-        conn.execute(f"INSERT INTO {dml_table} SELECT g, DATE '2024-07-01', 1, 1, 'new' "
-                     f"FROM generate_series(1, 50) g")
-    after = snapshots(conn, dml_table)
+        dml.execute("TRUNCATE {t}")
+        dml.execute("INSERT INTO {t} SELECT g, DATE '2024-07-01', 1, 1, 'new' FROM generate_series(1, 50) g")
+    after = snapshots(conn, dml.relation)
     assert len(after) == before + 1
     assert after[-1][2] == "overwrite"
-    assert _check(conn, local_lake, write_ns, dml_table) == 50
-    conn.execute(f"TRUNCATE {dml_table}")
-    assert conn.execute(f"SELECT count(*) FROM {dml_table}").fetchone() == (0,)
+    assert _check(conn, local_lake, write_ns, dml) == 50
+    dml.execute("TRUNCATE {t}")
+    assert conn.execute(f"SELECT count(*) FROM {dml.relation}").fetchone() == (0,)
     assert load(local_lake.catalog, write_ns, "dml").scan().to_arrow().num_rows == 0
 
 
-def test_delete_returning_and_no_delete_files(dml_table, conn, write_ns, local_lake):
+def test_delete_returning_and_no_delete_files(dml, conn, write_ns, local_lake):
     """Copy-on-write: a DELETE never leaves delete files (DuckDB's read_parquet
     over the data files is then complete)."""
-    conn.execute(f"DELETE FROM {dml_table} WHERE account IN (1, 2)")
-    conn.execute(f"UPDATE {dml_table} SET note = 'x' WHERE account = 3")
+    dml.execute("DELETE FROM {t} WHERE account IN (1, 2)")
+    dml.execute("UPDATE {t} SET note = 'x' WHERE account = 3")
     table = load(local_lake.catalog, write_ns, "dml")
     assert {int(f.content) for f in data_files(table)} == {0}
-    assert _check(conn, local_lake, write_ns, dml_table) == sum(1 for i in range(1, 1201) if i % 13 not in (1, 2))
+    assert _check(conn, local_lake, write_ns, dml) == sum(1 for i in range(1, 1201) if i % 13 not in (1, 2))
 
 
 # ---------------------------------------------------------------- PyIceberg on townlake tables
@@ -447,20 +582,22 @@ def test_delete_returning_and_no_delete_files(dml_table, conn, write_ns, local_l
 def test_pyiceberg_appends_to_a_townlake_table(conn, write_ns, local_lake):
     relation = create(conn, write_ns, "shared", "id bigint NOT NULL, label text, at timestamptz",
                       partition_by="day(at)")
-    conn.execute(f"INSERT INTO {relation} SELECT g, 'pg ' || g, "
-                 f"TIMESTAMPTZ '2024-02-01 00:00:00+00' + g * interval '1 hour' FROM generate_series(1, 100) g")
+    mirror = Mirrored(conn, relation, heap_copy(conn, relation, "shared_src"))
+    mirror.execute("INSERT INTO {t} SELECT g, 'pg ' || g, "
+                   "TIMESTAMPTZ '2024-02-01 00:00:00+00' + g * interval '1 hour' FROM generate_series(1, 100) g")
     table = load(local_lake.catalog, write_ns, "shared")
     rows = [{"id": 1000 + i, "label": f"py {i}",
              "at": dt.datetime(2024, 2, 3, i % 24, tzinfo=dt.timezone.utc)} for i in range(50)]
     table.append(pa.Table.from_pylist(rows, schema=table.schema().as_arrow()))
+    with conn.cursor() as cur:
+        cur.executemany(f"INSERT INTO {mirror.heap} VALUES (%(id)s, %(label)s, %(at)s)", rows)
     # townlake sees PyIceberg's commit at its next statement, and appends on top of it
     assert conn.execute(f"SELECT count(*) FROM {relation}").fetchone() == (150,)
-    conn.execute(f"INSERT INTO {relation} VALUES (5000, 'pg again', '2024-02-05 00:00:00+00')")
+    mirror.execute("INSERT INTO {t} VALUES (5000, 'pg again', '2024-02-05 00:00:00+00')")
     # townlake deletes and updates rows in files PyIceberg wrote
-    conn.execute(f"DELETE FROM {relation} WHERE id BETWEEN 1000 AND 1009")
-    conn.execute(f"UPDATE {relation} SET label = 'changed' WHERE id BETWEEN 1040 AND 1049")
-    assert assert_readers_agree(conn, local_lake.catalog, write_ns, "shared", relation) == 141
-    assert conn.execute(f"SELECT count(*) FROM {relation} WHERE label = 'changed'").fetchone() == (10,)
+    assert mirror.execute("DELETE FROM {t} WHERE id BETWEEN 1000 AND 1009") == 10
+    assert mirror.execute("UPDATE {t} SET label = 'changed' WHERE id BETWEEN 1040 AND 1049") == 10
+    assert assert_readers_agree(conn, local_lake.catalog, write_ns, "shared", relation, source=mirror.heap) == 141
     operations = [s[2] for s in snapshots(conn, relation)]
     assert operations[:3] == ["append", "append", "append"]
 
@@ -472,7 +609,8 @@ def test_pyiceberg_overwrite_then_townlake_writes(conn, write_ns, local_lake):
     table.overwrite(pa.Table.from_pylist([{"id": 100, "v": "b"}], schema=table.schema().as_arrow()))
     assert conn.execute(f"SELECT id, v FROM {relation}").fetchall() == [(100, "b")]
     conn.execute(f"INSERT INTO {relation} VALUES (101, 'c')")
-    assert assert_readers_agree(conn, local_lake.catalog, write_ns, "py_overwrite", relation) == 2
+    assert assert_readers_agree(conn, local_lake.catalog, write_ns, "py_overwrite", relation,
+                                source=[(100, "b"), (101, "c")]) == 2
 
 
 def test_attach_existing_table_and_write(conn, write_ns, local_lake):
@@ -487,7 +625,8 @@ def test_attach_existing_table_and_write(conn, write_ns, local_lake):
     assert conn.execute(f"SELECT id, v FROM {relation} ORDER BY id").fetchall() == [(1, "one"), (2, "two")]
     table = load(local_lake.catalog, write_ns, "attached")
     assert [str(f.transform) for f in table.spec().fields] == ["bucket[2]"]
-    assert assert_readers_agree(conn, local_lake.catalog, write_ns, "attached", relation) == 2
+    assert assert_readers_agree(conn, local_lake.catalog, write_ns, "attached", relation,
+                                source=[(1, "one"), (2, "two")]) == 2
 
 
 # ---------------------------------------------------------------- S3
@@ -498,13 +637,10 @@ def test_write_through_s3_server(conn, s3_lake):
     conn.execute(f"DROP FOREIGN TABLE IF EXISTS {relation}")
     conn.execute(f"CREATE FOREIGN TABLE {relation} ({EVENTS_DDL}) SERVER {s3_lake.server} "
                  f"OPTIONS (namespace 's3w', table 'events', partition_by 'day(tstz), bucket(2, id)')")
-    conn.execute(f"INSERT INTO {relation} " + EVENTS_SELECT)
-    conn.execute(f"DELETE FROM {relation} WHERE id % 3 = 0")
-    kinds = column_kinds(conn, relation)
-    ours = townlake_rows(conn, relation, list(kinds), kinds)
-    table = s3_lake.catalog.load_table("s3w.events")
-    assert table.location().startswith("s3://")
-    from writehelpers import arrow_table_rows
-    theirs = arrow_table_rows(table.scan().to_arrow(), list(kinds), kinds)
-    assert_same_rows(ours, theirs, "S3 table vs PyIceberg")
-    assert len(ours) == 700 - 233
+    mirror = Mirrored(conn, relation, heap_copy(conn, relation, "s3_events_src"))
+    mirror.execute("INSERT INTO {t} " + EVENTS_SELECT)
+    assert mirror.execute("DELETE FROM {t} WHERE id % 3 = 0") == 233
+    assert s3_lake.catalog.load_table("s3w.events").location().startswith("s3://")
+    # DuckDB is given local paths only
+    assert assert_readers_agree(conn, s3_lake.catalog, "s3w", "events", relation, use_duckdb=False,
+                                source=mirror.heap) == 700 - 233

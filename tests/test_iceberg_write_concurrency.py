@@ -26,19 +26,24 @@ PY_ROWS = 5
 PY_FIRST_ID = 10_000_000
 
 
-def townlake_worker(database: str, relation: str, session: int, errors: list, retries: list) -> None:
+# A PyIceberg append loses the catalog's compare-and-swap when a townlake
+# commit lands between its load and its commit; it reloads and tries again,
+# a bounded number of times.
+PY_MAX_ATTEMPTS = 200
+
+
+def townlake_worker(database: str, relation: str, session: int, errors: list, failures: list) -> None:
+    """Single-row appends in autocommit; appends rebase on whatever committed
+    meanwhile, so a serialization failure (40001) is a failure of the test."""
     try:
         with connect(database) as conn:
             conn.execute("SET lock_timeout = '30s'")
             for i in range(APPENDS):
                 row_id = session * 100_000 + i
-                while True:
-                    try:
-                        conn.execute(f"INSERT INTO {relation} VALUES (%s, %s, 'townlake')", (row_id, session))
-                        break
-                    except psycopg.errors.SerializationFailure:
-                        # appends should rebase, but a client may retry 40001
-                        retries.append(row_id)
+                try:
+                    conn.execute(f"INSERT INTO {relation} VALUES (%s, %s, 'townlake')", (row_id, session))
+                except psycopg.errors.SerializationFailure as exc:
+                    failures.append(f"session {session}, row {row_id}: {exc}")
     except Exception as exc:  # noqa: BLE001 - reported by the test
         errors.append(f"session {session}: {type(exc).__name__}: {exc}")
 
@@ -48,15 +53,16 @@ def pyiceberg_worker(catalog, namespace: str, name: str, errors: list, retries: 
         for batch in range(PY_APPENDS):
             rows = [{"id": PY_FIRST_ID + batch * PY_ROWS + k, "session": -1, "source": "pyiceberg"}
                     for k in range(PY_ROWS)]
-            while True:
+            for _attempt in range(PY_MAX_ATTEMPTS):
                 table = load(catalog, namespace, name)
                 try:
                     table.append(pa.Table.from_pylist(rows, schema=table.schema().as_arrow()))
                     break
                 except CommitFailedException:
-                    # the catalog's compare-and-swap lost against a townlake commit: reload, retry
                     retries.append(batch)
-                    time.sleep(0.01)
+            else:
+                errors.append(f"pyiceberg: batch {batch} lost the catalog race {PY_MAX_ATTEMPTS} times")
+                return
     except Exception as exc:  # noqa: BLE001
         errors.append(f"pyiceberg: {type(exc).__name__}: {exc}")
 
@@ -71,9 +77,9 @@ def test_concurrent_appends_land_exactly_once(conn, database, write_ns, local_la
     # unwritable for postgres on a local warehouse)
     conn.execute(f"INSERT INTO {relation} VALUES (-1, -2, 'first')")
     errors: list[str] = []
-    pg_retries: list[int] = []
+    serialization_failures: list[str] = []
     py_retries: list[int] = []
-    threads = [threading.Thread(target=townlake_worker, args=(database, relation, s, errors, pg_retries))
+    threads = [threading.Thread(target=townlake_worker, args=(database, relation, s, errors, serialization_failures))
                for s in range(SESSIONS)]
     threads.append(threading.Thread(target=pyiceberg_worker,
                                     args=(local_lake.catalog, write_ns, "concurrent", errors, py_retries)))
@@ -84,8 +90,9 @@ def test_concurrent_appends_land_exactly_once(conn, database, write_ns, local_la
         thread.join()
     elapsed = time.monotonic() - started
     print(f"{SESSIONS}x{APPENDS} townlake appends + {PY_APPENDS} PyIceberg appends in {elapsed:.1f}s; "
-          f"retries: townlake {len(pg_retries)}, PyIceberg {len(py_retries)}")
+          f"PyIceberg retries {len(py_retries)}")
     assert not errors, "\n".join(errors[:5])
+    assert not serialization_failures, "appends must rebase, not fail:\n" + "\n".join(serialization_failures[:5])
 
     expected = {s * 100_000 + i for s in range(SESSIONS) for i in range(APPENDS)}
     expected |= {PY_FIRST_ID + k for k in range(PY_APPENDS * PY_ROWS)} | {-1}
@@ -97,7 +104,10 @@ def test_concurrent_appends_land_exactly_once(conn, database, write_ns, local_la
     assert per_session == {**{s: APPENDS for s in range(SESSIONS)}, -1: PY_APPENDS * PY_ROWS, -2: 1}
     # one snapshot per committed transaction (plus none for failed attempts)
     assert snapshot_count(conn, relation) == 1 + SESSIONS * APPENDS + PY_APPENDS
-    assert assert_readers_agree(conn, local_lake.catalog, write_ns, "concurrent", relation) == len(expected)
+    source = [(s * 100_000 + i, s, "townlake") for s in range(SESSIONS) for i in range(APPENDS)]
+    source += [(PY_FIRST_ID + k, -1, "pyiceberg") for k in range(PY_APPENDS * PY_ROWS)] + [(-1, -2, "first")]
+    assert assert_readers_agree(conn, local_lake.catalog, write_ns, "concurrent", relation,
+                                source=source) == len(expected)
 
 
 def test_concurrent_multi_row_transactions(conn, database, write_ns, local_lake):
@@ -108,23 +118,24 @@ def test_concurrent_multi_row_transactions(conn, database, write_ns, local_lake)
     conn.execute(f"CREATE FOREIGN TABLE {relation} (id bigint NOT NULL, session integer) "
                  f"SERVER lake_local OPTIONS (namespace '{write_ns}', table 'concurrent_tx', partition_by 'session')")
     errors: list[str] = []
+    serialization_failures: list[str] = []
 
     def work(session: int) -> None:
+        """Each session appends to and deletes from its own partition only:
+        nothing it rewrites is touched by another session, so no 40001."""
         try:
             with connect(database) as c:
                 for t in range(10):
                     first = session * 1_000_000 + t * 500
-                    while True:
-                        try:
-                            with c.transaction():
-                                c.execute(f"INSERT INTO {relation} SELECT g, %s FROM generate_series(%s::bigint, %s::bigint) g",
-                                          (session, first, first + 499))
-                                if t == 5:
-                                    c.execute(f"DELETE FROM {relation} WHERE session = %s AND id < %s",
-                                              (session, session * 1_000_000 + 500))
-                            break
-                        except psycopg.errors.SerializationFailure:
-                            continue
+                    try:
+                        with c.transaction():
+                            c.execute(f"INSERT INTO {relation} SELECT g, %s FROM generate_series(%s::bigint, %s::bigint) g",
+                                      (session, first, first + 499))
+                            if t == 5:
+                                c.execute(f"DELETE FROM {relation} WHERE session = %s AND id < %s",
+                                          (session, session * 1_000_000 + 500))
+                    except psycopg.errors.SerializationFailure as exc:
+                        serialization_failures.append(f"session {session}, transaction {t}: {exc}")
         except Exception as exc:  # noqa: BLE001
             errors.append(f"session {session}: {exc}")
 
@@ -134,6 +145,11 @@ def test_concurrent_multi_row_transactions(conn, database, write_ns, local_lake)
     for thread in threads:
         thread.join()
     assert not errors, "\n".join(errors)
+    assert not serialization_failures, "\n".join(serialization_failures)
     assert conn.execute(f"SELECT session, count(*), count(DISTINCT id) FROM {relation} GROUP BY 1 ORDER BY 1"
                         ).fetchall() == [(s, 4500, 4500) for s in range(4)]
-    assert assert_readers_agree(conn, local_lake.catalog, write_ns, "concurrent_tx", relation) == 18000
+    # each session's first 500 rows were deleted by its sixth transaction
+    source = [(session * 1_000_000 + t * 500 + k, session) for session in range(4) for t in range(1, 10)
+              for k in range(500)]
+    assert assert_readers_agree(conn, local_lake.catalog, write_ns, "concurrent_tx", relation,
+                                source=source) == 18000

@@ -67,20 +67,22 @@ def test_unsupported_column_type_is_an_error(column_type, conn, write_ns):
     assert not _in_catalog(conn, write_ns, "bad_type")
 
 
-def test_partition_by_on_an_existing_table_must_match_or_error(conn, write_ns, local_lake):
-    """Attaching an existing table with a different partition_by must not
-    silently change (or claim) a spec: an ERROR, or the table keeps its spec."""
+def test_partition_by_on_an_existing_table_attaches_without_changing_the_spec(conn, write_ns, local_lake):
+    """partition_by applies when a table is created; attaching an existing table
+    with another partition_by neither changes nor claims a spec: the table
+    keeps day(ts), and writes through the attached foreign table follow it."""
     conn.execute(f'DROP FOREIGN TABLE IF EXISTS "{write_ns}".existing')
     conn.execute(_create_sql(write_ns, "existing", COLUMNS, "partition_by 'day(ts)'"))
     conn.execute(f'DROP FOREIGN TABLE IF EXISTS "{write_ns}".existing_again')
-    try:
-        conn.execute(f'CREATE FOREIGN TABLE "{write_ns}".existing_again ({COLUMNS}) SERVER lake_local '
-                     f"OPTIONS (namespace '{write_ns}', table 'existing', partition_by 'bucket(4, id)')")
-    except Exception as exc:  # noqa: BLE001 - an error is one acceptable outcome
-        assert "partition" in str(exc).lower()
-        assert conn.execute("SELECT 1").fetchone() == (1,)
+    conn.execute(f'CREATE FOREIGN TABLE "{write_ns}".existing_again ({COLUMNS}) SERVER lake_local '
+                 f"OPTIONS (namespace '{write_ns}', table 'existing', partition_by 'bucket(4, id)')")
+    conn.execute(f'INSERT INTO "{write_ns}".existing_again (id, ts) '
+                 f"VALUES (1, '2024-01-01 10:00:00+00'), (2, '2024-01-02 10:00:00+00')")
     table = local_lake.catalog.load_table(f"{write_ns}.existing")
     assert [str(f.transform) for f in table.spec().fields] == ["day"]
+    assert len(table.specs()) == 1
+    files = [task.file for task in table.scan().plan_files()]
+    assert sorted(f.partition[0] for f in files) == [19723, 19724], "one file per day(ts)"
 
 
 @pytest.fixture(scope="module")
@@ -156,7 +158,10 @@ def test_writes_with_session_time_travel(target, conn):
                             f"ORDER BY committed_at LIMIT 1").fetchone()[0]
     with conn.transaction():
         conn.execute(f"SET LOCAL townlake.snapshot_id = '{snapshot}'")
-        expect_error(conn, f"INSERT INTO {target} VALUES (9, 1, 'x')")
+        expect_error(conn, f"INSERT INTO {target} VALUES (9, 1, 'x')", "reading the past", "townlake.snapshot_id")
+    with conn.transaction():
+        conn.execute("SET LOCAL townlake.as_of = '2999-01-01 00:00:00+00'")
+        expect_error(conn, f"DELETE FROM {target} WHERE id = 1", "reading the past", "townlake.as_of")
     _unchanged(conn, target)
 
 

@@ -700,14 +700,27 @@ unsafe fn append_value(
             let v = parse_decimal(&text, *precision as u32, *scale as u32)?;
             b!(Decimal128Builder).append_value(v)
         }
-        DataType::Date32 => b!(Date32Builder).append_value(datum.value() as i32 + PG_EPOCH_OFFSET_DAYS),
+        DataType::Date32 => {
+            // DATEVAL_NOBEGIN / NOEND: stored as finite days they would read
+            // back as dates millions of years away (or overflow)
+            let d = datum.value() as i32;
+            if d == i32::MIN || d == i32::MAX {
+                return Err("infinite dates cannot be stored in Iceberg".into());
+            }
+            b!(Date32Builder).append_value(d + PG_EPOCH_OFFSET_DAYS)
+        }
         DataType::Time64(_) => b!(Time64MicrosecondBuilder).append_value(datum.value() as i64),
         DataType::Timestamp(_, _) => {
             let t = datum.value() as i64;
             if t == i64::MIN || t == i64::MAX {
                 return Err("infinite timestamps cannot be stored in Iceberg".into());
             }
-            b!(TimestampMicrosecondBuilder).append_value(t + PG_EPOCH_OFFSET_MICROS)
+            // Postgres reaches year 294276, Iceberg's microseconds since 1970
+            // only 294247: the last years do not fit (and must not wrap)
+            let v = t
+                .checked_add(PG_EPOCH_OFFSET_MICROS)
+                .ok_or("timestamps after 294247-01-10 04:00:54 UTC cannot be stored in Iceberg")?;
+            b!(TimestampMicrosecondBuilder).append_value(v)
         }
         DataType::Utf8 | DataType::LargeUtf8 => {
             let s = match oid {
