@@ -525,6 +525,16 @@ def test_grants_on_raw_relations_are_rejected(admin):
                  "ALTER TABLE raw_a.customers DISABLE ROW LEVEL SECURITY"):
         assert "managed by townlake" in str(error_of(admin, stmt)), stmt
     admin.execute(f"REVOKE SELECT ON raw_a.customers FROM {ANA}")
+    # granting more to lake_governance is refused too; only the grant
+    # townlake makes itself passes (it changes nothing, and dumps replay it)
+    for stmt in ("GRANT SELECT ON raw_a.customers TO lake_governance WITH GRANT OPTION",
+                 "GRANT SELECT (email) ON raw_a.customers TO lake_governance",
+                 "GRANT SELECT, UPDATE ON raw_a.customers TO lake_governance",
+                 f"GRANT SELECT ON raw_a.customers TO lake_governance, {ANA}"):
+        assert "managed by townlake" in str(error_of(admin, stmt)), stmt
+    acl = rows(admin, "SELECT relacl::text FROM pg_class WHERE oid = 'raw_a.customers'::regclass")
+    admin.execute("GRANT SELECT ON raw_a.customers TO lake_governance")
+    assert rows(admin, "SELECT relacl::text FROM pg_class WHERE oid = 'raw_a.customers'::regclass") == acl
 
 
 def test_default_privileges_do_not_open_new_tables(admin, ana):
@@ -694,3 +704,92 @@ def test_planning_runs_no_leaky_operator_on_raw_statistics(gov, bob):
     # ... but not for a published view, even while planning for a user without a grant
     error_of(bob, "SELECT * FROM pub_a.events WHERE id OPERATOR(public.<<<) 500")
     assert not any("peek" in n for n in bob.notices), bob.notices
+
+
+# ------------------------------------------------------------------ revocation
+
+@pytest.mark.parametrize("isolation", ["READ COMMITTED", "REPEATABLE READ"])
+def test_revocation_takes_effect_at_the_next_statement_of_an_open_transaction(admin, bob, isolation):
+    """Like Postgres' own REVOKE: the next statement of a transaction that is
+    already open sees it (the first statement cached the decision)."""
+    grant = admin.execute("SELECT lake.grant_access(%s, 'pub_a.customers', NULL, 'open transaction')",
+                          (BOB,)).fetchone()[0]
+    try:
+        bob.execute(f"BEGIN ISOLATION LEVEL {isolation}")
+        assert rows(bob, "SELECT id FROM pub_a.customers ORDER BY id") == [(1,), (2,)]
+        assert rows(bob, "SELECT count(*) FROM pub_a.customers") == [(2,)]
+        admin.execute("SELECT lake.revoke_access(%s)", (grant,))
+        err = error_of(bob, "SELECT count(*) FROM pub_a.customers")
+        assert isinstance(err, psycopg.errors.InsufficientPrivilege), err
+        assert "no access grant" in err.diag.message_primary
+    finally:
+        bob.execute("ROLLBACK")
+        admin.execute("SELECT lake.revoke_access(%s)", (grant,))
+
+
+def test_grant_takes_effect_at_the_next_statement_of_an_open_transaction(admin, bob):
+    bob.execute("BEGIN ISOLATION LEVEL REPEATABLE READ")
+    try:
+        bob.execute("SELECT 1")  # the transaction's snapshot is taken
+        grant = admin.execute("SELECT lake.grant_access(%s, 'pub_a.customers', NULL, 'late grant')",
+                              (BOB,)).fetchone()[0]
+        try:
+            assert rows(bob, "SELECT count(*) FROM pub_a.customers") == [(2,)]
+        finally:
+            admin.execute("SELECT lake.revoke_access(%s)", (grant,))
+    finally:
+        bob.execute("ROLLBACK")
+
+
+# ------------------------------------------------------------------ masks
+
+def _oracle_email(v: str) -> str:
+    local, at, domain = v.rpartition("@")
+    return f"{local[0]}***@{domain}" if at and local and domain else "***"
+
+
+def test_masks_are_native_immutable_parallel_safe(admin):
+    got = rows(admin, """
+        SELECT p.oid::regprocedure::text, l.lanname, p.provolatile, p.proparallel, p.proisstrict
+          FROM pg_proc p JOIN pg_language l ON l.oid = p.prolang
+         WHERE p.pronamespace = 'lake'::regnamespace AND p.proname LIKE 'mask\\_%' ORDER BY 1""")
+    masks = {r[0]: r[1:] for r in got}
+    assert set(masks) >= {"lake.mask_email(text)", "lake.mask_redact(anyelement)", "lake.mask_ip_prefix(inet)",
+                          "lake.mask_year(date)", "lake.mask_partial(text,integer,integer)",
+                          "lake.mask_hash_keyed(text,bytea)"}
+    for name, (lang, volatility, parallel, strict) in masks.items():
+        assert lang == "c" and parallel == "s" and strict, name
+        # mask_hash reads the key table itself (superusers only): stable
+        assert volatility == ("s" if name == "lake.mask_hash(text)" else "i"), name
+
+
+def test_native_masks_agree_with_an_independent_oracle(admin):
+    import datetime as dt
+    import ipaddress
+    emails = ["john.doe@example.com", "a@b.c", "not an address", "@example.com", "x@", "é@ü.de",
+              "a@b@c.org", "ßß@straße.de", "", "@", "名前@例え.jp"]
+    got = rows(admin, "SELECT v, lake.mask_email(v) FROM unnest(%s::text[]) v", (emails,))
+    assert got == [(v, _oracle_email(v)) for v in emails]
+    ips = ["10.1.2.3", "10.1.2.3/32", "10.255.0.0/12", "0.0.0.0/0", "192.168.7.9/25",
+           "2001:db8:85a3:1234::7", "2001:db8:85a3:1234::/64", "2001:db8::/16", "::1"]
+    got = rows(admin, "SELECT lake.mask_ip_prefix(v::inet)::text FROM unnest(%s::text[]) v", (ips,))
+    expected = []
+    for v in ips:
+        net = ipaddress.ip_interface(v).network
+        keep = min(net.prefixlen, 24 if net.version == 4 else 48)
+        expected.append((str(net.supernet(new_prefix=keep)),))
+    assert got == expected
+    days = ["1990-05-06", "2000-01-01", "2000-02-29", "1815-12-10", "0044-03-15 BC", "9999-12-31", "infinity",
+            "-infinity"]
+    got = rows(admin, "SELECT lake.mask_year(v::date)::text FROM unnest(%s::text[]) v", (days,))
+    def year_of(v):
+        if "infinity" in v:
+            return v
+        if v.endswith(" BC"):
+            return f"{v.split('-')[0]}-01-01 BC"
+        return dt.date(dt.date.fromisoformat(v).year, 1, 1).isoformat()
+    assert got == [(year_of(v),) for v in days]
+    got = rows(admin, """SELECT lake.mask_redact('x'::text), lake.mask_redact('x'::varchar(3)),
+                                lake.mask_redact('x'::char(12)), lake.mask_redact('x'::name),
+                                lake.mask_redact(42), lake.mask_redact(now()), lake.mask_redact(NULL::text)""")
+    assert got == [("[redacted]", "[redacted]", "[redacted]", "[redacted]", None, None, None)]

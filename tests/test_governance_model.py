@@ -6,8 +6,11 @@ foreign table)."""
 from __future__ import annotations
 
 import json
+import shutil
 import time
+import urllib.parse
 import uuid
+from pathlib import Path
 
 import pyarrow as pa
 import psycopg
@@ -292,3 +295,43 @@ def test_pii_scanner_suggestions_feed_the_review_queue(admin):
     got = rows(admin, "SELECT state, suggested_sensitivity FROM lake.pending_reviews "
                       "WHERE relation = 'crm.leads' AND column_name = 'remark'")
     assert got == [("recheck", "pii")]
+
+
+def test_time_travel_is_refused_through_published_views(gov, admin, ana, rev, local_lake):
+    """Old snapshots of an Iceberg table keep rows its owner deleted since
+    (an erasure request, say): reading them through a published view is
+    refused however the setting is made; the owners read them on the raw table."""
+    # townlake writes the table under <warehouse>/<namespace>: the database's
+    # directory, which PyIceberg (this process) may have created already
+    base = Path(urllib.parse.urlparse(local_lake.base_location).path)
+    base.mkdir(parents=True, exist_ok=True)
+    shutil.chown(base, "postgres")
+    admin.execute(sql.SQL("CREATE FOREIGN TABLE crm.ledger (id bigint, amount int) "
+                          "SERVER lake_local OPTIONS (namespace {}, \"table\" 'ledger')").format(sql.Literal(gov)))
+    admin.execute("INSERT INTO crm.ledger VALUES (1, 10), (2, 20), (3, 30)")
+    time.sleep(0.01)
+    before_delete = one(admin, "SELECT clock_timestamp()::text")
+    admin.execute("DELETE FROM crm.ledger WHERE id = 3")
+    first = one(admin, "SELECT snapshot_id FROM lake.snapshots('crm.ledger'::regclass) ORDER BY committed_at LIMIT 1")
+    rev.execute("""SELECT lake.approve_column('crm.ledger', 'id', 'public');
+                   SELECT lake.approve_column('crm.ledger', 'amount', 'internal');
+                   SELECT lake.approve_table('crm.ledger', 'ledger')""")
+    rev.execute(f"SELECT lake.grant_access('{ANA}', 'crm.ledger', '1 hour', 'x')")
+    # the oracle: the owner's view of the old snapshot holds the deleted row
+    admin.execute(f"SET townlake.snapshot_id = '{first}'")
+    assert rows(admin, "SELECT id, amount FROM crm.ledger ORDER BY id") == [(1, 10), (2, 20), (3, 30)]
+    admin.execute("RESET townlake.snapshot_id")
+    current = [(1, 10), (2, 20)]
+    assert rows(ana, "SELECT id, amount FROM crm_pub.ledger ORDER BY id") == current
+    attempts = [
+        (f"SET townlake.snapshot_id = '{first}'", "SELECT * FROM crm_pub.ledger"),
+        (f"SET townlake.as_of = '{before_delete}'", "SELECT count(*) FROM crm_pub.ledger"),
+        ("SELECT 1", f"SELECT set_config('townlake.as_of', '{before_delete}', false), "
+                     "(SELECT count(*) FROM crm_pub.ledger)"),
+    ]
+    for setting, query in attempts:
+        ana.execute(setting)
+        err = error_of(ana, query)
+        assert err.sqlstate == "0A000" and "time travel is not available" in err.diag.message_primary, query
+        ana.execute("RESET townlake.snapshot_id; RESET townlake.as_of")
+    assert rows(ana, "SELECT id, amount FROM crm_pub.ledger ORDER BY id") == current
