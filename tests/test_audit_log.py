@@ -246,3 +246,117 @@ def test_time_range_on_the_audit_log_uses_the_batch_index(admin, ana):
         admin.execute("SET LOCAL enable_seqscan = off")
         plan = " ".join(r[0] for r in rows(admin, "EXPLAIN " + query))
     assert "audit_batches_logged_at" in plan, plan
+
+
+# ---------------------------------------------------------- complete records (issue 9, item 9)
+
+def audit_record(admin, marker: str, timeout: float = 15.0) -> dict:
+    """The one statement record whose text contains `marker`, as a dict."""
+    deadline = time.time() + timeout
+    while True:
+        got = rows(admin, """
+            SELECT row_to_json(a)::jsonb FROM lake.audit_log a
+             WHERE kind = 'statement' AND query_text LIKE %s ORDER BY id""", (f"%{marker}%",))
+        if got or time.time() > deadline:
+            assert len(got) == 1, got
+            return got[0][0]
+        time.sleep(0.1)
+
+
+WIDE_TABLES = 40
+WIDE_COLUMNS = [f"a_rather_long_column_name_that_an_auditor_must_see_{k}" for k in range(3)]
+
+
+@pytest.fixture(scope="module")
+def wide(gov):
+    """40 governed tables with long names, each with three approved columns."""
+    with session(gov) as admin:
+        admin.execute("CREATE SCHEMA wide")
+        names = [f"relation_with_a_fairly_long_name_{i:02d}" for i in range(WIDE_TABLES)]
+        cols = ", ".join(f"{c} int" for c in WIDE_COLUMNS)
+        for n in names:
+            admin.execute(f"CREATE TABLE wide.{n} ({cols}); INSERT INTO wide.{n} VALUES (1, 2, 3)")
+        admin.execute("SELECT lake.govern_schema('wide', 'wide_pub')")
+        for n in names:
+            for c in WIDE_COLUMNS:
+                admin.execute("SELECT lake.approve_column(%s::regclass, %s, 'public')", (f"wide.{n}", c))
+            admin.execute("SELECT lake.approve_table(%s::regclass, 'wide')", (f"wide.{n}",))
+            admin.execute("SELECT lake.grant_access(%s, %s::regclass, '1 hour', 'wide')", (ANA, f"wide.{n}"))
+        yield names
+
+
+def test_a_wide_query_records_every_relation_column_and_its_whole_text(admin, ana, wide):
+    select = ", ".join(f"t{i}.{c}" for i in range(len(wide)) for c in WIDE_COLUMNS)
+    tables = ", ".join(f"wide_pub.{n} t{i}" for i, n in enumerate(wide))
+    query = f"SELECT {select} FROM {tables} /* m-wide */"
+    assert len(query) > 8192
+    assert ana.execute(query).fetchall() == [(1, 2, 3) * len(wide)]
+    rec = audit_record(admin, "m-wide")
+    assert rec["query_text"] == query
+    assert rec["query_truncated"] is False
+    assert sorted(rec["relations"]) == sorted(f"wide.{n}" for n in wide)
+    assert sorted(rec["columns"]) == sorted(f"wide.{n}.{c}" for n in wide for c in WIDE_COLUMNS)
+    assert rec["rows"] == 1
+
+
+def test_long_statement_text_is_kept_whole_and_a_cut_is_said(admin, ana):
+    long = "x" * 40_000
+    query = f"SELECT count(*) FROM ledger_pub.payments /* m-long-text {long} */"
+    ana.execute(query).fetchall()
+    rec = audit_record(admin, "m-long-text")
+    assert rec["query_text"] == query
+    assert rec["query_truncated"] is False
+    # beyond what one record may hold (256 kB) the text is cut, and the record says so
+    huge = f"SELECT count(*) FROM ledger_pub.payments /* m-huge-text {'y' * 400_000} */"
+    ana.execute(huge).fetchall()
+    rec = audit_record(admin, "m-huge-text")
+    assert rec["query_truncated"] is True
+    assert int(rec["detail"]["query_bytes"]) == len(huge)
+    assert huge.startswith(rec["query_text"]) and 100_000 < len(rec["query_text"]) < len(huge)
+    assert rec["relations"] == ["ledger.payments"]
+
+
+def test_cursor_rows_add_up_over_every_fetch(admin, ana):
+    with ana.transaction():
+        ana.execute("DECLARE m_rows CURSOR FOR SELECT id FROM ledger_pub.payments ORDER BY id /* m-cursor-rows */")
+        assert len(ana.execute("FETCH 5 FROM m_rows").fetchall()) == 5
+        assert len(ana.execute("FETCH 7 FROM m_rows").fetchall()) == 7
+        ana.execute("MOVE 3 IN m_rows")
+        assert ana.execute("FETCH 1 FROM m_rows").fetchall() == [(16,)]
+    rec = audit_record(admin, "m-cursor-rows")
+    # 5 + 7 + 3 moved over + 1
+    assert (rec["outcome"], rec["rows"]) == ("ok", 16)
+
+
+def test_execute_and_protocol_binds_record_their_parameters(admin, ana):
+    ana.execute("PREPARE m_exec(int) AS SELECT id, amount FROM ledger_pub.payments WHERE id = $1 /* m-exec-params */")
+    assert ana.execute("EXECUTE m_exec(7)").fetchall() == [(7, 70)]
+    rec = audit_record(admin, "m-exec-params")
+    assert (rec["params"], rec["params_masked"], rec["rows"]) == (["7"], False, 1)
+    # extended query protocol: psycopg binds the values server-side
+    got = ana.execute("SELECT amount FROM ledger_pub.payments WHERE id = %s AND amount > %s /* m-bind-params */",
+                      (3, 1.5)).fetchall()
+    assert got == [(30,)]
+    rec = audit_record(admin, "m-bind-params")
+    assert rec["params"] == ["3", "1.5"]
+    ana.execute("DEALLOCATE m_exec")
+
+
+def test_parameters_that_may_feed_a_masked_pii_column_are_masked_unless_revealing(admin, ana):
+    secret = f"secret-{SUFFIX}@bank.example"
+    q = "SELECT id FROM ledger_pub.payments WHERE payer_email = %s AND id > %s /* {} */"
+    ana.execute(q.format("m-pii-param-masked"), (secret, 0)).fetchall()
+    rec = audit_record(admin, "m-pii-param-masked")
+    assert (rec["params"], rec["params_masked"]) == (["<masked>", "<masked>"], True)
+    # the value is nowhere in the stored log
+    assert one(admin, "SELECT count(*) FROM lake.audit_batches WHERE array_to_string(records, ' ') LIKE %s",
+               (f"%{secret}%",)) == 0
+    # a statement on columns shown as they are keeps its values
+    ana.execute("SELECT amount FROM ledger_pub.payments WHERE id = %s /* m-plain-param */", (4,)).fetchall()
+    assert audit_record(admin, "m-plain-param")["params"] == ["4"]
+    # with PII revealed, the values are recorded as bound
+    ana.execute("SELECT lake.enable_pii('audit test: parameters')")
+    ana.execute(q.format("m-pii-param-revealed"), (secret, 0)).fetchall()
+    ana.execute("SELECT lake.disable_pii()")
+    rec = audit_record(admin, "m-pii-param-revealed")
+    assert (rec["params"], rec["params_masked"]) == ([secret, "0"], False)

@@ -21,6 +21,7 @@ pub mod spool;
 pub mod worker;
 
 use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use pgrx::prelude::*;
@@ -39,24 +40,42 @@ pub static AUDIT: GucSetting<bool> = GucSetting::<bool>::new(true);
 pub static SYNCHRONOUS: GucSetting<bool> = GucSetting::<bool>::new(false);
 /// Slots of the shared-memory queue (one record each, 8 kB).
 pub static QUEUE_SLOTS: GucSetting<i32> = GucSetting::<i32>::new(1024);
+/// Slots one backend may hold (open records, records waiting to be written).
+pub static BACKEND_SLOTS: GucSetting<i32> = GucSetting::<i32>::new(64);
+/// Slots all backends of one role may hold together (0: a quarter of the queue).
+pub static ROLE_SLOTS: GucSetting<i32> = GucSetting::<i32>::new(0);
+/// Seconds a statement waits for room in the queue before it fails.
+pub static QUEUE_WAIT: GucSetting<i32> = GucSetting::<i32>::new(30);
 /// Seconds between sweeps that revoke expired grants in every database.
 pub static SWEEP_SECONDS: GucSetting<i32> = GucSetting::<i32>::new(10);
 
-/// How long a statement waits for room in a full queue before failing.
-const QUEUE_WAIT: Duration = Duration::from_secs(30);
+/// Records a backend keeps open (RUNNING) at once; starting one more writes
+/// the oldest as `open`, so long-lived cursors do not pin queue slots.
+const OPEN_RECORDS: usize = 8;
 
 struct InFlight {
     query_desc: usize,
     ticket: queue::Ticket,
+    /// Rows of every run of the executor so far (each FETCH of a cursor).
     rows: i64,
     started: Instant,
     reveals_at_start: u64,
     subxact: pg_sys::SubTransactionId,
+    /// The record's id and text, for its `statement_end` record if it is
+    /// written while the statement is still running.
+    id: String,
+    query: String,
+    level: i32,
+    spilled: bool,
 }
 
 thread_local! {
     static IN_FLIGHT: RefCell<Vec<InFlight>> = const { RefCell::new(Vec::new()) };
     static EXIT_CALLBACK: Cell<bool> = const { Cell::new(false) };
+    /// Claims of this backend refused since its last record, not yet logged.
+    static REFUSED: Cell<u64> = const { Cell::new(0) };
+    /// Governed relation -> its raw attribute numbers masked in the published view.
+    static MASKED: RefCell<HashMap<pg_sys::Oid, Vec<i16>>> = RefCell::new(HashMap::new());
 }
 
 /// Called from `_PG_init`.
@@ -90,6 +109,36 @@ pub fn init() {
         GucFlags::default(),
     );
     GucRegistry::define_int_guc(
+        c"townlake.audit_backend_slots",
+        c"Audit queue slots one session may hold (its open records and those not yet written).",
+        c"A session at its share waits for its own records to be written; others are not slowed down.",
+        &BACKEND_SLOTS,
+        4,
+        65536,
+        GucContext::Sighup,
+        GucFlags::default(),
+    );
+    GucRegistry::define_int_guc(
+        c"townlake.audit_role_slots",
+        c"Audit queue slots all sessions of one role may hold together (0: a quarter of the queue).",
+        c"",
+        &ROLE_SLOTS,
+        0,
+        65536,
+        GucContext::Sighup,
+        GucFlags::default(),
+    );
+    GucRegistry::define_int_guc(
+        c"townlake.audit_queue_wait",
+        c"Seconds a statement on governed data waits for room in the audit queue before it fails.",
+        c"",
+        &QUEUE_WAIT,
+        1,
+        3600,
+        GucContext::Suset,
+        GucFlags::default(),
+    );
+    GucRegistry::define_int_guc(
         c"townlake.grant_sweep_seconds",
         c"Seconds between background sweeps that revoke expired access grants.",
         c"",
@@ -108,12 +157,32 @@ pub fn init() {
     unsafe {
         pg_sys::RegisterXactCallback(Some(on_xact), std::ptr::null_mut());
         pg_sys::RegisterSubXactCallback(Some(on_subxact), std::ptr::null_mut());
+        pg_sys::CacheRegisterRelcacheCallback(Some(on_relcache), pg_sys::Datum::from(0usize));
     }
+}
+
+#[pg_guard]
+unsafe extern "C-unwind" fn on_relcache(_arg: pg_sys::Datum, _relid: pg_sys::Oid) {
+    // a published view may have been replaced (its masks changed)
+    MASKED.with(|m| {
+        if let Ok(mut m) = m.try_borrow_mut() {
+            m.clear();
+        }
+    });
 }
 
 fn now_pg() -> i64 {
     // SAFETY: reads the clock.
     unsafe { pg_sys::GetCurrentTimestamp() }
+}
+
+fn shares() -> queue::Shares {
+    let role = match ROLE_SLOTS.get() {
+        0 => queue::nslots() / 4,
+        n => n as u32,
+    }
+    .max(1);
+    queue::Shares { backend: (BACKEND_SLOTS.get().max(1) as u32).min(role), role }
 }
 
 /// Records the start of an audited statement.
@@ -133,13 +202,24 @@ pub unsafe fn statement_started(qd: *mut pg_sys::QueryDesc, touched: Vec<Touched
         .report();
     }
     ensure_exit_callback();
+    spill_oldest_open();
     let depth = IN_FLIGHT.with(|f| f.borrow().len()) as i32;
     let source = if (*qd).sourceText.is_null() {
         String::new()
     } else {
         std::ffi::CStr::from_ptr((*qd).sourceText).to_string_lossy().into_owned()
     };
-    let rec = Record::for_statement(source, &touched, depth, now_pg());
+    let mut rec = Record::for_statement(source, &touched, depth, now_pg());
+    if let Some(values) = param_values((*qd).params) {
+        // Values may feed a masked PII column: stored only when the session
+        // has PII on (the record then says whether it revealed anything).
+        if !pii_session::session_active() && touches_masked(&touched) {
+            rec.params = Some(values.iter().map(|v| v.as_ref().map(|_| MASKED_VALUE.to_string())).collect());
+            rec.params_masked = true;
+        } else {
+            rec.params = Some(values);
+        }
+    }
     let ticket = claim(&rec, None);
     IN_FLIGHT.with(|f| {
         f.borrow_mut().push(InFlight {
@@ -149,32 +229,202 @@ pub unsafe fn statement_started(qd: *mut pg_sys::QueryDesc, touched: Vec<Touched
             started: Instant::now(),
             reveals_at_start: pii_session::reveal_count(),
             subxact: pg_sys::GetCurrentSubTransactionId(),
+            id: rec.id,
+            query: rec.query,
+            level: depth,
+            spilled: false,
         })
     });
 }
 
-/// Claims a queue slot, waiting for room; fails closed after `QUEUE_WAIT`.
-/// With `done` the record is complete at once (events).
-fn claim(rec: &Record, done: Option<&Completion>) -> queue::Ticket {
-    let bytes = rec.encode(queue::PAYLOAD_BYTES);
-    // SAFETY: plain read of backend state.
-    let db = unsafe { pg_sys::MyDatabaseId };
-    let deadline = Instant::now() + QUEUE_WAIT;
-    loop {
-        if let Some(t) = queue::try_claim(db, rec.started_us, &bytes, done) {
-            if done.is_some() {
-                queue::wake_writer_of(db);
-            }
-            return t;
+/// What a masked parameter value is recorded as.
+pub const MASKED_VALUE: &str = "<masked>";
+
+/// Text of the statement's bound parameter values (EXECUTE's arguments,
+/// extended-protocol binds); None without parameters, or when they are
+/// fetched lazily (PL/pgSQL variables). Only built-in base types are printed,
+/// by their built-in output functions (no user code runs for the audit);
+/// other values are recorded by their type's name.
+unsafe fn param_values(params: pg_sys::ParamListInfo) -> Option<Vec<Option<String>>> {
+    if params.is_null() || (*params).paramFetch.is_some() || (*params).numParams <= 0 {
+        return None;
+    }
+    let n = (*params).numParams as usize;
+    let list = (*params).params.as_slice(n);
+    let mut out = Vec::with_capacity(n);
+    for p in list {
+        if p.isnull || p.ptype == pg_sys::Oid::INVALID {
+            out.push(None);
+            continue;
         }
-        queue::wake_writer_of(db);
-        if Instant::now() >= deadline {
+        let builtin = |t: pg_sys::Oid| u32::from(t) < pg_sys::FirstGenbkiObjectId && pg_sys::get_typtype(t) as u8 == b'b';
+        let elem = pg_sys::get_element_type(p.ptype);
+        if !builtin(p.ptype) || (elem != pg_sys::Oid::INVALID && !builtin(elem)) {
+            let name = std::ffi::CStr::from_ptr(pg_sys::format_type_be(p.ptype)).to_string_lossy().into_owned();
+            out.push(Some(format!("<value of type {name}>")));
+            continue;
+        }
+        let mut output = pg_sys::Oid::INVALID;
+        let mut varlena = false;
+        pg_sys::getTypeOutputInfo(p.ptype, &mut output, &mut varlena);
+        let text = pg_sys::OidOutputFunctionCall(output, p.value);
+        out.push(Some(std::ffi::CStr::from_ptr(text).to_string_lossy().into_owned()));
+        pg_sys::pfree(text as *mut std::ffi::c_void);
+    }
+    Some(out)
+}
+
+/// Whether the statement reads a column its published view masks (by
+/// name: published columns carry their raw column's name).
+fn touches_masked(touched: &[Touched]) -> bool {
+    touched.iter().any(|t| {
+        let masked = masked_columns(t.relid);
+        !masked.is_empty() && t.attnums.iter().any(|a| *a == 0 || masked.contains(a))
+    })
+}
+
+/// Raw attribute numbers of `relid` that its published view shows masked:
+/// those whose view column is not the plain raw column.
+fn masked_columns(relid: pg_sys::Oid) -> Vec<i16> {
+    if let Some(m) = MASKED.with(|m| m.borrow().get(&relid).cloned()) {
+        return m;
+    }
+    let mut out = Vec::new();
+    if let Some(view) = crate::governance::cache::governed(relid).and_then(|g| g.published_view) {
+        // SAFETY: the view exists (the cache says so) and is locked as
+        // statements reading it lock it; its rule's target list is read only.
+        unsafe {
+            let rel = pg_sys::try_relation_open(view, pg_sys::AccessShareLock as pg_sys::LOCKMODE);
+            if !rel.is_null() {
+                if (*(*rel).rd_rel).relkind as u8 == pg_sys::RELKIND_VIEW {
+                    let query = pg_sys::get_view_query(rel);
+                    for te in crate::governance::hooks::list_pointers((*query).targetList) {
+                        let te = te as *mut pg_sys::TargetEntry;
+                        if (*te).resjunk || (*te).resname.is_null() {
+                            continue;
+                        }
+                        let plain = !(*te).expr.is_null() && (*((*te).expr as *mut pg_sys::Node)).type_ == pg_sys::NodeTag::T_Var;
+                        let raw_att = pg_sys::get_attnum(relid, (*te).resname);
+                        if !plain && raw_att > 0 {
+                            out.push(raw_att);
+                        }
+                    }
+                }
+                pg_sys::relation_close(rel, pg_sys::NoLock as pg_sys::LOCKMODE);
+            }
+        }
+    }
+    MASKED.with(|m| m.borrow_mut().insert(relid, out.clone()));
+    out
+}
+
+/// Rows the executor of `qd` produced in its latest run, added to its record.
+///
+/// # Safety
+/// `qd` is the executor's live QueryDesc, after a run.
+pub unsafe fn statement_ran(qd: *mut pg_sys::QueryDesc) {
+    let estate = (*qd).estate;
+    if estate.is_null() {
+        return;
+    }
+    let n = (*estate).es_processed as i64;
+    IN_FLIGHT.with(|f| {
+        if let Some(e) = f.borrow_mut().iter_mut().rev().find(|e| e.query_desc == qd as usize) {
+            e.rows += n;
+        }
+    });
+}
+
+/// Writes the oldest open record of this backend as `open` when it holds
+/// OPEN_RECORDS of them, freeing its slot for the writer.
+fn spill_oldest_open() {
+    let oldest = IN_FLIGHT.with(|f| {
+        let mut f = f.borrow_mut();
+        if f.iter().filter(|e| !e.spilled).count() < OPEN_RECORDS {
+            return None;
+        }
+        let e = f.iter_mut().find(|e| !e.spilled)?;
+        e.spilled = true;
+        Some((e.ticket, e.rows, e.started, e.reveals_at_start))
+    });
+    if let Some((ticket, rows, started, reveals)) = oldest {
+        let c = Completion {
+            outcome: Outcome::Open,
+            rows: Some(rows),
+            duration_us: Some(started.elapsed().as_micros() as i64),
+            pii: pii_session::reveal_count() > reveals,
+        };
+        queue::complete(ticket, &c, false);
+    }
+}
+
+/// Claims queue slots for `rec`, waiting for room; fails after
+/// `townlake.audit_queue_wait` (the refusal is counted, and logged in this
+/// backend's next record). With `done` the record is complete at once.
+fn claim(rec: &Record, done: Option<&Completion>) -> queue::Ticket {
+    match claim_within(rec, done, shares(), true) {
+        Some(t) => t,
+        None => {
+            queue::count(true);
+            REFUSED.with(|r| r.set(r.get() + 1));
             LakeError::new(
                 PgSqlErrorCode::ERRCODE_CONFIGURATION_LIMIT_EXCEEDED,
-                "the audit queue is full; governed data cannot be read unrecorded",
+                "the audit queue has no room for this session's records; governed data cannot be read unrecorded",
             )
-            .with_hint("Check that townlake's audit writer is running (pg_stat_activity, server log).")
+            .with_detail(format!(
+                "This session waited {} s for its earlier audit records to be written.",
+                QUEUE_WAIT.get()
+            ))
+            .with_hint(
+                "Run fewer statements on governed data at once, or check that townlake's audit writer is \
+                 running (pg_stat_activity, server log).",
+            )
             .report();
+        }
+    }
+}
+
+/// Claims slots within `shares`; with `wait`, waits for room up to the
+/// deadline, else tries once. None: no room.
+fn claim_within(rec: &Record, done: Option<&Completion>, shares: queue::Shares, wait: bool) -> Option<queue::Ticket> {
+    let mut with_refusals;
+    let mut rec = rec;
+    let pending = REFUSED.with(Cell::get);
+    if pending > 0 {
+        // the refusals since the last record, said by this one
+        with_refusals = rec.clone();
+        if !with_refusals.detail.is_object() {
+            with_refusals.detail = Value::Object(Default::default());
+        }
+        with_refusals.detail["audit_refused_before"] = Value::from(pending);
+        rec = &with_refusals;
+    }
+    let bytes = rec.encode(queue::MAX_RECORD_BYTES);
+    // SAFETY: plain reads of backend state.
+    let (db, role) = unsafe { (pg_sys::MyDatabaseId, pg_sys::GetUserId()) };
+    let deadline = Instant::now() + Duration::from_secs(QUEUE_WAIT.get().max(1) as u64);
+    let mut throttled = false;
+    loop {
+        match queue::try_claim(db, role, shares, rec.started_us, &bytes, done) {
+            Ok(t) => {
+                if done.is_some() {
+                    queue::wake_writer_of(db);
+                }
+                if pending > 0 {
+                    REFUSED.with(|r| r.set(r.get().saturating_sub(pending)));
+                }
+                return Some(t);
+            }
+            Err(why) => {
+                if why != queue::Refusal::Full && !throttled {
+                    throttled = true;
+                    queue::count(false);
+                }
+            }
+        }
+        queue::wake_writer_of(db);
+        if !wait || Instant::now() >= deadline {
+            return None;
         }
         // woken by the writer when it frees slots
         queue::nap(100);
@@ -191,25 +441,47 @@ pub unsafe fn statement_ended(qd: *mut pg_sys::QueryDesc) {
         let pos = f.iter().rposition(|e| e.query_desc == qd as usize)?;
         Some(f.remove(pos))
     });
-    let Some(mut e) = entry else { return };
-    let estate = (*qd).estate;
-    e.rows = if estate.is_null() { 0 } else { (*estate).es_processed as i64 };
-    finish(e, Outcome::Ok, SYNCHRONOUS.get());
+    let Some(e) = entry else { return };
+    finish(e, Outcome::Ok, SYNCHRONOUS.get(), true);
 }
 
-fn finish(e: InFlight, outcome: Outcome, wait: bool) {
+/// Completes a statement's record; for one already written as `open`,
+/// queues a `statement_end` record instead. `may_wait`: false in abort and
+/// exit callbacks, which must not sleep. An end record that finds no room
+/// is counted as refused and noted in the server log (the statement's own
+/// record is in the log already, as `open`).
+fn finish(e: InFlight, outcome: Outcome, wait: bool, may_wait: bool) {
     let c = Completion {
         outcome,
         rows: Some(e.rows),
         duration_us: Some(e.started.elapsed().as_micros() as i64),
         pii: pii_session::reveal_count() > e.reveals_at_start,
     };
-    queue::complete(e.ticket, &c, wait);
+    let ticket = if e.spilled {
+        let mut rec = Record::for_event("statement_end", serde_json::json!({ "record_id": e.id }), now_pg());
+        rec.query = e.query;
+        rec.level = e.level;
+        // Ending normally, it waits for its share like any record; in abort
+        // and exit callbacks, which cannot wait, it takes any free slot.
+        let unlimited = queue::Shares { backend: u32::MAX, role: u32::MAX };
+        let within = if may_wait { shares() } else { unlimited };
+        match claim_within(&rec, Some(&c), within, may_wait) {
+            Some(t) => t,
+            None => {
+                queue::count(true);
+                pgrx::log!("townlake: the audit queue is full; the end of statement record {} is not recorded", e.id);
+                return;
+            }
+        }
+    } else {
+        queue::complete(e.ticket, &c, wait);
+        e.ticket
+    };
     if wait {
-        let deadline = Instant::now() + QUEUE_WAIT;
-        while !queue::written(e.ticket) {
+        let deadline = Instant::now() + Duration::from_secs(QUEUE_WAIT.get().max(1) as u64);
+        while !queue::written(ticket) {
             if Instant::now() >= deadline {
-                pgrx::warning!("townlake: audit record not yet written after {QUEUE_WAIT:?}");
+                pgrx::warning!("townlake: audit record not yet written after {} s", QUEUE_WAIT.get());
                 break;
             }
             queue::nap(5);
@@ -226,7 +498,7 @@ fn finish_where(pick: impl Fn(&InFlight) -> bool, outcome: Outcome) {
         done
     });
     for e in done {
-        finish(e, outcome, false);
+        finish(e, outcome, false, false);
     }
 }
 
@@ -310,4 +582,22 @@ fn audit_pending() -> i64 {
     // SAFETY: plain read of backend state.
     let db = unsafe { pg_sys::MyDatabaseId };
     queue::pending(db) as i64
+}
+
+/// The audit queue's counters: its slots, slots in use, claims refused after
+/// waiting too long and claims that waited for their session's or role's
+/// share (both since the server started), and the slots this session holds.
+#[pg_extern(name = "audit_queue_stats", volatile, parallel_restricted)]
+fn audit_queue_stats() -> pgrx::JsonB {
+    let (slots, used, refused, throttled, mine) = queue::stats();
+    let s = shares();
+    pgrx::JsonB(serde_json::json!({
+        "slots": slots,
+        "used": used,
+        "refused": refused,
+        "throttled": throttled,
+        "session_slots": mine,
+        "backend_share": s.backend,
+        "role_share": s.role,
+    }))
 }

@@ -30,6 +30,12 @@ pub struct Record {
     pub level: i32,
     pub truncated: bool,
     pub detail: Value,
+    /// Values bound to the statement's parameters (EXECUTE, extended
+    /// protocol), as text; masked when they may feed a masked PII column.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub params: Option<Vec<Option<String>>>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub params_masked: bool,
 }
 
 /// How a statement ended.
@@ -42,6 +48,9 @@ pub enum Outcome {
     Terminated = 3,
     /// Refused before it ran (a side channel out of a PII session).
     Denied = 4,
+    /// Still running when its record was written (a long-open cursor): a
+    /// `statement_end` record carries how it ended.
+    Open = 5,
 }
 
 impl Outcome {
@@ -51,6 +60,7 @@ impl Outcome {
             2 => Outcome::Error,
             3 => Outcome::Terminated,
             4 => Outcome::Denied,
+            5 => Outcome::Open,
             _ => Outcome::Running,
         }
     }
@@ -62,6 +72,7 @@ impl Outcome {
             Outcome::Error => "error",
             Outcome::Terminated => "terminated",
             Outcome::Denied => "denied",
+            Outcome::Open => "open",
         }
     }
 }
@@ -231,29 +242,82 @@ impl Record {
         r
     }
 
-    /// JSON of at most `limit` bytes: long statement text is cut first, then
-    /// the column list.
+    /// JSON of at most `limit` bytes. Records normally fit whole (a long
+    /// record spans several queue slots); beyond `limit` the statement text
+    /// is cut first, then parameter values, then the column and relation
+    /// lists, and the record says what was cut and how much
+    /// (`truncated`, `detail.query_bytes`, `detail.params_truncated`,
+    /// `detail.columns_omitted`, `detail.relations_omitted`): never silently.
     pub fn encode(&self, limit: usize) -> Vec<u8> {
         let bytes = serde_json::to_vec(self).unwrap_or_default();
         if bytes.len() <= limit {
             return bytes;
         }
+        let size = |r: &Record| serde_json::to_vec(r).map_or(usize::MAX, |b| b.len());
         let mut r = self.clone();
-        r.truncated = true;
-        let excess = bytes.len() - limit + 64;
-        let keep = r.query.len().saturating_sub(excess);
-        let mut cut = keep;
-        while cut > 0 && !r.query.is_char_boundary(cut) {
-            cut -= 1;
+        if !r.detail.is_object() {
+            r.detail = Value::Object(Default::default());
         }
-        r.query.truncate(cut);
-        let bytes = serde_json::to_vec(&r).unwrap_or_default();
-        if bytes.len() <= limit {
-            return bytes;
+        if !r.query.is_empty() {
+            r.truncated = true;
+            r.detail["query_bytes"] = Value::from(r.query.len());
+            // escaping makes JSON longer than the text: cut until it fits
+            while !r.query.is_empty() && size(&r) > limit {
+                let excess = size(&r) - limit + 64;
+                let mut cut = r.query.len().saturating_sub(excess);
+                while cut > 0 && !r.query.is_char_boundary(cut) {
+                    cut -= 1;
+                }
+                r.query.truncate(cut);
+            }
         }
-        r.detail = serde_json::json!({ "columns_dropped": r.columns.len() });
-        r.columns.clear();
-        r.relations.truncate(32);
+        if size(&r) > limit {
+            if let Some(params) = r.params.as_mut() {
+                r.detail["params_truncated"] = Value::Bool(true);
+                for v in params.iter_mut().flatten() {
+                    if v.len() > 64 {
+                        let mut cut = 64;
+                        while !v.is_char_boundary(cut) {
+                            cut -= 1;
+                        }
+                        v.truncate(cut);
+                    }
+                }
+            }
+            if size(&r) > limit {
+                if let Some(params) = r.params.take() {
+                    r.detail["params_omitted"] = Value::from(params.len());
+                }
+            }
+        }
+        for (list, key) in [(0, "columns_omitted"), (1, "relations_omitted")] {
+            if size(&r) <= limit {
+                break;
+            }
+            let total = if list == 0 { r.columns.len() } else { r.relations.len() };
+            let with = |k: usize| {
+                let mut t = r.clone();
+                if list == 0 {
+                    t.columns.truncate(k);
+                } else {
+                    t.relations.truncate(k);
+                }
+                t.detail[key] = Value::from(total - k);
+                t
+            };
+            // the longest prefix that fits
+            let (mut lo, mut hi) = (0, total);
+            while lo < hi {
+                let mid = (lo + hi).div_ceil(2);
+                if size(&with(mid)) <= limit {
+                    lo = mid;
+                } else {
+                    hi = mid - 1;
+                }
+            }
+            let kept = with(lo);
+            r = kept;
+        }
         serde_json::to_vec(&r).unwrap_or_default()
     }
 
@@ -309,14 +373,24 @@ mod tests {
     }
 
     #[test]
-    fn long_statements_are_cut_to_fit() {
+    fn long_statements_are_cut_to_fit_and_say_so() {
         let r = Record { query: "x".repeat(20_000), columns: vec!["a.b".into(); 10], ..Record::default() };
+        assert!(!Record::decode(&r.encode(30_000)).unwrap().truncated);
         let bytes = r.encode(8000);
         assert!(bytes.len() <= 8000);
         let back = Record::decode(&bytes).unwrap();
         assert!(back.truncated);
+        assert_eq!(back.detail["query_bytes"], 20_000);
         assert_eq!(back.columns.len(), 10);
         assert!(back.query.len() > 7000);
+    }
+
+    #[test]
+    fn escaped_text_is_cut_until_it_fits() {
+        let r = Record { query: "\"\n".repeat(10_000), ..Record::default() };
+        let bytes = r.encode(4000);
+        assert!(bytes.len() <= 4000);
+        assert!(Record::decode(&bytes).unwrap().truncated);
     }
 
     #[test]
@@ -327,10 +401,31 @@ mod tests {
     }
 
     #[test]
-    fn huge_column_lists_are_dropped() {
-        let r = Record { columns: vec!["s.t.c".repeat(20); 500], ..Record::default() };
+    fn lists_are_cut_last_and_the_cut_is_counted() {
+        let r = Record {
+            query: "select".into(),
+            relations: (0..300).map(|i| format!("s.t{i}")).collect(),
+            columns: (0..500).map(|i| format!("s.t.column_{i:04}")).collect(),
+            params: Some(vec![Some("v".repeat(1000)), None]),
+            ..Record::default()
+        };
+        let back = Record::decode(&r.encode(6000)).unwrap();
+        assert!(r.encode(6000).len() <= 6000);
+        let omitted = back.detail["columns_omitted"].as_u64().unwrap() as usize;
+        assert_eq!(back.columns.len() + omitted, 500);
+        assert!(omitted > 0);
+        assert_eq!(back.columns[..], r.columns[..back.columns.len()]);
+        assert_eq!(back.relations.len() + back.detail["relations_omitted"].as_u64().unwrap_or(0) as usize, 300);
+        assert_eq!(back.detail["params_truncated"], true);
+    }
+
+    #[test]
+    fn parameters_are_kept_when_they_fit() {
+        let r = Record { params: Some(vec![Some("7".into()), None]), params_masked: true, ..Record::default() };
         let back = Record::decode(&r.encode(8000)).unwrap();
-        assert!(back.columns.is_empty());
-        assert_eq!(back.detail["columns_dropped"], 500);
+        assert_eq!(back.params, Some(vec![Some("7".into()), None]));
+        assert!(back.params_masked);
+        let plain = Record::default().encode(8000);
+        assert!(!String::from_utf8(plain).unwrap().contains("params"));
     }
 }

@@ -25,7 +25,8 @@ use std::ptr::null_mut;
 const DIR: &str = "townlake";
 const PATH: &str = "townlake/audit_queue";
 const NEW_PATH: &str = "townlake/audit_queue.new";
-const MAGIC: &[u8; 8] = b"TLAUDQ02";
+// 03: slot headers with record parts and owners
+const MAGIC: &[u8; 8] = b"TLAUDQ03";
 pub const FILE_HEADER: usize = 4096;
 
 pub struct Mapped {
@@ -213,6 +214,6 @@ mod tests {
         let g = Geometry { slot_bytes: 8192, nslots: 1024 };
         assert_eq!(decode_geometry(&encode_geometry(&g)), Some(g));
         assert_eq!(decode_geometry(b"PGDMP\0\0\0\0\0\0\0\0\0\0\0"), None);
-        assert_eq!(decode_geometry(b"TLAUDQ02"), None);
+        assert_eq!(decode_geometry(b"TLAUDQ03"), None);
     }
 }
