@@ -578,6 +578,8 @@ unsafe extern "C-unwind" fn executor_run(
     // Errors pass through whole (see pg::hooks); the running mark they skip
     // is cleared by the (sub)transaction abort (pii_session).
     crate::pg::hooks::next_executor_run(PREV_EXECUTOR_RUN, qd, direction, count, execute_once);
+    // audit rows add up over every run (each FETCH of a cursor)
+    crate::audit::statement_ran(qd);
 }
 
 #[pg_guard]
