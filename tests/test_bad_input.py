@@ -107,3 +107,15 @@ def test_s3_endpoint_errors_say_what_to_fix(admin):
     err = error_of(admin, f"CREATE FOREIGN TABLE s3_down_t (a int) SERVER s3_down OPTIONS (namespace '{NS}', \"table\" 't')")
     assert "s3_endpoint" in (err.diag.message_hint or ""), err
     assert "sup3r-s3cret-value" not in str(err) and "sup3r-s3cret-value" not in (err.diag.message_hint or "")
+
+
+def test_missing_snapshot_error_names_the_table(admin):
+    admin.execute(f"CREATE FOREIGN TABLE IF NOT EXISTS snap_named (id int) SERVER lake_local "
+                  f"OPTIONS (namespace '{NS}', \"table\" 'snap_named')")
+    admin.execute("INSERT INTO snap_named VALUES (1)")
+    admin.execute("SET townlake.snapshot_id = '42'")
+    try:
+        err = error_of(admin, "SELECT * FROM snap_named")
+    finally:
+        admin.execute("RESET townlake.snapshot_id")
+    assert f"Iceberg table {NS}.snap_named: snapshot 42 does not exist" in str(err), err
