@@ -203,16 +203,24 @@ def test_kill_during_insert(cluster, table):
     remove_orphans(cluster, table, COMMITTED)
 
 
+def metadata_files(location: str) -> set[str]:
+    root = Path(local_path(location)) / "metadata"
+    return {str(p) for p in root.iterdir()} if root.exists() else set()
+
+
 def test_kill_around_commit(cluster, table):
-    """A transaction that wrote many files (8 buckets x 4 statements);
-    the backend is killed right after COMMIT is sent, after a growing delay
-    per round. Each round's transaction is either fully there or absent, and a
-    COMMIT that was acknowledged is always there."""
+    """A transaction that wrote many files (8 buckets x 4 statements); the
+    backend is killed after COMMIT is sent, after a delay searched round by
+    round until the kill lands inside the commit: after townlake began writing
+    the commit's metadata, before the client heard the COMMIT succeed. Each
+    round's transaction is either fully there or absent, an acknowledged
+    COMMIT is always there, and the window must be hit at least once."""
     expected = COMMITTED
     location = location_of(cluster, table)
     before = parquet_files_on_disk(location)
-    outcomes = []
-    for round_number, delay in enumerate((0.0, 0.002, 0.01, 0.05)):
+    rounds = []
+    low, high, delay = 0.0, None, 0.0
+    for round_number in range(14):
         first = 2_000_000 + round_number * 100_000
         conn = cluster.connect(autocommit=False)
         pid = conn.execute("SELECT pg_backend_pid()").fetchone()[0]
@@ -222,9 +230,10 @@ def test_kill_around_commit(cluster, table):
                          (first + part * 20_000, first + part * 20_000 + 19_999))
         rows = (80_000, sum(range(first, first + 80_000)))
         checkpointer = checkpointer_pid(conn)
+        metadata_before = metadata_files(location)
         conn.pgconn.send_query(b"COMMIT")
         if delay:
-            time.sleep(delay)
+            time.sleep(delay)  # the kill's timing is what this test varies
         kill9(cluster, pid, checkpointer)
         acknowledged = False
         try:
@@ -243,12 +252,27 @@ def test_kill_around_commit(cluster, table):
         assert now in (expected, committed), f"round {round_number}: partial transaction visible: {now}"
         if acknowledged:
             assert now == committed, f"round {round_number}: acknowledged COMMIT lost"
-        outcomes.append(now == committed)
+        wrote_metadata = bool(metadata_files(location) - metadata_before)
+        if acknowledged:
+            where = "after"
+        elif now == committed or wrote_metadata:
+            where = "inside"   # durable but unacknowledged, or metadata written and never committed
+        else:
+            where = "before"
+        rounds.append((round(delay, 4), where))
         expected = now
-    print(f"commits that survived the kill, per round: {outcomes}")
+        if where == "inside":
+            break
+        if where == "before":
+            low = delay
+            delay = max(delay * 2, 0.002) if high is None else (low + high) / 2
+        else:
+            high = delay
+            delay = (low + high) / 2
+    assert rounds[-1][1] == "inside", f"no kill landed inside the commit; (delay, where) per round: {rounds}"
     check_after_restart(cluster, table, expected)
     # the committed files are live; every file of an aborted round is an orphan
-    if not all(outcomes) or parquet_files_on_disk(location) - before:
+    if parquet_files_on_disk(location) - before:
         with cluster.wait_ready() as conn:
             conn.execute(f"SELECT lake.remove_orphan_files('crash.{table}', older_than => now())")
             assert count_sum(conn, table) == expected
@@ -278,3 +302,42 @@ def test_crash_leaves_no_uncommitted_catalog_state(cluster):
         rows = conn.execute("SELECT table_name FROM lake.iceberg_tables WHERE table_namespace = 'crash'").fetchall()
         for (name,) in rows:
             conn.execute(f"SELECT count(*) FROM lake.snapshots('crash.{name}'::regclass)").fetchone()
+
+
+def test_as_of_from_the_configuration_file_is_checked_at_query_time(cluster, table):
+    """SET checks townlake.as_of, but a configuration file is read where no
+    transaction is open: a bad value there is refused when a scan reads it,
+    with the same error as at SET, and a good one is obeyed."""
+    conf = cluster.pgdata / "postgresql.conf"
+    original = as_postgres("cat", str(conf)).stdout
+
+    def configure(line: str) -> None:
+        as_postgres("sh", "-c", f"cat > '{conf}' <<'EOF'\n{original}\n{line}\nEOF")
+        with cluster.wait_ready() as conn:
+            conn.execute("SELECT pg_reload_conf()")
+
+    def fresh_session_sees(value: str) -> psycopg.Connection:
+        deadline = time.monotonic() + 10
+        while True:
+            conn = cluster.connect()
+            if conn.execute("SHOW townlake.as_of").fetchone()[0] == value:
+                return conn
+            conn.close()
+            assert time.monotonic() < deadline, "the reloaded setting never reached a new session"
+            time.sleep(0.05)
+
+    try:
+        configure("townlake.as_of = 'not a time'")
+        with fresh_session_sees("not a time") as conn:
+            with pytest.raises(psycopg.errors.InvalidParameterValue,
+                               match='invalid townlake.as_of: "not a time" is not a timestamp with time zone'):
+                conn.execute(f"SELECT count(*) FROM crash.{table}")
+            assert conn.execute("SELECT 1").fetchone() == (1,)
+        configure("townlake.as_of = '2000-01-01 00:00:00+00'")
+        with fresh_session_sees("2000-01-01 00:00:00+00") as conn:
+            with pytest.raises(psycopg.Error, match="no snapshot as of that time"):
+                conn.execute(f"SELECT count(*) FROM crash.{table}")
+    finally:
+        configure("")
+    with fresh_session_sees("") as conn:
+        assert count_sum(conn, table) == COMMITTED
