@@ -199,7 +199,9 @@ impl IcebergScan {
 
     /// Resolve table and snapshot, evaluate operands, plan files.
     unsafe fn prepare(&self, econtext: *mut pg_sys::ExprContext) -> LakeResult<Prepared> {
-        let resolved = source::resolve(pg_sys::Oid::from(self.plan.relid))?;
+        let resolved = source::with_mapping_user(pg_sys::Oid::from(self.plan.mapping_user), || {
+            source::resolve(pg_sys::Oid::from(self.plan.relid))
+        })?;
         let choice = snapshot_choice(&resolved, pg_sys::Oid::from(self.plan.relid))?;
         let snapshot_id = timetravel::resolve(&resolved.metadata, choice).map_err(|m| {
             let m = format!("Iceberg table {}: {m}", resolved.display_name);

@@ -239,7 +239,7 @@ unsafe extern "C-unwind" fn get_foreign_rel_size(
     baserel: *mut pg_sys::RelOptInfo,
     foreigntableid: pg_sys::Oid,
 ) {
-    let resolved = source::resolve(foreigntableid).or_report();
+    let resolved = source::with_mapping_user((*baserel).userid, || source::resolve(foreigntableid)).or_report();
     let columns = plan_columns(foreigntableid, &resolved).or_report();
     let total = resolved
         .metadata
@@ -428,6 +428,7 @@ unsafe extern "C-unwind" fn get_foreign_plan(
         row_identity,
         limit: pushable_limit(_root, all_translated && !row_identity),
         table_name: info.table_name.clone(),
+        mapping_user: (*baserel).userid.to_u32(),
     };
     let mut fdw_exprs: *mut pg_sys::List = std::ptr::null_mut();
     for operand in &translator.operands {

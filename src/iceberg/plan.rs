@@ -43,6 +43,10 @@ pub struct ScanPlan {
     /// The Iceberg table's name at plan time, for EXPLAIN.
     #[serde(default)]
     pub table_name: String,
+    /// The role whose user mapping the scan uses (the view owner when read
+    /// through a view); 0 for the current user.
+    #[serde(default)]
+    pub mapping_user: u32,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize)]

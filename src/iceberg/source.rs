@@ -84,10 +84,31 @@ pub fn server_config(server_oid: pg_sys::Oid) -> LakeResult<ServerConfig> {
     }
 }
 
-/// The current user's (or PUBLIC's) mapping options; none when there is no
+thread_local! {
+    /// The role whose user mapping a scan uses, when it is not the current
+    /// user: a foreign table read through a view is read as the view's owner
+    /// (Postgres' `checkAsUser`), as postgres_fdw does, so a published view's
+    /// readers use governance's credentials, not their own.
+    static MAPPING_USER: std::cell::Cell<Option<pg_sys::Oid>> = const { std::cell::Cell::new(None) };
+}
+
+/// Run `f` with `user`'s user mappings (INVALID: the current user's).
+pub fn with_mapping_user<R>(user: pg_sys::Oid, f: impl FnOnce() -> R) -> R {
+    struct Restore(Option<pg_sys::Oid>);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            MAPPING_USER.with(|m| m.set(self.0));
+        }
+    }
+    let wanted = (user != pg_sys::Oid::INVALID).then_some(user);
+    let _restore = Restore(MAPPING_USER.with(|m| m.replace(wanted)));
+    f()
+}
+
+/// The mapping user's (or PUBLIC's) mapping options; none when there is no
 /// mapping (a local warehouse needs no credentials).
 unsafe fn user_mapping_options(server_oid: pg_sys::Oid) -> BTreeMap<String, String> {
-    let user = pg_sys::GetUserId();
+    let user = MAPPING_USER.with(|m| m.get()).unwrap_or_else(|| pg_sys::GetUserId());
     // Look before calling GetUserMapping, which raises an ERROR when there is
     // no mapping for the user nor for PUBLIC.
     let exists = |u: pg_sys::Oid| {
