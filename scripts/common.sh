@@ -76,7 +76,9 @@ cluster_is_running() {
 prepare_bench() {
     "$PROJECT_DIR/scripts/deps.sh" all
     if [ "${SKIP_BUILD:-0}" != 1 ]; then
-        PROFILE=release "$PROJECT_DIR/scripts/build.sh" install
+        # A target dir of its own: a release build then never waits for (or
+        # blocks) a dev build's lock on the shared one.
+        CARGO_TARGET_DIR="$CARGO_TARGET_DIR-release" PROFILE=release "$PROJECT_DIR/scripts/build.sh" install
     fi
     "$PROJECT_DIR/scripts/cluster.sh" start
 }
