@@ -218,6 +218,17 @@ def test_read_only_transaction_makes_no_snapshot(table, conn):
     assert count_sum(conn, table) == (100, 5050)
 
 
+def test_transaction_that_undoes_its_insert_makes_no_snapshot(table, conn):
+    """Rows inserted and deleted again in one transaction: the net change is
+    nothing, so COMMIT succeeds and writes no snapshot (nor an empty one)."""
+    before = snapshot_count(conn, table)
+    with conn.transaction():
+        conn.execute(f"INSERT INTO {table} SELECT g, 'temporary' FROM generate_series(5000, 5099) g")
+        assert conn.execute(f"DELETE FROM {table} WHERE id >= 5000").rowcount == 100
+    assert snapshot_count(conn, table) == before
+    assert count_sum(conn, table) == (100, 5050)
+
+
 def test_atomic_replace_never_shows_an_empty_table(table, database, conn):
     """TRUNCATE + INSERT in one transaction is one overwrite snapshot. TRUNCATE
     takes Postgres' ACCESS EXCLUSIVE lock, so a reader waits for the COMMIT
