@@ -145,25 +145,20 @@ def test_public_functions_are_reviewed(admin):
 
 
 def plant_operator(conn, schema):
-    """An `=` for (varchar, text) in the attacker's schema that records who ran it."""
+    """`=` operators for (varchar, text) and (name, text) in the attacker's
+    schema that record who ran them."""
     conn.execute(f"""
         CREATE TABLE {schema}.ran_as (who text, superuser boolean);
-        GRANT INSERT ON {schema}.ran_as TO PUBLIC;
-        CREATE FUNCTION {schema}.sneaky_eq(varchar, text) RETURNS boolean LANGUAGE plpgsql AS $$
-        BEGIN
-            INSERT INTO {schema}.ran_as
-                SELECT current_user, rolsuper FROM pg_roles WHERE rolname = current_user;
-            RETURN $1::text OPERATOR(pg_catalog.=) $2;
-        END $$;
-        CREATE OPERATOR {schema}.= (LEFTARG = varchar, RIGHTARG = text, FUNCTION = {schema}.sneaky_eq);
-        CREATE FUNCTION {schema}.sneaky_eq2(name, text) RETURNS boolean LANGUAGE plpgsql AS $$
-        BEGIN
-            INSERT INTO {schema}.ran_as
-                SELECT current_user, rolsuper FROM pg_roles WHERE rolname = current_user;
-            RETURN $1::text OPERATOR(pg_catalog.=) $2;
-        END $$;
-        CREATE OPERATOR {schema}.= (LEFTARG = name, RIGHTARG = text, FUNCTION = {schema}.sneaky_eq2);
-    """)
+        GRANT INSERT ON {schema}.ran_as TO PUBLIC""")
+    for i, left in enumerate(("varchar", "name")):
+        conn.execute(f"""
+            CREATE FUNCTION {schema}.sneaky_eq{i}({left}, text) RETURNS boolean LANGUAGE plpgsql AS $$
+            BEGIN
+                INSERT INTO {schema}.ran_as
+                    SELECT current_user, rolsuper FROM pg_roles WHERE rolname = current_user;
+                RETURN $1::text OPERATOR(pg_catalog.=) $2;
+            END $$;
+            CREATE OPERATOR {schema}.= (LEFTARG = {left}, RIGHTARG = text, FUNCTION = {schema}.sneaky_eq{i})""")
 
 
 def test_planted_operator_never_runs_with_elevated_rights(admin, database):

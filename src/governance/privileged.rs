@@ -18,38 +18,12 @@ use serde_json::Value;
 
 use crate::errors::LakeError;
 
-/// Internal operations callable through `lake._privileged`, each backed by a
-/// SQL function `lake._op_<name>(caller oid, args jsonb) RETURNS jsonb`.
-const OPERATIONS: &[&str] = &[
-    "govern_schema",
-    "approve_table",
-    "approve_column",
-    "deny_table",
-    "deny_column",
-    "set_mask",
-    "set_row_filter",
-    "grant_access",
-    "revoke_access",
-    "my_access",
-    "request_access",
-    "explain_access",
-    "access_decision",
-    "sync",
-    "dropped",
-    "unpublish",
-    "enable_pii",
-    "disable_pii",
-    "pii_grants_active",
-    "expire_grants",
-    "load_cache",
-    "policy_json",
-];
+// Every operation is backed by a SQL function
+// `lake._op_<name>(caller oid, args jsonb) RETURNS jsonb`.
 
 /// The operations SQL may ask for through `lake._privileged`: each checks
 /// itself what the caller may do (the public wrappers and the event triggers
-/// use these). The others change state that only townlake's own code paths
-/// may change (PII sessions, grant expiry, the gate's cache): Rust calls them
-/// directly with `call_operation`.
+/// use these).
 const SQL_OPERATIONS: &[&str] = &[
     "govern_schema",
     "approve_table",
@@ -67,6 +41,12 @@ const SQL_OPERATIONS: &[&str] = &[
     "sync",
     "dropped",
 ];
+
+/// Operations that change state only townlake's own code paths may change
+/// (PII sessions, grant expiry, the gate's cache and decisions): Rust calls
+/// them directly with `call_operation`, SQL cannot.
+const INTERNAL_OPERATIONS: &[&str] =
+    &["access_decision", "unpublish", "enable_pii", "disable_pii", "pii_grants_active", "expire_grants", "load_cache"];
 
 thread_local! {
     static INTERNAL_DEPTH: Cell<u32> = const { Cell::new(0) };
@@ -104,7 +84,7 @@ pub fn as_extension_owner<R>(f: impl FnOnce() -> R) -> R {
 /// `writes` says whether the operation may modify data (read-only SPI
 /// otherwise, so a plain access check never assigns a transaction id).
 pub fn call_operation(op: &str, caller: pg_sys::Oid, args: Value, writes: bool) -> Value {
-    if !OPERATIONS.contains(&op) {
+    if !SQL_OPERATIONS.contains(&op) && !INTERNAL_OPERATIONS.contains(&op) {
         LakeError::invalid(format!("unknown governance operation \"{op}\"")).report();
     }
     let query = format!("SELECT lake._op_{op}($1, $2)");
