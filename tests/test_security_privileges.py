@@ -389,3 +389,19 @@ def test_explain_of_a_published_iceberg_view_hides_file_counts(admin, database, 
     with session(database, ING) as ing:
         plan = "\n".join(r[0] for r in rows(ing, f"EXPLAIN SELECT * FROM {governed_table} WHERE id = 1"))
         assert "planned" in plan, plan
+
+
+def test_maintenance_of_a_governed_table_is_audited(admin, database, governed_table):
+    """Issue 9 item 3: maintenance of governed tables left no trace."""
+    with session(database, ING) as ing:
+        ing.execute(f"SELECT lake.expire_snapshots('{governed_table}', now() - interval '1 day', 5)")
+    deadline = time.monotonic() + 10
+    found = []
+    while not found and time.monotonic() < deadline:
+        found = rows(admin, """SELECT role, detail FROM lake.audit_log
+                                WHERE kind = 'iceberg_maintenance' AND detail->>'relation' = %s""",
+                     (governed_table,))
+        time.sleep(0.1)
+    assert found, "no audit record for the maintenance of a governed table"
+    role, detail = found[-1]
+    assert role == ING and detail["operation"] == "expire_snapshots", found

@@ -65,7 +65,7 @@ LANGUAGE c VOLATILE STRICT AS 'MODULE_PATHNAME', '@FUNCTION_NAME@';
 COMMENT ON FUNCTION lake.set_partitioning(regclass, text) IS 'Evolve an Iceberg table''s partition spec (old files keep theirs)';
 ")]
 fn set_partitioning(rel: pg_sys::Oid, spec: &str) -> JsonB {
-    run(|| {
+    run("set_partitioning", rel, || {
         let resolved = writable(rel)?;
         let schema = resolved.metadata.current_schema().clone();
         let mut builder = UnboundPartitionSpec::builder();
@@ -100,7 +100,7 @@ CREATE FUNCTION lake.expire_snapshots(rel regclass, older_than timestamptz DEFAU
 RETURNS jsonb LANGUAGE c VOLATILE STRICT AS 'MODULE_PATHNAME', '@FUNCTION_NAME@';
 ")]
 fn expire_snapshots(rel: pg_sys::Oid, older_than: TimestampWithTimeZone, retain_last: i32) -> JsonB {
-    run(|| {
+    run("expire_snapshots", rel, || {
         let resolved = writable(rel)?;
         let md = &resolved.metadata;
         let cutoff_ms = pg_millis(older_than);
@@ -176,7 +176,7 @@ CREATE FUNCTION lake.remove_orphan_files(rel regclass, older_than timestamptz DE
 RETURNS jsonb LANGUAGE c VOLATILE STRICT AS 'MODULE_PATHNAME', '@FUNCTION_NAME@';
 ")]
 fn remove_orphan_files(rel: pg_sys::Oid, older_than: TimestampWithTimeZone, dry_run: bool) -> JsonB {
-    run(|| {
+    run("remove_orphan_files", rel, || {
         let resolved = writable(rel)?;
         let cutoff_ms = pg_millis(older_than).min(oldest_open_transaction_ms()?);
         let io = resolved.server.file_io();
@@ -223,7 +223,7 @@ fn compact(rel: Option<pg_sys::Oid>, target_file_size_mb: Option<i32>) -> JsonB 
     let Some(rel) = rel else {
         return JsonB(serde_json::Value::Null);
     };
-    run(|| {
+    run("compact", rel, || {
         let resolved = writable(rel)?;
         let target = target_file_size_mb.unwrap_or_else(|| crate::guc::TARGET_FILE_SIZE_MB.get()).max(1) as u64 * 1024 * 1024;
         let Some(_) = resolved.metadata.current_snapshot() else {
@@ -325,8 +325,21 @@ fn pg_millis(ts: TimestampWithTimeZone) -> i64 {
     raw / 1000 + 946_684_800_000
 }
 
-fn run(f: impl FnOnce() -> LakeResult<serde_json::Value>) -> JsonB {
-    JsonB(f().or_report())
+/// Runs one maintenance operation; on a governed table the audit log gets
+/// who did what (maintenance changes what every reader of governed data sees).
+fn run(operation: &str, rel: pg_sys::Oid, f: impl FnOnce() -> LakeResult<serde_json::Value>) -> JsonB {
+    let report = f().or_report();
+    if crate::governance::cache::governed(rel).is_some() {
+        let mut summary = report.clone();
+        if let Some(o) = summary.as_object_mut() {
+            o.remove("files"); // paths can carry partition values
+        }
+        crate::audit::record_event(
+            "iceberg_maintenance",
+            json!({ "operation": operation, "relation": source::relation_display(rel), "report": summary }),
+        );
+    }
+    JsonB(report)
 }
 
 extension_sql!(
