@@ -233,8 +233,3 @@ def parquet_files_on_disk(location: str) -> set[str]:
     """Every .parquet file under a local table location."""
     root = Path(local_path(location))
     return {str(p) for p in root.rglob("*.parquet")} if root.exists() else set()
-
-
-def function_exists(conn: psycopg.Connection, name: str) -> bool:
-    return conn.execute("SELECT count(*) > 0 FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace "
-                        "WHERE n.nspname = 'lake' AND p.proname = %s", (name,)).fetchone()[0]
