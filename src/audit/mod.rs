@@ -41,7 +41,7 @@ pub static SYNCHRONOUS: GucSetting<bool> = GucSetting::<bool>::new(false);
 /// Slots of the shared-memory queue (one record each, 8 kB).
 pub static QUEUE_SLOTS: GucSetting<i32> = GucSetting::<i32>::new(1024);
 /// Slots one backend may hold (open records, records waiting to be written).
-pub static BACKEND_SLOTS: GucSetting<i32> = GucSetting::<i32>::new(64);
+pub static BACKEND_SLOTS: GucSetting<i32> = GucSetting::<i32>::new(128);
 /// Slots all backends of one role may hold together (0: a quarter of the queue).
 pub static ROLE_SLOTS: GucSetting<i32> = GucSetting::<i32>::new(0);
 /// Seconds a statement waits for room in the queue before it fails.
@@ -64,7 +64,7 @@ struct InFlight {
     /// The record's id and text, for its `statement_end` record if it is
     /// written while the statement is still running.
     id: String,
-    query: String,
+    query: std::rc::Rc<str>,
     level: i32,
     spilled: bool,
 }
@@ -76,7 +76,21 @@ thread_local! {
     static REFUSED: Cell<u64> = const { Cell::new(0) };
     /// Governed relation -> its raw attribute numbers masked in the published view.
     static MASKED: RefCell<HashMap<pg_sys::Oid, Vec<i16>>> = RefCell::new(HashMap::new());
+    /// Record templates of recent statements, newest last.
+    static TEMPLATES: RefCell<Vec<Cached>> = const { RefCell::new(Vec::new()) };
 }
+
+/// A statement's record template and what it was made from.
+struct Cached {
+    user: pg_sys::Oid,
+    session_user: pg_sys::Oid,
+    level: i32,
+    touched: Vec<(pg_sys::Oid, Vec<i16>)>,
+    template: record::Template,
+}
+
+/// Templates kept per backend.
+const TEMPLATES_KEPT: usize = 32;
 
 /// Called from `_PG_init`.
 pub fn init() {
@@ -163,10 +177,16 @@ pub fn init() {
 
 #[pg_guard]
 unsafe extern "C-unwind" fn on_relcache(_arg: pg_sys::Datum, _relid: pg_sys::Oid) {
-    // a published view may have been replaced (its masks changed)
+    // a published view may have been replaced (its masks changed), a
+    // column or relation renamed (the names in records)
     MASKED.with(|m| {
         if let Ok(mut m) = m.try_borrow_mut() {
             m.clear();
+        }
+    });
+    TEMPLATES.with(|t| {
+        if let Ok(mut t) = t.try_borrow_mut() {
+            t.clear();
         }
     });
 }
@@ -205,22 +225,23 @@ pub unsafe fn statement_started(qd: *mut pg_sys::QueryDesc, touched: Vec<Touched
     spill_oldest_open();
     let depth = IN_FLIGHT.with(|f| f.borrow().len()) as i32;
     let source = if (*qd).sourceText.is_null() {
-        String::new()
+        std::borrow::Cow::Borrowed("")
     } else {
-        std::ffi::CStr::from_ptr((*qd).sourceText).to_string_lossy().into_owned()
+        std::ffi::CStr::from_ptr((*qd).sourceText).to_string_lossy()
     };
-    let mut rec = Record::for_statement(source, &touched, depth, now_pg());
-    if let Some(values) = param_values((*qd).params) {
-        // Values may feed a masked PII column: stored only when the session
-        // has PII on (the record then says whether it revealed anything).
-        if !pii_session::session_active() && touches_masked(&touched) {
-            rec.params = Some(values.iter().map(|v| v.as_ref().map(|_| MASKED_VALUE.to_string())).collect());
-            rec.params_masked = true;
-        } else {
-            rec.params = Some(values);
+    let started_us = now_pg();
+    let mut params = param_values((*qd).params);
+    // Values may feed a masked PII column: stored only when the session has
+    // PII on (the record then says whether it revealed anything).
+    let masked = params.is_some() && !pii_session::session_active() && touches_masked(&touched);
+    if masked {
+        for v in params.iter_mut().flatten() {
+            *v = v.as_ref().map(|_| MASKED_VALUE.to_string());
         }
     }
-    let ticket = claim(&rec, None);
+    let id = record::next_id(started_us);
+    let (bytes, query) = encode_statement(&source, &touched, depth, &id, started_us, params, masked);
+    let ticket = claim_bytes(&bytes, started_us, None);
     IN_FLIGHT.with(|f| {
         f.borrow_mut().push(InFlight {
             query_desc: qd as usize,
@@ -229,12 +250,81 @@ pub unsafe fn statement_started(qd: *mut pg_sys::QueryDesc, touched: Vec<Touched
             started: Instant::now(),
             reveals_at_start: pii_session::reveal_count(),
             subxact: pg_sys::GetCurrentSubTransactionId(),
-            id: rec.id,
-            query: rec.query,
+            id,
+            query,
             level: depth,
             spilled: false,
         })
     });
+}
+
+/// The JSON of a statement's record and its text, from a cached template
+/// when this role ran the same statement on the same columns before.
+fn encode_statement(
+    source: &str,
+    touched: &[Touched],
+    level: i32,
+    id: &str,
+    started_us: i64,
+    params: Option<Vec<Option<String>>>,
+    masked: bool,
+) -> (Vec<u8>, std::rc::Rc<str>) {
+    // SAFETY: plain reads of backend state.
+    let (user, session_user) = unsafe { (pg_sys::GetUserId(), pg_sys::GetSessionUserId()) };
+    let same = |c: &Cached| {
+        c.user == user
+            && c.session_user == session_user
+            && c.level == level
+            && c.touched.len() == touched.len()
+            && c.touched.iter().zip(touched).all(|(a, b)| a.0 == b.relid && a.1 == b.attnums)
+            && *c.template.query == *source
+    };
+    let hit = TEMPLATES.with(|t| {
+        let t = t.borrow();
+        t.iter().rev().find(|c| same(c)).map(|c| {
+            (c.template.encode(id, started_us, params.as_deref(), masked), c.template.query.clone())
+        })
+    });
+    // the refusals since this backend's last record ride on the full record
+    if REFUSED.with(Cell::get) == 0 {
+        if let Some((bytes, query)) = hit.filter(|(b, _)| b.len() <= queue::MAX_RECORD_BYTES) {
+            return (bytes, query);
+        }
+    }
+    let mut rec = Record::for_statement(source.to_string(), touched, level, started_us);
+    rec.id = id.to_string();
+    if let Some(template) = record::Template::new(&rec) {
+        TEMPLATES.with(|t| {
+            let mut t = t.borrow_mut();
+            if t.len() >= TEMPLATES_KEPT {
+                t.remove(0);
+            }
+            t.push(Cached {
+                user,
+                session_user,
+                level,
+                touched: touched.iter().map(|t| (t.relid, t.attnums.clone())).collect(),
+                template,
+            });
+        });
+    }
+    rec.params = params;
+    rec.params_masked = masked;
+    let query = std::rc::Rc::from(rec.query.as_str());
+    (encode_with_refusals(rec), query)
+}
+
+/// A record's JSON, with the count of this backend's refused claims not yet
+/// logged (`detail.audit_refused_before`).
+fn encode_with_refusals(mut rec: Record) -> Vec<u8> {
+    let pending = REFUSED.with(Cell::get);
+    if pending > 0 {
+        if !rec.detail.is_object() {
+            rec.detail = Value::Object(Default::default());
+        }
+        rec.detail["audit_refused_before"] = Value::from(pending);
+    }
+    rec.encode(queue::MAX_RECORD_BYTES)
 }
 
 /// What a masked parameter value is recorded as.
@@ -354,15 +444,20 @@ fn spill_oldest_open() {
             duration_us: Some(started.elapsed().as_micros() as i64),
             pii: pii_session::reveal_count() > reveals,
         };
-        queue::complete(ticket, &c, false);
+        queue::complete(ticket, &c, false, shares().backend / 2);
     }
 }
 
-/// Claims queue slots for `rec`, waiting for room; fails after
+/// Claims queue slots for `rec`, waiting for room (see `claim_bytes`).
+fn claim(rec: &Record, done: Option<&Completion>) -> queue::Ticket {
+    claim_bytes(&encode_with_refusals(rec.clone()), rec.started_us, done)
+}
+
+/// Claims queue slots for a record's JSON, waiting for room; fails after
 /// `townlake.audit_queue_wait` (the refusal is counted, and logged in this
 /// backend's next record). With `done` the record is complete at once.
-fn claim(rec: &Record, done: Option<&Completion>) -> queue::Ticket {
-    match claim_within(rec, done, shares(), true) {
+fn claim_bytes(bytes: &[u8], started_us: i64, done: Option<&Completion>) -> queue::Ticket {
+    match claim_within(bytes, started_us, done, shares(), true) {
         Some(t) => t,
         None => {
             queue::count(true);
@@ -386,33 +481,25 @@ fn claim(rec: &Record, done: Option<&Completion>) -> queue::Ticket {
 
 /// Claims slots within `shares`; with `wait`, waits for room up to the
 /// deadline, else tries once. None: no room.
-fn claim_within(rec: &Record, done: Option<&Completion>, shares: queue::Shares, wait: bool) -> Option<queue::Ticket> {
-    let mut with_refusals;
-    let mut rec = rec;
-    let pending = REFUSED.with(Cell::get);
-    if pending > 0 {
-        // the refusals since the last record, said by this one
-        with_refusals = rec.clone();
-        if !with_refusals.detail.is_object() {
-            with_refusals.detail = Value::Object(Default::default());
-        }
-        with_refusals.detail["audit_refused_before"] = Value::from(pending);
-        rec = &with_refusals;
-    }
-    let bytes = rec.encode(queue::MAX_RECORD_BYTES);
+fn claim_within(
+    bytes: &[u8],
+    started_us: i64,
+    done: Option<&Completion>,
+    shares: queue::Shares,
+    wait: bool,
+) -> Option<queue::Ticket> {
     // SAFETY: plain reads of backend state.
     let (db, role) = unsafe { (pg_sys::MyDatabaseId, pg_sys::GetUserId()) };
     let deadline = Instant::now() + Duration::from_secs(QUEUE_WAIT.get().max(1) as u64);
     let mut throttled = false;
     loop {
-        match queue::try_claim(db, role, shares, rec.started_us, &bytes, done) {
+        match queue::try_claim(db, role, shares, started_us, bytes, done) {
             Ok(t) => {
                 if done.is_some() {
                     queue::wake_writer_of(db);
                 }
-                if pending > 0 {
-                    REFUSED.with(|r| r.set(r.get().saturating_sub(pending)));
-                }
+                // the record just queued carries the earlier refusals
+                REFUSED.with(|r| r.set(0));
                 return Some(t);
             }
             Err(why) => {
@@ -459,13 +546,13 @@ fn finish(e: InFlight, outcome: Outcome, wait: bool, may_wait: bool) {
     };
     let ticket = if e.spilled {
         let mut rec = Record::for_event("statement_end", serde_json::json!({ "record_id": e.id }), now_pg());
-        rec.query = e.query;
+        rec.query = e.query.to_string();
         rec.level = e.level;
         // Ending normally, it waits for its share like any record; in abort
         // and exit callbacks, which cannot wait, it takes any free slot.
         let unlimited = queue::Shares { backend: u32::MAX, role: u32::MAX };
         let within = if may_wait { shares() } else { unlimited };
-        match claim_within(&rec, Some(&c), within, may_wait) {
+        match claim_within(&encode_with_refusals(rec.clone()), rec.started_us, Some(&c), within, may_wait) {
             Some(t) => t,
             None => {
                 queue::count(true);
@@ -474,7 +561,7 @@ fn finish(e: InFlight, outcome: Outcome, wait: bool, may_wait: bool) {
             }
         }
     } else {
-        queue::complete(e.ticket, &c, wait);
+        queue::complete(e.ticket, &c, wait, shares().backend / 2);
         e.ticket
     };
     if wait {
@@ -584,19 +671,21 @@ fn audit_pending() -> i64 {
     queue::pending(db) as i64
 }
 
-/// The audit queue's counters: its slots, slots in use, claims refused after
-/// waiting too long and claims that waited for their session's or role's
-/// share (both since the server started), and the slots this session holds.
+/// The audit queue's counters: its slots, slots in use, slots of records not
+/// yet in the log, claims refused after waiting too long and claims that
+/// waited for their session's or role's share (both since the server
+/// started), and the slots charged to this session.
 #[pg_extern(name = "audit_queue_stats", volatile, parallel_restricted)]
 fn audit_queue_stats() -> pgrx::JsonB {
-    let (slots, used, refused, throttled, mine) = queue::stats();
+    let st = queue::stats();
     let s = shares();
     pgrx::JsonB(serde_json::json!({
-        "slots": slots,
-        "used": used,
-        "refused": refused,
-        "throttled": throttled,
-        "session_slots": mine,
+        "slots": st.slots,
+        "used": st.used,
+        "unwritten": st.unwritten,
+        "refused": st.refused,
+        "throttled": st.throttled,
+        "session_slots": st.mine,
         "backend_share": s.backend,
         "role_share": s.role,
     }))

@@ -566,34 +566,58 @@ pub fn count(refused: bool) {
     }
 }
 
-/// Queue counters: (slots, used, refused claims, throttled claims, slots held by this backend).
-pub fn stats() -> (u32, u32, u64, u64, u32) {
+/// Queue counters.
+pub struct Stats {
+    pub slots: u32,
+    /// Slots not FREE.
+    pub used: u32,
+    /// Slots of records not yet in the log (running or waiting for the writer).
+    pub unwritten: u32,
+    pub refused: u64,
+    pub throttled: u64,
+    /// Slots charged to this backend.
+    pub mine: u32,
+}
+
+pub fn stats() -> Stats {
+    let mut st = Stats { slots: 0, used: 0, unwritten: 0, refused: 0, throttled: 0, mine: 0 };
     if !available() {
-        return (0, 0, 0, 0, 0);
+        return st;
     }
     let cell = my_cell();
     // SAFETY: as above.
     unsafe {
         let _lock = Locked::exclusive();
         let h = HEADER;
-        let mine = if cell == NONE { 0 } else { (*h).backend_slots[cell as usize] };
-        ((*h).nslots, (*h).used, (*h).refused, (*h).throttled, mine)
+        st.mine = if cell == NONE { 0 } else { (*h).backend_slots[cell as usize] };
+        (st.slots, st.used, st.refused, st.throttled) = ((*h).nslots, (*h).used, (*h).refused, (*h).throttled);
+        for i in 0..(*h).nslots {
+            let s = slot(i);
+            if matches!((*s).state, RUNNING | COMPLETE) {
+                st.unwritten += (*s).parts.max(1);
+            }
+        }
     }
+    st
 }
 
 /// Completes the record of a RUNNING slot; with `wait`, registers this
 /// backend's latch to be set once the record is written. Outcome `Open`
 /// writes the record of a statement still running (its end is recorded
 /// separately), so its slot does not stay taken for as long as it runs.
-pub fn complete(ticket: Ticket, c: &Completion, wait: bool) {
+/// The writer is woken when this backend holds `nudge_at` slots or more.
+pub fn complete(ticket: Ticket, c: &Completion, wait: bool, nudge_at: u32) {
     if !available() {
         return;
     }
     // SAFETY: as above.
     unsafe {
         let db;
+        let mine;
         {
             let _lock = Locked::exclusive();
+            let cell = my_cell();
+            mine = if cell == NONE { 0 } else { (*HEADER).backend_slots[cell as usize] };
             let s = slot(ticket.slot);
             if (*s).generation != ticket.generation || (*s).state != RUNNING || (*s).pid != pg_sys::MyProcPid {
                 return;
@@ -606,9 +630,13 @@ pub fn complete(ticket: Ticket, c: &Completion, wait: bool) {
             db = (*s).db;
         }
         // A running writer polls every few milliseconds, which batches the
-        // records; wake it only when someone waits or the queue fills up.
-        let filling_up = (*HEADER).used as usize * 4 > (*HEADER).nslots as usize;
-        if wait || filling_up || !writer_registered(db) {
+        // records; wake it only when someone waits, records not yet taken
+        // fill a quarter of the queue, or this backend is halfway through
+        // its share (so a busy session is not held back by the polling
+        // interval).
+        let waiting = std::ptr::read_volatile(&raw const (*HEADER).ready_len);
+        let filling_up = waiting as usize * 4 > (*HEADER).nslots as usize;
+        if wait || filling_up || mine >= nudge_at || !writer_registered(db) {
             wake_writer_of(db);
         }
     }
@@ -639,19 +667,15 @@ pub fn wake_writer_of(db: pg_sys::Oid) {
     if !available() {
         return;
     }
-    // SAFETY: latches live in shared memory; SetLatch is safe to call on any.
+    // SAFETY: latches live in shared memory (PGPROC) for the whole postmaster
+    // lifetime, so a latch read without the lock, even a stale one, is safe
+    // to set: at worst a process is woken for nothing, or the writer finds
+    // the records at its next poll.
     unsafe {
-        let mut latch = null_mut();
-        {
-            let _lock = Locked::exclusive();
-            for w in (*HEADER).writers.iter() {
-                if w.db == db && w.pid != 0 {
-                    latch = w.latch;
-                }
-            }
-            if latch.is_null() {
-                latch = (*HEADER).launcher_latch;
-            }
+        let writers = std::ptr::read_volatile(&raw const (*HEADER).writers);
+        let mut latch = writers.iter().find(|w| w.db == db && w.pid != 0).map_or(null_mut(), |w| w.latch);
+        if latch.is_null() {
+            latch = std::ptr::read_volatile(&raw const (*HEADER).launcher_latch);
         }
         if !latch.is_null() {
             pg_sys::SetLatch(latch);
@@ -813,6 +837,16 @@ pub fn writer_running(db: pg_sys::Oid) -> bool {
     }
 }
 
+/// Slots in use (a racy read: for heuristics only).
+pub fn used() -> u32 {
+    // SAFETY: a plain read of a counter.
+    if available() {
+        unsafe { std::ptr::read_volatile(&raw const (*HEADER).used) }
+    } else {
+        0
+    }
+}
+
 /// Slots in the queue.
 pub fn nslots() -> u32 {
     // SAFETY: set once at shared memory startup.
@@ -910,19 +944,41 @@ pub fn take(db: pg_sys::Oid, max: usize) -> Vec<Taken> {
     out
 }
 
-/// Marks taken records as committed, to be freed once the WAL is flushed.
+/// Marks taken records as committed, to be freed once the WAL is flushed;
+/// they no longer count against their backend's and role's shares, so
+/// backends waiting for their share are woken.
 pub fn mark_written(taken: &[Taken]) {
     if !available() {
         return;
     }
+    let mut waiters: Vec<*mut pg_sys::Latch> = Vec::new();
     // SAFETY: as above.
     unsafe {
-        let _lock = Locked::exclusive();
-        for t in taken {
-            let s = slot(t.ticket.slot);
-            if (*s).generation == t.ticket.generation && (*s).state == COMPLETE {
-                (*s).state = WRITTEN;
+        {
+            let _lock = Locked::exclusive();
+            take_room_waiters(&mut waiters);
+            for t in taken {
+                let s = slot(t.ticket.slot);
+                if (*s).generation == t.ticket.generation && (*s).state == COMPLETE {
+                    (*s).state = WRITTEN;
+                    // a share is for records the writer has not done yet:
+                    // waiting for the WAL flush is not the owner's doing
+                    uncharge(s, (*s).parts.max(1));
+                }
             }
+        }
+        for w in waiters {
+            pg_sys::SetLatch(w);
+        }
+    }
+}
+
+/// Moves the latches of backends waiting for room to `out` (caller holds the lock).
+unsafe fn take_room_waiters(out: &mut Vec<*mut pg_sys::Latch>) {
+    for w in (*HEADER).room_waiters.iter_mut() {
+        if !w.is_null() {
+            out.push(*w);
+            *w = null_mut();
         }
     }
 }
@@ -953,12 +1009,7 @@ pub fn release(taken: &[Taken]) {
     unsafe {
         {
             let _lock = Locked::exclusive();
-            for w in (*HEADER).room_waiters.iter_mut() {
-                if !w.is_null() {
-                    waiters.push(*w);
-                    *w = null_mut();
-                }
-            }
+            take_room_waiters(&mut waiters);
             for t in taken {
                 let s = slot(t.ticket.slot);
                 if (*s).generation == t.ticket.generation && matches!((*s).state, COMPLETE | WRITTEN) {

@@ -153,7 +153,7 @@ pub fn uuid_v7(unix_ms: u64, rand: u128) -> uuid::Uuid {
 /// A fresh record id: a random seed per backend (one read of the OS's
 /// randomness) and a counter, mixed, so ids never repeat within a backend and
 /// collide across backends only with negligible probability.
-fn next_id(pg_time_us: i64) -> String {
+pub fn next_id(pg_time_us: i64) -> String {
     let (seed, n) = ID_STATE.with(|s| {
         let (mut seed, n) = s.get();
         if seed == 0 {
@@ -326,6 +326,60 @@ impl Record {
     }
 }
 
+/// A statement's record with the parts that change per execution (id, start
+/// time, parameters) left out: a prepared statement run again by the same
+/// role encodes its record by concatenation, with no catalog lookups and no
+/// JSON serialization of its text and column list.
+pub struct Template {
+    /// From after the id to `"started_us":`.
+    head: String,
+    /// From `,"query":` to the end of the record (closing brace excluded).
+    tail: String,
+    pub query: std::rc::Rc<str>,
+}
+
+impl Template {
+    /// None for records that cannot be split (never for `for_statement`'s).
+    pub fn new(r: &Record) -> Option<Template> {
+        let mut bare = r.clone();
+        bare.id.clear();
+        bare.started_us = 0;
+        bare.params = None;
+        bare.params_masked = false;
+        let json = serde_json::to_string(&bare).ok()?;
+        let rest = json.strip_prefix("{\"id\":\"\"")?;
+        // a quote inside a JSON string is escaped, so the first unescaped
+        // `"started_us":0,` is the field itself
+        const STARTED: &str = "\"started_us\":";
+        let at = rest.find("\"started_us\":0,")?;
+        let tail = rest[at + STARTED.len() + 1..].strip_suffix('}')?;
+        Some(Template {
+            head: format!("\"{}", &rest[..at + STARTED.len()]),
+            tail: tail.to_string(),
+            query: std::rc::Rc::from(r.query.as_str()),
+        })
+    }
+
+    /// The record's JSON, as `Record::encode` would write it unabridged.
+    pub fn encode(&self, id: &str, started_us: i64, params: Option<&[Option<String>]>, masked: bool) -> Vec<u8> {
+        let mut out = String::with_capacity(self.head.len() + self.tail.len() + 96);
+        out.push_str("{\"id\":\"");
+        out.push_str(id);
+        out.push_str(&self.head);
+        let _ = write!(out, "{started_us}");
+        out.push_str(&self.tail);
+        if let Some(p) = params {
+            out.push_str(",\"params\":");
+            out.push_str(&serde_json::to_string(p).unwrap_or_else(|_| "[]".into()));
+            if masked {
+                out.push_str(",\"params_masked\":true");
+            }
+        }
+        out.push('}');
+        out.into_bytes()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -427,5 +481,28 @@ mod tests {
         assert!(back.params_masked);
         let plain = Record::default().encode(8000);
         assert!(!String::from_utf8(plain).unwrap().contains("params"));
+    }
+
+    #[test]
+    fn a_template_encodes_exactly_what_the_record_would() {
+        let mut r = Record {
+            id: next_id(5),
+            kind: "statement".into(),
+            role: "ro\"le \"started_us\":0,".into(),
+            query: "select $1 /* \"started_us\":0, } */".into(),
+            relations: vec!["s.t".into()],
+            columns: vec!["s.t.a".into()],
+            started_us: 123_456,
+            level: 2,
+            detail: Value::Object(Default::default()),
+            ..Record::default()
+        };
+        let t = Template::new(&r).unwrap();
+        assert_eq!(t.encode(&r.id, r.started_us, None, false), r.encode(1 << 20));
+        r.params = Some(vec![Some("a\"b".into()), None]);
+        r.params_masked = true;
+        let got = t.encode(&r.id, r.started_us, r.params.as_deref(), true);
+        assert_eq!(got, r.encode(1 << 20));
+        assert_eq!(Record::decode(&got).unwrap().role, r.role);
     }
 }

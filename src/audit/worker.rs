@@ -10,10 +10,14 @@
 //! expired grants, and exits after a few idle seconds so it never holds a
 //! database open for long.
 //!
-//! Commits are asynchronous, and the writer flushes the WAL itself at most
-//! every `FLUSH_EVERY` (at once when a backend waits for its record,
-//! `townlake.audit_synchronous`): slots are freed only after that, so a crash
-//! restart, which loses WAL not yet written, finds the records still queued.
+//! Commits are asynchronous: Postgres' WAL writer flushes them in its own
+//! time (within about `wal_writer_delay`), and the writer frees a batch's
+//! slots once the flushed WAL covers its commit, so a crash restart, which
+//! loses WAL not yet flushed, finds the records still queued. The writer
+//! flushes the WAL itself (an fsync it waits for) only when a backend waits
+//! for its record (`townlake.audit_synchronous`), when records have waited
+//! `FLUSH_EVERY`, or when the queue is half full: it keeps taking records
+//! while the flush happens elsewhere.
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -31,9 +35,9 @@ const BATCH: usize = 256;
 /// How often a writer looks for new records (backends wake it earlier when
 /// one waits for its record or the queue fills up).
 const POLL: Duration = Duration::from_millis(10);
-/// Longest time committed records wait for a WAL flush before the writer
-/// flushes itself (each flush is one fsync).
-const FLUSH_EVERY: Duration = Duration::from_millis(50);
+/// Longest time committed records wait for the WAL writer's flush before the
+/// writer flushes itself (each flush is one fsync).
+const FLUSH_EVERY: Duration = Duration::from_millis(200);
 
 /// Registers the launcher (from `_PG_init` of the preloaded library).
 pub fn register_launcher() {
@@ -208,6 +212,7 @@ pub extern "C-unwind" fn townlake_audit_writer(arg: pg_sys::Datum) {
     // the database open for as short a time as possible (DROP DATABASE).
     let mut wrote_anything = false;
     let mut committed = Committed::default();
+    let mut plans: Option<Plans> = None;
     loop {
         if last_sweep.is_none_or(|t| t.elapsed() >= sweep_every) {
             in_transaction(|| Spi::run("SELECT lake._op_expire_grants(10, '{}')"))
@@ -227,7 +232,8 @@ pub extern "C-unwind" fn townlake_audit_writer(arg: pg_sys::Datum) {
         }
         let full = batch.len() == BATCH;
         let awaited = batch.iter().any(|t| t.awaited);
-        in_transaction(|| append(&batch)).unwrap_or_else(|e| pgrx::error!("townlake: writing audit records failed: {e}"));
+        in_transaction(|| append(&mut plans, &batch))
+            .unwrap_or_else(|e| pgrx::error!("townlake: writing audit records failed: {e}"));
         committed.add(batch);
         // a backend waits for its record: flush now
         committed.settle(awaited);
@@ -248,9 +254,13 @@ const RECHECK_MARGIN_US: i64 = 60_000_000;
 /// Appends `batch` to `lake.audit_batches` as one row and moves the chain
 /// head, in the caller's transaction. Records that may have been delivered
 /// before (`recheck`) are skipped if their id is in the log.
-fn append(batch: &[Taken]) -> Result<(), pgrx::spi::Error> {
+fn append(plans: &mut Option<Plans>, batch: &[Taken]) -> Result<(), pgrx::spi::Error> {
+    if plans.is_none() {
+        *plans = Some(Plans::prepare()?);
+    }
+    let plans = plans.as_ref().expect("prepared above");
     let (last_id, last_hash) =
-        Spi::get_two::<i64, String>("SELECT last_id, last_hash FROM lake.audit_chain WHERE id = 1 FOR UPDATE")?;
+        Spi::connect(|c| c.select(&plans.head, Some(1), &[])?.first().get_two::<i64, String>())?;
     let (last_id, last_hash) = (last_id.unwrap_or(0), last_hash.unwrap_or_else(|| "0".repeat(64)));
     let mut seen: Vec<pgrx::Uuid> = Vec::new();
     let rechecks: Vec<pgrx::Uuid> = batch
@@ -299,22 +309,57 @@ fn append(batch: &[Taken]) -> Result<(), pgrx::spi::Error> {
     let hashes = chain::chain(&last_hash, &records);
     let n = records.len() as i64;
     let head = hashes.last().cloned().unwrap_or_default();
-    Spi::run_with_args(
-        "WITH batch AS ( \
-             INSERT INTO lake.audit_batches (first_id, logged_at, prev_hash, record_ids, records, hashes) \
-             VALUES ($1, timestamptz '2000-01-01 00:00:00+00' + $2 * interval '1 microsecond', $3, $4, $5, $6)) \
-         UPDATE lake.audit_chain SET last_id = $1 + $7 - 1, last_hash = $8, records = records + $7 WHERE id = 1",
-        &[
-            (last_id + 1).into(),
-            logged_us.into(),
-            last_hash.into(),
-            ids.into(),
-            records.into(),
-            hashes.into(),
-            n.into(),
-            head.into(),
-        ],
-    )
+    let args = [
+        (last_id + 1).into(),
+        logged_us.into(),
+        last_hash.into(),
+        ids.into(),
+        records.into(),
+        hashes.into(),
+        n.into(),
+        head.into(),
+    ];
+    Spi::connect_mut(|c| c.update(&plans.append, None, &args).map(|_| ()))
+}
+
+/// The writer's two statements, planned once per writer (the search path is
+/// pinned the same way for every batch).
+struct Plans {
+    head: pgrx::spi::OwnedPreparedStatement,
+    append: pgrx::spi::OwnedPreparedStatement,
+}
+
+impl Plans {
+    fn prepare() -> Result<Plans, pgrx::spi::Error> {
+        use pgrx::pg_sys::{PgBuiltInOids as T, PgOid};
+        let types = [
+            T::INT8OID,
+            T::INT8OID,
+            T::TEXTOID,
+            T::UUIDARRAYOID,
+            T::TEXTARRAYOID,
+            T::TEXTARRAYOID,
+            T::INT8OID,
+            T::TEXTOID,
+        ]
+        .map(PgOid::BuiltIn);
+        Spi::connect(|c| {
+            Ok(Plans {
+                head: c
+                    .prepare_mut("SELECT last_id, last_hash FROM lake.audit_chain WHERE id = 1 FOR UPDATE", &[])?
+                    .keep(),
+                append: c
+                    .prepare_mut(
+                        "WITH batch AS ( \
+                             INSERT INTO lake.audit_batches (first_id, logged_at, prev_hash, record_ids, records, hashes) \
+                             VALUES ($1, timestamptz '2000-01-01 00:00:00+00' + $2 * interval '1 microsecond', $3, $4, $5, $6)) \
+                         UPDATE lake.audit_chain SET last_id = $1 + $7 - 1, last_hash = $8, records = records + $7 WHERE id = 1",
+                        &types,
+                    )?
+                    .keep(),
+            })
+        })
+    }
 }
 
 /// Records committed to the log whose commit may not be on disk yet.
@@ -338,7 +383,7 @@ impl Committed {
     }
 
     /// Frees the slots of records whose commit is flushed; with `force`, or
-    /// when they have waited long enough or fill much of the queue, flushes
+    /// when they have waited long enough or the queue is half full, flushes
     /// the WAL first.
     fn settle(&mut self, force: bool) {
         if self.records.is_empty() {
@@ -349,8 +394,8 @@ impl Committed {
         unsafe {
             if pg_sys::GetFlushRecPtr(std::ptr::null_mut()) < self.lsn {
                 let old = self.since.is_some_and(|t| t.elapsed() >= FLUSH_EVERY);
-                let many = self.records.len() * 4 >= queue::nslots() as usize;
-                if !(force || old || many) {
+                let filling = queue::used() * 2 >= queue::nslots();
+                if !(force || old || filling) {
                     return;
                 }
                 pg_sys::XLogFlush(self.lsn);
