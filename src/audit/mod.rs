@@ -347,21 +347,43 @@ unsafe fn param_values(params: pg_sys::ParamListInfo) -> Option<Vec<Option<Strin
             out.push(None);
             continue;
         }
-        let builtin = |t: pg_sys::Oid| u32::from(t) < pg_sys::FirstGenbkiObjectId && pg_sys::get_typtype(t) as u8 == b'b';
-        let elem = pg_sys::get_element_type(p.ptype);
-        if !builtin(p.ptype) || (elem != pg_sys::Oid::INVALID && !builtin(elem)) {
+        let Some(output) = output_function(p.ptype) else {
             let name = std::ffi::CStr::from_ptr(pg_sys::format_type_be(p.ptype)).to_string_lossy().into_owned();
             out.push(Some(format!("<value of type {name}>")));
             continue;
-        }
-        let mut output = pg_sys::Oid::INVALID;
-        let mut varlena = false;
-        pg_sys::getTypeOutputInfo(p.ptype, &mut output, &mut varlena);
+        };
         let text = pg_sys::OidOutputFunctionCall(output, p.value);
         out.push(Some(std::ffi::CStr::from_ptr(text).to_string_lossy().into_owned()));
         pg_sys::pfree(text as *mut std::ffi::c_void);
     }
     Some(out)
+}
+
+/// The output function the audit prints values of type `t` with: only for
+/// built-in base types (and arrays of them), whose output functions are
+/// built in; cached per backend (built-in types do not change).
+fn output_function(t: pg_sys::Oid) -> Option<pg_sys::Oid> {
+    thread_local! {
+        static OUTPUT: RefCell<HashMap<pg_sys::Oid, Option<pg_sys::Oid>>> = RefCell::new(HashMap::new());
+    }
+    if let Some(known) = OUTPUT.with(|o| o.borrow().get(&t).copied()) {
+        return known;
+    }
+    // SAFETY: syscache lookups of a type oid a parameter carries.
+    let found = unsafe {
+        let builtin = |t: pg_sys::Oid| u32::from(t) < pg_sys::FirstGenbkiObjectId && pg_sys::get_typtype(t) as u8 == b'b';
+        let elem = pg_sys::get_element_type(t);
+        if builtin(t) && (elem == pg_sys::Oid::INVALID || builtin(elem)) {
+            let mut output = pg_sys::Oid::INVALID;
+            let mut varlena = false;
+            pg_sys::getTypeOutputInfo(t, &mut output, &mut varlena);
+            Some(output)
+        } else {
+            None
+        }
+    };
+    OUTPUT.with(|o| o.borrow_mut().insert(t, found));
+    found
 }
 
 /// Whether the statement reads a column its published view masks (by
