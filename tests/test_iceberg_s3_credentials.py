@@ -153,6 +153,13 @@ def test_own_mapping_first_then_public(conn, database, store, remote, roles):
     mapping(conn, roles["own"], store.key_id, store.secret)
     mapping(conn, roles["wrong"], store.key_id, WRONG)
     mapping(conn, "PUBLIC", store.key_id, WRONG)
+    try:
+        _own_then_public(conn, database, store, remote, roles)
+    finally:
+        conn.execute(sql.SQL("DROP USER MAPPING IF EXISTS FOR PUBLIC SERVER {}").format(sql.Identifier(SERVER)))
+
+
+def _own_then_public(conn, database, store, remote, roles):
     with as_role(database, roles["own"]) as c:
         assert c.execute(f"SELECT count(*), sum(id) FROM {remote}").fetchone() == (20, 210)
     # no mapping of its own: PUBLIC's (wrong) secret is used, and refused
@@ -165,7 +172,6 @@ def test_own_mapping_first_then_public(conn, database, store, remote, roles):
     # ... but a role's own (wrong) mapping still wins over PUBLIC's right one
     with as_role(database, roles["wrong"]) as c:
         expect_error(c, f"SELECT * FROM {remote}", *BAD_SIGNATURE, forbidden=[WRONG, store.secret])
-    conn.execute(sql.SQL("DROP USER MAPPING FOR PUBLIC SERVER {}").format(sql.Identifier(SERVER)))
 
 
 def test_switching_roles_in_one_session_switches_credentials(conn, database, store, remote, roles):
