@@ -793,3 +793,17 @@ def test_native_masks_agree_with_an_independent_oracle(admin):
                                 lake.mask_redact('x'::char(12)), lake.mask_redact('x'::name),
                                 lake.mask_redact(42), lake.mask_redact(now()), lake.mask_redact(NULL::text)""")
     assert got == [("[redacted]", "[redacted]", "[redacted]", "[redacted]", None, None, None)]
+
+
+def test_revoked_pii_grant_stops_revealing_inside_repeatable_read(admin, ana):
+    grant = grant_pii(admin)
+    try:
+        ana.execute("SELECT lake.enable_pii('case 7', '10 minutes')")
+        ana.execute("BEGIN ISOLATION LEVEL REPEATABLE READ")
+        assert rows(ana, "SELECT email FROM pub_a.customers WHERE id = 1") == [("alice@example.com",)]
+        admin.execute("SELECT lake.revoke_access(%s)", (grant,))
+        assert rows(ana, "SELECT email FROM pub_a.customers WHERE id = 1") == [("a***@example.com",)]
+        ana.execute("ROLLBACK")
+        ana.execute("SELECT lake.disable_pii()")
+    finally:
+        admin.execute("SELECT lake.revoke_access(%s)", (grant,))

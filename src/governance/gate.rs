@@ -81,7 +81,7 @@ fn now() -> i64 {
 /// Runs `f` with the latest committed state as its snapshot (the catalog
 /// checks of Postgres' own privileges use the latest state too). In parallel
 /// mode, where no new snapshot may be taken, with the statement's.
-fn with_latest_snapshot<R>(f: impl FnOnce() -> R) -> R {
+pub fn with_latest_snapshot<R>(f: impl FnOnce() -> R) -> R {
     // SAFETY: plain read of backend state.
     if unsafe { pg_sys::IsInParallelMode() } {
         return f();

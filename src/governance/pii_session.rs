@@ -372,7 +372,11 @@ fn active_grants(ids: &[i64]) -> Vec<i64> {
     }) {
         return cached;
     }
-    let answer = call_operation("pii_grants_active", current_user_oid(), json!({ "ids": ids }), false);
+    // the latest committed state: a revocation counts from the next
+    // statement, also inside a REPEATABLE READ transaction (as in the gate)
+    let answer = super::gate::with_latest_snapshot(|| {
+        call_operation("pii_grants_active", current_user_oid(), json!({ "ids": ids }), false)
+    });
     let active: Vec<i64> = answer
         .as_array()
         .map(|a| a.iter().filter_map(Value::as_i64).collect())
