@@ -256,7 +256,8 @@ def test_governed_s3_table_reads_with_the_governance_mapping(conn, database, sto
             # no mapping at all: townlake reads unsigned, and this moto server
             # answers unsigned requests with a 500 (not 403)
             expect_error(c, "SELECT count(*) FROM gov_pub.remote", "cannot read Iceberg metadata file",
-                         "non-2xx status code", forbidden=[store.secret])
+                         "non-2xx status code", "No user mapping with S3 credentials applies",
+                         forbidden=[store.secret])
     finally:
         conn.execute(sql.SQL("DROP USER MAPPING IF EXISTS FOR lake_governance SERVER {}").format(sql.Identifier(SERVER)))
         conn.execute(sql.SQL("DROP USER MAPPING IF EXISTS FOR {} SERVER {}").format(

@@ -475,7 +475,7 @@ fn read_error(server: &crate::iceberg::source::ServerConfig, e: &iceberg::Error)
         PgSqlErrorCode::ERRCODE_FDW_ERROR,
         format!("cannot read Iceberg table: {}", server.scrub(&iceberg_message(e))),
     )
-    .with_hint("A data or manifest file may be missing or unreadable; check the storage settings, credentials and the table's files.")
+    .with_hint(server.storage_hint("A data or manifest file may be missing or unreadable; check the storage settings, credentials and the table's files."))
 }
 
 /// The snapshot to read: the table option pins one; otherwise the session's

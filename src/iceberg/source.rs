@@ -44,6 +44,21 @@ pub struct ServerConfig {
 }
 
 impl ServerConfig {
+    /// The hint for a storage error: on S3 without credentials, say that the
+    /// request went unsigned because no user mapping applies.
+    pub fn storage_hint(&self, otherwise: &str) -> String {
+        let on_s3 = self.warehouse.starts_with("s3://") || self.s3.endpoint.is_some();
+        if on_s3 && self.s3.access_key_id.is_none() {
+            format!(
+                "No user mapping with S3 credentials applies (for the role reading, nor PUBLIC) on server \"{}\", \
+                 so the request was unsigned. CREATE USER MAPPING … OPTIONS (s3_access_key_id '…', s3_secret_access_key '…').",
+                self.name
+            )
+        } else {
+            otherwise.to_string()
+        }
+    }
+
     /// Scrub credentials from a message before it is shown.
     pub fn scrub(&self, message: &str) -> String {
         scrub(message, &self.s3.secrets())
@@ -300,7 +315,7 @@ pub async fn fetch_metadata(server: &ServerConfig, location: &str) -> LakeResult
             PgSqlErrorCode::ERRCODE_FDW_UNABLE_TO_ESTABLISH_CONNECTION,
             format!("cannot read Iceberg metadata file: {}", server.scrub(&iceberg_message(&e))),
         )
-        .with_hint("Check the metadata_location / catalog entry, that the file exists, and the server's storage settings and credentials.")
+        .with_hint(server.storage_hint("Check the metadata_location / catalog entry, that the file exists, and the server's storage settings and credentials."))
     })?;
     let metadata: TableMetadata = serde_json::from_slice(&bytes).map_err(|e| {
         LakeError::new(
