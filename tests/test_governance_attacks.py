@@ -17,7 +17,7 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from govhelpers import error_of, recreate_roles, rows, session
+from govhelpers import error_of, one, recreate_roles, rows, session
 
 SUFFIX = uuid.uuid4().hex[:6]
 ANA = f"gov_ana_{SUFFIX}"
@@ -789,6 +789,27 @@ def test_native_masks_agree_with_an_independent_oracle(admin):
             return f"{v.split('-')[0]}-01-01 BC"
         return dt.date(dt.date.fromisoformat(v).year, 1, 1).isoformat()
     assert got == [(year_of(v),) for v in days]
+    def partial(v, first, last):
+        first, last = max(first, 0), max(last, 0)
+        if first + last >= len(v):
+            return "*" * len(v)
+        return v[:first] + "*" * (len(v) - first - last) + v[len(v) - last:]
+    cases = [("4111111111111111", 0, 4), ("abcdef", 1, 1), ("abc", 2, 2), ("", 1, 1), ("abcdef", -3, 2),
+             ("ßçdefg", 2, 0), ("名前はジョン", 1, 2), ("x" * 200, 3, 3), ("€uro", 1, 0)]
+    for v, first, last in cases:
+        assert one(admin, "SELECT lake.mask_partial(%s, %s, %s)", (v, first, last)) == partial(v, first, last)
+    assert one(admin, "SELECT lake.mask_partial('abcdef')") == "a****f"
+    import hashlib
+    import hmac
+    key = bytes(range(32))
+    for v in ("alice", "", "名前", "x" * 1000):
+        for k in (key, b"Jefe", key):  # the key may change between calls of one expression
+            assert one(admin, "SELECT lake.mask_hash_keyed(%s, %s)", (v, k)) == \
+                hmac.new(k, v.encode(), hashlib.sha256).hexdigest()
+    got = rows(admin, "SELECT lake.mask_hash_keyed(v, k) FROM (VALUES ('a', %s::bytea), ('a', %s::bytea)) x(v, k)",
+               (key, b"other"))
+    assert got == [(hmac.new(key, b"a", hashlib.sha256).hexdigest(),),
+                   (hmac.new(b"other", b"a", hashlib.sha256).hexdigest(),)]
     got = rows(admin, """SELECT lake.mask_redact('x'::text), lake.mask_redact('x'::varchar(3)),
                                 lake.mask_redact('x'::char(12)), lake.mask_redact('x'::name),
                                 lake.mask_redact(42), lake.mask_redact(now()), lake.mask_redact(NULL::text)""")

@@ -1,6 +1,7 @@
 //! Mask functions, all native: `lake.mask_email`, `lake.mask_redact`,
-//! `lake.mask_ip_prefix`, `lake.mask_year` (raw V1 functions, below),
-//! `lake.mask_partial` and `lake.mask_hash` (pgrx functions).
+//! `lake.mask_ip_prefix`, `lake.mask_year`, `lake.mask_partial` and
+//! `lake.mask_hash_keyed` (raw V1 functions, below), `lake.mask_hash` (a
+//! pgrx function, for superusers only).
 //!
 //! A published view calls its mask once per row, so the masks on the hot path
 //! are plain V1 C-calling-convention functions: they read the argument's
@@ -138,6 +139,111 @@ pub unsafe extern "C-unwind" fn townlake_mask_year(fcinfo: pg_sys::FunctionCallI
     pg_sys::Datum::from(pg_sys::date2j(y, 1, 1) - epoch)
 }
 
+/// # Safety
+/// Called by Postgres' function manager with a non-null argument `n`.
+unsafe fn arg(fcinfo: pg_sys::FunctionCallInfo, n: usize) -> pg_sys::Datum {
+    (*(*fcinfo).args.as_ptr().add(n)).value
+}
+
+/// Byte offsets of the character boundaries of `value` in the database's
+/// encoding, as an iterator (every character's start, then the end).
+unsafe fn char_starts(value: &[u8]) -> impl Iterator<Item = usize> + '_ {
+    let utf8 = pg_sys::GetDatabaseEncoding() == pg_sys::pg_enc::PG_UTF8 as i32;
+    let mut at = 0usize;
+    let mut done = false;
+    std::iter::from_fn(move || {
+        if done {
+            return None;
+        }
+        let here = at;
+        if at >= value.len() {
+            done = true;
+            return Some(value.len());
+        }
+        at += if utf8 {
+            // the length from the lead byte (the text is valid UTF-8)
+            match value[at] {
+                b if b < 0x80 => 1,
+                b if b >= 0xf0 => 4,
+                b if b >= 0xe0 => 3,
+                _ => 2,
+            }
+        } else {
+            pg_sys::pg_mblen(value.as_ptr().add(at) as *const std::ffi::c_char).max(1) as usize
+        };
+        at = at.min(value.len());
+        Some(here)
+    })
+}
+
+v1_info!(pg_finfo_townlake_mask_partial);
+/// `lake.mask_partial(text, keep_first, keep_last)`: keeps `keep_first`
+/// leading and `keep_last` trailing characters and stars the rest (all
+/// stars if nothing would be hidden), as `mask_logic::partial`.
+#[no_mangle]
+#[pg_guard]
+pub unsafe extern "C-unwind" fn townlake_mask_partial(fcinfo: pg_sys::FunctionCallInfo) -> pg_sys::Datum {
+    let value = varlena_bytes(arg(fcinfo, 0));
+    let first = (arg(fcinfo, 1).value() as i32).max(0) as usize;
+    let last = (arg(fcinfo, 2).value() as i32).max(0) as usize;
+    let chars = char_starts(value).count() - 1;
+    if first.saturating_add(last) >= chars {
+        return text_datum(&[&b"*".repeat(chars)]);
+    }
+    let head_end = char_starts(value).nth(first).unwrap_or(value.len());
+    let tail_start = char_starts(value).nth(chars - last).unwrap_or(value.len());
+    let hidden = chars - first - last;
+    if hidden <= STARS.len() {
+        text_datum(&[&value[..head_end], &STARS[..hidden], &value[tail_start..]])
+    } else {
+        text_datum(&[&value[..head_end], &b"*".repeat(hidden), &value[tail_start..]])
+    }
+}
+
+const STARS: [u8; 64] = [b'*'; 64];
+
+/// The HMAC state after the key, kept per call site (in `fn_extra`) so each
+/// row hashes its value only. Plain data: no destructor to run.
+#[repr(C)]
+struct KeyedHash {
+    key: *mut u8,
+    key_len: usize,
+    mac: hmac::Hmac<sha2::Sha256>,
+}
+
+v1_info!(pg_finfo_townlake_mask_hash_keyed);
+/// `lake.mask_hash_keyed(text, key bytea)`: hex HMAC-SHA256 of the value
+/// under the key. Published views pass the key from `lake.mask_key`, which
+/// only their owner (lake_governance) can read, so analysts never hold the
+/// key and cannot hash guesses to compare.
+#[no_mangle]
+#[pg_guard]
+pub unsafe extern "C-unwind" fn townlake_mask_hash_keyed(fcinfo: pg_sys::FunctionCallInfo) -> pg_sys::Datum {
+    use hmac::Mac;
+    let value = varlena_bytes(arg(fcinfo, 0));
+    let key = varlena_bytes(arg(fcinfo, 1));
+    let flinfo = (*fcinfo).flinfo;
+    let mut cached = (*flinfo).fn_extra as *mut KeyedHash;
+    if cached.is_null() || std::slice::from_raw_parts((*cached).key, (*cached).key_len) != key {
+        // HMAC accepts keys of any length, so construction cannot fail.
+        let Ok(mac) = hmac::Hmac::<sha2::Sha256>::new_from_slice(key) else {
+            LakeError::internal("mask_hash: cannot key the hash").report();
+        };
+        let copy = pg_sys::MemoryContextAlloc((*flinfo).fn_mcxt, key.len().max(1)) as *mut u8;
+        std::ptr::copy_nonoverlapping(key.as_ptr(), copy, key.len());
+        cached = pg_sys::MemoryContextAlloc((*flinfo).fn_mcxt, std::mem::size_of::<KeyedHash>()) as *mut KeyedHash;
+        std::ptr::write(cached, KeyedHash { key: copy, key_len: key.len(), mac });
+        (*flinfo).fn_extra = cached as *mut std::ffi::c_void;
+    }
+    let mut mac = (*cached).mac.clone();
+    mac.update(value);
+    let digest = mac.finalize().into_bytes();
+    let mut hex = [0u8; 64];
+    // a fixed-size buffer of exactly twice the digest: cannot fail
+    let _ = hex::encode_to_slice(digest, &mut hex);
+    text_datum(&[&hex])
+}
+
 extension_sql!(
     r#"
 CREATE FUNCTION lake.mask_email(value text) RETURNS text
@@ -148,23 +254,13 @@ CREATE FUNCTION lake.mask_ip_prefix(value inet) RETURNS inet
 LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'townlake_mask_ip_prefix';
 CREATE FUNCTION lake.mask_year(value date) RETURNS date
 LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'townlake_mask_year';
+CREATE FUNCTION lake.mask_partial(value text, keep_first integer DEFAULT 1, keep_last integer DEFAULT 1) RETURNS text
+LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'townlake_mask_partial';
+CREATE FUNCTION lake.mask_hash_keyed(value text, key bytea) RETURNS text
+LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'townlake_mask_hash_keyed';
 "#,
     name = "native_masks"
 );
-
-/// Keeps `keep_first` leading and `keep_last` trailing characters.
-#[pg_extern(name = "mask_partial", immutable, strict, parallel_safe)]
-fn mask_partial(value: &str, keep_first: default!(i32, 1), keep_last: default!(i32, 1)) -> String {
-    mask_logic::partial(value, keep_first, keep_last)
-}
-
-/// Keyed HMAC-SHA256 with an explicit key. Published views pass the key from
-/// `lake.mask_key`, which only their owner (lake_governance) can read, so
-/// analysts never hold the key and cannot hash guesses to compare.
-#[pg_extern(name = "mask_hash_keyed", immutable, strict, parallel_safe)]
-fn mask_hash_keyed(value: &str, key: &[u8]) -> String {
-    mask_logic::keyed_hash(key, value.as_bytes())
-}
 
 /// The mask reviewers name (`lake.mask_hash(text)`). Published views call
 /// `mask_hash_keyed` in its place; called directly it works for superusers
