@@ -186,6 +186,26 @@ unsafe fn check_utility_pii(stmt: *mut pg_sys::Node, query: Option<&str>, top_le
     }
 }
 
+/// Whether `grant` gives exactly what townlake itself grants on a raw
+/// relation: SELECT (whole rows, no grant option) to lake_governance. It
+/// changes nothing, and a dump restores it with this very statement.
+unsafe fn grants_only_governance_select(grant: *mut pg_sys::GrantStmt) -> bool {
+    let privileges = list_pointers((*grant).privileges);
+    let grantees = list_pointers((*grant).grantees);
+    if (*grant).grant_option || privileges.is_empty() || grantees.is_empty() {
+        return false;
+    }
+    let select_only = privileges.iter().all(|&p| {
+        let p = p as *mut pg_sys::AccessPriv;
+        (*p).cols.is_null() && c_text((*p).priv_name).as_deref() == Some("select")
+    });
+    let governance_only = grantees.iter().all(|&r| {
+        let r = r as *mut pg_sys::RoleSpec;
+        (*r).roletype == pg_sys::RoleSpecType::ROLESPEC_CSTRING && c_text((*r).rolename).as_deref() == Some("lake_governance")
+    });
+    select_only && governance_only
+}
+
 /// Drops the published view of `relid` ahead of DDL its dependency would block.
 fn unpublish(relid: pg_sys::Oid) {
     call_operation("unpublish", current_user_oid(), json!({ "relid": relid.to_u32() }), true);
@@ -209,7 +229,7 @@ unsafe fn check_utility(stmt: *mut pg_sys::Node, query: Option<&str>, top_level:
     match tag {
         pg_sys::NodeTag::T_GrantStmt => {
             let grant = stmt as *mut pg_sys::GrantStmt;
-            if !(*grant).is_grant || (*grant).objtype != pg_sys::ObjectType::OBJECT_TABLE {
+            if !(*grant).is_grant || (*grant).objtype != pg_sys::ObjectType::OBJECT_TABLE || grants_only_governance_select(grant) {
                 return;
             }
             for obj in list_pointers((*grant).objects) {
