@@ -10,7 +10,20 @@ pub fn chain_hash(prev: &str, record: &str) -> String {
     let mut h = Sha256::new();
     h.update(prev.as_bytes());
     h.update(record.as_bytes());
-    hex::encode(h.finalize())
+    to_hex(&h.finalize())
+}
+
+/// Lowercase hex (the writer hashes every record: a table lookup per byte
+/// instead of the generic char iterator).
+fn to_hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = Vec::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        out.push(DIGITS[(b >> 4) as usize]);
+        out.push(DIGITS[(b & 15) as usize]);
+    }
+    // SAFETY: only ASCII hex digits were pushed.
+    unsafe { String::from_utf8_unchecked(out) }
 }
 
 /// The hashes of `records` chained onto `prev`.
@@ -32,6 +45,12 @@ mod tests {
         // sha256("abc") and sha256("")
         assert_eq!(chain_hash("a", "bc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
         assert_eq!(chain_hash("", ""), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+    }
+
+    #[test]
+    fn hex_matches_the_hex_crate() {
+        let bytes: Vec<u8> = (0..=255).collect();
+        assert_eq!(to_hex(&bytes), hex::encode(&bytes));
     }
 
     #[test]

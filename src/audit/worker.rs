@@ -258,10 +258,15 @@ fn append(plans: &mut Option<Plans>, batch: &[Taken]) -> Result<(), pgrx::spi::E
     if plans.is_none() {
         *plans = Some(Plans::prepare()?);
     }
-    let plans = plans.as_ref().expect("prepared above");
-    let (last_id, last_hash) =
-        Spi::connect(|c| c.select(&plans.head, Some(1), &[])?.first().get_two::<i64, String>())?;
-    let (last_id, last_hash) = (last_id.unwrap_or(0), last_hash.unwrap_or_else(|| "0".repeat(64)));
+    let plans = plans.as_mut().expect("prepared above");
+    // The chain head is read once per writer: only this writer appends to
+    // this database's log, and the update below checks the head is still
+    // what it was (a writer that finds otherwise fails and is restarted).
+    if plans.chain.is_none() {
+        let (id, hash) = Spi::connect(|c| c.select(&plans.head, Some(1), &[])?.first().get_two::<i64, String>())?;
+        plans.chain = Some((id.unwrap_or(0), hash.unwrap_or_else(|| "0".repeat(64))));
+    }
+    let (last_id, last_hash) = plans.chain.clone().expect("read above");
     let mut seen: Vec<pgrx::Uuid> = Vec::new();
     let rechecks: Vec<pgrx::Uuid> = batch
         .iter()
@@ -317,9 +322,16 @@ fn append(plans: &mut Option<Plans>, batch: &[Taken]) -> Result<(), pgrx::spi::E
         records.into(),
         hashes.into(),
         n.into(),
-        head.into(),
+        head.clone().into(),
     ];
-    Spi::connect_mut(|c| c.update(&plans.append, None, &args).map(|_| ()))
+    let updated = Spi::connect_mut(|c| c.update(&plans.append, None, &args).map(|t| t.len()))?;
+    if updated != 1 {
+        // the head moved behind this writer's back: start over from the table
+        plans.chain = None;
+        pgrx::error!("townlake: the audit chain head changed outside the audit writer");
+    }
+    plans.chain = Some((last_id + n, head));
+    Ok(())
 }
 
 /// The writer's two statements, planned once per writer (the search path is
@@ -327,6 +339,8 @@ fn append(plans: &mut Option<Plans>, batch: &[Taken]) -> Result<(), pgrx::spi::E
 struct Plans {
     head: pgrx::spi::OwnedPreparedStatement,
     append: pgrx::spi::OwnedPreparedStatement,
+    /// The chain head as this writer last left it: (last id, last hash).
+    chain: Option<(i64, String)>,
 }
 
 impl Plans {
@@ -353,10 +367,12 @@ impl Plans {
                         "WITH batch AS ( \
                              INSERT INTO lake.audit_batches (first_id, logged_at, prev_hash, record_ids, records, hashes) \
                              VALUES ($1, timestamptz '2000-01-01 00:00:00+00' + $2 * interval '1 microsecond', $3, $4, $5, $6)) \
-                         UPDATE lake.audit_chain SET last_id = $1 + $7 - 1, last_hash = $8, records = records + $7 WHERE id = 1",
+                         UPDATE lake.audit_chain SET last_id = $1 + $7 - 1, last_hash = $8, records = records + $7 \
+                          WHERE id = 1 AND last_id = $1 - 1 AND last_hash = $3 RETURNING 1",
                         &types,
                     )?
                     .keep(),
+                chain: None,
             })
         })
     }
