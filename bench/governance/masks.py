@@ -1,5 +1,5 @@
-"""Masks, measured against peers in the same run (part of governed_select.py,
-`--masks-only` runs just this): each mask on a column of its own type, read
+"""Masks, measured against peers in the same run (run on its own, or from
+governed_select.py): each mask on a column of its own type, read
 through the published view as an analyst with a read grant, against
 
 - the same query by the owner on the raw table (what the issue measures), and
@@ -11,7 +11,10 @@ each side and the range of the per-round ratios. Every view answer is
 checked against an oracle that computes the masked answer from the raw
 table with Postgres built-ins only. Parallel plans are off (count(DISTINCT)
 is serial anyway) except on the last line, which shows what the reveal
-check, parallel restricted, costs a query that could go parallel."""
+check, parallel restricted, costs a query that could go parallel.
+
+    .venv/bin/python bench/governance/masks.py --port 5499 --rows 1000000 --runs 9
+"""
 
 from __future__ import annotations
 
@@ -26,6 +29,7 @@ ANALYST, OWNER = "gbench_analyst", "gbench_owner"
 MASKED_COLUMNS = (
     ("id", "public", None, None),
     ("email", "pii", "lake.mask_email(text)", None),
+    ("login", "pii", "lake.mask_email(text)", None),
     ("ip", "pii", "lake.mask_ip_prefix(inet)", None),
     ("born", "pii", "lake.mask_year(date)", None),
     ("card", "pii", "lake.mask_partial(text,integer,integer)", '{"keep_first": 0, "keep_last": 4}'),
@@ -38,6 +42,9 @@ MASK_QUERIES = {
     "count(DISTINCT email), mask_email": (
         "SELECT count(DISTINCT email) FROM {t}",
         "SELECT count(DISTINCT left(email, 1) || '***' || substring(email FROM position('@' IN email))) FROM {t}"),
+    "same, all masked values equal (login)": (
+        "SELECT count(DISTINCT login) FROM {t}",
+        "SELECT count(DISTINCT left(login, 1) || '***' || substring(login FROM position('@' IN login))) FROM {t}"),
     "count(DISTINCT ip), mask_ip_prefix": (
         "SELECT count(DISTINCT ip) FROM {t}",
         "SELECT count(DISTINCT network(set_masklen(ip, 24))) FROM {t}"),
@@ -86,11 +93,13 @@ def setup_masks(args) -> str:
         if not c.execute("SELECT 1 FROM lake.governed_schemas WHERE raw_schema = %s", (RAW,)).fetchone():
             c.execute("SELECT lake.govern_schema(%s, %s)", (RAW, PUB))
         # 26 first letters x 5,000 domains, /24 networks, 70 years, 10,000
-        # card endings: masked values repeat (as real ones do), raw ones do not
+        # card endings: masked values repeat (as real ones do), raw ones do
+        # not; login (the shape of gbench_raw.events' email) masks to a single value
         c.execute(sql.SQL("""
             CREATE TABLE {} AS
             SELECT g::bigint AS id,
                    chr((97 + (g::bigint * 7919) %% 26)::int) || 'user' || g || '@d' || (g %% 5000) || '.example.com' AS email,
+                   'user' || g || '@example.com' AS login,
                    ('10.' || (g / 65536) %% 256 || '.' || (g / 256) %% 256 || '.' || g %% 256)::inet AS ip,
                    date '1940-01-01' + (g * 37) %% 25000 AS born,
                    lpad(((g::bigint * 2654435761) %% 10000000000000000)::text, 16, '4') AS card,
@@ -165,3 +174,21 @@ def compare_masks(args, table) -> bool:
                   f"{vr[0]:6.2f}-{vr[-1]:<6.2f} {mv / mc:9.3f} {vc[0]:6.2f}-{vc[-1]:<6.2f}  "
                   f"{'ok' if ok else f'WRONG: {got} vs oracle {expected}'}")
     return all_ok
+
+
+def main():
+    import argparse
+    import os
+    p = argparse.ArgumentParser(description=__doc__)
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=int(os.environ.get("TOWNLAKE_PORT", "5499")))
+    p.add_argument("--db", default="townlake_gov_bench")
+    p.add_argument("--rows", type=int, default=1_000_000)
+    p.add_argument("--runs", type=int, default=9)
+    p.add_argument("--work-mem", default="256MB")
+    args = p.parse_args()
+    raise SystemExit(0 if compare_masks(args, setup_masks(args)) else 1)
+
+
+if __name__ == "__main__":
+    main()
