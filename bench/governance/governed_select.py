@@ -5,7 +5,9 @@
 2. pgbench throughput of two governed workloads (point SELECTs by key, and
    range aggregates over 1,000 rows) through the published view with the
    audit on and off, in alternating pairs, and of the same statements on an
-   ungoverned copy of the table.
+   ungoverned copy of the table;
+3. masks: every mask through the published view against the raw query, in
+   interleaved pairs (medians), answers checked against built-in oracles.
 
 The data (ROWS rows) is created once per row count and reused."""
 
@@ -14,12 +16,15 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import statistics
 import subprocess
 import tempfile
 import time
 
 import psycopg
 from psycopg import sql
+
+from masks import compare_masks, setup_masks
 
 RAW, PUB = "gbench_raw", "gbench_pub"
 ANALYST, OWNER = "gbench_analyst", "gbench_owner"
@@ -39,10 +44,14 @@ def parse_args():
     p.add_argument("--db", default="townlake_gov_bench")
     p.add_argument("--rows", type=int, default=1_000_000)
     p.add_argument("--runs", type=int, default=5)
-    p.add_argument("--clients", type=int, default=4)
+    p.add_argument("--clients", type=int, default=2)
     p.add_argument("--seconds", type=int, default=20)
     p.add_argument("--pairs", type=int, default=3)
     p.add_argument("--pgbench", default="/usr/lib/postgresql/15/bin/pgbench")
+    p.add_argument("--workloads", default="all", help="'point', 'range' or 'all'")
+    p.add_argument("--skip-compare", action="store_true", help="only the pgbench part")
+    p.add_argument("--masks-only", action="store_true", help="run only the mask comparison")
+    p.add_argument("--work-mem", default="256MB", help="work_mem of both sides of the mask comparison")
     return p.parse_args()
 
 
@@ -122,11 +131,11 @@ def compare_view_and_raw(args, table):
 
 
 WORKLOADS = {
-    "point SELECT by key": ("\\set id random(1, {rows})\n"
-                            "SELECT id, region, amount FROM {t} WHERE id = :id;\n"),
-    "range aggregate, 1,000 rows": ("\\set id random(1, {last})\n"
-                                    "SELECT region, count(*), sum(amount) FROM {t} "
-                                    "WHERE id BETWEEN :id AND :id + 999 GROUP BY region;\n"),
+    "point": ("point SELECT by key", "\\set id random(1, {rows})\n"
+              "SELECT id, region, amount FROM {t} WHERE id = :id;\n"),
+    "range": ("range aggregate, 1,000 rows", "\\set id random(1, {last})\n"
+              "SELECT region, count(*), sum(amount) FROM {t} "
+              "WHERE id BETWEEN :id AND :id + 999 GROUP BY region;\n"),
 }
 
 
@@ -150,52 +159,77 @@ def set_audit(args, on):
             sql.Identifier(ANALYST), sql.SQL("RESET townlake.audit" if on else "SET townlake.audit = off")))
 
 
-def wait_for_writer(args):
+def audit_records(args):
+    """Records in lake.audit_log once the writer has emptied the queue."""
     with connect(args, args.db) as c:
         deadline = time.time() + 120
-        while c.execute("SELECT lake.audit_pending()").fetchone()[0] > 0 and time.time() < deadline:
+        while c.execute("SELECT lake.audit_pending()").fetchone()[0] > 0:
+            if time.time() > deadline:
+                raise SystemExit("audit records still queued after 120 s")
             time.sleep(0.2)
         return c.execute("SELECT records FROM lake.audit_chain").fetchone()[0]
 
 
 def throughput(args, table):
-    """Audit on and off in alternating pairs (load from elsewhere hits both
-    sides of a pair), per workload; the median pair is the figure."""
+    """Audit on and off in interleaved pairs (on/off, then off/on, so drift
+    and load from elsewhere hit both sides alike), per workload; the median
+    pair ratio is the figure. Returns False if a record is missing."""
     print(f"\n== pgbench: {args.clients} clients, {args.seconds} s per run, prepared, "
-          f"{args.pairs} audit on/off pairs per workload")
-    for name, template in WORKLOADS.items():
+          f"{args.pairs} interleaved audit on/off pairs per workload")
+    ok = True
+    for key, (name, template) in WORKLOADS.items():
+        if args.workloads not in ("all", key):
+            continue
         script = lambda rel: template.format(rows=args.rows, last=max(1, args.rows - 999), t=rel)
         view = script(f"{PUB}.{table}")
-        overheads, written, statements = [], 0, 0
-        for _ in range(args.pairs):
-            set_audit(args, True)
-            before = wait_for_writer(args)
-            on, done = pgbench(args, ANALYST, view)
-            written += wait_for_writer(args) - before
-            statements += done
-            set_audit(args, False)
-            off, _ = pgbench(args, ANALYST, view)
-            overheads.append((on, off, 1 - on / off))
+        pairs, written, statements = [], 0, 0
+        for i in range(args.pairs):
+            result = {}
+            for on in ((True, False) if i % 2 == 0 else (False, True)):
+                set_audit(args, on)
+                if on:
+                    before = audit_records(args)
+                    tps, done = pgbench(args, ANALYST, view)
+                    written += audit_records(args) - before
+                    statements += done
+                else:
+                    tps, _ = pgbench(args, ANALYST, view)
+                result[on] = tps
+            pairs.append((result[True], result[False], result[True] / result[False]))
         set_audit(args, True)
         plain, _ = pgbench(args, ANALYST, script(f"gbench_plain.{table}"))
         with connect(args, args.db) as c:
-            ok = c.execute("SELECT lake.verify_audit()").fetchone()[0]
-        overheads.sort(key=lambda o: o[2])
-        on, off, median = overheads[len(overheads) // 2]
+            verified = c.execute("SELECT lake.verify_audit()").fetchone()[0]
+        ratios = sorted(p[2] for p in pairs)
+        median = statistics.median(ratios)
+        on_med = statistics.median(p[0] for p in pairs)
+        off_med = statistics.median(p[1] for p in pairs)
         print(f"-- {name}")
-        for o in overheads:
-            print(f"   pair: audit on {o[0]:9.0f} tps, off {o[1]:9.0f} tps, overhead {o[2] * 100:5.1f}%")
-        print(f"   median pair: audit on {on:.0f} tps, off {off:.0f} tps: audit overhead {median * 100:.1f}%")
-        print(f"   ungoverned heap table {plain:.0f} tps (published view with audit off: "
-              f"{off / plain:.2f}x its throughput)")
-        print(f"   audit records written {written} for {statements} audited statements; verify_audit() = {ok}")
+        for on, off, r in pairs:
+            print(f"   pair: audit on {on:9.0f} tps, off {off:9.0f} tps, on/off {r:.3f}")
+        print(f"   audit on/off throughput ratio: median {median:.3f} (pairs {ratios[0]:.3f}-{ratios[-1]:.3f}); "
+              f"audit overhead {(1 - median) * 100:.1f}% (pairs {(1 - ratios[-1]) * 100:.1f}% to "
+              f"{(1 - ratios[0]) * 100:.1f}%)")
+        print(f"   medians: audit on {on_med:.0f} tps, off {off_med:.0f} tps; ungoverned heap table {plain:.0f} tps")
+        print(f"   audit records written {written} for {statements} audited statements; verify_audit() = {verified}")
+        if written != statements or not verified:
+            print("   FAILED: audited statements and written records differ, or the chain does not verify")
+            ok = False
+    return ok
 
 
 def main():
     args = parse_args()
+    if args.masks_only:
+        compare_masks(args, setup_masks(args))
+        return
     table = setup(args)
-    compare_view_and_raw(args, table)
-    throughput(args, table)
+    if not args.skip_compare:
+        compare_view_and_raw(args, table)
+        compare_masks(args, setup_masks(args))
+    # a record missing from the log fails the run
+    if not throughput(args, table):
+        raise SystemExit(1)
 
 
 if __name__ == "__main__":
