@@ -39,9 +39,9 @@ pub static AUDIT: GucSetting<bool> = GucSetting::<bool>::new(true);
 /// Wait at the end of each audited statement until its record is committed.
 pub static SYNCHRONOUS: GucSetting<bool> = GucSetting::<bool>::new(false);
 /// Slots of the shared-memory queue (one record each, 8 kB).
-pub static QUEUE_SLOTS: GucSetting<i32> = GucSetting::<i32>::new(1024);
+pub static QUEUE_SLOTS: GucSetting<i32> = GucSetting::<i32>::new(4096);
 /// Slots one backend may hold (open records, records waiting to be written).
-pub static BACKEND_SLOTS: GucSetting<i32> = GucSetting::<i32>::new(256);
+pub static BACKEND_SLOTS: GucSetting<i32> = GucSetting::<i32>::new(512);
 /// Slots all backends of one role may hold together (0: a quarter of the queue).
 pub static ROLE_SLOTS: GucSetting<i32> = GucSetting::<i32>::new(0);
 /// Seconds a statement waits for room in the queue before it fails.
