@@ -20,9 +20,15 @@ pub fn as_catalog_owner<T>(f: impl FnOnce() -> T) -> T {
 /// the extension is missing, which only happens mid-CREATE EXTENSION).
 pub fn extension_owner() -> pg_sys::Oid {
     let _path = crate::pg::security::PinnedSearchPath::new();
-    Spi::get_one::<pg_sys::Oid>("SELECT extowner FROM pg_catalog.pg_extension WHERE extname OPERATOR(pg_catalog.=) 'townlake'")
-        .ok()
-        .flatten()
+    // Read-only SPI (pgrx's get_one runs read-write): scans call this in
+    // parallel mode, where a read-write SPI call must not happen.
+    Spi::connect(|c| {
+        c.select("SELECT extowner FROM pg_catalog.pg_extension WHERE extname OPERATOR(pg_catalog.=) 'townlake'", Some(1), &[])?
+            .first()
+            .get_one::<pg_sys::Oid>()
+    })
+    .ok()
+    .flatten()
         .unwrap_or(pg_sys::Oid::from(pg_sys::BOOTSTRAP_SUPERUSERID))
 }
 
@@ -187,10 +193,15 @@ pub fn in_governed_schema(rel: pg_sys::Oid) -> LakeResult<bool> {
 /// Whether schema `name` is a governed raw schema.
 pub fn schema_governed(name: &str) -> LakeResult<bool> {
     as_catalog_owner(|| {
-        Spi::get_one_with_args::<bool>(
-            "SELECT EXISTS (SELECT 1 FROM lake.governed_schemas WHERE raw_schema OPERATOR(pg_catalog.=) $1::name)",
-            &[name.into()],
-        )
+        Spi::connect(|c| {
+            c.select(
+                "SELECT EXISTS (SELECT 1 FROM lake.governed_schemas WHERE raw_schema OPERATOR(pg_catalog.=) $1::name)",
+                Some(1),
+                &[name.into()],
+            )?
+            .first()
+            .get_one::<bool>()
+        })
     })
     .map(|b| b.unwrap_or(false))
     .map_err(spi_error)
