@@ -276,7 +276,8 @@ fn mask_hash(value: &str) -> String {
         .with_hint("Published views apply it for you; approve the column with mask => 'lake.mask_hash(text)'.")
         .report();
     }
-    let key = Spi::get_one::<Vec<u8>>("SELECT key FROM lake.mask_key WHERE id = 1");
+    // read-only SPI: the function is parallel safe
+    let key = Spi::connect(|c| c.select("SELECT key FROM lake.mask_key WHERE id = 1", Some(1), &[])?.first().get_one::<Vec<u8>>());
     match key {
         Ok(Some(k)) => mask_logic::keyed_hash(&k, value.as_bytes()),
         _ => LakeError::internal("the masking key lake.mask_key is missing").report(),
