@@ -1,7 +1,7 @@
 """Governance overhead, measured against a peer in the same run:
 
 1. the same query through a published view (as an analyst with a read grant)
-   and by the owner on the raw table: best-of-N times and their ratio;
+   and by the owner on the raw table: interleaved rounds, medians and ratio ranges;
 2. pgbench throughput of two governed workloads (point SELECTs by key, and
    range aggregates over 1,000 rows) through the published view with the
    audit on and off, in alternating pairs, and of the same statements on an
@@ -18,11 +18,16 @@ import os
 import re
 import statistics
 import subprocess
+import sys
 import tempfile
 import time
+from pathlib import Path
 
 import psycopg
 from psycopg import sql
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from timing import format_ratio, interleaved, median, ratio  # noqa: E402
 
 from masks import compare_masks, setup_masks
 
@@ -109,25 +114,25 @@ def timed(conn, query, repeat=1):
 
 
 def compare_view_and_raw(args, table):
-    """Runs the two sides alternately (so load from elsewhere hits both) and
-    keeps the best time of each; a sample of a short query is the mean of
-    enough repetitions to last about 50 ms."""
-    print(f"\n== published view vs owner on the raw table ({args.rows} rows, best of {args.runs})")
-    print(f"{'query':36} {'view ms':>9} {'raw ms':>9} {'ratio':>7}")
+    """Runs the two sides interleaved (bench/timing.py: each round runs both,
+    in a rotating order) and reports medians and the median and range of the
+    per-round ratios; a sample of a short query is enough repetitions to last
+    about 50 ms. Answers must agree (except where the view masks them)."""
+    print(f"\n== published view vs owner on the raw table ({args.rows} rows, {args.runs} interleaved rounds)")
+    print(f"{'query':36} {'view ms':>9} {'raw ms':>9} {'view/raw (range)':>22}")
     with connect(args, args.db, ANALYST) as analyst, connect(args, args.db, OWNER) as owner:
         for name, q in QUERIES.items():
             view_q, raw_q = q.format(t=f"{PUB}.{table}"), q.format(t=f"{RAW}.{table}")
             warm, _ = timed(analyst, view_q)  # warm up
             timed(owner, raw_q)
             repeat = max(1, min(2000, int(0.05 / max(warm, 1e-6))))
-            tv = tr = float("inf")
-            for _ in range(args.runs):
-                t, rv = timed(analyst, view_q, repeat)
-                tv = min(tv, t)
-                t, rr = timed(owner, raw_q, repeat)
-                tr = min(tr, t)
-            same = "" if "email" in q or sorted(rv) == sorted(rr) else "  (results differ!)"
-            print(f"{name:36} {tv * 1000:9.3f} {tr * 1000:9.3f} {tv / tr:7.3f}{same}")
+            masked = "email" in q
+            times = interleaved(args.runs, {
+                "view": lambda: sorted(timed(analyst, view_q, repeat)[1]),
+                "raw": lambda: sorted(timed(owner, raw_q, repeat)[1]),
+            }, same=(lambda a, b: True) if masked else (lambda a, b: a == b))
+            tv, tr = median(times["view"]) / repeat, median(times["raw"]) / repeat
+            print(f"{name:36} {tv * 1000:9.3f} {tr * 1000:9.3f} {format_ratio(ratio(times, 'view', 'raw')):>22}")
 
 
 WORKLOADS = {
