@@ -136,19 +136,31 @@ def _create_s3_user(endpoint: str) -> tuple[str, str]:
     return key["AccessKeyId"], key["SecretAccessKey"]
 
 
-@pytest.fixture(scope="session")
-def s3_server(tmp_path_factory):
-    """A moto S3 API server on loopback that rejects wrong credentials."""
+def start_moto(tmp_path_factory, setup_requests: int, name: str) -> tuple[subprocess.Popen, str]:
+    """A moto server on a free loopback port that checks signatures after
+    `setup_requests` unauthenticated ones; returns it and its endpoint once
+    it answers. The caller terminates it."""
     moto = Path(sys.executable).parent / "moto_server"
     port = free_port()
-    log = tmp_path_factory.mktemp("moto") / "moto.log"
-    env = dict(os.environ, INITIAL_NO_AUTH_ACTION_COUNT=str(MOTO_SETUP_REQUESTS))
+    log = tmp_path_factory.mktemp(name) / "moto.log"
+    env = dict(os.environ, INITIAL_NO_AUTH_ACTION_COUNT=str(setup_requests))
     with open(log, "wb") as log_file:
         process = subprocess.Popen([str(moto), "-H", "127.0.0.1", "-p", str(port)],
                                    env=env, stdout=log_file, stderr=subprocess.STDOUT)
     endpoint = f"http://127.0.0.1:{port}"
     try:
         _wait_for_http(f"{endpoint}/moto-api/", process)
+    except BaseException:
+        process.terminate()
+        raise
+    return process, endpoint
+
+
+@pytest.fixture(scope="session")
+def s3_server(tmp_path_factory):
+    """A moto S3 API server on loopback that rejects wrong credentials."""
+    process, endpoint = start_moto(tmp_path_factory, MOTO_SETUP_REQUESTS, "moto")
+    try:
         key_id, secret = _create_s3_user(endpoint)
         yield S3Server(endpoint, key_id, secret)
     finally:

@@ -7,11 +7,7 @@ session tokens) with an error that says so and shows no secret."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import uuid
-from pathlib import Path
 
 import boto3
 import psycopg
@@ -20,7 +16,7 @@ import pytest
 from psycopg import sql
 from pyiceberg.catalog.sql import SqlCatalog
 
-from conftest import PG_HOST, PG_PORT, S3_REGION, _wait_for_http, catalog_uri, connect, free_port
+from conftest import PG_HOST, PG_PORT, S3_REGION, catalog_uri, connect, start_moto
 from lakedata import EVOLVING_SCHEMA, evolving_rows
 from lakehelpers import expect_error
 
@@ -49,16 +45,8 @@ class Store:
 
 @pytest.fixture(scope="module")
 def store(tmp_path_factory):
-    moto = Path(sys.executable).parent / "moto_server"
-    port = free_port()
-    log = tmp_path_factory.mktemp("moto_creds") / "moto.log"
-    env = dict(os.environ, INITIAL_NO_AUTH_ACTION_COUNT=str(SETUP_REQUESTS))
-    with open(log, "wb") as log_file:
-        process = subprocess.Popen([str(moto), "-H", "127.0.0.1", "-p", str(port)],
-                                   env=env, stdout=log_file, stderr=subprocess.STDOUT)
-    endpoint = f"http://127.0.0.1:{port}"
+    process, endpoint = start_moto(tmp_path_factory, SETUP_REQUESTS, "moto_creds")
     try:
-        _wait_for_http(f"{endpoint}/moto-api/", process)
         iam = boto3.client("iam", endpoint_url=endpoint, region_name=S3_REGION,
                            aws_access_key_id="setup", aws_secret_access_key="setup")
         allow = {"Version": "2012-10-17",
