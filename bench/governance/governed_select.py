@@ -29,7 +29,7 @@ from psycopg import sql
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from timing import format_ratio, interleaved, median, ratio  # noqa: E402
 
-from masks import compare_masks, setup_masks
+from masks import compare_masks, prepare_database, setup_masks
 
 RAW, PUB = "gbench_raw", "gbench_pub"
 ANALYST, OWNER = "gbench_analyst", "gbench_owner"
@@ -65,15 +65,8 @@ def connect(args, db, user="postgres"):
 
 
 def setup(args):
-    with connect(args, "postgres") as c:
-        if not c.execute("SELECT 1 FROM pg_database WHERE datname = %s", (args.db,)).fetchone():
-            c.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(args.db)))
-        for role in (ANALYST, OWNER):
-            if not c.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,)).fetchone():
-                c.execute(sql.SQL("CREATE ROLE {} LOGIN").format(sql.Identifier(role)))
+    prepare_database(args)
     with connect(args, args.db) as c:
-        c.execute("CREATE EXTENSION IF NOT EXISTS townlake")
-        c.execute(sql.SQL("GRANT lake_owner TO {}").format(sql.Identifier(OWNER)))
         have = c.execute("SELECT count(*) FROM pg_class WHERE oid = to_regclass(%s)",
                          (f"{RAW}.events_{args.rows}",)).fetchone()[0]
         table = f"events_{args.rows}"

@@ -73,11 +73,9 @@ def connect(args, db, user="postgres"):
     return psycopg.connect(host=args.host, port=args.port, user=user, dbname=db, autocommit=True)
 
 
-def setup_masks(args) -> str:
-    """gbench_raw.people_<ROWS>: one column per mask, governed and granted to
-    the analyst (created once per row count); returns the table name."""
-    table = f"people_{args.rows}"
-    raw = f"{RAW}.{table}"
+def prepare_database(args) -> None:
+    """The bench database with townlake, the analyst and the owner (a member
+    of lake_owner); made once, shared with governed_select.py."""
     with connect(args, "postgres") as c:
         if not c.execute("SELECT 1 FROM pg_database WHERE datname = %s", (args.db,)).fetchone():
             c.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(args.db)))
@@ -87,6 +85,15 @@ def setup_masks(args) -> str:
     with connect(args, args.db) as c:
         c.execute("CREATE EXTENSION IF NOT EXISTS townlake")
         c.execute(sql.SQL("GRANT lake_owner TO {}").format(sql.Identifier(OWNER)))
+
+
+def setup_masks(args) -> str:
+    """gbench_raw.people_<ROWS>: one column per mask, governed and granted to
+    the analyst (created once per row count); returns the table name."""
+    table = f"people_{args.rows}"
+    raw = f"{RAW}.{table}"
+    prepare_database(args)
+    with connect(args, args.db) as c:
         if c.execute("SELECT to_regclass(%s)", (raw,)).fetchone()[0]:
             return table
         c.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(RAW)))
