@@ -1,13 +1,12 @@
 //! townlake: a governed lakehouse inside PostgreSQL.
 //!
 //! Parts live in their own folders: `iceberg/` (the Iceberg foreign data
-//! wrapper), `storage/` (object storage), `catalog/` (the in-database Iceberg
-//! catalog) and `fdw/` (pg_sys plumbing shared by the wrappers).
+//! wrapper, with its in-database catalog and object storage), `fdw/` (the
+//! wrapper-neutral FDW layer) and `pg/` (shims over Postgres internals).
 
 use pgrx::prelude::*;
 
 pub mod audit;
-pub mod catalog;
 pub mod errors;
 pub mod fdw;
 pub mod governance;
@@ -16,7 +15,6 @@ pub mod iceberg;
 pub mod pg;
 pub mod pii;
 pub mod runtime;
-pub mod storage;
 
 ::pgrx::pg_module_magic!();
 

@@ -154,7 +154,7 @@ pub fn check_time_travel(relid: pg_sys::Oid) -> LakeResult<()> {
     let may_read_raw =
         unsafe { pg_sys::pg_class_aclcheck(relid, current_user_oid(), pg_sys::ACL_SELECT as pg_sys::AclMode) }
             == pg_sys::AclResult::ACLCHECK_OK;
-    if may_read_raw || !crate::catalog::in_governed_schema(relid)? {
+    if may_read_raw || !crate::iceberg::catalog::in_governed_schema(relid)? {
         return Ok(());
     }
     // SAFETY: syscache lookup; NULL handled.

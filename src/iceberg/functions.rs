@@ -47,7 +47,7 @@ fn snapshots_by_oid(
                 props.insert(k.clone(), serde_json::Value::String(v.clone()));
             }
             // Postgres counts microseconds from 2000-01-01.
-            let pg_micros = s.timestamp_ms() * 1000 - 946_684_800_000_000;
+            let pg_micros = crate::pg::time::unix_millis_to_pg_micros(s.timestamp_ms());
             (
                 s.snapshot_id(),
                 s.parent_snapshot_id(),

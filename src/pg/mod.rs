@@ -2,4 +2,7 @@
 //! block says why it is sound; the parts above call safe functions only.
 
 pub mod hooks;
+pub mod nodes;
 pub mod security;
+pub mod time;
+pub mod types;

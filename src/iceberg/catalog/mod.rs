@@ -1,4 +1,5 @@
-//! The Iceberg catalog kept in this database, in the JDBC/SQL-catalog layout
+//! The Iceberg catalog kept in this database (this module was the
+//! top-level `catalog/`), in the JDBC/SQL-catalog layout
 //! (`lake.iceberg_tables`, `lake.iceberg_namespace_properties`) that
 //! PyIceberg's SqlCatalog, Spark and Trino use. Reads go through SPI in the
 //! caller's transaction and snapshot.
@@ -7,6 +8,9 @@ use pgrx::prelude::*;
 use pgrx::spi::SpiError;
 
 use crate::errors::{LakeError, LakeResult};
+
+pub mod overwrite;
+pub mod spi;
 
 /// Run `f` as the extension's owner, with `search_path` pinned. Users write
 /// Iceberg tables through the FDW (Postgres has checked their
