@@ -27,7 +27,12 @@ pub extern "C-unwind" fn _PG_init() {
     governance::init();
     audit::init();
     pii::init();
-    guc::reserve_prefix();
+    pg::hooks::install();
+    // SAFETY: plain read of a postmaster flag.
+    if unsafe { pg_sys::process_shared_preload_libraries_in_progress } {
+        pg::worker::register_launcher();
+    }
+    pg::settings::reserve_prefix();
 }
 
 #[cfg(feature = "pg_test")]

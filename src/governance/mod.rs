@@ -17,6 +17,8 @@ pub mod pii_session;
 pub mod planner;
 pub mod predicate;
 pub mod privileged;
+pub mod settings;
+pub mod sweeper;
 
 use pgrx::prelude::*;
 
@@ -44,8 +46,16 @@ fn restoring_sql() -> bool {
 
 /// Called from `_PG_init`: hooks and per-backend callbacks.
 pub fn init() {
-    hooks::install();
-    planner::install();
+    settings::init();
+    // SAFETY: plain read of a postmaster flag.
+    if unsafe { pg_sys::process_shared_preload_libraries_in_progress } {
+        sweeper::register();
+    }
+    crate::pg::hooks::register(chain_links());
+    crate::audit::set_session_probe(crate::audit::SessionProbe {
+        pii_active: pii_session::session_active,
+        reveal_count: pii_session::reveal_count,
+    });
     cache::init();
     gate::init();
     pii_session::init();
@@ -54,3 +64,16 @@ pub fn init() {
 // Runs after every other block of the extension script: it refers to the
 // Rust functions above and to the catalog tables.
 extension_sql_file!("../../sql/governance.sql", name = "governance", finalize);
+
+/// Governance's links of the shared hook chain (registered from `_PG_init`).
+fn chain_links() -> crate::pg::hooks::PartHooks {
+    crate::pg::hooks::PartHooks {
+        utility: Some(hooks::process_utility),
+        planner: Some(planner::relax_before_planning),
+        executor_start: Some(hooks::executor_start),
+        executor_run_before: Some(hooks::executor_run_before),
+        executor_run_after: Some(hooks::executor_run_after),
+        executor_end: Some(hooks::executor_end),
+        object_access: Some(hooks::object_access),
+    }
+}
