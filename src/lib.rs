@@ -35,6 +35,10 @@ pub extern "C-unwind" fn _PG_init() {
     pg::settings::reserve_prefix();
 }
 
+// The last block of the extension script: privileges that span the parts and
+// dump/restore support for every part's tables.
+extension_sql_file!("../sql/finalize.sql", name = "finalize", finalize);
+
 #[cfg(feature = "pg_test")]
 #[pg_schema]
 mod tests {

@@ -722,3 +722,11 @@ fn audit_queue_stats() -> pgrx::JsonB {
         "role_share": s.role,
     }))
 }
+
+// The audit log's tables and view; its triggers use governance's append-only
+// trigger function, so it runs after sql/governance/governance.sql.
+extension_sql_file!(
+    "../../sql/audit/audit.sql",
+    name = "audit",
+    requires = ["governance", audit_pending, audit_queue_stats]
+);

@@ -1,7 +1,7 @@
 //! Governance: closed-by-default review of governed relations, published
 //! views with masks, time-limited grants, PII sessions and audit (issue 4).
 //!
-//! Most of the model is SQL (sql/governance.sql): tables, review functions
+//! Most of the model is SQL (sql/governance/governance.sql): tables, review functions
 //! and the generator of published views. Rust supplies what SQL cannot do
 //! safely: knowing the real caller while acting with the extension's
 //! privileges (`privileged`), the per-backend PII state (`pii_session`), the
@@ -38,7 +38,7 @@ pub fn restoring() -> bool {
     }
 }
 
-/// `lake._restoring()`: `restoring()` for the restore triggers in sql/governance.sql.
+/// `lake._restoring()`: `restoring()` for the restore triggers in sql/finalize.sql.
 #[pg_extern(name = "_restoring", stable, parallel_safe)]
 fn restoring_sql() -> bool {
     restoring()
@@ -61,9 +61,26 @@ pub fn init() {
     pii_session::init();
 }
 
-// Runs after every other block of the extension script: it refers to the
-// Rust functions above and to the catalog tables.
-extension_sql_file!("../../sql/governance.sql", name = "governance", finalize);
+// Refers to the masks and to these Rust functions by name, so it runs after them.
+extension_sql_file!(
+    "../../sql/governance/governance.sql",
+    name = "governance",
+    requires = [
+        "catalog_tables",
+        "native_masks",
+        privileged,
+        governance_internal,
+        governance_changed,
+        check_row_filter,
+        access_gate,
+        restoring_sql,
+        mask_hash,
+        enable_pii,
+        disable_pii,
+        pii_status,
+        pii_revealed
+    ]
+);
 
 /// Governance's links of the shared hook chain (registered from `_PG_init`).
 fn chain_links() -> crate::pg::hooks::PartHooks {
