@@ -25,8 +25,17 @@ pub extern "C-unwind" fn _PG_init() {
     governance::init();
     audit::init();
     pii::init();
-    guc::reserve_prefix();
+    pg::hooks::install();
+    // SAFETY: plain read of a postmaster flag.
+    if unsafe { pg_sys::process_shared_preload_libraries_in_progress } {
+        pg::worker::register_launcher();
+    }
+    pg::settings::reserve_prefix();
 }
+
+// The last block of the extension script: privileges that span the parts and
+// dump/restore support for every part's tables.
+extension_sql_file!("../sql/finalize.sql", name = "finalize", finalize);
 
 #[cfg(feature = "pg_test")]
 #[pg_schema]

@@ -12,7 +12,7 @@ use pgrx::pg_sys;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::governance::hooks::Touched;
+use super::Touched;
 
 #[derive(Serialize, Deserialize, Clone, Debug, Default)]
 pub struct Record {

@@ -114,7 +114,7 @@ pub fn call_operation(op: &str, caller: pg_sys::Oid, args: Value, writes: bool) 
     }
 }
 
-/// Entry point of every public governance function (see sql/governance.sql).
+/// Entry point of every public governance function (see sql/governance/governance.sql).
 #[pg_extern(name = "_privileged", volatile)]
 fn privileged(op: &str, args: JsonB) -> JsonB {
     if !SQL_OPERATIONS.contains(&op) {

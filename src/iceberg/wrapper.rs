@@ -250,18 +250,4 @@ impl Wrapper for Iceberg {
     }
 }
 
-extension_sql!(
-    r#"
-CREATE FUNCTION lake.iceberg_fdw_handler() RETURNS fdw_handler
-    AS 'MODULE_PATHNAME', 'iceberg_fdw_handler' LANGUAGE C STRICT;
-CREATE FOREIGN DATA WRAPPER iceberg
-    HANDLER lake.iceberg_fdw_handler
-    VALIDATOR lake.iceberg_fdw_validator;
-COMMENT ON FOREIGN DATA WRAPPER iceberg IS 'Apache Iceberg tables on local disk or S3-compatible storage';
--- The default server: catalog "lake_local" in this database, warehouse from
--- the townlake.warehouse setting.
-CREATE SERVER lake_local FOREIGN DATA WRAPPER iceberg;
-"#,
-    name = "iceberg_wrapper",
-    requires = [iceberg_fdw_validator]
-);
+extension_sql_file!("../../sql/iceberg/wrapper.sql", name = "iceberg_wrapper", requires = [iceberg_fdw_validator]);

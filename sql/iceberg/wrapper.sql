@@ -1,0 +1,12 @@
+-- townlake Iceberg: the foreign-data wrapper and the default server (loaded
+-- by src/iceberg/fdw.rs, after the Rust validator).
+
+CREATE FUNCTION lake.iceberg_fdw_handler() RETURNS fdw_handler
+    AS 'MODULE_PATHNAME', 'iceberg_fdw_handler' LANGUAGE C STRICT;
+CREATE FOREIGN DATA WRAPPER iceberg
+    HANDLER lake.iceberg_fdw_handler
+    VALIDATOR lake.iceberg_fdw_validator;
+COMMENT ON FOREIGN DATA WRAPPER iceberg IS 'Apache Iceberg tables on local disk or S3-compatible storage';
+-- The default server: catalog "lake_local" in this database, warehouse from
+-- the townlake.warehouse setting.
+CREATE SERVER lake_local FOREIGN DATA WRAPPER iceberg;
