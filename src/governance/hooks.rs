@@ -267,16 +267,10 @@ pub(super) fn process_utility(call: &crate::pg::hooks::Utility) -> Option<crate:
 
 /// Attribute numbers in a range table entry's selectedCols (0 = whole row).
 unsafe fn selected_attnums(rte: *mut pg_sys::RangeTblEntry) -> Vec<i16> {
-    let mut attnums = Vec::new();
-    let mut member = -1;
-    loop {
-        member = pg_sys::bms_next_member((*rte).selectedCols, member);
-        if member < 0 {
-            break;
-        }
-        attnums.push((member + pg_sys::FirstLowInvalidHeapAttributeNumber) as i16);
-    }
-    attnums
+    crate::pg::nodes::members((*rte).selectedCols)
+        .into_iter()
+        .map(|member| (member + pg_sys::FirstLowInvalidHeapAttributeNumber) as i16)
+        .collect()
 }
 
 /// Raw attribute numbers behind the columns a query reads from a published

@@ -254,7 +254,7 @@ fn status_json() -> Value {
 
 /// ISO text of a Postgres timestamp (µs since 2000-01-01 UTC).
 fn pg_timestamp_text(ts: i64) -> String {
-    let unix_micros = ts + 946_684_800_000_000;
+    let unix_micros = ts + crate::pg::time::PG_EPOCH_OFFSET_MICROS;
     chrono::DateTime::from_timestamp_micros(unix_micros)
         .map(|d| d.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
         .unwrap_or_default()

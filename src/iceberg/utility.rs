@@ -12,6 +12,7 @@ use pgrx::{pg_sys, PgSqlErrorCode};
 
 use super::catalog::spi::commit_metadata;
 use super::source;
+use crate::pg::nodes::{utility_target, UtilityTarget};
 use super::types::{check_promotion, iceberg_type_for};
 use crate::errors::{iceberg_message, LakeError, LakeResult, OrReport};
 use crate::pg::types::numeric_typmod;
@@ -63,7 +64,7 @@ unsafe extern "C-unwind" fn process_utility(
     dest: *mut pg_sys::DestReceiver,
     qc: *mut pg_sys::QueryCompletion,
 ) {
-    let captured = capture((*pstmt).utilityStmt).or_report();
+    let captured = capture(utility_target((*pstmt).utilityStmt)).or_report();
     // An ERROR inside passes through as Postgres raised it (with its
     // CONTEXT); `captured` is then only leaked, never applied.
     crate::pg::hooks::next_process_utility(
@@ -80,11 +81,6 @@ unsafe extern "C-unwind" fn process_utility(
     if let Some(captured) = captured {
         apply(captured).or_report();
     }
-}
-
-unsafe fn relid_of(rv: *mut pg_sys::RangeVar) -> Option<pg_sys::Oid> {
-    let oid = pg_sys::RangeVarGetRelidExtended(rv, pg_sys::NoLock as i32, pg_sys::RVROption::RVR_MISSING_OK, None, std::ptr::null_mut());
-    (oid != pg_sys::Oid::INVALID).then_some(oid)
 }
 
 /// An Iceberg foreign table attached by catalog name (not by metadata file).
@@ -134,44 +130,21 @@ fn columns_of(relid: pg_sys::Oid) -> Vec<Column> {
         .collect()
 }
 
-unsafe fn capture(node: *mut pg_sys::Node) -> LakeResult<Option<Captured>> {
+fn capture(target: UtilityTarget) -> LakeResult<Option<Captured>> {
     // A restore's ALTERs (owner, options) describe the table as it is
     // already; its catalog rows arrive only with the dump's data.
-    if node.is_null() || crate::governance::restoring() {
+    if crate::governance::restoring() {
         return Ok(None);
     }
-    match (*node).type_ {
-        pg_sys::NodeTag::T_AlterTableStmt => {
-            let stmt = node as *mut pg_sys::AlterTableStmt;
-            // ALTER TABLE reaches foreign tables too: both are captured, and
-            // the relation's kind decides.
-            if !matches!((*stmt).objtype, pg_sys::ObjectType::OBJECT_FOREIGN_TABLE | pg_sys::ObjectType::OBJECT_TABLE) {
-                return Ok(None);
-            }
-            Ok(relid_of((*stmt).relation)
-                .filter(|r| writable_iceberg_table(*r))
-                .map(|relid| Captured::Alter { relid, before: columns_of(relid) }))
+    match target {
+        // ALTER TABLE reaches foreign tables too: both are captured, and the
+        // relation's kind decides.
+        UtilityTarget::AlterColumns(relid) => {
+            Ok(writable_iceberg_table(relid).then(|| Captured::Alter { relid, before: columns_of(relid) }))
         }
-        pg_sys::NodeTag::T_RenameStmt => {
-            let stmt = node as *mut pg_sys::RenameStmt;
-            if (*stmt).renameType != pg_sys::ObjectType::OBJECT_COLUMN
-                || !matches!((*stmt).relationType, pg_sys::ObjectType::OBJECT_FOREIGN_TABLE | pg_sys::ObjectType::OBJECT_TABLE)
-            {
-                return Ok(None);
-            }
-            Ok(relid_of((*stmt).relation)
-                .filter(|r| writable_iceberg_table(*r))
-                .map(|relid| Captured::Alter { relid, before: columns_of(relid) }))
-        }
-        pg_sys::NodeTag::T_DropStmt => {
-            let stmt = node as *mut pg_sys::DropStmt;
-            if (*stmt).removeType != pg_sys::ObjectType::OBJECT_FOREIGN_TABLE {
-                return Ok(None);
-            }
+        UtilityTarget::DropForeignTables(relids) => {
             let mut dropped = Vec::new();
-            for names in crate::pg::nodes::nodes((*stmt).objects) {
-                let rv = pg_sys::makeRangeVarFromNameList(names as *mut pg_sys::List);
-                let Some(relid) = relid_of(rv) else { continue };
+            for relid in relids {
                 if !writable_iceberg_table(relid) || !owns_table(relid) {
                     continue;
                 }
@@ -187,7 +160,7 @@ unsafe fn capture(node: *mut pg_sys::Node) -> LakeResult<Option<Captured>> {
             }
             Ok((!dropped.is_empty()).then_some(Captured::Drop(dropped)))
         }
-        _ => Ok(None),
+        UtilityTarget::Other => Ok(None),
     }
 }
 

@@ -140,3 +140,70 @@ unsafe extern "C-unwind" fn sublink_walker(node: *mut pg_sys::Node, context: *mu
     }
     pg_sys::expression_tree_walker(node, Some(sublink_walker), context)
 }
+
+/// What a utility statement does to existing relations, as far as a part
+/// that mirrors DDL elsewhere (an Iceberg schema, a catalog row) cares.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UtilityTarget {
+    /// ALTER TABLE / ALTER FOREIGN TABLE, or RENAME COLUMN, of this relation.
+    AlterColumns(pg_sys::Oid),
+    /// DROP FOREIGN TABLE of these relations (those that exist).
+    DropForeignTables(Vec<pg_sys::Oid>),
+    Other,
+}
+
+/// Describe utility statement `node` (NULL: `Other`). Relations are looked
+/// up without a lock; missing ones are left out.
+///
+/// # Safety
+/// `node` is NULL or a utility statement node.
+pub unsafe fn utility_target(node: *mut pg_sys::Node) -> UtilityTarget {
+    let table_like =
+        |t: pg_sys::ObjectType::Type| matches!(t, pg_sys::ObjectType::OBJECT_FOREIGN_TABLE | pg_sys::ObjectType::OBJECT_TABLE);
+    // SAFETY: each cast follows the node's tag; the lookups only read catalogs.
+    unsafe {
+        if node.is_null() {
+            return UtilityTarget::Other;
+        }
+        match (*node).type_ {
+            pg_sys::NodeTag::T_AlterTableStmt => {
+                let stmt = node as *mut pg_sys::AlterTableStmt;
+                if !table_like((*stmt).objtype) {
+                    return UtilityTarget::Other;
+                }
+                relid_of((*stmt).relation).map_or(UtilityTarget::Other, UtilityTarget::AlterColumns)
+            }
+            pg_sys::NodeTag::T_RenameStmt => {
+                let stmt = node as *mut pg_sys::RenameStmt;
+                if (*stmt).renameType != pg_sys::ObjectType::OBJECT_COLUMN || !table_like((*stmt).relationType) {
+                    return UtilityTarget::Other;
+                }
+                relid_of((*stmt).relation).map_or(UtilityTarget::Other, UtilityTarget::AlterColumns)
+            }
+            pg_sys::NodeTag::T_DropStmt => {
+                let stmt = node as *mut pg_sys::DropStmt;
+                if (*stmt).removeType != pg_sys::ObjectType::OBJECT_FOREIGN_TABLE {
+                    return UtilityTarget::Other;
+                }
+                let relids = ptrs::<pg_sys::List>((*stmt).objects)
+                    .into_iter()
+                    .filter_map(|names| relid_of(pg_sys::makeRangeVarFromNameList(names)))
+                    .collect();
+                UtilityTarget::DropForeignTables(relids)
+            }
+            _ => UtilityTarget::Other,
+        }
+    }
+}
+
+/// The relation a RangeVar names, if it exists (no lock taken).
+///
+/// # Safety
+/// `rv` is a valid RangeVar.
+unsafe fn relid_of(rv: *mut pg_sys::RangeVar) -> Option<pg_sys::Oid> {
+    // SAFETY: RVR_MISSING_OK returns InvalidOid instead of raising.
+    let oid = unsafe {
+        pg_sys::RangeVarGetRelidExtended(rv, pg_sys::NoLock as i32, pg_sys::RVROption::RVR_MISSING_OK, None, std::ptr::null_mut())
+    };
+    (oid != pg_sys::Oid::INVALID).then_some(oid)
+}

@@ -12,11 +12,9 @@ use super::decimal::parse_decimal;
 use crate::pg::time::{PG_EPOCH_OFFSET_DAYS, PG_EPOCH_OFFSET_MICROS};
 use crate::pg::types::Builtin;
 
-/// Text of a datum through its type's output function.
-///
-/// # Safety
-/// `datum` is a non-NULL datum of type `type_oid`.
-unsafe fn datum_text(datum: pg_sys::Datum, type_oid: pg_sys::Oid, cache: &mut HashMap<u32, Box<pg_sys::FmgrInfo>>) -> String {
+/// Text of a datum through its type's output function; `datum` is a
+/// non-NULL datum of type `type_oid` (see `append_value`).
+fn datum_text(datum: pg_sys::Datum, type_oid: pg_sys::Oid, cache: &mut HashMap<u32, Box<pg_sys::FmgrInfo>>) -> String {
     // SAFETY: the output function of the datum's own type, looked up once.
     unsafe {
         let finfo = cache.entry(type_oid.to_u32()).or_insert_with(|| {
@@ -95,7 +93,7 @@ pub(super) fn append_value(
             _ => int()? as f64,
         }),
         DataType::Decimal128(precision, scale) => {
-            let text = unsafe { datum_text(datum, type_oid, out_functions) };
+            let text = datum_text(datum, type_oid, out_functions);
             let v = parse_decimal(&text, *precision as u32, *scale as u32)?;
             b!(Decimal128Builder).append_value(v)
         }
@@ -124,7 +122,7 @@ pub(super) fn append_value(
         DataType::Utf8 | DataType::LargeUtf8 => {
             let s = match ty {
                 Some(t) if t.is_text() => unsafe { String::from_datum(datum, false) }.unwrap_or_default(),
-                _ => unsafe { datum_text(datum, type_oid, out_functions) },
+                _ => datum_text(datum, type_oid, out_functions),
             };
             if matches!(data_type, DataType::Utf8) {
                 b!(StringBuilder).append_value(s)
