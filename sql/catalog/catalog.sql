@@ -1,4 +1,4 @@
--- townlake Iceberg catalog: the catalog tables (loaded by src/catalog/mod.rs).
+-- townlake Iceberg catalog: the catalog tables (loaded by src/iceberg/catalog/mod.rs).
 -- Bootstrap block: the first of the extension script, everything else may
 -- refer to these tables.
 

@@ -1,5 +1,5 @@
 -- townlake Iceberg: the foreign-data wrapper and the default server (loaded
--- by src/iceberg/fdw.rs, after the Rust validator).
+-- by src/iceberg/wrapper.rs, after the Rust validator).
 
 CREATE FUNCTION lake.iceberg_fdw_handler() RETURNS fdw_handler
     AS 'MODULE_PATHNAME', 'iceberg_fdw_handler' LANGUAGE C STRICT;

@@ -687,3 +687,21 @@ unsafe extern "C-unwind" fn import_foreign_schema<W: Wrapper>(
         pg_sys::pstrdup(c.as_ptr())
     }))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{ImportFilter, ImportRequest};
+
+    fn request(filter: ImportFilter) -> ImportRequest {
+        ImportRequest { remote_schema: "ns".into(), local_schema: "public".into(), filter }
+    }
+
+    #[test]
+    fn import_filters() {
+        assert!(request(ImportFilter::All).wants("t"));
+        let limit = request(ImportFilter::LimitTo(vec!["a".into(), "b".into()]));
+        assert!(limit.wants("a") && limit.wants("b") && !limit.wants("c"));
+        let except = request(ImportFilter::Except(vec!["a".into()]));
+        assert!(!except.wants("a") && except.wants("c"));
+    }
+}

@@ -124,30 +124,29 @@ pub fn is_iceberg_table(rel: pg_sys::Oid) -> bool {
 /// The name of the wrapper (pg_foreign_data_wrapper.fdwname).
 pub const WRAPPER: &str = "iceberg";
 
+/// A foreign table's Iceberg options and its server.
 pub fn table_options(relid: pg_sys::Oid) -> LakeResult<(TableOptions, pg_sys::Oid)> {
-    {
-        let (opts, server_oid) = fdw_source::table_options(relid);
-        let relname = fdw_source::relation_name(relid).unwrap_or_default();
-        let snapshot_id = match opts.get("snapshot_id") {
-            Some(s) => Some(super::timetravel::parse_snapshot_id(s).map_err(LakeError::invalid)?),
-            None => None,
-        };
-        let t = TableOptions {
-            namespace: opts.get("namespace").cloned(),
-            table: opts.get("table").cloned().unwrap_or(relname),
-            metadata_location: opts.get("metadata_location").cloned(),
-            snapshot_id,
-        };
-        if t.namespace.is_none() && t.metadata_location.is_none() {
-            return Err(LakeError::new(
-                PgSqlErrorCode::ERRCODE_FDW_OPTION_NAME_NOT_FOUND,
-                format!("foreign table \"{}\" names no Iceberg table", t.table),
-            )
-            .with_hint("Give OPTIONS (namespace 'ns', table 't') or OPTIONS (metadata_location '…/metadata/vN.metadata.json'), or use IMPORT FOREIGN SCHEMA."));
-        }
-        Ok((t, server_oid))
+    let (opts, server_oid) = fdw_source::table_options(relid);
+    let relname = fdw_source::relation_name(relid).unwrap_or_default();
+    let snapshot_id = match opts.get("snapshot_id") {
+        Some(s) => Some(super::timetravel::parse_snapshot_id(s).map_err(LakeError::invalid)?),
+        None => None,
+    };
+    let t = TableOptions {
+        namespace: opts.get("namespace").cloned(),
+        table: opts.get("table").cloned().unwrap_or(relname),
+        metadata_location: opts.get("metadata_location").cloned(),
+        snapshot_id,
+    };
+    if t.namespace.is_none() && t.metadata_location.is_none() {
+        return Err(LakeError::new(
+            PgSqlErrorCode::ERRCODE_FDW_OPTION_NAME_NOT_FOUND,
+            format!("foreign table \"{}\" names no Iceberg table", t.table),
+        )
+        .with_hint("Give OPTIONS (namespace 'ns', table 't') or OPTIONS (metadata_location '…/metadata/vN.metadata.json'), or use IMPORT FOREIGN SCHEMA."));
     }
-}
+    Ok((t, server_oid))
+    }
 
 /// An Iceberg table resolved to its current metadata.
 pub struct ResolvedTable {

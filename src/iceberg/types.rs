@@ -221,6 +221,17 @@ mod tests {
     }
 
     #[test]
+    fn builtin_kinds() {
+        assert_eq!(PgKind::of(Builtin::Varchar), PgKind::Text);
+        assert_eq!(PgKind::of(Builtin::Text), PgKind::Text);
+        assert_eq!(PgKind::of(Builtin::TimestampTz), PgKind::TimestampTz);
+        assert_eq!(PgKind::of(Builtin::Jsonb).name(), "jsonb");
+        // varchar columns are checked as text.
+        let s = Type::Primitive(PrimitiveType::String);
+        assert!(check_compatible(&s, PgKind::of(Builtin::Varchar), None).is_ok());
+    }
+
+    #[test]
     fn narrowing_is_rejected() {
         let long = Type::Primitive(PrimitiveType::Long);
         assert!(check_compatible(&long, PgKind::Int4, None).is_err());
