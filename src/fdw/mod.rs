@@ -13,6 +13,16 @@
 //! - `state`: plan state and Rust state owned by memory contexts.
 //!
 //! Nothing here knows a particular wrapper.
+//!
+//! Adding a wrapper: implement `routine::Wrapper` for a unit struct (its
+//! planning state, plan, scan and modify types, and what each callback does
+//! at the source), declare its handler with
+//! `crate::fdw_handler!(x_fdw_handler, pg_finfo_x_fdw_handler, X)`, validate
+//! options with `options::check_names`, and translate `filter::Filter` into
+//! the source's language. Aggregate, ORDER BY and LIMIT pushdown: override
+//! `Wrapper::upper_path` (accept an `upper::UpperQuery` with an estimate) and
+//! `Wrapper::plan_upper`; the default declines, which leaves Postgres' plan
+//! as it was.
 
 pub mod clauses;
 pub mod explain;
