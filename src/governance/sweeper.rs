@@ -50,7 +50,16 @@ fn sweeper_main(db: pg_sys::Oid) {
     BackgroundWorker::connect_worker_to_spi_by_oid(Some(db), None);
     let outcome = in_transaction(|| {
         let installed = Spi::get_one::<bool>(
-            "SELECT pg_catalog.to_regprocedure('lake._op_expire_grants(oid, jsonb)') IS NOT NULL",
+            // Only the extension's own function: in a database without townlake,
+            // anyone with CREATE could make a schema `lake` and a function of
+            // that name, which this superuser worker would then run. The
+            // function must belong to the townlake extension (pg_depend 'e').
+        "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d \
+                JOIN pg_catalog.pg_extension e ON e.oid OPERATOR(pg_catalog.=) d.refobjid \
+               WHERE d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_proc'::pg_catalog.regclass \
+                 AND d.objid OPERATOR(pg_catalog.=) pg_catalog.to_regprocedure('lake._op_expire_grants(oid, jsonb)') \
+                 AND d.refclassid OPERATOR(pg_catalog.=) 'pg_catalog.pg_extension'::pg_catalog.regclass \
+                 AND d.deptype OPERATOR(pg_catalog.=) 'e' AND e.extname OPERATOR(pg_catalog.=) 'townlake')",
         )?
         .unwrap_or(false);
         if installed {
