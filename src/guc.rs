@@ -46,7 +46,7 @@ pub fn init() {
         define_string(
             c"townlake.as_of",
             c"Read every Iceberg table as of this time (timestamptz); empty reads the current snapshot.",
-            c"",
+            c"The latest snapshot committed at or before this time is read; a time before a table's first snapshot is an error. Refused through governed published views.",
             &raw mut AS_OF,
             c"".as_ptr(),
             pg_sys::GucContext::PGC_USERSET,
@@ -55,7 +55,7 @@ pub fn init() {
         define_string(
             c"townlake.snapshot_id",
             c"Read every Iceberg table at this snapshot id; empty reads the current snapshot.",
-            c"",
+            c"A snapshot_id from lake.snapshots(table); an unknown snapshot id is an error. Refused through governed published views.",
             &raw mut SNAPSHOT_ID,
             c"".as_ptr(),
             pg_sys::GucContext::PGC_USERSET,
@@ -65,7 +65,7 @@ pub fn init() {
     GucRegistry::define_int_guc(
         c"townlake.batch_size",
         c"Rows per Arrow batch when reading Parquet.",
-        c"",
+        c"Larger batches cost more memory per scan and fewer calls per row; the default suits most tables.",
         &BATCH_SIZE,
         64,
         1_000_000,
@@ -75,7 +75,7 @@ pub fn init() {
     GucRegistry::define_int_guc(
         c"townlake.scan_concurrency",
         c"Data files one Iceberg scan reads at the same time.",
-        c"",
+        c"Files are fetched and decoded ahead of the executor; more files at once uses more memory and object-store connections.",
         &SCAN_CONCURRENCY,
         1,
         64,
@@ -85,7 +85,7 @@ pub fn init() {
     GucRegistry::define_int_guc(
         c"townlake.write_batch_rows",
         c"Rows buffered per batch when writing Iceberg data files.",
-        c"",
+        c"INSERT and COPY buffer this many rows in memory before encoding them to Parquet.",
         &WRITE_BATCH_ROWS,
         64,
         10_000_000,
@@ -95,7 +95,7 @@ pub fn init() {
     GucRegistry::define_int_guc(
         c"townlake.row_group_rows",
         c"Rows per Parquet row group in written Iceberg data files.",
-        c"",
+        c"Each row group carries min/max statistics that scans use to skip data; smaller groups prune finer but compress worse.",
         &ROW_GROUP_ROWS,
         1024,
         100_000_000,
@@ -105,7 +105,7 @@ pub fn init() {
     GucRegistry::define_int_guc(
         c"townlake.target_file_size_mb",
         c"Target size of written Iceberg data files, in megabytes.",
-        c"",
+        c"A write starts a new data file when the current one reaches this size; lake.compact uses it as its default target.",
         &TARGET_FILE_SIZE_MB,
         1,
         8192,
@@ -115,7 +115,7 @@ pub fn init() {
     GucRegistry::define_int_guc(
         c"townlake.max_open_partitions",
         c"Partition files one Iceberg write keeps open before closing them (bounds memory).",
-        c"",
+        c"When rows for more partitions arrive, open files are closed (later rows of their partitions start new files), so memory stays bounded.",
         &MAX_OPEN_PARTITIONS,
         1,
         10_000,
@@ -125,7 +125,7 @@ pub fn init() {
     GucRegistry::define_int_guc(
         c"townlake.min_parallel_rows",
         c"Rows per parallel worker an Iceberg scan needs before it is planned in parallel.",
-        c"",
+        c"Scans of tables with at least two data files and this many rows per planned worker may run in parallel workers.",
         &MIN_PARALLEL_ROWS,
         0,
         i32::MAX,
@@ -135,7 +135,7 @@ pub fn init() {
     GucRegistry::define_bool_guc(
         c"townlake.purge_on_drop",
         c"DROP FOREIGN TABLE also deletes the Iceberg table's files (after COMMIT).",
-        c"",
+        c"Applies to foreign tables that created their Iceberg table; off keeps the files. Foreign tables that only attached a table never delete it.",
         &PURGE_ON_DROP,
         GucContext::Userset,
         GucFlags::default(),

@@ -115,7 +115,7 @@ pub fn init() {
     GucRegistry::define_int_guc(
         c"townlake.audit_queue_slots",
         c"Records the shared-memory audit queue holds (8 kB each).",
-        c"",
+        c"Set at server start; the queue lives in shared memory and in townlake/audit_queue in the data directory.",
         &QUEUE_SLOTS,
         16,
         65536,
@@ -135,7 +135,7 @@ pub fn init() {
     GucRegistry::define_int_guc(
         c"townlake.audit_role_slots",
         c"Audit queue slots all sessions of one role may hold together (0: a quarter of the queue).",
-        c"",
+        c"Keeps one role from filling the queue for everyone; a role at its share waits for its own records to be written.",
         &ROLE_SLOTS,
         0,
         65536,
@@ -145,7 +145,7 @@ pub fn init() {
     GucRegistry::define_int_guc(
         c"townlake.audit_queue_wait",
         c"Seconds a statement on governed data waits for room in the audit queue before it fails.",
-        c"",
+        c"A statement that cannot get a queue slot within this time fails instead of running unaudited. Superusers only; can be set per role.",
         &QUEUE_WAIT,
         1,
         3600,
@@ -155,7 +155,7 @@ pub fn init() {
     GucRegistry::define_int_guc(
         c"townlake.grant_sweep_seconds",
         c"Seconds between background sweeps that revoke expired access grants.",
-        c"",
+        c"Expired grants stop applying at their expiry time regardless; the sweep records them as revoked in lake.access_grants and lake.reviews.",
         &SWEEP_SECONDS,
         1,
         86400,
