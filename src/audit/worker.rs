@@ -215,8 +215,17 @@ pub extern "C-unwind" fn townlake_audit_writer(arg: pg_sys::Datum) {
     let mut plans: Option<Plans> = None;
     loop {
         if last_sweep.is_none_or(|t| t.elapsed() >= sweep_every) {
-            in_transaction(|| Spi::run("SELECT lake._op_expire_grants(10, '{}')"))
-                .unwrap_or_else(|e| pgrx::warning!("townlake: expiring grants failed: {e}"));
+            // Looked up first: an ERROR would end the writer, and until ALTER
+            // EXTENSION townlake UPDATE has run the function is not in
+            // lake_internal (expired grants are refused at query time anyway).
+            in_transaction(|| {
+                let sweep = "SELECT to_regprocedure('lake_internal._op_expire_grants(oid,jsonb)') IS NOT NULL";
+                match Spi::get_one::<bool>(sweep) {
+                    Ok(Some(true)) => Spi::run("SELECT lake_internal._op_expire_grants(10, '{}')"),
+                    other => other.map(|_| ()),
+                }
+            })
+            .unwrap_or_else(|e| pgrx::warning!("townlake: expiring grants failed: {e}"));
             last_sweep = Some(Instant::now());
         }
         committed.settle(false);

@@ -247,7 +247,7 @@ pub fn attach_check(rel: pg_sys::Oid, rel_owner: pg_sys::Oid, catalog: &str, nam
     may_attach(rel_owner, in_governed_schema(rel)?, catalog, namespace, table)?
 }
 
-extension_sql_file!("../../sql/catalog/catalog.sql", name = "catalog_tables", bootstrap);
+extension_sql_file!("../../sql/catalog/catalog.sql", name = "catalog_tables", requires = [lake_internal]);
 
 /// `lake.allow_attach(rel, grantee)`: the owner of the Iceberg table behind
 /// foreign table `rel` lets `grantee` attach it too (with IMPORT FOREIGN

@@ -22,7 +22,7 @@ unsafe fn is_iceberg_table(relid: pg_sys::Oid) -> bool {
 }
 
 /// Called by the `townlake_attach_iceberg` event trigger for each new foreign table.
-#[pg_extern]
+#[pg_extern(schema = "lake_internal")]
 fn iceberg_foreign_table_created(relid: pg_sys::Oid) {
     unsafe {
         if !is_iceberg_table(relid) {
