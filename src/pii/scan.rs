@@ -648,8 +648,10 @@ pub fn record_state(
     Ok(())
 }
 
-/// Tells listeners (and governance, when it provides the hook) which
-/// columns' findings changed, so reviewed columns can go back to pending.
+/// Tells listeners and governance which columns' findings changed
+/// (governance logs them for its reviewers: the contract in
+/// docs/architecture-sql.md). Looked up first: a database whose townlake
+/// objects predate the library has no such function until it is updated.
 fn announce_changes(client: &mut SpiClient<'_>, meta: &RelationMeta, columns: &[String]) -> LakeResult<()> {
     let err = spi_error("cannot announce changed PII findings");
     let payload = serde_json::json!({ "relation": meta.qualified, "oid": u32::from(meta.oid), "columns": columns });
