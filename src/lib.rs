@@ -33,6 +33,13 @@ pub extern "C-unwind" fn _PG_init() {
     pg::settings::reserve_prefix();
 }
 
+// Schema lake is the API; lake_internal holds what townlake's own code calls
+// and users should not (docs/architecture-sql.md). pgrx creates it before
+// the functions declared with `schema = "lake_internal"` and the SQL blocks
+// that name it in their `requires`.
+#[pg_schema]
+mod lake_internal {}
+
 // The last block of the extension script: privileges that span the parts and
 // dump/restore support for every part's tables.
 extension_sql_file!("../sql/finalize.sql", name = "finalize", finalize);
@@ -186,7 +193,7 @@ mod tests {
 
     #[pg_test(error = "governance operation \"enable_pii\" cannot be called from SQL")]
     fn internal_operations_are_refused_from_sql() {
-        Spi::run("SELECT lake._privileged('enable_pii', '{\"reason\": \"x\"}')").unwrap();
+        Spi::run("SELECT lake_internal._privileged('enable_pii', '{\"reason\": \"x\"}')").unwrap();
     }
 
     #[pg_test(error = "Iceberg table \"pgtest.nothere\" does not exist in catalog \"lake_local\"")]

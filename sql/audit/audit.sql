@@ -33,9 +33,9 @@ $lz4$;
 CREATE INDEX audit_batches_logged_at ON lake.audit_batches (logged_at);
 COMMENT ON TABLE lake.audit_batches IS 'Storage of lake.audit_log: batches of records as written; append-only, hash-chained';
 CREATE TRIGGER audit_batches_append_only BEFORE UPDATE OR DELETE ON lake.audit_batches
-    FOR EACH ROW EXECUTE FUNCTION lake._gov_append_only();
+    FOR EACH ROW EXECUTE FUNCTION lake_internal._gov_append_only();
 CREATE TRIGGER audit_batches_no_truncate BEFORE TRUNCATE ON lake.audit_batches
-    FOR EACH STATEMENT EXECUTE FUNCTION lake._gov_append_only();
+    FOR EACH STATEMENT EXECUTE FUNCTION lake_internal._gov_append_only();
 
 -- Head of the chain: the last record and how many there are, so deleting
 -- the newest records is detected too.
@@ -46,6 +46,7 @@ CREATE TABLE lake.audit_chain (
     records bigint NOT NULL
 );
 INSERT INTO lake.audit_chain VALUES (1, 0, repeat('0', 64), 0);
+COMMENT ON TABLE lake.audit_chain IS 'Head of the audit hash chain: the last record, its hash and the number of records (lake.verify_audit compares it with the log)';
 
 -- One row per record. Timestamps are kept as Postgres microseconds in the
 -- records (started_us, logged_us), so they read back exactly. logged_at is
@@ -86,9 +87,9 @@ SELECT b.first_id + u.o - 1 AS id,
  WHERE u.rec IS NOT NULL;
 COMMENT ON VIEW lake.audit_log IS 'Every statement on governed data and every PII flip; append-only, hash-chained (lake.verify_audit)';
 CREATE TRIGGER audit_log_append_only INSTEAD OF INSERT OR UPDATE OR DELETE ON lake.audit_log
-    FOR EACH ROW EXECUTE FUNCTION lake._gov_append_only();
+    FOR EACH ROW EXECUTE FUNCTION lake_internal._gov_append_only();
 
-CREATE FUNCTION lake._gov_chain_hash(prev text, payload text) RETURNS text
+CREATE FUNCTION lake_internal._gov_chain_hash(prev text, payload text) RETURNS text
 LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
     SELECT pg_catalog.encode(pg_catalog.sha256(pg_catalog.convert_to(prev OPERATOR(pg_catalog.||) payload, 'UTF8')), 'hex')
 $$;
@@ -116,7 +117,7 @@ BEGIN
      WHERE x.rec IS NULL OR x.hash IS NULL OR x.rid IS NULL
         OR x.id <> x.expected_id
         OR (x.o = 1 AND x.batch_prev <> x.expected_prev)
-        OR x.hash <> lake._gov_chain_hash(x.expected_prev, x.rec)
+        OR x.hash <> lake_internal._gov_chain_hash(x.expected_prev, x.rec)
         OR x.rid IS DISTINCT FROM (x.rec::json ->> 'id')::uuid
         OR x.batch_logged_at IS DISTINCT FROM
            timestamptz '2000-01-01 00:00:00+00' + (x.rec::json ->> 'logged_us')::bigint * interval '1 microsecond'
@@ -145,3 +146,5 @@ REVOKE ALL ON FUNCTION lake.verify_audit() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION lake.verify_audit() TO lake_auditor;
 REVOKE ALL ON FUNCTION lake.audit_queue_stats() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION lake.audit_queue_stats() TO lake_auditor;
+COMMENT ON FUNCTION lake.audit_pending() IS 'Auditor: audit records of this database still in the queue, not yet in lake.audit_log';
+COMMENT ON FUNCTION lake.audit_queue_stats() IS 'Auditor: the shared audit queue''s slots, slots in use and unwritten, refused and throttled claims, and this session''s shares';

@@ -1,6 +1,6 @@
 -- townlake Iceberg catalog: the catalog tables (loaded by src/iceberg/catalog/mod.rs).
--- Bootstrap block: the first of the extension script, everything else may
--- refer to these tables.
+-- Parts that refer to these tables name this block ("catalog_tables") in
+-- their requires. Its row-security predicate lives in lake_internal.
 
 -- The Iceberg JDBC/SQL catalog layout, as PyIceberg's SqlCatalog creates it,
 -- so PyIceberg, Spark and Trino can share this catalog.
@@ -44,7 +44,7 @@ GRANT SELECT ON lake.iceberg_table_owners TO PUBLIC;
 -- Governed tables' catalog rows (their metadata locations) are visible to
 -- governance roles only. The predicate runs as the extension owner with a
 -- fixed search_path.
-CREATE FUNCTION lake._iceberg_row_visible(catalog text, namespace text, "table" text, who name) RETURNS boolean
+CREATE FUNCTION lake_internal._iceberg_row_visible(catalog text, namespace text, "table" text, who name) RETURNS boolean
 LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
     SELECT NOT EXISTS (SELECT 1 FROM lake.iceberg_table_owners o
                         WHERE o.catalog_name = catalog AND o.table_namespace = namespace
@@ -55,4 +55,4 @@ LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 $$;
 ALTER TABLE lake.iceberg_tables ENABLE ROW LEVEL SECURITY;
 CREATE POLICY townlake_visible ON lake.iceberg_tables FOR SELECT
-    USING (lake._iceberg_row_visible(catalog_name, table_namespace, table_name, current_user));
+    USING (lake_internal._iceberg_row_visible(catalog_name, table_namespace, table_name, current_user));

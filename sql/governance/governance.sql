@@ -7,10 +7,17 @@
 --   The audit log is in sql/audit/audit.sql; privileges that span parts and
 --   dump/restore support are in sql/finalize.sql.
 --
--- Every public function is a thin SQL wrapper around lake._privileged(op,
--- args) (Rust): it records the real caller and runs lake._op_<op>(caller,
--- args) with the extension's privileges. _op_* and _gov_* functions are
--- executable by superusers only and always run with a fixed search_path.
+-- Every public function (schema lake) is a thin SQL wrapper around
+-- lake_internal._privileged(op, args) (Rust): it records the real caller and
+-- runs lake_internal._op_<op>(caller, args) with the extension's privileges.
+-- _op_* and _gov_* functions live in lake_internal, are executable by
+-- superusers only and always run with a fixed search_path.
+--
+-- Contracts with other parts (docs/architecture-sql.md lists them all):
+--   called by the PII scanner: lake_internal._gov_pii_finding_changed(regclass, name)
+--   calls into the PII scanner: lake.pii_suggestion(regclass, name), looked up at run time
+--   used by the audit log: lake_internal._gov_append_only() (append-only triggers)
+--   called by the audit writer: lake_internal._op_expire_grants(oid, jsonb) (grant sweep)
 
 -- ====================================================================== roles
 -- Roles are cluster-wide: create them once, keep them across DROP EXTENSION.
@@ -140,7 +147,7 @@ INSERT INTO lake.mask_key (key)
 SELECT pg_catalog.decode(pg_catalog.replace(gen_random_uuid()::text || gen_random_uuid()::text, '-', ''), 'hex');
 
 -- Append-only tables reject UPDATE, DELETE and TRUNCATE, from anyone.
-CREATE FUNCTION lake._gov_append_only() RETURNS trigger
+CREATE FUNCTION lake_internal._gov_append_only() RETURNS trigger
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
     RAISE EXCEPTION 'lake.% is append-only', TG_TABLE_NAME
@@ -148,28 +155,28 @@ BEGIN
 END
 $$;
 CREATE TRIGGER reviews_append_only BEFORE UPDATE OR DELETE ON lake.reviews
-    FOR EACH ROW EXECUTE FUNCTION lake._gov_append_only();
+    FOR EACH ROW EXECUTE FUNCTION lake_internal._gov_append_only();
 CREATE TRIGGER reviews_no_truncate BEFORE TRUNCATE ON lake.reviews
-    FOR EACH STATEMENT EXECUTE FUNCTION lake._gov_append_only();
+    FOR EACH STATEMENT EXECUTE FUNCTION lake_internal._gov_append_only();
 CREATE TRIGGER pii_sessions_append_only BEFORE UPDATE OR DELETE ON lake.pii_sessions
-    FOR EACH ROW EXECUTE FUNCTION lake._gov_append_only();
+    FOR EACH ROW EXECUTE FUNCTION lake_internal._gov_append_only();
 CREATE TRIGGER pii_sessions_no_truncate BEFORE TRUNCATE ON lake.pii_sessions
-    FOR EACH STATEMENT EXECUTE FUNCTION lake._gov_append_only();
+    FOR EACH STATEMENT EXECUTE FUNCTION lake_internal._gov_append_only();
 
 -- Backends cache which relations are governed; changes invalidate it at commit.
-CREATE FUNCTION lake._gov_changed() RETURNS trigger
+CREATE FUNCTION lake_internal._gov_changed() RETURNS trigger
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
-    PERFORM lake._governance_changed();
+    PERFORM lake_internal._governance_changed();
     RETURN NULL;
 END
 $$;
 CREATE TRIGGER governed_relations_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE
-    ON lake.governed_relations FOR EACH STATEMENT EXECUTE FUNCTION lake._gov_changed();
+    ON lake.governed_relations FOR EACH STATEMENT EXECUTE FUNCTION lake_internal._gov_changed();
 CREATE TRIGGER governed_schemas_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE
-    ON lake.governed_schemas FOR EACH STATEMENT EXECUTE FUNCTION lake._gov_changed();
+    ON lake.governed_schemas FOR EACH STATEMENT EXECUTE FUNCTION lake_internal._gov_changed();
 CREATE TRIGGER access_grants_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE
-    ON lake.access_grants FOR EACH STATEMENT EXECUTE FUNCTION lake._gov_changed();
+    ON lake.access_grants FOR EACH STATEMENT EXECUTE FUNCTION lake_internal._gov_changed();
 
 -- ====================================================================== masks
 -- The masks are native (src/governance/masks.rs): immutable, strict,
@@ -183,21 +190,23 @@ COMMENT ON FUNCTION lake.mask_year(date) IS 'Mask: January 1st of the same year'
 COMMENT ON FUNCTION lake.mask_email(text) IS 'Mask: j***@example.com';
 COMMENT ON FUNCTION lake.mask_partial(text, integer, integer) IS 'Mask: keep the first keep_first and last keep_last characters';
 COMMENT ON FUNCTION lake.mask_hash(text) IS 'Mask: keyed HMAC-SHA256 (hex); the key is readable by superusers only';
+COMMENT ON FUNCTION lake.mask_hash_keyed(text, bytea) IS 'Hex HMAC-SHA256 of a value under a key; published views pass the key of lake.mask_key (what lake.mask_hash becomes in a view)';
+COMMENT ON TABLE lake.mask_key IS 'The key of lake.mask_hash; readable only by lake_governance, the owner of the published views';
 
 -- ==================================================================== helpers
-CREATE FUNCTION lake._gov_role_name(r oid) RETURNS name
+CREATE FUNCTION lake_internal._gov_role_name(r oid) RETURNS name
 LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
     SELECT COALESCE((SELECT rolname FROM pg_roles WHERE oid = r), r::text::name)
 $$;
 
-CREATE FUNCTION lake._gov_is_superuser(r oid) RETURNS boolean
+CREATE FUNCTION lake_internal._gov_is_superuser(r oid) RETURNS boolean
 LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
     SELECT COALESCE((SELECT rolsuper FROM pg_roles WHERE oid = r), false)
 $$;
 
 -- Whether role `who` holds role `target` (directly or through membership),
 -- false for roles that no longer exist.
-CREATE FUNCTION lake._gov_holds(who oid, target oid) RETURNS boolean
+CREATE FUNCTION lake_internal._gov_holds(who oid, target oid) RETURNS boolean
 LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
     SELECT CASE WHEN who = target THEN true
                 WHEN EXISTS (SELECT 1 FROM pg_roles WHERE oid = who)
@@ -206,23 +215,23 @@ LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
                 ELSE false END
 $$;
 
-CREATE FUNCTION lake._gov_is_reviewer(who oid) RETURNS boolean
+CREATE FUNCTION lake_internal._gov_is_reviewer(who oid) RETURNS boolean
 LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
-    SELECT lake._gov_is_superuser(who) OR lake._gov_holds(who, 'lake_reviewer'::regrole)
+    SELECT lake_internal._gov_is_superuser(who) OR lake_internal._gov_holds(who, 'lake_reviewer'::regrole)
 $$;
 
-CREATE FUNCTION lake._gov_require_reviewer(who oid) RETURNS void
+CREATE FUNCTION lake_internal._gov_require_reviewer(who oid) RETURNS void
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
-    IF NOT lake._gov_is_reviewer(who) THEN
-        RAISE EXCEPTION 'role "%" is not a townlake reviewer', lake._gov_role_name(who)
+    IF NOT lake_internal._gov_is_reviewer(who) THEN
+        RAISE EXCEPTION 'role "%" is not a townlake reviewer', lake_internal._gov_role_name(who)
             USING ERRCODE = 'insufficient_privilege',
                   HINT = 'Reviewers are members of lake_reviewer (GRANT lake_reviewer TO ...), or superusers.';
     END IF;
 END
 $$;
 
-CREATE FUNCTION lake._gov_require_reason(reason text, what text) RETURNS text
+CREATE FUNCTION lake_internal._gov_require_reason(reason text, what text) RETURNS text
 LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
     IF reason IS NULL OR btrim(reason) = '' THEN
@@ -235,7 +244,7 @@ END
 $$;
 
 -- The governed relation `rel` (raw relation or its published view).
-CREATE FUNCTION lake._gov_relation(rel oid) RETURNS lake.governed_relations
+CREATE FUNCTION lake_internal._gov_relation(rel oid) RETURNS lake.governed_relations
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     g lake.governed_relations;
@@ -262,7 +271,7 @@ $$;
 -- A governed relation named in text, as analysts write it: the published
 -- name ('sales.orders', 'orders') or the raw name. Resolved with the
 -- extension's privileges, so no USAGE on the raw schema is needed.
-CREATE FUNCTION lake._gov_relation_by_name(rel text) RETURNS lake.governed_relations
+CREATE FUNCTION lake_internal._gov_relation_by_name(rel text) RETURNS lake.governed_relations
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     parts text[];
@@ -291,17 +300,17 @@ BEGIN
 END
 $$;
 
-CREATE FUNCTION lake._gov_published_name(g lake.governed_relations) RETURNS text
+CREATE FUNCTION lake_internal._gov_published_name(g lake.governed_relations) RETURNS text
 LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
     SELECT format('%I.%I', gs.published_schema, g.relname) FROM lake.governed_schemas gs WHERE gs.raw_schema = g.raw_schema
 $$;
 
-CREATE FUNCTION lake._gov_raw_name(g lake.governed_relations) RETURNS text
+CREATE FUNCTION lake_internal._gov_raw_name(g lake.governed_relations) RETURNS text
 LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
     SELECT format('%I.%I', g.raw_schema, g.relname)
 $$;
 
-CREATE FUNCTION lake._gov_column(rel oid, col name) RETURNS lake.governed_columns
+CREATE FUNCTION lake_internal._gov_column(rel oid, col name) RETURNS lake.governed_columns
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     c lake.governed_columns;
@@ -315,14 +324,14 @@ BEGIN
 END
 $$;
 
-CREATE FUNCTION lake._gov_log(actor oid, action text, rel oid, relation text, col name, detail jsonb, reason text)
+CREATE FUNCTION lake_internal._gov_log(actor oid, action text, rel oid, relation text, col name, detail jsonb, reason text)
 RETURNS void LANGUAGE sql SET search_path = pg_catalog, pg_temp AS $$
     INSERT INTO lake.reviews (actor, action, relid, relation, column_name, detail, reason)
-    VALUES (lake._gov_role_name(actor), action, rel, relation, col, COALESCE(detail, '{}'), reason)
+    VALUES (lake_internal._gov_role_name(actor), action, rel, relation, col, COALESCE(detail, '{}'), reason)
 $$;
 
 -- Grants on `rel` that are in force now.
-CREATE FUNCTION lake._gov_active_grants(rel oid) RETURNS SETOF lake.access_grants
+CREATE FUNCTION lake_internal._gov_active_grants(rel oid) RETURNS SETOF lake.access_grants
 LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
     SELECT * FROM lake.access_grants a
      WHERE a.relid = rel AND a.revoked_at IS NULL AND (a.expires_at IS NULL OR a.expires_at > clock_timestamp())
@@ -330,14 +339,14 @@ LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
 $$;
 
 -- Postgres timestamp as microseconds since 2000-01-01 (what Rust keeps).
-CREATE FUNCTION lake._gov_pg_micros(t timestamptz) RETURNS bigint
+CREATE FUNCTION lake_internal._gov_pg_micros(t timestamptz) RETURNS bigint
 LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
     SELECT (pg_catalog.date_part('epoch', t) OPERATOR(pg_catalog.*) 1000000)::bigint
            OPERATOR(pg_catalog.-) 946684800000000
 $$;
 
 -- A relation as a regclass constant in SQL text: '"schema"."name"'::regclass.
-CREATE FUNCTION lake._gov_regclass_sql(rel oid) RETURNS text
+CREATE FUNCTION lake_internal._gov_regclass_sql(rel oid) RETURNS text
 LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
     SELECT format('%L::regclass', format('%I.%I', n.nspname, c.relname))
       FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = rel
@@ -345,7 +354,7 @@ $$;
 
 -- ==================================================================== masks
 -- Whether `mask` can serve as a mask with named extra arguments `args`.
-CREATE FUNCTION lake._gov_check_mask(mask oid, args jsonb) RETURNS void
+CREATE FUNCTION lake_internal._gov_check_mask(mask oid, args jsonb) RETURNS void
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     p record;
@@ -380,7 +389,7 @@ $$;
 
 -- Whether a mask taking `argtype` can take a column of type `coltype`
 -- without an explicit cast (explicit I/O casts would only fail at query time).
-CREATE FUNCTION lake._gov_mask_fits(coltype oid, argtype oid) RETURNS boolean
+CREATE FUNCTION lake_internal._gov_mask_fits(coltype oid, argtype oid) RETURNS boolean
 LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
     WITH base AS (
         SELECT CASE WHEN t.typtype = 'd' THEN t.typbasetype ELSE t.oid END AS oid FROM pg_type t WHERE t.oid = coltype)
@@ -397,7 +406,7 @@ LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
 $$;
 
 -- Raises unless `mask` can mask column `att` of `rel`.
-CREATE FUNCTION lake._gov_check_mask_column(mask oid, rel oid, att int2) RETURNS void
+CREATE FUNCTION lake_internal._gov_check_mask_column(mask oid, rel oid, att int2) RETURNS void
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     coltype oid;
@@ -405,7 +414,7 @@ DECLARE
 BEGIN
     SELECT atttypid INTO coltype FROM pg_attribute WHERE attrelid = rel AND attnum = att;
     SELECT proargtypes[0] INTO argtype FROM pg_proc WHERE oid = mask;
-    IF NOT lake._gov_mask_fits(coltype, argtype) THEN
+    IF NOT lake_internal._gov_mask_fits(coltype, argtype) THEN
         RAISE EXCEPTION 'mask % does not take a column of type %', mask::regprocedure, format_type(coltype, NULL)
             USING ERRCODE = 'datatype_mismatch',
                   HINT = 'Pick a mask for that type, e.g. lake.mask_redact(anyelement) or lake.mask_hash(text) for text.';
@@ -415,7 +424,7 @@ $$;
 
 -- The PII scanner's suggestion for a column, if that part of townlake is
 -- installed (checked at run time, so governance works without it).
-CREATE FUNCTION lake._gov_pii_suggestion(rel oid, col name, OUT sensitivity text, OUT mask text,
+CREATE FUNCTION lake_internal._gov_pii_suggestion(rel oid, col name, OUT sensitivity text, OUT mask text,
                                          OUT changed_at timestamptz)
 LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
@@ -437,8 +446,38 @@ BEGIN
 END
 $$;
 
+-- Contract with the PII scanner (src/pii/scan.rs): called in the scan's
+-- transaction for each column whose set of infotypes changed. The review
+-- queue (lake.pending_reviews) reads the new suggestion from the scanner
+-- itself; this records the change in the review log, with the suggestion
+-- and the column's review state at that moment, so reviewers see when and
+-- why a suggestion changed (and an approved public/internal column that now
+-- looks like PII is listed again, as recheck). Columns governance does not
+-- know are none of its business.
+CREATE FUNCTION lake_internal._gov_pii_finding_changed(rel regclass, col name) RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    g lake.governed_relations;
+    c lake.governed_columns;
+    s record;
+BEGIN
+    SELECT * INTO c FROM lake.governed_columns WHERE relid = rel AND column_name = col;
+    IF NOT FOUND THEN
+        RETURN;
+    END IF;
+    SELECT * INTO g FROM lake.governed_relations WHERE relid = rel;
+    SELECT * INTO s FROM lake_internal._gov_pii_suggestion(rel, col);
+    INSERT INTO lake.reviews (actor, action, relid, relation, column_name, detail)
+    VALUES ('townlake', 'pii_finding_changed', rel, lake_internal._gov_raw_name(g), col,
+            jsonb_build_object('suggested_sensitivity', s.sensitivity, 'suggested_mask', s.mask,
+                               'state', c.state, 'sensitivity', c.sensitivity,
+                               'recheck', c.state = 'approved' AND c.sensitivity IN ('public', 'internal')
+                                          AND s.sensitivity IN ('pii', 'restricted')));
+END
+$$;
+
 -- A mask named in text ('lake.mask_email(text)', 'mask_email', 'email').
-CREATE FUNCTION lake._gov_mask_from_text(name text) RETURNS regprocedure
+CREATE FUNCTION lake_internal._gov_mask_from_text(name text) RETURNS regprocedure
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     m regprocedure;
@@ -457,7 +496,7 @@ BEGIN
         END;
         IF m IS NOT NULL THEN
             BEGIN
-                PERFORM lake._gov_check_mask(m, '{}');
+                PERFORM lake_internal._gov_check_mask(m, '{}');
                 RETURN m;
             EXCEPTION WHEN OTHERS THEN
                 NULL;
@@ -469,7 +508,7 @@ END
 $$;
 
 -- The mask a pii/restricted column gets when the reviewer names none.
-CREATE FUNCTION lake._gov_default_mask(rel oid, att int2) RETURNS regprocedure
+CREATE FUNCTION lake_internal._gov_default_mask(rel oid, att int2) RETURNS regprocedure
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     typ oid;
@@ -477,9 +516,9 @@ DECLARE
     suggested regprocedure;
 BEGIN
     SELECT atttypid, attname INTO typ, col FROM pg_attribute WHERE attrelid = rel AND attnum = att;
-    suggested := lake._gov_mask_from_text((lake._gov_pii_suggestion(rel, col)).mask);
+    suggested := lake_internal._gov_mask_from_text((lake_internal._gov_pii_suggestion(rel, col)).mask);
     IF suggested IS NOT NULL
-       AND lake._gov_mask_fits(typ, (SELECT proargtypes[0] FROM pg_proc WHERE oid = suggested)) THEN
+       AND lake_internal._gov_mask_fits(typ, (SELECT proargtypes[0] FROM pg_proc WHERE oid = suggested)) THEN
         RETURN suggested;
     END IF;
     RETURN CASE
@@ -493,7 +532,7 @@ END
 $$;
 
 -- The published view's expression for one approved column (alias r).
-CREATE FUNCTION lake._gov_column_expression(rel oid, c lake.governed_columns) RETURNS text
+CREATE FUNCTION lake_internal._gov_column_expression(rel oid, c lake.governed_columns) RETURNS text
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     value_sql text := 'r.' || quote_ident(c.column_name);
@@ -513,7 +552,7 @@ BEGIN
         RETURN value_sql;
     END IF;
     SELECT atttypid, atttypmod INTO coltype, coltypmod FROM pg_attribute WHERE attrelid = rel AND attnum = c.attnum;
-    m := COALESCE(c.mask, lake._gov_default_mask(rel, c.attnum));
+    m := COALESCE(c.mask, lake_internal._gov_default_mask(rel, c.attnum));
     SELECT pr.proname, pr.proargtypes, pr.prorettype, pr.proargnames, n.nspname INTO p
       FROM pg_proc pr JOIN pg_namespace n ON n.oid = pr.pronamespace WHERE pr.oid = m;
     argtype := p.proargtypes[0];
@@ -546,7 +585,7 @@ BEGIN
     -- The relation is a regclass constant: dumps write it by name.
     RETURN format('CASE WHEN (SELECT lake.pii_revealed(%1$s)) AND lake.pii_revealed(%1$s) '
                   'THEN (%2$s)::%3$s ELSE (%4$s)::%3$s END',
-                  lake._gov_regclass_sql(rel), value_sql, out_type, call_sql);
+                  lake_internal._gov_regclass_sql(rel), value_sql, out_type, call_sql);
 END
 $$;
 
@@ -554,7 +593,7 @@ $$;
 -- (Re)generates the published view of governed relation `rel`, in the
 -- caller's transaction: approved columns only (masked where needed), the
 -- access gate, the row filter.
-CREATE FUNCTION lake._gov_publish(rel oid) RETURNS void
+CREATE FUNCTION lake_internal._gov_publish(rel oid) RETURNS void
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     g record;
@@ -586,7 +625,7 @@ BEGIN
         FOR c IN SELECT * FROM lake.governed_columns
                   WHERE relid = rel AND state = 'approved' ORDER BY published_position, attnum LOOP
             cols := cols || CASE WHEN cols = '' THEN '' ELSE E',\n       ' END
-                         || lake._gov_column_expression(rel, c) || ' AS ' || quote_ident(c.column_name);
+                         || lake_internal._gov_column_expression(rel, c) || ' AS ' || quote_ident(c.column_name);
         END LOOP;
     END IF;
     -- The gate is a pseudo-constant qual: as written, Postgres evaluates it
@@ -596,7 +635,7 @@ BEGIN
     -- The relation is a regclass constant, so pg_dump writes it by name and a
     -- restore binds it to the restored relation.
     body := format(E'SELECT %s\n  FROM %I.%I r\n WHERE lake.access_gate(%s)',
-                   cols, g.raw_schema, g.relname, lake._gov_regclass_sql(rel));
+                   cols, g.raw_schema, g.relname, lake_internal._gov_regclass_sql(rel));
     IF g.row_filter IS NOT NULL THEN
         body := body || format(E'\n   AND (\n%s\n)', g.row_filter);
     END IF;
@@ -648,7 +687,7 @@ END
 $$;
 
 -- Drops the published view of `rel` (before DDL that it would block).
-CREATE FUNCTION lake._gov_unpublish(rel oid) RETURNS void
+CREATE FUNCTION lake_internal._gov_unpublish(rel oid) RETURNS void
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     g record;
@@ -670,7 +709,7 @@ $$;
 -- ================================================== capture and lock-down
 -- Owner lake_owner; no privileges but the owner's and lake_governance's
 -- SELECT; row level security on tables with a policy only for lake_governance.
-CREATE FUNCTION lake._gov_lock_down(rel oid) RETURNS void
+CREATE FUNCTION lake_internal._gov_lock_down(rel oid) RETURNS void
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     c record;
@@ -693,7 +732,7 @@ BEGIN
         IF grantee = 0 THEN
             EXECUTE format('REVOKE ALL ON %s FROM PUBLIC CASCADE', c.qname);
         ELSE
-            EXECUTE format('REVOKE ALL ON %s FROM %I CASCADE', c.qname, lake._gov_role_name(grantee));
+            EXECUTE format('REVOKE ALL ON %s FROM %I CASCADE', c.qname, lake_internal._gov_role_name(grantee));
         END IF;
     END LOOP;
     EXECUTE format('GRANT SELECT ON %s TO lake_governance', c.qname);
@@ -709,7 +748,7 @@ END
 $$;
 
 -- Forgets a governed relation (dropped, or moved out of a governed schema).
-CREATE FUNCTION lake._gov_forget(rel oid, actor oid, why text) RETURNS void
+CREATE FUNCTION lake_internal._gov_forget(rel oid, actor oid, why text) RETURNS void
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     g lake.governed_relations;
@@ -718,19 +757,19 @@ BEGIN
     IF NOT FOUND THEN
         RETURN;
     END IF;
-    PERFORM lake._gov_unpublish(rel);
-    UPDATE lake.access_grants SET revoked_at = clock_timestamp(), revoked_by = lake._gov_role_name(actor),
+    PERFORM lake_internal._gov_unpublish(rel);
+    UPDATE lake.access_grants SET revoked_at = clock_timestamp(), revoked_by = lake_internal._gov_role_name(actor),
            revoke_reason = why
      WHERE relid = rel AND revoked_at IS NULL;
     DELETE FROM lake.governed_relations WHERE relid = rel;
-    PERFORM lake._gov_log(actor, 'forget_table', rel, lake._gov_raw_name(g), NULL, jsonb_build_object('why', why), NULL);
+    PERFORM lake_internal._gov_log(actor, 'forget_table', rel, lake_internal._gov_raw_name(g), NULL, jsonb_build_object('why', why), NULL);
 END
 $$;
 
 -- Reconciles governance state of one relation with the catalog: registers
 -- new relations and columns as pending, follows renames, forgets drops,
 -- re-locks privileges, and republishes.
-CREATE FUNCTION lake._gov_sync_relation(rel oid, actor oid) RETURNS void
+CREATE FUNCTION lake_internal._gov_sync_relation(rel oid, actor oid) RETURNS void
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     c record;
@@ -745,33 +784,33 @@ BEGIN
     SELECT * INTO g FROM lake.governed_relations WHERE relid = rel;
     IF c.oid IS NULL THEN
         IF g.relid IS NOT NULL THEN
-            PERFORM lake._gov_forget(rel, actor, 'dropped');
+            PERFORM lake_internal._gov_forget(rel, actor, 'dropped');
         END IF;
         RETURN;
     END IF;
     governed_schema := EXISTS (SELECT 1 FROM lake.governed_schemas WHERE raw_schema = c.nspname);
     IF governed_schema AND c.relispartition AND c.relkind IN ('r', 'p', 'f') THEN
         -- partitions are read through their parent; they are only locked down
-        PERFORM lake._gov_lock_down(rel);
+        PERFORM lake_internal._gov_lock_down(rel);
         RETURN;
     END IF;
     IF NOT governed_schema OR c.relkind NOT IN ('r', 'p', 'v', 'm', 'f') THEN
         IF g.relid IS NOT NULL THEN
-            PERFORM lake._gov_forget(rel, actor, format('moved to schema %I', c.nspname));
+            PERFORM lake_internal._gov_forget(rel, actor, format('moved to schema %I', c.nspname));
         END IF;
         RETURN;
     END IF;
     IF g.relid IS NULL THEN
         INSERT INTO lake.governed_relations (relid, raw_schema, relname, relkind)
         VALUES (rel, c.nspname, c.relname, c.relkind);
-        PERFORM lake._gov_log(actor, 'register_table', rel, format('%I.%I', c.nspname, c.relname), NULL, '{}', NULL);
+        PERFORM lake_internal._gov_log(actor, 'register_table', rel, format('%I.%I', c.nspname, c.relname), NULL, '{}', NULL);
     ELSIF g.relname <> c.relname OR g.raw_schema <> c.nspname THEN
         UPDATE lake.governed_relations SET relname = c.relname, raw_schema = c.nspname, updated_at = now()
          WHERE relid = rel;
-        PERFORM lake._gov_log(actor, 'rename_table', rel, format('%I.%I', c.nspname, c.relname), NULL,
-                              jsonb_build_object('from', lake._gov_raw_name(g)), NULL);
+        PERFORM lake_internal._gov_log(actor, 'rename_table', rel, format('%I.%I', c.nspname, c.relname), NULL,
+                              jsonb_build_object('from', lake_internal._gov_raw_name(g)), NULL);
     END IF;
-    PERFORM lake._gov_lock_down(rel);
+    PERFORM lake_internal._gov_lock_down(rel);
     -- columns
     FOR a IN SELECT attnum, attname, format_type(atttypid, atttypmod) AS typ
                FROM pg_attribute WHERE attrelid = rel AND attnum > 0 AND NOT attisdropped ORDER BY attnum LOOP
@@ -780,14 +819,14 @@ BEGIN
             INSERT INTO lake.governed_columns (relid, attnum, column_name, column_type)
             VALUES (rel, a.attnum, a.attname, a.typ);
             IF g.relid IS NOT NULL THEN
-                PERFORM lake._gov_log(actor, 'register_column', rel, format('%I.%I', c.nspname, c.relname),
+                PERFORM lake_internal._gov_log(actor, 'register_column', rel, format('%I.%I', c.nspname, c.relname),
                                       a.attname, jsonb_build_object('type', a.typ), NULL);
             END IF;
         ELSE
             IF gc.column_name <> a.attname THEN
                 UPDATE lake.governed_columns SET column_name = a.attname, updated_at = now()
                  WHERE relid = rel AND attnum = a.attnum;
-                PERFORM lake._gov_log(actor, 'rename_column', rel, format('%I.%I', c.nspname, c.relname),
+                PERFORM lake_internal._gov_log(actor, 'rename_column', rel, format('%I.%I', c.nspname, c.relname),
                                       a.attname, jsonb_build_object('from', gc.column_name), NULL);
             END IF;
             IF gc.column_type <> a.typ THEN
@@ -797,7 +836,7 @@ BEGIN
                        state = CASE WHEN state = 'approved' THEN 'pending' ELSE state END,
                        published_position = CASE WHEN state = 'approved' THEN NULL ELSE published_position END
                  WHERE relid = rel AND attnum = a.attnum;
-                PERFORM lake._gov_log(actor, 'retype_column', rel, format('%I.%I', c.nspname, c.relname),
+                PERFORM lake_internal._gov_log(actor, 'retype_column', rel, format('%I.%I', c.nspname, c.relname),
                                       a.attname, jsonb_build_object('from', gc.column_type, 'to', a.typ), NULL);
             END IF;
         END IF;
@@ -807,16 +846,16 @@ BEGIN
                    AND NOT EXISTS (SELECT 1 FROM pg_attribute att WHERE att.attrelid = rel
                                       AND att.attnum = gc2.attnum AND NOT att.attisdropped)
                 RETURNING gc2.column_name LOOP
-        PERFORM lake._gov_log(actor, 'drop_column', rel, format('%I.%I', c.nspname, c.relname),
+        PERFORM lake_internal._gov_log(actor, 'drop_column', rel, format('%I.%I', c.nspname, c.relname),
                               gone.column_name, '{}', NULL);
     END LOOP;
-    PERFORM lake._gov_publish(rel);
+    PERFORM lake_internal._gov_publish(rel);
 END
 $$;
 
 -- Rejects a view or materialized view outside governed schemas that reads a
 -- governed raw relation directly (it would bypass the published view).
-CREATE FUNCTION lake._gov_check_foreign_view(rel oid) RETURNS void
+CREATE FUNCTION lake_internal._gov_check_foreign_view(rel oid) RETURNS void
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     c record;
@@ -842,7 +881,7 @@ END
 $$;
 
 -- ======================================================== internal operations
-CREATE FUNCTION lake._op_load_cache(caller oid, args jsonb) RETURNS jsonb
+CREATE FUNCTION lake_internal._op_load_cache(caller oid, args jsonb) RETURNS jsonb
 LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
     SELECT jsonb_build_object(
         'relations', COALESCE((
@@ -857,7 +896,7 @@ LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
              WHERE n.nspname IN (SELECT raw_schema FROM lake.governed_schemas)), '[]'))
 $$;
 
-CREATE FUNCTION lake._op_govern_schema(caller oid, args jsonb) RETURNS jsonb
+CREATE FUNCTION lake_internal._op_govern_schema(caller oid, args jsonb) RETURNS jsonb
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     raw name := args->>'raw_schema';
@@ -866,7 +905,7 @@ DECLARE
     rel oid;
     n int := 0;
 BEGIN
-    IF NOT lake._gov_is_superuser(caller) THEN
+    IF NOT lake_internal._gov_is_superuser(caller) THEN
         RAISE EXCEPTION 'only superusers can put a schema under governance'
             USING ERRCODE = 'insufficient_privilege';
     END IF;
@@ -874,7 +913,8 @@ BEGIN
         RAISE EXCEPTION 'govern_schema needs two different schemas: the raw one and the published one'
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
-    IF raw IN ('lake', 'pg_catalog', 'information_schema') OR pub IN ('lake', 'pg_catalog', 'information_schema')
+    IF raw IN ('lake', 'lake_internal', 'pg_catalog', 'information_schema')
+       OR pub IN ('lake', 'lake_internal', 'pg_catalog', 'information_schema')
        OR raw LIKE 'pg\_%' OR pub LIKE 'pg\_%' THEN
         RAISE EXCEPTION 'schema % or % cannot be governed', quote_ident(raw), quote_ident(pub)
             USING ERRCODE = 'invalid_parameter_value';
@@ -896,7 +936,7 @@ BEGIN
                 USING ERRCODE = 'duplicate_object';
         END IF;
         INSERT INTO lake.governed_schemas (raw_schema, published_schema, governed_by)
-        VALUES (raw, pub, lake._gov_role_name(caller));
+        VALUES (raw, pub, lake_internal._gov_role_name(caller));
     END IF;
     IF to_regnamespace(quote_ident(pub)) IS NULL THEN
         EXECUTE format('CREATE SCHEMA %I AUTHORIZATION lake_governance', pub);
@@ -910,35 +950,35 @@ BEGIN
     EXECUTE format('GRANT USAGE ON SCHEMA %I TO lake_governance, lake_reviewer, lake_auditor', raw);
     FOR rel IN SELECT c.oid FROM pg_class c JOIN pg_namespace ns ON ns.oid = c.relnamespace
                 WHERE ns.nspname = raw AND c.relkind IN ('r', 'p', 'v', 'm', 'f') ORDER BY c.relname LOOP
-        PERFORM lake._gov_sync_relation(rel, caller);
+        PERFORM lake_internal._gov_sync_relation(rel, caller);
         n := n + 1;
     END LOOP;
-    PERFORM lake._gov_log(caller, 'govern_schema', NULL, quote_ident(raw), NULL,
+    PERFORM lake_internal._gov_log(caller, 'govern_schema', NULL, quote_ident(raw), NULL,
                           jsonb_build_object('published_schema', pub, 'relations', n), NULL);
     RETURN jsonb_build_object('raw_schema', raw, 'published_schema', pub, 'relations', n);
 END
 $$;
 
-CREATE FUNCTION lake._op_sync(caller oid, args jsonb) RETURNS jsonb
+CREATE FUNCTION lake_internal._op_sync(caller oid, args jsonb) RETURNS jsonb
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     rel oid;
 BEGIN
     FOR rel IN SELECT DISTINCT x::oid FROM jsonb_array_elements_text(COALESCE(args->'relids', '[]')) x LOOP
-        PERFORM lake._gov_check_foreign_view(rel);
-        PERFORM lake._gov_sync_relation(rel, caller);
+        PERFORM lake_internal._gov_check_foreign_view(rel);
+        PERFORM lake_internal._gov_sync_relation(rel, caller);
     END LOOP;
     RETURN '{}';
 END
 $$;
 
-CREATE FUNCTION lake._op_dropped(caller oid, args jsonb) RETURNS jsonb
+CREATE FUNCTION lake_internal._op_dropped(caller oid, args jsonb) RETURNS jsonb
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     rel oid;
 BEGIN
     FOR rel IN SELECT DISTINCT x::oid FROM jsonb_array_elements_text(COALESCE(args->'relids', '[]')) x LOOP
-        PERFORM lake._gov_sync_relation(rel, caller);
+        PERFORM lake_internal._gov_sync_relation(rel, caller);
     END LOOP;
     -- a dropped raw schema takes its governance with it
     DELETE FROM lake.governed_schemas gs
@@ -948,7 +988,7 @@ BEGIN
 END
 $$;
 
-CREATE FUNCTION lake._op_unpublish(caller oid, args jsonb) RETURNS jsonb
+CREATE FUNCTION lake_internal._op_unpublish(caller oid, args jsonb) RETURNS jsonb
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     rel oid := (args->>'relid')::oid;
@@ -956,43 +996,43 @@ DECLARE
 BEGIN
     SELECT relowner INTO owner FROM pg_class WHERE oid = rel;
     -- only someone who may run DDL on the raw relation gets here legitimately
-    IF owner IS NULL OR NOT (lake._gov_is_superuser(caller) OR lake._gov_holds(caller, owner)) THEN
+    IF owner IS NULL OR NOT (lake_internal._gov_is_superuser(caller) OR lake_internal._gov_holds(caller, owner)) THEN
         RETURN '{}';
     END IF;
-    PERFORM lake._gov_unpublish(rel);
+    PERFORM lake_internal._gov_unpublish(rel);
     RETURN '{}';
 END
 $$;
 
 -- A reviewer's decision on a whole relation: record it, log it, republish.
-CREATE FUNCTION lake._gov_set_table_state(caller oid, args jsonb, new_state text, action text) RETURNS jsonb
+CREATE FUNCTION lake_internal._gov_set_table_state(caller oid, args jsonb, new_state text, action text) RETURNS jsonb
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     g lake.governed_relations;
     reason text;
 BEGIN
-    PERFORM lake._gov_require_reviewer(caller);
-    reason := lake._gov_require_reason(args->>'reason', action);
-    g := lake._gov_relation((args->>'rel')::oid);
+    PERFORM lake_internal._gov_require_reviewer(caller);
+    reason := lake_internal._gov_require_reason(args->>'reason', action);
+    g := lake_internal._gov_relation((args->>'rel')::oid);
     UPDATE lake.governed_relations SET state = new_state, updated_at = now() WHERE relid = g.relid;
-    PERFORM lake._gov_log(caller, action, g.relid, lake._gov_raw_name(g), NULL,
+    PERFORM lake_internal._gov_log(caller, action, g.relid, lake_internal._gov_raw_name(g), NULL,
                           jsonb_build_object('from', g.state), reason);
-    PERFORM lake._gov_publish(g.relid);
+    PERFORM lake_internal._gov_publish(g.relid);
     RETURN '{}';
 END
 $$;
 
-CREATE FUNCTION lake._op_approve_table(caller oid, args jsonb) RETURNS jsonb
+CREATE FUNCTION lake_internal._op_approve_table(caller oid, args jsonb) RETURNS jsonb
 LANGUAGE sql SET search_path = pg_catalog, pg_temp AS $$
-    SELECT lake._gov_set_table_state(caller, args, 'approved', 'approve_table')
+    SELECT lake_internal._gov_set_table_state(caller, args, 'approved', 'approve_table')
 $$;
 
-CREATE FUNCTION lake._op_deny_table(caller oid, args jsonb) RETURNS jsonb
+CREATE FUNCTION lake_internal._op_deny_table(caller oid, args jsonb) RETURNS jsonb
 LANGUAGE sql SET search_path = pg_catalog, pg_temp AS $$
-    SELECT lake._gov_set_table_state(caller, args, 'denied', 'deny_table')
+    SELECT lake_internal._gov_set_table_state(caller, args, 'denied', 'deny_table')
 $$;
 
-CREATE FUNCTION lake._op_approve_column(caller oid, args jsonb) RETURNS jsonb
+CREATE FUNCTION lake_internal._op_approve_column(caller oid, args jsonb) RETURNS jsonb
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     g lake.governed_relations;
@@ -1001,9 +1041,9 @@ DECLARE
     m oid := (args->>'mask')::oid;
     new_mask oid;
 BEGIN
-    PERFORM lake._gov_require_reviewer(caller);
-    g := lake._gov_relation((args->>'rel')::oid);
-    c := lake._gov_column(g.relid, args->>'col');
+    PERFORM lake_internal._gov_require_reviewer(caller);
+    g := lake_internal._gov_relation((args->>'rel')::oid);
+    c := lake_internal._gov_column(g.relid, args->>'col');
     IF sens IS NULL OR sens NOT IN ('public', 'internal', 'pii', 'restricted') THEN
         RAISE EXCEPTION 'sensitivity must be public, internal, pii or restricted, not %', COALESCE(quote_literal(sens), 'NULL')
             USING ERRCODE = 'invalid_parameter_value';
@@ -1015,9 +1055,9 @@ BEGIN
         END IF;
         new_mask := NULL;
     ELSE
-        new_mask := COALESCE(m, c.mask, lake._gov_default_mask(g.relid, c.attnum));
-        PERFORM lake._gov_check_mask(new_mask, CASE WHEN m IS NULL OR m = c.mask THEN c.mask_args ELSE '{}' END);
-        PERFORM lake._gov_check_mask_column(new_mask, g.relid, c.attnum);
+        new_mask := COALESCE(m, c.mask, lake_internal._gov_default_mask(g.relid, c.attnum));
+        PERFORM lake_internal._gov_check_mask(new_mask, CASE WHEN m IS NULL OR m = c.mask THEN c.mask_args ELSE '{}' END);
+        PERFORM lake_internal._gov_check_mask_column(new_mask, g.relid, c.attnum);
     END IF;
     UPDATE lake.governed_columns
        SET state = 'approved', sensitivity = sens, mask = new_mask,
@@ -1026,35 +1066,35 @@ BEGIN
            published_position = COALESCE(published_position, nextval('lake.published_position_seq')),
            updated_at = now()
      WHERE relid = g.relid AND attnum = c.attnum;
-    PERFORM lake._gov_log(caller, 'approve_column', g.relid, lake._gov_raw_name(g), c.column_name,
+    PERFORM lake_internal._gov_log(caller, 'approve_column', g.relid, lake_internal._gov_raw_name(g), c.column_name,
                           jsonb_build_object('sensitivity', sens, 'mask', new_mask::regprocedure::text, 'from', c.state),
                           args->>'reason');
-    PERFORM lake._gov_publish(g.relid);
+    PERFORM lake_internal._gov_publish(g.relid);
     RETURN '{}';
 END
 $$;
 
-CREATE FUNCTION lake._op_deny_column(caller oid, args jsonb) RETURNS jsonb
+CREATE FUNCTION lake_internal._op_deny_column(caller oid, args jsonb) RETURNS jsonb
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     g lake.governed_relations;
     c lake.governed_columns;
     reason text;
 BEGIN
-    PERFORM lake._gov_require_reviewer(caller);
-    reason := lake._gov_require_reason(args->>'reason', 'deny_column');
-    g := lake._gov_relation((args->>'rel')::oid);
-    c := lake._gov_column(g.relid, args->>'col');
+    PERFORM lake_internal._gov_require_reviewer(caller);
+    reason := lake_internal._gov_require_reason(args->>'reason', 'deny_column');
+    g := lake_internal._gov_relation((args->>'rel')::oid);
+    c := lake_internal._gov_column(g.relid, args->>'col');
     UPDATE lake.governed_columns SET state = 'denied', published_position = NULL, updated_at = now()
      WHERE relid = g.relid AND attnum = c.attnum;
-    PERFORM lake._gov_log(caller, 'deny_column', g.relid, lake._gov_raw_name(g), c.column_name,
+    PERFORM lake_internal._gov_log(caller, 'deny_column', g.relid, lake_internal._gov_raw_name(g), c.column_name,
                           jsonb_build_object('from', c.state), reason);
-    PERFORM lake._gov_publish(g.relid);
+    PERFORM lake_internal._gov_publish(g.relid);
     RETURN '{}';
 END
 $$;
 
-CREATE FUNCTION lake._op_set_mask(caller oid, args jsonb) RETURNS jsonb
+CREATE FUNCTION lake_internal._op_set_mask(caller oid, args jsonb) RETURNS jsonb
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     g lake.governed_relations;
@@ -1062,9 +1102,9 @@ DECLARE
     m oid := (args->>'mask')::oid;
     margs jsonb := COALESCE(args->'args', '{}');
 BEGIN
-    PERFORM lake._gov_require_reviewer(caller);
-    g := lake._gov_relation((args->>'rel')::oid);
-    c := lake._gov_column(g.relid, args->>'col');
+    PERFORM lake_internal._gov_require_reviewer(caller);
+    g := lake_internal._gov_relation((args->>'rel')::oid);
+    c := lake_internal._gov_column(g.relid, args->>'col');
     IF m IS NULL THEN
         RAISE EXCEPTION 'set_mask needs a mask' USING ERRCODE = 'invalid_parameter_value';
     END IF;
@@ -1073,38 +1113,38 @@ BEGIN
             USING ERRCODE = 'invalid_parameter_value',
                   HINT = 'Approve it again with sensitivity => ''pii'' (or ''restricted'') and this mask.';
     END IF;
-    PERFORM lake._gov_check_mask(m, margs);
-    PERFORM lake._gov_check_mask_column(m, g.relid, c.attnum);
+    PERFORM lake_internal._gov_check_mask(m, margs);
+    PERFORM lake_internal._gov_check_mask_column(m, g.relid, c.attnum);
     UPDATE lake.governed_columns SET mask = m, mask_args = margs, updated_at = now()
      WHERE relid = g.relid AND attnum = c.attnum;
-    PERFORM lake._gov_log(caller, 'set_mask', g.relid, lake._gov_raw_name(g), c.column_name,
+    PERFORM lake_internal._gov_log(caller, 'set_mask', g.relid, lake_internal._gov_raw_name(g), c.column_name,
                           jsonb_build_object('mask', m::regprocedure::text, 'args', margs,
                                              'from', c.mask::regprocedure::text), NULL);
-    PERFORM lake._gov_publish(g.relid);
+    PERFORM lake_internal._gov_publish(g.relid);
     RETURN '{}';
 END
 $$;
 
-CREATE FUNCTION lake._op_set_row_filter(caller oid, args jsonb) RETURNS jsonb
+CREATE FUNCTION lake_internal._op_set_row_filter(caller oid, args jsonb) RETURNS jsonb
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     g lake.governed_relations;
     predicate text := NULLIF(btrim(args->>'predicate'), '');
 BEGIN
-    PERFORM lake._gov_require_reviewer(caller);
-    g := lake._gov_relation((args->>'rel')::oid);
+    PERFORM lake_internal._gov_require_reviewer(caller);
+    g := lake_internal._gov_relation((args->>'rel')::oid);
     IF predicate IS NOT NULL THEN
-        PERFORM lake._check_row_filter(predicate);
+        PERFORM lake_internal._check_row_filter(predicate);
     END IF;
     UPDATE lake.governed_relations SET row_filter = predicate, updated_at = now() WHERE relid = g.relid;
-    PERFORM lake._gov_log(caller, 'set_row_filter', g.relid, lake._gov_raw_name(g), NULL,
+    PERFORM lake_internal._gov_log(caller, 'set_row_filter', g.relid, lake_internal._gov_raw_name(g), NULL,
                           jsonb_build_object('predicate', predicate, 'from', g.row_filter), NULL);
-    PERFORM lake._gov_publish(g.relid);
+    PERFORM lake_internal._gov_publish(g.relid);
     RETURN '{}';
 END
 $$;
 
-CREATE FUNCTION lake._op_grant_access(caller oid, args jsonb) RETURNS jsonb
+CREATE FUNCTION lake_internal._op_grant_access(caller oid, args jsonb) RETURNS jsonb
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     g lake.governed_relations;
@@ -1115,9 +1155,9 @@ DECLARE
     new_id bigint;
     published text;
 BEGIN
-    PERFORM lake._gov_require_reviewer(caller);
-    reason := lake._gov_require_reason(args->>'reason', 'grant_access');
-    g := lake._gov_relation((args->>'rel')::oid);
+    PERFORM lake_internal._gov_require_reviewer(caller);
+    reason := lake_internal._gov_require_reason(args->>'reason', 'grant_access');
+    g := lake_internal._gov_relation((args->>'rel')::oid);
     IF lvl NOT IN ('read', 'pii') THEN
         RAISE EXCEPTION 'level must be read or pii, not %', quote_literal(lvl) USING ERRCODE = 'invalid_parameter_value';
     END IF;
@@ -1128,16 +1168,16 @@ BEGIN
         RAISE EXCEPTION 'expires_in must be positive (or NULL for no expiry), not %', expires
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
-    published := lake._gov_published_name(g);
+    published := lake_internal._gov_published_name(g);
     INSERT INTO lake.access_grants (grantee, grantee_name, relid, relation, level, reason, granted_by, expires_at)
-    VALUES (grantee, lake._gov_role_name(grantee), g.relid, published, lvl, reason, lake._gov_role_name(caller),
+    VALUES (grantee, lake_internal._gov_role_name(grantee), g.relid, published, lvl, reason, lake_internal._gov_role_name(caller),
             clock_timestamp() + expires)
     RETURNING id INTO new_id;
     UPDATE lake.access_requests SET status = 'granted', closed_at = clock_timestamp(),
-           closed_by = lake._gov_role_name(caller), grant_id = new_id
-     WHERE relid = g.relid AND status = 'open' AND requester = lake._gov_role_name(grantee);
-    PERFORM lake._gov_log(caller, 'grant_access', g.relid, lake._gov_raw_name(g), NULL,
-                          jsonb_build_object('grant_id', new_id, 'grantee', lake._gov_role_name(grantee),
+           closed_by = lake_internal._gov_role_name(caller), grant_id = new_id
+     WHERE relid = g.relid AND status = 'open' AND requester = lake_internal._gov_role_name(grantee);
+    PERFORM lake_internal._gov_log(caller, 'grant_access', g.relid, lake_internal._gov_raw_name(g), NULL,
+                          jsonb_build_object('grant_id', new_id, 'grantee', lake_internal._gov_role_name(grantee),
                                              'level', lvl, 'expires_in', expires::text), reason);
     IF g.state <> 'approved' THEN
         RAISE NOTICE 'relation % is %; the grant takes effect once a reviewer approves it', published, g.state;
@@ -1146,22 +1186,22 @@ BEGIN
 END
 $$;
 
-CREATE FUNCTION lake._op_revoke_access(caller oid, args jsonb) RETURNS jsonb
+CREATE FUNCTION lake_internal._op_revoke_access(caller oid, args jsonb) RETURNS jsonb
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     gr lake.access_grants;
 BEGIN
-    PERFORM lake._gov_require_reviewer(caller);
+    PERFORM lake_internal._gov_require_reviewer(caller);
     SELECT * INTO gr FROM lake.access_grants WHERE id = (args->>'grant_id')::bigint;
     IF NOT FOUND THEN
         RAISE EXCEPTION 'no access grant %', args->>'grant_id' USING ERRCODE = 'undefined_object';
     END IF;
     IF gr.revoked_at IS NULL THEN
-        UPDATE lake.access_grants SET revoked_at = clock_timestamp(), revoked_by = lake._gov_role_name(caller),
+        UPDATE lake.access_grants SET revoked_at = clock_timestamp(), revoked_by = lake_internal._gov_role_name(caller),
                revoke_reason = args->>'reason'
          WHERE id = gr.id;
-        PERFORM lake._gov_log(caller, 'revoke_access', gr.relid,
-                              COALESCE((SELECT lake._gov_raw_name(g) FROM lake.governed_relations g WHERE g.relid = gr.relid),
+        PERFORM lake_internal._gov_log(caller, 'revoke_access', gr.relid,
+                              COALESCE((SELECT lake_internal._gov_raw_name(g) FROM lake.governed_relations g WHERE g.relid = gr.relid),
                                        gr.relation), NULL,
                               jsonb_build_object('grant_id', gr.id, 'grantee', gr.grantee_name, 'level', gr.level),
                               args->>'reason');
@@ -1170,13 +1210,13 @@ BEGIN
 END
 $$;
 
-CREATE FUNCTION lake._op_expire_grants(caller oid, args jsonb) RETURNS jsonb
+CREATE FUNCTION lake_internal._op_expire_grants(caller oid, args jsonb) RETURNS jsonb
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     gr record;
     n int := 0;
 BEGIN
-    IF NOT lake._gov_is_superuser(caller) THEN
+    IF NOT lake_internal._gov_is_superuser(caller) THEN
         RAISE EXCEPTION 'only townlake''s worker expires grants' USING ERRCODE = 'insufficient_privilege';
     END IF;
     FOR gr IN UPDATE lake.access_grants SET revoked_at = expires_at, revoked_by = 'townlake',
@@ -1193,7 +1233,7 @@ END
 $$;
 
 -- Who may read, and if not, the self-service message.
-CREATE FUNCTION lake._op_access_decision(caller oid, args jsonb) RETURNS jsonb
+CREATE FUNCTION lake_internal._op_access_decision(caller oid, args jsonb) RETURNS jsonb
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     rel oid := (args->>'rel')::oid;
@@ -1212,19 +1252,19 @@ BEGIN
     -- the common case first: an approved relation and a grant in force;
     -- valid_until_us tells the backend how long it may cache the answer
     IF g.state = 'approved' THEN
-        IF lake._gov_is_superuser(caller) THEN
+        IF lake_internal._gov_is_superuser(caller) THEN
             RETURN jsonb_build_object('allowed', true, 'state', 'approved');
         END IF;
         SELECT bool_or(a.expires_at IS NULL), max(a.expires_at) INTO holders_forever, holders_until
           FROM lake.access_grants a
          WHERE a.relid = rel AND a.revoked_at IS NULL
            AND (a.expires_at IS NULL OR a.expires_at > clock_timestamp())
-           AND lake._gov_holds(caller, a.grantee);
+           AND lake_internal._gov_holds(caller, a.grantee);
         IF holders_forever THEN
             RETURN jsonb_build_object('allowed', true, 'state', 'approved');
         ELSIF holders_until IS NOT NULL THEN
             RETURN jsonb_build_object('allowed', true, 'state', 'approved',
-                                      'valid_until_us', lake._gov_pg_micros(holders_until));
+                                      'valid_until_us', lake_internal._gov_pg_micros(holders_until));
         END IF;
     END IF;
     IF NOT FOUND THEN
@@ -1232,7 +1272,7 @@ BEGIN
             'message', format('relation with oid %s is no longer governed by townlake', rel),
             'hint', 'Its published view is stale; a reviewer can check lake.governed_relations.');
     END IF;
-    published := lake._gov_published_name(g);
+    published := lake_internal._gov_published_name(g);
     SELECT string_agg(format('%s (%s%s)', quote_ident(a.grantee_name), a.level,
                              CASE WHEN a.expires_at IS NULL THEN ''
                                   ELSE ' until ' || to_char(a.expires_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS "UTC"') END),
@@ -1240,10 +1280,10 @@ BEGIN
            jsonb_agg(jsonb_build_object('role', a.grantee_name, 'level', a.level, 'expires_at', a.expires_at)
                      ORDER BY a.grantee_name)
       INTO holders, holders_json
-      FROM lake._gov_active_grants(rel) a;
+      FROM lake_internal._gov_active_grants(rel) a;
     IF g.state = 'approved' THEN
         SELECT max(a.expires_at) INTO expired FROM lake.access_grants a
-         WHERE a.relid = rel AND a.expires_at <= clock_timestamp() AND lake._gov_holds(caller, a.grantee);
+         WHERE a.relid = rel AND a.expires_at <= clock_timestamp() AND lake_internal._gov_holds(caller, a.grantee);
         IF expired IS NOT NULL THEN
             code := 'expired';
             msg := format('your access grant for %s expired at %s', published,
@@ -1273,26 +1313,26 @@ BEGIN
 END
 $$;
 
-CREATE FUNCTION lake._op_explain_access(caller oid, args jsonb) RETURNS jsonb
+CREATE FUNCTION lake_internal._op_explain_access(caller oid, args jsonb) RETURNS jsonb
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     g lake.governed_relations;
     d jsonb;
 BEGIN
-    g := lake._gov_relation_by_name(args->>'rel');
-    d := lake._op_access_decision(caller, jsonb_build_object('rel', g.relid::oid));
+    g := lake_internal._gov_relation_by_name(args->>'rel');
+    d := lake_internal._op_access_decision(caller, jsonb_build_object('rel', g.relid::oid));
     RETURN d || jsonb_build_object(
-        'relation', lake._gov_published_name(g),
-        'raw_relation', lake._gov_raw_name(g),
-        'role', lake._gov_role_name(caller),
+        'relation', lake_internal._gov_published_name(g),
+        'raw_relation', lake_internal._gov_raw_name(g),
+        'role', lake_internal._gov_role_name(caller),
         'your_grants', COALESCE((
             SELECT jsonb_agg(jsonb_build_object('grant_id', a.id, 'level', a.level, 'expires_at', a.expires_at)
                              ORDER BY a.id)
-              FROM lake._gov_active_grants(g.relid) a WHERE lake._gov_holds(caller, a.grantee)), '[]'),
+              FROM lake_internal._gov_active_grants(g.relid) a WHERE lake_internal._gov_holds(caller, a.grantee)), '[]'),
         'roles_with_access', COALESCE((
             SELECT jsonb_agg(jsonb_build_object('role', a.grantee_name, 'level', a.level, 'expires_at', a.expires_at)
                              ORDER BY a.grantee_name)
-              FROM lake._gov_active_grants(g.relid) a), '[]'),
+              FROM lake_internal._gov_active_grants(g.relid) a), '[]'),
         'columns', jsonb_build_object(
             'approved', COALESCE((SELECT jsonb_agg(jsonb_build_object('name', c.column_name, 'sensitivity', c.sensitivity,
                                                                       'masked', c.sensitivity IN ('pii', 'restricted'))
@@ -1301,27 +1341,27 @@ BEGIN
             'pending', (SELECT count(*) FROM lake.governed_columns c WHERE c.relid = g.relid AND c.state = 'pending'),
             'denied', (SELECT count(*) FROM lake.governed_columns c WHERE c.relid = g.relid AND c.state = 'denied')),
         'row_filter', g.row_filter IS NOT NULL,
-        'request_with', format('SELECT lake.request_access(%L, %L);', lake._gov_published_name(g), 'why you need it'));
+        'request_with', format('SELECT lake.request_access(%L, %L);', lake_internal._gov_published_name(g), 'why you need it'));
 END
 $$;
 
-CREATE FUNCTION lake._op_request_access(caller oid, args jsonb) RETURNS jsonb
+CREATE FUNCTION lake_internal._op_request_access(caller oid, args jsonb) RETURNS jsonb
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     g lake.governed_relations;
     reason text;
     new_id bigint;
 BEGIN
-    reason := lake._gov_require_reason(args->>'reason', 'request_access');
-    g := lake._gov_relation_by_name(args->>'rel');
+    reason := lake_internal._gov_require_reason(args->>'reason', 'request_access');
+    g := lake_internal._gov_relation_by_name(args->>'rel');
     INSERT INTO lake.access_requests (requester, relid, relation, reason)
-    VALUES (lake._gov_role_name(caller), g.relid, lake._gov_published_name(g), reason)
+    VALUES (lake_internal._gov_role_name(caller), g.relid, lake_internal._gov_published_name(g), reason)
     RETURNING id INTO new_id;
     RETURN jsonb_build_object('id', new_id);
 END
 $$;
 
-CREATE FUNCTION lake._op_my_access(caller oid, args jsonb) RETURNS jsonb
+CREATE FUNCTION lake_internal._op_my_access(caller oid, args jsonb) RETURNS jsonb
 LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
     SELECT COALESCE(jsonb_agg(jsonb_build_object(
                'grant_id', a.id, 'relation', a.relation, 'level', a.level, 'granted_to', a.grantee_name,
@@ -1329,10 +1369,10 @@ LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
              ORDER BY a.id), '[]')
       FROM lake.access_grants a
      WHERE a.revoked_at IS NULL AND (a.expires_at IS NULL OR a.expires_at > clock_timestamp())
-       AND lake._gov_holds(caller, a.grantee)
+       AND lake_internal._gov_holds(caller, a.grantee)
 $$;
 
-CREATE FUNCTION lake._op_enable_pii(caller oid, args jsonb) RETURNS jsonb
+CREATE FUNCTION lake_internal._op_enable_pii(caller oid, args jsonb) RETURNS jsonb
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     reason text;
@@ -1342,7 +1382,7 @@ DECLARE
     covered jsonb;
     new_id bigint;
 BEGIN
-    reason := lake._gov_require_reason(args->>'reason', 'enable_pii');
+    reason := lake_internal._gov_require_reason(args->>'reason', 'enable_pii');
     BEGIN
         ttl := (args->>'ttl')::interval;
     EXCEPTION WHEN OTHERS THEN
@@ -1353,38 +1393,38 @@ BEGIN
     END IF;
     until := since + ttl;
     SELECT jsonb_agg(jsonb_build_object('relid', x.relid::oid::bigint, 'relation', x.relation, 'grant_id', x.id,
-                                        'expires_us', lake._gov_pg_micros(x.expires_at)) ORDER BY x.relation)
+                                        'expires_us', lake_internal._gov_pg_micros(x.expires_at)) ORDER BY x.relation)
       INTO covered
       FROM (SELECT DISTINCT ON (a.relid) a.*
               FROM lake.access_grants a JOIN lake.governed_relations gr ON gr.relid = a.relid
              WHERE a.level = 'pii' AND a.revoked_at IS NULL
                AND (a.expires_at IS NULL OR a.expires_at > since)
-               AND lake._gov_holds(caller, a.grantee)
+               AND lake_internal._gov_holds(caller, a.grantee)
              ORDER BY a.relid, a.expires_at DESC NULLS FIRST) x;
     IF covered IS NULL THEN
-        RAISE EXCEPTION 'role "%" holds no unexpired pii grant', lake._gov_role_name(caller)
+        RAISE EXCEPTION 'role "%" holds no unexpired pii grant', lake_internal._gov_role_name(caller)
             USING ERRCODE = 'insufficient_privilege',
                   HINT = 'Ask for one: SELECT lake.request_access(''schema.table'', ''why you need PII''); a reviewer grants it with level => ''pii''.';
     END IF;
     INSERT INTO lake.pii_sessions (role, backend_pid, action, reason, until, relations, grant_ids)
-    VALUES (lake._gov_role_name(caller), (args->>'pid')::int, 'enable', reason, until,
+    VALUES (lake_internal._gov_role_name(caller), (args->>'pid')::int, 'enable', reason, until,
             ARRAY(SELECT e->>'relation' FROM jsonb_array_elements(covered) e),
             ARRAY(SELECT (e->>'grant_id')::bigint FROM jsonb_array_elements(covered) e))
     RETURNING id INTO new_id;
-    RETURN jsonb_build_object('session_id', new_id, 'role', lake._gov_role_name(caller),
-                              'since_us', lake._gov_pg_micros(since), 'until_us', lake._gov_pg_micros(until),
+    RETURN jsonb_build_object('session_id', new_id, 'role', lake_internal._gov_role_name(caller),
+                              'since_us', lake_internal._gov_pg_micros(since), 'until_us', lake_internal._gov_pg_micros(until),
                               'relations', covered);
 END
 $$;
 
-CREATE FUNCTION lake._op_disable_pii(caller oid, args jsonb) RETURNS jsonb
+CREATE FUNCTION lake_internal._op_disable_pii(caller oid, args jsonb) RETURNS jsonb
 LANGUAGE sql SET search_path = pg_catalog, pg_temp AS $$
     INSERT INTO lake.pii_sessions (role, backend_pid, action, enable_id)
-    VALUES (lake._gov_role_name(caller), pg_backend_pid(), 'disable', (args->>'session_id')::bigint);
+    VALUES (lake_internal._gov_role_name(caller), pg_backend_pid(), 'disable', (args->>'session_id')::bigint);
     SELECT '{}'::jsonb;
 $$;
 
-CREATE FUNCTION lake._op_pii_grants_active(caller oid, args jsonb) RETURNS jsonb
+CREATE FUNCTION lake_internal._op_pii_grants_active(caller oid, args jsonb) RETURNS jsonb
 LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
     SELECT COALESCE(jsonb_agg(a.id), '[]')
       FROM lake.access_grants a
@@ -1392,17 +1432,17 @@ LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
      WHERE a.id IN (SELECT x::bigint FROM jsonb_array_elements_text(COALESCE(args->'ids', '[]')) x)
        AND a.level = 'pii' AND a.revoked_at IS NULL
        AND (a.expires_at IS NULL OR a.expires_at > clock_timestamp())
-       AND lake._gov_holds(caller, a.grantee)
+       AND lake_internal._gov_holds(caller, a.grantee)
 $$;
 
 -- Trino file-based access control (rules.json): one rule per grant in force
 -- on an approved relation, then a deny-all rule per governed schema.
-CREATE FUNCTION lake._gov_regex_literal(t text) RETURNS text
+CREATE FUNCTION lake_internal._gov_regex_literal(t text) RETURNS text
 LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
     SELECT '^' || regexp_replace(t, '([.^$*+?()\[\]{}|\\])', '\\\1', 'g') || '$'
 $$;
 
-CREATE FUNCTION lake._gov_all_active_grants() RETURNS SETOF lake.access_grants
+CREATE FUNCTION lake_internal._gov_all_active_grants() RETURNS SETOF lake.access_grants
 LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
     SELECT * FROM lake.access_grants a
      WHERE a.revoked_at IS NULL AND (a.expires_at IS NULL OR a.expires_at > clock_timestamp())
@@ -1410,10 +1450,10 @@ LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
 $$;
 
 -- The Trino SQL of a column's mask.
-CREATE FUNCTION lake._gov_trino_mask(c lake.governed_columns, col text, hash_key bytea) RETURNS text
+CREATE FUNCTION lake_internal._gov_trino_mask(c lake.governed_columns, col text, hash_key bytea) RETURNS text
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
-    m regprocedure := COALESCE(c.mask, lake._gov_default_mask(c.relid, c.attnum));
+    m regprocedure := COALESCE(c.mask, lake_internal._gov_default_mask(c.relid, c.attnum));
     keep_first int := GREATEST(COALESCE((c.mask_args->>'keep_first')::int, 1), 0);
     keep_last int := GREATEST(COALESCE((c.mask_args->>'keep_last')::int, 1), 0);
 BEGIN
@@ -1437,10 +1477,10 @@ BEGIN
 END
 $$;
 
-CREATE FUNCTION lake._op_policy_json(caller oid, args jsonb) RETURNS jsonb
+CREATE FUNCTION lake_internal._op_policy_json(caller oid, args jsonb) RETURNS jsonb
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
-    catalog_re text := lake._gov_regex_literal(COALESCE(args->>'catalog', 'iceberg'));
+    catalog_re text := lake_internal._gov_regex_literal(COALESCE(args->>'catalog', 'iceberg'));
     key bytea;
     rules jsonb := '[]';
     r record;
@@ -1448,12 +1488,12 @@ DECLARE
     cols jsonb;
     rule jsonb;
 BEGIN
-    IF NOT (lake._gov_is_reviewer(caller) OR lake._gov_holds(caller, 'lake_auditor'::regrole)) THEN
+    IF NOT (lake_internal._gov_is_reviewer(caller) OR lake_internal._gov_holds(caller, 'lake_auditor'::regrole)) THEN
         RAISE EXCEPTION 'only reviewers, auditors and superusers can export the policy'
             USING ERRCODE = 'insufficient_privilege';
     END IF;
     IF COALESCE((args->>'include_hash_key')::boolean, false) THEN
-        IF NOT lake._gov_is_superuser(caller) THEN
+        IF NOT lake_internal._gov_is_superuser(caller) THEN
             RAISE EXCEPTION 'only superusers can export the hashing key' USING ERRCODE = 'insufficient_privilege';
         END IF;
         SELECT k.key INTO key FROM lake.mask_key k WHERE k.id = 1;
@@ -1466,7 +1506,7 @@ BEGIN
                COALESCE((SELECT o.option_value FROM pg_foreign_table ft, pg_options_to_table(ft.ftoptions) o
                           WHERE ft.ftrelid = gr.relid AND o.option_name = 'table'), gr.relname) AS trino_table
           FROM lake.governed_relations gr
-          JOIN lake._gov_all_active_grants() a ON a.relid = gr.relid
+          JOIN lake_internal._gov_all_active_grants() a ON a.relid = gr.relid
          WHERE gr.state = 'approved'
          ORDER BY gr.raw_schema, gr.relname, a.grantee_name, a.level DESC
     LOOP
@@ -1476,13 +1516,13 @@ BEGIN
                 cols := cols || jsonb_build_object('name', c.column_name, 'allow', false);
             ELSIF c.sensitivity = 'restricted' OR (c.sensitivity = 'pii' AND r.level <> 'pii') THEN
                 cols := cols || jsonb_build_object('name', c.column_name,
-                    'mask', lake._gov_trino_mask(c, '"' || replace(c.column_name, '"', '""') || '"', key));
+                    'mask', lake_internal._gov_trino_mask(c, '"' || replace(c.column_name, '"', '""') || '"', key));
             END IF;
         END LOOP;
-        rule := jsonb_build_object(CASE WHEN r.is_user THEN 'user' ELSE 'group' END, lake._gov_regex_literal(r.grantee_name),
+        rule := jsonb_build_object(CASE WHEN r.is_user THEN 'user' ELSE 'group' END, lake_internal._gov_regex_literal(r.grantee_name),
                                    'catalog', catalog_re,
-                                   'schema', lake._gov_regex_literal(r.trino_schema),
-                                   'table', lake._gov_regex_literal(r.trino_table),
+                                   'schema', lake_internal._gov_regex_literal(r.trino_schema),
+                                   'table', lake_internal._gov_regex_literal(r.trino_table),
                                    'privileges', jsonb_build_array('SELECT'));
         IF jsonb_array_length(cols) > 0 THEN
             rule := rule || jsonb_build_object('columns', cols);
@@ -1496,7 +1536,7 @@ BEGIN
     FOR r IN SELECT DISTINCT COALESCE((SELECT o.option_value FROM pg_foreign_table ft, pg_options_to_table(ft.ftoptions) o
                                         WHERE ft.ftrelid = gr.relid AND o.option_name = 'namespace'), gr.raw_schema) AS trino_schema
                FROM lake.governed_relations gr ORDER BY 1 LOOP
-        rules := rules || jsonb_build_object('catalog', catalog_re, 'schema', lake._gov_regex_literal(r.trino_schema),
+        rules := rules || jsonb_build_object('catalog', catalog_re, 'schema', lake_internal._gov_regex_literal(r.trino_schema),
                                              'privileges', '[]'::jsonb);
     END LOOP;
     RETURN jsonb_build_object('tables', rules);
@@ -1508,16 +1548,16 @@ $$;
 -- already made consistent, and loads governance state only after the
 -- objects: reacting to its DDL would re-register, re-lock and republish
 -- half-restored relations (and collide with the dump's own policies). The
--- same test as lake._restoring() (a superuser session with a dump script's
+-- same test as lake_internal._restoring() (a superuser session with a dump script's
 -- settings), written out because event triggers run as the user whose DDL
 -- fired them, who may not call internal functions.
 
-CREATE FUNCTION lake._gov_on_ddl_command_end() RETURNS event_trigger
+CREATE FUNCTION lake_internal._gov_on_ddl_command_end() RETURNS event_trigger
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     relids jsonb;
 BEGIN
-    IF lake._governance_internal()
+    IF lake_internal._governance_internal()
        OR (NOT current_setting('check_function_bodies')::boolean AND NOT current_setting('row_security')::boolean
            AND COALESCE((SELECT r.rolsuper FROM pg_roles r WHERE r.rolname = session_user), false)) THEN
         RETURN;
@@ -1526,18 +1566,18 @@ BEGIN
       FROM pg_event_trigger_ddl_commands()
      WHERE classid = 'pg_class'::regclass AND objid <> 0;
     IF relids IS NOT NULL THEN
-        PERFORM lake._privileged('sync', jsonb_build_object('relids', relids));
+        PERFORM lake_internal._privileged('sync', jsonb_build_object('relids', relids));
     END IF;
 END
 $$;
 
-CREATE FUNCTION lake._gov_on_sql_drop() RETURNS event_trigger
+CREATE FUNCTION lake_internal._gov_on_sql_drop() RETURNS event_trigger
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     relids jsonb;
     schemas jsonb;
 BEGIN
-    IF lake._governance_internal()
+    IF lake_internal._governance_internal()
        OR (NOT current_setting('check_function_bodies')::boolean AND NOT current_setting('row_security')::boolean
            AND COALESCE((SELECT r.rolsuper FROM pg_roles r WHERE r.rolname = session_user), false)) THEN
         RETURN;
@@ -1547,71 +1587,71 @@ BEGIN
       INTO relids, schemas
       FROM pg_event_trigger_dropped_objects();
     IF relids IS NOT NULL OR schemas IS NOT NULL THEN
-        PERFORM lake._privileged('dropped', jsonb_build_object('relids', COALESCE(relids, '[]'),
+        PERFORM lake_internal._privileged('dropped', jsonb_build_object('relids', COALESCE(relids, '[]'),
                                                                'schemas', COALESCE(schemas, '[]')));
     END IF;
 END
 $$;
 
 CREATE EVENT TRIGGER townlake_governance_capture ON ddl_command_end
-    EXECUTE FUNCTION lake._gov_on_ddl_command_end();
+    EXECUTE FUNCTION lake_internal._gov_on_ddl_command_end();
 CREATE EVENT TRIGGER townlake_governance_drop ON sql_drop
-    EXECUTE FUNCTION lake._gov_on_sql_drop();
+    EXECUTE FUNCTION lake_internal._gov_on_sql_drop();
 
 -- =========================================================== public functions
 CREATE FUNCTION lake.govern_schema(raw_schema name, published_schema name) RETURNS jsonb
 LANGUAGE sql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
-    SELECT lake._privileged('govern_schema', jsonb_build_object('raw_schema', raw_schema, 'published_schema', published_schema))
+    SELECT lake_internal._privileged('govern_schema', jsonb_build_object('raw_schema', raw_schema, 'published_schema', published_schema))
 $$;
 COMMENT ON FUNCTION lake.govern_schema(name, name) IS 'Put a raw schema under governance; its relations become pending and are published into published_schema';
 
 CREATE FUNCTION lake.approve_table(rel regclass, reason text) RETURNS void
 LANGUAGE sql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
-    SELECT FROM lake._privileged('approve_table', jsonb_build_object('rel', rel::oid, 'reason', reason))
+    SELECT FROM lake_internal._privileged('approve_table', jsonb_build_object('rel', rel::oid, 'reason', reason))
 $$;
 COMMENT ON FUNCTION lake.approve_table(regclass, text) IS 'Reviewer: approve a governed relation (its approved columns become readable to grantees)';
 
 CREATE FUNCTION lake.approve_column(rel regclass, col name, sensitivity text, mask regprocedure DEFAULT NULL, reason text DEFAULT NULL)
 RETURNS void LANGUAGE sql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
-    SELECT FROM lake._privileged('approve_column', jsonb_build_object(
+    SELECT FROM lake_internal._privileged('approve_column', jsonb_build_object(
         'rel', rel::oid, 'col', col, 'sensitivity', sensitivity, 'mask', mask::oid, 'reason', reason))
 $$;
 COMMENT ON FUNCTION lake.approve_column(regclass, name, text, regprocedure, text) IS 'Reviewer: approve a column as public, internal, pii or restricted (pii and restricted are masked)';
 
 CREATE FUNCTION lake.deny_column(rel regclass, col name, reason text) RETURNS void
 LANGUAGE sql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
-    SELECT FROM lake._privileged('deny_column', jsonb_build_object('rel', rel::oid, 'col', col, 'reason', reason))
+    SELECT FROM lake_internal._privileged('deny_column', jsonb_build_object('rel', rel::oid, 'col', col, 'reason', reason))
 $$;
 COMMENT ON FUNCTION lake.deny_column(regclass, name, text) IS 'Reviewer: deny a column (it disappears from the published view)';
 
 CREATE FUNCTION lake.deny_table(rel regclass, reason text) RETURNS void
 LANGUAGE sql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
-    SELECT FROM lake._privileged('deny_table', jsonb_build_object('rel', rel::oid, 'reason', reason))
+    SELECT FROM lake_internal._privileged('deny_table', jsonb_build_object('rel', rel::oid, 'reason', reason))
 $$;
 COMMENT ON FUNCTION lake.deny_table(regclass, text) IS 'Reviewer: deny a relation (reading its published view says so)';
 
 CREATE FUNCTION lake.set_mask(rel regclass, col name, mask regprocedure, args jsonb DEFAULT '{}') RETURNS void
 LANGUAGE sql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
-    SELECT FROM lake._privileged('set_mask', jsonb_build_object('rel', rel::oid, 'col', col, 'mask', mask::oid, 'args', args))
+    SELECT FROM lake_internal._privileged('set_mask', jsonb_build_object('rel', rel::oid, 'col', col, 'mask', mask::oid, 'args', args))
 $$;
 COMMENT ON FUNCTION lake.set_mask(regclass, name, regprocedure, jsonb) IS 'Reviewer: mask a pii or restricted column with lake.mask_*(value, ...) and named arguments';
 
 CREATE FUNCTION lake.set_row_filter(rel regclass, predicate text) RETURNS void
 LANGUAGE sql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
-    SELECT FROM lake._privileged('set_row_filter', jsonb_build_object('rel', rel::oid, 'predicate', predicate))
+    SELECT FROM lake_internal._privileged('set_row_filter', jsonb_build_object('rel', rel::oid, 'predicate', predicate))
 $$;
 COMMENT ON FUNCTION lake.set_row_filter(regclass, text) IS 'Reviewer: rows of the published view must satisfy this expression (NULL removes it)';
 
 CREATE FUNCTION lake.grant_access(grantee regrole, rel regclass, expires_in interval, reason text, level text DEFAULT 'read')
 RETURNS bigint LANGUAGE sql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
-    SELECT (lake._privileged('grant_access', jsonb_build_object(
+    SELECT (lake_internal._privileged('grant_access', jsonb_build_object(
         'grantee', grantee::oid, 'rel', rel::oid, 'expires_in', expires_in::text, 'reason', reason, 'level', level))->>'id')::bigint
 $$;
 COMMENT ON FUNCTION lake.grant_access(regrole, regclass, interval, text, text) IS 'Reviewer: grant read or pii access to a role for a time (NULL: no expiry); returns the grant id';
 
 CREATE FUNCTION lake.revoke_access(grant_id bigint) RETURNS void
 LANGUAGE sql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
-    SELECT FROM lake._privileged('revoke_access', jsonb_build_object('grant_id', grant_id))
+    SELECT FROM lake_internal._privileged('revoke_access', jsonb_build_object('grant_id', grant_id))
 $$;
 COMMENT ON FUNCTION lake.revoke_access(bigint) IS 'Reviewer: revoke an access grant now';
 
@@ -1619,7 +1659,7 @@ CREATE FUNCTION lake.my_access()
 RETURNS TABLE (grant_id bigint, relation text, level text, granted_to name, granted_at timestamptz,
                expires_at timestamptz, reason text, granted_by name)
 LANGUAGE sql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
-    SELECT * FROM jsonb_to_recordset(lake._privileged('my_access', '{}'))
+    SELECT * FROM jsonb_to_recordset(lake_internal._privileged('my_access', '{}'))
         AS x(grant_id bigint, relation text, level text, granted_to name, granted_at timestamptz,
              expires_at timestamptz, reason text, granted_by name)
 $$;
@@ -1627,25 +1667,27 @@ COMMENT ON FUNCTION lake.my_access() IS 'Access grants in force for the current 
 
 CREATE FUNCTION lake.request_access(rel text, reason text) RETURNS bigint
 LANGUAGE sql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
-    SELECT (lake._privileged('request_access', jsonb_build_object('rel', rel, 'reason', reason))->>'id')::bigint
+    SELECT (lake_internal._privileged('request_access', jsonb_build_object('rel', rel, 'reason', reason))->>'id')::bigint
 $$;
 COMMENT ON FUNCTION lake.request_access(text, text) IS 'Ask reviewers for access to a governed relation (by its published name); returns the request id';
 
 CREATE FUNCTION lake.explain_access(rel text) RETURNS jsonb
 LANGUAGE sql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
-    SELECT lake._privileged('explain_access', jsonb_build_object('rel', rel))
+    SELECT lake_internal._privileged('explain_access', jsonb_build_object('rel', rel))
 $$;
 COMMENT ON FUNCTION lake.explain_access(text) IS 'Why the current role can or cannot read a governed relation, and what to do';
 
 CREATE FUNCTION lake.policy_json(catalog text DEFAULT 'iceberg', include_hash_key boolean DEFAULT false) RETURNS jsonb
 LANGUAGE sql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
-    SELECT lake._privileged('policy_json', jsonb_build_object('catalog', catalog, 'include_hash_key', include_hash_key))
+    SELECT lake_internal._privileged('policy_json', jsonb_build_object('catalog', catalog, 'include_hash_key', include_hash_key))
 $$;
 COMMENT ON FUNCTION lake.policy_json(text, boolean) IS 'Approvals, masks, row filters and grants in force, as Trino file-based access-control JSON';
 
 COMMENT ON FUNCTION lake.enable_pii(text, interval) IS 'Reveal PII, in this session only, for the relations your unexpired pii grants cover';
 COMMENT ON FUNCTION lake.disable_pii() IS 'Mask PII again in this session';
 COMMENT ON FUNCTION lake.pii_status() IS 'Whether PII is revealed in this session, for which relations, until when';
+COMMENT ON FUNCTION lake.pii_revealed(oid) IS 'Whether this session reveals PII of a governed relation right now (published views call it for masked columns)';
+COMMENT ON FUNCTION lake.access_gate(oid) IS 'True if the current role may read a governed relation through its published view, otherwise an error that says why (every published view calls it)';
 
 -- Columns and relations waiting for a reviewer, with the PII scanner's
 -- suggestion when the scanner is installed.
@@ -1676,7 +1718,7 @@ SELECT 'column',
   FROM lake.governed_columns c
   JOIN lake.governed_relations r ON r.relid = c.relid
   JOIN lake.governed_schemas s USING (raw_schema)
-  CROSS JOIN LATERAL lake._gov_pii_suggestion(c.relid, c.column_name) sug
+  CROSS JOIN LATERAL lake_internal._gov_pii_suggestion(c.relid, c.column_name) sug
  WHERE c.state = 'pending' AND r.state <> 'denied'
 UNION ALL
 -- approved as public/internal, but the scanner found PII after the approval
@@ -1693,7 +1735,7 @@ SELECT 'column',
   FROM lake.governed_columns c
   JOIN lake.governed_relations r ON r.relid = c.relid
   JOIN lake.governed_schemas s USING (raw_schema)
-  CROSS JOIN LATERAL lake._gov_pii_suggestion(c.relid, c.column_name) sug
+  CROSS JOIN LATERAL lake_internal._gov_pii_suggestion(c.relid, c.column_name) sug
  WHERE c.state = 'approved' AND c.sensitivity IN ('public', 'internal')
    AND sug.sensitivity IN ('pii', 'restricted') AND sug.changed_at > c.updated_at
  ORDER BY 2, 10;

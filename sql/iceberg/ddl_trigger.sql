@@ -3,7 +3,7 @@
 
 -- SECURITY DEFINER: the event trigger may call the internal creator, which
 -- PUBLIC may not; it passes only the objects the statement just created.
-CREATE FUNCTION lake.iceberg_ddl_trigger() RETURNS event_trigger
+CREATE FUNCTION lake_internal.iceberg_ddl_trigger() RETURNS event_trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     cmd record;
@@ -11,7 +11,7 @@ BEGIN
     FOR cmd IN SELECT objid FROM pg_event_trigger_ddl_commands()
                WHERE command_tag = 'CREATE FOREIGN TABLE' AND object_type = 'foreign table'
     LOOP
-        PERFORM lake.iceberg_foreign_table_created(cmd.objid);
+        PERFORM lake_internal.iceberg_foreign_table_created(cmd.objid);
     END LOOP;
 END
 $$;
@@ -19,5 +19,5 @@ $$;
 -- before governance's trigger (townlake_governance_capture) registers it.
 CREATE EVENT TRIGGER townlake_attach_iceberg ON ddl_command_end
     WHEN TAG IN ('CREATE FOREIGN TABLE', 'IMPORT FOREIGN SCHEMA')
-    EXECUTE FUNCTION lake.iceberg_ddl_trigger();
-REVOKE EXECUTE ON FUNCTION lake.iceberg_foreign_table_created(oid), lake.iceberg_ddl_trigger() FROM PUBLIC;
+    EXECUTE FUNCTION lake_internal.iceberg_ddl_trigger();
+REVOKE EXECUTE ON FUNCTION lake_internal.iceberg_foreign_table_created(oid), lake_internal.iceberg_ddl_trigger() FROM PUBLIC;

@@ -36,3 +36,7 @@ BEGIN
 END
 $fn$;
 COMMENT ON FUNCTION lake.create_table_as(text, text, text) IS 'Create an Iceberg table on lake_local from a query and fill it';
+
+COMMENT ON FUNCTION lake.expire_snapshots(regclass, timestamptz, integer) IS 'Remove snapshots older than older_than, keeping the newest retain_last and every referenced one (metadata only); table owner or lake_maintainer';
+COMMENT ON FUNCTION lake.remove_orphan_files(regclass, timestamptz, boolean) IS 'Delete files under the table''s location that no metadata references and that are older than older_than (dry_run only lists them); table owner or lake_maintainer';
+COMMENT ON FUNCTION lake.compact(regclass, integer) IS 'Rewrite small data files into files of about target_file_size_mb per partition, applying deletes; one replace snapshot; table owner or lake_maintainer';

@@ -66,7 +66,7 @@ COMMENT ON TABLE lake.pii_findings IS 'PII scanner: infotypes found per column a
 
 -- Same string for the same columns, names and types: a changed signature
 -- queues the relation again.
-CREATE FUNCTION lake.pii_columns_signature(rel oid) RETURNS text
+CREATE FUNCTION lake_internal.pii_columns_signature(rel oid) RETURNS text
 LANGUAGE sql STABLE AS $$
     SELECT md5(COALESCE(string_agg(a.attnum || ':' || a.attname || ':' || format_type(a.atttypid, a.atttypmod), ',' ORDER BY a.attnum), ''))
     FROM pg_catalog.pg_attribute a WHERE a.attrelid = rel AND a.attnum > 0 AND NOT a.attisdropped
@@ -74,30 +74,30 @@ $$;
 
 -- What the scanner covers: tables, materialized views and foreign tables
 -- outside system schemas and townlake's own, not owned by an extension.
-CREATE FUNCTION lake.pii_relations()
+CREATE FUNCTION lake_internal.pii_relations()
 RETURNS TABLE (relation regclass, schema_name name, table_name name, relkind text, relfilenode int8,
                columns_signature text, modifications int8, live_rows int8)
 LANGUAGE sql STABLE AS $$
     SELECT c.oid::regclass, n.nspname, c.relname, c.relkind::text, c.relfilenode::int8,
-           lake.pii_columns_signature(c.oid),
+           lake_internal.pii_columns_signature(c.oid),
            COALESCE(s.n_tup_ins + s.n_tup_upd, 0)::int8, COALESCE(s.n_live_tup, 0)::int8
     FROM pg_catalog.pg_class c
     JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
     LEFT JOIN pg_catalog.pg_stat_all_tables s ON s.relid = c.oid
     WHERE c.relkind IN ('r', 'm', 'f')
       AND c.relpersistence <> 't'
-      AND n.nspname NOT IN ('lake', 'pg_catalog', 'information_schema')
+      AND n.nspname NOT IN ('lake', 'lake_internal', 'pg_catalog', 'information_schema')
       AND n.nspname NOT LIKE 'pg\_%'
       AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d
                       WHERE d.classid = 'pg_catalog.pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e')
 $$;
 
 -- Relations waiting for a scan and why; lower priority numbers go first.
-CREATE FUNCTION lake.pii_scan_queue()
+CREATE FUNCTION lake_internal.pii_scan_queue()
 RETURNS TABLE (relation regclass, reason text, priority int, scanned_at timestamptz)
 LANGUAGE sql STABLE AS $$
     SELECT r.relation, q.reason, q.priority, s.scanned_at
-    FROM lake.pii_relations() r
+    FROM lake_internal.pii_relations() r
     LEFT JOIN lake.pii_scan_state s ON s.relation = r.relation
     CROSS JOIN LATERAL (
         SELECT CASE
@@ -120,21 +120,8 @@ LANGUAGE sql STABLE AS $$
     WHERE why.reason IS NOT NULL
 $$;
 
-CREATE FUNCTION lake.scan(rel regclass DEFAULT NULL)
-RETURNS TABLE (relation text, columns int, rows_sampled int, pii_columns int, changed_columns int,
-               table_pass boolean, duration_ms float8, error text)
-LANGUAGE sql VOLATILE AS $$ SELECT * FROM lake.scan_by_oid(rel::oid) $$;
-COMMENT ON FUNCTION lake.scan(regclass) IS 'Scan one relation for PII now, or (NULL) every queued relation; returns a summary per relation';
-
-CREATE FUNCTION lake.eval_classifier(labels regclass)
-RETURNS TABLE (infotype text, labelled int, predicted int, true_positives int, "precision" real, recall real, f2 real)
-LANGUAGE sql VOLATILE STRICT AS $$ SELECT * FROM lake.eval_classifier_by_oid(labels::oid) $$;
-COMMENT ON FUNCTION lake.eval_classifier(regclass) IS 'Precision, recall and F2 of the PII classifier per infotype (and any_pii) against a table of labels (table_name, column_name, infotype)';
-
-CREATE FUNCTION lake.eval_classifier_details(labels regclass)
-RETURNS TABLE (table_name text, column_name text, labelled text[], predicted text[], outcome text)
-LANGUAGE sql VOLATILE STRICT AS $$ SELECT * FROM lake.eval_classifier_details_by_oid(labels::oid) $$;
-COMMENT ON FUNCTION lake.eval_classifier_details(regclass) IS 'Per labelled column: labelled and predicted infotypes and whether they agree';
+-- lake.scan, lake.eval_classifier and lake.eval_classifier_details are the
+-- Rust functions themselves (src/pii/sql.rs).
 
 -- The review queue's view of a column: suggested sensitivity ('pii',
 -- 'restricted' or NULL when clean) and mask (a lake.mask_* regprocedure as
@@ -154,9 +141,9 @@ CREATE VIEW lake.scan_status AS
            q.reason AS queued_because, q.priority,
            s.scanned_at, s.scanned_by, s.duration_ms, s.rows_sampled, s.columns_scanned, s.pii_columns,
            s.table_pass, s.classifier_version, s.last_error
-    FROM lake.pii_relations() r
+    FROM lake_internal.pii_relations() r
     LEFT JOIN lake.pii_scan_state s ON s.relation = r.relation
-    LEFT JOIN lake.pii_scan_queue() q ON q.relation = r.relation;
+    LEFT JOIN lake_internal.pii_scan_queue() q ON q.relation = r.relation;
 COMMENT ON VIEW lake.scan_status IS 'PII scanner: every covered relation, whether it is scanned or queued (and why), and its last scan';
 
 CREATE VIEW lake.scan_progress AS
@@ -175,4 +162,8 @@ CREATE VIEW lake.scan_progress AS
 COMMENT ON VIEW lake.scan_progress IS 'PII scanner: one-row summary of coverage, queue and the worker';
 
 REVOKE ALL ON lake.pii_scan_state, lake.pii_columns, lake.pii_findings, lake.scan_status, lake.scan_progress FROM PUBLIC;
-REVOKE EXECUTE ON FUNCTION lake.scan(regclass), lake.scan_by_oid(oid) FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION lake.scan(regclass) FROM PUBLIC;
+
+COMMENT ON FUNCTION lake.pii_classifier_version() IS 'Version of the PII classifier; findings of another version are rescanned';
+COMMENT ON FUNCTION lake.classify(text[], text) IS 'PII infotypes found in the values (and the column name) at or above townlake.pii_threshold; no rows for a clean column';
+COMMENT ON FUNCTION lake.classify_details(text[], text, text) IS 'Every candidate PII infotype of the values (given the column name and type), also below the threshold, with the evidence behind its confidence';

@@ -150,7 +150,7 @@ pub fn init() {
     GucRegistry::define_int_guc(
         c"townlake.audit_queue_slots",
         c"Records the shared-memory audit queue holds (8 kB each).",
-        c"",
+        c"Set at server start; the queue lives in shared memory and in townlake/audit_queue in the data directory.",
         &QUEUE_SLOTS,
         16,
         65536,
@@ -170,7 +170,7 @@ pub fn init() {
     GucRegistry::define_int_guc(
         c"townlake.audit_role_slots",
         c"Audit queue slots all sessions of one role may hold together (0: a quarter of the queue).",
-        c"",
+        c"Keeps one role from filling the queue for everyone; a role at its share waits for its own records to be written.",
         &ROLE_SLOTS,
         0,
         65536,
@@ -180,7 +180,7 @@ pub fn init() {
     GucRegistry::define_int_guc(
         c"townlake.audit_queue_wait",
         c"Seconds a statement on governed data waits for room in the audit queue before it fails.",
-        c"",
+        c"A statement that cannot get a queue slot within this time fails instead of running unaudited. Superusers only; can be set per role.",
         &QUEUE_WAIT,
         1,
         3600,

@@ -70,7 +70,7 @@ fn on_relcache(relid: pg_sys::Oid) {
 }
 
 /// Sends the invalidation other backends (and this one) act on.
-#[pg_extern(name = "_governance_changed", volatile)]
+#[pg_extern(name = "_governance_changed", schema = "lake_internal", volatile)]
 fn governance_changed() -> bool {
     if let Some(table) = lake_table_oid() {
         // SAFETY: queues a relcache invalidation message, sent at commit.

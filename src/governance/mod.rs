@@ -38,8 +38,8 @@ pub fn restoring() -> bool {
     }
 }
 
-/// `lake._restoring()`: `restoring()` for the restore triggers in sql/finalize.sql.
-#[pg_extern(name = "_restoring", stable, parallel_safe)]
+/// `lake_internal._restoring()`: `restoring()` for the restore triggers in sql/finalize.sql.
+#[pg_extern(name = "_restoring", schema = "lake_internal", stable, parallel_safe)]
 fn restoring_sql() -> bool {
     restoring()
 }
@@ -66,6 +66,7 @@ extension_sql_file!(
     "../../sql/governance/governance.sql",
     name = "governance",
     requires = [
+        lake_internal,
         "catalog_tables",
         "native_masks",
         privileged,

@@ -295,7 +295,7 @@ fn enable_pii(reason: &str, ttl: default!(Interval, "'1 hour'")) -> JsonB {
         granted.get("since_us").and_then(Value::as_i64),
         granted.get("until_us").and_then(Value::as_i64),
     ) else {
-        LakeError::internal("lake._op_enable_pii returned an incomplete answer").report()
+        LakeError::internal("lake_internal._op_enable_pii returned an incomplete answer").report()
     };
     let session = Session {
         role: caller,

@@ -13,7 +13,7 @@ pub fn init() {
             name: c"townlake.governance_grant_sweep_seconds",
             renamed_from: Some(c"townlake.grant_sweep_seconds"),
             short: c"Seconds between background sweeps that revoke expired access grants.",
-            long: c"Each sweep starts a short-lived worker per database (townlake grant sweeper).",
+            long: c"Expired grants stop applying at their expiry time regardless; the sweep records them as revoked in lake.access_grants and lake.reviews (a short-lived worker per database, townlake grant sweeper).",
             context: || GucContext::Sighup,
         },
         &SWEEP_SECONDS,

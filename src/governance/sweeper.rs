@@ -57,13 +57,13 @@ fn sweeper_main(db: pg_sys::Oid) {
         "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d \
                 JOIN pg_catalog.pg_extension e ON e.oid OPERATOR(pg_catalog.=) d.refobjid \
                WHERE d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_proc'::pg_catalog.regclass \
-                 AND d.objid OPERATOR(pg_catalog.=) pg_catalog.to_regprocedure('lake._op_expire_grants(oid, jsonb)') \
+                 AND d.objid OPERATOR(pg_catalog.=) pg_catalog.to_regprocedure('lake_internal._op_expire_grants(oid, jsonb)') \
                  AND d.refclassid OPERATOR(pg_catalog.=) 'pg_catalog.pg_extension'::pg_catalog.regclass \
                  AND d.deptype OPERATOR(pg_catalog.=) 'e' AND e.extname OPERATOR(pg_catalog.=) 'townlake')",
         )?
         .unwrap_or(false);
         if installed {
-            Spi::run("SELECT lake._op_expire_grants(10, '{}')")?;
+            Spi::run("SELECT lake_internal._op_expire_grants(10, '{}')")?;
         }
         Ok::<_, pgrx::spi::Error>(())
     });

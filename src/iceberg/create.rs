@@ -16,7 +16,7 @@ use crate::errors::{iceberg_message, LakeError, LakeResult, OrReport};
 use crate::pg::types::numeric_typmod;
 
 /// Called by the `townlake_attach_iceberg` event trigger for each new foreign table.
-#[pg_extern]
+#[pg_extern(schema = "lake_internal")]
 fn iceberg_foreign_table_created(relid: pg_sys::Oid) {
     if !is_iceberg_table(relid) {
         return;

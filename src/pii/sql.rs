@@ -165,7 +165,7 @@ pub(crate) fn scan_one(oid: pg_sys::Oid, scanned_by: &str, rethrow_cancel: bool,
 pub(crate) fn queued_relations(limit: Option<i64>) -> LakeResult<Vec<pg_sys::Oid>> {
     Spi::connect(|client| {
         let rows = client.select(
-            "SELECT relation::oid FROM lake.pii_scan_queue() ORDER BY priority, scanned_at NULLS FIRST",
+            "SELECT relation::oid FROM lake_internal.pii_scan_queue() ORDER BY priority, scanned_at NULLS FIRST",
             limit,
             &[],
         )?;
@@ -193,7 +193,16 @@ pub(crate) fn forget_dropped() -> LakeResult<()> {
     .map_err(|e: pgrx::spi::SpiError| LakeError::internal(format!("cannot clean the scan state: {e}")))
 }
 
-#[pg_extern(name = "scan_by_oid", volatile)]
+// The relation arrives as an oid (regclass is an oid on the wire); the C
+// symbol keeps its 0.1.0 name (scan_by_oid_wrapper), which the 0.1.0 script
+// binds to lake.scan_by_oid.
+#[pg_extern(sql = "
+CREATE FUNCTION lake.scan(rel regclass DEFAULT NULL)
+RETURNS TABLE (relation text, columns int, rows_sampled int, pii_columns int, changed_columns int,
+               table_pass boolean, duration_ms float8, error text)
+LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', '@FUNCTION_NAME@';
+COMMENT ON FUNCTION lake.scan(regclass) IS 'Scan one relation for PII now, or (NULL) every queued relation; returns a summary per relation';
+")]
 #[allow(clippy::type_complexity)]
 fn scan_by_oid(
     rel: Option<pg_sys::Oid>,
@@ -336,7 +345,12 @@ type EvalRow = (
     name!(f2, Option<f32>),
 );
 
-#[pg_extern(name = "eval_classifier_by_oid", volatile)]
+#[pg_extern(sql = "
+CREATE FUNCTION lake.eval_classifier(labels regclass)
+RETURNS TABLE (infotype text, labelled int, predicted int, true_positives int, \"precision\" real, recall real, f2 real)
+LANGUAGE c VOLATILE STRICT AS 'MODULE_PATHNAME', '@FUNCTION_NAME@';
+COMMENT ON FUNCTION lake.eval_classifier(regclass) IS 'Precision, recall and F2 of the PII classifier per infotype (and any_pii) against a table of labels (table_name, column_name, infotype)';
+")]
 #[allow(clippy::type_complexity)]
 fn eval_classifier_by_oid(
     labels: pg_sys::Oid,
@@ -379,7 +393,12 @@ fn eval_classifier_by_oid(
     TableIterator::new(rows)
 }
 
-#[pg_extern(name = "eval_classifier_details_by_oid", volatile)]
+#[pg_extern(sql = "
+CREATE FUNCTION lake.eval_classifier_details(labels regclass)
+RETURNS TABLE (table_name text, column_name text, labelled text[], predicted text[], outcome text)
+LANGUAGE c VOLATILE STRICT AS 'MODULE_PATHNAME', '@FUNCTION_NAME@';
+COMMENT ON FUNCTION lake.eval_classifier_details(regclass) IS 'Per labelled column: labelled and predicted infotypes and whether they agree';
+")]
 #[allow(clippy::type_complexity)]
 fn eval_classifier_details_by_oid(
     labels: pg_sys::Oid,
@@ -422,4 +441,4 @@ fn eval_classifier_details_by_oid(
     TableIterator::new(rows)
 }
 
-extension_sql_file!("../../sql/pii/pii.sql", name = "pii_sql", requires = [pii_classifier_version, scan_by_oid, eval_classifier_by_oid, eval_classifier_details_by_oid]);
+extension_sql_file!("../../sql/pii/pii.sql", name = "pii_sql", requires = [lake_internal, pii_classifier_version, classify, classify_details, scan_by_oid, eval_classifier_by_oid, eval_classifier_details_by_oid]);

@@ -116,7 +116,7 @@ fn scanner_main(db: pg_sys::Oid) {
             let _settings = super::scan::ScanSettings::enter();
             let installed = Spi::get_one::<bool>(
                 "SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'townlake') \
-                    AND to_regprocedure('lake.pii_scan_queue()') IS NOT NULL",
+                    AND to_regprocedure('lake_internal.pii_scan_queue()') IS NOT NULL",
             )
             .ok()
             .flatten()

@@ -251,4 +251,5 @@ pub fn attach_check(rel: pg_sys::Oid, rel_owner: pg_sys::Oid, catalog: &str, nam
     may_attach(rel_owner, in_governed_schema(rel)?, catalog, namespace, table)?
 }
 
-extension_sql_file!("../../../sql/catalog/catalog.sql", name = "catalog_tables", bootstrap);
+// TODO(merge): sql-work put a COMMENT on lake.allow_attach (now in iceberg/functions.rs) - carry it over.
+extension_sql_file!("../../../sql/catalog/catalog.sql", name = "catalog_tables", requires = [lake_internal]);
