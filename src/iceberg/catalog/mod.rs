@@ -252,4 +252,4 @@ pub fn attach_check(rel: pg_sys::Oid, rel_owner: pg_sys::Oid, catalog: &str, nam
 }
 
 // TODO(merge): sql-work put a COMMENT on lake.allow_attach (now in iceberg/functions.rs) - carry it over.
-extension_sql_file!("../../../sql/catalog/catalog.sql", name = "catalog_tables", requires = [lake_internal]);
+extension_sql_file!("../../../sql/iceberg/catalog.sql", name = "catalog_tables", requires = [lake_internal]);
