@@ -8,5 +8,5 @@ CREATE FOREIGN DATA WRAPPER iceberg
     VALIDATOR lake.iceberg_fdw_validator;
 COMMENT ON FOREIGN DATA WRAPPER iceberg IS 'Apache Iceberg tables on local disk or S3-compatible storage';
 -- The default server: catalog "lake_local" in this database, warehouse from
--- the townlake.warehouse setting.
+-- the townlake.iceberg_warehouse setting.
 CREATE SERVER lake_local FOREIGN DATA WRAPPER iceberg;
