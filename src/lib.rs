@@ -71,7 +71,7 @@ mod tests {
 
     #[pg_test]
     fn warehouse_defaults_to_a_file_uri() {
-        let w = Spi::get_one::<String>("SELECT current_setting('townlake.warehouse')").unwrap().unwrap();
+        let w = Spi::get_one::<String>("SELECT current_setting('townlake.iceberg_warehouse')").unwrap().unwrap();
         assert!(w.starts_with("file:///") && w.ends_with("/townlake_warehouse"), "{w}");
     }
 
