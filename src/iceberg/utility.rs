@@ -1,7 +1,7 @@
 //! DDL on Iceberg foreign tables, seen through the ProcessUtility hook:
 //! ALTER FOREIGN TABLE evolves the Iceberg schema (field ids preserved) and
 //! DROP FOREIGN TABLE removes the table from the catalog, both in the same
-//! transaction. With `townlake.purge_on_drop` the files go after COMMIT.
+//! transaction. With `townlake.iceberg_purge_on_drop` the files go after COMMIT.
 
 use std::ffi::{c_char, CStr};
 use std::sync::Arc;

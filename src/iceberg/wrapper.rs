@@ -56,7 +56,7 @@ fn validate(given: &BTreeMap<String, String>, catalog: pg_sys::Oid) -> LakeResul
         })?;
     }
     // A server without a warehouse creates its tables under
-    // townlake.warehouse: say so rather than do it silently (lake_local,
+    // townlake.iceberg_warehouse: say so rather than do it silently (lake_local,
     // made by CREATE EXTENSION, is meant to).
     // SAFETY: plain read of a backend global.
     let creating_extension = unsafe { pg_sys::creating_extension };
@@ -64,7 +64,7 @@ fn validate(given: &BTreeMap<String, String>, catalog: pg_sys::Oid) -> LakeResul
         let read_only = parse_bool("read_only", given.get("read_only")).ok().flatten().unwrap_or(false);
         if !read_only {
             pgrx::notice!(
-                "server has no warehouse option: Iceberg tables created on it go under townlake.warehouse ({})",
+                "server has no warehouse option: Iceberg tables created on it go under townlake.iceberg_warehouse ({})",
                 crate::guc::warehouse()
             );
         }

@@ -446,22 +446,22 @@ fn snapshot_choice(resolved: &ResolvedTable, relid: pg_sys::Oid) -> LakeResult<S
     Ok(match source {
         ChoiceSource::Pinned(id) => SnapshotChoice::Id(id),
         ChoiceSource::SessionId(text) => SnapshotChoice::Id(timetravel::parse_snapshot_id(text).map_err(|m| {
-            LakeError::invalid(format!("invalid townlake.snapshot_id: {m}"))
-                .with_hint("SET townlake.snapshot_id to a snapshot id from lake.snapshots(), or RESET it.")
+            LakeError::invalid(format!("invalid townlake.iceberg_snapshot_id: {m}"))
+                .with_hint("SET townlake.iceberg_snapshot_id to a snapshot id from lake.snapshots(), or RESET it.")
         })?),
         ChoiceSource::AsOf(text) => SnapshotChoice::AsOf(as_of_millis(text)?),
         ChoiceSource::Current => SnapshotChoice::Current,
     })
 }
 
-/// Parse townlake.as_of with Postgres' own timestamptz input (time zones,
+/// Parse townlake.iceberg_as_of with Postgres' own timestamptz input (time zones,
 /// the session's TimeZone for literals without one), floored to whole
 /// milliseconds: a time inside a commit's millisecond but before it must not
 /// read that commit, and snapshot times are whole milliseconds.
 ///
 /// The input function is called directly (no SPI, so nothing to clean up
 /// after an error without a subtransaction). Only input errors (class 22)
-/// become "invalid townlake.as_of"; anything else, a cancel included,
+/// become "invalid townlake.iceberg_as_of"; anything else, a cancel included,
 /// propagates as itself.
 fn as_of_millis(text: &str) -> LakeResult<i64> {
     let Ok(input) = std::ffi::CString::new(text) else {
@@ -490,8 +490,8 @@ fn as_of_millis(text: &str) -> LakeResult<i64> {
 }
 
 fn invalid_as_of(text: &str) -> LakeError {
-    LakeError::invalid(format!("invalid townlake.as_of: \"{text}\" is not a timestamp with time zone"))
-        .with_hint("Example: SET townlake.as_of = '2024-05-01 12:00:00+00'; RESET townlake.as_of reads the current snapshot.")
+    LakeError::invalid(format!("invalid townlake.iceberg_as_of: \"{text}\" is not a timestamp with time zone"))
+        .with_hint("Example: SET townlake.iceberg_as_of = '2024-05-01 12:00:00+00'; RESET townlake.iceberg_as_of reads the current snapshot.")
 }
 
 /// SQLSTATE class 22 (data exception): what input functions raise for bad text.
