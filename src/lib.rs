@@ -10,7 +10,6 @@ pub mod audit;
 pub mod errors;
 pub mod fdw;
 pub mod governance;
-pub mod guc;
 pub mod iceberg;
 pub mod pg;
 pub mod pii;
@@ -20,11 +19,12 @@ pub mod runtime;
 
 #[pg_guard]
 pub extern "C-unwind" fn _PG_init() {
-    guc::init();
-    iceberg::init();
+    iceberg::settings::init();
     governance::init();
     audit::init();
     pii::init();
+    // After governance and audit: see there.
+    iceberg::init();
     pg::hooks::install();
     // SAFETY: plain read of a postmaster flag.
     if unsafe { pg_sys::process_shared_preload_libraries_in_progress } {

@@ -65,7 +65,7 @@ fn validate(given: &BTreeMap<String, String>, catalog: pg_sys::Oid) -> LakeResul
         if !read_only {
             pgrx::notice!(
                 "server has no warehouse option: Iceberg tables created on it go under townlake.iceberg_warehouse ({})",
-                crate::guc::warehouse()
+                super::settings::warehouse()
             );
         }
     }
@@ -149,7 +149,7 @@ impl Wrapper for Iceberg {
             // Workers claim data files; worth it for large tables with several.
             parallel: Some(ParallelUnits {
                 units: files,
-                min_rows_per_worker: crate::guc::MIN_PARALLEL_ROWS.get().max(1) as f64,
+                min_rows_per_worker: super::settings::MIN_PARALLEL_ROWS.get().max(1) as f64,
             }),
         })
     }
