@@ -86,7 +86,7 @@ def make_heap(conn, rows: int) -> str:
 
 def drop_townlake(conn, name: str) -> None:
     with conn.transaction():
-        conn.execute("SET LOCAL townlake.purge_on_drop = on")
+        conn.execute("SET LOCAL townlake.iceberg_purge_on_drop = on")
         conn.execute(f"DROP FOREIGN TABLE IF EXISTS bench_tl.{name}")
 
 
@@ -139,7 +139,7 @@ def main():
     args = parse_args()
     conn = psycopg.connect(host="127.0.0.1", port=args.port, user="postgres", dbname=args.db, autocommit=True,
                            options="-c TimeZone=UTC")
-    warehouse = conn.execute("SHOW townlake.warehouse").fetchone()[0]
+    warehouse = conn.execute("SHOW townlake.iceberg_warehouse").fetchone()[0]
     options = urllib.parse.quote("-csearch_path=lake")
     catalog = SqlCatalog("lake_local", warehouse=warehouse,
                          uri=f"postgresql+psycopg://postgres@127.0.0.1:{args.port}/{args.db}?options={options}")
@@ -147,10 +147,10 @@ def main():
     conn.execute("CREATE SCHEMA IF NOT EXISTS bench_tl")
     heap = make_heap(conn, args.rows)
     heap_bytes = conn.execute("SELECT pg_table_size(%s)", (heap,)).fetchone()[0]
-    settings = conn.execute("SELECT current_setting('townlake.target_file_size_mb'), "
-                            "current_setting('townlake.row_group_rows'), current_setting('shared_buffers')").fetchone()
+    settings = conn.execute("SELECT current_setting('townlake.iceberg_target_file_size_mb'), "
+                            "current_setting('townlake.iceberg_row_group_rows'), current_setting('shared_buffers')").fetchone()
     print(f"rows={args.rows} heap={heap_bytes / 2**20:.0f} MB, {args.runs} interleaved rounds (medians); "
-          f"townlake.target_file_size_mb={settings[0]} row_group_rows={settings[1]} shared_buffers={settings[2]}")
+          f"townlake.iceberg_target_file_size_mb={settings[0]} row_group_rows={settings[1]} shared_buffers={settings[2]}")
     print(f"{'layout':14} {'contender':10} {'seconds':>8} {'rows/s':>11} {'files':>6} {'MB':>8} "
           f"{'avg MB':>7} {'townlake/PyIceberg':>22}")
     failed = False

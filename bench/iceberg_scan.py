@@ -108,7 +108,7 @@ def copy_into_heap(conn, heap: str, chunk: pa.Table):
 def main():
     args = parse_args()
     conn = psycopg.connect(host="127.0.0.1", port=args.port, user="postgres", dbname=args.db, autocommit=True)
-    warehouse = conn.execute("SHOW townlake.warehouse").fetchone()[0]
+    warehouse = conn.execute("SHOW townlake.iceberg_warehouse").fetchone()[0]
     options = urllib.parse.quote("-csearch_path=lake")
     catalog = SqlCatalog("lake_local", warehouse=warehouse,
                          uri=f"postgresql+psycopg://postgres@127.0.0.1:{args.port}/{args.db}?options={options}")

@@ -25,7 +25,7 @@ port = $TOWNLAKE_PORT
 listen_addresses = '127.0.0.1'
 unix_socket_directories = '$SOCKET_DIR'
 shared_preload_libraries = 'townlake'
-townlake.warehouse = 'file://$WAREHOUSE_DIR'
+townlake.iceberg_warehouse = 'file://$WAREHOUSE_DIR'
 max_connections = 50
 # townlake's own workers (PII launcher and scanner, audit launcher and one
 # audit writer per governed database) share this pool with parallel query.

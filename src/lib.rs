@@ -10,7 +10,6 @@ pub mod audit;
 pub mod errors;
 pub mod fdw;
 pub mod governance;
-pub mod guc;
 pub mod iceberg;
 pub mod pg;
 pub mod pii;
@@ -20,11 +19,12 @@ pub mod runtime;
 
 #[pg_guard]
 pub extern "C-unwind" fn _PG_init() {
-    guc::init();
-    iceberg::init();
+    iceberg::settings::init();
     governance::init();
     audit::init();
     pii::init();
+    // After governance and audit: see there.
+    iceberg::init();
     pg::hooks::install();
     // SAFETY: plain read of a postmaster flag.
     if unsafe { pg_sys::process_shared_preload_libraries_in_progress } {
@@ -71,7 +71,7 @@ mod tests {
 
     #[pg_test]
     fn warehouse_defaults_to_a_file_uri() {
-        let w = Spi::get_one::<String>("SELECT current_setting('townlake.warehouse')").unwrap().unwrap();
+        let w = Spi::get_one::<String>("SELECT current_setting('townlake.iceberg_warehouse')").unwrap().unwrap();
         assert!(w.starts_with("file:///") && w.ends_with("/townlake_warehouse"), "{w}");
     }
 

@@ -173,7 +173,7 @@ def s3_server(tmp_path_factory):
 @pytest.fixture(scope="module")
 def local_lake(conn, database):
     """The default server lake_local; this database's tables go to their own directory."""
-    warehouse = conn.execute("SHOW townlake.warehouse").fetchone()[0].rstrip("/")
+    warehouse = conn.execute("SHOW townlake.iceberg_warehouse").fetchone()[0].rstrip("/")
     catalog = SqlCatalog("lake_local", uri=catalog_uri(database), warehouse=warehouse)
     base = f"{warehouse}/{database}"
     yield Lake("local", "lake_local", catalog, base)

@@ -37,9 +37,9 @@ def test_partition_transform_errors_name_the_column(admin, spec, column, type_na
 
 
 @pytest.mark.parametrize("setting, value", [
-    ("townlake.snapshot_id", "12abc"),
-    ("townlake.as_of", "not a time"),
-    ("townlake.as_of", "2024-13-45 25:00"),
+    ("townlake.iceberg_snapshot_id", "12abc"),
+    ("townlake.iceberg_as_of", "not a time"),
+    ("townlake.iceberg_as_of", "2024-13-45 25:00"),
 ])
 def test_time_travel_settings_are_checked_at_set(admin, setting, value):
     err = error_of(admin, f"SET {setting} = '{value}'")
@@ -51,16 +51,16 @@ def test_time_travel_settings_are_checked_at_set(admin, setting, value):
 
 
 def test_good_time_travel_settings_still_work(admin):
-    admin.execute("SET townlake.as_of = '2024-05-01 12:00:00+00'")
-    admin.execute("SET townlake.snapshot_id = ' 42 '")
-    admin.execute("RESET townlake.as_of")
-    admin.execute("RESET townlake.snapshot_id")
+    admin.execute("SET townlake.iceberg_as_of = '2024-05-01 12:00:00+00'")
+    admin.execute("SET townlake.iceberg_snapshot_id = ' 42 '")
+    admin.execute("RESET townlake.iceberg_as_of")
+    admin.execute("RESET townlake.iceberg_snapshot_id")
 
 
 def test_server_without_warehouse_says_where_tables_go(admin):
     admin.notices.clear()
     admin.execute("CREATE SERVER no_wh FOREIGN DATA WRAPPER iceberg")
-    warehouse = one(admin, "SELECT current_setting('townlake.warehouse')")
+    warehouse = one(admin, "SELECT current_setting('townlake.iceberg_warehouse')")
     assert any("no warehouse option" in n and warehouse in n for n in admin.notices), admin.notices
     admin.notices.clear()
     admin.execute("CREATE SERVER no_wh_ro FOREIGN DATA WRAPPER iceberg OPTIONS (read_only 'true')")
@@ -113,9 +113,9 @@ def test_missing_snapshot_error_names_the_table(admin):
     admin.execute(f"CREATE FOREIGN TABLE IF NOT EXISTS snap_named (id int) SERVER lake_local "
                   f"OPTIONS (namespace '{NS}', \"table\" 'snap_named')")
     admin.execute("INSERT INTO snap_named VALUES (1)")
-    admin.execute("SET townlake.snapshot_id = '42'")
+    admin.execute("SET townlake.iceberg_snapshot_id = '42'")
     try:
         err = error_of(admin, "SELECT * FROM snap_named")
     finally:
-        admin.execute("RESET townlake.snapshot_id")
+        admin.execute("RESET townlake.iceberg_snapshot_id")
     assert f"Iceberg table {NS}.snap_named: snapshot 42 does not exist" in str(err), err

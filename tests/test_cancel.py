@@ -26,9 +26,9 @@ def big(local_lake, conn):
 @pytest.fixture
 def slow_session(conn):
     """Small batches make the scan long enough to interrupt."""
-    conn.execute("SET townlake.batch_size = 64")
+    conn.execute("SET townlake.iceberg_batch_size = 64")
     yield conn
-    conn.execute("RESET townlake.batch_size")
+    conn.execute("RESET townlake.iceberg_batch_size")
     conn.execute("RESET statement_timeout")
 
 

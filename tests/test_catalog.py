@@ -49,7 +49,7 @@ def test_default_server_and_wrapper_exist(conn):
     server = conn.execute("SELECT s.srvname FROM pg_foreign_server s JOIN pg_foreign_data_wrapper w "
                           "ON w.oid = s.srvfdw WHERE w.fdwname = 'iceberg'").fetchall()
     assert ("lake_local",) in server
-    assert conn.execute("SHOW townlake.warehouse").fetchone()[0].startswith("file://")
+    assert conn.execute("SHOW townlake.iceberg_warehouse").fetchone()[0].startswith("file://")
 
 
 def test_pyiceberg_tables_and_namespaces_land_in_lake_schema(conn, local_lake):
@@ -71,7 +71,7 @@ def test_catalog_name_option_selects_the_catalog(conn, local_lake):
     """A second server reading catalog lake_local under another name."""
     table = local_lake.create_table("aliased", "t", EVOLVING_SCHEMA)
     append_rows(table, evolving_rows(1, 7, ["id", "name", "amount"]))
-    warehouse = conn.execute("SHOW townlake.warehouse").fetchone()[0]
+    warehouse = conn.execute("SHOW townlake.iceberg_warehouse").fetchone()[0]
     conn.execute(f"CREATE SERVER alias_srv FOREIGN DATA WRAPPER iceberg "
                  f"OPTIONS (warehouse '{warehouse}', catalog_name 'lake_local')")
     conn.execute("CREATE FOREIGN TABLE aliased_t (id bigint, name text) SERVER alias_srv "

@@ -326,20 +326,20 @@ def test_time_travel_is_refused_through_published_views(gov, admin, ana, rev, lo
                    SELECT lake.approve_table('crm.ledger', 'ledger')""")
     rev.execute(f"SELECT lake.grant_access('{ANA}', 'crm.ledger', '1 hour', 'x')")
     # the oracle: the owner's view of the old snapshot holds the deleted row
-    admin.execute(f"SET townlake.snapshot_id = '{first}'")
+    admin.execute(f"SET townlake.iceberg_snapshot_id = '{first}'")
     assert rows(admin, "SELECT id, amount FROM crm.ledger ORDER BY id") == [(1, 10), (2, 20), (3, 30)]
-    admin.execute("RESET townlake.snapshot_id")
+    admin.execute("RESET townlake.iceberg_snapshot_id")
     current = [(1, 10), (2, 20)]
     assert rows(ana, "SELECT id, amount FROM crm_pub.ledger ORDER BY id") == current
     attempts = [
-        (f"SET townlake.snapshot_id = '{first}'", "SELECT * FROM crm_pub.ledger"),
-        (f"SET townlake.as_of = '{before_delete}'", "SELECT count(*) FROM crm_pub.ledger"),
-        ("SELECT 1", f"SELECT set_config('townlake.as_of', '{before_delete}', false), "
+        (f"SET townlake.iceberg_snapshot_id = '{first}'", "SELECT * FROM crm_pub.ledger"),
+        (f"SET townlake.iceberg_as_of = '{before_delete}'", "SELECT count(*) FROM crm_pub.ledger"),
+        ("SELECT 1", f"SELECT set_config('townlake.iceberg_as_of', '{before_delete}', false), "
                      "(SELECT count(*) FROM crm_pub.ledger)"),
     ]
     for setting, query in attempts:
         ana.execute(setting)
         err = error_of(ana, query)
         assert err.sqlstate == "0A000" and "time travel is not available" in err.diag.message_primary, query
-        ana.execute("RESET townlake.snapshot_id; RESET townlake.as_of")
+        ana.execute("RESET townlake.iceberg_snapshot_id; RESET townlake.iceberg_as_of")
     assert rows(ana, "SELECT id, amount FROM crm_pub.ledger ORDER BY id") == current

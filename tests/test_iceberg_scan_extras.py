@@ -62,7 +62,7 @@ def test_limit_with_offset_returns_the_right_count(conn, big):
 
 
 PARALLEL_SETTINGS = {"max_parallel_workers_per_gather": "2", "parallel_setup_cost": "0",
-                     "parallel_tuple_cost": "0", "townlake.min_parallel_rows": "1000"}
+                     "parallel_tuple_cost": "0", "townlake.iceberg_min_parallel_rows": "1000"}
 
 
 def parallel_session(database: str) -> psycopg.Connection:
@@ -128,7 +128,7 @@ def test_parallel_scan_keeps_its_snapshot_while_others_commit(conn, database, bi
 
     def scan():
         with parallel_session(database) as c:
-            c.execute("SET townlake.batch_size = 256")
+            c.execute("SET townlake.iceberg_batch_size = 256")
             result["plan"] = analyze_json(c, query)
 
     with connect(database) as writer:
@@ -155,7 +155,7 @@ def test_parallel_plan_still_sees_own_uncommitted_writes(database, big):
     with connect(database) as c:
         c.execute("SET parallel_setup_cost = 0")
         c.execute("SET parallel_tuple_cost = 0")
-        c.execute("SET townlake.min_parallel_rows = 1000")
+        c.execute("SET townlake.iceberg_min_parallel_rows = 1000")
         with c.transaction():
             before = c.execute("SELECT count(*) FROM big").fetchone()[0]
             c.execute("INSERT INTO big VALUES (-1, now(), 1, 'mine')")
@@ -187,11 +187,11 @@ def test_a_user_with_insert_privilege_writes_without_catalog_privileges(database
 
 
 def test_no_writes_while_reading_the_past(conn, big):
-    conn.execute("SET townlake.as_of = '2030-01-01 00:00:00+00'")
+    conn.execute("SET townlake.iceberg_as_of = '2030-01-01 00:00:00+00'")
     try:
         expect_error(conn, "INSERT INTO big VALUES (1, now(), 1, 'x')", "reading the past")
     finally:
-        conn.execute("RESET townlake.as_of")
+        conn.execute("RESET townlake.iceberg_as_of")
 
 
 def test_drop_removes_only_tables_the_foreign_table_created(conn, database, big):

@@ -322,12 +322,12 @@ def test_insert_values_returning(conn, write_ns, local_lake):
 
 
 def test_small_files_and_row_groups_settings(conn, write_ns, local_lake):
-    """townlake.target_file_size_mb and row_group_rows shape the files; the rows are the same."""
+    """townlake.iceberg_target_file_size_mb and row_group_rows shape the files; the rows are the same."""
     relation = create(conn, write_ns, "many_files", "id bigint NOT NULL, payload text")
     with conn.transaction():
-        conn.execute("SET LOCAL townlake.target_file_size_mb = 1")
-        conn.execute("SET LOCAL townlake.row_group_rows = 2048")
-        conn.execute("SET LOCAL townlake.write_batch_rows = 1000")
+        conn.execute("SET LOCAL townlake.iceberg_target_file_size_mb = 1")
+        conn.execute("SET LOCAL townlake.iceberg_row_group_rows = 2048")
+        conn.execute("SET LOCAL townlake.iceberg_write_batch_rows = 1000")
         conn.execute(f"INSERT INTO {relation} SELECT g, md5(g::text) || md5((g * 7)::text) "
                      f"FROM generate_series(1, 60000) g")
     table = load(local_lake.catalog, write_ns, "many_files")
@@ -470,7 +470,7 @@ def test_partitioned_write_fans_out_with_few_open_writers(conn, write_ns, local_
     partitions still give correct data (possibly more files per partition)."""
     relation = create(conn, write_ns, "fanout", "id bigint NOT NULL, k integer", partition_by="k")
     with conn.transaction():
-        conn.execute("SET LOCAL townlake.max_open_partitions = 1")
+        conn.execute("SET LOCAL townlake.iceberg_max_open_partitions = 1")
         conn.execute(f"INSERT INTO {relation} SELECT g, g % 50 FROM generate_series(1, 5000) g")
     table = load(local_lake.catalog, write_ns, "fanout")
     partitions = {f.partition[0] for f in data_files(table)}

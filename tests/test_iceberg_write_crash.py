@@ -45,7 +45,7 @@ class CrashCluster(PrivateCluster):
 def cluster():
     cluster = CrashCluster()
     try:
-        cluster.create(f"townlake.warehouse = 'file://{cluster.warehouse}'\nmax_connections = 50\n")
+        cluster.create(f"townlake.iceberg_warehouse = 'file://{cluster.warehouse}'\nmax_connections = 50\n")
         with cluster.connect() as conn:
             conn.execute("CREATE SCHEMA crash")
         yield cluster
@@ -194,7 +194,7 @@ def test_kill_during_insert(cluster, table):
     before = parquet_files_on_disk(location)
     # the INSERT runs in an open transaction: whenever the kill lands, nothing may be committed
     pid, thread, done, outcome = start_writer(cluster, [
-        "SET townlake.target_file_size_mb = 1", "BEGIN", LONG_INSERT.format(name=table)])
+        "SET townlake.iceberg_target_file_size_mb = 1", "BEGIN", LONG_INSERT.format(name=table)])
     wait_for_new_files(location, before, done)
     kill9(cluster, pid)
     thread.join(60)
@@ -224,7 +224,7 @@ def test_kill_around_commit(cluster, table):
         first = 2_000_000 + round_number * 100_000
         conn = cluster.connect(autocommit=False)
         pid = conn.execute("SELECT pg_backend_pid()").fetchone()[0]
-        conn.execute("SET LOCAL townlake.target_file_size_mb = 1")
+        conn.execute("SET LOCAL townlake.iceberg_target_file_size_mb = 1")
         for part in range(4):
             conn.execute(f"INSERT INTO crash.{table} SELECT g, md5(g::text) FROM generate_series(%s, %s) g",
                          (first + part * 20_000, first + part * 20_000 + 19_999))
@@ -284,7 +284,7 @@ def test_immediate_shutdown_mid_write(cluster, table):
     before = parquet_files_on_disk(location)
     # autocommit: the INSERT would commit when done, so the shutdown must come first
     pid, thread, done, outcome = start_writer(cluster, [
-        "SET townlake.target_file_size_mb = 1", LONG_INSERT.format(name=table)])
+        "SET townlake.iceberg_target_file_size_mb = 1", LONG_INSERT.format(name=table)])
     finished_early = not wait_for_new_files(location, before, done)
     cluster.stop("immediate")
     thread.join(60)
@@ -305,7 +305,7 @@ def test_crash_leaves_no_uncommitted_catalog_state(cluster):
 
 
 def test_as_of_from_the_configuration_file_is_checked_at_query_time(cluster, table):
-    """SET checks townlake.as_of, but a configuration file is read where no
+    """SET checks townlake.iceberg_as_of, but a configuration file is read where no
     transaction is open: a bad value there is refused when a scan reads it,
     with the same error as at SET, and a good one is obeyed."""
     conf = cluster.pgdata / "postgresql.conf"
@@ -320,20 +320,20 @@ def test_as_of_from_the_configuration_file_is_checked_at_query_time(cluster, tab
         deadline = time.monotonic() + 10
         while True:
             conn = cluster.connect()
-            if conn.execute("SHOW townlake.as_of").fetchone()[0] == value:
+            if conn.execute("SHOW townlake.iceberg_as_of").fetchone()[0] == value:
                 return conn
             conn.close()
             assert time.monotonic() < deadline, "the reloaded setting never reached a new session"
             time.sleep(0.05)
 
     try:
-        configure("townlake.as_of = 'not a time'")
+        configure("townlake.iceberg_as_of = 'not a time'")
         with fresh_session_sees("not a time") as conn:
             with pytest.raises(psycopg.errors.InvalidParameterValue,
-                               match='invalid townlake.as_of: "not a time" is not a timestamp with time zone'):
+                               match='invalid townlake.iceberg_as_of: "not a time" is not a timestamp with time zone'):
                 conn.execute(f"SELECT count(*) FROM crash.{table}")
             assert conn.execute("SELECT 1").fetchone() == (1,)
-        configure("townlake.as_of = '2000-01-01 00:00:00+00'")
+        configure("townlake.iceberg_as_of = '2000-01-01 00:00:00+00'")
         with fresh_session_sees("2000-01-01 00:00:00+00") as conn:
             with pytest.raises(psycopg.Error, match="no snapshot as of that time"):
                 conn.execute(f"SELECT count(*) FROM crash.{table}")

@@ -152,16 +152,16 @@ def test_writes_to_a_pinned_table(target, conn, write_ns):
 
 
 def test_writes_with_session_time_travel(target, conn):
-    """With townlake.snapshot_id or townlake.as_of set, writes are refused (the
+    """With townlake.iceberg_snapshot_id or townlake.iceberg_as_of set, writes are refused (the
     table is read at an old snapshot)."""
     snapshot = conn.execute(f"SELECT snapshot_id FROM lake.snapshots('{target}') "
                             f"ORDER BY committed_at LIMIT 1").fetchone()[0]
     with conn.transaction():
-        conn.execute(f"SET LOCAL townlake.snapshot_id = '{snapshot}'")
-        expect_error(conn, f"INSERT INTO {target} VALUES (9, 1, 'x')", "reading the past", "townlake.snapshot_id")
+        conn.execute(f"SET LOCAL townlake.iceberg_snapshot_id = '{snapshot}'")
+        expect_error(conn, f"INSERT INTO {target} VALUES (9, 1, 'x')", "reading the past", "townlake.iceberg_snapshot_id")
     with conn.transaction():
-        conn.execute("SET LOCAL townlake.as_of = '2999-01-01 00:00:00+00'")
-        expect_error(conn, f"DELETE FROM {target} WHERE id = 1", "reading the past", "townlake.as_of")
+        conn.execute("SET LOCAL townlake.iceberg_as_of = '2999-01-01 00:00:00+00'")
+        expect_error(conn, f"DELETE FROM {target} WHERE id = 1", "reading the past", "townlake.iceberg_as_of")
     _unchanged(conn, target)
 
 
@@ -182,7 +182,7 @@ def test_writes_through_a_read_only_server(target, conn, write_ns):
     warehouse = conn.execute("SELECT option_value FROM pg_options_to_table("
                              "(SELECT srvoptions FROM pg_foreign_server WHERE srvname = 'lake_local')) "
                              "WHERE option_name = 'warehouse'").fetchone()
-    warehouse = warehouse[0] if warehouse else conn.execute("SHOW townlake.warehouse").fetchone()[0]
+    warehouse = warehouse[0] if warehouse else conn.execute("SHOW townlake.iceberg_warehouse").fetchone()[0]
     conn.execute("DROP SERVER IF EXISTS lake_ro CASCADE")
     conn.execute(f"CREATE SERVER lake_ro FOREIGN DATA WRAPPER iceberg "
                  f"OPTIONS (warehouse '{warehouse}', catalog_name 'lake_local', read_only 'true')")

@@ -22,7 +22,7 @@ def create(conn, ns: str, name: str, columns: str, partition_by: str | None = No
     options = f"namespace '{ns}', table '{name}'" + (f", partition_by '{partition_by}'" if partition_by else "")
     with conn.transaction():
         # purge a previous incarnation, so that its files are not orphans of the new table
-        conn.execute("SET LOCAL townlake.purge_on_drop = on")
+        conn.execute("SET LOCAL townlake.iceberg_purge_on_drop = on")
         conn.execute(f"DROP FOREIGN TABLE IF EXISTS {relation}")
     conn.execute(f"CREATE FOREIGN TABLE {relation} ({columns}) SERVER lake_local OPTIONS ({options})")
     return relation
@@ -280,7 +280,7 @@ def test_expire_snapshots_then_remove_orphans(small_files, conn, write_ns, local
     report = conn.execute(f"SELECT lake.expire_snapshots('{small_files}', now(), 1)").fetchone()[0]
     assert len(report["expired_snapshots"]) == 12 and report["remaining_snapshots"] == 1
     assert snapshot_count(conn, small_files) == 1
-    expect_error(conn, f"SET LOCAL townlake.snapshot_id = '{first}'; SELECT count(*) FROM {small_files}",
+    expect_error(conn, f"SET LOCAL townlake.iceberg_snapshot_id = '{first}'; SELECT count(*) FROM {small_files}",
                  str(first))
     location = load(local_lake.catalog, write_ns, "small_files").location()
     on_disk = parquet_files_on_disk(location)
@@ -329,7 +329,7 @@ def test_remove_orphan_files_keeps_files_older_snapshots_use(small_files, conn, 
     assert parquet_files_on_disk(location) == on_disk
     # the superseded files are still read at the older snapshot
     with conn.transaction():
-        conn.execute(f"SET LOCAL townlake.snapshot_id = '{first}'")
+        conn.execute(f"SET LOCAL townlake.iceberg_snapshot_id = '{first}'")
         assert conn.execute(f"SELECT count(*), sum(id) FROM {small_files}").fetchone() == (1200, sum(range(1, 1201)))
     assert load(local_lake.catalog, write_ns, "small_files").scan(snapshot_id=first).to_arrow().num_rows == 1200
     # once nothing uses them, they go
@@ -360,7 +360,7 @@ def test_expire_keeps_snapshots_of_pyiceberg_tags_and_branches(small_files, conn
     # snapshot k of small_files holds the first (k + 1) * 100 ids
     for snapshot_id, rows in ((tagged, 300), (branched, 700)):
         with conn.transaction():
-            conn.execute(f"SET LOCAL townlake.snapshot_id = '{snapshot_id}'")
+            conn.execute(f"SET LOCAL townlake.iceberg_snapshot_id = '{snapshot_id}'")
             assert conn.execute(f"SELECT count(*), sum(id) FROM {small_files}").fetchone() == \
                 (rows, sum(range(1, rows + 1)))
         assert table.scan(snapshot_id=snapshot_id).to_arrow().num_rows == rows
@@ -430,12 +430,12 @@ def test_drop_with_purge_deletes_files_after_commit(conn, write_ns, local_lake):
     location = load(local_lake.catalog, write_ns, "purged").location()
     assert parquet_files_on_disk(location)
     conn.execute("BEGIN")
-    conn.execute("SET LOCAL townlake.purge_on_drop = on")
+    conn.execute("SET LOCAL townlake.iceberg_purge_on_drop = on")
     conn.execute(f"DROP FOREIGN TABLE {relation}")
     conn.execute("ROLLBACK")
     assert parquet_files_on_disk(location), "a rolled-back DROP purges nothing"
     with conn.transaction():
-        conn.execute("SET LOCAL townlake.purge_on_drop = on")
+        conn.execute("SET LOCAL townlake.iceberg_purge_on_drop = on")
         conn.execute(f"DROP FOREIGN TABLE {relation}")
     assert not _catalog_has(conn, write_ns, "purged")
     assert not parquet_files_on_disk(location)

@@ -107,8 +107,8 @@ def test_error_mid_statement_autocommit(table, conn, write_ns, local_lake):
     """A cast fails after thousands of rows (and several written files): nothing lands."""
     before = snapshot_count(conn, table)
     with conn.transaction():
-        conn.execute("SET LOCAL townlake.write_batch_rows = 500")
-        conn.execute("SET LOCAL townlake.target_file_size_mb = 1")
+        conn.execute("SET LOCAL townlake.iceberg_write_batch_rows = 500")
+        conn.execute("SET LOCAL townlake.iceberg_target_file_size_mb = 1")
         # each batch flushes, so data files exist when the error strikes
         with pytest.raises(psycopg.errors.InvalidTextRepresentation):
             with conn.transaction():

@@ -328,9 +328,9 @@ def townlake_pair(conn, write_ns, local_lake, batches) -> Pair:
     select = ", ".join(["id"] + [c.name for c in COLUMNS])
     for b in range(len(batches)):
         # The first file: one row group of two pages; the others: small row groups.
-        conn.execute("SET townlake.row_group_rows = %s" % (1_000_000 if b == 0 else 1024))
+        conn.execute("SET townlake.iceberg_row_group_rows = %s" % (1_000_000 if b == 0 else 1024))
         conn.execute(f"INSERT INTO {relation} SELECT {select} FROM {heap} WHERE batch = {b} ORDER BY id")
-    conn.execute("RESET townlake.row_group_rows")
+    conn.execute("RESET townlake.iceberg_row_group_rows")
     return Pair(relation, heap)
 
 

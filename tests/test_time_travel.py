@@ -92,23 +92,23 @@ def test_snapshots_function(evolving, conn):
 def test_set_snapshot_id_reads_each_snapshot(evolving, conn):
     table, foreign = evolving
     for snapshot in table.snapshots():
-        conn.execute(f"SET townlake.snapshot_id = '{snapshot.snapshot_id}'")
+        conn.execute(f"SET townlake.iceberg_snapshot_id = '{snapshot.snapshot_id}'")
         try:
             expected_count = _compare_at_snapshot(conn, table, foreign, snapshot.snapshot_id)
             assert conn.execute(f"SELECT count(*) FROM {foreign}").fetchone()[0] == expected_count
         finally:
-            conn.execute("RESET townlake.snapshot_id")
+            conn.execute("RESET townlake.iceberg_snapshot_id")
     assert conn.execute(f"SELECT count(*) FROM {foreign}").fetchone() == (180,)
 
 
 def test_explain_shows_pinned_snapshot(evolving, conn):
     table, foreign = evolving
     first = table.history()[0].snapshot_id
-    conn.execute(f"SET townlake.snapshot_id = '{first}'")
+    conn.execute(f"SET townlake.iceberg_snapshot_id = '{first}'")
     try:
         plan = "\n".join(r[0] for r in conn.execute(f"EXPLAIN SELECT * FROM {foreign}"))
     finally:
-        conn.execute("RESET townlake.snapshot_id")
+        conn.execute("RESET townlake.iceberg_snapshot_id")
     assert f"Snapshot: {first}" in plan
 
 
@@ -117,18 +117,18 @@ def test_set_as_of(evolving, conn):
     history = table.history()
     second = history[1]
     at = dt.datetime.fromtimestamp(second.timestamp_ms / 1000, dt.timezone.utc)
-    conn.execute(f"SET townlake.as_of = '{at.isoformat()}'")
+    conn.execute(f"SET townlake.iceberg_as_of = '{at.isoformat()}'")
     try:
         assert _compare_at_snapshot(conn, table, foreign, second.snapshot_id) == 100
     finally:
-        conn.execute("RESET townlake.as_of")
+        conn.execute("RESET townlake.iceberg_as_of")
 
 
 def test_set_local_ends_with_transaction(evolving, conn):
     table, foreign = evolving
     first = table.history()[0].snapshot_id
     with conn.transaction():
-        conn.execute(f"SET LOCAL townlake.snapshot_id = '{first}'")
+        conn.execute(f"SET LOCAL townlake.iceberg_snapshot_id = '{first}'")
         assert conn.execute(f"SELECT count(*) FROM {foreign}").fetchone() == (50,)
     assert conn.execute(f"SELECT count(*) FROM {foreign}").fetchone() == (180,)
 
@@ -139,7 +139,7 @@ def _at_micros(micros: int) -> str:
 
 
 def _set_as_of(conn, literal: str) -> None:
-    conn.execute(sql.SQL("SET LOCAL townlake.as_of = {}").format(sql.Literal(literal)))
+    conn.execute(sql.SQL("SET LOCAL townlake.iceberg_as_of = {}").format(sql.Literal(literal)))
 
 
 def _read_as_of(conn, table, foreign, literal, snapshot_id):
@@ -189,7 +189,7 @@ def test_as_of_infinity_reads_the_current_snapshot(evolving, conn):
     table, foreign = evolving
     _read_as_of(conn, table, foreign, "infinity", table.current_snapshot().snapshot_id)
     with conn.transaction():
-        conn.execute("SET LOCAL townlake.as_of = '-infinity'")
+        conn.execute("SET LOCAL townlake.iceberg_as_of = '-infinity'")
         expect_error(conn, f"SELECT count(*) FROM {foreign}", "no snapshot as of that time")
 
 
@@ -211,23 +211,23 @@ def test_as_of_invalid_text_is_refused_at_set(evolving, conn, text):
     """SET checks the value with timestamptz input; the setting keeps its old value."""
     _, foreign = evolving
     with conn.transaction():
-        conn.execute("SET LOCAL townlake.as_of = '2030-01-01 00:00:00+00'")
+        conn.execute("SET LOCAL townlake.iceberg_as_of = '2030-01-01 00:00:00+00'")
         with pytest.raises(psycopg.errors.InvalidParameterValue,
                            match="is not a timestamp with time zone") as failure:
             with conn.transaction():
                 _set_as_of(conn, text)
         assert text in str(failure.value)
-        assert conn.execute("SHOW townlake.as_of").fetchone() == ("2030-01-01 00:00:00+00",)
+        assert conn.execute("SHOW townlake.iceberg_as_of").fetchone() == ("2030-01-01 00:00:00+00",)
         assert conn.execute(f"SELECT count(*) FROM {foreign}").fetchone() == (180,)
-    expect_error(conn, f"SET townlake.as_of = '{text.replace(chr(39), chr(39) * 2)}'",
+    expect_error(conn, f"SET townlake.iceberg_as_of = '{text.replace(chr(39), chr(39) * 2)}'",
                  "is not a timestamp with time zone")
-    assert conn.execute("SHOW townlake.as_of").fetchone() == ("",)
+    assert conn.execute("SHOW townlake.iceberg_as_of").fetchone() == ("",)
 
 
 def test_unknown_snapshot_id_is_an_error(evolving, conn):
     _, foreign = evolving
     with conn.transaction():
-        conn.execute("SET LOCAL townlake.snapshot_id = '12345'")
+        conn.execute("SET LOCAL townlake.iceberg_snapshot_id = '12345'")
         expect_error(conn, f"SELECT * FROM {foreign}", "12345")
 
 

@@ -56,7 +56,7 @@ SELECT snapshot_id AS first_snapshot
 FROM lake.snapshots('billing.usage'::regclass)
 ORDER BY committed_at
 LIMIT 1 \gset
-SET townlake.snapshot_id = :'first_snapshot';
+SET townlake.iceberg_snapshot_id = :'first_snapshot';
 SELECT count(*) AS rows_then, max(ts) AS latest_event_then FROM billing.usage;
-RESET townlake.snapshot_id;
+RESET townlake.iceberg_snapshot_id;
 SELECT count(*) AS rows_now, max(ts) AS latest_event_now FROM billing.usage;

@@ -10,5 +10,5 @@ COMMENT ON FOREIGN DATA WRAPPER iceberg IS 'Apache Iceberg tables on local disk 
 COMMENT ON FUNCTION lake.iceberg_fdw_handler() IS 'Handler of the iceberg foreign-data wrapper (not called directly)';
 COMMENT ON FUNCTION lake.iceberg_fdw_validator(text[], oid) IS 'Validator of the iceberg wrapper''s server, user mapping and table options (not called directly)';
 -- The default server: catalog "lake_local" in this database, warehouse from
--- the townlake.warehouse setting.
+-- the townlake.iceberg_warehouse setting.
 CREATE SERVER lake_local FOREIGN DATA WRAPPER iceberg;

@@ -47,8 +47,7 @@ pub fn register() {
         max_running: queue::MAX_WRITERS,
     });
     crate::pg::worker::register_task(crate::pg::worker::LauncherTask {
-        // SAFETY: MyLatch is the launcher's own latch in shared memory.
-        on_start: Some(|| queue::set_launcher_latch(unsafe { pg_sys::MyLatch })),
+        on_start: Some(queue::announce_launcher),
         // records whose backend vanished are completed by the launcher
         on_tick: Some(|_| {
             queue::complete_orphans();

@@ -10,7 +10,9 @@
 //! - `modify`: INSERT/UPDATE/DELETE state and row identity;
 //! - `upper` (pure), `upper_query`: aggregates, ORDER BY and LIMIT described
 //!   for a wrapper to accept or decline;
-//! - `state`: plan state and Rust state owned by memory contexts.
+//! - `state`: plan state and Rust state owned by memory contexts;
+//! - `policy`: what a wrapper asks of the access policy (time travel, governed
+//!   relations, restores), answered by whichever part registered it.
 //!
 //! Nothing here knows a particular wrapper.
 //!
@@ -32,6 +34,7 @@ pub mod options;
 pub mod parallel;
 pub mod params;
 pub mod paths;
+pub mod policy;
 pub mod routine;
 pub mod scan;
 pub mod source;

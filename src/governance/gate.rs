@@ -143,7 +143,7 @@ fn access_gate(rel: pg_sys::Oid) -> bool {
     }
 }
 
-/// Time travel (`townlake.as_of`, `townlake.snapshot_id`) on a governed
+/// Time travel (`townlake.iceberg_as_of`, `townlake.iceberg_snapshot_id`) on a governed
 /// Iceberg table is for roles that may read its raw relation (owners,
 /// superusers). Through a published view it is refused: old snapshots keep
 /// rows the owner has since deleted (an erasure request, a retracted load)
@@ -168,6 +168,6 @@ pub fn check_time_travel(relid: pg_sys::Oid) -> LakeResult<()> {
         PgSqlErrorCode::ERRCODE_FEATURE_NOT_SUPPORTED,
         format!("time travel is not available through the published view of \"{name}\""),
     )
-    .with_detail("townlake.as_of and townlake.snapshot_id would show rows the table's owner has deleted since.")
-    .with_hint("RESET townlake.as_of; RESET townlake.snapshot_id; the table's owners can read older snapshots of the raw table."))
+    .with_detail("townlake.iceberg_as_of and townlake.iceberg_snapshot_id would show rows the table's owner has deleted since.")
+    .with_hint("RESET townlake.iceberg_as_of; RESET townlake.iceberg_snapshot_id; the table's owners can read older snapshots of the raw table."))
 }

@@ -52,6 +52,12 @@ pub fn init() {
         sweeper::register();
     }
     crate::pg::hooks::register(chain_links());
+    // What the wrappers ask of governance, without importing it.
+    crate::fdw::policy::register(crate::fdw::policy::Policy {
+        check_time_travel: gate::check_time_travel,
+        governed: |relid| cache::governed(relid).is_some(),
+        restoring,
+    });
     crate::audit::set_session_probe(crate::audit::SessionProbe {
         pii_active: pii_session::session_active,
         reveal_count: pii_session::reveal_count,

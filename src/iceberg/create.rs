@@ -43,7 +43,7 @@ fn create_if_missing(relid: pg_sys::Oid) -> LakeResult<()> {
     }
     // A restore attaches: the catalog rows and owner records come with the
     // dump's data, after the foreign tables (and the scan checks then).
-    if crate::governance::restoring() {
+    if crate::fdw::policy::restoring() {
         return Ok(());
     }
     let server = server_config(server_oid)?;

@@ -225,7 +225,7 @@ fn compact(rel: Option<pg_sys::Oid>, target_file_size_mb: Option<i32>) -> JsonB 
     };
     run("compact", rel, || {
         let resolved = writable(rel)?;
-        let target = target_file_size_mb.unwrap_or_else(|| crate::guc::TARGET_FILE_SIZE_MB.get()).max(1) as u64 * 1024 * 1024;
+        let target = target_file_size_mb.unwrap_or_else(|| super::settings::TARGET_FILE_SIZE_MB.get()).max(1) as u64 * 1024 * 1024;
         let Some(_) = resolved.metadata.current_snapshot() else {
             return Ok(json!({"table": resolved.display_name, "files_rewritten": 0, "files_written": 0}));
         };
@@ -329,7 +329,7 @@ fn pg_millis(ts: TimestampWithTimeZone) -> i64 {
 /// who did what (maintenance changes what every reader of governed data sees).
 fn run(operation: &str, rel: pg_sys::Oid, f: impl FnOnce() -> LakeResult<serde_json::Value>) -> JsonB {
     let report = f().or_report();
-    if crate::governance::cache::governed(rel).is_some() {
+    if crate::fdw::policy::governed(rel) {
         let mut summary = report.clone();
         if let Some(o) = summary.as_object_mut() {
             o.remove("files"); // paths can carry partition values

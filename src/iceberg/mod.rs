@@ -12,7 +12,11 @@
 //!   object storage;
 //! - `types`, `partition`: type mapping and partition specs;
 //! - `create`, `import`, `utility`, `maintenance`, `functions`: DDL and SQL
-//!   functions.
+//!   functions; `settings`: the `townlake.iceberg_*` settings.
+//!
+//! What governance decides (time travel through published views, which
+//! relations are governed, restores) is asked through `fdw::policy`, never
+//! of governance directly.
 
 pub mod catalog;
 mod create;
@@ -22,6 +26,7 @@ mod maintenance;
 pub mod partition;
 pub mod predicate;
 pub mod scan;
+pub mod settings;
 mod source;
 pub mod storage;
 pub mod timetravel;
@@ -34,8 +39,15 @@ pub mod write;
 pub use source::{require_iceberg_table, server_config, table_options};
 pub use wrapper::{iceberg_fdw_handler, iceberg_fdw_validator};
 
-/// Called from `_PG_init`.
+/// Called from `_PG_init` after governance and audit have registered their
+/// links: Iceberg's utility link then runs inside governance's (after its
+/// statement checks, before its after-statement work), and its transaction
+/// callbacks after theirs: the order they had when each part hooked
+/// Postgres itself, which the governance and audit tests rely on.
 pub fn init() {
-    utility::init();
-    txn::register_callbacks();
+    crate::pg::hooks::register(crate::pg::hooks::PartHooks {
+        utility: Some(utility::on_utility),
+        ..Default::default()
+    });
+    crate::pg::xact::register(Some(txn::on_xact), Some(txn::on_subxact));
 }

@@ -78,7 +78,7 @@ impl ServerConfig {
 pub fn server_config(server_oid: pg_sys::Oid) -> LakeResult<ServerConfig> {
     let ServerOptions { name, options: opts } = fdw_source::server_options(server_oid);
     let s3 = S3Settings::from_options(&opts).map_err(LakeError::invalid)?;
-    let warehouse = opts.get("warehouse").cloned().unwrap_or_else(crate::guc::warehouse);
+    let warehouse = opts.get("warehouse").cloned().unwrap_or_else(super::settings::warehouse);
     let read_only = super::storage::options::parse_bool("read_only", opts.get("read_only"))
         .map_err(LakeError::invalid)?
         .unwrap_or(false);

@@ -16,15 +16,15 @@ pub enum SnapshotChoice {
 pub enum ChoiceSource<'a> {
     /// The foreign table's `snapshot_id` option pins one.
     Pinned(i64),
-    /// The session's `townlake.snapshot_id`.
+    /// The session's `townlake.iceberg_snapshot_id`.
     SessionId(&'a str),
-    /// The session's `townlake.as_of`.
+    /// The session's `townlake.iceberg_as_of`.
     AsOf(&'a str),
     Current,
 }
 
 /// The table option pins a snapshot; otherwise the session's
-/// townlake.snapshot_id, then townlake.as_of, then the current snapshot.
+/// townlake.iceberg_snapshot_id, then townlake.iceberg_as_of, then the current snapshot.
 pub fn choice_source<'a>(pinned: Option<i64>, session_id: Option<&'a str>, as_of: Option<&'a str>) -> ChoiceSource<'a> {
     match (pinned, session_id, as_of) {
         (Some(id), _, _) => ChoiceSource::Pinned(id),

@@ -1,9 +1,9 @@
-//! DDL on Iceberg foreign tables, seen through the ProcessUtility hook:
+//! DDL on Iceberg foreign tables, seen through the shared ProcessUtility chain:
 //! ALTER FOREIGN TABLE evolves the Iceberg schema (field ids preserved) and
 //! DROP FOREIGN TABLE removes the table from the catalog, both in the same
-//! transaction. With `townlake.purge_on_drop` the files go after COMMIT.
+//! transaction. With `townlake.iceberg_purge_on_drop` the files go after COMMIT.
 
-use std::ffi::{c_char, CStr};
+use std::ffi::CStr;
 use std::sync::Arc;
 
 use iceberg::spec::{NestedField, Schema, Type};
@@ -12,21 +12,11 @@ use pgrx::{pg_sys, PgSqlErrorCode};
 
 use super::catalog::spi::commit_metadata;
 use super::source;
-use crate::pg::nodes::{utility_target, UtilityTarget};
 use super::types::{check_promotion, iceberg_type_for};
 use crate::errors::{iceberg_message, LakeError, LakeResult, OrReport};
+use crate::pg::hooks::{AfterUtility, Utility};
+use crate::pg::nodes::{utility_target, UtilityTarget};
 use crate::pg::types::numeric_typmod;
-
-static mut PREV_PROCESS_UTILITY: pg_sys::ProcessUtility_hook_type = None;
-
-pub fn init() {
-    // SAFETY: _PG_init runs once per process before any query; the previous
-    // hook is kept and always called.
-    unsafe {
-        PREV_PROCESS_UTILITY = pg_sys::ProcessUtility_hook;
-        pg_sys::ProcessUtility_hook = Some(process_utility);
-    }
-}
 
 /// A column as it was before the statement.
 #[derive(Clone)]
@@ -52,35 +42,15 @@ struct DroppedTable {
     server: source::ServerConfig,
 }
 
-#[allow(clippy::too_many_arguments)]
-#[pg_guard]
-unsafe extern "C-unwind" fn process_utility(
-    pstmt: *mut pg_sys::PlannedStmt,
-    query_string: *const c_char,
-    read_only_tree: bool,
-    context: pg_sys::ProcessUtilityContext::Type,
-    params: pg_sys::ParamListInfo,
-    query_env: *mut pg_sys::QueryEnvironment,
-    dest: *mut pg_sys::DestReceiver,
-    qc: *mut pg_sys::QueryCompletion,
-) {
-    let captured = capture(utility_target((*pstmt).utilityStmt)).or_report();
-    // An ERROR inside passes through as Postgres raised it (with its
-    // CONTEXT); `captured` is then only leaked, never applied.
-    crate::pg::hooks::next_process_utility(
-        PREV_PROCESS_UTILITY,
-        pstmt,
-        query_string,
-        read_only_tree,
-        context,
-        params,
-        query_env,
-        dest,
-        qc,
-    );
-    if let Some(captured) = captured {
-        apply(captured).or_report();
-    }
+/// Iceberg's link of the shared hook chain (`pg::hooks`): before the
+/// statement, note the columns or tables it is about to change; once it has
+/// run without error, carry the change over to the Iceberg catalog. If the
+/// statement fails, what was noted is dropped unapplied.
+pub(super) fn on_utility(call: &Utility) -> Option<AfterUtility> {
+    // SAFETY: the chain passes a utility statement's parse tree.
+    let target = unsafe { utility_target(call.stmt()) };
+    let captured = capture(target).or_report()?;
+    Some(Box::new(move || apply(captured).or_report()))
 }
 
 /// An Iceberg foreign table attached by catalog name (not by metadata file).
@@ -133,7 +103,7 @@ fn columns_of(relid: pg_sys::Oid) -> Vec<Column> {
 fn capture(target: UtilityTarget) -> LakeResult<Option<Captured>> {
     // A restore's ALTERs (owner, options) describe the table as it is
     // already; its catalog rows arrive only with the dump's data.
-    if crate::governance::restoring() {
+    if crate::fdw::policy::restoring() {
         return Ok(None);
     }
     match target {
@@ -180,7 +150,7 @@ fn apply(captured: Captured) -> LakeResult<()> {
                     )
                 })
                 .map_err(|e| LakeError::internal(format!("cannot remove the table from the catalog: {e}")))?;
-                if crate::guc::PURGE_ON_DROP.get() {
+                if super::settings::PURGE_ON_DROP.get() {
                     super::txn::purge_after_commit(t.server, t.location);
                 }
             }

@@ -56,7 +56,7 @@ fn validate(given: &BTreeMap<String, String>, catalog: pg_sys::Oid) -> LakeResul
         })?;
     }
     // A server without a warehouse creates its tables under
-    // townlake.warehouse: say so rather than do it silently (lake_local,
+    // townlake.iceberg_warehouse: say so rather than do it silently (lake_local,
     // made by CREATE EXTENSION, is meant to).
     // SAFETY: plain read of a backend global.
     let creating_extension = unsafe { pg_sys::creating_extension };
@@ -64,8 +64,8 @@ fn validate(given: &BTreeMap<String, String>, catalog: pg_sys::Oid) -> LakeResul
         let read_only = parse_bool("read_only", given.get("read_only")).ok().flatten().unwrap_or(false);
         if !read_only {
             pgrx::notice!(
-                "server has no warehouse option: Iceberg tables created on it go under townlake.warehouse ({})",
-                crate::guc::warehouse()
+                "server has no warehouse option: Iceberg tables created on it go under townlake.iceberg_warehouse ({})",
+                super::settings::warehouse()
             );
         }
     }
@@ -149,7 +149,7 @@ impl Wrapper for Iceberg {
             // Workers claim data files; worth it for large tables with several.
             parallel: Some(ParallelUnits {
                 units: files,
-                min_rows_per_worker: crate::guc::MIN_PARALLEL_ROWS.get().max(1) as f64,
+                min_rows_per_worker: super::settings::MIN_PARALLEL_ROWS.get().max(1) as f64,
             }),
         })
     }

@@ -53,7 +53,7 @@ mod raw {
 /// # Safety
 /// Postgres' arguments, passed on unchanged; see the module's contract.
 #[allow(clippy::too_many_arguments)]
-pub unsafe fn next_process_utility(
+unsafe fn next_process_utility(
     prev: pg_sys::ProcessUtility_hook_type,
     pstmt: *mut pg_sys::PlannedStmt,
     query_string: *const std::ffi::c_char,
@@ -74,7 +74,7 @@ pub unsafe fn next_process_utility(
 ///
 /// # Safety
 /// As for `next_process_utility`.
-pub unsafe fn next_executor_start(prev: pg_sys::ExecutorStart_hook_type, qd: *mut pg_sys::QueryDesc, eflags: i32) {
+unsafe fn next_executor_start(prev: pg_sys::ExecutorStart_hook_type, qd: *mut pg_sys::QueryDesc, eflags: i32) {
     match prev {
         Some(prev) => prev(qd, eflags),
         None => raw::standard_ExecutorStart(qd, eflags),
@@ -85,7 +85,7 @@ pub unsafe fn next_executor_start(prev: pg_sys::ExecutorStart_hook_type, qd: *mu
 ///
 /// # Safety
 /// As for `next_process_utility`.
-pub unsafe fn next_executor_run(
+unsafe fn next_executor_run(
     prev: pg_sys::ExecutorRun_hook_type,
     qd: *mut pg_sys::QueryDesc,
     direction: pg_sys::ScanDirection::Type,
@@ -102,7 +102,7 @@ pub unsafe fn next_executor_run(
 ///
 /// # Safety
 /// As for `next_process_utility`.
-pub unsafe fn next_executor_end(prev: pg_sys::ExecutorEnd_hook_type, qd: *mut pg_sys::QueryDesc) {
+unsafe fn next_executor_end(prev: pg_sys::ExecutorEnd_hook_type, qd: *mut pg_sys::QueryDesc) {
     match prev {
         Some(prev) => prev(qd),
         None => raw::standard_ExecutorEnd(qd),
@@ -113,7 +113,7 @@ pub unsafe fn next_executor_end(prev: pg_sys::ExecutorEnd_hook_type, qd: *mut pg
 ///
 /// # Safety
 /// As for `next_process_utility`.
-pub unsafe fn next_planner(
+unsafe fn next_planner(
     prev: pg_sys::planner_hook_type,
     parse: *mut pg_sys::Query,
     query_string: *const std::ffi::c_char,

@@ -4,6 +4,7 @@
 pub mod callbacks;
 pub mod hooks;
 pub mod nodes;
+pub mod process;
 pub mod security;
 pub mod settings;
 pub mod shmem;

@@ -1,7 +1,9 @@
 //! The settings registry. Each part defines its settings (named
 //! `townlake.<part>_<name>`) through these helpers; a renamed setting keeps
 //! its old name as a hidden twin for one release, and reading the setting
-//! takes the twin's value when only the old name was set.
+//! takes the twin's value when only the old name was set. SHOW of the old
+//! name prints the value in effect (whichever name set it), so it never
+//! reports a value that is not used.
 
 use std::cell::UnsafeCell;
 use std::ffi::{c_char, CStr, CString};
@@ -79,15 +81,110 @@ fn hidden() -> GucFlags {
 pub fn define_int(def: Def, setting: &'static IntSetting, min: i32, max: i32) {
     GucRegistry::define_int_guc(def.name, def.short, def.long, &setting.current, min, max, (def.context)(), GucFlags::default());
     if let Some(old) = def.renamed_from {
-        GucRegistry::define_int_guc(old, deprecated_description(def.name), c"", &setting.deprecated, min, max, (def.context)(), hidden());
+        let show = register_show(Effective::Int(setting));
+        // SAFETY: the show hook is guarded (`show_twin`); the names and the
+        // setting live for the process.
+        unsafe {
+            GucRegistry::define_int_guc_with_hooks(
+                old,
+                deprecated_description(def.name),
+                c"",
+                &setting.deprecated,
+                min,
+                max,
+                (def.context)(),
+                hidden(),
+                None,
+                None,
+                Some(show),
+            )
+        };
     }
 }
 
 pub fn define_bool(def: Def, setting: &'static BoolSetting) {
     GucRegistry::define_bool_guc(def.name, def.short, def.long, &setting.current, (def.context)(), GucFlags::default());
     if let Some(old) = def.renamed_from {
-        GucRegistry::define_bool_guc(old, deprecated_description(def.name), c"", &setting.deprecated, (def.context)(), hidden());
+        let show = register_show(Effective::Bool(setting));
+        // SAFETY: as in `define_int`.
+        unsafe {
+            GucRegistry::define_bool_guc_with_hooks(
+                old,
+                deprecated_description(def.name),
+                c"",
+                &setting.deprecated,
+                (def.context)(),
+                hidden(),
+                None,
+                None,
+                Some(show),
+            )
+        };
     }
+}
+
+/// The setting behind a deprecated twin, for its SHOW.
+#[derive(Clone, Copy)]
+enum Effective {
+    Int(&'static IntSetting),
+    Bool(&'static BoolSetting),
+    Text(&'static StringSetting),
+}
+
+impl Effective {
+    /// The value in effect, as SHOW prints it.
+    fn shown(self) -> String {
+        match self {
+            Effective::Int(s) => s.get().to_string(),
+            Effective::Bool(s) => if s.get() { "on" } else { "off" }.to_string(),
+            Effective::Text(s) => s.get().unwrap_or_default(),
+        }
+    }
+}
+
+type ShowHook = unsafe extern "C-unwind" fn() -> *const c_char;
+
+const MAX_TWINS: usize = 16;
+// Written only from _PG_init, read by the show hooks after.
+static mut TWINS: [Option<Effective>; MAX_TWINS] = [None; MAX_TWINS];
+
+/// Puts `setting` in a free slot of the table and returns the show hook that
+/// prints its value in effect (a GUC show hook is not told which setting).
+fn register_show(setting: Effective) -> ShowHook {
+    const HOOKS: [ShowHook; MAX_TWINS] = [
+        show_twin::<0>,
+        show_twin::<1>,
+        show_twin::<2>,
+        show_twin::<3>,
+        show_twin::<4>,
+        show_twin::<5>,
+        show_twin::<6>,
+        show_twin::<7>,
+        show_twin::<8>,
+        show_twin::<9>,
+        show_twin::<10>,
+        show_twin::<11>,
+        show_twin::<12>,
+        show_twin::<13>,
+        show_twin::<14>,
+        show_twin::<15>,
+    ];
+    // SAFETY: _PG_init only, on the process' one thread.
+    unsafe {
+        let twins = &mut *(&raw mut TWINS);
+        let slot = twins.iter().position(Option::is_none).expect("more renamed settings than MAX_TWINS");
+        twins[slot] = Some(setting);
+        HOOKS[slot]
+    }
+}
+
+#[pgrx::pg_guard]
+unsafe extern "C-unwind" fn show_twin<const N: usize>() -> *const c_char {
+    let text = (*(&raw const TWINS))[N].map(Effective::shown).unwrap_or_default();
+    let text = CString::new(text).unwrap_or_default();
+    // Postgres copies the result before it frees anything; a palloc'd copy
+    // goes with the caller's memory context.
+    pg_sys::pstrdup(text.as_ptr())
 }
 
 /// Checks a new value of a text setting: `Err((message, hint))` rejects it.
@@ -153,11 +250,13 @@ pub fn define_string(def: Def, setting: &'static StringSetting, boot: &str, chec
         GucContext::Userset => pg_sys::GucContext::PGC_USERSET,
     };
     let hidden = (pg_sys::GUC_NO_SHOW_ALL | pg_sys::GUC_NOT_IN_SAMPLE) as i32;
-    let mut names = vec![(def.name, def.short, def.long, setting.current.get(), 0)];
+    let mut names: Vec<(&CStr, &CStr, &CStr, *mut *mut c_char, i32, Option<ShowHook>)> =
+        vec![(def.name, def.short, def.long, setting.current.get(), 0, None)];
     if let Some(old) = def.renamed_from {
-        names.push((old, deprecated_description(def.name), c"", setting.deprecated.get(), hidden));
+        let show = register_show(Effective::Text(setting));
+        names.push((old, deprecated_description(def.name), c"", setting.deprecated.get(), hidden, Some(show)));
     }
-    for (name, short, long, var, flags) in names {
+    for (name, short, long, var, flags, show) in names {
         // SAFETY: _PG_init; every string passed lives for the process.
         unsafe {
             pg_sys::DefineCustomStringVariable(
@@ -170,7 +269,7 @@ pub fn define_string(def: Def, setting: &'static StringSetting, boot: &str, chec
                 flags,
                 hook,
                 None,
-                None,
+                show,
             )
         };
     }

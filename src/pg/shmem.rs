@@ -1,5 +1,8 @@
 //! Shared memory for preloaded parts: one shmem_request and one
-//! shmem_startup hook, calling each part's request and startup in turn.
+//! shmem_startup hook, calling each part's request and startup in turn; the
+//! calls a part makes from them; and LWLocks.
+
+use std::ffi::CStr;
 
 use pgrx::pg_sys;
 
@@ -71,4 +74,66 @@ pub fn with_addin_init_lock<R>(f: impl FnOnce() -> R) -> R {
     // SAFETY: releases the lock taken above.
     unsafe { pg_sys::LWLockRelease(lock) };
     r
+}
+
+/// Asks for `bytes` of shared memory and a tranche of `locks` LWLocks named
+/// `tranche` (from a part's `request`).
+pub fn request(bytes: usize, tranche: &'static CStr, locks: i32) {
+    // SAFETY: called from pg::shmem's shmem_request hook (a part's
+    // `request`), the one place these requests are allowed; the name lives
+    // for the process.
+    unsafe {
+        pg_sys::RequestAddinShmemSpace(bytes);
+        pg_sys::RequestNamedLWLockTranche(tranche.as_ptr(), locks);
+    }
+}
+
+/// The shared structure `name` of `bytes`, created (uninitialised) by the
+/// first caller: the address, and whether it existed already. From a part's
+/// `startup`, inside `with_addin_init_lock`.
+pub fn init_struct(name: &'static CStr, bytes: usize) -> (*mut u8, bool) {
+    let mut found = false;
+    // SAFETY: called under AddinShmemInitLock at shared memory startup with
+    // space requested in `request`; Postgres raises an ERROR rather than
+    // return NULL.
+    let at = unsafe { pg_sys::ShmemInitStruct(name.as_ptr(), bytes, &mut found) };
+    (at as *mut u8, found)
+}
+
+/// An LWLock in shared memory (from `named_lock`).
+#[repr(transparent)]
+#[derive(Clone, Copy)]
+pub struct LwLock(*mut pg_sys::LWLock);
+
+/// The first LWLock of tranche `name` (requested with `request`).
+pub fn named_lock(name: &CStr) -> LwLock {
+    // SAFETY: the tranche was requested in `request`; Postgres raises an
+    // ERROR for an unknown one. Its locks live in shared memory for the
+    // whole postmaster lifetime.
+    LwLock(unsafe { &raw mut (*pg_sys::GetNamedLWLockTranche(name.as_ptr())).lock })
+}
+
+impl LwLock {
+    /// Takes the lock in exclusive mode until the guard is dropped.
+    pub fn exclusive(self) -> LwLockGuard {
+        // SAFETY: a lock from `named_lock`, valid in every process.
+        unsafe { pg_sys::LWLockAcquire(self.0, pg_sys::LWLockMode::LW_EXCLUSIVE) };
+        LwLockGuard(self)
+    }
+}
+
+/// Holds an LWLock; releases it on drop (also when unwinding).
+pub struct LwLockGuard(LwLock);
+
+impl Drop for LwLockGuard {
+    fn drop(&mut self) {
+        // SAFETY: we hold the lock, unless an elog ERROR came first: Postgres
+        // has then released every LWLock already, and InterruptHoldoffCount
+        // (raised while any LWLock is held) is back to 0.
+        unsafe {
+            if pg_sys::InterruptHoldoffCount > 0 {
+                pg_sys::LWLockRelease((self.0).0);
+            }
+        }
+    }
 }

@@ -17,7 +17,7 @@ use crate::fdw::explain::Explain;
 use crate::fdw::parallel::Participant;
 use crate::fdw::params::Operands;
 use crate::fdw::scan::{ExecContext, ScanSlot};
-use crate::guc;
+use crate::iceberg::settings;
 use crate::iceberg::predicate::{self, ColumnRef};
 use crate::iceberg::source::{self, ResolvedTable, ServerConfig};
 use crate::iceberg::timetravel::{self, ChoiceSource, SnapshotChoice};
@@ -345,8 +345,8 @@ impl Prepared {
         }
         let file_io = self.resolved.server.file_io();
         // Under a pushed LIMIT, read one file at a time in small batches.
-        let mut batch_size = guc::BATCH_SIZE.get().max(64) as usize;
-        let mut concurrency = guc::SCAN_CONCURRENCY.get().max(1) as usize;
+        let mut batch_size = settings::BATCH_SIZE.get().max(64) as usize;
+        let mut concurrency = settings::SCAN_CONCURRENCY.get().max(1) as usize;
         if let Some(limit) = self.report.limit {
             batch_size = batch_size.min(limit.max(1) as usize);
             concurrency = 1;
@@ -360,7 +360,7 @@ impl Prepared {
         // Remember which files the reader has started, so a read error can
         // name the file (iceberg's Parquet errors do not).
         let started = open_files.clone();
-        let window = guc::SCAN_CONCURRENCY.get().max(1) as usize;
+        let window = settings::SCAN_CONCURRENCY.get().max(1) as usize;
         let tasks: futures::stream::BoxStream<'static, iceberg::Result<FileScanTask>> = match self.shared {
             None => futures::stream::iter(self.tasks.into_iter().map(Ok)).boxed(),
             // Parallel: claim the next unread file from shared memory.
@@ -435,33 +435,33 @@ fn read_error(server: &ServerConfig, e: &iceberg::Error) -> LakeError {
 }
 
 /// The snapshot to read (precedence: `timetravel::choice_source`). Time
-/// travel through a published view is refused by governance.
+/// travel through a published view is refused by the policy (`fdw::policy`).
 fn snapshot_choice(resolved: &ResolvedTable, relid: pg_sys::Oid) -> LakeResult<SnapshotChoice> {
-    let (session_id, as_of) = (guc::snapshot_id(), guc::as_of());
+    let (session_id, as_of) = (settings::snapshot_id(), settings::as_of());
     let source = timetravel::choice_source(resolved.options.snapshot_id, session_id.as_deref(), as_of.as_deref());
     if matches!(source, ChoiceSource::SessionId(_) | ChoiceSource::AsOf(_)) {
         // not through a published view (see there)
-        crate::governance::gate::check_time_travel(relid)?;
+        crate::fdw::policy::check_time_travel(relid)?;
     }
     Ok(match source {
         ChoiceSource::Pinned(id) => SnapshotChoice::Id(id),
         ChoiceSource::SessionId(text) => SnapshotChoice::Id(timetravel::parse_snapshot_id(text).map_err(|m| {
-            LakeError::invalid(format!("invalid townlake.snapshot_id: {m}"))
-                .with_hint("SET townlake.snapshot_id to a snapshot id from lake.snapshots(), or RESET it.")
+            LakeError::invalid(format!("invalid townlake.iceberg_snapshot_id: {m}"))
+                .with_hint("SET townlake.iceberg_snapshot_id to a snapshot id from lake.snapshots(), or RESET it.")
         })?),
         ChoiceSource::AsOf(text) => SnapshotChoice::AsOf(as_of_millis(text)?),
         ChoiceSource::Current => SnapshotChoice::Current,
     })
 }
 
-/// Parse townlake.as_of with Postgres' own timestamptz input (time zones,
+/// Parse townlake.iceberg_as_of with Postgres' own timestamptz input (time zones,
 /// the session's TimeZone for literals without one), floored to whole
 /// milliseconds: a time inside a commit's millisecond but before it must not
 /// read that commit, and snapshot times are whole milliseconds.
 ///
 /// The input function is called directly (no SPI, so nothing to clean up
 /// after an error without a subtransaction). Only input errors (class 22)
-/// become "invalid townlake.as_of"; anything else, a cancel included,
+/// become "invalid townlake.iceberg_as_of"; anything else, a cancel included,
 /// propagates as itself.
 fn as_of_millis(text: &str) -> LakeResult<i64> {
     let Ok(input) = std::ffi::CString::new(text) else {
@@ -490,8 +490,8 @@ fn as_of_millis(text: &str) -> LakeResult<i64> {
 }
 
 fn invalid_as_of(text: &str) -> LakeError {
-    LakeError::invalid(format!("invalid townlake.as_of: \"{text}\" is not a timestamp with time zone"))
-        .with_hint("Example: SET townlake.as_of = '2024-05-01 12:00:00+00'; RESET townlake.as_of reads the current snapshot.")
+    LakeError::invalid(format!("invalid townlake.iceberg_as_of: \"{text}\" is not a timestamp with time zone"))
+        .with_hint("Example: SET townlake.iceberg_as_of = '2024-05-01 12:00:00+00'; RESET townlake.iceberg_as_of reads the current snapshot.")
 }
 
 /// SQLSTATE class 22 (data exception): what input functions raise for bad text.
@@ -547,7 +547,7 @@ impl IcebergScan {
         // row filter hides included (a pushed `email = '…'` prunes by it): only
         // roles that may read the raw table see them.
         let relid = relid.unwrap_or(pg_sys::Oid::from(self.plan.relid));
-        let hidden = crate::governance::cache::governed(relid).is_some() && !crate::pg::security::can_select(relid);
+        let hidden = crate::fdw::policy::governed(relid) && !crate::pg::security::can_select(relid);
         let files = if hidden {
             "hidden (governed table)".to_string()
         } else {

@@ -12,12 +12,10 @@ pub mod pending;
 
 use std::cell::RefCell;
 use std::collections::{BTreeMap, HashSet};
-use std::ffi::c_void;
 
 use iceberg::spec::{DataFile, SchemaRef};
 use iceberg::transaction::{ApplyTransactionAction, Transaction};
 use iceberg::{Catalog, TableIdent};
-use pgrx::prelude::*;
 use pgrx::{pg_sys, PgSqlErrorCode};
 
 use self::pending::{HasPath, NetChange, PendingOp, PendingOps};
@@ -25,6 +23,7 @@ use super::catalog::overwrite;
 use super::catalog::spi::SpiCatalog;
 use super::source::ServerConfig;
 use crate::errors::{iceberg_message, LakeError, LakeResult, OrReport};
+use crate::pg::xact::{SubTransactionId, SubXactEvent, XactEvent};
 use crate::runtime::block_on;
 
 impl HasPath for DataFile {
@@ -49,26 +48,21 @@ thread_local! {
     static PURGE_AFTER_COMMIT: RefCell<Vec<(ServerConfig, String)>> = const { RefCell::new(Vec::new()) };
 }
 
-/// Register the transaction callbacks (called from `iceberg::init`).
-pub fn register_callbacks() {
-    // SAFETY: registering process-lifetime callbacks with static fns.
-    unsafe {
-        pg_sys::RegisterXactCallback(Some(on_xact), std::ptr::null_mut());
-        pg_sys::RegisterSubXactCallback(Some(on_subxact), std::ptr::null_mut());
-    }
-}
-
-#[pg_guard]
-unsafe extern "C-unwind" fn on_xact(event: pg_sys::XactEvent::Type, _arg: *mut c_void) {
+/// Iceberg's transaction callbacks, for the shared registry (`pg::xact`).
+pub fn on_xact(event: XactEvent) {
     match event {
         pg_sys::XactEvent::XACT_EVENT_PRE_COMMIT | pg_sys::XactEvent::XACT_EVENT_PARALLEL_PRE_COMMIT => {
             if PENDING.with(|p| p.borrow().is_empty()) {
                 return;
             }
             // SPI needs an active snapshot; at pre-commit there is none.
-            pg_sys::PushActiveSnapshot(pg_sys::GetTransactionSnapshot());
+            // SAFETY: pre-commit runs inside the still-open transaction, so
+            // a transaction snapshot exists; the push is popped below before
+            // any error is raised (`or_report` comes after the pop).
+            unsafe { pg_sys::PushActiveSnapshot(pg_sys::GetTransactionSnapshot()) };
             let result = commit_pending();
-            pg_sys::PopActiveSnapshot();
+            // SAFETY: pops the snapshot pushed above.
+            unsafe { pg_sys::PopActiveSnapshot() };
             result.or_report();
         }
         pg_sys::XactEvent::XACT_EVENT_PRE_PREPARE => {
@@ -92,13 +86,8 @@ unsafe extern "C-unwind" fn on_xact(event: pg_sys::XactEvent::Type, _arg: *mut c
     }
 }
 
-#[pg_guard]
-unsafe extern "C-unwind" fn on_subxact(
-    event: pg_sys::SubXactEvent::Type,
-    my_subid: pg_sys::SubTransactionId,
-    parent_subid: pg_sys::SubTransactionId,
-    _arg: *mut c_void,
-) {
+/// Iceberg's subtransaction callback, for the shared registry (`pg::xact`).
+pub fn on_subxact(event: SubXactEvent, my_subid: SubTransactionId, parent_subid: SubTransactionId) {
     PENDING.with(|p| {
         for table in p.borrow_mut().values_mut() {
             match event {

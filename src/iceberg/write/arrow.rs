@@ -70,13 +70,17 @@ pub(super) fn append_value(
     // non-NULL datum of type `type_oid`, and each read matches that type.
     let int = || -> Result<i64, String> {
         match ty {
+            // SAFETY: an int2 datum (`ty`).
             Some(Builtin::Int2) => Ok(unsafe { i16::from_datum(datum, false) }.unwrap_or_default() as i64),
+            // SAFETY: an int4 datum (`ty`).
             Some(Builtin::Int4) => Ok(unsafe { i32::from_datum(datum, false) }.unwrap_or_default() as i64),
+            // SAFETY: an int8 datum (`ty`).
             Some(Builtin::Int8) => Ok(unsafe { i64::from_datum(datum, false) }.unwrap_or_default()),
             _ => Err(format!("cannot store a value of type oid {oid} in an integer field")),
         }
     };
     match data_type {
+        // SAFETY: a bool is read from the Datum's own bits; no memory is touched.
         DataType::Boolean => b!(BooleanBuilder).append_value(unsafe { bool::from_datum(datum, false) }.unwrap_or_default()),
         DataType::Int32 => {
             let v = int()?;
@@ -84,11 +88,14 @@ pub(super) fn append_value(
         }
         DataType::Int64 => b!(Int64Builder).append_value(int()?),
         DataType::Float32 => b!(Float32Builder).append_value(match ty {
+            // SAFETY: a float4 datum (`ty`).
             Some(Builtin::Float4) => unsafe { f32::from_datum(datum, false) }.unwrap_or_default(),
             _ => return Err("an Iceberg float takes real values".into()),
         }),
         DataType::Float64 => b!(Float64Builder).append_value(match ty {
+            // SAFETY: a float4 datum (`ty`).
             Some(Builtin::Float4) => unsafe { f32::from_datum(datum, false) }.unwrap_or_default() as f64,
+            // SAFETY: a float8 datum (`ty`).
             Some(Builtin::Float8) => unsafe { f64::from_datum(datum, false) }.unwrap_or_default(),
             _ => int()? as f64,
         }),
@@ -121,6 +128,7 @@ pub(super) fn append_value(
         }
         DataType::Utf8 | DataType::LargeUtf8 => {
             let s = match ty {
+                // SAFETY: a datum of a text-like type (`ty`), all varlena text.
                 Some(t) if t.is_text() => unsafe { String::from_datum(datum, false) }.unwrap_or_default(),
                 _ => datum_text(datum, type_oid, out_functions),
             };
@@ -131,6 +139,7 @@ pub(super) fn append_value(
             }
         }
         DataType::Binary | DataType::LargeBinary => {
+            // SAFETY: as for every read here (see above): a varlena datum.
             let bytes = unsafe { <&[u8]>::from_datum(datum, false) }.unwrap_or_default();
             if matches!(data_type, DataType::Binary) {
                 b!(BinaryBuilder).append_value(bytes)
@@ -140,9 +149,10 @@ pub(super) fn append_value(
         }
         DataType::FixedSizeBinary(width) => {
             let bytes: Vec<u8> = if ty == Some(Builtin::Uuid) {
-                // A uuid datum points to its 16 bytes.
+                // SAFETY: a uuid datum (`ty`) points to its 16 bytes.
                 unsafe { std::slice::from_raw_parts(datum.cast_mut_ptr::<u8>(), 16) }.to_vec()
             } else {
+                // SAFETY: as for every read here (see above): a varlena datum.
                 unsafe { <&[u8]>::from_datum(datum, false) }.unwrap_or_default().to_vec()
             };
             if bytes.len() != *width as usize {

@@ -24,7 +24,7 @@ use pgrx::{pg_sys, PgSqlErrorCode};
 use super::{check_writable, write_columns, write_error};
 use crate::errors::{iceberg_message, LakeError, LakeResult};
 use crate::fdw::modify::Row;
-use crate::guc;
+use crate::iceberg::settings;
 use crate::iceberg::source::{self, ServerConfig};
 use crate::iceberg::txn::{self, pending::PendingOp};
 use crate::runtime::block_on;
@@ -93,7 +93,7 @@ impl TableInsert {
                     .map(|c| (c.index, c.type_oid)),
             );
         }
-        let batch_rows = guc::WRITE_BATCH_ROWS.get().max(64) as usize;
+        let batch_rows = settings::WRITE_BATCH_ROWS.get().max(64) as usize;
         let builders = arrow_schema.fields().iter().map(|f| make_builder(f.data_type(), batch_rows)).collect();
         let splitter = if spec.is_unpartitioned() {
             None
@@ -105,7 +105,7 @@ impl TableInsert {
         };
         let props = WriterProperties::builder()
             .set_compression(Compression::ZSTD(ZstdLevel::default()))
-            .set_max_row_group_row_count(Some(guc::ROW_GROUP_ROWS.get().max(1024) as usize))
+            .set_max_row_group_row_count(Some(settings::ROW_GROUP_ROWS.get().max(1024) as usize))
             .build();
         let location = DefaultLocationGenerator::new(&metadata).map_err(|e| LakeError::internal(iceberg_message(&e)))?;
         // A fresh UUID per writer: file names never collide, even after a
@@ -117,7 +117,7 @@ impl TableInsert {
             location,
             names,
         };
-        let rolling = parts.build(guc::TARGET_FILE_SIZE_MB.get().max(1) as usize * 1024 * 1024);
+        let rolling = parts.build(settings::TARGET_FILE_SIZE_MB.get().max(1) as usize * 1024 * 1024);
         let ident = resolved.table()?.identifier().clone();
         Ok(TableInsert {
             relid: relid.to_u32(),
@@ -204,7 +204,7 @@ impl TableInsert {
                 .map(|(k, b)| (Some(k), b))
                 .collect(),
         };
-        let max_open = guc::MAX_OPEN_PARTITIONS.get().max(1) as usize;
+        let max_open = settings::MAX_OPEN_PARTITIONS.get().max(1) as usize;
         let server = self.server.clone();
         let result: iceberg::Result<()> = block_on(async {
             for (key, part) in parts {

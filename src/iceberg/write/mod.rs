@@ -13,7 +13,7 @@ use pgrx::{pg_sys, PgSqlErrorCode};
 
 use crate::errors::{iceberg_message, LakeError, LakeResult};
 use crate::fdw::modify::{ModifyOp, ModifyTarget};
-use crate::guc;
+use crate::iceberg::settings;
 use crate::iceberg::source::{self, ServerConfig};
 use crate::iceberg::txn::{self, pending::PendingOp};
 use crate::runtime::block_on;
@@ -88,12 +88,12 @@ pub(crate) fn write_columns(relid: pg_sys::Oid) -> Vec<WriteColumn> {
 /// Refuse writes through read-only servers and to tables pinned to a
 /// snapshot or attached by metadata file.
 pub(crate) fn check_writable(resolved: &source::ResolvedTable) -> LakeResult<()> {
-    if guc::as_of().is_some() || guc::snapshot_id().is_some() {
+    if settings::as_of().is_some() || settings::snapshot_id().is_some() {
         return Err(LakeError::new(
             PgSqlErrorCode::ERRCODE_READ_ONLY_SQL_TRANSACTION,
-            format!("cannot write {} while reading the past (townlake.as_of or townlake.snapshot_id is set)", resolved.display_name),
+            format!("cannot write {} while reading the past (townlake.iceberg_as_of or townlake.iceberg_snapshot_id is set)", resolved.display_name),
         )
-        .with_hint("RESET townlake.as_of; RESET townlake.snapshot_id; then write."));
+        .with_hint("RESET townlake.iceberg_as_of; RESET townlake.iceberg_snapshot_id; then write."));
     }
     if resolved.options.metadata_location.is_some() || resolved.options.snapshot_id.is_some() {
         return Err(LakeError::new(

@@ -1,4 +1,5 @@
-//! Settings (GUCs). Registered in `_PG_init`, read on the backend thread only.
+//! The Iceberg wrapper's settings (`townlake.iceberg_*`). Registered in
+//! `_PG_init`, read on the backend thread only.
 
 use std::ffi::CStr;
 
@@ -167,7 +168,7 @@ fn check_snapshot_id(text: &str) -> Result<(), (String, String)> {
     if text.trim().is_empty() {
         return Ok(());
     }
-    crate::iceberg::timetravel::parse_snapshot_id(text).map(|_| ()).map_err(|m| {
+    super::timetravel::parse_snapshot_id(text).map(|_| ()).map_err(|m| {
         (m, "Use a snapshot_id from lake.snapshots('table'), or RESET townlake.iceberg_snapshot_id.".to_string())
     })
 }
