@@ -60,6 +60,12 @@ pub fn foreign_table_wrapper(relid: pg_sys::Oid) -> (pg_sys::Oid, String) {
     }
 }
 
+/// The name of relation `relid` (unqualified).
+pub fn relation_name(relid: pg_sys::Oid) -> Option<String> {
+    // SAFETY: syscache lookup; NULL for a missing relation.
+    unsafe { owned_text(pg_sys::get_rel_name(relid)) }
+}
+
 /// The attribute of relation `to` that has the name of attribute `attnum`
 /// of relation `from` (None: no such attribute, or a system column).
 pub fn same_name_attnum(from: pg_sys::Oid, attnum: i16, to: pg_sys::Oid) -> Option<i16> {

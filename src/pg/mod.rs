@@ -6,6 +6,7 @@ pub mod callbacks;
 pub mod catalog;
 pub mod fmgr;
 pub mod hooks;
+pub mod lexer;
 pub mod nodes;
 pub mod query;
 pub mod security;
