@@ -66,6 +66,18 @@ pub fn relation_name(relid: pg_sys::Oid) -> Option<String> {
     unsafe { owned_text(pg_sys::get_rel_name(relid)) }
 }
 
+/// The name of attribute `attnum` of relation `rel` (None: no such attribute).
+pub fn attribute_name(rel: pg_sys::Oid, attnum: i16) -> Option<String> {
+    // SAFETY: syscache lookup with missing_ok.
+    unsafe { owned_text(pg_sys::get_attname(rel, attnum, true)) }
+}
+
+/// The name of role `oid` (None: no such role, e.g. dropped meanwhile).
+pub fn role_name(oid: pg_sys::Oid) -> Option<String> {
+    // SAFETY: syscache lookup; noerr returns NULL for a missing role.
+    unsafe { owned_text(pg_sys::GetUserNameFromId(oid, true)) }
+}
+
 /// The attribute of relation `to` that has the name of attribute `attnum`
 /// of relation `from` (None: no such attribute, or a system column).
 pub fn same_name_attnum(from: pg_sys::Oid, attnum: i16, to: pg_sys::Oid) -> Option<i16> {
