@@ -7,9 +7,13 @@
   wrapper, wrappers import neither each other nor governance, audit imports
   nothing from governance;
 - only pg/ and fdw/ define `extern "C-unwind"` callbacks for Postgres
-  (SQL-callable functions of the V1 convention excepted, and `_PG_init`).
+  (SQL-callable functions of the V1 convention excepted, and `_PG_init`);
+- only pg/ and fdw/ declare `unsafe fn`: elsewhere logic is safe Rust, and
+  each `unsafe { }` block carries a `// SAFETY:` comment, on the comment
+  lines just above the statement it is in (or on its own line, or first
+  inside it). Test modules are exempt from both.
 
-Prints each violation and exits 1 if there is any.
+Prints each violation, then a summary line, and exits 1 if there is any.
 """
 import os
 import re
@@ -67,6 +71,76 @@ def inline_test_mods(text):
     return "".join(out)
 
 
+def blank(text, start, end):
+    """`text` with [start, end) replaced by spaces, newlines kept (line numbers stay)."""
+    return text[:start] + re.sub(r"[^\n]", " ", text[start:end]) + text[end:]
+
+
+def code_lines(text):
+    """The lines of `text` with comments, string and char literals and
+    `#[cfg(test)] mod` blocks blanked out, line numbers unchanged."""
+    for m in reversed(list(re.finditer(r"/\*.*?\*/", text, flags=re.S))):
+        text = blank(text, m.start(), m.end())
+    # strings (also over several lines), then line comments, in one pass so
+    # that `//` inside a string and quotes inside a comment are both seen right
+    pattern = re.compile(r'r(#*)".*?"\1|b?"(?:\\.|[^"\\])*"|//[^\n]*|\'(?:\\.|[^\'\\])\'', re.S)
+    for m in reversed(list(pattern.finditer(text))):
+        text = blank(text, m.start(), m.end())
+    for m in reversed(list(re.finditer(r"#\[cfg\(test\)\]\s*mod\s+\w+\s*\{", text))):
+        depth, j = 1, m.end()
+        while j < len(text) and depth:
+            depth += {"{": 1, "}": -1}.get(text[j], 0)
+            j += 1
+        text = blank(text, m.start(), j)
+    return text.split("\n")
+
+
+def has_safety_comment(raw, code, i):
+    """Whether the unsafe block starting on line `i` carries a SAFETY comment:
+    on that line, on the first line inside it, or in the comment lines just
+    above the statement it belongs to. Continuation lines of a statement that
+    started higher up are walked over, and so is the opening line of the
+    block (`if ok {`, `Some(x) => {`) the statement comes first in."""
+    if "SAFETY" in raw[i]:
+        return True
+    opens_here = code[i].rstrip().endswith("{")
+    if opens_here and i + 1 < len(raw) and raw[i + 1].strip().startswith("// SAFETY"):
+        return True
+    j, opened = i - 1, False
+    while j >= 0:
+        line = raw[j].strip()
+        if line.startswith("//"):
+            if "SAFETY" in line:
+                return True
+        elif line.startswith("#["):
+            pass
+        else:
+            ends = code[j].rstrip()
+            if ends.endswith("{") and not opened:
+                opened = True
+            # a complete statement, block edge or list item ends the search
+            elif not ends or ends.endswith((";", "{", "}", ",")):
+                return False
+        j -= 1
+    return False
+
+
+def unsafe_problems(rel, raw_text):
+    raw = raw_text.split("\n")
+    code = code_lines(raw_text)
+    problems = []
+    for i, line in enumerate(code):
+        for m in re.finditer(r"\bunsafe\s+fn\s+(\w+)", line):
+            problems.append(
+                f"{rel}:{i + 1}: unsafe fn {m.group(1)} belongs in src/pg/ or src/fdw/ "
+                "(elsewhere: safe Rust over their shims)"
+            )
+        for _ in re.finditer(r"\bunsafe\s*\{", line):
+            if not has_safety_comment(raw, code, i):
+                problems.append(f"{rel}:{i + 1}: unsafe block without a // SAFETY: comment")
+    return problems
+
+
 def resolve(path_parts, files):
     """Longest prefix of a module path that is a file."""
     for k in range(len(path_parts), 0, -1):
@@ -112,20 +186,29 @@ def main():
     files = module_files()
     graph = defaultdict(set)
     problems = []
+    counts = defaultdict(int)
     for mod, rel in files.items():
-        text = inline_test_mods(strip_comments(open(os.path.join(SRC, rel)).read()))
+        raw_text = open(os.path.join(SRC, rel)).read()
+        text = inline_test_mods(strip_comments(raw_text))
         graph[mod] = references(mod, text, files)
         part = mod[0] if mod else None
         for target in graph[mod]:
             tpart = target[0] if target else None
             if part in FORBIDDEN and tpart in FORBIDDEN[part]:
                 problems.append(f"{rel}: part {part}/ must not import {tpart}/ ({'::'.join(target)})")
+                counts["import"] += 1
         if part not in ("pg", "fdw") and mod != ():
             for m in re.finditer(r'(?:pub\s+)?(?:unsafe\s+)?extern\s+"C(?:-unwind)?"\s+fn\s+(\w+)\s*\(([^)]*)\)', text):
                 name, args = m.group(1), m.group(2)
                 if "FunctionCallInfo" in args:  # an SQL function of the V1 convention
                     continue
                 problems.append(f"{rel}: extern callback {name} belongs in src/pg/ or src/fdw/")
+                counts["extern"] += 1
+        if part not in ("pg", "fdw"):
+            found = unsafe_problems(rel, raw_text)
+            counts["unsafe fn"] += sum(": unsafe fn " in p for p in found)
+            counts["unsafe block"] += sum(": unsafe block " in p for p in found)
+            problems.extend(found)
 
     def parent_child(a, b):
         return (len(a) + 1 == len(b) and b[:-1] == a) or (len(b) + 1 == len(a) and a[:-1] == b)
@@ -163,9 +246,15 @@ def main():
     for comp in comps:
         names = sorted(files[m] for m in comp)
         problems.append("import loop between: " + ", ".join(names))
+        counts["loop"] += 1
     for p in problems:
         print(p)
-    print(f"{len(files)} files checked, {len(problems)} problems")
+    print(
+        f"check_layout: {len(files)} files checked, {len(problems)} problems "
+        f"({counts['import']} forbidden imports, {counts['loop']} import loops, "
+        f"{counts['extern']} extern callbacks, {counts['unsafe fn']} unsafe fns and "
+        f"{counts['unsafe block']} uncommented unsafe blocks outside src/pg/ and src/fdw/)"
+    )
     return 1 if problems else 0
 
 

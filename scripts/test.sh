@@ -69,6 +69,22 @@ unit_layer() {
     (cd "$PROJECT_DIR" && cargo test --lib)
 }
 
+# The house rules of src/ (import arrows, extern callbacks and `unsafe fn`
+# only in src/pg/ and src/fdw/, SAFETY comments): one check, passed or failed.
+count_layout_results() {
+    if strip_colours "$1" | grep -Eq '^check_layout: [0-9]+ files checked, 0 problems'; then
+        echo "1 0 0"
+    else
+        echo "0 1 0"
+    fi
+}
+
+layout_layer() {
+    python3 "$PROJECT_DIR/scripts/check_layout.py" && return 0
+    log "layout check failed: src/ breaks the house rules listed above (see scripts/check_layout.py)"
+    return 1
+}
+
 pgrx_layer() {
     # cargo pgrx test refuses root without --runas; its data dir must be
     # creatable by postgres, so it lives in our (postgres-owned) state dir.
@@ -92,7 +108,8 @@ main() {
     mkdir -p "$LOG_DIR"
     for layer in $TEST_LAYERS; do
         case "$layer" in
-            unit)        run_layer "cargo-test" count_cargo_results unit_layer ;;
+            unit)        run_layer "layout" count_layout_results layout_layer
+                         run_layer "cargo-test" count_cargo_results unit_layer ;;
             pgrx)        run_layer "cargo-pgrx-test" count_cargo_results pgrx_layer ;;
             integration) run_layer "pytest" count_pytest_results integration_layer ;;
             *)           die "unknown test layer '$layer' (use unit, pgrx, integration)" ;;

@@ -29,6 +29,8 @@ use pgrx::{GucContext, GucFlags, GucRegistry, GucSetting};
 use serde_json::Value;
 
 use crate::errors::LakeError;
+use crate::pg::catalog;
+use crate::pg::query::Execution;
 use record::{Completion, Outcome, Record};
 
 /// A governed relation a statement reads, and how: what the part that
@@ -225,11 +227,8 @@ fn shares() -> queue::Shares {
     queue::Shares { backend: (BACKEND_SLOTS.get().max(1) as u32).min(role), role }
 }
 
-/// Records the start of an audited statement.
-///
-/// # Safety
-/// `qd` is the executor's live QueryDesc (ExecutorStart has not run yet).
-pub unsafe fn statement_started(qd: *mut pg_sys::QueryDesc, touched: Vec<Touched>) {
+/// Records the start of an audited statement (ExecutorStart has not run yet).
+pub fn statement_started(exec: &Execution, touched: Vec<Touched>) {
     if !AUDIT.get() {
         return;
     }
@@ -244,13 +243,9 @@ pub unsafe fn statement_started(qd: *mut pg_sys::QueryDesc, touched: Vec<Touched
     ensure_exit_callback();
     spill_oldest_open();
     let depth = IN_FLIGHT.with(|f| f.borrow().len()) as i32;
-    let source = if (*qd).sourceText.is_null() {
-        std::borrow::Cow::Borrowed("")
-    } else {
-        std::ffi::CStr::from_ptr((*qd).sourceText).to_string_lossy()
-    };
+    let source = exec.source_text().map_or(std::borrow::Cow::Borrowed(""), |t| t.to_string_lossy());
     let started_us = now_pg();
-    let mut params = param_values((*qd).params);
+    let mut params = param_values(exec);
     // Values may feed a masked PII column: stored only when the session has
     // PII on (the record then says whether it revealed anything).
     let masked = params.is_some() && !pii_active() && touches_masked(&touched);
@@ -262,14 +257,16 @@ pub unsafe fn statement_started(qd: *mut pg_sys::QueryDesc, touched: Vec<Touched
     let id = record::next_id(started_us);
     let (bytes, query) = encode_statement(&source, &touched, depth, &id, started_us, params, masked);
     let ticket = claim_bytes(&bytes, started_us, None);
+    // SAFETY: plain read of backend state.
+    let current_subxact = unsafe { pg_sys::GetCurrentSubTransactionId() };
     IN_FLIGHT.with(|f| {
         f.borrow_mut().push(InFlight {
-            query_desc: qd as usize,
+            query_desc: exec.key(),
             ticket,
             rows: 0,
             started: Instant::now(),
             reveals_at_start: reveal_count(),
-            subxact: pg_sys::GetCurrentSubTransactionId(),
+            subxact: current_subxact,
             id,
             query,
             level: depth,
@@ -355,26 +352,20 @@ pub const MASKED_VALUE: &str = "<masked>";
 /// fetched lazily (PL/pgSQL variables). Only built-in base types are printed,
 /// by their built-in output functions (no user code runs for the audit);
 /// other values are recorded by their type's name.
-unsafe fn param_values(params: pg_sys::ParamListInfo) -> Option<Vec<Option<String>>> {
-    if params.is_null() || (*params).paramFetch.is_some() || (*params).numParams <= 0 {
-        return None;
-    }
-    let n = (*params).numParams as usize;
-    let list = (*params).params.as_slice(n);
-    let mut out = Vec::with_capacity(n);
-    for p in list {
+fn param_values(exec: &Execution) -> Option<Vec<Option<String>>> {
+    let params = exec.params()?;
+    let mut out = Vec::with_capacity(params.len());
+    for p in params {
         if p.isnull || p.ptype == pg_sys::Oid::INVALID {
             out.push(None);
             continue;
         }
         let Some(output) = output_function(p.ptype) else {
-            let name = std::ffi::CStr::from_ptr(pg_sys::format_type_be(p.ptype)).to_string_lossy().into_owned();
+            let name = catalog::type_name(p.ptype);
             out.push(Some(format!("<value of type {name}>")));
             continue;
         };
-        let text = pg_sys::OidOutputFunctionCall(output, p.value);
-        out.push(Some(std::ffi::CStr::from_ptr(text).to_string_lossy().into_owned()));
-        pg_sys::pfree(text as *mut std::ffi::c_void);
+        out.push(p.text(&output));
     }
     Some(out)
 }
@@ -382,26 +373,16 @@ unsafe fn param_values(params: pg_sys::ParamListInfo) -> Option<Vec<Option<Strin
 /// The output function the audit prints values of type `t` with: only for
 /// built-in base types (and arrays of them), whose output functions are
 /// built in; cached per backend (built-in types do not change).
-fn output_function(t: pg_sys::Oid) -> Option<pg_sys::Oid> {
+fn output_function(t: pg_sys::Oid) -> Option<catalog::OutputFunction> {
     thread_local! {
-        static OUTPUT: RefCell<HashMap<pg_sys::Oid, Option<pg_sys::Oid>>> = RefCell::new(HashMap::new());
+        static OUTPUT: RefCell<HashMap<pg_sys::Oid, Option<catalog::OutputFunction>>> = RefCell::new(HashMap::new());
     }
     if let Some(known) = OUTPUT.with(|o| o.borrow().get(&t).copied()) {
         return known;
     }
-    // SAFETY: syscache lookups of a type oid a parameter carries.
-    let found = unsafe {
-        let builtin = |t: pg_sys::Oid| u32::from(t) < pg_sys::FirstGenbkiObjectId && pg_sys::get_typtype(t) as u8 == b'b';
-        let elem = pg_sys::get_element_type(t);
-        if builtin(t) && (elem == pg_sys::Oid::INVALID || builtin(elem)) {
-            let mut output = pg_sys::Oid::INVALID;
-            let mut varlena = false;
-            pg_sys::getTypeOutputInfo(t, &mut output, &mut varlena);
-            Some(output)
-        } else {
-            None
-        }
-    };
+    let builtin = |t: pg_sys::Oid| u32::from(t) < pg_sys::FirstGenbkiObjectId && catalog::type_kind(t) == b'b';
+    let elem = catalog::element_type(t);
+    let found = (builtin(t) && elem.is_none_or(builtin)).then(|| catalog::OutputFunction::of(t));
     OUTPUT.with(|o| o.borrow_mut().insert(t, found));
     found
 }
@@ -423,25 +404,14 @@ fn masked_columns(relid: pg_sys::Oid, published_view: Option<pg_sys::Oid>) -> Ve
     }
     let mut out = Vec::new();
     if let Some(view) = published_view {
-        // SAFETY: the view exists (the cache says so) and is locked as
-        // statements reading it lock it; its rule's target list is read only.
-        unsafe {
-            let rel = pg_sys::try_relation_open(view, pg_sys::AccessShareLock as pg_sys::LOCKMODE);
-            if !rel.is_null() {
-                if (*(*rel).rd_rel).relkind as u8 == pg_sys::RELKIND_VIEW {
-                    let query = pg_sys::get_view_query(rel);
-                    for te in pgrx::PgList::<pg_sys::TargetEntry>::from_pg((*query).targetList).iter_ptr() {
-                        if (*te).resjunk || (*te).resname.is_null() {
-                            continue;
-                        }
-                        let plain = !(*te).expr.is_null() && (*((*te).expr as *mut pg_sys::Node)).type_ == pg_sys::NodeTag::T_Var;
-                        let raw_att = pg_sys::get_attnum(relid, (*te).resname);
-                        if !plain && raw_att > 0 {
-                            out.push(raw_att);
-                        }
-                    }
-                }
-                pg_sys::relation_close(rel, pg_sys::NoLock as pg_sys::LOCKMODE);
+        // the view exists (the cache says so) and is locked as statements
+        // reading it lock it
+        for column in crate::pg::query::view_columns(view) {
+            if column.plain {
+                continue;
+            }
+            if let Some(raw_att) = catalog::attnum(relid, &column.name) {
+                out.push(raw_att);
             }
         }
     }
@@ -449,18 +419,13 @@ fn masked_columns(relid: pg_sys::Oid, published_view: Option<pg_sys::Oid>) -> Ve
     out
 }
 
-/// Rows the executor of `qd` produced in its latest run, added to its record.
-///
-/// # Safety
-/// `qd` is the executor's live QueryDesc, after a run.
-pub unsafe fn statement_ran(qd: *mut pg_sys::QueryDesc) {
-    let estate = (*qd).estate;
-    if estate.is_null() {
-        return;
-    }
-    let n = (*estate).es_processed as i64;
+/// Rows the executor produced in its latest run, added to its record.
+pub fn statement_ran(exec: &Execution) {
+    let Some(n) = exec.rows_processed() else { return };
+    let n = n as i64;
+    let key = exec.key();
     IN_FLIGHT.with(|f| {
-        if let Some(e) = f.borrow_mut().iter_mut().rev().find(|e| e.query_desc == qd as usize) {
+        if let Some(e) = f.borrow_mut().iter_mut().rev().find(|e| e.query_desc == key) {
             e.rows += n;
         }
     });
@@ -559,14 +524,13 @@ fn claim_within(
     }
 }
 
-/// Completes the record of the statement run by `qd`, if we audit it.
-///
-/// # Safety
-/// `qd` is the executor's live QueryDesc, before standard_ExecutorEnd.
-pub unsafe fn statement_ended(qd: *mut pg_sys::QueryDesc) {
+/// Completes the record of the statement, if we audit it (before
+/// standard_ExecutorEnd).
+pub fn statement_ended(exec: &Execution) {
+    let key = exec.key();
     let entry = IN_FLIGHT.with(|f| {
         let mut f = f.borrow_mut();
-        let pos = f.iter().rposition(|e| e.query_desc == qd as usize)?;
+        let pos = f.iter().rposition(|e| e.query_desc == key)?;
         Some(f.remove(pos))
     });
     let Some(e) = entry else { return };

@@ -170,23 +170,11 @@ pub fn next_id(pg_time_us: i64) -> String {
 }
 
 fn role_name(oid: pg_sys::Oid) -> String {
-    // SAFETY: syscache lookup; noerr returns NULL for a vanished role.
-    unsafe {
-        let p = pg_sys::GetUserNameFromId(oid, true);
-        if p.is_null() {
-            oid.to_u32().to_string()
-        } else {
-            CStr::from_ptr(p).to_string_lossy().into_owned()
-        }
-    }
+    crate::pg::catalog::role_name(oid).unwrap_or_else(|| oid.to_u32().to_string())
 }
 
 fn attname(rel: pg_sys::Oid, attnum: i16) -> Option<String> {
-    // SAFETY: syscache lookup with missing_ok.
-    unsafe {
-        let p = pg_sys::get_attname(rel, attnum, true);
-        (!p.is_null()).then(|| CStr::from_ptr(p).to_string_lossy().into_owned())
-    }
+    crate::pg::catalog::attribute_name(rel, attnum)
 }
 
 impl Record {

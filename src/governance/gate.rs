@@ -159,11 +159,7 @@ pub fn check_time_travel(relid: pg_sys::Oid) -> LakeResult<()> {
     if may_read_raw || !crate::iceberg::catalog::in_governed_schema(relid)? {
         return Ok(());
     }
-    // SAFETY: syscache lookup; NULL handled.
-    let name = unsafe {
-        let n = pg_sys::get_rel_name(relid);
-        if n.is_null() { relid.to_u32().to_string() } else { std::ffi::CStr::from_ptr(n).to_string_lossy().into_owned() }
-    };
+    let name = crate::pg::catalog::relation_name(relid).unwrap_or_else(|| relid.to_u32().to_string());
     Err(LakeError::new(
         PgSqlErrorCode::ERRCODE_FEATURE_NOT_SUPPORTED,
         format!("time travel is not available through the published view of \"{name}\""),

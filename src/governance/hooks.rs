@@ -19,9 +19,8 @@
 //!   planner shim (planner.rs) takes the in-view gate out of plans;
 //! - hand every statement touching governed data to the audit queue.
 //!
-//! All pointer work is in small commented shims; errors are Postgres ERRORs.
-
-use std::ffi::{c_char, CStr};
+//! Postgres' parse trees and executor state are read through the shims of
+//! src/pg/ (utility.rs, query.rs, catalog.rs); errors are Postgres ERRORs.
 
 use pgrx::prelude::*;
 use serde_json::json;
@@ -31,26 +30,10 @@ use super::gate;
 use super::pii_session;
 use super::privileged::{call_operation, current_user_oid, internal};
 use crate::audit::Touched;
-use crate::pg::nodes::{list_pointers, node_tag, string_value};
 use crate::errors::LakeError;
-
-
-// ------------------------------------------------------------ list shims
-
-/// Relation named by a RangeVar, if it exists (permission errors on the
-/// schema surface exactly as the statement itself would raise them).
-unsafe fn range_var_oid(rv: *mut pg_sys::RangeVar) -> pg_sys::Oid {
-    if rv.is_null() {
-        return pg_sys::Oid::INVALID;
-    }
-    pg_sys::RangeVarGetRelidExtended(
-        rv,
-        pg_sys::NoLock as pg_sys::LOCKMODE,
-        pg_sys::RVROption::RVR_MISSING_OK,
-        None,
-        std::ptr::null_mut(),
-    )
-}
+use crate::pg::catalog;
+use crate::pg::query::Execution;
+use crate::pg::utility::{GrantCommand, GrantObject, UtilityStmt};
 
 // ------------------------------------------------------------ utility hook
 
@@ -81,15 +64,6 @@ fn pii_read_only_error(statement: Option<&str>, what: &str) -> ! {
     .report()
 }
 
-unsafe fn c_text(p: *const c_char) -> Option<String> {
-    (!p.is_null()).then(|| CStr::from_ptr(p).to_string_lossy().into_owned())
-}
-
-/// The command tag of a utility statement (`CREATE VIEW`, `COMMENT` ...).
-unsafe fn command_name(stmt: *mut pg_sys::Node) -> String {
-    c_text(pg_sys::GetCommandTagName(pg_sys::CreateCommandTag(stmt))).unwrap_or_else(|| "this command".into())
-}
-
 /// The PII-session rules for utility statements. Allowed: reading, cursors
 /// (not WITH HOLD, which would keep rows past the transaction), transaction
 /// control, DO/CALL/EXPLAIN (whose statements are checked on their own), and,
@@ -98,21 +72,16 @@ unsafe fn command_name(stmt: *mut pg_sys::Node) -> String {
 /// prepared statement's text, a channel name) for after `disable_pii`.
 /// Everything else (CREATE of any object, also temporary, COMMENT, ALTER
 /// ... SET, NOTIFY, COPY FROM or to a file) is refused.
-unsafe fn check_utility_pii(stmt: *mut pg_sys::Node, query: Option<&str>, top_level: bool) {
+fn check_utility_pii(stmt: UtilityStmt<'_>, query: Option<&str>, top_level: bool) {
     use pg_sys::NodeTag::*;
-    let tag = (*stmt).type_;
     let refuse = |what: &str| pii_read_only_error(query, what);
-    match tag {
+    match stmt.tag() {
         T_TransactionStmt | T_VariableShowStmt | T_FetchStmt | T_ClosePortalStmt | T_ExecuteStmt
         | T_DeallocateStmt | T_DoStmt | T_CallStmt | T_ExplainStmt | T_LockStmt | T_ConstraintsSetStmt
         | T_UnlistenStmt => {}
         T_DiscardStmt | T_CheckPointStmt | T_LoadStmt if top_level => {}
         T_VariableSetStmt => {
-            let set = stmt as *mut pg_sys::VariableSetStmt;
-            let resets = matches!(
-                (*set).kind,
-                pg_sys::VariableSetKind::VAR_RESET | pg_sys::VariableSetKind::VAR_RESET_ALL
-            );
+            let resets = stmt.set_resets() == Some(true);
             if !top_level && !resets {
                 refuse("SET from dynamic SQL");
             }
@@ -121,43 +90,35 @@ unsafe fn check_utility_pii(stmt: *mut pg_sys::Node, query: Option<&str>, top_le
         T_ListenStmt if !top_level => refuse("LISTEN from dynamic SQL"),
         T_PrepareStmt | T_ListenStmt => {}
         T_DeclareCursorStmt => {
-            let declare = stmt as *mut pg_sys::DeclareCursorStmt;
-            if (*declare).options & pg_sys::CURSOR_OPT_HOLD as i32 != 0 {
+            if stmt.cursor_with_hold() == Some(true) {
                 refuse("DECLARE CURSOR WITH HOLD");
             }
         }
         T_CopyStmt => {
-            let copy = stmt as *mut pg_sys::CopyStmt;
-            if (*copy).is_from {
-                refuse("COPY FROM");
-            }
-            if !(*copy).filename.is_null() || (*copy).is_program {
-                refuse("COPY TO a file or program");
+            if let Some(copy) = stmt.copy() {
+                if copy.from {
+                    refuse("COPY FROM");
+                }
+                if copy.file_or_program {
+                    refuse("COPY TO a file or program");
+                }
             }
         }
         T_CreateTableAsStmt => refuse("CREATE TABLE AS / SELECT INTO"),
         T_RefreshMatViewStmt => refuse("REFRESH MATERIALIZED VIEW"),
-        _ => refuse(&command_name(stmt)),
+        _ => refuse(&stmt.command_name().unwrap_or_else(|| "this command".into())),
     }
 }
 
 /// Whether `grant` gives exactly what townlake itself grants on a raw
 /// relation: SELECT (whole rows, no grant option) to lake_governance. It
 /// changes nothing, and a dump restores it with this very statement.
-unsafe fn grants_only_governance_select(grant: *mut pg_sys::GrantStmt) -> bool {
-    let privileges = list_pointers((*grant).privileges);
-    let grantees = list_pointers((*grant).grantees);
-    if (*grant).grant_option || privileges.is_empty() || grantees.is_empty() {
+fn grants_only_governance_select(grant: &GrantCommand<'_>) -> bool {
+    if grant.grant_option || grant.privileges.is_empty() || grant.grantees.is_empty() {
         return false;
     }
-    let select_only = privileges.iter().all(|&p| {
-        let p = p as *mut pg_sys::AccessPriv;
-        (*p).cols.is_null() && c_text((*p).priv_name).as_deref() == Some("select")
-    });
-    let governance_only = grantees.iter().all(|&r| {
-        let r = r as *mut pg_sys::RoleSpec;
-        (*r).roletype == pg_sys::RoleSpecType::ROLESPEC_CSTRING && c_text((*r).rolename).as_deref() == Some("lake_governance")
-    });
+    let select_only = grant.privileges.iter().all(|p| !p.columns && p.name.as_deref() == Some("select"));
+    let governance_only = grant.grantees.iter().all(|r| r.as_deref() == Some("lake_governance"));
     select_only && governance_only
 }
 
@@ -166,8 +127,8 @@ fn unpublish(relid: pg_sys::Oid) {
     call_operation("unpublish", current_user_oid(), json!({ "relid": relid.to_u32() }), true);
 }
 
-unsafe fn check_utility(stmt: *mut pg_sys::Node, query: Option<&str>, top_level: bool) {
-    let tag = (*stmt).type_;
+fn check_utility(stmt: UtilityStmt<'_>, query: Option<&str>, top_level: bool) {
+    let tag = stmt.tag();
     if pii_session::enforce_read_only() {
         check_utility_pii(stmt, query, top_level);
     }
@@ -181,72 +142,59 @@ unsafe fn check_utility(stmt: *mut pg_sys::Node, query: Option<&str>, top_level:
     {
         return;
     }
-    match tag {
-        pg_sys::NodeTag::T_GrantStmt => {
-            let grant = stmt as *mut pg_sys::GrantStmt;
-            if !(*grant).is_grant || (*grant).objtype != pg_sys::ObjectType::OBJECT_TABLE || grants_only_governance_select(grant) {
-                return;
-            }
-            for obj in list_pointers((*grant).objects) {
-                if (*grant).targtype == pg_sys::GrantTargetType::ACL_TARGET_ALL_IN_SCHEMA {
-                    if let Some(schema) = string_value(obj) {
-                        let Ok(c) = std::ffi::CString::new(schema.clone()) else { continue };
-                        let ns = pg_sys::get_namespace_oid(c.as_ptr(), true);
-                        if ns != pg_sys::Oid::INVALID && cache::is_governed_schema(ns) {
+    if let Some(grant) = stmt.grant() {
+        if !grant.is_grant || grant.objtype != pg_sys::ObjectType::OBJECT_TABLE || grants_only_governance_select(&grant) {
+            return;
+        }
+        for obj in grant.objects() {
+            match obj {
+                GrantObject::Schema(schema) => {
+                    if let Some(ns) = catalog::namespace_oid(&schema) {
+                        if cache::is_governed_schema(ns) {
                             managed_error("GRANT", &format!("schema {schema}"));
                         }
                     }
-                } else if node_tag(obj) == pg_sys::NodeTag::T_RangeVar {
-                    let oid = range_var_oid(obj as *mut pg_sys::RangeVar);
-                    if let Some(g) = cache::governed(oid) {
+                }
+                GrantObject::Relation(rv) => {
+                    if let Some(g) = rv.relid().and_then(cache::governed) {
                         managed_error("GRANT", &g.raw_name);
                     }
                 }
+                GrantObject::Other => {}
             }
         }
-        pg_sys::NodeTag::T_AlterTableStmt => {
-            let alter = stmt as *mut pg_sys::AlterTableStmt;
-            let oid = range_var_oid((*alter).relation);
-            let Some(g) = cache::governed(oid) else { return };
-            let mut blocks_view = false;
-            for cmd in list_pointers((*alter).cmds) {
-                if node_tag(cmd) != pg_sys::NodeTag::T_AlterTableCmd {
-                    continue;
+    } else if let Some(alter) = stmt.alter_table() {
+        let Some(oid) = alter.relation.relid() else { return };
+        let Some(g) = cache::governed(oid) else { return };
+        let mut blocks_view = false;
+        for subtype in alter.subcommands {
+            match subtype {
+                pg_sys::AlterTableType::AT_ChangeOwner => managed_error("ALTER OWNER", &g.raw_name),
+                pg_sys::AlterTableType::AT_DisableRowSecurity | pg_sys::AlterTableType::AT_NoForceRowSecurity => {
+                    managed_error("Row level security", &g.raw_name)
                 }
-                match (*(cmd as *mut pg_sys::AlterTableCmd)).subtype {
-                    pg_sys::AlterTableType::AT_ChangeOwner => managed_error("ALTER OWNER", &g.raw_name),
-                    pg_sys::AlterTableType::AT_DisableRowSecurity
-                    | pg_sys::AlterTableType::AT_NoForceRowSecurity => {
-                        managed_error("Row level security", &g.raw_name)
-                    }
-                    pg_sys::AlterTableType::AT_DropColumn
-                    | pg_sys::AlterTableType::AT_DropColumnRecurse
-                    | pg_sys::AlterTableType::AT_AlterColumnType => blocks_view = true,
-                    _ => {}
-                }
+                pg_sys::AlterTableType::AT_DropColumn
+                | pg_sys::AlterTableType::AT_DropColumnRecurse
+                | pg_sys::AlterTableType::AT_AlterColumnType => blocks_view = true,
+                _ => {}
             }
-            if blocks_view && g.published_view.is_some() {
+        }
+        if blocks_view && g.published_view.is_some() {
+            unpublish(oid);
+        }
+    } else if let Some(drop) = stmt.drop() {
+        match drop.remove_type {
+            pg_sys::ObjectType::OBJECT_TABLE
+            | pg_sys::ObjectType::OBJECT_VIEW
+            | pg_sys::ObjectType::OBJECT_MATVIEW
+            | pg_sys::ObjectType::OBJECT_FOREIGN_TABLE => {}
+            _ => return,
+        }
+        for oid in drop.relations().flatten() {
+            if cache::governed(oid).is_some_and(|g| g.published_view.is_some()) {
                 unpublish(oid);
             }
         }
-        pg_sys::NodeTag::T_DropStmt => {
-            let drop = stmt as *mut pg_sys::DropStmt;
-            match (*drop).removeType {
-                pg_sys::ObjectType::OBJECT_TABLE
-                | pg_sys::ObjectType::OBJECT_VIEW
-                | pg_sys::ObjectType::OBJECT_MATVIEW
-                | pg_sys::ObjectType::OBJECT_FOREIGN_TABLE => {}
-                _ => return,
-            }
-            for names in list_pointers((*drop).objects) {
-                let rv = pg_sys::makeRangeVarFromNameList(names as *mut pg_sys::List);
-                let oid = range_var_oid(rv);
-                if cache::governed(oid).is_some_and(|g| g.published_view.is_some()) {
-                    unpublish(oid);
-                }
-            }
-        }
-        _ => {}
     }
 }
 
@@ -254,8 +202,7 @@ pub(super) fn process_utility(call: &crate::pg::hooks::Utility) -> Option<crate:
     if internal() {
         return None;
     }
-    // SAFETY: the chain passes a statement with a parse tree.
-    unsafe { check_utility(call.stmt(), call.text().as_deref(), call.top_level()) };
+    check_utility(call.statement(), call.text().as_deref(), call.top_level());
     // BEGIN READ WRITE, SET transaction_read_only = off and the like do not
     // outlast the statement while PII is on.
     Some(Box::new(|| {
@@ -265,49 +212,21 @@ pub(super) fn process_utility(call: &crate::pg::hooks::Utility) -> Option<crate:
 
 // ------------------------------------------------------------ executor hooks
 
-/// Attribute numbers in a range table entry's selectedCols (0 = whole row).
-unsafe fn selected_attnums(rte: *mut pg_sys::RangeTblEntry) -> Vec<i16> {
-    crate::pg::nodes::members((*rte).selectedCols)
-        .into_iter()
-        .map(|member| (member + pg_sys::FirstLowInvalidHeapAttributeNumber) as i16)
-        .collect()
-}
-
-/// Raw attribute numbers behind the columns a query reads from a published
-/// view (published columns carry their raw column's name).
-unsafe fn raw_attnums_via_view(view: pg_sys::Oid, raw: pg_sys::Oid, view_attnums: &[i16]) -> Vec<i16> {
-    let mut out = Vec::new();
-    for &a in view_attnums {
-        if a == 0 {
-            out.push(0);
-            continue;
-        }
-        let name = pg_sys::get_attname(view, a, true);
-        if name.is_null() {
-            continue;
-        }
-        let raw_att = pg_sys::get_attnum(raw, name);
-        if raw_att > 0 {
-            out.push(raw_att);
-        }
-    }
-    out
-}
-
-/// Governed relations in a plan's range table.
-///
-/// # Safety
-/// `plan` is a valid PlannedStmt of the current statement.
-pub unsafe fn touched_relations(plan: *mut pg_sys::PlannedStmt) -> Vec<Touched> {
+/// Governed relations in a statement's range table.
+pub fn touched_relations(exec: &Execution) -> Vec<Touched> {
     // raw relation -> columns read through its published view
     let mut views: Vec<(pg_sys::Oid, Vec<i16>)> = Vec::new();
     let mut out: Vec<Touched> = Vec::new();
-    let rtes = list_pointers((*plan).rtable);
-    for &rte in &rtes {
-        let rte = rte as *mut pg_sys::RangeTblEntry;
-        if (*rte).rtekind == pg_sys::RTEKind::RTE_RELATION {
-            if let Some(raw) = cache::raw_of_view((*rte).relid) {
-                let cols = raw_attnums_via_view((*rte).relid, raw, &selected_attnums(rte));
+    let rtes = exec.range_table();
+    for rte in &rtes {
+        if rte.is_relation() {
+            if let Some(raw) = cache::raw_of_view(rte.relid()) {
+                // published columns carry their raw column's name
+                let cols: Vec<i16> = rte
+                    .selected_attnums()
+                    .into_iter()
+                    .filter_map(|a| if a == 0 { Some(0) } else { catalog::same_name_attnum(rte.relid(), a, raw) })
+                    .collect();
                 match views.iter_mut().find(|(r, _)| *r == raw) {
                     Some((_, c)) => c.extend(cols),
                     None => views.push((raw, cols)),
@@ -315,49 +234,46 @@ pub unsafe fn touched_relations(plan: *mut pg_sys::PlannedStmt) -> Vec<Touched> 
             }
         }
     }
-    for &rte in &rtes {
-        let rte = rte as *mut pg_sys::RangeTblEntry;
-        if (*rte).rtekind != pg_sys::RTEKind::RTE_RELATION {
+    for rte in &rtes {
+        if !rte.is_relation() {
             continue;
         }
-        let Some(g) = cache::governed((*rte).relid) else { continue };
-        let through_view = views.iter().find(|(r, _)| *r == (*rte).relid);
+        let relid = rte.relid();
+        let Some(g) = cache::governed(relid) else { continue };
+        let through_view = views.iter().find(|(r, _)| *r == relid);
         let via_view = through_view.is_some();
         // through the view, what the query asked for; directly, what it read
         let mut attnums = match through_view {
             Some((_, cols)) => cols.clone(),
-            None => selected_attnums(rte),
+            None => rte.selected_attnums(),
         };
         attnums.sort_unstable();
         attnums.dedup();
-        match out.iter_mut().find(|t| t.relid == (*rte).relid) {
+        match out.iter_mut().find(|t| t.relid == relid) {
             Some(t) => {
                 t.attnums.extend(attnums);
                 t.attnums.sort_unstable();
                 t.attnums.dedup();
             }
-            None => out.push(Touched { relid: (*rte).relid, raw_name: g.raw_name, via_view, published_view: g.published_view, attnums }),
+            None => out.push(Touched { relid, raw_name: g.raw_name, via_view, published_view: g.published_view, attnums }),
         }
     }
     out
 }
 
-unsafe fn writes_data(qd: *mut pg_sys::QueryDesc) -> bool {
-    let plan = (*qd).plannedstmt;
-    if (*plan).commandType != pg_sys::CmdType::CMD_SELECT || (*plan).hasModifyingCTE {
+fn writes_data(exec: &Execution) -> bool {
+    if exec.command_type() != pg_sys::CmdType::CMD_SELECT || exec.has_modifying_cte() {
         return true;
     }
-    let dest = (*qd).dest;
-    !dest.is_null()
-        && matches!((*dest).mydest, pg_sys::CommandDest::DestIntoRel | pg_sys::CommandDest::DestTransientRel)
+    matches!(exec.destination(), Some(pg_sys::CommandDest::DestIntoRel | pg_sys::CommandDest::DestTransientRel))
 }
 
 /// Runs the access check of every published view in the statement's range
 /// table. Postgres keeps a view's entry there for its own privilege check, so
 /// it is present even when the planner flattened or removed the view.
-unsafe fn check_published_views(plan: *mut pg_sys::PlannedStmt) {
-    for rte in list_pointers((*plan).rtable) {
-        let relid = (*(rte as *mut pg_sys::RangeTblEntry)).relid;
+fn check_published_views(exec: &Execution) {
+    for rte in exec.range_table() {
+        let relid = rte.relid();
         if relid == pg_sys::Oid::INVALID {
             continue;
         }
@@ -371,17 +287,13 @@ unsafe fn check_published_views(plan: *mut pg_sys::PlannedStmt) {
 
 /// A foreign table in the plan whose wrapper sends queries (and the values
 /// in them) to another server: only townlake's own `iceberg` reads in process.
-unsafe fn outward_foreign_table(plan: *mut pg_sys::PlannedStmt) -> Option<String> {
-    for rte in list_pointers((*plan).rtable) {
-        let rte = rte as *mut pg_sys::RangeTblEntry;
-        if (*rte).rtekind != pg_sys::RTEKind::RTE_RELATION || (*rte).relkind as u8 != pg_sys::RELKIND_FOREIGN_TABLE {
+fn outward_foreign_table(exec: &Execution) -> Option<String> {
+    for rte in exec.range_table() {
+        if !rte.is_relation() || rte.relkind() != pg_sys::RELKIND_FOREIGN_TABLE {
             continue;
         }
-        let server = pg_sys::GetForeignServer(pg_sys::GetForeignServerIdByRelId((*rte).relid));
-        let fdw = pg_sys::GetForeignDataWrapper((*server).fdwid);
-        let name = c_text((*fdw).fdwname).unwrap_or_default();
-        let ext = pg_sys::getExtensionOfObject(pg_sys::ForeignDataWrapperRelationId, (*fdw).fdwid);
-        let ours = ext != pg_sys::Oid::INVALID && c_text(pg_sys::get_extension_name(ext)).as_deref() == Some("townlake");
+        let (fdw, name) = catalog::foreign_table_wrapper(rte.relid());
+        let ours = catalog::extension_of(pg_sys::ForeignDataWrapperRelationId, fdw).as_deref() == Some("townlake");
         if !(ours && name == "iceberg") {
             return Some(name);
         }
@@ -416,18 +328,16 @@ const REFUSED_FUNCTIONS: &[&str] = &[
 /// Extensions whose every function reaches outside the session.
 const REFUSED_EXTENSIONS: &[&str] = &["dblink", "adminpack"];
 
-unsafe fn refused_function(func: pg_sys::Oid) -> Option<String> {
-    let name = c_text(pg_sys::get_func_name(func))?;
-    if u32::from(pg_sys::get_func_namespace(func)) == pg_sys::PG_CATALOG_NAMESPACE
+fn refused_function(func: pg_sys::Oid) -> Option<String> {
+    let name = catalog::function_name(func)?;
+    if u32::from(catalog::function_namespace(func)) == pg_sys::PG_CATALOG_NAMESPACE
         && (REFUSED_FUNCTIONS.contains(&name.as_str())
             || name.starts_with("pg_advisory_")
             || name.starts_with("pg_try_advisory_"))
     {
         return Some(format!("{name}()"));
     }
-    let ext = pg_sys::getExtensionOfObject(pg_sys::ProcedureRelationId, func);
-    if ext != pg_sys::Oid::INVALID {
-        let ext_name = c_text(pg_sys::get_extension_name(ext)).unwrap_or_default();
+    if let Some(ext_name) = catalog::extension_of(pg_sys::ProcedureRelationId, func) {
         if REFUSED_EXTENSIONS.contains(&ext_name.as_str()) {
             return Some(format!("{name}() of extension {ext_name}"));
         }
@@ -438,7 +348,7 @@ unsafe fn refused_function(func: pg_sys::Oid) -> Option<String> {
 /// Postgres calls this as it prepares every function call of an expression
 /// (queries, PL/pgSQL's simple expressions, fast-path calls): the one place
 /// that sees built-in functions too.
-pub(super) unsafe fn object_access(access: pg_sys::ObjectAccessType::Type, class_id: pg_sys::Oid, object_id: pg_sys::Oid, _sub_id: i32) {
+pub(super) fn object_access(access: pg_sys::ObjectAccessType::Type, class_id: pg_sys::Oid, object_id: pg_sys::Oid, _sub_id: i32) {
     if access == pg_sys::ObjectAccessType::OAT_FUNCTION_EXECUTE
         && class_id == pg_sys::ProcedureRelationId
         && pii_session::read_only_now()
@@ -450,52 +360,52 @@ pub(super) unsafe fn object_access(access: pg_sys::ObjectAccessType::Type, class
     }
 }
 
-pub(super) unsafe fn executor_start(qd: *mut pg_sys::QueryDesc, eflags: i32) {
+pub(super) fn executor_start(exec: &Execution, eflags: i32) {
     // the leader checked before starting parallel workers
-    let leader = pg_sys::ParallelWorkerNumber < 0;
+    let leader = !crate::pg::backend::is_parallel_worker();
     let governed = leader && cache::anything_governed();
-    let watched = leader && !internal() && !pg_sys::IsBackgroundWorker;
+    let watched = leader && !internal() && !crate::pg::backend::is_background_worker();
     if watched && pii_session::enforce_read_only() {
-        let text = c_text((*qd).sourceText);
-        if writes_data(qd) {
+        let text = exec.source_text().map(|t| t.to_string_lossy().into_owned());
+        if writes_data(exec) {
             pii_read_only_error(text.as_deref(), "Writing data");
         }
-        if let Some(fdw) = outward_foreign_table((*qd).plannedstmt) {
+        if let Some(fdw) = outward_foreign_table(exec) {
             pii_read_only_error(text.as_deref(), &format!("Reading a foreign table of wrapper {fdw}"));
         }
     }
     if leader {
-        pii_session::executor_started(qd as usize);
+        pii_session::executor_started(exec.key());
     }
     // Recorded before any check, so attempts that the access gate or the
     // executor's permission checks reject are in the audit log too
     // (completed as errors).
     if watched && governed && crate::audit::AUDIT.get() && eflags & pg_sys::EXEC_FLAG_EXPLAIN_ONLY as i32 == 0 {
-        let touched = touched_relations((*qd).plannedstmt);
+        let touched = touched_relations(exec);
         if !touched.is_empty() {
-            crate::audit::statement_started(qd, touched);
+            crate::audit::statement_started(exec, touched);
         }
     }
     if governed {
-        check_published_views((*qd).plannedstmt);
+        check_published_views(exec);
     }
 }
 
 /// Marks the executor running, so `lake.pii_revealed` knows whether the
 /// rows it computes belong to a statement started with PII on.
-pub(super) unsafe fn executor_run_before(qd: *mut pg_sys::QueryDesc) {
+pub(super) fn executor_run_before(exec: &Execution) {
     // An ERROR skips `executor_run_after`: the (sub)transaction abort clears
     // the running mark then (pii_session).
-    pii_session::executor_run_started(qd as usize);
+    pii_session::executor_run_started(exec.key());
 }
 
-pub(super) unsafe fn executor_run_after(qd: *mut pg_sys::QueryDesc) {
-    pii_session::executor_run_finished(qd as usize);
+pub(super) fn executor_run_after(exec: &Execution) {
+    pii_session::executor_run_finished(exec.key());
     // audit rows add up over every run (each FETCH of a cursor)
-    crate::audit::statement_ran(qd);
+    crate::audit::statement_ran(exec);
 }
 
-pub(super) unsafe fn executor_end(qd: *mut pg_sys::QueryDesc) {
-    pii_session::executor_ended(qd as usize);
-    crate::audit::statement_ended(qd);
+pub(super) fn executor_end(exec: &Execution) {
+    pii_session::executor_ended(exec.key());
+    crate::audit::statement_ended(exec);
 }

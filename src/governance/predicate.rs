@@ -24,30 +24,7 @@ fn tokens(sql: &str) -> Vec<i32> {
         Ok(t) => t,
         Err(_) => LakeError::invalid("row filter contains a NUL byte").report(),
     };
-    let mut out = Vec::new();
-    // SAFETY: thin shim over the core scanner. `extra` and `text` outlive the
-    // scanner, which is finished before returning. Scanner errors (such as an
-    // unterminated string) are Postgres ERRORs raised through pgrx's guard.
-    unsafe {
-        let mut extra: pg_sys::core_yy_extra_type = std::mem::zeroed();
-        let scanner = pg_sys::scanner_init(
-            text.as_ptr(),
-            &mut extra,
-            &raw const pg_sys::ScanKeywords,
-            (&raw const pg_sys::ScanKeywordTokens).cast(),
-        );
-        loop {
-            let mut value: pg_sys::core_YYSTYPE = std::mem::zeroed();
-            let mut location: i32 = 0;
-            let token = pg_sys::core_yylex(&mut value, &mut location, scanner);
-            if token == 0 {
-                break;
-            }
-            out.push(token);
-        }
-        pg_sys::scanner_finish(scanner);
-    }
-    out
+    crate::pg::lexer::sql_tokens(&text)
 }
 
 /// Why `tokens` is not one self-contained expression, if it is not.

@@ -19,6 +19,8 @@
 
 use pgrx::pg_sys;
 
+use super::query::{Execution, QueryTree};
+
 mod raw {
     use pgrx::pg_sys::*;
 
@@ -179,16 +181,16 @@ pub struct PartHooks {
     /// Before a utility statement; what it returns runs after it.
     pub utility: Option<fn(&Utility) -> Option<AfterUtility>>,
     /// Before the planner plans a query (the tree may be edited in place).
-    pub planner: Option<unsafe fn(*mut pg_sys::Query)>,
+    pub planner: Option<fn(&mut QueryTree)>,
     /// Before the executor starts (`eflags` as Postgres passes them).
-    pub executor_start: Option<unsafe fn(*mut pg_sys::QueryDesc, i32)>,
+    pub executor_start: Option<fn(&Execution, i32)>,
     /// Around each ExecutorRun (a cursor runs once per FETCH).
-    pub executor_run_before: Option<unsafe fn(*mut pg_sys::QueryDesc)>,
-    pub executor_run_after: Option<unsafe fn(*mut pg_sys::QueryDesc)>,
+    pub executor_run_before: Option<fn(&Execution)>,
+    pub executor_run_after: Option<fn(&Execution)>,
     /// Before the executor ends (not reached when the statement errors).
-    pub executor_end: Option<unsafe fn(*mut pg_sys::QueryDesc)>,
+    pub executor_end: Option<fn(&Execution)>,
     /// After Postgres' object-access checks (access type, class, object, sub-id).
-    pub object_access: Option<unsafe fn(pg_sys::ObjectAccessType::Type, pg_sys::Oid, pg_sys::Oid, i32)>,
+    pub object_access: Option<fn(pg_sys::ObjectAccessType::Type, pg_sys::Oid, pg_sys::Oid, i32)>,
 }
 
 // Written only from _PG_init (one thread, before any query), read-only after.
@@ -273,8 +275,10 @@ unsafe extern "C-unwind" fn planner_chain(
     bound_params: pg_sys::ParamListInfo,
 ) -> *mut pg_sys::PlannedStmt {
     if !parse.is_null() {
+        // SAFETY: the planner's own tree, for the duration of this call.
+        let mut tree = QueryTree::new(parse);
         for f in parts().iter().filter_map(|p| p.planner) {
-            f(parse);
+            f(&mut tree);
         }
     }
     next_planner(PREV_PLANNER, parse, query_string, cursor_options, bound_params)
@@ -282,8 +286,10 @@ unsafe extern "C-unwind" fn planner_chain(
 
 #[pgrx::pg_guard]
 unsafe extern "C-unwind" fn executor_start_chain(qd: *mut pg_sys::QueryDesc, eflags: i32) {
+    // SAFETY: the executor's QueryDesc, lent for this call.
+    let exec = Execution::new(qd);
     for f in parts().iter().filter_map(|p| p.executor_start) {
-        f(qd, eflags);
+        f(&exec, eflags);
     }
     next_executor_start(PREV_EXECUTOR_START, qd, eflags);
 }
@@ -295,21 +301,25 @@ unsafe extern "C-unwind" fn executor_run_chain(
     count: u64,
     execute_once: bool,
 ) {
+    // SAFETY: the executor's QueryDesc, lent for this call.
+    let exec = Execution::new(qd);
     for f in parts().iter().filter_map(|p| p.executor_run_before) {
-        f(qd);
+        f(&exec);
     }
     // What the "before" parts set up and an ERROR skips is undone by their
     // (sub)transaction callbacks.
     next_executor_run(PREV_EXECUTOR_RUN, qd, direction, count, execute_once);
     for f in parts().iter().rev().filter_map(|p| p.executor_run_after) {
-        f(qd);
+        f(&exec);
     }
 }
 
 #[pgrx::pg_guard]
 unsafe extern "C-unwind" fn executor_end_chain(qd: *mut pg_sys::QueryDesc) {
+    // SAFETY: the executor's QueryDesc, lent for this call.
+    let exec = Execution::new(qd);
     for f in parts().iter().filter_map(|p| p.executor_end) {
-        f(qd);
+        f(&exec);
     }
     next_executor_end(PREV_EXECUTOR_END, qd);
 }

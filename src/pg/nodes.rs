@@ -200,7 +200,7 @@ pub unsafe fn utility_target(node: *mut pg_sys::Node) -> UtilityTarget {
 ///
 /// # Safety
 /// `rv` is a valid RangeVar.
-unsafe fn relid_of(rv: *mut pg_sys::RangeVar) -> Option<pg_sys::Oid> {
+pub(super) unsafe fn relid_of(rv: *mut pg_sys::RangeVar) -> Option<pg_sys::Oid> {
     // SAFETY: RVR_MISSING_OK returns InvalidOid instead of raising.
     let oid = unsafe {
         pg_sys::RangeVarGetRelidExtended(rv, pg_sys::NoLock as i32, pg_sys::RVROption::RVR_MISSING_OK, None, std::ptr::null_mut())

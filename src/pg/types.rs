@@ -93,6 +93,18 @@ pub fn numeric_typmod(typmod: i32) -> Option<(u32, u32)> {
     })
 }
 
+/// January 1st of the year of `date` (days since 2000-01-01, finite), by
+/// Postgres' own Julian-day conversions.
+pub fn date_year_start(date: i32) -> i32 {
+    let epoch = pg_sys::POSTGRES_EPOCH_JDATE as i32;
+    let (mut y, mut m, mut d) = (0, 0, 0);
+    // SAFETY: pure arithmetic on plain integers; the out-parameters are locals.
+    unsafe {
+        pg_sys::j2date(date + epoch, &mut y, &mut m, &mut d);
+        pg_sys::date2j(y, 1, 1) - epoch
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -43,6 +43,8 @@ pub fn run<T>(rethrow_cancel: bool, f: impl FnOnce() -> T + std::panic::UnwindSa
         .execute();
     match outcome {
         Ok(value) => {
+            // SAFETY: as above: release the subtransaction begun there,
+            // then restore the caller's context and owner.
             unsafe {
                 pg_sys::ReleaseCurrentSubTransaction();
                 pg_sys::MemoryContextSwitchTo(context);
@@ -52,6 +54,8 @@ pub fn run<T>(rethrow_cancel: bool, f: impl FnOnce() -> T + std::panic::UnwindSa
         }
         Err(boxed) => {
             let (failure, caught) = *boxed;
+            // SAFETY: as above: roll back the subtransaction begun there
+            // (from its own context), then restore the caller's context and owner.
             unsafe {
                 pg_sys::MemoryContextSwitchTo(context);
                 pg_sys::RollbackAndReleaseCurrentSubTransaction();

@@ -1,0 +1,146 @@
+//! Catalog lookups by oid and name (functions, namespaces, extensions,
+//! attributes, types, foreign-data wrappers), through Postgres' syscache
+//! helpers. Missing objects come back as None, never as an ERROR.
+
+use std::ffi::{c_char, CStr, CString};
+
+use pgrx::pg_sys;
+
+/// A palloc'd C string Postgres returned (NULL: None), copied out.
+///
+/// # Safety
+/// `p` is NULL or a valid NUL-terminated string.
+unsafe fn owned_text(p: *const c_char) -> Option<String> {
+    // SAFETY: as the caller vouches.
+    (!p.is_null()).then(|| unsafe { CStr::from_ptr(p) }.to_string_lossy().into_owned())
+}
+
+/// The name of function `func`.
+pub fn function_name(func: pg_sys::Oid) -> Option<String> {
+    // SAFETY: syscache lookup; NULL for a missing function.
+    unsafe { owned_text(pg_sys::get_func_name(func)) }
+}
+
+/// The namespace (schema) of function `func` (InvalidOid if missing).
+pub fn function_namespace(func: pg_sys::Oid) -> pg_sys::Oid {
+    // SAFETY: syscache lookup.
+    unsafe { pg_sys::get_func_namespace(func) }
+}
+
+/// The oid of namespace (schema) `name`, if it exists.
+pub fn namespace_oid(name: &str) -> Option<pg_sys::Oid> {
+    let name = CString::new(name).ok()?;
+    // SAFETY: catalog lookup with missing_ok.
+    let oid = unsafe { pg_sys::get_namespace_oid(name.as_ptr(), true) };
+    (oid != pg_sys::Oid::INVALID).then_some(oid)
+}
+
+/// The name of the extension object (`class_id`, `object_id`) belongs to
+/// (None: it belongs to none; an empty name if the extension's name cannot
+/// be read).
+pub fn extension_of(class_id: pg_sys::Oid, object_id: pg_sys::Oid) -> Option<String> {
+    // SAFETY: catalog lookups by oid.
+    unsafe {
+        let ext = pg_sys::getExtensionOfObject(class_id, object_id);
+        if ext == pg_sys::Oid::INVALID {
+            return None;
+        }
+        Some(owned_text(pg_sys::get_extension_name(ext)).unwrap_or_default())
+    }
+}
+
+/// The foreign-data wrapper of foreign table `relid`: its oid and name.
+/// ERROR if `relid` is not a foreign table.
+pub fn foreign_table_wrapper(relid: pg_sys::Oid) -> (pg_sys::Oid, String) {
+    // SAFETY: catalog lookups; each raises an ERROR rather than return NULL.
+    unsafe {
+        let server = pg_sys::GetForeignServer(pg_sys::GetForeignServerIdByRelId(relid));
+        let fdw = pg_sys::GetForeignDataWrapper((*server).fdwid);
+        ((*fdw).fdwid, owned_text((*fdw).fdwname).unwrap_or_default())
+    }
+}
+
+/// The name of relation `relid` (unqualified).
+pub fn relation_name(relid: pg_sys::Oid) -> Option<String> {
+    // SAFETY: syscache lookup; NULL for a missing relation.
+    unsafe { owned_text(pg_sys::get_rel_name(relid)) }
+}
+
+/// The name of attribute `attnum` of relation `rel` (None: no such attribute).
+pub fn attribute_name(rel: pg_sys::Oid, attnum: i16) -> Option<String> {
+    // SAFETY: syscache lookup with missing_ok.
+    unsafe { owned_text(pg_sys::get_attname(rel, attnum, true)) }
+}
+
+/// The name of role `oid` (None: no such role, e.g. dropped meanwhile).
+pub fn role_name(oid: pg_sys::Oid) -> Option<String> {
+    // SAFETY: syscache lookup; noerr returns NULL for a missing role.
+    unsafe { owned_text(pg_sys::GetUserNameFromId(oid, true)) }
+}
+
+/// The attribute of relation `to` that has the name of attribute `attnum`
+/// of relation `from` (None: no such attribute, or a system column).
+pub fn same_name_attnum(from: pg_sys::Oid, attnum: i16, to: pg_sys::Oid) -> Option<i16> {
+    // SAFETY: syscache lookups; get_attname with missing_ok returns NULL.
+    unsafe {
+        let name = pg_sys::get_attname(from, attnum, true);
+        if name.is_null() {
+            return None;
+        }
+        let found = pg_sys::get_attnum(to, name);
+        (found > 0).then_some(found)
+    }
+}
+
+/// The user attribute of relation `rel` named `name` (None: none).
+pub fn attnum(rel: pg_sys::Oid, name: &CStr) -> Option<i16> {
+    // SAFETY: syscache lookup with a NUL-terminated name.
+    let found = unsafe { pg_sys::get_attnum(rel, name.as_ptr()) };
+    (found > 0).then_some(found)
+}
+
+/// The name of type `t` as SQL would spell it.
+pub fn type_name(t: pg_sys::Oid) -> String {
+    // SAFETY: format_type_be returns a palloc'd name (`???` for unknown types).
+    unsafe { owned_text(pg_sys::format_type_be(t)).unwrap_or_default() }
+}
+
+/// `pg_type.typtype` of type `t` (b: base, c: composite, d: domain, e:
+/// enum, p: pseudo, r: range, m: multirange; 0 if missing).
+pub fn type_kind(t: pg_sys::Oid) -> u8 {
+    // SAFETY: syscache lookup.
+    unsafe { pg_sys::get_typtype(t) as u8 }
+}
+
+/// The element type of array type `t` (None: not an array).
+pub fn element_type(t: pg_sys::Oid) -> Option<pg_sys::Oid> {
+    // SAFETY: syscache lookup.
+    let elem = unsafe { pg_sys::get_element_type(t) };
+    (elem != pg_sys::Oid::INVALID).then_some(elem)
+}
+
+/// The output function of a type, for printing values of exactly that type.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct OutputFunction {
+    type_oid: pg_sys::Oid,
+    function: pg_sys::Oid,
+}
+
+impl OutputFunction {
+    /// Looks up the output function of type `t` (ERROR if the type is missing).
+    pub fn of(t: pg_sys::Oid) -> OutputFunction {
+        let mut function = pg_sys::Oid::INVALID;
+        let mut varlena = false;
+        // SAFETY: syscache lookup; out-parameters are locals.
+        unsafe { pg_sys::getTypeOutputInfo(t, &mut function, &mut varlena) };
+        OutputFunction { type_oid: t, function }
+    }
+
+    pub fn type_oid(&self) -> pg_sys::Oid {
+        self.type_oid
+    }
+
+    pub fn function(&self) -> pg_sys::Oid {
+        self.function
+    }
+}
