@@ -20,6 +20,41 @@ use crate::fdw::filter::{Filter, Value};
 use crate::fdw::params::Operands;
 use crate::fdw::scan::{ExecContext, ScanSlot};
 
+/// One value of each row the scan returns.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct OutputCol {
+    /// What ClickHouse computes for it.
+    pub expr: String,
+    pub read: ReadAs,
+    /// Its Postgres type.
+    pub type_oid: u32,
+    pub typmod: i32,
+    /// The slot attribute it fills (0-based).
+    pub slot: usize,
+    /// A FixedString column (its NUL padding is dropped).
+    pub fixed_string: bool,
+    /// The ClickHouse type the result header must name (plain columns).
+    pub check_type: Option<String>,
+    /// For messages: the ClickHouse column or expression.
+    pub label: String,
+}
+
+impl OutputCol {
+    /// A plain column of the foreign table.
+    pub fn column(c: &LocalColumn) -> OutputCol {
+        OutputCol {
+            expr: c.remote.select_expr(),
+            read: c.remote.read,
+            type_oid: c.type_oid,
+            typmod: c.typmod,
+            slot: c.index,
+            fixed_string: matches!(c.remote.ch.base(), ChType::FixedString(_)),
+            check_type: (c.remote.read != ReadAs::UnixSeconds).then(|| c.remote.type_name.clone()),
+            label: c.remote.name.clone(),
+        }
+    }
+}
+
 /// What the planner decided, serialised into the plan (no credentials:
 /// those are read from the user mapping when the scan starts).
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -31,17 +66,22 @@ pub struct ChPlan {
     pub table: String,
     /// Every local column (indexes of `filter` refer to these).
     pub columns: Vec<LocalColumn>,
-    /// Indexes into `columns` of the columns the query reads.
-    pub needed: Vec<usize>,
+    /// What each row holds (none: the query needs no column).
+    pub outputs: Vec<OutputCol>,
     pub filter: Option<Filter>,
+    pub group_by: Vec<String>,
+    pub order_by: Vec<String>,
     /// Only sent when the whole WHERE is pushed exactly.
     pub limit: Option<u64>,
+    /// An aggregate or ORDER BY computed remotely: its WHERE must be exact
+    /// (the planner checked that it is for these operand values).
+    pub upper: bool,
 }
 
 impl ChPlan {
     /// The SELECT for operand `values` (None: not known yet, so nothing
     /// is filtered or limited remotely), and whether its WHERE is exact.
-    pub fn remote_sql(&self, values: Option<&[Value]>) -> (String, Option<String>) {
+    pub fn remote_sql(&self, values: Option<&[Value]>) -> (String, bool) {
         let remote: Vec<RemoteColumn> = self.columns.iter().map(|c| c.remote.clone()).collect();
         let clause = match (&self.filter, values) {
             (Some(f), Some(v)) => sql::deparse(f, &remote, v),
@@ -52,10 +92,16 @@ impl ChPlan {
             (Some(_), Some(c)) => c.exact,
             (Some(_), None) => false,
         };
-        let limit = if exact { self.limit } else { None };
-        let needed: Vec<&RemoteColumn> = self.needed.iter().map(|i| &remote[*i]).collect();
-        let where_sql = clause.map(|c| c.sql);
-        (sql::select(&self.database, &self.table, &needed, where_sql.as_deref(), limit), where_sql)
+        let select = sql::Select {
+            database: &self.database,
+            table: &self.table,
+            exprs: self.outputs.iter().map(|o| o.expr.clone()).collect(),
+            where_sql: clause.map(|c| c.sql),
+            group_by: self.group_by.clone(),
+            order_by: self.order_by.clone(),
+            limit: if exact { self.limit } else { None },
+        };
+        (select.sql(), exact)
     }
 
     fn qualified(&self) -> String {
@@ -114,14 +160,14 @@ pub struct ChScan {
 
 impl ChScan {
     pub fn new(plan: ChPlan, operands: Operands) -> LakeResult<ChScan> {
-        let mut inputs = Vec::with_capacity(plan.needed.len());
-        for i in &plan.needed {
-            let c = &plan.columns[*i];
-            inputs.push(match c.remote.read {
+        let inputs = plan
+            .outputs
+            .iter()
+            .map(|o| match o.read {
                 ReadAs::UnixSeconds | ReadAs::Bytes => None,
-                _ => Some(input_of(c.type_oid, c.typmod)),
-            });
-        }
+                _ => Some(input_of(o.type_oid, o.typmod)),
+            })
+            .collect();
         Ok(ChScan { plan, operands, inputs, running: None, finished: false, sql: None, rows: 0 })
     }
 
@@ -138,13 +184,27 @@ impl ChScan {
 
     fn start(&mut self, cx: &ExecContext) -> LakeResult<()> {
         let values = cx.evaluate(&self.operands)?;
-        let (sql, _) = self.plan.remote_sql(values.as_deref());
+        let (sql, exact) = self.plan.remote_sql(values.as_deref());
+        if self.plan.upper && !exact {
+            return Err(LakeError::internal("a pushed aggregate's WHERE is no longer exact")
+                .with_detail(format!("Remote SQL: {sql}")));
+        }
         let (server_name, endpoint) =
             remote::endpoint(pg_sys::Oid::from(self.plan.server), pg_sys::Oid::from(self.plan.mapping_user))?;
         let query_id = uuid::Uuid::new_v4().to_string();
         let full = format!("{sql} FORMAT TabSeparatedWithNamesAndTypes");
-        let resp = crate::runtime::block_on(http::send(&endpoint, &full, &query_id))
-            .map_err(|e| remote::error(&server_name, &endpoint, &format!("reading {}", self.plan.qualified()), e).with_detail(format!("Remote SQL: {sql}")))?;
+        // Armed before sending: an aggregate answers only when it is done,
+        // so a cancel usually comes while we wait for the first byte.
+        let mut guard = KillGuard { endpoint, query_id, armed: true };
+        let resp = match crate::runtime::block_on(http::send(&guard.endpoint, &full, &guard.query_id)) {
+            Ok(resp) => resp,
+            Err(e) => {
+                // Refused or unreachable: there is nothing to stop.
+                guard.armed = false;
+                let what = format!("reading {}", self.plan.qualified());
+                return Err(remote::error(&server_name, &guard.endpoint, &what, e).with_detail(format!("Remote SQL: {sql}")));
+            }
+        };
         self.sql = Some(sql.clone());
         self.running = Some(Running {
             server_name,
@@ -152,7 +212,7 @@ impl ChScan {
             reader: LineReader::default(),
             headers_left: 2,
             ended: false,
-            guard: KillGuard { endpoint, query_id, armed: true },
+            guard,
             sql,
         });
         Ok(())
@@ -179,7 +239,7 @@ impl ChScan {
                 // columns it cannot parse as a row (no tabs: see fill's
                 // error path); a one-column row could look the same, so
                 // such a line is taken as ClickHouse's error.
-                if self.plan.needed.len() <= 1 && line.starts_with(b"Code: ") {
+                if self.plan.outputs.len() <= 1 && line.starts_with(b"Code: ") {
                     if let Some(e) = in_body_error(running, &line) {
                         return Err(e);
                     }
@@ -221,7 +281,7 @@ impl ChScan {
         if out.verbose() {
             let sql = self.sql.clone().unwrap_or_else(|| self.plan.remote_sql(None).0);
             out.text("Remote SQL", &sql);
-            if self.sql.is_none() && self.plan.filter.is_some() {
+            if self.sql.is_none() && self.plan.filter.is_some() && !self.plan.upper {
                 out.text("Remote Filter", "built at execution (it depends on parameters)");
             }
         }
@@ -253,18 +313,15 @@ fn protocol_error(server: &str, plan: &ChPlan, what: &str) -> LakeError {
 /// table altered since planning (a cached plan) is an ERROR, not garbage.
 fn check_types(plan: &ChPlan, line: &[u8]) -> LakeResult<()> {
     let types = tsv::fields(line);
-    for (k, i) in plan.needed.iter().enumerate() {
-        let c = &plan.columns[*i].remote;
-        if c.read == ReadAs::UnixSeconds {
-            continue;
-        }
+    for (k, o) in plan.outputs.iter().enumerate() {
+        let Some(want) = &o.check_type else { continue };
         let got = types.get(k).cloned().flatten().map(|b| String::from_utf8_lossy(&b).into_owned()).unwrap_or_default();
-        if got != c.type_name {
+        if got != *want {
             return Err(LakeError::new(
                 PgSqlErrorCode::ERRCODE_FDW_INVALID_DATA_TYPE,
                 format!(
-                    "ClickHouse column {}.{}.{} is now {got}, not {} as when the query was planned",
-                    plan.database, plan.table, c.name, c.type_name
+                    "ClickHouse column {}.{}.{} is now {got}, not {want} as when the query was planned",
+                    plan.database, plan.table, o.label
                 ),
             )
             .with_hint("Run the statement again (a new plan reads the new type), and check the foreign table's column types."));
@@ -288,7 +345,7 @@ fn input_of(type_oid: u32, typmod: i32) -> Input {
 
 fn fill(plan: &ChPlan, inputs: &mut [Option<Input>], line: &[u8], slot: &mut ScanSlot) -> LakeResult<()> {
     let raw = tsv::raw_fields(line);
-    let expected = plan.needed.len().max(1);
+    let expected = plan.outputs.len().max(1);
     if raw.len() != expected {
         return Err(LakeError::new(
             PgSqlErrorCode::ERRCODE_FDW_ERROR,
@@ -296,27 +353,26 @@ fn fill(plan: &ChPlan, inputs: &mut [Option<Input>], line: &[u8], slot: &mut Sca
         ));
     }
     slot.fill(|values, nulls| {
-        for (k, i) in plan.needed.iter().enumerate() {
+        for (k, o) in plan.outputs.iter().enumerate() {
             let field = raw[k];
             if field == b"\\N" {
                 continue;
             }
-            let c = &plan.columns[*i];
-            values[c.index] = datum(plan, c, inputs[k].as_mut(), field)?;
-            nulls[c.index] = false;
+            values[o.slot] = datum(plan, o, inputs[k].as_mut(), field)?;
+            nulls[o.slot] = false;
         }
         Ok(())
     })
 }
 
-fn datum(plan: &ChPlan, c: &LocalColumn, input: Option<&mut Input>, field: &[u8]) -> LakeResult<pg_sys::Datum> {
+fn datum(plan: &ChPlan, o: &OutputCol, input: Option<&mut Input>, field: &[u8]) -> LakeResult<pg_sys::Datum> {
     let bad = |what: String| {
         LakeError::new(
             PgSqlErrorCode::ERRCODE_FDW_INVALID_DATA_TYPE,
-            format!("cannot read ClickHouse column {}.{}.{} into \"{}\": {what}", plan.database, plan.table, c.remote.name, c.local_name),
+            format!("cannot read {} of ClickHouse table {}.{}: {what}", o.label, plan.database, plan.table),
         )
     };
-    let text = match c.remote.read {
+    let text = match o.read {
         ReadAs::UnixSeconds => {
             let s = tsv::unescape(field);
             let secs: i64 = std::str::from_utf8(&s).ok().and_then(|s| s.parse().ok()).ok_or_else(|| bad("not a timestamp".into()))?;
@@ -339,7 +395,7 @@ fn datum(plan: &ChPlan, c: &LocalColumn, input: Option<&mut Input>, field: &[u8]
         }
         ReadAs::Text => {
             let mut b = tsv::unescape(field);
-            if matches!(c.remote.ch.base(), ChType::FixedString(_)) {
+            if o.fixed_string {
                 // FixedString pads with NUL bytes.
                 while b.last() == Some(&0) {
                     b.pop();

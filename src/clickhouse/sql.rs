@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use super::types::{ChType, PgKind, ReadAs};
 use crate::fdw::filter::{like_prefix, CmpOp, Filter, Value};
+use crate::fdw::upper::AggFunc;
 
 /// A ClickHouse identifier in backquotes.
 pub fn ident(name: &str) -> String {
@@ -287,29 +288,105 @@ pub fn date_text(days: i32) -> String {
     format!("{y:04}-{m:02}-{d:02}")
 }
 
-/// What a scan sends: the columns it reads (None: it needs no column, as in
-/// `count(*)`), the pushed WHERE, and the LIMIT.
-pub fn select(
-    database: &str,
-    table: &str,
-    columns: &[&RemoteColumn],
-    where_sql: Option<&str>,
-    limit: Option<u64>,
-) -> String {
-    let list = if columns.is_empty() {
-        "1".to_string()
-    } else {
-        columns.iter().map(|c| c.select_expr()).collect::<Vec<_>>().join(", ")
+/// What a scan sends.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Select<'a> {
+    pub database: &'a str,
+    pub table: &'a str,
+    /// The values of each row (none: `SELECT 1`, as for `count(*)`).
+    pub exprs: Vec<String>,
+    pub where_sql: Option<String>,
+    pub group_by: Vec<String>,
+    pub order_by: Vec<String>,
+    pub limit: Option<u64>,
+}
+
+impl Select<'_> {
+    pub fn sql(&self) -> String {
+        let list = if self.exprs.is_empty() { "1".to_string() } else { self.exprs.join(", ") };
+        let mut sql = format!("SELECT {list} FROM {}", table_name(self.database, self.table));
+        if let Some(w) = &self.where_sql {
+            sql.push_str(" WHERE ");
+            sql.push_str(w);
+        }
+        if !self.group_by.is_empty() {
+            sql.push_str(" GROUP BY ");
+            sql.push_str(&self.group_by.join(", "));
+        }
+        if !self.order_by.is_empty() {
+            sql.push_str(" ORDER BY ");
+            sql.push_str(&self.order_by.join(", "));
+        }
+        if let Some(n) = self.limit {
+            sql.push_str(&format!(" LIMIT {n}"));
+        }
+        sql
+    }
+}
+
+/// Whether values of this column group, sort and aggregate (min/max) the
+/// same in ClickHouse as in Postgres. Text is left out (Postgres orders by
+/// collation, ClickHouse by bytes), floats too (NaN and -0), and UUIDs
+/// (ClickHouse orders them by two 64-bit halves).
+pub fn orders_like_postgres(c: &RemoteColumn) -> bool {
+    matches!(
+        (&c.pg, c.ch.base()),
+        (PgKind::Integer | PgKind::Numeric | PgKind::Bool, ChType::Int { .. })
+            | (PgKind::Numeric, ChType::Decimal { .. })
+            | (PgKind::Date, ChType::Date)
+            | (PgKind::Timestamp | PgKind::TimestampTz, ChType::DateTime(_))
+    )
+}
+
+/// Whether equal values of this column are equal in both systems (GROUP BY,
+/// count(DISTINCT)): bytes for text, no floats, no arrays.
+pub fn groups_like_postgres(c: &RemoteColumn) -> bool {
+    orders_like_postgres(c)
+        || matches!(
+            (&c.pg, c.ch.base()),
+            (PgKind::Text, ChType::String | ChType::FixedString(_) | ChType::Enum) | (PgKind::Uuid, ChType::Uuid)
+        )
+}
+
+/// An aggregate's ClickHouse expression and how its value is read, when
+/// ClickHouse computes exactly what Postgres would. ClickHouse's sum, min
+/// and max of no rows are 0, Postgres' NULL: hence the `count(x) = 0` test.
+pub fn aggregate(func: AggFunc, distinct: bool, col: Option<&RemoteColumn>) -> Option<(String, ReadAs)> {
+    let (c, name) = match col {
+        Some(c) => (Some(c), ident(&c.name)),
+        None => (None, String::new()),
     };
-    let mut sql = format!("SELECT {list} FROM {}", table_name(database, table));
-    if let Some(w) = where_sql {
-        sql.push_str(" WHERE ");
-        sql.push_str(w);
+    let empty_is_null = |e: String| format!("if(count({name}) = 0, NULL, {e})");
+    match (func, distinct, c) {
+        (AggFunc::CountStar, false, None) => Some(("count()".into(), ReadAs::Text)),
+        (AggFunc::Count, false, Some(_)) => Some((format!("count({name})"), ReadAs::Text)),
+        (AggFunc::Count, true, Some(c)) if groups_like_postgres(c) => Some((format!("uniqExact({name})"), ReadAs::Text)),
+        (AggFunc::Sum, false, Some(c)) => match (c.ch.base(), &c.pg) {
+            // Integers are summed as Decimal128: Postgres never wraps around.
+            (ChType::Int { .. }, PgKind::Integer | PgKind::Numeric) => {
+                Some((empty_is_null(format!("sum(toDecimal128({name}, 0))")), ReadAs::Text))
+            }
+            (ChType::Decimal { .. }, PgKind::Numeric) => Some((empty_is_null(format!("sum({name})")), ReadAs::Text)),
+            _ => None,
+        },
+        (AggFunc::Min | AggFunc::Max, false, Some(c)) if orders_like_postgres(c) => {
+            let f = if func == AggFunc::Min { "min" } else { "max" };
+            match c.read {
+                ReadAs::UnixSeconds => Some((empty_is_null(format!("toUnixTimestamp({f}({name}))")), ReadAs::UnixSeconds)),
+                read => Some((empty_is_null(format!("{f}({name})")), read)),
+            }
+        }
+        _ => None,
     }
-    if let Some(n) = limit {
-        sql.push_str(&format!(" LIMIT {n}"));
-    }
-    sql
+}
+
+/// An ORDER BY key: ascending or descending, NULLs where Postgres puts them.
+pub fn order_key(expr: &str, descending: bool, nulls_first: bool) -> String {
+    format!(
+        "{expr} {} NULLS {}",
+        if descending { "DESC" } else { "ASC" },
+        if nulls_first { "FIRST" } else { "LAST" }
+    )
 }
 
 #[cfg(test)]
@@ -446,9 +523,52 @@ mod tests {
     #[test]
     fn selects() {
         let c = cols();
-        let sql = select("db", "events", &[&c[0], &c[3]], Some("`id` > 1"), Some(10));
-        assert_eq!(sql, "SELECT `id`, toUnixTimestamp(`ts`) FROM `db`.`events` WHERE `id` > 1 LIMIT 10");
-        assert_eq!(select("db", "e", &[], None, None), "SELECT 1 FROM `db`.`e`");
+        let s = Select {
+            database: "db",
+            table: "events",
+            exprs: vec![c[0].select_expr(), c[3].select_expr()],
+            where_sql: Some("`id` > 1".into()),
+            limit: Some(10),
+            ..Default::default()
+        };
+        assert_eq!(s.sql(), "SELECT `id`, toUnixTimestamp(`ts`) FROM `db`.`events` WHERE `id` > 1 LIMIT 10");
+        let empty = Select { database: "db", table: "e", ..Default::default() };
+        assert_eq!(empty.sql(), "SELECT 1 FROM `db`.`e`");
+        let grouped = Select {
+            database: "db",
+            table: "e",
+            exprs: vec!["`name`".into(), "count()".into()],
+            group_by: vec!["`name`".into()],
+            order_by: vec![order_key("count()", true, false)],
+            ..Default::default()
+        };
+        assert_eq!(grouped.sql(), "SELECT `name`, count() FROM `db`.`e` GROUP BY `name` ORDER BY count() DESC NULLS LAST");
+    }
+
+    #[test]
+    fn aggregates() {
+        let c = cols();
+        assert_eq!(aggregate(AggFunc::CountStar, false, None), Some(("count()".into(), ReadAs::Text)));
+        assert_eq!(aggregate(AggFunc::Count, true, Some(&c[1])), Some(("uniqExact(`name`)".into(), ReadAs::Text)));
+        assert_eq!(
+            aggregate(AggFunc::Sum, false, Some(&c[0])),
+            Some(("if(count(`id`) = 0, NULL, sum(toDecimal128(`id`, 0)))".into(), ReadAs::Text))
+        );
+        assert_eq!(
+            aggregate(AggFunc::Max, false, Some(&c[3])),
+            Some(("if(count(`ts`) = 0, NULL, toUnixTimestamp(max(`ts`)))".into(), ReadAs::UnixSeconds))
+        );
+        assert_eq!(aggregate(AggFunc::Min, false, Some(&c[2])).map(|a| a.1), Some(ReadAs::Date));
+        // Text min/max depends on the collation; sums of text make no sense;
+        // avg is numeric in Postgres, a float in ClickHouse.
+        assert_eq!(aggregate(AggFunc::Min, false, Some(&c[1])), None);
+        assert_eq!(aggregate(AggFunc::Sum, false, Some(&c[1])), None);
+        assert_eq!(aggregate(AggFunc::Avg, false, Some(&c[0])), None);
+        assert_eq!(aggregate(AggFunc::Sum, true, Some(&c[0])), None);
+        let f = col("f", "Float64", PgKind::Float);
+        assert_eq!(aggregate(AggFunc::Sum, false, Some(&f)), None);
+        assert_eq!(aggregate(AggFunc::Count, true, Some(&f)), None);
+        assert!(!groups_like_postgres(&f) && groups_like_postgres(&c[6]) && !orders_like_postgres(&c[6]));
     }
 
     #[test]
