@@ -487,3 +487,25 @@ def test_generic_plan_parameters_keep_aggregates_local(chconn):
         chconn.execute("DEALLOCATE cnt")
     finally:
         chconn.execute("RESET plan_cache_mode")
+
+
+def test_seed_query_across_clickhouse_postgres_and_iceberg(chconn, write_ns):
+    """The headline shape: events aggregated in ClickHouse, joined with a
+    Postgres accounts table and an Iceberg billing table, top N."""
+    chconn.execute(f"CREATE FOREIGN TABLE {write_ns}.billing (account_id integer, amount numeric(12,2)) "
+                   f"SERVER lake_local OPTIONS (namespace '{write_ns}', \"table\" 'billing')")
+    fill = "INSERT INTO {t} SELECT g, (g * 37 % 101) * 1.25 FROM generate_series(0, 59) g"
+    chconn.execute(fill.format(t=f"{write_ns}.billing"))
+    chconn.execute("CREATE TABLE billing_heap (account_id integer, amount numeric(12,2))")
+    chconn.execute(fill.format(t="billing_heap"))
+    query = """SELECT a.account_id, a.plan, e.requests, b.amount
+               FROM (SELECT account_id, count(*) AS requests FROM {events}
+                     WHERE kind = 'view' AND ts >= '2024-06-03' GROUP BY account_id) e
+               JOIN accounts a USING (account_id) JOIN {billing} b USING (account_id)
+               WHERE b.amount > 20 ORDER BY e.requests DESC, b.amount DESC, a.account_id LIMIT 10"""
+    mine = query.format(events="events", billing=f"{write_ns}.billing")
+    got = rows(chconn, mine)
+    assert got == rows(chconn, query.format(events="events_heap", billing="billing_heap"))
+    assert len(got) == 10
+    plan = "\n".join(r[0] for r in rows(chconn, "EXPLAIN (VERBOSE) " + mine))
+    assert "GROUP BY `account_id`" in plan and "Iceberg Table" in plan, plan
