@@ -192,7 +192,10 @@ PUSHDOWN = [
     ("SELECT id, kind FROM {t} WHERE kind LIKE 'cl%'", ["substring(`kind`, 1, 2) = 'cl'"]),
     ("SELECT id FROM {t} WHERE kind = 'buy' OR account_id = 7", ["(`kind` = 'buy') OR (`account_id` = 7)"]),
     ("SELECT id, cost FROM {t} WHERE cost BETWEEN 10 AND 20.5",
-     ["(`cost` >= 10)", "(`cost` <= toDecimal128('20.5', 1))"]),
+     ["(`cost` >= 10)", "(`cost` <= toDecimal128('20.50', 2))"]),
+    # Values the column cannot hold are decided without it.
+    ("SELECT id FROM {t} WHERE cost > 9.995 AND ts < '2024-06-02 00:00:00.5+00' AND account_id <> -1",
+     ["(`cost` > toDecimal128('9.99', 2))", "(`ts` <= toDateTime(1717286400))", "(1)"]),
     ("SELECT id FROM {t} WHERE NOT (account_id = ANY(ARRAY[1, 2]))", ["`account_id` NOT IN (1, 2)"]),
     ("SELECT id FROM {t} WHERE kind = 'it''s'", ["`kind` = 'it\\'s'"]),
 ]
@@ -477,16 +480,28 @@ def test_what_orders_or_sums_differently_stays_with_postgres(chconn):
     assert one(chconn, query.format(t="events")) == one(chconn, query.format(t="events_heap"))
 
 
-def test_generic_plan_parameters_keep_aggregates_local(chconn):
+def test_aggregates_with_parameters_and_now(chconn):
+    """Generic plans and now(): the WHERE is exact for any value of these
+    types, so the aggregate is pushed before the values are known."""
     chconn.execute("SET plan_cache_mode = force_generic_plan")
     try:
-        chconn.execute("PREPARE cnt(int) AS SELECT count(*), sum(cost) FROM events WHERE account_id = $1")
-        for account in (2, 17):
-            got = rows(chconn, "EXECUTE cnt(%s)" % account)
-            assert got == rows(chconn, "SELECT count(*), sum(cost) FROM events_heap WHERE account_id = %s", (account,))
+        chconn.execute("PREPARE cnt(int, timestamptz) AS SELECT count(*), sum(cost) FROM events "
+                       "WHERE account_id = $1 AND ts >= $2")
+        plan = "\n".join(r[0] for r in rows(chconn, "EXPLAIN (VERBOSE) EXECUTE cnt(2, '2024-06-01 03:00:00.25+00')"))
+        assert "count()" in plan, plan
+        for account, since in ((2, "2024-06-01 03:00:00.25+00"), (17, "1960-01-01"), (17, "2200-01-01")):
+            got = rows(chconn, sql.SQL("EXECUTE cnt({}, {})").format(sql.Literal(account), sql.Literal(since)))
+            assert got == rows(chconn, "SELECT count(*), sum(cost) FROM events_heap WHERE account_id = %s AND ts >= %s",
+                               (account, since))
+        # A value with no ClickHouse counterpart: a clear ERROR, not a wrong count.
+        err = error_of(chconn, "EXECUTE cnt(2, 'infinity')")
+        assert "parameter values" in str(err) and "force_custom_plan" in err.diag.message_hint
         chconn.execute("DEALLOCATE cnt")
     finally:
         chconn.execute("RESET plan_cache_mode")
+    query = "SELECT kind, count(*) FROM {t} WHERE ts < now() - interval '1 day' GROUP BY kind"
+    assert "GROUP BY `kind`" in remote_sql(chconn, query.format(t="events"))
+    assert sorted_rows(chconn, query.format(t="events")) == sorted_rows(chconn, query.format(t="events_heap"))
 
 
 def test_seed_query_across_clickhouse_postgres_and_iceberg(chconn, write_ns):

@@ -186,8 +186,15 @@ impl ChScan {
         let values = cx.evaluate(&self.operands)?;
         let (sql, exact) = self.plan.remote_sql(values.as_deref());
         if self.plan.upper && !exact {
-            return Err(LakeError::internal("a pushed aggregate's WHERE is no longer exact")
-                .with_detail(format!("Remote SQL: {sql}")));
+            // The planner pushed the aggregate or ORDER BY for any operand
+            // values; a value with no counterpart outside Postgres (NaN,
+            // infinity) cannot be sent.
+            return Err(LakeError::new(
+                PgSqlErrorCode::ERRCODE_FEATURE_NOT_SUPPORTED,
+                "cannot compute this query in ClickHouse for these parameter values",
+            )
+            .with_detail(format!("Remote SQL without its WHERE: {sql}"))
+            .with_hint("A parameter is NaN or infinity. Run it with SET plan_cache_mode = force_custom_plan, or compare with a finite value."));
         }
         let (server_name, endpoint) =
             remote::endpoint(pg_sys::Oid::from(self.plan.server), pg_sys::Oid::from(self.plan.mapping_user))?;

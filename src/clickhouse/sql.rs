@@ -149,9 +149,10 @@ impl Deparser<'_> {
             Filter::InList { column, slot, negated } => self.in_list(*column, self.values.get(*slot)?, !negated),
             Filter::IsNull { column, negated } => self.clause(&Filter::IsNull { column: *column, negated: !negated }),
             Filter::BoolColumn { column, value } => self.clause(&Filter::BoolColumn { column: *column, value: !value }),
-            Filter::Cmp { slot, .. } if matches!(self.values.get(*slot), Some(Value::Null)) => Some(Clause::exact(FALSE)),
-            // NOT of a comparison or prefix match: NULL stays NULL in both.
-            leaf @ (Filter::Cmp { .. } | Filter::Like { .. }) => {
+            // NOT (x < v) is x >= v, NULL for a NULL x either way.
+            Filter::Cmp { column, op, slot } => self.compare(*column, complement(*op), self.values.get(*slot)?),
+            // NOT of an exact prefix match: NULL stays NULL in both.
+            leaf @ Filter::Like { .. } => {
                 let c = self.clause(leaf)?;
                 c.exact.then(|| Clause::exact(format!("NOT ({})", c.sql)))
             }
@@ -169,16 +170,22 @@ impl Deparser<'_> {
             // ClickHouse orders UUIDs by their two 64-bit halves, Postgres by bytes.
             return None;
         }
-        let lit = literal(c, value)?;
-        let sym = match op {
-            CmpOp::Eq => "=",
-            CmpOp::NotEq => "!=",
-            CmpOp::Lt => "<",
-            CmpOp::LtEq => "<=",
-            CmpOp::Gt => ">",
-            CmpOp::GtEq => ">=",
+        let col = ident(&c.name);
+        // What is true of every non-NULL value.
+        let not_null = || if c.ch.is_nullable() { format!("isNotNull({col})") } else { TRUE.to_string() };
+        let sql = match (bound(c, value)?, op) {
+            (Bound::Exact(lit), op) => format!("{col} {} {lit}", symbol(op)),
+            // v lies strictly between `below` and the next value the column holds.
+            (Bound::Between(_), CmpOp::Eq) => FALSE.to_string(),
+            (Bound::Between(_), CmpOp::NotEq) => not_null(),
+            (Bound::Between(below), CmpOp::Lt | CmpOp::LtEq) => format!("{col} <= {below}"),
+            (Bound::Between(below), CmpOp::Gt | CmpOp::GtEq) => format!("{col} > {below}"),
+            (Bound::BelowAll, CmpOp::Eq | CmpOp::Lt | CmpOp::LtEq) => FALSE.to_string(),
+            (Bound::BelowAll, CmpOp::NotEq | CmpOp::Gt | CmpOp::GtEq) => not_null(),
+            (Bound::AboveAll, CmpOp::Eq | CmpOp::Gt | CmpOp::GtEq) => FALSE.to_string(),
+            (Bound::AboveAll, CmpOp::NotEq | CmpOp::Lt | CmpOp::LtEq) => not_null(),
         };
-        Some(Clause::exact(format!("{} {sym} {lit}", ident(&c.name))))
+        Some(Clause::exact(sql))
     }
 
     fn in_list(&self, column: usize, value: &Value, negated: bool) -> Option<Clause> {
@@ -189,15 +196,25 @@ impl Deparser<'_> {
             // x <> ALL(array with a NULL) is never true.
             return Some(Clause::exact(FALSE));
         }
-        let lits: Vec<String> =
-            items.iter().filter(|v| **v != Value::Null).map(|v| literal(c, v)).collect::<Option<_>>()?;
+        let mut lits = Vec::with_capacity(items.len());
+        for v in items.iter().filter(|v| **v != Value::Null) {
+            // A value the column cannot hold equals no row: it changes
+            // neither IN nor NOT IN.
+            if let Bound::Exact(lit) = bound(c, v)? {
+                lits.push(lit);
+            }
+        }
         let col = ident(&c.name);
+        let not_null = if c.ch.is_nullable() { format!("isNotNull({col})") } else { TRUE.to_string() };
         Some(Clause::exact(match (negated, lits.is_empty()) {
-            // x = ANY('{}') is false; x <> ALL('{}') is true, even for NULL x.
+            // IN of nothing a row can hold (an empty list included) is false.
             (false, true) => FALSE.to_string(),
-            (true, true) => TRUE.to_string(),
+            // x <> ALL('{}') is true, even for a NULL x.
+            (true, true) if items.is_empty() => TRUE.to_string(),
+            // NOT IN of values no row holds: every non-NULL row.
+            (true, true) => not_null,
             (false, false) => format!("{col} IN ({})", lits.join(", ")),
-            (true, false) if c.ch.is_nullable() => format!("isNotNull({col}) AND {col} NOT IN ({})", lits.join(", ")),
+            (true, false) if c.ch.is_nullable() => format!("{not_null} AND {col} NOT IN ({})", lits.join(", ")),
             (true, false) => format!("{col} NOT IN ({})", lits.join(", ")),
         }))
     }
@@ -224,53 +241,157 @@ fn strip_parens(s: &str) -> String {
     s.strip_prefix('(').and_then(|s| s.strip_suffix(')')).unwrap_or(s).to_string()
 }
 
-/// Largest Date ClickHouse 18.16 handles in text (2105-12-31), in days.
+/// Largest Date ClickHouse 18.16 handles (2105-12-31), in days.
 const MAX_DATE_DAYS: i32 = 49_672;
 
-/// The literal of `value` compared with column `c`, when the comparison
-/// means the same in ClickHouse as in Postgres.
-fn literal(c: &RemoteColumn, value: &Value) -> Option<String> {
+fn symbol(op: CmpOp) -> &'static str {
+    match op {
+        CmpOp::Eq => "=",
+        CmpOp::NotEq => "!=",
+        CmpOp::Lt => "<",
+        CmpOp::LtEq => "<=",
+        CmpOp::Gt => ">",
+        CmpOp::GtEq => ">=",
+    }
+}
+
+/// The comparison true exactly where `op` is false (both NULL on NULL).
+fn complement(op: CmpOp) -> CmpOp {
+    match op {
+        CmpOp::Eq => CmpOp::NotEq,
+        CmpOp::NotEq => CmpOp::Eq,
+        CmpOp::Lt => CmpOp::GtEq,
+        CmpOp::LtEq => CmpOp::Gt,
+        CmpOp::Gt => CmpOp::LtEq,
+        CmpOp::GtEq => CmpOp::Lt,
+    }
+}
+
+/// Where a value lies among the values a column can hold.
+#[derive(Debug, Clone, PartialEq)]
+enum Bound {
+    /// It is one of them: its literal.
+    Exact(String),
+    /// Strictly between two of them: the literal of the one below.
+    Between(String),
+    BelowAll,
+    AboveAll,
+}
+
+/// `value` against column `c`, when the comparison means the same in
+/// ClickHouse as in Postgres (None: not pushed). Every value of a supported
+/// pair has a bound, so a comparison is never dropped for its value alone.
+fn bound(c: &RemoteColumn, value: &Value) -> Option<Bound> {
     use ChType as C;
-    let base = c.ch.base();
-    match (value, base) {
-        (Value::Int(i), C::Int { .. } | C::Decimal { .. }) => Some(i.to_string()),
-        (Value::Numeric(s), C::Int { .. } | C::Decimal { .. }) => numeric_literal(s),
-        (Value::Text(s), C::String) if c.pg == PgKind::Text => Some(string_literal(s)),
-        (Value::Bool(b), C::Int { bits: 8, .. }) => Some(if *b { "1" } else { "0" }.to_string()),
-        (Value::Date(days), C::Date) if (0..=MAX_DATE_DAYS).contains(days) => {
-            Some(format!("toDate({})", string_literal(&date_text(*days))))
-        }
+    match (value, c.ch.base()) {
+        (Value::Int(i), C::Int { .. } | C::Decimal { .. }) => decimal_bound(c.ch.base(), &i.to_string()),
+        (Value::Numeric(s), C::Int { .. } | C::Decimal { .. }) => decimal_bound(c.ch.base(), s),
+        (Value::Text(s), C::String) if c.pg == PgKind::Text => Some(Bound::Exact(string_literal(s))),
+        (Value::Bool(b), C::Int { bits: 8, .. }) => Some(Bound::Exact(if *b { "1" } else { "0" }.to_string())),
+        (Value::Date(days), C::Date) => Some(match *days {
+            d if d < 0 => Bound::BelowAll,
+            d if d > MAX_DATE_DAYS => Bound::AboveAll,
+            d => Bound::Exact(format!("toDate({})", string_literal(&date_text(d)))),
+        }),
         (Value::Timestamp(us) | Value::TimestampTz(us), C::DateTime(_)) => {
-            let secs = us.checked_div(1_000_000)?;
-            (us % 1_000_000 == 0 && (0..=u32::MAX as i64).contains(&secs)).then(|| format!("toDateTime({secs})"))
+            // DateTime holds whole seconds from 0 to 2^32 - 1.
+            let (secs, frac) = (us.div_euclid(1_000_000), us.rem_euclid(1_000_000) != 0);
+            Some(match secs {
+                s if s < 0 => Bound::BelowAll,
+                s if s > u32::MAX as i64 || (s == u32::MAX as i64 && frac) => Bound::AboveAll,
+                s if frac => Bound::Between(format!("toDateTime({s})")),
+                s => Bound::Exact(format!("toDateTime({s})")),
+            })
         }
-        (Value::Uuid(b), C::Uuid) => Some(format!("toUUID({})", string_literal(&uuid::Uuid::from_bytes(*b).to_string()))),
+        (Value::Uuid(b), C::Uuid) => {
+            Some(Bound::Exact(format!("toUUID({})", string_literal(&uuid::Uuid::from_bytes(*b).to_string()))))
+        }
         _ => None,
     }
 }
 
-/// A Postgres numeric as a ClickHouse literal: integers as they are, other
-/// values as an exact Decimal128 (never a float).
-fn numeric_literal(s: &str) -> Option<String> {
-    if let Ok(i) = s.parse::<i64>() {
-        return Some(i.to_string());
-    }
-    let digits = s.trim_start_matches('-');
+/// A decimal number (`-12.50`) against an integer or Decimal(P, S) column:
+/// computed on the value scaled by 10^S, never through a float.
+fn decimal_bound(ty: &ChType, text: &str) -> Option<Bound> {
+    let (scale, min, max): (u32, i128, i128) = match *ty {
+        ChType::Int { bits, signed: true } => (0, -(1i128 << (bits - 1)), (1i128 << (bits - 1)) - 1),
+        ChType::Int { bits, signed: false } => (0, 0, (1i128 << bits) - 1),
+        ChType::Decimal { precision, scale } if precision <= 38 && scale <= precision => {
+            let max = 10i128.pow(precision) - 1;
+            (scale, -max, max)
+        }
+        _ => return None,
+    };
+    let negative = text.starts_with('-');
+    let digits = text.trim_start_matches(['-', '+']);
     let (int, frac) = digits.split_once('.').unwrap_or((digits, ""));
-    if int.is_empty() || !int.chars().chain(frac.chars()).all(|c| c.is_ascii_digit()) {
+    if int.is_empty() && frac.is_empty() || !int.chars().chain(frac.chars()).all(|c| c.is_ascii_digit()) {
         return None;
     }
-    let frac = frac.trim_end_matches('0');
     let int = int.trim_start_matches('0');
-    if int.len() + frac.len() > 38 {
-        return None;
+    if int.len() as u32 + scale > 38 {
+        // Beyond every Decimal128 and 64-bit integer.
+        return Some(if negative { Bound::BelowAll } else { Bound::AboveAll });
     }
-    let neg = if s.starts_with('-') { "-" } else { "" };
-    let int = if int.is_empty() { "0" } else { int };
-    if frac.is_empty() {
-        return Some(format!("toDecimal128('{neg}{int}', 0)"));
+    let kept: String = frac.chars().chain(std::iter::repeat('0')).take(scale as usize).collect();
+    let dropped = frac.chars().skip(scale as usize).any(|c| c != '0');
+    let mut scaled: i128 = format!("{int}{kept}").trim_start_matches('0').parse().unwrap_or(0);
+    if negative {
+        scaled = -scaled;
+        if dropped {
+            // The column value just below a negative in-between number.
+            scaled -= 1;
+        }
     }
-    Some(format!("toDecimal128('{neg}{int}.{frac}', {})", frac.len()))
+    if scaled < min {
+        return Some(Bound::BelowAll);
+    }
+    if scaled > max || (scaled == max && dropped) {
+        return Some(Bound::AboveAll);
+    }
+    let unit = 10i128.pow(scale);
+    let lit = if scaled % unit == 0 {
+        // Whole numbers compare with Decimal columns as they are.
+        (scaled / unit).to_string()
+    } else {
+        let abs = scaled.unsigned_abs().to_string();
+        let padded = format!("{abs:0>width$}", width = scale as usize + 1);
+        let (i, f) = padded.split_at(padded.len() - scale as usize);
+        format!("toDecimal128('{}{i}.{f}', {scale})", if scaled < 0 { "-" } else { "" })
+    };
+    Some(if dropped { Bound::Between(lit) } else { Bound::Exact(lit) })
+}
+
+/// Whether the pushed form of `filter` keeps exactly Postgres' rows for
+/// every value its operands can take (types of `slots`: the element type
+/// for IN lists): then aggregates may be pushed before the values are
+/// known (parameters, `now()`). Operands that evaluate to no value (NaN,
+/// infinity) leave the filter unpushed at execution.
+pub fn exact_for_any_values(filter: &Filter, columns: &[RemoteColumn], slots: &[Option<crate::pg::types::Builtin>]) -> bool {
+    use crate::pg::types::Builtin as B;
+    let pair = |column: usize, slot: usize| -> Option<(&RemoteColumn, B)> { Some((columns.get(column)?, (*slots.get(slot)?)?)) };
+    let bounded = |c: &RemoteColumn, ty: B| -> bool {
+        match (c.ch.base(), ty) {
+            (ChType::Int { .. } | ChType::Decimal { .. }, B::Int2 | B::Int4 | B::Int8 | B::Numeric) => true,
+            (ChType::String, B::Text | B::Varchar) => c.pg == PgKind::Text,
+            (ChType::Int { bits: 8, .. }, B::Bool) => true,
+            (ChType::Date, B::Date) => true,
+            (ChType::DateTime(_), B::Timestamp | B::TimestampTz) => true,
+            (ChType::Uuid, B::Uuid) => true,
+            _ => false,
+        }
+    };
+    match filter {
+        Filter::And(parts) | Filter::Or(parts) => parts.iter().all(|p| exact_for_any_values(p, columns, slots)),
+        Filter::Not(inner) => !matches!(**inner, Filter::Like { .. }) && exact_for_any_values(inner, columns, slots),
+        Filter::Cmp { column, op, slot } => pair(*column, *slot).is_some_and(|(c, ty)| {
+            bounded(c, ty) && !(op.is_range() && matches!(c.ch.base(), ChType::Uuid))
+        }),
+        Filter::InList { column, slot, .. } => pair(*column, *slot).is_some_and(|(c, ty)| bounded(c, ty)),
+        Filter::IsNull { column, .. } => *column < columns.len(),
+        Filter::BoolColumn { column, .. } => columns.get(*column).is_some_and(|c| matches!(c.ch.base(), ChType::Int { bits: 8, .. })),
+        Filter::Like { .. } => false,
+    }
 }
 
 /// Days since 1970-01-01 as YYYY-MM-DD (proleptic Gregorian).
@@ -431,24 +552,48 @@ mod tests {
 
     #[test]
     fn comparisons() {
-        assert_eq!(d(cmp(0, CmpOp::GtEq), vec![Value::Int(-1)]), Some(Clause::exact("`id` >= -1")));
+        assert_eq!(d(cmp(0, CmpOp::GtEq), vec![Value::Int(5)]), Some(Clause::exact("`id` >= 5")));
+        // Outside the column type's range: decided without the column.
+        assert_eq!(d(cmp(0, CmpOp::GtEq), vec![Value::Int(-1)]), Some(Clause::exact("1")));
+        assert_eq!(d(cmp(0, CmpOp::Lt), vec![Value::Int(-1)]), Some(Clause::exact("0")));
+        assert_eq!(d(cmp(7, CmpOp::NotEq), vec![Value::Int(1 << 40)]), Some(Clause::exact("isNotNull(`n`)")));
+        assert_eq!(d(cmp(7, CmpOp::Gt), vec![Value::Int(1 << 40)]), Some(Clause::exact("0")));
         assert_eq!(d(cmp(1, CmpOp::Eq), vec![Value::Text("o'k".into())]), Some(Clause::exact("`name` = 'o\\'k'")));
         assert_eq!(
             d(cmp(2, CmpOp::Lt), vec![Value::Date(19_723)]),
             Some(Clause::exact("`day` < toDate('2024-01-01')"))
         );
-        // Outside ClickHouse's Date range, or sub-second: not pushed.
-        assert_eq!(d(cmp(2, CmpOp::Lt), vec![Value::Date(-1)]), None);
+        // Before ClickHouse's first Date, after its last one.
+        assert_eq!(d(cmp(2, CmpOp::Lt), vec![Value::Date(-1)]), Some(Clause::exact("0")));
+        assert_eq!(d(cmp(2, CmpOp::Lt), vec![Value::Date(60_000)]), Some(Clause::exact("1")));
         assert_eq!(
             d(cmp(3, CmpOp::Gt), vec![Value::TimestampTz(1_700_000_000_000_000)]),
             Some(Clause::exact("`ts` > toDateTime(1700000000)"))
         );
-        assert_eq!(d(cmp(3, CmpOp::Gt), vec![Value::TimestampTz(1_700_000_000_000_001)]), None);
+        // Sub-second values lie between two DateTime values.
+        let between = vec![Value::TimestampTz(1_700_000_000_000_001)];
+        assert_eq!(d(cmp(3, CmpOp::Gt), between.clone()), Some(Clause::exact("`ts` > toDateTime(1700000000)")));
+        assert_eq!(d(cmp(3, CmpOp::GtEq), between.clone()), Some(Clause::exact("`ts` > toDateTime(1700000000)")));
+        assert_eq!(d(cmp(3, CmpOp::Lt), between.clone()), Some(Clause::exact("`ts` <= toDateTime(1700000000)")));
+        assert_eq!(d(cmp(3, CmpOp::Eq), between), Some(Clause::exact("0")));
+        assert_eq!(d(cmp(3, CmpOp::Gt), vec![Value::TimestampTz(-1)]), Some(Clause::exact("1")));
         assert_eq!(
             d(cmp(4, CmpOp::Eq), vec![Value::Numeric("-12.50".into())]),
-            Some(Clause::exact("`amount` = toDecimal128('-12.5', 1)"))
+            Some(Clause::exact("`amount` = toDecimal128('-12.50', 2)"))
         );
-        assert_eq!(d(cmp(4, CmpOp::Eq), vec![Value::Numeric("1".repeat(40))]), None);
+        assert_eq!(d(cmp(4, CmpOp::Eq), vec![Value::Numeric("7.000".into())]), Some(Clause::exact("`amount` = 7")));
+        // More digits than Decimal(18, 2) holds: between two of its values.
+        assert_eq!(
+            d(cmp(4, CmpOp::GtEq), vec![Value::Numeric("-0.125".into())]),
+            Some(Clause::exact("`amount` > toDecimal128('-0.13', 2)"))
+        );
+        assert_eq!(
+            d(cmp(4, CmpOp::LtEq), vec![Value::Numeric("0.125".into())]),
+            Some(Clause::exact("`amount` <= toDecimal128('0.12', 2)"))
+        );
+        assert_eq!(d(cmp(4, CmpOp::Eq), vec![Value::Numeric("1".repeat(40))]), Some(Clause::exact("0")));
+        assert_eq!(d(cmp(4, CmpOp::Lt), vec![Value::Numeric("1".repeat(17))]), Some(Clause::exact("1")));
+        assert_eq!(d(cmp(0, CmpOp::Gt), vec![Value::Numeric("2.5".into())]), Some(Clause::exact("`id` > 2")));
         assert_eq!(d(cmp(5, CmpOp::Eq), vec![Value::Bool(true)]), Some(Clause::exact("`flag` = 1")));
         let u = [0x12u8; 16];
         assert_eq!(
@@ -485,8 +630,12 @@ mod tests {
         assert_eq!(d(not_null, vec![]), Some(Clause::exact("isNotNull(`name`)")));
         let not_cmp_null = Filter::Not(Box::new(cmp(7, CmpOp::Eq)));
         assert_eq!(d(not_cmp_null, vec![Value::Null]), Some(Clause::exact("0")));
-        let not_cmp = Filter::Not(Box::new(cmp(7, CmpOp::Eq)));
-        assert_eq!(d(not_cmp, vec![Value::Int(4)]), Some(Clause::exact("NOT (`n` = 4)")));
+        let not_cmp = Filter::Not(Box::new(cmp(7, CmpOp::Lt)));
+        assert_eq!(d(not_cmp, vec![Value::Int(4)]), Some(Clause::exact("`n` >= 4")));
+        // Values no row can hold drop out of IN and NOT IN lists.
+        assert_eq!(d(f(false), list(vec![Value::Int(1 << 40)])), Some(Clause::exact("0")));
+        assert_eq!(d(f(true), list(vec![Value::Int(1 << 40)])), Some(Clause::exact("isNotNull(`n`)")));
+        assert_eq!(d(f(false), list(vec![Value::Int(1 << 40), Value::Int(2)])), Some(Clause::exact("`n` IN (2)")));
     }
 
     #[test]
@@ -569,6 +718,27 @@ mod tests {
         assert_eq!(aggregate(AggFunc::Sum, false, Some(&f)), None);
         assert_eq!(aggregate(AggFunc::Count, true, Some(&f)), None);
         assert!(!groups_like_postgres(&f) && groups_like_postgres(&c[6]) && !orders_like_postgres(&c[6]));
+    }
+
+    #[test]
+    fn exactness_for_any_values() {
+        use crate::pg::types::Builtin as B;
+        let c = cols();
+        let slots = [Some(B::TimestampTz), Some(B::Text), Some(B::Numeric), Some(B::Uuid), Some(B::Float8)];
+        let exact = |f: Filter| exact_for_any_values(&f, &c, &slots);
+        assert!(exact(Filter::Cmp { column: 3, op: CmpOp::GtEq, slot: 0 }));
+        assert!(exact(Filter::And(vec![
+            Filter::Cmp { column: 1, op: CmpOp::Eq, slot: 1 },
+            Filter::InList { column: 4, slot: 2, negated: true },
+            Filter::IsNull { column: 7, negated: false },
+        ])));
+        assert!(exact(Filter::Cmp { column: 6, op: CmpOp::Eq, slot: 3 }));
+        assert!(!exact(Filter::Cmp { column: 6, op: CmpOp::Lt, slot: 3 }));
+        assert!(!exact(Filter::Like { column: 1, slot: 1 }));
+        assert!(!exact(Filter::Or(vec![Filter::Cmp { column: 3, op: CmpOp::Gt, slot: 0 }, Filter::Like { column: 1, slot: 1 }])));
+        // FixedString and float operands are not pushed at all.
+        assert!(!exact(Filter::Cmp { column: 8, op: CmpOp::Eq, slot: 1 }));
+        assert!(!exact(Filter::Cmp { column: 0, op: CmpOp::Eq, slot: 4 }));
     }
 
     #[test]

@@ -20,6 +20,7 @@ use crate::fdw::params::Operands;
 use crate::fdw::paths::ScanCost;
 use crate::fdw::routine::{Estimate, ImportRequest, PlannedScan, PlannedUpper, UpperEstimate, UpperInput, Wrapper};
 use crate::fdw::upper::{Output, UpperQuery, UpperStage};
+use crate::pg::types::Builtin;
 use crate::fdw::scan::{ExecContext, ScanSlot};
 
 crate::fdw_handler!(clickhouse_fdw_handler, pg_finfo_clickhouse_fdw_handler, ClickHouse);
@@ -185,12 +186,18 @@ impl Wrapper for ClickHouse {
             return None;
         }
         // Aggregates and a pushed LIMIT need the pushed WHERE to keep exactly
-        // Postgres' rows, which depends on the operands' values: only
-        // constants (and parameters of custom plans) are known here.
+        // Postgres' rows: for these constants, or for any values the
+        // operands (parameters, now()) can take.
         if let Some(filter) = input.filter {
             let remote: Vec<RemoteColumn> = rel.columns.iter().map(|c| c.remote.clone()).collect();
-            let clause = sql::deparse(filter, &remote, input.values?)?;
-            if !clause.exact {
+            let exact = match input.values {
+                Some(values) => sql::deparse(filter, &remote, values).is_some_and(|c| c.exact),
+                None => {
+                    let slots: Vec<Option<Builtin>> = input.slot_types.iter().map(|t| Builtin::from_u32(t.type_oid)).collect();
+                    sql::exact_for_any_values(filter, &remote, &slots)
+                }
+            };
+            if !exact {
                 return None;
             }
         }

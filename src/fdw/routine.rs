@@ -84,6 +84,8 @@ pub struct UpperInput<'a> {
     /// None when an operand is a parameter or another expression evaluated
     /// only at execution.
     pub values: Option<&'a [super::filter::Value]>,
+    /// The operands' types (for IN lists, the element type).
+    pub slot_types: &'a [SlotType],
     /// The planner's estimate of the relation's rows after its WHERE (what a
     /// local aggregate or sort would read).
     pub rows: f64,
@@ -417,7 +419,12 @@ unsafe extern "C-unwind" fn get_foreign_upper_paths<W: Wrapper>(
     } else {
         None
     };
-    let input = UpperInput { filter: classified.filter.as_ref(), values: values.as_deref(), rows: (*input_rel).rows };
+    let input = UpperInput {
+        filter: classified.filter.as_ref(),
+        values: values.as_deref(),
+        slot_types: &classified.classifier.slot_types,
+        rows: (*input_rel).rows,
+    };
     let Some(estimate) = W::upper_path(&state.rel, &query, &input) else { return };
     let private = to_private(&UpperEnvelope { query }).or_report();
     let pathkeys = if stage == UpperStage::Grouping { std::ptr::null_mut() } else { (*root).query_pathkeys };
