@@ -3,8 +3,11 @@
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
+# clickhouse-server/-client (18.16): the tests' ClickHouse, started privately
+# by scripts/clickhouse.sh (its packaged service is not used).
 DEBIAN_PACKAGES=(postgresql-15 postgresql-server-dev-15 postgresql-client-15
-                 libclang-dev clang sudo pkg-config python3 python3-venv)
+                 libclang-dev clang sudo pkg-config python3 python3-venv
+                 clickhouse-server clickhouse-client)
 CARGO_PGRX_VERSION=0.18.0
 
 install_debian_packages() {

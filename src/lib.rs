@@ -1,12 +1,14 @@
 //! townlake: a governed lakehouse inside PostgreSQL.
 //!
 //! Parts live in their own folders: `iceberg/` (the Iceberg foreign data
-//! wrapper, with its in-database catalog and object storage), `fdw/` (the
+//! wrapper, with its in-database catalog and object storage), `clickhouse/`
+//! (the ClickHouse foreign data wrapper), `fdw/` (the
 //! wrapper-neutral FDW layer) and `pg/` (shims over Postgres internals).
 
 use pgrx::prelude::*;
 
 pub mod audit;
+pub mod clickhouse;
 pub mod errors;
 pub mod fdw;
 pub mod governance;

@@ -16,6 +16,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.parse
 import urllib.request
 import uuid
@@ -230,3 +231,67 @@ def write_ns(conn, database, local_lake) -> str:
     database's own directory, which local_lake removes afterwards."""
     conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(database)))
     return database
+
+
+# ---------------------------------------------------------------- ClickHouse
+
+REPO_DIR = Path(__file__).resolve().parent.parent
+
+
+@dataclass
+class ClickHouse:
+    """The private ClickHouse server (scripts/clickhouse.sh), spoken to over
+    its HTTP interface: the tests' independent oracle."""
+    url: str
+    host: str
+    port: int
+    # The password-protected user scripts/clickhouse.sh configures.
+    user: str = "townlake"
+    password: str = "townlake-secret"
+
+    def query(self, sql: str, user: str | None = None, password: str | None = None) -> str:
+        """Run one statement as `default` (or `user`) and return its text answer."""
+        request = urllib.request.Request(self.url + "/", data=sql.encode(), method="POST")
+        if user is not None:
+            request.add_header("X-ClickHouse-User", user)
+            request.add_header("X-ClickHouse-Key", password or "")
+        try:
+            with urllib.request.urlopen(request, timeout=60) as reply:
+                return reply.read().decode()
+        except urllib.error.HTTPError as exc:
+            raise RuntimeError(f"ClickHouse: {exc.read().decode().strip()}") from None
+
+    def rows(self, sql: str) -> list[list[str | None]]:
+        """A SELECT's rows as TSV fields (unescaped; None for NULL)."""
+        text = self.query(sql + " FORMAT TabSeparated")
+        return [[unescape_tsv(f) for f in line.split("\t")] for line in text.splitlines()]
+
+
+def unescape_tsv(field: str) -> str | None:
+    if field == "\\N":
+        return None
+    out, i = [], 0
+    escapes = {"t": "\t", "n": "\n", "r": "\r", "0": "\0", "b": "\b", "f": "\f", "\\": "\\", "'": "'"}
+    while i < len(field):
+        if field[i] == "\\" and i + 1 < len(field):
+            out.append(escapes.get(field[i + 1], field[i + 1]))
+            i += 2
+        else:
+            out.append(field[i])
+            i += 1
+    return "".join(out)
+
+
+@pytest.fixture(scope="session")
+def clickhouse():
+    """ClickHouse on 127.0.0.1:$TOWNLAKE_CLICKHOUSE_PORT (default 18123), data
+    in the state dir; started for the session unless it already runs."""
+    script = REPO_DIR / "scripts" / "clickhouse.sh"
+    was_running = subprocess.run([str(script), "status"], capture_output=True).returncode == 0
+    if not was_running:
+        subprocess.run([str(script), "start"], check=True)
+    url = subprocess.run([str(script), "url"], check=True, capture_output=True, text=True).stdout.strip()
+    parsed = urllib.parse.urlparse(url)
+    yield ClickHouse(url, parsed.hostname, parsed.port)
+    if not was_running:
+        subprocess.run([str(script), "stop"], check=False)

@@ -1796,6 +1796,22 @@ COMMENT ON FUNCTION lake.audit_pending() IS 'Auditor: audit records of this data
 COMMENT ON FUNCTION lake.audit_queue_stats() IS 'Auditor: the shared audit queue''s slots, slots in use and unwritten, refused and throttled claims, and this session''s shares';
 COMMENT ON SCHEMA lake_internal IS 'townlake internals, not an API: called by townlake''s own functions, triggers and workers';
 
+-- ================================================================ clickhouse
+-- The clickhouse foreign-data wrapper (new in 0.2.0), as a fresh install
+-- makes it (src/clickhouse/wrapper.rs, sql/clickhouse/wrapper.sql).
+CREATE FUNCTION lake.clickhouse_fdw_validator("options" text[], "catalog" oid) RETURNS void
+LANGUAGE c AS 'MODULE_PATHNAME', 'clickhouse_fdw_validator_wrapper';
+CREATE FUNCTION lake.clickhouse_fdw_handler() RETURNS fdw_handler
+    AS 'MODULE_PATHNAME', 'clickhouse_fdw_handler' LANGUAGE C STRICT;
+CREATE FOREIGN DATA WRAPPER clickhouse
+    HANDLER lake.clickhouse_fdw_handler
+    VALIDATOR lake.clickhouse_fdw_validator;
+COMMENT ON FOREIGN DATA WRAPPER clickhouse IS 'ClickHouse tables over its HTTP interface, with WHERE, column lists and LIMIT pushed down';
+COMMENT ON FUNCTION lake.clickhouse_fdw_handler() IS 'Handler of the clickhouse foreign-data wrapper (not called directly)';
+COMMENT ON FUNCTION lake.clickhouse_fdw_validator(text[], oid) IS 'Validator of the clickhouse wrapper''s server, user mapping, table and column options (not called directly; checks text only, no network access)';
+REVOKE EXECUTE ON FUNCTION lake.clickhouse_fdw_handler() FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION lake.clickhouse_fdw_validator(text[], oid) FROM PUBLIC;
+
 -- ================================================================ privileges
 -- Nothing in lake_internal is executable by PUBLIC (townlake's own code, its
 -- SECURITY DEFINER functions and its workers call it as the extension owner),

@@ -70,16 +70,17 @@ pub fn check_names(
     target: OptionTarget,
     wrapper: &str,
 ) -> LakeResult<()> {
+    let article = if wrapper.starts_with(['a', 'e', 'i', 'o', 'u']) { "an" } else { "a" };
     for name in given.keys() {
         if !valid.contains(&name.as_str()) {
             let hint = if valid.is_empty() {
                 format!("The {wrapper} {} takes no options.", target.describe())
             } else {
-                format!("Valid options for an {wrapper} {} are: {}.", target.describe(), valid.join(", "))
+                format!("Valid options for {article} {wrapper} {} are: {}.", target.describe(), valid.join(", "))
             };
             return Err(LakeError::new(
                 PgSqlErrorCode::ERRCODE_FDW_INVALID_OPTION_NAME,
-                format!("invalid option \"{name}\" for an {wrapper} {}", target.describe()),
+                format!("invalid option \"{name}\" for {article} {wrapper} {}", target.describe()),
             )
             .with_hint(hint));
         }

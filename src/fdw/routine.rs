@@ -76,6 +76,29 @@ impl ImportRequest {
     }
 }
 
+/// What a wrapper sees of the relation under an upper path: the pushed
+/// WHERE and, when every operand is a constant, their values (so it can
+/// check that its translation keeps exactly the rows Postgres would).
+pub struct UpperInput<'a> {
+    pub filter: Option<&'a Filter>,
+    /// None when an operand is a parameter or another expression evaluated
+    /// only at execution.
+    pub values: Option<&'a [super::filter::Value]>,
+    /// The operands' types (for IN lists, the element type).
+    pub slot_types: &'a [SlotType],
+    /// The planner's estimate of the relation's rows after its WHERE (what a
+    /// local aggregate or sort would read).
+    pub rows: f64,
+}
+
+/// An accepted upper path, for the wrapper to turn into its plan.
+pub struct PlannedUpper {
+    pub relid: pg_sys::Oid,
+    pub filter: Option<Filter>,
+    /// As in [`PlannedScan::mapping_user`].
+    pub mapping_user: pg_sys::Oid,
+}
+
 /// An upper path a wrapper accepts: its estimated rows and costs.
 pub struct UpperEstimate {
     pub rows: f64,
@@ -134,11 +157,14 @@ pub trait Wrapper: Sized + 'static {
 
     // ---- upper paths (aggregates, ORDER BY, LIMIT): declined unless a
     // wrapper accepts.
-    fn upper_path(_rel: &Self::Rel, _query: &UpperQuery) -> Option<UpperEstimate> {
+    // A scan of an accepted upper path starts like any other (begin_scan
+    // with the WHERE's operands); its rows are the query's target list,
+    // one slot attribute per `UpperQuery::outputs` entry, in order.
+    fn upper_path(_rel: &Self::Rel, _query: &UpperQuery, _input: &UpperInput<'_>) -> Option<UpperEstimate> {
         None
     }
-    /// The plan of an accepted upper path.
-    fn plan_upper(_rel_query: &UpperQuery) -> LakeResult<Self::Plan> {
+    /// The plan of an accepted upper path over `rel`.
+    fn plan_upper(_rel: &Self::Rel, _query: &UpperQuery, _scan: PlannedUpper) -> LakeResult<Self::Plan> {
         Err(LakeError::internal("this wrapper accepts no upper paths"))
     }
 }
@@ -271,7 +297,7 @@ unsafe extern "C-unwind" fn get_foreign_plan<W: Wrapper>(
     outer_plan: *mut pg_sys::Plan,
 ) -> *mut pg_sys::ForeignScan {
     if (*foreignrel).reloptkind == pg_sys::RelOptKind::RELOPT_UPPER_REL {
-        return upper_plan::<W>(foreignrel, best_path, tlist, outer_plan);
+        return upper_plan::<W>(root, best_path, tlist, outer_plan);
     }
     let state = rel_state::<W>(foreignrel);
     let varno = (*foreignrel).relid;
@@ -313,22 +339,47 @@ unsafe extern "C-unwind" fn get_foreign_plan<W: Wrapper>(
 }
 
 /// The plan of an accepted upper path: a scan with no base relation whose
-/// rows are the upper relation's target list.
+/// rows are the query's target list (one attribute per entry, in order),
+/// with the base relation's pushed WHERE and its operands.
 unsafe fn upper_plan<W: Wrapper>(
-    upperrel: *mut pg_sys::RelOptInfo,
+    root: *mut pg_sys::PlannerInfo,
     best_path: *mut pg_sys::ForeignPath,
     tlist: *mut pg_sys::List,
     outer_plan: *mut pg_sys::Plan,
 ) -> *mut pg_sys::ForeignScan {
     let upper: UpperEnvelope = from_private((*best_path).fdw_private).or_report();
-    let envelope = ScanEnvelope { plan: W::plan_upper(&upper.query).or_report(), slot_types: Vec::new(), constant_operands: true };
+    // Upper paths are only offered over one base relation (see below).
+    let varno = pg_sys::bms_singleton_member((*root).all_baserels);
+    let baserel = pg_sys::find_base_rel(root, varno);
+    let state = rel_state::<W>(baserel);
+    let classified = clauses::classify_restrictions(baserel, state.columns.clone());
+    let relid = (**(*root).simple_rte_array.add(varno as usize)).relid;
+    let planned = PlannedUpper { relid, filter: classified.filter, mapping_user: (*baserel).userid };
+    let classifier = classified.classifier;
+    let envelope = ScanEnvelope {
+        plan: W::plan_upper(&state.rel, &upper.query, planned).or_report(),
+        slot_types: classifier.slot_types.clone(),
+        constant_operands: classifier.constant_operands,
+    };
+    let fdw_exprs =
+        nodes::list_of(classifier.operands.iter().map(|op| pg_sys::copyObjectImpl(*op as *const c_void)));
     let private = to_private(&envelope).or_report();
-    let scan_tlist = pg_sys::add_to_flat_tlist(std::ptr::null_mut(), (*(*upperrel).reltarget).exprs);
+    // Not add_to_flat_tlist: it merges equal entries, and the wrapper's
+    // rows have one value per target-list entry.
+    let targets = nodes::ptrs::<pg_sys::TargetEntry>((*(*root).parse).targetList);
+    let scan_tlist = nodes::list_of(targets.iter().enumerate().map(|(i, te)| {
+        pg_sys::makeTargetEntry(
+            pg_sys::copyObjectImpl((**te).expr as *const c_void) as *mut pg_sys::Expr,
+            (i + 1) as pg_sys::AttrNumber,
+            std::ptr::null_mut(),
+            false,
+        )
+    }));
     pg_sys::make_foreignscan(
         tlist,
         std::ptr::null_mut(),
         0,
-        std::ptr::null_mut(),
+        fdw_exprs,
         private,
         scan_tlist,
         std::ptr::null_mut(),
@@ -344,6 +395,7 @@ unsafe extern "C-unwind" fn get_foreign_upper_paths<W: Wrapper>(
     output_rel: *mut pg_sys::RelOptInfo,
     _extra: *mut c_void,
 ) {
+    let stage_kind = stage;
     let stage = match stage {
         pg_sys::UpperRelationKind::UPPERREL_GROUP_AGG => UpperStage::Grouping,
         pg_sys::UpperRelationKind::UPPERREL_ORDERED => UpperStage::Ordered,
@@ -362,13 +414,27 @@ unsafe extern "C-unwind" fn get_foreign_upper_paths<W: Wrapper>(
     let classified = clauses::classify_restrictions(input_rel, state.columns.clone());
     let raw = super::upper_query::raw_query(root, (*input_rel).relid, &state.columns, classified.all_translated);
     let Ok(query) = upper::classify(stage, &raw) else { return };
-    let Some(estimate) = W::upper_path(&state.rel, &query) else { return };
+    let values = if classified.classifier.constant_operands {
+        constant_values(&classified.classifier.operands, &classified.classifier.slot_types)
+    } else {
+        None
+    };
+    let input = UpperInput {
+        filter: classified.filter.as_ref(),
+        values: values.as_deref(),
+        slot_types: &classified.classifier.slot_types,
+        rows: (*input_rel).rows,
+    };
+    let Some(estimate) = W::upper_path(&state.rel, &query, &input) else { return };
     let private = to_private(&UpperEnvelope { query }).or_report();
     let pathkeys = if stage == UpperStage::Grouping { std::ptr::null_mut() } else { (*root).query_pathkeys };
+    // The output rel's own reltarget is empty for ORDERED and FINAL: the
+    // stage's target is in upper_targets.
+    let target = (*root).upper_targets[stage_kind as usize];
     let path = pg_sys::create_foreign_upper_path(
         root,
         output_rel,
-        (*output_rel).reltarget,
+        target,
         estimate.rows,
         estimate.startup,
         estimate.total,
@@ -377,6 +443,25 @@ unsafe extern "C-unwind" fn get_foreign_upper_paths<W: Wrapper>(
         private,
     );
     pg_sys::add_path(output_rel, path as *mut pg_sys::Path);
+}
+
+/// The values of operands that are all constants; None if one cannot be
+/// represented.
+unsafe fn constant_values(operands: &[*mut pg_sys::Node], types: &[SlotType]) -> Option<Vec<super::filter::Value>> {
+    let mut out = Vec::with_capacity(operands.len());
+    for (op, ty) in operands.iter().zip(types) {
+        let node = crate::pg::nodes::strip_relabel(*op);
+        if !crate::pg::nodes::has_tag(node, pg_sys::NodeTag::T_Const) {
+            return None;
+        }
+        let c = node as *mut pg_sys::Const;
+        out.push(if (*c).constisnull {
+            super::filter::Value::Null
+        } else {
+            super::params::datum_to_value((*c).constvalue, *ty)?
+        });
+    }
+    Some(out)
 }
 
 // ------------------------------------------------------------------ scanning

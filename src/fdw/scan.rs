@@ -25,6 +25,21 @@ impl ExecContext {
         // belongs to (both come from the same ForeignScanState).
         unsafe { operands.evaluate(self.econtext) }
     }
+
+    /// Run `f` with the per-tuple memory context current: what it
+    /// allocates (a row's datums) is freed when the executor moves to the
+    /// next row, so a long scan's memory stays bounded.
+    pub fn in_tuple_memory<R>(&self, f: impl FnOnce() -> R) -> R {
+        // SAFETY: the scan's ExprContext owns a per-tuple context for the
+        // scan's lifetime; the previous context is restored on return (an
+        // ERROR resets CurrentMemoryContext itself).
+        unsafe {
+            let old = pg_sys::MemoryContextSwitchTo((*self.econtext).ecxt_per_tuple_memory);
+            let out = f();
+            pg_sys::MemoryContextSwitchTo(old);
+            out
+        }
+    }
 }
 
 /// The scan's tuple slot, for the duration of one callback.

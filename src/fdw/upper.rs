@@ -73,6 +73,8 @@ pub struct RawQuery {
     /// Every WHERE clause of the relation was pushed (else aggregates and
     /// LIMIT would be computed over the wrong rows).
     pub all_clauses_pushed: bool,
+    /// Each target's type OID and typmod (what the wrapper's rows must hold).
+    pub types: Vec<(u32, i32)>,
 }
 
 /// Aggregate functions a wrapper may be asked to compute.
@@ -121,6 +123,12 @@ pub struct UpperQuery {
     pub order_by: Vec<SortKey>,
     pub limit: Option<i64>,
     pub offset: i64,
+    /// At the ORDER BY stage: the query's constant LIMIT plus OFFSET, which
+    /// bounds the rows the ordered output is read for (Postgres still applies
+    /// the LIMIT itself).
+    pub limit_hint: Option<i64>,
+    /// Type OID and typmod of each output, in order.
+    pub output_types: Vec<(u32, i32)>,
 }
 
 /// Why the upper part stays with Postgres (for debugging and tests).
@@ -210,7 +218,23 @@ pub fn classify(stage: UpperStage, raw: &RawQuery) -> Result<UpperQuery, Decline
     if stage == UpperStage::Grouping && !grouped {
         return Err(Declined("nothing to group"));
     }
-    Ok(UpperQuery { stage, outputs, group_by: raw.group_by.clone(), grouped, order_by, limit, offset })
+    let limit_hint = match (stage, raw.limit, raw.offset) {
+        (UpperStage::Ordered, Some(Some(n)), None) if n >= 0 => Some(n),
+        (UpperStage::Ordered, Some(Some(n)), Some(Some(o))) if n >= 0 && o >= 0 => n.checked_add(o),
+        _ => None,
+    };
+    let output_types = raw.types.clone();
+    Ok(UpperQuery {
+        stage,
+        outputs,
+        group_by: raw.group_by.clone(),
+        grouped,
+        order_by,
+        limit,
+        offset,
+        limit_hint,
+        output_types,
+    })
 }
 
 #[cfg(test)]
@@ -297,7 +321,9 @@ mod tests {
         let ordered = classify(UpperStage::Ordered, &raw).unwrap();
         assert_eq!(ordered.order_by, vec![SortKey { output: 1, descending: true, nulls_first: true }]);
         assert_eq!(ordered.limit, None);
+        assert_eq!(ordered.limit_hint, Some(15));
         let last = classify(UpperStage::Final, &raw).unwrap();
+        assert_eq!(last.limit_hint, None);
         assert_eq!((last.limit, last.offset), (Some(10), 5));
         raw.limit = Some(None);
         assert_eq!(classify(UpperStage::Final, &raw), Err(Declined("LIMIT is not a constant")));

@@ -25,6 +25,13 @@ pub unsafe fn raw_query(
         let parse = (*root).parse;
         let entries = nodes::ptrs::<pg_sys::TargetEntry>((*parse).targetList);
         let targets = entries.iter().map(|te| expr(varno, columns, (**te).expr as *mut pg_sys::Node)).collect();
+        let types = entries
+            .iter()
+            .map(|te| {
+                let e = (**te).expr as *mut pg_sys::Node;
+                (pg_sys::exprType(e).to_u32(), pg_sys::exprTypmod(e))
+            })
+            .collect();
         let index_of_ref = |sortgroupref: u32| entries.iter().position(|te| (**te).ressortgroupref == sortgroupref);
         let mut group_by = Vec::new();
         let mut group_ok = true;
@@ -55,6 +62,7 @@ pub unsafe fn raw_query(
             limit: constant((*parse).limitCount, with_ties),
             offset: constant((*parse).limitOffset, false),
             all_clauses_pushed,
+            types,
         }
     }
 }

@@ -1,0 +1,311 @@
+//! The `clickhouse` foreign data wrapper: its handler and validator, and
+//! what is particular to ClickHouse in each FDW callback (the callbacks
+//! themselves are in `fdw::routine`).
+
+use std::collections::BTreeMap;
+
+use pgrx::prelude::*;
+use pgrx::{pg_sys, PgSqlErrorCode};
+
+use super::options::{check_value, COLUMN_OPTIONS, SERVER_OPTIONS, TABLE_OPTIONS, USER_MAPPING_OPTIONS};
+use super::remote::{self, Resolved};
+use super::scan::{ChPlan, ChScan, OutputCol};
+use super::sql::{self, RemoteColumn};
+use crate::errors::{LakeError, LakeResult, OrReport};
+use crate::fdw::explain::Explain;
+use crate::fdw::modify::{ModifyOp, ModifyTarget, OldRow, Row};
+use crate::fdw::options::{check_names, OptionTarget};
+use crate::fdw::parallel::Participant;
+use crate::fdw::params::Operands;
+use crate::fdw::paths::ScanCost;
+use crate::fdw::routine::{Estimate, ImportRequest, PlannedScan, PlannedUpper, UpperEstimate, UpperInput, Wrapper};
+use crate::fdw::upper::{Output, UpperQuery, UpperStage};
+use crate::pg::types::Builtin;
+use crate::fdw::scan::{ExecContext, ScanSlot};
+
+crate::fdw_handler!(clickhouse_fdw_handler, pg_finfo_clickhouse_fdw_handler, ClickHouse);
+
+/// `lake.clickhouse_fdw_validator(options, catalog)`: checks option names
+/// and values (no network access) when a server, user mapping, foreign
+/// table or column is created or altered.
+#[pg_extern]
+pub fn clickhouse_fdw_validator(options: Option<Vec<Option<String>>>, catalog: pg_sys::Oid) {
+    let mut given = BTreeMap::new();
+    for item in options.unwrap_or_default().into_iter().flatten() {
+        let (k, v) = item.split_once('=').unwrap_or((item.as_str(), ""));
+        given.insert(k.to_string(), v.to_string());
+    }
+    validate(&given, catalog).or_report();
+}
+
+fn validate(given: &BTreeMap<String, String>, catalog: pg_sys::Oid) -> LakeResult<()> {
+    let Some(target) = OptionTarget::from_catalog(catalog) else {
+        return Ok(());
+    };
+    let valid: &[&str] = match target {
+        OptionTarget::Wrapper => &[],
+        OptionTarget::Server => SERVER_OPTIONS,
+        OptionTarget::UserMapping => USER_MAPPING_OPTIONS,
+        OptionTarget::ForeignTable => TABLE_OPTIONS,
+        OptionTarget::Column => COLUMN_OPTIONS,
+    };
+    check_names(given, valid, target, "clickhouse")?;
+    for (name, value) in given {
+        check_value(name, value).map_err(|m| {
+            LakeError::new(PgSqlErrorCode::ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE, m)
+                .with_hint("See docs/clickhouse.md for the options of the clickhouse wrapper.")
+        })?;
+    }
+    Ok(())
+}
+
+fn read_only() -> LakeError {
+    LakeError::new(
+        PgSqlErrorCode::ERRCODE_FEATURE_NOT_SUPPORTED,
+        "ClickHouse foreign tables are read-only in this version of townlake",
+    )
+    .with_hint("Insert into ClickHouse directly; townlake reads the rows as soon as ClickHouse has them.")
+}
+
+/// An upper query in ClickHouse's terms.
+struct UpperParts {
+    outputs: Vec<OutputCol>,
+    group_by: Vec<String>,
+    order_by: Vec<String>,
+    limit: Option<u64>,
+}
+
+/// The SELECT list, GROUP BY, ORDER BY and LIMIT of `query`, when every
+/// part means the same in ClickHouse (None: Postgres computes it).
+fn upper_parts(rel: &Resolved, query: &UpperQuery) -> Option<UpperParts> {
+    let mut outputs = Vec::with_capacity(query.outputs.len());
+    for (k, out) in query.outputs.iter().enumerate() {
+        let (type_oid, typmod) = *query.output_types.get(k)?;
+        outputs.push(match out {
+            Output::Column(i) => {
+                let c = rel.columns.get(*i)?;
+                if query.grouped && !sql::groups_like_postgres(&c.remote) {
+                    return None;
+                }
+                OutputCol { slot: k, ..OutputCol::column(c) }
+            }
+            Output::Aggregate(a) => {
+                let col = match a.column {
+                    Some(i) => Some(&rel.columns.get(i)?.remote),
+                    None => None,
+                };
+                let (expr, read) = sql::aggregate(a.func, a.distinct, col)?;
+                OutputCol {
+                    label: format!("aggregate {expr}"),
+                    expr,
+                    read,
+                    type_oid,
+                    typmod,
+                    slot: k,
+                    fixed_string: false,
+                    check_type: None,
+                }
+            }
+        });
+    }
+    let mut group_by = Vec::with_capacity(query.group_by.len());
+    for g in &query.group_by {
+        match query.outputs.get(*g)? {
+            Output::Column(i) => group_by.push(sql::ident(&rel.columns.get(*i)?.remote.name)),
+            Output::Aggregate(_) => return None,
+        }
+    }
+    let mut order_by = Vec::with_capacity(query.order_by.len());
+    for key in &query.order_by {
+        let expr = match query.outputs.get(key.output)? {
+            Output::Column(i) => {
+                let c = &rel.columns.get(*i)?.remote;
+                if !sql::orders_like_postgres(c) {
+                    return None;
+                }
+                sql::ident(&c.name)
+            }
+            // count, sum, min and max of orderable columns are numbers,
+            // dates or timestamps.
+            Output::Aggregate(_) => outputs[key.output].expr.clone(),
+        };
+        order_by.push(sql::order_key(&expr, key.descending, key.nulls_first));
+    }
+    let limit = if query.stage == UpperStage::Ordered { query.limit_hint.map(|n| n as u64) } else { None };
+    Some(UpperParts { outputs, group_by, order_by, limit })
+}
+
+/// The ClickHouse wrapper.
+pub struct ClickHouse;
+
+impl Wrapper for ClickHouse {
+    type Rel = Resolved;
+    type Plan = ChPlan;
+    type Scan = ChScan;
+    type Modify = ();
+
+    // Listed so that writes reach plan_modify, which says why they fail.
+    const UPDATABLE: &'static [ModifyOp] = &[ModifyOp::Insert, ModifyOp::Update, ModifyOp::Delete];
+
+    fn estimate(relid: pg_sys::Oid, mapping_user: pg_sys::Oid) -> LakeResult<Estimate<Resolved>> {
+        let rel = remote::resolve(relid, mapping_user)?;
+        Ok(Estimate {
+            columns: rel.classify_columns(),
+            // Tables without a row count (engines other than MergeTree): a
+            // guess that keeps joins sensible.
+            tuples: rel.rows.unwrap_or(1000.0),
+            rel,
+            // A round trip to start; ClickHouse reads fast, so what counts is
+            // the rows that travel (the neutral layer adds cpu_tuple_cost for
+            // each returned row).
+            cost: ScanCost { startup: 100.0, per_source_row: 0.0005 },
+            parallel: None,
+        })
+    }
+
+    fn plan_scan(rel: &Resolved, scan: PlannedScan) -> LakeResult<ChPlan> {
+        Ok(ChPlan {
+            relid: scan.relid.to_u32(),
+            server: rel.server.to_u32(),
+            mapping_user: scan.mapping_user.to_u32(),
+            database: rel.database.clone(),
+            table: rel.table.clone(),
+            outputs: scan.needed.iter().map(|i| OutputCol::column(&rel.columns[*i])).collect(),
+            columns: rel.columns.clone(),
+            filter: scan.filter,
+            group_by: Vec::new(),
+            order_by: Vec::new(),
+            limit: scan.limit,
+            upper: false,
+        })
+    }
+
+    fn upper_path(rel: &Resolved, query: &UpperQuery, input: &UpperInput<'_>) -> Option<UpperEstimate> {
+        // A LIMIT alone is the base scan's (PlannedScan::limit).
+        if query.stage == UpperStage::Final {
+            return None;
+        }
+        // Aggregates and a pushed LIMIT need the pushed WHERE to keep exactly
+        // Postgres' rows: for these constants, or for any values the
+        // operands (parameters, now()) can take.
+        if let Some(filter) = input.filter {
+            let remote: Vec<RemoteColumn> = rel.columns.iter().map(|c| c.remote.clone()).collect();
+            let exact = match input.values {
+                Some(values) => sql::deparse(filter, &remote, values).is_some_and(|c| c.exact),
+                None => {
+                    let slots: Vec<Option<Builtin>> = input.slot_types.iter().map(|t| Builtin::from_u32(t.type_oid)).collect();
+                    sql::exact_for_any_values(filter, &remote, &slots)
+                }
+            };
+            if !exact {
+                return None;
+            }
+        }
+        let parts = upper_parts(rel, query)?;
+        let tuples = rel.rows.unwrap_or(1000.0);
+        let input_rows = input.rows.max(1.0);
+        let rows = match query.stage {
+            UpperStage::Grouping if parts.group_by.is_empty() => 1.0,
+            // No statistics of distinct values yet: a guess between both ends.
+            UpperStage::Grouping => tuples.sqrt().min(input_rows).max(1.0),
+            _ => parts.limit.map_or(input_rows, |n| input_rows.min(n as f64)).max(1.0),
+        };
+        // The scan's cost (see estimate) for only the rows that travel, with
+        // a startup below the plain scan's: Postgres compares costs within
+        // 1% as equal and would then keep its own (sorted) aggregate over a
+        // few rows, though ClickHouse does that work faster than Postgres
+        // reads the rows.
+        let startup = 90.0 + tuples * 0.0005;
+        Some(UpperEstimate { rows, startup, total: startup + rows * 0.01 })
+    }
+
+    fn plan_upper(rel: &Resolved, query: &UpperQuery, scan: PlannedUpper) -> LakeResult<ChPlan> {
+        let parts = upper_parts(rel, query).ok_or_else(|| LakeError::internal("accepted upper path no longer plans"))?;
+        Ok(ChPlan {
+            relid: scan.relid.to_u32(),
+            server: rel.server.to_u32(),
+            mapping_user: scan.mapping_user.to_u32(),
+            database: rel.database.clone(),
+            table: rel.table.clone(),
+            columns: rel.columns.clone(),
+            outputs: parts.outputs,
+            filter: scan.filter,
+            group_by: parts.group_by,
+            order_by: parts.order_by,
+            limit: parts.limit,
+            upper: true,
+        })
+    }
+
+    fn parallel_safe(_relid: pg_sys::Oid) -> bool {
+        false
+    }
+
+    fn begin_scan(plan: ChPlan, operands: Operands) -> LakeResult<ChScan> {
+        ChScan::new(plan, operands)
+    }
+
+    fn explain_only(scan: &mut ChScan, cx: &ExecContext) -> LakeResult<()> {
+        scan.plan_for_explain(cx)
+    }
+
+    fn next_row(scan: &mut ChScan, cx: &ExecContext, slot: &mut ScanSlot) -> LakeResult<bool> {
+        scan.next_row(cx, slot)
+    }
+
+    fn rescan(scan: &mut ChScan) {
+        scan.rescan();
+    }
+
+    fn end_scan(scan: &mut ChScan) {
+        scan.rescan();
+    }
+
+    fn explain_scan(scan: &ChScan, _relid: Option<pg_sys::Oid>, out: &mut Explain) {
+        scan.explain(out);
+    }
+
+    fn leader_only(_scan: &ChScan) -> bool {
+        true
+    }
+
+    fn join_parallel(_scan: &mut ChScan, _participant: Participant) {}
+
+    fn plan_modify(_op: ModifyOp, _on_conflict: bool) -> LakeResult<()> {
+        Err(read_only())
+    }
+
+    fn begin_modify(_target: ModifyTarget) -> LakeResult<()> {
+        Err(read_only())
+    }
+
+    fn insert(_state: &mut (), _row: &Row<'_>) -> LakeResult<()> {
+        Err(read_only())
+    }
+
+    fn delete(_state: &mut (), _old: &OldRow) -> LakeResult<()> {
+        Err(read_only())
+    }
+
+    fn update(_state: &mut (), _old: &OldRow, _new: &Row<'_>) -> LakeResult<()> {
+        Err(read_only())
+    }
+
+    fn end_modify(_state: ()) -> LakeResult<()> {
+        Ok(())
+    }
+
+    fn truncate(_relid: pg_sys::Oid) -> LakeResult<()> {
+        Err(read_only())
+    }
+
+    fn import_schema(server: pg_sys::Oid, request: &ImportRequest) -> LakeResult<Vec<String>> {
+        super::import::build_commands(server, request)
+    }
+}
+
+extension_sql_file!(
+    "../../sql/clickhouse/wrapper.sql",
+    name = "clickhouse_wrapper",
+    requires = [clickhouse_fdw_validator]
+);
