@@ -817,12 +817,20 @@ def dev(seed=1, rows=200):
               source=f"faker {loc}")
         unique_names(t.columns)
         tables.append(t)
-    keys = list(NATIONAL_IDS)
-    for k in range(0, len(keys), 10):
-        t = Table(f"dev_ids_{k // 10}")
-        for key in keys[k:k + 10]:
-            t.add(rng.choice(["x", "val", "number", "d"]) + "_" + str(rng.randint(1, 99)), "text",
-                  [NATIONAL_IDS[key](rng) for _ in range(rows)], "national_id", source=key)
+    # National ids from Faker's own per-country providers (not the spec generators of the frozen set).
+    id_locales = ["nl_NL", "fr_FR", "it_IT", "pt_BR", "fi_FI", "sv_SE", "pl_PL", "zh_CN", "no_NO", "ro_RO", "hr_HR",
+                  "et_EE", "en_CA", "he_IL", "ko_KR", "tr_TR", "el_GR", "en_GB", "ru_RU", "uk_UA", "de_CH", "lv_LV",
+                  "hu_HU", "de_AT", "th_TH", "zh_TW", "en_US"]
+    for k in range(0, len(id_locales), 9):
+        t = Table(f"dev_ids_{k // 9}")
+        for loc in id_locales[k:k + 9]:
+            fk = Faker(loc)
+            fk.seed_instance(rng.randint(0, 2**31))
+            t.add(rng.choice(["x", "val", "number", "d", "ident"]) + "_" + str(rng.randint(1, 99)), "text",
+                  [fk.ssn() for _ in range(rows)], "national_id", source=f"faker {loc} ssn")
+        fk = Faker(id_locales[k])
+        t.add(rng.choice(["passport", "doc_no", "pass_nr"]), "text", [fk.passport_number() for _ in range(rows)],
+              "national_id", source="faker passport_number")
         unique_names(t.columns)
         tables.append(t)
     t = Table("dev_creds")
