@@ -719,11 +719,10 @@ def frozen_negatives(rng, rows):
     dists = [md.distribution(n) for n in pinned]
     versions = [d.version for d in dists]
     names = [d.metadata["Name"] for d in dists]
+    # Sorted: pip writes RECORD in install order, which a reinstall may change.
     hashes = []
     for d in dists:
-        for f in (d.files or [])[:20]:
-            if f.hash:
-                hashes.append(f.hash.value)
+        hashes += sorted(f.hash.value for f in (d.files or []) if f.hash)[:20]
     t = Table("packages")
     t.add(rng.choice(["version", "build", "rev", "v"]), "text", [versions[i % len(versions)] for i in range(rows)],
           source="installed package versions")
