@@ -3,6 +3,10 @@
 //! to a JOSE header, a Telegram bot token's `id:secret` shape. A token counts
 //! when its prefix *and* its body fit; the body is never shown.
 
+use std::sync::OnceLock;
+
+use regex::Regex;
+
 /// Which characters a token body may use.
 #[derive(Clone, Copy)]
 enum Body {
@@ -148,13 +152,22 @@ fn telegram_bot_token(b: &[u8]) -> bool {
 /// Credentials inside free text: each prefix found at a word start, with a
 /// body that fits up to the next character outside its alphabet.
 pub fn find_in_text(v: &str) -> Option<&'static str> {
+    // One pass over the text for all prefixes at once (the regex engine runs
+    // a multi-literal search), then the body is checked where one starts.
+    static PREFIXES: OnceLock<Regex> = OnceLock::new();
+    let prefixes = PREFIXES.get_or_init(|| {
+        let alternation: Vec<String> = TOKENS.iter().map(|t| regex::escape(t.0)).collect();
+        Regex::new(&alternation.join("|")).expect("built-in regex")
+    });
     let b = v.as_bytes();
-    for &(prefix, kind, alphabet, min, max) in TOKENS {
-        let mut from = 0;
-        while let Some(i) = v[from..].find(prefix) {
-            let start = from + i;
-            from = start + prefix.len();
-            if start > 0 && (b[start - 1].is_ascii_alphanumeric() || b[start - 1] == b'_') {
+    for m in prefixes.find_iter(v) {
+        let start = m.start();
+        if start > 0 && (b[start - 1].is_ascii_alphanumeric() || b[start - 1] == b'_') {
+            continue;
+        }
+        // Several prefixes can start here (`sk-` vs `sk-ant-`): try each that does.
+        for &(prefix, kind, alphabet, min, max) in TOKENS {
+            if !v[start..].starts_with(prefix) {
                 continue;
             }
             let body_start = start + prefix.len();
