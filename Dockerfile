@@ -1,7 +1,8 @@
 # townlake on the official PostgreSQL 15 image.
 #   docker build -t townlake .
 #   docker run -d -e POSTGRES_PASSWORD=secret -p 5432:5432 townlake
-# The extension is preloaded and created in $POSTGRES_DB on first start.
+# The extension is preloaded and created in $POSTGRES_DB on first start, and
+# the PII scanner scans that database.
 
 FROM postgres:15-bookworm AS builder
 RUN apt-get update \
@@ -21,13 +22,22 @@ COPY Cargo.toml Cargo.lock townlake.control ./
 COPY src ./src
 COPY sql ./sql
 # Lays the files out under target/release/townlake-pg15/ as they would be installed.
+# Earlier versions' install scripts and the upgrade scripts go next to the
+# generated one (CREATE EXTENSION ... VERSION, ALTER EXTENSION townlake UPDATE).
 RUN cargo pgrx package --pg-config "$PG_CONFIG" \
+ && cp sql/versions/townlake--*.sql target/release/townlake-pg15/usr/share/postgresql/15/extension/ \
  && mkdir -p /out \
  && cp -a target/release/townlake-pg15/usr /out/
 
 FROM postgres:15-bookworm
 COPY --from=builder /out/usr/lib/postgresql/15/lib/ /usr/lib/postgresql/15/lib/
 COPY --from=builder /out/usr/share/postgresql/15/extension/ /usr/share/postgresql/15/extension/
-# Runs once, when the entrypoint initialises an empty data directory.
-RUN echo 'CREATE EXTENSION IF NOT EXISTS townlake;' > /docker-entrypoint-initdb.d/10-townlake.sql
-CMD ["postgres", "-c", "shared_preload_libraries=townlake"]
+# Runs once, when the entrypoint initialises an empty data directory: the
+# extension in $POSTGRES_DB, and the PII scanner pointed at that database
+# (its default, "townlake", would leave it idle). ALTER SYSTEM takes effect
+# when the entrypoint restarts the server after initialisation.
+COPY docker/10-townlake.sh /docker-entrypoint-initdb.d/10-townlake.sh
+# Worker slots for townlake's own workers (PII launcher and scanner, audit
+# launcher and one audit writer per governed database) on top of parallel
+# query's, as scripts/cluster.sh sizes them.
+CMD ["postgres", "-c", "shared_preload_libraries=townlake", "-c", "max_worker_processes=32"]

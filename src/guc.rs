@@ -1,225 +1,196 @@
 //! Settings (GUCs). Registered in `_PG_init`, read on the backend thread only.
 
-use std::ffi::{c_char, CStr, CString};
-use std::ptr::null_mut;
+use std::ffi::CStr;
 
 use pgrx::pg_sys;
-use pgrx::pg_guard;
-use pgrx::{GucContext, GucFlags, GucRegistry, GucSetting};
+use pgrx::GucContext;
 
-// Postgres owns these strings; it updates the pointers on SET.
-static mut WAREHOUSE: *mut c_char = null_mut();
-static mut AS_OF: *mut c_char = null_mut();
-static mut SNAPSHOT_ID: *mut c_char = null_mut();
+use crate::pg::settings::{define_bool, define_int, define_string, BoolSetting, Def, IntSetting, StringSetting};
+
+static WAREHOUSE: StringSetting = StringSetting::new();
+static AS_OF: StringSetting = StringSetting::new();
+static SNAPSHOT_ID: StringSetting = StringSetting::new();
 
 /// Rows per Arrow batch read from Parquet.
-pub static BATCH_SIZE: GucSetting<i32> = GucSetting::<i32>::new(8192);
+pub static BATCH_SIZE: IntSetting = IntSetting::new(8192);
 /// Rows buffered per write batch before Parquet encoding.
-pub static WRITE_BATCH_ROWS: GucSetting<i32> = GucSetting::<i32>::new(65536);
+pub static WRITE_BATCH_ROWS: IntSetting = IntSetting::new(65536);
 /// Rows per Parquet row group in written files.
-pub static ROW_GROUP_ROWS: GucSetting<i32> = GucSetting::<i32>::new(1_048_576);
+pub static ROW_GROUP_ROWS: IntSetting = IntSetting::new(1_048_576);
 /// Target size of written data files, in MB.
-pub static TARGET_FILE_SIZE_MB: GucSetting<i32> = GucSetting::<i32>::new(128);
+pub static TARGET_FILE_SIZE_MB: IntSetting = IntSetting::new(128);
 /// Partition files one write keeps open at once (bounds memory).
-pub static MAX_OPEN_PARTITIONS: GucSetting<i32> = GucSetting::<i32>::new(64);
+pub static MAX_OPEN_PARTITIONS: IntSetting = IntSetting::new(64);
 /// Rows per parallel worker an Iceberg scan needs before it goes parallel.
-pub static MIN_PARALLEL_ROWS: GucSetting<i32> = GucSetting::<i32>::new(500_000);
+pub static MIN_PARALLEL_ROWS: IntSetting = IntSetting::new(500_000);
 /// Delete a dropped Iceberg table's files after COMMIT.
-pub static PURGE_ON_DROP: GucSetting<bool> = GucSetting::<bool>::new(false);
+pub static PURGE_ON_DROP: BoolSetting = BoolSetting::new(false);
 /// Data files read concurrently by one scan.
-pub static SCAN_CONCURRENCY: GucSetting<i32> = GucSetting::<i32>::new(2);
+pub static SCAN_CONCURRENCY: IntSetting = IntSetting::new(2);
 
 pub fn init() {
-    // SAFETY: called once from _PG_init on the postmaster (or backend) main
-    // thread; the leaked boot value lives as long as the process, as required.
-    unsafe {
-        let boot = CString::new(default_warehouse()).unwrap_or_default();
-        define_string(
-            c"townlake.warehouse",
-            c"Warehouse URI of the default Iceberg server lake_local.",
-            c"A file:// directory or s3://bucket/path. New tables of lake_local are created under it.",
-            &raw mut WAREHOUSE,
-            Box::leak(boot.into_boxed_c_str()).as_ptr(),
-            pg_sys::GucContext::PGC_SUSET,
-            None,
-        );
-        define_string(
-            c"townlake.as_of",
-            c"Read every Iceberg table as of this time (timestamptz); empty reads the current snapshot.",
-            c"",
-            &raw mut AS_OF,
-            c"".as_ptr(),
-            pg_sys::GucContext::PGC_USERSET,
-            Some(check_as_of),
-        );
-        define_string(
-            c"townlake.snapshot_id",
-            c"Read every Iceberg table at this snapshot id; empty reads the current snapshot.",
-            c"",
-            &raw mut SNAPSHOT_ID,
-            c"".as_ptr(),
-            pg_sys::GucContext::PGC_USERSET,
-            Some(check_snapshot_id),
-        );
-    }
-    GucRegistry::define_int_guc(
-        c"townlake.batch_size",
-        c"Rows per Arrow batch when reading Parquet.",
-        c"",
+    define_string(
+        Def {
+            name: c"townlake.iceberg_warehouse",
+            renamed_from: Some(c"townlake.warehouse"),
+            short: c"Warehouse URI of the default Iceberg server lake_local.",
+            long: c"A file:// directory or s3://bucket/path. New tables of lake_local are created under it.",
+            context: || GucContext::Suset,
+        },
+        &WAREHOUSE,
+        &default_warehouse(),
+        None,
+    );
+    define_string(
+        Def {
+            name: c"townlake.iceberg_as_of",
+            renamed_from: Some(c"townlake.as_of"),
+            short: c"Read every Iceberg table as of this time (timestamptz); empty reads the current snapshot.",
+            long: c"The latest snapshot committed at or before this time is read; a time before a table's first snapshot is an error. Refused through governed published views.",
+            context: || GucContext::Userset,
+        },
+        &AS_OF,
+        "",
+        Some(check_as_of),
+    );
+    define_string(
+        Def {
+            name: c"townlake.iceberg_snapshot_id",
+            renamed_from: Some(c"townlake.snapshot_id"),
+            short: c"Read every Iceberg table at this snapshot id; empty reads the current snapshot.",
+            long: c"A snapshot_id from lake.snapshots(table); an unknown snapshot id is an error. Refused through governed published views.",
+            context: || GucContext::Userset,
+        },
+        &SNAPSHOT_ID,
+        "",
+        Some(check_snapshot_id),
+    );
+    define_int(
+        Def {
+            name: c"townlake.iceberg_batch_size",
+            renamed_from: Some(c"townlake.batch_size"),
+            short: c"Rows per Arrow batch when reading Parquet.",
+            long: c"Larger batches cost more memory per scan and fewer calls per row; the default suits most tables.",
+            context: || GucContext::Userset,
+        },
         &BATCH_SIZE,
         64,
         1_000_000,
-        GucContext::Userset,
-        GucFlags::default(),
     );
-    GucRegistry::define_int_guc(
-        c"townlake.scan_concurrency",
-        c"Data files one Iceberg scan reads at the same time.",
-        c"",
+    define_int(
+        Def {
+            name: c"townlake.iceberg_scan_concurrency",
+            renamed_from: Some(c"townlake.scan_concurrency"),
+            short: c"Data files one Iceberg scan reads at the same time.",
+            long: c"Files are fetched and decoded ahead of the executor; more files at once uses more memory and object-store connections.",
+            context: || GucContext::Userset,
+        },
         &SCAN_CONCURRENCY,
         1,
         64,
-        GucContext::Userset,
-        GucFlags::default(),
     );
-    GucRegistry::define_int_guc(
-        c"townlake.write_batch_rows",
-        c"Rows buffered per batch when writing Iceberg data files.",
-        c"",
+    define_int(
+        Def {
+            name: c"townlake.iceberg_write_batch_rows",
+            renamed_from: Some(c"townlake.write_batch_rows"),
+            short: c"Rows buffered per batch when writing Iceberg data files.",
+            long: c"INSERT and COPY buffer this many rows in memory before encoding them to Parquet.",
+            context: || GucContext::Userset,
+        },
         &WRITE_BATCH_ROWS,
         64,
         10_000_000,
-        GucContext::Userset,
-        GucFlags::default(),
     );
-    GucRegistry::define_int_guc(
-        c"townlake.row_group_rows",
-        c"Rows per Parquet row group in written Iceberg data files.",
-        c"",
+    define_int(
+        Def {
+            name: c"townlake.iceberg_row_group_rows",
+            renamed_from: Some(c"townlake.row_group_rows"),
+            short: c"Rows per Parquet row group in written Iceberg data files.",
+            long: c"Each row group carries min/max statistics that scans use to skip data; smaller groups prune finer but compress worse.",
+            context: || GucContext::Userset,
+        },
         &ROW_GROUP_ROWS,
         1024,
         100_000_000,
-        GucContext::Userset,
-        GucFlags::default(),
     );
-    GucRegistry::define_int_guc(
-        c"townlake.target_file_size_mb",
-        c"Target size of written Iceberg data files, in megabytes.",
-        c"",
+    define_int(
+        Def {
+            name: c"townlake.iceberg_target_file_size_mb",
+            renamed_from: Some(c"townlake.target_file_size_mb"),
+            short: c"Target size of written Iceberg data files, in megabytes.",
+            long: c"A write starts a new data file when the current one reaches this size; lake.compact uses it as its default target.",
+            context: || GucContext::Userset,
+        },
         &TARGET_FILE_SIZE_MB,
         1,
         8192,
-        GucContext::Userset,
-        GucFlags::default(),
     );
-    GucRegistry::define_int_guc(
-        c"townlake.max_open_partitions",
-        c"Partition files one Iceberg write keeps open before closing them (bounds memory).",
-        c"",
+    define_int(
+        Def {
+            name: c"townlake.iceberg_max_open_partitions",
+            renamed_from: Some(c"townlake.max_open_partitions"),
+            short: c"Partition files one Iceberg write keeps open before closing them (bounds memory).",
+            long: c"When rows for more partitions arrive, open files are closed (later rows of their partitions start new files), so memory stays bounded.",
+            context: || GucContext::Userset,
+        },
         &MAX_OPEN_PARTITIONS,
         1,
         10_000,
-        GucContext::Userset,
-        GucFlags::default(),
     );
-    GucRegistry::define_int_guc(
-        c"townlake.min_parallel_rows",
-        c"Rows per parallel worker an Iceberg scan needs before it is planned in parallel.",
-        c"",
+    define_int(
+        Def {
+            name: c"townlake.iceberg_min_parallel_rows",
+            renamed_from: Some(c"townlake.min_parallel_rows"),
+            short: c"Rows per parallel worker an Iceberg scan needs before it is planned in parallel.",
+            long: c"Scans of tables with at least two data files and this many rows per planned worker may run in parallel workers.",
+            context: || GucContext::Userset,
+        },
         &MIN_PARALLEL_ROWS,
         0,
         i32::MAX,
-        GucContext::Userset,
-        GucFlags::default(),
     );
-    GucRegistry::define_bool_guc(
-        c"townlake.purge_on_drop",
-        c"DROP FOREIGN TABLE also deletes the Iceberg table's files (after COMMIT).",
-        c"",
+    define_bool(
+        Def {
+            name: c"townlake.iceberg_purge_on_drop",
+            renamed_from: Some(c"townlake.purge_on_drop"),
+            short: c"DROP FOREIGN TABLE also deletes the Iceberg table's files (after COMMIT).",
+            long: c"Applies to foreign tables that created their Iceberg table; off keeps the files. Foreign tables that only attached a table never delete it.",
+            context: || GucContext::Userset,
+        },
         &PURGE_ON_DROP,
-        GucContext::Userset,
-        GucFlags::default(),
     );
 }
 
-/// Reserve the `townlake.` prefix; called at the end of `_PG_init`, after
-/// every part has defined its settings (reserving earlier would make
-/// Postgres drop later-defined ones from postgresql.conf at startup).
-pub fn reserve_prefix() {
-    unsafe { pg_sys::MarkGUCPrefixReserved(c"townlake".as_ptr()) };
-}
 
-unsafe fn define_string(
-    name: &'static CStr,
-    short: &'static CStr,
-    long: &'static CStr,
-    var: *mut *mut c_char,
-    boot: *const c_char,
-    context: pg_sys::GucContext::Type,
-    check: pg_sys::GucStringCheckHook,
-) {
-    pg_sys::DefineCustomStringVariable(
-        name.as_ptr(),
-        short.as_ptr(),
-        long.as_ptr(),
-        var,
-        boot,
-        context,
-        0,
-        check,
-        None,
-        None,
-    );
-}
-
-/// Tell SET what was wrong (the GUC_check_errmsg/errhint macros of C).
-unsafe fn check_failed(message: &str, hint: &str) -> bool {
-    let m = CString::new(message).unwrap_or_default();
-    let h = CString::new(hint).unwrap_or_default();
-    pg_sys::GUC_check_errmsg_string = pg_sys::pstrdup(m.as_ptr());
-    pg_sys::GUC_check_errhint_string = pg_sys::pstrdup(h.as_ptr());
-    false
-}
-
-/// `SET townlake.snapshot_id` takes a 64-bit integer or nothing.
-#[pg_guard]
-unsafe extern "C-unwind" fn check_snapshot_id(
-    newval: *mut *mut c_char,
-    _extra: *mut *mut std::ffi::c_void,
-    _source: pg_sys::GucSource::Type,
-) -> bool {
-    let text = if (*newval).is_null() { String::new() } else { CStr::from_ptr(*newval).to_string_lossy().into_owned() };
+/// `SET townlake.iceberg_snapshot_id` takes a 64-bit integer or nothing.
+fn check_snapshot_id(text: &str) -> Result<(), (String, String)> {
     if text.trim().is_empty() {
-        return true;
+        return Ok(());
     }
-    match crate::iceberg::timetravel::parse_snapshot_id(&text) {
-        Ok(_) => true,
-        Err(m) => check_failed(&m, "Use a snapshot_id from lake.snapshots('table'), or RESET townlake.snapshot_id."),
-    }
+    crate::iceberg::timetravel::parse_snapshot_id(text).map(|_| ()).map_err(|m| {
+        (m, "Use a snapshot_id from lake.snapshots('table'), or RESET townlake.iceberg_snapshot_id.".to_string())
+    })
 }
 
-/// `SET townlake.as_of` takes what timestamptz input takes. Checked with
-/// Postgres' own input function when a transaction is open (SET in a
+/// `SET townlake.iceberg_as_of` takes what timestamptz input takes. Checked
+/// with Postgres' own input function when a transaction is open (SET in a
 /// session); values from configuration files are checked at first use.
-#[pg_guard]
-unsafe extern "C-unwind" fn check_as_of(
-    newval: *mut *mut c_char,
-    _extra: *mut *mut std::ffi::c_void,
-    _source: pg_sys::GucSource::Type,
-) -> bool {
-    if (*newval).is_null() || CStr::from_ptr(*newval).to_bytes().iter().all(u8::is_ascii_whitespace) {
-        return true;
+fn check_as_of(text: &str) -> Result<(), (String, String)> {
+    // SAFETY: a plain read of transaction state.
+    if text.trim().is_empty() || !unsafe { pg_sys::IsTransactionState() } {
+        return Ok(());
     }
-    if !pg_sys::IsTransactionState() {
-        return true;
-    }
-    let input = *newval;
+    let input = std::ffi::CString::new(text).unwrap_or_default();
     // Only input errors (class 22, data exceptions) are caught: a cancel or
     // anything else propagates as itself.
     let valid = pgrx::PgTryBuilder::new(|| {
-        let (mut func, mut ioparam) = (pg_sys::InvalidOid, pg_sys::InvalidOid);
-        pg_sys::getTypeInputInfo(pg_sys::TIMESTAMPTZOID, &mut func, &mut ioparam);
-        pg_sys::OidInputFunctionCall(func, input, ioparam, -1);
+        // SAFETY: timestamptz's input function on a NUL-terminated string,
+        // inside a transaction; its ERRORs are caught below.
+        unsafe {
+            let (mut func, mut ioparam) = (pg_sys::InvalidOid, pg_sys::InvalidOid);
+            pg_sys::getTypeInputInfo(pg_sys::TIMESTAMPTZOID, &mut func, &mut ioparam);
+            pg_sys::OidInputFunctionCall(func, input.as_ptr() as *mut std::ffi::c_char, ioparam, -1);
+        }
         true
     })
     .catch_when(pgrx::PgSqlErrorCode::ERRCODE_INVALID_DATETIME_FORMAT, |_| false)
@@ -229,12 +200,13 @@ unsafe extern "C-unwind" fn check_as_of(
     .catch_when(pgrx::PgSqlErrorCode::ERRCODE_FEATURE_NOT_SUPPORTED, |_| false)
     .execute();
     if valid {
-        true
+        Ok(())
     } else {
-        check_failed(
-            &format!("\"{}\" is not a timestamp with time zone", CStr::from_ptr(input).to_string_lossy()),
-            "Example: SET townlake.as_of = '2024-05-01 12:00:00+00'; RESET townlake.as_of reads the current snapshot.",
-        )
+        Err((
+            format!("\"{text}\" is not a timestamp with time zone"),
+            "Example: SET townlake.iceberg_as_of = '2024-05-01 12:00:00+00'; RESET townlake.iceberg_as_of reads the current snapshot."
+                .to_string(),
+        ))
     }
 }
 
@@ -250,27 +222,14 @@ fn default_warehouse() -> String {
     format!("file://{}/townlake_warehouse", dir.trim_end_matches('/'))
 }
 
-unsafe fn read(var: *const *mut c_char) -> Option<String> {
-    let p = *var;
-    if p.is_null() {
-        return None;
-    }
-    let s = CStr::from_ptr(p).to_string_lossy().trim().to_string();
-    if s.is_empty() {
-        None
-    } else {
-        Some(s)
-    }
-}
-
 pub fn warehouse() -> String {
-    unsafe { read(&raw const WAREHOUSE) }.unwrap_or_else(default_warehouse)
+    WAREHOUSE.get().unwrap_or_else(default_warehouse)
 }
 
 pub fn as_of() -> Option<String> {
-    unsafe { read(&raw const AS_OF) }
+    AS_OF.get()
 }
 
 pub fn snapshot_id() -> Option<String> {
-    unsafe { read(&raw const SNAPSHOT_ID) }
+    SNAPSHOT_ID.get()
 }

@@ -1,13 +1,12 @@
 //! townlake: a governed lakehouse inside PostgreSQL.
 //!
 //! Parts live in their own folders: `iceberg/` (the Iceberg foreign data
-//! wrapper), `storage/` (object storage), `catalog/` (the in-database Iceberg
-//! catalog) and `fdw/` (pg_sys plumbing shared by the wrappers).
+//! wrapper, with its in-database catalog and object storage), `fdw/` (the
+//! wrapper-neutral FDW layer) and `pg/` (shims over Postgres internals).
 
 use pgrx::prelude::*;
 
 pub mod audit;
-pub mod catalog;
 pub mod errors;
 pub mod fdw;
 pub mod governance;
@@ -16,7 +15,6 @@ pub mod iceberg;
 pub mod pg;
 pub mod pii;
 pub mod runtime;
-pub mod storage;
 
 ::pgrx::pg_module_magic!();
 
@@ -27,8 +25,24 @@ pub extern "C-unwind" fn _PG_init() {
     governance::init();
     audit::init();
     pii::init();
-    guc::reserve_prefix();
+    pg::hooks::install();
+    // SAFETY: plain read of a postmaster flag.
+    if unsafe { pg_sys::process_shared_preload_libraries_in_progress } {
+        pg::worker::register_launcher();
+    }
+    pg::settings::reserve_prefix();
 }
+
+// Schema lake is the API; lake_internal holds what townlake's own code calls
+// and users should not (docs/architecture-sql.md). pgrx creates it before
+// the functions declared with `schema = "lake_internal"` and the SQL blocks
+// that name it in their `requires`.
+#[pg_schema]
+mod lake_internal {}
+
+// The last block of the extension script: privileges that span the parts and
+// dump/restore support for every part's tables.
+extension_sql_file!("../sql/finalize.sql", name = "finalize", finalize);
 
 #[cfg(feature = "pg_test")]
 #[pg_schema]
@@ -179,7 +193,7 @@ mod tests {
 
     #[pg_test(error = "governance operation \"enable_pii\" cannot be called from SQL")]
     fn internal_operations_are_refused_from_sql() {
-        Spi::run("SELECT lake._privileged('enable_pii', '{\"reason\": \"x\"}')").unwrap();
+        Spi::run("SELECT lake_internal._privileged('enable_pii', '{\"reason\": \"x\"}')").unwrap();
     }
 
     #[pg_test(error = "Iceberg table \"pgtest.nothere\" does not exist in catalog \"lake_local\"")]

@@ -227,7 +227,7 @@ def test_verify_audit_detects_an_edited_deleted_or_inserted_record(admin, ana):
     # a well-chained record added behind the writer's back: the chain head disagrees
     assert tampered(admin, """
         INSERT INTO lake.audit_batches
-        SELECT c.last_id + 1, now(), c.last_hash, ARRAY[r.id], ARRAY[r.rec], ARRAY[lake._gov_chain_hash(c.last_hash, r.rec)]
+        SELECT c.last_id + 1, now(), c.last_hash, ARRAY[r.id], ARRAY[r.rec], ARRAY[lake_internal._gov_chain_hash(c.last_hash, r.rec)]
           FROM lake.audit_chain c,
                LATERAL (SELECT u AS id, json_build_object('id', u, 'kind', 'statement', 'outcome', 'ok')::text AS rec
                           FROM gen_random_uuid() u) r""")

@@ -290,13 +290,13 @@ def test_restored_state_keeps_working(source, restored):
 def test_restore_mode_is_off_in_ordinary_sessions(restored):
     db, _ = restored
     with session(db) as admin:
-        assert one(admin, "SELECT lake._restoring()") is False
+        assert one(admin, "SELECT lake_internal._restoring()") is False
         admin.execute("SET check_function_bodies = off")
-        assert one(admin, "SELECT lake._restoring()") is False  # row_security still on
+        assert one(admin, "SELECT lake_internal._restoring()") is False  # row_security still on
         admin.execute("SET row_security = off")
-        assert one(admin, "SELECT lake._restoring()") is True
+        assert one(admin, "SELECT lake_internal._restoring()") is True
     with connect(db) as c:
-        c.execute(sql.SQL("GRANT EXECUTE ON FUNCTION lake._restoring() TO {}").format(sql.Identifier(BOB)))
+        c.execute(sql.SQL("GRANT EXECUTE ON FUNCTION lake_internal._restoring() TO {}").format(sql.Identifier(BOB)))
     with session(db, BOB) as bob:  # not a superuser: never restoring
         bob.execute("SET check_function_bodies = off; SET row_security = off")
-        assert one(bob, "SELECT lake._restoring()") is False
+        assert one(bob, "SELECT lake_internal._restoring()") is False

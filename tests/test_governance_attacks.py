@@ -335,14 +335,14 @@ INTERNAL_OPERATIONS = ["enable_pii", "disable_pii", "pii_grants_active", "expire
 
 @pytest.mark.parametrize("op", INTERNAL_OPERATIONS)
 def test_internal_operations_cannot_be_called_from_sql(admin, ana, op):
-    err = error_of(ana, "SELECT lake._op_enable_pii(0, '{}')")
+    err = error_of(ana, "SELECT lake_internal._op_enable_pii(0, '{}')")
     assert "permission denied" in str(err)
     grant = grant_pii(admin)
     sessions_before = rows(admin, "SELECT count(*) FROM lake.pii_sessions")[0][0]
     try:
         # Only townlake's own code paths reach these: through SQL they would
         # write PII-session rows for other sessions or skip the gate's checks.
-        err = error_of(ana, "SELECT lake._privileged(%s, %s::jsonb)",
+        err = error_of(ana, "SELECT lake_internal._privileged(%s, %s::jsonb)",
                        (op, json.dumps({"reason": "x", "ttl": "1 hour", "session_id": 1, "relid": 1, "rel": 1})))
         assert isinstance(err, psycopg.errors.InsufficientPrivilege), err
         assert f'governance operation "{op}" cannot be called from SQL' in str(err)

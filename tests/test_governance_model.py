@@ -241,7 +241,7 @@ def test_governance_tables_are_closed_to_analysts(ana):
     for table in ("lake.governed_columns", "lake.reviews", "lake.access_grants", "lake.access_requests",
                   "lake.pending_reviews", "lake.mask_key", "lake.audit_log"):
         assert "permission denied" in str(error_of(ana, f"SELECT * FROM {table}")), table
-    assert "permission denied" in str(error_of(ana, "SELECT lake._op_approve_table(0, '{}')"))
+    assert "permission denied" in str(error_of(ana, "SELECT lake_internal._op_approve_table(0, '{}')"))
 
 
 def test_background_worker_revokes_expired_grants(admin, rev):
@@ -295,6 +295,14 @@ def test_pii_scanner_suggestions_feed_the_review_queue(admin):
     got = rows(admin, "SELECT state, suggested_sensitivity FROM lake.pending_reviews "
                       "WHERE relation = 'crm.leads' AND column_name = 'remark'")
     assert got == [("recheck", "pii")]
+    # the scanner told governance about each changed finding (the PII ->
+    # governance contract, docs/architecture-sql.md): the review log has the
+    # suggestion and the column's state when it changed
+    logged = rows(admin, "SELECT column_name, actor, detail->>'suggested_sensitivity', "
+                         "detail->>'state', (detail->>'recheck')::boolean FROM lake.reviews "
+                         "WHERE action = 'pii_finding_changed' AND relid = 'crm.leads'::regclass ORDER BY id")
+    assert logged == [("contact", "townlake", "pii", "pending", False),
+                      ("remark", "townlake", "pii", "approved", True)]
 
 
 def test_time_travel_is_refused_through_published_views(gov, admin, ana, rev, local_lake):

@@ -183,7 +183,7 @@ def test_errors_are_recorded_and_the_scan_goes_on(conn, shop):
 
 
 def test_system_and_townlake_schemas_are_not_scanned(conn, shop):
-    schemas = {r[0] for r in conn.execute("SELECT DISTINCT schema_name FROM lake.pii_relations()").fetchall()}
+    schemas = {r[0] for r in conn.execute("SELECT DISTINCT schema_name FROM lake_internal.pii_relations()").fetchall()}
     assert not schemas & {"lake", "pg_catalog", "information_schema"}
 
 

@@ -5,7 +5,7 @@ Each test fails against the code before the fix: the maintenance functions
 were PUBLIC and checked nothing, elevated catalog SQL resolved operators
 through the caller's search_path, orphan removal deleted an open
 transaction's files, any role with USAGE on the server could attach any
-table (governed ones included), and `lake._privileged` ran internal
+table (governed ones included), and `lake._privileged` (now lake_internal._privileged) ran internal
 operations for anyone.
 """
 
@@ -31,9 +31,6 @@ ROLES = [ANA, OWN, ING, MNT]
 # safe. A new PUBLIC function fails test_public_functions_are_reviewed
 # until it is added here with its reason.
 REVIEWED_PUBLIC = {
-    "_governance_internal": "reads a backend flag",
-    "_privileged": "dispatches only operations that check the caller themselves",
-    "_iceberg_row_visible": "row-security predicate of lake.iceberg_tables; answers a yes/no for a name",
     "access_gate": "checks the caller's own access",
     "allow_attach": "owner-only, checked inside",
     "approve_column": "reviewers only, checked inside",
@@ -48,8 +45,6 @@ REVIEWED_PUBLIC = {
     "enable_pii": "checks the caller's pii grants",
     "eval_classifier": "reads a labels table with the caller's rights",
     "eval_classifier_details": "reads a labels table with the caller's rights",
-    "eval_classifier_by_oid": "body of eval_classifier: reads with the caller's rights",
-    "eval_classifier_details_by_oid": "body of eval_classifier_details: reads with the caller's rights",
     "expire_snapshots": "table owner or lake_maintainer, checked inside",
     "explain_access": "the caller's own access",
     "govern_schema": "superusers only, checked inside",
@@ -78,6 +73,14 @@ REVIEWED_PUBLIC = {
     "set_partitioning": "table owner or lake_maintainer, checked inside",
     "set_row_filter": "reviewers only, checked inside",
     "snapshots": "needs SELECT on the foreign table, checked inside",
+}
+
+# The only functions in schema lake_internal that PUBLIC may execute: entry
+# points that must run as their caller, each checking the caller itself.
+REVIEWED_INTERNAL_PUBLIC = {
+    "_governance_internal": "reads a backend flag (the event triggers ask it)",
+    "_privileged": "dispatches only operations that check the caller themselves",
+    "_iceberg_row_visible": "row-security predicate of lake.iceberg_tables; answers a yes/no for a name",
 }
 
 
@@ -138,10 +141,21 @@ def test_public_functions_are_reviewed(admin):
            AND has_function_privilege('public', p.oid, 'EXECUTE')""")}
     unreviewed = sorted(public - set(REVIEWED_PUBLIC))
     assert not unreviewed, f"functions executable by PUBLIC without review: {unreviewed}"
-    # internal helpers in particular
+    internal = {r[0] for r in rows(admin, """
+        SELECT p.proname FROM pg_proc p
+         WHERE p.pronamespace = 'lake_internal'::regnamespace
+           AND has_function_privilege('public', p.oid, 'EXECUTE')""")}
+    assert internal == set(REVIEWED_INTERNAL_PUBLIC), \
+        f"internal functions executable by PUBLIC: {sorted(internal)}, reviewed: {sorted(REVIEWED_INTERNAL_PUBLIC)}"
+    # internal helpers in particular, in either schema
     for name in ("iceberg_foreign_table_created", "scan", "_op_enable_pii", "_gov_publish", "pii_relations",
                  "audit_pending", "_check_row_filter"):
-        assert name not in public, name
+        assert name not in public | internal, name
+    # and no internal-looking name is left in the API
+    leftovers = [r[0] for r in rows(admin, """
+        SELECT p.proname FROM pg_proc p WHERE p.pronamespace = 'lake'::regnamespace
+           AND (p.proname LIKE '\\_%' OR p.proname LIKE '%\\_by\\_oid')""")]
+    assert leftovers == [], leftovers
 
 
 def plant_operator(conn, schema):

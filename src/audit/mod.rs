@@ -29,9 +29,46 @@ use pgrx::{GucContext, GucFlags, GucRegistry, GucSetting};
 use serde_json::Value;
 
 use crate::errors::LakeError;
-use crate::governance::hooks::Touched;
-use crate::governance::pii_session;
 use record::{Completion, Outcome, Record};
+
+/// A governed relation a statement reads, and how: what the part that
+/// governs access hands to the audit log (audit records what it is given).
+#[derive(Clone, Debug)]
+pub struct Touched {
+    pub relid: pg_sys::Oid,
+    pub raw_name: String,
+    /// Read through its published view (true) or directly (owners, superusers).
+    pub via_view: bool,
+    /// The relation's published view, whose masked columns decide whether
+    /// parameter values are stored.
+    pub published_view: Option<pg_sys::Oid>,
+    /// Attribute numbers read (0 = the whole row).
+    pub attnums: Vec<i16>,
+}
+
+/// What the audit log asks of the session it records: whether PII is on,
+/// and how many values it has revealed so far. Governance provides it at
+/// load time; without it, nothing counts as revealed.
+#[derive(Clone, Copy)]
+pub struct SessionProbe {
+    pub pii_active: fn() -> bool,
+    pub reveal_count: fn() -> u64,
+}
+
+static SESSION_PROBE: std::sync::OnceLock<SessionProbe> = std::sync::OnceLock::new();
+
+/// Sets the session probe (from `_PG_init`).
+pub fn set_session_probe(probe: SessionProbe) {
+    let _ = SESSION_PROBE.set(probe);
+}
+
+fn pii_active() -> bool {
+    SESSION_PROBE.get().is_some_and(|p| (p.pii_active)())
+}
+
+fn reveal_count() -> u64 {
+    SESSION_PROBE.get().map_or(0, |p| (p.reveal_count)())
+}
 
 /// Record statements on governed data (superusers may switch it off, e.g. to
 /// benchmark; analysts cannot).
@@ -46,8 +83,6 @@ pub static BACKEND_SLOTS: GucSetting<i32> = GucSetting::<i32>::new(512);
 pub static ROLE_SLOTS: GucSetting<i32> = GucSetting::<i32>::new(0);
 /// Seconds a statement waits for room in the queue before it fails.
 pub static QUEUE_WAIT: GucSetting<i32> = GucSetting::<i32>::new(30);
-/// Seconds between sweeps that revoke expired grants in every database.
-pub static SWEEP_SECONDS: GucSetting<i32> = GucSetting::<i32>::new(10);
 
 /// Records a backend keeps open (RUNNING) at once; starting one more writes
 /// the oldest as `open`, so long-lived cursors do not pin queue slots.
@@ -115,7 +150,7 @@ pub fn init() {
     GucRegistry::define_int_guc(
         c"townlake.audit_queue_slots",
         c"Records the shared-memory audit queue holds (8 kB each).",
-        c"",
+        c"Set at server start; the queue lives in shared memory and in townlake/audit_queue in the data directory.",
         &QUEUE_SLOTS,
         16,
         65536,
@@ -135,7 +170,7 @@ pub fn init() {
     GucRegistry::define_int_guc(
         c"townlake.audit_role_slots",
         c"Audit queue slots all sessions of one role may hold together (0: a quarter of the queue).",
-        c"",
+        c"Keeps one role from filling the queue for everyone; a role at its share waits for its own records to be written.",
         &ROLE_SLOTS,
         0,
         65536,
@@ -145,38 +180,23 @@ pub fn init() {
     GucRegistry::define_int_guc(
         c"townlake.audit_queue_wait",
         c"Seconds a statement on governed data waits for room in the audit queue before it fails.",
-        c"",
+        c"A statement that cannot get a queue slot within this time fails instead of running unaudited. Superusers only; can be set per role.",
         &QUEUE_WAIT,
         1,
         3600,
         GucContext::Suset,
         GucFlags::default(),
     );
-    GucRegistry::define_int_guc(
-        c"townlake.grant_sweep_seconds",
-        c"Seconds between background sweeps that revoke expired access grants.",
-        c"",
-        &SWEEP_SECONDS,
-        1,
-        86400,
-        GucContext::Sighup,
-        GucFlags::default(),
-    );
     // SAFETY: plain read of a postmaster flag.
     if unsafe { pg_sys::process_shared_preload_libraries_in_progress } {
         queue::request(QUEUE_SLOTS.get().max(16) as u32);
-        worker::register_launcher();
+        worker::register();
     }
-    // SAFETY: process-local callbacks with static functions.
-    unsafe {
-        pg_sys::RegisterXactCallback(Some(on_xact), std::ptr::null_mut());
-        pg_sys::RegisterSubXactCallback(Some(on_subxact), std::ptr::null_mut());
-        pg_sys::CacheRegisterRelcacheCallback(Some(on_relcache), pg_sys::Datum::from(0usize));
-    }
+    crate::pg::xact::register(Some(on_xact), Some(on_subxact));
+    crate::pg::callbacks::on_relcache(on_relcache);
 }
 
-#[pg_guard]
-unsafe extern "C-unwind" fn on_relcache(_arg: pg_sys::Datum, _relid: pg_sys::Oid) {
+fn on_relcache(_relid: pg_sys::Oid) {
     // a published view may have been replaced (its masks changed), a
     // column or relation renamed (the names in records)
     MASKED.with(|m| {
@@ -233,7 +253,7 @@ pub unsafe fn statement_started(qd: *mut pg_sys::QueryDesc, touched: Vec<Touched
     let mut params = param_values((*qd).params);
     // Values may feed a masked PII column: stored only when the session has
     // PII on (the record then says whether it revealed anything).
-    let masked = params.is_some() && !pii_session::session_active() && touches_masked(&touched);
+    let masked = params.is_some() && !pii_active() && touches_masked(&touched);
     if masked {
         for v in params.iter_mut().flatten() {
             *v = v.as_ref().map(|_| MASKED_VALUE.to_string());
@@ -248,7 +268,7 @@ pub unsafe fn statement_started(qd: *mut pg_sys::QueryDesc, touched: Vec<Touched
             ticket,
             rows: 0,
             started: Instant::now(),
-            reveals_at_start: pii_session::reveal_count(),
+            reveals_at_start: reveal_count(),
             subxact: pg_sys::GetCurrentSubTransactionId(),
             id,
             query,
@@ -390,19 +410,19 @@ fn output_function(t: pg_sys::Oid) -> Option<pg_sys::Oid> {
 /// name: published columns carry their raw column's name).
 fn touches_masked(touched: &[Touched]) -> bool {
     touched.iter().any(|t| {
-        let masked = masked_columns(t.relid);
+        let masked = masked_columns(t.relid, t.published_view);
         !masked.is_empty() && t.attnums.iter().any(|a| *a == 0 || masked.contains(a))
     })
 }
 
 /// Raw attribute numbers of `relid` that its published view shows masked:
 /// those whose view column is not the plain raw column.
-fn masked_columns(relid: pg_sys::Oid) -> Vec<i16> {
+fn masked_columns(relid: pg_sys::Oid, published_view: Option<pg_sys::Oid>) -> Vec<i16> {
     if let Some(m) = MASKED.with(|m| m.borrow().get(&relid).cloned()) {
         return m;
     }
     let mut out = Vec::new();
-    if let Some(view) = crate::governance::cache::governed(relid).and_then(|g| g.published_view) {
+    if let Some(view) = published_view {
         // SAFETY: the view exists (the cache says so) and is locked as
         // statements reading it lock it; its rule's target list is read only.
         unsafe {
@@ -410,8 +430,7 @@ fn masked_columns(relid: pg_sys::Oid) -> Vec<i16> {
             if !rel.is_null() {
                 if (*(*rel).rd_rel).relkind as u8 == pg_sys::RELKIND_VIEW {
                     let query = pg_sys::get_view_query(rel);
-                    for te in crate::governance::hooks::list_pointers((*query).targetList) {
-                        let te = te as *mut pg_sys::TargetEntry;
+                    for te in pgrx::PgList::<pg_sys::TargetEntry>::from_pg((*query).targetList).iter_ptr() {
                         if (*te).resjunk || (*te).resname.is_null() {
                             continue;
                         }
@@ -464,7 +483,7 @@ fn spill_oldest_open() {
             outcome: Outcome::Open,
             rows: Some(rows),
             duration_us: Some(started.elapsed().as_micros() as i64),
-            pii: pii_session::reveal_count() > reveals,
+            pii: reveal_count() > reveals,
         };
         queue::complete(ticket, &c, false, shares().backend / 2);
     }
@@ -564,7 +583,7 @@ fn finish(e: InFlight, outcome: Outcome, wait: bool, may_wait: bool) {
         outcome,
         rows: Some(e.rows),
         duration_us: Some(e.started.elapsed().as_micros() as i64),
-        pii: pii_session::reveal_count() > e.reveals_at_start,
+        pii: reveal_count() > e.reveals_at_start,
     };
     let ticket = if e.spilled {
         let mut rec = Record::for_event("statement_end", serde_json::json!({ "record_id": e.id }), now_pg());
@@ -620,20 +639,13 @@ fn abort_outcome() -> Outcome {
     }
 }
 
-#[pg_guard]
-unsafe extern "C-unwind" fn on_xact(event: pg_sys::XactEvent::Type, _arg: *mut std::ffi::c_void) {
+fn on_xact(event: crate::pg::xact::XactEvent) {
     if matches!(event, pg_sys::XactEvent::XACT_EVENT_ABORT | pg_sys::XactEvent::XACT_EVENT_PARALLEL_ABORT) {
         finish_where(|_| true, abort_outcome());
     }
 }
 
-#[pg_guard]
-unsafe extern "C-unwind" fn on_subxact(
-    event: pg_sys::SubXactEvent::Type,
-    my_subid: pg_sys::SubTransactionId,
-    _parent: pg_sys::SubTransactionId,
-    _arg: *mut std::ffi::c_void,
-) {
+fn on_subxact(event: crate::pg::xact::SubXactEvent, my_subid: pg_sys::SubTransactionId, _parent: pg_sys::SubTransactionId) {
     if event == pg_sys::SubXactEvent::SUBXACT_EVENT_ABORT_SUB {
         // statements started in the aborted subtransaction or its children
         finish_where(|e| e.subxact >= my_subid, abort_outcome());
@@ -644,13 +656,11 @@ fn ensure_exit_callback() {
     if EXIT_CALLBACK.with(Cell::get) {
         return;
     }
-    // SAFETY: registers a process-local exit callback once.
-    unsafe { pg_sys::before_shmem_exit(Some(on_exit), pg_sys::Datum::from(0usize)) };
+    crate::pg::callbacks::before_exit(on_exit);
     EXIT_CALLBACK.with(|c| c.set(true));
 }
 
-#[pg_guard]
-unsafe extern "C-unwind" fn on_exit(_code: i32, _arg: pg_sys::Datum) {
+fn on_exit() {
     finish_where(|_| true, Outcome::Terminated);
 }
 
@@ -712,3 +722,11 @@ fn audit_queue_stats() -> pgrx::JsonB {
         "role_share": s.role,
     }))
 }
+
+// The audit log's tables and view; its triggers use governance's append-only
+// trigger function, so it runs after sql/governance/governance.sql.
+extension_sql_file!(
+    "../../sql/audit/audit.sql",
+    name = "audit",
+    requires = ["governance", audit_pending, audit_queue_stats]
+);

@@ -148,8 +148,6 @@ static mut READY: *mut (u32, pg_sys::Oid) = null_mut();
 /// The mapped slots (inherited by every child of the postmaster).
 static mut SLOTS: *mut u8 = null_mut();
 static mut NSLOTS_REQUESTED: u32 = 0;
-static mut PREV_SHMEM_REQUEST: pg_sys::shmem_request_hook_type = None;
-static mut PREV_SHMEM_STARTUP: pg_sys::shmem_startup_hook_type = None;
 
 const TRANCHE: &std::ffi::CStr = c"townlake_audit";
 const SEGMENT: &std::ffi::CStr = c"townlake audit queue";
@@ -159,38 +157,33 @@ const READY_SEGMENT: &std::ffi::CStr = c"townlake audit ready list";
 /// shared_preload_libraries is being processed).
 pub fn request(nslots: u32) {
     // SAFETY: _PG_init of a preloaded library, on the postmaster's main thread.
-    unsafe {
-        NSLOTS_REQUESTED = nslots;
-        PREV_SHMEM_REQUEST = pg_sys::shmem_request_hook;
-        pg_sys::shmem_request_hook = Some(on_shmem_request);
-        PREV_SHMEM_STARTUP = pg_sys::shmem_startup_hook;
-        pg_sys::shmem_startup_hook = Some(on_shmem_startup);
-    }
+    unsafe { NSLOTS_REQUESTED = nslots };
+    crate::pg::shmem::register(crate::pg::shmem::SharedMemory { request: on_shmem_request, startup: on_shmem_startup });
 }
 
 fn ready_bytes(nslots: u32) -> usize {
     nslots as usize * std::mem::size_of::<(u32, pg_sys::Oid)>()
 }
 
-#[pgrx::pg_guard]
-unsafe extern "C-unwind" fn on_shmem_request() {
-    if let Some(prev) = PREV_SHMEM_REQUEST {
-        prev();
+fn on_shmem_request() {
+    // SAFETY: called by pg::shmem from the postmaster's shmem_request hook,
+    // the one place these requests are allowed.
+    unsafe {
+        pg_sys::RequestAddinShmemSpace(std::mem::size_of::<Header>() + ready_bytes(NSLOTS_REQUESTED));
+        pg_sys::RequestNamedLWLockTranche(TRANCHE.as_ptr(), 1);
     }
-    pg_sys::RequestAddinShmemSpace(std::mem::size_of::<Header>() + ready_bytes(NSLOTS_REQUESTED));
-    pg_sys::RequestNamedLWLockTranche(TRANCHE.as_ptr(), 1);
 }
 
 /// Runs in the postmaster at startup and after every crash restart (all other
 /// processes are gone then): maps the spool file and recovers its records.
-#[pgrx::pg_guard]
-unsafe extern "C-unwind" fn on_shmem_startup() {
-    if let Some(prev) = PREV_SHMEM_STARTUP {
-        prev();
-    }
-    // AddinShmemInitLock, as Postgres' own addins use it.
-    let init_lock = &raw mut (*pg_sys::MainLWLockArray.add(21)).lock;
-    pg_sys::LWLockAcquire(init_lock, pg_sys::LWLockMode::LW_EXCLUSIVE);
+fn on_shmem_startup() {
+    // SAFETY: the postmaster, with no other process attached, creates or
+    // finds the named structures under AddinShmemInitLock; the spool file is
+    // mapped and its records recovered before any backend can use them.
+    crate::pg::shmem::with_addin_init_lock(|| unsafe { init_queue() });
+}
+
+unsafe fn init_queue() {
     let mut found = false;
     let header = pg_sys::ShmemInitStruct(SEGMENT.as_ptr(), std::mem::size_of::<Header>(), &mut found) as *mut Header;
     let mut ready_found = false;
@@ -228,7 +221,6 @@ unsafe extern "C-unwind" fn on_shmem_startup() {
     }
     HEADER = header;
     READY = ready;
-    pg_sys::LWLockRelease(init_lock);
 }
 
 pub struct Recovered {

@@ -12,7 +12,7 @@ use pgrx::pg_sys;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::governance::hooks::Touched;
+use super::Touched;
 
 #[derive(Serialize, Deserialize, Clone, Debug, Default)]
 pub struct Record {
@@ -165,7 +165,7 @@ pub fn next_id(pg_time_us: i64) -> String {
     let hi = splitmix64(seed ^ n);
     let lo = splitmix64(hi ^ seed.rotate_left(17) ^ n.wrapping_mul(0x2545_F491_4F6C_DD1D));
     // Postgres epoch (2000-01-01) to Unix epoch
-    let unix_ms = ((pg_time_us / 1000) + 946_684_800_000).max(0) as u64;
+    let unix_ms = crate::pg::time::pg_micros_to_unix_millis_trunc(pg_time_us).max(0) as u64;
     uuid_v7(unix_ms, ((hi as u128) << 64) | lo as u128).to_string()
 }
 

@@ -1,14 +1,11 @@
 //! Background workers of the audit queue.
 //!
-//! The launcher (one, started with the server, connected to no database)
-//! completes records whose backend vanished, and starts a writer for each
-//! database that has records waiting, plus, every
-//! `townlake.grant_sweep_seconds`, for every database, so expired grants are
-//! revoked even where nobody queries. A writer connects to one database,
-//! appends its records to `lake.audit_log` (hash-chained) in a transaction,
-//! frees their slots once the commit is flushed to the WAL on disk, revokes
-//! expired grants, and exits after a few idle seconds so it never holds a
-//! database open for long.
+//! The shared launcher (pg::worker) completes records whose backend vanished
+//! and starts a writer for each database that has records waiting. A writer
+//! connects to one database, appends its records to `lake.audit_log`
+//! (hash-chained) in a transaction, frees their slots once the commit is
+//! flushed to the WAL on disk, and exits after a few idle seconds so it
+//! never holds a database open for long.
 //!
 //! Commits are asynchronous: Postgres' WAL writer flushes them in its own
 //! time (within about `wal_writer_delay`), and the writer frees a batch's
@@ -19,16 +16,15 @@
 //! `FLUSH_EVERY`, or when the queue is half full: it keeps taking records
 //! while the flush happens elsewhere.
 
-use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use pgrx::bgworkers::{BackgroundWorker, BackgroundWorkerBuilder, SignalWakeFlags};
+use pgrx::bgworkers::{BackgroundWorker, SignalWakeFlags};
 use pgrx::prelude::*;
 
 use super::queue::{self, Taken};
 use super::chain;
 use super::record::{finished_json, record_id};
-use super::SWEEP_SECONDS;
+use crate::pg::worker::in_transaction;
 
 const WRITER_IDLE_EXIT: Duration = Duration::from_secs(3);
 const BATCH: usize = 256;
@@ -39,153 +35,52 @@ const POLL: Duration = Duration::from_millis(10);
 /// writer flushes itself (each flush is one fsync).
 const FLUSH_EVERY: Duration = Duration::from_millis(200);
 
-/// Registers the launcher (from `_PG_init` of the preloaded library).
-pub fn register_launcher() {
-    BackgroundWorkerBuilder::new("townlake audit launcher")
-        .set_type("townlake audit launcher")
-        .set_library("townlake")
-        .set_function("townlake_audit_launcher")
-        .enable_spi_access()
-        .set_restart_time(Some(Duration::from_secs(5)))
-        .load();
+/// Registers the writer with the shared launcher (pg::worker), from
+/// `_PG_init` of the preloaded library.
+pub fn register() {
+    crate::pg::worker::register_kind(crate::pg::worker::WorkerKind {
+        name: "townlake audit writer",
+        main: writer_main,
+        wanted: writers_wanted,
+        started: None,
+        persistent: false,
+        max_running: queue::MAX_WRITERS,
+    });
+    crate::pg::worker::register_task(crate::pg::worker::LauncherTask {
+        // SAFETY: MyLatch is the launcher's own latch in shared memory.
+        on_start: Some(|| queue::set_launcher_latch(unsafe { pg_sys::MyLatch })),
+        // records whose backend vanished are completed by the launcher
+        on_tick: Some(|_| {
+            queue::complete_orphans();
+        }),
+    });
 }
 
-fn start_writer(db: pg_sys::Oid) -> bool {
-    BackgroundWorkerBuilder::new("townlake audit writer")
-        .set_type("townlake audit writer")
-        .set_library("townlake")
-        .set_function("townlake_audit_writer")
-        .enable_spi_access()
-        .set_argument(Some(pg_sys::Datum::from(db.to_u32() as usize)))
-        .load_dynamic()
-        .is_ok()
-}
-
-/// Oids of the databases that accept connections (templates excluded).
-fn database_oids() -> Vec<pg_sys::Oid> {
-    let mut out = Vec::new();
-    // SAFETY: a catalog heap scan of the shared catalog pg_database inside a
-    // transaction, as Postgres' own launchers do it; tuples are read in place.
-    unsafe {
-        pg_sys::SetCurrentStatementStartTimestamp();
-        pg_sys::StartTransactionCommand();
-        let rel = pg_sys::table_open(pg_sys::DatabaseRelationId, pg_sys::AccessShareLock as i32);
-        let scan = pg_sys::table_beginscan_catalog(rel, 0, std::ptr::null_mut());
-        loop {
-            let tuple = pg_sys::heap_getnext(scan, pg_sys::ScanDirection::ForwardScanDirection);
-            if tuple.is_null() {
-                break;
-            }
-            let data = (*tuple).t_data;
-            let form = (data as *mut u8).add((*data).t_hoff as usize) as *const pg_sys::FormData_pg_database;
-            if (*form).datallowconn && !(*form).datistemplate {
-                out.push((*form).oid);
-            }
-        }
-        pg_sys::table_endscan(scan);
-        pg_sys::table_close(rel, pg_sys::AccessShareLock as i32);
-        pg_sys::CommitTransactionCommand();
+/// Databases with records waiting and no writer yet. Records of a database
+/// dropped before its writer got to them are discarded here.
+fn writers_wanted(dbs: &mut crate::pg::worker::Databases) -> Vec<pg_sys::Oid> {
+    let mut wanted = queue::databases_with_records();
+    if wanted.is_empty() {
+        return wanted;
     }
-    out
-}
-
-#[pg_guard]
-#[no_mangle]
-pub extern "C-unwind" fn townlake_audit_launcher(_arg: pg_sys::Datum) {
-    BackgroundWorker::attach_signal_handlers(SignalWakeFlags::SIGHUP | SignalWakeFlags::SIGTERM);
-    BackgroundWorker::connect_worker_to_spi(None, None);
-    // SAFETY: MyLatch is this process' latch in shared memory.
-    queue::set_launcher_latch(unsafe { pg_sys::MyLatch });
-    let mut last_start: HashMap<u32, Instant> = HashMap::new();
-    let mut last_sweep: Option<Instant> = None;
-    let mut sweep_queue: Vec<pg_sys::Oid> = Vec::new();
-    while BackgroundWorker::wait_latch(Some(Duration::from_millis(250))) {
-        if BackgroundWorker::sighup_received() {
-            // SAFETY: reloads the configuration file in this process.
-            unsafe { pg_sys::ProcessConfigFile(pg_sys::GucContext::PGC_SIGHUP) };
-        }
-        queue::complete_orphans();
-        let sweep_every = Duration::from_secs(SWEEP_SECONDS.get().max(1) as u64);
-        if last_sweep.is_none_or(|t| t.elapsed() >= sweep_every) {
-            for db in database_oids() {
-                if !sweep_queue.contains(&db) {
-                    sweep_queue.push(db);
-                }
-            }
-            last_sweep = Some(Instant::now());
-        }
-        let mut wanted = queue::databases_with_records();
-        if !wanted.is_empty() {
-            // records of a database dropped before its writer got to them
-            let existing = database_oids();
-            for db in wanted.iter().filter(|db| !existing.contains(db)) {
-                let n = queue::discard(*db);
-                pgrx::log!("townlake: dropped {n} audit records of database {} which no longer exists", db.to_u32());
-            }
-            wanted.retain(|db| existing.contains(db));
-        }
-        for db in sweep_queue.iter() {
-            if !wanted.contains(db) {
-                wanted.push(*db);
-            }
-        }
-        for db in wanted {
-            if queue::writer_running(db) {
-                sweep_queue.retain(|d| *d != db);
-                continue;
-            }
-            if last_start.get(&db.to_u32()).is_some_and(|t| t.elapsed() < Duration::from_secs(1)) {
-                continue;
-            }
-            if queue::writer_count() >= queue::MAX_WRITERS {
-                break;
-            }
-            if start_writer(db) {
-                last_start.insert(db.to_u32(), Instant::now());
-                sweep_queue.retain(|d| *d != db);
-            }
-        }
+    let existing = dbs.all().to_vec();
+    for db in wanted.iter().filter(|db| !existing.contains(db)) {
+        let n = queue::discard(*db);
+        pgrx::log!("townlake: dropped {n} audit records of database {} which no longer exists", db.to_u32());
     }
+    // a writer that outlived a launcher restart is still registered in the queue
+    wanted.retain(|db| existing.contains(db) && !queue::writer_running(*db));
+    wanted
 }
 
-fn in_transaction<R>(f: impl FnOnce() -> R) -> R {
-    // SAFETY: a bgworker's own top-level transaction, as pgrx's helper does;
-    // an ERROR inside ends the worker, and Postgres aborts the transaction.
-    unsafe {
-        pg_sys::SetCurrentStatementStartTimestamp();
-        pg_sys::StartTransactionCommand();
-        pg_sys::PushActiveSnapshot(pg_sys::GetTransactionSnapshot());
-    }
-    // The worker is a superuser: names resolve in pinned schemas only, never
-    // through a search_path the database's owner set for it.
-    let r = {
-        let _path = crate::pg::security::PinnedSearchPath::new();
-        f()
-    };
-    // SAFETY: pairs with the calls above.
-    unsafe {
-        pg_sys::PopActiveSnapshot();
-        pg_sys::CommitTransactionCommand();
-    }
-    r
-}
 
-#[pg_guard]
-unsafe extern "C-unwind" fn on_writer_exit(_code: i32, _arg: pg_sys::Datum) {
-    queue::unregister_writer();
-}
-
-#[pg_guard]
-#[no_mangle]
-pub extern "C-unwind" fn townlake_audit_writer(arg: pg_sys::Datum) {
-    let db = pg_sys::Oid::from(arg.value() as u32);
+fn writer_main(db: pg_sys::Oid) {
     BackgroundWorker::attach_signal_handlers(SignalWakeFlags::SIGHUP | SignalWakeFlags::SIGTERM);
     BackgroundWorker::connect_worker_to_spi_by_oid(Some(db), None);
     if !queue::register_writer(db) {
         return;
     }
-    // SAFETY: process-local exit callback with a static function.
-    unsafe { pg_sys::before_shmem_exit(Some(on_writer_exit), pg_sys::Datum::from(0usize)) };
+    crate::pg::callbacks::before_exit(queue::unregister_writer);
     let installed = in_transaction(|| {
         Spi::get_one::<bool>(
             "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_extension WHERE extname OPERATOR(pg_catalog.=) 'townlake') \
@@ -194,7 +89,8 @@ pub extern "C-unwind" fn townlake_audit_writer(arg: pg_sys::Datum) {
         .ok()
         .flatten()
         .unwrap_or(false)
-    });
+    })
+    .unwrap_or(false);
     if !installed {
         let n = queue::discard(db);
         if n > 0 {
@@ -203,22 +99,16 @@ pub extern "C-unwind" fn townlake_audit_writer(arg: pg_sys::Datum) {
         return;
     }
     // Durability comes from the explicit WAL flush before slots are freed.
-    in_transaction(|| Spi::run("SET synchronous_commit = off"))
-        .unwrap_or_else(|e| pgrx::error!("townlake: audit writer setup failed: {e}"));
-    let sweep_every = Duration::from_secs(SWEEP_SECONDS.get().max(1) as u64);
-    let mut last_sweep: Option<Instant> = None;
+    if let Err(e) = in_transaction(|| Spi::run("SET synchronous_commit = off")).and_then(|r| r.map_err(|e| e.to_string())) {
+        pgrx::error!("townlake: audit writer setup failed: {e}");
+    }
     let mut idle_since = Instant::now();
-    // A writer started only for the grant sweep leaves at once, so it holds
-    // the database open for as short a time as possible (DROP DATABASE).
+    // A writer that finds nothing to write leaves at once, so it holds the
+    // database open for as short a time as possible (DROP DATABASE).
     let mut wrote_anything = false;
     let mut committed = Committed::default();
     let mut plans: Option<Plans> = None;
     loop {
-        if last_sweep.is_none_or(|t| t.elapsed() >= sweep_every) {
-            in_transaction(|| Spi::run("SELECT lake._op_expire_grants(10, '{}')"))
-                .unwrap_or_else(|e| pgrx::warning!("townlake: expiring grants failed: {e}"));
-            last_sweep = Some(Instant::now());
-        }
         committed.settle(false);
         let batch = queue::take(db, BATCH);
         if batch.is_empty() {
@@ -232,8 +122,9 @@ pub extern "C-unwind" fn townlake_audit_writer(arg: pg_sys::Datum) {
         }
         let full = batch.len() == BATCH;
         let awaited = batch.iter().any(|t| t.awaited);
-        in_transaction(|| append(&mut plans, &batch))
-            .unwrap_or_else(|e| pgrx::error!("townlake: writing audit records failed: {e}"));
+        if let Err(e) = in_transaction(|| append(&mut plans, &batch)).and_then(|r| r.map_err(|e| e.to_string())) {
+            pgrx::error!("townlake: writing audit records failed: {e}");
+        }
         committed.add(batch);
         // a backend waits for its record: flush now
         committed.settle(awaited);

@@ -7,6 +7,7 @@ use pgrx::pg_sys;
 use pgrx::PgSqlErrorCode;
 
 use crate::errors::{LakeError, LakeResult};
+use crate::pg::nodes;
 
 /// Collect a `List *` of `DefElem` into name → value.
 ///
@@ -14,17 +15,17 @@ use crate::errors::{LakeError, LakeResult};
 /// `list` must be NIL or a valid List of DefElem nodes.
 pub unsafe fn options_to_map(list: *mut pg_sys::List) -> BTreeMap<String, String> {
     let mut out = BTreeMap::new();
-    if list.is_null() {
-        return out;
-    }
-    for i in 0..(*list).length as usize {
-        let def = (*(*list).elements.add(i)).ptr_value as *mut pg_sys::DefElem;
-        if def.is_null() || (*def).defname.is_null() {
-            continue;
+    // SAFETY: as the caller vouches; defGetString returns a string for any
+    // DefElem argument.
+    unsafe {
+        for def in nodes::ptrs::<pg_sys::DefElem>(list) {
+            if def.is_null() || (*def).defname.is_null() {
+                continue;
+            }
+            let name = CStr::from_ptr((*def).defname).to_string_lossy().into_owned();
+            let value = CStr::from_ptr(pg_sys::defGetString(def)).to_string_lossy().into_owned();
+            out.insert(name, value);
         }
-        let name = CStr::from_ptr((*def).defname).to_string_lossy().into_owned();
-        let value = CStr::from_ptr(pg_sys::defGetString(def)).to_string_lossy().into_owned();
-        out.insert(name, value);
     }
     out
 }

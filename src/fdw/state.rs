@@ -26,11 +26,13 @@ pub fn to_private<T: Serialize>(value: &T) -> LakeResult<*mut pg_sys::List> {
 /// # Safety
 /// `list` must be a List made by `to_private`.
 pub unsafe fn from_private<T: DeserializeOwned>(list: *mut pg_sys::List) -> LakeResult<T> {
-    if list.is_null() || (*list).length < 1 {
-        return Err(LakeError::internal("foreign scan has no plan state"));
-    }
-    let node = (*(*list).elements).ptr_value as *mut pg_sys::String;
-    let text = CStr::from_ptr((*node).sval).to_string_lossy();
+    // SAFETY: a List made by to_private holds one String node.
+    let text = unsafe {
+        let Some(node) = crate::pg::nodes::ptrs::<pg_sys::String>(list).first().copied() else {
+            return Err(LakeError::internal("foreign scan has no plan state"));
+        };
+        CStr::from_ptr((*node).sval).to_string_lossy()
+    };
     serde_json::from_str(&text).map_err(|e| LakeError::internal(format!("cannot decode plan state: {e}")))
 }
 

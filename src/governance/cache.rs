@@ -54,25 +54,23 @@ pub fn invalidated() {
 
 /// Registered from `_PG_init`.
 pub fn init() {
-    // SAFETY: registers a process-local callback with a static function.
-    unsafe { pg_sys::CacheRegisterRelcacheCallback(Some(on_relcache), pg_sys::Datum::from(0usize)) };
+    crate::pg::callbacks::on_relcache(on_relcache);
 }
 
-#[pg_guard]
-unsafe extern "C-unwind" fn on_relcache(_arg: pg_sys::Datum, relid: pg_sys::Oid) {
+fn on_relcache(relid: pg_sys::Oid) {
     CACHE.with(|c| {
         if let Ok(mut c) = c.try_borrow_mut() {
             if relid == pg_sys::Oid::INVALID || relid == c.table || !c.extension_present {
                 c.valid = false;
+                // cached access decisions (gate) go stale with this
                 GENERATION.with(|g| g.set(g.get() + 1));
-                super::gate::clear_decisions();
             }
         }
     });
 }
 
 /// Sends the invalidation other backends (and this one) act on.
-#[pg_extern(name = "_governance_changed", volatile)]
+#[pg_extern(name = "_governance_changed", schema = "lake_internal", volatile)]
 fn governance_changed() -> bool {
     if let Some(table) = lake_table_oid() {
         // SAFETY: queues a relcache invalidation message, sent at commit.

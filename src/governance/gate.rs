@@ -28,6 +28,9 @@ use crate::errors::{LakeError, LakeResult};
 thread_local! {
     /// (relation, role) -> allowed until this Postgres timestamp.
     static ALLOWED: RefCell<HashMap<(u32, u32), i64>> = RefCell::new(HashMap::new());
+    /// The cache generation (cache::generation) the decisions were made in:
+    /// any invalidation since then makes them all stale.
+    static DECIDED_IN: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
 }
 
 /// Forgets every cached decision.
@@ -41,17 +44,13 @@ pub fn clear_decisions() {
 
 /// Registered from `_PG_init`: role and membership changes clear the cache.
 pub fn init() {
-    // SAFETY: registers process-local callbacks with a static function.
-    unsafe {
-        for cache in [pg_sys::SysCacheIdentifier::AUTHOID, pg_sys::SysCacheIdentifier::AUTHMEMMEMROLE,
-                      pg_sys::SysCacheIdentifier::AUTHMEMROLEMEM] {
-            pg_sys::CacheRegisterSyscacheCallback(cache as i32, Some(on_role_change), pg_sys::Datum::from(0usize));
-        }
+    use crate::pg::callbacks::{on_syscache, SysCacheIdentifier};
+    for cache in [SysCacheIdentifier::AUTHOID, SysCacheIdentifier::AUTHMEMMEMROLE, SysCacheIdentifier::AUTHMEMROLEMEM] {
+        on_syscache(cache, on_role_change);
     }
 }
 
-#[pg_guard]
-unsafe extern "C-unwind" fn on_role_change(_arg: pg_sys::Datum, _cache: i32, _hash: u32) {
+fn on_role_change() {
     super::cache::invalidated();
     clear_decisions();
 }
@@ -114,10 +113,13 @@ pub fn check(rel: pg_sys::Oid) -> Result<(), Value> {
     let user = current_user_oid();
     let key = (rel.to_u32(), user.to_u32());
     let t = now();
+    let generation = super::cache::generation();
+    if DECIDED_IN.with(|d| d.replace(generation)) != generation {
+        clear_decisions();
+    }
     if ALLOWED.with(|a| a.borrow().get(&key).is_some_and(|&until| t < until)) {
         return Ok(());
     }
-    let generation = super::cache::generation();
     let d = with_latest_snapshot(|| call_operation("access_decision", user, json!({ "rel": rel.to_u32() }), false));
     if d.get("allowed").and_then(Value::as_bool) == Some(true) {
         let until = d.get("valid_until_us").and_then(Value::as_i64).unwrap_or(i64::MAX);
@@ -154,7 +156,7 @@ pub fn check_time_travel(relid: pg_sys::Oid) -> LakeResult<()> {
     let may_read_raw =
         unsafe { pg_sys::pg_class_aclcheck(relid, current_user_oid(), pg_sys::ACL_SELECT as pg_sys::AclMode) }
             == pg_sys::AclResult::ACLCHECK_OK;
-    if may_read_raw || !crate::catalog::in_governed_schema(relid)? {
+    if may_read_raw || !crate::iceberg::catalog::in_governed_schema(relid)? {
         return Ok(());
     }
     // SAFETY: syscache lookup; NULL handled.

@@ -21,7 +21,7 @@
 //!
 //! All pointer work is in small commented shims; errors are Postgres ERRORs.
 
-use std::ffi::{c_char, c_void, CStr};
+use std::ffi::{c_char, CStr};
 
 use pgrx::prelude::*;
 use serde_json::json;
@@ -30,49 +30,12 @@ use super::cache;
 use super::gate;
 use super::pii_session;
 use super::privileged::{call_operation, current_user_oid, internal};
+use crate::audit::Touched;
+use crate::pg::nodes::{list_pointers, node_tag, string_value};
 use crate::errors::LakeError;
 
-static mut PREV_PROCESS_UTILITY: pg_sys::ProcessUtility_hook_type = None;
-static mut PREV_EXECUTOR_START: pg_sys::ExecutorStart_hook_type = None;
-static mut PREV_EXECUTOR_END: pg_sys::ExecutorEnd_hook_type = None;
-static mut PREV_EXECUTOR_RUN: pg_sys::ExecutorRun_hook_type = None;
-static mut PREV_OBJECT_ACCESS: pg_sys::object_access_hook_type = None;
-
-/// Installs the hooks (from `_PG_init`), chaining to whatever was there.
-pub fn install() {
-    // SAFETY: _PG_init runs once per process on the main thread.
-    unsafe {
-        PREV_PROCESS_UTILITY = pg_sys::ProcessUtility_hook;
-        pg_sys::ProcessUtility_hook = Some(process_utility);
-        PREV_EXECUTOR_START = pg_sys::ExecutorStart_hook;
-        pg_sys::ExecutorStart_hook = Some(executor_start);
-        PREV_EXECUTOR_END = pg_sys::ExecutorEnd_hook;
-        pg_sys::ExecutorEnd_hook = Some(executor_end);
-        PREV_EXECUTOR_RUN = pg_sys::ExecutorRun_hook;
-        pg_sys::ExecutorRun_hook = Some(executor_run);
-        PREV_OBJECT_ACCESS = pg_sys::object_access_hook;
-        pg_sys::object_access_hook = Some(object_access);
-    }
-}
 
 // ------------------------------------------------------------ list shims
-
-/// The pointer cells of a Postgres List (empty for NIL).
-pub unsafe fn list_pointers(list: *mut pg_sys::List) -> Vec<*mut c_void> {
-    if list.is_null() {
-        return Vec::new();
-    }
-    let n = (*list).length as usize;
-    (0..n).map(|i| (*(*list).elements.add(i)).ptr_value).collect()
-}
-
-unsafe fn node_tag(node: *mut c_void) -> pg_sys::NodeTag {
-    if node.is_null() {
-        pg_sys::NodeTag::T_Invalid
-    } else {
-        (*(node as *mut pg_sys::Node)).type_
-    }
-}
 
 /// Relation named by a RangeVar, if it exists (permission errors on the
 /// schema surface exactly as the statement itself would raise them).
@@ -87,14 +50,6 @@ unsafe fn range_var_oid(rv: *mut pg_sys::RangeVar) -> pg_sys::Oid {
         None,
         std::ptr::null_mut(),
     )
-}
-
-unsafe fn string_value(node: *mut c_void) -> Option<String> {
-    if node_tag(node) != pg_sys::NodeTag::T_String {
-        return None;
-    }
-    let s = (*(node as *mut pg_sys::String)).sval;
-    (!s.is_null()).then(|| CStr::from_ptr(s).to_string_lossy().into_owned())
 }
 
 // ------------------------------------------------------------ utility hook
@@ -295,73 +250,27 @@ unsafe fn check_utility(stmt: *mut pg_sys::Node, query: Option<&str>, top_level:
     }
 }
 
-#[pg_guard]
-#[allow(clippy::too_many_arguments)]
-unsafe extern "C-unwind" fn process_utility(
-    pstmt: *mut pg_sys::PlannedStmt,
-    query_string: *const c_char,
-    read_only_tree: bool,
-    context: pg_sys::ProcessUtilityContext::Type,
-    params: pg_sys::ParamListInfo,
-    query_env: *mut pg_sys::QueryEnvironment,
-    dest: *mut pg_sys::DestReceiver,
-    qc: *mut pg_sys::QueryCompletion,
-) {
-    let watched = !internal() && !pstmt.is_null() && !(*pstmt).utilityStmt.is_null();
-    if watched {
-        // the statement's own text (query_string may hold several statements)
-        let text = c_text(query_string).map(|q| {
-            let (start, len) = ((*pstmt).stmt_location.max(0) as usize, (*pstmt).stmt_len.max(0) as usize);
-            let end = if len == 0 { q.len() } else { (start + len).min(q.len()) };
-            q.get(start..end).map(|t| t.trim().to_string()).unwrap_or(q.clone())
-        });
-        let top_level = context == pg_sys::ProcessUtilityContext::PROCESS_UTILITY_TOPLEVEL;
-        check_utility((*pstmt).utilityStmt, text.as_deref(), top_level);
+pub(super) fn process_utility(call: &crate::pg::hooks::Utility) -> Option<crate::pg::hooks::AfterUtility> {
+    if internal() {
+        return None;
     }
-    // Errors pass through whole (see pg::hooks): no value lives across.
-    crate::pg::hooks::next_process_utility(
-        PREV_PROCESS_UTILITY,
-        pstmt,
-        query_string,
-        read_only_tree,
-        context,
-        params,
-        query_env,
-        dest,
-        qc,
-    );
+    // SAFETY: the chain passes a statement with a parse tree.
+    unsafe { check_utility(call.stmt(), call.text().as_deref(), call.top_level()) };
     // BEGIN READ WRITE, SET transaction_read_only = off and the like do not
     // outlast the statement while PII is on.
-    if watched {
+    Some(Box::new(|| {
         pii_session::enforce_read_only();
-    }
+    }))
 }
 
 // ------------------------------------------------------------ executor hooks
 
-/// A governed relation a statement reads, and how.
-#[derive(Clone, Debug)]
-pub struct Touched {
-    pub relid: pg_sys::Oid,
-    pub raw_name: String,
-    /// Read through its published view (true) or directly (owners, superusers).
-    pub via_view: bool,
-    /// Attribute numbers read (0 = the whole row).
-    pub attnums: Vec<i16>,
-}
-
 /// Attribute numbers in a range table entry's selectedCols (0 = whole row).
 unsafe fn selected_attnums(rte: *mut pg_sys::RangeTblEntry) -> Vec<i16> {
-    let mut attnums = Vec::new();
-    let mut member = -1;
-    loop {
-        member = pg_sys::bms_next_member((*rte).selectedCols, member);
-        if member < 0 {
-            break;
-        }
-        attnums.push((member + pg_sys::FirstLowInvalidHeapAttributeNumber) as i16);
-    }
-    attnums
+    crate::pg::nodes::members((*rte).selectedCols)
+        .into_iter()
+        .map(|member| (member + pg_sys::FirstLowInvalidHeapAttributeNumber) as i16)
+        .collect()
 }
 
 /// Raw attribute numbers behind the columns a query reads from a published
@@ -427,7 +336,7 @@ pub unsafe fn touched_relations(plan: *mut pg_sys::PlannedStmt) -> Vec<Touched> 
                 t.attnums.sort_unstable();
                 t.attnums.dedup();
             }
-            None => out.push(Touched { relid: (*rte).relid, raw_name: g.raw_name, via_view, attnums }),
+            None => out.push(Touched { relid: (*rte).relid, raw_name: g.raw_name, via_view, published_view: g.published_view, attnums }),
         }
     }
     out
@@ -529,17 +438,7 @@ unsafe fn refused_function(func: pg_sys::Oid) -> Option<String> {
 /// Postgres calls this as it prepares every function call of an expression
 /// (queries, PL/pgSQL's simple expressions, fast-path calls): the one place
 /// that sees built-in functions too.
-#[pg_guard]
-unsafe extern "C-unwind" fn object_access(
-    access: pg_sys::ObjectAccessType::Type,
-    class_id: pg_sys::Oid,
-    object_id: pg_sys::Oid,
-    sub_id: i32,
-    arg: *mut c_void,
-) {
-    if let Some(prev) = PREV_OBJECT_ACCESS {
-        prev(access, class_id, object_id, sub_id, arg);
-    }
+pub(super) unsafe fn object_access(access: pg_sys::ObjectAccessType::Type, class_id: pg_sys::Oid, object_id: pg_sys::Oid, _sub_id: i32) {
     if access == pg_sys::ObjectAccessType::OAT_FUNCTION_EXECUTE
         && class_id == pg_sys::ProcedureRelationId
         && pii_session::read_only_now()
@@ -551,8 +450,7 @@ unsafe extern "C-unwind" fn object_access(
     }
 }
 
-#[pg_guard]
-unsafe extern "C-unwind" fn executor_start(qd: *mut pg_sys::QueryDesc, eflags: i32) {
+pub(super) unsafe fn executor_start(qd: *mut pg_sys::QueryDesc, eflags: i32) {
     // the leader checked before starting parallel workers
     let leader = pg_sys::ParallelWorkerNumber < 0;
     let governed = leader && cache::anything_governed();
@@ -581,30 +479,23 @@ unsafe extern "C-unwind" fn executor_start(qd: *mut pg_sys::QueryDesc, eflags: i
     if governed {
         check_published_views((*qd).plannedstmt);
     }
-    // Errors pass through whole (see pg::hooks): no value lives across.
-    crate::pg::hooks::next_executor_start(PREV_EXECUTOR_START, qd, eflags);
 }
 
 /// Marks the executor running, so `lake.pii_revealed` knows whether the
 /// rows it computes belong to a statement started with PII on.
-#[pg_guard]
-unsafe extern "C-unwind" fn executor_run(
-    qd: *mut pg_sys::QueryDesc,
-    direction: pg_sys::ScanDirection::Type,
-    count: u64,
-    execute_once: bool,
-) {
-    let _running = pii_session::executor_running(qd as usize);
-    // Errors pass through whole (see pg::hooks); the running mark they skip
-    // is cleared by the (sub)transaction abort (pii_session).
-    crate::pg::hooks::next_executor_run(PREV_EXECUTOR_RUN, qd, direction, count, execute_once);
+pub(super) unsafe fn executor_run_before(qd: *mut pg_sys::QueryDesc) {
+    // An ERROR skips `executor_run_after`: the (sub)transaction abort clears
+    // the running mark then (pii_session).
+    pii_session::executor_run_started(qd as usize);
+}
+
+pub(super) unsafe fn executor_run_after(qd: *mut pg_sys::QueryDesc) {
+    pii_session::executor_run_finished(qd as usize);
     // audit rows add up over every run (each FETCH of a cursor)
     crate::audit::statement_ran(qd);
 }
 
-#[pg_guard]
-unsafe extern "C-unwind" fn executor_end(qd: *mut pg_sys::QueryDesc) {
+pub(super) unsafe fn executor_end(qd: *mut pg_sys::QueryDesc) {
     pii_session::executor_ended(qd as usize);
     crate::audit::statement_ended(qd);
-    crate::pg::hooks::next_executor_end(PREV_EXECUTOR_END, qd);
 }

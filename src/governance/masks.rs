@@ -244,23 +244,7 @@ pub unsafe extern "C-unwind" fn townlake_mask_hash_keyed(fcinfo: pg_sys::Functio
     text_datum(&[&hex])
 }
 
-extension_sql!(
-    r#"
-CREATE FUNCTION lake.mask_email(value text) RETURNS text
-LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'townlake_mask_email';
-CREATE FUNCTION lake.mask_redact(value anyelement) RETURNS anyelement
-LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'townlake_mask_redact';
-CREATE FUNCTION lake.mask_ip_prefix(value inet) RETURNS inet
-LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'townlake_mask_ip_prefix';
-CREATE FUNCTION lake.mask_year(value date) RETURNS date
-LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'townlake_mask_year';
-CREATE FUNCTION lake.mask_partial(value text, keep_first integer DEFAULT 1, keep_last integer DEFAULT 1) RETURNS text
-LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'townlake_mask_partial';
-CREATE FUNCTION lake.mask_hash_keyed(value text, key bytea) RETURNS text
-LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE AS 'MODULE_PATHNAME', 'townlake_mask_hash_keyed';
-"#,
-    name = "native_masks"
-);
+extension_sql_file!("../../sql/governance/masks.sql", name = "native_masks");
 
 /// The mask reviewers name (`lake.mask_hash(text)`). Published views call
 /// `mask_hash_keyed` in its place; called directly it works for superusers

@@ -1,7 +1,7 @@
 //! Governance: closed-by-default review of governed relations, published
 //! views with masks, time-limited grants, PII sessions and audit (issue 4).
 //!
-//! Most of the model is SQL (sql/governance.sql): tables, review functions
+//! Most of the model is SQL (sql/governance/governance.sql): tables, review functions
 //! and the generator of published views. Rust supplies what SQL cannot do
 //! safely: knowing the real caller while acting with the extension's
 //! privileges (`privileged`), the per-backend PII state (`pii_session`), the
@@ -17,6 +17,8 @@ pub mod pii_session;
 pub mod planner;
 pub mod predicate;
 pub mod privileged;
+pub mod settings;
+pub mod sweeper;
 
 use pgrx::prelude::*;
 
@@ -36,21 +38,60 @@ pub fn restoring() -> bool {
     }
 }
 
-/// `lake._restoring()`: `restoring()` for the restore triggers in sql/governance.sql.
-#[pg_extern(name = "_restoring", stable, parallel_safe)]
+/// `lake_internal._restoring()`: `restoring()` for the restore triggers in sql/finalize.sql.
+#[pg_extern(name = "_restoring", schema = "lake_internal", stable, parallel_safe)]
 fn restoring_sql() -> bool {
     restoring()
 }
 
 /// Called from `_PG_init`: hooks and per-backend callbacks.
 pub fn init() {
-    hooks::install();
-    planner::install();
+    settings::init();
+    // SAFETY: plain read of a postmaster flag.
+    if unsafe { pg_sys::process_shared_preload_libraries_in_progress } {
+        sweeper::register();
+    }
+    crate::pg::hooks::register(chain_links());
+    crate::audit::set_session_probe(crate::audit::SessionProbe {
+        pii_active: pii_session::session_active,
+        reveal_count: pii_session::reveal_count,
+    });
     cache::init();
     gate::init();
     pii_session::init();
 }
 
-// Runs after every other block of the extension script: it refers to the
-// Rust functions above and to the catalog tables.
-extension_sql_file!("../../sql/governance.sql", name = "governance", finalize);
+// Refers to the masks and to these Rust functions by name, so it runs after them.
+extension_sql_file!(
+    "../../sql/governance/governance.sql",
+    name = "governance",
+    requires = [
+        lake_internal,
+        "catalog_tables",
+        "native_masks",
+        privileged,
+        governance_internal,
+        governance_changed,
+        check_row_filter,
+        access_gate,
+        restoring_sql,
+        mask_hash,
+        enable_pii,
+        disable_pii,
+        pii_status,
+        pii_revealed
+    ]
+);
+
+/// Governance's links of the shared hook chain (registered from `_PG_init`).
+fn chain_links() -> crate::pg::hooks::PartHooks {
+    crate::pg::hooks::PartHooks {
+        utility: Some(hooks::process_utility),
+        planner: Some(planner::relax_before_planning),
+        executor_start: Some(hooks::executor_start),
+        executor_run_before: Some(hooks::executor_run_before),
+        executor_run_after: Some(hooks::executor_run_after),
+        executor_end: Some(hooks::executor_end),
+        object_access: Some(hooks::object_access),
+    }
+}

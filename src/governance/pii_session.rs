@@ -153,19 +153,18 @@ pub fn executor_ended(qd: usize) {
     });
 }
 
-/// Marks `qd` as running until the guard drops (also when an ERROR unwinds).
-pub fn executor_running(qd: usize) -> impl Drop {
-    struct Running;
-    impl Drop for Running {
-        fn drop(&mut self) {
-            RUNNING.with(|r| r.borrow_mut().pop());
-        }
-    }
+/// Marks `qd` as running, until `executor_run_finished` (or the abort of
+/// the (sub)transaction, when an ERROR skips that).
+pub fn executor_run_started(qd: usize) {
     let may_reveal = STARTED.with(|s| s.borrow().iter().rev().find(|e| e.0 == qd).is_some_and(|e| e.1));
     // SAFETY: plain read of transaction state.
     let subxact = unsafe { pg_sys::GetCurrentSubTransactionId() };
     RUNNING.with(|r| r.borrow_mut().push((may_reveal, subxact)));
-    Running
+}
+
+/// Ends the innermost running mark set by `executor_run_started`.
+pub fn executor_run_finished(_qd: usize) {
+    RUNNING.with(|r| r.borrow_mut().pop());
 }
 
 /// Whether the innermost running executor started with PII on. Outside any
@@ -176,15 +175,10 @@ fn running_executor_may_reveal() -> bool {
 
 /// Registered from `_PG_init`: undo an enable whose transaction aborts.
 pub fn init() {
-    // SAFETY: registering process-local callbacks with static functions.
-    unsafe {
-        pg_sys::RegisterXactCallback(Some(on_xact), std::ptr::null_mut());
-        pg_sys::RegisterSubXactCallback(Some(on_subxact), std::ptr::null_mut());
-    }
+    crate::pg::xact::register(Some(on_xact), Some(on_subxact));
 }
 
-#[pg_guard]
-unsafe extern "C-unwind" fn on_xact(event: pg_sys::XactEvent::Type, _arg: *mut std::ffi::c_void) {
+fn on_xact(event: crate::pg::xact::XactEvent) {
     let ended = match event {
         pg_sys::XactEvent::XACT_EVENT_ABORT | pg_sys::XactEvent::XACT_EVENT_PARALLEL_ABORT => {
             if let Some(p) = PENDING.with(|p| p.borrow_mut().take()) {
@@ -206,19 +200,14 @@ unsafe extern "C-unwind" fn on_xact(event: pg_sys::XactEvent::Type, _arg: *mut s
     };
     // A COMMIT or ROLLBACK inside a procedure or DO block keeps the taint: its
     // variables outlive the transaction, so the next one is read-only too.
-    if ended && !pg_sys::SPI_inside_nonatomic_context() {
+    // SAFETY: a plain query of SPI's state, valid in any callback.
+    if ended && !unsafe { pg_sys::SPI_inside_nonatomic_context() } {
         TAINTED.with(|t| t.set(false));
         FORCED.with(|f| f.set(false));
     }
 }
 
-#[pg_guard]
-unsafe extern "C-unwind" fn on_subxact(
-    event: pg_sys::SubXactEvent::Type,
-    my_subid: pg_sys::SubTransactionId,
-    parent_subid: pg_sys::SubTransactionId,
-    _arg: *mut std::ffi::c_void,
-) {
+fn on_subxact(event: crate::pg::xact::SubXactEvent, my_subid: pg_sys::SubTransactionId, parent_subid: pg_sys::SubTransactionId) {
     if event == pg_sys::SubXactEvent::SUBXACT_EVENT_ABORT_SUB {
         STARTED.with(|s| s.borrow_mut().retain(|e| e.2 < my_subid));
         RUNNING.with(|r| r.borrow_mut().retain(|e| e.1 < my_subid));
@@ -265,7 +254,7 @@ fn status_json() -> Value {
 
 /// ISO text of a Postgres timestamp (µs since 2000-01-01 UTC).
 fn pg_timestamp_text(ts: i64) -> String {
-    let unix_micros = ts + 946_684_800_000_000;
+    let unix_micros = ts + crate::pg::time::PG_EPOCH_OFFSET_MICROS;
     chrono::DateTime::from_timestamp_micros(unix_micros)
         .map(|d| d.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
         .unwrap_or_default()
@@ -306,7 +295,7 @@ fn enable_pii(reason: &str, ttl: default!(Interval, "'1 hour'")) -> JsonB {
         granted.get("since_us").and_then(Value::as_i64),
         granted.get("until_us").and_then(Value::as_i64),
     ) else {
-        LakeError::internal("lake._op_enable_pii returned an incomplete answer").report()
+        LakeError::internal("lake_internal._op_enable_pii returned an incomplete answer").report()
     };
     let session = Session {
         role: caller,

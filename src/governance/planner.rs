@@ -28,33 +28,18 @@ use std::ffi::{c_void, CStr};
 use pgrx::prelude::*;
 
 use super::cache;
-use super::hooks::list_pointers;
+use crate::pg::nodes::list_pointers;
 
-static mut PREV_PLANNER: pg_sys::planner_hook_type = None;
-
-/// Installs the hook (from `_PG_init`), chaining to whatever was there.
-pub fn install() {
-    // SAFETY: _PG_init runs once per process on the main thread.
-    unsafe {
-        PREV_PLANNER = pg_sys::planner_hook;
-        pg_sys::planner_hook = Some(planner);
-    }
-}
-
-#[pg_guard]
-unsafe extern "C-unwind" fn planner(
-    parse: *mut pg_sys::Query,
-    query_string: *const std::ffi::c_char,
-    cursor_options: i32,
-    bound_params: pg_sys::ParamListInfo,
-) -> *mut pg_sys::PlannedStmt {
+/// Governance's planner link of the shared hook chain (pg::hooks).
+///
+/// # Safety
+/// `parse` is the planner's query tree.
+pub unsafe fn relax_before_planning(parse: *mut pg_sys::Query) {
     // The planner works on its own copy of cached queries, so rewriting the
     // tree in place is what Postgres itself does while planning.
-    if !parse.is_null() && cache::anything_governed() {
+    if cache::anything_governed() {
         relax_query(parse);
     }
-    // Errors pass through whole (see pg::hooks); nothing here needs undoing.
-    crate::pg::hooks::next_planner(PREV_PLANNER, parse, query_string, cursor_options, bound_params)
 }
 
 /// Relaxes the published views of one query level and of every level below
@@ -76,23 +61,8 @@ unsafe fn relax_query(query: *mut pg_sys::Query) {
         }
     }
     if (*query).hasSubLinks {
-        let flags = (pg_sys::QTW_IGNORE_RT_SUBQUERIES | pg_sys::QTW_IGNORE_CTE_SUBQUERIES | pg_sys::QTW_IGNORE_JOINALIASES)
-            as i32;
-        pg_sys::query_tree_walker(query, Some(sublink_walker), std::ptr::null_mut(), flags);
+        crate::pg::nodes::for_each_sublink_query(query, &mut |q| unsafe { relax_query(q) });
     }
-}
-
-/// Finds the queries of sublinks in expressions.
-#[pg_guard]
-unsafe extern "C-unwind" fn sublink_walker(node: *mut pg_sys::Node, context: *mut c_void) -> bool {
-    if node.is_null() {
-        return false;
-    }
-    if (*node).type_ == pg_sys::NodeTag::T_Query {
-        relax_query(node as *mut pg_sys::Query);
-        return false;
-    }
-    pg_sys::expression_tree_walker(node, Some(sublink_walker), context)
 }
 
 unsafe fn rt_fetch(rtable: *mut pg_sys::List, index: i32) -> *mut pg_sys::RangeTblEntry {

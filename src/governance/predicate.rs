@@ -76,7 +76,7 @@ pub fn filter_problem(tokens: &[i32]) -> Option<&'static str> {
 }
 
 /// Raises an ERROR unless `predicate` is one self-contained SQL expression.
-#[pg_extern(name = "_check_row_filter", stable)]
+#[pg_extern(name = "_check_row_filter", schema = "lake_internal", stable)]
 fn check_row_filter(predicate: &str) -> bool {
     if let Some(problem) = filter_problem(&tokens(predicate)) {
         LakeError::invalid(problem)

@@ -1,10 +1,10 @@
 //! Running governance operations with the extension's privileges.
 //!
 //! Public governance functions are thin SQL wrappers that call
-//! `lake._privileged(op, args)`. This shim records who the caller is
+//! `lake_internal._privileged(op, args)`. This shim records who the caller is
 //! (`GetUserId()`, which a SECURITY DEFINER function could not see), switches
 //! to the bootstrap superuser for the duration of the call, and runs the
-//! internal PL/pgSQL function `lake._op_<op>(caller oid, args jsonb)`. Those
+//! internal PL/pgSQL function `lake_internal._op_<op>(caller oid, args jsonb)`. Those
 //! internal functions are executable by superusers only, so the caller oid
 //! they receive cannot be forged; each one decides itself whether the caller
 //! may act. While an operation runs, `internal()` is true: the utility hook
@@ -19,9 +19,9 @@ use serde_json::Value;
 use crate::errors::LakeError;
 
 // Every operation is backed by a SQL function
-// `lake._op_<name>(caller oid, args jsonb) RETURNS jsonb`.
+// `lake_internal._op_<name>(caller oid, args jsonb) RETURNS jsonb`.
 
-/// The operations SQL may ask for through `lake._privileged`: each checks
+/// The operations SQL may ask for through `lake_internal._privileged`: each checks
 /// itself what the caller may do (the public wrappers and the event triggers
 /// use these).
 const SQL_OPERATIONS: &[&str] = &[
@@ -87,7 +87,23 @@ pub fn call_operation(op: &str, caller: pg_sys::Oid, args: Value, writes: bool) 
     if !SQL_OPERATIONS.contains(&op) && !INTERNAL_OPERATIONS.contains(&op) {
         LakeError::invalid(format!("unknown governance operation \"{op}\"")).report();
     }
-    let query = format!("SELECT lake._op_{op}($1, $2)");
+    let schema = if schema_outdated() {
+        // The 0.1.0 layout still says which relations are governed, so
+        // statements and DDL on anything else run; every other operation,
+        // and so every access to or DDL on a governed relation, fails closed
+        // until the update.
+        match op {
+            "load_cache" => {}
+            // SAFETY: plain read of a backend global.
+            "sync" | "dropped" if unsafe { pg_sys::creating_extension } => return Value::Null,
+            "sync" | "dropped" if !outdated_ddl_touches_governed(&args) => return Value::Null,
+            _ => outdated_error().report(),
+        }
+        "lake"
+    } else {
+        "lake_internal"
+    };
+    let query = format!("SELECT {schema}._op_{op}($1, $2)");
     let result = as_extension_owner(|| {
         if writes {
             Spi::connect_mut(|client| {
@@ -114,8 +130,59 @@ pub fn call_operation(op: &str, caller: pg_sys::Oid, args: Value, writes: bool) 
     }
 }
 
-/// Entry point of every public governance function (see sql/governance.sql).
-#[pg_extern(name = "_privileged", volatile)]
+/// Whether this database's townlake objects predate the loaded library: the
+/// library was upgraded and `ALTER EXTENSION townlake UPDATE` has not run
+/// here yet (since 0.2.0 the internal operations live in lake_internal).
+pub fn schema_outdated() -> bool {
+    // SAFETY: catalog lookups by name.
+    unsafe {
+        pg_sys::get_namespace_oid(c"lake_internal".as_ptr(), true) == pg_sys::Oid::INVALID
+            && pg_sys::get_extension_oid(c"townlake".as_ptr(), true) != pg_sys::Oid::INVALID
+    }
+}
+
+/// While `schema_outdated()`: whether DDL the capture triggers report
+/// (`sync`/`dropped` arguments) touches governance, read from the 0.1.0
+/// tables: a governed relation, one in a governed or published schema, or a
+/// view over a governed relation. Unreadable means yes.
+fn outdated_ddl_touches_governed(args: &Value) -> bool {
+    const QUERY: &str = "
+        WITH r AS (SELECT x::oid AS relid FROM jsonb_array_elements_text(COALESCE($1->'relids', '[]')) x)
+        SELECT EXISTS (SELECT 1 FROM r JOIN lake.governed_relations g ON g.relid::oid = r.relid)
+            OR EXISTS (SELECT 1 FROM r JOIN pg_catalog.pg_class c ON c.oid = r.relid
+                         JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+                         JOIN lake.governed_schemas s ON n.nspname IN (s.raw_schema, s.published_schema))
+            OR EXISTS (SELECT 1 FROM r JOIN pg_catalog.pg_rewrite w ON w.ev_class = r.relid
+                         JOIN pg_catalog.pg_depend d ON d.classid = 'pg_catalog.pg_rewrite'::pg_catalog.regclass
+                          AND d.objid = w.oid AND d.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass
+                         JOIN lake.governed_relations g ON g.relid::oid = d.refobjid)
+            OR EXISTS (SELECT 1 FROM jsonb_array_elements_text(COALESCE($1->'schemas', '[]')) s
+                         JOIN lake.governed_schemas gs ON gs.raw_schema = s)";
+    let answer = as_extension_owner(|| Spi::get_one_with_args::<bool>(QUERY, &[JsonB(args.clone()).into()]));
+    !matches!(answer, Ok(Some(false)))
+}
+
+/// The error governed access gets while `schema_outdated()`.
+fn outdated_error() -> LakeError {
+    let installed = Spi::get_one::<String>("SELECT extversion FROM pg_catalog.pg_extension WHERE extname = 'townlake'")
+        .ok()
+        .flatten()
+        .unwrap_or_else(|| "older".to_string());
+    LakeError::new(
+        pgrx::PgSqlErrorCode::ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+        format!(
+            "townlake's SQL objects in this database are version {installed}, the loaded library is version {}",
+            env!("CARGO_PKG_VERSION")
+        ),
+    )
+    .with_hint(
+        "Run ALTER EXTENSION townlake UPDATE in this database as a superuser; until then governed relations \
+         cannot be read or changed.",
+    )
+}
+
+/// Entry point of every public governance function (see sql/governance/governance.sql).
+#[pg_extern(name = "_privileged", schema = "lake_internal", volatile)]
 fn privileged(op: &str, args: JsonB) -> JsonB {
     if !SQL_OPERATIONS.contains(&op) {
         LakeError::new(
@@ -129,7 +196,7 @@ fn privileged(op: &str, args: JsonB) -> JsonB {
 }
 
 /// Whether townlake's own operation is running (event triggers return early).
-#[pg_extern(name = "_governance_internal", stable, parallel_safe)]
+#[pg_extern(name = "_governance_internal", schema = "lake_internal", stable, parallel_safe)]
 fn governance_internal() -> bool {
     internal()
 }

@@ -8,32 +8,25 @@ use iceberg::spec::{NestedField, Schema, UnboundPartitionSpec};
 use pgrx::prelude::*;
 use pgrx::{pg_sys, PgSqlErrorCode};
 
-use super::ddl::{iceberg_type_for, parse_partition_by};
-use super::source::{server_config, table_options};
-use crate::catalog;
+use super::catalog;
+use super::partition::parse_partition_by;
+use super::source::{is_iceberg_table, server_config, table_options};
+use super::types::iceberg_type_for;
 use crate::errors::{iceberg_message, LakeError, LakeResult, OrReport};
-use crate::fdw::options::options_to_map;
-
-unsafe fn is_iceberg_table(relid: pg_sys::Oid) -> bool {
-    let ft = pg_sys::GetForeignTable(relid);
-    let server = pg_sys::GetForeignServer((*ft).serverid);
-    let fdw = pg_sys::GetForeignDataWrapper((*server).fdwid);
-    CStr::from_ptr((*fdw).fdwname).to_bytes() == b"iceberg"
-}
+use crate::pg::types::numeric_typmod;
 
 /// Called by the `townlake_attach_iceberg` event trigger for each new foreign table.
-#[pg_extern]
+#[pg_extern(schema = "lake_internal")]
 fn iceberg_foreign_table_created(relid: pg_sys::Oid) {
-    unsafe {
-        if !is_iceberg_table(relid) {
-            return;
-        }
-        // Called by the event trigger (running as the extension owner) for
-        // what the statement created; anyone else calling directly must own
-        // the table.
-        if !pg_sys::pg_class_ownercheck(relid, pg_sys::GetUserId()) {
-            LakeError::new(PgSqlErrorCode::ERRCODE_INSUFFICIENT_PRIVILEGE, "must own the foreign table").report();
-        }
+    if !is_iceberg_table(relid) {
+        return;
+    }
+    // Called by the event trigger (running as the extension owner) for
+    // what the statement created; anyone else calling directly must own
+    // the table.
+    // SAFETY: an ownership check through the syscache.
+    if !unsafe { pg_sys::pg_class_ownercheck(relid, pg_sys::GetUserId()) } {
+        LakeError::new(PgSqlErrorCode::ERRCODE_INSUFFICIENT_PRIVILEGE, "must own the foreign table").report();
     }
     create_if_missing(relid).or_report();
 }
@@ -67,12 +60,10 @@ fn create_if_missing(relid: pg_sys::Oid) -> LakeResult<()> {
         }
         return Ok(());
     }
-    let attach_only = unsafe {
-        let ft = pg_sys::GetForeignTable(relid);
-        crate::storage::options::parse_bool("attach_only", options_to_map((*ft).options).get("attach_only"))
-            .map_err(LakeError::invalid)?
-            .unwrap_or(false)
-    };
+    let (table_opts, _) = crate::fdw::source::table_options(relid);
+    let attach_only = super::storage::options::parse_bool("attach_only", table_opts.get("attach_only"))
+        .map_err(LakeError::invalid)?
+        .unwrap_or(false);
     if attach_only {
         return Err(LakeError::new(
             PgSqlErrorCode::ERRCODE_UNDEFINED_TABLE,
@@ -86,11 +77,8 @@ fn create_if_missing(relid: pg_sys::Oid) -> LakeResult<()> {
             format!("Iceberg table {namespace}.{} does not exist and server \"{}\" is read-only", options.table, server.name),
         ));
     }
-    let (schema, names) = unsafe { schema_of(relid)? };
-    let partition_by = unsafe {
-        let ft = pg_sys::GetForeignTable(relid);
-        options_to_map((*ft).options).get("partition_by").cloned()
-    };
+    let (schema, names) = schema_of(relid)?;
+    let partition_by = table_opts.get("partition_by").cloned();
     let spec = match partition_by {
         None => None,
         Some(text) => {
@@ -121,7 +109,7 @@ fn create_if_missing(relid: pg_sys::Oid) -> LakeResult<()> {
             Some(builder.build())
         }
     };
-    super::commit::create_table(&server, &namespace, &options.table, schema, spec).map_err(|e| {
+    catalog::spi::create_table(&server, &namespace, &options.table, schema, spec).map_err(|e| {
         if e.message.contains("transform") || e.message.contains("partition") {
             LakeError::new(PgSqlErrorCode::ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE, e.message)
                 .with_hint(PARTITION_HINT)
@@ -137,27 +125,22 @@ fn create_if_missing(relid: pg_sys::Oid) -> LakeResult<()> {
 }
 
 /// The Iceberg schema for the foreign table's columns (field ids 1..n).
-unsafe fn schema_of(relid: pg_sys::Oid) -> LakeResult<(Schema, Vec<(i32, String)>)> {
-    let rel = pgrx::PgRelation::with_lock(relid, pg_sys::NoLock as pg_sys::LOCKMODE);
+fn schema_of(relid: pg_sys::Oid) -> LakeResult<(Schema, Vec<(i32, String)>)> {
+    let (_, columns) = crate::fdw::source::table_columns(relid);
     let mut fields = Vec::new();
     let mut names = Vec::new();
     let mut id = 0;
-    for att in rel.tuple_desc().iter() {
-        if att.attisdropped {
-            continue;
-        }
+    for att in columns {
         id += 1;
-        let name = pgrx::name_data_to_str(&att.attname).to_string();
-        let type_name = CStr::from_ptr(pg_sys::format_type_be(att.atttypid)).to_string_lossy().into_owned();
-        let numeric = (att.atttypid == pg_sys::NUMERICOID && att.atttypmod >= 4).then(|| {
-            let t = (att.atttypmod - 4) as u32;
-            ((t >> 16) & 0xffff, t & 0xffff)
-        });
+        let name = att.name;
+        // SAFETY: format_type_be returns a palloc'd name for any type oid.
+        let type_name = unsafe { CStr::from_ptr(pg_sys::format_type_be(att.type_oid)).to_string_lossy().into_owned() };
+        let numeric = if att.type_oid == pg_sys::NUMERICOID { numeric_typmod(att.typmod) } else { None };
         let ty = iceberg_type_for(&type_name, numeric).map_err(|m| {
             LakeError::new(PgSqlErrorCode::ERRCODE_FDW_INVALID_DATA_TYPE, format!("column \"{name}\": {m}"))
                 .with_hint("Iceberg tables take boolean, smallint, integer, bigint, real, double precision, numeric(p,s), date, time, timestamp, timestamptz, text, varchar, json(b), uuid and bytea columns.")
         })?;
-        let field = if att.attnotnull {
+        let field = if att.not_null {
             NestedField::required(id, &name, ty)
         } else {
             NestedField::optional(id, &name, ty)
@@ -172,29 +155,4 @@ unsafe fn schema_of(relid: pg_sys::Oid) -> LakeResult<(Schema, Vec<(i32, String)
     Ok((schema, names))
 }
 
-extension_sql!(
-    r#"
--- SECURITY DEFINER: the event trigger may call the internal creator, which
--- PUBLIC may not; it passes only the objects the statement just created.
-CREATE FUNCTION lake.iceberg_ddl_trigger() RETURNS event_trigger
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
-DECLARE
-    cmd record;
-BEGIN
-    FOR cmd IN SELECT objid FROM pg_event_trigger_ddl_commands()
-               WHERE command_tag = 'CREATE FOREIGN TABLE' AND object_type = 'foreign table'
-    LOOP
-        PERFORM lake.iceberg_foreign_table_created(cmd.objid);
-    END LOOP;
-END
-$$;
--- Event triggers fire in name order: this one must create the Iceberg table
--- before governance's trigger (townlake_governance_capture) registers it.
-CREATE EVENT TRIGGER townlake_attach_iceberg ON ddl_command_end
-    WHEN TAG IN ('CREATE FOREIGN TABLE', 'IMPORT FOREIGN SCHEMA')
-    EXECUTE FUNCTION lake.iceberg_ddl_trigger();
-REVOKE EXECUTE ON FUNCTION lake.iceberg_foreign_table_created(oid), lake.iceberg_ddl_trigger() FROM PUBLIC;
-"#,
-    name = "iceberg_ddl_trigger",
-    requires = [iceberg_foreign_table_created]
-);
+extension_sql_file!("../../sql/iceberg/ddl_trigger.sql", name = "iceberg_ddl_trigger", requires = [iceberg_foreign_table_created]);

@@ -4,13 +4,13 @@
 
 use std::ffi::{CStr, CString};
 
-use pgrx::prelude::*;
 use pgrx::{pg_sys, PgSqlErrorCode};
 
+use super::catalog;
 use super::source::{self, server_config};
 use super::types::pg_type_for;
-use crate::catalog;
-use crate::errors::{LakeError, LakeResult, OrReport};
+use crate::errors::{LakeError, LakeResult};
+use crate::fdw::routine::ImportRequest;
 
 fn quote_ident(name: &str) -> String {
     let c = CString::new(name).unwrap_or_default();
@@ -22,31 +22,11 @@ fn quote_literal(value: &str) -> String {
     format!("'{}'", value.replace('\'', "''"))
 }
 
-unsafe fn range_var_names(list: *mut pg_sys::List) -> Vec<String> {
-    super::plan::nodes_of(list)
-        .into_iter()
-        .map(|n| CStr::from_ptr((*(n as *mut pg_sys::RangeVar)).relname).to_string_lossy().into_owned())
-        .collect()
-}
-
-#[pg_guard]
-pub unsafe extern "C-unwind" fn import_foreign_schema(
-    stmt: *mut pg_sys::ImportForeignSchemaStmt,
-    server_oid: pg_sys::Oid,
-) -> *mut pg_sys::List {
-    let commands = build_commands(stmt, server_oid).or_report();
-    let mut list: *mut pg_sys::List = std::ptr::null_mut();
-    for cmd in commands {
-        let c = CString::new(cmd).unwrap_or_default();
-        list = pg_sys::lappend(list, pg_sys::pstrdup(c.as_ptr()).cast());
-    }
-    list
-}
-
-unsafe fn build_commands(stmt: *mut pg_sys::ImportForeignSchemaStmt, server_oid: pg_sys::Oid) -> LakeResult<Vec<String>> {
+/// The CREATE FOREIGN TABLE commands of an IMPORT FOREIGN SCHEMA.
+pub fn build_commands(server_oid: pg_sys::Oid, request: &ImportRequest) -> LakeResult<Vec<String>> {
     let server = server_config(server_oid)?;
-    let namespace = CStr::from_ptr((*stmt).remote_schema).to_string_lossy().into_owned();
-    let local_schema = CStr::from_ptr((*stmt).local_schema).to_string_lossy().into_owned();
+    let namespace = request.remote_schema.clone();
+    let local_schema = request.local_schema.clone();
     let mut tables = catalog::list_tables(&server.catalog_name, &namespace)?;
     if tables.is_empty() && !catalog::namespace_exists(&server.catalog_name, &namespace)? {
         return Err(LakeError::new(
@@ -55,12 +35,7 @@ unsafe fn build_commands(stmt: *mut pg_sys::ImportForeignSchemaStmt, server_oid:
         )
         .with_hint("SELECT DISTINCT table_namespace FROM lake.iceberg_tables lists the namespaces that have tables."));
     }
-    let listed = range_var_names((*stmt).table_list);
-    match (*stmt).list_type {
-        pg_sys::ImportForeignSchemaType::FDW_IMPORT_SCHEMA_LIMIT_TO => tables.retain(|t| listed.contains(t)),
-        pg_sys::ImportForeignSchemaType::FDW_IMPORT_SCHEMA_EXCEPT => tables.retain(|t| !listed.contains(t)),
-        _ => {}
-    }
+    tables.retain(|t| request.wants(t));
     let server_name = quote_ident(&server.name);
     let importer = crate::pg::security::current_user();
     let governed_target = catalog::schema_governed(&local_schema)?;

@@ -10,12 +10,12 @@ use pgrx::prelude::*;
 use pgrx::{pg_sys, JsonB, PgSqlErrorCode};
 use serde_json::json;
 
-use super::ddl::parse_partition_by;
-use super::hook::commit_metadata;
+use super::catalog::spi::commit_metadata;
+use super::partition::parse_partition_by;
 use super::source::{self, ResolvedTable};
 use crate::errors::{iceberg_message, LakeError, LakeResult, OrReport};
 use crate::runtime::block_on;
-use crate::storage::{canonical_location, list_files};
+use super::storage::{canonical_location, list_files};
 
 /// Maintenance and evolution change what every reader of the table sees and
 /// report file paths (which carry partition values): they need ownership of
@@ -48,7 +48,7 @@ fn writable(rel: pg_sys::Oid) -> LakeResult<ResolvedTable> {
             format!("Iceberg table {} is read-only here", resolved.display_name),
         ));
     }
-    if super::write::has_pending(rel.to_u32()) {
+    if super::txn::has_pending(rel.to_u32()) {
         return Err(LakeError::new(
             PgSqlErrorCode::ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
             format!("this transaction has uncommitted writes to {}", resolved.display_name),
@@ -278,15 +278,15 @@ fn compact(rel: Option<pg_sys::Oid>, target_file_size_mb: Option<i32>) -> JsonB 
         }
         let added = writer.close_files()?;
         let files_written = added.len();
-        let catalog = super::commit::SpiCatalog::new(resolved.server.clone());
+        let catalog = super::catalog::spi::SpiCatalog::new(resolved.server.clone());
         let ident = resolved.table()?.identifier().clone();
-        let change = super::overwrite::Change {
+        let change = super::catalog::overwrite::Change {
             removed: removed.clone(),
             added,
             operation: iceberg::spec::Operation::Replace,
             read_base: resolved.metadata.current_snapshot().map(|s| s.snapshot_id()),
         };
-        block_on(super::overwrite::commit_change(&catalog, &ident, &change)).map_err(|e| {
+        block_on(super::catalog::overwrite::commit_change(&catalog, &ident, &change)).map_err(|e| {
             LakeError::new(
                 PgSqlErrorCode::ERRCODE_T_R_SERIALIZATION_FAILURE,
                 format!("compaction of {} conflicted with another commit: {}", resolved.display_name, iceberg_message(&e)),
@@ -307,7 +307,7 @@ fn compact(rel: Option<pg_sys::Oid>, target_file_size_mb: Option<i32>) -> JsonB 
 /// none). Its data files may still be uncommitted: no file written after it
 /// started is an orphan yet.
 fn oldest_open_transaction_ms() -> LakeResult<i64> {
-    let oldest = crate::catalog::as_catalog_owner(|| {
+    let oldest = super::catalog::as_catalog_owner(|| {
         Spi::get_one::<TimestampWithTimeZone>(
             "SELECT pg_catalog.min(t) FROM ( \
                SELECT xact_start AS t FROM pg_catalog.pg_stat_activity \
@@ -322,7 +322,7 @@ fn oldest_open_transaction_ms() -> LakeResult<i64> {
 
 fn pg_millis(ts: TimestampWithTimeZone) -> i64 {
     let raw: i64 = pg_sys::TimestampTz::from(ts);
-    raw / 1000 + 946_684_800_000
+    crate::pg::time::pg_micros_to_unix_millis_trunc(raw)
 }
 
 /// Runs one maintenance operation; on a governed table the audit log gets
@@ -342,44 +342,4 @@ fn run(operation: &str, rel: pg_sys::Oid, f: impl FnOnce() -> LakeResult<serde_j
     JsonB(report)
 }
 
-extension_sql!(
-    r#"
-CREATE FUNCTION lake.create_table_as(name text, query text, partition_by text DEFAULT NULL)
-RETURNS bigint LANGUAGE plpgsql VOLATILE AS $fn$
-DECLARE
-    parts text[] := parse_ident(name);
-    target_schema text;
-    target_table text;
-    columns text;
-    shape regclass;
-    written bigint;
-BEGIN
-    IF array_length(parts, 1) = 2 THEN
-        target_schema := parts[1];
-        target_table := parts[2];
-    ELSIF array_length(parts, 1) = 1 THEN
-        target_schema := current_schema();
-        target_table := parts[1];
-    ELSE
-        RAISE EXCEPTION 'table name "%" must be table or schema.table', name;
-    END IF;
-    -- The query's result columns, taken from a temporary view of it.
-    EXECUTE format('CREATE TEMP VIEW townlake_ctas_shape AS %s', query);
-    shape := 'pg_temp.townlake_ctas_shape'::regclass;
-    SELECT string_agg(format('%I %s', attname, format_type(atttypid, atttypmod)), ', ' ORDER BY attnum)
-      INTO columns
-      FROM pg_attribute WHERE attrelid = shape AND attnum > 0 AND NOT attisdropped;
-    DROP VIEW pg_temp.townlake_ctas_shape;
-    EXECUTE format('CREATE FOREIGN TABLE %I.%I (%s) SERVER lake_local OPTIONS (namespace %L, "table" %L%s)',
-                   target_schema, target_table, columns, target_schema, target_table,
-                   CASE WHEN partition_by IS NULL THEN '' ELSE format(', partition_by %L', partition_by) END);
-    EXECUTE format('INSERT INTO %I.%I %s', target_schema, target_table, query);
-    GET DIAGNOSTICS written = ROW_COUNT;
-    RETURN written;
-END
-$fn$;
-COMMENT ON FUNCTION lake.create_table_as(text, text, text) IS 'Create an Iceberg table on lake_local from a query and fill it';
-"#,
-    name = "maintenance_sql",
-    requires = [set_partitioning, expire_snapshots, remove_orphan_files, compact]
-);
+extension_sql_file!("../../sql/iceberg/maintenance.sql", name = "maintenance_sql", requires = [set_partitioning, expire_snapshots, remove_orphan_files, compact]);

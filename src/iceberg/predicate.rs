@@ -1,79 +1,16 @@
-//! Filters pushed down to Iceberg. Pure logic: no pgrx.
+//! Pushed filters as Iceberg predicates. Pure logic: no pgrx.
 //!
-//! The planner turns a WHERE clause into a [`Filter`] whose operands are slots
-//! (indexes into the scan's list of expressions, evaluated when the scan
-//! starts). At execution the slots are resolved to [`Value`]s and the filter
-//! becomes an Iceberg predicate, bound against the snapshot's schema.
-//!
-//! The rule that keeps results correct: the Iceberg predicate may keep more
-//! rows than the SQL clause (Postgres re-checks every clause), never fewer. So
-//! an AND may drop a part it cannot translate, an OR may not, and NOT is only
-//! placed over a leaf whose translation is exact.
+//! The planner classified the WHERE clause into the neutral
+//! [`Filter`](crate::fdw::filter::Filter); at execution its slots are
+//! resolved to [`Value`]s and the filter becomes an Iceberg predicate, bound
+//! against the snapshot's schema, under the neutral layer's rule: keep at
+//! least the rows the clause keeps, never fewer.
 
 use iceberg::expr::{Bind, Predicate, Reference};
 use iceberg::spec::{Datum, PrimitiveType, Schema, Type};
-use serde::{Deserialize, Serialize};
 
-/// Comparison, already oriented as `column <op> value`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub enum CmpOp {
-    Eq,
-    NotEq,
-    Lt,
-    LtEq,
-    Gt,
-    GtEq,
-}
-
-impl CmpOp {
-    /// The operator seen from the other side (`5 < x` is `x > 5`).
-    pub fn commute(self) -> CmpOp {
-        match self {
-            CmpOp::Lt => CmpOp::Gt,
-            CmpOp::LtEq => CmpOp::GtEq,
-            CmpOp::Gt => CmpOp::Lt,
-            CmpOp::GtEq => CmpOp::LtEq,
-            other => other,
-        }
-    }
-}
-
-/// A filter on the foreign table's columns, as planned.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub enum Filter {
-    And(Vec<Filter>),
-    Or(Vec<Filter>),
-    /// Only ever over a leaf (see the module comment).
-    Not(Box<Filter>),
-    Cmp { column: usize, op: CmpOp, slot: usize },
-    /// `column = ANY(array)` (`IN`), or `column <> ALL(array)` (`NOT IN`) when negated.
-    InList { column: usize, slot: usize, negated: bool },
-    IsNull { column: usize, negated: bool },
-    /// `column LIKE pattern`; only a literal prefix followed by `%` is pushed.
-    Like { column: usize, slot: usize },
-    /// A boolean column used as a condition (`WHERE flag`).
-    BoolColumn { column: usize, value: bool },
-}
-
-/// A runtime value of a pushed operand, in the Iceberg encoding.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Value {
-    Null,
-    Bool(bool),
-    Int(i64),
-    Text(String),
-    /// Days since 1970-01-01.
-    Date(i32),
-    /// Microseconds since midnight.
-    Time(i64),
-    /// Microseconds since 1970-01-01 00:00 (UTC for timestamptz).
-    Timestamp(i64),
-    TimestampTz(i64),
-    /// Decimal in plain text (`-12.50`).
-    Numeric(String),
-    Uuid([u8; 16]),
-    Array(Vec<Value>),
-}
+pub use crate::fdw::filter::{CmpOp, Filter, Value};
+use crate::fdw::filter::like_prefix;
 
 /// How a foreign-table column is known to Iceberg at execution.
 pub struct ColumnRef<'a> {
@@ -323,34 +260,6 @@ fn translate_leaf(leaf: &Filter, cols: &[ColumnRef<'_>], slots: &[Value], schema
             Some(Leaf::Pred(Reference::new(name).equal_to(Datum::bool(*value)), true))
         }
         Filter::And(_) | Filter::Or(_) | Filter::Not(_) => None,
-    }
-}
-
-/// The literal prefix of a LIKE pattern (default escape `\`), and whether the
-/// pattern is exactly `prefix%` (so `starts_with` is equivalent, not weaker).
-/// None when the pattern starts with a wildcard.
-pub fn like_prefix(pattern: &str) -> Option<(String, bool)> {
-    let mut prefix = String::new();
-    let mut chars = pattern.chars().peekable();
-    while let Some(c) = chars.next() {
-        match c {
-            '\\' => prefix.push(chars.next()?),
-            '%' => {
-                let rest: String = chars.collect();
-                let exact = rest.chars().all(|c| c == '%');
-                return if prefix.is_empty() { None } else { Some((prefix, exact)) };
-            }
-            '_' => {
-                return if prefix.is_empty() { None } else { Some((prefix, false)) };
-            }
-            other => prefix.push(other),
-        }
-    }
-    // No wildcard: `x LIKE 'abc'` is equality; starts_with is a weaker form.
-    if prefix.is_empty() {
-        None
-    } else {
-        Some((prefix, false))
     }
 }
 
@@ -662,17 +571,6 @@ mod tests {
         assert_eq!(push(&f, &[]).unwrap(), "FALSE");
         let f = Filter::IsNull { column: 5, negated: false };
         assert_eq!(push(&f, &[]), None);
-    }
-
-    #[test]
-    fn like_prefixes() {
-        assert_eq!(like_prefix("abc%"), Some(("abc".into(), true)));
-        assert_eq!(like_prefix("abc%%"), Some(("abc".into(), true)));
-        assert_eq!(like_prefix("a\\%b%"), Some(("a%b".into(), true)));
-        assert_eq!(like_prefix("ab%c"), Some(("ab".into(), false)));
-        assert_eq!(like_prefix("ab_"), Some(("ab".into(), false)));
-        assert_eq!(like_prefix("%abc"), None);
-        assert_eq!(like_prefix("abc"), Some(("abc".into(), false)));
     }
 
     fn reader_schema() -> Schema {

@@ -3,8 +3,7 @@
 //! current metadata file. Table metadata is cached per backend by location.
 
 use std::cell::RefCell;
-use std::collections::{BTreeMap, HashMap};
-use std::ffi::CStr;
+use std::collections::HashMap;
 
 use iceberg::io::FileIO;
 use iceberg::spec::{TableMetadata, TableMetadataRef};
@@ -13,12 +12,12 @@ use iceberg::TableIdent;
 use pgrx::pg_sys;
 use pgrx::PgSqlErrorCode;
 
-use crate::catalog;
+use super::catalog;
+use super::storage::file_io_for;
+use super::storage::options::{scrub, S3Settings};
 use crate::errors::{iceberg_message, LakeError, LakeResult};
-use crate::fdw::options::options_to_map;
+use crate::fdw::source::{self as fdw_source, ServerOptions};
 use crate::runtime::{block_on, iceberg_runtime};
-use crate::storage::file_io_for;
-use crate::storage::options::{scrub, S3Settings};
 
 pub const SERVER_OPTIONS: &[&str] = &[
     "warehouse",
@@ -75,76 +74,24 @@ impl ServerConfig {
     }
 }
 
-/// Read a server's options and the current user's mapping for it.
+/// Read a server's options and the mapping user's mapping for it.
 pub fn server_config(server_oid: pg_sys::Oid) -> LakeResult<ServerConfig> {
-    // SAFETY: catalog lookups on the backend thread; GetForeignServer errors
-    // out itself for an unknown oid.
-    unsafe {
-        let server = pg_sys::GetForeignServer(server_oid);
-        let name = CStr::from_ptr((*server).servername).to_string_lossy().into_owned();
-        let mut opts = options_to_map((*server).options);
-        opts.extend(user_mapping_options(server_oid));
-        let s3 = S3Settings::from_options(&opts).map_err(LakeError::invalid)?;
-        let warehouse = opts.get("warehouse").cloned().unwrap_or_else(crate::guc::warehouse);
-        let read_only = crate::storage::options::parse_bool("read_only", opts.get("read_only"))
-            .map_err(LakeError::invalid)?
-            .unwrap_or(false);
-        Ok(ServerConfig {
-            read_only,
-            catalog_name: opts.get("catalog_name").cloned().unwrap_or_else(|| name.clone()),
-            name,
-            warehouse,
-            s3,
-        })
-    }
+    let ServerOptions { name, options: opts } = fdw_source::server_options(server_oid);
+    let s3 = S3Settings::from_options(&opts).map_err(LakeError::invalid)?;
+    let warehouse = opts.get("warehouse").cloned().unwrap_or_else(crate::guc::warehouse);
+    let read_only = super::storage::options::parse_bool("read_only", opts.get("read_only"))
+        .map_err(LakeError::invalid)?
+        .unwrap_or(false);
+    Ok(ServerConfig {
+        read_only,
+        catalog_name: opts.get("catalog_name").cloned().unwrap_or_else(|| name.clone()),
+        name,
+        warehouse,
+        s3,
+    })
 }
 
-thread_local! {
-    /// The role whose user mapping a scan uses, when it is not the current
-    /// user: a foreign table read through a view is read as the view's owner
-    /// (Postgres' `checkAsUser`), as postgres_fdw does, so a published view's
-    /// readers use governance's credentials, not their own.
-    static MAPPING_USER: std::cell::Cell<Option<pg_sys::Oid>> = const { std::cell::Cell::new(None) };
-}
-
-/// Run `f` with `user`'s user mappings (INVALID: the current user's).
-pub fn with_mapping_user<R>(user: pg_sys::Oid, f: impl FnOnce() -> R) -> R {
-    struct Restore(Option<pg_sys::Oid>);
-    impl Drop for Restore {
-        fn drop(&mut self) {
-            MAPPING_USER.with(|m| m.set(self.0));
-        }
-    }
-    let wanted = (user != pg_sys::Oid::INVALID).then_some(user);
-    let _restore = Restore(MAPPING_USER.with(|m| m.replace(wanted)));
-    f()
-}
-
-/// The mapping user's (or PUBLIC's) mapping options; none when there is no
-/// mapping (a local warehouse needs no credentials).
-unsafe fn user_mapping_options(server_oid: pg_sys::Oid) -> BTreeMap<String, String> {
-    let user = MAPPING_USER.with(|m| m.get()).unwrap_or_else(|| pg_sys::GetUserId());
-    // Look before calling GetUserMapping, which raises an ERROR when there is
-    // no mapping for the user nor for PUBLIC.
-    let exists = |u: pg_sys::Oid| {
-        let tuple = pg_sys::SearchSysCache2(
-            pg_sys::SysCacheIdentifier::USERMAPPINGUSERSERVER as i32,
-            pg_sys::Datum::from(u),
-            pg_sys::Datum::from(server_oid),
-        );
-        if tuple.is_null() {
-            false
-        } else {
-            pg_sys::ReleaseSysCache(tuple);
-            true
-        }
-    };
-    if !exists(user) && !exists(pg_sys::Oid::INVALID) {
-        return BTreeMap::new();
-    }
-    let mapping = pg_sys::GetUserMapping(user, server_oid);
-    options_to_map((*mapping).options)
-}
+pub use crate::fdw::source::{relation_display, with_mapping_user};
 
 /// A foreign table's options.
 #[derive(Debug, Clone)]
@@ -155,40 +102,10 @@ pub struct TableOptions {
     pub snapshot_id: Option<i64>,
 }
 
-/// A relation's name as users write it (schema-qualified when needed).
-pub fn relation_display(rel: pg_sys::Oid) -> String {
-    // SAFETY: syscache lookups; NULL names (a dropped relation) handled.
-    unsafe {
-        let name = pg_sys::get_rel_name(rel);
-        if name.is_null() {
-            return format!("with OID {}", rel.to_u32());
-        }
-        let ns = pg_sys::get_namespace_name(pg_sys::get_rel_namespace(rel));
-        let quoted = |p: *const std::ffi::c_char| CStr::from_ptr(pg_sys::quote_identifier(p)).to_string_lossy().into_owned();
-        if ns.is_null() {
-            quoted(name)
-        } else {
-            format!("{}.{}", quoted(ns), quoted(name))
-        }
-    }
-}
-
 /// Refuse anything but a foreign table of the iceberg wrapper, with an error
 /// that names the relation (instead of a catalog lookup failure).
 pub fn require_iceberg_table(rel: pg_sys::Oid) -> LakeResult<()> {
-    // SAFETY: syscache lookups on the backend thread; GetForeignTable is only
-    // called for relations whose relkind says they are foreign tables.
-    let is_iceberg = unsafe {
-        if pg_sys::get_rel_relkind(rel) != pg_sys::RELKIND_FOREIGN_TABLE as std::ffi::c_char {
-            false
-        } else {
-            let ft = pg_sys::GetForeignTable(rel);
-            let server = pg_sys::GetForeignServer((*ft).serverid);
-            let fdw = pg_sys::GetForeignDataWrapper((*server).fdwid);
-            CStr::from_ptr((*fdw).fdwname).to_bytes() == b"iceberg"
-        }
-    };
-    if is_iceberg {
+    if is_iceberg_table(rel) {
         Ok(())
     } else {
         Err(LakeError::new(
@@ -199,31 +116,37 @@ pub fn require_iceberg_table(rel: pg_sys::Oid) -> LakeResult<()> {
     }
 }
 
-pub fn table_options(relid: pg_sys::Oid) -> LakeResult<(TableOptions, pg_sys::Oid)> {
-    unsafe {
-        let ft = pg_sys::GetForeignTable(relid);
-        let opts = options_to_map((*ft).options);
-        let relname = CStr::from_ptr(pg_sys::get_rel_name(relid)).to_string_lossy().into_owned();
-        let snapshot_id = match opts.get("snapshot_id") {
-            Some(s) => Some(super::timetravel::parse_snapshot_id(s).map_err(LakeError::invalid)?),
-            None => None,
-        };
-        let t = TableOptions {
-            namespace: opts.get("namespace").cloned(),
-            table: opts.get("table").cloned().unwrap_or(relname),
-            metadata_location: opts.get("metadata_location").cloned(),
-            snapshot_id,
-        };
-        if t.namespace.is_none() && t.metadata_location.is_none() {
-            return Err(LakeError::new(
-                PgSqlErrorCode::ERRCODE_FDW_OPTION_NAME_NOT_FOUND,
-                format!("foreign table \"{}\" names no Iceberg table", t.table),
-            )
-            .with_hint("Give OPTIONS (namespace 'ns', table 't') or OPTIONS (metadata_location '…/metadata/vN.metadata.json'), or use IMPORT FOREIGN SCHEMA."));
-        }
-        Ok((t, (*ft).serverid))
-    }
+/// Whether `rel` is a foreign table of the iceberg wrapper.
+pub fn is_iceberg_table(rel: pg_sys::Oid) -> bool {
+    fdw_source::is_foreign_table_of(rel, WRAPPER)
 }
+
+/// The name of the wrapper (pg_foreign_data_wrapper.fdwname).
+pub const WRAPPER: &str = "iceberg";
+
+/// A foreign table's Iceberg options and its server.
+pub fn table_options(relid: pg_sys::Oid) -> LakeResult<(TableOptions, pg_sys::Oid)> {
+    let (opts, server_oid) = fdw_source::table_options(relid);
+    let relname = fdw_source::relation_name(relid).unwrap_or_default();
+    let snapshot_id = match opts.get("snapshot_id") {
+        Some(s) => Some(super::timetravel::parse_snapshot_id(s).map_err(LakeError::invalid)?),
+        None => None,
+    };
+    let t = TableOptions {
+        namespace: opts.get("namespace").cloned(),
+        table: opts.get("table").cloned().unwrap_or(relname),
+        metadata_location: opts.get("metadata_location").cloned(),
+        snapshot_id,
+    };
+    if t.namespace.is_none() && t.metadata_location.is_none() {
+        return Err(LakeError::new(
+            PgSqlErrorCode::ERRCODE_FDW_OPTION_NAME_NOT_FOUND,
+            format!("foreign table \"{}\" names no Iceberg table", t.table),
+        )
+        .with_hint("Give OPTIONS (namespace 'ns', table 't') or OPTIONS (metadata_location '…/metadata/vN.metadata.json'), or use IMPORT FOREIGN SCHEMA."));
+    }
+    Ok((t, server_oid))
+    }
 
 /// An Iceberg table resolved to its current metadata.
 pub struct ResolvedTable {

@@ -11,6 +11,29 @@ pub enum SnapshotChoice {
     AsOf(i64),
 }
 
+/// Where the snapshot to read is chosen, by precedence.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChoiceSource<'a> {
+    /// The foreign table's `snapshot_id` option pins one.
+    Pinned(i64),
+    /// The session's `townlake.snapshot_id`.
+    SessionId(&'a str),
+    /// The session's `townlake.as_of`.
+    AsOf(&'a str),
+    Current,
+}
+
+/// The table option pins a snapshot; otherwise the session's
+/// townlake.snapshot_id, then townlake.as_of, then the current snapshot.
+pub fn choice_source<'a>(pinned: Option<i64>, session_id: Option<&'a str>, as_of: Option<&'a str>) -> ChoiceSource<'a> {
+    match (pinned, session_id, as_of) {
+        (Some(id), _, _) => ChoiceSource::Pinned(id),
+        (None, Some(text), _) => ChoiceSource::SessionId(text),
+        (None, None, Some(text)) => ChoiceSource::AsOf(text),
+        (None, None, None) => ChoiceSource::Current,
+    }
+}
+
 /// The snapshot id to scan, `Ok(None)` for a table with no snapshot yet.
 pub fn resolve(metadata: &TableMetadata, choice: SnapshotChoice) -> Result<Option<i64>, String> {
     match choice {
@@ -53,7 +76,7 @@ pub fn resolve(metadata: &TableMetadata, choice: SnapshotChoice) -> Result<Optio
 /// rounded down (a time inside a commit's millisecond but before the commit
 /// must not read it); -infinity and infinity stay the extremes.
 pub fn pg_micros_to_unix_millis(micros: i64) -> i64 {
-    const PG_EPOCH_OFFSET_MICROS: i64 = 946_684_800_000_000;
+    use crate::pg::time::PG_EPOCH_OFFSET_MICROS;
     match micros {
         i64::MIN => i64::MIN,
         i64::MAX => i64::MAX,
@@ -122,6 +145,14 @@ mod tests {
         // the log's later entry of the same millisecond, not the larger id
         assert_eq!(at(2000), Ok(Some(5)));
         assert_eq!(at(i64::MAX), Ok(Some(5)));
+    }
+
+    #[test]
+    fn choice_precedence() {
+        assert_eq!(choice_source(Some(7), Some("8"), Some("2024-01-01")), ChoiceSource::Pinned(7));
+        assert_eq!(choice_source(None, Some("8"), Some("2024-01-01")), ChoiceSource::SessionId("8"));
+        assert_eq!(choice_source(None, None, Some("2024-01-01")), ChoiceSource::AsOf("2024-01-01"));
+        assert_eq!(choice_source(None, None, None), ChoiceSource::Current);
     }
 
     #[test]

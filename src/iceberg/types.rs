@@ -1,10 +1,13 @@
-//! Mapping between Iceberg types and Postgres types. Pure logic: no pgrx.
+//! Mapping between Iceberg types and Postgres types, both ways, and which
+//! type changes Iceberg allows. Pure logic: no pgrx.
 //!
-//! Postgres types are named by their canonical `format_type` spelling so the
-//! mapping can be unit-tested without a backend; the FDW layer resolves names to
-//! OIDs.
+//! Postgres types are named by their canonical `format_type` spelling (or
+//! the builtin they are) so the mapping can be unit-tested without a
+//! backend.
 
 use iceberg::spec::{PrimitiveType, Type};
+
+use crate::pg::types::Builtin;
 
 /// The Postgres type townlake declares for an Iceberg type (IMPORT FOREIGN SCHEMA).
 pub fn pg_type_for(ty: &Type) -> String {
@@ -32,6 +35,35 @@ pub fn pg_type_for(ty: &Type) -> String {
     }
 }
 
+/// The Iceberg type stored for a Postgres column type (`format_type` name and
+/// numeric precision/scale from the typmod).
+pub fn iceberg_type_for(pg_type: &str, numeric: Option<(u32, u32)>) -> Result<Type, String> {
+    let p = match pg_type {
+        "boolean" => PrimitiveType::Boolean,
+        "smallint" | "integer" => PrimitiveType::Int,
+        "bigint" => PrimitiveType::Long,
+        "real" => PrimitiveType::Float,
+        "double precision" => PrimitiveType::Double,
+        "numeric" => match numeric {
+            Some((precision, scale)) if precision <= 38 => PrimitiveType::Decimal { precision, scale },
+            Some((precision, _)) => {
+                return Err(format!("numeric precision {precision} exceeds Iceberg's maximum of 38"))
+            }
+            // Unconstrained numeric (e.g. a CTAS of sum()): 38 digits, 10 after the point.
+            None => PrimitiveType::Decimal { precision: 38, scale: 10 },
+        },
+        "date" => PrimitiveType::Date,
+        "time" | "time without time zone" => PrimitiveType::Time,
+        "timestamp" | "timestamp without time zone" => PrimitiveType::Timestamp,
+        "timestamptz" | "timestamp with time zone" => PrimitiveType::Timestamptz,
+        "text" | "character varying" | "varchar" | "json" | "jsonb" => PrimitiveType::String,
+        "uuid" => PrimitiveType::Uuid,
+        "bytea" => PrimitiveType::Binary,
+        other => return Err(format!("type {other} cannot be stored in an Iceberg table")),
+    };
+    Ok(Type::Primitive(p))
+}
+
 /// Postgres base types a foreign-table column may be declared with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PgKind {
@@ -54,6 +86,28 @@ pub enum PgKind {
 }
 
 impl PgKind {
+    /// The kind of a builtin column type.
+    pub fn of(ty: Builtin) -> PgKind {
+        match ty {
+            Builtin::Bool => PgKind::Bool,
+            Builtin::Int2 => PgKind::Int2,
+            Builtin::Int4 => PgKind::Int4,
+            Builtin::Int8 => PgKind::Int8,
+            Builtin::Float4 => PgKind::Float4,
+            Builtin::Float8 => PgKind::Float8,
+            Builtin::Numeric => PgKind::Numeric,
+            Builtin::Date => PgKind::Date,
+            Builtin::Time => PgKind::Time,
+            Builtin::Timestamp => PgKind::Timestamp,
+            Builtin::TimestampTz => PgKind::TimestampTz,
+            Builtin::Text | Builtin::Varchar => PgKind::Text,
+            Builtin::Uuid => PgKind::Uuid,
+            Builtin::Bytea => PgKind::Bytea,
+            Builtin::Json => PgKind::Json,
+            Builtin::Jsonb => PgKind::Jsonb,
+        }
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             PgKind::Bool => "boolean",
@@ -156,6 +210,28 @@ mod tests {
     }
 
     #[test]
+    fn maps_types() {
+        assert_eq!(iceberg_type_for("bigint", None).unwrap(), Type::Primitive(PrimitiveType::Long));
+        assert_eq!(
+            iceberg_type_for("numeric", Some((12, 2))).unwrap(),
+            Type::Primitive(PrimitiveType::Decimal { precision: 12, scale: 2 })
+        );
+        assert!(iceberg_type_for("numeric", None).is_ok());
+        assert!(iceberg_type_for("point", None).is_err());
+    }
+
+    #[test]
+    fn builtin_kinds() {
+        assert_eq!(PgKind::of(Builtin::Varchar), PgKind::Text);
+        assert_eq!(PgKind::of(Builtin::Text), PgKind::Text);
+        assert_eq!(PgKind::of(Builtin::TimestampTz), PgKind::TimestampTz);
+        assert_eq!(PgKind::of(Builtin::Jsonb).name(), "jsonb");
+        // varchar columns are checked as text.
+        let s = Type::Primitive(PrimitiveType::String);
+        assert!(check_compatible(&s, PgKind::of(Builtin::Varchar), None).is_ok());
+    }
+
+    #[test]
     fn narrowing_is_rejected() {
         let long = Type::Primitive(PrimitiveType::Long);
         assert!(check_compatible(&long, PgKind::Int4, None).is_err());
@@ -177,5 +253,51 @@ mod tests {
         assert!(check_compatible(&d, PgKind::Numeric, Some((10, 1))).is_err());
         assert!(check_compatible(&d, PgKind::Numeric, Some((9, 2))).is_err());
         assert!(check_compatible(&d, PgKind::Numeric, None).is_ok());
+    }
+}
+
+/// Whether Iceberg allows changing a column from `from` to `to` (type
+/// promotion): int→long, float→double, decimal(p,s)→decimal(p2,s) with p2 ≥ p.
+pub fn check_promotion(from: &Type, to: &Type) -> Result<(), String> {
+    use PrimitiveType as P;
+    let ok = match (from, to) {
+        (a, b) if a == b => true,
+        (Type::Primitive(P::Int), Type::Primitive(P::Long)) => true,
+        (Type::Primitive(P::Float), Type::Primitive(P::Double)) => true,
+        (
+            Type::Primitive(P::Decimal { precision: p1, scale: s1 }),
+            Type::Primitive(P::Decimal { precision: p2, scale: s2 }),
+        ) => s1 == s2 && p2 >= p1,
+        _ => false,
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "Iceberg cannot change a column from {from} to {to}; allowed: int to long, float to double, widening a decimal's precision"
+        ))
+    }
+}
+
+#[cfg(test)]
+mod promotion_tests {
+    use super::*;
+
+    #[test]
+    fn promotions() {
+        let t = |p| Type::Primitive(p);
+        assert!(check_promotion(&t(PrimitiveType::Int), &t(PrimitiveType::Long)).is_ok());
+        assert!(check_promotion(&t(PrimitiveType::Long), &t(PrimitiveType::Int)).is_err());
+        assert!(check_promotion(&t(PrimitiveType::String), &t(PrimitiveType::Long)).is_err());
+        assert!(check_promotion(
+            &t(PrimitiveType::Decimal { precision: 10, scale: 2 }),
+            &t(PrimitiveType::Decimal { precision: 12, scale: 2 })
+        )
+        .is_ok());
+        assert!(check_promotion(
+            &t(PrimitiveType::Decimal { precision: 10, scale: 2 }),
+            &t(PrimitiveType::Decimal { precision: 12, scale: 3 })
+        )
+        .is_err());
     }
 }

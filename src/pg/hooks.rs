@@ -1,5 +1,8 @@
-//! Calling Postgres' standard hook implementations so that their ERRORs
-//! reach the client whole.
+//! The one hook chain: Postgres' ProcessUtility, planner, executor and
+//! object-access hooks are installed once, here, and call each part's
+//! registered hooks in turn (`register`, `PartHooks`), then the next link:
+//! another library's hook or Postgres' standard function, called so that
+//! its ERRORs reach the client whole.
 //!
 //! pgrx's bindings catch an ERROR raised inside the called function and
 //! re-raise it from Rust with only its message, detail and hint: the CONTEXT
@@ -120,5 +123,209 @@ pub unsafe fn next_planner(
     match prev {
         Some(prev) => prev(parse, query_string, cursor_options, bound_params),
         None => raw::standard_planner(parse, query_string, cursor_options, bound_params),
+    }
+}
+
+// ------------------------------------------------------------ one hook chain
+
+/// A utility statement as the parts' hooks see it.
+pub struct Utility {
+    pstmt: *mut pg_sys::PlannedStmt,
+    query_string: *const std::ffi::c_char,
+    context: pg_sys::ProcessUtilityContext::Type,
+}
+
+impl Utility {
+    /// The statement's parse tree (never null: calls without one skip the parts).
+    pub fn stmt(&self) -> *mut pg_sys::Node {
+        // SAFETY: checked non-null before any part sees this value.
+        unsafe { (*self.pstmt).utilityStmt }
+    }
+
+    /// Whether the client sent it (not a function, DO block or event trigger).
+    pub fn top_level(&self) -> bool {
+        self.context == pg_sys::ProcessUtilityContext::PROCESS_UTILITY_TOPLEVEL
+    }
+
+    /// The statement's own text: `query_string` may hold several statements.
+    pub fn text(&self) -> Option<String> {
+        if self.query_string.is_null() {
+            return None;
+        }
+        // SAFETY: Postgres passes a NUL-terminated string that lives for the
+        // statement; location and length are byte offsets into it.
+        let (q, start, len) = unsafe {
+            (
+                std::ffi::CStr::from_ptr(self.query_string).to_string_lossy().into_owned(),
+                (*self.pstmt).stmt_location.max(0) as usize,
+                (*self.pstmt).stmt_len.max(0) as usize,
+            )
+        };
+        let end = if len == 0 { q.len() } else { (start + len).min(q.len()) };
+        Some(q.get(start..end).map(|t| t.trim().to_string()).unwrap_or(q))
+    }
+}
+
+/// Work a part does once the utility statement has run without error. If
+/// the statement fails it is dropped unrun (see the module's contract: it
+/// may hold memory only).
+pub type AfterUtility = Box<dyn FnOnce()>;
+
+/// The hooks one part wants. Every part's hook runs under every statement of
+/// every database once the library is preloaded, so each must return at once
+/// when the statement is none of its business.
+#[derive(Clone, Copy, Default)]
+pub struct PartHooks {
+    /// Before a utility statement; what it returns runs after it.
+    pub utility: Option<fn(&Utility) -> Option<AfterUtility>>,
+    /// Before the planner plans a query (the tree may be edited in place).
+    pub planner: Option<unsafe fn(*mut pg_sys::Query)>,
+    /// Before the executor starts (`eflags` as Postgres passes them).
+    pub executor_start: Option<unsafe fn(*mut pg_sys::QueryDesc, i32)>,
+    /// Around each ExecutorRun (a cursor runs once per FETCH).
+    pub executor_run_before: Option<unsafe fn(*mut pg_sys::QueryDesc)>,
+    pub executor_run_after: Option<unsafe fn(*mut pg_sys::QueryDesc)>,
+    /// Before the executor ends (not reached when the statement errors).
+    pub executor_end: Option<unsafe fn(*mut pg_sys::QueryDesc)>,
+    /// After Postgres' object-access checks (access type, class, object, sub-id).
+    pub object_access: Option<unsafe fn(pg_sys::ObjectAccessType::Type, pg_sys::Oid, pg_sys::Oid, i32)>,
+}
+
+// Written only from _PG_init (one thread, before any query), read-only after.
+static mut PARTS: &[PartHooks] = &[];
+static mut PREV_PROCESS_UTILITY: pg_sys::ProcessUtility_hook_type = None;
+static mut PREV_PLANNER: pg_sys::planner_hook_type = None;
+static mut PREV_EXECUTOR_START: pg_sys::ExecutorStart_hook_type = None;
+static mut PREV_EXECUTOR_RUN: pg_sys::ExecutorRun_hook_type = None;
+static mut PREV_EXECUTOR_END: pg_sys::ExecutorEnd_hook_type = None;
+static mut PREV_OBJECT_ACCESS: pg_sys::object_access_hook_type = None;
+
+/// Adds a part's hooks to the chain (from `_PG_init`, before `install`).
+/// Parts run in registration order before a statement, in reverse after it.
+pub fn register(hooks: PartHooks) {
+    // SAFETY: only _PG_init calls this, once per part, on the process' one
+    // thread before any statement runs; the old slice is leaked (a few words).
+    unsafe {
+        let mut all = (*(&raw const PARTS)).to_vec();
+        all.push(hooks);
+        PARTS = Box::leak(all.into_boxed_slice());
+    }
+}
+
+fn parts() -> &'static [PartHooks] {
+    // SAFETY: see `PARTS`: no writes after _PG_init.
+    unsafe { *(&raw const PARTS) }
+}
+
+/// Installs the chain into Postgres' hook variables, keeping whatever was
+/// there (another library's hook or none) as the next link.
+pub fn install() {
+    // SAFETY: _PG_init, once per process, before any statement.
+    unsafe {
+        PREV_PROCESS_UTILITY = pg_sys::ProcessUtility_hook;
+        pg_sys::ProcessUtility_hook = Some(process_utility_chain);
+        PREV_PLANNER = pg_sys::planner_hook;
+        pg_sys::planner_hook = Some(planner_chain);
+        PREV_EXECUTOR_START = pg_sys::ExecutorStart_hook;
+        pg_sys::ExecutorStart_hook = Some(executor_start_chain);
+        PREV_EXECUTOR_RUN = pg_sys::ExecutorRun_hook;
+        pg_sys::ExecutorRun_hook = Some(executor_run_chain);
+        PREV_EXECUTOR_END = pg_sys::ExecutorEnd_hook;
+        pg_sys::ExecutorEnd_hook = Some(executor_end_chain);
+        PREV_OBJECT_ACCESS = pg_sys::object_access_hook;
+        pg_sys::object_access_hook = Some(object_access_chain);
+    }
+}
+
+#[pgrx::pg_guard]
+#[allow(clippy::too_many_arguments)]
+unsafe extern "C-unwind" fn process_utility_chain(
+    pstmt: *mut pg_sys::PlannedStmt,
+    query_string: *const std::ffi::c_char,
+    read_only_tree: bool,
+    context: pg_sys::ProcessUtilityContext::Type,
+    params: pg_sys::ParamListInfo,
+    query_env: *mut pg_sys::QueryEnvironment,
+    dest: *mut pg_sys::DestReceiver,
+    qc: *mut pg_sys::QueryCompletion,
+) {
+    let mut after: Vec<AfterUtility> = Vec::new();
+    if !pstmt.is_null() && !(*pstmt).utilityStmt.is_null() {
+        let call = Utility { pstmt, query_string, context };
+        for part in parts() {
+            if let Some(f) = part.utility {
+                after.extend(f(&call));
+            }
+        }
+    }
+    // An ERROR inside passes through whole; `after` is then leaked unrun.
+    next_process_utility(PREV_PROCESS_UTILITY, pstmt, query_string, read_only_tree, context, params, query_env, dest, qc);
+    while let Some(f) = after.pop() {
+        f();
+    }
+}
+
+#[pgrx::pg_guard]
+unsafe extern "C-unwind" fn planner_chain(
+    parse: *mut pg_sys::Query,
+    query_string: *const std::ffi::c_char,
+    cursor_options: i32,
+    bound_params: pg_sys::ParamListInfo,
+) -> *mut pg_sys::PlannedStmt {
+    if !parse.is_null() {
+        for f in parts().iter().filter_map(|p| p.planner) {
+            f(parse);
+        }
+    }
+    next_planner(PREV_PLANNER, parse, query_string, cursor_options, bound_params)
+}
+
+#[pgrx::pg_guard]
+unsafe extern "C-unwind" fn executor_start_chain(qd: *mut pg_sys::QueryDesc, eflags: i32) {
+    for f in parts().iter().filter_map(|p| p.executor_start) {
+        f(qd, eflags);
+    }
+    next_executor_start(PREV_EXECUTOR_START, qd, eflags);
+}
+
+#[pgrx::pg_guard]
+unsafe extern "C-unwind" fn executor_run_chain(
+    qd: *mut pg_sys::QueryDesc,
+    direction: pg_sys::ScanDirection::Type,
+    count: u64,
+    execute_once: bool,
+) {
+    for f in parts().iter().filter_map(|p| p.executor_run_before) {
+        f(qd);
+    }
+    // What the "before" parts set up and an ERROR skips is undone by their
+    // (sub)transaction callbacks.
+    next_executor_run(PREV_EXECUTOR_RUN, qd, direction, count, execute_once);
+    for f in parts().iter().rev().filter_map(|p| p.executor_run_after) {
+        f(qd);
+    }
+}
+
+#[pgrx::pg_guard]
+unsafe extern "C-unwind" fn executor_end_chain(qd: *mut pg_sys::QueryDesc) {
+    for f in parts().iter().filter_map(|p| p.executor_end) {
+        f(qd);
+    }
+    next_executor_end(PREV_EXECUTOR_END, qd);
+}
+
+#[pgrx::pg_guard]
+unsafe extern "C-unwind" fn object_access_chain(
+    access: pg_sys::ObjectAccessType::Type,
+    class_id: pg_sys::Oid,
+    object_id: pg_sys::Oid,
+    sub_id: i32,
+    arg: *mut std::ffi::c_void,
+) {
+    if let Some(prev) = PREV_OBJECT_ACCESS {
+        prev(access, class_id, object_id, sub_id, arg);
+    }
+    for f in parts().iter().filter_map(|p| p.object_access) {
+        f(access, class_id, object_id, sub_id);
     }
 }

@@ -55,7 +55,7 @@ pub fn init() {
     GucRegistry::define_int_guc(
         c"townlake.pii_scan_naptime",
         c"Seconds the PII scanner worker waits between two relations.",
-        c"",
+        c"The pause also lets other work run between two relations; see townlake.pii_scan_io_share for the pause after a long scan.",
         &NAPTIME,
         0,
         86_400,
@@ -65,7 +65,7 @@ pub fn init() {
     GucRegistry::define_bool_guc(
         c"townlake.pii_scanner_enabled",
         c"Whether the PII scanner background worker scans.",
-        c"",
+        c"Off: the worker stays idle and lake.scan() still scans on demand.",
         &SCANNER_ENABLED,
         GucContext::Sighup,
         GucFlags::default(),
@@ -83,7 +83,7 @@ pub fn init() {
     GucRegistry::define_int_guc(
         c"townlake.pii_rescan_interval",
         c"Seconds after which the PII scanner scans an unchanged relation again (0: never).",
-        c"",
+        c"Changed relations are queued again anyway (new columns, rewrites, data changes, classifier upgrades); this catches everything else.",
         &RESCAN_INTERVAL,
         0,
         i32::MAX,

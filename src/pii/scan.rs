@@ -227,7 +227,7 @@ pub fn load_meta(client: &SpiClient<'_>, oid: pg_sys::Oid) -> LakeResult<Option<
                     c.reltuples::float8, c.relpages::int8, \
                     (CASE WHEN c.relkind IN ('r', 'm') THEN pg_relation_size(c.oid) / current_setting('block_size')::int8 ELSE 0 END)::int8, \
                     c.relispopulated, COALESCE(s.n_tup_ins + s.n_tup_upd, 0)::int8, COALESCE(s.n_live_tup, 0)::int8, \
-                    lake.pii_columns_signature(c.oid) \
+                    lake_internal.pii_columns_signature(c.oid) \
              FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
              LEFT JOIN pg_stat_all_tables s ON s.relid = c.oid \
              WHERE c.oid = $1",
@@ -648,14 +648,16 @@ pub fn record_state(
     Ok(())
 }
 
-/// Tells listeners (and governance, when it provides the hook) which
-/// columns' findings changed, so reviewed columns can go back to pending.
+/// Tells listeners and governance which columns' findings changed
+/// (governance logs them for its reviewers: the contract in
+/// docs/architecture-sql.md). Looked up first: a database whose townlake
+/// objects predate the library has no such function until it is updated.
 fn announce_changes(client: &mut SpiClient<'_>, meta: &RelationMeta, columns: &[String]) -> LakeResult<()> {
     let err = spi_error("cannot announce changed PII findings");
     let payload = serde_json::json!({ "relation": meta.qualified, "oid": u32::from(meta.oid), "columns": columns });
     client.update("SELECT pg_notify('townlake_pii', $1)", None, &[payload.to_string().into()]).map_err(&err)?;
     let hook = client
-        .select("SELECT to_regprocedure('lake._gov_pii_finding_changed(regclass,name)') IS NOT NULL", None, &[])
+        .select("SELECT to_regprocedure('lake_internal._gov_pii_finding_changed(regclass,name)') IS NOT NULL", None, &[])
         .and_then(|t| t.first().get_one::<bool>())
         .map_err(&err)?
         .unwrap_or(false);
@@ -663,7 +665,7 @@ fn announce_changes(client: &mut SpiClient<'_>, meta: &RelationMeta, columns: &[
         for column in columns {
             client
                 .update(
-                    "SELECT lake._gov_pii_finding_changed($1::regclass, $2::name)",
+                    "SELECT lake_internal._gov_pii_finding_changed($1::regclass, $2::name)",
                     None,
                     &[meta.oid.into(), column.as_str().into()],
                 )

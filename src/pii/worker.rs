@@ -1,80 +1,57 @@
-//! The background scanner. Two processes:
-//!
-//! * "townlake pii launcher" (registered at preload, connected to no
-//!   database) watches `townlake.pii_scan_database` and
-//!   `townlake.pii_scanner_enabled`, and keeps one scanner running for that
-//!   database while it exists — restarting it if it stops, replacing it when
-//!   the setting changes. (A worker cannot switch databases, and one that
-//!   connects to a missing database dies at start, so the launcher checks
-//!   first.)
-//! * "townlake pii scanner" (dynamic, one database) scans the most urgent
-//!   queued relation, rests, and repeats; while the extension is not installed
-//!   in its database it only waits.
+//! The background scanner, "townlake pii scanner": one per database named
+//! by `townlake.pii_scan_database` while `townlake.pii_scanner_enabled` is
+//! on. The shared launcher (pg::worker) keeps it running while that database
+//! exists (a worker cannot switch databases, and one that connects to a
+//! missing database dies at start, so the launcher checks first), and
+//! replaces it when the setting changes. The scanner scans the most urgent
+//! queued relation, rests, and repeats; while the extension is not installed
+//! in its database it only waits.
 //!
 //! SIGTERM uses Postgres' own `die` handler (the process ends at the next
 //! interrupt check, even inside a long query); SIGHUP rereads the settings.
 //! Every relation is scanned in its own transaction with a statement and
 //! lock timeout, and errors are recorded, never allowed to crash anything.
 
-use std::ffi::CString;
 use std::time::{Duration, Instant};
 
-use pgrx::bgworkers::{BackgroundWorkerBuilder, BackgroundWorkerStatus, BgWorkerStartTime, DynamicBackgroundWorker};
 use pgrx::pg_sys;
-use pgrx::pg_sys::panic::CaughtError;
 use pgrx::prelude::*;
 
 use super::{IO_SHARE, NAPTIME, SCANNER_ENABLED, SCAN_DATABASE};
+use crate::pg::worker::{check_signals, in_transaction, install_die_handlers};
 
-const LAUNCHER: &str = "townlake pii launcher";
 const SCANNER: &str = "townlake pii scanner";
 
+/// Registers the scanner with the shared launcher (from `_PG_init`).
 pub fn register() {
-    BackgroundWorkerBuilder::new(LAUNCHER)
-        .set_type(LAUNCHER)
-        .set_library("townlake")
-        .set_function("townlake_pii_launcher_main")
-        .enable_spi_access()
-        .set_start_time(BgWorkerStartTime::RecoveryFinished)
-        .set_restart_time(Some(Duration::from_secs(10)))
-        .load();
+    crate::pg::worker::register_kind(crate::pg::worker::WorkerKind {
+        name: SCANNER,
+        main: scanner_main,
+        wanted: scanner_wanted,
+        started: None,
+        persistent: true,
+        max_running: 1,
+    });
 }
 
-// ---------------------------------------------------------------- shims
-
-// Postgres' signal handlers, declared here as plain C functions (pgrx's
-// bindings wrap them for calling from Rust, which a signal handler slot
-// cannot hold).
-unsafe extern "C-unwind" {
-    fn die(signal: std::ffi::c_int);
-    fn SignalHandlerForConfigReload(signal: std::ffi::c_int);
+thread_local! {
+    /// In the launcher: the missing database last complained about.
+    static COMPLAINED_ABOUT: std::cell::RefCell<Option<String>> = const { std::cell::RefCell::new(None) };
 }
 
-/// SIGTERM → `die`, SIGHUP → config reload flag; then unblock signals.
-fn install_signal_handlers() {
-    // SAFETY: called once at worker start on its only thread, before any
-    // other work; these are Postgres' own handlers for exactly this use.
-    unsafe {
-        pg_sys::pqsignal(pg_sys::SIGTERM as i32, Some(die));
-        pg_sys::pqsignal(pg_sys::SIGHUP as i32, Some(SignalHandlerForConfigReload));
-        pg_sys::BackgroundWorkerUnblockSignals();
+/// The scan database, while the scanner is enabled and the database exists.
+fn scanner_wanted(dbs: &mut crate::pg::worker::Databases) -> Vec<pg_sys::Oid> {
+    let Some(name) = SCANNER_ENABLED.get().then(scan_database_name).flatten() else {
+        return Vec::new();
+    };
+    let oid = dbs.named(&name);
+    if oid.is_none() && COMPLAINED_ABOUT.with(|c| c.borrow().as_deref() != Some(name.as_str())) {
+        log(&format!(
+            "townlake pii scanner: database \"{name}\" (townlake.pii_scan_database) does not exist; waiting for it"
+        ));
+        COMPLAINED_ABOUT.with(|c| *c.borrow_mut() = Some(name));
     }
-}
-
-/// Handles a pending SIGTERM (exits through FATAL) and SIGHUP (rereads the
-/// configuration).
-fn check_signals() {
-    // SAFETY: reads and clears flags set by our signal handlers; the calls
-    // are the ones Postgres' own workers make at this point of their loop.
-    unsafe {
-        if pg_sys::InterruptPending != 0 {
-            pg_sys::ProcessInterrupts();
-        }
-        if pg_sys::ConfigReloadPending != 0 {
-            pg_sys::ConfigReloadPending = 0;
-            pg_sys::ProcessConfigFile(pg_sys::GucContext::PGC_SIGHUP);
-        }
-    }
+    oid.into_iter().collect()
 }
 
 /// Sleeps until the timeout, a signal, or postmaster death (which exits).
@@ -83,81 +60,12 @@ fn nap(timeout: Duration) {
     check_signals();
 }
 
-/// What the process is doing, as `pg_stat_activity.query` shows it.
 fn report_activity(text: &str) {
-    let text = CString::new(text.replace('\0', "")).unwrap_or_default();
-    // SAFETY: copies the string into shared memory.
-    unsafe { pg_sys::pgstat_report_activity(pg_sys::BackendState::STATE_RUNNING, text.as_ptr()) };
+    crate::pg::worker::report_activity(text, true);
 }
 
 fn report_idle(text: &str) {
-    let text = CString::new(text.replace('\0', "")).unwrap_or_default();
-    // SAFETY: as above.
-    unsafe { pg_sys::pgstat_report_activity(pg_sys::BackendState::STATE_IDLE, text.as_ptr()) };
-}
-
-/// Runs `f` in its own transaction. An ERROR aborts the transaction and comes
-/// back as its message; the worker carries on.
-fn in_transaction<T>(f: impl FnOnce() -> T + std::panic::UnwindSafe) -> Result<T, String> {
-    // SAFETY: the transaction bracket every background worker uses, on its
-    // main thread, outside any other transaction.
-    unsafe {
-        pg_sys::SetCurrentStatementStartTimestamp();
-        pg_sys::StartTransactionCommand();
-        pg_sys::PushActiveSnapshot(pg_sys::GetTransactionSnapshot());
-    }
-    let outcome = PgTryBuilder::new(move || Ok(f()))
-        .catch_others(|caught| {
-            Err(match caught {
-                CaughtError::PostgresError(e) | CaughtError::ErrorReport(e) => e.message().to_string(),
-                CaughtError::RustPanic { ereport, .. } => ereport.message().to_string(),
-            })
-        })
-        .execute();
-    // SAFETY: ends the transaction begun above, whichever way it went.
-    unsafe {
-        match &outcome {
-            Ok(_) => {
-                pg_sys::PopActiveSnapshot();
-                pg_sys::CommitTransactionCommand();
-            }
-            Err(_) => pg_sys::AbortCurrentTransaction(),
-        }
-        pg_sys::pgstat_report_stat(false);
-    }
-    outcome
-}
-
-/// The oid of a database that accepts connections, read from pg_database
-/// with a plain heap scan: the launcher has no database, so it cannot use
-/// indexes or SPI (this is how the autovacuum launcher lists databases).
-fn database_oid(name: &str) -> Option<pg_sys::Oid> {
-    let lock = pg_sys::AccessShareLock as pg_sys::LOCKMODE;
-    // SAFETY: called inside a transaction; the relation is opened, scanned and
-    // closed here, and each tuple is read as pg_database's fixed-size prefix,
-    // which is what the catalog stores first.
-    unsafe {
-        let rel = pg_sys::table_open(pg_sys::DatabaseRelationId, lock);
-        let scan = pg_sys::table_beginscan_catalog(rel, 0, std::ptr::null_mut());
-        let mut found = None;
-        loop {
-            let tuple = pg_sys::heap_getnext(scan, pg_sys::ScanDirection::ForwardScanDirection);
-            if tuple.is_null() {
-                break;
-            }
-            let form = pg_sys::heap_tuple_get_struct::<pg_sys::FormData_pg_database>(tuple);
-            let datname = std::ffi::CStr::from_ptr((*form).datname.data.as_ptr());
-            if datname.to_bytes() == name.as_bytes() {
-                if (*form).datallowconn {
-                    found = Some((*form).oid);
-                }
-                break;
-            }
-        }
-        pg_sys::table_endscan(scan);
-        pg_sys::table_close(rel, lock);
-        found
-    }
+    crate::pg::worker::report_activity(text, false);
 }
 
 fn log(message: &str) {
@@ -166,76 +74,6 @@ fn log(message: &str) {
 
 fn scan_database_name() -> Option<String> {
     SCAN_DATABASE.get().and_then(|c| c.into_string().ok()).map(|s| s.trim().to_string()).filter(|s| !s.is_empty())
-}
-
-// ---------------------------------------------------------------- launcher
-
-#[pg_guard]
-#[no_mangle]
-pub extern "C-unwind" fn townlake_pii_launcher_main(_arg: pg_sys::Datum) {
-    install_signal_handlers();
-    // No database: only shared catalogs (pg_database) are readable.
-    pgrx::bgworkers::BackgroundWorker::connect_worker_to_spi(None, None);
-    let mut child: Option<(DynamicBackgroundWorker, pg_sys::Oid)> = None;
-    let mut complained_about: Option<String> = None;
-    loop {
-        check_signals();
-        let wanted_name = if SCANNER_ENABLED.get() { scan_database_name() } else { None };
-        let wanted_oid = match &wanted_name {
-            Some(name) => {
-                let name = name.clone();
-                in_transaction(move || database_oid(&name)).ok().flatten()
-            }
-            None => None,
-        };
-        if wanted_name.is_some() && wanted_oid.is_none() && complained_about != wanted_name {
-            log(&format!(
-                "townlake pii scanner: database \"{}\" (townlake.pii_scan_database) does not exist; waiting for it",
-                wanted_name.as_deref().unwrap_or("")
-            ));
-            complained_about = wanted_name.clone();
-        }
-        if let Some((handle, db)) = child.take() {
-            let stopped = matches!(handle.pid(), Err(BackgroundWorkerStatus::Stopped));
-            if stopped {
-                // It exited (error, or the database went away): started again below.
-            } else if Some(db) != wanted_oid {
-                let _ = handle.terminate().wait_for_shutdown();
-            } else {
-                child = Some((handle, db));
-            }
-        }
-        if child.is_none() {
-            if let Some(db) = wanted_oid {
-                // SAFETY: reads this process's pid.
-                let me = unsafe { pg_sys::MyProcPid };
-                let started = BackgroundWorkerBuilder::new(SCANNER)
-                    .set_type(SCANNER)
-                    .set_library("townlake")
-                    .set_function("townlake_pii_scanner_main")
-                    .enable_spi_access()
-                    .set_argument(Some(pg_sys::Datum::from(u32::from(db))))
-                    .set_notify_pid(me)
-                    .set_restart_time(None)
-                    .load_dynamic();
-                match started {
-                    Ok(handle) => child = Some((handle, db)),
-                    Err(_) => {
-                        log("townlake pii scanner: no free background worker slot (max_worker_processes); will retry")
-                    }
-                }
-            }
-        }
-        report_idle(
-            match (&child, &wanted_name) {
-                (Some(_), Some(name)) => format!("scanner running for database {name}"),
-                (None, Some(name)) => format!("waiting for database {name}"),
-                _ => "scanner disabled".to_string(),
-            }
-            .as_str(),
-        );
-        nap(Duration::from_secs(if child.is_some() { 10 } else { 30 }));
-    }
 }
 
 // ---------------------------------------------------------------- scanner
@@ -249,11 +87,8 @@ enum Next {
     Scan(pg_sys::Oid, String),
 }
 
-#[pg_guard]
-#[no_mangle]
-pub extern "C-unwind" fn townlake_pii_scanner_main(arg: pg_sys::Datum) {
-    install_signal_handlers();
-    let db = pg_sys::Oid::from(arg.value() as u32);
+fn scanner_main(db: pg_sys::Oid) {
+    install_die_handlers();
     pgrx::bgworkers::BackgroundWorker::connect_worker_to_spi_by_oid(Some(db), None);
     let unique = in_transaction(|| {
         Spi::get_one_with_args::<bool>("SELECT pg_try_advisory_lock($1)", &[SCANNER_LOCK_KEY.into()])
@@ -281,7 +116,7 @@ pub extern "C-unwind" fn townlake_pii_scanner_main(arg: pg_sys::Datum) {
             let _settings = super::scan::ScanSettings::enter();
             let installed = Spi::get_one::<bool>(
                 "SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'townlake') \
-                    AND to_regprocedure('lake.pii_scan_queue()') IS NOT NULL",
+                    AND to_regprocedure('lake_internal.pii_scan_queue()') IS NOT NULL",
             )
             .ok()
             .flatten()

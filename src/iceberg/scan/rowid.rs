@@ -1,7 +1,8 @@
 //! Row identity for UPDATE and DELETE of Iceberg tables.
 //!
 //! The scan feeding the modification numbers the data files it planned and
-//! stores each row with a ctid whose block number is its file's ordinal; the
+//! stores each row with a ctid whose block number is its file's ordinal
+//! (`ScanSlot::set_row_identity`); the
 //! executor hands that ctid and the whole old row to ExecForeignDelete /
 //! ExecForeignUpdate. Rows are then matched back inside the file by value:
 //! identical rows are interchangeable, so removing any k of n identical
@@ -18,6 +19,7 @@ use iceberg::scan::FileScanTask;
 use pgrx::pg_sys;
 
 use crate::errors::{LakeError, LakeResult};
+use crate::fdw::modify::AttrDesc;
 
 /// The data files one statement's target scan planned, by ordinal.
 #[derive(Default)]
@@ -67,34 +69,6 @@ pub fn ordinal_of_batch(relid: u32, file_column: &ArrayRef) -> LakeResult<u32> {
     })
 }
 
-/// Store the slot's values as a heap tuple whose ctid names the data file.
-///
-/// # Safety
-/// `slot` holds a virtual tuple of the relation's descriptor.
-pub unsafe fn store_with_identity(slot: *mut pg_sys::TupleTableSlot, relid: u32, ordinal: u32) -> LakeResult<()> {
-    // The slot frees the tuple when it is cleared, which may be after the
-    // per-tuple memory is reset: allocate it in the slot's own context.
-    let old = pg_sys::MemoryContextSwitchTo((*slot).tts_mcxt);
-    let tuple = pg_sys::heap_form_tuple((*slot).tts_tupleDescriptor, (*slot).tts_values, (*slot).tts_isnull);
-    pg_sys::MemoryContextSwitchTo(old);
-    (*tuple).t_self = pg_sys::ItemPointerData {
-        ip_blkid: pg_sys::BlockIdData { bi_hi: (ordinal >> 16) as u16, bi_lo: (ordinal & 0xffff) as u16 },
-        ip_posid: 1,
-    };
-    (*tuple).t_tableOid = pg_sys::Oid::from(relid);
-    pg_sys::ExecStoreHeapTuple(tuple, slot, true);
-    Ok(())
-}
-
-/// The file ordinal stored in a ctid datum.
-///
-/// # Safety
-/// `datum` is a non-null tid datum.
-pub unsafe fn ordinal_of_ctid(datum: pg_sys::Datum) -> u32 {
-    let tid = datum.cast_mut_ptr::<pg_sys::ItemPointerData>();
-    ((*tid).ip_blkid.bi_hi as u32) << 16 | (*tid).ip_blkid.bi_lo as u32
-}
-
 /// Output-function text of each column, cached per type.
 pub struct RowKeys {
     out: HashMap<u32, Box<pg_sys::FmgrInfo>>,
@@ -105,33 +79,35 @@ impl RowKeys {
         RowKeys { out: HashMap::new() }
     }
 
-    /// A key equal for rows with equal values.
-    ///
-    /// # Safety
-    /// `values`/`nulls` have one entry per attribute of `tupdesc`.
-    pub unsafe fn key(&mut self, tupdesc: pg_sys::TupleDesc, values: &[pg_sys::Datum], nulls: &[bool]) -> String {
+    /// A key equal for rows with equal values. `values` and `nulls` hold
+    /// one entry per attribute in `attrs`, each value a datum of its
+    /// attribute's type (a row of the relation, or one read back for it).
+    pub fn key(&mut self, attrs: &[AttrDesc], values: &[pg_sys::Datum], nulls: &[bool]) -> String {
         let mut key = String::new();
-        for i in 0..(*tupdesc).natts as usize {
-            let att = (*tupdesc).attrs.as_ptr().add(i);
-            if (*att).attisdropped {
+        for (i, att) in attrs.iter().enumerate() {
+            if att.dropped {
                 continue;
             }
             if nulls[i] {
                 key.push('\u{0}');
             } else {
-                let type_oid = (*att).atttypid;
-                let finfo = self.out.entry(type_oid.to_u32()).or_insert_with(|| {
-                    let mut out_fn = pg_sys::Oid::INVALID;
-                    let mut varlena = false;
-                    pg_sys::getTypeOutputInfo(type_oid, &mut out_fn, &mut varlena);
-                    let mut f: Box<pg_sys::FmgrInfo> = Box::new(std::mem::zeroed());
-                    pg_sys::fmgr_info(out_fn, f.as_mut());
-                    f
-                });
-                let text = pg_sys::OutputFunctionCall(finfo.as_mut(), values[i]);
+                let type_oid = att.type_oid;
+                // SAFETY: the output function of the attribute's own type,
+                // looked up once, applied to a datum of that type.
+                let bytes = unsafe {
+                    let finfo = self.out.entry(type_oid.to_u32()).or_insert_with(|| {
+                        let mut out_fn = pg_sys::Oid::INVALID;
+                        let mut varlena = false;
+                        pg_sys::getTypeOutputInfo(type_oid, &mut out_fn, &mut varlena);
+                        let mut f: Box<pg_sys::FmgrInfo> = Box::new(std::mem::zeroed());
+                        pg_sys::fmgr_info(out_fn, f.as_mut());
+                        f
+                    });
+                    let text = pg_sys::OutputFunctionCall(finfo.as_mut(), values[i]);
+                    CStr::from_ptr(text).to_string_lossy().into_owned()
+                };
                 key.push('\u{1}');
                 // Length-prefixed so no value can fake a column boundary.
-                let bytes = CStr::from_ptr(text).to_string_lossy();
                 key.push_str(&bytes.len().to_string());
                 key.push(':');
                 key.push_str(&bytes);

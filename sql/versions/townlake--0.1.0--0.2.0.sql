@@ -1,201 +1,261 @@
--- townlake governance (issue 4): closed-by-default review, published views,
--- masks, time-limited grants, PII sessions, self-service denials.
+-- townlake 0.1.0 -> 0.2.0 (ALTER EXTENSION townlake UPDATE runs it).
 --
--- Layout of this file
---   roles, tables, masks, helpers (_gov_*), the published-view generator,
---   internal operations (_op_*), event triggers, public functions, privileges.
---
--- Every public function is a thin SQL wrapper around lake._privileged(op,
--- args) (Rust): it records the real caller and runs lake._op_<op>(caller,
--- args) with the extension's privileges. _op_* and _gov_* functions are
--- executable by superusers only and always run with a fixed search_path.
+-- 0.2.0 moves every internal helper into schema lake_internal (off every
+-- search_path, not executable by PUBLIC but for three reviewed entry points),
+-- makes lake.scan, lake.eval_classifier and lake.eval_classifier_details the
+-- C functions their *_by_oid twins were, adds the PII scanner -> governance
+-- contract (lake_internal._gov_pii_finding_changed) and comments on the whole
+-- public surface. Tables, views and rows are untouched: views, triggers,
+-- policies and event triggers refer to the moved functions by oid and follow
+-- them. Every SQL or PL/pgSQL function is then defined again from the 0.2.0
+-- sources (their bodies name lake_internal), so the result equals a fresh
+-- 0.2.0 install (tests/test_upgrade.py compares the two catalogs).
+\echo Use "ALTER EXTENSION townlake UPDATE" to load this file. \quit
 
--- ====================================================================== roles
--- Roles are cluster-wide: create them once, keep them across DROP EXTENSION.
-DO $roles$
+-- The capture triggers would hand this script's own DDL to governance.
+ALTER EVENT TRIGGER townlake_governance_capture DISABLE;
+ALTER EVENT TRIGGER townlake_governance_drop DISABLE;
+
+-- The schema pgrx creates first in a fresh install (src/lib.rs); its comment
+-- comes with the others below.
+CREATE SCHEMA lake_internal;
+GRANT USAGE ON SCHEMA lake_internal TO PUBLIC;
+
+-- ============================================================ moves
+ALTER FUNCTION lake._check_row_filter(predicate text) SET SCHEMA lake_internal;
+ALTER FUNCTION lake._gov_active_grants(rel oid) SET SCHEMA lake_internal;
+ALTER FUNCTION lake._gov_all_active_grants() SET SCHEMA lake_internal;
+ALTER FUNCTION lake._gov_append_only() SET SCHEMA lake_internal;
+ALTER FUNCTION lake._gov_chain_hash(prev text, payload text) SET SCHEMA lake_internal;
+ALTER FUNCTION lake._gov_changed() SET SCHEMA lake_internal;
+ALTER FUNCTION lake._gov_check_foreign_view(rel oid) SET SCHEMA lake_internal;
+ALTER FUNCTION lake._gov_check_mask_column(mask oid, rel oid, att smallint) SET SCHEMA lake_internal;
+ALTER FUNCTION lake._gov_check_mask(mask oid, args jsonb) SET SCHEMA lake_internal;
+ALTER FUNCTION lake._gov_column_expression(rel oid, c lake.governed_columns) SET SCHEMA lake_internal;
+ALTER FUNCTION lake._gov_column(rel oid, col name) SET SCHEMA lake_internal;
+ALTER FUNCTION lake._gov_default_mask(rel oid, att smallint) SET SCHEMA lake_internal;
+ALTER FUNCTION lake._gov_forget(rel oid, actor oid, why text) SET SCHEMA lake_internal;
+ALTER FUNCTION lake._gov_holds(who oid, target oid) SET SCHEMA lake_internal;
+ALTER FUNCTION lake._gov_is_reviewer(who oid) SET SCHEMA lake_internal;
+ALTER FUNCTION lake._gov_is_superuser(r oid) SET SCHEMA lake_internal;
+ALTER FUNCTION lake._gov_lock_down(rel oid) SET SCHEMA lake_internal;
+ALTER FUNCTION lake._gov_log(actor oid, action text, rel oid, relation text, col name, detail jsonb, reason text) SET SCHEMA lake_internal;
+ALTER FUNCTION lake._gov_mask_fits(coltype oid, argtype oid) SET SCHEMA lake_internal;
+ALTER FUNCTION lake._gov_mask_from_text(name text) SET SCHEMA lake_internal;
+ALTER FUNCTION lake._gov_on_ddl_command_end() SET SCHEMA lake_internal;
+ALTER FUNCTION lake._gov_on_sql_drop() SET SCHEMA lake_internal;
+ALTER FUNCTION lake._gov_pg_micros(t timestamp with time zone) SET SCHEMA lake_internal;
+ALTER FUNCTION lake._gov_pii_suggestion(rel oid, col name, OUT sensitivity text, OUT mask text, OUT changed_at timestamp with time zone) SET SCHEMA lake_internal;
+ALTER FUNCTION lake._gov_published_name(g lake.governed_relations) SET SCHEMA lake_internal;
+ALTER FUNCTION lake._gov_publish(rel oid) SET SCHEMA lake_internal;
+ALTER FUNCTION lake._gov_raw_name(g lake.governed_relations) SET SCHEMA lake_internal;
+ALTER FUNCTION lake._gov_regclass_sql(rel oid) SET SCHEMA lake_internal;
+ALTER FUNCTION lake._gov_regex_literal(t text) SET SCHEMA lake_internal;
+ALTER FUNCTION lake._gov_relation_by_name(rel text) SET SCHEMA lake_internal;
+ALTER FUNCTION lake._gov_relation(rel oid) SET SCHEMA lake_internal;
+ALTER FUNCTION lake._gov_require_reason(reason text, what text) SET SCHEMA lake_internal;
+ALTER FUNCTION lake._gov_require_reviewer(who oid) SET SCHEMA lake_internal;
+ALTER FUNCTION lake._gov_restore_owner_row() SET SCHEMA lake_internal;
+ALTER FUNCTION lake._gov_restore_replace_row() SET SCHEMA lake_internal;
+ALTER FUNCTION lake._gov_role_name(r oid) SET SCHEMA lake_internal;
+ALTER FUNCTION lake._gov_set_table_state(caller oid, args jsonb, new_state text, action text) SET SCHEMA lake_internal;
+ALTER FUNCTION lake._gov_sync_relation(rel oid, actor oid) SET SCHEMA lake_internal;
+ALTER FUNCTION lake._gov_trino_mask(c lake.governed_columns, col text, hash_key bytea) SET SCHEMA lake_internal;
+ALTER FUNCTION lake._gov_unpublish(rel oid) SET SCHEMA lake_internal;
+ALTER FUNCTION lake._governance_changed() SET SCHEMA lake_internal;
+ALTER FUNCTION lake._governance_internal() SET SCHEMA lake_internal;
+ALTER FUNCTION lake._iceberg_row_visible(catalog text, namespace text, "table" text, who name) SET SCHEMA lake_internal;
+ALTER FUNCTION lake._op_access_decision(caller oid, args jsonb) SET SCHEMA lake_internal;
+ALTER FUNCTION lake._op_approve_column(caller oid, args jsonb) SET SCHEMA lake_internal;
+ALTER FUNCTION lake._op_approve_table(caller oid, args jsonb) SET SCHEMA lake_internal;
+ALTER FUNCTION lake._op_deny_column(caller oid, args jsonb) SET SCHEMA lake_internal;
+ALTER FUNCTION lake._op_deny_table(caller oid, args jsonb) SET SCHEMA lake_internal;
+ALTER FUNCTION lake._op_disable_pii(caller oid, args jsonb) SET SCHEMA lake_internal;
+ALTER FUNCTION lake._op_dropped(caller oid, args jsonb) SET SCHEMA lake_internal;
+ALTER FUNCTION lake._op_enable_pii(caller oid, args jsonb) SET SCHEMA lake_internal;
+ALTER FUNCTION lake._op_expire_grants(caller oid, args jsonb) SET SCHEMA lake_internal;
+ALTER FUNCTION lake._op_explain_access(caller oid, args jsonb) SET SCHEMA lake_internal;
+ALTER FUNCTION lake._op_govern_schema(caller oid, args jsonb) SET SCHEMA lake_internal;
+ALTER FUNCTION lake._op_grant_access(caller oid, args jsonb) SET SCHEMA lake_internal;
+ALTER FUNCTION lake._op_load_cache(caller oid, args jsonb) SET SCHEMA lake_internal;
+ALTER FUNCTION lake._op_my_access(caller oid, args jsonb) SET SCHEMA lake_internal;
+ALTER FUNCTION lake._op_pii_grants_active(caller oid, args jsonb) SET SCHEMA lake_internal;
+ALTER FUNCTION lake._op_policy_json(caller oid, args jsonb) SET SCHEMA lake_internal;
+ALTER FUNCTION lake._op_request_access(caller oid, args jsonb) SET SCHEMA lake_internal;
+ALTER FUNCTION lake._op_revoke_access(caller oid, args jsonb) SET SCHEMA lake_internal;
+ALTER FUNCTION lake._op_set_mask(caller oid, args jsonb) SET SCHEMA lake_internal;
+ALTER FUNCTION lake._op_set_row_filter(caller oid, args jsonb) SET SCHEMA lake_internal;
+ALTER FUNCTION lake._op_sync(caller oid, args jsonb) SET SCHEMA lake_internal;
+ALTER FUNCTION lake._op_unpublish(caller oid, args jsonb) SET SCHEMA lake_internal;
+ALTER FUNCTION lake._privileged(op text, args jsonb) SET SCHEMA lake_internal;
+ALTER FUNCTION lake._restoring() SET SCHEMA lake_internal;
+ALTER FUNCTION lake.iceberg_ddl_trigger() SET SCHEMA lake_internal;
+ALTER FUNCTION lake.iceberg_foreign_table_created(relid oid) SET SCHEMA lake_internal;
+ALTER FUNCTION lake.pii_columns_signature(rel oid) SET SCHEMA lake_internal;
+ALTER FUNCTION lake.pii_relations() SET SCHEMA lake_internal;
+ALTER FUNCTION lake.pii_scan_queue() SET SCHEMA lake_internal;
+
+-- The regclass functions of the PII scanner are the C functions themselves
+-- now; their oid twins go (the C symbols stay in the library).
+CREATE OR REPLACE FUNCTION lake.eval_classifier(labels regclass)
+RETURNS TABLE (infotype text, labelled int, predicted int, true_positives int, "precision" real, recall real, f2 real)
+LANGUAGE c VOLATILE STRICT AS 'MODULE_PATHNAME', 'eval_classifier_by_oid_wrapper';
+
+CREATE OR REPLACE FUNCTION lake.eval_classifier_details(labels regclass)
+RETURNS TABLE (table_name text, column_name text, labelled text[], predicted text[], outcome text)
+LANGUAGE c VOLATILE STRICT AS 'MODULE_PATHNAME', 'eval_classifier_details_by_oid_wrapper';
+
+CREATE OR REPLACE FUNCTION lake.scan(rel regclass DEFAULT NULL)
+RETURNS TABLE (relation text, columns int, rows_sampled int, pii_columns int, changed_columns int,
+               table_pass boolean, duration_ms float8, error text)
+LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'scan_by_oid_wrapper';
+
+DROP FUNCTION lake.scan_by_oid(oid), lake.eval_classifier_by_oid(oid), lake.eval_classifier_details_by_oid(oid);
+
+-- ============================================== functions, from the 0.2.0 sources
+CREATE OR REPLACE FUNCTION lake.create_table_as(name text, query text, partition_by text DEFAULT NULL)
+RETURNS bigint LANGUAGE plpgsql VOLATILE AS $fn$
 DECLARE
-    r text;
+    parts text[] := parse_ident(name);
+    target_schema text;
+    target_table text;
+    columns text;
+    shape regclass;
+    written bigint;
 BEGIN
-    FOREACH r IN ARRAY ARRAY['lake_owner', 'lake_reviewer', 'lake_auditor', 'lake_governance', 'lake_maintainer'] LOOP
-        IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = r) THEN
-            EXECUTE pg_catalog.format('CREATE ROLE %I NOLOGIN', r);
-        END IF;
+    IF array_length(parts, 1) = 2 THEN
+        target_schema := parts[1];
+        target_table := parts[2];
+    ELSIF array_length(parts, 1) = 1 THEN
+        target_schema := current_schema();
+        target_table := parts[1];
+    ELSE
+        RAISE EXCEPTION 'table name "%" must be table or schema.table', name;
+    END IF;
+    -- The query's result columns, taken from a temporary view of it.
+    EXECUTE format('CREATE TEMP VIEW townlake_ctas_shape AS %s', query);
+    shape := 'pg_temp.townlake_ctas_shape'::regclass;
+    SELECT string_agg(format('%I %s', attname, format_type(atttypid, atttypmod)), ', ' ORDER BY attnum)
+      INTO columns
+      FROM pg_attribute WHERE attrelid = shape AND attnum > 0 AND NOT attisdropped;
+    DROP VIEW pg_temp.townlake_ctas_shape;
+    EXECUTE format('CREATE FOREIGN TABLE %I.%I (%s) SERVER lake_local OPTIONS (namespace %L, "table" %L%s)',
+                   target_schema, target_table, columns, target_schema, target_table,
+                   CASE WHEN partition_by IS NULL THEN '' ELSE format(', partition_by %L', partition_by) END);
+    EXECUTE format('INSERT INTO %I.%I %s', target_schema, target_table, query);
+    GET DIAGNOSTICS written = ROW_COUNT;
+    RETURN written;
+END
+$fn$;
+
+CREATE OR REPLACE FUNCTION lake_internal._iceberg_row_visible(catalog text, namespace text, "table" text, who name) RETURNS boolean
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+    SELECT NOT EXISTS (SELECT 1 FROM lake.iceberg_table_owners o
+                        WHERE o.catalog_name = catalog AND o.table_namespace = namespace
+                          AND o.table_name = "table" AND o.governed)
+        OR EXISTS (SELECT 1 FROM pg_roles r
+                    WHERE r.rolname IN ('lake_owner', 'lake_governance', 'lake_auditor', 'lake_reviewer')
+                      AND pg_has_role(who, r.oid, 'USAGE'))
+$$;
+
+CREATE OR REPLACE FUNCTION lake_internal.pii_columns_signature(rel oid) RETURNS text
+LANGUAGE sql STABLE AS $$
+    SELECT md5(COALESCE(string_agg(a.attnum || ':' || a.attname || ':' || format_type(a.atttypid, a.atttypmod), ',' ORDER BY a.attnum), ''))
+    FROM pg_catalog.pg_attribute a WHERE a.attrelid = rel AND a.attnum > 0 AND NOT a.attisdropped
+$$;
+
+CREATE OR REPLACE FUNCTION lake_internal.pii_relations()
+RETURNS TABLE (relation regclass, schema_name name, table_name name, relkind text, relfilenode int8,
+               columns_signature text, modifications int8, live_rows int8)
+LANGUAGE sql STABLE AS $$
+    SELECT c.oid::regclass, n.nspname, c.relname, c.relkind::text, c.relfilenode::int8,
+           lake_internal.pii_columns_signature(c.oid),
+           COALESCE(s.n_tup_ins + s.n_tup_upd, 0)::int8, COALESCE(s.n_live_tup, 0)::int8
+    FROM pg_catalog.pg_class c
+    JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+    LEFT JOIN pg_catalog.pg_stat_all_tables s ON s.relid = c.oid
+    WHERE c.relkind IN ('r', 'm', 'f')
+      AND c.relpersistence <> 't'
+      AND n.nspname NOT IN ('lake', 'lake_internal', 'pg_catalog', 'information_schema')
+      AND n.nspname NOT LIKE 'pg\_%'
+      AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d
+                      WHERE d.classid = 'pg_catalog.pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e')
+$$;
+
+CREATE OR REPLACE FUNCTION lake_internal.pii_scan_queue()
+RETURNS TABLE (relation regclass, reason text, priority int, scanned_at timestamptz)
+LANGUAGE sql STABLE AS $$
+    SELECT r.relation, q.reason, q.priority, s.scanned_at
+    FROM lake_internal.pii_relations() r
+    LEFT JOIN lake.pii_scan_state s ON s.relation = r.relation
+    CROSS JOIN LATERAL (
+        SELECT CASE
+            WHEN s.relation IS NULL THEN 'new relation'
+            WHEN s.columns_signature <> r.columns_signature THEN 'columns changed'
+            WHEN s.relfilenode IS DISTINCT FROM r.relfilenode THEN 'table rewritten'
+            WHEN s.classifier_version <> lake.pii_classifier_version() THEN 'classifier upgraded'
+            WHEN r.modifications - s.mods_at_scan > s.rows_at_scan * 0.2 THEN 'data changed'
+            WHEN s.last_error IS NOT NULL AND s.scanned_at < now() - interval '10 minutes' THEN 'retry after error'
+            WHEN current_setting('townlake.pii_rescan_interval')::interval > interval '0'
+                 AND s.scanned_at < now() - current_setting('townlake.pii_rescan_interval')::interval THEN 'periodic rescan'
+        END AS reason
+    ) why
+    CROSS JOIN LATERAL (
+        SELECT why.reason, CASE why.reason
+            WHEN 'new relation' THEN 1 WHEN 'columns changed' THEN 2 WHEN 'table rewritten' THEN 2
+            WHEN 'classifier upgraded' THEN 3 WHEN 'data changed' THEN 4 WHEN 'retry after error' THEN 5
+            ELSE 6 END AS priority
+    ) q
+    WHERE why.reason IS NOT NULL
+$$;
+
+CREATE OR REPLACE FUNCTION lake.pii_suggestion(rel regclass, col name)
+RETURNS TABLE (sensitivity text, mask text, infotypes text[], confidence real, changed_at timestamptz, scanned_at timestamptz)
+LANGUAGE sql STABLE STRICT AS $$
+    SELECT c.sensitivity, c.mask, c.infotypes, c.confidence, c.changed_at, c.scanned_at
+    FROM lake.pii_columns c WHERE c.relation = rel AND c.column_name = col
+$$;
+
+CREATE OR REPLACE FUNCTION lake_internal.iceberg_ddl_trigger() RETURNS event_trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    cmd record;
+BEGIN
+    FOR cmd IN SELECT objid FROM pg_event_trigger_ddl_commands()
+               WHERE command_tag = 'CREATE FOREIGN TABLE' AND object_type = 'foreign table'
+    LOOP
+        PERFORM lake_internal.iceberg_foreign_table_created(cmd.objid);
     END LOOP;
 END
-$roles$;
+$$;
 
--- ===================================================================== tables
-CREATE TABLE lake.governed_schemas (
-    raw_schema name PRIMARY KEY,
-    published_schema name NOT NULL UNIQUE,
-    governed_at timestamptz NOT NULL DEFAULT now(),
-    governed_by name NOT NULL
-);
-COMMENT ON TABLE lake.governed_schemas IS 'Raw schemas under governance and the schema their published views go to';
-
--- Relations and roles are kept as regclass / regrole, never bare oids: a dump
--- writes them by name and a restore resolves them to the new database's
--- oids (oid columns would point at nothing, or at something else).
-CREATE TABLE lake.governed_relations (
-    relid regclass PRIMARY KEY,
-    raw_schema name NOT NULL REFERENCES lake.governed_schemas ON DELETE CASCADE,
-    relname name NOT NULL,
-    relkind "char" NOT NULL,
-    state text NOT NULL DEFAULT 'pending' CHECK (state IN ('pending', 'approved', 'denied')),
-    row_filter text,
-    published_name name,
-    registered_at timestamptz NOT NULL DEFAULT now(),
-    updated_at timestamptz NOT NULL DEFAULT now()
-);
-COMMENT ON TABLE lake.governed_relations IS 'Review state of every governed raw relation';
-
-CREATE SEQUENCE lake.published_position_seq;
-CREATE TABLE lake.governed_columns (
-    relid regclass NOT NULL REFERENCES lake.governed_relations ON DELETE CASCADE,
-    attnum int2 NOT NULL,
-    column_name name NOT NULL,
-    column_type text NOT NULL,
-    state text NOT NULL DEFAULT 'pending' CHECK (state IN ('pending', 'approved', 'denied')),
-    sensitivity text CHECK (sensitivity IN ('public', 'internal', 'pii', 'restricted')),
-    mask regprocedure,
-    mask_args jsonb NOT NULL DEFAULT '{}',
-    -- order of the column in the published view: order of approval, so that
-    -- newly approved columns are appended and the view can be replaced in place
-    published_position bigint,
-    registered_at timestamptz NOT NULL DEFAULT now(),
-    updated_at timestamptz NOT NULL DEFAULT now(),
-    PRIMARY KEY (relid, attnum)
-);
-COMMENT ON TABLE lake.governed_columns IS 'Review state, sensitivity and mask of every column of a governed relation';
-
-CREATE TABLE lake.reviews (
-    id bigserial PRIMARY KEY,
-    at timestamptz NOT NULL DEFAULT clock_timestamp(),
-    actor name NOT NULL,
-    action text NOT NULL,
-    relid regclass,
-    relation text,
-    column_name name,
-    detail jsonb NOT NULL DEFAULT '{}',
-    reason text
-);
-COMMENT ON TABLE lake.reviews IS 'Append-only log of review actions, grants and captured schema changes';
-
-CREATE TABLE lake.access_grants (
-    id bigserial PRIMARY KEY,
-    grantee regrole NOT NULL,
-    grantee_name name NOT NULL,
-    relid regclass NOT NULL,
-    relation text NOT NULL,
-    level text NOT NULL CHECK (level IN ('read', 'pii')),
-    reason text NOT NULL,
-    granted_by name NOT NULL,
-    granted_at timestamptz NOT NULL DEFAULT clock_timestamp(),
-    expires_at timestamptz,
-    revoked_at timestamptz,
-    revoked_by name,
-    revoke_reason text
-);
-CREATE INDEX ON lake.access_grants (relid) WHERE revoked_at IS NULL;
-COMMENT ON TABLE lake.access_grants IS 'Time-limited access grants (read or pii) on governed relations';
-
-CREATE TABLE lake.access_requests (
-    id bigserial PRIMARY KEY,
-    requested_at timestamptz NOT NULL DEFAULT clock_timestamp(),
-    requester name NOT NULL,
-    relid regclass,
-    relation text NOT NULL,
-    reason text NOT NULL,
-    status text NOT NULL DEFAULT 'open' CHECK (status IN ('open', 'granted', 'rejected')),
-    closed_at timestamptz,
-    closed_by name,
-    grant_id bigint
-);
-COMMENT ON TABLE lake.access_requests IS 'Access requests made with lake.request_access';
-
-CREATE TABLE lake.pii_sessions (
-    id bigserial PRIMARY KEY,
-    at timestamptz NOT NULL DEFAULT clock_timestamp(),
-    role name NOT NULL,
-    backend_pid int,
-    action text NOT NULL CHECK (action IN ('enable', 'disable')),
-    reason text,
-    until timestamptz,
-    relations text[],
-    grant_ids bigint[],
-    enable_id bigint
-);
-COMMENT ON TABLE lake.pii_sessions IS 'Every lake.enable_pii / lake.disable_pii flip';
-
--- The key of lake.mask_hash. Only lake_governance (NOLOGIN, owner of the
--- published views) may read it: views pass it to lake.mask_hash_keyed.
-CREATE TABLE lake.mask_key (
-    id int PRIMARY KEY DEFAULT 1 CHECK (id = 1),
-    key bytea NOT NULL,
-    created_at timestamptz NOT NULL DEFAULT now()
-);
-INSERT INTO lake.mask_key (key)
-SELECT pg_catalog.decode(pg_catalog.replace(gen_random_uuid()::text || gen_random_uuid()::text, '-', ''), 'hex');
-
--- Append-only tables reject UPDATE, DELETE and TRUNCATE, from anyone.
-CREATE FUNCTION lake._gov_append_only() RETURNS trigger
+CREATE OR REPLACE FUNCTION lake_internal._gov_append_only() RETURNS trigger
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
     RAISE EXCEPTION 'lake.% is append-only', TG_TABLE_NAME
         USING ERRCODE = 'insufficient_privilege';
 END
 $$;
-CREATE TRIGGER reviews_append_only BEFORE UPDATE OR DELETE ON lake.reviews
-    FOR EACH ROW EXECUTE FUNCTION lake._gov_append_only();
-CREATE TRIGGER reviews_no_truncate BEFORE TRUNCATE ON lake.reviews
-    FOR EACH STATEMENT EXECUTE FUNCTION lake._gov_append_only();
-CREATE TRIGGER pii_sessions_append_only BEFORE UPDATE OR DELETE ON lake.pii_sessions
-    FOR EACH ROW EXECUTE FUNCTION lake._gov_append_only();
-CREATE TRIGGER pii_sessions_no_truncate BEFORE TRUNCATE ON lake.pii_sessions
-    FOR EACH STATEMENT EXECUTE FUNCTION lake._gov_append_only();
 
--- Backends cache which relations are governed; changes invalidate it at commit.
-CREATE FUNCTION lake._gov_changed() RETURNS trigger
+CREATE OR REPLACE FUNCTION lake_internal._gov_changed() RETURNS trigger
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
-    PERFORM lake._governance_changed();
+    PERFORM lake_internal._governance_changed();
     RETURN NULL;
 END
 $$;
-CREATE TRIGGER governed_relations_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE
-    ON lake.governed_relations FOR EACH STATEMENT EXECUTE FUNCTION lake._gov_changed();
-CREATE TRIGGER governed_schemas_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE
-    ON lake.governed_schemas FOR EACH STATEMENT EXECUTE FUNCTION lake._gov_changed();
-CREATE TRIGGER access_grants_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE
-    ON lake.access_grants FOR EACH STATEMENT EXECUTE FUNCTION lake._gov_changed();
 
--- ====================================================================== masks
--- The masks are native (src/governance/masks.rs): immutable, strict,
--- parallel safe.
-COMMENT ON FUNCTION lake.mask_redact(anyelement) IS 'Mask: ''[redacted]'' for text types, NULL for any other type';
-
-COMMENT ON FUNCTION lake.mask_ip_prefix(inet) IS 'Mask: the /24 (IPv4) or /48 (IPv6) network of an address';
-
-COMMENT ON FUNCTION lake.mask_year(date) IS 'Mask: January 1st of the same year';
-
-COMMENT ON FUNCTION lake.mask_email(text) IS 'Mask: j***@example.com';
-COMMENT ON FUNCTION lake.mask_partial(text, integer, integer) IS 'Mask: keep the first keep_first and last keep_last characters';
-COMMENT ON FUNCTION lake.mask_hash(text) IS 'Mask: keyed HMAC-SHA256 (hex); the key is readable by superusers only';
-
--- ==================================================================== helpers
-CREATE FUNCTION lake._gov_role_name(r oid) RETURNS name
+CREATE OR REPLACE FUNCTION lake_internal._gov_role_name(r oid) RETURNS name
 LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
     SELECT COALESCE((SELECT rolname FROM pg_roles WHERE oid = r), r::text::name)
 $$;
 
-CREATE FUNCTION lake._gov_is_superuser(r oid) RETURNS boolean
+CREATE OR REPLACE FUNCTION lake_internal._gov_is_superuser(r oid) RETURNS boolean
 LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
     SELECT COALESCE((SELECT rolsuper FROM pg_roles WHERE oid = r), false)
 $$;
 
--- Whether role `who` holds role `target` (directly or through membership),
--- false for roles that no longer exist.
-CREATE FUNCTION lake._gov_holds(who oid, target oid) RETURNS boolean
+CREATE OR REPLACE FUNCTION lake_internal._gov_holds(who oid, target oid) RETURNS boolean
 LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
     SELECT CASE WHEN who = target THEN true
                 WHEN EXISTS (SELECT 1 FROM pg_roles WHERE oid = who)
@@ -204,23 +264,23 @@ LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
                 ELSE false END
 $$;
 
-CREATE FUNCTION lake._gov_is_reviewer(who oid) RETURNS boolean
+CREATE OR REPLACE FUNCTION lake_internal._gov_is_reviewer(who oid) RETURNS boolean
 LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
-    SELECT lake._gov_is_superuser(who) OR lake._gov_holds(who, 'lake_reviewer'::regrole)
+    SELECT lake_internal._gov_is_superuser(who) OR lake_internal._gov_holds(who, 'lake_reviewer'::regrole)
 $$;
 
-CREATE FUNCTION lake._gov_require_reviewer(who oid) RETURNS void
+CREATE OR REPLACE FUNCTION lake_internal._gov_require_reviewer(who oid) RETURNS void
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
-    IF NOT lake._gov_is_reviewer(who) THEN
-        RAISE EXCEPTION 'role "%" is not a townlake reviewer', lake._gov_role_name(who)
+    IF NOT lake_internal._gov_is_reviewer(who) THEN
+        RAISE EXCEPTION 'role "%" is not a townlake reviewer', lake_internal._gov_role_name(who)
             USING ERRCODE = 'insufficient_privilege',
                   HINT = 'Reviewers are members of lake_reviewer (GRANT lake_reviewer TO ...), or superusers.';
     END IF;
 END
 $$;
 
-CREATE FUNCTION lake._gov_require_reason(reason text, what text) RETURNS text
+CREATE OR REPLACE FUNCTION lake_internal._gov_require_reason(reason text, what text) RETURNS text
 LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
     IF reason IS NULL OR btrim(reason) = '' THEN
@@ -232,8 +292,7 @@ BEGIN
 END
 $$;
 
--- The governed relation `rel` (raw relation or its published view).
-CREATE FUNCTION lake._gov_relation(rel oid) RETURNS lake.governed_relations
+CREATE OR REPLACE FUNCTION lake_internal._gov_relation(rel oid) RETURNS lake.governed_relations
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     g lake.governed_relations;
@@ -257,10 +316,7 @@ BEGIN
 END
 $$;
 
--- A governed relation named in text, as analysts write it: the published
--- name ('sales.orders', 'orders') or the raw name. Resolved with the
--- extension's privileges, so no USAGE on the raw schema is needed.
-CREATE FUNCTION lake._gov_relation_by_name(rel text) RETURNS lake.governed_relations
+CREATE OR REPLACE FUNCTION lake_internal._gov_relation_by_name(rel text) RETURNS lake.governed_relations
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     parts text[];
@@ -289,17 +345,17 @@ BEGIN
 END
 $$;
 
-CREATE FUNCTION lake._gov_published_name(g lake.governed_relations) RETURNS text
+CREATE OR REPLACE FUNCTION lake_internal._gov_published_name(g lake.governed_relations) RETURNS text
 LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
     SELECT format('%I.%I', gs.published_schema, g.relname) FROM lake.governed_schemas gs WHERE gs.raw_schema = g.raw_schema
 $$;
 
-CREATE FUNCTION lake._gov_raw_name(g lake.governed_relations) RETURNS text
+CREATE OR REPLACE FUNCTION lake_internal._gov_raw_name(g lake.governed_relations) RETURNS text
 LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
     SELECT format('%I.%I', g.raw_schema, g.relname)
 $$;
 
-CREATE FUNCTION lake._gov_column(rel oid, col name) RETURNS lake.governed_columns
+CREATE OR REPLACE FUNCTION lake_internal._gov_column(rel oid, col name) RETURNS lake.governed_columns
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     c lake.governed_columns;
@@ -313,37 +369,32 @@ BEGIN
 END
 $$;
 
-CREATE FUNCTION lake._gov_log(actor oid, action text, rel oid, relation text, col name, detail jsonb, reason text)
+CREATE OR REPLACE FUNCTION lake_internal._gov_log(actor oid, action text, rel oid, relation text, col name, detail jsonb, reason text)
 RETURNS void LANGUAGE sql SET search_path = pg_catalog, pg_temp AS $$
     INSERT INTO lake.reviews (actor, action, relid, relation, column_name, detail, reason)
-    VALUES (lake._gov_role_name(actor), action, rel, relation, col, COALESCE(detail, '{}'), reason)
+    VALUES (lake_internal._gov_role_name(actor), action, rel, relation, col, COALESCE(detail, '{}'), reason)
 $$;
 
--- Grants on `rel` that are in force now.
-CREATE FUNCTION lake._gov_active_grants(rel oid) RETURNS SETOF lake.access_grants
+CREATE OR REPLACE FUNCTION lake_internal._gov_active_grants(rel oid) RETURNS SETOF lake.access_grants
 LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
     SELECT * FROM lake.access_grants a
      WHERE a.relid = rel AND a.revoked_at IS NULL AND (a.expires_at IS NULL OR a.expires_at > clock_timestamp())
        AND EXISTS (SELECT 1 FROM pg_roles r WHERE r.oid = a.grantee)
 $$;
 
--- Postgres timestamp as microseconds since 2000-01-01 (what Rust keeps).
-CREATE FUNCTION lake._gov_pg_micros(t timestamptz) RETURNS bigint
+CREATE OR REPLACE FUNCTION lake_internal._gov_pg_micros(t timestamptz) RETURNS bigint
 LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
     SELECT (pg_catalog.date_part('epoch', t) OPERATOR(pg_catalog.*) 1000000)::bigint
            OPERATOR(pg_catalog.-) 946684800000000
 $$;
 
--- A relation as a regclass constant in SQL text: '"schema"."name"'::regclass.
-CREATE FUNCTION lake._gov_regclass_sql(rel oid) RETURNS text
+CREATE OR REPLACE FUNCTION lake_internal._gov_regclass_sql(rel oid) RETURNS text
 LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
     SELECT format('%L::regclass', format('%I.%I', n.nspname, c.relname))
       FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = rel
 $$;
 
--- ==================================================================== masks
--- Whether `mask` can serve as a mask with named extra arguments `args`.
-CREATE FUNCTION lake._gov_check_mask(mask oid, args jsonb) RETURNS void
+CREATE OR REPLACE FUNCTION lake_internal._gov_check_mask(mask oid, args jsonb) RETURNS void
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     p record;
@@ -376,9 +427,7 @@ BEGIN
 END
 $$;
 
--- Whether a mask taking `argtype` can take a column of type `coltype`
--- without an explicit cast (explicit I/O casts would only fail at query time).
-CREATE FUNCTION lake._gov_mask_fits(coltype oid, argtype oid) RETURNS boolean
+CREATE OR REPLACE FUNCTION lake_internal._gov_mask_fits(coltype oid, argtype oid) RETURNS boolean
 LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
     WITH base AS (
         SELECT CASE WHEN t.typtype = 'd' THEN t.typbasetype ELSE t.oid END AS oid FROM pg_type t WHERE t.oid = coltype)
@@ -394,8 +443,7 @@ LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
                       AND c.castmethod = 'b' AND c.castcontext = 'i')
 $$;
 
--- Raises unless `mask` can mask column `att` of `rel`.
-CREATE FUNCTION lake._gov_check_mask_column(mask oid, rel oid, att int2) RETURNS void
+CREATE OR REPLACE FUNCTION lake_internal._gov_check_mask_column(mask oid, rel oid, att int2) RETURNS void
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     coltype oid;
@@ -403,7 +451,7 @@ DECLARE
 BEGIN
     SELECT atttypid INTO coltype FROM pg_attribute WHERE attrelid = rel AND attnum = att;
     SELECT proargtypes[0] INTO argtype FROM pg_proc WHERE oid = mask;
-    IF NOT lake._gov_mask_fits(coltype, argtype) THEN
+    IF NOT lake_internal._gov_mask_fits(coltype, argtype) THEN
         RAISE EXCEPTION 'mask % does not take a column of type %', mask::regprocedure, format_type(coltype, NULL)
             USING ERRCODE = 'datatype_mismatch',
                   HINT = 'Pick a mask for that type, e.g. lake.mask_redact(anyelement) or lake.mask_hash(text) for text.';
@@ -411,9 +459,7 @@ BEGIN
 END
 $$;
 
--- The PII scanner's suggestion for a column, if that part of townlake is
--- installed (checked at run time, so governance works without it).
-CREATE FUNCTION lake._gov_pii_suggestion(rel oid, col name, OUT sensitivity text, OUT mask text,
+CREATE OR REPLACE FUNCTION lake_internal._gov_pii_suggestion(rel oid, col name, OUT sensitivity text, OUT mask text,
                                          OUT changed_at timestamptz)
 LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
@@ -435,8 +481,29 @@ BEGIN
 END
 $$;
 
--- A mask named in text ('lake.mask_email(text)', 'mask_email', 'email').
-CREATE FUNCTION lake._gov_mask_from_text(name text) RETURNS regprocedure
+CREATE OR REPLACE FUNCTION lake_internal._gov_pii_finding_changed(rel regclass, col name) RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    g lake.governed_relations;
+    c lake.governed_columns;
+    s record;
+BEGIN
+    SELECT * INTO c FROM lake.governed_columns WHERE relid = rel AND column_name = col;
+    IF NOT FOUND THEN
+        RETURN;
+    END IF;
+    SELECT * INTO g FROM lake.governed_relations WHERE relid = rel;
+    SELECT * INTO s FROM lake_internal._gov_pii_suggestion(rel, col);
+    INSERT INTO lake.reviews (actor, action, relid, relation, column_name, detail)
+    VALUES ('townlake', 'pii_finding_changed', rel, lake_internal._gov_raw_name(g), col,
+            jsonb_build_object('suggested_sensitivity', s.sensitivity, 'suggested_mask', s.mask,
+                               'state', c.state, 'sensitivity', c.sensitivity,
+                               'recheck', c.state = 'approved' AND c.sensitivity IN ('public', 'internal')
+                                          AND s.sensitivity IN ('pii', 'restricted')));
+END
+$$;
+
+CREATE OR REPLACE FUNCTION lake_internal._gov_mask_from_text(name text) RETURNS regprocedure
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     m regprocedure;
@@ -455,7 +522,7 @@ BEGIN
         END;
         IF m IS NOT NULL THEN
             BEGIN
-                PERFORM lake._gov_check_mask(m, '{}');
+                PERFORM lake_internal._gov_check_mask(m, '{}');
                 RETURN m;
             EXCEPTION WHEN OTHERS THEN
                 NULL;
@@ -466,8 +533,7 @@ BEGIN
 END
 $$;
 
--- The mask a pii/restricted column gets when the reviewer names none.
-CREATE FUNCTION lake._gov_default_mask(rel oid, att int2) RETURNS regprocedure
+CREATE OR REPLACE FUNCTION lake_internal._gov_default_mask(rel oid, att int2) RETURNS regprocedure
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     typ oid;
@@ -475,9 +541,9 @@ DECLARE
     suggested regprocedure;
 BEGIN
     SELECT atttypid, attname INTO typ, col FROM pg_attribute WHERE attrelid = rel AND attnum = att;
-    suggested := lake._gov_mask_from_text((lake._gov_pii_suggestion(rel, col)).mask);
+    suggested := lake_internal._gov_mask_from_text((lake_internal._gov_pii_suggestion(rel, col)).mask);
     IF suggested IS NOT NULL
-       AND lake._gov_mask_fits(typ, (SELECT proargtypes[0] FROM pg_proc WHERE oid = suggested)) THEN
+       AND lake_internal._gov_mask_fits(typ, (SELECT proargtypes[0] FROM pg_proc WHERE oid = suggested)) THEN
         RETURN suggested;
     END IF;
     RETURN CASE
@@ -490,8 +556,7 @@ BEGIN
 END
 $$;
 
--- The published view's expression for one approved column (alias r).
-CREATE FUNCTION lake._gov_column_expression(rel oid, c lake.governed_columns) RETURNS text
+CREATE OR REPLACE FUNCTION lake_internal._gov_column_expression(rel oid, c lake.governed_columns) RETURNS text
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     value_sql text := 'r.' || quote_ident(c.column_name);
@@ -511,7 +576,7 @@ BEGIN
         RETURN value_sql;
     END IF;
     SELECT atttypid, atttypmod INTO coltype, coltypmod FROM pg_attribute WHERE attrelid = rel AND attnum = c.attnum;
-    m := COALESCE(c.mask, lake._gov_default_mask(rel, c.attnum));
+    m := COALESCE(c.mask, lake_internal._gov_default_mask(rel, c.attnum));
     SELECT pr.proname, pr.proargtypes, pr.prorettype, pr.proargnames, n.nspname INTO p
       FROM pg_proc pr JOIN pg_namespace n ON n.oid = pr.pronamespace WHERE pr.oid = m;
     argtype := p.proargtypes[0];
@@ -544,15 +609,11 @@ BEGIN
     -- The relation is a regclass constant: dumps write it by name.
     RETURN format('CASE WHEN (SELECT lake.pii_revealed(%1$s)) AND lake.pii_revealed(%1$s) '
                   'THEN (%2$s)::%3$s ELSE (%4$s)::%3$s END',
-                  lake._gov_regclass_sql(rel), value_sql, out_type, call_sql);
+                  lake_internal._gov_regclass_sql(rel), value_sql, out_type, call_sql);
 END
 $$;
 
--- ============================================================ published views
--- (Re)generates the published view of governed relation `rel`, in the
--- caller's transaction: approved columns only (masked where needed), the
--- access gate, the row filter.
-CREATE FUNCTION lake._gov_publish(rel oid) RETURNS void
+CREATE OR REPLACE FUNCTION lake_internal._gov_publish(rel oid) RETURNS void
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     g record;
@@ -584,7 +645,7 @@ BEGIN
         FOR c IN SELECT * FROM lake.governed_columns
                   WHERE relid = rel AND state = 'approved' ORDER BY published_position, attnum LOOP
             cols := cols || CASE WHEN cols = '' THEN '' ELSE E',\n       ' END
-                         || lake._gov_column_expression(rel, c) || ' AS ' || quote_ident(c.column_name);
+                         || lake_internal._gov_column_expression(rel, c) || ' AS ' || quote_ident(c.column_name);
         END LOOP;
     END IF;
     -- The gate is a pseudo-constant qual: as written, Postgres evaluates it
@@ -594,7 +655,7 @@ BEGIN
     -- The relation is a regclass constant, so pg_dump writes it by name and a
     -- restore binds it to the restored relation.
     body := format(E'SELECT %s\n  FROM %I.%I r\n WHERE lake.access_gate(%s)',
-                   cols, g.raw_schema, g.relname, lake._gov_regclass_sql(rel));
+                   cols, g.raw_schema, g.relname, lake_internal._gov_regclass_sql(rel));
     IF g.row_filter IS NOT NULL THEN
         body := body || format(E'\n   AND (\n%s\n)', g.row_filter);
     END IF;
@@ -645,8 +706,7 @@ BEGIN
 END
 $$;
 
--- Drops the published view of `rel` (before DDL that it would block).
-CREATE FUNCTION lake._gov_unpublish(rel oid) RETURNS void
+CREATE OR REPLACE FUNCTION lake_internal._gov_unpublish(rel oid) RETURNS void
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     g record;
@@ -665,10 +725,7 @@ BEGIN
 END
 $$;
 
--- ================================================== capture and lock-down
--- Owner lake_owner; no privileges but the owner's and lake_governance's
--- SELECT; row level security on tables with a policy only for lake_governance.
-CREATE FUNCTION lake._gov_lock_down(rel oid) RETURNS void
+CREATE OR REPLACE FUNCTION lake_internal._gov_lock_down(rel oid) RETURNS void
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     c record;
@@ -691,7 +748,7 @@ BEGIN
         IF grantee = 0 THEN
             EXECUTE format('REVOKE ALL ON %s FROM PUBLIC CASCADE', c.qname);
         ELSE
-            EXECUTE format('REVOKE ALL ON %s FROM %I CASCADE', c.qname, lake._gov_role_name(grantee));
+            EXECUTE format('REVOKE ALL ON %s FROM %I CASCADE', c.qname, lake_internal._gov_role_name(grantee));
         END IF;
     END LOOP;
     EXECUTE format('GRANT SELECT ON %s TO lake_governance', c.qname);
@@ -706,8 +763,7 @@ BEGIN
 END
 $$;
 
--- Forgets a governed relation (dropped, or moved out of a governed schema).
-CREATE FUNCTION lake._gov_forget(rel oid, actor oid, why text) RETURNS void
+CREATE OR REPLACE FUNCTION lake_internal._gov_forget(rel oid, actor oid, why text) RETURNS void
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     g lake.governed_relations;
@@ -716,19 +772,16 @@ BEGIN
     IF NOT FOUND THEN
         RETURN;
     END IF;
-    PERFORM lake._gov_unpublish(rel);
-    UPDATE lake.access_grants SET revoked_at = clock_timestamp(), revoked_by = lake._gov_role_name(actor),
+    PERFORM lake_internal._gov_unpublish(rel);
+    UPDATE lake.access_grants SET revoked_at = clock_timestamp(), revoked_by = lake_internal._gov_role_name(actor),
            revoke_reason = why
      WHERE relid = rel AND revoked_at IS NULL;
     DELETE FROM lake.governed_relations WHERE relid = rel;
-    PERFORM lake._gov_log(actor, 'forget_table', rel, lake._gov_raw_name(g), NULL, jsonb_build_object('why', why), NULL);
+    PERFORM lake_internal._gov_log(actor, 'forget_table', rel, lake_internal._gov_raw_name(g), NULL, jsonb_build_object('why', why), NULL);
 END
 $$;
 
--- Reconciles governance state of one relation with the catalog: registers
--- new relations and columns as pending, follows renames, forgets drops,
--- re-locks privileges, and republishes.
-CREATE FUNCTION lake._gov_sync_relation(rel oid, actor oid) RETURNS void
+CREATE OR REPLACE FUNCTION lake_internal._gov_sync_relation(rel oid, actor oid) RETURNS void
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     c record;
@@ -743,33 +796,33 @@ BEGIN
     SELECT * INTO g FROM lake.governed_relations WHERE relid = rel;
     IF c.oid IS NULL THEN
         IF g.relid IS NOT NULL THEN
-            PERFORM lake._gov_forget(rel, actor, 'dropped');
+            PERFORM lake_internal._gov_forget(rel, actor, 'dropped');
         END IF;
         RETURN;
     END IF;
     governed_schema := EXISTS (SELECT 1 FROM lake.governed_schemas WHERE raw_schema = c.nspname);
     IF governed_schema AND c.relispartition AND c.relkind IN ('r', 'p', 'f') THEN
         -- partitions are read through their parent; they are only locked down
-        PERFORM lake._gov_lock_down(rel);
+        PERFORM lake_internal._gov_lock_down(rel);
         RETURN;
     END IF;
     IF NOT governed_schema OR c.relkind NOT IN ('r', 'p', 'v', 'm', 'f') THEN
         IF g.relid IS NOT NULL THEN
-            PERFORM lake._gov_forget(rel, actor, format('moved to schema %I', c.nspname));
+            PERFORM lake_internal._gov_forget(rel, actor, format('moved to schema %I', c.nspname));
         END IF;
         RETURN;
     END IF;
     IF g.relid IS NULL THEN
         INSERT INTO lake.governed_relations (relid, raw_schema, relname, relkind)
         VALUES (rel, c.nspname, c.relname, c.relkind);
-        PERFORM lake._gov_log(actor, 'register_table', rel, format('%I.%I', c.nspname, c.relname), NULL, '{}', NULL);
+        PERFORM lake_internal._gov_log(actor, 'register_table', rel, format('%I.%I', c.nspname, c.relname), NULL, '{}', NULL);
     ELSIF g.relname <> c.relname OR g.raw_schema <> c.nspname THEN
         UPDATE lake.governed_relations SET relname = c.relname, raw_schema = c.nspname, updated_at = now()
          WHERE relid = rel;
-        PERFORM lake._gov_log(actor, 'rename_table', rel, format('%I.%I', c.nspname, c.relname), NULL,
-                              jsonb_build_object('from', lake._gov_raw_name(g)), NULL);
+        PERFORM lake_internal._gov_log(actor, 'rename_table', rel, format('%I.%I', c.nspname, c.relname), NULL,
+                              jsonb_build_object('from', lake_internal._gov_raw_name(g)), NULL);
     END IF;
-    PERFORM lake._gov_lock_down(rel);
+    PERFORM lake_internal._gov_lock_down(rel);
     -- columns
     FOR a IN SELECT attnum, attname, format_type(atttypid, atttypmod) AS typ
                FROM pg_attribute WHERE attrelid = rel AND attnum > 0 AND NOT attisdropped ORDER BY attnum LOOP
@@ -778,14 +831,14 @@ BEGIN
             INSERT INTO lake.governed_columns (relid, attnum, column_name, column_type)
             VALUES (rel, a.attnum, a.attname, a.typ);
             IF g.relid IS NOT NULL THEN
-                PERFORM lake._gov_log(actor, 'register_column', rel, format('%I.%I', c.nspname, c.relname),
+                PERFORM lake_internal._gov_log(actor, 'register_column', rel, format('%I.%I', c.nspname, c.relname),
                                       a.attname, jsonb_build_object('type', a.typ), NULL);
             END IF;
         ELSE
             IF gc.column_name <> a.attname THEN
                 UPDATE lake.governed_columns SET column_name = a.attname, updated_at = now()
                  WHERE relid = rel AND attnum = a.attnum;
-                PERFORM lake._gov_log(actor, 'rename_column', rel, format('%I.%I', c.nspname, c.relname),
+                PERFORM lake_internal._gov_log(actor, 'rename_column', rel, format('%I.%I', c.nspname, c.relname),
                                       a.attname, jsonb_build_object('from', gc.column_name), NULL);
             END IF;
             IF gc.column_type <> a.typ THEN
@@ -795,7 +848,7 @@ BEGIN
                        state = CASE WHEN state = 'approved' THEN 'pending' ELSE state END,
                        published_position = CASE WHEN state = 'approved' THEN NULL ELSE published_position END
                  WHERE relid = rel AND attnum = a.attnum;
-                PERFORM lake._gov_log(actor, 'retype_column', rel, format('%I.%I', c.nspname, c.relname),
+                PERFORM lake_internal._gov_log(actor, 'retype_column', rel, format('%I.%I', c.nspname, c.relname),
                                       a.attname, jsonb_build_object('from', gc.column_type, 'to', a.typ), NULL);
             END IF;
         END IF;
@@ -805,16 +858,14 @@ BEGIN
                    AND NOT EXISTS (SELECT 1 FROM pg_attribute att WHERE att.attrelid = rel
                                       AND att.attnum = gc2.attnum AND NOT att.attisdropped)
                 RETURNING gc2.column_name LOOP
-        PERFORM lake._gov_log(actor, 'drop_column', rel, format('%I.%I', c.nspname, c.relname),
+        PERFORM lake_internal._gov_log(actor, 'drop_column', rel, format('%I.%I', c.nspname, c.relname),
                               gone.column_name, '{}', NULL);
     END LOOP;
-    PERFORM lake._gov_publish(rel);
+    PERFORM lake_internal._gov_publish(rel);
 END
 $$;
 
--- Rejects a view or materialized view outside governed schemas that reads a
--- governed raw relation directly (it would bypass the published view).
-CREATE FUNCTION lake._gov_check_foreign_view(rel oid) RETURNS void
+CREATE OR REPLACE FUNCTION lake_internal._gov_check_foreign_view(rel oid) RETURNS void
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     c record;
@@ -839,8 +890,7 @@ BEGIN
 END
 $$;
 
--- ======================================================== internal operations
-CREATE FUNCTION lake._op_load_cache(caller oid, args jsonb) RETURNS jsonb
+CREATE OR REPLACE FUNCTION lake_internal._op_load_cache(caller oid, args jsonb) RETURNS jsonb
 LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
     SELECT jsonb_build_object(
         'relations', COALESCE((
@@ -855,7 +905,7 @@ LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
              WHERE n.nspname IN (SELECT raw_schema FROM lake.governed_schemas)), '[]'))
 $$;
 
-CREATE FUNCTION lake._op_govern_schema(caller oid, args jsonb) RETURNS jsonb
+CREATE OR REPLACE FUNCTION lake_internal._op_govern_schema(caller oid, args jsonb) RETURNS jsonb
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     raw name := args->>'raw_schema';
@@ -864,7 +914,7 @@ DECLARE
     rel oid;
     n int := 0;
 BEGIN
-    IF NOT lake._gov_is_superuser(caller) THEN
+    IF NOT lake_internal._gov_is_superuser(caller) THEN
         RAISE EXCEPTION 'only superusers can put a schema under governance'
             USING ERRCODE = 'insufficient_privilege';
     END IF;
@@ -872,7 +922,8 @@ BEGIN
         RAISE EXCEPTION 'govern_schema needs two different schemas: the raw one and the published one'
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
-    IF raw IN ('lake', 'pg_catalog', 'information_schema') OR pub IN ('lake', 'pg_catalog', 'information_schema')
+    IF raw IN ('lake', 'lake_internal', 'pg_catalog', 'information_schema')
+       OR pub IN ('lake', 'lake_internal', 'pg_catalog', 'information_schema')
        OR raw LIKE 'pg\_%' OR pub LIKE 'pg\_%' THEN
         RAISE EXCEPTION 'schema % or % cannot be governed', quote_ident(raw), quote_ident(pub)
             USING ERRCODE = 'invalid_parameter_value';
@@ -894,7 +945,7 @@ BEGIN
                 USING ERRCODE = 'duplicate_object';
         END IF;
         INSERT INTO lake.governed_schemas (raw_schema, published_schema, governed_by)
-        VALUES (raw, pub, lake._gov_role_name(caller));
+        VALUES (raw, pub, lake_internal._gov_role_name(caller));
     END IF;
     IF to_regnamespace(quote_ident(pub)) IS NULL THEN
         EXECUTE format('CREATE SCHEMA %I AUTHORIZATION lake_governance', pub);
@@ -908,35 +959,35 @@ BEGIN
     EXECUTE format('GRANT USAGE ON SCHEMA %I TO lake_governance, lake_reviewer, lake_auditor', raw);
     FOR rel IN SELECT c.oid FROM pg_class c JOIN pg_namespace ns ON ns.oid = c.relnamespace
                 WHERE ns.nspname = raw AND c.relkind IN ('r', 'p', 'v', 'm', 'f') ORDER BY c.relname LOOP
-        PERFORM lake._gov_sync_relation(rel, caller);
+        PERFORM lake_internal._gov_sync_relation(rel, caller);
         n := n + 1;
     END LOOP;
-    PERFORM lake._gov_log(caller, 'govern_schema', NULL, quote_ident(raw), NULL,
+    PERFORM lake_internal._gov_log(caller, 'govern_schema', NULL, quote_ident(raw), NULL,
                           jsonb_build_object('published_schema', pub, 'relations', n), NULL);
     RETURN jsonb_build_object('raw_schema', raw, 'published_schema', pub, 'relations', n);
 END
 $$;
 
-CREATE FUNCTION lake._op_sync(caller oid, args jsonb) RETURNS jsonb
+CREATE OR REPLACE FUNCTION lake_internal._op_sync(caller oid, args jsonb) RETURNS jsonb
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     rel oid;
 BEGIN
     FOR rel IN SELECT DISTINCT x::oid FROM jsonb_array_elements_text(COALESCE(args->'relids', '[]')) x LOOP
-        PERFORM lake._gov_check_foreign_view(rel);
-        PERFORM lake._gov_sync_relation(rel, caller);
+        PERFORM lake_internal._gov_check_foreign_view(rel);
+        PERFORM lake_internal._gov_sync_relation(rel, caller);
     END LOOP;
     RETURN '{}';
 END
 $$;
 
-CREATE FUNCTION lake._op_dropped(caller oid, args jsonb) RETURNS jsonb
+CREATE OR REPLACE FUNCTION lake_internal._op_dropped(caller oid, args jsonb) RETURNS jsonb
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     rel oid;
 BEGIN
     FOR rel IN SELECT DISTINCT x::oid FROM jsonb_array_elements_text(COALESCE(args->'relids', '[]')) x LOOP
-        PERFORM lake._gov_sync_relation(rel, caller);
+        PERFORM lake_internal._gov_sync_relation(rel, caller);
     END LOOP;
     -- a dropped raw schema takes its governance with it
     DELETE FROM lake.governed_schemas gs
@@ -946,7 +997,7 @@ BEGIN
 END
 $$;
 
-CREATE FUNCTION lake._op_unpublish(caller oid, args jsonb) RETURNS jsonb
+CREATE OR REPLACE FUNCTION lake_internal._op_unpublish(caller oid, args jsonb) RETURNS jsonb
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     rel oid := (args->>'relid')::oid;
@@ -954,43 +1005,42 @@ DECLARE
 BEGIN
     SELECT relowner INTO owner FROM pg_class WHERE oid = rel;
     -- only someone who may run DDL on the raw relation gets here legitimately
-    IF owner IS NULL OR NOT (lake._gov_is_superuser(caller) OR lake._gov_holds(caller, owner)) THEN
+    IF owner IS NULL OR NOT (lake_internal._gov_is_superuser(caller) OR lake_internal._gov_holds(caller, owner)) THEN
         RETURN '{}';
     END IF;
-    PERFORM lake._gov_unpublish(rel);
+    PERFORM lake_internal._gov_unpublish(rel);
     RETURN '{}';
 END
 $$;
 
--- A reviewer's decision on a whole relation: record it, log it, republish.
-CREATE FUNCTION lake._gov_set_table_state(caller oid, args jsonb, new_state text, action text) RETURNS jsonb
+CREATE OR REPLACE FUNCTION lake_internal._gov_set_table_state(caller oid, args jsonb, new_state text, action text) RETURNS jsonb
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     g lake.governed_relations;
     reason text;
 BEGIN
-    PERFORM lake._gov_require_reviewer(caller);
-    reason := lake._gov_require_reason(args->>'reason', action);
-    g := lake._gov_relation((args->>'rel')::oid);
+    PERFORM lake_internal._gov_require_reviewer(caller);
+    reason := lake_internal._gov_require_reason(args->>'reason', action);
+    g := lake_internal._gov_relation((args->>'rel')::oid);
     UPDATE lake.governed_relations SET state = new_state, updated_at = now() WHERE relid = g.relid;
-    PERFORM lake._gov_log(caller, action, g.relid, lake._gov_raw_name(g), NULL,
+    PERFORM lake_internal._gov_log(caller, action, g.relid, lake_internal._gov_raw_name(g), NULL,
                           jsonb_build_object('from', g.state), reason);
-    PERFORM lake._gov_publish(g.relid);
+    PERFORM lake_internal._gov_publish(g.relid);
     RETURN '{}';
 END
 $$;
 
-CREATE FUNCTION lake._op_approve_table(caller oid, args jsonb) RETURNS jsonb
+CREATE OR REPLACE FUNCTION lake_internal._op_approve_table(caller oid, args jsonb) RETURNS jsonb
 LANGUAGE sql SET search_path = pg_catalog, pg_temp AS $$
-    SELECT lake._gov_set_table_state(caller, args, 'approved', 'approve_table')
+    SELECT lake_internal._gov_set_table_state(caller, args, 'approved', 'approve_table')
 $$;
 
-CREATE FUNCTION lake._op_deny_table(caller oid, args jsonb) RETURNS jsonb
+CREATE OR REPLACE FUNCTION lake_internal._op_deny_table(caller oid, args jsonb) RETURNS jsonb
 LANGUAGE sql SET search_path = pg_catalog, pg_temp AS $$
-    SELECT lake._gov_set_table_state(caller, args, 'denied', 'deny_table')
+    SELECT lake_internal._gov_set_table_state(caller, args, 'denied', 'deny_table')
 $$;
 
-CREATE FUNCTION lake._op_approve_column(caller oid, args jsonb) RETURNS jsonb
+CREATE OR REPLACE FUNCTION lake_internal._op_approve_column(caller oid, args jsonb) RETURNS jsonb
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     g lake.governed_relations;
@@ -999,9 +1049,9 @@ DECLARE
     m oid := (args->>'mask')::oid;
     new_mask oid;
 BEGIN
-    PERFORM lake._gov_require_reviewer(caller);
-    g := lake._gov_relation((args->>'rel')::oid);
-    c := lake._gov_column(g.relid, args->>'col');
+    PERFORM lake_internal._gov_require_reviewer(caller);
+    g := lake_internal._gov_relation((args->>'rel')::oid);
+    c := lake_internal._gov_column(g.relid, args->>'col');
     IF sens IS NULL OR sens NOT IN ('public', 'internal', 'pii', 'restricted') THEN
         RAISE EXCEPTION 'sensitivity must be public, internal, pii or restricted, not %', COALESCE(quote_literal(sens), 'NULL')
             USING ERRCODE = 'invalid_parameter_value';
@@ -1013,9 +1063,9 @@ BEGIN
         END IF;
         new_mask := NULL;
     ELSE
-        new_mask := COALESCE(m, c.mask, lake._gov_default_mask(g.relid, c.attnum));
-        PERFORM lake._gov_check_mask(new_mask, CASE WHEN m IS NULL OR m = c.mask THEN c.mask_args ELSE '{}' END);
-        PERFORM lake._gov_check_mask_column(new_mask, g.relid, c.attnum);
+        new_mask := COALESCE(m, c.mask, lake_internal._gov_default_mask(g.relid, c.attnum));
+        PERFORM lake_internal._gov_check_mask(new_mask, CASE WHEN m IS NULL OR m = c.mask THEN c.mask_args ELSE '{}' END);
+        PERFORM lake_internal._gov_check_mask_column(new_mask, g.relid, c.attnum);
     END IF;
     UPDATE lake.governed_columns
        SET state = 'approved', sensitivity = sens, mask = new_mask,
@@ -1024,35 +1074,35 @@ BEGIN
            published_position = COALESCE(published_position, nextval('lake.published_position_seq')),
            updated_at = now()
      WHERE relid = g.relid AND attnum = c.attnum;
-    PERFORM lake._gov_log(caller, 'approve_column', g.relid, lake._gov_raw_name(g), c.column_name,
+    PERFORM lake_internal._gov_log(caller, 'approve_column', g.relid, lake_internal._gov_raw_name(g), c.column_name,
                           jsonb_build_object('sensitivity', sens, 'mask', new_mask::regprocedure::text, 'from', c.state),
                           args->>'reason');
-    PERFORM lake._gov_publish(g.relid);
+    PERFORM lake_internal._gov_publish(g.relid);
     RETURN '{}';
 END
 $$;
 
-CREATE FUNCTION lake._op_deny_column(caller oid, args jsonb) RETURNS jsonb
+CREATE OR REPLACE FUNCTION lake_internal._op_deny_column(caller oid, args jsonb) RETURNS jsonb
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     g lake.governed_relations;
     c lake.governed_columns;
     reason text;
 BEGIN
-    PERFORM lake._gov_require_reviewer(caller);
-    reason := lake._gov_require_reason(args->>'reason', 'deny_column');
-    g := lake._gov_relation((args->>'rel')::oid);
-    c := lake._gov_column(g.relid, args->>'col');
+    PERFORM lake_internal._gov_require_reviewer(caller);
+    reason := lake_internal._gov_require_reason(args->>'reason', 'deny_column');
+    g := lake_internal._gov_relation((args->>'rel')::oid);
+    c := lake_internal._gov_column(g.relid, args->>'col');
     UPDATE lake.governed_columns SET state = 'denied', published_position = NULL, updated_at = now()
      WHERE relid = g.relid AND attnum = c.attnum;
-    PERFORM lake._gov_log(caller, 'deny_column', g.relid, lake._gov_raw_name(g), c.column_name,
+    PERFORM lake_internal._gov_log(caller, 'deny_column', g.relid, lake_internal._gov_raw_name(g), c.column_name,
                           jsonb_build_object('from', c.state), reason);
-    PERFORM lake._gov_publish(g.relid);
+    PERFORM lake_internal._gov_publish(g.relid);
     RETURN '{}';
 END
 $$;
 
-CREATE FUNCTION lake._op_set_mask(caller oid, args jsonb) RETURNS jsonb
+CREATE OR REPLACE FUNCTION lake_internal._op_set_mask(caller oid, args jsonb) RETURNS jsonb
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     g lake.governed_relations;
@@ -1060,9 +1110,9 @@ DECLARE
     m oid := (args->>'mask')::oid;
     margs jsonb := COALESCE(args->'args', '{}');
 BEGIN
-    PERFORM lake._gov_require_reviewer(caller);
-    g := lake._gov_relation((args->>'rel')::oid);
-    c := lake._gov_column(g.relid, args->>'col');
+    PERFORM lake_internal._gov_require_reviewer(caller);
+    g := lake_internal._gov_relation((args->>'rel')::oid);
+    c := lake_internal._gov_column(g.relid, args->>'col');
     IF m IS NULL THEN
         RAISE EXCEPTION 'set_mask needs a mask' USING ERRCODE = 'invalid_parameter_value';
     END IF;
@@ -1071,38 +1121,38 @@ BEGIN
             USING ERRCODE = 'invalid_parameter_value',
                   HINT = 'Approve it again with sensitivity => ''pii'' (or ''restricted'') and this mask.';
     END IF;
-    PERFORM lake._gov_check_mask(m, margs);
-    PERFORM lake._gov_check_mask_column(m, g.relid, c.attnum);
+    PERFORM lake_internal._gov_check_mask(m, margs);
+    PERFORM lake_internal._gov_check_mask_column(m, g.relid, c.attnum);
     UPDATE lake.governed_columns SET mask = m, mask_args = margs, updated_at = now()
      WHERE relid = g.relid AND attnum = c.attnum;
-    PERFORM lake._gov_log(caller, 'set_mask', g.relid, lake._gov_raw_name(g), c.column_name,
+    PERFORM lake_internal._gov_log(caller, 'set_mask', g.relid, lake_internal._gov_raw_name(g), c.column_name,
                           jsonb_build_object('mask', m::regprocedure::text, 'args', margs,
                                              'from', c.mask::regprocedure::text), NULL);
-    PERFORM lake._gov_publish(g.relid);
+    PERFORM lake_internal._gov_publish(g.relid);
     RETURN '{}';
 END
 $$;
 
-CREATE FUNCTION lake._op_set_row_filter(caller oid, args jsonb) RETURNS jsonb
+CREATE OR REPLACE FUNCTION lake_internal._op_set_row_filter(caller oid, args jsonb) RETURNS jsonb
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     g lake.governed_relations;
     predicate text := NULLIF(btrim(args->>'predicate'), '');
 BEGIN
-    PERFORM lake._gov_require_reviewer(caller);
-    g := lake._gov_relation((args->>'rel')::oid);
+    PERFORM lake_internal._gov_require_reviewer(caller);
+    g := lake_internal._gov_relation((args->>'rel')::oid);
     IF predicate IS NOT NULL THEN
-        PERFORM lake._check_row_filter(predicate);
+        PERFORM lake_internal._check_row_filter(predicate);
     END IF;
     UPDATE lake.governed_relations SET row_filter = predicate, updated_at = now() WHERE relid = g.relid;
-    PERFORM lake._gov_log(caller, 'set_row_filter', g.relid, lake._gov_raw_name(g), NULL,
+    PERFORM lake_internal._gov_log(caller, 'set_row_filter', g.relid, lake_internal._gov_raw_name(g), NULL,
                           jsonb_build_object('predicate', predicate, 'from', g.row_filter), NULL);
-    PERFORM lake._gov_publish(g.relid);
+    PERFORM lake_internal._gov_publish(g.relid);
     RETURN '{}';
 END
 $$;
 
-CREATE FUNCTION lake._op_grant_access(caller oid, args jsonb) RETURNS jsonb
+CREATE OR REPLACE FUNCTION lake_internal._op_grant_access(caller oid, args jsonb) RETURNS jsonb
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     g lake.governed_relations;
@@ -1113,9 +1163,9 @@ DECLARE
     new_id bigint;
     published text;
 BEGIN
-    PERFORM lake._gov_require_reviewer(caller);
-    reason := lake._gov_require_reason(args->>'reason', 'grant_access');
-    g := lake._gov_relation((args->>'rel')::oid);
+    PERFORM lake_internal._gov_require_reviewer(caller);
+    reason := lake_internal._gov_require_reason(args->>'reason', 'grant_access');
+    g := lake_internal._gov_relation((args->>'rel')::oid);
     IF lvl NOT IN ('read', 'pii') THEN
         RAISE EXCEPTION 'level must be read or pii, not %', quote_literal(lvl) USING ERRCODE = 'invalid_parameter_value';
     END IF;
@@ -1126,16 +1176,16 @@ BEGIN
         RAISE EXCEPTION 'expires_in must be positive (or NULL for no expiry), not %', expires
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
-    published := lake._gov_published_name(g);
+    published := lake_internal._gov_published_name(g);
     INSERT INTO lake.access_grants (grantee, grantee_name, relid, relation, level, reason, granted_by, expires_at)
-    VALUES (grantee, lake._gov_role_name(grantee), g.relid, published, lvl, reason, lake._gov_role_name(caller),
+    VALUES (grantee, lake_internal._gov_role_name(grantee), g.relid, published, lvl, reason, lake_internal._gov_role_name(caller),
             clock_timestamp() + expires)
     RETURNING id INTO new_id;
     UPDATE lake.access_requests SET status = 'granted', closed_at = clock_timestamp(),
-           closed_by = lake._gov_role_name(caller), grant_id = new_id
-     WHERE relid = g.relid AND status = 'open' AND requester = lake._gov_role_name(grantee);
-    PERFORM lake._gov_log(caller, 'grant_access', g.relid, lake._gov_raw_name(g), NULL,
-                          jsonb_build_object('grant_id', new_id, 'grantee', lake._gov_role_name(grantee),
+           closed_by = lake_internal._gov_role_name(caller), grant_id = new_id
+     WHERE relid = g.relid AND status = 'open' AND requester = lake_internal._gov_role_name(grantee);
+    PERFORM lake_internal._gov_log(caller, 'grant_access', g.relid, lake_internal._gov_raw_name(g), NULL,
+                          jsonb_build_object('grant_id', new_id, 'grantee', lake_internal._gov_role_name(grantee),
                                              'level', lvl, 'expires_in', expires::text), reason);
     IF g.state <> 'approved' THEN
         RAISE NOTICE 'relation % is %; the grant takes effect once a reviewer approves it', published, g.state;
@@ -1144,22 +1194,22 @@ BEGIN
 END
 $$;
 
-CREATE FUNCTION lake._op_revoke_access(caller oid, args jsonb) RETURNS jsonb
+CREATE OR REPLACE FUNCTION lake_internal._op_revoke_access(caller oid, args jsonb) RETURNS jsonb
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     gr lake.access_grants;
 BEGIN
-    PERFORM lake._gov_require_reviewer(caller);
+    PERFORM lake_internal._gov_require_reviewer(caller);
     SELECT * INTO gr FROM lake.access_grants WHERE id = (args->>'grant_id')::bigint;
     IF NOT FOUND THEN
         RAISE EXCEPTION 'no access grant %', args->>'grant_id' USING ERRCODE = 'undefined_object';
     END IF;
     IF gr.revoked_at IS NULL THEN
-        UPDATE lake.access_grants SET revoked_at = clock_timestamp(), revoked_by = lake._gov_role_name(caller),
+        UPDATE lake.access_grants SET revoked_at = clock_timestamp(), revoked_by = lake_internal._gov_role_name(caller),
                revoke_reason = args->>'reason'
          WHERE id = gr.id;
-        PERFORM lake._gov_log(caller, 'revoke_access', gr.relid,
-                              COALESCE((SELECT lake._gov_raw_name(g) FROM lake.governed_relations g WHERE g.relid = gr.relid),
+        PERFORM lake_internal._gov_log(caller, 'revoke_access', gr.relid,
+                              COALESCE((SELECT lake_internal._gov_raw_name(g) FROM lake.governed_relations g WHERE g.relid = gr.relid),
                                        gr.relation), NULL,
                               jsonb_build_object('grant_id', gr.id, 'grantee', gr.grantee_name, 'level', gr.level),
                               args->>'reason');
@@ -1168,13 +1218,13 @@ BEGIN
 END
 $$;
 
-CREATE FUNCTION lake._op_expire_grants(caller oid, args jsonb) RETURNS jsonb
+CREATE OR REPLACE FUNCTION lake_internal._op_expire_grants(caller oid, args jsonb) RETURNS jsonb
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     gr record;
     n int := 0;
 BEGIN
-    IF NOT lake._gov_is_superuser(caller) THEN
+    IF NOT lake_internal._gov_is_superuser(caller) THEN
         RAISE EXCEPTION 'only townlake''s worker expires grants' USING ERRCODE = 'insufficient_privilege';
     END IF;
     FOR gr IN UPDATE lake.access_grants SET revoked_at = expires_at, revoked_by = 'townlake',
@@ -1190,8 +1240,7 @@ BEGIN
 END
 $$;
 
--- Who may read, and if not, the self-service message.
-CREATE FUNCTION lake._op_access_decision(caller oid, args jsonb) RETURNS jsonb
+CREATE OR REPLACE FUNCTION lake_internal._op_access_decision(caller oid, args jsonb) RETURNS jsonb
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     rel oid := (args->>'rel')::oid;
@@ -1210,19 +1259,19 @@ BEGIN
     -- the common case first: an approved relation and a grant in force;
     -- valid_until_us tells the backend how long it may cache the answer
     IF g.state = 'approved' THEN
-        IF lake._gov_is_superuser(caller) THEN
+        IF lake_internal._gov_is_superuser(caller) THEN
             RETURN jsonb_build_object('allowed', true, 'state', 'approved');
         END IF;
         SELECT bool_or(a.expires_at IS NULL), max(a.expires_at) INTO holders_forever, holders_until
           FROM lake.access_grants a
          WHERE a.relid = rel AND a.revoked_at IS NULL
            AND (a.expires_at IS NULL OR a.expires_at > clock_timestamp())
-           AND lake._gov_holds(caller, a.grantee);
+           AND lake_internal._gov_holds(caller, a.grantee);
         IF holders_forever THEN
             RETURN jsonb_build_object('allowed', true, 'state', 'approved');
         ELSIF holders_until IS NOT NULL THEN
             RETURN jsonb_build_object('allowed', true, 'state', 'approved',
-                                      'valid_until_us', lake._gov_pg_micros(holders_until));
+                                      'valid_until_us', lake_internal._gov_pg_micros(holders_until));
         END IF;
     END IF;
     IF NOT FOUND THEN
@@ -1230,7 +1279,7 @@ BEGIN
             'message', format('relation with oid %s is no longer governed by townlake', rel),
             'hint', 'Its published view is stale; a reviewer can check lake.governed_relations.');
     END IF;
-    published := lake._gov_published_name(g);
+    published := lake_internal._gov_published_name(g);
     SELECT string_agg(format('%s (%s%s)', quote_ident(a.grantee_name), a.level,
                              CASE WHEN a.expires_at IS NULL THEN ''
                                   ELSE ' until ' || to_char(a.expires_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS "UTC"') END),
@@ -1238,10 +1287,10 @@ BEGIN
            jsonb_agg(jsonb_build_object('role', a.grantee_name, 'level', a.level, 'expires_at', a.expires_at)
                      ORDER BY a.grantee_name)
       INTO holders, holders_json
-      FROM lake._gov_active_grants(rel) a;
+      FROM lake_internal._gov_active_grants(rel) a;
     IF g.state = 'approved' THEN
         SELECT max(a.expires_at) INTO expired FROM lake.access_grants a
-         WHERE a.relid = rel AND a.expires_at <= clock_timestamp() AND lake._gov_holds(caller, a.grantee);
+         WHERE a.relid = rel AND a.expires_at <= clock_timestamp() AND lake_internal._gov_holds(caller, a.grantee);
         IF expired IS NOT NULL THEN
             code := 'expired';
             msg := format('your access grant for %s expired at %s', published,
@@ -1271,26 +1320,26 @@ BEGIN
 END
 $$;
 
-CREATE FUNCTION lake._op_explain_access(caller oid, args jsonb) RETURNS jsonb
+CREATE OR REPLACE FUNCTION lake_internal._op_explain_access(caller oid, args jsonb) RETURNS jsonb
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     g lake.governed_relations;
     d jsonb;
 BEGIN
-    g := lake._gov_relation_by_name(args->>'rel');
-    d := lake._op_access_decision(caller, jsonb_build_object('rel', g.relid::oid));
+    g := lake_internal._gov_relation_by_name(args->>'rel');
+    d := lake_internal._op_access_decision(caller, jsonb_build_object('rel', g.relid::oid));
     RETURN d || jsonb_build_object(
-        'relation', lake._gov_published_name(g),
-        'raw_relation', lake._gov_raw_name(g),
-        'role', lake._gov_role_name(caller),
+        'relation', lake_internal._gov_published_name(g),
+        'raw_relation', lake_internal._gov_raw_name(g),
+        'role', lake_internal._gov_role_name(caller),
         'your_grants', COALESCE((
             SELECT jsonb_agg(jsonb_build_object('grant_id', a.id, 'level', a.level, 'expires_at', a.expires_at)
                              ORDER BY a.id)
-              FROM lake._gov_active_grants(g.relid) a WHERE lake._gov_holds(caller, a.grantee)), '[]'),
+              FROM lake_internal._gov_active_grants(g.relid) a WHERE lake_internal._gov_holds(caller, a.grantee)), '[]'),
         'roles_with_access', COALESCE((
             SELECT jsonb_agg(jsonb_build_object('role', a.grantee_name, 'level', a.level, 'expires_at', a.expires_at)
                              ORDER BY a.grantee_name)
-              FROM lake._gov_active_grants(g.relid) a), '[]'),
+              FROM lake_internal._gov_active_grants(g.relid) a), '[]'),
         'columns', jsonb_build_object(
             'approved', COALESCE((SELECT jsonb_agg(jsonb_build_object('name', c.column_name, 'sensitivity', c.sensitivity,
                                                                       'masked', c.sensitivity IN ('pii', 'restricted'))
@@ -1299,27 +1348,27 @@ BEGIN
             'pending', (SELECT count(*) FROM lake.governed_columns c WHERE c.relid = g.relid AND c.state = 'pending'),
             'denied', (SELECT count(*) FROM lake.governed_columns c WHERE c.relid = g.relid AND c.state = 'denied')),
         'row_filter', g.row_filter IS NOT NULL,
-        'request_with', format('SELECT lake.request_access(%L, %L);', lake._gov_published_name(g), 'why you need it'));
+        'request_with', format('SELECT lake.request_access(%L, %L);', lake_internal._gov_published_name(g), 'why you need it'));
 END
 $$;
 
-CREATE FUNCTION lake._op_request_access(caller oid, args jsonb) RETURNS jsonb
+CREATE OR REPLACE FUNCTION lake_internal._op_request_access(caller oid, args jsonb) RETURNS jsonb
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     g lake.governed_relations;
     reason text;
     new_id bigint;
 BEGIN
-    reason := lake._gov_require_reason(args->>'reason', 'request_access');
-    g := lake._gov_relation_by_name(args->>'rel');
+    reason := lake_internal._gov_require_reason(args->>'reason', 'request_access');
+    g := lake_internal._gov_relation_by_name(args->>'rel');
     INSERT INTO lake.access_requests (requester, relid, relation, reason)
-    VALUES (lake._gov_role_name(caller), g.relid, lake._gov_published_name(g), reason)
+    VALUES (lake_internal._gov_role_name(caller), g.relid, lake_internal._gov_published_name(g), reason)
     RETURNING id INTO new_id;
     RETURN jsonb_build_object('id', new_id);
 END
 $$;
 
-CREATE FUNCTION lake._op_my_access(caller oid, args jsonb) RETURNS jsonb
+CREATE OR REPLACE FUNCTION lake_internal._op_my_access(caller oid, args jsonb) RETURNS jsonb
 LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
     SELECT COALESCE(jsonb_agg(jsonb_build_object(
                'grant_id', a.id, 'relation', a.relation, 'level', a.level, 'granted_to', a.grantee_name,
@@ -1327,10 +1376,10 @@ LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
              ORDER BY a.id), '[]')
       FROM lake.access_grants a
      WHERE a.revoked_at IS NULL AND (a.expires_at IS NULL OR a.expires_at > clock_timestamp())
-       AND lake._gov_holds(caller, a.grantee)
+       AND lake_internal._gov_holds(caller, a.grantee)
 $$;
 
-CREATE FUNCTION lake._op_enable_pii(caller oid, args jsonb) RETURNS jsonb
+CREATE OR REPLACE FUNCTION lake_internal._op_enable_pii(caller oid, args jsonb) RETURNS jsonb
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     reason text;
@@ -1340,7 +1389,7 @@ DECLARE
     covered jsonb;
     new_id bigint;
 BEGIN
-    reason := lake._gov_require_reason(args->>'reason', 'enable_pii');
+    reason := lake_internal._gov_require_reason(args->>'reason', 'enable_pii');
     BEGIN
         ttl := (args->>'ttl')::interval;
     EXCEPTION WHEN OTHERS THEN
@@ -1351,38 +1400,38 @@ BEGIN
     END IF;
     until := since + ttl;
     SELECT jsonb_agg(jsonb_build_object('relid', x.relid::oid::bigint, 'relation', x.relation, 'grant_id', x.id,
-                                        'expires_us', lake._gov_pg_micros(x.expires_at)) ORDER BY x.relation)
+                                        'expires_us', lake_internal._gov_pg_micros(x.expires_at)) ORDER BY x.relation)
       INTO covered
       FROM (SELECT DISTINCT ON (a.relid) a.*
               FROM lake.access_grants a JOIN lake.governed_relations gr ON gr.relid = a.relid
              WHERE a.level = 'pii' AND a.revoked_at IS NULL
                AND (a.expires_at IS NULL OR a.expires_at > since)
-               AND lake._gov_holds(caller, a.grantee)
+               AND lake_internal._gov_holds(caller, a.grantee)
              ORDER BY a.relid, a.expires_at DESC NULLS FIRST) x;
     IF covered IS NULL THEN
-        RAISE EXCEPTION 'role "%" holds no unexpired pii grant', lake._gov_role_name(caller)
+        RAISE EXCEPTION 'role "%" holds no unexpired pii grant', lake_internal._gov_role_name(caller)
             USING ERRCODE = 'insufficient_privilege',
                   HINT = 'Ask for one: SELECT lake.request_access(''schema.table'', ''why you need PII''); a reviewer grants it with level => ''pii''.';
     END IF;
     INSERT INTO lake.pii_sessions (role, backend_pid, action, reason, until, relations, grant_ids)
-    VALUES (lake._gov_role_name(caller), (args->>'pid')::int, 'enable', reason, until,
+    VALUES (lake_internal._gov_role_name(caller), (args->>'pid')::int, 'enable', reason, until,
             ARRAY(SELECT e->>'relation' FROM jsonb_array_elements(covered) e),
             ARRAY(SELECT (e->>'grant_id')::bigint FROM jsonb_array_elements(covered) e))
     RETURNING id INTO new_id;
-    RETURN jsonb_build_object('session_id', new_id, 'role', lake._gov_role_name(caller),
-                              'since_us', lake._gov_pg_micros(since), 'until_us', lake._gov_pg_micros(until),
+    RETURN jsonb_build_object('session_id', new_id, 'role', lake_internal._gov_role_name(caller),
+                              'since_us', lake_internal._gov_pg_micros(since), 'until_us', lake_internal._gov_pg_micros(until),
                               'relations', covered);
 END
 $$;
 
-CREATE FUNCTION lake._op_disable_pii(caller oid, args jsonb) RETURNS jsonb
+CREATE OR REPLACE FUNCTION lake_internal._op_disable_pii(caller oid, args jsonb) RETURNS jsonb
 LANGUAGE sql SET search_path = pg_catalog, pg_temp AS $$
     INSERT INTO lake.pii_sessions (role, backend_pid, action, enable_id)
-    VALUES (lake._gov_role_name(caller), pg_backend_pid(), 'disable', (args->>'session_id')::bigint);
+    VALUES (lake_internal._gov_role_name(caller), pg_backend_pid(), 'disable', (args->>'session_id')::bigint);
     SELECT '{}'::jsonb;
 $$;
 
-CREATE FUNCTION lake._op_pii_grants_active(caller oid, args jsonb) RETURNS jsonb
+CREATE OR REPLACE FUNCTION lake_internal._op_pii_grants_active(caller oid, args jsonb) RETURNS jsonb
 LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
     SELECT COALESCE(jsonb_agg(a.id), '[]')
       FROM lake.access_grants a
@@ -1390,28 +1439,25 @@ LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
      WHERE a.id IN (SELECT x::bigint FROM jsonb_array_elements_text(COALESCE(args->'ids', '[]')) x)
        AND a.level = 'pii' AND a.revoked_at IS NULL
        AND (a.expires_at IS NULL OR a.expires_at > clock_timestamp())
-       AND lake._gov_holds(caller, a.grantee)
+       AND lake_internal._gov_holds(caller, a.grantee)
 $$;
 
--- Trino file-based access control (rules.json): one rule per grant in force
--- on an approved relation, then a deny-all rule per governed schema.
-CREATE FUNCTION lake._gov_regex_literal(t text) RETURNS text
+CREATE OR REPLACE FUNCTION lake_internal._gov_regex_literal(t text) RETURNS text
 LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
     SELECT '^' || regexp_replace(t, '([.^$*+?()\[\]{}|\\])', '\\\1', 'g') || '$'
 $$;
 
-CREATE FUNCTION lake._gov_all_active_grants() RETURNS SETOF lake.access_grants
+CREATE OR REPLACE FUNCTION lake_internal._gov_all_active_grants() RETURNS SETOF lake.access_grants
 LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
     SELECT * FROM lake.access_grants a
      WHERE a.revoked_at IS NULL AND (a.expires_at IS NULL OR a.expires_at > clock_timestamp())
        AND EXISTS (SELECT 1 FROM pg_roles r WHERE r.oid = a.grantee)
 $$;
 
--- The Trino SQL of a column's mask.
-CREATE FUNCTION lake._gov_trino_mask(c lake.governed_columns, col text, hash_key bytea) RETURNS text
+CREATE OR REPLACE FUNCTION lake_internal._gov_trino_mask(c lake.governed_columns, col text, hash_key bytea) RETURNS text
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
-    m regprocedure := COALESCE(c.mask, lake._gov_default_mask(c.relid, c.attnum));
+    m regprocedure := COALESCE(c.mask, lake_internal._gov_default_mask(c.relid, c.attnum));
     keep_first int := GREATEST(COALESCE((c.mask_args->>'keep_first')::int, 1), 0);
     keep_last int := GREATEST(COALESCE((c.mask_args->>'keep_last')::int, 1), 0);
 BEGIN
@@ -1435,10 +1481,10 @@ BEGIN
 END
 $$;
 
-CREATE FUNCTION lake._op_policy_json(caller oid, args jsonb) RETURNS jsonb
+CREATE OR REPLACE FUNCTION lake_internal._op_policy_json(caller oid, args jsonb) RETURNS jsonb
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
-    catalog_re text := lake._gov_regex_literal(COALESCE(args->>'catalog', 'iceberg'));
+    catalog_re text := lake_internal._gov_regex_literal(COALESCE(args->>'catalog', 'iceberg'));
     key bytea;
     rules jsonb := '[]';
     r record;
@@ -1446,12 +1492,12 @@ DECLARE
     cols jsonb;
     rule jsonb;
 BEGIN
-    IF NOT (lake._gov_is_reviewer(caller) OR lake._gov_holds(caller, 'lake_auditor'::regrole)) THEN
+    IF NOT (lake_internal._gov_is_reviewer(caller) OR lake_internal._gov_holds(caller, 'lake_auditor'::regrole)) THEN
         RAISE EXCEPTION 'only reviewers, auditors and superusers can export the policy'
             USING ERRCODE = 'insufficient_privilege';
     END IF;
     IF COALESCE((args->>'include_hash_key')::boolean, false) THEN
-        IF NOT lake._gov_is_superuser(caller) THEN
+        IF NOT lake_internal._gov_is_superuser(caller) THEN
             RAISE EXCEPTION 'only superusers can export the hashing key' USING ERRCODE = 'insufficient_privilege';
         END IF;
         SELECT k.key INTO key FROM lake.mask_key k WHERE k.id = 1;
@@ -1464,7 +1510,7 @@ BEGIN
                COALESCE((SELECT o.option_value FROM pg_foreign_table ft, pg_options_to_table(ft.ftoptions) o
                           WHERE ft.ftrelid = gr.relid AND o.option_name = 'table'), gr.relname) AS trino_table
           FROM lake.governed_relations gr
-          JOIN lake._gov_all_active_grants() a ON a.relid = gr.relid
+          JOIN lake_internal._gov_all_active_grants() a ON a.relid = gr.relid
          WHERE gr.state = 'approved'
          ORDER BY gr.raw_schema, gr.relname, a.grantee_name, a.level DESC
     LOOP
@@ -1474,13 +1520,13 @@ BEGIN
                 cols := cols || jsonb_build_object('name', c.column_name, 'allow', false);
             ELSIF c.sensitivity = 'restricted' OR (c.sensitivity = 'pii' AND r.level <> 'pii') THEN
                 cols := cols || jsonb_build_object('name', c.column_name,
-                    'mask', lake._gov_trino_mask(c, '"' || replace(c.column_name, '"', '""') || '"', key));
+                    'mask', lake_internal._gov_trino_mask(c, '"' || replace(c.column_name, '"', '""') || '"', key));
             END IF;
         END LOOP;
-        rule := jsonb_build_object(CASE WHEN r.is_user THEN 'user' ELSE 'group' END, lake._gov_regex_literal(r.grantee_name),
+        rule := jsonb_build_object(CASE WHEN r.is_user THEN 'user' ELSE 'group' END, lake_internal._gov_regex_literal(r.grantee_name),
                                    'catalog', catalog_re,
-                                   'schema', lake._gov_regex_literal(r.trino_schema),
-                                   'table', lake._gov_regex_literal(r.trino_table),
+                                   'schema', lake_internal._gov_regex_literal(r.trino_schema),
+                                   'table', lake_internal._gov_regex_literal(r.trino_table),
                                    'privileges', jsonb_build_array('SELECT'));
         IF jsonb_array_length(cols) > 0 THEN
             rule := rule || jsonb_build_object('columns', cols);
@@ -1494,28 +1540,19 @@ BEGIN
     FOR r IN SELECT DISTINCT COALESCE((SELECT o.option_value FROM pg_foreign_table ft, pg_options_to_table(ft.ftoptions) o
                                         WHERE ft.ftrelid = gr.relid AND o.option_name = 'namespace'), gr.raw_schema) AS trino_schema
                FROM lake.governed_relations gr ORDER BY 1 LOOP
-        rules := rules || jsonb_build_object('catalog', catalog_re, 'schema', lake._gov_regex_literal(r.trino_schema),
+        rules := rules || jsonb_build_object('catalog', catalog_re, 'schema', lake_internal._gov_regex_literal(r.trino_schema),
                                              'privileges', '[]'::jsonb);
     END LOOP;
     RETURN jsonb_build_object('tables', rules);
 END
 $$;
 
--- ============================================================ event triggers
--- A restore (see "dump and restore" below) replays DDL of a state townlake
--- already made consistent, and loads governance state only after the
--- objects: reacting to its DDL would re-register, re-lock and republish
--- half-restored relations (and collide with the dump's own policies). The
--- same test as lake._restoring() (a superuser session with a dump script's
--- settings), written out because event triggers run as the user whose DDL
--- fired them, who may not call internal functions.
-
-CREATE FUNCTION lake._gov_on_ddl_command_end() RETURNS event_trigger
+CREATE OR REPLACE FUNCTION lake_internal._gov_on_ddl_command_end() RETURNS event_trigger
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     relids jsonb;
 BEGIN
-    IF lake._governance_internal()
+    IF lake_internal._governance_internal()
        OR (NOT current_setting('check_function_bodies')::boolean AND NOT current_setting('row_security')::boolean
            AND COALESCE((SELECT r.rolsuper FROM pg_roles r WHERE r.rolname = session_user), false)) THEN
         RETURN;
@@ -1524,18 +1561,18 @@ BEGIN
       FROM pg_event_trigger_ddl_commands()
      WHERE classid = 'pg_class'::regclass AND objid <> 0;
     IF relids IS NOT NULL THEN
-        PERFORM lake._privileged('sync', jsonb_build_object('relids', relids));
+        PERFORM lake_internal._privileged('sync', jsonb_build_object('relids', relids));
     END IF;
 END
 $$;
 
-CREATE FUNCTION lake._gov_on_sql_drop() RETURNS event_trigger
+CREATE OR REPLACE FUNCTION lake_internal._gov_on_sql_drop() RETURNS event_trigger
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     relids jsonb;
     schemas jsonb;
 BEGIN
-    IF lake._governance_internal()
+    IF lake_internal._governance_internal()
        OR (NOT current_setting('check_function_bodies')::boolean AND NOT current_setting('row_security')::boolean
            AND COALESCE((SELECT r.rolsuper FROM pg_roles r WHERE r.rolname = session_user), false)) THEN
         RETURN;
@@ -1545,265 +1582,89 @@ BEGIN
       INTO relids, schemas
       FROM pg_event_trigger_dropped_objects();
     IF relids IS NOT NULL OR schemas IS NOT NULL THEN
-        PERFORM lake._privileged('dropped', jsonb_build_object('relids', COALESCE(relids, '[]'),
+        PERFORM lake_internal._privileged('dropped', jsonb_build_object('relids', COALESCE(relids, '[]'),
                                                                'schemas', COALESCE(schemas, '[]')));
     END IF;
 END
 $$;
 
-CREATE EVENT TRIGGER townlake_governance_capture ON ddl_command_end
-    EXECUTE FUNCTION lake._gov_on_ddl_command_end();
-CREATE EVENT TRIGGER townlake_governance_drop ON sql_drop
-    EXECUTE FUNCTION lake._gov_on_sql_drop();
-
--- =========================================================== public functions
-CREATE FUNCTION lake.govern_schema(raw_schema name, published_schema name) RETURNS jsonb
+CREATE OR REPLACE FUNCTION lake.govern_schema(raw_schema name, published_schema name) RETURNS jsonb
 LANGUAGE sql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
-    SELECT lake._privileged('govern_schema', jsonb_build_object('raw_schema', raw_schema, 'published_schema', published_schema))
+    SELECT lake_internal._privileged('govern_schema', jsonb_build_object('raw_schema', raw_schema, 'published_schema', published_schema))
 $$;
-COMMENT ON FUNCTION lake.govern_schema(name, name) IS 'Put a raw schema under governance; its relations become pending and are published into published_schema';
 
-CREATE FUNCTION lake.approve_table(rel regclass, reason text) RETURNS void
+CREATE OR REPLACE FUNCTION lake.approve_table(rel regclass, reason text) RETURNS void
 LANGUAGE sql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
-    SELECT FROM lake._privileged('approve_table', jsonb_build_object('rel', rel::oid, 'reason', reason))
+    SELECT FROM lake_internal._privileged('approve_table', jsonb_build_object('rel', rel::oid, 'reason', reason))
 $$;
-COMMENT ON FUNCTION lake.approve_table(regclass, text) IS 'Reviewer: approve a governed relation (its approved columns become readable to grantees)';
 
-CREATE FUNCTION lake.approve_column(rel regclass, col name, sensitivity text, mask regprocedure DEFAULT NULL, reason text DEFAULT NULL)
+CREATE OR REPLACE FUNCTION lake.approve_column(rel regclass, col name, sensitivity text, mask regprocedure DEFAULT NULL, reason text DEFAULT NULL)
 RETURNS void LANGUAGE sql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
-    SELECT FROM lake._privileged('approve_column', jsonb_build_object(
+    SELECT FROM lake_internal._privileged('approve_column', jsonb_build_object(
         'rel', rel::oid, 'col', col, 'sensitivity', sensitivity, 'mask', mask::oid, 'reason', reason))
 $$;
-COMMENT ON FUNCTION lake.approve_column(regclass, name, text, regprocedure, text) IS 'Reviewer: approve a column as public, internal, pii or restricted (pii and restricted are masked)';
 
-CREATE FUNCTION lake.deny_column(rel regclass, col name, reason text) RETURNS void
+CREATE OR REPLACE FUNCTION lake.deny_column(rel regclass, col name, reason text) RETURNS void
 LANGUAGE sql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
-    SELECT FROM lake._privileged('deny_column', jsonb_build_object('rel', rel::oid, 'col', col, 'reason', reason))
+    SELECT FROM lake_internal._privileged('deny_column', jsonb_build_object('rel', rel::oid, 'col', col, 'reason', reason))
 $$;
-COMMENT ON FUNCTION lake.deny_column(regclass, name, text) IS 'Reviewer: deny a column (it disappears from the published view)';
 
-CREATE FUNCTION lake.deny_table(rel regclass, reason text) RETURNS void
+CREATE OR REPLACE FUNCTION lake.deny_table(rel regclass, reason text) RETURNS void
 LANGUAGE sql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
-    SELECT FROM lake._privileged('deny_table', jsonb_build_object('rel', rel::oid, 'reason', reason))
+    SELECT FROM lake_internal._privileged('deny_table', jsonb_build_object('rel', rel::oid, 'reason', reason))
 $$;
-COMMENT ON FUNCTION lake.deny_table(regclass, text) IS 'Reviewer: deny a relation (reading its published view says so)';
 
-CREATE FUNCTION lake.set_mask(rel regclass, col name, mask regprocedure, args jsonb DEFAULT '{}') RETURNS void
+CREATE OR REPLACE FUNCTION lake.set_mask(rel regclass, col name, mask regprocedure, args jsonb DEFAULT '{}') RETURNS void
 LANGUAGE sql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
-    SELECT FROM lake._privileged('set_mask', jsonb_build_object('rel', rel::oid, 'col', col, 'mask', mask::oid, 'args', args))
+    SELECT FROM lake_internal._privileged('set_mask', jsonb_build_object('rel', rel::oid, 'col', col, 'mask', mask::oid, 'args', args))
 $$;
-COMMENT ON FUNCTION lake.set_mask(regclass, name, regprocedure, jsonb) IS 'Reviewer: mask a pii or restricted column with lake.mask_*(value, ...) and named arguments';
 
-CREATE FUNCTION lake.set_row_filter(rel regclass, predicate text) RETURNS void
+CREATE OR REPLACE FUNCTION lake.set_row_filter(rel regclass, predicate text) RETURNS void
 LANGUAGE sql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
-    SELECT FROM lake._privileged('set_row_filter', jsonb_build_object('rel', rel::oid, 'predicate', predicate))
+    SELECT FROM lake_internal._privileged('set_row_filter', jsonb_build_object('rel', rel::oid, 'predicate', predicate))
 $$;
-COMMENT ON FUNCTION lake.set_row_filter(regclass, text) IS 'Reviewer: rows of the published view must satisfy this expression (NULL removes it)';
 
-CREATE FUNCTION lake.grant_access(grantee regrole, rel regclass, expires_in interval, reason text, level text DEFAULT 'read')
+CREATE OR REPLACE FUNCTION lake.grant_access(grantee regrole, rel regclass, expires_in interval, reason text, level text DEFAULT 'read')
 RETURNS bigint LANGUAGE sql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
-    SELECT (lake._privileged('grant_access', jsonb_build_object(
+    SELECT (lake_internal._privileged('grant_access', jsonb_build_object(
         'grantee', grantee::oid, 'rel', rel::oid, 'expires_in', expires_in::text, 'reason', reason, 'level', level))->>'id')::bigint
 $$;
-COMMENT ON FUNCTION lake.grant_access(regrole, regclass, interval, text, text) IS 'Reviewer: grant read or pii access to a role for a time (NULL: no expiry); returns the grant id';
 
-CREATE FUNCTION lake.revoke_access(grant_id bigint) RETURNS void
+CREATE OR REPLACE FUNCTION lake.revoke_access(grant_id bigint) RETURNS void
 LANGUAGE sql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
-    SELECT FROM lake._privileged('revoke_access', jsonb_build_object('grant_id', grant_id))
+    SELECT FROM lake_internal._privileged('revoke_access', jsonb_build_object('grant_id', grant_id))
 $$;
-COMMENT ON FUNCTION lake.revoke_access(bigint) IS 'Reviewer: revoke an access grant now';
 
-CREATE FUNCTION lake.my_access()
+CREATE OR REPLACE FUNCTION lake.my_access()
 RETURNS TABLE (grant_id bigint, relation text, level text, granted_to name, granted_at timestamptz,
                expires_at timestamptz, reason text, granted_by name)
 LANGUAGE sql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
-    SELECT * FROM jsonb_to_recordset(lake._privileged('my_access', '{}'))
+    SELECT * FROM jsonb_to_recordset(lake_internal._privileged('my_access', '{}'))
         AS x(grant_id bigint, relation text, level text, granted_to name, granted_at timestamptz,
              expires_at timestamptz, reason text, granted_by name)
 $$;
-COMMENT ON FUNCTION lake.my_access() IS 'Access grants in force for the current role (directly or through membership)';
 
-CREATE FUNCTION lake.request_access(rel text, reason text) RETURNS bigint
+CREATE OR REPLACE FUNCTION lake.request_access(rel text, reason text) RETURNS bigint
 LANGUAGE sql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
-    SELECT (lake._privileged('request_access', jsonb_build_object('rel', rel, 'reason', reason))->>'id')::bigint
+    SELECT (lake_internal._privileged('request_access', jsonb_build_object('rel', rel, 'reason', reason))->>'id')::bigint
 $$;
-COMMENT ON FUNCTION lake.request_access(text, text) IS 'Ask reviewers for access to a governed relation (by its published name); returns the request id';
 
-CREATE FUNCTION lake.explain_access(rel text) RETURNS jsonb
+CREATE OR REPLACE FUNCTION lake.explain_access(rel text) RETURNS jsonb
 LANGUAGE sql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
-    SELECT lake._privileged('explain_access', jsonb_build_object('rel', rel))
+    SELECT lake_internal._privileged('explain_access', jsonb_build_object('rel', rel))
 $$;
-COMMENT ON FUNCTION lake.explain_access(text) IS 'Why the current role can or cannot read a governed relation, and what to do';
 
-CREATE FUNCTION lake.policy_json(catalog text DEFAULT 'iceberg', include_hash_key boolean DEFAULT false) RETURNS jsonb
+CREATE OR REPLACE FUNCTION lake.policy_json(catalog text DEFAULT 'iceberg', include_hash_key boolean DEFAULT false) RETURNS jsonb
 LANGUAGE sql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
-    SELECT lake._privileged('policy_json', jsonb_build_object('catalog', catalog, 'include_hash_key', include_hash_key))
+    SELECT lake_internal._privileged('policy_json', jsonb_build_object('catalog', catalog, 'include_hash_key', include_hash_key))
 $$;
-COMMENT ON FUNCTION lake.policy_json(text, boolean) IS 'Approvals, masks, row filters and grants in force, as Trino file-based access-control JSON';
 
-COMMENT ON FUNCTION lake.enable_pii(text, interval) IS 'Reveal PII, in this session only, for the relations your unexpired pii grants cover';
-COMMENT ON FUNCTION lake.disable_pii() IS 'Mask PII again in this session';
-COMMENT ON FUNCTION lake.pii_status() IS 'Whether PII is revealed in this session, for which relations, until when';
-
--- Columns and relations waiting for a reviewer, with the PII scanner's
--- suggestion when the scanner is installed.
-CREATE VIEW lake.pending_reviews AS
-SELECT 'table'::text AS kind,
-       format('%I.%I', r.raw_schema, r.relname) AS relation,
-       format('%I.%I', s.published_schema, r.relname) AS published,
-       NULL::name AS column_name,
-       NULL::text AS column_type,
-       r.state,
-       r.registered_at,
-       NULL::text AS suggested_sensitivity,
-       NULL::text AS suggested_mask,
-       0::int2 AS attnum
-  FROM lake.governed_relations r JOIN lake.governed_schemas s USING (raw_schema)
- WHERE r.state = 'pending'
-UNION ALL
-SELECT 'column',
-       format('%I.%I', r.raw_schema, r.relname),
-       format('%I.%I', s.published_schema, r.relname),
-       c.column_name,
-       c.column_type,
-       c.state,
-       c.registered_at,
-       sug.sensitivity,
-       sug.mask,
-       c.attnum
-  FROM lake.governed_columns c
-  JOIN lake.governed_relations r ON r.relid = c.relid
-  JOIN lake.governed_schemas s USING (raw_schema)
-  CROSS JOIN LATERAL lake._gov_pii_suggestion(c.relid, c.column_name) sug
- WHERE c.state = 'pending' AND r.state <> 'denied'
-UNION ALL
--- approved as public/internal, but the scanner found PII after the approval
-SELECT 'column',
-       format('%I.%I', r.raw_schema, r.relname),
-       format('%I.%I', s.published_schema, r.relname),
-       c.column_name,
-       c.column_type,
-       'recheck',
-       c.updated_at,
-       sug.sensitivity,
-       sug.mask,
-       c.attnum
-  FROM lake.governed_columns c
-  JOIN lake.governed_relations r ON r.relid = c.relid
-  JOIN lake.governed_schemas s USING (raw_schema)
-  CROSS JOIN LATERAL lake._gov_pii_suggestion(c.relid, c.column_name) sug
- WHERE c.state = 'approved' AND c.sensitivity IN ('public', 'internal')
-   AND sug.sensitivity IN ('pii', 'restricted') AND sug.changed_at > c.updated_at
- ORDER BY 2, 10;
-COMMENT ON VIEW lake.pending_reviews IS 'Relations and columns waiting for review (with the PII scanner''s suggestion when available), and approved columns the scanner has since found PII in (state recheck)';
-
-
-
-REVOKE ALL ON lake.governed_schemas, lake.governed_relations, lake.governed_columns, lake.reviews,
-              lake.access_grants, lake.access_requests, lake.pii_sessions, lake.mask_key, lake.pending_reviews
-    FROM PUBLIC;
-GRANT SELECT ON lake.governed_schemas, lake.governed_relations, lake.governed_columns, lake.reviews,
-                lake.access_grants, lake.access_requests, lake.pending_reviews
-    TO lake_reviewer, lake_auditor;
-GRANT SELECT ON lake.pii_sessions TO lake_auditor;
-GRANT SELECT ON lake.mask_key TO lake_governance;
-
--- ====================================================================== audit
--- Written by townlake's background writer (src/audit/worker.rs) from the
--- audit queue: one row per batch, each record as the JSON object the writer
--- received, with its hash. A record's hash is sha256(previous record's hash
--- || record text), so it covers the record and every record before it; the
--- first record of a batch chains onto the last one of the batch before
--- (prev_hash). Storing a batch per row keeps writing cheap (a few µs per
--- statement); lake.audit_log reads it back as one row per record.
-CREATE TABLE lake.audit_batches (
-    first_id bigint PRIMARY KEY,   -- the batch holds records first_id .. first_id + n - 1
-    logged_at timestamptz NOT NULL,
-    prev_hash text NOT NULL,
-    record_ids uuid[] NOT NULL,    -- the records' ids, to skip records delivered twice
-    records text[] NOT NULL,
-    hashes text[] NOT NULL
-);
--- Hashes and ids are random: compressing them would cost the writer more
--- than it saves. Records of a batch repeat roles, statements and relations:
--- lz4 stores them in ~40 bytes each instead of ~550 (pglz would cost the
--- writer several µs per record, so without lz4 they stay uncompressed).
-ALTER TABLE lake.audit_batches ALTER COLUMN hashes SET STORAGE EXTERNAL,
-                               ALTER COLUMN record_ids SET STORAGE EXTERNAL;
-DO $lz4$
-BEGIN
-    ALTER TABLE lake.audit_batches ALTER COLUMN records SET COMPRESSION lz4;
-EXCEPTION WHEN feature_not_supported OR invalid_parameter_value THEN
-    ALTER TABLE lake.audit_batches ALTER COLUMN records SET STORAGE EXTERNAL;
-END
-$lz4$;
-CREATE INDEX audit_batches_logged_at ON lake.audit_batches (logged_at);
-COMMENT ON TABLE lake.audit_batches IS 'Storage of lake.audit_log: batches of records as written; append-only, hash-chained';
-CREATE TRIGGER audit_batches_append_only BEFORE UPDATE OR DELETE ON lake.audit_batches
-    FOR EACH ROW EXECUTE FUNCTION lake._gov_append_only();
-CREATE TRIGGER audit_batches_no_truncate BEFORE TRUNCATE ON lake.audit_batches
-    FOR EACH STATEMENT EXECUTE FUNCTION lake._gov_append_only();
-
--- Head of the chain: the last record and how many there are, so deleting
--- the newest records is detected too.
-CREATE TABLE lake.audit_chain (
-    id int PRIMARY KEY DEFAULT 1 CHECK (id = 1),
-    last_id bigint NOT NULL,
-    last_hash text NOT NULL,
-    records bigint NOT NULL
-);
-INSERT INTO lake.audit_chain VALUES (1, 0, repeat('0', 64), 0);
-
--- One row per record. Timestamps are kept as Postgres microseconds in the
--- records (started_us, logged_us), so they read back exactly. logged_at is
--- the batch's (equal to its records' logged_us, which verify_audit checks),
--- so a time range on the view is an index scan of the batches.
-CREATE VIEW lake.audit_log AS
-SELECT b.first_id + u.o - 1 AS id,
-       j.id AS record_id,
-       b.logged_at,
-       timestamptz '2000-01-01 00:00:00+00' + j.started_us * interval '1 microsecond' AS statement_start,
-       j.kind,
-       j.role,
-       j."session_user" AS session_user_name,
-       j.pid AS backend_pid,
-       j.session AS session_id,
-       j.query AS query_text,
-       COALESCE(j.relations, '{}') AS relations,
-       COALESCE(j.columns, '{}') AS columns,
-       COALESCE(j.pii, false) AS pii_revealed,
-       j."rows",
-       j.duration_us,
-       COALESCE(j.outcome, 'unknown') AS outcome,
-       j.level AS nesting_level,
-       COALESCE(j.truncated, false) AS query_truncated,
-       COALESCE(j.detail, '{}') AS detail,
-       j.params,
-       COALESCE(j.params_masked, false) AS params_masked,
-       u.prev AS prev_hash,
-       u.hash
-  FROM lake.audit_batches b
- CROSS JOIN LATERAL unnest(b.records, b.hashes, b.prev_hash OPERATOR(pg_catalog.||) b.hashes)
-       WITH ORDINALITY AS u(rec, hash, prev, o)
- CROSS JOIN LATERAL pg_catalog.json_to_record(u.rec::json) AS j(
-       id uuid, kind text, role name, "session_user" name, pid int, session text, started_us bigint,
-       logged_us bigint, query text, relations text[], columns text[], level int, truncated boolean,
-       detail jsonb, outcome text, pii boolean, "rows" bigint, duration_us bigint, params text[],
-       params_masked boolean)
- WHERE u.rec IS NOT NULL;
-COMMENT ON VIEW lake.audit_log IS 'Every statement on governed data and every PII flip; append-only, hash-chained (lake.verify_audit)';
-CREATE TRIGGER audit_log_append_only INSTEAD OF INSERT OR UPDATE OR DELETE ON lake.audit_log
-    FOR EACH ROW EXECUTE FUNCTION lake._gov_append_only();
-
-CREATE FUNCTION lake._gov_chain_hash(prev text, payload text) RETURNS text
+CREATE OR REPLACE FUNCTION lake_internal._gov_chain_hash(prev text, payload text) RETURNS text
 LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
     SELECT pg_catalog.encode(pg_catalog.sha256(pg_catalog.convert_to(prev OPERATOR(pg_catalog.||) payload, 'UTF8')), 'hex')
 $$;
 
--- True if no audit record was altered, deleted or inserted out of band. The
--- writer computes hashes in Rust (src/audit/chain.rs); this recomputes them
--- with Postgres' own sha256.
-CREATE FUNCTION lake.verify_audit() RETURNS boolean
+CREATE OR REPLACE FUNCTION lake.verify_audit() RETURNS boolean
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     bad bigint;
@@ -1823,7 +1684,7 @@ BEGIN
      WHERE x.rec IS NULL OR x.hash IS NULL OR x.rid IS NULL
         OR x.id <> x.expected_id
         OR (x.o = 1 AND x.batch_prev <> x.expected_prev)
-        OR x.hash <> lake._gov_chain_hash(x.expected_prev, x.rec)
+        OR x.hash <> lake_internal._gov_chain_hash(x.expected_prev, x.rec)
         OR x.rid IS DISTINCT FROM (x.rec::json ->> 'id')::uuid
         OR x.batch_logged_at IS DISTINCT FROM
            timestamptz '2000-01-01 00:00:00+00' + (x.rec::json ->> 'logged_us')::bigint * interval '1 microsecond'
@@ -1844,104 +1705,121 @@ BEGIN
     RETURN true;
 END
 $$;
-COMMENT ON FUNCTION lake.verify_audit() IS 'Checks the hash chain of lake.audit_log: false if any record was altered or deleted';
 
-REVOKE ALL ON lake.audit_log, lake.audit_batches, lake.audit_chain FROM PUBLIC;
-GRANT SELECT ON lake.audit_log, lake.audit_batches, lake.audit_chain TO lake_auditor;
-REVOKE ALL ON FUNCTION lake.verify_audit() FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION lake.verify_audit() TO lake_auditor;
-REVOKE ALL ON FUNCTION lake.audit_queue_stats() FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION lake.audit_queue_stats() TO lake_auditor;
-
--- ================================================================ privileges
-DO $privileges$
-DECLARE
-    f regprocedure;
-BEGIN
-    FOR f IN SELECT p.oid FROM pg_catalog.pg_proc p
-              WHERE p.pronamespace = 'lake'::regnamespace
-                AND (p.proname LIKE '\_op\_%' OR p.proname LIKE '\_gov\_%' OR p.proname = '_governance_changed') LOOP
-        EXECUTE pg_catalog.format('REVOKE ALL ON FUNCTION %s FROM PUBLIC', f);
-    END LOOP;
-END
-$privileges$;
-GRANT EXECUTE ON FUNCTION lake._gov_pii_suggestion(oid, name) TO lake_reviewer, lake_auditor;
--- Internal helpers of the other parts (row-filter check, audit queue, the
--- PII scanner's bookkeeping): townlake's own code calls them as superuser.
-REVOKE ALL ON FUNCTION lake._check_row_filter(text), lake.audit_pending(), lake.pii_columns_signature(oid),
-    lake.pii_relations(), lake.pii_scan_queue() FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION lake.audit_pending() TO lake_auditor;
-GRANT EXECUTE ON FUNCTION lake._gov_chain_hash(text, text), lake._gov_pg_micros(timestamptz) TO lake_auditor;
-REVOKE ALL ON FUNCTION lake._restoring() FROM PUBLIC;
-
--- ============================================================ dump and restore
--- pg_dump writes the rows of an extension's tables only for tables marked as
--- configuration tables; everything townlake keeps per database is marked, so
--- `pg_dump` / `pg_restore` (or psql with a plain dump) into another database
--- or cluster brings back the governance state, the audit log, the PII
--- scanner's findings and the Iceberg catalog. References to relations and
--- roles are regclass / regrole (written by name), published views name their
--- relation as a regclass constant, and the audit chain hashes the stored
--- record text, so nothing depends on the old database's oids.
---
--- A restore replays DDL before it loads these rows: while it runs
--- (lake._restoring(): a superuser session with a dump script's settings)
--- townlake's DDL reactions stand aside (no Iceberg table is created for a
--- restored foreign table, governance does not re-register what its rows will
--- describe), and the rows CREATE EXTENSION filled in are replaced by the
--- dumped ones.
-DO $config_dump$
-DECLARE
-    t text;
-BEGIN
-    FOREACH t IN ARRAY ARRAY[
-        -- governance
-        'lake.governed_schemas', 'lake.governed_relations', 'lake.governed_columns', 'lake.reviews',
-        'lake.access_grants', 'lake.access_requests', 'lake.pii_sessions', 'lake.mask_key',
-        'lake.published_position_seq', 'lake.reviews_id_seq', 'lake.access_grants_id_seq',
-        'lake.access_requests_id_seq', 'lake.pii_sessions_id_seq',
-        -- audit
-        'lake.audit_batches', 'lake.audit_chain',
-        -- PII scanner
-        'lake.pii_scan_state', 'lake.pii_columns', 'lake.pii_findings',
-        -- Iceberg catalog
-        'lake.iceberg_tables', 'lake.iceberg_namespace_properties', 'lake.iceberg_table_owners'] LOOP
-        PERFORM pg_catalog.pg_extension_config_dump(t::regclass, '');
-    END LOOP;
-END
-$config_dump$;
-
--- Single-row tables CREATE EXTENSION fills in (the masking key, the audit
--- chain's head): a restored row replaces the fresh one, so masked hashes
--- stay the same and lake.verify_audit() holds on the restored log.
-CREATE FUNCTION lake._gov_restore_replace_row() RETURNS trigger
+CREATE OR REPLACE FUNCTION lake_internal._gov_restore_replace_row() RETURNS trigger
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
-    IF lake._restoring() THEN
+    IF lake_internal._restoring() THEN
         EXECUTE format('DELETE FROM %I.%I WHERE id OPERATOR(pg_catalog.=) $1', TG_TABLE_SCHEMA, TG_TABLE_NAME)
           USING NEW.id;
     END IF;
     RETURN NEW;
 END
 $$;
-CREATE TRIGGER mask_key_restore BEFORE INSERT ON lake.mask_key
-    FOR EACH ROW EXECUTE FUNCTION lake._gov_restore_replace_row();
-CREATE TRIGGER audit_chain_restore BEFORE INSERT ON lake.audit_chain
-    FOR EACH ROW EXECUTE FUNCTION lake._gov_restore_replace_row();
 
--- A restored database attaches the Iceberg tables of the dump; it does not
--- own their files (the source database may still use them), and the
--- recorded creator's oid belongs to the old database: DROP of a restored
--- foreign table leaves the table's files alone.
-CREATE FUNCTION lake._gov_restore_owner_row() RETURNS trigger
+CREATE OR REPLACE FUNCTION lake_internal._gov_restore_owner_row() RETURNS trigger
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
-    IF lake._restoring() THEN
+    IF lake_internal._restoring() THEN
         NEW.creator_relid := NULL;
     END IF;
     RETURN NEW;
 END
 $$;
-CREATE TRIGGER iceberg_table_owners_restore BEFORE INSERT ON lake.iceberg_table_owners
-    FOR EACH ROW EXECUTE FUNCTION lake._gov_restore_owner_row();
-REVOKE ALL ON FUNCTION lake._gov_restore_replace_row(), lake._gov_restore_owner_row() FROM PUBLIC;
+
+-- ============================================================ comments
+COMMENT ON FUNCTION lake.allow_attach(regclass, regrole, boolean) IS 'Let another role attach the Iceberg table behind a foreign table you own (allow => false takes it back)';
+COMMENT ON FUNCTION lake.eval_classifier(regclass) IS 'Precision, recall and F2 of the PII classifier per infotype (and any_pii) against a table of labels (table_name, column_name, infotype)';
+COMMENT ON FUNCTION lake.eval_classifier_details(regclass) IS 'Per labelled column: labelled and predicted infotypes and whether they agree';
+COMMENT ON FOREIGN DATA WRAPPER iceberg IS 'Apache Iceberg tables on local disk or S3-compatible storage';
+COMMENT ON FUNCTION lake.iceberg_fdw_handler() IS 'Handler of the iceberg foreign-data wrapper (not called directly)';
+COMMENT ON FUNCTION lake.iceberg_fdw_validator(text[], oid) IS 'Validator of the iceberg wrapper''s server, user mapping and table options (not called directly)';
+COMMENT ON FUNCTION lake.scan(regclass) IS 'Scan one relation for PII now, or (NULL) every queued relation; returns a summary per relation';
+COMMENT ON FUNCTION lake.set_partitioning(regclass, text) IS 'Evolve an Iceberg table''s partition spec (old files keep theirs)';
+COMMENT ON FUNCTION lake.create_table_as(text, text, text) IS 'Create an Iceberg table on lake_local from a query and fill it';
+COMMENT ON FUNCTION lake.expire_snapshots(regclass, timestamptz, integer) IS 'Remove snapshots older than older_than, keeping the newest retain_last and every referenced one (metadata only); table owner or lake_maintainer';
+COMMENT ON FUNCTION lake.remove_orphan_files(regclass, timestamptz, boolean) IS 'Delete files under the table''s location that no metadata references and that are older than older_than (dry_run only lists them); table owner or lake_maintainer';
+COMMENT ON FUNCTION lake.compact(regclass, integer) IS 'Rewrite small data files into files of about target_file_size_mb per partition, applying deletes; one replace snapshot; table owner or lake_maintainer';
+COMMENT ON FUNCTION lake.snapshots(regclass) IS 'Snapshots of an Iceberg foreign table, oldest first';
+COMMENT ON TABLE lake.iceberg_tables IS 'Iceberg tables of every townlake catalog (JDBC catalog layout)';
+COMMENT ON TABLE lake.iceberg_namespace_properties IS 'Iceberg namespaces and their properties (JDBC catalog layout)';
+COMMENT ON TABLE lake.iceberg_table_owners IS 'Owner role of each Iceberg table townlake created, whether it is governed, and who else may attach it';
+COMMENT ON TABLE lake.pii_scan_state IS 'PII scanner: when each relation was scanned, in which shape, and with which outcome';
+COMMENT ON TABLE lake.pii_columns IS 'PII scanner: one row per scanned column with its infotypes (sorted), the suggested sensitivity and mask, and when its finding last changed';
+COMMENT ON COLUMN lake.pii_columns.changed_at IS 'When the set of infotypes last changed (NULL: never had a finding); a reviewed column whose finding changed after its review should go back to pending';
+COMMENT ON TABLE lake.pii_findings IS 'PII scanner: infotypes found per column at or above townlake.pii_threshold (counts and confidence, never values)';
+COMMENT ON FUNCTION lake.pii_suggestion(regclass, name) IS 'PII scanner suggestion for a column: sensitivity, mask, infotypes, confidence, when the finding last changed';
+COMMENT ON VIEW lake.scan_status IS 'PII scanner: every covered relation, whether it is scanned or queued (and why), and its last scan';
+COMMENT ON VIEW lake.scan_progress IS 'PII scanner: one-row summary of coverage, queue and the worker';
+COMMENT ON FUNCTION lake.pii_classifier_version() IS 'Version of the PII classifier; findings of another version are rescanned';
+COMMENT ON FUNCTION lake.classify(text[], text) IS 'PII infotypes found in the values (and the column name) at or above townlake.pii_threshold; no rows for a clean column';
+COMMENT ON FUNCTION lake.classify_details(text[], text, text) IS 'Every candidate PII infotype of the values (given the column name and type), also below the threshold, with the evidence behind its confidence';
+COMMENT ON TABLE lake.governed_schemas IS 'Raw schemas under governance and the schema their published views go to';
+COMMENT ON TABLE lake.governed_relations IS 'Review state of every governed raw relation';
+COMMENT ON TABLE lake.governed_columns IS 'Review state, sensitivity and mask of every column of a governed relation';
+COMMENT ON TABLE lake.reviews IS 'Append-only log of review actions, grants and captured schema changes';
+COMMENT ON TABLE lake.access_grants IS 'Time-limited access grants (read or pii) on governed relations';
+COMMENT ON TABLE lake.access_requests IS 'Access requests made with lake.request_access';
+COMMENT ON TABLE lake.pii_sessions IS 'Every lake.enable_pii / lake.disable_pii flip';
+COMMENT ON FUNCTION lake.mask_redact(anyelement) IS 'Mask: ''[redacted]'' for text types, NULL for any other type';
+COMMENT ON FUNCTION lake.mask_ip_prefix(inet) IS 'Mask: the /24 (IPv4) or /48 (IPv6) network of an address';
+COMMENT ON FUNCTION lake.mask_year(date) IS 'Mask: January 1st of the same year';
+COMMENT ON FUNCTION lake.mask_email(text) IS 'Mask: j***@example.com';
+COMMENT ON FUNCTION lake.mask_partial(text, integer, integer) IS 'Mask: keep the first keep_first and last keep_last characters';
+COMMENT ON FUNCTION lake.mask_hash(text) IS 'Mask: keyed HMAC-SHA256 (hex); the key is readable by superusers only';
+COMMENT ON FUNCTION lake.mask_hash_keyed(text, bytea) IS 'Hex HMAC-SHA256 of a value under a key; published views pass the key of lake.mask_key (what lake.mask_hash becomes in a view)';
+COMMENT ON TABLE lake.mask_key IS 'The key of lake.mask_hash; readable only by lake_governance, the owner of the published views';
+COMMENT ON FUNCTION lake.govern_schema(name, name) IS 'Put a raw schema under governance; its relations become pending and are published into published_schema';
+COMMENT ON FUNCTION lake.approve_table(regclass, text) IS 'Reviewer: approve a governed relation (its approved columns become readable to grantees)';
+COMMENT ON FUNCTION lake.approve_column(regclass, name, text, regprocedure, text) IS 'Reviewer: approve a column as public, internal, pii or restricted (pii and restricted are masked)';
+COMMENT ON FUNCTION lake.deny_column(regclass, name, text) IS 'Reviewer: deny a column (it disappears from the published view)';
+COMMENT ON FUNCTION lake.deny_table(regclass, text) IS 'Reviewer: deny a relation (reading its published view says so)';
+COMMENT ON FUNCTION lake.set_mask(regclass, name, regprocedure, jsonb) IS 'Reviewer: mask a pii or restricted column with lake.mask_*(value, ...) and named arguments';
+COMMENT ON FUNCTION lake.set_row_filter(regclass, text) IS 'Reviewer: rows of the published view must satisfy this expression (NULL removes it)';
+COMMENT ON FUNCTION lake.grant_access(regrole, regclass, interval, text, text) IS 'Reviewer: grant read or pii access to a role for a time (NULL: no expiry); returns the grant id';
+COMMENT ON FUNCTION lake.revoke_access(bigint) IS 'Reviewer: revoke an access grant now';
+COMMENT ON FUNCTION lake.my_access() IS 'Access grants in force for the current role (directly or through membership)';
+COMMENT ON FUNCTION lake.request_access(text, text) IS 'Ask reviewers for access to a governed relation (by its published name); returns the request id';
+COMMENT ON FUNCTION lake.explain_access(text) IS 'Why the current role can or cannot read a governed relation, and what to do';
+COMMENT ON FUNCTION lake.policy_json(text, boolean) IS 'Approvals, masks, row filters and grants in force, as Trino file-based access-control JSON';
+COMMENT ON FUNCTION lake.enable_pii(text, interval) IS 'Reveal PII, in this session only, for the relations your unexpired pii grants cover';
+COMMENT ON FUNCTION lake.disable_pii() IS 'Mask PII again in this session';
+COMMENT ON FUNCTION lake.pii_status() IS 'Whether PII is revealed in this session, for which relations, until when';
+COMMENT ON FUNCTION lake.pii_revealed(oid) IS 'Whether this session reveals PII of a governed relation right now (published views call it for masked columns)';
+COMMENT ON FUNCTION lake.access_gate(oid) IS 'True if the current role may read a governed relation through its published view, otherwise an error that says why (every published view calls it)';
+COMMENT ON VIEW lake.pending_reviews IS 'Relations and columns waiting for review (with the PII scanner''s suggestion when available), and approved columns the scanner has since found PII in (state recheck)';
+COMMENT ON TABLE lake.audit_batches IS 'Storage of lake.audit_log: batches of records as written; append-only, hash-chained';
+COMMENT ON TABLE lake.audit_chain IS 'Head of the audit hash chain: the last record, its hash and the number of records (lake.verify_audit compares it with the log)';
+COMMENT ON VIEW lake.audit_log IS 'Every statement on governed data and every PII flip; append-only, hash-chained (lake.verify_audit)';
+COMMENT ON FUNCTION lake.verify_audit() IS 'Checks the hash chain of lake.audit_log: false if any record was altered or deleted';
+COMMENT ON FUNCTION lake.audit_pending() IS 'Auditor: audit records of this database still in the queue, not yet in lake.audit_log';
+COMMENT ON FUNCTION lake.audit_queue_stats() IS 'Auditor: the shared audit queue''s slots, slots in use and unwritten, refused and throttled claims, and this session''s shares';
+COMMENT ON SCHEMA lake_internal IS 'townlake internals, not an API: called by townlake''s own functions, triggers and workers';
+
+-- ================================================================ privileges
+-- Nothing in lake_internal is executable by PUBLIC (townlake's own code, its
+-- SECURITY DEFINER functions and its workers call it as the extension owner),
+-- except the entry points that must run as their caller and check the
+-- caller themselves: the dispatcher behind the public governance functions
+-- and event triggers, the event triggers' "is this townlake's own DDL" flag,
+-- and the row-security predicate of lake.iceberg_tables.
+DO $privileges$
+DECLARE
+    f regprocedure;
+BEGIN
+    FOR f IN SELECT p.oid FROM pg_catalog.pg_proc p WHERE p.pronamespace = 'lake_internal'::regnamespace LOOP
+        EXECUTE pg_catalog.format('REVOKE ALL ON FUNCTION %s FROM PUBLIC', f);
+    END LOOP;
+END
+$privileges$;
+GRANT EXECUTE ON FUNCTION lake_internal._privileged(text, jsonb), lake_internal._governance_internal(),
+    lake_internal._iceberg_row_visible(text, text, text, name) TO PUBLIC;
+-- The review queue (lake.pending_reviews) shows the scanner's suggestions
+-- to reviewers and auditors; verify_audit recomputes hashes as an auditor.
+GRANT EXECUTE ON FUNCTION lake_internal._gov_pii_suggestion(oid, name) TO lake_reviewer, lake_auditor;
+GRANT EXECUTE ON FUNCTION lake_internal._gov_chain_hash(text, text), lake_internal._gov_pg_micros(timestamptz) TO lake_auditor;
+REVOKE ALL ON FUNCTION lake.audit_pending() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION lake.audit_pending() TO lake_auditor;
+
+ALTER EVENT TRIGGER townlake_governance_capture ENABLE;
+ALTER EVENT TRIGGER townlake_governance_drop ENABLE;

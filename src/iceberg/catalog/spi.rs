@@ -1,4 +1,5 @@
-//! Commits to the in-database catalog. iceberg-rust's transactions talk to a
+//! Commits to the in-database catalog (this file was `iceberg/commit.rs`).
+//! iceberg-rust's transactions talk to a
 //! `Catalog`; this one reads and swaps `lake.iceberg_tables.metadata_location`
 //! through SPI, in the caller's Postgres transaction, so an Iceberg commit is
 //! exactly as atomic and durable as the Postgres commit.
@@ -18,7 +19,7 @@ use iceberg::{
 };
 use pgrx::prelude::*;
 
-use super::source::{self, ServerConfig};
+use crate::iceberg::source::{self, ResolvedTable, ServerConfig};
 use crate::errors::iceberg_message;
 
 #[derive(Debug)]
@@ -45,9 +46,9 @@ impl SpiCatalog {
     fn location_of(&self, ident: &TableIdent) -> Result<Option<String>> {
         let (catalog, ns, name) = (&self.server.catalog_name, ident.namespace().join("."), ident.name());
         let found = if self.lock_rows {
-            crate::catalog::metadata_location_for_update(catalog, &ns, name)
+            super::metadata_location_for_update(catalog, &ns, name)
         } else {
-            crate::catalog::metadata_location(catalog, &ns, name)
+            super::metadata_location(catalog, &ns, name)
         };
         found.map_err(|e| {
             let kind = if e.code == pgrx::PgSqlErrorCode::ERRCODE_T_R_SERIALIZATION_FAILURE {
@@ -62,7 +63,7 @@ impl SpiCatalog {
     /// Swap the metadata pointer if it still is `expected`. The row lock
     /// serialises concurrent committers; a lost race is a retryable conflict.
     fn compare_and_swap(&self, ident: &TableIdent, expected: &str, new: &str) -> Result<()> {
-        let updated = crate::catalog::as_catalog_owner(|| Spi::connect_mut(|client| {
+        let updated = super::as_catalog_owner(|| Spi::connect_mut(|client| {
             let rows = client.update(
                 "UPDATE lake.iceberg_tables SET metadata_location = $4, previous_metadata_location = $5 \
                  WHERE catalog_name = $1 AND table_namespace = $2 AND table_name = $3 \
@@ -239,7 +240,7 @@ pub fn create_table(
         })
     })?;
     let metadata_location = metadata_location.to_string();
-    let inserted = crate::catalog::as_catalog_owner(|| Spi::connect_mut(|client| {
+    let inserted = super::as_catalog_owner(|| Spi::connect_mut(|client| {
         client.update(
             "INSERT INTO lake.iceberg_namespace_properties (catalog_name, namespace, property_key, property_value) \
              VALUES ($1, $2, 'exists', 'true') ON CONFLICT DO NOTHING",
@@ -262,4 +263,27 @@ pub fn create_table(
         ));
     }
     Ok(metadata_location)
+}
+
+/// Apply `change` to the table's current metadata and swap it in (in the
+/// current transaction: a ROLLBACK undoes it).
+pub fn commit_metadata(
+    resolved: &ResolvedTable,
+    change: impl FnOnce(TableMetadataBuilder) -> iceberg::Result<TableMetadataBuilder>,
+) -> crate::errors::LakeResult<()> {
+    let builder = TableMetadataBuilder::new_from_metadata((*resolved.metadata).clone(), Some(resolved.metadata_location.clone()));
+    let metadata = change(builder)
+        .and_then(|b| b.build())
+        .map_err(|e| crate::errors::LakeError::invalid(format!("cannot change Iceberg table {}: {}", resolved.display_name, iceberg_message(&e))))?
+        .metadata;
+    let catalog = SpiCatalog::new(resolved.server.clone());
+    let ident = resolved.table()?.identifier().clone();
+    crate::runtime::block_on(catalog.swap_metadata(&ident, &resolved.metadata_location, &metadata)).map_err(|e| {
+        crate::errors::LakeError::new(
+            pgrx::PgSqlErrorCode::ERRCODE_T_R_SERIALIZATION_FAILURE,
+            format!("cannot commit the change to {}: {}", resolved.display_name, resolved.server.scrub(&iceberg_message(&e))),
+        )
+        .with_hint("Another writer changed the table at the same time; retry.")
+    })?;
+    Ok(())
 }

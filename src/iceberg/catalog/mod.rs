@@ -1,4 +1,5 @@
-//! The Iceberg catalog kept in this database, in the JDBC/SQL-catalog layout
+//! The Iceberg catalog kept in this database (this module was the
+//! top-level `catalog/`), in the JDBC/SQL-catalog layout
 //! (`lake.iceberg_tables`, `lake.iceberg_namespace_properties`) that
 //! PyIceberg's SqlCatalog, Spark and Trino use. Reads go through SPI in the
 //! caller's transaction and snapshot.
@@ -7,6 +8,9 @@ use pgrx::prelude::*;
 use pgrx::spi::SpiError;
 
 use crate::errors::{LakeError, LakeResult};
+
+pub mod overwrite;
+pub mod spi;
 
 /// Run `f` as the extension's owner, with `search_path` pinned. Users write
 /// Iceberg tables through the FDW (Postgres has checked their
@@ -247,110 +251,5 @@ pub fn attach_check(rel: pg_sys::Oid, rel_owner: pg_sys::Oid, catalog: &str, nam
     may_attach(rel_owner, in_governed_schema(rel)?, catalog, namespace, table)?
 }
 
-extension_sql!(
-    r#"
--- The Iceberg JDBC/SQL catalog layout, as PyIceberg's SqlCatalog creates it,
--- so PyIceberg, Spark and Trino can share this catalog.
-CREATE TABLE lake.iceberg_tables (
-    catalog_name varchar(255) NOT NULL,
-    table_namespace varchar(255) NOT NULL,
-    table_name varchar(255) NOT NULL,
-    metadata_location varchar(1000),
-    previous_metadata_location varchar(1000),
-    iceberg_type varchar(5),
-    PRIMARY KEY (catalog_name, table_namespace, table_name)
-);
-CREATE TABLE lake.iceberg_namespace_properties (
-    catalog_name varchar(255) NOT NULL,
-    namespace varchar(255) NOT NULL,
-    property_key varchar(255) NOT NULL,
-    property_value varchar(1000) NOT NULL,
-    PRIMARY KEY (catalog_name, namespace, property_key)
-);
-COMMENT ON TABLE lake.iceberg_tables IS 'Iceberg tables of every townlake catalog (JDBC catalog layout)';
-COMMENT ON TABLE lake.iceberg_namespace_properties IS 'Iceberg namespaces and their properties (JDBC catalog layout)';
-GRANT USAGE ON SCHEMA lake TO PUBLIC;
-GRANT SELECT ON lake.iceberg_tables, lake.iceberg_namespace_properties TO PUBLIC;
-
--- Who owns each table townlake created or governance claimed (a side table:
--- the JDBC layout above is shared with other engines and stays as they
--- expect it). Readable by all, writable only through townlake.
-CREATE TABLE lake.iceberg_table_owners (
-    catalog_name varchar(255) NOT NULL,
-    table_namespace varchar(255) NOT NULL,
-    table_name varchar(255) NOT NULL,
-    owner regrole NOT NULL,
-    governed boolean NOT NULL DEFAULT false,
-    creator_relid oid,
-    attachers regrole[] NOT NULL DEFAULT '{}',
-    PRIMARY KEY (catalog_name, table_namespace, table_name)
-);
-COMMENT ON TABLE lake.iceberg_table_owners IS 'Owner role of each Iceberg table townlake created, whether it is governed, and who else may attach it';
-GRANT SELECT ON lake.iceberg_table_owners TO PUBLIC;
-
--- Governed tables' catalog rows (their metadata locations) are visible to
--- governance roles only. The predicate runs as the extension owner with a
--- fixed search_path.
-CREATE FUNCTION lake._iceberg_row_visible(catalog text, namespace text, "table" text, who name) RETURNS boolean
-LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
-    SELECT NOT EXISTS (SELECT 1 FROM lake.iceberg_table_owners o
-                        WHERE o.catalog_name = catalog AND o.table_namespace = namespace
-                          AND o.table_name = "table" AND o.governed)
-        OR EXISTS (SELECT 1 FROM pg_roles r
-                    WHERE r.rolname IN ('lake_owner', 'lake_governance', 'lake_auditor', 'lake_reviewer')
-                      AND pg_has_role(who, r.oid, 'USAGE'))
-$$;
-ALTER TABLE lake.iceberg_tables ENABLE ROW LEVEL SECURITY;
-CREATE POLICY townlake_visible ON lake.iceberg_tables FOR SELECT
-    USING (lake._iceberg_row_visible(catalog_name, table_namespace, table_name, current_user));
-"#,
-    name = "catalog_tables",
-    bootstrap
-);
-
-/// `lake.allow_attach(rel, grantee)`: the owner of the Iceberg table behind
-/// foreign table `rel` lets `grantee` attach it too (with IMPORT FOREIGN
-/// SCHEMA or CREATE FOREIGN TABLE ... OPTIONS (namespace, table)).
-#[pg_extern(sql = "
-CREATE FUNCTION lake.allow_attach(rel regclass, grantee regrole, allow boolean DEFAULT true) RETURNS void
-LANGUAGE c VOLATILE STRICT AS 'MODULE_PATHNAME', '@FUNCTION_NAME@';
-COMMENT ON FUNCTION lake.allow_attach(regclass, regrole, boolean) IS 'Let another role attach the Iceberg table behind a foreign table you own (allow => false takes it back)';
-")]
-fn allow_attach(rel: pg_sys::Oid, grantee: pg_sys::Oid, allow: bool) {
-    set_attacher(rel, grantee, allow).unwrap_or_else(|e| e.report());
-}
-
-fn set_attacher(rel: pg_sys::Oid, grantee: pg_sys::Oid, allow: bool) -> LakeResult<()> {
-    use crate::pg::security::{current_user, has_privs_of_role};
-    crate::iceberg::require_iceberg_table(rel)?;
-    let (options, server_oid) = crate::iceberg::table_options(rel)?;
-    let server = crate::iceberg::server_config(server_oid)?;
-    let namespace = options.namespace.clone().unwrap_or_default();
-    let record = table_owner(&server.catalog_name, &namespace, &options.table)?;
-    let Some(record) = record.filter(|r| has_privs_of_role(current_user(), r.owner)) else {
-        return Err(LakeError::new(
-            pgrx::PgSqlErrorCode::ERRCODE_INSUFFICIENT_PRIVILEGE,
-            format!("only the owner of Iceberg table \"{namespace}.{}\" may let others attach it", options.table),
-        ));
-    };
-    if record.governed {
-        return Err(LakeError::new(
-            pgrx::PgSqlErrorCode::ERRCODE_INSUFFICIENT_PRIVILEGE,
-            format!("Iceberg table \"{namespace}.{}\" is governed: it is shared through its published view", options.table),
-        ));
-    }
-    let query = if allow {
-        "UPDATE lake.iceberg_table_owners SET attachers = attachers || $4::oid::regrole \
-          WHERE catalog_name = $1 AND table_namespace = $2 AND table_name = $3 AND NOT $4::oid::regrole = ANY (attachers)"
-    } else {
-        "UPDATE lake.iceberg_table_owners SET attachers = pg_catalog.array_remove(attachers, $4::oid::regrole) \
-          WHERE catalog_name = $1 AND table_namespace = $2 AND table_name = $3"
-    };
-    as_catalog_owner(|| {
-        Spi::run_with_args(
-            query,
-            &[server.catalog_name.as_str().into(), namespace.as_str().into(), options.table.as_str().into(), grantee.into()],
-        )
-    })
-    .map_err(|e| LakeError::internal(format!("cannot change who may attach the table: {e}")))
-}
+// TODO(merge): sql-work put a COMMENT on lake.allow_attach (now in iceberg/functions.rs) - carry it over.
+extension_sql_file!("../../../sql/iceberg/catalog.sql", name = "catalog_tables", requires = [lake_internal]);

@@ -1,37 +1,7 @@
-//! Table definitions going the other way: Postgres column types to Iceberg
-//! types, and the `partition_by` option to an Iceberg partition spec. Pure
-//! logic: no pgrx.
+//! The `partition_by` option (and `lake.set_partitioning`'s spec) as Iceberg
+//! partition terms. Pure logic: no pgrx.
 
-use iceberg::spec::{PrimitiveType, Transform, Type};
-
-/// The Iceberg type stored for a Postgres column type (`format_type` name and
-/// numeric precision/scale from the typmod).
-pub fn iceberg_type_for(pg_type: &str, numeric: Option<(u32, u32)>) -> Result<Type, String> {
-    let p = match pg_type {
-        "boolean" => PrimitiveType::Boolean,
-        "smallint" | "integer" => PrimitiveType::Int,
-        "bigint" => PrimitiveType::Long,
-        "real" => PrimitiveType::Float,
-        "double precision" => PrimitiveType::Double,
-        "numeric" => match numeric {
-            Some((precision, scale)) if precision <= 38 => PrimitiveType::Decimal { precision, scale },
-            Some((precision, _)) => {
-                return Err(format!("numeric precision {precision} exceeds Iceberg's maximum of 38"))
-            }
-            // Unconstrained numeric (e.g. a CTAS of sum()): 38 digits, 10 after the point.
-            None => PrimitiveType::Decimal { precision: 38, scale: 10 },
-        },
-        "date" => PrimitiveType::Date,
-        "time" | "time without time zone" => PrimitiveType::Time,
-        "timestamp" | "timestamp without time zone" => PrimitiveType::Timestamp,
-        "timestamptz" | "timestamp with time zone" => PrimitiveType::Timestamptz,
-        "text" | "character varying" | "varchar" | "json" | "jsonb" => PrimitiveType::String,
-        "uuid" => PrimitiveType::Uuid,
-        "bytea" => PrimitiveType::Binary,
-        other => return Err(format!("type {other} cannot be stored in an Iceberg table")),
-    };
-    Ok(Type::Primitive(p))
-}
+use iceberg::spec::{Transform, Type};
 
 /// One parsed `partition_by` term.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -205,62 +175,5 @@ mod tests {
         assert!(parse_partition_by("a,,b").is_err());
         assert!(parse_partition_by("").is_err());
         assert!(parse_partition_by("a b").is_err());
-    }
-
-    #[test]
-    fn maps_types() {
-        assert_eq!(iceberg_type_for("bigint", None).unwrap(), Type::Primitive(PrimitiveType::Long));
-        assert_eq!(
-            iceberg_type_for("numeric", Some((12, 2))).unwrap(),
-            Type::Primitive(PrimitiveType::Decimal { precision: 12, scale: 2 })
-        );
-        assert!(iceberg_type_for("numeric", None).is_ok());
-        assert!(iceberg_type_for("point", None).is_err());
-    }
-}
-
-/// Whether Iceberg allows changing a column from `from` to `to` (type
-/// promotion): int→long, float→double, decimal(p,s)→decimal(p2,s) with p2 ≥ p.
-pub fn check_promotion(from: &Type, to: &Type) -> Result<(), String> {
-    use PrimitiveType as P;
-    let ok = match (from, to) {
-        (a, b) if a == b => true,
-        (Type::Primitive(P::Int), Type::Primitive(P::Long)) => true,
-        (Type::Primitive(P::Float), Type::Primitive(P::Double)) => true,
-        (
-            Type::Primitive(P::Decimal { precision: p1, scale: s1 }),
-            Type::Primitive(P::Decimal { precision: p2, scale: s2 }),
-        ) => s1 == s2 && p2 >= p1,
-        _ => false,
-    };
-    if ok {
-        Ok(())
-    } else {
-        Err(format!(
-            "Iceberg cannot change a column from {from} to {to}; allowed: int to long, float to double, widening a decimal's precision"
-        ))
-    }
-}
-
-#[cfg(test)]
-mod promotion_tests {
-    use super::*;
-
-    #[test]
-    fn promotions() {
-        let t = |p| Type::Primitive(p);
-        assert!(check_promotion(&t(PrimitiveType::Int), &t(PrimitiveType::Long)).is_ok());
-        assert!(check_promotion(&t(PrimitiveType::Long), &t(PrimitiveType::Int)).is_err());
-        assert!(check_promotion(&t(PrimitiveType::String), &t(PrimitiveType::Long)).is_err());
-        assert!(check_promotion(
-            &t(PrimitiveType::Decimal { precision: 10, scale: 2 }),
-            &t(PrimitiveType::Decimal { precision: 12, scale: 2 })
-        )
-        .is_ok());
-        assert!(check_promotion(
-            &t(PrimitiveType::Decimal { precision: 10, scale: 2 }),
-            &t(PrimitiveType::Decimal { precision: 12, scale: 3 })
-        )
-        .is_err());
     }
 }

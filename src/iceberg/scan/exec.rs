@@ -8,15 +8,20 @@ use iceberg::arrow::{ArrowReaderBuilder, ScanMetrics};
 use iceberg::scan::{ArrowRecordBatchStream, FileScanTask};
 use iceberg::spec::SchemaRef;
 use pgrx::pg_sys;
-use pgrx::{FromDatum, PgSqlErrorCode};
+use pgrx::PgSqlErrorCode;
 
 use super::convert::{FastColumn, Target};
-use super::plan::{ScanPlan, SlotType};
-use super::predicate::{self, ColumnRef, Value};
-use super::source::{self, ResolvedTable};
-use super::timetravel::{self, SnapshotChoice};
+use super::plan::ScanPlan;
 use crate::errors::{iceberg_message, LakeError, LakeResult};
+use crate::fdw::explain::Explain;
+use crate::fdw::parallel::Participant;
+use crate::fdw::params::Operands;
+use crate::fdw::scan::{ExecContext, ScanSlot};
 use crate::guc;
+use crate::iceberg::predicate::{self, ColumnRef};
+use crate::iceberg::source::{self, ResolvedTable, ServerConfig};
+use crate::iceberg::timetravel::{self, ChoiceSource, SnapshotChoice};
+use crate::iceberg::txn;
 use crate::runtime::block_on;
 
 /// What one scan planned, for EXPLAIN.
@@ -35,33 +40,15 @@ pub struct ScanReport {
 
 pub struct IcebergScan {
     pub plan: ScanPlan,
-    /// ExprStates for the operands, in executor memory.
-    pub operand_states: Vec<*mut pg_sys::ExprState>,
+    /// The pushed operands, evaluated when the scan starts.
+    operands: Operands,
     pub report: ScanReport,
     running: Option<Running>,
     finished: bool,
-    /// In a parallel scan: the shared state in dynamic shared memory.
-    pub shared: Option<*const SharedScan>,
-    pub is_worker: bool,
+    /// In a parallel scan: every process plans the same (sorted) files from
+    /// the same snapshot and claims them one by one.
+    pub parallel: Option<Participant>,
 }
-
-/// State a parallel Iceberg scan shares between the leader and its
-/// workers: every process plans the same (sorted) files from the same
-/// snapshot and claims them one by one.
-#[repr(C)]
-pub struct SharedScan {
-    pub next_file: std::sync::atomic::AtomicU32,
-    /// The leader has uncommitted writes to the table that workers cannot
-    /// see: it reads everything itself.
-    pub leader_only: std::sync::atomic::AtomicBool,
-}
-
-/// A pointer into DSM that outlives every scan using it.
-#[derive(Clone, Copy)]
-struct SharedPtr(*const SharedScan);
-// SAFETY: the DSM segment stays mapped until the scan ends; only atomics are used.
-unsafe impl Send for SharedPtr {}
-unsafe impl Sync for SharedPtr {}
 
 struct Running {
     stream: ArrowRecordBatchStream,
@@ -70,7 +57,7 @@ struct Running {
     row: usize,
     /// For each batch column: the tuple slot index it fills and its converter.
     outputs: Vec<(usize, Target)>,
-    secrets: crate::iceberg::source::ServerConfig,
+    secrets: ServerConfig,
     open_files: OpenFiles,
     /// The current batch's columns, downcast once.
     columns: Vec<FastColumn>,
@@ -85,16 +72,8 @@ struct Running {
 type OpenFiles = std::sync::Arc<std::sync::Mutex<std::collections::VecDeque<String>>>;
 
 impl IcebergScan {
-    pub fn new(plan: ScanPlan, operand_states: Vec<*mut pg_sys::ExprState>) -> Self {
-        IcebergScan {
-            plan,
-            operand_states,
-            report: ScanReport::default(),
-            running: None,
-            finished: false,
-            shared: None,
-            is_worker: false,
-        }
+    pub fn new(plan: ScanPlan, operands: Operands) -> Self {
+        IcebergScan { plan, operands, report: ScanReport::default(), running: None, finished: false, parallel: None }
     }
 
     pub fn bytes_read(&self) -> Option<u64> {
@@ -110,36 +89,31 @@ impl IcebergScan {
     }
 
     /// Plan without reading, for EXPLAIN (only when operands are constants).
-    pub unsafe fn plan_for_explain(&mut self, econtext: *mut pg_sys::ExprContext) -> LakeResult<()> {
-        if self.report.planned || !self.plan.constant_operands {
+    pub fn plan_for_explain(&mut self, cx: &ExecContext) -> LakeResult<()> {
+        if self.report.planned || !self.operands.all_constant() {
             return Ok(());
         }
-        let prepared = self.prepare(econtext)?;
+        let prepared = self.prepare(cx)?;
         self.report = prepared.report;
         Ok(())
     }
 
     /// Fill `slot` with the next row; false at the end.
-    pub unsafe fn next_row(
-        &mut self,
-        econtext: *mut pg_sys::ExprContext,
-        slot: *mut pg_sys::TupleTableSlot,
-    ) -> LakeResult<bool> {
+    pub fn next_row(&mut self, cx: &ExecContext, slot: &mut ScanSlot) -> LakeResult<bool> {
         if self.finished {
             return Ok(false);
         }
         if self.running.is_none() {
-            let mut prepared = self.prepare(econtext)?;
+            let mut prepared = self.prepare(cx)?;
             self.report = prepared.report.clone();
-            if let Some(shared) = self.shared {
+            if let Some(participant) = self.parallel {
                 // Every process must see the files in the same order.
                 prepared.tasks.sort_by(|a, b| a.data_file_path.cmp(&b.data_file_path));
-                let leader_only = (*shared).leader_only.load(std::sync::atomic::Ordering::SeqCst);
-                if leader_only && self.is_worker {
+                if participant.sits_out() {
                     self.finished = true;
                     return Ok(false);
                 }
-                prepared.shared = Some(SharedPtr(shared));
+                prepared.shared = Some(participant);
             }
             match prepared.start()? {
                 Some(r) => self.running = Some(r),
@@ -153,9 +127,18 @@ impl IcebergScan {
         loop {
             if let Some(batch) = &running.batch {
                 if running.row < batch.num_rows() {
-                    fill_slot(slot, &running.columns, running.row, &mut running.outputs)?;
+                    let (columns, row, outputs) = (&running.columns, running.row, &mut running.outputs);
+                    slot.fill(|values, nulls| {
+                        for (column, (index, target)) in columns.iter().zip(outputs.iter_mut()) {
+                            if let Some(d) = column.datum(row, target)? {
+                                values[*index] = d;
+                                nulls[*index] = false;
+                            }
+                        }
+                        Ok(())
+                    })?;
                     if running.file_column.is_some() {
-                        super::rowid::store_with_identity(slot, running.relid, running.file_ordinal)?;
+                        slot.set_row_identity(pg_sys::Oid::from(running.relid), running.file_ordinal);
                     }
                     running.row += 1;
                     self.report.rows_read += 1;
@@ -198,7 +181,7 @@ impl IcebergScan {
     }
 
     /// Resolve table and snapshot, evaluate operands, plan files.
-    unsafe fn prepare(&self, econtext: *mut pg_sys::ExprContext) -> LakeResult<Prepared> {
+    fn prepare(&self, cx: &ExecContext) -> LakeResult<Prepared> {
         let resolved = source::with_mapping_user(pg_sys::Oid::from(self.plan.mapping_user), || {
             source::resolve(pg_sys::Oid::from(self.plan.relid))
         })?;
@@ -217,9 +200,9 @@ impl IcebergScan {
         };
         // This transaction's own uncommitted writes (read-your-writes), only
         // when reading the current state.
-        let own_writes = matches!(choice, SnapshotChoice::Current)
-            && super::write::has_pending(self.plan.relid);
-        if snapshot_id.is_none() && !own_writes {
+        let own_writes =
+            if matches!(choice, SnapshotChoice::Current) { txn::own_changes(self.plan.relid) } else { None };
+        if snapshot_id.is_none() && own_writes.is_none() {
             return Ok(Prepared { shared: None, resolved, report, schema: None, names: vec![], tasks: vec![], plan: self.plan.clone(), page_index: true });
         }
         let snapshot = snapshot_id.and_then(|id| resolved.metadata.snapshot_by_id(id).cloned());
@@ -234,7 +217,7 @@ impl IcebergScan {
             .iter()
             .map(|c| schema.name_by_field_id(c.field_id).map(|s| s.to_string()))
             .collect();
-        let slots = self.evaluate_operands(econtext)?;
+        let slots = cx.evaluate(&self.operands)?;
         let promoted = promoted_fields(&resolved.metadata, &schema);
         let mut limit_ok = false;
         let filter = match (&self.plan.filter, slots) {
@@ -311,9 +294,8 @@ impl IcebergScan {
                 (Err(e), _) => return Err(read_error(&resolved.server, &e)),
             };
         }
-        if own_writes {
-            let removed = super::write::pending_removed(self.plan.relid);
-            tasks.retain(|t| !removed.contains(&t.data_file_path));
+        if let Some(own) = own_writes {
+            tasks.retain(|t| !own.net.removed.contains(&t.data_file_path));
             let mut field_ids: Vec<i32> = self
                 .plan
                 .needed
@@ -324,23 +306,16 @@ impl IcebergScan {
             if self.plan.row_identity {
                 field_ids.push(iceberg::metadata_columns::RESERVED_FIELD_ID_FILE);
             }
-            let pending = super::write::pending_scan_tasks(self.plan.relid, &field_ids);
+            let pending = own_scan_tasks(&own, &field_ids);
             report.files_total = Some(report.files_total.unwrap_or(0) + pending.len());
             tasks.extend(pending);
         }
         // A pushed LIMIT with no filter: the first files that hold enough
         // rows are all that is needed.
         if let (Some(limit), true) = (report.limit, report.filter.is_none()) {
-            let mut rows = 0u64;
-            let mut keep = 0;
-            for t in &tasks {
-                if rows >= limit {
-                    break;
-                }
-                keep += 1;
-                rows += if t.deletes.is_empty() { t.record_count.unwrap_or(0) } else { 0 };
-            }
-            tasks.truncate(keep.max(1).min(tasks.len()));
+            let sure_rows: Vec<u64> =
+                tasks.iter().map(|t| if t.deletes.is_empty() { t.record_count.unwrap_or(0) } else { 0 }).collect();
+            tasks.truncate(super::limit::files_needed(&sure_rows, limit));
         }
         report.files_planned = tasks.len();
         if self.plan.row_identity {
@@ -348,27 +323,10 @@ impl IcebergScan {
         }
         Ok(Prepared { shared: None, resolved, report, schema: Some(schema), names, tasks, plan: self.plan.clone(), page_index })
     }
-
-    /// Evaluate every operand once; None when a value cannot be represented
-    /// (the filter is then not pushed at all).
-    unsafe fn evaluate_operands(&self, econtext: *mut pg_sys::ExprContext) -> LakeResult<Option<Vec<Value>>> {
-        let mut out = Vec::with_capacity(self.operand_states.len());
-        for (state, ty) in self.operand_states.iter().zip(&self.plan.slot_types) {
-            let mut is_null = false;
-            let eval = (**state).evalfunc.ok_or_else(|| LakeError::internal("operand has no evaluator"))?;
-            let datum = eval(*state, econtext, &mut is_null);
-            let value = if is_null { Some(Value::Null) } else { datum_to_value(datum, *ty) };
-            match value {
-                Some(v) => out.push(v),
-                None => return Ok(None),
-            }
-        }
-        Ok(Some(out))
-    }
 }
 
 struct Prepared {
-    shared: Option<SharedPtr>,
+    shared: Option<Participant>,
     resolved: ResolvedTable,
     report: ScanReport,
     schema: Option<SchemaRef>,
@@ -406,13 +364,11 @@ impl Prepared {
         let tasks: futures::stream::BoxStream<'static, iceberg::Result<FileScanTask>> = match self.shared {
             None => futures::stream::iter(self.tasks.into_iter().map(Ok)).boxed(),
             // Parallel: claim the next unread file from shared memory.
-            Some(shared) => {
+            Some(participant) => {
                 let all = std::sync::Arc::new(self.tasks);
-                futures::stream::unfold((shared, all), |(shared, all)| async move {
-                    // SAFETY: see SharedPtr.
-                    let i = unsafe { (*shared.0).next_file.fetch_add(1, std::sync::atomic::Ordering::SeqCst) } as usize;
-                    let task = all.get(i).cloned()?;
-                    Some((Ok(task), (shared, all)))
+                futures::stream::unfold((participant, all), |(participant, all)| async move {
+                    let task = all.get(participant.cursor.claim()).cloned()?;
+                    Some((Ok(task), (participant, all)))
                 })
                 .boxed()
             }
@@ -470,7 +426,7 @@ fn promoted_fields(metadata: &iceberg::spec::TableMetadata, schema: &iceberg::sp
         .collect()
 }
 
-fn read_error(server: &crate::iceberg::source::ServerConfig, e: &iceberg::Error) -> LakeError {
+fn read_error(server: &ServerConfig, e: &iceberg::Error) -> LakeError {
     LakeError::new(
         PgSqlErrorCode::ERRCODE_FDW_ERROR,
         format!("cannot read Iceberg table: {}", server.scrub(&iceberg_message(e))),
@@ -478,27 +434,24 @@ fn read_error(server: &crate::iceberg::source::ServerConfig, e: &iceberg::Error)
     .with_hint(server.storage_hint("A data or manifest file may be missing or unreadable; check the storage settings, credentials and the table's files."))
 }
 
-/// The snapshot to read: the table option pins one; otherwise the session's
-/// townlake.snapshot_id, then townlake.as_of, then the current snapshot.
+/// The snapshot to read (precedence: `timetravel::choice_source`). Time
+/// travel through a published view is refused by governance.
 fn snapshot_choice(resolved: &ResolvedTable, relid: pg_sys::Oid) -> LakeResult<SnapshotChoice> {
-    if let Some(id) = resolved.options.snapshot_id {
-        return Ok(SnapshotChoice::Id(id));
-    }
-    if guc::snapshot_id().is_some() || guc::as_of().is_some() {
+    let (session_id, as_of) = (guc::snapshot_id(), guc::as_of());
+    let source = timetravel::choice_source(resolved.options.snapshot_id, session_id.as_deref(), as_of.as_deref());
+    if matches!(source, ChoiceSource::SessionId(_) | ChoiceSource::AsOf(_)) {
         // not through a published view (see there)
         crate::governance::gate::check_time_travel(relid)?;
     }
-    if let Some(text) = guc::snapshot_id() {
-        let id = timetravel::parse_snapshot_id(&text).map_err(|m| {
+    Ok(match source {
+        ChoiceSource::Pinned(id) => SnapshotChoice::Id(id),
+        ChoiceSource::SessionId(text) => SnapshotChoice::Id(timetravel::parse_snapshot_id(text).map_err(|m| {
             LakeError::invalid(format!("invalid townlake.snapshot_id: {m}"))
                 .with_hint("SET townlake.snapshot_id to a snapshot id from lake.snapshots(), or RESET it.")
-        })?;
-        return Ok(SnapshotChoice::Id(id));
-    }
-    if let Some(text) = guc::as_of() {
-        return Ok(SnapshotChoice::AsOf(as_of_millis(&text)?));
-    }
-    Ok(SnapshotChoice::Current)
+        })?),
+        ChoiceSource::AsOf(text) => SnapshotChoice::AsOf(as_of_millis(text)?),
+        ChoiceSource::Current => SnapshotChoice::Current,
+    })
 }
 
 /// Parse townlake.as_of with Postgres' own timestamptz input (time zones,
@@ -514,6 +467,8 @@ fn as_of_millis(text: &str) -> LakeResult<i64> {
     let Ok(input) = std::ffi::CString::new(text) else {
         return Err(invalid_as_of(text));
     };
+    // SAFETY: timestamptz's input function called with a NUL-terminated
+    // string; an ERROR it raises is caught below.
     let micros = pgrx::PgTryBuilder::new(|| unsafe {
         let (mut func, mut ioparam) = (pg_sys::InvalidOid, pg_sys::InvalidOid);
         pg_sys::getTypeInputInfo(pg_sys::TIMESTAMPTZOID, &mut func, &mut ioparam);
@@ -545,83 +500,73 @@ fn is_data_exception(code: PgSqlErrorCode) -> bool {
     (code as i32) & 0xFFF == (2 | (2 << 6))
 }
 
-/// A pushed operand's datum as a filter value; None when it cannot be used.
-unsafe fn datum_to_value(datum: pg_sys::Datum, ty: SlotType) -> Option<Value> {
-    if ty.is_array {
-        let arr = pg_sys::pg_detoast_datum(datum.cast_mut_ptr()) as *mut pg_sys::ArrayType;
-        let elem = pg_sys::Oid::from(ty.type_oid);
-        let (mut len, mut byval, mut align) = (0i16, false, 0 as std::ffi::c_char);
-        pg_sys::get_typlenbyvalalign(elem, &mut len, &mut byval, &mut align);
-        let mut values: *mut pg_sys::Datum = std::ptr::null_mut();
-        let mut nulls: *mut bool = std::ptr::null_mut();
-        let mut n = 0;
-        pg_sys::deconstruct_array(arr, elem, len as i32, byval, align, &mut values, &mut nulls, &mut n);
-        let mut out = Vec::with_capacity(n as usize);
-        for i in 0..n as usize {
-            if *nulls.add(i) {
-                out.push(Value::Null);
-            } else {
-                out.push(datum_to_value(*values.add(i), SlotType { type_oid: ty.type_oid, is_array: false })?);
-            }
-        }
-        return Some(Value::Array(out));
-    }
-    const PG_EPOCH_OFFSET_MICROS: i64 = 946_684_800_000_000;
-    match ty.type_oid {
-        16 => Some(Value::Bool(bool::from_datum(datum, false)?)),
-        21 => Some(Value::Int(i16::from_datum(datum, false)? as i64)),
-        23 => Some(Value::Int(i32::from_datum(datum, false)? as i64)),
-        20 => Some(Value::Int(i64::from_datum(datum, false)?)),
-        25 | 1043 => Some(Value::Text(String::from_datum(datum, false)?)),
-        1700 => {
-            let s = pgrx::AnyNumeric::from_datum(datum, false)?.to_string();
-            // NaN and infinities are never pushed.
-            s.chars().all(|c| c.is_ascii_digit() || c == '.' || c == '-').then_some(Value::Numeric(s))
-        }
-        1082 => {
-            let d = datum.value() as i32;
-            // DATEVAL_NOBEGIN / NOEND (infinity) are not pushed.
-            if d == i32::MIN || d == i32::MAX {
-                return None;
-            }
-            d.checked_add(10_957).map(Value::Date)
-        }
-        1083 => Some(Value::Time(datum.value() as i64)),
-        1114 | 1184 => {
-            let t = datum.value() as i64;
-            if t == i64::MIN || t == i64::MAX {
-                return None;
-            }
-            let unix = t.checked_add(PG_EPOCH_OFFSET_MICROS)?;
-            Some(if ty.type_oid == 1114 { Value::Timestamp(unix) } else { Value::TimestampTz(unix) })
-        }
-        2950 => {
-            let p = datum.cast_mut_ptr::<u8>();
-            let mut b = [0u8; 16];
-            std::ptr::copy_nonoverlapping(p, b.as_mut_ptr(), 16);
-            Some(Value::Uuid(b))
-        }
-        _ => None,
-    }
+/// Files this transaction wrote and has not committed, as scan tasks
+/// reading `field_ids` (read-your-writes).
+fn own_scan_tasks(own: &txn::OwnChanges, field_ids: &[i32]) -> Vec<FileScanTask> {
+    own.net
+        .added
+        .iter()
+        .map(|f| FileScanTask {
+            file_size_in_bytes: f.file_size_in_bytes(),
+            start: 0,
+            length: f.file_size_in_bytes(),
+            record_count: Some(f.record_count()),
+            data_file_path: f.file_path().to_string(),
+            data_file_format: iceberg::spec::DataFileFormat::Parquet,
+            schema: own.schema.clone(),
+            project_field_ids: field_ids.to_vec(),
+            predicate: None,
+            deletes: Vec::new(),
+            // Values come from the file itself (no partition constants).
+            partition: None,
+            partition_spec: None,
+            name_mapping: None,
+            case_sensitive: true,
+        })
+        .collect()
 }
 
-unsafe fn fill_slot(
-    slot: *mut pg_sys::TupleTableSlot,
-    columns: &[FastColumn],
-    row: usize,
-    outputs: &mut [(usize, Target)],
-) -> LakeResult<()> {
-    pg_sys::ExecClearTuple(slot);
-    let natts = (*(*slot).tts_tupleDescriptor).natts as usize;
-    let values = std::slice::from_raw_parts_mut((*slot).tts_values, natts);
-    let nulls = std::slice::from_raw_parts_mut((*slot).tts_isnull, natts);
-    nulls.fill(true);
-    for (column, (index, target)) in columns.iter().zip(outputs.iter_mut()) {
-        if let Some(d) = column.datum(row, target)? {
-            values[*index] = d;
-            nulls[*index] = false;
+impl IcebergScan {
+    /// EXPLAIN of the scan. `relid` is the scanned relation.
+    pub fn explain(&self, relid: Option<pg_sys::Oid>, out: &mut Explain) {
+        let r = &self.report;
+        if !r.planned {
+            out.text("Iceberg Table", &self.plan.table_name);
+            out.text("Data Files", "planned at execution (the filter depends on parameters)");
+            return;
+        }
+        out.text("Iceberg Table", &r.table);
+        match r.snapshot_id {
+            Some(id) => out.text("Snapshot", &id.to_string()),
+            None => out.text("Snapshot", "none (the table is empty)"),
+        }
+        if let Some(f) = &r.filter {
+            out.text("Iceberg Filter", f);
+        }
+        // File counts depend on every row of the table, those a published view's
+        // row filter hides included (a pushed `email = '…'` prunes by it): only
+        // roles that may read the raw table see them.
+        let relid = relid.unwrap_or(pg_sys::Oid::from(self.plan.relid));
+        let hidden = crate::governance::cache::governed(relid).is_some() && !crate::pg::security::can_select(relid);
+        let files = if hidden {
+            "hidden (governed table)".to_string()
+        } else {
+            match r.files_total {
+                Some(total) => format!("{} planned, {} skipped", r.files_planned, total.saturating_sub(r.files_planned)),
+                None => format!("{} planned", r.files_planned),
+            }
+        };
+        out.text("Data Files", &files);
+        if let Some(limit) = r.limit {
+            out.text("Iceberg Limit", &limit.to_string());
+        }
+        if out.verbose() {
+            let cols: Vec<&str> = self.plan.needed.iter().map(|i| self.plan.columns[*i].attname.as_str()).collect();
+            out.text("Iceberg Columns", &cols.join(", "));
+        }
+        if out.analyze() && !hidden {
+            out.integer("Rows Read", r.rows_read as i64);
+            out.integer("Bytes Read", self.bytes_read().unwrap_or(0) as i64);
         }
     }
-    pg_sys::ExecStoreVirtualTuple(slot);
-    Ok(())
 }

@@ -3,18 +3,19 @@
 //! DROP FOREIGN TABLE removes the table from the catalog, both in the same
 //! transaction. With `townlake.purge_on_drop` the files go after COMMIT.
 
-use std::cell::RefCell;
 use std::ffi::{c_char, CStr};
 use std::sync::Arc;
 
-use iceberg::spec::{NestedField, Schema, TableMetadataBuilder, Type};
+use iceberg::spec::{NestedField, Schema, Type};
 use pgrx::prelude::*;
 use pgrx::{pg_sys, PgSqlErrorCode};
 
-use super::ddl::{check_promotion, iceberg_type_for};
-use super::source::{self, ResolvedTable};
+use super::catalog::spi::commit_metadata;
+use super::source;
+use crate::pg::nodes::{utility_target, UtilityTarget};
+use super::types::{check_promotion, iceberg_type_for};
 use crate::errors::{iceberg_message, LakeError, LakeResult, OrReport};
-use crate::runtime::block_on;
+use crate::pg::types::numeric_typmod;
 
 static mut PREV_PROCESS_UTILITY: pg_sys::ProcessUtility_hook_type = None;
 
@@ -51,11 +52,6 @@ struct DroppedTable {
     server: source::ServerConfig,
 }
 
-thread_local! {
-    /// Table locations to delete once the dropping transaction commits.
-    static PURGE_AFTER_COMMIT: RefCell<Vec<(source::ServerConfig, String)>> = const { RefCell::new(Vec::new()) };
-}
-
 #[allow(clippy::too_many_arguments)]
 #[pg_guard]
 unsafe extern "C-unwind" fn process_utility(
@@ -68,7 +64,7 @@ unsafe extern "C-unwind" fn process_utility(
     dest: *mut pg_sys::DestReceiver,
     qc: *mut pg_sys::QueryCompletion,
 ) {
-    let captured = capture((*pstmt).utilityStmt).or_report();
+    let captured = capture(utility_target((*pstmt).utilityStmt)).or_report();
     // An ERROR inside passes through as Postgres raised it (with its
     // CONTEXT); `captured` is then only leaked, never applied.
     crate::pg::hooks::next_process_utility(
@@ -87,20 +83,9 @@ unsafe extern "C-unwind" fn process_utility(
     }
 }
 
-unsafe fn relid_of(rv: *mut pg_sys::RangeVar) -> Option<pg_sys::Oid> {
-    let oid = pg_sys::RangeVarGetRelidExtended(rv, pg_sys::NoLock as i32, pg_sys::RVROption::RVR_MISSING_OK, None, std::ptr::null_mut());
-    (oid != pg_sys::Oid::INVALID).then_some(oid)
-}
-
 /// An Iceberg foreign table attached by catalog name (not by metadata file).
-unsafe fn writable_iceberg_table(relid: pg_sys::Oid) -> bool {
-    if pg_sys::get_rel_relkind(relid) != pg_sys::RELKIND_FOREIGN_TABLE as c_char {
-        return false;
-    }
-    let ft = pg_sys::GetForeignTable(relid);
-    let server = pg_sys::GetForeignServer((*ft).serverid);
-    let fdw = pg_sys::GetForeignDataWrapper((*server).fdwid);
-    if CStr::from_ptr((*fdw).fdwname).to_bytes() != b"iceberg" {
+fn writable_iceberg_table(relid: pg_sys::Oid) -> bool {
+    if !source::is_iceberg_table(relid) {
         return false;
     }
     match source::table_options(relid) {
@@ -117,78 +102,49 @@ unsafe fn writable_iceberg_table(relid: pg_sys::Oid) -> bool {
 /// Whether the foreign table created (and so owns) its Iceberg table: the
 /// ownership record names it as the creator, or a superuser set
 /// `owns_table` (the validator refuses that option to everyone else).
-unsafe fn owns_table(relid: pg_sys::Oid) -> bool {
-    let ft = pg_sys::GetForeignTable(relid);
-    let opts = crate::fdw::options::options_to_map((*ft).options);
-    if crate::storage::options::parse_bool("owns_table", opts.get("owns_table")).ok().flatten().unwrap_or(false) {
+fn owns_table(relid: pg_sys::Oid) -> bool {
+    let (opts, _) = crate::fdw::source::table_options(relid);
+    if super::storage::options::parse_bool("owns_table", opts.get("owns_table")).ok().flatten().unwrap_or(false) {
         return true;
     }
     let Ok((options, server_oid)) = source::table_options(relid) else { return false };
     let (Some(ns), Ok(server)) = (options.namespace, source::server_config(server_oid)) else { return false };
     matches!(
-        crate::catalog::table_owner(&server.catalog_name, &ns, &options.table),
-        Ok(Some(crate::catalog::TableOwner { creator: Some(c), .. })) if c == relid
+        super::catalog::table_owner(&server.catalog_name, &ns, &options.table),
+        Ok(Some(super::catalog::TableOwner { creator: Some(c), .. })) if c == relid
     )
 }
 
-unsafe fn columns_of(relid: pg_sys::Oid) -> Vec<Column> {
-    let rel = pgrx::PgRelation::with_lock(relid, pg_sys::NoLock as pg_sys::LOCKMODE);
-    let mut out = Vec::new();
-    for att in rel.tuple_desc().iter() {
-        if att.attisdropped {
-            continue;
-        }
-        let opts = crate::fdw::options::options_to_map(pg_sys::GetForeignColumnOptions(relid, att.attnum));
-        out.push(Column {
-            attnum: att.attnum,
-            name: pgrx::name_data_to_str(&att.attname).to_string(),
-            type_oid: att.atttypid,
-            typmod: att.atttypmod,
-            not_null: att.attnotnull,
-            field_id: opts.get("field_id").and_then(|v| v.trim().parse().ok()),
-        });
-    }
-    out
+fn columns_of(relid: pg_sys::Oid) -> Vec<Column> {
+    let (_, columns) = crate::fdw::source::table_columns(relid);
+    columns
+        .into_iter()
+        .map(|c| Column {
+            attnum: c.attnum,
+            field_id: c.options.get("field_id").and_then(|v| v.trim().parse().ok()),
+            name: c.name,
+            type_oid: c.type_oid,
+            typmod: c.typmod,
+            not_null: c.not_null,
+        })
+        .collect()
 }
 
-unsafe fn capture(node: *mut pg_sys::Node) -> LakeResult<Option<Captured>> {
+fn capture(target: UtilityTarget) -> LakeResult<Option<Captured>> {
     // A restore's ALTERs (owner, options) describe the table as it is
     // already; its catalog rows arrive only with the dump's data.
-    if node.is_null() || crate::governance::restoring() {
+    if crate::governance::restoring() {
         return Ok(None);
     }
-    match (*node).type_ {
-        pg_sys::NodeTag::T_AlterTableStmt => {
-            let stmt = node as *mut pg_sys::AlterTableStmt;
-            // ALTER TABLE reaches foreign tables too: both are captured, and
-            // the relation's kind decides.
-            if !matches!((*stmt).objtype, pg_sys::ObjectType::OBJECT_FOREIGN_TABLE | pg_sys::ObjectType::OBJECT_TABLE) {
-                return Ok(None);
-            }
-            Ok(relid_of((*stmt).relation)
-                .filter(|r| writable_iceberg_table(*r))
-                .map(|relid| Captured::Alter { relid, before: columns_of(relid) }))
+    match target {
+        // ALTER TABLE reaches foreign tables too: both are captured, and the
+        // relation's kind decides.
+        UtilityTarget::AlterColumns(relid) => {
+            Ok(writable_iceberg_table(relid).then(|| Captured::Alter { relid, before: columns_of(relid) }))
         }
-        pg_sys::NodeTag::T_RenameStmt => {
-            let stmt = node as *mut pg_sys::RenameStmt;
-            if (*stmt).renameType != pg_sys::ObjectType::OBJECT_COLUMN
-                || !matches!((*stmt).relationType, pg_sys::ObjectType::OBJECT_FOREIGN_TABLE | pg_sys::ObjectType::OBJECT_TABLE)
-            {
-                return Ok(None);
-            }
-            Ok(relid_of((*stmt).relation)
-                .filter(|r| writable_iceberg_table(*r))
-                .map(|relid| Captured::Alter { relid, before: columns_of(relid) }))
-        }
-        pg_sys::NodeTag::T_DropStmt => {
-            let stmt = node as *mut pg_sys::DropStmt;
-            if (*stmt).removeType != pg_sys::ObjectType::OBJECT_FOREIGN_TABLE {
-                return Ok(None);
-            }
+        UtilityTarget::DropForeignTables(relids) => {
             let mut dropped = Vec::new();
-            for names in super::plan::nodes_of((*stmt).objects) {
-                let rv = pg_sys::makeRangeVarFromNameList(names as *mut pg_sys::List);
-                let Some(relid) = relid_of(rv) else { continue };
+            for relid in relids {
                 if !writable_iceberg_table(relid) || !owns_table(relid) {
                     continue;
                 }
@@ -204,7 +160,7 @@ unsafe fn capture(node: *mut pg_sys::Node) -> LakeResult<Option<Captured>> {
             }
             Ok((!dropped.is_empty()).then_some(Captured::Drop(dropped)))
         }
-        _ => Ok(None),
+        UtilityTarget::Other => Ok(None),
     }
 }
 
@@ -212,7 +168,7 @@ fn apply(captured: Captured) -> LakeResult<()> {
     match captured {
         Captured::Drop(tables) => {
             for t in tables {
-                crate::catalog::as_catalog_owner(|| {
+                super::catalog::as_catalog_owner(|| {
                     let args = [t.catalog.as_str().into(), t.namespace.as_str().into(), t.table.as_str().into()];
                     Spi::run_with_args(
                         "DELETE FROM lake.iceberg_tables WHERE catalog_name = $1 AND table_namespace = $2 AND table_name = $3",
@@ -225,41 +181,25 @@ fn apply(captured: Captured) -> LakeResult<()> {
                 })
                 .map_err(|e| LakeError::internal(format!("cannot remove the table from the catalog: {e}")))?;
                 if crate::guc::PURGE_ON_DROP.get() {
-                    super::write::ensure_xact_callbacks();
-                    PURGE_AFTER_COMMIT.with(|p| p.borrow_mut().push((t.server, t.location)));
+                    super::txn::purge_after_commit(t.server, t.location);
                 }
             }
             Ok(())
         }
-        Captured::Alter { relid, before } => unsafe { evolve(relid, before) },
-    }
-}
-
-/// After COMMIT: delete the files of dropped tables (best effort: what fails
-/// is left for remove_orphan_files).
-pub fn purge_dropped(committed: bool) {
-    let pending = PURGE_AFTER_COMMIT.with(|p| std::mem::take(&mut *p.borrow_mut()));
-    if !committed {
-        return;
-    }
-    for (server, location) in pending {
-        let io = server.file_io();
-        let _ = block_on(io.delete_prefix(format!("{}/", location.trim_end_matches('/'))));
+        Captured::Alter { relid, before } => evolve(relid, before),
     }
 }
 
 fn iceberg_type_of(col: &Column) -> LakeResult<Type> {
+    // SAFETY: format_type_be returns a palloc'd name for any type oid.
     let type_name = unsafe { CStr::from_ptr(pg_sys::format_type_be(col.type_oid)).to_string_lossy().into_owned() };
-    let numeric = (col.type_oid == pg_sys::NUMERICOID && col.typmod >= 4).then(|| {
-        let t = (col.typmod - 4) as u32;
-        ((t >> 16) & 0xffff, t & 0xffff)
-    });
+    let numeric = if col.type_oid == pg_sys::NUMERICOID { numeric_typmod(col.typmod) } else { None };
     iceberg_type_for(&type_name, numeric)
         .map_err(|m| LakeError::new(PgSqlErrorCode::ERRCODE_FDW_INVALID_DATA_TYPE, format!("column \"{}\": {m}", col.name)))
 }
 
 /// Turn the column changes of one ALTER into an Iceberg schema change.
-unsafe fn evolve(relid: pg_sys::Oid, before: Vec<Column>) -> LakeResult<()> {
+fn evolve(relid: pg_sys::Oid, before: Vec<Column>) -> LakeResult<()> {
     let after = columns_of(relid);
     let resolved = source::resolve(relid)?;
     let schema = resolved.metadata.current_schema().clone();
@@ -335,27 +275,4 @@ unsafe fn evolve(relid: pg_sys::Oid, before: Vec<Column>) -> LakeResult<()> {
         .build()
         .map_err(|e| LakeError::invalid(format!("invalid Iceberg schema change: {}", iceberg_message(&e))))?;
     commit_metadata(&resolved, |b| b.add_current_schema(new_schema))
-}
-
-/// Apply `change` to the table's current metadata and swap it in (in the
-/// current transaction: a ROLLBACK undoes it).
-pub fn commit_metadata(
-    resolved: &ResolvedTable,
-    change: impl FnOnce(TableMetadataBuilder) -> iceberg::Result<TableMetadataBuilder>,
-) -> LakeResult<()> {
-    let builder = TableMetadataBuilder::new_from_metadata((*resolved.metadata).clone(), Some(resolved.metadata_location.clone()));
-    let metadata = change(builder)
-        .and_then(|b| b.build())
-        .map_err(|e| LakeError::invalid(format!("cannot change Iceberg table {}: {}", resolved.display_name, iceberg_message(&e))))?
-        .metadata;
-    let catalog = super::commit::SpiCatalog::new(resolved.server.clone());
-    let ident = resolved.table()?.identifier().clone();
-    block_on(catalog.swap_metadata(&ident, &resolved.metadata_location, &metadata)).map_err(|e| {
-        LakeError::new(
-            PgSqlErrorCode::ERRCODE_T_R_SERIALIZATION_FAILURE,
-            format!("cannot commit the change to {}: {}", resolved.display_name, resolved.server.scrub(&iceberg_message(&e))),
-        )
-        .with_hint("Another writer changed the table at the same time; retry.")
-    })?;
-    Ok(())
 }

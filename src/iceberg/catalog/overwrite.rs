@@ -11,7 +11,7 @@ use iceberg::spec::{
 };
 use iceberg::{Catalog, Error, ErrorKind, Result, TableIdent};
 
-use super::commit::SpiCatalog;
+use super::spi::SpiCatalog;
 
 /// What one commit changes.
 pub struct Change {

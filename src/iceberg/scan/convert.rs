@@ -12,11 +12,8 @@ use pgrx::pg_sys;
 use pgrx::{IntoDatum, PgSqlErrorCode};
 
 use crate::errors::{LakeError, LakeResult};
-
-/// Microseconds between 1970-01-01 and 2000-01-01 (the Postgres epoch).
-const PG_EPOCH_OFFSET_MICROS: i64 = 946_684_800_000_000;
-/// Days between 1970-01-01 and 2000-01-01.
-const PG_EPOCH_OFFSET_DAYS: i32 = 10_957;
+use crate::pg::time::{PG_EPOCH_OFFSET_DAYS, PG_EPOCH_OFFSET_MICROS};
+use crate::pg::types::Builtin;
 
 /// How a column's values become datums of its declared Postgres type.
 pub enum Target {
@@ -39,20 +36,22 @@ pub enum Target {
 
 impl Target {
     pub fn for_type(type_oid: pg_sys::Oid, typmod: i32) -> Target {
-        match type_oid.to_u32() {
-            16 => Target::Bool,
-            21 => Target::Int2,
-            23 => Target::Int4,
-            20 => Target::Int8,
-            700 => Target::Float4,
-            701 => Target::Float8,
-            1082 => Target::Date,
-            1083 => Target::Time,
-            1114 => Target::Timestamp,
-            1184 => Target::TimestampTz,
-            25 | 1043 => Target::Text,
-            17 => Target::Bytea,
-            2950 => Target::Uuid,
+        match Builtin::from_oid(type_oid) {
+            Some(Builtin::Bool) => Target::Bool,
+            Some(Builtin::Int2) => Target::Int2,
+            Some(Builtin::Int4) => Target::Int4,
+            Some(Builtin::Int8) => Target::Int8,
+            Some(Builtin::Float4) => Target::Float4,
+            Some(Builtin::Float8) => Target::Float8,
+            Some(Builtin::Date) => Target::Date,
+            Some(Builtin::Time) => Target::Time,
+            Some(Builtin::Timestamp) => Target::Timestamp,
+            Some(Builtin::TimestampTz) => Target::TimestampTz,
+            Some(Builtin::Text | Builtin::Varchar) => Target::Text,
+            Some(Builtin::Bytea) => Target::Bytea,
+            Some(Builtin::Uuid) => Target::Uuid,
+            // SAFETY: looks up the type's input function (any type has one)
+            // into a zeroed FmgrInfo this Target owns.
             _ => unsafe {
                 let mut input = pg_sys::Oid::INVALID;
                 let mut ioparam = pg_sys::Oid::INVALID;

@@ -1,0 +1,299 @@
+//! Classifying a foreign scan's WHERE clauses into the neutral [`Filter`]:
+//! which clauses a wrapper may push, with their operands collected as
+//! expressions to evaluate when the scan starts. The classification only
+//! ever produces a filter that keeps at least the rows the clauses keep;
+//! every clause is still checked by Postgres.
+
+use std::ffi::CStr;
+
+use pgrx::pg_sys;
+use serde::{Deserialize, Serialize};
+
+use super::filter::{comparable, CmpOp, Filter};
+use crate::pg::nodes::{self, has_tag, strip_relabel};
+use crate::pg::types::Builtin;
+
+/// A column the classifier may refer to: its attribute number and type.
+#[derive(Debug, Clone, Copy)]
+pub struct ClassifyColumn {
+    pub attnum: i16,
+    pub type_oid: u32,
+}
+
+/// Type of one operand slot; for arrays (`IN`), the element type.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+pub struct SlotType {
+    pub type_oid: u32,
+    pub is_array: bool,
+}
+
+/// Collects operand expressions while classifying clauses.
+pub struct Classifier {
+    varno: u32,
+    columns: Vec<ClassifyColumn>,
+    /// The operand expressions, in slot order (planner memory).
+    pub operands: Vec<*mut pg_sys::Node>,
+    pub slot_types: Vec<SlotType>,
+    /// Every operand is a plain constant (EXPLAIN can plan without executing).
+    pub constant_operands: bool,
+}
+
+/// The WHERE clauses of a base relation, classified.
+pub struct Classified {
+    pub filter: Option<Filter>,
+    /// Every clause was translated (so the filter is the whole WHERE).
+    pub all_translated: bool,
+    pub classifier: Classifier,
+}
+
+/// Classify the restriction clauses of `baserel` over `columns`.
+///
+/// # Safety
+/// `baserel` is the planner's RelOptInfo of a base relation.
+pub unsafe fn classify_restrictions(baserel: *mut pg_sys::RelOptInfo, columns: Vec<ClassifyColumn>) -> Classified {
+    // SAFETY: as the caller vouches.
+    let (varno, clauses) = unsafe { ((*baserel).relid, restriction_clauses(baserel)) };
+    let mut classifier = Classifier::new(varno, columns);
+    let parts: Vec<Filter> = clauses
+        .iter()
+        // SAFETY: restriction clauses are expression nodes.
+        .filter_map(|clause| unsafe { classifier.translate(*clause) })
+        .collect();
+    let all_translated = parts.len() == clauses.len();
+    let filter = (!parts.is_empty()).then_some(Filter::And(parts));
+    Classified { filter, all_translated, classifier }
+}
+
+/// The clauses of the relation as plain expressions.
+///
+/// # Safety
+/// `baserel` is a planner RelOptInfo.
+pub unsafe fn restriction_clauses(baserel: *mut pg_sys::RelOptInfo) -> Vec<*mut pg_sys::Node> {
+    // SAFETY: baserestrictinfo is a List of RestrictInfo.
+    unsafe {
+        nodes::ptrs::<pg_sys::RestrictInfo>((*baserel).baserestrictinfo)
+            .into_iter()
+            .map(|ri| (*ri).clause as *mut pg_sys::Node)
+            .collect()
+    }
+}
+
+/// Attribute numbers (1-based) the query reads from the relation: its target
+/// list and its restriction clauses. None when a whole-row reference reads
+/// everything.
+///
+/// # Safety
+/// `baserel` is a planner RelOptInfo whose relid is `varno`.
+pub unsafe fn used_attnums(baserel: *mut pg_sys::RelOptInfo, varno: u32) -> Option<Vec<i16>> {
+    let mut attrs: *mut pg_sys::Bitmapset = std::ptr::null_mut();
+    // SAFETY: pull_varattnos adds to `attrs` (palloc'd in the current context).
+    let members = unsafe {
+        pg_sys::pull_varattnos((*(*baserel).reltarget).exprs as *mut pg_sys::Node, varno, &mut attrs);
+        for clause in restriction_clauses(baserel) {
+            pg_sys::pull_varattnos(clause, varno, &mut attrs);
+        }
+        nodes::members(attrs)
+    };
+    let offset = pg_sys::FirstLowInvalidHeapAttributeNumber;
+    let mut out = Vec::new();
+    for member in members {
+        let attnum = member + offset;
+        if attnum == 0 {
+            return None;
+        }
+        if attnum > 0 {
+            out.push(attnum as i16);
+        }
+    }
+    Some(out)
+}
+
+impl Classifier {
+    pub fn new(varno: u32, columns: Vec<ClassifyColumn>) -> Classifier {
+        Classifier { varno, columns, operands: Vec::new(), slot_types: Vec::new(), constant_operands: true }
+    }
+
+    /// The column (index, type) a Var of this relation refers to.
+    unsafe fn column_of(&self, node: *mut pg_sys::Node) -> Option<(usize, Option<Builtin>)> {
+        // SAFETY: `node` is an expression node (or NULL).
+        unsafe {
+            let node = strip_relabel(node);
+            if !has_tag(node, pg_sys::NodeTag::T_Var) {
+                return None;
+            }
+            let var = node as *mut pg_sys::Var;
+            if (*var).varno as u32 != self.varno || (*var).varlevelsup != 0 || (*var).varattno <= 0 {
+                return None;
+            }
+            self.columns
+                .iter()
+                .position(|c| c.attnum == (*var).varattno)
+                .map(|i| (i, Builtin::from_u32(self.columns[i].type_oid)))
+        }
+    }
+
+    /// Accept an operand that can be evaluated once when the scan starts:
+    /// no Vars, nothing volatile (stable functions and parameters are fine).
+    unsafe fn operand(&mut self, node: *mut pg_sys::Node, is_array: bool) -> Option<usize> {
+        // SAFETY: `node` is an expression node of the clause.
+        let ty = unsafe {
+            if pg_sys::contain_var_clause(node) || pg_sys::contain_volatile_functions(node) {
+                return None;
+            }
+            let mut ty = pg_sys::exprType(node).to_u32();
+            if is_array {
+                ty = pg_sys::get_element_type(pg_sys::Oid::from(ty)).to_u32();
+                if ty == 0 {
+                    return None;
+                }
+            }
+            if !has_tag(strip_relabel(node), pg_sys::NodeTag::T_Const) {
+                self.constant_operands = false;
+            }
+            self.operands.push(node);
+            ty
+        };
+        self.slot_types.push(SlotType { type_oid: ty, is_array });
+        Some(self.operands.len() - 1)
+    }
+
+    /// Translate one clause; `None` when it cannot be pushed.
+    ///
+    /// # Safety
+    /// `node` is NULL or an expression node of the planner.
+    pub unsafe fn translate(&mut self, node: *mut pg_sys::Node) -> Option<Filter> {
+        if node.is_null() {
+            return None;
+        }
+        // SAFETY: each cast follows the node's tag.
+        unsafe {
+            match (*node).type_ {
+                pg_sys::NodeTag::T_BoolExpr => {
+                    let b = node as *mut pg_sys::BoolExpr;
+                    let args = nodes::nodes((*b).args);
+                    match (*b).boolop {
+                        pg_sys::BoolExprType::AND_EXPR => {
+                            let parts: Vec<Filter> = args.into_iter().filter_map(|a| self.translate(a)).collect();
+                            if parts.is_empty() {
+                                None
+                            } else {
+                                Some(Filter::And(parts))
+                            }
+                        }
+                        pg_sys::BoolExprType::OR_EXPR => {
+                            let mut parts = Vec::new();
+                            for a in args {
+                                parts.push(self.translate(a)?);
+                            }
+                            Some(Filter::Or(parts))
+                        }
+                        _ => {
+                            let inner = *args.first()?;
+                            if let Some((col, ty)) = self.column_of(inner) {
+                                return (ty == Some(Builtin::Bool))
+                                    .then_some(Filter::BoolColumn { column: col, value: false });
+                            }
+                            match self.translate(inner)? {
+                                leaf if leaf.is_leaf() && !matches!(leaf, Filter::BoolColumn { .. }) => {
+                                    Some(Filter::Not(Box::new(leaf)))
+                                }
+                                _ => None,
+                            }
+                        }
+                    }
+                }
+                pg_sys::NodeTag::T_OpExpr => self.translate_op(node as *mut pg_sys::OpExpr),
+                pg_sys::NodeTag::T_ScalarArrayOpExpr => {
+                    let sa = node as *mut pg_sys::ScalarArrayOpExpr;
+                    let args = nodes::nodes((*sa).args);
+                    if args.len() != 2 {
+                        return None;
+                    }
+                    let (col, col_ty) = self.column_of(args[0])?;
+                    let strategy = btree_strategy((*sa).opno)?;
+                    let negated = match (strategy, (*sa).useOr) {
+                        (CmpOp::Eq, true) => false,
+                        (CmpOp::NotEq, false) => true,
+                        _ => return None,
+                    };
+                    let elem_ty = pg_sys::get_element_type(pg_sys::exprType(args[1]));
+                    if !comparable(col_ty, Builtin::from_oid(elem_ty)) {
+                        return None;
+                    }
+                    let slot = self.operand(args[1], true)?;
+                    Some(Filter::InList { column: col, slot, negated })
+                }
+                pg_sys::NodeTag::T_NullTest => {
+                    let nt = node as *mut pg_sys::NullTest;
+                    if (*nt).argisrow {
+                        return None;
+                    }
+                    let (col, _) = self.column_of((*nt).arg as *mut pg_sys::Node)?;
+                    Some(Filter::IsNull {
+                        column: col,
+                        negated: (*nt).nulltesttype == pg_sys::NullTestType::IS_NOT_NULL,
+                    })
+                }
+                pg_sys::NodeTag::T_Var => {
+                    let (col, ty) = self.column_of(node)?;
+                    (ty == Some(Builtin::Bool)).then_some(Filter::BoolColumn { column: col, value: true })
+                }
+                _ => None,
+            }
+        }
+    }
+
+    unsafe fn translate_op(&mut self, op: *mut pg_sys::OpExpr) -> Option<Filter> {
+        // SAFETY: `op` is an OpExpr of the planner.
+        unsafe {
+            let args = nodes::nodes((*op).args);
+            if args.len() != 2 {
+                return None;
+            }
+            let (col, col_ty, other, var_on_left) = match (self.column_of(args[0]), self.column_of(args[1])) {
+                (Some((c, t)), None) => (c, t, args[1], true),
+                (None, Some((c, t))) => (c, t, args[0], false),
+                _ => return None,
+            };
+            let other_ty = Builtin::from_oid(pg_sys::exprType(other));
+            let name = CStr::from_ptr(pg_sys::get_opname((*op).opno)).to_string_lossy().into_owned();
+            let is_text = |t: Option<Builtin>| t.is_some_and(Builtin::is_text);
+            if name == "~~" {
+                // LIKE: only `column LIKE pattern` on text.
+                if !var_on_left || !is_text(col_ty) || !is_text(other_ty) {
+                    return None;
+                }
+                let slot = self.operand(other, false)?;
+                return Some(Filter::Like { column: col, slot });
+            }
+            let mut cmp = btree_strategy((*op).opno)?;
+            if !comparable(col_ty, other_ty) {
+                return None;
+            }
+            if !var_on_left {
+                cmp = cmp.commute();
+            }
+            if cmp.is_range() && is_text(col_ty) {
+                // Engines outside Postgres order strings by bytes: only
+                // C/POSIX collations agree.
+                let coll = (*op).inputcollid;
+                if coll != pg_sys::C_COLLATION_OID && coll != pg_sys::POSIX_COLLATION_OID {
+                    return None;
+                }
+            }
+            let slot = self.operand(other, false)?;
+            Some(Filter::Cmp { column: col, op: cmp, slot })
+        }
+    }
+}
+
+/// What a comparison operator means, from its btree operator family, so any
+/// spelling of `=`/`<` on supported types is recognised.
+unsafe fn btree_strategy(opno: pg_sys::Oid) -> Option<CmpOp> {
+    // SAFETY: get_op_btree_interpretation returns a List of OpBtreeInterpretation.
+    unsafe {
+        let list = pg_sys::get_op_btree_interpretation(opno);
+        let first = *nodes::ptrs::<pg_sys::OpBtreeInterpretation>(list).first()?;
+        CmpOp::from_btree_strategy((*first).strategy, pg_sys::RowCompareType::ROWCOMPARE_NE as i32)
+    }
+}

@@ -1,0 +1,220 @@
+//! The wrapper-neutral form of pushed-down WHERE clauses. Pure logic: no
+//! pgrx.
+//!
+//! The planner (see `clauses`) turns a WHERE clause into a [`Filter`] whose
+//! operands are slots: indexes into the scan's list of expressions, which
+//! are evaluated once when the scan starts (see `params`) into [`Value`]s.
+//! A wrapper then translates the filter into its source's language
+//! (Iceberg predicates, ClickHouse SQL).
+//!
+//! The rule that keeps results correct: a translation may keep more rows
+//! than the SQL clause (Postgres re-checks every clause), never fewer. So an
+//! AND may drop a part it cannot translate, an OR may not, and NOT is only
+//! placed over a leaf whose translation is exact.
+
+use serde::{Deserialize, Serialize};
+
+use crate::pg::types::Builtin;
+
+/// Comparison, already oriented as `column <op> value`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum CmpOp {
+    Eq,
+    NotEq,
+    Lt,
+    LtEq,
+    Gt,
+    GtEq,
+}
+
+impl CmpOp {
+    /// The operator seen from the other side (`5 < x` is `x > 5`).
+    pub fn commute(self) -> CmpOp {
+        match self {
+            CmpOp::Lt => CmpOp::Gt,
+            CmpOp::LtEq => CmpOp::GtEq,
+            CmpOp::Gt => CmpOp::Lt,
+            CmpOp::GtEq => CmpOp::LtEq,
+            other => other,
+        }
+    }
+
+    /// The comparison a btree strategy number stands for (1 `<` .. 5 `>`),
+    /// or `<>` for the row-compare "not equal" code Postgres uses for it.
+    pub fn from_btree_strategy(strategy: i32, not_equal_code: i32) -> Option<CmpOp> {
+        Some(match strategy {
+            1 => CmpOp::Lt,
+            2 => CmpOp::LtEq,
+            3 => CmpOp::Eq,
+            4 => CmpOp::GtEq,
+            5 => CmpOp::Gt,
+            s if s == not_equal_code => CmpOp::NotEq,
+            _ => return None,
+        })
+    }
+
+    pub fn is_range(self) -> bool {
+        !matches!(self, CmpOp::Eq | CmpOp::NotEq)
+    }
+}
+
+/// A filter on the foreign table's columns (by index into the columns the
+/// classifier was given), as planned.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum Filter {
+    And(Vec<Filter>),
+    Or(Vec<Filter>),
+    /// Only ever over a leaf (see the module comment).
+    Not(Box<Filter>),
+    Cmp { column: usize, op: CmpOp, slot: usize },
+    /// `column = ANY(array)` (`IN`), or `column <> ALL(array)` (`NOT IN`) when negated.
+    InList { column: usize, slot: usize, negated: bool },
+    IsNull { column: usize, negated: bool },
+    /// `column LIKE pattern`; a wrapper pushes what it can of the pattern.
+    Like { column: usize, slot: usize },
+    /// A boolean column used as a condition (`WHERE flag`).
+    BoolColumn { column: usize, value: bool },
+}
+
+impl Filter {
+    /// Whether NOT may be placed over this filter: leaves only.
+    pub fn is_leaf(&self) -> bool {
+        !matches!(self, Filter::And(_) | Filter::Or(_) | Filter::Not(_))
+    }
+}
+
+/// A runtime value of a pushed operand, in the encoding most engines outside
+/// Postgres use (Unix epoch, plain decimal text).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    Null,
+    Bool(bool),
+    Int(i64),
+    Text(String),
+    /// Days since 1970-01-01.
+    Date(i32),
+    /// Microseconds since midnight.
+    Time(i64),
+    /// Microseconds since 1970-01-01 00:00 (UTC for timestamptz).
+    Timestamp(i64),
+    TimestampTz(i64),
+    /// Decimal in plain text (`-12.50`).
+    Numeric(String),
+    Uuid([u8; 16]),
+    Array(Vec<Value>),
+}
+
+/// Groups of types whose Postgres comparison means the same as a plain
+/// comparison of values outside Postgres, and which may be compared with
+/// each other. Floats are left out on purpose: Postgres orders NaN above
+/// every number and has -0 = 0, other engines order them by bits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TypeFamily {
+    Integer,
+    Text,
+    Bool,
+    Date,
+    Time,
+    Timestamp,
+    TimestampTz,
+    Uuid,
+}
+
+impl TypeFamily {
+    pub fn of(ty: Builtin) -> Option<TypeFamily> {
+        Some(match ty {
+            Builtin::Int2 | Builtin::Int4 | Builtin::Int8 | Builtin::Numeric => TypeFamily::Integer,
+            Builtin::Text | Builtin::Varchar => TypeFamily::Text,
+            Builtin::Bool => TypeFamily::Bool,
+            Builtin::Date => TypeFamily::Date,
+            Builtin::Time => TypeFamily::Time,
+            Builtin::Timestamp => TypeFamily::Timestamp,
+            Builtin::TimestampTz => TypeFamily::TimestampTz,
+            Builtin::Uuid => TypeFamily::Uuid,
+            _ => return None,
+        })
+    }
+}
+
+/// Whether a column of type `column` compared with an operand of type
+/// `operand` may be pushed: both builtin, in the same family.
+pub fn comparable(column: Option<Builtin>, operand: Option<Builtin>) -> bool {
+    match (column.and_then(TypeFamily::of), operand.and_then(TypeFamily::of)) {
+        (Some(a), Some(b)) => a == b,
+        _ => false,
+    }
+}
+
+/// The literal prefix of a LIKE pattern (default escape `\`), and whether the
+/// pattern is exactly `prefix%` (so a prefix match is equivalent, not weaker).
+/// None when the pattern starts with a wildcard.
+pub fn like_prefix(pattern: &str) -> Option<(String, bool)> {
+    let mut prefix = String::new();
+    let mut chars = pattern.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => prefix.push(chars.next()?),
+            '%' => {
+                let rest: String = chars.collect();
+                let exact = rest.chars().all(|c| c == '%');
+                return if prefix.is_empty() { None } else { Some((prefix, exact)) };
+            }
+            '_' => {
+                return if prefix.is_empty() { None } else { Some((prefix, false)) };
+            }
+            other => prefix.push(other),
+        }
+    }
+    // No wildcard: `x LIKE 'abc'` is equality; a prefix match is a weaker form.
+    if prefix.is_empty() {
+        None
+    } else {
+        Some((prefix, false))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn like_prefixes() {
+        assert_eq!(like_prefix("abc%"), Some(("abc".into(), true)));
+        assert_eq!(like_prefix("abc%%"), Some(("abc".into(), true)));
+        assert_eq!(like_prefix("a\\%b%"), Some(("a%b".into(), true)));
+        assert_eq!(like_prefix("ab%c"), Some(("ab".into(), false)));
+        assert_eq!(like_prefix("ab_"), Some(("ab".into(), false)));
+        assert_eq!(like_prefix("%abc"), None);
+        assert_eq!(like_prefix("abc"), Some(("abc".into(), false)));
+    }
+
+    #[test]
+    fn type_families() {
+        use Builtin::*;
+        assert!(comparable(Some(Int4), Some(Int8)));
+        assert!(comparable(Some(Int8), Some(Numeric)));
+        assert!(comparable(Some(Text), Some(Varchar)));
+        assert!(comparable(Some(Date), Some(Date)));
+        assert!(!comparable(Some(Date), Some(Timestamp)));
+        assert!(!comparable(Some(Timestamp), Some(TimestampTz)));
+        assert!(!comparable(Some(Float8), Some(Float8)));
+        assert!(!comparable(Some(Int4), Some(Text)));
+        assert!(!comparable(Some(Jsonb), Some(Jsonb)));
+        assert!(!comparable(None, Some(Int4)));
+        assert!(!comparable(Some(Uuid), None));
+    }
+
+    #[test]
+    fn btree_strategies_and_commuting() {
+        const NE: i32 = 6;
+        assert_eq!(CmpOp::from_btree_strategy(1, NE), Some(CmpOp::Lt));
+        assert_eq!(CmpOp::from_btree_strategy(3, NE), Some(CmpOp::Eq));
+        assert_eq!(CmpOp::from_btree_strategy(5, NE), Some(CmpOp::Gt));
+        assert_eq!(CmpOp::from_btree_strategy(NE, NE), Some(CmpOp::NotEq));
+        assert_eq!(CmpOp::from_btree_strategy(0, NE), None);
+        assert_eq!(CmpOp::Lt.commute(), CmpOp::Gt);
+        assert_eq!(CmpOp::GtEq.commute(), CmpOp::LtEq);
+        assert_eq!(CmpOp::Eq.commute(), CmpOp::Eq);
+        assert!(CmpOp::Lt.is_range() && !CmpOp::NotEq.is_range());
+    }
+}

@@ -1,0 +1,707 @@
+//! The [`Wrapper`] trait and the FdwRoutine that drives it. Every Postgres
+//! callback is here, once, `pg_guard`ed (errors become Postgres ERRORs,
+//! never panics); a wrapper implements only what is particular to it and
+//! never sees a raw planner or executor node.
+
+use std::ffi::{c_void, CStr, CString};
+
+use pgrx::prelude::*;
+use pgrx::{pg_sys, PgBox};
+use serde::{de::DeserializeOwned, Deserialize, Serialize};
+
+use super::clauses::{self, ClassifyColumn, SlotType};
+use super::explain::Explain;
+use super::filter::Filter;
+use super::modify::{self, IdentityColumns, ModifyOp, ModifyTarget, OldRow, Row};
+use super::parallel::{Participant, SharedCursor};
+use super::params::Operands;
+use super::paths::{self, ParallelUnits, ScanCost};
+use super::scan::{ExecContext, ScanSlot};
+use super::state::{attach_to_context, from_private, to_private};
+use super::upper::{self, UpperQuery, UpperStage};
+use crate::errors::{LakeError, LakeResult, OrReport};
+use crate::pg::nodes;
+
+/// What a wrapper's planning learned about one base relation.
+pub struct Estimate<R> {
+    pub rel: R,
+    /// Rows in the source (before any filter).
+    pub tuples: f64,
+    /// The columns clauses and upper paths may refer to (index = column
+    /// number in [`Filter`] and [`UpperQuery`]).
+    pub columns: Vec<ClassifyColumn>,
+    pub cost: ScanCost,
+    /// None: never parallel.
+    pub parallel: Option<ParallelUnits>,
+}
+
+/// The scan the planner settled on, for the wrapper to turn into its plan.
+pub struct PlannedScan {
+    pub relid: pg_sys::Oid,
+    /// The pushable part of WHERE; operands are slots of the scan's operands.
+    pub filter: Option<Filter>,
+    /// Indexes into the estimate's columns of the columns the query reads.
+    pub needed: Vec<usize>,
+    /// This scan feeds an UPDATE or DELETE of the table: it reads every
+    /// column and gives each row an identity (see [`ScanSlot::set_row_identity`]).
+    pub row_identity: bool,
+    /// Rows the query can use at most, when a LIMIT may be applied at the
+    /// source (one relation, no ORDER BY or grouping, every clause pushed).
+    pub limit: Option<u64>,
+    /// The role whose user mapping the scan uses (the view owner when read
+    /// through a view); INVALID for the current user.
+    pub mapping_user: pg_sys::Oid,
+}
+
+/// Which tables IMPORT FOREIGN SCHEMA asks for.
+pub enum ImportFilter {
+    All,
+    LimitTo(Vec<String>),
+    Except(Vec<String>),
+}
+
+pub struct ImportRequest {
+    pub remote_schema: String,
+    pub local_schema: String,
+    pub filter: ImportFilter,
+}
+
+impl ImportRequest {
+    pub fn wants(&self, table: &str) -> bool {
+        match &self.filter {
+            ImportFilter::All => true,
+            ImportFilter::LimitTo(names) => names.iter().any(|n| n == table),
+            ImportFilter::Except(names) => !names.iter().any(|n| n == table),
+        }
+    }
+}
+
+/// An upper path a wrapper accepts: its estimated rows and costs.
+pub struct UpperEstimate {
+    pub rows: f64,
+    pub startup: f64,
+    pub total: f64,
+}
+
+/// A foreign-data wrapper: what is particular to one kind of source.
+pub trait Wrapper: Sized + 'static {
+    /// What planning keeps about a base relation.
+    type Rel: 'static;
+    /// The plan state (serialised into the plan: survives plan caching).
+    type Plan: Serialize + DeserializeOwned;
+    /// A running scan.
+    type Scan: 'static;
+    /// One statement's changes to one relation.
+    type Modify: 'static;
+
+    /// The statements the wrapper accepts (IsForeignRelUpdatable).
+    const UPDATABLE: &'static [ModifyOp];
+
+    // ---- planning
+    fn estimate(relid: pg_sys::Oid, mapping_user: pg_sys::Oid) -> LakeResult<Estimate<Self::Rel>>;
+    fn plan_scan(rel: &Self::Rel, scan: PlannedScan) -> LakeResult<Self::Plan>;
+    /// Whether a scan of `relid` may run in parallel workers.
+    fn parallel_safe(relid: pg_sys::Oid) -> bool;
+
+    // ---- scanning
+    fn begin_scan(plan: Self::Plan, operands: Operands) -> LakeResult<Self::Scan>;
+    /// EXPLAIN without ANALYZE: plan what can be planned without reading.
+    fn explain_only(scan: &mut Self::Scan, cx: &ExecContext) -> LakeResult<()>;
+    /// Fill `slot` with the next row; false at the end.
+    fn next_row(scan: &mut Self::Scan, cx: &ExecContext, slot: &mut ScanSlot) -> LakeResult<bool>;
+    /// Start over at the next `next_row` (parameters may have changed).
+    fn rescan(scan: &mut Self::Scan);
+    /// Release files and buffers; the state itself goes with the executor's memory.
+    fn end_scan(scan: &mut Self::Scan);
+    fn explain_scan(scan: &Self::Scan, relid: Option<pg_sys::Oid>, out: &mut Explain);
+    /// Whether the leader must read alone (it sees what workers cannot).
+    fn leader_only(scan: &Self::Scan) -> bool;
+    /// Take part in a parallel scan: claim units from the shared cursor.
+    fn join_parallel(scan: &mut Self::Scan, participant: Participant);
+
+    // ---- modifying
+    /// Refuse statements the wrapper cannot run (at plan time).
+    fn plan_modify(op: ModifyOp, on_conflict: bool) -> LakeResult<()>;
+    fn begin_modify(target: ModifyTarget) -> LakeResult<Self::Modify>;
+    fn insert(state: &mut Self::Modify, row: &Row<'_>) -> LakeResult<()>;
+    fn delete(state: &mut Self::Modify, old: &OldRow) -> LakeResult<()>;
+    fn update(state: &mut Self::Modify, old: &OldRow, new: &Row<'_>) -> LakeResult<()>;
+    fn end_modify(state: Self::Modify) -> LakeResult<()>;
+    fn truncate(relid: pg_sys::Oid) -> LakeResult<()>;
+
+    // ---- IMPORT FOREIGN SCHEMA: the CREATE FOREIGN TABLE commands to run.
+    fn import_schema(server: pg_sys::Oid, request: &ImportRequest) -> LakeResult<Vec<String>>;
+
+    // ---- upper paths (aggregates, ORDER BY, LIMIT): declined unless a
+    // wrapper accepts.
+    fn upper_path(_rel: &Self::Rel, _query: &UpperQuery) -> Option<UpperEstimate> {
+        None
+    }
+    /// The plan of an accepted upper path.
+    fn plan_upper(_rel_query: &UpperQuery) -> LakeResult<Self::Plan> {
+        Err(LakeError::internal("this wrapper accepts no upper paths"))
+    }
+}
+
+/// `baserel->fdw_private`: the wrapper's planning state and the columns.
+struct RelState<W: Wrapper> {
+    rel: W::Rel,
+    columns: Vec<ClassifyColumn>,
+    cost: ScanCost,
+    parallel: Option<ParallelUnits>,
+}
+
+/// `ForeignScan.fdw_private`: the wrapper's plan and what the operands are.
+#[derive(Serialize, Deserialize)]
+struct ScanEnvelope<P> {
+    plan: P,
+    slot_types: Vec<SlotType>,
+    constant_operands: bool,
+}
+
+/// An accepted upper path's private state.
+#[derive(Serialize, Deserialize)]
+struct UpperEnvelope {
+    query: UpperQuery,
+}
+
+/// `ResultRelInfo.ri_FdwState`.
+struct ModifyState<W: Wrapper> {
+    state: Option<W::Modify>,
+    ids: Option<IdentityColumns>,
+    tupdesc: pg_sys::TupleDesc,
+}
+
+/// The FdwRoutine node of wrapper `W` (what its handler returns).
+pub fn handler<W: Wrapper>() -> pg_sys::Datum {
+    // SAFETY: a zeroed FdwRoutine node in the current memory context, which
+    // Postgres copies or keeps as the handler's result.
+    let mut r = unsafe { PgBox::<pg_sys::FdwRoutine>::alloc_node(pg_sys::NodeTag::T_FdwRoutine) };
+    r.GetForeignRelSize = Some(get_foreign_rel_size::<W>);
+    r.GetForeignPaths = Some(get_foreign_paths::<W>);
+    r.GetForeignPlan = Some(get_foreign_plan::<W>);
+    r.GetForeignUpperPaths = Some(get_foreign_upper_paths::<W>);
+    r.BeginForeignScan = Some(begin_foreign_scan::<W>);
+    r.IterateForeignScan = Some(iterate_foreign_scan::<W>);
+    r.ReScanForeignScan = Some(rescan_foreign_scan::<W>);
+    r.EndForeignScan = Some(end_foreign_scan::<W>);
+    r.ExplainForeignScan = Some(explain_foreign_scan::<W>);
+    r.ImportForeignSchema = Some(import_foreign_schema::<W>);
+    r.IsForeignRelUpdatable = Some(is_foreign_rel_updatable::<W>);
+    r.PlanForeignModify = Some(plan_foreign_modify::<W>);
+    r.BeginForeignModify = Some(begin_foreign_modify::<W>);
+    r.ExecForeignInsert = Some(exec_foreign_insert::<W>);
+    r.ExecForeignUpdate = Some(exec_foreign_update::<W>);
+    r.ExecForeignDelete = Some(exec_foreign_delete::<W>);
+    r.EndForeignModify = Some(end_foreign_modify::<W>);
+    r.BeginForeignInsert = Some(begin_foreign_insert::<W>);
+    r.EndForeignInsert = Some(end_foreign_insert::<W>);
+    r.ExecForeignTruncate = Some(exec_foreign_truncate::<W>);
+    r.AddForeignUpdateTargets = Some(add_foreign_update_targets);
+    r.IsForeignScanParallelSafe = Some(is_foreign_scan_parallel_safe::<W>);
+    r.EstimateDSMForeignScan = Some(estimate_dsm_foreign_scan);
+    r.InitializeDSMForeignScan = Some(initialize_dsm_foreign_scan::<W>);
+    r.ReInitializeDSMForeignScan = Some(reinitialize_dsm_foreign_scan::<W>);
+    r.InitializeWorkerForeignScan = Some(initialize_worker_foreign_scan::<W>);
+    pg_sys::Datum::from(r.into_pg())
+}
+
+/// Declare the SQL-callable handler function of a wrapper:
+/// `fdw_handler!(iceberg_fdw_handler, pg_finfo_iceberg_fdw_handler, Iceberg)`.
+#[macro_export]
+macro_rules! fdw_handler {
+    ($name:ident, $finfo:ident, $wrapper:ty) => {
+        #[no_mangle]
+        pub extern "C" fn $finfo() -> &'static ::pgrx::pg_sys::Pg_finfo_record {
+            const V1: ::pgrx::pg_sys::Pg_finfo_record = ::pgrx::pg_sys::Pg_finfo_record { api_version: 1 };
+            &V1
+        }
+
+        #[no_mangle]
+        #[::pgrx::pg_guard]
+        pub unsafe extern "C-unwind" fn $name(_fcinfo: ::pgrx::pg_sys::FunctionCallInfo) -> ::pgrx::pg_sys::Datum {
+            $crate::fdw::routine::handler::<$wrapper>()
+        }
+    };
+}
+
+// ------------------------------------------------------------------ planning
+
+#[pg_guard]
+unsafe extern "C-unwind" fn get_foreign_rel_size<W: Wrapper>(
+    root: *mut pg_sys::PlannerInfo,
+    baserel: *mut pg_sys::RelOptInfo,
+    foreigntableid: pg_sys::Oid,
+) {
+    let estimate = W::estimate(foreigntableid, (*baserel).userid).or_report();
+    let selectivity = paths::restriction_selectivity(root, baserel);
+    (*baserel).tuples = estimate.tuples;
+    (*baserel).rows = (estimate.tuples * selectivity).round().max(1.0);
+    let state = RelState::<W> {
+        rel: estimate.rel,
+        columns: estimate.columns,
+        cost: estimate.cost,
+        parallel: estimate.parallel,
+    };
+    (*baserel).fdw_private = attach_to_context(pg_sys::CurrentMemoryContext, state) as *mut c_void;
+}
+
+unsafe fn rel_state<'a, W: Wrapper>(rel: *mut pg_sys::RelOptInfo) -> &'a RelState<W> {
+    &*((*rel).fdw_private as *mut RelState<W>)
+}
+
+#[pg_guard]
+unsafe extern "C-unwind" fn get_foreign_paths<W: Wrapper>(
+    root: *mut pg_sys::PlannerInfo,
+    baserel: *mut pg_sys::RelOptInfo,
+    _foreigntableid: pg_sys::Oid,
+) {
+    let state = rel_state::<W>(baserel);
+    paths::add_scan_paths(root, baserel, state.cost, state.parallel);
+}
+
+#[pg_guard]
+unsafe extern "C-unwind" fn get_foreign_plan<W: Wrapper>(
+    root: *mut pg_sys::PlannerInfo,
+    foreignrel: *mut pg_sys::RelOptInfo,
+    foreigntableid: pg_sys::Oid,
+    best_path: *mut pg_sys::ForeignPath,
+    tlist: *mut pg_sys::List,
+    scan_clauses: *mut pg_sys::List,
+    outer_plan: *mut pg_sys::Plan,
+) -> *mut pg_sys::ForeignScan {
+    if (*foreignrel).reloptkind == pg_sys::RelOptKind::RELOPT_UPPER_REL {
+        return upper_plan::<W>(foreignrel, best_path, tlist, outer_plan);
+    }
+    let state = rel_state::<W>(foreignrel);
+    let varno = (*foreignrel).relid;
+    let classified = clauses::classify_restrictions(foreignrel, state.columns.clone());
+    let row_identity = paths::feeds_update_or_delete(root, varno);
+    let needed: Vec<usize> = match clauses::used_attnums(foreignrel, varno).filter(|_| !row_identity) {
+        Some(attnums) => (0..state.columns.len()).filter(|i| attnums.contains(&state.columns[*i].attnum)).collect(),
+        None => (0..state.columns.len()).collect(),
+    };
+    let classifier = classified.classifier;
+    let planned = PlannedScan {
+        relid: foreigntableid,
+        filter: classified.filter,
+        needed,
+        row_identity,
+        limit: paths::pushable_limit(root, classified.all_translated && !row_identity),
+        mapping_user: (*foreignrel).userid,
+    };
+    let envelope = ScanEnvelope {
+        plan: W::plan_scan(&state.rel, planned).or_report(),
+        slot_types: classifier.slot_types.clone(),
+        constant_operands: classifier.constant_operands,
+    };
+    let fdw_exprs =
+        nodes::list_of(classifier.operands.iter().map(|op| pg_sys::copyObjectImpl(*op as *const c_void)));
+    let private = to_private(&envelope).or_report();
+    // Every clause stays a local qual too: pushed filters only prune.
+    let quals = pg_sys::extract_actual_clauses(scan_clauses, false);
+    pg_sys::make_foreignscan(
+        tlist,
+        quals,
+        varno,
+        fdw_exprs,
+        private,
+        std::ptr::null_mut(),
+        std::ptr::null_mut(),
+        outer_plan,
+    )
+}
+
+/// The plan of an accepted upper path: a scan with no base relation whose
+/// rows are the upper relation's target list.
+unsafe fn upper_plan<W: Wrapper>(
+    upperrel: *mut pg_sys::RelOptInfo,
+    best_path: *mut pg_sys::ForeignPath,
+    tlist: *mut pg_sys::List,
+    outer_plan: *mut pg_sys::Plan,
+) -> *mut pg_sys::ForeignScan {
+    let upper: UpperEnvelope = from_private((*best_path).fdw_private).or_report();
+    let envelope = ScanEnvelope { plan: W::plan_upper(&upper.query).or_report(), slot_types: Vec::new(), constant_operands: true };
+    let private = to_private(&envelope).or_report();
+    let scan_tlist = pg_sys::add_to_flat_tlist(std::ptr::null_mut(), (*(*upperrel).reltarget).exprs);
+    pg_sys::make_foreignscan(
+        tlist,
+        std::ptr::null_mut(),
+        0,
+        std::ptr::null_mut(),
+        private,
+        scan_tlist,
+        std::ptr::null_mut(),
+        outer_plan,
+    )
+}
+
+#[pg_guard]
+unsafe extern "C-unwind" fn get_foreign_upper_paths<W: Wrapper>(
+    root: *mut pg_sys::PlannerInfo,
+    stage: pg_sys::UpperRelationKind::Type,
+    input_rel: *mut pg_sys::RelOptInfo,
+    output_rel: *mut pg_sys::RelOptInfo,
+    _extra: *mut c_void,
+) {
+    let stage = match stage {
+        pg_sys::UpperRelationKind::UPPERREL_GROUP_AGG => UpperStage::Grouping,
+        pg_sys::UpperRelationKind::UPPERREL_ORDERED => UpperStage::Ordered,
+        pg_sys::UpperRelationKind::UPPERREL_FINAL => UpperStage::Final,
+        _ => return,
+    };
+    // Only directly over one of this wrapper's base relations, alone in the query.
+    if input_rel.is_null()
+        || (*input_rel).reloptkind != pg_sys::RelOptKind::RELOPT_BASEREL
+        || (*input_rel).fdw_private.is_null()
+        || pg_sys::bms_num_members((*root).all_baserels) != 1
+    {
+        return;
+    }
+    let state = rel_state::<W>(input_rel);
+    let classified = clauses::classify_restrictions(input_rel, state.columns.clone());
+    let raw = super::upper_query::raw_query(root, (*input_rel).relid, &state.columns, classified.all_translated);
+    let Ok(query) = upper::classify(stage, &raw) else { return };
+    let Some(estimate) = W::upper_path(&state.rel, &query) else { return };
+    let private = to_private(&UpperEnvelope { query }).or_report();
+    let pathkeys = if stage == UpperStage::Grouping { std::ptr::null_mut() } else { (*root).query_pathkeys };
+    let path = pg_sys::create_foreign_upper_path(
+        root,
+        output_rel,
+        (*output_rel).reltarget,
+        estimate.rows,
+        estimate.startup,
+        estimate.total,
+        pathkeys,
+        std::ptr::null_mut(),
+        private,
+    );
+    pg_sys::add_path(output_rel, path as *mut pg_sys::Path);
+}
+
+// ------------------------------------------------------------------ scanning
+
+unsafe fn scan_state<'a, W: Wrapper>(node: *mut pg_sys::ForeignScanState) -> &'a mut W::Scan {
+    &mut *((*node).fdw_state as *mut W::Scan)
+}
+
+#[pg_guard]
+unsafe extern "C-unwind" fn begin_foreign_scan<W: Wrapper>(node: *mut pg_sys::ForeignScanState, eflags: i32) {
+    let plan = (*node).ss.ps.plan as *mut pg_sys::ForeignScan;
+    let envelope: ScanEnvelope<W::Plan> = from_private((*plan).fdw_private).or_report();
+    let operands = Operands::init(
+        (*plan).fdw_exprs,
+        node as *mut pg_sys::PlanState,
+        envelope.slot_types,
+        envelope.constant_operands,
+    );
+    let scan = W::begin_scan(envelope.plan, operands).or_report();
+    let query_cxt = (*(*node).ss.ps.state).es_query_cxt;
+    let scan = attach_to_context(query_cxt, scan);
+    (*node).fdw_state = scan as *mut c_void;
+    if eflags & pg_sys::EXEC_FLAG_EXPLAIN_ONLY as i32 != 0 {
+        let cx = ExecContext::new((*node).ss.ps.ps_ExprContext);
+        W::explain_only(&mut *scan, &cx).or_report();
+    }
+}
+
+#[pg_guard]
+unsafe extern "C-unwind" fn iterate_foreign_scan<W: Wrapper>(
+    node: *mut pg_sys::ForeignScanState,
+) -> *mut pg_sys::TupleTableSlot {
+    let slot = (*node).ss.ss_ScanTupleSlot;
+    let cx = ExecContext::new((*node).ss.ps.ps_ExprContext);
+    let mut scan_slot = ScanSlot::new(slot);
+    if !W::next_row(scan_state::<W>(node), &cx, &mut scan_slot).or_report() {
+        pg_sys::ExecClearTuple(slot);
+    }
+    slot
+}
+
+#[pg_guard]
+unsafe extern "C-unwind" fn rescan_foreign_scan<W: Wrapper>(node: *mut pg_sys::ForeignScanState) {
+    W::rescan(scan_state::<W>(node));
+}
+
+#[pg_guard]
+unsafe extern "C-unwind" fn end_foreign_scan<W: Wrapper>(node: *mut pg_sys::ForeignScanState) {
+    if !(*node).fdw_state.is_null() {
+        W::end_scan(scan_state::<W>(node));
+    }
+}
+
+#[pg_guard]
+unsafe extern "C-unwind" fn explain_foreign_scan<W: Wrapper>(
+    node: *mut pg_sys::ForeignScanState,
+    es: *mut pg_sys::ExplainState,
+) {
+    let rel = (*node).ss.ss_currentRelation;
+    let relid = (!rel.is_null()).then(|| (*rel).rd_id);
+    let mut out = Explain::new(es);
+    W::explain_scan(scan_state::<W>(node), relid, &mut out);
+}
+
+#[pg_guard]
+unsafe extern "C-unwind" fn is_foreign_scan_parallel_safe<W: Wrapper>(
+    _root: *mut pg_sys::PlannerInfo,
+    _rel: *mut pg_sys::RelOptInfo,
+    rte: *mut pg_sys::RangeTblEntry,
+) -> bool {
+    W::parallel_safe((*rte).relid)
+}
+
+#[pg_guard]
+unsafe extern "C-unwind" fn estimate_dsm_foreign_scan(
+    _node: *mut pg_sys::ForeignScanState,
+    _pcxt: *mut pg_sys::ParallelContext,
+) -> pg_sys::Size {
+    std::mem::size_of::<SharedCursor>() as pg_sys::Size
+}
+
+#[pg_guard]
+unsafe extern "C-unwind" fn initialize_dsm_foreign_scan<W: Wrapper>(
+    node: *mut pg_sys::ForeignScanState,
+    _pcxt: *mut pg_sys::ParallelContext,
+    coordinate: *mut c_void,
+) {
+    let scan = scan_state::<W>(node);
+    let shared = coordinate as *mut SharedCursor;
+    std::ptr::write(shared, SharedCursor::new(W::leader_only(scan)));
+    // The DSM segment stays mapped until the scan ends, which is as long as
+    // the scan state can use it.
+    W::join_parallel(scan, Participant { cursor: &*shared, is_worker: false });
+}
+
+#[pg_guard]
+unsafe extern "C-unwind" fn reinitialize_dsm_foreign_scan<W: Wrapper>(
+    node: *mut pg_sys::ForeignScanState,
+    _pcxt: *mut pg_sys::ParallelContext,
+    coordinate: *mut c_void,
+) {
+    (*(coordinate as *const SharedCursor)).reset();
+    W::rescan(scan_state::<W>(node));
+}
+
+#[pg_guard]
+unsafe extern "C-unwind" fn initialize_worker_foreign_scan<W: Wrapper>(
+    node: *mut pg_sys::ForeignScanState,
+    _toc: *mut pg_sys::shm_toc,
+    coordinate: *mut c_void,
+) {
+    let cursor = &*(coordinate as *const SharedCursor);
+    W::join_parallel(scan_state::<W>(node), Participant { cursor, is_worker: true });
+}
+
+// ------------------------------------------------------------------ modifying
+
+#[pg_guard]
+unsafe extern "C-unwind" fn add_foreign_update_targets(
+    root: *mut pg_sys::PlannerInfo,
+    rtindex: pg_sys::Index,
+    target_rte: *mut pg_sys::RangeTblEntry,
+    _target_relation: pg_sys::Relation,
+) {
+    modify::add_row_identity(root, rtindex, target_rte);
+}
+
+#[pg_guard]
+unsafe extern "C-unwind" fn is_foreign_rel_updatable<W: Wrapper>(_rel: pg_sys::Relation) -> i32 {
+    let mut mask = 0;
+    for op in W::UPDATABLE {
+        mask |= match op {
+            ModifyOp::Insert => 1 << pg_sys::CmdType::CMD_INSERT,
+            ModifyOp::Update => 1 << pg_sys::CmdType::CMD_UPDATE,
+            ModifyOp::Delete => 1 << pg_sys::CmdType::CMD_DELETE,
+            ModifyOp::Other => 0,
+        };
+    }
+    mask
+}
+
+#[pg_guard]
+unsafe extern "C-unwind" fn plan_foreign_modify<W: Wrapper>(
+    _root: *mut pg_sys::PlannerInfo,
+    plan: *mut pg_sys::ModifyTable,
+    _result_relation: pg_sys::Index,
+    _subplan_index: i32,
+) -> *mut pg_sys::List {
+    let on_conflict = (*plan).onConflictAction != pg_sys::OnConflictAction::ONCONFLICT_NONE;
+    W::plan_modify(ModifyOp::of((*plan).operation), on_conflict).or_report();
+    std::ptr::null_mut()
+}
+
+unsafe fn attach_modify<W: Wrapper>(
+    estate: *mut pg_sys::EState,
+    rinfo: *mut pg_sys::ResultRelInfo,
+    op: ModifyOp,
+    ids: Option<IdentityColumns>,
+) {
+    let desc = (*rinfo).ri_RelationDesc;
+    let target = ModifyTarget { relid: (*desc).rd_id, op, attrs: modify::attrs_of((*desc).rd_att) };
+    let state = W::begin_modify(target).or_report();
+    if let Some(ids) = ids {
+        if ids.ctid <= 0 || ids.wholerow <= 0 {
+            LakeError::internal("UPDATE/DELETE plan lacks the row identity columns").report();
+        }
+    }
+    let state = ModifyState::<W> { state: Some(state), ids, tupdesc: (*desc).rd_att };
+    (*rinfo).ri_FdwState = attach_to_context((*estate).es_query_cxt, state) as *mut c_void;
+}
+
+unsafe fn modify_state<'a, W: Wrapper>(rinfo: *mut pg_sys::ResultRelInfo) -> Option<&'a mut ModifyState<W>> {
+    ((*rinfo).ri_FdwState as *mut ModifyState<W>).as_mut()
+}
+
+#[pg_guard]
+unsafe extern "C-unwind" fn begin_foreign_modify<W: Wrapper>(
+    mtstate: *mut pg_sys::ModifyTableState,
+    rinfo: *mut pg_sys::ResultRelInfo,
+    _fdw_private: *mut pg_sys::List,
+    _subplan_index: i32,
+    eflags: i32,
+) {
+    if eflags & pg_sys::EXEC_FLAG_EXPLAIN_ONLY as i32 != 0 {
+        return;
+    }
+    let op = ModifyOp::of((*mtstate).operation);
+    let ids = matches!(op, ModifyOp::Update | ModifyOp::Delete).then(|| modify::identity_columns(mtstate));
+    attach_modify::<W>((*mtstate).ps.state, rinfo, op, ids);
+}
+
+#[pg_guard]
+unsafe extern "C-unwind" fn begin_foreign_insert<W: Wrapper>(
+    mtstate: *mut pg_sys::ModifyTableState,
+    rinfo: *mut pg_sys::ResultRelInfo,
+) {
+    attach_modify::<W>((*mtstate).ps.state, rinfo, ModifyOp::Insert, None);
+}
+
+#[pg_guard]
+unsafe extern "C-unwind" fn exec_foreign_insert<W: Wrapper>(
+    _estate: *mut pg_sys::EState,
+    rinfo: *mut pg_sys::ResultRelInfo,
+    slot: *mut pg_sys::TupleTableSlot,
+    _plan_slot: *mut pg_sys::TupleTableSlot,
+) -> *mut pg_sys::TupleTableSlot {
+    if let Some(ModifyState { state: Some(state), ids: None, .. }) = modify_state::<W>(rinfo) {
+        W::insert(state, &modify::row_of(slot)).or_report();
+    }
+    slot
+}
+
+/// The old row of an UPDATE/DELETE, or an ERROR.
+unsafe fn old_row_of<W: Wrapper>(m: &ModifyState<W>, plan_slot: *mut pg_sys::TupleTableSlot) -> Option<OldRow> {
+    let ids = m.ids?;
+    Some(modify::old_row(plan_slot, ids, m.tupdesc).map_err(LakeError::internal).or_report())
+}
+
+#[pg_guard]
+unsafe extern "C-unwind" fn exec_foreign_delete<W: Wrapper>(
+    _estate: *mut pg_sys::EState,
+    rinfo: *mut pg_sys::ResultRelInfo,
+    slot: *mut pg_sys::TupleTableSlot,
+    plan_slot: *mut pg_sys::TupleTableSlot,
+) -> *mut pg_sys::TupleTableSlot {
+    if let Some(m) = modify_state::<W>(rinfo) {
+        if let Some(old) = old_row_of(m, plan_slot) {
+            if let Some(state) = m.state.as_mut() {
+                W::delete(state, &old).or_report();
+            }
+            // DELETE … RETURNING returns the old row.
+            modify::store_old_row(slot, &old);
+        }
+    }
+    slot
+}
+
+#[pg_guard]
+unsafe extern "C-unwind" fn exec_foreign_update<W: Wrapper>(
+    _estate: *mut pg_sys::EState,
+    rinfo: *mut pg_sys::ResultRelInfo,
+    slot: *mut pg_sys::TupleTableSlot,
+    plan_slot: *mut pg_sys::TupleTableSlot,
+) -> *mut pg_sys::TupleTableSlot {
+    if let Some(m) = modify_state::<W>(rinfo) {
+        if let Some(old) = old_row_of(m, plan_slot) {
+            if let Some(state) = m.state.as_mut() {
+                W::update(state, &old, &modify::row_of(slot)).or_report();
+            }
+        }
+    }
+    slot
+}
+
+unsafe fn end_modify<W: Wrapper>(rinfo: *mut pg_sys::ResultRelInfo) {
+    if let Some(state) = modify_state::<W>(rinfo).and_then(|m| m.state.take()) {
+        W::end_modify(state).or_report();
+    }
+}
+
+#[pg_guard]
+unsafe extern "C-unwind" fn end_foreign_modify<W: Wrapper>(_estate: *mut pg_sys::EState, rinfo: *mut pg_sys::ResultRelInfo) {
+    end_modify::<W>(rinfo);
+}
+
+#[pg_guard]
+unsafe extern "C-unwind" fn end_foreign_insert<W: Wrapper>(_estate: *mut pg_sys::EState, rinfo: *mut pg_sys::ResultRelInfo) {
+    end_modify::<W>(rinfo);
+}
+
+#[pg_guard]
+unsafe extern "C-unwind" fn exec_foreign_truncate<W: Wrapper>(
+    rels: *mut pg_sys::List,
+    _behavior: pg_sys::DropBehavior::Type,
+    _restart_seqs: bool,
+) {
+    for relid in modify::truncated_relations(rels) {
+        W::truncate(relid).or_report();
+    }
+}
+
+// ------------------------------------------------------------------ import
+
+#[pg_guard]
+unsafe extern "C-unwind" fn import_foreign_schema<W: Wrapper>(
+    stmt: *mut pg_sys::ImportForeignSchemaStmt,
+    server_oid: pg_sys::Oid,
+) -> *mut pg_sys::List {
+    let names = || -> Vec<String> {
+        nodes::ptrs::<pg_sys::RangeVar>((*stmt).table_list)
+            .into_iter()
+            .map(|rv| CStr::from_ptr((*rv).relname).to_string_lossy().into_owned())
+            .collect()
+    };
+    let filter = match (*stmt).list_type {
+        pg_sys::ImportForeignSchemaType::FDW_IMPORT_SCHEMA_LIMIT_TO => ImportFilter::LimitTo(names()),
+        pg_sys::ImportForeignSchemaType::FDW_IMPORT_SCHEMA_EXCEPT => ImportFilter::Except(names()),
+        _ => ImportFilter::All,
+    };
+    let request = ImportRequest {
+        remote_schema: CStr::from_ptr((*stmt).remote_schema).to_string_lossy().into_owned(),
+        local_schema: CStr::from_ptr((*stmt).local_schema).to_string_lossy().into_owned(),
+        filter,
+    };
+    let commands = W::import_schema(server_oid, &request).or_report();
+    nodes::list_of(commands.into_iter().map(|cmd| {
+        let c = CString::new(cmd).unwrap_or_default();
+        pg_sys::pstrdup(c.as_ptr())
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{ImportFilter, ImportRequest};
+
+    fn request(filter: ImportFilter) -> ImportRequest {
+        ImportRequest { remote_schema: "ns".into(), local_schema: "public".into(), filter }
+    }
+
+    #[test]
+    fn import_filters() {
+        assert!(request(ImportFilter::All).wants("t"));
+        let limit = request(ImportFilter::LimitTo(vec!["a".into(), "b".into()]));
+        assert!(limit.wants("a") && limit.wants("b") && !limit.wants("c"));
+        let except = request(ImportFilter::Except(vec!["a".into()]));
+        assert!(!except.wants("a") && except.wants("c"));
+    }
+}

@@ -1,0 +1,324 @@
+//! Upper-path scaffolding (aggregates, GROUP BY, ORDER BY, LIMIT over one
+//! foreign relation): what Postgres asks in GetForeignUpperPaths, described
+//! neutrally so a wrapper can accept the part it can compute at its source
+//! or decline. Pure logic: no pgrx. The extraction from Postgres' Query is
+//! in `upper_query`.
+
+use serde::{Deserialize, Serialize};
+
+/// Which upper relation Postgres is building.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum UpperStage {
+    /// Grouping and aggregation (UPPERREL_GROUP_AGG).
+    Grouping,
+    /// ORDER BY (UPPERREL_ORDERED).
+    Ordered,
+    /// LIMIT / OFFSET and the final target list (UPPERREL_FINAL).
+    Final,
+}
+
+/// An expression of the query, as far as the classification cares.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RawExpr {
+    /// A column of the foreign relation (index into the wrapper's columns).
+    Column(usize),
+    /// An aggregate call.
+    Aggregate(RawAggregate),
+    /// A constant.
+    Const,
+    /// Anything else (operators, functions, other relations' columns).
+    Other,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct RawAggregate {
+    /// The aggregate function's name (`count`, `sum`, ...), in pg_catalog.
+    pub name: String,
+    /// Whether the function lives in pg_catalog (user aggregates are never pushed).
+    pub builtin: bool,
+    pub star: bool,
+    pub args: Vec<RawExpr>,
+    pub distinct: bool,
+    /// `FILTER (WHERE ...)` or an ordered-set `ORDER BY` inside the call.
+    pub filter_or_order: bool,
+}
+
+/// One ORDER BY key: which output column, and how.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RawSortKey {
+    /// Index into the target list.
+    pub target: usize,
+    pub descending: bool,
+    pub nulls_first: bool,
+    /// The sort operator is the type's default btree ordering.
+    pub default_ordering: bool,
+}
+
+/// The query over one foreign relation, in raw form.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct RawQuery {
+    /// The target list, in output order.
+    pub targets: Vec<RawExpr>,
+    /// GROUP BY, as indexes into the target list.
+    pub group_by: Vec<usize>,
+    pub has_grouping_sets: bool,
+    pub has_having: bool,
+    pub has_distinct: bool,
+    pub has_window_functions: bool,
+    pub sort: Vec<RawSortKey>,
+    /// LIMIT: None for none; Some(None) when it is not a constant.
+    pub limit: Option<Option<i64>>,
+    /// OFFSET, as for limit.
+    pub offset: Option<Option<i64>>,
+    /// Every WHERE clause of the relation was pushed (else aggregates and
+    /// LIMIT would be computed over the wrong rows).
+    pub all_clauses_pushed: bool,
+}
+
+/// Aggregate functions a wrapper may be asked to compute.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum AggFunc {
+    CountStar,
+    Count,
+    Sum,
+    Min,
+    Max,
+    Avg,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Aggregate {
+    pub func: AggFunc,
+    /// The aggregated column (None for `count(*)`).
+    pub column: Option<usize>,
+    pub distinct: bool,
+}
+
+/// One output column of the upper relation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Output {
+    Column(usize),
+    Aggregate(Aggregate),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SortKey {
+    /// Index into `outputs`.
+    pub output: usize,
+    pub descending: bool,
+    pub nulls_first: bool,
+}
+
+/// The neutral description a wrapper accepts or declines.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UpperQuery {
+    pub stage: UpperStage,
+    pub outputs: Vec<Output>,
+    /// Indexes into `outputs` of the GROUP BY columns.
+    pub group_by: Vec<usize>,
+    /// Whether the query aggregates (GROUP BY or aggregates in the output).
+    pub grouped: bool,
+    pub order_by: Vec<SortKey>,
+    pub limit: Option<i64>,
+    pub offset: i64,
+}
+
+/// Why the upper part stays with Postgres (for debugging and tests).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Declined(pub &'static str);
+
+fn aggregate(raw: &RawAggregate) -> Result<Aggregate, Declined> {
+    if !raw.builtin {
+        return Err(Declined("aggregate is not a builtin"));
+    }
+    if raw.filter_or_order {
+        return Err(Declined("aggregate has FILTER or ORDER BY"));
+    }
+    let column = match raw.args.as_slice() {
+        [] => None,
+        [RawExpr::Column(c)] => Some(*c),
+        _ => return Err(Declined("aggregate argument is not a plain column")),
+    };
+    let func = match (raw.name.as_str(), raw.star, column) {
+        ("count", true, None) => AggFunc::CountStar,
+        ("count", false, Some(_)) => AggFunc::Count,
+        ("sum", false, Some(_)) => AggFunc::Sum,
+        ("min", false, Some(_)) => AggFunc::Min,
+        ("max", false, Some(_)) => AggFunc::Max,
+        ("avg", false, Some(_)) => AggFunc::Avg,
+        _ => return Err(Declined("aggregate function not supported")),
+    };
+    if raw.distinct && func == AggFunc::CountStar {
+        return Err(Declined("DISTINCT on count(*)"));
+    }
+    Ok(Aggregate { func, column, distinct: raw.distinct })
+}
+
+/// Classify `raw` at `stage`.
+pub fn classify(stage: UpperStage, raw: &RawQuery) -> Result<UpperQuery, Declined> {
+    if !raw.all_clauses_pushed {
+        return Err(Declined("a WHERE clause stays with Postgres"));
+    }
+    if raw.has_grouping_sets || raw.has_having || raw.has_distinct || raw.has_window_functions {
+        return Err(Declined("grouping sets, HAVING, DISTINCT or window functions"));
+    }
+    let mut outputs = Vec::with_capacity(raw.targets.len());
+    for target in &raw.targets {
+        outputs.push(match target {
+            RawExpr::Column(c) => Output::Column(*c),
+            RawExpr::Aggregate(a) => Output::Aggregate(aggregate(a)?),
+            RawExpr::Const | RawExpr::Other => return Err(Declined("output is not a column or aggregate")),
+        });
+    }
+    let has_aggregates = outputs.iter().any(|o| matches!(o, Output::Aggregate(_)));
+    let grouped = has_aggregates || !raw.group_by.is_empty();
+    for g in &raw.group_by {
+        if !matches!(outputs.get(*g), Some(Output::Column(_))) {
+            return Err(Declined("GROUP BY key is not a plain column"));
+        }
+    }
+    if grouped {
+        // Every plain output column must be a grouping key.
+        for (i, o) in outputs.iter().enumerate() {
+            if matches!(o, Output::Column(_)) && !raw.group_by.contains(&i) {
+                return Err(Declined("output column is neither grouped nor aggregated"));
+            }
+        }
+    }
+    let mut order_by = Vec::new();
+    if stage != UpperStage::Grouping {
+        for key in &raw.sort {
+            if !key.default_ordering || key.target >= outputs.len() {
+                return Err(Declined("ORDER BY key is not a default ordering of an output"));
+            }
+            order_by.push(SortKey { output: key.target, descending: key.descending, nulls_first: key.nulls_first });
+        }
+    }
+    let (mut limit, mut offset) = (None, 0);
+    if stage == UpperStage::Final {
+        match raw.limit {
+            None => {}
+            Some(Some(n)) if n >= 0 => limit = Some(n),
+            Some(_) => return Err(Declined("LIMIT is not a constant")),
+        }
+        match raw.offset {
+            None => {}
+            Some(Some(n)) if n >= 0 => offset = n,
+            Some(_) => return Err(Declined("OFFSET is not a constant")),
+        }
+    }
+    if stage == UpperStage::Grouping && !grouped {
+        return Err(Declined("nothing to group"));
+    }
+    Ok(UpperQuery { stage, outputs, group_by: raw.group_by.clone(), grouped, order_by, limit, offset })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn agg(name: &str, args: Vec<RawExpr>) -> RawExpr {
+        RawExpr::Aggregate(RawAggregate {
+            name: name.into(),
+            builtin: true,
+            star: false,
+            args,
+            distinct: false,
+            filter_or_order: false,
+        })
+    }
+
+    fn count_star() -> RawExpr {
+        RawExpr::Aggregate(RawAggregate {
+            name: "count".into(),
+            builtin: true,
+            star: true,
+            args: vec![],
+            distinct: false,
+            filter_or_order: false,
+        })
+    }
+
+    fn query(targets: Vec<RawExpr>, group_by: Vec<usize>) -> RawQuery {
+        RawQuery { targets, group_by, all_clauses_pushed: true, ..Default::default() }
+    }
+
+    #[test]
+    fn group_by_with_aggregates() {
+        let raw = query(vec![RawExpr::Column(2), count_star(), agg("sum", vec![RawExpr::Column(4)])], vec![0]);
+        let q = classify(UpperStage::Grouping, &raw).unwrap();
+        assert!(q.grouped);
+        assert_eq!(q.group_by, vec![0]);
+        assert_eq!(
+            q.outputs,
+            vec![
+                Output::Column(2),
+                Output::Aggregate(Aggregate { func: AggFunc::CountStar, column: None, distinct: false }),
+                Output::Aggregate(Aggregate { func: AggFunc::Sum, column: Some(4), distinct: false }),
+            ]
+        );
+    }
+
+    #[test]
+    fn declines_what_it_cannot_describe() {
+        let ungrouped = query(vec![RawExpr::Column(1), count_star()], vec![]);
+        assert_eq!(
+            classify(UpperStage::Grouping, &ungrouped),
+            Err(Declined("output column is neither grouped nor aggregated"))
+        );
+        let expr_arg = query(vec![agg("sum", vec![RawExpr::Other])], vec![]);
+        assert!(classify(UpperStage::Grouping, &expr_arg).is_err());
+        let user_agg = RawExpr::Aggregate(RawAggregate {
+            name: "sum".into(),
+            builtin: false,
+            star: false,
+            args: vec![RawExpr::Column(0)],
+            distinct: false,
+            filter_or_order: false,
+        });
+        assert!(classify(UpperStage::Grouping, &query(vec![user_agg], vec![])).is_err());
+        assert!(classify(UpperStage::Grouping, &query(vec![agg("stddev", vec![RawExpr::Column(0)])], vec![])).is_err());
+        let mut having = query(vec![count_star()], vec![]);
+        having.has_having = true;
+        assert!(classify(UpperStage::Grouping, &having).is_err());
+        let mut local_where = query(vec![count_star()], vec![]);
+        local_where.all_clauses_pushed = false;
+        assert_eq!(classify(UpperStage::Grouping, &local_where), Err(Declined("a WHERE clause stays with Postgres")));
+        // Nothing to group: a plain column list is not a grouping stage.
+        assert!(classify(UpperStage::Grouping, &query(vec![RawExpr::Column(0)], vec![])).is_err());
+    }
+
+    #[test]
+    fn order_by_and_limit_at_their_stages() {
+        let mut raw = query(vec![RawExpr::Column(0), RawExpr::Column(3)], vec![]);
+        raw.sort = vec![RawSortKey { target: 1, descending: true, nulls_first: true, default_ordering: true }];
+        raw.limit = Some(Some(10));
+        raw.offset = Some(Some(5));
+        let ordered = classify(UpperStage::Ordered, &raw).unwrap();
+        assert_eq!(ordered.order_by, vec![SortKey { output: 1, descending: true, nulls_first: true }]);
+        assert_eq!(ordered.limit, None);
+        let last = classify(UpperStage::Final, &raw).unwrap();
+        assert_eq!((last.limit, last.offset), (Some(10), 5));
+        raw.limit = Some(None);
+        assert_eq!(classify(UpperStage::Final, &raw), Err(Declined("LIMIT is not a constant")));
+        raw.limit = None;
+        raw.sort[0].default_ordering = false;
+        assert!(classify(UpperStage::Ordered, &raw).is_err());
+    }
+
+    #[test]
+    fn distinct_aggregates() {
+        let mut a = RawAggregate {
+            name: "count".into(),
+            builtin: true,
+            star: false,
+            args: vec![RawExpr::Column(1)],
+            distinct: true,
+            filter_or_order: false,
+        };
+        let q = classify(UpperStage::Grouping, &query(vec![RawExpr::Aggregate(a.clone())], vec![])).unwrap();
+        assert_eq!(q.outputs, vec![Output::Aggregate(Aggregate { func: AggFunc::Count, column: Some(1), distinct: true })]);
+        a.filter_or_order = true;
+        assert!(classify(UpperStage::Grouping, &query(vec![RawExpr::Aggregate(a)], vec![])).is_err());
+    }
+}

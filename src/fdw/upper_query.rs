@@ -1,0 +1,146 @@
+//! Reading the parts of Postgres' Query that upper-path pushdown cares
+//! about into the neutral [`RawQuery`](super::upper::RawQuery).
+
+use std::ffi::CStr;
+
+use pgrx::pg_sys;
+
+use super::clauses::ClassifyColumn;
+use super::upper::{RawAggregate, RawExpr, RawQuery, RawSortKey};
+use crate::pg::nodes::{self, has_tag, strip_relabel};
+
+/// Describe the query of `root` over base relation `varno`.
+///
+/// # Safety
+/// `root` is the planner's; `varno` a base relation of it.
+pub unsafe fn raw_query(
+    root: *mut pg_sys::PlannerInfo,
+    varno: u32,
+    columns: &[ClassifyColumn],
+    all_clauses_pushed: bool,
+) -> RawQuery {
+    // SAFETY: reading the planner's Query; each cast follows a node tag or
+    // the List's documented element type.
+    unsafe {
+        let parse = (*root).parse;
+        let entries = nodes::ptrs::<pg_sys::TargetEntry>((*parse).targetList);
+        let targets = entries.iter().map(|te| expr(varno, columns, (**te).expr as *mut pg_sys::Node)).collect();
+        let index_of_ref = |sortgroupref: u32| entries.iter().position(|te| (**te).ressortgroupref == sortgroupref);
+        let mut group_by = Vec::new();
+        let mut group_ok = true;
+        for clause in nodes::ptrs::<pg_sys::SortGroupClause>((*parse).groupClause) {
+            match index_of_ref((*clause).tleSortGroupRef) {
+                Some(i) => group_by.push(i),
+                None => group_ok = false,
+            }
+        }
+        let mut sort = Vec::new();
+        for clause in nodes::ptrs::<pg_sys::SortGroupClause>((*parse).sortClause) {
+            let Some(target) = index_of_ref((*clause).tleSortGroupRef) else {
+                group_ok = false;
+                continue;
+            };
+            let (descending, default_ordering) = ordering((*clause).sortop, entries[target]);
+            sort.push(RawSortKey { target, descending, nulls_first: (*clause).nulls_first, default_ordering });
+        }
+        let with_ties = (*parse).limitOption == pg_sys::LimitOption::LIMIT_OPTION_WITH_TIES;
+        RawQuery {
+            targets,
+            group_by,
+            has_grouping_sets: !(*parse).groupingSets.is_null() || !group_ok,
+            has_having: !(*parse).havingQual.is_null(),
+            has_distinct: !(*parse).distinctClause.is_null(),
+            has_window_functions: (*parse).hasWindowFuncs,
+            sort,
+            limit: constant((*parse).limitCount, with_ties),
+            offset: constant((*parse).limitOffset, false),
+            all_clauses_pushed,
+        }
+    }
+}
+
+/// None: absent (or NULL, which means no limit); Some(None): not a usable constant.
+unsafe fn constant(node: *mut pg_sys::Node, refuse: bool) -> Option<Option<i64>> {
+    if node.is_null() {
+        return None;
+    }
+    // SAFETY: a Const node's value is an int8 datum for LIMIT/OFFSET.
+    unsafe {
+        let node = strip_relabel(node);
+        if refuse || !has_tag(node, pg_sys::NodeTag::T_Const) {
+            return Some(None);
+        }
+        let c = node as *mut pg_sys::Const;
+        if (*c).constisnull {
+            return None;
+        }
+        if (*c).consttype != pg_sys::INT8OID {
+            return Some(None);
+        }
+        Some(Some((*c).constvalue.value() as i64))
+    }
+}
+
+/// (descending, is the type's default btree ordering) of a sort operator.
+unsafe fn ordering(sortop: pg_sys::Oid, te: *mut pg_sys::TargetEntry) -> (bool, bool) {
+    // SAFETY: lsyscache lookups on the backend thread.
+    unsafe {
+        let (mut family, mut input_type, mut strategy) = (pg_sys::Oid::INVALID, pg_sys::Oid::INVALID, 0i16);
+        if !pg_sys::get_ordering_op_properties(sortop, &mut family, &mut input_type, &mut strategy) {
+            return (false, false);
+        }
+        let expr_type = pg_sys::exprType((*te).expr as *mut pg_sys::Node);
+        let opclass = pg_sys::GetDefaultOpClass(expr_type, pg_sys::BTREE_AM_OID);
+        let default = opclass != pg_sys::Oid::INVALID && pg_sys::get_opclass_family(opclass) == family;
+        (strategy as u32 == pg_sys::BTGreaterStrategyNumber, default)
+    }
+}
+
+unsafe fn expr(varno: u32, columns: &[ClassifyColumn], node: *mut pg_sys::Node) -> RawExpr {
+    // SAFETY: each cast follows the node's tag.
+    unsafe {
+        let node = strip_relabel(node);
+        if node.is_null() {
+            return RawExpr::Other;
+        }
+        match (*node).type_ {
+            pg_sys::NodeTag::T_Var => {
+                let var = node as *mut pg_sys::Var;
+                if (*var).varno as u32 != varno || (*var).varlevelsup != 0 || (*var).varattno <= 0 {
+                    return RawExpr::Other;
+                }
+                match columns.iter().position(|c| c.attnum == (*var).varattno) {
+                    Some(i) => RawExpr::Column(i),
+                    None => RawExpr::Other,
+                }
+            }
+            pg_sys::NodeTag::T_Const => RawExpr::Const,
+            pg_sys::NodeTag::T_Aggref => {
+                let agg = node as *mut pg_sys::Aggref;
+                let name_ptr = pg_sys::get_func_name((*agg).aggfnoid);
+                let name = if name_ptr.is_null() {
+                    String::new()
+                } else {
+                    CStr::from_ptr(name_ptr).to_string_lossy().into_owned()
+                };
+                let args = nodes::ptrs::<pg_sys::TargetEntry>((*agg).args)
+                    .into_iter()
+                    .map(|te| expr(varno, columns, (*te).expr as *mut pg_sys::Node))
+                    .collect();
+                RawExpr::Aggregate(RawAggregate {
+                    name,
+                    builtin: pg_sys::get_func_namespace((*agg).aggfnoid) == pg_sys::Oid::from(pg_sys::PG_CATALOG_NAMESPACE),
+                    star: (*agg).aggstar,
+                    args,
+                    distinct: !(*agg).aggdistinct.is_null(),
+                    filter_or_order: !(*agg).aggfilter.is_null()
+                        || !(*agg).aggorder.is_null()
+                        // AGGKIND_NORMAL: not an ordered-set or hypothetical-set aggregate.
+                        || (*agg).aggkind != b'n' as std::ffi::c_char
+                        || (*agg).agglevelsup != 0,
+                })
+            }
+            _ => RawExpr::Other,
+        }
+    }
+}

@@ -1,0 +1,10 @@
+//! Reading Iceberg tables: planning (`plan`), executing (`exec`: snapshot,
+//! pushed filter, file planning, streaming Arrow batches into tuple slots),
+//! Arrow→Datum conversion (`convert`), row identity for UPDATE/DELETE
+//! (`rowid`) and the LIMIT file cut-off (`limit`).
+
+pub mod convert;
+pub mod exec;
+pub mod limit;
+pub mod plan;
+pub mod rowid;

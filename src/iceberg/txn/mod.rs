@@ -1,0 +1,242 @@
+//! All of a transaction's Iceberg state, in one place: the data files it
+//! wrote and the committed files it removed, per table (see `pending`), and
+//! the table directories to delete once a DROP commits. At pre-commit each
+//! written table becomes one snapshot, committed through the catalog in the
+//! same transaction (principle 2); ROLLBACK, savepoint rollback or a crash
+//! leave only orphan files.
+//!
+//! Writers record changes here; scans ask here what this transaction has
+//! not committed yet (read-your-writes).
+
+pub mod pending;
+
+use std::cell::RefCell;
+use std::collections::{BTreeMap, HashSet};
+use std::ffi::c_void;
+
+use iceberg::spec::{DataFile, SchemaRef};
+use iceberg::transaction::{ApplyTransactionAction, Transaction};
+use iceberg::{Catalog, TableIdent};
+use pgrx::prelude::*;
+use pgrx::{pg_sys, PgSqlErrorCode};
+
+use self::pending::{HasPath, NetChange, PendingOp, PendingOps};
+use super::catalog::overwrite;
+use super::catalog::spi::SpiCatalog;
+use super::source::ServerConfig;
+use crate::errors::{iceberg_message, LakeError, LakeResult, OrReport};
+use crate::runtime::block_on;
+
+impl HasPath for DataFile {
+    fn path(&self) -> &str {
+        self.file_path()
+    }
+}
+
+struct PendingTable {
+    server: ServerConfig,
+    ident: TableIdent,
+    schema: SchemaRef,
+    ops: PendingOps<DataFile>,
+    /// The snapshot the first removal was decided on: commits after it that
+    /// added delete files may have deleted rows this transaction rewrote.
+    read_base: Option<i64>,
+}
+
+thread_local! {
+    static PENDING: RefCell<BTreeMap<u32, PendingTable>> = const { RefCell::new(BTreeMap::new()) };
+    /// Table locations to delete once the dropping transaction commits.
+    static PURGE_AFTER_COMMIT: RefCell<Vec<(ServerConfig, String)>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Register the transaction callbacks (called from `iceberg::init`).
+pub fn register_callbacks() {
+    // SAFETY: registering process-lifetime callbacks with static fns.
+    unsafe {
+        pg_sys::RegisterXactCallback(Some(on_xact), std::ptr::null_mut());
+        pg_sys::RegisterSubXactCallback(Some(on_subxact), std::ptr::null_mut());
+    }
+}
+
+#[pg_guard]
+unsafe extern "C-unwind" fn on_xact(event: pg_sys::XactEvent::Type, _arg: *mut c_void) {
+    match event {
+        pg_sys::XactEvent::XACT_EVENT_PRE_COMMIT | pg_sys::XactEvent::XACT_EVENT_PARALLEL_PRE_COMMIT => {
+            if PENDING.with(|p| p.borrow().is_empty()) {
+                return;
+            }
+            // SPI needs an active snapshot; at pre-commit there is none.
+            pg_sys::PushActiveSnapshot(pg_sys::GetTransactionSnapshot());
+            let result = commit_pending();
+            pg_sys::PopActiveSnapshot();
+            result.or_report();
+        }
+        pg_sys::XactEvent::XACT_EVENT_PRE_PREPARE => {
+            if PENDING.with(|p| !p.borrow().is_empty()) {
+                LakeError::new(
+                    PgSqlErrorCode::ERRCODE_FEATURE_NOT_SUPPORTED,
+                    "cannot PREPARE a transaction that wrote Iceberg tables",
+                )
+                .report();
+            }
+        }
+        pg_sys::XactEvent::XACT_EVENT_ABORT | pg_sys::XactEvent::XACT_EVENT_PARALLEL_ABORT => {
+            PENDING.with(|p| p.borrow_mut().clear());
+            purge_dropped(false);
+        }
+        pg_sys::XactEvent::XACT_EVENT_COMMIT | pg_sys::XactEvent::XACT_EVENT_PARALLEL_COMMIT => {
+            PENDING.with(|p| p.borrow_mut().clear());
+            purge_dropped(true);
+        }
+        _ => {}
+    }
+}
+
+#[pg_guard]
+unsafe extern "C-unwind" fn on_subxact(
+    event: pg_sys::SubXactEvent::Type,
+    my_subid: pg_sys::SubTransactionId,
+    parent_subid: pg_sys::SubTransactionId,
+    _arg: *mut c_void,
+) {
+    PENDING.with(|p| {
+        for table in p.borrow_mut().values_mut() {
+            match event {
+                // Files of a released savepoint now belong to its parent.
+                pg_sys::SubXactEvent::SUBXACT_EVENT_COMMIT_SUB => table.ops.subxact_commit(my_subid, parent_subid),
+                pg_sys::SubXactEvent::SUBXACT_EVENT_ABORT_SUB => table.ops.subxact_abort(my_subid),
+                _ => {}
+            }
+        }
+    });
+}
+
+/// Commit every pending table: one snapshot each, through the catalog's
+/// compare-and-swap (rebased and retried on concurrent commits).
+fn commit_pending() -> LakeResult<()> {
+    let tables: Vec<(u32, PendingTable)> =
+        PENDING.with(|p| std::mem::take(&mut *p.borrow_mut()).into_iter().collect());
+    for (_, table) in tables {
+        let net = table.ops.net();
+        if net.is_empty() {
+            continue;
+        }
+        let catalog = SpiCatalog::new(table.server.clone());
+        let result = block_on(async {
+            if net.removed.is_empty() {
+                let current = catalog.load_table(&table.ident).await?;
+                let tx = Transaction::new(&current);
+                // File names carry UUIDs: no need to read every manifest
+                // looking for duplicates.
+                let tx = tx.fast_append().with_check_duplicate(false).add_data_files(net.added).apply(tx)?;
+                tx.commit(&catalog).await.map(|_| ())
+            } else {
+                let operation = if net.added.is_empty() {
+                    iceberg::spec::Operation::Delete
+                } else {
+                    iceberg::spec::Operation::Overwrite
+                };
+                let change = overwrite::Change {
+                    removed: net.removed,
+                    added: net.added,
+                    operation,
+                    read_base: table.read_base,
+                };
+                overwrite::commit_change(&catalog, &table.ident, &change).await
+            }
+        });
+        if let Err(e) = result {
+            let code = if e.kind() == iceberg::ErrorKind::CatalogCommitConflicts {
+                PgSqlErrorCode::ERRCODE_T_R_SERIALIZATION_FAILURE
+            } else {
+                PgSqlErrorCode::ERRCODE_FDW_ERROR
+            };
+            return Err(LakeError::new(
+                code,
+                format!("cannot commit to Iceberg table {}: {}", table.ident, table.server.scrub(&iceberg_message(&e))),
+            )
+            .with_hint("The transaction was rolled back; retry it."));
+        }
+    }
+    Ok(())
+}
+
+/// Whether this transaction has uncommitted writes to `relid`.
+pub fn has_pending(relid: u32) -> bool {
+    PENDING.with(|p| p.borrow().get(&relid).is_some_and(|t| !t.ops.is_empty()))
+}
+
+/// What this transaction changed in `relid` and has not committed: what a
+/// scan of the current state must add (and leave out) to read its own writes.
+pub struct OwnChanges {
+    pub net: NetChange<DataFile>,
+    /// The schema the added files were written with.
+    pub schema: SchemaRef,
+}
+
+/// This transaction's uncommitted changes to `relid`, if any.
+pub fn own_changes(relid: u32) -> Option<OwnChanges> {
+    PENDING.with(|p| {
+        p.borrow()
+            .get(&relid)
+            .filter(|t| !t.ops.is_empty())
+            .map(|t| OwnChanges { net: t.ops.net(), schema: t.schema.clone() })
+    })
+}
+
+/// Committed data files this transaction has removed from `relid`.
+pub fn removed(relid: u32) -> HashSet<String> {
+    PENDING.with(|p| p.borrow().get(&relid).map(|t| t.ops.net().removed).unwrap_or_default())
+}
+
+/// Add changes to the transaction's pending state for `relid`.
+pub fn record(
+    relid: u32,
+    server: &ServerConfig,
+    ident: &TableIdent,
+    schema: &SchemaRef,
+    ops: impl IntoIterator<Item = PendingOp<DataFile>>,
+) {
+    // SAFETY: a plain read of the backend's current subtransaction id.
+    let sub = unsafe { pg_sys::GetCurrentSubTransactionId() };
+    PENDING.with(|p| {
+        let mut p = p.borrow_mut();
+        let entry = p.entry(relid).or_insert_with(|| PendingTable {
+            server: server.clone(),
+            ident: ident.clone(),
+            schema: schema.clone(),
+            ops: PendingOps::default(),
+            read_base: None,
+        });
+        entry.ops.record(sub, ops);
+    });
+}
+
+/// Remember the snapshot removals were decided on (the first one counts).
+pub fn set_read_base(relid: u32, snapshot: Option<i64>) {
+    PENDING.with(|p| {
+        if let Some(t) = p.borrow_mut().get_mut(&relid) {
+            if t.read_base.is_none() {
+                t.read_base = snapshot;
+            }
+        }
+    });
+}
+
+/// Delete the table directory at `location` once this transaction commits.
+pub fn purge_after_commit(server: ServerConfig, location: String) {
+    PURGE_AFTER_COMMIT.with(|p| p.borrow_mut().push((server, location)));
+}
+
+/// At the end of the transaction: after COMMIT delete the files of dropped
+/// tables (best effort: what fails is left for remove_orphan_files).
+fn purge_dropped(committed: bool) {
+    let pending = PURGE_AFTER_COMMIT.with(|p| std::mem::take(&mut *p.borrow_mut()));
+    if !committed {
+        return;
+    }
+    for (server, location) in pending {
+        let io = server.file_io();
+        let _ = block_on(io.delete_prefix(format!("{}/", location.trim_end_matches('/'))));
+    }
+}

@@ -1,0 +1,253 @@
+//! The `iceberg` foreign data wrapper: its handler and validator, and what
+//! is particular to Iceberg in each FDW callback (the callbacks themselves
+//! are in `fdw::routine`).
+
+use std::collections::BTreeMap;
+
+use pgrx::prelude::*;
+use pgrx::{pg_sys, PgSqlErrorCode};
+
+use super::scan::exec::IcebergScan;
+use super::scan::plan::{plan_columns, RelInfo, ScanPlan};
+use super::source::{self, COLUMN_OPTIONS, SERVER_OPTIONS, TABLE_OPTIONS};
+use super::storage::options::{parse_bool, parse_location, USER_MAPPING_OPTIONS};
+use super::write::{self, Modify};
+use super::txn;
+use crate::errors::{LakeError, LakeResult, OrReport};
+use crate::fdw::explain::Explain;
+use crate::fdw::modify::{ModifyOp, ModifyTarget, OldRow, Row};
+use crate::fdw::options::{check_names, OptionTarget};
+use crate::fdw::parallel::Participant;
+use crate::fdw::params::Operands;
+use crate::fdw::paths::{ParallelUnits, ScanCost};
+use crate::fdw::routine::{Estimate, ImportRequest, PlannedScan, Wrapper};
+use crate::fdw::scan::{ExecContext, ScanSlot};
+
+crate::fdw_handler!(iceberg_fdw_handler, pg_finfo_iceberg_fdw_handler, Iceberg);
+
+/// `lake.iceberg_fdw_validator(options, catalog)`: checks option names and values
+/// when a server, user mapping, foreign table or column is created or altered.
+#[pg_extern]
+pub fn iceberg_fdw_validator(options: Option<Vec<Option<String>>>, catalog: pg_sys::Oid) {
+    let mut given = BTreeMap::new();
+    for item in options.unwrap_or_default().into_iter().flatten() {
+        let (k, v) = item.split_once('=').unwrap_or((item.as_str(), ""));
+        given.insert(k.to_string(), v.to_string());
+    }
+    validate(&given, catalog).or_report();
+}
+
+fn validate(given: &BTreeMap<String, String>, catalog: pg_sys::Oid) -> LakeResult<()> {
+    let Some(target) = OptionTarget::from_catalog(catalog) else {
+        return Ok(());
+    };
+    let valid: &[&str] = match target {
+        OptionTarget::Wrapper => &[],
+        OptionTarget::Server => SERVER_OPTIONS,
+        OptionTarget::UserMapping => USER_MAPPING_OPTIONS,
+        OptionTarget::ForeignTable => TABLE_OPTIONS,
+        OptionTarget::Column => COLUMN_OPTIONS,
+    };
+    check_names(given, valid, target, "iceberg")?;
+    if matches!(target, OptionTarget::Server) {
+        super::storage::options::S3Settings::from_options(given).map_err(|m| {
+            LakeError::new(PgSqlErrorCode::ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE, m)
+                .with_hint("For a local S3 API server use OPTIONS (s3_endpoint 'http://127.0.0.1:9000', s3_allow_http 'true', s3_path_style 'true').")
+        })?;
+    }
+    // A server without a warehouse creates its tables under
+    // townlake.warehouse: say so rather than do it silently (lake_local,
+    // made by CREATE EXTENSION, is meant to).
+    // SAFETY: plain read of a backend global.
+    let creating_extension = unsafe { pg_sys::creating_extension };
+    if matches!(target, OptionTarget::Server) && !given.contains_key("warehouse") && !creating_extension {
+        let read_only = parse_bool("read_only", given.get("read_only")).ok().flatten().unwrap_or(false);
+        if !read_only {
+            pgrx::notice!(
+                "server has no warehouse option: Iceberg tables created on it go under townlake.warehouse ({})",
+                crate::guc::warehouse()
+            );
+        }
+    }
+    // These two reach past the catalog's ownership records (any file the
+    // server can read; dropping a table on DROP FOREIGN TABLE), so only
+    // superusers may set them.
+    for name in ["metadata_location", "owns_table"] {
+        if given.contains_key(name) && !crate::pg::security::is_superuser(crate::pg::security::current_user()) {
+            return Err(LakeError::new(
+                PgSqlErrorCode::ERRCODE_INSUFFICIENT_PRIVILEGE,
+                format!("only superusers may set option \"{name}\" of an iceberg foreign table"),
+            )
+            .with_hint("Attach catalog tables with OPTIONS (namespace '...', \"table\" '...') instead."));
+        }
+    }
+    for (name, value) in given {
+        let check = match name.as_str() {
+            "warehouse" | "metadata_location" => parse_location(value).map(|_| ()),
+            "s3_path_style" | "s3_allow_http" | "read_only" | "owns_table" | "attach_only" => {
+                parse_bool(name, Some(value)).map(|_| ())
+            }
+            "snapshot_id" => super::timetravel::parse_snapshot_id(value).map(|_| ()),
+            "partition_by" => super::partition::parse_partition_by(value)
+                .map(|_| ())
+                .map_err(|m| format!("invalid partition_by: {m}")),
+            "field_id" => value
+                .trim()
+                .parse::<i32>()
+                .map(|_| ())
+                .map_err(|_| format!("option \"field_id\" must be an integer, not \"{value}\"")),
+            "s3_endpoint" => {
+                if value.starts_with("http://") || value.starts_with("https://") {
+                    Ok(())
+                } else {
+                    Err(format!("option \"s3_endpoint\" must be an http:// or https:// URL, not \"{value}\""))
+                }
+            }
+            "namespace" | "table" | "catalog_name" if value.trim().is_empty() => {
+                Err(format!("option \"{name}\" must not be empty"))
+            }
+            _ => Ok(()),
+        };
+        check.map_err(|m| {
+            LakeError::new(PgSqlErrorCode::ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE, m)
+                .with_hint("See docs/iceberg.md for the options of the iceberg wrapper.")
+        })?;
+    }
+    Ok(())
+}
+
+/// The Iceberg wrapper.
+pub struct Iceberg;
+
+impl Wrapper for Iceberg {
+    type Rel = RelInfo;
+    type Plan = ScanPlan;
+    type Scan = IcebergScan;
+    type Modify = Modify;
+
+    const UPDATABLE: &'static [ModifyOp] = &[ModifyOp::Insert, ModifyOp::Update, ModifyOp::Delete];
+
+    fn estimate(relid: pg_sys::Oid, mapping_user: pg_sys::Oid) -> LakeResult<Estimate<RelInfo>> {
+        let resolved = source::with_mapping_user(mapping_user, || source::resolve(relid))?;
+        let columns = plan_columns(relid, &resolved)?;
+        let summary = |key: &str| {
+            resolved
+                .metadata
+                .current_snapshot()
+                .and_then(|s| s.summary().additional_properties.get(key).and_then(|v| v.parse::<f64>().ok()))
+        };
+        let tuples = summary("total-records").unwrap_or(0.0);
+        let files = summary("total-data-files").unwrap_or(1.0);
+        let rel = RelInfo { columns, files, table_name: resolved.display_name.clone() };
+        Ok(Estimate {
+            columns: rel.classify_columns(),
+            rel,
+            tuples,
+            // Opening the metadata and manifests is the fixed cost; decoding
+            // rows the variable one. Comparable to a sequential scan.
+            cost: ScanCost { startup: 25.0, per_source_row: 0.005 },
+            // Workers claim data files; worth it for large tables with several.
+            parallel: Some(ParallelUnits {
+                units: files,
+                min_rows_per_worker: crate::guc::MIN_PARALLEL_ROWS.get().max(1) as f64,
+            }),
+        })
+    }
+
+    fn plan_scan(rel: &RelInfo, scan: PlannedScan) -> LakeResult<ScanPlan> {
+        Ok(ScanPlan {
+            relid: scan.relid.to_u32(),
+            columns: rel.columns.clone(),
+            needed: scan.needed,
+            filter: scan.filter,
+            row_identity: scan.row_identity,
+            limit: scan.limit,
+            table_name: rel.table_name.clone(),
+            mapping_user: scan.mapping_user.to_u32(),
+        })
+    }
+
+    /// Not while this transaction has uncommitted writes to the table
+    /// (workers cannot see them).
+    fn parallel_safe(relid: pg_sys::Oid) -> bool {
+        !txn::has_pending(relid.to_u32())
+    }
+
+    fn begin_scan(plan: ScanPlan, operands: Operands) -> LakeResult<IcebergScan> {
+        Ok(IcebergScan::new(plan, operands))
+    }
+
+    fn explain_only(scan: &mut IcebergScan, cx: &ExecContext) -> LakeResult<()> {
+        scan.plan_for_explain(cx)
+    }
+
+    fn next_row(scan: &mut IcebergScan, cx: &ExecContext, slot: &mut ScanSlot) -> LakeResult<bool> {
+        scan.next_row(cx, slot)
+    }
+
+    fn rescan(scan: &mut IcebergScan) {
+        scan.rescan();
+    }
+
+    fn end_scan(scan: &mut IcebergScan) {
+        scan.rescan();
+    }
+
+    fn explain_scan(scan: &IcebergScan, relid: Option<pg_sys::Oid>, out: &mut Explain) {
+        scan.explain(relid, out);
+    }
+
+    fn leader_only(scan: &IcebergScan) -> bool {
+        txn::has_pending(scan.plan.relid)
+    }
+
+    fn join_parallel(scan: &mut IcebergScan, participant: Participant) {
+        scan.parallel = Some(participant);
+    }
+
+    fn plan_modify(op: ModifyOp, on_conflict: bool) -> LakeResult<()> {
+        write::check_statement(op, on_conflict)
+    }
+
+    fn begin_modify(target: ModifyTarget) -> LakeResult<Modify> {
+        Modify::begin(target)
+    }
+
+    fn insert(state: &mut Modify, row: &Row<'_>) -> LakeResult<()> {
+        match state {
+            Modify::Insert(insert) => insert.insert(row),
+            Modify::Rewrite(_) => Ok(()),
+        }
+    }
+
+    fn delete(state: &mut Modify, old: &OldRow) -> LakeResult<()> {
+        match state {
+            Modify::Rewrite(rewrite) => rewrite.record_old_row(old),
+            Modify::Insert(_) => Ok(()),
+        }
+    }
+
+    fn update(state: &mut Modify, old: &OldRow, new: &Row<'_>) -> LakeResult<()> {
+        match state {
+            Modify::Rewrite(rewrite) => {
+                rewrite.record_old_row(old)?;
+                rewrite.insert_new_row(new)
+            }
+            Modify::Insert(_) => Ok(()),
+        }
+    }
+
+    fn end_modify(state: Modify) -> LakeResult<()> {
+        state.finish()
+    }
+
+    fn truncate(relid: pg_sys::Oid) -> LakeResult<()> {
+        write::truncate(relid)
+    }
+
+    fn import_schema(server: pg_sys::Oid, request: &ImportRequest) -> LakeResult<Vec<String>> {
+        super::import::build_commands(server, request)
+    }
+}
+
+extension_sql_file!("../../sql/iceberg/wrapper.sql", name = "iceberg_wrapper", requires = [iceberg_fdw_validator]);

@@ -1,0 +1,271 @@
+//! INSERT and COPY into Iceberg tables: rows are buffered as Arrow, written
+//! as zstd Parquet data files (fanned out by partition, with bounded open
+//! writers) during the statement, and handed to the transaction (`txn`),
+//! which commits them with the Postgres transaction.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use arrow_array::builder::{make_builder, ArrayBuilder};
+use arrow_array::{ArrayRef, RecordBatch};
+use arrow_schema::SchemaRef as ArrowSchemaRef;
+use iceberg::arrow::{schema_to_arrow_schema, RecordBatchPartitionSplitter};
+use iceberg::spec::{DataFile, DataFileFormat, PartitionSpecRef, SchemaRef};
+use iceberg::writer::base_writer::data_file_writer::{DataFileWriter, DataFileWriterBuilder};
+use iceberg::writer::file_writer::location_generator::{DefaultFileNameGenerator, DefaultLocationGenerator};
+use iceberg::writer::file_writer::rolling_writer::RollingFileWriterBuilder;
+use iceberg::writer::file_writer::ParquetWriterBuilder;
+use iceberg::writer::{IcebergWriter, IcebergWriterBuilder};
+use iceberg::TableIdent;
+use parquet::basic::{Compression, ZstdLevel};
+use parquet::file::properties::WriterProperties;
+use pgrx::{pg_sys, PgSqlErrorCode};
+
+use super::{check_writable, write_columns, write_error};
+use crate::errors::{iceberg_message, LakeError, LakeResult};
+use crate::fdw::modify::Row;
+use crate::guc;
+use crate::iceberg::source::{self, ServerConfig};
+use crate::iceberg::txn::{self, pending::PendingOp};
+use crate::runtime::block_on;
+
+type FileWriter = DataFileWriter<ParquetWriterBuilder, DefaultLocationGenerator, DefaultFileNameGenerator>;
+
+/// What a data-file writer is made of, to rebuild it with another target size.
+struct RollingParts {
+    parquet: ParquetWriterBuilder,
+    file_io: iceberg::io::FileIO,
+    location: DefaultLocationGenerator,
+    names: DefaultFileNameGenerator,
+}
+
+impl RollingParts {
+    fn build(&self, target_size: usize) -> RollingFileWriterBuilder<ParquetWriterBuilder, DefaultLocationGenerator, DefaultFileNameGenerator> {
+        RollingFileWriterBuilder::new(
+            self.parquet.clone(),
+            target_size,
+            self.file_io.clone(),
+            self.location.clone(),
+            self.names.clone(),
+        )
+    }
+}
+
+/// One statement's writer for one foreign table.
+pub struct TableInsert {
+    relid: u32,
+    server: ServerConfig,
+    ident: TableIdent,
+    schema: SchemaRef,
+    spec: PartitionSpecRef,
+    arrow_schema: ArrowSchemaRef,
+    /// For each Iceberg top-level field: the slot attribute (0-based) feeding it.
+    sources: Vec<Option<(usize, pg_sys::Oid)>>,
+    builders: Vec<Box<dyn ArrayBuilder>>,
+    buffered: usize,
+    batch_rows: usize,
+    splitter: Option<RecordBatchPartitionSplitter>,
+    writer_builder: DataFileWriterBuilder<ParquetWriterBuilder, DefaultLocationGenerator, DefaultFileNameGenerator>,
+    rolling_parts: RollingParts,
+    open: HashMap<String, FileWriter>,
+    written: Vec<DataFile>,
+    out_functions: HashMap<u32, Box<pg_sys::FmgrInfo>>,
+    pub rows: u64,
+}
+
+impl TableInsert {
+    pub fn new(relid: pg_sys::Oid) -> LakeResult<TableInsert> {
+        let resolved = source::resolve(relid)?;
+        check_writable(&resolved)?;
+        let metadata = resolved.metadata.clone();
+        let schema = metadata.current_schema().clone();
+        let spec = metadata.default_partition_spec().clone();
+        let arrow_schema = Arc::new(
+            schema_to_arrow_schema(&schema).map_err(|e| LakeError::internal(iceberg_message(&e)))?,
+        );
+        let columns = write_columns(relid);
+        let mut sources = Vec::new();
+        for field in schema.as_struct().fields() {
+            sources.push(
+                columns
+                    .iter()
+                    .find(|c| c.field_id == field.id || (c.field_id == 0 && c.name == field.name))
+                    .map(|c| (c.index, c.type_oid)),
+            );
+        }
+        let batch_rows = guc::WRITE_BATCH_ROWS.get().max(64) as usize;
+        let builders = arrow_schema.fields().iter().map(|f| make_builder(f.data_type(), batch_rows)).collect();
+        let splitter = if spec.is_unpartitioned() {
+            None
+        } else {
+            Some(
+                RecordBatchPartitionSplitter::try_new_with_computed_values(schema.clone(), spec.clone())
+                    .map_err(|e| LakeError::internal(iceberg_message(&e)))?,
+            )
+        };
+        let props = WriterProperties::builder()
+            .set_compression(Compression::ZSTD(ZstdLevel::default()))
+            .set_max_row_group_row_count(Some(guc::ROW_GROUP_ROWS.get().max(1024) as usize))
+            .build();
+        let location = DefaultLocationGenerator::new(&metadata).map_err(|e| LakeError::internal(iceberg_message(&e)))?;
+        // A fresh UUID per writer: file names never collide, even after a
+        // crash or with several writers at once.
+        let names = DefaultFileNameGenerator::new(uuid::Uuid::new_v4().to_string(), None, DataFileFormat::Parquet);
+        let parts = RollingParts {
+            parquet: ParquetWriterBuilder::new(props, schema.clone()),
+            file_io: resolved.server.file_io(),
+            location,
+            names,
+        };
+        let rolling = parts.build(guc::TARGET_FILE_SIZE_MB.get().max(1) as usize * 1024 * 1024);
+        let ident = resolved.table()?.identifier().clone();
+        Ok(TableInsert {
+            relid: relid.to_u32(),
+            server: resolved.server,
+            ident,
+            schema,
+            spec,
+            arrow_schema,
+            sources,
+            builders,
+            buffered: 0,
+            batch_rows,
+            splitter,
+            writer_builder: DataFileWriterBuilder::new(rolling),
+            rolling_parts: parts,
+            open: HashMap::new(),
+            written: Vec::new(),
+            out_functions: HashMap::new(),
+            rows: 0,
+        })
+    }
+
+    /// Buffer one row (values of every attribute of the relation).
+    pub fn insert(&mut self, row: &Row<'_>) -> LakeResult<()> {
+        self.insert_row(row.values, row.nulls)
+    }
+
+    /// Buffer one row given as attribute values (one per attribute of the relation).
+    pub fn insert_row(&mut self, values: &[pg_sys::Datum], nulls: &[bool]) -> LakeResult<()> {
+        for (i, source) in self.sources.iter().enumerate() {
+            let field = self.arrow_schema.field(i);
+            let value = match source {
+                Some((att, type_oid)) if !nulls[*att] => Some((values[*att], *type_oid)),
+                _ => None,
+            };
+            if value.is_none() && !field.is_nullable() {
+                return Err(LakeError::new(
+                    PgSqlErrorCode::ERRCODE_NOT_NULL_VIOLATION,
+                    format!("null value in column \"{}\" violates the Iceberg table's required field", field.name()),
+                ));
+            }
+            let out_functions = &mut self.out_functions;
+            super::arrow::append_value(self.builders[i].as_mut(), field.data_type(), value, out_functions)
+                .map_err(|m| LakeError::new(PgSqlErrorCode::ERRCODE_DATA_EXCEPTION, format!("column \"{}\": {m}", field.name())))?;
+        }
+        self.buffered += 1;
+        self.rows += 1;
+        if self.buffered >= self.batch_rows {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    /// Write buffered rows to data files.
+    fn flush(&mut self) -> LakeResult<()> {
+        if self.buffered == 0 {
+            return Ok(());
+        }
+        let arrays: Vec<ArrayRef> = self.builders.iter_mut().map(|b| b.finish()).collect();
+        self.buffered = 0;
+        let batch = RecordBatch::try_new(self.arrow_schema.clone(), arrays)
+            .map_err(|e| LakeError::internal(format!("cannot assemble rows: {e}")))?;
+        self.write_parts(batch)
+    }
+
+    /// Split a batch by partition and write each part to its open file.
+    fn write_parts(&mut self, batch: RecordBatch) -> LakeResult<()> {
+        let parts = match &self.splitter {
+            // An unpartitioned spec that is not spec 0 (after set_partitioning
+            // to none) still has to be named on the data files.
+            None if self.spec.spec_id() != 0 => vec![(
+                Some(iceberg::spec::PartitionKey::new(
+                    (*self.spec).clone(),
+                    self.schema.clone(),
+                    iceberg::spec::Struct::empty(),
+                )),
+                batch,
+            )],
+            None => vec![(None, batch)],
+            Some(s) => s
+                .split(&batch)
+                .map_err(|e| LakeError::internal(iceberg_message(&e)))?
+                .into_iter()
+                .map(|(k, b)| (Some(k), b))
+                .collect(),
+        };
+        let max_open = guc::MAX_OPEN_PARTITIONS.get().max(1) as usize;
+        let server = self.server.clone();
+        let result: iceberg::Result<()> = block_on(async {
+            for (key, part) in parts {
+                let name = key.as_ref().map(|k| k.to_path()).unwrap_or_default();
+                if !self.open.contains_key(&name) {
+                    // Bounded memory: past the limit, finish every open file
+                    // before opening another.
+                    if self.open.len() >= max_open {
+                        for (_, mut w) in self.open.drain() {
+                            self.written.extend(w.close().await?);
+                        }
+                    }
+                    let w = self.writer_builder.build(key).await?;
+                    self.open.insert(name.clone(), w);
+                }
+                self.open.get_mut(&name).expect("writer just opened").write(part).await?;
+            }
+            Ok(())
+        });
+        result.map_err(|e| write_error(&server, &e))
+    }
+
+    /// Files of about this many bytes (compaction).
+    pub fn set_target_file_size(&mut self, bytes: u64) {
+        self.writer_builder = DataFileWriterBuilder::new(self.rolling_parts.build(bytes as usize));
+    }
+
+    /// Write an Arrow batch already in the table's current schema
+    /// (compaction reads with the current schema's field ids).
+    pub fn write_batch(&mut self, batch: RecordBatch) -> LakeResult<()> {
+        self.flush()?;
+        let batch = RecordBatch::try_new(self.arrow_schema.clone(), batch.columns().to_vec())
+            .map_err(|e| LakeError::internal(format!("batch does not match the table schema: {e}")))?;
+        self.write_parts(batch)
+    }
+
+    /// Flush and close every open file, returning them (not recorded in the
+    /// transaction).
+    pub fn close_files(&mut self) -> LakeResult<Vec<DataFile>> {
+        self.flush()?;
+        let server = self.server.clone();
+        let open: Vec<FileWriter> = self.open.drain().map(|(_, w)| w).collect();
+        let closed: iceberg::Result<Vec<DataFile>> = block_on(async {
+            let mut out = Vec::new();
+            for mut w in open {
+                out.extend(w.close().await?);
+            }
+            Ok(out)
+        });
+        self.written.extend(closed.map_err(|e| write_error(&server, &e))?);
+        Ok(std::mem::take(&mut self.written))
+    }
+
+    /// Finish the statement: flush, close files, hand them to the transaction.
+    pub fn finish(&mut self) -> LakeResult<()> {
+        let files = self.close_files()?;
+        if files.is_empty() {
+            return Ok(());
+        }
+        txn::record(self.relid, &self.server, &self.ident, &self.schema, files.into_iter().map(PendingOp::Add));
+        Ok(())
+    }
+}
+
