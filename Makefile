@@ -5,7 +5,7 @@ export PROFILE
 # Builds go outside the clone; an existing CARGO_TARGET_DIR wins.
 export CARGO_TARGET_DIR ?= $(HOME)/.cache/townlake/target
 
-.PHONY: deps venv build install start stop status psql demo test bench bench-ingest clean-state
+.PHONY: deps venv build install start stop status psql demo test bench bench-ingest pii-eval clean-state
 
 deps:
 	scripts/deps.sh all
@@ -44,6 +44,10 @@ bench:
 
 bench-ingest:
 	bench/iceberg_ingest.sh
+
+# PII classifier on its frozen held-out set, side by side with Presidio (SET=dev for the development set).
+pii-eval:
+	bench/pii/eval/run.sh
 
 # Stops the cluster and deletes its data (demo and test databases, warehouse).
 clean-state: stop

@@ -49,12 +49,13 @@ init_pgrx() {
     cargo pgrx init --pg15 "$PG_CONFIG"
 }
 
-# Rebuild .venv only when tests/requirements.txt changes (stamp = its hash).
+# Rebuild .venv only when the requirements files change (stamp = their hash).
 make_venv() {
     local requirements="$PROJECT_DIR/tests/requirements.txt"
+    local eval_requirements="$PROJECT_DIR/tests/requirements-pii-eval.txt"
     local stamp="$VENV_DIR/.requirements.sha256"
     local wanted
-    wanted="$(sha256sum "$requirements" | cut -d' ' -f1)"
+    wanted="$(cat "$requirements" "$eval_requirements" | sha256sum | cut -d' ' -f1)"
     if [ -x "$VENV_DIR/bin/python" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$wanted" ]; then
         log "venv: up to date ($VENV_DIR)"
         return
@@ -62,7 +63,7 @@ make_venv() {
     log "venv: installing tests/requirements.txt into $VENV_DIR"
     rm -rf "$VENV_DIR"
     "${PYTHON:-/usr/bin/python3}" -m venv "$VENV_DIR"
-    "$VENV_DIR/bin/pip" install -q --disable-pip-version-check -r "$requirements"
+    "$VENV_DIR/bin/pip" install -q --disable-pip-version-check -r "$requirements" -r "$eval_requirements"
     echo "$wanted" > "$stamp"
 }
 

@@ -6,7 +6,8 @@ use std::time::Instant;
 
 use pgrx::prelude::*;
 
-use super::classifier::{classify_column, ColumnInput, InfoType, CLASSIFIER_VERSION};
+use super::classifier::eval::{self, Judged};
+use super::classifier::{classify_column, ColumnInput, CLASSIFIER_VERSION};
 use super::scan::{self, RelationMeta};
 use super::subxact;
 use crate::errors::{LakeError, LakeResult, OrReport};
@@ -318,23 +319,6 @@ fn evaluate(labels: pg_sys::Oid) -> LakeResult<Vec<EvaluatedColumn>> {
     Ok(out)
 }
 
-fn ratio(num: i32, den: i32) -> Option<f32> {
-    if den == 0 {
-        None
-    } else {
-        Some(num as f32 / den as f32)
-    }
-}
-
-fn f2(precision: Option<f32>, recall: Option<f32>) -> Option<f32> {
-    let (p, r) = (precision.unwrap_or(0.0), recall?);
-    if p + r == 0.0 {
-        Some(0.0)
-    } else {
-        Some(5.0 * p * r / (4.0 * p + r))
-    }
-}
-
 type EvalRow = (
     name!(infotype, String),
     name!(labelled, i32),
@@ -366,30 +350,15 @@ fn eval_classifier_by_oid(
         name!(f2, Option<f32>),
     ),
 > {
-    let columns = evaluate(labels).or_report();
-    let mut types: BTreeSet<String> = BTreeSet::new();
-    for c in &columns {
-        types.extend(c.labelled.iter().cloned());
-        types.extend(c.predicted.iter().cloned());
-    }
-    let mut rows: Vec<EvalRow> = Vec::new();
-    let known = |t: &str| InfoType::parse(t).map(|i| i as usize).unwrap_or(usize::MAX);
-    let mut ordered: Vec<String> = types.into_iter().collect();
-    ordered.sort_by_key(|t| (known(t), t.clone()));
-    let row = |name: String,
-               is_labelled: &dyn Fn(&EvaluatedColumn) -> bool,
-               is_predicted: &dyn Fn(&EvaluatedColumn) -> bool| {
-        let labelled = columns.iter().filter(|c| is_labelled(c)).count() as i32;
-        let predicted = columns.iter().filter(|c| is_predicted(c)).count() as i32;
-        let tp = columns.iter().filter(|c| is_labelled(c) && is_predicted(c)).count() as i32;
-        let precision = ratio(tp, predicted);
-        let recall = ratio(tp, labelled);
-        (name, labelled, predicted, tp, precision, recall, f2(precision, recall))
-    };
-    for t in &ordered {
-        rows.push(row(t.clone(), &|c| c.labelled.contains(t), &|c| c.predicted.contains(t)));
-    }
-    rows.push(row("any_pii".into(), &|c| !c.labelled.is_empty(), &|c| !c.predicted.is_empty()));
+    let judged: Vec<Judged> = evaluate(labels)
+        .or_report()
+        .into_iter()
+        .map(|c| Judged { labelled: c.labelled, predicted: c.predicted })
+        .collect();
+    let rows: Vec<EvalRow> = eval::summarise(&judged)
+        .into_iter()
+        .map(|s| (s.infotype, s.labelled, s.predicted, s.true_positives, s.precision, s.recall, s.f2))
+        .collect();
     TableIterator::new(rows)
 }
 
@@ -416,24 +385,13 @@ fn eval_classifier_details_by_oid(
         .or_report()
         .into_iter()
         .map(|c| {
-            let outcome = if c.labelled == c.predicted {
-                if c.labelled.is_empty() {
-                    "clean"
-                } else {
-                    "correct"
-                }
-            } else if c.labelled.is_empty() {
-                "false positive"
-            } else if c.predicted.is_empty() {
-                "missed"
-            } else {
-                "partly"
-            };
+            let judged = Judged { labelled: c.labelled, predicted: c.predicted };
+            let outcome = eval::outcome(&judged);
             (
                 c.table,
                 c.column,
-                c.labelled.into_iter().collect(),
-                c.predicted.into_iter().collect(),
+                judged.labelled.into_iter().collect(),
+                judged.predicted.into_iter().collect(),
                 outcome.to_string(),
             )
         })

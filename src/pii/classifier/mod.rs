@@ -18,7 +18,13 @@
 //! thousands of words into a postcode column). Names that argue against an
 //! infotype (`order_ref` for phone-shaped ids) multiply the result down.
 
+pub mod credentials;
 pub mod dictionary;
+pub mod eval;
+pub mod financial;
+pub mod national_ids;
+pub mod network;
+pub mod online_ids;
 pub mod names;
 pub mod validators;
 pub mod values;
@@ -34,7 +40,7 @@ use values::{CellFindings, Signal, N_SIGNALS};
 
 /// Bumped whenever detection or scoring changes; the scanner rescans every
 /// column whose finding was made by another version.
-pub const CLASSIFIER_VERSION: &str = "1.0.0";
+pub const CLASSIFIER_VERSION: &str = "1.1.0";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum InfoType {
@@ -117,6 +123,21 @@ impl InfoType {
             InfoType::UrlWithCredentials => "url_with_credentials",
             InfoType::Secret => "secret",
             InfoType::UserTrackingId => "user_tracking_id",
+        }
+    }
+
+    /// The detector family (module) that recognises the infotype's values.
+    pub fn detector_family(self) -> &'static str {
+        match self {
+            InfoType::Email | InfoType::Phone => "contact",
+            InfoType::PersonName => "names",
+            InfoType::PostalAddress | InfoType::Postcode | InfoType::GeoCoordinates => "location",
+            InfoType::DateOfBirth => "dates",
+            InfoType::Ipv4 | InfoType::Ipv6 | InfoType::MacAddress => "network",
+            InfoType::CreditCard | InfoType::Iban => "financial",
+            InfoType::UsSsn | InfoType::NationalId => "national_ids",
+            InfoType::UrlWithCredentials | InfoType::Secret => "credentials",
+            InfoType::UserTrackingId => "online_ids",
         }
     }
 
@@ -296,6 +317,10 @@ pub struct ColumnProfile {
     dates_with_time: u32,
     floats: Vec<f64>,
     schemes: BTreeMap<&'static str, u32>,
+    /// Values passing each national-id scheme (index = `NationalId`).
+    id_counts: [u32; 64],
+    /// Last words of name-shaped values in scripts our name lists do not cover.
+    script_last_words: HashSet<u64>,
     distinct: HashSet<u64>,
     distinct_capped: bool,
     max_len: usize,
@@ -315,6 +340,8 @@ impl ColumnProfile {
             dates_with_time: 0,
             floats: Vec::new(),
             schemes: BTreeMap::new(),
+            id_counts: [0; 64],
+            script_last_words: HashSet::new(),
             distinct: HashSet::new(),
             distinct_capped: false,
             max_len: 0,
@@ -381,8 +408,17 @@ impl ColumnProfile {
         if let Some(f) = cell.float {
             self.floats.push(f);
         }
-        if let Some(scheme) = cell.national_id {
-            *self.schemes.entry(scheme.as_str()).or_default() += 1;
+        if let Some(h) = cell.last_word {
+            if self.script_last_words.len() < DISTINCT_CAP {
+                self.script_last_words.insert(h);
+            }
+        }
+        if cell.national_ids != 0 {
+            for scheme in national_ids::NationalId::ALL {
+                if cell.national_ids & (1u64 << (*scheme as u32)) != 0 {
+                    self.id_counts[*scheme as usize] += 1;
+                }
+            }
         }
         if let Some(network) = cell.card_network {
             *self.schemes.entry(network).or_default() += 1;
@@ -502,6 +538,9 @@ fn signal_infotype(i: usize) -> Option<InfoType> {
         (S::Uuid, UserTrackingId),
         (S::HexId, UserTrackingId),
         (S::OpaqueId, UserTrackingId),
+        (S::Handle, UserTrackingId),
+        (S::UsernameNamed, UserTrackingId),
+        (S::NameShapeScript, PersonName),
     ];
     MAP.iter().find(|(s, _)| *s as usize == i).map(|(_, t)| *t)
 }
@@ -648,7 +687,12 @@ impl ColumnProfile {
                 if !noise {
                     note_matches(notes, valid + text, n, "Luhn-valid card numbers with a known issuer prefix");
                 }
-                let whole = if noise { 0.0 } else { strong(0.92, valid, n) };
+                // Thirteen-digit national ids (South Africa's) pass Luhn too.
+                // …and so do a few values of any id column by chance.
+                let id_column = self.count(Signal::NatIdValid) + self.count(Signal::NatIdDigitsValid) >= n / 2
+                    && valid * 5 <= n;
+                let ids = self.digits_are_national_ids() || id_column;
+                let whole = if noise || ids { 0.0 } else { strong(0.92, valid, n) };
                 (whole.max(strong(0.9, text, n)).max(strong(0.9, keyed, n)), 1.0, 0.0)
             }
             Iban => {
@@ -677,8 +721,31 @@ impl ColumnProfile {
         if name_pos > 0.0 && agree > 0.0 {
             notes.push(format!("column name suggests {}", t.as_str()));
         }
+        // One line a reviewer can compare across findings: which detector, how
+        // much of the column agrees, and what the name and the table added.
+        notes.push(format!(
+            "detector {}: value evidence {v:.2}, {:.0}% of values agree, name {:+.2}{}, table context {context:.2}",
+            t.detector_family(),
+            100.0 * self.infotype_cells[t as usize] as f32 / n as f32,
+            name_pos,
+            if damp < 1.0 { format!(" (against: x{damp:.2})") } else { String::new() },
+        ));
         let mut conf = 1.0 - (1.0 - v) * (1.0 - 0.95 * name_pos * agree) * (1.0 - context * agree);
-        conf *= damp;
+        // Names raise or lower confidence; they do not veto values that were
+        // validated (a checksum, a registered structure, a decodable header):
+        // a column called `version_ref` full of phone numbers holds phone numbers.
+        let validated = match t {
+            Email | CreditCard | Iban | NationalId | UsSsn | UrlWithCredentials | Secret | Ipv6 | MacAddress => true,
+            // A dotted quad within 0–255 is no validation: version numbers pass it.
+            Phone => agree >= 0.9,
+            _ => false,
+        };
+        if validated && damp < 1.0 && v * 0.9 > conf * damp {
+            notes.push("validated values outweigh the column name".into());
+            conf = v * 0.9;
+        } else {
+            conf *= damp;
+        }
         // Identifiers repeated everywhere are constants (a sender address), not people.
         if t.is_identifier() {
             let (rows, distinct) = match ctx.live {
@@ -729,6 +796,23 @@ impl ColumnProfile {
             national + intl
         };
         let intl_ok = if nanp_noise { intl.saturating_sub(nanp_shaped) } else { intl };
+        // Bare digits that nearly all pass one national-id checksum are ids.
+        // (An id starting with 00 reads like a number dialled abroad: a few such do not count.)
+        let (formatted, digits, intl_ok) = if self.digits_are_national_ids() && intl_ok * 10 <= n {
+            notes.push("the digits pass a national-id checksum: ids, not phone numbers".into());
+            (0, 0, 0)
+        } else {
+            (formatted, digits, intl_ok)
+        };
+        // Dotted numbers in a column of version strings are versions too.
+        let dotted = self.count(Signal::DottedDigits);
+        let versions = self.count(Signal::VersionString);
+        let formatted = if versions >= 5 && versions as f32 >= 0.2 * (versions + dotted) as f32 {
+            notes.push(format!("{versions} values are version strings: dotted numbers here are versions"));
+            formatted.saturating_sub(dotted)
+        } else {
+            formatted
+        };
         note_matches(notes, formatted + text + keyed, n, "phone numbers in national or international format");
         let mut v = strong(0.85, intl_ok, n)
             .max(strong(0.75, text, n))
@@ -792,8 +876,13 @@ impl ColumnProfile {
             notes.push(format!("{given} of {n} values are known given names"));
             0.8
         } else if r(given + family) >= 0.2 && r(single) >= 0.6 {
+            // Single words, a minority known names: surnames, or towns named after people.
             notes.push(format!("{} of {n} values are known given or family names", given + family));
-            0.5
+            if r(given + family) >= 0.35 {
+                0.5
+            } else {
+                0.4
+            }
         } else if r(single) >= 0.6 {
             // Single capitalised words: a surname column, or a status column
             // (a handful of values repeated).
@@ -803,9 +892,11 @@ impl ColumnProfile {
             0.15
         } else if r(full + shape) >= 0.5 {
             0.2
-        } else if full >= 3 {
-            notes.push(format!("{full} of {n} values are names"));
-            strong(0.6, full, n)
+        } else if self.count(Signal::NameFull) >= 3 && r(single) < 0.5 {
+            // Sparse names among other text (a CJK word that starts like a family name is not enough).
+            let latin = self.count(Signal::NameFull);
+            notes.push(format!("{latin} of {n} values are names"));
+            strong(0.6, latin, n)
         } else {
             0.0
         };
@@ -821,7 +912,27 @@ impl ColumnProfile {
         if text > 0 {
             notes.push(format!("{text} of {n} texts mention a given name followed by a family name"));
         }
-        let mut v = v_values.max(v_text).max(strong(0.85, keyed, n));
+        // Names in a script our lists do not cover: most values name-shaped, nearly all
+        // different, with many different last words (family names vary; job titles,
+        // towns and product names repeat their words).
+        let script = self.count(Signal::NameShapeScript);
+        let script_words = self.script_last_words.len() as f32;
+        let v_script = if script >= 10
+            && r(script + full) >= 0.7
+            && self.distinct_ratio() >= 0.8
+            && script_words >= 0.3 * script as f32
+        {
+            notes.push(format!(
+                "{script} of {n} values are shaped like names in a script without name lists here, with {script_words:.0} different last words"
+            ));
+            0.6
+        } else {
+            0.0
+        };
+        // Given + family names inside street addresses name the street.
+        let addresses = self.count(Signal::AddressWhole) + self.count(Signal::AddressShape);
+        let v_text = if r(addresses) >= 0.3 { v_text * 0.3 } else { v_text };
+        let mut v = v_values.max(v_text).max(v_script).max(strong(0.85, keyed, n));
         if r(other_phrases) >= 0.3 {
             notes.push("many values are company or place names".into());
             v *= 0.3;
@@ -937,6 +1048,23 @@ impl ColumnProfile {
         (v, agreement(formatted + digits + text + keyed, n), 0.0)
     }
 
+    /// The national-id scheme most values pass, and how many pass it.
+    fn best_national_id(&self) -> Option<(national_ids::NationalId, u32)> {
+        national_ids::NationalId::ALL
+            .iter()
+            .map(|&s| (s, self.id_counts[s as usize]))
+            .filter(|&(_, c)| c > 0)
+            .max_by_key(|&(s, c)| (c, std::cmp::Reverse(s)))
+    }
+
+    /// Whether the column is bare digits that nearly all pass one national-id
+    /// scheme: validated evidence that outweighs phone and card shapes.
+    fn digits_are_national_ids(&self) -> bool {
+        let d_shaped = self.count(Signal::NatIdDigitsShaped);
+        let best = self.best_national_id().map(|(_, c)| c).unwrap_or(0);
+        d_shaped >= 10 && best as f32 >= 0.9 * d_shaped as f32 && d_shaped as f32 >= 0.5 * self.non_null as f32
+    }
+
     fn national_id(&self, _ctx: &Context, notes: &mut Vec<String>) -> (f32, f32, f32) {
         let n = self.non_null;
         let shaped = self.count(Signal::NatIdShaped);
@@ -944,34 +1072,34 @@ impl ColumnProfile {
         let d_shaped = self.count(Signal::NatIdDigitsShaped);
         let d_valid = self.count(Signal::NatIdDigitsValid);
         let keyed = self.keyed(InfoType::NationalId);
+        let (best_scheme, best) = self.best_national_id().map(|(s, c)| (Some(s), c)).unwrap_or((None, 0));
         let noise = checksum_noise(shaped, valid, "id-shaped values", notes);
         let formatted = if noise { 0.0 } else { strong(0.85, valid, n) };
-        // Bare digit ids pass their checks by chance often; a column where
-        // nearly all do is a column of ids.
-        let digits = if d_shaped >= 20 && d_valid as f32 >= 0.9 * d_shaped as f32 {
-            weak(0.85, d_valid, n)
-        } else if d_shaped < 20 && d_valid > 0 && d_valid == d_shaped {
-            weak(0.3, d_valid, n)
+        // Bare digits pass some scheme's check by chance (1 in 10 or 11 per
+        // scheme); a column where nearly all pass the *same* scheme holds ids.
+        let digits = if d_shaped >= 20 && best as f32 >= 0.9 * d_shaped as f32 {
+            weak(0.9, best, n)
+        } else if d_shaped >= 10 && best as f32 >= 0.8 * d_shaped as f32 {
+            weak(0.6, best, n)
+        } else if d_shaped < 10 && best > 0 && best == d_shaped {
+            weak(0.3, best, n)
         } else {
             0.0
         };
         if valid + d_valid > 0 {
-            let schemes: Vec<String> = self
-                .schemes
-                .iter()
-                .filter(|(k, _)| k.contains('_') && !k.contains("key") && !k.contains("token") && *k != &"jwt")
-                .map(|(k, v)| format!("{k} {v}"))
-                .collect();
-            notes.push(format!(
-                "{} of {n} values pass a national-id checksum ({})",
-                valid + d_valid,
-                schemes.join(", ")
-            ));
+            let best_note = match best_scheme {
+                Some(s) => format!("; most pass {} ({best})", s.as_str()),
+                None => String::new(),
+            };
+            notes.push(format!("{} of {n} values pass a national-id or document-number check{best_note}", valid + d_valid));
         }
-        let v = formatted.max(digits).max(strong(0.85, keyed, n));
+        let doc = self.count(Signal::DocNumberShape);
+        let v = formatted.max(digits).max(strong(0.85, keyed, n)).max(weak(0.2, doc, n));
         (
             v,
-            agreement(valid + d_valid + keyed, n).max(if d_shaped > 0 { agreement(d_shaped, n) * 0.5 } else { 0.0 }),
+            agreement(valid + best.min(d_valid) + keyed, n)
+                .max(if d_shaped > 0 { agreement(d_shaped, n) * 0.5 } else { 0.0 })
+                .max(agreement(doc, n)),
             0.0,
         )
     }
@@ -1042,11 +1170,35 @@ impl ColumnProfile {
         let n = self.non_null;
         let ids = self.count(Signal::Uuid) + self.count(Signal::HexId) + self.count(Signal::OpaqueId);
         let keyed = self.keyed(InfoType::UserTrackingId);
-        if ids + keyed == 0 {
+        let handles = self.count(Signal::Handle);
+        // Account names: only a column of many different ones, and only with
+        // a name that says so, lifts them above the threshold.
+        let user_names = if self.distinct_ratio() >= 0.7 { self.count(Signal::UsernameShape) } else { 0 };
+        if ids + keyed + handles + user_names == 0 {
             return (0.0, 0.0, 0.0);
         }
-        notes.push(format!("{} of {n} values are opaque identifiers (UUIDs, hashes, tokens)", ids));
-        let v = weak(0.12, ids, n).max(strong(0.8, keyed, n));
+        if ids > 0 {
+            notes.push(format!("{} of {n} values are opaque identifiers (UUIDs, hashes, tokens)", ids));
+        }
+        if handles > 0 {
+            notes.push(format!("{handles} of {n} values are @handles"));
+        }
+        if user_names > 0 {
+            notes.push(format!("{user_names} of {n} values are shaped like account names"));
+        }
+        // Account names made of people's names are people's accounts, whatever the column is called.
+        let named = if self.distinct_ratio() >= 0.8 { self.count(Signal::UsernameNamed) } else { 0 };
+        let v_named = if named as f32 >= 0.3 * n as f32 && user_names as f32 >= 0.8 * n as f32 {
+            notes.push(format!("{named} of {n} account names are built from given or family names"));
+            0.6
+        } else {
+            0.0
+        };
+        let v = weak(0.12, ids, n)
+            .max(strong(0.8, keyed, n))
+            .max(weak(0.85, handles, n).max(strong(0.6, handles, n)))
+            .max(weak(0.3, user_names, n))
+            .max(v_named);
         let mut context = 0.0f32;
         if names::is_bare_key(&ctx.input.column_name) {
             if ctx.people_table {
@@ -1061,7 +1213,7 @@ impl ColumnProfile {
             context = context.max(0.8);
             notes.push("a foreign key to a table of people".into());
         }
-        (v, agreement(ids + keyed, n), context)
+        (v, agreement(ids + keyed + handles + user_names, n), context)
     }
 }
 

@@ -11,9 +11,10 @@ use super::dictionary::{
 };
 use super::names;
 use super::validators::{
-    all_same, card_network, digits_of, iban_check, is_ipv6, is_jwt, is_mac, luhn_valid, national_id_check, parse_date,
-    parse_ipv4_host, shannon_entropy, ssn_digits_valid, ssn_formatted, FoundDate, IbanCheck, NationalId,
+    all_same, card_network, digits_of, iban_check, is_ipv6, is_jwt, is_mac, luhn_valid, parse_date, parse_ipv4_host,
+    shannon_entropy, ssn_digits_valid, ssn_formatted, FoundDate, IbanCheck,
 };
+use super::{credentials, national_ids, online_ids};
 use super::InfoType;
 
 /// One observation about a cell. A cell counts at most once per signal.
@@ -82,6 +83,19 @@ pub enum Signal {
     Uuid,
     HexId,
     OpaqueId,
+    /// `@handle`.
+    Handle,
+    /// One token shaped like an account name: evidence only with a telling column name.
+    UsernameShape,
+    /// An account name built from a known given or family name (`maria42`, `john.smith`).
+    UsernameNamed,
+    /// Two to four words in a script our name lists do not cover, each shaped like a name part.
+    NameShapeScript,
+    /// A document-number shape (`P06690743`, `AB1234567`, nine digits): a passport or
+    /// identity-card number only when the column's name says so.
+    DocNumberShape,
+    /// Digits separated by dots only (`06.12.34.56.78`, `10.22.33.44`): phones or versions.
+    DottedDigits,
     FreeText,
     Json,
 }
@@ -117,7 +131,10 @@ pub struct CellFindings {
     pub keyed: u32,
     pub date: Option<FoundDate>,
     pub float: Option<f64>,
-    pub national_id: Option<NationalId>,
+    /// National-id schemes the value passes (bit = `NationalId` index).
+    pub national_ids: u64,
+    /// Hash of the last word of a name-shaped value in an uncovered script.
+    pub last_word: Option<u64>,
     pub card_network: Option<&'static str>,
     pub secret_kind: Option<&'static str>,
 }
@@ -326,13 +343,13 @@ fn whole_value(v: &str, cell: &mut CellFindings) {
             }
             IbanCheck::NotShaped => {}
         }
-        if let Some(check) = national_id_check(v, None) {
+        if let Some(m) = national_ids::check(v) {
             cell.set(Signal::NatIdShaped);
-            if check.valid {
+            if m.is_valid() {
                 cell.set(Signal::NatIdValid);
-                cell.national_id = Some(check.scheme);
+                cell.national_ids = m.valid;
+                return;
             }
-            return;
         }
         if postcode_distinct(v) {
             cell.set(Signal::PostcodeDistinct);
@@ -366,6 +383,24 @@ fn whole_value(v: &str, cell: &mut CellFindings) {
         }
     }
     if n_space == 0 {
+        if online_ids::handle(v) {
+            cell.set(Signal::Handle);
+            return;
+        }
+        if online_ids::username_shape(v) {
+            cell.set(Signal::UsernameShape);
+            let named = v
+                .split(|c: char| !c.is_ascii_alphabetic())
+                .filter(|p| p.len() >= 3)
+                .map(|p| p.to_ascii_lowercase())
+                .any(|p| online_ids::built_from_names(&p, &|w: &str| is_given_name(w) || is_family_name(w)));
+            if named {
+                cell.set(Signal::UsernameNamed);
+            }
+        }
+        if online_ids::document_number_shape(v) {
+            cell.set(Signal::DocNumberShape);
+        }
         opaque_token(v, cell);
     }
     if cell.signals.is_empty() && n_digits > 0 && address_shape(v) {
@@ -441,33 +476,17 @@ fn known_secret(v: &str, cell: &mut CellFindings) -> bool {
         cell.secret_kind = Some("pem_private_key");
         return true;
     }
-    if v.starts_with("eyJ") && v.bytes().filter(|&b| b == b'.').count() == 2 && is_jwt(v) {
+    if v.starts_with("eyJ") && (is_jwt(v) || credentials::is_jose_token(v)) {
         cell.set(Signal::Jwt);
         cell.secret_kind = Some("jwt");
         return true;
     }
-    if v.len() >= 20 {
-        if let Some(m) = r.secret_prefix.find(v) {
-            cell.set(Signal::SecretKnown);
-            cell.secret_kind = Some(secret_kind(m.as_str()));
-            return true;
-        }
+    if let Some(kind) = credentials::known_token(v) {
+        cell.set(Signal::SecretKnown);
+        cell.secret_kind = Some(kind);
+        return true;
     }
     false
-}
-
-fn secret_kind(token: &str) -> &'static str {
-    match token.as_bytes() {
-        [b'A', ..] if token.starts_with("AIza") => "google_api_key",
-        [b'A', ..] => "aws_access_key_id",
-        [b'g', b'h', ..] | [b'g', b'i', ..] => "github_token",
-        [b's', b'k', b'_', ..] | [b'r', b'k', b'_', ..] => "stripe_secret_key",
-        [b'x', ..] => "slack_token",
-        [b'g', b'l', ..] => "gitlab_token",
-        [b'S', b'G', ..] => "sendgrid_key",
-        [b'n', b'p', b'm', ..] => "npm_token",
-        _ => "token",
-    }
 }
 
 fn password_hash(v: &str) -> bool {
@@ -532,39 +551,53 @@ fn numeric_identifiers(v: &str, cell: &mut CellFindings) {
         return;
     };
     let n = digits.len();
+    let plain = v.bytes().all(|b| b.is_ascii_digit());
+    // National ids first, without stopping: eleven digits pass some scheme
+    // by chance, so phones and cards stay candidates and the column decides.
+    // SSN issuance rules are judged on every 3-2-4 value (an ITIN breaks them, as
+    // random numbers do), so the column can tell SSNs from noise.
+    let ssn = ssn_formatted(v);
+    if let Some(valid) = ssn {
+        cell.set(if valid { Signal::SsnFormatted } else { Signal::SsnFormattedInvalid });
+    }
+    // A card's issuer prefix and Luhn digit outweigh a national id of the same length (a 15-digit
+    // Amex number can pass France's NIR key by chance).
     if (13..=19).contains(&n) {
         if let Some(network) = card_network(&digits) {
             cell.set(Signal::CardShaped);
             if luhn_valid(&digits) {
                 cell.set(Signal::CardValid);
                 cell.card_network = Some(network);
-                return;
+                // Thirteen-digit Visa numbers are long retired; thirteen-digit
+                // national ids (South Africa's, Luhn too) are not.
+                if n != 13 {
+                    return;
+                }
             }
         }
     }
-    if let Some(valid) = ssn_formatted(v) {
-        cell.set(if valid { Signal::SsnFormatted } else { Signal::SsnFormattedInvalid });
+    let id = national_ids::check(v);
+    if let Some(m) = id {
+        if m.specific {
+            cell.set(Signal::NatIdShaped);
+            cell.set(Signal::NatIdValid);
+            cell.national_ids = m.valid;
+            return;
+        }
+        cell.set(Signal::NatIdDigitsShaped);
+        if m.is_valid() {
+            cell.set(Signal::NatIdDigitsValid);
+            cell.national_ids = m.valid;
+        }
+    }
+    if ssn.is_some() {
         return;
     }
-    let plain = v.bytes().all(|b| b.is_ascii_digit());
+    if plain && (8..=9).contains(&n) {
+        cell.set(Signal::DocNumberShape);
+    }
     if plain && n == 9 && ssn_digits_valid(&digits) {
         cell.set(Signal::SsnDigits);
-    }
-    if let Some(check) = national_id_check(v, Some(&digits)) {
-        if check.scheme.digits_only() || plain {
-            cell.set(Signal::NatIdDigitsShaped);
-            if check.valid {
-                cell.set(Signal::NatIdDigitsValid);
-                cell.national_id = Some(check.scheme);
-            }
-        } else {
-            cell.set(Signal::NatIdShaped);
-            if check.valid {
-                cell.set(Signal::NatIdValid);
-                cell.national_id = Some(check.scheme);
-                return;
-            }
-        }
     }
     if plain && (4..=6).contains(&n) {
         cell.set(Signal::PostcodeNumeric);
@@ -634,6 +667,16 @@ fn phone(v: &str, cell: &mut CellFindings) {
     let groups: Vec<usize> = v.split(|c: char| !c.is_ascii_digit()).filter(|g| !g.is_empty()).map(str::len).collect();
     if groups.iter().any(|&g| g > 8) {
         return;
+    }
+    // Dotted numbers with one-digit parts are versions and OIDs ("10.0.19041.1"),
+    // not phone numbers, which group their digits in twos to fours.
+    let dotted = b.iter().all(|&c| c.is_ascii_digit() || c == b'.');
+    if dotted && (groups.contains(&1) || groups.len() > 5) {
+        cell.set(Signal::VersionString);
+        return;
+    }
+    if dotted {
+        cell.set(Signal::DottedDigits);
     }
     let enough = n >= 10 || (n >= 8 && groups.len() >= 3);
     if enough && n <= 13 {
@@ -706,6 +749,36 @@ const PLACE_SUFFIX_WORDS: &[&str] = &[
 
 /// Person names: capitalised words with a known given or family name in the
 /// right place; CJK names starting with a common family name.
+/// A given or family name written in its own (non-Latin) script, from the
+/// `name-variants` crate's tables (Arabic, Cyrillic, Devanagari, Greek, Hangul,
+/// Hebrew, Thai, Bengali, Tamil, CJK). Latin spellings are left to our own
+/// dictionary: the crate's romanisations include common words.
+fn native_script_name(word: &str) -> bool {
+    let mut chars = word.chars();
+    let Some(first) = chars.next() else {
+        return false;
+    };
+    if first.is_ascii() || ('\u{00C0}'..='\u{024F}').contains(&first) || chars.next().is_none() {
+        return false;
+    }
+    name_variants::lookup_key(word).is_some()
+}
+
+/// Scripts with upper and lower case, where a name starts with a capital.
+/// (Georgian's capitals are not used in names.)
+fn bicameral(c: char) -> bool {
+    matches!(c as u32, 0x41..=0x24F | 0x370..=0x3FF | 0x1F00..=0x1FFF | 0x400..=0x52F | 0x531..=0x58F)
+}
+
+/// Vowel signs and other combining marks of Brahmic, Thai, Arabic and Hebrew
+/// writing, which are not alphabetic characters on their own.
+fn combining_mark(c: char) -> bool {
+    matches!(c as u32,
+        0x300..=0x36F | 0x591..=0x5C7 | 0x610..=0x61A | 0x64B..=0x65F | 0x670 | 0x6D6..=0x6ED
+        | 0x900..=0x903 | 0x93A..=0x94F | 0x951..=0x957 | 0x962..=0x963 | 0x981..=0x983 | 0x9BC..=0x9D7
+        | 0xB82..=0xBCD | 0xE31 | 0xE34..=0xE3A | 0xE47..=0xE4E | 0x200C | 0x200D)
+}
+
 fn person_name(v: &str, cell: &mut CellFindings) {
     if v.len() > 80 {
         return;
@@ -717,7 +790,7 @@ fn person_name(v: &str, cell: &mut CellFindings) {
                 // A short CJK word: a given or family name alone, or any word.
                 cell.set(Signal::SingleWordCap);
             }
-            if starts_with_cjk_family_name(v) {
+            if starts_with_cjk_family_name(v) || v.split([' ', '　', '・']).any(native_script_name) {
                 cell.set(Signal::NameCjk);
             } else if is_cjk_family_name(v.trim()) {
                 cell.set(Signal::NameFamily);
@@ -732,7 +805,7 @@ fn person_name(v: &str, cell: &mut CellFindings) {
     }
     let mut words: Vec<(&str, String)> = Vec::with_capacity(raw_words.len());
     for w in &raw_words {
-        if !w.chars().all(|c| c.is_alphabetic() || c == '-' || c == '\'' || c == '.' || c == '’' || c == '&') {
+        if !w.chars().all(|c| c.is_alphabetic() || c == '-' || c == '\'' || c == '.' || c == '’' || c == '&' || combining_mark(c)) {
             return;
         }
         let folded = fold(w);
@@ -748,9 +821,12 @@ fn person_name(v: &str, cell: &mut CellFindings) {
     if core.is_empty() {
         return;
     }
+    // Scripts without letter case (Arabic, Hebrew, Devanagari, Thai, Georgian …)
+    // count as capitalised: only cased scripts can say a word is not a name.
     let capitalised = |w: &str| {
         let mut chars = w.chars();
         match chars.next() {
+            Some(c) if !bicameral(c) => c.is_alphabetic(),
             Some(c) if c.is_uppercase() => chars.clone().count() == 0 || chars.any(|c| c.is_lowercase()),
             _ => false,
         }
@@ -788,7 +864,7 @@ fn person_name(v: &str, cell: &mut CellFindings) {
         family(first) || given(last)
     } else {
         given(first) || family(last) || (family(first) && given(last))
-    };
+    } || core.iter().any(|(w, _)| native_script_name(w));
     if all_caps && known {
         cell.set(Signal::NameFull);
     } else if !all_caps && given(first) && family(last) {
@@ -796,6 +872,15 @@ fn person_name(v: &str, cell: &mut CellFindings) {
         cell.set(Signal::NameFull);
     } else if all_caps && core.iter().all(|(w, _)| w.chars().count() >= 2) {
         cell.set(Signal::NameShape);
+        // Our lists cover Latin and CJK names; elsewhere the shape and the
+        // column's variety of family names must carry the evidence.
+        let uncovered = core.iter().all(|(w, _)| w.chars().next().is_some_and(|c| !c.is_ascii() && c > '\u{024F}'));
+        if uncovered {
+            cell.set(Signal::NameShapeScript);
+            let mut h = std::collections::hash_map::DefaultHasher::new();
+            std::hash::Hash::hash(&core[core.len() - 1].1, &mut h);
+            cell.last_word = Some(std::hash::Hasher::finish(&h));
+        }
     }
 }
 
@@ -877,9 +962,9 @@ fn scan_text(v: &str, cell: &mut CellFindings) {
         cell.set(Signal::Jwt);
         cell.secret_kind = Some("jwt");
     }
-    if let Some(m) = r.secret_prefix.find(v) {
+    if let Some(kind) = credentials::find_in_text(v) {
         cell.set(Signal::SecretKnown);
-        cell.secret_kind = Some(secret_kind(m.as_str()));
+        cell.secret_kind = Some(kind);
     }
     let digit_count = v.bytes().filter(u8::is_ascii_digit).count();
     if digit_count >= 7 {
@@ -1179,9 +1264,7 @@ fn json_leaf(s: &str, key: Option<&str>, cell: &mut CellFindings) {
     if leaf.secret_kind.is_some() {
         cell.secret_kind = leaf.secret_kind;
     }
-    if leaf.national_id.is_some() {
-        cell.national_id = leaf.national_id;
-    }
+    cell.national_ids |= leaf.national_ids;
     let Some(key) = key else {
         return;
     };
@@ -1222,7 +1305,6 @@ fn json_leaf(s: &str, key: Option<&str>, cell: &mut CellFindings) {
 pub struct Regexes {
     url_creds: Regex,
     pem: Regex,
-    secret_prefix: Regex,
     jwt_in_text: Regex,
     password_hash: Regex,
     version: Regex,
@@ -1257,7 +1339,7 @@ const EN_STREET_TYPES: &str = "street|st|avenue|ave|road|rd|lane|ln|drive|dr|bou
 /// (German, Dutch, Swedish, Finnish, Danish, Norwegian).
 const SUFFIX_STREET_TYPES: &str = "straße|strasse|str\\.|weg|gasse|allee|platz|ring|damm|ufer|chaussee|steig|pfad|markt|graben|straat|laan|plein|gracht|dreef|steeg|kade|singel|hof|pad|dijk|wal|plantsoen|gatan|vägen|gränd|torget|backe|backen|stigen|stig|gången|slingan|allén|katu|kuja|tie|polku|bulevardi|väylä|kaari|rinne|piha|tori|ranta|raitti|aukio|portti|mäki|kulma|vej|gade|gata|veien|gata|vegen";
 /// Street words written first (Spanish, Italian, Portuguese, Polish, Catalan).
-const PREFIX_STREET_TYPES: &str = "pátio|patio|puerta|calle|c/|avenida|avda\\.?|av\\.|paseo|plaza|camino|carretera|ronda|vía|via|viale|piazza|piazzale|corso|largo|vicolo|strada|contrada|borgo|incrocio|stretto|rotonda|piazzetta|lungomare|travesía|travessa|pasaje|pasadizo|cañada|callejón|glorieta|urbanización|rambla|alameda|acceso|cuesta|rua|rodovia|praça|estrada|trevo|ladeira|quadra|vila|viela|setor|ul\\.|ulica|al\\.|aleja|pl\\.|plac|os\\.|osiedle|canale|passeig|carrer|avinguda|jardim|parque|residencial|conjunto|chácara|núcleo|lagoa|morro|sítio|loteamento|favela|colonia|privada|prolongación|callejon|circuito|andador|cerrada|retorno|calzada";
+const PREFIX_STREET_TYPES: &str = "pátio|patio|puerta|calle|c/|avenida|avda\\.?|av\\.|paseo|plaza|camino|carretera|ronda|vía|via|viale|piazza|piazzale|corso|largo|vicolo|strada|contrada|borgo|incrocio|stretto|rotonda|piazzetta|lungomare|travesía|travessa|pasaje|pasadizo|cañada|callejón|glorieta|urbanización|rambla|alameda|acceso|cuesta|rua|rodovia|praça|estrada|trevo|ladeira|quadra|vila|viela|setor|ul\\.|ulica|al\\.|aleja|pl\\.|plac|os\\.|osiedle|canale|passeig|carrer|avinguda|jardim|parque|residencial|conjunto|chácara|núcleo|lagoa|morro|sítio|loteamento|favela|colonia|privada|prolongación|callejon|circuito|andador|cerrada|retorno|calzada|ул\\.|улица|пр\\.|просп\\.|проспект|пер\\.|переулок|бул\\.|бульвар|ш\\.|шоссе|наб\\.|набережная|пл\\.|площадь|алл\\.|аллея|вул\\.|вулиця|мкр\\.|микрорайон|οδός|οδ\\.|λεωφ\\.|λεωφόρος|شارع|خیابان|کوچه|רחוב|רח'";
 
 pub fn regexes() -> &'static Regexes {
     static R: OnceLock<Regexes> = OnceLock::new();
@@ -1266,14 +1348,6 @@ pub fn regexes() -> &'static Regexes {
         Regexes {
             url_creds: re(r"[A-Za-z][A-Za-z0-9+.-]{1,15}://([^\s/:@]+):([^\s/@]+)@[^\s/]+"),
             pem: re(r"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----"),
-            secret_prefix: re(concat!(
-                r"\b(?:(?:AKIA|ASIA|AGPA|AIDA|AROA|ANPA|ANVA|AIPA)[A-Z2-7]{16}",
-                r"|gh[pousr]_[A-Za-z0-9]{36,255}|github_pat_[A-Za-z0-9_]{60,255}",
-                r"|[sr]k_(?:live|test)_[A-Za-z0-9]{16,247}",
-                r"|xox[abposr]-[A-Za-z0-9-]{10,250}|xapp-\d-[A-Za-z0-9-]{10,250}",
-                r"|AIza[0-9A-Za-z_-]{35}|glpat-[A-Za-z0-9_-]{20,}",
-                r"|SG\.[A-Za-z0-9_-]{22}\.[A-Za-z0-9_-]{43}|npm_[A-Za-z0-9]{36})\b"
-            )),
             jwt_in_text: re(r"eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*"),
             password_hash: re(
                 r"^(?:\$(?:2[abxy]?|argon2(?:id|i|d)|[156]|y|sha1|scrypt|pbkdf2(?:-sha(?:1|256|512))?)\$\S{20,}|(?:pbkdf2_sha256|pbkdf2_sha1|bcrypt_sha256|argon2|sha1|md5)\$\S{20,}|\{(?:SSHA|SHA|SSHA256|SSHA512|CRYPT)\}\S{16,})$",
@@ -1293,7 +1367,7 @@ pub fn regexes() -> &'static Regexes {
                 r"(?i)^[\p{{L}}.'’-]*(?:[\s-][\p{{L}}.'’-]+){{0,4}}(?:{SUFFIX_STREET_TYPES})\s+\d{{1,5}}\s?[a-z]?(?:\s?/\s?\d+)?(?:\s*$|,)"
             )),
             address_type_first: re(&format!(
-                r"(?i)^(?:{PREFIX_STREET_TYPES})\s+[\p{{L}}\s.'’-]{{2,60}}?,?\s*(?:n[º°o.]\s*)?\d{{1,5}}\b"
+                r"(?i)^(?:{PREFIX_STREET_TYPES})\s*[\p{{L}}\s.'’-]{{2,60}}?,?\s*(?:(?:n[º°o.]|д\.|дом|№)\s*)?\d{{1,5}}\b"
             )),
             address_fr: re(
                 r"(?i)^\d{1,4}(?:\s?(?:bis|ter))?,?\s+(?:rue|avenue|av\.|boulevard|bd|chemin|allée|allee|place|impasse|quai|route|cours|square|passage|voie|rond-point|faubourg|sentier|esplanade|parvis|promenade)\b",

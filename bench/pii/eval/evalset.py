@@ -1,0 +1,894 @@
+#!/usr/bin/env python3
+"""Labelled column sets for evaluating PII classifiers.
+
+Two sets, kept apart:
+
+* ``frozen`` — the held-out evaluation set. Nobody tunes on it. Its values come
+  from sources the classifier was not developed with:
+    (a) generators other than the development one (Faker): Mimesis in locales
+        not used for development (Cyrillic, Greek, Arabic, Persian, Hangul and
+        several Latin-script locales), presidio-evaluator's FakeNameGenerator
+        records and sentence templates; Devanagari names come from Faker's
+        hi_IN, a locale the development set does not use (Mimesis has no
+        Devanagari locale);
+    (b) public format examples built by each specification's algorithm and
+        checked by an independent implementation (python-stdnum validates
+        every national identifier; libphonenumber's own example numbers via
+        `phonenumbers`; credential tokens by their vendors' published
+        prefix/structure; ICAO 9303 check digits for passport numbers);
+    (c) hard negatives from real open data shipped in PyPI packages
+        (vega_datasets, scikit-learn, plotly, presidio-evaluator's company
+        list, the versions and file hashes of the installed Python packages).
+  It is reproducible from its seed and the pinned package versions
+  (bench/pii/requirements-eval.txt); `evalset.py --hash` prints its digest,
+  recorded in docs/pii.md: a different digest means the set drifted.
+
+* ``dev`` — the development set for tuning: Faker in other locales, and its
+  own id/credential generators, with different seeds and column names.
+
+Each column carries the set of PII *families* it holds (empty: clean).
+
+Usage: evalset.py --set frozen|dev [--seed N] [--rows N] [--hash] [--summary]
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import csv
+import datetime as dt
+import hashlib
+import json
+import os
+import random
+import string
+import sys
+import uuid
+import zlib
+from dataclasses import dataclass, field
+
+FAMILIES = ["person_name", "national_id", "contact", "address", "online_id", "credential", "network",
+            "financial", "date_of_birth", "geo"]
+
+FROZEN_SEED = 20261202
+
+
+@dataclass
+class Column:
+    name: str
+    sql_type: str
+    values: list
+    families: set = field(default_factory=set)
+    source: str = ""
+
+
+@dataclass
+class Table:
+    name: str
+    columns: list = field(default_factory=list)
+
+    def add(self, name, sql_type, values, *families, source=""):
+        self.columns.append(Column(name, sql_type, list(values), set(families), source))
+        return self
+
+
+def sparse(rng, n, make, share, filler):
+    """`make()` in about `share` of `n` rows (at least two), `filler()` elsewhere."""
+    rows = [make() if rng.random() < share else filler() for _ in range(n)]
+    for i in rng.sample(range(n), 2):
+        rows[i] = make()
+    return rows
+
+
+# ---------------------------------------------------------------------------
+# (b) identifiers built by their specification's algorithm, checked by stdnum
+# ---------------------------------------------------------------------------
+
+def _digits(rng, k):
+    return "".join(rng.choice(string.digits) for _ in range(k))
+
+
+def _date(rng, lo=1940, hi=2006):
+    return dt.date(rng.randint(lo, hi), rng.randint(1, 12), rng.randint(1, 28))
+
+
+def rejection(rng, make, module, fmt=None, tries=5000):
+    """Draws candidates until the independent validator accepts one."""
+    import importlib
+    mod = importlib.import_module("stdnum." + module)
+    for _ in range(tries):
+        cand = make(rng)
+        if mod.is_valid(cand):
+            if fmt == "format" and hasattr(mod, "format"):
+                return mod.format(cand)
+            return cand
+    raise RuntimeError(f"no valid {module} in {tries} tries")
+
+
+def _it_cf(rng):
+    letters = string.ascii_uppercase
+    months = "ABCDEHLMPRST"
+    body = ("".join(rng.choice(letters) for _ in range(6)) + _digits(rng, 2) + rng.choice(months)
+            + f"{rng.randint(1, 28) + rng.choice([0, 40]):02d}" + rng.choice(letters) + _digits(rng, 3))
+    from stdnum.it import codicefiscale
+    return body + codicefiscale.calc_check_digit(body)
+
+
+def _cn_ric(rng):
+    d = _date(rng)
+    return rng.choice(["110101", "310104", "440305", "510107", "360426"]) + d.strftime("%Y%m%d") + _digits(rng, 4)
+
+
+def _kr_rrn(rng):
+    d = _date(rng, 1950, 1999)
+    return d.strftime("%y%m%d") + rng.choice("12") + _digits(rng, 6)
+
+
+def _mx_curp(rng):
+    L = string.ascii_uppercase
+    d = _date(rng)
+    return ("".join(rng.choice("BCDFGHJKLMNPRSTVZ") for _ in range(1)) + rng.choice("AEIOU")
+            + "".join(rng.choice(L) for _ in range(2)) + d.strftime("%y%m%d") + rng.choice("HM")
+            + rng.choice(["DF", "JC", "NL", "MC", "PL", "VZ"]) + "".join(rng.choice("BCDFGHJKLMNPRSTVZ") for _ in range(3))
+            + "0" + _digits(rng, 1))
+
+
+def _za_id(rng):
+    return _date(rng).strftime("%y%m%d") + _digits(rng, 4) + rng.choice("01") + "8" + _digits(rng, 1)
+
+
+def _ee_ik(rng):
+    d = _date(rng, 1950, 1999)
+    return rng.choice("3456"[:2]) + d.strftime("%y%m%d") + _digits(rng, 4)
+
+
+def _se_pnr(rng):
+    return _date(rng).strftime("%y%m%d") + "-" + _digits(rng, 4)
+
+
+def _no_fnr(rng):
+    return _date(rng).strftime("%d%m%y") + _digits(rng, 5)
+
+
+def _fi_hetu(rng):
+    d = _date(rng)
+    sep = "-" if d.year < 2000 else "A"
+    return d.strftime("%d%m%y") + sep + f"{rng.randint(2, 899):03d}" + rng.choice("0123456789ABCDEFHJKLMNPRSTUVWXY")
+
+
+def _dk_cpr(rng):
+    return _date(rng, 1940, 1999).strftime("%d%m%y") + "-" + _digits(rng, 4)
+
+
+def _cz_rc(rng):
+    d = _date(rng, 1954, 1999)
+    month = d.month + rng.choice([0, 50])
+    return f"{d.year % 100:02d}{month:02d}{d.day:02d}/" + _digits(rng, 4)
+
+
+def _ro_cnp(rng):
+    d = _date(rng, 1940, 1999)
+    return rng.choice("12") + d.strftime("%y%m%d") + f"{rng.randint(1, 46):02d}" + _digits(rng, 4)
+
+
+def _bg_egn(rng):
+    d = _date(rng, 1940, 1999)
+    return d.strftime("%y%m%d") + _digits(rng, 4)
+
+
+def _pl_pesel(rng):
+    d = _date(rng, 1940, 1999)
+    return d.strftime("%y%m%d") + _digits(rng, 5)
+
+
+def _gr_amka(rng):
+    return _date(rng).strftime("%d%m%y") + _digits(rng, 5)
+
+
+def _be_nn(rng):
+    return _date(rng, 1940, 1999).strftime("%y%m%d") + _digits(rng, 5)
+
+
+def _fr_nir(rng):
+    d = _date(rng, 1940, 1999)
+    return rng.choice("12") + d.strftime("%y%m") + f"{rng.randint(1, 95):02d}" + _digits(rng, 8)
+
+
+def _is_kt(rng):
+    d = _date(rng, 1940, 1999)
+    return d.strftime("%d%m%y") + _digits(rng, 3) + "9"
+
+
+def _lt_ak(rng):
+    d = _date(rng, 1940, 1999)
+    return rng.choice("34") + d.strftime("%y%m%d") + _digits(rng, 4)
+
+
+def _tr_tc(rng):
+    return str(rng.randint(1, 9)) + _digits(rng, 10)
+
+
+# (label, column name, generator producing a value the validator accepts)
+NATIONAL_IDS = {
+    "us_ssn": lambda r: rejection(r, lambda r: f"{_digits(r, 3)}-{_digits(r, 2)}-{_digits(r, 4)}", "us.ssn"),
+    "us_itin": lambda r: rejection(r, lambda r: f"9{_digits(r, 2)}-{r.choice(['70', '78', '83', '90', '94'])}-{_digits(r, 4)}", "us.itin"),
+    "nl_bsn": lambda r: rejection(r, lambda r: _digits(r, 9), "nl.bsn"),
+    "de_idnr": lambda r: rejection(r, lambda r: str(r.randint(1, 9)) + _digits(r, 10), "de.idnr", "format"),
+    "fr_nir": lambda r: rejection(r, _fr_nir, "fr.nir", "format"),
+    "es_dni": lambda r: rejection(r, lambda r: _digits(r, 8) + r.choice(string.ascii_uppercase), "es.dni"),
+    "es_nie": lambda r: rejection(r, lambda r: r.choice("XYZ") + _digits(r, 7) + r.choice(string.ascii_uppercase), "es.nie"),
+    "it_cf": _it_cf,
+    "pt_nif": lambda r: rejection(r, lambda r: r.choice("123") + _digits(r, 8), "pt.nif"),
+    "be_nn": lambda r: rejection(r, _be_nn, "be.nn", "format"),
+    "dk_cpr": lambda r: rejection(r, _dk_cpr, "dk.cpr"),
+    "se_pnr": lambda r: rejection(r, _se_pnr, "se.personnummer"),
+    "no_fnr": lambda r: rejection(r, _no_fnr, "no.fodselsnummer"),
+    "fi_hetu": lambda r: rejection(r, _fi_hetu, "fi.hetu"),
+    "pl_pesel": lambda r: rejection(r, _pl_pesel, "pl.pesel"),
+    "cz_rc": lambda r: rejection(r, _cz_rc, "cz.rc"),
+    "ro_cnp": lambda r: rejection(r, _ro_cnp, "ro.cnp"),
+    "bg_egn": lambda r: rejection(r, _bg_egn, "bg.egn"),
+    "hr_oib": lambda r: rejection(r, lambda r: _digits(r, 11), "hr.oib"),
+    "ee_ik": lambda r: rejection(r, _ee_ik, "ee.ik"),
+    "lt_ak": lambda r: rejection(r, _lt_ak, "lt.asmens"),
+    "in_aadhaar": lambda r: rejection(r, lambda r: str(r.randint(2, 9)) + _digits(r, 11), "in_.aadhaar", "format"),
+    "in_pan": lambda r: rejection(r, lambda r: "".join(r.choice(string.ascii_uppercase) for _ in range(3)) + "P"
+                                  + r.choice(string.ascii_uppercase) + _digits(r, 4) + r.choice(string.ascii_uppercase), "in_.pan"),
+    "br_cpf": lambda r: rejection(r, lambda r: _digits(r, 11), "br.cpf", "format"),
+    "cn_ric": lambda r: rejection(r, _cn_ric, "cn.ric"),
+    "jp_mynumber": lambda r: rejection(r, lambda r: _digits(r, 12), "jp.in_"),
+    "kr_rrn": lambda r: rejection(r, _kr_rrn, "kr.rrn", "format"),
+    "au_tfn": lambda r: rejection(r, lambda r: _digits(r, 9), "au.tfn", "format"),
+    "ca_sin": lambda r: rejection(r, lambda r: str(r.randint(1, 7)) + _digits(r, 8), "ca.sin", "format"),
+    "mx_curp": lambda r: rejection(r, _mx_curp, "mx.curp", tries=20000),
+    "za_id": lambda r: rejection(r, _za_id, "za.idnr"),
+    "tr_tckimlik": lambda r: rejection(r, _tr_tc, "tr.tckimlik"),
+    "il_id": lambda r: rejection(r, lambda r: _digits(r, 9), "il.idnr"),
+    "gb_nhs": lambda r: rejection(r, lambda r: str(r.randint(4, 6)) + _digits(r, 9), "gb.nhs", "format"),
+    "ch_ahv": lambda r: rejection(r, lambda r: "756" + _digits(r, 10), "ch.ssn", "format"),
+    "is_kennitala": lambda r: rejection(r, _is_kt, "is_.kennitala", "format"),
+    "gr_amka": lambda r: rejection(r, _gr_amka, "gr.amka"),
+    "ru_inn": lambda r: rejection(r, lambda r: _digits(r, 12), "ru.inn"),
+    "cl_rut": lambda r: rejection(r, lambda r: str(r.randint(5, 25)) + _digits(r, 6) + r.choice("0123456789K"), "cl.rut", "format"),
+    "ec_ci": lambda r: rejection(r, lambda r: f"{r.randint(1, 24):02d}" + r.choice("012345") + _digits(r, 7), "ec.ci"),
+}
+
+
+def icao_check(s: str) -> str:
+    """ICAO 9303 check digit: weights 7, 3, 1 over digits, A=10 … Z=35, '<'=0."""
+    total = 0
+    for i, ch in enumerate(s):
+        v = int(ch) if ch.isdigit() else (0 if ch == "<" else ord(ch) - 55)
+        total += v * (7, 3, 1)[i % 3]
+    return str(total % 10)
+
+
+def passport_number(rng):
+    """A 9-character document number as printed in the MRZ, with its check digit appended (10 chars)."""
+    alnum = "CFGHJKLMNPRTVWXYZ" + string.digits
+    doc = rng.choice("CFGHJKLMNPRTVWXYZ") + "".join(rng.choice(alnum) for _ in range(8))
+    return doc + icao_check(doc)
+
+
+# ---------------------------------------------------------------------------
+# credentials by their vendors' published prefixes and structures
+# ---------------------------------------------------------------------------
+
+B62 = string.ascii_letters + string.digits
+
+
+def _b62(n: int, width: int) -> str:
+    out = ""
+    while n:
+        n, r = divmod(n, 62)
+        out = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"[r] + out
+    return out.rjust(width, "0")
+
+
+def _rand(rng, alphabet, k):
+    return "".join(rng.choice(alphabet) for _ in range(k))
+
+
+def _b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def jwt(rng):
+    alg = rng.choice(["HS256", "RS256", "ES384", "EdDSA", "PS512"])
+    header = {"alg": alg, "typ": "JWT"} if rng.random() < 0.7 else {"kid": _rand(rng, B62, 8), "alg": alg}
+    payload = {"sub": str(rng.randint(1, 10**9)), "iat": rng.randint(1.6e9, 1.8e9),
+               "scope": rng.choice(["read", "admin write", "openid profile"])}
+    sig = bytes(rng.getrandbits(8) for _ in range(rng.choice([32, 48, 64, 256])))
+    return ".".join([_b64url(json.dumps(header).encode()), _b64url(json.dumps(payload).encode()), _b64url(sig)])
+
+
+def github_token(rng):
+    body = _rand(rng, B62, 30)
+    return rng.choice(["ghp_", "gho_", "ghu_", "ghs_", "ghr_"]) + body + _b62(zlib.crc32(body.encode()), 6)
+
+
+CREDENTIALS = {
+    "aws_access_key_id": lambda r: r.choice(["AKIA", "ASIA"]) + _rand(r, "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", 16),
+    "github_token": github_token,
+    "github_fine_grained": lambda r: "github_pat_" + _rand(r, B62, 22) + "_" + _rand(r, B62, 59),
+    "gitlab_pat": lambda r: "glpat-" + _rand(r, B62 + "-_", 20),
+    "slack_bot": lambda r: f"xoxb-{_digits(r, 12)}-{_digits(r, 13)}-{_rand(r, B62, 24)}",
+    "stripe_secret": lambda r: r.choice(["sk_live_", "rk_live_", "sk_test_"]) + _rand(r, B62, r.choice([24, 99])),
+    "google_api_key": lambda r: "AIza" + _rand(r, B62 + "-_", 35),
+    "sendgrid": lambda r: "SG." + _rand(r, B62 + "-_", 22) + "." + _rand(r, B62 + "-_", 43),
+    "npm_token": lambda r: "npm_" + _rand(r, B62, 36),
+    "pypi_token": lambda r: "pypi-AgEIcHlwaS5vcmc" + _rand(r, B62 + "-_", 150),
+    "shopify": lambda r: r.choice(["shpat_", "shpss_", "shpca_"]) + _rand(r, "0123456789abcdef", 32),
+    "huggingface": lambda r: "hf_" + _rand(r, string.ascii_letters, 34),
+    "anthropic": lambda r: "sk-ant-api03-" + _rand(r, B62 + "-_", 93) + "AA",
+    "openai": lambda r: "sk-proj-" + _rand(r, B62 + "-_", 156),
+    "digitalocean": lambda r: "dop_v1_" + _rand(r, "0123456789abcdef", 64),
+    "twilio": lambda r: "SK" + _rand(r, "0123456789abcdef", 32),
+    "square": lambda r: "sq0atp-" + _rand(r, B62 + "-_", 22),
+    "jwt": jwt,
+    "bcrypt": lambda r: "$2b$12$" + _rand(r, "./" + B62, 53),
+    "argon2": lambda r: "$argon2id$v=19$m=65536,t=3,p=4$" + _rand(r, B62 + "+/", 22) + "$" + _rand(r, B62 + "+/", 43),
+    "sha512_crypt": lambda r: "$6$" + _rand(r, "./" + B62, 16) + "$" + _rand(r, "./" + B62, 86),
+    "django_pbkdf2": lambda r: "pbkdf2_sha256$600000$" + _rand(r, B62, 22) + "$" + _rand(r, B62 + "+/", 43) + "=",
+}
+
+
+def pem_key(rng):
+    kind = rng.choice(["RSA PRIVATE KEY", "PRIVATE KEY", "EC PRIVATE KEY", "OPENSSH PRIVATE KEY"])
+    body = base64.b64encode(bytes(rng.getrandbits(8) for _ in range(rng.choice([121, 1190])))).decode()
+    lines = [body[i:i + 64] for i in range(0, len(body), 64)]
+    return f"-----BEGIN {kind}-----\n" + "\n".join(lines) + f"\n-----END {kind}-----"
+
+
+# ---------------------------------------------------------------------------
+# financial, network
+# ---------------------------------------------------------------------------
+
+IBAN_LENGTHS = {"NO": 15, "BE": 16, "DK": 18, "FI": 18, "NL": 18, "AT": 20, "EE": 20, "LT": 20, "HR": 21, "CH": 21,
+                "CZ": 24, "SK": 24, "SA": 24, "TR": 26, "IS": 26, "GR": 27, "PT": 25, "HU": 28, "UA": 29,
+                "KZ": 20, "AE": 23, "EG": 29, "QA": 29}
+
+
+def iban(rng, country):
+    from stdnum import iban as ib
+    n = IBAN_LENGTHS[country]
+    for _ in range(1000):
+        bban = _digits(rng, n - 4) if country not in ("NL", "QA") else \
+            "".join(rng.choice(string.ascii_uppercase) for _ in range(4)) + _digits(rng, n - 8)
+        digits = "".join(str(int(c, 36)) for c in bban + country + "00")
+        check = 98 - int(digits) % 97
+        cand = f"{country}{check:02d}{bban}"
+        if ib.is_valid(cand):
+            return ib.format(cand) if rng.random() < 0.5 else cand
+    raise RuntimeError(country)
+
+
+def card(rng, prefix, length):
+    from stdnum import luhn
+    body = prefix + _digits(rng, length - len(prefix) - 1)
+    num = body + luhn.calc_check_digit(body)
+    if rng.random() < 0.4:
+        return " ".join(num[i:i + 4] for i in range(0, len(num), 4))
+    return num
+
+
+# ---------------------------------------------------------------------------
+# the frozen set
+# ---------------------------------------------------------------------------
+
+# Locales not used for development (the dev set uses Faker in the locales listed in DEV_LOCALES).
+MIMESIS_LOCALES = ["ru", "uk", "kk", "el", "ar-eg", "ar-sa", "fa", "ko", "tr", "cs", "hu", "da", "et", "hr", "is",
+                   "sk", "no", "pt", "es-mx", "en-au", "en-ca", "de-at", "nl-be", "az"]
+
+# Column names by family: localised, plain English, opaque and misleading ones.
+NAME_POOL = {
+    "full_name": ["full_name", "name", "customer", "holder", "ФИО", "όνομα", "الاسم", "이름", "ad_soyad", "jméno",
+                  "navn", "contact_person", "c2", "field_a", "owner", "recipient"],
+    "first_name": ["first_name", "given", "имя", "fornavn", "vorname", "keresztnev", "c3", "attr_1"],
+    "last_name": ["last_name", "surname", "фамилия", "efternavn", "sukunimi", "prezime", "c4", "attr_2"],
+    "email": ["email", "e_mail", "correo", "почта", "mail", "login", "c5", "contact", "ref"],
+    "phone": ["phone", "telefon", "телефон", "mobile", "gsm", "tel_no", "c6", "reference", "version_ref", "number"],
+    "address": ["address", "адрес", "adresse", "street", "διεύθυνση", "cím", "c7", "line1", "location"],
+    "postcode": ["postal_code", "zip", "индекс", "postnummer", "irsz", "c8", "code"],
+    "dob": ["birthdate", "dob", "дата_рождения", "fødselsdato", "born_on", "c9", "date_1"],
+    "username": ["username", "user_name", "handle", "nick", "login_name", "screen_name", "c10", "account"],
+    "password": ["password", "passwd", "пароль", "pwd", "secret", "c11"],
+}
+
+
+def pick(rng, pool):
+    return rng.choice(NAME_POOL[pool])
+
+
+def unique_names(cols):
+    seen = {}
+    for c in cols:
+        base = c.name[:50]
+        k = seen.get(base, 0)
+        seen[base] = k + 1
+        c.name = base if k == 0 else f"{base}_{k}"
+
+
+def frozen_people(rng, rows):
+    """(a) Mimesis person tables, one per held-out locale."""
+    from mimesis import Address, Datetime, Internet, Payment, Person, Text
+    from mimesis.random import Random as MRandom
+    tables = []
+    for i, loc in enumerate(MIMESIS_LOCALES):
+        seed = rng.randint(0, 2**31)
+        person, addr, dtp = Person(loc, seed=seed), Address(loc, seed=seed + 1), Datetime(loc, seed=seed + 2)
+        net, pay, text = Internet(seed=seed + 3), Payment(seed=seed + 4), Text(loc, seed=seed + 5)
+        t = Table(f"people_{loc.replace('-', '_')}")
+        style = rng.choice(["full", "split"])
+        if style == "full":
+            t.add(pick(rng, "full_name"), "text", [person.full_name() for _ in range(rows)], "person_name", source="mimesis")
+        else:
+            t.add(pick(rng, "first_name"), "text", [person.first_name() for _ in range(rows)], "person_name", source="mimesis")
+            t.add(pick(rng, "last_name"), "text", [person.last_name() for _ in range(rows)], "person_name", source="mimesis")
+        if rng.random() < 0.8:
+            t.add(pick(rng, "email"), "text", [person.email() for _ in range(rows)], "contact", source="mimesis")
+        t.add(pick(rng, "phone"), "text", [person.telephone() for _ in range(rows)], "contact", source="mimesis")
+        if rng.random() < 0.7:
+            t.add(pick(rng, "address"), "text", [addr.address() for _ in range(rows)], "address", source="mimesis")
+        if rng.random() < 0.6:
+            t.add(pick(rng, "postcode"), "text", [addr.postal_code() for _ in range(rows)], "address", source="mimesis")
+        if rng.random() < 0.6:
+            dob_type = rng.choice(["date", "text"])
+            t.add(pick(rng, "dob"), dob_type, [dtp.date(1945, 2006).isoformat() for _ in range(rows)], "date_of_birth",
+                  source="mimesis")
+        if rng.random() < 0.5:
+            t.add(pick(rng, "username"), "text", [person.username() for _ in range(rows)], "online_id", source="mimesis")
+        if rng.random() < 0.3:
+            t.add(pick(rng, "password"), "text", [person.password(length=rng.randint(8, 14)) for _ in range(rows)],
+                  "credential", source="mimesis")
+        # clean columns about people and things
+        t.add("city", "text", [addr.city() for _ in range(rows)], source="mimesis")
+        t.add(rng.choice(["occupation", "job", "c12"]), "text", [person.occupation() for _ in range(rows)], source="mimesis")
+        t.add(rng.choice(["nationality", "c13"]), "text", [person.nationality() for _ in range(rows)], source="mimesis")
+        t.add(rng.choice(["height", "c14"]), "numeric", [person.height() for _ in range(rows)], source="mimesis")
+        t.add(rng.choice(["created_at", "updated"]), "date", [dtp.date(2015, 2025).isoformat() for _ in range(rows)],
+              source="mimesis")
+        t.add(rng.choice(["country", "land"]), "text", [addr.country() for _ in range(rows)], source="mimesis")
+        t.add(rng.choice(["comment", "note", "c15"]), "text", [text.sentence() for _ in range(rows)], source="mimesis")
+        unique_names(t.columns)
+        tables.append(t)
+    # Devanagari names: Faker hi_IN, a locale the development set does not use (Mimesis has none).
+    from faker import Faker
+    fk = Faker("hi_IN")
+    fk.seed_instance(rng.randint(0, 2**31))
+    t = Table("people_hi")
+    t.add(rng.choice(["naam", "name", "c2"]), "text", [fk.first_name() + " " + fk.last_name() for _ in range(rows)],
+          "person_name", source="faker hi_IN")
+    t.add("shahar", "text", [fk.city() for _ in range(rows)], source="faker hi_IN")
+    t.add("vyavsay", "text", [fk.job() for _ in range(rows)], source="faker hi_IN")
+    tables.append(t)
+    return tables
+
+
+def frozen_fng(rng, rows):
+    """(a) presidio-evaluator's FakeNameGenerator records (many name sets and countries)."""
+    import presidio_evaluator
+    path = os.path.join(os.path.dirname(presidio_evaluator.__file__), "data_generator", "raw_data",
+                        "FakeNameGenerator.com_3000.csv")
+    with open(path, encoding="utf-8-sig") as f:
+        recs = list(csv.DictReader(f))
+    rng.shuffle(recs)
+    tables = []
+    for k in range(3):
+        chunk = [recs[(k * rows + j) % len(recs)] for j in range(rows)]
+        t = Table(f"fng_{k}")
+        t.add(rng.choice(["GivenName", "vorname", "f1"]), "text", [r["GivenName"] for r in chunk], "person_name",
+              source="fakenamegenerator")
+        t.add(rng.choice(["Surname", "f2", "family"]), "text", [r["Surname"] for r in chunk], "person_name",
+              source="fakenamegenerator")
+        t.add(rng.choice(["StreetAddress", "f3"]), "text", [r["StreetAddress"] for r in chunk], "address",
+              source="fakenamegenerator")
+        t.add(rng.choice(["EmailAddress", "f4"]), "text", [r["EmailAddress"] for r in chunk], "contact",
+              source="fakenamegenerator")
+        t.add(rng.choice(["Username", "f5", "member"]), "text", [r["Username"] for r in chunk], "online_id",
+              source="fakenamegenerator")
+        t.add(rng.choice(["TelephoneNumber", "f6", "ref_no"]), "text",
+              ["+" + r["TelephoneCountryCode"] + " " + r["TelephoneNumber"] for r in chunk], "contact",
+              source="fakenamegenerator")
+        t.add(rng.choice(["Birthday", "f7"]), "text", [r["Birthday"] for r in chunk], "date_of_birth",
+              source="fakenamegenerator")
+        t.add(rng.choice(["MothersMaiden", "f8"]), "text", [r["MothersMaiden"] for r in chunk], "person_name",
+              source="fakenamegenerator")
+        t.add(rng.choice(["Occupation", "f9"]), "text", [r["Occupation"] for r in chunk], source="fakenamegenerator")
+        t.add(rng.choice(["Company", "f10"]), "text", [r["Company"] for r in chunk], source="fakenamegenerator")
+        t.add(rng.choice(["City", "f11"]), "text", [r["City"] for r in chunk], source="fakenamegenerator")
+        t.add(rng.choice(["Domain", "f12"]), "text", [r["Domain"] for r in chunk], source="fakenamegenerator")
+        t.add(rng.choice(["Age", "f13"]), "integer", [r["Age"] for r in chunk], source="fakenamegenerator")
+        unique_names(t.columns)
+        tables.append(t)
+    return tables
+
+
+TEMPLATE_FAMILY = {
+    "person": "person_name", "name": "person_name", "first_name": "person_name", "last_name": "person_name",
+    "name_female": "person_name", "name_male": "person_name", "first_name_male": "person_name",
+    "first_name_female": "person_name", "last_name_male": "person_name", "last_name_female": "person_name",
+    "first_name_nonbinary": "person_name",
+    "address": "address", "street_name": "address", "postcode": "address", "zipcode": "address",
+    "phone_number": "contact", "email": "contact", "credit_card_number": "financial", "iban": "financial",
+    "ssn": "national_id", "ip_address": "network", "date_of_birth": "date_of_birth",
+}
+
+
+def frozen_text(rng, rows):
+    """(a) free text: presidio-evaluator's sentence templates filled with Mimesis values, in a few rows."""
+    import re
+    import presidio_evaluator
+    from mimesis import Address, Datetime, Finance, Internet, Person, Text
+    path = os.path.join(os.path.dirname(presidio_evaluator.__file__), "data_generator", "raw_data", "templates.txt")
+    with open(path, encoding="utf-8") as f:
+        templates = [ln.strip() for ln in f if ln.strip()]
+    seed = rng.randint(0, 2**31)
+    person, addr, dtp, inet, fin, text = (Person("en-gb", seed=seed), Address("en-gb", seed=seed), Datetime(seed=seed),
+                                          Internet(seed=seed), Finance(seed=seed), Text("en", seed=seed))
+    fill = {
+        "person": person.full_name, "name": person.full_name, "first_name": person.first_name,
+        "last_name": person.last_name, "name_female": person.full_name, "name_male": person.full_name,
+        "first_name_male": person.first_name, "first_name_female": person.first_name,
+        "last_name_male": person.last_name, "last_name_female": person.last_name,
+        "first_name_nonbinary": person.first_name, "address": addr.address, "street_name": addr.street_name,
+        "building_number": addr.street_number, "secondary_address": lambda: f"Flat {rng.randint(1, 40)}",
+        "postcode": addr.postal_code, "zipcode": addr.postal_code, "city": addr.city, "country": addr.country,
+        "state_abbr": addr.state, "phone_number": person.telephone, "email": person.email,
+        "credit_card_number": lambda: card(rng, rng.choice(["4", "51", "37"]), 16),
+        "iban": lambda: iban(rng, rng.choice(list(IBAN_LENGTHS))),
+        "ssn": NATIONAL_IDS["us_ssn"].__get__(rng) if False else (lambda: NATIONAL_IDS["us_ssn"](rng)),
+        "ip_address": inet.ip_v4, "date_of_birth": lambda: dtp.date(1950, 2000).isoformat(),
+        "organization": fin.company, "age": lambda: str(rng.randint(18, 90)), "year": lambda: str(rng.randint(1990, 2025)),
+        "nationality": person.nationality, "job": person.occupation, "url": inet.url,
+        "date_time": lambda: dtp.datetime().isoformat(), "day_of_week": dtp.day_of_week,
+        "prefix_male": lambda: "Mr.", "prefix_female": lambda: "Ms.", "prefix": lambda: "Dr.",
+    }
+    usable = [tp for tp in templates if all(p in fill for p in re.findall(r"{{(\w+)}}", tp))]
+    tables = []
+    for k, share in enumerate([0.03, 0.3, 1.0]):
+        t = Table(f"tickets_{k}")
+        fams: set = set()
+
+        def make():
+            tp = rng.choice(usable)
+            for p in re.findall(r"{{(\w+)}}", tp):
+                if p in TEMPLATE_FAMILY:
+                    fams.add(TEMPLATE_FAMILY[p])
+            return re.sub(r"{{(\w+)}}", lambda m: str(fill[m.group(1)]()), tp)
+        vals = sparse(rng, rows, make, share, lambda: text.text(quantity=rng.randint(1, 3)))
+        t.add(rng.choice(["body", "message", "description"]), "text", vals, *sorted(fams), source="presidio-evaluator templates")
+        t.add("subject", "text", [text.title() for _ in range(rows)], source="mimesis")
+        t.add("status", "text", [rng.choice(["open", "closed", "pending", "escalated"]) for _ in range(rows)])
+        t.add("opened", "timestamp", [dtp.datetime(2020, 2025).isoformat(sep=" ") for _ in range(rows)], source="mimesis")
+        tables.append(t)
+    # JSON payloads with a person object in some rows.
+    t = Table("events_json")
+    payload = []
+    for i in range(rows):
+        doc = {"event": rng.choice(["view", "click", "cart", "search"]), "ts": dtp.datetime().isoformat(),
+               "props": {"sku": f"{rng.randint(10**6, 10**7)}", "price": fin.price()}}
+        if rng.random() < 0.05 or i == 3:
+            doc["customer"] = {"nm": person.full_name(), "mail": person.email(), "tel": person.telephone()}
+        payload.append(json.dumps(doc, ensure_ascii=False))
+    t.add(rng.choice(["payload", "data", "attrs"]), "jsonb", payload, "person_name", "contact", source="mimesis")
+    t.add("kind", "text", [rng.choice(["a", "b", "c"]) for _ in range(rows)])
+    tables.append(t)
+    return tables
+
+
+def frozen_specs(rng, rows):
+    """(b) identifiers, credentials, cards, IBANs, phones built by their specifications."""
+    tables = []
+    keys = list(NATIONAL_IDS)
+    rng.shuffle(keys)
+    opaque = ["id_no", "nummer", "code", "ref", "doc", "c1", "tax_id", "номер", "kimlik", "personal_code", "identifier",
+              "reg_no", "v1", "ssn", "national_id", "key"]
+    for k in range(0, len(keys), 8):
+        t = Table(f"registry_{k // 8}")
+        for key in keys[k:k + 8]:
+            vals = [NATIONAL_IDS[key](rng) for _ in range(rows)]
+            t.add(f"{rng.choice(opaque)}_{key.split('_')[0]}" if rng.random() < 0.5 else rng.choice(opaque), "text", vals,
+                  "national_id", source=f"spec {key}, validated by python-stdnum")
+        t.add("created", "date", [_date(rng, 2015, 2025).isoformat() for _ in range(rows)])
+        t.add("branch", "integer", [rng.randint(1, 40) for _ in range(rows)])
+        unique_names(t.columns)
+        tables.append(t)
+    # Sparse national ids among blank forms (1 in 20 filled).
+    t = Table("forms")
+    t.add("answer", "text", sparse(rng, rows, lambda: NATIONAL_IDS[rng.choice(keys)](rng), 0.05, lambda: ""),
+          "national_id", source="spec, mixed schemes")
+    t.add("form_no", "integer", list(range(1000, 1000 + rows)))
+    tables.append(t)
+    # Passports: ICAO 9303 document numbers with their check digit, under several names.
+    t = Table("travel_docs")
+    t.add(rng.choice(["passport_no", "reisepass", "паспорт"]), "text", [passport_number(rng) for _ in range(rows)],
+          "national_id", source="ICAO 9303 check digit")
+    t.add("issuing_state", "text", [rng.choice(["DEU", "FRA", "UTO", "GRC", "KOR", "IND"]) for _ in range(rows)])
+    t.add("expiry", "date", [_date(rng, 2026, 2036).isoformat() for _ in range(rows)])
+    tables.append(t)
+    # Credentials: one column per vendor format, a few mixed ones.
+    ckeys = list(CREDENTIALS)
+    rng.shuffle(ckeys)
+    for k in range(0, len(ckeys), 6):
+        t = Table(f"integrations_{k // 6}")
+        for key in ckeys[k:k + 6]:
+            t.add(rng.choice(["token", "value", "cfg", "c1", "setting", "api", "auth", "hash"]), "text",
+                  [CREDENTIALS[key](rng) for _ in range(rows)], "credential", source=f"vendor format {key}")
+        t.add("service", "text", [rng.choice(["billing", "search", "ci", "mail"]) for _ in range(rows)])
+        unique_names(t.columns)
+        tables.append(t)
+    t = Table("deploy_keys")
+    t.add("material", "text", [pem_key(rng) for _ in range(rows)], "credential", source="PEM")
+    t.add("config", "text", sparse(rng, rows, lambda: f"export API_TOKEN={CREDENTIALS[rng.choice(ckeys)](rng)}", 0.05,
+                                   lambda: f"export LOG_LEVEL={rng.choice(['debug', 'info'])}"), "credential",
+          source="vendor formats in text")
+    t.add("dsn", "text", [f"{rng.choice(['postgresql', 'mysql', 'amqp', 'redis'])}://{_rand(rng, string.ascii_lowercase, 6)}:"
+                          f"{_rand(rng, B62, 14)}@{_rand(rng, string.ascii_lowercase, 5)}.internal:{rng.randint(1000, 9999)}/x"
+                          for _ in range(rows)], "credential", source="URL with credentials")
+    tables.append(t)
+    # Cards and IBANs.
+    t = Table("payments")
+    nets = [("4", 16), ("51", 16), ("2221", 16), ("34", 15), ("37", 15), ("6011", 16), ("35", 16), ("62", 16),
+            ("2200", 16), ("36", 14), ("4", 19)]
+    t.add(rng.choice(["pan", "card", "c1", "instrument"]), "text",
+          [card(rng, *rng.choice(nets)) for _ in range(rows)], "financial", source="network prefix + Luhn")
+    t.add(rng.choice(["iban", "konto", "account", "c2"]), "text",
+          [iban(rng, rng.choice(list(IBAN_LENGTHS))) for _ in range(rows)], "financial", source="ISO 13616")
+    t.add("amount", "numeric", [round(rng.uniform(1, 5000), 2) for _ in range(rows)])
+    t.add("currency", "text", [rng.choice(["EUR", "NOK", "CZK", "TRY", "AED"]) for _ in range(rows)])
+    tables.append(t)
+    # libphonenumber's example numbers for many regions, in three formats.
+    import phonenumbers
+    from phonenumbers import PhoneNumberFormat as F
+    regions = sorted(r for r in phonenumbers.SUPPORTED_REGIONS if phonenumbers.example_number(r) is not None)
+    t = Table("phonebook")
+    for fmt, name in [(F.INTERNATIONAL, rng.choice(["tel", "contact_no", "c1"])), (F.E164, rng.choice(["msisdn", "c2"])),
+                      (F.NATIONAL, rng.choice(["local_number", "c3", "telefono"]))]:
+        vals = []
+        for _ in range(rows):
+            ex = phonenumbers.example_number_for_type(rng.choice(regions),
+                                                      rng.choice([phonenumbers.PhoneNumberType.MOBILE,
+                                                                  phonenumbers.PhoneNumberType.FIXED_LINE]))
+            if ex is None:
+                ex = phonenumbers.example_number("DE")
+            vals.append(phonenumbers.format_number(ex, fmt))
+        t.add(name, "text", vals, "contact", source="libphonenumber example numbers")
+    t.add("region", "text", [rng.choice(regions) for _ in range(rows)])
+    tables.append(t)
+    # Network identifiers (Mimesis), with user names next to them.
+    from mimesis import Internet, Person
+    inet, person = Internet(seed=rng.randint(0, 2**31)), Person("tr", seed=rng.randint(0, 2**31))
+    t = Table("sessions")
+    t.add(rng.choice(["client_ip", "src", "c1"]), "text", [inet.ip_v4() for _ in range(rows)], "network", source="mimesis")
+    t.add(rng.choice(["ip6", "peer"]), "text", [inet.ip_v6() for _ in range(rows)], "network", source="mimesis")
+    t.add(rng.choice(["hw", "mac"]), "text", [inet.mac_address() for _ in range(rows)], "network", source="mimesis")
+    t.add(rng.choice(["handle", "who"]), "text", ["@" + person.username().replace(".", "_") for _ in range(rows)],
+          "online_id", source="mimesis")
+    t.add("agent", "text", [inet.user_agent() for _ in range(rows)], source="mimesis")
+    t.add("status", "integer", [rng.choice([200, 301, 404, 500]) for _ in range(rows)])
+    tables.append(t)
+    return tables
+
+
+def frozen_negatives(rng, rows):
+    """(c) real open data shipped inside PyPI packages, and real strings from the installed packages."""
+    import importlib.metadata as md
+    tables = []
+    from vega_datasets import local_data
+    for ds in ["airports", "cars", "stocks", "seattle-weather", "us-employment", "iowa-electricity", "la-riots"]:
+        df = getattr(local_data, ds.replace("-", "_"))()
+        df = df.head(rows) if len(df) >= rows else df
+        t = Table("vega_" + ds.replace("-", "_"))
+        for col in df.columns:
+            vals = [None if (v is None or (isinstance(v, float) and v != v)) else str(v) for v in df[col].tolist()]
+            fams = []
+            if ds == "la-riots":
+                # real people: victims of the 1992 riots (first/last name, address, place of death)
+                if col in ("first_name", "last_name"):
+                    fams = ["person_name"]
+                elif col == "address":
+                    fams = ["address"]
+                elif col in ("longitude", "latitude"):
+                    fams = ["geo"]
+            typ = "text" if df[col].dtype == object else ("numeric" if "float" in str(df[col].dtype) else
+                                                          ("integer" if "int" in str(df[col].dtype) else "text"))
+            t.add(col, typ, vals, *fams, source=f"vega_datasets {ds}")
+        tables.append(t)
+    from sklearn import datasets as skd
+    for loader in [skd.load_breast_cancer, skd.load_wine, skd.load_diabetes]:
+        b = loader()
+        t = Table("sk_" + loader.__name__.replace("load_", ""))
+        for j in range(min(8, b.data.shape[1])):
+            t.add(f"f{j}", rng.choice(["numeric", "text"]), [f"{x:.4f}" for x in b.data[:rows, j]], source=f"scikit-learn {loader.__name__}")
+        tables.append(t)
+    import plotly.data as pd_
+    for name in ["gapminder", "tips", "wind", "carshare", "election", "medals_long"]:
+        df = getattr(pd_, name)()
+        df = df.head(rows)
+        t = Table("plotly_" + name)
+        for col in df.columns:
+            vals = [None if v is None else str(v) for v in df[col].tolist()]
+            t.add(str(col).lower().replace(" ", "_"), "text", vals, source=f"plotly.data {name}")
+        tables.append(t)
+    # Real strings from the installed packages: versions, names, file hashes from RECORD files.
+    # Only the pinned pure-Python packages (tests/requirements*.txt): their versions and RECORD
+    # files are the same on every machine, so the set's digest is too.
+    pinned = ["faker", "mimesis", "phonenumbers", "plotly", "presidio-analyzer", "presidio-anonymizer",
+              "presidio-evaluator", "python-stdnum", "vega-datasets"]
+    dists = [md.distribution(n) for n in pinned]
+    versions = [d.version for d in dists]
+    names = [d.metadata["Name"] for d in dists]
+    # Sorted: pip writes RECORD in install order, which a reinstall may change.
+    hashes = []
+    for d in dists:
+        hashes += sorted(f.hash.value for f in (d.files or []) if f.hash)[:20]
+    t = Table("packages")
+    t.add(rng.choice(["version", "build", "rev", "v"]), "text", [versions[i % len(versions)] for i in range(rows)],
+          source="installed package versions")
+    t.add(rng.choice(["package", "name", "handle"]), "text", [names[i % len(names)] for i in range(rows)],
+          source="installed package names")
+    t.add(rng.choice(["digest", "sha256", "token"]), "text", [hashes[(i * 7) % len(hashes)] for i in range(rows)],
+          source="RECORD file hashes")
+    t.add("release", "text", [f"{rng.randint(1, 12)}.{rng.randint(0, 9)}.{rng.randint(0, 30)}.{rng.randint(0, 9999)}"
+                              for _ in range(rows)], source="four-part build numbers")
+    tables.append(t)
+    import presidio_evaluator
+    path = os.path.join(os.path.dirname(presidio_evaluator.__file__), "data_generator", "raw_data",
+                        "companies_and_organizations.csv")
+    with open(path, encoding="utf-8") as f:
+        orgs = [ln.strip().split(",")[0] for ln in f if ln.strip()][1:]
+    t = Table("suppliers")
+    t.add(rng.choice(["name", "supplier", "c1"]), "text", [rng.choice(orgs) for _ in range(rows)],
+          source="presidio-evaluator companies list")
+    t.add("isbn", "text", [rejection(rng, lambda r: "978" + _digits(r, 10), "isbn", "format") for _ in range(rows)],
+          source="ISBN-13")
+    t.add("gtin", "text", [rejection(rng, lambda r: _digits(r, 13), "ean") for _ in range(rows)], source="EAN-13")
+    t.add("lei", "text", [rejection(rng, lambda r: _digits(r, 4) + "00" + "".join(r.choice(string.ascii_uppercase + string.digits)
+                                                                                    for _ in range(12)) + _digits(r, 2), "lei")
+                          for _ in range(rows)], source="ISO 17442 LEI")
+    t.add("imo", "text", [rejection(rng, lambda r: "IMO " + _digits(r, 7), "imo") for _ in range(rows)], source="IMO numbers")
+    t.add("isin", "text", [rejection(rng, lambda r: r.choice(["US", "DE", "FR", "GB"]) + "".join(
+        r.choice(string.ascii_uppercase + string.digits) for _ in range(9)) + _digits(r, 1), "isin") for _ in range(rows)],
+          source="ISIN")
+    tables.append(t)
+    from mimesis import Code, Cryptographic, Development, Finance, Hardware, Science
+    seed = rng.randint(0, 2**31)
+    code, crypto, dev, fin, hw, sci = (Code(seed=seed), Cryptographic(seed=seed), Development(seed=seed),
+                                       Finance(seed=seed), Hardware(seed=seed), Science(seed=seed))
+    t = Table("catalogue")
+    t.add(rng.choice(["version", "c1", "release"]), "text", [dev.version() for _ in range(rows)], source="mimesis versions")
+    t.add(rng.choice(["sku_uuid", "c2", "uuid"]), "uuid", [crypto.uuid() for _ in range(rows)], source="mimesis uuid")
+    t.add(rng.choice(["hash", "c3"]), "text", [crypto.hash() for _ in range(rows)], source="mimesis hash")
+    t.add("license", "text", [dev.software_license() for _ in range(rows)], source="mimesis")
+    t.add("cpu", "text", [hw.cpu() for _ in range(rows)], source="mimesis")
+    t.add("ticker", "text", [fin.stock_ticker() for _ in range(rows)], source="mimesis")
+    t.add("company", "text", [fin.company() for _ in range(rows)], source="mimesis")
+    t.add("dna", "text", [sci.dna_sequence(12) for _ in range(rows)], source="mimesis")
+    t.add("locale", "text", [code.locale_code() for _ in range(rows)], source="mimesis")
+    t.add("pin", "text", [code.pin() for _ in range(rows)], source="mimesis")
+    tables.append(t)
+    return tables
+
+
+def frozen(seed=FROZEN_SEED, rows=200):
+    rng = random.Random(seed)
+    tables = []
+    tables += frozen_people(rng, rows)
+    tables += frozen_fng(rng, rows)
+    tables += frozen_text(rng, rows)
+    tables += frozen_specs(rng, rows)
+    tables += frozen_negatives(rng, rows)
+    return tables
+
+
+# ---------------------------------------------------------------------------
+# the development set
+# ---------------------------------------------------------------------------
+
+DEV_LOCALES = ["en_US", "en_GB", "de_DE", "fr_FR", "es_ES", "it_IT", "nl_NL", "pt_BR", "pl_PL", "sv_SE", "fi_FI",
+               "ja_JP", "zh_CN", "ru_RU", "bg_BG", "el_GR", "ar_SA", "ne_NP", "ko_KR", "he_IL", "ka_GE", "th_TH",
+               "ro_RO", "lv_LV"]
+
+
+def dev(seed=1, rows=200):
+    """Faker-based development tables: other locales, ids and credentials from the same spec generators but
+    other seeds, column names of their own. Tune on these only."""
+    from faker import Faker
+    rng = random.Random(seed)
+    tables = []
+    for loc in DEV_LOCALES:
+        fk = Faker(loc)
+        fk.seed_instance(rng.randint(0, 2**31))
+        t = Table("dev_people_" + loc.lower())
+        t.add(rng.choice(["client", "naam", "person", "d1", "kunde"]), "text", [fk.name() for _ in range(rows)],
+              "person_name", source=f"faker {loc}")
+        t.add(rng.choice(["tel", "d2", "contact", "build_ref"]), "text", [fk.phone_number() for _ in range(rows)], "contact",
+              source=f"faker {loc}")
+        t.add(rng.choice(["mail_addr", "d3"]), "text", [fk.email() for _ in range(rows)], "contact", source=f"faker {loc}")
+        t.add(rng.choice(["user", "nickname", "d4"]), "text", [fk.user_name() for _ in range(rows)], "online_id",
+              source=f"faker {loc}")
+        t.add(rng.choice(["street_address", "d5"]), "text", [fk.street_address() for _ in range(rows)], "address",
+              source=f"faker {loc}")
+        t.add(rng.choice(["town", "d6"]), "text", [fk.city() for _ in range(rows)], source=f"faker {loc}")
+        t.add(rng.choice(["profession", "d7"]), "text", [fk.job() for _ in range(rows)], source=f"faker {loc}")
+        t.add(rng.choice(["born", "d8"]), "text", [fk.date_of_birth().isoformat() for _ in range(rows)], "date_of_birth",
+              source=f"faker {loc}")
+        unique_names(t.columns)
+        tables.append(t)
+    # National ids from Faker's own per-country providers (not the spec generators of the frozen set).
+    id_locales = ["nl_NL", "fr_FR", "it_IT", "pt_BR", "fi_FI", "sv_SE", "pl_PL", "zh_CN", "no_NO", "ro_RO", "hr_HR",
+                  "et_EE", "en_CA", "he_IL", "ko_KR", "tr_TR", "el_GR", "en_GB", "ru_RU", "uk_UA", "de_CH", "lv_LV",
+                  "hu_HU", "de_AT", "th_TH", "zh_TW", "en_US"]
+    for k in range(0, len(id_locales), 9):
+        t = Table(f"dev_ids_{k // 9}")
+        for loc in id_locales[k:k + 9]:
+            fk = Faker(loc)
+            fk.seed_instance(rng.randint(0, 2**31))
+            t.add(rng.choice(["x", "val", "number", "d", "ident"]) + "_" + str(rng.randint(1, 99)), "text",
+                  [fk.ssn() for _ in range(rows)], "national_id", source=f"faker {loc} ssn")
+        fk = Faker(id_locales[k])
+        t.add(rng.choice(["passport", "doc_no", "pass_nr"]), "text", [fk.passport_number() for _ in range(rows)],
+              "national_id", source="faker passport_number")
+        unique_names(t.columns)
+        tables.append(t)
+    t = Table("dev_creds")
+    for key in CREDENTIALS:
+        t.add("k_" + key[:3] + str(rng.randint(1, 999)), "text", [CREDENTIALS[key](rng) for _ in range(rows)], "credential",
+              source=key)
+    unique_names(t.columns)
+    tables.append(t)
+    t = Table("dev_negatives")
+    t.add("ver", "text", [f"{rng.randint(0, 30)}.{rng.randint(0, 40)}.{rng.randint(0, 200)}" for _ in range(rows)])
+    t.add("ver4", "text", [f"{rng.randint(1, 20)}.{rng.randint(0, 20)}.{rng.randint(0, 99)}.{rng.randint(0, 99999)}"
+                           for _ in range(rows)])
+    t.add("oid", "text", ["1.3.6.1.4.1." + ".".join(str(rng.randint(1, 60000)) for _ in range(rng.randint(1, 4)))
+                          for _ in range(rows)])
+    t.add("part_no", "text", [f"{_digits(rng, 3)}-{_digits(rng, 3)}-{_digits(rng, 4)}" for _ in range(rows)])
+    t.add("sha1", "text", [hashlib.sha1(str(i).encode()).hexdigest() for i in range(rows)])
+    t.add("product", "text", [rng.choice(["Desk Lamp", "Office Chair", "Coffee Mug", "USB Cable"]) for _ in range(rows)])
+    tables.append(t)
+    return tables
+
+
+# ---------------------------------------------------------------------------
+
+def digest(tables) -> str:
+    h = hashlib.sha256()
+    for t in tables:
+        for c in t.columns:
+            h.update(json.dumps([t.name, c.name, c.sql_type, sorted(c.families),
+                                 [None if v is None else str(v) for v in c.values]], ensure_ascii=False).encode())
+    return h.hexdigest()
+
+
+def build(which: str, seed=None, rows=None):
+    if which == "frozen":
+        return frozen(FROZEN_SEED if seed is None else seed, rows or 200)
+    if which == "dev":
+        return dev(1 if seed is None else seed, rows or 200)
+    raise SystemExit(f"unknown set {which!r}: frozen or dev")
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--set", default="frozen")
+    ap.add_argument("--seed", type=int)
+    ap.add_argument("--rows", type=int)
+    ap.add_argument("--hash", action="store_true")
+    ap.add_argument("--summary", action="store_true")
+    a = ap.parse_args()
+    tables = build(a.set, a.seed, a.rows)
+    if a.hash:
+        print(digest(tables))
+    if a.summary:
+        from collections import Counter
+        cols = [c for t in tables for c in t.columns]
+        fam = Counter(f for c in cols for f in c.families)
+        print(f"{len(tables)} tables, {len(cols)} columns, {sum(1 for c in cols if c.families)} with PII")
+        for f in FAMILIES:
+            print(f"  {f:14} {fam[f]}")
+
+
+if __name__ == "__main__":
+    main()

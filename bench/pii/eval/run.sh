@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Held-out evaluation of the PII classifier, side by side with Microsoft Presidio.
+#   bench/pii/eval/run.sh            # the frozen evaluation set (checks its digest first)
+#   SET=dev bench/pii/eval/run.sh    # the development set, with the columns where townlake disagrees
+# Environment: PGHOST (127.0.0.1), PGPORT ($TOWNLAKE_PORT or 5499), PGUSER (postgres), EVAL_DB,
+#   PYTHON (the project venv's python), NO_PRESIDIO=1 to skip the peer,
+#   PRESIDIO_CACHE (a JSON file reusing Presidio's scores for unchanged columns).
+# Needs tests/requirements-pii-eval.txt installed (scripts/deps.sh venv does it).
+set -euo pipefail
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+ROOT="$(cd "$HERE/../../.." && pwd)"
+export PGHOST="${PGHOST:-127.0.0.1}"
+export PGPORT="${PGPORT:-${TOWNLAKE_PORT:-5499}}"
+export PGUSER="${PGUSER:-postgres}"
+if [ -z "${PYTHON:-}" ]; then
+    if [ -x "${VENV_DIR:-$ROOT/.venv}/bin/python" ]; then PYTHON="${VENV_DIR:-$ROOT/.venv}/bin/python"; else PYTHON=python3; fi
+fi
+SET="${SET:-frozen}"
+# The frozen set's digest, recorded when it was frozen (docs/pii.md): a different one means it drifted.
+FROZEN_DIGEST=5a18d858bff5be05e00b0d8be45a62c40489657e0240bbd3840d2ae1c5178a28
+args=(--set "$SET")
+if [ "$SET" = frozen ]; then args+=(--expect-hash "$FROZEN_DIGEST"); else args+=(--details); fi
+if [ "${NO_PRESIDIO:-0}" = 1 ]; then args+=(--no-presidio); fi
+if [ -n "${PRESIDIO_CACHE:-}" ]; then args+=(--presidio-cache "$PRESIDIO_CACHE"); fi
+exec "$PYTHON" "$HERE/harness.py" "${args[@]}" "$@"

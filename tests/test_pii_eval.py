@@ -1,0 +1,69 @@
+"""The PII classifier on its frozen held-out evaluation set (bench/pii/eval), against the real cluster.
+
+Labels come from the generators and datasets the columns were drawn from (Mimesis, presidio-evaluator,
+python-stdnum-validated identifiers, vendor token formats, open datasets), not from townlake. This is
+the fast part of `make pii-eval`: townlake only, without the Presidio peer. The thresholds are the
+issue's goals (precision >= 0.95, recall >= 0.99) for the families where the classifier meets them;
+where it does not yet (names, addresses, online ids, any-PII), docs/pii.md states the gap.
+"""
+
+import os
+import re
+import sys
+
+import pytest
+
+EVAL_DIR = os.path.join(os.path.dirname(__file__), "..", "bench", "pii", "eval")
+sys.path.insert(0, EVAL_DIR)
+
+import evalset  # noqa: E402
+import harness  # noqa: E402
+import metrics  # noqa: E402
+
+GOAL_PRECISION, GOAL_RECALL = 0.95, 0.99
+
+
+def recorded_digest() -> str:
+    with open(os.path.join(EVAL_DIR, "run.sh")) as f:
+        return re.search(r"^FROZEN_DIGEST=([0-9a-f]{64})$", f.read(), re.M).group(1)
+
+
+@pytest.fixture(scope="module")
+def frozen():
+    return evalset.build("frozen", None, 100)
+
+
+@pytest.fixture(scope="module")
+def scored(conn, frozen):
+    harness.load(conn, "pii_eval_frozen", frozen)
+    predicted = harness.townlake_predictions(conn, "pii_eval_frozen")
+    labels, preds = [], []
+    for t in frozen:
+        for c in t.columns:
+            labels.append(set(c.families))
+            preds.append(metrics.townlake_families(predicted[(t.name, c.name)]))
+    yield metrics.score_table(labels, preds)
+    conn.execute("DROP SCHEMA pii_eval_frozen CASCADE")
+
+
+def test_frozen_set_has_not_drifted(frozen):
+    # A different digest means a pinned generator or dataset changed: the figures in docs/pii.md
+    # would no longer be about the same columns.
+    assert evalset.digest(frozen) == recorded_digest()
+
+
+def test_every_column_is_judged(scored, frozen):
+    assert scored["any_pii"]["labelled"] == sum(1 for t in frozen for c in t.columns if c.families) == 258
+
+
+@pytest.mark.parametrize("family", ["national_id", "date_of_birth", "network"])
+def test_families_meeting_the_goal(scored, family):
+    m = scored[family]
+    assert m["labelled"] > 0
+    assert m["precision"] >= GOAL_PRECISION and m["recall"] >= GOAL_RECALL, m
+
+
+def test_f2_of_any_pii_is_computed_like_lake_eval_classifier(scored):
+    m = scored["any_pii"]
+    p, r = m["true_positives"] / m["predicted"], m["true_positives"] / m["labelled"]
+    assert m["f2"] == pytest.approx(5 * p * r / (4 * p + r))
