@@ -364,14 +364,7 @@ unsafe fn push_ready(i: u32) {
 
 /// This backend's cell in the per-backend counters.
 fn my_cell() -> u32 {
-    // SAFETY: MyProc is this backend's PGPROC (set before any statement runs).
-    unsafe {
-        if pg_sys::MyProc.is_null() {
-            NONE
-        } else {
-            ((*pg_sys::MyProc).pgprocno as u32) % BACKEND_CELLS as u32
-        }
-    }
+    crate::pg::compat::my_proc_number().map_or(NONE, |n| n % BACKEND_CELLS as u32)
 }
 
 /// Index of `role` in the role counters (caller holds the lock); with

@@ -365,7 +365,7 @@ unsafe extern "C-unwind" fn get_foreign_upper_paths<W: Wrapper>(
     let Some(estimate) = W::upper_path(&state.rel, &query) else { return };
     let private = to_private(&UpperEnvelope { query }).or_report();
     let pathkeys = if stage == UpperStage::Grouping { std::ptr::null_mut() } else { (*root).query_pathkeys };
-    let path = pg_sys::create_foreign_upper_path(
+    let path = crate::pg::compat::create_foreign_upper_path(
         root,
         output_rel,
         (*output_rel).reltarget,
@@ -373,7 +373,6 @@ unsafe extern "C-unwind" fn get_foreign_upper_paths<W: Wrapper>(
         estimate.startup,
         estimate.total,
         pathkeys,
-        std::ptr::null_mut(),
         private,
     );
     pg_sys::add_path(output_rel, path as *mut pg_sys::Path);

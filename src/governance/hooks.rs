@@ -219,9 +219,8 @@ unsafe fn check_utility(stmt: *mut pg_sys::Node, query: Option<&str>, top_level:
                     | pg_sys::AlterTableType::AT_NoForceRowSecurity => {
                         managed_error("Row level security", &g.raw_name)
                     }
-                    pg_sys::AlterTableType::AT_DropColumn
-                    | pg_sys::AlterTableType::AT_DropColumnRecurse
-                    | pg_sys::AlterTableType::AT_AlterColumnType => blocks_view = true,
+                    pg_sys::AlterTableType::AT_AlterColumnType => blocks_view = true,
+                    t if crate::pg::compat::is_drop_column(t) => blocks_view = true,
                     _ => {}
                 }
             }
@@ -266,8 +265,8 @@ pub(super) fn process_utility(call: &crate::pg::hooks::Utility) -> Option<crate:
 // ------------------------------------------------------------ executor hooks
 
 /// Attribute numbers in a range table entry's selectedCols (0 = whole row).
-unsafe fn selected_attnums(rte: *mut pg_sys::RangeTblEntry) -> Vec<i16> {
-    crate::pg::nodes::members((*rte).selectedCols)
+unsafe fn selected_attnums(plan: *mut pg_sys::PlannedStmt, rte: *mut pg_sys::RangeTblEntry) -> Vec<i16> {
+    crate::pg::nodes::members(crate::pg::compat::selected_cols(plan, rte))
         .into_iter()
         .map(|member| (member + pg_sys::FirstLowInvalidHeapAttributeNumber) as i16)
         .collect()
@@ -305,9 +304,9 @@ pub unsafe fn touched_relations(plan: *mut pg_sys::PlannedStmt) -> Vec<Touched> 
     let rtes = list_pointers((*plan).rtable);
     for &rte in &rtes {
         let rte = rte as *mut pg_sys::RangeTblEntry;
-        if (*rte).rtekind == pg_sys::RTEKind::RTE_RELATION {
-            if let Some(raw) = cache::raw_of_view((*rte).relid) {
-                let cols = raw_attnums_via_view((*rte).relid, raw, &selected_attnums(rte));
+        if let Some(view) = crate::pg::compat::rte_relation(rte) {
+            if let Some(raw) = cache::raw_of_view(view) {
+                let cols = raw_attnums_via_view(view, raw, &selected_attnums(plan, rte));
                 match views.iter_mut().find(|(r, _)| *r == raw) {
                     Some((_, c)) => c.extend(cols),
                     None => views.push((raw, cols)),
@@ -326,7 +325,7 @@ pub unsafe fn touched_relations(plan: *mut pg_sys::PlannedStmt) -> Vec<Touched> 
         // through the view, what the query asked for; directly, what it read
         let mut attnums = match through_view {
             Some((_, cols)) => cols.clone(),
-            None => selected_attnums(rte),
+            None => selected_attnums(plan, rte),
         };
         attnums.sort_unstable();
         attnums.dedup();
@@ -454,7 +453,7 @@ pub(super) unsafe fn executor_start(qd: *mut pg_sys::QueryDesc, eflags: i32) {
     // the leader checked before starting parallel workers
     let leader = pg_sys::ParallelWorkerNumber < 0;
     let governed = leader && cache::anything_governed();
-    let watched = leader && !internal() && !pg_sys::IsBackgroundWorker;
+    let watched = leader && !internal() && !crate::pg::compat::is_background_worker();
     if watched && pii_session::enforce_read_only() {
         let text = c_text((*qd).sourceText);
         if writes_data(qd) {

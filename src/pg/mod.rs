@@ -2,6 +2,7 @@
 //! block says why it is sound; the parts above call safe functions only.
 
 pub mod callbacks;
+pub mod compat;
 pub mod hooks;
 pub mod nodes;
 pub mod security;
