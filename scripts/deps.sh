@@ -71,17 +71,20 @@ install_pg18() {
 }
 
 # ~/.pgrx/config.toml names a pg_config per version (`cargo pgrx test pgNN`
-# reads it). Adds this version's, keeping the others' entries as they are.
+# reads it; builds and installs use PG_CONFIG). Adds this version's when it
+# is missing or names a pg_config that is gone, keeping the other entries.
 init_pgrx() {
-    local config="${PGRX_HOME:-$HOME/.pgrx}/config.toml"
-    if [ -f "$config" ] && grep -q "^pg$PG *= *\"$PG_CONFIG\"" "$config"; then
-        log "pgrx: pg$PG configured"
+    local config="${PGRX_HOME:-$HOME/.pgrx}/config.toml" current
+    current="$(sed -nE "s/^pg$PG *= *\"(.*)\"$/\\1/p" "$config" 2>/dev/null || true)"
+    if [ -n "$current" ] && [ -x "$current" ]; then
+        log "pgrx: pg$PG configured ($current)"
         return
     fi
     local args=() version path
     if [ -f "$config" ]; then
         while read -r version path; do
-            [ "$version" = "pg$PG" ] || args+=("--$version" "$path")
+            # init validates every path: drop entries whose pg_config is gone
+            [ "$version" = "pg$PG" ] || [ ! -x "$path" ] || args+=("--$version" "$path")
         done < <(sed -nE 's/^(pg[0-9]+) *= *"(.*)"$/\1 \2/p' "$config")
     fi
     args+=("--pg$PG" "$PG_CONFIG")
