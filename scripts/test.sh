@@ -76,7 +76,8 @@ pgrx_layer() {
     # old one first, or running clusters that have it mapped crash (see
     # build.sh). Only the #[pg_test]s run here (named tests::pg_*): the unit
     # tests are the unit layer's.
-    rm -f "$TOWNLAKE_SO"
+    # (Asked now: PostgreSQL 18 may have been installed after this script started.)
+    rm -f "$("$PG_CONFIG" --pkglibdir)/townlake.so"
     (cd "$PROJECT_DIR" && cargo pgrx test "pg$PG" --runas postgres --pgdata "$STATE_DIR/pgrx-test-data" tests::pg_)
 }
 
