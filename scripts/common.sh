@@ -48,9 +48,10 @@ VENV_DIR="${VENV_DIR:-$PROJECT_DIR/.venv}"
 # target dir serves both versions: the pgNN feature selects the bindings,
 # and cargo keeps each feature set's artefacts apart.
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/townlake/target}"
+# pgrx's build script takes each version's headers from the pg_config that
+# ~/.pgrx/config.toml names for it (deps.sh adds it), as `cargo pgrx
+# package` does: builds never depend on which PG_CONFIG a shell exports.
 CARGO_PG_FEATURES=(--no-default-features --features "pg$PG")
-# pgrx's build script finds the headers through this, not ~/.pgrx.
-export PGRX_PG_CONFIG_PATH="$PG_CONFIG"
 
 # Run a command as the postgres OS user (Postgres refuses to run as root).
 as_postgres() {
