@@ -4,6 +4,8 @@ PROFILE ?= dev
 export PROFILE
 # Builds go outside the clone; an existing CARGO_TARGET_DIR wins.
 export CARGO_TARGET_DIR ?= $(HOME)/.cache/townlake/target
+# PostgreSQL major version: 15 (Debian, the default) or 18 (`make test PG=18`).
+export PG
 
 .PHONY: deps venv build install start stop status psql demo test bench bench-ingest pii-eval clean-state
 

@@ -39,9 +39,9 @@ install_packaged() {
 }
 
 cd "$PROJECT_DIR"
-log "CARGO_TARGET_DIR=$CARGO_TARGET_DIR PROFILE=$PROFILE"
+log "PostgreSQL $PG ($PG_CONFIG) CARGO_TARGET_DIR=$CARGO_TARGET_DIR PROFILE=$PROFILE"
 case "${1:-}" in
-    build)   cargo build --lib "${profile_flags[@]}" ;;
+    build)   cargo build --lib "${CARGO_PG_FEATURES[@]}" "${profile_flags[@]}" ;;
     install) install_packaged ;;
     *)       die "usage: build.sh build|install" ;;
 esac

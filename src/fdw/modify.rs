@@ -45,7 +45,7 @@ pub unsafe fn attrs_of(tupdesc: pg_sys::TupleDesc) -> Vec<AttrDesc> {
     unsafe {
         (0..(*tupdesc).natts as usize)
             .map(|i| {
-                let att = (*tupdesc).attrs.as_ptr().add(i);
+                let att = crate::pg::compat::tuple_desc_attr(tupdesc, i);
                 AttrDesc { dropped: (*att).attisdropped, type_oid: (*att).atttypid, typmod: (*att).atttypmod }
             })
             .collect()

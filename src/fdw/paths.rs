@@ -76,15 +76,13 @@ unsafe fn foreign_path(
 ) -> *mut pg_sys::ForeignPath {
     // SAFETY: as for add_scan_paths.
     unsafe {
-        pg_sys::create_foreignscan_path(
+        crate::pg::compat::create_foreignscan_path(
             root,
             baserel,
             std::ptr::null_mut(),
             rows,
             startup,
             total,
-            std::ptr::null_mut(),
-            std::ptr::null_mut(),
             std::ptr::null_mut(),
             std::ptr::null_mut(),
         )

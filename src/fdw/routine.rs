@@ -431,7 +431,7 @@ unsafe extern "C-unwind" fn get_foreign_upper_paths<W: Wrapper>(
     // The output rel's own reltarget is empty for ORDERED and FINAL: the
     // stage's target is in upper_targets.
     let target = (*root).upper_targets[stage_kind as usize];
-    let path = pg_sys::create_foreign_upper_path(
+    let path = crate::pg::compat::create_foreign_upper_path(
         root,
         output_rel,
         target,
@@ -439,7 +439,6 @@ unsafe extern "C-unwind" fn get_foreign_upper_paths<W: Wrapper>(
         estimate.startup,
         estimate.total,
         pathkeys,
-        std::ptr::null_mut(),
         private,
     );
     pg_sys::add_path(output_rel, path as *mut pg_sys::Path);

@@ -93,10 +93,9 @@ unsafe fn constant(node: *mut pg_sys::Node, refuse: bool) -> Option<Option<i64>>
 unsafe fn ordering(sortop: pg_sys::Oid, te: *mut pg_sys::TargetEntry) -> (bool, bool) {
     // SAFETY: lsyscache lookups on the backend thread.
     unsafe {
-        let (mut family, mut input_type, mut strategy) = (pg_sys::Oid::INVALID, pg_sys::Oid::INVALID, 0i16);
-        if !pg_sys::get_ordering_op_properties(sortop, &mut family, &mut input_type, &mut strategy) {
+        let Some((family, _, strategy)) = crate::pg::compat::ordering_op_properties(sortop) else {
             return (false, false);
-        }
+        };
         let expr_type = pg_sys::exprType((*te).expr as *mut pg_sys::Node);
         let opclass = pg_sys::GetDefaultOpClass(expr_type, pg_sys::BTREE_AM_OID);
         let default = opclass != pg_sys::Oid::INVALID && pg_sys::get_opclass_family(opclass) == family;

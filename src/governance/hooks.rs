@@ -173,9 +173,8 @@ fn check_utility(stmt: UtilityStmt<'_>, query: Option<&str>, top_level: bool) {
                 pg_sys::AlterTableType::AT_DisableRowSecurity | pg_sys::AlterTableType::AT_NoForceRowSecurity => {
                     managed_error("Row level security", &g.raw_name)
                 }
-                pg_sys::AlterTableType::AT_DropColumn
-                | pg_sys::AlterTableType::AT_DropColumnRecurse
-                | pg_sys::AlterTableType::AT_AlterColumnType => blocks_view = true,
+                pg_sys::AlterTableType::AT_AlterColumnType => blocks_view = true,
+                t if crate::pg::compat::is_drop_column(t) => blocks_view = true,
                 _ => {}
             }
         }
@@ -219,13 +218,13 @@ pub fn touched_relations(exec: &Execution) -> Vec<Touched> {
     let mut out: Vec<Touched> = Vec::new();
     let rtes = exec.range_table();
     for rte in &rtes {
-        if rte.is_relation() {
-            if let Some(raw) = cache::raw_of_view(rte.relid()) {
+        if let Some(view) = rte.named_relation() {
+            if let Some(raw) = cache::raw_of_view(view) {
                 // published columns carry their raw column's name
                 let cols: Vec<i16> = rte
                     .selected_attnums()
                     .into_iter()
-                    .filter_map(|a| if a == 0 { Some(0) } else { catalog::same_name_attnum(rte.relid(), a, raw) })
+                    .filter_map(|a| if a == 0 { Some(0) } else { catalog::same_name_attnum(view, a, raw) })
                     .collect();
                 match views.iter_mut().find(|(r, _)| *r == raw) {
                     Some((_, c)) => c.extend(cols),

@@ -24,8 +24,8 @@ fn iceberg_foreign_table_created(relid: pg_sys::Oid) {
     // Called by the event trigger (running as the extension owner) for
     // what the statement created; anyone else calling directly must own
     // the table.
-    // SAFETY: an ownership check through the syscache.
-    if !unsafe { pg_sys::pg_class_ownercheck(relid, pg_sys::GetUserId()) } {
+    // SAFETY: reads the session's current user.
+    if !crate::pg::compat::owns_relation(relid, unsafe { pg_sys::GetUserId() }) {
         LakeError::new(PgSqlErrorCode::ERRCODE_INSUFFICIENT_PRIVILEGE, "must own the foreign table").report();
     }
     create_if_missing(relid).or_report();

@@ -12,6 +12,5 @@ pub fn is_parallel_worker() -> bool {
 /// Whether this process is a background worker (townlake's own, or another
 /// extension's).
 pub fn is_background_worker() -> bool {
-    // SAFETY: plain read of a backend global.
-    unsafe { pg_sys::IsBackgroundWorker }
+    super::compat::is_background_worker()
 }

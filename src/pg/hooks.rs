@@ -24,8 +24,9 @@ use super::query::{Execution, QueryTree};
 mod raw {
     use pgrx::pg_sys::*;
 
-    // SAFETY (for the block): exact prototypes of Postgres 15's functions,
-    // resolved against the server binary at load time like pgrx's own.
+    // SAFETY (for the block): exact prototypes of Postgres 15's and 18's
+    // functions, resolved against the server binary at load time like
+    // pgrx's own. 18 dropped ExecutorRun's `execute_once`.
     #[allow(clashing_extern_declarations)]
     unsafe extern "C-unwind" {
         pub fn standard_ProcessUtility(
@@ -39,7 +40,10 @@ mod raw {
             qc: *mut QueryCompletion,
         );
         pub fn standard_ExecutorStart(qd: *mut QueryDesc, eflags: std::ffi::c_int);
+        #[cfg(feature = "pg15")]
         pub fn standard_ExecutorRun(qd: *mut QueryDesc, direction: ScanDirection::Type, count: u64, execute_once: bool);
+        #[cfg(not(feature = "pg15"))]
+        pub fn standard_ExecutorRun(qd: *mut QueryDesc, direction: ScanDirection::Type, count: u64);
         pub fn standard_ExecutorEnd(qd: *mut QueryDesc);
         pub fn standard_planner(
             parse: *mut Query,
@@ -83,20 +87,36 @@ unsafe fn next_executor_start(prev: pg_sys::ExecutorStart_hook_type, qd: *mut pg
     }
 }
 
+/// ExecutorRun's arguments after the QueryDesc: 15 also passes
+/// `execute_once`, 18 does not (a plan may always run again there).
+#[cfg(feature = "pg15")]
+#[derive(Clone, Copy)]
+pub struct RunArgs {
+    pub direction: pg_sys::ScanDirection::Type,
+    pub count: u64,
+    pub execute_once: bool,
+}
+#[cfg(not(feature = "pg15"))]
+#[derive(Clone, Copy)]
+pub struct RunArgs {
+    pub direction: pg_sys::ScanDirection::Type,
+    pub count: u64,
+}
+
 /// The next ExecutorRun.
 ///
 /// # Safety
 /// As for `next_process_utility`.
-unsafe fn next_executor_run(
-    prev: pg_sys::ExecutorRun_hook_type,
-    qd: *mut pg_sys::QueryDesc,
-    direction: pg_sys::ScanDirection::Type,
-    count: u64,
-    execute_once: bool,
-) {
+pub unsafe fn next_executor_run(prev: pg_sys::ExecutorRun_hook_type, qd: *mut pg_sys::QueryDesc, args: RunArgs) {
+    #[cfg(feature = "pg15")]
     match prev {
-        Some(prev) => prev(qd, direction, count, execute_once),
-        None => raw::standard_ExecutorRun(qd, direction, count, execute_once),
+        Some(prev) => prev(qd, args.direction, args.count, args.execute_once),
+        None => raw::standard_ExecutorRun(qd, args.direction, args.count, args.execute_once),
+    }
+    #[cfg(not(feature = "pg15"))]
+    match prev {
+        Some(prev) => prev(qd, args.direction, args.count),
+        None => raw::standard_ExecutorRun(qd, args.direction, args.count),
     }
 }
 
@@ -294,6 +314,7 @@ unsafe extern "C-unwind" fn executor_start_chain(qd: *mut pg_sys::QueryDesc, efl
     next_executor_start(PREV_EXECUTOR_START, qd, eflags);
 }
 
+#[cfg(feature = "pg15")]
 #[pgrx::pg_guard]
 unsafe extern "C-unwind" fn executor_run_chain(
     qd: *mut pg_sys::QueryDesc,
@@ -301,6 +322,16 @@ unsafe extern "C-unwind" fn executor_run_chain(
     count: u64,
     execute_once: bool,
 ) {
+    executor_run_parts(qd, RunArgs { direction, count, execute_once });
+}
+
+#[cfg(not(feature = "pg15"))]
+#[pgrx::pg_guard]
+unsafe extern "C-unwind" fn executor_run_chain(qd: *mut pg_sys::QueryDesc, direction: pg_sys::ScanDirection::Type, count: u64) {
+    executor_run_parts(qd, RunArgs { direction, count });
+}
+
+unsafe fn executor_run_parts(qd: *mut pg_sys::QueryDesc, args: RunArgs) {
     // SAFETY: the executor's QueryDesc, lent for this call.
     let exec = Execution::new(qd);
     for f in parts().iter().filter_map(|p| p.executor_run_before) {
@@ -308,7 +339,7 @@ unsafe extern "C-unwind" fn executor_run_chain(
     }
     // What the "before" parts set up and an ERROR skips is undone by their
     // (sub)transaction callbacks.
-    next_executor_run(PREV_EXECUTOR_RUN, qd, direction, count, execute_once);
+    next_executor_run(PREV_EXECUTOR_RUN, qd, args);
     for f in parts().iter().rev().filter_map(|p| p.executor_run_after) {
         f(&exec);
     }

@@ -4,6 +4,7 @@
 pub mod backend;
 pub mod callbacks;
 pub mod catalog;
+pub mod compat;
 pub mod fmgr;
 pub mod hooks;
 pub mod lexer;

@@ -46,9 +46,7 @@ pub fn my_pid() -> i32 {
 
 /// This process' PGPROC number; None before it has a PGPROC.
 pub fn my_procno() -> Option<u32> {
-    // SAFETY: MyProc is NULL or this process' PGPROC, set before any
-    // statement runs.
-    unsafe { (!pg_sys::MyProc.is_null()).then(|| (*pg_sys::MyProc).pgprocno as u32) }
+    super::compat::my_proc_number()
 }
 
 /// Probes for process `pid` with signal 0: Ok when it exists and may be

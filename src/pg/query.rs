@@ -71,7 +71,7 @@ impl Execution {
         // SAFETY: rtable is a List of RangeTblEntry that lives with the plan.
         unsafe { ptrs::<pg_sys::RangeTblEntry>(self.plan().rtable) }
             .into_iter()
-            .map(|rte| RangeEntry { rte, _plan: PhantomData })
+            .map(|rte| RangeEntry { rte, plan: self.plan() as *const _ as *mut _, _plan: PhantomData })
             .collect()
     }
 
@@ -109,6 +109,7 @@ impl Execution {
 /// An entry of an executing plan's range table.
 pub struct RangeEntry<'a> {
     rte: *mut pg_sys::RangeTblEntry,
+    plan: *mut pg_sys::PlannedStmt,
     _plan: PhantomData<&'a pg_sys::RangeTblEntry>,
 }
 
@@ -121,6 +122,13 @@ impl RangeEntry<'_> {
     /// A plain relation (table, view's own entry, foreign table ...).
     pub fn is_relation(&self) -> bool {
         self.rte().rtekind == pg_sys::RTEKind::RTE_RELATION
+    }
+
+    /// The relation the entry names, a view the rewriter expanded included
+    /// (which 16+ keeps as a subquery entry carrying the view's oid).
+    pub fn named_relation(&self) -> Option<pg_sys::Oid> {
+        // SAFETY: an entry of a live plan's range table (see `range_table`).
+        unsafe { super::compat::rte_relation(self.rte) }
     }
 
     /// The relation's oid (InvalidOid for entries that are not relations).
@@ -136,8 +144,9 @@ impl RangeEntry<'_> {
     /// Attribute numbers the statement reads from the relation (0: the
     /// whole row), from the entry's permission info.
     pub fn selected_attnums(&self) -> Vec<i16> {
-        // SAFETY: selectedCols is NULL or a Bitmapset of the entry.
-        unsafe { super::nodes::members(self.rte().selectedCols) }
+        // SAFETY: the entry belongs to this plan's range table; its
+        // selected columns are NULL or a Bitmapset that lives with the plan.
+        unsafe { super::nodes::members(super::compat::selected_cols(self.plan, self.rte)) }
             .into_iter()
             .map(|member| (member + pg_sys::FirstLowInvalidHeapAttributeNumber) as i16)
             .collect()

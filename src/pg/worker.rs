@@ -301,8 +301,13 @@ pub fn install_die_handlers() {
     // SAFETY: called once at worker start on its only thread, before any
     // other work; these are Postgres' own handlers for exactly this use.
     unsafe {
-        pg_sys::pqsignal(pg_sys::SIGTERM as i32, Some(die));
-        pg_sys::pqsignal(pg_sys::SIGHUP as i32, Some(SignalHandlerForConfigReload));
+        // 18 renamed the backend's pqsignal (a macro there).
+        #[cfg(feature = "pg15")]
+        use pg_sys::pqsignal;
+        #[cfg(not(feature = "pg15"))]
+        use pg_sys::pqsignal_be as pqsignal;
+        pqsignal(pg_sys::SIGTERM as i32, Some(die));
+        pqsignal(pg_sys::SIGHUP as i32, Some(SignalHandlerForConfigReload));
         pg_sys::BackgroundWorkerUnblockSignals();
     }
 }
