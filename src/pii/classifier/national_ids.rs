@@ -9,7 +9,8 @@
 //! and the column scorer looks at the best single scheme, because a random
 //! number passes *some* eleven-digit check far more often than any one.
 
-use super::validators::{all_same, days_in_month, luhn_valid, prefix_num};
+use super::financial::luhn_valid;
+use super::validators::{all_same, days_in_month, prefix_num};
 
 macro_rules! schemes {
     ($($variant:ident => $name:literal, $doc:literal;)*) => {

@@ -44,7 +44,7 @@ fn luhn_complete(rng: &mut Rng, prefix: &str, len: usize) -> String {
     for check in 0..10 {
         let candidate = format!("{body}{check}");
         let digits: Vec<u8> = candidate.bytes().map(|b| b - b'0').collect();
-        if validators::luhn_valid(&digits) {
+        if financial::luhn_valid(&digits) {
             body = candidate;
             break;
         }

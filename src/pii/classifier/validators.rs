@@ -2,8 +2,6 @@
 //! from strings that merely have the right shape. Each returns a plain bool or
 //! a small value; none allocates on the hot path unless it has to.
 
-pub use super::financial::{card_network, iban_check, luhn_valid, IbanCheck};
-pub use super::network::{is_ipv6, is_mac, parse_ipv4_host};
 
 /// ASCII digits of `s` as numbers 0..=9, skipping the separators a human
 /// types (space, dash, dot, slash). `None` if anything else appears.

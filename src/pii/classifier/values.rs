@@ -10,9 +10,10 @@ use super::dictionary::{
     starts_with_cjk_family_name,
 };
 use super::names;
+use super::financial::{card_network, iban_check, luhn_valid, IbanCheck};
+use super::network::{is_ipv6, is_mac, parse_ipv4_host};
 use super::validators::{
-    all_same, card_network, digits_of, iban_check, is_ipv6, is_jwt, is_mac, luhn_valid, parse_date, parse_ipv4_host,
-    shannon_entropy, ssn_digits_valid, ssn_formatted, FoundDate, IbanCheck,
+    all_same, digits_of, is_jwt, parse_date, shannon_entropy, ssn_digits_valid, ssn_formatted, FoundDate,
 };
 use super::{credentials, national_ids, online_ids};
 use super::InfoType;
