@@ -22,6 +22,7 @@ pub mod runtime;
 #[pg_guard]
 pub extern "C-unwind" fn _PG_init() {
     iceberg::settings::init();
+    clickhouse::settings::init();
     governance::init();
     audit::init();
     pii::init();

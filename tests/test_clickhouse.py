@@ -385,9 +385,16 @@ def test_bad_options_are_refused(chconn, ddl, message):
     assert err.diag.message_hint
 
 
-def test_writes_are_refused_with_a_hint(chconn):
+def test_row_changes_are_refused_with_a_hint(chconn):
+    # INSERT works (tests/test_clickhouse_write.py); UPDATE and DELETE do not.
+    for statement in ("UPDATE events SET kind = 'x' WHERE id = 1", "DELETE FROM events WHERE id = 1"):
+        err = error_of(chconn, statement)
+        assert isinstance(err, psycopg.errors.FeatureNotSupported)
+        assert "INSERT and COPY FROM only" in str(err) and err.diag.message_hint
+    # A NULL for a column that is not Nullable: refused before anything is sent.
     err = error_of(chconn, "INSERT INTO events (id) VALUES (1)")
-    assert "read-only" in str(err) and err.diag.message_hint
+    assert isinstance(err, psycopg.errors.NotNullViolation) and err.diag.message_hint
+    assert one(chconn, "SELECT count(*) FROM events") == 2000
 
 
 def test_statement_timeout_stops_the_remote_query(chconn, ch):

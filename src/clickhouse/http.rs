@@ -51,6 +51,12 @@ pub fn client() -> Result<&'static reqwest::Client, ChError> {
 /// Send `sql` as query `query_id`; the response, once ClickHouse accepted
 /// the query (its rows follow in the body).
 pub async fn send(endpoint: &Endpoint, sql: &str, query_id: &str) -> Result<reqwest::Response, ChError> {
+    send_body(endpoint, sql.as_bytes().to_vec(), query_id).await
+}
+
+/// Send a request body: a statement, possibly followed by its data (an
+/// `INSERT ... FORMAT TabSeparated` line, then the rows).
+pub async fn send_body(endpoint: &Endpoint, body: Vec<u8>, query_id: &str) -> Result<reqwest::Response, ChError> {
     let mut url = reqwest::Url::parse(&endpoint.url()).map_err(|e| ChError::Connect(format!("bad server address: {e}")))?;
     {
         let mut q = url.query_pairs_mut();
@@ -59,7 +65,7 @@ pub async fn send(endpoint: &Endpoint, sql: &str, query_id: &str) -> Result<reqw
             q.append_pair("max_execution_time", &t.to_string());
         }
     }
-    let mut req = client()?.post(url).body(sql.to_string());
+    let mut req = client()?.post(url).body(body);
     if let Some(user) = &endpoint.user {
         req = req.header("X-ClickHouse-User", user);
     }
@@ -88,6 +94,17 @@ pub async fn query_text(endpoint: &Endpoint, sql: &str, query_id: &str) -> Resul
         return Err(parse_error(&err).unwrap_or(ChError::Protocol(err)));
     }
     Ok(text)
+}
+
+/// Run an INSERT whose rows follow the statement in `body`; Ok once
+/// ClickHouse has stored them all.
+pub async fn insert(endpoint: &Endpoint, body: Vec<u8>, query_id: &str) -> Result<(), ChError> {
+    let resp = send_body(endpoint, body, query_id).await?;
+    let answer = resp.bytes().await.map_err(|e| ChError::Protocol(describe(&e)))?;
+    if let Some(err) = super::tsv::error_in_body(&answer).filter(|_| answer.starts_with(b"Code: ")) {
+        return Err(parse_error(&err).unwrap_or(ChError::Protocol(err)));
+    }
+    Ok(())
 }
 
 /// The next chunk of a response's body; None at its end.

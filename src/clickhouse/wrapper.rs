@@ -9,6 +9,7 @@ use pgrx::{pg_sys, PgSqlErrorCode};
 
 use super::options::{check_value, COLUMN_OPTIONS, SERVER_OPTIONS, TABLE_OPTIONS, USER_MAPPING_OPTIONS};
 use super::remote::{self, Resolved};
+use super::insert::ChInsert;
 use super::scan::{ChPlan, ChScan, OutputCol};
 use super::sql::{self, RemoteColumn};
 use crate::errors::{LakeError, LakeResult, OrReport};
@@ -59,12 +60,17 @@ fn validate(given: &BTreeMap<String, String>, catalog: pg_sys::Oid) -> LakeResul
     Ok(())
 }
 
-fn read_only() -> LakeError {
+/// UPDATE, DELETE, TRUNCATE, MERGE and ON CONFLICT: ClickHouse has no
+/// transactional row changes to map them to.
+fn not_writable(what: &str) -> LakeError {
     LakeError::new(
         PgSqlErrorCode::ERRCODE_FEATURE_NOT_SUPPORTED,
-        "ClickHouse foreign tables are read-only in this version of townlake",
+        format!("{what} is not supported on ClickHouse foreign tables: they take INSERT and COPY FROM only"),
     )
-    .with_hint("Insert into ClickHouse directly; townlake reads the rows as soon as ClickHouse has them.")
+    .with_hint(
+        "ClickHouse (18.16 and later) has no transactional row changes. Change rows in ClickHouse itself (ALTER TABLE \
+         ... UPDATE/DELETE mutations where the server has them, or a ReplacingMergeTree fed with INSERT).",
+    )
 }
 
 /// An upper query in ClickHouse's terms.
@@ -142,9 +148,10 @@ impl Wrapper for ClickHouse {
     type Rel = Resolved;
     type Plan = ChPlan;
     type Scan = ChScan;
-    type Modify = ();
+    type Modify = ChInsert;
 
-    // Listed so that writes reach plan_modify, which says why they fail.
+    // UPDATE and DELETE are listed so that they reach plan_modify, which
+    // says why they fail (Postgres' own message would give no hint).
     const UPDATABLE: &'static [ModifyOp] = &[ModifyOp::Insert, ModifyOp::Update, ModifyOp::Delete];
 
     fn estimate(relid: pg_sys::Oid, mapping_user: pg_sys::Oid) -> LakeResult<Estimate<Resolved>> {
@@ -271,32 +278,41 @@ impl Wrapper for ClickHouse {
 
     fn join_parallel(_scan: &mut ChScan, _participant: Participant) {}
 
-    fn plan_modify(_op: ModifyOp, _on_conflict: bool) -> LakeResult<()> {
-        Err(read_only())
+    fn plan_modify(op: ModifyOp, on_conflict: bool) -> LakeResult<()> {
+        match op {
+            ModifyOp::Insert if on_conflict => Err(not_writable("INSERT ... ON CONFLICT")),
+            ModifyOp::Insert => Ok(()),
+            ModifyOp::Update => Err(not_writable("UPDATE")),
+            ModifyOp::Delete => Err(not_writable("DELETE")),
+            ModifyOp::Other => Err(not_writable("MERGE")),
+        }
     }
 
-    fn begin_modify(_target: ModifyTarget) -> LakeResult<()> {
-        Err(read_only())
+    fn begin_modify(target: ModifyTarget) -> LakeResult<ChInsert> {
+        if target.op != ModifyOp::Insert {
+            return Err(not_writable("UPDATE or DELETE"));
+        }
+        ChInsert::begin(&target)
     }
 
-    fn insert(_state: &mut (), _row: &Row<'_>) -> LakeResult<()> {
-        Err(read_only())
+    fn insert(state: &mut ChInsert, row: &Row<'_>) -> LakeResult<()> {
+        state.insert(row)
     }
 
-    fn delete(_state: &mut (), _old: &OldRow) -> LakeResult<()> {
-        Err(read_only())
+    fn delete(_state: &mut ChInsert, _old: &OldRow) -> LakeResult<()> {
+        Err(not_writable("DELETE"))
     }
 
-    fn update(_state: &mut (), _old: &OldRow, _new: &Row<'_>) -> LakeResult<()> {
-        Err(read_only())
+    fn update(_state: &mut ChInsert, _old: &OldRow, _new: &Row<'_>) -> LakeResult<()> {
+        Err(not_writable("UPDATE"))
     }
 
-    fn end_modify(_state: ()) -> LakeResult<()> {
-        Ok(())
+    fn end_modify(state: ChInsert) -> LakeResult<()> {
+        state.finish()
     }
 
     fn truncate(_relid: pg_sys::Oid) -> LakeResult<()> {
-        Err(read_only())
+        Err(not_writable("TRUNCATE"))
     }
 
     fn import_schema(server: pg_sys::Oid, request: &ImportRequest) -> LakeResult<Vec<String>> {
