@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# A private ClickHouse server for the tests and the demo: start | stop | status | url
+# A private ClickHouse server for the tests and the demo: start | stop | status | url | query SQL
 #   TOWNLAKE_CLICKHOUSE_PORT   its HTTP port on 127.0.0.1 (default 18123)
 # Data, config and logs live in $STATE_DIR/clickhouse; it runs as the
 # `clickhouse` user that Debian's package creates, never as root. No native
@@ -109,6 +109,21 @@ curl_get() {
     printf '%s' "$reply" | tr -d '\r' | sed '1,/^$/d'
 }
 
+# POST one statement as ClickHouse's `default` user (bash's /dev/tcp again);
+# prints the answer, fails on an HTTP status other than 200.
+post_query() {
+    local sql="$1" reply status body
+    exec 3<>"/dev/tcp/127.0.0.1/$CH_PORT" || return 1
+    printf 'POST / HTTP/1.0\r\nHost: 127.0.0.1\r\nContent-Length: %d\r\n\r\n%s' \
+        "$(printf '%s' "$sql" | wc -c)" "$sql" >&3
+    reply="$(cat <&3)"
+    exec 3<&-
+    status="$(printf '%s' "$reply" | head -n 1 | cut -d ' ' -f 2)"
+    body="$(printf '%s' "$reply" | tr -d '\r' | sed '1,/^$/d')"
+    if [ -n "$body" ]; then printf '%s\n' "$body"; fi
+    [ "$status" = 200 ] || die "clickhouse refused the statement (HTTP $status)"
+}
+
 start_server() {
     [ -x "$CH_SERVER" ] || die "$CH_SERVER is missing: run scripts/deps.sh system (installs Debian's clickhouse-server)"
     if is_running && answers; then
@@ -153,5 +168,6 @@ case "${1:-}" in
     stop)   stop_server ;;
     status) if is_running && answers; then echo "running on 127.0.0.1:$CH_PORT"; else echo "not running"; exit 1; fi ;;
     url)    echo "http://127.0.0.1:$CH_PORT" ;;
-    *)      die "usage: clickhouse.sh start|stop|status|url" ;;
+    query)  [ $# -eq 2 ] || die "usage: clickhouse.sh query 'SQL'"; post_query "$2" ;;
+    *)      die "usage: clickhouse.sh start|stop|status|url|query SQL" ;;
 esac

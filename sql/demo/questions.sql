@@ -1,5 +1,6 @@
--- Demo questions over billing.usage (Iceberg, written by townlake in usage.sql) and
--- public.accounts (a heap table). Run by `make demo`; safe to re-run.
+-- Demo questions over billing.usage (Iceberg, written by townlake in usage.sql),
+-- public.accounts (a heap table) and web.requests (ClickHouse, requests.sql).
+-- Run by `make demo`; safe to re-run.
 \pset footer off
 \set ON_ERROR_STOP on
 SET client_min_messages = warning;
@@ -60,3 +61,32 @@ SET townlake.iceberg_snapshot_id = :'first_snapshot';
 SELECT count(*) AS rows_then, max(ts) AS latest_event_then FROM billing.usage;
 RESET townlake.iceberg_snapshot_id;
 SELECT count(*) AS rows_now, max(ts) AS latest_event_now FROM billing.usage;
+
+\echo '--- Q7: the headline question across three engines in one statement: the top paying customers'
+\echo '    by requests in the last week of June (requests counted in ClickHouse, accounts in Postgres,'
+\echo '    billing summed from Iceberg)'
+SELECT a.name, a.plan, r.requests, b.billed
+FROM (SELECT account_id, count(*) AS requests
+      FROM web.requests
+      WHERE ts >= '2024-06-24 00:00:00+00' AND ts < '2024-07-01 00:00:00+00'
+      GROUP BY account_id) r
+JOIN public.accounts a USING (account_id)
+JOIN (SELECT account_id, sum(cost)::numeric(14,2) AS billed
+      FROM billing.usage GROUP BY account_id) b USING (account_id)
+WHERE b.billed > 0
+ORDER BY r.requests DESC, a.account_id
+LIMIT 10;
+
+\echo '--- Q7 explained: ClickHouse gets the WHERE and the GROUP BY (Remote SQL), only one row per account travels'
+EXPLAIN (VERBOSE, COSTS OFF)
+SELECT a.name, a.plan, r.requests, b.billed
+FROM (SELECT account_id, count(*) AS requests
+      FROM web.requests
+      WHERE ts >= '2024-06-24 00:00:00+00' AND ts < '2024-07-01 00:00:00+00'
+      GROUP BY account_id) r
+JOIN public.accounts a USING (account_id)
+JOIN (SELECT account_id, sum(cost)::numeric(14,2) AS billed
+      FROM billing.usage GROUP BY account_id) b USING (account_id)
+WHERE b.billed > 0
+ORDER BY r.requests DESC, a.account_id
+LIMIT 10;
