@@ -70,7 +70,7 @@ def make_heap(conn, rows: int) -> str:
                    1 + (g * 7919) % 5000, (ARRAY['click', 'view', 'buy', 'api call'])[1 + g % 4],
                    ((g * 31) % 100000) / 100.0,
                    CASE WHEN g % 7 = 0 THEN NULL ELSE (ARRAY['de', 'fr', 'us', 'it'])[1 + g % 4] END
-            FROM generate_series(1, {rows}) g""")
+            FROM generate_series(1::bigint, {rows}) g""")
     conn.execute(f"VACUUM ANALYZE {heap}")
     print(f"generated {heap} in {time.perf_counter() - started:.1f}s")
     return heap
