@@ -179,6 +179,28 @@ def test_rows_go_in_batches_of_the_setting(chconn, ch):
     assert ch_count(ch, "batched") == 2 * n
 
 
+def test_a_statement_failing_midway_sends_nothing(chconn, ch):
+    make_table(ch, chconn, "midway", "(id UInt64, x Float64) ENGINE = MergeTree() ORDER BY id",
+               "(id bigint, x double precision)")
+    chconn.execute("SET townlake.clickhouse_batch_size = 1000")
+    try:
+        # Three full batches are encoded before the SELECT fails at row 3500.
+        err = error_of(chconn, "INSERT INTO midway SELECT g, 1.0 / (g - 3500) FROM generate_series(1, 5000) g")
+    finally:
+        chconn.execute("RESET townlake.clickhouse_batch_size")
+    assert isinstance(err, psycopg.errors.DivisionByZero)
+    assert ch_count(ch, "midway") == 0 and ch_query_log_inserts(ch, "midway") == []
+
+
+def test_column_lists_defaults_and_returning(chconn, ch):
+    make_table(ch, chconn, "partial", "(id UInt32, note String, n Nullable(Int64)) ENGINE = MergeTree() ORDER BY id",
+               "(id integer, note text DEFAULT 'from postgres', n bigint)")
+    got = rows(chconn, "INSERT INTO partial (id) VALUES (1), (2) RETURNING id, note, n")
+    assert got == [(1, "from postgres", None), (2, "from postgres", None)]
+    assert ch.rows(f"SELECT id, note, n FROM {CHDB}.partial ORDER BY id") == [
+        ["1", "from postgres", None], ["2", "from postgres", None]]
+
+
 def test_copy_from(chconn, ch):
     make_table(ch, chconn, "copied", "(id UInt32, name Nullable(String), day Date) ENGINE = MergeTree() ORDER BY id",
                "(id integer, name text, day date)")

@@ -130,7 +130,8 @@ pub struct ChInsert {
     statement: String,
     targets: Vec<Target>,
     batch_rows: u64,
-    /// The batch being filled.
+    /// The batch being filled: the statement, then its rows (the request's
+    /// whole body).
     buf: Vec<u8>,
     buf_rows: u64,
     spool: Option<Spool>,
@@ -177,10 +178,10 @@ impl ChInsert {
             endpoint,
             database: rel.database,
             table: rel.table,
-            statement,
+            statement: statement.clone(),
             targets,
             batch_rows: settings::BATCH_SIZE.get().max(1) as u64,
-            buf: Vec::new(),
+            buf: statement.as_bytes().to_vec(),
             buf_rows: 0,
             spool: None,
             rows: 0,
@@ -212,6 +213,7 @@ impl ChInsert {
             };
             spool.push(&self.buf, self.buf_rows).map_err(|e| spool_error(&e))?;
             self.buf.clear();
+            self.buf.extend_from_slice(self.statement.as_bytes());
             self.buf_rows = 0;
         }
         Ok(())
@@ -261,11 +263,8 @@ impl ChInsert {
         Ok(())
     }
 
-    fn send(&self, data: Vec<u8>, sent_rows: u64, sent_batches: u64) -> Result<(), LakeError> {
-        let mut body = Vec::with_capacity(self.statement.len() + data.len());
-        body.extend_from_slice(self.statement.as_bytes());
-        body.extend_from_slice(&data);
-        drop(data);
+    /// Send one batch (`body`: the statement and its rows).
+    fn send(&self, body: Vec<u8>, sent_rows: u64, sent_batches: u64) -> Result<(), LakeError> {
         let id = uuid::Uuid::new_v4().to_string();
         crate::runtime::block_on(http::insert(&self.endpoint, body, &id)).map_err(|e| {
             let what = format!("inserting into {}.{}", self.database, self.table);

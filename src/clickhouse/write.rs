@@ -11,6 +11,8 @@
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom, Write};
 
+// Writing into a Vec<u8> cannot fail: `let _ = write!(out, ...)` below.
+
 use super::types::ChType;
 
 /// One Postgres value, as the write path reads it from a datum.
@@ -95,7 +97,7 @@ fn encode(value: &PgValue, ch: &ChType, out: &mut Vec<u8>, quoted: bool) -> Resu
                     ),
                 ));
             }
-            out.extend_from_slice(v.to_string().as_bytes());
+            let _ = write!(out, "{v}");
         }
         C::Float32 | C::Float64 => {
             let f = float_value(value, base)?;
@@ -207,12 +209,7 @@ fn encode(value: &PgValue, ch: &ChType, out: &mut Vec<u8>, quoted: bool) -> Resu
             // Unix seconds, zero-padded to 10 digits: ClickHouse reads a
             // number of 5 or more digits as Unix time (a shorter one as
             // the start of a date), whatever the column's time zone.
-            let text = format!("{secs:010}");
-            if quoted {
-                out.extend_from_slice(format!("'{text}'").as_bytes());
-            } else {
-                out.extend_from_slice(text.as_bytes());
-            }
+            let _ = if quoted { write!(out, "'{secs:010}'") } else { write!(out, "{secs:010}") };
         }
         C::Array(inner) => {
             let PgValue::Array(items) = value else { return Err(mismatch(value, ch)) };
