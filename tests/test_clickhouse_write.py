@@ -12,6 +12,7 @@ import datetime as dt
 import json
 import math
 import struct
+import time
 import uuid
 from decimal import Decimal
 
@@ -68,12 +69,18 @@ def single(f: float) -> float:
     return struct.unpack("f", struct.pack("f", f))[0]
 
 
-def ch_query_log_inserts(ch, table: str) -> list[int]:
-    """written_rows of each finished INSERT into `table`, from ClickHouse's query log."""
-    ch.query("SYSTEM FLUSH LOGS")
-    logged = ch.rows(f"SELECT written_rows FROM system.query_log WHERE type = 2 "
-                     f"AND query LIKE 'INSERT INTO `{CHDB}`.`{table}`%' ORDER BY event_time, query_start_time")
-    return [int(r[0]) for r in logged]
+def ch_query_log_inserts(ch, table: str, expect: int = 0) -> list[int]:
+    """written_rows of each finished INSERT into `table`, from ClickHouse's
+    query log. ClickHouse logs a query after it answered it, so this waits
+    (up to 15 s) until at least `expect` of them are there."""
+    deadline = time.monotonic() + 15
+    while True:
+        ch.query("SYSTEM FLUSH LOGS")
+        logged = ch.rows(f"SELECT written_rows FROM system.query_log WHERE type = 2 "
+                         f"AND query LIKE 'INSERT INTO `{CHDB}`.`{table}`%' ORDER BY event_time, query_start_time")
+        if len(logged) >= expect or time.monotonic() > deadline:
+            return [int(r[0]) for r in logged]
+        time.sleep(0.2)
 
 
 def ch_count(ch, table: str) -> int:
@@ -171,11 +178,11 @@ def test_rows_go_in_batches_of_the_setting(chconn, ch):
     assert ch.rows(f"SELECT count(), sum(id), uniqExact(v), sum(x) FROM {CHDB}.batched") == [
         [str(n), str(n * (n + 1) // 2), str(n), repr(n * (n + 1) / 8)]]
     # ceil(N / batch) requests, each of at most `batch` rows.
-    written = ch_query_log_inserts(ch, "batched")
+    written = ch_query_log_inserts(ch, "batched", math.ceil(n / batch))
     assert len(written) == math.ceil(n / batch) and sum(written) == n and max(written) == batch, written
     # The default batch holds them all: one more request.
     chconn.execute(f"INSERT INTO batched SELECT g, 'again', 0 FROM generate_series(1, {n}) g")
-    assert len(ch_query_log_inserts(ch, "batched")) == math.ceil(n / batch) + 1
+    assert len(ch_query_log_inserts(ch, "batched", math.ceil(n / batch) + 1)) == math.ceil(n / batch) + 1
     assert ch_count(ch, "batched") == 2 * n
 
 
@@ -216,7 +223,7 @@ def test_copy_from(chconn, ch):
         chconn.execute("RESET townlake.clickhouse_batch_size")
     got = ch.rows(f"SELECT id, name, toString(day) FROM {CHDB}.copied ORDER BY id")
     assert [(int(i), name, dt.date.fromisoformat(day)) for i, name, day in got] == source
-    assert sorted(ch_query_log_inserts(ch, "copied")) == [500, 1000, 1000]
+    assert sorted(ch_query_log_inserts(ch, "copied", 3)) == [500, 1000, 1000]
 
 
 # ---------------------------------------------------------------- errors
