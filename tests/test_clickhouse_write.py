@@ -163,6 +163,18 @@ def test_timestamps_are_stored_as_the_instant_whatever_the_session_zone(chconn, 
     assert got == [[str(int(instant.timestamp())), str(int(dt.datetime(2024, 7, 1, 12, 0, tzinfo=UTC).timestamp()))]]
 
 
+def test_bytea_goes_in_as_raw_bytes(chconn, ch):
+    make_table(ch, chconn, "raw", "(id UInt32, b String, f FixedString(3)) ENGINE = MergeTree() ORDER BY id",
+               "(id integer, b bytea, f bytea)")
+    blobs = [bytes(range(256)), b"", b"\t\n\\\x00'", "ünï".encode()]
+    with chconn.cursor() as cur:
+        cur.execute("INSERT INTO raw VALUES " + ", ".join(["(%s, %s, %s)"] * len(blobs)),
+                    [v for i, b in enumerate(blobs) for v in (i, b, b[:3])])
+    got = ch.rows(f"SELECT id, hex(b), hex(f) FROM {CHDB}.raw ORDER BY id")
+    assert [(int(i), bytes.fromhex(b), bytes.fromhex(f)) for i, b, f in got] == \
+        [(i, b, b[:3].ljust(3, b"\0")) for i, b in enumerate(blobs)]
+
+
 # ---------------------------------------------------------------- batches
 
 def test_rows_go_in_batches_of_the_setting(chconn, ch):
