@@ -41,6 +41,9 @@ PG_PKGLIBDIR="$("$PG_CONFIG" --pkglibdir 2>/dev/null || echo "/usr/lib/postgresq
 TOWNLAKE_SO="$PG_PKGLIBDIR/townlake.so"
 # Each version's cluster has its own default port, so both can run at once.
 if [ "$PG" = 15 ]; then TOWNLAKE_PORT="${TOWNLAKE_PORT:-5499}"; else TOWNLAKE_PORT="${TOWNLAKE_PORT:-5518}"; fi
+# The tests (conftest.py) and benchmarks read it: exported, or they would
+# look for the default (15's) port.
+export TOWNLAKE_PORT
 TOWNLAKE_DB="${TOWNLAKE_DB:-townlake}"
 VENV_DIR="${VENV_DIR:-$PROJECT_DIR/.venv}"
 

@@ -61,6 +61,13 @@ def admin_conn():
     preload = conn.execute("SHOW shared_preload_libraries").fetchone()[0]
     if "townlake" not in preload:
         pytest.exit(f"the cluster on port {PG_PORT} does not preload townlake ({preload!r})", returncode=2)
+    # scripts/test.sh exports the version it built for (PG): testing another
+    # version's cluster would report a pass for the wrong server.
+    wanted = os.environ.get("PG")
+    major = conn.execute("SELECT current_setting('server_version_num')::int / 10000").fetchone()[0]
+    if wanted and int(wanted) != major:
+        pytest.exit(f"the cluster on port {PG_PORT} is PostgreSQL {major}, not {wanted} "
+                    f"(TOWNLAKE_PORT names another version's cluster)", returncode=2)
     yield conn
     conn.close()
 
