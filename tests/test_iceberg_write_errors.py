@@ -261,3 +261,46 @@ def test_declarations_iceberg_cannot_keep_are_refused(conn):
     conn.execute("ALTER TABLE declared ADD COLUMN extra int")
     conn.execute("INSERT INTO declared VALUES (2, 'x', 7)")
     assert conn.execute("SELECT extra FROM declared WHERE id = 2").fetchone() == (7,)
+
+
+# Text columns over fields Postgres holds by value: an attached table may
+# declare any field as text. Each text value must mean what Postgres' own
+# cast from text makes of it (the oracle), not the text pointer's bits.
+TEXT_OVER_TYPED = {
+    "b": ("boolean", ["true", "f", "yes", "0", "on", "FALSE"]),
+    "d": ("date", ["2024-02-29", "1970-01-01", "0001-01-01", "2100-12-31", "1999-12-31", "2024-01-15"]),
+    "t": ("time", ["00:00:00", "23:59:59.999999", "12:30", "01:02:03.5", "13:00:00", "06:07:08"]),
+    "ts": ("timestamp", ["2024-01-15 10:20:30", "1970-01-01 00:00:00", "1900-06-01 12:00:00.123456",
+                         "2262-04-11 23:47:16", "2000-02-29 00:00:00", "2024-12-31 23:59:59"]),
+    "tz": ("timestamptz", ["2024-01-15 10:20:30+02", "1970-01-01 00:00:00+00", "1999-12-31 23:59:59-08",
+                           "2038-01-19 03:14:08+00", "2024-06-01 12:00:00+05:30", "2001-09-09 01:46:40Z"]),
+}
+
+
+def test_text_column_over_typed_fields_writes_the_parsed_values(conn, write_ns):
+    typed_cols = ", ".join(f"{c} {ty}" for c, (ty, _) in TEXT_OVER_TYPED.items())
+    conn.execute(f'DROP FOREIGN TABLE IF EXISTS "{write_ns}".text_typed, "{write_ns}".text_typed_as_text')
+    conn.execute(_create_sql(write_ns, "text_typed", f"id int, {typed_cols}", ""))
+    text_cols = ", ".join(f"{c} text" for c in TEXT_OVER_TYPED)
+    conn.execute(f'CREATE FOREIGN TABLE "{write_ns}".text_typed_as_text (id int, {text_cols}) SERVER lake_local '
+                 f"OPTIONS (namespace '{write_ns}', table 'text_typed', attach_only 'true')")
+    rows = [[i] + [values[i] for _, values in TEXT_OVER_TYPED.values()] for i in range(6)]
+    placeholders = ", ".join(["%s"] * (1 + len(TEXT_OVER_TYPED)))
+    with conn.cursor() as cur:
+        cur.executemany(f'INSERT INTO "{write_ns}".text_typed_as_text VALUES ({placeholders})', rows)
+    casts = ", ".join(f"%s::{ty}" for ty, _ in TEXT_OVER_TYPED.values())
+    expected = [conn.execute(f"SELECT %s::int, {casts}", row).fetchone() for row in rows]
+    got = conn.execute(f'SELECT id, {", ".join(TEXT_OVER_TYPED)} FROM "{write_ns}".text_typed ORDER BY id').fetchall()
+    assert got == expected
+
+
+def test_bad_text_for_a_typed_field_is_an_error_and_writes_nothing(conn, write_ns):
+    conn.execute(f'DROP FOREIGN TABLE IF EXISTS "{write_ns}".text_bool, "{write_ns}".text_bool_as_text')
+    conn.execute(_create_sql(write_ns, "text_bool", "id int, b boolean", ""))
+    conn.execute(f'CREATE FOREIGN TABLE "{write_ns}".text_bool_as_text (id int, b text) SERVER lake_local '
+                 f"OPTIONS (namespace '{write_ns}', table 'text_bool', attach_only 'true')")
+    before = snapshot_count(conn, f"\"{write_ns}\".text_bool")
+    expect_error(conn, f"INSERT INTO \"{write_ns}\".text_bool_as_text VALUES (1, 'true'), (2, 'maybe')",
+                 "boolean", "maybe")
+    assert snapshot_count(conn, f"\"{write_ns}\".text_bool") == before
+    assert conn.execute(f'SELECT count(*) FROM "{write_ns}".text_bool').fetchone() == (0,)

@@ -30,6 +30,30 @@ fn datum_text(datum: pg_sys::Datum, type_oid: pg_sys::Oid, cache: &mut HashMap<u
     }
 }
 
+/// A text-like value for a field that Postgres holds by value (boolean,
+/// date, time, timestamp[tz]): parsed by the input function of that field's
+/// own Postgres type, as a cast from text would (an attached table may
+/// declare such a field as text). Without this the text pointer's bits would
+/// be stored as the value.
+fn from_text(
+    datum: pg_sys::Datum,
+    type_oid: pg_sys::Oid,
+    target: Builtin,
+    out_functions: &mut HashMap<u32, Box<pg_sys::FmgrInfo>>,
+) -> pg_sys::Datum {
+    let text = datum_text(datum, type_oid, out_functions);
+    let c_text = std::ffi::CString::new(text).unwrap_or_default();
+    // SAFETY: the input function of a builtin type, called with a
+    // NUL-terminated string; invalid input raises Postgres' own ERROR
+    // ("invalid input syntax for type boolean").
+    unsafe {
+        let mut input_fn = pg_sys::Oid::INVALID;
+        let mut io_param = pg_sys::Oid::INVALID;
+        pg_sys::getTypeInputInfo(target.oid(), &mut input_fn, &mut io_param);
+        pg_sys::OidInputFunctionCall(input_fn, c_text.as_ptr() as *mut _, io_param, -1)
+    }
+}
+
 /// Append one Postgres value to an Arrow builder of the Iceberg field's type.
 /// `value` is a datum with its type: one a tuple slot of the relation holds
 /// (an INSERT, COPY or UPDATE row) or one built for that type (a rewrite).
@@ -66,6 +90,22 @@ pub(super) fn append_value(
     };
     let oid = type_oid.to_u32();
     let ty = Builtin::from_oid(type_oid);
+    // The Postgres type whose bits the field below reads from the datum.
+    let by_value = match data_type {
+        DataType::Boolean => Some(Builtin::Bool),
+        DataType::Date32 => Some(Builtin::Date),
+        DataType::Time64(_) => Some(Builtin::Time),
+        DataType::Timestamp(_, None) => Some(Builtin::Timestamp),
+        DataType::Timestamp(_, Some(_)) => Some(Builtin::TimestampTz),
+        _ => None,
+    };
+    let datum = match by_value {
+        Some(want) if ty != Some(want) => match ty {
+            Some(t) if t.is_text() => from_text(datum, type_oid, want, out_functions),
+            _ => return Err(format!("cannot store a value of type oid {oid} in an Iceberg {data_type} field")),
+        },
+        _ => datum,
+    };
     // SAFETY (for every from_datum and datum_text below): `datum` is a
     // non-NULL datum of type `type_oid`, and each read matches that type.
     let int = || -> Result<i64, String> {
