@@ -198,6 +198,23 @@ def test_rows_go_in_batches_of_the_setting(chconn, ch):
     assert ch_count(ch, "batched") == 2 * n
 
 
+def test_a_batch_also_closes_at_64_mb(chconn, ch):
+    # A role may set the batch size to millions of rows; the memory its
+    # session holds for one batch stays bounded by bytes all the same.
+    make_table(ch, chconn, "wide", "(id UInt64, v String) ENGINE = MergeTree() ORDER BY id", "(id bigint, v text)")
+    n, width = 100, 1 << 20  # 100 rows of 1 MiB: 100 MiB in all
+    chconn.execute("SET townlake.clickhouse_batch_size = 10000000")
+    try:
+        chconn.execute(f"INSERT INTO wide SELECT g, repeat('x', {width}) FROM generate_series(1, {n}) g")
+    finally:
+        chconn.execute("RESET townlake.clickhouse_batch_size")
+    assert ch.rows(f"SELECT count(), sum(length(v)) FROM {CHDB}.wide") == [[str(n), str(n * width)]]
+    written = ch_query_log_inserts(ch, "wide", 2)
+    # 64 MiB holds 63 whole rows (each row is its text, an id and two
+    # separators); the 64th closes the first batch.
+    assert len(written) == 2 and sum(written) == n and written[0] == 64, written
+
+
 def test_a_statement_failing_midway_sends_nothing(chconn, ch):
     make_table(ch, chconn, "midway", "(id UInt64, x Float64) ENGINE = MergeTree() ORDER BY id",
                "(id bigint, x double precision)")

@@ -21,6 +21,10 @@ use crate::errors::{LakeError, LakeResult};
 use crate::fdw::modify::{ModifyTarget, Row};
 use crate::pg::types::Builtin;
 
+
+/// A batch is closed (one request of its own) once it holds this many
+/// bytes, whatever `townlake.clickhouse_batch_size` says.
+const MAX_BATCH_BYTES: usize = 64 << 20;
 /// How a column's datums are read.
 enum Reader {
     Int2,
@@ -206,7 +210,9 @@ impl ChInsert {
         }
         self.rows += 1;
         self.buf_rows += 1;
-        if self.buf_rows >= self.batch_rows {
+        // A byte cap as well: the batch is held in this backend's memory,
+        // and a role may set the batch size to millions of wide rows.
+        if self.buf_rows >= self.batch_rows || self.buf.len() >= MAX_BATCH_BYTES {
             let spool = match &mut self.spool {
                 Some(s) => s,
                 None => self.spool.insert(Spool::new().map_err(|e| spool_error(&e))?),
