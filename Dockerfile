@@ -29,11 +29,12 @@ ENV CARGO_TARGET_DIR=/build/target
 COPY Cargo.toml Cargo.lock townlake.control ./
 COPY src ./src
 COPY sql ./sql
+COPY scripts/versions.sh ./scripts/versions.sh
 # Lays the files out under target/release/townlake-pgN/ as they would be installed.
 # Earlier versions' install scripts and the upgrade scripts go next to the
 # generated one (CREATE EXTENSION ... VERSION, ALTER EXTENSION townlake UPDATE).
 RUN cargo pgrx package --pg-config "$PG_CONFIG" \
- && cp sql/versions/townlake--*.sql target/release/townlake-pg${PG_MAJOR}/usr/share/postgresql/${PG_MAJOR}/extension/ \
+ && scripts/versions.sh target/release/townlake-pg${PG_MAJOR}/usr/share/postgresql/${PG_MAJOR}/extension \
  && mkdir -p /out \
  && cp -a target/release/townlake-pg${PG_MAJOR}/usr /out/
 

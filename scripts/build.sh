@@ -23,10 +23,10 @@ install_packaged() {
     cargo pgrx package --pg-config "$PG_CONFIG" "${package_flags[@]}" --out-dir "$staging"
     # Earlier versions' install scripts and the upgrade scripts go next to
     # the generated one: CREATE EXTENSION ... VERSION and ALTER EXTENSION
-    # UPDATE need them (docs/architecture-sql.md).
+    # UPDATE need them (docs/architecture-sql.md); scripts/versions.sh writes them.
     local extension_dir="$staging$("$PG_CONFIG" --sharedir)/extension"
     [ -d "$extension_dir" ] || die "no extension directory in the package: $extension_dir"
-    cp "$PROJECT_DIR"/sql/versions/townlake--*.sql "$extension_dir/"
+    "$PROJECT_DIR/scripts/versions.sh" "$extension_dir"
     local file dest
     while IFS= read -r -d '' file; do
         dest="/${file#"$staging"/}"

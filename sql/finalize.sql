@@ -41,7 +41,7 @@ BEGIN
         'lake.audit_batches', 'lake.audit_chain',
         -- PII scanner
         'lake.pii_scan_state', 'lake.pii_columns', 'lake.pii_findings',
-        -- Iceberg catalog
+        -- Iceberg catalog (the metadata catalog marks its own tables: sql/catalog/catalog.sql)
         'lake.iceberg_tables', 'lake.iceberg_namespace_properties', 'lake.iceberg_table_owners'] LOOP
         PERFORM pg_catalog.pg_extension_config_dump(t::regclass, '');
     END LOOP;
@@ -100,6 +100,14 @@ END
 $privileges$;
 GRANT EXECUTE ON FUNCTION lake_internal._privileged(text, jsonb), lake_internal._governance_internal(),
     lake_internal._iceberg_row_visible(text, text, text, name) TO PUBLIC;
+-- The metadata catalog's search and details run as the caller, on Postgres'
+-- own catalogs and privilege checks: their helpers are the caller's too.
+GRANT EXECUTE ON FUNCTION lake_internal._catalog_visible(oid, oid), lake_internal._catalog_column_visible(oid, name, oid),
+    lake_internal._catalog_kind(oid), lake_internal._catalog_tier(text[]), lake_internal._catalog_schema_listed(name),
+    lake_internal._catalog_trigrams(text), lake_internal._catalog_similarity(text, text),
+    lake_internal._catalog_view_edges(), lake_internal._catalog_lineage(oid, text, int),
+    lake_internal._catalog_lookup(text), lake_internal._catalog_resolve(text, oid),
+    lake_internal._catalog_entity(text, oid) TO PUBLIC;
 -- The review queue (lake.pending_reviews) shows the scanner's suggestions
 -- to reviewers and auditors; verify_audit recomputes hashes as an auditor.
 GRANT EXECUTE ON FUNCTION lake_internal._gov_pii_suggestion(oid, name) TO lake_reviewer, lake_auditor;

@@ -8,6 +8,7 @@
 use pgrx::prelude::*;
 
 pub mod audit;
+pub mod catalog;
 pub mod clickhouse;
 pub mod errors;
 pub mod fdw;

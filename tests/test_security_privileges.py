@@ -32,6 +32,20 @@ ROLES = [ANA, OWN, ING, MNT]
 # until it is added here with its reason.
 REVIEWED_PUBLIC = {
     "access_gate": "checks the caller's own access",
+    "add_note": "catalog: owners of the relation and stewards, checked inside",
+    "annotate": "catalog: owners of the relation and stewards, checked inside",
+    "define_term": "catalog: a term's author or stewards, checked inside",
+    "delete_page": "catalog: a page's author or stewards, checked inside",
+    "entity_details": "security invoker: the caller's own privileges filter every part",
+    "link_term": "catalog: owners of the relation and stewards, checked inside",
+    "remove_annotation": "catalog: its author, owners of the relation and stewards, checked inside",
+    "sample_values": "security invoker: reads the relation with the caller's rights",
+    "search_datasets": "security invoker: lists only what the caller may read",
+    "set_dataset_owners": "catalog: owners of the relation and stewards, checked inside",
+    "set_dataset_tags": "catalog: owners of the relation and stewards, checked inside",
+    "set_doc": "catalog: owners of the relation and stewards, checked inside",
+    "set_page": "catalog: a page's author or stewards, and edit rights on every linked dataset",
+    "unlink_term": "catalog: owners of the relation and stewards, checked inside",
     "allow_attach": "owner-only, checked inside",
     "approve_column": "reviewers only, checked inside",
     "approve_table": "reviewers only, checked inside",
@@ -81,6 +95,20 @@ REVIEWED_INTERNAL_PUBLIC = {
     "_governance_internal": "reads a backend flag (the event triggers ask it)",
     "_privileged": "dispatches only operations that check the caller themselves",
     "_iceberg_row_visible": "row-security predicate of lake.iceberg_tables; answers a yes/no for a name",
+    # the metadata catalog's search and details run as the caller; these
+    # helpers read only Postgres' catalogs and privilege checks
+    "_catalog_visible": "row-security predicate of the catalog tables: Postgres' own privilege check",
+    "_catalog_column_visible": "row-security predicate of the catalog tables: Postgres' own privilege check",
+    "_catalog_kind": "names the kind of a relation from pg_class",
+    "_catalog_tier": "pure function of a tag list",
+    "_catalog_schema_listed": "pure function of a schema name",
+    "_catalog_trigrams": "pure function of a text",
+    "_catalog_similarity": "pure function of two texts",
+    "_catalog_view_edges": "reads pg_rewrite and pg_depend, which every role may read",
+    "_catalog_lineage": "security invoker: filters nodes by the caller's privileges",
+    "_catalog_lookup": "to_regclass with the caller's search_path",
+    "_catalog_resolve": "security invoker: resolves a name among what the caller may read",
+    "_catalog_entity": "security invoker: the body of lake.entity_details",
 }
 
 

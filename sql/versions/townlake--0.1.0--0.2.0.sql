@@ -1812,6 +1812,11 @@ COMMENT ON FUNCTION lake.clickhouse_fdw_validator(text[], oid) IS 'Validator of 
 REVOKE EXECUTE ON FUNCTION lake.clickhouse_fdw_handler() FROM PUBLIC;
 REVOKE EXECUTE ON FUNCTION lake.clickhouse_fdw_validator(text[], oid) FROM PUBLIC;
 
+-- ========================================================= metadata catalog
+-- New in 0.2.0: scripts/build.sh puts the file here when it installs this
+-- script, so the upgrade creates exactly what a fresh install does.
+-- @include sql/catalog/catalog.sql
+
 -- ================================================================ privileges
 -- Nothing in lake_internal is executable by PUBLIC (townlake's own code, its
 -- SECURITY DEFINER functions and its workers call it as the extension owner),
@@ -1830,6 +1835,12 @@ END
 $privileges$;
 GRANT EXECUTE ON FUNCTION lake_internal._privileged(text, jsonb), lake_internal._governance_internal(),
     lake_internal._iceberg_row_visible(text, text, text, name) TO PUBLIC;
+GRANT EXECUTE ON FUNCTION lake_internal._catalog_visible(oid, oid), lake_internal._catalog_column_visible(oid, name, oid),
+    lake_internal._catalog_kind(oid), lake_internal._catalog_tier(text[]), lake_internal._catalog_schema_listed(name),
+    lake_internal._catalog_trigrams(text), lake_internal._catalog_similarity(text, text),
+    lake_internal._catalog_view_edges(), lake_internal._catalog_lineage(oid, text, int),
+    lake_internal._catalog_lookup(text), lake_internal._catalog_resolve(text, oid),
+    lake_internal._catalog_entity(text, oid) TO PUBLIC;
 -- The review queue (lake.pending_reviews) shows the scanner's suggestions
 -- to reviewers and auditors; verify_audit recomputes hashes as an auditor.
 GRANT EXECUTE ON FUNCTION lake_internal._gov_pii_suggestion(oid, name) TO lake_reviewer, lake_auditor;

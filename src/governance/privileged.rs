@@ -40,6 +40,9 @@ const SQL_OPERATIONS: &[&str] = &[
     "policy_json",
     "sync",
     "dropped",
+    // the metadata catalog (sql/catalog/catalog.sql)
+    "catalog_edit",
+    "catalog_usage",
 ];
 
 /// Operations that change state only townlake's own code paths may change
