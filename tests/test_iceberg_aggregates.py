@@ -184,6 +184,16 @@ def test_count_star_on_identity_partition_from_metadata(conn, pair):
         compare(conn, pair, "count(*)", where, pushed="answered from metadata")
 
 
+def test_min_max_from_column_bounds(conn, pair):
+    compare(conn, pair, "count(*), min(i), max(i), min(b), max(b), min(n), max(n), min(d), max(d), "
+                        "min(ts), max(ts), min(tz), max(tz), min(g), max(p)", pushed="answered from metadata")
+    # bounds that are not exact or not in Postgres' order: read the files
+    compare(conn, pair, "min(f), max(f)")          # NaN is not in the bounds
+    compare(conn, pair, "min(i), max(t)", ice="ice_c", heap="heap_c")   # text bounds may be truncated
+    # with a filter, from the batches
+    compare(conn, pair, "min(i), max(b)", "WHERE p = 1")
+
+
 def test_count_star_with_filter_reads_batches(conn, pair):
     compare(conn, pair, "count(*)", "WHERE i > 0")
     compare(conn, pair, "count(*)", "WHERE p = 1 AND g = 3")
@@ -288,7 +298,64 @@ def test_deletes_and_schema_evolution(conn, write_ns, local_lake):
                         "min(c), max(c), count(DISTINCT a)")
     compare(conn, pair, "a, count(*), count(e), sum(e), sum(c), avg(c), max(w)", "GROUP BY a")
     compare(conn, pair, "e, count(*)", "GROUP BY e")
+    # bounds after the copy-on-write DELETE are the rewritten files' own
+    compare(conn, pair, "min(id), max(id), min(c), max(c), max(w)", pushed="answered from metadata")
+    # older files have no statistics for the added column: they are read
+    compare(conn, pair, "min(e), max(e)")
     # a widened column keeps its aggregates with Postgres (older files hold ints)
     both("ALTER FOREIGN TABLE {t} ALTER COLUMN a TYPE bigint")
     compare(conn, pair, "sum(a), max(a)", pushed=None)
     compare(conn, pair, "count(*), sum(e)")
+
+
+# ---------------------------------------------------------------- ANALYZE
+
+def test_analyze_gives_real_statistics(conn, pair):
+    """ANALYZE reads a sample of the Iceberg table: with fewer rows than the
+    sample size it is every row, so the statistics equal the heap copy's."""
+    conn.execute(f"ANALYZE {pair['ice']}")
+    conn.execute(f"ANALYZE {pair['heap']}")
+    reltuples = "SELECT reltuples::bigint, relpages > 0 FROM pg_class WHERE oid = %s::regclass"
+    assert conn.execute(reltuples, (pair["ice"],)).fetchone() == (sum(SIZES), True)
+    stats = ("SELECT attname, null_frac, n_distinct, most_common_vals::text, most_common_freqs::text, "
+             "histogram_bounds::text FROM pg_stats WHERE schemaname = %s AND tablename = %s ORDER BY attname")
+
+    def of(relation: str) -> list[tuple]:
+        schema, table = [part.strip('"') for part in relation.split(".")]
+        return conn.execute(stats, (schema, table)).fetchall()
+    ice, heap = of(pair["ice"]), of(pair["heap"])
+    assert [r[0] for r in ice] == ["b", "d", "f", "flag", "g", "i", "id", "n", "p", "r", "t", "ts", "tz", "u"]
+    assert ice == heap
+    # the planner now estimates from them
+    plan = conn.execute(f"EXPLAIN SELECT * FROM {pair['ice']} WHERE g = 3").fetchone()[0]
+    expected = conn.execute(f"EXPLAIN SELECT * FROM {pair['heap']} WHERE g = 3").fetchone()[0]
+    assert plan.split("rows=")[1].split()[0] == expected.split("rows=")[1].split()[0], (plan, expected)
+
+
+def test_plan_made_before_own_uncommitted_writes(conn, write_ns):
+    """A cached plan that pushes the aggregate, run after this transaction
+    wrote to the table: its own files are filtered row by row and never
+    counted from metadata under a filter."""
+    relation = f'"{write_ns}"."agg_own"'
+    conn.execute(f"DROP FOREIGN TABLE IF EXISTS {relation}")
+    conn.execute(f"CREATE FOREIGN TABLE {relation} (id bigint, k integer) SERVER lake_local "
+                 f"OPTIONS (namespace '{write_ns}', table 'agg_own', partition_by 'k')")
+    conn.execute(f"INSERT INTO {relation} SELECT g, g % 3 FROM generate_series(1, 30) g")
+    conn.execute(f"PREPARE own_count AS SELECT count(*), sum(id) FROM {relation} WHERE k = 1")
+    conn.execute(f"PREPARE own_all AS SELECT count(*) FROM {relation}")
+    try:
+        plan = "\n".join(r[0] for r in conn.execute("EXPLAIN EXECUTE own_count").fetchall())
+        assert "Aggregate Source: answered from metadata" not in plan and "Iceberg Aggregate" in plan, plan
+        assert conn.execute("EXECUTE own_count").fetchone() == (10, sum(g for g in range(1, 31) if g % 3 == 1))
+        with conn.transaction():
+            conn.execute(f"INSERT INTO {relation} SELECT g, g % 3 FROM generate_series(31, 60) g")
+            assert conn.execute("EXECUTE own_count").fetchone() == (20, sum(g for g in range(1, 61) if g % 3 == 1))
+            assert conn.execute("EXECUTE own_all").fetchone() == (60,)
+            # planned now, with pending writes: Postgres aggregates
+            plan = "\n".join(r[0] for r in conn.execute(
+                f"EXPLAIN SELECT count(*) FROM {relation} WHERE k = 1").fetchall())
+            assert "Iceberg Aggregate" not in plan, plan
+            assert conn.execute(f"SELECT count(*) FROM {relation} WHERE k = 1").fetchone() == (20,)
+    finally:
+        conn.execute("DEALLOCATE own_count")
+        conn.execute("DEALLOCATE own_all")

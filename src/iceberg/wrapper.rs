@@ -185,6 +185,12 @@ impl Wrapper for Iceberg {
         if query.stage != UpperStage::Grouping || !super::settings::AGGREGATE_PUSHDOWN.get() {
             return None;
         }
+        // This transaction's uncommitted files are not pruned by partition:
+        // Postgres aggregates while there are any (the scan copes with them
+        // too, for plans made before the writes).
+        if txn::has_pending(rel.relid) {
+            return None;
+        }
         let spec = super::scan::aggplan::spec_for(rel, query)?;
         // No WHERE is rechecked above an aggregate: the reader must keep
         // exactly Postgres' rows, which is known only for constants.
@@ -217,6 +223,35 @@ impl Wrapper for Iceberg {
             mapping_user: scan.mapping_user.to_u32(),
             aggregate: Some(spec),
         })
+    }
+
+    fn analyze_pages(relid: pg_sys::Oid) -> LakeResult<Option<u32>> {
+        let resolved = source::resolve(relid)?;
+        let bytes = resolved
+            .metadata
+            .current_snapshot()
+            .and_then(|s| s.summary().additional_properties.get("total-files-size").and_then(|v| v.parse::<f64>().ok()))
+            .unwrap_or(0.0);
+        Ok(Some((bytes / 8192.0).ceil().clamp(1.0, u32::MAX as f64) as u32))
+    }
+
+    fn analyze_scan(relid: pg_sys::Oid) -> LakeResult<IcebergScan> {
+        let resolved = source::resolve(relid)?;
+        let columns = plan_columns(relid, &resolved)?;
+        let plan = ScanPlan {
+            relid: relid.to_u32(),
+            needed: (0..columns.len()).collect(),
+            columns,
+            filter: None,
+            row_identity: false,
+            limit: None,
+            table_name: resolved.display_name.clone(),
+            mapping_user: 0,
+            aggregate: None,
+        };
+        // SAFETY: no operand expressions to initialise (an empty List).
+        let operands = unsafe { Operands::init(std::ptr::null_mut(), std::ptr::null_mut(), Vec::new(), true) };
+        Ok(IcebergScan::new(plan, operands))
     }
 
     /// Not while this transaction has uncommitted writes to the table

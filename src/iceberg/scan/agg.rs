@@ -80,6 +80,14 @@ impl AggSpec {
     pub fn count_only(&self) -> bool {
         self.keys.is_empty() && self.aggs.iter().all(|a| a.op == AggOp::CountStar)
     }
+
+    /// Only count(*), min and max, with no grouping: answerable from file
+    /// row counts and column bounds (when those are exact).
+    pub fn bounds_only(&self) -> bool {
+        self.keys.is_empty()
+            && self.aggs.iter().all(|a| matches!(a.op, AggOp::CountStar | AggOp::Min | AggOp::Max))
+            && self.aggs.iter().any(|a| a.op != AggOp::CountStar)
+    }
 }
 
 /// A value kept for a result (a grouping key, min or max).
@@ -326,6 +334,20 @@ impl Aggregator {
             accs.iter_mut().for_each(|a| a.grow(1));
         }
         Aggregator { spec: spec.clone(), accs, keys, index: HashMap::new() }
+    }
+
+    /// The result of count(*), min and max known from metadata: `rows`
+    /// counted, `bests[i]` the value of aggregate i (min/max; ignored for count(*)).
+    pub fn from_metadata(spec: &AggSpec, rows: u64, bests: &[Option<Scalar>]) -> Aggregator {
+        let mut agg = Aggregator::new(spec);
+        for (acc, best) in agg.accs.iter_mut().zip(bests) {
+            match acc {
+                Acc::Count(c) => c[0] = rows as i64,
+                Acc::Best { best: b, .. } => b[0] = best.clone(),
+                _ => {}
+            }
+        }
+        agg
     }
 
     /// Rows known only by their number (count(*) from file metadata).

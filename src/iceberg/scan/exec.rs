@@ -240,6 +240,9 @@ impl IcebergScan {
             .with_detail("The pushed WHERE clause is not applied exactly to this snapshot's files.")
             .with_hint("SET townlake.iceberg_aggregate_pushdown = off for this query."));
         }
+        if let Some(bests) = &prepared.metadata_bests {
+            return Ok(Aggregator::from_metadata(&spec, prepared.metadata_rows, bests).finish());
+        }
         let mut agg = Aggregator::new(&spec);
         if prepared.metadata_rows > 0 {
             agg.add_counted_rows(prepared.metadata_rows);
@@ -302,7 +305,7 @@ impl IcebergScan {
         let own_writes =
             if matches!(choice, SnapshotChoice::Current) { txn::own_changes(self.plan.relid) } else { None };
         if snapshot_id.is_none() && own_writes.is_none() {
-            return Ok(Prepared { shared: None, resolved, report, schema: None, names: vec![], tasks: vec![], plan: self.plan.clone(), page_index: true, filter_exact: true, metadata_rows: 0 });
+            return Ok(Prepared { shared: None, resolved, report, schema: None, names: vec![], tasks: vec![], plan: self.plan.clone(), page_index: true, filter_exact: true, metadata_rows: 0, metadata_bests: None });
         }
         let snapshot = snapshot_id.and_then(|id| resolved.metadata.snapshot_by_id(id).cloned());
         let schema: SchemaRef = match &snapshot {
@@ -354,6 +357,7 @@ impl IcebergScan {
         let reader_predicate = reader
             .and_then(|r| r.predicate)
             .and_then(|p| iceberg::expr::Bind::bind(&p, schema.clone(), true).ok());
+        filter_exact &= self.plan.filter.is_none() || reader_predicate.is_some();
         if self.plan.filter.is_none() {
             limit_ok = true;
         }
@@ -395,15 +399,30 @@ impl IcebergScan {
                 // iceberg cannot apply some filters (e.g. decimal literals
                 // through truncate partitions): read without pruning rather
                 // than fail; Postgres still checks every clause.
+                (Err(e), true) if aggregate => {
+                    // No recheck above an aggregate: the reader still
+                    // filters every row of the unpruned files.
+                    report.filter = Some(format!(
+                        "{} (rows only, files not pruned: {})",
+                        filter.as_ref().map(|p| p.to_string()).unwrap_or_default(),
+                        iceberg_message(&e)
+                    ));
+                    let mut tasks = plan_with(None).map_err(|e| read_error(&resolved.server, &e))?;
+                    for task in tasks.iter_mut() {
+                        task.predicate = reader_predicate.clone();
+                    }
+                    tasks
+                }
                 (Err(e), true) => {
                     report.filter = Some(format!("not applied ({})", iceberg_message(&e)));
                     report.limit = None;
-                    filter_exact = false;
                     plan_with(None).map_err(|e| read_error(&resolved.server, &e))?
                 }
                 (Err(e), _) => return Err(read_error(&resolved.server, &e)),
             };
         }
+        let own_writes_absent = own_writes.is_none();
+        let mut pending_paths = std::collections::HashSet::new();
         if let Some(own) = own_writes {
             tasks.retain(|t| !own.net.removed.contains(&t.data_file_path));
             let mut field_ids: Vec<i32> = self
@@ -416,7 +435,19 @@ impl IcebergScan {
             if self.plan.row_identity {
                 field_ids.push(iceberg::metadata_columns::RESERVED_FIELD_ID_FILE);
             }
-            let pending = own_scan_tasks(&own, &field_ids);
+            let mut pending = own_scan_tasks(&own, &field_ids);
+            if aggregate && self.plan.filter.is_some() {
+                // Not pruned by the manifests: the reader filters their rows
+                // (with a predicate bound to the schema they were written with).
+                if own.schema.schema_id() == schema.schema_id() {
+                    for task in pending.iter_mut() {
+                        task.predicate = reader_predicate.clone();
+                    }
+                } else {
+                    filter_exact = false;
+                }
+            }
+            pending_paths.extend(pending.iter().map(|t| t.data_file_path.clone()));
             report.files_total = Some(report.files_total.unwrap_or(0) + pending.len());
             tasks.extend(pending);
         }
@@ -430,6 +461,29 @@ impl IcebergScan {
         report.files_planned = tasks.len();
         if self.plan.row_identity {
             super::rowid::publish(self.plan.relid, &tasks, snapshot_id);
+        }
+        // min/max (and count(*)) from the manifests' column bounds, when no
+        // filter applies and every bound is exact.
+        if let (Some(spec), Some(snapshot), None, true) =
+            (&self.plan.aggregate, &snapshot, &self.plan.filter, own_writes_absent)
+        {
+            if let Some(answer) = metadata_min_max(&resolved, snapshot, &schema, spec, &self.plan)? {
+                report.metadata_files = answer.files;
+                report.files_planned = answer.files;
+                return Ok(Prepared {
+                    shared: None,
+                    resolved,
+                    report,
+                    schema: Some(schema),
+                    names,
+                    tasks: Vec::new(),
+                    plan: self.plan.clone(),
+                    page_index,
+                    filter_exact,
+                    metadata_rows: answer.rows,
+                    metadata_bests: Some(answer.bests),
+                });
+            }
         }
         // count(*) alone: files without deletes whose every row is known to
         // pass the filter (none, or only identity-partition columns) are
@@ -456,8 +510,14 @@ impl IcebergScan {
                     })
                 })
             };
-            if let Some(fields) = filter_fields.filter(|f| f.is_empty() || identity_only(f)) {
-                let answered = |t: &FileScanTask| t.deletes.is_empty() && t.record_count.is_some();
+            if filter_fields.is_some_and(|f| f.is_empty() || identity_only(&f)) {
+                // This transaction's own files were not pruned by the filter.
+                let unfiltered = self.plan.filter.is_none();
+                let answered = |t: &FileScanTask| {
+                    t.deletes.is_empty()
+                        && t.record_count.is_some()
+                        && (unfiltered || !pending_paths.contains(&t.data_file_path))
+                };
                 let (counted, read): (Vec<FileScanTask>, Vec<FileScanTask>) = tasks.into_iter().partition(answered);
                 metadata_rows = counted.iter().map(|t| t.record_count.unwrap_or(0)).sum();
                 report.metadata_files = counted.len();
@@ -476,6 +536,7 @@ impl IcebergScan {
             page_index,
             filter_exact,
             metadata_rows,
+            metadata_bests: None,
         })
     }
 }
@@ -494,6 +555,8 @@ struct Prepared {
     filter_exact: bool,
     /// count(*) of the files answered from metadata (not in `tasks`).
     metadata_rows: u64,
+    /// Every aggregate answered from column bounds: min/max per aggregate.
+    metadata_bests: Option<Vec<Option<super::agg::Scalar>>>,
 }
 
 impl Prepared {
@@ -724,7 +787,7 @@ impl IcebergScan {
                 out.text("Iceberg Group By", &keys);
             }
             let read = r.files_planned.saturating_sub(r.metadata_files);
-            let source = if spec.count_only() && read == 0 {
+            let source = if (spec.count_only() || spec.bounds_only()) && read == 0 && r.planned {
                 "answered from metadata".to_string()
             } else if r.metadata_files > 0 {
                 format!("Arrow batches ({read} files read, {} answered from metadata)", r.metadata_files)
@@ -766,4 +829,115 @@ pub fn filter_is_exact(rel: &super::plan::RelInfo, filter: &crate::fdw::filter::
     let Some(p) = predicate else { return false };
     let reader = predicate::reader_filter(&p, schema, &|id| rel.promoted.contains(&id));
     exact && reader.predicate.as_ref() == Some(&p.rewrite_not())
+}
+
+/// An aggregate answered from manifest metadata alone.
+struct MetadataAnswer {
+    files: usize,
+    rows: u64,
+    bests: Vec<Option<super::agg::Scalar>>,
+}
+
+/// count(*), min and max from the live data files' record counts and column
+/// bounds. None (read the files) unless every bound is exact: no delete
+/// files, a bound for every file holding a non-NULL value, and types whose
+/// bounds are never truncated and order as Postgres orders them (integers,
+/// dates, timestamps, decimals; planning excludes promoted columns).
+fn metadata_min_max(
+    resolved: &ResolvedTable,
+    snapshot: &iceberg::spec::SnapshotRef,
+    schema: &SchemaRef,
+    spec: &super::agg::AggSpec,
+    plan: &ScanPlan,
+) -> LakeResult<Option<MetadataAnswer>> {
+    use super::agg::{AggOp, Scalar};
+    use iceberg::spec::{PrimitiveLiteral, PrimitiveType, Type};
+    if !spec.bounds_only() {
+        return Ok(None);
+    }
+    // The field id of each min/max (None: count(*)).
+    let mut fields = Vec::with_capacity(spec.aggs.len());
+    for item in &spec.aggs {
+        let Some(input) = item.input else {
+            fields.push(None);
+            continue;
+        };
+        let field_id = plan.columns[spec.inputs[input]].field_id;
+        let exact_bounds = schema.field_by_id(field_id).is_some_and(|f| {
+            matches!(
+                f.field_type.as_ref(),
+                Type::Primitive(
+                    PrimitiveType::Int
+                        | PrimitiveType::Long
+                        | PrimitiveType::Date
+                        | PrimitiveType::Timestamp
+                        | PrimitiveType::Timestamptz
+                        | PrimitiveType::Decimal { .. }
+                )
+            )
+        });
+        if !exact_bounds {
+            return Ok(None);
+        }
+        fields.push(Some(field_id));
+    }
+    let table = resolved.table()?;
+    let io = table.file_io().clone();
+    let entries = block_on(async {
+        let list = table.manifest_list_reader(snapshot).load().await?;
+        let mut files = Vec::new();
+        for mf in list.entries() {
+            if mf.content != iceberg::spec::ManifestContentType::Data {
+                return Ok::<_, iceberg::Error>(None);
+            }
+            let manifest = mf.load_manifest(&io).await?;
+            for entry in manifest.entries().iter().filter(|e| e.is_alive()) {
+                files.push(entry.data_file().clone());
+            }
+        }
+        Ok(Some(files))
+    })
+    .map_err(|e| read_error(&resolved.server, &e))?;
+    let Some(files) = entries else { return Ok(None) };
+    let scalar = |d: &iceberg::spec::Datum| match d.literal() {
+        PrimitiveLiteral::Int(v) => Some(Scalar::Int(*v as i64)),
+        PrimitiveLiteral::Long(v) => Some(Scalar::Int(*v)),
+        PrimitiveLiteral::Int128(v) => Some(Scalar::Decimal(*v)),
+        _ => None,
+    };
+    let mut rows = 0u64;
+    let mut bests: Vec<Option<Scalar>> = vec![None; spec.aggs.len()];
+    for file in &files {
+        if file.content_type() != iceberg::spec::DataContentType::Data {
+            return Ok(None);
+        }
+        rows += file.record_count();
+        for (k, (item, field)) in spec.aggs.iter().zip(&fields).enumerate() {
+            let Some(id) = field else { continue };
+            let bound = if item.op == AggOp::Min { file.lower_bounds().get(id) } else { file.upper_bounds().get(id) };
+            let value = match bound {
+                Some(d) => match scalar(d) {
+                    Some(v) => v,
+                    None => return Ok(None),
+                },
+                // No bound: only a file of NULLs (known from its null count) has none.
+                None => match file.null_value_counts().get(id) {
+                    Some(nulls) if *nulls == file.record_count() => continue,
+                    _ => return Ok(None),
+                },
+            };
+            let better = match (&bests[k], &value, item.op) {
+                (None, _, _) => true,
+                (Some(Scalar::Int(b)), Scalar::Int(v), AggOp::Min) => v < b,
+                (Some(Scalar::Int(b)), Scalar::Int(v), _) => v > b,
+                (Some(Scalar::Decimal(b)), Scalar::Decimal(v), AggOp::Min) => v < b,
+                (Some(Scalar::Decimal(b)), Scalar::Decimal(v), _) => v > b,
+                _ => return Ok(None),
+            };
+            if better {
+                bests[k] = Some(value);
+            }
+        }
+    }
+    Ok(Some(MetadataAnswer { files: files.len(), rows, bests }))
 }
