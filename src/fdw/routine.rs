@@ -167,6 +167,18 @@ pub trait Wrapper: Sized + 'static {
     fn plan_upper(_rel: &Self::Rel, _query: &UpperQuery, _scan: PlannedUpper) -> LakeResult<Self::Plan> {
         Err(LakeError::internal("this wrapper accepts no upper paths"))
     }
+
+    // ---- ANALYZE: declined (Postgres says it cannot analyze the table)
+    // unless a wrapper can read a sample.
+    /// The relation's size in 8 kB pages (`relpages`); None: no ANALYZE.
+    fn analyze_pages(_relid: pg_sys::Oid) -> LakeResult<Option<u32>> {
+        Ok(None)
+    }
+    /// A scan of every column of `relid`, filling tuples of its descriptor,
+    /// for ANALYZE's sample.
+    fn analyze_scan(_relid: pg_sys::Oid) -> LakeResult<Self::Scan> {
+        Err(LakeError::internal("this wrapper cannot analyze"))
+    }
 }
 
 /// `baserel->fdw_private`: the wrapper's planning state and the columns.
@@ -229,6 +241,7 @@ pub fn handler<W: Wrapper>() -> pg_sys::Datum {
     r.InitializeDSMForeignScan = Some(initialize_dsm_foreign_scan::<W>);
     r.ReInitializeDSMForeignScan = Some(reinitialize_dsm_foreign_scan::<W>);
     r.InitializeWorkerForeignScan = Some(initialize_worker_foreign_scan::<W>);
+    r.AnalyzeForeignTable = Some(analyze_foreign_table::<W>);
     pg_sys::Datum::from(r.into_pg())
 }
 
@@ -574,6 +587,72 @@ unsafe extern "C-unwind" fn initialize_worker_foreign_scan<W: Wrapper>(
 ) {
     let cursor = &*(coordinate as *const SharedCursor);
     W::join_parallel(scan_state::<W>(node), Participant { cursor, is_worker: true });
+}
+
+// ------------------------------------------------------------------ ANALYZE
+
+#[pg_guard]
+unsafe extern "C-unwind" fn analyze_foreign_table<W: Wrapper>(
+    relation: pg_sys::Relation,
+    func: *mut pg_sys::AcquireSampleRowsFunc,
+    totalpages: *mut pg_sys::BlockNumber,
+) -> bool {
+    match W::analyze_pages((*relation).rd_id).or_report() {
+        Some(pages) => {
+            *func = Some(acquire_sample_rows::<W>);
+            *totalpages = pages;
+            true
+        }
+        None => false,
+    }
+}
+
+/// ANALYZE's sample: every row is read once and kept with equal probability
+/// (reservoir sampling), so `reltuples` is the exact row count.
+#[pg_guard]
+unsafe extern "C-unwind" fn acquire_sample_rows<W: Wrapper>(
+    relation: pg_sys::Relation,
+    _elevel: std::ffi::c_int,
+    rows: *mut pg_sys::HeapTuple,
+    targrows: std::ffi::c_int,
+    totalrows: *mut f64,
+    totaldeadrows: *mut f64,
+) -> std::ffi::c_int {
+    let mut scan = W::analyze_scan((*relation).rd_id).or_report();
+    let econtext = pg_sys::CreateStandaloneExprContext();
+    let slot = pg_sys::MakeSingleTupleTableSlot((*relation).rd_att, &pg_sys::TTSOpsVirtual);
+    let cx = ExecContext::new(econtext);
+    let target = targrows.max(0) as usize;
+    let sample = std::slice::from_raw_parts_mut(rows, target);
+    let (mut kept, mut seen) = (0usize, 0f64);
+    loop {
+        // A row's datums live in per-tuple memory; the kept copies in
+        // ANALYZE's own context (current here).
+        pg_sys::MemoryContextReset((*econtext).ecxt_per_tuple_memory);
+        let old = pg_sys::MemoryContextSwitchTo((*econtext).ecxt_per_tuple_memory);
+        let more = W::next_row(&mut scan, &cx, &mut ScanSlot::new(slot));
+        pg_sys::MemoryContextSwitchTo(old);
+        if !more.or_report() {
+            break;
+        }
+        seen += 1.0;
+        if kept < target {
+            sample[kept] = pg_sys::ExecCopySlotHeapTuple(slot);
+            kept += 1;
+        } else if target > 0 {
+            let k = (pg_sys::pg_prng_double(&raw mut pg_sys::pg_global_prng_state) * seen) as usize;
+            if k < target {
+                pg_sys::heap_freetuple(sample[k]);
+                sample[k] = pg_sys::ExecCopySlotHeapTuple(slot);
+            }
+        }
+    }
+    W::end_scan(&mut scan);
+    pg_sys::ExecDropSingleTupleTableSlot(slot);
+    pg_sys::FreeExprContext(econtext, true);
+    *totalrows = seen;
+    *totaldeadrows = 0.0;
+    kept as std::ffi::c_int
 }
 
 // ------------------------------------------------------------------ modifying

@@ -86,6 +86,9 @@ pub enum AggFunc {
     Min,
     Max,
     Avg,
+    /// `bool_and` (and its SQL-standard spelling `every`).
+    BoolAnd,
+    BoolOr,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -154,6 +157,8 @@ fn aggregate(raw: &RawAggregate) -> Result<Aggregate, Declined> {
         ("min", false, Some(_)) => AggFunc::Min,
         ("max", false, Some(_)) => AggFunc::Max,
         ("avg", false, Some(_)) => AggFunc::Avg,
+        ("bool_and" | "every", false, Some(_)) => AggFunc::BoolAnd,
+        ("bool_or", false, Some(_)) => AggFunc::BoolOr,
         _ => return Err(Declined("aggregate function not supported")),
     };
     if raw.distinct && func == AggFunc::CountStar {
@@ -302,6 +307,8 @@ mod tests {
         });
         assert!(classify(UpperStage::Grouping, &query(vec![user_agg], vec![])).is_err());
         assert!(classify(UpperStage::Grouping, &query(vec![agg("stddev", vec![RawExpr::Column(0)])], vec![])).is_err());
+        let every = classify(UpperStage::Grouping, &query(vec![agg("every", vec![RawExpr::Column(0)])], vec![])).unwrap();
+        assert_eq!(every.outputs, vec![Output::Aggregate(Aggregate { func: AggFunc::BoolAnd, column: Some(0), distinct: false })]);
         let mut having = query(vec![count_star()], vec![]);
         having.has_having = true;
         assert!(classify(UpperStage::Grouping, &having).is_err());

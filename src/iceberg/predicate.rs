@@ -453,7 +453,7 @@ fn reader_part(p: &Predicate, schema: &Schema, promoted: &dyn Fn(i32) -> bool) -
     }
 }
 
-fn referenced_columns(p: &Predicate, out: &mut Vec<String>) {
+pub(crate) fn referenced_columns(p: &Predicate, out: &mut Vec<String>) {
     match p {
         Predicate::AlwaysTrue | Predicate::AlwaysFalse => {}
         Predicate::And(e) | Predicate::Or(e) => e.inputs().iter().for_each(|q| referenced_columns(q, out)),

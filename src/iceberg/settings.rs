@@ -26,6 +26,8 @@ pub static MAX_OPEN_PARTITIONS: IntSetting = IntSetting::new(64);
 pub static MIN_PARALLEL_ROWS: IntSetting = IntSetting::new(500_000);
 /// Delete a dropped Iceberg table's files after COMMIT.
 pub static PURGE_ON_DROP: BoolSetting = BoolSetting::new(false);
+/// Aggregates over one Iceberg relation computed by the scan (issue 15).
+pub static AGGREGATE_PUSHDOWN: BoolSetting = BoolSetting::new(true);
 /// Data files read concurrently by one scan.
 pub static SCAN_CONCURRENCY: IntSetting = IntSetting::new(2);
 
@@ -159,6 +161,16 @@ pub fn init() {
             context: || GucContext::Userset,
         },
         &PURGE_ON_DROP,
+    );
+    define_bool(
+        Def {
+            name: c"townlake.iceberg_aggregate_pushdown",
+            renamed_from: None,
+            short: c"Compute aggregates over one Iceberg table in the scan.",
+            long: c"count, sum, avg, min, max, bool_and/bool_or and GROUP BY are computed on Arrow batches (count(*) from file metadata where exact) when the result is exactly Postgres'; off leaves every aggregate to Postgres.",
+            context: || GucContext::Userset,
+        },
+        &AGGREGATE_PUSHDOWN,
     );
 }
 

@@ -20,7 +20,8 @@ use crate::fdw::options::{check_names, OptionTarget};
 use crate::fdw::parallel::Participant;
 use crate::fdw::params::Operands;
 use crate::fdw::paths::{ParallelUnits, ScanCost};
-use crate::fdw::routine::{Estimate, ImportRequest, PlannedScan, Wrapper};
+use crate::fdw::routine::{Estimate, ImportRequest, PlannedScan, PlannedUpper, UpperEstimate, UpperInput, Wrapper};
+use crate::fdw::upper::{UpperQuery, UpperStage};
 use crate::fdw::scan::{ExecContext, ScanSlot};
 
 crate::fdw_handler!(iceberg_fdw_handler, pg_finfo_iceberg_fdw_handler, Iceberg);
@@ -138,7 +139,17 @@ impl Wrapper for Iceberg {
         };
         let tuples = summary("total-records").unwrap_or(0.0);
         let files = summary("total-data-files").unwrap_or(1.0);
-        let rel = RelInfo { columns, files, table_name: resolved.display_name.clone() };
+        let schema = resolved.metadata.current_schema().clone();
+        let promoted = super::scan::exec::promoted_fields(&resolved.metadata, &schema);
+        let rel = RelInfo {
+            columns,
+            files,
+            table_name: resolved.display_name.clone(),
+            relid: relid.to_u32(),
+            schema: Some(schema),
+            promoted,
+            tuples,
+        };
         Ok(Estimate {
             columns: rel.classify_columns(),
             rel,
@@ -164,7 +175,83 @@ impl Wrapper for Iceberg {
             limit: scan.limit,
             table_name: rel.table_name.clone(),
             mapping_user: scan.mapping_user.to_u32(),
+            aggregate: None,
         })
+    }
+
+    /// Aggregates over one Iceberg relation, computed on Arrow batches
+    /// (or from file metadata) when every result is exactly Postgres'.
+    fn upper_path(rel: &RelInfo, query: &UpperQuery, input: &UpperInput<'_>) -> Option<UpperEstimate> {
+        if query.stage != UpperStage::Grouping || !super::settings::AGGREGATE_PUSHDOWN.get() {
+            return None;
+        }
+        // This transaction's uncommitted files are not pruned by partition:
+        // Postgres aggregates while there are any (the scan copes with them
+        // too, for plans made before the writes).
+        if txn::has_pending(rel.relid) {
+            return None;
+        }
+        let spec = super::scan::aggplan::spec_for(rel, query)?;
+        // No WHERE is rechecked above an aggregate: the reader must keep
+        // exactly Postgres' rows, which is known only for constants.
+        if let Some(filter) = input.filter {
+            let values = input.values?;
+            if !super::scan::exec::filter_is_exact(rel, filter, values) {
+                return None;
+            }
+        }
+        let groups = if spec.keys.is_empty() { 1.0 } else { rel.tuples.sqrt().min(input.rows).max(1.0) };
+        // Reading only the needed columns into vectorised accumulators costs
+        // a fraction of handing every row to Postgres; count(*) alone may be
+        // answered from metadata.
+        let per_row = if spec.count_only() { 0.0001 } else { 0.002 };
+        let startup = 25.0 + rel.tuples * per_row;
+        Some(UpperEstimate { rows: groups, startup, total: startup + groups * 0.01 })
+    }
+
+    fn plan_upper(rel: &RelInfo, query: &UpperQuery, scan: PlannedUpper) -> LakeResult<ScanPlan> {
+        let spec = super::scan::aggplan::spec_for(rel, query)
+            .ok_or_else(|| LakeError::internal("accepted aggregate path no longer plans"))?;
+        Ok(ScanPlan {
+            relid: scan.relid.to_u32(),
+            columns: rel.columns.clone(),
+            needed: spec.inputs.clone(),
+            filter: scan.filter,
+            row_identity: false,
+            limit: None,
+            table_name: rel.table_name.clone(),
+            mapping_user: scan.mapping_user.to_u32(),
+            aggregate: Some(spec),
+        })
+    }
+
+    fn analyze_pages(relid: pg_sys::Oid) -> LakeResult<Option<u32>> {
+        let resolved = source::resolve(relid)?;
+        let bytes = resolved
+            .metadata
+            .current_snapshot()
+            .and_then(|s| s.summary().additional_properties.get("total-files-size").and_then(|v| v.parse::<f64>().ok()))
+            .unwrap_or(0.0);
+        Ok(Some((bytes / 8192.0).ceil().clamp(1.0, u32::MAX as f64) as u32))
+    }
+
+    fn analyze_scan(relid: pg_sys::Oid) -> LakeResult<IcebergScan> {
+        let resolved = source::resolve(relid)?;
+        let columns = plan_columns(relid, &resolved)?;
+        let plan = ScanPlan {
+            relid: relid.to_u32(),
+            needed: (0..columns.len()).collect(),
+            columns,
+            filter: None,
+            row_identity: false,
+            limit: None,
+            table_name: resolved.display_name.clone(),
+            mapping_user: 0,
+            aggregate: None,
+        };
+        // SAFETY: no operand expressions to initialise (an empty List).
+        let operands = unsafe { Operands::init(std::ptr::null_mut(), std::ptr::null_mut(), Vec::new(), true) };
+        Ok(IcebergScan::new(plan, operands))
     }
 
     /// Not while this transaction has uncommitted writes to the table

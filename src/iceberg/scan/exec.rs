@@ -10,6 +10,7 @@ use iceberg::spec::SchemaRef;
 use pgrx::pg_sys;
 use pgrx::PgSqlErrorCode;
 
+use super::agg::{Aggregator, Cell};
 use super::convert::{FastColumn, Target};
 use super::plan::ScanPlan;
 use crate::errors::{iceberg_message, LakeError, LakeResult};
@@ -36,6 +37,8 @@ pub struct ScanReport {
     pub planned: bool,
     /// LIMIT applied at the source (the filter is exact).
     pub limit: Option<u64>,
+    /// Aggregate scans: files whose rows were counted from metadata alone.
+    pub metadata_files: usize,
 }
 
 pub struct IcebergScan {
@@ -48,6 +51,8 @@ pub struct IcebergScan {
     /// In a parallel scan: every process plans the same (sorted) files from
     /// the same snapshot and claims them one by one.
     pub parallel: Option<Participant>,
+    /// An aggregate scan's result rows and the next one to return.
+    aggregated: Option<(Vec<Vec<Cell>>, usize)>,
 }
 
 struct Running {
@@ -73,7 +78,15 @@ type OpenFiles = std::sync::Arc<std::sync::Mutex<std::collections::VecDeque<Stri
 
 impl IcebergScan {
     pub fn new(plan: ScanPlan, operands: Operands) -> Self {
-        IcebergScan { plan, operands, report: ScanReport::default(), running: None, finished: false, parallel: None }
+        IcebergScan {
+            plan,
+            operands,
+            report: ScanReport::default(),
+            running: None,
+            finished: false,
+            parallel: None,
+            aggregated: None,
+        }
     }
 
     pub fn bytes_read(&self) -> Option<u64> {
@@ -86,6 +99,7 @@ impl IcebergScan {
         self.running = None;
         self.finished = false;
         self.report.rows_read = 0;
+        self.aggregated = None;
     }
 
     /// Plan without reading, for EXPLAIN (only when operands are constants).
@@ -100,6 +114,9 @@ impl IcebergScan {
 
     /// Fill `slot` with the next row; false at the end.
     pub fn next_row(&mut self, cx: &ExecContext, slot: &mut ScanSlot) -> LakeResult<bool> {
+        if self.plan.aggregate.is_some() {
+            return self.next_aggregate_row(cx, slot);
+        }
         if self.finished {
             return Ok(false);
         }
@@ -180,6 +197,91 @@ impl IcebergScan {
         }
     }
 
+    /// The next result row of an aggregate scan (all computed on the first call).
+    fn next_aggregate_row(&mut self, cx: &ExecContext, slot: &mut ScanSlot) -> LakeResult<bool> {
+        if self.aggregated.is_none() {
+            let rows = self.aggregate(cx)?;
+            self.aggregated = Some((rows, 0));
+        }
+        let (rows, next) = self.aggregated.as_mut().expect("aggregated");
+        let Some(row) = rows.get(*next) else {
+            return Ok(false);
+        };
+        *next += 1;
+        let spec = self.plan.aggregate.as_ref().expect("aggregate scan");
+        let columns = &self.plan.columns;
+        slot.fill(|values, nulls| {
+            cx.in_tuple_memory(|| {
+                for (k, cell) in row.iter().enumerate() {
+                    // The output's type: the key column's, or the aggregate's
+                    // (min/max: the column's; the rest are fixed by spec_for).
+                    let (type_oid, typmod, scale) = super::aggplan::output_type(spec, k, columns);
+                    if let Some(d) = super::aggplan::cell_datum(cell, type_oid, typmod, scale)? {
+                        values[k] = d;
+                        nulls[k] = false;
+                    }
+                }
+                Ok(())
+            })
+        })?;
+        Ok(true)
+    }
+
+    /// Read the files that metadata cannot answer and aggregate their batches.
+    fn aggregate(&mut self, cx: &ExecContext) -> LakeResult<Vec<Vec<Cell>>> {
+        let spec = self.plan.aggregate.clone().expect("aggregate scan");
+        let prepared = self.prepare(cx)?;
+        self.report = prepared.report.clone();
+        if !prepared.filter_exact {
+            return Err(LakeError::new(
+                PgSqlErrorCode::ERRCODE_FDW_ERROR,
+                format!("cannot compute the aggregate over Iceberg table {} exactly", self.report.table),
+            )
+            .with_detail("The pushed WHERE clause is not applied exactly to this snapshot's files.")
+            .with_hint("SET townlake.iceberg_aggregate_pushdown = off for this query."));
+        }
+        if let Some(bests) = &prepared.metadata_bests {
+            return Ok(Aggregator::from_metadata(&spec, prepared.metadata_rows, bests).finish());
+        }
+        let mut agg = Aggregator::new(&spec);
+        if prepared.metadata_rows > 0 {
+            agg.add_counted_rows(prepared.metadata_rows);
+        }
+        // Batch columns come in the order of the selected names (see
+        // aggplan::spec_for): those of the inputs present in the snapshot's
+        // schema; the others read as NULL.
+        let present: Vec<bool> = spec.inputs.iter().map(|i| prepared.names[*i].is_some()).collect();
+        if prepared.tasks.is_empty() {
+            return Ok(agg.finish());
+        }
+        let Some(mut running) = prepared.start()? else {
+            return Ok(agg.finish());
+        };
+        loop {
+            pgrx::check_for_interrupts!();
+            match block_on(running.stream.next()) {
+                None => break,
+                Some(Ok(batch)) => {
+                    let rows = batch.num_rows();
+                    let mut batch_columns = batch.columns().iter();
+                    let columns: Vec<arrow_array::ArrayRef> = present
+                        .iter()
+                        .map(|p| {
+                            p.then(|| batch_columns.next().cloned())
+                                .flatten()
+                                .unwrap_or_else(|| arrow_array::new_null_array(&arrow_schema::DataType::Null, rows))
+                        })
+                        .collect();
+                    agg.update(&columns, rows).map_err(|e| LakeError::internal(format!("aggregate on Arrow batches: {}", e.0)))?;
+                    self.report.rows_read += rows as u64;
+                }
+                Some(Err(e)) => return Err(read_error(&running.secrets, &e)),
+            }
+        }
+        self.running = Some(running);
+        Ok(agg.finish())
+    }
+
     /// Resolve table and snapshot, evaluate operands, plan files.
     fn prepare(&self, cx: &ExecContext) -> LakeResult<Prepared> {
         let resolved = source::with_mapping_user(pg_sys::Oid::from(self.plan.mapping_user), || {
@@ -203,7 +305,7 @@ impl IcebergScan {
         let own_writes =
             if matches!(choice, SnapshotChoice::Current) { txn::own_changes(self.plan.relid) } else { None };
         if snapshot_id.is_none() && own_writes.is_none() {
-            return Ok(Prepared { shared: None, resolved, report, schema: None, names: vec![], tasks: vec![], plan: self.plan.clone(), page_index: true });
+            return Ok(Prepared { shared: None, resolved, report, schema: None, names: vec![], tasks: vec![], plan: self.plan.clone(), page_index: true, filter_exact: true, metadata_rows: 0, metadata_bests: None });
         }
         let snapshot = snapshot_id.and_then(|id| resolved.metadata.snapshot_by_id(id).cloned());
         let schema: SchemaRef = match &snapshot {
@@ -220,6 +322,7 @@ impl IcebergScan {
         let slots = cx.evaluate(&self.operands)?;
         let promoted = promoted_fields(&resolved.metadata, &schema);
         let mut limit_ok = false;
+        let aggregate = self.plan.aggregate.is_some();
         let filter = match (&self.plan.filter, slots) {
             (Some(f), Some(slots)) => {
                 let cols: Vec<ColumnRef<'_>> = names
@@ -227,7 +330,9 @@ impl IcebergScan {
                     .zip(&self.plan.columns)
                     .map(|(n, c)| ColumnRef {
                         name: n.as_deref(),
-                        byte_ordered: true,
+                        // An aggregate's rows are not rechecked: text ranges
+                        // are exact only in byte order.
+                        byte_ordered: !aggregate || super::aggplan::byte_ordered(self.plan.relid, c),
                         promoted: promoted.contains(&c.field_id),
                     })
                     .collect();
@@ -241,10 +346,18 @@ impl IcebergScan {
         // gets the part it evaluates correctly (see predicate::reader_filter).
         let reader = filter.as_ref().map(|p| predicate::reader_filter(p, &schema, &|id| promoted.contains(&id)));
         let page_index = reader.as_ref().is_none_or(|r| r.page_index);
+        let mut filter_exact = match (&self.plan.filter, &filter) {
+            (None, _) => true,
+            (Some(_), Some(p)) => {
+                limit_ok && reader.as_ref().is_some_and(|r| r.predicate.as_ref() == Some(&p.clone().rewrite_not()))
+            }
+            (Some(_), None) => false,
+        };
         // Bound like iceberg binds a scan's filter; unbindable means unfiltered.
         let reader_predicate = reader
             .and_then(|r| r.predicate)
             .and_then(|p| iceberg::expr::Bind::bind(&p, schema.clone(), true).ok());
+        filter_exact &= self.plan.filter.is_none() || reader_predicate.is_some();
         if self.plan.filter.is_none() {
             limit_ok = true;
         }
@@ -286,6 +399,20 @@ impl IcebergScan {
                 // iceberg cannot apply some filters (e.g. decimal literals
                 // through truncate partitions): read without pruning rather
                 // than fail; Postgres still checks every clause.
+                (Err(e), true) if aggregate => {
+                    // No recheck above an aggregate: the reader still
+                    // filters every row of the unpruned files.
+                    report.filter = Some(format!(
+                        "{} (rows only, files not pruned: {})",
+                        filter.as_ref().map(|p| p.to_string()).unwrap_or_default(),
+                        iceberg_message(&e)
+                    ));
+                    let mut tasks = plan_with(None).map_err(|e| read_error(&resolved.server, &e))?;
+                    for task in tasks.iter_mut() {
+                        task.predicate = reader_predicate.clone();
+                    }
+                    tasks
+                }
                 (Err(e), true) => {
                     report.filter = Some(format!("not applied ({})", iceberg_message(&e)));
                     report.limit = None;
@@ -294,6 +421,8 @@ impl IcebergScan {
                 (Err(e), _) => return Err(read_error(&resolved.server, &e)),
             };
         }
+        let own_writes_absent = own_writes.is_none();
+        let mut pending_paths = std::collections::HashSet::new();
         if let Some(own) = own_writes {
             tasks.retain(|t| !own.net.removed.contains(&t.data_file_path));
             let mut field_ids: Vec<i32> = self
@@ -306,7 +435,19 @@ impl IcebergScan {
             if self.plan.row_identity {
                 field_ids.push(iceberg::metadata_columns::RESERVED_FIELD_ID_FILE);
             }
-            let pending = own_scan_tasks(&own, &field_ids);
+            let mut pending = own_scan_tasks(&own, &field_ids);
+            if aggregate && self.plan.filter.is_some() {
+                // Not pruned by the manifests: the reader filters their rows
+                // (with a predicate bound to the schema they were written with).
+                if own.schema.schema_id() == schema.schema_id() {
+                    for task in pending.iter_mut() {
+                        task.predicate = reader_predicate.clone();
+                    }
+                } else {
+                    filter_exact = false;
+                }
+            }
+            pending_paths.extend(pending.iter().map(|t| t.data_file_path.clone()));
             report.files_total = Some(report.files_total.unwrap_or(0) + pending.len());
             tasks.extend(pending);
         }
@@ -321,7 +462,82 @@ impl IcebergScan {
         if self.plan.row_identity {
             super::rowid::publish(self.plan.relid, &tasks, snapshot_id);
         }
-        Ok(Prepared { shared: None, resolved, report, schema: Some(schema), names, tasks, plan: self.plan.clone(), page_index })
+        // min/max (and count(*)) from the manifests' column bounds, when no
+        // filter applies and every bound is exact.
+        if let (Some(spec), Some(snapshot), None, true) =
+            (&self.plan.aggregate, &snapshot, &self.plan.filter, own_writes_absent)
+        {
+            if let Some(answer) = metadata_min_max(&resolved, snapshot, &schema, spec, &self.plan)? {
+                report.metadata_files = answer.files;
+                report.files_planned = answer.files;
+                return Ok(Prepared {
+                    shared: None,
+                    resolved,
+                    report,
+                    schema: Some(schema),
+                    names,
+                    tasks: Vec::new(),
+                    plan: self.plan.clone(),
+                    page_index,
+                    filter_exact,
+                    metadata_rows: answer.rows,
+                    metadata_bests: Some(answer.bests),
+                });
+            }
+        }
+        // count(*) alone: files without deletes whose every row is known to
+        // pass the filter (none, or only identity-partition columns) are
+        // counted from their manifest entries.
+        let mut metadata_rows = 0u64;
+        if self.plan.aggregate.as_ref().is_some_and(|a| a.count_only()) && filter_exact {
+            let filter_fields: Option<Vec<i32>> = match &filter {
+                None => Some(Vec::new()),
+                Some(p) => {
+                    let mut cols = Vec::new();
+                    predicate::referenced_columns(p, &mut cols);
+                    cols.iter().map(|c| schema.field_by_name(c).map(|f| f.id)).collect()
+                }
+            };
+            // Scan tasks do not say which partition spec wrote their file:
+            // every spec the table has had must partition by identity on
+            // each filtered column (then a file's rows all match or none do).
+            let identity_only = |fields: &[i32]| {
+                resolved.metadata.partition_specs_iter().all(|spec| {
+                    fields.iter().all(|id| {
+                        spec.fields()
+                            .iter()
+                            .any(|pf| pf.source_id == *id && pf.transform == iceberg::spec::Transform::Identity)
+                    })
+                })
+            };
+            if filter_fields.is_some_and(|f| f.is_empty() || identity_only(&f)) {
+                // This transaction's own files were not pruned by the filter.
+                let unfiltered = self.plan.filter.is_none();
+                let answered = |t: &FileScanTask| {
+                    t.deletes.is_empty()
+                        && t.record_count.is_some()
+                        && (unfiltered || !pending_paths.contains(&t.data_file_path))
+                };
+                let (counted, read): (Vec<FileScanTask>, Vec<FileScanTask>) = tasks.into_iter().partition(answered);
+                metadata_rows = counted.iter().map(|t| t.record_count.unwrap_or(0)).sum();
+                report.metadata_files = counted.len();
+                tasks = read;
+            }
+        }
+        report.files_planned = tasks.len() + report.metadata_files;
+        Ok(Prepared {
+            shared: None,
+            resolved,
+            report,
+            schema: Some(schema),
+            names,
+            tasks,
+            plan: self.plan.clone(),
+            page_index,
+            filter_exact,
+            metadata_rows,
+            metadata_bests: None,
+        })
     }
 }
 
@@ -335,6 +551,12 @@ struct Prepared {
     plan: ScanPlan,
     /// The reader may prune pages with the page index.
     page_index: bool,
+    /// The reader keeps exactly the rows the pushed filter keeps.
+    filter_exact: bool,
+    /// count(*) of the files answered from metadata (not in `tasks`).
+    metadata_rows: u64,
+    /// Every aggregate answered from column bounds: min/max per aggregate.
+    metadata_bests: Option<Vec<Option<super::agg::Scalar>>>,
 }
 
 impl Prepared {
@@ -412,7 +634,7 @@ impl Prepared {
 
 /// Field ids of `schema` whose type differs in an earlier schema of the
 /// table (promoted: older data files hold the narrower type).
-fn promoted_fields(metadata: &iceberg::spec::TableMetadata, schema: &iceberg::spec::Schema) -> Vec<i32> {
+pub(crate) fn promoted_fields(metadata: &iceberg::spec::TableMetadata, schema: &iceberg::spec::Schema) -> Vec<i32> {
     schema
         .as_struct()
         .fields()
@@ -557,6 +779,23 @@ impl IcebergScan {
             }
         };
         out.text("Data Files", &files);
+        if let Some(spec) = &self.plan.aggregate {
+            let names: Vec<String> = self.plan.columns.iter().map(|c| c.attname.clone()).collect();
+            let (aggs, keys) = super::aggplan::describe(spec, &names);
+            out.text("Iceberg Aggregate", &aggs);
+            if !keys.is_empty() {
+                out.text("Iceberg Group By", &keys);
+            }
+            let read = r.files_planned.saturating_sub(r.metadata_files);
+            let source = if (spec.count_only() || spec.bounds_only()) && read == 0 && r.planned {
+                "answered from metadata".to_string()
+            } else if r.metadata_files > 0 {
+                format!("Arrow batches ({read} files read, {} answered from metadata)", r.metadata_files)
+            } else {
+                "Arrow batches".to_string()
+            };
+            out.text("Aggregate Source", &source);
+        }
         if let Some(limit) = r.limit {
             out.text("Iceberg Limit", &limit.to_string());
         }
@@ -569,4 +808,136 @@ impl IcebergScan {
             out.integer("Bytes Read", self.bytes_read().unwrap_or(0) as i64);
         }
     }
+}
+
+/// Whether `filter` with these constant operands is applied by the reader to
+/// exactly Postgres' rows, for the current schema (aggregate pushdown).
+pub fn filter_is_exact(rel: &super::plan::RelInfo, filter: &crate::fdw::filter::Filter, values: &[crate::fdw::filter::Value]) -> bool {
+    let Some(schema) = &rel.schema else { return false };
+    let names: Vec<Option<String>> =
+        rel.columns.iter().map(|c| schema.name_by_field_id(c.field_id).map(|s| s.to_string())).collect();
+    let cols: Vec<ColumnRef<'_>> = names
+        .iter()
+        .zip(&rel.columns)
+        .map(|(n, c)| ColumnRef {
+            name: n.as_deref(),
+            byte_ordered: super::aggplan::byte_ordered(rel.relid, c),
+            promoted: rel.promoted.contains(&c.field_id),
+        })
+        .collect();
+    let (predicate, exact) = predicate::to_iceberg_exactness(filter, &cols, values, schema);
+    let Some(p) = predicate else { return false };
+    let reader = predicate::reader_filter(&p, schema, &|id| rel.promoted.contains(&id));
+    exact && reader.predicate.as_ref() == Some(&p.rewrite_not())
+}
+
+/// An aggregate answered from manifest metadata alone.
+struct MetadataAnswer {
+    files: usize,
+    rows: u64,
+    bests: Vec<Option<super::agg::Scalar>>,
+}
+
+/// count(*), min and max from the live data files' record counts and column
+/// bounds. None (read the files) unless every bound is exact: no delete
+/// files, a bound for every file holding a non-NULL value, and types whose
+/// bounds are never truncated and order as Postgres orders them (integers,
+/// dates, timestamps, decimals; planning excludes promoted columns).
+fn metadata_min_max(
+    resolved: &ResolvedTable,
+    snapshot: &iceberg::spec::SnapshotRef,
+    schema: &SchemaRef,
+    spec: &super::agg::AggSpec,
+    plan: &ScanPlan,
+) -> LakeResult<Option<MetadataAnswer>> {
+    use super::agg::{AggOp, Scalar};
+    use iceberg::spec::{PrimitiveLiteral, PrimitiveType, Type};
+    if !spec.bounds_only() {
+        return Ok(None);
+    }
+    // The field id of each min/max (None: count(*)).
+    let mut fields = Vec::with_capacity(spec.aggs.len());
+    for item in &spec.aggs {
+        let Some(input) = item.input else {
+            fields.push(None);
+            continue;
+        };
+        let field_id = plan.columns[spec.inputs[input]].field_id;
+        let exact_bounds = schema.field_by_id(field_id).is_some_and(|f| {
+            matches!(
+                f.field_type.as_ref(),
+                Type::Primitive(
+                    PrimitiveType::Int
+                        | PrimitiveType::Long
+                        | PrimitiveType::Date
+                        | PrimitiveType::Timestamp
+                        | PrimitiveType::Timestamptz
+                        | PrimitiveType::Decimal { .. }
+                )
+            )
+        });
+        if !exact_bounds {
+            return Ok(None);
+        }
+        fields.push(Some(field_id));
+    }
+    let table = resolved.table()?;
+    let io = table.file_io().clone();
+    let entries = block_on(async {
+        let list = table.manifest_list_reader(snapshot).load().await?;
+        let mut files = Vec::new();
+        for mf in list.entries() {
+            if mf.content != iceberg::spec::ManifestContentType::Data {
+                return Ok::<_, iceberg::Error>(None);
+            }
+            let manifest = mf.load_manifest(&io).await?;
+            for entry in manifest.entries().iter().filter(|e| e.is_alive()) {
+                files.push(entry.data_file().clone());
+            }
+        }
+        Ok(Some(files))
+    })
+    .map_err(|e| read_error(&resolved.server, &e))?;
+    let Some(files) = entries else { return Ok(None) };
+    let scalar = |d: &iceberg::spec::Datum| match d.literal() {
+        PrimitiveLiteral::Int(v) => Some(Scalar::Int(*v as i64)),
+        PrimitiveLiteral::Long(v) => Some(Scalar::Int(*v)),
+        PrimitiveLiteral::Int128(v) => Some(Scalar::Decimal(*v)),
+        _ => None,
+    };
+    let mut rows = 0u64;
+    let mut bests: Vec<Option<Scalar>> = vec![None; spec.aggs.len()];
+    for file in &files {
+        if file.content_type() != iceberg::spec::DataContentType::Data {
+            return Ok(None);
+        }
+        rows += file.record_count();
+        for (k, (item, field)) in spec.aggs.iter().zip(&fields).enumerate() {
+            let Some(id) = field else { continue };
+            let bound = if item.op == AggOp::Min { file.lower_bounds().get(id) } else { file.upper_bounds().get(id) };
+            let value = match bound {
+                Some(d) => match scalar(d) {
+                    Some(v) => v,
+                    None => return Ok(None),
+                },
+                // No bound: only a file of NULLs (known from its null count) has none.
+                None => match file.null_value_counts().get(id) {
+                    Some(nulls) if *nulls == file.record_count() => continue,
+                    _ => return Ok(None),
+                },
+            };
+            let better = match (&bests[k], &value, item.op) {
+                (None, _, _) => true,
+                (Some(Scalar::Int(b)), Scalar::Int(v), AggOp::Min) => v < b,
+                (Some(Scalar::Int(b)), Scalar::Int(v), _) => v > b,
+                (Some(Scalar::Decimal(b)), Scalar::Decimal(v), AggOp::Min) => v < b,
+                (Some(Scalar::Decimal(b)), Scalar::Decimal(v), _) => v > b,
+                _ => return Ok(None),
+            };
+            if better {
+                bests[k] = Some(value);
+            }
+        }
+    }
+    Ok(Some(MetadataAnswer { files: files.len(), rows, bests }))
 }

@@ -3,6 +3,8 @@
 //! Arrow→Datum conversion (`convert`), row identity for UPDATE/DELETE
 //! (`rowid`) and the LIMIT file cut-off (`limit`).
 
+pub mod agg;
+pub mod aggplan;
 pub mod convert;
 pub mod exec;
 pub mod limit;

@@ -46,6 +46,10 @@ pub struct ScanPlan {
     /// through a view); 0 for the current user.
     #[serde(default)]
     pub mapping_user: u32,
+    /// An accepted aggregate path: the scan returns its result rows
+    /// (`scan::agg`), its columns are `needed` in this order.
+    #[serde(default)]
+    pub aggregate: Option<super::agg::AggSpec>,
 }
 
 /// What planning learned about the relation.
@@ -54,6 +58,13 @@ pub struct RelInfo {
     pub table_name: String,
     /// Data files in the current snapshot (parallel scans divide them).
     pub files: f64,
+    pub relid: u32,
+    /// The current schema and its promoted fields (aggregate pushdown checks
+    /// types and the pushed filter's exactness against them).
+    pub schema: Option<iceberg::spec::SchemaRef>,
+    pub promoted: Vec<i32>,
+    /// Rows in the current snapshot.
+    pub tuples: f64,
 }
 
 impl RelInfo {

@@ -1,0 +1,810 @@
+//! Aggregates computed on Arrow batches (issue 15): what an accepted
+//! aggregate path asks for (`AggSpec`, stored in the plan) and the
+//! accumulation itself. Pure logic, no pgrx: values stay in Arrow arrays
+//! and Rust scalars until the few result rows are turned into datums
+//! (`exec`). Every operation reproduces Postgres' own aggregate: the
+//! planner only pushes the (function, type) pairs listed in `AggOp`.
+
+use std::collections::{HashMap, HashSet};
+
+use arrow_array::cast::AsArray;
+use arrow_array::types::*;
+use arrow_array::{Array, ArrayRef, BooleanArray, Decimal128Array, Float64Array, Int64Array, StringArray};
+use arrow_buffer::i256;
+use arrow_schema::{DataType, TimeUnit};
+use serde::{Deserialize, Serialize};
+
+/// One aggregate, with the Postgres semantics it must reproduce.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum AggOp {
+    CountStar,
+    Count,
+    CountDistinct,
+    /// sum of int2/int4: bigint.
+    SumInt,
+    /// sum of int8 (numeric) or of decimal(p, s) (numeric of scale s).
+    SumExact { scale: i8 },
+    /// avg of integers or decimals: numeric_div(sum, count), as Postgres' own.
+    AvgExact { scale: i8 },
+    Min,
+    Max,
+    BoolAnd,
+    BoolOr,
+}
+
+impl AggOp {
+    pub fn name(self) -> &'static str {
+        match self {
+            AggOp::CountStar | AggOp::Count | AggOp::CountDistinct => "count",
+            AggOp::SumInt | AggOp::SumExact { .. } => "sum",
+            AggOp::AvgExact { .. } => "avg",
+            AggOp::Min => "min",
+            AggOp::Max => "max",
+            AggOp::BoolAnd => "bool_and",
+            AggOp::BoolOr => "bool_or",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AggItem {
+    pub op: AggOp,
+    /// Index into `AggSpec::inputs` (None for count(*)).
+    pub input: Option<usize>,
+}
+
+/// One output column of the aggregate scan.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum OutItem {
+    /// The n-th grouping key.
+    Key(usize),
+    /// The n-th aggregate.
+    Agg(usize),
+}
+
+/// What an aggregate scan computes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AggSpec {
+    /// The plan columns read (indexes into `ScanPlan::columns`), in batch order.
+    pub inputs: Vec<usize>,
+    /// Each input's decimal scale (Iceberg decimals), for its result values.
+    pub scales: Vec<Option<i8>>,
+    /// Grouping keys, as indexes into `inputs`.
+    pub keys: Vec<usize>,
+    pub aggs: Vec<AggItem>,
+    pub outputs: Vec<OutItem>,
+}
+
+impl AggSpec {
+    /// Only count(*), with no grouping: answerable from file row counts.
+    pub fn count_only(&self) -> bool {
+        self.keys.is_empty() && self.aggs.iter().all(|a| a.op == AggOp::CountStar)
+    }
+
+    /// Only count(*), min and max, with no grouping: answerable from file
+    /// row counts and column bounds (when those are exact).
+    pub fn bounds_only(&self) -> bool {
+        self.keys.is_empty()
+            && self.aggs.iter().all(|a| matches!(a.op, AggOp::CountStar | AggOp::Min | AggOp::Max))
+            && self.aggs.iter().any(|a| a.op != AggOp::CountStar)
+    }
+}
+
+/// A value kept for a result (a grouping key, min or max).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Scalar {
+    /// Integers, dates (days), times and timestamps (their Arrow unit).
+    Int(i64),
+    Float(f64),
+    /// Text (UTF-8) or bytes.
+    Bytes(Vec<u8>),
+    Bool(bool),
+    /// Unscaled decimal.
+    Decimal(i128),
+}
+
+/// One result cell.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Cell {
+    Null,
+    /// count, or sum of int2/int4.
+    Int(i64),
+    /// An exact sum: unscaled value and scale.
+    Exact { sum: i256, scale: i8 },
+    /// An exact average: numeric_div of the sum (with scale) by count.
+    Avg { sum: i256, scale: i8, count: i64 },
+    Bool(bool),
+    Value(Scalar),
+}
+
+/// An input column of one batch in a few normal forms (integers of any width
+/// as i64, floats as f64, ...), converted with Arrow's cast kernels.
+pub enum Col {
+    Int(Int64Array),
+    Float(Float64Array),
+    Text(StringArray),
+    Bytes(ArrayRef),
+    Bool(BooleanArray),
+    Decimal(Decimal128Array),
+    /// Absent from this file's schema: every value NULL.
+    Null(usize),
+    /// Any other type: only its NULLs are looked at (count).
+    Other(ArrayRef),
+}
+
+impl Col {
+    pub fn new(array: &ArrayRef) -> Col {
+        let array = super::convert::plain(array);
+        let cast = |to: &DataType| arrow_cast::cast(&array, to).ok();
+        match array.data_type() {
+            DataType::Null => Col::Null(array.len()),
+            DataType::Int8 | DataType::Int16 | DataType::Int32 | DataType::Int64 => {
+                cast(&DataType::Int64).map_or(Col::Other(array.clone()), |a| Col::Int(a.as_primitive::<Int64Type>().clone()))
+            }
+            DataType::Date32 => Col::Int(array.as_primitive::<Date32Type>().unary::<_, Int64Type>(|d| d as i64)),
+            DataType::Time64(TimeUnit::Microsecond) => Col::Int(array.as_primitive::<Time64MicrosecondType>().reinterpret_cast::<Int64Type>()),
+            DataType::Timestamp(TimeUnit::Microsecond, _) => {
+                Col::Int(array.as_primitive::<TimestampMicrosecondType>().reinterpret_cast::<Int64Type>())
+            }
+            DataType::Float16 | DataType::Float32 | DataType::Float64 => cast(&DataType::Float64)
+                .map_or(Col::Other(array.clone()), |a| Col::Float(a.as_primitive::<Float64Type>().clone())),
+            DataType::Utf8 => Col::Text(array.as_string::<i32>().clone()),
+            DataType::LargeUtf8 | DataType::Utf8View => {
+                cast(&DataType::Utf8).map_or(Col::Other(array.clone()), |a| Col::Text(a.as_string::<i32>().clone()))
+            }
+            DataType::Binary | DataType::LargeBinary | DataType::BinaryView | DataType::FixedSizeBinary(_) => {
+                Col::Bytes(array.clone())
+            }
+            DataType::Boolean => Col::Bool(array.as_boolean().clone()),
+            DataType::Decimal128(_, _) => Col::Decimal(array.as_primitive::<Decimal128Type>().clone()),
+            _ => Col::Other(array.clone()),
+        }
+    }
+
+    fn is_null(&self, row: usize) -> bool {
+        match self {
+            Col::Int(a) => a.is_null(row),
+            Col::Float(a) => a.is_null(row),
+            Col::Text(a) => a.is_null(row),
+            Col::Bytes(a) | Col::Other(a) => a.is_null(row),
+            Col::Bool(a) => a.is_null(row),
+            Col::Decimal(a) => a.is_null(row),
+            Col::Null(_) => true,
+        }
+    }
+
+    fn null_count(&self) -> usize {
+        match self {
+            Col::Int(a) => a.null_count(),
+            Col::Float(a) => a.null_count(),
+            Col::Text(a) => a.null_count(),
+            Col::Bytes(a) | Col::Other(a) => a.logical_null_count(),
+            Col::Bool(a) => a.null_count(),
+            Col::Decimal(a) => a.null_count(),
+            Col::Null(n) => *n,
+        }
+    }
+
+    fn bytes(&self, row: usize) -> Option<&[u8]> {
+        match self {
+            Col::Text(a) => Some(a.value(row).as_bytes()),
+            Col::Bytes(a) => match a.data_type() {
+                DataType::Binary => Some(a.as_binary::<i32>().value(row)),
+                DataType::LargeBinary => Some(a.as_binary::<i64>().value(row)),
+                DataType::BinaryView => Some(a.as_binary_view().value(row)),
+                DataType::FixedSizeBinary(_) => Some(a.as_fixed_size_binary().value(row)),
+                _ => None,
+            },
+            _ => None,
+        }
+    }
+
+    /// The value at `row` (None: NULL, or a type kept only for counting).
+    fn scalar(&self, row: usize) -> Option<Scalar> {
+        if self.is_null(row) {
+            return None;
+        }
+        match self {
+            Col::Int(a) => Some(Scalar::Int(a.value(row))),
+            Col::Float(a) => Some(Scalar::Float(a.value(row))),
+            Col::Text(_) | Col::Bytes(_) => self.bytes(row).map(|b| Scalar::Bytes(b.to_vec())),
+            Col::Bool(a) => Some(Scalar::Bool(a.value(row))),
+            Col::Decimal(a) => Some(Scalar::Decimal(a.value(row))),
+            Col::Null(_) | Col::Other(_) => None,
+        }
+    }
+
+    /// Append `row`'s grouping identity to `out`: equal exactly when
+    /// Postgres' equality operator says so (floats: all NaNs are one value,
+    /// and -0 = 0).
+    fn encode(&self, row: usize, out: &mut Vec<u8>) {
+        if self.is_null(row) {
+            out.push(0);
+            return;
+        }
+        out.push(1);
+        match self {
+            Col::Int(a) => out.extend_from_slice(&a.value(row).to_le_bytes()),
+            Col::Float(a) => {
+                let v = a.value(row);
+                let v = if v.is_nan() { f64::NAN } else if v == 0.0 { 0.0 } else { v };
+                out.extend_from_slice(&v.to_bits().to_le_bytes());
+            }
+            Col::Text(_) | Col::Bytes(_) => {
+                let b = self.bytes(row).unwrap_or_default();
+                out.extend_from_slice(&(b.len() as u64).to_le_bytes());
+                out.extend_from_slice(b);
+            }
+            Col::Bool(a) => out.push(a.value(row) as u8),
+            Col::Decimal(a) => out.extend_from_slice(&a.value(row).to_le_bytes()),
+            Col::Null(_) | Col::Other(_) => {}
+        }
+    }
+}
+
+/// Postgres' float ordering: NaN above every other value.
+fn float_lt(a: f64, b: f64) -> bool {
+    if a.is_nan() {
+        false
+    } else if b.is_nan() {
+        true
+    } else {
+        a < b
+    }
+}
+
+/// Whether `new` replaces `best` as the minimum (`max` false) or maximum.
+/// Ties matter only for floats (-0 and 0 are equal but print differently):
+/// there the new value wins unless the state is strictly better, as in
+/// Postgres' float8smaller/float8larger.
+fn replaces(best: &Scalar, new: &Scalar, max: bool) -> bool {
+    match (best, new) {
+        (Scalar::Int(b), Scalar::Int(n)) => if max { n > b } else { n < b },
+        // float8larger(state, new) keeps the state only when it is strictly
+        // greater, float8smaller only when strictly smaller.
+        (Scalar::Float(b), Scalar::Float(n)) => if max { !float_lt(*n, *b) } else { !float_lt(*b, *n) },
+        (Scalar::Bytes(b), Scalar::Bytes(n)) => if max { n > b } else { n < b },
+        (Scalar::Decimal(b), Scalar::Decimal(n)) => if max { n > b } else { n < b },
+        (Scalar::Bool(b), Scalar::Bool(n)) => if max { n > b } else { n < b },
+        _ => false,
+    }
+}
+
+enum Acc {
+    Count(Vec<i64>),
+    Distinct(Vec<HashSet<Vec<u8>>>),
+    SumInt { sum: Vec<i64>, seen: Vec<bool> },
+    Exact { sum: Vec<i256>, count: Vec<i64> },
+    Best { best: Vec<Option<Scalar>>, max: bool },
+    Bool { value: Vec<Option<bool>>, and: bool },
+}
+
+impl Acc {
+    fn new(op: AggOp) -> Acc {
+        match op {
+            AggOp::CountStar | AggOp::Count => Acc::Count(Vec::new()),
+            AggOp::CountDistinct => Acc::Distinct(Vec::new()),
+            AggOp::SumInt => Acc::SumInt { sum: Vec::new(), seen: Vec::new() },
+            AggOp::SumExact { .. } | AggOp::AvgExact { .. } => Acc::Exact { sum: Vec::new(), count: Vec::new() },
+            AggOp::Min => Acc::Best { best: Vec::new(), max: false },
+            AggOp::Max => Acc::Best { best: Vec::new(), max: true },
+            AggOp::BoolAnd => Acc::Bool { value: Vec::new(), and: true },
+            AggOp::BoolOr => Acc::Bool { value: Vec::new(), and: false },
+        }
+    }
+
+    fn grow(&mut self, groups: usize) {
+        match self {
+            Acc::Count(c) => c.resize(groups, 0),
+            Acc::Distinct(d) => d.resize_with(groups, HashSet::new),
+            Acc::SumInt { sum, seen } => {
+                sum.resize(groups, 0);
+                seen.resize(groups, false);
+            }
+            Acc::Exact { sum, count } => {
+                sum.resize(groups, i256::ZERO);
+                count.resize(groups, 0);
+            }
+            Acc::Best { best, .. } => best.resize(groups, None),
+            Acc::Bool { value, .. } => value.resize(groups, None),
+        }
+    }
+}
+
+/// Why a batch cannot be aggregated (a type the plan did not expect).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AggError(pub String);
+
+/// Accumulates batches into groups.
+pub struct Aggregator {
+    spec: AggSpec,
+    accs: Vec<Acc>,
+    /// Each group's key values, in order of first appearance.
+    keys: Vec<Vec<Option<Scalar>>>,
+    index: HashMap<Vec<u8>, u32>,
+}
+
+impl Aggregator {
+    pub fn new(spec: &AggSpec) -> Aggregator {
+        let mut accs: Vec<Acc> = spec.aggs.iter().map(|a| Acc::new(a.op)).collect();
+        let mut keys = Vec::new();
+        // Without GROUP BY there is exactly one group, even over no rows.
+        if spec.keys.is_empty() {
+            keys.push(Vec::new());
+            accs.iter_mut().for_each(|a| a.grow(1));
+        }
+        Aggregator { spec: spec.clone(), accs, keys, index: HashMap::new() }
+    }
+
+    /// The result of count(*), min and max known from metadata: `rows`
+    /// counted, `bests[i]` the value of aggregate i (min/max; ignored for count(*)).
+    pub fn from_metadata(spec: &AggSpec, rows: u64, bests: &[Option<Scalar>]) -> Aggregator {
+        let mut agg = Aggregator::new(spec);
+        for (acc, best) in agg.accs.iter_mut().zip(bests) {
+            match acc {
+                Acc::Count(c) => c[0] = rows as i64,
+                Acc::Best { best: b, .. } => b[0] = best.clone(),
+                _ => {}
+            }
+        }
+        agg
+    }
+
+    /// Rows known only by their number (count(*) from file metadata).
+    pub fn add_counted_rows(&mut self, rows: u64) {
+        debug_assert!(self.spec.count_only());
+        for acc in &mut self.accs {
+            if let Acc::Count(c) = acc {
+                c[0] += rows as i64;
+            }
+        }
+    }
+
+    /// Aggregate one batch: `columns[i]` is `spec.inputs[i]`.
+    pub fn update(&mut self, columns: &[ArrayRef], rows: usize) -> Result<(), AggError> {
+        let cols: Vec<Col> = columns.iter().map(Col::new).collect();
+        let groups: Vec<u32> = if self.spec.keys.is_empty() {
+            Vec::new()
+        } else {
+            self.group_ids(&cols, rows)
+        };
+        let gid = |row: usize| if groups.is_empty() { 0 } else { groups[row] as usize };
+        let single = groups.is_empty();
+        let mut buf = Vec::new();
+        for (item, acc) in self.spec.aggs.iter().zip(self.accs.iter_mut()) {
+            let col = item.input.map(|i| &cols[i]);
+            match (acc, col) {
+                (Acc::Count(c), None) => {
+                    if single {
+                        c[0] += rows as i64;
+                    } else {
+                        groups.iter().for_each(|g| c[*g as usize] += 1);
+                    }
+                }
+                (Acc::Count(c), Some(col)) => {
+                    if single {
+                        c[0] += (rows - col.null_count()) as i64;
+                    } else {
+                        for row in 0..rows {
+                            if !col.is_null(row) {
+                                c[gid(row)] += 1;
+                            }
+                        }
+                    }
+                }
+                (Acc::Distinct(sets), Some(col)) => {
+                    for row in 0..rows {
+                        if col.is_null(row) {
+                            continue;
+                        }
+                        buf.clear();
+                        col.encode(row, &mut buf);
+                        let set = &mut sets[gid(row)];
+                        if !set.contains(buf.as_slice()) {
+                            set.insert(buf.clone());
+                        }
+                    }
+                }
+                (Acc::SumInt { sum, seen }, Some(Col::Int(a))) => {
+                    if single {
+                        if a.null_count() < a.len() {
+                            // Postgres' int2_sum/int4_sum add into an int8
+                            // without an overflow check (2^32 rows of int4
+                            // cannot reach it).
+                            sum[0] = sum[0].wrapping_add(arrow_arith::aggregate::sum(a).unwrap_or(0));
+                            seen[0] = true;
+                        }
+                    } else {
+                        for row in 0..rows {
+                            if !a.is_null(row) {
+                                let g = gid(row);
+                                sum[g] = sum[g].wrapping_add(a.value(row));
+                                seen[g] = true;
+                            }
+                        }
+                    }
+                }
+                (Acc::Exact { sum, count }, Some(col)) => match col {
+                    Col::Int(a) => {
+                        if single {
+                            // i64 values summed in i128 never overflow within a batch.
+                            let mut s: i128 = 0;
+                            let mut n = 0i64;
+                            for (v, valid) in a.values().iter().zip(0..) {
+                                if a.is_valid(valid) {
+                                    s += *v as i128;
+                                    n += 1;
+                                }
+                            }
+                            sum[0] = sum[0].wrapping_add(i256::from_i128(s));
+                            count[0] += n;
+                        } else {
+                            for row in 0..rows {
+                                if a.is_valid(row) {
+                                    let g = gid(row);
+                                    sum[g] = sum[g].wrapping_add(i256::from_i128(a.value(row) as i128));
+                                    count[g] += 1;
+                                }
+                            }
+                        }
+                    }
+                    Col::Decimal(a) => {
+                        for row in 0..rows {
+                            if a.is_valid(row) {
+                                let g = gid(row);
+                                sum[g] = sum[g].wrapping_add(i256::from_i128(a.value(row)));
+                                count[g] += 1;
+                            }
+                        }
+                    }
+                    Col::Null(_) => {}
+                    _ => return Err(AggError(format!("{} over a column read as {}", item.op.name(), kind(col)))),
+                },
+                (Acc::Best { best, max }, Some(col)) => {
+                    let max = *max;
+                    if single {
+                        if let Some(v) = batch_best(col, max) {
+                            if best[0].as_ref().is_none_or(|b| replaces(b, &v, max)) {
+                                best[0] = Some(v);
+                            }
+                        }
+                    } else {
+                        for row in 0..rows {
+                            if let Some(v) = col.scalar(row) {
+                                let g = gid(row);
+                                if best[g].as_ref().is_none_or(|b| replaces(b, &v, max)) {
+                                    best[g] = Some(v);
+                                }
+                            }
+                        }
+                    }
+                }
+                (Acc::Bool { value, and }, Some(col)) => {
+                    let and = *and;
+                    let Col::Bool(a) = col else {
+                        if matches!(col, Col::Null(_)) {
+                            continue;
+                        }
+                        return Err(AggError(format!("{} over a column read as {}", item.op.name(), kind(col))));
+                    };
+                    if single {
+                        let v = if and { arrow_arith::aggregate::bool_and(a) } else { arrow_arith::aggregate::bool_or(a) };
+                        if let Some(v) = v {
+                            value[0] = Some(match value[0] {
+                                Some(old) if and => old && v,
+                                Some(old) => old || v,
+                                None => v,
+                            });
+                        }
+                    } else {
+                        for row in 0..rows {
+                            if a.is_valid(row) {
+                                let g = gid(row);
+                                let v = a.value(row);
+                                value[g] = Some(match value[g] {
+                                    Some(old) if and => old && v,
+                                    Some(old) => old || v,
+                                    None => v,
+                                });
+                            }
+                        }
+                    }
+                }
+                (Acc::SumInt { .. }, Some(col)) if matches!(col, Col::Null(_)) => {}
+                (_, col) => {
+                    return Err(AggError(format!(
+                        "{} over a column read as {}",
+                        item.op.name(),
+                        col.map_or("nothing", kind)
+                    )))
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The group of each row, creating groups as they appear.
+    fn group_ids(&mut self, cols: &[Col], rows: usize) -> Vec<u32> {
+        let mut out = Vec::with_capacity(rows);
+        let mut buf = Vec::new();
+        for row in 0..rows {
+            buf.clear();
+            for k in &self.spec.keys {
+                cols[*k].encode(row, &mut buf);
+            }
+            let id = match self.index.get(buf.as_slice()) {
+                Some(id) => *id,
+                None => {
+                    let id = self.keys.len() as u32;
+                    self.index.insert(buf.clone(), id);
+                    self.keys.push(self.spec.keys.iter().map(|k| cols[*k].scalar(row)).collect());
+                    for acc in &mut self.accs {
+                        acc.grow(self.keys.len());
+                    }
+                    id
+                }
+            };
+            out.push(id);
+        }
+        out
+    }
+
+    pub fn groups(&self) -> usize {
+        self.keys.len()
+    }
+
+    /// The result rows, one per group, cells in `spec.outputs` order.
+    pub fn finish(self) -> Vec<Vec<Cell>> {
+        let mut rows = Vec::with_capacity(self.keys.len());
+        for (g, key) in self.keys.into_iter().enumerate() {
+            let row = self
+                .spec
+                .outputs
+                .iter()
+                .map(|out| match out {
+                    OutItem::Key(k) => key[*k].clone().map_or(Cell::Null, Cell::Value),
+                    OutItem::Agg(a) => cell(self.spec.aggs[*a].op, &self.accs[*a], g),
+                })
+                .collect();
+            rows.push(row);
+        }
+        rows
+    }
+}
+
+fn cell(op: AggOp, acc: &Acc, g: usize) -> Cell {
+    match acc {
+        Acc::Count(c) => Cell::Int(c[g]),
+        Acc::Distinct(d) => Cell::Int(d[g].len() as i64),
+        Acc::SumInt { sum, seen } => if seen[g] { Cell::Int(sum[g]) } else { Cell::Null },
+        Acc::Exact { sum, count } => match (op, count[g]) {
+            (_, 0) => Cell::Null,
+            (AggOp::AvgExact { scale }, n) => Cell::Avg { sum: sum[g], scale, count: n },
+            (AggOp::SumExact { scale }, _) => Cell::Exact { sum: sum[g], scale },
+            _ => Cell::Null,
+        },
+        Acc::Best { best, .. } => best[g].clone().map_or(Cell::Null, Cell::Value),
+        Acc::Bool { value, .. } => value[g].map_or(Cell::Null, Cell::Bool),
+    }
+}
+
+/// A batch's minimum or maximum with Arrow's kernels where their order is
+/// Postgres' (integers, decimals, byte order of text), by Postgres' float
+/// rules otherwise.
+fn batch_best(col: &Col, max: bool) -> Option<Scalar> {
+    use arrow_arith::aggregate as k;
+    match col {
+        Col::Int(a) => (if max { k::max(a) } else { k::min(a) }).map(Scalar::Int),
+        Col::Decimal(a) => (if max { k::max(a) } else { k::min(a) }).map(Scalar::Decimal),
+        Col::Text(a) => (if max { k::max_string(a) } else { k::min_string(a) }).map(|s| Scalar::Bytes(s.as_bytes().to_vec())),
+        Col::Float(a) => {
+            let mut best: Option<Scalar> = None;
+            for row in 0..a.len() {
+                if a.is_valid(row) {
+                    let v = Scalar::Float(a.value(row));
+                    if best.as_ref().is_none_or(|b| replaces(b, &v, max)) {
+                        best = Some(v);
+                    }
+                }
+            }
+            best
+        }
+        _ => {
+            let mut best: Option<Scalar> = None;
+            for row in 0..col_len(col) {
+                if let Some(v) = col.scalar(row) {
+                    if best.as_ref().is_none_or(|b| replaces(b, &v, max)) {
+                        best = Some(v);
+                    }
+                }
+            }
+            best
+        }
+    }
+}
+
+fn col_len(col: &Col) -> usize {
+    match col {
+        Col::Int(a) => a.len(),
+        Col::Float(a) => a.len(),
+        Col::Text(a) => a.len(),
+        Col::Bytes(a) | Col::Other(a) => a.len(),
+        Col::Bool(a) => a.len(),
+        Col::Decimal(a) => a.len(),
+        Col::Null(n) => *n,
+    }
+}
+
+fn kind(col: &Col) -> &'static str {
+    match col {
+        Col::Int(_) => "integer",
+        Col::Float(_) => "float",
+        Col::Text(_) => "text",
+        Col::Bytes(_) => "bytes",
+        Col::Bool(_) => "boolean",
+        Col::Decimal(_) => "decimal",
+        Col::Null(_) => "null",
+        Col::Other(_) => "another type",
+    }
+}
+
+/// The text of an unscaled decimal (what numeric's input function reads).
+pub fn decimal_text(value: i256, scale: i8) -> String {
+    let digits = value.to_string();
+    if scale <= 0 {
+        return if value == i256::ZERO { "0".into() } else { format!("{digits}{}", "0".repeat((-scale) as usize)) };
+    }
+    let (sign, digits) = match digits.strip_prefix('-') {
+        Some(d) => ("-", d.to_string()),
+        None => ("", digits),
+    };
+    let scale = scale as usize;
+    let padded = if digits.len() <= scale { format!("{}{digits}", "0".repeat(scale + 1 - digits.len())) } else { digits };
+    let (int, frac) = padded.split_at(padded.len() - scale);
+    format!("{sign}{int}.{frac}")
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use arrow_array::{Float32Array, Int32Array};
+
+    use super::*;
+
+    fn spec(keys: Vec<usize>, aggs: Vec<AggItem>, inputs: usize) -> AggSpec {
+        let mut outputs: Vec<OutItem> = (0..keys.len()).map(OutItem::Key).collect();
+        outputs.extend((0..aggs.len()).map(OutItem::Agg));
+        AggSpec { inputs: (0..inputs).collect(), scales: vec![None; inputs], keys, aggs, outputs }
+    }
+
+    fn item(op: AggOp, input: Option<usize>) -> AggItem {
+        AggItem { op, input }
+    }
+
+    #[test]
+    fn ungrouped_over_batches_and_nulls() {
+        let s = spec(
+            vec![],
+            vec![
+                item(AggOp::CountStar, None),
+                item(AggOp::Count, Some(0)),
+                item(AggOp::SumInt, Some(0)),
+                item(AggOp::SumExact { scale: 0 }, Some(0)),
+                item(AggOp::AvgExact { scale: 0 }, Some(0)),
+                item(AggOp::Min, Some(0)),
+                item(AggOp::Max, Some(0)),
+                item(AggOp::CountDistinct, Some(0)),
+            ],
+            1,
+        );
+        let mut agg = Aggregator::new(&s);
+        let a: ArrayRef = Arc::new(Int32Array::from(vec![Some(i32::MAX), None, Some(3)]));
+        let b: ArrayRef = Arc::new(Int32Array::from(vec![Some(i32::MAX), Some(-7)]));
+        agg.update(&[a], 3).unwrap();
+        agg.update(&[b], 2).unwrap();
+        let rows = agg.finish();
+        let big = 2 * i32::MAX as i64 + 3 - 7;
+        assert_eq!(
+            rows,
+            vec![vec![
+                Cell::Int(5),
+                Cell::Int(4),
+                Cell::Int(big),
+                Cell::Exact { sum: i256::from_i128(big as i128), scale: 0 },
+                Cell::Avg { sum: i256::from_i128(big as i128), scale: 0, count: 4 },
+                Cell::Value(Scalar::Int(-7)),
+                Cell::Value(Scalar::Int(i32::MAX as i64)),
+                Cell::Int(3),
+            ]]
+        );
+    }
+
+    #[test]
+    fn no_rows_is_one_row_without_group_by_and_none_with() {
+        let aggs = vec![item(AggOp::CountStar, None), item(AggOp::SumInt, Some(0)), item(AggOp::Max, Some(0))];
+        let rows = Aggregator::new(&spec(vec![], aggs.clone(), 1)).finish();
+        assert_eq!(rows, vec![vec![Cell::Int(0), Cell::Null, Cell::Null]]);
+        assert!(Aggregator::new(&spec(vec![0], aggs, 1)).finish().is_empty());
+    }
+
+    #[test]
+    fn groups_follow_postgres_equality() {
+        // NaN = NaN and -0 = 0 for grouping, NULL is a group of its own.
+        let keys: ArrayRef = Arc::new(Float32Array::from(vec![
+            Some(f32::NAN),
+            Some(-0.0),
+            None,
+            Some(0.0),
+            Some(-f32::NAN),
+            None,
+        ]));
+        let vals: ArrayRef = Arc::new(Int32Array::from(vec![1, 2, 3, 4, 5, 6]));
+        let s = spec(vec![0], vec![item(AggOp::CountStar, None), item(AggOp::SumInt, Some(1))], 2);
+        let mut agg = Aggregator::new(&s);
+        agg.update(&[keys, vals], 6).unwrap();
+        assert_eq!(agg.groups(), 3);
+        let rows = agg.finish();
+        assert_eq!(rows[0][1..], [Cell::Int(2), Cell::Int(6)]);
+        assert!(matches!(rows[0][0], Cell::Value(Scalar::Float(f)) if f.is_nan()));
+        assert_eq!(rows[1], vec![Cell::Value(Scalar::Float(-0.0)), Cell::Int(2), Cell::Int(6)]);
+        assert_eq!(rows[2], vec![Cell::Null, Cell::Int(2), Cell::Int(9)]);
+    }
+
+    #[test]
+    fn float_min_max_put_nan_last() {
+        let a: ArrayRef = Arc::new(Float64Array::from(vec![Some(1.5), Some(f64::NAN), None, Some(-3.0)]));
+        let s = spec(vec![], vec![item(AggOp::Min, Some(0)), item(AggOp::Max, Some(0))], 1);
+        let mut agg = Aggregator::new(&s);
+        agg.update(&[a], 4).unwrap();
+        let rows = agg.finish();
+        assert_eq!(rows[0][0], Cell::Value(Scalar::Float(-3.0)));
+        assert!(matches!(rows[0][1], Cell::Value(Scalar::Float(f)) if f.is_nan()));
+        assert!(replaces(&Scalar::Float(0.0), &Scalar::Float(-0.0), false));
+        assert!(!replaces(&Scalar::Float(-1.0), &Scalar::Float(0.0), false));
+    }
+
+    #[test]
+    fn text_bool_and_decimal() {
+        let t: ArrayRef = Arc::new(StringArray::from(vec![Some("b"), Some("B"), None, Some("ä")]));
+        let b: ArrayRef = Arc::new(BooleanArray::from(vec![Some(true), None, Some(false), Some(true)]));
+        let d: ArrayRef = Arc::new(
+            Decimal128Array::from(vec![Some(12345), Some(-5), None, Some(1)]).with_precision_and_scale(10, 2).unwrap(),
+        );
+        let s = spec(
+            vec![],
+            vec![
+                item(AggOp::Min, Some(0)),
+                item(AggOp::Max, Some(0)),
+                item(AggOp::BoolAnd, Some(1)),
+                item(AggOp::BoolOr, Some(1)),
+                item(AggOp::SumExact { scale: 2 }, Some(2)),
+                item(AggOp::Max, Some(2)),
+            ],
+            3,
+        );
+        let mut agg = Aggregator::new(&s);
+        agg.update(&[t, b, d], 4).unwrap();
+        let rows = agg.finish();
+        assert_eq!(
+            rows[0],
+            vec![
+                Cell::Value(Scalar::Bytes(b"B".to_vec())),
+                Cell::Value(Scalar::Bytes("ä".as_bytes().to_vec())),
+                Cell::Bool(false),
+                Cell::Bool(true),
+                Cell::Exact { sum: i256::from_i128(12341), scale: 2 },
+                Cell::Value(Scalar::Decimal(12345)),
+            ]
+        );
+    }
+
+    #[test]
+    fn decimal_texts() {
+        assert_eq!(decimal_text(i256::from_i128(12341), 2), "123.41");
+        assert_eq!(decimal_text(i256::from_i128(-5), 2), "-0.05");
+        assert_eq!(decimal_text(i256::from_i128(0), 3), "0.000");
+        assert_eq!(decimal_text(i256::from_i128(-170141183460469231731687303715884105728), 0), "-170141183460469231731687303715884105728");
+        assert_eq!(decimal_text(i256::from_i128(i128::MAX).wrapping_add(i256::from_i128(1)), 0), "170141183460469231731687303715884105728");
+    }
+}

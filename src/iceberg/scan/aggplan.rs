@@ -1,0 +1,304 @@
+//! Which aggregate queries an Iceberg scan computes itself (`spec_for`), and
+//! turning its result cells into datums. Only (function, type) pairs whose
+//! result is exactly Postgres' are accepted; the rest stays local.
+
+use std::sync::Arc;
+
+use arrow_array::{
+    ArrayRef, BooleanArray, Date32Array, Float32Array, Float64Array, Int64Array, StringArray,
+    Time64MicrosecondArray, TimestampMicrosecondArray,
+};
+use iceberg::spec::{PrimitiveType, Type};
+use pgrx::{pg_sys, IntoDatum};
+
+use super::agg::{decimal_text, AggItem, AggOp, AggSpec, Cell, OutItem, Scalar};
+use super::convert::{datum_at, Target};
+use super::plan::RelInfo;
+use crate::errors::{LakeError, LakeResult};
+use crate::fdw::upper::{AggFunc, Output, UpperQuery};
+use crate::pg::types::Builtin;
+
+/// How a column's values are compared, as far as pushdown is concerned.
+struct ColumnKind {
+    pg: Builtin,
+    iceberg: PrimitiveType,
+    /// Text compares bytewise (C collation): min/max may be pushed.
+    c_collation: bool,
+    /// Equality is bytewise (a deterministic collation): grouping and
+    /// DISTINCT may be pushed.
+    deterministic: bool,
+}
+
+fn column_kind(rel: &RelInfo, i: usize) -> Option<ColumnKind> {
+    let c = rel.columns.get(i)?;
+    let pg = Builtin::from_u32(c.type_oid)?;
+    let field = rel.schema.as_ref()?.field_by_id(c.field_id)?;
+    // Promoted fields: older files hold the narrower type; the reader widens
+    // them, but keep such columns local (their statistics differ too).
+    if rel.promoted.contains(&c.field_id) {
+        return None;
+    }
+    let Type::Primitive(iceberg) = field.field_type.as_ref() else {
+        return None;
+    };
+    let (mut c_collation, mut deterministic) = (false, true);
+    if pg.is_text() {
+        // SAFETY: catalog lookups on the backend thread.
+        unsafe {
+            let (mut typid, mut typmod, mut collid) = (pg_sys::Oid::INVALID, 0, pg_sys::Oid::INVALID);
+            pg_sys::get_atttypetypmodcoll(pg_sys::Oid::from(rel.relid), c.attnum, &mut typid, &mut typmod, &mut collid);
+            if collid == pg_sys::Oid::INVALID {
+                return None;
+            }
+            c_collation = collation_is_c(collid);
+            deterministic = pg_sys::get_collation_isdeterministic(collid);
+        }
+    }
+    Some(ColumnKind { pg, iceberg: iceberg.clone(), c_collation, deterministic })
+}
+
+/// Text whose collation orders bytewise (C); other types are not text and
+/// order as Iceberg does.
+pub fn byte_ordered(relid: u32, c: &super::plan::PlanColumn) -> bool {
+    if !Builtin::from_u32(c.type_oid).is_some_and(|b| b.is_text()) {
+        return true;
+    }
+    // SAFETY: catalog lookups on the backend thread.
+    unsafe {
+        let (mut typid, mut typmod, mut collid) = (pg_sys::Oid::INVALID, 0, pg_sys::Oid::INVALID);
+        pg_sys::get_atttypetypmodcoll(pg_sys::Oid::from(relid), c.attnum, &mut typid, &mut typmod, &mut collid);
+        collid != pg_sys::Oid::INVALID && collation_is_c(collid)
+    }
+}
+
+/// Whether `collid` orders text bytewise: "C", "POSIX", or the database
+/// default when the database's LC_COLLATE is one of them.
+///
+/// # Safety
+/// Backend thread.
+unsafe fn collation_is_c(collid: pg_sys::Oid) -> bool {
+    const C_COLLATION_OID: u32 = 950;
+    const POSIX_COLLATION_OID: u32 = 951;
+    const DEFAULT_COLLATION_OID: u32 = 100;
+    match collid.to_u32() {
+        C_COLLATION_OID | POSIX_COLLATION_OID => true,
+        DEFAULT_COLLATION_OID => {
+            // SAFETY: lc_collate is a fixed, always-present setting.
+            let value = unsafe { pg_sys::GetConfigOption(c"lc_collate".as_ptr(), true, false) };
+            !value.is_null() && {
+                // SAFETY: a NUL-terminated string owned by the GUC machinery.
+                let v = unsafe { std::ffi::CStr::from_ptr(value) }.to_bytes();
+                v == b"C" || v == b"POSIX"
+            }
+        }
+        _ => false,
+    }
+}
+
+/// The type, typmod and decimal scale of output `k` of an aggregate scan.
+pub fn output_type(spec: &AggSpec, k: usize, columns: &[super::plan::PlanColumn]) -> (u32, i32, Option<i8>) {
+    let column = |input: usize| &columns[spec.inputs[input]];
+    let scale = |input: usize| spec.scales.get(input).copied().flatten();
+    match spec.outputs[k] {
+        OutItem::Key(key) => {
+            let c = column(spec.keys[key]);
+            (c.type_oid, c.typmod, scale(spec.keys[key]))
+        }
+        OutItem::Agg(a) => {
+            let item = spec.aggs[a];
+            match item.op {
+                AggOp::Min | AggOp::Max => {
+                    let input = item.input.unwrap_or(0);
+                    let c = column(input);
+                    (c.type_oid, c.typmod, scale(input))
+                }
+                AggOp::BoolAnd | AggOp::BoolOr => (BOOL, -1, None),
+                AggOp::SumExact { .. } | AggOp::AvgExact { .. } => (NUMERIC, -1, None),
+                _ => (INT8, -1, None),
+            }
+        }
+    }
+}
+
+/// Values compare (for min/max) exactly as Postgres orders the column.
+fn orders_like_postgres(k: &ColumnKind) -> bool {
+    use PrimitiveType as P;
+    match (k.pg, &k.iceberg) {
+        (Builtin::Int2 | Builtin::Int4 | Builtin::Int8, P::Int | P::Long) => true,
+        (Builtin::Float4 | Builtin::Float8, P::Float | P::Double) => true,
+        (Builtin::Date, P::Date) | (Builtin::Time, P::Time) => true,
+        (Builtin::Timestamp, P::Timestamp) | (Builtin::TimestampTz, P::Timestamptz) => true,
+        (Builtin::Numeric, P::Decimal { .. }) => true,
+        (Builtin::Text | Builtin::Varchar, P::String) => k.c_collation,
+        _ => false,
+    }
+}
+
+/// Values are equal (for GROUP BY and DISTINCT) exactly when Postgres' equality says so.
+fn groups_like_postgres(k: &ColumnKind) -> bool {
+    use PrimitiveType as P;
+    match (k.pg, &k.iceberg) {
+        (Builtin::Bool, P::Boolean) => true,
+        (Builtin::Uuid, P::Uuid) => true,
+        (Builtin::Text | Builtin::Varchar, P::String) => k.deterministic,
+        _ => orders_like_postgres(&ColumnKind { c_collation: true, ..clone_kind(k) }),
+    }
+}
+
+fn clone_kind(k: &ColumnKind) -> ColumnKind {
+    ColumnKind { pg: k.pg, iceberg: k.iceberg.clone(), c_collation: k.c_collation, deterministic: k.deterministic }
+}
+
+const INT8: u32 = 20;
+const NUMERIC: u32 = 1700;
+const BOOL: u32 = 16;
+
+/// The aggregate scan computing `query` over `rel`, when every output is
+/// exactly Postgres' (None: Postgres aggregates).
+pub fn spec_for(rel: &RelInfo, query: &UpperQuery) -> Option<AggSpec> {
+    if !query.grouped || !query.order_by.is_empty() || query.limit.is_some() {
+        return None;
+    }
+    let mut spec = AggSpec { inputs: Vec::new(), scales: Vec::new(), keys: Vec::new(), aggs: Vec::new(), outputs: Vec::new() };
+    let input = |spec: &mut AggSpec, col: usize| -> usize {
+        match spec.inputs.iter().position(|c| *c == col) {
+            Some(i) => i,
+            None => {
+                spec.inputs.push(col);
+                spec.scales.push(column_kind(rel, col).and_then(|k| match k.iceberg {
+                    PrimitiveType::Decimal { scale, .. } => i8::try_from(scale).ok(),
+                    _ => None,
+                }));
+                spec.inputs.len() - 1
+            }
+        }
+    };
+    for (k, out) in query.outputs.iter().enumerate() {
+        let (out_type, _) = *query.output_types.get(k)?;
+        match out {
+            Output::Column(i) => {
+                if !groups_like_postgres(&column_kind(rel, *i)?) {
+                    return None;
+                }
+                let at = input(&mut spec, *i);
+                spec.keys.push(at);
+                spec.outputs.push(OutItem::Key(spec.keys.len() - 1));
+            }
+            Output::Aggregate(a) => {
+                let kind = match a.column {
+                    Some(i) => Some(column_kind(rel, i)?),
+                    None => None,
+                };
+                let integer = kind.as_ref().is_some_and(|k| {
+                    matches!(k.pg, Builtin::Int2 | Builtin::Int4 | Builtin::Int8)
+                        && matches!(k.iceberg, PrimitiveType::Int | PrimitiveType::Long)
+                });
+                let decimal_scale = kind.as_ref().and_then(|k| match (k.pg, &k.iceberg) {
+                    (Builtin::Numeric, PrimitiveType::Decimal { scale, .. }) => i8::try_from(*scale).ok(),
+                    _ => None,
+                });
+                let column_type = a.column.map(|i| rel.columns[i].type_oid);
+                let (op, expected) = match (a.func, a.distinct, kind.as_ref()) {
+                    (AggFunc::CountStar, false, None) => (AggOp::CountStar, INT8),
+                    (AggFunc::Count, false, Some(_)) => (AggOp::Count, INT8),
+                    (AggFunc::Count, true, Some(k)) if groups_like_postgres(k) => (AggOp::CountDistinct, INT8),
+                    (AggFunc::Sum, false, Some(k)) if integer && k.pg != Builtin::Int8 => (AggOp::SumInt, INT8),
+                    (AggFunc::Sum, false, Some(_)) if integer => (AggOp::SumExact { scale: 0 }, NUMERIC),
+                    (AggFunc::Sum, false, Some(_)) if decimal_scale.is_some() => {
+                        (AggOp::SumExact { scale: decimal_scale? }, NUMERIC)
+                    }
+                    (AggFunc::Avg, false, Some(_)) if integer => (AggOp::AvgExact { scale: 0 }, NUMERIC),
+                    (AggFunc::Avg, false, Some(_)) if decimal_scale.is_some() => {
+                        (AggOp::AvgExact { scale: decimal_scale? }, NUMERIC)
+                    }
+                    (AggFunc::Min, false, Some(k)) if orders_like_postgres(k) => (AggOp::Min, column_type?),
+                    (AggFunc::Max, false, Some(k)) if orders_like_postgres(k) => (AggOp::Max, column_type?),
+                    (AggFunc::BoolAnd, false, Some(k)) if k.pg == Builtin::Bool => (AggOp::BoolAnd, BOOL),
+                    (AggFunc::BoolOr, false, Some(k)) if k.pg == Builtin::Bool => (AggOp::BoolOr, BOOL),
+                    _ => return None,
+                };
+                if out_type != expected {
+                    return None;
+                }
+                let item = AggItem { op, input: a.column.map(|c| input(&mut spec, c)) };
+                spec.aggs.push(item);
+                spec.outputs.push(OutItem::Agg(spec.aggs.len() - 1));
+            }
+        }
+    }
+    // Read the columns in table order, as plain scans do: iceberg-rust 0.10
+    // can return a file's columns in file order under the requested names
+    // when the projection is a reordering of the file's columns.
+    let mut order: Vec<usize> = (0..spec.inputs.len()).collect();
+    order.sort_by_key(|i| spec.inputs[*i]);
+    let mut new_index = vec![0; order.len()];
+    for (new, old) in order.iter().enumerate() {
+        new_index[*old] = new;
+    }
+    spec.inputs = order.iter().map(|i| spec.inputs[*i]).collect();
+    spec.scales = order.iter().map(|i| spec.scales[*i]).collect();
+    spec.keys = spec.keys.iter().map(|k| new_index[*k]).collect();
+    for a in &mut spec.aggs {
+        a.input = a.input.map(|i| new_index[i]);
+    }
+    Some(spec)
+}
+
+/// EXPLAIN's description of the pushed aggregates and groups.
+pub fn describe(spec: &AggSpec, names: &[String]) -> (String, String) {
+    let name = |input: usize| names.get(spec.inputs[input]).cloned().unwrap_or_default();
+    let aggs: Vec<String> = spec
+        .aggs
+        .iter()
+        .map(|a| match (a.op, a.input) {
+            (AggOp::CountStar, _) => "count(*)".to_string(),
+            (AggOp::CountDistinct, Some(i)) => format!("count(DISTINCT {})", name(i)),
+            (op, Some(i)) => format!("{}({})", op.name(), name(i)),
+            (op, None) => format!("{}()", op.name()),
+        })
+        .collect();
+    let keys: Vec<String> = spec.keys.iter().map(|k| name(*k)).collect();
+    (aggs.join(", "), keys.join(", "))
+}
+
+/// The datum of one result cell for an output of type `type_oid`/`typmod`
+/// (`scale`: a numeric column's decimal scale). Called in the per-tuple
+/// memory context.
+pub fn cell_datum(cell: &Cell, type_oid: u32, typmod: i32, scale: Option<i8>) -> LakeResult<Option<pg_sys::Datum>> {
+    let numeric = |text: String| -> LakeResult<pgrx::AnyNumeric> {
+        pgrx::AnyNumeric::try_from(text.as_str()).map_err(|e| LakeError::internal(format!("aggregate result {text}: {e}")))
+    };
+    Ok(match cell {
+        Cell::Null => None,
+        Cell::Int(v) => v.into_datum(),
+        Cell::Bool(b) => b.into_datum(),
+        Cell::Exact { sum, scale } => numeric(decimal_text(*sum, *scale))?.into_datum(),
+        // Postgres' int8_avg, numeric_poly_avg and numeric_avg all end in
+        // numeric_div(sum, count): the same call gives the same scale.
+        Cell::Avg { sum, scale, count } => (numeric(decimal_text(*sum, *scale))? / pgrx::AnyNumeric::from(*count)).into_datum(),
+        Cell::Value(v) => {
+            let builtin = Builtin::from_u32(type_oid);
+            let array: ArrayRef = match (v, builtin) {
+                (Scalar::Int(v), Some(Builtin::Date)) => Arc::new(Date32Array::from(vec![*v as i32])),
+                (Scalar::Int(v), Some(Builtin::Time)) => Arc::new(Time64MicrosecondArray::from(vec![*v])),
+                (Scalar::Int(v), Some(Builtin::Timestamp | Builtin::TimestampTz)) => {
+                    Arc::new(TimestampMicrosecondArray::from(vec![*v]))
+                }
+                (Scalar::Int(v), _) => Arc::new(Int64Array::from(vec![*v])),
+                (Scalar::Float(v), Some(Builtin::Float4)) => Arc::new(Float32Array::from(vec![*v as f32])),
+                (Scalar::Float(v), _) => Arc::new(Float64Array::from(vec![*v])),
+                (Scalar::Bool(v), _) => Arc::new(BooleanArray::from(vec![*v])),
+                (Scalar::Bytes(b), Some(Builtin::Uuid)) => Arc::new(
+                    arrow_array::FixedSizeBinaryArray::try_from_iter(std::iter::once(b.as_slice()))
+                        .map_err(|e| LakeError::internal(e.to_string()))?,
+                ),
+                (Scalar::Bytes(b), _) => Arc::new(StringArray::from(vec![String::from_utf8_lossy(b).into_owned()])),
+                (Scalar::Decimal(d), _) => {
+                    return Ok(numeric(decimal_text(arrow_buffer::i256::from_i128(*d), scale.unwrap_or(0)))?.into_datum());
+                }
+            };
+            let mut target = Target::for_type(pg_sys::Oid::from(type_oid), typmod);
+            datum_at(&array, 0, &mut target)?
+        }
+    })
+}
