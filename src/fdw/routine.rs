@@ -402,17 +402,27 @@ unsafe extern "C-unwind" fn get_foreign_upper_paths<W: Wrapper>(
         pg_sys::UpperRelationKind::UPPERREL_FINAL => UpperStage::Final,
         _ => return,
     };
-    // Only directly over one of this wrapper's base relations, alone in the query.
-    if input_rel.is_null()
-        || (*input_rel).reloptkind != pg_sys::RelOptKind::RELOPT_BASEREL
-        || (*input_rel).fdw_private.is_null()
-        || pg_sys::bms_num_members((*root).all_baserels) != 1
-    {
+    if input_rel.is_null() || pg_sys::bms_num_members((*root).all_baserels) != 1 {
         return;
     }
-    let state = rel_state::<W>(input_rel);
-    let classified = clauses::classify_restrictions(input_rel, state.columns.clone());
-    let raw = super::upper_query::raw_query(root, (*input_rel).relid, &state.columns, classified.all_translated);
+    // Directly over one of this wrapper's base relations, alone in the
+    // query; or ORDER BY over the grouping this wrapper computes (the new
+    // path computes both).
+    let base_rel = match (*input_rel).reloptkind {
+        pg_sys::RelOptKind::RELOPT_BASEREL if !(*input_rel).fdw_private.is_null() => input_rel,
+        pg_sys::RelOptKind::RELOPT_UPPER_REL
+            if stage == UpperStage::Ordered && (*input_rel).fdw_private == grouping_mark() =>
+        {
+            pg_sys::find_base_rel(root, pg_sys::bms_singleton_member((*root).all_baserels))
+        }
+        _ => return,
+    };
+    if (*base_rel).fdw_private.is_null() {
+        return;
+    }
+    let state = rel_state::<W>(base_rel);
+    let classified = clauses::classify_restrictions(base_rel, state.columns.clone());
+    let raw = super::upper_query::raw_query(root, (*base_rel).relid, &state.columns, classified.all_translated);
     let Ok(query) = upper::classify(stage, &raw) else { return };
     let values = if classified.classifier.constant_operands {
         constant_values(&classified.classifier.operands, &classified.classifier.slot_types)
@@ -426,8 +436,13 @@ unsafe extern "C-unwind" fn get_foreign_upper_paths<W: Wrapper>(
         rows: (*input_rel).rows,
     };
     let Some(estimate) = W::upper_path(&state.rel, &query, &input) else { return };
+    if stage == UpperStage::Grouping {
+        // Lets the ORDERED stage know it may take the grouping along.
+        (*output_rel).fdw_private = grouping_mark();
+    }
     let private = to_private(&UpperEnvelope { query }).or_report();
-    let pathkeys = if stage == UpperStage::Grouping { std::ptr::null_mut() } else { (*root).query_pathkeys };
+    // The ORDER BY's own keys: query_pathkeys are the GROUP BY's in a grouped query.
+    let pathkeys = if stage == UpperStage::Grouping { std::ptr::null_mut() } else { (*root).sort_pathkeys };
     // The output rel's own reltarget is empty for ORDERED and FINAL: the
     // stage's target is in upper_targets.
     let target = (*root).upper_targets[stage_kind as usize];
@@ -442,6 +457,14 @@ unsafe extern "C-unwind" fn get_foreign_upper_paths<W: Wrapper>(
         private,
     );
     pg_sys::add_path(output_rel, path as *mut pg_sys::Path);
+}
+
+/// Marks a grouped relation for which this wrapper offered a grouping path
+/// (an address nothing else uses; Postgres never reads an upper rel's
+/// fdw_private).
+fn grouping_mark() -> *mut c_void {
+    static MARK: u8 = 0;
+    &MARK as *const u8 as *mut c_void
 }
 
 /// The values of operands that are all constants; None if one cannot be
