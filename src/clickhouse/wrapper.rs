@@ -281,6 +281,42 @@ impl Wrapper for ClickHouse {
         false
     }
 
+    const ANALYZE: bool = true;
+
+    /// ClickHouse's own row count, and a uniform random sample of its rows
+    /// chosen by ClickHouse (`ORDER BY rand() LIMIT n`): only the sample travels.
+    fn analyze_sample(relid: pg_sys::Oid, mapping_user: pg_sys::Oid, targrows: usize) -> LakeResult<Option<(f64, ChPlan)>> {
+        let rel = remote::resolve(relid, mapping_user)?;
+        let (server_name, endpoint) = remote::endpoint(rel.server, mapping_user)?;
+        let qualified = format!("{}.{}", rel.database, rel.table);
+        let count_sql = format!("SELECT count() FROM {} FORMAT TabSeparated", sql::table_name(&rel.database, &rel.table));
+        let text = remote::query_text(&server_name, &endpoint, &format!("counting the rows of {qualified}"), &count_sql)?;
+        let total: f64 = text.trim().parse().map_err(|_| {
+            LakeError::new(
+                PgSqlErrorCode::ERRCODE_FDW_ERROR,
+                format!("unexpected answer from ClickHouse server \"{server_name}\" counting the rows of {qualified}"),
+            )
+        })?;
+        Ok(Some((
+            total,
+            ChPlan {
+                relid: relid.to_u32(),
+                server: rel.server.to_u32(),
+                mapping_user: mapping_user.to_u32(),
+                database: rel.database.clone(),
+                table: rel.table.clone(),
+                outputs: rel.columns.iter().map(OutputCol::column).collect(),
+                columns: rel.columns.clone(),
+                filter: None,
+                group_by: Vec::new(),
+                having: Vec::new(),
+                order_by: vec!["rand()".into()],
+                limit: Some(targrows as u64),
+                upper: false,
+            },
+        )))
+    }
+
     fn begin_scan(plan: ChPlan, operands: Operands) -> LakeResult<ChScan> {
         ChScan::new(plan, operands)
     }

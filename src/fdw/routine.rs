@@ -167,6 +167,15 @@ pub trait Wrapper: Sized + 'static {
     fn plan_upper(_rel: &Self::Rel, _query: &UpperQuery, _scan: PlannedUpper) -> LakeResult<Self::Plan> {
         Err(LakeError::internal("this wrapper accepts no upper paths"))
     }
+
+    // ---- ANALYZE: declined (Postgres says it cannot analyze the table)
+    // unless a wrapper gives the relation's row count and the plan of a
+    // scan of at most `targrows` randomly chosen rows (all columns, no
+    // operands), read with `mapping_user`'s credentials.
+    fn analyze_sample(_relid: pg_sys::Oid, _mapping_user: pg_sys::Oid, _targrows: usize) -> LakeResult<Option<(f64, Self::Plan)>> {
+        Ok(None)
+    }
+    const ANALYZE: bool = false;
 }
 
 /// `baserel->fdw_private`: the wrapper's planning state and the columns.
@@ -229,6 +238,9 @@ pub fn handler<W: Wrapper>() -> pg_sys::Datum {
     r.InitializeDSMForeignScan = Some(initialize_dsm_foreign_scan::<W>);
     r.ReInitializeDSMForeignScan = Some(reinitialize_dsm_foreign_scan::<W>);
     r.InitializeWorkerForeignScan = Some(initialize_worker_foreign_scan::<W>);
+    if W::ANALYZE {
+        r.AnalyzeForeignTable = Some(analyze_foreign_table::<W>);
+    }
     pg_sys::Datum::from(r.into_pg())
 }
 
@@ -484,6 +496,74 @@ unsafe fn constant_values(operands: &[*mut pg_sys::Node], types: &[SlotType]) ->
         });
     }
     Some(out)
+}
+
+// ------------------------------------------------------------------ ANALYZE
+
+#[pg_guard]
+unsafe extern "C-unwind" fn analyze_foreign_table<W: Wrapper>(
+    _relation: pg_sys::Relation,
+    func: *mut pg_sys::AcquireSampleRowsFunc,
+    totalpages: *mut pg_sys::BlockNumber,
+) -> bool {
+    *func = Some(acquire_sample_rows::<W>);
+    // Only reported in ANALYZE VERBOSE's message; the sample is the source's.
+    *totalpages = 1;
+    true
+}
+
+/// Reads the wrapper's sample into heap tuples of the relation's row type,
+/// in the caller's memory context (ANALYZE's), as Postgres wants them.
+#[pg_guard]
+unsafe extern "C-unwind" fn acquire_sample_rows<W: Wrapper>(
+    relation: pg_sys::Relation,
+    elevel: std::ffi::c_int,
+    rows: *mut pg_sys::HeapTuple,
+    targrows: std::ffi::c_int,
+    totalrows: *mut f64,
+    totaldeadrows: *mut f64,
+) -> std::ffi::c_int {
+    *totaldeadrows = 0.0;
+    *totalrows = 0.0;
+    let relid = (*relation).rd_id;
+    // As postgres_fdw: the table owner's user mapping.
+    let owner = (*(*relation).rd_rel).relowner;
+    let Some((total, plan)) = W::analyze_sample(relid, owner, targrows.max(0) as usize).or_report() else {
+        return 0;
+    };
+    let mut scan = W::begin_scan(plan, Operands::none()).or_report();
+    let econtext = pg_sys::CreateStandaloneExprContext();
+    let cx = ExecContext::new(econtext);
+    let tupdesc = (*relation).rd_att;
+    let slot = pg_sys::MakeSingleTupleTableSlot(tupdesc, &pg_sys::TTSOpsVirtual);
+    let mut scan_slot = ScanSlot::new(slot);
+    let mut n = 0usize;
+    while n < targrows.max(0) as usize && W::next_row(&mut scan, &cx, &mut scan_slot).or_report() {
+        *rows.add(n) = pg_sys::heap_form_tuple(tupdesc, (*slot).tts_values, (*slot).tts_isnull);
+        n += 1;
+        pg_sys::MemoryContextReset((*econtext).ecxt_per_tuple_memory);
+    }
+    W::end_scan(&mut scan);
+    pg_sys::ExecDropSingleTupleTableSlot(slot);
+    pg_sys::FreeExprContext(econtext, true);
+    // A count taken before the sample; never below what was read.
+    *totalrows = total.max(n as f64);
+    let name = std::ffi::CStr::from_ptr(pg_sys::get_rel_name(relid)).to_string_lossy().into_owned();
+    pgrx::ereport!(
+        elevel_level(elevel),
+        PgSqlErrorCode::ERRCODE_SUCCESSFUL_COMPLETION,
+        format!("\"{name}\": {n} rows sampled from the source, which holds {} rows", *totalrows)
+    );
+    n as std::ffi::c_int
+}
+
+/// ANALYZE's elevel (INFO under VERBOSE, else DEBUG2) as a pgrx level.
+fn elevel_level(elevel: std::ffi::c_int) -> pgrx::PgLogLevel {
+    if elevel as u32 >= pg_sys::INFO {
+        pgrx::PgLogLevel::INFO
+    } else {
+        pgrx::PgLogLevel::DEBUG2
+    }
 }
 
 // ------------------------------------------------------------------ scanning
