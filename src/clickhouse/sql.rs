@@ -249,7 +249,7 @@ fn domain(ch: ChType, pg: PgKind) -> RemoteColumn {
 
 /// An aggregate as a value HAVING can compare, with the domain of its
 /// results (NULL for no rows, as in Postgres, except count).
-fn aggregate_value(func: AggFunc, distinct: bool, col: Option<&RemoteColumn>) -> Option<(String, RemoteColumn)> {
+fn aggregate_value(func: AggFunc, distinct: bool, col: Option<&RemoteColumn>, keyed: bool) -> Option<(String, RemoteColumn)> {
     let count = || domain(ChType::Int { bits: 64, signed: false }, PgKind::Integer);
     let nullable = |t: ChType| ChType::Nullable(Box::new(t));
     match (func, distinct, col) {
@@ -257,7 +257,7 @@ fn aggregate_value(func: AggFunc, distinct: bool, col: Option<&RemoteColumn>) ->
         (AggFunc::Count, false, Some(c)) => Some((format!("count({})", ident(&c.name)), count())),
         (AggFunc::Count, true, Some(c)) if groups_like_postgres(c) => Some((format!("uniqExact({})", ident(&c.name)), count())),
         (AggFunc::Sum, false, Some(c)) => {
-            let (expr, _) = aggregate(func, false, Some(c))?;
+            let (expr, _) = aggregate_keyed(func, false, Some(c), keyed)?;
             let scale = match c.ch.base() {
                 ChType::Decimal { scale, .. } => *scale,
                 _ => 0,
@@ -269,22 +269,28 @@ fn aggregate_value(func: AggFunc, distinct: bool, col: Option<&RemoteColumn>) ->
             let name = ident(&c.name);
             let mut d = c.clone();
             d.ch = nullable(c.ch.base().clone());
-            Some((format!("if(count({name}) = 0, NULL, {f}({name}))"), d))
+            let expr = if keyed && !c.ch.is_nullable() {
+                format!("{f}({name})")
+            } else {
+                format!("if(count({name}) = 0, NULL, {f}({name}))")
+            };
+            Some((expr, d))
         }
         _ => None,
     }
 }
 
 /// One HAVING clause in ClickHouse, exactly as Postgres evaluates it;
-/// None when it cannot be (then the whole grouping stays local).
-pub fn having(h: &Having, columns: &[RemoteColumn]) -> Option<String> {
+/// None when it cannot be (then the whole grouping stays local). `keyed`:
+/// the query has GROUP BY keys (see [`aggregate_keyed`]).
+pub fn having(h: &Having, columns: &[RemoteColumn], keyed: bool) -> Option<String> {
     let (expr, dom) = match h.operand {
         HavingOperand::Aggregate(a) => {
             let col = match a.column {
                 Some(i) => Some(columns.get(i)?),
                 None => None,
             };
-            aggregate_value(a.func, a.distinct, col)?
+            aggregate_value(a.func, a.distinct, col, keyed)?
         }
         HavingOperand::Column(i) => {
             let c = columns.get(i)?;
@@ -544,11 +550,19 @@ pub fn groups_like_postgres(c: &RemoteColumn) -> bool {
 /// ClickHouse computes exactly what Postgres would. ClickHouse's sum, min
 /// and max of no rows are 0, Postgres' NULL: hence the `count(x) = 0` test.
 pub fn aggregate(func: AggFunc, distinct: bool, col: Option<&RemoteColumn>) -> Option<(String, ReadAs)> {
+    aggregate_keyed(func, distinct, col, false)
+}
+
+/// As [`aggregate`]; `keyed`: the query has GROUP BY keys, so every group
+/// has a row, and a column that is not Nullable has a value in each: the
+/// `count(x) = 0` test (an extra aggregate ClickHouse must compute) is left out.
+pub fn aggregate_keyed(func: AggFunc, distinct: bool, col: Option<&RemoteColumn>, keyed: bool) -> Option<(String, ReadAs)> {
     let (c, name) = match col {
         Some(c) => (Some(c), ident(&c.name)),
         None => (None, String::new()),
     };
-    let empty_is_null = |e: String| format!("if(count({name}) = 0, NULL, {e})");
+    let never_empty = keyed && c.is_some_and(|c| !c.ch.is_nullable());
+    let empty_is_null = |e: String| if never_empty { e } else { format!("if(count({name}) = 0, NULL, {e})") };
     match (func, distinct, c) {
         (AggFunc::CountStar, false, None) => Some(("count()".into(), ReadAs::Text)),
         (AggFunc::Count, false, Some(_)) => Some((format!("count({name})"), ReadAs::Text)),
@@ -793,6 +807,16 @@ mod tests {
             Some(("if(count(`ts`) = 0, NULL, toUnixTimestamp(max(`ts`)))".into(), ReadAs::UnixSeconds))
         );
         assert_eq!(aggregate(AggFunc::Min, false, Some(&c[2])).map(|a| a.1), Some(ReadAs::Date));
+        // With GROUP BY keys, no guard for a column that is not Nullable; a Nullable one keeps it.
+        assert_eq!(aggregate_keyed(AggFunc::Sum, false, Some(&c[4]), true).map(|a| a.0), Some("sum(`amount`)".into()));
+        assert_eq!(
+            aggregate_keyed(AggFunc::Max, false, Some(&c[3]), true).map(|a| a.0),
+            Some("toUnixTimestamp(max(`ts`))".into())
+        );
+        assert_eq!(
+            aggregate_keyed(AggFunc::Min, false, Some(&c[7]), true).map(|a| a.0),
+            Some("if(count(`n`) = 0, NULL, min(`n`))".into())
+        );
         // Text min/max depends on the collation; sums of text make no sense.
         assert_eq!(aggregate(AggFunc::Min, false, Some(&c[1])), None);
         assert_eq!(aggregate(AggFunc::Sum, false, Some(&c[1])), None);
@@ -818,7 +842,7 @@ mod tests {
         use crate::fdw::upper::Aggregate;
         let c = cols();
         let agg = |func, column| HavingOperand::Aggregate(Aggregate { func, column, distinct: false });
-        let h = |operand, op, value| having(&Having { operand, op, value }, &c);
+        let h = |operand, op, value| having(&Having { operand, op, value }, &c, false);
         assert_eq!(h(agg(AggFunc::CountStar, None), CmpOp::Gt, Value::Int(10)), Some("count() > 10".into()));
         // count is never negative: `count(*) > -1` holds for every group.
         assert_eq!(h(agg(AggFunc::CountStar, None), CmpOp::Gt, Value::Int(-1)), Some("1".into()));
@@ -841,6 +865,13 @@ mod tests {
         assert_eq!(h(agg(AggFunc::Avg, Some(0)), CmpOp::Gt, Value::Int(1)), None);
         assert_eq!(h(agg(AggFunc::Min, Some(1)), CmpOp::Gt, Value::Text("a".into())), None);
         assert_eq!(h(HavingOperand::Column(8), CmpOp::Eq, Value::Text("a".into())), None);
+        // Under GROUP BY a column that is not Nullable has a value in every group.
+        let keyed = |operand, op, value| having(&Having { operand, op, value }, &c, true);
+        assert_eq!(keyed(agg(AggFunc::Max, Some(3)), CmpOp::Gt, Value::TimestampTz(0)), Some("max(`ts`) > toDateTime(0)".into()));
+        assert_eq!(
+            keyed(agg(AggFunc::Sum, Some(7)), CmpOp::Gt, Value::Int(0)),
+            Some("if(count(`n`) = 0, NULL, sum(toDecimal128(`n`, 0))) > 0".into())
+        );
         let s = Select {
             database: "db",
             table: "e",

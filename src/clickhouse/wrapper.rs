@@ -112,7 +112,7 @@ fn upper_parts(rel: &Resolved, query: &UpperQuery) -> Option<UpperParts> {
                         }
                     }
                 }
-                let (expr, read) = sql::aggregate(a.func, a.distinct, col)?;
+                let (expr, read) = sql::aggregate_keyed(a.func, a.distinct, col, !query.group_by.is_empty())?;
                 OutputCol {
                     label: format!("aggregate {expr}"),
                     expr,
@@ -136,7 +136,7 @@ fn upper_parts(rel: &Resolved, query: &UpperQuery) -> Option<UpperParts> {
     let remote: Vec<RemoteColumn> = rel.columns.iter().map(|c| c.remote.clone()).collect();
     let mut having = Vec::with_capacity(query.having.len());
     for h in &query.having {
-        having.push(sql::having(h, &remote)?);
+        having.push(sql::having(h, &remote, !query.group_by.is_empty())?);
     }
     let mut order_by = Vec::with_capacity(query.order_by.len());
     for key in &query.order_by {
@@ -245,8 +245,9 @@ impl Wrapper for ClickHouse {
         let input_rows = input.rows.max(1.0);
         let rows = match query.stage {
             UpperStage::Grouping if parts.group_by.is_empty() => 1.0,
-            // No statistics of distinct values yet: a guess between both ends.
-            UpperStage::Grouping => tuples.sqrt().min(input_rows).max(1.0),
+            // Postgres' estimate (real after ANALYZE), the one its own
+            // aggregate would have.
+            UpperStage::Grouping => input.groups.unwrap_or_else(|| tuples.sqrt()).min(input_rows).max(1.0),
             _ => parts.limit.map_or(input_rows, |n| input_rows.min(n as f64)).max(1.0),
         };
         // The scan's cost (see estimate) for only the rows that travel, with

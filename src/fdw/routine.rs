@@ -88,7 +88,9 @@ pub struct UpperInput<'a> {
     pub slot_types: &'a [SlotType],
     /// The planner's estimate of the relation's rows after its WHERE (what a
     /// local aggregate or sort would read).
-    pub rows: f64,
+    pub rows: f64,    /// The planner's estimate of the number of groups (from the columns'
+    /// statistics, once ANALYZE gathered them) at the GROUP BY stage.
+    pub groups: Option<f64>,
 }
 
 /// An accepted upper path, for the wrapper to turn into its plan.
@@ -446,6 +448,11 @@ unsafe extern "C-unwind" fn get_foreign_upper_paths<W: Wrapper>(
         values: values.as_deref(),
         slot_types: &classified.classifier.slot_types,
         rows: (*input_rel).rows,
+        groups: (stage == UpperStage::Grouping && !(*(*root).parse).groupClause.is_null()).then(|| {
+            let parse = (*root).parse;
+            let exprs = pg_sys::get_sortgrouplist_exprs((*parse).groupClause, (*parse).targetList);
+            pg_sys::estimate_num_groups(root, exprs, (*input_rel).rows, std::ptr::null_mut(), std::ptr::null_mut())
+        }),
     };
     let Some(estimate) = W::upper_path(&state.rel, &query, &input) else { return };
     if stage == UpperStage::Grouping {
