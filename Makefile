@@ -7,7 +7,7 @@ export CARGO_TARGET_DIR ?= $(HOME)/.cache/townlake/target
 # PostgreSQL major version: 15 (Debian, the default) or 18 (`make test PG=18`).
 export PG
 
-.PHONY: deps venv build install start stop status psql demo test bench bench-ingest bench-clickhouse-insert pii-eval clean-state
+.PHONY: deps venv build install start stop status psql demo test bench bench-ingest bench-clickhouse-insert bench-clickhouse-groupby pii-eval clean-state
 
 deps:
 	scripts/deps.sh all
@@ -49,6 +49,9 @@ bench-ingest:
 
 bench-clickhouse-insert:
 	bench/clickhouse_insert.sh
+
+bench-clickhouse-groupby:
+	bench/clickhouse_groupby.sh
 
 # PII classifier on its frozen held-out set, side by side with Presidio (SET=dev for the development set).
 pii-eval:

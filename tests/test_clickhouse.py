@@ -472,15 +472,168 @@ def test_order_by_with_limit_is_pushed(chconn):
     assert rows(chconn, q2.format(t="events")) == rows(chconn, q2.format(t="events_heap"))
 
 
+def exact_rows(conn, query):
+    """Rows with numerics as their text (Decimal('1.5') == Decimal('1.50'),
+    but Postgres' avg has one display scale)."""
+    return [tuple(str(v) if isinstance(v, Decimal) else v for v in r) for r in rows(conn, query)]
+
+
+# HAVING shapes: the remote HAVING ClickHouse must get, and the rows must
+# be those of the heap copy (Postgres does not re-check a pushed HAVING).
+HAVING = [
+    ("SELECT account_id, count(*) FROM {t} WHERE id < 1234 GROUP BY account_id HAVING count(*) >= 25",
+     "HAVING count() >= 25"),
+    # The aggregate is not in the SELECT list; a constant between two Decimal(12,2) values.
+    ("SELECT kind, count(*) FROM {t} GROUP BY kind HAVING sum(cost) > 331000.555",
+     "HAVING sum(`cost`) > toDecimal128('331000.55', 2)"),
+    ("SELECT account_id, sum(account_id) FROM {t} GROUP BY account_id HAVING sum(account_id) <= 1000 "
+     "AND max(ts) >= '2024-06-14 12:00:00+00' AND min(day) < '2024-06-02'",
+     "HAVING (sum(toDecimal128(`account_id`, 0)) <= 1000)"),
+    # Without GROUP BY keys an empty input still has its one row: the guard stays.
+    ("SELECT max(ts), sum(cost) FROM {t} WHERE id > 100000 HAVING count(*) = 0",
+     "if(count(`ts`) = 0, NULL, toUnixTimestamp(max(`ts`))), if(count(`cost`) = 0, NULL, sum(`cost`))"),
+    # The NULL group: count(country) is 0 there, as in Postgres.
+    ("SELECT country, count(*) FROM {t} GROUP BY country HAVING count(country) < 300",
+     "HAVING count(`country`) < 300"),
+    ("SELECT account_id, count(*) FROM {t} WHERE id < 60 GROUP BY account_id HAVING count(DISTINCT country) = 2",
+     "HAVING uniqExact(`country`) = 2"),
+    # No GROUP BY: one row (or none) over empty input, NULL sums compare to nothing.
+    ("SELECT count(*), sum(id) FROM {t} WHERE id > 100000 HAVING count(*) = 0", "HAVING count() = 0"),
+    # A sum of integers is never 5.5: only its NULL-ness decides.
+    ("SELECT count(*) FROM {t} WHERE id > 100000 HAVING sum(id) <> 5.5", "HAVING isNotNull("),
+    ("SELECT kind, count(*) FROM {t} GROUP BY kind HAVING sum(id) <> 5.5", "HAVING isNotNull("),
+]
+
+
+@pytest.mark.parametrize("query,having", HAVING)
+def test_having_is_pushed_and_matches_the_heap_copy(chconn, query, having):
+    remote = remote_sql(chconn, query.format(t="events"))
+    assert having in remote, remote
+    plan = "\n".join(r[0] for r in rows(chconn, "EXPLAIN " + query.format(t="events")))
+    assert "Aggregate" not in plan and "Filter" not in plan, plan
+    assert sorted_rows(chconn, query.format(t="events")) == sorted_rows(chconn, query.format(t="events_heap"))
+
+
+def test_having_selects_some_groups_and_only_those_travel(chconn, ch):
+    """The HAVING shapes are not trivially all or nothing, and ClickHouse
+    sent only the groups HAVING kept (its query log)."""
+    marker = f"h{uuid.uuid4().hex[:10]}"
+    query = (f"SELECT account_id, count(*) FROM {{t}} WHERE id < 1234 AND kind <> '{marker}' "
+             f"GROUP BY account_id HAVING count(*) >= 25")
+    got = sorted_rows(chconn, query.format(t="events"))
+    assert got == sorted_rows(chconn, query.format(t="events_heap"))
+    groups = one(chconn, "SELECT count(DISTINCT account_id) FROM events_heap WHERE id < 1234")
+    assert 0 < len(got) < groups
+    deadline = time.monotonic() + 15
+    while True:
+        logged = ch.rows(f"SELECT result_rows FROM system.query_log WHERE type = 2 AND query LIKE '%{marker}%' "
+                         f"AND query LIKE '%HAVING%' AND query NOT LIKE '%query_log%'")
+        if logged or time.monotonic() > deadline:
+            break
+        time.sleep(0.3)
+    assert logged and int(logged[0][0]) == len(got), logged
+    # Every grouped shape (but the one only NULL-ness decides) keeps some groups, not all.
+    for q in [q for q, _ in HAVING if " GROUP BY " in q and "5.5" not in q]:
+        n = len(rows(chconn, q.format(t="events_heap")))
+        total = len(rows(chconn, q.split(" HAVING ")[0].format(t="events_heap")))
+        assert 0 < n < total, q
+
+
+def test_having_that_differs_stays_with_postgres(chconn):
+    for query in (
+        # avg travels as text; text min/max follow the collation; an OR; a NULL test.
+        "SELECT kind, count(*) FROM {t} GROUP BY kind HAVING avg(cost) > 495",
+        "SELECT kind, count(*) FROM {t} GROUP BY kind HAVING min(country) > 'd'",
+        "SELECT kind, count(*) FROM {t} GROUP BY kind HAVING count(*) > 600 OR sum(cost) < 5",
+        "SELECT country, count(*) FROM {t} GROUP BY country HAVING max(id) IS NOT NULL",
+    ):
+        remote = remote_sql(chconn, query.format(t="events"))
+        assert "HAVING" not in remote and "GROUP BY" not in remote, remote
+        assert sorted_rows(chconn, query.format(t="events")) == sorted_rows(chconn, query.format(t="events_heap"))
+
+
+def test_avg_is_summed_remotely_and_divided_like_postgres(chconn, ch):
+    query = "SELECT kind, avg(cost), avg(account_id), avg(id), count(*) FROM {t} WHERE id < 1500 GROUP BY kind"
+    remote = remote_sql(chconn, query.format(t="events"))
+    assert "concat(toString(sum(`cost`)), '/', toString(count(`cost`)))" in remote, remote
+    assert "GROUP BY `kind`" in remote
+    got = sorted(exact_rows(chconn, query.format(t="events")))
+    assert got == sorted(exact_rows(chconn, query.format(t="events_heap")))
+    assert len(got) == 3 and all("." in r[1] and "." in r[2] for r in got)
+    # No rows: NULL, as in Postgres.
+    empty = "SELECT avg(cost), avg(id) FROM {t} WHERE id > 100000"
+    assert "concat(" in remote_sql(chconn, empty.format(t="events"))
+    assert rows(chconn, empty.format(t="events")) == [(None, None)]
+    # NULLs are skipped; a numeric column with the ClickHouse scale; values
+    # loaded from ClickHouse's own output into a heap copy.
+    chconn.execute("CREATE TABLE types_heap (n integer, d numeric(18,3))")
+    with chconn.cursor() as cur:
+        cur.executemany("INSERT INTO types_heap VALUES (%s, %s::numeric)",
+                        [tuple(r) for r in ch.rows(f"SELECT n, toString(d) FROM {CHDB}.types")])
+    q2 = "SELECT avg(n), avg(d), avg(i64), avg(u64) FROM types"
+    assert "concat(" in remote_sql(chconn, q2)
+    want = exact_rows(chconn, "SELECT avg(n), avg(d) FROM types_heap")[0]
+    got = exact_rows(chconn, q2)[0]
+    assert got[:2] == want
+    src = ch.rows(f"SELECT toString(i64), toString(u64) FROM {CHDB}.types")
+    oracle = exact_rows(chconn, "SELECT avg(a::numeric), avg(b::numeric) FROM (VALUES " +
+                        ", ".join(f"('{a}', '{b}')" for a, b in src) + ") v(a, b)")[0]
+    assert got[2:] == oracle
+    chconn.execute("DROP TABLE types_heap")
+    # A numeric column without the ClickHouse scale (no typmod): avg stays local.
+    chconn.execute("CREATE FOREIGN TABLE events_untyped (id bigint, cost numeric) SERVER ch OPTIONS (\"table\" 'events')")
+    assert "concat(" not in remote_sql(chconn, "SELECT avg(cost) FROM events_untyped")
+    assert exact_rows(chconn, "SELECT avg(cost) FROM events_untyped") == exact_rows(chconn, "SELECT avg(cost) FROM events_heap")
+    chconn.execute("DROP FOREIGN TABLE events_untyped")
+
+
+def test_order_by_and_limit_over_pushed_aggregates(chconn):
+    query = ("SELECT account_id, max(id) m, count(*) FROM {t} WHERE id < 1700 GROUP BY account_id "
+             "ORDER BY m DESC NULLS LAST, account_id LIMIT 5 OFFSET 2")
+    remote = remote_sql(chconn, query.format(t="events"))
+    assert remote.endswith("GROUP BY `account_id` ORDER BY max(`id`) DESC NULLS LAST, "
+                           "`account_id` ASC NULLS LAST LIMIT 7"), remote
+    plan = "\n".join(r[0] for r in rows(chconn, "EXPLAIN " + query.format(t="events")))
+    assert "Sort" not in plan and "Aggregate" not in plan, plan
+    assert rows(chconn, query.format(t="events")) == rows(chconn, query.format(t="events_heap"))
+    # With HAVING; DESC puts NULLs first in Postgres, and so remotely.
+    q2 = ("SELECT account_id, min(ts) t0, sum(cost) s FROM {t} WHERE id < 1000 GROUP BY account_id "
+          "HAVING count(*) > 19 ORDER BY s DESC, account_id LIMIT 10")
+    remote = remote_sql(chconn, q2.format(t="events"))
+    assert " HAVING count() > 19 ORDER BY sum(`cost`) DESC NULLS FIRST" in remote, remote
+    assert rows(chconn, q2.format(t="events")) == rows(chconn, q2.format(t="events_heap"))
+
+
+def test_text_order_by_is_pushed_only_under_the_c_collation(chconn, ch):
+    # Default collation: Postgres' order (not pushed; the existing test checks the rows).
+    assert "ORDER BY" not in remote_sql(chconn, "SELECT id, kind FROM events ORDER BY kind, id LIMIT 5")
+    query = "SELECT id, country FROM {t} WHERE id < 30 ORDER BY country COLLATE \"C\" DESC, id LIMIT 12"
+    remote = remote_sql(chconn, query.format(t="events"))
+    assert remote.endswith("ORDER BY `country` DESC NULLS FIRST, `id` ASC NULLS LAST LIMIT 12"), remote
+    got = rows(chconn, query.format(t="events"))
+    assert got == rows(chconn, query.format(t="events_heap"))
+    # NULLs first (DESC), then 'us' before 'it'.
+    assert [r[1] for r in got] == [None] * 5 + ["us"] * 6 + ["it"]
+    # Bytes order, non-ASCII included, against Python's sort of ClickHouse's own values.
+    got = rows(chconn, "SELECT s, id FROM types ORDER BY s COLLATE \"C\", id")
+    assert "ORDER BY `s` ASC NULLS LAST" in remote_sql(chconn, "SELECT s, id FROM types ORDER BY s COLLATE \"C\", id")
+    want = sorted(((r[0], int(r[1])) for r in ch.rows(f"SELECT s, id FROM {CHDB}.types")),
+                  key=lambda r: (r[0].encode(), r[1]))
+    assert got == want
+    # A grouped text key under "C", ordered after the aggregate.
+    q3 = "SELECT kind, count(*) FROM {t} GROUP BY kind ORDER BY kind COLLATE \"C\" DESC"
+    assert "GROUP BY `kind` ORDER BY `kind` DESC NULLS FIRST" in remote_sql(chconn, q3.format(t="events"))
+    assert rows(chconn, q3.format(t="events")) == rows(chconn, q3.format(t="events_heap"))
+
+
 def test_what_orders_or_sums_differently_stays_with_postgres(chconn):
     # Text order follows the collation in Postgres: not pushed.
     query = "SELECT id, kind FROM {t} ORDER BY kind, id LIMIT 5"
     assert "ORDER BY" not in remote_sql(chconn, query.format(t="events"))
     assert rows(chconn, query.format(t="events")) == rows(chconn, query.format(t="events_heap"))
-    # avg is numeric in Postgres, a float in ClickHouse: computed locally.
-    query = "SELECT kind, avg(cost) FROM {t} GROUP BY kind"
-    assert "GROUP BY" not in remote_sql(chconn, query.format(t="events"))
-    assert sorted_rows(chconn, query.format(t="events")) == sorted_rows(chconn, query.format(t="events_heap"))
+    # avg of floats: ClickHouse's float sum is not Postgres' (order, precision).
+    query = "SELECT avg(f64) FROM {t}"
+    assert "concat(" not in remote_sql(chconn, query.format(t="types"))
     # A prefix LIKE with _ is only a weaker test remotely: counting on it would be wrong.
     query = "SELECT count(*) FROM {t} WHERE kind LIKE 'b_y'"
     assert "count()" not in remote_sql(chconn, query.format(t="events"))
@@ -531,3 +684,43 @@ def test_seed_query_across_clickhouse_postgres_and_iceberg(chconn, write_ns):
     assert len(got) == 10
     plan = "\n".join(r[0] for r in rows(chconn, "EXPLAIN (VERBOSE) " + mine))
     assert "GROUP BY `account_id`" in plan and "Iceberg Table" in plan, plan
+
+
+# ---------------------------------------------------------------- ANALYZE (last: it changes estimates)
+
+def test_analyze_gathers_row_count_and_statistics_from_clickhouse(chconn, ch):
+    before = one(chconn, "EXPLAIN (FORMAT JSON) SELECT id FROM events WHERE kind = 'buy'")[0]["Plan"]["Plan Rows"]
+    chconn.execute("ANALYZE events")
+    # reltuples is ClickHouse's own count.
+    assert one(chconn, "SELECT reltuples FROM pg_class WHERE oid = 'events'::regclass") == \
+        float(ch.query(f"SELECT count() FROM {CHDB}.events"))
+    stats = {r[0]: r[1:] for r in rows(chconn, "SELECT attname, null_frac, n_distinct, most_common_vals::text "
+                                               "FROM pg_stats WHERE tablename = 'events' AND schemaname = 'public'")}
+    assert set(stats) == {"id", "account_id", "ts", "kind", "cost", "country", "day"}
+    # 2000 rows: the whole table is the sample, so the figures are exact,
+    # checked against ClickHouse's own answers.
+    nulls, distinct_accounts = (float(v) for v in ch.rows(
+        f"SELECT countIf(isNull(country)) / count(), uniqExact(account_id) FROM {CHDB}.events")[0])
+    assert stats["country"][0] == pytest.approx(nulls, abs=1e-6)
+    assert stats["account_id"][1] == distinct_accounts or stats["account_id"][1] == -distinct_accounts / 2000
+    kinds = sorted(r[0] for r in ch.rows(f"SELECT DISTINCT kind FROM {CHDB}.events"))
+    assert sorted(stats["kind"][2].strip("{}").split(",")) == kinds
+    # The planner now estimates from those statistics (a third of the rows
+    # are 'buy'), where it guessed before.
+    after = one(chconn, "EXPLAIN (FORMAT JSON) SELECT id FROM events WHERE kind = 'buy'")[0]["Plan"]["Plan Rows"]
+    actual = one(chconn, "SELECT count(*) FROM events_heap WHERE kind = 'buy'")
+    assert abs(after - actual) <= 0.05 * actual and abs(before - actual) > 0.5 * actual, (before, after, actual)
+    # The sample was chosen by ClickHouse: only it travelled.
+    deadline = time.monotonic() + 15
+    while True:
+        logged = ch.rows(f"SELECT read_rows, result_rows FROM system.query_log WHERE type = 2 "
+                         f"AND query LIKE '%`{CHDB}`.`events` ORDER BY rand() LIMIT 30000%' AND query NOT LIKE '%query_log%'")
+        if logged or time.monotonic() > deadline:
+            break
+        time.sleep(0.3)
+    assert logged and int(logged[-1][1]) == 2000, logged
+    # A pushed GROUP BY is estimated from the statistics too (50 accounts),
+    # and stays pushed.
+    grouped = "SELECT account_id, count(*) FROM events GROUP BY account_id"
+    plan = one(chconn, "EXPLAIN (FORMAT JSON) " + grouped)[0]["Plan"]
+    assert plan["Node Type"] == "Foreign Scan" and plan["Plan Rows"] == distinct_accounts, plan

@@ -70,6 +70,9 @@ pub struct ChPlan {
     pub outputs: Vec<OutputCol>,
     pub filter: Option<Filter>,
     pub group_by: Vec<String>,
+    /// HAVING clauses (exact: Postgres does not re-check them).
+    #[serde(default)]
+    pub having: Vec<String>,
     pub order_by: Vec<String>,
     /// Only sent when the whole WHERE is pushed exactly.
     pub limit: Option<u64>,
@@ -98,6 +101,7 @@ impl ChPlan {
             exprs: self.outputs.iter().map(|o| o.expr.clone()).collect(),
             where_sql: clause.map(|c| c.sql),
             group_by: self.group_by.clone(),
+            having: self.having.clone(),
             order_by: self.order_by.clone(),
             limit: if exact { self.limit } else { None },
         };
@@ -164,7 +168,7 @@ impl ChScan {
             .outputs
             .iter()
             .map(|o| match o.read {
-                ReadAs::UnixSeconds | ReadAs::Bytes => None,
+                ReadAs::UnixSeconds | ReadAs::Bytes | ReadAs::Average { .. } => None,
                 _ => Some(input_of(o.type_oid, o.typmod)),
             })
             .collect();
@@ -372,6 +376,47 @@ fn fill(plan: &ChPlan, inputs: &mut [Option<Input>], line: &[u8], slot: &mut Sca
     })
 }
 
+/// A decimal's text at exactly `scale` fractional digits (newer ClickHouse
+/// releases drop trailing zeros); None when it is not a plain decimal or has
+/// more digits than that.
+fn with_scale(text: &str, scale: u32) -> Option<String> {
+    let digits = text.strip_prefix('-').unwrap_or(text);
+    let (int, frac) = digits.split_once('.').unwrap_or((digits, ""));
+    if int.is_empty() || !int.bytes().chain(frac.bytes()).all(|b| b.is_ascii_digit()) || frac.len() > scale as usize {
+        return None;
+    }
+    let mut out = text.to_string();
+    if scale > 0 {
+        if frac.is_empty() {
+            out.push('.');
+        }
+        out.extend(std::iter::repeat_n('0', scale as usize - frac.len()));
+    }
+    Some(out)
+}
+
+/// `sum / count` in numeric, by Postgres' own numeric_div: the value and
+/// display scale avg itself returns (its final functions divide the same way).
+fn numeric_div(sum: &str, count: &str) -> pg_sys::Datum {
+    let numeric = |text: &str| {
+        let c = CString::new(text).expect("digits only");
+        // SAFETY: numeric_in reads the NUL-terminated text; the two extra
+        // arguments are the type's I/O parameter and typmod (-1: as written).
+        unsafe {
+            pg_sys::OidFunctionCall3Coll(
+                pg_sys::Oid::from(pg_sys::F_NUMERIC_IN),
+                pg_sys::Oid::INVALID,
+                pg_sys::Datum::from(c.as_ptr()),
+                pg_sys::Datum::from(pg_sys::Oid::INVALID),
+                pg_sys::Datum::from(-1i32),
+            )
+        }
+    };
+    let (s, n) = (numeric(sum), numeric(count));
+    // SAFETY: two numeric datums; count is never 0 (empty groups are NULL remotely).
+    unsafe { pg_sys::OidFunctionCall2Coll(pg_sys::Oid::from(pg_sys::F_NUMERIC_DIV), pg_sys::Oid::INVALID, s, n) }
+}
+
 fn datum(plan: &ChPlan, o: &OutputCol, input: Option<&mut Input>, field: &[u8]) -> LakeResult<pg_sys::Datum> {
     let bad = |what: String| {
         LakeError::new(
@@ -388,6 +433,14 @@ fn datum(plan: &ChPlan, o: &OutputCol, input: Option<&mut Input>, field: &[u8]) 
         ReadAs::Bytes => {
             let b = tsv::unescape(field);
             return b.as_slice().into_datum().ok_or_else(|| bad("bytea".into()));
+        }
+        ReadAs::Average { scale } => {
+            let b = tsv::unescape(field);
+            let parts = std::str::from_utf8(&b).ok().and_then(|t| t.split_once('/'));
+            let Some((sum, count)) = parts.and_then(|(s, c)| Some((with_scale(s, scale)?, with_scale(c, 0)?))) else {
+                return Err(bad(format!("\"{}\" is not a sum/count pair", String::from_utf8_lossy(&b))));
+            };
+            return Ok(numeric_div(&sum, &count));
         }
         ReadAs::Array => tsv::array_to_pg(field).map_err(bad)?,
         ReadAs::RawText => field.to_vec(),

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use super::types::{ChType, PgKind, ReadAs};
 use crate::fdw::filter::{like_prefix, CmpOp, Filter, Value};
-use crate::fdw::upper::AggFunc;
+use crate::fdw::upper::{AggFunc, Having, HavingOperand};
 
 /// A ClickHouse identifier in backquotes.
 pub fn ident(name: &str) -> String {
@@ -161,31 +161,8 @@ impl Deparser<'_> {
     }
 
     fn compare(&self, column: usize, op: CmpOp, value: &Value) -> Option<Clause> {
-        if *value == Value::Null {
-            // A comparison with NULL is never true.
-            return Some(Clause::exact(FALSE));
-        }
         let c = self.columns.get(column)?;
-        if op.is_range() && matches!(c.ch.base(), ChType::Uuid) {
-            // ClickHouse orders UUIDs by their two 64-bit halves, Postgres by bytes.
-            return None;
-        }
-        let col = ident(&c.name);
-        // What is true of every non-NULL value.
-        let not_null = || if c.ch.is_nullable() { format!("isNotNull({col})") } else { TRUE.to_string() };
-        let sql = match (bound(c, value)?, op) {
-            (Bound::Exact(lit), op) => format!("{col} {} {lit}", symbol(op)),
-            // v lies strictly between `below` and the next value the column holds.
-            (Bound::Between(_), CmpOp::Eq) => FALSE.to_string(),
-            (Bound::Between(_), CmpOp::NotEq) => not_null(),
-            (Bound::Between(below), CmpOp::Lt | CmpOp::LtEq) => format!("{col} <= {below}"),
-            (Bound::Between(below), CmpOp::Gt | CmpOp::GtEq) => format!("{col} > {below}"),
-            (Bound::BelowAll, CmpOp::Eq | CmpOp::Lt | CmpOp::LtEq) => FALSE.to_string(),
-            (Bound::BelowAll, CmpOp::NotEq | CmpOp::Gt | CmpOp::GtEq) => not_null(),
-            (Bound::AboveAll, CmpOp::Eq | CmpOp::Gt | CmpOp::GtEq) => FALSE.to_string(),
-            (Bound::AboveAll, CmpOp::NotEq | CmpOp::Lt | CmpOp::LtEq) => not_null(),
-        };
-        Some(Clause::exact(sql))
+        compare_sql(&ident(&c.name), c, op, value).map(Clause::exact)
     }
 
     fn in_list(&self, column: usize, value: &Value, negated: bool) -> Option<Clause> {
@@ -235,6 +212,95 @@ impl Deparser<'_> {
             exact,
         })
     }
+}
+
+/// `expr <op> value`, where `expr` takes the values of column `c`'s type
+/// (the column itself, or an aggregate over it), kept exactly as Postgres
+/// keeps it. None when the pair does not compare alike in both systems.
+fn compare_sql(expr: &str, c: &RemoteColumn, op: CmpOp, value: &Value) -> Option<String> {
+    if *value == Value::Null {
+        // A comparison with NULL is never true.
+        return Some(FALSE.to_string());
+    }
+    if op.is_range() && matches!(c.ch.base(), ChType::Uuid) {
+        // ClickHouse orders UUIDs by their two 64-bit halves, Postgres by bytes.
+        return None;
+    }
+    // What is true of every non-NULL value.
+    let not_null = || if c.ch.is_nullable() { format!("isNotNull({expr})") } else { TRUE.to_string() };
+    Some(match (bound(c, value)?, op) {
+        (Bound::Exact(lit), op) => format!("{expr} {} {lit}", symbol(op)),
+        // v lies strictly between `below` and the next value the column holds.
+        (Bound::Between(_), CmpOp::Eq) => FALSE.to_string(),
+        (Bound::Between(_), CmpOp::NotEq) => not_null(),
+        (Bound::Between(below), CmpOp::Lt | CmpOp::LtEq) => format!("{expr} <= {below}"),
+        (Bound::Between(below), CmpOp::Gt | CmpOp::GtEq) => format!("{expr} > {below}"),
+        (Bound::BelowAll, CmpOp::Eq | CmpOp::Lt | CmpOp::LtEq) => FALSE.to_string(),
+        (Bound::BelowAll, CmpOp::NotEq | CmpOp::Gt | CmpOp::GtEq) => not_null(),
+        (Bound::AboveAll, CmpOp::Eq | CmpOp::Gt | CmpOp::GtEq) => FALSE.to_string(),
+        (Bound::AboveAll, CmpOp::NotEq | CmpOp::Lt | CmpOp::LtEq) => not_null(),
+    })
+}
+
+/// A value domain that is not a table column (an aggregate's result type).
+fn domain(ch: ChType, pg: PgKind) -> RemoteColumn {
+    RemoteColumn { name: String::new(), type_name: String::new(), ch, pg, read: ReadAs::Text }
+}
+
+/// An aggregate as a value HAVING can compare, with the domain of its
+/// results (NULL for no rows, as in Postgres, except count).
+fn aggregate_value(func: AggFunc, distinct: bool, col: Option<&RemoteColumn>, keyed: bool) -> Option<(String, RemoteColumn)> {
+    let count = || domain(ChType::Int { bits: 64, signed: false }, PgKind::Integer);
+    let nullable = |t: ChType| ChType::Nullable(Box::new(t));
+    match (func, distinct, col) {
+        (AggFunc::CountStar, false, None) => Some(("count()".into(), count())),
+        (AggFunc::Count, false, Some(c)) => Some((format!("count({})", ident(&c.name)), count())),
+        (AggFunc::Count, true, Some(c)) if groups_like_postgres(c) => Some((format!("uniqExact({})", ident(&c.name)), count())),
+        (AggFunc::Sum, false, Some(c)) => {
+            let (expr, _) = aggregate_keyed(func, false, Some(c), keyed)?;
+            let scale = match c.ch.base() {
+                ChType::Decimal { scale, .. } => *scale,
+                _ => 0,
+            };
+            Some((expr, domain(nullable(ChType::Decimal { precision: 38, scale }), PgKind::Numeric)))
+        }
+        (AggFunc::Min | AggFunc::Max, false, Some(c)) if orders_like_postgres(c) => {
+            let f = if func == AggFunc::Min { "min" } else { "max" };
+            let name = ident(&c.name);
+            let mut d = c.clone();
+            d.ch = nullable(c.ch.base().clone());
+            let expr = if keyed && !c.ch.is_nullable() {
+                format!("{f}({name})")
+            } else {
+                format!("if(count({name}) = 0, NULL, {f}({name}))")
+            };
+            Some((expr, d))
+        }
+        _ => None,
+    }
+}
+
+/// One HAVING clause in ClickHouse, exactly as Postgres evaluates it;
+/// None when it cannot be (then the whole grouping stays local). `keyed`:
+/// the query has GROUP BY keys (see [`aggregate_keyed`]).
+pub fn having(h: &Having, columns: &[RemoteColumn], keyed: bool) -> Option<String> {
+    let (expr, dom) = match h.operand {
+        HavingOperand::Aggregate(a) => {
+            let col = match a.column {
+                Some(i) => Some(columns.get(i)?),
+                None => None,
+            };
+            aggregate_value(a.func, a.distinct, col, keyed)?
+        }
+        HavingOperand::Column(i) => {
+            let c = columns.get(i)?;
+            (ident(&c.name), c.clone())
+        }
+    };
+    if let (HavingOperand::Column(_), ChType::FixedString(_)) = (h.operand, dom.ch.base()) {
+        return None;
+    }
+    compare_sql(&expr, &dom, h.op, &h.value)
 }
 
 fn strip_parens(s: &str) -> String {
@@ -418,6 +484,8 @@ pub struct Select<'a> {
     pub exprs: Vec<String>,
     pub where_sql: Option<String>,
     pub group_by: Vec<String>,
+    /// HAVING clauses, ANDed.
+    pub having: Vec<String>,
     pub order_by: Vec<String>,
     pub limit: Option<u64>,
 }
@@ -433,6 +501,15 @@ impl Select<'_> {
         if !self.group_by.is_empty() {
             sql.push_str(" GROUP BY ");
             sql.push_str(&self.group_by.join(", "));
+        }
+        if !self.having.is_empty() {
+            sql.push_str(" HAVING ");
+            if self.having.len() == 1 {
+                sql.push_str(&self.having[0]);
+            } else {
+                let parts: Vec<String> = self.having.iter().map(|h| format!("({h})")).collect();
+                sql.push_str(&parts.join(" AND "));
+            }
         }
         if !self.order_by.is_empty() {
             sql.push_str(" ORDER BY ");
@@ -473,11 +550,19 @@ pub fn groups_like_postgres(c: &RemoteColumn) -> bool {
 /// ClickHouse computes exactly what Postgres would. ClickHouse's sum, min
 /// and max of no rows are 0, Postgres' NULL: hence the `count(x) = 0` test.
 pub fn aggregate(func: AggFunc, distinct: bool, col: Option<&RemoteColumn>) -> Option<(String, ReadAs)> {
+    aggregate_keyed(func, distinct, col, false)
+}
+
+/// As [`aggregate`]; `keyed`: the query has GROUP BY keys, so every group
+/// has a row, and a column that is not Nullable has a value in each: the
+/// `count(x) = 0` test (an extra aggregate ClickHouse must compute) is left out.
+pub fn aggregate_keyed(func: AggFunc, distinct: bool, col: Option<&RemoteColumn>, keyed: bool) -> Option<(String, ReadAs)> {
     let (c, name) = match col {
         Some(c) => (Some(c), ident(&c.name)),
         None => (None, String::new()),
     };
-    let empty_is_null = |e: String| format!("if(count({name}) = 0, NULL, {e})");
+    let never_empty = keyed && c.is_some_and(|c| !c.ch.is_nullable());
+    let empty_is_null = |e: String| if never_empty { e } else { format!("if(count({name}) = 0, NULL, {e})") };
     match (func, distinct, c) {
         (AggFunc::CountStar, false, None) => Some(("count()".into(), ReadAs::Text)),
         (AggFunc::Count, false, Some(_)) => Some((format!("count({name})"), ReadAs::Text)),
@@ -490,6 +575,20 @@ pub fn aggregate(func: AggFunc, distinct: bool, col: Option<&RemoteColumn>) -> O
             (ChType::Decimal { .. }, PgKind::Numeric) => Some((empty_is_null(format!("sum({name})")), ReadAs::Text)),
             _ => None,
         },
+        // avg: Postgres divides its exact sum by the count in numeric, at a
+        // scale that depends on both; ClickHouse sends both ("sum/count")
+        // and the division is done locally with Postgres' own numeric_div.
+        (AggFunc::Avg, false, Some(c)) => {
+            let (sum, scale) = match (c.ch.base(), &c.pg) {
+                (ChType::Int { .. }, PgKind::Integer | PgKind::Numeric) => (format!("sum(toDecimal128({name}, 0))"), 0),
+                (ChType::Decimal { scale, .. }, PgKind::Numeric) => (format!("sum({name})"), *scale),
+                _ => return None,
+            };
+            Some((
+                empty_is_null(format!("concat(toString({sum}), '/', toString(count({name})))")),
+                ReadAs::Average { scale },
+            ))
+        }
         (AggFunc::Min | AggFunc::Max, false, Some(c)) if orders_like_postgres(c) => {
             let f = if func == AggFunc::Min { "min" } else { "max" };
             match c.read {
@@ -708,16 +807,80 @@ mod tests {
             Some(("if(count(`ts`) = 0, NULL, toUnixTimestamp(max(`ts`)))".into(), ReadAs::UnixSeconds))
         );
         assert_eq!(aggregate(AggFunc::Min, false, Some(&c[2])).map(|a| a.1), Some(ReadAs::Date));
-        // Text min/max depends on the collation; sums of text make no sense;
-        // avg is numeric in Postgres, a float in ClickHouse.
+        // With GROUP BY keys, no guard for a column that is not Nullable; a Nullable one keeps it.
+        assert_eq!(aggregate_keyed(AggFunc::Sum, false, Some(&c[4]), true).map(|a| a.0), Some("sum(`amount`)".into()));
+        assert_eq!(
+            aggregate_keyed(AggFunc::Max, false, Some(&c[3]), true).map(|a| a.0),
+            Some("toUnixTimestamp(max(`ts`))".into())
+        );
+        assert_eq!(
+            aggregate_keyed(AggFunc::Min, false, Some(&c[7]), true).map(|a| a.0),
+            Some("if(count(`n`) = 0, NULL, min(`n`))".into())
+        );
+        // Text min/max depends on the collation; sums of text make no sense.
         assert_eq!(aggregate(AggFunc::Min, false, Some(&c[1])), None);
         assert_eq!(aggregate(AggFunc::Sum, false, Some(&c[1])), None);
-        assert_eq!(aggregate(AggFunc::Avg, false, Some(&c[0])), None);
+        assert_eq!(
+            aggregate(AggFunc::Avg, false, Some(&c[0])),
+            Some((
+                "if(count(`id`) = 0, NULL, concat(toString(sum(toDecimal128(`id`, 0))), '/', toString(count(`id`))))".into(),
+                ReadAs::Average { scale: 0 }
+            ))
+        );
+        assert_eq!(aggregate(AggFunc::Avg, false, Some(&c[4])).map(|a| a.1), Some(ReadAs::Average { scale: 2 }));
+        assert_eq!(aggregate(AggFunc::Avg, true, Some(&c[0])), None);
+        assert_eq!(aggregate(AggFunc::Avg, false, Some(&col("f", "Float64", PgKind::Float))), None);
         assert_eq!(aggregate(AggFunc::Sum, true, Some(&c[0])), None);
         let f = col("f", "Float64", PgKind::Float);
         assert_eq!(aggregate(AggFunc::Sum, false, Some(&f)), None);
         assert_eq!(aggregate(AggFunc::Count, true, Some(&f)), None);
         assert!(!groups_like_postgres(&f) && groups_like_postgres(&c[6]) && !orders_like_postgres(&c[6]));
+    }
+
+    #[test]
+    fn having_clauses() {
+        use crate::fdw::upper::Aggregate;
+        let c = cols();
+        let agg = |func, column| HavingOperand::Aggregate(Aggregate { func, column, distinct: false });
+        let h = |operand, op, value| having(&Having { operand, op, value }, &c, false);
+        assert_eq!(h(agg(AggFunc::CountStar, None), CmpOp::Gt, Value::Int(10)), Some("count() > 10".into()));
+        // count is never negative: `count(*) > -1` holds for every group.
+        assert_eq!(h(agg(AggFunc::CountStar, None), CmpOp::Gt, Value::Int(-1)), Some("1".into()));
+        assert_eq!(h(agg(AggFunc::Count, Some(7)), CmpOp::GtEq, Value::Numeric("2.5".into())), Some("count(`n`) > 2".into()));
+        assert_eq!(
+            h(agg(AggFunc::Sum, Some(4)), CmpOp::Lt, Value::Numeric("100.125".into())),
+            Some("if(count(`amount`) = 0, NULL, sum(`amount`)) <= toDecimal128('100.12', 2)".into())
+        );
+        assert_eq!(
+            h(agg(AggFunc::Sum, Some(0)), CmpOp::NotEq, Value::Numeric("0.5".into())),
+            Some("isNotNull(if(count(`id`) = 0, NULL, sum(toDecimal128(`id`, 0))))".into())
+        );
+        assert_eq!(
+            h(agg(AggFunc::Max, Some(3)), CmpOp::GtEq, Value::TimestampTz(1_700_000_000_000_000)),
+            Some("if(count(`ts`) = 0, NULL, max(`ts`)) >= toDateTime(1700000000)".into())
+        );
+        assert_eq!(h(agg(AggFunc::Min, Some(2)), CmpOp::Eq, Value::Null), Some("0".into()));
+        assert_eq!(h(HavingOperand::Column(1), CmpOp::Eq, Value::Text("a".into())), Some("`name` = 'a'".into()));
+        // Not exact in ClickHouse: avg, text min/max, floats, FixedString keys.
+        assert_eq!(h(agg(AggFunc::Avg, Some(0)), CmpOp::Gt, Value::Int(1)), None);
+        assert_eq!(h(agg(AggFunc::Min, Some(1)), CmpOp::Gt, Value::Text("a".into())), None);
+        assert_eq!(h(HavingOperand::Column(8), CmpOp::Eq, Value::Text("a".into())), None);
+        // Under GROUP BY a column that is not Nullable has a value in every group.
+        let keyed = |operand, op, value| having(&Having { operand, op, value }, &c, true);
+        assert_eq!(keyed(agg(AggFunc::Max, Some(3)), CmpOp::Gt, Value::TimestampTz(0)), Some("max(`ts`) > toDateTime(0)".into()));
+        assert_eq!(
+            keyed(agg(AggFunc::Sum, Some(7)), CmpOp::Gt, Value::Int(0)),
+            Some("if(count(`n`) = 0, NULL, sum(toDecimal128(`n`, 0))) > 0".into())
+        );
+        let s = Select {
+            database: "db",
+            table: "e",
+            exprs: vec!["`name`".into()],
+            group_by: vec!["`name`".into()],
+            having: vec!["count() > 1".into(), "count(`n`) > 0".into()],
+            ..Default::default()
+        };
+        assert_eq!(s.sql(), "SELECT `name` FROM `db`.`e` GROUP BY `name` HAVING (count() > 1) AND (count(`n`) > 0)");
     }
 
     #[test]

@@ -174,6 +174,9 @@ pub enum ReadAs {
     Bytes,
     /// A ClickHouse array literal, rewritten as a Postgres array literal.
     Array,
+    /// `sum/count` of an avg: divided locally in numeric, the sum taken at
+    /// the column's scale (as Postgres' own sum of its values has).
+    Average { scale: u32 },
 }
 
 /// How a Postgres column of kind `pg` reads ClickHouse type `ch`, or why it

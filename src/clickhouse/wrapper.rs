@@ -20,7 +20,8 @@ use crate::fdw::parallel::Participant;
 use crate::fdw::params::Operands;
 use crate::fdw::paths::ScanCost;
 use crate::fdw::routine::{Estimate, ImportRequest, PlannedScan, PlannedUpper, UpperEstimate, UpperInput, Wrapper};
-use crate::fdw::upper::{Output, UpperQuery, UpperStage};
+use crate::fdw::upper::{AggFunc, Output, UpperQuery, UpperStage};
+use super::types::{ChType, PgKind, ReadAs};
 use crate::pg::types::Builtin;
 use crate::fdw::scan::{ExecContext, ScanSlot};
 
@@ -77,6 +78,7 @@ fn not_writable(what: &str) -> LakeError {
 struct UpperParts {
     outputs: Vec<OutputCol>,
     group_by: Vec<String>,
+    having: Vec<String>,
     order_by: Vec<String>,
     limit: Option<u64>,
 }
@@ -100,7 +102,17 @@ fn upper_parts(rel: &Resolved, query: &UpperQuery) -> Option<UpperParts> {
                     Some(i) => Some(&rel.columns.get(i)?.remote),
                     None => None,
                 };
-                let (expr, read) = sql::aggregate(a.func, a.distinct, col)?;
+                if let (AggFunc::Avg, Some(i)) = (a.func, a.column) {
+                    // Postgres' avg of numeric divides at its values' scale:
+                    // ClickHouse's must be the column's declared one.
+                    let c = rel.columns.get(i)?;
+                    if let ChType::Decimal { scale, .. } = c.remote.ch.base() {
+                        if numeric_scale(c.typmod) != Some(*scale) {
+                            return None;
+                        }
+                    }
+                }
+                let (expr, read) = sql::aggregate_keyed(a.func, a.distinct, col, !query.group_by.is_empty())?;
                 OutputCol {
                     label: format!("aggregate {expr}"),
                     expr,
@@ -121,16 +133,25 @@ fn upper_parts(rel: &Resolved, query: &UpperQuery) -> Option<UpperParts> {
             Output::Aggregate(_) => return None,
         }
     }
+    let remote: Vec<RemoteColumn> = rel.columns.iter().map(|c| c.remote.clone()).collect();
+    let mut having = Vec::with_capacity(query.having.len());
+    for h in &query.having {
+        having.push(sql::having(h, &remote, !query.group_by.is_empty())?);
+    }
     let mut order_by = Vec::with_capacity(query.order_by.len());
     for key in &query.order_by {
         let expr = match query.outputs.get(key.output)? {
             Output::Column(i) => {
                 let c = &rel.columns.get(*i)?.remote;
-                if !sql::orders_like_postgres(c) {
+                // Text sorts by bytes in ClickHouse: only "C"/"POSIX" agree.
+                let bytewise_text = key.bytewise && c.pg == PgKind::Text && matches!(c.ch.base(), ChType::String);
+                if !sql::orders_like_postgres(c) && !bytewise_text {
                     return None;
                 }
                 sql::ident(&c.name)
             }
+            // An avg travels as text ("sum/count"): it sorts locally.
+            Output::Aggregate(_) if matches!(outputs[key.output].read, ReadAs::Average { .. }) => return None,
             // count, sum, min and max of orderable columns are numbers,
             // dates or timestamps.
             Output::Aggregate(_) => outputs[key.output].expr.clone(),
@@ -138,7 +159,17 @@ fn upper_parts(rel: &Resolved, query: &UpperQuery) -> Option<UpperParts> {
         order_by.push(sql::order_key(&expr, key.descending, key.nulls_first));
     }
     let limit = if query.stage == UpperStage::Ordered { query.limit_hint.map(|n| n as u64) } else { None };
-    Some(UpperParts { outputs, group_by, order_by, limit })
+    Some(UpperParts { outputs, group_by, having, order_by, limit })
+}
+
+/// The scale of a numeric typmod (None: no typmod).
+fn numeric_scale(typmod: i32) -> Option<u32> {
+    // VARHDRSZ-offset, scale in the low 11 bits (sign-extended since PG 15).
+    if typmod < 4 {
+        return None;
+    }
+    let scale = ((((typmod - 4) & 0x7ff) ^ 1024) - 1024) as i64;
+    u32::try_from(scale).ok()
 }
 
 /// The ClickHouse wrapper.
@@ -181,6 +212,7 @@ impl Wrapper for ClickHouse {
             columns: rel.columns.clone(),
             filter: scan.filter,
             group_by: Vec::new(),
+            having: Vec::new(),
             order_by: Vec::new(),
             limit: scan.limit,
             upper: false,
@@ -213,8 +245,9 @@ impl Wrapper for ClickHouse {
         let input_rows = input.rows.max(1.0);
         let rows = match query.stage {
             UpperStage::Grouping if parts.group_by.is_empty() => 1.0,
-            // No statistics of distinct values yet: a guess between both ends.
-            UpperStage::Grouping => tuples.sqrt().min(input_rows).max(1.0),
+            // Postgres' estimate (real after ANALYZE), the one its own
+            // aggregate would have.
+            UpperStage::Grouping => input.groups.unwrap_or_else(|| tuples.sqrt()).min(input_rows).max(1.0),
             _ => parts.limit.map_or(input_rows, |n| input_rows.min(n as f64)).max(1.0),
         };
         // The scan's cost (see estimate) for only the rows that travel, with
@@ -238,6 +271,7 @@ impl Wrapper for ClickHouse {
             outputs: parts.outputs,
             filter: scan.filter,
             group_by: parts.group_by,
+            having: parts.having,
             order_by: parts.order_by,
             limit: parts.limit,
             upper: true,
@@ -246,6 +280,45 @@ impl Wrapper for ClickHouse {
 
     fn parallel_safe(_relid: pg_sys::Oid) -> bool {
         false
+    }
+
+    /// Only shown by ANALYZE VERBOSE: the sample is ClickHouse's.
+    fn analyze_pages(_relid: pg_sys::Oid) -> LakeResult<Option<u32>> {
+        Ok(Some(1))
+    }
+
+    /// ClickHouse's own row count, and a uniform random sample of its rows
+    /// chosen by ClickHouse (`ORDER BY rand() LIMIT n`): only the sample travels.
+    fn analyze_sample(relid: pg_sys::Oid, mapping_user: pg_sys::Oid, targrows: usize) -> LakeResult<Option<(f64, ChPlan)>> {
+        let rel = remote::resolve(relid, mapping_user)?;
+        let (server_name, endpoint) = remote::endpoint(rel.server, mapping_user)?;
+        let qualified = format!("{}.{}", rel.database, rel.table);
+        let count_sql = format!("SELECT count() FROM {} FORMAT TabSeparated", sql::table_name(&rel.database, &rel.table));
+        let text = remote::query_text(&server_name, &endpoint, &format!("counting the rows of {qualified}"), &count_sql)?;
+        let total: f64 = text.trim().parse().map_err(|_| {
+            LakeError::new(
+                PgSqlErrorCode::ERRCODE_FDW_ERROR,
+                format!("unexpected answer from ClickHouse server \"{server_name}\" counting the rows of {qualified}"),
+            )
+        })?;
+        Ok(Some((
+            total,
+            ChPlan {
+                relid: relid.to_u32(),
+                server: rel.server.to_u32(),
+                mapping_user: mapping_user.to_u32(),
+                database: rel.database.clone(),
+                table: rel.table.clone(),
+                outputs: rel.columns.iter().map(OutputCol::column).collect(),
+                columns: rel.columns.clone(),
+                filter: None,
+                group_by: Vec::new(),
+                having: Vec::new(),
+                order_by: vec!["rand()".into()],
+                limit: Some(targrows as u64),
+                upper: false,
+            },
+        )))
     }
 
     fn begin_scan(plan: ChPlan, operands: Operands) -> LakeResult<ChScan> {

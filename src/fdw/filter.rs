@@ -85,7 +85,7 @@ impl Filter {
 
 /// A runtime value of a pushed operand, in the encoding most engines outside
 /// Postgres use (Unix epoch, plain decimal text).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum Value {
     Null,
     Bool(bool),

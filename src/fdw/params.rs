@@ -36,6 +36,11 @@ impl Operands {
         Operands { states, types, constant }
     }
 
+    /// No operands (a scan without a pushed filter, e.g. ANALYZE's sample).
+    pub fn none() -> Operands {
+        Operands { states: Vec::new(), types: Vec::new(), constant: true }
+    }
+
     /// Every operand is a plain constant: their values are known before
     /// execution (EXPLAIN can plan with them).
     pub fn all_constant(&self) -> bool {

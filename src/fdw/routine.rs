@@ -88,7 +88,9 @@ pub struct UpperInput<'a> {
     pub slot_types: &'a [SlotType],
     /// The planner's estimate of the relation's rows after its WHERE (what a
     /// local aggregate or sort would read).
-    pub rows: f64,
+    pub rows: f64,    /// The planner's estimate of the number of groups (from the columns'
+    /// statistics, once ANALYZE gathered them) at the GROUP BY stage.
+    pub groups: Option<f64>,
 }
 
 /// An accepted upper path, for the wrapper to turn into its plan.
@@ -169,13 +171,22 @@ pub trait Wrapper: Sized + 'static {
     }
 
     // ---- ANALYZE: declined (Postgres says it cannot analyze the table)
-    // unless a wrapper can read a sample.
-    /// The relation's size in 8 kB pages (`relpages`); None: no ANALYZE.
+    // unless a wrapper says how to sample it: either the source draws the
+    // sample (`analyze_sample`) or Postgres reads every row once and keeps a
+    // uniform sample (`analyze_scan`).
+    /// The relation's size in 8 kB pages (`relpages`, shown by ANALYZE
+    /// VERBOSE); None: no ANALYZE.
     fn analyze_pages(_relid: pg_sys::Oid) -> LakeResult<Option<u32>> {
         Ok(None)
     }
+    /// The source's row count and the plan of a scan of at most `targrows`
+    /// randomly chosen rows (all columns, no operands), read with
+    /// `mapping_user`'s credentials; None: read the whole relation instead.
+    fn analyze_sample(_relid: pg_sys::Oid, _mapping_user: pg_sys::Oid, _targrows: usize) -> LakeResult<Option<(f64, Self::Plan)>> {
+        Ok(None)
+    }
     /// A scan of every column of `relid`, filling tuples of its descriptor,
-    /// for ANALYZE's sample.
+    /// for a sample Postgres draws itself.
     fn analyze_scan(_relid: pg_sys::Oid) -> LakeResult<Self::Scan> {
         Err(LakeError::internal("this wrapper cannot analyze"))
     }
@@ -415,17 +426,27 @@ unsafe extern "C-unwind" fn get_foreign_upper_paths<W: Wrapper>(
         pg_sys::UpperRelationKind::UPPERREL_FINAL => UpperStage::Final,
         _ => return,
     };
-    // Only directly over one of this wrapper's base relations, alone in the query.
-    if input_rel.is_null()
-        || (*input_rel).reloptkind != pg_sys::RelOptKind::RELOPT_BASEREL
-        || (*input_rel).fdw_private.is_null()
-        || pg_sys::bms_num_members((*root).all_baserels) != 1
-    {
+    if input_rel.is_null() || pg_sys::bms_num_members((*root).all_baserels) != 1 {
         return;
     }
-    let state = rel_state::<W>(input_rel);
-    let classified = clauses::classify_restrictions(input_rel, state.columns.clone());
-    let raw = super::upper_query::raw_query(root, (*input_rel).relid, &state.columns, classified.all_translated);
+    // Directly over one of this wrapper's base relations, alone in the
+    // query; or ORDER BY over the grouping this wrapper computes (the new
+    // path computes both).
+    let base_rel = match (*input_rel).reloptkind {
+        pg_sys::RelOptKind::RELOPT_BASEREL if !(*input_rel).fdw_private.is_null() => input_rel,
+        pg_sys::RelOptKind::RELOPT_UPPER_REL
+            if stage == UpperStage::Ordered && (*input_rel).fdw_private == grouping_mark() =>
+        {
+            pg_sys::find_base_rel(root, pg_sys::bms_singleton_member((*root).all_baserels))
+        }
+        _ => return,
+    };
+    if (*base_rel).fdw_private.is_null() {
+        return;
+    }
+    let state = rel_state::<W>(base_rel);
+    let classified = clauses::classify_restrictions(base_rel, state.columns.clone());
+    let raw = super::upper_query::raw_query(root, (*base_rel).relid, &state.columns, classified.all_translated);
     let Ok(query) = upper::classify(stage, &raw) else { return };
     let values = if classified.classifier.constant_operands {
         constant_values(&classified.classifier.operands, &classified.classifier.slot_types)
@@ -437,10 +458,20 @@ unsafe extern "C-unwind" fn get_foreign_upper_paths<W: Wrapper>(
         values: values.as_deref(),
         slot_types: &classified.classifier.slot_types,
         rows: (*input_rel).rows,
+        groups: (stage == UpperStage::Grouping && !(*(*root).parse).groupClause.is_null()).then(|| {
+            let parse = (*root).parse;
+            let exprs = pg_sys::get_sortgrouplist_exprs((*parse).groupClause, (*parse).targetList);
+            pg_sys::estimate_num_groups(root, exprs, (*input_rel).rows, std::ptr::null_mut(), std::ptr::null_mut())
+        }),
     };
     let Some(estimate) = W::upper_path(&state.rel, &query, &input) else { return };
+    if stage == UpperStage::Grouping {
+        // Lets the ORDERED stage know it may take the grouping along.
+        (*output_rel).fdw_private = grouping_mark();
+    }
     let private = to_private(&UpperEnvelope { query }).or_report();
-    let pathkeys = if stage == UpperStage::Grouping { std::ptr::null_mut() } else { (*root).query_pathkeys };
+    // The ORDER BY's own keys: query_pathkeys are the GROUP BY's in a grouped query.
+    let pathkeys = if stage == UpperStage::Grouping { std::ptr::null_mut() } else { (*root).sort_pathkeys };
     // The output rel's own reltarget is empty for ORDERED and FINAL: the
     // stage's target is in upper_targets.
     let target = (*root).upper_targets[stage_kind as usize];
@@ -455,6 +486,14 @@ unsafe extern "C-unwind" fn get_foreign_upper_paths<W: Wrapper>(
         private,
     );
     pg_sys::add_path(output_rel, path as *mut pg_sys::Path);
+}
+
+/// Marks a grouped relation for which this wrapper offered a grouping path
+/// (an address nothing else uses; Postgres never reads an upper rel's
+/// fdw_private).
+fn grouping_mark() -> *mut c_void {
+    static MARK: u8 = 0;
+    &MARK as *const u8 as *mut c_void
 }
 
 /// The values of operands that are all constants; None if one cannot be
@@ -607,22 +646,79 @@ unsafe extern "C-unwind" fn analyze_foreign_table<W: Wrapper>(
     }
 }
 
-/// ANALYZE's sample: every row is read once and kept with equal probability
-/// (reservoir sampling), so `reltuples` is the exact row count.
+/// ANALYZE's sample, as heap tuples of the relation's row type in the
+/// caller's memory context (ANALYZE's): drawn by the source when the wrapper
+/// can, otherwise read from every row.
 #[pg_guard]
 unsafe extern "C-unwind" fn acquire_sample_rows<W: Wrapper>(
     relation: pg_sys::Relation,
-    _elevel: std::ffi::c_int,
+    elevel: std::ffi::c_int,
     rows: *mut pg_sys::HeapTuple,
     targrows: std::ffi::c_int,
     totalrows: *mut f64,
     totaldeadrows: *mut f64,
 ) -> std::ffi::c_int {
+    *totaldeadrows = 0.0;
+    *totalrows = 0.0;
+    let relid = (*relation).rd_id;
+    let target = targrows.max(0) as usize;
+    // As postgres_fdw: the table owner's user mapping.
+    let owner = (*(*relation).rd_rel).relowner;
+    match W::analyze_sample(relid, owner, target).or_report() {
+        Some((total, plan)) => drawn_sample::<W>(relation, elevel, rows, target, total, plan, totalrows),
+        None => reservoir_sample::<W>(relation, rows, target, totalrows),
+    }
+}
+
+/// The source's own random sample of at most `target` rows.
+unsafe fn drawn_sample<W: Wrapper>(
+    relation: pg_sys::Relation,
+    elevel: std::ffi::c_int,
+    rows: *mut pg_sys::HeapTuple,
+    target: usize,
+    total: f64,
+    plan: W::Plan,
+    totalrows: *mut f64,
+) -> std::ffi::c_int {
+    let relid = (*relation).rd_id;
+    let mut scan = W::begin_scan(plan, Operands::none()).or_report();
+    let econtext = pg_sys::CreateStandaloneExprContext();
+    let cx = ExecContext::new(econtext);
+    let tupdesc = (*relation).rd_att;
+    let slot = pg_sys::MakeSingleTupleTableSlot(tupdesc, &pg_sys::TTSOpsVirtual);
+    let mut scan_slot = ScanSlot::new(slot);
+    let mut n = 0usize;
+    while n < target && W::next_row(&mut scan, &cx, &mut scan_slot).or_report() {
+        *rows.add(n) = pg_sys::heap_form_tuple(tupdesc, (*slot).tts_values, (*slot).tts_isnull);
+        n += 1;
+        pg_sys::MemoryContextReset((*econtext).ecxt_per_tuple_memory);
+    }
+    W::end_scan(&mut scan);
+    pg_sys::ExecDropSingleTupleTableSlot(slot);
+    pg_sys::FreeExprContext(econtext, true);
+    // A count taken before the sample; never below what was read.
+    *totalrows = total.max(n as f64);
+    let name = std::ffi::CStr::from_ptr(pg_sys::get_rel_name(relid)).to_string_lossy().into_owned();
+    pgrx::ereport!(
+        elevel_level(elevel),
+        PgSqlErrorCode::ERRCODE_SUCCESSFUL_COMPLETION,
+        format!("\"{name}\": {n} rows sampled from the source, which holds {} rows", *totalrows)
+    );
+    n as std::ffi::c_int
+}
+
+/// Every row is read once and kept with equal probability (reservoir
+/// sampling), so `reltuples` is the exact row count.
+unsafe fn reservoir_sample<W: Wrapper>(
+    relation: pg_sys::Relation,
+    rows: *mut pg_sys::HeapTuple,
+    target: usize,
+    totalrows: *mut f64,
+) -> std::ffi::c_int {
     let mut scan = W::analyze_scan((*relation).rd_id).or_report();
     let econtext = pg_sys::CreateStandaloneExprContext();
     let slot = pg_sys::MakeSingleTupleTableSlot((*relation).rd_att, &pg_sys::TTSOpsVirtual);
     let cx = ExecContext::new(econtext);
-    let target = targrows.max(0) as usize;
     let sample = std::slice::from_raw_parts_mut(rows, target);
     let (mut kept, mut seen) = (0usize, 0f64);
     loop {
@@ -651,8 +747,17 @@ unsafe extern "C-unwind" fn acquire_sample_rows<W: Wrapper>(
     pg_sys::ExecDropSingleTupleTableSlot(slot);
     pg_sys::FreeExprContext(econtext, true);
     *totalrows = seen;
-    *totaldeadrows = 0.0;
     kept as std::ffi::c_int
+}
+
+
+/// ANALYZE's elevel (INFO under VERBOSE, else DEBUG2) as a pgrx level.
+fn elevel_level(elevel: std::ffi::c_int) -> pgrx::PgLogLevel {
+    if elevel as u32 >= pg_sys::INFO {
+        pgrx::PgLogLevel::INFO
+    } else {
+        pgrx::PgLogLevel::DEBUG2
+    }
 }
 
 // ------------------------------------------------------------------ modifying

@@ -6,6 +6,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::filter::{CmpOp, Value};
+
 /// Which upper relation Postgres is building.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum UpperStage {
@@ -52,6 +54,18 @@ pub struct RawSortKey {
     pub nulls_first: bool,
     /// The sort operator is the type's default btree ordering.
     pub default_ordering: bool,
+    /// The key sorts by bytes: a text key under the "C" or "POSIX"
+    /// collation (other collations order text by locale rules).
+    pub bytewise: bool,
+}
+
+/// One HAVING clause Postgres gave: `left <op> constant`, already oriented.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RawHaving {
+    /// An aggregate call, or a grouped column.
+    pub left: RawExpr,
+    pub op: CmpOp,
+    pub value: Value,
 }
 
 /// The query over one foreign relation, in raw form.
@@ -63,6 +77,9 @@ pub struct RawQuery {
     pub group_by: Vec<usize>,
     pub has_grouping_sets: bool,
     pub has_having: bool,
+    /// The HAVING clauses (implicitly ANDed) when each is a comparison of
+    /// an aggregate or grouped column with a constant; None otherwise.
+    pub having: Option<Vec<RawHaving>>,
     pub has_distinct: bool,
     pub has_window_functions: bool,
     pub sort: Vec<RawSortKey>,
@@ -112,6 +129,26 @@ pub struct SortKey {
     pub output: usize,
     pub descending: bool,
     pub nulls_first: bool,
+    /// Text sorted by bytes ("C"/"POSIX" collation).
+    pub bytewise: bool,
+}
+
+/// What a HAVING clause compares.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum HavingOperand {
+    Aggregate(Aggregate),
+    /// A grouped column (index into the wrapper's columns).
+    Column(usize),
+}
+
+/// One HAVING clause: `operand <op> value`; the clauses are ANDed. A
+/// wrapper must compute all of them exactly or decline the path (Postgres
+/// does not re-check HAVING above an accepted grouping path).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Having {
+    pub operand: HavingOperand,
+    pub op: CmpOp,
+    pub value: Value,
 }
 
 /// The neutral description a wrapper accepts or declines.
@@ -121,6 +158,8 @@ pub struct UpperQuery {
     pub outputs: Vec<Output>,
     /// Indexes into `outputs` of the GROUP BY columns.
     pub group_by: Vec<usize>,
+    /// HAVING, as ANDed comparisons (empty: none).
+    pub having: Vec<Having>,
     /// Whether the query aggregates (GROUP BY or aggregates in the output).
     pub grouped: bool,
     pub order_by: Vec<SortKey>,
@@ -172,8 +211,8 @@ pub fn classify(stage: UpperStage, raw: &RawQuery) -> Result<UpperQuery, Decline
     if !raw.all_clauses_pushed {
         return Err(Declined("a WHERE clause stays with Postgres"));
     }
-    if raw.has_grouping_sets || raw.has_having || raw.has_distinct || raw.has_window_functions {
-        return Err(Declined("grouping sets, HAVING, DISTINCT or window functions"));
+    if raw.has_grouping_sets || raw.has_distinct || raw.has_window_functions {
+        return Err(Declined("grouping sets, DISTINCT or window functions"));
     }
     let mut outputs = Vec::with_capacity(raw.targets.len());
     for target in &raw.targets {
@@ -184,18 +223,37 @@ pub fn classify(stage: UpperStage, raw: &RawQuery) -> Result<UpperQuery, Decline
         });
     }
     let has_aggregates = outputs.iter().any(|o| matches!(o, Output::Aggregate(_)));
-    let grouped = has_aggregates || !raw.group_by.is_empty();
+    let grouped = has_aggregates || !raw.group_by.is_empty() || raw.has_having;
     for g in &raw.group_by {
         if !matches!(outputs.get(*g), Some(Output::Column(_))) {
             return Err(Declined("GROUP BY key is not a plain column"));
         }
     }
     if grouped {
-        // Every plain output column must be a grouping key.
+        // Every plain output column must be a grouping key, or the same
+        // column as one (`ORDER BY key COLLATE "C"` adds such an entry).
+        let grouped_columns: Vec<&Output> = raw.group_by.iter().filter_map(|g| outputs.get(*g)).collect();
         for (i, o) in outputs.iter().enumerate() {
-            if matches!(o, Output::Column(_)) && !raw.group_by.contains(&i) {
+            if matches!(o, Output::Column(_)) && !raw.group_by.contains(&i) && !grouped_columns.contains(&o) {
                 return Err(Declined("output column is neither grouped nor aggregated"));
             }
+        }
+    }
+    let mut having = Vec::new();
+    if raw.has_having {
+        let Some(clauses) = &raw.having else {
+            return Err(Declined("a HAVING clause is not a comparison of an aggregate with a constant"));
+        };
+        for h in clauses {
+            let operand = match &h.left {
+                RawExpr::Aggregate(a) => HavingOperand::Aggregate(aggregate(a)?),
+                // Postgres only allows grouped columns outside aggregates.
+                RawExpr::Column(c) if raw.group_by.iter().any(|g| outputs.get(*g) == Some(&Output::Column(*c))) => {
+                    HavingOperand::Column(*c)
+                }
+                _ => return Err(Declined("HAVING operand is not an aggregate or a grouped column")),
+            };
+            having.push(Having { operand, op: h.op, value: h.value.clone() });
         }
     }
     let mut order_by = Vec::new();
@@ -204,7 +262,12 @@ pub fn classify(stage: UpperStage, raw: &RawQuery) -> Result<UpperQuery, Decline
             if !key.default_ordering || key.target >= outputs.len() {
                 return Err(Declined("ORDER BY key is not a default ordering of an output"));
             }
-            order_by.push(SortKey { output: key.target, descending: key.descending, nulls_first: key.nulls_first });
+            order_by.push(SortKey {
+                output: key.target,
+                descending: key.descending,
+                nulls_first: key.nulls_first,
+                bytewise: key.bytewise,
+            });
         }
     }
     let (mut limit, mut offset) = (None, 0);
@@ -233,6 +296,7 @@ pub fn classify(stage: UpperStage, raw: &RawQuery) -> Result<UpperQuery, Decline
         stage,
         outputs,
         group_by: raw.group_by.clone(),
+        having,
         grouped,
         order_by,
         limit,
@@ -290,6 +354,9 @@ mod tests {
 
     #[test]
     fn declines_what_it_cannot_describe() {
+        // The same column as a grouping key (a re-collated sort key) is grouped.
+        let again = query(vec![RawExpr::Column(1), count_star(), RawExpr::Column(1)], vec![0]);
+        assert!(classify(UpperStage::Grouping, &again).is_ok());
         let ungrouped = query(vec![RawExpr::Column(1), count_star()], vec![]);
         assert_eq!(
             classify(UpperStage::Grouping, &ungrouped),
@@ -309,6 +376,7 @@ mod tests {
         assert!(classify(UpperStage::Grouping, &query(vec![agg("stddev", vec![RawExpr::Column(0)])], vec![])).is_err());
         let every = classify(UpperStage::Grouping, &query(vec![agg("every", vec![RawExpr::Column(0)])], vec![])).unwrap();
         assert_eq!(every.outputs, vec![Output::Aggregate(Aggregate { func: AggFunc::BoolAnd, column: Some(0), distinct: false })]);
+        // A HAVING that is not described (None) keeps the whole grouping local.
         let mut having = query(vec![count_star()], vec![]);
         having.has_having = true;
         assert!(classify(UpperStage::Grouping, &having).is_err());
@@ -322,11 +390,11 @@ mod tests {
     #[test]
     fn order_by_and_limit_at_their_stages() {
         let mut raw = query(vec![RawExpr::Column(0), RawExpr::Column(3)], vec![]);
-        raw.sort = vec![RawSortKey { target: 1, descending: true, nulls_first: true, default_ordering: true }];
+        raw.sort = vec![RawSortKey { target: 1, descending: true, nulls_first: true, default_ordering: true, bytewise: false }];
         raw.limit = Some(Some(10));
         raw.offset = Some(Some(5));
         let ordered = classify(UpperStage::Ordered, &raw).unwrap();
-        assert_eq!(ordered.order_by, vec![SortKey { output: 1, descending: true, nulls_first: true }]);
+        assert_eq!(ordered.order_by, vec![SortKey { output: 1, descending: true, nulls_first: true, bytewise: false }]);
         assert_eq!(ordered.limit, None);
         assert_eq!(ordered.limit_hint, Some(15));
         let last = classify(UpperStage::Final, &raw).unwrap();
@@ -337,6 +405,38 @@ mod tests {
         raw.limit = None;
         raw.sort[0].default_ordering = false;
         assert!(classify(UpperStage::Ordered, &raw).is_err());
+    }
+
+    #[test]
+    fn having_comparisons() {
+        let mut raw = query(vec![RawExpr::Column(2), count_star()], vec![0]);
+        raw.has_having = true;
+        raw.having = Some(vec![
+            RawHaving { left: agg("sum", vec![RawExpr::Column(4)]), op: CmpOp::Gt, value: Value::Int(10) },
+            RawHaving { left: RawExpr::Column(2), op: CmpOp::Eq, value: Value::Text("x".into()) },
+        ]);
+        let q = classify(UpperStage::Grouping, &raw).unwrap();
+        assert_eq!(
+            q.having,
+            vec![
+                Having {
+                    operand: HavingOperand::Aggregate(Aggregate { func: AggFunc::Sum, column: Some(4), distinct: false }),
+                    op: CmpOp::Gt,
+                    value: Value::Int(10),
+                },
+                Having { operand: HavingOperand::Column(2), op: CmpOp::Eq, value: Value::Text("x".into()) },
+            ]
+        );
+        // A column that is not grouped, an aggregate that is not supported: declined.
+        raw.having = Some(vec![RawHaving { left: RawExpr::Column(3), op: CmpOp::Eq, value: Value::Int(1) }]);
+        assert!(classify(UpperStage::Grouping, &raw).is_err());
+        raw.having = Some(vec![RawHaving { left: agg("stddev", vec![RawExpr::Column(4)]), op: CmpOp::Gt, value: Value::Int(1) }]);
+        assert!(classify(UpperStage::Grouping, &raw).is_err());
+        // HAVING alone (no GROUP BY, only aggregates) still groups.
+        let mut lone = query(vec![count_star()], vec![]);
+        lone.has_having = true;
+        lone.having = Some(vec![RawHaving { left: count_star(), op: CmpOp::Gt, value: Value::Int(0) }]);
+        assert!(classify(UpperStage::Grouping, &lone).unwrap().grouped);
     }
 
     #[test]

@@ -5,9 +5,12 @@ use std::ffi::CStr;
 
 use pgrx::pg_sys;
 
-use super::clauses::ClassifyColumn;
-use super::upper::{RawAggregate, RawExpr, RawQuery, RawSortKey};
+use super::clauses::{ClassifyColumn, SlotType};
+use super::filter::{comparable, CmpOp, Value};
+use super::upper::{RawAggregate, RawExpr, RawHaving, RawQuery, RawSortKey};
+use crate::pg::compat;
 use crate::pg::nodes::{self, has_tag, strip_relabel};
+use crate::pg::types::Builtin;
 
 /// Describe the query of `root` over base relation `varno`.
 ///
@@ -48,7 +51,9 @@ pub unsafe fn raw_query(
                 continue;
             };
             let (descending, default_ordering) = ordering((*clause).sortop, entries[target]);
-            sort.push(RawSortKey { target, descending, nulls_first: (*clause).nulls_first, default_ordering });
+            let coll = pg_sys::exprCollation((*entries[target]).expr as *mut pg_sys::Node);
+            let bytewise = coll == pg_sys::C_COLLATION_OID || coll == compat::POSIX_COLLATION_OID;
+            sort.push(RawSortKey { target, descending, nulls_first: (*clause).nulls_first, default_ordering, bytewise });
         }
         let with_ties = (*parse).limitOption == pg_sys::LimitOption::LIMIT_OPTION_WITH_TIES;
         RawQuery {
@@ -56,6 +61,7 @@ pub unsafe fn raw_query(
             group_by,
             has_grouping_sets: !(*parse).groupingSets.is_null() || !group_ok,
             has_having: !(*parse).havingQual.is_null(),
+            having: having(varno, columns, (*parse).havingQual),
             has_distinct: !(*parse).distinctClause.is_null(),
             has_window_functions: (*parse).hasWindowFuncs,
             sort,
@@ -64,6 +70,81 @@ pub unsafe fn raw_query(
             all_clauses_pushed,
             types,
         }
+    }
+}
+
+/// The HAVING clauses as comparisons of an aggregate (or grouped column)
+/// with a constant; None when one is anything else. The planner has made
+/// `havingQual` an implicitly ANDed list by the time upper paths are built.
+unsafe fn having(varno: u32, columns: &[ClassifyColumn], qual: *mut pg_sys::Node) -> Option<Vec<RawHaving>> {
+    if qual.is_null() {
+        return Some(Vec::new());
+    }
+    // SAFETY: each cast follows the node's tag.
+    unsafe {
+        let clauses = if has_tag(qual, pg_sys::NodeTag::T_List) {
+            nodes::nodes(qual as *mut pg_sys::List)
+        } else {
+            vec![qual]
+        };
+        let mut out = Vec::with_capacity(clauses.len());
+        for clause in clauses {
+            if has_tag(clause, pg_sys::NodeTag::T_BoolExpr)
+                && (*(clause as *mut pg_sys::BoolExpr)).boolop == pg_sys::BoolExprType::AND_EXPR
+            {
+                out.extend(having(varno, columns, (*(clause as *mut pg_sys::BoolExpr)).args as *mut pg_sys::Node)?);
+                continue;
+            }
+            out.push(having_clause(varno, columns, clause)?);
+        }
+        Some(out)
+    }
+}
+
+unsafe fn having_clause(varno: u32, columns: &[ClassifyColumn], clause: *mut pg_sys::Node) -> Option<RawHaving> {
+    // SAFETY: each cast follows the node's tag.
+    unsafe {
+        if !has_tag(clause, pg_sys::NodeTag::T_OpExpr) {
+            return None;
+        }
+        let op = clause as *mut pg_sys::OpExpr;
+        let args = nodes::nodes((*op).args);
+        if args.len() != 2 {
+            return None;
+        }
+        let is_const = |n: *mut pg_sys::Node| has_tag(strip_relabel(n), pg_sys::NodeTag::T_Const);
+        let (left, constant, commuted) = match (is_const(args[0]), is_const(args[1])) {
+            (false, true) => (args[0], args[1], false),
+            (true, false) => (args[1], args[0], true),
+            _ => return None,
+        };
+        let left_ty = Builtin::from_oid(pg_sys::exprType(left));
+        let const_ty = pg_sys::exprType(constant);
+        if !comparable(left_ty, Builtin::from_oid(const_ty)) {
+            return None;
+        }
+        let mut cmp = CmpOp::from_btree_strategy(compat::btree_strategy((*op).opno)?, compat::NOT_EQUAL_STRATEGY)?;
+        if commuted {
+            cmp = cmp.commute();
+        }
+        // Text ranges follow the collation in Postgres, bytes elsewhere.
+        if cmp.is_range() && left_ty.is_some_and(Builtin::is_text) {
+            let coll = (*op).inputcollid;
+            if coll != pg_sys::C_COLLATION_OID && coll != compat::POSIX_COLLATION_OID {
+                return None;
+            }
+        }
+        let left = match expr(varno, columns, left) {
+            e @ (RawExpr::Aggregate(_) | RawExpr::Column(_)) => e,
+            _ => return None,
+        };
+        let c = strip_relabel(constant) as *mut pg_sys::Const;
+        let value = if (*c).constisnull {
+            Value::Null
+        } else {
+            super::params::datum_to_value((*c).constvalue, SlotType { type_oid: const_ty.to_u32(), is_array: false })?
+        };
+        Some(RawHaving { left, op: cmp, value })
     }
 }
 
