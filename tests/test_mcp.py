@@ -15,7 +15,6 @@ import time
 import uuid
 from pathlib import Path
 
-import psycopg
 import pytest
 from mcp import ClientSession, StdioServerParameters
 from mcp.client.stdio import stdio_client
@@ -152,7 +151,8 @@ def test_search_then_execute_answers_a_question(shop):
     """Revenue per region without internal accounts: search finds the tables,
     the note and the page; the query the agent then writes gives the answer
     plain SQL gives."""
-    srv = Server(shop)
+    # search without pg_trgm takes seconds on a busy machine: room for it
+    srv = Server(shop, args=("--statement-timeout", "60s"))
 
     async def fn(s, _):
         found = await s.call_tool("search", {"query": "orders customers revenue"})
@@ -249,6 +249,7 @@ ATTACKS = [
     "PREPARE p AS DELETE FROM shop.orders",
     "EXPLAIN ANALYZE DELETE FROM shop.orders",
     "LOCK shop.orders",
+    "SELECT 1\x00; DELETE FROM shop.orders",
 ]
 # Postgres lets these run in a read-only transaction; what they do must not
 # outlive the call (the transaction is rolled back, the session closed).
@@ -306,8 +307,15 @@ def test_row_limit_and_timeout_hold(shop):
         few = await s.call_tool("execute", {"sql": "SELECT g FROM generate_series(1, 1000) g ORDER BY g", "max_rows": 5})
         more = await s.call_tool("execute", {"sql": "SELECT g FROM generate_series(1, 1000) g", "max_rows": 5000})
         exact = await s.call_tool("execute", {"sql": "SELECT g FROM generate_series(1, 100) g"})
-        return big, few, more, exact
-    big, few, more, exact = srv.run(fn)
+        # 10 values of 3 MB: reading stops after a few, each shown cut
+        huge = await s.call_tool("execute", {"sql": "SELECT g, repeat('x', 3000000) AS v FROM generate_series(1, 10) g"})
+        return big, few, more, exact, huge
+    big, few, more, exact, huge = srv.run(fn)
+    h = huge.structured_content
+    assert not huge.is_error and h["truncated"] is True and h["values_cut"] is True
+    assert 1 <= h["row_count"] < 10 and [r[0] for r in h["rows"]] == [str(g) for g in range(1, h["row_count"] + 1)]
+    assert all(r[1] == "x" * 1000 + "…" for r in h["rows"])
+    assert "Truncated" in text_of(huge) and len(text_of(huge)) < 20 * 1024
     assert [r[0] for r in big.structured_content["rows"]] == [str(g) for g in range(1, 101)]
     assert big.structured_content["truncated"] is True and "Truncated" in text_of(big)
     assert [r[0] for r in few.structured_content["rows"]] == ["1", "2", "3", "4", "5"]
@@ -379,8 +387,6 @@ def test_bad_input_and_connection_errors_never_show_the_password(shop):
     assert results[4].structured_content["error"]["sqlstate"] == "22023"
 
     # nobody listens there: the connection fails, with who and where but no password
-    with psycopg.connect(host=PG_HOST, port=PG_PORT, user="postgres", dbname="postgres") as c:
-        c.execute("SELECT 1")
     import socket
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -388,6 +394,22 @@ def test_bad_input_and_connection_errors_never_show_the_password(shop):
     down = Server(shop, port=closed)
     res = call(down, "execute", sql="SELECT 1")
     assert res.is_error and "cannot connect" in text_of(res) and ANA in text_of(res)
-    for r in results + [res]:
+    # a database without townlake: the catalog's absence is named
+    nolake = call(Server("postgres"), "search", query="orders")
+    assert nolake.is_error and "CREATE EXTENSION townlake" in (nolake.structured_content["error"]["hint"] or ""), \
+        text_of(nolake)
+    for r in results + [res, nolake]:
         assert PASSWORD not in text_of(r) and PASSWORD not in str(r.structured_content)
     assert PASSWORD not in srv.stderr() and PASSWORD not in down.stderr()
+
+
+def test_superuser_is_refused_unless_allowed(shop):
+    """A superuser bypasses review and reaches server files (lo_export) even
+    from a read-only transaction: the server will not act as one by default."""
+    async def fn(s, _):
+        return [await s.call_tool("execute", {"sql": "SELECT current_user"}),
+                await s.call_tool("search", {"query": "orders"})]
+    for res in Server(shop, role="postgres").run(fn):
+        assert res.is_error and "is a superuser" in text_of(res) and "--allow-superuser" in text_of(res), text_of(res)
+    res = call(Server(shop, role="postgres", args=("--allow-superuser",)), "execute", sql="SELECT current_user")
+    assert not res.is_error and res.structured_content["rows"] == [["postgres"]], text_of(res)

@@ -4,10 +4,12 @@
 
 use std::time::{Duration, Instant};
 
+use futures::StreamExt;
 use serde_json::{json, Value};
 use tokio_postgres::error::ErrorPosition;
 use tokio_postgres::{Client, Config, NoTls, SimpleQueryMessage};
 
+use crate::server::Limits;
 use crate::table::{Column, ResultSet};
 
 /// Why a call failed, as the agent sees it.
@@ -113,15 +115,37 @@ fn millis(d: Duration) -> u128 {
     d.as_millis().max(1)
 }
 
-/// Opens the read-only transaction every call works in.
-async fn begin(client: &Client, timeout: Duration) -> Result<(), Failure> {
-    client
-        .batch_execute(&format!(
-            "BEGIN TRANSACTION READ ONLY; SET LOCAL statement_timeout = {}",
-            millis(timeout)
+/// Opens the read-only transaction every call works in, and refuses a
+/// superuser unless allowed: a superuser bypasses townlake's review, and
+/// functions such as lo_export reach the server's files even from a
+/// read-only transaction.
+async fn begin(client: &Client, lim: &Limits) -> Result<(), Failure> {
+    let msgs = client
+        .simple_query(&format!(
+            "BEGIN TRANSACTION READ ONLY; SET LOCAL statement_timeout = {}; \
+             SELECT pg_catalog.current_setting('is_superuser'), session_user",
+            millis(lim.timeout)
         ))
         .await
-        .map_err(db)
+        .map_err(db)?;
+    if lim.allow_superuser {
+        return Ok(());
+    }
+    for m in &msgs {
+        if let SimpleQueryMessage::Row(r) = m {
+            if r.get(0) == Some("on") {
+                return Err(Failure::other(
+                    format!(
+                        "the database user {} is a superuser: townlake-mcp does not act as one, an agent would \
+                         bypass townlake's review and could reach the server's files",
+                        r.get(1).unwrap_or("?")
+                    ),
+                    Some("Connect as your own role (PGUSER), or start townlake-mcp with --allow-superuser."),
+                ));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Runs `work` with a connection, cancelling the statement in flight when
@@ -148,6 +172,9 @@ where
     }
 }
 
+/// At most this much of the values is read from Postgres per call.
+pub const MAX_FETCH_BYTES: usize = 8 << 20;
+
 const DECLARE_PREFIX: &str = "DECLARE townlake_mcp NO SCROLL CURSOR FOR ";
 
 /// Runs one read-only query and returns at most `max_rows` rows. The text
@@ -156,7 +183,8 @@ const DECLARE_PREFIX: &str = "DECLARE townlake_mcp NO SCROLL CURSOR FOR ";
 /// query: other statements, a second statement, and data-modifying WITH are
 /// refused by Postgres itself; the transaction is READ ONLY, rolled back at
 /// the end, and under statement_timeout.
-pub async fn execute(cfg: &Config, sql: &str, max_rows: usize, timeout: Duration) -> Result<ResultSet, Failure> {
+pub async fn execute(cfg: &Config, sql: &str, max_rows: usize, lim: Limits) -> Result<ResultSet, Failure> {
+    let timeout = lim.timeout;
     if sql.trim().is_empty() {
         return Err(Failure::other("sql is empty", Some("Pass one SELECT (or VALUES, TABLE, WITH ... SELECT) query.")));
     }
@@ -164,7 +192,7 @@ pub async fn execute(cfg: &Config, sql: &str, max_rows: usize, timeout: Duration
     with_deadline(cfg, timeout, move |client| {
         Box::pin(async move {
             let started = Instant::now();
-            begin(client, timeout).await?;
+            begin(client, &lim).await?;
             let offset = DECLARE_PREFIX.chars().count() as u32;
             client
                 .execute(format!("{DECLARE_PREFIX}{sql}").as_str(), &[])
@@ -186,15 +214,28 @@ pub async fn execute(cfg: &Config, sql: &str, max_rows: usize, timeout: Duration
                 .iter()
                 .map(|c| Column { name: c.name().to_string(), type_name: c.type_().name().to_string() })
                 .collect();
-            let mut rows = Vec::new();
-            for msg in client.simple_query(&fetch).await.map_err(db)? {
-                if let SimpleQueryMessage::Row(r) = msg {
-                    rows.push((0..r.len()).map(|i| r.get(i).map(String::from)).collect());
+            // Read row by row and stop once the values pass MAX_FETCH_BYTES:
+            // a few huge values must not fill this process' memory. Leaving
+            // the rest unread is fine, the connection is closed after the call.
+            let mut rows: Vec<Vec<Option<String>>> = Vec::new();
+            let mut bytes = 0usize;
+            let mut size_limited = false;
+            let stream = client.simple_query_raw(&fetch).await.map_err(db)?;
+            futures::pin_mut!(stream);
+            while let Some(msg) = stream.next().await {
+                if let SimpleQueryMessage::Row(r) = msg.map_err(db)? {
+                    let row: Vec<Option<String>> = (0..r.len()).map(|i| r.get(i).map(String::from)).collect();
+                    bytes += row.iter().map(|v| v.as_ref().map_or(4, |s| s.len())).sum::<usize>();
+                    rows.push(row);
+                    if bytes > MAX_FETCH_BYTES {
+                        size_limited = true;
+                        break;
+                    }
                 }
             }
             let more_rows = rows.len() > max_rows;
             rows.truncate(max_rows);
-            Ok(ResultSet { columns, rows, more_rows, max_rows })
+            Ok(ResultSet { columns, rows, more_rows, size_limited, max_rows })
         })
     })
     .await
@@ -289,11 +330,12 @@ pub async fn search(
     query: Option<String>,
     dataset: Option<String>,
     limit: i32,
-    timeout: Duration,
+    lim: Limits,
 ) -> Result<Value, Failure> {
+    let timeout = lim.timeout;
     with_deadline(cfg, timeout, move |client| {
         Box::pin(async move {
-            begin(client, timeout).await?;
+            begin(client, &lim).await?;
             let mut out = json!({"datasets": [], "pages": [], "notes": [], "details": null});
             if let Some(q) = &query {
                 let datasets = json_of(client, SEARCH_DATASETS, &[q, &limit]).await?;
@@ -312,13 +354,36 @@ pub async fn search(
         })
     })
     .await
+    .map_err(catalog_missing)
+}
+
+/// The catalog's functions and tables missing: say what to install.
+fn catalog_missing(f: Failure) -> Failure {
+    match f {
+        Failure::Db { sqlstate, severity, message, detail, hint: None, position }
+            if matches!(sqlstate.as_str(), "3F000" | "42P01" | "42883") && message.contains("lake") =>
+        {
+            Failure::Db {
+                sqlstate,
+                severity,
+                message,
+                detail,
+                hint: Some("Is townlake installed in this database, at a version with the metadata catalog? \
+                            CREATE EXTENSION townlake (or ALTER EXTENSION townlake UPDATE)."
+                    .into()),
+                position,
+            }
+        }
+        f => f,
+    }
 }
 
 /// The data-model pages: name, title, size.
-pub async fn list_pages(cfg: &Config, timeout: Duration) -> Result<Value, Failure> {
+pub async fn list_pages(cfg: &Config, lim: Limits) -> Result<Value, Failure> {
+    let timeout = lim.timeout;
     with_deadline(cfg, timeout, move |client| {
         Box::pin(async move {
-            begin(client, timeout).await?;
+            begin(client, &lim).await?;
             json_of(
                 client,
                 "SELECT COALESCE(jsonb_agg(jsonb_build_object('name', name, 'title', title,
@@ -330,13 +395,15 @@ pub async fn list_pages(cfg: &Config, timeout: Duration) -> Result<Value, Failur
         })
     })
     .await
+    .map_err(catalog_missing)
 }
 
 /// One page: its title and markdown body, or None.
-pub async fn read_page(cfg: &Config, name: String, timeout: Duration) -> Result<Option<(String, String)>, Failure> {
+pub async fn read_page(cfg: &Config, name: String, lim: Limits) -> Result<Option<(String, String)>, Failure> {
+    let timeout = lim.timeout;
     with_deadline(cfg, timeout, move |client| {
         Box::pin(async move {
-            begin(client, timeout).await?;
+            begin(client, &lim).await?;
             let row = client
                 .query_opt("SELECT title, body FROM lake.catalog_pages WHERE name = $1", &[&name])
                 .await
@@ -345,4 +412,5 @@ pub async fn read_page(cfg: &Config, name: String, timeout: Duration) -> Result<
         })
     })
     .await
+    .map_err(catalog_missing)
 }

@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use rmcp::ServiceExt;
 
-const USAGE: &str = "usage: townlake-mcp [--max-rows N] [--statement-timeout DURATION] [CONNINFO]
+const USAGE: &str = "usage: townlake-mcp [--max-rows N] [--statement-timeout DURATION] [--allow-superuser] [CONNINFO]
 
 Serves the Model Context Protocol on stdin/stdout for one townlake database.
 
@@ -26,6 +26,8 @@ Serves the Model Context Protocol on stdin/stdout for one townlake database.
                                env TOWNLAKE_MCP_MAX_ROWS)
   --statement-timeout DURATION time per call, e.g. 10s, 500ms, 2min (default 10s;
                                env TOWNLAKE_MCP_STATEMENT_TIMEOUT)
+  --allow-superuser            act as a superuser when the credentials are one's (refused
+                               by default: a superuser bypasses townlake's review)
 ";
 
 fn parse_duration(s: &str) -> Option<Duration> {
@@ -61,6 +63,7 @@ fn parse_args() -> Result<Args, String> {
         Some(v) => parse_duration(&v).ok_or("TOWNLAKE_MCP_STATEMENT_TIMEOUT must be like 10s, 500ms or 2min (at most 60min)")?,
         None => Duration::from_secs(10),
     };
+    let mut allow_superuser = false;
     let mut conninfo = None;
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
@@ -75,6 +78,7 @@ fn parse_args() -> Result<Args, String> {
                 println!("townlake-mcp {}", env!("CARGO_PKG_VERSION"));
                 std::process::exit(0);
             }
+            "--allow-superuser" => allow_superuser = true,
             "--max-rows" => max_rows = parse_rows(&value()?).ok_or("--max-rows must be a number from 1 to 10000")?,
             "--statement-timeout" => {
                 timeout = parse_duration(&value()?).ok_or("--statement-timeout must be like 10s, 500ms or 2min (at most 60min)")?
@@ -84,7 +88,7 @@ fn parse_args() -> Result<Args, String> {
             _ => return Err("only one connection string may be given".into()),
         }
     }
-    Ok(Args { conninfo: conninfo.or_else(|| env("DATABASE_URL")), limits: server::Limits { max_rows, timeout } })
+    Ok(Args { conninfo: conninfo.or_else(|| env("DATABASE_URL")), limits: server::Limits { max_rows, timeout, allow_superuser } })
 }
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]

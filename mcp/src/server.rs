@@ -29,6 +29,8 @@ pub struct Limits {
     pub max_rows: usize,
     /// Time a call may take in Postgres (statement_timeout).
     pub timeout: Duration,
+    /// Act as a superuser when the credentials are one's.
+    pub allow_superuser: bool,
 }
 
 #[derive(Deserialize, JsonSchema)]
@@ -101,7 +103,7 @@ impl Lake {
         if !(1..=50).contains(&limit) {
             return Ok(failed(Failure::other(format!("limit must be between 1 and 50, got {limit}"), None)));
         }
-        match db::search(&self.cfg, query, dataset, limit as i32, self.limits.timeout).await {
+        match db::search(&self.cfg, query, dataset, limit as i32, self.limits).await {
             Ok(v) => Ok(ok(search_text(&v), v)),
             Err(f) => Ok(failed(f)),
         }
@@ -122,7 +124,7 @@ impl Lake {
             Some(0) => return Ok(failed(Failure::other("max_rows must be at least 1", None))),
             Some(n) => (n as usize).min(self.limits.max_rows),
         };
-        match db::execute(&self.cfg, &p.sql, max_rows, self.limits.timeout).await {
+        match db::execute(&self.cfg, &p.sql, max_rows, self.limits).await {
             Ok(rs) => {
                 let r = table::render(&rs);
                 Ok(ok(r.text, r.structured))
@@ -236,7 +238,7 @@ impl ServerHandler for Lake {
         _request: Option<PaginatedRequestParams>,
         _context: RequestContext<RoleServer>,
     ) -> Result<ListResourcesResult, ErrorData> {
-        let pages = db::list_pages(&self.cfg, self.limits.timeout).await.map_err(resource_error)?;
+        let pages = db::list_pages(&self.cfg, self.limits).await.map_err(resource_error)?;
         let resources = pages
             .as_array()
             .into_iter()
@@ -265,7 +267,7 @@ impl ServerHandler for Lake {
                 None,
             ));
         };
-        match db::read_page(&self.cfg, name.to_string(), self.limits.timeout).await.map_err(resource_error)? {
+        match db::read_page(&self.cfg, name.to_string(), self.limits).await.map_err(resource_error)? {
             Some((_title, body)) => Ok(ReadResourceResult::new(vec![
                 ResourceContents::text(body, uri.clone()).with_mime_type("text/markdown"),
             ])

@@ -18,6 +18,8 @@ pub struct ResultSet {
     pub rows: Vec<Vec<Option<String>>>,
     /// The query had more rows than were fetched.
     pub more_rows: bool,
+    /// Reading stopped early because the values were too large.
+    pub size_limited: bool,
     pub max_rows: usize,
 }
 
@@ -101,6 +103,7 @@ pub fn render(rs: &ResultSet) -> Rendered {
         }
     }
     let n = shown.len();
+    let budget_hit = budget_hit || rs.size_limited;
     let truncated = rs.more_rows || budget_hit;
     text.push_str(&format!("({} row{})\n", n, if n == 1 { "" } else { "s" }));
     if rs.more_rows && !budget_hit {
@@ -111,8 +114,9 @@ pub fn render(rs: &ResultSet) -> Rendered {
         ));
     } else if budget_hit {
         text.push_str(&format!(
-            "Truncated: only the first {n} rows are shown, the result is larger than {MAX_TABLE_CHARS} characters. \
-             Select fewer or narrower columns.\n"
+            "Truncated: only the first {n} rows are shown, the result is too large \
+             (more than {MAX_TABLE_CHARS} characters to show, or {} MB to read). Select fewer or narrower columns.\n",
+            crate::db::MAX_FETCH_BYTES >> 20
         ));
     }
     if cells_cut {
@@ -141,6 +145,7 @@ mod tests {
             ],
             rows: rows.into_iter().map(|r| r.into_iter().map(|v| v.map(String::from)).collect()).collect(),
             more_rows: more,
+            size_limited: false,
             max_rows: 2,
         }
     }
