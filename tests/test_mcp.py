@@ -21,7 +21,7 @@ from mcp.client.stdio import stdio_client
 from psycopg import sql
 
 from conftest import PG_HOST, PG_PORT
-from govhelpers import error_of, one, recreate_roles, rows, session
+from govhelpers import error_of, one, recreate_roles, rows, session, wait_for_audit
 
 SUFFIX = uuid.uuid4().hex[:6]
 ANA = f"mcp_ana_{SUFFIX}"
@@ -413,3 +413,35 @@ def test_superuser_is_refused_unless_allowed(shop):
         assert res.is_error and "is a superuser" in text_of(res) and "--allow-superuser" in text_of(res), text_of(res)
     res = call(Server(shop, role="postgres", args=("--allow-superuser",)), "execute", sql="SELECT current_user")
     assert not res.is_error and res.structured_content["rows"] == [["postgres"]], text_of(res)
+
+
+def test_calls_are_governed_and_audited_as_the_user(shop):
+    """Masks apply, PII cannot be switched on (that writes), and the audit
+    log names the analyst for the query the agent ran."""
+    with session(shop) as admin:
+        admin.execute("""
+            CREATE TABLE raw.contacts (id int, email text);
+            INSERT INTO raw.contacts VALUES (1, 'ada@math.org'), (2, 'alan@bletchley.uk');
+            SELECT lake.approve_column('raw.contacts', 'id', 'public');
+            SELECT lake.approve_column('raw.contacts', 'email', 'pii');
+            SELECT lake.approve_table('raw.contacts', 'contacts for the mcp test');
+        """)
+        admin.execute("SELECT lake.grant_access(%s, 'hr.contacts', '1 hour', 'mcp test', 'pii')", (ANA,))
+        raw = rows(admin, "SELECT id::text, email FROM raw.contacts ORDER BY id")
+    with session(shop, ANA) as ana:
+        own = rows(ana, "SELECT id::text, email FROM hr.contacts ORDER BY id")
+    assert [e for _, e in own] != [e for _, e in raw]  # masked for the analyst
+    marker = f"mcp_audit_{uuid.uuid4().hex[:8]}"
+
+    async def fn(s, _):
+        return [await s.call_tool("execute", {"sql": f"SELECT id, email FROM hr.contacts /* {marker} */ ORDER BY id"}),
+                await s.call_tool("execute", {"sql": "SELECT lake.enable_pii('look at the addresses')"}),
+                await s.call_tool("execute", {"sql": "SELECT id, email FROM hr.contacts ORDER BY id"})]
+    masked, pii, still = Server(shop).run(fn)
+    assert [tuple(r) for r in masked.structured_content["rows"]] == own
+    # enable_pii records the switch: a write, refused by the read-only transaction
+    assert pii.is_error and pii.structured_content["error"]["sqlstate"] == "25006", text_of(pii)
+    assert [tuple(r) for r in still.structured_content["rows"]] == own
+    with session(shop) as admin:
+        audit = wait_for_audit(admin, marker)
+    assert audit and all(role == ANA for _, role, *_ in audit), audit
