@@ -28,6 +28,8 @@ WORKDIR /build
 ENV CARGO_TARGET_DIR=/build/target
 COPY Cargo.toml Cargo.lock townlake.control ./
 COPY src ./src
+# the workspace's other member (the MCP server; not built here): cargo loads every member's manifest
+COPY mcp ./mcp
 COPY sql ./sql
 COPY scripts/versions.sh ./scripts/versions.sh
 # Lays the files out under target/release/townlake-pgN/ as they would be installed.

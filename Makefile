@@ -7,7 +7,7 @@ export CARGO_TARGET_DIR ?= $(HOME)/.cache/townlake/target
 # PostgreSQL major version: 15 (Debian, the default) or 18 (`make test PG=18`).
 export PG
 
-.PHONY: deps venv build install start stop status psql demo test bench bench-ingest bench-clickhouse-insert bench-clickhouse-groupby pii-eval clean-state
+.PHONY: deps venv build install mcp start stop status psql demo test bench bench-ingest bench-clickhouse-insert bench-clickhouse-groupby pii-eval clean-state
 
 deps:
 	scripts/deps.sh all
@@ -22,6 +22,10 @@ build:
 install:
 	scripts/deps.sh system
 	scripts/build.sh install
+
+# The MCP server for agents (docs/agent.md): $(CARGO_TARGET_DIR)/debug/townlake-mcp
+mcp:
+	scripts/build.sh mcp
 
 start:
 	scripts/cluster.sh start

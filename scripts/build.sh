@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# build | install the extension. PROFILE=release switches to an optimised build.
+# build | install the extension; mcp builds the companion MCP server
+# (target/<profile>/townlake-mcp under CARGO_TARGET_DIR, see docs/agent.md).
+# PROFILE=release switches to an optimised build.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
@@ -43,5 +45,6 @@ log "PostgreSQL $PG ($PG_CONFIG) CARGO_TARGET_DIR=$CARGO_TARGET_DIR PROFILE=$PRO
 case "${1:-}" in
     build)   cargo build --lib "${CARGO_PG_FEATURES[@]}" "${profile_flags[@]}" ;;
     install) install_packaged ;;
-    *)       die "usage: build.sh build|install" ;;
+    mcp)     cargo build -p townlake-mcp --bin townlake-mcp "${profile_flags[@]}" ;;
+    *)       die "usage: build.sh build|install|mcp" ;;
 esac

@@ -66,7 +66,7 @@ run_layer() {
 }
 
 unit_layer() {
-    (cd "$PROJECT_DIR" && cargo test --lib "${CARGO_PG_FEATURES[@]}")
+    (cd "$PROJECT_DIR" && cargo test --lib "${CARGO_PG_FEATURES[@]}" && cargo test -p townlake-mcp)
 }
 
 # The house rules of src/ (import arrows, extern callbacks and `unsafe fn`
@@ -98,7 +98,10 @@ pgrx_layer() {
 }
 
 integration_layer() {
+    # tests/test_mcp.py drives the MCP server binary (debug build): it is
+    # built here, in the same CARGO_TARGET_DIR the test looks in
     "$PROJECT_DIR/scripts/build.sh" install &&
+    PROFILE=dev "$PROJECT_DIR/scripts/build.sh" mcp &&
     "$PROJECT_DIR/scripts/cluster.sh" start &&
     (cd "$PROJECT_DIR" && "$VENV_DIR/bin/pytest" tests/ -v -p no:cacheprovider ${PYTEST_ARGS:-})
 }
