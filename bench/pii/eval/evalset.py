@@ -828,6 +828,7 @@ def dev(seed=1, rows=200):
             t.add(rng.choice(["x", "val", "number", "d", "ident"]) + "_" + str(rng.randint(1, 99)), "text",
                   [fk.ssn() for _ in range(rows)], "national_id", source=f"faker {loc} ssn")
         fk = Faker(id_locales[k])
+        fk.seed_instance(rng.randint(0, 2**31))
         t.add(rng.choice(["passport", "doc_no", "pass_nr"]), "text", [fk.passport_number() for _ in range(rows)],
               "national_id", source="faker passport_number")
         unique_names(t.columns)
@@ -928,7 +929,9 @@ def dev_more(rng, rows):
                          for _ in range(rows)])
     t.add("y4", "text", [f"10.0.{rng.randint(10000, 26000)}.{rng.randint(1, 5000)}" for _ in range(rows)])
     t.add("y5", "text", [f"{rng.randint(100, 140)}.0.{rng.randint(1000, 7000)}.{rng.randint(10, 250)}" for _ in range(rows)])
-    t.add("release_phone", "text", [Faker("en_IN").phone_number() for _ in range(rows)], "contact",
+    fk = Faker("en_IN")
+    fk.seed_instance(rng.randint(0, 2**31))
+    t.add("release_phone", "text", [fk.phone_number() for _ in range(rows)], "contact",
           source="faker en_IN phone")
     tables.append(t)
     return tables
