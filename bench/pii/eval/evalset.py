@@ -828,6 +828,7 @@ def dev(seed=1, rows=200):
             t.add(rng.choice(["x", "val", "number", "d", "ident"]) + "_" + str(rng.randint(1, 99)), "text",
                   [fk.ssn() for _ in range(rows)], "national_id", source=f"faker {loc} ssn")
         fk = Faker(id_locales[k])
+        fk.seed_instance(rng.randint(0, 2**31))
         t.add(rng.choice(["passport", "doc_no", "pass_nr"]), "text", [fk.passport_number() for _ in range(rows)],
               "national_id", source="faker passport_number")
         unique_names(t.columns)
@@ -838,6 +839,7 @@ def dev(seed=1, rows=200):
               source=key)
     unique_names(t.columns)
     tables.append(t)
+    tables += dev_more(rng, rows)
     t = Table("dev_negatives")
     t.add("ver", "text", [f"{rng.randint(0, 30)}.{rng.randint(0, 40)}.{rng.randint(0, 200)}" for _ in range(rows)])
     t.add("ver4", "text", [f"{rng.randint(1, 20)}.{rng.randint(0, 20)}.{rng.randint(0, 99)}.{rng.randint(0, 99999)}"
@@ -847,6 +849,90 @@ def dev(seed=1, rows=200):
     t.add("part_no", "text", [f"{_digits(rng, 3)}-{_digits(rng, 3)}-{_digits(rng, 4)}" for _ in range(rows)])
     t.add("sha1", "text", [hashlib.sha1(str(i).encode()).hexdigest() for i in range(rows)])
     t.add("product", "text", [rng.choice(["Desk Lamp", "Office Chair", "Coffee Mug", "USB Cable"]) for _ in range(rows)])
+    tables.append(t)
+    return tables
+
+
+# More development cases (added after 1.1.0, still Faker and own recipes, locales the frozen set does
+# not use): names in more scripts under opaque column names, the hard negatives that look like names
+# (towns, companies, job titles, words), account names and handles without a telling name, the families
+# the first dev set lacked (network, financial, geo), more national ids from Faker's providers, and
+# dotted version strings of several styles.
+DEV_MORE_LOCALES = ["bn_BD", "ta_IN", "hy_AM", "ja_JP", "zh_TW", "mr_IN", "ne_NP", "bg_BG", "ar_PS", "he_IL",
+                    "th_TH", "ka_GE", "vi_VN", "id_ID", "sl_SI", "lt_LT", "fr_CH", "es_ES", "de_DE", "en_IN",
+                    "fil_PH", "yo_NG", "zu_ZA", "en_NZ"]
+
+
+def dev_more(rng, rows):
+    from faker import Faker
+    tables = []
+    opaque = ["e1", "e2", "e3", "e4", "e5", "e6", "e7", "e8", "field", "val", "a", "b", "party", "entry"]
+    for loc in DEV_MORE_LOCALES:
+        fk = Faker(loc)
+        fk.seed_instance(rng.randint(0, 2**31))
+        t = Table("dev2_" + loc.lower())
+        names = rng.sample(opaque, 9)
+        if rng.random() < 0.5:
+            t.add(names[0], "text", [fk.name() for _ in range(rows)], "person_name", source=f"faker {loc} name")
+        else:
+            t.add(names[0], "text", [fk.first_name() for _ in range(rows)], "person_name", source=f"faker {loc} first")
+            t.add(names[1], "text", [fk.last_name() for _ in range(rows)], "person_name", source=f"faker {loc} last")
+        t.add(names[2], "text", [fk.user_name() for _ in range(rows)], "online_id", source=f"faker {loc} user_name")
+        t.add(names[3], "text", [fk.address() for _ in range(rows)], "address", source=f"faker {loc} address")
+        # clean columns whose values are capitalised words and phrases
+        t.add(names[4], "text", [fk.city() for _ in range(rows)], source=f"faker {loc} city")
+        t.add(names[5], "text", [fk.company() for _ in range(rows)], source=f"faker {loc} company")
+        t.add(names[6], "text", [fk.job() for _ in range(rows)], source=f"faker {loc} job")
+        t.add(names[7], "text", [fk.country() for _ in range(rows)], source=f"faker {loc} country")
+        t.add(names[8], "text", [fk.word().capitalize() for _ in range(rows)], source=f"faker {loc} word")
+        t.add(rng.choice(["amount", "qty"]), "integer", [rng.randint(1, 500) for _ in range(rows)])
+        unique_names(t.columns)
+        tables.append(t)
+    fk = Faker("en_NZ")
+    fk.seed_instance(rng.randint(0, 2**31))
+    t = Table("dev2_accounts")
+    t.add("who", "text", ["@" + fk.user_name() for _ in range(rows)], "online_id", source="faker handles")
+    t.add("x1", "text", [fk.user_name() for _ in range(rows)], "online_id", source="faker user_name")
+    t.add("x2", "text", [fk.slug() for _ in range(rows)], source="faker slug")
+    t.add("x3", "text", [fk.domain_word() for _ in range(rows)], source="faker domain word")
+    t.add("x4", "text", [fk.file_name() for _ in range(rows)], source="faker file name")
+    t.add("x5", "text", [fk.color_name() for _ in range(rows)], source="faker colour")
+    t.add("x6", "text", [fk.ipv4_public() for _ in range(rows)], "network", source="faker ipv4")
+    t.add("x7", "text", [fk.ipv6() for _ in range(rows)], "network", source="faker ipv6")
+    t.add("x8", "text", [fk.mac_address() for _ in range(rows)], "network", source="faker mac")
+    t.add("x9", "text", [fk.credit_card_number() for _ in range(rows)], "financial", source="faker card")
+    t.add("x10", "text", [fk.iban() for _ in range(rows)], "financial", source="faker iban")
+    t.add("x11", "text", [f"{fk.latitude()}, {fk.longitude()}" for _ in range(rows)], "geo", source="faker lat/lng")
+    t.add("x12", "text", [fk.user_agent() for _ in range(rows)], source="faker user agent")
+    t.add("x13", "text", [fk.sha256() for _ in range(rows)], source="faker sha256")
+    t.add("x14", "text", [fk.ean13() for _ in range(rows)], source="faker ean13")
+    tables.append(t)
+    # National ids and document numbers from Faker's providers, under opaque names.
+    ids = [("es_ES", "nif"), ("es_ES", "nie"), ("es_MX", "curp"), ("es_MX", "rfc"), ("en_IN", "aadhaar_id"),
+           ("bn_BD", "ssn"), ("zh_TW", "ssn"), ("th_TH", "ssn"), ("fr_CH", "ssn"), ("pt_PT", "ssn"),
+           ("de_DE", "passport_number"), ("it_IT", "passport_number"), ("en_GB", "passport_number"),
+           ("en_US", "itin"), ("sk_SK", "ssn"), ("lt_LT", "ssn"), ("sl_SI", "ssn"), ("de_CH", "ssn")]
+    t = Table("dev2_ids")
+    for k, (loc, meth) in enumerate(ids):
+        fk = Faker(loc)
+        fk.seed_instance(rng.randint(0, 2**31))
+        t.add(f"y{k}", "text", [getattr(fk, meth)() for _ in range(rows)], "national_id", source=f"faker {loc} {meth}")
+    t.add("order_no", "text", [_digits(rng, 11) for _ in range(rows)], source="random 11 digits")
+    t.add("ref_code", "text", [rng.choice(string.ascii_uppercase) + _digits(rng, 8) for _ in range(rows)],
+          source="letter + 8 digits")
+    unique_names(t.columns)
+    tables.append(t)
+    t = Table("dev2_versions")
+    t.add("y1", "text", [f"v{rng.randint(0, 9)}.{rng.randint(0, 30)}.{rng.randint(0, 99)}" for _ in range(rows)])
+    t.add("y2", "text", [f"{rng.randint(2019, 2026)}.{rng.randint(1, 12)}.{rng.randint(0, 9)}" for _ in range(rows)])
+    t.add("y3", "text", [f"{rng.randint(1, 12)}.{rng.randint(0, 9)}.{rng.randint(0, 30)}-rc.{rng.randint(1, 5)}"
+                         for _ in range(rows)])
+    t.add("y4", "text", [f"10.0.{rng.randint(10000, 26000)}.{rng.randint(1, 5000)}" for _ in range(rows)])
+    t.add("y5", "text", [f"{rng.randint(100, 140)}.0.{rng.randint(1000, 7000)}.{rng.randint(10, 250)}" for _ in range(rows)])
+    fk = Faker("en_IN")
+    fk.seed_instance(rng.randint(0, 2**31))
+    t.add("release_phone", "text", [fk.phone_number() for _ in range(rows)], "contact",
+          source="faker en_IN phone")
     tables.append(t)
     return tables
 

@@ -219,6 +219,10 @@ const ORGANISATION_MARKERS: &str = "
 inc llc ltd plc gmbh ag kg co corp corporation company group holdings sa sarl sas srl spa bv nv ab oy as
 limited partners associates and & university bank foundation institute services solutions systems
 technologies international industries enterprises ohg ug e.v. ev sp z.o.o. s.a. s.l. s.l mbh kgaa
+s.p. d.d. d.o.o. s.r.o. a.s. k.s. v.o.s. s.com. s.coop. s.l.l. s.a.s. s.n.c. s.r.l. s.c. ltda eireli
+aps a/s asa oyj kft zrt bt rt nyrt uab ab. pt pt. tbk cv c.v. s.a.b. s.de bhd sdn pty pvt
+ооо оао зао пао ао оод еоод ад тов пат ат ип ооод ε.π.ε. α.ε. ο.ε. ικε
+բբը սպը фоп
 ";
 
 /// Honorifics and suffixes that may surround a person's name.
@@ -274,7 +278,9 @@ pub fn is_place_marker(folded: &str) -> bool {
 }
 
 pub fn is_organisation_marker(folded: &str) -> bool {
-    organisation_markers().contains(folded.trim_end_matches(['.', ',']))
+    // Legal forms are written with and without their final dot (`s.p.`, `Inc`).
+    let bare = folded.trim_end_matches([',']);
+    organisation_markers().contains(bare) || organisation_markers().contains(bare.trim_end_matches('.'))
 }
 
 pub fn is_name_affix(folded: &str) -> bool {

@@ -40,7 +40,7 @@ use values::{CellFindings, Signal, N_SIGNALS};
 
 /// Bumped whenever detection or scoring changes; the scanner rescans every
 /// column whose finding was made by another version.
-pub const CLASSIFIER_VERSION: &str = "1.1.0";
+pub const CLASSIFIER_VERSION: &str = "1.2.0";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum InfoType {
@@ -608,6 +608,14 @@ fn weak(quality: f32, matches: u32, n: u32) -> f32 {
     quality * agreement(matches, n)
 }
 
+fn r(part: u32, whole: u32) -> f32 {
+    if whole == 0 {
+        0.0
+    } else {
+        part as f32 / whole as f32
+    }
+}
+
 fn pct(part: u32, whole: u32) -> String {
     if whole == 0 {
         "0%".into()
@@ -665,16 +673,26 @@ impl ColumnProfile {
                 let text = self.count(Signal::AddressText);
                 let keyed = self.keyed(PostalAddress);
                 let shape = self.count(Signal::AddressShape);
+                let parts = self.count(Signal::AddressParts);
                 note_matches(notes, whole + text, n, "street addresses");
                 if shape > 0 {
                     notes.push(format!("{shape} of {n} values are a number with words, as addresses are"));
                 }
+                // Addresses in any script: most values built of short parts (street and number,
+                // postcode and town), nearly all different.
+                let v_parts = if parts + whole >= 10 && r(parts + whole, n) >= 0.6 && self.distinct_ratio() >= 0.8 {
+                    notes.push(format!("{parts} of {n} values are built like addresses (parts with a number)"));
+                    weak(0.65, parts + whole, n)
+                } else {
+                    0.0
+                };
                 let v = weak(0.85, whole, n)
                     .max(strong(0.7, whole, n))
                     .max(strong(0.7, text, n))
                     .max(strong(0.75, keyed, n))
-                    .max(weak(0.2, shape + whole, n));
-                (v, agreement(whole + text + keyed + shape, n), 0.0)
+                    .max(weak(0.2, shape + whole, n))
+                    .max(v_parts);
+                (v, agreement(whole + text + keyed + shape + parts, n), 0.0)
             }
             Postcode => self.postcode(ctx, notes),
             DateOfBirth => self.date_of_birth(ctx, notes),
@@ -736,13 +754,22 @@ impl ColumnProfile {
         // a column called `version_ref` full of phone numbers holds phone numbers.
         let validated = match t {
             Email | CreditCard | Iban | NationalId | UsSsn | UrlWithCredentials | Secret | Ipv6 | MacAddress => true,
-            // A dotted quad within 0–255 is no validation: version numbers pass it.
-            Phone => agree >= 0.9,
+            // A dotted quad within 0–255 is no validation: version numbers pass it. Nor are
+            // bare digits: phones are validated by their written grouping and prefixes.
+            Phone => {
+                r(self.count(Signal::PhoneIntl) + self.count(Signal::PhoneNational) + self.count(Signal::PhoneText), n) >= 0.6
+                    && agree >= 0.9
+            }
             _ => false,
         };
         if validated && damp < 1.0 && v * 0.9 > conf * damp {
             notes.push("validated values outweigh the column name".into());
             conf = v * 0.9;
+        } else if damp < 1.0 && v >= 0.5 && agree >= 0.9 && 0.6 * v * agree > conf * damp {
+            // Strong evidence across the whole column (names with known given names, account
+            // names with numbers): the name lowers the confidence, it does not cancel it.
+            notes.push("the values outweigh the column name, which only lowers the confidence".into());
+            conf = 0.6 * v * agree;
         } else {
             conf *= damp;
         }
@@ -804,6 +831,18 @@ impl ColumnProfile {
         } else {
             (formatted, digits, intl_ok)
         };
+        // Thirteen digits that nearly all pass the EAN-13 check are product codes (random
+        // digits pass it one time in ten).
+        let ean = self.count(Signal::Ean13);
+        let thirteen = self.count(Signal::Ean13Shaped);
+        let (formatted, digits, intl_ok) = if thirteen >= 10 && ean as f32 >= 0.8 * thirteen as f32 {
+            notes.push(format!("{ean} of {thirteen} thirteen-digit values pass the EAN-13 check: product codes, not phone numbers"));
+            (formatted.saturating_sub(ean), digits.saturating_sub(ean), intl_ok.saturating_sub(ean))
+        } else {
+            (formatted, digits, intl_ok)
+        };
+        // One number that reads as dialled abroad (`00…`) among bare digits is chance.
+        let intl_ok = if digits >= 10 && intl_ok * 20 <= digits { 0 } else { intl_ok };
         // Dotted numbers in a column of version strings are versions too.
         let dotted = self.count(Signal::DottedDigits);
         let versions = self.count(Signal::VersionString);
@@ -902,8 +941,12 @@ impl ColumnProfile {
         };
         // A given name before a capitalised word can be chance in prose: one or
         // two such mentions are not enough.
+        // Among short phrases (job titles, company and place names) a few such pairs are
+        // chance as well: there a few mentions count only in a column of prose.
+        let prose = r(self.count(Signal::FreeText)) >= 0.3;
         let v_text = match text {
             0 => 0.0,
+            1..=3 if !prose => 0.0,
             1 => 0.35,
             2 => 0.45,
             3 => 0.55,
@@ -917,6 +960,24 @@ impl ColumnProfile {
         // towns and product names repeat their words).
         let script = self.count(Signal::NameShapeScript);
         let script_words = self.script_last_words.len() as f32;
+        // The same in Latin script for names our lists do not know (Yoruba, Indian, Zulu …):
+        // stricter, because Latin capitalised phrases are often titles or places — nearly all
+        // values two-to-four-word names, nearly all different, last words rarely repeated, no
+        // company or place words.
+        let latin = self.count(Signal::NameShapeLatin);
+        let v_latin = if latin >= 10
+            && r(latin + full) >= 0.8
+            && self.distinct_ratio() >= 0.9
+            && script_words >= 0.5 * (latin + script) as f32
+            && r(other_phrases) < 0.05
+        {
+            notes.push(format!(
+                "{latin} of {n} values are shaped like names (capitalised words) with {script_words:.0} different last words"
+            ));
+            0.55
+        } else {
+            0.0
+        };
         let v_script = if script >= 10
             && r(script + full) >= 0.7
             && self.distinct_ratio() >= 0.8
@@ -930,9 +991,13 @@ impl ColumnProfile {
             0.0
         };
         // Given + family names inside street addresses name the street.
-        let addresses = self.count(Signal::AddressWhole) + self.count(Signal::AddressShape);
-        let v_text = if r(addresses) >= 0.3 { v_text * 0.3 } else { v_text };
-        let mut v = v_values.max(v_text).max(v_script).max(strong(0.85, keyed, n));
+        let addresses =
+            self.count(Signal::AddressWhole) + self.count(Signal::AddressShape) + self.count(Signal::AddressParts);
+        let street_names = r(addresses) >= 0.3;
+        let v_text = if street_names { v_text * 0.3 } else { v_text };
+        // …and so do the few whole names among addresses ("Fazenda Júlia Sousa, 39").
+        let v_values = if street_names && v_values < 0.9 { v_values * 0.3 } else { v_values };
+        let mut v = v_values.max(v_text).max(v_script).max(v_latin).max(strong(0.85, keyed, n));
         if r(other_phrases) >= 0.3 {
             notes.push("many values are company or place names".into());
             v *= 0.3;
@@ -1188,12 +1253,27 @@ impl ColumnProfile {
         }
         // Account names made of people's names are people's accounts, whatever the column is called.
         let named = if self.distinct_ratio() >= 0.8 { self.count(Signal::UsernameNamed) } else { 0 };
-        let v_named = if named as f32 >= 0.3 * n as f32 && user_names as f32 >= 0.8 * n as f32 {
+        let v_named: f32 = if named as f32 >= 0.3 * n as f32 && user_names as f32 >= 0.8 * n as f32 {
             notes.push(format!("{named} of {n} account names are built from given or family names"));
             0.6
         } else {
             0.0
         };
+        // Account names with a number (`jesus42`) whose letters vary from value to value (a code
+        // such as `item42` repeats its letters), among many different account-name shapes.
+        let numbered = self.count(Signal::UsernameDigits);
+        let stems = self.script_last_words.len() as f32;
+        let v_numbered = if self.distinct_ratio() >= 0.9
+            && user_names as f32 >= 0.9 * n as f32
+            && numbered as f32 >= 0.15 * n as f32
+            && stems >= 0.8 * numbered as f32
+        {
+            notes.push(format!("{numbered} of {n} account names carry a number after letters that differ, {named} are built from names"));
+            0.6
+        } else {
+            0.0
+        };
+        let v_named = v_named.max(v_numbered);
         let v = weak(0.12, ids, n)
             .max(strong(0.8, keyed, n))
             .max(weak(0.85, handles, n).max(strong(0.6, handles, n)))

@@ -76,6 +76,8 @@ schemes! {
     AtSvnr => "at_svnr", "Austria social insurance number (weighted mod-11 check in the fourth digit).";
     UaRntrc => "ua_rntrc", "Ukraine taxpayer number RNOKPP (weighted mod-11).";
     TwNationalId => "tw_national_id", "Taiwan national identification card (area letter, weighted mod-10).";
+    LvPersonasKods => "lv_personas_kods", "Latvia personal code (weights 1,6,3,7,9,10,5,8,4,2; birth date in the old form).";
+    HuSzemelyiSzam => "hu_szemelyi_szam", "Hungary personal identification number (weighted mod-11, birth date).";
 }
 
 /// The schemes a value fits and those it passes.
@@ -446,6 +448,46 @@ fn ee_ik_valid(d: &[u8]) -> bool {
     r == d[10] as u32
 }
 
+/// Latvia's personas kods: `DDMMYY-CNNNN` (C the century, 0–2) with its check digit
+/// (1101 − Σ wᵢdᵢ) mod 11, or the 2017 form starting `32` without a date and with the same check.
+fn lv_personas_kods_valid(d: &[u8]) -> bool {
+    if d.len() != 11 || all_same(d) {
+        return false;
+    }
+    let new_form = d[0] == 3 && d[1] == 2;
+    if !new_form {
+        let (dd, mm, yy) = (prefix_num(d, 2), prefix_num(&d[2..], 2), prefix_num(&d[4..], 2) as i32);
+        if d[6] > 2 || !date_valid(1800 + 100 * d[6] as i32 + yy, mm, dd) {
+            return false;
+        }
+    }
+    let r = (1101 - weighted(d, &[1, 6, 3, 7, 9, 10, 5, 8, 4, 2]) as i64).rem_euclid(11);
+    r < 10 && r as u8 == d[10]
+}
+
+/// Hungary's személyi azonosító: sex and century digit (1–8), `YYMMDD`, a serial, and a check
+/// digit Σ i·dᵢ mod 11 for people born before 1997, Σ (11 − i)·dᵢ mod 11 since.
+fn hu_szemelyi_szam_valid(d: &[u8]) -> bool {
+    if d.len() != 11 || !(1..=8).contains(&d[0]) {
+        return false;
+    }
+    let century = match d[0] {
+        1 | 2 => 1900,
+        3 | 4 => 1800,
+        _ => 2000,
+    };
+    let year = century + prefix_num(&d[1..], 2) as i32;
+    if !date_valid(year, prefix_num(&d[3..], 2), prefix_num(&d[5..], 2)) {
+        return false;
+    }
+    let r = if year < 1997 {
+        weighted(d, &[1, 2, 3, 4, 5, 6, 7, 8, 9, 10])
+    } else {
+        weighted(d, &[10, 9, 8, 7, 6, 5, 4, 3, 2, 1])
+    } % 11;
+    r < 10 && r as u8 == d[10]
+}
+
 fn be_nn_valid(d: &[u8]) -> bool {
     if d.len() != 11 {
         return false;
@@ -748,6 +790,7 @@ fn printed_format(s: &str, d: &[u8]) -> Option<NationalId> {
         ([2, 3, 3, 3], "   ") => Some(NationalId::DeIdnr),
         ([4, 4, 4], "   ") => Some(NationalId::InAadhaar),
         ([1, 4, 5, 2, 1], "----") => Some(NationalId::ThIdCard),
+        ([6, 5], "-") => Some(NationalId::LvPersonasKods),
         _ => None,
     }
 }
@@ -857,6 +900,8 @@ pub fn check(s: &str) -> Option<IdMatch> {
             by_length(NationalId::BeNationalNumber, be_nn_valid(&d), &mut m);
             by_length(NationalId::TrTcKimlik, tr_tc_valid(&d), &mut m);
             by_length(NationalId::GrAmka, gr_amka_valid(&d), &mut m);
+            by_length(NationalId::LvPersonasKods, lv_personas_kods_valid(&d), &mut m);
+            by_length(NationalId::HuSzemelyiSzam, hu_szemelyi_szam_valid(&d), &mut m);
         }
         12 => {
             by_length(NationalId::InAadhaar, aadhaar_valid(&d), &mut m);
@@ -883,6 +928,22 @@ mod tests {
     // (ICAO 9303's L898902C3, the Swedish Tax Agency's 811218-9876, …), and
     // otherwise numbers built by python-stdnum's implementation of each scheme
     // (an implementation independent of this one).
+    #[test]
+    fn latvian_and_hungarian_personal_numbers() {
+        // Built and accepted by python-stdnum's lv.pvn.
+        for v in ["080546-24908", "050244-14113", "180591-12273", "170963-27981"] {
+            assert!(validates_as(v, NationalId::LvPersonasKods), "{v}");
+            assert!(check(v).unwrap().specific, "{v}: the DDMMYY-NNNNN print is Latvia's");
+        }
+        assert!(!validates_as("080546-24909", NationalId::LvPersonasKods));
+        // Built by Faker's hu_HU provider (its own implementation of the rule).
+        for v in ["25804083149", "28810082886", "15201277230", "24006111187"] {
+            assert!(validates_as(v, NationalId::HuSzemelyiSzam), "{v}");
+        }
+        assert!(!validates_as("25804083148", NationalId::HuSzemelyiSzam));
+        assert!(!validates_as("25813083149", NationalId::HuSzemelyiSzam), "month 13");
+    }
+
     #[test]
     fn published_and_independently_generated_examples() {
         let ok = |s: &str, scheme: NationalId| assert!(validates_as(s, scheme), "{s} should pass {scheme:?}");

@@ -27,6 +27,22 @@ pub fn username_shape(v: &str) -> bool {
         && !b.ends_with(b".")
 }
 
+/// `jesus42`, `Wasco1982`, `been_1835`, `anna.k_07`: letters (at least three, not all capitals:
+/// `SKU1234` is a code) and then a number of one to four digits. Returns the letters.
+pub fn numbered_account(v: &str) -> Option<&str> {
+    let stem = v.trim_end_matches(|c: char| c.is_ascii_digit());
+    let number = v.len() - stem.len();
+    if !(1..=4).contains(&number) {
+        return None;
+    }
+    let letters = stem.trim_end_matches(['_', '.', '-']);
+    let n_letters = letters.bytes().filter(|b| b.is_ascii_alphabetic()).count();
+    if n_letters < 3 || letters.bytes().any(|b| b.is_ascii_digit()) || !letters.bytes().any(|b| b.is_ascii_lowercase()) {
+        return None;
+    }
+    Some(letters)
+}
+
 /// Whether a lowercase run of letters is a name, an initial and a name
 /// (`sjones`), or two names run together (`andrewvazquez`), by `is_name`.
 pub fn built_from_names(letters: &str, is_name: &dyn Fn(&str) -> bool) -> bool {
@@ -73,6 +89,18 @@ mod tests {
         assert!(built_from_names("maria", &names));
         assert!(!built_from_names("mariax", &names));
         assert!(!built_from_names("beaches", &names));
+    }
+
+    #[test]
+    fn numbered_accounts() {
+        assert_eq!(numbered_account("jesus42"), Some("jesus"));
+        assert_eq!(numbered_account("been_1835"), Some("been"));
+        assert_eq!(numbered_account("Wasco1982"), Some("Wasco"));
+        assert_eq!(numbered_account("SKU1234"), None);
+        assert_eq!(numbered_account("ab12"), None);
+        assert_eq!(numbered_account("anna"), None);
+        assert_eq!(numbered_account("order123456"), None);
+        assert_eq!(numbered_account("x9y8z7"), None);
     }
 
     #[test]

@@ -413,3 +413,133 @@ fn phone_numbers_in_text_are_found_by_the_words_around_them() {
         (0..300).map(|i| format!("order {i} shipped with reference 4711{:08} today, box size M", i * 7)).collect();
     assert!(run(&col("notes", "text"), &quiet).is_empty());
 }
+
+// ---- 1.2.0: the evidence model and the families of issue 16 -------------------------------
+
+const GIVEN: [&str; 10] = ["John", "Mary", "Peter", "Anna", "James", "Laura", "Thomas", "Sarah", "Michael", "Emma"];
+const FAMILY: [&str; 15] = [
+    "Smith", "Johnson", "Williams", "Brown", "Jones", "Miller", "Davis", "Wilson", "Taylor", "Anderson", "Thomas",
+    "Moore", "Martin", "Clark", "Walker",
+];
+
+#[test]
+fn a_column_name_lowers_broad_name_evidence_but_does_not_cancel_it() {
+    let values: Vec<String> = (0..150).map(|i| format!("{} {}", GIVEN[i % 10], FAMILY[(i / 10) % 15])).collect();
+    let opaque = classify_column(&col("c1", "text"), values.iter().map(|v| Some(v.as_str())));
+    let against = classify_column(&col("field", "text"), values.iter().map(|v| Some(v.as_str())));
+    let conf = |d: &[Detection]| d.iter().find(|d| d.infotype == InfoType::PersonName).map(|d| d.confidence);
+    let (o, a) = (conf(&opaque).unwrap(), conf(&against).unwrap());
+    assert!(a >= 0.5 && a < o, "opaque {o}, against {a}");
+    let d = against.iter().find(|d| d.infotype == InfoType::PersonName).unwrap();
+    assert!(d.evidence.iter().any(|e| e.contains("only lowers")), "{:?}", d.evidence);
+}
+
+/// Lower-case pseudo-words from syllables: not in any name list, all different.
+fn word(rng: &mut Rng, syllables: usize) -> String {
+    const S: [&str; 16] = ["ba", "ko", "mi", "tu", "ran", "del", "so", "vi", "ne", "lo", "ga", "shi", "pe", "du", "ka", "ri"];
+    (0..syllables).map(|_| S[rng.below(16) as usize]).collect()
+}
+
+fn capitalise(w: &str) -> String {
+    let mut c = w.chars();
+    c.next().map(|f| f.to_uppercase().collect::<String>() + c.as_str()).unwrap_or_default()
+}
+
+#[test]
+fn account_names_with_varied_letters_and_numbers_are_online_ids_under_any_name() {
+    let mut rng = Rng(5);
+    let values: Vec<String> = (0..200)
+        .map(|i| if i % 3 == 0 { format!("{}{}", word(&mut rng, 3), rng.below(99) + 1) } else { word(&mut rng, 4) })
+        .collect();
+    assert!(types(&run(&col("c7", "text"), &values)).contains(&"user_tracking_id"));
+    // Product codes: a number after the same few letters.
+    let codes: Vec<String> = (0..200)
+        .map(|i| if i % 3 == 0 { format!("{}{}", ["item", "part", "unit"][i % 3 / 1 % 3], i) } else { word(&mut rng, 4) })
+        .collect();
+    assert!(!types(&run(&col("c7", "text"), &codes)).contains(&"user_tracking_id"));
+    // Bare names (a domain word, a tag) are not accounts on their own.
+    let bare: Vec<String> = (0..200).map(|i| FAMILY[i % 15].to_lowercase() + &"x".repeat(i / 15 % 2)).collect();
+    assert!(!types(&run(&col("c7", "text"), &bare)).contains(&"user_tracking_id"));
+}
+
+#[test]
+fn names_in_latin_script_outside_the_lists_count_by_shape_and_variety() {
+    let mut rng = Rng(9);
+    let names: Vec<String> =
+        (0..200).map(|_| format!("{} {}", capitalise(&word(&mut rng, 3)), capitalise(&word(&mut rng, 3)))).collect();
+    assert_eq!(top(&run(&col("c2", "text"), &names)), Some("person_name"));
+    // Places and institutions repeat their last words.
+    let places: Vec<String> = (0..200)
+        .map(|i| format!("{} {}", capitalise(&word(&mut rng, 3)), ["Municipal", "County", "Regional", "Field"][i % 4]))
+        .collect();
+    assert!(!types(&run(&col("c2", "text"), &places)).contains(&"person_name"));
+    // Companies carry a legal form, in any language.
+    let companies: Vec<String> = (0..200)
+        .map(|i| format!("{} {} {}", GIVEN[i % 10], FAMILY[i % 15], ["s.p.", "d.o.o.", "S.L.", "ООО"][i % 4]))
+        .collect();
+    assert!(!types(&run(&col("c2", "text"), &companies)).contains(&"person_name"));
+}
+
+#[test]
+fn addresses_are_recognised_by_their_parts_in_any_script() {
+    let mut rng = Rng(13);
+    // Bengali digits and words: house number, street, town and postcode.
+    let bn_digits = ['০', '১', '২', '৩', '৪', '৫', '৬', '৭', '৮', '৯'];
+    let bn = |n: u64| n.to_string().chars().map(|c| bn_digits[c as usize - '0' as usize]).collect::<String>();
+    let values: Vec<String> = (0..200)
+        .map(|i| {
+            format!(
+                "বাসা নং {}, {} সড়ক, {} {}",
+                bn(rng.below(300) + 1),
+                ["পশ্চিম", "উত্তর", "পূর্ব"][i % 3],
+                ["ঢাকা", "খুলনা", "রাজশাহী", "সিলেট"][i % 4],
+                bn(1000 + rng.below(8999))
+            )
+        })
+        .collect();
+    assert_eq!(top(&run(&col("e1", "text"), &values)), Some("postal_address"));
+    // Attribute lists and prose with commas are not addresses.
+    let prose: Vec<String> = (0..200)
+        .map(|i| format!("the parcel was opened on day {i}, and the customer kept the receipt for a refund"))
+        .collect();
+    assert!(run(&col("e1", "text"), &prose).is_empty());
+}
+
+#[test]
+fn product_codes_and_stray_numbers_are_not_phone_numbers() {
+    // Published EAN-13 examples (GS1's, a pen's barcode, an ISBN-13) pass the check…
+    for ean in ["5901234123457", "4006381333931", "9780306406157"] {
+        let d: Vec<u8> = ean.bytes().map(|b| b - b'0').collect();
+        let sum: u32 = d[..12].iter().zip([1, 3].iter().cycle()).map(|(&x, &w)| x as u32 * w).sum();
+        assert_eq!((10 - sum % 10) % 10, d[12] as u32);
+    }
+    // …and a column of codes completed the same way is product codes, not phone numbers.
+    let mut rng = Rng(17);
+    let codes: Vec<String> = (0..200)
+        .map(|_| {
+            let body = format!("{}{}", 1 + rng.below(9), rng.digits(11));
+            let sum: u32 = body.bytes().zip([1, 3].iter().cycle()).map(|(b, &w)| (b - b'0') as u32 * w).sum();
+            format!("{body}{}", (10 - sum % 10) % 10)
+        })
+        .collect();
+    assert!(!types(&run(&col("x14", "text"), &codes)).contains(&"phone"));
+    // Random eleven-digit references, one of which happens to start with 00.
+    let mut refs: Vec<String> = (0..199).map(|_| format!("{}{}", 1 + rng.below(9), rng.digits(10))).collect();
+    refs.push(format!("00{}", rng.digits(9)));
+    assert!(!types(&run(&col("order_no", "text"), &refs)).contains(&"phone"));
+}
+
+#[test]
+fn korean_thai_and_vietnamese_addresses_by_their_street_words() {
+    let mut rng = Rng(21);
+    let ko: Vec<String> = (0..100)
+        .map(|i| format!("{} {} {}로 {}", ["서울특별시", "경기도", "부산광역시"][i % 3], ["강남구", "수원시", "해운대구"][i % 3], ["테헤란", "중앙", "해운대해변"][i % 3], 1 + rng.below(500)))
+        .collect();
+    assert_eq!(top(&run(&col("c5", "text"), &ko)), Some("postal_address"));
+    let th: Vec<String> =
+        (0..100).map(|i| format!("{} หมู่ {} ถ.สุขุมวิท อ.เมือง จ.{}", 1 + rng.below(300), 1 + i % 12, ["ชลบุรี", "ระยอง"][i % 2])).collect();
+    assert_eq!(top(&run(&col("c5", "text"), &th)), Some("postal_address"));
+    let vi: Vec<String> =
+        (0..100).map(|i| format!("{} đường {} phường {}", 1 + rng.below(300), ["Lê Lợi", "Trần Phú", "Hai Bà Trưng"][i % 3], 1 + i % 9)).collect();
+    assert_eq!(top(&run(&col("c5", "text"), &vi)), Some("postal_address"));
+}

@@ -97,6 +97,18 @@ pub enum Signal {
     DocNumberShape,
     /// Digits separated by dots only (`06.12.34.56.78`, `10.22.33.44`): phones or versions.
     DottedDigits,
+    /// An account name of letters and a short number (`jesus42`, `Wasco1982`, `been_1835`).
+    UsernameDigits,
+    /// Two to four capitalised Latin words, no known name among them: a name only when the
+    /// column has many different last words (like `NameShapeScript`).
+    NameShapeLatin,
+    /// Parts separated by commas or lines, one with a number, in any script: the structure of
+    /// a postal address (`ক্রম ১২, পশ্চিম সড়ক, ঢাকা ১২০৫`).
+    AddressParts,
+    /// Thirteen bare digits…
+    Ean13Shaped,
+    /// …passing the EAN-13 check: in a column of them, product codes, not phone numbers.
+    Ean13,
     FreeText,
     Json,
 }
@@ -134,7 +146,8 @@ pub struct CellFindings {
     pub float: Option<f64>,
     /// National-id schemes the value passes (bit = `NationalId` index).
     pub national_ids: u64,
-    /// Hash of the last word of a name-shaped value in an uncovered script.
+    /// Hash of the word that varies between people: the last word of a name-shaped value,
+    /// the letters of an account name with a number.
     pub last_word: Option<u64>,
     pub card_network: Option<&'static str>,
     pub secret_kind: Option<&'static str>,
@@ -221,7 +234,57 @@ pub fn analyse(value: &str) -> CellFindings {
             scan_text(v, &mut cell);
         }
     }
+    if !cell.has(Signal::AddressWhole) && v.contains([',', '\n', '،']) && address_parts(v) {
+        cell.set(Signal::AddressParts);
+    }
     cell
+}
+
+/// GS1's EAN-13 check digit: weights 1 and 3 alternating from the left.
+fn ean13_valid(d: &[u8]) -> bool {
+    let sum: u32 = d[..12].iter().enumerate().map(|(i, &x)| x as u32 * if i % 2 == 0 { 1 } else { 3 }).sum();
+    (10 - sum % 10) % 10 == d[12] as u32
+}
+
+/// The structure of a postal address in any script: two to five parts separated by commas or
+/// line breaks, short ones (five words at most), at least two with letters, and one with words
+/// and a number (house number, postcode) written in any digits; nothing of prose (sentences end with a full stop), code or user
+/// agents (`;`, `=`, `/` after a letter).
+fn address_parts(v: &str) -> bool {
+    let chars = v.chars().count();
+    if !(8..=160).contains(&chars) || v.contains('@') || v.contains("://") || v.contains(';') || v.contains('=') {
+        return false;
+    }
+    if v.ends_with('.') && !v.ends_with(" .") || v.contains(". ") && v.split(". ").count() > 2 {
+        return false;
+    }
+    let mut prev_alpha = false;
+    for c in v.chars() {
+        if c == '/' && prev_alpha {
+            return false;
+        }
+        prev_alpha = c.is_alphabetic();
+    }
+    let parts: Vec<&str> = v.split([',', '\n', '،']).map(str::trim).filter(|p| !p.is_empty()).collect();
+    // Address parts are short (street and number, postcode and town), not clauses.
+    if !(2..=5).contains(&parts.len()) || parts.iter().any(|p| p.chars().count() > 60 || p.split_whitespace().count() > 5) {
+        return false;
+    }
+    // A house number or postcode: a number of at most seven digits (references are longer).
+    let short_number = v
+        .split(|c: char| !c.is_numeric())
+        .any(|g| !g.is_empty() && g.chars().count() <= 7);
+    if !short_number {
+        return false;
+    }
+    let wordy = parts.iter().filter(|p| p.chars().filter(|c| c.is_alphabetic()).count() >= 2).count();
+    // A number written with words in one part (`Oxford Street 12`, `Dhaka 1205`): a bare year
+    // among attributes (`Sedan, Blue, 2019`) is not a house number.
+    let numbered = parts.iter().any(|p| {
+        p.chars().any(|c| c.is_numeric()) && p.chars().filter(|c| c.is_alphabetic()).count() >= 2
+    });
+    let digits = v.chars().filter(|c| c.is_numeric()).count();
+    wordy >= 2 && numbered && digits * 2 <= chars
 }
 
 // ---------------------------------------------------------------- whole values
@@ -369,7 +432,7 @@ fn whole_value(v: &str, cell: &mut CellFindings) {
         cell.set(Signal::AddressWhole);
         return;
     }
-    if n_digits > 0 && cjk_address(v) {
+    if n_digits > 0 && (cjk_address(v) || !ascii && regexes().other_script_address.is_match(v)) {
         cell.set(Signal::AddressWhole);
         return;
     }
@@ -390,13 +453,29 @@ fn whole_value(v: &str, cell: &mut CellFindings) {
         }
         if online_ids::username_shape(v) {
             cell.set(Signal::UsernameShape);
-            let named = v
+            // A bare name (`martin`) is a word as much as an account; an account name built from
+            // names joins two of them, an initial and one, or a name and a number.
+            let parts: Vec<String> = v
                 .split(|c: char| !c.is_ascii_alphabetic())
                 .filter(|p| p.len() >= 3)
                 .map(|p| p.to_ascii_lowercase())
-                .any(|p| online_ids::built_from_names(&p, &|w: &str| is_given_name(w) || is_family_name(w)));
+                .collect();
+            let is_name = |w: &str| is_given_name(w) || is_family_name(w);
+            let has_number = v.bytes().any(|b| b.is_ascii_digit());
+            // The crate's romanisations are looked up for whole parts only (`deshmukh42`): every
+            // split of every value would cost a lookup each.
+            let named = parts.iter().any(|p| {
+                let whole = is_name(p) || romanised_name(p);
+                (whole || online_ids::built_from_names(p, &|w: &str| is_name(w))) && (!whole || has_number || parts.len() >= 2)
+            });
             if named {
                 cell.set(Signal::UsernameNamed);
+            }
+            if let Some(stem) = online_ids::numbered_account(v) {
+                cell.set(Signal::UsernameDigits);
+                let mut h = std::collections::hash_map::DefaultHasher::new();
+                std::hash::Hash::hash(&stem.to_ascii_lowercase(), &mut h);
+                cell.last_word = Some(std::hash::Hasher::finish(&h));
             }
         }
         if online_ids::document_number_shape(v) {
@@ -575,6 +654,14 @@ fn numeric_identifiers(v: &str, cell: &mut CellFindings) {
                     return;
                 }
             }
+        }
+    }
+    if plain && n == 13 {
+        // Recorded, not decisive: the column decides whether these are product codes
+        // (random digits pass the check one time in ten).
+        cell.set(Signal::Ean13Shaped);
+        if ean13_valid(&digits) {
+            cell.set(Signal::Ean13);
         }
     }
     let id = national_ids::check(v);
@@ -765,6 +852,13 @@ fn native_script_name(word: &str) -> bool {
     name_variants::lookup_key(word).is_some()
 }
 
+/// A Latin-script spelling of a name in the `name-variants` crate's romanisation tables
+/// (Indian, Arabic, Persian, Chinese, Japanese, Korean, Turkish, Indonesian … names).
+/// Only forms of five letters or more: its short romanisations are also everyday words.
+pub fn romanised_name(folded: &str) -> bool {
+    folded.len() >= 5 && folded.bytes().all(|b| b.is_ascii_lowercase()) && name_variants::lookup_key(folded).is_some()
+}
+
 /// Scripts with upper and lower case, where a name starts with a capital.
 /// (Georgian's capitals are not used in names.)
 fn bicameral(c: char) -> bool {
@@ -873,6 +967,13 @@ fn person_name(v: &str, cell: &mut CellFindings) {
         cell.set(Signal::NameFull);
     } else if all_caps && core.iter().all(|(w, _)| w.chars().count() >= 2) {
         cell.set(Signal::NameShape);
+        let latin = core.iter().all(|(w, _)| w.chars().all(|c| c <= '\u{024F}' || combining_mark(c)));
+        if latin && core.iter().all(|(_, f)| f.chars().count() >= 2 && !f.contains('.')) {
+            cell.set(Signal::NameShapeLatin);
+            let mut h = std::collections::hash_map::DefaultHasher::new();
+            std::hash::Hash::hash(&core[core.len() - 1].1, &mut h);
+            cell.last_word = Some(std::hash::Hasher::finish(&h));
+        }
         // Our lists cover Latin and CJK names; elsewhere the shape and the
         // column's variety of family names must carry the evidence.
         let uncovered = core.iter().all(|(w, _)| w.chars().next().is_some_and(|c| !c.is_ascii() && c > '\u{024F}'));
@@ -1319,6 +1420,8 @@ pub struct Regexes {
     street_without_number: Regex,
     city_state_zip: Regex,
     cjk_address: Regex,
+    /// Korean road-name, Thai and Vietnamese addresses by their administrative and street words.
+    other_script_address: Regex,
     email_in_text: Regex,
     phone_in_text: Regex,
     phone_fr_in_text: Regex,
@@ -1379,6 +1482,14 @@ pub fn regexes() -> &'static Regexes {
             cjk_address: re(
                 r"\p{Han}{1,12}(?:省|市|区|區|县|縣|都|道|府|県|町|村|路|街|巷|弄|大道)[\p{Han}\w\-－]{0,24}?(?:号|號|座|栋|棟|室|丁目|番地|番|楼|樓|单元)",
             ),
+            other_script_address: re(concat!(
+                // Korea: province or city, county or district, road (로/길/가) and building number.
+                r"\p{Hangul}{1,12}(?:도|시)\s+\p{Hangul}{1,10}(?:시|군|구)\s+(?:\p{Hangul}{1,10}(?:시|군|구)\s+)?[\p{Hangul}\d]{1,20}(?:로|길|가)\s*\d",
+                // Thailand: a house number, then village, road, sub-district, district or province words.
+                r"|^\d+[/\d]*\s+(?:หมู่|ถ\.|ถนน|ซ\.|ซอย|ต\.|ตำบล|อ\.|อำเภอ|แขวง|เขต|จ\.|จังหวัด)",
+                // Vietnam: a house number and a street word (đường, phố, ngõ, hẻm).
+                r"|(?i)^(?:số\s+)?\d+[/\d]*\s+(?:đường|phố|ngõ|ngách|hẻm)\s",
+            )),
             email_in_text: re(r"[A-Za-z0-9._%+'-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,24}\b"),
             phone_in_text: re(concat!(
                 r"(?:\+\d{1,3}[\s.-]?(?:\(0\)\s?)?\(?\d{1,4}\)?(?:[\s.-]?\d{2,4}){2,5}",
