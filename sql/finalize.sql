@@ -104,7 +104,7 @@ GRANT EXECUTE ON FUNCTION lake_internal._privileged(text, jsonb), lake_internal.
 -- own catalogs and privilege checks: their helpers are the caller's too.
 GRANT EXECUTE ON FUNCTION lake_internal._catalog_visible(oid, oid), lake_internal._catalog_column_visible(oid, name, oid),
     lake_internal._catalog_kind(oid), lake_internal._catalog_tier(text[]), lake_internal._catalog_schema_listed(name),
-    lake_internal._catalog_trigrams(text), lake_internal._catalog_similarity(text, text),
+    lake_internal._catalog_similarity(text, text),
     lake_internal._catalog_view_edges(), lake_internal._catalog_lineage(oid, text, int),
     lake_internal._catalog_lookup(text), lake_internal._catalog_resolve(text, oid),
     lake_internal._catalog_entity(text, oid) TO PUBLIC;

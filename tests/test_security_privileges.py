@@ -102,7 +102,6 @@ REVIEWED_INTERNAL_PUBLIC = {
     "_catalog_kind": "names the kind of a relation from pg_class",
     "_catalog_tier": "pure function of a tag list",
     "_catalog_schema_listed": "pure function of a schema name",
-    "_catalog_trigrams": "pure function of a text",
     "_catalog_similarity": "pure function of two texts",
     "_catalog_view_edges": "reads pg_rewrite and pg_depend, which every role may read",
     "_catalog_lineage": "security invoker: filters nodes by the caller's privileges",

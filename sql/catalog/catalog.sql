@@ -155,32 +155,9 @@ LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
        AND nsp !~ '^pg_(toast_)?temp_'
 $$;
 
--- Trigrams of a text the way pg_trgm makes them (lower case, words padded
--- with two spaces in front and one behind), for similarity when pg_trgm is
+-- lake_internal._catalog_similarity(query, text) (Rust, src/catalog/): how
+-- well the words of the query occur in the text, for typos when pg_trgm is
 -- not installed in this database.
-CREATE FUNCTION lake_internal._catalog_trigrams(t text) RETURNS text[]
-LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
-    SELECT COALESCE(array_agg(DISTINCT substr(w, i, 3)), '{}')
-      FROM regexp_split_to_table(lower(COALESCE(t, '')), '[^[:alnum:]]+') AS s(word),
-           LATERAL (SELECT '  ' || s.word || ' ') AS p(w),
-           LATERAL generate_series(1, greatest(length(p.w) - 2, 0)) AS g(i)
-     WHERE s.word <> ''
-$$;
-
--- How well the words of `a` occur in `b`: for each word of `a` the best
--- trigram overlap (Jaccard) with a word of `b`, averaged over `a`'s words.
-CREATE FUNCTION lake_internal._catalog_similarity(a text, b text) RETURNS real
-LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
-    SELECT COALESCE(avg(best), 0)::real FROM (
-        SELECT (SELECT max((SELECT count(*) FROM unnest(ta) u WHERE u = ANY (tb))::real
-                           / NULLIF((SELECT count(*) FROM (SELECT unnest(ta) UNION SELECT unnest(tb)) z), 0))
-                  FROM regexp_split_to_table(lower(COALESCE(b, '')), '[^[:alnum:]]+') bw,
-                       LATERAL lake_internal._catalog_trigrams(bw) tb
-                 WHERE bw <> '') AS best
-          FROM regexp_split_to_table(lower(COALESCE(a, '')), '[^[:alnum:]]+') aw,
-               LATERAL lake_internal._catalog_trigrams(aw) ta
-         WHERE aw <> '') per_word
-$$;
 
 -- ==================================================================== search
 -- Ranked search over the datasets the caller may see. Runs as the caller:

@@ -1815,6 +1815,8 @@ REVOKE EXECUTE ON FUNCTION lake.clickhouse_fdw_validator(text[], oid) FROM PUBLI
 -- ========================================================= metadata catalog
 -- New in 0.2.0: scripts/build.sh puts the file here when it installs this
 -- script, so the upgrade creates exactly what a fresh install does.
+CREATE FUNCTION lake_internal."_catalog_similarity"("query" TEXT, "text" TEXT) RETURNS real
+IMMUTABLE STRICT PARALLEL SAFE LANGUAGE c AS 'MODULE_PATHNAME', 'catalog_similarity_wrapper';
 -- @include sql/catalog/catalog.sql
 
 -- ================================================================ privileges
@@ -1837,7 +1839,7 @@ GRANT EXECUTE ON FUNCTION lake_internal._privileged(text, jsonb), lake_internal.
     lake_internal._iceberg_row_visible(text, text, text, name) TO PUBLIC;
 GRANT EXECUTE ON FUNCTION lake_internal._catalog_visible(oid, oid), lake_internal._catalog_column_visible(oid, name, oid),
     lake_internal._catalog_kind(oid), lake_internal._catalog_tier(text[]), lake_internal._catalog_schema_listed(name),
-    lake_internal._catalog_trigrams(text), lake_internal._catalog_similarity(text, text),
+    lake_internal._catalog_similarity(text, text),
     lake_internal._catalog_view_edges(), lake_internal._catalog_lineage(oid, text, int),
     lake_internal._catalog_lookup(text), lake_internal._catalog_resolve(text, oid),
     lake_internal._catalog_entity(text, oid) TO PUBLIC;

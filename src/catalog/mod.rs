@@ -6,5 +6,18 @@
 
 use pgrx::prelude::*;
 
+pub mod similarity;
+
+/// Search's typo-tolerant match when pg_trgm is not installed (native: a SQL
+/// version cost seconds a call on a busy machine).
+#[pg_extern(name = "_catalog_similarity", schema = "lake_internal", immutable, strict, parallel_safe)]
+fn catalog_similarity(query: &str, text: &str) -> f32 {
+    similarity::word_similarity(query, text)
+}
+
 // Uses the governance tables, roles and dispatcher, so it runs after them.
-extension_sql_file!("../../sql/catalog/catalog.sql", name = "catalog", requires = ["governance", "audit"]);
+extension_sql_file!(
+    "../../sql/catalog/catalog.sql",
+    name = "catalog",
+    requires = ["governance", "audit", catalog_similarity]
+);
