@@ -302,3 +302,37 @@ pub fn cell_datum(cell: &Cell, type_oid: u32, typmod: i32, scale: Option<i8>) ->
         }
     })
 }
+
+/// ORDER BY … LIMIT n over plain columns, kept to n rows in the scan when
+/// every sort key's Arrow order is Postgres' (None: Postgres sorts).
+pub fn top_n_for(rel: &RelInfo, query: &UpperQuery) -> Option<super::topn::TopN> {
+    use crate::fdw::upper::UpperStage;
+    // Beyond this, sorting in Postgres costs about as much as the merge here.
+    const MAX_TOP_N: i64 = 100_000;
+    if query.stage != UpperStage::Ordered || query.grouped || query.order_by.is_empty() {
+        return None;
+    }
+    let limit = query.limit_hint.filter(|n| (0..=MAX_TOP_N).contains(n))? as usize;
+    let mut outputs = Vec::with_capacity(query.outputs.len());
+    for out in &query.outputs {
+        match out {
+            Output::Column(i) => outputs.push(*i),
+            Output::Aggregate(_) => return None,
+        }
+    }
+    let mut keys = Vec::with_capacity(query.order_by.len());
+    for key in &query.order_by {
+        let kind = column_kind(rel, *outputs.get(key.output)?)?;
+        // Floats: Arrow's total order puts negative NaNs first.
+        let ordered = match (kind.pg, &kind.iceberg) {
+            (Builtin::Float4 | Builtin::Float8, _) => false,
+            (Builtin::Bool, PrimitiveType::Boolean) => true,
+            _ => orders_like_postgres(&kind),
+        };
+        if !ordered {
+            return None;
+        }
+        keys.push(super::topn::TopKey { output: key.output, descending: key.descending, nulls_first: key.nulls_first });
+    }
+    Some(super::topn::TopN { outputs, keys, limit })
+}
