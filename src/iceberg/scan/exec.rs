@@ -882,7 +882,7 @@ impl IcebergScan {
             let read = r.files_planned.saturating_sub(r.metadata_files);
             let source = if (spec.count_only() || spec.bounds_only()) && read == 0 && r.planned {
                 "answered from metadata".to_string()
-            } else if r.metadata_files > 0 {
+            } else if r.metadata_files > 0 && !hidden {
                 format!("Arrow batches ({read} files read, {} answered from metadata)", r.metadata_files)
             } else {
                 "Arrow batches".to_string()
