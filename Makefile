@@ -7,7 +7,7 @@ export CARGO_TARGET_DIR ?= $(HOME)/.cache/townlake/target
 # PostgreSQL major version: 15 (Debian, the default) or 18 (`make test PG=18`).
 export PG
 
-.PHONY: deps venv build install mcp start stop status psql demo test bench bench-ingest bench-clickhouse-insert bench-clickhouse-groupby pii-eval clean-state
+.PHONY: deps venv build install mcp start stop status psql demo test bench bench-ingest bench-aggregates bench-clickhouse-insert bench-clickhouse-groupby pii-eval clean-state
 
 deps:
 	scripts/deps.sh all
@@ -50,6 +50,9 @@ bench:
 
 bench-ingest:
 	bench/iceberg_ingest.sh
+
+bench-aggregates:
+	bench/iceberg_aggregates.sh
 
 bench-clickhouse-insert:
 	bench/clickhouse_insert.sh

@@ -166,8 +166,8 @@ pub fn init() {
         Def {
             name: c"townlake.iceberg_aggregate_pushdown",
             renamed_from: None,
-            short: c"Compute aggregates over one Iceberg table in the scan.",
-            long: c"count, sum, avg, min, max, bool_and/bool_or and GROUP BY are computed on Arrow batches (count(*) from file metadata where exact) when the result is exactly Postgres'; off leaves every aggregate to Postgres.",
+            short: c"Compute aggregates and top-N over one Iceberg table in the scan.",
+            long: c"count, sum, avg, min, max, bool_and/bool_or and GROUP BY are computed on Arrow batches (count(*) from file metadata where exact) and ORDER BY ... LIMIT keeps n rows per batch, when the result is exactly Postgres'; off leaves them to Postgres.",
             context: || GucContext::Userset,
         },
         &AGGREGATE_PUSHDOWN,

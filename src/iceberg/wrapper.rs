@@ -176,13 +176,14 @@ impl Wrapper for Iceberg {
             table_name: rel.table_name.clone(),
             mapping_user: scan.mapping_user.to_u32(),
             aggregate: None,
+            top_n: None,
         })
     }
 
     /// Aggregates over one Iceberg relation, computed on Arrow batches
     /// (or from file metadata) when every result is exactly Postgres'.
     fn upper_path(rel: &RelInfo, query: &UpperQuery, input: &UpperInput<'_>) -> Option<UpperEstimate> {
-        if query.stage != UpperStage::Grouping || !super::settings::AGGREGATE_PUSHDOWN.get() {
+        if !super::settings::AGGREGATE_PUSHDOWN.get() {
             return None;
         }
         // This transaction's uncommitted files are not pruned by partition:
@@ -191,7 +192,13 @@ impl Wrapper for Iceberg {
         if txn::has_pending(rel.relid) {
             return None;
         }
-        let spec = super::scan::aggplan::spec_for(rel, query)?;
+        // No WHERE is rechecked above the scan (see below).
+        let top_n = super::scan::aggplan::top_n_for(rel, query);
+        let spec = match (query.stage, &top_n) {
+            (UpperStage::Grouping, _) => Some(super::scan::aggplan::spec_for(rel, query)?),
+            (UpperStage::Ordered, Some(_)) => None,
+            _ => return None,
+        };
         // No WHERE is rechecked above an aggregate: the reader must keep
         // exactly Postgres' rows, which is known only for constants.
         if let Some(filter) = input.filter {
@@ -200,6 +207,13 @@ impl Wrapper for Iceberg {
                 return None;
             }
         }
+        let Some(spec) = spec else {
+            let top = top_n.as_ref()?;
+            // Every row is decoded, but only n are sorted and returned.
+            let rows = (top.limit as f64).min(input.rows).max(1.0);
+            let startup = 25.0 + rel.tuples * 0.004;
+            return Some(UpperEstimate { rows, startup, total: startup + rows * 0.01 });
+        };
         let groups = if spec.keys.is_empty() { 1.0 } else { rel.tuples.sqrt().min(input.rows).max(1.0) };
         // Reading only the needed columns into vectorised accumulators costs
         // a fraction of handing every row to Postgres; count(*) alone may be
@@ -210,6 +224,25 @@ impl Wrapper for Iceberg {
     }
 
     fn plan_upper(rel: &RelInfo, query: &UpperQuery, scan: PlannedUpper) -> LakeResult<ScanPlan> {
+        if query.stage == UpperStage::Ordered {
+            let top = super::scan::aggplan::top_n_for(rel, query)
+                .ok_or_else(|| LakeError::internal("accepted top-N path no longer plans"))?;
+            let mut needed = top.outputs.clone();
+            needed.sort_unstable();
+            needed.dedup();
+            return Ok(ScanPlan {
+                relid: scan.relid.to_u32(),
+                columns: rel.columns.clone(),
+                needed,
+                filter: scan.filter,
+                row_identity: false,
+                limit: None,
+                table_name: rel.table_name.clone(),
+                mapping_user: scan.mapping_user.to_u32(),
+                aggregate: None,
+                top_n: Some(top),
+            });
+        }
         let spec = super::scan::aggplan::spec_for(rel, query)
             .ok_or_else(|| LakeError::internal("accepted aggregate path no longer plans"))?;
         Ok(ScanPlan {
@@ -222,6 +255,7 @@ impl Wrapper for Iceberg {
             table_name: rel.table_name.clone(),
             mapping_user: scan.mapping_user.to_u32(),
             aggregate: Some(spec),
+            top_n: None,
         })
     }
 
@@ -248,6 +282,7 @@ impl Wrapper for Iceberg {
             table_name: resolved.display_name.clone(),
             mapping_user: 0,
             aggregate: None,
+            top_n: None,
         };
         // SAFETY: no operand expressions to initialise (an empty List).
         let operands = unsafe { Operands::init(std::ptr::null_mut(), std::ptr::null_mut(), Vec::new(), true) };

@@ -144,3 +144,40 @@ impl OutputFunction {
         self.function
     }
 }
+
+/// How a column's collation compares text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ColumnCollation {
+    /// Orders bytewise: "C", "POSIX", or the database default when the
+    /// database's LC_COLLATE is one of them (PostgreSQL 15; later versions
+    /// have no such setting and the default counts as not bytewise).
+    pub bytewise_order: bool,
+    /// Equality is bytewise (not a nondeterministic ICU collation).
+    pub deterministic: bool,
+}
+
+/// The collation of column `attnum` of `rel`; None when it has none.
+pub fn column_collation(rel: pg_sys::Oid, attnum: i16) -> Option<ColumnCollation> {
+    const DEFAULT_COLLATION_OID: u32 = 100;
+    const C_COLLATION_OID: u32 = 950;
+    const POSIX_COLLATION_OID: u32 = 951;
+    let (mut typid, mut typmod, mut collid) = (pg_sys::Oid::INVALID, 0, pg_sys::Oid::INVALID);
+    // SAFETY: syscache lookup; ERRORs only for a missing attribute, which
+    // planning a query over the relation rules out.
+    unsafe { pg_sys::get_atttypetypmodcoll(rel, attnum, &mut typid, &mut typmod, &mut collid) };
+    if collid == pg_sys::Oid::INVALID {
+        return None;
+    }
+    let bytewise_order = match collid.to_u32() {
+        C_COLLATION_OID | POSIX_COLLATION_OID => true,
+        DEFAULT_COLLATION_OID => {
+            // SAFETY: a GUC lookup by name; NULL when the setting does not exist.
+            let value = unsafe { owned_text(pg_sys::GetConfigOption(c"lc_collate".as_ptr(), true, false)) };
+            matches!(value.as_deref(), Some("C" | "POSIX"))
+        }
+        _ => false,
+    };
+    // SAFETY: syscache lookup of an existing collation.
+    let deterministic = unsafe { pg_sys::get_collation_isdeterministic(collid) };
+    Some(ColumnCollation { bytewise_order, deterministic })
+}

@@ -7,6 +7,10 @@
 
 use std::collections::{HashMap, HashSet};
 
+// A fast non-cryptographic hash: group keys are the query's own data.
+type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
+type FastSet<K> = HashSet<K, foldhash::fast::RandomState>;
+
 use arrow_array::cast::AsArray;
 use arrow_array::types::*;
 use arrow_array::{Array, ArrayRef, BooleanArray, Decimal128Array, Float64Array, Int64Array, StringArray};
@@ -272,7 +276,7 @@ fn replaces(best: &Scalar, new: &Scalar, max: bool) -> bool {
 
 enum Acc {
     Count(Vec<i64>),
-    Distinct(Vec<HashSet<Vec<u8>>>),
+    Distinct(Vec<FastSet<Vec<u8>>>),
     SumInt { sum: Vec<i64>, seen: Vec<bool> },
     Exact { sum: Vec<i256>, count: Vec<i64> },
     Best { best: Vec<Option<Scalar>>, max: bool },
@@ -296,7 +300,7 @@ impl Acc {
     fn grow(&mut self, groups: usize) {
         match self {
             Acc::Count(c) => c.resize(groups, 0),
-            Acc::Distinct(d) => d.resize_with(groups, HashSet::new),
+            Acc::Distinct(d) => d.resize_with(groups, FastSet::default),
             Acc::SumInt { sum, seen } => {
                 sum.resize(groups, 0);
                 seen.resize(groups, false);
@@ -321,7 +325,10 @@ pub struct Aggregator {
     accs: Vec<Acc>,
     /// Each group's key values, in order of first appearance.
     keys: Vec<Vec<Option<Scalar>>>,
-    index: HashMap<Vec<u8>, u32>,
+    index: FastMap<Vec<u8>, u32>,
+    /// A single integer key: its groups by value (the common case, without encoding).
+    int_index: FastMap<i64, u32>,
+    null_group: Option<u32>,
 }
 
 impl Aggregator {
@@ -333,7 +340,14 @@ impl Aggregator {
             keys.push(Vec::new());
             accs.iter_mut().for_each(|a| a.grow(1));
         }
-        Aggregator { spec: spec.clone(), accs, keys, index: HashMap::new() }
+        Aggregator {
+            spec: spec.clone(),
+            accs,
+            keys,
+            index: FastMap::default(),
+            int_index: FastMap::default(),
+            null_group: None,
+        }
     }
 
     /// The result of count(*), min and max known from metadata: `rows`
@@ -525,9 +539,35 @@ impl Aggregator {
 
     /// The group of each row, creating groups as they appear.
     fn group_ids(&mut self, cols: &[Col], rows: usize) -> Vec<u32> {
+        if let [key] = self.spec.keys[..] {
+            match &cols[key] {
+                Col::Int(a) => return self.int_group_ids(a, rows),
+                // A column absent from older files: NULL, the same group
+                // as the integer path's NULLs.
+                Col::Null(_) => {
+                    let nulls = Int64Array::new_null(rows);
+                    return self.int_group_ids(&nulls, rows);
+                }
+                _ => {}
+            }
+        }
         let mut out = Vec::with_capacity(rows);
         let mut buf = Vec::new();
+        let single = self.spec.keys.len() == 1;
         for row in 0..rows {
+            // One key: its NULLs are the group the integer path uses too.
+            if single && cols[self.spec.keys[0]].is_null(row) {
+                let id = match self.null_group {
+                    Some(id) => id,
+                    None => {
+                        let id = self.new_group(None);
+                        self.null_group = Some(id);
+                        id
+                    }
+                };
+                out.push(id);
+                continue;
+            }
             buf.clear();
             for k in &self.spec.keys {
                 cols[*k].encode(row, &mut buf);
@@ -542,6 +582,43 @@ impl Aggregator {
                         acc.grow(self.keys.len());
                     }
                     id
+                }
+            };
+            out.push(id);
+        }
+        out
+    }
+
+    fn new_group(&mut self, key: Option<Scalar>) -> u32 {
+        let id = self.keys.len() as u32;
+        self.keys.push(vec![key]);
+        for acc in &mut self.accs {
+            acc.grow(self.keys.len());
+        }
+        id
+    }
+
+    fn int_group_ids(&mut self, a: &Int64Array, rows: usize) -> Vec<u32> {
+        let mut out = Vec::with_capacity(rows);
+        for row in 0..rows {
+            let id = if a.is_null(row) {
+                match self.null_group {
+                    Some(id) => id,
+                    None => {
+                        let id = self.new_group(None);
+                        self.null_group = Some(id);
+                        id
+                    }
+                }
+            } else {
+                let v = a.value(row);
+                match self.int_index.get(&v) {
+                    Some(id) => *id,
+                    None => {
+                        let id = self.new_group(Some(Scalar::Int(v)));
+                        self.int_index.insert(v, id);
+                        id
+                    }
                 }
             };
             out.push(id);
@@ -749,6 +826,18 @@ mod tests {
         assert!(matches!(rows[0][0], Cell::Value(Scalar::Float(f)) if f.is_nan()));
         assert_eq!(rows[1], vec![Cell::Value(Scalar::Float(-0.0)), Cell::Int(2), Cell::Int(6)]);
         assert_eq!(rows[2], vec![Cell::Null, Cell::Int(2), Cell::Int(9)]);
+    }
+
+    #[test]
+    fn integer_keys_across_batches_with_an_absent_column() {
+        let s = spec(vec![0], vec![item(AggOp::CountStar, None)], 1);
+        let mut agg = Aggregator::new(&s);
+        agg.update(&[Arc::new(arrow_array::NullArray::new(2)) as ArrayRef], 2).unwrap();
+        agg.update(&[Arc::new(Int32Array::from(vec![Some(4), None, Some(4)])) as ArrayRef], 3).unwrap();
+        assert_eq!(
+            agg.finish(),
+            vec![vec![Cell::Null, Cell::Int(3)], vec![Cell::Value(Scalar::Int(4)), Cell::Int(2)]]
+        );
     }
 
     #[test]

@@ -43,16 +43,9 @@ fn column_kind(rel: &RelInfo, i: usize) -> Option<ColumnKind> {
     };
     let (mut c_collation, mut deterministic) = (false, true);
     if pg.is_text() {
-        // SAFETY: catalog lookups on the backend thread.
-        unsafe {
-            let (mut typid, mut typmod, mut collid) = (pg_sys::Oid::INVALID, 0, pg_sys::Oid::INVALID);
-            pg_sys::get_atttypetypmodcoll(pg_sys::Oid::from(rel.relid), c.attnum, &mut typid, &mut typmod, &mut collid);
-            if collid == pg_sys::Oid::INVALID {
-                return None;
-            }
-            c_collation = collation_is_c(collid);
-            deterministic = pg_sys::get_collation_isdeterministic(collid);
-        }
+        let collation = crate::pg::catalog::column_collation(pg_sys::Oid::from(rel.relid), c.attnum)?;
+        c_collation = collation.bytewise_order;
+        deterministic = collation.deterministic;
     }
     Some(ColumnKind { pg, iceberg: iceberg.clone(), c_collation, deterministic })
 }
@@ -63,36 +56,7 @@ pub fn byte_ordered(relid: u32, c: &super::plan::PlanColumn) -> bool {
     if !Builtin::from_u32(c.type_oid).is_some_and(|b| b.is_text()) {
         return true;
     }
-    // SAFETY: catalog lookups on the backend thread.
-    unsafe {
-        let (mut typid, mut typmod, mut collid) = (pg_sys::Oid::INVALID, 0, pg_sys::Oid::INVALID);
-        pg_sys::get_atttypetypmodcoll(pg_sys::Oid::from(relid), c.attnum, &mut typid, &mut typmod, &mut collid);
-        collid != pg_sys::Oid::INVALID && collation_is_c(collid)
-    }
-}
-
-/// Whether `collid` orders text bytewise: "C", "POSIX", or the database
-/// default when the database's LC_COLLATE is one of them.
-///
-/// # Safety
-/// Backend thread.
-unsafe fn collation_is_c(collid: pg_sys::Oid) -> bool {
-    const C_COLLATION_OID: u32 = 950;
-    const POSIX_COLLATION_OID: u32 = 951;
-    const DEFAULT_COLLATION_OID: u32 = 100;
-    match collid.to_u32() {
-        C_COLLATION_OID | POSIX_COLLATION_OID => true,
-        DEFAULT_COLLATION_OID => {
-            // SAFETY: lc_collate is a fixed, always-present setting.
-            let value = unsafe { pg_sys::GetConfigOption(c"lc_collate".as_ptr(), true, false) };
-            !value.is_null() && {
-                // SAFETY: a NUL-terminated string owned by the GUC machinery.
-                let v = unsafe { std::ffi::CStr::from_ptr(value) }.to_bytes();
-                v == b"C" || v == b"POSIX"
-            }
-        }
-        _ => false,
-    }
+    crate::pg::catalog::column_collation(pg_sys::Oid::from(relid), c.attnum).is_some_and(|k| k.bytewise_order)
 }
 
 /// The type, typmod and decimal scale of output `k` of an aggregate scan.
@@ -301,4 +265,38 @@ pub fn cell_datum(cell: &Cell, type_oid: u32, typmod: i32, scale: Option<i8>) ->
             datum_at(&array, 0, &mut target)?
         }
     })
+}
+
+/// ORDER BY … LIMIT n over plain columns, kept to n rows in the scan when
+/// every sort key's Arrow order is Postgres' (None: Postgres sorts).
+pub fn top_n_for(rel: &RelInfo, query: &UpperQuery) -> Option<super::topn::TopN> {
+    use crate::fdw::upper::UpperStage;
+    // Beyond this, sorting in Postgres costs about as much as the merge here.
+    const MAX_TOP_N: i64 = 100_000;
+    if query.stage != UpperStage::Ordered || query.grouped || query.order_by.is_empty() {
+        return None;
+    }
+    let limit = query.limit_hint.filter(|n| (0..=MAX_TOP_N).contains(n))? as usize;
+    let mut outputs = Vec::with_capacity(query.outputs.len());
+    for out in &query.outputs {
+        match out {
+            Output::Column(i) => outputs.push(*i),
+            Output::Aggregate(_) => return None,
+        }
+    }
+    let mut keys = Vec::with_capacity(query.order_by.len());
+    for key in &query.order_by {
+        let kind = column_kind(rel, *outputs.get(key.output)?)?;
+        // Floats: Arrow's total order puts negative NaNs first.
+        let ordered = match (kind.pg, &kind.iceberg) {
+            (Builtin::Float4 | Builtin::Float8, _) => false,
+            (Builtin::Bool, PrimitiveType::Boolean) => true,
+            _ => orders_like_postgres(&kind),
+        };
+        if !ordered {
+            return None;
+        }
+        keys.push(super::topn::TopKey { output: key.output, descending: key.descending, nulls_first: key.nulls_first });
+    }
+    Some(super::topn::TopN { outputs, keys, limit })
 }

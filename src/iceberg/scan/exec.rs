@@ -53,6 +53,15 @@ pub struct IcebergScan {
     pub parallel: Option<Participant>,
     /// An aggregate scan's result rows and the next one to return.
     aggregated: Option<(Vec<Vec<Cell>>, usize)>,
+    /// A top-N scan's rows (in order) and the next one to return.
+    topped: Option<Topped>,
+}
+
+struct Topped {
+    batch: Option<RecordBatch>,
+    /// Per output: its batch column, converter and target.
+    outputs: Vec<(usize, FastColumn, Target)>,
+    row: usize,
 }
 
 struct Running {
@@ -86,6 +95,7 @@ impl IcebergScan {
             finished: false,
             parallel: None,
             aggregated: None,
+            topped: None,
         }
     }
 
@@ -100,6 +110,7 @@ impl IcebergScan {
         self.finished = false;
         self.report.rows_read = 0;
         self.aggregated = None;
+        self.topped = None;
     }
 
     /// Plan without reading, for EXPLAIN (only when operands are constants).
@@ -116,6 +127,9 @@ impl IcebergScan {
     pub fn next_row(&mut self, cx: &ExecContext, slot: &mut ScanSlot) -> LakeResult<bool> {
         if self.plan.aggregate.is_some() {
             return self.next_aggregate_row(cx, slot);
+        }
+        if self.plan.top_n.is_some() {
+            return self.next_top_row(cx, slot);
         }
         if self.finished {
             return Ok(false);
@@ -227,18 +241,85 @@ impl IcebergScan {
         Ok(true)
     }
 
+    /// The next row of a top-N scan (all read on the first call).
+    fn next_top_row(&mut self, cx: &ExecContext, slot: &mut ScanSlot) -> LakeResult<bool> {
+        if self.topped.is_none() {
+            let topped = self.read_top_rows(cx)?;
+            self.topped = Some(topped);
+        }
+        let topped = self.topped.as_mut().expect("top rows");
+        let Some(batch) = &topped.batch else { return Ok(false) };
+        if topped.row >= batch.num_rows() {
+            return Ok(false);
+        }
+        let row = topped.row;
+        let outputs = &mut topped.outputs;
+        slot.fill(|values, nulls| {
+            for (k, (_, column, target)) in outputs.iter_mut().enumerate() {
+                if let Some(d) = column.datum(row, target)? {
+                    values[k] = d;
+                    nulls[k] = false;
+                }
+            }
+            Ok(())
+        })?;
+        topped.row += 1;
+        Ok(true)
+    }
+
+    fn read_top_rows(&mut self, cx: &ExecContext) -> LakeResult<Topped> {
+        let top = self.plan.top_n.clone().expect("top-N scan");
+        let prepared = self.prepare(cx)?;
+        self.report = prepared.report.clone();
+        if !prepared.filter_exact {
+            return Err(not_exact(&self.report.table));
+        }
+        // Batch columns: the needed columns present in the snapshot's schema.
+        let present: Vec<usize> = self.plan.needed.iter().copied().filter(|i| prepared.names[*i].is_some()).collect();
+        if top.outputs.iter().any(|c| !present.contains(c)) {
+            return Err(LakeError::new(
+                PgSqlErrorCode::ERRCODE_FDW_ERROR,
+                format!("cannot keep the first rows of Iceberg table {} in the scan", self.report.table),
+            )
+            .with_detail("A column of the query is not in the snapshot's schema.")
+            .with_hint("SET townlake.iceberg_aggregate_pushdown = off for this query."));
+        }
+        let mut rows = super::topn::TopRows::new();
+        if let Some(mut running) = prepared.start()? {
+            loop {
+                pgrx::check_for_interrupts!();
+                match block_on(running.stream.next()) {
+                    None => break,
+                    Some(Ok(batch)) => {
+                        self.report.rows_read += batch.num_rows() as u64;
+                        rows.add(&top, &present, &batch)
+                            .map_err(|e| LakeError::internal(format!("top-N on Arrow batches: {e}")))?;
+                    }
+                    Some(Err(e)) => return Err(read_error(&running.secrets, &e)),
+                }
+            }
+            self.running = Some(running);
+        }
+        let batch = rows.finish();
+        let mut outputs = Vec::with_capacity(top.outputs.len());
+        if let Some(batch) = &batch {
+            for k in 0..top.outputs.len() {
+                let at = top.batch_column(k, &present).expect("checked above");
+                let c = &self.plan.columns[top.outputs[k]];
+                let target = Target::for_type(pg_sys::Oid::from(c.type_oid), c.typmod);
+                outputs.push((at, FastColumn::new(batch.column(at), &target), target));
+            }
+        }
+        Ok(Topped { batch, outputs, row: 0 })
+    }
+
     /// Read the files that metadata cannot answer and aggregate their batches.
     fn aggregate(&mut self, cx: &ExecContext) -> LakeResult<Vec<Vec<Cell>>> {
         let spec = self.plan.aggregate.clone().expect("aggregate scan");
         let prepared = self.prepare(cx)?;
         self.report = prepared.report.clone();
         if !prepared.filter_exact {
-            return Err(LakeError::new(
-                PgSqlErrorCode::ERRCODE_FDW_ERROR,
-                format!("cannot compute the aggregate over Iceberg table {} exactly", self.report.table),
-            )
-            .with_detail("The pushed WHERE clause is not applied exactly to this snapshot's files.")
-            .with_hint("SET townlake.iceberg_aggregate_pushdown = off for this query."));
+            return Err(not_exact(&self.report.table));
         }
         if let Some(bests) = &prepared.metadata_bests {
             return Ok(Aggregator::from_metadata(&spec, prepared.metadata_rows, bests).finish());
@@ -322,7 +403,8 @@ impl IcebergScan {
         let slots = cx.evaluate(&self.operands)?;
         let promoted = promoted_fields(&resolved.metadata, &schema);
         let mut limit_ok = false;
-        let aggregate = self.plan.aggregate.is_some();
+        // Aggregates and top-N: no WHERE is rechecked above the scan.
+        let aggregate = self.plan.aggregate.is_some() || self.plan.top_n.is_some();
         let filter = match (&self.plan.filter, slots) {
             (Some(f), Some(slots)) => {
                 let cols: Vec<ColumnRef<'_>> = names
@@ -632,6 +714,17 @@ impl Prepared {
     }
 }
 
+/// An aggregate or top-N scan whose pushed WHERE turns out not to be exact
+/// at execution (planning checked it for the current schema).
+fn not_exact(table: &str) -> LakeError {
+    LakeError::new(
+        PgSqlErrorCode::ERRCODE_FDW_ERROR,
+        format!("cannot compute the query over Iceberg table {table} in the scan exactly"),
+    )
+    .with_detail("The pushed WHERE clause is not applied exactly to this snapshot's files.")
+    .with_hint("SET townlake.iceberg_aggregate_pushdown = off for this query.")
+}
+
 /// Field ids of `schema` whose type differs in an earlier schema of the
 /// table (promoted: older data files hold the narrower type).
 pub(crate) fn promoted_fields(metadata: &iceberg::spec::TableMetadata, schema: &iceberg::spec::Schema) -> Vec<i32> {
@@ -789,12 +882,29 @@ impl IcebergScan {
             let read = r.files_planned.saturating_sub(r.metadata_files);
             let source = if (spec.count_only() || spec.bounds_only()) && read == 0 && r.planned {
                 "answered from metadata".to_string()
-            } else if r.metadata_files > 0 {
+            } else if r.metadata_files > 0 && !hidden {
                 format!("Arrow batches ({read} files read, {} answered from metadata)", r.metadata_files)
             } else {
                 "Arrow batches".to_string()
             };
             out.text("Aggregate Source", &source);
+        }
+        if let Some(top) = &self.plan.top_n {
+            let keys: Vec<String> = top
+                .keys
+                .iter()
+                .map(|k| {
+                    let name = &self.plan.columns[top.outputs[k.output]].attname;
+                    let dir = if k.descending { " DESC" } else { "" };
+                    let nulls = match (k.descending, k.nulls_first) {
+                        (false, true) => " NULLS FIRST",
+                        (true, false) => " NULLS LAST",
+                        _ => "",
+                    };
+                    format!("{name}{dir}{nulls}")
+                })
+                .collect();
+            out.text("Iceberg Top-N", &format!("{} rows by {}", top.limit, keys.join(", ")));
         }
         if let Some(limit) = r.limit {
             out.text("Iceberg Limit", &limit.to_string());

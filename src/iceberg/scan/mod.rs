@@ -10,3 +10,4 @@ pub mod exec;
 pub mod limit;
 pub mod plan;
 pub mod rowid;
+pub mod topn;

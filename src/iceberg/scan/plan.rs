@@ -50,6 +50,10 @@ pub struct ScanPlan {
     /// (`scan::agg`), its columns are `needed` in this order.
     #[serde(default)]
     pub aggregate: Option<super::agg::AggSpec>,
+    /// An accepted top-N path: the scan returns at most `limit` rows of
+    /// these outputs, in the query's order.
+    #[serde(default)]
+    pub top_n: Option<super::topn::TopN>,
 }
 
 /// What planning learned about the relation.
