@@ -16,6 +16,7 @@ pub mod iceberg;
 pub mod pg;
 pub mod pii;
 pub mod runtime;
+pub mod transform;
 
 ::pgrx::pg_module_magic!();
 

@@ -1,0 +1,9 @@
+//! Transformations: models (SQL SELECTs materialized into tables or views),
+//! pipelines, their schedules and dependency graph.
+//!
+//! `cron`, `dag` and `project` are pure logic with plain unit tests; the SQL
+//! surface (`sql`) is a thin layer over them (DESIGN.md principle 6).
+
+pub mod cron;
+pub mod dag;
+pub mod project;
