@@ -27,6 +27,7 @@ pub extern "C-unwind" fn _PG_init() {
     governance::init();
     audit::init();
     pii::init();
+    transform::init();
     // After governance and audit: see there.
     iceberg::init();
     pg::hooks::install();

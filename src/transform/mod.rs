@@ -7,3 +7,11 @@
 pub mod cron;
 pub mod dag;
 pub mod project;
+pub mod registry;
+pub mod scheduler;
+pub mod sql;
+
+/// Registers the scheduler (from `_PG_init`).
+pub fn init() {
+    scheduler::init();
+}
