@@ -352,3 +352,29 @@ def test_next_fire_times_against_zoneinfo(admin):
                    dt.datetime(2026, 3, 27, 12, 30, tzinfo=dt.timezone.utc)]
     e = error_of(admin, "SELECT lake.next_fire_times('@sometimes', now())")
     assert 'unknown schedule shortcut "@sometimes"' in str(e)
+
+
+def test_table_model_into_an_iceberg_table_is_one_overwrite_snapshot(admin):
+    load_events(admin, make_events(7, 50, first_id=300_000))
+    admin.execute("CREATE FOREIGN TABLE m.ice_users (user_id int, n bigint) SERVER lake_local "
+                  f"OPTIONS (namespace 'xf_{SUFFIX}', \"table\" 'ice_users')")
+    admin.execute("SELECT lake.define_model('ice_users', 'SELECT user_id, count(*) AS n FROM src.events "
+                  "GROUP BY user_id', 'm.ice_users')")
+    oracle = "SELECT user_id, count(*) FROM src.events GROUP BY 1 ORDER BY 1"
+    for round_ in range(2):
+        before = one(admin, "SELECT count(*) FROM lake.snapshots('m.ice_users')")
+        run = one(admin, "SELECT lake.run_now('ice_users')")
+        assert rows(admin, "SELECT status FROM lake.runs WHERE run_id = %s", (run,)) == [("succeeded",)]
+        snaps = rows(admin, "SELECT operation FROM lake.snapshots('m.ice_users') ORDER BY committed_at")
+        # One snapshot per run; a re-run replaces the data in one overwrite.
+        assert len(snaps) == before + 1, snaps
+        if round_ == 1:
+            assert snaps[-1][0] == "overwrite", snaps
+        assert rows(admin, "SELECT user_id, n FROM m.ice_users ORDER BY 1") == rows(admin, oracle)
+        admin.execute("INSERT INTO src.events VALUES (%s, now(), 3, 42)", (200_000 + round_,))
+    # merge into an Iceberg target is refused at definition, not at the first run
+    admin.execute("CREATE FOREIGN TABLE m.ice_m (user_id int, n bigint) SERVER lake_local "
+                  f"OPTIONS (namespace 'xf_{SUFFIX}', \"table\" 'ice_m')")
+    err = error_of(admin, "SELECT lake.define_model('ice_m', 'SELECT user_id, count(*) AS n FROM src.events GROUP BY 1', 'm.ice_m', "
+                          "materialization => 'incremental', strategy => 'merge', unique_key => '{user_id}')")
+    assert "not supported yet" in str(err), str(err)
