@@ -378,3 +378,16 @@ def test_table_model_into_an_iceberg_table_is_one_overwrite_snapshot(admin):
     err = error_of(admin, "SELECT lake.define_model('ice_m', 'SELECT user_id, count(*) AS n FROM src.events GROUP BY 1', 'm.ice_m', "
                           "materialization => 'incremental', strategy => 'merge', unique_key => '{user_id}')")
     assert "not supported yet" in str(err), str(err)
+
+
+def test_a_model_whose_owner_was_dropped_does_not_run(admin, database):
+    admin.execute("CREATE ROLE xf_gone_" + SUFFIX)
+    admin.execute(sql.SQL("GRANT CREATE ON SCHEMA m TO {}").format(sql.Identifier("xf_gone_" + SUFFIX)))
+    admin.execute(f"SELECT lake.define_model('orphan', 'SELECT current_user::text AS u', 'm.orphan', owner => 'xf_gone_{SUFFIX}')")
+    admin.execute("DROP TABLE m.orphan")
+    admin.execute(sql.SQL("REVOKE CREATE ON SCHEMA m FROM {}").format(sql.Identifier("xf_gone_" + SUFFIX)))
+    admin.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier("xf_gone_" + SUFFIX)))
+    run = one(admin, "SELECT lake.run_now('orphan')")
+    got = rows(admin, "SELECT status, error_sqlstate, error_message FROM lake.runs WHERE run_id = %s", (run,))
+    assert got[0][:2] == ("failed", "42704") and "no longer exists" in got[0][2], got
+    assert one(admin, "SELECT to_regclass('m.orphan')") is None

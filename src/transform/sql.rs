@@ -735,6 +735,27 @@ fn execute(name: &str, trigger: &str, parent: Option<i64>, caller: pg_sys::Oid) 
 pub(crate) fn perform_run(row: &Value, run_id: i64) -> LakeResult<Outcome> {
     let name = row["name"].as_str().unwrap_or("");
     let owner = owner_oid(row);
+    // lake.models.owner is a regrole, which does not stop DROP ROLE: a
+    // model whose owner is gone does not run (as nobody, or as anyone else).
+    let owner_exists = Spi::get_one_with_args::<bool>(
+        "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE oid OPERATOR(pg_catalog.=) $1)",
+        &[owner.into()],
+    )
+    .ok()
+    .flatten()
+    .unwrap_or(false);
+    if !owner_exists {
+        let message = format!("the owner role of model \"{name}\" (oid {}) no longer exists", owner.to_u32());
+        as_catalog_owner(|| {
+            exec(
+                "UPDATE lake.runs SET status = 'failed', ended_at = pg_catalog.clock_timestamp(), error_sqlstate = '42704', \
+                   error_message = $2 WHERE run_id OPERATOR(pg_catalog.=) $1",
+                &[run_id.into(), message.as_str().into()],
+            )
+        })?;
+        pgrx::warning!("townlake: run {run_id}: {message}; redefine the model with an existing owner");
+        return Ok(Outcome::Failed);
+    }
     let target = find_relation(row["target_schema"].as_str().unwrap_or(""), row["target_name"].as_str().unwrap_or(""))?;
     let statements = materialize_sql(row, target.as_ref().is_some_and(|t| t.is_iceberg));
     let timeout_ms = row["timeout_seconds"].as_i64().map(|s| (s * 1000).min(i32::MAX as i64) as u32).unwrap_or(0);
