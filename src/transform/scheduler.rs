@@ -43,6 +43,13 @@ fn wanted(dbs: &mut crate::pg::worker::Databases) -> Vec<pg_sys::Oid> {
     if let Some(slots) = registry() {
         for s in slots {
             let id = s.load(Ordering::Acquire);
+            // A database dropped while its scheduler ran (DROP DATABASE …
+            // FORCE ends it before it can unregister) frees its slot here.
+            // (Not when the listing failed and came back empty.)
+            if id != 0 && !all.is_empty() && !all.iter().any(|d| d.to_u32() == id) {
+                let _ = s.compare_exchange(id, 0, Ordering::AcqRel, Ordering::Acquire);
+                continue;
+            }
             if id != 0 && !out.iter().any(|d| d.to_u32() == id) {
                 out.push(pg_sys::Oid::from(id));
             }
