@@ -42,7 +42,9 @@ BEGIN
         -- PII scanner
         'lake.pii_scan_state', 'lake.pii_columns', 'lake.pii_findings',
         -- Iceberg catalog (the metadata catalog marks its own tables: sql/catalog/catalog.sql)
-        'lake.iceberg_tables', 'lake.iceberg_namespace_properties', 'lake.iceberg_table_owners'] LOOP
+        'lake.iceberg_tables', 'lake.iceberg_namespace_properties', 'lake.iceberg_table_owners',
+        -- transformations
+        'lake.models', 'lake.model_dependencies', 'lake.runs', 'lake.runs_run_id_seq'] LOOP
         PERFORM pg_catalog.pg_extension_config_dump(t::regclass, '');
     END LOOP;
 END

@@ -17,6 +17,7 @@ pub mod iceberg;
 pub mod pg;
 pub mod pii;
 pub mod runtime;
+pub mod transform;
 
 ::pgrx::pg_module_magic!();
 
@@ -27,6 +28,7 @@ pub extern "C-unwind" fn _PG_init() {
     governance::init();
     audit::init();
     pii::init();
+    transform::init();
     // After governance and audit: see there.
     iceberg::init();
     pg::hooks::install();

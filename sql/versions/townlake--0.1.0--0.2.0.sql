@@ -1819,6 +1819,196 @@ CREATE FUNCTION lake_internal."_catalog_similarity"("query" TEXT, "text" TEXT) R
 IMMUTABLE STRICT PARALLEL SAFE LANGUAGE c AS 'MODULE_PATHNAME', 'catalog_similarity_wrapper';
 -- @include sql/catalog/catalog.sql
 
+-- ================================================================ transformations
+-- Models, their dependencies and run history (new in 0.2.0), as a fresh
+-- install makes them (src/transform/sql.rs, sql/transform/transform.sql).
+CREATE FUNCTION lake."current_run_id"() RETURNS bigint /* Option < i64 > */
+STRICT STABLE PARALLEL SAFE
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'current_run_id_wrapper';
+CREATE FUNCTION lake."dag"() RETURNS jsonb /* JsonB */
+STRICT STABLE PARALLEL UNSAFE
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'dag_wrapper';
+CREATE FUNCTION lake."dag_dot"() RETURNS TEXT /* String */
+STRICT STABLE PARALLEL UNSAFE
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'dag_dot_wrapper';
+CREATE FUNCTION lake."define_model"(
+	"name" TEXT, /* & str */
+	"sql" TEXT, /* & str */
+	"target" TEXT, /* & str */
+	"materialization" TEXT DEFAULT 'table', /* & str */
+	"unique_key" TEXT[] DEFAULT NULL, /* :: std :: option :: Option < Vec < String > > */
+	"strategy" TEXT DEFAULT NULL, /* Option < & str > */
+	"schedule" TEXT DEFAULT NULL, /* Option < & str > */
+	"timezone" TEXT DEFAULT 'UTC', /* & str */
+	"owner" TEXT DEFAULT NULL, /* Option < & str > */
+	"description" TEXT DEFAULT NULL, /* Option < & str > */
+	"tags" TEXT[] DEFAULT NULL, /* :: std :: option :: Option < Vec < String > > */
+	"depends_on" TEXT[] DEFAULT NULL, /* :: std :: option :: Option < Vec < String > > */
+	"partition_by" TEXT DEFAULT NULL, /* Option < & str > */
+	"retries" INT DEFAULT 0, /* i32 */
+	"retry_delay_seconds" INT DEFAULT 60, /* i32 */
+	"timeout_seconds" INT DEFAULT NULL, /* Option < i32 > */
+	"overlap" TEXT DEFAULT 'skip', /* & str */
+	"enabled" bool DEFAULT true, /* bool */
+	"columns" jsonb DEFAULT NULL /* Option < JsonB > */
+) RETURNS void
+VOLATILE PARALLEL UNSAFE
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'define_model_wrapper';
+CREATE FUNCTION lake."drop_model"(
+	"name" TEXT, /* & str */
+	"drop_target" bool DEFAULT false /* bool */
+) RETURNS void
+STRICT VOLATILE PARALLEL UNSAFE
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'drop_model_wrapper';
+CREATE FUNCTION lake."load_project"(
+	"yaml" TEXT, /* & str */
+	"file" TEXT DEFAULT 'project.yml' /* & str */
+) RETURNS TEXT[] /* Vec < String > */
+STRICT VOLATILE PARALLEL UNSAFE
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'load_project_wrapper';
+CREATE FUNCTION lake."next_fire_times"(
+	"schedule" TEXT, /* & str */
+	"after" timestamp with time zone, /* pgrx :: datum :: TimestampWithTimeZone */
+	"count" INT DEFAULT 5, /* i32 */
+	"timezone" TEXT DEFAULT 'UTC' /* & str */
+) RETURNS timestamp with time zone[] /* Vec < pgrx :: datum :: TimestampWithTimeZone > */
+STRICT STABLE PARALLEL SAFE
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'next_fire_times_wrapper';
+CREATE FUNCTION lake."pause_model"(
+	"name" TEXT /* & str */
+) RETURNS void
+STRICT VOLATILE PARALLEL UNSAFE
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'pause_model_wrapper';
+CREATE FUNCTION lake."resume_model"(
+	"name" TEXT /* & str */
+) RETURNS void
+STRICT VOLATILE PARALLEL UNSAFE
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'resume_model_wrapper';
+CREATE FUNCTION lake."run_now"(
+	"name" TEXT, /* & str */
+	"with_downstream" bool DEFAULT false /* bool */
+) RETURNS bigint /* i64 */
+STRICT VOLATILE PARALLEL UNSAFE
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'run_now_wrapper';
+
+-- townlake transformations: models, their dependencies and run history
+-- (loaded by src/transform/sql.rs, after the Rust functions it comments on).
+--
+-- The tables are written only by townlake's own functions, as the extension
+-- owner, after they checked the caller; users read them through row
+-- security: a role sees the models (and runs) of the roles it is a member of.
+
+CREATE TABLE lake.models (
+    name text PRIMARY KEY CHECK (name ~ '^[a-z_][a-z0-9_]*$' AND length(name) <= 63),
+    sql text NOT NULL,
+    target_schema name NOT NULL,
+    target_name name NOT NULL,
+    materialization text NOT NULL CHECK (materialization IN ('view', 'table', 'incremental')),
+    strategy text NOT NULL DEFAULT 'append' CHECK (strategy IN ('append', 'merge')),
+    unique_key text[] NOT NULL DEFAULT '{}',
+    partition_by text,
+    schedule text,
+    timezone text NOT NULL DEFAULT 'UTC',
+    owner regrole NOT NULL,
+    description text,
+    tags text[] NOT NULL DEFAULT '{}',
+    columns jsonb NOT NULL DEFAULT '{}',
+    depends_on text[] NOT NULL DEFAULT '{}',
+    output_columns text[] NOT NULL DEFAULT '{}',
+    retries int NOT NULL DEFAULT 0 CHECK (retries BETWEEN 0 AND 100),
+    retry_delay_seconds int NOT NULL DEFAULT 60 CHECK (retry_delay_seconds >= 0),
+    timeout_seconds int CHECK (timeout_seconds > 0),
+    overlap text NOT NULL DEFAULT 'skip' CHECK (overlap IN ('skip', 'queue')),
+    enabled boolean NOT NULL DEFAULT true,
+    sql_hash text NOT NULL,
+    defined_by regrole NOT NULL,
+    defined_at timestamptz NOT NULL DEFAULT now(),
+    UNIQUE (target_schema, target_name)
+);
+COMMENT ON TABLE lake.models IS 'Transformation models: a SELECT, the relation it materializes into, how, when, and as which role (lake.define_model, lake.load_project)';
+COMMENT ON COLUMN lake.models.depends_on IS 'Models named explicitly as upstreams (the relations the SQL reads are found by Postgres'' analyzer: lake.model_dependencies)';
+COMMENT ON COLUMN lake.models.owner IS 'The role every run of the model executes as';
+
+CREATE TABLE lake.model_dependencies (
+    model text NOT NULL REFERENCES lake.models ON DELETE CASCADE ON UPDATE CASCADE,
+    relation_schema name NOT NULL,
+    relation_name name NOT NULL,
+    PRIMARY KEY (model, relation_schema, relation_name)
+);
+COMMENT ON TABLE lake.model_dependencies IS 'The relations each model''s SQL reads, as Postgres'' parser and analyzer found them (views, tables, foreign tables; also in subqueries and CTEs)';
+
+CREATE TABLE lake.runs (
+    run_id bigserial PRIMARY KEY,
+    model text,
+    pipeline text,
+    trigger text NOT NULL CHECK (trigger IN ('manual', 'downstream', 'schedule', 'retry', 'backfill')),
+    scheduled_for timestamptz,
+    started_at timestamptz,
+    ended_at timestamptz,
+    status text NOT NULL CHECK (status IN ('queued', 'running', 'succeeded', 'failed', 'skipped', 'interrupted', 'cancelled')),
+    attempt int NOT NULL DEFAULT 1,
+    rows_written bigint,
+    snapshot_id bigint,
+    error_sqlstate text,
+    error_message text,
+    sql_hash text,
+    run_as regrole,
+    requested_by regrole,
+    parent_run_id bigint,
+    CHECK ((model IS NULL) <> (pipeline IS NULL))
+);
+CREATE INDEX runs_model_started ON lake.runs (model, run_id);
+COMMENT ON TABLE lake.runs IS 'History of model and pipeline runs: trigger, timing, status, attempt, rows written, the error with its SQLSTATE, the hash of the SQL that ran';
+COMMENT ON COLUMN lake.runs.parent_run_id IS 'The run whose with_downstream request (or failure, for a skipped run) led to this one';
+
+ALTER TABLE lake.models ENABLE ROW LEVEL SECURITY;
+ALTER TABLE lake.model_dependencies ENABLE ROW LEVEL SECURITY;
+ALTER TABLE lake.runs ENABLE ROW LEVEL SECURITY;
+CREATE POLICY townlake_visible ON lake.models FOR SELECT
+    USING (pg_catalog.pg_has_role(owner::oid, 'MEMBER'));
+CREATE POLICY townlake_visible ON lake.model_dependencies FOR SELECT
+    USING (EXISTS (SELECT 1 FROM lake.models m WHERE m.name OPERATOR(pg_catalog.=) model));
+CREATE POLICY townlake_visible ON lake.runs FOR SELECT
+    USING (pg_catalog.pg_has_role(run_as::oid, 'MEMBER'));
+GRANT SELECT ON lake.models, lake.model_dependencies, lake.runs TO PUBLIC;
+
+COMMENT ON FUNCTION lake.define_model(text, text, text, text, text[], text, text, text, text, text, text[], text[], text, int, int, int, text, boolean, jsonb)
+    IS 'Define or redefine a model: a SELECT materialized into a target (view, table or incremental); dependencies come from Postgres'' analysis of the SQL; runs execute as the owner, which the caller must be a member of';
+COMMENT ON FUNCTION lake.load_project(text, text)
+    IS 'Define every model of a YAML project (dbt-like); errors name the file, the model and the line';
+COMMENT ON FUNCTION lake.drop_model(text, boolean)
+    IS 'Forget a model (its owner''s members only); with drop_target, drop its target relation too';
+COMMENT ON FUNCTION lake.run_now(text, boolean)
+    IS 'Run a model now, as its owner, in a subtransaction of the caller''s transaction (with_downstream: then every model downstream, in dependency order); returns the run id';
+COMMENT ON FUNCTION lake.current_run_id()
+    IS 'The id of the run executing the current model (NULL outside a run): usable in a model''s SQL';
+COMMENT ON FUNCTION lake.dag()
+    IS 'The models the caller can see as a graph: nodes with their last run, edges from upstream to downstream (JSON)';
+COMMENT ON FUNCTION lake.dag_dot()
+    IS 'lake.dag() as Graphviz DOT text';
+COMMENT ON FUNCTION lake.next_fire_times(text, timestamptz, int, text)
+    IS 'The next fire times of a schedule (cron, @daily-style, or every N seconds|minutes|hours) in a time zone: to check a schedule before using it';
+COMMENT ON FUNCTION lake.pause_model(text)
+    IS 'Stop the scheduler from running a model (members of its owner only); lake.run_now still runs it';
+COMMENT ON FUNCTION lake.resume_model(text)
+    IS 'Let the scheduler run a paused model again (members of its owner only)';
+
+-- One call per statement: each updates the extension's catalog row.
+SELECT pg_catalog.pg_extension_config_dump('lake.models', '');
+SELECT pg_catalog.pg_extension_config_dump('lake.model_dependencies', '');
+SELECT pg_catalog.pg_extension_config_dump('lake.runs', '');
+SELECT pg_catalog.pg_extension_config_dump('lake.runs_run_id_seq', '');
+
 -- ================================================================ privileges
 -- Nothing in lake_internal is executable by PUBLIC (townlake's own code, its
 -- SECURITY DEFINER functions and its workers call it as the extension owner),

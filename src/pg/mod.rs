@@ -14,6 +14,7 @@ pub mod query;
 pub mod security;
 pub mod settings;
 pub mod shmem;
+pub mod statement;
 pub mod time;
 pub mod types;
 pub mod utility;

@@ -1,0 +1,330 @@
+//! The scheduler, "townlake scheduler": one background worker per database
+//! that has enabled models with a schedule, started by the shared launcher
+//! (pg::worker). It fires due ticks in dependency order, each run in its own
+//! transactions (the run is recorded as running and committed first, so a
+//! crash leaves it visibly `running`; the next scheduler marks it
+//! `interrupted` and retries it by policy), retries failures with
+//! exponential backoff, and follows each model's overlap policy for ticks
+//! missed while it was busy: `skip` runs only the latest missed tick,
+//! `queue` runs every missed tick in turn.
+//!
+//! Which databases: a backend that defines a scheduled model registers its
+//! database in a small shared-memory set; at launcher start (also after a
+//! crash restart) every database is probed once. A scheduler that finds no
+//! scheduled model removes its database and exits.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use pgrx::prelude::*;
+use pgrx::JsonB;
+use serde_json::Value;
+
+use super::cron::{parse_time_zone, Schedule};
+use super::dag::{Dag, Outcome};
+use super::registry::{registry, shmem_request, shmem_startup, unregister_database};
+use super::sql::{catalog_edges, model_row, perform_run, start_run};
+use crate::pg::worker::{check_signals, in_transaction, install_die_handlers};
+
+const NAME: &str = "townlake scheduler";
+/// Held for a scheduler's lifetime so that a database has at most one.
+const LOCK_KEY: i64 = 0x746c_7363_6864; // "tlschd"
+
+thread_local! {
+    /// In the launcher: databases still to probe since it started.
+    static PROBE: std::cell::RefCell<Option<Vec<pg_sys::Oid>>> = const { std::cell::RefCell::new(None) };
+}
+
+fn wanted(dbs: &mut crate::pg::worker::Databases) -> Vec<pg_sys::Oid> {
+    let all = dbs.all().to_vec();
+    let mut out: Vec<pg_sys::Oid> = PROBE.with(|p| p.borrow_mut().get_or_insert_with(|| all.clone()).clone());
+    if let Some(slots) = registry() {
+        for s in slots {
+            let id = s.load(Ordering::Acquire);
+            // A database dropped while its scheduler ran (DROP DATABASE …
+            // FORCE ends it before it can unregister) frees its slot here.
+            // (Not when the listing failed and came back empty.)
+            if id != 0 && !all.is_empty() && !all.iter().any(|d| d.to_u32() == id) {
+                let _ = s.compare_exchange(id, 0, Ordering::AcqRel, Ordering::Acquire);
+                continue;
+            }
+            if id != 0 && !out.iter().any(|d| d.to_u32() == id) {
+                out.push(pg_sys::Oid::from(id));
+            }
+        }
+    }
+    out.retain(|d| all.contains(d));
+    out
+}
+
+fn started(db: pg_sys::Oid) {
+    PROBE.with(|p| {
+        if let Some(list) = p.borrow_mut().as_mut() {
+            list.retain(|d| *d != db);
+        }
+    });
+}
+
+/// Registers the scheduler kind and its shared memory (from `_PG_init`).
+pub fn init() {
+    // SAFETY: plain read of a postmaster flag.
+    if unsafe { pg_sys::process_shared_preload_libraries_in_progress } {
+        crate::pg::shmem::register(crate::pg::shmem::SharedMemory { request: shmem_request, startup: shmem_startup });
+    }
+    crate::pg::worker::register_kind(crate::pg::worker::WorkerKind {
+        name: NAME,
+        main: scheduler_main,
+        wanted,
+        started: Some(started),
+        persistent: false,
+        max_running: 8,
+    });
+}
+
+/// What the scheduler needs to know of one scheduled model.
+struct Scheduled {
+    name: String,
+    schedule: Schedule,
+    tz: chrono_tz::Tz,
+    retries: i64,
+    retry_delay: i64,
+    queue: bool,
+    defined_at: DateTime<Utc>,
+    last_tick: Option<DateTime<Utc>>,
+    last_status: Option<String>,
+    last_attempt: i64,
+    last_ended: Option<DateTime<Utc>>,
+}
+
+struct Due {
+    name: String,
+    tick: DateTime<Utc>,
+    attempt: i64,
+    trigger: &'static str,
+}
+
+fn ts(v: &Value) -> Option<DateTime<Utc>> {
+    v.as_str().and_then(|s| DateTime::parse_from_rfc3339(s).ok()).map(|d| d.with_timezone(&Utc))
+}
+
+fn installed() -> bool {
+    // The extension's own tables only: a schema named lake made by anyone
+    // in a database without townlake must not steer this superuser process.
+    Spi::get_one::<bool>(
+        "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d JOIN pg_catalog.pg_extension e ON e.oid OPERATOR(pg_catalog.=) d.refobjid \
+           WHERE d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass \
+             AND d.objid OPERATOR(pg_catalog.=) pg_catalog.to_regclass('lake.runs') \
+             AND d.deptype OPERATOR(pg_catalog.=) 'e' AND e.extname OPERATOR(pg_catalog.=) 'townlake')",
+    )
+    .ok()
+    .flatten()
+    .unwrap_or(false)
+}
+
+/// The enabled scheduled models with their last scheduled tick; None when
+/// the extension is missing.
+fn load() -> Option<(Vec<Scheduled>, Vec<(String, String)>)> {
+    if !installed() {
+        return None;
+    }
+    let v = Spi::get_one::<JsonB>(
+        "SELECT coalesce(jsonb_agg(jsonb_build_object('name', m.name, 'schedule', m.schedule, 'timezone', m.timezone, \
+            'retries', m.retries, 'retry_delay', m.retry_delay_seconds, 'overlap', m.overlap, \
+            'defined_at', pg_catalog.to_char(m.defined_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), \
+            'last_tick', pg_catalog.to_char(r.scheduled_for AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), \
+            'last_status', r.status, 'last_attempt', r.attempt, \
+            'last_ended', pg_catalog.to_char(r.ended_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'))), '[]') \
+         FROM lake.models m LEFT JOIN LATERAL (SELECT scheduled_for, status, attempt, ended_at FROM lake.runs x \
+            WHERE x.model OPERATOR(pg_catalog.=) m.name AND x.scheduled_for IS NOT NULL \
+            ORDER BY x.scheduled_for DESC, x.run_id DESC LIMIT 1) r ON true \
+         WHERE m.enabled AND m.schedule IS NOT NULL",
+    )
+    .ok()
+    .flatten()?
+    .0;
+    let models = v
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|m| {
+            Some(Scheduled {
+                name: m["name"].as_str()?.to_string(),
+                schedule: Schedule::parse(m["schedule"].as_str()?).ok()?,
+                tz: parse_time_zone(m["timezone"].as_str()?).ok()?,
+                retries: m["retries"].as_i64().unwrap_or(0),
+                retry_delay: m["retry_delay"].as_i64().unwrap_or(60),
+                queue: m["overlap"] == "queue",
+                defined_at: ts(&m["defined_at"])?,
+                last_tick: ts(&m["last_tick"]),
+                last_status: m["last_status"].as_str().map(str::to_string),
+                last_attempt: m["last_attempt"].as_i64().unwrap_or(0),
+                last_ended: ts(&m["last_ended"]),
+            })
+        })
+        .collect();
+    let edges = catalog_edges().unwrap_or_default();
+    Some((models, edges))
+}
+
+/// What is due now, and when the next thing will be.
+fn plan(models: &[Scheduled], now: DateTime<Utc>) -> (Vec<Due>, DateTime<Utc>) {
+    let mut due = vec![];
+    let mut wake = now + chrono::Duration::seconds(1);
+    for m in models {
+        let base = m.last_tick.unwrap_or(m.defined_at);
+        let Some(mut next) = m.schedule.next_after(base, m.tz) else { continue };
+        if next <= now {
+            if !m.queue {
+                // skip: only the latest missed tick runs.
+                let mut from = next;
+                if now - from > chrono::Duration::days(1) {
+                    from = now - chrono::Duration::days(1);
+                }
+                while let Some(n) = m.schedule.next_after(from, m.tz).filter(|n| *n <= now) {
+                    from = n;
+                }
+                next = from.max(next);
+            }
+            due.push(Due { name: m.name.clone(), tick: next, attempt: 1, trigger: "schedule" });
+            continue;
+        }
+        wake = wake.min(next);
+        // A failed (or interrupted) tick is retried with backoff while
+        // attempts remain and no newer tick is due.
+        if let (Some(tick), Some(status)) = (m.last_tick, m.last_status.as_deref()) {
+            if matches!(status, "failed" | "interrupted") && m.last_attempt <= m.retries {
+                let backoff = m.retry_delay.saturating_mul(1i64 << (m.last_attempt - 1).clamp(0, 20));
+                let at = m.last_ended.unwrap_or(now) + chrono::Duration::seconds(if status == "interrupted" { 0 } else { backoff });
+                if at <= now {
+                    due.push(Due { name: m.name.clone(), tick, attempt: m.last_attempt + 1, trigger: "retry" });
+                } else {
+                    wake = wake.min(at);
+                }
+            }
+        }
+    }
+    (due, wake)
+}
+
+fn log(message: &str) {
+    ereport!(PgLogLevel::LOG, PgSqlErrorCode::ERRCODE_SUCCESSFUL_COMPLETION, message);
+}
+
+fn tick_ts(t: DateTime<Utc>) -> Option<pgrx::datum::TimestampWithTimeZone> {
+    pgrx::datum::TimestampWithTimeZone::try_from(crate::pg::time::unix_micros_to_pg_micros(t.timestamp_micros())).ok()
+}
+
+fn run_due(batch: Vec<Due>, edges: &[(String, String)]) {
+    let mut dag = Dag::new();
+    for d in &batch {
+        dag.add_node(&d.name);
+    }
+    for (u, d) in edges {
+        dag.add_edge(u, d);
+    }
+    let order = dag.topological_order().unwrap_or_else(|_| batch.iter().map(|d| d.name.clone()).collect());
+    let mut by_name: BTreeMap<String, Due> = batch.into_iter().map(|d| (d.name.clone(), d)).collect();
+    let mut outcomes: BTreeMap<String, Outcome> = BTreeMap::new();
+    for name in order {
+        let Some(due) = by_name.remove(&name) else { continue };
+        check_signals();
+        let blocked = dag
+            .upstreams(&name)
+            .find(|u| matches!(outcomes.get(*u), Some(Outcome::Failed | Outcome::Skipped)))
+            .map(str::to_string);
+        crate::pg::worker::report_activity(&format!("running model {name} (tick {})", due.tick.to_rfc3339()), true);
+        // First transaction: the run exists, as running, before any work.
+        let started = in_transaction(|| -> Option<(Value, i64)> {
+            let row = model_row(&name).ok().flatten()?;
+            let trigger = if blocked.is_some() { "schedule" } else { due.trigger };
+            let id = start_run(&row, trigger, tick_ts(due.tick), due.attempt as i32, None, None).ok()?;
+            Some((row, id))
+        });
+        let Ok(Some((row, run_id))) = started else { continue };
+        if let Some(up) = blocked {
+            let _ = in_transaction(|| {
+                Spi::run_with_args(
+                    "UPDATE lake.runs SET status = 'skipped', ended_at = pg_catalog.clock_timestamp(), \
+                       error_message = $2 WHERE run_id OPERATOR(pg_catalog.=) $1",
+                    &[run_id.into(), format!("skipped: upstream model \"{up}\" did not succeed").into()],
+                )
+            });
+            outcomes.insert(name, Outcome::Skipped);
+            continue;
+        }
+        // Second transaction: the work and its outcome, committed together.
+        let outcome = match in_transaction(|| perform_run(&row, run_id)) {
+            Ok(Ok(o)) => o,
+            other => {
+                // The work raised past the run's own subtransaction (a
+                // cancel, a catalog problem): the run row says so.
+                let message = match other {
+                    Ok(Err(e)) => e.message,
+                    Err(m) => m,
+                    Ok(Ok(_)) => String::new(),
+                };
+                let _ = in_transaction(|| {
+                    Spi::run_with_args(
+                        "UPDATE lake.runs SET status = 'failed', ended_at = pg_catalog.clock_timestamp(), error_message = $2 \
+                         WHERE run_id OPERATOR(pg_catalog.=) $1",
+                        &[run_id.into(), message.into()],
+                    )
+                });
+                Outcome::Failed
+            }
+        };
+        outcomes.insert(name, outcome);
+    }
+    crate::pg::worker::report_activity("idle", false);
+}
+
+fn scheduler_main(db: pg_sys::Oid) {
+    install_die_handlers();
+    pgrx::bgworkers::BackgroundWorker::connect_worker_to_spi_by_oid(Some(db), None);
+    let unique = in_transaction(|| {
+        Spi::get_one_with_args::<bool>("SELECT pg_catalog.pg_try_advisory_lock($1)", &[LOCK_KEY.into()])
+            .ok()
+            .flatten()
+            .unwrap_or(false)
+    });
+    if unique != Ok(true) {
+        return;
+    }
+    // Runs left `running` by a scheduler that died: their work was rolled
+    // back with their transaction.
+    let _ = in_transaction(|| {
+        if installed() {
+            let _ = Spi::run(
+                "UPDATE lake.runs SET status = 'interrupted', ended_at = pg_catalog.clock_timestamp(), \
+                   error_message = 'interrupted: the scheduler stopped during the run (its work was rolled back)' \
+                 WHERE status OPERATOR(pg_catalog.=) 'running' AND scheduled_for IS NOT NULL",
+            );
+        }
+    });
+    loop {
+        check_signals();
+        let state = in_transaction(load);
+        let (models, edges) = match state {
+            Ok(Some((m, e))) if !m.is_empty() => (m, e),
+            Ok(_) => {
+                unregister_database(db);
+                return;
+            }
+            Err(e) => {
+                log(&format!("townlake scheduler: cannot read the models: {e}"));
+                crate::runtime::sleep_on_latch(Duration::from_secs(5));
+                continue;
+            }
+        };
+        let now = Utc::now();
+        let (due, wake) = plan(&models, now);
+        if due.is_empty() {
+            let wait = (wake - now).to_std().unwrap_or(Duration::from_millis(50)).clamp(Duration::from_millis(50), Duration::from_secs(1));
+            crate::runtime::sleep_on_latch(wait);
+            continue;
+        }
+        run_due(due, &edges);
+    }
+}
