@@ -496,7 +496,8 @@ fn claim_within(
 ) -> Option<queue::Ticket> {
     // SAFETY: plain reads of backend state.
     let (db, role) = unsafe { (pg_sys::MyDatabaseId, pg_sys::GetUserId()) };
-    let deadline = Instant::now() + Duration::from_secs(QUEUE_WAIT.get().max(1) as u64);
+    // set at the first refusal: most claims succeed at once
+    let mut deadline = None;
     let mut throttled = false;
     loop {
         match queue::try_claim(db, role, shares, started_us, bytes, done) {
@@ -516,6 +517,7 @@ fn claim_within(
             }
         }
         queue::wake_writer_of(db);
+        let deadline = *deadline.get_or_insert_with(|| Instant::now() + Duration::from_secs(QUEUE_WAIT.get().max(1) as u64));
         if !wait || Instant::now() >= deadline {
             return None;
         }

@@ -211,6 +211,33 @@ pub(super) fn process_utility(call: &crate::pg::hooks::Utility) -> Option<crate:
 
 // ------------------------------------------------------------ executor hooks
 
+thread_local! {
+    /// (published view, its attribute) -> the raw relation's attribute of
+    /// the same name: two syscache lookups per column and statement
+    /// otherwise. Cleared by every relcache invalidation (a column renamed,
+    /// a view replaced).
+    static VIEW_ATTNUMS: std::cell::RefCell<std::collections::HashMap<(pg_sys::Oid, i16, pg_sys::Oid), Option<i16>>> =
+        std::cell::RefCell::new(std::collections::HashMap::new());
+}
+
+pub(super) fn forget_view_attnums() {
+    VIEW_ATTNUMS.with(|m| {
+        if let Ok(mut m) = m.try_borrow_mut() {
+            m.clear();
+        }
+    });
+}
+
+/// The attribute of `raw` named like attribute `attnum` of `view`.
+fn raw_attnum_of(view: pg_sys::Oid, attnum: i16, raw: pg_sys::Oid) -> Option<i16> {
+    if let Some(known) = VIEW_ATTNUMS.with(|m| m.borrow().get(&(view, attnum, raw)).copied()) {
+        return known;
+    }
+    let found = catalog::same_name_attnum(view, attnum, raw);
+    VIEW_ATTNUMS.with(|m| m.borrow_mut().insert((view, attnum, raw), found));
+    found
+}
+
 /// Governed relations in a statement's range table.
 pub fn touched_relations(exec: &Execution) -> Vec<Touched> {
     // raw relation -> columns read through its published view
@@ -224,7 +251,7 @@ pub fn touched_relations(exec: &Execution) -> Vec<Touched> {
                 let cols: Vec<i16> = rte
                     .selected_attnums()
                     .into_iter()
-                    .filter_map(|a| if a == 0 { Some(0) } else { catalog::same_name_attnum(view, a, raw) })
+                    .filter_map(|a| if a == 0 { Some(0) } else { raw_attnum_of(view, a, raw) })
                     .collect();
                 match views.iter_mut().find(|(r, _)| *r == raw) {
                     Some((_, c)) => c.extend(cols),
