@@ -24,11 +24,13 @@ use serde_json::Value;
 
 use super::cron::{parse_time_zone, Schedule};
 use super::dag::{Dag, Outcome};
-use super::registry::{registry, shmem_request, shmem_startup, unregister_database};
+use super::registry::{register_database, registry, shmem_request, shmem_startup, unregister_database};
 use super::sql::{catalog_edges, model_row, perform_run, start_run};
 use crate::pg::worker::{check_signals, in_transaction, install_die_handlers};
 
 const NAME: &str = "townlake scheduler";
+/// How long a scheduler with nothing scheduled stays before it leaves.
+const IDLE_GRACE: Duration = Duration::from_secs(5);
 /// Held for a scheduler's lifetime so that a database has at most one.
 const LOCK_KEY: i64 = 0x746c_7363_6864; // "tlschd"
 
@@ -303,14 +305,33 @@ fn scheduler_main(db: pg_sys::Oid) {
             );
         }
     });
+    // Since when this database has had no scheduled model: the scheduler
+    // stays a few seconds before it leaves, because the backend that defines
+    // or resumes a model asks for a scheduler before its transaction commits
+    // (a scheduler that looked in between would leave for good).
+    let mut idle_since: Option<std::time::Instant> = None;
     loop {
         check_signals();
         let state = in_transaction(load);
         let (models, edges) = match state {
-            Ok(Some((m, e))) if !m.is_empty() => (m, e),
-            Ok(_) => {
+            Ok(Some((m, e))) if !m.is_empty() => {
+                idle_since = None;
+                (m, e)
+            }
+            Ok(_) if idle_since.is_some_and(|t| t.elapsed() >= IDLE_GRACE) => {
                 unregister_database(db);
+                // A model defined while the slot was cleared keeps it.
+                if matches!(in_transaction(load), Ok(Some((m, _))) if !m.is_empty()) {
+                    register_database(db);
+                    idle_since = None;
+                    continue;
+                }
                 return;
+            }
+            Ok(_) => {
+                idle_since.get_or_insert_with(std::time::Instant::now);
+                crate::runtime::sleep_on_latch(Duration::from_millis(250));
+                continue;
             }
             Err(e) => {
                 log(&format!("townlake scheduler: cannot read the models: {e}"));
