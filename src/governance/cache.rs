@@ -58,7 +58,6 @@ pub fn init() {
 }
 
 fn on_relcache(relid: pg_sys::Oid) {
-    super::hooks::forget_view_attnums();
     CACHE.with(|c| {
         if let Ok(mut c) = c.try_borrow_mut() {
             if relid == pg_sys::Oid::INVALID || relid == c.table || !c.extension_present {

@@ -220,7 +220,12 @@ thread_local! {
         std::cell::RefCell::new(std::collections::HashMap::new());
 }
 
-pub(super) fn forget_view_attnums() {
+/// Registered from `_PG_init`: every relcache invalidation clears the map.
+pub(super) fn init() {
+    crate::pg::callbacks::on_relcache(|_| forget_view_attnums());
+}
+
+fn forget_view_attnums() {
     VIEW_ATTNUMS.with(|m| {
         if let Ok(mut m) = m.try_borrow_mut() {
             m.clear();

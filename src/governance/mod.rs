@@ -63,6 +63,7 @@ pub fn init() {
         reveal_count: pii_session::reveal_count,
     });
     cache::init();
+    hooks::init();
     gate::init();
     pii_session::init();
 }
