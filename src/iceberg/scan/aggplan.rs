@@ -120,7 +120,8 @@ const BOOL: u32 = 16;
 /// The aggregate scan computing `query` over `rel`, when every output is
 /// exactly Postgres' (None: Postgres aggregates).
 pub fn spec_for(rel: &RelInfo, query: &UpperQuery) -> Option<AggSpec> {
-    if !query.grouped || !query.order_by.is_empty() || query.limit.is_some() {
+    // HAVING is not evaluated here (Postgres does not recheck a pushed one).
+    if !query.grouped || !query.order_by.is_empty() || query.limit.is_some() || !query.having.is_empty() {
         return None;
     }
     let mut spec = AggSpec { inputs: Vec::new(), scales: Vec::new(), keys: Vec::new(), aggs: Vec::new(), outputs: Vec::new() };
