@@ -283,6 +283,10 @@ def test_writes_and_tricks_are_refused_and_change_nothing(shop):
         assert res.is_error, (attack, text_of(res))
         assert res.structured_content["error"]["message"], attack
     for q, res in zip(LEAVE_NOTHING, ran):
+        # PostgreSQL 18 refuses lo_create in a read-only transaction itself
+        if res.is_error and q.startswith("SELECT lo_create"):
+            assert res.structured_content["error"]["sqlstate"] == "25006", text_of(res)
+            continue
         assert not res.is_error, (q, text_of(res))
     assert after.is_error and after.structured_content["error"]["sqlstate"] == "25006", text_of(after)
     assert fingerprint(shop) == before

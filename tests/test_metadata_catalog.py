@@ -8,6 +8,7 @@ and queries it made), never from the catalog's own earlier answers.
 from __future__ import annotations
 
 import json
+import re
 import uuid
 
 import pytest
@@ -152,7 +153,8 @@ def test_entity_details_columns_keys_joins_and_view_lineage(ana):
     assert up["shop.big_orders"]["level"] == 1 and sorted(up["shop.big_orders"]["columns"]) == ["amount", "region"]
     assert sorted(up["shop.orders"]["columns"]) == ["amount", "customer_id", "id"]
     assert sorted(up["shop.customers"]["columns"]) == ["id", "region"]
-    assert view["kind"] == "view" and "sum(big_orders.amount)" in view["definition"]
+    # (PostgreSQL 18 prints columns of a single-relation view unqualified)
+    assert view["kind"] == "view" and re.search(r"sum\((big_orders\.)?amount\)", view["definition"])
     # unqualified names resolve when they are unique among visible datasets
     assert one(ana, "SELECT lake.entity_details('big_orders_by_region')->>'dataset'") == "shop.big_orders_by_region"
 
