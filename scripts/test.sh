@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Run every test layer and print one combined `N passed, N failed` line.
 #   TEST_LAYERS="unit pgrx integration"   which layers to run (default: all three)
-#   PYTEST_ARGS="-k s3 -x"                 extra pytest arguments
+#   PYTEST_ARGS="-k s3 -x"                 extra pytest arguments (naming tests/<file> runs only that file)
 # Under CI=true both are ignored: CI always runs every layer, whole.
 # A layer that runs no test counts as a failure; skipped tests are counted
 # and printed.
@@ -103,7 +103,12 @@ integration_layer() {
     "$PROJECT_DIR/scripts/build.sh" install &&
     PROFILE=dev "$PROJECT_DIR/scripts/build.sh" mcp &&
     "$PROJECT_DIR/scripts/cluster.sh" start &&
-    (cd "$PROJECT_DIR" && "$VENV_DIR/bin/pytest" tests/ -v -p no:cacheprovider ${PYTEST_ARGS:-})
+    # the whole suite, unless PYTEST_ARGS names test files or directories itself
+    local targets=(tests/) word
+    for word in ${PYTEST_ARGS:-}; do
+        case "$word" in tests/*) targets=() ;; esac
+    done
+    (cd "$PROJECT_DIR" && "$VENV_DIR/bin/pytest" "${targets[@]}" -v -p no:cacheprovider ${PYTEST_ARGS:-})
 }
 
 main() {
