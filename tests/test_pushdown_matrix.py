@@ -133,11 +133,24 @@ COLUMNS = [
            lambda v: f"DATE '{v.isoformat()}'", "date",
            ("c_date > '2020-06-01'", "c_date < TIMESTAMP '2020-06-01 12:00'", "c_date = 'infinity'",
             "c_date < 'infinity'", "c_date < '5874897-12-31'",
-            "c_date > '4713-01-01 BC'")),
+            "c_date > '4713-01-01 BC'",
+            # against timestamps, as `date + interval` folds to: midnight and not
+            "c_date >= DATE '2020-03-01' + interval '1 month'", "c_date < DATE '2020-03-01' + interval '1 year'",
+            "c_date <= TIMESTAMP '2020-06-01 12:00'", "c_date > TIMESTAMP '2020-06-01 12:00'",
+            "c_date >= TIMESTAMP '2020-06-01 12:00'", "c_date > TIMESTAMP '2020-06-01 00:00'",
+            "c_date = TIMESTAMP '2020-06-01 00:00'", "c_date = TIMESTAMP '2020-06-01 12:00'",
+            "c_date <> TIMESTAMP '2020-06-01 12:00'", "NOT (c_date >= TIMESTAMP '2020-06-01 12:00')",
+            "c_date BETWEEN TIMESTAMP '2020-05-01 06:00' AND TIMESTAMP '2020-06-01 00:00'",
+            "TIMESTAMP '2020-06-01 12:00' > c_date", "c_date < 'infinity'::timestamp",
+            "c_date > '-infinity'::timestamp", "c_date < TIMESTAMP '1999-12-31 23:59:59.999999'",
+            "c_date >= TIMESTAMP '1969-12-31 12:00' OR c_date IS NULL")),
     Column("c_ts", "timestamp", TimestampType(), "timestamp without time zone",
            lambda i, r: dt.datetime(2021, 3, 1) + dt.timedelta(seconds=i * 37, microseconds=r.randrange(10**6)),
            lambda v: f"TIMESTAMP '{v.isoformat(sep=' ')}'", "ts",
            ("c_ts > DATE '2021-03-05'", "c_ts < 'infinity'", "c_ts > '-infinity'",
+            "c_ts >= DATE '2021-03-05'", "c_ts < DATE '2021-03-05'", "c_ts = DATE '2021-03-05'",
+            "c_ts <= DATE '2021-03-05'", "DATE '2021-03-05' <= c_ts", "c_ts < 'infinity'::date",
+            "c_ts > '-infinity'::date", "c_ts < '5874897-12-31'::date", "c_ts > DATE '4713-01-01 BC'",
             "c_ts < '294276-12-31 23:59:59'", "c_ts > '4713-01-01 00:00 BC'")),
     Column("c_tstz", "timestamptz", TimestamptzType(), "timestamp with time zone",
            lambda i, r: dt.datetime(2022, 7, 1, tzinfo=UTC) + dt.timedelta(seconds=i * 41, microseconds=r.randrange(10**6)),
@@ -473,3 +486,26 @@ def test_promoted_columns_match_postgres(conn, conns, write_ns, local_lake):
     conn.execute(f"INSERT INTO {heap} {new_rows}")
     problems = check(conns, Pair(relation, heap), PROMOTED_CLAUSES)
     assert not problems, "filters differ from Postgres:\n  " + "\n  ".join(problems)
+
+
+def test_date_and_timestamp_constants_are_pushed_as_the_columns_type(conn, townlake_pair):
+    """`date + interval` folds to a timestamp: compared with a date column it
+    is pushed as the equivalent date bound (and a date constant against a
+    timestamp column as its midnight), so files and row groups are skipped."""
+    cases = {
+        "c_date < DATE '2020-03-01' + interval '1 month'": "c_date < 2020-04-01",
+        "c_date < TIMESTAMP '2020-06-01 12:00'": "c_date <= 2020-06-01",
+        "c_date >= TIMESTAMP '2020-06-01 12:00'": "c_date > 2020-06-01",
+        "TIMESTAMP '2020-06-01 00:00' <= c_date": "c_date >= 2020-06-01",
+        "c_ts >= DATE '2021-03-05'": "c_ts >= 2021-03-05",
+    }
+    for where, pushed in cases.items():
+        plan = "\n".join(r[0] for r in conn.execute(
+            f"EXPLAIN (VERBOSE, COSTS OFF) SELECT count(*) FROM {townlake_pair.foreign} WHERE {where}"))
+        filters = [line for line in plan.splitlines() if "Iceberg Filter:" in line]
+        assert filters and pushed in filters[0], f"{where}: expected {pushed!r} pushed, plan:\n{plan}"
+    # equality with a time other than midnight has no date form: kept in Postgres only
+    plan = "\n".join(r[0] for r in conn.execute(
+        f"EXPLAIN (VERBOSE, COSTS OFF) SELECT * FROM {townlake_pair.foreign} "
+        f"WHERE c_date = TIMESTAMP '2020-06-01 12:00'"))
+    assert "Iceberg Filter:" not in plan, plan

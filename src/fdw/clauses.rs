@@ -9,7 +9,7 @@ use std::ffi::CStr;
 use pgrx::pg_sys;
 use serde::{Deserialize, Serialize};
 
-use super::filter::{comparable, CmpOp, Filter};
+use super::filter::{comparable, date_bound_for_timestamp, CmpOp, Filter};
 use crate::pg::compat;
 use crate::pg::nodes::{self, has_tag, strip_relabel};
 use crate::pg::types::Builtin;
@@ -268,11 +268,15 @@ impl Classifier {
                 return Some(Filter::Like { column: col, slot });
             }
             let mut cmp = btree_strategy((*op).opno)?;
-            if !comparable(col_ty, other_ty) {
-                return None;
-            }
             if !var_on_left {
                 cmp = cmp.commute();
+            }
+            if let Some((cmp, constant)) = same_type_bound(cmp, col_ty, other) {
+                let slot = self.operand(constant, false)?;
+                return Some(Filter::Cmp { column: col, op: cmp, slot });
+            }
+            if !comparable(col_ty, other_ty) {
+                return None;
             }
             if cmp.is_range() && is_text(col_ty) {
                 // Engines outside Postgres order strings by bytes: only
@@ -293,4 +297,45 @@ impl Classifier {
 unsafe fn btree_strategy(opno: pg_sys::Oid) -> Option<CmpOp> {
     // SAFETY: a syscache lookup on the planner's thread.
     CmpOp::from_btree_strategy(unsafe { compat::btree_strategy(opno)? }, compat::NOT_EQUAL_STRATEGY)
+}
+
+/// A date column compared with a timestamp constant (what `date '…' +
+/// interval '…'` folds to), or a timestamp column with a date constant, as an
+/// equivalent comparison with a constant of the column's own type, so every
+/// wrapper pushes it like any other. None when the comparison is not of that
+/// shape or has no exact same-type form.
+///
+/// # Safety
+/// `other` is an expression node of the planner, in a planner memory context.
+unsafe fn same_type_bound(cmp: CmpOp, column: Option<Builtin>, other: *mut pg_sys::Node) -> Option<(CmpOp, *mut pg_sys::Node)> {
+    const DAY: i64 = 86_400_000_000;
+    // SAFETY: `other` is checked to be a non-NULL Const before its value is
+    // read as the type it declares; makeConst copies a by-value datum.
+    unsafe {
+        let other = strip_relabel(other);
+        if !has_tag(other, pg_sys::NodeTag::T_Const) || (*(other as *mut pg_sys::Const)).constisnull {
+            return None;
+        }
+        let constant = other as *mut pg_sys::Const;
+        let make = |ty: pg_sys::Oid, len: i32, datum: pg_sys::Datum| {
+            pg_sys::makeConst(ty, -1, pg_sys::InvalidOid, len, datum, false, true) as *mut pg_sys::Node
+        };
+        match (column?, Builtin::from_oid((*constant).consttype)?) {
+            (Builtin::Date, Builtin::Timestamp) => {
+                let (cmp, day) = date_bound_for_timestamp(cmp, (*constant).constvalue.value() as i64)?;
+                Some((cmp, make(pg_sys::DATEOID, 4, pg_sys::Datum::from(day))))
+            }
+            (Builtin::Timestamp, Builtin::Date) => {
+                // A date is compared as its midnight; ±infinity and dates
+                // beyond the timestamp range stay local.
+                let day = (*constant).constvalue.value() as i32;
+                if day.unsigned_abs() > 100_000_000 {
+                    return None;
+                }
+                let micros = (day as i64).checked_mul(DAY)?;
+                Some((cmp, make(pg_sys::TIMESTAMPOID, 8, pg_sys::Datum::from(micros))))
+            }
+            _ => None,
+        }
+    }
 }

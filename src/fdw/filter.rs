@@ -145,6 +145,30 @@ pub fn comparable(column: Option<Builtin>, operand: Option<Builtin>) -> bool {
     }
 }
 
+/// `date_column <op> ts` rewritten as an equivalent comparison with a date,
+/// for a timestamp (without time zone) constant `ts` given in microseconds
+/// since 2000-01-01 (Postgres' own encoding; the date comes back in days
+/// since then). Postgres compares a date with a timestamp as midnight of that
+/// date, so `d < '1995-01-01 00:00'` is `d < '1995-01-01'` and
+/// `d < '1995-01-01 12:00'` is `d <= '1995-01-01'`. None for infinite
+/// timestamps and for (in)equality with a time that is not midnight, which
+/// no date equals. `date + interval` folds to such a constant, so this is
+/// what lets the common `d < date '…' + interval '1 year'` be pushed.
+pub fn date_bound_for_timestamp(op: CmpOp, ts: i64) -> Option<(CmpOp, i32)> {
+    const DAY: i64 = 86_400_000_000;
+    if ts == i64::MIN || ts == i64::MAX {
+        return None;
+    }
+    let day = i32::try_from(ts.div_euclid(DAY)).ok()?;
+    let midnight = ts.rem_euclid(DAY) == 0;
+    Some(match (op, midnight) {
+        (CmpOp::Eq | CmpOp::NotEq | CmpOp::Lt | CmpOp::GtEq, true) => (op, day),
+        (CmpOp::Eq | CmpOp::NotEq, false) => return None,
+        (CmpOp::Lt | CmpOp::LtEq, _) => (CmpOp::LtEq, day),
+        (CmpOp::Gt | CmpOp::GtEq, _) => (CmpOp::Gt, day),
+    })
+}
+
 /// The literal prefix of a LIKE pattern (default escape `\`), and whether the
 /// pattern is exactly `prefix%` (so a prefix match is equivalent, not weaker).
 /// None when the pattern starts with a wildcard.
@@ -176,6 +200,34 @@ pub fn like_prefix(pattern: &str) -> Option<(String, bool)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn date_bounds_agree_with_comparing_midnights() {
+        const DAY: i64 = 86_400_000_000;
+        let holds = |op: CmpOp, a: i64, b: i64| match op {
+            CmpOp::Eq => a == b,
+            CmpOp::NotEq => a != b,
+            CmpOp::Lt => a < b,
+            CmpOp::LtEq => a <= b,
+            CmpOp::Gt => a > b,
+            CmpOp::GtEq => a >= b,
+        };
+        let ops = [CmpOp::Eq, CmpOp::NotEq, CmpOp::Lt, CmpOp::LtEq, CmpOp::Gt, CmpOp::GtEq];
+        for ts in [-DAY - 1, -DAY, -1, 0, 1, DAY / 2, DAY - 1, DAY, DAY + 1, 3 * DAY, 9_000 * DAY + 7] {
+            for op in ops {
+                match date_bound_for_timestamp(op, ts) {
+                    None => assert!(matches!(op, CmpOp::Eq | CmpOp::NotEq) && ts.rem_euclid(DAY) != 0),
+                    Some((date_op, day)) => {
+                        for d in -4..12_000i64 {
+                            assert_eq!(holds(op, d * DAY, ts), holds(date_op, d, day as i64), "{op:?} {ts} at {d}");
+                        }
+                    }
+                }
+            }
+        }
+        assert_eq!(date_bound_for_timestamp(CmpOp::Lt, i64::MAX), None);
+        assert_eq!(date_bound_for_timestamp(CmpOp::Gt, i64::MIN), None);
+    }
 
     #[test]
     fn like_prefixes() {
