@@ -153,6 +153,36 @@ def test_watermark_read_back_from_the_snapshot_summary(admin):
     one(admin, "SELECT lake.run_pipeline_now('ticks')")
     assert last_run(admin, "ticks")[:2] == ("succeeded", 30)
     assert rows(admin, "SELECT count(*), count(DISTINCT id), min(id), max(id) FROM raw.ticks") == [(130, 130, 1, 130)]
+    # Redefined with another source query into the same target: the
+    # watermark (the target's) carries on.
+    admin.execute("SELECT lake.define_pipeline('ticks', 'SELECT id, v FROM src.ticks WHERE v IS NOT NULL', 'raw.ticks', "
+                  "mode => 'append', watermark_column => 'id')")
+    admin.execute("INSERT INTO src.ticks SELECT g, 'v' || g FROM generate_series(131, 140) g")
+    one(admin, "SELECT lake.run_pipeline_now('ticks')")
+    assert last_run(admin, "ticks")[:2] == ("succeeded", 10)
+    assert rows(admin, "SELECT count(*), count(DISTINCT id), min(id), max(id) FROM raw.ticks") == [(140, 140, 1, 140)]
+
+
+def test_summary_properties_follow_savepoints(admin):
+    """A run rolled back to a savepoint takes its summary properties along:
+    a later write in the same transaction commits a snapshot without them."""
+    admin.execute("CREATE TABLE src.sp (id bigint, v text)")
+    admin.execute("INSERT INTO src.sp SELECT g, 'v' || g FROM generate_series(1, 20) g")
+    admin.execute("SELECT lake.define_pipeline('sp', 'src.sp', 'raw.sp', mode => 'append', watermark_column => 'id')")
+    one(admin, "SELECT lake.run_pipeline_now('sp')")
+    admin.execute("INSERT INTO src.sp SELECT g, 'v' || g FROM generate_series(21, 30) g")
+    admin.execute("BEGIN")
+    admin.execute("SAVEPOINT a")
+    one(admin, "SELECT lake.run_pipeline_now('sp')")
+    admin.execute("ROLLBACK TO SAVEPOINT a")
+    admin.execute("INSERT INTO raw.sp VALUES (1000, 'by hand')")
+    admin.execute("COMMIT")
+    summary = snapshots(admin, "raw.sp")[-1][2]
+    assert "townlake.pipeline" not in summary and "townlake.watermark" not in summary, summary
+    assert one(admin, "SELECT lake.pipeline_watermark('sp')") == "20"
+    one(admin, "SELECT lake.run_pipeline_now('sp')")
+    assert last_run(admin, "sp")[:2] == ("succeeded", 10)
+    assert sorted(r[0] for r in rows(admin, "SELECT id FROM raw.sp")) == list(range(1, 31)) + [1000]
 
 
 def test_timestamp_watermark_and_heap_target(admin):
@@ -367,6 +397,28 @@ def doc_block(marker: str) -> str:
     return m.group(1)
 
 
+def test_the_introductory_example_runs_as_documented(admin_conn, database):
+    other = f"{database}_doc"
+    admin_conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(other)))
+    try:
+        with connect(other) as conn:
+            conn.execute("CREATE EXTENSION townlake")
+            conn.execute(doc_block("pipelines-intro"))
+            assert one(conn, "SELECT lake.pipeline_watermark('orders_inc')") == "100"
+            oracle = sorted(rows(conn, "SELECT id, ordered_at, amount FROM src.orders"))
+            assert len(oracle) == 100
+            assert sorted(rows(conn, "SELECT id, ordered_at, amount FROM raw.orders")) == oracle
+            assert one(conn, "SELECT count(*) FROM lake.snapshots('raw.orders') "
+                             "WHERE summary->>'townlake.watermark' = '100'") == 1
+            for p in ("orders_full", "big_orders"):
+                one(conn, "SELECT lake.run_pipeline_now(%s)", (p,))
+            assert sorted(rows(conn, "SELECT id, ordered_at, amount FROM raw.orders_full")) == oracle
+            assert sorted(rows(conn, "SELECT id, amount FROM raw.big_orders")) == [(i, a) for i, _, a in oracle if a > 50]
+            conn.execute("SELECT lake.pause_pipeline('orders_inc')")
+    finally:
+        admin_conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(other)))
+
+
 def test_recipe_incremental_postgres_into_day_partitioned_iceberg(admin, admin_conn, database):
     """The recipe of docs/transformations.md, run as written (the remote
     database's name and port substituted)."""
@@ -470,8 +522,8 @@ def test_exactly_once_under_kill_9_and_immediate_shutdown(crash_cluster):
         admin.execute("CREATE SCHEMA src; CREATE SCHEMA raw")
         admin.execute("CREATE TABLE src.feed (id bigserial PRIMARY KEY, at timestamptz NOT NULL DEFAULT clock_timestamp(), "
                       "payload text)")
-        # pg_sleep makes each run last about a second, long enough to die in.
-        admin.execute("SELECT lake.define_pipeline('feed', 'SELECT f.id, f.at, f.payload FROM src.feed f, pg_catalog.pg_sleep(0.4)', "
+        # pg_sleep makes each run last two seconds or more, long enough to die in.
+        admin.execute("SELECT lake.define_pipeline('feed', 'SELECT f.id, f.at, f.payload FROM src.feed f, pg_catalog.pg_sleep(1)', "
                       "'raw.feed', mode => 'append', watermark_column => 'id', partition_by => 'day(at)', "
                       "schedule => 'every 1 seconds', retries => 5, retry_delay_seconds => 0)")
     writer = Writer(c)

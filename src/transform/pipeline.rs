@@ -421,7 +421,8 @@ pub fn define(spec: &PipelineSpec, caller: pg_sys::Oid) -> LakeResult<()> {
                 return Err(LakeError::new(PgSqlErrorCode::ERRCODE_DUPLICATE_OBJECT, format!("target {target_sql} is already written by {}", other.as_str().unwrap_or("another pipeline")))
                     .with_hint("Each relation is written by at most one pipeline or model."));
             }
-            // A redefinition that changes what the watermark means forgets it.
+            // The watermark belongs to the target (for Iceberg it lives in
+            // the target's snapshots): kept while the target stays the same.
             exec(
                 "INSERT INTO lake.pipelines AS p (name, source, source_kind, source_sql, target_schema, target_name, target_kind, mode, \
                    watermark_column, watermark_type, columns, partition_by, schedule, timezone, owner, description, retries, \
@@ -434,7 +435,8 @@ pub fn define(spec: &PipelineSpec, caller: pg_sys::Oid) -> LakeResult<()> {
                    owner = EXCLUDED.owner, description = EXCLUDED.description, retries = EXCLUDED.retries, \
                    retry_delay_seconds = EXCLUDED.retry_delay_seconds, timeout_seconds = EXCLUDED.timeout_seconds, enabled = EXCLUDED.enabled, \
                    sql_hash = EXCLUDED.sql_hash, defined_by = EXCLUDED.defined_by, defined_at = EXCLUDED.defined_at, \
-                   last_watermark = CASE WHEN p.sql_hash OPERATOR(pg_catalog.=) EXCLUDED.sql_hash THEN p.last_watermark END",
+                   last_watermark = CASE WHEN p.target_schema OPERATOR(pg_catalog.=) EXCLUDED.target_schema \
+                     AND p.target_name OPERATOR(pg_catalog.=) EXCLUDED.target_name THEN p.last_watermark END",
                 &[
                     spec.name.as_str().into(),
                     spec.source.as_str().into(),
