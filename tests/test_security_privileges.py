@@ -97,6 +97,12 @@ REVIEWED_PUBLIC = {
     "set_partitioning": "table owner or lake_maintainer, checked inside",
     "set_row_filter": "reviewers only, checked inside",
     "snapshots": "needs SELECT on the foreign table, checked inside",
+    "define_pipeline": "checks inside: the caller must be a member of the owner (and of an existing pipeline's owner); source read and target created as the owner",
+    "drop_pipeline": "members of the pipeline's owner only, checked inside; the target is dropped as the owner",
+    "pause_pipeline": "members of the pipeline's owner only, checked inside",
+    "resume_pipeline": "members of the pipeline's owner only, checked inside",
+    "run_pipeline_now": "members of the pipeline's owner only, checked inside; the pipeline runs as its owner",
+    "pipeline_watermark": "members of the pipeline's owner only, checked inside; the target is read as the owner",
 }
 
 # The only functions in schema lake_internal that PUBLIC may execute: entry

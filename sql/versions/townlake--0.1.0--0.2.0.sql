@@ -1903,6 +1903,60 @@ AS 'MODULE_PATHNAME', 'run_now_wrapper';
 
 -- @include sql/transform/transform.sql
 
+CREATE FUNCTION lake."define_pipeline"(
+	"name" TEXT, /* & str */
+	"source" TEXT, /* & str */
+	"target" TEXT, /* & str */
+	"mode" TEXT DEFAULT 'replace', /* & str */
+	"watermark_column" TEXT DEFAULT NULL, /* Option < & str > */
+	"schedule" TEXT DEFAULT NULL, /* Option < & str > */
+	"timezone" TEXT DEFAULT 'UTC', /* & str */
+	"owner" TEXT DEFAULT NULL, /* Option < & str > */
+	"partition_by" TEXT DEFAULT NULL, /* Option < & str > */
+	"target_server" TEXT DEFAULT 'lake_local', /* Option < & str > */
+	"retries" INT DEFAULT 3, /* i32 */
+	"retry_delay_seconds" INT DEFAULT 60, /* i32 */
+	"timeout_seconds" INT DEFAULT NULL, /* Option < i32 > */
+	"enabled" bool DEFAULT true, /* bool */
+	"description" TEXT DEFAULT NULL /* Option < & str > */
+) RETURNS void
+VOLATILE PARALLEL UNSAFE
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'define_pipeline_wrapper';
+CREATE FUNCTION lake."drop_pipeline"(
+	"name" TEXT, /* & str */
+	"drop_target" bool DEFAULT false /* bool */
+) RETURNS void
+STRICT VOLATILE PARALLEL UNSAFE
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'drop_pipeline_wrapper';
+CREATE FUNCTION lake."pause_pipeline"(
+	"name" TEXT /* & str */
+) RETURNS void
+STRICT VOLATILE PARALLEL UNSAFE
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'pause_pipeline_wrapper';
+CREATE FUNCTION lake."pipeline_watermark"(
+	"name" TEXT /* & str */
+) RETURNS TEXT /* Option < String > */
+STRICT VOLATILE PARALLEL UNSAFE
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'pipeline_watermark_wrapper';
+CREATE FUNCTION lake."resume_pipeline"(
+	"name" TEXT /* & str */
+) RETURNS void
+STRICT VOLATILE PARALLEL UNSAFE
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'resume_pipeline_wrapper';
+CREATE FUNCTION lake."run_pipeline_now"(
+	"name" TEXT /* & str */
+) RETURNS bigint /* i64 */
+STRICT VOLATILE PARALLEL UNSAFE
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'run_pipeline_now_wrapper';
+
+-- @include sql/transform/pipeline.sql
+
 -- One call per statement: each updates the extension's catalog row.
 SELECT pg_catalog.pg_extension_config_dump('lake.models', '');
 SELECT pg_catalog.pg_extension_config_dump('lake.model_dependencies', '');

@@ -285,6 +285,7 @@ fn compact(rel: Option<pg_sys::Oid>, target_file_size_mb: Option<i32>) -> JsonB 
             added,
             operation: iceberg::spec::Operation::Replace,
             read_base: resolved.metadata.current_snapshot().map(|s| s.snapshot_id()),
+            properties: Default::default(),
         };
         block_on(super::catalog::overwrite::commit_change(&catalog, &ident, &change)).map_err(|e| {
             LakeError::new(

@@ -36,7 +36,24 @@ mod utility;
 mod wrapper;
 pub mod write;
 
-pub use source::{require_iceberg_table, server_config, table_options};
+pub use source::{is_iceberg_table, require_iceberg_table, server_config, table_options};
+
+/// The summary properties of the snapshots in the current history of the
+/// Iceberg table behind `rel`, newest first (the current snapshot, its
+/// parent, …): where writers such as pipelines find what they committed.
+pub fn history_summaries(
+    rel: pgrx::pg_sys::Oid,
+) -> crate::errors::LakeResult<Vec<std::collections::HashMap<String, String>>> {
+    let resolved = source::resolve(rel)?;
+    let metadata = &resolved.metadata;
+    let mut out = vec![];
+    let mut cursor = metadata.current_snapshot().cloned();
+    while let Some(s) = cursor {
+        out.push(s.summary().additional_properties.clone());
+        cursor = s.parent_snapshot_id().and_then(|p| metadata.snapshot_by_id(p).cloned());
+    }
+    Ok(out)
+}
 pub use wrapper::{iceberg_fdw_handler, iceberg_fdw_validator};
 
 /// Called from `_PG_init` after governance and audit have registered their

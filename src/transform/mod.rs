@@ -6,6 +6,7 @@
 
 pub mod cron;
 pub mod dag;
+pub mod pipeline;
 pub mod project;
 pub mod registry;
 pub mod scheduler;

@@ -146,10 +146,13 @@ fn load() -> Option<(Vec<Scheduled>, Vec<(String, String)>)> {
     .ok()
     .flatten()?
     .0;
+    // Scheduled pipelines, named "pipeline:<name>" (pipeline.rs).
+    let pipelines = super::pipeline::scheduled_json();
     let models = v
         .as_array()
         .into_iter()
         .flatten()
+        .chain(pipelines.as_array().into_iter().flatten())
         .filter_map(|m| {
             Some(Scheduled {
                 name: m["name"].as_str()?.to_string(),
@@ -238,9 +241,13 @@ fn run_due(batch: Vec<Due>, edges: &[(String, String)]) {
             .map(str::to_string);
         crate::pg::worker::report_activity(&format!("running model {name} (tick {})", due.tick.to_rfc3339()), true);
         // First transaction: the run exists, as running, before any work.
+        let pipeline = name.strip_prefix(super::pipeline::SCHEDULER_PREFIX).map(str::to_string);
         let started = in_transaction(|| -> Option<(Value, i64)> {
-            let row = model_row(&name).ok().flatten()?;
             let trigger = if blocked.is_some() { "schedule" } else { due.trigger };
+            if let Some(p) = &pipeline {
+                return super::pipeline::start_scheduled(p, trigger, tick_ts(due.tick), due.attempt as i32);
+            }
+            let row = model_row(&name).ok().flatten()?;
             let id = start_run(&row, trigger, tick_ts(due.tick), due.attempt as i32, None, None).ok()?;
             Some((row, id))
         });
@@ -257,7 +264,8 @@ fn run_due(batch: Vec<Due>, edges: &[(String, String)]) {
             continue;
         }
         // Second transaction: the work and its outcome, committed together.
-        let outcome = match in_transaction(|| perform_run(&row, run_id)) {
+        let work = || if pipeline.is_some() { super::pipeline::perform_run(&row, run_id) } else { perform_run(&row, run_id) };
+        let outcome = match in_transaction(work) {
             Ok(Ok(o)) => o,
             other => {
                 // The work raised past the run's own subtransaction (a

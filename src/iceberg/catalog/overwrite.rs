@@ -20,6 +20,9 @@ pub struct Change {
     pub operation: Operation,
     /// The snapshot the removals were decided on, if any.
     pub read_base: Option<i64>,
+    /// Extra summary properties (txn::set_summary_properties); computed
+    /// totals win over them.
+    pub properties: HashMap<String, String>,
 }
 
 fn new_snapshot_id(existing: impl Fn(i64) -> bool) -> i64 {
@@ -201,7 +204,7 @@ fn data_manifest_writer(
 
 /// Snapshot summary with running totals, as other engines write them.
 fn summarize(base: Option<&Summary>, change: &Change, counts: [(&str, u64); 4]) -> Summary {
-    let mut props: HashMap<String, String> = HashMap::new();
+    let mut props: HashMap<String, String> = change.properties.clone();
     let counts: HashMap<&str, u64> = counts.into_iter().collect();
     props.insert("added-data-files".into(), change.added.len().to_string());
     props.insert("deleted-data-files".into(), change.removed.len().to_string());

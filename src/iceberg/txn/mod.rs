@@ -42,10 +42,38 @@ struct PendingTable {
     read_base: Option<i64>,
 }
 
+/// Summary properties to write into the next snapshot of one table, each
+/// with the subtransaction that set it (a rolled-back savepoint drops its own).
+type SummaryProps = Vec<(u32, String, String)>;
+
 thread_local! {
     static PENDING: RefCell<BTreeMap<u32, PendingTable>> = const { RefCell::new(BTreeMap::new()) };
     /// Table locations to delete once the dropping transaction commits.
     static PURGE_AFTER_COMMIT: RefCell<Vec<(ServerConfig, String)>> = const { RefCell::new(Vec::new()) };
+    /// Extra snapshot summary properties per table (set_summary_properties).
+    static SUMMARY_PROPS: RefCell<BTreeMap<u32, SummaryProps>> = const { RefCell::new(BTreeMap::new()) };
+}
+
+/// Attach `props` to the snapshot this transaction will commit for `relid`
+/// (e.g. a pipeline's watermark and run id, which must become visible in the
+/// same snapshot as its data). Later values of a key win; nothing is
+/// written when the transaction commits no change to the table. Keys must
+/// not be ones Iceberg computes (`added-records`, `total-…`): those are
+/// refused by the commit.
+pub fn set_summary_properties(relid: u32, props: impl IntoIterator<Item = (String, String)>) {
+    // SAFETY: a plain read of the backend's current subtransaction id.
+    let sub = unsafe { pg_sys::GetCurrentSubTransactionId() };
+    SUMMARY_PROPS.with(|p| {
+        let mut p = p.borrow_mut();
+        let entry = p.entry(relid).or_default();
+        entry.extend(props.into_iter().map(|(k, v)| (sub, k, v)));
+    });
+}
+
+fn summary_props_of(relid: u32) -> std::collections::HashMap<String, String> {
+    SUMMARY_PROPS.with(|p| {
+        p.borrow().get(&relid).map(|v| v.iter().map(|(_, k, v)| (k.clone(), v.clone())).collect()).unwrap_or_default()
+    })
 }
 
 /// Iceberg's transaction callbacks, for the shared registry (`pg::xact`).
@@ -76,10 +104,12 @@ pub fn on_xact(event: XactEvent) {
         }
         pg_sys::XactEvent::XACT_EVENT_ABORT | pg_sys::XactEvent::XACT_EVENT_PARALLEL_ABORT => {
             PENDING.with(|p| p.borrow_mut().clear());
+            SUMMARY_PROPS.with(|p| p.borrow_mut().clear());
             purge_dropped(false);
         }
         pg_sys::XactEvent::XACT_EVENT_COMMIT | pg_sys::XactEvent::XACT_EVENT_PARALLEL_COMMIT => {
             PENDING.with(|p| p.borrow_mut().clear());
+            SUMMARY_PROPS.with(|p| p.borrow_mut().clear());
             purge_dropped(true);
         }
         _ => {}
@@ -98,6 +128,21 @@ pub fn on_subxact(event: SubXactEvent, my_subid: SubTransactionId, parent_subid:
             }
         }
     });
+    SUMMARY_PROPS.with(|p| {
+        for props in p.borrow_mut().values_mut() {
+            match event {
+                pg_sys::SubXactEvent::SUBXACT_EVENT_COMMIT_SUB => {
+                    for (s, _, _) in props.iter_mut() {
+                        if *s == my_subid {
+                            *s = parent_subid;
+                        }
+                    }
+                }
+                pg_sys::SubXactEvent::SUBXACT_EVENT_ABORT_SUB => props.retain(|(s, _, _)| *s != my_subid),
+                _ => {}
+            }
+        }
+    });
 }
 
 /// Commit every pending table: one snapshot each, through the catalog's
@@ -105,11 +150,12 @@ pub fn on_subxact(event: SubXactEvent, my_subid: SubTransactionId, parent_subid:
 fn commit_pending() -> LakeResult<()> {
     let tables: Vec<(u32, PendingTable)> =
         PENDING.with(|p| std::mem::take(&mut *p.borrow_mut()).into_iter().collect());
-    for (_, table) in tables {
+    for (relid, table) in tables {
         let net = table.ops.net();
         if net.is_empty() {
             continue;
         }
+        let props = summary_props_of(relid);
         let catalog = SpiCatalog::new(table.server.clone());
         let result = block_on(async {
             if net.removed.is_empty() {
@@ -117,7 +163,12 @@ fn commit_pending() -> LakeResult<()> {
                 let tx = Transaction::new(&current);
                 // File names carry UUIDs: no need to read every manifest
                 // looking for duplicates.
-                let tx = tx.fast_append().with_check_duplicate(false).add_data_files(net.added).apply(tx)?;
+                let tx = tx
+                    .fast_append()
+                    .with_check_duplicate(false)
+                    .set_snapshot_properties(props)
+                    .add_data_files(net.added)
+                    .apply(tx)?;
                 tx.commit(&catalog).await.map(|_| ())
             } else {
                 let operation = if net.added.is_empty() {
@@ -130,6 +181,7 @@ fn commit_pending() -> LakeResult<()> {
                     added: net.added,
                     operation,
                     read_base: table.read_base,
+                    properties: props,
                 };
                 overwrite::commit_change(&catalog, &table.ident, &change).await
             }
