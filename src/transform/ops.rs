@@ -244,7 +244,7 @@ pub(crate) fn purge_old_runs() {
     LAST_PURGE.with(|l| l.set(Some(std::time::Instant::now())));
     let _ = crate::pg::worker::in_transaction(|| {
         exec(
-            "DELETE FROM lake.runs r WHERE r.ended_at OPERATOR(pg_catalog.<) pg_catalog.now() OPERATOR(pg_catalog.-) pg_catalog.make_interval(days => $1) \
+            "DELETE FROM lake.runs r WHERE r.ended_at OPERATOR(pg_catalog.<) (pg_catalog.now() OPERATOR(pg_catalog.-) pg_catalog.make_interval(days => $1)) \
                AND r.status OPERATOR(pg_catalog.<>) 'running' \
                AND r.run_id OPERATOR(pg_catalog.<>) ALL (ARRAY( \
                  (SELECT DISTINCT ON (model, pipeline) run_id FROM lake.runs ORDER BY model, pipeline, run_id DESC) \
