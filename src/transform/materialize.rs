@@ -18,7 +18,7 @@ use serde_json::{json, Value};
 
 use super::incremental::{diff_columns, parse_partition_spec, Column, OnSchemaChange, PartitionTerm, SchemaDiff};
 use super::progress::{self, Phase};
-use super::sql::{as_catalog_owner, exec, json_of, quote_ident};
+use super::spi::{as_catalog_owner, exec, json_of, quote_ident};
 use crate::errors::{LakeError, LakeResult};
 
 /// What a run did, for lake.runs and lake.run_metadata. Filled as the run

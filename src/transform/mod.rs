@@ -14,6 +14,7 @@ pub mod progress;
 pub mod project;
 pub mod registry;
 pub mod scheduler;
+pub mod spi;
 pub mod sql;
 
 /// Registers the scheduler, the settings and the run slots (from `_PG_init`).

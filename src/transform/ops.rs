@@ -8,7 +8,8 @@ use pgrx::GucContext;
 
 use super::incremental::{parse_partition_spec, PartitionTerm, TimeUnit};
 use super::progress::{self, CancelError};
-use super::sql::{as_catalog_owner, exec, model_row, perform_run, start_run_for, Period};
+use super::spi::{as_catalog_owner, exec};
+use super::sql::{model_row, perform_run, start_run_for, Period};
 use crate::errors::{LakeError, OrReport};
 use crate::pg::security::current_user;
 use crate::pg::settings::{define_int, Def, IntSetting};
@@ -155,6 +156,12 @@ fn backfill(
         let _restore = Restore(PERIOD.with(|c| c.replace(Some(p))));
         perform_run(&row, id).or_report();
         ids.push(id);
+        // lake.cancel_run on one period's run stops the backfill there.
+        let status = Spi::get_one_with_args::<String>("SELECT status FROM lake.runs WHERE run_id OPERATOR(pg_catalog.=) $1", &[id.into()]);
+        if matches!(status, Ok(Some(s)) if s == "cancelled") {
+            pgrx::warning!("townlake: backfill of model \"{name}\" stopped at run {id}, which was cancelled");
+            break;
+        }
     }
     ids
 }

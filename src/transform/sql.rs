@@ -13,7 +13,6 @@
 use std::cell::Cell;
 use std::collections::{BTreeMap, BTreeSet};
 
-use pgrx::datum::DatumWithOid;
 use pgrx::prelude::*;
 use pgrx::JsonB;
 use serde_json::{json, Value};
@@ -23,6 +22,7 @@ use super::cron::{parse_time_zone, Schedule};
 use super::dag::{next_steps, Dag, Outcome};
 use super::incremental::{parse_partition_spec, OnSchemaChange};
 use super::materialize::{self, RunLog, Target};
+pub(crate) use super::spi::{as_catalog_owner, exec, json_of, quote_ident};
 use super::progress;
 use super::project::{self, Materialization, Overlap, Strategy};
 use crate::errors::{LakeError, LakeResult, OrReport};
@@ -32,57 +32,6 @@ use crate::pg::statement::{self, analyze_select, NotASelect};
 thread_local! {
     /// The run executing in this backend (lake.current_run_id()).
     static CURRENT_RUN: Cell<Option<i64>> = const { Cell::new(None) };
-}
-
-pub(crate) fn as_catalog_owner<T>(f: impl FnOnce() -> T) -> T {
-    crate::iceberg::catalog::as_catalog_owner(f)
-}
-
-fn spi_err(e: pgrx::spi::SpiError) -> LakeError {
-    LakeError::internal(format!("cannot use the transformation catalog: {e}"))
-}
-
-/// One jsonb value from `query` (NULL: None).
-pub(crate) fn json_of(query: &str, args: &[DatumWithOid]) -> LakeResult<Option<Value>> {
-    Spi::connect_mut(|c| {
-        let rows = c.update(query, Some(1), args)?;
-        if rows.is_empty() {
-            return Ok(None);
-        }
-        Ok(rows.first().get_one::<JsonB>()?.map(|j| j.0))
-    })
-    .map_err(spi_err)
-}
-
-pub(crate) fn exec(query: &str, args: &[DatumWithOid]) -> LakeResult<u64> {
-    Spi::connect_mut(|c| c.update(query, None, args).map(|t| t.len() as u64)).map_err(spi_err)
-}
-
-pub(crate) fn quote_ident(s: &str) -> String {
-    if !s.is_empty()
-        && s.chars().next().is_some_and(|c| c.is_ascii_lowercase() || c == '_')
-        && s.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
-        && !is_keyword(s)
-    {
-        return s.to_string();
-    }
-    format!("\"{}\"", s.replace('"', "\"\""))
-}
-
-fn is_keyword(s: &str) -> bool {
-    // Quoting a non-keyword is harmless, so a short list of the reserved
-    // words likely as column names is enough; everything else is quoted
-    // only when it needs it.
-    matches!(
-        s,
-        "all" | "and" | "any" | "as" | "asc" | "case" | "check" | "column" | "constraint" | "create" | "default"
-            | "desc" | "distinct" | "do" | "else" | "end" | "false" | "for" | "from" | "grant" | "group" | "having"
-            | "in" | "into" | "limit" | "not" | "null" | "offset" | "on" | "only" | "or" | "order" | "primary"
-            | "references" | "select" | "table" | "then" | "to" | "true" | "union" | "unique" | "user" | "using"
-            | "when" | "where" | "with" | "window" | "both" | "leading" | "trailing" | "day" | "hour" | "month"
-            | "year" | "minute" | "second" | "time" | "timestamp" | "interval" | "user_" | "current_user"
-            | "current_date" | "current_time" | "current_timestamp" | "session_user"
-    )
 }
 
 fn sha256_hex(s: &str) -> String {
