@@ -16,7 +16,7 @@ BENCH_DB="${BENCH_DB:-townlake_sched_bench}"
 CLK_TCK="$(getconf CLK_TCK)"
 
 "$PROJECT_DIR/scripts/cluster.sh" createdb "$BENCH_DB"
-q() { project_psql -d "$BENCH_DB" -qAt -c "$1"; }
+q() { PGOPTIONS="-c client_min_messages=warning" project_psql -d "$BENCH_DB" -qAt -c "$1"; }
 
 q "DROP SCHEMA IF EXISTS sched_bench CASCADE; CREATE SCHEMA sched_bench"
 q "SELECT lake.drop_model(name) FROM lake.models WHERE name LIKE 'sb\\_%'" >/dev/null
@@ -43,5 +43,7 @@ runs1="$(q "SELECT count(*) FROM lake.runs")"
 elapsed="$(echo "$t1 - $t0" | bc)"
 used="$(echo "$c1 - $c0" | bc)"
 log "scheduler pid $pid: $used CPU seconds in $elapsed s wall ($(echo "scale=2; 100 * $used / $elapsed" | bc)% of a core), $((runs1 - runs0)) runs made"
-echo "models=$MODELS schedule='$SCHEDULE' wall_s=$elapsed cpu_s=$used runs=$((runs1 - runs0)) cpu_per_run_ms=$(echo "scale=2; 1000 * $used / ($runs1 - $runs0 + 0.0001)" | bc)"
+per_run="n/a"
+[ "$runs1" -gt "$runs0" ] && per_run="$(echo "scale=2; 1000 * $used / ($runs1 - $runs0)" | bc)"
+echo "models=$MODELS schedule='$SCHEDULE' wall_s=$elapsed cpu_s=$used runs=$((runs1 - runs0)) cpu_per_run_ms=$per_run"
 q "SELECT lake.pause_model(name) FROM lake.models WHERE name LIKE 'sb\\_%'" >/dev/null

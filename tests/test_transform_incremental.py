@@ -314,8 +314,9 @@ def run_in_thread(database, query, role=None):
         try:
             with session(database, role) as c:
                 out["result"] = one(c, query)
-                out["runs"] = rows(c, "SELECT run_id, status, error_sqlstate, error_message FROM lake.runs "
-                                      "WHERE run_id = %s", (out["result"],))
+                if isinstance(out["result"], int):
+                    out["runs"] = rows(c, "SELECT run_id, status, error_sqlstate, error_message FROM lake.runs "
+                                          "WHERE run_id = %s", (out["result"],))
         except Exception as e:  # noqa: BLE001 - reported by the test
             out["error"] = e
 
@@ -445,3 +446,18 @@ models:
         ("delete+insert", "day(ts)", "sync")]
     e = error_of(admin, "SELECT lake.load_project(%s, 'p.yml')", (project.replace("sync", "ignore"),))
     assert 'p.yml:9:23: model "y_di": invalid on_schema_change "ignore"' in str(e), str(e)
+
+
+def test_cancelling_a_backfill_run_stops_the_backfill(admin, database):
+    admin.execute("SELECT lake.define_model('bf_slow', $$SELECT lake.run_period_start() AS p FROM pg_sleep(30)$$, 'm.bf_slow', "
+                  "materialization => 'incremental')")
+    t, out = run_in_thread(database, "SELECT lake.backfill('bf_slow', '2026-03-01 00:00+00', '2026-03-01 03:00+00', 'hour')")
+    got = wait_for(admin, "SELECT run_id FROM lake.run_progress WHERE model = 'bf_slow'", lambda r: len(r) == 1)
+    assert len(got) == 1, got
+    assert one(admin, "SELECT lake.cancel_run(%s)", (got[0][0],)) is True
+    t.join(30)
+    assert not t.is_alive() and "error" not in out, out
+    # one period ran (and was cancelled); the other two never started
+    assert out["result"] == [got[0][0]]
+    assert rows(admin, "SELECT status FROM lake.runs WHERE model = 'bf_slow'") == [("cancelled",)]
+    assert one(admin, "SELECT count(*) FROM m.bf_slow") == 0
