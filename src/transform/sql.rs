@@ -790,6 +790,12 @@ pub(crate) fn perform_run(row: &Value, run_id: i64) -> LakeResult<Outcome> {
     );
     let cancelled_by = progress::cancel_requested();
     drop(claim);
+    if cancelled_by.is_some() && outcome.is_ok() {
+        // The cancel came as the run finished: its SIGINT was for the run,
+        // not for what this backend does next.
+        // SAFETY: plain write of a backend flag the signal handler sets.
+        unsafe { pg_sys::QueryCancelPending = 0 };
+    }
     drop(activity);
     let log = materialize::LOG.with(|l| std::mem::take(&mut *l.borrow_mut()));
     let status = match outcome {
