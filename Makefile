@@ -7,7 +7,7 @@ export CARGO_TARGET_DIR ?= $(HOME)/.cache/townlake/target
 # PostgreSQL major version: 15 (Debian, the default) or 18 (`make test PG=18`).
 export PG
 
-.PHONY: deps venv build install mcp start stop status psql demo test bench bench-ingest bench-aggregates bench-clickhouse-insert bench-clickhouse-groupby bench-tpch pii-eval clean-state
+.PHONY: deps venv build install mcp start stop status psql demo load-project test bench bench-ingest bench-aggregates bench-scheduler bench-clickhouse-insert bench-clickhouse-groupby bench-tpch pii-eval clean-state
 
 deps:
 	scripts/deps.sh all
@@ -42,6 +42,11 @@ psql:
 demo: deps install start
 	scripts/demo.sh
 
+# Load a directory of .sql model files with YAML front matter, or a YAML
+# project file, into the project database: make load-project PROJECT=models/
+load-project:
+	scripts/load_project.sh "$(PROJECT)"
+
 test:
 	scripts/test.sh
 
@@ -56,6 +61,9 @@ bench-aggregates:
 
 bench-tpch:
 	bench/tpch.sh
+
+bench-scheduler:
+	bench/scheduler_idle.sh
 
 bench-clickhouse-insert:
 	bench/clickhouse_insert.sh

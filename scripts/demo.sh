@@ -19,5 +19,7 @@ ch_url="$("$PROJECT_DIR/scripts/clickhouse.sh" url)"
 project_psql -d "$TOWNLAKE_DB" -q -v ch_port="${ch_url##*:}" -f "$PROJECT_DIR/sql/demo/requests.sql"
 log "example questions (sql/demo/questions.sql)"
 project_psql -d "$TOWNLAKE_DB" -f "$PROJECT_DIR/sql/demo/questions.sql"
+log "a DAG of transformation models over the demo data, and its runs (sql/demo/models.sql)"
+project_psql -d "$TOWNLAKE_DB" -f "$PROJECT_DIR/sql/demo/models.sql"
 echo
 echo "Explore further with: make psql"

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-PARTS = ("iceberg", "clickhouse", "audit", "pii", "governance")
+PARTS = ("iceberg", "clickhouse", "audit", "pii", "governance", "transform")
 
 RENAMED = {
     "townlake.batch_size": "townlake.iceberg_batch_size",

@@ -163,7 +163,7 @@ def test_kill_9_mid_run_marks_interrupted_and_retries_without_duplicates(cluster
         # Make the first tick due now: the model was "defined" two hours ago.
         admin.execute("UPDATE lake.models SET defined_at = now() - interval '2 hours' WHERE name = 'k_append'")
         got = wait_for(admin, "SELECT pid FROM pg_stat_activity WHERE backend_type = 'townlake scheduler' "
-                              "AND query LIKE 'running model k_append%%'", lambda r: len(r) >= 1)
+                              "AND query LIKE 'townlake run %%: model k_append'", lambda r: len(r) >= 1)
         assert got, rows(admin, "SELECT backend_type, query FROM pg_stat_activity")
         pid = got[0][0]
         time.sleep(1)

@@ -11,7 +11,7 @@ CREATE TABLE lake.models (
     target_schema name NOT NULL,
     target_name name NOT NULL,
     materialization text NOT NULL CHECK (materialization IN ('view', 'table', 'incremental')),
-    strategy text NOT NULL DEFAULT 'append' CHECK (strategy IN ('append', 'merge')),
+    strategy text NOT NULL DEFAULT 'append' CHECK (strategy IN ('append', 'merge', 'delete+insert')),
     unique_key text[] NOT NULL DEFAULT '{}',
     partition_by text,
     schedule text,
@@ -30,6 +30,7 @@ CREATE TABLE lake.models (
     sql_hash text NOT NULL,
     defined_by regrole NOT NULL,
     defined_at timestamptz NOT NULL DEFAULT now(),
+    on_schema_change text NOT NULL DEFAULT 'fail' CHECK (on_schema_change IN ('fail', 'append_new_columns', 'sync')),
     UNIQUE (target_schema, target_name)
 );
 COMMENT ON TABLE lake.models IS 'Transformation models: a SELECT, the relation it materializes into, how, when, and as which role (lake.define_model, lake.load_project)';
@@ -62,10 +63,14 @@ CREATE TABLE lake.runs (
     run_as regrole,
     requested_by regrole,
     parent_run_id bigint,
+    period_start timestamptz,
+    period_end timestamptz,
     CHECK ((model IS NULL) <> (pipeline IS NULL))
 );
 CREATE INDEX runs_model_started ON lake.runs (model, run_id);
 COMMENT ON TABLE lake.runs IS 'History of model and pipeline runs: trigger, timing, status, attempt, rows written, the error with its SQLSTATE, the hash of the SQL that ran';
+COMMENT ON COLUMN lake.runs.period_start IS 'For a backfill run: the start of the period it ran for (lake.run_period_start())';
+COMMENT ON COLUMN lake.runs.period_end IS 'For a backfill run: the end (exclusive) of its period';
 COMMENT ON COLUMN lake.runs.parent_run_id IS 'The run whose with_downstream request (or failure, for a skipped run) led to this one';
 
 ALTER TABLE lake.models ENABLE ROW LEVEL SECURITY;
@@ -79,7 +84,7 @@ CREATE POLICY townlake_visible ON lake.runs FOR SELECT
     USING (pg_catalog.pg_has_role(run_as::oid, 'MEMBER'));
 GRANT SELECT ON lake.models, lake.model_dependencies, lake.runs TO PUBLIC;
 
-COMMENT ON FUNCTION lake.define_model(text, text, text, text, text[], text, text, text, text, text, text[], text[], text, int, int, int, text, boolean, jsonb)
+COMMENT ON FUNCTION lake.define_model(text, text, text, text, text[], text, text, text, text, text, text[], text[], text, int, int, int, text, boolean, jsonb, text)
     IS 'Define or redefine a model: a SELECT materialized into a target (view, table or incremental); dependencies come from Postgres'' analysis of the SQL; runs execute as the owner, which the caller must be a member of';
 COMMENT ON FUNCTION lake.load_project(text, text)
     IS 'Define every model of a YAML project (dbt-like); errors name the file, the model and the line';

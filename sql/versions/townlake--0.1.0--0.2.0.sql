@@ -1853,7 +1853,8 @@ CREATE FUNCTION lake."define_model"(
 	"timeout_seconds" INT DEFAULT NULL, /* Option < i32 > */
 	"overlap" TEXT DEFAULT 'skip', /* & str */
 	"enabled" bool DEFAULT true, /* bool */
-	"columns" jsonb DEFAULT NULL /* Option < JsonB > */
+	"columns" jsonb DEFAULT NULL, /* Option < JsonB > */
+	"on_schema_change" TEXT DEFAULT 'fail' /* & str */
 ) RETURNS void
 VOLATILE PARALLEL UNSAFE
 LANGUAGE c /* Rust */
@@ -1956,6 +1957,45 @@ LANGUAGE c /* Rust */
 AS 'MODULE_PATHNAME', 'run_pipeline_now_wrapper';
 
 -- @include sql/transform/pipeline.sql
+-- Backfills, cancelling runs, their progress and metadata (src/transform/ops.rs,
+-- sql/transform/operations.sql).
+CREATE FUNCTION lake."backfill"(
+	"name" TEXT, /* & str */
+	"from_ts" timestamp with time zone, /* TimestampWithTimeZone */
+	"to_ts" timestamp with time zone, /* TimestampWithTimeZone */
+	"period" TEXT DEFAULT NULL /* Option < & str > */
+) RETURNS bigint[] /* Vec < i64 > */
+VOLATILE PARALLEL UNSAFE
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'backfill_wrapper';
+CREATE FUNCTION lake."cancel_run"(
+	"run_id" bigint /* i64 */
+) RETURNS bool /* bool */
+STRICT VOLATILE PARALLEL UNSAFE
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'cancel_run_wrapper';
+CREATE FUNCTION lake."run_period_end"() RETURNS timestamp with time zone /* Option < TimestampWithTimeZone > */
+STRICT STABLE PARALLEL SAFE
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'run_period_end_wrapper';
+CREATE FUNCTION lake."run_period_start"() RETURNS timestamp with time zone /* Option < TimestampWithTimeZone > */
+STRICT STABLE PARALLEL SAFE
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'run_period_start_wrapper';
+CREATE FUNCTION lake."runs_in_progress"() RETURNS TABLE (
+	"run_id" bigint,  /* i64 */
+	"model" TEXT,  /* String */
+	"phase" TEXT,  /* String */
+	"rows_so_far" bigint,  /* i64 */
+	"bytes_so_far" bigint,  /* i64 */
+	"started_at" timestamp with time zone,  /* Option < TimestampWithTimeZone > */
+	"pid" INT,  /* i32 */
+	"cancel_requested" bool  /* bool */
+)
+STRICT VOLATILE PARALLEL RESTRICTED
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'runs_in_progress_wrapper';
+-- @include sql/transform/operations.sql
 
 -- One call per statement: each updates the extension's catalog row.
 SELECT pg_catalog.pg_extension_config_dump('lake.models', '');

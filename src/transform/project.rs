@@ -50,6 +50,7 @@ impl Materialization {
 pub enum Strategy {
     Append,
     Merge,
+    DeleteInsert,
 }
 
 impl Strategy {
@@ -57,12 +58,14 @@ impl Strategy {
         match self {
             Strategy::Append => "append",
             Strategy::Merge => "merge",
+            Strategy::DeleteInsert => "delete+insert",
         }
     }
     pub fn parse(s: &str) -> Option<Self> {
         match s {
             "append" => Some(Self::Append),
             "merge" => Some(Self::Merge),
+            "delete+insert" => Some(Self::DeleteInsert),
             _ => None,
         }
     }
@@ -127,6 +130,8 @@ pub struct Model {
     pub strategy: Strategy,
     pub unique_key: Vec<String>,
     pub partition_by: Option<String>,
+    /// fail | append_new_columns | sync (incremental models).
+    pub on_schema_change: String,
     pub tags: Vec<String>,
     pub description: Option<String>,
     pub columns: Vec<(String, String)>,
@@ -178,7 +183,7 @@ impl fmt::Display for ProjectError {
 const MODEL_KEYS: &[&str] = &[
     "name", "sql", "target", "materialization", "strategy", "unique_key", "partition_by", "schedule", "timezone",
     "tags", "owner", "description", "columns", "depends_on", "retries", "retry_delay", "timeout", "overlap",
-    "enabled",
+    "enabled", "on_schema_change",
 ];
 const PIPELINE_KEYS: &[&str] = &[
     "name", "source", "target", "mode", "watermark_column", "schedule", "timezone", "owner", "description",
@@ -475,6 +480,7 @@ fn model(file: &str, node: &MarkedYaml, defaults: &RunSettings, default_tags: &[
         strategy: Strategy::Append,
         unique_key: vec![],
         partition_by: None,
+        on_schema_change: "fail".to_string(),
         tags: default_tags.to_vec(),
         description: None,
         columns: vec![],
@@ -497,11 +503,18 @@ fn model(file: &str, node: &MarkedYaml, defaults: &RunSettings, default_tags: &[
             "strategy" => {
                 let s = string(&ctx, v, k)?;
                 m.strategy = Strategy::parse(&s)
-                    .ok_or_else(|| ctx.hinted(v, format!("invalid strategy \"{}\"", s), "use append or merge"))?;
+                    .ok_or_else(|| ctx.hinted(v, format!("invalid strategy \"{}\"", s), "use append, merge or delete+insert"))?;
                 strategy_node = Some(*v);
             }
             "unique_key" => m.unique_key = strings(&ctx, v, k)?,
             "partition_by" => m.partition_by = Some(nonempty(&ctx, v, k)?),
+            "on_schema_change" => {
+                let s = string(&ctx, v, k)?;
+                if super::incremental::OnSchemaChange::parse(&s).is_none() {
+                    return Err(ctx.hinted(v, format!("invalid on_schema_change \"{}\"", s), "use fail, append_new_columns or sync"));
+                }
+                m.on_schema_change = s;
+            }
             "tags" => m.tags.extend(strings(&ctx, v, k)?),
             "description" => m.description = Some(string(&ctx, v, k)?),
             "columns" => m.columns = columns(&ctx, v)?,

@@ -239,6 +239,8 @@ fn run_due(batch: Vec<Due>, edges: &[(String, String)]) {
             .upstreams(&name)
             .find(|u| matches!(outcomes.get(*u), Some(Outcome::Failed | Outcome::Skipped)))
             .map(str::to_string);
+        // The cluster-wide concurrency limit (townlake.transform_max_concurrent_runs).
+        super::ops::wait_for_run_slot();
         crate::pg::worker::report_activity(&format!("running model {name} (tick {})", due.tick.to_rfc3339()), true);
         // First transaction: the run exists, as running, before any work.
         let pipeline = name.strip_prefix(super::pipeline::SCHEDULER_PREFIX).map(str::to_string);
@@ -347,6 +349,7 @@ fn scheduler_main(db: pg_sys::Oid) {
                 continue;
             }
         };
+        super::ops::purge_old_runs();
         let now = Utc::now();
         let (due, wake) = plan(&models, now);
         if due.is_empty() {

@@ -13,7 +13,6 @@
 use std::cell::Cell;
 use std::collections::{BTreeMap, BTreeSet};
 
-use pgrx::datum::DatumWithOid;
 use pgrx::prelude::*;
 use pgrx::JsonB;
 use serde_json::{json, Value};
@@ -21,6 +20,10 @@ use sha2::{Digest, Sha256};
 
 use super::cron::{parse_time_zone, Schedule};
 use super::dag::{next_steps, Dag, Outcome};
+use super::incremental::{parse_partition_spec, OnSchemaChange};
+use super::materialize::{self, RunLog, Target};
+pub(crate) use super::spi::{as_catalog_owner, exec, json_of, quote_ident};
+use super::progress;
 use super::project::{self, Materialization, Overlap, Strategy};
 use crate::errors::{LakeError, LakeResult, OrReport};
 use crate::pg::security::{current_user, is_superuser, run_as};
@@ -29,57 +32,6 @@ use crate::pg::statement::{self, analyze_select, NotASelect};
 thread_local! {
     /// The run executing in this backend (lake.current_run_id()).
     static CURRENT_RUN: Cell<Option<i64>> = const { Cell::new(None) };
-}
-
-fn as_catalog_owner<T>(f: impl FnOnce() -> T) -> T {
-    crate::iceberg::catalog::as_catalog_owner(f)
-}
-
-fn spi_err(e: pgrx::spi::SpiError) -> LakeError {
-    LakeError::internal(format!("cannot use the transformation catalog: {e}"))
-}
-
-/// One jsonb value from `query` (NULL: None).
-fn json_of(query: &str, args: &[DatumWithOid]) -> LakeResult<Option<Value>> {
-    Spi::connect_mut(|c| {
-        let rows = c.update(query, Some(1), args)?;
-        if rows.is_empty() {
-            return Ok(None);
-        }
-        Ok(rows.first().get_one::<JsonB>()?.map(|j| j.0))
-    })
-    .map_err(spi_err)
-}
-
-fn exec(query: &str, args: &[DatumWithOid]) -> LakeResult<u64> {
-    Spi::connect_mut(|c| c.update(query, None, args).map(|t| t.len() as u64)).map_err(spi_err)
-}
-
-fn quote_ident(s: &str) -> String {
-    if !s.is_empty()
-        && s.chars().next().is_some_and(|c| c.is_ascii_lowercase() || c == '_')
-        && s.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
-        && !is_keyword(s)
-    {
-        return s.to_string();
-    }
-    format!("\"{}\"", s.replace('"', "\"\""))
-}
-
-fn is_keyword(s: &str) -> bool {
-    // Quoting a non-keyword is harmless, so a short list of the reserved
-    // words likely as column names is enough; everything else is quoted
-    // only when it needs it.
-    matches!(
-        s,
-        "all" | "and" | "any" | "as" | "asc" | "case" | "check" | "column" | "constraint" | "create" | "default"
-            | "desc" | "distinct" | "do" | "else" | "end" | "false" | "for" | "from" | "grant" | "group" | "having"
-            | "in" | "into" | "limit" | "not" | "null" | "offset" | "on" | "only" | "or" | "order" | "primary"
-            | "references" | "select" | "table" | "then" | "to" | "true" | "union" | "unique" | "user" | "using"
-            | "when" | "where" | "with" | "window" | "both" | "leading" | "trailing" | "day" | "hour" | "month"
-            | "year" | "minute" | "second" | "time" | "timestamp" | "interval" | "user_" | "current_user"
-            | "current_date" | "current_time" | "current_timestamp" | "session_user"
-    )
 }
 
 fn sha256_hex(s: &str) -> String {
@@ -112,6 +64,7 @@ pub struct ModelSpec {
     pub overlap: String,
     pub enabled: bool,
     pub columns: Value,
+    pub on_schema_change: String,
 }
 
 fn invalid(msg: impl Into<String>, hint: impl Into<String>) -> LakeError {
@@ -237,7 +190,7 @@ pub fn define(spec: &ModelSpec, caller: pg_sys::Oid) -> LakeResult<()> {
     let strategy = match spec.strategy.as_deref() {
         None => Strategy::Append,
         Some(s) => {
-            let st = Strategy::parse(s).ok_or_else(|| invalid(format!("invalid strategy \"{s}\""), "use append or merge"))?;
+            let st = Strategy::parse(s).ok_or_else(|| invalid(format!("invalid strategy \"{s}\""), "use append, merge or delete+insert"))?;
             if mat != Materialization::Incremental {
                 return Err(invalid("a strategy applies only to incremental models", "use materialization => 'incremental'"));
             }
@@ -246,6 +199,24 @@ pub fn define(spec: &ModelSpec, caller: pg_sys::Oid) -> LakeResult<()> {
     };
     if strategy == Strategy::Merge && spec.unique_key.is_empty() {
         return Err(invalid("strategy merge needs a unique_key", "name the column(s) that identify a row: unique_key => '{id}'"));
+    }
+    let partition_terms = match (&spec.partition_by, strategy) {
+        (Some(p), _) if strategy == Strategy::DeleteInsert => {
+            Some(parse_partition_spec(p).map_err(|e| invalid(format!("invalid partition_by: {}", e.message), e.hint))?)
+        }
+        (None, Strategy::DeleteInsert) => {
+            return Err(invalid(
+                "strategy delete+insert needs partition_by",
+                "name what a batch replaces: partition_by => 'day(ts)' (hour, day, month, year of a time column, or columns)",
+            ))
+        }
+        _ => None,
+    };
+    if OnSchemaChange::parse(&spec.on_schema_change).is_none() {
+        return Err(invalid(format!("invalid on_schema_change \"{}\"", spec.on_schema_change), "use fail, append_new_columns or sync"));
+    }
+    if spec.on_schema_change != "fail" && mat != Materialization::Incremental {
+        return Err(invalid("on_schema_change applies only to incremental models", "a table model's target takes the query's rows as they are; redefine it when its columns change"));
     }
     if let Some(s) = &spec.schedule {
         Schedule::parse(s).map_err(|e| invalid(format!("invalid schedule: {}", e.message), e.hint))?;
@@ -334,9 +305,6 @@ pub fn define(spec: &ModelSpec, caller: pg_sys::Oid) -> LakeResult<()> {
             (Some(r), _) if r.relkind == "f" && !r.is_iceberg => {
                 return Err(invalid(format!("target {target_sql} is a foreign table of another wrapper than iceberg"), "write into a heap table or an Iceberg foreign table"));
             }
-            (Some(r), _) if r.is_iceberg && strategy == Strategy::Merge => {
-                return Err(invalid(format!("strategy merge into Iceberg table {target_sql} is not supported yet"), "use strategy append, or materialization table (a full replace in one snapshot)"));
-            }
             _ => {}
         }
         if target.is_none() {
@@ -348,6 +316,14 @@ pub fn define(spec: &ModelSpec, caller: pg_sys::Oid) -> LakeResult<()> {
     for key in &spec.unique_key {
         if !info.columns.contains(key) {
             return Err(invalid(format!("unique_key column \"{key}\" is not an output column of model \"{}\"", spec.name), format!("output columns: {}", info.columns.join(", "))));
+        }
+    }
+    for term in partition_terms.iter().flatten() {
+        if !info.columns.iter().any(|c| c == term.column()) {
+            return Err(invalid(
+                format!("partition_by column \"{}\" is not an output column of model \"{}\"", term.column(), spec.name),
+                format!("output columns: {}", info.columns.join(", ")),
+            ));
         }
     }
     // Relations read, by name (a target dropped and recreated keeps its edges).
@@ -405,8 +381,8 @@ pub fn define(spec: &ModelSpec, caller: pg_sys::Oid) -> LakeResult<()> {
         exec(
             "INSERT INTO lake.models AS m (name, sql, target_schema, target_name, materialization, strategy, unique_key, \
                partition_by, schedule, timezone, owner, description, tags, columns, depends_on, output_columns, retries, \
-               retry_delay_seconds, timeout_seconds, overlap, enabled, sql_hash, defined_by, defined_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11::oid::regrole, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23::oid::regrole, pg_catalog.now()) \
+               retry_delay_seconds, timeout_seconds, overlap, enabled, sql_hash, defined_by, defined_at, on_schema_change) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11::oid::regrole, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23::oid::regrole, pg_catalog.now(), $24) \
              ON CONFLICT (name) DO UPDATE SET sql = EXCLUDED.sql, target_schema = EXCLUDED.target_schema, \
                target_name = EXCLUDED.target_name, materialization = EXCLUDED.materialization, strategy = EXCLUDED.strategy, \
                unique_key = EXCLUDED.unique_key, partition_by = EXCLUDED.partition_by, schedule = EXCLUDED.schedule, \
@@ -414,7 +390,8 @@ pub fn define(spec: &ModelSpec, caller: pg_sys::Oid) -> LakeResult<()> {
                columns = EXCLUDED.columns, depends_on = EXCLUDED.depends_on, output_columns = EXCLUDED.output_columns, \
                retries = EXCLUDED.retries, retry_delay_seconds = EXCLUDED.retry_delay_seconds, \
                timeout_seconds = EXCLUDED.timeout_seconds, overlap = EXCLUDED.overlap, enabled = EXCLUDED.enabled, \
-               sql_hash = EXCLUDED.sql_hash, defined_by = EXCLUDED.defined_by, defined_at = EXCLUDED.defined_at",
+               sql_hash = EXCLUDED.sql_hash, defined_by = EXCLUDED.defined_by, defined_at = EXCLUDED.defined_at, \
+               on_schema_change = EXCLUDED.on_schema_change",
             &[
                 spec.name.as_str().into(),
                 sql.as_str().into(),
@@ -439,6 +416,7 @@ pub fn define(spec: &ModelSpec, caller: pg_sys::Oid) -> LakeResult<()> {
                 spec.enabled.into(),
                 sha256_hex(&sql).into(),
                 caller.into(),
+                spec.on_schema_change.as_str().into(),
             ],
         )?;
         if spec.schedule.is_some() && spec.enabled {
@@ -478,6 +456,7 @@ fn define_model(
     overlap: default!(&str, "'skip'"),
     enabled: default!(bool, true),
     columns: default!(Option<JsonB>, "NULL"),
+    on_schema_change: default!(&str, "'fail'"),
 ) {
     let spec = ModelSpec {
         name: name.to_string(),
@@ -499,6 +478,7 @@ fn define_model(
         overlap: overlap.to_string(),
         enabled,
         columns: columns.map(|j| j.0).unwrap_or(Value::Null),
+        on_schema_change: on_schema_change.to_string(),
     };
     define(&spec, current_user()).or_report()
 }
@@ -525,6 +505,7 @@ fn spec_of(m: &project::Model) -> ModelSpec {
         overlap: m.run.overlap.as_str().to_string(),
         enabled: m.run.enabled,
         columns: Value::Object(columns),
+        on_schema_change: m.on_schema_change.clone(),
     }
 }
 
@@ -654,43 +635,16 @@ fn current_run_id() -> Option<i64> {
     CURRENT_RUN.with(|c| c.get())
 }
 
-/// The SQL statement that materializes `row` (a lake.models row).
-fn materialize_sql(row: &Value, target_is_iceberg: bool) -> Vec<String> {
-    let s = |k: &str| row[k].as_str().unwrap_or("").to_string();
-    let list = |k: &str| -> Vec<String> {
-        row[k].as_array().map(|a| a.iter().filter_map(|x| x.as_str().map(str::to_string)).collect()).unwrap_or_default()
-    };
-    let target = format!("{}.{}", quote_ident(&s("target_schema")), quote_ident(&s("target_name")));
-    let sql = s("sql");
-    let cols = list("output_columns");
-    let col_list = cols.iter().map(|c| quote_ident(c)).collect::<Vec<_>>().join(", ");
-    let sel_list = cols.iter().map(|c| format!("model.{}", quote_ident(c))).collect::<Vec<_>>().join(", ");
-    let insert = format!("INSERT INTO {target} ({col_list}) SELECT {sel_list} FROM ({sql}) AS model");
-    match (s("materialization").as_str(), s("strategy").as_str()) {
-        ("view", _) => vec![format!("CREATE OR REPLACE VIEW {target} AS {sql}")],
-        // One transaction: readers see the old rows or the new, never none;
-        // on an Iceberg table the TRUNCATE and INSERT commit as one snapshot.
-        ("table", _) => {
-            let _ = target_is_iceberg;
-            vec![format!("TRUNCATE {target}"), insert]
-        }
-        ("incremental", "merge") => {
-            let keys = list("unique_key");
-            let on = keys.iter().map(|k| format!("t.{0} = model.{0}", quote_ident(k))).collect::<Vec<_>>().join(" AND ");
-            let set = cols
-                .iter()
-                .filter(|c| !keys.contains(c))
-                .map(|c| format!("{0} = model.{0}", quote_ident(c)))
-                .collect::<Vec<_>>()
-                .join(", ");
-            let matched = if set.is_empty() { "DO NOTHING".to_string() } else { format!("UPDATE SET {set}") };
-            vec![format!(
-                "MERGE INTO {target} AS t USING ({sql}) AS model ON {on} WHEN MATCHED THEN {matched} \
-                 WHEN NOT MATCHED THEN INSERT ({col_list}) VALUES ({sel_list})"
-            )]
-        }
-        _ => vec![insert],
-    }
+/// A backfill run's period: [from, to).
+#[derive(Clone, Copy)]
+pub(crate) struct Period {
+    pub from: pgrx::datum::TimestampWithTimeZone,
+    pub to: pgrx::datum::TimestampWithTimeZone,
+}
+
+thread_local! {
+    /// The period of the backfill run executing in this backend.
+    static CURRENT_PERIOD: Cell<Option<Period>> = const { Cell::new(None) };
 }
 
 /// Records the start of a run of `row` (status running); returns its id.
@@ -702,11 +656,25 @@ pub(crate) fn start_run(
     parent: Option<i64>,
     caller: Option<pg_sys::Oid>,
 ) -> LakeResult<i64> {
+    start_run_for(row, trigger, scheduled_for, attempt, parent, caller, None)
+}
+
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn start_run_for(
+    row: &Value,
+    trigger: &str,
+    scheduled_for: Option<pgrx::datum::TimestampWithTimeZone>,
+    attempt: i32,
+    parent: Option<i64>,
+    caller: Option<pg_sys::Oid>,
+    period: Option<Period>,
+) -> LakeResult<i64> {
     let name = row["name"].as_str().unwrap_or("");
     as_catalog_owner(|| {
         json_of(
-            "INSERT INTO lake.runs (model, trigger, scheduled_for, attempt, started_at, status, sql_hash, run_as, requested_by, parent_run_id) \
-             VALUES ($1, $2, $3, $4, pg_catalog.clock_timestamp(), 'running', $5, $6::oid::regrole, $7::oid::regrole, $8) RETURNING to_jsonb(run_id)",
+            "INSERT INTO lake.runs (model, trigger, scheduled_for, attempt, started_at, status, sql_hash, run_as, requested_by, parent_run_id, \
+               period_start, period_end) \
+             VALUES ($1, $2, $3, $4, pg_catalog.clock_timestamp(), 'running', $5, $6::oid::regrole, $7::oid::regrole, $8, $9, $10) RETURNING to_jsonb(run_id)",
             &[
                 name.into(),
                 trigger.into(),
@@ -716,6 +684,8 @@ pub(crate) fn start_run(
                 owner_oid(row).into(),
                 caller.into(),
                 parent.into(),
+                period.map(|p| p.from).into(),
+                period.map(|p| p.to).into(),
             ],
         )
     })?
@@ -728,6 +698,40 @@ fn execute(name: &str, trigger: &str, parent: Option<i64>, caller: pg_sys::Oid) 
     let row = as_catalog_owner(|| model_row(name))?.ok_or_else(|| no_such_model(name))?;
     let run_id = start_run(&row, trigger, None, 1, parent, Some(caller))?;
     perform_run(&row, run_id).map(|o| (run_id, o))
+}
+
+/// Shows a run in pg_stat_activity while it executes: the scheduler's
+/// query text, or a backend's application_name (restored after).
+struct Activity {
+    backend: bool,
+}
+
+impl Activity {
+    fn show(run_id: i64, name: &str) -> Activity {
+        let text = format!("townlake run {run_id}: model {name}");
+        if crate::pg::backend::is_background_worker() {
+            crate::pg::worker::report_activity(&text, true);
+            return Activity { backend: false };
+        }
+        let c = std::ffi::CString::new(text).unwrap_or_default();
+        // SAFETY: copies the string into this backend's status slot.
+        unsafe { pg_sys::pgstat_report_appname(c.as_ptr()) };
+        Activity { backend: true }
+    }
+}
+
+impl Drop for Activity {
+    fn drop(&mut self) {
+        if self.backend {
+            // SAFETY: the session's application_name setting (may be NULL),
+            // copied into the status slot again.
+            unsafe {
+                let current = pg_sys::application_name;
+                let empty = c"";
+                pg_sys::pgstat_report_appname(if current.is_null() { empty.as_ptr() } else { current });
+            }
+        }
+    }
 }
 
 /// Does run `run_id` of `row` (recorded as running) and records how it
@@ -756,8 +760,12 @@ pub(crate) fn perform_run(row: &Value, run_id: i64) -> LakeResult<Outcome> {
         pgrx::warning!("townlake: run {run_id}: {message}; redefine the model with an existing owner");
         return Ok(Outcome::Failed);
     }
-    let target = find_relation(row["target_schema"].as_str().unwrap_or(""), row["target_name"].as_str().unwrap_or(""))?;
-    let statements = materialize_sql(row, target.as_ref().is_some_and(|t| t.is_iceberg));
+    let (schema, table) = (row["target_schema"].as_str().unwrap_or(""), row["target_name"].as_str().unwrap_or(""));
+    let target = find_relation(schema, table)?.map(|t| Target {
+        oid: t.oid,
+        qualified: format!("{}.{}", quote_ident(schema), quote_ident(table)),
+        is_iceberg: t.is_iceberg,
+    });
     let timeout_ms = row["timeout_seconds"].as_i64().map(|s| (s * 1000).min(i32::MAX as i64) as u32).unwrap_or(0);
     struct RestoreRun(Option<i64>);
     impl Drop for RestoreRun {
@@ -766,52 +774,99 @@ pub(crate) fn perform_run(row: &Value, run_id: i64) -> LakeResult<Outcome> {
         }
     }
     let _restore = RestoreRun(CURRENT_RUN.with(|c| c.replace(Some(run_id))));
+    materialize::LOG.with(|l| *l.borrow_mut() = RunLog::default());
+    let claim = progress::claim(run_id, owner, name);
+    let activity = Activity::show(run_id, name);
     let outcome = statement::in_subtransaction(
-        || {
-            run_as(owner, || {
-                statement::with_statement_timeout(timeout_ms, || {
-                    let mut rows: u64 = 0;
-                    for s in &statements {
-                        rows = exec(s, &[]).or_report();
-                    }
-                    rows
-                })
-            })
+        || run_as(owner, || statement::with_statement_timeout(timeout_ms, || materialize::materialize(row, target.as_ref(), run_id).or_report())),
+        // A timeout of the model's own, or lake.cancel_run, is the run's
+        // end; any other cancel (the user's, the session's
+        // statement_timeout) stops the caller.
+        |f| {
+            f.code != PgSqlErrorCode::ERRCODE_QUERY_CANCELED
+                || (timeout_ms > 0 && f.message.contains("statement timeout"))
+                || progress::cancel_requested().is_some()
         },
-        // A timeout of the model's own is its failure; any other cancel
-        // (the user's, the session's statement_timeout) stops the caller.
-        |f| f.code != PgSqlErrorCode::ERRCODE_QUERY_CANCELED || (timeout_ms > 0 && f.message.contains("statement timeout")),
     );
-    let is_view = row["materialization"] == "view";
-    match outcome {
+    let cancelled_by = progress::cancel_requested();
+    drop(claim);
+    if cancelled_by.is_some() && outcome.is_ok() {
+        // The cancel came as the run finished: its SIGINT was for the run,
+        // not for what this backend does next.
+        // SAFETY: plain write of a backend flag the signal handler sets.
+        unsafe { pg_sys::QueryCancelPending = 0 };
+    }
+    drop(activity);
+    let log = materialize::LOG.with(|l| std::mem::take(&mut *l.borrow_mut()));
+    let status = match outcome {
         Ok(rows) => {
             as_catalog_owner(|| {
                 exec(
                     "UPDATE lake.runs SET status = 'succeeded', ended_at = pg_catalog.clock_timestamp(), rows_written = $2 \
                      WHERE run_id OPERATOR(pg_catalog.=) $1",
-                    &[run_id.into(), (if is_view { None } else { Some(rows as i64) }).into()],
+                    &[run_id.into(), rows.map(|r| r as i64).into()],
                 )
             })?;
-            Ok(Outcome::Succeeded)
+            "succeeded"
         }
         Err(f) => {
-            let message = if f.code == PgSqlErrorCode::ERRCODE_QUERY_CANCELED {
+            let cancelled = f.code == PgSqlErrorCode::ERRCODE_QUERY_CANCELED && cancelled_by.is_some();
+            let message = if cancelled {
+                format!("cancelled by role \"{}\" (lake.cancel_run); the run's work was rolled back", role_name(cancelled_by.unwrap_or(owner)))
+            } else if f.code == PgSqlErrorCode::ERRCODE_QUERY_CANCELED {
                 format!("{} (the model's timeout is {} s)", f.message, timeout_ms / 1000)
             } else {
                 f.message.clone()
             };
+            let status = if cancelled { "cancelled" } else { "failed" };
             as_catalog_owner(|| {
                 exec(
-                    "UPDATE lake.runs SET status = 'failed', ended_at = pg_catalog.clock_timestamp(), error_sqlstate = $2, error_message = $3 \
+                    "UPDATE lake.runs SET status = $4, ended_at = pg_catalog.clock_timestamp(), error_sqlstate = $2, error_message = $3 \
                      WHERE run_id OPERATOR(pg_catalog.=) $1",
-                    &[run_id.into(), f.sqlstate.as_str().into(), message.as_str().into()],
+                    &[run_id.into(), f.sqlstate.as_str().into(), message.as_str().into(), status.into()],
                 )?;
                 exec("SELECT pg_catalog.pg_notify('townlake_runs', $1)", &[run_id.to_string().into()])
             })?;
-            pgrx::warning!("townlake: run {run_id} of model \"{name}\" failed: {message} (SQLSTATE {})", f.sqlstate);
-            Ok(Outcome::Failed)
+            pgrx::warning!("townlake: run {run_id} of model \"{name}\" {status}: {message} (SQLSTATE {})", f.sqlstate);
+            status
         }
-    }
+    };
+    record_metadata(row, run_id, &log)?;
+    Ok(if status == "succeeded" { Outcome::Succeeded } else { Outcome::Failed })
+}
+
+/// The run's metadata (the seed's .meta.json): what ran, what it read,
+/// what it wrote. Column lineage is left for the lineage part to fill.
+fn record_metadata(row: &Value, run_id: i64, log: &RunLog) -> LakeResult<()> {
+    let name = row["name"].as_str().unwrap_or("");
+    let columns: Vec<Value> = log.columns.iter().map(|c| json!({"name": c.name, "type": c.type_name})).collect();
+    as_catalog_owner(|| {
+        exec(
+            "INSERT INTO lake.run_metadata (run_id, model, model_sql, resolved_sql, statements, upstream, output_columns, row_counts, \
+               partitions, schema_change) \
+             SELECT $1, $2, $3, pg_catalog.array_to_string($4::text[], E';\\n'), $4, \
+               coalesce((SELECT jsonb_agg(jsonb_build_object('relation', d.relation_schema || '.' || d.relation_name, 'model', up.name, \
+                  'last_run_id', (SELECT max(r.run_id) FROM lake.runs r WHERE r.model OPERATOR(pg_catalog.=) up.name \
+                                  AND r.status OPERATOR(pg_catalog.=) 'succeeded')) \
+                  ORDER BY d.relation_schema, d.relation_name) \
+                 FROM lake.model_dependencies d LEFT JOIN lake.models up ON up.target_schema OPERATOR(pg_catalog.=) d.relation_schema \
+                   AND up.target_name OPERATOR(pg_catalog.=) d.relation_name \
+                 WHERE d.model OPERATOR(pg_catalog.=) $2), '[]'), \
+               $5, $6, $7, $8 \
+             ON CONFLICT (run_id) DO NOTHING",
+            &[
+                run_id.into(),
+                name.into(),
+                row["sql"].as_str().unwrap_or("").into(),
+                log.statements.clone().into(),
+                JsonB(Value::Array(columns)).into(),
+                JsonB(log.row_counts()).into(),
+                log.partitions.clone().map(|p| JsonB(json!(p))).into(),
+                log.schema_change.clone().map(JsonB).into(),
+            ],
+        )
+    })?;
+    Ok(())
 }
 
 fn record_skip(name: &str, parent: i64, because: &str, caller: pg_sys::Oid) -> LakeResult<i64> {
