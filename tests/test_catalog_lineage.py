@@ -212,6 +212,11 @@ def test_set_operations_and_subqueries_in_views(own):
         (1, "shop.all_ids", "id", "shop.customers", "id", "view", "derived"),
         (1, "shop.all_ids", "id", "shop.orders", "customer_id", "view", "derived"),
     }
+    # computed in a subquery, passed on by name: the expression where it is computed
+    own.execute("CREATE VIEW shop.doubled AS SELECT s.x FROM (SELECT amount * 2 AS x FROM shop.orders) s")
+    (e,) = one(own, "SELECT lake.entity_details('shop.doubled')")["lineage"]["columns"]["upstream"]
+    assert (e["from_dataset"], e["from_column"], e["kind"]) == ("shop.orders", "amount", "derived")
+    assert "amount" in e["expression"] and "2" in e["expression"] and e["expression"] in viewdef(own, "shop.doubled")
 
 
 # ---------------------------------------------------------------- YAML files

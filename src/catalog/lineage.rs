@@ -29,6 +29,9 @@ pub struct ColumnLineage {
 struct Found {
     sources: BTreeSet<(u32, i16)>,
     direct: bool,
+    /// Where the expression computing the value starts, when plain
+    /// references lead to one computed in a subquery or CTE of the same text.
+    location: Option<i32>,
 }
 
 impl Found {
@@ -49,10 +52,13 @@ pub fn columns(shape: &Shape, sql: &str) -> Vec<ColumnLineage> {
             continue;
         }
         let found = output(&[shape], i + 1, 0);
-        let expression = if found.direct || t.location < 0 {
+        let location = found.location.unwrap_or(t.location);
+        let expression = if found.direct || location < 0 {
             None
         } else {
-            expression_text(sql, t.location as usize).map(|e| strip_alias(e, &t.name))
+            // an AS-less alias is known for this level's own target only
+            let alias = if location == t.location { t.name.as_str() } else { "" };
+            expression_text(sql, location as usize).map(|e| if alias.is_empty() { e } else { strip_alias(e, alias) })
         };
         out.push(ColumnLineage {
             position: out.len() + 1,
@@ -86,7 +92,7 @@ fn output(stack: &[&Shape], resno: usize, depth: usize) -> Found {
     let Some(t) = shape.targets.get(resno.wrapping_sub(1)) else { return Found::default() };
     match &t.plain {
         Some(v) => var(stack, v, depth + 1),
-        None => reads(stack, &t.reads, depth + 1),
+        None => Found { location: Some(t.location), ..reads(stack, &t.reads, depth + 1) },
     }
 }
 
@@ -135,7 +141,7 @@ fn var(stack: &[&Shape], v: &VarRef, depth: usize) -> Found {
     let shape = scope[scope.len() - 1];
     let whole_row = v.attno == 0;
     let mut found = match rte(shape, v.varno) {
-        Some(Rte::Relation { oid }) => Found { sources: BTreeSet::from([(*oid, v.attno)]), direct: true },
+        Some(Rte::Relation { oid }) => Found { sources: BTreeSet::from([(*oid, v.attno)]), direct: true, location: None },
         Some(Rte::Subquery(sub)) if whole_row => every_output(&push(scope, sub), depth + 1),
         Some(Rte::Subquery(sub)) => output(&push(scope, sub), v.attno as usize, depth + 1),
         Some(Rte::Alias(cols)) if whole_row => {
@@ -450,6 +456,21 @@ mod tests {
     }
 
     #[test]
+    fn an_expression_computed_in_a_cte_is_shown_where_it_is_written() {
+        // WITH o AS (SELECT amount * 2 AS x FROM t) SELECT x FROM o
+        let sql = "WITH o AS (SELECT amount * 2 AS x FROM t) SELECT x FROM o";
+        let cte = Shape { targets: vec![computed("x", vec![Read::Var(v(1, 3))], 18)], rtes: vec![rel(9)], ..Shape::default() };
+        let shape = Shape {
+            targets: vec![Target { location: 49, ..plain("x", v(1, 1)) }],
+            rtes: vec![Rte::Cte { name: "o".into(), levelsup: 0 }],
+            ctes: vec![("o".into(), cte)],
+            ..Shape::default()
+        };
+        let cols = columns(&shape, sql);
+        assert_eq!((cols[0].direct, cols[0].expression.as_deref()), (false, Some("amount * 2")));
+    }
+
+    #[test]
     fn expression_extent() {
         let sql = "SELECT sum(amount) AS total, lower(\"E,mail\") e, 'a,b' || x FROM t";
         assert_eq!(expression_text(sql, 7).as_deref(), Some("sum(amount)"));
@@ -462,8 +483,8 @@ mod tests {
         assert_eq!(expression_text(sql, 1000), None);
         // Postgres reports a bracketed expression at its first operand
         let sql = "SELECT ( (a + b) * c) AS x, (d) FROM t";
-        assert_eq!(expression_text(sql, 11).as_deref(), Some("( (a + b) * c)"));
-        assert_eq!(expression_text(sql, 30).as_deref(), Some("(d)"));
+        assert_eq!(expression_text(sql, 10).as_deref(), Some("( (a + b) * c)"));
+        assert_eq!(expression_text(sql, 29).as_deref(), Some("(d)"));
         // a column named like a keyword prefix is not cut
         let sql = "SELECT fromage + 1 FROM t";
         assert_eq!(expression_text(sql, 7).as_deref(), Some("fromage + 1"));
