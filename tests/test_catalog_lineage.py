@@ -283,8 +283,13 @@ def test_loading_enforces_ownership(ana, stw, own):
     assert "scratch" not in one(own, "SELECT lake.entity_details('shop.orders')->'tags'")
     bodies = [n["body"] for n in one(own, "SELECT lake.entity_details('shop.orders')->'notes'")]
     assert f"from the analyst {SUFFIX}" not in bodies
-    # a steward may
+    # a steward may; a key the file leaves out (owners) keeps its value
+    before = one(own, "SELECT lake.entity_details('shop.orders')->'owners'")
+    assert before, "the round-trip test set owners"
     assert one(stw, "SELECT lake.load_catalog(%s)", (doc2,))["changes"] == 1
+    assert one(stw, "SELECT lake.load_catalog(%s)", (yaml.safe_dump({"datasets": {"shop.orders": {"team": "sales"}}}),))["changes"] == 1
+    d = one(own, "SELECT lake.entity_details('shop.orders')")
+    assert d["owners"] == before and d["team"] == "sales"
     notes = [n["body"] for n in one(own, "SELECT lake.entity_details('shop.orders')->'notes'")]
     assert f"from the analyst {SUFFIX}" in notes
 

@@ -345,7 +345,9 @@ BEGIN
         INSERT INTO lake.catalog_datasets AS d (relid, owners, team, updated_by)
         VALUES (rel, lake_internal._catalog_labels(ARRAY(SELECT jsonb_array_elements_text(args->'owners')), 'owners'),
                 NULLIF(btrim(args->>'team'), ''), who)
-        ON CONFLICT (relid) DO UPDATE SET owners = EXCLUDED.owners, team = EXCLUDED.team,
+        -- a key left out of args (lake.load_catalog leaves out what a file does not say) keeps its value
+        ON CONFLICT (relid) DO UPDATE SET owners = CASE WHEN args ? 'owners' THEN EXCLUDED.owners ELSE d.owners END,
+                                          team = CASE WHEN args ? 'team' THEN EXCLUDED.team ELSE d.team END,
                                           updated_by = who, updated_at = now();
     WHEN 'set_tags' THEN
         INSERT INTO lake.catalog_datasets AS d (relid, tags, updated_by)

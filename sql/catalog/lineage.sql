@@ -459,6 +459,7 @@ DECLARE
     rel regclass;
     cd lake.catalog_datasets;
     l text[];
+    team text;
     changes int := 0;
     n_datasets int := 0;
 BEGIN
@@ -499,9 +500,18 @@ BEGIN
         n_datasets := n_datasets + 1;
         SELECT * INTO cd FROM lake.catalog_datasets d WHERE d.relid = rel;
         IF v ? 'owners' OR v ? 'team' THEN
-            l := COALESCE(lake_internal._catalog_yaml_list(v->'owners', format('%s.owners', k)), '{}');
-            IF cd.owners IS DISTINCT FROM ARRAY(SELECT DISTINCT btrim(o) FROM unnest(l) o WHERE btrim(o) <> '' ORDER BY 1) OR cd.team IS DISTINCT FROM NULLIF(btrim(v->>'team'), '') THEN
-                PERFORM lake.set_dataset_owners(rel, l, v->>'team');
+            -- a key the file leaves out keeps its value
+            l := CASE WHEN v ? 'owners' THEN COALESCE(lake_internal._catalog_yaml_list(v->'owners', format('%s.owners', k)), '{}')
+                      ELSE COALESCE(cd.owners, '{}') END;
+            team := CASE WHEN v ? 'team' THEN NULLIF(btrim(v->>'team'), '') ELSE cd.team END;
+            IF COALESCE(cd.owners, '{}') IS DISTINCT FROM ARRAY(SELECT DISTINCT btrim(o) FROM unnest(l) o WHERE btrim(o) <> '' ORDER BY 1)
+               OR cd.team IS DISTINCT FROM team THEN
+                -- only the keys the file has: a steward who may not read the
+                -- dataset does not see its current entry to copy the rest from
+                PERFORM lake_internal._privileged('catalog_edit',
+                    jsonb_build_object('action', 'set_owners', 'rel', rel::oid)
+                    || CASE WHEN v ? 'owners' THEN jsonb_build_object('owners', to_jsonb(l)) ELSE '{}' END
+                    || CASE WHEN v ? 'team' THEN jsonb_build_object('team', team) ELSE '{}' END);
                 changes := changes + 1;
             END IF;
         END IF;
