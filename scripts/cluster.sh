@@ -19,12 +19,16 @@ init_cluster() {
 
 # Settings are rewritten on every start so that edits here take effect.
 write_settings() {
+    # pg_stat_statements (contrib) feeds the catalog's usage facts when a
+    # database has CREATE EXTENSION pg_stat_statements; it must be preloaded
+    local preload="townlake"
+    [ -f "$PG_PKGLIBDIR/pg_stat_statements.so" ] && preload="townlake, pg_stat_statements"
     as_postgres tee "$PGDATA_DIR/townlake.conf" >/dev/null <<CONF
 # Written by scripts/cluster.sh; edits are overwritten.
 port = $TOWNLAKE_PORT
 listen_addresses = '127.0.0.1'
 unix_socket_directories = '$SOCKET_DIR'
-shared_preload_libraries = 'townlake'
+shared_preload_libraries = '$preload'
 townlake.iceberg_warehouse = 'file://$WAREHOUSE_DIR'
 max_connections = 50
 # townlake's own workers (PII launcher and scanner, audit launcher and one

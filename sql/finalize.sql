@@ -110,6 +110,12 @@ GRANT EXECUTE ON FUNCTION lake_internal._catalog_visible(oid, oid), lake_interna
     lake_internal._catalog_view_edges(), lake_internal._catalog_lineage(oid, text, int),
     lake_internal._catalog_lookup(text), lake_internal._catalog_resolve(text, oid),
     lake_internal._catalog_entity(text, oid) TO PUBLIC;
+GRANT EXECUTE ON FUNCTION lake_internal._catalog_relation_edges(), lake_internal._catalog_column_edges(oid, text),
+    lake_internal._catalog_column_lineage(oid, text, int), lake_internal._catalog_produced_by(oid),
+    lake_internal._catalog_view_columns(oid), lake_internal._catalog_export(text[]),
+    lake_internal._catalog_json_to_yaml(jsonb), lake_internal._catalog_yaml_to_json(text),
+    lake_internal._catalog_yaml_list(jsonb, text), lake_internal._catalog_yaml_keys(jsonb, text, text[]),
+    lake_internal._catalog_view_text(oid) TO PUBLIC;
 -- The review queue (lake.pending_reviews) shows the scanner's suggestions
 -- to reviewers and auditors; verify_audit recomputes hashes as an auditor.
 GRANT EXECUTE ON FUNCTION lake_internal._gov_pii_suggestion(oid, name) TO lake_reviewer, lake_auditor;

@@ -37,6 +37,8 @@ REVIEWED_PUBLIC = {
     "define_term": "catalog: a term's author or stewards, checked inside",
     "delete_page": "catalog: a page's author or stewards, checked inside",
     "entity_details": "security invoker: the caller's own privileges filter every part",
+    "export_catalog": "security invoker: writes only what the caller may read",
+    "load_catalog": "security invoker: every change goes through the editing functions, which check the caller",
     "link_term": "catalog: owners of the relation and stewards, checked inside",
     "remove_annotation": "catalog: its author, owners of the relation and stewards, checked inside",
     "sample_values": "security invoker: reads the relation with the caller's rights",
@@ -129,6 +131,17 @@ REVIEWED_INTERNAL_PUBLIC = {
     "_catalog_lookup": "to_regclass with the caller's search_path",
     "_catalog_resolve": "security invoker: resolves a name among what the caller may read",
     "_catalog_entity": "security invoker: the body of lake.entity_details",
+    "_catalog_relation_edges": "security invoker: view edges from pg_rewrite/pg_depend, model edges through row security",
+    "_catalog_column_edges": "security invoker: shows only edges whose both ends the caller may read",
+    "_catalog_column_lineage": "security invoker: follows _catalog_column_edges",
+    "_catalog_produced_by": "security invoker: the caller's column edges; a model's SQL through lake.models' row security",
+    "_catalog_view_columns": "analyses a view's definition (which pg_get_viewdef shows anyone) as the caller",
+    "_catalog_export": "security invoker: reads the catalog tables through row security and the caller's privileges",
+    "_catalog_json_to_yaml": "pure conversion of the caller's value",
+    "_catalog_yaml_to_json": "pure conversion of the caller's text",
+    "_catalog_yaml_list": "pure function of the caller's value",
+    "_catalog_yaml_keys": "pure function of the caller's value",
+    "_catalog_view_text": "a view's text (pg_get_viewdef), only when the caller may read every column it reads",
 }
 
 

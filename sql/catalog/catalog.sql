@@ -345,7 +345,9 @@ BEGIN
         INSERT INTO lake.catalog_datasets AS d (relid, owners, team, updated_by)
         VALUES (rel, lake_internal._catalog_labels(ARRAY(SELECT jsonb_array_elements_text(args->'owners')), 'owners'),
                 NULLIF(btrim(args->>'team'), ''), who)
-        ON CONFLICT (relid) DO UPDATE SET owners = EXCLUDED.owners, team = EXCLUDED.team,
+        -- a key left out of args (lake.load_catalog leaves out what a file does not say) keeps its value
+        ON CONFLICT (relid) DO UPDATE SET owners = CASE WHEN args ? 'owners' THEN EXCLUDED.owners ELSE d.owners END,
+                                          team = CASE WHEN args ? 'team' THEN EXCLUDED.team ELSE d.team END,
                                           updated_by = who, updated_at = now();
     WHEN 'set_tags' THEN
         INSERT INTO lake.catalog_datasets AS d (relid, tags, updated_by)
@@ -510,53 +512,9 @@ END
 $$;
 
 -- =================================================================== lineage
--- Direct relation-level edges from view definitions (pg_depend of their
--- rewrite rules), with the source columns each view reads.
-CREATE FUNCTION lake_internal._catalog_view_edges()
-RETURNS TABLE (source oid, target oid, source_columns name[])
-LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
-    SELECT d.refobjid, rw.ev_class,
-           ARRAY(SELECT a.attname FROM pg_depend d2 JOIN pg_attribute a
-                   ON a.attrelid = d2.refobjid AND a.attnum = d2.refobjsubid
-                  WHERE d2.classid = 'pg_rewrite'::regclass AND d2.objid = rw.oid
-                    AND d2.refobjid = d.refobjid AND d2.refobjsubid > 0
-                  ORDER BY a.attnum)
-      FROM pg_rewrite rw
-      JOIN pg_depend d ON d.classid = 'pg_rewrite'::regclass AND d.objid = rw.oid
-                      AND d.refclassid = 'pg_class'::regclass AND d.refobjid <> rw.ev_class
-      JOIN pg_class src ON src.oid = d.refobjid AND src.relkind IN ('r', 'p', 'v', 'm', 'f')
-     WHERE rw.rulename = '_RETURN'
-     GROUP BY d.refobjid, rw.ev_class, rw.oid
-$$;
-
--- Lineage of `rel` in one direction ('up' or 'down') to `depth` levels, as
--- the caller may see it: invisible nodes are counted, not named.
-CREATE FUNCTION lake_internal._catalog_lineage(rel oid, direction text, depth int) RETURNS jsonb
-LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
-    WITH RECURSIVE edges AS (SELECT * FROM lake_internal._catalog_view_edges()),
-    -- cols: the columns of `src` (the upstream end of the edge) the view reads
-    walk(node, via, level, src, cols, path) AS (
-        SELECT CASE direction WHEN 'up' THEN e.source ELSE e.target END,
-               CASE direction WHEN 'up' THEN e.target ELSE e.source END, 1, e.source, e.source_columns,
-               ARRAY[rel, CASE direction WHEN 'up' THEN e.source ELSE e.target END]
-          FROM edges e WHERE CASE direction WHEN 'up' THEN e.target ELSE e.source END = rel
-        UNION ALL
-        SELECT CASE direction WHEN 'up' THEN e.source ELSE e.target END, w.node, w.level + 1, e.source, e.source_columns,
-               w.path || CASE direction WHEN 'up' THEN e.source ELSE e.target END
-          FROM walk w JOIN edges e ON CASE direction WHEN 'up' THEN e.target ELSE e.source END = w.node
-         WHERE w.level < depth AND NOT (CASE direction WHEN 'up' THEN e.source ELSE e.target END = ANY (w.path))
-    )
-    SELECT jsonb_build_object(
-        'nodes', COALESCE((SELECT jsonb_agg(jsonb_build_object(
-                     'dataset', w.node::regclass::text, 'level', w.level,
-                     'kind', lake_internal._catalog_kind(w.node),
-                     CASE direction WHEN 'up' THEN 'feeds' ELSE 'fed_by' END, w.via::regclass::text,
-                     'columns', ARRAY(SELECT c FROM unnest(w.cols) c WHERE has_column_privilege(w.src, c, 'SELECT')),
-                     'via', 'view definition')
-                   ORDER BY w.level, w.node::regclass::text)
-                     FROM walk w WHERE has_any_column_privilege(w.node, 'SELECT')), '[]'),
-        'hidden', (SELECT count(DISTINCT w.node) FROM walk w WHERE NOT has_any_column_privilege(w.node, 'SELECT')))
-$$;
+-- In sql/catalog/lineage.sql (it reads the transformations' tables, created
+-- after this file): lake_internal._catalog_lineage(rel, direction, depth),
+-- _catalog_column_lineage(rel, direction, depth), _catalog_produced_by(rel).
 
 -- ============================================================ entity details
 -- The dataset `name` names, as the caller sees it: a name resolved by the
@@ -620,15 +578,16 @@ DECLARE
     out jsonb;
     -- governed data: review state, published view, joins from the audit log
     governed jsonb := lake_internal._privileged('catalog_usage', jsonb_build_object('rel', rel));
+    -- which statements read it and what they join it with (pg_stat_statements)
+    statements jsonb := lake_internal._privileged('catalog_statements', jsonb_build_object('rel', rel));
     definition text;
 BEGIN
     SELECT * INTO c FROM pg_class WHERE oid = rel;
     SELECT * INTO d FROM lake.catalog_datasets WHERE relid = rel;
-    -- a published view's text is governance's plumbing (and names the raw
-    -- relation), not something to copy: its lineage says where it comes from
-    IF c.relkind IN ('v', 'm') AND lake_internal._catalog_kind(rel) <> 'published view' THEN
-        definition := pg_get_viewdef(rel, true);
-    END IF;
+    -- a view's text, unless it reads a column the caller may not read; a
+    -- published view's text is governance's plumbing (and names the raw
+    -- relation): its lineage says where it comes from
+    definition := lake_internal._catalog_view_text(rel);
     out := jsonb_build_object(
         'dataset', rel::regclass::text,
         'schema', (SELECT nspname FROM pg_namespace WHERE oid = c.relnamespace),
@@ -698,7 +657,13 @@ BEGIN
                   FROM pg_constraint k WHERE k.confrelid = rel AND k.contype = 'f' AND has_any_column_privilege(k.conrelid, 'SELECT')
                 UNION ALL
                 SELECT u FROM jsonb_array_elements(COALESCE(governed->'joins', '[]')) u
+                UNION ALL
+                SELECT u FROM jsonb_array_elements(COALESCE(statements->'joins', '[]')) u
             ) js),
+        'usage', jsonb_strip_nulls(jsonb_build_object(
+            'pg_stat_statements', CASE WHEN statements IS NOT NULL
+                                       THEN jsonb_build_object('statements', statements->'statements',
+                                                               'calls', statements->'calls') END)),
         'annotations', COALESCE((SELECT jsonb_agg(jsonb_strip_nulls(jsonb_build_object(
                                     'id', an.id, 'column', an.column_name, 'body', an.body,
                                     'author', an.author, 'at', an.created_at)) ORDER BY an.id)
@@ -711,8 +676,13 @@ BEGIN
                                                 ORDER BY gt.term, gl.column_name)
                                 FROM lake.glossary_links gl JOIN lake.glossary_terms gt USING (term)
                                WHERE gl.relid = rel), '[]'),
-        'lineage', jsonb_build_object('upstream', lake_internal._catalog_lineage(rel, 'up', 10),
-                                      'downstream', lake_internal._catalog_lineage(rel, 'down', 10)),
+        -- relation and column level, to any depth (a cycle ends a path)
+        'lineage', jsonb_build_object('upstream', lake_internal._catalog_lineage(rel, 'up', 1000),
+                                      'downstream', lake_internal._catalog_lineage(rel, 'down', 1000),
+                                      'columns', jsonb_build_object(
+                                          'upstream', lake_internal._catalog_column_lineage(rel, 'up', 1000),
+                                          'downstream', lake_internal._catalog_column_lineage(rel, 'down', 1000))),
+        'produced_by', lake_internal._catalog_produced_by(rel),
         'definition', definition,
         'rows', jsonb_build_object('estimate', CASE WHEN c.reltuples >= 0 THEN c.reltuples::bigint END,
                                    'source', CASE WHEN c.reltuples >= 0 THEN 'planner statistics (ANALYZE)'

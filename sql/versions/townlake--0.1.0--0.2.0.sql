@@ -2003,6 +2003,20 @@ SELECT pg_catalog.pg_extension_config_dump('lake.model_dependencies', '');
 SELECT pg_catalog.pg_extension_config_dump('lake.runs', '');
 SELECT pg_catalog.pg_extension_config_dump('lake.runs_run_id_seq', '');
 
+-- ================================================ catalog lineage and YAML
+-- Column lineage (it reads the transformations' tables) and the YAML
+-- catalog files, new in 0.2.0 (src/catalog/sql.rs, sql/catalog/lineage.sql).
+CREATE FUNCTION lake_internal."_catalog_view_columns"("view" oid)
+RETURNS TABLE ("position" INT, "target_column" TEXT, "kind" TEXT, "source" oid, "source_attnum" smallint, "expression" TEXT)
+STRICT STABLE PARALLEL UNSAFE LANGUAGE c AS 'MODULE_PATHNAME', 'catalog_view_columns_wrapper';
+CREATE FUNCTION lake_internal."_catalog_json_to_yaml"("doc" jsonb) RETURNS TEXT
+IMMUTABLE STRICT PARALLEL SAFE LANGUAGE c AS 'MODULE_PATHNAME', 'catalog_json_to_yaml_wrapper';
+CREATE FUNCTION lake_internal."_catalog_yaml_to_json"("text" TEXT) RETURNS jsonb
+IMMUTABLE STRICT PARALLEL SAFE LANGUAGE c AS 'MODULE_PATHNAME', 'catalog_yaml_to_json_wrapper';
+CREATE FUNCTION lake_internal."_catalog_statement_usage"("query" TEXT) RETURNS jsonb
+STRICT STABLE PARALLEL UNSAFE LANGUAGE c AS 'MODULE_PATHNAME', 'catalog_statement_usage_wrapper';
+-- @include sql/catalog/lineage.sql
+
 -- ================================================================ privileges
 -- Nothing in lake_internal is executable by PUBLIC (townlake's own code, its
 -- SECURITY DEFINER functions and its workers call it as the extension owner),
@@ -2027,6 +2041,12 @@ GRANT EXECUTE ON FUNCTION lake_internal._catalog_visible(oid, oid), lake_interna
     lake_internal._catalog_view_edges(), lake_internal._catalog_lineage(oid, text, int),
     lake_internal._catalog_lookup(text), lake_internal._catalog_resolve(text, oid),
     lake_internal._catalog_entity(text, oid) TO PUBLIC;
+GRANT EXECUTE ON FUNCTION lake_internal._catalog_relation_edges(), lake_internal._catalog_column_edges(oid, text),
+    lake_internal._catalog_column_lineage(oid, text, int), lake_internal._catalog_produced_by(oid),
+    lake_internal._catalog_view_columns(oid), lake_internal._catalog_export(text[]),
+    lake_internal._catalog_json_to_yaml(jsonb), lake_internal._catalog_yaml_to_json(text),
+    lake_internal._catalog_yaml_list(jsonb, text), lake_internal._catalog_yaml_keys(jsonb, text, text[]),
+    lake_internal._catalog_view_text(oid) TO PUBLIC;
 -- The review queue (lake.pending_reviews) shows the scanner's suggestions
 -- to reviewers and auditors; verify_audit recomputes hashes as an auditor.
 GRANT EXECUTE ON FUNCTION lake_internal._gov_pii_suggestion(oid, name) TO lake_reviewer, lake_auditor;

@@ -6,7 +6,10 @@
 
 use pgrx::prelude::*;
 
+pub mod lineage;
 pub mod similarity;
+pub mod sql;
+pub mod yaml;
 
 /// Search's typo-tolerant match when pg_trgm is not installed (native: a SQL
 /// version cost seconds a call on a busy machine).
@@ -20,4 +23,12 @@ extension_sql_file!(
     "../../sql/catalog/catalog.sql",
     name = "catalog",
     requires = ["governance", "audit", catalog_similarity]
+);
+
+// Column lineage (reads lake.models: after the transformations' SQL) and
+// the YAML catalog files.
+extension_sql_file!(
+    "../../sql/catalog/lineage.sql",
+    name = "catalog_lineage",
+    requires = ["catalog", "transform_sql", sql::catalog_view_columns, sql::catalog_json_to_yaml, sql::catalog_yaml_to_json, sql::catalog_statement_usage]
 );

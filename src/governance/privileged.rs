@@ -43,6 +43,7 @@ const SQL_OPERATIONS: &[&str] = &[
     // the metadata catalog (sql/catalog/catalog.sql)
     "catalog_edit",
     "catalog_usage",
+    "catalog_statements",
 ];
 
 /// Operations that change state only townlake's own code paths may change

@@ -8,6 +8,7 @@ pub mod compat;
 pub mod fmgr;
 pub mod hooks;
 pub mod lexer;
+pub mod lineage;
 pub mod nodes;
 pub mod process;
 pub mod query;

@@ -275,7 +275,7 @@ pub fn define(spec: &ModelSpec, caller: pg_sys::Oid) -> LakeResult<()> {
     // The SQL and the target, as the owner: analysis resolves names the way
     // every run will, and a new target belongs to the owner.
     let target_sql = format!("{}.{}", quote_ident(&schema), quote_ident(&table));
-    let (info, target) = run_as(owner, || -> LakeResult<_> {
+    let (info, target, lineage) = run_as(owner, || -> LakeResult<_> {
         let info = analyze_select(&sql).map_err(|e| {
             let why = match e {
                 NotASelect::Statements(n) => format!("{n} statements"),
@@ -310,7 +310,9 @@ pub fn define(spec: &ModelSpec, caller: pg_sys::Oid) -> LakeResult<()> {
         if target.is_none() {
             target = find_relation(&schema, &table)?;
         }
-        Ok((info, target))
+        // column lineage, analysed with the owner's rights as every run is
+        let lineage = crate::catalog::sql::of_select(&sql);
+        Ok((info, target, lineage))
     })?;
     let target_oid = target.map(|t| t.oid);
     for key in &spec.unique_key {
@@ -429,6 +431,9 @@ pub fn define(spec: &ModelSpec, caller: pg_sys::Oid) -> LakeResult<()> {
                 "INSERT INTO lake.model_dependencies VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
                 &[spec.name.as_str().into(), s.as_str().into(), t.as_str().into()],
             )?;
+        }
+        if let Some(t) = target_oid {
+            crate::catalog::sql::store_model(&spec.name, t, &lineage)?;
         }
         Ok(())
     })
