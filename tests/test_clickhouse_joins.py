@@ -225,6 +225,8 @@ NOT_PUSHED = [
     "SELECT e.id FROM ev e WHERE NOT EXISTS (SELECT 1 FROM acct a WHERE a.account_id = e.account_id)",
     # A clause applied after an outer join.
     "SELECT e.id, a.plan FROM ev e LEFT JOIN acct a ON e.account_id = a.account_id WHERE coalesce(a.plan, 'x') <> e.kind",
+    # An outer join without a key (ClickHouse's outer joins need USING).
+    "SELECT e.id, a.plan FROM ev e LEFT JOIN acct a ON a.account_id = 12",
     # Arrays cannot come out NULL-extended.
     "SELECT e.id, e.tags, a.plan FROM ev e RIGHT JOIN acct a ON e.account_id = a.account_id",
 ]

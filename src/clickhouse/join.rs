@@ -23,7 +23,7 @@ use serde::{Deserialize, Serialize};
 
 use super::remote::LocalColumn;
 use super::sql::{self, RemoteColumn};
-use super::types::ChType;
+use super::types::{ChType, PgKind};
 use crate::fdw::filter::{Filter, Value};
 use crate::fdw::join::{JoinKind, JoinQuery, JoinSide};
 
@@ -59,7 +59,13 @@ pub fn key_pair_ok(a: &RemoteColumn, b: &RemoteColumn) -> bool {
     let plain = |c: &RemoteColumn| {
         sql::groups_like_postgres(c) && !matches!(c.ch, ChType::LowCardinality(_)) && !c.name.starts_with(ALIAS_PREFIX)
     };
-    a.pg == b.pg && plain(a) && plain(b) && non_nullable_name(&a.type_name) == non_nullable_name(&b.type_name)
+    // Booleans stored as UInt8: Postgres reads 2 as true (= 1), ClickHouse
+    // compares the numbers.
+    a.pg == b.pg
+        && a.pg != PgKind::Bool
+        && plain(a)
+        && plain(b)
+        && non_nullable_name(&a.type_name) == non_nullable_name(&b.type_name)
 }
 
 /// Whether a column may be among a join's outputs on `side`: a NULL-extended
@@ -94,6 +100,10 @@ pub fn select_lists(
     outer: &[RemoteColumn],
     inner: &[RemoteColumn],
 ) -> Option<(Vec<String>, Vec<String>, Vec<String>)> {
+    // ClickHouse's outer joins need keys (USING); only an inner join may be a cross join.
+    if query.keys.is_empty() && query.kind != JoinKind::Inner {
+        return None;
+    }
     let (mut o, mut i, mut using) = (Vec::new(), Vec::new(), Vec::new());
     for (k, (oc, ic)) in query.keys.iter().enumerate() {
         let (a, b) = (outer.get(*oc)?, inner.get(*ic)?);
@@ -209,7 +219,7 @@ pub fn deparse_sides(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::clickhouse::types::{PgKind, ReadAs};
+    use crate::clickhouse::types::ReadAs;
 
     fn col(name: &str, ty: &str, pg: PgKind) -> RemoteColumn {
         RemoteColumn { name: name.into(), type_name: ty.into(), ch: ChType::parse(ty), pg, read: ReadAs::Text }
@@ -242,6 +252,7 @@ mod tests {
         assert!(!key_pair_ok(&col("f", "Float64", PgKind::Float), &col("g", "Float64", PgKind::Float)));
         assert!(key_pair_ok(&col("s", "String", PgKind::Text), &col("t", "String", PgKind::Text)));
         assert!(!key_pair_ok(&col("__townlake_k0", "String", PgKind::Text), &col("t", "String", PgKind::Text)));
+        assert!(!key_pair_ok(&col("b", "UInt8", PgKind::Bool), &col("c", "UInt8", PgKind::Bool)));
     }
 
     #[test]
@@ -274,6 +285,9 @@ mod tests {
     fn cross_join_and_empty_sides() {
         let outer = vec![col("a", "Int32", PgKind::Integer)];
         let inner = vec![col("b", "Int32", PgKind::Integer)];
+        // Outer joins need a key.
+        assert!(select_lists(&query(JoinKind::Left, vec![], vec![]), &outer, &inner).is_none());
+        assert!(select_lists(&query(JoinKind::Full, vec![], vec![]), &outer, &inner).is_none());
         let q = query(JoinKind::Inner, vec![], vec![]);
         let j = join(JoinKind::Inner, select_lists(&q, &outer, &inner).unwrap());
         assert_eq!(
