@@ -46,9 +46,9 @@ SHAPES = [
      "HAVING count() > 1000 ORDER BY n DESC, account_id LIMIT 10"),
     ("join accounts (selective)",
      "SELECT e.id, e.cost, a.plan FROM bench.ch_events e JOIN bench.ch_accounts a ON e.account_id = a.account_id "
-     "WHERE a.region = 'apac' AND e.country = 'de' AND e.cost > 990",
+     "WHERE a.region = 'emea' AND e.country = 'de' AND e.cost > 990",
      "SELECT id, cost, plan FROM (SELECT id, cost, account_id FROM {t} WHERE country = 'de' AND cost > 990) "
-     "ALL INNER JOIN (SELECT account_id, plan FROM {a} WHERE region = 'apac') USING (account_id)"),
+     "ALL INNER JOIN (SELECT account_id, plan FROM {a} WHERE region = 'emea') USING (account_id)"),
 ]
 
 

@@ -3,7 +3,10 @@
 //!
 //! What ClickHouse 18.16 needs for Postgres' answer (each checked against
 //! the server, see tests/test_clickhouse_joins.py):
-//! - `ALL` strictness always (`ANY` keeps one match per row);
+//! - `ALL` strictness for inner and outer joins (`ANY` keeps one match per
+//!   row); `ANY INNER JOIN` for a semi join (each outer row once), and
+//!   `ANY LEFT JOIN` keeping the rows whose inner marker is NULL for an anti
+//!   join;
 //! - `USING` over keys computed under the same alias on both sides: 18.16's
 //!   `JOIN ... ON` returns wrong columns, and `USING` needs one name;
 //! - `join_use_nulls = 1` (sent with the request): otherwise a row without a
@@ -31,6 +34,9 @@ use crate::fdw::join::{JoinKind, JoinQuery, JoinSide};
 /// table with a column named so is not joined remotely (an alias would
 /// shadow it).
 pub const ALIAS_PREFIX: &str = "__townlake_";
+
+/// Set on every inner row of an anti join: NULL after the join means "no match".
+const ANTI_MARKER: &str = "__townlake_m";
 
 /// The inner (right) side of a join and how the two subqueries look.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -104,6 +110,10 @@ pub fn select_lists(
     if query.keys.is_empty() && query.kind != JoinKind::Inner {
         return None;
     }
+    let semi_or_anti = matches!(query.kind, JoinKind::Semi | JoinKind::Anti);
+    if semi_or_anti && query.outputs.iter().any(|(side, _)| *side == JoinSide::Inner) {
+        return None;
+    }
     let (mut o, mut i, mut using) = (Vec::new(), Vec::new(), Vec::new());
     for (k, (oc, ic)) in query.keys.iter().enumerate() {
         let (a, b) = (outer.get(*oc)?, inner.get(*ic)?);
@@ -153,6 +163,10 @@ pub fn select_lists(
             JoinSide::Inner => i.push(expr),
         }
     }
+    // An anti join keeps the rows whose marker came out NULL (no match).
+    if query.kind == JoinKind::Anti {
+        i.push(format!("toUInt8(1) AS {}", sql::ident(ANTI_MARKER)));
+    }
     // A side the join reads nothing from still needs a column.
     if o.is_empty() {
         o.push(format!("1 AS {}", sql::ident(&format!("{ALIAS_PREFIX}o"))));
@@ -185,9 +199,13 @@ pub fn join_sql(
         (JoinKind::Left, _) => "ALL LEFT JOIN",
         (JoinKind::Right, _) => "ALL RIGHT JOIN",
         (JoinKind::Full, _) => "ALL FULL JOIN",
+        // ANY: each outer row once, with any one match.
+        (JoinKind::Semi, _) => "ANY INNER JOIN",
+        (JoinKind::Anti, _) => "ANY LEFT JOIN",
     };
     let using = if join.using.is_empty() { String::new() } else { format!(" USING ({})", join.using.join(", ")) };
-    format!("SELECT {list} FROM ({outer}) {how} ({inner}){using}")
+    let anti = if join.kind == JoinKind::Anti { format!(" WHERE isNull({})", sql::ident(ANTI_MARKER)) } else { String::new() };
+    format!("SELECT {list} FROM ({outer}) {how} ({inner}){using}{anti}")
 }
 
 /// Each side's WHERE for operand `values` (outer's first, then inner's):
@@ -332,5 +350,61 @@ mod tests {
         assert!(exact);
         let (_, _, exact) = deparse_sides(Some(&f), &outer, &j, None);
         assert!(!exact);
+    }
+}
+
+#[cfg(test)]
+mod semi_tests {
+    use super::tests_support::*;
+    use super::*;
+
+    #[test]
+    fn semi_and_anti_joins_return_outer_columns_once() {
+        let outer = vec![col("k", "Int32"), col("s", "String")];
+        let inner = vec![col("k", "Int32"), col("v", "String")];
+        let semi = JoinQuery { kind: JoinKind::Semi, keys: vec![(0, 0)], outputs: vec![(JoinSide::Outer, 1)], outer_varno: 1, inner_varno: 2 };
+        let lists = select_lists(&semi, &outer, &inner).unwrap();
+        let j = chjoin(JoinKind::Semi, lists);
+        assert_eq!(
+            join_sql(&j, &["`__townlake_o1`".to_string()], "db", "a", None, None),
+            "SELECT `__townlake_o1` FROM (SELECT `k` AS `__townlake_k0`, `s` AS `__townlake_o1` FROM `db`.`a`) ANY INNER JOIN \
+             (SELECT `k` AS `__townlake_k0` FROM `db`.`b`) USING (`__townlake_k0`)"
+        );
+        let anti = JoinQuery { kind: JoinKind::Anti, ..semi.clone() };
+        let j = chjoin(JoinKind::Anti, select_lists(&anti, &outer, &inner).unwrap());
+        assert_eq!(
+            join_sql(&j, &["`__townlake_o1`".to_string()], "db", "a", None, None),
+            "SELECT `__townlake_o1` FROM (SELECT `k` AS `__townlake_k0`, `s` AS `__townlake_o1` FROM `db`.`a`) ANY LEFT JOIN \
+             (SELECT `k` AS `__townlake_k0`, toUInt8(1) AS `__townlake_m` FROM `db`.`b`) USING (`__townlake_k0`) \
+             WHERE isNull(`__townlake_m`)"
+        );
+        // Inner columns do not exist above a semi join.
+        let bad = JoinQuery { outputs: vec![(JoinSide::Inner, 1)], ..semi };
+        assert!(select_lists(&bad, &outer, &inner).is_none());
+    }
+}
+
+#[cfg(test)]
+mod tests_support {
+    use super::*;
+    use crate::clickhouse::types::ReadAs;
+
+    pub fn col(name: &str, ty: &str) -> RemoteColumn {
+        let pg = if ty == "String" { PgKind::Text } else { PgKind::Integer };
+        RemoteColumn { name: name.into(), type_name: ty.into(), ch: ChType::parse(ty), pg, read: ReadAs::Text }
+    }
+
+    pub fn chjoin(kind: JoinKind, lists: (Vec<String>, Vec<String>, Vec<String>)) -> ChJoin {
+        ChJoin {
+            kind,
+            database: "db".into(),
+            table: "b".into(),
+            columns: Vec::new(),
+            filter: None,
+            inner_offset: 0,
+            outer_exprs: lists.0,
+            inner_exprs: lists.1,
+            using: lists.2,
+        }
     }
 }

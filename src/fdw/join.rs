@@ -1,7 +1,8 @@
 //! Joins of two foreign tables of one server described for a wrapper to
 //! accept or decline: the join's kind, its equality keys and the columns it
 //! returns. Only what a wrapper can compute exactly is described: two base
-//! relations, join clauses that are all `a.x = b.y` over equal types with
+//! relations (inner, left, right, full, semi and anti joins), join clauses
+//! that are all `a.x = b.y` over equal types with
 //! their type's own equality (deterministic collations for text), no
 //! clauses applied after an outer join, no whole-row or system columns.
 
@@ -17,6 +18,10 @@ pub enum JoinKind {
     Left,
     Right,
     Full,
+    /// Outer rows with a match (EXISTS, IN), each once; only outer columns.
+    Semi,
+    /// Outer rows without a match (NOT EXISTS); only outer columns.
+    Anti,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -71,16 +76,19 @@ pub unsafe fn describe(
             pg_sys::JoinType::JOIN_LEFT => JoinKind::Left,
             pg_sys::JoinType::JOIN_RIGHT => JoinKind::Right,
             pg_sys::JoinType::JOIN_FULL => JoinKind::Full,
-            // Semi and anti joins: ClickHouse 18.16 has no join that
-            // returns each outer row once whatever the duplicates.
+            pg_sys::JoinType::JOIN_SEMI => JoinKind::Semi,
+            pg_sys::JoinType::JOIN_ANTI => JoinKind::Anti,
+            // JOIN_UNIQUE_*: Postgres makes one side unique first.
             _ => return None,
         };
         let (ov, iv) = ((*outerrel).relid, (*innerrel).relid);
         let mut keys = Vec::new();
         for ri in nodes::ptrs::<pg_sys::RestrictInfo>(restrictlist) {
-            // After an outer join a pushed-down clause filters the joined
-            // rows; only the join's own clauses are described.
-            if kind != JoinKind::Inner && (*ri).is_pushed_down {
+            // After an outer (or anti) join a pushed-down clause filters
+            // the joined rows; only the join's own clauses are described. An
+            // inner or semi join applies all its clauses as join clauses
+            // (a semi join's come from the EXISTS and are marked pushed down).
+            if !matches!(kind, JoinKind::Inner | JoinKind::Semi) && (*ri).is_pushed_down {
                 return None;
             }
             keys.push(equality_key((*ri).clause as *mut pg_sys::Node, ov, iv, outer_cols, inner_cols)?);
