@@ -195,7 +195,8 @@ def test_prepared_statement_parameters_in_a_side(chj):
     try:
         chj.execute("PREPARE pj(text, bigint) AS SELECT e.id, a.plan FROM ev e JOIN acct a "
                     "ON e.account_id = a.account_id WHERE e.kind = $1 AND a.account_id < $2")
-        assert " JOIN " in plan_of(chj, "EXECUTE pj('view', 30)")
+        plan = plan_of(chj, "EXECUTE pj('view', 30)")
+        assert " JOIN " in plan and "Remote Filter: built at execution" in plan, plan
         got = sorted(rows(chj, "EXECUTE pj('view', 30)"), key=repr)
         want = sorted(rows(chj, "SELECT e.id, a.plan FROM ev_heap e JOIN acct_heap a ON e.account_id = a.account_id "
                                 "WHERE e.kind = 'view' AND a.account_id < 30"), key=repr)

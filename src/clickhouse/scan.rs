@@ -306,7 +306,9 @@ impl ChScan {
         if out.verbose() {
             let sql = self.sql.clone().unwrap_or_else(|| self.plan.remote_sql(None).0);
             out.text("Remote SQL", &sql);
-            if self.sql.is_none() && self.plan.filter.is_some() && !self.plan.upper {
+            let join_filter = self.plan.join.as_ref().is_some_and(|j| j.filter.is_some());
+            let filtered = self.plan.filter.is_some() || join_filter;
+            if self.sql.is_none() && filtered && (!self.plan.upper || self.plan.join.is_some()) {
                 out.text("Remote Filter", "built at execution (it depends on parameters)");
             }
         }
