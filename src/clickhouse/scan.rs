@@ -172,6 +172,8 @@ pub struct ChScan {
     /// The SELECT sent (or, under EXPLAIN, that would be sent).
     sql: Option<String>,
     rows: u64,
+    /// EXPLAIN planned `sql` without the operands' values (parameters).
+    values_unknown: bool,
 }
 
 impl ChScan {
@@ -184,11 +186,12 @@ impl ChScan {
                 _ => Some(input_of(o.type_oid, o.typmod)),
             })
             .collect();
-        Ok(ChScan { plan, operands, inputs, running: None, finished: false, sql: None, rows: 0 })
+        Ok(ChScan { plan, operands, inputs, running: None, finished: false, sql: None, rows: 0, values_unknown: false })
     }
 
     pub fn plan_for_explain(&mut self, cx: &ExecContext) -> LakeResult<()> {
         let values = if self.operands.all_constant() { cx.evaluate(&self.operands)? } else { None };
+        self.values_unknown = values.is_none();
         self.sql = Some(self.plan.remote_sql(values.as_deref()).0);
         Ok(())
     }
@@ -308,7 +311,8 @@ impl ChScan {
             out.text("Remote SQL", &sql);
             let join_filter = self.plan.join.as_ref().is_some_and(|j| j.filter.is_some());
             let filtered = self.plan.filter.is_some() || join_filter;
-            if self.sql.is_none() && filtered && (!self.plan.upper || self.plan.join.is_some()) {
+            let unknown = self.sql.is_none() || self.values_unknown;
+            if unknown && filtered && (!self.plan.upper || self.plan.join.is_some()) {
                 out.text("Remote Filter", "built at execution (it depends on parameters)");
             }
         }
