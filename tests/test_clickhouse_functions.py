@@ -76,6 +76,13 @@ PUSHED = [
     ("SELECT id, n FROM words WHERE lower(n) <> 'abc'", "lower(`n`) != 'abc'", None),
     ("SELECT id, n FROM words WHERE NOT (upper(n) = 'ABC')", "upper(`n`) != 'ABC'", None),
     ("SELECT id FROM words WHERE lower(s) = ''", "lower(`s`) = ''", 1),
+    # ILIKE under C is lower(x) LIKE lower(p) with ASCII case mapping: a byte-prefix test.
+    ("SELECT id, s FROM words WHERE s ILIKE 'aB%'", "substring(lower(`s`), 1, 2) = 'ab'", 3),
+    ("SELECT id, s FROM words WHERE s ILIKE 'àB'", "substring(lower(`s`), 1, 3) = 'àb'", 1),
+    ("SELECT id, s FROM words WHERE s ILIKE 'tab\tt%'", "substring(lower(`s`), 1, 5) = 'tab\\tt'", 1),
+    ("SELECT id, n FROM words WHERE n ILIKE 'ab%' OR n IS NULL", "substring(lower(`n`), 1, 2) = 'ab'", None),
+    ("SELECT id, s FROM words WHERE lower(s) LIKE 'stra%'", "substring(lower(`s`), 1, 4) = 'stra'", 2),
+    ("SELECT id, s FROM words WHERE upper(s) LIKE 'STRA_E'", "substring(upper(`s`), 1, 4) = 'STRA'", 1),
 ]
 
 
@@ -85,6 +92,13 @@ def test_case_mapping_under_c_is_pushed_and_exact(chf, query, remote, count):
     got = same_rows(chf, query)
     if count is not None:
         assert len(got) == count
+
+
+def test_ilike_prefix_is_exact_so_aggregates_go_down(chf):
+    query = "SELECT count(*) FROM words WHERE s ILIKE 'ab%'"
+    remote = remote_sql(chf, query)
+    assert remote.startswith("SELECT count() FROM") and "substring(lower(`s`), 1, 2) = 'ab'" in remote
+    assert same_rows(chf, query) == [(3,)]
 
 
 def test_exact_case_mapping_lets_aggregates_and_limit_go_down(chf):
@@ -108,12 +122,15 @@ NOT_PUSHED = [
     "SELECT id FROM words WHERE lower(d) = 'abc'",
     # ICU maps every letter: not what ClickHouse's ASCII lower does.
     "SELECT id FROM words WHERE lower(s COLLATE \"und-x-icu\") = 'àb'",
-    # Ranges, LIKE over a function, FixedString (padding), other functions.
+    # Ranges, FixedString (padding), other functions.
     "SELECT id FROM words WHERE lower(s) > 'b'",
-    "SELECT id FROM words WHERE lower(s) LIKE 'ab%'",
+    # NOT ILIKE (its own operator, like NOT LIKE) stays local.
+    "SELECT id FROM words WHERE n NOT ILIKE 'ab%'",
     "SELECT id FROM words WHERE lower(fs) = 'ab'",
     "SELECT id FROM words WHERE initcap(s) = 'Abc'",
     "SELECT id FROM words WHERE lower(s) = lower(n)",
+    "SELECT id FROM words WHERE d ILIKE 'ab%'",
+    "SELECT id FROM words WHERE s ILIKE '%b'",
 ]
 
 

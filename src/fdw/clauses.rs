@@ -257,9 +257,19 @@ impl Classifier {
                 (None, None) => return self.translate_func_cmp(op, &args),
                 _ => return None,
             };
+            let c_collation = |coll: pg_sys::Oid| coll == pg_sys::C_COLLATION_OID || coll == compat::POSIX_COLLATION_OID;
             let other_ty = Builtin::from_oid(pg_sys::exprType(other));
             let name = CStr::from_ptr(pg_sys::get_opname((*op).opno)).to_string_lossy().into_owned();
             let is_text = |t: Option<Builtin>| t.is_some_and(Builtin::is_text);
+            if name == "~~*" {
+                // ILIKE under C/POSIX: Postgres lowers both sides (ASCII only).
+                let other_ty = Builtin::from_oid(pg_sys::exprType(other));
+                if !var_on_left || !is_text(col_ty) || !is_text(other_ty) || !c_collation((*op).inputcollid) {
+                    return None;
+                }
+                let slot = self.operand(other, false)?;
+                return Some(Filter::FuncLike { func: ColumnFunc::LowerAscii, column: col, slot, fold_pattern: true });
+            }
             if name == "~~" {
                 // LIKE: only `column LIKE pattern` on text.
                 if !var_on_left || !is_text(col_ty) || !is_text(other_ty) {
@@ -300,6 +310,16 @@ impl Classifier {
                 (None, Some((f, c))) => (f, c, args[0]),
                 _ => return None,
             };
+            let name = CStr::from_ptr(pg_sys::get_opname((*op).opno)).to_string_lossy().into_owned();
+            if name == "~~" {
+                // `lower(x) LIKE pattern`: only with the function on the left.
+                let is_left = self.func_column(args[0]).is_some();
+                if !is_left || !Builtin::from_oid(pg_sys::exprType(other)).is_some_and(Builtin::is_text) {
+                    return None;
+                }
+                let slot = self.operand(other, false)?;
+                return Some(Filter::FuncLike { func, column, slot, fold_pattern: false });
+            }
             let op_kind = btree_strategy((*op).opno)?;
             if op_kind.is_range() || !Builtin::from_oid(pg_sys::exprType(other)).is_some_and(Builtin::is_text) {
                 return None;

@@ -77,6 +77,10 @@ pub enum Filter {
     /// `func(column) <op> value` (`=`/`<>` only) for an allowlisted function
     /// of a text column (see [`ColumnFunc`]).
     FuncCmp { func: ColumnFunc, column: usize, op: CmpOp, slot: usize },
+    /// `func(column) LIKE pattern`; with `fold_pattern`, the pattern is case
+    /// mapped by `func` too (`column ILIKE pattern` is `lower(column) LIKE
+    /// lower(pattern)` in Postgres).
+    FuncLike { func: ColumnFunc, column: usize, slot: usize, fold_pattern: bool },
 }
 
 /// Functions of a column a wrapper may compute at the source. Each variant
