@@ -7,6 +7,9 @@ rounds, medians):
 - ClickHouse directly: the same question in ClickHouse's SQL, one HTTP POST,
   its TabSeparated answer parsed by the client.
 
+One more shape joins the events with a ClickHouse accounts table: the join
+(and both sides' filters) runs in ClickHouse, only the joined rows travel.
+
 Every run's rows must equal the other contender's (as typed values: integers,
 exact decimals, Unix seconds), or the benchmark fails. The table is generated
 by ClickHouse itself (INSERT ... SELECT FROM system.numbers)."""
@@ -41,6 +44,11 @@ SHAPES = [
      "HAVING count(*) > 1000 ORDER BY n DESC, account_id LIMIT 10",
      "SELECT account_id, count() AS n, sum(cost) / count() FROM {t} GROUP BY account_id "
      "HAVING count() > 1000 ORDER BY n DESC, account_id LIMIT 10"),
+    ("join accounts (selective)",
+     "SELECT e.id, e.cost, a.plan FROM bench.ch_events e JOIN bench.ch_accounts a ON e.account_id = a.account_id "
+     "WHERE a.region = 'emea' AND e.country = 'de' AND e.cost > 990",
+     "SELECT id, cost, plan FROM (SELECT id, cost, account_id FROM {t} WHERE country = 'de' AND cost > 990) "
+     "ALL INNER JOIN (SELECT account_id, plan FROM {a} WHERE region = 'emea') USING (account_id)"),
 ]
 
 
@@ -106,6 +114,12 @@ def main():
                  f"if(number % 7 = 0, NULL, ['de', 'fr', 'us', 'it'][number % 4 + 1]) "
                  f"FROM system.numbers LIMIT {args.rows}")
         print(f"generated {table} in {time.perf_counter() - started:.1f}s")
+    accounts = f"{CH_DB}.accounts_5000"
+    ch.query(f"DROP TABLE IF EXISTS {accounts}")
+    ch.query(f"CREATE TABLE {accounts} (account_id UInt32, plan String, region String) ENGINE = MergeTree() "
+             f"ORDER BY account_id")
+    ch.query(f"INSERT INTO {accounts} SELECT number + 1, ['free', 'pro', 'enterprise'][number % 3 + 1], "
+             f"['emea', 'amer', 'apac', 'latam'][number % 4 + 1] FROM system.numbers LIMIT 5000")
     conn = psycopg.connect(host="127.0.0.1", port=args.port, user="postgres", dbname=args.db, autocommit=True)
     host, port = args.clickhouse.split("//", 1)[1].rstrip("/").rsplit(":", 1)
     conn.execute("CREATE SCHEMA IF NOT EXISTS bench")
@@ -115,12 +129,18 @@ def main():
     conn.execute("CREATE USER MAPPING FOR PUBLIC SERVER bench_chq")
     conn.execute(f"CREATE FOREIGN TABLE bench.ch_events (id numeric(20,0), ts timestamptz, account_id bigint, kind text, "
                  f"cost numeric(12,2), country text) SERVER bench_chq OPTIONS (\"table\" 'events_{args.rows}')")
+    conn.execute("CREATE FOREIGN TABLE bench.ch_accounts (account_id bigint, plan text, region text) "
+                 "SERVER bench_chq OPTIONS (\"table\" 'accounts_5000')")
     build = conn.execute("SELECT setting FROM pg_settings WHERE name = 'shared_preload_libraries'").fetchone()[0]
     print(f"rows={args.rows}, {args.runs} interleaved rounds, medians; preload: {build}")
     print(f"{'shape':32} {'townlake s':>11} {'clickhouse s':>13} {'ratio (min-max)':>22}")
     for name, mine, theirs in SHAPES:
         plan = "\n".join(r[0] for r in conn.execute("EXPLAIN (VERBOSE) " + mine).fetchall())
-        if "GROUP BY" not in plan or "Aggregate" in plan.replace("Remote SQL", ""):
+        local = plan.replace("Remote SQL", "")
+        if " JOIN " in mine:
+            if " JOIN " not in plan or any(j in local for j in ("Hash Join", "Merge Join", "Nested Loop")):
+                raise SystemExit(f"{name}: the join is not pushed down:\n{plan}")
+        elif "GROUP BY" not in plan or "Aggregate" in local:
             raise SystemExit(f"{name}: the GROUP BY is not pushed down:\n{plan}")
         ordered = "ORDER BY" in mine
 
@@ -129,7 +149,7 @@ def main():
             return got if ordered else sorted(got, key=repr)
 
         def direct():
-            text = ch.query(theirs.format(t=table) + " FORMAT TabSeparated")
+            text = ch.query(theirs.format(t=table, a=accounts) + " FORMAT TabSeparated")
             got = [rounded(tuple(typed(v) for v in line.split("\t"))) for line in text.splitlines()]
             return got if ordered else sorted(got, key=repr)
 

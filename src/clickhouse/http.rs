@@ -51,18 +51,42 @@ pub fn client() -> Result<&'static reqwest::Client, ChError> {
 /// Send `sql` as query `query_id`; the response, once ClickHouse accepted
 /// the query (its rows follow in the body).
 pub async fn send(endpoint: &Endpoint, sql: &str, query_id: &str) -> Result<reqwest::Response, ChError> {
-    send_body(endpoint, sql.as_bytes().to_vec(), query_id).await
+    send_with(endpoint, sql.as_bytes().to_vec(), query_id, &[]).await
+}
+
+/// As [`send`], with query settings townlake itself chooses (fixed names and
+/// values, never from options or user input), sent as URL parameters: both
+/// ClickHouse 18.16 and current releases read settings there.
+pub async fn send_settings(
+    endpoint: &Endpoint,
+    sql: &str,
+    query_id: &str,
+    settings: &[(&'static str, &'static str)],
+) -> Result<reqwest::Response, ChError> {
+    send_with(endpoint, sql.as_bytes().to_vec(), query_id, settings).await
 }
 
 /// Send a request body: a statement, possibly followed by its data (an
 /// `INSERT ... FORMAT TabSeparated` line, then the rows).
 pub async fn send_body(endpoint: &Endpoint, body: Vec<u8>, query_id: &str) -> Result<reqwest::Response, ChError> {
+    send_with(endpoint, body, query_id, &[]).await
+}
+
+async fn send_with(
+    endpoint: &Endpoint,
+    body: Vec<u8>,
+    query_id: &str,
+    settings: &[(&'static str, &'static str)],
+) -> Result<reqwest::Response, ChError> {
     let mut url = reqwest::Url::parse(&endpoint.url()).map_err(|e| ChError::Connect(format!("bad server address: {e}")))?;
     {
         let mut q = url.query_pairs_mut();
         q.append_pair("query_id", query_id);
         if let Some(t) = endpoint.max_execution_time {
             q.append_pair("max_execution_time", &t.to_string());
+        }
+        for (name, value) in settings {
+            q.append_pair(name, value);
         }
     }
     let mut req = client()?.post(url).body(body);

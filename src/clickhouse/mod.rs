@@ -17,6 +17,7 @@
 pub mod http;
 mod import;
 mod insert;
+mod join;
 pub mod options;
 mod remote;
 mod scan;

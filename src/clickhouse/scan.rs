@@ -9,6 +9,7 @@ use pgrx::{pg_sys, IntoDatum, PgSqlErrorCode};
 use serde::{Deserialize, Serialize};
 
 use super::http;
+use super::join::ChJoin;
 use super::options::Endpoint;
 use super::remote::{self, LocalColumn};
 use super::sql::{self, RemoteColumn};
@@ -79,6 +80,9 @@ pub struct ChPlan {
     /// An aggregate or ORDER BY computed remotely: its WHERE must be exact
     /// (the planner checked that it is for these operand values).
     pub upper: bool,
+    /// A join computed remotely: this plan's table is its outer side.
+    #[serde(default)]
+    pub join: Option<ChJoin>,
 }
 
 impl ChPlan {
@@ -86,6 +90,11 @@ impl ChPlan {
     /// is filtered or limited remotely), and whether its WHERE is exact.
     pub fn remote_sql(&self, values: Option<&[Value]>) -> (String, bool) {
         let remote: Vec<RemoteColumn> = self.columns.iter().map(|c| c.remote.clone()).collect();
+        if let Some(join) = &self.join {
+            let (ow, iw, exact) = super::join::deparse_sides(self.filter.as_ref(), &remote, join, values);
+            let outputs: Vec<String> = self.outputs.iter().map(|o| o.expr.clone()).collect();
+            return (super::join::join_sql(join, &outputs, &self.database, &self.table, ow, iw), exact);
+        }
         let clause = match (&self.filter, values) {
             (Some(f), Some(v)) => sql::deparse(f, &remote, v),
             _ => None,
@@ -109,7 +118,10 @@ impl ChPlan {
     }
 
     fn qualified(&self) -> String {
-        format!("{}.{}", self.database, self.table)
+        match &self.join {
+            Some(j) => format!("{}.{} JOIN {}.{}", self.database, self.table, j.database, j.table),
+            None => format!("{}.{}", self.database, self.table),
+        }
     }
 }
 
@@ -160,6 +172,8 @@ pub struct ChScan {
     /// The SELECT sent (or, under EXPLAIN, that would be sent).
     sql: Option<String>,
     rows: u64,
+    /// EXPLAIN planned `sql` without the operands' values (parameters).
+    values_unknown: bool,
 }
 
 impl ChScan {
@@ -172,11 +186,12 @@ impl ChScan {
                 _ => Some(input_of(o.type_oid, o.typmod)),
             })
             .collect();
-        Ok(ChScan { plan, operands, inputs, running: None, finished: false, sql: None, rows: 0 })
+        Ok(ChScan { plan, operands, inputs, running: None, finished: false, sql: None, rows: 0, values_unknown: false })
     }
 
     pub fn plan_for_explain(&mut self, cx: &ExecContext) -> LakeResult<()> {
         let values = if self.operands.all_constant() { cx.evaluate(&self.operands)? } else { None };
+        self.values_unknown = values.is_none();
         self.sql = Some(self.plan.remote_sql(values.as_deref()).0);
         Ok(())
     }
@@ -207,7 +222,9 @@ impl ChScan {
         // Armed before sending: an aggregate answers only when it is done,
         // so a cancel usually comes while we wait for the first byte.
         let mut guard = KillGuard { endpoint, query_id, armed: true };
-        let resp = match crate::runtime::block_on(http::send(&guard.endpoint, &full, &guard.query_id)) {
+        // Rows without a match get NULLs, as in Postgres, not default values.
+        let settings: &[(&str, &str)] = if self.plan.join.is_some() { &[("join_use_nulls", "1")] } else { &[] };
+        let resp = match crate::runtime::block_on(http::send_settings(&guard.endpoint, &full, &guard.query_id, settings)) {
             Ok(resp) => resp,
             Err(e) => {
                 // Refused or unreachable: there is nothing to stop.
@@ -292,7 +309,10 @@ impl ChScan {
         if out.verbose() {
             let sql = self.sql.clone().unwrap_or_else(|| self.plan.remote_sql(None).0);
             out.text("Remote SQL", &sql);
-            if self.sql.is_none() && self.plan.filter.is_some() && !self.plan.upper {
+            let join_filter = self.plan.join.as_ref().is_some_and(|j| j.filter.is_some());
+            let filtered = self.plan.filter.is_some() || join_filter;
+            let unknown = self.sql.is_none() || self.values_unknown;
+            if unknown && filtered && (!self.plan.upper || self.plan.join.is_some()) {
                 out.text("Remote Filter", "built at execution (it depends on parameters)");
             }
         }

@@ -10,7 +10,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::types::{ChType, PgKind, ReadAs};
-use crate::fdw::filter::{like_prefix, CmpOp, Filter, Value};
+use crate::fdw::filter::{like_prefix, CmpOp, ColumnFunc, Filter, Value};
 use crate::fdw::upper::{AggFunc, Having, HavingOperand};
 
 /// A ClickHouse identifier in backquotes.
@@ -135,6 +135,10 @@ impl Deparser<'_> {
                 Some(Clause::exact(if *negated { format!("isNotNull({col})") } else { format!("isNull({col})") }))
             }
             Filter::Like { column, slot } => self.like(*column, self.values.get(*slot)?),
+            Filter::FuncCmp { func, column, op, slot } => self.func_compare(*func, *column, *op, self.values.get(*slot)?),
+            Filter::FuncLike { func, column, slot, fold_pattern } => {
+                self.func_like(*func, *column, self.values.get(*slot)?, *fold_pattern)
+            }
             Filter::BoolColumn { column, value } => {
                 let c = self.columns.get(*column)?;
                 matches!(c.ch.base(), ChType::Int { bits: 8, .. })
@@ -151,8 +155,11 @@ impl Deparser<'_> {
             Filter::BoolColumn { column, value } => self.clause(&Filter::BoolColumn { column: *column, value: !value }),
             // NOT (x < v) is x >= v, NULL for a NULL x either way.
             Filter::Cmp { column, op, slot } => self.compare(*column, complement(*op), self.values.get(*slot)?),
+            Filter::FuncCmp { func, column, op, slot } => {
+                self.func_compare(*func, *column, complement(*op), self.values.get(*slot)?)
+            }
             // NOT of an exact prefix match: NULL stays NULL in both.
-            leaf @ Filter::Like { .. } => {
+            leaf @ (Filter::Like { .. } | Filter::FuncLike { .. }) => {
                 let c = self.clause(leaf)?;
                 c.exact.then(|| Clause::exact(format!("NOT ({})", c.sql)))
             }
@@ -163,6 +170,43 @@ impl Deparser<'_> {
     fn compare(&self, column: usize, op: CmpOp, value: &Value) -> Option<Clause> {
         let c = self.columns.get(column)?;
         compare_sql(&ident(&c.name), c, op, value).map(Clause::exact)
+    }
+
+    /// `lower(x)`/`upper(x)` under a C collation: ClickHouse's `lower` and
+    /// `upper` map ASCII letters and leave every other byte alone, as
+    /// Postgres does under C (checked on 18.16: `lower('ÀB')` is `'Àb'`).
+    /// String columns only (FixedString keeps its padding).
+    fn func_compare(&self, func: ColumnFunc, column: usize, op: CmpOp, value: &Value) -> Option<Clause> {
+        let c = self.columns.get(column)?;
+        if !matches!(c.ch.base(), ChType::String) || c.pg != PgKind::Text || op.is_range() {
+            return None;
+        }
+        let name = match func {
+            ColumnFunc::LowerAscii => "lower",
+            ColumnFunc::UpperAscii => "upper",
+        };
+        compare_sql(&format!("{name}({})", ident(&c.name)), c, op, value).map(Clause::exact)
+    }
+
+    /// `lower(x) LIKE p` / `x ILIKE p` under a C collation as a byte-prefix
+    /// test of ClickHouse's ASCII `lower(x)` (see `like` and `func_compare`).
+    fn func_like(&self, func: ColumnFunc, column: usize, value: &Value, fold_pattern: bool) -> Option<Clause> {
+        let c = self.columns.get(column)?;
+        if !matches!(c.ch.base(), ChType::String) || c.pg != PgKind::Text {
+            return None;
+        }
+        let Value::Text(pattern) = value else {
+            return (*value == Value::Null).then(|| Clause::exact(FALSE));
+        };
+        let (name, pattern) = match func {
+            ColumnFunc::LowerAscii => ("lower", if fold_pattern { pattern.to_ascii_lowercase() } else { pattern.clone() }),
+            ColumnFunc::UpperAscii => ("upper", if fold_pattern { pattern.to_ascii_uppercase() } else { pattern.clone() }),
+        };
+        let (prefix, exact) = like_prefix(&pattern)?;
+        Some(Clause {
+            sql: format!("substring({name}({}), 1, {}) = {}", ident(&c.name), prefix.len(), string_literal(&prefix)),
+            exact,
+        })
     }
 
     fn in_list(&self, column: usize, value: &Value, negated: bool) -> Option<Clause> {
@@ -449,14 +493,19 @@ pub fn exact_for_any_values(filter: &Filter, columns: &[RemoteColumn], slots: &[
     };
     match filter {
         Filter::And(parts) | Filter::Or(parts) => parts.iter().all(|p| exact_for_any_values(p, columns, slots)),
-        Filter::Not(inner) => !matches!(**inner, Filter::Like { .. }) && exact_for_any_values(inner, columns, slots),
+        Filter::Not(inner) => {
+            !matches!(**inner, Filter::Like { .. } | Filter::FuncLike { .. }) && exact_for_any_values(inner, columns, slots)
+        }
         Filter::Cmp { column, op, slot } => pair(*column, *slot).is_some_and(|(c, ty)| {
             bounded(c, ty) && !(op.is_range() && matches!(c.ch.base(), ChType::Uuid))
         }),
         Filter::InList { column, slot, .. } => pair(*column, *slot).is_some_and(|(c, ty)| bounded(c, ty)),
         Filter::IsNull { column, .. } => *column < columns.len(),
         Filter::BoolColumn { column, .. } => columns.get(*column).is_some_and(|c| matches!(c.ch.base(), ChType::Int { bits: 8, .. })),
-        Filter::Like { .. } => false,
+        Filter::Like { .. } | Filter::FuncLike { .. } => false,
+        Filter::FuncCmp { column, op, slot, .. } => pair(*column, *slot).is_some_and(|(c, ty)| {
+            matches!(c.ch.base(), ChType::String) && c.pg == PgKind::Text && !op.is_range() && bounded(c, ty)
+        }),
     }
 }
 
@@ -636,6 +685,31 @@ mod tests {
 
     fn d(f: Filter, values: Vec<Value>) -> Option<Clause> {
         deparse(&f, &cols(), &values)
+    }
+
+    #[test]
+    fn ascii_case_mapping_of_strings_only() {
+        let lower = |column: usize, op: CmpOp| Filter::FuncCmp { func: ColumnFunc::LowerAscii, column, op, slot: 0 };
+        let text = |t: &str| vec![Value::Text(t.into())];
+        assert_eq!(d(lower(1, CmpOp::Eq), text("àb")), Some(Clause::exact("lower(`name`) = 'àb'")));
+        assert_eq!(d(lower(1, CmpOp::NotEq), text("x")), Some(Clause::exact("lower(`name`) != 'x'")));
+        let upper_not = Filter::Not(Box::new(Filter::FuncCmp { func: ColumnFunc::UpperAscii, column: 1, op: CmpOp::Eq, slot: 0 }));
+        assert_eq!(d(upper_not, text("X")), Some(Clause::exact("upper(`name`) != 'X'")));
+        assert_eq!(d(lower(1, CmpOp::Eq), vec![Value::Null]), Some(Clause::exact("0")));
+        // Ranges, FixedString (padding) and non-text columns are not pushed.
+        assert_eq!(d(lower(1, CmpOp::Lt), text("x")), None);
+        assert_eq!(d(lower(8, CmpOp::Eq), text("ab")), None);
+        assert_eq!(d(lower(2, CmpOp::Eq), text("ab")), None);
+        let ilike = Filter::FuncLike { func: ColumnFunc::LowerAscii, column: 1, slot: 0, fold_pattern: true };
+        assert_eq!(d(ilike.clone(), text("ÀBc%")), Some(Clause::exact("substring(lower(`name`), 1, 4) = 'Àbc'")));
+        assert_eq!(d(ilike.clone(), text("AB_")).map(|c| c.exact), Some(false));
+        assert_eq!(d(Filter::Not(Box::new(ilike.clone())), text("AB%")), Some(Clause::exact("NOT (substring(lower(`name`), 1, 2) = 'ab')")));
+        let lower_like = Filter::FuncLike { func: ColumnFunc::LowerAscii, column: 1, slot: 0, fold_pattern: false };
+        assert_eq!(d(lower_like, text("AB%")), Some(Clause::exact("substring(lower(`name`), 1, 2) = 'AB'")));
+        assert_eq!(d(ilike, vec![Value::Null]), Some(Clause::exact("0")));
+        let slots = [Some(crate::pg::types::Builtin::Text)];
+        assert!(exact_for_any_values(&lower(1, CmpOp::Eq), &cols(), &slots));
+        assert!(!exact_for_any_values(&lower(8, CmpOp::Eq), &cols(), &slots));
     }
 
     fn cmp(column: usize, op: CmpOp) -> Filter {

@@ -10,6 +10,7 @@ use pgrx::{pg_sys, PgSqlErrorCode};
 use super::options::{check_value, COLUMN_OPTIONS, SERVER_OPTIONS, TABLE_OPTIONS, USER_MAPPING_OPTIONS};
 use super::remote::{self, Resolved};
 use super::insert::ChInsert;
+use super::join::{self, ChJoin};
 use super::scan::{ChPlan, ChScan, OutputCol};
 use super::sql::{self, RemoteColumn};
 use crate::errors::{LakeError, LakeResult, OrReport};
@@ -19,7 +20,10 @@ use crate::fdw::options::{check_names, OptionTarget};
 use crate::fdw::parallel::Participant;
 use crate::fdw::params::Operands;
 use crate::fdw::paths::ScanCost;
-use crate::fdw::routine::{Estimate, ImportRequest, PlannedScan, PlannedUpper, UpperEstimate, UpperInput, Wrapper};
+use crate::fdw::clauses::SlotType;
+use crate::fdw::filter::{Filter, Value};
+use crate::fdw::join::{JoinQuery, JoinSide};
+use crate::fdw::routine::{Estimate, ImportRequest, JoinInput, PlannedScan, PlannedUpper, UpperEstimate, UpperInput, Wrapper};
 use crate::fdw::upper::{AggFunc, Output, UpperQuery, UpperStage};
 use super::types::{ChType, PgKind, ReadAs};
 use crate::pg::types::Builtin;
@@ -172,6 +176,25 @@ fn numeric_scale(typmod: i32) -> Option<u32> {
     u32::try_from(scale).ok()
 }
 
+/// Whether the pushed WHERE `filter` keeps exactly Postgres' rows: for
+/// these constants, or for any values the operands (parameters, now()) can
+/// take.
+fn filter_exact(rel: &Resolved, filter: Option<&Filter>, values: Option<&[Value]>, slot_types: &[SlotType]) -> bool {
+    let Some(filter) = filter else { return true };
+    let remote: Vec<RemoteColumn> = rel.columns.iter().map(|c| c.remote.clone()).collect();
+    match values {
+        Some(values) => sql::deparse(filter, &remote, values).is_some_and(|c| c.exact),
+        None => {
+            let slots: Vec<Option<Builtin>> = slot_types.iter().map(|t| Builtin::from_u32(t.type_oid)).collect();
+            sql::exact_for_any_values(filter, &remote, &slots)
+        }
+    }
+}
+
+fn remote_columns(rel: &Resolved) -> Vec<RemoteColumn> {
+    rel.columns.iter().map(|c| c.remote.clone()).collect()
+}
+
 /// The ClickHouse wrapper.
 pub struct ClickHouse;
 
@@ -186,11 +209,16 @@ impl Wrapper for ClickHouse {
     const UPDATABLE: &'static [ModifyOp] = &[ModifyOp::Insert, ModifyOp::Update, ModifyOp::Delete];
 
     fn estimate(relid: pg_sys::Oid, mapping_user: pg_sys::Oid) -> LakeResult<Estimate<Resolved>> {
-        let rel = remote::resolve(relid, mapping_user)?;
+        let mut rel = remote::resolve(relid, mapping_user)?;
+        // Tables without a row count in system.parts (engines other than
+        // MergeTree, where counting could read the whole table or consume a
+        // Kafka topic): the count of the last ANALYZE, else a guess that
+        // keeps joins sensible.
+        if rel.rows.is_none() {
+            rel.rows = crate::fdw::source::analyzed_rows(relid).filter(|r| *r > 0.0);
+        }
         Ok(Estimate {
             columns: rel.classify_columns(),
-            // Tables without a row count (engines other than MergeTree): a
-            // guess that keeps joins sensible.
             tuples: rel.rows.unwrap_or(1000.0),
             rel,
             // A round trip to start; ClickHouse reads fast, so what counts is
@@ -216,6 +244,7 @@ impl Wrapper for ClickHouse {
             order_by: Vec::new(),
             limit: scan.limit,
             upper: false,
+            join: None,
         })
     }
 
@@ -227,18 +256,8 @@ impl Wrapper for ClickHouse {
         // Aggregates and a pushed LIMIT need the pushed WHERE to keep exactly
         // Postgres' rows: for these constants, or for any values the
         // operands (parameters, now()) can take.
-        if let Some(filter) = input.filter {
-            let remote: Vec<RemoteColumn> = rel.columns.iter().map(|c| c.remote.clone()).collect();
-            let exact = match input.values {
-                Some(values) => sql::deparse(filter, &remote, values).is_some_and(|c| c.exact),
-                None => {
-                    let slots: Vec<Option<Builtin>> = input.slot_types.iter().map(|t| Builtin::from_u32(t.type_oid)).collect();
-                    sql::exact_for_any_values(filter, &remote, &slots)
-                }
-            };
-            if !exact {
-                return None;
-            }
+        if !filter_exact(rel, input.filter, input.values, input.slot_types) {
+            return None;
         }
         let parts = upper_parts(rel, query)?;
         let tuples = rel.rows.unwrap_or(1000.0);
@@ -275,6 +294,79 @@ impl Wrapper for ClickHouse {
             order_by: parts.order_by,
             limit: parts.limit,
             upper: true,
+            join: None,
+        })
+    }
+
+    fn join_path(outer: &JoinInput<'_, Resolved>, inner: &JoinInput<'_, Resolved>, query: &JoinQuery, rows: f64) -> Option<UpperEstimate> {
+        // Nothing is re-checked after a pushed join: each side's WHERE must
+        // be whole and exact.
+        for side in [outer, inner] {
+            if !side.all_translated || !filter_exact(side.rel, side.filter, side.values, side.slot_types) {
+                return None;
+            }
+        }
+        join::select_lists(query, &remote_columns(outer.rel), &remote_columns(inner.rel))?;
+        // One round trip; ClickHouse reads both tables (as two scans would)
+        // and hashes the inner side's rows; only the join's rows travel.
+        // Two scans and a local join cost at least a round trip more and
+        // the transfer of both sides' rows.
+        let tuples = outer.rel.rows.unwrap_or(1000.0) + inner.rel.rows.unwrap_or(1000.0);
+        let startup = 100.0 + tuples * 0.0005 + (outer.rows + inner.rows) * 0.001;
+        let rows = rows.max(1.0);
+        Some(UpperEstimate { rows, startup, total: startup + rows * 0.01 })
+    }
+
+    fn plan_join(
+        outer: &Resolved,
+        inner: &Resolved,
+        query: &JoinQuery,
+        outer_scan: PlannedUpper,
+        inner_scan: PlannedUpper,
+        inner_offset: usize,
+    ) -> LakeResult<ChPlan> {
+        let (oe, ie, using) = join::select_lists(query, &remote_columns(outer), &remote_columns(inner))
+            .ok_or_else(|| LakeError::internal("accepted join no longer plans"))?;
+        let mut outputs = Vec::with_capacity(query.outputs.len());
+        for (k, (side, index)) in query.outputs.iter().enumerate() {
+            let c = match side {
+                JoinSide::Outer => outer.columns.get(*index),
+                JoinSide::Inner => inner.columns.get(*index),
+            }
+            .ok_or_else(|| LakeError::internal("join output out of range"))?;
+            let plain = OutputCol::column(c);
+            outputs.push(OutputCol {
+                expr: sql::ident(&join::output_alias(*side, *index)),
+                slot: k,
+                check_type: join::output_type(&c.remote, query.kind, *side, plain.check_type.clone()),
+                ..plain
+            });
+        }
+        Ok(ChPlan {
+            relid: outer_scan.relid.to_u32(),
+            server: outer.server.to_u32(),
+            mapping_user: outer_scan.mapping_user.to_u32(),
+            database: outer.database.clone(),
+            table: outer.table.clone(),
+            columns: outer.columns.clone(),
+            outputs,
+            filter: outer_scan.filter,
+            group_by: Vec::new(),
+            having: Vec::new(),
+            order_by: Vec::new(),
+            limit: None,
+            upper: true,
+            join: Some(ChJoin {
+                kind: query.kind,
+                database: inner.database.clone(),
+                table: inner.table.clone(),
+                columns: inner.columns.clone(),
+                filter: inner_scan.filter,
+                inner_offset,
+                outer_exprs: oe,
+                inner_exprs: ie,
+                using,
+            }),
         })
     }
 
@@ -317,6 +409,7 @@ impl Wrapper for ClickHouse {
                 order_by: vec!["rand()".into()],
                 limit: Some(targrows as u64),
                 upper: false,
+                join: None,
             },
         )))
     }

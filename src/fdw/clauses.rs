@@ -9,7 +9,7 @@ use std::ffi::CStr;
 use pgrx::pg_sys;
 use serde::{Deserialize, Serialize};
 
-use super::filter::{comparable, date_bound_for_timestamp, CmpOp, Filter};
+use super::filter::{comparable, date_bound_for_timestamp, CmpOp, ColumnFunc, Filter};
 use crate::pg::compat;
 use crate::pg::nodes::{self, has_tag, strip_relabel};
 use crate::pg::types::Builtin;
@@ -254,11 +254,22 @@ impl Classifier {
             let (col, col_ty, other, var_on_left) = match (self.column_of(args[0]), self.column_of(args[1])) {
                 (Some((c, t)), None) => (c, t, args[1], true),
                 (None, Some((c, t))) => (c, t, args[0], false),
+                (None, None) => return self.translate_func_cmp(op, &args),
                 _ => return None,
             };
+            let c_collation = |coll: pg_sys::Oid| coll == pg_sys::C_COLLATION_OID || coll == compat::POSIX_COLLATION_OID;
             let other_ty = Builtin::from_oid(pg_sys::exprType(other));
             let name = CStr::from_ptr(pg_sys::get_opname((*op).opno)).to_string_lossy().into_owned();
             let is_text = |t: Option<Builtin>| t.is_some_and(Builtin::is_text);
+            if name == "~~*" {
+                // ILIKE under C/POSIX: Postgres lowers both sides (ASCII only).
+                let other_ty = Builtin::from_oid(pg_sys::exprType(other));
+                if !var_on_left || !is_text(col_ty) || !is_text(other_ty) || !c_collation((*op).inputcollid) {
+                    return None;
+                }
+                let slot = self.operand(other, false)?;
+                return Some(Filter::FuncLike { func: ColumnFunc::LowerAscii, column: col, slot, fold_pattern: true });
+            }
             if name == "~~" {
                 // LIKE: only `column LIKE pattern` on text.
                 if !var_on_left || !is_text(col_ty) || !is_text(other_ty) {
@@ -288,6 +299,63 @@ impl Classifier {
             }
             let slot = self.operand(other, false)?;
             Some(Filter::Cmp { column: col, op: cmp, slot })
+        }
+    }
+}
+
+impl Classifier {
+    /// `f(column) = value` / `<>` for an allowlisted function `f` (see
+    /// [`ColumnFunc`]); None for anything else.
+    unsafe fn translate_func_cmp(&mut self, op: *mut pg_sys::OpExpr, args: &[*mut pg_sys::Node]) -> Option<Filter> {
+        // SAFETY: planner expression nodes; each cast follows the node's tag.
+        unsafe {
+            let (func, column, other) = match (self.func_column(args[0]), self.func_column(args[1])) {
+                (Some((f, c)), None) => (f, c, args[1]),
+                (None, Some((f, c))) => (f, c, args[0]),
+                _ => return None,
+            };
+            let name = CStr::from_ptr(pg_sys::get_opname((*op).opno)).to_string_lossy().into_owned();
+            if name == "~~" {
+                // `lower(x) LIKE pattern`: only with the function on the left.
+                let is_left = self.func_column(args[0]).is_some();
+                if !is_left || !Builtin::from_oid(pg_sys::exprType(other)).is_some_and(Builtin::is_text) {
+                    return None;
+                }
+                let slot = self.operand(other, false)?;
+                return Some(Filter::FuncLike { func, column, slot, fold_pattern: false });
+            }
+            let op_kind = btree_strategy((*op).opno)?;
+            if op_kind.is_range() || !Builtin::from_oid(pg_sys::exprType(other)).is_some_and(Builtin::is_text) {
+                return None;
+            }
+            let slot = self.operand(other, false)?;
+            Some(Filter::FuncCmp { func, column, op: op_kind, slot })
+        }
+    }
+
+    /// `lower(column)` or `upper(column)` of a text column under the C or
+    /// POSIX collation (ASCII-only case mapping in Postgres).
+    unsafe fn func_column(&self, node: *mut pg_sys::Node) -> Option<(ColumnFunc, usize)> {
+        // SAFETY: as for translate_func_cmp.
+        unsafe {
+            let node = strip_relabel(node);
+            if !has_tag(node, pg_sys::NodeTag::T_FuncExpr) {
+                return None;
+            }
+            let f = node as *mut pg_sys::FuncExpr;
+            let func = match (*f).funcid {
+                id if id == pg_sys::Oid::from(pg_sys::F_LOWER_TEXT) => ColumnFunc::LowerAscii,
+                id if id == pg_sys::Oid::from(pg_sys::F_UPPER_TEXT) => ColumnFunc::UpperAscii,
+                _ => return None,
+            };
+            let coll = (*f).inputcollid;
+            if coll != pg_sys::C_COLLATION_OID && coll != compat::POSIX_COLLATION_OID {
+                return None;
+            }
+            let args = nodes::nodes((*f).args);
+            let [arg] = args.as_slice() else { return None };
+            let (column, ty) = self.column_of(*arg)?;
+            ty.is_some_and(Builtin::is_text).then_some((func, column))
         }
     }
 }

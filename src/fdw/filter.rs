@@ -74,6 +74,25 @@ pub enum Filter {
     Like { column: usize, slot: usize },
     /// A boolean column used as a condition (`WHERE flag`).
     BoolColumn { column: usize, value: bool },
+    /// `func(column) <op> value` (`=`/`<>` only) for an allowlisted function
+    /// of a text column (see [`ColumnFunc`]).
+    FuncCmp { func: ColumnFunc, column: usize, op: CmpOp, slot: usize },
+    /// `func(column) LIKE pattern`; with `fold_pattern`, the pattern is case
+    /// mapped by `func` too (`column ILIKE pattern` is `lower(column) LIKE
+    /// lower(pattern)` in Postgres).
+    FuncLike { func: ColumnFunc, column: usize, slot: usize, fold_pattern: bool },
+}
+
+/// Functions of a column a wrapper may compute at the source. Each variant
+/// says when Postgres' result is defined bytewise, so that an engine outside
+/// Postgres can compute exactly the same.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ColumnFunc {
+    /// `lower(text)` under the C/POSIX collation: ASCII letters only, every
+    /// other byte unchanged.
+    LowerAscii,
+    /// `upper(text)` under the C/POSIX collation, likewise.
+    UpperAscii,
 }
 
 impl Filter {

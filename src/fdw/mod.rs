@@ -6,6 +6,8 @@
 //! - `filter` (pure), `clauses`, `params`: WHERE clauses as a neutral filter,
 //!   and the operands evaluated when a scan starts;
 //! - `paths`: paths, costs, parallel workers, pushable LIMIT;
+//! - `join`: joins of two foreign tables of one server, described for a
+//!   wrapper to accept or decline (`Wrapper::join_path`);
 //! - `parallel`, `scan`, `explain`: what a running scan sees;
 //! - `modify`: INSERT/UPDATE/DELETE state and row identity;
 //! - `upper` (pure), `upper_query`: aggregates, ORDER BY and LIMIT described
@@ -29,6 +31,7 @@
 pub mod clauses;
 pub mod explain;
 pub mod filter;
+pub mod join;
 pub mod modify;
 pub mod options;
 pub mod parallel;

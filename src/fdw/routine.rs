@@ -12,6 +12,7 @@ use serde::{de::DeserializeOwned, Deserialize, Serialize};
 use super::clauses::{self, ClassifyColumn, SlotType};
 use super::explain::Explain;
 use super::filter::Filter;
+use super::join::{self, JoinQuery};
 use super::modify::{self, IdentityColumns, ModifyOp, ModifyTarget, OldRow, Row};
 use super::parallel::{Participant, SharedCursor};
 use super::params::Operands;
@@ -93,6 +94,20 @@ pub struct UpperInput<'a> {
     pub groups: Option<f64>,
 }
 
+/// One side of a join offered to a wrapper: its relation, its pushed WHERE
+/// and what [`UpperInput`] says of it.
+pub struct JoinInput<'a, R> {
+    pub rel: &'a R,
+    pub filter: Option<&'a Filter>,
+    /// Every WHERE clause of the side was translated into `filter`.
+    pub all_translated: bool,
+    pub values: Option<&'a [super::filter::Value]>,
+    pub slot_types: &'a [SlotType],
+    /// Rows in the source and after its WHERE (the planner's estimates).
+    pub tuples: f64,
+    pub rows: f64,
+}
+
 /// An accepted upper path, for the wrapper to turn into its plan.
 pub struct PlannedUpper {
     pub relid: pg_sys::Oid,
@@ -170,6 +185,28 @@ pub trait Wrapper: Sized + 'static {
         Err(LakeError::internal("this wrapper accepts no upper paths"))
     }
 
+    // ---- joins of two base relations of one server (and user mapping):
+    // declined unless a wrapper accepts. A scan of an accepted join starts
+    // like any other; its operands are the outer side's, then the inner
+    // side's (`JoinInput::slot_types` of each, in that order), and its rows
+    // hold one slot attribute per `JoinQuery::outputs` entry, in order.
+    /// An estimate when the wrapper computes `query` exactly (each side's
+    /// pushed WHERE must keep exactly Postgres' rows: nothing is re-checked).
+    fn join_path(_outer: &JoinInput<'_, Self::Rel>, _inner: &JoinInput<'_, Self::Rel>, _query: &JoinQuery, _rows: f64) -> Option<UpperEstimate> {
+        None
+    }
+    /// The plan of an accepted join.
+    fn plan_join(
+        _outer: &Self::Rel,
+        _inner: &Self::Rel,
+        _query: &JoinQuery,
+        _outer_scan: PlannedUpper,
+        _inner_scan: PlannedUpper,
+        _inner_offset: usize,
+    ) -> LakeResult<Self::Plan> {
+        Err(LakeError::internal("this wrapper accepts no joins"))
+    }
+
     // ---- ANALYZE: declined (Postgres says it cannot analyze the table)
     // unless a wrapper says how to sample it: either the source draws the
     // sample (`analyze_sample`) or Postgres reads every row once and keeps a
@@ -230,6 +267,7 @@ pub fn handler<W: Wrapper>() -> pg_sys::Datum {
     r.GetForeignPaths = Some(get_foreign_paths::<W>);
     r.GetForeignPlan = Some(get_foreign_plan::<W>);
     r.GetForeignUpperPaths = Some(get_foreign_upper_paths::<W>);
+    r.GetForeignJoinPaths = Some(get_foreign_join_paths::<W>);
     r.BeginForeignScan = Some(begin_foreign_scan::<W>);
     r.IterateForeignScan = Some(iterate_foreign_scan::<W>);
     r.ReScanForeignScan = Some(rescan_foreign_scan::<W>);
@@ -323,6 +361,9 @@ unsafe extern "C-unwind" fn get_foreign_plan<W: Wrapper>(
     if (*foreignrel).reloptkind == pg_sys::RelOptKind::RELOPT_UPPER_REL {
         return upper_plan::<W>(root, best_path, tlist, outer_plan);
     }
+    if (*foreignrel).reloptkind == pg_sys::RelOptKind::RELOPT_JOINREL {
+        return join_plan::<W>(root, foreignrel, best_path, tlist, outer_plan);
+    }
     let state = rel_state::<W>(foreignrel);
     let varno = (*foreignrel).relid;
     let classified = clauses::classify_restrictions(foreignrel, state.columns.clone());
@@ -394,6 +435,155 @@ unsafe fn upper_plan<W: Wrapper>(
     let scan_tlist = nodes::list_of(targets.iter().enumerate().map(|(i, te)| {
         pg_sys::makeTargetEntry(
             pg_sys::copyObjectImpl((**te).expr as *const c_void) as *mut pg_sys::Expr,
+            (i + 1) as pg_sys::AttrNumber,
+            std::ptr::null_mut(),
+            false,
+        )
+    }));
+    pg_sys::make_foreignscan(
+        tlist,
+        std::ptr::null_mut(),
+        0,
+        fdw_exprs,
+        private,
+        scan_tlist,
+        std::ptr::null_mut(),
+        outer_plan,
+    )
+}
+
+/// An accepted join's private state.
+#[derive(Serialize, Deserialize)]
+struct JoinEnvelope {
+    query: JoinQuery,
+}
+
+/// Marks a join relation this wrapper was already asked about (Postgres
+/// asks once per order of its two sides; the first answer stands).
+fn join_mark() -> *mut c_void {
+    static MARK: u8 = 0;
+    &MARK as *const u8 as *mut c_void
+}
+
+/// What the planner's base relation `rel` offers a join: its classified
+/// WHERE and, for constants, their values.
+unsafe fn join_side<W: Wrapper>(rel: *mut pg_sys::RelOptInfo) -> (clauses::Classified, Option<Vec<super::filter::Value>>) {
+    let state = rel_state::<W>(rel);
+    let classified = clauses::classify_restrictions(rel, state.columns.clone());
+    let values = if classified.classifier.constant_operands {
+        constant_values(&classified.classifier.operands, &classified.classifier.slot_types)
+    } else {
+        None
+    };
+    (classified, values)
+}
+
+#[pg_guard]
+unsafe extern "C-unwind" fn get_foreign_join_paths<W: Wrapper>(
+    root: *mut pg_sys::PlannerInfo,
+    joinrel: *mut pg_sys::RelOptInfo,
+    outerrel: *mut pg_sys::RelOptInfo,
+    innerrel: *mut pg_sys::RelOptInfo,
+    jointype: pg_sys::JoinType::Type,
+    extra: *mut pg_sys::JoinPathExtraData,
+) {
+    if !(*joinrel).fdw_private.is_null() {
+        return;
+    }
+    (*joinrel).fdw_private = join_mark();
+    // Two base relations of this wrapper (Postgres only asks when both are
+    // on one server with one user mapping), read-only, not lateral.
+    let base = |r: *mut pg_sys::RelOptInfo| {
+        (*r).reloptkind == pg_sys::RelOptKind::RELOPT_BASEREL && !(*r).fdw_private.is_null()
+    };
+    if !base(outerrel)
+        || !base(innerrel)
+        || !(*(*root).parse).rowMarks.is_null()
+        || !(*joinrel).lateral_relids.is_null()
+        || paths::is_result_relation(root, (*outerrel).relid)
+        || paths::is_result_relation(root, (*innerrel).relid)
+    {
+        return;
+    }
+    let (os, is) = (rel_state::<W>(outerrel), rel_state::<W>(innerrel));
+    let Some(query) =
+        join::describe(joinrel, outerrel, innerrel, jointype, (*extra).restrictlist, &os.columns, &is.columns)
+    else {
+        return;
+    };
+    let (oc, ov) = join_side::<W>(outerrel);
+    let (ic, iv) = join_side::<W>(innerrel);
+    let outer = JoinInput {
+        rel: &os.rel,
+        filter: oc.filter.as_ref(),
+        all_translated: oc.all_translated,
+        values: ov.as_deref(),
+        slot_types: &oc.classifier.slot_types,
+        tuples: (*outerrel).tuples,
+        rows: (*outerrel).rows,
+    };
+    let inner = JoinInput {
+        rel: &is.rel,
+        filter: ic.filter.as_ref(),
+        all_translated: ic.all_translated,
+        values: iv.as_deref(),
+        slot_types: &ic.classifier.slot_types,
+        tuples: (*innerrel).tuples,
+        rows: (*innerrel).rows,
+    };
+    let Some(estimate) = W::join_path(&outer, &inner, &query, (*joinrel).rows) else { return };
+    let private = to_private(&JoinEnvelope { query }).or_report();
+    let path = crate::pg::compat::create_foreign_join_path(
+        root,
+        joinrel,
+        std::ptr::null_mut(),
+        estimate.rows,
+        estimate.startup,
+        estimate.total,
+        private,
+    );
+    pg_sys::add_path(joinrel, path as *mut pg_sys::Path);
+}
+
+/// The plan of an accepted join: a scan with no base relation whose rows
+/// are the join's columns (`fdw_scan_tlist`), with each side's pushed WHERE;
+/// the operands are the outer side's, then the inner side's.
+unsafe fn join_plan<W: Wrapper>(
+    root: *mut pg_sys::PlannerInfo,
+    joinrel: *mut pg_sys::RelOptInfo,
+    best_path: *mut pg_sys::ForeignPath,
+    tlist: *mut pg_sys::List,
+    outer_plan: *mut pg_sys::Plan,
+) -> *mut pg_sys::ForeignScan {
+    let JoinEnvelope { mut query } = from_private((*best_path).fdw_private).or_report();
+    let outerrel = pg_sys::find_base_rel(root, query.outer_varno as i32);
+    let innerrel = pg_sys::find_base_rel(root, query.inner_varno as i32);
+    let (os, is) = (rel_state::<W>(outerrel), rel_state::<W>(innerrel));
+    // The join's target may have become the final scan/join target since
+    // the path was made: the scan returns the columns it holds now.
+    let columns = join::scan_columns(joinrel);
+    query.outputs = join::outputs_of(&columns, query.outer_varno, query.inner_varno, &os.columns, &is.columns)
+        .ok_or_else(|| LakeError::internal("a pushed join's target holds more than columns"))
+        .or_report();
+    let oc = clauses::classify_restrictions(outerrel, os.columns.clone());
+    let ic = clauses::classify_restrictions(innerrel, is.columns.clone());
+    let relid = |varno: u32| (**(*root).simple_rte_array.add(varno as usize)).relid;
+    let outer_scan =
+        PlannedUpper { relid: relid(query.outer_varno), filter: oc.filter, mapping_user: (*outerrel).userid };
+    let inner_scan =
+        PlannedUpper { relid: relid(query.inner_varno), filter: ic.filter, mapping_user: (*innerrel).userid };
+    let (ocl, icl) = (oc.classifier, ic.classifier);
+    let plan = W::plan_join(&os.rel, &is.rel, &query, outer_scan, inner_scan, ocl.slot_types.len()).or_report();
+    let slot_types: Vec<SlotType> = ocl.slot_types.iter().chain(icl.slot_types.iter()).copied().collect();
+    let envelope = ScanEnvelope { plan, slot_types, constant_operands: ocl.constant_operands && icl.constant_operands };
+    let fdw_exprs = nodes::list_of(
+        ocl.operands.iter().chain(icl.operands.iter()).map(|op| pg_sys::copyObjectImpl(*op as *const c_void)),
+    );
+    let private = to_private(&envelope).or_report();
+    // The scan's rows: the join's columns, in the order the plan fills them.
+    let scan_tlist = nodes::list_of(columns.iter().enumerate().map(|(i, e)| {
+        pg_sys::makeTargetEntry(
+            pg_sys::copyObjectImpl(*e as *const c_void) as *mut pg_sys::Expr,
             (i + 1) as pg_sys::AttrNumber,
             std::ptr::null_mut(),
             false,

@@ -182,3 +182,15 @@ pub fn table_columns(relid: pg_sys::Oid) -> (String, Vec<TableColumn>) {
     }
     (rel.name().to_string(), out)
 }
+
+/// The row count the last ANALYZE stored for `relid` (`pg_class.reltuples`);
+/// None when it was never analyzed.
+pub fn analyzed_rows(relid: pg_sys::Oid) -> Option<f64> {
+    // SAFETY: the relation is locked by the statement planning it; rd_rel is
+    // only read.
+    #[allow(unused_unsafe)]
+    let rel = unsafe { pgrx::PgRelation::with_lock(relid, pg_sys::NoLock as pg_sys::LOCKMODE) };
+    // SAFETY: an open relation's rd_rel is valid while it is open.
+    let tuples = unsafe { (*rel.rd_rel).reltuples };
+    (tuples >= 0.0).then_some(tuples as f64)
+}

@@ -239,3 +239,31 @@ pub unsafe fn create_foreign_upper_path(
         }
     }
 }
+
+/// `create_foreign_join_path` without pathkeys, parameterisation, outer
+/// path or extra restrictions.
+///
+/// # Safety
+/// Planner pointers from the FDW callback.
+pub unsafe fn create_foreign_join_path(
+    root: *mut pg_sys::PlannerInfo,
+    rel: *mut pg_sys::RelOptInfo,
+    target: *mut pg_sys::PathTarget,
+    rows: f64,
+    startup: f64,
+    total: f64,
+    fdw_private: *mut pg_sys::List,
+) -> *mut pg_sys::ForeignPath {
+    use std::ptr::null_mut as none;
+    // SAFETY: as the caller vouches.
+    unsafe {
+        #[cfg(feature = "pg15")]
+        {
+            pg_sys::create_foreign_join_path(root, rel, target, rows, startup, total, none(), none(), none(), fdw_private)
+        }
+        #[cfg(not(feature = "pg15"))]
+        {
+            pg_sys::create_foreign_join_path(root, rel, target, rows, 0, startup, total, none(), none(), none(), none(), fdw_private)
+        }
+    }
+}
