@@ -343,3 +343,25 @@ def test_usage_from_pg_stat_statements(admin, own, ana):
     joined = {j["dataset"]: j["join_on"] for j in o["typical_joins"] if j["source"] == "pg_stat_statements"}
     assert joined == {"shop.customers": ["customer_id = shop.customers.id"],
                       "shop.vault": ["customer_id = shop.vault.customer_id"]}
+
+
+def test_pipelines_are_lineage_edges(own, ana):
+    """A pipeline copying a relation is an edge from its source to its
+    target, column by column, for whoever may see the pipeline and read both
+    ends."""
+    own.execute("SELECT lake.define_pipeline('customers_copy', 'shop.customers', 'shop.customers_copy', "
+                "mode => 'replace', target_server => NULL)")
+    try:
+        d = one(own, "SELECT lake.entity_details('shop.customers_copy')")
+        assert edges(d, "upstream") == {
+            (1, "shop.customers_copy", c, "shop.customers", c, "pipeline", "direct") for c in ("id", "email", "region")}
+        up = {n["dataset"]: (n["level"], n["via"]) for n in d["lineage"]["upstream"]["nodes"]}
+        assert up == {"shop.customers": (1, "pipeline customers_copy")}
+        down = one(own, "SELECT lake.entity_details('shop.customers')")
+        assert {e for e in edges(down, "downstream") if e[5] == "pipeline"} == {
+            (1, "shop.customers_copy", c, "shop.customers", c, "pipeline", "direct") for c in ("id", "email", "region")}
+        # the analyst sees neither the pipeline nor its edges
+        down = one(ana, "SELECT lake.entity_details('shop.customers')")
+        assert not [e for e in edges(down, "downstream") if e[5] == "pipeline"]
+    finally:
+        own.execute("SELECT lake.drop_pipeline('customers_copy', true)")

@@ -98,6 +98,15 @@ LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
       JOIN pg_class s ON s.oid = l.source::oid
       JOIN pg_class t ON t.oid = l.target::oid
      GROUP BY l.source, l.target, l.model
+    UNION ALL
+    -- pipelines copying a relation (row security shows the caller those of
+    -- its owner roles): every copied column, by name
+    SELECT s.oid, t.oid, p.columns::name[], 'pipeline', p.name
+      FROM lake.pipelines p
+     CROSS JOIN LATERAL (SELECT to_regclass(regexp_replace(p.source_sql, '^SELECT \* FROM ', ''))::oid AS oid) s
+     CROSS JOIN LATERAL (SELECT to_regclass(format('%I.%I', p.target_schema, p.target_name))::oid AS oid) t
+     WHERE p.source_kind = 'relation' AND p.source_sql ~ '^SELECT \* FROM '
+       AND s.oid IS NOT NULL AND t.oid IS NOT NULL
 $$;
 
 -- Lineage of `rel` in one direction ('up' or 'down') to `depth` levels, as
@@ -190,6 +199,15 @@ LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
       FROM judged j
      WHERE j.seen AND has_column_privilege(j.view, j.target_column, 'SELECT')
        AND (direction = 'up' OR j.source = rel))
+    UNION ALL
+    -- pipelines: a direct copy of each column the caller may read at both ends
+    SELECT e.source, c.col, e.target, c.col, 'pipeline', e.producer, 'direct', NULL
+      FROM lake_internal._catalog_relation_edges() e
+     CROSS JOIN LATERAL unnest(e.source_columns) AS c(col)
+     WHERE e.via = 'pipeline'
+       AND CASE direction WHEN 'up' THEN e.target = rel ELSE e.source = rel END
+       AND has_column_privilege(e.source, c.col::text, 'SELECT')
+       AND has_column_privilege(e.target, c.col::text, 'SELECT')
 $$;
 
 -- Column lineage of `rel` to `depth` levels: first the relations it is

@@ -25,10 +25,10 @@ extension_sql_file!(
     requires = ["governance", "audit", catalog_similarity]
 );
 
-// Column lineage (reads lake.models: after the transformations' SQL) and
+// Column lineage (reads lake.models and lake.pipelines: after the transformations' SQL) and
 // the YAML catalog files.
 extension_sql_file!(
     "../../sql/catalog/lineage.sql",
     name = "catalog_lineage",
-    requires = ["catalog", "transform_sql", sql::catalog_view_columns, sql::catalog_json_to_yaml, sql::catalog_yaml_to_json, sql::catalog_statement_usage]
+    requires = ["catalog", "transform_sql", "pipeline_sql", sql::catalog_view_columns, sql::catalog_json_to_yaml, sql::catalog_yaml_to_json, sql::catalog_statement_usage]
 );
