@@ -301,7 +301,11 @@ def test_run_metadata_records_sql_upstreams_and_counts(admin, database):
                     {"relation": "src.ev", "model": None, "last_run_id": None}]
     assert m[4] == [{"name": "n", "type": "bigint"}]
     assert m[5] == {"inserted": 1}
+    # count(*) reads no column; md_up copies two columns of src.ev
     assert one(admin, "SELECT column_lineage FROM lake.run_metadata WHERE run_id = %s", (run,)) is None
+    assert one(admin, "SELECT column_lineage FROM lake.run_metadata WHERE run_id = %s", (up_run,)) == [
+        {"column": "amount", "kind": "direct", "source": "src.ev", "source_column": "amount"},
+        {"column": "id", "kind": "direct", "source": "src.ev", "source_column": "id"}]
     # row security: another role sees none of it
     with session(database, MALLORY) as mal:
         assert one(mal, "SELECT count(*) FROM lake.run_metadata") == 0

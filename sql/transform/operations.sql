@@ -28,7 +28,7 @@ COMMENT ON COLUMN lake.run_metadata.output_columns IS 'The columns the SELECT pr
 COMMENT ON COLUMN lake.run_metadata.row_counts IS 'Rows of the run: batch (staged), inserted, deleted (replaced), merged; batch_bytes';
 COMMENT ON COLUMN lake.run_metadata.partitions IS 'delete+insert: the predicates of the partitions the batch replaced';
 COMMENT ON COLUMN lake.run_metadata.schema_change IS 'on_schema_change: what differed and what the run changed in the target';
-COMMENT ON COLUMN lake.run_metadata.column_lineage IS 'Column-level lineage of the run (filled by the lineage part)';
+COMMENT ON COLUMN lake.run_metadata.column_lineage IS 'Column-level lineage of the model as the run found it: [{"column", "kind" (direct | derived), "source", "source_column"}] (lake.model_column_lineage)';
 ALTER TABLE lake.run_metadata ENABLE ROW LEVEL SECURITY;
 CREATE POLICY townlake_visible ON lake.run_metadata FOR SELECT
     USING (EXISTS (SELECT 1 FROM lake.runs r WHERE r.run_id OPERATOR(pg_catalog.=) run_metadata.run_id));

@@ -841,14 +841,15 @@ pub(crate) fn perform_run(row: &Value, run_id: i64) -> LakeResult<Outcome> {
 }
 
 /// The run's metadata (the seed's .meta.json): what ran, what it read,
-/// what it wrote. Column lineage is left for the lineage part to fill.
+/// what it wrote, and the column lineage derived when the model was
+/// defined (lake.model_column_lineage).
 fn record_metadata(row: &Value, run_id: i64, log: &RunLog) -> LakeResult<()> {
     let name = row["name"].as_str().unwrap_or("");
     let columns: Vec<Value> = log.columns.iter().map(|c| json!({"name": c.name, "type": c.type_name})).collect();
     as_catalog_owner(|| {
         exec(
             "INSERT INTO lake.run_metadata (run_id, model, model_sql, resolved_sql, statements, upstream, output_columns, row_counts, \
-               partitions, schema_change) \
+               partitions, schema_change, column_lineage) \
              SELECT $1, $2, $3, pg_catalog.array_to_string($4::text[], E';\\n'), $4, \
                coalesce((SELECT jsonb_agg(jsonb_build_object('relation', d.relation_schema || '.' || d.relation_name, 'model', up.name, \
                   'last_run_id', (SELECT max(r.run_id) FROM lake.runs r WHERE r.model OPERATOR(pg_catalog.=) up.name \
@@ -857,7 +858,10 @@ fn record_metadata(row: &Value, run_id: i64, log: &RunLog) -> LakeResult<()> {
                  FROM lake.model_dependencies d LEFT JOIN lake.models up ON up.target_schema OPERATOR(pg_catalog.=) d.relation_schema \
                    AND up.target_name OPERATOR(pg_catalog.=) d.relation_name \
                  WHERE d.model OPERATOR(pg_catalog.=) $2), '[]'), \
-               $5, $6, $7, $8 \
+               $5, $6, $7, $8, \
+               (SELECT jsonb_agg(jsonb_build_object('column', l.target_column, 'kind', l.kind, 'source', l.source::text, \
+                  'source_column', l.source_column) ORDER BY l.target_column, l.source::text, l.source_column) \
+                 FROM lake.model_column_lineage l WHERE l.model OPERATOR(pg_catalog.=) $2) \
              ON CONFLICT (run_id) DO NOTHING",
             &[
                 run_id.into(),
