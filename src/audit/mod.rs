@@ -243,7 +243,9 @@ pub fn statement_started(exec: &Execution, touched: Vec<Touched>) {
     ensure_exit_callback();
     spill_oldest_open();
     let depth = IN_FLIGHT.with(|f| f.borrow().len()) as i32;
-    let source = exec.source_text().map_or(std::borrow::Cow::Borrowed(""), |t| t.to_string_lossy());
+    // bytes, compared with the cached templates as they are: the text is
+    // converted (invalid UTF-8 replaced) only for a new template
+    let source: &[u8] = exec.source_text().map_or(b"", |t| t.to_bytes());
     let started_us = now_pg();
     let mut params = param_values(exec);
     // Values may feed a masked PII column: stored only when the session has
@@ -255,7 +257,7 @@ pub fn statement_started(exec: &Execution, touched: Vec<Touched>) {
         }
     }
     let id = record::next_id(started_us);
-    let (bytes, query) = encode_statement(&source, &touched, depth, &id, started_us, params, masked);
+    let (bytes, query) = encode_statement(source, &touched, depth, &id, started_us, params, masked);
     let ticket = claim_bytes(&bytes, started_us, None);
     // SAFETY: plain read of backend state.
     let current_subxact = unsafe { pg_sys::GetCurrentSubTransactionId() };
@@ -278,7 +280,7 @@ pub fn statement_started(exec: &Execution, touched: Vec<Touched>) {
 /// The JSON of a statement's record and its text, from a cached template
 /// when this role ran the same statement on the same columns before.
 fn encode_statement(
-    source: &str,
+    source: &[u8],
     touched: &[Touched],
     level: i32,
     id: &str,
@@ -294,7 +296,7 @@ fn encode_statement(
             && c.level == level
             && c.touched.len() == touched.len()
             && c.touched.iter().zip(touched).all(|(a, b)| a.0 == b.relid && a.1 == b.attnums)
-            && *c.template.query == *source
+            && c.template.query.as_bytes() == source
     };
     let hit = TEMPLATES.with(|t| {
         let t = t.borrow();
@@ -308,7 +310,7 @@ fn encode_statement(
             return (bytes, query);
         }
     }
-    let mut rec = Record::for_statement(source.to_string(), touched, level, started_us);
+    let mut rec = Record::for_statement(String::from_utf8_lossy(source).into_owned(), touched, level, started_us);
     rec.id = id.to_string();
     if let Some(template) = record::Template::new(&rec) {
         TEMPLATES.with(|t| {

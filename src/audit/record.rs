@@ -166,7 +166,26 @@ pub fn next_id(pg_time_us: i64) -> String {
     let lo = splitmix64(hi ^ seed.rotate_left(17) ^ n.wrapping_mul(0x2545_F491_4F6C_DD1D));
     // Postgres epoch (2000-01-01) to Unix epoch
     let unix_ms = crate::pg::time::pg_micros_to_unix_millis_trunc(pg_time_us).max(0) as u64;
-    uuid_v7(unix_ms, ((hi as u128) << 64) | lo as u128).to_string()
+    hyphenated(&uuid_v7(unix_ms, ((hi as u128) << 64) | lo as u128))
+}
+
+/// A UUID's canonical text (lowercase, hyphenated), as `Uuid::to_string`
+/// writes it without the formatting machinery: one per audited statement.
+pub fn hyphenated(u: &uuid::Uuid) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = [0u8; 36];
+    let mut at = 0;
+    for (i, b) in u.as_bytes().iter().enumerate() {
+        if matches!(i, 4 | 6 | 8 | 10) {
+            out[at] = b'-';
+            at += 1;
+        }
+        out[at] = DIGITS[(b >> 4) as usize];
+        out[at + 1] = DIGITS[(b & 15) as usize];
+        at += 2;
+    }
+    // only ASCII hex digits and hyphens were written
+    out.iter().map(|&c| c as char).collect()
 }
 
 fn role_name(oid: pg_sys::Oid) -> String {
@@ -397,6 +416,16 @@ mod tests {
         assert_eq!(record_id(&r.encode(8000)).map(|u| u.to_string()), Some(r.id.clone()));
         assert_eq!(record_id(b"{\"kind\":\"x\"}"), None);
         assert_eq!(record_id(b"{\"id\":\"nope\"}"), None);
+    }
+
+    #[test]
+    fn hyphenated_text_is_the_canonical_uuid_text() {
+        for n in 0..200u64 {
+            let u = uuid_v7(n * 7919, (n as u128).wrapping_mul(0x9E37_79B9_7F4A_7C15_F39C_C060_5CED_C834));
+            assert_eq!(hyphenated(&u), u.to_string());
+        }
+        let max = uuid::Uuid::from_u128(u128::MAX);
+        assert_eq!(hyphenated(&max), max.to_string());
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! The backends' side of the queue: claiming slots for a record (within the
 //! backend's and role's fair share), completing it, and waiting for it.
 
+use std::cell::Cell;
 use std::sync::atomic::{compiler_fence, Ordering};
 
 use pgrx::pg_sys;
@@ -8,6 +9,11 @@ use pgrx::pg_sys;
 use super::*;
 use crate::audit::record::Completion;
 use crate::pg::process::{my_pid, my_procno, SharedLatch};
+
+thread_local! {
+    /// Index of the role cell this process used last (`Queue::role_cell`).
+    static ROLE_HINT: Cell<usize> = const { Cell::new(0) };
+}
 
 /// A claimed record: its head slot and generation (to notice when it is written).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -40,9 +46,18 @@ impl Queue<'_> {
     /// cell for it. None: untracked.
     pub(super) fn role_cell(&mut self, role: pg_sys::Oid, insert: bool) -> Option<usize> {
         let roles = &mut self.h.roles;
+        // the cell this process found last: a backend's role rarely changes,
+        // and the scan below reads all 256 cells when the role has none
+        let hint = ROLE_HINT.with(Cell::get);
+        if let Some(r) = roles.get(hint) {
+            if r.role == role && r.slots > 0 {
+                return Some(hint);
+            }
+        }
         let mut free = None;
         for (k, r) in roles.iter().enumerate() {
             if r.role == role && (r.slots > 0 || !insert) {
+                ROLE_HINT.with(|h| h.set(k));
                 return Some(k);
             }
             if r.slots == 0 && free.is_none() {
@@ -54,6 +69,7 @@ impl Queue<'_> {
         }
         let k = free?;
         roles[k] = RoleUse { role, slots: 0 };
+        ROLE_HINT.with(|h| h.set(k));
         Some(k)
     }
 
@@ -83,7 +99,7 @@ impl Queue<'_> {
                 k += n - i;
                 continue;
             }
-            match (0..parts).find(|&p| self.slot(i + p).state != FREE) {
+            match (0..parts).find(|&p| self.state_of(i + p) != FREE) {
                 None => return Some(i),
                 Some(p) => k += p + 1,
             }
@@ -198,9 +214,8 @@ pub fn try_claim(
         compiler_fence(Ordering::SeqCst);
         s.state = if done.is_some() { COMPLETE } else { RUNNING };
         let generation = s.generation;
-        if done.is_some() {
-            q.push_ready(i);
-        }
+        // listed now, also while RUNNING: completing it then needs no lock
+        q.push_ready(i);
         if cell != NONE {
             q.h.backend_slots[cell as usize] += parts;
             if let Some(k) = q.role_cell(role, true) {
@@ -263,23 +278,12 @@ pub fn stats() -> Stats {
 /// writes the record of a statement still running (its end is recorded
 /// separately), so its slot does not stay taken for as long as it runs.
 /// The writer is woken when this backend holds `nudge_at` slots or more.
+/// No lock: the record is already on the ready list, and only this backend
+/// changes its RUNNING slot (see `shared::complete_own`).
 pub fn complete(ticket: Ticket, c: &Completion, wait: bool, nudge_at: u32) {
-    let cell = my_cell();
-    let completed = shared::locked(|q| {
-        let mine = q.held_by(cell);
-        let s = q.slot(ticket.slot);
-        if s.generation != ticket.generation || s.state != RUNNING || s.pid != my_pid() {
-            return None;
-        }
-        set_completion(s, c);
-        s.waiter = if wait { SharedLatch::mine() } else { SharedLatch::NONE };
-        compiler_fence(Ordering::SeqCst);
-        s.state = COMPLETE;
-        let db = s.db;
-        q.push_ready(ticket.slot);
-        Some((db, mine))
-    });
-    let Some(Some((db, mine))) = completed else { return };
+    let waiter = if wait { SharedLatch::mine() } else { SharedLatch::NONE };
+    let Some(db) = shared::complete_own(ticket, c, waiter) else { return };
+    let mine = shared::backend_held(my_cell());
     // A running writer polls every few milliseconds, which batches the
     // records; wake it only when someone waits, records not yet taken
     // fill a quarter of the queue, or this backend is halfway through

@@ -13,13 +13,13 @@ pub fn announce_launcher() {
     shared::locked(|q| q.h.launcher_latch = SharedLatch::mine());
 }
 
-/// Databases with COMPLETE records waiting.
+/// Databases with COMPLETE records waiting (RUNNING ones need no writer yet).
 pub fn databases_with_records() -> Vec<pg_sys::Oid> {
     shared::locked(|q| {
         let mut out = Vec::new();
         for k in 0..q.h.ready_len {
-            let (_, db) = *q.ready_at(q.h.ready_start + k);
-            if !out.contains(&db) {
+            let (i, db) = *q.ready_at(q.h.ready_start + k);
+            if !out.contains(&db) && q.state_of(i) == COMPLETE {
                 out.push(db);
             }
         }
@@ -34,16 +34,22 @@ pub fn databases_with_records() -> Vec<pg_sys::Oid> {
 pub fn complete_orphans() -> usize {
     shared::locked(|q| {
         let mut n = 0;
+        let mut listed: Option<Vec<bool>> = None;
         for i in 0..q.h.nslots {
-            let s = q.slot(i);
-            if s.state != RUNNING {
+            if q.state_of(i) != RUNNING {
                 continue;
             }
+            let s = q.slot(i);
             if probe(s.pid) == Err(libc::ESRCH) {
                 s.outcome = Outcome::Terminated as u32;
                 s.duration_us = -1;
                 s.state = COMPLETE;
-                q.push_ready(i);
+                // RUNNING records are listed from their claim on; list it
+                // if some path left it off
+                let listed = listed.get_or_insert_with(|| q.listed());
+                if !listed[i as usize] {
+                    q.push_ready(i);
+                }
                 n += 1;
             }
         }
@@ -83,18 +89,25 @@ impl Queue<'_> {
     /// Records of `db` a writer took and did not free go back on the ready
     /// list: WRITTEN ones (their commit may not be flushed), and COMPLETE
     /// ones no longer on the list (taken, then the writer died).
-    pub(super) fn requeue_taken(&mut self, db: pg_sys::Oid) {
-        let n = self.h.nslots;
-        let mut listed = vec![false; n as usize];
+    /// Which slots are on the ready list.
+    pub(super) fn listed(&mut self) -> Vec<bool> {
+        let mut listed = vec![false; self.h.nslots as usize];
         for k in 0..self.h.ready_len {
             listed[self.ready_at(self.h.ready_start + k).0 as usize] = true;
         }
+        listed
+    }
+
+    pub(super) fn requeue_taken(&mut self, db: pg_sys::Oid) {
+        let n = self.h.nslots;
+        let listed = self.listed();
         for i in 0..n {
+            let state = self.state_of(i);
             let s = self.slot(i);
             if s.db != db || listed[i as usize] {
                 continue;
             }
-            if s.state == WRITTEN || (s.state == COMPLETE && s.attempts > 0) {
+            if state == WRITTEN || (state == COMPLETE && s.attempts > 0) {
                 s.state = COMPLETE;
                 self.push_ready(i);
             }
@@ -184,11 +197,13 @@ pub fn take(db: pg_sys::Oid, max: usize) -> Vec<Taken> {
         let mut kept = 0u32;
         for k in 0..len {
             let e = *q.ready_at(start + k);
+            // RUNNING records stay listed until they complete
+            let state = q.state_of(e.0);
             let s = q.slot(e.0);
-            if e.1 == db && picked.len() < max && s.state == COMPLETE && s.db == db {
+            if e.1 == db && picked.len() < max && state == COMPLETE && s.db == db {
                 picked.push((e.0, s.generation));
                 s.attempts += 1;
-            } else if e.1 != db || s.state == COMPLETE {
+            } else if e.1 != db || matches!(state, COMPLETE | RUNNING) {
                 *q.ready_at(start + kept) = e;
                 kept += 1;
             }
@@ -299,15 +314,21 @@ pub fn discard(db: pg_sys::Oid) -> usize {
         let mut kept = 0u32;
         for k in 0..len {
             let e = *q.ready_at(start + k);
-            if e.1 != db {
+            // RUNNING ones stay listed: they are discarded once complete
+            if e.1 != db || q.state_of(e.0) == RUNNING {
                 *q.ready_at(start + kept) = e;
                 kept += 1;
             }
         }
         q.h.ready_len = kept;
+        // a record that completed since it was kept on the list above stays
+        // for the next discard (freeing a listed slot would leave its entry
+        // behind, pointing at whatever claims the slot next)
+        let listed = q.listed();
         for i in 0..ns {
+            let state = q.state_of(i);
             let s = q.slot(i);
-            if matches!(s.state, COMPLETE | WRITTEN) && s.db == db {
+            if matches!(state, COMPLETE | WRITTEN) && s.db == db && !listed[i as usize] {
                 waiters.push(q.free_record(i));
             }
         }

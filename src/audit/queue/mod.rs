@@ -4,11 +4,13 @@
 //! slot and CONT slots).
 //!
 //! A backend claims slots when a statement on governed data starts (state
-//! RUNNING, with the record's JSON), and completes them when the statement
-//! ends, errors or the backend exits (state COMPLETE; only the outcome, rows,
-//! duration and PII flag are written then, in the slot header). A completed
-//! head goes onto the ready list, where the writer of its database (see
-//! worker.rs) finds it without looking at any other slot. Writers copy the
+//! RUNNING, with the record's JSON; the head goes onto the ready list, where
+//! the writer of its database (see worker.rs) finds it without looking at
+//! any other slot), and completes them when the statement ends, errors or
+//! the backend exits (state COMPLETE; only the outcome, rows, duration and
+//! PII flag are written then, in the slot header, by the backend alone and
+//! without the lock: one lock round trip per statement). Writers take the
+//! COMPLETE heads of the list and leave the RUNNING ones in place. Writers copy the
 //! records into `lake.audit_log`; after their transaction commits the slots
 //! become WRITTEN, and FREE once the commit's WAL is flushed. Slots live
 //! outside any transaction, so ROLLBACK and ERROR do not lose records;
@@ -25,7 +27,8 @@
 //! queue slows itself down, never the others.
 //!
 //! All slot state changes happen under one LWLock (in Postgres' shared
-//! memory). A slot's JSON is written before its state, so a process killed in
+//! memory), except a backend's RUNNING -> COMPLETE of its own record, an
+//! atomic release store that others load atomically. A slot's JSON is written before its state, so a process killed in
 //! the middle leaves a FREE slot, never a half-written record. Latch pointers
 //! stored here point into shared memory (PGPROC), valid in every process of
 //! one postmaster lifetime, and are cleared at a restart.
@@ -90,8 +93,9 @@ struct Header {
     /// Latches of backends waiting for a free slot (set by `release`).
     room_waiters: [SharedLatch; ROOM_WAITERS],
     writers: [Writer; MAX_WRITERS],
-    /// Ready list: a ring of (head slot, database) of COMPLETE records not
-    /// yet taken by a writer; each head is on it at most once.
+    /// Ready list: a ring of (head slot, database) of RUNNING and COMPLETE
+    /// records not yet taken by a writer, in claim order; each head is on it
+    /// at most once.
     ready_start: u32,
     ready_len: u32,
     /// Slots held per backend (by PGPROC number) and per role.
@@ -334,6 +338,15 @@ impl Queue<'_> {
         &mut self.slots[i as usize].header
     }
 
+    /// The state of slot `i`, loaded atomically: a backend completes its
+    /// RUNNING record without the lock (`shared::complete_own`).
+    fn state_of(&mut self, i: u32) -> u32 {
+        let s = &mut self.slots[i as usize].header.state;
+        // SAFETY: a valid, aligned u32 of the mapped queue; the only access
+        // to it outside the lock is `complete_own`'s atomic store.
+        unsafe { std::sync::atomic::AtomicU32::from_ptr(s).load(std::sync::atomic::Ordering::Acquire) }
+    }
+
     fn ready_at(&mut self, k: u32) -> &mut (u32, pg_sys::Oid) {
         let n = self.h.nslots;
         &mut self.ready[(k % n) as usize]
@@ -443,6 +456,59 @@ mod shared {
                 Some(unsafe { std::ptr::read_volatile(&raw const (*HEADER).$field) })
             }
         };
+    }
+
+    /// Completes the RUNNING record of `ticket` without the lock, if this
+    /// process claimed it (see `claim::complete`); returns its database.
+    pub(super) fn complete_own(
+        ticket: super::claim::Ticket,
+        c: &crate::audit::record::Completion,
+        waiter: crate::pg::process::SharedLatch,
+    ) -> Option<pg_sys::Oid> {
+        use std::sync::atomic::{AtomicU32, Ordering};
+        if !attached() {
+            return None;
+        }
+        // SAFETY: the slot index came from a claim of this queue (checked
+        // against its size). A RUNNING slot claimed by this (live) process
+        // is changed by no other process: writers take COMPLETE records
+        // only, the launcher completes RUNNING ones of dead processes only,
+        // and recovery runs with no backend alive. So while its state is
+        // RUNNING and its pid ours, its header is ours alone, except that
+        // writers and the launcher load `state` atomically (`state_of`) to
+        // pass it by; the completion fields are published by the release
+        // store of `state`, which pairs with their acquire load. No
+        // reference to the header is made, only field accesses.
+        unsafe {
+            if ticket.slot >= (*HEADER).nslots {
+                return None;
+            }
+            let s = &raw mut (*SLOTS.add(ticket.slot as usize)).header;
+            let state = AtomicU32::from_ptr(&raw mut (*s).state);
+            if state.load(Ordering::Acquire) != super::RUNNING
+                || (*s).generation != ticket.generation
+                || (*s).pid != crate::pg::process::my_pid()
+            {
+                return None;
+            }
+            (*s).outcome = c.outcome as u32;
+            (*s).rows = c.rows.unwrap_or(-1);
+            (*s).duration_us = c.duration_us.unwrap_or(-1);
+            (*s).pii = c.pii as u32;
+            (*s).waiter = waiter;
+            state.store(super::COMPLETE, Ordering::Release);
+            Some((*s).db)
+        }
+    }
+
+    /// Slots charged to backend cell `cell`, read without the lock (a
+    /// heuristic: when to wake the writer).
+    pub(super) fn backend_held(cell: u32) -> u32 {
+        if !attached() || cell as usize >= super::BACKEND_CELLS {
+            return 0;
+        }
+        // SAFETY: a volatile copy of one integer of the header (see `peek!`).
+        unsafe { std::ptr::read_volatile(&raw const (*HEADER).backend_slots[cell as usize]) }
     }
 
     peek!(nslots: nslots -> u32);
