@@ -24,6 +24,7 @@ use sha2::{Digest, Sha256};
 
 use super::cron::{parse_time_zone, Schedule};
 use super::dag::Outcome;
+use super::spi::{as_catalog_owner, exec, json_of};
 use crate::errors::{LakeError, LakeResult, OrReport};
 use crate::pg::security::{current_user, run_as};
 use crate::pg::statement;
@@ -31,27 +32,8 @@ use crate::pg::statement;
 /// How the scheduler names a pipeline among models (model names cannot hold ':').
 pub(crate) const SCHEDULER_PREFIX: &str = "pipeline:";
 
-fn as_catalog_owner<T>(f: impl FnOnce() -> T) -> T {
-    crate::iceberg::catalog::as_catalog_owner(f)
-}
-
 fn spi_err(e: pgrx::spi::SpiError) -> LakeError {
     LakeError::internal(format!("cannot use the pipeline catalog: {e}"))
-}
-
-fn json_of(query: &str, args: &[DatumWithOid]) -> LakeResult<Option<Value>> {
-    Spi::connect_mut(|c| {
-        let rows = c.update(query, Some(1), args)?;
-        if rows.is_empty() {
-            return Ok(None);
-        }
-        Ok(rows.first().get_one::<JsonB>()?.map(|j| j.0))
-    })
-    .map_err(spi_err)
-}
-
-fn exec(query: &str, args: &[DatumWithOid]) -> LakeResult<u64> {
-    Spi::connect_mut(|c| c.update(query, None, args).map(|t| t.len() as u64)).map_err(spi_err)
 }
 
 /// Runs `query` as SPI and raises its ERROR as it is (a permission error of
