@@ -136,6 +136,9 @@ NOT_PUSHED = [
 
 @pytest.mark.parametrize("query", NOT_PUSHED)
 def test_other_functions_and_collations_stay_with_postgres(chf, query):
+    if "x-icu" in query and not chf.execute(
+            "SELECT EXISTS (SELECT 1 FROM pg_collation WHERE collname = 'und-x-icu')").fetchone()[0]:
+        pytest.skip("this PostgreSQL build has no ICU collations (the PostgreSQL 18 wheel)")
     remote = remote_sql(chf, query)
     assert "lower(" not in remote and "upper(" not in remote and "initcap" not in remote, remote
     same_rows(chf, query)
