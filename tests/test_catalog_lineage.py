@@ -365,3 +365,18 @@ def test_pipelines_are_lineage_edges(own, ana):
         assert not [e for e in edges(down, "downstream") if e[5] == "pipeline"]
     finally:
         own.execute("SELECT lake.drop_pipeline('customers_copy', true)")
+
+
+def test_a_model_reading_no_column_of_a_relation_is_still_downstream_of_it(own):
+    """count(*) over a relation takes none of its columns: the relation-level
+    edge comes from the relations the model's SQL reads (its dependencies)."""
+    own.execute("SELECT lake.define_model('orders_counted', 'SELECT count(*) AS n FROM shop.orders', 'shop.orders_counted')")
+    try:
+        up = one(own, "SELECT lake.entity_details('shop.orders_counted')")
+        assert {n["dataset"]: (n["level"], n["via"]) for n in up["lineage"]["upstream"]["nodes"]} == \
+            {"shop.orders": (1, "model orders_counted")}
+        down = one(own, "SELECT lake.entity_details('shop.orders')")
+        assert ("shop.orders_counted", 1, "model orders_counted") in \
+            {(n["dataset"], n["level"], n["via"]) for n in down["lineage"]["downstream"]["nodes"]}
+    finally:
+        own.execute("SELECT lake.drop_model('orders_counted', true)")

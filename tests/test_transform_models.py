@@ -203,7 +203,7 @@ def test_bad_definitions_get_clear_errors(admin):
          'invalid materialization "snapshot"'),
         ("SELECT lake.define_model('x8', 'SELECT * FROM nowhere.nothing', 'm.x8')",
          'relation "nowhere.nothing" does not exist'),
-        ("SELECT lake.define_model('x9', 'SELECT 1 AS a', 'm.hourly')", 'is already the target of model "hourly"'),
+        ("SELECT lake.define_model('x9', 'SELECT 1 AS a', 'm.hourly')", 'is already written by model hourly'),
         ("SELECT lake.run_now('no_such_model')", 'model "no_such_model" does not exist'),
         ("SELECT lake.define_model('x10', 'SELECT 1 AS a', 'm.x10', materialization => 'incremental', "
          "strategy => 'merge', unique_key => '{b}')", 'unique_key column "b" is not an output column'),

@@ -115,6 +115,13 @@ CREATE POLICY townlake_visible ON lake.catalog_annotations FOR SELECT
 ALTER TABLE lake.glossary_links ENABLE ROW LEVEL SECURITY;
 CREATE POLICY townlake_visible ON lake.glossary_links FOR SELECT
     USING (lake_internal._catalog_column_visible(relid, column_name, current_user::regrole));
+-- A page names its datasets: it is shown to those who may see every one of
+-- them (a relation dropped since is no secret).
+ALTER TABLE lake.catalog_pages ENABLE ROW LEVEL SECURITY;
+CREATE POLICY townlake_visible ON lake.catalog_pages FOR SELECT
+    USING (NOT EXISTS (SELECT 1 FROM pg_catalog.unnest(datasets::oid[]) AS d(rel)
+                        WHERE EXISTS (SELECT 1 FROM pg_catalog.pg_class c WHERE c.oid OPERATOR(pg_catalog.=) d.rel)
+                          AND NOT lake_internal._catalog_visible(d.rel, current_user::regrole)));
 GRANT SELECT ON lake.catalog_datasets, lake.catalog_annotations, lake.glossary_terms,
                 lake.glossary_links, lake.catalog_pages TO PUBLIC;
 

@@ -99,6 +99,17 @@ LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
       JOIN pg_class t ON t.oid = l.target::oid
      GROUP BY l.source, l.target, l.model
     UNION ALL
+    -- relations a model reads with no output column coming from them
+    -- (count(*) over them, a filter, EXISTS): an edge without columns
+    SELECT s.oid, t.oid, '{}'::name[], 'model', m.name
+      FROM lake.model_dependencies d
+      JOIN lake.models m ON m.name = d.model
+     CROSS JOIN LATERAL (SELECT to_regclass(format('%I.%I', d.relation_schema, d.relation_name))::oid AS oid) s
+     CROSS JOIN LATERAL (SELECT to_regclass(format('%I.%I', m.target_schema, m.target_name))::oid AS oid) t
+     WHERE s.oid IS NOT NULL AND t.oid IS NOT NULL AND s.oid <> t.oid
+       AND NOT EXISTS (SELECT 1 FROM lake.model_column_lineage l
+                        WHERE l.model = m.name AND l.source::oid = s.oid)
+    UNION ALL
     -- pipelines copying a relation (row security shows the caller those of
     -- its owner roles): every copied column, by name
     SELECT s.oid, t.oid, p.columns::name[], 'pipeline', p.name

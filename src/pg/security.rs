@@ -80,6 +80,98 @@ pub fn run_as<R>(role: pg_sys::Oid, f: impl FnOnce() -> R) -> R {
     f()
 }
 
+/// Run user-supplied SQL (a model's or a pipeline's query, and the
+/// functions it calls) as `role`, isolated the way Postgres isolates a
+/// materialized view's query on REFRESH, so that nothing it does outlives it
+/// with other rights:
+/// - a security-restricted operation: no temporary objects, no cursors WITH
+///   HOLD (run again at COMMIT as whoever commits), no SET ROLE;
+/// - every setting it changes, even with a session-level `set_config`, is
+///   undone when it returns (the worker runs other owners' SQL next, and
+///   `run_now` returns to its caller's session);
+/// - deferred triggers and constraint checks its statements queued fire
+///   before it returns, still as `role`: at COMMIT they would run as the
+///   committing user (the scheduler's superuser). Those the caller had
+///   queued before fire first, as the caller. This is `SET CONSTRAINTS ALL
+///   IMMEDIATE` (not a lower-level call: it is the one way Postgres allows
+///   inside subtransactions), so the rest of the caller's transaction checks
+///   deferrable constraints immediately.
+pub fn run_user_code_as<R>(role: pg_sys::Oid, f: impl FnOnce() -> R) -> R {
+    struct Restore {
+        user: pg_sys::Oid,
+        context: i32,
+        level: i32,
+    }
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            // SAFETY: pops exactly the GUC level pushed below, discarding
+            // every change made inside (isCommit = false), then restores
+            // exactly what GetUserIdAndSecContext returned.
+            unsafe {
+                pg_sys::AtEOXact_GUC(false, self.level);
+                pg_sys::SetUserIdAndSecContext(self.user, self.context);
+            }
+        }
+    }
+    fire_deferred_now();
+    let (mut user, mut context) = (pg_sys::Oid::INVALID, 0i32);
+    // SAFETY: out-parameters are locals; the GUC level is popped by Restore,
+    // or by Postgres at abort.
+    let restore = unsafe {
+        pg_sys::GetUserIdAndSecContext(&mut user, &mut context);
+        let level = pg_sys::NewGUCNestLevel();
+        pg_sys::set_config_option(
+            c"search_path".as_ptr(),
+            PINNED_SEARCH_PATH.as_ptr(),
+            pg_sys::GucContext::PGC_USERSET,
+            pg_sys::GucSource::PGC_S_SESSION,
+            pg_sys::GucAction::GUC_ACTION_SAVE,
+            true,
+            0,
+            false,
+        );
+        pg_sys::SetUserIdAndSecContext(
+            role,
+            context | (pg_sys::SECURITY_LOCAL_USERID_CHANGE | pg_sys::SECURITY_RESTRICTED_OPERATION) as i32,
+        );
+        Restore { user, context, level }
+    };
+    let result = f();
+    // As `role`, restricted; an ERROR unwinds through Restore.
+    fire_deferred_now();
+    drop(restore);
+    result
+}
+
+/// Fires the transaction's pending deferred triggers and constraint checks
+/// now, as the current user.
+fn fire_deferred_now() {
+    if let Err(e) = pgrx::spi::Spi::run("SET CONSTRAINTS ALL IMMEDIATE") {
+        pgrx::error!("townlake: could not fire deferred triggers: {e}");
+    }
+}
+
+/// Inside `run_user_code_as`: run `f` without the security restriction, for
+/// townlake's own temporary objects (a staging table created WITH NO DATA, a
+/// probe view), whose creation runs no user code.
+pub fn allow_own_temp_objects<R>(f: impl FnOnce() -> R) -> R {
+    struct Restore(pg_sys::Oid, i32);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            // SAFETY: restores exactly what GetUserIdAndSecContext returned.
+            unsafe { pg_sys::SetUserIdAndSecContext(self.0, self.1) };
+        }
+    }
+    let (mut user, mut context) = (pg_sys::Oid::INVALID, 0i32);
+    // SAFETY: out-parameters are locals; same user, one flag cleared.
+    let _restore = unsafe {
+        pg_sys::GetUserIdAndSecContext(&mut user, &mut context);
+        pg_sys::SetUserIdAndSecContext(user, context & !(pg_sys::SECURITY_RESTRICTED_OPERATION as i32));
+        Restore(user, context)
+    };
+    f()
+}
+
 /// The role the current statement runs as (`current_user`).
 pub fn current_user() -> pg_sys::Oid {
     // SAFETY: plain read of backend state.

@@ -279,7 +279,12 @@ fn incremental(row: &Value, target: &Target, run_id: i64) -> LakeResult<u64> {
     // Stage the batch: the query runs once.
     progress::set_phase(Phase::StagingBatch);
     let batch = format!("pg_temp.townlake_batch_{run_id}");
-    let staged = run_statement(&format!("CREATE TEMPORARY TABLE townlake_batch_{run_id} ON COMMIT DROP AS SELECT {sel_list} FROM ({sql}) AS model"))?;
+    // Created empty outside the security restriction (WITH NO DATA runs no
+    // user code), filled inside it.
+    crate::pg::security::allow_own_temp_objects(|| {
+        run_statement(&format!("CREATE TEMPORARY TABLE townlake_batch_{run_id} ON COMMIT DROP AS SELECT {sel_list} FROM ({sql}) AS model WITH NO DATA"))
+    })?;
+    let staged = run_statement(&format!("INSERT INTO {batch} SELECT {sel_list} FROM ({sql}) AS model"))?;
     let bytes = json_of(&format!("SELECT to_jsonb(pg_catalog.pg_total_relation_size('{batch}'::regclass))"), &[])?
         .and_then(|v| v.as_i64())
         .unwrap_or(0);

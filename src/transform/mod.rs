@@ -15,6 +15,7 @@ pub mod progress;
 pub mod project;
 pub mod registry;
 pub mod scheduler;
+pub mod scheduler_claim;
 pub mod spi;
 pub mod sql;
 
@@ -22,4 +23,5 @@ pub mod sql;
 pub fn init() {
     ops::init();
     scheduler::init();
+    scheduler_claim::init();
 }

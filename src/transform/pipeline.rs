@@ -26,7 +26,7 @@ use super::cron::{parse_time_zone, Schedule};
 use super::dag::Outcome;
 use super::spi::{as_catalog_owner, exec, json_of};
 use crate::errors::{LakeError, LakeResult, OrReport};
-use crate::pg::security::{current_user, run_as};
+use crate::pg::security::{allow_own_temp_objects, current_user, run_as, run_user_code_as};
 use crate::pg::statement;
 
 /// How the scheduler names a pipeline among models (model names cannot hold ':').
@@ -164,7 +164,7 @@ struct Column {
 fn describe_source(source_sql: &str) -> LakeResult<Vec<Column>> {
     // SAFETY: plain read of a backend global.
     let view = format!("pg_temp.townlake_pipeline_probe_{}", unsafe { pg_sys::MyProcPid });
-    exec_raw(&format!("CREATE TEMP VIEW {view} AS SELECT * FROM ({source_sql}) AS source"), &[]);
+    allow_own_temp_objects(|| exec_raw(&format!("CREATE TEMP VIEW {view} AS SELECT * FROM ({source_sql}) AS source"), &[]));
     let cols = json_of(
         "SELECT coalesce(jsonb_agg(jsonb_build_array(attname, pg_catalog.format_type(atttypid, atttypmod), atttypid::int8) ORDER BY attnum), '[]') \
          FROM pg_catalog.pg_attribute WHERE attrelid OPERATOR(pg_catalog.=) $1::regclass AND attnum > 0 AND NOT attisdropped",
@@ -260,7 +260,7 @@ pub fn define(spec: &PipelineSpec, caller: pg_sys::Oid) -> LakeResult<()> {
 
     // Source, target and columns, as the owner: names resolve the way
     // every run will, and a created target belongs to the owner.
-    run_as(owner, || -> LakeResult<()> {
+    run_user_code_as(owner, || -> LakeResult<()> {
         let (source_kind, source_sql) = if looks_like_query(&spec.source) {
             let sql = clean_sql(&spec.source);
             statement::analyze_select(&sql).map_err(|_| {
@@ -311,7 +311,14 @@ pub fn define(spec: &PipelineSpec, caller: pg_sys::Oid) -> LakeResult<()> {
 
         // Target: existing, or created (Iceberg on target_server, else heap).
         let (tschema, tname) = match Spi::get_one_with_args::<Vec<String>>("SELECT pg_catalog.parse_ident($1)", &[spec.target.as_str().into()]) {
-            Ok(Some(p)) if p.len() == 2 => (p[0].clone(), p[1].clone()),
+            Ok(Some(p)) if p.len() == 2 && !super::sql::reserved_schema(&p[0]) => (p[0].clone(), p[1].clone()),
+            Ok(Some(p)) if p.len() == 2 => {
+                return Err(LakeError::new(
+                    PgSqlErrorCode::ERRCODE_INSUFFICIENT_PRIVILEGE,
+                    format!("target \"{}\" is in schema \"{}\", which belongs to townlake or the system", spec.target, p[0]),
+                )
+                .with_hint("Write into a schema of your own, e.g. lake_raw.orders."));
+            }
             _ => {
                 return Err(invalid(format!("invalid target \"{}\"", spec.target), "name the target with its schema, e.g. lake_raw.orders"));
             }
@@ -706,7 +713,7 @@ pub(crate) fn perform_run(row: &Value, run_id: i64) -> LakeResult<Outcome> {
     let outcome = statement::in_subtransaction(
         move || {
             let (rows, watermark) =
-                run_as(owner, || statement::with_statement_timeout(timeout_ms, || do_run(&row_in, run_id, target_oid)));
+                run_user_code_as(owner, || statement::with_statement_timeout(timeout_ms, || do_run(&row_in, run_id, target_oid)));
             // The watermark's catalog copy, in the same (sub)transaction.
             as_catalog_owner(|| {
                 exec(

@@ -287,6 +287,9 @@ fn run_due(batch: Vec<Due>, edges: &[(String, String)]) {
                 Outcome::Failed
             }
         };
+        // Session-level advisory locks the run's SQL took would outlive it in
+        // this backend, which runs other owners' SQL next.
+        let _ = in_transaction(|| Spi::run("SELECT pg_catalog.pg_advisory_unlock_all()"));
         outcomes.insert(name, outcome);
     }
     crate::pg::worker::report_activity("idle", false);
@@ -295,12 +298,16 @@ fn run_due(batch: Vec<Due>, edges: &[(String, String)]) {
 fn scheduler_main(db: pg_sys::Oid) {
     install_die_handlers();
     pgrx::bgworkers::BackgroundWorker::connect_worker_to_spi_by_oid(Some(db), None);
-    let unique = in_transaction(|| {
-        Spi::get_one_with_args::<bool>("SELECT pg_catalog.pg_try_advisory_lock($1)", &[LOCK_KEY.into()])
-            .ok()
-            .flatten()
-            .unwrap_or(false)
-    });
+    let unique = match super::scheduler_claim::claim(db) {
+        Some(claimed) => Ok(claimed),
+        // Not preloaded (no claim table): an advisory lock is the best there is.
+        None => in_transaction(|| {
+            Spi::get_one_with_args::<bool>("SELECT pg_catalog.pg_try_advisory_lock($1)", &[LOCK_KEY.into()])
+                .ok()
+                .flatten()
+                .unwrap_or(false)
+        }),
+    };
     if unique != Ok(true) {
         return;
     }

@@ -26,7 +26,7 @@ pub(crate) use super::spi::{as_catalog_owner, exec, json_of, quote_ident};
 use super::progress;
 use super::project::{self, Materialization, Overlap, Strategy};
 use crate::errors::{LakeError, LakeResult, OrReport};
-use crate::pg::security::{current_user, is_superuser, run_as};
+use crate::pg::security::{current_user, is_superuser, run_as, run_user_code_as};
 use crate::pg::statement::{self, analyze_select, NotASelect};
 
 thread_local! {
@@ -81,12 +81,27 @@ fn clean_sql(sql: &str) -> String {
 fn split_target(target: &str) -> LakeResult<(String, String)> {
     let parts = Spi::get_one_with_args::<Vec<String>>("SELECT pg_catalog.parse_ident($1)", &[target.into()]);
     match parts {
-        Ok(Some(p)) if p.len() == 2 => Ok((p[0].clone(), p[1].clone())),
+        Ok(Some(p)) if p.len() == 2 => {
+            if reserved_schema(&p[0]) {
+                return Err(LakeError::new(
+                    PgSqlErrorCode::ERRCODE_INSUFFICIENT_PRIVILEGE,
+                    format!("target \"{target}\" is in schema \"{}\", which belongs to townlake or the system", p[0]),
+                )
+                .with_hint("Write into a schema of your own, e.g. analytics.daily_revenue."));
+            }
+            Ok((p[0].clone(), p[1].clone()))
+        }
         _ => Err(invalid(
             format!("invalid target \"{target}\""),
             "name the target with its schema, e.g. analytics.daily_revenue",
         )),
     }
+}
+
+/// Schemas no model or pipeline writes into: townlake's own catalog and the
+/// system's, whatever the owner's rights.
+pub(crate) fn reserved_schema(schema: &str) -> bool {
+    matches!(schema, "lake" | "lake_internal" | "information_schema") || schema.starts_with("pg_")
 }
 
 struct Relation {
@@ -249,11 +264,21 @@ pub fn define(spec: &ModelSpec, caller: pg_sys::Oid) -> LakeResult<()> {
     let (existing, target_taken, known_models) = as_catalog_owner(|| -> LakeResult<_> {
         let existing = model_row(&spec.name)?;
         let taken = json_of(
-            "SELECT to_jsonb(name) FROM lake.models WHERE target_schema OPERATOR(pg_catalog.=) $1 \
-             AND target_name OPERATOR(pg_catalog.=) $2 AND name OPERATOR(pg_catalog.<>) $3",
+            "SELECT to_jsonb('model ' || name) FROM lake.models WHERE target_schema OPERATOR(pg_catalog.=) $1 \
+             AND target_name OPERATOR(pg_catalog.=) $2 AND name OPERATOR(pg_catalog.<>) $3 \
+             UNION ALL SELECT to_jsonb('pipeline ' || name) FROM lake.pipelines WHERE target_schema OPERATOR(pg_catalog.=) $1 \
+             AND target_name OPERATOR(pg_catalog.=) $2",
             &[schema.as_str().into(), table.as_str().into(), spec.name.as_str().into()],
         )?;
-        Ok((existing, taken, model_names()?))
+        // Upstreams named in depends_on: only models the caller could see
+        // (a member of their owner), so the check is no oracle for others'.
+        let visible = json_of(
+            "SELECT coalesce(jsonb_agg(name), '[]') FROM lake.models WHERE pg_catalog.pg_has_role($1::oid, owner::oid, 'MEMBER')",
+            &[caller.into()],
+        )?
+        .unwrap_or(json!([]));
+        let visible: Vec<String> = visible.as_array().into_iter().flatten().filter_map(|x| x.as_str().map(str::to_string)).collect();
+        Ok((existing, taken, visible))
     })?;
     if let Some(row) = &existing {
         check_may_act_as(caller, owner_oid(row), &format!("redefine model \"{}\"", spec.name))?;
@@ -261,9 +286,9 @@ pub fn define(spec: &ModelSpec, caller: pg_sys::Oid) -> LakeResult<()> {
     if let Some(other) = target_taken {
         return Err(LakeError::new(
             PgSqlErrorCode::ERRCODE_DUPLICATE_OBJECT,
-            format!("target {}.{} is already the target of model {}", quote_ident(&schema), quote_ident(&table), other),
+            format!("target {}.{} is already written by {}", quote_ident(&schema), quote_ident(&table), other.as_str().unwrap_or("another model")),
         )
-        .with_hint("Each relation is materialized by at most one model."));
+        .with_hint("Each relation is written by at most one pipeline or model."));
     }
     for d in &spec.depends_on {
         if !known_models.contains(d) && d != &spec.name {
@@ -275,7 +300,7 @@ pub fn define(spec: &ModelSpec, caller: pg_sys::Oid) -> LakeResult<()> {
     // The SQL and the target, as the owner: analysis resolves names the way
     // every run will, and a new target belongs to the owner.
     let target_sql = format!("{}.{}", quote_ident(&schema), quote_ident(&table));
-    let (info, target, lineage) = run_as(owner, || -> LakeResult<_> {
+    let (info, target, lineage) = run_user_code_as(owner, || -> LakeResult<_> {
         let info = analyze_select(&sql).map_err(|e| {
             let why = match e {
                 NotASelect::Statements(n) => format!("{n} statements"),
@@ -285,6 +310,19 @@ pub fn define(spec: &ModelSpec, caller: pg_sys::Oid) -> LakeResult<()> {
                 .with_hint("A model is a query; townlake writes its result into the target.")
         })?;
         let mut target = find_relation(&schema, &table)?;
+        if let Some(r) = &target {
+            // A model replaces or rewrites its target's rows: only a
+            // relation its owner owns (as Postgres asks of TRUNCATE's
+            // table-swapping cousins, REFRESH and CLUSTER).
+            let rel_owner = crate::pg::security::relation_owner(r.oid).unwrap_or(pg_sys::Oid::INVALID);
+            if !crate::pg::security::has_privs_of_role(owner, rel_owner) {
+                return Err(LakeError::new(
+                    PgSqlErrorCode::ERRCODE_INSUFFICIENT_PRIVILEGE,
+                    format!("target {target_sql} is not owned by the model's owner \"{}\"", role_name(owner)),
+                )
+                .with_hint("A model writes only into a relation its owner owns, or a new one townlake creates for it."));
+            }
+        }
         match (&target, mat) {
             (None, Materialization::View) => {
                 exec(&format!("CREATE VIEW {target_sql} AS {sql}"), &[])?;
@@ -783,7 +821,7 @@ pub(crate) fn perform_run(row: &Value, run_id: i64) -> LakeResult<Outcome> {
     let claim = progress::claim(run_id, owner, name);
     let activity = Activity::show(run_id, name);
     let outcome = statement::in_subtransaction(
-        || run_as(owner, || statement::with_statement_timeout(timeout_ms, || materialize::materialize(row, target.as_ref(), run_id).or_report())),
+        || run_user_code_as(owner, || statement::with_statement_timeout(timeout_ms, || materialize::materialize(row, target.as_ref(), run_id).or_report())),
         // A timeout of the model's own, or lake.cancel_run, is the run's
         // end; any other cancel (the user's, the session's
         // statement_timeout) stops the caller.
@@ -912,15 +950,20 @@ fn run_now(name: &str, with_downstream: default!(bool, false)) -> i64 {
     } else {
         vec![name.to_string()]
     };
-    // Every model this call would run must be one the caller may run.
-    for m in &members {
-        let owner = if m == name {
-            owner_oid(&row)
-        } else {
-            owner_oid(&as_catalog_owner(|| model_row(m)).or_report().unwrap_or_else(|| no_such_model(m).report()))
-        };
-        check_may_act_as(caller, owner, &format!("run model \"{m}\"")).or_report();
-    }
+    // The model asked for must be one the caller may run; downstream
+    // models of other owners are left out (their own schedules refresh
+    // them), so nobody's dependency can make this call fail.
+    check_may_act_as(caller, owner_oid(&row), &format!("run model \"{name}\"")).or_report();
+    let members: Vec<String> = members
+        .into_iter()
+        .filter(|m| {
+            m == name
+                || as_catalog_owner(|| model_row(m))
+                    .ok()
+                    .flatten()
+                    .is_some_and(|r| statement::is_member_of_role(caller, owner_oid(&r)))
+        })
+        .collect();
     let _ = is_superuser;
     let mut outcomes: BTreeMap<String, Outcome> = BTreeMap::new();
     let mut run_ids: BTreeMap<String, i64> = BTreeMap::new();
