@@ -122,6 +122,41 @@ def test_deferred_trigger_fires_as_the_owner_in_the_scheduler_and_in_run_now(adm
     assert one(admin, "SELECT status FROM lake.runs WHERE model = 'iso_deferred' ORDER BY run_id DESC LIMIT 1") == "succeeded"
 
 
+def test_a_trigger_that_defers_again_fails_the_run(admin, alice):
+    """A trigger fired as the owner defers constraints again and queues
+    another event, for COMMIT: Postgres refuses that in a security-restricted
+    operation, and the run fails with nothing written."""
+    alice.execute(f"CREATE TABLE {A_S}.proof2 (current_u text)")
+    alice.execute(f"CREATE TABLE {A_S}.stage2 (v int)")
+    alice.execute(f"CREATE TABLE {A_S}.sink2 (v int)")
+    alice.execute(f"""
+        CREATE FUNCTION {A_S}.record2() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            INSERT INTO {A_S}.proof2 VALUES (current_user);
+            RETURN NULL;
+        END $$""")
+    alice.execute(f"""
+        CREATE FUNCTION {A_S}.redefer() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            SET CONSTRAINTS ALL DEFERRED;
+            INSERT INTO {A_S}.stage2 VALUES (1);
+            RETURN NULL;
+        END $$""")
+    alice.execute(f"CREATE CONSTRAINT TRIGGER redefer AFTER INSERT ON {A_S}.sink2 "
+                  f"DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION {A_S}.redefer()")
+    alice.execute(f"CREATE CONSTRAINT TRIGGER record2 AFTER INSERT ON {A_S}.stage2 "
+                  f"DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION {A_S}.record2()")
+    alice.execute(f"SELECT lake.define_model('iso_redefer', 'SELECT 1 AS v', '{A_S}.sink2', "
+                  "materialization => 'incremental')")
+    admin.execute("SELECT lake.run_now('iso_redefer')")
+    status, message = rows(admin, "SELECT status, error_message FROM lake.runs WHERE model = 'iso_redefer' "
+                                  "ORDER BY run_id DESC LIMIT 1")[0]
+    assert status == "failed" and "cannot fire deferred trigger within security-restricted operation" in message
+    assert rows(admin, f"SELECT current_u FROM {A_S}.proof2") == []
+    assert rows(admin, f"SELECT v FROM {A_S}.sink2") == []
+    assert is_superuser(admin, ALICE) is False
+
+
 def test_settings_changed_by_a_run_do_not_leak(admin, alice, bob):
     alice.execute(f"""
         CREATE FUNCTION {A_S}.poison() RETURNS int LANGUAGE plpgsql AS $$

@@ -89,13 +89,13 @@ pub fn run_as<R>(role: pg_sys::Oid, f: impl FnOnce() -> R) -> R {
 /// - every setting it changes, even with a session-level `set_config`, is
 ///   undone when it returns (the worker runs other owners' SQL next, and
 ///   `run_now` returns to its caller's session);
-/// - deferred triggers and constraint checks its statements queued fire
-///   before it returns, still as `role`: at COMMIT they would run as the
-///   committing user (the scheduler's superuser). Those the caller had
-///   queued before fire first, as the caller. This is `SET CONSTRAINTS ALL
-///   IMMEDIATE` (not a lower-level call: it is the one way Postgres allows
-///   inside subtransactions), so the rest of the caller's transaction checks
-///   deferrable constraints immediately.
+/// - deferred triggers and constraint checks never wait for COMMIT, where
+///   they would run as the committing user (the scheduler's superuser):
+///   `SET CONSTRAINTS ALL IMMEDIATE` first (firing those the caller had
+///   queued, as the caller) makes its statements fire theirs as they end,
+///   as `role`; deferring them again inside is an ERROR, as Postgres allows
+///   no deferred trigger in a security-restricted operation. The rest of
+///   the caller's transaction checks deferrable constraints immediately.
 pub fn run_user_code_as<R>(role: pg_sys::Oid, f: impl FnOnce() -> R) -> R {
     struct Restore {
         user: pg_sys::Oid,
@@ -137,14 +137,13 @@ pub fn run_user_code_as<R>(role: pg_sys::Oid, f: impl FnOnce() -> R) -> R {
         Restore { user, context, level }
     };
     let result = f();
-    // As `role`, restricted; an ERROR unwinds through Restore.
-    fire_deferred_now();
     drop(restore);
     result
 }
 
 /// Fires the transaction's pending deferred triggers and constraint checks
-/// now, as the current user.
+/// now, as the current user, and makes the rest of the transaction fire them
+/// at the end of each statement.
 fn fire_deferred_now() {
     if let Err(e) = pgrx::spi::Spi::run("SET CONSTRAINTS ALL IMMEDIATE") {
         pgrx::error!("townlake: could not fire deferred triggers: {e}");
