@@ -23,12 +23,17 @@ Two sets, kept apart:
   (bench/pii/requirements-eval.txt); `evalset.py --hash` prints its digest,
   recorded in docs/pii.md: a different digest means the set drifted.
 
+* ``fresh`` — a second held-out draw (classifier 1.3.0): Mimesis and Faker in locales no other table
+  uses, single-word name columns, account names and addresses under opaque column names next to
+  towns, regions, companies, job titles, words and dishes. Frozen (digest in docs/pii.md) before any
+  result on it was looked at; like ``frozen``, reported once per change and never tuned on.
+
 * ``dev`` — the development set for tuning: Faker in other locales, and its
   own id/credential generators, with different seeds and column names.
 
 Each column carries the set of PII *families* it holds (empty: clean).
 
-Usage: evalset.py --set frozen|dev [--seed N] [--rows N] [--hash] [--summary]
+Usage: evalset.py --set frozen|fresh|dev [--seed N] [--rows N] [--hash] [--summary]
 """
 
 from __future__ import annotations
@@ -938,6 +943,77 @@ def dev_more(rng, rows):
 
 
 # ---------------------------------------------------------------------------
+# the second held-out draw (added with classifier 1.3.0, frozen before any result on it was seen)
+# ---------------------------------------------------------------------------
+
+FRESH_SEED = 20261203
+# Mimesis (not the development generator) in locales neither the frozen set's Mimesis tables nor any
+# development table use as Mimesis locales.
+FRESH_MIMESIS_LOCALES = ["ja", "zh", "de-ch", "ar-ae", "ar-jo", "ar-ma", "fi", "sv", "pl", "it", "fr", "nl",
+                         "pt-br", "en-gb", "es", "de"]
+# Faker locales no other table uses, each writing names of its own (Gujarati, Odia, Sinhala, Macedonian,
+# Persian, Uzbek, Irish, Hausa, Igbo, Twi, Kenyan and Argentinian names).
+FRESH_FAKER_LOCALES = ["gu_IN", "or_IN", "si_LK", "mk_MK", "fa_IR", "uz_UZ", "ga_IE", "ha_NG", "ig_NG", "tw_GH",
+                       "en_KE", "es_AR"]
+FRESH_OPAQUE = ["k1", "k2", "k3", "k4", "k5", "k6", "k7", "k8", "k9", "col", "v", "item", "who", "src", "rec"]
+
+
+def fresh(seed=FRESH_SEED, rows=200):
+    """A second held-out draw: single-word given- and family-name columns, account names and addresses under
+    opaque column names in locales and scripts no other table uses, next to towns, regions, companies, job
+    titles, words and dishes of the same locale as hard negatives."""
+    from faker import Faker
+    from mimesis import Address, Finance, Food, Person, Text
+    rng = random.Random(seed)
+    tables = []
+    for loc in FRESH_MIMESIS_LOCALES:
+        s = rng.randint(0, 2**31)
+        person, addr, fin = Person(loc, seed=s), Address(loc, seed=s + 1), Finance(loc, seed=s + 2)
+        text, food = Text(loc, seed=s + 3), Food(loc, seed=s + 4)
+        t = Table("fresh_" + loc.replace("-", "_"))
+        names = rng.sample(FRESH_OPAQUE, 11)
+        if rng.random() < 0.3:
+            t.add(names[0], "text", [person.full_name() for _ in range(rows)], "person_name", source=f"mimesis {loc}")
+        else:
+            t.add(names[0], "text", [person.first_name() for _ in range(rows)], "person_name", source=f"mimesis {loc}")
+            t.add(names[1], "text", [person.last_name() for _ in range(rows)], "person_name", source=f"mimesis {loc}")
+        if rng.random() < 0.5:
+            t.add(names[2], "text", [person.username(mask=rng.choice(["l.l", "l_d", "ld", "U_d"]))
+                                     for _ in range(rows)], "online_id", source=f"mimesis {loc} username")
+        if rng.random() < 0.5:
+            t.add(names[3], "text", [addr.address() for _ in range(rows)], "address", source=f"mimesis {loc}")
+        t.add(names[4], "text", [addr.city() for _ in range(rows)], source=f"mimesis {loc} city")
+        t.add(names[5], "text", [addr.state() for _ in range(rows)], source=f"mimesis {loc} region")
+        t.add(names[6], "text", [fin.company() for _ in range(rows)], source=f"mimesis {loc} company")
+        t.add(names[7], "text", [person.occupation() for _ in range(rows)], source=f"mimesis {loc} occupation")
+        t.add(names[8], "text", [text.word().capitalize() for _ in range(rows)], source=f"mimesis {loc} word")
+        t.add(names[9], "text", [food.dish() for _ in range(rows)], source=f"mimesis {loc} dish")
+        t.add(names[10], "text", [person.nationality() for _ in range(rows)], source=f"mimesis {loc} nationality")
+        unique_names(t.columns)
+        tables.append(t)
+    for loc in FRESH_FAKER_LOCALES:
+        fk = Faker(loc)
+        fk.seed_instance(rng.randint(0, 2**31))
+        t = Table("fresh_" + loc.lower())
+        names = rng.sample(FRESH_OPAQUE, 8)
+        if rng.random() < 0.3:
+            t.add(names[0], "text", [fk.name() for _ in range(rows)], "person_name", source=f"faker {loc} name")
+        else:
+            t.add(names[0], "text", [fk.first_name() for _ in range(rows)], "person_name", source=f"faker {loc} first")
+            t.add(names[1], "text", [fk.last_name() for _ in range(rows)], "person_name", source=f"faker {loc} last")
+        t.add(names[2], "text", [fk.user_name() for _ in range(rows)], "online_id", source=f"faker {loc} user_name")
+        if rng.random() < 0.5:
+            t.add(names[3], "text", [fk.address() for _ in range(rows)], "address", source=f"faker {loc} address")
+        t.add(names[4], "text", [fk.city() for _ in range(rows)], source=f"faker {loc} city")
+        t.add(names[5], "text", [fk.company() for _ in range(rows)], source=f"faker {loc} company")
+        t.add(names[6], "text", [fk.job() for _ in range(rows)], source=f"faker {loc} job")
+        t.add(names[7], "text", [fk.word().capitalize() for _ in range(rows)], source=f"faker {loc} word")
+        unique_names(t.columns)
+        tables.append(t)
+    return tables
+
+
+# ---------------------------------------------------------------------------
 
 def digest(tables) -> str:
     h = hashlib.sha256()
@@ -953,7 +1029,9 @@ def build(which: str, seed=None, rows=None):
         return frozen(FROZEN_SEED if seed is None else seed, rows or 200)
     if which == "dev":
         return dev(1 if seed is None else seed, rows or 200)
-    raise SystemExit(f"unknown set {which!r}: frozen or dev")
+    if which == "fresh":
+        return fresh(FRESH_SEED if seed is None else seed, rows or 200)
+    raise SystemExit(f"unknown set {which!r}: frozen, fresh or dev")
 
 
 def main():
