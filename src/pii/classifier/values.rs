@@ -7,7 +7,7 @@ use regex::Regex;
 
 use super::dictionary::{
     fold, is_cjk_family_name, is_family_name, is_given_name, is_name_affix, is_organisation_marker, is_place_marker,
-    starts_with_cjk_family_name,
+    starts_with_cjk_family_name, transliterate,
 };
 use super::names;
 use super::financial::{card_network, iban_check, luhn_valid, IbanCheck};
@@ -109,6 +109,9 @@ pub enum Signal {
     Ean13Shaped,
     /// …passing the EAN-13 check: in a column of them, product codes, not phone numbers.
     Ean13,
+    /// One word in a script other than Latin that the `name-variants` crate's tables know as a
+    /// name (`রহিম`, `טליה`): rare among other words of that script, so a share of them counts.
+    NameNative,
     FreeText,
     Json,
 }
@@ -935,8 +938,15 @@ fn person_name(v: &str, cell: &mut CellFindings) {
         cell.set(Signal::NamePlace);
         return;
     }
-    let given = |f: &str| f.split('-').any(is_given_name);
-    let family = |f: &str| f.split('-').any(is_family_name);
+    // Cyrillic and Greek names meet the (Latin) lists through their usual romanisation.
+    let given = |f: &str| {
+        f.split('-')
+            .any(|p| is_given_name(p) || transliterate(p).is_some_and(|t| is_given_name(&t)))
+    };
+    let family = |f: &str| {
+        f.split('-')
+            .any(|p| is_family_name(p) || transliterate(p).is_some_and(|t| is_family_name(&t)))
+    };
     if core.len() == 1 {
         let (w, f) = core[0];
         if f.chars().count() < 2 || !capitalised(w) {
@@ -947,6 +957,8 @@ fn person_name(v: &str, cell: &mut CellFindings) {
             cell.set(Signal::NameGiven);
         } else if family(f) {
             cell.set(Signal::NameFamily);
+        } else if native_script_name(w) {
+            cell.set(Signal::NameNative);
         }
         return;
     }
