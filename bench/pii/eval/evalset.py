@@ -845,6 +845,7 @@ def dev(seed=1, rows=200):
     unique_names(t.columns)
     tables.append(t)
     tables += dev_more(rng, rows)
+    tables += dev_negatives_more(rng, rows)
     t = Table("dev_negatives")
     t.add("ver", "text", [f"{rng.randint(0, 30)}.{rng.randint(0, 40)}.{rng.randint(0, 200)}" for _ in range(rows)])
     t.add("ver4", "text", [f"{rng.randint(1, 20)}.{rng.randint(0, 20)}.{rng.randint(0, 99)}.{rng.randint(0, 99999)}"
@@ -939,6 +940,56 @@ def dev_more(rng, rows):
     t.add("release_phone", "text", [fk.phone_number() for _ in range(rows)], "contact",
           source="faker en_IN phone")
     tables.append(t)
+    return tables
+
+
+# Hard negatives added with classifier 1.3.0 (development only): columns of capitalised words and
+# short phrases that are not people — towns, regions, countries, languages, currencies, colours,
+# months, job titles, companies, street names — under generic column names (`name`, `title`,
+# `label`) in tables that also hold people, and real open data the frozen set does not use
+# (vega_datasets barley, burtin, wheat, crimea; plotly iris, stocks, experiment, medals_wide).
+DEV_NEG_LOCALES = ["en_US", "de_DE", "fr_FR", "es_ES", "it_IT", "pl_PL", "ru_RU", "el_GR", "ar_SA", "ja_JP", "he_IL",
+                   "bn_BD", "id_ID", "zu_ZA"]
+
+
+def dev_negatives_more(rng, rows):
+    from faker import Faker
+    tables = []
+    kinds = [("city", "city"), ("country", "country"), ("administrative_unit", "region"),
+             ("language_name", "language"), ("currency_name", "currency"), ("color_name", "colour"),
+             ("month_name", "month"), ("day_of_week", "weekday"), ("job", "job"), ("company", "company"),
+             ("street_name", "street name")]
+    generic = ["name", "title", "label", "value", "n1", "n2", "n3", "kind", "descr", "group_name", "c"]
+    for loc in DEV_NEG_LOCALES:
+        fk = Faker(loc)
+        fk.seed_instance(rng.randint(0, 2**31))
+        t = Table("dev3_" + loc.lower())
+        t.add("email", "text", [fk.email() for _ in range(rows)], "contact", source=f"faker {loc} email")
+        for meth, what in rng.sample(kinds, 6):
+            try:
+                vals = [str(getattr(fk, meth)()) for _ in range(rows)]
+            except AttributeError:
+                continue
+            t.add(rng.choice(generic), "text", vals, source=f"faker {loc} {what}")
+        unique_names(t.columns)
+        tables.append(t)
+    from vega_datasets import local_data
+    for ds in ["barley", "burtin", "wheat", "crimea", "driving"]:
+        df = getattr(local_data, ds)()
+        df = df.head(rows)
+        t = Table("dev3_vega_" + ds)
+        for col in df.columns:
+            t.add(str(col).lower().replace(" ", "_"), "text", [None if v is None else str(v) for v in df[col].tolist()],
+                  source=f"vega_datasets {ds}")
+        tables.append(t)
+    import plotly.data as pd_
+    for name in ["iris", "stocks", "experiment", "medals_wide"]:
+        df = getattr(pd_, name)().head(rows)
+        t = Table("dev3_plotly_" + name)
+        for col in df.columns:
+            t.add(str(col).lower().replace(" ", "_"), "text", [None if v is None else str(v) for v in df[col].tolist()],
+                  source=f"plotly.data {name}")
+        tables.append(t)
     return tables
 
 

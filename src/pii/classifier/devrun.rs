@@ -109,6 +109,13 @@ fn devrun() {
                     best.join(" "),
                     c["source"]
                 );
+                if std::env::var("PII_SHOW").is_ok_and(|s| s == format!("{tname}.{}", c["name"].as_str().unwrap())) {
+                    let values: Vec<&str> = c["values"].as_array().unwrap().iter().take(8).filter_map(|v| v.as_str()).collect();
+                    println!("    values {values:?}");
+                    for d in dets.iter().filter(|d| d.confidence >= 0.2) {
+                        println!("    {} {:.2}: {}", d.infotype.as_str(), d.confidence, d.evidence.join("; "));
+                    }
+                }
             }
         }
     }

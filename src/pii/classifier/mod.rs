@@ -1131,8 +1131,12 @@ impl ColumnProfile {
             v *= 0.3;
         }
         // Pass 2: a surname column sits next to e-mails, phones, birth dates.
+        // Only for values that are names in part (known given or family names) or under a name that
+        // says so: capitalised words alone (towns, languages, street names) in a table with e-mails,
+        // under a column merely called `name`, are weak evidence three times, not a finding.
         let mut context = 0.0f32;
-        if ctx.people_table || ctx.table.has(InfoType::Email) || ctx.table.has(InfoType::DateOfBirth) {
+        let some_names = v_values >= 0.5 || ctx.name.positive(InfoType::PersonName) >= 0.85;
+        if some_names && (ctx.people_table || ctx.table.has(InfoType::Email) || ctx.table.has(InfoType::DateOfBirth)) {
             context = 0.35;
         }
         if ctx.neighbour_names[InfoType::PersonName as usize] >= 0.85 && r(single) >= 0.6 {

@@ -930,7 +930,7 @@ fn person_name(v: &str, cell: &mut CellFindings) {
         }
     };
     let all_caps = core.iter().all(|(w, _)| capitalised(w));
-    if core.len() >= 2 && is_place_marker(&core[0].1) {
+    if core.len() >= 2 && (is_place_marker(&core[0].1) || street_type_prefix(core[0].0)) {
         cell.set(Signal::NamePlace);
         return;
     }
@@ -996,6 +996,20 @@ fn person_name(v: &str, cell: &mut CellFindings) {
             cell.last_word = Some(std::hash::Hasher::finish(&h));
         }
     }
+}
+
+/// A word that opens a street name in the languages that put the street type first
+/// (`Calle`, `Rua`, `Via`, `ulica`, `улица`): a person's name after it names the street.
+fn street_type_prefix(word: &str) -> bool {
+    static SET: OnceLock<std::collections::HashSet<String>> = OnceLock::new();
+    SET.get_or_init(|| {
+        PREFIX_STREET_TYPES
+            .split('|')
+            .map(|w| w.replace("\\.", ".").trim_end_matches('?').trim_end_matches('.').to_lowercase())
+            .filter(|w| w.chars().count() >= 2)
+            .collect()
+    })
+    .contains(word.trim_end_matches('.').to_lowercase().as_str())
 }
 
 /// Opaque identifiers and secrets without a known prefix.
