@@ -628,3 +628,26 @@ fn cyrillic_names_meet_the_lists_through_romanisation() {
         cell.signals
     );
 }
+
+#[test]
+fn a_street_type_before_a_name_makes_it_a_street() {
+    let cell = values::analyse("Calle de Jacinta Pereira");
+    assert!(cell.signals.has(values::Signal::NamePlace), "{:?}", cell.signals);
+    let cell = values::analyse("Rua Maria Silva");
+    assert!(cell.signals.has(values::Signal::NamePlace), "{:?}", cell.signals);
+    assert!(values::analyse("Jacinta Pereira").signals.has(values::Signal::NameFull));
+}
+
+#[test]
+fn capitalised_words_under_a_bare_name_column_next_to_emails_are_not_names() {
+    // Weak evidence three times — words, a column merely called `name`, e-mails next door —
+    // make no finding; known given names in the same place do.
+    let mut rng = Rng(7);
+    let words: Vec<String> = (0..150).map(|_| capitalise(&word(&mut rng, 3))).collect();
+    let emails: Vec<String> = (0..150).map(|i| format!("user{i}@example.com")).collect();
+    let out = table_of(vec![("name", words), ("email", emails.clone())]);
+    assert!(!types(&out[0]).contains(&"person_name"), "{:?}", out[0]);
+    let given: Vec<String> = (0..150).map(|i| GIVEN[i % 10].to_string()).collect();
+    let out = table_of(vec![("name", given), ("email", emails)]);
+    assert!(types(&out[0]).contains(&"person_name"), "{:?}", out[0]);
+}
