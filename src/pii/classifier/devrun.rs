@@ -64,8 +64,9 @@ fn devrun() {
             for (i, p) in &input {
                 let n = p.non_null.max(1) as f32;
                 println!(
-                    "SIG {tname}.{} single {:.2} given {:.2} family {:.2} full {:.2} shape {:.2} d {:.2}",
+                    "SIG {tname}.{} parts {:.2} single {:.2} given {:.2} family {:.2} full {:.2} shape {:.2} d {:.2}",
                     i.column_name,
+                    p.count(values::Signal::AddressParts) as f32 / n,
                     p.count(values::Signal::SingleWordCap) as f32 / n,
                     p.count(values::Signal::NameGiven) as f32 / n,
                     p.count(values::Signal::NameFamily) as f32 / n,
@@ -131,4 +132,12 @@ fn devrun() {
         tp as f32 / predicted as f32,
         tp as f32 / labelled as f32
     );
+}
+
+#[test]
+#[ignore]
+fn devcell() {
+    if let Ok(v) = std::env::var("PII_CELL") {
+        println!("{:?}", values::analyse(&v).signals);
+    }
 }

@@ -651,3 +651,16 @@ fn capitalised_words_under_a_bare_name_column_next_to_emails_are_not_names() {
     let out = table_of(vec![("name", given), ("email", emails)]);
     assert!(types(&out[0]).contains(&"person_name"), "{:?}", out[0]);
 }
+
+#[test]
+fn addresses_of_six_parts_and_with_abbreviations_are_built_like_addresses() {
+    // Bengali digits, six parts (flat, building, street, area, town, postcode).
+    let bn = "অ্যাপার্টমেন্ট ২, বাড়ী নং ৬৯৮, মধ্য পার্বতীগাঁ ঘাট, চিতলবাড়ি, বরিশাল, ৬৪৩৮";
+    assert!(values::analyse(bn).signals.has(values::Signal::AddressParts));
+    // Short abbreviations with a full stop (`ք.` town, `բն.` flat) are not sentence ends.
+    let hy = "ք. Ագարակ, Գևորգ Հովսեփյան 3, բն. 15";
+    assert!(values::analyse(hy).signals.has(values::Signal::AddressParts));
+    // Prose still is not an address.
+    let prose = "We shipped 3 boxes yesterday. The courier arrived late, sadly. Please check again.";
+    assert!(!values::analyse(prose).signals.has(values::Signal::AddressParts));
+}

@@ -250,7 +250,7 @@ fn ean13_valid(d: &[u8]) -> bool {
 }
 
 /// The structure of a postal address in any script: two to five parts separated by commas or
-/// line breaks, short ones (five words at most), at least two with letters, and one with words
+/// line breaks (two to six: flat, building, street, area, town, postcode), short ones (five words at most), at least two with letters, and one with words
 /// and a number (house number, postcode) written in any digits; nothing of prose (sentences end with a full stop), code or user
 /// agents (`;`, `=`, `/` after a letter).
 fn address_parts(v: &str) -> bool {
@@ -258,7 +258,13 @@ fn address_parts(v: &str) -> bool {
     if !(8..=160).contains(&chars) || v.contains('@') || v.contains("://") || v.contains(';') || v.contains('=') {
         return false;
     }
-    if v.ends_with('.') && !v.ends_with(" .") || v.contains(". ") && v.split(". ").count() > 2 {
+    // Sentences end with a full stop after a word; abbreviations (`ք.`, `ул.`, `бн.`, `Nr.`) are short.
+    let pieces: Vec<&str> = v.split(". ").collect();
+    let sentence_ends = pieces[..pieces.len() - 1]
+        .iter()
+        .filter(|before| before.rsplit(' ').next().is_some_and(|w| w.chars().count() >= 4))
+        .count();
+    if v.ends_with('.') && !v.ends_with(" .") || sentence_ends > 1 {
         return false;
     }
     let mut prev_alpha = false;
@@ -270,7 +276,7 @@ fn address_parts(v: &str) -> bool {
     }
     let parts: Vec<&str> = v.split([',', '\n', '،']).map(str::trim).filter(|p| !p.is_empty()).collect();
     // Address parts are short (street and number, postcode and town), not clauses.
-    if !(2..=5).contains(&parts.len()) || parts.iter().any(|p| p.chars().count() > 60 || p.split_whitespace().count() > 5) {
+    if !(2..=6).contains(&parts.len()) || parts.iter().any(|p| p.chars().count() > 60 || p.split_whitespace().count() > 5) {
         return false;
     }
     // A house number or postcode: a number of at most seven digits (references are longer).
