@@ -141,3 +141,14 @@ fn devcell() {
         println!("{:?}", values::analyse(&v).signals);
     }
 }
+
+#[test]
+#[ignore]
+fn devcolumn() {
+    if let (Ok(path), Ok(name)) = (std::env::var("PII_COLUMN_FILE"), std::env::var("PII_COLUMN_NAME")) {
+        let text = std::fs::read_to_string(path).unwrap();
+        for d in classify_column(&ColumnInput { column_name: name, type_name: "text".into(), ..Default::default() }, text.lines().map(Some)) {
+            println!("{} {:.2}: {}", d.infotype.as_str(), d.confidence, d.evidence.join("; "));
+        }
+    }
+}

@@ -870,9 +870,11 @@ impl ColumnProfile {
         if validated && damp < 1.0 && v * 0.9 > conf * damp {
             notes.push("validated values outweigh the column name".into());
             conf = v * 0.9;
-        } else if damp < 1.0 && v >= 0.5 && agree >= 0.9 && 0.6 * v * agree > conf * damp {
+        } else if damp < 1.0 && v >= 0.5 && agree >= 0.9 && t != Ipv4 && 0.6 * v * agree > conf * damp {
             // Strong evidence across the whole column (names with known given names, account
             // names with numbers): the name lowers the confidence, it does not cancel it.
+            // Not for dotted quads: a column called `firmware` or `version` of them holds exactly
+            // the version numbers they are shaped like.
             notes.push("the values outweigh the column name, which only lowers the confidence".into());
             conf = 0.6 * v * agree;
         } else {

@@ -664,3 +664,14 @@ fn addresses_of_six_parts_and_with_abbreviations_are_built_like_addresses() {
     let prose = "We shipped 3 boxes yesterday. The courier arrived late, sadly. Please check again.";
     assert!(!values::analyse(prose).signals.has(values::Signal::AddressParts));
 }
+
+#[test]
+fn dotted_quads_under_a_version_name_stay_versions() {
+    // IPv4 shapes are not validated evidence: version numbers fit them, so a name such as
+    // `firmware` may cancel them (it could not cancel validated values).
+    let mut rng = Rng(11);
+    let values: Vec<String> = (0..500)
+        .map(|_| format!("{}.{}.{}.{}", 1 + rng.below(9), rng.below(10), rng.below(10), rng.below(100)))
+        .collect();
+    assert!(!types(&run(&col("firmware", "text"), &values)).contains(&"ipv4"));
+}
