@@ -23,12 +23,17 @@ Two sets, kept apart:
   (bench/pii/requirements-eval.txt); `evalset.py --hash` prints its digest,
   recorded in docs/pii.md: a different digest means the set drifted.
 
+* ``fresh`` — a second held-out draw (classifier 1.3.0): Mimesis and Faker in locales no other table
+  uses, single-word name columns, account names and addresses under opaque column names next to
+  towns, regions, companies, job titles, words and dishes. Frozen (digest in docs/pii.md) before any
+  result on it was looked at; like ``frozen``, reported once per change and never tuned on.
+
 * ``dev`` — the development set for tuning: Faker in other locales, and its
   own id/credential generators, with different seeds and column names.
 
 Each column carries the set of PII *families* it holds (empty: clean).
 
-Usage: evalset.py --set frozen|dev [--seed N] [--rows N] [--hash] [--summary]
+Usage: evalset.py --set frozen|fresh|dev [--seed N] [--rows N] [--hash] [--summary]
 """
 
 from __future__ import annotations
@@ -840,6 +845,7 @@ def dev(seed=1, rows=200):
     unique_names(t.columns)
     tables.append(t)
     tables += dev_more(rng, rows)
+    tables += dev_negatives_more(rng, rows)
     t = Table("dev_negatives")
     t.add("ver", "text", [f"{rng.randint(0, 30)}.{rng.randint(0, 40)}.{rng.randint(0, 200)}" for _ in range(rows)])
     t.add("ver4", "text", [f"{rng.randint(1, 20)}.{rng.randint(0, 20)}.{rng.randint(0, 99)}.{rng.randint(0, 99999)}"
@@ -937,6 +943,127 @@ def dev_more(rng, rows):
     return tables
 
 
+# Hard negatives added with classifier 1.3.0 (development only): columns of capitalised words and
+# short phrases that are not people — towns, regions, countries, languages, currencies, colours,
+# months, job titles, companies, street names — under generic column names (`name`, `title`,
+# `label`) in tables that also hold people, and real open data the frozen set does not use
+# (vega_datasets barley, burtin, wheat, crimea; plotly iris, stocks, experiment, medals_wide).
+DEV_NEG_LOCALES = ["en_US", "de_DE", "fr_FR", "es_ES", "it_IT", "pl_PL", "ru_RU", "el_GR", "ar_SA", "ja_JP", "he_IL",
+                   "bn_BD", "id_ID", "zu_ZA"]
+
+
+def dev_negatives_more(rng, rows):
+    from faker import Faker
+    tables = []
+    kinds = [("city", "city"), ("country", "country"), ("administrative_unit", "region"),
+             ("language_name", "language"), ("currency_name", "currency"), ("color_name", "colour"),
+             ("month_name", "month"), ("day_of_week", "weekday"), ("job", "job"), ("company", "company"),
+             ("street_name", "street name")]
+    generic = ["name", "title", "label", "value", "n1", "n2", "n3", "kind", "descr", "group_name", "c"]
+    for loc in DEV_NEG_LOCALES:
+        fk = Faker(loc)
+        fk.seed_instance(rng.randint(0, 2**31))
+        t = Table("dev3_" + loc.lower())
+        t.add("email", "text", [fk.email() for _ in range(rows)], "contact", source=f"faker {loc} email")
+        for meth, what in rng.sample(kinds, 6):
+            try:
+                vals = [str(getattr(fk, meth)()) for _ in range(rows)]
+            except AttributeError:
+                continue
+            t.add(rng.choice(generic), "text", vals, source=f"faker {loc} {what}")
+        unique_names(t.columns)
+        tables.append(t)
+    from vega_datasets import local_data
+    for ds in ["barley", "burtin", "wheat", "crimea", "driving"]:
+        df = getattr(local_data, ds)()
+        df = df.head(rows)
+        t = Table("dev3_vega_" + ds)
+        for col in df.columns:
+            t.add(str(col).lower().replace(" ", "_"), "text", [None if v is None else str(v) for v in df[col].tolist()],
+                  source=f"vega_datasets {ds}")
+        tables.append(t)
+    import plotly.data as pd_
+    for name in ["iris", "stocks", "experiment", "medals_wide"]:
+        df = getattr(pd_, name)().head(rows)
+        t = Table("dev3_plotly_" + name)
+        for col in df.columns:
+            t.add(str(col).lower().replace(" ", "_"), "text", [None if v is None else str(v) for v in df[col].tolist()],
+                  source=f"plotly.data {name}")
+        tables.append(t)
+    return tables
+
+
+# ---------------------------------------------------------------------------
+# the second held-out draw (added with classifier 1.3.0, frozen before any result on it was seen)
+# ---------------------------------------------------------------------------
+
+FRESH_SEED = 20261203
+# Mimesis (not the development generator) in locales neither the frozen set's Mimesis tables nor any
+# development table use as Mimesis locales.
+FRESH_MIMESIS_LOCALES = ["ja", "zh", "de-ch", "ar-ae", "ar-jo", "ar-ma", "fi", "sv", "pl", "it", "fr", "nl",
+                         "pt-br", "en-gb", "es", "de"]
+# Faker locales no other table uses, each writing names of its own (Gujarati, Odia, Sinhala, Macedonian,
+# Persian, Uzbek, Irish, Hausa, Igbo, Twi, Kenyan and Argentinian names).
+FRESH_FAKER_LOCALES = ["gu_IN", "or_IN", "si_LK", "mk_MK", "fa_IR", "uz_UZ", "ga_IE", "ha_NG", "ig_NG", "tw_GH",
+                       "en_KE", "es_AR"]
+FRESH_OPAQUE = ["k1", "k2", "k3", "k4", "k5", "k6", "k7", "k8", "k9", "col", "v", "item", "who", "src", "rec"]
+
+
+def fresh(seed=FRESH_SEED, rows=200):
+    """A second held-out draw: single-word given- and family-name columns, account names and addresses under
+    opaque column names in locales and scripts no other table uses, next to towns, regions, companies, job
+    titles, words and dishes of the same locale as hard negatives."""
+    from faker import Faker
+    from mimesis import Address, Finance, Food, Person, Text
+    rng = random.Random(seed)
+    tables = []
+    for loc in FRESH_MIMESIS_LOCALES:
+        s = rng.randint(0, 2**31)
+        person, addr, fin = Person(loc, seed=s), Address(loc, seed=s + 1), Finance(loc, seed=s + 2)
+        text, food = Text(loc, seed=s + 3), Food(loc, seed=s + 4)
+        t = Table("fresh_" + loc.replace("-", "_"))
+        names = rng.sample(FRESH_OPAQUE, 11)
+        if rng.random() < 0.3:
+            t.add(names[0], "text", [person.full_name() for _ in range(rows)], "person_name", source=f"mimesis {loc}")
+        else:
+            t.add(names[0], "text", [person.first_name() for _ in range(rows)], "person_name", source=f"mimesis {loc}")
+            t.add(names[1], "text", [person.last_name() for _ in range(rows)], "person_name", source=f"mimesis {loc}")
+        if rng.random() < 0.5:
+            t.add(names[2], "text", [person.username(mask=rng.choice(["l.l", "l_d", "ld", "U_d"]))
+                                     for _ in range(rows)], "online_id", source=f"mimesis {loc} username")
+        if rng.random() < 0.5:
+            t.add(names[3], "text", [addr.address() for _ in range(rows)], "address", source=f"mimesis {loc}")
+        t.add(names[4], "text", [addr.city() for _ in range(rows)], source=f"mimesis {loc} city")
+        t.add(names[5], "text", [addr.state() for _ in range(rows)], source=f"mimesis {loc} region")
+        t.add(names[6], "text", [fin.company() for _ in range(rows)], source=f"mimesis {loc} company")
+        t.add(names[7], "text", [person.occupation() for _ in range(rows)], source=f"mimesis {loc} occupation")
+        t.add(names[8], "text", [text.word().capitalize() for _ in range(rows)], source=f"mimesis {loc} word")
+        t.add(names[9], "text", [food.dish() for _ in range(rows)], source=f"mimesis {loc} dish")
+        t.add(names[10], "text", [person.nationality() for _ in range(rows)], source=f"mimesis {loc} nationality")
+        unique_names(t.columns)
+        tables.append(t)
+    for loc in FRESH_FAKER_LOCALES:
+        fk = Faker(loc)
+        fk.seed_instance(rng.randint(0, 2**31))
+        t = Table("fresh_" + loc.lower())
+        names = rng.sample(FRESH_OPAQUE, 8)
+        if rng.random() < 0.3:
+            t.add(names[0], "text", [fk.name() for _ in range(rows)], "person_name", source=f"faker {loc} name")
+        else:
+            t.add(names[0], "text", [fk.first_name() for _ in range(rows)], "person_name", source=f"faker {loc} first")
+            t.add(names[1], "text", [fk.last_name() for _ in range(rows)], "person_name", source=f"faker {loc} last")
+        t.add(names[2], "text", [fk.user_name() for _ in range(rows)], "online_id", source=f"faker {loc} user_name")
+        if rng.random() < 0.5:
+            t.add(names[3], "text", [fk.address() for _ in range(rows)], "address", source=f"faker {loc} address")
+        t.add(names[4], "text", [fk.city() for _ in range(rows)], source=f"faker {loc} city")
+        t.add(names[5], "text", [fk.company() for _ in range(rows)], source=f"faker {loc} company")
+        t.add(names[6], "text", [fk.job() for _ in range(rows)], source=f"faker {loc} job")
+        t.add(names[7], "text", [fk.word().capitalize() for _ in range(rows)], source=f"faker {loc} word")
+        unique_names(t.columns)
+        tables.append(t)
+    return tables
+
+
 # ---------------------------------------------------------------------------
 
 def digest(tables) -> str:
@@ -953,7 +1080,9 @@ def build(which: str, seed=None, rows=None):
         return frozen(FROZEN_SEED if seed is None else seed, rows or 200)
     if which == "dev":
         return dev(1 if seed is None else seed, rows or 200)
-    raise SystemExit(f"unknown set {which!r}: frozen or dev")
+    if which == "fresh":
+        return fresh(FRESH_SEED if seed is None else seed, rows or 200)
+    raise SystemExit(f"unknown set {which!r}: frozen, fresh or dev")
 
 
 def main():

@@ -340,9 +340,110 @@ pub fn fold(word: &str) -> String {
     out
 }
 
+/// A Latin spelling of a Cyrillic or Greek word by the letters' usual romanisation (ISO 9 /
+/// ELOT 743 simplified), lower case: `Тодорова` → `todorova`, `Γιώργος` → `giorgos`. So names in
+/// these scripts meet the Latin name lists, and account names (which are written in Latin
+/// letters) can be compared with the name columns they were made from. `None` for other scripts.
+pub fn transliterate(word: &str) -> Option<String> {
+    let mut out = String::with_capacity(word.len());
+    let mut any = false;
+    for c in word.chars().flat_map(char::to_lowercase) {
+        let latin = match c {
+            'а' => "a",
+            'б' => "b",
+            'в' => "v",
+            'г' => "g",
+            'ґ' => "g",
+            'д' => "d",
+            'е' => "e",
+            'ё' => "e",
+            'є' => "ye",
+            'ж' => "zh",
+            'з' => "z",
+            'и' => "i",
+            'і' => "i",
+            'ї' => "yi",
+            'й' => "y",
+            'к' => "k",
+            'л' => "l",
+            'м' => "m",
+            'н' => "n",
+            'о' => "o",
+            'п' => "p",
+            'р' => "r",
+            'с' => "s",
+            'т' => "t",
+            'у' => "u",
+            'ў' => "u",
+            'ф' => "f",
+            'х' => "h",
+            'ц' => "ts",
+            'ч' => "ch",
+            'ш' => "sh",
+            'щ' => "sht",
+            'ъ' => "a",
+            'ы' => "y",
+            'ь' => "",
+            'э' => "e",
+            'ю' => "yu",
+            'я' => "ya",
+            'ј' => "j",
+            'љ' => "lj",
+            'њ' => "nj",
+            'ћ' => "c",
+            'ђ' => "dj",
+            'џ' => "dz",
+            'ѓ' => "gj",
+            'ќ' => "kj",
+            'ѕ' => "dz",
+            'α' | 'ά' => "a",
+            'β' => "v",
+            'γ' => "g",
+            'δ' => "d",
+            'ε' | 'έ' => "e",
+            'ζ' => "z",
+            'η' | 'ή' => "i",
+            'θ' => "th",
+            'ι' | 'ί' | 'ϊ' | 'ΐ' => "i",
+            'κ' => "k",
+            'λ' => "l",
+            'μ' => "m",
+            'ν' => "n",
+            'ξ' => "x",
+            'ο' | 'ό' => "o",
+            'π' => "p",
+            'ρ' => "r",
+            'σ' | 'ς' => "s",
+            'τ' => "t",
+            'υ' | 'ύ' | 'ϋ' | 'ΰ' => "y",
+            'φ' => "f",
+            'χ' => "ch",
+            'ψ' => "ps",
+            'ω' | 'ώ' => "o",
+            '-' | '\'' => {
+                out.push(c);
+                continue;
+            }
+            _ => return None,
+        };
+        any = true;
+        out.push_str(latin);
+    }
+    any.then_some(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cyrillic_and_greek_are_romanised() {
+        assert_eq!(transliterate("Тодорова").as_deref(), Some("todorova"));
+        assert_eq!(transliterate("Щерев").as_deref(), Some("shterev"));
+        assert_eq!(transliterate("Γιώργος").as_deref(), Some("giorgos"));
+        assert_eq!(transliterate("Smith"), None);
+        assert_eq!(transliterate("山口"), None);
+    }
 
     #[test]
     fn folding_meets_the_lists() {

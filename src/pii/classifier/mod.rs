@@ -30,6 +30,8 @@ pub mod validators;
 pub mod values;
 
 #[cfg(test)]
+mod devrun;
+#[cfg(test)]
 mod tests;
 
 use std::collections::hash_map::DefaultHasher;
@@ -40,7 +42,7 @@ use values::{CellFindings, Signal, N_SIGNALS};
 
 /// Bumped whenever detection or scoring changes; the scanner rescans every
 /// column whose finding was made by another version.
-pub const CLASSIFIER_VERSION: &str = "1.2.0";
+pub const CLASSIFIER_VERSION: &str = "1.3.0";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum InfoType {
@@ -265,6 +267,11 @@ pub struct LiveStats {
 pub struct TableContext {
     /// Best confidence per infotype among the *other* columns.
     pub detected: [f32; N_INFOTYPES],
+    /// Share of this column's name-shaped values with a word found inside another column's
+    /// account names or e-mail local parts (`Tarihoran` in `paimantarihoran42`).
+    pub names_in_accounts: f32,
+    /// Share of this column's account names holding a word of another column's name-shaped values.
+    pub accounts_with_names: f32,
 }
 
 impl TableContext {
@@ -324,6 +331,59 @@ pub struct ColumnProfile {
     distinct: HashSet<u64>,
     distinct_capped: bool,
     max_len: usize,
+    /// Name-shaped values seen, and the Latin (or romanised) words of the first `CROSS_CAP` of
+    /// them that have any: compared with other columns' account names in pass 2.
+    name_shaped: u32,
+    name_words: Vec<Vec<String>>,
+    /// Account names and e-mail local parts, lower case (the first `CROSS_CAP`).
+    accounts: Vec<String>,
+    /// Of those, how many had capitals (codes: `ABCD850101XY1`) or a file extension (`report.pdf`).
+    accounts_odd: u32,
+}
+
+const CROSS_CAP: usize = 300;
+
+/// How many of `names`' name-shaped values have a word inside one of `accounts`' account names,
+/// and how many of those account names hold such a word (both as shares). Words of four letters
+/// or more only: shorter ones turn up inside account names by chance.
+fn names_within_accounts(names: &ColumnProfile, accounts: &ColumnProfile) -> (f32, f32) {
+    if names.name_shaped < 20 || accounts.accounts.len() < 20 {
+        return (0.0, 0.0);
+    }
+    let words: HashSet<&str> = names
+        .name_words
+        .iter()
+        .flatten()
+        .map(String::as_str)
+        .collect();
+    let mut found: HashSet<&str> = HashSet::new();
+    let mut holding = 0usize;
+    for a in &accounts.accounts {
+        let b = a.as_bytes();
+        let mut any = false;
+        for i in 0..b.len() {
+            for j in (i + 4)..=b.len().min(i + 20) {
+                if let Some(w) = std::str::from_utf8(&b[i..j])
+                    .ok()
+                    .and_then(|sub| words.get(sub))
+                {
+                    found.insert(w);
+                    any = true;
+                }
+            }
+        }
+        holding += any as usize;
+    }
+    let named = names
+        .name_words
+        .iter()
+        .filter(|ws| ws.iter().any(|w| found.contains(w.as_str())))
+        .count();
+    let considered = (names.name_shaped as usize).min(CROSS_CAP);
+    (
+        named as f32 / considered as f32,
+        holding as f32 / accounts.accounts.len() as f32,
+    )
 }
 
 const DISTINCT_CAP: usize = 5000;
@@ -345,6 +405,10 @@ impl ColumnProfile {
             distinct: HashSet::new(),
             distinct_capped: false,
             max_len: 0,
+            name_shaped: 0,
+            name_words: Vec::new(),
+            accounts: Vec::new(),
+            accounts_odd: 0,
         }
     }
 
@@ -380,6 +444,47 @@ impl ColumnProfile {
         }
         let cell = values::analyse(v);
         self.record(&cell);
+        self.keep_for_table_pass(v, &cell);
+    }
+
+    /// Keeps what pass 2 compares across columns: the words of name-shaped values, and account names.
+    fn keep_for_table_pass(&mut self, v: &str, cell: &CellFindings) {
+        let s = &cell.signals;
+        if s.has(Signal::SingleWordCap) || s.has(Signal::NameFull) || s.has(Signal::NameShape) {
+            self.name_shaped += 1;
+            if self.name_words.len() < CROSS_CAP && (self.name_shaped as usize) <= CROSS_CAP {
+                let words: Vec<String> = v
+                    .split(|c: char| c.is_whitespace() || c == ',' || c == '-')
+                    .filter_map(|w| {
+                        let f = dictionary::fold(w);
+                        let latin = if f.is_ascii() {
+                            f
+                        } else {
+                            dictionary::transliterate(w)?
+                        };
+                        (latin.len() >= 4 && latin.bytes().all(|b| b.is_ascii_lowercase()))
+                            .then_some(latin)
+                    })
+                    .collect();
+                if !words.is_empty() {
+                    self.name_words.push(words);
+                }
+            }
+        } else if self.accounts.len() < CROSS_CAP {
+            if s.has(Signal::UsernameShape) {
+                let extension = v.rsplit_once('.').is_some_and(|(_, e)| {
+                    (2..=4).contains(&e.len()) && e.bytes().all(|b| b.is_ascii_lowercase())
+                });
+                if extension || v.bytes().any(|b| b.is_ascii_uppercase()) {
+                    self.accounts_odd += 1;
+                }
+                self.accounts.push(v.to_ascii_lowercase());
+            } else if s.has(Signal::EmailWhole) {
+                if let Some((local, _)) = v.split_once('@') {
+                    self.accounts.push(local.to_ascii_lowercase());
+                }
+            }
+        }
     }
 
     fn record(&mut self, cell: &CellFindings) {
@@ -765,9 +870,11 @@ impl ColumnProfile {
         if validated && damp < 1.0 && v * 0.9 > conf * damp {
             notes.push("validated values outweigh the column name".into());
             conf = v * 0.9;
-        } else if damp < 1.0 && v >= 0.5 && agree >= 0.9 && 0.6 * v * agree > conf * damp {
+        } else if damp < 1.0 && v >= 0.5 && agree >= 0.9 && t != Ipv4 && 0.6 * v * agree > conf * damp {
             // Strong evidence across the whole column (names with known given names, account
             // names with numbers): the name lowers the confidence, it does not cancel it.
+            // Not for dotted quads: a column called `firmware` or `version` of them holds exactly
+            // the version numbers they are shaped like.
             notes.push("the values outweigh the column name, which only lowers the confidence".into());
             conf = 0.6 * v * agree;
         } else {
@@ -997,14 +1104,41 @@ impl ColumnProfile {
         let v_text = if street_names { v_text * 0.3 } else { v_text };
         // …and so do the few whole names among addresses ("Fazenda Júlia Sousa, 39").
         let v_values = if street_names && v_values < 0.9 { v_values * 0.3 } else { v_values };
-        let mut v = v_values.max(v_text).max(v_script).max(v_latin).max(strong(0.85, keyed, n));
+        // Names that the same table's account names or e-mail addresses are made of
+        // (`Tarihoran` next to `paimantarihoran42`), in any script that romanises.
+        let in_accounts = ctx.table.names_in_accounts;
+        let v_accounts = if in_accounts >= 0.35 && (r(single) >= 0.6 || r(full + shape) >= 0.5) {
+            notes.push(format!(
+                "{:.0}% of the values are found inside another column's account names or e-mail addresses",
+                100.0 * in_accounts
+            ));
+            0.75
+        } else {
+            0.0
+        };
+        let v_accounts = if street_names { v_accounts * 0.3 } else { v_accounts };
+        // Single words in a non-Latin script, a share of them names the crate's tables know:
+        // among that script's other words (towns, words, job titles) they are about one in a hundred.
+        let native = self.count(Signal::NameNative);
+        let v_native = if native >= 8 && r(native) >= 0.08 && r(single) >= 0.8 {
+            notes.push(format!("{native} of {n} values are names in their own script"));
+            0.6
+        } else {
+            0.0
+        };
+        let mut v =
+            v_values.max(v_text).max(v_script).max(v_latin).max(v_accounts).max(v_native).max(strong(0.85, keyed, n));
         if r(other_phrases) >= 0.3 {
             notes.push("many values are company or place names".into());
             v *= 0.3;
         }
         // Pass 2: a surname column sits next to e-mails, phones, birth dates.
+        // Only for values that are names in part (known given or family names) or under a name that
+        // says so: capitalised words alone (towns, languages, street names) in a table with e-mails,
+        // under a column merely called `name`, are weak evidence three times, not a finding.
         let mut context = 0.0f32;
-        if ctx.people_table || ctx.table.has(InfoType::Email) || ctx.table.has(InfoType::DateOfBirth) {
+        let some_names = v_values >= 0.5 || ctx.name.positive(InfoType::PersonName) >= 0.85;
+        if some_names && (ctx.people_table || ctx.table.has(InfoType::Email) || ctx.table.has(InfoType::DateOfBirth)) {
             context = 0.35;
         }
         if ctx.neighbour_names[InfoType::PersonName as usize] >= 0.85 && r(single) >= 0.6 {
@@ -1273,7 +1407,41 @@ impl ColumnProfile {
         } else {
             0.0
         };
-        let v_named = v_named.max(v_numbered);
+        // Account names built from the words of the same table's name column.
+        let v_linked =
+            if ctx.table.accounts_with_names >= 0.3 && user_names as f32 >= 0.8 * n as f32 {
+                notes.push(format!(
+                    "{:.0}% of the account names hold a name from another column of the table",
+                    100.0 * ctx.table.accounts_with_names
+                ));
+                0.7
+            } else {
+                0.0
+            };
+        // Account names by shape and variety: nearly every value a different single token of
+        // letters (and digits), none joined by hyphens as slugs and domain words are, in a table
+        // that holds other personal data — transliterated names (`rhmaanarghy`) no list knows.
+        let plain = self
+            .accounts
+            .iter()
+            .filter(|a| !a.contains('-'))
+            .count()
+            .saturating_sub(self.accounts_odd as usize);
+        let personal_table = ctx.people_table || ctx.table.direct_identifiers() >= 1;
+        let v_variety = if personal_table
+            && self.distinct_ratio() >= 0.95
+            && user_names as f32 >= 0.95 * n as f32
+            && self.accounts.len() >= 20
+            && plain as f32 >= 0.98 * self.accounts.len() as f32
+        {
+            notes.push(format!(
+                "{user_names} of {n} values are different account-name tokens, in a table with other personal data"
+            ));
+            0.55
+        } else {
+            0.0
+        };
+        let v_named = v_named.max(v_numbered).max(v_linked).max(v_variety);
         let v = weak(0.12, ids, n)
             .max(strong(0.8, keyed, n))
             .max(weak(0.85, handles, n).max(strong(0.6, handles, n)))
@@ -1325,6 +1493,25 @@ where
 pub fn classify_table(columns: &[(ColumnInput, ColumnProfile)], live: &[Option<LiveStats>]) -> Vec<Vec<Detection>> {
     let first: Vec<Vec<Detection>> =
         columns.iter().map(|(input, profile)| profile.score(input, &TableContext::default(), None)).collect();
+    // Name columns against account-name columns. A wide table is bounded to its 16 most
+    // name-like and 4 most account-like columns, so the pass stays cheap.
+    let mut name_cols: Vec<usize> = (0..columns.len()).filter(|&i| columns[i].1.name_shaped >= 20).collect();
+    name_cols.sort_by_key(|&i| std::cmp::Reverse(columns[i].1.name_shaped));
+    name_cols.truncate(16);
+    let mut account_cols: Vec<usize> = (0..columns.len()).filter(|&i| columns[i].1.accounts.len() >= 20).collect();
+    account_cols.sort_by_key(|&i| std::cmp::Reverse(columns[i].1.accounts.len()));
+    account_cols.truncate(4);
+    let mut names_in_accounts = vec![0.0f32; columns.len()];
+    let mut accounts_with_names = vec![0.0f32; columns.len()];
+    for &i in &name_cols {
+        for &j in &account_cols {
+            if i != j {
+                let (named, holding) = names_within_accounts(&columns[i].1, &columns[j].1);
+                names_in_accounts[i] = names_in_accounts[i].max(named);
+                accounts_with_names[j] = accounts_with_names[j].max(holding);
+            }
+        }
+    }
     columns
         .iter()
         .enumerate()
@@ -1339,6 +1526,8 @@ pub fn classify_table(columns: &[(ColumnInput, ColumnProfile)], live: &[Option<L
                     *slot = slot.max(d.confidence);
                 }
             }
+            table.names_in_accounts = names_in_accounts[i];
+            table.accounts_with_names = accounts_with_names[i];
             let stats = live.get(i).copied().flatten();
             profile.score(input, &table, stats.as_ref())
         })

@@ -367,6 +367,19 @@ const NOT_A_PERSON_NAME: &[&str] = &[
     "pipeline",
     "task",
 ];
+/// Nouns of `NOT_A_PERSON_NAME` that tell nothing on their own (see `hints`).
+const GENERIC_NOUNS: &[&str] = &[
+    "field",
+    "key",
+    "item",
+    "type",
+    "tag",
+    "index",
+    "column",
+    "attribute",
+    "class",
+    "value",
+];
 const NOT_POSTAL: &[&str] = &[
     "ip", "email", "mail", "mac", "wallet", "web", "url", "contract", "memory", "server", "remote", "hw", "network",
     "bitcoin", "eth", "crypto", "host", "inet", "ipv4", "ipv6", "local", "bind", "listen", "proxy",
@@ -663,7 +676,13 @@ pub fn hints(name: &str) -> NameHints {
     if joined.contains("address") && !["zip", "postcode", "postalcode", "plz"].iter().any(|k| joined.contains(k)) {
         h.positive[Postcode as usize] = 0.0;
     }
-    if has_any(&toks, NOT_A_PERSON_NAME) && h.positive[PersonName as usize] < 0.85 {
+    // Generic nouns (`field`, `item`, `key`) say what a name is of only next to `name`
+    // (`field_name`); alone they are as opaque as `c1`.
+    let generic_alone = toks
+        .iter()
+        .all(|t| GENERIC_NOUNS.contains(&t.as_str()) || t.bytes().all(|b| b.is_ascii_digit()));
+    if has_any(&toks, NOT_A_PERSON_NAME) && !generic_alone && h.positive[PersonName as usize] < 0.85
+    {
         h.damp[PersonName as usize] = 0.2;
         h.positive[PersonName as usize] = 0.0;
     }

@@ -426,7 +426,7 @@ const FAMILY: [&str; 15] = [
 fn a_column_name_lowers_broad_name_evidence_but_does_not_cancel_it() {
     let values: Vec<String> = (0..150).map(|i| format!("{} {}", GIVEN[i % 10], FAMILY[(i / 10) % 15])).collect();
     let opaque = classify_column(&col("c1", "text"), values.iter().map(|v| Some(v.as_str())));
-    let against = classify_column(&col("field", "text"), values.iter().map(|v| Some(v.as_str())));
+    let against = classify_column(&col("field_name", "text"), values.iter().map(|v| Some(v.as_str())));
     let conf = |d: &[Detection]| d.iter().find(|d| d.infotype == InfoType::PersonName).map(|d| d.confidence);
     let (o, a) = (conf(&opaque).unwrap(), conf(&against).unwrap());
     assert!(a >= 0.5 && a < o, "opaque {o}, against {a}");
@@ -542,4 +542,136 @@ fn korean_thai_and_vietnamese_addresses_by_their_street_words() {
     let vi: Vec<String> =
         (0..100).map(|i| format!("{} đường {} phường {}", 1 + rng.below(300), ["Lê Lợi", "Trần Phú", "Hai Bà Trưng"][i % 3], 1 + i % 9)).collect();
     assert_eq!(top(&run(&col("c5", "text"), &vi)), Some("postal_address"));
+}
+
+// ---- 1.3.0: names found inside the same table's account names; account names by variety ----
+
+/// Invented words of two or three syllables: in no name list, so only the table can tell.
+fn invented_word(rng: &mut Rng) -> String {
+    let syllables = [
+        "ko", "wa", "ru", "mi", "ta", "ne", "so", "ba", "li", "zu", "fe", "do", "ga", "pi", "he",
+        "vu",
+    ];
+    let k = 2 + rng.below(2) as usize;
+    let w: String = (0..k)
+        .map(|_| syllables[rng.below(syllables.len() as u64) as usize])
+        .collect();
+    let mut c = w.chars();
+    c.next().unwrap().to_uppercase().chain(c).collect()
+}
+
+fn table_of(columns: Vec<(&str, Vec<String>)>) -> Vec<Vec<Detection>> {
+    let names: Vec<String> = columns.iter().map(|(n, _)| n.to_string()).collect();
+    let input: Vec<(ColumnInput, ColumnProfile)> = columns
+        .iter()
+        .map(|(n, values)| {
+            let mut c = col(n, "text");
+            c.neighbours = names.iter().filter(|o| o != n).cloned().collect();
+            (
+                c,
+                ColumnProfile::from_values(values.iter().map(|v| Some(v.as_str()))),
+            )
+        })
+        .collect();
+    classify_table(&input, &[])
+        .into_iter()
+        .map(|d| above(d, 0.5))
+        .collect()
+}
+
+#[test]
+fn single_words_that_the_tables_account_names_are_made_of_are_names() {
+    let mut rng = Rng(99);
+    let surnames: Vec<String> = (0..120).map(|_| invented_word(&mut rng)).collect();
+    let accounts: Vec<String> = surnames
+        .iter()
+        .map(|s| {
+            format!(
+                "{}{}{}",
+                char::from(b'a' + rng.below(26) as u8),
+                s.to_lowercase(),
+                rng.below(100)
+            )
+        })
+        .collect();
+    let out = table_of(vec![("e1", surnames.clone()), ("e2", accounts.clone())]);
+    assert_eq!(top(&out[0]), Some("person_name"), "{:?}", out[0]);
+    assert_eq!(top(&out[1]), Some("user_tracking_id"), "{:?}", out[1]);
+    // The same words without account names made of them are just words.
+    let other: Vec<String> = (0..120)
+        .map(|_| {
+            format!(
+                "{}{}",
+                invented_word(&mut rng).to_lowercase(),
+                rng.below(10)
+            )
+        })
+        .collect();
+    let out = table_of(vec![("e1", surnames), ("e2", other)]);
+    assert!(!types(&out[0]).contains(&"person_name"), "{:?}", out[0]);
+}
+
+#[test]
+fn generic_nouns_alone_do_not_argue_against_names() {
+    assert_eq!(names::hints("field").damp(InfoType::PersonName), 1.0);
+    assert_eq!(names::hints("item_2").damp(InfoType::PersonName), 1.0);
+    assert!(names::hints("field_name").damp(InfoType::PersonName) < 1.0);
+    assert!(names::hints("city").damp(InfoType::PersonName) < 1.0);
+}
+
+#[test]
+fn cyrillic_names_meet_the_lists_through_romanisation() {
+    let cell = values::analyse("Мария Иванова");
+    assert!(
+        cell.signals.has(values::Signal::NameFull),
+        "{:?}",
+        cell.signals
+    );
+}
+
+#[test]
+fn a_street_type_before_a_name_makes_it_a_street() {
+    let cell = values::analyse("Calle de Jacinta Pereira");
+    assert!(cell.signals.has(values::Signal::NamePlace), "{:?}", cell.signals);
+    let cell = values::analyse("Rua Maria Silva");
+    assert!(cell.signals.has(values::Signal::NamePlace), "{:?}", cell.signals);
+    assert!(values::analyse("Jacinta Pereira").signals.has(values::Signal::NameFull));
+}
+
+#[test]
+fn capitalised_words_under_a_bare_name_column_next_to_emails_are_not_names() {
+    // Weak evidence three times — words, a column merely called `name`, e-mails next door —
+    // make no finding; known given names in the same place do.
+    let mut rng = Rng(7);
+    let words: Vec<String> = (0..150).map(|_| capitalise(&word(&mut rng, 3))).collect();
+    let emails: Vec<String> = (0..150).map(|i| format!("user{i}@example.com")).collect();
+    let out = table_of(vec![("name", words), ("email", emails.clone())]);
+    assert!(!types(&out[0]).contains(&"person_name"), "{:?}", out[0]);
+    let given: Vec<String> = (0..150).map(|i| GIVEN[i % 10].to_string()).collect();
+    let out = table_of(vec![("name", given), ("email", emails)]);
+    assert!(types(&out[0]).contains(&"person_name"), "{:?}", out[0]);
+}
+
+#[test]
+fn addresses_of_six_parts_and_with_abbreviations_are_built_like_addresses() {
+    // Bengali digits, six parts (flat, building, street, area, town, postcode).
+    let bn = "অ্যাপার্টমেন্ট ২, বাড়ী নং ৬৯৮, মধ্য পার্বতীগাঁ ঘাট, চিতলবাড়ি, বরিশাল, ৬৪৩৮";
+    assert!(values::analyse(bn).signals.has(values::Signal::AddressParts));
+    // Short abbreviations with a full stop (`ք.` town, `բն.` flat) are not sentence ends.
+    let hy = "ք. Ագարակ, Գևորգ Հովսեփյան 3, բն. 15";
+    assert!(values::analyse(hy).signals.has(values::Signal::AddressParts));
+    // Prose still is not an address.
+    let prose = "We shipped 3 boxes yesterday. The courier arrived late, sadly. Please check again.";
+    assert!(!values::analyse(prose).signals.has(values::Signal::AddressParts));
+}
+
+#[test]
+fn dotted_quads_under_a_version_name_stay_versions() {
+    // IPv4 shapes are not validated evidence: version numbers fit them, so a name such as
+    // `firmware` may cancel them (it could not cancel validated values).
+    let mut rng = Rng(11);
+    let values: Vec<String> = (0..500)
+        .map(|_| format!("{}.{}.{}.{}", 1 + rng.below(9), rng.below(10), rng.below(10), rng.below(100)))
+        .collect();
+    assert!(!types(&run(&col("firmware", "text"), &values)).contains(&"ipv4"));
 }

@@ -7,7 +7,7 @@ use regex::Regex;
 
 use super::dictionary::{
     fold, is_cjk_family_name, is_family_name, is_given_name, is_name_affix, is_organisation_marker, is_place_marker,
-    starts_with_cjk_family_name,
+    starts_with_cjk_family_name, transliterate,
 };
 use super::names;
 use super::financial::{card_network, iban_check, luhn_valid, IbanCheck};
@@ -109,6 +109,9 @@ pub enum Signal {
     Ean13Shaped,
     /// …passing the EAN-13 check: in a column of them, product codes, not phone numbers.
     Ean13,
+    /// One word in a script other than Latin that the `name-variants` crate's tables know as a
+    /// name (`রহিম`, `טליה`): rare among other words of that script, so a share of them counts.
+    NameNative,
     FreeText,
     Json,
 }
@@ -247,7 +250,7 @@ fn ean13_valid(d: &[u8]) -> bool {
 }
 
 /// The structure of a postal address in any script: two to five parts separated by commas or
-/// line breaks, short ones (five words at most), at least two with letters, and one with words
+/// line breaks (two to six: flat, building, street, area, town, postcode), short ones (five words at most), at least two with letters, and one with words
 /// and a number (house number, postcode) written in any digits; nothing of prose (sentences end with a full stop), code or user
 /// agents (`;`, `=`, `/` after a letter).
 fn address_parts(v: &str) -> bool {
@@ -255,7 +258,13 @@ fn address_parts(v: &str) -> bool {
     if !(8..=160).contains(&chars) || v.contains('@') || v.contains("://") || v.contains(';') || v.contains('=') {
         return false;
     }
-    if v.ends_with('.') && !v.ends_with(" .") || v.contains(". ") && v.split(". ").count() > 2 {
+    // Sentences end with a full stop after a word; abbreviations (`ք.`, `ул.`, `бн.`, `Nr.`) are short.
+    let pieces: Vec<&str> = v.split(". ").collect();
+    let sentence_ends = pieces[..pieces.len() - 1]
+        .iter()
+        .filter(|before| before.rsplit(' ').next().is_some_and(|w| w.chars().count() >= 4))
+        .count();
+    if v.ends_with('.') && !v.ends_with(" .") || sentence_ends > 1 {
         return false;
     }
     let mut prev_alpha = false;
@@ -267,7 +276,7 @@ fn address_parts(v: &str) -> bool {
     }
     let parts: Vec<&str> = v.split([',', '\n', '،']).map(str::trim).filter(|p| !p.is_empty()).collect();
     // Address parts are short (street and number, postcode and town), not clauses.
-    if !(2..=5).contains(&parts.len()) || parts.iter().any(|p| p.chars().count() > 60 || p.split_whitespace().count() > 5) {
+    if !(2..=6).contains(&parts.len()) || parts.iter().any(|p| p.chars().count() > 60 || p.split_whitespace().count() > 5) {
         return false;
     }
     // A house number or postcode: a number of at most seven digits (references are longer).
@@ -927,7 +936,7 @@ fn person_name(v: &str, cell: &mut CellFindings) {
         }
     };
     let all_caps = core.iter().all(|(w, _)| capitalised(w));
-    if core.len() >= 2 && is_place_marker(&core[0].1) {
+    if core.len() >= 2 && (is_place_marker(&core[0].1) || street_type_prefix(core[0].0)) {
         cell.set(Signal::NamePlace);
         return;
     }
@@ -935,8 +944,15 @@ fn person_name(v: &str, cell: &mut CellFindings) {
         cell.set(Signal::NamePlace);
         return;
     }
-    let given = |f: &str| f.split('-').any(is_given_name);
-    let family = |f: &str| f.split('-').any(is_family_name);
+    // Cyrillic and Greek names meet the (Latin) lists through their usual romanisation.
+    let given = |f: &str| {
+        f.split('-')
+            .any(|p| is_given_name(p) || transliterate(p).is_some_and(|t| is_given_name(&t)))
+    };
+    let family = |f: &str| {
+        f.split('-')
+            .any(|p| is_family_name(p) || transliterate(p).is_some_and(|t| is_family_name(&t)))
+    };
     if core.len() == 1 {
         let (w, f) = core[0];
         if f.chars().count() < 2 || !capitalised(w) {
@@ -947,6 +963,8 @@ fn person_name(v: &str, cell: &mut CellFindings) {
             cell.set(Signal::NameGiven);
         } else if family(f) {
             cell.set(Signal::NameFamily);
+        } else if native_script_name(w) {
+            cell.set(Signal::NameNative);
         }
         return;
     }
@@ -984,6 +1002,20 @@ fn person_name(v: &str, cell: &mut CellFindings) {
             cell.last_word = Some(std::hash::Hasher::finish(&h));
         }
     }
+}
+
+/// A word that opens a street name in the languages that put the street type first
+/// (`Calle`, `Rua`, `Via`, `ulica`, `улица`): a person's name after it names the street.
+fn street_type_prefix(word: &str) -> bool {
+    static SET: OnceLock<std::collections::HashSet<String>> = OnceLock::new();
+    SET.get_or_init(|| {
+        PREFIX_STREET_TYPES
+            .split('|')
+            .map(|w| w.replace("\\.", ".").trim_end_matches('?').trim_end_matches('.').to_lowercase())
+            .filter(|w| w.chars().count() >= 2)
+            .collect()
+    })
+    .contains(word.trim_end_matches('.').to_lowercase().as_str())
 }
 
 /// Opaque identifiers and secrets without a known prefix.

@@ -1,0 +1,17 @@
+#!/usr/bin/env python3
+"""Dumps the development set (only: the held-out sets are not for tuning) to JSON for the offline
+runner in src/pii/classifier/devrun.rs. Usage: dump.py OUT.json [--seed N] [--rows N]"""
+import json
+import sys
+
+import evalset
+
+out = sys.argv[1]
+seed = int(sys.argv[sys.argv.index("--seed") + 1]) if "--seed" in sys.argv else None
+rows = int(sys.argv[sys.argv.index("--rows") + 1]) if "--rows" in sys.argv else 150
+tables = evalset.build("dev", seed, rows)
+with open(out, "w") as f:
+    json.dump([{"table": t.name, "columns": [{"name": c.name, "type": c.sql_type, "families": sorted(c.families),
+                                               "source": c.source,
+                                               "values": [None if v is None else str(v) for v in c.values]}
+                                              for c in t.columns]} for t in tables], f, ensure_ascii=False)
