@@ -102,6 +102,10 @@ fn upper_parts(rel: &Resolved, query: &UpperQuery) -> Option<UpperParts> {
                 OutputCol { slot: k, ..OutputCol::column(c) }
             }
             Output::Aggregate(a) => {
+                // Aggregates of arithmetic are not translated to ClickHouse.
+                if a.expr.is_some() {
+                    return None;
+                }
                 let col = match a.column {
                     Some(i) => Some(&rel.columns.get(i)?.remote),
                     None => None,

@@ -18,6 +18,8 @@ use arrow_buffer::i256;
 use arrow_schema::{DataType, TimeUnit};
 use serde::{Deserialize, Serialize};
 
+use crate::fdw::upper::ArithOp;
+
 /// One aggregate, with the Postgres semantics it must reproduce.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum AggOp {
@@ -77,6 +79,10 @@ pub struct AggSpec {
     pub keys: Vec<usize>,
     pub aggs: Vec<AggItem>,
     pub outputs: Vec<OutItem>,
+    /// Arithmetic computed per row from the inputs; aggregate input
+    /// `inputs.len() + k` is `computed[k]`.
+    #[serde(default)]
+    pub computed: Vec<Computed>,
 }
 
 impl AggSpec {
@@ -88,9 +94,155 @@ impl AggSpec {
     /// Only count(*), min and max, with no grouping: answerable from file
     /// row counts and column bounds (when those are exact).
     pub fn bounds_only(&self) -> bool {
-        self.keys.is_empty()
+        self.computed.is_empty()
+            && self.keys.is_empty()
             && self.aggs.iter().all(|a| matches!(a.op, AggOp::CountStar | AggOp::Min | AggOp::Max))
             && self.aggs.iter().any(|a| a.op != AggOp::CountStar)
+    }
+}
+
+/// The Arrow type a computed value is held in: Postgres' result type of
+/// the expression node (int2, int4, int8 or numeric of this precision and
+/// display scale).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum NumType {
+    Int16,
+    Int32,
+    Int64,
+    Decimal { precision: u8, scale: i8 },
+}
+
+impl NumType {
+    pub fn arrow(self) -> DataType {
+        match self {
+            NumType::Int16 => DataType::Int16,
+            NumType::Int32 => DataType::Int32,
+            NumType::Int64 => DataType::Int64,
+            NumType::Decimal { precision, scale } => DataType::Decimal128(precision, scale),
+        }
+    }
+
+    /// Postgres' message when an integer operation leaves the type's range.
+    fn out_of_range(self) -> &'static str {
+        match self {
+            NumType::Int16 => "smallint out of range",
+            NumType::Int32 => "integer out of range",
+            NumType::Int64 => "bigint out of range",
+            NumType::Decimal { .. } => "numeric value out of range",
+        }
+    }
+}
+
+/// One node of a computed input.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CExpr {
+    pub ty: NumType,
+    pub node: CNode,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum CNode {
+    /// An input column (index into `AggSpec::inputs`).
+    Input(usize),
+    Int(i64),
+    /// Unscaled, at the node type's scale.
+    Decimal(i128),
+    Arith { op: ArithOp, left: Box<CExpr>, right: Box<CExpr> },
+    /// To the node's (wider) type.
+    Cast(Box<CExpr>),
+}
+
+/// An aggregate input computed from the batch's columns, with its
+/// Postgres type (OID) and the text EXPLAIN shows.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Computed {
+    pub expr: CExpr,
+    pub type_oid: u32,
+    pub text: String,
+}
+
+impl CExpr {
+    /// Visit every input index (to renumber them).
+    pub fn inputs_mut(&mut self, f: &mut dyn FnMut(&mut usize)) {
+        match &mut self.node {
+            CNode::Input(i) => f(i),
+            CNode::Int(_) | CNode::Decimal(_) => {}
+            CNode::Arith { left, right, .. } => {
+                left.inputs_mut(f);
+                right.inputs_mut(f);
+            }
+            CNode::Cast(e) => e.inputs_mut(f),
+        }
+    }
+
+    /// Evaluate over one batch with Arrow's checked kernels: NULL in, NULL
+    /// out; integer overflow is Postgres' error; numeric results are exact
+    /// (the planner bounds their precision to what i128 holds).
+    fn eval(&self, columns: &[ArrayRef]) -> Result<(ArrayRef, bool), AggError> {
+        use arrow_array::Datum;
+        let to = self.ty.arrow();
+        let cast = |a: &ArrayRef| -> Result<ArrayRef, AggError> {
+            if a.data_type() == &to {
+                return Ok(a.clone());
+            }
+            let options = arrow_cast::CastOptions { safe: false, ..Default::default() };
+            arrow_cast::cast_with_options(a, &to, &options).map_err(|e| AggError::Internal(format!("computed input: {e}")))
+        };
+        Ok(match &self.node {
+            CNode::Input(i) => (cast(&super::convert::plain(&columns[*i]))?, false),
+            CNode::Int(v) => (cast(&(std::sync::Arc::new(Int64Array::from(vec![*v])) as ArrayRef))?, true),
+            CNode::Decimal(v) => {
+                let a = Decimal128Array::from(vec![*v])
+                    .with_data_type(to.clone());
+                (std::sync::Arc::new(a) as ArrayRef, true)
+            }
+            CNode::Cast(e) => {
+                let (a, scalar) = e.eval(columns)?;
+                (cast(&a)?, scalar)
+            }
+            CNode::Arith { op, left, right } => {
+                let (l, ls) = left.eval(columns)?;
+                let (r, rs) = right.eval(columns)?;
+                // Integer operands compute in the result's width (int24pl is
+                // int4 arithmetic); decimals keep their own scales.
+                let (l, r) = if matches!(self.ty, NumType::Decimal { .. }) { (l, r) } else { (cast(&l)?, cast(&r)?) };
+                let datum = |a: &ArrayRef, scalar: bool| -> Box<dyn Datum> {
+                    if scalar {
+                        Box::new(arrow_array::Scalar::new(a.clone()))
+                    } else {
+                        Box::new(a.clone())
+                    }
+                };
+                let (ld, rd) = (datum(&l, ls), datum(&r, rs));
+                let out = match op {
+                    ArithOp::Add => arrow_arith::numeric::add(ld.as_ref(), rd.as_ref()),
+                    ArithOp::Sub => arrow_arith::numeric::sub(ld.as_ref(), rd.as_ref()),
+                    ArithOp::Mul => arrow_arith::numeric::mul(ld.as_ref(), rd.as_ref()),
+                };
+                let out = out.map_err(|e| match e {
+                    arrow_schema::ArrowError::ArithmeticOverflow(_) => AggError::OutOfRange(self.ty.out_of_range()),
+                    e => AggError::Internal(format!("computed input: {e}")),
+                })?;
+                // Arrow's decimal results carry their own precision metadata
+                // (capped at 38); the values are the same.
+                let out = match self.ty {
+                    NumType::Decimal { .. } => cast_decimal_type(out, &to)?,
+                    _ => out,
+                };
+                (out, ls && rs)
+            }
+        })
+    }
+}
+
+/// Relabel a decimal array with the planned precision (same scale).
+fn cast_decimal_type(a: ArrayRef, to: &DataType) -> Result<ArrayRef, AggError> {
+    let d = a.as_primitive::<Decimal128Type>();
+    match (d.data_type(), to) {
+        (DataType::Decimal128(_, s1), DataType::Decimal128(_, s2)) if s1 == s2 => {
+            Ok(std::sync::Arc::new(d.clone().with_data_type(to.clone())))
+        }
+        (from, to) => Err(AggError::Internal(format!("computed decimal {from} planned as {to}"))),
     }
 }
 
@@ -315,9 +467,14 @@ impl Acc {
     }
 }
 
-/// Why a batch cannot be aggregated (a type the plan did not expect).
+/// Why a batch cannot be aggregated.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AggError(pub String);
+pub enum AggError {
+    /// A type the plan did not expect.
+    Internal(String),
+    /// Integer arithmetic left its type's range: Postgres' message.
+    OutOfRange(&'static str),
+}
 
 /// Accumulates batches into groups.
 pub struct Aggregator {
@@ -376,7 +533,17 @@ impl Aggregator {
 
     /// Aggregate one batch: `columns[i]` is `spec.inputs[i]`.
     pub fn update(&mut self, columns: &[ArrayRef], rows: usize) -> Result<(), AggError> {
-        let cols: Vec<Col> = columns.iter().map(Col::new).collect();
+        let mut cols: Vec<Col> = columns.iter().map(Col::new).collect();
+        for c in &self.spec.computed {
+            let (mut array, scalar) = c.expr.eval(columns)?;
+            if scalar {
+                // A constant expression: one value for every row.
+                let indices = arrow_array::UInt32Array::from(vec![0u32; rows]);
+                array = arrow_select::take::take(&array, &indices, None)
+                    .map_err(|e| AggError::Internal(format!("computed input: {e}")))?;
+            }
+            cols.push(Col::new(&array));
+        }
         let groups: Vec<u32> = if self.spec.keys.is_empty() {
             Vec::new()
         } else {
@@ -472,7 +639,7 @@ impl Aggregator {
                         }
                     }
                     Col::Null(_) => {}
-                    _ => return Err(AggError(format!("{} over a column read as {}", item.op.name(), kind(col)))),
+                    _ => return Err(AggError::Internal(format!("{} over a column read as {}", item.op.name(), kind(col)))),
                 },
                 (Acc::Best { best, max }, Some(col)) => {
                     let max = *max;
@@ -499,7 +666,7 @@ impl Aggregator {
                         if matches!(col, Col::Null(_)) {
                             continue;
                         }
-                        return Err(AggError(format!("{} over a column read as {}", item.op.name(), kind(col))));
+                        return Err(AggError::Internal(format!("{} over a column read as {}", item.op.name(), kind(col))));
                     };
                     if single {
                         let v = if and { arrow_arith::aggregate::bool_and(a) } else { arrow_arith::aggregate::bool_or(a) };
@@ -526,7 +693,7 @@ impl Aggregator {
                 }
                 (Acc::SumInt { .. }, Some(col)) if matches!(col, Col::Null(_)) => {}
                 (_, col) => {
-                    return Err(AggError(format!(
+                    return Err(AggError::Internal(format!(
                         "{} over a column read as {}",
                         item.op.name(),
                         col.map_or("nothing", kind)
@@ -752,7 +919,7 @@ mod tests {
     fn spec(keys: Vec<usize>, aggs: Vec<AggItem>, inputs: usize) -> AggSpec {
         let mut outputs: Vec<OutItem> = (0..keys.len()).map(OutItem::Key).collect();
         outputs.extend((0..aggs.len()).map(OutItem::Agg));
-        AggSpec { inputs: (0..inputs).collect(), scales: vec![None; inputs], keys, aggs, outputs }
+        AggSpec { inputs: (0..inputs).collect(), scales: vec![None; inputs], keys, aggs, outputs, computed: vec![] }
     }
 
     fn item(op: AggOp, input: Option<usize>) -> AggItem {

@@ -353,7 +353,7 @@ impl IcebergScan {
                                 .unwrap_or_else(|| arrow_array::new_null_array(&arrow_schema::DataType::Null, rows))
                         })
                         .collect();
-                    agg.update(&columns, rows).map_err(|e| LakeError::internal(format!("aggregate on Arrow batches: {}", e.0)))?;
+                    agg.update(&columns, rows).map_err(super::aggplan::agg_error)?;
                     self.report.rows_read += rows as u64;
                 }
                 Some(Err(e)) => return Err(read_error(&running.secrets, &e)),
