@@ -261,7 +261,7 @@ def test_kept_local(conn, pair):
 # Aggregates of integer and numeric arithmetic, computed per batch (TPC-H Q1's shape).
 ARITH = ("sum(n * (1 - n)), sum(n * (1 - n) * (1 + n)), avg(n + n), avg(n * 0.5), sum(n - 0.0001), "
          "min(n * n), max(n - 2.5), count(n * 3), sum(i * n), "
-         "sum(g * g - 1), avg(g + p), min(g * 1000), max(p - g), sum(i::bigint * 3), sum(i * 2::bigint), "
+         "sum(n * n * n * n), avg(n * (n - 1) * n * (2 - n)), sum(g * g - 1), avg(g + p), min(g * 1000), max(p - g), sum(i::bigint * 3), sum(i * 2::bigint), "
          "avg(i::bigint + 1), sum(b - 1), sum(2), count(1)")
 
 
@@ -457,3 +457,10 @@ def test_top_n(conn, pair):
     top_n(conn, pair, "id, i + 1", "ORDER BY i, id LIMIT 10", pushed=False)
     top_n(conn, pair, "id", "ORDER BY i, id LIMIT 200000", pushed=False)
 
+
+
+def test_wide_products_sum_but_min_max_stay_local(conn, pair):
+    # n * n * n * n has 48 digits of precision: summed in 256 bits, but its
+    # min/max are not computed in the scan.
+    compare(conn, pair, "g, sum(n * n * n * n), avg(n * n * n * n)", "GROUP BY g")
+    compare(conn, pair, "max(n * n * n * n)", pushed=None)

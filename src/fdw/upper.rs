@@ -525,4 +525,30 @@ mod tests {
         a.filter_or_order = true;
         assert!(classify(UpperStage::Grouping, &query(vec![RawExpr::Aggregate(a)], vec![])).is_err());
     }
+
+    #[test]
+    fn aggregates_of_arithmetic() {
+        let price_times_discount = ScalarExpr {
+            type_oid: 1700,
+            node: ScalarNode::Arith {
+                op: ArithOp::Mul,
+                left: Box::new(ScalarExpr { type_oid: 1700, node: ScalarNode::Column(3) }),
+                right: Box::new(ScalarExpr { type_oid: 1700, node: ScalarNode::Decimal { unscaled: 5, scale: 2 } }),
+            },
+        };
+        let e = RawExpr::Scalar(price_times_discount.clone());
+        let raw = query(vec![RawExpr::Column(1), agg("sum", vec![e.clone()]), agg("avg", vec![e.clone()])], vec![0]);
+        let q = classify(UpperStage::Grouping, &raw).unwrap();
+        // The same expression is described once.
+        assert_eq!(q.exprs, vec![price_times_discount]);
+        assert_eq!(q.outputs[1], Output::Aggregate(Aggregate { func: AggFunc::Sum, column: None, expr: Some(0), distinct: false }));
+        assert_eq!(q.outputs[2], Output::Aggregate(Aggregate { func: AggFunc::Avg, column: None, expr: Some(0), distinct: false }));
+        // Not pushed: DISTINCT over an expression, boolean aggregates, an expression as output.
+        let mut distinct = RawAggregate { name: "sum".into(), builtin: true, star: false, args: vec![e.clone()], distinct: true, filter_or_order: false };
+        assert!(classify(UpperStage::Grouping, &query(vec![RawExpr::Aggregate(distinct.clone())], vec![])).is_err());
+        distinct.distinct = false;
+        distinct.name = "bool_and".into();
+        assert!(classify(UpperStage::Grouping, &query(vec![RawExpr::Aggregate(distinct)], vec![])).is_err());
+        assert!(classify(UpperStage::Grouping, &query(vec![e, count_star()], vec![])).is_err());
+    }
 }

@@ -157,9 +157,15 @@ impl Wrapper for Iceberg {
             // Opening the metadata and manifests is the fixed cost; decoding
             // rows the variable one. Comparable to a sequential scan.
             cost: ScanCost { startup: 25.0, per_source_row: 0.005 },
-            // Workers claim data files; worth it for large tables with several.
+            // Workers claim data files, and byte ranges (row groups) of large
+            // ones; worth it for large tables.
             parallel: Some(ParallelUnits {
-                units: files,
+                units: super::scan::split::units(
+                    files,
+                    tuples,
+                    summary("total-files-size").unwrap_or(0.0),
+                    super::settings::ROW_GROUP_ROWS.get() as f64,
+                ),
                 min_rows_per_worker: super::settings::MIN_PARALLEL_ROWS.get().max(1) as f64,
             }),
         })

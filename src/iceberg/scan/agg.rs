@@ -118,7 +118,8 @@ impl NumType {
             NumType::Int16 => DataType::Int16,
             NumType::Int32 => DataType::Int32,
             NumType::Int64 => DataType::Int64,
-            NumType::Decimal { precision, scale } => DataType::Decimal128(precision, scale),
+            NumType::Decimal { precision, scale } if precision <= 38 => DataType::Decimal128(precision, scale),
+            NumType::Decimal { precision, scale } => DataType::Decimal256(precision, scale),
         }
     }
 
@@ -205,7 +206,12 @@ impl CExpr {
                 let (r, rs) = right.eval(columns)?;
                 // Integer operands compute in the result's width (int24pl is
                 // int4 arithmetic); decimals keep their own scales.
-                let (l, r) = if matches!(self.ty, NumType::Decimal { .. }) { (l, r) } else { (cast(&l)?, cast(&r)?) };
+                let (l, r) = match self.ty {
+                    // Wide results: both operands as Decimal256 at their own scales.
+                    NumType::Decimal { precision, .. } if precision > 38 => (widen(&l)?, widen(&r)?),
+                    NumType::Decimal { .. } => (l, r),
+                    _ => (cast(&l)?, cast(&r)?),
+                };
                 let datum = |a: &ArrayRef, scalar: bool| -> Box<dyn Datum> {
                     if scalar {
                         Box::new(arrow_array::Scalar::new(a.clone()))
@@ -237,12 +243,24 @@ impl CExpr {
 
 /// Relabel a decimal array with the planned precision (same scale).
 fn cast_decimal_type(a: ArrayRef, to: &DataType) -> Result<ArrayRef, AggError> {
-    let d = a.as_primitive::<Decimal128Type>();
-    match (d.data_type(), to) {
+    match (a.data_type(), to) {
         (DataType::Decimal128(_, s1), DataType::Decimal128(_, s2)) if s1 == s2 => {
-            Ok(std::sync::Arc::new(d.clone().with_data_type(to.clone())))
+            Ok(std::sync::Arc::new(a.as_primitive::<Decimal128Type>().clone().with_data_type(to.clone())))
+        }
+        (DataType::Decimal256(_, s1), DataType::Decimal256(_, s2)) if s1 == s2 => {
+            Ok(std::sync::Arc::new(a.as_primitive::<Decimal256Type>().clone().with_data_type(to.clone())))
         }
         (from, to) => Err(AggError::Internal(format!("computed decimal {from} planned as {to}"))),
+    }
+}
+
+/// A decimal operand as Decimal256 of the same precision and scale.
+fn widen(a: &ArrayRef) -> Result<ArrayRef, AggError> {
+    match a.data_type() {
+        DataType::Decimal128(p, s) => {
+            arrow_cast::cast(a, &DataType::Decimal256(*p, *s)).map_err(|e| AggError::Internal(format!("computed input: {e}")))
+        }
+        _ => Ok(a.clone()),
     }
 }
 
@@ -282,6 +300,8 @@ pub enum Col {
     Bytes(ArrayRef),
     Bool(BooleanArray),
     Decimal(Decimal128Array),
+    /// A computed decimal wider than 38 digits (summed only).
+    Wide(arrow_array::Decimal256Array),
     /// Absent from this file's schema: every value NULL.
     Null(usize),
     /// Any other type: only its NULLs are looked at (count).
@@ -313,6 +333,7 @@ impl Col {
             }
             DataType::Boolean => Col::Bool(array.as_boolean().clone()),
             DataType::Decimal128(_, _) => Col::Decimal(array.as_primitive::<Decimal128Type>().clone()),
+            DataType::Decimal256(_, _) => Col::Wide(array.as_primitive::<Decimal256Type>().clone()),
             _ => Col::Other(array.clone()),
         }
     }
@@ -325,6 +346,7 @@ impl Col {
             Col::Bytes(a) | Col::Other(a) => a.is_null(row),
             Col::Bool(a) => a.is_null(row),
             Col::Decimal(a) => a.is_null(row),
+            Col::Wide(a) => a.is_null(row),
             Col::Null(_) => true,
         }
     }
@@ -337,6 +359,7 @@ impl Col {
             Col::Bytes(a) | Col::Other(a) => a.logical_null_count(),
             Col::Bool(a) => a.null_count(),
             Col::Decimal(a) => a.null_count(),
+            Col::Wide(a) => a.null_count(),
             Col::Null(n) => *n,
         }
     }
@@ -366,7 +389,7 @@ impl Col {
             Col::Text(_) | Col::Bytes(_) => self.bytes(row).map(|b| Scalar::Bytes(b.to_vec())),
             Col::Bool(a) => Some(Scalar::Bool(a.value(row))),
             Col::Decimal(a) => Some(Scalar::Decimal(a.value(row))),
-            Col::Null(_) | Col::Other(_) => None,
+            Col::Null(_) | Col::Other(_) | Col::Wide(_) => None,
         }
     }
 
@@ -393,6 +416,7 @@ impl Col {
             }
             Col::Bool(a) => out.push(a.value(row) as u8),
             Col::Decimal(a) => out.extend_from_slice(&a.value(row).to_le_bytes()),
+            Col::Wide(a) => out.extend_from_slice(&a.value(row).to_le_bytes()),
             Col::Null(_) | Col::Other(_) => {}
         }
     }
@@ -638,6 +662,16 @@ impl Aggregator {
                             }
                         }
                     }
+                    // At most 57 digits (planned): 2^63 of them fit in i256.
+                    Col::Wide(a) => {
+                        for row in 0..rows {
+                            if a.is_valid(row) {
+                                let g = gid(row);
+                                sum[g] = sum[g].wrapping_add(a.value(row));
+                                count[g] += 1;
+                            }
+                        }
+                    }
                     Col::Null(_) => {}
                     _ => return Err(AggError::Internal(format!("{} over a column read as {}", item.op.name(), kind(col)))),
                 },
@@ -875,6 +909,7 @@ fn col_len(col: &Col) -> usize {
         Col::Bytes(a) | Col::Other(a) => a.len(),
         Col::Bool(a) => a.len(),
         Col::Decimal(a) => a.len(),
+        Col::Wide(a) => a.len(),
         Col::Null(n) => *n,
     }
 }
@@ -887,6 +922,7 @@ fn kind(col: &Col) -> &'static str {
         Col::Bytes(_) => "bytes",
         Col::Bool(_) => "boolean",
         Col::Decimal(_) => "decimal",
+        Col::Wide(_) => "wide decimal",
         Col::Null(_) => "null",
         Col::Other(_) => "another type",
     }
@@ -1062,5 +1098,52 @@ mod tests {
         assert_eq!(decimal_text(i256::from_i128(0), 3), "0.000");
         assert_eq!(decimal_text(i256::from_i128(-170141183460469231731687303715884105728), 0), "-170141183460469231731687303715884105728");
         assert_eq!(decimal_text(i256::from_i128(i128::MAX).wrapping_add(i256::from_i128(1)), 0), "170141183460469231731687303715884105728");
+    }
+
+    fn input(i: usize, ty: NumType) -> CExpr {
+        CExpr { ty, node: CNode::Input(i) }
+    }
+
+    #[test]
+    fn computed_inputs_follow_postgres() {
+        // sum(price * (1 - discount)) over decimal(15,2): scale 4, NULLs skipped.
+        let dec = NumType::Decimal { precision: 15, scale: 2 };
+        let one_minus = CExpr {
+            ty: NumType::Decimal { precision: 16, scale: 2 },
+            node: CNode::Arith {
+                op: ArithOp::Sub,
+                left: Box::new(CExpr { ty: NumType::Decimal { precision: 1, scale: 0 }, node: CNode::Decimal(1) }),
+                right: Box::new(input(1, dec)),
+            },
+        };
+        let product = CExpr {
+            ty: NumType::Decimal { precision: 31, scale: 4 },
+            node: CNode::Arith { op: ArithOp::Mul, left: Box::new(input(0, dec)), right: Box::new(one_minus) },
+        };
+        let mut s = spec(vec![], vec![item(AggOp::SumExact { scale: 4 }, Some(2)), item(AggOp::Count, Some(2))], 2);
+        s.computed = vec![Computed { expr: product, type_oid: 1700, text: String::new() }];
+        let d = |v: Vec<Option<i128>>| -> ArrayRef {
+            Arc::new(Decimal128Array::from(v).with_precision_and_scale(15, 2).unwrap())
+        };
+        let mut agg = Aggregator::new(&s);
+        // 100.00 * (1 - 0.05) + 20.50 * (1 - 0.10); the NULL price and NULL discount rows drop out.
+        agg.update(&[d(vec![Some(10000), Some(2050), None, Some(700)]), d(vec![Some(5), Some(10), Some(1), None])], 4).unwrap();
+        assert_eq!(agg.finish(), vec![vec![Cell::Exact { sum: i256::from_i128(95_0000 + 18_4500), scale: 4 }, Cell::Int(2)]]);
+
+        // int4 * int4 overflows as Postgres' int4mul does; int8 arithmetic does not.
+        let mul = |ty| CExpr {
+            ty,
+            node: CNode::Arith { op: ArithOp::Mul, left: Box::new(input(0, ty)), right: Box::new(CExpr { ty, node: CNode::Int(2) }) },
+        };
+        let ints: ArrayRef = Arc::new(Int32Array::from(vec![Some(i32::MAX), None]));
+        let mut s = spec(vec![], vec![item(AggOp::SumInt, Some(1))], 1);
+        s.computed = vec![Computed { expr: mul(NumType::Int32), type_oid: 23, text: String::new() }];
+        let mut agg = Aggregator::new(&s);
+        assert_eq!(agg.update(&[ints.clone()], 2), Err(AggError::OutOfRange("integer out of range")));
+        s.computed = vec![Computed { expr: mul(NumType::Int64), type_oid: 20, text: String::new() }];
+        s.aggs = vec![item(AggOp::SumExact { scale: 0 }, Some(1))];
+        let mut agg = Aggregator::new(&s);
+        agg.update(&[ints], 2).unwrap();
+        assert_eq!(agg.finish(), vec![vec![Cell::Exact { sum: i256::from_i128(2 * i32::MAX as i128), scale: 0 }]]);
     }
 }

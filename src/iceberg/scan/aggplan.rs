@@ -126,9 +126,12 @@ const INT8_OID: u32 = 20;
 const INT2: u32 = 21;
 const INT4: u32 = 23;
 
-/// Largest decimal precision computed per row: values and products stay
-/// within i128, so no row fails where Postgres' numeric would not.
-const MAX_PRECISION: u8 = 38;
+/// Largest decimal precision computed per row: values stay within i256
+/// (Decimal256 beyond 38 digits), so no row fails where Postgres' numeric
+/// would not, and sums of up to 2^63 of them fit too.
+const MAX_PRECISION: u8 = 57;
+/// Beyond this a computed decimal is summed only (min/max keep i128 values).
+const MAX_BEST_PRECISION: u8 = 38;
 
 /// A computed input with each node's Arrow type, when its values are
 /// exactly Postgres' (None: keep the aggregate local). `input` registers a
@@ -289,6 +292,11 @@ pub fn spec_for(rel: &RelInfo, query: &UpperQuery) -> Option<AggSpec> {
                     (AggFunc::Sum, false) => (AggOp::SumExact { scale: decimal_scale? }, NUMERIC),
                     (AggFunc::Avg, false) if integer => (AggOp::AvgExact { scale: 0 }, NUMERIC),
                     (AggFunc::Avg, false) => (AggOp::AvgExact { scale: decimal_scale? }, NUMERIC),
+                    (AggFunc::Min | AggFunc::Max, false)
+                        if matches!(expr.ty, NumType::Decimal { precision, .. } if precision > MAX_BEST_PRECISION) =>
+                    {
+                        return None
+                    }
                     (AggFunc::Min, false) => (AggOp::Min, e.type_oid),
                     (AggFunc::Max, false) => (AggOp::Max, e.type_oid),
                     _ => return None,

@@ -140,6 +140,8 @@ impl IcebergScan {
             if let Some(participant) = self.parallel {
                 // Every process must see the files in the same order.
                 prepared.tasks.sort_by(|a, b| a.data_file_path.cmp(&b.data_file_path));
+                // Workers claim byte ranges of large files (row groups), not whole files.
+                prepared.tasks = super::split::pieces(std::mem::take(&mut prepared.tasks));
                 if participant.sits_out() {
                     self.finished = true;
                     return Ok(false);
