@@ -160,12 +160,7 @@ impl Wrapper for Iceberg {
             // Workers claim data files, and byte ranges (row groups) of large
             // ones; worth it for large tables.
             parallel: Some(ParallelUnits {
-                units: super::scan::split::units(
-                    files,
-                    tuples,
-                    summary("total-files-size").unwrap_or(0.0),
-                    super::settings::ROW_GROUP_ROWS.get() as f64,
-                ),
+                units: super::scan::split::units(files, summary("total-files-size").unwrap_or(0.0)),
                 min_rows_per_worker: super::settings::MIN_PARALLEL_ROWS.get().max(1) as f64,
             }),
         })

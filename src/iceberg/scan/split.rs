@@ -40,13 +40,12 @@ pub fn pieces(tasks: Vec<FileScanTask>) -> Vec<FileScanTask> {
     out
 }
 
-/// The units a parallel scan of a table divides into: its files, or more
-/// when its files hold several row groups of `row_group_rows` each
-/// (bounded by the pieces its bytes make).
-pub fn units(files: f64, tuples: f64, bytes: f64, row_group_rows: f64) -> f64 {
-    let row_groups = (tuples / row_group_rows.max(1.0)).ceil();
-    let pieces = (bytes / PIECE_BYTES as f64).ceil();
-    files.max(row_groups.min(pieces)).max(1.0)
+/// The units a parallel scan of a table divides into: its files, or the
+/// pieces of its bytes when there are more. A piece without a row group of
+/// its own reads nothing (a file written as one row group still runs in
+/// one process), so this is an upper bound, as block counts are for heaps.
+pub fn units(files: f64, bytes: f64) -> f64 {
+    files.max((bytes / PIECE_BYTES as f64).ceil()).max(1.0)
 }
 
 #[cfg(test)]
@@ -54,12 +53,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn units_grow_with_row_groups_and_bytes() {
-        // One 200 MB file of 6M rows in 1M-row groups: 6 units.
-        assert_eq!(units(1.0, 6e6, 200e6, 1_048_576.0), 6.0);
+    fn units_are_files_or_pieces() {
+        // One 200 MB file: 24 pieces of 8 MiB.
+        assert_eq!(units(1.0, 200e6), 24.0);
         // Small files: one unit each.
-        assert_eq!(units(3.0, 3e3, 3e5, 1_048_576.0), 3.0);
-        // Many small row groups in a small file: bounded by its pieces.
-        assert_eq!(units(1.0, 1e6, 20e6, 1024.0), 3.0);
+        assert_eq!(units(3.0, 3e5), 3.0);
+        assert_eq!(units(0.0, 0.0), 1.0);
     }
 }
