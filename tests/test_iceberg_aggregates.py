@@ -464,3 +464,55 @@ def test_wide_products_sum_but_min_max_stay_local(conn, pair):
     # min/max are not computed in the scan.
     compare(conn, pair, "g, sum(n * n * n * n), avg(n * n * n * n)", "GROUP BY g")
     compare(conn, pair, "max(n * n * n * n)", pushed=None)
+
+
+# ---------------------------------------------------------------- calendar keys
+
+CALENDAR_KEYS = ["date_trunc('month', ts)", "date_trunc('year', ts)", "date_trunc('week', ts)",
+                 "date_trunc('quarter', ts)", "date_trunc('day', ts)", "date_trunc('hour', ts)",
+                 "date_trunc('minute', ts)", "date_trunc('second', ts)",
+                 "extract(year FROM d)", "extract(quarter FROM d)", "extract(month FROM d)", "extract(day FROM d)",
+                 "extract(year FROM ts)", "extract(month FROM ts)", "extract(hour FROM ts)", "extract(minute FROM ts)"]
+
+
+@pytest.mark.parametrize("key", CALENDAR_KEYS)
+def test_group_by_calendar_keys(conn, pair, key):
+    compare(conn, pair, f"{key}, count(*), sum(i), max(n), sum(n * 2)", f"GROUP BY {key}")
+
+
+def test_calendar_keys_with_columns_and_unselected(conn, pair):
+    compare(conn, pair, "g, extract(year FROM d), count(*), avg(i)", "GROUP BY g, extract(year FROM d)")
+    compare(conn, pair, "count(*), sum(i)", "WHERE p = 1 GROUP BY date_trunc('year', ts)")
+    plan = explain(conn, f"SELECT date_trunc('month', ts), count(*) FROM {pair['ice']} GROUP BY 1")
+    assert "Iceberg Group By: date_trunc('month', ts)" in plan, plan
+
+
+def test_calendar_keys_kept_local(conn, pair):
+    # time zone dependent (timestamptz, and a date, which date_trunc takes as
+    # timestamptz), fractional or unsupported fields, other expressions
+    compare(conn, pair, "date_trunc('month', tz), count(*)", "GROUP BY 1", pushed=None)
+    compare(conn, pair, "date_trunc('month', d), count(*)", "GROUP BY 1", pushed=None)
+    compare(conn, pair, "extract(second FROM ts), count(*)", "GROUP BY 1", pushed=None)
+    compare(conn, pair, "extract(epoch FROM ts), count(*)", "GROUP BY 1", pushed=None)
+    compare(conn, pair, "extract(dow FROM d), count(*)", "GROUP BY 1", pushed=None)
+    compare(conn, pair, "extract(year FROM d) + 1, count(*)", "GROUP BY 1", pushed=None)
+
+
+def test_calendar_keys_bc_and_leap_days(conn, write_ns):
+    relation = f'"{write_ns}"."agg_calendar"'
+    heap = f'"{NAMESPACE}"."agg_calendar_heap"'
+    conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{NAMESPACE}"')
+    conn.execute(f"DROP TABLE IF EXISTS {heap}")
+    conn.execute(f"DROP FOREIGN TABLE IF EXISTS {relation}")
+    conn.execute(f"CREATE TABLE {heap} (d date, ts timestamp, v integer)")
+    conn.execute(f"CREATE FOREIGN TABLE {relation} (d date, ts timestamp, v integer) SERVER lake_local "
+                 f"OPTIONS (namespace '{write_ns}', table 'agg_calendar')")
+    values = ("('0044-03-15 BC', '0044-03-15 12:30:00 BC', 1), ('0001-12-31 BC', '0001-12-31 23:59:59.5 BC', 2), "
+              "('0001-01-01', '0001-01-01 00:00:00', 3), ('2024-02-29', '2024-02-29 23:59:59.999999', 4), "
+              "('2024-12-30', '2024-12-30 06:00:00', 5), ('1999-12-31', '1999-12-31 23:00:00', 6), "
+              "(NULL, NULL, 7), ('1970-01-01', '1969-12-31 23:59:59.999999', 8)")
+    conn.execute(f"INSERT INTO {heap} VALUES {values}")
+    conn.execute(f"INSERT INTO {relation} VALUES {values}")
+    pair = {"ice": relation, "heap": heap}
+    for key in CALENDAR_KEYS:
+        compare(conn, pair, f"{key}, count(*), sum(v)", f"GROUP BY {key}")

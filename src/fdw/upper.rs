@@ -30,6 +30,8 @@ pub enum RawExpr {
     Const,
     /// Integer or numeric arithmetic over columns and constants (see [`ScalarExpr`]).
     Scalar(ScalarExpr),
+    /// `date_trunc` / `extract` of a column (a grouping key users write).
+    Derived(Derived),
     /// Anything else (operators, functions, other relations' columns).
     Other,
 }
@@ -143,6 +145,65 @@ impl ScalarExpr {
     }
 }
 
+/// Calendar fields and truncation units a grouping key may use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum TimeUnit {
+    Year,
+    Quarter,
+    Month,
+    Week,
+    Day,
+    Hour,
+    Minute,
+    Second,
+}
+
+impl TimeUnit {
+    /// Postgres' canonical (lower-case, singular) spelling.
+    pub fn parse(text: &str) -> Option<TimeUnit> {
+        Some(match text {
+            "year" => TimeUnit::Year,
+            "quarter" => TimeUnit::Quarter,
+            "month" => TimeUnit::Month,
+            "week" => TimeUnit::Week,
+            "day" => TimeUnit::Day,
+            "hour" => TimeUnit::Hour,
+            "minute" => TimeUnit::Minute,
+            "second" => TimeUnit::Second,
+            _ => return None,
+        })
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            TimeUnit::Year => "year",
+            TimeUnit::Quarter => "quarter",
+            TimeUnit::Month => "month",
+            TimeUnit::Week => "week",
+            TimeUnit::Day => "day",
+            TimeUnit::Hour => "hour",
+            TimeUnit::Minute => "minute",
+            TimeUnit::Second => "second",
+        }
+    }
+}
+
+/// A function of one column that queries group by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum DerivedFunc {
+    /// `date_trunc(unit, timestamp)` (without time zone: no session time zone involved).
+    DateTrunc(TimeUnit),
+    /// `extract(field FROM date | timestamp)`: numeric of scale 0.
+    Extract(TimeUnit),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Derived {
+    pub func: DerivedFunc,
+    /// The column (index into the wrapper's columns).
+    pub column: usize,
+}
+
 /// Aggregate functions a wrapper may be asked to compute.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum AggFunc {
@@ -172,6 +233,8 @@ pub struct Aggregate {
 pub enum Output {
     Column(usize),
     Aggregate(Aggregate),
+    /// A grouping key computed from a column.
+    Derived(Derived),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -273,6 +336,10 @@ fn aggregate(raw: &RawAggregate, exprs: &mut Vec<ScalarExpr>) -> Result<Aggregat
     Ok(Aggregate { func, column, expr, distinct: raw.distinct })
 }
 
+fn grouped_query(outputs: &[Output], raw: &RawQuery) -> bool {
+    outputs.iter().any(|o| matches!(o, Output::Aggregate(_))) || !raw.group_by.is_empty() || raw.has_having
+}
+
 /// Classify `raw` at `stage`.
 pub fn classify(stage: UpperStage, raw: &RawQuery) -> Result<UpperQuery, Declined> {
     if !raw.all_clauses_pushed {
@@ -287,6 +354,7 @@ pub fn classify(stage: UpperStage, raw: &RawQuery) -> Result<UpperQuery, Decline
         outputs.push(match target {
             RawExpr::Column(c) => Output::Column(*c),
             RawExpr::Aggregate(a) => Output::Aggregate(aggregate(a, &mut exprs)?),
+            RawExpr::Derived(d) => Output::Derived(*d),
             RawExpr::Const | RawExpr::Other | RawExpr::Scalar(_) => {
                 return Err(Declined("output is not a column or aggregate"))
             }
@@ -295,8 +363,17 @@ pub fn classify(stage: UpperStage, raw: &RawQuery) -> Result<UpperQuery, Decline
     let has_aggregates = outputs.iter().any(|o| matches!(o, Output::Aggregate(_)));
     let grouped = has_aggregates || !raw.group_by.is_empty() || raw.has_having;
     for g in &raw.group_by {
-        if !matches!(outputs.get(*g), Some(Output::Column(_))) {
-            return Err(Declined("GROUP BY key is not a plain column"));
+        if !matches!(outputs.get(*g), Some(Output::Column(_) | Output::Derived(_))) {
+            return Err(Declined("GROUP BY key is not a plain column or a known function of one"));
+        }
+    }
+    // A derived output is only meaningful as a grouping key.
+    for (i, o) in outputs.iter().enumerate() {
+        if matches!(o, Output::Derived(_)) && !raw.group_by.contains(&i) {
+            let same = raw.group_by.iter().any(|g| outputs.get(*g) == Some(o));
+            if !grouped_query(&outputs, raw) || !same {
+                return Err(Declined("a derived output is not a grouping key"));
+            }
         }
     }
     if grouped {

@@ -7,7 +7,9 @@ use pgrx::pg_sys;
 
 use super::clauses::{ClassifyColumn, SlotType};
 use super::filter::{comparable, CmpOp, Value};
-use super::upper::{ArithOp, RawAggregate, RawExpr, RawHaving, RawQuery, RawSortKey, ScalarExpr, ScalarNode};
+use super::upper::{
+    ArithOp, Derived, DerivedFunc, RawAggregate, RawExpr, RawHaving, RawQuery, RawSortKey, ScalarExpr, ScalarNode, TimeUnit,
+};
 use crate::pg::compat;
 use crate::pg::nodes::{self, has_tag, strip_relabel};
 use crate::pg::types::Builtin;
@@ -208,7 +210,7 @@ unsafe fn expr(varno: u32, columns: &[ClassifyColumn], node: *mut pg_sys::Node) 
             },
             pg_sys::NodeTag::T_OpExpr | pg_sys::NodeTag::T_FuncExpr => match scalar(varno, columns, node) {
                 Some(e) => RawExpr::Scalar(e),
-                None => RawExpr::Other,
+                None => derived(varno, columns, node).map_or(RawExpr::Other, RawExpr::Derived),
             },
             pg_sys::NodeTag::T_Aggref => {
                 let agg = node as *mut pg_sys::Aggref;
@@ -379,5 +381,61 @@ mod tests {
         assert_eq!(super::parse_decimal("NaN"), None);
         assert_eq!(super::parse_decimal("Infinity"), None);
         assert_eq!(super::parse_decimal(&"9".repeat(39)), None);
+    }
+}
+
+/// `date_trunc('unit', timestamp_column)` or `extract(field FROM
+/// date_or_timestamp_column)` with a constant unit, the built-in functions
+/// (None: anything else, e.g. timestamptz, whose result depends on the
+/// session's time zone).
+unsafe fn derived(varno: u32, columns: &[ClassifyColumn], node: *mut pg_sys::Node) -> Option<Derived> {
+    const FIRST_NORMAL_OBJECT_ID: u32 = 16384;
+    // SAFETY: each cast follows the node's tag; lsyscache lookups on the backend thread.
+    unsafe {
+        if !has_tag(node, pg_sys::NodeTag::T_FuncExpr) {
+            return None;
+        }
+        let f = node as *mut pg_sys::FuncExpr;
+        let args = nodes::nodes((*f).args);
+        if (*f).funcid.to_u32() >= FIRST_NORMAL_OBJECT_ID || args.len() != 2 {
+            return None;
+        }
+        let name_ptr = pg_sys::get_func_name((*f).funcid);
+        if name_ptr.is_null() {
+            return None;
+        }
+        let unit_node = strip_relabel(args[0]);
+        if !has_tag(unit_node, pg_sys::NodeTag::T_Const) {
+            return None;
+        }
+        let c = unit_node as *mut pg_sys::Const;
+        if (*c).constisnull || (*c).consttype != pg_sys::TEXTOID {
+            return None;
+        }
+        let unit = TimeUnit::parse(&<String as pgrx::FromDatum>::from_datum((*c).constvalue, false)?)?;
+        let RawExpr::Column(column) = expr(varno, columns, args[1]) else {
+            return None;
+        };
+        let arg_type = pg_sys::exprType(args[1]);
+        let result = (*f).funcresulttype;
+        let func = match CStr::from_ptr(name_ptr).to_bytes() {
+            b"date_trunc" if arg_type == pg_sys::TIMESTAMPOID && result == pg_sys::TIMESTAMPOID => DerivedFunc::DateTrunc(unit),
+            // A date has no time of day (Postgres rejects those fields), nor a second.
+            b"extract" if arg_type == pg_sys::DATEOID && result == pg_sys::NUMERICOID => {
+                if !matches!(unit, TimeUnit::Year | TimeUnit::Quarter | TimeUnit::Month | TimeUnit::Day) {
+                    return None;
+                }
+                DerivedFunc::Extract(unit)
+            }
+            // extract(second) has a fraction; week is the ISO week number.
+            b"extract" if arg_type == pg_sys::TIMESTAMPOID && result == pg_sys::NUMERICOID => {
+                if matches!(unit, TimeUnit::Second | TimeUnit::Week) {
+                    return None;
+                }
+                DerivedFunc::Extract(unit)
+            }
+            _ => return None,
+        };
+        Some(Derived { func, column })
     }
 }

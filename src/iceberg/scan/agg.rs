@@ -18,7 +18,7 @@ use arrow_buffer::i256;
 use arrow_schema::{DataType, TimeUnit};
 use serde::{Deserialize, Serialize};
 
-use crate::fdw::upper::ArithOp;
+use crate::fdw::upper::{ArithOp, TimeUnit as CalendarUnit};
 
 /// One aggregate, with the Postgres semantics it must reproduce.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -110,6 +110,8 @@ pub enum NumType {
     Int32,
     Int64,
     Decimal { precision: u8, scale: i8 },
+    /// Microseconds since 1970 (timestamp without time zone).
+    Timestamp,
 }
 
 impl NumType {
@@ -120,6 +122,7 @@ impl NumType {
             NumType::Int64 => DataType::Int64,
             NumType::Decimal { precision, scale } if precision <= 38 => DataType::Decimal128(precision, scale),
             NumType::Decimal { precision, scale } => DataType::Decimal256(precision, scale),
+            NumType::Timestamp => DataType::Timestamp(TimeUnit::Microsecond, None),
         }
     }
 
@@ -130,6 +133,7 @@ impl NumType {
             NumType::Int32 => "integer out of range",
             NumType::Int64 => "bigint out of range",
             NumType::Decimal { .. } => "numeric value out of range",
+            NumType::Timestamp => "timestamp out of range",
         }
     }
 }
@@ -151,6 +155,10 @@ pub enum CNode {
     Arith { op: ArithOp, left: Box<CExpr>, right: Box<CExpr> },
     /// To the node's (wider) type.
     Cast(Box<CExpr>),
+    /// `date_trunc(unit, input)` of a timestamp input.
+    Trunc { unit: CalendarUnit, input: usize },
+    /// `extract(unit FROM input)` of a date or timestamp input (numeric, scale 0).
+    Extract { unit: CalendarUnit, input: usize },
 }
 
 /// An aggregate input computed from the batch's columns, with its
@@ -173,6 +181,7 @@ impl CExpr {
                 right.inputs_mut(f);
             }
             CNode::Cast(e) => e.inputs_mut(f),
+            CNode::Trunc { input, .. } | CNode::Extract { input, .. } => f(input),
         }
     }
 
@@ -200,6 +209,27 @@ impl CExpr {
             CNode::Cast(e) => {
                 let (a, scalar) = e.eval(columns)?;
                 (cast(&a)?, scalar)
+            }
+            CNode::Trunc { unit, input } => {
+                let micros = as_micros(&columns[*input])?;
+                let out = micros
+                    .try_unary::<_, TimestampMicrosecondType, _>(|v| {
+                        calendar::trunc(v, *unit).ok_or_else(|| arrow_schema::ArrowError::ComputeError(format!("date_trunc of {v}")))
+                    })
+                    .map_err(|e| AggError::Internal(format!("computed input: {e}")))?;
+                (std::sync::Arc::new(out) as ArrayRef, false)
+            }
+            CNode::Extract { unit, input } => {
+                let micros = as_micros(&columns[*input])?;
+                let out = micros
+                    .try_unary::<_, Decimal128Type, _>(|v| {
+                        calendar::extract(v, *unit)
+                            .map(i128::from)
+                            .ok_or_else(|| arrow_schema::ArrowError::ComputeError(format!("extract of {v}")))
+                    })
+                    .map_err(|e| AggError::Internal(format!("computed input: {e}")))?
+                    .with_data_type(to.clone());
+                (std::sync::Arc::new(out) as ArrayRef, false)
             }
             CNode::Arith { op, left, right } => {
                 let (l, ls) = left.eval(columns)?;
@@ -237,6 +267,70 @@ impl CExpr {
                 };
                 (out, ls && rs)
             }
+        })
+    }
+}
+
+/// A date or timestamp column as microseconds since 1970 (dates at midnight).
+fn as_micros(a: &ArrayRef) -> Result<arrow_array::TimestampMicrosecondArray, AggError> {
+    let a = super::convert::plain(a);
+    let err = |e: arrow_schema::ArrowError| AggError::Internal(format!("computed input: {e}"));
+    Ok(match a.data_type() {
+        DataType::Date32 => a.as_primitive::<Date32Type>().try_unary::<_, TimestampMicrosecondType, _>(|d| {
+            (d as i64).checked_mul(86_400_000_000).ok_or_else(|| arrow_schema::ArrowError::ComputeError(format!("date {d}")))
+        }).map_err(err)?,
+        DataType::Timestamp(TimeUnit::Microsecond, _) => {
+            a.as_primitive::<TimestampMicrosecondType>().reinterpret_cast::<TimestampMicrosecondType>()
+        }
+        _ => {
+            let cast = arrow_cast::cast(&a, &DataType::Timestamp(TimeUnit::Microsecond, None)).map_err(err)?;
+            cast.as_primitive::<TimestampMicrosecondType>().clone()
+        }
+    })
+}
+
+/// Postgres' date_trunc and extract on proleptic Gregorian civil time (no time zone).
+pub mod calendar {
+    use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveDateTime, Timelike};
+
+    use super::CalendarUnit as U;
+
+    fn civil(micros: i64) -> Option<NaiveDateTime> {
+        DateTime::from_timestamp_micros(micros).map(|d| d.naive_utc())
+    }
+
+    pub fn trunc(micros: i64, unit: U) -> Option<i64> {
+        let t = civil(micros)?;
+        let d = t.date();
+        let midnight = |d: NaiveDate| d.and_hms_opt(0, 0, 0);
+        let out = match unit {
+            U::Year => midnight(NaiveDate::from_ymd_opt(d.year(), 1, 1)?)?,
+            U::Quarter => midnight(NaiveDate::from_ymd_opt(d.year(), (d.month() - 1) / 3 * 3 + 1, 1)?)?,
+            U::Month => midnight(NaiveDate::from_ymd_opt(d.year(), d.month(), 1)?)?,
+            // ISO weeks start on Monday.
+            U::Week => midnight(d - Duration::days(d.weekday().num_days_from_monday() as i64))?,
+            U::Day => midnight(d)?,
+            U::Hour => d.and_hms_opt(t.hour(), 0, 0)?,
+            U::Minute => d.and_hms_opt(t.hour(), t.minute(), 0)?,
+            U::Second => d.and_hms_opt(t.hour(), t.minute(), t.second())?,
+        };
+        Some(out.and_utc().timestamp_micros())
+    }
+
+    pub fn extract(micros: i64, unit: U) -> Option<i64> {
+        let t = civil(micros)?;
+        Some(match unit {
+            // Postgres has no year 0: 1 BC is -1 (chrono's year 0).
+            U::Year => {
+                let y = t.year() as i64;
+                if y > 0 { y } else { y - 1 }
+            }
+            U::Quarter => ((t.month() - 1) / 3 + 1) as i64,
+            U::Month => t.month() as i64,
+            U::Day => t.day() as i64,
+            U::Hour => t.hour() as i64,
+            U::Minute => t.minute() as i64,
+            U::Week | U::Second => return None,
         })
     }
 }
@@ -1145,5 +1239,24 @@ mod tests {
         let mut agg = Aggregator::new(&s);
         agg.update(&[ints], 2).unwrap();
         assert_eq!(agg.finish(), vec![vec![Cell::Exact { sum: i256::from_i128(2 * i32::MAX as i128), scale: 0 }]]);
+    }
+
+    #[test]
+    fn calendar_follows_postgres() {
+        use super::calendar::{extract, trunc};
+        use crate::fdw::upper::TimeUnit as U;
+        let micros = |y: i32, m: u32, d: u32, h: u32, min: u32, sec: u32| {
+            chrono::NaiveDate::from_ymd_opt(y, m, d).unwrap().and_hms_opt(h, min, sec).unwrap().and_utc().timestamp_micros()
+        };
+        let t = micros(2024, 2, 29, 13, 45, 30) + 123_456;
+        assert_eq!(trunc(t, U::Week), Some(micros(2024, 2, 26, 0, 0, 0)));
+        assert_eq!(trunc(t, U::Quarter), Some(micros(2024, 1, 1, 0, 0, 0)));
+        assert_eq!(trunc(t, U::Second), Some(micros(2024, 2, 29, 13, 45, 30)));
+        assert_eq!(trunc(-1, U::Day), Some(micros(1969, 12, 31, 0, 0, 0)));
+        // chrono's year 0 is 1 BC, which Postgres numbers -1.
+        assert_eq!(extract(micros(0, 6, 1, 0, 0, 0), U::Year), Some(-1));
+        assert_eq!(extract(micros(-43, 3, 15, 0, 0, 0), U::Year), Some(-44));
+        assert_eq!(extract(t, U::Quarter), Some(1));
+        assert_eq!(extract(t, U::Second), None);
     }
 }

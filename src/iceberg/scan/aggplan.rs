@@ -15,7 +15,7 @@ use super::agg::{decimal_text, AggError, AggItem, AggOp, AggSpec, CExpr, CNode, 
 use super::convert::{datum_at, Target};
 use super::plan::RelInfo;
 use crate::errors::{LakeError, LakeResult};
-use crate::fdw::upper::{AggFunc, ArithOp, Output, ScalarExpr, ScalarNode, UpperQuery};
+use crate::fdw::upper::{AggFunc, ArithOp, DerivedFunc, Output, ScalarExpr, ScalarNode, UpperQuery};
 use crate::pg::types::Builtin;
 
 /// How a column's values are compared, as far as pushdown is concerned.
@@ -66,6 +66,9 @@ pub fn output_type(spec: &AggSpec, k: usize, columns: &[super::plan::PlanColumn]
     let computed = |input: usize| input.checked_sub(spec.inputs.len()).and_then(|k| spec.computed.get(k));
     match spec.outputs[k] {
         OutItem::Key(key) => {
+            if let Some(c) = computed(spec.keys[key]) {
+                return (c.type_oid, -1, matches!(c.expr.ty, NumType::Decimal { .. }).then_some(0));
+            }
             let c = column(spec.keys[key]);
             (c.type_oid, c.typmod, scale(spec.keys[key]))
         }
@@ -123,6 +126,7 @@ fn clone_kind(k: &ColumnKind) -> ColumnKind {
 
 const INT8: u32 = 20;
 const INT8_OID: u32 = 20;
+const TIMESTAMP: u32 = 1114;
 const INT2: u32 = 21;
 const INT4: u32 = 23;
 
@@ -175,7 +179,7 @@ fn typed(rel: &RelInfo, e: &ScalarExpr, input: &mut dyn FnMut(usize) -> usize) -
                     NumType::Int16 => 5,
                     NumType::Int32 => 10,
                     NumType::Int64 => 19,
-                    NumType::Decimal { .. } => return None,
+                    NumType::Decimal { .. } | NumType::Timestamp => return None,
                 };
                 NumType::Decimal { precision, scale: 0 }
             } else {
@@ -277,6 +281,37 @@ pub fn spec_for(rel: &RelInfo, query: &UpperQuery) -> Option<AggSpec> {
                 spec.keys.push(at);
                 spec.outputs.push(OutItem::Key(spec.keys.len() - 1));
             }
+            Output::Derived(d) => {
+                let kind = column_kind(rel, d.column)?;
+                let name = rel.columns.get(d.column)?.attname.clone();
+                let at = input(&mut spec, d.column);
+                let (expr, type_oid, text) = match (d.func, kind.pg, &kind.iceberg) {
+                    (DerivedFunc::DateTrunc(unit), Builtin::Timestamp, PrimitiveType::Timestamp) => (
+                        CExpr { ty: NumType::Timestamp, node: CNode::Trunc { unit, input: at } },
+                        TIMESTAMP,
+                        format!("date_trunc('{}', {name})", unit.name()),
+                    ),
+                    (DerivedFunc::Extract(unit), Builtin::Date, PrimitiveType::Date)
+                    | (DerivedFunc::Extract(unit), Builtin::Timestamp, PrimitiveType::Timestamp) => (
+                        CExpr { ty: NumType::Decimal { precision: 10, scale: 0 }, node: CNode::Extract { unit, input: at } },
+                        NUMERIC,
+                        format!("extract({} FROM {name})", unit.name()),
+                    ),
+                    _ => return None,
+                };
+                if out_type != type_oid {
+                    return None;
+                }
+                let at = match computed.iter().position(|c| c.expr == expr) {
+                    Some(at) => at,
+                    None => {
+                        computed.push(Computed { expr, type_oid, text });
+                        computed.len() - 1
+                    }
+                };
+                spec.keys.push(usize::MAX - at);
+                spec.outputs.push(OutItem::Key(spec.keys.len() - 1));
+            }
             Output::Aggregate(a) if a.expr.is_some() => {
                 let e = query.exprs.get(a.expr?)?;
                 let names: Vec<String> = rel.columns.iter().map(|c| c.attname.clone()).collect();
@@ -368,10 +403,11 @@ pub fn spec_for(rel: &RelInfo, query: &UpperQuery) -> Option<AggSpec> {
     }
     spec.inputs = order.iter().map(|i| spec.inputs[*i]).collect();
     spec.scales = order.iter().map(|i| spec.scales[*i]).collect();
-    spec.keys = spec.keys.iter().map(|k| new_index[*k]).collect();
     let columns = spec.inputs.len();
+    let renumber = |i: usize| if i > usize::MAX - computed.len() { columns + (usize::MAX - i) } else { new_index[i] };
+    spec.keys = spec.keys.iter().map(|k| renumber(*k)).collect();
     for a in &mut spec.aggs {
-        a.input = a.input.map(|i| if i > usize::MAX - computed.len() { columns + (usize::MAX - i) } else { new_index[i] });
+        a.input = a.input.map(renumber);
     }
     for c in &mut computed {
         c.expr.inputs_mut(&mut |i| *i = new_index[*i]);
@@ -396,7 +432,14 @@ pub fn describe(spec: &AggSpec, names: &[String]) -> (String, String) {
             (op, None) => format!("{}()", op.name()),
         })
         .collect();
-    let keys: Vec<String> = spec.keys.iter().map(|k| name(*k)).collect();
+    let keys: Vec<String> = spec
+        .keys
+        .iter()
+        .map(|k| match k.checked_sub(spec.inputs.len()).and_then(|c| spec.computed.get(c)) {
+            Some(c) => c.text.clone(),
+            None => name(*k),
+        })
+        .collect();
     (aggs.join(", "), keys.join(", "))
 }
 
@@ -456,7 +499,7 @@ pub fn top_n_for(rel: &RelInfo, query: &UpperQuery) -> Option<super::topn::TopN>
     for out in &query.outputs {
         match out {
             Output::Column(i) => outputs.push(*i),
-            Output::Aggregate(_) => return None,
+            Output::Aggregate(_) | Output::Derived(_) => return None,
         }
     }
     let mut keys = Vec::with_capacity(query.order_by.len());
