@@ -39,6 +39,8 @@ def parse_args():
     parser.add_argument("--queries", default="all", help="comma-separated query numbers, or all")
     parser.add_argument("--data-dir", required=True, help="where the Parquet files are generated (kept)")
     parser.add_argument("--tpchgen", default="tpchgen-cli")
+    parser.add_argument("--row-group-rows", type=int, default=122880,
+                        help="Parquet row group size of the Iceberg tables (DuckDB's default; 0: townlake's)")
     return parser.parse_args()
 
 
@@ -67,7 +69,7 @@ def columns_of(duck, path: Path) -> list[tuple[str, str]]:
     return [(name, pg_type(kind)) for name, kind, *_ in duck.execute(f"DESCRIBE SELECT * FROM '{path}'").fetchall()]
 
 
-def load(conn, duck, data: Path, sf: float) -> tuple[str, str]:
+def load(conn, duck, data: Path, sf: float, row_group_rows: int = 0) -> tuple[str, str]:
     """Heap schema and Iceberg schema names, loaded (reused when complete)."""
     heap, ice = f"tpch_heap_sf{sf_label(sf)}", f"tpch_ice_sf{sf_label(sf)}"
     conn.execute(f"CREATE SCHEMA IF NOT EXISTS {heap}")
@@ -96,8 +98,12 @@ def load(conn, duck, data: Path, sf: float) -> tuple[str, str]:
                          f"OPTIONS (namespace '{ice}', table '{table}')")
         if conn.execute(f"SELECT count(*) FROM {ice}.{table}").fetchone()[0] != expected:
             started = time.perf_counter()
-            conn.execute(f"DELETE FROM {ice}.{table}")
-            conn.execute(f"INSERT INTO {ice}.{table} SELECT * FROM {heap}.{table}")
+            # Row groups are what parallel workers split one data file by.
+            with conn.transaction():
+                if row_group_rows:
+                    conn.execute(f"SET LOCAL townlake.iceberg_row_group_rows = {row_group_rows}")
+                conn.execute(f"DELETE FROM {ice}.{table}")
+                conn.execute(f"INSERT INTO {ice}.{table} SELECT * FROM {heap}.{table}")
             print(f"iceberg {table}: {expected} rows written by townlake in {time.perf_counter() - started:.1f} s")
     conn.execute(f"ANALYZE {', '.join(f'{heap}.{t}' for t in TABLES)}")
     for table in TABLES:
@@ -128,7 +134,7 @@ def main():
     duck = duckdb.connect()
     duck.execute("SET threads = 2")
     admin = psycopg.connect(host="127.0.0.1", port=args.port, user="postgres", dbname=args.db, autocommit=True)
-    heap, ice = load(admin, duck, data, args.sf)
+    heap, ice = load(admin, duck, data, args.sf, args.row_group_rows)
     for table in TABLES:
         duck.execute(f"CREATE OR REPLACE VIEW {table} AS SELECT * FROM '{data / (table + '.parquet')}'")
 

@@ -16,6 +16,7 @@ import random
 import urllib.parse
 import uuid
 
+import psycopg
 import pyarrow as pa
 import pytest
 from psycopg import sql
@@ -238,12 +239,16 @@ def test_text_min_max_only_under_c_collation(conn, pair):
 
 
 def test_kept_local(conn, pair):
-    # float sums depend on the order of addition; HAVING, FILTER, expressions
-    # and a WHERE that is not pushed stay with Postgres, with the same results.
+    # float sums depend on the order of addition; HAVING, FILTER, float and
+    # division expressions and a WHERE that is not pushed stay with Postgres,
+    # with the same results.
     compare(conn, pair, "sum(f), avg(r)", pushed=None)
     compare(conn, pair, "g, count(*)", "GROUP BY g HAVING count(*) > 100", pushed=None)
     compare(conn, pair, "count(*) FILTER (WHERE g = 1)", pushed=None)
-    compare(conn, pair, "sum(i + 1)", pushed=None)
+    compare(conn, pair, "sum(f + 1)", pushed=None)
+    compare(conn, pair, "sum(n / 2), avg(i / 2)", pushed=None)
+    compare(conn, pair, "sum(n * 2) FILTER (WHERE g = 1)", pushed=None)
+    compare(conn, pair, "sum(DISTINCT n * 2)", pushed=None)
     compare(conn, pair, "count(*)", "WHERE length(t) > 3", pushed=None)
     compare(conn, pair, "sum(DISTINCT i)", pushed=None)
     conn.execute("SET townlake.iceberg_aggregate_pushdown = off")
@@ -251,6 +256,51 @@ def test_kept_local(conn, pair):
         compare(conn, pair, "count(*), sum(i)", pushed=None)
     finally:
         conn.execute("RESET townlake.iceberg_aggregate_pushdown")
+
+
+# Aggregates of integer and numeric arithmetic, computed per batch (TPC-H Q1's shape).
+ARITH = ("sum(n * (1 - n)), sum(n * (1 - n) * (1 + n)), avg(n + n), avg(n * 0.5), sum(n - 0.0001), "
+         "min(n * n), max(n - 2.5), count(n * 3), sum(i * n), "
+         "sum(n * n * n * n), avg(n * (n - 1) * n * (2 - n)), sum(g * g - 1), avg(g + p), min(g * 1000), max(p - g), sum(i::bigint * 3), sum(i * 2::bigint), "
+         "avg(i::bigint + 1), sum(b - 1), sum(2), count(1)")
+
+
+def test_aggregates_of_arithmetic(conn, pair):
+    compare(conn, pair, ARITH)
+    compare(conn, pair, ARITH, "WHERE p = 2 AND i < 1000000")
+    compare(conn, pair, f"g, {ARITH}", "GROUP BY g")
+    compare(conn, pair, f"p, flag, {ARITH}", "GROUP BY p, flag")
+    # no rows: NULL sums and averages, zero counts
+    compare(conn, pair, ARITH, "WHERE i > 2147483647")
+    plan = explain(conn, f"SELECT g, sum(n * (1 - n)) FROM {pair['ice']} GROUP BY g")
+    assert "Iceberg Aggregate: sum((n * (1 - n)))" in plan, plan
+
+
+def outcome(conn, query: str):
+    """The text rows, or the SQLSTATE and message of the error."""
+    try:
+        with conn.transaction():
+            return ("rows", text_rows(conn, query))
+    except psycopg.Error as e:
+        return ("error", e.sqlstate, e.diag.message_primary)
+
+
+@pytest.mark.parametrize("expr, message", [
+    ("i * 2", "integer out of range"),
+    ("b * 2", "bigint out of range"),
+    ("b + b", "bigint out of range"),
+    # a narrowing cast stays with Postgres (here it fails there)
+    ("g::smallint * 10000::smallint", None),
+])
+def test_arithmetic_overflow_is_postgres_error(conn, pair, expr, message):
+    select = f"sum({expr}), count(*)"
+    got = outcome(conn, f"SELECT {select} FROM {pair['ice']}")
+    expected = outcome(conn, f"SELECT {select} FROM {pair['heap']}")
+    assert got == expected
+    if message is not None:
+        assert expected == ("error", "22003", message)
+    plan = explain(conn, f"SELECT {select} FROM {pair['ice']}")
+    assert ("Iceberg Aggregate" in plan) == (message is not None), plan
 
 
 def test_parameters_stay_local(conn, pair):
@@ -306,6 +356,13 @@ def test_deletes_and_schema_evolution(conn, write_ns, local_lake):
                         "min(c), max(c), count(DISTINCT a)")
     compare(conn, pair, "a, count(*), count(e), sum(e), sum(c), avg(c), max(w)", "GROUP BY a")
     compare(conn, pair, "e, count(*)", "GROUP BY e")
+    # arithmetic over deleted rows' survivors and a column older files lack
+    compare(conn, pair, "sum(c * (1 - c)), avg(c * e), sum(e * 2), avg(a + e), sum(w::int * w), max(w + 1)")
+    compare(conn, pair, "a, sum(c * (1 + c)), sum(e - a), min(c * 2), sum(w - 1::smallint)", "GROUP BY a")
+    # smallint arithmetic overflows as Postgres' does (w holds 32767)
+    got = outcome(conn, f"SELECT sum(w + w) FROM {relation}")
+    assert got == outcome(conn, f"SELECT sum(w + w) FROM {heap}") == ("error", "22003", "smallint out of range")
+    assert "Iceberg Aggregate: sum((w + w))" in explain(conn, f"SELECT sum(w + w) FROM {relation}")
     # bounds after the copy-on-write DELETE are the rewritten files' own
     compare(conn, pair, "min(id), max(id), min(c), max(c), max(w)", pushed="answered from metadata")
     # older files have no statistics for the added column: they are read
@@ -399,3 +456,63 @@ def test_top_n(conn, pair):
     top_n(conn, pair, "id, f", "ORDER BY f DESC, id LIMIT 10", pushed=False)
     top_n(conn, pair, "id, i + 1", "ORDER BY i, id LIMIT 10", pushed=False)
     top_n(conn, pair, "id", "ORDER BY i, id LIMIT 200000", pushed=False)
+
+
+
+def test_wide_products_sum_but_min_max_stay_local(conn, pair):
+    # n * n * n * n has 48 digits of precision: summed in 256 bits, but its
+    # min/max are not computed in the scan.
+    compare(conn, pair, "g, sum(n * n * n * n), avg(n * n * n * n)", "GROUP BY g")
+    compare(conn, pair, "max(n * n * n * n)", pushed=None)
+
+
+# ---------------------------------------------------------------- calendar keys
+
+CALENDAR_KEYS = ["date_trunc('month', ts)", "date_trunc('year', ts)", "date_trunc('week', ts)",
+                 "date_trunc('quarter', ts)", "date_trunc('day', ts)", "date_trunc('hour', ts)",
+                 "date_trunc('minute', ts)", "date_trunc('second', ts)",
+                 "extract(year FROM d)", "extract(quarter FROM d)", "extract(month FROM d)", "extract(day FROM d)",
+                 "extract(year FROM ts)", "extract(month FROM ts)", "extract(hour FROM ts)", "extract(minute FROM ts)"]
+
+
+@pytest.mark.parametrize("key", CALENDAR_KEYS)
+def test_group_by_calendar_keys(conn, pair, key):
+    compare(conn, pair, f"{key}, count(*), sum(i), max(n), sum(n * 2)", f"GROUP BY {key}")
+
+
+def test_calendar_keys_with_columns_and_unselected(conn, pair):
+    compare(conn, pair, "g, extract(year FROM d), count(*), avg(i)", "GROUP BY g, extract(year FROM d)")
+    compare(conn, pair, "count(*), sum(i)", "WHERE p = 1 GROUP BY date_trunc('year', ts)")
+    plan = explain(conn, f"SELECT date_trunc('month', ts), count(*) FROM {pair['ice']} GROUP BY 1")
+    assert "Iceberg Group By: date_trunc('month', ts)" in plan, plan
+
+
+def test_calendar_keys_kept_local(conn, pair):
+    # time zone dependent (timestamptz, and a date, which date_trunc takes as
+    # timestamptz), fractional or unsupported fields, other expressions
+    compare(conn, pair, "date_trunc('month', tz), count(*)", "GROUP BY 1", pushed=None)
+    compare(conn, pair, "date_trunc('month', d), count(*)", "GROUP BY 1", pushed=None)
+    compare(conn, pair, "extract(second FROM ts), count(*)", "GROUP BY 1", pushed=None)
+    compare(conn, pair, "extract(epoch FROM ts), count(*)", "GROUP BY 1", pushed=None)
+    compare(conn, pair, "extract(dow FROM d), count(*)", "GROUP BY 1", pushed=None)
+    compare(conn, pair, "extract(year FROM d) + 1, count(*)", "GROUP BY 1", pushed=None)
+
+
+def test_calendar_keys_bc_and_leap_days(conn, write_ns):
+    relation = f'"{write_ns}"."agg_calendar"'
+    heap = f'"{NAMESPACE}"."agg_calendar_heap"'
+    conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{NAMESPACE}"')
+    conn.execute(f"DROP TABLE IF EXISTS {heap}")
+    conn.execute(f"DROP FOREIGN TABLE IF EXISTS {relation}")
+    conn.execute(f"CREATE TABLE {heap} (d date, ts timestamp, v integer)")
+    conn.execute(f"CREATE FOREIGN TABLE {relation} (d date, ts timestamp, v integer) SERVER lake_local "
+                 f"OPTIONS (namespace '{write_ns}', table 'agg_calendar')")
+    values = ("('0044-03-15 BC', '0044-03-15 12:30:00 BC', 1), ('0001-12-31 BC', '0001-12-31 23:59:59.5 BC', 2), "
+              "('0001-01-01', '0001-01-01 00:00:00', 3), ('2024-02-29', '2024-02-29 23:59:59.999999', 4), "
+              "('2024-12-30', '2024-12-30 06:00:00', 5), ('1999-12-31', '1999-12-31 23:00:00', 6), "
+              "(NULL, NULL, 7), ('1970-01-01', '1969-12-31 23:59:59.999999', 8)")
+    conn.execute(f"INSERT INTO {heap} VALUES {values}")
+    conn.execute(f"INSERT INTO {relation} VALUES {values}")
+    pair = {"ice": relation, "heap": heap}
+    for key in CALENDAR_KEYS:
+        compare(conn, pair, f"{key}, count(*), sum(v)", f"GROUP BY {key}")

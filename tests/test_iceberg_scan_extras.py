@@ -217,3 +217,33 @@ def test_drop_removes_only_tables_the_foreign_table_created(conn, database, big)
     assert conn.execute(count, (database, "owned")).fetchone() == (1,)
     conn.execute("DROP FOREIGN TABLE owned")
     assert conn.execute(count, (database, "owned")).fetchone() == (0,)
+
+
+def test_parallel_scan_splits_one_large_file_by_row_groups(conn, database):
+    """One data file of many row groups (issue 15): the leader and workers
+    claim byte ranges of it, so every process reads rows, and every row is
+    read exactly once."""
+    conn.execute(f"""CREATE FOREIGN TABLE one_file (id bigint NOT NULL, a text, b text) SERVER lake_local
+                     OPTIONS (namespace '{database}', "table" 'one_file')""")
+    with conn.transaction():
+        conn.execute("SET LOCAL townlake.iceberg_row_group_rows = 16384")
+        conn.execute("INSERT INTO one_file SELECT g, md5(g::text), md5((g * 7)::text) "
+                     "FROM generate_series(1, 400000) g")
+    assert "Data Files: 1 planned" in explain(conn, "SELECT id FROM one_file")
+    with parallel_session(database) as c:
+        # one piece at a time per process (the default reads two ahead, and
+        # the file has only two 8 MiB pieces), and a sleep per 20000 rows,
+        # keep the leader from claiming every piece before a worker starts
+        c.execute("SET townlake.iceberg_scan_concurrency = 1")
+        query = ("SELECT count(*), count(DISTINCT id), sum(id), max(a) FROM one_file "
+                 "WHERE id % 3 <> 0 AND (id % 20000 <> 1 OR pg_sleep(0.05) IS NOT NULL)")
+        plan = c.execute(f"EXPLAIN (ANALYZE, VERBOSE, FORMAT JSON) {query}").fetchone()[0][0]["Plan"]
+        assert workers_launched(plan) >= 1
+        scan = find_node(plan, "Foreign Scan")
+        per_worker = [w.get("Actual Rows", 0) for w in scan.get("Workers", [])]
+        assert any(rows > 0 for rows in per_worker), f"no worker read a row group: {per_worker}"
+        expected_ids = [g for g in range(1, 400001) if g % 3 != 0]
+        got = c.execute(query).fetchone()
+        assert got[:3] == (len(expected_ids), len(expected_ids), sum(expected_ids))
+        assert got[3] == conn.execute("SELECT max(md5(g::text)) FROM generate_series(1, 400000) g "
+                                      "WHERE g % 3 <> 0").fetchone()[0]

@@ -330,6 +330,9 @@ fn aggregate_value(func: AggFunc, distinct: bool, col: Option<&RemoteColumn>, ke
 pub fn having(h: &Having, columns: &[RemoteColumn], keyed: bool) -> Option<String> {
     let (expr, dom) = match h.operand {
         HavingOperand::Aggregate(a) => {
+            if a.expr.is_some() {
+                return None;
+            }
             let col = match a.column {
                 Some(i) => Some(columns.get(i)?),
                 None => None,
@@ -915,7 +918,7 @@ mod tests {
     fn having_clauses() {
         use crate::fdw::upper::Aggregate;
         let c = cols();
-        let agg = |func, column| HavingOperand::Aggregate(Aggregate { func, column, distinct: false });
+        let agg = |func, column| HavingOperand::Aggregate(Aggregate { func, column, expr: None, distinct: false });
         let h = |operand, op, value| having(&Having { operand, op, value }, &c, false);
         assert_eq!(h(agg(AggFunc::CountStar, None), CmpOp::Gt, Value::Int(10)), Some("count() > 10".into()));
         // count is never negative: `count(*) > -1` holds for every group.

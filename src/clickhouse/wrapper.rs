@@ -101,7 +101,13 @@ fn upper_parts(rel: &Resolved, query: &UpperQuery) -> Option<UpperParts> {
                 }
                 OutputCol { slot: k, ..OutputCol::column(c) }
             }
+            // Derived grouping keys are not translated to ClickHouse.
+            Output::Derived(_) => return None,
             Output::Aggregate(a) => {
+                // Aggregates of arithmetic are not translated to ClickHouse.
+                if a.expr.is_some() {
+                    return None;
+                }
                 let col = match a.column {
                     Some(i) => Some(&rel.columns.get(i)?.remote),
                     None => None,
@@ -134,7 +140,7 @@ fn upper_parts(rel: &Resolved, query: &UpperQuery) -> Option<UpperParts> {
     for g in &query.group_by {
         match query.outputs.get(*g)? {
             Output::Column(i) => group_by.push(sql::ident(&rel.columns.get(*i)?.remote.name)),
-            Output::Aggregate(_) => return None,
+            Output::Aggregate(_) | Output::Derived(_) => return None,
         }
     }
     let remote: Vec<RemoteColumn> = rel.columns.iter().map(|c| c.remote.clone()).collect();
@@ -159,6 +165,7 @@ fn upper_parts(rel: &Resolved, query: &UpperQuery) -> Option<UpperParts> {
             // count, sum, min and max of orderable columns are numbers,
             // dates or timestamps.
             Output::Aggregate(_) => outputs[key.output].expr.clone(),
+            Output::Derived(_) => return None,
         };
         order_by.push(sql::order_key(&expr, key.descending, key.nulls_first));
     }

@@ -28,6 +28,10 @@ pub enum RawExpr {
     Aggregate(RawAggregate),
     /// A constant.
     Const,
+    /// Integer or numeric arithmetic over columns and constants (see [`ScalarExpr`]).
+    Scalar(ScalarExpr),
+    /// `date_trunc` / `extract` of a column (a grouping key users write).
+    Derived(Derived),
     /// Anything else (operators, functions, other relations' columns).
     Other,
 }
@@ -94,6 +98,112 @@ pub struct RawQuery {
     pub types: Vec<(u32, i32)>,
 }
 
+/// Arithmetic a wrapper may compute per row before aggregating.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ArithOp {
+    Add,
+    Sub,
+    Mul,
+}
+
+/// An integer or numeric expression over the relation's columns, each node
+/// with Postgres' result type: the built-in `+`, `-`, `*` of int2/int4/int8
+/// (same-family operands; mixed widths are the wider type, as int48mul
+/// etc. compute) and of numeric, widening casts, and constants.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScalarExpr {
+    /// int2, int4, int8 or numeric (OID).
+    pub type_oid: u32,
+    pub node: ScalarNode,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ScalarNode {
+    /// A column of the foreign relation.
+    Column(usize),
+    /// An integer constant.
+    Int(i64),
+    /// A numeric constant: unscaled digits and display scale.
+    Decimal { unscaled: i128, scale: i8 },
+    Arith { op: ArithOp, left: Box<ScalarExpr>, right: Box<ScalarExpr> },
+    /// A widening cast (an integer to a wider integer or to numeric).
+    Cast(Box<ScalarExpr>),
+}
+
+impl ScalarExpr {
+    /// The columns it reads.
+    pub fn columns(&self, out: &mut Vec<usize>) {
+        match &self.node {
+            ScalarNode::Column(c) => out.push(*c),
+            ScalarNode::Int(_) | ScalarNode::Decimal { .. } => {}
+            ScalarNode::Arith { left, right, .. } => {
+                left.columns(out);
+                right.columns(out);
+            }
+            ScalarNode::Cast(e) => e.columns(out),
+        }
+    }
+}
+
+/// Calendar fields and truncation units a grouping key may use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum TimeUnit {
+    Year,
+    Quarter,
+    Month,
+    Week,
+    Day,
+    Hour,
+    Minute,
+    Second,
+}
+
+impl TimeUnit {
+    /// Postgres' canonical (lower-case, singular) spelling.
+    pub fn parse(text: &str) -> Option<TimeUnit> {
+        Some(match text {
+            "year" => TimeUnit::Year,
+            "quarter" => TimeUnit::Quarter,
+            "month" => TimeUnit::Month,
+            "week" => TimeUnit::Week,
+            "day" => TimeUnit::Day,
+            "hour" => TimeUnit::Hour,
+            "minute" => TimeUnit::Minute,
+            "second" => TimeUnit::Second,
+            _ => return None,
+        })
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            TimeUnit::Year => "year",
+            TimeUnit::Quarter => "quarter",
+            TimeUnit::Month => "month",
+            TimeUnit::Week => "week",
+            TimeUnit::Day => "day",
+            TimeUnit::Hour => "hour",
+            TimeUnit::Minute => "minute",
+            TimeUnit::Second => "second",
+        }
+    }
+}
+
+/// A function of one column that queries group by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum DerivedFunc {
+    /// `date_trunc(unit, timestamp)` (without time zone: no session time zone involved).
+    DateTrunc(TimeUnit),
+    /// `extract(field FROM date | timestamp)`: numeric of scale 0.
+    Extract(TimeUnit),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Derived {
+    pub func: DerivedFunc,
+    /// The column (index into the wrapper's columns).
+    pub column: usize,
+}
+
 /// Aggregate functions a wrapper may be asked to compute.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum AggFunc {
@@ -111,8 +221,10 @@ pub enum AggFunc {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Aggregate {
     pub func: AggFunc,
-    /// The aggregated column (None for `count(*)`).
+    /// The aggregated column (None for `count(*)` and expressions).
     pub column: Option<usize>,
+    /// The aggregated expression: an index into `UpperQuery::exprs`.
+    pub expr: Option<usize>,
     pub distinct: bool,
 }
 
@@ -121,6 +233,8 @@ pub struct Aggregate {
 pub enum Output {
     Column(usize),
     Aggregate(Aggregate),
+    /// A grouping key computed from a column.
+    Derived(Derived),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -171,25 +285,38 @@ pub struct UpperQuery {
     pub limit_hint: Option<i64>,
     /// Type OID and typmod of each output, in order.
     pub output_types: Vec<(u32, i32)>,
+    /// The expressions aggregates are computed over.
+    pub exprs: Vec<ScalarExpr>,
 }
 
 /// Why the upper part stays with Postgres (for debugging and tests).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Declined(pub &'static str);
 
-fn aggregate(raw: &RawAggregate) -> Result<Aggregate, Declined> {
+fn aggregate(raw: &RawAggregate, exprs: &mut Vec<ScalarExpr>) -> Result<Aggregate, Declined> {
     if !raw.builtin {
         return Err(Declined("aggregate is not a builtin"));
     }
     if raw.filter_or_order {
         return Err(Declined("aggregate has FILTER or ORDER BY"));
     }
-    let column = match raw.args.as_slice() {
-        [] => None,
-        [RawExpr::Column(c)] => Some(*c),
-        _ => return Err(Declined("aggregate argument is not a plain column")),
+    let (column, expr) = match raw.args.as_slice() {
+        [] => (None, None),
+        [RawExpr::Column(c)] => (Some(*c), None),
+        [RawExpr::Scalar(e)] if !raw.distinct => {
+            let at = match exprs.iter().position(|x| x == e) {
+                Some(at) => at,
+                None => {
+                    exprs.push(e.clone());
+                    exprs.len() - 1
+                }
+            };
+            (None, Some(at))
+        }
+        _ => return Err(Declined("aggregate argument is not a plain column or arithmetic")),
     };
-    let func = match (raw.name.as_str(), raw.star, column) {
+    let arg = column.or(expr);
+    let func = match (raw.name.as_str(), raw.star, arg) {
         ("count", true, None) => AggFunc::CountStar,
         ("count", false, Some(_)) => AggFunc::Count,
         ("sum", false, Some(_)) => AggFunc::Sum,
@@ -203,7 +330,14 @@ fn aggregate(raw: &RawAggregate) -> Result<Aggregate, Declined> {
     if raw.distinct && func == AggFunc::CountStar {
         return Err(Declined("DISTINCT on count(*)"));
     }
-    Ok(Aggregate { func, column, distinct: raw.distinct })
+    if expr.is_some() && matches!(func, AggFunc::BoolAnd | AggFunc::BoolOr) {
+        return Err(Declined("boolean aggregate over arithmetic"));
+    }
+    Ok(Aggregate { func, column, expr, distinct: raw.distinct })
+}
+
+fn grouped_query(outputs: &[Output], raw: &RawQuery) -> bool {
+    outputs.iter().any(|o| matches!(o, Output::Aggregate(_))) || !raw.group_by.is_empty() || raw.has_having
 }
 
 /// Classify `raw` at `stage`.
@@ -215,18 +349,31 @@ pub fn classify(stage: UpperStage, raw: &RawQuery) -> Result<UpperQuery, Decline
         return Err(Declined("grouping sets, DISTINCT or window functions"));
     }
     let mut outputs = Vec::with_capacity(raw.targets.len());
+    let mut exprs = Vec::new();
     for target in &raw.targets {
         outputs.push(match target {
             RawExpr::Column(c) => Output::Column(*c),
-            RawExpr::Aggregate(a) => Output::Aggregate(aggregate(a)?),
-            RawExpr::Const | RawExpr::Other => return Err(Declined("output is not a column or aggregate")),
+            RawExpr::Aggregate(a) => Output::Aggregate(aggregate(a, &mut exprs)?),
+            RawExpr::Derived(d) => Output::Derived(*d),
+            RawExpr::Const | RawExpr::Other | RawExpr::Scalar(_) => {
+                return Err(Declined("output is not a column or aggregate"))
+            }
         });
     }
     let has_aggregates = outputs.iter().any(|o| matches!(o, Output::Aggregate(_)));
     let grouped = has_aggregates || !raw.group_by.is_empty() || raw.has_having;
     for g in &raw.group_by {
-        if !matches!(outputs.get(*g), Some(Output::Column(_))) {
-            return Err(Declined("GROUP BY key is not a plain column"));
+        if !matches!(outputs.get(*g), Some(Output::Column(_) | Output::Derived(_))) {
+            return Err(Declined("GROUP BY key is not a plain column or a known function of one"));
+        }
+    }
+    // A derived output is only meaningful as a grouping key.
+    for (i, o) in outputs.iter().enumerate() {
+        if matches!(o, Output::Derived(_)) && !raw.group_by.contains(&i) {
+            let same = raw.group_by.iter().any(|g| outputs.get(*g) == Some(o));
+            if !grouped_query(&outputs, raw) || !same {
+                return Err(Declined("a derived output is not a grouping key"));
+            }
         }
     }
     if grouped {
@@ -246,7 +393,7 @@ pub fn classify(stage: UpperStage, raw: &RawQuery) -> Result<UpperQuery, Decline
         };
         for h in clauses {
             let operand = match &h.left {
-                RawExpr::Aggregate(a) => HavingOperand::Aggregate(aggregate(a)?),
+                RawExpr::Aggregate(a) => HavingOperand::Aggregate(aggregate(a, &mut exprs)?),
                 // Postgres only allows grouped columns outside aggregates.
                 RawExpr::Column(c) if raw.group_by.iter().any(|g| outputs.get(*g) == Some(&Output::Column(*c))) => {
                     HavingOperand::Column(*c)
@@ -303,6 +450,7 @@ pub fn classify(stage: UpperStage, raw: &RawQuery) -> Result<UpperQuery, Decline
         offset,
         limit_hint,
         output_types,
+        exprs,
     })
 }
 
@@ -346,8 +494,8 @@ mod tests {
             q.outputs,
             vec![
                 Output::Column(2),
-                Output::Aggregate(Aggregate { func: AggFunc::CountStar, column: None, distinct: false }),
-                Output::Aggregate(Aggregate { func: AggFunc::Sum, column: Some(4), distinct: false }),
+                Output::Aggregate(Aggregate { func: AggFunc::CountStar, column: None, expr: None, distinct: false }),
+                Output::Aggregate(Aggregate { func: AggFunc::Sum, column: Some(4), expr: None, distinct: false }),
             ]
         );
     }
@@ -375,7 +523,7 @@ mod tests {
         assert!(classify(UpperStage::Grouping, &query(vec![user_agg], vec![])).is_err());
         assert!(classify(UpperStage::Grouping, &query(vec![agg("stddev", vec![RawExpr::Column(0)])], vec![])).is_err());
         let every = classify(UpperStage::Grouping, &query(vec![agg("every", vec![RawExpr::Column(0)])], vec![])).unwrap();
-        assert_eq!(every.outputs, vec![Output::Aggregate(Aggregate { func: AggFunc::BoolAnd, column: Some(0), distinct: false })]);
+        assert_eq!(every.outputs, vec![Output::Aggregate(Aggregate { func: AggFunc::BoolAnd, column: Some(0), expr: None, distinct: false })]);
         // A HAVING that is not described (None) keeps the whole grouping local.
         let mut having = query(vec![count_star()], vec![]);
         having.has_having = true;
@@ -420,7 +568,7 @@ mod tests {
             q.having,
             vec![
                 Having {
-                    operand: HavingOperand::Aggregate(Aggregate { func: AggFunc::Sum, column: Some(4), distinct: false }),
+                    operand: HavingOperand::Aggregate(Aggregate { func: AggFunc::Sum, column: Some(4), expr: None, distinct: false }),
                     op: CmpOp::Gt,
                     value: Value::Int(10),
                 },
@@ -450,8 +598,34 @@ mod tests {
             filter_or_order: false,
         };
         let q = classify(UpperStage::Grouping, &query(vec![RawExpr::Aggregate(a.clone())], vec![])).unwrap();
-        assert_eq!(q.outputs, vec![Output::Aggregate(Aggregate { func: AggFunc::Count, column: Some(1), distinct: true })]);
+        assert_eq!(q.outputs, vec![Output::Aggregate(Aggregate { func: AggFunc::Count, column: Some(1), expr: None, distinct: true })]);
         a.filter_or_order = true;
         assert!(classify(UpperStage::Grouping, &query(vec![RawExpr::Aggregate(a)], vec![])).is_err());
+    }
+
+    #[test]
+    fn aggregates_of_arithmetic() {
+        let price_times_discount = ScalarExpr {
+            type_oid: 1700,
+            node: ScalarNode::Arith {
+                op: ArithOp::Mul,
+                left: Box::new(ScalarExpr { type_oid: 1700, node: ScalarNode::Column(3) }),
+                right: Box::new(ScalarExpr { type_oid: 1700, node: ScalarNode::Decimal { unscaled: 5, scale: 2 } }),
+            },
+        };
+        let e = RawExpr::Scalar(price_times_discount.clone());
+        let raw = query(vec![RawExpr::Column(1), agg("sum", vec![e.clone()]), agg("avg", vec![e.clone()])], vec![0]);
+        let q = classify(UpperStage::Grouping, &raw).unwrap();
+        // The same expression is described once.
+        assert_eq!(q.exprs, vec![price_times_discount]);
+        assert_eq!(q.outputs[1], Output::Aggregate(Aggregate { func: AggFunc::Sum, column: None, expr: Some(0), distinct: false }));
+        assert_eq!(q.outputs[2], Output::Aggregate(Aggregate { func: AggFunc::Avg, column: None, expr: Some(0), distinct: false }));
+        // Not pushed: DISTINCT over an expression, boolean aggregates, an expression as output.
+        let mut distinct = RawAggregate { name: "sum".into(), builtin: true, star: false, args: vec![e.clone()], distinct: true, filter_or_order: false };
+        assert!(classify(UpperStage::Grouping, &query(vec![RawExpr::Aggregate(distinct.clone())], vec![])).is_err());
+        distinct.distinct = false;
+        distinct.name = "bool_and".into();
+        assert!(classify(UpperStage::Grouping, &query(vec![RawExpr::Aggregate(distinct)], vec![])).is_err());
+        assert!(classify(UpperStage::Grouping, &query(vec![e, count_star()], vec![])).is_err());
     }
 }

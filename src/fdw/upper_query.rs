@@ -7,7 +7,9 @@ use pgrx::pg_sys;
 
 use super::clauses::{ClassifyColumn, SlotType};
 use super::filter::{comparable, CmpOp, Value};
-use super::upper::{RawAggregate, RawExpr, RawHaving, RawQuery, RawSortKey};
+use super::upper::{
+    ArithOp, Derived, DerivedFunc, RawAggregate, RawExpr, RawHaving, RawQuery, RawSortKey, ScalarExpr, ScalarNode, TimeUnit,
+};
 use crate::pg::compat;
 use crate::pg::nodes::{self, has_tag, strip_relabel};
 use crate::pg::types::Builtin;
@@ -202,7 +204,14 @@ unsafe fn expr(varno: u32, columns: &[ClassifyColumn], node: *mut pg_sys::Node) 
                     None => RawExpr::Other,
                 }
             }
-            pg_sys::NodeTag::T_Const => RawExpr::Const,
+            pg_sys::NodeTag::T_Const => match scalar(varno, columns, node) {
+                Some(e) => RawExpr::Scalar(e),
+                None => RawExpr::Const,
+            },
+            pg_sys::NodeTag::T_OpExpr | pg_sys::NodeTag::T_FuncExpr => match scalar(varno, columns, node) {
+                Some(e) => RawExpr::Scalar(e),
+                None => derived(varno, columns, node).map_or(RawExpr::Other, RawExpr::Derived),
+            },
             pg_sys::NodeTag::T_Aggref => {
                 let agg = node as *mut pg_sys::Aggref;
                 let name_ptr = pg_sys::get_func_name((*agg).aggfnoid);
@@ -230,5 +239,203 @@ unsafe fn expr(varno: u32, columns: &[ClassifyColumn], node: *mut pg_sys::Node) 
             }
             _ => RawExpr::Other,
         }
+    }
+}
+
+const INT2: u32 = 21;
+const INT4: u32 = 23;
+const INT8: u32 = 20;
+const NUMERIC: u32 = 1700;
+
+/// Bytes of an integer type (0: not one).
+fn int_width(type_oid: u32) -> u8 {
+    match type_oid {
+        INT2 => 2,
+        INT4 => 4,
+        INT8 => 8,
+        _ => 0,
+    }
+}
+
+/// Integer or numeric arithmetic over the relation's columns, built only
+/// from built-in operators and casts whose result is computed exactly as
+/// `ScalarExpr` describes (None: anything else).
+unsafe fn scalar(varno: u32, columns: &[ClassifyColumn], node: *mut pg_sys::Node) -> Option<ScalarExpr> {
+    // Objects below this OID come with Postgres (initdb's catalog).
+    const FIRST_NORMAL_OBJECT_ID: u32 = 16384;
+    // SAFETY: each cast follows the node's tag; lsyscache lookups on the backend thread.
+    unsafe {
+        let node = strip_relabel(node);
+        if node.is_null() {
+            return None;
+        }
+        let type_oid = pg_sys::exprType(node).to_u32();
+        if int_width(type_oid) == 0 && type_oid != NUMERIC {
+            return None;
+        }
+        let node = match (*node).type_ {
+            pg_sys::NodeTag::T_Var => match expr(varno, columns, node) {
+                RawExpr::Column(c) => ScalarNode::Column(c),
+                _ => return None,
+            },
+            pg_sys::NodeTag::T_Const => {
+                let c = node as *mut pg_sys::Const;
+                if (*c).constisnull {
+                    return None;
+                }
+                match type_oid {
+                    INT2 => ScalarNode::Int((*c).constvalue.value() as i16 as i64),
+                    INT4 => ScalarNode::Int((*c).constvalue.value() as i32 as i64),
+                    INT8 => ScalarNode::Int((*c).constvalue.value() as i64),
+                    _ => {
+                        let (mut out_fn, mut varlena) = (pg_sys::Oid::INVALID, false);
+                        pg_sys::getTypeOutputInfo(pg_sys::NUMERICOID, &mut out_fn, &mut varlena);
+                        let text = pg_sys::OidOutputFunctionCall(out_fn, (*c).constvalue);
+                        let (unscaled, scale) = parse_decimal(CStr::from_ptr(text).to_str().ok()?)?;
+                        ScalarNode::Decimal { unscaled, scale }
+                    }
+                }
+            }
+            pg_sys::NodeTag::T_OpExpr => {
+                let op = node as *mut pg_sys::OpExpr;
+                let args = nodes::nodes((*op).args);
+                if (*op).opno.to_u32() >= FIRST_NORMAL_OBJECT_ID || args.len() != 2 {
+                    return None;
+                }
+                let name_ptr = pg_sys::get_opname((*op).opno);
+                if name_ptr.is_null() {
+                    return None;
+                }
+                let op = match CStr::from_ptr(name_ptr).to_bytes() {
+                    b"+" => ArithOp::Add,
+                    b"-" => ArithOp::Sub,
+                    b"*" => ArithOp::Mul,
+                    _ => return None,
+                };
+                let left = scalar(varno, columns, args[0])?;
+                let right = scalar(varno, columns, args[1])?;
+                // Integer operators compute in their result type (int24pl is
+                // int4 arithmetic, int48mul int8); numeric ones take numerics.
+                let fits = |e: &ScalarExpr| {
+                    if type_oid == NUMERIC {
+                        e.type_oid == NUMERIC
+                    } else {
+                        int_width(e.type_oid) != 0 && int_width(e.type_oid) <= int_width(type_oid)
+                    }
+                };
+                if !fits(&left) || !fits(&right) {
+                    return None;
+                }
+                ScalarNode::Arith { op, left: Box::new(left), right: Box::new(right) }
+            }
+            pg_sys::NodeTag::T_FuncExpr => {
+                let f = node as *mut pg_sys::FuncExpr;
+                let args = nodes::nodes((*f).args);
+                let cast = matches!(
+                    (*f).funcformat,
+                    pg_sys::CoercionForm::COERCE_IMPLICIT_CAST | pg_sys::CoercionForm::COERCE_EXPLICIT_CAST
+                );
+                if !cast || (*f).funcid.to_u32() >= FIRST_NORMAL_OBJECT_ID || args.len() != 1 {
+                    return None;
+                }
+                let arg = scalar(varno, columns, args[0])?;
+                // Widening only: int to a wider int or to numeric (exact, never fails).
+                let arg_width = int_width(arg.type_oid);
+                let widens = arg_width != 0 && (type_oid == NUMERIC || arg_width < int_width(type_oid));
+                if !widens {
+                    return None;
+                }
+                ScalarNode::Cast(Box::new(arg))
+            }
+            _ => return None,
+        };
+        Some(ScalarExpr { type_oid, node })
+    }
+}
+
+/// numeric_out's text as unscaled digits and display scale (None: NaN,
+/// infinities, or more than 38 digits).
+fn parse_decimal(text: &str) -> Option<(i128, i8)> {
+    let (int, frac) = text.split_once('.').unwrap_or((text, ""));
+    let (negative, int) = match int.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, int),
+    };
+    if int.is_empty() || !int.bytes().all(|b| b.is_ascii_digit()) || !frac.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    if int.len() + frac.len() > 38 {
+        return None;
+    }
+    let digits: i128 = format!("{int}{frac}").parse().ok()?;
+    Some((if negative { -digits } else { digits }, i8::try_from(frac.len()).ok()?))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn decimal_constants() {
+        assert_eq!(super::parse_decimal("1"), Some((1, 0)));
+        assert_eq!(super::parse_decimal("-0.050"), Some((-50, 3)));
+        assert_eq!(super::parse_decimal("12.34"), Some((1234, 2)));
+        assert_eq!(super::parse_decimal("NaN"), None);
+        assert_eq!(super::parse_decimal("Infinity"), None);
+        assert_eq!(super::parse_decimal(&"9".repeat(39)), None);
+    }
+}
+
+/// `date_trunc('unit', timestamp_column)` or `extract(field FROM
+/// date_or_timestamp_column)` with a constant unit, the built-in functions
+/// (None: anything else, e.g. timestamptz, whose result depends on the
+/// session's time zone).
+unsafe fn derived(varno: u32, columns: &[ClassifyColumn], node: *mut pg_sys::Node) -> Option<Derived> {
+    const FIRST_NORMAL_OBJECT_ID: u32 = 16384;
+    // SAFETY: each cast follows the node's tag; lsyscache lookups on the backend thread.
+    unsafe {
+        if !has_tag(node, pg_sys::NodeTag::T_FuncExpr) {
+            return None;
+        }
+        let f = node as *mut pg_sys::FuncExpr;
+        let args = nodes::nodes((*f).args);
+        if (*f).funcid.to_u32() >= FIRST_NORMAL_OBJECT_ID || args.len() != 2 {
+            return None;
+        }
+        let name_ptr = pg_sys::get_func_name((*f).funcid);
+        if name_ptr.is_null() {
+            return None;
+        }
+        let unit_node = strip_relabel(args[0]);
+        if !has_tag(unit_node, pg_sys::NodeTag::T_Const) {
+            return None;
+        }
+        let c = unit_node as *mut pg_sys::Const;
+        if (*c).constisnull || (*c).consttype != pg_sys::TEXTOID {
+            return None;
+        }
+        let unit = TimeUnit::parse(&<String as pgrx::FromDatum>::from_datum((*c).constvalue, false)?)?;
+        let RawExpr::Column(column) = expr(varno, columns, args[1]) else {
+            return None;
+        };
+        let arg_type = pg_sys::exprType(args[1]);
+        let result = (*f).funcresulttype;
+        let func = match CStr::from_ptr(name_ptr).to_bytes() {
+            b"date_trunc" if arg_type == pg_sys::TIMESTAMPOID && result == pg_sys::TIMESTAMPOID => DerivedFunc::DateTrunc(unit),
+            // A date has no time of day (Postgres rejects those fields), nor a second.
+            b"extract" if arg_type == pg_sys::DATEOID && result == pg_sys::NUMERICOID => {
+                if !matches!(unit, TimeUnit::Year | TimeUnit::Quarter | TimeUnit::Month | TimeUnit::Day) {
+                    return None;
+                }
+                DerivedFunc::Extract(unit)
+            }
+            // extract(second) has a fraction; week is the ISO week number.
+            b"extract" if arg_type == pg_sys::TIMESTAMPOID && result == pg_sys::NUMERICOID => {
+                if matches!(unit, TimeUnit::Second | TimeUnit::Week) {
+                    return None;
+                }
+                DerivedFunc::Extract(unit)
+            }
+            _ => return None,
+        };
+        Some(Derived { func, column })
     }
 }

@@ -117,6 +117,16 @@ fn validate(given: &BTreeMap<String, String>, catalog: pg_sys::Oid) -> LakeResul
     Ok(())
 }
 
+/// Planner cost of reading one row of a table of `tuples` rows stored in
+/// `bytes` of data files: `cpu_tuple_cost` plus the row's share of
+/// `seq_page_cost` per 8 kB read.
+fn scan_cost_per_row(tuples: f64, bytes: Option<f64>) -> f64 {
+    // SAFETY: planner GUCs, read on the backend thread.
+    let (cpu_tuple, page) = unsafe { (pg_sys::cpu_tuple_cost, pg_sys::seq_page_cost) };
+    let pages = bytes.unwrap_or(0.0) / 8192.0;
+    cpu_tuple + if tuples >= 1.0 { page * pages / tuples } else { 0.0 }
+}
+
 /// The Iceberg wrapper.
 pub struct Iceberg;
 
@@ -154,12 +164,16 @@ impl Wrapper for Iceberg {
             columns: rel.classify_columns(),
             rel,
             tuples,
-            // Opening the metadata and manifests is the fixed cost; decoding
-            // rows the variable one. Comparable to a sequential scan.
-            cost: ScanCost { startup: 25.0, per_source_row: 0.005 },
-            // Workers claim data files; worth it for large tables with several.
+            // Opening the metadata and manifests is the fixed cost; reading
+            // and decoding rows the variable one, priced as a heap scan is
+            // (a tuple's CPU plus its share of the pages read): a cheaper
+            // figure makes nested loops that rescan a large table per outer
+            // row look free next to hash joins (TPC-H Q21).
+            cost: ScanCost { startup: 25.0, per_source_row: scan_cost_per_row(tuples, summary("total-files-size")) },
+            // Workers claim data files, and byte ranges (row groups) of large
+            // ones; worth it for large tables.
             parallel: Some(ParallelUnits {
-                units: files,
+                units: super::scan::split::units(files, summary("total-files-size").unwrap_or(0.0)),
                 min_rows_per_worker: super::settings::MIN_PARALLEL_ROWS.get().max(1) as f64,
             }),
         })

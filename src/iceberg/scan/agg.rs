@@ -18,6 +18,8 @@ use arrow_buffer::i256;
 use arrow_schema::{DataType, TimeUnit};
 use serde::{Deserialize, Serialize};
 
+use crate::fdw::upper::{ArithOp, TimeUnit as CalendarUnit};
+
 /// One aggregate, with the Postgres semantics it must reproduce.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum AggOp {
@@ -77,6 +79,10 @@ pub struct AggSpec {
     pub keys: Vec<usize>,
     pub aggs: Vec<AggItem>,
     pub outputs: Vec<OutItem>,
+    /// Arithmetic computed per row from the inputs; aggregate input
+    /// `inputs.len() + k` is `computed[k]`.
+    #[serde(default)]
+    pub computed: Vec<Computed>,
 }
 
 impl AggSpec {
@@ -88,9 +94,267 @@ impl AggSpec {
     /// Only count(*), min and max, with no grouping: answerable from file
     /// row counts and column bounds (when those are exact).
     pub fn bounds_only(&self) -> bool {
-        self.keys.is_empty()
+        self.computed.is_empty()
+            && self.keys.is_empty()
             && self.aggs.iter().all(|a| matches!(a.op, AggOp::CountStar | AggOp::Min | AggOp::Max))
             && self.aggs.iter().any(|a| a.op != AggOp::CountStar)
+    }
+}
+
+/// The Arrow type a computed value is held in: Postgres' result type of
+/// the expression node (int2, int4, int8 or numeric of this precision and
+/// display scale).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum NumType {
+    Int16,
+    Int32,
+    Int64,
+    Decimal { precision: u8, scale: i8 },
+    /// Microseconds since 1970 (timestamp without time zone).
+    Timestamp,
+}
+
+impl NumType {
+    pub fn arrow(self) -> DataType {
+        match self {
+            NumType::Int16 => DataType::Int16,
+            NumType::Int32 => DataType::Int32,
+            NumType::Int64 => DataType::Int64,
+            NumType::Decimal { precision, scale } if precision <= 38 => DataType::Decimal128(precision, scale),
+            NumType::Decimal { precision, scale } => DataType::Decimal256(precision, scale),
+            NumType::Timestamp => DataType::Timestamp(TimeUnit::Microsecond, None),
+        }
+    }
+
+    /// Postgres' message when an integer operation leaves the type's range.
+    fn out_of_range(self) -> &'static str {
+        match self {
+            NumType::Int16 => "smallint out of range",
+            NumType::Int32 => "integer out of range",
+            NumType::Int64 => "bigint out of range",
+            NumType::Decimal { .. } => "numeric value out of range",
+            NumType::Timestamp => "timestamp out of range",
+        }
+    }
+}
+
+/// One node of a computed input.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CExpr {
+    pub ty: NumType,
+    pub node: CNode,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum CNode {
+    /// An input column (index into `AggSpec::inputs`).
+    Input(usize),
+    Int(i64),
+    /// Unscaled, at the node type's scale.
+    Decimal(i128),
+    Arith { op: ArithOp, left: Box<CExpr>, right: Box<CExpr> },
+    /// To the node's (wider) type.
+    Cast(Box<CExpr>),
+    /// `date_trunc(unit, input)` of a timestamp input.
+    Trunc { unit: CalendarUnit, input: usize },
+    /// `extract(unit FROM input)` of a date or timestamp input (numeric, scale 0).
+    Extract { unit: CalendarUnit, input: usize },
+}
+
+/// An aggregate input computed from the batch's columns, with its
+/// Postgres type (OID) and the text EXPLAIN shows.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Computed {
+    pub expr: CExpr,
+    pub type_oid: u32,
+    pub text: String,
+}
+
+impl CExpr {
+    /// Visit every input index (to renumber them).
+    pub fn inputs_mut(&mut self, f: &mut dyn FnMut(&mut usize)) {
+        match &mut self.node {
+            CNode::Input(i) => f(i),
+            CNode::Int(_) | CNode::Decimal(_) => {}
+            CNode::Arith { left, right, .. } => {
+                left.inputs_mut(f);
+                right.inputs_mut(f);
+            }
+            CNode::Cast(e) => e.inputs_mut(f),
+            CNode::Trunc { input, .. } | CNode::Extract { input, .. } => f(input),
+        }
+    }
+
+    /// Evaluate over one batch with Arrow's checked kernels: NULL in, NULL
+    /// out; integer overflow is Postgres' error; numeric results are exact
+    /// (the planner bounds their precision to what i128 holds).
+    fn eval(&self, columns: &[ArrayRef]) -> Result<(ArrayRef, bool), AggError> {
+        use arrow_array::Datum;
+        let to = self.ty.arrow();
+        let cast = |a: &ArrayRef| -> Result<ArrayRef, AggError> {
+            if a.data_type() == &to {
+                return Ok(a.clone());
+            }
+            let options = arrow_cast::CastOptions { safe: false, ..Default::default() };
+            arrow_cast::cast_with_options(a, &to, &options).map_err(|e| AggError::Internal(format!("computed input: {e}")))
+        };
+        Ok(match &self.node {
+            CNode::Input(i) => (cast(&super::convert::plain(&columns[*i]))?, false),
+            CNode::Int(v) => (cast(&(std::sync::Arc::new(Int64Array::from(vec![*v])) as ArrayRef))?, true),
+            CNode::Decimal(v) => {
+                let a = Decimal128Array::from(vec![*v])
+                    .with_data_type(to.clone());
+                (std::sync::Arc::new(a) as ArrayRef, true)
+            }
+            CNode::Cast(e) => {
+                let (a, scalar) = e.eval(columns)?;
+                (cast(&a)?, scalar)
+            }
+            CNode::Trunc { unit, input } => {
+                let micros = as_micros(&columns[*input])?;
+                let out = micros
+                    .try_unary::<_, TimestampMicrosecondType, _>(|v| {
+                        calendar::trunc(v, *unit).ok_or_else(|| arrow_schema::ArrowError::ComputeError(format!("date_trunc of {v}")))
+                    })
+                    .map_err(|e| AggError::Internal(format!("computed input: {e}")))?;
+                (std::sync::Arc::new(out) as ArrayRef, false)
+            }
+            CNode::Extract { unit, input } => {
+                let micros = as_micros(&columns[*input])?;
+                let out = micros
+                    .try_unary::<_, Decimal128Type, _>(|v| {
+                        calendar::extract(v, *unit)
+                            .map(i128::from)
+                            .ok_or_else(|| arrow_schema::ArrowError::ComputeError(format!("extract of {v}")))
+                    })
+                    .map_err(|e| AggError::Internal(format!("computed input: {e}")))?
+                    .with_data_type(to.clone());
+                (std::sync::Arc::new(out) as ArrayRef, false)
+            }
+            CNode::Arith { op, left, right } => {
+                let (l, ls) = left.eval(columns)?;
+                let (r, rs) = right.eval(columns)?;
+                // Integer operands compute in the result's width (int24pl is
+                // int4 arithmetic); decimals keep their own scales.
+                let (l, r) = match self.ty {
+                    // Wide results: both operands as Decimal256 at their own scales.
+                    NumType::Decimal { precision, .. } if precision > 38 => (widen(&l)?, widen(&r)?),
+                    NumType::Decimal { .. } => (l, r),
+                    _ => (cast(&l)?, cast(&r)?),
+                };
+                let datum = |a: &ArrayRef, scalar: bool| -> Box<dyn Datum> {
+                    if scalar {
+                        Box::new(arrow_array::Scalar::new(a.clone()))
+                    } else {
+                        Box::new(a.clone())
+                    }
+                };
+                let (ld, rd) = (datum(&l, ls), datum(&r, rs));
+                let out = match op {
+                    ArithOp::Add => arrow_arith::numeric::add(ld.as_ref(), rd.as_ref()),
+                    ArithOp::Sub => arrow_arith::numeric::sub(ld.as_ref(), rd.as_ref()),
+                    ArithOp::Mul => arrow_arith::numeric::mul(ld.as_ref(), rd.as_ref()),
+                };
+                let out = out.map_err(|e| match e {
+                    arrow_schema::ArrowError::ArithmeticOverflow(_) => AggError::OutOfRange(self.ty.out_of_range()),
+                    e => AggError::Internal(format!("computed input: {e}")),
+                })?;
+                // Arrow's decimal results carry their own precision metadata
+                // (capped at 38); the values are the same.
+                let out = match self.ty {
+                    NumType::Decimal { .. } => cast_decimal_type(out, &to)?,
+                    _ => out,
+                };
+                (out, ls && rs)
+            }
+        })
+    }
+}
+
+/// A date or timestamp column as microseconds since 1970 (dates at midnight).
+fn as_micros(a: &ArrayRef) -> Result<arrow_array::TimestampMicrosecondArray, AggError> {
+    let a = super::convert::plain(a);
+    let err = |e: arrow_schema::ArrowError| AggError::Internal(format!("computed input: {e}"));
+    Ok(match a.data_type() {
+        DataType::Date32 => a.as_primitive::<Date32Type>().try_unary::<_, TimestampMicrosecondType, _>(|d| {
+            (d as i64).checked_mul(86_400_000_000).ok_or_else(|| arrow_schema::ArrowError::ComputeError(format!("date {d}")))
+        }).map_err(err)?,
+        DataType::Timestamp(TimeUnit::Microsecond, _) => {
+            a.as_primitive::<TimestampMicrosecondType>().reinterpret_cast::<TimestampMicrosecondType>()
+        }
+        _ => {
+            let cast = arrow_cast::cast(&a, &DataType::Timestamp(TimeUnit::Microsecond, None)).map_err(err)?;
+            cast.as_primitive::<TimestampMicrosecondType>().clone()
+        }
+    })
+}
+
+/// Postgres' date_trunc and extract on proleptic Gregorian civil time (no time zone).
+pub mod calendar {
+    use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveDateTime, Timelike};
+
+    use super::CalendarUnit as U;
+
+    fn civil(micros: i64) -> Option<NaiveDateTime> {
+        DateTime::from_timestamp_micros(micros).map(|d| d.naive_utc())
+    }
+
+    pub fn trunc(micros: i64, unit: U) -> Option<i64> {
+        let t = civil(micros)?;
+        let d = t.date();
+        let midnight = |d: NaiveDate| d.and_hms_opt(0, 0, 0);
+        let out = match unit {
+            U::Year => midnight(NaiveDate::from_ymd_opt(d.year(), 1, 1)?)?,
+            U::Quarter => midnight(NaiveDate::from_ymd_opt(d.year(), (d.month() - 1) / 3 * 3 + 1, 1)?)?,
+            U::Month => midnight(NaiveDate::from_ymd_opt(d.year(), d.month(), 1)?)?,
+            // ISO weeks start on Monday.
+            U::Week => midnight(d - Duration::days(d.weekday().num_days_from_monday() as i64))?,
+            U::Day => midnight(d)?,
+            U::Hour => d.and_hms_opt(t.hour(), 0, 0)?,
+            U::Minute => d.and_hms_opt(t.hour(), t.minute(), 0)?,
+            U::Second => d.and_hms_opt(t.hour(), t.minute(), t.second())?,
+        };
+        Some(out.and_utc().timestamp_micros())
+    }
+
+    pub fn extract(micros: i64, unit: U) -> Option<i64> {
+        let t = civil(micros)?;
+        Some(match unit {
+            // Postgres has no year 0: 1 BC is -1 (chrono's year 0).
+            U::Year => {
+                let y = t.year() as i64;
+                if y > 0 { y } else { y - 1 }
+            }
+            U::Quarter => ((t.month() - 1) / 3 + 1) as i64,
+            U::Month => t.month() as i64,
+            U::Day => t.day() as i64,
+            U::Hour => t.hour() as i64,
+            U::Minute => t.minute() as i64,
+            U::Week | U::Second => return None,
+        })
+    }
+}
+
+/// Relabel a decimal array with the planned precision (same scale).
+fn cast_decimal_type(a: ArrayRef, to: &DataType) -> Result<ArrayRef, AggError> {
+    match (a.data_type(), to) {
+        (DataType::Decimal128(_, s1), DataType::Decimal128(_, s2)) if s1 == s2 => {
+            Ok(std::sync::Arc::new(a.as_primitive::<Decimal128Type>().clone().with_data_type(to.clone())))
+        }
+        (DataType::Decimal256(_, s1), DataType::Decimal256(_, s2)) if s1 == s2 => {
+            Ok(std::sync::Arc::new(a.as_primitive::<Decimal256Type>().clone().with_data_type(to.clone())))
+        }
+        (from, to) => Err(AggError::Internal(format!("computed decimal {from} planned as {to}"))),
+    }
+}
+
+/// A decimal operand as Decimal256 of the same precision and scale.
+fn widen(a: &ArrayRef) -> Result<ArrayRef, AggError> {
+    match a.data_type() {
+        DataType::Decimal128(p, s) => {
+            arrow_cast::cast(a, &DataType::Decimal256(*p, *s)).map_err(|e| AggError::Internal(format!("computed input: {e}")))
+        }
+        _ => Ok(a.clone()),
     }
 }
 
@@ -130,6 +394,8 @@ pub enum Col {
     Bytes(ArrayRef),
     Bool(BooleanArray),
     Decimal(Decimal128Array),
+    /// A computed decimal wider than 38 digits (summed only).
+    Wide(arrow_array::Decimal256Array),
     /// Absent from this file's schema: every value NULL.
     Null(usize),
     /// Any other type: only its NULLs are looked at (count).
@@ -161,6 +427,7 @@ impl Col {
             }
             DataType::Boolean => Col::Bool(array.as_boolean().clone()),
             DataType::Decimal128(_, _) => Col::Decimal(array.as_primitive::<Decimal128Type>().clone()),
+            DataType::Decimal256(_, _) => Col::Wide(array.as_primitive::<Decimal256Type>().clone()),
             _ => Col::Other(array.clone()),
         }
     }
@@ -173,6 +440,7 @@ impl Col {
             Col::Bytes(a) | Col::Other(a) => a.is_null(row),
             Col::Bool(a) => a.is_null(row),
             Col::Decimal(a) => a.is_null(row),
+            Col::Wide(a) => a.is_null(row),
             Col::Null(_) => true,
         }
     }
@@ -185,6 +453,7 @@ impl Col {
             Col::Bytes(a) | Col::Other(a) => a.logical_null_count(),
             Col::Bool(a) => a.null_count(),
             Col::Decimal(a) => a.null_count(),
+            Col::Wide(a) => a.null_count(),
             Col::Null(n) => *n,
         }
     }
@@ -214,7 +483,7 @@ impl Col {
             Col::Text(_) | Col::Bytes(_) => self.bytes(row).map(|b| Scalar::Bytes(b.to_vec())),
             Col::Bool(a) => Some(Scalar::Bool(a.value(row))),
             Col::Decimal(a) => Some(Scalar::Decimal(a.value(row))),
-            Col::Null(_) | Col::Other(_) => None,
+            Col::Null(_) | Col::Other(_) | Col::Wide(_) => None,
         }
     }
 
@@ -241,6 +510,7 @@ impl Col {
             }
             Col::Bool(a) => out.push(a.value(row) as u8),
             Col::Decimal(a) => out.extend_from_slice(&a.value(row).to_le_bytes()),
+            Col::Wide(a) => out.extend_from_slice(&a.value(row).to_le_bytes()),
             Col::Null(_) | Col::Other(_) => {}
         }
     }
@@ -315,9 +585,14 @@ impl Acc {
     }
 }
 
-/// Why a batch cannot be aggregated (a type the plan did not expect).
+/// Why a batch cannot be aggregated.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AggError(pub String);
+pub enum AggError {
+    /// A type the plan did not expect.
+    Internal(String),
+    /// Integer arithmetic left its type's range: Postgres' message.
+    OutOfRange(&'static str),
+}
 
 /// Accumulates batches into groups.
 pub struct Aggregator {
@@ -376,7 +651,17 @@ impl Aggregator {
 
     /// Aggregate one batch: `columns[i]` is `spec.inputs[i]`.
     pub fn update(&mut self, columns: &[ArrayRef], rows: usize) -> Result<(), AggError> {
-        let cols: Vec<Col> = columns.iter().map(Col::new).collect();
+        let mut cols: Vec<Col> = columns.iter().map(Col::new).collect();
+        for c in &self.spec.computed {
+            let (mut array, scalar) = c.expr.eval(columns)?;
+            if scalar {
+                // A constant expression: one value for every row.
+                let indices = arrow_array::UInt32Array::from(vec![0u32; rows]);
+                array = arrow_select::take::take(&array, &indices, None)
+                    .map_err(|e| AggError::Internal(format!("computed input: {e}")))?;
+            }
+            cols.push(Col::new(&array));
+        }
         let groups: Vec<u32> = if self.spec.keys.is_empty() {
             Vec::new()
         } else {
@@ -471,8 +756,18 @@ impl Aggregator {
                             }
                         }
                     }
+                    // At most 57 digits (planned): 2^63 of them fit in i256.
+                    Col::Wide(a) => {
+                        for row in 0..rows {
+                            if a.is_valid(row) {
+                                let g = gid(row);
+                                sum[g] = sum[g].wrapping_add(a.value(row));
+                                count[g] += 1;
+                            }
+                        }
+                    }
                     Col::Null(_) => {}
-                    _ => return Err(AggError(format!("{} over a column read as {}", item.op.name(), kind(col)))),
+                    _ => return Err(AggError::Internal(format!("{} over a column read as {}", item.op.name(), kind(col)))),
                 },
                 (Acc::Best { best, max }, Some(col)) => {
                     let max = *max;
@@ -499,7 +794,7 @@ impl Aggregator {
                         if matches!(col, Col::Null(_)) {
                             continue;
                         }
-                        return Err(AggError(format!("{} over a column read as {}", item.op.name(), kind(col))));
+                        return Err(AggError::Internal(format!("{} over a column read as {}", item.op.name(), kind(col))));
                     };
                     if single {
                         let v = if and { arrow_arith::aggregate::bool_and(a) } else { arrow_arith::aggregate::bool_or(a) };
@@ -526,7 +821,7 @@ impl Aggregator {
                 }
                 (Acc::SumInt { .. }, Some(col)) if matches!(col, Col::Null(_)) => {}
                 (_, col) => {
-                    return Err(AggError(format!(
+                    return Err(AggError::Internal(format!(
                         "{} over a column read as {}",
                         item.op.name(),
                         col.map_or("nothing", kind)
@@ -708,6 +1003,7 @@ fn col_len(col: &Col) -> usize {
         Col::Bytes(a) | Col::Other(a) => a.len(),
         Col::Bool(a) => a.len(),
         Col::Decimal(a) => a.len(),
+        Col::Wide(a) => a.len(),
         Col::Null(n) => *n,
     }
 }
@@ -720,6 +1016,7 @@ fn kind(col: &Col) -> &'static str {
         Col::Bytes(_) => "bytes",
         Col::Bool(_) => "boolean",
         Col::Decimal(_) => "decimal",
+        Col::Wide(_) => "wide decimal",
         Col::Null(_) => "null",
         Col::Other(_) => "another type",
     }
@@ -752,7 +1049,7 @@ mod tests {
     fn spec(keys: Vec<usize>, aggs: Vec<AggItem>, inputs: usize) -> AggSpec {
         let mut outputs: Vec<OutItem> = (0..keys.len()).map(OutItem::Key).collect();
         outputs.extend((0..aggs.len()).map(OutItem::Agg));
-        AggSpec { inputs: (0..inputs).collect(), scales: vec![None; inputs], keys, aggs, outputs }
+        AggSpec { inputs: (0..inputs).collect(), scales: vec![None; inputs], keys, aggs, outputs, computed: vec![] }
     }
 
     fn item(op: AggOp, input: Option<usize>) -> AggItem {
@@ -895,5 +1192,71 @@ mod tests {
         assert_eq!(decimal_text(i256::from_i128(0), 3), "0.000");
         assert_eq!(decimal_text(i256::from_i128(-170141183460469231731687303715884105728), 0), "-170141183460469231731687303715884105728");
         assert_eq!(decimal_text(i256::from_i128(i128::MAX).wrapping_add(i256::from_i128(1)), 0), "170141183460469231731687303715884105728");
+    }
+
+    fn input(i: usize, ty: NumType) -> CExpr {
+        CExpr { ty, node: CNode::Input(i) }
+    }
+
+    #[test]
+    fn computed_inputs_follow_postgres() {
+        // sum(price * (1 - discount)) over decimal(15,2): scale 4, NULLs skipped.
+        let dec = NumType::Decimal { precision: 15, scale: 2 };
+        let one_minus = CExpr {
+            ty: NumType::Decimal { precision: 16, scale: 2 },
+            node: CNode::Arith {
+                op: ArithOp::Sub,
+                left: Box::new(CExpr { ty: NumType::Decimal { precision: 1, scale: 0 }, node: CNode::Decimal(1) }),
+                right: Box::new(input(1, dec)),
+            },
+        };
+        let product = CExpr {
+            ty: NumType::Decimal { precision: 31, scale: 4 },
+            node: CNode::Arith { op: ArithOp::Mul, left: Box::new(input(0, dec)), right: Box::new(one_minus) },
+        };
+        let mut s = spec(vec![], vec![item(AggOp::SumExact { scale: 4 }, Some(2)), item(AggOp::Count, Some(2))], 2);
+        s.computed = vec![Computed { expr: product, type_oid: 1700, text: String::new() }];
+        let d = |v: Vec<Option<i128>>| -> ArrayRef {
+            Arc::new(Decimal128Array::from(v).with_precision_and_scale(15, 2).unwrap())
+        };
+        let mut agg = Aggregator::new(&s);
+        // 100.00 * (1 - 0.05) + 20.50 * (1 - 0.10); the NULL price and NULL discount rows drop out.
+        agg.update(&[d(vec![Some(10000), Some(2050), None, Some(700)]), d(vec![Some(5), Some(10), Some(1), None])], 4).unwrap();
+        assert_eq!(agg.finish(), vec![vec![Cell::Exact { sum: i256::from_i128(95_0000 + 18_4500), scale: 4 }, Cell::Int(2)]]);
+
+        // int4 * int4 overflows as Postgres' int4mul does; int8 arithmetic does not.
+        let mul = |ty| CExpr {
+            ty,
+            node: CNode::Arith { op: ArithOp::Mul, left: Box::new(input(0, ty)), right: Box::new(CExpr { ty, node: CNode::Int(2) }) },
+        };
+        let ints: ArrayRef = Arc::new(Int32Array::from(vec![Some(i32::MAX), None]));
+        let mut s = spec(vec![], vec![item(AggOp::SumInt, Some(1))], 1);
+        s.computed = vec![Computed { expr: mul(NumType::Int32), type_oid: 23, text: String::new() }];
+        let mut agg = Aggregator::new(&s);
+        assert_eq!(agg.update(&[ints.clone()], 2), Err(AggError::OutOfRange("integer out of range")));
+        s.computed = vec![Computed { expr: mul(NumType::Int64), type_oid: 20, text: String::new() }];
+        s.aggs = vec![item(AggOp::SumExact { scale: 0 }, Some(1))];
+        let mut agg = Aggregator::new(&s);
+        agg.update(&[ints], 2).unwrap();
+        assert_eq!(agg.finish(), vec![vec![Cell::Exact { sum: i256::from_i128(2 * i32::MAX as i128), scale: 0 }]]);
+    }
+
+    #[test]
+    fn calendar_follows_postgres() {
+        use super::calendar::{extract, trunc};
+        use crate::fdw::upper::TimeUnit as U;
+        let micros = |y: i32, m: u32, d: u32, h: u32, min: u32, sec: u32| {
+            chrono::NaiveDate::from_ymd_opt(y, m, d).unwrap().and_hms_opt(h, min, sec).unwrap().and_utc().timestamp_micros()
+        };
+        let t = micros(2024, 2, 29, 13, 45, 30) + 123_456;
+        assert_eq!(trunc(t, U::Week), Some(micros(2024, 2, 26, 0, 0, 0)));
+        assert_eq!(trunc(t, U::Quarter), Some(micros(2024, 1, 1, 0, 0, 0)));
+        assert_eq!(trunc(t, U::Second), Some(micros(2024, 2, 29, 13, 45, 30)));
+        assert_eq!(trunc(-1, U::Day), Some(micros(1969, 12, 31, 0, 0, 0)));
+        // chrono's year 0 is 1 BC, which Postgres numbers -1.
+        assert_eq!(extract(micros(0, 6, 1, 0, 0, 0), U::Year), Some(-1));
+        assert_eq!(extract(micros(-43, 3, 15, 0, 0, 0), U::Year), Some(-44));
+        assert_eq!(extract(t, U::Quarter), Some(1));
+        assert_eq!(extract(t, U::Second), None);
     }
 }

@@ -11,11 +11,11 @@ use arrow_array::{
 use iceberg::spec::{PrimitiveType, Type};
 use pgrx::{pg_sys, IntoDatum};
 
-use super::agg::{decimal_text, AggItem, AggOp, AggSpec, Cell, OutItem, Scalar};
+use super::agg::{decimal_text, AggError, AggItem, AggOp, AggSpec, CExpr, CNode, Cell, Computed, NumType, OutItem, Scalar};
 use super::convert::{datum_at, Target};
 use super::plan::RelInfo;
 use crate::errors::{LakeError, LakeResult};
-use crate::fdw::upper::{AggFunc, Output, UpperQuery};
+use crate::fdw::upper::{AggFunc, ArithOp, DerivedFunc, Output, ScalarExpr, ScalarNode, UpperQuery};
 use crate::pg::types::Builtin;
 
 /// How a column's values are compared, as far as pushdown is concerned.
@@ -63,8 +63,12 @@ pub fn byte_ordered(relid: u32, c: &super::plan::PlanColumn) -> bool {
 pub fn output_type(spec: &AggSpec, k: usize, columns: &[super::plan::PlanColumn]) -> (u32, i32, Option<i8>) {
     let column = |input: usize| &columns[spec.inputs[input]];
     let scale = |input: usize| spec.scales.get(input).copied().flatten();
+    let computed = |input: usize| input.checked_sub(spec.inputs.len()).and_then(|k| spec.computed.get(k));
     match spec.outputs[k] {
         OutItem::Key(key) => {
+            if let Some(c) = computed(spec.keys[key]) {
+                return (c.type_oid, -1, matches!(c.expr.ty, NumType::Decimal { .. }).then_some(0));
+            }
             let c = column(spec.keys[key]);
             (c.type_oid, c.typmod, scale(spec.keys[key]))
         }
@@ -73,6 +77,13 @@ pub fn output_type(spec: &AggSpec, k: usize, columns: &[super::plan::PlanColumn]
             match item.op {
                 AggOp::Min | AggOp::Max => {
                     let input = item.input.unwrap_or(0);
+                    if let Some(c) = computed(input) {
+                        let scale = match c.expr.ty {
+                            NumType::Decimal { scale, .. } => Some(scale),
+                            _ => None,
+                        };
+                        return (c.type_oid, -1, scale);
+                    }
                     let c = column(input);
                     (c.type_oid, c.typmod, scale(input))
                 }
@@ -114,6 +125,118 @@ fn clone_kind(k: &ColumnKind) -> ColumnKind {
 }
 
 const INT8: u32 = 20;
+const INT8_OID: u32 = 20;
+const TIMESTAMP: u32 = 1114;
+const INT2: u32 = 21;
+const INT4: u32 = 23;
+
+/// Largest decimal precision computed per row: values stay within i256
+/// (Decimal256 beyond 38 digits), so no row fails where Postgres' numeric
+/// would not, and sums of up to 2^63 of them fit too.
+const MAX_PRECISION: u8 = 57;
+/// Beyond this a computed decimal is summed only (min/max keep i128 values).
+const MAX_BEST_PRECISION: u8 = 38;
+
+/// A computed input with each node's Arrow type, when its values are
+/// exactly Postgres' (None: keep the aggregate local). `input` registers a
+/// column read and returns its index.
+fn typed(rel: &RelInfo, e: &ScalarExpr, input: &mut dyn FnMut(usize) -> usize) -> Option<CExpr> {
+    let int_type = |oid: u32| match oid {
+        INT2 => Some(NumType::Int16),
+        INT4 => Some(NumType::Int32),
+        INT8 => Some(NumType::Int64),
+        _ => None,
+    };
+    let digits = |v: i128| v.unsigned_abs().checked_ilog10().map_or(1, |d| d as u8 + 1);
+    let (ty, node) = match &e.node {
+        ScalarNode::Column(c) => {
+            let kind = column_kind(rel, *c)?;
+            let ty = match (kind.pg, &kind.iceberg) {
+                (Builtin::Int2 | Builtin::Int4, PrimitiveType::Int) | (Builtin::Int8, PrimitiveType::Long) => int_type(e.type_oid)?,
+                (Builtin::Numeric, PrimitiveType::Decimal { precision, scale }) if e.type_oid == NUMERIC => NumType::Decimal {
+                    precision: u8::try_from(*precision).ok().filter(|p| *p <= MAX_PRECISION)?,
+                    scale: i8::try_from(*scale).ok()?,
+                },
+                _ => return None,
+            };
+            if rel.columns[*c].type_oid != e.type_oid {
+                return None;
+            }
+            (ty, CNode::Input(input(*c)))
+        }
+        ScalarNode::Int(v) => (int_type(e.type_oid)?, CNode::Int(*v)),
+        ScalarNode::Decimal { unscaled, scale } => {
+            let precision = digits(*unscaled).max(u8::try_from(*scale).ok()?).max(1);
+            if e.type_oid != NUMERIC || precision > MAX_PRECISION {
+                return None;
+            }
+            (NumType::Decimal { precision, scale: *scale }, CNode::Decimal(*unscaled))
+        }
+        ScalarNode::Cast(arg) => {
+            let inner = typed(rel, arg, input)?;
+            let ty = if e.type_oid == NUMERIC {
+                let precision = match inner.ty {
+                    NumType::Int16 => 5,
+                    NumType::Int32 => 10,
+                    NumType::Int64 => 19,
+                    NumType::Decimal { .. } | NumType::Timestamp => return None,
+                };
+                NumType::Decimal { precision, scale: 0 }
+            } else {
+                int_type(e.type_oid)?
+            };
+            (ty, CNode::Cast(Box::new(inner)))
+        }
+        ScalarNode::Arith { op, left, right } => {
+            let l = typed(rel, left, input)?;
+            let r = typed(rel, right, input)?;
+            let ty = match (l.ty, r.ty) {
+                (NumType::Decimal { precision: p1, scale: s1 }, NumType::Decimal { precision: p2, scale: s2 }) => {
+                    // Postgres: add/sub keep the larger display scale, mul adds them.
+                    let (precision, scale) = match op {
+                        ArithOp::Add | ArithOp::Sub => {
+                            let scale = s1.max(s2);
+                            let int_digits = (p1 as i16 - s1 as i16).max(p2 as i16 - s2 as i16).max(1);
+                            (int_digits + scale as i16 + 1, scale)
+                        }
+                        ArithOp::Mul => (p1 as i16 + p2 as i16, s1.checked_add(s2)?),
+                    };
+                    NumType::Decimal { precision: u8::try_from(precision).ok().filter(|p| *p <= MAX_PRECISION)?, scale }
+                }
+                (NumType::Decimal { .. }, _) | (_, NumType::Decimal { .. }) => return None,
+                _ => int_type(e.type_oid)?,
+            };
+            (ty, CNode::Arith { op: *op, left: Box::new(l), right: Box::new(r) })
+        }
+    };
+    Some(CExpr { ty, node })
+}
+
+/// The expression as EXPLAIN shows it.
+fn render(e: &ScalarExpr, names: &[String]) -> String {
+    match &e.node {
+        ScalarNode::Column(c) => names.get(*c).cloned().unwrap_or_default(),
+        ScalarNode::Int(v) => v.to_string(),
+        ScalarNode::Decimal { unscaled, scale } => decimal_text(arrow_buffer::i256::from_i128(*unscaled), *scale),
+        ScalarNode::Cast(arg) => render(arg, names),
+        ScalarNode::Arith { op, left, right } => {
+            let sym = match op {
+                ArithOp::Add => "+",
+                ArithOp::Sub => "-",
+                ArithOp::Mul => "*",
+            };
+            format!("({} {sym} {})", render(left, names), render(right, names))
+        }
+    }
+}
+
+/// The ERROR a failed aggregate scan raises.
+pub fn agg_error(e: AggError) -> LakeError {
+    match e {
+        AggError::OutOfRange(message) => LakeError::new(pgrx::PgSqlErrorCode::ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE, message),
+        AggError::Internal(m) => LakeError::internal(format!("aggregate on Arrow batches: {m}")),
+    }
+}
 const NUMERIC: u32 = 1700;
 const BOOL: u32 = 16;
 
@@ -124,7 +247,16 @@ pub fn spec_for(rel: &RelInfo, query: &UpperQuery) -> Option<AggSpec> {
     if !query.grouped || !query.order_by.is_empty() || query.limit.is_some() || !query.having.is_empty() {
         return None;
     }
-    let mut spec = AggSpec { inputs: Vec::new(), scales: Vec::new(), keys: Vec::new(), aggs: Vec::new(), outputs: Vec::new() };
+    let mut spec = AggSpec {
+        inputs: Vec::new(),
+        scales: Vec::new(),
+        keys: Vec::new(),
+        aggs: Vec::new(),
+        outputs: Vec::new(),
+        computed: Vec::new(),
+    };
+    // Computed inputs are numbered after the columns once those are known.
+    let mut computed: Vec<Computed> = Vec::new();
     let input = |spec: &mut AggSpec, col: usize| -> usize {
         match spec.inputs.iter().position(|c| *c == col) {
             Some(i) => i,
@@ -148,6 +280,75 @@ pub fn spec_for(rel: &RelInfo, query: &UpperQuery) -> Option<AggSpec> {
                 let at = input(&mut spec, *i);
                 spec.keys.push(at);
                 spec.outputs.push(OutItem::Key(spec.keys.len() - 1));
+            }
+            Output::Derived(d) => {
+                let kind = column_kind(rel, d.column)?;
+                let name = rel.columns.get(d.column)?.attname.clone();
+                let at = input(&mut spec, d.column);
+                let (expr, type_oid, text) = match (d.func, kind.pg, &kind.iceberg) {
+                    (DerivedFunc::DateTrunc(unit), Builtin::Timestamp, PrimitiveType::Timestamp) => (
+                        CExpr { ty: NumType::Timestamp, node: CNode::Trunc { unit, input: at } },
+                        TIMESTAMP,
+                        format!("date_trunc('{}', {name})", unit.name()),
+                    ),
+                    (DerivedFunc::Extract(unit), Builtin::Date, PrimitiveType::Date)
+                    | (DerivedFunc::Extract(unit), Builtin::Timestamp, PrimitiveType::Timestamp) => (
+                        CExpr { ty: NumType::Decimal { precision: 10, scale: 0 }, node: CNode::Extract { unit, input: at } },
+                        NUMERIC,
+                        format!("extract({} FROM {name})", unit.name()),
+                    ),
+                    _ => return None,
+                };
+                if out_type != type_oid {
+                    return None;
+                }
+                let at = match computed.iter().position(|c| c.expr == expr) {
+                    Some(at) => at,
+                    None => {
+                        computed.push(Computed { expr, type_oid, text });
+                        computed.len() - 1
+                    }
+                };
+                spec.keys.push(usize::MAX - at);
+                spec.outputs.push(OutItem::Key(spec.keys.len() - 1));
+            }
+            Output::Aggregate(a) if a.expr.is_some() => {
+                let e = query.exprs.get(a.expr?)?;
+                let names: Vec<String> = rel.columns.iter().map(|c| c.attname.clone()).collect();
+                let expr = typed(rel, e, &mut |col| input(&mut spec, col))?;
+                let (integer, decimal_scale) = match expr.ty {
+                    NumType::Decimal { scale, .. } => (false, Some(scale)),
+                    _ => (true, None),
+                };
+                let (op, expected) = match (a.func, a.distinct) {
+                    (AggFunc::Count, false) => (AggOp::Count, INT8),
+                    (AggFunc::Sum, false) if integer && e.type_oid != INT8_OID => (AggOp::SumInt, INT8),
+                    (AggFunc::Sum, false) if integer => (AggOp::SumExact { scale: 0 }, NUMERIC),
+                    (AggFunc::Sum, false) => (AggOp::SumExact { scale: decimal_scale? }, NUMERIC),
+                    (AggFunc::Avg, false) if integer => (AggOp::AvgExact { scale: 0 }, NUMERIC),
+                    (AggFunc::Avg, false) => (AggOp::AvgExact { scale: decimal_scale? }, NUMERIC),
+                    (AggFunc::Min | AggFunc::Max, false)
+                        if matches!(expr.ty, NumType::Decimal { precision, .. } if precision > MAX_BEST_PRECISION) =>
+                    {
+                        return None
+                    }
+                    (AggFunc::Min, false) => (AggOp::Min, e.type_oid),
+                    (AggFunc::Max, false) => (AggOp::Max, e.type_oid),
+                    _ => return None,
+                };
+                if out_type != expected {
+                    return None;
+                }
+                let at = match computed.iter().position(|c| c.expr == expr) {
+                    Some(at) => at,
+                    None => {
+                        computed.push(Computed { expr, type_oid: e.type_oid, text: render(e, &names) });
+                        computed.len() - 1
+                    }
+                };
+                // Marked as computed (renumbered below).
+                spec.aggs.push(AggItem { op, input: Some(usize::MAX - at) });
+                spec.outputs.push(OutItem::Agg(spec.aggs.len() - 1));
             }
             Output::Aggregate(a) => {
                 let kind = match a.column {
@@ -202,10 +403,16 @@ pub fn spec_for(rel: &RelInfo, query: &UpperQuery) -> Option<AggSpec> {
     }
     spec.inputs = order.iter().map(|i| spec.inputs[*i]).collect();
     spec.scales = order.iter().map(|i| spec.scales[*i]).collect();
-    spec.keys = spec.keys.iter().map(|k| new_index[*k]).collect();
+    let columns = spec.inputs.len();
+    let renumber = |i: usize| if i > usize::MAX - computed.len() { columns + (usize::MAX - i) } else { new_index[i] };
+    spec.keys = spec.keys.iter().map(|k| renumber(*k)).collect();
     for a in &mut spec.aggs {
-        a.input = a.input.map(|i| new_index[i]);
+        a.input = a.input.map(renumber);
     }
+    for c in &mut computed {
+        c.expr.inputs_mut(&mut |i| *i = new_index[*i]);
+    }
+    spec.computed = computed;
     Some(spec)
 }
 
@@ -218,11 +425,21 @@ pub fn describe(spec: &AggSpec, names: &[String]) -> (String, String) {
         .map(|a| match (a.op, a.input) {
             (AggOp::CountStar, _) => "count(*)".to_string(),
             (AggOp::CountDistinct, Some(i)) => format!("count(DISTINCT {})", name(i)),
+            (op, Some(i)) if i >= spec.inputs.len() => {
+                format!("{}({})", op.name(), spec.computed.get(i - spec.inputs.len()).map_or("", |c| c.text.as_str()))
+            }
             (op, Some(i)) => format!("{}({})", op.name(), name(i)),
             (op, None) => format!("{}()", op.name()),
         })
         .collect();
-    let keys: Vec<String> = spec.keys.iter().map(|k| name(*k)).collect();
+    let keys: Vec<String> = spec
+        .keys
+        .iter()
+        .map(|k| match k.checked_sub(spec.inputs.len()).and_then(|c| spec.computed.get(c)) {
+            Some(c) => c.text.clone(),
+            None => name(*k),
+        })
+        .collect();
     (aggs.join(", "), keys.join(", "))
 }
 
@@ -282,7 +499,7 @@ pub fn top_n_for(rel: &RelInfo, query: &UpperQuery) -> Option<super::topn::TopN>
     for out in &query.outputs {
         match out {
             Output::Column(i) => outputs.push(*i),
-            Output::Aggregate(_) => return None,
+            Output::Aggregate(_) | Output::Derived(_) => return None,
         }
     }
     let mut keys = Vec::with_capacity(query.order_by.len());

@@ -140,6 +140,8 @@ impl IcebergScan {
             if let Some(participant) = self.parallel {
                 // Every process must see the files in the same order.
                 prepared.tasks.sort_by(|a, b| a.data_file_path.cmp(&b.data_file_path));
+                // Workers claim byte ranges of large files (row groups), not whole files.
+                prepared.tasks = super::split::pieces(std::mem::take(&mut prepared.tasks));
                 if participant.sits_out() {
                     self.finished = true;
                     return Ok(false);
@@ -353,7 +355,7 @@ impl IcebergScan {
                                 .unwrap_or_else(|| arrow_array::new_null_array(&arrow_schema::DataType::Null, rows))
                         })
                         .collect();
-                    agg.update(&columns, rows).map_err(|e| LakeError::internal(format!("aggregate on Arrow batches: {}", e.0)))?;
+                    agg.update(&columns, rows).map_err(super::aggplan::agg_error)?;
                     self.report.rows_read += rows as u64;
                 }
                 Some(Err(e)) => return Err(read_error(&running.secrets, &e)),
