@@ -11,7 +11,7 @@ use pgrx::pg_sys;
 use pgrx::PgSqlErrorCode;
 
 use super::agg::{Aggregator, Cell};
-use super::convert::{FastColumn, Target};
+use super::convert::{BatchColumn, FastColumn, Target};
 use super::plan::ScanPlan;
 use crate::errors::{iceberg_message, LakeError, LakeResult};
 use crate::fdw::explain::Explain;
@@ -73,8 +73,10 @@ struct Running {
     outputs: Vec<(usize, Target)>,
     secrets: ServerConfig,
     open_files: OpenFiles,
-    /// The current batch's columns, downcast once.
-    columns: Vec<FastColumn>,
+    /// Data files handed to the reader so far (EXPLAIN ANALYZE).
+    files_read: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    /// The current batch's columns, converted to datums once per batch.
+    columns: Vec<BatchColumn>,
     /// Batch column holding `_file`, when rows need an identity.
     file_column: Option<usize>,
     relid: u32,
@@ -101,6 +103,10 @@ impl IcebergScan {
 
     pub fn bytes_read(&self) -> Option<u64> {
         self.running.as_ref().map(|r| r.metrics.bytes_read())
+    }
+
+    pub fn files_read(&self) -> u64 {
+        self.running.as_ref().map_or(0, |r| r.files_read.load(std::sync::atomic::Ordering::Relaxed))
     }
 
     /// Forget the running scan; the next `next_row` starts over (re-evaluating
@@ -192,7 +198,7 @@ impl IcebergScan {
                         .columns()
                         .iter()
                         .zip(running.outputs.iter())
-                        .map(|(array, (_, target))| FastColumn::new(array, target))
+                        .map(|(array, (_, target))| BatchColumn::new(array, target))
                         .collect();
                     running.batch = Some(batch);
                     running.row = 0;
@@ -664,6 +670,8 @@ impl Prepared {
         // Remember which files the reader has started, so a read error can
         // name the file (iceberg's Parquet errors do not).
         let started = open_files.clone();
+        let files_read: std::sync::Arc<std::sync::atomic::AtomicU64> = Default::default();
+        let counted = files_read.clone();
         let window = settings::SCAN_CONCURRENCY.get().max(1) as usize;
         let tasks: futures::stream::BoxStream<'static, iceberg::Result<FileScanTask>> = match self.shared {
             None => futures::stream::iter(self.tasks.into_iter().map(Ok)).boxed(),
@@ -679,6 +687,9 @@ impl Prepared {
         };
         let tasks = tasks
             .inspect(move |t: &iceberg::Result<FileScanTask>| {
+                if t.is_ok() {
+                    counted.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                }
                 if let (Ok(task), Ok(mut files)) = (t, started.lock()) {
                     files.push_back(task.data_file_path.clone());
                     while files.len() > window {
@@ -708,6 +719,7 @@ impl Prepared {
             outputs,
             secrets: self.resolved.server.clone(),
             open_files,
+            files_read,
             file_ordinal: 0,
             columns: Vec::new(),
         }))
@@ -914,6 +926,10 @@ impl IcebergScan {
             out.text("Iceberg Columns", &cols.join(", "));
         }
         if out.analyze() && !hidden {
+            // Files this process opened (in a parallel scan each process
+            // reports its own), rows they returned after row-group and page
+            // pruning and delete files, bytes fetched from storage.
+            out.integer("Data Files Read", self.files_read() as i64);
             out.integer("Rows Read", r.rows_read as i64);
             out.integer("Bytes Read", self.bytes_read().unwrap_or(0) as i64);
         }
