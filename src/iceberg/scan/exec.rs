@@ -66,6 +66,9 @@ struct Topped {
 
 struct Running {
     stream: ArrowRecordBatchStream,
+    /// The task decoding ahead (see `decode_ahead`); declared after the
+    /// stream, so the receiver is gone before the task is aborted.
+    _decoder: Option<AbortOnDrop>,
     metrics: ScanMetrics,
     batch: Option<RecordBatch>,
     row: usize,
@@ -654,6 +657,7 @@ impl Prepared {
             return Ok(None);
         }
         let file_io = self.resolved.server.file_io();
+        let parallel = self.shared.is_some();
         // Under a pushed LIMIT, read one file at a time in small batches.
         let mut batch_size = settings::BATCH_SIZE.get().max(64) as usize;
         let mut concurrency = settings::SCAN_CONCURRENCY.get().max(1) as usize;
@@ -709,10 +713,21 @@ impl Prepared {
             }
         }
         let file_column = self.plan.row_identity.then_some(outputs.len());
+        // Decode on a runtime worker while this backend turns the previous
+        // batch into rows. Not in a parallel scan: its file claims read
+        // dynamic shared memory, which must not be touched after the scan
+        // ends, and an aborted task may still be running then.
+        let (stream, decoder) = if parallel {
+            (result.stream(), None)
+        } else {
+            let (stream, guard) = decode_ahead(result.stream(), 2);
+            (stream, Some(guard))
+        };
         Ok(Some(Running {
             file_column,
             relid: self.plan.relid,
-            stream: result.stream(),
+            stream,
+            _decoder: decoder,
             metrics,
             batch: None,
             row: 0,
@@ -724,6 +739,36 @@ impl Prepared {
             columns: Vec::new(),
         }))
     }
+}
+
+/// Aborts a spawned task when dropped (the scan ended, was rescanned or
+/// failed).
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// Moves Parquet decoding off the backend thread: a task on the runtime's
+/// workers polls `stream` (where iceberg-rust decompresses and decodes) and
+/// hands over up to `depth` finished batches, so decoding overlaps with the
+/// executor's work on the rows. Nothing in it touches Postgres (principle 4);
+/// memory stays bounded by `depth` batches. The first error ends it.
+fn decode_ahead(stream: ArrowRecordBatchStream, depth: usize) -> (ArrowRecordBatchStream, AbortOnDrop) {
+    let (tx, rx) = tokio::sync::mpsc::channel(depth.max(1));
+    let handle = crate::runtime::runtime().spawn(async move {
+        let mut stream = stream;
+        while let Some(item) = stream.next().await {
+            let failed = item.is_err();
+            if tx.send(item).await.is_err() || failed {
+                break;
+            }
+        }
+    });
+    let received = futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|item| (item, rx)) }).boxed();
+    (received, AbortOnDrop(handle))
 }
 
 /// An aggregate or top-N scan whose pushed WHERE turns out not to be exact
