@@ -42,6 +42,15 @@ QUERIES = {
                                   "WHERE ts >= '2024-01-15 00:00:00+00' AND ts < '2024-01-16 00:00:00+00'",
 }
 
+# Row-returning scans: every row and every column leaves the server's
+# executor (COPY of the query to /dev/null on the server: the rows are built
+# and converted to text as for a client, without the network and the client's
+# parsing, which are the same for both sides). Compared: the rows COPY reports.
+ROW_QUERIES = {
+    "SELECT * (all rows, COPY to /dev/null)": "COPY (SELECT * FROM {t}) TO '/dev/null'",
+    "SELECT id, x WHERE x < 500": "COPY (SELECT id, x FROM {t} WHERE x < 500) TO '/dev/null'",
+}
+
 
 def parse_args():
     parser = argparse.ArgumentParser(description=__doc__)
@@ -49,6 +58,7 @@ def parse_args():
     parser.add_argument("--db", default="townlake_bench")
     parser.add_argument("--rows", type=int, default=10_000_000)
     parser.add_argument("--runs", type=int, default=7)
+    parser.add_argument("--rows-only", action="store_true", help="only the row-returning queries")
     return parser.parse_args()
 
 
@@ -126,7 +136,7 @@ def main():
     print(f"rows={args.rows} data files={len(files)} {args.runs} interleaved rounds; "
           f"max_parallel_workers_per_gather={settings[0]} shared_buffers={settings[1]}")
     print(f"{'query':34} {'townlake':>10} {'heap':>10} {'duckdb':>10} {'townlake/heap':>22} {'townlake/duckdb':>22}")
-    for label, template in QUERIES.items():
+    for label, template in ({} if args.rows_only else QUERIES).items():
         times = interleaved(args.runs, {
             "townlake": lambda: tuple(conn.execute(template.format(t=iceberg)).fetchone()),
             "heap": lambda: tuple(conn.execute(template.format(t=heap)).fetchone()),
@@ -135,6 +145,13 @@ def main():
         print(f"{label:34} {median(times['townlake']):9.3f}s {median(times['heap']):9.3f}s "
               f"{median(times['duckdb']):9.3f}s {format_ratio(ratio(times, 'townlake', 'heap')):>22} "
               f"{format_ratio(ratio(times, 'townlake', 'duckdb')):>22}")
+    for label, template in ROW_QUERIES.items():
+        times = interleaved(args.runs, {
+            "townlake": lambda: conn.execute(template.format(t=iceberg)).rowcount,
+            "heap": lambda: conn.execute(template.format(t=heap)).rowcount,
+        })
+        print(f"{label:34} {median(times['townlake']):9.3f}s {median(times['heap']):9.3f}s "
+              f"{'':>10} {format_ratio(ratio(times, 'townlake', 'heap')):>22}")
     plan = "\n".join(r[0] for r in conn.execute(f"EXPLAIN {QUERIES['one day (partition-pruned)'].format(t=iceberg)}"))
     print(plan)
     catalog.engine.dispose()

@@ -4,6 +4,7 @@
 #   ROWS=10000000 (default)   rows in the table
 #   RUNS=3                    timed runs per query (best is reported)
 #   SKIP_BUILD=1              use the installed library as it is
+#   ROWS_ONLY=1               only the row-returning queries (SELECT * …)
 # Builds and installs the release profile first (that restarts the cluster).
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/../scripts/common.sh"
@@ -15,4 +16,4 @@ BENCH_DB="${BENCH_DB:-townlake_bench}"
 prepare_bench
 "$PROJECT_DIR/scripts/cluster.sh" createdb "$BENCH_DB"
 "$VENV_DIR/bin/python" "$PROJECT_DIR/bench/iceberg_scan.py" \
-    --port "$TOWNLAKE_PORT" --db "$BENCH_DB" --rows "$ROWS" --runs "$RUNS"
+    --port "$TOWNLAKE_PORT" --db "$BENCH_DB" --rows "$ROWS" --runs "$RUNS" ${ROWS_ONLY:+--rows-only}

@@ -59,6 +59,8 @@ REVIEWED_PUBLIC = {
     "backfill": "members of the model's owner only, checked inside; each run executes as the owner",
     "cancel_run": "members of the run's model owner only, checked inside",
     "runs_in_progress": "lists only runs of roles the caller is a member of, checked inside",
+    "iceberg_in_progress": "lists only Iceberg writes of roles the caller is a member of (runner or table owner) "
+                           "or all with pg_read_all_stats, checked inside",
     "run_period_start": "reads the caller's own backend state",
     "run_period_end": "reads the caller's own backend state",
     "dag": "reads lake.models and lake.runs with the caller's rights (row security)",

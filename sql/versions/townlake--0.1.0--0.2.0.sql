@@ -1996,6 +1996,21 @@ STRICT VOLATILE PARALLEL RESTRICTED
 LANGUAGE c /* Rust */
 AS 'MODULE_PATHNAME', 'runs_in_progress_wrapper';
 -- @include sql/transform/operations.sql
+CREATE FUNCTION lake."iceberg_in_progress"() RETURNS TABLE (
+	"pid" INT,  /* i32 */
+	"relid" oid,  /* pg_sys :: Oid */
+	"command" TEXT,  /* String */
+	"phase" TEXT,  /* String */
+	"rows_done" bigint,  /* i64 */
+	"bytes_written" bigint,  /* i64 */
+	"files_written" bigint,  /* i64 */
+	"files_total" bigint,  /* Option < i64 > */
+	"started_at" timestamp with time zone  /* Option < pgrx :: datum :: TimestampWithTimeZone > */
+)
+STRICT VOLATILE PARALLEL RESTRICTED
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'iceberg_in_progress_wrapper';
+-- @include sql/iceberg/progress.sql
 
 -- One call per statement: each updates the extension's catalog row.
 SELECT pg_catalog.pg_extension_config_dump('lake.models', '');

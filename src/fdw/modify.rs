@@ -73,6 +73,8 @@ pub struct ModifyTarget {
     pub relid: pg_sys::Oid,
     pub op: ModifyOp,
     pub attrs: Vec<AttrDesc>,
+    /// The rows come from COPY FROM (not an INSERT statement).
+    pub copy: bool,
 }
 
 /// The junk columns of an UPDATE/DELETE plan carrying row identity.

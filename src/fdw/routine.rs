@@ -993,9 +993,10 @@ unsafe fn attach_modify<W: Wrapper>(
     rinfo: *mut pg_sys::ResultRelInfo,
     op: ModifyOp,
     ids: Option<IdentityColumns>,
+    copy: bool,
 ) {
     let desc = (*rinfo).ri_RelationDesc;
-    let target = ModifyTarget { relid: (*desc).rd_id, op, attrs: modify::attrs_of((*desc).rd_att) };
+    let target = ModifyTarget { relid: (*desc).rd_id, op, attrs: modify::attrs_of((*desc).rd_att), copy };
     let state = W::begin_modify(target).or_report();
     if let Some(ids) = ids {
         if ids.ctid <= 0 || ids.wholerow <= 0 {
@@ -1023,7 +1024,7 @@ unsafe extern "C-unwind" fn begin_foreign_modify<W: Wrapper>(
     }
     let op = ModifyOp::of((*mtstate).operation);
     let ids = matches!(op, ModifyOp::Update | ModifyOp::Delete).then(|| modify::identity_columns(mtstate));
-    attach_modify::<W>((*mtstate).ps.state, rinfo, op, ids);
+    attach_modify::<W>((*mtstate).ps.state, rinfo, op, ids, false);
 }
 
 #[pg_guard]
@@ -1031,7 +1032,10 @@ unsafe extern "C-unwind" fn begin_foreign_insert<W: Wrapper>(
     mtstate: *mut pg_sys::ModifyTableState,
     rinfo: *mut pg_sys::ResultRelInfo,
 ) {
-    attach_modify::<W>((*mtstate).ps.state, rinfo, ModifyOp::Insert, None);
+    // COPY FROM calls this with a ModifyTableState of no plan; an INSERT
+    // routed to a foreign partition has one.
+    let copy = (*mtstate).ps.plan.is_null();
+    attach_modify::<W>((*mtstate).ps.state, rinfo, ModifyOp::Insert, None, copy);
 }
 
 #[pg_guard]

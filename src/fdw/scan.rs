@@ -59,15 +59,23 @@ impl ScanSlot {
     /// current (per-tuple) memory context.
     pub fn fill(&mut self, f: impl FnOnce(&mut [pg_sys::Datum], &mut [bool]) -> LakeResult<()>) -> LakeResult<()> {
         // SAFETY: the slot's arrays hold natts entries; the virtual tuple is
-        // stored only once they are set.
+        // stored only once they are set. Once per row, so without pgrx's
+        // guarded FFI calls (a setjmp each): ExecClearTuple is Postgres'
+        // inline call of the slot's `clear` (which frees what the slot owns
+        // and raises no ERROR), and the two stores below are what
+        // ExecStoreVirtualTuple does to an empty slot.
         unsafe {
-            pg_sys::ExecClearTuple(self.slot);
-            let natts = (*(*self.slot).tts_tupleDescriptor).natts as usize;
-            let values = std::slice::from_raw_parts_mut((*self.slot).tts_values, natts);
-            let nulls = std::slice::from_raw_parts_mut((*self.slot).tts_isnull, natts);
+            let slot = self.slot;
+            if let Some(clear) = (*(*slot).tts_ops).clear {
+                clear(slot);
+            }
+            let natts = (*(*slot).tts_tupleDescriptor).natts as usize;
+            let values = std::slice::from_raw_parts_mut((*slot).tts_values, natts);
+            let nulls = std::slice::from_raw_parts_mut((*slot).tts_isnull, natts);
             nulls.fill(true);
             f(values, nulls)?;
-            pg_sys::ExecStoreVirtualTuple(self.slot);
+            (*slot).tts_flags &= !(pg_sys::TTS_FLAG_EMPTY as u16);
+            (*slot).tts_nvalid = natts as pg_sys::AttrNumber;
         }
         Ok(())
     }

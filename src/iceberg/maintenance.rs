@@ -15,6 +15,7 @@ use super::partition::parse_partition_by;
 use super::source::{self, ResolvedTable};
 use crate::errors::{iceberg_message, LakeError, LakeResult, OrReport};
 use crate::runtime::block_on;
+use super::progress::{Claim, Command, Phase};
 use super::storage::{canonical_location, list_files};
 
 /// Maintenance and evolution change what every reader of the table sees and
@@ -178,12 +179,16 @@ RETURNS jsonb LANGUAGE c VOLATILE STRICT AS 'MODULE_PATHNAME', '@FUNCTION_NAME@'
 fn remove_orphan_files(rel: pg_sys::Oid, older_than: TimestampWithTimeZone, dry_run: bool) -> JsonB {
     run("remove_orphan_files", rel, || {
         let resolved = writable(rel)?;
+        let progress = Claim::start(Command::RemoveOrphanFiles, rel, Phase::Planning);
         let cutoff_ms = pg_millis(older_than).min(oldest_open_transaction_ms()?);
         let io = resolved.server.file_io();
         let location = resolved.metadata.location().to_string();
         let s3 = resolved.server.s3.clone();
+        let progress = &progress;
         let result: iceberg::Result<(Vec<String>, usize)> = block_on(async {
+            progress.phase(Phase::ReadingMetadata);
             let refs = referenced_files(&resolved).await?;
+            progress.phase(Phase::ListingFiles);
             let listed = list_files(&s3, &location).await?;
             let total = listed.len();
             let orphans: Vec<String> = listed
@@ -192,8 +197,12 @@ fn remove_orphan_files(rel: pg_sys::Oid, older_than: TimestampWithTimeZone, dry_
                 .map(|(path, _)| path)
                 .collect();
             if !dry_run {
-                for path in &orphans {
+                // files: orphans deleted so far, of files_total orphans.
+                progress.phase(Phase::DeletingFiles);
+                progress.set_files_total(orphans.len() as u64);
+                for (done, path) in orphans.iter().enumerate() {
                     io.delete(path).await?;
+                    progress.set_files(done as u64 + 1);
                 }
             }
             Ok((orphans, total))
@@ -225,6 +234,7 @@ fn compact(rel: Option<pg_sys::Oid>, target_file_size_mb: Option<i32>) -> JsonB 
     };
     run("compact", rel, || {
         let resolved = writable(rel)?;
+        let progress = Claim::start(Command::Compact, rel, Phase::Planning);
         let target = target_file_size_mb.unwrap_or_else(|| super::settings::TARGET_FILE_SIZE_MB.get()).max(1) as u64 * 1024 * 1024;
         let Some(_) = resolved.metadata.current_snapshot() else {
             return Ok(json!({"table": resolved.display_name, "files_rewritten": 0, "files_written": 0}));
@@ -255,6 +265,10 @@ fn compact(rel: Option<pg_sys::Oid>, target_file_size_mb: Option<i32>) -> JsonB 
         let bytes_before: u64 = chosen.iter().map(|t| t.file_size_in_bytes).sum();
         let mut writer = super::write::TableInsert::new(rel)?;
         writer.set_target_file_size(target);
+        // The writer reports rows, bytes and files written per batch.
+        writer.progress = progress;
+        writer.progress.phase(Phase::Rewriting);
+        writer.progress.set_files_total(removed.len() as u64);
         // Read every file as the *current* schema: columns added since the
         // snapshot come back as NULL, promoted types widened, so the rows fit
         // the writer (the snapshot's own schema may be older).
@@ -278,6 +292,7 @@ fn compact(rel: Option<pg_sys::Oid>, target_file_size_mb: Option<i32>) -> JsonB 
         }
         let added = writer.close_files()?;
         let files_written = added.len();
+        writer.progress.phase(Phase::Committing);
         let catalog = super::catalog::spi::SpiCatalog::new(resolved.server.clone());
         let ident = resolved.table()?.identifier().clone();
         let change = super::catalog::overwrite::Change {

@@ -25,6 +25,7 @@ mod import;
 mod maintenance;
 pub mod partition;
 pub mod predicate;
+pub mod progress;
 pub mod scan;
 pub mod settings;
 mod source;
@@ -62,6 +63,7 @@ pub use wrapper::{iceberg_fdw_handler, iceberg_fdw_validator};
 /// callbacks after theirs: the order they had when each part hooked
 /// Postgres itself, which the governance and audit tests rely on.
 pub fn init() {
+    progress::init();
     crate::pg::hooks::register(crate::pg::hooks::PartHooks {
         utility: Some(utility::on_utility),
         ..Default::default()

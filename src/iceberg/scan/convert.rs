@@ -345,3 +345,143 @@ impl FastColumn {
         }
     }
 }
+
+/// One batch column turned into datums in a single pass (the row-returning
+/// scan's fast path): by-value types become their Datum words, text and bytea
+/// varlenas laid out in one buffer the batch owns, so returning a row copies
+/// one word per column and allocates nothing. Types without a bulk
+/// conversion go row by row (`FastColumn`).
+pub enum BatchColumn {
+    Bulk {
+        datums: Vec<pg_sys::Datum>,
+        /// Per row: NULL or not (`None`: no NULLs in the batch).
+        nulls: Option<Vec<bool>>,
+        /// Backing storage of the varlena datums (u64 words: 4-byte headers
+        /// need int alignment). Postgres never frees or keeps these pointers
+        /// past the next row: a node that holds a row copies it.
+        _varlenas: Vec<u64>,
+    },
+    Row(FastColumn),
+}
+
+/// Largest total size (header included) of a varlena with a 1-byte header.
+const SHORT_VARLENA_MAX: usize = 0x7f;
+
+/// Lays out `values` as varlenas (1-byte headers when short enough, as
+/// Postgres stores them on disk; 4-byte headers, int-aligned, otherwise).
+fn varlenas<'a>(rows: usize, total_bytes: usize, value: impl Fn(usize) -> Option<&'a [u8]>) -> (Vec<pg_sys::Datum>, Vec<u64>) {
+    // Upper bound: every value with a 4-byte header and 3 bytes of padding.
+    let words = (total_bytes + rows * 8) / 8 + 1;
+    let mut storage = vec![0u64; words];
+    let base = storage.as_mut_ptr() as *mut u8;
+    let mut offsets = Vec::with_capacity(rows);
+    let mut at = 0usize;
+    for row in 0..rows {
+        let Some(bytes) = value(row) else {
+            offsets.push(usize::MAX);
+            continue;
+        };
+        let len = bytes.len();
+        // SAFETY: `at` plus a header and `len` bytes stays within `storage`
+        // (sized above for every value's worst case).
+        unsafe {
+            if len + 1 <= SHORT_VARLENA_MAX {
+                // SET_VARSIZE_1B on little-endian machines.
+                *base.add(at) = (((len + 1) as u8) << 1) | 1;
+                std::ptr::copy_nonoverlapping(bytes.as_ptr(), base.add(at + 1), len);
+                offsets.push(at);
+                at += len + 1;
+            } else {
+                at = (at + 3) & !3;
+                // SET_VARSIZE_4B on little-endian machines.
+                std::ptr::write_unaligned(base.add(at) as *mut u32, ((len + 4) as u32) << 2);
+                std::ptr::copy_nonoverlapping(bytes.as_ptr(), base.add(at + 4), len);
+                offsets.push(at);
+                at += len + 4;
+            }
+        }
+    }
+    let datums = offsets
+        .into_iter()
+        // SAFETY: offsets point inside `storage`, whose heap buffer does not
+        // move when the Vec itself is moved.
+        .map(|o| if o == usize::MAX { pg_sys::Datum::from(0usize) } else { pg_sys::Datum::from(unsafe { base.add(o) }) })
+        .collect();
+    (datums, storage)
+}
+
+impl BatchColumn {
+    pub fn new(array: &ArrayRef, target: &Target) -> BatchColumn {
+        let array = plain(array);
+        let rows = array.len();
+        let nulls = array.logical_nulls().filter(|n| n.null_count() > 0).map(|n| n.iter().map(|valid| !valid).collect());
+        macro_rules! by_value {
+            ($t:ty, $conv:expr) => {{
+                let a = array.as_primitive::<$t>();
+                let datums = a.values().iter().map(|v| pg_sys::Datum::from($conv(*v))).collect();
+                BatchColumn::Bulk { datums, nulls, _varlenas: Vec::new() }
+            }};
+        }
+        fn varlena<'a>(rows: usize, total: usize, nulls: &Option<Vec<bool>>, value: impl Fn(usize) -> &'a [u8]) -> (Vec<pg_sys::Datum>, Vec<u64>) {
+            varlenas(rows, total, |row| (!nulls.as_ref().is_some_and(|n| n[row])).then(|| value(row)))
+        }
+        let bulk = match (array.data_type(), target) {
+            (DataType::Int64, Target::Int8) => return by_value!(Int64Type, |v: i64| v),
+            (DataType::Int32, Target::Int8) => return by_value!(Int32Type, |v: i32| v as i64),
+            (DataType::Int32, Target::Int4) => return by_value!(Int32Type, |v: i32| v),
+            (DataType::Int16, Target::Int2) => return by_value!(Int16Type, |v: i16| v),
+            (DataType::Float64, Target::Float8) => return by_value!(Float64Type, |v: f64| v.to_bits()),
+            (DataType::Float32, Target::Float4) => return by_value!(Float32Type, |v: f32| v.to_bits()),
+            (DataType::Float32, Target::Float8) => return by_value!(Float32Type, |v: f32| (v as f64).to_bits()),
+            (DataType::Date32, Target::Date) => return by_value!(Date32Type, |v: i32| v - PG_EPOCH_OFFSET_DAYS),
+            (DataType::Time64(TimeUnit::Microsecond), Target::Time) => return by_value!(Time64MicrosecondType, |v: i64| v),
+            (DataType::Timestamp(TimeUnit::Microsecond, _), Target::Timestamp | Target::TimestampTz) => {
+                return by_value!(TimestampMicrosecondType, |v: i64| v - PG_EPOCH_OFFSET_MICROS)
+            }
+            (DataType::Boolean, Target::Bool) => {
+                let a = array.as_boolean();
+                let datums = (0..rows).map(|i| pg_sys::Datum::from(a.value(i))).collect();
+                return BatchColumn::Bulk { datums, nulls, _varlenas: Vec::new() };
+            }
+            (DataType::Utf8, Target::Text) => {
+                let a = array.as_string::<i32>();
+                varlena(rows, a.values().len(), &nulls, |i| a.value(i).as_bytes())
+            }
+            (DataType::LargeUtf8, Target::Text) => {
+                let a = array.as_string::<i64>();
+                varlena(rows, a.values().len(), &nulls, |i| a.value(i).as_bytes())
+            }
+            (DataType::Utf8View, Target::Text) => {
+                let a = array.as_string_view();
+                let total = a.data_buffers().iter().map(|b| b.len()).sum::<usize>() + rows * 12;
+                varlena(rows, total, &nulls, |i| a.value(i).as_bytes())
+            }
+            (DataType::Binary, Target::Bytea) => {
+                let a = array.as_binary::<i32>();
+                varlena(rows, a.values().len(), &nulls, |i| a.value(i))
+            }
+            (DataType::LargeBinary, Target::Bytea) => {
+                let a = array.as_binary::<i64>();
+                varlena(rows, a.values().len(), &nulls, |i| a.value(i))
+            }
+            _ => return BatchColumn::Row(FastColumn::new(&array, target)),
+        };
+        let (datums, storage) = bulk;
+        BatchColumn::Bulk { datums, nulls, _varlenas: storage }
+    }
+
+    /// The datum at `row`, `None` for NULL.
+    #[inline]
+    pub fn datum(&self, row: usize, target: &mut Target) -> LakeResult<Option<pg_sys::Datum>> {
+        match self {
+            BatchColumn::Bulk { datums, nulls, .. } => {
+                if nulls.as_ref().is_some_and(|n| n[row]) {
+                    Ok(None)
+                } else {
+                    Ok(Some(datums[row]))
+                }
+            }
+            BatchColumn::Row(c) => c.datum(row, target),
+        }
+    }
+}

@@ -11,7 +11,7 @@ use pgrx::pg_sys;
 use pgrx::PgSqlErrorCode;
 
 use super::agg::{Aggregator, Cell};
-use super::convert::{FastColumn, Target};
+use super::convert::{BatchColumn, FastColumn, Target};
 use super::plan::ScanPlan;
 use crate::errors::{iceberg_message, LakeError, LakeResult};
 use crate::fdw::explain::Explain;
@@ -66,6 +66,9 @@ struct Topped {
 
 struct Running {
     stream: ArrowRecordBatchStream,
+    /// The task decoding ahead (see `decode_ahead`); declared after the
+    /// stream, so the receiver is gone before the task is aborted.
+    _decoder: Option<AbortOnDrop>,
     metrics: ScanMetrics,
     batch: Option<RecordBatch>,
     row: usize,
@@ -73,8 +76,10 @@ struct Running {
     outputs: Vec<(usize, Target)>,
     secrets: ServerConfig,
     open_files: OpenFiles,
-    /// The current batch's columns, downcast once.
-    columns: Vec<FastColumn>,
+    /// Data files handed to the reader so far (EXPLAIN ANALYZE).
+    files_read: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    /// The current batch's columns, converted to datums once per batch.
+    columns: Vec<BatchColumn>,
     /// Batch column holding `_file`, when rows need an identity.
     file_column: Option<usize>,
     relid: u32,
@@ -101,6 +106,10 @@ impl IcebergScan {
 
     pub fn bytes_read(&self) -> Option<u64> {
         self.running.as_ref().map(|r| r.metrics.bytes_read())
+    }
+
+    pub fn files_read(&self) -> u64 {
+        self.running.as_ref().map_or(0, |r| r.files_read.load(std::sync::atomic::Ordering::Relaxed))
     }
 
     /// Forget the running scan; the next `next_row` starts over (re-evaluating
@@ -194,7 +203,7 @@ impl IcebergScan {
                         .columns()
                         .iter()
                         .zip(running.outputs.iter())
-                        .map(|(array, (_, target))| FastColumn::new(array, target))
+                        .map(|(array, (_, target))| BatchColumn::new(array, target))
                         .collect();
                     running.batch = Some(batch);
                     running.row = 0;
@@ -650,6 +659,7 @@ impl Prepared {
             return Ok(None);
         }
         let file_io = self.resolved.server.file_io();
+        let parallel = self.shared.is_some();
         // Under a pushed LIMIT, read one file at a time in small batches.
         let mut batch_size = settings::BATCH_SIZE.get().max(64) as usize;
         let mut concurrency = settings::SCAN_CONCURRENCY.get().max(1) as usize;
@@ -666,6 +676,8 @@ impl Prepared {
         // Remember which files the reader has started, so a read error can
         // name the file (iceberg's Parquet errors do not).
         let started = open_files.clone();
+        let files_read: std::sync::Arc<std::sync::atomic::AtomicU64> = Default::default();
+        let counted = files_read.clone();
         let window = settings::SCAN_CONCURRENCY.get().max(1) as usize;
         let tasks: futures::stream::BoxStream<'static, iceberg::Result<FileScanTask>> = match self.shared {
             None => futures::stream::iter(self.tasks.into_iter().map(Ok)).boxed(),
@@ -681,6 +693,9 @@ impl Prepared {
         };
         let tasks = tasks
             .inspect(move |t: &iceberg::Result<FileScanTask>| {
+                if t.is_ok() {
+                    counted.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                }
                 if let (Ok(task), Ok(mut files)) = (t, started.lock()) {
                     files.push_back(task.data_file_path.clone());
                     while files.len() > window {
@@ -700,20 +715,62 @@ impl Prepared {
             }
         }
         let file_column = self.plan.row_identity.then_some(outputs.len());
+        // Decode on a runtime worker while this backend turns the previous
+        // batch into rows. Not in a parallel scan: its file claims read
+        // dynamic shared memory, which must not be touched after the scan
+        // ends, and an aborted task may still be running then.
+        let (stream, decoder) = if parallel {
+            (result.stream(), None)
+        } else {
+            let (stream, guard) = decode_ahead(result.stream(), 2);
+            (stream, Some(guard))
+        };
         Ok(Some(Running {
             file_column,
             relid: self.plan.relid,
-            stream: result.stream(),
+            stream,
+            _decoder: decoder,
             metrics,
             batch: None,
             row: 0,
             outputs,
             secrets: self.resolved.server.clone(),
             open_files,
+            files_read,
             file_ordinal: 0,
             columns: Vec::new(),
         }))
     }
+}
+
+/// Aborts a spawned task when dropped (the scan ended, was rescanned or
+/// failed).
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// Moves Parquet decoding off the backend thread: a task on the runtime's
+/// workers polls `stream` (where iceberg-rust decompresses and decodes) and
+/// hands over up to `depth` finished batches, so decoding overlaps with the
+/// executor's work on the rows. Nothing in it touches Postgres (principle 4);
+/// memory stays bounded by `depth` batches. The first error ends it.
+fn decode_ahead(stream: ArrowRecordBatchStream, depth: usize) -> (ArrowRecordBatchStream, AbortOnDrop) {
+    let (tx, rx) = tokio::sync::mpsc::channel(depth.max(1));
+    let handle = crate::runtime::runtime().spawn(async move {
+        let mut stream = stream;
+        while let Some(item) = stream.next().await {
+            let failed = item.is_err();
+            if tx.send(item).await.is_err() || failed {
+                break;
+            }
+        }
+    });
+    let received = futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|item| (item, rx)) }).boxed();
+    (received, AbortOnDrop(handle))
 }
 
 /// An aggregate or top-N scan whose pushed WHERE turns out not to be exact
@@ -916,6 +973,10 @@ impl IcebergScan {
             out.text("Iceberg Columns", &cols.join(", "));
         }
         if out.analyze() && !hidden {
+            // Files this process opened (in a parallel scan each process
+            // reports its own), rows they returned after row-group and page
+            // pruning and delete files, bytes fetched from storage.
+            out.integer("Data Files Read", self.files_read() as i64);
             out.integer("Rows Read", r.rows_read as i64);
             out.integer("Bytes Read", self.bytes_read().unwrap_or(0) as i64);
         }

@@ -15,7 +15,7 @@ use iceberg::writer::base_writer::data_file_writer::{DataFileWriter, DataFileWri
 use iceberg::writer::file_writer::location_generator::{DefaultFileNameGenerator, DefaultLocationGenerator};
 use iceberg::writer::file_writer::rolling_writer::RollingFileWriterBuilder;
 use iceberg::writer::file_writer::ParquetWriterBuilder;
-use iceberg::writer::{IcebergWriter, IcebergWriterBuilder};
+use iceberg::writer::{CurrentFileStatus, IcebergWriter, IcebergWriterBuilder};
 use iceberg::TableIdent;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::WriterProperties;
@@ -24,6 +24,7 @@ use pgrx::{pg_sys, PgSqlErrorCode};
 use super::{check_writable, write_columns, write_error};
 use crate::errors::{iceberg_message, LakeError, LakeResult};
 use crate::fdw::modify::Row;
+use crate::iceberg::progress::Claim;
 use crate::iceberg::settings;
 use crate::iceberg::source::{self, ServerConfig};
 use crate::iceberg::txn::{self, pending::PendingOp};
@@ -71,6 +72,11 @@ pub struct TableInsert {
     written: Vec<DataFile>,
     out_functions: HashMap<u32, Box<pg_sys::FmgrInfo>>,
     pub rows: u64,
+    /// lake.iceberg_progress: updated once per written batch.
+    pub progress: Claim,
+    /// Bytes of the data files closed so far, and of each open one.
+    closed_bytes: u64,
+    open_bytes: HashMap<String, u64>,
 }
 
 impl TableInsert {
@@ -137,6 +143,9 @@ impl TableInsert {
             written: Vec::new(),
             out_functions: HashMap::new(),
             rows: 0,
+            progress: Claim::none(),
+            closed_bytes: 0,
+            open_bytes: HashMap::new(),
         })
     }
 
@@ -206,6 +215,7 @@ impl TableInsert {
         };
         let max_open = settings::MAX_OPEN_PARTITIONS.get().max(1) as usize;
         let server = self.server.clone();
+        let rows: usize = parts.iter().map(|(_, b)| b.num_rows()).sum();
         let result: iceberg::Result<()> = block_on(async {
             for (key, part) in parts {
                 let name = key.as_ref().map(|k| k.to_path()).unwrap_or_default();
@@ -216,15 +226,25 @@ impl TableInsert {
                         for (_, mut w) in self.open.drain() {
                             self.written.extend(w.close().await?);
                         }
+                        self.open_bytes.clear();
+                        self.closed_bytes = self.written.iter().map(|f| f.file_size_in_bytes()).sum();
                     }
                     let w = self.writer_builder.build(key).await?;
                     self.open.insert(name.clone(), w);
                 }
-                self.open.get_mut(&name).expect("writer just opened").write(part).await?;
+                let writer = self.open.get_mut(&name).expect("writer just opened");
+                writer.write(part).await?;
+                // After a successful write the writer has a current file
+                // (current_written_size panics before the first one).
+                self.open_bytes.insert(name, writer.current_written_size() as u64);
             }
             Ok(())
         });
-        result.map_err(|e| write_error(&server, &e))
+        result.map_err(|e| write_error(&server, &e))?;
+        self.progress.add_rows(rows as u64);
+        self.progress.set_bytes(self.closed_bytes + self.open_bytes.values().sum::<u64>());
+        self.progress.set_files(self.written.len() as u64);
+        Ok(())
     }
 
     /// Files of about this many bytes (compaction).
@@ -245,6 +265,7 @@ impl TableInsert {
     /// transaction).
     pub fn close_files(&mut self) -> LakeResult<Vec<DataFile>> {
         self.flush()?;
+        self.progress.phase(crate::iceberg::progress::Phase::ClosingFiles);
         let server = self.server.clone();
         let open: Vec<FileWriter> = self.open.drain().map(|(_, w)| w).collect();
         let closed: iceberg::Result<Vec<DataFile>> = block_on(async {
@@ -255,6 +276,10 @@ impl TableInsert {
             Ok(out)
         });
         self.written.extend(closed.map_err(|e| write_error(&server, &e))?);
+        self.open_bytes.clear();
+        self.closed_bytes = self.written.iter().map(|f| f.file_size_in_bytes()).sum();
+        self.progress.set_bytes(self.closed_bytes);
+        self.progress.set_files(self.written.len() as u64);
         Ok(std::mem::take(&mut self.written))
     }
 

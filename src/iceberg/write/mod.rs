@@ -13,6 +13,7 @@ use pgrx::{pg_sys, PgSqlErrorCode};
 
 use crate::errors::{iceberg_message, LakeError, LakeResult};
 use crate::fdw::modify::{ModifyOp, ModifyTarget};
+use crate::iceberg::progress::{Claim, Command, Phase};
 use crate::iceberg::settings;
 use crate::iceberg::source::{self, ServerConfig};
 use crate::iceberg::txn::{self, pending::PendingOp};
@@ -30,7 +31,12 @@ pub enum Modify {
 impl Modify {
     pub fn begin(target: ModifyTarget) -> LakeResult<Modify> {
         Ok(match target.op {
-            ModifyOp::Insert => Modify::Insert(TableInsert::new(target.relid)?),
+            ModifyOp::Insert => {
+                let mut insert = TableInsert::new(target.relid)?;
+                let command = if target.copy { Command::Copy } else { Command::Insert };
+                insert.progress = Claim::start(command, target.relid, Phase::WritingData);
+                Modify::Insert(insert)
+            }
             op => Modify::Rewrite(TableRewrite::new(target.relid, target.attrs, op == ModifyOp::Update)?),
         })
     }
