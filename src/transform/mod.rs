@@ -7,6 +7,7 @@
 
 pub mod cron;
 pub mod dag;
+pub mod history;
 pub mod pipeline;
 pub mod incremental;
 pub mod materialize;
@@ -21,5 +22,6 @@ pub mod sql;
 /// Registers the scheduler, the settings and the run slots (from `_PG_init`).
 pub fn init() {
     ops::init();
+    history::init();
     scheduler::init();
 }

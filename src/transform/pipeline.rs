@@ -702,6 +702,7 @@ pub(crate) fn perform_run(row: &Value, run_id: i64) -> LakeResult<Outcome> {
     let Some(target_oid) = target_oid else {
         return fail("42P01", &format!("target {} of pipeline \"{name}\" does not exist", target_sql(row)));
     };
+    let meter = super::history::Meter::start(target_oid, row["target_kind"] == "iceberg", row["mode"] == "replace");
     let row_in = row.clone();
     let outcome = statement::in_subtransaction(
         move || {
@@ -721,11 +722,12 @@ pub(crate) fn perform_run(row: &Value, run_id: i64) -> LakeResult<Outcome> {
     );
     match outcome {
         Ok(rows) => {
+            let bytes = meter.finish(run_id);
             as_catalog_owner(|| {
                 exec(
-                    "UPDATE lake.runs SET status = 'succeeded', ended_at = pg_catalog.clock_timestamp(), rows_written = $2 \
+                    "UPDATE lake.runs SET status = 'succeeded', ended_at = pg_catalog.clock_timestamp(), rows_written = $2, bytes = $3 \
                      WHERE run_id OPERATOR(pg_catalog.=) $1",
-                    &[run_id.into(), (rows as i64).into()],
+                    &[run_id.into(), (rows as i64).into(), bytes.into()],
                 )
             })?;
             Ok(Outcome::Succeeded)

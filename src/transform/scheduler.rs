@@ -105,6 +105,7 @@ struct Due {
     tick: DateTime<Utc>,
     attempt: i64,
     trigger: &'static str,
+    queue: bool,
 }
 
 fn ts(v: &Value) -> Option<DateTime<Utc>> {
@@ -192,7 +193,7 @@ fn plan(models: &[Scheduled], now: DateTime<Utc>) -> (Vec<Due>, DateTime<Utc>) {
                 }
                 next = from.max(next);
             }
-            due.push(Due { name: m.name.clone(), tick: next, attempt: 1, trigger: "schedule" });
+            due.push(Due { name: m.name.clone(), tick: next, attempt: 1, trigger: "schedule", queue: m.queue });
             continue;
         }
         wake = wake.min(next);
@@ -203,7 +204,7 @@ fn plan(models: &[Scheduled], now: DateTime<Utc>) -> (Vec<Due>, DateTime<Utc>) {
                 let backoff = m.retry_delay.saturating_mul(1i64 << (m.last_attempt - 1).clamp(0, 20));
                 let at = m.last_ended.unwrap_or(now) + chrono::Duration::seconds(if status == "interrupted" { 0 } else { backoff });
                 if at <= now {
-                    due.push(Due { name: m.name.clone(), tick, attempt: m.last_attempt + 1, trigger: "retry" });
+                    due.push(Due { name: m.name.clone(), tick, attempt: m.last_attempt + 1, trigger: "retry", queue: m.queue });
                 } else {
                     wake = wake.min(at);
                 }
@@ -254,6 +255,14 @@ fn run_due(batch: Vec<Due>, edges: &[(String, String)]) {
             Some((row, id))
         });
         let Ok(Some((row, run_id))) = started else { continue };
+        if pipeline.is_none() && blocked.is_none() {
+            // The overlap policy, against runs of the model executing in
+            // other backends (run_now, backfill) or already queued.
+            if let Some(how) = overlap(&name, run_id, due.queue) {
+                outcomes.insert(name, how);
+                continue;
+            }
+        }
         if let Some(up) = blocked {
             let _ = in_transaction(|| {
                 Spi::run_with_args(
@@ -265,29 +274,124 @@ fn run_due(batch: Vec<Due>, edges: &[(String, String)]) {
             outcomes.insert(name, Outcome::Skipped);
             continue;
         }
-        // Second transaction: the work and its outcome, committed together.
-        let work = || if pipeline.is_some() { super::pipeline::perform_run(&row, run_id) } else { perform_run(&row, run_id) };
-        let outcome = match in_transaction(work) {
-            Ok(Ok(o)) => o,
-            other => {
-                // The work raised past the run's own subtransaction (a
-                // cancel, a catalog problem): the run row says so.
-                let message = match other {
-                    Ok(Err(e)) => e.message,
-                    Err(m) => m,
-                    Ok(Ok(_)) => String::new(),
-                };
-                let _ = in_transaction(|| {
-                    Spi::run_with_args(
-                        "UPDATE lake.runs SET status = 'failed', ended_at = pg_catalog.clock_timestamp(), error_message = $2 \
-                         WHERE run_id OPERATOR(pg_catalog.=) $1",
-                        &[run_id.into(), message.into()],
-                    )
-                });
-                Outcome::Failed
-            }
-        };
+        let outcome = execute(&row, run_id, pipeline.is_some());
         outcomes.insert(name, outcome);
+    }
+    crate::pg::worker::report_activity("idle", false);
+}
+
+/// The second transaction of a run: the work and its outcome, committed
+/// together.
+fn execute(row: &Value, run_id: i64, is_pipeline: bool) -> Outcome {
+    let work = || if is_pipeline { super::pipeline::perform_run(row, run_id) } else { perform_run(row, run_id) };
+    match in_transaction(work) {
+        Ok(Ok(o)) => o,
+        other => {
+            // The work raised past the run's own subtransaction (a
+            // cancel, a catalog problem): the run row says so.
+            let message = match other {
+                Ok(Err(e)) => e.message,
+                Err(m) => m,
+                Ok(Ok(_)) => String::new(),
+            };
+            let _ = in_transaction(|| {
+                Spi::run_with_args(
+                    "UPDATE lake.runs SET status = 'failed', ended_at = pg_catalog.clock_timestamp(), error_message = $2 \
+                     WHERE run_id OPERATOR(pg_catalog.=) $1",
+                    &[run_id.into(), message.into()],
+                )
+            });
+            Outcome::Failed
+        }
+    }
+}
+
+/// A run of model `name` executing now in another backend (from shared
+/// memory: a run_now's row may not be committed yet).
+fn running_elsewhere(name: &str) -> Option<i64> {
+    // SAFETY: plain read of a backend global.
+    let me = unsafe { pg_sys::MyProcPid };
+    super::progress::running().into_iter().find(|r| r.model == name && r.pid != me).map(|r| r.run_id)
+}
+
+fn queued_run(name: &str) -> Option<i64> {
+    Spi::get_one_with_args::<i64>(
+        "SELECT run_id FROM lake.runs WHERE model OPERATOR(pg_catalog.=) $1 AND status OPERATOR(pg_catalog.=) 'queued' \
+         ORDER BY run_id LIMIT 1",
+        &[name.into()],
+    )
+    .ok()
+    .flatten()
+}
+
+/// Applies the overlap policy to the due run `run_id` (recorded running,
+/// not started): None when it may run now; else it is now recorded
+/// `queued` (policy queue, runs after the other run ends) or `skipped`.
+fn overlap(name: &str, run_id: i64, queue: bool) -> Option<Outcome> {
+    let other = running_elsewhere(name);
+    let result = in_transaction(|| -> Option<Outcome> {
+        let waiting = queued_run(name).filter(|q| *q != run_id);
+        let (status, message) = match (other, waiting, queue) {
+            (None, None, _) => return None,
+            (_, Some(q), _) => ("skipped", format!("skipped: run {q} of model \"{name}\" is already queued (at most one queued run per model)")),
+            (Some(_), None, true) => ("queued", String::new()),
+            (Some(o), None, false) => ("skipped", format!("skipped: run {o} of model \"{name}\" was still running (overlap skip)")),
+        };
+        let _ = Spi::run_with_args(
+            "UPDATE lake.runs SET status = $2, started_at = CASE WHEN $2 OPERATOR(pg_catalog.=) 'queued' THEN NULL ELSE started_at END, \
+               ended_at = CASE WHEN $2 OPERATOR(pg_catalog.=) 'queued' THEN NULL ELSE pg_catalog.clock_timestamp() END, \
+               error_message = NULLIF($3, '') WHERE run_id OPERATOR(pg_catalog.=) $1",
+            &[run_id.into(), status.into(), message.into()],
+        );
+        Some(Outcome::Skipped)
+    });
+    result.ok().flatten()
+}
+
+/// Starts the queued runs whose model no longer has a run executing, in
+/// the order they were queued.
+fn run_queued() {
+    let queued = in_transaction(|| -> Vec<(i64, String)> {
+        let v = Spi::get_one::<JsonB>(
+            "SELECT coalesce(jsonb_agg(jsonb_build_array(r.run_id, r.model) ORDER BY r.run_id), '[]') FROM lake.runs r \
+             WHERE r.status OPERATOR(pg_catalog.=) 'queued' AND r.model IS NOT NULL",
+        )
+        .ok()
+        .flatten()
+        .map(|j| j.0)
+        .unwrap_or(Value::Null);
+        v.as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|p| Some((p[0].as_i64()?, p[1].as_str()?.to_string())))
+            .collect()
+    })
+    .unwrap_or_default();
+    for (run_id, name) in queued {
+        check_signals();
+        if running_elsewhere(&name).is_some() {
+            continue;
+        }
+        super::ops::wait_for_run_slot();
+        let started = in_transaction(|| -> Option<Value> {
+            let row = model_row(&name).ok().flatten();
+            let (status, message) = match &row {
+                Some(_) => ("running", None),
+                None => ("skipped", Some(format!("skipped: model \"{name}\" was dropped while its run was queued"))),
+            };
+            Spi::run_with_args(
+                "UPDATE lake.runs SET status = $2, started_at = pg_catalog.clock_timestamp(), \
+                   ended_at = CASE WHEN $2 OPERATOR(pg_catalog.=) 'skipped' THEN pg_catalog.clock_timestamp() END, error_message = $3 \
+                 WHERE run_id OPERATOR(pg_catalog.=) $1 AND status OPERATOR(pg_catalog.=) 'queued'",
+                &[run_id.into(), status.into(), message.into()],
+            )
+            .ok()?;
+            row
+        });
+        if let Ok(Some(row)) = started {
+            crate::pg::worker::report_activity(&format!("running queued run {run_id} of model {name}"), true);
+            execute(&row, run_id, false);
+        }
     }
     crate::pg::worker::report_activity("idle", false);
 }
@@ -350,6 +454,7 @@ fn scheduler_main(db: pg_sys::Oid) {
             }
         };
         super::ops::purge_old_runs();
+        run_queued();
         let now = Utc::now();
         let (due, wake) = plan(&models, now);
         if due.is_empty() {

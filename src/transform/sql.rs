@@ -780,6 +780,9 @@ pub(crate) fn perform_run(row: &Value, run_id: i64) -> LakeResult<Outcome> {
     }
     let _restore = RestoreRun(CURRENT_RUN.with(|c| c.replace(Some(run_id))));
     materialize::LOG.with(|l| *l.borrow_mut() = RunLog::default());
+    let meter = target.as_ref().filter(|_| row["materialization"] != "view").map(|t| {
+        super::history::Meter::start(t.oid, t.is_iceberg, row["materialization"] == "table")
+    });
     let claim = progress::claim(run_id, owner, name);
     let activity = Activity::show(run_id, name);
     let outcome = statement::in_subtransaction(
@@ -805,11 +808,12 @@ pub(crate) fn perform_run(row: &Value, run_id: i64) -> LakeResult<Outcome> {
     let log = materialize::LOG.with(|l| std::mem::take(&mut *l.borrow_mut()));
     let status = match outcome {
         Ok(rows) => {
+            let bytes = meter.as_ref().map(|m| m.finish(run_id));
             as_catalog_owner(|| {
                 exec(
-                    "UPDATE lake.runs SET status = 'succeeded', ended_at = pg_catalog.clock_timestamp(), rows_written = $2 \
+                    "UPDATE lake.runs SET status = 'succeeded', ended_at = pg_catalog.clock_timestamp(), rows_written = $2, bytes = $3 \
                      WHERE run_id OPERATOR(pg_catalog.=) $1",
-                    &[run_id.into(), rows.map(|r| r as i64).into()],
+                    &[run_id.into(), rows.map(|r| r as i64).into(), bytes.into()],
                 )
             })?;
             "succeeded"
