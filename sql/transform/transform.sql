@@ -92,7 +92,7 @@ GRANT SELECT ON lake.models, lake.model_dependencies, lake.runs TO PUBLIC;
 COMMENT ON FUNCTION lake.define_model(text, text, text, text, text[], text, text, text, text, text, text[], text[], text, int, int, int, text, boolean, jsonb, text)
     IS 'Define or redefine a model: a SELECT materialized into a target (view, table or incremental); dependencies come from Postgres'' analysis of the SQL; runs execute as the owner, which the caller must be a member of';
 COMMENT ON FUNCTION lake.load_project(text, text)
-    IS 'Define every model of a YAML project (dbt-like); errors name the file, the model and the line';
+    IS 'Define every model and pipeline of a YAML project (dbt-like); errors name the file, the model or pipeline and the line';
 COMMENT ON FUNCTION lake.drop_model(text, boolean)
     IS 'Forget a model (its owner''s members only); with drop_target, drop its target relation too';
 COMMENT ON FUNCTION lake.run_now(text, boolean)
@@ -100,7 +100,7 @@ COMMENT ON FUNCTION lake.run_now(text, boolean)
 COMMENT ON FUNCTION lake.current_run_id()
     IS 'The id of the run executing the current model (NULL outside a run): usable in a model''s SQL';
 COMMENT ON FUNCTION lake.dag()
-    IS 'The models the caller can see as a graph: nodes with their last run, edges from upstream to downstream (JSON)';
+    IS 'The models and pipelines the caller can see as a graph: nodes with their last run, edges from upstream to downstream (JSON)';
 COMMENT ON FUNCTION lake.dag_dot()
     IS 'lake.dag() as Graphviz DOT text';
 COMMENT ON FUNCTION lake.next_fire_times(text, timestamptz, int, text)
