@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import threading
+import time
 import urllib.parse
 import uuid
 
@@ -176,3 +178,37 @@ def test_heap_pipelines_bytes(admin):
     admin.execute("SELECT lake.define_pipeline('ha', 'src.ev', 'm.ha', mode => 'append', watermark_column => 'id')")
     run = one(admin, "SELECT lake.run_pipeline_now('ha')")
     assert run_row(admin, run) == ("succeeded", 3000, None, heap_size(admin, "m.ha"))
+
+
+def test_progress_within_one_insert(admin, database, local_lake):
+    """lake.run_progress counts rows and bytes while the run's one INSERT …
+    SELECT into an Iceberg table executes, not only when it ends."""
+    ice_table(admin, "slow", "id int, note text")
+    total, step = 20_000, 1_000
+    admin.execute(
+        "SELECT lake.define_model('slow_ins', $$SELECT g AS id, repeat(md5(g::text), 8) AS note "
+        f"FROM generate_series(1, {total}) g WHERE g % {step} <> 0 OR pg_sleep(0.2)::text = ''$$, 'm.slow', "
+        "materialization => 'incremental')")
+    result = {}
+
+    def run():
+        with session(database) as other:
+            other.execute("SET townlake.iceberg_write_batch_rows = 500")
+            result["run"] = one(other, "SELECT lake.run_now('slow_ins')")
+
+    worker = threading.Thread(target=run)
+    worker.start()
+    seen = []
+    while worker.is_alive():
+        seen += rows(admin, "SELECT phase, rows_so_far, bytes_so_far FROM lake.run_progress WHERE model = 'slow_ins'")
+        time.sleep(0.1)
+    worker.join()
+    status, n, snap, nbytes = run_row(admin, result["run"])
+    assert (status, n) == ("succeeded", total)
+    writing = [(r, b) for (p, r, b) in seen if p == "writing"]
+    # Seen mid-statement: some rows but not all, growing, never past the end.
+    middle = [(r, b) for (r, b) in writing if 0 < r < total]
+    assert len({r for r, _ in middle}) >= 3, seen
+    assert [r for r, _ in writing] == sorted(r for r, _ in writing), seen
+    assert any(b > 0 for _, b in middle), seen
+    assert all(r <= total for r, _ in writing), seen

@@ -17,9 +17,11 @@ use super::spi::{as_catalog_owner, exec, json_of};
 use crate::errors::LakeResult;
 use crate::iceberg::txn;
 
-/// Registers the snapshot listener (from `_PG_init`).
+/// Registers the snapshot listener and the run progress's write listener
+/// (from `_PG_init`).
 pub fn init() {
     txn::set_snapshot_listener(record_snapshot);
+    crate::iceberg::write::insert::set_write_listener(super::progress::live_write);
 }
 
 fn record_snapshot(_relid: u32, snapshot_id: i64, runs: &[i64]) -> LakeResult<()> {

@@ -30,7 +30,7 @@ pub enum Modify {
 impl Modify {
     pub fn begin(target: ModifyTarget) -> LakeResult<Modify> {
         Ok(match target.op {
-            ModifyOp::Insert => Modify::Insert(TableInsert::new(target.relid)?),
+            ModifyOp::Insert => Modify::Insert(TableInsert::new(target.relid)?.with_progress()),
             op => Modify::Rewrite(TableRewrite::new(target.relid, target.attrs, op == ModifyOp::Update)?),
         })
     }
