@@ -253,3 +253,34 @@ def test_overlap_with_a_run_of_another_session(admin, database, policy):
     if policy == "queue":
         after = [s for s in spans if s[0] == queued[0]]
         assert len(after) == 1 and after[0][1] >= mine[0][2], spans
+
+
+def test_definition_changes_reach_a_running_scheduler_promptly(admin):
+    """A scheduler already running (it keeps the definitions between
+    re-reads) sees a new model, a redefinition and a pause within about a
+    second of their COMMIT."""
+    admin.execute("SELECT lake.define_model('pr_keep', 'SELECT 1 AS x', 'm.pr_keep', schedule => '0 0 1 1 *')")
+    got = wait_for(admin, "SELECT pid FROM pg_stat_activity WHERE backend_type = 'townlake scheduler' "
+                          "AND datname = current_database()", lambda r: len(r) == 1)
+    assert len(got) == 1
+    time.sleep(2)  # the scheduler is past its first read
+    at = one(admin, "SELECT clock_timestamp()")
+    admin.execute("SELECT lake.define_model('pr_fast', 'SELECT 1 AS x', 'm.pr_fast', schedule => 'every 1 second')")
+    first = wait_for(admin, "SELECT min(started_at) FROM lake.runs WHERE model = 'pr_fast'", lambda r: r[0][0] is not None,
+                     timeout=10)[0][0]
+    assert first is not None and (first - at).total_seconds() < 2.5, (at, first)
+    # Redefined to a schedule that never fires now: no run starts a second after.
+    admin.execute("SELECT lake.define_model('pr_fast', 'SELECT 1 AS x', 'm.pr_fast', schedule => '0 0 1 1 *')")
+    time.sleep(1.0)
+    n = one(admin, "SELECT count(*) FROM lake.runs WHERE model = 'pr_fast'")
+    time.sleep(2.5)
+    assert one(admin, "SELECT count(*) FROM lake.runs WHERE model = 'pr_fast'") == n
+    # Back to every second, then paused: likewise.
+    admin.execute("SELECT lake.define_model('pr_fast', 'SELECT 1 AS x', 'm.pr_fast', schedule => 'every 1 second')")
+    wait_for(admin, "SELECT count(*) FROM lake.runs WHERE model = 'pr_fast'", lambda r: r[0][0] > n, timeout=5)
+    admin.execute("SELECT lake.pause_model('pr_fast')")
+    time.sleep(1.0)
+    n = one(admin, "SELECT count(*) FROM lake.runs WHERE model = 'pr_fast'")
+    time.sleep(2.5)
+    assert one(admin, "SELECT count(*) FROM lake.runs WHERE model = 'pr_fast'") == n
+    admin.execute("SELECT lake.pause_model('pr_keep')")

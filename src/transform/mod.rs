@@ -23,5 +23,6 @@ pub mod sql;
 pub fn init() {
     ops::init();
     history::init();
+    crate::pg::xact::register(Some(registry::on_xact), None);
     scheduler::init();
 }

@@ -447,6 +447,7 @@ pub fn define(spec: &PipelineSpec, caller: pg_sys::Oid) -> LakeResult<()> {
             Ok(())
         })
     })?;
+    super::registry::definitions_changed();
     if spec.schedule.is_some() && spec.enabled {
         // SAFETY: plain read of a backend global.
         super::registry::register_database(unsafe { pg_sys::MyDatabaseId });
@@ -515,12 +516,14 @@ fn drop_pipeline(name: &str, drop_target: default!(bool, false)) {
         run_as(owner_oid(&row), || exec(&format!("DROP {kind} IF EXISTS {}", target_sql(&row)), &[])).or_report();
     }
     as_catalog_owner(|| exec("DELETE FROM lake.pipelines WHERE name OPERATOR(pg_catalog.=) $1", &[name.into()])).or_report();
+    super::registry::definitions_changed();
 }
 
 fn set_enabled(name: &str, enabled: bool) {
     let row = checked_row(name, if enabled { "resume" } else { "pause" });
     as_catalog_owner(|| exec("UPDATE lake.pipelines SET enabled = $2 WHERE name OPERATOR(pg_catalog.=) $1", &[name.into(), enabled.into()]))
         .or_report();
+    super::registry::definitions_changed();
     if enabled && row["schedule"].is_string() {
         // SAFETY: plain read of a backend global.
         super::registry::register_database(unsafe { pg_sys::MyDatabaseId });

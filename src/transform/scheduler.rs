@@ -31,10 +31,18 @@ use crate::pg::worker::{check_signals, in_transaction, install_die_handlers};
 const NAME: &str = "townlake scheduler";
 /// How long a scheduler with nothing scheduled stays before it leaves.
 const IDLE_GRACE: Duration = Duration::from_secs(5);
+/// How often a scheduler checks for new definitions and due ticks.
+const POLL: Duration = Duration::from_millis(250);
+/// How long a scheduler's copy of the definitions lasts at most (they are
+/// re-read at once when a definition changes).
+const RELOAD_EVERY: Duration = Duration::from_secs(60);
 /// Held for a scheduler's lifetime so that a database has at most one.
 const LOCK_KEY: i64 = 0x746c_7363_6864; // "tlschd"
 
 thread_local! {
+    /// In a scheduler: queued runs may exist (at start, after a restart,
+    /// or since it queued one), so run_queued looks.
+    static QUEUED: std::cell::Cell<bool> = const { std::cell::Cell::new(true) };
     /// In the launcher: databases still to probe since it started.
     static PROBE: std::cell::RefCell<Option<Vec<pg_sys::Oid>>> = const { std::cell::RefCell::new(None) };
 }
@@ -177,7 +185,7 @@ fn load() -> Option<(Vec<Scheduled>, Vec<(String, String)>)> {
 /// What is due now, and when the next thing will be.
 fn plan(models: &[Scheduled], now: DateTime<Utc>) -> (Vec<Due>, DateTime<Utc>) {
     let mut due = vec![];
-    let mut wake = now + chrono::Duration::seconds(1);
+    let mut wake = now + chrono::Duration::seconds(RELOAD_EVERY.as_secs() as i64);
     for m in models {
         let base = m.last_tick.unwrap_or(m.defined_at);
         let Some(mut next) = m.schedule.next_after(base, m.tz) else { continue };
@@ -334,7 +342,10 @@ fn overlap(name: &str, run_id: i64, queue: bool) -> Option<Outcome> {
         let (status, message) = match (other, waiting, queue) {
             (None, None, _) => return None,
             (_, Some(q), _) => ("skipped", format!("skipped: run {q} of model \"{name}\" is already queued (at most one queued run per model)")),
-            (Some(_), None, true) => ("queued", String::new()),
+            (Some(_), None, true) => {
+                QUEUED.with(|q| q.set(true));
+                ("queued", String::new())
+            }
             (Some(o), None, false) => ("skipped", format!("skipped: run {o} of model \"{name}\" was still running (overlap skip)")),
         };
         let _ = Spi::run_with_args(
@@ -349,8 +360,8 @@ fn overlap(name: &str, run_id: i64, queue: bool) -> Option<Outcome> {
 }
 
 /// Starts the queued runs whose model no longer has a run executing, in
-/// the order they were queued.
-fn run_queued() {
+/// the order they were queued; whether it ran any.
+fn run_queued() -> bool {
     let queued = in_transaction(|| -> Vec<(i64, String)> {
         let v = Spi::get_one::<JsonB>(
             "SELECT coalesce(jsonb_agg(jsonb_build_array(r.run_id, r.model) ORDER BY r.run_id), '[]') FROM lake.runs r \
@@ -367,6 +378,11 @@ fn run_queued() {
             .collect()
     })
     .unwrap_or_default();
+    if queued.is_empty() {
+        QUEUED.with(|q| q.set(false));
+        return false;
+    }
+    let mut ran = false;
     for (run_id, name) in queued {
         check_signals();
         if running_elsewhere(&name).is_some() {
@@ -391,9 +407,11 @@ fn run_queued() {
         if let Ok(Some(row)) = started {
             crate::pg::worker::report_activity(&format!("running queued run {run_id} of model {name}"), true);
             execute(&row, run_id, false);
+            ran = true;
         }
     }
     crate::pg::worker::report_activity("idle", false);
+    ran
 }
 
 fn scheduler_main(db: pg_sys::Oid) {
@@ -424,44 +442,78 @@ fn scheduler_main(db: pg_sys::Oid) {
     // or resumes a model asks for a scheduler before its transaction commits
     // (a scheduler that looked in between would leave for good).
     let mut idle_since: Option<std::time::Instant> = None;
+    // The definitions as last read, the generation they were read at
+    // (registry::generation), when, and the next time something is due.
+    let mut cache: Option<(Vec<Scheduled>, Vec<(String, String)>)> = None;
+    let mut read_gen: Option<u64> = None;
+    let mut read_at = std::time::Instant::now();
+    let mut next_wake = Utc::now();
     loop {
         check_signals();
-        let state = in_transaction(load);
-        let (models, edges) = match state {
-            Ok(Some((m, e))) if !m.is_empty() => {
-                idle_since = None;
-                (m, e)
-            }
-            Ok(_) if idle_since.is_some_and(|t| t.elapsed() >= IDLE_GRACE) => {
-                unregister_database(db);
-                // A model defined while the slot was cleared keeps it.
-                if matches!(in_transaction(load), Ok(Some((m, _))) if !m.is_empty()) {
-                    register_database(db);
+        let gen = super::registry::generation();
+        // Re-read when a definition changed (a committed define, pause,
+        // resume or drop bumps the generation), after this scheduler ran
+        // something (cache cleared), and at least every RELOAD_EVERY; without
+        // the shared generation, every second.
+        let stale = cache.is_none()
+            || gen.is_none()
+            || gen != read_gen
+            || read_at.elapsed() >= if gen.is_some() { RELOAD_EVERY } else { Duration::from_secs(1) };
+        if stale {
+            let state = in_transaction(load);
+            read_gen = gen;
+            read_at = std::time::Instant::now();
+            match state {
+                Ok(Some((m, e))) if !m.is_empty() => {
                     idle_since = None;
+                    cache = Some((m, e));
+                }
+                Ok(_) if idle_since.is_some_and(|t| t.elapsed() >= IDLE_GRACE) => {
+                    unregister_database(db);
+                    // A model defined while the slot was cleared keeps it.
+                    if matches!(in_transaction(load), Ok(Some((m, _))) if !m.is_empty()) {
+                        register_database(db);
+                        idle_since = None;
+                        continue;
+                    }
+                    return;
+                }
+                Ok(_) => {
+                    cache = None;
+                    idle_since.get_or_insert_with(std::time::Instant::now);
+                    crate::runtime::sleep_on_latch(POLL);
                     continue;
                 }
-                return;
+                Err(e) => {
+                    cache = None;
+                    log(&format!("townlake scheduler: cannot read the models: {e}"));
+                    crate::runtime::sleep_on_latch(Duration::from_secs(5));
+                    continue;
+                }
             }
-            Ok(_) => {
-                idle_since.get_or_insert_with(std::time::Instant::now);
-                crate::runtime::sleep_on_latch(Duration::from_millis(250));
-                continue;
-            }
-            Err(e) => {
-                log(&format!("townlake scheduler: cannot read the models: {e}"));
-                crate::runtime::sleep_on_latch(Duration::from_secs(5));
-                continue;
-            }
-        };
+            next_wake = Utc::now();
+        }
         super::ops::purge_old_runs();
-        run_queued();
+        if QUEUED.with(|q| q.get()) && run_queued() {
+            cache = None;
+            continue;
+        }
         let now = Utc::now();
-        let (due, wake) = plan(&models, now);
-        if due.is_empty() {
-            let wait = (wake - now).to_std().unwrap_or(Duration::from_millis(50)).clamp(Duration::from_millis(50), Duration::from_secs(1));
+        if now < next_wake {
+            // Nothing due yet: a short sleep, to notice new definitions.
+            let wait = (next_wake - now).to_std().unwrap_or(POLL).clamp(Duration::from_millis(10), POLL);
             crate::runtime::sleep_on_latch(wait);
             continue;
         }
+        let Some((models, edges)) = cache.as_ref() else { continue };
+        let (due, wake) = plan(models, now);
+        next_wake = wake;
+        if due.is_empty() {
+            continue;
+        }
+        let edges = edges.clone();
+        // The runs change the models' last ticks: read them again.
+        cache = None;
         run_due(due, &edges);
     }
 }

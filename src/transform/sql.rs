@@ -421,6 +421,7 @@ pub fn define(spec: &ModelSpec, caller: pg_sys::Oid) -> LakeResult<()> {
                 spec.on_schema_change.as_str().into(),
             ],
         )?;
+        super::registry::definitions_changed();
         if spec.schedule.is_some() && spec.enabled {
             // SAFETY: plain read of a backend global.
             super::registry::register_database(unsafe { pg_sys::MyDatabaseId });
@@ -661,6 +662,7 @@ fn drop_model(name: &str, drop_target: default!(bool, false)) {
         run_as(owner_oid(&row), || exec(&format!("DROP {kind} IF EXISTS {target}"), &[])).or_report();
     }
     as_catalog_owner(|| exec("DELETE FROM lake.models WHERE name OPERATOR(pg_catalog.=) $1", &[name.into()])).or_report();
+    super::registry::definitions_changed();
 }
 
 fn set_enabled(name: &str, enabled: bool) {
@@ -670,6 +672,7 @@ fn set_enabled(name: &str, enabled: bool) {
     check_may_act_as(caller, owner_oid(&row), &format!("{verb} model \"{name}\"")).or_report();
     as_catalog_owner(|| exec("UPDATE lake.models SET enabled = $2 WHERE name OPERATOR(pg_catalog.=) $1", &[name.into(), enabled.into()]))
         .or_report();
+    super::registry::definitions_changed();
     if enabled && row["schedule"].is_string() {
         // SAFETY: plain read of a backend global.
         super::registry::register_database(unsafe { pg_sys::MyDatabaseId });
