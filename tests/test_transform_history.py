@@ -212,3 +212,43 @@ def test_progress_within_one_insert(admin, database, local_lake):
     assert [r for r, _ in writing] == sorted(r for r, _ in writing), seen
     assert any(b > 0 for _, b in middle), seen
     assert all(r <= total for r, _ in writing), seen
+
+
+def test_pipeline_runs_show_progress_and_can_be_cancelled(admin, database, local_lake):
+    admin.execute("CREATE TABLE src.slowsrc (id int PRIMARY KEY, note text)")
+    admin.execute("INSERT INTO src.slowsrc SELECT g, md5(g::text) FROM generate_series(1, 20000) g")
+    ice_table(admin, "pslow", "id int, note text")
+    admin.execute("SELECT lake.define_pipeline('pslow', $$SELECT id, note FROM src.slowsrc "
+                  "WHERE id % 1000 <> 0 OR pg_sleep(0.2)::text = ''$$, 'm.pslow', mode => 'replace')")
+    result = {}
+
+    def run(key):
+        with session(database) as other:
+            other.execute("SET townlake.iceberg_write_batch_rows = 500")
+            result[key] = one(other, "SELECT lake.run_pipeline_now('pslow')")
+            result[key + "_after"] = one(other, "SELECT 1")  # the session goes on
+
+    worker = threading.Thread(target=run, args=("first",))
+    worker.start()
+    seen = []
+    while worker.is_alive():
+        seen += rows(admin, "SELECT phase, rows_so_far FROM lake.run_progress WHERE model = 'pipeline:pslow'")
+        time.sleep(0.1)
+    worker.join()
+    assert run_row(admin, result["first"])[:2] == ("succeeded", 20000)
+    assert len({r for (p, r) in seen if p == "writing" and 0 < r < 20000}) >= 3, seen
+    # A second run, cancelled mid-way: recorded cancelled, the first run's rows stay.
+    worker = threading.Thread(target=run, args=("second",))
+    worker.start()
+    got = []
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and not got:
+        got = rows(admin, "SELECT run_id FROM lake.run_progress WHERE model = 'pipeline:pslow' AND rows_so_far > 0")
+        time.sleep(0.1)
+    assert got, "the second run never showed progress"
+    assert one(admin, "SELECT lake.cancel_run(%s)", (got[0][0],)) is True
+    worker.join()
+    assert result["second"] == got[0][0] and result["second_after"] == 1
+    status = rows(admin, "SELECT status, error_sqlstate, error_message FROM lake.runs WHERE run_id = %s", (got[0][0],))[0]
+    assert status[:2] == ("cancelled", "57014") and "lake.cancel_run" in status[2], status
+    assert rows(admin, "SELECT count(*), sum(id) FROM m.pslow") == rows(admin, "SELECT count(*), sum(id) FROM src.slowsrc")
