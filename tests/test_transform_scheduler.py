@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import signal
+import threading
 import time
 
 import pytest
@@ -182,3 +183,104 @@ def test_kill_9_mid_run_marks_interrupted_and_retries_without_duplicates(cluster
             (retry_id, 100, 100)]
         assert rows(admin, "SELECT id FROM m.k_append EXCEPT SELECT id FROM src.items") == []
         admin.execute("SELECT lake.pause_model('k_append')")
+
+
+@pytest.mark.parametrize("policy", ["queue", "skip"])
+def test_overlap_with_a_run_of_another_session(admin, database, policy):
+    """A tick due while a run_now of the same model executes elsewhere:
+    `queue` records it queued (one at most; later ticks are skipped) and runs
+    it once the other run ended; `skip` records it skipped. The model's own
+    clock readings (clock_timestamp before and after its sleep) show that no
+    two runs overlapped."""
+    name, ctl = f"ov_{policy}", f"src.ctl_{policy}"
+    admin.execute(f"CREATE TABLE {ctl} (secs float8)")
+    admin.execute(f"INSERT INTO {ctl} VALUES (0)")
+    admin.execute(f"CREATE TABLE m.{name} (run_id bigint, t0 timestamptz, t1 timestamptz)")
+    admin.execute(
+        f"SELECT lake.define_model('{name}', $$SELECT lake.current_run_id() AS run_id, s.t0, clock_timestamp() AS t1 "
+        f"FROM (SELECT clock_timestamp() AS t0, secs FROM {ctl} OFFSET 0) s WHERE pg_sleep(s.secs)::text = ''$$, "
+        f"'m.{name}', materialization => 'incremental', schedule => 'every 1 second', overlap => '{policy}')")
+    admin.execute("SELECT lake.pause_model(%s)", (name,))
+    time.sleep(1.5)  # a tick the scheduler was running as the pause came
+    base = one(admin, "SELECT coalesce(max(run_id), 0) FROM lake.runs")
+    admin.execute(f"UPDATE {ctl} SET secs = 6")
+    manual = {}
+
+    def run_manually():
+        with session(database) as other:
+            manual["id"] = one(other, "SELECT lake.run_now(%s)", (name,))
+
+    worker = threading.Thread(target=run_manually)
+    worker.start()
+    got = wait_for(admin, "SELECT run_id FROM lake.run_progress WHERE model = %s", lambda r: len(r) == 1,
+                   timeout=10, params=(name,))
+    assert len(got) == 1
+    admin.execute(f"UPDATE {ctl} SET secs = 0")
+    admin.execute("SELECT lake.resume_model(%s)", (name,))
+    seen = []
+    while worker.is_alive():
+        seen.append(rows(admin, "SELECT run_id, status, error_message FROM lake.runs WHERE model = %s "
+                                "AND trigger = 'schedule' AND run_id > %s ORDER BY run_id", (name, base)))
+        time.sleep(0.25)
+    worker.join()
+    # Every observation while the manual run executed: no scheduled run
+    # running or done, at most one queued.
+    for snap in seen:
+        statuses = [s for (_, s, _) in snap]
+        assert statuses.count("queued") <= 1, snap
+        assert not {"running", "succeeded"} & set(statuses), snap
+    during = seen[-1]
+    assert during, seen
+    if policy == "queue":
+        queued = [r for (r, s, _) in during if s == "queued"]
+        assert len(queued) == 1, during
+        assert all("is already queued" in (m or "") for (r, s, m) in during if s == "skipped"), during
+        got = wait_for(admin, "SELECT status FROM lake.runs WHERE run_id = %s", lambda r: r[0][0] == "succeeded",
+                       timeout=10, params=(queued[0],))
+        assert got == [("succeeded",)]
+    else:
+        assert all(s == "skipped" and f"run {manual['id']} of model \"{name}\" was still running" in m
+                   for (_, s, m) in during), during
+        wait_for(admin, "SELECT 1 FROM lake.runs WHERE model = %s AND trigger = 'schedule' AND status = 'succeeded'",
+                 lambda r: len(r) >= 1, timeout=10, params=(name,))
+    admin.execute("SELECT lake.pause_model(%s)", (name,))
+    time.sleep(1.5)
+    spans = rows(admin, f"SELECT run_id, t0, t1 FROM m.{name} ORDER BY t0")
+    mine = [s for s in spans if s[0] == manual["id"]]
+    assert len(mine) == 1 and (mine[0][2] - mine[0][1]).total_seconds() >= 5.5, spans
+    for a, b in zip(spans, spans[1:]):
+        assert a[2] <= b[1], spans   # each run ended before the next began
+    if policy == "queue":
+        after = [s for s in spans if s[0] == queued[0]]
+        assert len(after) == 1 and after[0][1] >= mine[0][2], spans
+
+
+def test_definition_changes_reach_a_running_scheduler_promptly(admin):
+    """A scheduler already running (it keeps the definitions between
+    re-reads) sees a new model, a redefinition and a pause within about a
+    second of their COMMIT."""
+    admin.execute("SELECT lake.define_model('pr_keep', 'SELECT 1 AS x', 'm.pr_keep', schedule => '0 0 1 1 *')")
+    got = wait_for(admin, "SELECT pid FROM pg_stat_activity WHERE backend_type = 'townlake scheduler' "
+                          "AND datname = current_database()", lambda r: len(r) == 1)
+    assert len(got) == 1
+    time.sleep(2)  # the scheduler is past its first read
+    at = one(admin, "SELECT clock_timestamp()")
+    admin.execute("SELECT lake.define_model('pr_fast', 'SELECT 1 AS x', 'm.pr_fast', schedule => 'every 1 second')")
+    first = wait_for(admin, "SELECT min(started_at) FROM lake.runs WHERE model = 'pr_fast'", lambda r: r[0][0] is not None,
+                     timeout=10)[0][0]
+    assert first is not None and (first - at).total_seconds() < 2.5, (at, first)
+    # Redefined to a schedule that never fires now: no run starts a second after.
+    admin.execute("SELECT lake.define_model('pr_fast', 'SELECT 1 AS x', 'm.pr_fast', schedule => '0 0 1 1 *')")
+    time.sleep(1.0)
+    n = one(admin, "SELECT count(*) FROM lake.runs WHERE model = 'pr_fast'")
+    time.sleep(2.5)
+    assert one(admin, "SELECT count(*) FROM lake.runs WHERE model = 'pr_fast'") == n
+    # Back to every second, then paused: likewise.
+    admin.execute("SELECT lake.define_model('pr_fast', 'SELECT 1 AS x', 'm.pr_fast', schedule => 'every 1 second')")
+    wait_for(admin, "SELECT count(*) FROM lake.runs WHERE model = 'pr_fast'", lambda r: r[0][0] > n, timeout=5)
+    admin.execute("SELECT lake.pause_model('pr_fast')")
+    time.sleep(1.0)
+    n = one(admin, "SELECT count(*) FROM lake.runs WHERE model = 'pr_fast'")
+    time.sleep(2.5)
+    assert one(admin, "SELECT count(*) FROM lake.runs WHERE model = 'pr_fast'") == n
+    admin.execute("SELECT lake.pause_model('pr_keep')")

@@ -39,7 +39,7 @@ CREATE VIEW lake.run_progress AS
     SELECT run_id, model, phase, rows_so_far, bytes_so_far, started_at,
            pg_catalog.clock_timestamp() OPERATOR(pg_catalog.-) started_at AS elapsed, pid, cancel_requested
     FROM lake.runs_in_progress();
-COMMENT ON VIEW lake.run_progress IS 'Model runs executing now in this database (of the roles the caller is a member of): phase, rows and bytes so far, elapsed time, the backend''s pid';
+COMMENT ON VIEW lake.run_progress IS 'Model and pipeline runs executing now in this database (of the roles the caller is a member of): phase, rows and bytes so far, elapsed time, the backend''s pid';
 GRANT SELECT ON lake.run_progress TO PUBLIC;
 
 COMMENT ON FUNCTION lake.runs_in_progress()

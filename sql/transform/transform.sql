@@ -56,6 +56,7 @@ CREATE TABLE lake.runs (
     status text NOT NULL CHECK (status IN ('queued', 'running', 'succeeded', 'failed', 'skipped', 'interrupted', 'cancelled')),
     attempt int NOT NULL DEFAULT 1,
     rows_written bigint,
+    bytes bigint,
     snapshot_id bigint,
     error_sqlstate text,
     error_message text,
@@ -68,7 +69,11 @@ CREATE TABLE lake.runs (
     CHECK ((model IS NULL) <> (pipeline IS NULL))
 );
 CREATE INDEX runs_model_started ON lake.runs (model, run_id);
+-- The scheduler looks for queued runs every second (overlap queue).
+CREATE INDEX runs_queued ON lake.runs (run_id) WHERE status = 'queued';
 COMMENT ON TABLE lake.runs IS 'History of model and pipeline runs: trigger, timing, status, attempt, rows written, the error with its SQLSTATE, the hash of the SQL that ran';
+COMMENT ON COLUMN lake.runs.bytes IS 'Bytes the run wrote: data files added (Iceberg target); the growth of the table''s data pages and TOAST or, after a full replace, their new size (heap target); NULL for a view or a run that did not succeed';
+COMMENT ON COLUMN lake.runs.snapshot_id IS 'The Iceberg snapshot the run''s transaction committed (NULL: heap or view target, or nothing written); set at commit';
 COMMENT ON COLUMN lake.runs.period_start IS 'For a backfill run: the start of the period it ran for (lake.run_period_start())';
 COMMENT ON COLUMN lake.runs.period_end IS 'For a backfill run: the end (exclusive) of its period';
 COMMENT ON COLUMN lake.runs.parent_run_id IS 'The run whose with_downstream request (or failure, for a skipped run) led to this one';
@@ -87,7 +92,7 @@ GRANT SELECT ON lake.models, lake.model_dependencies, lake.runs TO PUBLIC;
 COMMENT ON FUNCTION lake.define_model(text, text, text, text, text[], text, text, text, text, text, text[], text[], text, int, int, int, text, boolean, jsonb, text)
     IS 'Define or redefine a model: a SELECT materialized into a target (view, table or incremental); dependencies come from Postgres'' analysis of the SQL; runs execute as the owner, which the caller must be a member of';
 COMMENT ON FUNCTION lake.load_project(text, text)
-    IS 'Define every model of a YAML project (dbt-like); errors name the file, the model and the line';
+    IS 'Define every model and pipeline of a YAML project (dbt-like); errors name the file, the model or pipeline and the line';
 COMMENT ON FUNCTION lake.drop_model(text, boolean)
     IS 'Forget a model (its owner''s members only); with drop_target, drop its target relation too';
 COMMENT ON FUNCTION lake.run_now(text, boolean)
@@ -95,7 +100,7 @@ COMMENT ON FUNCTION lake.run_now(text, boolean)
 COMMENT ON FUNCTION lake.current_run_id()
     IS 'The id of the run executing the current model (NULL outside a run): usable in a model''s SQL';
 COMMENT ON FUNCTION lake.dag()
-    IS 'The models the caller can see as a graph: nodes with their last run, edges from upstream to downstream (JSON)';
+    IS 'The models and pipelines the caller can see as a graph: nodes with their last run, edges from upstream to downstream (JSON)';
 COMMENT ON FUNCTION lake.dag_dot()
     IS 'lake.dag() as Graphviz DOT text';
 COMMENT ON FUNCTION lake.next_fire_times(text, timestamptz, int, text)

@@ -302,7 +302,7 @@ fn compact(rel: Option<pg_sys::Oid>, target_file_size_mb: Option<i32>) -> JsonB 
             read_base: resolved.metadata.current_snapshot().map(|s| s.snapshot_id()),
             properties: Default::default(),
         };
-        block_on(super::catalog::overwrite::commit_change(&catalog, &ident, &change)).map_err(|e| {
+        block_on(super::catalog::overwrite::commit_change(&catalog, &ident, &change)).map(|_| ()).map_err(|e| {
             LakeError::new(
                 PgSqlErrorCode::ERRCODE_T_R_SERIALIZATION_FAILURE,
                 format!("compaction of {} conflicted with another commit: {}", resolved.display_name, iceberg_message(&e)),

@@ -7,6 +7,7 @@
 
 pub mod cron;
 pub mod dag;
+pub mod history;
 pub mod pipeline;
 pub mod incremental;
 pub mod materialize;
@@ -22,6 +23,8 @@ pub mod sql;
 /// Registers the scheduler, the settings and the run slots (from `_PG_init`).
 pub fn init() {
     ops::init();
+    history::init();
+    crate::pg::xact::register(Some(registry::on_xact), None);
     scheduler::init();
     scheduler_claim::init();
 }

@@ -24,6 +24,7 @@ use sha2::{Digest, Sha256};
 
 use super::cron::{parse_time_zone, Schedule};
 use super::dag::Outcome;
+use super::progress::{self, Phase};
 use super::spi::{as_catalog_owner, exec, json_of};
 use crate::errors::{LakeError, LakeResult, OrReport};
 use crate::pg::security::{allow_own_temp_objects, current_user, run_as, run_user_code_as};
@@ -454,6 +455,7 @@ pub fn define(spec: &PipelineSpec, caller: pg_sys::Oid) -> LakeResult<()> {
             Ok(())
         })
     })?;
+    super::registry::definitions_changed();
     if spec.schedule.is_some() && spec.enabled {
         // SAFETY: plain read of a backend global.
         super::registry::register_database(unsafe { pg_sys::MyDatabaseId });
@@ -522,12 +524,14 @@ fn drop_pipeline(name: &str, drop_target: default!(bool, false)) {
         run_as(owner_oid(&row), || exec(&format!("DROP {kind} IF EXISTS {}", target_sql(&row)), &[])).or_report();
     }
     as_catalog_owner(|| exec("DELETE FROM lake.pipelines WHERE name OPERATOR(pg_catalog.=) $1", &[name.into()])).or_report();
+    super::registry::definitions_changed();
 }
 
 fn set_enabled(name: &str, enabled: bool) {
     let row = checked_row(name, if enabled { "resume" } else { "pause" });
     as_catalog_owner(|| exec("UPDATE lake.pipelines SET enabled = $2 WHERE name OPERATOR(pg_catalog.=) $1", &[name.into(), enabled.into()]))
         .or_report();
+    super::registry::definitions_changed();
     if enabled && row["schedule"].is_string() {
         // SAFETY: plain read of a backend global.
         super::registry::register_database(unsafe { pg_sys::MyDatabaseId });
@@ -623,8 +627,11 @@ fn do_run(row: &Value, run_id: i64, target_oid: pg_sys::Oid) -> (u64, Option<Str
     let (rows, watermark) = if row["mode"] == "replace" {
         // TRUNCATE and INSERT commit as one snapshot (one overwrite) on
         // Iceberg, and in one transaction on a heap table.
+        progress::set_phase(Phase::Deleting);
         exec_raw(&format!("TRUNCATE {target}"), &[]);
+        progress::set_phase(Phase::Writing);
         let rows = exec_raw(&format!("INSERT INTO {target} ({col_list}) SELECT {sel_list} FROM ({source}) AS source"), &[]);
+        progress::add_rows(rows);
         (rows, None)
     } else {
         let wm = quote_ident(row["watermark_column"].as_str().unwrap_or(""));
@@ -656,6 +663,7 @@ fn do_run(row: &Value, run_id: i64, target_oid: pg_sys::Oid) -> (u64, Option<Str
                 let mut args: Vec<DatumWithOid> = low.iter().map(|l| l.as_str().into()).collect();
                 let hi_param = if low.is_some() { "$2" } else { "$1" };
                 args.push(high.as_str().into());
+                progress::set_phase(Phase::Writing);
                 let rows = exec_raw(
                     &format!(
                         "INSERT INTO {target} ({col_list}) SELECT {sel_list} FROM ({source}) AS source \
@@ -663,6 +671,7 @@ fn do_run(row: &Value, run_id: i64, target_oid: pg_sys::Oid) -> (u64, Option<Str
                     ),
                     &args,
                 );
+                progress::add_rows(rows);
                 props.push(("townlake.watermark".to_string(), high.clone()));
                 (rows, Some(high))
             }
@@ -679,18 +688,19 @@ fn do_run(row: &Value, run_id: i64, target_oid: pg_sys::Oid) -> (u64, Option<Str
 pub(crate) fn perform_run(row: &Value, run_id: i64) -> LakeResult<Outcome> {
     let name = row["name"].as_str().unwrap_or("").to_string();
     let owner = owner_oid(row);
-    let fail = |sqlstate: &str, message: &str| -> LakeResult<Outcome> {
+    let end = |status: &str, sqlstate: &str, message: &str| -> LakeResult<Outcome> {
         as_catalog_owner(|| {
             exec(
-                "UPDATE lake.runs SET status = 'failed', ended_at = pg_catalog.clock_timestamp(), error_sqlstate = $2, error_message = $3 \
+                "UPDATE lake.runs SET status = $4, ended_at = pg_catalog.clock_timestamp(), error_sqlstate = $2, error_message = $3 \
                  WHERE run_id OPERATOR(pg_catalog.=) $1",
-                &[run_id.into(), sqlstate.into(), message.into()],
+                &[run_id.into(), sqlstate.into(), message.into(), status.into()],
             )?;
             exec("SELECT pg_catalog.pg_notify('townlake_runs', $1)", &[run_id.to_string().into()])
         })?;
-        pgrx::warning!("townlake: run {run_id} of pipeline \"{name}\" failed: {message} (SQLSTATE {sqlstate})");
+        pgrx::warning!("townlake: run {run_id} of pipeline \"{name}\" {status}: {message} (SQLSTATE {sqlstate})");
         Ok(Outcome::Failed)
     };
+    let fail = |sqlstate: &str, message: &str| end("failed", sqlstate, message);
     let owner_exists = Spi::get_one_with_args::<bool>(
         "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE oid OPERATOR(pg_catalog.=) $1)",
         &[owner.into()],
@@ -709,7 +719,10 @@ pub(crate) fn perform_run(row: &Value, run_id: i64) -> LakeResult<Outcome> {
     let Some(target_oid) = target_oid else {
         return fail("42P01", &format!("target {} of pipeline \"{name}\" does not exist", target_sql(row)));
     };
+    let meter = super::history::Meter::start(target_oid, row["target_kind"] == "iceberg", row["mode"] == "replace");
     let row_in = row.clone();
+    // In lake.run_progress (as pipeline:<name>), and cancellable.
+    let claim = progress::claim(run_id, owner, &format!("{SCHEDULER_PREFIX}{name}"));
     let outcome = statement::in_subtransaction(
         move || {
             let (rows, watermark) =
@@ -724,18 +737,35 @@ pub(crate) fn perform_run(row: &Value, run_id: i64) -> LakeResult<Outcome> {
             .or_report();
             rows
         },
-        |f| f.code != PgSqlErrorCode::ERRCODE_QUERY_CANCELED || (timeout_ms > 0 && f.message.contains("statement timeout")),
+        |f| {
+            f.code != PgSqlErrorCode::ERRCODE_QUERY_CANCELED
+                || (timeout_ms > 0 && f.message.contains("statement timeout"))
+                || progress::cancel_requested().is_some()
+        },
     );
+    let cancelled_by = progress::cancel_requested();
+    drop(claim);
+    if cancelled_by.is_some() && outcome.is_ok() {
+        // The cancel came as the run finished: its SIGINT was for the run,
+        // not for what this backend does next.
+        // SAFETY: plain write of a backend flag the signal handler sets.
+        unsafe { pg_sys::QueryCancelPending = 0 };
+    }
     match outcome {
         Ok(rows) => {
+            let bytes = meter.finish(run_id);
             as_catalog_owner(|| {
                 exec(
-                    "UPDATE lake.runs SET status = 'succeeded', ended_at = pg_catalog.clock_timestamp(), rows_written = $2 \
+                    "UPDATE lake.runs SET status = 'succeeded', ended_at = pg_catalog.clock_timestamp(), rows_written = $2, bytes = $3 \
                      WHERE run_id OPERATOR(pg_catalog.=) $1",
-                    &[run_id.into(), (rows as i64).into()],
+                    &[run_id.into(), (rows as i64).into(), bytes.into()],
                 )
             })?;
             Ok(Outcome::Succeeded)
+        }
+        Err(f) if f.code == PgSqlErrorCode::ERRCODE_QUERY_CANCELED && cancelled_by.is_some() => {
+            let by = role_name(cancelled_by.unwrap_or(owner));
+            end("cancelled", &f.sqlstate, &format!("cancelled by role \"{by}\" (lake.cancel_run); the run's work was rolled back"))
         }
         Err(f) => {
             let message = if f.code == PgSqlErrorCode::ERRCODE_QUERY_CANCELED {

@@ -96,6 +96,22 @@ fn alive(pid: i32) -> bool {
 thread_local! {
     /// The slot of the run this backend executes.
     static MINE: Cell<Option<usize>> = const { Cell::new(None) };
+    /// Rows the Iceberg writer reported during the current step, already
+    /// in the slot (add_rows counts only the rest).
+    static LIVE_ROWS: Cell<u64> = const { Cell::new(0) };
+}
+
+/// The Iceberg writer's listener: rows and bytes of data files as an
+/// INSERT of the run's writing step goes (not the rewrites of a DELETE).
+pub fn live_write(rows: u64, bytes: u64) {
+    with_mine(|s| {
+        if s.phase.load(Ordering::Acquire) != Phase::Writing as u32 {
+            return;
+        }
+        LIVE_ROWS.with(|l| l.set(l.get() + rows));
+        s.rows.fetch_add(rows as i64, Ordering::AcqRel);
+        s.bytes.fetch_add(bytes as i64, Ordering::AcqRel);
+    });
 }
 
 /// Holds a slot while a run executes; frees it when dropped (also when an
@@ -144,6 +160,7 @@ pub fn claim(run_id: i64, owner: pg_sys::Oid, name: &str) -> Claim {
         }
         // Published last: a reader that sees the run id sees the rest.
         slot.run_id.store(run_id, Ordering::Release);
+        LIVE_ROWS.with(|l| l.set(0));
         MINE.with(|m| m.set(Some(i)));
         return Claim(Some(i));
     }
@@ -158,12 +175,15 @@ fn with_mine(f: impl FnOnce(&Slot)) {
 }
 
 pub fn set_phase(phase: Phase) {
+    LIVE_ROWS.with(|l| l.set(0));
     with_mine(|s| s.phase.store(phase as u32, Ordering::Release));
 }
 
+/// A step wrote `rows` in all (those the writer reported live included).
 pub fn add_rows(rows: u64) {
+    let live = LIVE_ROWS.with(|l| l.replace(0));
     with_mine(|s| {
-        s.rows.fetch_add(rows as i64, Ordering::AcqRel);
+        s.rows.fetch_add(rows.saturating_sub(live) as i64, Ordering::AcqRel);
     });
 }
 

@@ -148,6 +148,11 @@ pub struct Pipeline {
     pub target: String,
     pub mode: PipelineMode,
     pub watermark_column: Option<String>,
+    /// Partitioning of an Iceberg target the definition creates.
+    pub partition_by: Option<String>,
+    /// The Iceberg server a missing target is created on (None: a heap
+    /// table; absent from the YAML: lake_local).
+    pub target_server: Option<String>,
     pub description: Option<String>,
     pub run: RunSettings,
     pub line: usize,
@@ -186,8 +191,8 @@ const MODEL_KEYS: &[&str] = &[
     "enabled", "on_schema_change",
 ];
 const PIPELINE_KEYS: &[&str] = &[
-    "name", "source", "target", "mode", "watermark_column", "schedule", "timezone", "owner", "description",
-    "retries", "retry_delay", "timeout", "overlap", "enabled",
+    "name", "source", "target", "mode", "watermark_column", "partition_by", "target_server", "schedule", "timezone",
+    "owner", "description", "retries", "retry_delay", "timeout", "overlap", "enabled",
 ];
 const DEFAULT_KEYS: &[&str] = &["schedule", "timezone", "owner", "retries", "retry_delay", "timeout", "overlap", "tags"];
 const TOP_KEYS: &[&str] = &["version", "name", "defaults", "models", "pipelines"];
@@ -548,12 +553,19 @@ fn pipeline(file: &str, node: &MarkedYaml, defaults: &RunSettings) -> Result<Pip
         name,
         mode: PipelineMode::Replace,
         watermark_column: None,
+        partition_by: None,
+        target_server: Some("lake_local".into()),
         description: None,
         run: defaults.clone(),
         line: node.span.start.line(),
     };
+    // A pipeline's runs never queue: an append run catches up anyway.
+    p.run.overlap = Overlap::Skip;
     for (k, v) in &pairs {
         if run_setting(&ctx, &mut p.run, k, v)? {
+            if k == "overlap" && p.run.overlap == Overlap::Queue {
+                return Err(ctx.hinted(v, "a pipeline's overlap is always skip", "leave overlap out: an append run catches up on every missed tick anyway"));
+            }
             continue;
         }
         match k.as_str() {
@@ -566,6 +578,14 @@ fn pipeline(file: &str, node: &MarkedYaml, defaults: &RunSettings) -> Result<Pip
                 };
             }
             "watermark_column" => p.watermark_column = Some(nonempty(&ctx, v, k)?),
+            "partition_by" => p.partition_by = Some(nonempty(&ctx, v, k)?),
+            "target_server" => {
+                // null: a missing target is created as a heap table.
+                p.target_server = match &untag(v).data {
+                    YamlData::Value(Scalar::Null) => None,
+                    _ => Some(nonempty(&ctx, v, k)?),
+                }
+            }
             "description" => p.description = Some(string(&ctx, v, k)?),
             _ => {}
         }
@@ -700,6 +720,11 @@ pipelines:
     mode: append
     watermark_column: id
     schedule: every 30 seconds
+    partition_by: day(ts)
+  - name: mirror_users
+    source: SELECT id, name FROM public.users
+    target: staging.users
+    target_server: null
 "#;
 
     #[test]
@@ -730,6 +755,19 @@ pipelines:
         let pl = &p.pipelines[0];
         assert_eq!((pl.mode, pl.watermark_column.as_deref()), (PipelineMode::Append, Some("id")));
         assert_eq!(pl.run.schedule.as_deref(), Some("every 30 seconds"));
+        assert_eq!((pl.partition_by.as_deref(), pl.target_server.as_deref()), (Some("day(ts)"), Some("lake_local")));
+        // defaults apply, but never overlap queue
+        assert_eq!((pl.run.retries, pl.run.overlap), (2, Overlap::Skip));
+        let m = &p.pipelines[1];
+        assert_eq!((m.mode, m.target_server.as_deref(), m.line), (PipelineMode::Replace, None, 46));
+    }
+
+    #[test]
+    fn a_pipeline_cannot_queue() {
+        assert_eq!(
+            error("pipelines:\n  - name: p\n    source: s.t\n    target: s.u\n    overlap: queue\n"),
+            "p.yml:5:14: pipeline \"p\": a pipeline's overlap is always skip"
+        );
     }
 
     fn error(yaml: &str) -> String {

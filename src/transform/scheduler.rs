@@ -31,10 +31,18 @@ use crate::pg::worker::{check_signals, in_transaction, install_die_handlers};
 const NAME: &str = "townlake scheduler";
 /// How long a scheduler with nothing scheduled stays before it leaves.
 const IDLE_GRACE: Duration = Duration::from_secs(5);
+/// How often a scheduler checks for new definitions and due ticks.
+const POLL: Duration = Duration::from_millis(250);
+/// How long a scheduler's copy of the definitions lasts at most (they are
+/// re-read at once when a definition changes).
+const RELOAD_EVERY: Duration = Duration::from_secs(60);
 /// Held for a scheduler's lifetime so that a database has at most one.
 const LOCK_KEY: i64 = 0x746c_7363_6864; // "tlschd"
 
 thread_local! {
+    /// In a scheduler: queued runs may exist (at start, after a restart,
+    /// or since it queued one), so run_queued looks.
+    static QUEUED: std::cell::Cell<bool> = const { std::cell::Cell::new(true) };
     /// In the launcher: databases still to probe since it started.
     static PROBE: std::cell::RefCell<Option<Vec<pg_sys::Oid>>> = const { std::cell::RefCell::new(None) };
 }
@@ -105,6 +113,7 @@ struct Due {
     tick: DateTime<Utc>,
     attempt: i64,
     trigger: &'static str,
+    queue: bool,
 }
 
 fn ts(v: &Value) -> Option<DateTime<Utc>> {
@@ -176,7 +185,7 @@ fn load() -> Option<(Vec<Scheduled>, Vec<(String, String)>)> {
 /// What is due now, and when the next thing will be.
 fn plan(models: &[Scheduled], now: DateTime<Utc>) -> (Vec<Due>, DateTime<Utc>) {
     let mut due = vec![];
-    let mut wake = now + chrono::Duration::seconds(1);
+    let mut wake = now + chrono::Duration::seconds(RELOAD_EVERY.as_secs() as i64);
     for m in models {
         let base = m.last_tick.unwrap_or(m.defined_at);
         let Some(mut next) = m.schedule.next_after(base, m.tz) else { continue };
@@ -192,7 +201,7 @@ fn plan(models: &[Scheduled], now: DateTime<Utc>) -> (Vec<Due>, DateTime<Utc>) {
                 }
                 next = from.max(next);
             }
-            due.push(Due { name: m.name.clone(), tick: next, attempt: 1, trigger: "schedule" });
+            due.push(Due { name: m.name.clone(), tick: next, attempt: 1, trigger: "schedule", queue: m.queue });
             continue;
         }
         wake = wake.min(next);
@@ -203,7 +212,7 @@ fn plan(models: &[Scheduled], now: DateTime<Utc>) -> (Vec<Due>, DateTime<Utc>) {
                 let backoff = m.retry_delay.saturating_mul(1i64 << (m.last_attempt - 1).clamp(0, 20));
                 let at = m.last_ended.unwrap_or(now) + chrono::Duration::seconds(if status == "interrupted" { 0 } else { backoff });
                 if at <= now {
-                    due.push(Due { name: m.name.clone(), tick, attempt: m.last_attempt + 1, trigger: "retry" });
+                    due.push(Due { name: m.name.clone(), tick, attempt: m.last_attempt + 1, trigger: "retry", queue: m.queue });
                 } else {
                     wake = wake.min(at);
                 }
@@ -254,6 +263,14 @@ fn run_due(batch: Vec<Due>, edges: &[(String, String)]) {
             Some((row, id))
         });
         let Ok(Some((row, run_id))) = started else { continue };
+        if pipeline.is_none() && blocked.is_none() {
+            // The overlap policy, against runs of the model executing in
+            // other backends (run_now, backfill) or already queued.
+            if let Some(how) = overlap(&name, run_id, due.queue) {
+                outcomes.insert(name, how);
+                continue;
+            }
+        }
         if let Some(up) = blocked {
             let _ = in_transaction(|| {
                 Spi::run_with_args(
@@ -265,34 +282,139 @@ fn run_due(batch: Vec<Due>, edges: &[(String, String)]) {
             outcomes.insert(name, Outcome::Skipped);
             continue;
         }
-        // Second transaction: the work and its outcome, committed together.
-        let work = || if pipeline.is_some() { super::pipeline::perform_run(&row, run_id) } else { perform_run(&row, run_id) };
-        let outcome = match in_transaction(work) {
-            Ok(Ok(o)) => o,
-            other => {
-                // The work raised past the run's own subtransaction (a
-                // cancel, a catalog problem): the run row says so.
-                let message = match other {
-                    Ok(Err(e)) => e.message,
-                    Err(m) => m,
-                    Ok(Ok(_)) => String::new(),
-                };
-                let _ = in_transaction(|| {
-                    Spi::run_with_args(
-                        "UPDATE lake.runs SET status = 'failed', ended_at = pg_catalog.clock_timestamp(), error_message = $2 \
-                         WHERE run_id OPERATOR(pg_catalog.=) $1",
-                        &[run_id.into(), message.into()],
-                    )
-                });
-                Outcome::Failed
-            }
-        };
+        let outcome = execute(&row, run_id, pipeline.is_some());
         // Session-level advisory locks the run's SQL took would outlive it in
         // this backend, which runs other owners' SQL next.
         let _ = in_transaction(|| Spi::run("SELECT pg_catalog.pg_advisory_unlock_all()"));
         outcomes.insert(name, outcome);
     }
     crate::pg::worker::report_activity("idle", false);
+}
+
+/// The second transaction of a run: the work and its outcome, committed
+/// together.
+fn execute(row: &Value, run_id: i64, is_pipeline: bool) -> Outcome {
+    let work = || if is_pipeline { super::pipeline::perform_run(row, run_id) } else { perform_run(row, run_id) };
+    match in_transaction(work) {
+        Ok(Ok(o)) => o,
+        other => {
+            // The work raised past the run's own subtransaction (a
+            // cancel, a catalog problem): the run row says so.
+            let message = match other {
+                Ok(Err(e)) => e.message,
+                Err(m) => m,
+                Ok(Ok(_)) => String::new(),
+            };
+            let _ = in_transaction(|| {
+                Spi::run_with_args(
+                    "UPDATE lake.runs SET status = 'failed', ended_at = pg_catalog.clock_timestamp(), error_message = $2 \
+                     WHERE run_id OPERATOR(pg_catalog.=) $1",
+                    &[run_id.into(), message.into()],
+                )
+            });
+            Outcome::Failed
+        }
+    }
+}
+
+/// A run of model `name` executing now in another backend (from shared
+/// memory: a run_now's row may not be committed yet).
+fn running_elsewhere(name: &str) -> Option<i64> {
+    // SAFETY: plain read of a backend global.
+    let me = unsafe { pg_sys::MyProcPid };
+    super::progress::running().into_iter().find(|r| r.model == name && r.pid != me).map(|r| r.run_id)
+}
+
+fn queued_run(name: &str) -> Option<i64> {
+    Spi::get_one_with_args::<i64>(
+        "SELECT run_id FROM lake.runs WHERE model OPERATOR(pg_catalog.=) $1 AND status OPERATOR(pg_catalog.=) 'queued' \
+         ORDER BY run_id LIMIT 1",
+        &[name.into()],
+    )
+    .ok()
+    .flatten()
+}
+
+/// Applies the overlap policy to the due run `run_id` (recorded running,
+/// not started): None when it may run now; else it is now recorded
+/// `queued` (policy queue, runs after the other run ends) or `skipped`.
+fn overlap(name: &str, run_id: i64, queue: bool) -> Option<Outcome> {
+    let other = running_elsewhere(name);
+    let result = in_transaction(|| -> Option<Outcome> {
+        let waiting = queued_run(name).filter(|q| *q != run_id);
+        let (status, message) = match (other, waiting, queue) {
+            (None, None, _) => return None,
+            (_, Some(q), _) => ("skipped", format!("skipped: run {q} of model \"{name}\" is already queued (at most one queued run per model)")),
+            (Some(_), None, true) => {
+                QUEUED.with(|q| q.set(true));
+                ("queued", String::new())
+            }
+            (Some(o), None, false) => ("skipped", format!("skipped: run {o} of model \"{name}\" was still running (overlap skip)")),
+        };
+        let _ = Spi::run_with_args(
+            "UPDATE lake.runs SET status = $2, started_at = CASE WHEN $2 OPERATOR(pg_catalog.=) 'queued' THEN NULL ELSE started_at END, \
+               ended_at = CASE WHEN $2 OPERATOR(pg_catalog.=) 'queued' THEN NULL ELSE pg_catalog.clock_timestamp() END, \
+               error_message = NULLIF($3, '') WHERE run_id OPERATOR(pg_catalog.=) $1",
+            &[run_id.into(), status.into(), message.into()],
+        );
+        Some(Outcome::Skipped)
+    });
+    result.ok().flatten()
+}
+
+/// Starts the queued runs whose model no longer has a run executing, in
+/// the order they were queued; whether it ran any.
+fn run_queued() -> bool {
+    let queued = in_transaction(|| -> Vec<(i64, String)> {
+        let v = Spi::get_one::<JsonB>(
+            "SELECT coalesce(jsonb_agg(jsonb_build_array(r.run_id, r.model) ORDER BY r.run_id), '[]') FROM lake.runs r \
+             WHERE r.status OPERATOR(pg_catalog.=) 'queued' AND r.model IS NOT NULL",
+        )
+        .ok()
+        .flatten()
+        .map(|j| j.0)
+        .unwrap_or(Value::Null);
+        v.as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|p| Some((p[0].as_i64()?, p[1].as_str()?.to_string())))
+            .collect()
+    })
+    .unwrap_or_default();
+    if queued.is_empty() {
+        QUEUED.with(|q| q.set(false));
+        return false;
+    }
+    let mut ran = false;
+    for (run_id, name) in queued {
+        check_signals();
+        if running_elsewhere(&name).is_some() {
+            continue;
+        }
+        super::ops::wait_for_run_slot();
+        let started = in_transaction(|| -> Option<Value> {
+            let row = model_row(&name).ok().flatten();
+            let (status, message) = match &row {
+                Some(_) => ("running", None),
+                None => ("skipped", Some(format!("skipped: model \"{name}\" was dropped while its run was queued"))),
+            };
+            Spi::run_with_args(
+                "UPDATE lake.runs SET status = $2, started_at = pg_catalog.clock_timestamp(), \
+                   ended_at = CASE WHEN $2 OPERATOR(pg_catalog.=) 'skipped' THEN pg_catalog.clock_timestamp() END, error_message = $3 \
+                 WHERE run_id OPERATOR(pg_catalog.=) $1 AND status OPERATOR(pg_catalog.=) 'queued'",
+                &[run_id.into(), status.into(), message.into()],
+            )
+            .ok()?;
+            row
+        });
+        if let Ok(Some(row)) = started {
+            crate::pg::worker::report_activity(&format!("running queued run {run_id} of model {name}"), true);
+            execute(&row, run_id, false);
+            ran = true;
+        }
+    }
+    crate::pg::worker::report_activity("idle", false);
+    ran
 }
 
 fn scheduler_main(db: pg_sys::Oid) {
@@ -327,43 +449,78 @@ fn scheduler_main(db: pg_sys::Oid) {
     // or resumes a model asks for a scheduler before its transaction commits
     // (a scheduler that looked in between would leave for good).
     let mut idle_since: Option<std::time::Instant> = None;
+    // The definitions as last read, the generation they were read at
+    // (registry::generation), when, and the next time something is due.
+    let mut cache: Option<(Vec<Scheduled>, Vec<(String, String)>)> = None;
+    let mut read_gen: Option<u64> = None;
+    let mut read_at = std::time::Instant::now();
+    let mut next_wake = Utc::now();
     loop {
         check_signals();
-        let state = in_transaction(load);
-        let (models, edges) = match state {
-            Ok(Some((m, e))) if !m.is_empty() => {
-                idle_since = None;
-                (m, e)
-            }
-            Ok(_) if idle_since.is_some_and(|t| t.elapsed() >= IDLE_GRACE) => {
-                unregister_database(db);
-                // A model defined while the slot was cleared keeps it.
-                if matches!(in_transaction(load), Ok(Some((m, _))) if !m.is_empty()) {
-                    register_database(db);
+        let gen = super::registry::generation();
+        // Re-read when a definition changed (a committed define, pause,
+        // resume or drop bumps the generation), after this scheduler ran
+        // something (cache cleared), and at least every RELOAD_EVERY; without
+        // the shared generation, every second.
+        let stale = cache.is_none()
+            || gen.is_none()
+            || gen != read_gen
+            || read_at.elapsed() >= if gen.is_some() { RELOAD_EVERY } else { Duration::from_secs(1) };
+        if stale {
+            let state = in_transaction(load);
+            read_gen = gen;
+            read_at = std::time::Instant::now();
+            match state {
+                Ok(Some((m, e))) if !m.is_empty() => {
                     idle_since = None;
+                    cache = Some((m, e));
+                }
+                Ok(_) if idle_since.is_some_and(|t| t.elapsed() >= IDLE_GRACE) => {
+                    unregister_database(db);
+                    // A model defined while the slot was cleared keeps it.
+                    if matches!(in_transaction(load), Ok(Some((m, _))) if !m.is_empty()) {
+                        register_database(db);
+                        idle_since = None;
+                        continue;
+                    }
+                    return;
+                }
+                Ok(_) => {
+                    cache = None;
+                    idle_since.get_or_insert_with(std::time::Instant::now);
+                    crate::runtime::sleep_on_latch(POLL);
                     continue;
                 }
-                return;
+                Err(e) => {
+                    cache = None;
+                    log(&format!("townlake scheduler: cannot read the models: {e}"));
+                    crate::runtime::sleep_on_latch(Duration::from_secs(5));
+                    continue;
+                }
             }
-            Ok(_) => {
-                idle_since.get_or_insert_with(std::time::Instant::now);
-                crate::runtime::sleep_on_latch(Duration::from_millis(250));
-                continue;
-            }
-            Err(e) => {
-                log(&format!("townlake scheduler: cannot read the models: {e}"));
-                crate::runtime::sleep_on_latch(Duration::from_secs(5));
-                continue;
-            }
-        };
+            next_wake = Utc::now();
+        }
         super::ops::purge_old_runs();
+        if QUEUED.with(|q| q.get()) && run_queued() {
+            cache = None;
+            continue;
+        }
         let now = Utc::now();
-        let (due, wake) = plan(&models, now);
-        if due.is_empty() {
-            let wait = (wake - now).to_std().unwrap_or(Duration::from_millis(50)).clamp(Duration::from_millis(50), Duration::from_secs(1));
+        if now < next_wake {
+            // Nothing due yet: a short sleep, to notice new definitions.
+            let wait = (next_wake - now).to_std().unwrap_or(POLL).clamp(Duration::from_millis(10), POLL);
             crate::runtime::sleep_on_latch(wait);
             continue;
         }
+        let Some((models, edges)) = cache.as_ref() else { continue };
+        let (due, wake) = plan(models, now);
+        next_wake = wake;
+        if due.is_empty() {
+            continue;
+        }
+        let edges = edges.clone();
+        // The runs change the models' last ticks: read them again.
+        cache = None;
         run_due(due, &edges);
     }
 }

@@ -459,6 +459,7 @@ pub fn define(spec: &ModelSpec, caller: pg_sys::Oid) -> LakeResult<()> {
                 spec.on_schema_change.as_str().into(),
             ],
         )?;
+        super::registry::definitions_changed();
         if spec.schedule.is_some() && spec.enabled {
             // SAFETY: plain read of a backend global.
             super::registry::register_database(unsafe { pg_sys::MyDatabaseId });
@@ -552,10 +553,66 @@ fn spec_of(m: &project::Model) -> ModelSpec {
     }
 }
 
-/// Defines every model of a YAML project; returns the names defined, in the
-/// order they were. A model whose SQL reads a relation that another model
-/// of the project creates is retried after the others; any other error
-/// stops the load (and rolls back every definition: one statement).
+/// One definition of a project: models and pipelines load in one loop, as
+/// either may read what the other creates.
+#[derive(Clone, Copy)]
+enum Item<'a> {
+    Model(&'a project::Model),
+    Pipeline(&'a project::Pipeline),
+}
+
+impl Item<'_> {
+    fn name(&self) -> &str {
+        match self {
+            Item::Model(m) => &m.name,
+            Item::Pipeline(p) => &p.name,
+        }
+    }
+    fn label(&self) -> String {
+        match self {
+            Item::Model(m) => format!("model \"{}\"", m.name),
+            Item::Pipeline(p) => format!("pipeline \"{}\"", p.name),
+        }
+    }
+    fn line(&self) -> usize {
+        match self {
+            Item::Model(m) => m.line,
+            Item::Pipeline(p) => p.line,
+        }
+    }
+    fn define(&self, caller: pg_sys::Oid) {
+        match self {
+            Item::Model(m) => define(&spec_of(m), caller).or_report(),
+            Item::Pipeline(p) => super::pipeline::define(&pipeline_spec_of(p), caller).or_report(),
+        }
+    }
+}
+
+fn pipeline_spec_of(p: &project::Pipeline) -> super::pipeline::PipelineSpec {
+    super::pipeline::PipelineSpec {
+        name: p.name.clone(),
+        source: p.source.clone(),
+        target: p.target.clone(),
+        mode: p.mode.as_str().to_string(),
+        watermark_column: p.watermark_column.clone(),
+        schedule: p.run.schedule.clone(),
+        timezone: p.run.timezone.clone(),
+        owner: p.run.owner.clone(),
+        partition_by: p.partition_by.clone(),
+        target_server: p.target_server.clone(),
+        retries: p.run.retries as i32,
+        retry_delay_seconds: p.run.retry_delay_seconds as i32,
+        timeout_seconds: p.run.timeout_seconds.map(|t| t as i32),
+        enabled: p.run.enabled,
+        description: p.description.clone(),
+    }
+}
+
+/// Defines every model and pipeline of a YAML project; returns the names
+/// defined, in the order they were. A definition that reads a relation
+/// another definition of the project creates is retried after the others;
+/// any other error stops the load (and rolls back every definition: one
+/// statement).
 #[pg_extern(volatile, parallel_unsafe)]
 fn load_project(yaml: &str, file: default!(&str, "'project.yml'")) -> Vec<String> {
     let project = project::parse_project(yaml, file).unwrap_or_else(|e| {
@@ -565,40 +622,35 @@ fn load_project(yaml: &str, file: default!(&str, "'project.yml'")) -> Vec<String
         }
         err.report()
     });
-    if !project.pipelines.is_empty() {
-        LakeError::new(PgSqlErrorCode::ERRCODE_FEATURE_NOT_SUPPORTED, format!("{file}:{}: pipeline \"{}\": pipelines are not supported yet", project.pipelines[0].line, project.pipelines[0].name))
-            .with_hint("Load the project's models without its pipelines section.")
-            .report();
-    }
     let caller = current_user();
     // Explicit depends_on first; the rest by retry.
-    let mut pending: Vec<&project::Model> = project.models.iter().collect();
+    let mut pending: Vec<Item> =
+        project.pipelines.iter().map(Item::Pipeline).chain(project.models.iter().map(Item::Model)).collect();
     let mut done: Vec<String> = vec![];
     loop {
         let mut progressed = false;
-        let mut deferred: Vec<(&project::Model, statement::Failure)> = vec![];
+        let mut deferred: Vec<(Item, statement::Failure)> = vec![];
         let mut next = vec![];
-        for m in pending {
-            let in_project_pending = m.depends_on.iter().any(|d| !done.contains(d) && project.models.iter().any(|o| &o.name == d));
+        for item in pending {
+            let in_project_pending = match item {
+                Item::Model(m) => m.depends_on.iter().any(|d| !done.contains(d) && project.models.iter().any(|o| &o.name == d)),
+                Item::Pipeline(_) => false,
+            };
             if in_project_pending {
-                next.push(m);
+                next.push(item);
                 continue;
             }
-            let spec = spec_of(m);
-            let outcome = statement::in_subtransaction(
-                || define(&spec, caller).or_report(),
-                |f| f.code != PgSqlErrorCode::ERRCODE_QUERY_CANCELED,
-            );
+            let outcome = statement::in_subtransaction(|| item.define(caller), |f| f.code != PgSqlErrorCode::ERRCODE_QUERY_CANCELED);
             match outcome {
                 Ok(()) => {
-                    done.push(m.name.clone());
+                    done.push(item.name().to_string());
                     progressed = true;
                 }
                 Err(f) if f.code == PgSqlErrorCode::ERRCODE_UNDEFINED_TABLE => {
-                    deferred.push((m, f));
-                    next.push(m);
+                    deferred.push((item, f));
+                    next.push(item);
                 }
-                Err(f) => report_in_project(file, m, f),
+                Err(f) => report_in_project(file, item, f),
             }
         }
         if next.is_empty() {
@@ -606,11 +658,14 @@ fn load_project(yaml: &str, file: default!(&str, "'project.yml'")) -> Vec<String
         }
         if !progressed {
             match deferred.into_iter().next() {
-                Some((m, f)) => report_in_project(file, m, f),
+                Some((item, f)) => report_in_project(file, item, f),
                 None => {
-                    let m = next[0];
-                    LakeError::new(PgSqlErrorCode::ERRCODE_INVALID_OBJECT_DEFINITION, format!("{file}:{}: model \"{}\": depends_on forms a dependency cycle", m.line, m.name))
-                        .report()
+                    let item = next[0];
+                    LakeError::new(
+                        PgSqlErrorCode::ERRCODE_INVALID_OBJECT_DEFINITION,
+                        format!("{file}:{}: {}: depends_on forms a dependency cycle", item.line(), item.label()),
+                    )
+                    .report()
                 }
             }
         }
@@ -618,8 +673,8 @@ fn load_project(yaml: &str, file: default!(&str, "'project.yml'")) -> Vec<String
     }
 }
 
-fn report_in_project(file: &str, m: &project::Model, f: statement::Failure) -> ! {
-    let mut err = LakeError::new(f.code, format!("{file}:{}: model \"{}\": {}", m.line, m.name, f.message));
+fn report_in_project(file: &str, item: Item, f: statement::Failure) -> ! {
+    let mut err = LakeError::new(f.code, format!("{file}:{}: {}: {}", item.line(), item.label(), f.message));
     if let Some(h) = f.hint {
         err = err.with_hint(h);
     }
@@ -645,6 +700,7 @@ fn drop_model(name: &str, drop_target: default!(bool, false)) {
         run_as(owner_oid(&row), || exec(&format!("DROP {kind} IF EXISTS {target}"), &[])).or_report();
     }
     as_catalog_owner(|| exec("DELETE FROM lake.models WHERE name OPERATOR(pg_catalog.=) $1", &[name.into()])).or_report();
+    super::registry::definitions_changed();
 }
 
 fn set_enabled(name: &str, enabled: bool) {
@@ -654,6 +710,7 @@ fn set_enabled(name: &str, enabled: bool) {
     check_may_act_as(caller, owner_oid(&row), &format!("{verb} model \"{name}\"")).or_report();
     as_catalog_owner(|| exec("UPDATE lake.models SET enabled = $2 WHERE name OPERATOR(pg_catalog.=) $1", &[name.into(), enabled.into()]))
         .or_report();
+    super::registry::definitions_changed();
     if enabled && row["schedule"].is_string() {
         // SAFETY: plain read of a backend global.
         super::registry::register_database(unsafe { pg_sys::MyDatabaseId });
@@ -818,6 +875,9 @@ pub(crate) fn perform_run(row: &Value, run_id: i64) -> LakeResult<Outcome> {
     }
     let _restore = RestoreRun(CURRENT_RUN.with(|c| c.replace(Some(run_id))));
     materialize::LOG.with(|l| *l.borrow_mut() = RunLog::default());
+    let meter = target.as_ref().filter(|_| row["materialization"] != "view").map(|t| {
+        super::history::Meter::start(t.oid, t.is_iceberg, row["materialization"] == "table")
+    });
     let claim = progress::claim(run_id, owner, name);
     let activity = Activity::show(run_id, name);
     let outcome = statement::in_subtransaction(
@@ -843,11 +903,12 @@ pub(crate) fn perform_run(row: &Value, run_id: i64) -> LakeResult<Outcome> {
     let log = materialize::LOG.with(|l| std::mem::take(&mut *l.borrow_mut()));
     let status = match outcome {
         Ok(rows) => {
+            let bytes = meter.as_ref().map(|m| m.finish(run_id));
             as_catalog_owner(|| {
                 exec(
-                    "UPDATE lake.runs SET status = 'succeeded', ended_at = pg_catalog.clock_timestamp(), rows_written = $2 \
+                    "UPDATE lake.runs SET status = 'succeeded', ended_at = pg_catalog.clock_timestamp(), rows_written = $2, bytes = $3 \
                      WHERE run_id OPERATOR(pg_catalog.=) $1",
-                    &[run_id.into(), rows.map(|r| r as i64).into()],
+                    &[run_id.into(), rows.map(|r| r as i64).into(), bytes.into()],
                 )
             })?;
             "succeeded"
@@ -995,22 +1056,47 @@ fn run_now(name: &str, with_downstream: default!(bool, false)) -> i64 {
     first.unwrap_or_else(|| LakeError::internal("no run was made").report())
 }
 
-/// The graph of the models the caller can see (row security applies).
+/// The graph of the models and pipelines the caller can see (row security
+/// applies). Edges: a model reading another model's or a pipeline's target;
+/// a pipeline whose source relation is a model's or another pipeline's
+/// target; a model's explicit depends_on. Nodes and edges name a node by
+/// its id: a model's name, or `pipeline:` and a pipeline's name (the two
+/// name spaces are separate).
 fn dag_json() -> Value {
     let v = Spi::get_one::<JsonB>(
-        "SELECT jsonb_build_object( \
-           'nodes', coalesce((SELECT jsonb_agg(jsonb_build_object('name', m.name, 'target', m.target_schema || '.' || m.target_name, \
+        "WITH m AS (SELECT name, target_schema, target_name FROM lake.models), \
+              p AS (SELECT name, target_schema, target_name, source_kind, source_sql FROM lake.pipelines), \
+              e AS ( \
+                SELECT up.name AS u, 'model' AS uk, dep.model AS d, 'model' AS dk FROM lake.model_dependencies dep \
+                  JOIN m up ON up.target_schema OPERATOR(pg_catalog.=) dep.relation_schema \
+                           AND up.target_name OPERATOR(pg_catalog.=) dep.relation_name \
+                UNION SELECT x, 'model', mm.name, 'model' FROM lake.models mm, pg_catalog.unnest(mm.depends_on) x \
+                  WHERE EXISTS (SELECT 1 FROM m v WHERE v.name OPERATOR(pg_catalog.=) x) \
+                UNION SELECT p.name, 'pipeline', dep.model, 'model' FROM lake.model_dependencies dep \
+                  JOIN p ON p.target_schema OPERATOR(pg_catalog.=) dep.relation_schema \
+                        AND p.target_name OPERATOR(pg_catalog.=) dep.relation_name \
+                UNION SELECT src.name, src.kind, p.name, 'pipeline' FROM p \
+                  JOIN (SELECT name, 'model' AS kind, target_schema, target_name FROM m \
+                        UNION ALL SELECT name, 'pipeline', target_schema, target_name FROM p) src \
+                    ON p.source_kind OPERATOR(pg_catalog.=) 'relation' \
+                   AND p.source_sql OPERATOR(pg_catalog.=) ('SELECT * FROM ' OPERATOR(pg_catalog.||) pg_catalog.quote_ident(src.target_schema) \
+                        OPERATOR(pg_catalog.||) '.' OPERATOR(pg_catalog.||) pg_catalog.quote_ident(src.target_name)) \
+              ) \
+         SELECT jsonb_build_object( \
+           'nodes', coalesce((SELECT jsonb_agg(jsonb_build_object('id', m.name, 'name', m.name, 'kind', 'model', 'target', m.target_schema || '.' || m.target_name, \
                 'materialization', m.materialization, 'schedule', m.schedule, 'owner', m.owner::text, 'tags', m.tags, \
                 'last_status', r.status, 'last_run_id', r.run_id, 'last_ended_at', r.ended_at) ORDER BY m.name) \
               FROM lake.models m LEFT JOIN LATERAL (SELECT run_id, status, ended_at FROM lake.runs x \
-                WHERE x.model OPERATOR(pg_catalog.=) m.name ORDER BY run_id DESC LIMIT 1) r ON true), '[]'), \
-           'edges', coalesce((SELECT jsonb_agg(jsonb_build_object('from', u, 'to', d) ORDER BY u, d) FROM ( \
-              SELECT DISTINCT up.name AS u, dep.model AS d FROM lake.model_dependencies dep \
-                JOIN lake.models up ON up.target_schema OPERATOR(pg_catalog.=) dep.relation_schema \
-                                   AND up.target_name OPERATOR(pg_catalog.=) dep.relation_name \
-              UNION SELECT x, m.name FROM lake.models m, pg_catalog.unnest(m.depends_on) x \
-                WHERE EXISTS (SELECT 1 FROM lake.models v WHERE v.name OPERATOR(pg_catalog.=) x)) e \
-              WHERE u OPERATOR(pg_catalog.<>) d), '[]'))",
+                WHERE x.model OPERATOR(pg_catalog.=) m.name ORDER BY run_id DESC LIMIT 1) r ON true), '[]') \
+             || coalesce((SELECT jsonb_agg(jsonb_build_object('id', 'pipeline:' || p.name, 'name', p.name, 'kind', 'pipeline', 'target', p.target_schema || '.' || p.target_name, \
+                'mode', p.mode, 'source', p.source, 'schedule', p.schedule, 'owner', p.owner::text, \
+                'last_status', r.status, 'last_run_id', r.run_id, 'last_ended_at', r.ended_at) ORDER BY p.name) \
+              FROM lake.pipelines p LEFT JOIN LATERAL (SELECT run_id, status, ended_at FROM lake.runs x \
+                WHERE x.pipeline OPERATOR(pg_catalog.=) p.name ORDER BY run_id DESC LIMIT 1) r ON true), '[]'), \
+           'edges', coalesce((SELECT jsonb_agg(jsonb_build_object('from', f, 'to', t) ORDER BY f, t) \
+              FROM (SELECT DISTINCT CASE uk WHEN 'pipeline' THEN 'pipeline:' || u ELSE u END AS f, \
+                                    CASE dk WHEN 'pipeline' THEN 'pipeline:' || d ELSE d END AS t \
+                    FROM e WHERE (u, uk) IS DISTINCT FROM (d, dk)) e), '[]'))",
     );
     v.ok().flatten().map(|j| j.0).unwrap_or(json!({"nodes": [], "edges": []}))
 }
@@ -1032,26 +1118,33 @@ fn dag_dot() -> String {
     let mut out = String::from("digraph townlake {\n  rankdir=LR;\n  node [shape=box];\n");
     for n in g["nodes"].as_array().into_iter().flatten() {
         let name = n["name"].as_str().unwrap_or("");
+        let kind = n["kind"].as_str().unwrap_or("model");
         let status = n["last_status"].as_str().unwrap_or("never run");
         let color = match status {
             "succeeded" => "green",
             "failed" => "red",
             "skipped" => "orange",
-            "running" => "blue",
+            "running" | "queued" => "blue",
             _ => "gray",
         };
+        let (what, shape) = if kind == "pipeline" {
+            (format!("pipeline ({})", n["mode"].as_str().unwrap_or("")), ", shape=cds")
+        } else {
+            (n["materialization"].as_str().unwrap_or("").to_string(), "")
+        };
         out.push_str(&format!(
-            "  {} [label={}, color={}];\n",
-            dot_quote(name),
-            dot_quote(&format!("{name}\n{}\n{status}", n["materialization"].as_str().unwrap_or(""))),
-            color
+            "  {} [label={}, color={}{}];\n",
+            dot_quote(n["id"].as_str().unwrap_or(name)),
+            dot_quote(&format!("{name}\n{what}\n{status}")),
+            color,
+            shape
         ));
     }
     let mut seen = BTreeSet::new();
     for e in g["edges"].as_array().into_iter().flatten() {
-        let (u, d) = (e["from"].as_str().unwrap_or(""), e["to"].as_str().unwrap_or(""));
-        if seen.insert((u.to_string(), d.to_string())) {
-            out.push_str(&format!("  {} -> {};\n", dot_quote(u), dot_quote(d)));
+        let (u, d) = (dot_quote(e["from"].as_str().unwrap_or("")), dot_quote(e["to"].as_str().unwrap_or("")));
+        if seen.insert((u.clone(), d.clone())) {
+            out.push_str(&format!("  {u} -> {d};\n"));
         }
     }
     out.push_str("}\n");

@@ -37,7 +37,8 @@ fn new_snapshot_id(existing: impl Fn(i64) -> bool) -> i64 {
 /// Commit `change` on top of the table's current snapshot; retried when
 /// another writer committed meanwhile, as long as the files to remove are
 /// still there (otherwise it is a conflict: someone else removed them).
-pub async fn commit_change(catalog: &SpiCatalog, ident: &TableIdent, change: &Change) -> Result<()> {
+/// Returns the id of the snapshot committed.
+pub async fn commit_change(catalog: &SpiCatalog, ident: &TableIdent, change: &Change) -> Result<i64> {
     let mut attempt = 0;
     loop {
         attempt += 1;
@@ -51,7 +52,7 @@ pub async fn commit_change(catalog: &SpiCatalog, ident: &TableIdent, change: &Ch
     }
 }
 
-async fn try_commit(catalog: &SpiCatalog, ident: &TableIdent, change: &Change) -> Result<()> {
+async fn try_commit(catalog: &SpiCatalog, ident: &TableIdent, change: &Change) -> Result<i64> {
     let table = catalog.load_table(ident).await?;
     let metadata = table.metadata();
     let file_io = table.file_io().clone();
@@ -187,7 +188,7 @@ async fn try_commit(catalog: &SpiCatalog, ident: &TableIdent, change: &Change) -
         .build()?
         .metadata;
     catalog.swap_metadata(ident, &base_location, &updated).await?;
-    Ok(())
+    Ok(snapshot_id)
 }
 
 /// A v2 data-manifest writer for files of partition spec `spec`.

@@ -52,6 +52,42 @@ thread_local! {
     static PURGE_AFTER_COMMIT: RefCell<Vec<(ServerConfig, String)>> = const { RefCell::new(Vec::new()) };
     /// Extra snapshot summary properties per table (set_summary_properties).
     static SUMMARY_PROPS: RefCell<BTreeMap<u32, SummaryProps>> = const { RefCell::new(BTreeMap::new()) };
+    /// Per table, the tags (run ids) to tell the snapshot this transaction
+    /// commits for it (watch_snapshot), each with the subtransaction that
+    /// asked.
+    static WATCHES: RefCell<BTreeMap<u32, Vec<(u32, i64)>>> = const { RefCell::new(BTreeMap::new()) };
+}
+
+/// Told, at pre-commit, the snapshot committed for a watched table and the
+/// tags that watched it; still inside the transaction (SPI works), so what
+/// it records commits with the snapshot.
+pub type SnapshotListener = fn(relid: u32, snapshot_id: i64, tags: &[i64]) -> LakeResult<()>;
+
+static LISTENER: std::sync::OnceLock<SnapshotListener> = std::sync::OnceLock::new();
+
+/// Set the one snapshot listener (the transformations' run history).
+pub fn set_snapshot_listener(f: SnapshotListener) {
+    let _ = LISTENER.set(f);
+}
+
+/// Ask for the snapshot id this transaction will commit for `relid` to be
+/// passed to the listener with `tag`; forgotten if the current
+/// subtransaction rolls back, and nothing is told when no snapshot results.
+pub fn watch_snapshot(relid: u32, tag: i64) {
+    // SAFETY: a plain read of the backend's current subtransaction id.
+    let sub = unsafe { pg_sys::GetCurrentSubTransactionId() };
+    WATCHES.with(|w| w.borrow_mut().entry(relid).or_default().push((sub, tag)));
+}
+
+/// The bytes of the data files this transaction has added to `relid` and
+/// not committed yet (net of files it removed again).
+pub fn pending_added_bytes(relid: u32) -> i64 {
+    PENDING.with(|p| {
+        p.borrow()
+            .get(&relid)
+            .map(|t| t.ops.net().added.iter().map(|f| f.file_size_in_bytes() as i64).sum())
+            .unwrap_or(0)
+    })
 }
 
 /// Attach `props` to the snapshot this transaction will commit for `relid`
@@ -81,6 +117,7 @@ pub fn on_xact(event: XactEvent) {
     match event {
         pg_sys::XactEvent::XACT_EVENT_PRE_COMMIT | pg_sys::XactEvent::XACT_EVENT_PARALLEL_PRE_COMMIT => {
             if PENDING.with(|p| p.borrow().is_empty()) {
+                WATCHES.with(|w| w.borrow_mut().clear());
                 return;
             }
             // SPI needs an active snapshot; at pre-commit there is none.
@@ -105,11 +142,13 @@ pub fn on_xact(event: XactEvent) {
         pg_sys::XactEvent::XACT_EVENT_ABORT | pg_sys::XactEvent::XACT_EVENT_PARALLEL_ABORT => {
             PENDING.with(|p| p.borrow_mut().clear());
             SUMMARY_PROPS.with(|p| p.borrow_mut().clear());
+            WATCHES.with(|w| w.borrow_mut().clear());
             purge_dropped(false);
         }
         pg_sys::XactEvent::XACT_EVENT_COMMIT | pg_sys::XactEvent::XACT_EVENT_PARALLEL_COMMIT => {
             PENDING.with(|p| p.borrow_mut().clear());
             SUMMARY_PROPS.with(|p| p.borrow_mut().clear());
+            WATCHES.with(|w| w.borrow_mut().clear());
             purge_dropped(true);
         }
         _ => {}
@@ -143,6 +182,21 @@ pub fn on_subxact(event: SubXactEvent, my_subid: SubTransactionId, parent_subid:
             }
         }
     });
+    WATCHES.with(|w| {
+        for tags in w.borrow_mut().values_mut() {
+            match event {
+                pg_sys::SubXactEvent::SUBXACT_EVENT_COMMIT_SUB => {
+                    for (s, _) in tags.iter_mut() {
+                        if *s == my_subid {
+                            *s = parent_subid;
+                        }
+                    }
+                }
+                pg_sys::SubXactEvent::SUBXACT_EVENT_ABORT_SUB => tags.retain(|(s, _)| *s != my_subid),
+                _ => {}
+            }
+        }
+    });
 }
 
 /// Commit every pending table: one snapshot each, through the catalog's
@@ -169,7 +223,7 @@ fn commit_pending() -> LakeResult<()> {
                     .set_snapshot_properties(props)
                     .add_data_files(net.added)
                     .apply(tx)?;
-                tx.commit(&catalog).await.map(|_| ())
+                tx.commit(&catalog).await.map(|t| t.metadata().current_snapshot_id())
             } else {
                 let operation = if net.added.is_empty() {
                     iceberg::spec::Operation::Delete
@@ -183,10 +237,12 @@ fn commit_pending() -> LakeResult<()> {
                     read_base: table.read_base,
                     properties: props,
                 };
-                overwrite::commit_change(&catalog, &table.ident, &change).await
+                overwrite::commit_change(&catalog, &table.ident, &change).await.map(Some)
             }
         });
-        if let Err(e) = result {
+        let snapshot = match result {
+            Ok(s) => s,
+            Err(e) => {
             let code = if e.kind() == iceberg::ErrorKind::CatalogCommitConflicts {
                 PgSqlErrorCode::ERRCODE_T_R_SERIALIZATION_FAILURE
             } else {
@@ -197,8 +253,15 @@ fn commit_pending() -> LakeResult<()> {
                 format!("cannot commit to Iceberg table {}: {}", table.ident, table.server.scrub(&iceberg_message(&e))),
             )
             .with_hint("The transaction was rolled back; retry it."));
+            }
+        };
+        let tags: Vec<i64> =
+            WATCHES.with(|w| w.borrow_mut().remove(&relid)).unwrap_or_default().into_iter().map(|(_, t)| t).collect();
+        if let (Some(snapshot_id), Some(listener), false) = (snapshot, LISTENER.get(), tags.is_empty()) {
+            listener(relid, snapshot_id, &tags)?;
         }
     }
+    WATCHES.with(|w| w.borrow_mut().clear());
     Ok(())
 }
 

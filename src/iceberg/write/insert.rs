@@ -52,6 +52,30 @@ impl RollingParts {
     }
 }
 
+/// Told, as an INSERT goes, how many more rows went to data files and how
+/// many more bytes those files hold (the transformations' run progress).
+pub type WriteListener = fn(rows: u64, bytes: u64);
+
+static LISTENER: std::sync::OnceLock<WriteListener> = std::sync::OnceLock::new();
+
+/// Set the one write listener.
+pub fn set_write_listener(f: WriteListener) {
+    let _ = LISTENER.set(f);
+}
+
+/// What an INSERT has told the listener so far. A rolling writer shows the
+/// size of its current file only: when that size drops, a file was
+/// finished, and its last size seen counts as rolled over.
+#[derive(Default)]
+struct Reported {
+    rows: u64,
+    bytes: u64,
+    /// Per open writer: (size of its current file last seen, bytes of the
+    /// files it finished).
+    open: HashMap<String, (usize, u64)>,
+    closed: u64,
+}
+
 /// One statement's writer for one foreign table.
 pub struct TableInsert {
     relid: u32,
@@ -77,6 +101,8 @@ pub struct TableInsert {
     /// Bytes of the data files closed so far, and of each open one.
     closed_bytes: u64,
     open_bytes: HashMap<String, u64>,
+    /// Progress reporting, for INSERTs (not rewrites or compaction).
+    reported: Option<Reported>,
 }
 
 impl TableInsert {
@@ -146,7 +172,44 @@ impl TableInsert {
             progress: Claim::none(),
             closed_bytes: 0,
             open_bytes: HashMap::new(),
+            reported: None,
         })
+    }
+
+    /// Report progress to the write listener as rows are written.
+    pub fn with_progress(mut self) -> TableInsert {
+        if LISTENER.get().is_some() {
+            self.reported = Some(Reported::default());
+        }
+        self
+    }
+
+    /// Tell the listener what was written since it was last told.
+    fn report(&mut self) {
+        let (Some(r), Some(listener)) = (self.reported.as_mut(), LISTENER.get()) else { return };
+        let mut total = r.closed;
+        for (name, w) in &self.open {
+            let now = w.current_written_size();
+            let seen = r.open.entry(name.clone()).or_insert((0, 0));
+            if now < seen.0 {
+                seen.1 += seen.0 as u64;
+            }
+            seen.0 = now;
+            total += seen.1 + now as u64;
+        }
+        let (rows, bytes) = (self.rows.saturating_sub(r.rows), total.saturating_sub(r.bytes));
+        r.rows += rows;
+        r.bytes += bytes;
+        if rows > 0 || bytes > 0 {
+            listener(rows, bytes);
+        }
+    }
+
+    /// Files finished: their exact sizes replace what was seen of them.
+    fn closed(&mut self, files: &[DataFile]) {
+        if let Some(r) = self.reported.as_mut() {
+            r.closed += files.iter().map(|f| f.file_size_in_bytes()).sum::<u64>();
+        }
     }
 
     /// Buffer one row (values of every attribute of the relation).
@@ -189,7 +252,9 @@ impl TableInsert {
         self.buffered = 0;
         let batch = RecordBatch::try_new(self.arrow_schema.clone(), arrays)
             .map_err(|e| LakeError::internal(format!("cannot assemble rows: {e}")))?;
-        self.write_parts(batch)
+        self.write_parts(batch)?;
+        self.report();
+        Ok(())
     }
 
     /// Split a batch by partition and write each part to its open file.
@@ -224,7 +289,12 @@ impl TableInsert {
                     // before opening another.
                     if self.open.len() >= max_open {
                         for (_, mut w) in self.open.drain() {
-                            self.written.extend(w.close().await?);
+                            let files = w.close().await?;
+                            if let Some(r) = self.reported.as_mut() {
+                                r.closed += files.iter().map(|f| f.file_size_in_bytes()).sum::<u64>();
+                                r.open.clear();
+                            }
+                            self.written.extend(files);
                         }
                         self.open_bytes.clear();
                         self.closed_bytes = self.written.iter().map(|f| f.file_size_in_bytes()).sum();
@@ -275,7 +345,13 @@ impl TableInsert {
             }
             Ok(out)
         });
-        self.written.extend(closed.map_err(|e| write_error(&server, &e))?);
+        let closed = closed.map_err(|e| write_error(&server, &e))?;
+        self.closed(&closed);
+        if let Some(r) = self.reported.as_mut() {
+            r.open.clear();
+        }
+        self.written.extend(closed);
+        self.report();
         self.open_bytes.clear();
         self.closed_bytes = self.written.iter().map(|f| f.file_size_in_bytes()).sum();
         self.progress.set_bytes(self.closed_bytes);

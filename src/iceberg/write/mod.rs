@@ -32,7 +32,7 @@ impl Modify {
     pub fn begin(target: ModifyTarget) -> LakeResult<Modify> {
         Ok(match target.op {
             ModifyOp::Insert => {
-                let mut insert = TableInsert::new(target.relid)?;
+                let mut insert = TableInsert::new(target.relid)?.with_progress();
                 let command = if target.copy { Command::Copy } else { Command::Insert };
                 insert.progress = Claim::start(command, target.relid, Phase::WritingData);
                 Modify::Insert(insert)
