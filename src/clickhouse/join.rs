@@ -106,6 +106,18 @@ pub fn select_lists(
     outer: &[RemoteColumn],
     inner: &[RemoteColumn],
 ) -> Option<(Vec<String>, Vec<String>, Vec<String>)> {
+    select_lists_with(query, outer, inner, false)
+}
+
+/// As [`select_lists`]; `raw`: the outputs are the columns' own values
+/// (an upper layer over the join reads them with its own expressions),
+/// not what a scan selects for them.
+pub fn select_lists_with(
+    query: &JoinQuery,
+    outer: &[RemoteColumn],
+    inner: &[RemoteColumn],
+    raw: bool,
+) -> Option<(Vec<String>, Vec<String>, Vec<String>)> {
     // ClickHouse's outer joins need keys (USING); only an inner join may be a cross join.
     if query.keys.is_empty() && query.kind != JoinKind::Inner {
         return None;
@@ -157,7 +169,8 @@ pub fn select_lists(
         if !output_ok(c, query.kind, *side) {
             return None;
         }
-        let expr = format!("{} AS {}", c.select_expr(), sql::ident(&output_alias(*side, *index)));
+        let value = if raw { sql::ident(&c.name) } else { c.select_expr() };
+        let expr = format!("{value} AS {}", sql::ident(&output_alias(*side, *index)));
         match side {
             JoinSide::Outer => o.push(expr),
             JoinSide::Inner => i.push(expr),
@@ -175,6 +188,40 @@ pub fn select_lists(
         i.push(format!("1 AS {}", sql::ident(&format!("{ALIAS_PREFIX}i"))));
     }
     Some((o, i, using))
+}
+
+/// The joined row's columns as an upper layer over the join sees them
+/// (aggregates, GROUP BY, ORDER BY computed over the join's subquery):
+/// the outer side's columns, then the inner side's, each under its output
+/// alias, and `Nullable` on a NULL-extended side (`join_use_nulls`), so
+/// that empty sums, min and max there come out NULL as in Postgres.
+pub fn joined_columns(kind: JoinKind, outer: &[LocalColumn], inner: &[LocalColumn]) -> Vec<LocalColumn> {
+    let side = |s: JoinSide, cols: &[LocalColumn], offset: usize| -> Vec<LocalColumn> {
+        cols.iter()
+            .enumerate()
+            .map(|(i, c)| {
+                let mut remote = c.remote.clone();
+                remote.name = output_alias(s, i);
+                if kind.nulls_side(s) && !remote.ch.is_nullable() {
+                    remote.type_name = format!("Nullable({})", remote.type_name);
+                    remote.ch = ChType::Nullable(Box::new(remote.ch.clone()));
+                }
+                LocalColumn { remote, index: offset + i, ..c.clone() }
+            })
+            .collect()
+    };
+    let mut all = side(JoinSide::Outer, outer, 0);
+    all.extend(side(JoinSide::Inner, inner, outer.len()));
+    all
+}
+
+/// Which side and column joined column `index` (of [`joined_columns`]) is.
+pub fn joined_source(index: usize, outer_len: usize) -> (JoinSide, usize) {
+    if index < outer_len {
+        (JoinSide::Outer, index)
+    } else {
+        (JoinSide::Inner, index - outer_len)
+    }
 }
 
 /// The join's SQL: `SELECT outputs FROM (outer) ALL <kind> JOIN (inner)

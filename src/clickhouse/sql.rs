@@ -537,12 +537,18 @@ pub struct Select<'a> {
     pub having: Vec<String>,
     pub order_by: Vec<String>,
     pub limit: Option<u64>,
+    /// A subquery to read instead of `database`.`table` (a pushed join).
+    pub from_sql: Option<String>,
 }
 
 impl Select<'_> {
     pub fn sql(&self) -> String {
         let list = if self.exprs.is_empty() { "1".to_string() } else { self.exprs.join(", ") };
-        let mut sql = format!("SELECT {list} FROM {}", table_name(self.database, self.table));
+        let from = match &self.from_sql {
+            Some(sub) => format!("({sub})"),
+            None => table_name(self.database, self.table),
+        };
+        let mut sql = format!("SELECT {list} FROM {from}");
         if let Some(w) = &self.where_sql {
             sql.push_str(" WHERE ");
             sql.push_str(w);

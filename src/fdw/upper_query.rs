@@ -12,22 +12,38 @@ use crate::pg::compat;
 use crate::pg::nodes::{self, has_tag, strip_relabel};
 use crate::pg::types::Builtin;
 
-/// Describe the query of `root` over base relation `varno`.
+/// The relations whose columns an upper query may use, each with its
+/// range-table index: column indexes run on from one relation to the next
+/// (a join's outer side's columns, then its inner side's).
+#[derive(Clone, Copy)]
+pub struct Rels<'a>(pub &'a [(u32, &'a [ClassifyColumn])]);
+
+impl Rels<'_> {
+    /// The index of column `attnum` of relation `varno`.
+    fn index(&self, varno: u32, attnum: i16) -> Option<usize> {
+        let mut offset = 0;
+        for (v, cols) in self.0 {
+            if *v == varno {
+                return cols.iter().position(|c| c.attnum == attnum).map(|i| offset + i);
+            }
+            offset += cols.len();
+        }
+        None
+    }
+}
+
+/// Describe the query of `root` over the relations `rels` (one base
+/// relation, or the two sides of a pushed join).
 ///
 /// # Safety
-/// `root` is the planner's; `varno` a base relation of it.
-pub unsafe fn raw_query(
-    root: *mut pg_sys::PlannerInfo,
-    varno: u32,
-    columns: &[ClassifyColumn],
-    all_clauses_pushed: bool,
-) -> RawQuery {
+/// `root` is the planner's; `rels` relations of it.
+pub unsafe fn raw_query(root: *mut pg_sys::PlannerInfo, rels: Rels<'_>, all_clauses_pushed: bool) -> RawQuery {
     // SAFETY: reading the planner's Query; each cast follows a node tag or
     // the List's documented element type.
     unsafe {
         let parse = (*root).parse;
         let entries = nodes::ptrs::<pg_sys::TargetEntry>((*parse).targetList);
-        let targets = entries.iter().map(|te| expr(varno, columns, (**te).expr as *mut pg_sys::Node)).collect();
+        let targets = entries.iter().map(|te| expr(rels, (**te).expr as *mut pg_sys::Node)).collect();
         let types = entries
             .iter()
             .map(|te| {
@@ -61,7 +77,7 @@ pub unsafe fn raw_query(
             group_by,
             has_grouping_sets: !(*parse).groupingSets.is_null() || !group_ok,
             has_having: !(*parse).havingQual.is_null(),
-            having: having(varno, columns, (*parse).havingQual),
+            having: having(rels, (*parse).havingQual),
             has_distinct: !(*parse).distinctClause.is_null(),
             has_window_functions: (*parse).hasWindowFuncs,
             sort,
@@ -76,7 +92,7 @@ pub unsafe fn raw_query(
 /// The HAVING clauses as comparisons of an aggregate (or grouped column)
 /// with a constant; None when one is anything else. The planner has made
 /// `havingQual` an implicitly ANDed list by the time upper paths are built.
-unsafe fn having(varno: u32, columns: &[ClassifyColumn], qual: *mut pg_sys::Node) -> Option<Vec<RawHaving>> {
+unsafe fn having(rels: Rels<'_>, qual: *mut pg_sys::Node) -> Option<Vec<RawHaving>> {
     if qual.is_null() {
         return Some(Vec::new());
     }
@@ -92,16 +108,16 @@ unsafe fn having(varno: u32, columns: &[ClassifyColumn], qual: *mut pg_sys::Node
             if has_tag(clause, pg_sys::NodeTag::T_BoolExpr)
                 && (*(clause as *mut pg_sys::BoolExpr)).boolop == pg_sys::BoolExprType::AND_EXPR
             {
-                out.extend(having(varno, columns, (*(clause as *mut pg_sys::BoolExpr)).args as *mut pg_sys::Node)?);
+                out.extend(having(rels, (*(clause as *mut pg_sys::BoolExpr)).args as *mut pg_sys::Node)?);
                 continue;
             }
-            out.push(having_clause(varno, columns, clause)?);
+            out.push(having_clause(rels, clause)?);
         }
         Some(out)
     }
 }
 
-unsafe fn having_clause(varno: u32, columns: &[ClassifyColumn], clause: *mut pg_sys::Node) -> Option<RawHaving> {
+unsafe fn having_clause(rels: Rels<'_>, clause: *mut pg_sys::Node) -> Option<RawHaving> {
     // SAFETY: each cast follows the node's tag.
     unsafe {
         if !has_tag(clause, pg_sys::NodeTag::T_OpExpr) {
@@ -134,7 +150,7 @@ unsafe fn having_clause(varno: u32, columns: &[ClassifyColumn], clause: *mut pg_
                 return None;
             }
         }
-        let left = match expr(varno, columns, left) {
+        let left = match expr(rels, left) {
             e @ (RawExpr::Aggregate(_) | RawExpr::Column(_)) => e,
             _ => return None,
         };
@@ -184,7 +200,7 @@ unsafe fn ordering(sortop: pg_sys::Oid, te: *mut pg_sys::TargetEntry) -> (bool, 
     }
 }
 
-unsafe fn expr(varno: u32, columns: &[ClassifyColumn], node: *mut pg_sys::Node) -> RawExpr {
+unsafe fn expr(rels: Rels<'_>, node: *mut pg_sys::Node) -> RawExpr {
     // SAFETY: each cast follows the node's tag.
     unsafe {
         let node = strip_relabel(node);
@@ -194,10 +210,10 @@ unsafe fn expr(varno: u32, columns: &[ClassifyColumn], node: *mut pg_sys::Node) 
         match (*node).type_ {
             pg_sys::NodeTag::T_Var => {
                 let var = node as *mut pg_sys::Var;
-                if (*var).varno as u32 != varno || (*var).varlevelsup != 0 || (*var).varattno <= 0 {
+                if (*var).varlevelsup != 0 || (*var).varattno <= 0 {
                     return RawExpr::Other;
                 }
-                match columns.iter().position(|c| c.attnum == (*var).varattno) {
+                match rels.index((*var).varno as u32, (*var).varattno) {
                     Some(i) => RawExpr::Column(i),
                     None => RawExpr::Other,
                 }
@@ -213,7 +229,7 @@ unsafe fn expr(varno: u32, columns: &[ClassifyColumn], node: *mut pg_sys::Node) 
                 };
                 let args = nodes::ptrs::<pg_sys::TargetEntry>((*agg).args)
                     .into_iter()
-                    .map(|te| expr(varno, columns, (*te).expr as *mut pg_sys::Node))
+                    .map(|te| expr(rels, (*te).expr as *mut pg_sys::Node))
                     .collect();
                 RawExpr::Aggregate(RawAggregate {
                     name,
