@@ -432,6 +432,10 @@ AGGREGATES = [
     # No rows: count is 0, sum/min/max NULL, as in Postgres.
     ("SELECT count(*), sum(id), max(id), min(ts), count(country) FROM {t} WHERE id > 100000", ["count()"]),
     ("SELECT country, count(country), count(*) FROM {t} GROUP BY country", ["GROUP BY `country`"]),
+    # count(DISTINCT) of a Nullable column with no value is 0 (ClickHouse's uniqExact is NULL there).
+    ("SELECT count(DISTINCT country), count(*) FROM {t} WHERE country IS NULL", ["ifNull(uniqExact(`country`), 0)"]),
+    ("SELECT kind, count(DISTINCT country) FROM {t} WHERE country IS NULL OR id < 10 GROUP BY kind",
+     ["ifNull(uniqExact(`country`), 0)"]),
     ("SELECT day, account_id, sum(cost) FROM {t} WHERE day >= '2024-06-05' GROUP BY day, account_id",
      ["GROUP BY `day`, `account_id`"]),
 ]
@@ -496,7 +500,7 @@ HAVING = [
     ("SELECT country, count(*) FROM {t} GROUP BY country HAVING count(country) < 300",
      "HAVING count(`country`) < 300"),
     ("SELECT account_id, count(*) FROM {t} WHERE id < 60 GROUP BY account_id HAVING count(DISTINCT country) = 2",
-     "HAVING uniqExact(`country`) = 2"),
+     "HAVING ifNull(uniqExact(`country`), 0) = 2"),
     # No GROUP BY: one row (or none) over empty input, NULL sums compare to nothing.
     ("SELECT count(*), sum(id) FROM {t} WHERE id > 100000 HAVING count(*) = 0", "HAVING count() = 0"),
     # A sum of integers is never 5.5: only its NULL-ness decides.

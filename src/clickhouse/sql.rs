@@ -299,7 +299,7 @@ fn aggregate_value(func: AggFunc, distinct: bool, col: Option<&RemoteColumn>, ke
     match (func, distinct, col) {
         (AggFunc::CountStar, false, None) => Some(("count()".into(), count())),
         (AggFunc::Count, false, Some(c)) => Some((format!("count({})", ident(&c.name)), count())),
-        (AggFunc::Count, true, Some(c)) if groups_like_postgres(c) => Some((format!("uniqExact({})", ident(&c.name)), count())),
+        (AggFunc::Count, true, Some(c)) if groups_like_postgres(c) => Some((count_distinct(c), count())),
         (AggFunc::Sum, false, Some(c)) => {
             let (expr, _) = aggregate_keyed(func, false, Some(c), keyed)?;
             let scale = match c.ch.base() {
@@ -621,7 +621,7 @@ pub fn aggregate_keyed(func: AggFunc, distinct: bool, col: Option<&RemoteColumn>
     match (func, distinct, c) {
         (AggFunc::CountStar, false, None) => Some(("count()".into(), ReadAs::Text)),
         (AggFunc::Count, false, Some(_)) => Some((format!("count({name})"), ReadAs::Text)),
-        (AggFunc::Count, true, Some(c)) if groups_like_postgres(c) => Some((format!("uniqExact({name})"), ReadAs::Text)),
+        (AggFunc::Count, true, Some(c)) if groups_like_postgres(c) => Some((count_distinct(c), ReadAs::Text)),
         (AggFunc::Sum, false, Some(c)) => match (c.ch.base(), &c.pg) {
             // Integers are summed as Decimal128: Postgres never wraps around.
             (ChType::Int { .. }, PgKind::Integer | PgKind::Numeric) => {
@@ -652,6 +652,16 @@ pub fn aggregate_keyed(func: AggFunc, distinct: bool, col: Option<&RemoteColumn>
             }
         }
         _ => None,
+    }
+}
+
+/// `count(DISTINCT x)`: ClickHouse's uniqExact of a Nullable column with
+/// no value is NULL, Postgres' count 0.
+fn count_distinct(c: &RemoteColumn) -> String {
+    if c.ch.is_nullable() {
+        format!("ifNull(uniqExact({}), 0)", ident(&c.name))
+    } else {
+        format!("uniqExact({})", ident(&c.name))
     }
 }
 
