@@ -142,3 +142,189 @@ def test_other_functions_and_collations_stay_with_postgres(chf, query):
     remote = remote_sql(chf, query)
     assert "lower(" not in remote and "upper(" not in remote and "initcap" not in remote, remote
     same_rows(chf, query)
+
+
+# ---------------------------------------------------------------- date_trunc / extract
+
+# Seconds since 1970 (UTC) of edge instants: the epoch and its week (which
+# starts on Monday 1969-12-29), DST switches of New York and Berlin (which
+# a `timestamp` column never sees: it reads the UTC wall clock), month,
+# year and leap-day ends, and the last weeks a DateTime holds (2106, past
+# 18.16's calendar table).
+EDGE_SECONDS = [
+    0, 1, 86399, 86400, 345599, 345600, 4 * 86400 - 1,
+    1710053999, 1710054000, 1710057600,  # 2024-03-10 06:59:59 / 07:00 / 08:00 UTC (New York springs forward)
+    1711846799, 1711846800,  # 2024-03-31 00:59:59 / 01:00 UTC (Berlin)
+    1730595600, 1730599200,  # 2024-11-03 (New York falls back)
+    1704067199, 1704067200, 1709164800, 1709251199, 1709251200, 1735689599,
+    951782400, 946684799, 946684800,  # 2000-02-29, 1999-12-31 23:59:59, 2000-01-01
+    4102444800, 4260211199, 4291747199, 4291747200, 4291833600, 4294425599, 4294425600, 4294967295,
+]
+DATE_DAYS = [0, 1, 3, 4, 11016, 19722, 19723, 19782, 19783, 49672]  # up to 2105-12-31
+
+
+TDB = f"tl_chd_{SUFFIX}"
+
+
+@pytest.fixture(scope="module")
+def chd(conn, clickhouse):
+    ch = clickhouse
+    ch.query(f"CREATE DATABASE {TDB}")
+    # tz: a DateTime with its own time zone; ClickHouse's date functions
+    # default to it, townlake's always name UTC.
+    ch.query(f"CREATE TABLE {TDB}.times (id UInt32, ts DateTime, tsn Nullable(DateTime), "
+             f"tz DateTime('America/New_York'), d Date, dn Nullable(Date)) ENGINE = MergeTree() ORDER BY id")
+    values = []
+    for i, secs in enumerate(EDGE_SECONDS):
+        day = DATE_DAYS[i % len(DATE_DAYS)]
+        values.append(f"({i}, toDateTime(toUInt32({secs})), {'NULL' if i % 3 == 0 else f'toDateTime(toUInt32({secs}))'}, "
+                      f"toDateTime(toUInt32({secs}), 'America/New_York'), toDate(toUInt16({day})), "
+                      f"{'NULL' if i % 4 == 1 else f'toDate(toUInt16({day}))'})")
+    ch.query(f"INSERT INTO {TDB}.times VALUES " + ", ".join(values))
+    conn.execute(sql.SQL("CREATE SERVER chd FOREIGN DATA WRAPPER clickhouse OPTIONS (host {}, port {}, database {})")
+                 .format(sql.Literal(ch.host), sql.Literal(str(ch.port)), sql.Literal(TDB)))
+    conn.execute("CREATE USER MAPPING FOR PUBLIC SERVER chd")
+    cols = "(id bigint, ts timestamp, tsn timestamp, tz timestamp, d date, dn date, tt timestamptz)"
+    conn.execute(f"CREATE FOREIGN TABLE times {cols} SERVER chd")
+    conn.execute("ALTER FOREIGN TABLE times ALTER COLUMN tt OPTIONS (column_name 'ts')")
+    conn.execute(f"CREATE TABLE times_heap {cols}")
+    # ClickHouse's own output: seconds and day numbers, turned into
+    # timestamps by Postgres arithmetic (no time zone involved).
+    got = ch.rows(f"SELECT id, toUnixTimestamp(ts), toUnixTimestamp(tsn), toUnixTimestamp(tz), toUInt16(d), "
+                  f"toUInt16(dn) FROM {TDB}.times")
+    assert len(got) == len(EDGE_SECONDS)
+    with conn.cursor() as cur:
+        cur.executemany(
+            "INSERT INTO times_heap SELECT %s, e + make_interval(secs => %s), e + make_interval(secs => %s), "
+            "e + make_interval(secs => %s), date '1970-01-01' + %s::int, date '1970-01-01' + %s::int, "
+            "(e + make_interval(secs => %s)) AT TIME ZONE 'UTC' FROM (SELECT timestamp '1970-01-01' AS e) z",
+            [(r[0], r[1], r[2], r[3], r[4], r[5], r[1]) for r in got])
+    # Postgres' session time zone plays no part for `timestamp` and `date`.
+    conn.execute("SET TimeZone = 'America/New_York'")
+    yield conn
+    conn.execute("RESET TimeZone")
+    conn.execute("DROP SERVER chd CASCADE")
+    conn.execute("DROP TABLE times_heap")
+    ch.query(f"DROP DATABASE IF EXISTS {TDB}")
+
+
+def same_times(conn, query, ordered=False):
+    heap = query.replace("FROM times", "FROM times_heap")
+    assert heap != query
+    got, want = rows(conn, query), rows(conn, heap)
+    if not ordered:
+        got, want = sorted(got, key=repr), sorted(want, key=repr)
+    assert got == want
+    return got
+
+
+def test_the_heap_copy_matches_clickhouse_wall_clock(chd):
+    # The oracle itself: the foreign table reads the same values.
+    got = same_times(chd, "SELECT id, ts, tsn, tz, d, dn FROM times")
+    assert got[0][1].year == 1970 and max(r[1] for r in got).year == 2106
+
+
+UNITS = ["second", "minute", "hour", "day", "week", "month", "quarter", "year"]
+FIELDS = ["year", "quarter", "month", "day", "hour", "minute", "dow", "isodow", "doy"]
+DATE_FIELDS = ["year", "quarter", "month", "day", "dow", "isodow", "doy"]
+
+
+@pytest.mark.parametrize("unit", UNITS)
+def test_date_trunc_groups_in_clickhouse(chd, unit):
+    query = (f"SELECT date_trunc('{unit}', ts), date_trunc('{unit}', tz), date_trunc('{unit}', tsn), "
+             f"date_trunc('{unit}', d::timestamp), count(*), min(id) FROM times GROUP BY 1, 2, 3, 4")
+    remote = remote_sql(chd, query)
+    assert remote.startswith("SELECT toInt64(") and " GROUP BY toInt64(" in remote, remote
+    assert "'UTC'" in remote or unit in ("second", "minute", "hour", "day", "week")
+    got = same_times(chd, query)
+    if unit == "week":
+        assert any(r[0].year == 1969 for r in got)
+
+
+@pytest.mark.parametrize("field", FIELDS)
+def test_extract_groups_in_clickhouse(chd, field):
+    date_part = f", extract({field} FROM d)" if field in DATE_FIELDS else ""
+    query = (f"SELECT extract({field} FROM ts), extract({field} FROM tz), extract({field} FROM tsn){date_part}, "
+             f"count(*) FROM times GROUP BY 1, 2, 3{', 4' if date_part else ''}")
+    remote = remote_sql(chd, query)
+    assert " GROUP BY " in remote and "count()" in remote, remote
+    same_times(chd, query)
+
+
+DATE_WHERE = [
+    ("SELECT count(*) FROM times WHERE date_trunc('day', ts) = '2024-03-10'", "toInt64(intDiv(toUnixTimestamp(`ts`), 86400) * 86400) = 1710028800"),
+    ("SELECT count(*) FROM times WHERE date_trunc('week', ts) < '1970-01-01'", ") < 0"),
+    ("SELECT count(*) FROM times WHERE date_trunc('month', tz) >= '2024-03-01' AND date_trunc('month', tz) < '2024-04-01'",
+     "toStartOfMonth(`tz`, 'UTC')"),
+    ("SELECT count(*) FROM times WHERE date_trunc('year', ts) = '2106-01-01'", "= 4291747200"),
+    ("SELECT count(*) FROM times WHERE date_trunc('hour', ts) <> '2024-03-10 06:30:00'", "1"),
+    ("SELECT count(*) FROM times WHERE date_trunc('day', tsn) <= '2024-03-10 12:00:00.5'", "<= 1710072000"),
+    ("SELECT count(*) FROM times WHERE date_trunc('quarter', d::timestamp) = date '2024-01-01'", "toStartOfQuarter(toDateTime(`d`, 'UTC'), 'UTC')"),
+    ("SELECT count(*) FROM times WHERE extract(year FROM ts) = 2024", "toYear(`ts`, 'UTC')"),
+    ("SELECT count(*) FROM times WHERE extract(dow FROM ts) = 0", "% 7) = 0"),
+    ("SELECT count(*) FROM times WHERE extract(isodow FROM dn) = 7", "% 7 + 1) = 7"),
+    ("SELECT count(*) FROM times WHERE extract(hour FROM tsn) >= 12", ">= 12"),
+    ("SELECT count(*) FROM times WHERE extract(doy FROM d) > 59.5", "> 59"),
+    ("SELECT count(*) FROM times WHERE NOT (extract(month FROM tsn) = 3)", "!= 3"),
+    ("SELECT count(*) FROM times WHERE extract(day FROM ts) = 1.5", "0"),
+    ("SELECT count(*) FROM times WHERE extract(month FROM ts) IS NOT DISTINCT FROM 2 OR extract(month FROM ts) = 1", None),
+]
+
+
+@pytest.mark.parametrize("query,part", DATE_WHERE)
+def test_date_functions_in_where_are_exact(chd, query, part):
+    remote = remote_sql(chd, query)
+    if part is None:
+        # IS NOT DISTINCT FROM is not a comparison: the WHERE stays local.
+        assert "count()" not in remote, remote
+    else:
+        # Exact, so the count runs in ClickHouse too.
+        assert remote.startswith("SELECT count() FROM") and part in remote, remote
+    same_times(chd, query)
+
+
+def test_order_by_and_parameters_over_date_functions(chd):
+    query = ("SELECT date_trunc('month', ts) AS m, count(*) FROM times GROUP BY 1 ORDER BY m DESC LIMIT 4")
+    remote = remote_sql(chd, query)
+    assert " ORDER BY toInt64(" in remote and remote.endswith("LIMIT 4"), remote
+    assert same_times(chd, query, ordered=True)[0][0].year == 2106
+    chd.execute("SET plan_cache_mode = force_generic_plan")
+    try:
+        chd.execute("PREPARE dt(timestamp, numeric) AS SELECT extract(year FROM ts), count(*) FROM times "
+                    "WHERE date_trunc('day', ts) >= $1 AND extract(month FROM ts) <> $2 GROUP BY 1")
+        assert "count()" in remote_sql(chd, "EXECUTE dt('2024-01-01', 3)")
+        got = sorted(rows(chd, "EXECUTE dt('2024-01-01', 3)"))
+        want = sorted(rows(chd, "SELECT extract(year FROM ts), count(*) FROM times_heap WHERE date_trunc('day', ts) "
+                                ">= '2024-01-01' AND extract(month FROM ts) <> 3 GROUP BY 1"))
+        assert got == want and got
+    finally:
+        chd.execute("DEALLOCATE ALL")
+        chd.execute("RESET plan_cache_mode")
+
+
+DATE_NOT_PUSHED = [
+    # timestamptz: the session's TimeZone decides where a day starts.
+    "SELECT count(*) FROM times WHERE date_trunc('day', tt) = '2024-03-10'",
+    "SELECT date_trunc('day', tt), count(*) FROM times GROUP BY 1",
+    # date_trunc of a date without a cast is the timestamptz form.
+    "SELECT date_trunc('month', d), count(*) FROM times GROUP BY 1",
+    # Fractional or unlisted fields, other units, float date_part.
+    "SELECT extract(epoch FROM ts), count(*) FROM times GROUP BY 1",
+    "SELECT extract(second FROM ts), count(*) FROM times GROUP BY 1",
+    "SELECT date_trunc('decade', ts), count(*) FROM times GROUP BY 1",
+    "SELECT date_part('year', ts), count(*) FROM times GROUP BY 1",
+    "SELECT count(*) FROM times WHERE extract(week FROM ts) = 10",
+]
+
+
+@pytest.mark.parametrize("query", DATE_NOT_PUSHED)
+def test_other_date_functions_stay_with_postgres(chd, query):
+    remote = remote_sql(chd, query)
+    assert "count()" not in remote and "toInt64(" not in remote and "toYear" not in remote, remote
+    same_times(chd, query)
+
+
+def test_a_time_field_of_a_date_is_postgres_error(chd):
+    # Postgres refuses hour of a date; pushed, it would quietly be 0.
+    with pytest.raises(Exception, match='unit "hour" not supported for type date'):
+        chd.execute("SELECT extract(hour FROM d), count(*) FROM times GROUP BY 1").fetchall()

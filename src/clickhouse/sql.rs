@@ -10,7 +10,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::types::{ChType, PgKind, ReadAs};
-use crate::fdw::filter::{like_prefix, CmpOp, ColumnFunc, Filter, Value};
+use crate::fdw::filter::{like_prefix, CmpOp, ColumnFunc, DateExpr, DateFunc, DatePart, Filter, TruncUnit, Value};
 use crate::fdw::upper::{AggFunc, Having, HavingOperand};
 
 /// A ClickHouse identifier in backquotes.
@@ -144,7 +144,26 @@ impl Deparser<'_> {
                 matches!(c.ch.base(), ChType::Int { bits: 8, .. })
                     .then(|| Clause::exact(format!("{} = {}", ident(&c.name), if *value { 1 } else { 0 })))
             }
+            Filter::DateCmp { expr, op, slot } => self.date_compare(expr, *op, self.values.get(*slot)?),
         }
+    }
+
+    /// `date_trunc(...)`/`extract(...)` compared as whole numbers: seconds
+    /// since 1970 for a truncated timestamp, the field's value otherwise.
+    fn date_compare(&self, e: &DateExpr, op: CmpOp, value: &Value) -> Option<Clause> {
+        let c = self.columns.get(e.column)?;
+        let (expr, _) = date_expr_sql(e, c)?;
+        let number = match (e.func, value) {
+            (_, Value::Null) => Value::Null,
+            (DateFunc::Trunc(_), Value::Timestamp(us)) => Value::Numeric(micros_as_seconds(*us)),
+            (DateFunc::Trunc(_), Value::Date(days)) => Value::Int(*days as i64 * 86_400),
+            (DateFunc::Part(_), v @ (Value::Int(_) | Value::Numeric(_))) => v.clone(),
+            _ => return None,
+        };
+        // NULL in, NULL out: the expression is Nullable where the column is.
+        let int = ChType::Int { bits: 64, signed: true };
+        let ch = if c.ch.is_nullable() { ChType::Nullable(Box::new(int)) } else { int };
+        compare_sql(&expr, &domain(ch, PgKind::Numeric), op, &number).map(Clause::exact)
     }
 
     /// NOT over a leaf, spelled so NULLs behave as in Postgres.
@@ -158,6 +177,7 @@ impl Deparser<'_> {
             Filter::FuncCmp { func, column, op, slot } => {
                 self.func_compare(*func, *column, complement(*op), self.values.get(*slot)?)
             }
+            Filter::DateCmp { expr, op, slot } => self.date_compare(expr, complement(*op), self.values.get(*slot)?),
             // NOT of an exact prefix match: NULL stays NULL in both.
             leaf @ (Filter::Like { .. } | Filter::FuncLike { .. }) => {
                 let c = self.clause(leaf)?;
@@ -506,7 +526,82 @@ pub fn exact_for_any_values(filter: &Filter, columns: &[RemoteColumn], slots: &[
         Filter::FuncCmp { column, op, slot, .. } => pair(*column, *slot).is_some_and(|(c, ty)| {
             matches!(c.ch.base(), ChType::String) && c.pg == PgKind::Text && !op.is_range() && bounded(c, ty)
         }),
+        // Every timestamp, date and number has a bound against whole numbers.
+        Filter::DateCmp { expr, slot, .. } => pair(expr.column, *slot).is_some_and(|(c, ty)| {
+            date_expr_sql(expr, c).is_some()
+                && match expr.func {
+                    DateFunc::Trunc(_) => matches!(ty, B::Timestamp | B::Date),
+                    DateFunc::Part(_) => matches!(ty, B::Int2 | B::Int4 | B::Int8 | B::Numeric),
+                }
+        }),
     }
+}
+
+/// Microseconds since 1970 as a decimal number of seconds (`-1.500000`).
+fn micros_as_seconds(us: i64) -> String {
+    let sign = if us < 0 { "-" } else { "" };
+    let abs = us.unsigned_abs();
+    format!("{sign}{}.{:06}", abs / 1_000_000, abs % 1_000_000)
+}
+
+/// A [`DateExpr`] in ClickHouse, computed on the UTC wall clock (what a
+/// `timestamp` column reads as: the instant's seconds since 1970 in UTC),
+/// whatever the server's or the column's time zone, and how its values are
+/// read: a truncated timestamp as seconds since 1970 (Int64: the week of
+/// 1970-01-01 starts in 1969), a field as a whole number. None: not over a
+/// `timestamp` column on DateTime/Date or a `date` column on Date.
+///
+/// Units of fixed length are computed from the seconds. 18.16's calendar
+/// functions (toYear, toStartOfMonth, ...) are wrong from 2106-01-01 on
+/// (its date table ends in 2105: toYear gives 1970 at 2^32 - 1), and a
+/// DateTime reaches 2106-02-07: those five weeks are spelled out.
+pub fn date_expr_sql(e: &DateExpr, c: &RemoteColumn) -> Option<(String, ReadAs)> {
+    const Y2106: u32 = 4_291_747_200; // 2106-01-01 00:00 UTC
+    const FEB2106: u32 = 4_294_425_600; // 2106-02-01 00:00 UTC
+    let col = ident(&c.name);
+    let base = match (&c.pg, c.ch.base()) {
+        (PgKind::Timestamp, ChType::DateTime(_)) => col,
+        (PgKind::Timestamp | PgKind::Date, ChType::Date) => format!("toDateTime({col}, 'UTC')"),
+        _ => return None,
+    };
+    let s = format!("toUnixTimestamp({base})");
+    let late = |in_2106: String, calendar: String| format!("toInt64(if({s} >= {Y2106}, {in_2106}, {calendar}))");
+    let start_of = |f: &str| format!("toUnixTimestamp(toDateTime({f}({base}, 'UTC'), 'UTC'))");
+    let days = format!("intDiv({s}, 86400)");
+    Some(match e.func {
+        DateFunc::Trunc(unit) => (
+            match unit {
+                TruncUnit::Second => format!("toInt64({s})"),
+                TruncUnit::Minute => format!("toInt64(intDiv({s}, 60) * 60)"),
+                TruncUnit::Hour => format!("toInt64(intDiv({s}, 3600) * 3600)"),
+                TruncUnit::Day => format!("toInt64({days} * 86400)"),
+                // 1970-01-05 was a Monday: weeks start at 4 days + k weeks.
+                TruncUnit::Week => format!("toInt64({s}) - toInt64(({s} + 259200) % 604800)"),
+                TruncUnit::Month => late(format!("if({s} >= {FEB2106}, {FEB2106}, {Y2106})"), start_of("toStartOfMonth")),
+                TruncUnit::Quarter => late(Y2106.to_string(), start_of("toStartOfQuarter")),
+                TruncUnit::Year => late(Y2106.to_string(), start_of("toStartOfYear")),
+            },
+            ReadAs::UnixSeconds,
+        ),
+        DateFunc::Part(part) => (
+            match part {
+                DatePart::Year => late("2106".into(), format!("toYear({base}, 'UTC')")),
+                DatePart::Quarter => late("1".into(), format!("toQuarter({base}, 'UTC')")),
+                DatePart::Month => late(format!("if({s} >= {FEB2106}, 2, 1)"), format!("toMonth({base}, 'UTC')")),
+                DatePart::Day => late(
+                    format!("intDiv({s} - if({s} >= {FEB2106}, {FEB2106}, {Y2106}), 86400) + 1"),
+                    format!("toDayOfMonth({base}, 'UTC')"),
+                ),
+                DatePart::Doy => late(format!("intDiv({s} - {Y2106}, 86400) + 1"), format!("toDayOfYear({base}, 'UTC')")),
+                DatePart::Hour => format!("toInt64(intDiv({s}, 3600) % 24)"),
+                DatePart::Minute => format!("toInt64(intDiv({s}, 60) % 60)"),
+                // 1970-01-01 was a Thursday: Postgres' dow 4, isodow 4.
+                DatePart::Dow => format!("toInt64(({days} + 4) % 7)"),
+                DatePart::IsoDow => format!("toInt64(({days} + 3) % 7 + 1)"),
+            },
+            ReadAs::Text,
+        ),
+    })
 }
 
 /// Days since 1970-01-01 as YYYY-MM-DD (proleptic Gregorian).

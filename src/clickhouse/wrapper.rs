@@ -101,6 +101,20 @@ fn upper_parts(columns: &[LocalColumn], query: &UpperQuery) -> Option<UpperParts
                 }
                 OutputCol { slot: k, ..OutputCol::column(c) }
             }
+            Output::Date(e) => {
+                let c = columns.get(e.column)?;
+                let (expr, read) = sql::date_expr_sql(e, &c.remote)?;
+                OutputCol {
+                    label: format!("expression {expr}"),
+                    expr,
+                    read,
+                    type_oid,
+                    typmod,
+                    slot: k,
+                    fixed_string: false,
+                    check_type: None,
+                }
+            }
             Output::Aggregate(a) => {
                 let col = match a.column {
                     Some(i) => Some(&columns.get(i)?.remote),
@@ -134,6 +148,7 @@ fn upper_parts(columns: &[LocalColumn], query: &UpperQuery) -> Option<UpperParts
     for g in &query.group_by {
         match query.outputs.get(*g)? {
             Output::Column(i) => group_by.push(sql::ident(&columns.get(*i)?.remote.name)),
+            Output::Date(_) => group_by.push(outputs.get(*g)?.expr.clone()),
             Output::Aggregate(_) => return None,
         }
     }
@@ -154,6 +169,8 @@ fn upper_parts(columns: &[LocalColumn], query: &UpperQuery) -> Option<UpperParts
                 }
                 sql::ident(&c.name)
             }
+            // Seconds since 1970 and whole numbers sort as Postgres' values.
+            Output::Date(_) => outputs[key.output].expr.clone(),
             // An avg travels as text ("sum/count"): it sorts locally.
             Output::Aggregate(_) if matches!(outputs[key.output].read, ReadAs::Average { .. }) => return None,
             // count, sum, min and max of orderable columns are numbers,
@@ -202,6 +219,9 @@ fn used_columns(query: &UpperQuery) -> Vec<usize> {
         match out {
             Output::Column(i) => {
                 used.insert(*i);
+            }
+            Output::Date(e) => {
+                used.insert(e.column);
             }
             Output::Aggregate(a) => used.extend(a.column),
         }

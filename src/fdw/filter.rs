@@ -81,6 +81,97 @@ pub enum Filter {
     /// mapped by `func` too (`column ILIKE pattern` is `lower(column) LIKE
     /// lower(pattern)` in Postgres).
     FuncLike { func: ColumnFunc, column: usize, slot: usize, fold_pattern: bool },
+    /// `date_trunc(...)`/`extract(...)` of a column compared with a value
+    /// (see [`DateExpr`]).
+    DateCmp { expr: DateExpr, op: CmpOp, slot: usize },
+}
+
+/// `date_trunc(unit, x)` or `extract(field FROM x)` of a `timestamp`
+/// (without time zone) or `date` column: functions of the wall-clock value
+/// alone (no session TimeZone), so an engine computing them in UTC on the
+/// same instant agrees exactly. `date_trunc` of a date column needs the
+/// explicit `::timestamp` cast (else Postgres picks the timestamptz form).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DateExpr {
+    pub func: DateFunc,
+    /// The column (index into the classifier's or upper query's columns).
+    pub column: usize,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum DateFunc {
+    /// `date_trunc(unit, x)`: a timestamp.
+    Trunc(TruncUnit),
+    /// `extract(field FROM x)`: a whole number (numeric).
+    Part(DatePart),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum TruncUnit {
+    Second,
+    Minute,
+    Hour,
+    Day,
+    /// ISO weeks: from Monday.
+    Week,
+    Month,
+    Quarter,
+    Year,
+}
+
+/// Fields of `extract` whose value is a whole number for both types (no
+/// `second`/`epoch`: fractional numerics; no `week`/`isoyear`, not checked).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum DatePart {
+    Year,
+    Quarter,
+    Month,
+    Day,
+    Hour,
+    Minute,
+    /// 0 (Sunday) to 6.
+    Dow,
+    /// 1 (Monday) to 7.
+    IsoDow,
+    Doy,
+}
+
+impl TruncUnit {
+    /// Postgres' unit names (`date_trunc` lower-cases them; plurals and
+    /// abbreviations are other spellings we leave local).
+    pub fn parse(unit: &str) -> Option<TruncUnit> {
+        Some(match unit.to_ascii_lowercase().as_str() {
+            "second" => TruncUnit::Second,
+            "minute" => TruncUnit::Minute,
+            "hour" => TruncUnit::Hour,
+            "day" => TruncUnit::Day,
+            "week" => TruncUnit::Week,
+            "month" => TruncUnit::Month,
+            "quarter" => TruncUnit::Quarter,
+            "year" => TruncUnit::Year,
+            _ => return None,
+        })
+    }
+}
+
+impl DatePart {
+    /// `extract`'s field names; `date_only`: the source is a date, where
+    /// Postgres refuses time fields (an ERROR we leave to Postgres).
+    pub fn parse(field: &str, date_only: bool) -> Option<DatePart> {
+        let part = match field.to_ascii_lowercase().as_str() {
+            "year" => DatePart::Year,
+            "quarter" => DatePart::Quarter,
+            "month" => DatePart::Month,
+            "day" => DatePart::Day,
+            "hour" => DatePart::Hour,
+            "minute" => DatePart::Minute,
+            "dow" => DatePart::Dow,
+            "isodow" => DatePart::IsoDow,
+            "doy" => DatePart::Doy,
+            _ => return None,
+        };
+        (!(date_only && matches!(part, DatePart::Hour | DatePart::Minute))).then_some(part)
+    }
 }
 
 /// Functions of a column a wrapper may compute at the source. Each variant

@@ -29,6 +29,7 @@
 //! as it was.
 
 pub mod clauses;
+pub mod date_expr;
 pub mod explain;
 pub mod filter;
 pub mod join;

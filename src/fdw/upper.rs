@@ -6,7 +6,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::filter::{CmpOp, Value};
+use super::filter::{CmpOp, DateExpr, Value};
 
 /// Which upper relation Postgres is building.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -24,6 +24,8 @@ pub enum UpperStage {
 pub enum RawExpr {
     /// A column of the foreign relation (index into the wrapper's columns).
     Column(usize),
+    /// `date_trunc`/`extract` of a column.
+    Date(DateExpr),
     /// An aggregate call.
     Aggregate(RawAggregate),
     /// A constant.
@@ -120,6 +122,9 @@ pub struct Aggregate {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Output {
     Column(usize),
+    /// `date_trunc`/`extract` of a column (a grouping key, or a plain
+    /// output of an ungrouped query).
+    Date(DateExpr),
     Aggregate(Aggregate),
 }
 
@@ -218,6 +223,7 @@ pub fn classify(stage: UpperStage, raw: &RawQuery) -> Result<UpperQuery, Decline
     for target in &raw.targets {
         outputs.push(match target {
             RawExpr::Column(c) => Output::Column(*c),
+            RawExpr::Date(e) => Output::Date(*e),
             RawExpr::Aggregate(a) => Output::Aggregate(aggregate(a)?),
             RawExpr::Const | RawExpr::Other => return Err(Declined("output is not a column or aggregate")),
         });
@@ -225,7 +231,7 @@ pub fn classify(stage: UpperStage, raw: &RawQuery) -> Result<UpperQuery, Decline
     let has_aggregates = outputs.iter().any(|o| matches!(o, Output::Aggregate(_)));
     let grouped = has_aggregates || !raw.group_by.is_empty() || raw.has_having;
     for g in &raw.group_by {
-        if !matches!(outputs.get(*g), Some(Output::Column(_))) {
+        if !matches!(outputs.get(*g), Some(Output::Column(_) | Output::Date(_))) {
             return Err(Declined("GROUP BY key is not a plain column"));
         }
     }
@@ -234,7 +240,7 @@ pub fn classify(stage: UpperStage, raw: &RawQuery) -> Result<UpperQuery, Decline
         // column as one (`ORDER BY key COLLATE "C"` adds such an entry).
         let grouped_columns: Vec<&Output> = raw.group_by.iter().filter_map(|g| outputs.get(*g)).collect();
         for (i, o) in outputs.iter().enumerate() {
-            if matches!(o, Output::Column(_)) && !raw.group_by.contains(&i) && !grouped_columns.contains(&o) {
+            if matches!(o, Output::Column(_) | Output::Date(_)) && !raw.group_by.contains(&i) && !grouped_columns.contains(&o) {
                 return Err(Declined("output column is neither grouped nor aggregated"));
             }
         }
@@ -350,6 +356,15 @@ mod tests {
                 Output::Aggregate(Aggregate { func: AggFunc::Sum, column: Some(4), distinct: false }),
             ]
         );
+    }
+
+    #[test]
+    fn date_expressions_group_and_must_be_grouped() {
+        use crate::fdw::filter::{DateFunc, TruncUnit};
+        let day = RawExpr::Date(DateExpr { func: DateFunc::Trunc(TruncUnit::Day), column: 3 });
+        let q = classify(UpperStage::Grouping, &query(vec![day.clone(), count_star()], vec![0])).unwrap();
+        assert_eq!(q.outputs[0], Output::Date(DateExpr { func: DateFunc::Trunc(TruncUnit::Day), column: 3 }));
+        assert!(classify(UpperStage::Grouping, &query(vec![day, count_star()], vec![])).is_err());
     }
 
     #[test]

@@ -207,6 +207,20 @@ unsafe fn expr(rels: Rels<'_>, node: *mut pg_sys::Node) -> RawExpr {
         if node.is_null() {
             return RawExpr::Other;
         }
+        let column_of = |n: *mut pg_sys::Node| -> Option<(usize, Option<Builtin>)> {
+            let n = strip_relabel(n);
+            if !has_tag(n, pg_sys::NodeTag::T_Var) {
+                return None;
+            }
+            let var = n as *mut pg_sys::Var;
+            if (*var).varlevelsup != 0 || (*var).varattno <= 0 {
+                return None;
+            }
+            Some((rels.index((*var).varno as u32, (*var).varattno)?, Builtin::from_oid((*var).vartype)))
+        };
+        if let Some(e) = super::date_expr::date_expr(node, &column_of) {
+            return RawExpr::Date(e);
+        }
         match (*node).type_ {
             pg_sys::NodeTag::T_Var => {
                 let var = node as *mut pg_sys::Var;

@@ -141,6 +141,7 @@ pub fn spec_for(rel: &RelInfo, query: &UpperQuery) -> Option<AggSpec> {
     for (k, out) in query.outputs.iter().enumerate() {
         let (out_type, _) = *query.output_types.get(k)?;
         match out {
+            Output::Date(_) => return None,
             Output::Column(i) => {
                 if !groups_like_postgres(&column_kind(rel, *i)?) {
                     return None;
@@ -282,7 +283,7 @@ pub fn top_n_for(rel: &RelInfo, query: &UpperQuery) -> Option<super::topn::TopN>
     for out in &query.outputs {
         match out {
             Output::Column(i) => outputs.push(*i),
-            Output::Aggregate(_) => return None,
+            Output::Aggregate(_) | Output::Date(_) => return None,
         }
     }
     let mut keys = Vec::with_capacity(query.order_by.len());
