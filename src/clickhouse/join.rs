@@ -401,6 +401,61 @@ mod tests {
 }
 
 #[cfg(test)]
+mod upper_tests {
+    use super::*;
+    use crate::clickhouse::types::ReadAs;
+
+    fn local(name: &str, ty: &str, index: usize) -> LocalColumn {
+        LocalColumn {
+            remote: RemoteColumn { name: name.into(), type_name: ty.into(), ch: ChType::parse(ty), pg: PgKind::Integer, read: ReadAs::Text },
+            index,
+            attnum: index as i16 + 1,
+            type_oid: 20,
+            typmod: -1,
+            local_name: name.into(),
+        }
+    }
+
+    #[test]
+    fn joined_columns_are_nullable_on_null_extended_sides() {
+        let outer = vec![local("k", "Int32", 0), local("v", "Nullable(Int64)", 1)];
+        let inner = vec![local("k", "Int32", 0), local("w", "Int64", 1)];
+        let left = joined_columns(JoinKind::Left, &outer, &inner);
+        let names: Vec<(&str, &str, usize)> =
+            left.iter().map(|c| (c.remote.name.as_str(), c.remote.type_name.as_str(), c.index)).collect();
+        assert_eq!(
+            names,
+            vec![
+                ("__townlake_o0", "Int32", 0),
+                ("__townlake_o1", "Nullable(Int64)", 1),
+                ("__townlake_i0", "Nullable(Int32)", 2),
+                ("__townlake_i1", "Nullable(Int64)", 3),
+            ]
+        );
+        assert!(left[3].remote.ch.is_nullable() && !left[0].remote.ch.is_nullable());
+        let full = joined_columns(JoinKind::Full, &outer, &inner);
+        assert!(full.iter().all(|c| c.remote.ch.is_nullable()));
+        let inner_join = joined_columns(JoinKind::Inner, &outer, &inner);
+        assert_eq!(inner_join[3].remote.type_name, "Int64");
+        assert_eq!(joined_source(1, 2), (JoinSide::Outer, 1));
+        assert_eq!(joined_source(3, 2), (JoinSide::Inner, 1));
+    }
+
+    #[test]
+    fn raw_outputs_for_an_upper_layer() {
+        let outer = vec![local("ts", "DateTime", 0).remote, local("k", "Int32", 1).remote];
+        let mut ts = outer[0].clone();
+        ts.read = ReadAs::UnixSeconds;
+        let outer = vec![ts, outer[1].clone()];
+        let inner = vec![local("k", "Int32", 0).remote];
+        let q = JoinQuery { kind: JoinKind::Inner, keys: vec![(1, 0)], outputs: vec![(JoinSide::Outer, 0)], outer_varno: 1, inner_varno: 2 };
+        // A scan reads timestamps as seconds; an upper layer gets the values.
+        assert_eq!(select_lists(&q, &outer, &inner).unwrap().0[1], "toUnixTimestamp(`ts`) AS `__townlake_o0`");
+        assert_eq!(select_lists_with(&q, &outer, &inner, true).unwrap().0[1], "`ts` AS `__townlake_o0`");
+    }
+}
+
+#[cfg(test)]
 mod semi_tests {
     use super::tests_support::*;
     use super::*;

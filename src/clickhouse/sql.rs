@@ -982,7 +982,9 @@ mod tests {
     fn aggregates() {
         let c = cols();
         assert_eq!(aggregate(AggFunc::CountStar, false, None), Some(("count()".into(), ReadAs::Text)));
-        assert_eq!(aggregate(AggFunc::Count, true, Some(&c[1])), Some(("uniqExact(`name`)".into(), ReadAs::Text)));
+        // 18.16's uniqExact of only NULLs is NULL: Postgres' count is 0.
+        assert_eq!(aggregate(AggFunc::Count, true, Some(&c[1])), Some(("ifNull(uniqExact(`name`), 0)".into(), ReadAs::Text)));
+        assert_eq!(aggregate(AggFunc::Count, true, Some(&c[2])), Some(("uniqExact(`day`)".into(), ReadAs::Text)));
         assert_eq!(
             aggregate(AggFunc::Sum, false, Some(&c[0])),
             Some(("if(count(`id`) = 0, NULL, sum(toDecimal128(`id`, 0)))".into(), ReadAs::Text))
@@ -1096,5 +1098,61 @@ mod tests {
         assert_eq!(date_text(-1), "1969-12-31");
         assert_eq!(date_text(MAX_DATE_DAYS), "2105-12-31");
         assert_eq!(date_text(11_016), "2000-02-29");
+    }
+
+    #[test]
+    fn date_functions_on_the_utc_wall_clock() {
+        use crate::fdw::filter::{DateExpr, DateFunc, DatePart, TruncUnit};
+        let ts = col("ts", "DateTime('America/New_York')", PgKind::Timestamp);
+        let d = col("d", "Nullable(Date)", PgKind::Date);
+        let tz = col("tz", "DateTime", PgKind::TimestampTz);
+        let e = |func, column| DateExpr { func, column };
+        let day = date_expr_sql(&e(DateFunc::Trunc(TruncUnit::Day), 0), &ts).unwrap();
+        assert_eq!(day, ("toInt64(intDiv(toUnixTimestamp(`ts`), 86400) * 86400)".into(), ReadAs::UnixSeconds));
+        let week = date_expr_sql(&e(DateFunc::Trunc(TruncUnit::Week), 0), &ts).unwrap().0;
+        assert_eq!(week, "toInt64(toUnixTimestamp(`ts`)) - toInt64((toUnixTimestamp(`ts`) + 259200) % 604800)");
+        // Calendar units name UTC, and 2106 (past 18.16's date table) is spelled out.
+        let year = date_expr_sql(&e(DateFunc::Part(DatePart::Year), 0), &d).unwrap();
+        assert_eq!(
+            year,
+            (
+                "toInt64(if(toUnixTimestamp(toDateTime(`d`, 'UTC')) >= 4291747200, 2106, toYear(toDateTime(`d`, 'UTC'), 'UTC')))"
+                    .into(),
+                ReadAs::Text
+            )
+        );
+        assert_eq!(date_expr_sql(&e(DateFunc::Part(DatePart::Dow), 0), &ts).unwrap().0, "toInt64((intDiv(toUnixTimestamp(`ts`), 86400) + 4) % 7)");
+        // timestamptz depends on the session's TimeZone: not pushed.
+        assert!(date_expr_sql(&e(DateFunc::Trunc(TruncUnit::Day), 0), &tz).is_none());
+        assert!(date_expr_sql(&e(DateFunc::Part(DatePart::Year), 0), &col("s", "String", PgKind::Text)).is_none());
+    }
+
+    #[test]
+    fn date_comparisons_are_placed_on_whole_seconds() {
+        use crate::fdw::filter::{DateExpr, DateFunc, DatePart, TruncUnit};
+        let columns = vec![col("ts", "Nullable(DateTime)", PgKind::Timestamp)];
+        let cmp = |func, op, v: Value| {
+            deparse(&Filter::DateCmp { expr: DateExpr { func, column: 0 }, op, slot: 0 }, &columns, &[v]).unwrap()
+        };
+        let day = DateFunc::Trunc(TruncUnit::Day);
+        let expr = "toInt64(intDiv(toUnixTimestamp(`ts`), 86400) * 86400)";
+        // 2024-03-10 12:00:00.5: between two whole seconds.
+        let c = cmp(day, CmpOp::LtEq, Value::Timestamp(1_710_072_000_500_000));
+        assert_eq!(c, Clause { sql: format!("{expr} <= 1710072000"), exact: true });
+        assert_eq!(cmp(day, CmpOp::Eq, Value::Timestamp(1_710_072_000_500_000)).sql, "0");
+        assert_eq!(cmp(day, CmpOp::NotEq, Value::Timestamp(1_710_072_000_500_000)).sql, format!("isNotNull({expr})"));
+        // Before 1970 (the week of 1970-01-01 starts in 1969), and a date.
+        assert_eq!(cmp(day, CmpOp::Gt, Value::Timestamp(-1_500_000)).sql, format!("{expr} > -2"));
+        assert_eq!(cmp(day, CmpOp::GtEq, Value::Date(2)).sql, format!("{expr} >= 172800"));
+        let year = DateFunc::Part(DatePart::Year);
+        assert!(cmp(year, CmpOp::Eq, Value::Numeric("2024".into())).sql.ends_with(" = 2024"));
+        assert_eq!(cmp(year, CmpOp::Eq, Value::Numeric("2024.5".into())).sql, "0");
+        assert_eq!(cmp(year, CmpOp::Eq, Value::Null).sql, "0");
+        // A timestamp against a field, a number against a truncation: not pushed.
+        let f = |func, v: Value| deparse(&Filter::DateCmp { expr: DateExpr { func, column: 0 }, op: CmpOp::Eq, slot: 0 }, &columns, &[v]);
+        assert!(f(year, Value::Timestamp(0)).is_none());
+        assert!(f(day, Value::Int(0)).is_none());
+        assert_eq!(micros_as_seconds(-1_500_000), "-1.500000");
+        assert_eq!(micros_as_seconds(59_000_001), "59.000001");
     }
 }

@@ -99,7 +99,8 @@ fn upper_parts(columns: &[LocalColumn], query: &UpperQuery) -> Option<UpperParts
                 if query.grouped && !sql::groups_like_postgres(&c.remote) {
                     return None;
                 }
-                OutputCol { slot: k, ..OutputCol::column(c) }
+                // The target's own type: `x::bigint` reads x's text as int8.
+                OutputCol { slot: k, type_oid, typmod, ..OutputCol::column(c) }
             }
             Output::Date(e) => {
                 let c = columns.get(e.column)?;

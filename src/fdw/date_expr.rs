@@ -45,25 +45,11 @@ pub unsafe fn date_expr(node: *mut pg_sys::Node, column_of: ColumnOf<'_>) -> Opt
 }
 
 /// A `timestamp` column, or a `date` column cast to timestamp (midnight).
+/// `column_of` sees through that cast (see `clauses::strip_exact_casts`):
+/// an argument of date_trunc's timestamp form that is a date column was cast.
 unsafe fn timestamp_column(node: *mut pg_sys::Node, column_of: ColumnOf<'_>) -> Option<usize> {
-    // SAFETY: as for date_expr.
-    unsafe {
-        if let Some((column, ty)) = column_of(node) {
-            return (ty == Some(Builtin::Timestamp)).then_some(column);
-        }
-        let node = strip_relabel(node);
-        if !has_tag(node, pg_sys::NodeTag::T_FuncExpr) {
-            return None;
-        }
-        let f = node as *mut pg_sys::FuncExpr;
-        if (*f).funcid != pg_sys::Oid::from(pg_sys::F_TIMESTAMP_DATE) {
-            return None;
-        }
-        let args = nodes::nodes((*f).args);
-        let [arg] = args.as_slice() else { return None };
-        let (column, ty) = column_of(*arg)?;
-        (ty == Some(Builtin::Date)).then_some(column)
-    }
+    let (column, ty) = column_of(node)?;
+    matches!(ty, Some(Builtin::Timestamp | Builtin::Date)).then_some(column)
 }
 
 /// A non-NULL text constant's value.

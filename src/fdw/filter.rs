@@ -379,4 +379,17 @@ mod tests {
         assert_eq!(CmpOp::Eq.commute(), CmpOp::Eq);
         assert!(CmpOp::Lt.is_range() && !CmpOp::NotEq.is_range());
     }
+
+    #[test]
+    fn date_units_and_fields() {
+        assert_eq!(TruncUnit::parse("WEEK"), Some(TruncUnit::Week));
+        assert_eq!(TruncUnit::parse("decade"), None);
+        assert_eq!(TruncUnit::parse("days"), None);
+        assert_eq!(DatePart::parse("isodow", true), Some(DatePart::IsoDow));
+        // Postgres refuses time fields of a date: left to it.
+        assert_eq!(DatePart::parse("hour", true), None);
+        assert_eq!(DatePart::parse("hour", false), Some(DatePart::Hour));
+        assert_eq!(DatePart::parse("epoch", false), None);
+        assert_eq!(DatePart::parse("second", false), None);
+    }
 }

@@ -143,7 +143,8 @@ pub fn spec_for(rel: &RelInfo, query: &UpperQuery) -> Option<AggSpec> {
         match out {
             Output::Date(_) => return None,
             Output::Column(i) => {
-                if !groups_like_postgres(&column_kind(rel, *i)?) {
+                // A cast key (`x::bigint`) has another type than the column's values.
+                if !groups_like_postgres(&column_kind(rel, *i)?) || rel.columns.get(*i)?.type_oid != out_type {
                     return None;
                 }
                 let at = input(&mut spec, *i);
@@ -280,10 +281,13 @@ pub fn top_n_for(rel: &RelInfo, query: &UpperQuery) -> Option<super::topn::TopN>
     }
     let limit = query.limit_hint.filter(|n| (0..=MAX_TOP_N).contains(n))? as usize;
     let mut outputs = Vec::with_capacity(query.outputs.len());
-    for out in &query.outputs {
+    for (k, out) in query.outputs.iter().enumerate() {
         match out {
-            Output::Column(i) => outputs.push(*i),
-            Output::Aggregate(_) | Output::Date(_) => return None,
+            // A cast (`x::bigint`) has another type than the column's values.
+            Output::Column(i) if Some(rel.columns.get(*i)?.type_oid) == query.output_types.get(k).map(|t| t.0) => {
+                outputs.push(*i)
+            }
+            _ => return None,
         }
     }
     let mut keys = Vec::with_capacity(query.order_by.len());
