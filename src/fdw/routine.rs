@@ -503,8 +503,12 @@ unsafe fn accepted_join<W: Wrapper>(root: *mut pg_sys::PlannerInfo) -> Option<(*
     if pg_sys::bms_num_members((*root).all_baserels) != 2 {
         return None;
     }
-    let joinrel = pg_sys::find_join_rel(root, (*root).all_baserels);
-    if joinrel.is_null() || (*joinrel).fdw_private.is_null() || (*joinrel).fdw_private == join_mark() {
+    // The join relation of all of them (from PostgreSQL 16 on its relids
+    // also name the outer join itself, so it is looked for, not looked up).
+    let joinrel = nodes::ptrs::<pg_sys::RelOptInfo>((*root).join_rel_list)
+        .into_iter()
+        .find(|rel| pg_sys::bms_is_subset((*root).all_baserels, (**rel).relids))?;
+    if (*joinrel).fdw_private.is_null() || (*joinrel).fdw_private == join_mark() {
         return None;
     }
     let JoinEnvelope { query } = from_private((*joinrel).fdw_private as *mut pg_sys::List).ok()?;
