@@ -283,6 +283,25 @@ def test_order_by_and_limit_over_a_pushed_join_run_in_clickhouse(chj, query, par
     assert len(got) == count
 
 
+def test_limit_over_a_pushed_join_runs_in_clickhouse(chj):
+    query = ("SELECT e.id, a.plan FROM ev e JOIN acct a ON e.account_id = a.account_id "
+             "WHERE e.kind = 'buy' AND a.plan = 'pro' LIMIT 7")
+    remote = pushed_upper(chj, query)
+    assert remote.endswith(") LIMIT 7"), remote
+    plan = plan_of(chj, query)
+    assert "Limit" not in plan.split("Remote SQL")[0], plan
+    got = rows(chj, query)
+    # Any 7 of the joined rows (no ORDER BY): each must be one of Postgres'.
+    want = set(rows(chj, query.replace("FROM ev ", "FROM ev_heap ").replace("JOIN acct ", "JOIN acct_heap ")
+                    .replace(" LIMIT 7", "")))
+    assert len(got) == 7 and set(got) <= want
+    # With an OFFSET Postgres keeps its Limit (the join still runs remotely).
+    query = "SELECT e.id, a.plan FROM ev e JOIN acct a ON e.account_id = a.account_id LIMIT 5 OFFSET 3"
+    remote = pushed_join(chj, query)
+    assert "LIMIT" not in remote and "Limit" in plan_of(chj, query)
+    assert len(rows(chj, query)) == 5
+
+
 UPPER_STAYS_LOCAL = [
     # max of text: the collation decides in Postgres.
     ("SELECT a.plan, max(a.region) FROM ev e JOIN acct a ON e.account_id = a.account_id GROUP BY a.plan", "Aggregate"),

@@ -247,12 +247,17 @@ fn upper_join_parts(
     join: &JoinQuery,
     query: &UpperQuery,
 ) -> Option<(UpperParts, (Vec<String>, Vec<String>, Vec<String>), Vec<String>)> {
-    // A LIMIT without ORDER BY over a join stays with Postgres.
-    if query.stage == UpperStage::Final {
-        return None;
-    }
     let joined = join::joined_columns(join.kind, &outer.columns, &inner.columns);
-    let parts = upper_parts(&joined, query)?;
+    let mut parts = upper_parts(&joined, query)?;
+    if query.stage == UpperStage::Final {
+        // LIMIT alone over the joined rows (an ORDER BY's LIMIT comes with
+        // the ORDER BY stage): this path replaces Postgres' Limit, so an
+        // OFFSET, which a plain LIMIT of n + offset would not skip, stays local.
+        if query.grouped || !query.order_by.is_empty() || query.offset != 0 {
+            return None;
+        }
+        parts.limit = Some(u64::try_from(query.limit?).ok()?);
+    }
     let used = used_columns(query);
     let sub = JoinQuery {
         outputs: used.iter().map(|i| join::joined_source(*i, outer.columns.len())).collect(),
