@@ -10,7 +10,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::types::{ChType, PgKind, ReadAs};
-use crate::fdw::filter::{like_prefix, CmpOp, ColumnFunc, DateExpr, DateFunc, DatePart, Filter, TruncUnit, Value};
+use crate::fdw::filter::{like_prefix, ArithExpr, ArithOp, ArithTerm, CmpOp, ColumnFunc, DateExpr, DateFunc, DatePart, Filter, TruncUnit, Value};
 use crate::fdw::upper::{AggFunc, Having, HavingOperand};
 
 /// A ClickHouse identifier in backquotes.
@@ -145,7 +145,17 @@ impl Deparser<'_> {
                     .then(|| Clause::exact(format!("{} = {}", ident(&c.name), if *value { 1 } else { 0 })))
             }
             Filter::DateCmp { expr, op, slot } => self.date_compare(expr, *op, self.values.get(*slot)?),
+            Filter::ArithCmp { expr, op, slot } => self.arith_compare(expr, *op, self.values.get(*slot)?),
         }
+    }
+
+    /// Integer arithmetic compared with a number, placed exactly (Int64).
+    fn arith_compare(&self, e: &ArithExpr, op: CmpOp, value: &Value) -> Option<Clause> {
+        let expr = arith_sql(e, self.columns)?;
+        let int = ChType::Int { bits: 64, signed: true };
+        let nullable = e.columns().any(|c| self.columns.get(c).is_some_and(|c| c.ch.is_nullable()));
+        let ch = if nullable { ChType::Nullable(Box::new(int)) } else { int };
+        compare_sql(&expr, &domain(ch, PgKind::Numeric), op, value).map(Clause::exact)
     }
 
     /// `date_trunc(...)`/`extract(...)` compared as whole numbers: seconds
@@ -178,6 +188,7 @@ impl Deparser<'_> {
                 self.func_compare(*func, *column, complement(*op), self.values.get(*slot)?)
             }
             Filter::DateCmp { expr, op, slot } => self.date_compare(expr, complement(*op), self.values.get(*slot)?),
+            Filter::ArithCmp { expr, op, slot } => self.arith_compare(expr, complement(*op), self.values.get(*slot)?),
             // NOT of an exact prefix match: NULL stays NULL in both.
             leaf @ (Filter::Like { .. } | Filter::FuncLike { .. }) => {
                 let c = self.clause(leaf)?;
@@ -526,6 +537,10 @@ pub fn exact_for_any_values(filter: &Filter, columns: &[RemoteColumn], slots: &[
         Filter::FuncCmp { column, op, slot, .. } => pair(*column, *slot).is_some_and(|(c, ty)| {
             matches!(c.ch.base(), ChType::String) && c.pg == PgKind::Text && !op.is_range() && bounded(c, ty)
         }),
+        Filter::ArithCmp { expr, slot, .. } => {
+            arith_sql(expr, columns).is_some()
+                && slots.get(*slot).copied().flatten().is_some_and(|ty| matches!(ty, B::Int2 | B::Int4 | B::Int8 | B::Numeric))
+        }
         // Every timestamp, date and number has a bound against whole numbers.
         Filter::DateCmp { expr, slot, .. } => pair(expr.column, *slot).is_some_and(|(c, ty)| {
             date_expr_sql(expr, c).is_some()
@@ -535,6 +550,37 @@ pub fn exact_for_any_values(filter: &Filter, columns: &[RemoteColumn], slots: &[
                 }
         }),
     }
+}
+
+/// The range of an integer column's values (None: not an integer column
+/// whose values Postgres reads as integers).
+fn int_range(c: &RemoteColumn) -> Option<(i128, i128)> {
+    match (c.ch.base(), &c.pg) {
+        (ChType::Int { bits, signed: true }, PgKind::Integer) => Some((-(1i128 << (bits - 1)), (1i128 << (bits - 1)) - 1)),
+        (ChType::Int { bits, signed: false }, PgKind::Integer) => Some((0, (1i128 << bits) - 1)),
+        _ => None,
+    }
+}
+
+/// Integer arithmetic in ClickHouse, when the columns' ranges prove that
+/// Postgres never overflows (so it never raises an ERROR ClickHouse would
+/// not): computed in Int64, which then holds every result exactly
+/// (ClickHouse's own result types wrap around, e.g. UInt32 - UInt32).
+pub fn arith_sql(e: &ArithExpr, columns: &[RemoteColumn]) -> Option<String> {
+    let range = e.range(|c| int_range(columns.get(c)?))?;
+    if !e.never_overflows(range) {
+        return None;
+    }
+    let term = |t: ArithTerm| match t {
+        ArithTerm::Column(c) => Some(format!("toInt64({})", ident(&columns.get(c)?.name))),
+        ArithTerm::Const(v) => Some(format!("toInt64({v})")),
+    };
+    let op = match e.op {
+        ArithOp::Add => "+",
+        ArithOp::Sub => "-",
+        ArithOp::Mul => "*",
+    };
+    Some(format!("({} {op} {})", term(e.left)?, term(e.right)?))
 }
 
 /// Microseconds since 1970 as a decimal number of seconds (`-1.500000`).

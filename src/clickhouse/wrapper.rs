@@ -116,6 +116,20 @@ fn upper_parts(columns: &[LocalColumn], query: &UpperQuery) -> Option<UpperParts
                     check_type: None,
                 }
             }
+            Output::Arith(e) => {
+                let remote: Vec<RemoteColumn> = columns.iter().map(|c| c.remote.clone()).collect();
+                let expr = sql::arith_sql(e, &remote)?;
+                OutputCol {
+                    label: format!("expression {expr}"),
+                    expr,
+                    read: ReadAs::Text,
+                    type_oid,
+                    typmod,
+                    slot: k,
+                    fixed_string: false,
+                    check_type: None,
+                }
+            }
             Output::Aggregate(a) => {
                 let col = match a.column {
                     Some(i) => Some(&columns.get(i)?.remote),
@@ -149,7 +163,7 @@ fn upper_parts(columns: &[LocalColumn], query: &UpperQuery) -> Option<UpperParts
     for g in &query.group_by {
         match query.outputs.get(*g)? {
             Output::Column(i) => group_by.push(sql::ident(&columns.get(*i)?.remote.name)),
-            Output::Date(_) => group_by.push(outputs.get(*g)?.expr.clone()),
+            Output::Date(_) | Output::Arith(_) => group_by.push(outputs.get(*g)?.expr.clone()),
             Output::Aggregate(_) => return None,
         }
     }
@@ -171,7 +185,7 @@ fn upper_parts(columns: &[LocalColumn], query: &UpperQuery) -> Option<UpperParts
                 sql::ident(&c.name)
             }
             // Seconds since 1970 and whole numbers sort as Postgres' values.
-            Output::Date(_) => outputs[key.output].expr.clone(),
+            Output::Date(_) | Output::Arith(_) => outputs[key.output].expr.clone(),
             // An avg travels as text ("sum/count"): it sorts locally.
             Output::Aggregate(_) if matches!(outputs[key.output].read, ReadAs::Average { .. }) => return None,
             // count, sum, min and max of orderable columns are numbers,
@@ -224,6 +238,7 @@ fn used_columns(query: &UpperQuery) -> Vec<usize> {
             Output::Date(e) => {
                 used.insert(e.column);
             }
+            Output::Arith(e) => used.extend(e.columns()),
             Output::Aggregate(a) => used.extend(a.column),
         }
     }

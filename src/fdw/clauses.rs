@@ -258,6 +258,9 @@ impl Classifier {
                     if let Some(f) = self.translate_date_cmp(op, &args) {
                         return Some(f);
                     }
+                    if let Some(f) = self.translate_arith_cmp(op, &args) {
+                        return Some(f);
+                    }
                     return self.translate_func_cmp(op, &args);
                 }
                 _ => return None,
@@ -338,6 +341,33 @@ impl Classifier {
             }
             let slot = self.operand(other, false)?;
             Some(Filter::DateCmp { expr, op: cmp, slot })
+        }
+    }
+
+    /// `a + b <op> value` (integer arithmetic, see [`super::filter::ArithExpr`])
+    /// against an integer or numeric value.
+    unsafe fn translate_arith_cmp(&mut self, op: *mut pg_sys::OpExpr, args: &[*mut pg_sys::Node]) -> Option<Filter> {
+        // SAFETY: planner expression nodes.
+        unsafe {
+            let column_of = |n: *mut pg_sys::Node| self.column_of(n);
+            let (expr, other, on_left) = match (
+                super::arith_expr::arith_expr(args[0], &column_of),
+                super::arith_expr::arith_expr(args[1], &column_of),
+            ) {
+                (Some(e), None) => (e, args[1], true),
+                (None, Some(e)) => (e, args[0], false),
+                _ => return None,
+            };
+            let other_ty = Builtin::from_oid(pg_sys::exprType(other))?;
+            if !matches!(other_ty, Builtin::Numeric | Builtin::Int2 | Builtin::Int4 | Builtin::Int8) {
+                return None;
+            }
+            let mut cmp = btree_strategy((*op).opno)?;
+            if !on_left {
+                cmp = cmp.commute();
+            }
+            let slot = self.operand(other, false)?;
+            Some(Filter::ArithCmp { expr, op: cmp, slot })
         }
     }
 

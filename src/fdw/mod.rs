@@ -28,6 +28,7 @@
 //! `Wrapper::plan_upper`; the default declines, which leaves Postgres' plan
 //! as it was.
 
+pub mod arith_expr;
 pub mod clauses;
 pub mod date_expr;
 pub mod explain;

@@ -6,7 +6,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::filter::{CmpOp, DateExpr, Value};
+use super::filter::{ArithExpr, CmpOp, DateExpr, Value};
 
 /// Which upper relation Postgres is building.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -26,6 +26,8 @@ pub enum RawExpr {
     Column(usize),
     /// `date_trunc`/`extract` of a column.
     Date(DateExpr),
+    /// Integer arithmetic of columns.
+    Arith(ArithExpr),
     /// An aggregate call.
     Aggregate(RawAggregate),
     /// A constant.
@@ -125,6 +127,8 @@ pub enum Output {
     /// `date_trunc`/`extract` of a column (a grouping key, or a plain
     /// output of an ungrouped query).
     Date(DateExpr),
+    /// Integer arithmetic of columns (likewise).
+    Arith(ArithExpr),
     Aggregate(Aggregate),
 }
 
@@ -224,6 +228,7 @@ pub fn classify(stage: UpperStage, raw: &RawQuery) -> Result<UpperQuery, Decline
         outputs.push(match target {
             RawExpr::Column(c) => Output::Column(*c),
             RawExpr::Date(e) => Output::Date(*e),
+            RawExpr::Arith(e) => Output::Arith(*e),
             RawExpr::Aggregate(a) => Output::Aggregate(aggregate(a)?),
             RawExpr::Const | RawExpr::Other => return Err(Declined("output is not a column or aggregate")),
         });
@@ -231,7 +236,7 @@ pub fn classify(stage: UpperStage, raw: &RawQuery) -> Result<UpperQuery, Decline
     let has_aggregates = outputs.iter().any(|o| matches!(o, Output::Aggregate(_)));
     let grouped = has_aggregates || !raw.group_by.is_empty() || raw.has_having;
     for g in &raw.group_by {
-        if !matches!(outputs.get(*g), Some(Output::Column(_) | Output::Date(_))) {
+        if !matches!(outputs.get(*g), Some(Output::Column(_) | Output::Date(_) | Output::Arith(_))) {
             return Err(Declined("GROUP BY key is not a plain column"));
         }
     }
@@ -240,7 +245,7 @@ pub fn classify(stage: UpperStage, raw: &RawQuery) -> Result<UpperQuery, Decline
         // column as one (`ORDER BY key COLLATE "C"` adds such an entry).
         let grouped_columns: Vec<&Output> = raw.group_by.iter().filter_map(|g| outputs.get(*g)).collect();
         for (i, o) in outputs.iter().enumerate() {
-            if matches!(o, Output::Column(_) | Output::Date(_)) && !raw.group_by.contains(&i) && !grouped_columns.contains(&o) {
+            if matches!(o, Output::Column(_) | Output::Date(_) | Output::Arith(_)) && !raw.group_by.contains(&i) && !grouped_columns.contains(&o) {
                 return Err(Declined("output column is neither grouped nor aggregated"));
             }
         }

@@ -221,6 +221,9 @@ unsafe fn expr(rels: Rels<'_>, node: *mut pg_sys::Node) -> RawExpr {
         if let Some(e) = super::date_expr::date_expr(node, &column_of) {
             return RawExpr::Date(e);
         }
+        if let Some(e) = super::arith_expr::arith_expr(node, &column_of) {
+            return RawExpr::Arith(e);
+        }
         // `x::bigint` groups, orders and aggregates as `x` (the scan reads
         // the value into the cast's type).
         let node = super::clauses::strip_exact_casts(node);

@@ -141,7 +141,7 @@ pub fn spec_for(rel: &RelInfo, query: &UpperQuery) -> Option<AggSpec> {
     for (k, out) in query.outputs.iter().enumerate() {
         let (out_type, _) = *query.output_types.get(k)?;
         match out {
-            Output::Date(_) => return None,
+            Output::Date(_) | Output::Arith(_) => return None,
             Output::Column(i) => {
                 // A cast key (`x::bigint`) has another type than the column's values.
                 if !groups_like_postgres(&column_kind(rel, *i)?) || rel.columns.get(*i)?.type_oid != out_type {
