@@ -225,6 +225,9 @@ UPPER_OVER_JOIN = [
     # Nullable keys (tagged) under the aggregate.
     ("SELECT e.ref, count(*), count(a.account_id) FROM ev e LEFT JOIN acct a ON e.ref = a.ref GROUP BY e.ref",
      "GROUP BY `__townlake_o4`"),
+    # Exact integer arithmetic (bigint over UInt32 + 1 never overflows) as a key.
+    ("SELECT e.account_id + 1, count(*), sum(a.big_id) FROM ev e JOIN acct a ON e.account_id = a.account_id GROUP BY 1",
+     "GROUP BY (toInt64(`__townlake_o1`) + toInt64(1))"),
     # Semi and anti joins: each outer row counted once.
     ("SELECT e.kind, count(*), count(DISTINCT e.account_id), sum(e.cost) FROM ev e WHERE EXISTS "
      "(SELECT 1 FROM acct a WHERE a.account_id = e.account_id AND a.plan = 'pro') GROUP BY e.kind",
@@ -306,7 +309,7 @@ UPPER_STAYS_LOCAL = [
     # max of text: the collation decides in Postgres.
     ("SELECT a.plan, max(a.region) FROM ev e JOIN acct a ON e.account_id = a.account_id GROUP BY a.plan", "Aggregate"),
     # An expression as grouping key, an aggregate with FILTER.
-    ("SELECT e.account_id + 1, count(*) FROM ev e JOIN acct a ON e.account_id = a.account_id GROUP BY 1", "Aggregate"),
+    ("SELECT e.account_id % 7, count(*) FROM ev e JOIN acct a ON e.account_id = a.account_id GROUP BY 1", "Aggregate"),
     ("SELECT a.plan, count(*) FILTER (WHERE e.kind = 'buy') FROM ev e JOIN acct a ON e.account_id = a.account_id "
      "GROUP BY a.plan", "Aggregate"),
     # Text order in the database collation, avg order: the grouping is
