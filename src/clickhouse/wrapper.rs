@@ -253,6 +253,9 @@ fn used_columns(query: &UpperQuery) -> Vec<usize> {
     used.into_iter().collect()
 }
 
+/// The outer and inner subqueries' SELECT lists and the USING list of a join.
+type JoinLists = (Vec<String>, Vec<String>, Vec<String>);
+
 /// An upper query over a pushed join in ClickHouse's terms: its parts over
 /// the joined row's columns, and the join's subquery returning the columns
 /// they read (raw values under their aliases).
@@ -261,7 +264,7 @@ fn upper_join_parts(
     inner: &Resolved,
     join: &JoinQuery,
     query: &UpperQuery,
-) -> Option<(UpperParts, (Vec<String>, Vec<String>, Vec<String>), Vec<String>)> {
+) -> Option<(UpperParts, JoinLists, Vec<String>)> {
     let joined = join::joined_columns(join.kind, &outer.columns, &inner.columns);
     let mut parts = upper_parts(&joined, query)?;
     if query.stage == UpperStage::Final {

@@ -29,7 +29,7 @@ pub unsafe fn arith_expr(node: *mut pg_sys::Node, column_of: ColumnOf<'_>) -> Op
     // SAFETY: each cast follows the node's tag; integer Consts hold their value by value.
     unsafe {
         // `(a - b)::numeric`, as Postgres compares `a - b >= 2.5`: the same number.
-        let node = super::clauses::strip_exact_casts(node);
+        let node = super::casts::strip_exact_casts(node);
         if node.is_null() || !has_tag(node, pg_sys::NodeTag::T_OpExpr) {
             return None;
         }

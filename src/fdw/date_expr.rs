@@ -45,7 +45,7 @@ pub unsafe fn date_expr(node: *mut pg_sys::Node, column_of: ColumnOf<'_>) -> Opt
 }
 
 /// A `timestamp` column, or a `date` column cast to timestamp (midnight).
-/// `column_of` sees through that cast (see `clauses::strip_exact_casts`):
+/// `column_of` sees through that cast (see `casts::strip_exact_casts`):
 /// an argument of date_trunc's timestamp form that is a date column was cast.
 unsafe fn timestamp_column(node: *mut pg_sys::Node, column_of: ColumnOf<'_>) -> Option<usize> {
     let (column, ty) = column_of(node)?;

@@ -29,6 +29,7 @@
 //! as it was.
 
 pub mod arith_expr;
+pub mod casts;
 pub mod clauses;
 pub mod date_expr;
 pub mod explain;

@@ -208,7 +208,7 @@ unsafe fn expr(rels: Rels<'_>, node: *mut pg_sys::Node) -> RawExpr {
             return RawExpr::Other;
         }
         let column_of = |n: *mut pg_sys::Node| -> Option<(usize, Option<Builtin>)> {
-            let n = super::clauses::strip_exact_casts(n);
+            let n = super::casts::strip_exact_casts(n);
             if !has_tag(n, pg_sys::NodeTag::T_Var) {
                 return None;
             }
@@ -226,7 +226,7 @@ unsafe fn expr(rels: Rels<'_>, node: *mut pg_sys::Node) -> RawExpr {
         }
         // `x::bigint` groups, orders and aggregates as `x` (the scan reads
         // the value into the cast's type).
-        let node = super::clauses::strip_exact_casts(node);
+        let node = super::casts::strip_exact_casts(node);
         match (*node).type_ {
             pg_sys::NodeTag::T_Var => {
                 let var = node as *mut pg_sys::Var;
