@@ -142,3 +142,306 @@ def test_other_functions_and_collations_stay_with_postgres(chf, query):
     remote = remote_sql(chf, query)
     assert "lower(" not in remote and "upper(" not in remote and "initcap" not in remote, remote
     same_rows(chf, query)
+
+
+# ---------------------------------------------------------------- date_trunc / extract
+
+# Seconds since 1970 (UTC) of edge instants: the epoch and its week (which
+# starts on Monday 1969-12-29), DST switches of New York and Berlin (which
+# a `timestamp` column never sees: it reads the UTC wall clock), month,
+# year and leap-day ends, and the last weeks a DateTime holds (2106, past
+# 18.16's calendar table).
+EDGE_SECONDS = [
+    0, 1, 86399, 86400, 345599, 345600, 4 * 86400 - 1,
+    1710053999, 1710054000, 1710057600,  # 2024-03-10 06:59:59 / 07:00 / 08:00 UTC (New York springs forward)
+    1711846799, 1711846800,  # 2024-03-31 00:59:59 / 01:00 UTC (Berlin)
+    1730595600, 1730599200,  # 2024-11-03 (New York falls back)
+    1704067199, 1704067200, 1709164800, 1709251199, 1709251200, 1735689599,
+    951782400, 946684799, 946684800,  # 2000-02-29, 1999-12-31 23:59:59, 2000-01-01
+    4102444800, 4260211199, 4291747199, 4291747200, 4291833600, 4294425599, 4294425600, 4294967295,
+]
+DATE_DAYS = [0, 1, 3, 4, 11016, 19722, 19723, 19782, 19783, 49672]  # up to 2105-12-31
+
+
+TDB = f"tl_chd_{SUFFIX}"
+
+
+@pytest.fixture(scope="module")
+def chd(conn, clickhouse):
+    ch = clickhouse
+    ch.query(f"CREATE DATABASE {TDB}")
+    # tz: a DateTime with its own time zone; ClickHouse's date functions
+    # default to it, townlake's always name UTC.
+    ch.query(f"CREATE TABLE {TDB}.times (id UInt32, ts DateTime, tsn Nullable(DateTime), "
+             f"tz DateTime('America/New_York'), d Date, dn Nullable(Date)) ENGINE = MergeTree() ORDER BY id")
+    values = []
+    for i, secs in enumerate(EDGE_SECONDS):
+        day = DATE_DAYS[i % len(DATE_DAYS)]
+        values.append(f"({i}, toDateTime(toUInt32({secs})), {'NULL' if i % 3 == 0 else f'toDateTime(toUInt32({secs}))'}, "
+                      f"toDateTime(toUInt32({secs}), 'America/New_York'), toDate(toUInt16({day})), "
+                      f"{'NULL' if i % 4 == 1 else f'toDate(toUInt16({day}))'})")
+    ch.query(f"INSERT INTO {TDB}.times VALUES " + ", ".join(values))
+    conn.execute(sql.SQL("CREATE SERVER chd FOREIGN DATA WRAPPER clickhouse OPTIONS (host {}, port {}, database {})")
+                 .format(sql.Literal(ch.host), sql.Literal(str(ch.port)), sql.Literal(TDB)))
+    conn.execute("CREATE USER MAPPING FOR PUBLIC SERVER chd")
+    cols = "(id bigint, ts timestamp, tsn timestamp, tz timestamp, d date, dn date, tt timestamptz)"
+    conn.execute(f"CREATE FOREIGN TABLE times {cols} SERVER chd")
+    conn.execute("ALTER FOREIGN TABLE times ALTER COLUMN tt OPTIONS (column_name 'ts')")
+    conn.execute(f"CREATE TABLE times_heap {cols}")
+    # ClickHouse's own output: seconds and day numbers, turned into
+    # timestamps by Postgres arithmetic (no time zone involved).
+    got = ch.rows(f"SELECT id, toUnixTimestamp(ts), toUnixTimestamp(tsn), toUnixTimestamp(tz), toUInt16(d), "
+                  f"toUInt16(dn) FROM {TDB}.times")
+    assert len(got) == len(EDGE_SECONDS)
+    with conn.cursor() as cur:
+        cur.executemany(
+            "INSERT INTO times_heap SELECT %s, e + make_interval(secs => %s), e + make_interval(secs => %s), "
+            "e + make_interval(secs => %s), date '1970-01-01' + %s::int, date '1970-01-01' + %s::int, "
+            "(e + make_interval(secs => %s)) AT TIME ZONE 'UTC' FROM (SELECT timestamp '1970-01-01' AS e) z",
+            [(r[0], r[1], r[2], r[3], r[4], r[5], r[1]) for r in got])
+    # Postgres' session time zone plays no part for `timestamp` and `date`.
+    conn.execute("SET TimeZone = 'America/New_York'")
+    yield conn
+    conn.execute("RESET TimeZone")
+    conn.execute("DROP SERVER chd CASCADE")
+    conn.execute("DROP TABLE times_heap")
+    ch.query(f"DROP DATABASE IF EXISTS {TDB}")
+
+
+def same_times(conn, query, ordered=False):
+    heap = query.replace("FROM times", "FROM times_heap")
+    assert heap != query
+    got, want = rows(conn, query), rows(conn, heap)
+    if not ordered:
+        got, want = sorted(got, key=repr), sorted(want, key=repr)
+    # repr: numerics with the same display scale (Decimal('2024') is not Decimal('2024.0')).
+    assert [tuple(map(repr, r)) for r in got] == [tuple(map(repr, r)) for r in want]
+    return got
+
+
+def test_the_heap_copy_matches_clickhouse_wall_clock(chd):
+    # The oracle itself: the foreign table reads the same values.
+    got = same_times(chd, "SELECT id, ts, tsn, tz, d, dn FROM times")
+    assert got[0][1].year == 1970 and max(r[1] for r in got).year == 2106
+
+
+UNITS = ["second", "minute", "hour", "day", "week", "month", "quarter", "year"]
+FIELDS = ["year", "quarter", "month", "day", "hour", "minute", "dow", "isodow", "doy"]
+DATE_FIELDS = ["year", "quarter", "month", "day", "dow", "isodow", "doy"]
+
+
+@pytest.mark.parametrize("unit", UNITS)
+def test_date_trunc_groups_in_clickhouse(chd, unit):
+    query = (f"SELECT date_trunc('{unit}', ts), date_trunc('{unit}', tz), date_trunc('{unit}', tsn), "
+             f"date_trunc('{unit}', d::timestamp), count(*), min(id) FROM times GROUP BY 1, 2, 3, 4")
+    remote = remote_sql(chd, query)
+    assert remote.startswith("SELECT toInt64(") and " GROUP BY toInt64(" in remote, remote
+    assert "'UTC'" in remote or unit in ("second", "minute", "hour", "day", "week")
+    got = same_times(chd, query)
+    if unit == "week":
+        assert any(r[0].year == 1969 for r in got)
+
+
+@pytest.mark.parametrize("field", FIELDS)
+def test_extract_groups_in_clickhouse(chd, field):
+    date_part = f", extract({field} FROM d)" if field in DATE_FIELDS else ""
+    query = (f"SELECT extract({field} FROM ts), extract({field} FROM tz), extract({field} FROM tsn){date_part}, "
+             f"count(*) FROM times GROUP BY 1, 2, 3{', 4' if date_part else ''}")
+    remote = remote_sql(chd, query)
+    assert " GROUP BY " in remote and "count()" in remote, remote
+    same_times(chd, query)
+
+
+DATE_WHERE = [
+    ("SELECT count(*) FROM times WHERE date_trunc('day', ts) = '2024-03-10'", "toInt64(intDiv(toUnixTimestamp(`ts`), 86400) * 86400) = 1710028800"),
+    ("SELECT count(*) FROM times WHERE date_trunc('week', ts) < '1970-01-01'", ") < 0"),
+    ("SELECT count(*) FROM times WHERE date_trunc('month', tz) >= '2024-03-01' AND date_trunc('month', tz) < '2024-04-01'",
+     "toStartOfMonth(`tz`, 'UTC')"),
+    ("SELECT count(*) FROM times WHERE date_trunc('year', ts) = '2106-01-01'", "= 4291747200"),
+    ("SELECT count(*) FROM times WHERE date_trunc('hour', ts) <> '2024-03-10 06:30:00'", "1"),
+    ("SELECT count(*) FROM times WHERE date_trunc('day', tsn) <= '2024-03-10 12:00:00.5'", "<= 1710072000"),
+    ("SELECT count(*) FROM times WHERE date_trunc('quarter', d::timestamp) = date '2024-01-01'", "toStartOfQuarter(toDateTime(`d`, 'UTC'), 'UTC')"),
+    ("SELECT count(*) FROM times WHERE extract(year FROM ts) = 2024", "toYear(`ts`, 'UTC')"),
+    ("SELECT count(*) FROM times WHERE extract(dow FROM ts) = 0", "% 7) = 0"),
+    ("SELECT count(*) FROM times WHERE extract(isodow FROM dn) = 7", "% 7 + 1) = 7"),
+    ("SELECT count(*) FROM times WHERE extract(hour FROM tsn) >= 12", ">= 12"),
+    ("SELECT count(*) FROM times WHERE extract(doy FROM d) > 59.5", "> 59"),
+    ("SELECT count(*) FROM times WHERE NOT (extract(month FROM tsn) = 3)", "!= 3"),
+    ("SELECT count(*) FROM times WHERE extract(day FROM ts) = 1.5", "0"),
+    ("SELECT count(*) FROM times WHERE extract(month FROM ts) IS NOT DISTINCT FROM 2 OR extract(month FROM ts) = 1", None),
+]
+
+
+@pytest.mark.parametrize("query,part", DATE_WHERE)
+def test_date_functions_in_where_are_exact(chd, query, part):
+    remote = remote_sql(chd, query)
+    if part is None:
+        # IS NOT DISTINCT FROM is not a comparison: the WHERE stays local.
+        assert "count()" not in remote, remote
+    else:
+        # Exact, so the count runs in ClickHouse too.
+        assert remote.startswith("SELECT count() FROM") and part in remote, remote
+    same_times(chd, query)
+
+
+def test_order_by_and_parameters_over_date_functions(chd):
+    query = ("SELECT date_trunc('month', ts) AS m, count(*) FROM times GROUP BY 1 ORDER BY m DESC LIMIT 4")
+    remote = remote_sql(chd, query)
+    assert " ORDER BY toInt64(" in remote and remote.endswith("LIMIT 4"), remote
+    assert same_times(chd, query, ordered=True)[0][0].year == 2106
+    chd.execute("SET plan_cache_mode = force_generic_plan")
+    try:
+        chd.execute("PREPARE dt(timestamp, numeric) AS SELECT extract(year FROM ts), count(*) FROM times "
+                    "WHERE date_trunc('day', ts) >= $1 AND extract(month FROM ts) <> $2 GROUP BY 1")
+        assert "count()" in remote_sql(chd, "EXECUTE dt('2024-01-01', 3)")
+        got = sorted(rows(chd, "EXECUTE dt('2024-01-01', 3)"))
+        want = sorted(rows(chd, "SELECT extract(year FROM ts), count(*) FROM times_heap WHERE date_trunc('day', ts) "
+                                ">= '2024-01-01' AND extract(month FROM ts) <> 3 GROUP BY 1"))
+        assert got == want and got
+    finally:
+        chd.execute("DEALLOCATE ALL")
+        chd.execute("RESET plan_cache_mode")
+
+
+DATE_NOT_PUSHED = [
+    # timestamptz: the session's TimeZone decides where a day starts.
+    "SELECT count(*) FROM times WHERE date_trunc('day', tt) = '2024-03-10'",
+    "SELECT date_trunc('day', tt), count(*) FROM times GROUP BY 1",
+    # date_trunc of a date without a cast is the timestamptz form.
+    "SELECT date_trunc('month', d), count(*) FROM times GROUP BY 1",
+    # Fractional or unlisted fields, other units, float date_part.
+    "SELECT extract(epoch FROM ts), count(*) FROM times GROUP BY 1",
+    "SELECT extract(second FROM ts), count(*) FROM times GROUP BY 1",
+    "SELECT date_trunc('decade', ts), count(*) FROM times GROUP BY 1",
+    "SELECT date_part('year', ts), count(*) FROM times GROUP BY 1",
+    "SELECT count(*) FROM times WHERE extract(week FROM ts) = 10",
+]
+
+
+@pytest.mark.parametrize("query", DATE_NOT_PUSHED)
+def test_other_date_functions_stay_with_postgres(chd, query):
+    remote = remote_sql(chd, query)
+    assert "count()" not in remote and "toInt64(" not in remote and "toYear" not in remote, remote
+    same_times(chd, query)
+
+
+def test_a_time_field_of_a_date_is_postgres_error(chd):
+    # Postgres refuses hour of a date; pushed, it would quietly be 0.
+    with pytest.raises(Exception, match='unit "hour" not supported for type date'):
+        chd.execute("SELECT extract(hour FROM d), count(*) FROM times GROUP BY 1").fetchall()
+
+
+# ---------------------------------------------------------------- integer arithmetic
+
+NDB = f"tl_chn_{SUFFIX}"
+# (a Int16, b UInt8, c Int32, u UInt32, big Int64, n Nullable(Int16), s Int16): extremes of each type.
+NUM_ROWS = [
+    (0, -32768, 0, -2147483648, 0, -9223372036854775808, None, -32768),
+    (1, 32767, 255, 2147483647, 4294967295, 9223372036854775807, 32767, 32767),
+    (2, -1, 1, -1, 1, -1, -1, 0),
+    (3, 0, 0, 0, 0, 0, 0, 1),
+    (4, 100, 7, 123456, 4000000000, 5, None, -5),
+    (5, -254, 10, -99999, 17, 12, 2, 7),
+    (6, 7, 200, 55, 3000000000, -3, 2, 100),
+]
+NUM_PG = "(id bigint, a integer, b integer, c integer, u bigint, big bigint, n integer, s smallint)"
+
+
+@pytest.fixture(scope="module")
+def chn(conn, clickhouse):
+    ch = clickhouse
+    ch.query(f"CREATE DATABASE {NDB}")
+    ch.query(f"CREATE TABLE {NDB}.nums (id UInt32, a Int16, b UInt8, c Int32, u UInt32, big Int64, "
+             f"n Nullable(Int16), s Int16) ENGINE = MergeTree() ORDER BY id")
+    ch.query(f"INSERT INTO {NDB}.nums VALUES " + ", ".join(
+        "(" + ", ".join("NULL" if v is None else str(v) for v in r) + ")" for r in NUM_ROWS))
+    conn.execute(sql.SQL("CREATE SERVER chn FOREIGN DATA WRAPPER clickhouse OPTIONS (host {}, port {}, database {})")
+                 .format(sql.Literal(ch.host), sql.Literal(str(ch.port)), sql.Literal(NDB)))
+    conn.execute("CREATE USER MAPPING FOR PUBLIC SERVER chn")
+    conn.execute(f"CREATE FOREIGN TABLE nums {NUM_PG} SERVER chn")
+    conn.execute(f"CREATE TABLE nums_heap {NUM_PG}")
+    got = ch.rows(f"SELECT id, a, b, c, u, big, n, s FROM {NDB}.nums")
+    assert len(got) == len(NUM_ROWS)
+    with conn.cursor() as cur:
+        cur.executemany("INSERT INTO nums_heap VALUES (%s, %s, %s, %s, %s, %s, %s, %s)", [tuple(r) for r in got])
+    yield conn
+    conn.execute("DROP SERVER chn CASCADE")
+    conn.execute("DROP TABLE nums_heap")
+    ch.query(f"DROP DATABASE IF EXISTS {NDB}")
+
+
+def same_nums(conn, query, ordered=False):
+    heap = query.replace("FROM nums", "FROM nums_heap")
+    got, want = rows(conn, query), rows(conn, heap)
+    if not ordered:
+        got, want = sorted(got, key=repr), sorted(want, key=repr)
+    assert [tuple(map(repr, r)) for r in got] == [tuple(map(repr, r)) for r in want]
+    return got
+
+
+ARITH_PUSHED = [
+    # Int16 + UInt8 in integer: never overflows.
+    ("SELECT count(*) FROM nums WHERE a + b > 100", "(toInt64(`a`) + toInt64(`b`)) > 100"),
+    ("SELECT count(*) FROM nums WHERE a * b = -2540", "(toInt64(`a`) * toInt64(`b`)) = -2540"),
+    ("SELECT count(*) FROM nums WHERE 10 - a < 0", "(toInt64(10) - toInt64(`a`)) < 0"),
+    # Compared in numeric: placed exactly on the integers.
+    ("SELECT count(*) FROM nums WHERE a - b >= 2.5", "(toInt64(`a`) - toInt64(`b`)) > 2"),
+    # bigint: Int32 * UInt32 always fits.
+    ("SELECT count(*) FROM nums WHERE c::bigint * u < 0", "(toInt64(`c`) * toInt64(`u`)) < 0"),
+    ("SELECT count(*) FROM nums WHERE u - 4000000000 > 0", "(toInt64(`u`) - toInt64(4000000000)) > 0"),
+    # NULL in, NULL out: NOT keeps NULLs out, as in Postgres.
+    ("SELECT count(*) FROM nums WHERE NOT (n * 2 = 4)", "(toInt64(`n`) * toInt64(2)) != 4"),
+]
+
+
+@pytest.mark.parametrize("query,part", ARITH_PUSHED)
+def test_integer_arithmetic_in_where_is_exact(chn, query, part):
+    remote = remote_sql(chn, query)
+    assert remote.startswith("SELECT count() FROM") and part in remote, remote
+    same_nums(chn, query)
+
+
+ARITH_GROUPED = [
+    ("SELECT a + b, count(*) FROM nums GROUP BY 1 ORDER BY 1 DESC LIMIT 5", "ORDER BY (toInt64(`a`) + toInt64(`b`)) DESC"),
+    ("SELECT c::bigint - u AS d, count(*), sum(a) FROM nums GROUP BY 1", "GROUP BY (toInt64(`c`) - toInt64(`u`))"),
+    ("SELECT n * 3, count(*) FROM nums GROUP BY 1", "GROUP BY (toInt64(`n`) * toInt64(3))"),
+]
+
+
+@pytest.mark.parametrize("query,part", ARITH_GROUPED)
+def test_integer_arithmetic_groups_in_clickhouse(chn, query, part):
+    remote = remote_sql(chn, query)
+    assert part in remote and "count()" in remote, remote
+    same_nums(chn, query, ordered=" ORDER BY " in query)
+
+
+ARITH_LOCAL = [
+    # Int32 + Int32 can overflow integer (an ERROR in Postgres, a wrap in ClickHouse).
+    "SELECT count(*) FROM nums WHERE c + 1 > 0",
+    # Int64: bigint can overflow too; smallint + smallint can overflow smallint.
+    "SELECT count(*) FROM nums WHERE big - 1 < 0",
+    "SELECT count(*) FROM nums WHERE s + s > 0",
+    # Division and other operators stay local.
+    "SELECT count(*) FROM nums WHERE a / 2 = 3",
+    "SELECT count(*) FROM nums WHERE a % 2 = 1",
+]
+
+
+@pytest.mark.parametrize("query", ARITH_LOCAL)
+def test_arithmetic_that_could_overflow_stays_with_postgres(chn, query):
+    remote = remote_sql(chn, query)
+    assert "count()" not in remote and "toInt64(" not in remote, remote
+    try:
+        want = rows(chn, query.replace("FROM nums", "FROM nums_heap"))
+    except Exception as exc:  # noqa: BLE001 - the heap's own error is the oracle
+        # Postgres' overflow ERROR, on the foreign table too (never a wrapped number).
+        with pytest.raises(type(exc), match="out of range"):
+            rows(chn, query)
+    else:
+        assert rows(chn, query) == want
+
+
+def test_overflow_is_postgres_error(chn):
+    # c = 2147483647: integer overflow. Not pushed, so Postgres raises it.
+    with pytest.raises(Exception, match="integer out of range"):
+        rows(chn, "SELECT count(*) FROM nums WHERE c + 1 > 0")

@@ -183,11 +183,196 @@ def test_aggregate_and_order_over_a_pushed_join(chj):
              "WHERE e.kind = 'buy' GROUP BY a.plan")
     pushed_join(chj, query)
     same_rows(chj, query)
-    # count(*) needs no column: each side still sends one.
+    # count(*) needs no column: each side still sends one, and ClickHouse counts.
     query = "SELECT count(*) FROM ev e JOIN acct a ON e.account_id = a.account_id"
     remote = pushed_join(chj, query)
-    assert remote.startswith("SELECT 1 FROM (SELECT `account_id` AS `__townlake_k0` FROM"), remote
+    assert remote.startswith("SELECT count() FROM (SELECT 1 FROM (SELECT `account_id` AS `__townlake_k0` FROM"), remote
     same_rows(chj, query)
+
+
+def pushed_upper(conn, query, params=None) -> str:
+    """The one remote SQL of a query whose join and the aggregates, ORDER BY
+    and LIMIT over it ClickHouse computes: Postgres neither aggregates nor sorts."""
+    remote = pushed_join(conn, query, params)
+    plan = plan_of(conn, query, params)
+    assert "Aggregate" not in plan and "Sort" not in plan and "Join" not in plan.split("Remote SQL")[0], plan
+    return remote
+
+
+UPPER_OVER_JOIN = [
+    # Inner join, every pushed aggregate, a text grouping key of the inner side.
+    ("SELECT a.plan, count(*), sum(e.cost), min(e.ts), max(e.id), avg(e.cost), count(DISTINCT e.account_id), "
+     "count(e.ref) FROM ev e JOIN acct a ON e.account_id = a.account_id WHERE e.kind = 'buy' GROUP BY a.plan",
+     "GROUP BY `__townlake_i1`"),
+    # NULL-extended inner side: accounts 0-9 have no match, their sums, min,
+    # max and avg are NULL (not ClickHouse's 0), their counts 0.
+    ("SELECT e.account_id, count(*), count(a.plan), sum(a.big_id), min(a.ref), max(a.big_id), avg(a.ref), "
+     "avg(a.big_id), count(DISTINCT a.region) FROM ev e LEFT JOIN acct a ON e.account_id = a.account_id "
+     "GROUP BY e.account_id",
+     "if(count(`__townlake_i4`) = 0, NULL, sum(toDecimal128(`__townlake_i4`, 0)))"),
+    # Grouping keys on both NULL-extended sides of a FULL join: NULL is a group.
+    ("SELECT e.kind, a.plan, count(*), sum(e.cost), count(e.id), min(a.account_id) FROM ev e "
+     "FULL JOIN acct a ON e.account_id = a.account_id GROUP BY e.kind, a.plan",
+     "ALL FULL JOIN"),
+    # No GROUP BY: one row, from ClickHouse.
+    ("SELECT count(*), sum(a.big_id), min(e.cost), max(e.ts) FROM ev e RIGHT JOIN acct a "
+     "ON e.account_id = a.account_id WHERE a.plan = 'pro'",
+     "SELECT count(), "),
+    # HAVING over the joined rows, on aggregates of both sides.
+    ("SELECT a.region, count(*) FROM ev e JOIN acct a ON e.account_id = a.account_id GROUP BY a.region "
+     "HAVING sum(e.cost) > 5000 AND max(a.big_id) >= 20",
+     " HAVING "),
+    # Nullable keys (tagged) under the aggregate.
+    ("SELECT e.ref, count(*), count(a.account_id) FROM ev e LEFT JOIN acct a ON e.ref = a.ref GROUP BY e.ref",
+     "GROUP BY `__townlake_o4`"),
+    # Exact integer arithmetic (bigint over UInt32 + 1 never overflows) as a key.
+    ("SELECT e.account_id + 1, count(*), sum(a.big_id) FROM ev e JOIN acct a ON e.account_id = a.account_id GROUP BY 1",
+     "GROUP BY (toInt64(`__townlake_o1`) + toInt64(1))"),
+    # Semi and anti joins: each outer row counted once.
+    ("SELECT e.kind, count(*), count(DISTINCT e.account_id), sum(e.cost) FROM ev e WHERE EXISTS "
+     "(SELECT 1 FROM acct a WHERE a.account_id = e.account_id AND a.plan = 'pro') GROUP BY e.kind",
+     "ANY INNER JOIN"),
+    ("SELECT count(*), sum(e.cost), min(e.ref) FROM ev e WHERE NOT EXISTS (SELECT 1 FROM acct a WHERE a.ref = e.ref)",
+     "WHERE isNull(`__townlake_m`))"),
+]
+
+
+@pytest.mark.parametrize("query,part", UPPER_OVER_JOIN)
+def test_aggregates_over_a_pushed_join_run_in_clickhouse(chj, query, part):
+    remote = pushed_upper(chj, query)
+    assert part in remote, remote
+    # The aggregate reads the join as a subquery.
+    assert " FROM (SELECT " in remote and remote.index(" JOIN ") > remote.index(" FROM (SELECT ")
+    got = same_rows(chj, query)
+    assert got
+    if "LEFT JOIN acct a ON e.account_id" in query:
+        # Accounts without a match: NULL aggregates, count 0, as in Postgres.
+        unmatched = [r for r in got if r[0] < 10]
+        assert len(unmatched) == 10 and all(r[2] == 0 and r[3] is None and r[6] is None for r in unmatched)
+    if "FULL JOIN" in query:
+        assert any(r[0] is None for r in got) and any(r[1] is None for r in got)
+
+
+def same_ordered_rows(conn, query, params=None):
+    heap = query.replace("FROM ev ", "FROM ev_heap ").replace("JOIN acct ", "JOIN acct_heap ")
+    assert heap != query
+    got = rows(conn, query, params)
+    assert got == rows(conn, heap, params)
+    return got
+
+
+TOP_N = [
+    # The seed's shape: events joined to a dimension, grouped, top N by spend.
+    ("SELECT e.account_id, a.plan, count(*) AS n, sum(e.cost) AS spend FROM ev e JOIN acct a "
+     "ON e.account_id = a.account_id WHERE e.kind = 'buy' GROUP BY e.account_id, a.plan "
+     "ORDER BY spend DESC, e.account_id LIMIT 10", "LIMIT 10", 10),
+    ("SELECT e.account_id, count(*) AS n, min(a.big_id) FROM ev e LEFT JOIN acct a ON e.account_id = a.account_id "
+     "GROUP BY e.account_id ORDER BY min(a.big_id) NULLS FIRST, e.account_id LIMIT 12 OFFSET 5", "LIMIT 17", 12),
+    # ORDER BY + LIMIT of the joined rows themselves, NULLs as Postgres places them.
+    ("SELECT e.id, a.big_id, e.ts FROM ev e LEFT JOIN acct a ON e.account_id = a.account_id "
+     "ORDER BY a.big_id DESC, e.id LIMIT 25", "`__townlake_i4` DESC NULLS FIRST", 25),
+    ("SELECT e.id, a.ref, a.plan FROM ev e FULL JOIN acct a ON e.account_id = a.account_id "
+     "ORDER BY e.id NULLS FIRST, a.ref, a.account_id LIMIT 30", "LIMIT 30", 30),
+    ("SELECT a.account_id, e.cost FROM ev e RIGHT JOIN acct a ON e.account_id = a.account_id "
+     "WHERE a.plan = 'free' ORDER BY e.cost ASC NULLS FIRST, a.account_id, e.cost LIMIT 8", "NULLS FIRST", 8),
+]
+
+
+@pytest.mark.parametrize("query,part,count", TOP_N)
+def test_order_by_and_limit_over_a_pushed_join_run_in_clickhouse(chj, query, part, count):
+    remote = pushed_upper(chj, query)
+    assert " ORDER BY " in remote.rsplit("USING (", 1)[1] and part in remote, remote
+    got = same_ordered_rows(chj, query)
+    assert len(got) == count
+
+
+def test_limit_over_a_pushed_join_runs_in_clickhouse(chj):
+    query = ("SELECT e.id, a.plan FROM ev e JOIN acct a ON e.account_id = a.account_id "
+             "WHERE e.kind = 'buy' AND a.plan = 'pro' LIMIT 7")
+    remote = pushed_upper(chj, query)
+    assert remote.endswith(") LIMIT 7"), remote
+    plan = plan_of(chj, query)
+    assert "Limit" not in plan.split("Remote SQL")[0], plan
+    got = rows(chj, query)
+    # Any 7 of the joined rows (no ORDER BY): each must be one of Postgres'.
+    want = set(rows(chj, query.replace("FROM ev ", "FROM ev_heap ").replace("JOIN acct ", "JOIN acct_heap ")
+                    .replace(" LIMIT 7", "")))
+    assert len(got) == 7 and set(got) <= want
+    # With an OFFSET Postgres keeps its Limit (the join still runs remotely).
+    query = "SELECT e.id, a.plan FROM ev e JOIN acct a ON e.account_id = a.account_id LIMIT 5 OFFSET 3"
+    remote = pushed_join(chj, query)
+    assert "LIMIT" not in remote and "Limit" in plan_of(chj, query)
+    assert len(rows(chj, query)) == 5
+
+
+UPPER_STAYS_LOCAL = [
+    # max of text: the collation decides in Postgres.
+    ("SELECT a.plan, max(a.region) FROM ev e JOIN acct a ON e.account_id = a.account_id GROUP BY a.plan", "Aggregate"),
+    # An expression as grouping key, an aggregate with FILTER.
+    ("SELECT e.account_id % 7, count(*) FROM ev e JOIN acct a ON e.account_id = a.account_id GROUP BY 1", "Aggregate"),
+    ("SELECT a.plan, count(*) FILTER (WHERE e.kind = 'buy') FROM ev e JOIN acct a ON e.account_id = a.account_id "
+     "GROUP BY a.plan", "Aggregate"),
+    # Text order in the database collation, avg order: the grouping is
+    # pushed, the sort stays with Postgres.
+    ("SELECT a.plan, count(*) FROM ev e JOIN acct a ON e.account_id = a.account_id GROUP BY a.plan "
+     "ORDER BY a.plan DESC LIMIT 1", "Sort"),
+    ("SELECT a.plan, avg(e.cost) FROM ev e JOIN acct a ON e.account_id = a.account_id GROUP BY a.plan "
+     "ORDER BY avg(e.cost) LIMIT 1", "Sort"),
+]
+
+
+@pytest.mark.parametrize("query,local", UPPER_STAYS_LOCAL)
+def test_what_cannot_be_computed_over_a_join_stays_with_postgres(chj, query, local):
+    remote = pushed_join(chj, query)
+    plan = plan_of(chj, query)
+    assert local in plan.split("Remote SQL")[0], plan
+    if local == "Sort":
+        assert " GROUP BY " in remote and " ORDER BY " not in remote, remote
+    else:
+        assert " GROUP BY " not in remote and "count()" not in remote, remote
+    if " ORDER BY " in query:
+        same_ordered_rows(chj, query)
+    else:
+        same_rows(chj, query)
+
+
+def test_grouped_join_with_parameters(chj):
+    chj.execute("SET plan_cache_mode = force_generic_plan")
+    try:
+        chj.execute("PREPARE gj(text, bigint) AS SELECT a.plan, count(*), sum(e.cost) FROM ev e JOIN acct a "
+                    "ON e.account_id = a.account_id WHERE e.kind = $1 AND a.account_id < $2 GROUP BY a.plan "
+                    "ORDER BY count(*) DESC, a.plan COLLATE \"C\" LIMIT 5")
+        plan = plan_of(chj, "EXECUTE gj('view', 30)")
+        assert "Aggregate" not in plan and "Sort" not in plan and " GROUP BY " in plan, plan
+        got = rows(chj, "EXECUTE gj('view', 30)")
+        want = rows(chj, "SELECT a.plan, count(*), sum(e.cost) FROM ev_heap e JOIN acct_heap a "
+                         "ON e.account_id = a.account_id WHERE e.kind = 'view' AND a.account_id < 30 GROUP BY a.plan "
+                         "ORDER BY count(*) DESC, a.plan COLLATE \"C\" LIMIT 5")
+        assert got == want and got
+    finally:
+        chj.execute("DEALLOCATE ALL")
+        chj.execute("RESET plan_cache_mode")
+
+
+def test_grouped_join_sends_only_the_groups(chj, clickhouse):
+    marker = 20_000_000 + uuid.uuid4().int % 1_000_000
+    query = (f"SELECT e.account_id, count(*), sum(e.cost) FROM ev e JOIN acct a ON e.account_id = a.account_id "
+             f"WHERE e.id <> {marker} GROUP BY e.account_id")
+    assert f"`id` != {marker}" in pushed_upper(chj, query)
+    got = same_rows(chj, query)
+    # Accounts 10-69 have events.
+    assert len(got) == 60
+    deadline = time.monotonic() + 10
+    while True:
+        logged = clickhouse.rows(
+            f"SELECT read_rows, result_rows FROM system.query_log WHERE type = 2 AND query LIKE '%ALL INNER JOIN%' "
+            f"AND query LIKE '%`id` != {marker}%' AND query NOT LIKE '%query_log%'")
+        if logged or time.monotonic() > deadline:
+            break
+        time.sleep(0.3)
+    assert logged, "the query did not reach ClickHouse's query log"
+    read_rows, result_rows = (int(v) for v in logged[0])
+    assert result_rows == 60 and read_rows >= 3000
 
 
 def test_prepared_statement_parameters_in_a_side(chj):

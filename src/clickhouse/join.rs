@@ -106,6 +106,18 @@ pub fn select_lists(
     outer: &[RemoteColumn],
     inner: &[RemoteColumn],
 ) -> Option<(Vec<String>, Vec<String>, Vec<String>)> {
+    select_lists_with(query, outer, inner, false)
+}
+
+/// As [`select_lists`]; `raw`: the outputs are the columns' own values
+/// (an upper layer over the join reads them with its own expressions),
+/// not what a scan selects for them.
+pub fn select_lists_with(
+    query: &JoinQuery,
+    outer: &[RemoteColumn],
+    inner: &[RemoteColumn],
+    raw: bool,
+) -> Option<(Vec<String>, Vec<String>, Vec<String>)> {
     // ClickHouse's outer joins need keys (USING); only an inner join may be a cross join.
     if query.keys.is_empty() && query.kind != JoinKind::Inner {
         return None;
@@ -157,7 +169,8 @@ pub fn select_lists(
         if !output_ok(c, query.kind, *side) {
             return None;
         }
-        let expr = format!("{} AS {}", c.select_expr(), sql::ident(&output_alias(*side, *index)));
+        let value = if raw { sql::ident(&c.name) } else { c.select_expr() };
+        let expr = format!("{value} AS {}", sql::ident(&output_alias(*side, *index)));
         match side {
             JoinSide::Outer => o.push(expr),
             JoinSide::Inner => i.push(expr),
@@ -175,6 +188,40 @@ pub fn select_lists(
         i.push(format!("1 AS {}", sql::ident(&format!("{ALIAS_PREFIX}i"))));
     }
     Some((o, i, using))
+}
+
+/// The joined row's columns as an upper layer over the join sees them
+/// (aggregates, GROUP BY, ORDER BY computed over the join's subquery):
+/// the outer side's columns, then the inner side's, each under its output
+/// alias, and `Nullable` on a NULL-extended side (`join_use_nulls`), so
+/// that empty sums, min and max there come out NULL as in Postgres.
+pub fn joined_columns(kind: JoinKind, outer: &[LocalColumn], inner: &[LocalColumn]) -> Vec<LocalColumn> {
+    let side = |s: JoinSide, cols: &[LocalColumn], offset: usize| -> Vec<LocalColumn> {
+        cols.iter()
+            .enumerate()
+            .map(|(i, c)| {
+                let mut remote = c.remote.clone();
+                remote.name = output_alias(s, i);
+                if kind.nulls_side(s) && !remote.ch.is_nullable() {
+                    remote.type_name = format!("Nullable({})", remote.type_name);
+                    remote.ch = ChType::Nullable(Box::new(remote.ch.clone()));
+                }
+                LocalColumn { remote, index: offset + i, ..c.clone() }
+            })
+            .collect()
+    };
+    let mut all = side(JoinSide::Outer, outer, 0);
+    all.extend(side(JoinSide::Inner, inner, outer.len()));
+    all
+}
+
+/// Which side and column joined column `index` (of [`joined_columns`]) is.
+pub fn joined_source(index: usize, outer_len: usize) -> (JoinSide, usize) {
+    if index < outer_len {
+        (JoinSide::Outer, index)
+    } else {
+        (JoinSide::Inner, index - outer_len)
+    }
 }
 
 /// The join's SQL: `SELECT outputs FROM (outer) ALL <kind> JOIN (inner)
@@ -350,6 +397,61 @@ mod tests {
         assert!(exact);
         let (_, _, exact) = deparse_sides(Some(&f), &outer, &j, None);
         assert!(!exact);
+    }
+}
+
+#[cfg(test)]
+mod upper_tests {
+    use super::*;
+    use crate::clickhouse::types::ReadAs;
+
+    fn local(name: &str, ty: &str, index: usize) -> LocalColumn {
+        LocalColumn {
+            remote: RemoteColumn { name: name.into(), type_name: ty.into(), ch: ChType::parse(ty), pg: PgKind::Integer, read: ReadAs::Text },
+            index,
+            attnum: index as i16 + 1,
+            type_oid: 20,
+            typmod: -1,
+            local_name: name.into(),
+        }
+    }
+
+    #[test]
+    fn joined_columns_are_nullable_on_null_extended_sides() {
+        let outer = vec![local("k", "Int32", 0), local("v", "Nullable(Int64)", 1)];
+        let inner = vec![local("k", "Int32", 0), local("w", "Int64", 1)];
+        let left = joined_columns(JoinKind::Left, &outer, &inner);
+        let names: Vec<(&str, &str, usize)> =
+            left.iter().map(|c| (c.remote.name.as_str(), c.remote.type_name.as_str(), c.index)).collect();
+        assert_eq!(
+            names,
+            vec![
+                ("__townlake_o0", "Int32", 0),
+                ("__townlake_o1", "Nullable(Int64)", 1),
+                ("__townlake_i0", "Nullable(Int32)", 2),
+                ("__townlake_i1", "Nullable(Int64)", 3),
+            ]
+        );
+        assert!(left[3].remote.ch.is_nullable() && !left[0].remote.ch.is_nullable());
+        let full = joined_columns(JoinKind::Full, &outer, &inner);
+        assert!(full.iter().all(|c| c.remote.ch.is_nullable()));
+        let inner_join = joined_columns(JoinKind::Inner, &outer, &inner);
+        assert_eq!(inner_join[3].remote.type_name, "Int64");
+        assert_eq!(joined_source(1, 2), (JoinSide::Outer, 1));
+        assert_eq!(joined_source(3, 2), (JoinSide::Inner, 1));
+    }
+
+    #[test]
+    fn raw_outputs_for_an_upper_layer() {
+        let outer = vec![local("ts", "DateTime", 0).remote, local("k", "Int32", 1).remote];
+        let mut ts = outer[0].clone();
+        ts.read = ReadAs::UnixSeconds;
+        let outer = vec![ts, outer[1].clone()];
+        let inner = vec![local("k", "Int32", 0).remote];
+        let q = JoinQuery { kind: JoinKind::Inner, keys: vec![(1, 0)], outputs: vec![(JoinSide::Outer, 0)], outer_varno: 1, inner_varno: 2 };
+        // A scan reads timestamps as seconds; an upper layer gets the values.
+        assert_eq!(select_lists(&q, &outer, &inner).unwrap().0[1], "toUnixTimestamp(`ts`) AS `__townlake_o0`");
+        assert_eq!(select_lists_with(&q, &outer, &inner, true).unwrap().0[1], "`ts` AS `__townlake_o0`");
     }
 }
 

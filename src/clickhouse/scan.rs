@@ -83,6 +83,10 @@ pub struct ChPlan {
     /// A join computed remotely: this plan's table is its outer side.
     #[serde(default)]
     pub join: Option<ChJoin>,
+    /// Aggregates, GROUP BY, ORDER BY over that join: the join's subquery
+    /// returns these columns (aliases), the outputs are computed from them.
+    #[serde(default)]
+    pub join_upper: Option<Vec<String>>,
 }
 
 impl ChPlan {
@@ -92,8 +96,20 @@ impl ChPlan {
         let remote: Vec<RemoteColumn> = self.columns.iter().map(|c| c.remote.clone()).collect();
         if let Some(join) = &self.join {
             let (ow, iw, exact) = super::join::deparse_sides(self.filter.as_ref(), &remote, join, values);
-            let outputs: Vec<String> = self.outputs.iter().map(|o| o.expr.clone()).collect();
-            return (super::join::join_sql(join, &outputs, &self.database, &self.table, ow, iw), exact);
+            let Some(columns) = &self.join_upper else {
+                let outputs: Vec<String> = self.outputs.iter().map(|o| o.expr.clone()).collect();
+                return (super::join::join_sql(join, &outputs, &self.database, &self.table, ow, iw), exact);
+            };
+            let select = sql::Select {
+                from_sql: Some(super::join::join_sql(join, columns, &self.database, &self.table, ow, iw)),
+                exprs: self.outputs.iter().map(|o| o.expr.clone()).collect(),
+                group_by: self.group_by.clone(),
+                having: self.having.clone(),
+                order_by: self.order_by.clone(),
+                limit: if exact { self.limit } else { None },
+                ..Default::default()
+            };
+            return (select.sql(), exact);
         }
         let clause = match (&self.filter, values) {
             (Some(f), Some(v)) => sql::deparse(f, &remote, v),
@@ -113,6 +129,7 @@ impl ChPlan {
             having: self.having.clone(),
             order_by: self.order_by.clone(),
             limit: if exact { self.limit } else { None },
+            from_sql: None,
         };
         (select.sql(), exact)
     }

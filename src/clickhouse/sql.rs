@@ -10,7 +10,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::types::{ChType, PgKind, ReadAs};
-use crate::fdw::filter::{like_prefix, CmpOp, ColumnFunc, Filter, Value};
+use crate::fdw::filter::{like_prefix, ArithExpr, ArithOp, ArithTerm, CmpOp, ColumnFunc, DateExpr, DateFunc, DatePart, Filter, TruncUnit, Value};
 use crate::fdw::upper::{AggFunc, Having, HavingOperand};
 
 /// A ClickHouse identifier in backquotes.
@@ -144,7 +144,36 @@ impl Deparser<'_> {
                 matches!(c.ch.base(), ChType::Int { bits: 8, .. })
                     .then(|| Clause::exact(format!("{} = {}", ident(&c.name), if *value { 1 } else { 0 })))
             }
+            Filter::DateCmp { expr, op, slot } => self.date_compare(expr, *op, self.values.get(*slot)?),
+            Filter::ArithCmp { expr, op, slot } => self.arith_compare(expr, *op, self.values.get(*slot)?),
         }
+    }
+
+    /// Integer arithmetic compared with a number, placed exactly (Int64).
+    fn arith_compare(&self, e: &ArithExpr, op: CmpOp, value: &Value) -> Option<Clause> {
+        let expr = arith_sql(e, self.columns)?;
+        let int = ChType::Int { bits: 64, signed: true };
+        let nullable = e.columns().any(|c| self.columns.get(c).is_some_and(|c| c.ch.is_nullable()));
+        let ch = if nullable { ChType::Nullable(Box::new(int)) } else { int };
+        compare_sql(&expr, &domain(ch, PgKind::Numeric), op, value).map(Clause::exact)
+    }
+
+    /// `date_trunc(...)`/`extract(...)` compared as whole numbers: seconds
+    /// since 1970 for a truncated timestamp, the field's value otherwise.
+    fn date_compare(&self, e: &DateExpr, op: CmpOp, value: &Value) -> Option<Clause> {
+        let c = self.columns.get(e.column)?;
+        let (expr, _) = date_expr_sql(e, c)?;
+        let number = match (e.func, value) {
+            (_, Value::Null) => Value::Null,
+            (DateFunc::Trunc(_), Value::Timestamp(us)) => Value::Numeric(micros_as_seconds(*us)),
+            (DateFunc::Trunc(_), Value::Date(days)) => Value::Int(*days as i64 * 86_400),
+            (DateFunc::Part(_), v @ (Value::Int(_) | Value::Numeric(_))) => v.clone(),
+            _ => return None,
+        };
+        // NULL in, NULL out: the expression is Nullable where the column is.
+        let int = ChType::Int { bits: 64, signed: true };
+        let ch = if c.ch.is_nullable() { ChType::Nullable(Box::new(int)) } else { int };
+        compare_sql(&expr, &domain(ch, PgKind::Numeric), op, &number).map(Clause::exact)
     }
 
     /// NOT over a leaf, spelled so NULLs behave as in Postgres.
@@ -158,6 +187,8 @@ impl Deparser<'_> {
             Filter::FuncCmp { func, column, op, slot } => {
                 self.func_compare(*func, *column, complement(*op), self.values.get(*slot)?)
             }
+            Filter::DateCmp { expr, op, slot } => self.date_compare(expr, complement(*op), self.values.get(*slot)?),
+            Filter::ArithCmp { expr, op, slot } => self.arith_compare(expr, complement(*op), self.values.get(*slot)?),
             // NOT of an exact prefix match: NULL stays NULL in both.
             leaf @ (Filter::Like { .. } | Filter::FuncLike { .. }) => {
                 let c = self.clause(leaf)?;
@@ -299,7 +330,7 @@ fn aggregate_value(func: AggFunc, distinct: bool, col: Option<&RemoteColumn>, ke
     match (func, distinct, col) {
         (AggFunc::CountStar, false, None) => Some(("count()".into(), count())),
         (AggFunc::Count, false, Some(c)) => Some((format!("count({})", ident(&c.name)), count())),
-        (AggFunc::Count, true, Some(c)) if groups_like_postgres(c) => Some((format!("uniqExact({})", ident(&c.name)), count())),
+        (AggFunc::Count, true, Some(c)) if groups_like_postgres(c) => Some((count_distinct(c), count())),
         (AggFunc::Sum, false, Some(c)) => {
             let (expr, _) = aggregate_keyed(func, false, Some(c), keyed)?;
             let scale = match c.ch.base() {
@@ -509,7 +540,117 @@ pub fn exact_for_any_values(filter: &Filter, columns: &[RemoteColumn], slots: &[
         Filter::FuncCmp { column, op, slot, .. } => pair(*column, *slot).is_some_and(|(c, ty)| {
             matches!(c.ch.base(), ChType::String) && c.pg == PgKind::Text && !op.is_range() && bounded(c, ty)
         }),
+        Filter::ArithCmp { expr, slot, .. } => {
+            arith_sql(expr, columns).is_some()
+                && slots.get(*slot).copied().flatten().is_some_and(|ty| matches!(ty, B::Int2 | B::Int4 | B::Int8 | B::Numeric))
+        }
+        // Every timestamp, date and number has a bound against whole numbers.
+        Filter::DateCmp { expr, slot, .. } => pair(expr.column, *slot).is_some_and(|(c, ty)| {
+            date_expr_sql(expr, c).is_some()
+                && match expr.func {
+                    DateFunc::Trunc(_) => matches!(ty, B::Timestamp | B::Date),
+                    DateFunc::Part(_) => matches!(ty, B::Int2 | B::Int4 | B::Int8 | B::Numeric),
+                }
+        }),
     }
+}
+
+/// The range of an integer column's values (None: not an integer column
+/// whose values Postgres reads as integers).
+fn int_range(c: &RemoteColumn) -> Option<(i128, i128)> {
+    match (c.ch.base(), &c.pg) {
+        (ChType::Int { bits, signed: true }, PgKind::Integer) => Some((-(1i128 << (bits - 1)), (1i128 << (bits - 1)) - 1)),
+        (ChType::Int { bits, signed: false }, PgKind::Integer) => Some((0, (1i128 << bits) - 1)),
+        _ => None,
+    }
+}
+
+/// Integer arithmetic in ClickHouse, when the columns' ranges prove that
+/// Postgres never overflows (so it never raises an ERROR ClickHouse would
+/// not): computed in Int64, which then holds every result exactly
+/// (ClickHouse's own result types wrap around, e.g. UInt32 - UInt32).
+pub fn arith_sql(e: &ArithExpr, columns: &[RemoteColumn]) -> Option<String> {
+    let range = e.range(|c| int_range(columns.get(c)?))?;
+    if !e.never_overflows(range) {
+        return None;
+    }
+    let term = |t: ArithTerm| match t {
+        ArithTerm::Column(c) => Some(format!("toInt64({})", ident(&columns.get(c)?.name))),
+        ArithTerm::Const(v) => Some(format!("toInt64({v})")),
+    };
+    let op = match e.op {
+        ArithOp::Add => "+",
+        ArithOp::Sub => "-",
+        ArithOp::Mul => "*",
+    };
+    Some(format!("({} {op} {})", term(e.left)?, term(e.right)?))
+}
+
+/// Microseconds since 1970 as a decimal number of seconds (`-1.500000`).
+fn micros_as_seconds(us: i64) -> String {
+    let sign = if us < 0 { "-" } else { "" };
+    let abs = us.unsigned_abs();
+    format!("{sign}{}.{:06}", abs / 1_000_000, abs % 1_000_000)
+}
+
+/// A [`DateExpr`] in ClickHouse, computed on the UTC wall clock (what a
+/// `timestamp` column reads as: the instant's seconds since 1970 in UTC),
+/// whatever the server's or the column's time zone, and how its values are
+/// read: a truncated timestamp as seconds since 1970 (Int64: the week of
+/// 1970-01-01 starts in 1969), a field as a whole number. None: not over a
+/// `timestamp` column on DateTime/Date or a `date` column on Date.
+///
+/// Units of fixed length are computed from the seconds. 18.16's calendar
+/// functions (toYear, toStartOfMonth, ...) are wrong from 2106-01-01 on
+/// (its date table ends in 2105: toYear gives 1970 at 2^32 - 1), and a
+/// DateTime reaches 2106-02-07: those five weeks are spelled out.
+pub fn date_expr_sql(e: &DateExpr, c: &RemoteColumn) -> Option<(String, ReadAs)> {
+    const Y2106: u32 = 4_291_747_200; // 2106-01-01 00:00 UTC
+    const FEB2106: u32 = 4_294_425_600; // 2106-02-01 00:00 UTC
+    let col = ident(&c.name);
+    let base = match (&c.pg, c.ch.base()) {
+        (PgKind::Timestamp, ChType::DateTime(_)) => col,
+        (PgKind::Timestamp | PgKind::Date, ChType::Date) => format!("toDateTime({col}, 'UTC')"),
+        _ => return None,
+    };
+    let s = format!("toUnixTimestamp({base})");
+    let late = |in_2106: String, calendar: String| format!("toInt64(if({s} >= {Y2106}, {in_2106}, {calendar}))");
+    let start_of = |f: &str| format!("toUnixTimestamp(toDateTime({f}({base}, 'UTC'), 'UTC'))");
+    let days = format!("intDiv({s}, 86400)");
+    Some(match e.func {
+        DateFunc::Trunc(unit) => (
+            match unit {
+                TruncUnit::Second => format!("toInt64({s})"),
+                TruncUnit::Minute => format!("toInt64(intDiv({s}, 60) * 60)"),
+                TruncUnit::Hour => format!("toInt64(intDiv({s}, 3600) * 3600)"),
+                TruncUnit::Day => format!("toInt64({days} * 86400)"),
+                // 1970-01-05 was a Monday: weeks start at 4 days + k weeks.
+                TruncUnit::Week => format!("toInt64({s}) - toInt64(({s} + 259200) % 604800)"),
+                TruncUnit::Month => late(format!("if({s} >= {FEB2106}, {FEB2106}, {Y2106})"), start_of("toStartOfMonth")),
+                TruncUnit::Quarter => late(Y2106.to_string(), start_of("toStartOfQuarter")),
+                TruncUnit::Year => late(Y2106.to_string(), start_of("toStartOfYear")),
+            },
+            ReadAs::UnixSeconds,
+        ),
+        DateFunc::Part(part) => (
+            match part {
+                DatePart::Year => late("2106".into(), format!("toYear({base}, 'UTC')")),
+                DatePart::Quarter => late("1".into(), format!("toQuarter({base}, 'UTC')")),
+                DatePart::Month => late(format!("if({s} >= {FEB2106}, 2, 1)"), format!("toMonth({base}, 'UTC')")),
+                DatePart::Day => late(
+                    format!("intDiv({s} - if({s} >= {FEB2106}, {FEB2106}, {Y2106}), 86400) + 1"),
+                    format!("toDayOfMonth({base}, 'UTC')"),
+                ),
+                DatePart::Doy => late(format!("intDiv({s} - {Y2106}, 86400) + 1"), format!("toDayOfYear({base}, 'UTC')")),
+                DatePart::Hour => format!("toInt64(intDiv({s}, 3600) % 24)"),
+                DatePart::Minute => format!("toInt64(intDiv({s}, 60) % 60)"),
+                // 1970-01-01 was a Thursday: Postgres' dow 4, isodow 4.
+                DatePart::Dow => format!("toInt64(({days} + 4) % 7)"),
+                DatePart::IsoDow => format!("toInt64(({days} + 3) % 7 + 1)"),
+            },
+            ReadAs::Text,
+        ),
+    })
 }
 
 /// Days since 1970-01-01 as YYYY-MM-DD (proleptic Gregorian).
@@ -540,12 +681,18 @@ pub struct Select<'a> {
     pub having: Vec<String>,
     pub order_by: Vec<String>,
     pub limit: Option<u64>,
+    /// A subquery to read instead of `database`.`table` (a pushed join).
+    pub from_sql: Option<String>,
 }
 
 impl Select<'_> {
     pub fn sql(&self) -> String {
         let list = if self.exprs.is_empty() { "1".to_string() } else { self.exprs.join(", ") };
-        let mut sql = format!("SELECT {list} FROM {}", table_name(self.database, self.table));
+        let from = match &self.from_sql {
+            Some(sub) => format!("({sub})"),
+            None => table_name(self.database, self.table),
+        };
+        let mut sql = format!("SELECT {list} FROM {from}");
         if let Some(w) = &self.where_sql {
             sql.push_str(" WHERE ");
             sql.push_str(w);
@@ -618,7 +765,7 @@ pub fn aggregate_keyed(func: AggFunc, distinct: bool, col: Option<&RemoteColumn>
     match (func, distinct, c) {
         (AggFunc::CountStar, false, None) => Some(("count()".into(), ReadAs::Text)),
         (AggFunc::Count, false, Some(_)) => Some((format!("count({name})"), ReadAs::Text)),
-        (AggFunc::Count, true, Some(c)) if groups_like_postgres(c) => Some((format!("uniqExact({name})"), ReadAs::Text)),
+        (AggFunc::Count, true, Some(c)) if groups_like_postgres(c) => Some((count_distinct(c), ReadAs::Text)),
         (AggFunc::Sum, false, Some(c)) => match (c.ch.base(), &c.pg) {
             // Integers are summed as Decimal128: Postgres never wraps around.
             (ChType::Int { .. }, PgKind::Integer | PgKind::Numeric) => {
@@ -649,6 +796,16 @@ pub fn aggregate_keyed(func: AggFunc, distinct: bool, col: Option<&RemoteColumn>
             }
         }
         _ => None,
+    }
+}
+
+/// `count(DISTINCT x)`: ClickHouse's uniqExact of a Nullable column with
+/// no value is NULL, Postgres' count 0.
+fn count_distinct(c: &RemoteColumn) -> String {
+    if c.ch.is_nullable() {
+        format!("ifNull(uniqExact({}), 0)", ident(&c.name))
+    } else {
+        format!("uniqExact({})", ident(&c.name))
     }
 }
 
@@ -874,7 +1031,9 @@ mod tests {
     fn aggregates() {
         let c = cols();
         assert_eq!(aggregate(AggFunc::CountStar, false, None), Some(("count()".into(), ReadAs::Text)));
-        assert_eq!(aggregate(AggFunc::Count, true, Some(&c[1])), Some(("uniqExact(`name`)".into(), ReadAs::Text)));
+        // 18.16's uniqExact of only NULLs is NULL: Postgres' count is 0.
+        assert_eq!(aggregate(AggFunc::Count, true, Some(&c[1])), Some(("ifNull(uniqExact(`name`), 0)".into(), ReadAs::Text)));
+        assert_eq!(aggregate(AggFunc::Count, true, Some(&c[2])), Some(("uniqExact(`day`)".into(), ReadAs::Text)));
         assert_eq!(
             aggregate(AggFunc::Sum, false, Some(&c[0])),
             Some(("if(count(`id`) = 0, NULL, sum(toDecimal128(`id`, 0)))".into(), ReadAs::Text))
@@ -988,5 +1147,61 @@ mod tests {
         assert_eq!(date_text(-1), "1969-12-31");
         assert_eq!(date_text(MAX_DATE_DAYS), "2105-12-31");
         assert_eq!(date_text(11_016), "2000-02-29");
+    }
+
+    #[test]
+    fn date_functions_on_the_utc_wall_clock() {
+        use crate::fdw::filter::{DateExpr, DateFunc, DatePart, TruncUnit};
+        let ts = col("ts", "DateTime('America/New_York')", PgKind::Timestamp);
+        let d = col("d", "Nullable(Date)", PgKind::Date);
+        let tz = col("tz", "DateTime", PgKind::TimestampTz);
+        let e = |func, column| DateExpr { func, column };
+        let day = date_expr_sql(&e(DateFunc::Trunc(TruncUnit::Day), 0), &ts).unwrap();
+        assert_eq!(day, ("toInt64(intDiv(toUnixTimestamp(`ts`), 86400) * 86400)".into(), ReadAs::UnixSeconds));
+        let week = date_expr_sql(&e(DateFunc::Trunc(TruncUnit::Week), 0), &ts).unwrap().0;
+        assert_eq!(week, "toInt64(toUnixTimestamp(`ts`)) - toInt64((toUnixTimestamp(`ts`) + 259200) % 604800)");
+        // Calendar units name UTC, and 2106 (past 18.16's date table) is spelled out.
+        let year = date_expr_sql(&e(DateFunc::Part(DatePart::Year), 0), &d).unwrap();
+        assert_eq!(
+            year,
+            (
+                "toInt64(if(toUnixTimestamp(toDateTime(`d`, 'UTC')) >= 4291747200, 2106, toYear(toDateTime(`d`, 'UTC'), 'UTC')))"
+                    .into(),
+                ReadAs::Text
+            )
+        );
+        assert_eq!(date_expr_sql(&e(DateFunc::Part(DatePart::Dow), 0), &ts).unwrap().0, "toInt64((intDiv(toUnixTimestamp(`ts`), 86400) + 4) % 7)");
+        // timestamptz depends on the session's TimeZone: not pushed.
+        assert!(date_expr_sql(&e(DateFunc::Trunc(TruncUnit::Day), 0), &tz).is_none());
+        assert!(date_expr_sql(&e(DateFunc::Part(DatePart::Year), 0), &col("s", "String", PgKind::Text)).is_none());
+    }
+
+    #[test]
+    fn date_comparisons_are_placed_on_whole_seconds() {
+        use crate::fdw::filter::{DateExpr, DateFunc, DatePart, TruncUnit};
+        let columns = vec![col("ts", "Nullable(DateTime)", PgKind::Timestamp)];
+        let cmp = |func, op, v: Value| {
+            deparse(&Filter::DateCmp { expr: DateExpr { func, column: 0 }, op, slot: 0 }, &columns, &[v]).unwrap()
+        };
+        let day = DateFunc::Trunc(TruncUnit::Day);
+        let expr = "toInt64(intDiv(toUnixTimestamp(`ts`), 86400) * 86400)";
+        // 2024-03-10 12:00:00.5: between two whole seconds.
+        let c = cmp(day, CmpOp::LtEq, Value::Timestamp(1_710_072_000_500_000));
+        assert_eq!(c, Clause { sql: format!("{expr} <= 1710072000"), exact: true });
+        assert_eq!(cmp(day, CmpOp::Eq, Value::Timestamp(1_710_072_000_500_000)).sql, "0");
+        assert_eq!(cmp(day, CmpOp::NotEq, Value::Timestamp(1_710_072_000_500_000)).sql, format!("isNotNull({expr})"));
+        // Before 1970 (the week of 1970-01-01 starts in 1969), and a date.
+        assert_eq!(cmp(day, CmpOp::Gt, Value::Timestamp(-1_500_000)).sql, format!("{expr} > -2"));
+        assert_eq!(cmp(day, CmpOp::GtEq, Value::Date(2)).sql, format!("{expr} >= 172800"));
+        let year = DateFunc::Part(DatePart::Year);
+        assert!(cmp(year, CmpOp::Eq, Value::Numeric("2024".into())).sql.ends_with(" = 2024"));
+        assert_eq!(cmp(year, CmpOp::Eq, Value::Numeric("2024.5".into())).sql, "0");
+        assert_eq!(cmp(year, CmpOp::Eq, Value::Null).sql, "0");
+        // A timestamp against a field, a number against a truncation: not pushed.
+        let f = |func, v: Value| deparse(&Filter::DateCmp { expr: DateExpr { func, column: 0 }, op: CmpOp::Eq, slot: 0 }, &columns, &[v]);
+        assert!(f(year, Value::Timestamp(0)).is_none());
+        assert!(f(day, Value::Int(0)).is_none());
+        assert_eq!(micros_as_seconds(-1_500_000), "-1.500000");
+        assert_eq!(micros_as_seconds(59_000_001), "59.000001");
     }
 }

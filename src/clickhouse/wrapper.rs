@@ -8,7 +8,7 @@ use pgrx::prelude::*;
 use pgrx::{pg_sys, PgSqlErrorCode};
 
 use super::options::{check_value, COLUMN_OPTIONS, SERVER_OPTIONS, TABLE_OPTIONS, USER_MAPPING_OPTIONS};
-use super::remote::{self, Resolved};
+use super::remote::{self, LocalColumn, Resolved};
 use super::insert::ChInsert;
 use super::join::{self, ChJoin};
 use super::scan::{ChPlan, ChScan, OutputCol};
@@ -24,7 +24,7 @@ use crate::fdw::clauses::SlotType;
 use crate::fdw::filter::{Filter, Value};
 use crate::fdw::join::{JoinQuery, JoinSide};
 use crate::fdw::routine::{Estimate, ImportRequest, JoinInput, PlannedScan, PlannedUpper, UpperEstimate, UpperInput, Wrapper};
-use crate::fdw::upper::{AggFunc, Output, UpperQuery, UpperStage};
+use crate::fdw::upper::{AggFunc, HavingOperand, Output, UpperQuery, UpperStage};
 use super::types::{ChType, PgKind, ReadAs};
 use crate::pg::types::Builtin;
 use crate::fdw::scan::{ExecContext, ScanSlot};
@@ -89,33 +89,60 @@ struct UpperParts {
 
 /// The SELECT list, GROUP BY, ORDER BY and LIMIT of `query`, when every
 /// part means the same in ClickHouse (None: Postgres computes it).
-fn upper_parts(rel: &Resolved, query: &UpperQuery) -> Option<UpperParts> {
+fn upper_parts(columns: &[LocalColumn], query: &UpperQuery) -> Option<UpperParts> {
     let mut outputs = Vec::with_capacity(query.outputs.len());
     for (k, out) in query.outputs.iter().enumerate() {
         let (type_oid, typmod) = *query.output_types.get(k)?;
         outputs.push(match out {
             Output::Column(i) => {
-                let c = rel.columns.get(*i)?;
+                let c = columns.get(*i)?;
                 if query.grouped && !sql::groups_like_postgres(&c.remote) {
                     return None;
                 }
-                OutputCol { slot: k, ..OutputCol::column(c) }
+                // The target's own type: `x::bigint` reads x's text as int8.
+                OutputCol { slot: k, type_oid, typmod, ..OutputCol::column(c) }
             }
-            // Derived grouping keys are not translated to ClickHouse.
-            Output::Derived(_) => return None,
+            Output::Date(e) => {
+                let c = columns.get(e.column)?;
+                let (expr, read) = sql::date_expr_sql(e, &c.remote)?;
+                OutputCol {
+                    label: format!("expression {expr}"),
+                    expr,
+                    read,
+                    type_oid,
+                    typmod,
+                    slot: k,
+                    fixed_string: false,
+                    check_type: None,
+                }
+            }
+            Output::Arith(e) => {
+                let remote: Vec<RemoteColumn> = columns.iter().map(|c| c.remote.clone()).collect();
+                let expr = sql::arith_sql(e, &remote)?;
+                OutputCol {
+                    label: format!("expression {expr}"),
+                    expr,
+                    read: ReadAs::Text,
+                    type_oid,
+                    typmod,
+                    slot: k,
+                    fixed_string: false,
+                    check_type: None,
+                }
+            }
             Output::Aggregate(a) => {
                 // Aggregates of arithmetic are not translated to ClickHouse.
                 if a.expr.is_some() {
                     return None;
                 }
                 let col = match a.column {
-                    Some(i) => Some(&rel.columns.get(i)?.remote),
+                    Some(i) => Some(&columns.get(i)?.remote),
                     None => None,
                 };
                 if let (AggFunc::Avg, Some(i)) = (a.func, a.column) {
                     // Postgres' avg of numeric divides at its values' scale:
                     // ClickHouse's must be the column's declared one.
-                    let c = rel.columns.get(i)?;
+                    let c = columns.get(i)?;
                     if let ChType::Decimal { scale, .. } = c.remote.ch.base() {
                         if numeric_scale(c.typmod) != Some(*scale) {
                             return None;
@@ -139,11 +166,12 @@ fn upper_parts(rel: &Resolved, query: &UpperQuery) -> Option<UpperParts> {
     let mut group_by = Vec::with_capacity(query.group_by.len());
     for g in &query.group_by {
         match query.outputs.get(*g)? {
-            Output::Column(i) => group_by.push(sql::ident(&rel.columns.get(*i)?.remote.name)),
-            Output::Aggregate(_) | Output::Derived(_) => return None,
+            Output::Column(i) => group_by.push(sql::ident(&columns.get(*i)?.remote.name)),
+            Output::Date(_) | Output::Arith(_) => group_by.push(outputs.get(*g)?.expr.clone()),
+            Output::Aggregate(_) => return None,
         }
     }
-    let remote: Vec<RemoteColumn> = rel.columns.iter().map(|c| c.remote.clone()).collect();
+    let remote: Vec<RemoteColumn> = columns.iter().map(|c| c.remote.clone()).collect();
     let mut having = Vec::with_capacity(query.having.len());
     for h in &query.having {
         having.push(sql::having(h, &remote, !query.group_by.is_empty())?);
@@ -152,7 +180,7 @@ fn upper_parts(rel: &Resolved, query: &UpperQuery) -> Option<UpperParts> {
     for key in &query.order_by {
         let expr = match query.outputs.get(key.output)? {
             Output::Column(i) => {
-                let c = &rel.columns.get(*i)?.remote;
+                let c = &columns.get(*i)?.remote;
                 // Text sorts by bytes in ClickHouse: only "C"/"POSIX" agree.
                 let bytewise_text = key.bytewise && c.pg == PgKind::Text && matches!(c.ch.base(), ChType::String);
                 if !sql::orders_like_postgres(c) && !bytewise_text {
@@ -160,12 +188,13 @@ fn upper_parts(rel: &Resolved, query: &UpperQuery) -> Option<UpperParts> {
                 }
                 sql::ident(&c.name)
             }
+            // Seconds since 1970 and whole numbers sort as Postgres' values.
+            Output::Date(_) | Output::Arith(_) => outputs[key.output].expr.clone(),
             // An avg travels as text ("sum/count"): it sorts locally.
             Output::Aggregate(_) if matches!(outputs[key.output].read, ReadAs::Average { .. }) => return None,
             // count, sum, min and max of orderable columns are numbers,
             // dates or timestamps.
             Output::Aggregate(_) => outputs[key.output].expr.clone(),
-            Output::Derived(_) => return None,
         };
         order_by.push(sql::order_key(&expr, key.descending, key.nulls_first));
     }
@@ -200,6 +229,65 @@ fn filter_exact(rel: &Resolved, filter: Option<&Filter>, values: Option<&[Value]
 
 fn remote_columns(rel: &Resolved) -> Vec<RemoteColumn> {
     rel.columns.iter().map(|c| c.remote.clone()).collect()
+}
+
+/// The columns (indexes of `query`'s relation) an upper query reads, in order.
+fn used_columns(query: &UpperQuery) -> Vec<usize> {
+    let mut used = std::collections::BTreeSet::new();
+    for out in &query.outputs {
+        match out {
+            Output::Column(i) => {
+                used.insert(*i);
+            }
+            Output::Date(e) => {
+                used.insert(e.column);
+            }
+            Output::Arith(e) => used.extend(e.columns()),
+            Output::Aggregate(a) => used.extend(a.column),
+        }
+    }
+    for h in &query.having {
+        match h.operand {
+            HavingOperand::Column(i) => {
+                used.insert(i);
+            }
+            HavingOperand::Aggregate(a) => used.extend(a.column),
+        }
+    }
+    used.into_iter().collect()
+}
+
+/// The outer and inner subqueries' SELECT lists and the USING list of a join.
+type JoinLists = (Vec<String>, Vec<String>, Vec<String>);
+
+/// An upper query over a pushed join in ClickHouse's terms: its parts over
+/// the joined row's columns, and the join's subquery returning the columns
+/// they read (raw values under their aliases).
+fn upper_join_parts(
+    outer: &Resolved,
+    inner: &Resolved,
+    join: &JoinQuery,
+    query: &UpperQuery,
+) -> Option<(UpperParts, JoinLists, Vec<String>)> {
+    let joined = join::joined_columns(join.kind, &outer.columns, &inner.columns);
+    let mut parts = upper_parts(&joined, query)?;
+    if query.stage == UpperStage::Final {
+        // LIMIT alone over the joined rows (an ORDER BY's LIMIT comes with
+        // the ORDER BY stage): this path replaces Postgres' Limit, so an
+        // OFFSET, which a plain LIMIT of n + offset would not skip, stays local.
+        if query.grouped || !query.order_by.is_empty() || query.offset != 0 {
+            return None;
+        }
+        parts.limit = Some(u64::try_from(query.limit?).ok()?);
+    }
+    let used = used_columns(query);
+    let sub = JoinQuery {
+        outputs: used.iter().map(|i| join::joined_source(*i, outer.columns.len())).collect(),
+        ..join.clone()
+    };
+    let lists = join::select_lists_with(&sub, &remote_columns(outer), &remote_columns(inner), true)?;
+    let aliases = used.iter().map(|i| sql::ident(&joined[*i].remote.name)).collect();
+    Some((parts, lists, aliases))
 }
 
 /// The ClickHouse wrapper.
@@ -252,6 +340,7 @@ impl Wrapper for ClickHouse {
             limit: scan.limit,
             upper: false,
             join: None,
+            join_upper: None,
         })
     }
 
@@ -266,7 +355,7 @@ impl Wrapper for ClickHouse {
         if !filter_exact(rel, input.filter, input.values, input.slot_types) {
             return None;
         }
-        let parts = upper_parts(rel, query)?;
+        let parts = upper_parts(&rel.columns, query)?;
         let tuples = rel.rows.unwrap_or(1000.0);
         let input_rows = input.rows.max(1.0);
         let rows = match query.stage {
@@ -286,7 +375,7 @@ impl Wrapper for ClickHouse {
     }
 
     fn plan_upper(rel: &Resolved, query: &UpperQuery, scan: PlannedUpper) -> LakeResult<ChPlan> {
-        let parts = upper_parts(rel, query).ok_or_else(|| LakeError::internal("accepted upper path no longer plans"))?;
+        let parts = upper_parts(&rel.columns, query).ok_or_else(|| LakeError::internal("accepted upper path no longer plans"))?;
         Ok(ChPlan {
             relid: scan.relid.to_u32(),
             server: rel.server.to_u32(),
@@ -302,6 +391,7 @@ impl Wrapper for ClickHouse {
             limit: parts.limit,
             upper: true,
             join: None,
+            join_upper: None,
         })
     }
 
@@ -374,6 +464,74 @@ impl Wrapper for ClickHouse {
                 inner_exprs: ie,
                 using,
             }),
+            join_upper: None,
+        })
+    }
+
+    fn upper_join_path(
+        outer: &JoinInput<'_, Resolved>,
+        inner: &JoinInput<'_, Resolved>,
+        join: &JoinQuery,
+        query: &UpperQuery,
+        input: &UpperInput<'_>,
+    ) -> Option<UpperEstimate> {
+        // As for the join itself: nothing is re-checked after it.
+        for side in [outer, inner] {
+            if !side.all_translated || !filter_exact(side.rel, side.filter, side.values, side.slot_types) {
+                return None;
+            }
+        }
+        let (parts, _, _) = upper_join_parts(outer.rel, inner.rel, join, query)?;
+        let input_rows = input.rows.max(1.0);
+        let rows = match query.stage {
+            UpperStage::Grouping if parts.group_by.is_empty() => 1.0,
+            UpperStage::Grouping => input.groups.unwrap_or_else(|| input_rows.sqrt()).min(input_rows).max(1.0),
+            _ => parts.limit.map_or(input_rows, |n| input_rows.min(n as f64)).max(1.0),
+        };
+        // Below the pushed join's own startup (see join_path): the join's
+        // rows no longer travel, only the result's.
+        let tuples = outer.rel.rows.unwrap_or(1000.0) + inner.rel.rows.unwrap_or(1000.0);
+        let startup = 90.0 + tuples * 0.0005 + (outer.rows + inner.rows) * 0.001;
+        Some(UpperEstimate { rows, startup, total: startup + rows * 0.01 })
+    }
+
+    fn plan_upper_join(
+        outer: &Resolved,
+        inner: &Resolved,
+        join: &JoinQuery,
+        query: &UpperQuery,
+        outer_scan: PlannedUpper,
+        inner_scan: PlannedUpper,
+        inner_offset: usize,
+    ) -> LakeResult<ChPlan> {
+        let (parts, (oe, ie, using), aliases) = upper_join_parts(outer, inner, join, query)
+            .ok_or_else(|| LakeError::internal("accepted upper path over a join no longer plans"))?;
+        Ok(ChPlan {
+            relid: outer_scan.relid.to_u32(),
+            server: outer.server.to_u32(),
+            mapping_user: outer_scan.mapping_user.to_u32(),
+            database: outer.database.clone(),
+            table: outer.table.clone(),
+            columns: outer.columns.clone(),
+            outputs: parts.outputs,
+            filter: outer_scan.filter,
+            group_by: parts.group_by,
+            having: parts.having,
+            order_by: parts.order_by,
+            limit: parts.limit,
+            upper: true,
+            join: Some(ChJoin {
+                kind: join.kind,
+                database: inner.database.clone(),
+                table: inner.table.clone(),
+                columns: inner.columns.clone(),
+                filter: inner_scan.filter,
+                inner_offset,
+                outer_exprs: oe,
+                inner_exprs: ie,
+                using,
+            }),
+            join_upper: Some(aliases),
         })
     }
 
@@ -417,6 +575,7 @@ impl Wrapper for ClickHouse {
                 limit: Some(targrows as u64),
                 upper: false,
                 join: None,
+                join_upper: None,
             },
         )))
     }

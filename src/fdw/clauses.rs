@@ -9,7 +9,7 @@ use std::ffi::CStr;
 use pgrx::pg_sys;
 use serde::{Deserialize, Serialize};
 
-use super::filter::{comparable, date_bound_for_timestamp, CmpOp, ColumnFunc, Filter};
+use super::filter::{comparable, date_bound_for_timestamp, CmpOp, ColumnFunc, DateFunc, Filter};
 use crate::pg::compat;
 use crate::pg::nodes::{self, has_tag, strip_relabel};
 use crate::pg::types::Builtin;
@@ -118,7 +118,7 @@ impl Classifier {
     unsafe fn column_of(&self, node: *mut pg_sys::Node) -> Option<(usize, Option<Builtin>)> {
         // SAFETY: `node` is an expression node (or NULL).
         unsafe {
-            let node = strip_relabel(node);
+            let node = super::casts::strip_exact_casts(node);
             if !has_tag(node, pg_sys::NodeTag::T_Var) {
                 return None;
             }
@@ -254,7 +254,15 @@ impl Classifier {
             let (col, col_ty, other, var_on_left) = match (self.column_of(args[0]), self.column_of(args[1])) {
                 (Some((c, t)), None) => (c, t, args[1], true),
                 (None, Some((c, t))) => (c, t, args[0], false),
-                (None, None) => return self.translate_func_cmp(op, &args),
+                (None, None) => {
+                    if let Some(f) = self.translate_date_cmp(op, &args) {
+                        return Some(f);
+                    }
+                    if let Some(f) = self.translate_arith_cmp(op, &args) {
+                        return Some(f);
+                    }
+                    return self.translate_func_cmp(op, &args);
+                }
                 _ => return None,
             };
             let c_collation = |coll: pg_sys::Oid| coll == pg_sys::C_COLLATION_OID || coll == compat::POSIX_COLLATION_OID;
@@ -304,6 +312,65 @@ impl Classifier {
 }
 
 impl Classifier {
+    /// `date_trunc(unit, x) <op> value` (a timestamp or date value) or
+    /// `extract(field FROM x) <op> value` (a number) for a [`DateExpr`].
+    unsafe fn translate_date_cmp(&mut self, op: *mut pg_sys::OpExpr, args: &[*mut pg_sys::Node]) -> Option<Filter> {
+        // SAFETY: planner expression nodes.
+        unsafe {
+            let column_of = |n: *mut pg_sys::Node| self.column_of(n);
+            // (the closure runs inside this unsafe block's contract)
+            let (expr, other, on_left) = match (
+                super::date_expr::date_expr(args[0], &column_of),
+                super::date_expr::date_expr(args[1], &column_of),
+            ) {
+                (Some(e), None) => (e, args[1], true),
+                (None, Some(e)) => (e, args[0], false),
+                _ => return None,
+            };
+            let other_ty = Builtin::from_oid(pg_sys::exprType(other))?;
+            let fits = match expr.func {
+                DateFunc::Trunc(_) => matches!(other_ty, Builtin::Timestamp | Builtin::Date),
+                DateFunc::Part(_) => matches!(other_ty, Builtin::Numeric | Builtin::Int2 | Builtin::Int4 | Builtin::Int8),
+            };
+            if !fits {
+                return None;
+            }
+            let mut cmp = btree_strategy((*op).opno)?;
+            if !on_left {
+                cmp = cmp.commute();
+            }
+            let slot = self.operand(other, false)?;
+            Some(Filter::DateCmp { expr, op: cmp, slot })
+        }
+    }
+
+    /// `a + b <op> value` (integer arithmetic, see [`super::filter::ArithExpr`])
+    /// against an integer or numeric value.
+    unsafe fn translate_arith_cmp(&mut self, op: *mut pg_sys::OpExpr, args: &[*mut pg_sys::Node]) -> Option<Filter> {
+        // SAFETY: planner expression nodes.
+        unsafe {
+            let column_of = |n: *mut pg_sys::Node| self.column_of(n);
+            let (expr, other, on_left) = match (
+                super::arith_expr::arith_expr(args[0], &column_of),
+                super::arith_expr::arith_expr(args[1], &column_of),
+            ) {
+                (Some(e), None) => (e, args[1], true),
+                (None, Some(e)) => (e, args[0], false),
+                _ => return None,
+            };
+            let other_ty = Builtin::from_oid(pg_sys::exprType(other))?;
+            if !matches!(other_ty, Builtin::Numeric | Builtin::Int2 | Builtin::Int4 | Builtin::Int8) {
+                return None;
+            }
+            let mut cmp = btree_strategy((*op).opno)?;
+            if !on_left {
+                cmp = cmp.commute();
+            }
+            let slot = self.operand(other, false)?;
+            Some(Filter::ArithCmp { expr, op: cmp, slot })
+        }
+    }
+
     /// `f(column) = value` / `<>` for an allowlisted function `f` (see
     /// [`ColumnFunc`]); None for anything else.
     unsafe fn translate_func_cmp(&mut self, op: *mut pg_sys::OpExpr, args: &[*mut pg_sys::Node]) -> Option<Filter> {

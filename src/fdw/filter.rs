@@ -81,6 +81,160 @@ pub enum Filter {
     /// mapped by `func` too (`column ILIKE pattern` is `lower(column) LIKE
     /// lower(pattern)` in Postgres).
     FuncLike { func: ColumnFunc, column: usize, slot: usize, fold_pattern: bool },
+    /// `date_trunc(...)`/`extract(...)` of a column compared with a value
+    /// (see [`DateExpr`]).
+    DateCmp { expr: DateExpr, op: CmpOp, slot: usize },
+    /// Integer arithmetic of columns compared with a value (see [`ArithExpr`]).
+    ArithCmp { expr: ArithExpr, op: CmpOp, slot: usize },
+}
+
+/// `a + b`, `a - b` or `a * b` of integer columns and constants, as
+/// Postgres computes it in an integer type of `result_bits`: exact unless
+/// it overflows (an ERROR). A wrapper pushes it only where the columns'
+/// ranges prove it never overflows, so both compute the same number.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ArithExpr {
+    pub op: ArithOp,
+    pub left: ArithTerm,
+    pub right: ArithTerm,
+    /// 16, 32 or 64: Postgres' result type (smallint, integer, bigint).
+    pub result_bits: u8,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ArithOp {
+    Add,
+    Sub,
+    Mul,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ArithTerm {
+    /// A column (index as for [`DateExpr::column`]).
+    Column(usize),
+    Const(i64),
+}
+
+impl ArithExpr {
+    /// The columns it reads.
+    pub fn columns(&self) -> impl Iterator<Item = usize> {
+        [self.left, self.right].into_iter().filter_map(|t| match t {
+            ArithTerm::Column(c) => Some(c),
+            ArithTerm::Const(_) => None,
+        })
+    }
+
+    /// The range of its results when each column's values lie in the range
+    /// `range_of` gives (None: unknown, or beyond i128).
+    pub fn range(&self, range_of: impl Fn(usize) -> Option<(i128, i128)>) -> Option<(i128, i128)> {
+        let term = |t: ArithTerm| match t {
+            ArithTerm::Column(c) => range_of(c),
+            ArithTerm::Const(v) => Some((v as i128, v as i128)),
+        };
+        let ((a, b), (c, d)) = (term(self.left)?, term(self.right)?);
+        Some(match self.op {
+            ArithOp::Add => (a.checked_add(c)?, b.checked_add(d)?),
+            ArithOp::Sub => (a.checked_sub(d)?, b.checked_sub(c)?),
+            ArithOp::Mul => {
+                let p = [a.checked_mul(c)?, a.checked_mul(d)?, b.checked_mul(c)?, b.checked_mul(d)?];
+                (*p.iter().min()?, *p.iter().max()?)
+            }
+        })
+    }
+
+    /// Whether Postgres' result type holds every result in `range`.
+    pub fn never_overflows(&self, range: (i128, i128)) -> bool {
+        let max = (1i128 << (self.result_bits - 1)) - 1;
+        range.0 >= -max - 1 && range.1 <= max
+    }
+}
+
+/// `date_trunc(unit, x)` or `extract(field FROM x)` of a `timestamp`
+/// (without time zone) or `date` column: functions of the wall-clock value
+/// alone (no session TimeZone), so an engine computing them in UTC on the
+/// same instant agrees exactly. `date_trunc` of a date column needs the
+/// explicit `::timestamp` cast (else Postgres picks the timestamptz form).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DateExpr {
+    pub func: DateFunc,
+    /// The column (index into the classifier's or upper query's columns).
+    pub column: usize,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum DateFunc {
+    /// `date_trunc(unit, x)`: a timestamp.
+    Trunc(TruncUnit),
+    /// `extract(field FROM x)`: a whole number (numeric).
+    Part(DatePart),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum TruncUnit {
+    Second,
+    Minute,
+    Hour,
+    Day,
+    /// ISO weeks: from Monday.
+    Week,
+    Month,
+    Quarter,
+    Year,
+}
+
+/// Fields of `extract` whose value is a whole number for both types (no
+/// `second`/`epoch`: fractional numerics; no `week`/`isoyear`, not checked).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum DatePart {
+    Year,
+    Quarter,
+    Month,
+    Day,
+    Hour,
+    Minute,
+    /// 0 (Sunday) to 6.
+    Dow,
+    /// 1 (Monday) to 7.
+    IsoDow,
+    Doy,
+}
+
+impl TruncUnit {
+    /// Postgres' unit names (`date_trunc` lower-cases them; plurals and
+    /// abbreviations are other spellings we leave local).
+    pub fn parse(unit: &str) -> Option<TruncUnit> {
+        Some(match unit.to_ascii_lowercase().as_str() {
+            "second" => TruncUnit::Second,
+            "minute" => TruncUnit::Minute,
+            "hour" => TruncUnit::Hour,
+            "day" => TruncUnit::Day,
+            "week" => TruncUnit::Week,
+            "month" => TruncUnit::Month,
+            "quarter" => TruncUnit::Quarter,
+            "year" => TruncUnit::Year,
+            _ => return None,
+        })
+    }
+}
+
+impl DatePart {
+    /// `extract`'s field names; `date_only`: the source is a date, where
+    /// Postgres refuses time fields (an ERROR we leave to Postgres).
+    pub fn parse(field: &str, date_only: bool) -> Option<DatePart> {
+        let part = match field.to_ascii_lowercase().as_str() {
+            "year" => DatePart::Year,
+            "quarter" => DatePart::Quarter,
+            "month" => DatePart::Month,
+            "day" => DatePart::Day,
+            "hour" => DatePart::Hour,
+            "minute" => DatePart::Minute,
+            "dow" => DatePart::Dow,
+            "isodow" => DatePart::IsoDow,
+            "doy" => DatePart::Doy,
+            _ => return None,
+        };
+        (!(date_only && matches!(part, DatePart::Hour | DatePart::Minute))).then_some(part)
+    }
 }
 
 /// Functions of a column a wrapper may compute at the source. Each variant
@@ -287,5 +441,44 @@ mod tests {
         assert_eq!(CmpOp::GtEq.commute(), CmpOp::LtEq);
         assert_eq!(CmpOp::Eq.commute(), CmpOp::Eq);
         assert!(CmpOp::Lt.is_range() && !CmpOp::NotEq.is_range());
+    }
+
+    #[test]
+    fn date_units_and_fields() {
+        assert_eq!(TruncUnit::parse("WEEK"), Some(TruncUnit::Week));
+        assert_eq!(TruncUnit::parse("decade"), None);
+        assert_eq!(TruncUnit::parse("days"), None);
+        assert_eq!(DatePart::parse("isodow", true), Some(DatePart::IsoDow));
+        // Postgres refuses time fields of a date: left to it.
+        assert_eq!(DatePart::parse("hour", true), None);
+        assert_eq!(DatePart::parse("hour", false), Some(DatePart::Hour));
+        assert_eq!(DatePart::parse("epoch", false), None);
+        assert_eq!(DatePart::parse("second", false), None);
+    }
+
+    #[test]
+    fn arithmetic_ranges() {
+        let e = |op, left, right, result_bits| ArithExpr { op, left, right, result_bits };
+        let u16 = |_c: usize| Some((0i128, 65_535i128));
+        let i32r = |_c: usize| Some((-(1i128 << 31), (1i128 << 31) - 1));
+        let sum = e(ArithOp::Add, ArithTerm::Column(0), ArithTerm::Column(1), 32);
+        assert_eq!(sum.range(u16), Some((0, 131_070)));
+        assert!(sum.never_overflows(sum.range(u16).unwrap()));
+        // int4 + int4 over Int32 columns can overflow integer: not pushed.
+        assert!(!sum.never_overflows(sum.range(i32r).unwrap()));
+        // ... but not bigint.
+        let wide = e(ArithOp::Mul, ArithTerm::Column(0), ArithTerm::Column(1), 64);
+        assert!(wide.never_overflows(wide.range(i32r).unwrap()));
+        let minus = e(ArithOp::Sub, ArithTerm::Const(5), ArithTerm::Column(0), 16);
+        assert_eq!(minus.range(u16), Some((5 - 65_535, 5)));
+        assert!(!minus.never_overflows(minus.range(u16).unwrap()));
+        let neg = e(ArithOp::Mul, ArithTerm::Column(0), ArithTerm::Const(-3), 64);
+        assert_eq!(neg.range(u16), Some((-196_605, 0)));
+        let huge = |_c: usize| Some((0i128, u64::MAX as i128));
+        // UInt64 * UInt64 is beyond i128: unknown, not pushed.
+        assert_eq!(wide.range(huge), None);
+        let add = e(ArithOp::Add, ArithTerm::Column(0), ArithTerm::Column(1), 64);
+        assert!(!add.never_overflows(add.range(huge).unwrap()));
+        assert_eq!(wide.columns().collect::<Vec<_>>(), vec![0, 1]);
     }
 }

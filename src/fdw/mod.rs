@@ -28,7 +28,10 @@
 //! `Wrapper::plan_upper`; the default declines, which leaves Postgres' plan
 //! as it was.
 
+pub mod arith_expr;
+pub mod casts;
 pub mod clauses;
+pub mod date_expr;
 pub mod explain;
 pub mod filter;
 pub mod join;

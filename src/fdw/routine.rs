@@ -207,6 +207,33 @@ pub trait Wrapper: Sized + 'static {
         Err(LakeError::internal("this wrapper accepts no joins"))
     }
 
+    // ---- upper paths over an accepted join (aggregates, ORDER BY, LIMIT of
+    // the joined rows): declined unless a wrapper accepts. Column indexes
+    // in `query` run over the outer side's columns, then the inner side's;
+    // operands and rows as for the join and the upper path.
+    /// An estimate when the wrapper computes `query` over `join` exactly.
+    fn upper_join_path(
+        _outer: &JoinInput<'_, Self::Rel>,
+        _inner: &JoinInput<'_, Self::Rel>,
+        _join: &JoinQuery,
+        _query: &UpperQuery,
+        _input: &UpperInput<'_>,
+    ) -> Option<UpperEstimate> {
+        None
+    }
+    /// The plan of an accepted upper path over a join.
+    fn plan_upper_join(
+        _outer: &Self::Rel,
+        _inner: &Self::Rel,
+        _join: &JoinQuery,
+        _query: &UpperQuery,
+        _outer_scan: PlannedUpper,
+        _inner_scan: PlannedUpper,
+        _inner_offset: usize,
+    ) -> LakeResult<Self::Plan> {
+        Err(LakeError::internal("this wrapper accepts no upper paths over joins"))
+    }
+
     // ---- ANALYZE: declined (Postgres says it cannot analyze the table)
     // unless a wrapper says how to sample it: either the source draws the
     // sample (`analyze_sample`) or Postgres reads every row once and keeps a
@@ -413,7 +440,10 @@ unsafe fn upper_plan<W: Wrapper>(
     outer_plan: *mut pg_sys::Plan,
 ) -> *mut pg_sys::ForeignScan {
     let upper: UpperEnvelope = from_private((*best_path).fdw_private).or_report();
-    // Upper paths are only offered over one base relation (see below).
+    if pg_sys::bms_num_members((*root).all_baserels) == 2 {
+        return upper_join_plan::<W>(root, upper, tlist, outer_plan);
+    }
+    // Otherwise upper paths are only offered over one base relation (see below).
     let varno = pg_sys::bms_singleton_member((*root).all_baserels);
     let baserel = pg_sys::find_base_rel(root, varno);
     let state = rel_state::<W>(baserel);
@@ -447,6 +477,81 @@ unsafe fn upper_plan<W: Wrapper>(
         fdw_exprs,
         private,
         scan_tlist,
+        std::ptr::null_mut(),
+        outer_plan,
+    )
+}
+
+/// The scan's rows of an upper path: the query's target list, one
+/// attribute per entry, in order (not add_to_flat_tlist: it merges equal
+/// entries).
+unsafe fn upper_scan_tlist(root: *mut pg_sys::PlannerInfo) -> *mut pg_sys::List {
+    let targets = nodes::ptrs::<pg_sys::TargetEntry>((*(*root).parse).targetList);
+    nodes::list_of(targets.iter().enumerate().map(|(i, te)| {
+        pg_sys::makeTargetEntry(
+            pg_sys::copyObjectImpl((**te).expr as *const c_void) as *mut pg_sys::Expr,
+            (i + 1) as pg_sys::AttrNumber,
+            std::ptr::null_mut(),
+            false,
+        )
+    }))
+}
+
+/// The join a wrapper accepted for the relation of all the query's base
+/// relations, when there are two.
+unsafe fn accepted_join<W: Wrapper>(root: *mut pg_sys::PlannerInfo) -> Option<(*mut pg_sys::RelOptInfo, JoinQuery)> {
+    if pg_sys::bms_num_members((*root).all_baserels) != 2 {
+        return None;
+    }
+    // The join relation of all of them (from PostgreSQL 16 on its relids
+    // also name the outer join itself, so it is looked for, not looked up).
+    let joinrel = nodes::ptrs::<pg_sys::RelOptInfo>((*root).join_rel_list)
+        .into_iter()
+        .find(|rel| pg_sys::bms_is_subset((*root).all_baserels, (**rel).relids))?;
+    if (*joinrel).fdw_private.is_null() || (*joinrel).fdw_private == join_mark() {
+        return None;
+    }
+    let JoinEnvelope { query } = from_private((*joinrel).fdw_private as *mut pg_sys::List).ok()?;
+    Some((joinrel, query))
+}
+
+/// The plan of an accepted upper path over a pushed join: as the join's
+/// plan (both sides' WHERE and operands), with the query's target list as rows.
+unsafe fn upper_join_plan<W: Wrapper>(
+    root: *mut pg_sys::PlannerInfo,
+    upper: UpperEnvelope,
+    tlist: *mut pg_sys::List,
+    outer_plan: *mut pg_sys::Plan,
+) -> *mut pg_sys::ForeignScan {
+    let (_, join) = accepted_join::<W>(root)
+        .ok_or_else(|| LakeError::internal("an upper path over a join lost its join"))
+        .or_report();
+    let outerrel = pg_sys::find_base_rel(root, join.outer_varno as i32);
+    let innerrel = pg_sys::find_base_rel(root, join.inner_varno as i32);
+    let (os, is) = (rel_state::<W>(outerrel), rel_state::<W>(innerrel));
+    let oc = clauses::classify_restrictions(outerrel, os.columns.clone());
+    let ic = clauses::classify_restrictions(innerrel, is.columns.clone());
+    let relid = |varno: u32| (**(*root).simple_rte_array.add(varno as usize)).relid;
+    let outer_scan =
+        PlannedUpper { relid: relid(join.outer_varno), filter: oc.filter, mapping_user: (*outerrel).userid };
+    let inner_scan =
+        PlannedUpper { relid: relid(join.inner_varno), filter: ic.filter, mapping_user: (*innerrel).userid };
+    let (ocl, icl) = (oc.classifier, ic.classifier);
+    let plan = W::plan_upper_join(&os.rel, &is.rel, &join, &upper.query, outer_scan, inner_scan, ocl.slot_types.len())
+        .or_report();
+    let slot_types: Vec<SlotType> = ocl.slot_types.iter().chain(icl.slot_types.iter()).copied().collect();
+    let envelope = ScanEnvelope { plan, slot_types, constant_operands: ocl.constant_operands && icl.constant_operands };
+    let fdw_exprs = nodes::list_of(
+        ocl.operands.iter().chain(icl.operands.iter()).map(|op| pg_sys::copyObjectImpl(*op as *const c_void)),
+    );
+    let private = to_private(&envelope).or_report();
+    pg_sys::make_foreignscan(
+        tlist,
+        std::ptr::null_mut(),
+        0,
+        fdw_exprs,
+        private,
+        upper_scan_tlist(root),
         std::ptr::null_mut(),
         outer_plan,
     )
@@ -533,6 +638,9 @@ unsafe extern "C-unwind" fn get_foreign_join_paths<W: Wrapper>(
     };
     let Some(estimate) = W::join_path(&outer, &inner, &query, (*joinrel).rows) else { return };
     let private = to_private(&JoinEnvelope { query }).or_report();
+    // The accepted join, for upper paths over it (Postgres never reads a
+    // join relation's fdw_private; the path itself may be dropped by add_path).
+    (*joinrel).fdw_private = private as *mut c_void;
     let path = crate::pg::compat::create_foreign_join_path(
         root,
         joinrel,
@@ -616,7 +724,14 @@ unsafe extern "C-unwind" fn get_foreign_upper_paths<W: Wrapper>(
         pg_sys::UpperRelationKind::UPPERREL_FINAL => UpperStage::Final,
         _ => return,
     };
-    if input_rel.is_null() || pg_sys::bms_num_members((*root).all_baserels) != 1 {
+    if input_rel.is_null() {
+        return;
+    }
+    if pg_sys::bms_num_members((*root).all_baserels) == 2 {
+        upper_join_paths::<W>(root, stage, stage_kind, input_rel, output_rel);
+        return;
+    }
+    if pg_sys::bms_num_members((*root).all_baserels) != 1 {
         return;
     }
     // Directly over one of this wrapper's base relations, alone in the
@@ -636,7 +751,8 @@ unsafe extern "C-unwind" fn get_foreign_upper_paths<W: Wrapper>(
     }
     let state = rel_state::<W>(base_rel);
     let classified = clauses::classify_restrictions(base_rel, state.columns.clone());
-    let raw = super::upper_query::raw_query(root, (*base_rel).relid, &state.columns, classified.all_translated);
+    let sides = [((*base_rel).relid, state.columns.as_slice())];
+    let raw = super::upper_query::raw_query(root, super::upper_query::Rels(&sides), classified.all_translated);
     let Ok(query) = upper::classify(stage, &raw) else { return };
     let values = if classified.classifier.constant_operands {
         constant_values(&classified.classifier.operands, &classified.classifier.slot_types)
@@ -664,6 +780,83 @@ unsafe extern "C-unwind" fn get_foreign_upper_paths<W: Wrapper>(
     let pathkeys = if stage == UpperStage::Grouping { std::ptr::null_mut() } else { (*root).sort_pathkeys };
     // The output rel's own reltarget is empty for ORDERED and FINAL: the
     // stage's target is in upper_targets.
+    let target = (*root).upper_targets[stage_kind as usize];
+    let path = crate::pg::compat::create_foreign_upper_path(
+        root,
+        output_rel,
+        target,
+        estimate.rows,
+        estimate.startup,
+        estimate.total,
+        pathkeys,
+        private,
+    );
+    pg_sys::add_path(output_rel, path as *mut pg_sys::Path);
+}
+
+/// Upper paths over the join of the query's two base relations, when this
+/// wrapper computes that join: directly over the join relation, or ORDER BY
+/// over the grouping this wrapper computes.
+unsafe fn upper_join_paths<W: Wrapper>(
+    root: *mut pg_sys::PlannerInfo,
+    stage: UpperStage,
+    stage_kind: pg_sys::UpperRelationKind::Type,
+    input_rel: *mut pg_sys::RelOptInfo,
+    output_rel: *mut pg_sys::RelOptInfo,
+) {
+    let Some((joinrel, join)) = accepted_join::<W>(root) else { return };
+    let over_join = input_rel == joinrel;
+    let over_grouping = (*input_rel).reloptkind == pg_sys::RelOptKind::RELOPT_UPPER_REL
+        && stage == UpperStage::Ordered
+        && (*input_rel).fdw_private == grouping_mark();
+    if !over_join && !over_grouping {
+        return;
+    }
+    let outerrel = pg_sys::find_base_rel(root, join.outer_varno as i32);
+    let innerrel = pg_sys::find_base_rel(root, join.inner_varno as i32);
+    let (os, is) = (rel_state::<W>(outerrel), rel_state::<W>(innerrel));
+    let sides = [(join.outer_varno, os.columns.as_slice()), (join.inner_varno, is.columns.as_slice())];
+    // The join was accepted only with both sides' WHERE pushed whole and
+    // exact, and no clause above it.
+    let raw = super::upper_query::raw_query(root, super::upper_query::Rels(&sides), true);
+    let Ok(query) = upper::classify(stage, &raw) else { return };
+    let (oc, ov) = join_side::<W>(outerrel);
+    let (ic, iv) = join_side::<W>(innerrel);
+    let outer = JoinInput {
+        rel: &os.rel,
+        filter: oc.filter.as_ref(),
+        all_translated: oc.all_translated,
+        values: ov.as_deref(),
+        slot_types: &oc.classifier.slot_types,
+        tuples: (*outerrel).tuples,
+        rows: (*outerrel).rows,
+    };
+    let inner = JoinInput {
+        rel: &is.rel,
+        filter: ic.filter.as_ref(),
+        all_translated: ic.all_translated,
+        values: iv.as_deref(),
+        slot_types: &ic.classifier.slot_types,
+        tuples: (*innerrel).tuples,
+        rows: (*innerrel).rows,
+    };
+    let input = UpperInput {
+        filter: None,
+        values: None,
+        slot_types: &[],
+        rows: (*input_rel).rows,
+        groups: (stage == UpperStage::Grouping && !(*(*root).parse).groupClause.is_null()).then(|| {
+            let parse = (*root).parse;
+            let exprs = pg_sys::get_sortgrouplist_exprs((*parse).groupClause, (*parse).targetList);
+            pg_sys::estimate_num_groups(root, exprs, (*input_rel).rows, std::ptr::null_mut(), std::ptr::null_mut())
+        }),
+    };
+    let Some(estimate) = W::upper_join_path(&outer, &inner, &join, &query, &input) else { return };
+    if stage == UpperStage::Grouping {
+        (*output_rel).fdw_private = grouping_mark();
+    }
+    let private = to_private(&UpperEnvelope { query }).or_report();
+    let pathkeys = if stage == UpperStage::Grouping { std::ptr::null_mut() } else { (*root).sort_pathkeys };
     let target = (*root).upper_targets[stage_kind as usize];
     let path = crate::pg::compat::create_foreign_upper_path(
         root,

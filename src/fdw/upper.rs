@@ -6,7 +6,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::filter::{CmpOp, Value};
+use super::filter::{ArithExpr, CmpOp, DateExpr, Value};
 
 /// Which upper relation Postgres is building.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -24,14 +24,16 @@ pub enum UpperStage {
 pub enum RawExpr {
     /// A column of the foreign relation (index into the wrapper's columns).
     Column(usize),
+    /// `date_trunc`/`extract` of a column.
+    Date(DateExpr),
+    /// Integer arithmetic of columns.
+    Arith(ArithExpr),
     /// An aggregate call.
     Aggregate(RawAggregate),
     /// A constant.
     Const,
     /// Integer or numeric arithmetic over columns and constants (see [`ScalarExpr`]).
     Scalar(ScalarExpr),
-    /// `date_trunc` / `extract` of a column (a grouping key users write).
-    Derived(Derived),
     /// Anything else (operators, functions, other relations' columns).
     Other,
 }
@@ -232,9 +234,12 @@ pub struct Aggregate {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Output {
     Column(usize),
+    /// `date_trunc`/`extract` of a column (a grouping key, or a plain
+    /// output of an ungrouped query).
+    Date(DateExpr),
+    /// Integer arithmetic of columns (likewise).
+    Arith(ArithExpr),
     Aggregate(Aggregate),
-    /// A grouping key computed from a column.
-    Derived(Derived),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -336,10 +341,6 @@ fn aggregate(raw: &RawAggregate, exprs: &mut Vec<ScalarExpr>) -> Result<Aggregat
     Ok(Aggregate { func, column, expr, distinct: raw.distinct })
 }
 
-fn grouped_query(outputs: &[Output], raw: &RawQuery) -> bool {
-    outputs.iter().any(|o| matches!(o, Output::Aggregate(_))) || !raw.group_by.is_empty() || raw.has_having
-}
-
 /// Classify `raw` at `stage`.
 pub fn classify(stage: UpperStage, raw: &RawQuery) -> Result<UpperQuery, Declined> {
     if !raw.all_clauses_pushed {
@@ -353,8 +354,9 @@ pub fn classify(stage: UpperStage, raw: &RawQuery) -> Result<UpperQuery, Decline
     for target in &raw.targets {
         outputs.push(match target {
             RawExpr::Column(c) => Output::Column(*c),
+            RawExpr::Date(e) => Output::Date(*e),
+            RawExpr::Arith(e) => Output::Arith(*e),
             RawExpr::Aggregate(a) => Output::Aggregate(aggregate(a, &mut exprs)?),
-            RawExpr::Derived(d) => Output::Derived(*d),
             RawExpr::Const | RawExpr::Other | RawExpr::Scalar(_) => {
                 return Err(Declined("output is not a column or aggregate"))
             }
@@ -363,17 +365,8 @@ pub fn classify(stage: UpperStage, raw: &RawQuery) -> Result<UpperQuery, Decline
     let has_aggregates = outputs.iter().any(|o| matches!(o, Output::Aggregate(_)));
     let grouped = has_aggregates || !raw.group_by.is_empty() || raw.has_having;
     for g in &raw.group_by {
-        if !matches!(outputs.get(*g), Some(Output::Column(_) | Output::Derived(_))) {
-            return Err(Declined("GROUP BY key is not a plain column or a known function of one"));
-        }
-    }
-    // A derived output is only meaningful as a grouping key.
-    for (i, o) in outputs.iter().enumerate() {
-        if matches!(o, Output::Derived(_)) && !raw.group_by.contains(&i) {
-            let same = raw.group_by.iter().any(|g| outputs.get(*g) == Some(o));
-            if !grouped_query(&outputs, raw) || !same {
-                return Err(Declined("a derived output is not a grouping key"));
-            }
+        if !matches!(outputs.get(*g), Some(Output::Column(_) | Output::Date(_) | Output::Arith(_))) {
+            return Err(Declined("GROUP BY key is not a plain column"));
         }
     }
     if grouped {
@@ -381,7 +374,7 @@ pub fn classify(stage: UpperStage, raw: &RawQuery) -> Result<UpperQuery, Decline
         // column as one (`ORDER BY key COLLATE "C"` adds such an entry).
         let grouped_columns: Vec<&Output> = raw.group_by.iter().filter_map(|g| outputs.get(*g)).collect();
         for (i, o) in outputs.iter().enumerate() {
-            if matches!(o, Output::Column(_)) && !raw.group_by.contains(&i) && !grouped_columns.contains(&o) {
+            if matches!(o, Output::Column(_) | Output::Date(_) | Output::Arith(_)) && !raw.group_by.contains(&i) && !grouped_columns.contains(&o) {
                 return Err(Declined("output column is neither grouped nor aggregated"));
             }
         }
@@ -498,6 +491,15 @@ mod tests {
                 Output::Aggregate(Aggregate { func: AggFunc::Sum, column: Some(4), expr: None, distinct: false }),
             ]
         );
+    }
+
+    #[test]
+    fn date_expressions_group_and_must_be_grouped() {
+        use crate::fdw::filter::{DateFunc, TruncUnit};
+        let day = RawExpr::Date(DateExpr { func: DateFunc::Trunc(TruncUnit::Day), column: 3 });
+        let q = classify(UpperStage::Grouping, &query(vec![day.clone(), count_star()], vec![0])).unwrap();
+        assert_eq!(q.outputs[0], Output::Date(DateExpr { func: DateFunc::Trunc(TruncUnit::Day), column: 3 }));
+        assert!(classify(UpperStage::Grouping, &query(vec![day, count_star()], vec![])).is_err());
     }
 
     #[test]

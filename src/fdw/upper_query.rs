@@ -8,28 +8,44 @@ use pgrx::pg_sys;
 use super::clauses::{ClassifyColumn, SlotType};
 use super::filter::{comparable, CmpOp, Value};
 use super::upper::{
-    ArithOp, Derived, DerivedFunc, RawAggregate, RawExpr, RawHaving, RawQuery, RawSortKey, ScalarExpr, ScalarNode, TimeUnit,
+    ArithOp, RawAggregate, RawExpr, RawHaving, RawQuery, RawSortKey, ScalarExpr, ScalarNode,
 };
 use crate::pg::compat;
 use crate::pg::nodes::{self, has_tag, strip_relabel};
 use crate::pg::types::Builtin;
 
-/// Describe the query of `root` over base relation `varno`.
+/// The relations whose columns an upper query may use, each with its
+/// range-table index: column indexes run on from one relation to the next
+/// (a join's outer side's columns, then its inner side's).
+#[derive(Clone, Copy)]
+pub struct Rels<'a>(pub &'a [(u32, &'a [ClassifyColumn])]);
+
+impl Rels<'_> {
+    /// The index of column `attnum` of relation `varno`.
+    fn index(&self, varno: u32, attnum: i16) -> Option<usize> {
+        let mut offset = 0;
+        for (v, cols) in self.0 {
+            if *v == varno {
+                return cols.iter().position(|c| c.attnum == attnum).map(|i| offset + i);
+            }
+            offset += cols.len();
+        }
+        None
+    }
+}
+
+/// Describe the query of `root` over the relations `rels` (one base
+/// relation, or the two sides of a pushed join).
 ///
 /// # Safety
-/// `root` is the planner's; `varno` a base relation of it.
-pub unsafe fn raw_query(
-    root: *mut pg_sys::PlannerInfo,
-    varno: u32,
-    columns: &[ClassifyColumn],
-    all_clauses_pushed: bool,
-) -> RawQuery {
+/// `root` is the planner's; `rels` relations of it.
+pub unsafe fn raw_query(root: *mut pg_sys::PlannerInfo, rels: Rels<'_>, all_clauses_pushed: bool) -> RawQuery {
     // SAFETY: reading the planner's Query; each cast follows a node tag or
     // the List's documented element type.
     unsafe {
         let parse = (*root).parse;
         let entries = nodes::ptrs::<pg_sys::TargetEntry>((*parse).targetList);
-        let targets = entries.iter().map(|te| expr(varno, columns, (**te).expr as *mut pg_sys::Node)).collect();
+        let targets = entries.iter().map(|te| expr(rels, (**te).expr as *mut pg_sys::Node)).collect();
         let types = entries
             .iter()
             .map(|te| {
@@ -63,7 +79,7 @@ pub unsafe fn raw_query(
             group_by,
             has_grouping_sets: !(*parse).groupingSets.is_null() || !group_ok,
             has_having: !(*parse).havingQual.is_null(),
-            having: having(varno, columns, (*parse).havingQual),
+            having: having(rels, (*parse).havingQual),
             has_distinct: !(*parse).distinctClause.is_null(),
             has_window_functions: (*parse).hasWindowFuncs,
             sort,
@@ -78,7 +94,7 @@ pub unsafe fn raw_query(
 /// The HAVING clauses as comparisons of an aggregate (or grouped column)
 /// with a constant; None when one is anything else. The planner has made
 /// `havingQual` an implicitly ANDed list by the time upper paths are built.
-unsafe fn having(varno: u32, columns: &[ClassifyColumn], qual: *mut pg_sys::Node) -> Option<Vec<RawHaving>> {
+unsafe fn having(rels: Rels<'_>, qual: *mut pg_sys::Node) -> Option<Vec<RawHaving>> {
     if qual.is_null() {
         return Some(Vec::new());
     }
@@ -94,16 +110,16 @@ unsafe fn having(varno: u32, columns: &[ClassifyColumn], qual: *mut pg_sys::Node
             if has_tag(clause, pg_sys::NodeTag::T_BoolExpr)
                 && (*(clause as *mut pg_sys::BoolExpr)).boolop == pg_sys::BoolExprType::AND_EXPR
             {
-                out.extend(having(varno, columns, (*(clause as *mut pg_sys::BoolExpr)).args as *mut pg_sys::Node)?);
+                out.extend(having(rels, (*(clause as *mut pg_sys::BoolExpr)).args as *mut pg_sys::Node)?);
                 continue;
             }
-            out.push(having_clause(varno, columns, clause)?);
+            out.push(having_clause(rels, clause)?);
         }
         Some(out)
     }
 }
 
-unsafe fn having_clause(varno: u32, columns: &[ClassifyColumn], clause: *mut pg_sys::Node) -> Option<RawHaving> {
+unsafe fn having_clause(rels: Rels<'_>, clause: *mut pg_sys::Node) -> Option<RawHaving> {
     // SAFETY: each cast follows the node's tag.
     unsafe {
         if !has_tag(clause, pg_sys::NodeTag::T_OpExpr) {
@@ -136,7 +152,7 @@ unsafe fn having_clause(varno: u32, columns: &[ClassifyColumn], clause: *mut pg_
                 return None;
             }
         }
-        let left = match expr(varno, columns, left) {
+        let left = match expr(rels, left) {
             e @ (RawExpr::Aggregate(_) | RawExpr::Column(_)) => e,
             _ => return None,
         };
@@ -186,31 +202,51 @@ unsafe fn ordering(sortop: pg_sys::Oid, te: *mut pg_sys::TargetEntry) -> (bool, 
     }
 }
 
-unsafe fn expr(varno: u32, columns: &[ClassifyColumn], node: *mut pg_sys::Node) -> RawExpr {
+unsafe fn expr(rels: Rels<'_>, node: *mut pg_sys::Node) -> RawExpr {
     // SAFETY: each cast follows the node's tag.
     unsafe {
         let node = strip_relabel(node);
         if node.is_null() {
             return RawExpr::Other;
         }
+        let column_of = |n: *mut pg_sys::Node| -> Option<(usize, Option<Builtin>)> {
+            let n = super::casts::strip_exact_casts(n);
+            if !has_tag(n, pg_sys::NodeTag::T_Var) {
+                return None;
+            }
+            let var = n as *mut pg_sys::Var;
+            if (*var).varlevelsup != 0 || (*var).varattno <= 0 {
+                return None;
+            }
+            Some((rels.index((*var).varno as u32, (*var).varattno)?, Builtin::from_oid((*var).vartype)))
+        };
+        if let Some(e) = super::date_expr::date_expr(node, &column_of) {
+            return RawExpr::Date(e);
+        }
+        if let Some(e) = super::arith_expr::arith_expr(node, &column_of) {
+            return RawExpr::Arith(e);
+        }
+        // `x::bigint` groups, orders and aggregates as `x` (the scan reads
+        // the value into the cast's type).
+        let node = super::casts::strip_exact_casts(node);
         match (*node).type_ {
             pg_sys::NodeTag::T_Var => {
                 let var = node as *mut pg_sys::Var;
-                if (*var).varno as u32 != varno || (*var).varlevelsup != 0 || (*var).varattno <= 0 {
+                if (*var).varlevelsup != 0 || (*var).varattno <= 0 {
                     return RawExpr::Other;
                 }
-                match columns.iter().position(|c| c.attnum == (*var).varattno) {
+                match rels.index((*var).varno as u32, (*var).varattno) {
                     Some(i) => RawExpr::Column(i),
                     None => RawExpr::Other,
                 }
             }
-            pg_sys::NodeTag::T_Const => match scalar(varno, columns, node) {
+            pg_sys::NodeTag::T_Const => match scalar(rels, node) {
                 Some(e) => RawExpr::Scalar(e),
                 None => RawExpr::Const,
             },
-            pg_sys::NodeTag::T_OpExpr | pg_sys::NodeTag::T_FuncExpr => match scalar(varno, columns, node) {
+            pg_sys::NodeTag::T_OpExpr | pg_sys::NodeTag::T_FuncExpr => match scalar(rels, node) {
                 Some(e) => RawExpr::Scalar(e),
-                None => derived(varno, columns, node).map_or(RawExpr::Other, RawExpr::Derived),
+                None => RawExpr::Other,
             },
             pg_sys::NodeTag::T_Aggref => {
                 let agg = node as *mut pg_sys::Aggref;
@@ -222,7 +258,7 @@ unsafe fn expr(varno: u32, columns: &[ClassifyColumn], node: *mut pg_sys::Node) 
                 };
                 let args = nodes::ptrs::<pg_sys::TargetEntry>((*agg).args)
                     .into_iter()
-                    .map(|te| expr(varno, columns, (*te).expr as *mut pg_sys::Node))
+                    .map(|te| aggregate_arg(rels, (*te).expr as *mut pg_sys::Node))
                     .collect();
                 RawExpr::Aggregate(RawAggregate {
                     name,
@@ -238,6 +274,18 @@ unsafe fn expr(varno: u32, columns: &[ClassifyColumn], node: *mut pg_sys::Node) 
                 })
             }
             _ => RawExpr::Other,
+        }
+    }
+}
+
+/// An aggregate's argument: arithmetic as a typed [`ScalarExpr`] (its
+/// aggregate is computed from Postgres' operand types), where it is one.
+unsafe fn aggregate_arg(rels: Rels<'_>, node: *mut pg_sys::Node) -> RawExpr {
+    // SAFETY: as for expr.
+    unsafe {
+        match expr(rels, node) {
+            RawExpr::Arith(a) => scalar(rels, node).map_or(RawExpr::Arith(a), RawExpr::Scalar),
+            e => e,
         }
     }
 }
@@ -260,7 +308,7 @@ fn int_width(type_oid: u32) -> u8 {
 /// Integer or numeric arithmetic over the relation's columns, built only
 /// from built-in operators and casts whose result is computed exactly as
 /// `ScalarExpr` describes (None: anything else).
-unsafe fn scalar(varno: u32, columns: &[ClassifyColumn], node: *mut pg_sys::Node) -> Option<ScalarExpr> {
+unsafe fn scalar(rels: Rels<'_>, node: *mut pg_sys::Node) -> Option<ScalarExpr> {
     // Objects below this OID come with Postgres (initdb's catalog).
     const FIRST_NORMAL_OBJECT_ID: u32 = 16384;
     // SAFETY: each cast follows the node's tag; lsyscache lookups on the backend thread.
@@ -274,7 +322,7 @@ unsafe fn scalar(varno: u32, columns: &[ClassifyColumn], node: *mut pg_sys::Node
             return None;
         }
         let node = match (*node).type_ {
-            pg_sys::NodeTag::T_Var => match expr(varno, columns, node) {
+            pg_sys::NodeTag::T_Var => match expr(rels, node) {
                 RawExpr::Column(c) => ScalarNode::Column(c),
                 _ => return None,
             },
@@ -312,8 +360,8 @@ unsafe fn scalar(varno: u32, columns: &[ClassifyColumn], node: *mut pg_sys::Node
                     b"*" => ArithOp::Mul,
                     _ => return None,
                 };
-                let left = scalar(varno, columns, args[0])?;
-                let right = scalar(varno, columns, args[1])?;
+                let left = scalar(rels, args[0])?;
+                let right = scalar(rels, args[1])?;
                 // Integer operators compute in their result type (int24pl is
                 // int4 arithmetic, int48mul int8); numeric ones take numerics.
                 let fits = |e: &ScalarExpr| {
@@ -338,7 +386,7 @@ unsafe fn scalar(varno: u32, columns: &[ClassifyColumn], node: *mut pg_sys::Node
                 if !cast || (*f).funcid.to_u32() >= FIRST_NORMAL_OBJECT_ID || args.len() != 1 {
                     return None;
                 }
-                let arg = scalar(varno, columns, args[0])?;
+                let arg = scalar(rels, args[0])?;
                 // Widening only: int to a wider int or to numeric (exact, never fails).
                 let arg_width = int_width(arg.type_oid);
                 let widens = arg_width != 0 && (type_oid == NUMERIC || arg_width < int_width(type_oid));
@@ -381,61 +429,5 @@ mod tests {
         assert_eq!(super::parse_decimal("NaN"), None);
         assert_eq!(super::parse_decimal("Infinity"), None);
         assert_eq!(super::parse_decimal(&"9".repeat(39)), None);
-    }
-}
-
-/// `date_trunc('unit', timestamp_column)` or `extract(field FROM
-/// date_or_timestamp_column)` with a constant unit, the built-in functions
-/// (None: anything else, e.g. timestamptz, whose result depends on the
-/// session's time zone).
-unsafe fn derived(varno: u32, columns: &[ClassifyColumn], node: *mut pg_sys::Node) -> Option<Derived> {
-    const FIRST_NORMAL_OBJECT_ID: u32 = 16384;
-    // SAFETY: each cast follows the node's tag; lsyscache lookups on the backend thread.
-    unsafe {
-        if !has_tag(node, pg_sys::NodeTag::T_FuncExpr) {
-            return None;
-        }
-        let f = node as *mut pg_sys::FuncExpr;
-        let args = nodes::nodes((*f).args);
-        if (*f).funcid.to_u32() >= FIRST_NORMAL_OBJECT_ID || args.len() != 2 {
-            return None;
-        }
-        let name_ptr = pg_sys::get_func_name((*f).funcid);
-        if name_ptr.is_null() {
-            return None;
-        }
-        let unit_node = strip_relabel(args[0]);
-        if !has_tag(unit_node, pg_sys::NodeTag::T_Const) {
-            return None;
-        }
-        let c = unit_node as *mut pg_sys::Const;
-        if (*c).constisnull || (*c).consttype != pg_sys::TEXTOID {
-            return None;
-        }
-        let unit = TimeUnit::parse(&<String as pgrx::FromDatum>::from_datum((*c).constvalue, false)?)?;
-        let RawExpr::Column(column) = expr(varno, columns, args[1]) else {
-            return None;
-        };
-        let arg_type = pg_sys::exprType(args[1]);
-        let result = (*f).funcresulttype;
-        let func = match CStr::from_ptr(name_ptr).to_bytes() {
-            b"date_trunc" if arg_type == pg_sys::TIMESTAMPOID && result == pg_sys::TIMESTAMPOID => DerivedFunc::DateTrunc(unit),
-            // A date has no time of day (Postgres rejects those fields), nor a second.
-            b"extract" if arg_type == pg_sys::DATEOID && result == pg_sys::NUMERICOID => {
-                if !matches!(unit, TimeUnit::Year | TimeUnit::Quarter | TimeUnit::Month | TimeUnit::Day) {
-                    return None;
-                }
-                DerivedFunc::Extract(unit)
-            }
-            // extract(second) has a fraction; week is the ISO week number.
-            b"extract" if arg_type == pg_sys::TIMESTAMPOID && result == pg_sys::NUMERICOID => {
-                if matches!(unit, TimeUnit::Second | TimeUnit::Week) {
-                    return None;
-                }
-                DerivedFunc::Extract(unit)
-            }
-            _ => return None,
-        };
-        Some(Derived { func, column })
     }
 }

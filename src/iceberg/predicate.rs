@@ -260,7 +260,7 @@ fn translate_leaf(leaf: &Filter, cols: &[ColumnRef<'_>], slots: &[Value], schema
             Some(Leaf::Pred(Reference::new(name).equal_to(Datum::bool(*value)), true))
         }
         // Iceberg has no case-mapping predicate: Postgres evaluates it.
-        Filter::FuncCmp { .. } | Filter::FuncLike { .. } => None,
+        Filter::FuncCmp { .. } | Filter::FuncLike { .. } | Filter::DateCmp { .. } | Filter::ArithCmp { .. } => None,
         Filter::And(_) | Filter::Or(_) | Filter::Not(_) => None,
     }
 }

@@ -15,7 +15,8 @@ use super::agg::{decimal_text, AggError, AggItem, AggOp, AggSpec, CExpr, CNode, 
 use super::convert::{datum_at, Target};
 use super::plan::RelInfo;
 use crate::errors::{LakeError, LakeResult};
-use crate::fdw::upper::{AggFunc, ArithOp, DerivedFunc, Output, ScalarExpr, ScalarNode, UpperQuery};
+use crate::fdw::filter::{DateExpr, DateFunc, DatePart, TruncUnit};
+use crate::fdw::upper::{AggFunc, ArithOp, Derived, DerivedFunc, Output, ScalarExpr, ScalarNode, TimeUnit, UpperQuery};
 use crate::pg::types::Builtin;
 
 /// How a column's values are compared, as far as pushdown is concerned.
@@ -240,6 +241,36 @@ pub fn agg_error(e: AggError) -> LakeError {
 const NUMERIC: u32 = 1700;
 const BOOL: u32 = 16;
 
+/// The grouping key the scan computes for a date function of a column
+/// (None: one it does not compute). The column's type is checked by the
+/// caller: date_trunc of a timestamp, extract of a date or a timestamp.
+fn derived(e: &DateExpr) -> Option<Derived> {
+    let unit = |u: TruncUnit| match u {
+        TruncUnit::Second => TimeUnit::Second,
+        TruncUnit::Minute => TimeUnit::Minute,
+        TruncUnit::Hour => TimeUnit::Hour,
+        TruncUnit::Day => TimeUnit::Day,
+        TruncUnit::Week => TimeUnit::Week,
+        TruncUnit::Month => TimeUnit::Month,
+        TruncUnit::Quarter => TimeUnit::Quarter,
+        TruncUnit::Year => TimeUnit::Year,
+    };
+    let func = match e.func {
+        DateFunc::Trunc(u) => DerivedFunc::DateTrunc(unit(u)),
+        // extract(second) has a fraction, dow/isodow/doy are not computed here.
+        DateFunc::Part(p) => DerivedFunc::Extract(match p {
+            DatePart::Year => TimeUnit::Year,
+            DatePart::Quarter => TimeUnit::Quarter,
+            DatePart::Month => TimeUnit::Month,
+            DatePart::Day => TimeUnit::Day,
+            DatePart::Hour => TimeUnit::Hour,
+            DatePart::Minute => TimeUnit::Minute,
+            DatePart::Dow | DatePart::IsoDow | DatePart::Doy => return None,
+        }),
+    };
+    Some(Derived { func, column: e.column })
+}
+
 /// The aggregate scan computing `query` over `rel`, when every output is
 /// exactly Postgres' (None: Postgres aggregates).
 pub fn spec_for(rel: &RelInfo, query: &UpperQuery) -> Option<AggSpec> {
@@ -273,15 +304,18 @@ pub fn spec_for(rel: &RelInfo, query: &UpperQuery) -> Option<AggSpec> {
     for (k, out) in query.outputs.iter().enumerate() {
         let (out_type, _) = *query.output_types.get(k)?;
         match out {
+            Output::Arith(_) => return None,
             Output::Column(i) => {
-                if !groups_like_postgres(&column_kind(rel, *i)?) {
+                // A cast key (`x::bigint`) has another type than the column's values.
+                if !groups_like_postgres(&column_kind(rel, *i)?) || rel.columns.get(*i)?.type_oid != out_type {
                     return None;
                 }
                 let at = input(&mut spec, *i);
                 spec.keys.push(at);
                 spec.outputs.push(OutItem::Key(spec.keys.len() - 1));
             }
-            Output::Derived(d) => {
+            Output::Date(e) => {
+                let d = derived(e)?;
                 let kind = column_kind(rel, d.column)?;
                 let name = rel.columns.get(d.column)?.attname.clone();
                 let at = input(&mut spec, d.column);
@@ -291,8 +325,14 @@ pub fn spec_for(rel: &RelInfo, query: &UpperQuery) -> Option<AggSpec> {
                         TIMESTAMP,
                         format!("date_trunc('{}', {name})", unit.name()),
                     ),
+                    // A date has no time of day: extract(hour) of one cast to timestamp is 0.
                     (DerivedFunc::Extract(unit), Builtin::Date, PrimitiveType::Date)
-                    | (DerivedFunc::Extract(unit), Builtin::Timestamp, PrimitiveType::Timestamp) => (
+                        if matches!(unit, TimeUnit::Year | TimeUnit::Quarter | TimeUnit::Month | TimeUnit::Day) => (
+                        CExpr { ty: NumType::Decimal { precision: 10, scale: 0 }, node: CNode::Extract { unit, input: at } },
+                        NUMERIC,
+                        format!("extract({} FROM {name})", unit.name()),
+                    ),
+                    (DerivedFunc::Extract(unit), Builtin::Timestamp, PrimitiveType::Timestamp) => (
                         CExpr { ty: NumType::Decimal { precision: 10, scale: 0 }, node: CNode::Extract { unit, input: at } },
                         NUMERIC,
                         format!("extract({} FROM {name})", unit.name()),
@@ -496,10 +536,13 @@ pub fn top_n_for(rel: &RelInfo, query: &UpperQuery) -> Option<super::topn::TopN>
     }
     let limit = query.limit_hint.filter(|n| (0..=MAX_TOP_N).contains(n))? as usize;
     let mut outputs = Vec::with_capacity(query.outputs.len());
-    for out in &query.outputs {
+    for (k, out) in query.outputs.iter().enumerate() {
         match out {
-            Output::Column(i) => outputs.push(*i),
-            Output::Aggregate(_) | Output::Derived(_) => return None,
+            // A cast (`x::bigint`) has another type than the column's values.
+            Output::Column(i) if Some(rel.columns.get(*i)?.type_oid) == query.output_types.get(k).map(|t| t.0) => {
+                outputs.push(*i)
+            }
+            _ => return None,
         }
     }
     let mut keys = Vec::with_capacity(query.order_by.len());
