@@ -15,6 +15,7 @@ pub mod ops;
 pub mod progress;
 pub mod project;
 pub mod registry;
+pub mod reserved;
 pub mod scheduler;
 pub mod scheduler_claim;
 pub mod spi;

@@ -312,7 +312,7 @@ pub fn define(spec: &PipelineSpec, caller: pg_sys::Oid) -> LakeResult<()> {
 
         // Target: existing, or created (Iceberg on target_server, else heap).
         let (tschema, tname) = match Spi::get_one_with_args::<Vec<String>>("SELECT pg_catalog.parse_ident($1)", &[spec.target.as_str().into()]) {
-            Ok(Some(p)) if p.len() == 2 && !super::sql::reserved_schema(&p[0]) => (p[0].clone(), p[1].clone()),
+            Ok(Some(p)) if p.len() == 2 && !super::reserved::reserved_schema(&p[0]) => (p[0].clone(), p[1].clone()),
             Ok(Some(p)) if p.len() == 2 => {
                 return Err(LakeError::new(
                     PgSqlErrorCode::ERRCODE_INSUFFICIENT_PRIVILEGE,

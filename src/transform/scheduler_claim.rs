@@ -93,13 +93,12 @@ pub fn claim(db: pg_sys::Oid) -> Option<bool> {
     };
     table[i].db.store(db.to_u32(), Ordering::Release);
     table[i].pid.store(me, Ordering::Release);
-    // SAFETY: registers a plain function with no argument to run at exit.
-    unsafe { pg_sys::before_shmem_exit(Some(release), pg_sys::Datum::from(0)) };
+    crate::pg::callbacks::before_exit(release);
     Some(true)
 }
 
-#[pgrx::pg_guard]
-unsafe extern "C-unwind" fn release(_code: i32, _arg: pg_sys::Datum) {
+/// Frees this backend's claim as it exits (also after a FATAL).
+fn release() {
     let Some(table) = claims() else { return };
     // SAFETY: plain read of a backend global.
     let me = unsafe { pg_sys::MyProcPid };

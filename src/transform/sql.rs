@@ -82,7 +82,7 @@ fn split_target(target: &str) -> LakeResult<(String, String)> {
     let parts = Spi::get_one_with_args::<Vec<String>>("SELECT pg_catalog.parse_ident($1)", &[target.into()]);
     match parts {
         Ok(Some(p)) if p.len() == 2 => {
-            if reserved_schema(&p[0]) {
+            if super::reserved::reserved_schema(&p[0]) {
                 return Err(LakeError::new(
                     PgSqlErrorCode::ERRCODE_INSUFFICIENT_PRIVILEGE,
                     format!("target \"{target}\" is in schema \"{}\", which belongs to townlake or the system", p[0]),
@@ -96,12 +96,6 @@ fn split_target(target: &str) -> LakeResult<(String, String)> {
             "name the target with its schema, e.g. analytics.daily_revenue",
         )),
     }
-}
-
-/// Schemas no model or pipeline writes into: townlake's own catalog and the
-/// system's, whatever the owner's rights.
-pub(crate) fn reserved_schema(schema: &str) -> bool {
-    matches!(schema, "lake" | "lake_internal" | "information_schema") || schema.starts_with("pg_")
 }
 
 struct Relation {
