@@ -570,6 +570,25 @@ fn join_mark() -> *mut c_void {
     &MARK as *const u8 as *mut c_void
 }
 
+/// One side of a join as the wrapper sees it (`relinfo`: the planner's
+/// relation of that side).
+unsafe fn join_input<'a, R>(
+    rel: &'a R,
+    side: &'a clauses::Classified,
+    values: Option<&'a [super::filter::Value]>,
+    relinfo: *mut pg_sys::RelOptInfo,
+) -> JoinInput<'a, R> {
+    JoinInput {
+        rel,
+        filter: side.filter.as_ref(),
+        all_translated: side.all_translated,
+        values,
+        slot_types: &side.classifier.slot_types,
+        tuples: (*relinfo).tuples,
+        rows: (*relinfo).rows,
+    }
+}
+
 /// What the planner's base relation `rel` offers a join: its classified
 /// WHERE and, for constants, their values.
 unsafe fn join_side<W: Wrapper>(rel: *mut pg_sys::RelOptInfo) -> (clauses::Classified, Option<Vec<super::filter::Value>>) {
@@ -618,24 +637,8 @@ unsafe extern "C-unwind" fn get_foreign_join_paths<W: Wrapper>(
     };
     let (oc, ov) = join_side::<W>(outerrel);
     let (ic, iv) = join_side::<W>(innerrel);
-    let outer = JoinInput {
-        rel: &os.rel,
-        filter: oc.filter.as_ref(),
-        all_translated: oc.all_translated,
-        values: ov.as_deref(),
-        slot_types: &oc.classifier.slot_types,
-        tuples: (*outerrel).tuples,
-        rows: (*outerrel).rows,
-    };
-    let inner = JoinInput {
-        rel: &is.rel,
-        filter: ic.filter.as_ref(),
-        all_translated: ic.all_translated,
-        values: iv.as_deref(),
-        slot_types: &ic.classifier.slot_types,
-        tuples: (*innerrel).tuples,
-        rows: (*innerrel).rows,
-    };
+    let outer = join_input(&os.rel, &oc, ov.as_deref(), outerrel);
+    let inner = join_input(&is.rel, &ic, iv.as_deref(), innerrel);
     let Some(estimate) = W::join_path(&outer, &inner, &query, (*joinrel).rows) else { return };
     let private = to_private(&JoinEnvelope { query }).or_report();
     // The accepted join, for upper paths over it (Postgres never reads a
@@ -822,24 +825,8 @@ unsafe fn upper_join_paths<W: Wrapper>(
     let Ok(query) = upper::classify(stage, &raw) else { return };
     let (oc, ov) = join_side::<W>(outerrel);
     let (ic, iv) = join_side::<W>(innerrel);
-    let outer = JoinInput {
-        rel: &os.rel,
-        filter: oc.filter.as_ref(),
-        all_translated: oc.all_translated,
-        values: ov.as_deref(),
-        slot_types: &oc.classifier.slot_types,
-        tuples: (*outerrel).tuples,
-        rows: (*outerrel).rows,
-    };
-    let inner = JoinInput {
-        rel: &is.rel,
-        filter: ic.filter.as_ref(),
-        all_translated: ic.all_translated,
-        values: iv.as_deref(),
-        slot_types: &ic.classifier.slot_types,
-        tuples: (*innerrel).tuples,
-        rows: (*innerrel).rows,
-    };
+    let outer = join_input(&os.rel, &oc, ov.as_deref(), outerrel);
+    let inner = join_input(&is.rel, &ic, iv.as_deref(), innerrel);
     let input = UpperInput {
         filter: None,
         values: None,

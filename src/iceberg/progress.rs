@@ -13,6 +13,8 @@ use std::sync::atomic::{AtomicI32, AtomicI64, AtomicU32, Ordering};
 
 use pgrx::pg_sys;
 
+use crate::pg::shmem::ZeroedArea;
+
 const SLOTS: usize = 64;
 
 #[repr(C)]
@@ -36,36 +38,20 @@ struct Slot {
 
 type Slots = [Slot; SLOTS];
 
-static mut SHARED: *const Slots = std::ptr::null();
+// SAFETY: all-zero bytes are free slots (atomics).
+static SLOTS_AREA: ZeroedArea<Slots> = unsafe { ZeroedArea::new(c"townlake iceberg progress", c"townlake iceberg progress slots") };
 
 fn slots() -> Option<&'static Slots> {
-    // SAFETY: written once at shared-memory startup in the postmaster before
-    // any child exists; points into shared memory for the postmaster's life.
-    unsafe { (*(&raw const SHARED)).as_ref() }
-}
-
-fn shmem_request() {
-    crate::pg::shmem::request(std::mem::size_of::<Slots>(), c"townlake iceberg progress", 1);
-}
-
-fn shmem_startup() {
-    crate::pg::shmem::with_addin_init_lock(|| {
-        let (at, found) = crate::pg::shmem::init_struct(c"townlake iceberg progress slots", std::mem::size_of::<Slots>());
-        if !found {
-            // SAFETY: `at` has room for the slots (requested above); all-zero
-            // bytes are valid atomics and mean "free".
-            unsafe { std::ptr::write_bytes(at, 0, std::mem::size_of::<Slots>()) };
-        }
-        // SAFETY: postmaster, shared-memory startup, no other process yet.
-        unsafe { SHARED = at as *const Slots };
-    });
+    SLOTS_AREA.get()
 }
 
 /// Registers the slots' shared memory (from `_PG_init`, when preloaded).
 pub fn init() {
-    // SAFETY: plain read of a postmaster flag.
-    if unsafe { pg_sys::process_shared_preload_libraries_in_progress } {
-        crate::pg::shmem::register(crate::pg::shmem::SharedMemory { request: shmem_request, startup: shmem_startup });
+    if crate::pg::shmem::preloading() {
+        crate::pg::shmem::register(crate::pg::shmem::SharedMemory {
+            request: || SLOTS_AREA.request(),
+            startup: || SLOTS_AREA.startup(),
+        });
     }
 }
 

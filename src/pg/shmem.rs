@@ -100,6 +100,60 @@ pub fn init_struct(name: &'static CStr, bytes: usize) -> (*mut u8, bool) {
     (at as *mut u8, found)
 }
 
+/// A table of `T` in shared memory, zeroed when first created, with a
+/// tranche of one LWLock: what the parts keep their slots in. Declared as a
+/// `static`, registered with [`ZeroedArea::register`] from `_PG_init`.
+pub struct ZeroedArea<T: 'static> {
+    at: std::sync::atomic::AtomicPtr<T>,
+    tranche: &'static CStr,
+    name: &'static CStr,
+}
+
+impl<T> ZeroedArea<T> {
+    /// # Safety
+    /// All-zero bytes must be a valid `T` (atomics and integers are).
+    pub const unsafe fn new(tranche: &'static CStr, name: &'static CStr) -> Self {
+        ZeroedArea { at: std::sync::atomic::AtomicPtr::new(std::ptr::null_mut()), tranche, name }
+    }
+
+    /// The table; None where townlake was not preloaded.
+    pub fn get(&'static self) -> Option<&'static T> {
+        // SAFETY: set once at shared-memory startup in the postmaster,
+        // before any child exists; points into shared memory from then on.
+        unsafe { self.at.load(std::sync::atomic::Ordering::Acquire).as_ref() }
+    }
+
+    /// The tranche's lock.
+    pub fn lock(&self) -> LwLock {
+        named_lock(self.tranche)
+    }
+
+    /// For `SharedMemory::request`.
+    pub fn request(&self) {
+        request(std::mem::size_of::<T>(), self.tranche, 1);
+    }
+
+    /// For `SharedMemory::startup`.
+    pub fn startup(&self) {
+        with_addin_init_lock(|| {
+            let (at, found) = init_struct(self.name, std::mem::size_of::<T>());
+            if !found {
+                // SAFETY: `at` has room for a T (requested above); zeroes
+                // are a valid T (`new`'s contract).
+                unsafe { std::ptr::write_bytes(at, 0, std::mem::size_of::<T>()) };
+            }
+            self.at.store(at as *mut T, std::sync::atomic::Ordering::Release);
+        });
+    }
+}
+
+/// Whether this is the postmaster loading shared_preload_libraries (the
+/// one time shared memory can be registered).
+pub fn preloading() -> bool {
+    // SAFETY: plain read of a postmaster flag.
+    unsafe { pg_sys::process_shared_preload_libraries_in_progress }
+}
+
 /// An LWLock in shared memory (from `named_lock`).
 #[repr(transparent)]
 #[derive(Clone, Copy)]

@@ -723,7 +723,9 @@ pub(crate) fn perform_run(row: &Value, run_id: i64) -> LakeResult<Outcome> {
     let row_in = row.clone();
     // In lake.run_progress (as pipeline:<name>), and cancellable.
     let claim = progress::claim(run_id, owner, &format!("{SCHEDULER_PREFIX}{name}"));
-    let outcome = statement::in_subtransaction(
+    let (outcome, cancelled_by) = progress::run_cancellable(
+        claim,
+        timeout_ms,
         move || {
             let (rows, watermark) =
                 run_user_code_as(owner, || statement::with_statement_timeout(timeout_ms, || do_run(&row_in, run_id, target_oid)));
@@ -737,20 +739,7 @@ pub(crate) fn perform_run(row: &Value, run_id: i64) -> LakeResult<Outcome> {
             .or_report();
             rows
         },
-        |f| {
-            f.code != PgSqlErrorCode::ERRCODE_QUERY_CANCELED
-                || (timeout_ms > 0 && f.message.contains("statement timeout"))
-                || progress::cancel_requested().is_some()
-        },
     );
-    let cancelled_by = progress::cancel_requested();
-    drop(claim);
-    if cancelled_by.is_some() && outcome.is_ok() {
-        // The cancel came as the run finished: its SIGINT was for the run,
-        // not for what this backend does next.
-        // SAFETY: plain write of a backend flag the signal handler sets.
-        unsafe { pg_sys::QueryCancelPending = 0 };
-    }
     match outcome {
         Ok(rows) => {
             let bytes = meter.finish(run_id);

@@ -11,6 +11,8 @@ use std::sync::atomic::{AtomicI32, AtomicI64, AtomicU32, AtomicU64, Ordering};
 
 use pgrx::pg_sys;
 
+use crate::pg::shmem::ZeroedArea;
+
 const SLOTS: usize = 128;
 const NAME_WORDS: usize = 8; // 64 bytes: a model name is at most 63
 
@@ -31,36 +33,20 @@ struct Slot {
 
 type Slots = [Slot; SLOTS];
 
-static mut SHARED: *const Slots = std::ptr::null();
+// SAFETY: all-zero bytes are free slots (atomics).
+static SLOTS_AREA: ZeroedArea<Slots> = unsafe { ZeroedArea::new(c"townlake run progress", c"townlake run progress slots") };
 
 fn slots() -> Option<&'static Slots> {
-    // SAFETY: written once at shared-memory startup in the postmaster before
-    // any child exists; points into shared memory for the postmaster's life.
-    unsafe { (*(&raw const SHARED)).as_ref() }
-}
-
-fn shmem_request() {
-    crate::pg::shmem::request(std::mem::size_of::<Slots>(), c"townlake run progress", 1);
-}
-
-fn shmem_startup() {
-    crate::pg::shmem::with_addin_init_lock(|| {
-        let (at, found) = crate::pg::shmem::init_struct(c"townlake run progress slots", std::mem::size_of::<Slots>());
-        if !found {
-            // SAFETY: `at` has room for the slots (requested above); all-zero
-            // bytes are valid atomics and mean "free".
-            unsafe { std::ptr::write_bytes(at, 0, std::mem::size_of::<Slots>()) };
-        }
-        // SAFETY: postmaster, shared-memory startup, no other process yet.
-        unsafe { SHARED = at as *const Slots };
-    });
+    SLOTS_AREA.get()
 }
 
 /// Registers the slots' shared memory (from `_PG_init`, when preloaded).
 pub fn init() {
-    // SAFETY: plain read of a postmaster flag.
-    if unsafe { pg_sys::process_shared_preload_libraries_in_progress } {
-        crate::pg::shmem::register(crate::pg::shmem::SharedMemory { request: shmem_request, startup: shmem_startup });
+    if crate::pg::shmem::preloading() {
+        crate::pg::shmem::register(crate::pg::shmem::SharedMemory {
+            request: || SLOTS_AREA.request(),
+            startup: || SLOTS_AREA.startup(),
+        });
     }
 }
 
@@ -192,6 +178,33 @@ pub fn add_bytes(bytes: i64) {
         s.bytes.fetch_add(bytes, Ordering::AcqRel);
     });
 }
+/// Runs a run's work in a subtransaction while `claim` shows it in
+/// lake.run_progress. A cancel ends the run (rolled back, the outcome an
+/// ERROR) when it is the run's own timeout (`timeout_ms` > 0) or
+/// lake.cancel_run; any other cancel (the user's, the session's
+/// statement_timeout) stops the caller too. Also returns the role that
+/// asked to cancel the run, if one did.
+pub fn run_cancellable<T>(
+    claim: Claim,
+    timeout_ms: u32,
+    work: impl FnOnce() -> T + std::panic::UnwindSafe,
+) -> (Result<T, crate::pg::statement::Failure>, Option<pg_sys::Oid>) {
+    let outcome = crate::pg::statement::in_subtransaction(work, |f| {
+        f.code != pgrx::PgSqlErrorCode::ERRCODE_QUERY_CANCELED
+            || (timeout_ms > 0 && f.message.contains("statement timeout"))
+            || cancel_requested().is_some()
+    });
+    let cancelled_by = cancel_requested();
+    drop(claim);
+    if cancelled_by.is_some() && outcome.is_ok() {
+        // The cancel came as the run finished: its SIGINT was for the run,
+        // not for what this backend does next.
+        // SAFETY: plain write of a backend flag the signal handler sets.
+        unsafe { pg_sys::QueryCancelPending = 0 };
+    }
+    (outcome, cancelled_by)
+}
+
 
 /// Whether someone asked to cancel the run this backend executes.
 pub fn cancel_requested() -> Option<pg_sys::Oid> {

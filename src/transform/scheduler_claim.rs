@@ -10,6 +10,8 @@ use std::sync::atomic::{AtomicI32, AtomicU32, Ordering};
 
 use pgrx::pg_sys;
 
+use crate::pg::shmem::ZeroedArea;
+
 const CLAIMS: usize = 64;
 const TRANCHE: &std::ffi::CStr = c"townlake scheduler claims";
 
@@ -21,36 +23,20 @@ struct Claim {
 
 type Claims = [Claim; CLAIMS];
 
-static mut SHARED: *const Claims = std::ptr::null();
+// SAFETY: all-zero bytes are free claims (atomics).
+static CLAIMS_AREA: ZeroedArea<Claims> = unsafe { ZeroedArea::new(TRANCHE, c"townlake scheduler claim table") };
 
 fn claims() -> Option<&'static Claims> {
-    // SAFETY: written once at shared-memory startup in the postmaster,
-    // before any child exists; points into shared memory from then on.
-    unsafe { (*(&raw const SHARED)).as_ref() }
+    CLAIMS_AREA.get()
 }
 
-fn shmem_request() {
-    crate::pg::shmem::request(std::mem::size_of::<Claims>(), TRANCHE, 1);
-}
-
-fn shmem_startup() {
-    crate::pg::shmem::with_addin_init_lock(|| {
-        let (at, found) = crate::pg::shmem::init_struct(c"townlake scheduler claim table", std::mem::size_of::<Claims>());
-        if !found {
-            // SAFETY: `at` has room for the table (requested above); zeroes
-            // are valid atomics and mean "free".
-            unsafe { std::ptr::write_bytes(at, 0, std::mem::size_of::<Claims>()) };
-        }
-        // SAFETY: postmaster, shared-memory startup, no other process yet.
-        unsafe { SHARED = at as *const Claims };
-    });
-}
-
-/// Registers the claim table's shared memory (from `_PG_init`, when preloaded).
+/// Registers the claims' shared memory (from `_PG_init`, when preloaded).
 pub fn init() {
-    // SAFETY: plain read of a postmaster flag.
-    if unsafe { pg_sys::process_shared_preload_libraries_in_progress } {
-        crate::pg::shmem::register(crate::pg::shmem::SharedMemory { request: shmem_request, startup: shmem_startup });
+    if crate::pg::shmem::preloading() {
+        crate::pg::shmem::register(crate::pg::shmem::SharedMemory {
+            request: || CLAIMS_AREA.request(),
+            startup: || CLAIMS_AREA.startup(),
+        });
     }
 }
 
@@ -71,7 +57,7 @@ pub fn claim(db: pg_sys::Oid) -> Option<bool> {
     let table = claims()?;
     // SAFETY: plain read of a backend global.
     let me = unsafe { pg_sys::MyProcPid };
-    let _lock = crate::pg::shmem::named_lock(TRANCHE).exclusive();
+    let _lock = CLAIMS_AREA.lock().exclusive();
     let mut free = None;
     for (i, c) in table.iter().enumerate() {
         let pid = c.pid.load(Ordering::Acquire);

@@ -874,25 +874,9 @@ pub(crate) fn perform_run(row: &Value, run_id: i64) -> LakeResult<Outcome> {
     });
     let claim = progress::claim(run_id, owner, name);
     let activity = Activity::show(run_id, name);
-    let outcome = statement::in_subtransaction(
-        || run_user_code_as(owner, || statement::with_statement_timeout(timeout_ms, || materialize::materialize(row, target.as_ref(), run_id).or_report())),
-        // A timeout of the model's own, or lake.cancel_run, is the run's
-        // end; any other cancel (the user's, the session's
-        // statement_timeout) stops the caller.
-        |f| {
-            f.code != PgSqlErrorCode::ERRCODE_QUERY_CANCELED
-                || (timeout_ms > 0 && f.message.contains("statement timeout"))
-                || progress::cancel_requested().is_some()
-        },
-    );
-    let cancelled_by = progress::cancel_requested();
-    drop(claim);
-    if cancelled_by.is_some() && outcome.is_ok() {
-        // The cancel came as the run finished: its SIGINT was for the run,
-        // not for what this backend does next.
-        // SAFETY: plain write of a backend flag the signal handler sets.
-        unsafe { pg_sys::QueryCancelPending = 0 };
-    }
+    let (outcome, cancelled_by) = progress::run_cancellable(claim, timeout_ms, || {
+        run_user_code_as(owner, || statement::with_statement_timeout(timeout_ms, || materialize::materialize(row, target.as_ref(), run_id).or_report()))
+    });
     drop(activity);
     let log = materialize::LOG.with(|l| std::mem::take(&mut *l.borrow_mut()));
     let status = match outcome {
