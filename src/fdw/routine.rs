@@ -774,6 +774,18 @@ unsafe extern "C-unwind" fn get_foreign_upper_paths<W: Wrapper>(
         }),
     };
     let Some(estimate) = W::upper_path(&state.rel, &query, &input) else { return };
+    add_upper_path(root, output_rel, stage, stage_kind, &estimate, query);
+}
+
+/// Adds the foreign upper path of `stage` the wrapper estimated.
+unsafe fn add_upper_path(
+    root: *mut pg_sys::PlannerInfo,
+    output_rel: *mut pg_sys::RelOptInfo,
+    stage: UpperStage,
+    stage_kind: pg_sys::UpperRelationKind::Type,
+    estimate: &UpperEstimate,
+    query: UpperQuery,
+) {
     if stage == UpperStage::Grouping {
         // Lets the ORDERED stage know it may take the grouping along.
         (*output_rel).fdw_private = grouping_mark();
@@ -839,23 +851,7 @@ unsafe fn upper_join_paths<W: Wrapper>(
         }),
     };
     let Some(estimate) = W::upper_join_path(&outer, &inner, &join, &query, &input) else { return };
-    if stage == UpperStage::Grouping {
-        (*output_rel).fdw_private = grouping_mark();
-    }
-    let private = to_private(&UpperEnvelope { query }).or_report();
-    let pathkeys = if stage == UpperStage::Grouping { std::ptr::null_mut() } else { (*root).sort_pathkeys };
-    let target = (*root).upper_targets[stage_kind as usize];
-    let path = crate::pg::compat::create_foreign_upper_path(
-        root,
-        output_rel,
-        target,
-        estimate.rows,
-        estimate.startup,
-        estimate.total,
-        pathkeys,
-        private,
-    );
-    pg_sys::add_path(output_rel, path as *mut pg_sys::Path);
+    add_upper_path(root, output_rel, stage, stage_kind, &estimate, query);
 }
 
 /// Marks a grouped relation for which this wrapper offered a grouping path

@@ -47,12 +47,7 @@ fn slots() -> Option<&'static Slots> {
 
 /// Registers the slots' shared memory (from `_PG_init`, when preloaded).
 pub fn init() {
-    if crate::pg::shmem::preloading() {
-        crate::pg::shmem::register(crate::pg::shmem::SharedMemory {
-            request: || SLOTS_AREA.request(),
-            startup: || SLOTS_AREA.startup(),
-        });
-    }
+    SLOTS_AREA.register();
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -15,31 +15,61 @@ pub struct SharedMemory {
     pub startup: fn(),
 }
 
+/// What a [`ZeroedArea`] does at request and startup time.
+trait Area: Sync {
+    fn request(&self);
+    fn startup(&self);
+}
+
 // Written only from _PG_init in the postmaster, read after.
 static mut PARTS: &[SharedMemory] = &[];
+static mut AREAS: &[&dyn Area] = &[];
+static mut HOOKED: bool = false;
 static mut PREV_REQUEST: pg_sys::shmem_request_hook_type = None;
 static mut PREV_STARTUP: pg_sys::shmem_startup_hook_type = None;
 
-/// Registers a part's shared memory (from `_PG_init` while
-/// shared_preload_libraries is processed). The first call installs the hooks.
-pub fn register(part: SharedMemory) {
-    // SAFETY: _PG_init of a preloaded library, on the postmaster's one
-    // thread; the replaced slice is leaked (a few words).
+/// Installs the two hooks, once.
+fn install_hooks() {
+    // SAFETY: _PG_init of a preloaded library, on the postmaster's one thread.
     unsafe {
-        let parts: &[SharedMemory] = *(&raw const PARTS);
-        if parts.is_empty() {
+        if !HOOKED {
+            HOOKED = true;
             PREV_REQUEST = pg_sys::shmem_request_hook;
             pg_sys::shmem_request_hook = Some(on_request);
             PREV_STARTUP = pg_sys::shmem_startup_hook;
             pg_sys::shmem_startup_hook = Some(on_startup);
         }
+    }
+}
+
+/// Registers a part's shared memory (from `_PG_init` while
+/// shared_preload_libraries is processed). The first call installs the hooks.
+pub fn register(part: SharedMemory) {
+    install_hooks();
+    // SAFETY: as in install_hooks; the replaced slice is leaked (a few words).
+    unsafe {
+        let parts: &[SharedMemory] = *(&raw const PARTS);
         PARTS = Box::leak([parts, &[part]].concat().into_boxed_slice());
+    }
+}
+
+fn register_area(area: &'static dyn Area) {
+    install_hooks();
+    // SAFETY: as in register.
+    unsafe {
+        let areas: &[&dyn Area] = *(&raw const AREAS);
+        AREAS = Box::leak([areas, &[area]].concat().into_boxed_slice());
     }
 }
 
 fn parts() -> &'static [SharedMemory] {
     // SAFETY: no writes after _PG_init.
     unsafe { *(&raw const PARTS) }
+}
+
+fn areas() -> &'static [&'static dyn Area] {
+    // SAFETY: no writes after _PG_init.
+    unsafe { *(&raw const AREAS) }
 }
 
 #[pgrx::pg_guard]
@@ -50,6 +80,9 @@ unsafe extern "C-unwind" fn on_request() {
     for p in parts() {
         (p.request)();
     }
+    for a in areas() {
+        a.request();
+    }
 }
 
 #[pgrx::pg_guard]
@@ -59,6 +92,9 @@ unsafe extern "C-unwind" fn on_startup() {
     }
     for p in parts() {
         (p.startup)();
+    }
+    for a in areas() {
+        a.startup();
     }
 }
 
@@ -128,13 +164,20 @@ impl<T> ZeroedArea<T> {
         named_lock(self.tranche)
     }
 
-    /// For `SharedMemory::request`.
-    pub fn request(&self) {
+    /// Registers the table (from `_PG_init`; nothing unless preloaded).
+    pub fn register(&'static self) {
+        if preloading() {
+            register_area(self);
+        }
+    }
+}
+
+impl<T> Area for ZeroedArea<T> {
+    fn request(&self) {
         request(std::mem::size_of::<T>(), self.tranche, 1);
     }
 
-    /// For `SharedMemory::startup`.
-    pub fn startup(&self) {
+    fn startup(&self) {
         with_addin_init_lock(|| {
             let (at, found) = init_struct(self.name, std::mem::size_of::<T>());
             if !found {

@@ -32,12 +32,7 @@ fn claims() -> Option<&'static Claims> {
 
 /// Registers the claims' shared memory (from `_PG_init`, when preloaded).
 pub fn init() {
-    if crate::pg::shmem::preloading() {
-        crate::pg::shmem::register(crate::pg::shmem::SharedMemory {
-            request: || CLAIMS_AREA.request(),
-            startup: || CLAIMS_AREA.startup(),
-        });
-    }
+    CLAIMS_AREA.register();
 }
 
 /// Whether backend `pid` is alive and connected to database `db`.
