@@ -445,3 +445,23 @@ def test_overflow_is_postgres_error(chn):
     # c = 2147483647: integer overflow. Not pushed, so Postgres raises it.
     with pytest.raises(Exception, match="integer out of range"):
         rows(chn, "SELECT count(*) FROM nums WHERE c + 1 > 0")
+
+
+def test_a_users_operators_are_never_taken_for_built_in_ones(chn, chf):
+    # Named `+` and `~~` but running other built-in functions: pushed by
+    # name, ClickHouse would add and match where Postgres subtracts and compares.
+    conn = chn
+    conn.execute("CREATE SCHEMA tl_userops")
+    try:
+        conn.execute("CREATE OPERATOR tl_userops.+ (FUNCTION = pg_catalog.int4mi, LEFTARG = integer, RIGHTARG = integer)")
+        conn.execute("CREATE OPERATOR tl_userops.~~ (FUNCTION = pg_catalog.textne, LEFTARG = text, RIGHTARG = text)")
+        query = "SELECT count(*) FROM nums WHERE a OPERATOR(tl_userops.+) b > 100"
+        remote = remote_sql(conn, query)
+        assert "count()" not in remote and "toInt64(" not in remote, remote
+        assert rows(conn, query) == rows(conn, query.replace("FROM nums", "FROM nums_heap"))
+        query = "SELECT count(*) FROM words WHERE s OPERATOR(tl_userops.~~) 'a%'"
+        remote = remote_sql(conn, query)
+        assert "count()" not in remote and "LIKE" not in remote.upper(), remote
+        assert rows(conn, query) == rows(conn, query.replace("FROM words", "FROM words_heap"))
+    finally:
+        conn.execute("DROP SCHEMA tl_userops CASCADE")

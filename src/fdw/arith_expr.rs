@@ -1,7 +1,6 @@
 //! Recognising integer `+`, `-` and `*` of columns and constants in
 //! Postgres' expression trees (see [`ArithExpr`]).
 
-use std::ffi::CStr;
 
 use pgrx::pg_sys;
 
@@ -35,11 +34,9 @@ pub unsafe fn arith_expr(node: *mut pg_sys::Node, column_of: ColumnOf<'_>) -> Op
         }
         let op = node as *mut pg_sys::OpExpr;
         let result_bits = int_bits(Builtin::from_oid((*op).opresulttype))?;
-        // Built-in operators only: a user's `+` may mean anything.
-        if pg_sys::get_func_namespace(pg_sys::get_opcode((*op).opno)) != pg_sys::Oid::from(pg_sys::PG_CATALOG_NAMESPACE) {
-            return None;
-        }
-        let name = CStr::from_ptr(pg_sys::get_opname((*op).opno)).to_string_lossy().into_owned();
+        // Built-in operators only: a user's `+` may mean anything, even when
+        // it calls a built-in function (`int4mi`).
+        let name = crate::pg::nodes::builtin_operator_name((*op).opno)?;
         let op_kind = match name.as_str() {
             "+" => ArithOp::Add,
             "-" => ArithOp::Sub,

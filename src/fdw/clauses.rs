@@ -4,7 +4,6 @@
 //! ever produces a filter that keeps at least the rows the clauses keep;
 //! every clause is still checked by Postgres.
 
-use std::ffi::CStr;
 
 use pgrx::pg_sys;
 use serde::{Deserialize, Serialize};
@@ -267,7 +266,7 @@ impl Classifier {
             };
             let c_collation = |coll: pg_sys::Oid| coll == pg_sys::C_COLLATION_OID || coll == compat::POSIX_COLLATION_OID;
             let other_ty = Builtin::from_oid(pg_sys::exprType(other));
-            let name = CStr::from_ptr(pg_sys::get_opname((*op).opno)).to_string_lossy().into_owned();
+            let name = crate::pg::nodes::builtin_operator_name((*op).opno).unwrap_or_default();
             let is_text = |t: Option<Builtin>| t.is_some_and(Builtin::is_text);
             if name == "~~*" {
                 // ILIKE under C/POSIX: Postgres lowers both sides (ASCII only).
@@ -381,7 +380,7 @@ impl Classifier {
                 (None, Some((f, c))) => (f, c, args[0]),
                 _ => return None,
             };
-            let name = CStr::from_ptr(pg_sys::get_opname((*op).opno)).to_string_lossy().into_owned();
+            let name = crate::pg::nodes::builtin_operator_name((*op).opno).unwrap_or_default();
             if name == "~~" {
                 // `lower(x) LIKE pattern`: only with the function on the left.
                 let is_left = self.func_column(args[0]).is_some();

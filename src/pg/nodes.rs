@@ -207,3 +207,19 @@ pub(super) unsafe fn relid_of(rv: *mut pg_sys::RangeVar) -> Option<pg_sys::Oid> 
     };
     (oid != pg_sys::Oid::INVALID).then_some(oid)
 }
+
+/// The name of a built-in operator (None for one a user created): names
+/// alone say nothing of a user's `+` or `~~`, which may run any function.
+///
+/// # Safety
+/// A syscache lookup: on a backend thread.
+pub unsafe fn builtin_operator_name(opno: pg_sys::Oid) -> Option<String> {
+    if opno.to_u32() >= pg_sys::FirstNormalObjectId {
+        return None;
+    }
+    // SAFETY: get_opname returns NULL or a palloc'd name.
+    unsafe {
+        let name = pg_sys::get_opname(opno);
+        (!name.is_null()).then(|| CStr::from_ptr(name).to_string_lossy().into_owned())
+    }
+}
