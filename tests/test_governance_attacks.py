@@ -558,9 +558,39 @@ def test_row_filter_cannot_escape_its_parentheses(admin, ana):
         assert "row filter" in str(err) or isinstance(err, psycopg.errors.SyntaxError), (bad, str(err))
     err = error_of(admin, "SELECT lake.set_row_filter('raw_a.customers', "
                           "'id IN (SELECT id FROM raw_a.events)')")
-    assert "may only read that relation" in str(err)
+    assert "sub-select" in str(err)
     # the filter in force is unchanged
     assert sorted(r[0] for r in rows(ana, "SELECT id FROM pub_a.customers")) == [1, 2]
+
+
+def test_row_filter_runs_only_built_in_code(admin, ana):
+    """Red team: a reviewer's own function in a row filter ran as every reader
+    of the published view, superusers included; a sub-select read lake.mask_key
+    with the view owner's rights; volatile built-ins (lo_export, set_config)
+    would run as the reader too."""
+    admin.execute("CREATE SCHEMA IF NOT EXISTS rf_evil")
+    admin.execute("CREATE OR REPLACE FUNCTION rf_evil.f() RETURNS boolean LANGUAGE sql AS 'SELECT true'")
+    admin.execute("CREATE OR REPLACE FUNCTION rf_evil.eq(int, int) RETURNS boolean LANGUAGE sql AS 'SELECT $1 = $2'")
+    admin.execute("DROP OPERATOR IF EXISTS rf_evil.=== (int, int)")
+    admin.execute("CREATE OPERATOR rf_evil.=== (LEFTARG = int, RIGHTARG = int, FUNCTION = rf_evil.eq)")
+    admin.execute("DROP DOMAIN IF EXISTS rf_evil.posint")
+    admin.execute("CREATE DOMAIN rf_evil.posint AS int CHECK (VALUE > 0)")
+    for bad in ("rf_evil.f()", "region <> 'hidden' AND rf_evil.f()", "id OPERATOR(rf_evil.===) 1",
+                "id::rf_evil.posint > 0", "(SELECT true)", "EXISTS (SELECT 1 FROM lake.mask_key)",
+                "lo_export(0, '/tmp/tl-row-filter') = 1", "set_config('tl.x', 'y', false) = 'y'",
+                "random() < 2"):
+        err = error_of(admin, "SELECT lake.set_row_filter('raw_a.customers', %s)", (bad,))
+        assert isinstance(err, psycopg.errors.InsufficientPrivilege), (bad, err)
+        assert "row filter may" in str(err), (bad, err)
+    assert sorted(r[0] for r in rows(ana, "SELECT id FROM pub_a.customers")) == [1, 2]
+    # built-in, non-volatile code is fine
+    admin.execute("SELECT lake.set_row_filter('raw_a.customers', "
+                  "$$region <> 'hidden' AND lower(region) = lower(region) AND now() > '2000-01-01'$$)")
+    try:
+        assert sorted(r[0] for r in rows(ana, "SELECT id FROM pub_a.customers")) == [1, 2]
+    finally:
+        admin.execute("SELECT lake.set_row_filter('raw_a.customers', $$region <> 'hidden'$$)")
+        admin.execute("DROP SCHEMA rf_evil CASCADE")
 
 
 # ------------------------------------------------------------------ quotes and SQL in names and reasons
@@ -828,3 +858,13 @@ def test_revoked_pii_grant_stops_revealing_inside_repeatable_read(admin, ana):
         ana.execute("SELECT lake.disable_pii()")
     finally:
         admin.execute("SELECT lake.revoke_access(%s)", (grant,))
+
+
+def test_a_reviewer_cannot_grant_access_to_itself(gov):
+    """Red team: a reviewer granted itself read access to a published view."""
+    with session(gov, REV) as rev:
+        err = error_of(rev, f"SELECT lake.grant_access('{REV}', 'raw_a.customers', interval '1 hour', 'self')")
+        assert isinstance(err, psycopg.errors.InsufficientPrivilege), err
+        assert "cannot grant access to a role it acts as" in str(err)
+    with session(gov) as admin:
+        assert one(admin, "SELECT count(*) FROM lake.access_grants WHERE grantee_name = %s", (REV,)) == 0

@@ -445,14 +445,21 @@ def test_attach_only_never_creates(ana, admin):
     assert any("created Iceberg table" in n for n in ana.notices), ana.notices
 
 
-def test_explain_of_a_published_iceberg_view_hides_file_counts(admin, database, governed_table):
-    """Issue 9 item 10: "Data Files: N planned" under a row filter told whether
-    a hidden row holds a value."""
+@pytest.fixture(scope="module")
+def published_people(admin, governed_table):
+    """The governed table approved and published with a row filter hiding
+    id 2; the analyst granted access."""
     admin.execute(f"SELECT lake.approve_column('{governed_table}', 'id', 'public', NULL, 'ok')")
     admin.execute(f"SELECT lake.approve_column('{governed_table}', 'email', 'internal', NULL, 'ok')")
     admin.execute(f"SELECT lake.set_row_filter('{governed_table}', 'id <> 2')")
     admin.execute(f"SELECT lake.approve_table('{governed_table}', 'ok')")
     admin.execute(f"SELECT lake.grant_access('{ANA}', '{governed_table}', interval '1 hour', 'test')")
+    return "pub_sec.people"
+
+
+def test_explain_of_a_published_iceberg_view_hides_file_counts(admin, database, governed_table, published_people):
+    """Issue 9 item 10: "Data Files: N planned" under a row filter told whether
+    a hidden row holds a value."""
     with session(database, ANA) as ana:
         assert [r[0] for r in rows(ana, "SELECT email FROM pub_sec.people ORDER BY id")] == ["secret-one@corp.com"]
         for probe in ("secret-two@corp.com", "nobody@corp.com"):
@@ -482,3 +489,101 @@ def test_maintenance_of_a_governed_table_is_audited(admin, database, governed_ta
     assert found, "no audit record for the maintenance of a governed table"
     role, detail = found[-1]
     assert role == ING and detail["operation"] == "expire_snapshots", found
+
+
+def test_explain_of_an_aggregate_hides_whether_hidden_rows_match(admin, database, governed_table, published_people):
+    """Red team: with file counts hidden, "Aggregate Source: answered from
+    metadata" (every file pruned) still told a probe of hidden rows' bounds."""
+    with session(database, ANA) as ana:
+        plans = []
+        # inside the hidden row's bounds, and outside every row's
+        for probe in ("secret-two@corp.com", "aaa@corp.com"):
+            plan = "\n".join(r[0] for r in rows(
+                ana, f"EXPLAIN SELECT count(*) FROM pub_sec.people WHERE email = '{probe}'"))
+            plans.append(plan.replace(probe, "<probe>"))
+        assert plans[0] == plans[1], plans
+        assert "Aggregate Source: hidden (governed table)" in plans[0], plans[0]
+    with session(database, ING) as ing:
+        plan = "\n".join(r[0] for r in rows(
+            ing, f"EXPLAIN SELECT count(*) FROM {governed_table} WHERE email = 'aaa@corp.com'"))
+        assert "Aggregate Source: answered from metadata" in plan, plan
+
+
+def test_a_governed_schema_never_attaches_a_table_squatted_by_another_role(admin, database, ana):
+    """Red team: a role with USAGE on the server pre-created the table ingestion
+    was about to create in a governed schema, allowed the ingest role to attach
+    it, and read everything ingested into it."""
+    ns = f"raw_sec_squat_{SUFFIX}"
+    ana.execute(f"CREATE FOREIGN TABLE {ANA}_s.newt (id int, secret text) SERVER lake_local "
+                f"OPTIONS (namespace '{ns}', \"table\" 'newt')")
+    ana.execute(f"SELECT lake.allow_attach('{ANA}_s.newt', '{ING}')")
+    with session(database, ING) as ing:
+        err = error_of(ing, "CREATE FOREIGN TABLE raw_sec.newt (id int, secret text) SERVER lake_local "
+                            f"OPTIONS (namespace '{ns}', \"table\" 'newt')")
+        assert isinstance(err, psycopg.errors.InsufficientPrivilege), err
+        assert "governed schema cannot attach it" in str(err), err
+    assert one(admin, "SELECT to_regclass('raw_sec.newt')") is None
+    # outside governance the allowed role may still attach it, as before
+    with session(database, ING) as ing:
+        ing.execute(f"CREATE FOREIGN TABLE {ING}_s.newt (id int, secret text) SERVER lake_local "
+                    f"OPTIONS (namespace '{ns}', \"table\" 'newt')")
+        assert one(ing, f"SELECT count(*) FROM {ING}_s.newt") == 0
+
+
+def test_governing_a_schema_governs_the_iceberg_tables_already_in_it(admin, database):
+    """Red team: tables loaded first and governed after (the tour's order) kept
+    governed = false: their catalog rows stayed visible and a lake_owner member
+    could attach them outside governance and share the raw rows."""
+    ns = f"late_{SUFFIX}"
+    admin.execute(f"CREATE SCHEMA raw_late_{SUFFIX}")
+    admin.execute(f"CREATE FOREIGN TABLE raw_late_{SUFFIX}.t (id int, secret text) SERVER lake_local "
+                  f"OPTIONS (namespace '{ns}', \"table\" 't')")
+    admin.execute(f"INSERT INTO raw_late_{SUFFIX}.t VALUES (1, 'hidden-1'), (2, 'hidden-2')")
+    admin.execute(f"SELECT lake.govern_schema('raw_late_{SUFFIX}', 'pub_late_{SUFFIX}')")
+    assert one(admin, "SELECT governed FROM lake.iceberg_table_owners WHERE table_namespace = %s", (ns,)) is True
+    assert one(admin, f"SELECT count(*) FROM raw_late_{SUFFIX}.t") == 2
+    with session(database, ANA) as ana:
+        assert one(ana, "SELECT count(*) FROM lake.iceberg_tables WHERE table_namespace = %s", (ns,)) == 0
+    with session(database, ING) as ing:   # a lake_owner member, outside governance
+        err = error_of(ing, f"CREATE FOREIGN TABLE {ING}_s.leak (id int, secret text) SERVER lake_local "
+                            f"OPTIONS (namespace '{ns}', \"table\" 't')")
+        assert isinstance(err, psycopg.errors.InsufficientPrivilege), err
+        assert "is governed" in str(err), err
+
+
+def _laughs() -> str:
+    """Nine levels of ten aliases each: 10^9 nodes once expanded."""
+    text = "a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n"
+    for i in range(1, 10):
+        text += f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 10)}]\n"
+    return text
+
+
+@pytest.mark.parametrize("call, text", [
+    ("SELECT lake.load_catalog(%s)", "- " * 50_000 + "x"),
+    ("SELECT lake.load_project(%s, 'p.yml')", "- " * 50_000 + "x"),
+    ("SELECT lake.load_project(%s, 'p.yml')", "".join(" " * i + "-\n" for i in range(3_000))),
+    ("SELECT lake.load_catalog(%s)", _laughs()),
+], ids=["catalog-deep", "project-deep", "project-indented", "catalog-aliases"])
+def test_hostile_yaml_is_refused_without_harming_the_server(ana, call, text):
+    """Red team: a YAML line 50,000 levels deep overflowed the backend's stack
+    (the postmaster restarted every session); aliases can expand a document a
+    billionfold."""
+    err = error_of(ana, call, (text,))
+    assert not isinstance(err, psycopg.OperationalError), err
+    assert "deeper than" in str(err) or "expands to more than" in str(err), err
+    assert one(ana, "SELECT 1") == 1
+
+
+def test_no_role_can_keep_the_pii_scanner_off_a_relation(admin, database, ana, governed_table):
+    """Red team: the scan took an advisory key any role could hold first; the
+    worker skipped the relation and lake.scan waited forever."""
+    oid = one(admin, f"SELECT '{governed_table}'::regclass::oid")
+    ana.execute("SELECT pg_advisory_lock(%s)", (0x746C_7069_0000_0000 + oid,))
+    ana.execute("SELECT pg_advisory_lock(%s)", (0x746C_7069_6900,))
+    try:
+        with session(database) as reviewer:
+            reviewer.execute("SET statement_timeout = '60s'")
+            assert one(reviewer, f"SELECT count(*) FROM lake.scan('{governed_table}')") == 1
+    finally:
+        ana.execute("SELECT pg_advisory_unlock_all()")

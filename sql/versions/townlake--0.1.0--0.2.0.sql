@@ -736,6 +736,26 @@ BEGIN
       FROM pg_class cl JOIN pg_namespace n ON n.oid = cl.relnamespace WHERE cl.oid = rel;
     kw := CASE c.relkind WHEN 'v' THEN 'VIEW' WHEN 'm' THEN 'MATERIALIZED VIEW'
                          WHEN 'f' THEN 'FOREIGN TABLE' ELSE 'TABLE' END;
+    IF c.relkind = 'f' THEN
+        -- An Iceberg table a governed foreign table reads is governed from
+        -- now on, whoever made it: only governance attaches it, its catalog
+        -- row is hidden from PUBLIC, and dropping a foreign table outside
+        -- governance no longer purges it.
+        INSERT INTO lake.iceberg_table_owners AS o
+               (catalog_name, table_namespace, table_name, owner, governed, creator_relid)
+        SELECT coalesce((SELECT substr(opt, 14) FROM unnest(s.srvoptions) opt WHERE opt LIKE 'catalog\_name=%'), s.srvname),
+               ns.v, tb.v, 'lake_owner'::regrole, true, NULL
+          FROM pg_foreign_table ft
+          JOIN pg_foreign_server s ON s.oid = ft.ftserver
+          JOIN pg_foreign_data_wrapper w ON w.oid = s.srvfdw AND w.fdwname = 'iceberg'
+          CROSS JOIN LATERAL (SELECT substr(opt, 11) FROM unnest(ft.ftoptions) opt WHERE opt LIKE 'namespace=%') ns(v)
+          CROSS JOIN LATERAL (SELECT substr(opt, 7) FROM unnest(ft.ftoptions) opt WHERE opt LIKE 'table=%') tb(v)
+         WHERE ft.ftrelid = rel
+        ON CONFLICT (catalog_name, table_namespace, table_name) DO UPDATE
+           SET governed = true, owner = 'lake_owner'::regrole, attachers = '{}',
+               creator_relid = CASE WHEN o.creator_relid = rel THEN o.creator_relid END
+         WHERE NOT o.governed;
+    END IF;
     IF c.relowner <> 'lake_owner'::regrole THEN
         EXECUTE format('ALTER %s %s OWNER TO lake_owner', kw, c.qname);
     END IF;
@@ -1142,7 +1162,7 @@ BEGIN
     PERFORM lake_internal._gov_require_reviewer(caller);
     g := lake_internal._gov_relation((args->>'rel')::oid);
     IF predicate IS NOT NULL THEN
-        PERFORM lake_internal._check_row_filter(predicate);
+        PERFORM lake_internal._check_row_filter_on(g.relid, predicate);
     END IF;
     UPDATE lake.governed_relations SET row_filter = predicate, updated_at = now() WHERE relid = g.relid;
     PERFORM lake_internal._gov_log(caller, 'set_row_filter', g.relid, lake_internal._gov_raw_name(g), NULL,
@@ -1171,6 +1191,12 @@ BEGIN
     END IF;
     IF grantee IS NULL OR NOT EXISTS (SELECT 1 FROM pg_roles WHERE oid = grantee) THEN
         RAISE EXCEPTION 'grantee role does not exist' USING ERRCODE = 'undefined_object';
+    END IF;
+    -- Separation of duties: a reviewer never opens data to a role it acts as.
+    IF NOT (SELECT rolsuper FROM pg_roles WHERE oid = caller) AND pg_has_role(caller, grantee, 'USAGE') THEN
+        RAISE EXCEPTION 'a reviewer cannot grant access to a role it acts as'
+            USING ERRCODE = 'insufficient_privilege',
+                  HINT = 'Another reviewer grants it: lake.request_access records the request for them.';
     END IF;
     IF expires IS NOT NULL AND expires <= interval '0' THEN
         RAISE EXCEPTION 'expires_in must be positive (or NULL for no expiry), not %', expires
@@ -2031,6 +2057,8 @@ IMMUTABLE STRICT PARALLEL SAFE LANGUAGE c AS 'MODULE_PATHNAME', 'catalog_yaml_to
 CREATE FUNCTION lake_internal."_catalog_statement_usage"("query" TEXT) RETURNS jsonb
 STRICT STABLE PARALLEL UNSAFE LANGUAGE c AS 'MODULE_PATHNAME', 'catalog_statement_usage_wrapper';
 -- @include sql/catalog/lineage.sql
+CREATE FUNCTION lake_internal."_check_row_filter_on"("rel" oid, "predicate" TEXT) RETURNS bool
+STRICT STABLE LANGUAGE c AS 'MODULE_PATHNAME', 'check_row_filter_on_wrapper';
 
 -- ================================================================ privileges
 -- Nothing in lake_internal is executable by PUBLIC (townlake's own code, its

@@ -6,7 +6,88 @@
 use std::borrow::Cow;
 
 use saphyr::{LoadableYamlNode, Mapping, Scalar, Yaml, YamlEmitter};
+use saphyr_parser::{Event, Parser};
 use serde_json::{Map, Number, Value};
+
+/// Deepest nesting of collections a YAML document may have here. saphyr's
+/// loader, and the walkers over what it loads, recurse once per level on
+/// the backend's stack, which Postgres' stack check does not watch: a
+/// `- - - - …` line 50,000 deep crashed the server.
+pub const MAX_YAML_DEPTH: usize = 64;
+/// Most nodes a document may hold once its aliases are expanded (the
+/// loader copies the anchored node for every alias: "billion laughs").
+pub const MAX_YAML_NODES: u64 = 1_000_000;
+
+/// Why a document was refused before loading, and where (1-based).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ShapeError {
+    pub message: String,
+    pub line: usize,
+    pub column: usize,
+}
+
+/// Refuse a document nested deeper than [`MAX_YAML_DEPTH`] or expanding to
+/// more than [`MAX_YAML_NODES`] nodes, reading only the parser's events
+/// (the parser is a state machine: it does not recurse). Syntax errors are
+/// left to the loader, which reports them in its own words.
+pub fn check_shape(text: &str) -> Result<(), ShapeError> {
+    struct Open {
+        anchor: usize,
+        nodes: u64,
+        /// collection levels of this node, itself included
+        levels: usize,
+    }
+    let mut open: Vec<Open> = Vec::new();
+    // anchor id -> (nodes, levels) of the node it names
+    let mut anchors: std::collections::HashMap<usize, (u64, usize)> = std::collections::HashMap::new();
+    let mut total: u64 = 0;
+    for event in Parser::new_from_str(text) {
+        let Ok((event, span)) = event else { return Ok(()) };
+        let at = |message: String| ShapeError { message, line: span.start.line(), column: span.start.col() + 1 };
+        // a finished node: (anchor, nodes, collection levels)
+        let mut finished: Option<(usize, u64, usize)> = None;
+        match event {
+            Event::SequenceStart(anchor, _) | Event::MappingStart(anchor, _) => {
+                open.push(Open { anchor, nodes: 1, levels: 1 });
+                total += 1;
+                if open.len() > MAX_YAML_DEPTH {
+                    return Err(at(format!("the document nests deeper than {MAX_YAML_DEPTH} levels")));
+                }
+            }
+            Event::SequenceEnd | Event::MappingEnd => {
+                if let Some(o) = open.pop() {
+                    finished = Some((o.anchor, o.nodes, o.levels));
+                }
+            }
+            Event::Scalar(_, _, anchor, _) => {
+                total += 1;
+                finished = Some((anchor, 1, 0));
+            }
+            Event::Alias(id) => {
+                let (nodes, levels) = anchors.get(&id).copied().unwrap_or((1, 0));
+                total = total.saturating_add(nodes);
+                if open.len() + levels > MAX_YAML_DEPTH {
+                    return Err(at(format!("an alias makes the document nest deeper than {MAX_YAML_DEPTH} levels")));
+                }
+                finished = Some((0, nodes, levels));
+            }
+            _ => {}
+        }
+        if total > MAX_YAML_NODES {
+            return Err(at(format!("the document expands to more than {MAX_YAML_NODES} values (aliases count as copies)")));
+        }
+        if let Some((anchor, nodes, levels)) = finished {
+            if anchor > 0 {
+                anchors.insert(anchor, (nodes, levels));
+            }
+            if let Some(parent) = open.last_mut() {
+                parent.nodes = parent.nodes.saturating_add(nodes);
+                parent.levels = parent.levels.max(levels + 1);
+            }
+        }
+    }
+    Ok(())
+}
 
 /// `doc` as a YAML document (multi-line texts as literal blocks).
 pub fn to_yaml(doc: &Value) -> String {
@@ -42,6 +123,7 @@ fn yaml_of(v: &Value) -> Yaml<'static> {
 /// The one document of `text` as JSON; an error message (with line and
 /// column) when it is not YAML or uses what JSON cannot hold.
 pub fn from_yaml(text: &str) -> Result<Value, String> {
+    check_shape(text).map_err(|e| format!("not accepted: {} (line {}, column {})", e.message, e.line, e.column))?;
     let docs = Yaml::load_from_str(text).map_err(|e| format!("not valid YAML: {e}"))?;
     match docs.len() {
         0 => Ok(Value::Object(Map::new())),
@@ -108,6 +190,36 @@ mod tests {
         });
         let text = to_yaml(&doc);
         assert_eq!(from_yaml(&text).unwrap(), doc, "{text}");
+    }
+
+    #[test]
+    fn deep_or_exploding_documents_are_refused_before_loading() {
+        // 50,000 levels crashed the backend (stack overflow in the loader)
+        let deep = format!("{}x", "- ".repeat(50_000));
+        assert!(check_shape(&deep).unwrap_err().message.contains("deeper than 64"));
+        assert!(from_yaml(&deep).unwrap_err().contains("deeper than 64"));
+        let indented: String = (0..5_000).map(|i| format!("{}-\n", " ".repeat(i))).collect();
+        assert!(check_shape(&indented).is_err());
+        let flow = format!("{}{}", "[".repeat(100), "]".repeat(100));
+        assert!(check_shape(&flow).is_err());
+        // nine levels of ten aliases each: 10^9 nodes once expanded
+        let mut laughs = String::from("a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n");
+        for i in 1..10 {
+            let refs = vec![format!("*a{}", i - 1); 10].join(", ");
+            laughs.push_str(&format!("a{i}: &a{i} [{refs}]\n"));
+        }
+        assert!(check_shape(&laughs).unwrap_err().message.contains("expands"));
+        // aliases nesting an anchored node deeper than the limit
+        let mut tall = String::from("a: &t ");
+        tall.push_str(&"[".repeat(40));
+        tall.push_str(&"]".repeat(40));
+        tall.push_str("\nb: [[[[[[[[[[[[[[[[[[[[[[[[[[[[[[*t]]]]]]]]]]]]]]]]]]]]]]]]]]]]]\n");
+        assert!(check_shape(&tall).unwrap_err().message.contains("alias"));
+        // ordinary documents pass, and so do syntax errors (the loader reports them)
+        assert!(check_shape("a: [1, {b: 2}]\nc:\n  - d\n  - e: f\n").is_ok());
+        assert!(check_shape("a: [1, 2\n").is_ok());
+        let fine = format!("{}x", "- ".repeat(60));
+        assert!(from_yaml(&fine).is_ok());
     }
 
     #[test]

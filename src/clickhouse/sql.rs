@@ -258,6 +258,23 @@ impl Deparser<'_> {
         }
         let col = ident(&c.name);
         let not_null = if c.ch.is_nullable() { format!("isNotNull({col})") } else { TRUE.to_string() };
+        // ClickHouse 18.16 types an IN list's literals by itself and then
+        // refuses them against Decimal and UUID columns ("Type mismatch in
+        // IN or VALUES section"): those lists go as comparisons.
+        if !lits.is_empty() && matches!(c.ch.base(), ChType::Decimal { .. } | ChType::Uuid) {
+            let sql = if negated {
+                let ne: Vec<String> = lits.iter().map(|l| format!("{col} != {l}")).collect();
+                if c.ch.is_nullable() {
+                    format!("{not_null} AND {}", ne.join(" AND "))
+                } else {
+                    ne.join(" AND ")
+                }
+            } else {
+                let eq: Vec<String> = lits.iter().map(|l| format!("{col} = {l}")).collect();
+                format!("({})", eq.join(" OR "))
+            };
+            return Some(Clause::exact(sql));
+        }
         Some(Clause::exact(match (negated, lits.is_empty()) {
             // IN of nothing a row can hold (an empty list included) is false.
             (false, true) => FALSE.to_string(),
@@ -494,14 +511,16 @@ fn decimal_bound(ty: &ChType, text: &str) -> Option<Bound> {
         return Some(Bound::AboveAll);
     }
     let unit = 10i128.pow(scale);
-    let lit = if scaled % unit == 0 {
-        // Whole numbers compare with Decimal columns as they are.
+    let lit = if scaled % unit == 0 && (scale == 0 && matches!(ty, ChType::Int { .. }) || i64::try_from(scaled / unit).is_ok()) {
+        // Whole numbers compare with Decimal columns as they are, while
+        // ClickHouse reads them as integers: a longer one would be a Float64.
         (scaled / unit).to_string()
     } else {
         let abs = scaled.unsigned_abs().to_string();
         let padded = format!("{abs:0>width$}", width = scale as usize + 1);
         let (i, f) = padded.split_at(padded.len() - scale as usize);
-        format!("toDecimal128('{}{i}.{f}', {scale})", if scaled < 0 { "-" } else { "" })
+        let point = if f.is_empty() { "" } else { "." };
+        format!("toDecimal128('{}{i}{point}{f}', {scale})", if scaled < 0 { "-" } else { "" })
     };
     Some(if dropped { Bound::Between(lit) } else { Bound::Exact(lit) })
 }
@@ -925,6 +944,22 @@ mod tests {
             Some(Clause::exact("`amount` <= toDecimal128('0.12', 2)"))
         );
         assert_eq!(d(cmp(4, CmpOp::Eq), vec![Value::Numeric("1".repeat(40))]), Some(Clause::exact("0")));
+        // Whole numbers past 64 bits would be read as Float64 by ClickHouse.
+        let w30 = vec![col("w", "Decimal(30, 8)", PgKind::Numeric)];
+        assert_eq!(
+            deparse(&cmp(0, CmpOp::GtEq), &w30, &[Value::Numeric("1000000000000000000000".into())]),
+            Some(Clause::exact("`w` >= toDecimal128('1000000000000000000000.00000000', 8)"))
+        );
+        let wide = vec![col("w", "Decimal(38, 0)", PgKind::Numeric)];
+        assert_eq!(
+            deparse(&cmp(0, CmpOp::Lt), &wide, &[Value::Numeric("-100000000000000000000".into())]),
+            Some(Clause::exact("`w` < toDecimal128('-100000000000000000000', 0)"))
+        );
+        let unsigned = vec![col("big", "UInt64", PgKind::Numeric)];
+        assert_eq!(
+            deparse(&cmp(0, CmpOp::Gt), &unsigned, &[Value::Numeric("18000000000000000000".into())]),
+            Some(Clause::exact("`big` > 18000000000000000000"))
+        );
         assert_eq!(d(cmp(4, CmpOp::Lt), vec![Value::Numeric("1".repeat(17))]), Some(Clause::exact("1")));
         assert_eq!(d(cmp(0, CmpOp::Gt), vec![Value::Numeric("2.5".into())]), Some(Clause::exact("`id` > 2")));
         assert_eq!(d(cmp(5, CmpOp::Eq), vec![Value::Bool(true)]), Some(Clause::exact("`flag` = 1")));
@@ -969,6 +1004,24 @@ mod tests {
         assert_eq!(d(f(false), list(vec![Value::Int(1 << 40)])), Some(Clause::exact("0")));
         assert_eq!(d(f(true), list(vec![Value::Int(1 << 40)])), Some(Clause::exact("isNotNull(`n`)")));
         assert_eq!(d(f(false), list(vec![Value::Int(1 << 40), Value::Int(2)])), Some(Clause::exact("`n` IN (2)")));
+        // Decimal and UUID lists go as comparisons (ClickHouse 18.16 refuses
+        // its own typing of IN literals against them).
+        let amounts = Filter::InList { column: 4, slot: 0, negated: false };
+        let two = list(vec![Value::Numeric("1.5".into()), Value::Numeric("2".into()), Value::Numeric("0.001".into())]);
+        assert_eq!(
+            d(amounts.clone(), two.clone()),
+            Some(Clause::exact("(`amount` = toDecimal128('1.50', 2) OR `amount` = 2)"))
+        );
+        let not_in = Filter::InList { column: 4, slot: 0, negated: true };
+        assert_eq!(d(not_in, two), Some(Clause::exact("`amount` != toDecimal128('1.50', 2) AND `amount` != 2")));
+        let uuids = Filter::InList { column: 6, slot: 0, negated: false };
+        let ids = list(vec![Value::Uuid([0; 16]), Value::Uuid([1; 16])]);
+        assert_eq!(
+            d(uuids, ids),
+            Some(Clause::exact(
+                "(`u` = toUUID('00000000-0000-0000-0000-000000000000') OR `u` = toUUID('01010101-0101-0101-0101-010101010101'))"
+            ))
+        );
     }
 
     #[test]

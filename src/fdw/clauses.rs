@@ -36,7 +36,18 @@ pub struct Classifier {
     pub slot_types: Vec<SlotType>,
     /// Every operand is a plain constant (EXPLAIN can plan without executing).
     pub constant_operands: bool,
+    /// Some AND nested in a clause lost an untranslatable part: the filter
+    /// then keeps a superset of the rows, even where it looks exact (an OR
+    /// over `b > 0` for `b > 0 AND lower(c) = 'x'`).
+    weakened: bool,
+    /// AND/OR/NOT levels entered by `translate`.
+    depth: usize,
 }
+
+/// Deepest AND/OR/NOT nesting pushed to a wrapper: the filter travels in
+/// the plan as JSON, whose reader stops at 128 levels, and deeper trees
+/// are left to Postgres (a clause not translated is still applied).
+const MAX_FILTER_DEPTH: usize = 32;
 
 /// The WHERE clauses of a base relation, classified.
 pub struct Classified {
@@ -59,7 +70,7 @@ pub unsafe fn classify_restrictions(baserel: *mut pg_sys::RelOptInfo, columns: V
         // SAFETY: restriction clauses are expression nodes.
         .filter_map(|clause| unsafe { classifier.translate(*clause) })
         .collect();
-    let all_translated = parts.len() == clauses.len();
+    let all_translated = parts.len() == clauses.len() && !classifier.weakened;
     let filter = (!parts.is_empty()).then_some(Filter::And(parts));
     Classified { filter, all_translated, classifier }
 }
@@ -110,7 +121,15 @@ pub unsafe fn used_attnums(baserel: *mut pg_sys::RelOptInfo, varno: u32) -> Opti
 
 impl Classifier {
     pub fn new(varno: u32, columns: Vec<ClassifyColumn>) -> Classifier {
-        Classifier { varno, columns, operands: Vec::new(), slot_types: Vec::new(), constant_operands: true }
+        Classifier {
+            varno,
+            columns,
+            operands: Vec::new(),
+            slot_types: Vec::new(),
+            constant_operands: true,
+            weakened: false,
+            depth: 0,
+        }
     }
 
     /// The column (index, type) a Var of this relation refers to.
@@ -169,38 +188,13 @@ impl Classifier {
         unsafe {
             match (*node).type_ {
                 pg_sys::NodeTag::T_BoolExpr => {
-                    let b = node as *mut pg_sys::BoolExpr;
-                    let args = nodes::nodes((*b).args);
-                    match (*b).boolop {
-                        pg_sys::BoolExprType::AND_EXPR => {
-                            let parts: Vec<Filter> = args.into_iter().filter_map(|a| self.translate(a)).collect();
-                            if parts.is_empty() {
-                                None
-                            } else {
-                                Some(Filter::And(parts))
-                            }
-                        }
-                        pg_sys::BoolExprType::OR_EXPR => {
-                            let mut parts = Vec::new();
-                            for a in args {
-                                parts.push(self.translate(a)?);
-                            }
-                            Some(Filter::Or(parts))
-                        }
-                        _ => {
-                            let inner = *args.first()?;
-                            if let Some((col, ty)) = self.column_of(inner) {
-                                return (ty == Some(Builtin::Bool))
-                                    .then_some(Filter::BoolColumn { column: col, value: false });
-                            }
-                            match self.translate(inner)? {
-                                leaf if leaf.is_leaf() && !matches!(leaf, Filter::BoolColumn { .. }) => {
-                                    Some(Filter::Not(Box::new(leaf)))
-                                }
-                                _ => None,
-                            }
-                        }
+                    if self.depth >= MAX_FILTER_DEPTH {
+                        return None;
                     }
+                    self.depth += 1;
+                    let out = self.translate_bool(node as *mut pg_sys::BoolExpr);
+                    self.depth -= 1;
+                    out
                 }
                 pg_sys::NodeTag::T_OpExpr => self.translate_op(node as *mut pg_sys::OpExpr),
                 pg_sys::NodeTag::T_ScalarArrayOpExpr => {
@@ -239,6 +233,51 @@ impl Classifier {
                     (ty == Some(Builtin::Bool)).then_some(Filter::BoolColumn { column: col, value: true })
                 }
                 _ => None,
+            }
+        }
+    }
+
+    /// AND, OR and NOT of translatable clauses (see `translate`).
+    ///
+    /// # Safety
+    /// `b` is a BoolExpr of the planner.
+    unsafe fn translate_bool(&mut self, b: *mut pg_sys::BoolExpr) -> Option<Filter> {
+        // SAFETY: the args are expression nodes.
+        unsafe {
+            let args = nodes::nodes((*b).args);
+            match (*b).boolop {
+                pg_sys::BoolExprType::AND_EXPR => {
+                    let wanted = args.len();
+                    let parts: Vec<Filter> = args.into_iter().filter_map(|a| self.translate(a)).collect();
+                    if parts.len() < wanted {
+                        self.weakened = true;
+                    }
+                    if parts.is_empty() {
+                        None
+                    } else {
+                        Some(Filter::And(parts))
+                    }
+                }
+                pg_sys::BoolExprType::OR_EXPR => {
+                    let mut parts = Vec::new();
+                    for a in args {
+                        parts.push(self.translate(a)?);
+                    }
+                    Some(Filter::Or(parts))
+                }
+                _ => {
+                    let inner = *args.first()?;
+                    if let Some((col, ty)) = self.column_of(inner) {
+                        return (ty == Some(Builtin::Bool))
+                            .then_some(Filter::BoolColumn { column: col, value: false });
+                    }
+                    match self.translate(inner)? {
+                        leaf if leaf.is_leaf() && !matches!(leaf, Filter::BoolColumn { .. }) => {
+                            Some(Filter::Not(Box::new(leaf)))
+                        }
+                        _ => None,
+                    }
+                }
             }
         }
     }

@@ -63,6 +63,42 @@ fn check_row_filter(predicate: &str) -> bool {
     true
 }
 
+/// Raises an ERROR unless `predicate`, a reviewer's row filter for `rel`,
+/// is one self-contained expression that runs only built-in, non-volatile
+/// code and reads no other relation. It is pasted into the published view:
+/// every reader (a superuser too) would run a function of the reviewer's
+/// with their own rights, and a sub-select would read with the view owner's
+/// (lake.mask_key included).
+#[pg_extern(name = "_check_row_filter_on", schema = "lake_internal", stable, strict)]
+fn check_row_filter_on(rel: pg_sys::Oid, predicate: &str) -> bool {
+    check_row_filter(predicate);
+    let name = Spi::get_one_with_args::<String>("SELECT pg_catalog.quote_ident(n.nspname) OPERATOR(pg_catalog.||) '.' OPERATOR(pg_catalog.||) pg_catalog.quote_ident(c.relname) \
+           FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace \
+          WHERE c.oid OPERATOR(pg_catalog.=) $1", &[rel.into()])
+        .ok()
+        .flatten()
+        .unwrap_or_else(|| LakeError::invalid("the relation of the row filter does not exist").report());
+    let facts = crate::pg::statement::analyze_filter(&name, predicate);
+    let problem = if facts.sublink {
+        Some("a row filter may not contain a sub-select")
+    } else if facts.user_code {
+        Some("a row filter may use only built-in functions, operators, casts and types")
+    } else if facts.volatile {
+        Some("a row filter may not call volatile functions")
+    } else {
+        None
+    };
+    if let Some(problem) = problem {
+        LakeError::new(pgrx::PgSqlErrorCode::ERRCODE_INSUFFICIENT_PRIVILEGE, problem)
+            .with_hint(
+                "Every reader of the published view runs the filter with their own rights: compare the relation's columns with \
+                 constants and built-in functions, e.g. region = 'eu' AND created_at > now() - interval '1 year'.",
+            )
+            .report();
+    }
+    true
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

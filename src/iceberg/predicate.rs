@@ -296,11 +296,11 @@ pub fn to_datum(value: &Value, ty: &PrimitiveType) -> Option<Datum> {
         (Value::Timestamp(t), PrimitiveType::TimestampNs) => {
             t.checked_mul(1000).map(Datum::timestamp_nanos)
         }
-        (Value::TimestampTz(t), PrimitiveType::Timestamptz) => {
-            in_calendar(*t / MICROS_PER_DAY).then(|| Datum::timestamptz_micros(*t))
-        }
+        (Value::TimestampTz(t), PrimitiveType::Timestamptz) => (in_calendar(*t / MICROS_PER_DAY)
+            && tz_displayable(*t))
+        .then(|| Datum::timestamptz_micros(*t)),
         (Value::TimestampTz(t), PrimitiveType::TimestamptzNs) => {
-            t.checked_mul(1000).map(Datum::timestamptz_nanos)
+            t.checked_mul(1000).filter(|_| tz_displayable(*t)).map(Datum::timestamptz_nanos)
         }
         (Value::Uuid(b), PrimitiveType::Uuid) => Some(Datum::uuid(uuid::Uuid::from_bytes(*b))),
         _ => None,
@@ -308,6 +308,14 @@ pub fn to_datum(value: &Value, ty: &PrimitiveType) -> Option<Datum> {
 }
 
 const MICROS_PER_DAY: i64 = 86_400_000_000;
+
+/// iceberg 0.10.1 formats a timestamptz literal (EXPLAIN, pruning) by
+/// casting the sub-second remainder to u32, which overflows (a panic) for
+/// instants before 1970 with a fraction of a second: such a literal is not
+/// pushed, Postgres filters those rows itself.
+fn tz_displayable(micros: i64) -> bool {
+    micros >= 0 || micros % 1_000_000 == 0
+}
 
 /// Whether iceberg can handle a date or timestamp (`days` since 1970): it
 /// formats and transforms them with chrono, which panics beyond about
@@ -694,5 +702,16 @@ mod tests {
     fn bool_column() {
         let f = Filter::BoolColumn { column: 4, value: false };
         assert_eq!(push(&f, &[]).unwrap(), "flag = false");
+    }
+
+    #[test]
+    fn timestamptz_before_1970_with_a_fraction_is_not_pushed() {
+        // iceberg would panic formatting it; whole seconds are fine.
+        assert!(to_datum(&Value::TimestampTz(-500_000), &PrimitiveType::Timestamptz).is_none());
+        assert!(to_datum(&Value::TimestampTz(-2_208_988_801_500_000), &PrimitiveType::TimestamptzNs).is_none());
+        let whole = to_datum(&Value::TimestampTz(-1_000_000), &PrimitiveType::Timestamptz).unwrap();
+        assert!(whole.to_string().starts_with("1969-12-31"));
+        let after = to_datum(&Value::TimestampTz(1_500_000), &PrimitiveType::Timestamptz).unwrap();
+        assert!(after.to_string().starts_with("1970-01-01"));
     }
 }

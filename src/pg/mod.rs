@@ -9,6 +9,7 @@ pub mod fmgr;
 pub mod hooks;
 pub mod lexer;
 pub mod lineage;
+pub mod locks;
 pub mod nodes;
 pub mod process;
 pub mod query;

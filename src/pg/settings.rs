@@ -338,3 +338,11 @@ mod tests {
         assert_eq!(pick(5, 5, 5), 5);
     }
 }
+
+/// The memory a hash table of this backend may use, as Postgres' own hash
+/// aggregates and joins count it: work_mem × hash_mem_multiplier, in bytes.
+pub fn hash_mem_bytes() -> u64 {
+    // SAFETY: plain reads of two GUC variables on the backend thread.
+    let (work_mem_kb, multiplier) = unsafe { (pg_sys::work_mem, pg_sys::hash_mem_multiplier) };
+    ((work_mem_kb.max(64) as f64) * 1024.0 * multiplier.max(1.0)) as u64
+}

@@ -233,3 +233,80 @@ pub fn is_member_of_role(member: pg_sys::Oid, role: pg_sys::Oid) -> bool {
     // SAFETY: catalog lookups on the backend thread.
     unsafe { pg_sys::is_member_of_role(member, role) }
 }
+
+/// What a boolean expression over one relation would run, for a reviewer's
+/// row filter: it is pasted into a view that every reader runs with their
+/// own rights (superusers included) and whose sub-selects run with the
+/// view owner's.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct FilterFacts {
+    /// A sub-select (`(SELECT …)`, `EXISTS`, `IN (SELECT …)`).
+    pub sublink: bool,
+    /// A volatile function (side effects: `lo_export`, `set_config`, …).
+    pub volatile: bool,
+    /// A function, operator, cast, type I/O or domain that is not built in.
+    pub user_code: bool,
+}
+
+/// Parses and analyzes `SELECT 1 FROM relation WHERE (predicate)` with the
+/// current search_path and reports what its WHERE runs. Syntax and name
+/// errors are Postgres' own ERRORs. Analysis runs no function of the
+/// predicate (constants are folded only when planning).
+pub fn analyze_filter(relation: &str, predicate: &str) -> FilterFacts {
+    let text = CString::new(format!("SELECT 1 FROM {relation} WHERE ({predicate})"))
+        .unwrap_or_else(|_| CString::new("SELECT 1 WHERE NULL").unwrap());
+    let mut facts = FilterFacts::default();
+    // SAFETY: backend thread inside a transaction; the parser and analyzer
+    // allocate in the current memory context and raise ERRORs the usual way.
+    unsafe {
+        let raw = pg_sys::raw_parser(text.as_ptr(), pg_sys::RawParseMode::RAW_PARSE_DEFAULT);
+        let stmts = super::nodes::ptrs::<pg_sys::RawStmt>(raw);
+        if stmts.len() != 1 {
+            facts.sublink = true;
+            return facts;
+        }
+        let query = pg_sys::parse_analyze_fixedparams(stmts[0], text.as_ptr(), std::ptr::null_mut(), 0, std::ptr::null_mut());
+        if (*query).commandType != pg_sys::CmdType::CMD_SELECT || (*query).jointree.is_null() {
+            facts.sublink = true;
+            return facts;
+        }
+        let quals = (*(*query).jointree).quals;
+        facts.volatile = pg_sys::contain_volatile_functions(quals);
+        filter_walker(quals, (&raw mut facts).cast());
+    }
+    facts
+}
+
+#[pgrx::pg_guard]
+unsafe extern "C-unwind" fn filter_walker(node: *mut pg_sys::Node, context: *mut std::ffi::c_void) -> bool {
+    if node.is_null() {
+        return false;
+    }
+    // SAFETY: `context` is analyze_filter's FilterFacts, alive for the walk;
+    // each cast follows the node's tag.
+    unsafe {
+        let facts = &mut *(context as *mut FilterFacts);
+        match (*node).type_ {
+            pg_sys::NodeTag::T_SubLink => {
+                facts.sublink = true;
+                return false;
+            }
+            pg_sys::NodeTag::T_CoerceToDomain => {
+                let domain = (*(node as *mut pg_sys::CoerceToDomain)).resulttype;
+                if domain.to_u32() >= pg_sys::FirstNormalObjectId {
+                    facts.user_code = true;
+                }
+            }
+            _ => {}
+        }
+        if pg_sys::check_functions_in_node(node, Some(not_built_in), std::ptr::null_mut()) {
+            facts.user_code = true;
+        }
+        pg_sys::expression_tree_walker(node, Some(filter_walker), context)
+    }
+}
+
+#[pgrx::pg_guard]
+unsafe extern "C-unwind" fn not_built_in(func: pg_sys::Oid, _context: *mut std::ffi::c_void) -> bool {
+    func.to_u32() >= pg_sys::FirstNormalObjectId
+}

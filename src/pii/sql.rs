@@ -74,8 +74,9 @@ fn classify_details(
     TableIterator::new(rows)
 }
 
-/// Advisory lock keys of relations being scanned: this base plus the oid.
-const SCAN_LOCK_BASE: i64 = 0x746c_7069_0000_0000;
+/// Lock keys of relations being scanned: this base plus the oid (locks no
+/// SQL can take, so no role can hide a relation from the scanner).
+const SCAN_LOCK_BASE: u64 = 0x746c_7069_0000_0000;
 
 /// One relation's scan summary.
 type ScanRow = (
@@ -101,19 +102,11 @@ pub(crate) fn scan_one(oid: pg_sys::Oid, scanned_by: &str, rethrow_cancel: bool,
     let threshold = super::threshold();
     let sample_rows = super::sample_rows();
     // One scan per relation at a time (the worker and lake.scan may meet).
-    let lock_key = SCAN_LOCK_BASE + u32::from(oid) as i64;
+    let lock_key = SCAN_LOCK_BASE + u64::from(u32::from(oid));
     if wait {
-        Spi::run_with_args("SELECT pg_advisory_xact_lock($1)", &[lock_key.into()])
-            .map_err(|e| LakeError::internal(format!("cannot lock the relation for scanning: {e}")))
-            .or_report();
-    } else {
-        let free = Spi::get_one_with_args::<bool>("SELECT pg_try_advisory_xact_lock($1)", &[lock_key.into()])
-            .map_err(|e| LakeError::internal(format!("cannot lock the relation for scanning: {e}")))
-            .or_report()
-            .unwrap_or(false);
-        if !free {
-            return None;
-        }
+        crate::pg::locks::lock(lock_key, crate::pg::locks::Hold::Transaction);
+    } else if !crate::pg::locks::try_lock(lock_key, crate::pg::locks::Hold::Transaction) {
+        return None;
     }
     let meta = Spi::connect(|client| scan::load_meta(client, oid)).or_report()?;
     if let (Some(why), false) = (&meta.not_read, scanned_by == "worker") {

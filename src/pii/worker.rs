@@ -79,7 +79,9 @@ fn scan_database_name() -> Option<String> {
 // ---------------------------------------------------------------- scanner
 
 /// Held for the scanner's lifetime so two scanners never share a database.
-const SCANNER_LOCK_KEY: i64 = 0x746c_7069_6900; // "tlpii"
+/// A lock SQL cannot take: a role holding an advisory key could keep the
+/// scanner from starting.
+const SCANNER_LOCK_KEY: u64 = 0x746c_7069_6900; // "tlpii"
 
 enum Next {
     ExtensionMissing,
@@ -90,12 +92,7 @@ enum Next {
 fn scanner_main(db: pg_sys::Oid) {
     install_die_handlers();
     pgrx::bgworkers::BackgroundWorker::connect_worker_to_spi_by_oid(Some(db), None);
-    let unique = in_transaction(|| {
-        Spi::get_one_with_args::<bool>("SELECT pg_try_advisory_lock($1)", &[SCANNER_LOCK_KEY.into()])
-            .ok()
-            .flatten()
-            .unwrap_or(false)
-    });
+    let unique = in_transaction(|| crate::pg::locks::try_lock(SCANNER_LOCK_KEY, crate::pg::locks::Hold::Session));
     if unique != Ok(true) {
         log("townlake pii scanner: another scanner already serves this database; exiting");
         return;

@@ -599,6 +599,14 @@ fn pipeline(file: &str, node: &MarkedYaml, defaults: &RunSettings) -> Result<Pip
 /// Parses a project document. `file` is only used in error messages.
 pub fn parse_project(text: &str, file: &str) -> Result<Project, ProjectError> {
     let ctx = Ctx { file, item: None };
+    crate::catalog::yaml::check_shape(text).map_err(|e| ProjectError {
+        file: file.to_string(),
+        line: e.line,
+        column: e.column,
+        item: None,
+        message: format!("the project is not accepted: {}", e.message),
+        hint: Some("project files nest a few levels (models, their settings, lists); flatten the document".into()),
+    })?;
     let docs = MarkedYaml::load_from_str(text).map_err(|e| ProjectError {
         file: file.to_string(),
         line: e.marker().line(),

@@ -221,8 +221,16 @@ pub fn may_attach(rel_owner: pg_sys::Oid, governed_target: bool, catalog: &str, 
     let Some(record) = table_owner(catalog, namespace, table)? else {
         return Ok(Ok(()));
     };
+    let claim_refused = governed_target && !record.governed;
     let allowed = if record.governed {
         governed_target
+    } else if governed_target {
+        // A governed foreign table claims the table (lock-down marks it
+        // governed), so only for a role that could own it anyway: never on
+        // the strength of another role's allow_attach, which would let a
+        // role pre-create a table under a name ingestion will use and read
+        // what is ingested into it.
+        is_superuser(record.owner) || has_privs_of_role(rel_owner, record.owner) || has_privs_of_role(record.owner, rel_owner)
     } else {
         is_superuser(rel_owner)
             || has_privs_of_role(rel_owner, record.owner)
@@ -232,7 +240,12 @@ pub fn may_attach(rel_owner: pg_sys::Oid, governed_target: bool, catalog: &str, 
         return Ok(Ok(()));
     }
     let what = format!("Iceberg table \"{namespace}.{table}\"");
-    let (message, hint) = if record.governed {
+    let (message, hint) = if claim_refused {
+        (
+            format!("{what} belongs to another role: a governed schema cannot attach it"),
+            "A governed raw schema attaches only tables its owner, a member of it or a superuser made; pick another table name, or have the table's owner drop it.",
+        )
+    } else if record.governed {
         (
             format!("{what} is governed: it can only be read through its published view"),
             "Ask a reviewer for access (lake.request_access) and read the published view.",

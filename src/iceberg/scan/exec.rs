@@ -336,6 +336,7 @@ impl IcebergScan {
             return Ok(Aggregator::from_metadata(&spec, prepared.metadata_rows, bests).finish());
         }
         let mut agg = Aggregator::new(&spec);
+        let group_limit = max_groups(spec.aggs.len());
         if prepared.metadata_rows > 0 {
             agg.add_counted_rows(prepared.metadata_rows);
         }
@@ -366,6 +367,9 @@ impl IcebergScan {
                         .collect();
                     agg.update(&columns, rows).map_err(super::aggplan::agg_error)?;
                     self.report.rows_read += rows as u64;
+                    if agg.groups() > group_limit {
+                        return Err(too_many_groups(group_limit));
+                    }
                 }
                 Some(Err(e)) => return Err(read_error(&running.secrets, &e)),
             }
@@ -939,9 +943,13 @@ impl IcebergScan {
                 out.text("Iceberg Group By", &keys);
             }
             let read = r.files_planned.saturating_sub(r.metadata_files);
-            let source = if (spec.count_only() || spec.bounds_only()) && read == 0 && r.planned {
+            // Whether any file is read depends on pruning too (hidden rows'
+            // bounds included): hidden alike.
+            let source = if hidden {
+                "hidden (governed table)".to_string()
+            } else if (spec.count_only() || spec.bounds_only()) && read == 0 && r.planned {
                 "answered from metadata".to_string()
-            } else if r.metadata_files > 0 && !hidden {
+            } else if r.metadata_files > 0 {
                 format!("Arrow batches ({read} files read, {} answered from metadata)", r.metadata_files)
             } else {
                 "Arrow batches".to_string()
@@ -981,6 +989,26 @@ impl IcebergScan {
             out.integer("Bytes Read", self.bytes_read().unwrap_or(0) as i64);
         }
     }
+}
+
+/// Most groups the scan keeps in memory for a GROUP BY: Postgres' hash
+/// aggregate spills to disk past work_mem × hash_mem_multiplier, this one
+/// cannot, so it stops well past that budget (16 ×, at least 256 MiB) with
+/// an ERROR rather than let one query exhaust the server's memory.
+fn max_groups(aggregates: usize) -> usize {
+    let budget = (crate::pg::settings::hash_mem_bytes() * 16).max(256 << 20);
+    let per_group = 96 + 48 * aggregates as u64;
+    (budget / per_group) as usize
+}
+
+fn too_many_groups(limit: usize) -> LakeError {
+    LakeError::new(
+        PgSqlErrorCode::ERRCODE_PROGRAM_LIMIT_EXCEEDED,
+        format!("GROUP BY in the Iceberg scan passed {limit} groups, more than its memory allows"),
+    )
+    .with_hint(
+        "Raise work_mem for this query, or SET townlake.iceberg_aggregate_pushdown = off so that Postgres groups the rows (it spills to disk).",
+    )
 }
 
 /// Whether `filter` with these constant operands is applied by the reader to
