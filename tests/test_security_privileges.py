@@ -587,3 +587,30 @@ def test_no_role_can_keep_the_pii_scanner_off_a_relation(admin, database, ana, g
             assert one(reviewer, f"SELECT count(*) FROM lake.scan('{governed_table}')") == 1
     finally:
         ana.execute("SELECT pg_advisory_unlock_all()")
+
+
+def test_attaching_is_not_owning(admin, database, owner_table):
+    """Red team: a role allowed to attach a table could expire its owner's
+    snapshots, re-partition it and remove its files."""
+    ns = f"sec_{SUFFIX}"
+    with session(database, OWN) as own:
+        own.execute(f"SELECT lake.allow_attach('{owner_table}', '{ANA}')")
+    try:
+        with session(database, ANA) as ana:
+            ana.execute(f"CREATE FOREIGN TABLE {ANA}_s.attached (id int, email text) SERVER lake_local "
+                        f"OPTIONS (namespace '{ns}', \"table\" 'sales')")
+            snapshots = one(admin, f"SELECT count(*) FROM lake.snapshots('{owner_table}')")
+            for call in ("SELECT lake.set_partitioning('{rel}', 'identity(email)')",
+                         "SELECT lake.expire_snapshots('{rel}', now(), 1)",
+                         "SELECT lake.remove_orphan_files('{rel}', now(), true)",
+                         "SELECT lake.compact('{rel}')"):
+                err = error_of(ana, call.format(rel=f"{ANA}_s.attached"))
+                assert isinstance(err, psycopg.errors.InsufficientPrivilege), (call, err)
+                assert "belongs to another role" in str(err), err
+            assert one(admin, f"SELECT count(*) FROM lake.snapshots('{owner_table}')") == snapshots
+            # reading it is what attaching is for
+            assert one(ana, f"SELECT count(*) FROM {ANA}_s.attached") == one(admin, f"SELECT count(*) FROM {owner_table}")
+            ana.execute(f"DROP FOREIGN TABLE {ANA}_s.attached")
+    finally:
+        with session(database, OWN) as own:
+            own.execute(f"SELECT lake.allow_attach('{owner_table}', '{ANA}', false)")

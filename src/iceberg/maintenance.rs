@@ -26,8 +26,30 @@ fn require_maintainer(rel: pg_sys::Oid) -> LakeResult<()> {
     let user = current_user();
     let owner = relation_owner(rel).ok_or_else(|| LakeError::invalid(format!("relation with OID {rel:?} does not exist")))?;
     let maintainer = role_oid(c"lake_maintainer").is_some_and(|m| has_privs_of_role(user, m));
-    if has_privs_of_role(user, owner) || maintainer {
+    if maintainer {
         return Ok(());
+    }
+    if has_privs_of_role(user, owner) {
+        // A role another role allowed to attach its table owns only its own
+        // foreign table: the Iceberg table's history, layout and files stay
+        // its owner's to change. (A governed table's are its governed
+        // foreign table's owner's.)
+        let (options, server_oid) = source::table_options(rel)?;
+        let catalog = source::server_config(server_oid)?.catalog_name;
+        let record = match &options.namespace {
+            Some(ns) if options.metadata_location.is_none() => super::catalog::table_owner(&catalog, ns, &options.table)?,
+            _ => None,
+        };
+        match record {
+            Some(r) if !r.governed && !has_privs_of_role(user, r.owner) => {
+                return Err(LakeError::new(
+                    PgSqlErrorCode::ERRCODE_INSUFFICIENT_PRIVILEGE,
+                    format!("Iceberg table of {} belongs to another role: only its owner may maintain it", source::relation_display(rel)),
+                )
+                .with_hint("Attaching a table lets you read and write it; its owner and members of lake_maintainer evolve and maintain it."));
+            }
+            _ => return Ok(()),
+        }
     }
     Err(LakeError::new(
         PgSqlErrorCode::ERRCODE_INSUFFICIENT_PRIVILEGE,

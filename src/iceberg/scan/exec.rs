@@ -401,7 +401,9 @@ impl IcebergScan {
         let own_writes =
             if matches!(choice, SnapshotChoice::Current) { txn::own_changes(self.plan.relid) } else { None };
         if snapshot_id.is_none() && own_writes.is_none() {
-            return Ok(Prepared { shared: None, resolved, report, schema: None, names: vec![], tasks: vec![], plan: self.plan.clone(), page_index: true, filter_exact: true, metadata_rows: 0, metadata_bests: None });
+            // No snapshot yet: no column has a name in it (every input reads as NULL).
+            let names = vec![None; self.plan.columns.len()];
+            return Ok(Prepared { shared: None, resolved, report, schema: None, names, tasks: vec![], plan: self.plan.clone(), page_index: true, filter_exact: true, metadata_rows: 0, metadata_bests: None });
         }
         let snapshot = snapshot_id.and_then(|id| resolved.metadata.snapshot_by_id(id).cloned());
         let schema: SchemaRef = match &snapshot {
@@ -607,13 +609,30 @@ impl IcebergScan {
                     })
                 })
             };
-            if filter_fields.is_some_and(|f| f.is_empty() || identity_only(&f)) {
+            if let Some(fields) = filter_fields.filter(|f| f.is_empty() || identity_only(f)) {
                 // This transaction's own files were not pruned by the filter.
                 let unfiltered = self.plan.filter.is_none();
+                // Pruning keeps a file whose partition value is NULL for
+                // `p <> 2` and `p NOT IN (…)` (Iceberg's `!=` holds for NULL,
+                // SQL's does not): such files are read, never counted whole.
+                let partition_known = |t: &FileScanTask| {
+                    fields.is_empty()
+                        || match (&t.partition, &t.partition_spec) {
+                            (Some(values), Some(spec)) => fields.iter().all(|id| {
+                                spec.fields().iter().enumerate().any(|(i, pf)| {
+                                    pf.source_id == *id
+                                        && pf.transform == iceberg::spec::Transform::Identity
+                                        && values.fields().get(i).is_some_and(|v| v.is_some())
+                                })
+                            }),
+                            _ => false,
+                        }
+                };
                 let answered = |t: &FileScanTask| {
                     t.deletes.is_empty()
                         && t.record_count.is_some()
                         && (unfiltered || !pending_paths.contains(&t.data_file_path))
+                        && partition_known(t)
                 };
                 let (counted, read): (Vec<FileScanTask>, Vec<FileScanTask>) = tasks.into_iter().partition(answered);
                 metadata_rows = counted.iter().map(|t| t.record_count.unwrap_or(0)).sum();
