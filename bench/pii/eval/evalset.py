@@ -853,6 +853,7 @@ def dev(seed=1, rows=200):
     tables.append(t)
     tables += dev_more(rng, rows)
     tables += dev_negatives_more(rng, rows)
+    tables += dev_more4(random.Random(seed * 1000 + 4), rows)
     t = Table("dev_negatives")
     t.add("ver", "text", [f"{rng.randint(0, 30)}.{rng.randint(0, 40)}.{rng.randint(0, 200)}" for _ in range(rows)])
     t.add("ver4", "text", [f"{rng.randint(1, 20)}.{rng.randint(0, 20)}.{rng.randint(0, 99)}.{rng.randint(0, 99999)}"
@@ -997,6 +998,63 @@ def dev_negatives_more(rng, rows):
             t.add(str(col).lower().replace(" ", "_"), "text", [None if v is None else str(v) for v in df[col].tolist()],
                   source=f"plotly.data {name}")
         tables.append(t)
+    return tables
+
+
+# Development cases added with classifier 1.4.0 (development only, locales the development set already
+# uses, new seed): single-word given-name and family-name columns in many scripts under opaque column
+# names, account names and addresses beside them, and as hard negatives the same locale's towns, job
+# titles, words and spaCy's stop words of the language (single words of the same script that are not
+# names; no other table uses spaCy's word lists).
+DEV4_LOCALES = [("ja_JP", "ja"), ("zh_CN", "zh"), ("zh_TW", "zh"), ("th_TH", "th"), ("bn_BD", "bn"), ("ta_IN", "ta"),
+                ("mr_IN", "mr"), ("ne_NP", "ne"), ("hy_AM", "hy"), ("ka_GE", None), ("he_IL", "he"), ("ar_SA", "ar"),
+                ("ar_PS", "ar"), ("ru_RU", "ru"), ("bg_BG", "bg"), ("el_GR", "el"), ("ko_KR", "ko"), ("yo_NG", "yo"),
+                ("zu_ZA", None), ("vi_VN", "vi"), ("id_ID", "id"), ("fil_PH", "tl"), ("ro_RO", "ro"), ("lv_LV", "lv")]
+
+
+def _stop_words(lang, rng, rows):
+    import importlib
+    words = sorted(importlib.import_module(f"spacy.lang.{lang}.stop_words").STOP_WORDS)
+    words = [w for w in words if len(w) >= 2 and " " not in w]
+    return [rng.choice(words) for _ in range(rows)]
+
+
+def dev_more4(rng, rows):
+    from faker import Faker
+    tables = []
+    opaque = ["g1", "g2", "g3", "g4", "g5", "g6", "g7", "g8", "g9", "fx", "attr1", "entry", "itm", "col_a", "who"]
+    for loc, lang in DEV4_LOCALES:
+        fk = Faker(loc)
+        fk.seed_instance(rng.randint(0, 2**31))
+        t = Table("dev4_" + loc.lower())
+        names = rng.sample(opaque, 9)
+        r = rng.random()
+        if r < 0.7:
+            t.add(names[0], "text", [fk.first_name() for _ in range(rows)], "person_name", source=f"faker {loc} first")
+        if r > 0.3:
+            t.add(names[1], "text", [fk.last_name() for _ in range(rows)], "person_name", source=f"faker {loc} last")
+        if rng.random() < 0.5:
+            t.add(names[2], "text", [fk.user_name() for _ in range(rows)], "online_id", source=f"faker {loc} user_name")
+        if rng.random() < 0.5:
+            t.add(names[3], "text", [fk.address() for _ in range(rows)], "address", source=f"faker {loc} address")
+        t.add(names[4], "text", [fk.city() for _ in range(rows)], source=f"faker {loc} city")
+        t.add(names[5], "text", [fk.job() for _ in range(rows)], source=f"faker {loc} job")
+        t.add(names[6], "text", [fk.word().capitalize() for _ in range(rows)], source=f"faker {loc} word")
+        if lang:
+            t.add(names[7], "text", _stop_words(lang, rng, rows), source=f"spacy {lang} stop words")
+        unique_names(t.columns)
+        tables.append(t)
+    # Stop words of languages without a Faker table here, under opaque names, next to e-mail addresses.
+    fk = Faker("en_US")
+    fk.seed_instance(rng.randint(0, 2**31))
+    t = Table("dev4_words")
+    t.add("mail", "text", [fk.email() for _ in range(rows)], "contact", source="faker en_US email")
+    for k, lang in enumerate(["gu", "kn", "te", "ml", "ur", "fa", "si", "am", "uk", "mk", "sr", "tt", "ky", "ti"]):
+        try:
+            t.add(f"w{k}", "text", _stop_words(lang, rng, rows), source=f"spacy {lang} stop words")
+        except (ImportError, IndexError):
+            continue
+    tables.append(t)
     return tables
 
 
