@@ -28,12 +28,16 @@ Two sets, kept apart:
   towns, regions, companies, job titles, words and dishes. Frozen (digest in docs/pii.md) before any
   result on it was looked at; like ``frozen``, reported once per change and never tuned on.
 
+* ``fresh2`` — a third held-out draw (classifier 1.4.0): Faker and Mimesis in locales no other table uses
+  and three generators from PyPI no other table uses (farsi-faker, chinesename, fake-name-india). Frozen
+  (digest in docs/pii.md and run.sh) before any result on it was looked at.
+
 * ``dev`` — the development set for tuning: Faker in other locales, and its
   own id/credential generators, with different seeds and column names.
 
 Each column carries the set of PII *families* it holds (empty: clean).
 
-Usage: evalset.py --set frozen|fresh|dev [--seed N] [--rows N] [--hash] [--summary]
+Usage: evalset.py --set frozen|fresh|fresh2|dev [--seed N] [--rows N] [--hash] [--summary]
 """
 
 from __future__ import annotations
@@ -43,6 +47,7 @@ import base64
 import csv
 import datetime as dt
 import hashlib
+import io
 import json
 import os
 import random
@@ -56,6 +61,8 @@ FAMILIES = ["person_name", "national_id", "contact", "address", "online_id", "cr
             "financial", "date_of_birth", "geo"]
 
 FROZEN_SEED = 20261202
+# The held-out sets: reported once per change, never tuned on, no per-column output.
+HELD_OUT = ("frozen", "fresh", "fresh2")
 
 
 @dataclass
@@ -846,6 +853,7 @@ def dev(seed=1, rows=200):
     tables.append(t)
     tables += dev_more(rng, rows)
     tables += dev_negatives_more(rng, rows)
+    tables += dev_more4(random.Random(seed * 1000 + 4), rows)
     t = Table("dev_negatives")
     t.add("ver", "text", [f"{rng.randint(0, 30)}.{rng.randint(0, 40)}.{rng.randint(0, 200)}" for _ in range(rows)])
     t.add("ver4", "text", [f"{rng.randint(1, 20)}.{rng.randint(0, 20)}.{rng.randint(0, 99)}.{rng.randint(0, 99999)}"
@@ -993,6 +1001,63 @@ def dev_negatives_more(rng, rows):
     return tables
 
 
+# Development cases added with classifier 1.4.0 (development only, locales the development set already
+# uses, new seed): single-word given-name and family-name columns in many scripts under opaque column
+# names, account names and addresses beside them, and as hard negatives the same locale's towns, job
+# titles, words and spaCy's stop words of the language (single words of the same script that are not
+# names; no other table uses spaCy's word lists).
+DEV4_LOCALES = [("ja_JP", "ja"), ("zh_CN", "zh"), ("zh_TW", "zh"), ("th_TH", "th"), ("bn_BD", "bn"), ("ta_IN", "ta"),
+                ("mr_IN", "mr"), ("ne_NP", "ne"), ("hy_AM", "hy"), ("ka_GE", None), ("he_IL", "he"), ("ar_SA", "ar"),
+                ("ar_PS", "ar"), ("ru_RU", "ru"), ("bg_BG", "bg"), ("el_GR", "el"), ("ko_KR", "ko"), ("yo_NG", "yo"),
+                ("zu_ZA", None), ("vi_VN", "vi"), ("id_ID", "id"), ("fil_PH", "tl"), ("ro_RO", "ro"), ("lv_LV", "lv")]
+
+
+def _stop_words(lang, rng, rows):
+    import importlib
+    words = sorted(importlib.import_module(f"spacy.lang.{lang}.stop_words").STOP_WORDS)
+    words = [w for w in words if len(w) >= 2 and " " not in w]
+    return [rng.choice(words) for _ in range(rows)]
+
+
+def dev_more4(rng, rows):
+    from faker import Faker
+    tables = []
+    opaque = ["g1", "g2", "g3", "g4", "g5", "g6", "g7", "g8", "g9", "fx", "attr1", "entry", "itm", "col_a", "who"]
+    for loc, lang in DEV4_LOCALES:
+        fk = Faker(loc)
+        fk.seed_instance(rng.randint(0, 2**31))
+        t = Table("dev4_" + loc.lower())
+        names = rng.sample(opaque, 9)
+        r = rng.random()
+        if r < 0.7:
+            t.add(names[0], "text", [fk.first_name() for _ in range(rows)], "person_name", source=f"faker {loc} first")
+        if r > 0.3:
+            t.add(names[1], "text", [fk.last_name() for _ in range(rows)], "person_name", source=f"faker {loc} last")
+        if rng.random() < 0.5:
+            t.add(names[2], "text", [fk.user_name() for _ in range(rows)], "online_id", source=f"faker {loc} user_name")
+        if rng.random() < 0.5:
+            t.add(names[3], "text", [fk.address() for _ in range(rows)], "address", source=f"faker {loc} address")
+        t.add(names[4], "text", [fk.city() for _ in range(rows)], source=f"faker {loc} city")
+        t.add(names[5], "text", [fk.job() for _ in range(rows)], source=f"faker {loc} job")
+        t.add(names[6], "text", [fk.word().capitalize() for _ in range(rows)], source=f"faker {loc} word")
+        if lang:
+            t.add(names[7], "text", _stop_words(lang, rng, rows), source=f"spacy {lang} stop words")
+        unique_names(t.columns)
+        tables.append(t)
+    # Stop words of languages without a Faker table here, under opaque names, next to e-mail addresses.
+    fk = Faker("en_US")
+    fk.seed_instance(rng.randint(0, 2**31))
+    t = Table("dev4_words")
+    t.add("mail", "text", [fk.email() for _ in range(rows)], "contact", source="faker en_US email")
+    for k, lang in enumerate(["gu", "kn", "te", "ml", "ur", "fa", "si", "am", "uk", "mk", "sr", "tt", "ky", "ti"]):
+        try:
+            t.add(f"w{k}", "text", _stop_words(lang, rng, rows), source=f"spacy {lang} stop words")
+        except (ImportError, IndexError):
+            continue
+    tables.append(t)
+    return tables
+
+
 # ---------------------------------------------------------------------------
 # the second held-out draw (added with classifier 1.3.0, frozen before any result on it was seen)
 # ---------------------------------------------------------------------------
@@ -1065,6 +1130,138 @@ def fresh(seed=FRESH_SEED, rows=200):
 
 
 # ---------------------------------------------------------------------------
+# the third held-out draw (added with classifier 1.4.0, frozen before any result on it was seen)
+# ---------------------------------------------------------------------------
+
+FRESH2_SEED = 20261205
+# Faker locales that no other table uses for people (Arabic, Ukrainian, Azerbaijani, Czech, Danish,
+# Liechtenstein German, Irish, Nigerian, Pakistani and Thai English, Chilean and Colombian Spanish,
+# Canadian and Algerian French, Hungarian, Icelandic, Flemish, Swahili, Estonian, Slovak, Croatian).
+FRESH2_FAKER_LOCALES = ["ar_AA", "ar_DZ", "uk_UA", "az_AZ", "cs_CZ", "da_DK", "de_LI", "en_IE", "en_NG", "en_PK",
+                        "en_TH", "es_CL", "es_CO", "fr_CA", "fr_DZ", "hu_HU", "is_IS", "nl_BE", "sw", "et_EE",
+                        "sk_SK", "hr_HR"]
+# Mimesis locales no other table uses.
+FRESH2_MIMESIS_LOCALES = ["en", "ar-dz", "ar-kw", "ar-sy", "ar-tn", "ar-ye"]
+FRESH2_OPAQUE = ["q1", "q2", "q3", "q4", "q5", "q6", "q7", "q8", "q9", "fld", "attr", "x", "entry_a", "val2", "t",
+                 "p", "obj", "part"]
+
+
+def _with_global_seed(rng, make, rows):
+    """Generators that draw from the global `random` (chinesename, fake-name-india), seeded from our rng."""
+    state = random.getstate()
+    random.seed(rng.randint(0, 2**31))
+    try:
+        return [make() for _ in range(rows)]
+    finally:
+        random.setstate(state)
+
+
+def fresh2(seed=FRESH2_SEED, rows=200):
+    """A third held-out draw: Faker and Mimesis in locales no other table uses, and three generators from
+    PyPI that no other table uses (farsi-faker, chinesename, fake-name-india): given-name, family-name and
+    full-name columns, account names, addresses, e-mail addresses, phone numbers and Iranian national ids
+    under opaque column names, next to towns, regions, companies, job titles and words of the same locale."""
+    from faker import Faker
+    from mimesis import Address, Finance, Person, Text
+    rng = random.Random(seed)
+    tables = []
+    for loc in FRESH2_FAKER_LOCALES:
+        fk = Faker(loc)
+        fk.seed_instance(rng.randint(0, 2**31))
+        t = Table("fresh2_" + loc.lower())
+        names = rng.sample(FRESH2_OPAQUE, 10)
+        r = rng.random()
+        if r < 0.3:
+            t.add(names[0], "text", [fk.name() for _ in range(rows)], "person_name", source=f"faker {loc} name")
+        elif r < 0.8:
+            t.add(names[0], "text", [fk.first_name() for _ in range(rows)], "person_name", source=f"faker {loc} first")
+            t.add(names[1], "text", [fk.last_name() for _ in range(rows)], "person_name", source=f"faker {loc} last")
+        else:
+            t.add(names[0], "text", [fk.last_name() for _ in range(rows)], "person_name", source=f"faker {loc} last")
+        if rng.random() < 0.6:
+            t.add(names[2], "text", [fk.user_name() for _ in range(rows)], "online_id", source=f"faker {loc} user_name")
+        if rng.random() < 0.5:
+            t.add(names[3], "text", [fk.address() for _ in range(rows)], "address", source=f"faker {loc} address")
+        if rng.random() < 0.3:
+            t.add(names[8], "text", [fk.free_email() for _ in range(rows)], "contact", source=f"faker {loc} email")
+        if rng.random() < 0.3:
+            t.add(names[9], "text", [fk.phone_number() for _ in range(rows)], "contact", source=f"faker {loc} phone")
+        t.add(names[4], "text", [fk.city() for _ in range(rows)], source=f"faker {loc} city")
+        t.add(names[5], "text", [fk.company() for _ in range(rows)], source=f"faker {loc} company")
+        t.add(names[6], "text", [fk.job() for _ in range(rows)], source=f"faker {loc} job")
+        t.add(names[7], "text", [fk.word().capitalize() for _ in range(rows)], source=f"faker {loc} word")
+        unique_names(t.columns)
+        tables.append(t)
+    for loc in FRESH2_MIMESIS_LOCALES:
+        s = rng.randint(0, 2**31)
+        person, addr, fin, text = Person(loc, seed=s), Address(loc, seed=s + 1), Finance(loc, seed=s + 2), Text(loc, seed=s + 3)
+        t = Table("fresh2_m_" + loc.replace("-", "_"))
+        names = rng.sample(FRESH2_OPAQUE, 9)
+        if rng.random() < 0.4:
+            t.add(names[0], "text", [person.full_name() for _ in range(rows)], "person_name", source=f"mimesis {loc}")
+        else:
+            t.add(names[0], "text", [person.first_name() for _ in range(rows)], "person_name", source=f"mimesis {loc}")
+            t.add(names[1], "text", [person.last_name() for _ in range(rows)], "person_name", source=f"mimesis {loc}")
+        if rng.random() < 0.6:
+            t.add(names[2], "text", [person.username(mask=rng.choice(["l.l", "l_d", "ld", "Cd", "U-d"]))
+                                     for _ in range(rows)], "online_id", source=f"mimesis {loc} username")
+        if rng.random() < 0.6:
+            t.add(names[3], "text", [addr.address() for _ in range(rows)], "address", source=f"mimesis {loc}")
+        t.add(names[4], "text", [addr.city() for _ in range(rows)], source=f"mimesis {loc} city")
+        t.add(names[5], "text", [addr.state() for _ in range(rows)], source=f"mimesis {loc} region")
+        t.add(names[6], "text", [fin.company() for _ in range(rows)], source=f"mimesis {loc} company")
+        t.add(names[7], "text", [person.occupation() for _ in range(rows)], source=f"mimesis {loc} occupation")
+        t.add(names[8], "text", [text.word().capitalize() for _ in range(rows)], source=f"mimesis {loc} word")
+        unique_names(t.columns)
+        tables.append(t)
+    # farsi-faker: Persian names in Arabic script, Iranian national ids, mobiles, postal codes, streets.
+    from farsi_faker import FarsiFaker
+    ff = FarsiFaker(seed=rng.randint(0, 2**31))
+    profiles = [ff.profile(rng.choice(["male", "female"])) for _ in range(rows)]
+    t = Table("fresh2_farsi")
+    names = rng.sample(FRESH2_OPAQUE, 9)
+    t.add(names[0], "text", [p["first_name"] for p in profiles], "person_name", source="farsi-faker first")
+    t.add(names[1], "text", [p["last_name"] for p in profiles], "person_name", source="farsi-faker last")
+    t.add(names[2], "text", [p["national_id"] for p in profiles], "national_id", source="farsi-faker national id")
+    t.add(names[3], "text", [p["mobile"] for p in profiles], "contact", source="farsi-faker mobile")
+    t.add(names[4], "text", [p["email"] for p in profiles], "contact", source="farsi-faker email")
+    t.add(names[5], "text", [f'{p["street"]}، {p["alley"]}، پلاک {p["plaque"]}' for p in profiles], "address",
+          source="farsi-faker street, alley, plaque")
+    t.add(names[6], "text", [p["city"] for p in profiles], source="farsi-faker city")
+    t.add(names[7], "text", [ff.bank_name() for _ in range(rows)], source="farsi-faker bank name")
+    unique_names(t.columns)
+    tables.append(t)
+    # chinesename: Chinese full names and family names (its own name data).
+    from chinesename import ChineseName
+    cn = ChineseName()
+    t = Table("fresh2_chinesename")
+    names = rng.sample(FRESH2_OPAQUE, 3)
+    t.add(names[0], "text", _with_global_seed(rng, lambda: cn.getName(char_count=rng.choice([1, 2])), rows),
+          "person_name", source="chinesename full")
+    t.add(names[1], "text", _with_global_seed(rng, cn.getLastName, rows), "person_name", source="chinesename last")
+    fk = Faker("zh_CN")
+    fk.seed_instance(rng.randint(0, 2**31))
+    t.add(names[2], "text", [fk.city() for _ in range(rows)], source="faker zh_CN city")
+    unique_names(t.columns)
+    tables.append(t)
+    # fake-name-india: Indian names in Latin script.
+    import contextlib
+    with contextlib.redirect_stdout(io.StringIO()):  # the module prints three names when imported
+        from fake_name_india.generator import generate_fake_name
+    t = Table("fresh2_india")
+    names = rng.sample(FRESH2_OPAQUE, 3)
+    t.add(names[0], "text", _with_global_seed(rng, generate_fake_name, rows), "person_name",
+          source="fake-name-india")
+    fk = Faker("en_IN")
+    fk.seed_instance(rng.randint(0, 2**31))
+    t.add(names[1], "text", [fk.city() for _ in range(rows)], source="faker en_IN city")
+    t.add(names[2], "text", [fk.company() for _ in range(rows)], source="faker en_IN company")
+    unique_names(t.columns)
+    tables.append(t)
+    return tables
+
+
+# ---------------------------------------------------------------------------
 
 def digest(tables) -> str:
     h = hashlib.sha256()
@@ -1082,7 +1279,9 @@ def build(which: str, seed=None, rows=None):
         return dev(1 if seed is None else seed, rows or 200)
     if which == "fresh":
         return fresh(FRESH_SEED if seed is None else seed, rows or 200)
-    raise SystemExit(f"unknown set {which!r}: frozen, fresh or dev")
+    if which == "fresh2":
+        return fresh2(FRESH2_SEED if seed is None else seed, rows or 200)
+    raise SystemExit(f"unknown set {which!r}: frozen, fresh, fresh2 or dev")
 
 
 def main():

@@ -15,7 +15,7 @@ as context. Presidio runs with its default recognizers on the spaCy pipeline
 default `en_core_web_lg` is not on the registries this machine reaches.
 URL entities are not counted (a URL is not personal data in these labels).
 
-Usage: harness.py --set frozen|fresh|dev [--seed N] [--rows N] [--tables N] [--no-presidio]
+Usage: harness.py --set frozen|fresh|fresh2|dev [--seed N] [--rows N] [--tables N] [--no-presidio]
                   [--json FILE] [--details] [--expect-hash H]
 Environment: libpq (PGHOST, PGPORT, PGUSER), EVAL_DB (townlake_pii_eval).
 """
@@ -133,7 +133,7 @@ def main():
     a = ap.parse_args()
     import psycopg
 
-    rows = a.rows or (100 if a.set in ("frozen", "fresh") else 150)
+    rows = a.rows or (100 if a.set in evalset.HELD_OUT else 150)
     tables = evalset.build(a.set, a.seed, rows)
     if a.restore_column:
         # Values of one column as an earlier run loaded them (see docs/pii.md: the frozen set's
@@ -218,7 +218,7 @@ def main():
             cells.append(f"{fmt(m['precision']):>7} {fmt(m['recall']):>7} {fmt(m['f2']):>7}  ")
         print(f"{fam:14} {result['townlake'][fam]['labelled']:>5} " + " ".join(f"{x:>24}" for x in cells))
     if a.details:
-        if a.set in ("frozen", "fresh"):
+        if a.set in evalset.HELD_OUT:
             print("(no per-column details for a held-out set: nobody tunes on its misses)")
         else:
             for t in tables:
@@ -230,7 +230,7 @@ def main():
     if a.json:
         with open(a.json, "w") as f:
             json.dump(result, f, indent=1, sort_keys=True)
-    if a.columns_json and a.set not in ("frozen", "fresh"):
+    if a.columns_json and a.set not in evalset.HELD_OUT:
         with open(a.columns_json, "w") as f:
             json.dump(columns_out, f, indent=0, ensure_ascii=False)
     return result

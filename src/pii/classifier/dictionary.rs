@@ -245,6 +245,99 @@ fn family_names() -> &'static HashSet<&'static str> {
     SET.get_or_init(|| set(FAMILY_NAMES))
 }
 
+/// The `fake` crate's name tables: (Latin given names, Latin family names, names in other scripts).
+/// Latin names are folded like ours; names in other scripts are kept as written. Its English list also
+/// holds places and everyday words (`Florida`, `Summer`): only names of four letters or more that are
+/// neither in our place and organisation words nor words of the crate's own other tables are taken.
+struct FakeNames {
+    given: HashSet<String>,
+    family: HashSet<String>,
+    native: HashSet<&'static str>,
+}
+
+fn fake_names() -> &'static FakeNames {
+    use fake::locales::{Data, AR_SA, CY_GB, DE_DE, EN, FR_FR, IT_IT, JA_JP, PT_BR, PT_PT, ZH_CN, ZH_TW};
+    static SET: OnceLock<FakeNames> = OnceLock::new();
+    /// Every word of a locale's tables that are not names — states, countries, towns' prefixes and
+    /// suffixes, street types, companies, jobs, currencies, Lorem words: a name that is also one of
+    /// these (`Florida`, `Summer`, `Chase`) is not taken.
+    fn vocabulary<L: Data>(out: &mut HashSet<String>) {
+        let lists: [&[&str]; 16] = [
+            L::LOREM_WORD, L::JOB_SENIORITY, L::JOB_FIELD, L::JOB_POSITION, L::ADDRESS_CITY_PREFIX,
+            L::ADDRESS_CITY_SUFFIX, L::ADDRESS_COUNTRY, L::ADDRESS_STREET_SUFFIX, L::ADDRESS_STATE,
+            L::ADDRESS_TIME_ZONE, L::COMPANY_SUFFIX, L::COMPANY_BUZZWORD_HEAD, L::COMPANY_BS_NOUNS,
+            L::COMPANY_INDUSTRY, L::COMPANY_PROFESSION, L::CURRENCY_NAME,
+        ];
+        for list in lists {
+            for entry in list {
+                out.extend(entry.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).map(fold));
+            }
+        }
+    }
+    SET.get_or_init(|| {
+        let mut not_names = HashSet::new();
+        vocabulary::<EN>(&mut not_names);
+        vocabulary::<FR_FR>(&mut not_names);
+        vocabulary::<DE_DE>(&mut not_names);
+        vocabulary::<IT_IT>(&mut not_names);
+        vocabulary::<PT_BR>(&mut not_names);
+        vocabulary::<PT_PT>(&mut not_names);
+        vocabulary::<CY_GB>(&mut not_names);
+        vocabulary::<JA_JP>(&mut not_names);
+        vocabulary::<ZH_CN>(&mut not_names);
+        vocabulary::<ZH_TW>(&mut not_names);
+        vocabulary::<AR_SA>(&mut not_names);
+        let tables: [(&[&str], &[&str]); 11] = [
+            (EN::NAME_FIRST_NAME, EN::NAME_LAST_NAME),
+            (FR_FR::NAME_FIRST_NAME, FR_FR::NAME_LAST_NAME),
+            (DE_DE::NAME_FIRST_NAME, DE_DE::NAME_LAST_NAME),
+            (IT_IT::NAME_FIRST_NAME, IT_IT::NAME_LAST_NAME),
+            (PT_BR::NAME_FIRST_NAME, PT_BR::NAME_LAST_NAME),
+            (PT_PT::NAME_FIRST_NAME, PT_PT::NAME_LAST_NAME),
+            (CY_GB::NAME_FIRST_NAME, CY_GB::NAME_LAST_NAME),
+            (JA_JP::NAME_FIRST_NAME, JA_JP::NAME_LAST_NAME),
+            (ZH_CN::NAME_FIRST_NAME, ZH_CN::NAME_LAST_NAME),
+            (ZH_TW::NAME_FIRST_NAME, ZH_TW::NAME_LAST_NAME),
+            (AR_SA::NAME_FIRST_NAME, AR_SA::NAME_LAST_NAME),
+        ];
+        let mut out = FakeNames { given: HashSet::new(), family: HashSet::new(), native: HashSet::new() };
+        for (given, family) in tables {
+            for (list, latin_set) in [(given, &mut out.given), (family, &mut out.family)] {
+                for &name in list {
+                    let name = name.trim();
+                    if name.chars().all(|c| c.is_ascii() || ('\u{00C0}'..='\u{024F}').contains(&c)) {
+                        let folded = fold(name);
+                        if folded.len() >= 4
+                            && folded.bytes().all(|b| b.is_ascii_lowercase() || b == b'-' || b == b'\'')
+                            && !is_place_marker(&folded)
+                            && !is_organisation_marker(&folded)
+                            && !not_names.contains(&folded)
+                        {
+                            latin_set.insert(folded);
+                        }
+                    } else if name.chars().count() >= 2 && !not_names.contains(&fold(name)) {
+                        out.native.insert(name);
+                    }
+                }
+            }
+        }
+        out
+    })
+}
+
+/// A given or family name written in its own script (Japanese, Chinese, Arabic) in the `fake`
+/// crate's tables.
+pub fn is_native_name(word: &str) -> bool {
+    fake_names().native.contains(word)
+}
+
+/// A Latin spelling of any word by deunicode's per-character romanisation, lower case, letters
+/// only: `રાજેશ` → `raajesh`, `张伟` → `zhangwei`. For comparing a name with the account names and
+/// e-mail addresses made of it, which are written in Latin letters.
+pub fn romanise(word: &str) -> String {
+    deunicode::deunicode(word).chars().filter(char::is_ascii_alphabetic).map(|c| c.to_ascii_lowercase()).collect()
+}
+
 fn cjk_family_names() -> &'static HashSet<&'static str> {
     static SET: OnceLock<HashSet<&'static str>> = OnceLock::new();
     SET.get_or_init(|| set(CJK_FAMILY_NAMES))
@@ -266,11 +359,11 @@ fn name_affixes() -> &'static HashSet<&'static str> {
 }
 
 pub fn is_given_name(folded: &str) -> bool {
-    given_names().contains(folded)
+    given_names().contains(folded) || fake_names().given.contains(folded)
 }
 
 pub fn is_family_name(folded: &str) -> bool {
-    family_names().contains(folded)
+    family_names().contains(folded) || fake_names().family.contains(folded)
 }
 
 pub fn is_place_marker(folded: &str) -> bool {

@@ -42,7 +42,7 @@ use values::{CellFindings, Signal, N_SIGNALS};
 
 /// Bumped whenever detection or scoring changes; the scanner rescans every
 /// column whose finding was made by another version.
-pub const CLASSIFIER_VERSION: &str = "1.3.0";
+pub const CLASSIFIER_VERSION: &str = "1.4.0";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum InfoType {
@@ -459,8 +459,11 @@ impl ColumnProfile {
                         let f = dictionary::fold(w);
                         let latin = if f.is_ascii() {
                             f
+                        } else if let Some(t) = dictionary::transliterate(w) {
+                            t
                         } else {
-                            dictionary::transliterate(w)?
+                            // Other scripts: their usual romanisation, as account names write them.
+                            dictionary::romanise(w)
                         };
                         (latin.len() >= 4 && latin.bytes().all(|b| b.is_ascii_lowercase()))
                             .then_some(latin)

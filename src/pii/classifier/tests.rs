@@ -675,3 +675,104 @@ fn dotted_quads_under_a_version_name_stay_versions() {
         .collect();
     assert!(!types(&run(&col("firmware", "text"), &values)).contains(&"ipv4"));
 }
+
+// ---- 1.4.0: the `fake` crate's names, names of any script inside romanised account names ----
+
+/// Invented words in Devanagari: consonant + vowel sign syllables, in no name list.
+fn invented_devanagari(rng: &mut Rng) -> String {
+    let consonants = ['क', 'त', 'म', 'र', 'ल', 'स', 'न', 'द', 'प', 'ग', 'ह', 'ब'];
+    let vowels = ['ा', 'ि', 'ी', 'ु', 'े', 'ो'];
+    let k = 2 + rng.below(2) as usize;
+    (0..k)
+        .flat_map(|_| {
+            [
+                consonants[rng.below(consonants.len() as u64) as usize],
+                vowels[rng.below(vowels.len() as u64) as usize],
+            ]
+        })
+        .collect()
+}
+
+#[test]
+fn names_in_any_script_meet_the_account_names_made_of_their_romanisation() {
+    let mut rng = Rng(1404);
+    let names: Vec<String> = (0..120).map(|_| invented_devanagari(&mut rng)).collect();
+    // Account names as a generator (or a person) writes them: the name's romanisation by an
+    // independent library, with a number.
+    let accounts: Vec<String> = names
+        .iter()
+        .map(|s| format!("{}{}", deunicode::deunicode(s).to_lowercase(), rng.below(100)))
+        .collect();
+    let out = table_of(vec![("e1", names.clone()), ("e2", accounts)]);
+    assert_eq!(top(&out[0]), Some("person_name"), "{:?}", out[0]);
+    // The same words next to account names made of other words are just words.
+    let other: Vec<String> = (0..120)
+        .map(|_| format!("{}{}", deunicode::deunicode(&invented_devanagari(&mut rng)).to_lowercase(), rng.below(100)))
+        .collect();
+    let out = table_of(vec![("e1", names), ("e2", other)]);
+    assert!(!types(&out[0]).contains(&"person_name"), "{:?}", out[0]);
+}
+
+#[test]
+fn single_names_in_cjk_and_cyrillic_count_by_the_share_the_lists_know() {
+    use fake::locales::{Data, JA_JP};
+    let mut rng = Rng(77);
+    // Japanese given names: one in six from the `fake` crate's table, the rest other kanji
+    // pairs no list holds (as a real column holds names the lists miss).
+    let kanji: Vec<char> = ['岳', '浦', '沢', '湖', '谷', '峰', '朗', '恵', '彦', '郁', '澄', '稔', '霧', '雫', '蝶', '鶴']
+        .into_iter()
+        .filter(|c| !dictionary::is_cjk_family_name(&c.to_string()))
+        .collect();
+    assert!(kanji.len() >= 8);
+    let given: Vec<String> = (0..120)
+        .map(|i| {
+            if i % 6 == 0 {
+                JA_JP::NAME_FIRST_NAME[rng.below(JA_JP::NAME_FIRST_NAME.len() as u64) as usize].to_string()
+            } else {
+                (0..2).map(|_| kanji[rng.below(kanji.len() as u64) as usize]).collect()
+            }
+        })
+        .collect();
+    assert_eq!(top(&run(&col("k3", "text"), &given)), Some("person_name"));
+    // Towns (a place suffix) and words made of the same characters are not names.
+    let towns: Vec<String> = (0..120)
+        .map(|_| format!("{}{}市", kanji[rng.below(kanji.len() as u64) as usize], kanji[rng.below(kanji.len() as u64) as usize]))
+        .collect();
+    assert!(!types(&run(&col("k3", "text"), &towns)).contains(&"person_name"));
+    let words: Vec<String> =
+        (0..120).map(|_| (0..2).map(|_| kanji[rng.below(kanji.len() as u64) as usize]).collect()).collect();
+    assert!(!types(&run(&col("k3", "text"), &words)).contains(&"person_name"));
+    // Cyrillic given names the Latin lists know through their romanisation, among rarer ones.
+    let known = ["Мария", "Анна", "Иван", "Ольга", "Никита"];
+    let cyr: Vec<String> = (0..120)
+        .map(|i| {
+            if i % 8 == 0 {
+                known[i % known.len()].to_string()
+            } else {
+                let stems = ["Евс", "Мар", "Арх", "Рюр", "Клав", "Ил", "Зос", "Пелаг"];
+                let ends = ["ей", "тьян", "ип", "ик", "дия", "ария", "има", "ея"];
+                format!("{}{}", stems[rng.below(8) as usize], ends[rng.below(8) as usize])
+            }
+        })
+        .collect();
+    assert_eq!(top(&run(&col("k4", "text"), &cyr)), Some("person_name"));
+}
+
+#[test]
+fn the_fake_crates_latin_names_meet_the_lists_but_not_its_everyday_words() {
+    assert!(dictionary::is_given_name("aaliyah") || dictionary::is_given_name("abagail"));
+    assert!(dictionary::is_family_name("abernathy"));
+    // Short and place or organisation words are left out of its tables.
+    assert!(!dictionary::is_given_name("al"));
+    assert!(dictionary::is_native_name("佐藤"));
+    assert!(!dictionary::is_native_name("市"));
+    assert_eq!(dictionary::romanise("张伟"), "zhangwei");
+}
+
+#[test]
+fn names_of_two_scripts_are_places_but_vietnamese_stays_latin() {
+    assert!(values::analyse("Nguyễn Văn Ánh").signals.has(values::Signal::NameFull) || values::analyse("Nguyễn Văn Ánh").signals.has(values::Signal::NameShape));
+    assert!(!values::analyse("Nguyễn Văn Ánh").signals.has(values::Signal::NamePlace));
+    assert!(values::analyse("جابر Knoll").signals.has(values::Signal::NamePlace));
+    assert!(values::analyse("West Петринел").signals.has(values::Signal::NamePlace));
+}

@@ -858,7 +858,7 @@ fn native_script_name(word: &str) -> bool {
     if first.is_ascii() || ('\u{00C0}'..='\u{024F}').contains(&first) || chars.next().is_none() {
         return false;
     }
-    name_variants::lookup_key(word).is_some()
+    name_variants::lookup_key(word).is_some() || super::dictionary::is_native_name(word)
 }
 
 /// A Latin-script spelling of a name in the `name-variants` crate's romanisation tables
@@ -898,6 +898,11 @@ fn person_name(v: &str, cell: &mut CellFindings) {
                 cell.set(Signal::NameCjk);
             } else if is_cjk_family_name(v.trim()) {
                 cell.set(Signal::NameFamily);
+            }
+            // A given or family name alone, known in its own script: the single-word rule of the
+            // column (a share of such names among words) decides, as for other scripts.
+            if !v.trim().contains([' ', '　', '・']) && native_script_name(v.trim()) {
+                cell.set(Signal::NameNative);
             }
         }
         return;
@@ -944,6 +949,15 @@ fn person_name(v: &str, cell: &mut CellFindings) {
         cell.set(Signal::NamePlace);
         return;
     }
+    // Words of two scripts, Latin and another (`جابر Knoll`, `West Петринел`): a generated or
+    // translated place, not how a person's name is written.
+    let is_latin = |w: &str| {
+        w.chars().all(|c| c <= '\u{024F}' || ('\u{1E00}'..='\u{1EFF}').contains(&c) || combining_mark(c))
+    };
+    if core.len() >= 2 && core.iter().any(|(w, _)| is_latin(w)) && core.iter().any(|(w, _)| !is_latin(w)) {
+        cell.set(Signal::NamePlace);
+        return;
+    }
     // Cyrillic and Greek names meet the (Latin) lists through their usual romanisation.
     let given = |f: &str| {
         f.split('-')
@@ -959,10 +973,19 @@ fn person_name(v: &str, cell: &mut CellFindings) {
             return;
         }
         cell.set(Signal::SingleWordCap);
+        // In a script other than Latin, a name our Latin lists know through its romanisation
+        // counts as a known name of that script too (the column's single-word rule weighs it).
+        let other_script = w.chars().next().is_some_and(|c| !c.is_ascii() && c > '\u{024F}');
         if given(f) {
             cell.set(Signal::NameGiven);
+            if other_script {
+                cell.set(Signal::NameNative);
+            }
         } else if family(f) {
             cell.set(Signal::NameFamily);
+            if other_script {
+                cell.set(Signal::NameNative);
+            }
         } else if native_script_name(w) {
             cell.set(Signal::NameNative);
         }
