@@ -10,6 +10,7 @@ pub mod hooks;
 pub mod lexer;
 pub mod lineage;
 pub mod nodes;
+pub mod ordering;
 pub mod process;
 pub mod query;
 pub mod security;
