@@ -4,8 +4,9 @@ Each round, in rotating order: "by hand" creates a fresh Iceberg table and
 times `INSERT INTO it SELECT * FROM heap`; "pipeline <mode>" defines a
 pipeline into a fresh Iceberg table (created with the same DDL, not timed) and
 times `SELECT lake.run_pipeline_now(…)`. For append, the run starts from an
-empty watermark, so it also looks up the high watermark (the primary key's
-index) and writes it into the snapshot summary. Every run's target is
+empty watermark: one INSERT of every row (the source's `id` is NOT NULL, so
+no filter), the Iceberg writer keeping the largest id it writes, which goes
+into the snapshot summary as the new watermark. Every run's target is
 checked against the heap (count and sum of ids, computed once from the heap).
 Prints per-contender medians and the median of per-round ratios."""
 

@@ -450,6 +450,152 @@ def test_recipe_incremental_postgres_into_day_partitioned_iceberg(admin, admin_c
         admin_conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(other)))
 
 
+# --------------------------------------- rows committed while a run is running
+
+def run_while_feeding(admin, pipeline, insert_one, runs=4):
+    """Runs `pipeline` `runs` times while a thread commits one row at a time
+    through `insert_one` (in watermark order, the contract), then once more
+    after the writer stopped. Returns the runs' (started, ended) times."""
+    stop, errors = threading.Event(), []
+
+    def feed():
+        try:
+            while not stop.is_set():
+                insert_one()
+                time.sleep(0.003)
+        except Exception as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    writer = threading.Thread(target=feed, daemon=True)
+    writer.start()
+    try:
+        time.sleep(0.2)
+        for _ in range(runs):
+            one(admin, "SELECT lake.run_pipeline_now(%s)", (pipeline,))
+            assert last_run(admin, pipeline)[0] == "succeeded", last_run(admin, pipeline)
+    finally:
+        stop.set()
+        writer.join(10)
+    assert not errors, errors
+    one(admin, "SELECT lake.run_pipeline_now(%s)", (pipeline,))
+    assert last_run(admin, pipeline)[0] == "succeeded", last_run(admin, pipeline)
+    return rows(admin, "SELECT started_at, ended_at FROM lake.runs WHERE pipeline = %s ORDER BY run_id", (pipeline,))
+
+
+def assert_committed_during(times, spans):
+    """Rows were written (stamped with clock_timestamp()) while each of the
+    first runs was running: the test exercised what it claims to."""
+    for started, ended in spans[:-1]:
+        assert any(started < t < ended for t in times), (started, ended)
+
+
+@pytest.mark.parametrize("target_server", ["lake_local", None])
+def test_rows_committed_during_runs_are_neither_lost_nor_duplicated(admin, target_server):
+    """Rows commit continuously while append runs are reading the source (a
+    pg_sleep makes each statement last 0.3 s): afterwards the target holds
+    each source row exactly once. Into Iceberg (the writer keeps the new
+    watermark) and into a heap table (the bound is looked up first)."""
+    kind = "ice" if target_server else "heap"
+    admin.execute(f"CREATE TABLE src.conc_{kind} (id bigserial PRIMARY KEY, at timestamptz NOT NULL DEFAULT clock_timestamp(), v text)")
+    admin.execute(f"INSERT INTO src.conc_{kind} (v) SELECT 'first-' || g FROM generate_series(1, 50) g")
+    admin.execute(sql.SQL("SELECT lake.define_pipeline({}, {}, {}, mode => 'append', watermark_column => 'id', "
+                          "target_server => {})").format(
+        sql.Literal(f"conc_{kind}"), sql.Literal(f"SELECT c.id, c.at, c.v FROM src.conc_{kind} c, pg_catalog.pg_sleep(0.3)"),
+        sql.Literal(f"raw.conc_{kind}"), sql.Literal(target_server)))
+    with session(admin.info.dbname) as feeder:
+        spans = run_while_feeding(admin, f"conc_{kind}", lambda: feeder.execute(
+            f"INSERT INTO src.conc_{kind} (v) VALUES (md5(random()::text))"))
+    source = rows(admin, f"SELECT id, at, v FROM src.conc_{kind} ORDER BY id")
+    target = rows(admin, f"SELECT id, at, v FROM raw.conc_{kind} ORDER BY id")
+    assert len(source) > 100
+    assert_committed_during([r[1] for r in source], spans)
+    assert [r[0] for r in target] == [r[0] for r in source], "rows lost or duplicated"
+    assert target == source
+    assert one(admin, "SELECT lake.pipeline_watermark(%s)", (f"conc_{kind}",)) == str(source[-1][0])
+
+
+def test_rows_committed_remotely_during_runs_through_postgres_fdw(admin, admin_conn, database):
+    other = f"{database}_feed"
+    admin_conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(other)))
+    try:
+        with connect(other) as remote:
+            remote.execute("CREATE TABLE feed (id bigserial PRIMARY KEY, at timestamptz NOT NULL DEFAULT clock_timestamp(), v text)")
+            remote.execute("INSERT INTO feed (v) SELECT 'first-' || g FROM generate_series(1, 50) g")
+        admin.execute("CREATE EXTENSION IF NOT EXISTS postgres_fdw")
+        admin.execute(sql.SQL("CREATE SERVER feedsrv FOREIGN DATA WRAPPER postgres_fdw OPTIONS (host {}, port {}, dbname {})").format(
+            sql.Literal(PG_HOST), sql.Literal(str(PG_PORT)), sql.Literal(other)))
+        admin.execute("CREATE USER MAPPING FOR CURRENT_USER SERVER feedsrv OPTIONS (user 'postgres')")
+        admin.execute("CREATE SCHEMA feedsrv")
+        admin.execute("IMPORT FOREIGN SCHEMA public LIMIT TO (feed) FROM SERVER feedsrv INTO feedsrv")
+        admin.execute("SELECT lake.define_pipeline('conc_fdw', 'SELECT f.id, f.at, f.v FROM feedsrv.feed f, pg_catalog.pg_sleep(0.3)', "
+                      "'raw.conc_fdw', mode => 'append', watermark_column => 'id')")
+        with connect(other) as feeder:
+            feeder.autocommit = True
+            spans = run_while_feeding(admin, "conc_fdw", lambda: feeder.execute("INSERT INTO feed (v) VALUES (md5(random()::text))"))
+        with connect(other) as remote:
+            source = rows(remote, "SELECT id, at, v FROM feed ORDER BY id")
+        target = rows(admin, "SELECT id, at, v FROM raw.conc_fdw ORDER BY id")
+        assert len(source) > 100
+        assert_committed_during([r[1] for r in source], spans)
+        assert [r[0] for r in target] == [r[0] for r in source], "rows lost or duplicated"
+        assert target == source
+    finally:
+        admin.execute("DROP SERVER IF EXISTS feedsrv CASCADE")
+        admin_conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(other)))
+
+
+def test_rows_inserted_into_clickhouse_during_runs(admin, clickhouse):
+    chdb = f"tl_feed_{SUFFIX}"
+    clickhouse.query(f"CREATE DATABASE {chdb}")
+    try:
+        clickhouse.query(f"CREATE TABLE {chdb}.feed (id UInt64, at DateTime, v String) ENGINE = MergeTree ORDER BY id")
+        clickhouse.query(f"INSERT INTO {chdb}.feed SELECT number + 1, now(), 'first' FROM numbers(50)")
+        admin.execute(sql.SQL("CREATE SERVER chfeed FOREIGN DATA WRAPPER clickhouse OPTIONS (host {}, port {}, database {})").format(
+            sql.Literal(clickhouse.host), sql.Literal(str(clickhouse.port)), sql.Literal(chdb)))
+        admin.execute(sql.SQL("CREATE USER MAPPING FOR CURRENT_USER SERVER chfeed OPTIONS (user {}, password {})").format(
+            sql.Literal(clickhouse.user), sql.Literal(clickhouse.password)))
+        admin.execute("CREATE FOREIGN TABLE src.chfeed (id bigint, at timestamptz, v text) SERVER chfeed OPTIONS (\"table\" 'feed')")
+        admin.execute("SELECT lake.define_pipeline('conc_ch', 'SELECT f.id, f.at, f.v FROM src.chfeed f, pg_catalog.pg_sleep(0.3)', "
+                      "'raw.conc_ch', mode => 'append', watermark_column => 'id')")
+        next_id, inserted_at = [51], []
+
+        def insert_one():
+            # One row per INSERT (one part each), ids in order.
+            clickhouse.query(f"INSERT INTO {chdb}.feed VALUES ({next_id[0]}, now(), '{uuid.uuid4().hex}')")
+            inserted_at.append(dt.datetime.now(dt.timezone.utc))
+            next_id[0] += 1
+            time.sleep(0.002)
+
+        spans = run_while_feeding(admin, "conc_ch", insert_one)
+        source = sorted((int(i), dt.datetime.fromtimestamp(int(a), dt.timezone.utc), v)
+                        for i, a, v in clickhouse.rows(f"SELECT id, toUnixTimestamp(at), v FROM {chdb}.feed"))
+        target = rows(admin, "SELECT id, at, v FROM raw.conc_ch ORDER BY id")
+        assert len(source) > 60
+        assert_committed_during(inserted_at, spans)
+        assert [r[0] for r in target] == [r[0] for r in source], "rows lost or duplicated"
+        assert target == source
+    finally:
+        admin.execute("DROP SERVER IF EXISTS chfeed CASCADE")
+        clickhouse.query(f"DROP DATABASE IF EXISTS {chdb}")
+
+
+def test_rows_with_a_null_watermark_are_never_copied(admin):
+    """Into Iceberg, where the writer keeps the watermark: NULLs are left out
+    on the first run (no watermark yet) as on the next ones."""
+    admin.execute("CREATE TABLE src.nulls (id bigint, v text)")
+    first = [(i if i % 5 else None, f"a{i}") for i in range(1, 41)]
+    second = [(i if i % 4 else None, f"b{i}") for i in range(41, 81)]
+    with admin.cursor() as cur:
+        cur.executemany("INSERT INTO src.nulls VALUES (%s, %s)", first)
+    admin.execute("SELECT lake.define_pipeline('nulls', 'src.nulls', 'raw.nulls', mode => 'append', watermark_column => 'id')")
+    one(admin, "SELECT lake.run_pipeline_now('nulls')")
+    with admin.cursor() as cur:
+        cur.executemany("INSERT INTO src.nulls VALUES (%s, %s)", second)
+    one(admin, "SELECT lake.run_pipeline_now('nulls')")
+    assert sorted(rows(admin, "SELECT id, v FROM raw.nulls")) == sorted(r for r in first + second if r[0] is not None)
+    assert one(admin, "SELECT lake.pipeline_watermark('nulls')") == "79"
+
+
 # ------------------------------------------------- exactly-once under crashes
 
 PORT = int(os.environ.get("TOWNLAKE_CRASH_PORT", "5497")) + 3

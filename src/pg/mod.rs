@@ -11,6 +11,7 @@ pub mod lexer;
 pub mod lineage;
 pub mod locks;
 pub mod nodes;
+pub mod ordering;
 pub mod process;
 pub mod query;
 pub mod security;

@@ -16,6 +16,18 @@ pub struct SelectInfo {
     pub relations: Vec<pg_sys::Oid>,
     /// The names of the output columns, in order.
     pub columns: Vec<String>,
+    /// Their types, in the same order.
+    pub column_types: Vec<ColumnType>,
+}
+
+/// The type of an output column as the analyzer derived it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ColumnType {
+    pub type_oid: pg_sys::Oid,
+    /// -1 when unknown or none.
+    pub typmod: i32,
+    /// InvalidOid for a type without collation.
+    pub collation: pg_sys::Oid,
 }
 
 /// Why `sql` is not one plain SELECT, if it is not.
@@ -74,6 +86,7 @@ pub fn analyze_select(sql: &str) -> Result<SelectInfo, NotASelect> {
             }
         }
         let mut columns = Vec::new();
+        let mut column_types = Vec::new();
         for te in super::nodes::ptrs::<pg_sys::TargetEntry>((*query).targetList) {
             if (*te).resjunk {
                 continue;
@@ -84,8 +97,14 @@ pub fn analyze_select(sql: &str) -> Result<SelectInfo, NotASelect> {
                 std::ffi::CStr::from_ptr((*te).resname).to_string_lossy().into_owned()
             };
             columns.push(name);
+            let expr = (*te).expr as *const pg_sys::Node;
+            column_types.push(ColumnType {
+                type_oid: pg_sys::exprType(expr),
+                typmod: pg_sys::exprTypmod(expr),
+                collation: pg_sys::exprCollation(expr),
+            });
         }
-        Ok(SelectInfo { relations, columns })
+        Ok(SelectInfo { relations, columns, column_types })
     }
 }
 

@@ -13,6 +13,12 @@
 //! is written in the same transaction as the rows. A crash anywhere before
 //! the commit leaves neither, so the retry starts from the same watermark.
 //!
+//! The new watermark of an append run into Iceberg is the largest value
+//! among the rows actually written, kept by the Iceberg writer as it writes
+//! them (`iceberg::write::track_max`): rows and watermark come from one scan
+//! of the source, and the INSERT carries no per-row upper bound. Into a heap
+//! table the bound is looked up first and the rows up to it copied.
+//!
 //! Runs execute as the pipeline's owner with `search_path` pinned, like
 //! models (sql.rs); the catalog is read and written as the extension owner.
 
@@ -107,7 +113,8 @@ fn no_such_pipeline(name: &str) -> LakeError {
 
 pub(crate) fn pipeline_row(name: &str) -> LakeResult<Option<Value>> {
     json_of(
-        "SELECT to_jsonb(p) || jsonb_build_object('owner_oid', p.owner::oid::int8, 'watermark_type_name', p.watermark_type::text) \
+        "SELECT to_jsonb(p) || jsonb_build_object('owner_oid', p.owner::oid::int8, 'watermark_type_name', p.watermark_type::text, \
+           'watermark_type_oid', p.watermark_type::oid::int8) \
          FROM lake.pipelines p WHERE name OPERATOR(pg_catalog.=) $1",
         &[name.into()],
     )
@@ -613,6 +620,58 @@ pub(crate) fn start_run(
     .ok_or_else(|| LakeError::internal("cannot record the run"))
 }
 
+/// How the Iceberg writer keeps an append run's new high watermark.
+struct KeptByWriter {
+    /// The target's attribute (0-based) that receives the watermark column.
+    att: usize,
+    type_oid: pg_sys::Oid,
+    /// The source column's collation: the order `source.wm > low` uses.
+    collation: pg_sys::Oid,
+    /// The source is a table whose watermark column is NOT NULL.
+    not_null: bool,
+}
+
+/// Whether the writer can keep the new high watermark: the target is
+/// Iceberg and its column holds the source's watermark values unchanged
+/// (the same type, no typmod coercion), so that the largest value written
+/// is the largest value read. Otherwise (a heap target, another type) the
+/// run looks the bound up first.
+fn kept_by_writer(row: &Value, target_oid: pg_sys::Oid, source: &str, wm: &str) -> LakeResult<Option<KeptByWriter>> {
+    if row["target_kind"] != "iceberg" {
+        return Ok(None);
+    }
+    // Postgres' analyzer, as the owner: the source column's type as a run reads it.
+    let Ok(info) = statement::analyze_select(&format!("SELECT * FROM ({source}) AS source")) else { return Ok(None) };
+    let Some(i) = info.columns.iter().position(|c| c == wm) else { return Ok(None) };
+    let src = info.column_types[i];
+    if Some(src.type_oid.to_u32() as i64) != row["watermark_type_oid"].as_i64() {
+        return Ok(None);
+    }
+    let Some(t) = json_of(
+        "SELECT jsonb_build_array(attnum, atttypid::int8, atttypmod) FROM pg_catalog.pg_attribute \
+         WHERE attrelid OPERATOR(pg_catalog.=) $1 AND attname OPERATOR(pg_catalog.=) $2 AND NOT attisdropped AND attnum > 0",
+        &[target_oid.into(), wm.into()],
+    )?
+    else {
+        return Ok(None);
+    };
+    let (attnum, t_type, t_typmod) = (t[0].as_i64().unwrap_or(0), t[1].as_i64().unwrap_or(0), t[2].as_i64().unwrap_or(-1));
+    if attnum < 1 || t_type != src.type_oid.to_u32() as i64 || (t_typmod != -1 && t_typmod != src.typmod as i64) {
+        return Ok(None);
+    }
+    // A plain table's NOT NULL holds (a foreign table's is only declared).
+    let not_null = row["source_kind"] == "relation"
+        && info.relations.len() == 1
+        && json_of(
+            "SELECT to_jsonb(a.attnotnull) FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) a.attrelid \
+             WHERE a.attrelid OPERATOR(pg_catalog.=) $1 AND a.attname OPERATOR(pg_catalog.=) $2 AND c.relkind IN ('r', 'p')",
+            &[info.relations[0].into(), wm.into()],
+        )?
+        .and_then(|v| v.as_bool())
+        .unwrap_or(false);
+    Ok(Some(KeptByWriter { att: attnum as usize - 1, type_oid: src.type_oid, collation: src.collation, not_null }))
+}
+
 /// The statements of one run: (rows written, new watermark).
 fn do_run(row: &Value, run_id: i64, target_oid: pg_sys::Oid) -> (u64, Option<String>) {
     let name = row["name"].as_str().unwrap_or("");
@@ -634,46 +693,87 @@ fn do_run(row: &Value, run_id: i64, target_oid: pg_sys::Oid) -> (u64, Option<Str
         progress::add_rows(rows);
         (rows, None)
     } else {
-        let wm = quote_ident(row["watermark_column"].as_str().unwrap_or(""));
+        let wm_name = row["watermark_column"].as_str().unwrap_or("");
+        let wm = quote_ident(wm_name);
         let ty = row["watermark_type_name"].as_str().unwrap_or("text");
         let low = committed_watermark(row).or_report();
         let above = if low.is_some() { format!(" AND source.{wm} > $1::{ty}") } else { String::new() };
         let low_arg: Vec<DatumWithOid> = low.iter().map(|l| l.as_str().into()).collect();
-        // First the upper bound, then exactly the rows up to it: rows that
-        // commit meanwhile with a larger value wait for the next run.
-        // (Text through jsonb: ISO dates whatever DateStyle says.)
-        let high = Spi::connect_mut(|c| {
-            let t = c.update(
-                &format!(
-                    "SELECT pg_catalog.to_jsonb(source.{wm}) OPERATOR(pg_catalog.#>>) '{{}}' FROM ({source}) AS source \
-                     WHERE source.{wm} IS NOT NULL{above} ORDER BY source.{wm} DESC LIMIT 1"
-                ),
-                Some(1),
-                &low_arg,
-            )?;
-            if t.is_empty() {
-                return Ok(None);
-            }
-            t.first().get_one::<String>()
-        })
-        .unwrap_or_else(|e| spi_err(e).report());
-        match high {
-            None => (0, low),
-            Some(high) => {
-                let mut args: Vec<DatumWithOid> = low.iter().map(|l| l.as_str().into()).collect();
-                let hi_param = if low.is_some() { "$2" } else { "$1" };
-                args.push(high.as_str().into());
+        match kept_by_writer(row, target_oid, source, wm_name).or_report() {
+            Some(keep) => {
+                // One statement, one scan of the source: the rows past
+                // `low`, and the largest watermark among them, kept by the
+                // Iceberg writer as it writes them. The new watermark is
+                // exactly the largest value written, so rows the scan did
+                // not see (committed after its snapshot) are above it and
+                // wait for the next run; no per-row bound is needed.
+                let filter = if low.is_some() {
+                    format!(" WHERE source.{wm} > $1::{ty}")
+                } else if keep.not_null {
+                    String::new()
+                } else {
+                    format!(" WHERE source.{wm} IS NOT NULL")
+                };
+                crate::iceberg::write::track_max(target_oid, keep.att, keep.type_oid, keep.collation);
                 progress::set_phase(Phase::Writing);
-                let rows = exec_raw(
-                    &format!(
-                        "INSERT INTO {target} ({col_list}) SELECT {sel_list} FROM ({source}) AS source \
-                         WHERE source.{wm} <= {hi_param}::{ty}{above}"
-                    ),
-                    &args,
-                );
+                let rows = exec_raw(&format!("INSERT INTO {target} ({col_list}) SELECT {sel_list} FROM ({source}) AS source{filter}"), &low_arg);
                 progress::add_rows(rows);
-                props.push(("townlake.watermark".to_string(), high.clone()));
-                (rows, Some(high))
+                let largest = crate::iceberg::write::take_tracked_max(target_oid)
+                    .ok_or_else(|| LakeError::internal("the Iceberg writer did not report the largest watermark it wrote"))
+                    .or_report();
+                match largest {
+                    None => (rows, low),
+                    Some(text) => {
+                        // As the bound-first path writes it: text through jsonb.
+                        let high = Spi::get_one_with_args::<String>(
+                            &format!("SELECT pg_catalog.to_jsonb($1::{ty}) OPERATOR(pg_catalog.#>>) '{{}}'"),
+                            &[text.as_str().into()],
+                        )
+                        .unwrap_or_else(|e| spi_err(e).report())
+                        .unwrap_or(text);
+                        props.push(("townlake.watermark".to_string(), high.clone()));
+                        (rows, Some(high))
+                    }
+                }
+            }
+            None => {
+                // First the upper bound, then exactly the rows up to it: rows
+                // that commit meanwhile with a larger value wait for the next
+                // run. (Text through jsonb: ISO dates whatever DateStyle says.)
+                let high = Spi::connect_mut(|c| {
+                    let t = c.update(
+                        &format!(
+                            "SELECT pg_catalog.to_jsonb(source.{wm}) OPERATOR(pg_catalog.#>>) '{{}}' FROM ({source}) AS source \
+                             WHERE source.{wm} IS NOT NULL{above} ORDER BY source.{wm} DESC LIMIT 1"
+                        ),
+                        Some(1),
+                        &low_arg,
+                    )?;
+                    if t.is_empty() {
+                        return Ok(None);
+                    }
+                    t.first().get_one::<String>()
+                })
+                .unwrap_or_else(|e| spi_err(e).report());
+                match high {
+                    None => (0, low),
+                    Some(high) => {
+                        let mut args: Vec<DatumWithOid> = low.iter().map(|l| l.as_str().into()).collect();
+                        let hi_param = if low.is_some() { "$2" } else { "$1" };
+                        args.push(high.as_str().into());
+                        progress::set_phase(Phase::Writing);
+                        let rows = exec_raw(
+                            &format!(
+                                "INSERT INTO {target} ({col_list}) SELECT {sel_list} FROM ({source}) AS source \
+                                 WHERE source.{wm} <= {hi_param}::{ty}{above}"
+                            ),
+                            &args,
+                        );
+                        progress::add_rows(rows);
+                        props.push(("townlake.watermark".to_string(), high.clone()));
+                        (rows, Some(high))
+                    }
+                }
             }
         }
     };

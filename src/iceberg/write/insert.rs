@@ -28,6 +28,7 @@ use crate::iceberg::progress::Claim;
 use crate::iceberg::settings;
 use crate::iceberg::source::{self, ServerConfig};
 use crate::iceberg::txn::{self, pending::PendingOp};
+use crate::pg::ordering::RunningMax;
 use crate::runtime::block_on;
 
 type FileWriter = DataFileWriter<ParquetWriterBuilder, DefaultLocationGenerator, DefaultFileNameGenerator>;
@@ -76,6 +77,44 @@ struct Reported {
     closed: u64,
 }
 
+/// What a pipeline asks of the next INSERT into a table: keep the largest
+/// value of one attribute among the rows written.
+#[derive(Clone, Copy)]
+struct MaxRequest {
+    /// 0-based attribute index.
+    att: usize,
+    type_oid: pg_sys::Oid,
+    collation: pg_sys::Oid,
+}
+
+thread_local! {
+    /// Per table (relid): the request for the next INSERT (`track_max`).
+    static MAX_REQUESTS: std::cell::RefCell<HashMap<u32, MaxRequest>> = std::cell::RefCell::new(HashMap::new());
+    /// Per table: what the INSERT that took the request found (the largest
+    /// value as text, None when it wrote no row).
+    static MAX_RESULTS: std::cell::RefCell<HashMap<u32, Option<String>>> = std::cell::RefCell::new(HashMap::new());
+}
+
+/// Ask the next INSERT into `relid` (in this backend) to keep the largest
+/// value of attribute `att` (0-based, of type `type_oid`) among the rows it
+/// writes, by the type's default btree order under `collation`; read it
+/// with `take_tracked_max` after the statement. Forgets what an earlier
+/// request found.
+pub fn track_max(relid: pg_sys::Oid, att: usize, type_oid: pg_sys::Oid, collation: pg_sys::Oid) {
+    let relid = relid.to_u32();
+    MAX_RESULTS.with(|r| r.borrow_mut().remove(&relid));
+    MAX_REQUESTS.with(|r| r.borrow_mut().insert(relid, MaxRequest { att, type_oid, collation }));
+}
+
+/// What the INSERT that took `track_max`'s request found: Some(largest
+/// value as text, or None when it wrote no row); None when no INSERT took
+/// the request (it is withdrawn).
+pub fn take_tracked_max(relid: pg_sys::Oid) -> Option<Option<String>> {
+    let relid = relid.to_u32();
+    MAX_REQUESTS.with(|r| r.borrow_mut().remove(&relid));
+    MAX_RESULTS.with(|r| r.borrow_mut().remove(&relid))
+}
+
 /// One statement's writer for one foreign table.
 pub struct TableInsert {
     relid: u32,
@@ -103,6 +142,8 @@ pub struct TableInsert {
     open_bytes: HashMap<String, u64>,
     /// Progress reporting, for INSERTs (not rewrites or compaction).
     reported: Option<Reported>,
+    /// The attribute whose largest written value is kept (`track_max`).
+    max: Option<(usize, RunningMax)>,
 }
 
 impl TableInsert {
@@ -173,7 +214,17 @@ impl TableInsert {
             closed_bytes: 0,
             open_bytes: HashMap::new(),
             reported: None,
+            max: None,
         })
+    }
+
+    /// Take up a pipeline's `track_max` request for this table, if any.
+    pub fn with_tracked_max(mut self) -> LakeResult<TableInsert> {
+        let Some(req) = MAX_REQUESTS.with(|r| r.borrow_mut().remove(&self.relid)) else { return Ok(self) };
+        let max = RunningMax::new(req.type_oid, req.collation)
+            .ok_or_else(|| LakeError::internal(format!("type oid {} has no ordering to keep a maximum by", req.type_oid.to_u32())))?;
+        self.max = Some((req.att, max));
+        Ok(self)
     }
 
     /// Report progress to the write listener as rows are written.
@@ -219,6 +270,11 @@ impl TableInsert {
 
     /// Buffer one row given as attribute values (one per attribute of the relation).
     pub fn insert_row(&mut self, values: &[pg_sys::Datum], nulls: &[bool]) -> LakeResult<()> {
+        if let Some((att, max)) = self.max.as_mut() {
+            if !nulls[*att] {
+                max.observe(values[*att]);
+            }
+        }
         for (i, source) in self.sources.iter().enumerate() {
             let field = self.arrow_schema.field(i);
             let value = match source {
@@ -362,6 +418,10 @@ impl TableInsert {
     /// Finish the statement: flush, close files, hand them to the transaction.
     pub fn finish(&mut self) -> LakeResult<()> {
         let files = self.close_files()?;
+        if let Some((_, max)) = self.max.take() {
+            let found = max.text();
+            MAX_RESULTS.with(|r| r.borrow_mut().insert(self.relid, found));
+        }
         if files.is_empty() {
             return Ok(());
         }

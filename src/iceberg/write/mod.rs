@@ -19,7 +19,7 @@ use crate::iceberg::source::{self, ServerConfig};
 use crate::iceberg::txn::{self, pending::PendingOp};
 use crate::runtime::block_on;
 
-pub use insert::TableInsert;
+pub use insert::{take_tracked_max, track_max, TableInsert};
 pub use rewrite::TableRewrite;
 
 /// What one statement does to one foreign table.
@@ -32,7 +32,7 @@ impl Modify {
     pub fn begin(target: ModifyTarget) -> LakeResult<Modify> {
         Ok(match target.op {
             ModifyOp::Insert => {
-                let mut insert = TableInsert::new(target.relid)?.with_progress();
+                let mut insert = TableInsert::new(target.relid)?.with_progress().with_tracked_max()?;
                 let command = if target.copy { Command::Copy } else { Command::Insert };
                 insert.progress = Claim::start(command, target.relid, Phase::WritingData);
                 Modify::Insert(insert)
