@@ -149,6 +149,7 @@ pub fn table_options(relid: pg_sys::Oid) -> LakeResult<(TableOptions, pg_sys::Oi
     }
 
 /// An Iceberg table resolved to its current metadata.
+#[derive(Clone)]
 pub struct ResolvedTable {
     pub server: ServerConfig,
     pub options: TableOptions,
@@ -158,6 +159,13 @@ pub struct ResolvedTable {
 }
 
 impl ResolvedTable {
+    /// The table at this metadata file. Cached per backend by storage
+    /// settings, metadata location and identifier, so that its object cache
+    /// (parsed manifest lists and manifests) serves every later scan of the
+    /// same snapshot: a nested loop's rescans and repeated statements do not
+    /// re-read the manifests. Never stale: a metadata file, and every
+    /// manifest it reaches, is immutable (a commit writes new ones, and
+    /// `resolve` reads the current location from the catalog each time).
     pub fn table(&self) -> LakeResult<Table> {
         // iceberg wants a namespaced identifier; a table attached by its
         // metadata file has none, so it gets a fixed one.
@@ -168,7 +176,16 @@ impl ResolvedTable {
             _ => TableIdent::from_strs(["metadata_location", self.options.table.as_str()]),
         }
         .map_err(|e| LakeError::internal(iceberg_message(&e)))?;
-        Table::builder()
+        let key = format!(
+            "{}\n{}\n{}",
+            serde_json::to_string(&self.server.s3).unwrap_or_default(),
+            self.metadata_location,
+            ident
+        );
+        if let Some(hit) = TABLE_CACHE.with(|c| c.borrow().get(&key).cloned()) {
+            return Ok(hit);
+        }
+        let table = Table::builder()
             .metadata(self.metadata.clone())
             .metadata_location(self.metadata_location.clone())
             .identifier(ident)
@@ -176,8 +193,24 @@ impl ResolvedTable {
             .readonly(true)
             .runtime(iceberg_runtime())
             .build()
-            .map_err(|e| LakeError::internal(self.server.scrub(&iceberg_message(&e))))
+            .map_err(|e| LakeError::internal(self.server.scrub(&iceberg_message(&e))))?;
+        TABLE_CACHE.with(|c| {
+            let mut c = c.borrow_mut();
+            // Bounded: each entry holds up to its object cache's capacity.
+            if c.len() >= TABLE_CACHE_ENTRIES {
+                c.clear();
+            }
+            c.insert(key, table.clone());
+        });
+        Ok(table)
     }
+}
+
+/// Tables (with their manifest caches) kept per backend.
+const TABLE_CACHE_ENTRIES: usize = 64;
+
+thread_local! {
+    static TABLE_CACHE: RefCell<HashMap<String, Table>> = RefCell::new(HashMap::new());
 }
 
 /// Look up the foreign table's current metadata (catalog row, then file).

@@ -192,24 +192,141 @@ pub fn datum_at(array: &ArrayRef, row: usize, target: &mut Target) -> LakeResult
                 Some(pg_sys::Datum::from(p))
             }
         }
-        Target::ViaInput(finfo, ioparam, typmod) => {
-            let text = match array.data_type() {
-                DataType::Struct(_) | DataType::List(_) | DataType::LargeList(_) | DataType::Map(_, _) => {
-                    json_at(array.as_ref(), row).to_string()
-                }
-                DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => {
-                    String::from_utf8_lossy(bytes_at(array, row).unwrap_or_default()).into_owned()
-                }
-                _ => display(array, row)?,
-            };
-            let c = CString::new(text).map_err(|_| mismatch(array.as_ref(), "text"))?;
-            // SAFETY: the input function copies the string into a new datum.
+        Target::ViaInput(_, ioparam, typmod) if *ioparam == pg_sys::NUMERICOID && numeric_fast_path(array, *typmod).is_some() => {
+            let (scale, dscale, max_int) = numeric_fast_path(array, *typmod).expect("checked");
+            let mut body = Vec::with_capacity(48);
+            let unscaled = array.as_primitive::<Decimal128Type>().value(row);
+            if !numeric_body(unscaled, scale, dscale, max_int, &mut body) {
+                return datum_via_input(array, row, target);
+            }
+            // SAFETY: a palloc'd varlena (4-byte header) in the current
+            // memory context holding the numeric's header and digits.
             unsafe {
-                Some(pg_sys::InputFunctionCall(finfo.as_mut(), c.as_ptr() as *mut _, *ioparam, *typmod))
+                let p = pg_sys::palloc(body.len() + 4) as *mut u8;
+                std::ptr::write_unaligned(p as *mut u32, ((body.len() + 4) as u32) << 2);
+                std::ptr::copy_nonoverlapping(body.as_ptr(), p.add(4), body.len());
+                Some(pg_sys::Datum::from(p))
             }
         }
+        Target::ViaInput(..) => return datum_via_input(array, row, target),
     };
     Ok(datum)
+}
+
+/// The value at `row` (not NULL) rendered as text and given to the type's
+/// input function.
+fn datum_via_input(array: &ArrayRef, row: usize, target: &mut Target) -> LakeResult<Option<pg_sys::Datum>> {
+    let Target::ViaInput(finfo, ioparam, typmod) = target else {
+        return Err(LakeError::internal("not an input-function target"));
+    };
+    let text = match array.data_type() {
+        DataType::Struct(_) | DataType::List(_) | DataType::LargeList(_) | DataType::Map(_, _) => {
+            json_at(array.as_ref(), row).to_string()
+        }
+        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => {
+            String::from_utf8_lossy(bytes_at(array, row).unwrap_or_default()).into_owned()
+        }
+        _ => display(array, row)?,
+    };
+    let c = CString::new(text).map_err(|_| mismatch(array.as_ref(), "text"))?;
+    // SAFETY: the input function copies the string into a new datum.
+    Ok(Some(unsafe { pg_sys::InputFunctionCall(finfo.as_mut(), c.as_ptr() as *mut _, *ioparam, *typmod) }))
+}
+
+/// For a Decimal128 column read as numeric: its scale, the display scale
+/// Postgres gives its values (the declared scale, else the decimal's), and
+/// the bound of the integer part the declared precision allows. None when
+/// numeric_in must do it (another Arrow type, a negative scale, a declared
+/// scale below the decimal's, which rounds).
+pub fn numeric_fast_path(array: &ArrayRef, typmod: i32) -> Option<(i8, u16, Option<u128>)> {
+    let DataType::Decimal128(_, scale) = array.data_type() else { return None };
+    let scale = *scale;
+    if scale < 0 {
+        return None;
+    }
+    match crate::pg::types::numeric_typmod(typmod) {
+        None => Some((scale, scale as u16, None)),
+        Some((precision, declared)) => {
+            if declared < scale as u32 || precision < declared || precision - declared > 38 {
+                return None;
+            }
+            Some((scale, declared as u16, Some(10u128.pow(precision - declared))))
+        }
+    }
+}
+
+/// Appends to `out` Postgres' numeric of `unscaled` / 10^`scale` with
+/// display scale `dscale`, exactly as numeric.c's make_result lays it out
+/// (short header word, then base-10000 digits without leading or trailing
+/// zero digits; zero has no digits, weight 0 and a positive sign), in native
+/// byte order, without the varlena header. False (nothing appended) when the
+/// value is not one the short form holds, or its integer part reaches
+/// `max_int` (the declared precision: numeric_in then raises its error).
+pub fn numeric_body(unscaled: i128, scale: i8, dscale: u16, max_int: Option<u128>, out: &mut Vec<u8>) -> bool {
+    const NBASE: u128 = 10_000;
+    if scale < 0 || (dscale as i32) < scale as i32 || dscale > 63 {
+        return false;
+    }
+    let s = scale as u32;
+    let negative = unscaled < 0;
+    let magnitude = unscaled.unsigned_abs();
+    let Some(unit) = 10u128.checked_pow(s) else { return false };
+    let (mut int_part, frac_part) = (magnitude / unit, magnitude % unit);
+    if max_int.is_some_and(|m| int_part >= m) {
+        return false;
+    }
+    // Fraction digits padded to whole base-10000 digits.
+    let frac_groups = s.div_ceil(4);
+    let Some(mut frac) = 10u128.checked_pow(frac_groups * 4 - s).and_then(|p| frac_part.checked_mul(p)) else {
+        return false;
+    };
+    // At most 10 integer and 10 fraction digits (38 decimal digits).
+    let mut digits = [0u16; 24];
+    let mut n = 0usize;
+    let mut int_digits = [0u16; 12];
+    let mut k = 0usize;
+    while int_part > 0 {
+        int_digits[k] = (int_part % NBASE) as u16;
+        int_part /= NBASE;
+        k += 1;
+    }
+    for i in (0..k).rev() {
+        digits[n] = int_digits[i];
+        n += 1;
+    }
+    let frac_start = n;
+    n += frac_groups as usize;
+    for i in (frac_start..n).rev() {
+        digits[i] = (frac % NBASE) as u16;
+        frac /= NBASE;
+    }
+    let mut weight = k as i32 - 1;
+    let mut first = 0usize;
+    while first < n && digits[first] == 0 {
+        first += 1;
+        weight -= 1;
+    }
+    while n > first && digits[n - 1] == 0 {
+        n -= 1;
+    }
+    let negative = negative && n > first;
+    if n == first {
+        weight = 0;
+    }
+    if !(-64..=63).contains(&weight) {
+        return false;
+    }
+    // NUMERIC_SHORT, its sign bit, display scale and weight (numeric.c).
+    let header: u16 = 0x8000
+        | if negative { 0x2000 } else { 0 }
+        | (dscale << 7)
+        | if weight < 0 { 0x0040 } else { 0 }
+        | (weight as u16 & 0x003F);
+    out.extend_from_slice(&header.to_ne_bytes());
+    for d in &digits[first..n] {
+        out.extend_from_slice(&d.to_ne_bytes());
+    }
+    true
 }
 
 fn display(array: &ArrayRef, row: usize) -> LakeResult<String> {
@@ -464,6 +581,28 @@ impl BatchColumn {
                 let a = array.as_binary::<i64>();
                 varlena(rows, a.values().len(), &nulls, |i| a.value(i))
             }
+            // Decimals become numerics directly (no text and numeric_in),
+            // laid out as Postgres does; anything unusual goes row by row.
+            (DataType::Decimal128(..), Target::ViaInput(_, ioparam, typmod)) if *ioparam == pg_sys::NUMERICOID => {
+                match numeric_fast_path(&array, *typmod).and_then(|(scale, dscale, max_int)| {
+                    let a = array.as_primitive::<Decimal128Type>();
+                    let mut bodies = Vec::with_capacity(rows * 12);
+                    let mut ends = Vec::with_capacity(rows);
+                    for row in 0..rows {
+                        if !nulls.as_ref().is_some_and(|n| n[row])
+                            && !numeric_body(a.value(row), scale, dscale, max_int, &mut bodies)
+                        {
+                            return None;
+                        }
+                        ends.push(bodies.len());
+                    }
+                    let start = |row: usize| if row == 0 { 0 } else { ends[row - 1] };
+                    Some(varlena(rows, bodies.len(), &nulls, |i| &bodies[start(i)..ends[i]]))
+                }) {
+                    Some(bulk) => bulk,
+                    None => return BatchColumn::Row(FastColumn::new(&array, target)),
+                }
+            }
             _ => return BatchColumn::Row(FastColumn::new(&array, target)),
         };
         let (datums, storage) = bulk;
@@ -483,5 +622,97 @@ impl BatchColumn {
             }
             BatchColumn::Row(c) => c.datum(row, target),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::numeric_body;
+
+    /// The header word and base-10000 digits of an encoded numeric.
+    fn encoded(unscaled: i128, scale: i8, dscale: u16) -> Option<(u16, Vec<i16>)> {
+        let mut out = Vec::new();
+        if !numeric_body(unscaled, scale, dscale, None, &mut out) {
+            assert!(out.is_empty());
+            return None;
+        }
+        let words: Vec<u16> = out.chunks(2).map(|c| u16::from_ne_bytes([c[0], c[1]])).collect();
+        Some((words[0], words[1..].iter().map(|w| *w as i16).collect()))
+    }
+
+    /// Decode as numeric.c reads the short form: the value as text.
+    fn decoded(header: u16, digits: &[i16]) -> String {
+        assert_eq!(header & 0xC000, 0x8000, "short form");
+        let negative = header & 0x2000 != 0;
+        let dscale = ((header & 0x1F80) >> 7) as usize;
+        let weight = if header & 0x0040 != 0 { (header | !0x003F) as i16 as i32 } else { (header & 0x003F) as i32 };
+        // Every digit position from weight down to the display scale.
+        let mut int = String::new();
+        for w in (0..=weight.max(0)).rev() {
+            let at = weight - w;
+            let d = if at >= 0 && (at as usize) < digits.len() { digits[at as usize] } else { 0 };
+            int.push_str(&format!("{d:04}"));
+        }
+        let int = int.trim_start_matches('0');
+        let int = if int.is_empty() { "0" } else { int };
+        let mut frac = String::new();
+        for w in 1..=dscale.div_ceil(4) as i32 {
+            let at = weight + w;
+            let d = if at >= 0 && (at as usize) < digits.len() { digits[at as usize] } else { 0 };
+            frac.push_str(&format!("{d:04}"));
+        }
+        frac.truncate(dscale);
+        let sign = if negative { "-" } else { "" };
+        if dscale == 0 { format!("{sign}{int}") } else { format!("{sign}{int}.{frac}") }
+    }
+
+    fn text(unscaled: i128, scale: i8, dscale: u16) -> String {
+        let (h, d) = encoded(unscaled, scale, dscale).expect("encodable");
+        assert!(d.first() != Some(&0) && d.last() != Some(&0), "no leading or trailing zero digits: {d:?}");
+        decoded(h, &d)
+    }
+
+    #[test]
+    fn values_read_back_as_written() {
+        assert_eq!(text(12345, 2, 2), "123.45");
+        assert_eq!(text(-12345, 2, 2), "-123.45");
+        assert_eq!(text(5, 2, 2), "0.05");
+        assert_eq!(text(100, 2, 2), "1.00");
+        assert_eq!(text(1_0000_0000, 0, 0), "100000000");
+        assert_eq!(text(123_4567_8901, 4, 4), "1234567.8901");
+        assert_eq!(text(1, 10, 10), "0.0000000001");
+        assert_eq!(text(150, 2, 4), "1.5000");
+        assert_eq!(text(i128::MAX / 10, 0, 0), (i128::MAX / 10).to_string());
+        let nines = -(10i128.pow(38) - 1);
+        assert_eq!(text(nines, 38, 38), format!("-0.{}", "9".repeat(38)));
+        assert_eq!(text(nines, 0, 0), format!("-{}", "9".repeat(38)));
+        assert_eq!(text(nines, 19, 19), format!("-{}.{}", "9".repeat(19), "9".repeat(19)));
+    }
+
+    #[test]
+    fn layout_is_make_results() {
+        // 123.45: weight 0, digits 123 and 4500, display scale 2.
+        assert_eq!(encoded(12345, 2, 2), Some((0x8000 | (2 << 7), vec![123, 4500])));
+        // -0.05: weight -1 (sign bit of the weight and its low bits all set).
+        assert_eq!(encoded(-5, 2, 2), Some((0x8000 | 0x2000 | (2 << 7) | 0x0040 | 0x003F, vec![500])));
+        // 10000: one digit 1 of weight 1, the trailing zero digit dropped.
+        assert_eq!(encoded(10000, 0, 0), Some((0x8000 | 1, vec![1])));
+        // Zero, also negative zero: no digits, weight 0, positive.
+        assert_eq!(encoded(0, 2, 2), Some((0x8000 | (2 << 7), vec![])));
+        assert_eq!(encoded(-0, 3, 5), Some((0x8000 | (5 << 7), vec![])));
+    }
+
+    #[test]
+    fn unusual_cases_are_left_to_numeric_in() {
+        assert_eq!(encoded(1, -1, 0), None);
+        // A display scale below the value's would round.
+        assert_eq!(encoded(12345, 2, 1), None);
+        // Precision: numeric(5,2) holds up to 999.99.
+        let mut out = Vec::new();
+        assert!(numeric_body(99999, 2, 2, Some(1000), &mut out));
+        out.clear();
+        assert!(!numeric_body(100000, 2, 2, Some(1000), &mut out));
+        assert!(!numeric_body(-100000, 2, 2, Some(1000), &mut out));
+        assert!(out.is_empty());
     }
 }

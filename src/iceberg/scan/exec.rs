@@ -55,6 +55,9 @@ pub struct IcebergScan {
     aggregated: Option<(Vec<Vec<Cell>>, usize)>,
     /// A top-N scan's rows (in order) and the next one to return.
     topped: Option<Topped>,
+    /// The table as the first (re)start of this scan resolved it (kept
+    /// across rescans).
+    resolved: Option<ResolvedTable>,
 }
 
 struct Topped {
@@ -101,6 +104,7 @@ impl IcebergScan {
             parallel: None,
             aggregated: None,
             topped: None,
+            resolved: None,
         }
     }
 
@@ -379,10 +383,20 @@ impl IcebergScan {
     }
 
     /// Resolve table and snapshot, evaluate operands, plan files.
-    fn prepare(&self, cx: &ExecContext) -> LakeResult<Prepared> {
-        let resolved = source::with_mapping_user(pg_sys::Oid::from(self.plan.mapping_user), || {
-            source::resolve(pg_sys::Oid::from(self.plan.relid))
-        })?;
+    fn prepare(&mut self, cx: &ExecContext) -> LakeResult<Prepared> {
+        // Resolved once per scan: a rescan (the inner side of a nested loop,
+        // a subplan) runs under the same statement snapshot, so the catalog
+        // lookups would find the same metadata file again.
+        let resolved = match &self.resolved {
+            Some(r) => r.clone(),
+            None => {
+                let r = source::with_mapping_user(pg_sys::Oid::from(self.plan.mapping_user), || {
+                    source::resolve(pg_sys::Oid::from(self.plan.relid))
+                })?;
+                self.resolved = Some(r.clone());
+                r
+            }
+        };
         let choice = snapshot_choice(&resolved, pg_sys::Oid::from(self.plan.relid))?;
         let snapshot_id = timetravel::resolve(&resolved.metadata, choice).map_err(|m| {
             let m = format!("Iceberg table {}: {m}", resolved.display_name);
