@@ -258,6 +258,12 @@ def test_compact_with_target_size_and_empty_table(conn, write_ns, local_lake):
     assert report["files_rewritten"] == 2 and report["files_written"] == 1
     assert assert_readers_agree(conn, local_lake.catalog, write_ns, "compact_empty", relation,
                                 source=[(1,), (2,)]) == 2
+    # A target size outside the setting's own range is refused, and the
+    # table keeps its files.
+    for bad in (-1, 0, 100000):
+        with pytest.raises(Exception, match="target_file_size_mb must be 1 to 8192"):
+            conn.execute(f"SELECT lake.compact('{relation}', {bad})")
+    assert conn.execute(f"SELECT count(*), sum(id) FROM {relation}").fetchone() == (2, 3)
 
 
 def test_compact_refused_with_pending_writes(small_files, conn):

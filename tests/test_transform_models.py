@@ -352,6 +352,10 @@ def test_next_fire_times_against_zoneinfo(admin):
                    dt.datetime(2026, 3, 27, 12, 30, tzinfo=dt.timezone.utc)]
     e = error_of(admin, "SELECT lake.next_fire_times('@sometimes', now())")
     assert 'unknown schedule shortcut "@sometimes"' in str(e)
+    # Infinite times have no next fire time (not 1970's).
+    for bad in ("infinity", "-infinity"):
+        e = error_of(admin, f"SELECT lake.next_fire_times('@hourly', '{bad}')")
+        assert "after must be a finite timestamp" in str(e)
 
 
 def test_table_model_into_an_iceberg_table_is_one_overwrite_snapshot(admin):

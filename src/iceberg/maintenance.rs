@@ -255,6 +255,10 @@ fn compact(rel: Option<pg_sys::Oid>, target_file_size_mb: Option<i32>) -> JsonB 
         return JsonB(serde_json::Value::Null);
     };
     run("compact", rel, || {
+        if let Some(mb) = target_file_size_mb.filter(|mb| !(1..=8192).contains(mb)) {
+            return Err(LakeError::invalid(format!("target_file_size_mb must be 1 to 8192, not {mb}"))
+                .with_hint("Pass NULL to use townlake.iceberg_target_file_size_mb."));
+        }
         let resolved = writable(rel)?;
         let progress = Claim::start(Command::Compact, rel, Phase::Planning);
         let target = target_file_size_mb.unwrap_or_else(|| super::settings::TARGET_FILE_SIZE_MB.get()).max(1) as u64 * 1024 * 1024;

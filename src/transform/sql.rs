@@ -1143,9 +1143,13 @@ fn next_fire_times(
     if !(1..=1000).contains(&count) {
         invalid("count must be 1 to 1000", "ask for fewer fire times").report();
     }
+    if after.is_infinity() || after.is_neg_infinity() {
+        invalid("after must be a finite timestamp", "pass now() or another finite time").report();
+    }
     let pg_micros: i64 = after.into();
-    let micros = crate::pg::time::pg_micros_to_unix_micros(pg_micros).unwrap_or(0);
-    let mut t = chrono::DateTime::from_timestamp_micros(micros).unwrap_or_default();
+    let Some(mut t) = crate::pg::time::pg_micros_to_unix_micros(pg_micros).and_then(chrono::DateTime::from_timestamp_micros) else {
+        invalid("after is outside the range a schedule covers", "pass a time between 1970 and 9999").report();
+    };
     let mut out = vec![];
     for _ in 0..count {
         match s.next_after(t, tz) {
