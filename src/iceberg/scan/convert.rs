@@ -275,11 +275,12 @@ pub fn numeric_body(unscaled: i128, scale: i8, dscale: u16, max_int: Option<u128
     if max_int.is_some_and(|m| int_part >= m) {
         return false;
     }
-    // Fraction digits padded to whole base-10000 digits.
+    // Fraction digits padded to whole base-10000 digits: the last group
+    // holds 4 - pad of them, scaled up by 10^pad (multiplying the whole
+    // fraction would overflow at 38 digits).
     let frac_groups = s.div_ceil(4);
-    let Some(mut frac) = 10u128.checked_pow(frac_groups * 4 - s).and_then(|p| frac_part.checked_mul(p)) else {
-        return false;
-    };
+    let pad = frac_groups * 4 - s;
+    let mut frac = frac_part;
     // At most 10 integer and 10 fraction digits (38 decimal digits).
     let mut digits = [0u16; 24];
     let mut n = 0usize;
@@ -296,9 +297,10 @@ pub fn numeric_body(unscaled: i128, scale: i8, dscale: u16, max_int: Option<u128
     }
     let frac_start = n;
     n += frac_groups as usize;
-    for i in (frac_start..n).rev() {
-        digits[i] = (frac % NBASE) as u16;
-        frac /= NBASE;
+    for (j, i) in (frac_start..n).rev().enumerate() {
+        let (group, scale_up) = if j == 0 { (10u128.pow(4 - pad), 10u128.pow(pad)) } else { (NBASE, 1) };
+        digits[i] = ((frac % group) * scale_up) as u16;
+        frac /= group;
     }
     let mut weight = k as i32 - 1;
     let mut first = 0usize;

@@ -291,7 +291,8 @@ impl IcebergScan {
         }
         // Batch columns: the needed columns present in the snapshot's schema.
         let present: Vec<usize> = self.plan.needed.iter().copied().filter(|i| prepared.names[*i].is_some()).collect();
-        if top.outputs.iter().any(|c| !present.contains(c)) {
+        // (A table never written has no schema to check against, and no rows.)
+        if prepared.schema.is_some() && top.outputs.iter().any(|c| !present.contains(c)) {
             return Err(LakeError::new(
                 PgSqlErrorCode::ERRCODE_FDW_ERROR,
                 format!("cannot keep the first rows of Iceberg table {} in the scan", self.report.table),
@@ -629,17 +630,27 @@ impl IcebergScan {
                 // Pruning keeps a file whose partition value is NULL for
                 // `p <> 2` and `p NOT IN (…)` (Iceberg's `!=` holds for NULL,
                 // SQL's does not): such files are read, never counted whole.
+                // Tasks do not carry their spec: with one spec the filtered
+                // fields' positions are known; with several, every partition
+                // value must be known.
+                let specs: Vec<_> = resolved.metadata.partition_specs_iter().collect();
+                let positions: Option<Vec<usize>> = match specs.as_slice() {
+                    [spec] => Some(
+                        spec.fields()
+                            .iter()
+                            .enumerate()
+                            .filter(|(_, pf)| fields.contains(&pf.source_id) && pf.transform == iceberg::spec::Transform::Identity)
+                            .map(|(i, _)| i)
+                            .collect(),
+                    ),
+                    _ => None,
+                };
                 let partition_known = |t: &FileScanTask| {
                     fields.is_empty()
-                        || match (&t.partition, &t.partition_spec) {
-                            (Some(values), Some(spec)) => fields.iter().all(|id| {
-                                spec.fields().iter().enumerate().any(|(i, pf)| {
-                                    pf.source_id == *id
-                                        && pf.transform == iceberg::spec::Transform::Identity
-                                        && values.fields().get(i).is_some_and(|v| v.is_some())
-                                })
-                            }),
-                            _ => false,
+                        || match (&t.partition, &positions) {
+                            (Some(values), Some(at)) => at.iter().all(|i| values.fields().get(*i).is_some_and(|v| v.is_some())),
+                            (Some(values), None) => values.fields().iter().all(|v| v.is_some()),
+                            (None, _) => false,
                         }
                 };
                 let answered = |t: &FileScanTask| {
