@@ -7,7 +7,7 @@ export CARGO_TARGET_DIR ?= $(HOME)/.cache/townlake/target
 # PostgreSQL major version: 15 (Debian, the default) or 18 (`make test PG=18`).
 export PG
 
-.PHONY: deps venv build install mcp start stop status psql demo load-project test bench bench-ingest bench-aggregates bench-scheduler bench-clickhouse-insert bench-clickhouse-groupby bench-tpch pii-eval clean-state
+.PHONY: deps venv build install mcp start stop status psql demo load-project test bench bench-ingest bench-aggregates bench-count bench-scheduler bench-clickhouse-insert bench-clickhouse-groupby bench-tpch pii-eval clean-state
 
 deps:
 	scripts/deps.sh all
@@ -58,6 +58,9 @@ bench-ingest:
 
 bench-aggregates:
 	bench/iceberg_aggregates.sh
+
+bench-count:
+	bench/iceberg_count.sh
 
 bench-tpch:
 	bench/tpch.sh
