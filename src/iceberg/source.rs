@@ -176,13 +176,14 @@ impl ResolvedTable {
             _ => TableIdent::from_strs(["metadata_location", self.options.table.as_str()]),
         }
         .map_err(|e| LakeError::internal(iceberg_message(&e)))?;
-        let key = format!(
-            "{}\n{}\n{}",
-            serde_json::to_string(&self.server.s3).unwrap_or_default(),
-            self.metadata_location,
-            ident
-        );
-        if let Some(hit) = TABLE_CACHE.with(|c| c.borrow().get(&key).cloned()) {
+        // One entry per table and storage settings: a newer metadata file
+        // of the same table replaces the older one's entry (its manifests
+        // are of no use to later scans), so a table written often does not
+        // fill the cache with its past versions.
+        let key = format!("{}\n{}", serde_json::to_string(&self.server.s3).unwrap_or_default(), ident);
+        if let Some(hit) = TABLE_CACHE.with(|c| {
+            c.borrow().get(&key).filter(|(location, _)| *location == self.metadata_location).map(|(_, t)| t.clone())
+        }) {
             return Ok(hit);
         }
         let table = Table::builder()
@@ -197,20 +198,22 @@ impl ResolvedTable {
         TABLE_CACHE.with(|c| {
             let mut c = c.borrow_mut();
             // Bounded: each entry holds up to its object cache's capacity.
-            if c.len() >= TABLE_CACHE_ENTRIES {
+            if c.len() >= TABLE_CACHE_ENTRIES && !c.contains_key(&key) {
                 c.clear();
             }
-            c.insert(key, table.clone());
+            c.insert(key, (self.metadata_location.clone(), table.clone()));
         });
         Ok(table)
     }
 }
 
-/// Tables (with their manifest caches) kept per backend.
-const TABLE_CACHE_ENTRIES: usize = 64;
+/// Tables (with their manifest caches, up to 32 MiB each) kept per backend.
+const TABLE_CACHE_ENTRIES: usize = 16;
 
 thread_local! {
-    static TABLE_CACHE: RefCell<HashMap<String, Table>> = RefCell::new(HashMap::new());
+    /// By storage settings and table identifier: the metadata file the
+    /// entry was built from, and the table.
+    static TABLE_CACHE: RefCell<HashMap<String, (String, Table)>> = RefCell::new(HashMap::new());
 }
 
 /// Look up the foreign table's current metadata (catalog row, then file).
