@@ -590,16 +590,19 @@ unsafe fn join_input<'a, R>(
 }
 
 /// What the planner's base relation `rel` offers a join: its classified
-/// WHERE and, for constants, their values.
-unsafe fn join_side<W: Wrapper>(rel: *mut pg_sys::RelOptInfo) -> (clauses::Classified, Option<Vec<super::filter::Value>>) {
+/// WHERE and, for constants, their values. None when a constant has no
+/// remote counterpart (an infinite date, NaN): the join stays local, as
+/// its WHERE could not be sent whole at execution.
+#[allow(clippy::type_complexity)]
+unsafe fn join_side<W: Wrapper>(rel: *mut pg_sys::RelOptInfo) -> Option<(clauses::Classified, Option<Vec<super::filter::Value>>)> {
     let state = rel_state::<W>(rel);
     let classified = clauses::classify_restrictions(rel, state.columns.clone());
     let values = if classified.classifier.constant_operands {
-        constant_values(&classified.classifier.operands, &classified.classifier.slot_types)
+        Some(constant_values(&classified.classifier.operands, &classified.classifier.slot_types)?)
     } else {
         None
     };
-    (classified, values)
+    Some((classified, values))
 }
 
 #[pg_guard]
@@ -635,8 +638,8 @@ unsafe extern "C-unwind" fn get_foreign_join_paths<W: Wrapper>(
     else {
         return;
     };
-    let (oc, ov) = join_side::<W>(outerrel);
-    let (ic, iv) = join_side::<W>(innerrel);
+    let Some((oc, ov)) = join_side::<W>(outerrel) else { return };
+    let Some((ic, iv)) = join_side::<W>(innerrel) else { return };
     let outer = join_input(&os.rel, &oc, ov.as_deref(), outerrel);
     let inner = join_input(&is.rel, &ic, iv.as_deref(), innerrel);
     let Some(estimate) = W::join_path(&outer, &inner, &query, (*joinrel).rows) else { return };
@@ -757,8 +760,11 @@ unsafe extern "C-unwind" fn get_foreign_upper_paths<W: Wrapper>(
     let sides = [((*base_rel).relid, state.columns.as_slice())];
     let raw = super::upper_query::raw_query(root, super::upper_query::Rels(&sides), classified.all_translated);
     let Ok(query) = upper::classify(stage, &raw) else { return };
+    // A constant with no remote counterpart (an infinite date, NaN) could
+    // not be sent at execution, and an aggregate cannot filter locally.
     let values = if classified.classifier.constant_operands {
-        constant_values(&classified.classifier.operands, &classified.classifier.slot_types)
+        let Some(values) = constant_values(&classified.classifier.operands, &classified.classifier.slot_types) else { return };
+        Some(values)
     } else {
         None
     };
@@ -835,8 +841,8 @@ unsafe fn upper_join_paths<W: Wrapper>(
     // exact, and no clause above it.
     let raw = super::upper_query::raw_query(root, super::upper_query::Rels(&sides), true);
     let Ok(query) = upper::classify(stage, &raw) else { return };
-    let (oc, ov) = join_side::<W>(outerrel);
-    let (ic, iv) = join_side::<W>(innerrel);
+    let Some((oc, ov)) = join_side::<W>(outerrel) else { return };
+    let Some((ic, iv)) = join_side::<W>(innerrel) else { return };
     let outer = join_input(&os.rel, &oc, ov.as_deref(), outerrel);
     let inner = join_input(&is.rel, &ic, iv.as_deref(), innerrel);
     let input = UpperInput {
