@@ -43,6 +43,17 @@ current_stamp() {
     cat "$TOWNLAKE_SO" "$PGDATA_DIR/townlake.conf" | sha256sum | cut -d' ' -f1
 }
 
+# Another cluster (another state directory) listening on the same port
+# would answer every connection in this one's place: refuse to go on.
+require_own_port() {
+    local served
+    served="$("$PG_BINDIR/psql" -X -Atq -h 127.0.0.1 -p "$TOWNLAKE_PORT" -U postgres -d postgres \
+        -c 'SHOW data_directory' 2>/dev/null || true)"
+    if [ "$(realpath -m "$served")" != "$(realpath -m "$PGDATA_DIR")" ]; then
+        die "port $TOWNLAKE_PORT is served by another cluster (${served:-not answering}), not $PGDATA_DIR: stop it or set TOWNLAKE_PORT"
+    fi
+}
+
 start_cluster() {
     require_installed_library
     prepare_state_dir
@@ -52,6 +63,7 @@ start_cluster() {
     wanted="$(current_stamp)"
     if cluster_is_running; then
         if [ "$(cat "$STAMP_FILE" 2>/dev/null)" = "$wanted" ]; then
+            require_own_port
             log "cluster already running on port $TOWNLAKE_PORT"
             return
         fi
@@ -63,6 +75,7 @@ start_cluster() {
         tail -n 30 "$CLUSTER_LOG" >&2 || true
         die "the cluster did not start"
     fi
+    require_own_port
     echo "$wanted" > "$STAMP_FILE"
 }
 

@@ -102,7 +102,7 @@ integration_layer() {
     # built here, in the same CARGO_TARGET_DIR the test looks in
     "$PROJECT_DIR/scripts/build.sh" install &&
     PROFILE=dev "$PROJECT_DIR/scripts/build.sh" mcp &&
-    "$PROJECT_DIR/scripts/cluster.sh" start &&
+    "$PROJECT_DIR/scripts/cluster.sh" start || return 1
     # the whole suite, unless PYTEST_ARGS names test files or directories itself
     local targets=(tests/) word
     for word in ${PYTEST_ARGS:-}; do
