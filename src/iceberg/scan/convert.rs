@@ -192,8 +192,10 @@ pub fn datum_at(array: &ArrayRef, row: usize, target: &mut Target) -> LakeResult
                 Some(pg_sys::Datum::from(p))
             }
         }
-        Target::ViaInput(_, ioparam, typmod) if *ioparam == pg_sys::NUMERICOID && numeric_fast_path(array, *typmod).is_some() => {
-            let (scale, dscale, max_int) = numeric_fast_path(array, *typmod).expect("checked");
+        Target::ViaInput(_, ioparam, typmod) if *ioparam == pg_sys::NUMERICOID => {
+            let Some((scale, dscale, max_int)) = numeric_fast_path(array, *typmod) else {
+                return datum_via_input(array, row, target);
+            };
             let mut body = Vec::with_capacity(48);
             let unscaled = array.as_primitive::<Decimal128Type>().value(row);
             if !numeric_body(unscaled, scale, dscale, max_int, &mut body) {
