@@ -7,8 +7,14 @@ by Postgres from generate_series, never through townlake."""
 
 from __future__ import annotations
 
+import shutil
+import urllib.parse
+import uuid
+
+import psycopg
 import pytest
 
+from conftest import connect
 from govhelpers import one, rows
 
 COLUMNS = """
@@ -171,3 +177,36 @@ def test_counts_follow_the_table_after_it_changes(conn, write_ns):
     assert one(conn, f"SELECT count(*) FROM {ice}") == one(conn, f"SELECT count(*) FROM {heap}") == 301
     conn.execute(f"TRUNCATE {ice}")
     assert one(conn, f"SELECT count(*) FROM {ice}") == 0
+
+
+def test_a_session_follows_the_catalog_when_it_is_recreated(admin_conn):
+    """The catalog lookups every scan makes are planned once per backend: a
+    session that drops and recreates the extension (new catalog tables
+    under the same names) still reads the catalog as it is now."""
+    name = f"tl_kept_plans_{uuid.uuid4().hex[:6]}"
+    warehouse = ""
+    admin_conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        with connect(name) as c:
+            c.execute("CREATE EXTENSION townlake")
+            c.execute("CREATE SCHEMA kept")
+            heap_counts = []
+            for round_, n in enumerate((40, 7)):
+                c.execute(f"CREATE TABLE kept.h{round_} AS SELECT g AS id FROM generate_series(1, {n}) g")
+                c.execute(f"CREATE FOREIGN TABLE kept.t{round_} (id int) SERVER lake_local "
+                          f"OPTIONS (namespace 'kept_{name}', table 't{round_}')")
+                c.execute(f"INSERT INTO kept.t{round_} SELECT id FROM kept.h{round_}")
+                heap_counts.append(c.execute(f"SELECT count(*), sum(id) FROM kept.h{round_} WHERE id > 3").fetchone())
+                for _ in range(2):
+                    assert c.execute(f"SELECT count(*), sum(id) FROM kept.t{round_} WHERE id > 3").fetchone() == heap_counts[-1]
+                if round_ == 0:
+                    c.execute("DROP EXTENSION townlake CASCADE")
+                    c.execute("CREATE EXTENSION townlake")
+            # the first table went with the old catalog's server
+            with pytest.raises(psycopg.errors.UndefinedTable):
+                c.execute("SELECT count(*) FROM kept.t0")
+            warehouse = one(c, "SHOW townlake.iceberg_warehouse").rstrip("/")
+    finally:
+        admin_conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    if warehouse.startswith("file://"):
+        shutil.rmtree(f"{urllib.parse.urlparse(warehouse).path}/kept_{name}", ignore_errors=True)

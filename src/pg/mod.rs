@@ -12,6 +12,7 @@ pub mod lineage;
 pub mod locks;
 pub mod nodes;
 pub mod ordering;
+pub mod plans;
 pub mod process;
 pub mod query;
 pub mod security;

@@ -27,9 +27,14 @@ pub fn extension_owner() -> pg_sys::Oid {
     // Read-only SPI (pgrx's get_one runs read-write): scans call this in
     // parallel mode, where a read-write SPI call must not happen.
     Spi::connect(|c| {
-        c.select("SELECT extowner FROM pg_catalog.pg_extension WHERE extname OPERATOR(pg_catalog.=) 'townlake'", Some(1), &[])?
-            .first()
-            .get_one::<pg_sys::Oid>()
+        crate::pg::plans::select_text_args(
+            &c,
+            "SELECT extowner FROM pg_catalog.pg_extension WHERE extname OPERATOR(pg_catalog.=) 'townlake'",
+            Some(1),
+            &[],
+        )?
+        .first()
+        .get_one::<pg_sys::Oid>()
     })
     .ok()
     .flatten()
@@ -56,20 +61,17 @@ pub fn metadata_location_for_update(catalog: &str, namespace: &str, table: &str)
 }
 
 fn lookup(catalog: &str, namespace: &str, table: &str, lock: bool) -> LakeResult<Option<String>> {
-    let query = format!(
-        "SELECT metadata_location::text FROM lake.iceberg_tables \
+    const READ: &str = "SELECT metadata_location::text FROM lake.iceberg_tables \
          WHERE catalog_name = $1 AND table_namespace = $2 AND table_name = $3 \
-           AND (iceberg_type IS NULL OR iceberg_type = 'TABLE'){}",
-        if lock { " FOR UPDATE" } else { "" }
-    );
+           AND (iceberg_type IS NULL OR iceberg_type = 'TABLE')";
     Spi::connect_mut(|client| {
-        let args = [catalog.into(), namespace.into(), table.into()];
-        // Plain reads stay read-only (the statement's snapshot); locking needs
-        // a writable SPI call.
+        // Plain reads stay read-only (the statement's snapshot) and use a
+        // kept plan (every scan asks); locking needs a writable SPI call.
         let rows = if lock {
-            client.update(query.as_str(), Some(1), &args)?
+            let args = [catalog.into(), namespace.into(), table.into()];
+            client.update(format!("{READ} FOR UPDATE").as_str(), Some(1), &args)?
         } else {
-            client.select(query.as_str(), Some(1), &args)?
+            crate::pg::plans::select_text_args(client, READ, Some(1), &[catalog, namespace, table])?
         };
         let mut out = None;
         for row in rows {
@@ -133,14 +135,15 @@ pub struct TableOwner {
 pub fn table_owner(catalog: &str, namespace: &str, table: &str) -> LakeResult<Option<TableOwner>> {
     as_catalog_owner(|| {
         Spi::connect(|client| {
-            let rows = client.select(
+            let rows = crate::pg::plans::select_text_args(
+                &client,
                 "SELECT owner::oid, governed, creator_relid, \
                         ARRAY(SELECT a::oid FROM pg_catalog.unnest(attachers) a) \
                    FROM lake.iceberg_table_owners \
                   WHERE catalog_name OPERATOR(pg_catalog.=) $1 AND table_namespace OPERATOR(pg_catalog.=) $2 \
                     AND table_name OPERATOR(pg_catalog.=) $3",
                 Some(1),
-                &[catalog.into(), namespace.into(), table.into()],
+                &[catalog, namespace, table],
             )?;
             let mut out = None;
             for row in rows {
@@ -198,10 +201,11 @@ pub fn in_governed_schema(rel: pg_sys::Oid) -> LakeResult<bool> {
 pub fn schema_governed(name: &str) -> LakeResult<bool> {
     as_catalog_owner(|| {
         Spi::connect(|c| {
-            c.select(
+            crate::pg::plans::select_text_args(
+                &c,
                 "SELECT EXISTS (SELECT 1 FROM lake.governed_schemas WHERE raw_schema OPERATOR(pg_catalog.=) $1::name)",
                 Some(1),
-                &[name.into()],
+                &[name],
             )?
             .first()
             .get_one::<bool>()
