@@ -982,9 +982,17 @@ $$;
 CREATE FUNCTION lake_internal._op_sync(caller oid, args jsonb) RETURNS jsonb
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
+    -- Only relations the statement being reported created or changed, as
+    -- Postgres lists them to the capture event trigger (outside an event
+    -- trigger this is an ERROR): any role may call _privileged('sync'), and
+    -- republishing a relation takes its published view's ACCESS EXCLUSIVE
+    -- lock, which a caller could hold until it ends its transaction.
+    reported oid[] := ARRAY(SELECT c.objid FROM pg_event_trigger_ddl_commands() c
+                             WHERE c.classid = 'pg_class'::regclass);
     rel oid;
 BEGIN
-    FOR rel IN SELECT DISTINCT x::oid FROM jsonb_array_elements_text(COALESCE(args->'relids', '[]')) x LOOP
+    FOR rel IN SELECT DISTINCT x::oid FROM jsonb_array_elements_text(COALESCE(args->'relids', '[]')) x
+                WHERE x::oid = ANY (reported) LOOP
         PERFORM lake_internal._gov_check_foreign_view(rel);
         PERFORM lake_internal._gov_sync_relation(rel, caller);
     END LOOP;
@@ -995,9 +1003,14 @@ $$;
 CREATE FUNCTION lake_internal._op_dropped(caller oid, args jsonb) RETURNS jsonb
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
+    -- Only what the statement being reported dropped, as Postgres lists it
+    -- to the sql_drop event trigger (outside one this is an ERROR).
+    reported oid[] := ARRAY(SELECT d.objid FROM pg_event_trigger_dropped_objects() d
+                             WHERE d.classid = 'pg_class'::regclass);
     rel oid;
 BEGIN
-    FOR rel IN SELECT DISTINCT x::oid FROM jsonb_array_elements_text(COALESCE(args->'relids', '[]')) x LOOP
+    FOR rel IN SELECT DISTINCT x::oid FROM jsonb_array_elements_text(COALESCE(args->'relids', '[]')) x
+                WHERE x::oid = ANY (reported) LOOP
         PERFORM lake_internal._gov_sync_relation(rel, caller);
     END LOOP;
     -- a dropped raw schema takes its governance with it
