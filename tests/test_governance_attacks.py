@@ -228,6 +228,21 @@ def test_explain_analyze_does_not_count_rows_the_row_filter_hides(admin, ana):
             conn.execute("RESET enable_seqscan")
 
 
+def test_access_requests_cannot_flood_the_review_queue(admin, bob):
+    """Red team: any role (bob holds no grant) could add access requests
+    without end, each with a reason of any length (50 MB was accepted): the
+    reviewers' queue and the disk filled."""
+    before = one(admin, "SELECT count(*) FROM lake.access_requests")
+    ids = {one(bob, "SELECT lake.request_access('pub_a.events', %s)", (f"need it, take {i}",)) for i in range(5)}
+    assert len(ids) == 1, ids
+    assert one(admin, "SELECT count(*) FROM lake.access_requests") == before + 1
+    assert one(admin, "SELECT reason FROM lake.access_requests WHERE id = %s", (ids.pop(),)) == "need it, take 4"
+    err = error_of(bob, "SELECT lake.request_access('pub_a.events', repeat('x', 1000000))")
+    assert isinstance(err, psycopg.errors.StringDataRightTruncation), err
+    assert "at most 4000" in str(err) and err.diag.message_hint, err
+    assert one(admin, "SELECT max(length(reason)) FROM lake.access_requests") <= 4000
+
+
 def test_explain_without_grant_is_denied(bob):
     err = error_of(bob, "EXPLAIN SELECT * FROM pub_a.events WHERE email = 'vip@x.com'")
     assert "no access grant" in str(err)

@@ -239,6 +239,13 @@ BEGIN
             USING ERRCODE = 'invalid_parameter_value',
                   HINT = 'Say why; it is recorded with your name.';
     END IF;
+    -- reasons are kept (requests, grants, the review log) and shown to
+    -- reviewers: any role may give one, so none may fill the disk
+    IF length(reason) > 4000 THEN
+        RAISE EXCEPTION 'the reason for % is % characters long; at most 4000 are kept', what, length(reason)
+            USING ERRCODE = 'string_data_right_truncation',
+                  HINT = 'Say why in a few sentences; link to a longer document if there is one.';
+    END IF;
     RETURN reason;
 END
 $$;
@@ -1388,14 +1395,23 @@ CREATE FUNCTION lake_internal._op_request_access(caller oid, args jsonb) RETURNS
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     g lake.governed_relations;
-    reason text;
+    why text;
     new_id bigint;
 BEGIN
-    reason := lake_internal._gov_require_reason(args->>'reason', 'request_access');
+    why := lake_internal._gov_require_reason(args->>'reason', 'request_access');
     g := lake_internal._gov_relation_by_name(args->>'rel');
-    INSERT INTO lake.access_requests (requester, relid, relation, reason)
-    VALUES (lake_internal._gov_role_name(caller), g.relid, lake_internal._gov_published_name(g), reason)
+    -- one open request per role and relation: asking again restates it
+    -- (any role may ask, so asking in a loop must not grow the queue)
+    UPDATE lake.access_requests SET reason = why, requested_at = clock_timestamp()
+     WHERE id = (SELECT r.id FROM lake.access_requests r
+                  WHERE r.relid = g.relid AND r.status = 'open' AND r.requester = lake_internal._gov_role_name(caller)
+                  ORDER BY r.id LIMIT 1)
     RETURNING id INTO new_id;
+    IF new_id IS NULL THEN
+        INSERT INTO lake.access_requests (requester, relid, relation, reason)
+        VALUES (lake_internal._gov_role_name(caller), g.relid, lake_internal._gov_published_name(g), why)
+        RETURNING id INTO new_id;
+    END IF;
     RETURN jsonb_build_object('id', new_id);
 END
 $$;
