@@ -239,6 +239,9 @@ struct Batch {
     order: Vec<String>,
     due: BTreeMap<String, Due>,
     outcomes: BTreeMap<String, Outcome>,
+    /// Owners looked up so far (a member waiting for its owner's run is
+    /// looked at four times a second).
+    owners: BTreeMap<String, String>,
 }
 
 /// A run executing in a background worker of its own.
@@ -292,7 +295,7 @@ fn run_due(batch: Vec<Due>, edges: &[(String, String)]) {
         let mut st = st.borrow_mut();
         let id = st.next_batch;
         st.next_batch += 1;
-        st.batches.push((id, Batch { dag, order, due, outcomes: BTreeMap::new() }));
+        st.batches.push((id, Batch { dag, order, due, outcomes: BTreeMap::new(), owners: BTreeMap::new() }));
     });
     advance();
 }
@@ -459,11 +462,19 @@ fn advance_batch(id: u64) {
         let Some((due, blocked)) = step else { continue };
         check_signals();
         let owner = if blocked.is_none() {
-            let Some(owner) = owner_of(&name) else {
+            let known = STATE.with(|st| {
+                st.borrow().batches.iter().find(|(bid, _)| *bid == id).and_then(|(_, b)| b.owners.get(&name).cloned())
+            });
+            let Some(owner) = known.or_else(|| owner_of(&name)) else {
                 // dropped meanwhile: nothing to run
                 record(id, &name, Outcome::Skipped);
                 continue;
             };
+            STATE.with(|st| {
+                if let Some((_, b)) = st.borrow_mut().batches.iter_mut().find(|(bid, _)| *bid == id) {
+                    b.owners.insert(name.clone(), owner.clone());
+                }
+            });
             // one run per owner at a time, and a few workers at most
             let busy = STATE.with(|st| {
                 let st = st.borrow();
