@@ -123,3 +123,31 @@ def test_the_published_view_masks_pii_and_the_audit_records_the_read(admin, ana,
     assert (role, outcome, pii) == (ANA, "ok", False)
     assert relations == ["chraw.people"]
     assert {"chraw.people.id", "chraw.people.email", "chraw.people.plan"} <= set(columns)
+
+
+def test_server_usage_does_not_reach_the_governed_table_with_its_credentials(admin, ana, ch):
+    """Red team: with USAGE on the server and the PUBLIC user mapping (as
+    docs/clickhouse.md sets one up), an analyst mapped the governed ClickHouse
+    table into a schema of its own and read every e-mail address, unmasked and
+    unaudited."""
+    sandbox = f"{ANA}_s"
+    admin.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {} AUTHORIZATION {}").format(sql.Identifier(sandbox), sql.Identifier(ANA)))
+    admin.execute(sql.SQL("GRANT USAGE ON FOREIGN SERVER chg TO {}").format(sql.Identifier(ANA)))
+    try:
+        ana.execute(f"CREATE FOREIGN TABLE {sandbox}.copy (id bigint, email text) SERVER chg OPTIONS (\"table\" 'people')")
+        for query in (f"SELECT email FROM {sandbox}.copy WHERE id = 1",
+                      f"SELECT count(*) FROM {sandbox}.copy",
+                      f"INSERT INTO {sandbox}.copy VALUES (100000, 'planted@x.com')"):
+            err = error_of(ana, query)
+            assert isinstance(err, psycopg.errors.InsufficientPrivilege), (query, err)
+            assert "chraw.people" in str(err) and "CREATE USER MAPPING" in (err.diag.message_hint or ""), err
+        assert int(ch.query(f"SELECT count() FROM {CHDB}.people WHERE email = 'planted@x.com'")) == 0
+        # the superuser (who reads the raw table anyway) still can, through the same alias
+        assert one(admin, f"SELECT count(*) FROM {sandbox}.copy") == int(ch.query(f"SELECT count() FROM {CHDB}.people"))
+        # with a ClickHouse user of its own (here `default`), ClickHouse's own grants decide
+        ana.execute("CREATE USER MAPPING FOR CURRENT_USER SERVER chg OPTIONS (user 'default')")
+        assert one(ana, f"SELECT count(*) FROM {sandbox}.copy") == int(ch.query(f"SELECT count() FROM {CHDB}.people"))
+    finally:
+        admin.execute(sql.SQL("DROP USER MAPPING IF EXISTS FOR {} SERVER chg").format(sql.Identifier(ANA)))
+        admin.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(sandbox)))
+        admin.execute(sql.SQL("REVOKE USAGE ON FOREIGN SERVER chg FROM {}").format(sql.Identifier(ANA)))

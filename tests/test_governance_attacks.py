@@ -200,6 +200,49 @@ def test_explain_estimates_do_not_reveal_masked_values(admin, ana):
     assert hot < 100
 
 
+def test_explain_analyze_does_not_count_rows_the_row_filter_hides(admin, ana):
+    """Red team: an index condition on a visible column runs before the row
+    filter, so EXPLAIN ANALYZE said "Rows Removed by Filter: 1" for the
+    hidden row's id and nothing for an id no row has."""
+    def plan(conn, probe):
+        return "\n".join(r[0] for r in rows(conn, "EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) "
+                                                  f"SELECT id FROM pub_a.customers WHERE id = {probe}"))
+    for conn in (admin, ana):
+        conn.execute("SET enable_seqscan = off")
+    try:
+        # the raw relation's rows: id 3 is the hidden one, no row has id 4
+        assert one(admin, "SELECT count(*) FROM raw_a.customers WHERE id = 3 AND region = 'hidden'") == 1
+        assert one(admin, "SELECT count(*) FROM raw_a.customers WHERE id = 4") == 0
+        # a superuser still sees what the filter removed ...
+        assert "Rows Removed by Filter: 1" in plan(admin, 3)
+        # ... the analyst gets the same plan for both probes, with no counts
+        hidden, absent = plan(ana, 3), plan(ana, 4)
+        assert "Index" in hidden, hidden
+        assert hidden.replace("= 3", "= <probe>") == absent.replace("= 4", "= <probe>"), (hidden, absent)
+        assert "Rows Removed" not in hidden and "actual" not in hidden, hidden
+        assert any("row filter hides rows" in n for n in ana.notices), ana.notices
+        # the statement still runs as usual
+        assert rows(ana, "SELECT id FROM pub_a.customers WHERE id = 1") == [(1,)]
+    finally:
+        for conn in (admin, ana):
+            conn.execute("RESET enable_seqscan")
+
+
+def test_access_requests_cannot_flood_the_review_queue(admin, bob):
+    """Red team: any role (bob holds no grant) could add access requests
+    without end, each with a reason of any length (50 MB was accepted): the
+    reviewers' queue and the disk filled."""
+    before = one(admin, "SELECT count(*) FROM lake.access_requests")
+    ids = {one(bob, "SELECT lake.request_access('pub_a.events', %s)", (f"need it, take {i}",)) for i in range(5)}
+    assert len(ids) == 1, ids
+    assert one(admin, "SELECT count(*) FROM lake.access_requests") == before + 1
+    assert one(admin, "SELECT reason FROM lake.access_requests WHERE id = %s", (ids.pop(),)) == "need it, take 4"
+    err = error_of(bob, "SELECT lake.request_access('pub_a.events', repeat('x', 1000000))")
+    assert isinstance(err, psycopg.errors.StringDataRightTruncation), err
+    assert "at most 4000" in str(err) and err.diag.message_hint, err
+    assert one(admin, "SELECT max(length(reason)) FROM lake.access_requests") <= 4000
+
+
 def test_explain_without_grant_is_denied(bob):
     err = error_of(bob, "EXPLAIN SELECT * FROM pub_a.events WHERE email = 'vip@x.com'")
     assert "no access grant" in str(err)

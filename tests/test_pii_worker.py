@@ -9,6 +9,7 @@ import pytest
 from psycopg import sql
 
 from conftest import connect
+from govhelpers import session
 
 TIMEOUT = 60
 
@@ -105,6 +106,44 @@ def test_governed_table_reaches_the_review_queue_with_suggestions(conn, worker_d
             SELECT suggested_sensitivity, suggested_mask FROM lake.pending_reviews
             WHERE relation = 'raw_crm.contacts' AND column_name = 'email'""").fetchone()
     assert wait_for(suggested, "the pending review of raw_crm.contacts.email") == ("pii", "lake.mask_email(text)")
+
+
+def test_a_flood_of_sandbox_tables_does_not_hold_back_governed_data(admin_conn, conn, worker_db):
+    """Red team: the scanner takes one relation per nap, new relations first,
+    whoever owns them. An analyst who created a hundred tables in its own
+    schema (or altered one over and over) kept a governed table's rescan, and
+    so its review suggestions, waiting for minutes (hours at the default
+    naptime)."""
+    if not conn.execute("SELECT to_regprocedure('lake.govern_schema(name,name)') IS NOT NULL").fetchone()[0]:
+        pytest.skip("governance (lake.govern_schema) is not installed in this build")
+    role = f"pii_flood_{uuid.uuid4().hex[:6]}"
+    conn.execute("CREATE SCHEMA raw_flood")
+    conn.execute("CREATE SCHEMA pub_flood")
+    conn.execute("SELECT lake.govern_schema('raw_flood', 'pub_flood')")
+    conn.execute("CREATE TABLE raw_flood.people (id int, note text)")
+    conn.execute("INSERT INTO raw_flood.people SELECT i, 'hello' FROM generate_series(1, 20) i")
+    first = wait_for(lambda: scanned_by_worker(conn, "raw_flood.people"), "the first scan of raw_flood.people")[0]
+    admin_conn.execute(sql.SQL("CREATE ROLE {} LOGIN").format(sql.Identifier(role)))
+    try:
+        conn.execute(sql.SQL("CREATE SCHEMA {} AUTHORIZATION {}").format(sql.Identifier(role), sql.Identifier(role)))
+        with session(worker_db, role) as analyst:
+            analyst.execute(sql.SQL("""
+                DO $$ BEGIN
+                    FOR i IN 1..100 LOOP EXECUTE format('CREATE TABLE %I.t%s (x int)', {}, i); END LOOP;
+                END $$""").format(sql.Literal(role)))
+        # new data in the governed table: it is queued again, behind the flood
+        conn.execute("""INSERT INTO raw_flood.people
+                        SELECT i, 'p' || i || '@example.com' FROM generate_series(21, 200) i""")
+        def rescanned():
+            return conn.execute("SELECT scanned_at FROM lake.pii_scan_state "
+                                "WHERE relation = 'raw_flood.people'::regclass AND scanned_at > %s", (first,)).fetchone()
+        wait_for(rescanned, "the rescan of raw_flood.people ahead of the analyst's hundred tables", timeout=40)
+        waiting = conn.execute("SELECT count(*) FROM lake_internal.pii_scan_queue() q JOIN pg_class c ON c.oid = q.relation "
+                               "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = %s", (role,)).fetchone()[0]
+        assert waiting > 50, "the flood was scanned first (the scanner got faster than this test assumes)"
+    finally:
+        conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(role)))
+        admin_conn.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(role)))
 
 
 def test_worker_survives_sigterm(admin_conn, conn, worker_db):

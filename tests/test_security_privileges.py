@@ -614,3 +614,39 @@ def test_attaching_is_not_owning(admin, database, owner_table):
     finally:
         with session(database, OWN) as own:
             own.execute(f"SELECT lake.allow_attach('{owner_table}', '{ANA}', false)")
+
+
+@pytest.mark.parametrize("op", ["sync", "dropped"])
+def test_no_role_can_republish_a_governed_relation_and_hold_its_lock(admin, database, governed_table, published_people, op):
+    """Red team: any role could call lake_internal._privileged('sync' or
+    'dropped') with a governed relation's oid; governance republished it as
+    the superuser, and the caller's transaction then held the published
+    view's ACCESS EXCLUSIVE lock for as long as it stayed open: nobody could
+    read the view. A role without any grant did it, too."""
+    oid = one(admin, f"SELECT '{governed_table}'::regclass::oid")
+    view_xmin = one(admin, f"SELECT xmin::text FROM pg_class WHERE oid = '{published_people}'::regclass")
+    with session(database, OWN) as stranger:        # holds no grant on the governed table
+        stranger.execute("BEGIN")
+        try:
+            stranger.execute("SELECT lake_internal._privileged(%s, jsonb_build_object('relids', jsonb_build_array(%s::bigint)))",
+                             (op, oid))
+            refused = None
+        except psycopg.Error as e:
+            refused = e
+        try:
+            with session(database) as reader:
+                reader.execute("SET lock_timeout = '2s'")
+                assert one(reader, f"SELECT count(*) FROM {published_people}") == 1
+        finally:
+            stranger.execute("ROLLBACK")
+        assert refused is not None and "event trigger" in str(refused), refused
+    assert one(admin, f"SELECT xmin::text FROM pg_class WHERE oid = '{published_people}'::regclass") == view_xmin
+    # the capture triggers still keep governance in step with DDL
+    with session(database, ING) as ing:
+        ing.execute(f"ALTER FOREIGN TABLE {governed_table} ADD COLUMN note_{op} text")
+    assert one(admin, "SELECT state FROM lake.governed_columns WHERE relid = %s AND column_name = %s",
+               (oid, f"note_{op}")) == "pending"
+    with session(database, ING) as ing:
+        ing.execute(f"ALTER FOREIGN TABLE {governed_table} DROP COLUMN note_{op}")
+    assert one(admin, "SELECT count(*) FROM lake.governed_columns WHERE relid = %s AND column_name = %s",
+               (oid, f"note_{op}")) == 0

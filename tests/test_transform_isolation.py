@@ -219,6 +219,31 @@ def test_an_advisory_lock_does_not_keep_the_scheduler_away(admin, alice, databas
         alice.execute("SELECT pg_advisory_unlock_all()")
 
 
+def test_a_model_that_never_ends_does_not_stop_other_roles_models(admin, alice, bob):
+    """Red team: the scheduler ran every due model in its own process, one
+    after the other, so alice's scheduled `SELECT pg_sleep(...)` (no timeout)
+    kept every other role's scheduled models from running at all."""
+    alice.execute(f"SELECT lake.define_model('iso_forever', 'SELECT 1 AS v FROM pg_sleep(3600)', '{A_S}.forever', "
+                  "schedule => 'every 1 seconds')")
+    try:
+        wait_for(admin, "SELECT count(*) FROM lake.runs WHERE model = 'iso_forever' AND status = 'running'",
+                 lambda r: r[0][0] == 1, timeout=15)
+        bob.execute(f"SELECT lake.define_model('iso_punctual', 'SELECT now() AS at', '{B_S}.punctual', "
+                    "schedule => 'every 1 seconds')")
+        got = wait_for(admin, "SELECT count(*) FROM lake.runs WHERE model = 'iso_punctual' AND status = 'succeeded'",
+                       lambda r: r[0][0] >= 2, timeout=20)
+        assert got[0][0] >= 2, rows(admin, "SELECT model, status, started_at FROM lake.runs ORDER BY run_id")
+        # alice's next ticks wait for her own run (overlap skip), one run at a time
+        assert one(admin, "SELECT count(*) FROM lake.runs WHERE model = 'iso_forever' AND status = 'running'") == 1
+    finally:
+        for model in ("iso_forever", "iso_punctual"):
+            admin.execute("SELECT lake.pause_model(%s)", (model,))
+        for (run_id,) in rows(admin, "SELECT run_id FROM lake.runs WHERE model = 'iso_forever' AND status = 'running'"):
+            admin.execute("SELECT lake.cancel_run(%s)", (run_id,))
+        wait_for(admin, "SELECT count(*) FROM lake.runs WHERE model = 'iso_forever' AND status = 'running'",
+                 lambda r: r[0][0] == 0, timeout=15)
+
+
 def test_a_model_writes_only_into_its_owners_relations(admin, alice, bob):
     bob.execute(f"CREATE TABLE {B_S}.important (v int)")
     bob.execute(f"INSERT INTO {B_S}.important VALUES (42)")

@@ -288,6 +288,13 @@ BEGIN
             USING ERRCODE = 'invalid_parameter_value',
                   HINT = 'Say why; it is recorded with your name.';
     END IF;
+    -- reasons are kept (requests, grants, the review log) and shown to
+    -- reviewers: any role may give one, so none may fill the disk
+    IF length(reason) > 4000 THEN
+        RAISE EXCEPTION 'the reason for % is % characters long; at most 4000 are kept', what, length(reason)
+            USING ERRCODE = 'string_data_right_truncation',
+                  HINT = 'Say why in a few sentences; link to a longer document if there is one.';
+    END IF;
     RETURN reason;
 END
 $$;
@@ -991,9 +998,17 @@ $$;
 CREATE OR REPLACE FUNCTION lake_internal._op_sync(caller oid, args jsonb) RETURNS jsonb
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
+    -- Only relations the statement being reported created or changed, as
+    -- Postgres lists them to the capture event trigger (outside an event
+    -- trigger this is an ERROR): any role may call _privileged('sync'), and
+    -- republishing a relation takes its published view's ACCESS EXCLUSIVE
+    -- lock, which a caller could hold until it ends its transaction.
+    reported oid[] := ARRAY(SELECT c.objid FROM pg_event_trigger_ddl_commands() c
+                             WHERE c.classid = 'pg_class'::regclass);
     rel oid;
 BEGIN
-    FOR rel IN SELECT DISTINCT x::oid FROM jsonb_array_elements_text(COALESCE(args->'relids', '[]')) x LOOP
+    FOR rel IN SELECT DISTINCT x::oid FROM jsonb_array_elements_text(COALESCE(args->'relids', '[]')) x
+                WHERE x::oid = ANY (reported) LOOP
         PERFORM lake_internal._gov_check_foreign_view(rel);
         PERFORM lake_internal._gov_sync_relation(rel, caller);
     END LOOP;
@@ -1004,9 +1019,14 @@ $$;
 CREATE OR REPLACE FUNCTION lake_internal._op_dropped(caller oid, args jsonb) RETURNS jsonb
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
+    -- Only what the statement being reported dropped, as Postgres lists it
+    -- to the sql_drop event trigger (outside one this is an ERROR).
+    reported oid[] := ARRAY(SELECT d.objid FROM pg_event_trigger_dropped_objects() d
+                             WHERE d.classid = 'pg_class'::regclass);
     rel oid;
 BEGIN
-    FOR rel IN SELECT DISTINCT x::oid FROM jsonb_array_elements_text(COALESCE(args->'relids', '[]')) x LOOP
+    FOR rel IN SELECT DISTINCT x::oid FROM jsonb_array_elements_text(COALESCE(args->'relids', '[]')) x
+                WHERE x::oid = ANY (reported) LOOP
         PERFORM lake_internal._gov_sync_relation(rel, caller);
     END LOOP;
     -- a dropped raw schema takes its governance with it
@@ -1382,14 +1402,23 @@ CREATE OR REPLACE FUNCTION lake_internal._op_request_access(caller oid, args jso
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     g lake.governed_relations;
-    reason text;
+    why text;
     new_id bigint;
 BEGIN
-    reason := lake_internal._gov_require_reason(args->>'reason', 'request_access');
+    why := lake_internal._gov_require_reason(args->>'reason', 'request_access');
     g := lake_internal._gov_relation_by_name(args->>'rel');
-    INSERT INTO lake.access_requests (requester, relid, relation, reason)
-    VALUES (lake_internal._gov_role_name(caller), g.relid, lake_internal._gov_published_name(g), reason)
+    -- one open request per role and relation: asking again restates it
+    -- (any role may ask, so asking in a loop must not grow the queue)
+    UPDATE lake.access_requests SET reason = why, requested_at = clock_timestamp()
+     WHERE id = (SELECT r.id FROM lake.access_requests r
+                  WHERE r.relid = g.relid AND r.status = 'open' AND r.requester = lake_internal._gov_role_name(caller)
+                  ORDER BY r.id LIMIT 1)
     RETURNING id INTO new_id;
+    IF new_id IS NULL THEN
+        INSERT INTO lake.access_requests (requester, relid, relation, reason)
+        VALUES (lake_internal._gov_role_name(caller), g.relid, lake_internal._gov_published_name(g), why)
+        RETURNING id INTO new_id;
+    END IF;
     RETURN jsonb_build_object('id', new_id);
 END
 $$;

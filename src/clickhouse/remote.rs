@@ -26,6 +26,81 @@ pub fn endpoint(server: pg_sys::Oid, mapping_user: pg_sys::Oid) -> LakeResult<(S
     Ok((opts.name, endpoint))
 }
 
+/// A foreign table outside the governed schemas may not reach ClickHouse as
+/// the ClickHouse user a governed raw foreign table is read as (same host,
+/// port and user): with `USAGE` on the server and a `PUBLIC` user mapping,
+/// any role could otherwise map the governed table (or anything else that
+/// user may read) into a schema of its own and read it unreviewed, unmasked
+/// and unaudited. Superusers and roles that may act as a governed table's
+/// owner (who read it raw anyway) are not refused.
+fn refuse_governed_credentials(relid: pg_sys::Oid, display: &str, endpoint: &Endpoint) -> LakeResult<()> {
+    use crate::governance::cache;
+    // SAFETY: a syscache lookup.
+    if !cache::anything_governed() || cache::is_governed_schema(unsafe { pg_sys::get_rel_namespace(relid) }) {
+        return Ok(());
+    }
+    // SAFETY: plain reads of backend state.
+    let user = unsafe { pg_sys::GetUserId() };
+    if unsafe { pg_sys::superuser_arg(user) } {
+        return Ok(());
+    }
+    const GOVERNED: &str = "SELECT coalesce(jsonb_agg(jsonb_build_array(ft.ftrelid::int8, ft.ftserver::int8, c.relowner::int8)), '[]') \
+         FROM pg_catalog.pg_foreign_table ft \
+         JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) ft.ftrelid \
+         JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace \
+         JOIN pg_catalog.pg_foreign_server s ON s.oid OPERATOR(pg_catalog.=) ft.ftserver \
+         JOIN pg_catalog.pg_foreign_server mine ON mine.oid OPERATOR(pg_catalog.=) $1 \
+        WHERE s.srvfdw OPERATOR(pg_catalog.=) mine.srvfdw \
+          AND n.nspname IN (SELECT g.raw_schema FROM lake.governed_schemas g)";
+    let (_, server) = source::table_options(relid);
+    let governed = crate::governance::privileged::as_extension_owner(|| {
+        pgrx::spi::Spi::get_one_with_args::<pgrx::JsonB>(GOVERNED, &[server.into()])
+    })
+    .ok()
+    .flatten()
+    .map(|j| j.0)
+    .unwrap_or_default();
+    let effective_user = |e: &Endpoint| e.user.clone().unwrap_or_else(|| "default".into());
+    for g in governed.as_array().into_iter().flatten() {
+        let oid = |i: usize| pg_sys::Oid::from(g[i].as_i64().unwrap_or(0) as u32);
+        let (grel, gserver, gowner) = (oid(0), oid(1), oid(2));
+        // SAFETY: a membership check by oids.
+        if unsafe { pg_sys::has_privs_of_role(user, gowner) } {
+            continue;
+        }
+        let same = match endpoint_of(gserver, gowner) {
+            Some(theirs) => {
+                theirs.host.eq_ignore_ascii_case(&endpoint.host)
+                    && theirs.port == endpoint.port
+                    && effective_user(&theirs) == effective_user(endpoint)
+            }
+            // unreadable options: the same server object is the same credentials
+            None => gserver == server,
+        };
+        if same {
+            return Err(LakeError::new(
+                PgSqlErrorCode::ERRCODE_INSUFFICIENT_PRIVILEGE,
+                format!(
+                    "foreign table {display} would read ClickHouse at {} as user \"{}\", which governed table {} is read as",
+                    endpoint.url(),
+                    effective_user(endpoint),
+                    source::relation_display(grel)
+                ),
+            )
+            .with_hint(
+                "Read governed data through its published view (lake.request_access asks for a grant). For other ClickHouse \
+                 tables, map your own ClickHouse user: CREATE USER MAPPING FOR CURRENT_USER SERVER ... OPTIONS (user '...', password '...').",
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn endpoint_of(server: pg_sys::Oid, mapping_user: pg_sys::Oid) -> Option<Endpoint> {
+    let opts = source::with_mapping_user(mapping_user, || source::server_options(server));
+    Endpoint::from_options(&opts.options).ok()
+}
+
 /// A ClickHouse failure as a Postgres ERROR. `what` says what townlake was
 /// doing; the password is never part of any of these texts.
 pub fn error(server: &str, endpoint: &Endpoint, what: &str, err: ChError) -> LakeError {
@@ -184,6 +259,7 @@ pub fn resolve(relid: pg_sys::Oid, mapping_user: pg_sys::Oid) -> LakeResult<Reso
     let (table_opts, server) = source::table_options(relid);
     let (server_name, endpoint) = endpoint(server, mapping_user)?;
     let display = source::relation_display(relid);
+    refuse_governed_credentials(relid, &display, &endpoint)?;
     let database = table_opts.get("database").cloned().unwrap_or_else(|| endpoint.database.clone());
     let (local_name, local) = source::table_columns(relid);
     let table = table_opts.get("table").cloned().unwrap_or(local_name);

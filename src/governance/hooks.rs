@@ -419,6 +419,52 @@ pub(super) fn executor_start(exec: &Execution, eflags: i32) {
     }
     if governed {
         check_published_views(exec);
+        if watched && exec.instrumented() {
+            hide_counts_behind_row_filters(exec);
+        }
+    }
+}
+
+/// EXPLAIN ANALYZE counts what every plan node saw. Under a published view's
+/// row filter an index condition on a visible column runs before the filter,
+/// so "Rows Removed by Filter: 1" (or buffers, heap fetches, loops) told a
+/// probe that a hidden row holds a value, and nothing for a value no row
+/// holds. A role that may not read the raw relation gets the plan without
+/// per-node statistics; the statement itself runs as usual.
+fn hide_counts_behind_row_filters(exec: &Execution) {
+    // SAFETY: plain reads of backend state.
+    let user = unsafe { pg_sys::GetUserId() };
+    if unsafe { pg_sys::superuser_arg(user) } {
+        return;
+    }
+    for rte in exec.range_table() {
+        let relid = rte.relid();
+        if relid == pg_sys::Oid::INVALID {
+            continue;
+        }
+        let Some(raw) = cache::raw_of_view(relid) else { continue };
+        // SAFETY: a privilege check by oids.
+        if unsafe { pg_sys::pg_class_aclcheck(raw, user, pg_sys::ACL_SELECT as pg_sys::AclMode) }
+            == pg_sys::AclResult::ACLCHECK_OK
+        {
+            continue;
+        }
+        let filtered = super::privileged::as_extension_owner(|| {
+            Spi::get_one_with_args::<bool>(
+                "SELECT row_filter IS NOT NULL FROM lake.governed_relations WHERE relid::pg_catalog.oid OPERATOR(pg_catalog.=) $1",
+                &[raw.into()],
+            )
+        });
+        // unreadable: hide, as a filter would need
+        if matches!(filtered, Ok(Some(false))) {
+            continue;
+        }
+        exec.drop_instrumentation();
+        pgrx::notice!(
+            "EXPLAIN ANALYZE shows no per-node counts for {}: its row filter hides rows from you, and the counts would include them",
+            catalog::qualified_relation_name(relid).unwrap_or_else(|| "a published view".into())
+        );
+        return;
     }
 }
 

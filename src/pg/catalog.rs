@@ -66,6 +66,20 @@ pub fn relation_name(relid: pg_sys::Oid) -> Option<String> {
     unsafe { owned_text(pg_sys::get_rel_name(relid)) }
 }
 
+/// The schema-qualified name of relation `relid`, quoted as needed.
+pub fn qualified_relation_name(relid: pg_sys::Oid) -> Option<String> {
+    // SAFETY: syscache lookups (NULL for a missing relation or schema); the
+    // quoted name is palloc'd and copied out.
+    unsafe {
+        let name = pg_sys::get_rel_name(relid);
+        let schema = pg_sys::get_namespace_name(pg_sys::get_rel_namespace(relid));
+        if name.is_null() || schema.is_null() {
+            return None;
+        }
+        owned_text(pg_sys::quote_qualified_identifier(schema, name))
+    }
+}
+
 /// The name of attribute `attnum` of relation `rel` (None: no such attribute).
 pub fn attribute_name(rel: pg_sys::Oid, attnum: i16) -> Option<String> {
     // SAFETY: syscache lookup with missing_ok.

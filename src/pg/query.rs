@@ -65,6 +65,21 @@ impl Execution {
         }
     }
 
+    /// Whether the executor gathers per-node statistics for this execution
+    /// (EXPLAIN ANALYZE, or auto_explain with log_analyze).
+    pub fn instrumented(&self) -> bool {
+        // SAFETY: plain field of the QueryDesc lent for this call.
+        unsafe { (*self.qd).instrument_options != 0 }
+    }
+
+    /// Runs the statement without per-node statistics: EXPLAIN ANALYZE then
+    /// prints the plan with no counts ("never executed" on every node).
+    /// Only before `standard_ExecutorStart` has read the options.
+    pub fn drop_instrumentation(&self) {
+        // SAFETY: as above; the executor copies the field into its state later.
+        unsafe { (*self.qd).instrument_options = 0 }
+    }
+
     /// The plan's range table (the flattened one: entries of views and
     /// subqueries the planner pulled up are in it too).
     pub fn range_table(&self) -> Vec<RangeEntry<'_>> {

@@ -155,11 +155,19 @@ pub(crate) fn scan_one(oid: pg_sys::Oid, scanned_by: &str, rethrow_cancel: bool,
     }
 }
 
-/// The relations waiting for a scan, most urgent first.
+/// The relations waiting for a scan, most urgent first: relations of
+/// governed raw schemas before any other. The scanner takes one relation per
+/// nap, and any role may create relations in a schema of its own (or alter
+/// one again and again): those must not keep governed data, whose findings
+/// feed the review queue, waiting for hours.
 pub(crate) fn queued_relations(limit: Option<i64>) -> LakeResult<Vec<pg_sys::Oid>> {
     Spi::connect(|client| {
         let rows = client.select(
-            "SELECT relation::oid FROM lake_internal.pii_scan_queue() ORDER BY priority, scanned_at NULLS FIRST",
+            "SELECT q.relation::oid FROM lake_internal.pii_scan_queue() q \
+               JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) q.relation::oid \
+               JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace \
+             ORDER BY n.nspname NOT IN (SELECT g.raw_schema FROM lake.governed_schemas g), \
+                      q.priority, q.scanned_at NULLS FIRST",
             limit,
             &[],
         )?;

@@ -6,7 +6,9 @@
 //! `interrupted` and retries it by policy), retries failures with
 //! exponential backoff, and follows each model's overlap policy for ticks
 //! missed while it was busy: `skip` runs only the latest missed tick,
-//! `queue` runs every missed tick in turn.
+//! `queue` runs every missed tick in turn. Each run executes in a background
+//! worker of its own (`townlake_run_main`), one per owner at a time, so a
+//! run that never ends holds back only its owner's models.
 //!
 //! Which databases: a backend that defines a scheduled model registers its
 //! database in a small shared-memory set; at launcher start (also after a
@@ -18,6 +20,7 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use pgrx::bgworkers::{BackgroundWorkerBuilder, BackgroundWorkerStatus, DynamicBackgroundWorker};
 use pgrx::prelude::*;
 use pgrx::JsonB;
 use serde_json::Value;
@@ -230,6 +233,54 @@ fn tick_ts(t: DateTime<Utc>) -> Option<pgrx::datum::TimestampWithTimeZone> {
     pgrx::datum::TimestampWithTimeZone::try_from(crate::pg::time::unix_micros_to_pg_micros(t.timestamp_micros())).ok()
 }
 
+/// The runs of one tick's due models, in dependency order.
+struct Batch {
+    dag: Dag,
+    order: Vec<String>,
+    due: BTreeMap<String, Due>,
+    outcomes: BTreeMap<String, Outcome>,
+    /// Owners looked up so far (a member waiting for its owner's run is
+    /// looked at four times a second).
+    owners: BTreeMap<String, String>,
+}
+
+/// A run executing in a background worker of its own.
+struct Flight {
+    name: String,
+    run_id: i64,
+    owner: String,
+    /// The id of its tick's batch in `State::batches` (None: a queued run).
+    batch: Option<u64>,
+    worker: DynamicBackgroundWorker,
+}
+
+#[derive(Default)]
+struct State {
+    batches: Vec<(u64, Batch)>,
+    flights: Vec<Flight>,
+    next_batch: u64,
+}
+
+thread_local! {
+    /// In a scheduler: the ticks being run and the runs in their workers.
+    static STATE: std::cell::RefCell<State> = std::cell::RefCell::new(State::default());
+}
+
+/// Run workers a scheduler keeps at once (each owner has at most one).
+const MAX_RUN_WORKERS: usize = 8;
+
+/// Models (and "pipeline:" names) of ticks not finished yet: not planned again.
+fn unfinished() -> std::collections::BTreeSet<String> {
+    STATE.with(|st| {
+        let st = st.borrow();
+        let mut out: std::collections::BTreeSet<String> = st.flights.iter().map(|f| f.name.clone()).collect();
+        for (_, b) in &st.batches {
+            out.extend(b.due.keys().filter(|n| !b.outcomes.contains_key(*n)).cloned());
+        }
+        out
+    })
+}
+
 fn run_due(batch: Vec<Due>, edges: &[(String, String)]) {
     let mut dag = Dag::new();
     for d in &batch {
@@ -239,15 +290,203 @@ fn run_due(batch: Vec<Due>, edges: &[(String, String)]) {
         dag.add_edge(u, d);
     }
     let order = dag.topological_order().unwrap_or_else(|_| batch.iter().map(|d| d.name.clone()).collect());
-    let mut by_name: BTreeMap<String, Due> = batch.into_iter().map(|d| (d.name.clone(), d)).collect();
-    let mut outcomes: BTreeMap<String, Outcome> = BTreeMap::new();
+    let due: BTreeMap<String, Due> = batch.into_iter().map(|d| (d.name.clone(), d)).collect();
+    STATE.with(|st| {
+        let mut st = st.borrow_mut();
+        let id = st.next_batch;
+        st.next_batch += 1;
+        st.batches.push((id, Batch { dag, order, due, outcomes: BTreeMap::new(), owners: BTreeMap::new() }));
+    });
+    advance();
+}
+
+/// The owner of model (or "pipeline:" name) `name`, as text.
+fn owner_of(name: &str) -> Option<String> {
+    in_transaction(|| {
+        let row = match name.strip_prefix(super::pipeline::SCHEDULER_PREFIX) {
+            Some(p) => super::pipeline::pipeline_row(p).ok().flatten(),
+            None => model_row(name).ok().flatten(),
+        };
+        row.and_then(|r| r["owner"].as_str().map(str::to_string))
+    })
+    .ok()
+    .flatten()
+}
+
+/// Collects the outcomes of runs whose workers stopped, then starts every
+/// run whose upstreams in its tick are done, each in a worker of its own:
+/// a run that takes long (any role may schedule `SELECT pg_sleep(1e9)`)
+/// holds back only its owner's next runs and its own downstream models,
+/// never another role's. Whether a run finished.
+fn advance() -> bool {
+    let had_batches = STATE.with(|st| !st.borrow().batches.is_empty());
+    let finished = reap();
+    let ids: Vec<u64> = STATE.with(|st| st.borrow().batches.iter().map(|(id, _)| *id).collect());
+    for id in ids {
+        advance_batch(id);
+    }
+    STATE.with(|st| {
+        let mut st = st.borrow_mut();
+        let in_flight: Vec<Option<u64>> = st.flights.iter().map(|f| f.batch).collect();
+        st.batches.retain(|(id, b)| b.due.keys().any(|n| !b.outcomes.contains_key(n)) || in_flight.contains(&Some(*id)));
+    });
+    if had_batches && STATE.with(|st| st.borrow().batches.is_empty()) {
+        crate::pg::worker::report_activity("idle", false);
+    }
+    finished
+}
+
+/// The outcome of a run whose worker stopped, from its row; a run its
+/// worker left `running` (it never started, or stopped on an error) failed.
+fn outcome_of_stopped(run_id: i64) -> Outcome {
+    let status = in_transaction(|| {
+        Spi::get_one_with_args::<String>(
+            "SELECT status FROM lake.runs WHERE run_id OPERATOR(pg_catalog.=) $1",
+            &[run_id.into()],
+        )
+        .ok()
+        .flatten()
+    })
+    .ok()
+    .flatten();
+    match status.as_deref() {
+        Some("succeeded") => Outcome::Succeeded,
+        Some("skipped") => Outcome::Skipped,
+        Some("running") => {
+            let _ = in_transaction(|| {
+                Spi::run_with_args(
+                    "UPDATE lake.runs SET status = 'failed', ended_at = pg_catalog.clock_timestamp(), \
+                       error_message = 'the run''s background worker stopped before the run ended (see the server log)' \
+                     WHERE run_id OPERATOR(pg_catalog.=) $1 AND status OPERATOR(pg_catalog.=) 'running'",
+                    &[run_id.into()],
+                )
+            });
+            Outcome::Failed
+        }
+        _ => Outcome::Failed,
+    }
+}
+
+fn reap() -> bool {
+    let stopped: Vec<Flight> = STATE.with(|st| {
+        let mut st = st.borrow_mut();
+        let (done, going): (Vec<Flight>, Vec<Flight>) = std::mem::take(&mut st.flights)
+            .into_iter()
+            .partition(|f| matches!(f.worker.pid(), Err(BackgroundWorkerStatus::Stopped)));
+        st.flights = going;
+        done
+    });
+    for f in &stopped {
+        let outcome = outcome_of_stopped(f.run_id);
+        if let Some(id) = f.batch {
+            STATE.with(|st| {
+                if let Some((_, b)) = st.borrow_mut().batches.iter_mut().find(|(bid, _)| *bid == id) {
+                    b.outcomes.insert(f.name.clone(), outcome);
+                }
+            });
+        } else {
+            // a queued run ended: others may be waiting behind it
+            QUEUED.with(|q| q.set(true));
+        }
+    }
+    !stopped.is_empty()
+}
+
+/// Starts run `run_id` in a background worker of its own; None when no
+/// worker slot is free (max_worker_processes) and the caller runs it.
+fn launch(run_id: i64) -> Option<DynamicBackgroundWorker> {
+    // SAFETY: plain reads of backend globals.
+    let (db, me) = unsafe { (pg_sys::MyDatabaseId, pg_sys::MyProcPid) };
+    let worker = BackgroundWorkerBuilder::new(NAME)
+        .set_type(NAME)
+        .set_library("townlake")
+        .set_function("townlake_run_main")
+        .enable_spi_access()
+        .set_argument(Some(pg_sys::Datum::from(run_id as usize)))
+        .set_extra(&db.to_u32().to_string())
+        .set_notify_pid(me)
+        .set_restart_time(None)
+        .load_dynamic()
+        .ok()?;
+    match worker.wait_for_startup() {
+        Ok(_) => Some(worker),
+        // stopped at once: its outcome is read from the run's row
+        Err(BackgroundWorkerStatus::Stopped) => Some(worker),
+        Err(_) => None,
+    }
+}
+
+/// Runs `run_id` (recorded running) in a worker, or here when none can start.
+fn dispatch(row: &Value, run_id: i64, is_pipeline: bool, name: &str, owner: String, batch: Option<u64>) -> Option<Outcome> {
+    match launch(run_id) {
+        Some(worker) => {
+            STATE.with(|st| st.borrow_mut().flights.push(Flight { name: name.to_string(), run_id, owner, batch, worker }));
+            // (the worker says "townlake run <id>: ..." itself)
+            crate::pg::worker::report_activity(&format!("started run {run_id} of {name} in its own worker"), true);
+            None
+        }
+        None => {
+            let outcome = execute(row, run_id, is_pipeline);
+            // Session-level advisory locks the run's SQL took would outlive it in
+            // this backend, which runs other owners' SQL next.
+            let _ = in_transaction(|| Spi::run("SELECT pg_catalog.pg_advisory_unlock_all()"));
+            Some(outcome)
+        }
+    }
+}
+
+fn advance_batch(id: u64) {
+    let order: Vec<String> = STATE.with(|st| {
+        st.borrow().batches.iter().find(|(bid, _)| *bid == id).map(|(_, b)| b.order.clone()).unwrap_or_default()
+    });
     for name in order {
-        let Some(due) = by_name.remove(&name) else { continue };
+        // (waiting, due, blocked by) for this member, read afresh: runs end meanwhile
+        let step = STATE.with(|st| {
+            let st = st.borrow();
+            let (_, b) = st.batches.iter().find(|(bid, _)| *bid == id)?;
+            let due = b.due.get(&name)?;
+            if b.outcomes.contains_key(&name) || st.flights.iter().any(|f| f.batch == Some(id) && f.name == name) {
+                return None;
+            }
+            // upstreams of this tick first
+            if b.dag.upstreams(&name).any(|u| b.due.contains_key(u) && !b.outcomes.contains_key(u)) {
+                return None;
+            }
+            let blocked = b
+                .dag
+                .upstreams(&name)
+                .find(|u| matches!(b.outcomes.get(*u), Some(Outcome::Failed | Outcome::Skipped)))
+                .map(str::to_string);
+            Some((Due { name: due.name.clone(), tick: due.tick, attempt: due.attempt, trigger: due.trigger, queue: due.queue }, blocked))
+        });
+        let Some((due, blocked)) = step else { continue };
         check_signals();
-        let blocked = dag
-            .upstreams(&name)
-            .find(|u| matches!(outcomes.get(*u), Some(Outcome::Failed | Outcome::Skipped)))
-            .map(str::to_string);
+        let owner = if blocked.is_none() {
+            let known = STATE.with(|st| {
+                st.borrow().batches.iter().find(|(bid, _)| *bid == id).and_then(|(_, b)| b.owners.get(&name).cloned())
+            });
+            let Some(owner) = known.or_else(|| owner_of(&name)) else {
+                // dropped meanwhile: nothing to run
+                record(id, &name, Outcome::Skipped);
+                continue;
+            };
+            STATE.with(|st| {
+                if let Some((_, b)) = st.borrow_mut().batches.iter_mut().find(|(bid, _)| *bid == id) {
+                    b.owners.insert(name.clone(), owner.clone());
+                }
+            });
+            // one run per owner at a time, and a few workers at most
+            let busy = STATE.with(|st| {
+                let st = st.borrow();
+                st.flights.iter().any(|f| f.owner == owner) || st.flights.len() >= MAX_RUN_WORKERS
+            });
+            if busy {
+                continue;
+            }
+            owner
+        } else {
+            String::new()
+        };
         // The cluster-wide concurrency limit (townlake.transform_max_concurrent_runs).
         super::ops::wait_for_run_slot();
         crate::pg::worker::report_activity(&format!("running model {name} (tick {})", due.tick.to_rfc3339()), true);
@@ -259,15 +498,18 @@ fn run_due(batch: Vec<Due>, edges: &[(String, String)]) {
                 return super::pipeline::start_scheduled(p, trigger, tick_ts(due.tick), due.attempt as i32);
             }
             let row = model_row(&name).ok().flatten()?;
-            let id = start_run(&row, trigger, tick_ts(due.tick), due.attempt as i32, None, None).ok()?;
-            Some((row, id))
+            let run = start_run(&row, trigger, tick_ts(due.tick), due.attempt as i32, None, None).ok()?;
+            Some((row, run))
         });
-        let Ok(Some((row, run_id))) = started else { continue };
+        let Ok(Some((row, run_id))) = started else {
+            record(id, &name, Outcome::Skipped);
+            continue;
+        };
         if pipeline.is_none() && blocked.is_none() {
             // The overlap policy, against runs of the model executing in
             // other backends (run_now, backfill) or already queued.
             if let Some(how) = overlap(&name, run_id, due.queue) {
-                outcomes.insert(name, how);
+                record(id, &name, how);
                 continue;
             }
         }
@@ -279,16 +521,51 @@ fn run_due(batch: Vec<Due>, edges: &[(String, String)]) {
                     &[run_id.into(), format!("skipped: upstream model \"{up}\" did not succeed").into()],
                 )
             });
-            outcomes.insert(name, Outcome::Skipped);
+            record(id, &name, Outcome::Skipped);
             continue;
         }
-        let outcome = execute(&row, run_id, pipeline.is_some());
-        // Session-level advisory locks the run's SQL took would outlive it in
-        // this backend, which runs other owners' SQL next.
-        let _ = in_transaction(|| Spi::run("SELECT pg_catalog.pg_advisory_unlock_all()"));
-        outcomes.insert(name, outcome);
+        if let Some(outcome) = dispatch(&row, run_id, pipeline.is_some(), &name, owner, Some(id)) {
+            record(id, &name, outcome);
+        }
     }
-    crate::pg::worker::report_activity("idle", false);
+}
+
+fn record(batch: u64, name: &str, outcome: Outcome) {
+    STATE.with(|st| {
+        if let Some((_, b)) = st.borrow_mut().batches.iter_mut().find(|(bid, _)| *bid == batch) {
+            b.outcomes.insert(name.to_string(), outcome);
+        }
+    });
+}
+
+/// The entry point of a scheduled run's own background worker: connects
+/// to the scheduler's database (argument: the run id, extra data: the
+/// database oid) and does the run's work, as the scheduler would have.
+#[pg_guard]
+#[no_mangle]
+pub extern "C-unwind" fn townlake_run_main(arg: pg_sys::Datum) {
+    install_die_handlers();
+    let run_id = arg.value() as i64;
+    let db = pgrx::bgworkers::BackgroundWorker::get_extra().parse::<u32>().unwrap_or(0);
+    pgrx::bgworkers::BackgroundWorker::connect_worker_to_spi_by_oid(Some(pg_sys::Oid::from(db)), None);
+    let loaded = in_transaction(|| -> Option<(Value, bool)> {
+        let v = Spi::get_one_with_args::<JsonB>(
+            "SELECT jsonb_build_object('model', model, 'pipeline', pipeline) FROM lake.runs \
+             WHERE run_id OPERATOR(pg_catalog.=) $1 AND status OPERATOR(pg_catalog.=) 'running'",
+            &[run_id.into()],
+        )
+        .ok()
+        .flatten()?
+        .0;
+        if let Some(p) = v["pipeline"].as_str() {
+            return Some((super::pipeline::pipeline_row(p).ok().flatten()?, true));
+        }
+        Some((model_row(v["model"].as_str()?).ok().flatten()?, false))
+    });
+    if let Ok(Some((row, is_pipeline))) = loaded {
+        execute(&row, run_id, is_pipeline);
+    }
+    // anything else: the scheduler marks a run left running as failed
 }
 
 /// The second transaction of a run: the work and its outcome, committed
@@ -388,7 +665,7 @@ fn run_queued() -> bool {
     let mut ran = false;
     for (run_id, name) in queued {
         check_signals();
-        if running_elsewhere(&name).is_some() {
+        if running_elsewhere(&name).is_some() || unfinished().contains(&name) {
             continue;
         }
         super::ops::wait_for_run_slot();
@@ -409,7 +686,8 @@ fn run_queued() -> bool {
         });
         if let Ok(Some(row)) = started {
             crate::pg::worker::report_activity(&format!("running queued run {run_id} of model {name}"), true);
-            execute(&row, run_id, false);
+            let owner = row["owner"].as_str().unwrap_or_default().to_string();
+            dispatch(&row, run_id, false, &name, owner, None);
             ran = true;
         }
     }
@@ -435,12 +713,17 @@ fn scheduler_main(db: pg_sys::Oid) {
     }
     // Runs left `running` by a scheduler that died: their work was rolled
     // back with their transaction.
+    // (Not those still executing in their own workers, started by a
+    // scheduler that left while they ran.)
+    let alive: Vec<i64> = super::progress::running().into_iter().map(|r| r.run_id).collect();
     let _ = in_transaction(|| {
         if installed() {
-            let _ = Spi::run(
+            let _ = Spi::run_with_args(
                 "UPDATE lake.runs SET status = 'interrupted', ended_at = pg_catalog.clock_timestamp(), \
                    error_message = 'interrupted: the scheduler stopped during the run (its work was rolled back)' \
-                 WHERE status OPERATOR(pg_catalog.=) 'running' AND scheduled_for IS NOT NULL",
+                 WHERE status OPERATOR(pg_catalog.=) 'running' AND scheduled_for IS NOT NULL \
+                   AND run_id OPERATOR(pg_catalog.<>) ALL ($1)",
+                &[alive.clone().into()],
             );
         }
     });
@@ -475,7 +758,9 @@ fn scheduler_main(db: pg_sys::Oid) {
                     idle_since = None;
                     cache = Some((m, e));
                 }
-                Ok(_) if idle_since.is_some_and(|t| t.elapsed() >= IDLE_GRACE) => {
+                Ok(_) if idle_since.is_some_and(|t| t.elapsed() >= IDLE_GRACE)
+                    && STATE.with(|st| st.borrow().flights.is_empty()) =>
+                {
                     unregister_database(db);
                     // A model defined while the slot was cleared keeps it.
                     if matches!(in_transaction(load), Ok(Some((m, _))) if !m.is_empty()) {
@@ -501,6 +786,11 @@ fn scheduler_main(db: pg_sys::Oid) {
             next_wake = Utc::now();
         }
         super::ops::purge_old_runs();
+        if advance() {
+            // runs ended: their models' last ticks and outcomes changed
+            cache = None;
+            continue;
+        }
         if QUEUED.with(|q| q.get()) && run_queued() {
             cache = None;
             continue;
@@ -513,8 +803,11 @@ fn scheduler_main(db: pg_sys::Oid) {
             continue;
         }
         let Some((models, edges)) = cache.as_ref() else { continue };
-        let (due, wake) = plan(models, now);
+        let (mut due, wake) = plan(models, now);
         next_wake = wake;
+        // a tick still running (or waiting for its upstreams) is not due again
+        let busy = unfinished();
+        due.retain(|d| !busy.contains(&d.name));
         if due.is_empty() {
             continue;
         }
