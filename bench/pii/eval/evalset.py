@@ -854,6 +854,7 @@ def dev(seed=1, rows=200):
     tables += dev_more(rng, rows)
     tables += dev_negatives_more(rng, rows)
     tables += dev_more4(random.Random(seed * 1000 + 4), rows)
+    tables += dev_more5(random.Random(seed * 1000 + 5), rows)
     t = Table("dev_negatives")
     t.add("ver", "text", [f"{rng.randint(0, 30)}.{rng.randint(0, 40)}.{rng.randint(0, 200)}" for _ in range(rows)])
     t.add("ver4", "text", [f"{rng.randint(1, 20)}.{rng.randint(0, 20)}.{rng.randint(0, 99)}.{rng.randint(0, 99999)}"
@@ -1055,6 +1056,46 @@ def dev_more4(rng, rows):
         except (ImportError, IndexError):
             continue
     tables.append(t)
+    return tables
+
+
+# Development cases added with classifier 1.5.0 (development only, a seed of their own): name columns in
+# locales whose family names are built with suffixes or prefixes (Slavic, Baltic, Nordic, Greek, Armenian,
+# Georgian, Turkish, Romanian, Albanian, Maltese …) — locales the development set already uses, and Faker
+# locales no table uses at all — single-word given- and family-name columns and full names under opaque
+# column names, addresses beside some of them, and as hard negatives the same locale's towns, street names,
+# companies, countries, job titles and words.
+DEV5_LOCALES = ["ru_RU", "bg_BG", "pl_PL", "lt_LT", "lv_LV", "sl_SI", "ro_RO", "el_GR", "hy_AM", "ka_GE", "fi_FI",
+                "sv_SE", "no_NO", "tr_TR", "bs_BA", "el_CY", "sq_AL", "mt_MT", "lb_LU", "es_VE", "en_AU", "fr_BE",
+                "it_CH", "de_LU"]
+
+
+def dev_more5(rng, rows):
+    from faker import Faker
+    tables = []
+    opaque = ["h1", "h2", "h3", "h4", "h5", "h6", "h7", "h8", "h9", "h10", "fz", "attr", "elem", "col_b", "whom", "pt"]
+    for loc in DEV5_LOCALES:
+        fk = Faker(loc)
+        fk.seed_instance(rng.randint(0, 2**31))
+        t = Table("dev5_" + loc.lower())
+        names = rng.sample(opaque, 12)
+        r = rng.random()
+        if r < 0.7:
+            t.add(names[0], "text", [fk.first_name() for _ in range(rows)], "person_name", source=f"faker {loc} first")
+        if r > 0.3:
+            t.add(names[1], "text", [fk.last_name() for _ in range(rows)], "person_name", source=f"faker {loc} last")
+        if rng.random() < 0.4:
+            t.add(names[2], "text", [fk.name() for _ in range(rows)], "person_name", source=f"faker {loc} name")
+        if rng.random() < 0.6:
+            t.add(names[3], "text", [fk.address() for _ in range(rows)], "address", source=f"faker {loc} address")
+        t.add(names[4], "text", [fk.city() for _ in range(rows)], source=f"faker {loc} city")
+        t.add(names[5], "text", [fk.street_name() for _ in range(rows)], source=f"faker {loc} street name")
+        t.add(names[6], "text", [fk.company() for _ in range(rows)], source=f"faker {loc} company")
+        t.add(names[7], "text", [fk.country() for _ in range(rows)], source=f"faker {loc} country")
+        t.add(names[8], "text", [fk.job() for _ in range(rows)], source=f"faker {loc} job")
+        t.add(names[9], "text", [fk.word().capitalize() for _ in range(rows)], source=f"faker {loc} word")
+        unique_names(t.columns)
+        tables.append(t)
     return tables
 
 

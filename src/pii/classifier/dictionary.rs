@@ -223,6 +223,7 @@ s.p. d.d. d.o.o. s.r.o. a.s. k.s. v.o.s. s.com. s.coop. s.l.l. s.a.s. s.n.c. s.r
 aps a/s asa oyj kft zrt bt rt nyrt uab ab. pt pt. tbk cv c.v. s.a.b. s.de bhd sdn pty pvt
 ооо оао зао пао ао оод еоод ад тов пат ат ип ооод ε.π.ε. α.ε. ο.ε. ικε
 բբը սպը фоп
+şti a.ş aş shpk sh.p.k. sh.a. ehf llp lp jsc pjsc ojsc cjsc vzw asbl sprl bvba scrl gie
 ";
 
 /// Honorifics and suffixes that may surround a person's name.

@@ -112,6 +112,11 @@ pub enum Signal {
     /// One word in a script other than Latin that the `name-variants` crate's tables know as a
     /// name (`রহিম`, `טליה`): rare among other words of that script, so a share of them counts.
     NameNative,
+    /// A family name by its build (`Nováková`, `Petrov`, `Jensen`, `Beridze`; `morphology.rs`): alone,
+    /// or the family-name part of a capitalised name. Rare among towns and words, so a share counts.
+    NameMorph,
+    /// Initials with a capitalised word (`J. Smith`, `Novák, A.`, `A. B. Okafor`).
+    NameInitials,
     FreeText,
     Json,
 }
@@ -940,12 +945,42 @@ fn person_name(v: &str, cell: &mut CellFindings) {
             _ => false,
         }
     };
+    // Initials (`J.`, `A.-M.`) stand for given names: one or two of them and one or two
+    // capitalised words of two letters or more are a name written short (`J. Smith`, `Novák, A.`).
+    let initial = |w: &str| {
+        let letters: Vec<char> = w.chars().filter(|c| *c != '.' && *c != '-').collect();
+        w.ends_with('.') && !letters.is_empty() && letters.len() <= 2 && letters.iter().all(|c| c.is_uppercase())
+    };
+    let initials = core.iter().filter(|(w, _)| initial(w)).count();
+    if initials >= 1
+        && initials <= 2
+        && (2..=4).contains(&core.len())
+        && core.iter().filter(|(w, _)| !initial(w)).all(|(w, _)| capitalised(w) && w.chars().count() >= 2 && !w.contains('.'))
+    {
+        cell.set(Signal::NameInitials);
+        if let Some((w, _)) = core.iter().rev().find(|(w, _)| !initial(w)) {
+            if super::morphology::family_name_built(w) {
+                cell.set(Signal::NameMorph);
+            }
+        }
+        return;
+    }
     let all_caps = core.iter().all(|(w, _)| capitalised(w));
     if core.len() >= 2 && (is_place_marker(&core[0].1) || street_type_prefix(core[0].0)) {
         cell.set(Signal::NamePlace);
         return;
     }
     if core.len() >= 2 && PLACE_SUFFIX_WORDS.contains(&core[core.len() - 1].1.as_str()) {
+        cell.set(Signal::NamePlace);
+        return;
+    }
+    // A street type last (`Dustin Land`, `Moore Mountain`, `Clayton Flats`) names a street, unless
+    // the word is also a family name (`John Hill`, `Mary Wells`).
+    if !swapped
+        && core.len() >= 2
+        && en_street_type(&core[core.len() - 1].1)
+        && !is_family_name(&core[core.len() - 1].1)
+    {
         cell.set(Signal::NamePlace);
         return;
     }
@@ -973,6 +1008,9 @@ fn person_name(v: &str, cell: &mut CellFindings) {
             return;
         }
         cell.set(Signal::SingleWordCap);
+        if super::morphology::family_name_built(w) {
+            cell.set(Signal::NameMorph);
+        }
         // In a script other than Latin, a name our Latin lists know through its romanisation
         // counts as a known name of that script too (the column's single-word rule weighs it).
         let other_script = w.chars().next().is_some_and(|c| !c.is_ascii() && c > '\u{024F}');
@@ -1001,6 +1039,11 @@ fn person_name(v: &str, cell: &mut CellFindings) {
     } else {
         given(first) || family(last) || (family(first) && given(last))
     } || core.iter().any(|(w, _)| native_script_name(w));
+    // The family-name part (last, or first before a comma) built like a family name.
+    let family_part = if swapped { core[0].0 } else { core[core.len() - 1].0 };
+    if all_caps && super::morphology::family_name_built(family_part) {
+        cell.set(Signal::NameMorph);
+    }
     if all_caps && known {
         cell.set(Signal::NameFull);
     } else if !all_caps && given(first) && family(last) {
@@ -1025,6 +1068,13 @@ fn person_name(v: &str, cell: &mut CellFindings) {
             cell.last_word = Some(std::hash::Hasher::finish(&h));
         }
     }
+}
+
+/// An English street type (`Street`, `Crescent`, `Flats`), in lower case.
+fn en_street_type(folded: &str) -> bool {
+    static SET: OnceLock<std::collections::HashSet<&'static str>> = OnceLock::new();
+    SET.get_or_init(|| EN_STREET_TYPES.split('|').filter(|w| w.len() >= 3).collect())
+        .contains(folded.trim_end_matches('.'))
 }
 
 /// A word that opens a street name in the languages that put the street type first
@@ -1496,9 +1546,9 @@ pub struct Regexes {
 const EN_STREET_TYPES: &str = "street|st|avenue|ave|road|rd|lane|ln|drive|dr|boulevard|blvd|court|ct|way|place|pl|terrace|ter|square|sq|trail|trl|parkway|pkwy|circle|cir|highway|hwy|crescent|close|grove|gardens|garden|row|mews|walk|alley|plaza|path|pike|loop|run|crossing|xing|extension|extensions|ext|cape|cove|coves|spring|springs|ridge|ridges|hill|hills|heights|view|views|vista|point|points|pass|port|ports|harbor|harbour|harbors|island|islands|isle|junction|junctions|key|keys|knoll|knolls|lake|lakes|landing|manor|manors|meadow|meadows|mill|mills|mission|motorway|mount|mountain|mountains|neck|orchard|oval|park|parks|pine|pines|plain|plains|prairie|ranch|rapid|rapids|rest|river|route|shoal|shoals|shore|shores|skyway|spur|spurs|station|stravenue|stream|summit|throughway|trace|track|trafficway|tunnel|turnpike|underpass|union|unions|valley|valleys|via|viaduct|village|villages|ville|wall|ways|well|wells|green|greens|glen|glens|fork|forks|ford|fords|forest|forge|forges|gateway|falls|field|fields|flat|flats|estate|estates|expressway|creek|crest|crossroad|curve|dale|dam|divide|bend|bluff|bluffs|bottom|branch|bridge|brook|brooks|burg|burgs|bypass|camp|canyon|causeway|center|centre|centers|club|common|commons|corner|corners|course|courts|lock|locks|lodge|loaf|light|lights|haven|hollow|inlet|freeway|fall|ferry|arcade|annex|avenues|beach|cliff|cliffs|circles|drives|grove|groves|hills|lane|lanes|parkways|roads|squares|streets|trails|wharf|parade|broadway|esplanade|quay|rise|chase|drove|end|gate|hey|wynd|approach|grange";
 /// Street words written as a suffix of the street's name, before the number
 /// (German, Dutch, Swedish, Finnish, Danish, Norwegian).
-const SUFFIX_STREET_TYPES: &str = "straße|strasse|str\\.|weg|gasse|allee|platz|ring|damm|ufer|chaussee|steig|pfad|markt|graben|straat|laan|plein|gracht|dreef|steeg|kade|singel|hof|pad|dijk|wal|plantsoen|gatan|vägen|gränd|torget|backe|backen|stigen|stig|gången|slingan|allén|katu|kuja|tie|polku|bulevardi|väylä|kaari|rinne|piha|tori|ranta|raitti|aukio|portti|mäki|kulma|vej|gade|gata|veien|gata|vegen";
+const SUFFIX_STREET_TYPES: &str = "straße|strasse|str\\.|weg|gasse|allee|platz|ring|damm|ufer|chaussee|steig|pfad|markt|graben|straat|laan|plein|gracht|dreef|steeg|kade|singel|hof|pad|dijk|wal|plantsoen|gatan|vägen|gränd|torget|backe|backen|stigen|stig|gången|slingan|allén|katu|kuja|tie|polku|bulevardi|väylä|kaari|rinne|piha|tori|ranta|raitti|aukio|portti|mäki|kulma|vej|gade|gata|veien|gata|vegen|stræde|plads|allé|vænget|vegur|stræti|braut|utca|út|tér|körút|sétány|iela|tänav|mnt\\.|maantee|puiestee|gatvė|prospektas|ulica|cesta|trg|ulice|náměstí|nám\\.|třída|sokak|sokağı|cadde|caddesi|bulvarı|küçəsi|prospekti|straatweg|steenweg|chaussée|rue";
 /// Street words written first (Spanish, Italian, Portuguese, Polish, Catalan).
-const PREFIX_STREET_TYPES: &str = "pátio|patio|puerta|calle|c/|avenida|avda\\.?|av\\.|paseo|plaza|camino|carretera|ronda|vía|via|viale|piazza|piazzale|corso|largo|vicolo|strada|contrada|borgo|incrocio|stretto|rotonda|piazzetta|lungomare|travesía|travessa|pasaje|pasadizo|cañada|callejón|glorieta|urbanización|rambla|alameda|acceso|cuesta|rua|rodovia|praça|estrada|trevo|ladeira|quadra|vila|viela|setor|ul\\.|ulica|al\\.|aleja|pl\\.|plac|os\\.|osiedle|canale|passeig|carrer|avinguda|jardim|parque|residencial|conjunto|chácara|núcleo|lagoa|morro|sítio|loteamento|favela|colonia|privada|prolongación|callejon|circuito|andador|cerrada|retorno|calzada|ул\\.|улица|пр\\.|просп\\.|проспект|пер\\.|переулок|бул\\.|бульвар|ш\\.|шоссе|наб\\.|набережная|пл\\.|площадь|алл\\.|аллея|вул\\.|вулиця|мкр\\.|микрорайон|οδός|οδ\\.|λεωφ\\.|λεωφόρος|شارع|خیابان|کوچه|רחוב|רח'";
+const PREFIX_STREET_TYPES: &str = "pátio|patio|puerta|calle|c/|avenida|avda\\.?|av\\.|paseo|plaza|camino|carretera|ronda|vía|via|viale|piazza|piazzale|corso|largo|vicolo|strada|contrada|borgo|incrocio|stretto|rotonda|piazzetta|lungomare|travesía|travessa|pasaje|pasadizo|cañada|callejón|glorieta|urbanización|rambla|alameda|acceso|cuesta|rua|rodovia|praça|estrada|trevo|ladeira|quadra|vila|viela|setor|ul\\.|ulica|al\\.|aleja|pl\\.|plac|os\\.|osiedle|canale|passeig|carrer|avinguda|jardim|parque|residencial|conjunto|chácara|núcleo|lagoa|morro|sítio|loteamento|favela|colonia|privada|prolongación|callejon|circuito|andador|cerrada|retorno|calzada|ул\\.|улица|пр\\.|просп\\.|проспект|пер\\.|переулок|бул\\.|бульвар|ш\\.|шоссе|наб\\.|набережная|пл\\.|площадь|алл\\.|аллея|вул\\.|вулиця|мкр\\.|микрорайон|οδός|οδ\\.|λεωφ\\.|λεωφόρος|strada|str\\.|bulevardul|bd\\.|calea|aleea|șoseaua|splaiul|intrarea|rruga|rr\\.|triq|jalan|jl\\.|gang|đường|phố|ngõ|mtaa|barabara|sráid|bóthar|carrera|cra\\.|diagonal|transversal|náměstí|nám\\.|trg|شارع|خیابان|کوچه|רחוב|רח'";
 
 pub fn regexes() -> &'static Regexes {
     static R: OnceLock<Regexes> = OnceLock::new();
@@ -1523,7 +1573,7 @@ pub fn regexes() -> &'static Regexes {
                 r"(?i)^\d{{1,6}}[a-z]?(?:[-/]\d+)?,?\s+(?:[\p{{L}}.'’-]+\s+){{0,5}}(?:{EN_STREET_TYPES})\.?(?:\s+(?:apt\.?|suite|unit|ste\.?|\#|flat|floor|fl\.?)\s*[\w-]+)?\s*(?:$|,)"
             )),
             address_suffix_number: re(&format!(
-                r"(?i)^[\p{{L}}.'’-]*(?:[\s-][\p{{L}}.'’-]+){{0,4}}(?:{SUFFIX_STREET_TYPES})\s+\d{{1,5}}\s?[a-z]?(?:\s?/\s?\d+)?(?:\s*$|,)"
+                r"(?i)^[\p{{L}}.'’-]*(?:[\s-][\p{{L}}.'’-]+){{0,4}}[\s-]?(?:{SUFFIX_STREET_TYPES})\s+(?:(?:no|nr)[.:]?\s*|№\s*)?\d{{1,5}}\s?[a-z]?(?:\s?/\s?\d+)?(?:\s*$|,)"
             )),
             address_type_first: re(&format!(
                 r"(?i)^(?:{PREFIX_STREET_TYPES})\s*[\p{{L}}\s.'’-]{{2,60}}?,?\s*(?:(?:n[º°o.]|д\.|дом|№)\s*)?\d{{1,5}}\b"
@@ -1617,6 +1667,21 @@ mod tests {
         assert!(sigs("Incrocio Pierluigi, 295 Appartamento 62").has(Signal::AddressWhole));
         assert!(sigs("plac Dąbrowskiej 34/49").has(Signal::AddressWhole));
         assert!(sigs("Idrottsgränd 62").has(Signal::AddressWhole));
+        assert!(sigs("Petőfi utca 12").has(Signal::AddressWhole));
+        assert!(sigs("Brīvības iela 112").has(Signal::AddressWhole));
+        assert!(sigs("Atatürk Caddesi No: 5").has(Signal::AddressWhole));
+        assert!(sigs("Strada Mihai Eminescu 14").has(Signal::AddressWhole));
+        assert!(sigs("Jalan Merdeka 45").has(Signal::AddressWhole));
+        assert!(sigs("Triq il-Kbira 7").has(Signal::AddressWhole));
+        assert!(!sigs("Apr. 12").has(Signal::AddressWhole));
+        assert!(!sigs("Intel Processor 5").has(Signal::AddressWhole));
+        assert!(sigs("Moore Mountain").has(Signal::NamePlace));
+        assert!(!sigs("John Hill").has(Signal::NamePlace));
+        assert!(sigs("J. Kowalski").has(Signal::NameInitials));
+        assert!(sigs("Nováková, A.").has(Signal::NameMorph));
+        assert!(sigs("Petrosyan").has(Signal::NameMorph));
+        assert!(sigs("Зоя Петрова").has(Signal::NameMorph));
+        assert!(!sigs("Berlin").has(Signal::NameMorph));
         assert!(sigs("2785 Paula Springs\nNorth Timothytown, AZ 61517").has(Signal::AddressWhole));
         assert!(sigs("Studio 51\nAdams Coves").has(Signal::AddressWhole));
         assert!(sigs("柳州路F座").has(Signal::AddressWhole));
