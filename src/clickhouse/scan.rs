@@ -207,7 +207,7 @@ impl ChScan {
     }
 
     pub fn plan_for_explain(&mut self, cx: &ExecContext) -> LakeResult<()> {
-        let values = if self.operands.all_constant() { cx.evaluate(&self.operands)? } else { None };
+        let values = if self.operands.all_constant() { cx.evaluate_beyond(&self.operands)? } else { None };
         self.values_unknown = values.is_none();
         self.sql = Some(self.plan.remote_sql(values.as_deref()).0);
         Ok(())
@@ -219,7 +219,7 @@ impl ChScan {
     }
 
     fn start(&mut self, cx: &ExecContext) -> LakeResult<()> {
-        let values = cx.evaluate(&self.operands)?;
+        let values = cx.evaluate_beyond(&self.operands)?;
         let (sql, exact) = self.plan.remote_sql(values.as_deref());
         if self.plan.upper && !exact {
             // The planner pushed the aggregate or ORDER BY for any operand

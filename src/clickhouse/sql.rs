@@ -929,6 +929,18 @@ mod tests {
         assert_eq!(d(cmp(3, CmpOp::Lt), between.clone()), Some(Clause::exact("`ts` <= toDateTime(1700000000)")));
         assert_eq!(d(cmp(3, CmpOp::Eq), between), Some(Clause::exact("0")));
         assert_eq!(d(cmp(3, CmpOp::Gt), vec![Value::TimestampTz(-1)]), Some(Clause::exact("1")));
+        // Postgres' infinities, as the scan evaluates them for ClickHouse
+        // (fdw::params::Infinities::Beyond): beyond every value a column holds.
+        assert_eq!(d(cmp(2, CmpOp::Lt), vec![Value::Date(i32::MAX)]), Some(Clause::exact("1")));
+        assert_eq!(d(cmp(2, CmpOp::GtEq), vec![Value::Date(i32::MAX)]), Some(Clause::exact("0")));
+        assert_eq!(d(cmp(2, CmpOp::Gt), vec![Value::Date(i32::MIN)]), Some(Clause::exact("1")));
+        assert_eq!(d(cmp(3, CmpOp::Lt), vec![Value::TimestampTz(i64::MAX)]), Some(Clause::exact("1")));
+        assert_eq!(d(cmp(3, CmpOp::Eq), vec![Value::TimestampTz(i64::MAX)]), Some(Clause::exact("0")));
+        assert_eq!(d(cmp(3, CmpOp::LtEq), vec![Value::TimestampTz(i64::MIN)]), Some(Clause::exact("0")));
+        assert_eq!(d(cmp(3, CmpOp::NotEq), vec![Value::TimestampTz(i64::MIN)]), Some(Clause::exact("1")));
+        assert_eq!(d(cmp(4, CmpOp::Lt), vec![Value::Numeric("9".repeat(40))]), Some(Clause::exact("1")));
+        assert_eq!(d(cmp(4, CmpOp::Eq), vec![Value::Numeric("9".repeat(40))]), Some(Clause::exact("0")));
+        assert_eq!(d(cmp(4, CmpOp::Gt), vec![Value::Numeric(format!("-{}", "9".repeat(40)))]), Some(Clause::exact("1")));
         assert_eq!(
             d(cmp(4, CmpOp::Eq), vec![Value::Numeric("-12.50".into())]),
             Some(Clause::exact("`amount` = toDecimal128('-12.50', 2)"))
