@@ -794,18 +794,20 @@ pub fn aggregate_keyed(func: AggFunc, distinct: bool, col: Option<&RemoteColumn>
             _ => None,
         },
         // avg: Postgres divides its exact sum by the count in numeric, at a
-        // scale that depends on both; ClickHouse sends both ("sum/count")
-        // and the division is done locally with Postgres' own numeric_div.
+        // scale that depends on both; ClickHouse sends both as a tuple
+        // `(sum,count)` and the division is done locally with Postgres' own
+        // numeric_div; a count of 0 is NULL. Not `toString` of the sum:
+        // 18.16 prints a Decimal128 of more than 20 digits with NUL bytes in
+        // place of its upper digits (`2\0796...` for 2379...); a tuple's
+        // text form prints it as a result column does, exactly. (A tuple
+        // cannot be Nullable in 18.16, hence no `if(count(x) = 0, NULL, ...)`.)
         (AggFunc::Avg, false, Some(c)) => {
             let (sum, scale) = match (c.ch.base(), &c.pg) {
                 (ChType::Int { .. }, PgKind::Integer | PgKind::Numeric) => (format!("sum(toDecimal128({name}, 0))"), 0),
                 (ChType::Decimal { scale, .. }, PgKind::Numeric) => (format!("sum({name})"), *scale),
                 _ => return None,
             };
-            Some((
-                empty_is_null(format!("concat(toString({sum}), '/', toString(count({name})))")),
-                ReadAs::Average { scale },
-            ))
+            Some((format!("tuple({sum}, count({name}))"), ReadAs::Average { scale }))
         }
         (AggFunc::Min | AggFunc::Max, false, Some(c)) if orders_like_postgres(c) => {
             let f = if func == AggFunc::Min { "min" } else { "max" };
@@ -1124,7 +1126,7 @@ mod tests {
         assert_eq!(
             aggregate(AggFunc::Avg, false, Some(&c[0])),
             Some((
-                "if(count(`id`) = 0, NULL, concat(toString(sum(toDecimal128(`id`, 0))), '/', toString(count(`id`))))".into(),
+                "tuple(sum(toDecimal128(`id`, 0)), count(`id`))".into(),
                 ReadAs::Average { scale: 0 }
             ))
         );
