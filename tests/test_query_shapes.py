@@ -964,6 +964,28 @@ shape("ci_expr_collate", ["SELECT count(*) FROM {T} WHERE t COLLATE shapes.ci = 
                           "SELECT lower(t COLLATE shapes.ci), count(*) FROM {T} GROUP BY t COLLATE shapes.ci",
                           "SELECT g FROM {T} GROUP BY g HAVING count(DISTINCT t COLLATE shapes.ci) > 5",
                           "SELECT count(*) FROM {T} a JOIN {T2} b ON a.t COLLATE shapes.ci = b.t AND a.id < 100"])
+shape("srf_select", "SELECT id, generate_series(1, 2) FROM {T} WHERE id < 5")
+shape("recursive_cte", "WITH RECURSIVE r(id, depth) AS (SELECT id, 0 FROM {T} WHERE id < 3 UNION ALL "
+      "SELECT a.id, r.depth + 1 FROM r JOIN {T} a ON a.id = r.id + 500 WHERE r.depth < 2) SELECT * FROM r")
+shape("for_share", "SELECT id FROM {T} WHERE g = 1 ORDER BY id LIMIT 3 FOR SHARE", ordered=True)
+shape("only_table", "SELECT count(*) FROM ONLY {T}")
+shape("view_security_barrier", ["CREATE TEMP VIEW v{S} WITH (security_barrier) AS SELECT * FROM {T} WHERE g = 1",
+                                "SELECT count(*), sum(i) FROM v{S} WHERE i > 0",
+                                "SELECT id FROM v{S} ORDER BY id LIMIT 4", "DROP VIEW v{S}"])
+shape("prep_text_array", [GENERIC, "PREPARE p{S}(text[]) AS SELECT count(*) FROM {T} WHERE t = ANY($1)",
+                          "EXECUTE p{S}('{apple,b,NULL}')", "EXECUTE p{S}('{}')", "EXECUTE p{S}(NULL)"])
+shape("prep_uuid_array", [GENERIC, "PREPARE p{S}(uuid[]) AS SELECT count(*) FROM {T} WHERE u <> ALL($1)",
+                          "EXECUTE p{S}('{00000000-0000-0000-0000-000000000001}')"])
+shape("prep_numeric_array", [GENERIC, "PREPARE p{S}(numeric[]) AS SELECT count(*), sum(i) FROM {T} WHERE n = ANY($1) "
+                             "OR i = ANY($1)", "EXECUTE p{S}('{1.5,NaN,-49}')", "EXECUTE p{S}('{Infinity}')"])
+shape("prep_multi_type", [GENERIC, "PREPARE p{S}(smallint, real, varchar, timestamptz) AS SELECT count(*) FROM {T} "
+                          "WHERE g = $1 AND f < $2 AND t >= $3 AND ts < $4",
+                          "EXECUTE p{S}(1, 500, 'a', '2020-01-01 00:00+05')", "EXECUTE p{S}(2, 'NaN', '', 'infinity')"])
+shape("generic_stable_now", [GENERIC, "PREPARE p{S} AS SELECT count(*) FROM {T} WHERE ts < now() AND d < current_date",
+                             "EXECUTE p{S}"])
+shape("union_heap", ["CREATE TEMP TABLE IF NOT EXISTS par{S} (id bigint, g integer)",
+                        "SELECT count(*), sum(id) FROM (SELECT id, g FROM par{S} UNION ALL SELECT id, g FROM {T}) s "
+                        "WHERE g = 2"])
 shape("explain_only", "SELECT 1")
 
 

@@ -242,7 +242,12 @@ impl Deparser<'_> {
 
     fn in_list(&self, column: usize, value: &Value, negated: bool) -> Option<Clause> {
         let c = self.columns.get(column)?;
-        let Value::Array(items) = value else { return None };
+        let items = match value {
+            Value::Array(items) => items,
+            // x = ANY(NULL) and x <> ALL(NULL) are NULL: never true.
+            Value::Null => return Some(Clause::exact(FALSE)),
+            _ => return None,
+        };
         let has_null = items.iter().any(|v| *v == Value::Null);
         if negated && has_null {
             // x <> ALL(array with a NULL) is never true.
@@ -1003,6 +1008,10 @@ mod tests {
         );
         assert_eq!(d(f(false), list(vec![])), Some(Clause::exact("0")));
         assert_eq!(d(f(true), list(vec![])), Some(Clause::exact("1")));
+        // The whole array NULL (a generic plan's parameter): NULL, never true.
+        assert_eq!(d(f(false), vec![Value::Null]), Some(Clause::exact("0")));
+        assert_eq!(d(f(true), vec![Value::Null]), Some(Clause::exact("0")));
+        assert_eq!(d(Filter::Not(Box::new(f(false))), vec![Value::Null]), Some(Clause::exact("0")));
         // NOT (x IN ...) is NOT IN, with the guard.
         assert_eq!(
             d(Filter::Not(Box::new(f(false))), list(vec![Value::Int(3)])),
