@@ -986,6 +986,42 @@ shape("generic_stable_now", [GENERIC, "PREPARE p{S} AS SELECT count(*) FROM {T} 
 shape("union_heap", ["CREATE TEMP TABLE IF NOT EXISTS par{S} (id bigint, g integer)",
                         "SELECT count(*), sum(id) FROM (SELECT id, g FROM par{S} UNION ALL SELECT id, g FROM {T}) s "
                         "WHERE g = 2"])
+shape("semi_dups", ["SELECT count(*), sum(a.id) FROM {T} a WHERE EXISTS (SELECT 1 FROM {T2} b WHERE b.g = a.g AND b.i > 0)",
+                    "SELECT count(*), sum(id) FROM {T} a WHERE a.i IN (SELECT b.i FROM {T2} b WHERE b.g = 1)",
+                    "SELECT count(*), sum(a.id) FROM {T} a WHERE NOT EXISTS (SELECT 1 FROM {T2} b WHERE b.i = a.g)",
+                    "SELECT count(*) FROM {T} a LEFT JOIN {T2} b ON a.g = b.g WHERE a.id < 30",
+                    "SELECT count(*) FROM {T} a RIGHT JOIN {T2} b ON a.i = b.g",
+                    "SELECT count(*), count(a.id), count(b.id) FROM {T} a FULL JOIN {T2} b ON a.i = b.i",
+                    "SELECT count(*) FROM {T} a JOIN {T2} b ON a.t = b.t AND a.g = b.g",
+                    "SELECT count(*) FROM {T} a JOIN {T2} b ON a.d = b.d",
+                    "SELECT count(*) FROM {T} a JOIN {T2} b ON a.u = b.u",
+                    "SELECT count(*) FROM {T} a JOIN {T2} b ON a.n = b.n"])
+shape("join_grouped_ch", ["SELECT a.g, count(*), sum(b.i), count(DISTINCT b.t) FROM {T} a JOIN {T2} b ON a.id = b.id "
+                          "GROUP BY a.g",
+                          "SELECT b.g, count(a.id), max(a.d) FROM {T} a RIGHT JOIN {T2} b ON a.id = b.i GROUP BY b.g",
+                          "SELECT a.id, b.id FROM {T} a JOIN {T2} b ON a.i = b.i ORDER BY a.id, b.id LIMIT 5",
+                          "SELECT a.g, count(*) c FROM {T} a JOIN {T2} b ON a.id = b.id GROUP BY a.g "
+                          "HAVING count(*) > 200"])
+shape("tz_functions", ["SET TimeZone = 'Asia/Tokyo'",
+                       "SELECT date_trunc('day', tz, 'America/New_York')::text, count(*) FROM {T} GROUP BY 1",
+                       "SELECT count(*) FROM {T} WHERE date_trunc('month', tz, 'Europe/Berlin') = '2005-03-01 00:00+01'",
+                       "SELECT (tz AT TIME ZONE 'UTC')::date, count(*) FROM {T} GROUP BY 1 HAVING count(*) > 1",
+                       "SELECT extract(hour FROM tz), count(*) FROM {T} GROUP BY 1",
+                       "SELECT ts::date, count(*) FROM {T} GROUP BY 1 HAVING count(*) > 1",
+                       "SELECT count(*) FROM {T} WHERE ts::date = '2005-03-01'",
+                       "SELECT count(*) FROM {T} WHERE ts AT TIME ZONE 'UTC' > '2005-03-01'",
+                       "SELECT count(*) FROM {T} WHERE date_trunc('day', ts) = '2005-03-01 00:00:00'",
+                       "SELECT count(*) FROM {T} WHERE date_trunc('day', ts::timestamptz) > '2005-03-01 00:00:00+09'"],
+      targets=ICE)
+shape("tz_functions_ch", ["SET TimeZone = 'Asia/Tokyo'",
+                          "SELECT date_trunc('day', tsz, 'America/New_York')::text, count(*) FROM {T} GROUP BY 1",
+                          "SELECT extract(hour FROM tsz), count(*) FROM {T} GROUP BY 1",
+                          "SELECT count(*) FROM {T} WHERE date_trunc('day', tsz) > '2018-01-01'",
+                          "SELECT ts::date, count(*) FROM {T} GROUP BY 1 HAVING count(*) > 1",
+                          "SELECT count(*) FROM {T} WHERE ts::date = '2017-09-01'",
+                          "SELECT date_trunc('day', ts::timestamptz)::text, count(*) FROM {T} GROUP BY 1",
+                          "SELECT date_part('hour', ts), count(*) FROM {T} GROUP BY 1",
+                          "SELECT extract(epoch FROM ts), id FROM {T} ORDER BY 1 DESC, 2 LIMIT 3"], targets=CHT)
 shape("explain_only", "SELECT 1")
 
 
