@@ -207,7 +207,7 @@ impl ChScan {
     }
 
     pub fn plan_for_explain(&mut self, cx: &ExecContext) -> LakeResult<()> {
-        let values = if self.operands.all_constant() { cx.evaluate(&self.operands)? } else { None };
+        let values = if self.operands.all_constant() { cx.evaluate_beyond(&self.operands)? } else { None };
         self.values_unknown = values.is_none();
         self.sql = Some(self.plan.remote_sql(values.as_deref()).0);
         Ok(())
@@ -219,7 +219,7 @@ impl ChScan {
     }
 
     fn start(&mut self, cx: &ExecContext) -> LakeResult<()> {
-        let values = cx.evaluate(&self.operands)?;
+        let values = cx.evaluate_beyond(&self.operands)?;
         let (sql, exact) = self.plan.remote_sql(values.as_deref());
         if self.plan.upper && !exact {
             // The planner pushed the aggregate or ORDER BY for any operand
@@ -406,8 +406,10 @@ fn fill(plan: &ChPlan, inputs: &mut [Option<Input>], line: &[u8], slot: &mut Sca
             if field == b"\\N" {
                 continue;
             }
-            values[o.slot] = datum(plan, o, inputs[k].as_mut(), field)?;
-            nulls[o.slot] = false;
+            if let Some(value) = datum(plan, o, inputs[k].as_mut(), field)? {
+                values[o.slot] = value;
+                nulls[o.slot] = false;
+            }
         }
         Ok(())
     })
@@ -454,7 +456,8 @@ fn numeric_div(sum: &str, count: &str) -> pg_sys::Datum {
     unsafe { pg_sys::OidFunctionCall2Coll(pg_sys::Oid::from(pg_sys::F_NUMERIC_DIV), pg_sys::Oid::INVALID, s, n) }
 }
 
-fn datum(plan: &ChPlan, o: &OutputCol, input: Option<&mut Input>, field: &[u8]) -> LakeResult<pg_sys::Datum> {
+/// The value of one field; None for NULL (an average of no values).
+fn datum(plan: &ChPlan, o: &OutputCol, input: Option<&mut Input>, field: &[u8]) -> LakeResult<Option<pg_sys::Datum>> {
     let bad = |what: String| {
         LakeError::new(
             PgSqlErrorCode::ERRCODE_FDW_INVALID_DATA_TYPE,
@@ -465,19 +468,19 @@ fn datum(plan: &ChPlan, o: &OutputCol, input: Option<&mut Input>, field: &[u8]) 
         ReadAs::UnixSeconds => {
             let s = tsv::unescape(field);
             let secs: i64 = std::str::from_utf8(&s).ok().and_then(|s| s.parse().ok()).ok_or_else(|| bad("not a timestamp".into()))?;
-            return Ok(pg_sys::Datum::from(crate::pg::time::unix_micros_to_pg_micros(secs * 1_000_000)));
+            return Ok(Some(pg_sys::Datum::from(crate::pg::time::unix_micros_to_pg_micros(secs * 1_000_000))));
         }
         ReadAs::Bytes => {
             let b = tsv::unescape(field);
-            return b.as_slice().into_datum().ok_or_else(|| bad("bytea".into()));
+            return b.as_slice().into_datum().map(Some).ok_or_else(|| bad("bytea".into()));
         }
         ReadAs::Average { scale } => {
             let b = tsv::unescape(field);
-            let parts = std::str::from_utf8(&b).ok().and_then(|t| t.split_once('/'));
-            let Some((sum, count)) = parts.and_then(|(s, c)| Some((with_scale(s, scale)?, with_scale(c, 0)?))) else {
-                return Err(bad(format!("\"{}\" is not a sum/count pair", String::from_utf8_lossy(&b))));
+            return match average_pair(&b, scale) {
+                Some(None) => Ok(None),
+                Some(Some((sum, count))) => Ok(Some(numeric_div(&sum, &count))),
+                None => Err(bad(format!("\"{}\" is not a (sum,count) pair", String::from_utf8_lossy(&b)))),
             };
-            return Ok(numeric_div(&sum, &count));
         }
         ReadAs::Array => tsv::array_to_pg(field).map_err(bad)?,
         ReadAs::RawText => field.to_vec(),
@@ -512,6 +515,46 @@ fn datum(plan: &ChPlan, o: &OutputCol, input: Option<&mut Input>, field: &[u8]) 
     unsafe {
         let len = cstr.as_bytes().len() as i32;
         let converted = pg_sys::pg_any_to_server(cstr.as_ptr(), len, pg_sys::pg_enc::PG_UTF8 as i32);
-        Ok(pg_sys::InputFunctionCall(input.finfo.as_mut(), converted, input.ioparam, input.typmod))
+        Ok(Some(pg_sys::InputFunctionCall(input.finfo.as_mut(), converted, input.ioparam, input.typmod)))
+    }
+}
+
+/// An avg's `(sum,count)` as the sum at `scale` and the count; Some(None)
+/// for a count of 0 (the average of no values is NULL; the sum is then NULL
+/// or 0); None when the text is not such a pair.
+fn average_pair(text: &[u8], scale: u32) -> Option<Option<(String, String)>> {
+    let text = std::str::from_utf8(text).ok()?;
+    let (sum, count) = text.strip_prefix('(')?.strip_suffix(')')?.split_once(',')?;
+    let count = with_scale(count, 0)?;
+    if count.starts_with('-') {
+        return None;
+    }
+    if count.trim_start_matches('0').is_empty() {
+        return Some(None);
+    }
+    Some(Some((with_scale(sum, scale)?, count)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::average_pair;
+
+    #[test]
+    fn average_pairs() {
+        let pair = |t: &str, scale| average_pair(t.as_bytes(), scale);
+        // More than 20 digits: what toString of a Decimal128 garbles in 18.16.
+        assert_eq!(
+            pair("(2379629985855291140817,900)", 0),
+            Some(Some(("2379629985855291140817".into(), "900".into())))
+        );
+        assert_eq!(pair("(-56111070150.0000,900)", 4), Some(Some(("-56111070150.0000".into(), "900".into()))));
+        // Newer releases drop trailing zeros: the scale is restored.
+        assert_eq!(pair("(-5.5,2)", 4), Some(Some(("-5.5000".into(), "2".into()))));
+        // No values: NULL, whatever the sum says.
+        assert_eq!(pair("(NULL,0)", 0), Some(None));
+        assert_eq!(pair("(0,0)", 2), Some(None));
+        for bad in ["2\u{0}79/900", "(1,2", "1,2)", "(1.123,2)", "(x,1)", "(1,-1)", "(1,)", "(,1)"] {
+            assert_eq!(pair(bad, 2), None, "{bad:?}");
+        }
     }
 }

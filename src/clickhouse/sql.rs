@@ -242,7 +242,12 @@ impl Deparser<'_> {
 
     fn in_list(&self, column: usize, value: &Value, negated: bool) -> Option<Clause> {
         let c = self.columns.get(column)?;
-        let Value::Array(items) = value else { return None };
+        let items = match value {
+            Value::Array(items) => items,
+            // x = ANY(NULL) and x <> ALL(NULL) are NULL: never true.
+            Value::Null => return Some(Clause::exact(FALSE)),
+            _ => return None,
+        };
         let has_null = items.iter().any(|v| *v == Value::Null);
         if negated && has_null {
             // x <> ALL(array with a NULL) is never true.
@@ -794,18 +799,20 @@ pub fn aggregate_keyed(func: AggFunc, distinct: bool, col: Option<&RemoteColumn>
             _ => None,
         },
         // avg: Postgres divides its exact sum by the count in numeric, at a
-        // scale that depends on both; ClickHouse sends both ("sum/count")
-        // and the division is done locally with Postgres' own numeric_div.
+        // scale that depends on both; ClickHouse sends both as a tuple
+        // `(sum,count)` and the division is done locally with Postgres' own
+        // numeric_div; a count of 0 is NULL. Not `toString` of the sum:
+        // 18.16 prints a Decimal128 of more than 20 digits with NUL bytes in
+        // place of its upper digits (`2\0796...` for 2379...); a tuple's
+        // text form prints it as a result column does, exactly. (A tuple
+        // cannot be Nullable in 18.16, hence no `if(count(x) = 0, NULL, ...)`.)
         (AggFunc::Avg, false, Some(c)) => {
             let (sum, scale) = match (c.ch.base(), &c.pg) {
                 (ChType::Int { .. }, PgKind::Integer | PgKind::Numeric) => (format!("sum(toDecimal128({name}, 0))"), 0),
                 (ChType::Decimal { scale, .. }, PgKind::Numeric) => (format!("sum({name})"), *scale),
                 _ => return None,
             };
-            Some((
-                empty_is_null(format!("concat(toString({sum}), '/', toString(count({name})))")),
-                ReadAs::Average { scale },
-            ))
+            Some((format!("tuple({sum}, count({name}))"), ReadAs::Average { scale }))
         }
         (AggFunc::Min | AggFunc::Max, false, Some(c)) if orders_like_postgres(c) => {
             let f = if func == AggFunc::Min { "min" } else { "max" };
@@ -929,6 +936,18 @@ mod tests {
         assert_eq!(d(cmp(3, CmpOp::Lt), between.clone()), Some(Clause::exact("`ts` <= toDateTime(1700000000)")));
         assert_eq!(d(cmp(3, CmpOp::Eq), between), Some(Clause::exact("0")));
         assert_eq!(d(cmp(3, CmpOp::Gt), vec![Value::TimestampTz(-1)]), Some(Clause::exact("1")));
+        // Postgres' infinities, as the scan evaluates them for ClickHouse
+        // (fdw::params::Infinities::Beyond): beyond every value a column holds.
+        assert_eq!(d(cmp(2, CmpOp::Lt), vec![Value::Date(i32::MAX)]), Some(Clause::exact("1")));
+        assert_eq!(d(cmp(2, CmpOp::GtEq), vec![Value::Date(i32::MAX)]), Some(Clause::exact("0")));
+        assert_eq!(d(cmp(2, CmpOp::Gt), vec![Value::Date(i32::MIN)]), Some(Clause::exact("1")));
+        assert_eq!(d(cmp(3, CmpOp::Lt), vec![Value::TimestampTz(i64::MAX)]), Some(Clause::exact("1")));
+        assert_eq!(d(cmp(3, CmpOp::Eq), vec![Value::TimestampTz(i64::MAX)]), Some(Clause::exact("0")));
+        assert_eq!(d(cmp(3, CmpOp::LtEq), vec![Value::TimestampTz(i64::MIN)]), Some(Clause::exact("0")));
+        assert_eq!(d(cmp(3, CmpOp::NotEq), vec![Value::TimestampTz(i64::MIN)]), Some(Clause::exact("1")));
+        assert_eq!(d(cmp(4, CmpOp::Lt), vec![Value::Numeric("9".repeat(40))]), Some(Clause::exact("1")));
+        assert_eq!(d(cmp(4, CmpOp::Eq), vec![Value::Numeric("9".repeat(40))]), Some(Clause::exact("0")));
+        assert_eq!(d(cmp(4, CmpOp::Gt), vec![Value::Numeric(format!("-{}", "9".repeat(40)))]), Some(Clause::exact("1")));
         assert_eq!(
             d(cmp(4, CmpOp::Eq), vec![Value::Numeric("-12.50".into())]),
             Some(Clause::exact("`amount` = toDecimal128('-12.50', 2)"))
@@ -989,6 +1008,10 @@ mod tests {
         );
         assert_eq!(d(f(false), list(vec![])), Some(Clause::exact("0")));
         assert_eq!(d(f(true), list(vec![])), Some(Clause::exact("1")));
+        // The whole array NULL (a generic plan's parameter): NULL, never true.
+        assert_eq!(d(f(false), vec![Value::Null]), Some(Clause::exact("0")));
+        assert_eq!(d(f(true), vec![Value::Null]), Some(Clause::exact("0")));
+        assert_eq!(d(Filter::Not(Box::new(f(false))), vec![Value::Null]), Some(Clause::exact("0")));
         // NOT (x IN ...) is NOT IN, with the guard.
         assert_eq!(
             d(Filter::Not(Box::new(f(false))), list(vec![Value::Int(3)])),
@@ -1112,7 +1135,7 @@ mod tests {
         assert_eq!(
             aggregate(AggFunc::Avg, false, Some(&c[0])),
             Some((
-                "if(count(`id`) = 0, NULL, concat(toString(sum(toDecimal128(`id`, 0))), '/', toString(count(`id`))))".into(),
+                "tuple(sum(toDecimal128(`id`, 0)), count(`id`))".into(),
                 ReadAs::Average { scale: 0 }
             ))
         );

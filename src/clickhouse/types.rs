@@ -174,8 +174,9 @@ pub enum ReadAs {
     Bytes,
     /// A ClickHouse array literal, rewritten as a Postgres array literal.
     Array,
-    /// `sum/count` of an avg: divided locally in numeric, the sum taken at
-    /// the column's scale (as Postgres' own sum of its values has).
+    /// `(sum,count)` of an avg: divided locally in numeric, the sum taken at
+    /// the column's scale (as Postgres' own sum of its values has); NULL
+    /// when the count is 0.
     Average { scale: u32 },
 }
 

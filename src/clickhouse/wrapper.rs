@@ -190,7 +190,7 @@ fn upper_parts(columns: &[LocalColumn], query: &UpperQuery) -> Option<UpperParts
             }
             // Seconds since 1970 and whole numbers sort as Postgres' values.
             Output::Date(_) | Output::Arith(_) => outputs[key.output].expr.clone(),
-            // An avg travels as text ("sum/count"): it sorts locally.
+            // An avg travels as a (sum,count) tuple: it sorts locally.
             Output::Aggregate(_) if matches!(outputs[key.output].read, ReadAs::Average { .. }) => return None,
             // count, sum, min and max of orderable columns are numbers,
             // dates or timestamps.

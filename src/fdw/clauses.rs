@@ -204,6 +204,9 @@ impl Classifier {
                         return None;
                     }
                     let (col, col_ty) = self.column_of(args[0])?;
+                    if !bytewise_equality((*sa).inputcollid) {
+                        return None;
+                    }
                     let strategy = btree_strategy((*sa).opno)?;
                     let negated = match (strategy, (*sa).useOr) {
                         (CmpOp::Eq, true) => false,
@@ -303,6 +306,12 @@ impl Classifier {
                 }
                 _ => return None,
             };
+            if !bytewise_equality((*op).inputcollid) {
+                // A nondeterministic collation ('apple' = 'APPLE' under a
+                // case-insensitive ICU one): engines outside Postgres compare
+                // bytes, so not even equality may be pushed.
+                return None;
+            }
             let c_collation = |coll: pg_sys::Oid| coll == pg_sys::C_COLLATION_OID || coll == compat::POSIX_COLLATION_OID;
             let other_ty = Builtin::from_oid(pg_sys::exprType(other));
             let name = crate::pg::nodes::builtin_operator_name((*op).opno).unwrap_or_default();
@@ -347,6 +356,14 @@ impl Classifier {
             Some(Filter::Cmp { column: col, op: cmp, slot })
         }
     }
+}
+
+/// Whether values equal under collation `coll` (InvalidOid: a type without
+/// one) are equal byte for byte, as every engine outside Postgres takes them:
+/// not under a nondeterministic collation.
+pub(crate) fn bytewise_equality(coll: pg_sys::Oid) -> bool {
+    // SAFETY: a syscache lookup of a collation the planner resolved.
+    coll == pg_sys::Oid::INVALID || unsafe { pg_sys::get_collation_isdeterministic(coll) }
 }
 
 impl Classifier {

@@ -53,6 +53,21 @@ impl Operands {
     /// # Safety
     /// `econtext` is the scan's expression context.
     pub(crate) unsafe fn evaluate(&self, econtext: *mut pg_sys::ExprContext) -> LakeResult<Option<Vec<Value>>> {
+        // SAFETY: as the caller promises.
+        unsafe { self.evaluate_as(econtext, Infinities::Unpushed) }
+    }
+
+    /// [`Operands::evaluate`], with infinite operands as values beyond
+    /// every finite one (see [`Infinities::Beyond`]).
+    ///
+    /// # Safety
+    /// `econtext` is the scan's expression context.
+    pub(crate) unsafe fn evaluate_beyond(&self, econtext: *mut pg_sys::ExprContext) -> LakeResult<Option<Vec<Value>>> {
+        // SAFETY: as the caller promises.
+        unsafe { self.evaluate_as(econtext, Infinities::Beyond) }
+    }
+
+    unsafe fn evaluate_as(&self, econtext: *mut pg_sys::ExprContext, infinities: Infinities) -> LakeResult<Option<Vec<Value>>> {
         let mut out = Vec::with_capacity(self.states.len());
         for (state, ty) in self.states.iter().zip(&self.types) {
             let mut is_null = false;
@@ -63,7 +78,7 @@ impl Operands {
                 eval(*state, econtext, &mut is_null)
             };
             // SAFETY: the datum is of the slot's type, as the planner recorded.
-            let value = if is_null { Some(Value::Null) } else { unsafe { datum_to_value(datum, *ty) } };
+            let value = if is_null { Some(Value::Null) } else { unsafe { datum_to_value_as(datum, *ty, infinities) } };
             match value {
                 Some(v) => out.push(v),
                 None => return Ok(None),
@@ -73,11 +88,43 @@ impl Operands {
     }
 }
 
+/// What an operand that is infinite (or a numeric NaN) becomes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Infinities {
+    /// No value: the scan pushes no filter (the Iceberg scan: its
+    /// engines have no infinity to compare with).
+    Unpushed,
+    /// A value beyond every finite value of its type, which compares with
+    /// every value a remote column can hold exactly as Postgres' infinity
+    /// does (ClickHouse: its dates, times and decimals are all finite):
+    /// `infinity` is the largest date (`i32::MAX` days) or timestamp
+    /// (`i64::MAX` µs), `-infinity` the smallest; a numeric `NaN` (above
+    /// every number in Postgres, equal only to NaN, which no remote column
+    /// holds) and `Infinity` are a 40-digit number, `-Infinity` its negative.
+    Beyond,
+}
+
 /// A pushed operand's datum as a filter value; None when it cannot be used.
 ///
 /// # Safety
 /// `datum` is a non-NULL datum of type `ty` (an array of it when `is_array`).
 pub unsafe fn datum_to_value(datum: pg_sys::Datum, ty: SlotType) -> Option<Value> {
+    // SAFETY: as the caller promises.
+    unsafe { datum_to_value_as(datum, ty, Infinities::Unpushed) }
+}
+
+/// A numeric's text when it is NaN or infinite, under [`Infinities::Beyond`].
+fn numeric_beyond(text: &str) -> Option<String> {
+    let beyond = "9".repeat(40);
+    match text {
+        "NaN" | "Infinity" => Some(beyond),
+        "-Infinity" => Some(format!("-{beyond}")),
+        _ => None,
+    }
+}
+
+unsafe fn datum_to_value_as(datum: pg_sys::Datum, ty: SlotType, infinities: Infinities) -> Option<Value> {
+    let beyond = infinities == Infinities::Beyond;
     if ty.is_array {
         // SAFETY: an array datum of element type `ty.type_oid`.
         return unsafe {
@@ -94,7 +141,7 @@ pub unsafe fn datum_to_value(datum: pg_sys::Datum, ty: SlotType) -> Option<Value
                 if *nulls.add(i) {
                     out.push(Value::Null);
                 } else {
-                    out.push(datum_to_value(*values.add(i), SlotType { type_oid: ty.type_oid, is_array: false })?);
+                    out.push(datum_to_value_as(*values.add(i), SlotType { type_oid: ty.type_oid, is_array: false }, infinities)?);
                 }
             }
             Some(Value::Array(out))
@@ -110,14 +157,31 @@ pub unsafe fn datum_to_value(datum: pg_sys::Datum, ty: SlotType) -> Option<Value
             Builtin::Text | Builtin::Varchar => Some(Value::Text(String::from_datum(datum, false)?)),
             Builtin::Numeric => {
                 let s = pgrx::AnyNumeric::from_datum(datum, false)?.to_string();
-                // NaN and infinities are never pushed.
-                s.chars().all(|c| c.is_ascii_digit() || c == '.' || c == '-').then_some(Value::Numeric(s))
+                if s.chars().all(|c| c.is_ascii_digit() || c == '.' || c == '-') {
+                    Some(Value::Numeric(s))
+                } else {
+                    // NaN and infinities: pushed only as values beyond all.
+                    numeric_beyond(&s).filter(|_| beyond).map(Value::Numeric)
+                }
             }
-            // -infinity / infinity are not pushed.
-            Builtin::Date => pg_date_to_unix_days(datum.value() as i32).map(Value::Date),
+            Builtin::Date => {
+                let days = datum.value() as i32;
+                match pg_date_to_unix_days(days) {
+                    Some(d) => Some(Value::Date(d)),
+                    None if beyond && (days == i32::MIN || days == i32::MAX) => Some(Value::Date(days)),
+                    None => None,
+                }
+            }
             Builtin::Time => Some(Value::Time(datum.value() as i64)),
-            Builtin::Timestamp => pg_micros_to_unix_micros(datum.value() as i64).map(Value::Timestamp),
-            Builtin::TimestampTz => pg_micros_to_unix_micros(datum.value() as i64).map(Value::TimestampTz),
+            b @ (Builtin::Timestamp | Builtin::TimestampTz) => {
+                let micros = datum.value() as i64;
+                let unix = match pg_micros_to_unix_micros(micros) {
+                    Some(us) => us,
+                    None if beyond && (micros == i64::MIN || micros == i64::MAX) => micros,
+                    None => return None,
+                };
+                Some(if b == Builtin::Timestamp { Value::Timestamp(unix) } else { Value::TimestampTz(unix) })
+            }
             Builtin::Uuid => {
                 let p = datum.cast_mut_ptr::<u8>();
                 let mut b = [0u8; 16];

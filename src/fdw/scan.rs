@@ -26,6 +26,14 @@ impl ExecContext {
         unsafe { operands.evaluate(self.econtext) }
     }
 
+    /// Evaluate a scan's operands with infinities as values beyond every
+    /// finite one (see [`Operands::evaluate_beyond`]): for remote engines
+    /// whose columns hold finite values only.
+    pub fn evaluate_beyond(&self, operands: &Operands) -> LakeResult<Option<Vec<Value>>> {
+        // SAFETY: as in `evaluate`.
+        unsafe { operands.evaluate_beyond(self.econtext) }
+    }
+
     /// Run `f` with the per-tuple memory context current: what it
     /// allocates (a row's datums) is freed when the executor moves to the
     /// next row, so a long scan's memory stays bounded.

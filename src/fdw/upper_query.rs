@@ -5,7 +5,7 @@ use std::ffi::CStr;
 
 use pgrx::pg_sys;
 
-use super::clauses::{ClassifyColumn, SlotType};
+use super::clauses::{bytewise_equality, ClassifyColumn, SlotType};
 use super::filter::{comparable, CmpOp, Value};
 use super::upper::{
     ArithOp, RawAggregate, RawExpr, RawHaving, RawQuery, RawSortKey, ScalarExpr, ScalarNode,
@@ -58,8 +58,22 @@ pub unsafe fn raw_query(root: *mut pg_sys::PlannerInfo, rels: Rels<'_>, all_clau
         let mut group_ok = true;
         for clause in nodes::ptrs::<pg_sys::SortGroupClause>((*parse).groupClause) {
             match index_of_ref((*clause).tleSortGroupRef) {
-                Some(i) => group_by.push(i),
-                None => group_ok = false,
+                // Grouping under a nondeterministic collation puts values
+                // that differ in bytes into one group: nowhere but Postgres.
+                Some(i) if bytewise_equality(pg_sys::exprCollation((*entries[i]).expr as *mut pg_sys::Node)) => {
+                    group_by.push(i)
+                }
+                _ => group_ok = false,
+            }
+        }
+        // count(DISTINCT x) and the like, likewise (in the SELECT list or HAVING).
+        let flags = (pg_sys::PVC_INCLUDE_AGGREGATES | pg_sys::PVC_RECURSE_WINDOWFUNCS | pg_sys::PVC_RECURSE_PLACEHOLDERS) as i32;
+        for node in [(*parse).targetList as *mut pg_sys::Node, (*parse).havingQual] {
+            let found = nodes::nodes(pg_sys::pull_var_clause(node, flags));
+            if found.into_iter().any(|n| {
+                has_tag(n, pg_sys::NodeTag::T_Aggref) && !bytewise_equality((*(n as *mut pg_sys::Aggref)).inputcollid)
+            }) {
+                group_ok = false;
             }
         }
         let mut sort = Vec::new();
