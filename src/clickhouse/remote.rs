@@ -34,48 +34,30 @@ pub fn endpoint(server: pg_sys::Oid, mapping_user: pg_sys::Oid) -> LakeResult<(S
 /// and unaudited. Superusers and roles that may act as a governed table's
 /// owner (who read it raw anyway) are not refused.
 fn refuse_governed_credentials(relid: pg_sys::Oid, display: &str, endpoint: &Endpoint) -> LakeResult<()> {
-    use crate::governance::cache;
+    use crate::fdw::policy;
+    use crate::pg::security::{current_user, has_privs_of_role, is_superuser};
     // SAFETY: a syscache lookup.
-    if !cache::anything_governed() || cache::is_governed_schema(unsafe { pg_sys::get_rel_namespace(relid) }) {
+    if !policy::anything_governed() || policy::governed_schema(unsafe { pg_sys::get_rel_namespace(relid) }) {
         return Ok(());
     }
-    // SAFETY: plain reads of backend state.
-    let user = unsafe { pg_sys::GetUserId() };
-    if unsafe { pg_sys::superuser_arg(user) } {
+    let user = current_user();
+    if is_superuser(user) {
         return Ok(());
     }
-    const GOVERNED: &str = "SELECT coalesce(jsonb_agg(jsonb_build_array(ft.ftrelid::int8, ft.ftserver::int8, c.relowner::int8)), '[]') \
-         FROM pg_catalog.pg_foreign_table ft \
-         JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) ft.ftrelid \
-         JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace \
-         JOIN pg_catalog.pg_foreign_server s ON s.oid OPERATOR(pg_catalog.=) ft.ftserver \
-         JOIN pg_catalog.pg_foreign_server mine ON mine.oid OPERATOR(pg_catalog.=) $1 \
-        WHERE s.srvfdw OPERATOR(pg_catalog.=) mine.srvfdw \
-          AND n.nspname IN (SELECT g.raw_schema FROM lake.governed_schemas g)";
     let (_, server) = source::table_options(relid);
-    let governed = crate::governance::privileged::as_extension_owner(|| {
-        pgrx::spi::Spi::get_one_with_args::<pgrx::JsonB>(GOVERNED, &[server.into()])
-    })
-    .ok()
-    .flatten()
-    .map(|j| j.0)
-    .unwrap_or_default();
     let effective_user = |e: &Endpoint| e.user.clone().unwrap_or_else(|| "default".into());
-    for g in governed.as_array().into_iter().flatten() {
-        let oid = |i: usize| pg_sys::Oid::from(g[i].as_i64().unwrap_or(0) as u32);
-        let (grel, gserver, gowner) = (oid(0), oid(1), oid(2));
-        // SAFETY: a membership check by oids.
-        if unsafe { pg_sys::has_privs_of_role(user, gowner) } {
+    for g in policy::governed_foreign_tables(server) {
+        if has_privs_of_role(user, g.owner) {
             continue;
         }
-        let same = match endpoint_of(gserver, gowner) {
+        let same = match endpoint_of(g.server, g.owner) {
             Some(theirs) => {
                 theirs.host.eq_ignore_ascii_case(&endpoint.host)
                     && theirs.port == endpoint.port
                     && effective_user(&theirs) == effective_user(endpoint)
             }
             // unreadable options: the same server object is the same credentials
-            None => gserver == server,
+            None => g.server == server,
         };
         if same {
             return Err(LakeError::new(
@@ -84,7 +66,7 @@ fn refuse_governed_credentials(relid: pg_sys::Oid, display: &str, endpoint: &End
                     "foreign table {display} would read ClickHouse at {} as user \"{}\", which governed table {} is read as",
                     endpoint.url(),
                     effective_user(endpoint),
-                    source::relation_display(grel)
+                    source::relation_display(g.relid)
                 ),
             )
             .with_hint(

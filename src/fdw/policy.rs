@@ -22,6 +22,21 @@ pub struct Policy {
     /// Whether this session restores a dump: DDL reactions that would create
     /// state the dump's data brings anyway stand aside.
     pub restoring: fn() -> bool,
+    /// Whether anything at all is governed in this database.
+    pub anything_governed: fn() -> bool,
+    /// Whether namespace `schema` is a governed raw schema.
+    pub governed_schema: fn(pg_sys::Oid) -> bool,
+    /// The foreign tables of governed raw schemas whose server has the same
+    /// wrapper as `server`: (relation, its server, its owner).
+    pub governed_foreign_tables: fn(pg_sys::Oid) -> Vec<GovernedForeignTable>,
+}
+
+/// A foreign table in a governed raw schema.
+#[derive(Clone, Copy, Debug)]
+pub struct GovernedForeignTable {
+    pub relid: pg_sys::Oid,
+    pub server: pg_sys::Oid,
+    pub owner: pg_sys::Oid,
 }
 
 static POLICY: OnceLock<Policy> = OnceLock::new();
@@ -44,4 +59,19 @@ pub fn governed(relid: pg_sys::Oid) -> bool {
 /// See [`Policy::restoring`]; false when no policy is registered.
 pub fn restoring() -> bool {
     POLICY.get().is_some_and(|p| (p.restoring)())
+}
+
+/// See [`Policy::anything_governed`]; false when no policy is registered.
+pub fn anything_governed() -> bool {
+    POLICY.get().is_some_and(|p| (p.anything_governed)())
+}
+
+/// See [`Policy::governed_schema`]; false when no policy is registered.
+pub fn governed_schema(schema: pg_sys::Oid) -> bool {
+    POLICY.get().is_some_and(|p| (p.governed_schema)(schema))
+}
+
+/// See [`Policy::governed_foreign_tables`]; none when no policy is registered.
+pub fn governed_foreign_tables(server: pg_sys::Oid) -> Vec<GovernedForeignTable> {
+    POLICY.get().map(|p| (p.governed_foreign_tables)(server)).unwrap_or_default()
 }

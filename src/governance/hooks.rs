@@ -432,9 +432,8 @@ pub(super) fn executor_start(exec: &Execution, eflags: i32) {
 /// holds. A role that may not read the raw relation gets the plan without
 /// per-node statistics; the statement itself runs as usual.
 fn hide_counts_behind_row_filters(exec: &Execution) {
-    // SAFETY: plain reads of backend state.
-    let user = unsafe { pg_sys::GetUserId() };
-    if unsafe { pg_sys::superuser_arg(user) } {
+    let user = crate::pg::security::current_user();
+    if crate::pg::security::is_superuser(user) {
         return;
     }
     for rte in exec.range_table() {

@@ -57,6 +57,9 @@ pub fn init() {
         check_time_travel: gate::check_time_travel,
         governed: |relid| cache::governed(relid).is_some(),
         restoring,
+        anything_governed: cache::anything_governed,
+        governed_schema: cache::is_governed_schema,
+        governed_foreign_tables,
     });
     crate::audit::set_session_probe(crate::audit::SessionProbe {
         pii_active: pii_session::session_active,
@@ -101,4 +104,30 @@ fn chain_links() -> crate::pg::hooks::PartHooks {
         executor_end: Some(hooks::executor_end),
         object_access: Some(hooks::object_access),
     }
+}
+
+/// The foreign tables of governed raw schemas whose server has the same
+/// wrapper as `server` (read as the extension's owner: the caller may not see
+/// `lake.governed_schemas`).
+fn governed_foreign_tables(server: pg_sys::Oid) -> Vec<crate::fdw::policy::GovernedForeignTable> {
+    const GOVERNED: &str = "SELECT coalesce(jsonb_agg(jsonb_build_array(ft.ftrelid::int8, ft.ftserver::int8, c.relowner::int8)), '[]') \
+         FROM pg_catalog.pg_foreign_table ft \
+         JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) ft.ftrelid \
+         JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace \
+         JOIN pg_catalog.pg_foreign_server s ON s.oid OPERATOR(pg_catalog.=) ft.ftserver \
+         JOIN pg_catalog.pg_foreign_server mine ON mine.oid OPERATOR(pg_catalog.=) $1 \
+        WHERE s.srvfdw OPERATOR(pg_catalog.=) mine.srvfdw \
+          AND n.nspname IN (SELECT g.raw_schema FROM lake.governed_schemas g)";
+    let found = privileged::as_extension_owner(|| Spi::get_one_with_args::<pgrx::JsonB>(GOVERNED, &[server.into()]))
+        .ok()
+        .flatten()
+        .map(|j| j.0)
+        .unwrap_or_default();
+    let oid = |v: &serde_json::Value, i: usize| pg_sys::Oid::from(v[i].as_i64().unwrap_or(0) as u32);
+    found
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|g| crate::fdw::policy::GovernedForeignTable { relid: oid(g, 0), server: oid(g, 1), owner: oid(g, 2) })
+        .collect()
 }

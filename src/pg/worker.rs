@@ -204,6 +204,28 @@ pub extern "C-unwind" fn townlake_worker_main(arg: pg_sys::Datum) {
     }
 }
 
+/// What a one-shot worker started with `townlake_run_main` does (the
+/// scheduler's runs): set once from `_PG_init`, so every worker forked
+/// from the postmaster has it.
+static RUN_MAIN: std::sync::OnceLock<fn(pg_sys::Datum)> = std::sync::OnceLock::new();
+
+/// Sets the function `townlake_run_main` runs (the first registration wins).
+pub fn register_run_main(main: fn(pg_sys::Datum)) {
+    let _ = RUN_MAIN.set(main);
+}
+
+/// The entry point of a one-shot worker a part starts itself (a scheduled
+/// run in a worker of its own): runs the registered function with the
+/// worker's argument.
+#[pg_guard]
+#[no_mangle]
+pub extern "C-unwind" fn townlake_run_main(arg: pg_sys::Datum) {
+    match RUN_MAIN.get() {
+        Some(main) => main(arg),
+        None => pgrx::log!("townlake: no run worker is registered in this library; exiting"),
+    }
+}
+
 /// Runs `f` in its own top-level transaction, for a background worker.
 /// Names resolve in pinned schemas only, never through a search_path the
 /// database's owner set (workers run as a superuser). An ERROR aborts the

@@ -86,6 +86,7 @@ pub fn init() {
     if unsafe { pg_sys::process_shared_preload_libraries_in_progress } {
         crate::pg::shmem::register(crate::pg::shmem::SharedMemory { request: shmem_request, startup: shmem_startup });
     }
+    crate::pg::worker::register_run_main(run_worker_main);
     crate::pg::worker::register_kind(crate::pg::worker::WorkerKind {
         name: NAME,
         main: scheduler_main,
@@ -538,12 +539,11 @@ fn record(batch: u64, name: &str, outcome: Outcome) {
     });
 }
 
-/// The entry point of a scheduled run's own background worker: connects
-/// to the scheduler's database (argument: the run id, extra data: the
-/// database oid) and does the run's work, as the scheduler would have.
-#[pg_guard]
-#[no_mangle]
-pub extern "C-unwind" fn townlake_run_main(arg: pg_sys::Datum) {
+/// What a scheduled run's own background worker does (`townlake_run_main`
+/// in pg/worker.rs): connects to the scheduler's database (argument: the run
+/// id, extra data: the database oid) and does the run's work, as the
+/// scheduler would have.
+fn run_worker_main(arg: pg_sys::Datum) {
     install_die_handlers();
     let run_id = arg.value() as i64;
     let db = pgrx::bgworkers::BackgroundWorker::get_extra().parse::<u32>().unwrap_or(0);
