@@ -637,10 +637,14 @@ def crash_cluster():
 
 
 def wait_running(conn, name, timeout=60):
+    """The pid of the scheduler while it runs pipeline `name`: running it
+    itself, or waiting for the worker it started the run in (killing either
+    brings the whole cluster down mid-run)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         got = rows(conn, "SELECT pid FROM pg_stat_activity WHERE backend_type = 'townlake scheduler' "
-                         "AND query LIKE %s", (f"running model pipeline:{name}%",))
+                         "AND (query LIKE %s OR query LIKE %s)",
+                   (f"running model pipeline:{name}%", f"started run % of pipeline:{name} in its own worker"))
         if got:
             return got[0][0]
         time.sleep(0.05)
