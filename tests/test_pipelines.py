@@ -637,17 +637,17 @@ def crash_cluster():
 
 
 def wait_running(conn, name, timeout=60):
-    """The pid of the scheduler while it runs pipeline `name`: running it
-    itself, or waiting for the worker it started the run in (killing either
-    brings the whole cluster down mid-run)."""
+    """The pid of the process executing a run of pipeline `name` (the
+    scheduler or the worker it started the run in: killing either brings the
+    whole cluster down), caught in the run's first half second, so the run
+    (which sleeps a second) is still in flight when the caller strikes."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        got = rows(conn, "SELECT pid FROM pg_stat_activity WHERE backend_type = 'townlake scheduler' "
-                         "AND (query LIKE %s OR query LIKE %s)",
-                   (f"running model pipeline:{name}%", f"started run % of pipeline:{name} in its own worker"))
+        got = rows(conn, "SELECT pid FROM lake.run_progress WHERE model IN (%s, %s) AND elapsed < interval '0.5 s'",
+                   (name, f"pipeline:{name}"))
         if got:
             return got[0][0]
-        time.sleep(0.05)
+        time.sleep(0.02)
     raise AssertionError("the pipeline never ran")
 
 
@@ -683,7 +683,6 @@ def test_exactly_once_under_kill_9_and_immediate_shutdown(crash_cluster):
         # 1. kill -9 of the scheduler in the middle of a run.
         with c.connect() as admin:
             pid = wait_running(admin, "feed")
-            time.sleep(0.5)
         os.kill(pid, signal.SIGKILL)
         time.sleep(1)
         with c.wait_ready() as admin:
@@ -692,7 +691,6 @@ def test_exactly_once_under_kill_9_and_immediate_shutdown(crash_cluster):
         # 2. an immediate shutdown in the middle of a run.
         with c.connect() as admin:
             wait_running(admin, "feed")
-            time.sleep(0.5)
         c.stop("immediate")
         time.sleep(0.5)
         c.start()

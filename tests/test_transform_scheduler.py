@@ -217,12 +217,18 @@ def test_overlap_with_a_run_of_another_session(admin, database, policy):
     assert len(got) == 1
     admin.execute(f"UPDATE {ctl} SET secs = 0")
     admin.execute("SELECT lake.resume_model(%s)", (name,))
+    manual_run = got[0][0]
     seen = []
     while worker.is_alive():
-        seen.append(rows(admin, "SELECT run_id, status, error_message FROM lake.runs WHERE model = %s "
-                                "AND trigger = 'schedule' AND run_id > %s ORDER BY run_id", (name, base)))
+        # Kept only if the manual run still executed after the snapshot was
+        # taken (it may end a moment before this thread sees run_now return).
+        snap = rows(admin, "SELECT run_id, status, error_message FROM lake.runs WHERE model = %s "
+                           "AND trigger = 'schedule' AND run_id > %s ORDER BY run_id", (name, base))
+        if rows(admin, "SELECT 1 FROM lake.run_progress WHERE run_id = %s", (manual_run,)):
+            seen.append(snap)
         time.sleep(0.25)
     worker.join()
+    assert manual["id"] == manual_run
     # Every observation while the manual run executed: no scheduled run
     # running or done, at most one queued.
     for snap in seen:

@@ -108,21 +108,31 @@ fn chain_links() -> crate::pg::hooks::PartHooks {
 
 /// The foreign tables of governed raw schemas whose server has the same
 /// wrapper as `server` (read as the extension's owner: the caller may not see
-/// `lake.governed_schemas`).
+/// `lake.governed_schemas`). Fails closed: a lookup that cannot be made is an
+/// ERROR, never "nothing is governed". The plan is kept (every ClickHouse
+/// scan outside the governed schemas asks once anything is governed).
 fn governed_foreign_tables(server: pg_sys::Oid) -> Vec<crate::fdw::policy::GovernedForeignTable> {
     const GOVERNED: &str = "SELECT coalesce(jsonb_agg(jsonb_build_array(ft.ftrelid::int8, ft.ftserver::int8, c.relowner::int8)), '[]') \
          FROM pg_catalog.pg_foreign_table ft \
          JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) ft.ftrelid \
          JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace \
          JOIN pg_catalog.pg_foreign_server s ON s.oid OPERATOR(pg_catalog.=) ft.ftserver \
-         JOIN pg_catalog.pg_foreign_server mine ON mine.oid OPERATOR(pg_catalog.=) $1 \
+         JOIN pg_catalog.pg_foreign_server mine ON mine.oid OPERATOR(pg_catalog.=) $1::pg_catalog.oid \
         WHERE s.srvfdw OPERATOR(pg_catalog.=) mine.srvfdw \
           AND n.nspname IN (SELECT g.raw_schema FROM lake.governed_schemas g)";
-    let found = privileged::as_extension_owner(|| Spi::get_one_with_args::<pgrx::JsonB>(GOVERNED, &[server.into()]))
-        .ok()
-        .flatten()
-        .map(|j| j.0)
-        .unwrap_or_default();
+    let server_text = u32::from(server).to_string();
+    let found = privileged::as_extension_owner(|| {
+        Spi::connect(|c| {
+            crate::pg::plans::select_text_args(&c, GOVERNED, Some(1), &[&server_text])?.first().get_one::<pgrx::JsonB>()
+        })
+    })
+    .unwrap_or_else(|e| {
+        crate::errors::LakeError::internal(format!("cannot list the governed foreign tables: {e}"))
+            .with_hint("Is the extension installed and up to date in this database (ALTER EXTENSION townlake UPDATE)?")
+            .report()
+    })
+    .map(|j| j.0)
+    .unwrap_or_default();
     let oid = |v: &serde_json::Value, i: usize| pg_sys::Oid::from(v[i].as_i64().unwrap_or(0) as u32);
     found
         .as_array()
