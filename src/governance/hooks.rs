@@ -411,7 +411,12 @@ pub(super) fn executor_start(exec: &Execution, eflags: i32) {
     // Recorded before any check, so attempts that the access gate or the
     // executor's permission checks reject are in the audit log too
     // (completed as errors).
-    if watched && governed && crate::audit::AUDIT.get() && eflags & pg_sys::EXEC_FLAG_EXPLAIN_ONLY as i32 == 0 {
+    // Background workers run townlake's own code, never a client's, except
+    // the runs of models and pipelines (the scheduler and its run workers):
+    // what those read is recorded like any session's statements.
+    let audited = watched
+        || (leader && !internal() && crate::pg::backend::is_background_worker() && crate::pg::security::running_user_code());
+    if audited && governed && crate::audit::AUDIT.get() && eflags & pg_sys::EXEC_FLAG_EXPLAIN_ONLY as i32 == 0 {
         let touched = touched_relations(exec);
         if !touched.is_empty() {
             crate::audit::statement_started(exec, touched);
