@@ -953,3 +953,34 @@ def test_scheduled_model_run_reading_a_published_view_is_audited(admin, ana):
         assert len([r for r in records if r[1] == ANA and r[0] == "ok"]) >= n_runs, (n_runs, records)
     finally:
         ana.execute("SELECT lake.drop_model(%s, drop_target => true)", (model,))
+
+
+def test_copy_of_a_raw_table_by_its_owner_is_audited(admin):
+    """Red team: `COPY raw_table TO STDOUT` reads the table without the
+    executor (an owner bypasses row level security, the only case in which
+    Postgres turns it into a query), so a member of lake_owner copied raw data
+    out without an audit record."""
+    marker = f"copy_audit_{SUFFIX}"
+    with session(admin.info.dbname, ING) as ing:
+        for stmt in (f"COPY raw_a.customers TO STDOUT /* {marker} */",
+                     f"COPY raw_a.customers (email, secret) TO STDOUT /* {marker} */",
+                     f"COPY raw_a.customers TO STDOUT WITH (FORMAT csv) /* {marker} */"):
+            cur = ing.cursor()
+            with pytest.raises(psycopg.Error) as info:
+                with cur.copy(stmt) as copy:
+                    leaked = b"".join(bytes(b) for b in copy)
+                    assert not leaks(leaked.decode()), leaked
+            assert info.value.sqlstate == "0A000", info.value
+            assert "COPY (SELECT" in (info.value.diag.message_hint or "")
+        # the query form reads the same rows, and is recorded
+        with ing.cursor().copy(f"COPY (SELECT id, email FROM raw_a.customers ORDER BY id) TO STDOUT /* {marker} */") as copy:
+            got = b"".join(bytes(b) for b in copy).decode()
+    expected = "".join(f"{i}\t{e}\n" for i, e in rows(admin, "SELECT id, email FROM raw_a.customers ORDER BY id"))
+    assert got == expected
+    records = wait_for_audit(admin, marker)
+    ok = [r for r in records if r[0] == "ok" and r[1] == ING]
+    assert len(ok) == 1 and "COPY (SELECT id, email" in ok[0][3], records
+    # superusers (who may switch the audit off) and COPY FROM are not refused
+    with admin.cursor().copy("COPY raw_a.events TO STDOUT") as copy:
+        dumped = b"".join(bytes(b) for b in copy).decode()
+    assert dumped.count("\n") == 1000  # the fixture's generate_series(1, 1000)

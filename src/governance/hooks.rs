@@ -137,9 +137,33 @@ fn check_utility(stmt: UtilityStmt<'_>, query: Option<&str>, top_level: bool) {
     // as BEGIN ISOLATION LEVEL REPEATABLE READ must come before any.
     if !matches!(
         tag,
-        pg_sys::NodeTag::T_GrantStmt | pg_sys::NodeTag::T_AlterTableStmt | pg_sys::NodeTag::T_DropStmt
+        pg_sys::NodeTag::T_GrantStmt
+            | pg_sys::NodeTag::T_AlterTableStmt
+            | pg_sys::NodeTag::T_DropStmt
+            | pg_sys::NodeTag::T_CopyStmt
     ) || !cache::anything_governed()
     {
+        return;
+    }
+    if let Some(copy) = stmt.copy() {
+        // `COPY table TO` reads the table without the executor (Postgres
+        // turns it into a query only under row level security, which the
+        // raw relation's owners bypass), so no audit record would say who
+        // read it. Superusers may switch the audit off anyway.
+        if copy.from || crate::pg::security::is_superuser(current_user_oid()) {
+            return;
+        }
+        if let Some(g) = copy.relation.relid().and_then(cache::governed) {
+            LakeError::new(
+                PgSqlErrorCode::ERRCODE_FEATURE_NOT_SUPPORTED,
+                format!("COPY {} TO is not audited: copy it with a query instead", g.raw_name),
+            )
+            .with_hint(format!(
+                "COPY (SELECT * FROM {}) TO ... reads the same rows, and the audit log records it.",
+                g.raw_name
+            ))
+            .report();
+        }
         return;
     }
     if let Some(grant) = stmt.grant() {
