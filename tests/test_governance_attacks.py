@@ -17,7 +17,7 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from govhelpers import error_of, one, recreate_roles, rows, session
+from govhelpers import error_of, one, recreate_roles, rows, session, wait_for_audit
 
 SUFFIX = uuid.uuid4().hex[:6]
 ANA = f"gov_ana_{SUFFIX}"
@@ -913,3 +913,74 @@ def test_a_reviewer_cannot_grant_access_to_itself(gov):
         assert "cannot grant access to a role it acts as" in str(err)
     with session(gov) as admin:
         assert one(admin, "SELECT count(*) FROM lake.access_grants WHERE grantee_name = %s", (REV,)) == 0
+
+
+# ------------------------------------------------ fourth red-team pass (issue 9)
+
+def wait_until(conn, query, predicate, params=None, timeout: float = 30.0):
+    deadline = time.monotonic() + timeout
+    while True:
+        got = rows(conn, query, params)
+        if predicate(got) or time.monotonic() > deadline:
+            return got
+        time.sleep(0.3)
+
+
+def test_scheduled_model_run_reading_a_published_view_is_audited(admin, ana):
+    """Red team: the analyst let the scheduler copy a published view into its
+    own schema; the scheduler's run workers read it without an audit record
+    (background workers were never audited)."""
+    marker = f"sched_audit_{SUFFIX}"
+    model = f"copy_{SUFFIX}"
+    ana.execute("SELECT lake.define_model(%s, %s, %s, schedule => 'every 1 second')",
+                (model, f"SELECT id, name FROM pub_a.customers /* {marker} */", f"{ANA}_s.copied"))
+    try:
+        runs = wait_until(ana, "SELECT status, trigger, rows_written FROM lake.runs WHERE model = %s "
+                               "AND trigger = 'schedule' AND status = 'succeeded'",
+                          lambda r: len(r) > 0, (model,))
+        assert runs, rows(ana, "SELECT status, error_message FROM lake.runs WHERE model = %s", (model,))
+        ana.execute("SELECT lake.pause_model(%s)", (model,))
+        # the source rows the analyst may see (row filter): ids 1 and 2
+        assert rows(ana, f"SELECT id, name FROM {ANA}_s.copied ORDER BY id") == [(1, "Alice"), (2, "Bob")]
+        records = wait_for_audit(admin, marker)
+        assert any(r[0] == "ok" and r[1] == ANA for r in records), records
+        # every scheduled run that succeeded read it, so each has its record
+        n_runs = one(ana, "SELECT count(*) FROM lake.runs WHERE model = %s AND status = 'succeeded'", (model,))
+        deadline = time.monotonic() + 10
+        while len([r for r in records if r[1] == ANA]) < n_runs and time.monotonic() < deadline:
+            time.sleep(0.2)
+            records = wait_for_audit(admin, marker)
+        assert len([r for r in records if r[1] == ANA and r[0] == "ok"]) >= n_runs, (n_runs, records)
+    finally:
+        ana.execute("SELECT lake.drop_model(%s, drop_target => true)", (model,))
+
+
+def test_copy_of_a_raw_table_by_its_owner_is_audited(admin):
+    """Red team: `COPY raw_table TO STDOUT` reads the table without the
+    executor (an owner bypasses row level security, the only case in which
+    Postgres turns it into a query), so a member of lake_owner copied raw data
+    out without an audit record."""
+    marker = f"copy_audit_{SUFFIX}"
+    with session(admin.info.dbname, ING) as ing:
+        for stmt in (f"COPY raw_a.customers TO STDOUT /* {marker} */",
+                     f"COPY raw_a.customers (email, secret) TO STDOUT /* {marker} */",
+                     f"COPY raw_a.customers TO STDOUT WITH (FORMAT csv) /* {marker} */"):
+            cur = ing.cursor()
+            with pytest.raises(psycopg.Error) as info:
+                with cur.copy(stmt) as copy:
+                    leaked = b"".join(bytes(b) for b in copy)
+                    assert not leaks(leaked.decode()), leaked
+            assert info.value.sqlstate == "0A000", info.value
+            assert "COPY (SELECT" in (info.value.diag.message_hint or "")
+        # the query form reads the same rows, and is recorded
+        with ing.cursor().copy(f"COPY (SELECT id, email FROM raw_a.customers ORDER BY id) TO STDOUT /* {marker} */") as copy:
+            got = b"".join(bytes(b) for b in copy).decode()
+    expected = "".join(f"{i}\t{e}\n" for i, e in rows(admin, "SELECT id, email FROM raw_a.customers ORDER BY id"))
+    assert got == expected
+    records = wait_for_audit(admin, marker)
+    ok = [r for r in records if r[0] == "ok" and r[1] == ING]
+    assert len(ok) == 1 and "COPY (SELECT id, email" in ok[0][3], records
+    # superusers (who may switch the audit off) and COPY FROM are not refused
+    with admin.cursor().copy("COPY raw_a.events TO STDOUT") as copy:
+        dumped = b"".join(bytes(b) for b in copy).decode()
+    assert dumped.count("\n") == 1000  # the fixture's generate_series(1, 1000)

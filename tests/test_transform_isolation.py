@@ -296,3 +296,47 @@ def test_errors_name_no_superuser_and_alice_stays_unprivileged(admin):
     assert is_superuser(admin, ALICE) is False
     assert one(admin, "SELECT count(*) FROM pg_auth_members m JOIN pg_roles r ON r.oid = m.member "
                       "WHERE r.rolname = %s", (ALICE,)) == 0
+
+
+def test_a_member_without_set_role_cannot_act_as_the_role(admin, alice):
+    """Red team (fourth pass): from PostgreSQL 16 a membership granted WITH SET
+    FALSE, INHERIT FALSE gives neither SET ROLE nor the role's privileges,
+    but townlake let such a member define a model owned by the role and so
+    run SQL with the role's rights."""
+    if int(one(admin, "SHOW server_version_num")) < 160000:
+        pytest.skip("the SET option of a role membership exists from PostgreSQL 16")
+    team = f"iso_team_{SUFFIX}"
+    admin.execute(sql.SQL("CREATE ROLE {} NOLOGIN").format(sql.Identifier(team)))
+    try:
+        admin.execute(sql.SQL("CREATE TABLE secret.team_pay (who text, pay int)"))
+        admin.execute("INSERT INTO secret.team_pay VALUES ('ceo', 999)")
+        admin.execute(sql.SQL("GRANT USAGE ON SCHEMA secret TO {}").format(sql.Identifier(team)))
+        admin.execute(sql.SQL("ALTER TABLE secret.team_pay OWNER TO {}").format(sql.Identifier(team)))
+        admin.execute(sql.SQL("GRANT CREATE ON SCHEMA {} TO {}").format(sql.Identifier(A_S), sql.Identifier(team)))
+        admin.execute(sql.SQL("GRANT {} TO {} WITH INHERIT FALSE, SET FALSE").format(
+            sql.Identifier(team), sql.Identifier(ALICE)))
+        # Postgres' own answer: alice may neither become the role nor use its rights
+        err = error_of(alice, sql.SQL("SET ROLE {}").format(sql.Identifier(team)).as_string(alice))
+        assert err is not None and err.sqlstate == "42501", err
+        err = error_of(alice, "SELECT * FROM secret.team_pay")
+        assert err is not None and err.sqlstate == "42501", err
+        for call, args in (
+            ("SELECT lake.define_model(%s, %s, %s, owner => %s)",
+             (f"team_pay_{SUFFIX}", "SELECT who, pay FROM secret.team_pay", f"{A_S}.team_pay_copy", team)),
+            ("SELECT lake.define_pipeline(%s, %s, %s, owner => %s, target_server => NULL)",
+             (f"team_pipe_{SUFFIX}", "secret.team_pay", f"{A_S}.team_pay_pipe", team)),
+        ):
+            err = error_of(alice, call, args)
+            assert err is not None and err.sqlstate == "42501", (call, err)
+        assert one(admin, "SELECT count(*) FROM lake.models WHERE name = %s", (f"team_pay_{SUFFIX}",)) == 0
+        assert one(admin, "SELECT count(*) FROM lake.pipelines WHERE name = %s", (f"team_pipe_{SUFFIX}",)) == 0
+        assert one(admin, "SELECT to_regclass(%s)", (f"{A_S}.team_pay_copy",)) is None
+    finally:
+        for name in (f"team_pay_{SUFFIX}",):
+            if one(admin, "SELECT count(*) FROM lake.models WHERE name = %s", (name,)):
+                admin.execute("SELECT lake.drop_model(%s, drop_target => true)", (name,))
+        if one(admin, "SELECT count(*) FROM lake.pipelines WHERE name = %s", (f"team_pipe_{SUFFIX}",)):
+            admin.execute("SELECT lake.drop_pipeline(%s, drop_target => true)", (f"team_pipe_{SUFFIX}",))
+        admin.execute("DROP TABLE IF EXISTS secret.team_pay")
+        admin.execute(sql.SQL("DROP OWNED BY {}").format(sql.Identifier(team)))
+        admin.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(team)))

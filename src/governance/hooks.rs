@@ -137,9 +137,33 @@ fn check_utility(stmt: UtilityStmt<'_>, query: Option<&str>, top_level: bool) {
     // as BEGIN ISOLATION LEVEL REPEATABLE READ must come before any.
     if !matches!(
         tag,
-        pg_sys::NodeTag::T_GrantStmt | pg_sys::NodeTag::T_AlterTableStmt | pg_sys::NodeTag::T_DropStmt
+        pg_sys::NodeTag::T_GrantStmt
+            | pg_sys::NodeTag::T_AlterTableStmt
+            | pg_sys::NodeTag::T_DropStmt
+            | pg_sys::NodeTag::T_CopyStmt
     ) || !cache::anything_governed()
     {
+        return;
+    }
+    if let Some(copy) = stmt.copy() {
+        // `COPY table TO` reads the table without the executor (Postgres
+        // turns it into a query only under row level security, which the
+        // raw relation's owners bypass), so no audit record would say who
+        // read it. Superusers may switch the audit off anyway.
+        if copy.from || crate::pg::security::is_superuser(current_user_oid()) {
+            return;
+        }
+        if let Some(g) = copy.relation.relid().and_then(cache::governed) {
+            LakeError::new(
+                PgSqlErrorCode::ERRCODE_FEATURE_NOT_SUPPORTED,
+                format!("COPY {} TO is not audited: copy it with a query instead", g.raw_name),
+            )
+            .with_hint(format!(
+                "COPY (SELECT * FROM {}) TO ... reads the same rows, and the audit log records it.",
+                g.raw_name
+            ))
+            .report();
+        }
         return;
     }
     if let Some(grant) = stmt.grant() {
@@ -411,7 +435,12 @@ pub(super) fn executor_start(exec: &Execution, eflags: i32) {
     // Recorded before any check, so attempts that the access gate or the
     // executor's permission checks reject are in the audit log too
     // (completed as errors).
-    if watched && governed && crate::audit::AUDIT.get() && eflags & pg_sys::EXEC_FLAG_EXPLAIN_ONLY as i32 == 0 {
+    // Background workers run townlake's own code, never a client's, except
+    // the runs of models and pipelines (the scheduler and its run workers):
+    // what those read is recorded like any session's statements.
+    let audited = watched
+        || (leader && !internal() && crate::pg::backend::is_background_worker() && crate::pg::security::running_user_code());
+    if audited && governed && crate::audit::AUDIT.get() && eflags & pg_sys::EXEC_FLAG_EXPLAIN_ONLY as i32 == 0 {
         let touched = touched_relations(exec);
         if !touched.is_empty() {
             crate::audit::statement_started(exec, touched);

@@ -80,6 +80,19 @@ pub fn run_as<R>(role: pg_sys::Oid, f: impl FnOnce() -> R) -> R {
     f()
 }
 
+thread_local! {
+    /// How many `run_user_code_as` frames are active in this process.
+    static USER_CODE_DEPTH: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
+}
+
+/// Whether this process is running user-supplied SQL through
+/// `run_user_code_as` (a model's or a pipeline's run). Background workers
+/// (the scheduler and its run workers) run nothing else a user wrote, so the
+/// audit asks this to record what their runs read like any session's.
+pub fn running_user_code() -> bool {
+    USER_CODE_DEPTH.with(|d| d.get() > 0)
+}
+
 /// Run user-supplied SQL (a model's or a pipeline's query, and the
 /// functions it calls) as `role`, isolated the way Postgres isolates a
 /// materialized view's query on REFRESH, so that nothing it does outlives it
@@ -111,6 +124,7 @@ pub fn run_user_code_as<R>(role: pg_sys::Oid, f: impl FnOnce() -> R) -> R {
                 pg_sys::AtEOXact_GUC(false, self.level);
                 pg_sys::SetUserIdAndSecContext(self.user, self.context);
             }
+            USER_CODE_DEPTH.with(|d| d.set(d.get().saturating_sub(1)));
         }
     }
     fire_deferred_now();
@@ -134,6 +148,7 @@ pub fn run_user_code_as<R>(role: pg_sys::Oid, f: impl FnOnce() -> R) -> R {
             role,
             context | (pg_sys::SECURITY_LOCAL_USERID_CHANGE | pg_sys::SECURITY_RESTRICTED_OPERATION) as i32,
         );
+        USER_CODE_DEPTH.with(|d| d.set(d.get() + 1));
         Restore { user, context, level }
     };
     let result = f();

@@ -246,11 +246,23 @@ pub fn with_statement_timeout<R>(ms: u32, f: impl FnOnce() -> R) -> R {
     f()
 }
 
-/// Whether `member` may act as `role` (is a member of it, or superuser):
-/// what ALTER … OWNER TO asks of a new owner.
+/// Whether `member` may act as `role` (may `SET ROLE` to it, or is a
+/// superuser): what ALTER … OWNER TO asks of a new owner. Up to PostgreSQL 15
+/// every membership allows SET ROLE; from 16 on a membership granted
+/// `WITH SET FALSE` does not, and a member without it must not get the
+/// role's rights through townlake either (a model or pipeline run as it).
 pub fn is_member_of_role(member: pg_sys::Oid, role: pg_sys::Oid) -> bool {
     // SAFETY: catalog lookups on the backend thread.
-    unsafe { pg_sys::is_member_of_role(member, role) }
+    unsafe {
+        #[cfg(feature = "pg15")]
+        {
+            pg_sys::is_member_of_role(member, role)
+        }
+        #[cfg(not(feature = "pg15"))]
+        {
+            pg_sys::member_can_set_role(member, role)
+        }
+    }
 }
 
 /// What a boolean expression over one relation would run, for a reviewer's

@@ -66,9 +66,13 @@ impl<'a> UtilityStmt<'a> {
     }
 
     /// COPY: its direction and whether it reads or writes a server file or program.
-    pub fn copy(&self) -> Option<CopyCommand> {
+    pub fn copy(&self) -> Option<CopyCommand<'a>> {
         let copy = self.as_node::<pg_sys::CopyStmt>(pg_sys::NodeTag::T_CopyStmt)?;
-        Some(CopyCommand { from: copy.is_from, file_or_program: !copy.filename.is_null() || copy.is_program })
+        Some(CopyCommand {
+            from: copy.is_from,
+            file_or_program: !copy.filename.is_null() || copy.is_program,
+            relation: RelationName { rv: copy.relation, _stmt: PhantomData },
+        })
     }
 
     /// GRANT / REVOKE of privileges on objects.
@@ -122,11 +126,13 @@ impl<'a> UtilityStmt<'a> {
 }
 
 /// A COPY statement.
-pub struct CopyCommand {
+pub struct CopyCommand<'a> {
     /// COPY FROM (else COPY TO).
     pub from: bool,
     /// To or from a server file or program (else the client).
     pub file_or_program: bool,
+    /// The table of `COPY table ...` (its RangeVar is null for `COPY (query) TO`).
+    pub relation: RelationName<'a>,
 }
 
 /// A privilege a GRANT names (ALL PRIVILEGES names none).
