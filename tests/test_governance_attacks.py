@@ -984,3 +984,34 @@ def test_copy_of_a_raw_table_by_its_owner_is_audited(admin):
     with admin.cursor().copy("COPY raw_a.events TO STDOUT") as copy:
         dumped = b"".join(bytes(b) for b in copy).decode()
     assert dumped.count("\n") == 1000  # the fixture's generate_series(1, 1000)
+
+
+def test_a_partition_of_a_governed_table_read_directly_is_audited(admin):
+    """Red team: a member of lake_owner read a governed table's partition by
+    its own name (`SELECT … FROM raw_a.parted_1`, `COPY raw_a.parted_1 TO`)
+    and no audit record said so; reading the partitioned table was recorded."""
+    marker = f"partition_audit_{SUFFIX}"
+    admin.execute("""
+        CREATE TABLE raw_a.parted (id int, note text, secret text) PARTITION BY RANGE (id);
+        CREATE TABLE raw_a.parted_1 PARTITION OF raw_a.parted FOR VALUES FROM (0) TO (100);
+        INSERT INTO raw_a.parted SELECT g, 'n' || g, 's3cr3t-' || g FROM generate_series(1, 50) g;
+    """)
+    try:
+        with session(admin.info.dbname, ING) as ing:
+            got = one(ing, f"SELECT count(*) FROM raw_a.parted_1 WHERE secret IS NOT NULL /* {marker} */")
+            cur = ing.cursor()
+            with pytest.raises(psycopg.Error) as info:
+                with cur.copy(f"COPY raw_a.parted_1 TO STDOUT /* {marker} */") as copy:
+                    leaked = b"".join(bytes(b) for b in copy)
+                    assert b"s3cr3t" not in leaked
+            assert info.value.sqlstate == "0A000", info.value
+        assert got == one(admin, "SELECT count(*) FROM raw_a.parted_1 WHERE secret IS NOT NULL") == 50
+        records = wait_for_audit(admin, marker)
+        ok = [r for r in records if r[0] == "ok" and r[1] == ING and "SELECT count(*)" in r[3]]
+        assert len(ok) == 1, records
+        relations, columns = rows(admin, "SELECT relations, columns FROM lake.audit_log WHERE query_text LIKE %s "
+                                         "AND outcome = 'ok'", (f"%SELECT count(*)%{marker}%",))[0]
+        assert relations == ["raw_a.parted"], relations
+        assert "raw_a.parted.secret" in columns, columns
+    finally:
+        admin.execute("DROP TABLE raw_a.parted")

@@ -52,7 +52,7 @@ def test_dag_on_a_fast_schedule_runs_in_dependency_order(admin):
     names = ("s_base", "s_region", "s_count", "s_report")
     # Two ticks at which all four ran.
     got = wait_for(admin, "SELECT scheduled_for FROM lake.runs WHERE model = ANY(%s) AND trigger = 'schedule' "
-                          "GROUP BY scheduled_for HAVING count(*) = 4 ORDER BY 1",
+                          "GROUP BY scheduled_for HAVING count(*) = 4 AND bool_and(ended_at IS NOT NULL) ORDER BY 1",
                    lambda r: len(r) >= 2, params=(list(names),))
     assert len(got) >= 2, rows(admin, "SELECT model, scheduled_for, status, error_message FROM lake.runs ORDER BY run_id")
     for (tick,) in got[:2]:
@@ -76,9 +76,12 @@ def test_failure_is_retried_then_downstream_skipped(admin):
     admin.execute("SELECT lake.define_model('f_bad', 'SELECT 1 / z AS v FROM src.zero', 'm.f_bad', "
                   "schedule => 'every 3 seconds', retries => 1, retry_delay_seconds => 1)")
     admin.execute("SELECT lake.define_model('f_down', 'SELECT v FROM m.f_bad', 'm.f_down', schedule => 'every 3 seconds')")
-    # A tick at which both were due: f_bad failed twice, f_down was skipped.
+    # A tick at which both were due: f_bad failed twice, f_down was skipped
+    # (waits until both runs of that tick have ended: a run is recorded
+    # `running` before the worker that executes it has started).
     got = wait_for(admin, "SELECT d.scheduled_for FROM lake.runs d JOIN lake.runs b ON b.scheduled_for = d.scheduled_for "
-                          "WHERE d.model = 'f_down' AND b.model = 'f_bad' AND b.attempt = 2 ORDER BY 1",
+                          "WHERE d.model = 'f_down' AND b.model = 'f_bad' AND b.attempt = 2 "
+                          "AND b.ended_at IS NOT NULL AND d.ended_at IS NOT NULL ORDER BY 1",
                    lambda r: len(r) >= 1)
     assert got, rows(admin, "SELECT model, scheduled_for, status, attempt, trigger FROM lake.runs WHERE model LIKE 'f\\_%%'")
     tick = got[0][0]

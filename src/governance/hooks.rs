@@ -153,7 +153,7 @@ fn check_utility(stmt: UtilityStmt<'_>, query: Option<&str>, top_level: bool) {
         if copy.from || crate::pg::security::is_superuser(current_user_oid()) {
             return;
         }
-        if let Some(g) = copy.relation.relid().and_then(cache::governed) {
+        if let Some((_, g)) = copy.relation.relid().and_then(governed_or_partition_of) {
             LakeError::new(
                 PgSqlErrorCode::ERRCODE_FEATURE_NOT_SUPPORTED,
                 format!("COPY {} TO is not audited: copy it with a query instead", g.raw_name),
@@ -267,6 +267,15 @@ fn raw_attnum_of(view: pg_sys::Oid, attnum: i16, raw: pg_sys::Oid) -> Option<i16
     found
 }
 
+/// The governed relation `relid` is, or whose partition it is (the root of
+/// its partition tree), with its governance record.
+fn governed_or_partition_of(relid: pg_sys::Oid) -> Option<(pg_sys::Oid, cache::GovernedRelation)> {
+    match cache::governed(relid) {
+        Some(g) => Some((relid, g)),
+        None => catalog::partition_root(relid).and_then(|root| cache::governed(root).map(|g| (root, g))),
+    }
+}
+
 /// Governed relations in a statement's range table.
 pub fn touched_relations(exec: &Execution) -> Vec<Touched> {
     // raw relation -> columns read through its published view
@@ -293,13 +302,21 @@ pub fn touched_relations(exec: &Execution) -> Vec<Touched> {
         if !rte.is_relation() {
             continue;
         }
-        let relid = rte.relid();
-        let Some(g) = cache::governed(relid) else { continue };
+        let read = rte.relid();
+        // A partition of a governed table read directly (by its owners: no
+        // one else may) is recorded as its governed root, columns by name.
+        let Some((relid, g)) = governed_or_partition_of(read) else { continue };
+        let partition = relid != read;
         let through_view = views.iter().find(|(r, _)| *r == relid);
         let via_view = through_view.is_some();
         // through the view, what the query asked for; directly, what it read
         let mut attnums = match through_view {
             Some((_, cols)) => cols.clone(),
+            None if partition => rte
+                .selected_attnums()
+                .into_iter()
+                .filter_map(|a| if a == 0 { Some(0) } else { catalog::same_name_attnum(read, a, relid) })
+                .collect(),
             None => rte.selected_attnums(),
         };
         attnums.sort_unstable();

@@ -106,6 +106,29 @@ pub fn same_name_attnum(from: pg_sys::Oid, attnum: i16, to: pg_sys::Oid) -> Opti
     }
 }
 
+/// The root of the partition tree `rel` is a partition of (None: `rel` is
+/// not a partition).
+pub fn partition_root(rel: pg_sys::Oid) -> Option<pg_sys::Oid> {
+    let mut root = None;
+    let mut current = rel;
+    // SAFETY: syscache lookups; get_partition_parent (catalog/partition.h,
+    // not in pgrx's bindings) errors only for a relation that is not a
+    // partition, which relispartition rules out, and any ERROR it raises
+    // crosses into Rust through pgrx's FFI guard. Bounded: partition trees
+    // are finite and acyclic.
+    unsafe {
+        while pg_sys::get_rel_relispartition(current) {
+            current = pg_sys::ffi::pg_guard_ffi_boundary(|| get_partition_parent(current, true));
+            root = Some(current);
+        }
+    }
+    root
+}
+
+unsafe extern "C-unwind" {
+    fn get_partition_parent(relid: pg_sys::Oid, even_if_detached: bool) -> pg_sys::Oid;
+}
+
 /// The user attribute of relation `rel` named `name` (None: none).
 pub fn attnum(rel: pg_sys::Oid, name: &CStr) -> Option<i16> {
     // SAFETY: syscache lookup with a NUL-terminated name.

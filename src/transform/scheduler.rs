@@ -493,26 +493,27 @@ fn advance_batch(id: u64) {
         crate::pg::worker::report_activity(&format!("running model {name} (tick {})", due.tick.to_rfc3339()), true);
         // First transaction: the run exists, as running, before any work.
         let pipeline = name.strip_prefix(super::pipeline::SCHEDULER_PREFIX).map(str::to_string);
-        let started = in_transaction(|| -> Option<(Value, i64)> {
+        let started = in_transaction(|| -> Option<(Value, i64, Option<Outcome>)> {
             let trigger = if blocked.is_some() { "schedule" } else { due.trigger };
             if let Some(p) = &pipeline {
-                return super::pipeline::start_scheduled(p, trigger, tick_ts(due.tick), due.attempt as i32);
+                return super::pipeline::start_scheduled(p, trigger, tick_ts(due.tick), due.attempt as i32)
+                    .map(|(row, run)| (row, run, None));
             }
             let row = model_row(&name).ok().flatten()?;
             let run = start_run(&row, trigger, tick_ts(due.tick), due.attempt as i32, None, None).ok()?;
-            Some((row, run))
+            // The overlap policy, against runs of the model executing in
+            // other backends (run_now, backfill) or already queued, decided
+            // before the run is visible: it is never seen `running` first.
+            let how = if blocked.is_none() { overlap(&name, run, due.queue) } else { None };
+            Some((row, run, how))
         });
-        let Ok(Some((row, run_id))) = started else {
+        let Ok(Some((row, run_id, how))) = started else {
             record(id, &name, Outcome::Skipped);
             continue;
         };
-        if pipeline.is_none() && blocked.is_none() {
-            // The overlap policy, against runs of the model executing in
-            // other backends (run_now, backfill) or already queued.
-            if let Some(how) = overlap(&name, run_id, due.queue) {
-                record(id, &name, how);
-                continue;
-            }
+        if let Some(how) = how {
+            record(id, &name, how);
+            continue;
         }
         if let Some(up) = blocked {
             let _ = in_transaction(|| {
@@ -612,31 +613,28 @@ fn queued_run(name: &str) -> Option<i64> {
     .flatten()
 }
 
-/// Applies the overlap policy to the due run `run_id` (recorded running,
-/// not started): None when it may run now; else it is now recorded
-/// `queued` (policy queue, runs after the other run ends) or `skipped`.
+/// Applies the overlap policy to the due run `run_id`, in the transaction
+/// that records it: None when it may run now; else it is recorded `queued`
+/// (policy queue, runs after the other run ends) or `skipped`.
 fn overlap(name: &str, run_id: i64, queue: bool) -> Option<Outcome> {
     let other = running_elsewhere(name);
-    let result = in_transaction(|| -> Option<Outcome> {
-        let waiting = queued_run(name).filter(|q| *q != run_id);
-        let (status, message) = match (other, waiting, queue) {
-            (None, None, _) => return None,
-            (_, Some(q), _) => ("skipped", format!("skipped: run {q} of model \"{name}\" is already queued (at most one queued run per model)")),
-            (Some(_), None, true) => {
-                QUEUED.with(|q| q.set(true));
-                ("queued", String::new())
-            }
-            (Some(o), None, false) => ("skipped", format!("skipped: run {o} of model \"{name}\" was still running (overlap skip)")),
-        };
-        let _ = Spi::run_with_args(
-            "UPDATE lake.runs SET status = $2, started_at = CASE WHEN $2 OPERATOR(pg_catalog.=) 'queued' THEN NULL ELSE started_at END, \
-               ended_at = CASE WHEN $2 OPERATOR(pg_catalog.=) 'queued' THEN NULL ELSE pg_catalog.clock_timestamp() END, \
-               error_message = NULLIF($3, '') WHERE run_id OPERATOR(pg_catalog.=) $1",
-            &[run_id.into(), status.into(), message.into()],
-        );
-        Some(Outcome::Skipped)
-    });
-    result.ok().flatten()
+    let waiting = queued_run(name).filter(|q| *q != run_id);
+    let (status, message) = match (other, waiting, queue) {
+        (None, None, _) => return None,
+        (_, Some(q), _) => ("skipped", format!("skipped: run {q} of model \"{name}\" is already queued (at most one queued run per model)")),
+        (Some(_), None, true) => {
+            QUEUED.with(|q| q.set(true));
+            ("queued", String::new())
+        }
+        (Some(o), None, false) => ("skipped", format!("skipped: run {o} of model \"{name}\" was still running (overlap skip)")),
+    };
+    let _ = Spi::run_with_args(
+        "UPDATE lake.runs SET status = $2, started_at = CASE WHEN $2 OPERATOR(pg_catalog.=) 'queued' THEN NULL ELSE started_at END, \
+           ended_at = CASE WHEN $2 OPERATOR(pg_catalog.=) 'queued' THEN NULL ELSE pg_catalog.clock_timestamp() END, \
+           error_message = NULLIF($3, '') WHERE run_id OPERATOR(pg_catalog.=) $1",
+        &[run_id.into(), status.into(), message.into()],
+    );
+    Some(Outcome::Skipped)
 }
 
 /// Starts the queued runs whose model no longer has a run executing, in
