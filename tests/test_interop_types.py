@@ -33,7 +33,7 @@ from pyiceberg.types import (BinaryType, BooleanType, DateType, DecimalType, Dou
                              TimestamptzType, TimeType, UUIDType)
 
 from lakehelpers import assert_same_rows, expect_error, sort_rows
-from writehelpers import load, local_path
+from writehelpers import load
 
 NS = "interop"
 UTC = dt.timezone.utc
@@ -553,9 +553,11 @@ def test_partitioned_tables(partitioned, conn, name):
     tables, heap = partitioned
     columns = {SCHEMA.find_field(f.source_id).name for f in PARTITIONED[name].fields}
     queries = ["SELECT * FROM {t}", "SELECT count(*) FROM {t}", "SELECT id, tz FROM {t} ORDER BY tz, id LIMIT 5"]
-    for q in filter_queries(PART_ROWS):
-        if any(f" {c} " in q or f"({c}" in q for c in columns) and not q.startswith("SELECT id"):
-            queries.append(q)
+    # every other generic filter on the partition columns (the whole list
+    # runs on the unpartitioned table): keeps the module fast
+    generic = [q for q in filter_queries(PART_ROWS)
+               if any(f" {c} " in q or f"({c}" in q for c in columns) and not q.startswith("SELECT id")]
+    queries += generic[::2]
     for c in columns:
         queries += EXTRA_PARTITION_QUERIES.get(c, [])
     assert_compare(conn, tables[name], heap, queries)
@@ -769,13 +771,13 @@ def pyiceberg_rows(table, columns) -> list[tuple]:
 def duckdb_planned_rows(table, columns) -> list[tuple]:
     tasks = list(table.scan().plan_files())
     assert all(not t.delete_files for t in tasks), "delete files: read_parquet would be incomplete"
-    files = [local_path(t.file.file_path) for t in tasks]
+    files = [literal_path(t.file.file_path) for t in tasks]
     if not files:
         return []
     select = ", ".join(f'"{c}"' for c in columns)
     with duckdb.connect() as db:
         db.execute("SET TimeZone = 'UTC'")
-        rows = db.execute(f"SELECT {select} FROM read_parquet(?, union_by_name = true)", [files]).fetchall()
+        rows = db.execute(f"SELECT {select} FROM read_parquet(?, union_by_name = true, hive_partitioning = false)", [files]).fetchall()
     out = []
     for r in rows:
         row = []
@@ -790,6 +792,12 @@ def duckdb_planned_rows(table, columns) -> list[tuple]:
 
 
 REAL_COLUMNS = {"f"}
+
+
+def literal_path(location: str) -> str:
+    """A file: location's path as it is on disk (Iceberg locations are not
+    percent-decoded: `s=%E6%97%A5` is the directory's name)."""
+    return location.removeprefix("file://") if location.startswith("file://") else location
 
 
 def heap_rows(conn, heap, columns) -> list[tuple]:
@@ -919,3 +927,37 @@ def test_orphan_removal_keeps_escaped_partition_files(partitioned, conn, local_l
     assert dry["orphan_files"] == 0, dry
     conn.execute(f"SELECT lake.remove_orphan_files('{foreign}', older_than => now())")
     assert_compare(conn, foreign, heap, ["SELECT * FROM {t}"])
+
+
+def test_townlake_partition_values_with_special_characters(conn, local_lake):
+    """Identity and truncate partitions on text with characters that need
+    escaping in a file name; read back by townlake, PyIceberg and DuckDB."""
+    t = f'"{NS}"."special_parts"'
+    h = f'"{NS}"."special_parts_heap"'
+    conn.execute(f"DROP FOREIGN TABLE IF EXISTS {t}")
+    conn.execute(f"CREATE FOREIGN TABLE {t} (id bigint NOT NULL, s text, d date) SERVER lake_local "
+                 f"OPTIONS (namespace '{NS}', table 'special_parts', partition_by 's, truncate(2, s), day(d)')")
+    conn.execute(f"DROP TABLE IF EXISTS {h}")
+    conn.execute(f"CREATE TABLE {h} (id bigint NOT NULL, s text, d date)")
+    values = ("(1, E'tab\\tsep', '1969-12-31'), (2, '%41', '1970-01-01'), (3, 'a/b', NULL), (4, '日本', '2024-02-29'), "
+              "(5, 'a b', '0001-01-01'), (6, 'a+b', '1969-01-01'), (7, NULL, '1970-01-02'), (8, '..', '1970-01-02'), "
+              "(9, E'new\\nline', '1999-12-31'), (10, '100%', '2000-01-01'), (11, '', '2000-01-01'), (12, 'ü', NULL)")
+    conn.execute(f"INSERT INTO {t} VALUES {values}")
+    conn.execute(f"INSERT INTO {h} VALUES {values}")
+    cols = ["id", "s", "d"]
+    expected = heap_rows(conn, h, cols)
+    assert_same_rows(heap_rows(conn, t, cols), expected, "townlake")
+    table = load(local_lake.catalog, NS, "special_parts")
+    assert_same_rows(pyiceberg_rows(table, cols), expected, "PyIceberg")
+    duck = sort_rows(tuple(canon(v) for v in r) for r in _duckdb_raw(table, cols))
+    assert_same_rows(duck, expected, "DuckDB")
+    assert_compare(conn, t, h, [f"SELECT count(*) FROM {{t}} WHERE s = {lit}" for lit in
+                                ("E'tab\\tsep'", "'%41'", "'a/b'", "'日本'", "'a b'", "'..'", "'ü'")]
+                   + ["SELECT count(*) FROM {t} WHERE s LIKE 'a%'", "SELECT count(*) FROM {t} WHERE s LIKE '日%'",
+                      "SELECT count(*) FROM {t} WHERE d < '1970-01-01'", "SELECT count(*) FROM {t} WHERE s IS NULL"])
+
+
+def _duckdb_raw(table, columns):
+    files = [literal_path(t.file.file_path) for t in table.scan().plan_files()]
+    with duckdb.connect() as db:
+        return db.execute(f"SELECT {', '.join(columns)} FROM read_parquet(?, hive_partitioning = false)", [files]).fetchall()
