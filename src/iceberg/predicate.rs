@@ -463,6 +463,80 @@ fn reader_part(p: &Predicate, schema: &Schema, promoted: &dyn Fn(i32) -> bool) -
     }
 }
 
+/// The pushed filter as iceberg may apply it to manifests (partition values
+/// and column bounds): `pushed` with the leaves iceberg 0.10 projects wrongly
+/// through a `truncate` partition weakened (a weaker leaf in a filter without
+/// NOT keeps every row the original keeps). `truncate_widths(name)` lists the
+/// widths of the truncate transforms of that column in any partition spec.
+///
+/// - `s LIKE 'p%'`: its inclusive projection compares the prefix's length in
+///   *bytes* with w (characters): for `'ü'` and w = 2 it tests
+///   `s_trunc = 'ü'` and drops every file of the partitions `'üa'`, `'üb'`….
+///   A non-ASCII prefix becomes `s >= 'p'`, which truncation projects exactly.
+/// - `int`/`long` literals within w of the type's ends: truncating them (after
+///   `<` became `<= v - 1`) overflows — a panic, or a wrapped bound that
+///   prunes every file. Such a leaf is not given to the manifests.
+pub fn manifest_filter(pushed: &Predicate, truncate_widths: &dyn Fn(&str) -> Vec<u32>) -> Predicate {
+    weaken_for_manifests(&pushed.clone().rewrite_not(), truncate_widths)
+}
+
+/// Whether truncating `v` (or `v ± 1`) to a multiple of a width leaves the
+/// integer type's range.
+fn truncation_overflows(literal: &iceberg::spec::PrimitiveLiteral, widths: &[u32]) -> bool {
+    use iceberg::spec::PrimitiveLiteral;
+    let (v, min, max) = match literal {
+        PrimitiveLiteral::Int(v) => (i128::from(*v), i128::from(i32::MIN), i128::from(i32::MAX)),
+        PrimitiveLiteral::Long(v) => (i128::from(*v), i128::from(i64::MIN), i128::from(i64::MAX)),
+        _ => return false,
+    };
+    widths.iter().any(|w| {
+        let w = i128::from(*w);
+        v - 1 - (v - 1).rem_euclid(w) < min || v + 1 > max
+    })
+}
+
+fn weaken_for_manifests(p: &Predicate, truncate_widths: &dyn Fn(&str) -> Vec<u32>) -> Predicate {
+    use iceberg::expr::PredicateOperator as Op;
+    use iceberg::spec::PrimitiveLiteral;
+    match p {
+        Predicate::And(e) => {
+            let [a, b] = e.inputs();
+            weaken_for_manifests(a, truncate_widths).and(weaken_for_manifests(b, truncate_widths))
+        }
+        Predicate::Or(e) => {
+            let [a, b] = e.inputs();
+            weaken_for_manifests(a, truncate_widths).or(weaken_for_manifests(b, truncate_widths))
+        }
+        Predicate::Binary(e) => {
+            let widths = truncate_widths(e.term().name());
+            if widths.is_empty() {
+                return p.clone();
+            }
+            let literal = e.literal().literal();
+            if truncation_overflows(literal, &widths) {
+                return Predicate::AlwaysTrue;
+            }
+            let non_ascii = matches!(literal, PrimitiveLiteral::String(s) if !s.is_ascii());
+            match e.op() {
+                Op::StartsWith if non_ascii => {
+                    Reference::new(e.term().name()).greater_than_or_equal_to(e.literal().clone())
+                }
+                Op::NotStartsWith if non_ascii => Predicate::AlwaysTrue,
+                _ => p.clone(),
+            }
+        }
+        Predicate::Set(e) => {
+            let widths = truncate_widths(e.term().name());
+            if e.literals().iter().any(|d| truncation_overflows(d.literal(), &widths)) {
+                return Predicate::AlwaysTrue;
+            }
+            p.clone()
+        }
+        // rewrite_not left no NOT; unary leaves project right
+        _ => p.clone(),
+    }
+}
+
 pub(crate) fn referenced_columns(p: &Predicate, out: &mut Vec<String>) {
     match p {
         Predicate::AlwaysTrue | Predicate::AlwaysFalse => {}
@@ -713,5 +787,29 @@ mod tests {
         assert!(whole.to_string().starts_with("1969-12-31"));
         let after = to_datum(&Value::TimestampTz(1_500_000), &PrimitiveType::Timestamptz).unwrap();
         assert!(after.to_string().starts_with("1970-01-01"));
+    }
+
+    #[test]
+    fn manifest_filter_weakens_what_truncate_projects_wrongly() {
+        let widths = |name: &str| match name { "s" => vec![2], "l" => vec![10], _ => vec![] };
+        // a non-ASCII prefix on a truncated column: a range the projection keeps
+        let p = Reference::new("s").starts_with(Datum::string("ü"));
+        assert_eq!(manifest_filter(&p, &widths), Reference::new("s").greater_than_or_equal_to(Datum::string("ü")));
+        let ascii = Reference::new("s").starts_with(Datum::string("ab"));
+        assert_eq!(manifest_filter(&ascii, &widths), ascii);
+        let other = Reference::new("t").starts_with(Datum::string("ü"));
+        assert_eq!(manifest_filter(&other, &widths), other);
+        // NOT LIKE under a NOT: rewritten first, then dropped
+        let not = !p.clone();
+        assert_eq!(manifest_filter(&not, &widths), Predicate::AlwaysTrue);
+        // integers whose truncation overflows
+        let low = Reference::new("l").less_than(Datum::long(i64::MIN + 1));
+        assert_eq!(manifest_filter(&low, &widths), Predicate::AlwaysTrue);
+        let high = Reference::new("l").greater_than(Datum::long(i64::MAX));
+        assert_eq!(manifest_filter(&high, &widths), Predicate::AlwaysTrue);
+        let fine = Reference::new("l").less_than(Datum::long(-5));
+        assert_eq!(manifest_filter(&fine, &widths), fine);
+        let both = low.clone().and(fine.clone());
+        assert_eq!(manifest_filter(&both, &widths), Predicate::AlwaysTrue.and(fine));
     }
 }

@@ -503,7 +503,24 @@ impl IcebergScan {
                 let scan = builder.build()?;
                 block_on(async { scan.plan_files().await?.try_collect().await })
             };
-            tasks = match (plan_with(filter.clone()), filter.is_some()) {
+            // Manifests get the filter with the leaves iceberg projects
+            // wrongly through partition transforms weakened.
+            let truncations: Vec<(String, u32)> = table
+                .metadata()
+                .partition_specs_iter()
+                .flat_map(|spec| spec.fields().iter())
+                .filter_map(|f| match f.transform {
+                    iceberg::spec::Transform::Truncate(w) => {
+                        schema.field_by_id(f.source_id).map(|field| (field.name.clone(), w))
+                    }
+                    _ => None,
+                })
+                .collect();
+            let widths = |name: &str| -> Vec<u32> {
+                truncations.iter().filter(|(n, _)| n == name).map(|(_, w)| *w).collect()
+            };
+            let manifest_filter = filter.as_ref().map(|p| predicate::manifest_filter(p, &widths));
+            tasks = match (plan_with(manifest_filter), filter.is_some()) {
                 (Ok(mut tasks), _) => {
                     for task in tasks.iter_mut() {
                         task.predicate = reader_predicate.clone();

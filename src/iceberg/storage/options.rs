@@ -79,14 +79,20 @@ pub enum Location {
 
 /// Split an Iceberg location (`file:///a/b`, `/a/b`, `s3://bucket/key`,
 /// `s3a://…`) into a store and a path within it.
+///
+/// A location is not a URL: its path is taken literally, never
+/// percent-decoded, as Java Iceberg (Hadoop's `Path`), PyIceberg and DuckDB
+/// take it. PyIceberg and Java escape partition values in file names
+/// (`s=%E6%97%A5` for `s='日'`, `s=a+b` for `'a b'`) and those names are on
+/// disk as written; decoding them would name files that do not exist.
 pub fn parse_location(location: &str) -> Result<Location, String> {
     if let Some(rest) = location.strip_prefix("file://") {
         // `file:///abs` and the non-standard `file:/abs` both occur in the wild.
         let path = if rest.starts_with('/') { rest.to_string() } else { format!("/{rest}") };
-        return Ok(Location::Local(percent_decode(&path)));
+        return Ok(Location::Local(path));
     }
     if let Some(rest) = location.strip_prefix("file:") {
-        return Ok(Location::Local(percent_decode(rest)));
+        return Ok(Location::Local(rest.to_string()));
     }
     if location.starts_with('/') {
         return Ok(Location::Local(location.to_string()));
@@ -103,24 +109,6 @@ pub fn parse_location(location: &str) -> Result<Location, String> {
     Err(format!(
         "location \"{location}\" is not supported: use file:///path or s3://bucket/path"
     ))
-}
-
-fn percent_decode(path: &str) -> String {
-    let bytes = path.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' && i + 2 < bytes.len() {
-            if let Ok(v) = u8::from_str_radix(&path[i + 1..i + 3], 16) {
-                out.push(v);
-                i += 3;
-                continue;
-            }
-        }
-        out.push(bytes[i]);
-        i += 1;
-    }
-    String::from_utf8(out).unwrap_or_else(|_| path.to_string())
 }
 
 /// Replace every secret in `message` with `***`.
@@ -172,7 +160,12 @@ mod tests {
         );
         assert!(parse_location("s3:///x").is_err());
         assert!(parse_location("gs://b/x").is_err());
-        assert_eq!(parse_location("file:///a%20b").unwrap(), Location::Local("/a b".into()));
+        // literal, as PyIceberg writes them: `%` is part of the file name
+        assert_eq!(parse_location("file:///a%20b").unwrap(), Location::Local("/a%20b".into()));
+        assert_eq!(
+            parse_location("file:///wh/t/data/s=%E6%97%A5/f.parquet").unwrap(),
+            Location::Local("/wh/t/data/s=%E6%97%A5/f.parquet".into())
+        );
     }
 
     #[test]

@@ -21,6 +21,7 @@ use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::WriterProperties;
 use pgrx::{pg_sys, PgSqlErrorCode};
 
+use super::location::EscapedLocationGenerator;
 use super::{check_writable, write_columns, write_error};
 use crate::errors::{iceberg_message, LakeError, LakeResult};
 use crate::fdw::modify::Row;
@@ -31,18 +32,18 @@ use crate::iceberg::txn::{self, pending::PendingOp};
 use crate::pg::ordering::RunningMax;
 use crate::runtime::block_on;
 
-type FileWriter = DataFileWriter<ParquetWriterBuilder, DefaultLocationGenerator, DefaultFileNameGenerator>;
+type FileWriter = DataFileWriter<ParquetWriterBuilder, EscapedLocationGenerator, DefaultFileNameGenerator>;
 
 /// What a data-file writer is made of, to rebuild it with another target size.
 struct RollingParts {
     parquet: ParquetWriterBuilder,
     file_io: iceberg::io::FileIO,
-    location: DefaultLocationGenerator,
+    location: EscapedLocationGenerator,
     names: DefaultFileNameGenerator,
 }
 
 impl RollingParts {
-    fn build(&self, target_size: usize) -> RollingFileWriterBuilder<ParquetWriterBuilder, DefaultLocationGenerator, DefaultFileNameGenerator> {
+    fn build(&self, target_size: usize) -> RollingFileWriterBuilder<ParquetWriterBuilder, EscapedLocationGenerator, DefaultFileNameGenerator> {
         RollingFileWriterBuilder::new(
             self.parquet.clone(),
             target_size,
@@ -129,7 +130,7 @@ pub struct TableInsert {
     buffered: usize,
     batch_rows: usize,
     splitter: Option<RecordBatchPartitionSplitter>,
-    writer_builder: DataFileWriterBuilder<ParquetWriterBuilder, DefaultLocationGenerator, DefaultFileNameGenerator>,
+    writer_builder: DataFileWriterBuilder<ParquetWriterBuilder, EscapedLocationGenerator, DefaultFileNameGenerator>,
     rolling_parts: RollingParts,
     open: HashMap<String, FileWriter>,
     written: Vec<DataFile>,
@@ -180,7 +181,9 @@ impl TableInsert {
             .set_compression(Compression::ZSTD(ZstdLevel::default()))
             .set_max_row_group_row_count(Some(settings::ROW_GROUP_ROWS.get().max(1024) as usize))
             .build();
-        let location = DefaultLocationGenerator::new(&metadata).map_err(|e| LakeError::internal(iceberg_message(&e)))?;
+        let location = EscapedLocationGenerator::new(
+            DefaultLocationGenerator::new(&metadata).map_err(|e| LakeError::internal(iceberg_message(&e)))?,
+        );
         // A fresh UUID per writer: file names never collide, even after a
         // crash or with several writers at once.
         let names = DefaultFileNameGenerator::new(uuid::Uuid::new_v4().to_string(), None, DataFileFormat::Parquet);

@@ -6,6 +6,7 @@
 pub mod arrow;
 pub mod decimal;
 pub mod insert;
+pub mod location;
 pub mod rewrite;
 
 use iceberg::scan::FileScanTask;
