@@ -860,6 +860,7 @@ def dev(seed=1, rows=200):
     tables += dev_negatives_more(rng, rows)
     tables += dev_more4(random.Random(seed * 1000 + 4), rows)
     tables += dev_more5(random.Random(seed * 1000 + 5), rows)
+    tables += dev_more6(random.Random(seed * 1000 + 6), rows)
     t = Table("dev_negatives")
     t.add("ver", "text", [f"{rng.randint(0, 30)}.{rng.randint(0, 40)}.{rng.randint(0, 200)}" for _ in range(rows)])
     t.add("ver4", "text", [f"{rng.randint(1, 20)}.{rng.randint(0, 20)}.{rng.randint(0, 99)}.{rng.randint(0, 99999)}"
@@ -1099,6 +1100,60 @@ def dev_more5(rng, rows):
         t.add(names[7], "text", [fk.country() for _ in range(rows)], source=f"faker {loc} country")
         t.add(names[8], "text", [fk.job() for _ in range(rows)], source=f"faker {loc} job")
         t.add(names[9], "text", [fk.word().capitalize() for _ in range(rows)], source=f"faker {loc} word")
+        unique_names(t.columns)
+        tables.append(t)
+    return tables
+
+
+# Development cases added with classifier 1.6.0 (development only, a seed of its own): identity-document
+# numbers whose shape says little (nine digits, two letters and seven digits) under column names that say
+# what they are in the locale's own language and script, next to order and invoice numbers of the same
+# shapes under names of their own, phone numbers and version strings, and account names and given names
+# under telling names in the locale's language.
+DEV6_DOCS = [
+    # (locale, passport column, id column and its Faker method (or None), order-number column, given-name column)
+    ("de_DE", "reisepass_nr", None, "bestellnummer", "vorname"),
+    ("fr_FR", "numero_passeport", None, "numero_commande", "prenom"),
+    ("es_ES", "num_pasaporte", ("documento_identidad", "nif"), "numero_pedido", "nombre_pila"),
+    ("it_IT", "passaporto", ("codice_fiscale_cliente", "ssn"), "numero_ordine", "nome_battesimo"),
+    ("pl_PL", "nr_paszportu", ("nr_dowodu", "identity_card_number"), "numer_zamowienia", "imie"),
+    ("nl_NL", "paspoortnummer", ("burgerservicenummer", "ssn"), "ordernummer", "voornaam"),
+    ("sv_SE", "passnummer", ("personnr", "ssn"), "ordernr", "fornamn"),
+    ("ru_RU", "номер_паспорта", None, "номер_заказа", "имя"),
+    ("tr_TR", "pasaport_no", ("tc_kimlik", "ssn"), "siparis_no", "ad"),
+    ("ja_JP", "パスポート番号", None, "注文番号", "名"),
+    ("ko_KR", "여권번호", ("주민등록번호", "ssn"), "주문번호", "이름"),
+    ("zh_CN", "护照号码", ("身份证号", "ssn"), "订单号", "名字"),
+    ("el_GR", "αριθμός_διαβατηρίου", None, "αριθμός_παραγγελίας", "όνομα"),
+    ("cs_CZ", "cestovni_pas", None, "cislo_objednavky", "jmeno"),
+    ("fi_FI", "passin_numero", ("henkilotunnus", "ssn"), "tilausnumero", "etunimi"),
+    ("hu_HU", "utlevel_szam", None, "rendelesszam", "keresztnev"),
+]
+
+
+def dev_more6(rng, rows):
+    from faker import Faker
+    tables = []
+    for loc, passport, idcol, order, given in DEV6_DOCS:
+        fk = Faker(loc)
+        fk.seed_instance(rng.randint(0, 2**31))
+        t = Table("dev6_" + loc.lower())
+        t.add(passport, "text", [fk.passport_number() for _ in range(rows)], "national_id",
+              source=f"faker {loc} passport_number")
+        if idcol:
+            t.add(idcol[0], "text", [getattr(fk, idcol[1])() for _ in range(rows)], "national_id",
+                  source=f"faker {loc} {idcol[1]}")
+        t.add(order, "text", [str(rng.randint(10**8, 10**9 - 1)) for _ in range(rows)],
+              source="random nine-digit order numbers")
+        t.add("faktura", "text", [f"{rng.choice('ABCDEFGHJK')}{rng.choice('LMNPRSTUVW')}{rng.randint(10**6, 10**7 - 1)}"
+                                  for _ in range(rows)], source="random invoice references")
+        t.add(given, "text", [fk.first_name() for _ in range(rows)], "person_name", source=f"faker {loc} first")
+        if rng.random() < 0.5:
+            t.add("c" + str(rng.randint(1, 9)), "text", [fk.phone_number() for _ in range(rows)], "contact",
+                  source=f"faker {loc} phone")
+        t.add("release", "text", [f"{rng.randint(0, 12)}.{rng.randint(0, 30)}.{rng.randint(0, 200)}"
+                                  for _ in range(rows)], source="version strings")
+        t.add("sku", "text", [fk.ean13() for _ in range(rows)], source=f"faker {loc} ean13")
         unique_names(t.columns)
         tables.append(t)
     return tables
