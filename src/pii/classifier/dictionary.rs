@@ -257,7 +257,7 @@ struct FakeNames {
 }
 
 fn fake_names() -> &'static FakeNames {
-    use fake::locales::{Data, AR_SA, CY_GB, DE_DE, EN, FR_FR, IT_IT, JA_JP, PT_BR, PT_PT, ZH_CN, ZH_TW};
+    use fake::locales::{Data, AR_SA, CY_GB, DE_DE, EN, FA_IR, FR_FR, IT_IT, JA_JP, NL_NL, PT_BR, PT_PT, TR_TR, ZH_CN, ZH_TW};
     static SET: OnceLock<FakeNames> = OnceLock::new();
     /// Every word of a locale's tables that are not names — states, countries, towns' prefixes and
     /// suffixes, street types, companies, jobs, currencies, Lorem words: a name that is also one of
@@ -288,7 +288,10 @@ fn fake_names() -> &'static FakeNames {
         vocabulary::<ZH_CN>(&mut not_names);
         vocabulary::<ZH_TW>(&mut not_names);
         vocabulary::<AR_SA>(&mut not_names);
-        let tables: [(&[&str], &[&str]); 11] = [
+        vocabulary::<NL_NL>(&mut not_names);
+        vocabulary::<TR_TR>(&mut not_names);
+        vocabulary::<FA_IR>(&mut not_names);
+        let tables: [(&[&str], &[&str]); 14] = [
             (EN::NAME_FIRST_NAME, EN::NAME_LAST_NAME),
             (FR_FR::NAME_FIRST_NAME, FR_FR::NAME_LAST_NAME),
             (DE_DE::NAME_FIRST_NAME, DE_DE::NAME_LAST_NAME),
@@ -300,6 +303,9 @@ fn fake_names() -> &'static FakeNames {
             (ZH_CN::NAME_FIRST_NAME, ZH_CN::NAME_LAST_NAME),
             (ZH_TW::NAME_FIRST_NAME, ZH_TW::NAME_LAST_NAME),
             (AR_SA::NAME_FIRST_NAME, AR_SA::NAME_LAST_NAME),
+            (NL_NL::NAME_FIRST_NAME, NL_NL::NAME_LAST_NAME),
+            (TR_TR::NAME_FIRST_NAME, TR_TR::NAME_LAST_NAME),
+            (FA_IR::NAME_FIRST_NAME, FA_IR::NAME_LAST_NAME),
         ];
         let mut out = FakeNames { given: HashSet::new(), family: HashSet::new(), native: HashSet::new() };
         for (given, family) in tables {

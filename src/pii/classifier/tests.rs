@@ -776,3 +776,31 @@ fn names_of_two_scripts_are_places_but_vietnamese_stays_latin() {
     assert!(values::analyse("جابر Knoll").signals.has(values::Signal::NamePlace));
     assert!(values::analyse("West Петринел").signals.has(values::Signal::NamePlace));
 }
+
+#[test]
+fn document_numbers_are_told_by_column_names_in_many_languages_and_scripts() {
+    let mut rng = Rng(77);
+    let passports: Vec<String> =
+        (0..120).map(|i| if i % 2 == 0 { rng.digits(9) } else { format!("{}{}", ["P", "X", "C"][i % 3], rng.digits(8)) }).collect();
+    for name in ["reisepass_nr", "numero_passeport", "nr_paszportu", "паспорт", "护照号码", "パスポート番号", "여권번호", "αριθμός_διαβατηρίου", "driver_license_no", "Führerschein"] {
+        assert!(types(&run(&col(name, "text"), &passports)).contains(&"national_id"), "{name}");
+    }
+    // The same shapes under order and invoice names, or opaque ones, are not.
+    for name in ["bestellnummer", "numero_commande", "invoice_ref", "k7"] {
+        assert!(!types(&run(&col(name, "text"), &passports)).contains(&"national_id"), "{name}");
+    }
+}
+
+#[test]
+fn column_names_for_given_and_family_names_are_read_romanised() {
+    for name in ["фамилия", "имя", "이름", "名字", "όνομα", "pavardė", "Nachname", "sukunimi", "prezime"] {
+        assert!(names::hints(name).positive(InfoType::PersonName) >= 0.8, "{name}");
+    }
+    assert!(names::hints("номер_заказа").positive(InfoType::PersonName) < 0.3);
+}
+
+#[test]
+fn the_fake_crates_dutch_turkish_and_persian_names() {
+    assert!(dictionary::is_family_name("yilmaz") || dictionary::is_family_name("yılmaz"));
+    assert!(dictionary::is_native_name("آناهیتا"));
+}
