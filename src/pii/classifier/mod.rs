@@ -1134,6 +1134,25 @@ impl ColumnProfile {
         } else {
             0.0
         };
+        // Single words of which a good share are themselves known given or family names, in a
+        // column of nearly all different single words (given names of languages our lists cover
+        // in part: Lithuanian, Romanian, Slovene, Indonesian …). Among towns, words, months, job
+        // titles and street names of those languages whole known names are rare, or the column
+        // repeats a few values (months, sites) or writes its words in CamelCase (colours).
+        let known_whole = self.count(Signal::NameKnownWhole);
+        let v_known = if known_whole >= 10
+            && r(known_whole) >= 0.12
+            && r(single) >= 0.9
+            && self.distinct_ratio() >= 0.7
+            && r(self.count(Signal::CamelWord)) < 0.1
+            && r(other_phrases) < 0.05
+            && !street_names
+        {
+            notes.push(format!("{known_whole} of {n} single words are known given or family names"));
+            0.55
+        } else {
+            0.0
+        };
         // Family names by their build, in any language that builds them so (`Nováková`, `Petrov`,
         // `Jensen`, `Beridze`, `Petrosyan`; `morphology.rs`): among towns, words and street names of
         // those languages at most about one in five ends so, among family names most do. Single
@@ -1161,6 +1180,7 @@ impl ColumnProfile {
             .max(v_accounts)
             .max(v_native)
             .max(v_morph)
+            .max(v_known)
             .max(strong(0.85, keyed, n));
         if r(other_phrases) >= 0.3 {
             notes.push("many values are company or place names".into());

@@ -804,3 +804,26 @@ fn the_fake_crates_dutch_turkish_and_persian_names() {
     assert!(dictionary::is_family_name("yilmaz") || dictionary::is_family_name("yılmaz"));
     assert!(dictionary::is_native_name("آناهیتا"));
 }
+
+#[test]
+fn single_words_a_good_share_of_them_known_names_are_a_name_column() {
+    let mut rng = Rng(5);
+    let known = ["Laura", "Marius", "Paulina", "Patricia", "Octavian", "Linda", "Victor", "Monika"];
+    let stems = ["Dov", "Sau", "Dom", "Fau", "Gin", "Ram", "Vyt", "Žyg", "Aug", "Mant", "Rim", "Ton", "Ger", "Kęst", "Lin", "Nor", "Sig", "Vil"];
+    let ends = ["ydas", "lius", "antas", "stas", "tarė", "ūnas", "autas", "imantas", "ustė", "vilė", "ija", "utis"];
+    let values: Vec<String> = (0..100)
+        .map(|i| {
+            if i % 5 == 0 {
+                known[rng.below(known.len() as u64) as usize].to_string()
+            } else {
+                format!("{}{}", stems[rng.below(18) as usize], ends[rng.below(12) as usize])
+            }
+        })
+        .collect();
+    let found = run(&col("h1", "text"), &values);
+    assert_eq!(top(&found), Some("person_name"), "{found:?}");
+    // Colours in CamelCase with a few names among them (`Violet`, `Rose`) are not.
+    let colours = ["DarkBlue", "PeachPuff", "Violet", "Rose", "LightCoral", "SteelBlue", "Olive", "FireBrick", "DimGray", "Lime"];
+    let c: Vec<String> = (0..100).map(|i| format!("{}{}", colours[i % 10], if i >= 10 { ["", "X"][i % 2] } else { "" })).collect();
+    assert!(!types(&run(&col("h2", "text"), &c)).contains(&"person_name"));
+}

@@ -117,6 +117,12 @@ pub enum Signal {
     NameMorph,
     /// Initials with a capitalised word (`J. Smith`, `Novák, A.`, `A. B. Okafor`).
     NameInitials,
+    /// One capitalised word, not joined with hyphens, that is itself a known given or family name
+    /// (`Paulina`, not `Hans-Werner-Schmiedecke-Straße`).
+    NameKnownWhole,
+    /// A word with a capital inside it after a small letter (`DarkBlue`, `PeachPuff`): colours,
+    /// identifiers and brands, not how names are written (but `McNeil`, `DeShawn`, `MacLeod` are).
+    CamelWord,
     FreeText,
     Json,
 }
@@ -888,6 +894,18 @@ fn combining_mark(c: char) -> bool {
         | 0xB82..=0xBCD | 0xE31 | 0xE34..=0xE3A | 0xE47..=0xE4E | 0x200C | 0x200D)
 }
 
+/// A capital letter after a small one inside a word, other than after the name prefixes that
+/// take one (`Mc`, `Mac`, `De`, `Di`, `Da`, `Du`, `La`, `Le`, `Van`, `O'`).
+fn camel_word(w: &str) -> bool {
+    let chars: Vec<char> = w.chars().collect();
+    (1..chars.len()).any(|i| {
+        chars[i].is_uppercase() && chars[i - 1].is_lowercase() && {
+            let prefix: String = chars[..i].iter().collect();
+            !matches!(prefix.as_str(), "Mc" | "Mac" | "De" | "Di" | "Da" | "Du" | "La" | "Le" | "Van")
+        }
+    })
+}
+
 fn person_name(v: &str, cell: &mut CellFindings) {
     if v.len() > 80 {
         return;
@@ -1010,6 +1028,11 @@ fn person_name(v: &str, cell: &mut CellFindings) {
         cell.set(Signal::SingleWordCap);
         if super::morphology::family_name_built(w) {
             cell.set(Signal::NameMorph);
+        }
+        if camel_word(w) {
+            cell.set(Signal::CamelWord);
+        } else if !f.contains('-') && (given(f) || family(f)) {
+            cell.set(Signal::NameKnownWhole);
         }
         // In a script other than Latin, a name our Latin lists know through its romanisation
         // counts as a known name of that script too (the column's single-word rule weighs it).
