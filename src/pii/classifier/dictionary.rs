@@ -332,6 +332,40 @@ fn fake_names() -> &'static FakeNames {
     })
 }
 
+/// The Han characters of the `fake` crate's Chinese given names (simplified and traditional), less
+/// every character of its Chinese and Japanese tables of places, streets, companies, jobs and words
+/// (`市`, `路`, `公司`): the characters given names are made of. A short word made only of them is
+/// a given name more often than not; one character outside them is enough to make it a word.
+pub fn is_han_given_name_char(c: char) -> bool {
+    use fake::locales::{Data, JA_JP, ZH_CN, ZH_TW};
+    static SET: OnceLock<HashSet<char>> = OnceLock::new();
+    SET.get_or_init(|| {
+        fn others<L: Data>(out: &mut HashSet<char>) {
+            let lists: [&[&str]; 15] = [
+                L::LOREM_WORD, L::JOB_SENIORITY, L::JOB_FIELD, L::JOB_POSITION, L::ADDRESS_CITY_PREFIX,
+                L::ADDRESS_CITY_SUFFIX, L::ADDRESS_COUNTRY, L::ADDRESS_STREET_SUFFIX, L::ADDRESS_STATE,
+                L::COMPANY_SUFFIX, L::COMPANY_BUZZWORD_HEAD, L::COMPANY_BS_NOUNS, L::COMPANY_INDUSTRY,
+                L::COMPANY_PROFESSION, L::CURRENCY_NAME,
+            ];
+            for list in lists {
+                out.extend(list.iter().flat_map(|w| w.chars()));
+            }
+        }
+        let mut not_name = HashSet::new();
+        others::<ZH_CN>(&mut not_name);
+        others::<ZH_TW>(&mut not_name);
+        others::<JA_JP>(&mut not_name);
+        let han = |c: char| matches!(c as u32, 0x3400..=0x4dbf | 0x4e00..=0x9fff | 0xf900..=0xfaff);
+        ZH_CN::NAME_FIRST_NAME
+            .iter()
+            .chain(ZH_TW::NAME_FIRST_NAME)
+            .flat_map(|n| n.chars())
+            .filter(|&c| han(c) && !not_name.contains(&c))
+            .collect()
+    })
+    .contains(&c)
+}
+
 /// A given or family name written in its own script (Japanese, Chinese, Arabic) in the `fake`
 /// crate's tables.
 pub fn is_native_name(word: &str) -> bool {

@@ -1153,6 +1153,17 @@ impl ColumnProfile {
         } else {
             0.0
         };
+        // Short Han words made only of the characters given names are made of (`玉梅`, `晶`, `康弘`),
+        // a quarter or more of a column of nearly all single words: Chinese given names (the crate's
+        // characters cover about a third of them). Words, towns and job titles use other characters
+        // in nearly every value (about one in a hundred passes).
+        let han_given = self.count(Signal::NameHanGiven);
+        let v_han = if han_given >= 10 && r(han_given) >= 0.25 && r(single) >= 0.8 && self.distinct_ratio() >= 0.3 {
+            notes.push(format!("{han_given} of {n} values are written only with characters of given names"));
+            0.6
+        } else {
+            0.0
+        };
         // Family names by their build, in any language that builds them so (`Nováková`, `Petrov`,
         // `Jensen`, `Beridze`, `Petrosyan`; `morphology.rs`): among towns, words and street names of
         // those languages at most about one in five ends so, among family names most do. Single
@@ -1181,6 +1192,7 @@ impl ColumnProfile {
             .max(v_native)
             .max(v_morph)
             .max(v_known)
+            .max(v_han)
             .max(strong(0.85, keyed, n));
         if r(other_phrases) >= 0.3 {
             notes.push("many values are company or place names".into());

@@ -827,3 +827,22 @@ fn single_words_a_good_share_of_them_known_names_are_a_name_column() {
     let c: Vec<String> = (0..100).map(|i| format!("{}{}", colours[i % 10], if i >= 10 { ["", "X"][i % 2] } else { "" })).collect();
     assert!(!types(&run(&col("h2", "text"), &c)).contains(&"person_name"));
 }
+
+#[test]
+fn short_han_words_made_of_given_name_characters_are_given_names() {
+    // Characters of the crate's given names, not of its places, streets, companies or words.
+    let chars: Vec<char> = "文辉杰明轩彬华俊伟志鸿远旭睿".chars().filter(|&c| dictionary::is_han_given_name_char(c)).collect();
+    assert!(chars.len() >= 8, "{chars:?}");
+    let mut rng = Rng(9);
+    let names: Vec<String> = (0..100)
+        .map(|i| {
+            if i % 2 == 0 {
+                (0..1 + rng.below(2)).map(|_| chars[rng.below(chars.len() as u64) as usize]).collect()
+            } else {
+                ["帆", "萍", "晶", "凤英", "桂兰", "秀云", "婷婷", "霞", "洁", "波"][rng.below(10) as usize].to_string()
+            }
+        })
+        .collect();
+    assert_eq!(top(&run(&col("entry", "text"), &names)), Some("person_name"));
+    assert!(!dictionary::is_han_given_name_char('市'));
+}

@@ -120,6 +120,9 @@ pub enum Signal {
     /// One capitalised word, not joined with hyphens, that is itself a known given or family name
     /// (`Paulina`, not `Hans-Werner-Schmiedecke-Straße`).
     NameKnownWhole,
+    /// One to three Han characters, every one of them a character of given names (`dictionary.rs`):
+    /// `玉梅`, `晶`, `康弘`.
+    NameHanGiven,
     /// A word with a capital inside it after a small letter (`DarkBlue`, `PeachPuff`): colours,
     /// identifiers and brands, not how names are written (but `McNeil`, `DeShawn`, `MacLeod` are).
     CamelWord,
@@ -926,6 +929,10 @@ fn person_name(v: &str, cell: &mut CellFindings) {
             // column (a share of such names among words) decides, as for other scripts.
             if !v.trim().contains([' ', '　', '・']) && native_script_name(v.trim()) {
                 cell.set(Signal::NameNative);
+            }
+            let t = v.trim();
+            if (1..=3).contains(&t.chars().count()) && t.chars().all(super::dictionary::is_han_given_name_char) {
+                cell.set(Signal::NameHanGiven);
             }
         }
         return;
