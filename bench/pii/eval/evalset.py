@@ -861,6 +861,7 @@ def dev(seed=1, rows=200):
     tables += dev_more4(random.Random(seed * 1000 + 4), rows)
     tables += dev_more5(random.Random(seed * 1000 + 5), rows)
     tables += dev_more6(random.Random(seed * 1000 + 6), rows)
+    tables += dev_more7(random.Random(seed * 1000 + 7), rows)
     t = Table("dev_negatives")
     t.add("ver", "text", [f"{rng.randint(0, 30)}.{rng.randint(0, 40)}.{rng.randint(0, 200)}" for _ in range(rows)])
     t.add("ver4", "text", [f"{rng.randint(1, 20)}.{rng.randint(0, 20)}.{rng.randint(0, 99)}.{rng.randint(0, 99999)}"
@@ -1154,6 +1155,35 @@ def dev_more6(rng, rows):
         t.add("release", "text", [f"{rng.randint(0, 12)}.{rng.randint(0, 30)}.{rng.randint(0, 200)}"
                                   for _ in range(rows)], source="version strings")
         t.add("sku", "text", [fk.ean13() for _ in range(rows)], source=f"faker {loc} ean13")
+        unique_names(t.columns)
+        tables.append(t)
+    return tables
+
+
+# Development cases added with classifier 1.6.0 (development only, a seed of its own): street addresses of
+# every development locale whose Faker provider writes them, whole and street part only, under opaque
+# column names, next to the same locale's towns, street names alone and companies.
+DEV7_LOCALES = ["en_US", "en_GB", "de_DE", "fr_FR", "es_ES", "it_IT", "nl_NL", "pt_BR", "pl_PL", "sv_SE", "fi_FI",
+                "da_DK", "no_NO", "cs_CZ", "sk_SK", "hu_HU", "ro_RO", "bg_BG", "el_GR", "ru_RU", "uk_UA", "tr_TR",
+                "ja_JP", "zh_CN", "zh_TW", "ko_KR", "th_TH", "vi_VN", "id_ID", "hi_IN", "bn_BD", "ne_NP", "he_IL",
+                "ar_SA", "fa_IR", "hy_AM", "ka_GE", "lt_LT", "lv_LV", "et_EE", "sl_SI", "hr_HR", "de_AT", "de_CH",
+                "fr_CH", "en_AU", "en_CA", "en_NZ", "en_IN", "es_MX", "pt_PT", "fil_PH"]
+
+
+def dev_more7(rng, rows):
+    from faker import Faker
+    tables = []
+    opaque = ["m1", "m2", "m3", "m4", "m5", "m6", "fy", "blk", "piece"]
+    for loc in DEV7_LOCALES:
+        fk = Faker(loc)
+        fk.seed_instance(rng.randint(0, 2**31))
+        t = Table("dev7_" + loc.lower())
+        names = rng.sample(opaque, 6)
+        t.add(names[0], "text", [fk.address() for _ in range(rows)], "address", source=f"faker {loc} address")
+        t.add(names[1], "text", [fk.street_address() for _ in range(rows)], "address", source=f"faker {loc} street_address")
+        t.add(names[2], "text", [fk.city() for _ in range(rows)], source=f"faker {loc} city")
+        t.add(names[3], "text", [fk.street_name() for _ in range(rows)], source=f"faker {loc} street name")
+        t.add(names[4], "text", [fk.company() for _ in range(rows)], source=f"faker {loc} company")
         unique_names(t.columns)
         tables.append(t)
     return tables

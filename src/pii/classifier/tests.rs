@@ -370,8 +370,10 @@ fn addresses_in_other_scripts_need_the_name() {
     .map(|s| s.to_string())
     .collect();
     assert_eq!(top(&run(&col("street", "text"), &values)), Some("postal_address"));
-    // A number and words alone need the name; a street-type word ("ш.", "ул.") does not.
-    let shape_only: Vec<String> = values.iter().filter(|v| !v.starts_with("ш.")).cloned().collect();
+    // A number and words alone need the name; a street-type word ("ш.", "ул.", "tér" before a
+    // house number written with a full stop, as Hungarian does) does not.
+    let shape_only: Vec<String> = values.iter().filter(|v| !v.starts_with("ш.") && !v.contains(" tér ")).cloned().collect();
+    assert_eq!(top(&run(&col("col_3", "text"), &["Petőfi tér 134.".to_string(), "Tótvégi utca 242.".to_string()])), Some("postal_address"));
     assert!(run(&col("col_3", "text"), &shape_only).is_empty());
     let typed: Vec<String> =
         ["ул. Садовая 12", "ш. Ярославское, д. 45", "пр. Мира, д. 7"].iter().map(|s| s.to_string()).collect();
@@ -845,4 +847,14 @@ fn short_han_words_made_of_given_name_characters_are_given_names() {
         .collect();
     assert_eq!(top(&run(&col("entry", "text"), &names)), Some("person_name"));
     assert!(!dictionary::is_han_given_name_char('市'));
+}
+
+#[test]
+fn street_and_place_names_made_of_person_names_are_places() {
+    for v in ["avenue Stéphane Poirier", "rue de Vasseur", "Sofie-Pfister-Gasse", "Joseph-Thaller-Straße", "张街", "杭州路", "شهر ايليا", "علیجانی کوچه"] {
+        let s = values::analyse(v).signals;
+        assert!(!s.has(values::Signal::NameText) && !s.has(values::Signal::NameCjk) && !s.has(values::Signal::NameGiven), "{v}");
+    }
+    assert!(values::analyse("Stéphane Poirier").signals.has(values::Signal::NameFull));
+    assert!(values::analyse("张伟").signals.has(values::Signal::NameCjk));
 }
