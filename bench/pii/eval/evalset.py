@@ -32,12 +32,17 @@ Two sets, kept apart:
   and three generators from PyPI no other table uses (farsi-faker, chinesename, fake-name-india). Frozen
   (digest in docs/pii.md and run.sh) before any result on it was looked at.
 
+* ``fresh3`` — a fourth held-out draw (classifier 1.6.0): six name generators from PyPI no other table uses
+  (gimei, turkish-name-generator, tamil-names, korean-name-generator, russian-names, hebrew-names), Faker in
+  locales no other table uses (es_CA, en_PH, en_BD), Mimesis in ar-om and ar-qa. Frozen (digest in
+  docs/pii.md and run.sh) before any result on it was looked at.
+
 * ``dev`` — the development set for tuning: Faker in other locales, and its
   own id/credential generators, with different seeds and column names.
 
 Each column carries the set of PII *families* it holds (empty: clean).
 
-Usage: evalset.py --set frozen|fresh|fresh2|dev [--seed N] [--rows N] [--hash] [--summary]
+Usage: evalset.py --set frozen|fresh|fresh2|fresh3|dev [--seed N] [--rows N] [--hash] [--summary]
 """
 
 from __future__ import annotations
@@ -62,7 +67,7 @@ FAMILIES = ["person_name", "national_id", "contact", "address", "online_id", "cr
 
 FROZEN_SEED = 20261202
 # The held-out sets: reported once per change, never tuned on, no per-column output.
-HELD_OUT = ("frozen", "fresh", "fresh2")
+HELD_OUT = ("frozen", "fresh", "fresh2", "fresh3")
 
 
 @dataclass
@@ -855,6 +860,8 @@ def dev(seed=1, rows=200):
     tables += dev_negatives_more(rng, rows)
     tables += dev_more4(random.Random(seed * 1000 + 4), rows)
     tables += dev_more5(random.Random(seed * 1000 + 5), rows)
+    tables += dev_more6(random.Random(seed * 1000 + 6), rows)
+    tables += dev_more7(random.Random(seed * 1000 + 7), rows)
     t = Table("dev_negatives")
     t.add("ver", "text", [f"{rng.randint(0, 30)}.{rng.randint(0, 40)}.{rng.randint(0, 200)}" for _ in range(rows)])
     t.add("ver4", "text", [f"{rng.randint(1, 20)}.{rng.randint(0, 20)}.{rng.randint(0, 99)}.{rng.randint(0, 99999)}"
@@ -1099,6 +1106,89 @@ def dev_more5(rng, rows):
     return tables
 
 
+# Development cases added with classifier 1.6.0 (development only, a seed of its own): identity-document
+# numbers whose shape says little (nine digits, two letters and seven digits) under column names that say
+# what they are in the locale's own language and script, next to order and invoice numbers of the same
+# shapes under names of their own, phone numbers and version strings, and account names and given names
+# under telling names in the locale's language.
+DEV6_DOCS = [
+    # (locale, passport column, id column and its Faker method (or None), order-number column, given-name column)
+    ("de_DE", "reisepass_nr", None, "bestellnummer", "vorname"),
+    ("fr_FR", "numero_passeport", None, "numero_commande", "prenom"),
+    ("es_ES", "num_pasaporte", ("documento_identidad", "nif"), "numero_pedido", "nombre_pila"),
+    ("it_IT", "passaporto", ("codice_fiscale_cliente", "ssn"), "numero_ordine", "nome_battesimo"),
+    ("pl_PL", "nr_paszportu", ("nr_dowodu", "identity_card_number"), "numer_zamowienia", "imie"),
+    ("nl_NL", "paspoortnummer", ("burgerservicenummer", "ssn"), "ordernummer", "voornaam"),
+    ("sv_SE", "passnummer", ("personnr", "ssn"), "ordernr", "fornamn"),
+    ("ru_RU", "номер_паспорта", None, "номер_заказа", "имя"),
+    ("tr_TR", "pasaport_no", ("tc_kimlik", "ssn"), "siparis_no", "ad"),
+    ("ja_JP", "パスポート番号", None, "注文番号", "名"),
+    ("ko_KR", "여권번호", ("주민등록번호", "ssn"), "주문번호", "이름"),
+    ("zh_CN", "护照号码", ("身份证号", "ssn"), "订单号", "名字"),
+    ("el_GR", "αριθμός_διαβατηρίου", None, "αριθμός_παραγγελίας", "όνομα"),
+    ("cs_CZ", "cestovni_pas", None, "cislo_objednavky", "jmeno"),
+    ("fi_FI", "passin_numero", ("henkilotunnus", "ssn"), "tilausnumero", "etunimi"),
+    ("hu_HU", "utlevel_szam", None, "rendelesszam", "keresztnev"),
+]
+
+
+def dev_more6(rng, rows):
+    from faker import Faker
+    tables = []
+    for loc, passport, idcol, order, given in DEV6_DOCS:
+        fk = Faker(loc)
+        fk.seed_instance(rng.randint(0, 2**31))
+        t = Table("dev6_" + loc.lower())
+        t.add(passport, "text", [fk.passport_number() for _ in range(rows)], "national_id",
+              source=f"faker {loc} passport_number")
+        if idcol:
+            t.add(idcol[0], "text", [getattr(fk, idcol[1])() for _ in range(rows)], "national_id",
+                  source=f"faker {loc} {idcol[1]}")
+        t.add(order, "text", [str(rng.randint(10**8, 10**9 - 1)) for _ in range(rows)],
+              source="random nine-digit order numbers")
+        t.add("faktura", "text", [f"{rng.choice('ABCDEFGHJK')}{rng.choice('LMNPRSTUVW')}{rng.randint(10**6, 10**7 - 1)}"
+                                  for _ in range(rows)], source="random invoice references")
+        t.add(given, "text", [fk.first_name() for _ in range(rows)], "person_name", source=f"faker {loc} first")
+        if rng.random() < 0.5:
+            t.add("c" + str(rng.randint(1, 9)), "text", [fk.phone_number() for _ in range(rows)], "contact",
+                  source=f"faker {loc} phone")
+        t.add("release", "text", [f"{rng.randint(0, 12)}.{rng.randint(0, 30)}.{rng.randint(0, 200)}"
+                                  for _ in range(rows)], source="version strings")
+        t.add("sku", "text", [fk.ean13() for _ in range(rows)], source=f"faker {loc} ean13")
+        unique_names(t.columns)
+        tables.append(t)
+    return tables
+
+
+# Development cases added with classifier 1.6.0 (development only, a seed of its own): street addresses of
+# every development locale whose Faker provider writes them, whole and street part only, under opaque
+# column names, next to the same locale's towns, street names alone and companies.
+DEV7_LOCALES = ["en_US", "en_GB", "de_DE", "fr_FR", "es_ES", "it_IT", "nl_NL", "pt_BR", "pl_PL", "sv_SE", "fi_FI",
+                "da_DK", "no_NO", "cs_CZ", "sk_SK", "hu_HU", "ro_RO", "bg_BG", "el_GR", "ru_RU", "uk_UA", "tr_TR",
+                "ja_JP", "zh_CN", "zh_TW", "ko_KR", "th_TH", "vi_VN", "id_ID", "hi_IN", "bn_BD", "ne_NP", "he_IL",
+                "ar_SA", "fa_IR", "hy_AM", "ka_GE", "lt_LT", "lv_LV", "et_EE", "sl_SI", "hr_HR", "de_AT", "de_CH",
+                "fr_CH", "en_AU", "en_CA", "en_NZ", "en_IN", "es_MX", "pt_PT", "fil_PH"]
+
+
+def dev_more7(rng, rows):
+    from faker import Faker
+    tables = []
+    opaque = ["m1", "m2", "m3", "m4", "m5", "m6", "fy", "blk", "piece"]
+    for loc in DEV7_LOCALES:
+        fk = Faker(loc)
+        fk.seed_instance(rng.randint(0, 2**31))
+        t = Table("dev7_" + loc.lower())
+        names = rng.sample(opaque, 6)
+        t.add(names[0], "text", [fk.address() for _ in range(rows)], "address", source=f"faker {loc} address")
+        t.add(names[1], "text", [fk.street_address() for _ in range(rows)], "address", source=f"faker {loc} street_address")
+        t.add(names[2], "text", [fk.city() for _ in range(rows)], source=f"faker {loc} city")
+        t.add(names[3], "text", [fk.street_name() for _ in range(rows)], source=f"faker {loc} street name")
+        t.add(names[4], "text", [fk.company() for _ in range(rows)], source=f"faker {loc} company")
+        unique_names(t.columns)
+        tables.append(t)
+    return tables
+
+
 # ---------------------------------------------------------------------------
 # the second held-out draw (added with classifier 1.3.0, frozen before any result on it was seen)
 # ---------------------------------------------------------------------------
@@ -1303,6 +1393,202 @@ def fresh2(seed=FRESH2_SEED, rows=200):
 
 
 # ---------------------------------------------------------------------------
+# the fourth held-out draw (added with classifier 1.6.0, frozen before any result on it was seen)
+# ---------------------------------------------------------------------------
+
+FRESH3_SEED = 20261207
+FRESH3_OPAQUE = ["z1", "z2", "z3", "z4", "z5", "z6", "z7", "z8", "z9", "kol", "champ", "campo", "spalte", "veld",
+                 "data1", "u", "slot", "cell"]
+
+
+def _nonempty(make, tries=50):
+    """`make()` again until it gives a value (hebrew-names gives "" or fails on a few of its files)."""
+    for _ in range(tries):
+        try:
+            v = make()
+        except ValueError:
+            continue
+        if v:
+            return v
+    raise RuntimeError("no value")
+
+
+def fresh3(seed=FRESH3_SEED, rows=200):
+    """A fourth held-out draw: six generators from PyPI that no other table uses, each with name data of its
+    own (gimei: Japanese names in kanji and kana; trnamegen: Turkish; tamil-names: Tamil in Tamil script and
+    Latin, with initials; korean-name-generator: Hangul; russian-names: Russian with patronymics, Cyrillic
+    and transliterated; hebrew-names: Hebrew), Faker in locales no other table uses (Catalan; Philippine
+    and Bangladeshi addresses and Philippine government id numbers under their own column names), Mimesis
+    in Omani and Qatari Arabic; under opaque column names, next to towns, occupations, words, companies and
+    version strings as hard negatives."""
+    from faker import Faker
+    from mimesis import Address, Development, Finance, Person, Text
+    rng = random.Random(seed)
+    tables = []
+
+    def mimesis_negatives(t, names, loc):
+        s = rng.randint(0, 2**31)
+        addr, person, text, fin = Address(loc, seed=s), Person(loc, seed=s + 1), Text(loc, seed=s + 2), Finance(loc, seed=s + 3)
+        t.add(names[0], "text", [addr.city() for _ in range(rows)], source=f"mimesis {loc} city")
+        t.add(names[1], "text", [person.occupation() for _ in range(rows)], source=f"mimesis {loc} occupation")
+        t.add(names[2], "text", [text.word().capitalize() for _ in range(rows)], source=f"mimesis {loc} word")
+        t.add(names[3], "text", [fin.company() for _ in range(rows)], source=f"mimesis {loc} company")
+
+    # gimei (MIT): Japanese given, family and full names in kanji, full names in hiragana.
+    from gimei import Gimei
+    def one_gimei():
+        n = Gimei().name  # drawn on each access: keep the one drawn here, under the seeded generator
+        return n.first.kanji, n.last.kanji, n.kanji, n.hiragana
+    gs = _with_global_seed(rng, one_gimei, rows)
+    t = Table("fresh3_gimei")
+    names = rng.sample(FRESH3_OPAQUE, 8)
+    r = rng.random()
+    if r < 0.5:
+        t.add(names[0], "text", [g[0] for g in gs], "person_name", source="gimei first kanji")
+        t.add(names[1], "text", [g[1] for g in gs], "person_name", source="gimei last kanji")
+    else:
+        t.add(names[0], "text", [g[2] for g in gs], "person_name", source="gimei full kanji")
+    if rng.random() < 0.5:
+        t.add(names[2], "text", [g[3] for g in gs], "person_name", source="gimei full hiragana")
+    mimesis_negatives(t, names[4:], "ja")
+    unique_names(t.columns)
+    tables.append(t)
+    # trnamegen (turkish-name-generator, MIT): Turkish given and family names.
+    import trnamegen
+    t = Table("fresh3_trnamegen")
+    names = rng.sample(FRESH3_OPAQUE, 8)
+    t.add(names[0], "text", _with_global_seed(rng, lambda: trnamegen.firstName(0), rows), "person_name",
+          source="trnamegen first")
+    t.add(names[1], "text", _with_global_seed(rng, trnamegen.lastName, rows), "person_name",
+          source="trnamegen last")
+    mimesis_negatives(t, names[4:], "tr")
+    unique_names(t.columns)
+    tables.append(t)
+    # tamil-names (MIT): Tamil names in Tamil script, in Latin script, and with an initial.
+    import tamilnames
+    t = Table("fresh3_tamil")
+    names = rng.sample(FRESH3_OPAQUE, 6)
+    t.add(names[0], "text", _with_global_seed(rng, lambda: tamilnames.get_name(script="tamil"), rows), "person_name",
+          source="tamil-names tamil")
+    t.add(names[1], "text", _with_global_seed(rng, lambda: tamilnames.get_name(), rows), "person_name",
+          source="tamil-names english")
+    t.add(names[2], "text", _with_global_seed(
+        rng, lambda: tamilnames.get_name_with_initial(random.choice("ABCDEGJKMNPRSTV")), rows), "person_name",
+        source="tamil-names with initial")
+    fk = Faker("en_IN")
+    fk.seed_instance(rng.randint(0, 2**31))
+    t.add(names[3], "text", [fk.city() for _ in range(rows)], source="faker en_IN city")
+    t.add(names[4], "text", [fk.job() for _ in range(rows)], source="faker en_IN job")
+    unique_names(t.columns)
+    tables.append(t)
+    # korean-name-generator (MIT): Korean full names in Hangul.
+    from korean_name_generator import namer
+    t = Table("fresh3_korean")
+    names = rng.sample(FRESH3_OPAQUE, 6)
+    t.add(names[0], "text", _with_global_seed(rng, lambda: namer.generate(random.random() < 0.5), rows),
+          "person_name", source="korean-name-generator")
+    mimesis_negatives(t, names[2:], "ko")
+    unique_names(t.columns)
+    tables.append(t)
+    # russian-names (MIT): full names with patronymics in Cyrillic; given + family names transliterated.
+    from russian_names import RussianNames
+    t = Table("fresh3_russian")
+    names = rng.sample(FRESH3_OPAQUE, 7)
+    t.add(names[0], "text", list(RussianNames(count=rows, seed=rng.randint(0, 2**31)).get_batch()), "person_name",
+          source="russian-names cyrillic")
+    t.add(names[1], "text", list(RussianNames(count=rows, patronymic=False, transliterate=True,
+                                              seed=rng.randint(0, 2**31)).get_batch()), "person_name",
+          source="russian-names transliterated")
+    t.add(names[2], "text", list(RussianNames(count=rows, name=False, patronymic=False,
+                                              seed=rng.randint(0, 2**31)).get_batch()), "person_name",
+          source="russian-names surname")
+    mimesis_negatives(t, names[3:], "ru")
+    unique_names(t.columns)
+    tables.append(t)
+    random.seed()  # russian-names seeds the global generator
+    # hebrew-names (MIT): Hebrew given and family names.
+    import hebrew_names
+    t = Table("fresh3_hebrew")
+    names = rng.sample(FRESH3_OPAQUE, 5)
+    t.add(names[0], "text", _with_global_seed(rng, lambda: _nonempty(hebrew_names.get_first_name), rows),
+          "person_name", source="hebrew-names first")
+    t.add(names[1], "text", _with_global_seed(rng, lambda: _nonempty(hebrew_names.get_last_name), rows),
+          "person_name", source="hebrew-names last")
+    fk = Faker("he_IL")
+    fk.seed_instance(rng.randint(0, 2**31))
+    t.add(names[2], "text", [fk.city() for _ in range(rows)], source="faker he_IL city")
+    t.add(names[3], "text", [fk.job() for _ in range(rows)], source="faker he_IL job")
+    unique_names(t.columns)
+    tables.append(t)
+    # Faker es_CA (Catalan names), a locale no other table uses.
+    fk = Faker("es_CA")
+    fk.seed_instance(rng.randint(0, 2**31))
+    t = Table("fresh3_es_ca")
+    names = rng.sample(FRESH3_OPAQUE, 9)
+    t.add(names[0], "text", [fk.first_name() for _ in range(rows)], "person_name", source="faker es_CA first")
+    t.add(names[1], "text", [fk.last_name() for _ in range(rows)], "person_name", source="faker es_CA last")
+    t.add(names[2], "text", [fk.user_name() for _ in range(rows)], "online_id", source="faker es_CA user_name")
+    t.add(names[3], "text", [fk.free_email() for _ in range(rows)], "contact", source="faker es_CA email")
+    t.add(names[4], "text", [fk.nif() for _ in range(rows)], "national_id", source="faker es_CA nif")
+    t.add(names[5], "text", [fk.city() for _ in range(rows)], source="faker es_CA city")
+    t.add(names[6], "text", [fk.company() for _ in range(rows)], source="faker es_CA company")
+    t.add(names[7], "text", [fk.word().capitalize() for _ in range(rows)], source="faker es_CA word")
+    unique_names(t.columns)
+    tables.append(t)
+    # Faker en_PH and en_BD (no other table uses them): addresses, and Philippine government id numbers under
+    # their own column names (their shape says little; the column name does).
+    fk = Faker("en_PH")
+    fk.seed_instance(rng.randint(0, 2**31))
+    t = Table("fresh3_en_ph")
+    names = rng.sample(FRESH3_OPAQUE, 3)
+    t.add(names[0], "text", [fk.address() for _ in range(rows)], "address", source="faker en_PH address")
+    t.add("sss_no", "text", [fk.sss() for _ in range(rows)], "national_id", source="faker en_PH sss")
+    t.add("philhealth_id", "text", [fk.philhealth() for _ in range(rows)], "national_id", source="faker en_PH philhealth")
+    t.add("umid", "text", [fk.umid() for _ in range(rows)], "national_id", source="faker en_PH umid")
+    t.add(names[1], "text", [fk.city() for _ in range(rows)], source="faker en_PH city")
+    t.add(names[2], "text", [fk.company() for _ in range(rows)], source="faker en_PH company")
+    unique_names(t.columns)
+    tables.append(t)
+    fk = Faker("en_BD")
+    fk.seed_instance(rng.randint(0, 2**31))
+    t = Table("fresh3_en_bd")
+    names = rng.sample(FRESH3_OPAQUE, 3)
+    t.add(names[0], "text", [fk.address() for _ in range(rows)], "address", source="faker en_BD address")
+    t.add(names[1], "text", [fk.city() for _ in range(rows)], source="faker en_BD city")
+    t.add(names[2], "text", [fk.company() for _ in range(rows)], source="faker en_BD company")
+    unique_names(t.columns)
+    tables.append(t)
+    # Mimesis in Omani and Qatari Arabic (no other table uses them).
+    for loc in ["ar-om", "ar-qa"]:
+        s = rng.randint(0, 2**31)
+        person, addr = Person(loc, seed=s), Address(loc, seed=s + 1)
+        t = Table("fresh3_m_" + loc.replace("-", "_"))
+        names = rng.sample(FRESH3_OPAQUE, 9)
+        if rng.random() < 0.5:
+            t.add(names[0], "text", [person.full_name() for _ in range(rows)], "person_name", source=f"mimesis {loc}")
+        else:
+            t.add(names[0], "text", [person.first_name() for _ in range(rows)], "person_name", source=f"mimesis {loc}")
+            t.add(names[1], "text", [person.last_name() for _ in range(rows)], "person_name", source=f"mimesis {loc}")
+        t.add(names[2], "text", [addr.address() for _ in range(rows)], "address", source=f"mimesis {loc} address")
+        t.add(names[3], "text", [person.telephone() for _ in range(rows)], "contact", source=f"mimesis {loc} phone")
+        mimesis_negatives(t, names[4:], loc)
+        unique_names(t.columns)
+        tables.append(t)
+    # Dotted version strings (not phones) and Mimesis account names next to them.
+    dev_ = Development(seed=rng.randint(0, 2**31))
+    p = Person("en", seed=rng.randint(0, 2**31))
+    t = Table("fresh3_misc")
+    names = rng.sample(FRESH3_OPAQUE, 3)
+    t.add(names[0], "text", [dev_.version() for _ in range(rows)], source="mimesis version")
+    t.add(names[1], "text", [p.username(mask=rng.choice(["l_l", "Ud", "l.d"])) for _ in range(rows)], "online_id",
+          source="mimesis username")
+    t.add(names[2], "text", [dev_.software_license() for _ in range(rows)], source="mimesis licence")
+    unique_names(t.columns)
+    tables.append(t)
+    return tables
+
+
+# ---------------------------------------------------------------------------
 
 def digest(tables) -> str:
     h = hashlib.sha256()
@@ -1322,7 +1608,9 @@ def build(which: str, seed=None, rows=None):
         return fresh(FRESH_SEED if seed is None else seed, rows or 200)
     if which == "fresh2":
         return fresh2(FRESH2_SEED if seed is None else seed, rows or 200)
-    raise SystemExit(f"unknown set {which!r}: frozen, fresh, fresh2 or dev")
+    if which == "fresh3":
+        return fresh3(FRESH3_SEED if seed is None else seed, rows or 200)
+    raise SystemExit(f"unknown set {which!r}: frozen, fresh, fresh2, fresh3 or dev")
 
 
 def main():

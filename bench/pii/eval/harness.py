@@ -15,9 +15,14 @@ as context. Presidio runs with its default recognizers on the spaCy pipeline
 default `en_core_web_lg` is not on the registries this machine reaches.
 URL entities are not counted (a URL is not personal data in these labels).
 
-Usage: harness.py --set frozen|fresh|fresh2|dev [--seed N] [--rows N] [--tables N] [--no-presidio]
-                  [--json FILE] [--details] [--expect-hash H]
+Usage: harness.py --set frozen|fresh|fresh2|fresh3|dev [--seed N] [--rows N] [--tables N] [--no-presidio]
+                  [--json FILE] [--details] [--expect-hash H] [--offline]
 Environment: libpq (PGHOST, PGPORT, PGUSER), EVAL_DB (townlake_pii_eval).
+
+--offline asks the classifier without a cluster: the same classifier code (both passes, the default
+threshold of 0.5) through `cargo test --release --lib … devrun::predict` (src/pii/classifier/devrun.rs),
+which writes only each column's verdict to a file this script scores; PG (15) picks the feature and
+CARGO_TARGET_DIR the build directory, as for the unit tests.
 """
 
 from __future__ import annotations
@@ -113,6 +118,27 @@ def townlake_predictions(conn, schema) -> dict:
     return out
 
 
+def offline_predictions(tables) -> tuple:
+    """(version, {(table, column): infotypes}) from the classifier run without a cluster (devrun.rs)."""
+    import subprocess
+    import tempfile
+    root = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", ".."))
+    with tempfile.TemporaryDirectory() as tmp:
+        src, out = os.path.join(tmp, "set.json"), os.path.join(tmp, "pred.json")
+        with open(src, "w") as f:
+            json.dump([{"table": t.name, "columns": [{"name": c.name, "type": c.sql_type,
+                                                       "values": [None if v is None else str(v) for v in c.values]}
+                                                      for c in t.columns]} for t in tables], f, ensure_ascii=False)
+        env = dict(os.environ, PII_EVAL_JSON=src, PII_PRED_JSON=out)
+        pg = os.environ.get("PG", "15")
+        subprocess.run(["cargo", "test", "--release", "--lib", "--no-default-features", "--features", f"pg{pg}",
+                        "devrun::predict", "--", "--ignored", "--quiet"], cwd=root, env=env, check=True,
+                       stdout=subprocess.DEVNULL)
+        with open(out) as f:
+            doc = json.load(f)
+    return doc["version"], {(c["table"], c["column"]): set(c["infotypes"]) for c in doc["columns"]}
+
+
 def fmt(x):
     return "  -  " if x is None else f"{x:.3f}"
 
@@ -130,9 +156,8 @@ def main():
     ap.add_argument("--restore-column", help="table.column: take that column's values from the loaded schema")
     ap.add_argument("--presidio-cache", help="JSON file of Presidio's scores per column, read and updated")
     ap.add_argument("--columns-json", help="write every column's labels and both verdicts here (dev set)")
+    ap.add_argument("--offline", action="store_true", help="the classifier without a cluster (devrun.rs)")
     a = ap.parse_args()
-    import psycopg
-
     rows = a.rows or (100 if a.set in evalset.HELD_OUT else 150)
     tables = evalset.build(a.set, a.seed, rows)
     if a.restore_column:
@@ -154,19 +179,26 @@ def main():
     print(f"== {a.set} set: {len(tables)} tables, {sum(len(t.columns) for t in tables)} columns, "
           f"{rows} rows per table, digest {digest}")
 
-    db = os.environ.get("EVAL_DB", "townlake_pii_eval")
-    with psycopg.connect(dbname="postgres", autocommit=True) as c0:
-        if not c0.execute("SELECT 1 FROM pg_database WHERE datname = %s", (db,)).fetchone():
-            c0.execute(f'CREATE DATABASE "{db}"')
-    schema = f"pii_eval_{a.set}"
-    with psycopg.connect(dbname=db, autocommit=True) as conn:
-        conn.execute("SET client_min_messages = warning")
-        conn.execute("CREATE EXTENSION IF NOT EXISTS townlake")
-        version = conn.execute("SELECT lake.pii_classifier_version()").fetchone()[0]
-        load(conn, schema, tables)
+    if a.offline:
         t0 = time.time()
-        tl = townlake_predictions(conn, schema)
+        version, tl = offline_predictions(tables)
+        version += " (offline)"
         t_townlake = time.time() - t0
+    else:
+        import psycopg
+        db = os.environ.get("EVAL_DB", "townlake_pii_eval")
+        with psycopg.connect(dbname="postgres", autocommit=True) as c0:
+            if not c0.execute("SELECT 1 FROM pg_database WHERE datname = %s", (db,)).fetchone():
+                c0.execute(f'CREATE DATABASE "{db}"')
+        schema = f"pii_eval_{a.set}"
+        with psycopg.connect(dbname=db, autocommit=True) as conn:
+            conn.execute("SET client_min_messages = warning")
+            conn.execute("CREATE EXTENSION IF NOT EXISTS townlake")
+            version = conn.execute("SELECT lake.pii_classifier_version()").fetchone()[0]
+            load(conn, schema, tables)
+            t0 = time.time()
+            tl = townlake_predictions(conn, schema)
+            t_townlake = time.time() - t0
 
     labels, pred_tl, pred_pr0, pred_pr5 = [], [], [], []
     analyzer = None if a.no_presidio else presidio_engine()

@@ -1,6 +1,9 @@
 //! A development aid, not a test: runs the classifier over a labelled column set dumped to JSON by
 //! `bench/pii/eval/dump.py` (development set only) and prints the columns where it disagrees with
 //! the labels, without a cluster. `PII_DEV_JSON=/tmp/dev.json cargo test --lib devrun -- --ignored --nocapture`
+//!
+//! `predict` is the offline path of `bench/pii/eval/harness.py --offline`: it writes the classifier's
+//! verdict per column to a file the harness scores (any set; it prints nothing per column).
 
 use super::*;
 
@@ -18,6 +21,66 @@ fn family(t: &str) -> &'static str {
         "geo_coordinates" => "geo",
         _ => "other",
     }
+}
+
+fn table_input(t: &serde_json::Value) -> Vec<(ColumnInput, ColumnProfile)> {
+    let tname = t["table"].as_str().unwrap();
+    let cols = t["columns"].as_array().unwrap();
+    let names: Vec<String> = cols
+        .iter()
+        .map(|c| c["name"].as_str().unwrap().to_string())
+        .collect();
+    cols.iter()
+        .map(|c| {
+            let name = c["name"].as_str().unwrap().to_string();
+            let values: Vec<Option<String>> = c["values"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|v| v.as_str().map(str::to_string))
+                .collect();
+            let input = ColumnInput {
+                column_name: name.clone(),
+                type_name: c["type"].as_str().unwrap().to_string(),
+                table_name: tname.to_string(),
+                neighbours: names.iter().filter(|n| **n != name).cloned().collect(),
+                references: None,
+            };
+            (
+                input,
+                ColumnProfile::from_values(values.iter().map(|v| v.as_deref())),
+            )
+        })
+        .collect()
+}
+
+/// The verdicts (infotypes at or above 0.5) for every column of a set dumped by `harness.py --offline`,
+/// written to `PII_PRED_JSON` as `{"version", "columns": [{"table", "column", "infotypes"}]}`.
+#[test]
+#[ignore]
+fn predict() {
+    let (Ok(path), Ok(out_path)) = (std::env::var("PII_EVAL_JSON"), std::env::var("PII_PRED_JSON")) else {
+        return;
+    };
+    let tables: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let mut out = Vec::new();
+    for t in tables.as_array().unwrap() {
+        let input = table_input(t);
+        let verdicts = classify_table(&input, &[]);
+        for ((i, _), dets) in input.iter().zip(verdicts) {
+            let mut types: Vec<&str> = dets
+                .iter()
+                .filter(|d| d.confidence >= 0.5)
+                .map(|d| d.infotype.as_str())
+                .collect();
+            types.sort_unstable();
+            types.dedup();
+            out.push(serde_json::json!({"table": t["table"], "column": i.column_name, "infotypes": types}));
+        }
+    }
+    let doc = serde_json::json!({"version": CLASSIFIER_VERSION, "columns": out});
+    std::fs::write(out_path, serde_json::to_string(&doc).unwrap()).unwrap();
 }
 
 #[test]

@@ -257,7 +257,7 @@ struct FakeNames {
 }
 
 fn fake_names() -> &'static FakeNames {
-    use fake::locales::{Data, AR_SA, CY_GB, DE_DE, EN, FR_FR, IT_IT, JA_JP, PT_BR, PT_PT, ZH_CN, ZH_TW};
+    use fake::locales::{Data, AR_SA, CY_GB, DE_DE, EN, FA_IR, FR_FR, IT_IT, JA_JP, NL_NL, PT_BR, PT_PT, TR_TR, ZH_CN, ZH_TW};
     static SET: OnceLock<FakeNames> = OnceLock::new();
     /// Every word of a locale's tables that are not names — states, countries, towns' prefixes and
     /// suffixes, street types, companies, jobs, currencies, Lorem words: a name that is also one of
@@ -288,7 +288,10 @@ fn fake_names() -> &'static FakeNames {
         vocabulary::<ZH_CN>(&mut not_names);
         vocabulary::<ZH_TW>(&mut not_names);
         vocabulary::<AR_SA>(&mut not_names);
-        let tables: [(&[&str], &[&str]); 11] = [
+        vocabulary::<NL_NL>(&mut not_names);
+        vocabulary::<TR_TR>(&mut not_names);
+        vocabulary::<FA_IR>(&mut not_names);
+        let tables: [(&[&str], &[&str]); 14] = [
             (EN::NAME_FIRST_NAME, EN::NAME_LAST_NAME),
             (FR_FR::NAME_FIRST_NAME, FR_FR::NAME_LAST_NAME),
             (DE_DE::NAME_FIRST_NAME, DE_DE::NAME_LAST_NAME),
@@ -300,6 +303,9 @@ fn fake_names() -> &'static FakeNames {
             (ZH_CN::NAME_FIRST_NAME, ZH_CN::NAME_LAST_NAME),
             (ZH_TW::NAME_FIRST_NAME, ZH_TW::NAME_LAST_NAME),
             (AR_SA::NAME_FIRST_NAME, AR_SA::NAME_LAST_NAME),
+            (NL_NL::NAME_FIRST_NAME, NL_NL::NAME_LAST_NAME),
+            (TR_TR::NAME_FIRST_NAME, TR_TR::NAME_LAST_NAME),
+            (FA_IR::NAME_FIRST_NAME, FA_IR::NAME_LAST_NAME),
         ];
         let mut out = FakeNames { given: HashSet::new(), family: HashSet::new(), native: HashSet::new() };
         for (given, family) in tables {
@@ -324,6 +330,40 @@ fn fake_names() -> &'static FakeNames {
         }
         out
     })
+}
+
+/// The Han characters of the `fake` crate's Chinese given names (simplified and traditional), less
+/// every character of its Chinese and Japanese tables of places, streets, companies, jobs and words
+/// (`市`, `路`, `公司`): the characters given names are made of. A short word made only of them is
+/// a given name more often than not; one character outside them is enough to make it a word.
+pub fn is_han_given_name_char(c: char) -> bool {
+    use fake::locales::{Data, JA_JP, ZH_CN, ZH_TW};
+    static SET: OnceLock<HashSet<char>> = OnceLock::new();
+    SET.get_or_init(|| {
+        fn others<L: Data>(out: &mut HashSet<char>) {
+            let lists: [&[&str]; 15] = [
+                L::LOREM_WORD, L::JOB_SENIORITY, L::JOB_FIELD, L::JOB_POSITION, L::ADDRESS_CITY_PREFIX,
+                L::ADDRESS_CITY_SUFFIX, L::ADDRESS_COUNTRY, L::ADDRESS_STREET_SUFFIX, L::ADDRESS_STATE,
+                L::COMPANY_SUFFIX, L::COMPANY_BUZZWORD_HEAD, L::COMPANY_BS_NOUNS, L::COMPANY_INDUSTRY,
+                L::COMPANY_PROFESSION, L::CURRENCY_NAME,
+            ];
+            for list in lists {
+                out.extend(list.iter().flat_map(|w| w.chars()));
+            }
+        }
+        let mut not_name = HashSet::new();
+        others::<ZH_CN>(&mut not_name);
+        others::<ZH_TW>(&mut not_name);
+        others::<JA_JP>(&mut not_name);
+        let han = |c: char| matches!(c as u32, 0x3400..=0x4dbf | 0x4e00..=0x9fff | 0xf900..=0xfaff);
+        ZH_CN::NAME_FIRST_NAME
+            .iter()
+            .chain(ZH_TW::NAME_FIRST_NAME)
+            .flat_map(|n| n.chars())
+            .filter(|&c| han(c) && !not_name.contains(&c))
+            .collect()
+    })
+    .contains(&c)
 }
 
 /// A given or family name written in its own script (Japanese, Chinese, Arabic) in the `fake`

@@ -43,7 +43,7 @@ use values::{CellFindings, Signal, N_SIGNALS};
 
 /// Bumped whenever detection or scoring changes; the scanner rescans every
 /// column whose finding was made by another version.
-pub const CLASSIFIER_VERSION: &str = "1.5.0";
+pub const CLASSIFIER_VERSION: &str = "1.6.0";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum InfoType {
@@ -1134,6 +1134,36 @@ impl ColumnProfile {
         } else {
             0.0
         };
+        // Single words of which a good share are themselves known given or family names, in a
+        // column of nearly all different single words (given names of languages our lists cover
+        // in part: Lithuanian, Romanian, Slovene, Indonesian …). Among towns, words, months, job
+        // titles and street names of those languages whole known names are rare, or the column
+        // repeats a few values (months, sites) or writes its words in CamelCase (colours).
+        let known_whole = self.count(Signal::NameKnownWhole);
+        let v_known = if known_whole >= 10
+            && r(known_whole) >= 0.12
+            && r(single) >= 0.9
+            && self.distinct_ratio() >= 0.7
+            && r(self.count(Signal::CamelWord)) < 0.1
+            && r(other_phrases) < 0.05
+            && !street_names
+        {
+            notes.push(format!("{known_whole} of {n} single words are known given or family names"));
+            0.55
+        } else {
+            0.0
+        };
+        // Short Han words made only of the characters given names are made of (`玉梅`, `晶`, `康弘`),
+        // a quarter or more of a column of nearly all single words: Chinese given names (the crate's
+        // characters cover about a third of them). Words, towns and job titles use other characters
+        // in nearly every value (about one in a hundred passes).
+        let han_given = self.count(Signal::NameHanGiven);
+        let v_han = if han_given >= 10 && r(han_given) >= 0.25 && r(single) >= 0.8 && self.distinct_ratio() >= 0.3 {
+            notes.push(format!("{han_given} of {n} values are written only with characters of given names"));
+            0.6
+        } else {
+            0.0
+        };
         // Family names by their build, in any language that builds them so (`Nováková`, `Petrov`,
         // `Jensen`, `Beridze`, `Petrosyan`; `morphology.rs`): among towns, words and street names of
         // those languages at most about one in five ends so, among family names most do. Single
@@ -1161,6 +1191,8 @@ impl ColumnProfile {
             .max(v_accounts)
             .max(v_native)
             .max(v_morph)
+            .max(v_known)
+            .max(v_han)
             .max(strong(0.85, keyed, n));
         if r(other_phrases) >= 0.3 {
             notes.push("many values are company or place names".into());

@@ -370,8 +370,10 @@ fn addresses_in_other_scripts_need_the_name() {
     .map(|s| s.to_string())
     .collect();
     assert_eq!(top(&run(&col("street", "text"), &values)), Some("postal_address"));
-    // A number and words alone need the name; a street-type word ("ш.", "ул.") does not.
-    let shape_only: Vec<String> = values.iter().filter(|v| !v.starts_with("ш.")).cloned().collect();
+    // A number and words alone need the name; a street-type word ("ш.", "ул.", "tér" before a
+    // house number written with a full stop, as Hungarian does) does not.
+    let shape_only: Vec<String> = values.iter().filter(|v| !v.starts_with("ш.") && !v.contains(" tér ")).cloned().collect();
+    assert_eq!(top(&run(&col("col_3", "text"), &["Petőfi tér 134.".to_string(), "Tótvégi utca 242.".to_string()])), Some("postal_address"));
     assert!(run(&col("col_3", "text"), &shape_only).is_empty());
     let typed: Vec<String> =
         ["ул. Садовая 12", "ш. Ярославское, д. 45", "пр. Мира, д. 7"].iter().map(|s| s.to_string()).collect();
@@ -775,4 +777,84 @@ fn names_of_two_scripts_are_places_but_vietnamese_stays_latin() {
     assert!(!values::analyse("Nguyễn Văn Ánh").signals.has(values::Signal::NamePlace));
     assert!(values::analyse("جابر Knoll").signals.has(values::Signal::NamePlace));
     assert!(values::analyse("West Петринел").signals.has(values::Signal::NamePlace));
+}
+
+#[test]
+fn document_numbers_are_told_by_column_names_in_many_languages_and_scripts() {
+    let mut rng = Rng(77);
+    let passports: Vec<String> =
+        (0..120).map(|i| if i % 2 == 0 { rng.digits(9) } else { format!("{}{}", ["P", "X", "C"][i % 3], rng.digits(8)) }).collect();
+    for name in ["reisepass_nr", "numero_passeport", "nr_paszportu", "паспорт", "护照号码", "パスポート番号", "여권번호", "αριθμός_διαβατηρίου", "driver_license_no", "Führerschein"] {
+        assert!(types(&run(&col(name, "text"), &passports)).contains(&"national_id"), "{name}");
+    }
+    // The same shapes under order and invoice names, or opaque ones, are not.
+    for name in ["bestellnummer", "numero_commande", "invoice_ref", "k7"] {
+        assert!(!types(&run(&col(name, "text"), &passports)).contains(&"national_id"), "{name}");
+    }
+}
+
+#[test]
+fn column_names_for_given_and_family_names_are_read_romanised() {
+    for name in ["фамилия", "имя", "이름", "名字", "όνομα", "pavardė", "Nachname", "sukunimi", "prezime"] {
+        assert!(names::hints(name).positive(InfoType::PersonName) >= 0.8, "{name}");
+    }
+    assert!(names::hints("номер_заказа").positive(InfoType::PersonName) < 0.3);
+}
+
+#[test]
+fn the_fake_crates_dutch_turkish_and_persian_names() {
+    assert!(dictionary::is_family_name("yilmaz") || dictionary::is_family_name("yılmaz"));
+    assert!(dictionary::is_native_name("آناهیتا"));
+}
+
+#[test]
+fn single_words_a_good_share_of_them_known_names_are_a_name_column() {
+    let mut rng = Rng(5);
+    let known = ["Laura", "Marius", "Paulina", "Patricia", "Octavian", "Linda", "Victor", "Monika"];
+    let stems = ["Dov", "Sau", "Dom", "Fau", "Gin", "Ram", "Vyt", "Žyg", "Aug", "Mant", "Rim", "Ton", "Ger", "Kęst", "Lin", "Nor", "Sig", "Vil"];
+    let ends = ["ydas", "lius", "antas", "stas", "tarė", "ūnas", "autas", "imantas", "ustė", "vilė", "ija", "utis"];
+    let values: Vec<String> = (0..100)
+        .map(|i| {
+            if i % 5 == 0 {
+                known[rng.below(known.len() as u64) as usize].to_string()
+            } else {
+                format!("{}{}", stems[rng.below(18) as usize], ends[rng.below(12) as usize])
+            }
+        })
+        .collect();
+    let found = run(&col("h1", "text"), &values);
+    assert_eq!(top(&found), Some("person_name"), "{found:?}");
+    // Colours in CamelCase with a few names among them (`Violet`, `Rose`) are not.
+    let colours = ["DarkBlue", "PeachPuff", "Violet", "Rose", "LightCoral", "SteelBlue", "Olive", "FireBrick", "DimGray", "Lime"];
+    let c: Vec<String> = (0..100).map(|i| format!("{}{}", colours[i % 10], if i >= 10 { ["", "X"][i % 2] } else { "" })).collect();
+    assert!(!types(&run(&col("h2", "text"), &c)).contains(&"person_name"));
+}
+
+#[test]
+fn short_han_words_made_of_given_name_characters_are_given_names() {
+    // Characters of the crate's given names, not of its places, streets, companies or words.
+    let chars: Vec<char> = "文辉杰明轩彬华俊伟志鸿远旭睿".chars().filter(|&c| dictionary::is_han_given_name_char(c)).collect();
+    assert!(chars.len() >= 8, "{chars:?}");
+    let mut rng = Rng(9);
+    let names: Vec<String> = (0..100)
+        .map(|i| {
+            if i % 2 == 0 {
+                (0..1 + rng.below(2)).map(|_| chars[rng.below(chars.len() as u64) as usize]).collect()
+            } else {
+                ["帆", "萍", "晶", "凤英", "桂兰", "秀云", "婷婷", "霞", "洁", "波"][rng.below(10) as usize].to_string()
+            }
+        })
+        .collect();
+    assert_eq!(top(&run(&col("entry", "text"), &names)), Some("person_name"));
+    assert!(!dictionary::is_han_given_name_char('市'));
+}
+
+#[test]
+fn street_and_place_names_made_of_person_names_are_places() {
+    for v in ["avenue Stéphane Poirier", "rue de Vasseur", "Sofie-Pfister-Gasse", "Joseph-Thaller-Straße", "张街", "杭州路", "شهر ايليا", "علیجانی کوچه"] {
+        let s = values::analyse(v).signals;
+        assert!(!s.has(values::Signal::NameText) && !s.has(values::Signal::NameCjk) && !s.has(values::Signal::NameGiven), "{v}");
+    }
+    assert!(values::analyse("Stéphane Poirier").signals.has(values::Signal::NameFull));
+    assert!(values::analyse("张伟").signals.has(values::Signal::NameCjk));
 }

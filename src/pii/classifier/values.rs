@@ -117,6 +117,15 @@ pub enum Signal {
     NameMorph,
     /// Initials with a capitalised word (`J. Smith`, `Novák, A.`, `A. B. Okafor`).
     NameInitials,
+    /// One capitalised word, not joined with hyphens, that is itself a known given or family name
+    /// (`Paulina`, not `Hans-Werner-Schmiedecke-Straße`).
+    NameKnownWhole,
+    /// One to three Han characters, every one of them a character of given names (`dictionary.rs`):
+    /// `玉梅`, `晶`, `康弘`.
+    NameHanGiven,
+    /// A word with a capital inside it after a small letter (`DarkBlue`, `PeachPuff`): colours,
+    /// identifiers and brands, not how names are written (but `McNeil`, `DeShawn`, `MacLeod` are).
+    CamelWord,
     FreeText,
     Json,
 }
@@ -888,6 +897,18 @@ fn combining_mark(c: char) -> bool {
         | 0xB82..=0xBCD | 0xE31 | 0xE34..=0xE3A | 0xE47..=0xE4E | 0x200C | 0x200D)
 }
 
+/// A capital letter after a small one inside a word, other than after the name prefixes that
+/// take one (`Mc`, `Mac`, `De`, `Di`, `Da`, `Du`, `La`, `Le`, `Van`, `O'`).
+fn camel_word(w: &str) -> bool {
+    let chars: Vec<char> = w.chars().collect();
+    (1..chars.len()).any(|i| {
+        chars[i].is_uppercase() && chars[i - 1].is_lowercase() && {
+            let prefix: String = chars[..i].iter().collect();
+            !matches!(prefix.as_str(), "Mc" | "Mac" | "De" | "Di" | "Da" | "Du" | "La" | "Le" | "Van")
+        }
+    })
+}
+
 fn person_name(v: &str, cell: &mut CellFindings) {
     if v.len() > 80 {
         return;
@@ -899,6 +920,11 @@ fn person_name(v: &str, cell: &mut CellFindings) {
                 // A short CJK word: a given or family name alone, or any word.
                 cell.set(Signal::SingleWordCap);
             }
+            // A street or place by its last character (`张街`, `杭州路`, `李村`, `桂英市`).
+            if v.chars().count() >= 2 && v.trim_end().ends_with(['街', '路', '道', '巷', '弄', '市', '县', '縣', '区', '區', '省', '镇', '鎮', '村', '町', '通']) {
+                cell.set(Signal::NamePlace);
+                return;
+            }
             if starts_with_cjk_family_name(v) || v.split([' ', '　', '・']).any(native_script_name) {
                 cell.set(Signal::NameCjk);
             } else if is_cjk_family_name(v.trim()) {
@@ -908,6 +934,10 @@ fn person_name(v: &str, cell: &mut CellFindings) {
             // column (a share of such names among words) decides, as for other scripts.
             if !v.trim().contains([' ', '　', '・']) && native_script_name(v.trim()) {
                 cell.set(Signal::NameNative);
+            }
+            let t = v.trim();
+            if (1..=3).contains(&t.chars().count()) && t.chars().all(super::dictionary::is_han_given_name_char) {
+                cell.set(Signal::NameHanGiven);
             }
         }
         return;
@@ -974,6 +1004,13 @@ fn person_name(v: &str, cell: &mut CellFindings) {
         cell.set(Signal::NamePlace);
         return;
     }
+    if core.len() >= 2
+        && (arabic_script_place_word(core[0].0) || arabic_script_place_word(core[core.len() - 1].0)
+            || street_word(core[core.len() - 1].0))
+    {
+        cell.set(Signal::NamePlace);
+        return;
+    }
     // A street type last (`Dustin Land`, `Moore Mountain`, `Clayton Flats`) names a street, unless
     // the word is also a family name (`John Hill`, `Mary Wells`).
     if !swapped
@@ -1007,9 +1044,18 @@ fn person_name(v: &str, cell: &mut CellFindings) {
         if f.chars().count() < 2 || !capitalised(w) {
             return;
         }
+        if street_word(w) {
+            cell.set(Signal::NamePlace);
+            return;
+        }
         cell.set(Signal::SingleWordCap);
         if super::morphology::family_name_built(w) {
             cell.set(Signal::NameMorph);
+        }
+        if camel_word(w) {
+            cell.set(Signal::CamelWord);
+        } else if !f.contains('-') && (given(f) || family(f)) {
+            cell.set(Signal::NameKnownWhole);
         }
         // In a script other than Latin, a name our Latin lists know through its romanisation
         // counts as a known name of that script too (the column's single-word rule weighs it).
@@ -1075,6 +1121,37 @@ fn en_street_type(folded: &str) -> bool {
     static SET: OnceLock<std::collections::HashSet<&'static str>> = OnceLock::new();
     SET.get_or_init(|| EN_STREET_TYPES.split('|').filter(|w| w.len() >= 3).collect())
         .contains(folded.trim_end_matches('.'))
+}
+
+/// A short phrase opened by a street type (`avenue Stéphane Poirier`, `rue de Vasseur`) or closed by
+/// one (`Hans-Werner-Schmiedecke-Straße`): the names in it name the street.
+fn street_name_phrase(v: &str) -> bool {
+    let words: Vec<&str> = v.split_whitespace().collect();
+    words.len() <= 6
+        && (words.first().is_some_and(|w| street_type_prefix(w)) || words.last().is_some_and(|w| street_word(w)))
+}
+
+/// One word that is a street name by its ending (`Mohrstraße`, `Sofie-Pfister-Gasse`, `Veitweg`,
+/// `Mannerheimintie`): a person's name in it names the street.
+fn street_word(word: &str) -> bool {
+    const ENDINGS: &[&str] = &[
+        "straße", "strasse", "str.", "gasse", "allee", "platz", "weg", "gatan", "vägen", "katu", "kuja", "straat",
+        "laan", "plein", "gracht", "gade", "utca", "iela", "tänav", "gatvė", "ulica", "caddesi", "sokak", "sokağı",
+    ];
+    let lower = word.to_lowercase();
+    let last = lower.rsplit('-').next().unwrap_or(&lower);
+    ENDINGS.iter().any(|e| last == *e || (lower.len() > e.len() + 2 && lower.ends_with(e)))
+        || (lower.contains('-') && (en_street_type(last) || street_type_prefix(last)))
+}
+
+/// Words that name a place or a street in Persian and Arabic, first or last in a place's name
+/// (`شهر …` town, `استان …` province, `… کوچه` lane).
+fn arabic_script_place_word(word: &str) -> bool {
+    matches!(
+        word,
+        "شهر" | "استان" | "شهرستان" | "دهستان" | "بخش" | "روستای" | "روستا" | "خیابان" | "کوچه" | "بلوار" | "میدان" | "جاده"
+            | "بزرگراه" | "آزادراه" | "تونل" | "کوی" | "بن‌بست" | "شارع" | "طريق" | "حي" | "مدينة" | "قرية" | "ميدان"
+    )
 }
 
 /// A word that opens a street name in the languages that put the street type first
@@ -1253,7 +1330,7 @@ fn scan_text(v: &str, cell: &mut CellFindings) {
     if digit_count > 0 && (r.address_in_text_en.is_match(v) || r.address_in_text_de.is_match(v)) {
         cell.set(Signal::AddressText);
     }
-    if names_in_text(v) {
+    if names_in_text(v) && !street_name_phrase(v) {
         cell.set(Signal::NameText);
     }
 }
@@ -1548,7 +1625,7 @@ const EN_STREET_TYPES: &str = "street|st|avenue|ave|road|rd|lane|ln|drive|dr|bou
 /// (German, Dutch, Swedish, Finnish, Danish, Norwegian).
 const SUFFIX_STREET_TYPES: &str = "straße|strasse|str\\.|weg|gasse|allee|platz|ring|damm|ufer|chaussee|steig|pfad|markt|graben|straat|laan|plein|gracht|dreef|steeg|kade|singel|hof|pad|dijk|wal|plantsoen|gatan|vägen|gränd|torget|backe|backen|stigen|stig|gången|slingan|allén|katu|kuja|tie|polku|bulevardi|väylä|kaari|rinne|piha|tori|ranta|raitti|aukio|portti|mäki|kulma|vej|gade|gata|veien|gata|vegen|stræde|plads|allé|vænget|vegur|stræti|braut|utca|út|tér|körút|sétány|iela|tänav|mnt\\.|maantee|puiestee|gatvė|prospektas|ulica|cesta|trg|ulice|náměstí|nám\\.|třída|sokak|sokağı|cadde|caddesi|bulvarı|küçəsi|prospekti|straatweg|steenweg|chaussée|rue";
 /// Street words written first (Spanish, Italian, Portuguese, Polish, Catalan).
-const PREFIX_STREET_TYPES: &str = "pátio|patio|puerta|calle|c/|avenida|avda\\.?|av\\.|paseo|plaza|camino|carretera|ronda|vía|via|viale|piazza|piazzale|corso|largo|vicolo|strada|contrada|borgo|incrocio|stretto|rotonda|piazzetta|lungomare|travesía|travessa|pasaje|pasadizo|cañada|callejón|glorieta|urbanización|rambla|alameda|acceso|cuesta|rua|rodovia|praça|estrada|trevo|ladeira|quadra|vila|viela|setor|ul\\.|ulica|al\\.|aleja|pl\\.|plac|os\\.|osiedle|canale|passeig|carrer|avinguda|jardim|parque|residencial|conjunto|chácara|núcleo|lagoa|morro|sítio|loteamento|favela|colonia|privada|prolongación|callejon|circuito|andador|cerrada|retorno|calzada|ул\\.|улица|пр\\.|просп\\.|проспект|пер\\.|переулок|бул\\.|бульвар|ш\\.|шоссе|наб\\.|набережная|пл\\.|площадь|алл\\.|аллея|вул\\.|вулиця|мкр\\.|микрорайон|οδός|οδ\\.|λεωφ\\.|λεωφόρος|strada|str\\.|bulevardul|bd\\.|calea|aleea|șoseaua|splaiul|intrarea|rruga|rr\\.|triq|jalan|jl\\.|gang|đường|phố|ngõ|mtaa|barabara|sráid|bóthar|carrera|cra\\.|diagonal|transversal|náměstí|nám\\.|trg|شارع|خیابان|کوچه|רחוב|רח'";
+const PREFIX_STREET_TYPES: &str = "rue|avenue|boulevard|chemin|allée|impasse|quai|cours|passage|sentier|faubourg|pátio|patio|puerta|calle|c/|avenida|avda\\.?|av\\.|paseo|plaza|camino|carretera|ronda|vía|via|viale|piazza|piazzale|corso|largo|vicolo|strada|contrada|borgo|incrocio|stretto|rotonda|piazzetta|lungomare|travesía|travessa|pasaje|pasadizo|cañada|callejón|glorieta|urbanización|rambla|alameda|acceso|cuesta|rua|rodovia|praça|estrada|trevo|ladeira|quadra|vila|viela|setor|ul\\.|ulica|al\\.|aleja|pl\\.|plac|os\\.|osiedle|canale|passeig|carrer|avinguda|jardim|parque|residencial|conjunto|chácara|núcleo|lagoa|morro|sítio|loteamento|favela|colonia|privada|prolongación|callejon|circuito|andador|cerrada|retorno|calzada|ул\\.|улица|пр\\.|просп\\.|проспект|пер\\.|переулок|бул\\.|бульвар|ш\\.|шоссе|наб\\.|набережная|пл\\.|площадь|алл\\.|аллея|вул\\.|вулиця|мкр\\.|микрорайон|οδός|οδ\\.|λεωφ\\.|λεωφόρος|strada|str\\.|bulevardul|bd\\.|calea|aleea|șoseaua|splaiul|intrarea|rruga|rr\\.|triq|jalan|jl\\.|gang|đường|phố|ngõ|mtaa|barabara|sráid|bóthar|carrera|cra\\.|diagonal|transversal|náměstí|nám\\.|trg|شارع|خیابان|کوچه|רחוב|רח'";
 
 pub fn regexes() -> &'static Regexes {
     static R: OnceLock<Regexes> = OnceLock::new();
@@ -1573,7 +1650,7 @@ pub fn regexes() -> &'static Regexes {
                 r"(?i)^\d{{1,6}}[a-z]?(?:[-/]\d+)?,?\s+(?:[\p{{L}}.'’-]+\s+){{0,5}}(?:{EN_STREET_TYPES})\.?(?:\s+(?:apt\.?|suite|unit|ste\.?|\#|flat|floor|fl\.?)\s*[\w-]+)?\s*(?:$|,)"
             )),
             address_suffix_number: re(&format!(
-                r"(?i)^[\p{{L}}.'’-]*(?:[\s-][\p{{L}}.'’-]+){{0,4}}[\s-]?(?:{SUFFIX_STREET_TYPES})\s+(?:(?:no|nr)[.:]?\s*|№\s*)?\d{{1,5}}\s?[a-z]?(?:\s?/\s?\d+)?(?:\s*$|,)"
+                r"(?i)^[\p{{L}}.'’-]*(?:[\s-][\p{{L}}.'’-]+){{0,4}}[\s-]?(?:{SUFFIX_STREET_TYPES})\s+(?:(?:no|nr)[.:]?\s*|№\s*)?\d{{1,5}}\.?\s?[a-z]?(?:\s?/\s?\d+)?(?:\s*$|,)"
             )),
             address_type_first: re(&format!(
                 r"(?i)^(?:{PREFIX_STREET_TYPES})\s*[\p{{L}}\s.'’-]{{2,60}}?,?\s*(?:(?:n[º°o.]|д\.|дом|№)\s*)?\d{{1,5}}\b"
