@@ -96,33 +96,7 @@ fn devrun() {
     for t in tables.as_array().unwrap() {
         let tname = t["table"].as_str().unwrap();
         let cols = t["columns"].as_array().unwrap();
-        let names: Vec<String> = cols
-            .iter()
-            .map(|c| c["name"].as_str().unwrap().to_string())
-            .collect();
-        let input: Vec<(ColumnInput, ColumnProfile)> = cols
-            .iter()
-            .map(|c| {
-                let name = c["name"].as_str().unwrap().to_string();
-                let values: Vec<Option<String>> = c["values"]
-                    .as_array()
-                    .unwrap()
-                    .iter()
-                    .map(|v| v.as_str().map(str::to_string))
-                    .collect();
-                let input = ColumnInput {
-                    column_name: name.clone(),
-                    type_name: c["type"].as_str().unwrap().to_string(),
-                    table_name: tname.to_string(),
-                    neighbours: names.iter().filter(|n| **n != name).cloned().collect(),
-                    references: None,
-                };
-                (
-                    input,
-                    ColumnProfile::from_values(values.iter().map(|v| v.as_deref())),
-                )
-            })
-            .collect();
+        let input = table_input(t);
         if std::env::var("PII_DEBUG").is_ok() {
             for (i, p) in &input {
                 let n = p.non_null.max(1) as f32;
