@@ -68,6 +68,16 @@ def start_sleeping_statement(conn, query, admin, timeout: float = 10.0) -> threa
     return thread
 
 
+def wait_until(conn, query, predicate, params=None, timeout: float = 30.0):
+    """The rows of `query` once `predicate` holds for them (or at the timeout)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        got = rows(conn, query, params)
+        if predicate(got) or time.monotonic() > deadline:
+            return got
+        time.sleep(0.3)
+
+
 def wait_for_audit(admin, marker: str, timeout: float = 10.0) -> list[tuple]:
     """Audit records (outcome, role, kind, query_text, detail) of statements
     whose text, or whose client statement (`detail.top_level_query`, for one

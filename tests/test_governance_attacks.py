@@ -17,7 +17,7 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from govhelpers import error_of, one, recreate_roles, rows, session, wait_for_audit
+from govhelpers import error_of, one, recreate_roles, rows, session, wait_for_audit, wait_until
 
 SUFFIX = uuid.uuid4().hex[:6]
 ANA = f"gov_ana_{SUFFIX}"
@@ -916,15 +916,6 @@ def test_a_reviewer_cannot_grant_access_to_itself(gov):
 
 
 # ------------------------------------------------ fourth red-team pass (issue 9)
-
-def wait_until(conn, query, predicate, params=None, timeout: float = 30.0):
-    deadline = time.monotonic() + timeout
-    while True:
-        got = rows(conn, query, params)
-        if predicate(got) or time.monotonic() > deadline:
-            return got
-        time.sleep(0.3)
-
 
 def test_scheduled_model_run_reading_a_published_view_is_audited(admin, ana):
     """Red team: the analyst let the scheduler copy a published view into its
