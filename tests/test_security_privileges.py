@@ -469,10 +469,17 @@ def test_explain_of_a_published_iceberg_view_hides_file_counts(admin, database, 
             plan = "\n".join(r[0] for r in rows(
                 ana, f"EXPLAIN ANALYZE SELECT * FROM pub_sec.people WHERE email = '{probe}'"))
             assert "Rows Read" not in plan and "planned" not in plan, plan
-    # the owner of the raw table still sees what the scan pruned
+        # the snapshot id changes with writes of hidden rows too (verbose or not)
+        snapshot = str(one(admin, "SELECT snapshot_id FROM lake.snapshots(%s) ORDER BY committed_at DESC LIMIT 1",
+                           (governed_table,)))
+        for explain in ("EXPLAIN", "EXPLAIN VERBOSE", "EXPLAIN (ANALYZE, VERBOSE)"):
+            plan = "\n".join(r[0] for r in rows(ana, f"{explain} SELECT * FROM pub_sec.people"))
+            assert snapshot not in plan and "Snapshot: hidden (governed table)" in plan, plan
+    # the owner of the raw table still sees what the scan pruned, and the snapshot
     with session(database, ING) as ing:
         plan = "\n".join(r[0] for r in rows(ing, f"EXPLAIN SELECT * FROM {governed_table} WHERE id = 1"))
         assert "planned" in plan, plan
+        assert f"Snapshot: {snapshot}" in plan, plan
 
 
 def test_maintenance_of_a_governed_table_is_audited(admin, database, governed_table):

@@ -40,8 +40,12 @@ COMMENT ON COLUMN lake.pipelines.last_watermark IS 'The watermark of the last su
 COMMENT ON COLUMN lake.pipelines.owner IS 'The role every run executes as';
 
 ALTER TABLE lake.pipelines ENABLE ROW LEVEL SECURITY;
+-- Rows of roles the reader may act as (what define/run/cancel check): from
+-- PostgreSQL 16 a membership granted WITH SET FALSE does not count.
 CREATE POLICY townlake_visible ON lake.pipelines FOR SELECT
-    USING (pg_catalog.pg_has_role(owner::oid, 'MEMBER'));
+    USING (CASE WHEN pg_catalog.current_setting('server_version_num')::pg_catalog.int4 OPERATOR(pg_catalog.>=) 160000
+                 THEN pg_catalog.pg_has_role(owner::oid, 'SET')
+                 ELSE pg_catalog.pg_has_role(owner::oid, 'MEMBER') END);
 GRANT SELECT ON lake.pipelines TO PUBLIC;
 CREATE INDEX runs_pipeline ON lake.runs (pipeline, run_id) WHERE pipeline IS NOT NULL;
 SELECT pg_catalog.pg_extension_config_dump('lake.pipelines', '');

@@ -81,12 +81,18 @@ COMMENT ON COLUMN lake.runs.parent_run_id IS 'The run whose with_downstream requ
 ALTER TABLE lake.models ENABLE ROW LEVEL SECURITY;
 ALTER TABLE lake.model_dependencies ENABLE ROW LEVEL SECURITY;
 ALTER TABLE lake.runs ENABLE ROW LEVEL SECURITY;
+-- Rows of roles the reader may act as (what define/run/cancel check): from
+-- PostgreSQL 16 a membership granted WITH SET FALSE does not count.
 CREATE POLICY townlake_visible ON lake.models FOR SELECT
-    USING (pg_catalog.pg_has_role(owner::oid, 'MEMBER'));
+    USING (CASE WHEN pg_catalog.current_setting('server_version_num')::pg_catalog.int4 OPERATOR(pg_catalog.>=) 160000
+                 THEN pg_catalog.pg_has_role(owner::oid, 'SET')
+                 ELSE pg_catalog.pg_has_role(owner::oid, 'MEMBER') END);
 CREATE POLICY townlake_visible ON lake.model_dependencies FOR SELECT
     USING (EXISTS (SELECT 1 FROM lake.models m WHERE m.name OPERATOR(pg_catalog.=) model));
 CREATE POLICY townlake_visible ON lake.runs FOR SELECT
-    USING (pg_catalog.pg_has_role(run_as::oid, 'MEMBER'));
+    USING (CASE WHEN pg_catalog.current_setting('server_version_num')::pg_catalog.int4 OPERATOR(pg_catalog.>=) 160000
+                 THEN pg_catalog.pg_has_role(run_as::oid, 'SET')
+                 ELSE pg_catalog.pg_has_role(run_as::oid, 'MEMBER') END);
 GRANT SELECT ON lake.models, lake.model_dependencies, lake.runs TO PUBLIC;
 
 COMMENT ON FUNCTION lake.define_model(text, text, text, text, text[], text, text, text, text, text, text[], text[], text, int, int, int, text, boolean, jsonb, text)

@@ -80,6 +80,46 @@ pub fn qualified_relation_name(relid: pg_sys::Oid) -> Option<String> {
     }
 }
 
+/// `name` quoted as an SQL identifier where it needs to be.
+pub fn quote_identifier(name: &str) -> String {
+    let Ok(c) = CString::new(name) else { return format!("\"{}\"", name.replace('"', "\"\"")) };
+    // SAFETY: quote_identifier returns its argument or a palloc'd quoted
+    // copy; both are read before `c` is dropped.
+    unsafe { owned_text(pg_sys::quote_identifier(c.as_ptr())) }.unwrap_or_default()
+}
+
+/// The relkind of relation `rel` (`r` table, `m` materialized view ...; 0
+/// for a missing relation).
+pub fn relation_kind(rel: pg_sys::Oid) -> u8 {
+    // SAFETY: syscache lookup; '\0' for a missing relation.
+    unsafe { pg_sys::get_rel_relkind(rel) as u8 }
+}
+
+/// The columns `COPY rel TO` writes when it is given no column list: every
+/// attribute not dropped and not generated, in order. Takes the
+/// AccessShareLock the COPY itself takes next.
+pub fn copy_columns(rel: pg_sys::Oid) -> Vec<String> {
+    // SAFETY: an existing relation's oid (the statement resolved it); the
+    // lock is held to the end of the transaction, as COPY holds it.
+    let rel = unsafe { pgrx::PgRelation::with_lock(rel, pg_sys::AccessShareLock as pg_sys::LOCKMODE) };
+    let desc = rel.tuple_desc();
+    desc.iter()
+        .filter(|a| !a.is_dropped() && a.attgenerated == 0)
+        .map(|a| a.name().to_string())
+        .collect()
+}
+
+/// Whether relation `rel` has a generated column named `name`.
+pub fn is_generated_column(rel: pg_sys::Oid, name: &str) -> bool {
+    let Ok(c) = CString::new(name) else { return false };
+    // SAFETY: syscache lookups; get_attgenerated is asked only for an
+    // attribute get_attnum found.
+    unsafe {
+        let attnum = pg_sys::get_attnum(rel, c.as_ptr());
+        attnum > 0 && pg_sys::get_attgenerated(rel, attnum) != 0
+    }
+}
+
 /// The name of attribute `attnum` of relation `rel` (None: no such attribute).
 pub fn attribute_name(rel: pg_sys::Oid, attnum: i16) -> Option<String> {
     // SAFETY: syscache lookup with missing_ok.

@@ -155,6 +155,8 @@ pub struct Utility {
     pstmt: *mut pg_sys::PlannedStmt,
     query_string: *const std::ffi::c_char,
     context: pg_sys::ProcessUtilityContext::Type,
+    /// A copy of the statement a part rewrote, run instead (null: none).
+    pub(super) replacement: std::cell::Cell<*mut pg_sys::PlannedStmt>,
 }
 
 impl Utility {
@@ -162,6 +164,11 @@ impl Utility {
     pub fn stmt(&self) -> *mut pg_sys::Node {
         // SAFETY: checked non-null before any part sees this value.
         unsafe { (*self.pstmt).utilityStmt }
+    }
+
+    /// The statement as Postgres passed it (for a rewritten copy of it).
+    pub(super) fn pstmt_ptr(&self) -> *mut pg_sys::PlannedStmt {
+        self.pstmt
     }
 
     /// Whether the client sent it (not a function, DO block or event trigger).
@@ -272,12 +279,17 @@ unsafe extern "C-unwind" fn process_utility_chain(
     qc: *mut pg_sys::QueryCompletion,
 ) {
     let mut after: Vec<AfterUtility> = Vec::new();
+    let (mut pstmt, mut read_only_tree) = (pstmt, read_only_tree);
     if !pstmt.is_null() && !(*pstmt).utilityStmt.is_null() {
-        let call = Utility { pstmt, query_string, context };
+        let call = Utility { pstmt, query_string, context, replacement: std::cell::Cell::new(std::ptr::null_mut()) };
         for part in parts() {
             if let Some(f) = part.utility {
                 after.extend(f(&call));
             }
+        }
+        // A rewritten copy is this call's own, so it is not read-only.
+        if !call.replacement.get().is_null() {
+            (pstmt, read_only_tree) = (call.replacement.get(), false);
         }
     }
     // An ERROR inside passes through whole; `after` is then leaked unrun.

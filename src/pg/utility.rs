@@ -17,6 +17,37 @@ impl Utility {
     pub fn statement(&self) -> UtilityStmt<'_> {
         UtilityStmt { node: self.stmt(), _call: PhantomData }
     }
+
+    /// Runs this `COPY relation [(columns)] TO ...` as `COPY (select) TO ...`
+    /// with the same options, the way Postgres itself copies a table under
+    /// row level security: the rows are then read by the executor, whose
+    /// hooks see the read. `select` must return what the COPY would (the
+    /// caller builds it from the relation's columns, schema-qualified). The
+    /// statement is copied, never changed in place: it may belong to a
+    /// cached plan. No-op for any other statement.
+    pub fn copy_to_through_query(&self, select: &str) {
+        if self.statement().copy().is_none_or(|c| c.from) {
+            return;
+        }
+        let text = std::ffi::CString::new(select).expect("a query built from catalog names has no NUL");
+        // SAFETY: raw_parser returns a List of RawStmt (or raises an ERROR,
+        // which pgrx's guard turns into a Rust panic unwinding to the hook's
+        // guard); copyObjectImpl deep-copies the PlannedStmt into the
+        // current (statement) memory context, so the copy lives as long as
+        // the call; the copy's utilityStmt is the CopyStmt checked above.
+        unsafe {
+            let parsed = ptrs::<pg_sys::RawStmt>(pg_sys::raw_parser(text.as_ptr(), pg_sys::RawParseMode::RAW_PARSE_DEFAULT));
+            let [raw] = parsed.as_slice() else {
+                panic!("copy_to_through_query: expected one statement in {select:?}");
+            };
+            let copy = pg_sys::copyObjectImpl(self.pstmt_ptr() as *const std::ffi::c_void) as *mut pg_sys::PlannedStmt;
+            let stmt = (*copy).utilityStmt as *mut pg_sys::CopyStmt;
+            (*stmt).relation = std::ptr::null_mut();
+            (*stmt).attlist = std::ptr::null_mut();
+            (*stmt).query = (**raw).stmt;
+            self.replacement.set(copy);
+        }
+    }
 }
 
 /// A utility statement's parse tree (never NULL), for one hook call.
@@ -70,6 +101,8 @@ impl<'a> UtilityStmt<'a> {
         let copy = self.as_node::<pg_sys::CopyStmt>(pg_sys::NodeTag::T_CopyStmt)?;
         Some(CopyCommand {
             from: copy.is_from,
+            // SAFETY: attlist is a List of String nodes (column names).
+            columns: unsafe { ptrs::<pg_sys::Node>(copy.attlist) }.into_iter().filter_map(|n| unsafe { string_value(n.cast()) }).collect(),
             file_or_program: !copy.filename.is_null() || copy.is_program,
             relation: RelationName { rv: copy.relation, _stmt: PhantomData },
         })
@@ -131,6 +164,8 @@ pub struct CopyCommand<'a> {
     pub from: bool,
     /// To or from a server file or program (else the client).
     pub file_or_program: bool,
+    /// The column list (empty: none given).
+    pub columns: Vec<String>,
     /// The table of `COPY table ...` (its RangeVar is null for `COPY (query) TO`).
     pub relation: RelationName<'a>,
 }

@@ -974,19 +974,21 @@ impl IcebergScan {
             out.text("Data Files", "planned at execution (the filter depends on parameters)");
             return;
         }
+        // File counts depend on every row of the table, those a published view's
+        // row filter hides included (a pushed `email = '…'` prunes by it): only
+        // roles that may read the raw table see them. The snapshot id likewise
+        // changes with writes of hidden rows and names the raw table's history.
+        let relid = relid.unwrap_or(pg_sys::Oid::from(self.plan.relid));
+        let hidden = crate::fdw::policy::governed(relid) && !crate::pg::security::can_select(relid);
         out.text("Iceberg Table", &r.table);
         match r.snapshot_id {
+            _ if hidden => out.text("Snapshot", "hidden (governed table)"),
             Some(id) => out.text("Snapshot", &id.to_string()),
             None => out.text("Snapshot", "none (the table is empty)"),
         }
         if let Some(f) = &r.filter {
             out.text("Iceberg Filter", f);
         }
-        // File counts depend on every row of the table, those a published view's
-        // row filter hides included (a pushed `email = '…'` prunes by it): only
-        // roles that may read the raw table see them.
-        let relid = relid.unwrap_or(pg_sys::Oid::from(self.plan.relid));
-        let hidden = crate::fdw::policy::governed(relid) && !crate::pg::security::can_select(relid);
         let files = if hidden {
             "hidden (governed table)".to_string()
         } else {
