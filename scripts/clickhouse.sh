@@ -135,7 +135,8 @@ start_server() {
     as_clickhouse mkdir -p "$CH_DIR/data" "$CH_DIR/tmp" "$CH_DIR/log" "$CH_DIR/user_files" "$CH_DIR/format_schemas"
     log "starting clickhouse on 127.0.0.1:$CH_PORT (data and log: $CH_DIR)"
     (cd "$CH_DIR" && as_clickhouse "$CH_SERVER" --daemon --config-file="$CH_DIR/config.xml" --pid-file="$PID_FILE")
-    for _ in $(seq 1 300); do
+    # Up to 2 minutes: on a busy 2-core machine its start-up alone took 2.
+    for _ in $(seq 1 1200); do
         if answers; then
             log "clickhouse answers on 127.0.0.1:$CH_PORT"
             return
