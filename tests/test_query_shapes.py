@@ -1127,12 +1127,12 @@ def _fuzz_literals(rng: random.Random) -> dict:
     }
 
 
-def _fuzz_predicate(rng: random.Random, lit: dict, depth: int = 0) -> str:
+def _fuzz_predicate(rng: random.Random, lit: dict, cols: list, depth: int = 0) -> str:
     if depth < 2 and rng.random() < 0.35:
-        a, b = _fuzz_predicate(rng, lit, depth + 1), _fuzz_predicate(rng, lit, depth + 1)
+        a, b = _fuzz_predicate(rng, lit, cols, depth + 1), _fuzz_predicate(rng, lit, cols, depth + 1)
         form = rng.choice(["({} AND {})", "({} OR {})", "NOT ({} AND {})", "(NOT {} OR {})"])
         return form.format(a, b)
-    col = rng.choice(list(lit))
+    col = rng.choice(cols)
     op = rng.choice(["=", "<>", "<", "<=", ">", ">="])
     kind = rng.random()
     if col == "flag":
@@ -1159,39 +1159,71 @@ def _fuzz_predicate(rng: random.Random, lit: dict, depth: int = 0) -> str:
     # casts, cross-type operators and arithmetic Postgres evaluates the same
     # way on every row (nothing that can overflow)
     exprs = {
-        "g": [f"g::bigint {op} {lit['b']()}", f"g {op} 2.5", f"g % 3 {op} 1", f"g::float8 {op} {lit['f']()}"],
-        "i": [f"i::bigint {op} {lit['b']()}", f"i {op} {lit['n']()}", f"abs(i::bigint) {op} 50",
+        "g": lambda: [f"g::bigint {op} {lit['b']()}", f"g {op} 2.5", f"g % 3 {op} 1", f"g::float8 {op} {lit['f']()}"],
+        "i": lambda: [f"i::bigint {op} {lit['b']()}", f"i {op} {lit['n']()}", f"abs(i::bigint) {op} 50",
               f"i::numeric / 7 {op} {lit['n']()}", f"i::float8 {op} {lit['f']()}"],
-        "b": [f"b {op} {lit['n']()}", f"b / 2 {op} {lit['b']()}", f"b::numeric {op} {lit['big']()}",
+        "b": lambda: [f"b {op} {lit['n']()}", f"b / 2 {op} {lit['b']()}", f"b::numeric {op} {lit['big']()}",
               f"b::float8 {op} 1e18", f"b {op} {lit['i']()}::int"],
-        "n": [f"n {op} {lit['i']()}", f"n::float8 {op} {lit['f']()}", f"n * 2 {op} {lit['n']()}",
+        "n": lambda: [f"n {op} {lit['i']()}", f"n::float8 {op} {lit['f']()}", f"n * 2 {op} {lit['n']()}",
               f"round(n) {op} {lit['n']()}", f"n::int8 {op} {lit['b']()}" if rng.random() < 0.5 else f"trunc(n) = n"],
-        "big": [f"big {op} {lit['n']()}", f"big::float8 {op} 1e20", f"-big {op} {lit['big']()}"],
-        "f": [f"f {op} {lit['i']()}", f"f::numeric {op} {lit['n']()}" if rng.random() < 0.3 else f"f * 2 {op} 10",
+        "big": lambda: [f"big {op} {lit['n']()}", f"big::float8 {op} 1e20", f"-big {op} {lit['big']()}"],
+        "f": lambda: [f"f {op} {lit['i']()}", f"f::numeric {op} {lit['n']()}" if rng.random() < 0.3 else f"f * 2 {op} 10",
               f"f + 1 {op} {lit['f']()}", f"f {op} {lit['n']()}"],
-        "t": [f"t {op} {lit['t']()}", f"t::varchar(3) {op} {lit['t']()}", f"t {op} 'b'::name"],
-        "d": [f"d {op} {lit['ts']()}", f"d {op} {lit['tz']()}", f"d::timestamp {op} {lit['ts']()}",
+        "t": lambda: [f"t {op} {lit['t']()}", f"t::varchar(3) {op} {lit['t']()}", f"t {op} 'b'::name"],
+        "d": lambda: [f"d {op} {lit['ts']()}", f"d {op} {lit['tz']()}", f"d::timestamp {op} {lit['ts']()}",
               f"extract(year FROM d) {op} {rng.randrange(1994, 2030)}", f"d + 30 {op} {lit['d']()}",
               f"date_trunc('month', d) {op} {lit['ts']()}"],
-        "ts": [f"ts {op} {lit['d']()}", f"ts {op} {lit['tz']()}", f"ts::date {op} {lit['d']()}",
+        "ts": lambda: [f"ts {op} {lit['d']()}", f"ts {op} {lit['tz']()}", f"ts::date {op} {lit['d']()}",
                f"date_trunc('{rng.choice(['year', 'month', 'day', 'hour'])}', ts) {op} {lit['ts']()}",
                f"extract(hour FROM ts) {op} {rng.randrange(24)}"],
-        "tz": [f"tz {op} {lit['ts']()}", f"tz {op} {lit['d']()}", f"tz::date {op} {lit['d']()}",
+        "tz": lambda: [f"tz {op} {lit['ts']()}", f"tz {op} {lit['d']()}", f"tz::date {op} {lit['d']()}",
                f"date_trunc('day', tz) {op} {lit['tz']()}"],
-        "u": [f"u::text {op} {lit['u']()}::text", f"u {op} {lit['u']()}"],
-        "tm": [f"tm {op} {lit['tm']()}", f"extract(hour FROM tm) {op} {rng.randrange(24)}"],
+        "u": lambda: [f"u::text {op} {lit['u']()}::text", f"u {op} {lit['u']()}"],
+        "tm": lambda: [f"tm {op} {lit['tm']()}", f"extract(hour FROM tm) {op} {rng.randrange(24)}"],
     }
-    return rng.choice(exprs[col])
+    return rng.choice(exprs[col]())  # only the chosen column's literals are drawn
 
 
-def _fuzz_queries() -> list[tuple[str, bool]]:
-    rng = random.Random(FUZZ_SEED)
+# The columns of the Iceberg tables, and those the ClickHouse table has with
+# the same type (its `flag` is a smallint, it has no `big`, `tz`, `tm`).
+FUZZ_ICEBERG = ["g", "i", "b", "n", "big", "f", "t", "d", "ts", "tz", "flag", "u", "tm"]
+FUZZ_CLICKHOUSE = ["g", "i", "b", "n", "f", "t", "d", "ts", "u"]
+
+
+def _param_type(literal: str) -> str:
+    """The type of a generated literal, for PREPARE."""
+    for cast in ("date", "timestamptz", "timestamp", "float8", "uuid", "time"):
+        if literal.endswith("::" + cast):
+            return cast
+    if literal.startswith("'"):
+        return "text"
+    if literal in ("true", "false"):
+        return "boolean"
+    return "bigint" if literal.lstrip("-").isdigit() else "numeric"
+
+
+def _fuzz_queries(cols: list, seed: int = FUZZ_SEED, params: bool = False) -> list[tuple[list[str], bool]]:
+    """Each query as the statements to run: the query itself, or (params)
+    PREPAREd under a generic plan with its literals as parameters, then
+    EXECUTEd with them."""
+    rng = random.Random(seed)
     lit = _fuzz_literals(rng)
+    used: list[str] = []
+    if params:
+        def as_param(make):
+            def param():
+                used.append(make())
+                return f"${len(used)}"
+            return param
+        lit = {c: as_param(make) for c, make in lit.items()}
     out = []
-    minmax = ["g", "i", "b", "n", "big", "f", "t", "d", "ts", "tz", "tm"]
-    keys = ["g", "flag", "d", "t", "date_trunc('year', ts)", "extract(month FROM d)", "tz::date", "g, flag"]
+    minmax = [c for c in ["g", "i", "b", "n", "big", "f", "t", "d", "ts", "tz", "tm"] if c in cols]
+    keys = [k for k, needs in [("g", "g"), ("flag", "flag"), ("d", "d"), ("t", "t"), ("date_trunc('year', ts)", "ts"),
+                               ("extract(month FROM d)", "d"), ("tz::date", "tz"), ("g, flag", "flag")] if needs in cols]
+    sums = "sum(i), sum(b), sum(n), avg(i), avg(n)" + (", sum(big), bool_and(flag), bool_or(flag)" if "flag" in cols else "")
     for _ in range(FUZZ_QUERIES):
-        where = _fuzz_predicate(rng, lit)
+        used.clear()
+        where = _fuzz_predicate(rng, lit, cols)
         form = rng.randrange(6)
         if form == 0:
             out.append((f"SELECT id FROM {{T}} WHERE {where}", False))
@@ -1199,35 +1231,46 @@ def _fuzz_queries() -> list[tuple[str, bool]]:
             x = rng.choice(minmax)
             out.append((f"SELECT count(*), count({x}), min({x}), max({x}) FROM {{T}} WHERE {where}", False))
         elif form == 2:
-            out.append((f"SELECT sum(i), sum(b), sum(n), avg(i), avg(n), sum(big), bool_and(flag), bool_or(flag) "
-                        f"FROM {{T}} WHERE {where}", False))
+            out.append((f"SELECT {sums} FROM {{T}} WHERE {where}", False))
         elif form == 3:
             k = rng.choice(keys)
             out.append((f"SELECT {k}, count(*), sum(n), min(t), max(f) FROM {{T}} WHERE {where} GROUP BY {k}", False))
         elif form == 4:
-            x = rng.choice(minmax + ["flag", "u"])
+            x = rng.choice(minmax + [c for c in ("flag", "u") if c in cols])
             direction = rng.choice(["", " DESC"]) + rng.choice(["", " NULLS FIRST", " NULLS LAST"])
             out.append((f"SELECT id, {x} FROM {{T}} WHERE {where} ORDER BY {x}{direction}, id "
                         f"LIMIT {rng.choice([1, 3, 10, 50])}", True))
         else:
-            x = rng.choice(minmax + ["u", "flag"])
+            x = rng.choice(minmax + [c for c in ("u", "flag") if c in cols])
             out.append((f"SELECT count(DISTINCT {x}) FROM {{T}} WHERE {where}", False))
+        query, ordered = out.pop()
+        if used:
+            types = ", ".join(_param_type(v) for v in used)
+            out.append(([GENERIC, f"PREPARE f{{S}}({types}) AS {query}", f"EXECUTE f{{S}}({', '.join(used)})"], ordered))
+        else:
+            out.append(([query], ordered))
     return out
 
 
-def test_random_filters_and_aggregates_match_heap(shapes):
+@pytest.mark.parametrize("targets,cols,params", [(("tl", "py", "ev"), FUZZ_ICEBERG, False),
+                                                  (("tl", "ev"), FUZZ_ICEBERG, True),
+                                                  (("ch",), FUZZ_CLICKHOUSE, False),
+                                                  (("ch",), FUZZ_CLICKHOUSE, True)],
+                         ids=["iceberg", "iceberg-generic-plans", "clickhouse", "clickhouse-generic-plans"])
+def test_random_filters_and_aggregates_match_heap(shapes, targets, cols, params):
     conn = shapes
     mismatches, refused = [], 0
-    queries = _fuzz_queries()
-    for target in ("tl", "py", "ev"):
+    queries = _fuzz_queries(cols, FUZZ_SEED + params, params)
+    for target in targets:
         mapping = TARGETS[target]
-        for query, ordered in queries:
-            want = run_script(conn, [query], 1, mapping, ordered)
-            got = run_script(conn, [query], 0, mapping, ordered)
-            if isinstance(want[0], tuple) and want[0][:1] == ("ERROR",):
+        for statements, ordered in queries:
+            query = statements[-1] if len(statements) == 1 else statements[1]
+            want = run_script(conn, statements, 1, mapping, ordered)
+            got = run_script(conn, statements, 0, mapping, ordered)
+            if any(isinstance(r, tuple) and r[:1] == ("ERROR",) for r in want):
                 refused += 1
             if got != want:
                 mismatches.append(f"{target}: {query}\n   townlake: {str(got)[:300]}\n   postgres: {str(want)[:300]}")
-    assert not mismatches, f"{len(mismatches)} of {3 * len(queries)} differ:\n" + "\n".join(mismatches[:15])
+    assert not mismatches, f"{len(mismatches)} of {len(targets) * len(queries)} differ:\n" + "\n".join(mismatches[:15])
     # the generator's queries are mostly valid SQL: the comparison means something
     assert refused < len(queries) // 10, refused
