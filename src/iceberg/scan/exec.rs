@@ -69,10 +69,11 @@ struct Topped {
 
 struct Running {
     stream: ArrowRecordBatchStream,
-    /// The task decoding ahead (see `decode_ahead`); declared after the
-    /// stream, so the receiver is gone before the task is aborted.
-    _decoder: Option<AbortOnDrop>,
-    metrics: ScanMetrics,
+    /// The tasks decoding ahead (see `decode_ahead`); declared after the
+    /// stream, so the receivers are gone before the tasks are aborted.
+    _decoders: Vec<AbortOnDrop>,
+    /// One per reader.
+    metrics: Vec<ScanMetrics>,
     batch: Option<RecordBatch>,
     row: usize,
     /// For each batch column: the tuple slot index it fills and its converter.
@@ -109,7 +110,7 @@ impl IcebergScan {
     }
 
     pub fn bytes_read(&self) -> Option<u64> {
-        self.running.as_ref().map(|r| r.metrics.bytes_read())
+        self.running.as_ref().map(|r| r.metrics.iter().map(|m| m.bytes_read()).sum())
     }
 
     pub fn files_read(&self) -> u64 {
@@ -732,45 +733,75 @@ impl Prepared {
             batch_size = batch_size.min(limit.max(1) as usize);
             concurrency = 1;
         }
-        let reader = ArrowReaderBuilder::new(file_io, crate::runtime::iceberg_runtime())
-            .with_batch_size(batch_size)
-            .with_data_file_concurrency_limit(concurrency)
-            .with_row_group_filtering_enabled(true)
-            .with_row_selection_enabled(self.page_index)
-            .build();
         // Remember which files the reader has started, so a read error can
         // name the file (iceberg's Parquet errors do not).
         let started = open_files.clone();
         let files_read: std::sync::Arc<std::sync::atomic::AtomicU64> = Default::default();
         let counted = files_read.clone();
         let window = settings::SCAN_CONCURRENCY.get().max(1) as usize;
-        let tasks: futures::stream::BoxStream<'static, iceberg::Result<FileScanTask>> = match self.shared {
-            None => futures::stream::iter(self.tasks.into_iter().map(Ok)).boxed(),
-            // Parallel: claim the next unread file from shared memory.
+        let page_index = self.page_index;
+        let server = self.resolved.server.clone();
+        let read = move |tasks: futures::stream::BoxStream<'static, iceberg::Result<FileScanTask>>| {
+            let (started, counted) = (started.clone(), counted.clone());
+            let tasks = tasks
+                .inspect(move |t: &iceberg::Result<FileScanTask>| {
+                    if t.is_ok() {
+                        counted.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    }
+                    if let (Ok(task), Ok(mut files)) = (t, started.lock()) {
+                        files.push_back(task.data_file_path.clone());
+                        while files.len() > window {
+                            files.pop_front();
+                        }
+                    }
+                })
+                .boxed();
+            ArrowReaderBuilder::new(file_io.clone(), crate::runtime::iceberg_runtime())
+                .with_batch_size(batch_size)
+                .with_data_file_concurrency_limit(concurrency)
+                .with_row_group_filtering_enabled(true)
+                .with_row_selection_enabled(page_index)
+                .build()
+                .read(tasks)
+                .map_err(|e| read_error(&server, &e))
+        };
+        // An aggregate in one process takes no row order and no row identity:
+        // with several files, each of two readers decodes its share on a
+        // runtime worker of its own (iceberg's reader decodes the files it
+        // interleaves on one task), so decoding uses both of the runtime's
+        // threads while this backend aggregates.
+        let split = !parallel && self.plan.aggregate.is_some() && self.report.limit.is_none() && self.tasks.len() > 1;
+        let (stream, decoders, metrics) = match self.shared {
+            // Parallel: claim the next unread file from shared memory. Not
+            // decoded ahead: the claims read dynamic shared memory, which
+            // must not be touched after the scan ends, and an aborted task
+            // may still be running then.
             Some(participant) => {
                 let all = std::sync::Arc::new(self.tasks);
-                futures::stream::unfold((participant, all), |(participant, all)| async move {
+                let tasks = futures::stream::unfold((participant, all), |(participant, all)| async move {
                     let task = all.get(participant.cursor.claim()).cloned()?;
                     Some((Ok(task), (participant, all)))
                 })
-                .boxed()
+                .boxed();
+                let result = read(tasks)?;
+                let metrics = vec![result.metrics().clone()];
+                (result.stream(), Vec::new(), metrics)
+            }
+            // Decode on a runtime worker while this backend turns the
+            // previous batch into rows (or aggregates it).
+            None => {
+                let shares = if split { split_by_size(self.tasks, 2) } else { vec![self.tasks] };
+                let (mut streams, mut decoders, mut metrics) = (Vec::new(), Vec::new(), Vec::new());
+                for share in shares {
+                    let result = read(futures::stream::iter(share.into_iter().map(Ok)).boxed())?;
+                    metrics.push(result.metrics().clone());
+                    let (stream, guard) = decode_ahead(result.stream(), 2);
+                    streams.push(stream);
+                    decoders.push(guard);
+                }
+                (futures::stream::select_all(streams).boxed(), decoders, metrics)
             }
         };
-        let tasks = tasks
-            .inspect(move |t: &iceberg::Result<FileScanTask>| {
-                if t.is_ok() {
-                    counted.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                }
-                if let (Ok(task), Ok(mut files)) = (t, started.lock()) {
-                    files.push_back(task.data_file_path.clone());
-                    while files.len() > window {
-                        files.pop_front();
-                    }
-                }
-            })
-            .boxed();
-        let result = reader.read(tasks).map_err(|e| read_error(&self.resolved.server, &e))?;
-        let metrics = result.metrics().clone();
         // Batch columns come in the order of the selected names.
         let mut outputs = Vec::new();
         for i in &self.plan.needed {
@@ -780,21 +811,11 @@ impl Prepared {
             }
         }
         let file_column = self.plan.row_identity.then_some(outputs.len());
-        // Decode on a runtime worker while this backend turns the previous
-        // batch into rows. Not in a parallel scan: its file claims read
-        // dynamic shared memory, which must not be touched after the scan
-        // ends, and an aborted task may still be running then.
-        let (stream, decoder) = if parallel {
-            (result.stream(), None)
-        } else {
-            let (stream, guard) = decode_ahead(result.stream(), 2);
-            (stream, Some(guard))
-        };
         Ok(Some(Running {
             file_column,
             relid: self.plan.relid,
             stream,
-            _decoder: decoder,
+            _decoders: decoders,
             metrics,
             batch: None,
             row: 0,
@@ -836,6 +857,19 @@ fn decode_ahead(stream: ArrowRecordBatchStream, depth: usize) -> (ArrowRecordBat
     });
     let received = futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|item| (item, rx)) }).boxed();
     (received, AbortOnDrop(handle))
+}
+
+/// `tasks` dealt into `n` shares of about equal bytes (largest first, each
+/// to the share with the fewest bytes so far).
+fn split_by_size(mut tasks: Vec<FileScanTask>, n: usize) -> Vec<Vec<FileScanTask>> {
+    tasks.sort_by_key(|t| std::cmp::Reverse(t.length));
+    let mut shares: Vec<(u64, Vec<FileScanTask>)> = (0..n.max(1)).map(|_| (0, Vec::new())).collect();
+    for task in tasks {
+        let smallest = shares.iter_mut().min_by_key(|(bytes, _)| *bytes).expect("n >= 1");
+        smallest.0 += task.length;
+        smallest.1.push(task);
+    }
+    shares.into_iter().map(|(_, share)| share).filter(|share| !share.is_empty()).collect()
 }
 
 /// An aggregate or top-N scan whose pushed WHERE turns out not to be exact
