@@ -247,3 +247,84 @@ def test_parallel_scan_splits_one_large_file_by_row_groups(conn, database):
         assert got[:3] == (len(expected_ids), len(expected_ids), sum(expected_ids))
         assert got[3] == conn.execute("SELECT max(md5(g::text)) FROM generate_series(1, 400000) g "
                                       "WHERE g % 3 <> 0").fetchone()[0]
+
+
+# A small table of one data file with several row groups (a TPC-H dimension
+# table in miniature): 1-8 MiB files are read as up to four byte ranges, so
+# its row groups spread over the processes, and Postgres sizes its workers as
+# for a heap of its decoded size (min_parallel_table_scan_size), not only by
+# townlake.iceberg_min_parallel_rows (left at its default, above the rows).
+DIM_ROWS = 60000
+DIM_SELECT = f"""SELECT g, g % 97, md5(g::text) || md5((g * 7)::text)
+                 FROM generate_series(1, {DIM_ROWS}) g"""
+SMALL_TABLE_SETTINGS = {"max_parallel_workers_per_gather": "2", "parallel_setup_cost": "0",
+                        "parallel_tuple_cost": "0", "min_parallel_table_scan_size": "0",
+                        "townlake.iceberg_aggregate_pushdown": "off"}
+
+
+@pytest.fixture(scope="module")
+def dim(conn, database):
+    """The Iceberg table (one file, row groups of 5000 rows) and its heap
+    copy, each loaded from the same generate_series by its own INSERT."""
+    conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(database)))
+    conn.execute(f"""CREATE FOREIGN TABLE dim (g bigint NOT NULL, k integer, name text)
+                     SERVER lake_local OPTIONS (namespace '{database}', "table" 'dim')""")
+    with conn.transaction():
+        conn.execute("SET LOCAL townlake.iceberg_row_group_rows = 5000")
+        conn.execute(f"INSERT INTO dim {DIM_SELECT}")
+    conn.execute("ANALYZE dim")
+    conn.execute("CREATE TABLE dim_heap (g bigint NOT NULL, k integer, name text)")
+    conn.execute(f"INSERT INTO dim_heap {DIM_SELECT}")
+    conn.execute("ANALYZE dim_heap")
+    return "dim"
+
+
+def small_table_session(database: str) -> psycopg.Connection:
+    c = connect(database)
+    for name, value in SMALL_TABLE_SETTINGS.items():
+        c.execute(f"SET {name} = '{value}'")
+    return c
+
+
+def test_small_multi_row_group_file_scans_in_parallel(database, dim):
+    with small_table_session(database) as c:
+        query = "SELECT g, k, name FROM {} WHERE k <> 5"
+        plan = analyze_json(c, query.format("dim"))
+        assert workers_launched(plan) >= 1
+        got = sorted(c.execute(query.format("dim")).fetchall())
+        assert len(got) == sum(1 for g in range(1, DIM_ROWS + 1) if g % 97 != 5)
+        assert got == sorted(c.execute(query.format("dim_heap")).fetchall())
+
+
+def test_join_of_small_tables_builds_a_parallel_hash(database, dim):
+    with small_table_session(database) as c:
+        # a hash join, built once for all processes or once in each
+        c.execute("SET enable_mergejoin = off")
+        c.execute("SET enable_nestloop = off")
+        query = """SELECT a.k, count(*), sum(b.g), max(b.name) FROM {t} a JOIN {t} b ON b.g = a.g + 1
+                   WHERE a.name > '4' GROUP BY a.k ORDER BY a.k"""
+        plan = c.execute("EXPLAIN " + query.format(t="dim")).fetchall()
+        text = "\n".join(r[0] for r in plan)
+        assert "Parallel Hash" in text and "Parallel Foreign Scan" in text, text
+        got = c.execute(query.format(t="dim")).fetchall()
+        assert len(got) == 97
+        assert got == c.execute(query.format(t="dim_heap")).fetchall()
+
+
+def test_rescanned_parallel_scan_of_a_small_table(database, dim):
+    """A Gather on the inner side of a nested loop: the parallel scan is
+    started again (its shared cursor reset) for every outer row."""
+    with small_table_session(database) as c:
+        for name in ("enable_hashjoin", "enable_mergejoin", "enable_material", "enable_memoize"):
+            c.execute(f"SET {name} = off")
+        # random() keeps the outer side in the leader: the Gather is the inner side
+        query = """SELECT v.n, count(*), sum(d.g)
+                   FROM (SELECT n FROM (VALUES (0), (1), (2)) v(n) WHERE random() >= 0) v
+                   JOIN {t} d ON d.k % 3 = v.n GROUP BY v.n ORDER BY v.n"""
+        gather = find_node(analyze_json(c, query.format(t="dim")), "Gather")
+        assert gather is not None and gather["Actual Loops"] == 3, gather
+        assert gather["Workers Launched"] >= 1
+        assert find_node(gather, "Foreign Scan")["Parallel Aware"]
+        got = c.execute(query.format(t="dim")).fetchall()
+        assert got == c.execute(query.format(t="dim_heap")).fetchall()
+        assert [r[1] for r in got] == [sum(1 for g in range(1, DIM_ROWS + 1) if g % 97 % 3 == n) for n in range(3)]

@@ -22,17 +22,27 @@ pub struct ParallelUnits {
 }
 
 /// Workers for a partial path, and the divisor of rows and run cost: as
-/// for heap scans, the leader contributes less as workers grow. None when a
-/// parallel scan is not worth it. Pure arithmetic.
-pub fn parallel_workers(max_workers: f64, units: ParallelUnits, tuples: f64) -> Option<(f64, f64)> {
-    let workers = max_workers
-        .min(units.units - 1.0)
-        .min((tuples / units.min_rows_per_worker.max(1.0)).floor());
+/// for heap scans, the leader contributes less as workers grow. A scan gets
+/// the workers its rows per worker allow (`min_rows_per_worker`), or, when
+/// that is fewer, those Postgres gives a heap of its decoded size
+/// (`size_workers`, from `compute_parallel_worker`), bounded by the units
+/// and the setting. None when a parallel scan is not worth it. Pure
+/// arithmetic.
+pub fn parallel_workers(max_workers: f64, units: ParallelUnits, tuples: f64, size_workers: f64) -> Option<(f64, f64)> {
+    let by_rows = (tuples / units.min_rows_per_worker.max(1.0)).floor();
+    let workers = max_workers.min(units.units - 1.0).min(by_rows.max(size_workers));
     if workers < 1.0 {
         return None;
     }
     let divisor = workers + (1.0 - 0.3 * workers).max(0.0);
     Some((workers, divisor))
+}
+
+/// Heap pages the rows of a table would fill once decoded: `tuples` rows of
+/// `width` bytes, each with a tuple header and line pointer.
+pub fn decoded_pages(tuples: f64, width: f64) -> f64 {
+    const TUPLE_OVERHEAD: f64 = 24.0 + 4.0;
+    (tuples.max(0.0) * (width.max(0.0) + TUPLE_OVERHEAD) / pg_sys::BLCKSZ as f64).ceil()
 }
 
 /// Add the plain path (and, when `parallel` says so, a partial path) for
@@ -57,8 +67,18 @@ pub unsafe fn add_scan_paths(
         if !(*baserel).consider_parallel || is_result_relation(root, (*baserel).relid) {
             return;
         }
-        let max_workers = pg_sys::max_parallel_workers_per_gather as f64;
-        let Some((workers, divisor)) = parallel_workers(max_workers, units, tuples) else { return };
+        let max_workers = pg_sys::max_parallel_workers_per_gather;
+        // Postgres' own rule for a heap of the same size (min_parallel_table_scan_size,
+        // the table's parallel_workers option): small dimension tables of a
+        // join then get partial paths (and Parallel Hash) as their heap copies do.
+        // A heap's size counts whole rows (every column, as ANALYZE measured them).
+        let rte = *(*root).simple_rte_array.add((*baserel).relid as usize);
+        let width = pg_sys::get_relation_data_width((*rte).relid, std::ptr::null_mut()) as f64;
+        let pages = decoded_pages(tuples, width);
+        let size_workers = pg_sys::compute_parallel_worker(baserel, pages, -1.0, max_workers) as f64;
+        let Some((workers, divisor)) = parallel_workers(max_workers as f64, units, tuples, size_workers) else {
+            return;
+        };
         let path = foreign_path(root, baserel, (rows / divisor).max(1.0), cost.startup, cost.startup + run / divisor);
         (*path).path.parallel_aware = true;
         (*path).path.parallel_safe = true;
@@ -162,23 +182,41 @@ mod tests {
     #[test]
     fn workers_are_bounded_by_units_rows_and_setting() {
         // One unit (file) cannot be shared.
-        assert_eq!(parallel_workers(4.0, units(1.0, 100.0), 1e9), None);
-        // Too few rows for a worker.
-        assert_eq!(parallel_workers(4.0, units(10.0, 500_000.0), 400_000.0), None);
+        assert_eq!(parallel_workers(4.0, units(1.0, 100.0), 1e9, 4.0), None);
+        // Too few rows for a worker, and too small for Postgres' size rule.
+        assert_eq!(parallel_workers(4.0, units(10.0, 500_000.0), 400_000.0, 0.0), None);
         // Bounded by units - 1 (the leader reads too).
-        assert_eq!(parallel_workers(8.0, units(3.0, 1.0), 1e6).map(|w| w.0), Some(2.0));
+        assert_eq!(parallel_workers(8.0, units(3.0, 1.0), 1e6, 0.0).map(|w| w.0), Some(2.0));
         // Bounded by the setting.
-        assert_eq!(parallel_workers(2.0, units(100.0, 1.0), 1e6).map(|w| w.0), Some(2.0));
+        assert_eq!(parallel_workers(2.0, units(100.0, 1.0), 1e6, 0.0).map(|w| w.0), Some(2.0));
         // Bounded by rows per worker.
-        assert_eq!(parallel_workers(8.0, units(100.0, 500_000.0), 1_600_000.0).map(|w| w.0), Some(3.0));
+        assert_eq!(parallel_workers(8.0, units(100.0, 500_000.0), 1_600_000.0, 0.0).map(|w| w.0), Some(3.0));
+    }
+
+    #[test]
+    fn small_tables_get_the_workers_of_a_heap_of_their_size() {
+        // 200k rows (TPC-H part): under the rows rule, but as large as a heap
+        // Postgres scans with two workers.
+        assert_eq!(parallel_workers(2.0, units(4.0, 500_000.0), 200_000.0, 2.0).map(|w| w.0), Some(2.0));
+        // Still bounded by the units.
+        assert_eq!(parallel_workers(2.0, units(2.0, 500_000.0), 200_000.0, 2.0).map(|w| w.0), Some(1.0));
+        // The more generous of the two rules wins.
+        assert_eq!(parallel_workers(8.0, units(100.0, 1000.0), 3000.0, 1.0).map(|w| w.0), Some(3.0));
+    }
+
+    #[test]
+    fn decoded_pages_count_headers() {
+        // 200k rows of 41 bytes: 69 bytes each with header and line pointer.
+        assert_eq!(decoded_pages(200_000.0, 41.0), (200_000.0f64 * 69.0 / 8192.0).ceil());
+        assert_eq!(decoded_pages(0.0, 100.0), 0.0);
     }
 
     #[test]
     fn leader_share_shrinks_like_heap_scans() {
         // 1 worker: 1 + 0.7 leader; 2: 2 + 0.4; 4 and more: no leader share.
-        assert_eq!(parallel_workers(1.0, units(10.0, 1.0), 1e6), Some((1.0, 1.7)));
-        let (_, d) = parallel_workers(2.0, units(10.0, 1.0), 1e6).unwrap();
+        assert_eq!(parallel_workers(1.0, units(10.0, 1.0), 1e6, 0.0), Some((1.0, 1.7)));
+        let (_, d) = parallel_workers(2.0, units(10.0, 1.0), 1e6, 0.0).unwrap();
         assert!((d - 2.4).abs() < 1e-9);
-        assert_eq!(parallel_workers(4.0, units(10.0, 1.0), 1e6), Some((4.0, 4.0)));
+        assert_eq!(parallel_workers(4.0, units(10.0, 1.0), 1e6, 0.0), Some((4.0, 4.0)));
     }
 }

@@ -145,7 +145,7 @@ pub fn init() {
             name: c"townlake.iceberg_min_parallel_rows",
             renamed_from: Some(c"townlake.min_parallel_rows"),
             short: c"Rows per parallel worker an Iceberg scan needs before it is planned in parallel.",
-            long: c"Scans of tables with at least two data files and this many rows per planned worker may run in parallel workers.",
+            long: c"Scans of tables with at least two units (data files, byte ranges) and this many rows per planned worker may run in parallel workers; smaller ones still do when their decoded size earns workers under min_parallel_table_scan_size.",
             context: || GucContext::Userset,
         },
         &MIN_PARALLEL_ROWS,

@@ -265,7 +265,6 @@ pub fn numeric_fast_path(array: &ArrayRef, typmod: i32) -> Option<(i8, u16, Opti
 /// value is not one the short form holds, or its integer part reaches
 /// `max_int` (the declared precision: numeric_in then raises its error).
 pub fn numeric_body(unscaled: i128, scale: i8, dscale: u16, max_int: Option<u128>, out: &mut Vec<u8>) -> bool {
-    const NBASE: u128 = 10_000;
     if scale < 0 || (dscale as i32) < scale as i32 || dscale > 63 {
         return false;
     }
@@ -273,7 +272,10 @@ pub fn numeric_body(unscaled: i128, scale: i8, dscale: u16, max_int: Option<u128
     let negative = unscaled < 0;
     let magnitude = unscaled.unsigned_abs();
     let Some(unit) = 10u128.checked_pow(s) else { return false };
-    let (mut int_part, frac_part) = (magnitude / unit, magnitude % unit);
+    let (int_part, frac_part) = match (u64::try_from(magnitude), u64::try_from(unit)) {
+        (Ok(m), Ok(u)) => ((m / u) as u128, (m % u) as u128),
+        _ => (magnitude / unit, magnitude % unit),
+    };
     if max_int.is_some_and(|m| int_part >= m) {
         return false;
     }
@@ -282,27 +284,26 @@ pub fn numeric_body(unscaled: i128, scale: i8, dscale: u16, max_int: Option<u128
     // fraction would overflow at 38 digits).
     let frac_groups = s.div_ceil(4);
     let pad = frac_groups * 4 - s;
-    let mut frac = frac_part;
     // At most 10 integer and 10 fraction digits (38 decimal digits).
     let mut digits = [0u16; 24];
-    let mut n = 0usize;
     let mut int_digits = [0u16; 12];
-    let mut k = 0usize;
-    while int_part > 0 {
-        int_digits[k] = (int_part % NBASE) as u16;
-        int_part /= NBASE;
-        k += 1;
-    }
+    // The usual decimals fit 64 bits: their digits come from 64-bit
+    // divisions (a 128-bit one is a slow library call).
+    let k = match u64::try_from(int_part) {
+        Ok(int) => base_digits(int, 10_000u64, &mut int_digits),
+        Err(_) => base_digits(int_part, 10_000u128, &mut int_digits),
+    };
+    let mut n = 0usize;
     for i in (0..k).rev() {
         digits[n] = int_digits[i];
         n += 1;
     }
     let frac_start = n;
     n += frac_groups as usize;
-    for (j, i) in (frac_start..n).rev().enumerate() {
-        let (group, scale_up) = if j == 0 { (10u128.pow(4 - pad), 10u128.pow(pad)) } else { (NBASE, 1) };
-        digits[i] = ((frac % group) * scale_up) as u16;
-        frac /= group;
+    let last = (10u16.pow(4 - pad), 10u16.pow(pad));
+    match u64::try_from(frac_part) {
+        Ok(frac) => frac_digits(frac, last, &mut digits[frac_start..n]),
+        Err(_) => frac_digits(frac_part, last, &mut digits[frac_start..n]),
     }
     let mut weight = k as i32 - 1;
     let mut first = 0usize;
@@ -331,6 +332,35 @@ pub fn numeric_body(unscaled: i128, scale: i8, dscale: u16, max_int: Option<u128
         out.extend_from_slice(&d.to_ne_bytes());
     }
     true
+}
+
+/// The base-`nbase` digits of `value`, least significant first; their count.
+fn base_digits<T>(mut value: T, nbase: T, out: &mut [u16]) -> usize
+where
+    T: Copy + PartialOrd + From<u16> + std::ops::Div<Output = T> + std::ops::Rem<Output = T> + TryInto<u16>,
+{
+    let zero = T::from(0);
+    let mut k = 0;
+    while value > zero {
+        out[k] = (value % nbase).try_into().unwrap_or(0);
+        value = value / nbase;
+        k += 1;
+    }
+    k
+}
+
+/// Fill `out` (most significant first) with the base-10000 fraction digits
+/// of `frac`: the last one holds `last.0` decimal places scaled up by `last.1`.
+fn frac_digits<T>(mut frac: T, last: (u16, u16), out: &mut [u16])
+where
+    T: Copy + From<u16> + std::ops::Div<Output = T> + std::ops::Rem<Output = T> + TryInto<u16>,
+{
+    for (j, slot) in out.iter_mut().rev().enumerate() {
+        let (group, scale_up) = if j == 0 { last } else { (10_000, 1) };
+        let digit: u16 = (frac % T::from(group)).try_into().unwrap_or(0);
+        *slot = digit * scale_up;
+        frac = frac / T::from(group);
+    }
 }
 
 fn display(array: &ArrayRef, row: usize) -> LakeResult<String> {
@@ -691,6 +721,29 @@ mod tests {
         assert_eq!(text(nines, 38, 38), format!("-0.{}", "9".repeat(38)));
         assert_eq!(text(nines, 0, 0), format!("-{}", "9".repeat(38)));
         assert_eq!(text(nines, 19, 19), format!("-{}.{}", "9".repeat(19), "9".repeat(19)));
+    }
+
+    /// `unscaled` / 10^`scale` as text, from its decimal string alone.
+    fn by_text(unscaled: i128, scale: usize) -> String {
+        let digits = unscaled.unsigned_abs().to_string();
+        let padded = format!("{}{digits}", "0".repeat((scale + 1).saturating_sub(digits.len())));
+        let (int, frac) = padded.split_at(padded.len() - scale);
+        let sign = if unscaled < 0 { "-" } else { "" };
+        if scale == 0 { format!("{sign}{int}") } else { format!("{sign}{int}.{frac}") }
+    }
+
+    #[test]
+    fn values_around_64_bits_read_back_as_written() {
+        // Magnitudes on both sides of the 64-bit fast path, every scale
+        // across the 19 digits where the unit itself stops fitting it.
+        let edge = u64::MAX as i128;
+        for v in [edge - 1, edge, edge + 1, 10i128.pow(19) - 1, 10i128.pow(19), 10i128.pow(20) + 12345, 987_654_321_012, 1] {
+            for scale in [0usize, 1, 2, 3, 4, 5, 8, 18, 19, 20, 21, 37] {
+                for value in [v, -v] {
+                    assert_eq!(text(value, scale as i8, scale as u16), by_text(value, scale), "{value} scale {scale}");
+                }
+            }
+        }
     }
 
     #[test]
