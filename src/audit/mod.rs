@@ -14,6 +14,7 @@
 //! record's commit is flushed, so even an operating system crash right after
 //! the statement cannot lose it.
 
+pub mod array;
 pub mod chain;
 pub mod queue;
 pub mod record;
