@@ -407,7 +407,13 @@ impl Template {
         out.push_str(&self.tail);
         if let Some(p) = params {
             out.push_str(",\"params\":");
-            out.push_str(&serde_json::to_string(p).unwrap_or_else(|_| "[]".into()));
+            // SAFETY: serde_json writes UTF-8 (the strings it is given, escaped);
+            // on an error (none for strings) what it wrote is cut off again.
+            let at = out.len();
+            if serde_json::to_writer(unsafe { out.as_mut_vec() }, p).is_err() {
+                out.truncate(at);
+                out.push_str("[]");
+            }
             if masked {
                 out.push_str(",\"params_masked\":true");
             }
