@@ -407,9 +407,9 @@ impl Template {
         out.push_str(&self.tail);
         if let Some(p) = params {
             out.push_str(",\"params\":");
+            let at = out.len();
             // SAFETY: serde_json writes UTF-8 (the strings it is given, escaped);
             // on an error (none for strings) what it wrote is cut off again.
-            let at = out.len();
             if serde_json::to_writer(unsafe { out.as_mut_vec() }, p).is_err() {
                 out.truncate(at);
                 out.push_str("[]");
