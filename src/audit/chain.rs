@@ -13,6 +13,22 @@ pub fn chain_hash(prev: &str, record: &str) -> String {
     to_hex(&h.finalize())
 }
 
+/// `sha256(prev || record)` as lowercase hex, without allocating (the writer
+/// hashes every record straight out of the batch it builds).
+pub fn chain_hash_hex(prev: &[u8], record: &[u8]) -> [u8; 64] {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut h = Sha256::new();
+    h.update(prev);
+    h.update(record);
+    let digest = h.finalize();
+    let mut out = [0u8; 64];
+    for (i, b) in digest.iter().enumerate() {
+        out[2 * i] = DIGITS[(b >> 4) as usize];
+        out[2 * i + 1] = DIGITS[(b & 15) as usize];
+    }
+    out
+}
+
 /// Lowercase hex (the writer hashes every record: a table lookup per byte
 /// instead of the generic char iterator).
 fn to_hex(bytes: &[u8]) -> String {
@@ -51,6 +67,13 @@ mod tests {
     fn hex_matches_the_hex_crate() {
         let bytes: Vec<u8> = (0..=255).collect();
         assert_eq!(to_hex(&bytes), hex::encode(&bytes));
+    }
+
+    #[test]
+    fn the_hex_array_is_the_hash_text() {
+        assert_eq!(chain_hash_hex(b"a", b"bc").as_slice(), chain_hash("a", "bc").as_bytes());
+        let prev = chain_hash("0", "x");
+        assert_eq!(chain_hash_hex(prev.as_bytes(), "{\"é\":1}".as_bytes()).as_slice(), chain_hash(&prev, "{\"é\":1}").as_bytes());
     }
 
     #[test]

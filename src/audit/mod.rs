@@ -14,6 +14,7 @@
 //! record's commit is flushed, so even an operating system crash right after
 //! the statement cannot lose it.
 
+pub mod array;
 pub mod chain;
 pub mod queue;
 pub mod record;
@@ -393,8 +394,12 @@ fn output_function(t: pg_sys::Oid) -> Option<catalog::OutputFunction> {
 /// name: published columns carry their raw column's name).
 fn touches_masked(touched: &[Touched]) -> bool {
     touched.iter().any(|t| {
-        let masked = masked_columns(t.relid, t.published_view);
-        !masked.is_empty() && t.attnums.iter().any(|a| *a == 0 || masked.contains(a))
+        let reads = |masked: &[i16]| !masked.is_empty() && t.attnums.iter().any(|a| *a == 0 || masked.contains(a));
+        // the cached list, looked at in place (no copy per statement)
+        if let Some(known) = MASKED.with(|m| m.borrow().get(&t.relid).map(|m| reads(m))) {
+            return known;
+        }
+        reads(&masked_columns(t.relid, t.published_view))
     })
 }
 

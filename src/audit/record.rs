@@ -6,7 +6,6 @@
 
 use std::cell::Cell;
 use std::ffi::CStr;
-use std::fmt::Write;
 
 use pgrx::pg_sys;
 use serde::{Deserialize, Serialize};
@@ -94,27 +93,58 @@ impl Completion {
 
 /// Appends to `out` the record `payload` (the backend's JSON object) with its
 /// completion and the time it is logged (`logged_us`, Postgres µs). False
-/// (nothing appended) if `payload` is not a JSON object.
-pub fn finished_json(payload: &[u8], c: &Completion, logged_us: i64, out: &mut String) -> bool {
+/// (nothing appended) if `payload` is not a JSON object in UTF-8.
+pub fn finished_json(payload: &[u8], c: &Completion, logged_us: i64, out: &mut Vec<u8>) -> bool {
     let Ok(text) = std::str::from_utf8(payload) else { return false };
     let text = text.trim_end();
     if !text.starts_with('{') || !text.ends_with('}') || text.len() < 2 {
         return false;
     }
     let body = &text[..text.len() - 1];
-    out.push_str(body);
+    out.extend_from_slice(body.as_bytes());
     if body.trim_end().len() > 1 {
-        out.push(',');
+        out.push(b',');
     }
-    let _ = write!(out, "\"outcome\":\"{}\",\"pii\":{}", c.outcome.as_str(), c.pii);
+    out.extend_from_slice(b"\"outcome\":\"");
+    out.extend_from_slice(c.outcome.as_str().as_bytes());
+    out.extend_from_slice(if c.pii { b"\",\"pii\":true" } else { b"\",\"pii\":false" });
     if let Some(r) = c.rows {
-        let _ = write!(out, ",\"rows\":{r}");
+        out.extend_from_slice(b",\"rows\":");
+        push_int(out, r);
     }
     if let Some(d) = c.duration_us {
-        let _ = write!(out, ",\"duration_us\":{d}");
+        out.extend_from_slice(b",\"duration_us\":");
+        push_int(out, d);
     }
-    let _ = write!(out, ",\"logged_us\":{logged_us}}}");
+    out.extend_from_slice(b",\"logged_us\":");
+    push_int(out, logged_us);
+    out.push(b'}');
     true
+}
+
+/// Decimal text of `v` (as `format!("{v}")`, without the formatting machinery).
+pub fn push_int(out: &mut Vec<u8>, v: i64) {
+    out.extend_from_slice(int_text(v, &mut [0u8; 20]).as_bytes());
+}
+
+/// Decimal text of `v` in `digits`.
+fn int_text(v: i64, digits: &mut [u8; 20]) -> &str {
+    let mut at = digits.len();
+    let mut m = v.unsigned_abs();
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (m % 10) as u8;
+        m /= 10;
+        if m == 0 {
+            break;
+        }
+    }
+    if v < 0 {
+        // 19 digits at most: room for the sign
+        at -= 1;
+        digits[at] = b'-';
+    }
+    std::str::from_utf8(&digits[at..]).unwrap_or_default()
 }
 
 /// The record id at the start of a record's JSON (`{"id":"…"`, as
@@ -185,7 +215,7 @@ pub fn hyphenated(u: &uuid::Uuid) -> String {
         at += 2;
     }
     // only ASCII hex digits and hyphens were written
-    out.iter().map(|&c| c as char).collect()
+    std::str::from_utf8(&out).unwrap_or_default().to_string()
 }
 
 fn role_name(oid: pg_sys::Oid) -> String {
@@ -373,11 +403,17 @@ impl Template {
         out.push_str("{\"id\":\"");
         out.push_str(id);
         out.push_str(&self.head);
-        let _ = write!(out, "{started_us}");
+        out.push_str(int_text(started_us, &mut [0u8; 20]));
         out.push_str(&self.tail);
         if let Some(p) = params {
             out.push_str(",\"params\":");
-            out.push_str(&serde_json::to_string(p).unwrap_or_else(|_| "[]".into()));
+            let at = out.len();
+            // SAFETY: serde_json writes UTF-8 (the strings it is given, escaped);
+            // on an error (none for strings) what it wrote is cut off again.
+            if serde_json::to_writer(unsafe { out.as_mut_vec() }, p).is_err() {
+                out.truncate(at);
+                out.push_str("[]");
+            }
             if masked {
                 out.push_str(",\"params_masked\":true");
             }
@@ -394,20 +430,34 @@ mod tests {
     #[test]
     fn completion_is_appended_to_the_record() {
         let r = Record { id: "x".into(), query: "select \"}\"".into(), ..Record::default() };
-        let mut out = String::new();
+        let mut out = Vec::new();
         let c = Completion { outcome: Outcome::Ok, rows: Some(3), duration_us: Some(12), pii: true };
         assert!(finished_json(&r.encode(8000), &c, 77, &mut out));
-        let v: Value = serde_json::from_str(&out).unwrap();
+        let v: Value = serde_json::from_slice(&out).unwrap();
         assert_eq!((v["outcome"].as_str(), v["rows"].as_i64(), v["duration_us"].as_i64()), (Some("ok"), Some(3), Some(12)));
         assert_eq!((v["pii"].as_bool(), v["query"].as_str()), (Some(true), Some("select \"}\"")));
         assert_eq!(v["logged_us"].as_i64(), Some(77));
+        // the same text as before the writer built it without `write!`
+        assert!(out.ends_with(b"\"outcome\":\"ok\",\"pii\":true,\"rows\":3,\"duration_us\":12,\"logged_us\":77}"));
         out.clear();
         assert!(finished_json(b"{}", &Completion::running(), 5, &mut out));
-        let v: Value = serde_json::from_str(&out).unwrap();
+        let v: Value = serde_json::from_slice(&out).unwrap();
         assert_eq!((v["outcome"].as_str(), v["logged_us"].as_i64()), (Some("unknown"), Some(5)));
         assert!(v.get("rows").is_none() && v.get("duration_us").is_none());
+        out.clear();
         assert!(!finished_json(b"[1]", &c, 1, &mut out));
         assert!(!finished_json(b"{\"a\":", &c, 1, &mut out));
+        assert!(!finished_json(b"{\"a\":\"\xff\"}", &c, 1, &mut out));
+        assert!(out.is_empty());
+    }
+
+    #[test]
+    fn integers_print_as_format_does() {
+        for v in [0, 7, -7, 10, 99, 100, 123_456_789, i64::MAX, i64::MIN, -1_000_000] {
+            let mut out = Vec::new();
+            push_int(&mut out, v);
+            assert_eq!(String::from_utf8(out).unwrap(), v.to_string());
+        }
     }
 
     #[test]

@@ -22,6 +22,7 @@ use pgrx::bgworkers::{BackgroundWorker, SignalWakeFlags};
 use pgrx::prelude::*;
 
 use super::queue::{self, Taken};
+use super::array::ArrayBuf;
 use super::chain;
 use super::record::{finished_json, record_id};
 use crate::pg::worker::in_transaction;
@@ -32,8 +33,21 @@ const WRITER_IDLE_EXIT: Duration = Duration::from_secs(3);
 /// 256 when statements come at tens of thousands per second.
 const BATCH: usize = 1024;
 /// How often a writer looks for new records (backends wake it earlier when
-/// one waits for its record or the queue fills up).
+/// one waits for its record, holds half its share, or the queue fills up).
 const POLL: Duration = Duration::from_millis(10);
+/// The same while under a quarter of the queue is in use: fewer, larger
+/// batches, since each costs a few hundred µs of the CPU the sessions need
+/// whatever its size. (Written records hold their slots until the WAL is
+/// flushed, so with the queue fuller the writer comes back sooner.)
+const POLL_ROOMY: Duration = Duration::from_millis(50);
+
+fn poll() -> Duration {
+    if (queue::used() as u64) * 4 < queue::nslots() as u64 {
+        POLL_ROOMY
+    } else {
+        POLL
+    }
+}
 /// Longest time committed records wait for the WAL writer's flush before the
 /// writer flushes itself (each flush is one fsync).
 const FLUSH_EVERY: Duration = Duration::from_millis(200);
@@ -110,21 +124,23 @@ fn writer_main(db: pg_sys::Oid) {
     let mut wrote_anything = false;
     let mut committed = Committed::default();
     let mut plans: Option<Plans> = None;
+    // the JSON of the batch being written (reused)
+    let mut json: Vec<u8> = Vec::new();
     loop {
         committed.settle(false);
-        let batch = queue::take(db, BATCH);
+        let batch = queue::take(db, BATCH, &mut json);
         if batch.is_empty() {
             if !wrote_anything || idle_since.elapsed() >= WRITER_IDLE_EXIT {
                 break;
             }
-            if !BackgroundWorker::wait_latch(Some(POLL)) {
+            if !BackgroundWorker::wait_latch(Some(poll())) {
                 break;
             }
             continue;
         }
         let full = batch.len() == BATCH;
         let awaited = batch.iter().any(|t| t.awaited);
-        if let Err(e) = in_transaction(|| append(&mut plans, &batch)).and_then(|r| r.map_err(|e| e.to_string())) {
+        if let Err(e) = in_transaction(|| append(&mut plans, &batch, &json)).and_then(|r| r.map_err(|e| e.to_string())) {
             pgrx::error!("townlake: writing audit records failed: {e}");
         }
         committed.add(batch);
@@ -133,7 +149,7 @@ fn writer_main(db: pg_sys::Oid) {
         wrote_anything = true;
         idle_since = Instant::now();
         // let the next batch accumulate, unless this one was full
-        if !full && !BackgroundWorker::wait_latch(Some(POLL)) {
+        if !full && !BackgroundWorker::wait_latch(Some(poll())) {
             break;
         }
     }
@@ -147,7 +163,7 @@ const RECHECK_MARGIN_US: i64 = 60_000_000;
 /// Appends `batch` to `lake.audit_batches` as one row and moves the chain
 /// head, in the caller's transaction. Records that may have been delivered
 /// before (`recheck`) are skipped if their id is in the log.
-fn append(plans: &mut Option<Plans>, batch: &[Taken]) -> Result<(), pgrx::spi::Error> {
+fn append(plans: &mut Option<Plans>, batch: &[Taken], json: &[u8]) -> Result<(), pgrx::spi::Error> {
     if plans.is_none() {
         *plans = Some(Plans::prepare()?);
     }
@@ -164,7 +180,7 @@ fn append(plans: &mut Option<Plans>, batch: &[Taken]) -> Result<(), pgrx::spi::E
     let rechecks: Vec<pgrx::Uuid> = batch
         .iter()
         .filter(|t| t.recheck)
-        .filter_map(|t| record_id(&t.bytes))
+        .filter_map(|t| record_id(&json[t.bytes.clone()]))
         .map(|u| pgrx::Uuid::from_bytes(*u.as_bytes()))
         .collect();
     if !rechecks.is_empty() {
@@ -179,41 +195,58 @@ fn append(plans: &mut Option<Plans>, batch: &[Taken]) -> Result<(), pgrx::spi::E
     }
     // SAFETY: reads the clock.
     let logged_us = unsafe { pg_sys::GetCurrentTimestamp() };
-    let mut ids: Vec<pgrx::Uuid> = Vec::with_capacity(batch.len());
-    let mut records: Vec<String> = Vec::with_capacity(batch.len());
+    // The three arrays are built in Postgres' layout as the records are
+    // read (array.rs): no allocation per record.
+    let b = &mut plans.buffers;
+    b.ids.clear();
+    b.records.clear();
+    b.hashes.clear();
+    // the hash the next record chains onto: the head's, then each record's
+    let mut last: Option<[u8; 64]> = None;
     let mut malformed = 0;
     for t in batch {
-        let Some(id) = record_id(&t.bytes).map(|u| pgrx::Uuid::from_bytes(*u.as_bytes())) else {
+        let bytes = &json[t.bytes.clone()];
+        let Some(id) = record_id(bytes) else {
             malformed += 1;
             continue;
         };
-        if t.recheck && seen.contains(&id) {
+        if t.recheck && seen.contains(&pgrx::Uuid::from_bytes(*id.as_bytes())) {
             continue;
         }
-        let mut text = String::with_capacity(t.bytes.len() + 96);
-        if !finished_json(&t.bytes, &t.completion, logged_us, &mut text) {
+        if !finished_json(bytes, &t.completion, logged_us, b.records.begin()) {
+            b.records.abandon();
             malformed += 1;
             continue;
         }
-        ids.push(id);
-        records.push(text);
+        let prev: &[u8] = match &last {
+            Some(h) => h,
+            None => last_hash.as_bytes(),
+        };
+        let hash = chain::chain_hash_hex(prev, b.records.end());
+        b.hashes.push_varlena(&hash);
+        b.ids.push_fixed(id.as_bytes());
+        last = Some(hash);
     }
     if malformed > 0 {
         pgrx::warning!("townlake: skipped {malformed} malformed audit records in the queue");
     }
-    if records.is_empty() {
-        return Ok(());
-    }
-    let hashes = chain::chain(&last_hash, &records);
-    let n = records.len() as i64;
-    let head = hashes.last().cloned().unwrap_or_default();
+    let Some(last) = last else { return Ok(()) };
+    let n = b.records.len() as i64;
+    // SAFETY: ASCII hex digits.
+    let head = unsafe { String::from_utf8_unchecked(last.to_vec()) };
+    let array = |a: &mut ArrayBuf, oid: pg_sys::Oid| {
+        // not empty (a record was added) and at most BATCH records of 256 kB
+        let Some(d) = a.datum() else { pgrx::error!("townlake: an audit batch could not be built") };
+        // SAFETY: `d` is an array of `oid`, built in this memory context.
+        unsafe { pgrx::datum::DatumWithOid::new(d, oid) }
+    };
     let args = [
         (last_id + 1).into(),
         logged_us.into(),
         last_hash.into(),
-        ids.into(),
-        records.into(),
-        hashes.into(),
+        array(&mut b.ids, pg_sys::UUIDARRAYOID),
+        array(&mut b.records, pg_sys::TEXTARRAYOID),
+        array(&mut b.hashes, pg_sys::TEXTARRAYOID),
         n.into(),
         head.clone().into(),
     ];
@@ -232,6 +265,7 @@ fn append(plans: &mut Option<Plans>, batch: &[Taken]) -> Result<(), pgrx::spi::E
 struct Plans {
     head: pgrx::spi::OwnedPreparedStatement,
     append: pgrx::spi::OwnedPreparedStatement,
+    buffers: Buffers,
     /// The chain head as this writer last left it: (last id, last hash).
     chain: Option<(i64, String)>,
 }
@@ -266,9 +300,21 @@ impl Plans {
                     )?
                     .keep(),
                 chain: None,
+                buffers: Buffers {
+                    ids: ArrayBuf::fixed(pg_sys::UUIDOID, 16),
+                    records: ArrayBuf::varlena(pg_sys::TEXTOID),
+                    hashes: ArrayBuf::varlena(pg_sys::TEXTOID),
+                },
             })
         })
     }
+}
+
+/// The arrays of a batch, kept between batches so their memory is reused.
+struct Buffers {
+    ids: ArrayBuf,
+    records: ArrayBuf,
+    hashes: ArrayBuf,
 }
 
 /// Records committed to the log whose commit may not be on disk yet.

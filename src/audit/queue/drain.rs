@@ -178,7 +178,8 @@ pub struct Taken {
     pub ticket: Ticket,
     pub seq: u64,
     pub started_us: i64,
-    pub bytes: Vec<u8>,
+    /// Where its JSON is in the buffer `take` filled.
+    pub bytes: std::ops::Range<usize>,
     pub completion: Completion,
     /// It may already be in the log (taken before).
     pub recheck: bool,
@@ -187,9 +188,11 @@ pub struct Taken {
 }
 
 /// Up to `max` records of `db` from the ready list, in the order they
-/// completed (they stay in their slots until `release`). They are copied
-/// after the lock is released (see `shared::with_taken`).
-pub fn take(db: pg_sys::Oid, max: usize) -> Vec<Taken> {
+/// completed (they stay in their slots until `release`). Their JSON is
+/// copied into `buf` (emptied first; one buffer for the whole batch) after
+/// the lock is released (see `shared::with_taken`).
+pub fn take(db: pg_sys::Oid, max: usize, buf: &mut Vec<u8>) -> Vec<Taken> {
+    buf.clear();
     let picked = shared::locked(|q| {
         let mut picked: Vec<(u32, u32)> = Vec::new();
         let (start, len) = (q.h.ready_start, q.h.ready_len);
@@ -218,14 +221,15 @@ pub fn take(db: pg_sys::Oid, max: usize) -> Vec<Taken> {
             shared::with_taken(i, |slots| {
                 let s = &slots[0].header;
                 let len = s.len as usize;
-                let mut bytes = Vec::with_capacity(len);
+                let start = buf.len();
                 for slot in slots {
-                    let chunk = (len - bytes.len()).min(PAYLOAD_BYTES);
+                    let chunk = (len - (buf.len() - start)).min(PAYLOAD_BYTES);
                     if chunk == 0 {
                         break;
                     }
-                    bytes.extend_from_slice(&slot.payload[..chunk]);
+                    buf.extend_from_slice(&slot.payload[..chunk]);
                 }
+                let bytes = start..buf.len();
                 Taken {
                     ticket: Ticket { slot: i, generation },
                     seq: s.seq,
