@@ -867,6 +867,7 @@ def dev(seed=1, rows=200):
     tables += dev_more5(random.Random(seed * 1000 + 5), rows)
     tables += dev_more6(random.Random(seed * 1000 + 6), rows)
     tables += dev_more7(random.Random(seed * 1000 + 7), rows)
+    tables += dev_more8(random.Random(seed * 1000 + 8), rows)
     t = Table("dev_negatives")
     t.add("ver", "text", [f"{rng.randint(0, 30)}.{rng.randint(0, 40)}.{rng.randint(0, 200)}" for _ in range(rows)])
     t.add("ver4", "text", [f"{rng.randint(1, 20)}.{rng.randint(0, 20)}.{rng.randint(0, 99)}.{rng.randint(0, 99999)}"
@@ -1191,6 +1192,49 @@ def dev_more7(rng, rows):
         t.add(names[4], "text", [fk.company() for _ in range(rows)], source=f"faker {loc} company")
         unique_names(t.columns)
         tables.append(t)
+    return tables
+
+
+# Development locales in scripts other than Latin (classifier 1.7.0): streets with a house number and no
+# street-type word, national phone numbers with a trunk 0, next to look-alikes that are not addresses.
+DEV8_LOCALES = ["el_GR", "ru_RU", "bg_BG", "th_TH", "ja_JP", "ko_KR", "zh_TW", "zh_CN", "ar_SA", "he_IL", "hy_AM",
+                "ka_GE", "hi_IN", "ne_NP", "bn_BD", "ta_IN", "fa_IR", "ar_PS"]
+
+
+def dev_more8(rng, rows):
+    """Street addresses and phone numbers of 18 development locales in scripts other than Latin under opaque
+    names, next to hard negatives shaped like them: a town or word with a year or a small number (`Москва
+    2019`, event editions, models), month names alone and with a year, towns and job titles; Russian passport
+    series and numbers under their name and phone-shaped order numbers."""
+    from faker import Faker
+    tables = []
+    opaque = ["w1", "w2", "w3", "w4", "w5", "w6", "w7", "w8", "part", "seg"]
+    for loc in DEV8_LOCALES:
+        fk = Faker(loc)
+        fk.seed_instance(rng.randint(0, 2**31))
+        t = Table("dev8_" + loc.lower())
+        names = rng.sample(opaque, 8)
+        t.add(names[0], "text", [fk.street_address() for _ in range(rows)], "address", source=f"faker {loc} street_address")
+        t.add(names[1], "text", [fk.phone_number() for _ in range(rows)], "contact", source=f"faker {loc} phone")
+        t.add(names[2], "text", [f"{fk.city()} {fk.year()}" for _ in range(rows)], source=f"faker {loc} city and year")
+        t.add(names[3], "text", [f"{fk.word()} {rng.randint(1, 12)}" for _ in range(rows)], source=f"faker {loc} word and number")
+        t.add(names[4], "text", [fk.month_name() for _ in range(rows)], source=f"faker {loc} month")
+        t.add(names[5], "text", [f"{fk.month_name()} {fk.year()}" for _ in range(rows)], source=f"faker {loc} month and year")
+        t.add(names[6], "text", [fk.job() for _ in range(rows)], source=f"faker {loc} job")
+        unique_names(t.columns)
+        tables.append(t)
+    fk = Faker("ru_RU")
+    fk.seed_instance(rng.randint(0, 2**31))
+    t = Table("dev8_ids")
+    t.add("паспорт", "text", [fk.passport_number() for _ in range(rows)], "national_id", source="faker ru_RU passport")
+    t.add("passport_series_no", "text", [fk.passport_number() for _ in range(rows)], "national_id", source="faker ru_RU passport")
+    t.add("order_no", "text", [f"{rng.randint(10, 99)} {rng.randint(10, 99)} {rng.randint(0, 999999):06d}" for _ in range(rows)],
+          source="order numbers grouped 2-2-6")
+    t.add("w9", "text", [f"0{rng.randint(1, 9)}{rng.randint(0, 9)}-{rng.randint(0, 999):03d}-{rng.randint(0, 9999):04d}"
+                         for _ in range(rows)], "contact", source="national numbers with a trunk 0")
+    t.add("ref_id", "text", [f"{rng.randint(0, 999):03d}-{rng.randint(0, 999):03d}-{rng.randint(0, 9999):04d}"
+                             for _ in range(rows)], source="random 3-3-4 references")
+    tables.append(t)
     return tables
 
 
