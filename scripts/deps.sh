@@ -99,9 +99,10 @@ init_pgrx() {
 make_venv() {
     local requirements="$PROJECT_DIR/tests/requirements.txt"
     local eval_requirements="$PROJECT_DIR/tests/requirements-pii-eval.txt"
+    local nobuild_requirements="$PROJECT_DIR/tests/requirements-pii-eval-nobuild.txt"
     local stamp="$VENV_DIR/.requirements.sha256"
     local wanted
-    wanted="$(cat "$requirements" "$eval_requirements" | sha256sum | cut -d' ' -f1)"
+    wanted="$(cat "$requirements" "$eval_requirements" "$nobuild_requirements" | sha256sum | cut -d' ' -f1)"
     if [ -x "$VENV_DIR/bin/python" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$wanted" ]; then
         log "venv: up to date ($VENV_DIR)"
         return
@@ -110,6 +111,9 @@ make_venv() {
     rm -rf "$VENV_DIR"
     "${PYTHON:-/usr/bin/python3}" -m venv "$VENV_DIR"
     "$VENV_DIR/bin/pip" install -q --disable-pip-version-check -r "$requirements" -r "$eval_requirements"
+    # Packages whose setup.py imports what the first step installed (pandas): no build isolation.
+    "$VENV_DIR/bin/pip" install -q --disable-pip-version-check setuptools wheel
+    "$VENV_DIR/bin/pip" install -q --disable-pip-version-check --no-build-isolation -r "$nobuild_requirements"
     echo "$wanted" > "$stamp"
 }
 

@@ -37,12 +37,17 @@ Two sets, kept apart:
   locales no other table uses (es_CA, en_PH, en_BD), Mimesis in ar-om and ar-qa. Frozen (digest in
   docs/pii.md and run.sh) before any result on it was looked at.
 
+* ``fresh4`` — a fifth held-out draw (classifier 1.7.0): generators from PyPI no other table uses (niafaker in
+  ten African countries, mingzi, neym, persian-names, ArabicNames, pyranda) under a column-name recipe no
+  other set uses (camelCase, generic and misleading words, the language's own word). Frozen (digest in
+  docs/pii.md and run.sh) before any result on it was looked at.
+
 * ``dev`` — the development set for tuning: Faker in other locales, and its
   own id/credential generators, with different seeds and column names.
 
 Each column carries the set of PII *families* it holds (empty: clean).
 
-Usage: evalset.py --set frozen|fresh|fresh2|fresh3|dev [--seed N] [--rows N] [--hash] [--summary]
+Usage: evalset.py --set frozen|fresh|fresh2|fresh3|fresh4|dev [--seed N] [--rows N] [--hash] [--summary]
 """
 
 from __future__ import annotations
@@ -67,7 +72,7 @@ FAMILIES = ["person_name", "national_id", "contact", "address", "online_id", "cr
 
 FROZEN_SEED = 20261202
 # The held-out sets: reported once per change, never tuned on, no per-column output.
-HELD_OUT = ("frozen", "fresh", "fresh2", "fresh3")
+HELD_OUT = ("frozen", "fresh", "fresh2", "fresh3", "fresh4")
 
 
 @dataclass
@@ -862,6 +867,7 @@ def dev(seed=1, rows=200):
     tables += dev_more5(random.Random(seed * 1000 + 5), rows)
     tables += dev_more6(random.Random(seed * 1000 + 6), rows)
     tables += dev_more7(random.Random(seed * 1000 + 7), rows)
+    tables += dev_more8(random.Random(seed * 1000 + 8), rows)
     t = Table("dev_negatives")
     t.add("ver", "text", [f"{rng.randint(0, 30)}.{rng.randint(0, 40)}.{rng.randint(0, 200)}" for _ in range(rows)])
     t.add("ver4", "text", [f"{rng.randint(1, 20)}.{rng.randint(0, 20)}.{rng.randint(0, 99)}.{rng.randint(0, 99999)}"
@@ -1186,6 +1192,49 @@ def dev_more7(rng, rows):
         t.add(names[4], "text", [fk.company() for _ in range(rows)], source=f"faker {loc} company")
         unique_names(t.columns)
         tables.append(t)
+    return tables
+
+
+# Development locales in scripts other than Latin (classifier 1.7.0): streets with a house number and no
+# street-type word, national phone numbers with a trunk 0, next to look-alikes that are not addresses.
+DEV8_LOCALES = ["el_GR", "ru_RU", "bg_BG", "th_TH", "ja_JP", "ko_KR", "zh_TW", "zh_CN", "ar_SA", "he_IL", "hy_AM",
+                "ka_GE", "hi_IN", "ne_NP", "bn_BD", "ta_IN", "fa_IR", "ar_PS"]
+
+
+def dev_more8(rng, rows):
+    """Street addresses and phone numbers of 18 development locales in scripts other than Latin under opaque
+    names, next to hard negatives shaped like them: a town or word with a year or a small number (`Москва
+    2019`, event editions, models), month names alone and with a year, towns and job titles; Russian passport
+    series and numbers under their name and phone-shaped order numbers."""
+    from faker import Faker
+    tables = []
+    opaque = ["w1", "w2", "w3", "w4", "w5", "w6", "w7", "w8", "part", "seg"]
+    for loc in DEV8_LOCALES:
+        fk = Faker(loc)
+        fk.seed_instance(rng.randint(0, 2**31))
+        t = Table("dev8_" + loc.lower())
+        names = rng.sample(opaque, 8)
+        t.add(names[0], "text", [fk.street_address() for _ in range(rows)], "address", source=f"faker {loc} street_address")
+        t.add(names[1], "text", [fk.phone_number() for _ in range(rows)], "contact", source=f"faker {loc} phone")
+        t.add(names[2], "text", [f"{fk.city()} {fk.year()}" for _ in range(rows)], source=f"faker {loc} city and year")
+        t.add(names[3], "text", [f"{fk.word()} {rng.randint(1, 12)}" for _ in range(rows)], source=f"faker {loc} word and number")
+        t.add(names[4], "text", [fk.month_name() for _ in range(rows)], source=f"faker {loc} month")
+        t.add(names[5], "text", [f"{fk.month_name()} {fk.year()}" for _ in range(rows)], source=f"faker {loc} month and year")
+        t.add(names[6], "text", [fk.job() for _ in range(rows)], source=f"faker {loc} job")
+        unique_names(t.columns)
+        tables.append(t)
+    fk = Faker("ru_RU")
+    fk.seed_instance(rng.randint(0, 2**31))
+    t = Table("dev8_ids")
+    t.add("паспорт", "text", [fk.passport_number() for _ in range(rows)], "national_id", source="faker ru_RU passport")
+    t.add("passport_series_no", "text", [fk.passport_number() for _ in range(rows)], "national_id", source="faker ru_RU passport")
+    t.add("order_no", "text", [f"{rng.randint(10, 99)} {rng.randint(10, 99)} {rng.randint(0, 999999):06d}" for _ in range(rows)],
+          source="order numbers grouped 2-2-6")
+    t.add("w9", "text", [f"0{rng.randint(1, 9)}{rng.randint(0, 9)}-{rng.randint(0, 999):03d}-{rng.randint(0, 9999):04d}"
+                         for _ in range(rows)], "contact", source="national numbers with a trunk 0")
+    t.add("ref_id", "text", [f"{rng.randint(0, 999):03d}-{rng.randint(0, 999):03d}-{rng.randint(0, 9999):04d}"
+                             for _ in range(rows)], source="random 3-3-4 references")
+    tables.append(t)
     return tables
 
 
@@ -1588,6 +1637,155 @@ def fresh3(seed=FRESH3_SEED, rows=200):
     return tables
 
 
+FRESH4_SEED = 20261205
+# Column names of the fifth draw: a recipe no other set uses — camelCase and generic words, misleading words
+# (`refCode`, `versionTag`), and in some tables the language's own word for what the column holds.
+FRESH4_OPAQUE = ["colA", "colB", "colC", "fieldOne", "fieldTwo", "valueX", "valueY", "entryA", "entryB", "attrP",
+                 "attrQ", "blob1", "blob2", "thing", "itemText", "rowVal", "info1", "info2", "extra", "misc"]
+FRESH4_MISLEADING = ["refCode", "versionTag", "skuLabel", "batchNo", "hashKey", "lotRef"]
+
+
+def fresh4(seed=FRESH4_SEED, rows=200):
+    """A fifth held-out draw (classifier 1.7.0): generators from PyPI that no other table uses, each with data
+    of its own — niafaker (names, phones, addresses and national id numbers of ten African countries), mingzi
+    (Chinese full names), neym (Turkish given names, written in capitals), persian-names (Persian names in
+    Arabic and Latin script), ArabicNames (Arabic names in Latin script), pyranda (Czech given and family
+    names, birth numbers, towns, districts and months) — under camelCase, generic or misleading column names,
+    or the language's own word; next to towns, regions, companies, countries, months, amounts and transaction
+    ids as hard negatives."""
+    import numpy as np
+    from mimesis import Address, Person, Text
+    rng = random.Random(seed)
+    tables = []
+
+    def col_name(telling=None):
+        r = rng.random()
+        if telling and r < 0.35:
+            return telling
+        if r < 0.5:
+            return rng.choice(FRESH4_MISLEADING)
+        return rng.choice(FRESH4_OPAQUE)
+
+    # niafaker (MIT): ten African countries; its generators draw from the global `random`.
+    from niafaker import NiaFaker
+    words = {"ng": ("oruko", "nọmba", "adirẹsi", "nin"), "ke": ("jina", "simu", "anwani", "kitambulisho"),
+             "za": ("igama", "ucingo", "ikheli", "id_nommer"), "gh": ("din", "fon", "address", "ghana_card"),
+             "tz": ("jina", "simu", "anwani", "nida"), "eg": ("الاسم", "الهاتف", "العنوان", "الرقم_القومي"),
+             "et": ("ስም", "ስልክ", "አድራሻ", "fayda_id"), "ma": ("الاسم", "الهاتف", "العنوان", "cin"),
+             "rw": ("izina", "telefone", "aderesi", "indangamuntu"), "ug": ("erinnya", "essimu", "endagiriro", "nin")}
+    for loc in ["ng", "ke", "za", "gh", "tz", "eg", "et", "ma", "rw", "ug"]:
+        w = words[loc]
+        state = random.getstate()
+        random.seed(rng.randint(0, 2**31))
+        try:
+            nf = NiaFaker(loc)
+            t = Table("fresh4_nia_" + loc)
+            if rng.random() < 0.5:
+                t.add(col_name(w[0]), "text", [nf.name() for _ in range(rows)], "person_name", source=f"niafaker {loc} name")
+            else:
+                t.add(col_name(w[0]), "text", [nf.first_name() for _ in range(rows)], "person_name",
+                      source=f"niafaker {loc} first")
+                t.add(col_name(), "text", [nf.last_name() for _ in range(rows)], "person_name", source=f"niafaker {loc} last")
+            if rng.random() < 0.7:
+                t.add(col_name(w[1]), "text", [nf.phone() for _ in range(rows)], "contact", source=f"niafaker {loc} phone")
+            if rng.random() < 0.8:
+                t.add(col_name(w[2]), "text", [nf.address() for _ in range(rows)], "address", source=f"niafaker {loc} address")
+            if rng.random() < 0.7:
+                t.add(col_name(w[3]), "text", [nf.national_id() for _ in range(rows)], "national_id",
+                      source=f"niafaker {loc} national id")
+            if rng.random() < 0.3:
+                t.add(col_name(), "text", [nf.email() for _ in range(rows)], "contact", source=f"niafaker {loc} email")
+            t.add(col_name(), "text", [nf.city() for _ in range(rows)], source=f"niafaker {loc} city")
+            t.add(col_name(), "text", [nf.region() for _ in range(rows)], source=f"niafaker {loc} region")
+            t.add(col_name(), "text", [nf.company() for _ in range(rows)], source=f"niafaker {loc} company")
+            if rng.random() < 0.5:
+                t.add(col_name(), "text", [nf.transaction_id() for _ in range(rows)], source=f"niafaker {loc} transaction")
+            if rng.random() < 0.5:
+                t.add(col_name(), "text", [nf.amount() for _ in range(rows)], source=f"niafaker {loc} amount")
+        finally:
+            random.setstate(state)
+        unique_names(t.columns)
+        tables.append(t)
+
+    def mimesis_negatives(t, loc, k=3):
+        s = rng.randint(0, 2**31)
+        addr, person, text = Address(loc, seed=s), Person(loc, seed=s + 1), Text(loc, seed=s + 2)
+        makers = [("city", addr.city), ("occupation", person.occupation), ("word", lambda: text.word().capitalize()),
+                  ("state", addr.state), ("country", addr.country)]
+        for what, make in rng.sample(makers, k):
+            t.add(col_name(), "text", [make() for _ in range(rows)], source=f"mimesis {loc} {what}")
+
+    # mingzi (MIT): Chinese full names.
+    import mingzi as mz
+    t = Table("fresh4_mingzi")
+    t.add(col_name("姓名"), "text", _with_global_seed(rng, lambda: mz.mingzi(1)[0], rows), "person_name",
+          source="mingzi full name")
+    mimesis_negatives(t, "zh")
+    unique_names(t.columns)
+    tables.append(t)
+    # neym (MIT): Turkish given names, in capitals as the package writes them.
+    from neym import generate_turkish_name
+    t = Table("fresh4_neym")
+    t.add(col_name("adi"), "text", _with_global_seed(rng, generate_turkish_name, rows), "person_name",
+          source="neym given name")
+    s = rng.randint(0, 2**31)
+    addr, person = Address("tr", seed=s), Person("tr", seed=s + 1)
+    t.add(col_name(), "text", [addr.city().upper() for _ in range(rows)], source="mimesis tr city, capitals")
+    t.add(col_name(), "text", [person.occupation().upper() for _ in range(rows)], source="mimesis tr occupation, capitals")
+    unique_names(t.columns)
+    tables.append(t)
+    # persian-names (MIT): Persian names in Arabic script and in Latin script.
+    import persian_names as pn
+    t = Table("fresh4_persian")
+    t.add(col_name("نام"), "text", _with_global_seed(rng, pn.fullname_fa, rows), "person_name", source="persian-names full fa")
+    t.add(col_name(), "text", _with_global_seed(rng, pn.firstname_en, rows), "person_name", source="persian-names first en")
+    t.add(col_name(), "text", _with_global_seed(rng, pn.lastname_fa, rows), "person_name", source="persian-names last fa")
+    mimesis_negatives(t, "fa")
+    unique_names(t.columns)
+    tables.append(t)
+    # ArabicNames (MIT): Arabic given + family names in Latin script (drawn through pandas, numpy's global state).
+    np.random.seed(rng.randint(0, 2**31))
+    import ArabicNames
+    t = Table("fresh4_arabicnames")
+    t.add(col_name(), "text", [ArabicNames.get_full_name() for _ in range(rows)], "person_name",
+          source="ArabicNames full name")
+    mimesis_negatives(t, "ar-eg")
+    unique_names(t.columns)
+    tables.append(t)
+    # pyranda (public domain): Czech given and family names, birth numbers as it writes them, towns, districts,
+    # months.
+    from pyranda import Jmenos, Okress, Prijmenis, RodneCislo
+    from pyranda.mesic import GetRandomMesicNazev
+    from pyranda.mesto import mestos
+
+    def czech():
+        j, p, o = Jmenos(), Prijmenis(), Okress()
+        out = []
+        for _ in range(rows):
+            sex = random.randint(1, 2)
+            rc = RodneCislo()
+            rc.SetRandom()
+            out.append((j.GetRandomJmeno(sex), p.GetRandomPrijmeni(sex), rc.cislo, random.choice(mestos).nazev,
+                        random.choice(o.okres).nazev, GetRandomMesicNazev()))
+        return out
+    state = random.getstate()
+    random.seed(rng.randint(0, 2**31))
+    try:
+        cz = czech()
+    finally:
+        random.setstate(state)
+    t = Table("fresh4_pyranda")
+    t.add(col_name("jmeno"), "text", [c[0] for c in cz], "person_name", source="pyranda given name")
+    t.add(col_name("prijmeni"), "text", [c[1] for c in cz], "person_name", source="pyranda family name")
+    t.add(col_name("rodne_cislo"), "text", [c[2] for c in cz], "national_id", source="pyranda birth number")
+    t.add(col_name(), "text", [c[3] for c in cz], source="pyranda town")
+    t.add(col_name(), "text", [c[4] for c in cz], source="pyranda district")
+    t.add(col_name(), "text", [c[5] for c in cz], source="pyranda month")
+    unique_names(t.columns)
+    tables.append(t)
+    return tables
+
+
 # ---------------------------------------------------------------------------
 
 def digest(tables) -> str:
@@ -1610,7 +1808,9 @@ def build(which: str, seed=None, rows=None):
         return fresh2(FRESH2_SEED if seed is None else seed, rows or 200)
     if which == "fresh3":
         return fresh3(FRESH3_SEED if seed is None else seed, rows or 200)
-    raise SystemExit(f"unknown set {which!r}: frozen, fresh, fresh2, fresh3 or dev")
+    if which == "fresh4":
+        return fresh4(FRESH4_SEED if seed is None else seed, rows or 200)
+    raise SystemExit(f"unknown set {which!r}: frozen, fresh, fresh2, fresh3, fresh4 or dev")
 
 
 def main():

@@ -43,7 +43,7 @@ use values::{CellFindings, Signal, N_SIGNALS};
 
 /// Bumped whenever detection or scoring changes; the scanner rescans every
 /// column whose finding was made by another version.
-pub const CLASSIFIER_VERSION: &str = "1.6.0";
+pub const CLASSIFIER_VERSION: &str = "1.7.0";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum InfoType {
@@ -797,13 +797,30 @@ impl ColumnProfile {
                 } else {
                     0.0
                 };
+                // Streets with a house number in a script other than Latin, without a street-type
+                // word (`Մուրացանի 160`, `צור 26`): nearly the whole column, nearly all different, the
+                // numbers spread as house numbers are (not words numbered 1 to 12).
+                let street_no = self.count(Signal::AddressStreetNumber);
+                let high = self.count(Signal::AddressStreetNumberHigh);
+                let v_street_no = if street_no >= 10
+                    && r(street_no, n) >= 0.7
+                    && self.distinct_ratio() >= 0.8
+                    && high as f32 >= 0.3 * street_no as f32
+                {
+                    notes.push(format!("{street_no} of {n} values are a street and house number in a non-Latin script"));
+                    weak(0.65, street_no, n)
+                } else {
+                    0.0
+                };
                 let v = weak(0.85, whole, n)
                     .max(strong(0.7, whole, n))
                     .max(strong(0.7, text, n))
                     .max(strong(0.75, keyed, n))
                     .max(weak(0.2, shape + whole, n))
-                    .max(v_parts);
-                (v, agreement(whole + text + keyed + shape + parts, n), 0.0)
+                    .max(v_parts)
+                    .max(v_street_no);
+                let street_no = if v_street_no > 0.0 { street_no } else { 0 };
+                (v, agreement((whole + text + keyed + shape + parts).max(street_no), n), 0.0)
             }
             Postcode => self.postcode(ctx, notes),
             DateOfBirth => self.date_of_birth(ctx, notes),
@@ -868,7 +885,8 @@ impl ColumnProfile {
             // A dotted quad within 0–255 is no validation: version numbers pass it. Nor are
             // bare digits: phones are validated by their written grouping and prefixes.
             Phone => {
-                r(self.count(Signal::PhoneIntl) + self.count(Signal::PhoneNational) + self.count(Signal::PhoneText), n) >= 0.6
+                (r(self.count(Signal::PhoneIntl) + self.count(Signal::PhoneNational) + self.count(Signal::PhoneText), n) >= 0.6
+                    || r(self.count(Signal::PhoneMobileCn), n) >= 0.9)
                     && agree >= 0.9
             }
             _ => false,
@@ -922,9 +940,18 @@ impl ColumnProfile {
         // Real North American numbers never start an area code or exchange with 0/1;
         // random ids shaped like them do about a third of the time.
         // A column that says it holds phone numbers keeps them (test data, foreign numbers).
+        // …but national numbers written with a trunk 0 (`051-038-2374`) are not North American: a column
+        // nearly all of which start so is judged as numbers of another country (random ids start with
+        // 0 one time in ten).
+        let trunk = self.count(Signal::PhoneTrunk);
+        let trunk_column = nanp_shaped >= 10 && trunk as f32 >= 0.9 * (national + intl).max(1) as f32;
+        if trunk_column {
+            notes.push(format!("{trunk} of {n} numbers start with a trunk 0: national numbers, not North American"));
+        }
         let nanp_noise = nanp_shaped >= 10
             && nanp_invalid as f32 > 0.15 * nanp_shaped as f32
-            && ctx.name.positive(InfoType::Phone) < 0.7;
+            && ctx.name.positive(InfoType::Phone) < 0.7
+            && !trunk_column;
         if nanp_noise {
             notes.push(format!(
                 "{nanp_invalid} of {nanp_shaped} North-American-shaped numbers have impossible area codes or exchanges: ids, not phones"
@@ -953,6 +980,19 @@ impl ColumnProfile {
             (formatted.saturating_sub(ean), digits.saturating_sub(ean), intl_ok.saturating_sub(ean))
         } else {
             (formatted, digits, intl_ok)
+        };
+        // Eleven bare digits of China's mobile plan in nearly the whole column, with several different
+        // network prefixes (`13…`, `15…`, `18…`): a column of mobile numbers, as a written grouping is.
+        let cn_mobile = self.count(Signal::PhoneMobileCn);
+        let formatted = if cn_mobile >= 10
+            && cn_mobile as f32 >= 0.9 * n as f32
+            && self.distinct_ratio() >= 0.8
+            && !self.digits_are_national_ids()
+        {
+            notes.push(format!("{cn_mobile} of {n} values are eleven-digit mobile numbers of China's numbering plan"));
+            formatted + cn_mobile
+        } else {
+            formatted
         };
         // One number that reads as dialled abroad (`00…`) among bare digits is chance.
         let intl_ok = if digits >= 10 && intl_ok * 20 <= digits { 0 } else { intl_ok };

@@ -858,3 +858,54 @@ fn street_and_place_names_made_of_person_names_are_places() {
     assert!(values::analyse("Stéphane Poirier").signals.has(values::Signal::NameFull));
     assert!(values::analyse("张伟").signals.has(values::Signal::NameCjk));
 }
+
+#[test]
+fn passport_series_and_numbers_are_not_phones() {
+    let mut rng = Rng(71);
+    let values: Vec<String> = (0..60)
+        .map(|i| {
+            let (a, b, c) = (rng.digits(2), rng.digits(2), rng.digits(6));
+            if i % 2 == 0 { format!("{a} {b} {c}") } else { format!("{a}{b} {c}") }
+        })
+        .filter(|v| !v.starts_with('0'))
+        .collect();
+    assert!(!types(&run(&col("c3", "text"), &values)).contains(&"phone"));
+    assert_eq!(top(&run(&col("номер_паспорта", "text"), &values)), Some("national_id"));
+    assert_eq!(top(&run(&col("passport_no", "text"), &values)), Some("national_id"));
+}
+
+#[test]
+fn national_numbers_with_a_trunk_zero_are_phones_not_bad_north_american_ones() {
+    let mut rng = Rng(72);
+    let trunk: Vec<String> = (0..60)
+        .map(|_| format!("0{}{}-{}-{}", 1 + rng.below(9), rng.digits(1), rng.digits(3), rng.digits(4)))
+        .collect();
+    assert_eq!(top(&run(&col("c8", "text"), &trunk)), Some("phone"));
+    // Random ids of the same grouping start with 0 one time in ten: still ids.
+    let ids: Vec<String> = (0..60).map(|_| format!("{}-{}-{}", rng.digits(3), rng.digits(3), rng.digits(4))).collect();
+    assert!(!types(&run(&col("c8", "text"), &ids)).contains(&"phone"));
+}
+
+#[test]
+fn chinese_mobile_numbers_are_phones_and_other_eleven_digit_numbers_are_not() {
+    let mut rng = Rng(73);
+    let prefixes = ["13", "15", "17", "18", "19"];
+    let mobiles: Vec<String> =
+        (0..80).map(|_| format!("{}{}", prefixes[rng.below(5) as usize], rng.digits(9))).collect();
+    assert_eq!(top(&run(&col("d2", "text"), &mobiles)), Some("phone"));
+    let ids: Vec<String> = (0..80).map(|_| format!("{}{}", 1 + rng.below(9), rng.digits(10))).collect();
+    assert!(!types(&run(&col("d2", "text"), &ids)).contains(&"phone"));
+}
+
+#[test]
+fn streets_with_a_house_number_in_other_scripts_are_addresses() {
+    let mut rng = Rng(74);
+    let streets = ["Մուրացանի", "Ալիխանյան", "Թորամանյան", "Ֆրիկի", "Կորի", "Գլինկայի", "Այասի", "Աբովյան"];
+    let values: Vec<String> =
+        (0..60).map(|_| format!("{} {}", streets[rng.below(8) as usize], 1 + rng.below(400))).collect();
+    assert_eq!(top(&run(&col("m6", "text"), &values)), Some("postal_address"));
+    // A handful of product names with a model number repeat: not a column of addresses.
+    let products = ["Галактика 5", "Галактика 7", "Орбита 2", "Орбита 3", "Вега 9"];
+    let values: Vec<String> = (0..60).map(|_| products[rng.below(5) as usize].to_string()).collect();
+    assert!(!types(&run(&col("m6", "text"), &values)).contains(&"postal_address"));
+}

@@ -126,6 +126,19 @@ pub enum Signal {
     /// A word with a capital inside it after a small letter (`DarkBlue`, `PeachPuff`): colours,
     /// identifiers and brands, not how names are written (but `McNeil`, `DeShawn`, `MacLeod` are).
     CamelWord,
+    /// Eleven bare digits of China's mobile numbering plan (`1[3-9]` and nine digits): a phone number
+    /// when nearly the whole column is written so (random eleven-digit ids start so one time in 14).
+    PhoneMobileCn,
+    /// A national number written with its trunk prefix (`051-038-2374`, `(0)30 1234567`): a 0 and a
+    /// digit other than 0 first. North American numbers never start so, so a column of them is not
+    /// judged by North American area-code rules.
+    PhoneTrunk,
+    /// A street and house number in a script other than Latin: one to four words and a number
+    /// (`Մուրացանի 160`, `צור 26`, `9/4 तिवारी`, `მუხაძის ქ. 84`), no street-type word needed.
+    AddressStreetNumber,
+    /// …whose number is above 12 or written with a slash or a letter (`9/4`, `12a`): house numbers
+    /// spread so, the numbers after words in lists, editions and months (`… 7`, `… 12`) do not.
+    AddressStreetNumberHigh,
     FreeText,
     Json,
 }
@@ -312,7 +325,32 @@ fn address_parts(v: &str) -> bool {
 
 // ---------------------------------------------------------------- whole values
 
+/// Digits of other numeral systems (Bengali `০১৪০৯`, Devanagari, Arabic-Indic and Persian, Thai, Tamil,
+/// full-width …) as ASCII, when the value is nothing but digits and a phone number's separators
+/// (`+৮৮০-১৩২৭-৬৫৬৭৫৭` → `+880-1327-656757`); `None` otherwise.
+fn native_digits_to_ascii(v: &str) -> Option<String> {
+    const ZEROS: [u32; 17] = [
+        0x0660, 0x06F0, 0x0966, 0x09E6, 0x0A66, 0x0AE6, 0x0B66, 0x0BE6, 0x0C66, 0x0CE6, 0x0D66, 0x0E50, 0x0ED0,
+        0x0F20, 0x1040, 0x17E0, 0xFF10,
+    ];
+    let mut native = false;
+    let mut out = String::with_capacity(v.len());
+    for c in v.chars() {
+        if c.is_ascii_digit() || " -.()/+".contains(c) {
+            out.push(c);
+            continue;
+        }
+        let digit = ZEROS.iter().find_map(|&z| (z..z + 10).contains(&(c as u32)).then(|| c as u32 - z))?;
+        native = true;
+        out.push(char::from(b'0' + digit as u8));
+    }
+    native.then_some(out)
+}
+
 fn whole_value(v: &str, cell: &mut CellFindings) {
+    if let Some(ascii) = native_digits_to_ascii(v) {
+        return whole_value(&ascii, cell);
+    }
     let bytes = v.as_bytes();
     let mut n_digits = 0usize;
     let mut n_alpha = 0usize;
@@ -509,6 +547,70 @@ fn whole_value(v: &str, cell: &mut CellFindings) {
     if cell.signals.is_empty() && n_digits > 0 && address_shape(v) {
         cell.set(Signal::AddressShape);
     }
+    if n_digits > 0 {
+        if let Some(high) = street_and_number_script(v) {
+            cell.set(Signal::AddressStreetNumber);
+            if high {
+                cell.set(Signal::AddressStreetNumberHigh);
+            }
+        }
+    }
+}
+
+/// A house number (`160`, `9/4`, `12a`) and one to four words in a script other than Latin, the number
+/// first or last (`Մուրացանի 160`, `צור 26`, `9/4 तिवारी`, `მუხაძის ქ. 84`, `שכ 14 53`). Streets of
+/// many countries are written so without a street-type word; product names and codes in those scripts
+/// rarely are, and the column rule asks for nearly all values to be different and for house numbers
+/// spread beyond 12. `Some(high)`: whether the number is above 12 or written with a slash or a letter.
+fn street_and_number_script(v: &str) -> Option<bool> {
+    let tokens: Vec<&str> = v.split_whitespace().collect();
+    if !(2..=7).contains(&tokens.len()) {
+        return None;
+    }
+    let is_number = |t: &str| {
+        let t = t.trim_end_matches([',', '.']);
+        let b = t.as_bytes();
+        !b.is_empty()
+            && b.len() <= 9
+            && b[0].is_ascii_digit()
+            && t.chars().filter(|c| c.is_alphabetic()).count() <= 1
+            && t.chars().all(|c| c.is_ascii_digit() || c == '/' || c == '-' || c.is_alphabetic())
+    };
+    let lead = tokens.iter().take_while(|t| is_number(t)).count();
+    let trail = tokens[lead..].iter().rev().take_while(|t| is_number(t)).count();
+    let words = &tokens[lead..tokens.len() - trail];
+    if lead + trail == 0 || lead + trail > 2 || !(1..=4).contains(&words.len()) {
+        return None;
+    }
+    // A year is no house number: `Москва 2019`, `Март 2021`, `มกราคม 2567` (Buddhist era), `۱۳۹۸`-era
+    // Persian years written in digits are editions and dates.
+    let numbers: Vec<&str> = tokens[..lead].iter().chain(&tokens[tokens.len() - trail..]).copied().collect();
+    let year = |t: &&str| t.len() == 4 && t.parse::<u32>().is_ok_and(|y| (1300..=2600).contains(&y));
+    if numbers.iter().all(year) {
+        return None;
+    }
+    let (mut latin, mut other) = (0usize, 0usize);
+    for w in words {
+        let letters = w.chars().filter(|c| c.is_alphabetic()).count();
+        if letters == 0 || w.chars().any(|c| c.is_ascii_digit()) {
+            return None;
+        }
+        for c in w.chars().filter(|c| c.is_alphabetic()) {
+            if c.is_ascii_alphabetic() || ('\u{00c0}'..='\u{024f}').contains(&c) {
+                latin += 1;
+            } else {
+                other += 1;
+            }
+        }
+    }
+    if other < 2 || latin * 5 > other {
+        return None;
+    }
+    let high = numbers.iter().any(|t| {
+        let lead_digits: String = t.chars().take_while(char::is_ascii_digit).collect();
+        lead_digits.parse::<u32>().map_or(true, |x| x > 12) || t.contains('/') || t.chars().any(char::is_alphabetic)
+    });
+    Some(high)
 }
 
 /// A house number and at least one word of letters, in any script
@@ -772,11 +874,26 @@ fn phone(v: &str, cell: &mut CellFindings) {
         if (10..=13).contains(&n) {
             cell.set(Signal::PhoneDigits);
         }
+        if n == 11 && b.len() == 11 && digits[0] == 1 && digits[1] >= 3 {
+            cell.set(Signal::PhoneMobileCn);
+        }
         return;
+    }
+    let trunk = v.trim_start_matches('(');
+    if trunk.starts_with('0') && trunk.as_bytes().get(1).is_some_and(|c| (b'1'..=b'9').contains(c)) {
+        cell.set(Signal::PhoneTrunk);
     }
     // Group sizes tell phone numbers from ids, dates and postcodes.
     let groups: Vec<usize> = v.split(|c: char| !c.is_ascii_digit()).filter(|g| !g.is_empty()).map(str::len).collect();
     if groups.iter().any(|&g| g > 8) {
+        return;
+    }
+    // A group of six digits after two groups of two, or after one of four that does not start with a
+    // trunk 0, is a document's series and number (a Russian internal passport, `44 96 189015`,
+    // `1831 299986`): telephone numbers end in groups of two to four digits.
+    let spaced = b.iter().all(|&c| c.is_ascii_digit() || c == b' ');
+    if spaced && (groups == [2, 2, 6] || (groups == [4, 6] && b[0] != b'0')) {
+        cell.set(Signal::DocNumberShape);
         return;
     }
     // Dotted numbers with one-digit parts are versions and OIDs ("10.0.19041.1"),
@@ -1720,6 +1837,27 @@ mod tests {
         assert!(sigs("05 81 90 74 39").has(Signal::PhoneNational));
         assert!(sigs("683.353.3740x6812").has(Signal::PhoneNational));
         assert!(sigs("123-045-6789").has(Signal::PhoneNanpInvalid));
+        // A passport's series and number, not a phone number; a trunk 0 keeps a 4-6 grouping a phone.
+        for v in ["44 96 189015", "1831 299986"] {
+            let s = sigs(v);
+            assert!(s.has(Signal::DocNumberShape) && !s.has(Signal::PhoneNational), "{v}");
+        }
+        assert!(sigs("0161 496000").has(Signal::PhoneNational));
+        assert!(sigs("051-038-2374").has(Signal::PhoneTrunk));
+        assert!(!sigs("415-555-2671").has(Signal::PhoneTrunk));
+        assert!(sigs("13242189233").has(Signal::PhoneMobileCn));
+        assert!(!sigs("12242189233").has(Signal::PhoneMobileCn) && !sigs("1324218923").has(Signal::PhoneMobileCn));
+        for v in ["Մուրացանի 160", "צור 26", "9/4 तिवारी", "მუხაძის ქ. 84", "שכ 14 53", "14720 مجتهدی خیابان"] {
+            assert!(sigs(v).has(Signal::AddressStreetNumber), "{v}");
+        }
+        assert!(sigs("Մուրացանի 160").has(Signal::AddressStreetNumberHigh));
+        assert!(sigs("+৮৮০-১৩২৭-৬৫৬৭৫৭").has(Signal::PhoneIntl));
+        assert!(sigs("۰۹۱۲ ۳۴۵ ۶۷۸۹").has(Signal::PhoneNational));
+        assert!(!sigs("১২৩").has(Signal::PhoneNational));
+        assert!(!sigs("Մուրացանի 6").has(Signal::AddressStreetNumberHigh));
+        for v in ["Main Street 5", "iPhone 12", "Ленина", "2019", "42 43 44 Москва", "Москва 2019", "Март 2021", "มกราคม 2567"] {
+            assert!(!sigs(v).has(Signal::AddressStreetNumber), "{v}");
+        }
         assert!(sigs("4111 1111 1111 1111").has(Signal::CardValid));
         assert!(!sigs("4111 1111 1111 1112").has(Signal::CardValid));
         assert!(sigs("4111 1111 1111 1112").has(Signal::CardShaped));
