@@ -516,6 +516,62 @@ impl Col {
     }
 }
 
+/// The exact sum of `values`: the high and low 32 bits of each are added
+/// apart (neither can overflow for fewer than 2^32 values), which compilers
+/// vectorise, where an i128 addition per value is not.
+fn sum_i64_exact(values: &[i64]) -> i128 {
+    let (mut low, mut high) = (0u64, 0i64);
+    for &v in values {
+        low += (v as u64) & 0xFFFF_FFFF;
+        high += v >> 32;
+    }
+    ((high as i128) << 32) + low as i128
+}
+
+/// Adds one batch's (group, value) pairs into `sum` and `count`: per group
+/// in i128 first (one i256 addition per group and batch instead of per
+/// value), value by value in i256 if an i128 partial sum overflows.
+fn add_grouped(sum: &mut [i256], count: &mut [i64], values: impl Iterator<Item = (usize, i128)> + Clone) {
+    // Past this many groups a batch touches few of them: zeroing the
+    // partial sums would cost more than the i256 additions they save.
+    const MOST_GROUPS: usize = 4096;
+    if sum.len() <= MOST_GROUPS {
+        let mut part = vec![0i128; sum.len()];
+        let mut n = vec![0i64; sum.len()];
+        let mut overflowed = false;
+        for (g, v) in values.clone() {
+            let (r, o) = part[g].overflowing_add(v);
+            part[g] = r;
+            overflowed |= o;
+            n[g] += 1;
+        }
+        if !overflowed {
+            for g in 0..sum.len() {
+                if n[g] > 0 {
+                    sum[g] = sum[g].wrapping_add(i256::from_i128(part[g]));
+                    count[g] += n[g];
+                }
+            }
+            return;
+        }
+    }
+    for (g, v) in values {
+        sum[g] = sum[g].wrapping_add(i256::from_i128(v));
+        count[g] += 1;
+    }
+}
+
+/// The sum of `values` in i128, None if it overflows on the way.
+fn sum_i128_checked(values: &[i128]) -> Option<i128> {
+    let (mut s, mut overflowed) = (0i128, false);
+    for &v in values {
+        let (r, o) = s.overflowing_add(v);
+        s = r;
+        overflowed |= o;
+    }
+    (!overflowed).then_some(s)
+}
+
 /// Postgres' float ordering: NaN above every other value.
 fn float_lt(a: f64, b: f64) -> bool {
     if a.is_nan() {
@@ -750,7 +806,10 @@ impl Aggregator {
                 }
                 (Acc::Exact { sum, count }, Some(col)) => match col {
                     Col::Int(a) => {
-                        if single {
+                        if single && a.null_count() == 0 {
+                            sum[0] = sum[0].wrapping_add(i256::from_i128(sum_i64_exact(a.values())));
+                            count[0] += a.len() as i64;
+                        } else if single {
                             // i64 values summed in i128 never overflow within a batch.
                             let mut s: i128 = 0;
                             let mut n = 0i64;
@@ -763,22 +822,20 @@ impl Aggregator {
                             sum[0] = sum[0].wrapping_add(i256::from_i128(s));
                             count[0] += n;
                         } else {
-                            for row in 0..rows {
-                                if a.is_valid(row) {
-                                    let g = gid(row);
-                                    sum[g] = sum[g].wrapping_add(i256::from_i128(a.value(row) as i128));
-                                    count[g] += 1;
-                                }
-                            }
+                            let values = (0..rows).filter(|&row| a.is_valid(row)).map(|row| (gid(row), a.value(row) as i128));
+                            add_grouped(sum, count, values);
                         }
                     }
                     Col::Decimal(a) => {
-                        for row in 0..rows {
-                            if a.is_valid(row) {
-                                let g = gid(row);
-                                sum[g] = sum[g].wrapping_add(i256::from_i128(a.value(row)));
-                                count[g] += 1;
-                            }
+                        // A batch's sum in i128 when it fits (typical decimals
+                        // are far from 38 digits), else value by value in i256.
+                        let fast = if single && a.null_count() == 0 { sum_i128_checked(a.values()) } else { None };
+                        if let Some(s) = fast {
+                            sum[0] = sum[0].wrapping_add(i256::from_i128(s));
+                            count[0] += a.len() as i64;
+                        } else {
+                            let values = (0..rows).filter(|&row| a.is_valid(row)).map(|row| (gid(row), a.value(row)));
+                            add_grouped(sum, count, values);
                         }
                     }
                     // At most 57 digits (planned): 2^63 of them fit in i256.
@@ -1117,6 +1174,64 @@ mod tests {
                 Cell::Int(3),
             ]]
         );
+    }
+
+    #[test]
+    fn exact_sums_of_batches_match_a_value_by_value_sum() {
+        let mut seed = 0x9E37_79B9_7F4A_7C15u64;
+        let mut next = || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        for case in 0..50 {
+            let values: Vec<i64> = (0..(case * 97 % 3000))
+                .map(|i| match (i + case) % 7 {
+                    0 => i64::MAX,
+                    1 => i64::MIN,
+                    2 => -1,
+                    _ => next() as i64 >> (next() % 64),
+                })
+                .collect();
+            let expected: i128 = values.iter().map(|v| *v as i128).sum();
+            assert_eq!(sum_i64_exact(&values), expected, "case {case}");
+        }
+        assert_eq!(sum_i128_checked(&[i128::MAX, 1]), None);
+        assert_eq!(sum_i128_checked(&[i128::MAX, 1, -1]), None);
+        assert_eq!(sum_i128_checked(&[i128::MAX - 1, 1, -5]), Some(i128::MAX - 5));
+        // a batch whose decimal sum leaves i128 takes the i256 path: still exact
+        let big = arrow_array::Decimal128Array::from(vec![i128::MAX / 2 + 1, i128::MAX / 2 + 1, i128::MAX / 2 + 1])
+            .with_precision_and_scale(38, 0)
+            .unwrap();
+        let s = spec(vec![], vec![item(AggOp::SumExact { scale: 0 }, Some(0))], 1);
+        let mut agg = Aggregator::new(&s);
+        agg.update(&[Arc::new(big) as ArrayRef], 3).unwrap();
+        let three = i256::from_i128(i128::MAX / 2 + 1).wrapping_mul(i256::from_i128(3));
+        assert_eq!(agg.finish(), vec![vec![Cell::Exact { sum: three, scale: 0 }]]);
+    }
+
+    #[test]
+    fn grouped_sums_in_i128_fall_back_to_i256_exactly() {
+        let mut sum = vec![i256::ZERO; 3];
+        let mut count = vec![0i64; 3];
+        let pairs = vec![(0usize, 5i128), (2, -7), (0, 1), (2, i128::MAX)];
+        add_grouped(&mut sum, &mut count, pairs.clone().into_iter());
+        assert_eq!(count, vec![2, 0, 2]);
+        assert_eq!(sum[0], i256::from_i128(6));
+        assert_eq!(sum[2], i256::from_i128(i128::MAX - 7));
+        // group 2 overflows i128 within the batch: the whole batch goes value by value
+        let over = vec![(2usize, i128::MAX), (1, 3), (2, 10)];
+        add_grouped(&mut sum, &mut count, over.into_iter());
+        assert_eq!(count, vec![2, 1, 4]);
+        assert_eq!(sum[1], i256::from_i128(3));
+        let expected = i256::from_i128(i128::MAX - 7).wrapping_add(i256::from_i128(i128::MAX)).wrapping_add(i256::from_i128(10));
+        assert_eq!(sum[2], expected);
+        // more groups than the partial sums cover: the i256 path alone
+        let mut wide = vec![i256::ZERO; 5000];
+        let mut n = vec![0i64; 5000];
+        add_grouped(&mut wide, &mut n, vec![(4999usize, -2i128), (4999, -3)].into_iter());
+        assert_eq!((wide[4999], n[4999]), (i256::from_i128(-5), 2));
     }
 
     #[test]
