@@ -21,6 +21,7 @@ import pytest
 from psycopg import sql
 
 from govhelpers import error_of, one, recreate_roles, rows, session
+from govhelpers import wait_until as wait_for
 
 SUFFIX = uuid.uuid4().hex[:6]
 ALICE = f"xi_alice_{SUFFIX}"
@@ -34,14 +35,6 @@ def make_rows(seed: int, n: int, first_id: int, days: list[int]):
     return [(first_id + i, DAY0 + dt.timedelta(days=rnd.choice(days), minutes=rnd.randrange(0, 24 * 60)),
              rnd.randrange(0, 1000), rnd.randrange(1, 6)) for i in range(n)]
 
-
-def wait_for(conn, query, predicate, timeout=30.0, params=None):
-    deadline = time.monotonic() + timeout
-    while True:
-        got = rows(conn, query, params)
-        if predicate(got) or time.monotonic() > deadline:
-            return got
-        time.sleep(0.2)
 
 
 @pytest.fixture(scope="module")

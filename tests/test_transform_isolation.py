@@ -20,7 +20,6 @@ Expected values are what Postgres itself says about the roles involved
 
 from __future__ import annotations
 
-import time
 import uuid
 
 import psycopg
@@ -28,6 +27,7 @@ import pytest
 from psycopg import sql
 
 from govhelpers import error_of, one, recreate_roles, rows, session
+from govhelpers import wait_until as wait_for
 
 SUFFIX = uuid.uuid4().hex[:6]
 ALICE = f"iso_alice_{SUFFIX}"  # hostile analyst: her sandbox schema, SELECT on src.orders
@@ -35,14 +35,6 @@ BOB = f"iso_bob_{SUFFIX}"      # another analyst, the victim
 ROLES = [ALICE, BOB]
 A_S, B_S = f"{ALICE}_s", f"{BOB}_s"
 
-
-def wait_for(conn, query, predicate, timeout=30.0, params=None):
-    deadline = time.monotonic() + timeout
-    while True:
-        got = rows(conn, query, params)
-        if predicate(got) or time.monotonic() > deadline:
-            return got
-        time.sleep(0.3)
 
 
 @pytest.fixture(scope="module")

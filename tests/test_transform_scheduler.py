@@ -18,16 +18,9 @@ import time
 import pytest
 
 from govhelpers import one, rows, session
+from govhelpers import wait_until as wait_for
 from privatecluster import PrivateCluster
 
-
-def wait_for(conn, query, predicate, timeout=30.0, params=None):
-    deadline = time.monotonic() + timeout
-    while True:
-        got = rows(conn, query, params)
-        if predicate(got) or time.monotonic() > deadline:
-            return got
-        time.sleep(0.3)
 
 
 @pytest.fixture(scope="module")
