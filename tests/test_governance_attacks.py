@@ -752,20 +752,39 @@ def test_parallel_plans_mask_and_reveal_like_serial_ones(admin, ana):
                 "SET min_parallel_table_scan_size = 0; SET max_parallel_workers_per_gather = 2")
     query = "SELECT email, count(*) FROM pub_a.events GROUP BY email ORDER BY 2 DESC, 1 LIMIT 3"
     serial = rows(ana, query)
+    # a filter on the masked column, and its oracle: the raw rows, masked in Python
+    on_mask = "SELECT id, email FROM pub_a.events WHERE email LIKE %s ORDER BY id"
+    raw = rows(admin, "SELECT id, email FROM raw_a.events WHERE email IS NOT NULL ORDER BY id")
+    masked = [(i, _oracle_email(e)) for i, e in raw if _oracle_email(e).startswith("v")]
+    revealed = [(i, e) for i, e in raw if e.startswith("v")]
+    assert masked and revealed
     ana.execute(parallel)
     try:
         assert "Gather" in _plan(ana, "SELECT count(*) FROM pub_a.events WHERE id > 0")
+        # the reveal check is parallel safe: the masked column's filter runs in the workers
+        assert "Gather" in _plan(ana, "SELECT count(*) FROM pub_a.events WHERE email LIKE 'v%'")
         assert rows(ana, query) == serial
         assert serial[0] == ("v***@x.com", 900)
+        assert rows(ana, on_mask, ("v%",)) == masked
+        # a plan cached (generic, parallel) before PII is turned on
+        ana.execute("PREPARE early(text) AS " + on_mask.replace("%s", "$1"))
+        for _ in range(6):
+            assert rows(ana, "EXECUTE early('v%')") == masked
         grant = grant_pii(admin, rel="raw_a.events")
         try:
             ana.execute("SELECT lake.enable_pii('parallel check', '10 minutes')")
             assert rows(ana, query)[0] == ("vip@x.com", 900)
+            # while revealing, plans are serial and every row is revealed
+            assert "Gather" not in _plan(ana, "SELECT count(*) FROM pub_a.events WHERE email LIKE 'v%'")
+            assert rows(ana, on_mask, ("v%",)) == revealed
+            assert rows(ana, "EXECUTE early('v%')") == revealed
             ana.execute("SELECT lake.disable_pii()")
         finally:
             admin.execute("SELECT lake.revoke_access(%s)", (grant,))
         assert rows(ana, query) == serial
+        assert rows(ana, "EXECUTE early('v%')") == masked
     finally:
+        ana.execute("DEALLOCATE ALL")
         ana.execute("RESET ALL")
 
 

@@ -1840,6 +1840,9 @@ COMMENT ON FUNCTION lake.policy_json(text, boolean) IS 'Approvals, masks, row fi
 COMMENT ON FUNCTION lake.enable_pii(text, interval) IS 'Reveal PII, in this session only, for the relations your unexpired pii grants cover';
 COMMENT ON FUNCTION lake.disable_pii() IS 'Mask PII again in this session';
 COMMENT ON FUNCTION lake.pii_status() IS 'Whether PII is revealed in this session, for which relations, until when';
+-- Parallel safe from 0.2.0: workers and a parallel plan's leader never reveal,
+-- and plans stay serial while a session has PII on (src/governance/pii_session.rs).
+ALTER FUNCTION lake.pii_revealed(oid) PARALLEL SAFE;
 COMMENT ON FUNCTION lake.pii_revealed(oid) IS 'Whether this session reveals PII of a governed relation right now (published views call it for masked columns)';
 COMMENT ON FUNCTION lake.access_gate(oid) IS 'True if the current role may read a governed relation through its published view, otherwise an error that says why (every published view calls it)';
 COMMENT ON VIEW lake.pending_reviews IS 'Relations and columns waiting for review (with the PII scanner''s suggestion when available), and approved columns the scanner has since found PII in (state recheck)';

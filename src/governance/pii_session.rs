@@ -167,6 +167,11 @@ pub fn executor_run_finished(_qd: usize) {
     RUNNING.with(|r| r.borrow_mut().pop());
 }
 
+/// Whether this session has turned PII on (possibly expired since).
+pub fn is_on() -> bool {
+    SESSION.with(|s| s.borrow().is_some())
+}
+
 /// Whether the innermost running executor started with PII on. Outside any
 /// executor (planning, estimates) nothing is revealed.
 fn running_executor_may_reveal() -> bool {
@@ -377,9 +382,15 @@ fn active_grants(ids: &[i64]) -> Vec<i64> {
 /// True if this session has PII on for `rel` right now: the enabling role is
 /// the current user, the TTL has not passed, and the covering grant is still
 /// unexpired and unrevoked. Published views call it for each masked value.
-#[pg_extern(name = "pii_revealed", stable, strict, parallel_restricted)]
+///
+/// Parallel safe, so a filter on a masked column does not keep a plan serial:
+/// in parallel mode (the leader of a parallel plan and its workers) it answers
+/// false, the same on every process, and while PII is on the planner makes
+/// serial plans only (planner.rs; enabling resets cached plans).
+#[pg_extern(name = "pii_revealed", stable, strict, parallel_safe)]
 fn pii_revealed(rel: pg_sys::Oid) -> bool {
-    if !running_executor_may_reveal() {
+    // SAFETY: plain read of transaction state.
+    if unsafe { pg_sys::IsInParallelMode() } || !running_executor_may_reveal() {
         return false;
     }
     let t = now();

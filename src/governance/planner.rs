@@ -35,6 +35,12 @@ pub fn relax_before_planning(tree: &mut QueryTree) {
     if cache::anything_governed() {
         tree.for_each_range_entry(&mut relax);
     }
+    // Parallel workers never reveal (`lake.pii_revealed` answers false in
+    // parallel mode: the session's PII state lives in this backend only), so
+    // while PII is on plans stay serial and reveal every row.
+    if super::pii_session::is_on() {
+        tree.keep_serial();
+    }
 }
 
 /// Whether function `func` is `lake.access_gate`.

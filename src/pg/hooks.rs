@@ -306,11 +306,15 @@ unsafe extern "C-unwind" fn planner_chain(
     cursor_options: i32,
     bound_params: pg_sys::ParamListInfo,
 ) -> *mut pg_sys::PlannedStmt {
+    let mut cursor_options = cursor_options;
     if !parse.is_null() {
         // SAFETY: the planner's own tree, for the duration of this call.
         let mut tree = QueryTree::new(parse);
         for f in parts().iter().filter_map(|p| p.planner) {
             f(&mut tree);
+        }
+        if tree.serial_only() {
+            cursor_options &= !(pg_sys::CURSOR_OPT_PARALLEL_OK as i32);
         }
     }
     next_planner(PREV_PLANNER, parse, query_string, cursor_options, bound_params)

@@ -201,6 +201,7 @@ impl Param<'_> {
 /// itself does while planning.
 pub struct QueryTree {
     query: *mut pg_sys::Query,
+    serial_only: bool,
 }
 
 impl QueryTree {
@@ -208,7 +209,17 @@ impl QueryTree {
     /// `query` is the planner's (non-NULL) query tree, valid and not
     /// otherwise in use for as long as the value lives.
     pub(super) unsafe fn new(query: *mut pg_sys::Query) -> QueryTree {
-        QueryTree { query }
+        QueryTree { query, serial_only: false }
+    }
+
+    /// Plans this query without parallel workers (a part's rule).
+    pub fn keep_serial(&mut self) {
+        self.serial_only = true;
+    }
+
+    /// Whether a part asked for a plan without parallel workers.
+    pub(super) fn serial_only(&self) -> bool {
+        self.serial_only
     }
 
     /// Calls `f` with every range-table entry of the query and of every
