@@ -563,6 +563,36 @@ def test_partitioned_tables(partitioned, conn, name):
     assert_compare(conn, tables[name], heap, queries)
 
 
+def test_range_filters_keep_truncations_that_wrapped_at_the_type_minimum(conn, local_lake):
+    """A value within w of the type's minimum truncates below it (when the
+    minimum is not a multiple of w); PyIceberg writes the wrapped partition
+    value at the top of the range. Upper-bound filters must not skip it."""
+    schema = Schema(NestedField(1, "id", LongType(), required=True), _opt(2, "i", IntegerType()),
+                    _opt(3, "l", LongType()))
+    spec = PartitionSpec(PartitionField(source_id=2, field_id=1000, transform=TruncateTransform(10), name="i_t"),
+                         PartitionField(source_id=3, field_id=1001, transform=TruncateTransform(10), name="l_t"))
+    imin, imax, lmin, lmax = -2**31, 2**31 - 1, -2**63, 2**63 - 1
+    ints = [imin, imin + 1, imin + 2, imin + 9, imin + 10, -5, 0, 7, imax - 3, imax, None]
+    longs = [lmin, lmin + 1, lmin + 2, lmin + 7, lmin + 12, -5, 0, 7, lmax - 1, lmax, None]
+    rows = [{"id": k, "i": i, "l": lv} for k, (i, lv) in enumerate(zip(ints, longs))]
+    table = local_lake.create_table(NS, "wrapped_trunc", schema, spec)
+    for part in (rows[:5], rows[5:]):
+        table.append(pa.Table.from_pylist(part, schema=table.schema().as_arrow()))
+    foreign = local_lake.import_table(conn, NS, "wrapped_trunc")
+    heap = create_heap(conn, "wrapped_trunc_heap", {"id": "bigint", "i": "integer", "l": "bigint"}, rows)
+    queries = []
+    for c, lo, hi in (("i", imin, imax), ("l", lmin, lmax)):
+        queries += [f"SELECT id FROM {{t}} WHERE {c} < 0 ORDER BY id",
+                    f"SELECT id FROM {{t}} WHERE {c} <= {lo + 9} ORDER BY id",
+                    f"SELECT id FROM {{t}} WHERE {c} < {lo + 2} ORDER BY id",
+                    f"SELECT id FROM {{t}} WHERE {c} BETWEEN {lo} AND 7 ORDER BY id",
+                    f"SELECT id FROM {{t}} WHERE NOT ({c} > -1) ORDER BY id",
+                    f"SELECT id FROM {{t}} WHERE {c} >= {hi - 5} ORDER BY id",
+                    f"SELECT id FROM {{t}} WHERE {c} > {lo + 1} ORDER BY id",
+                    f"SELECT count(*), min({c}), max({c}) FROM {{t}} WHERE {c} < 10"]
+    assert_compare(conn, foreign, heap, queries)
+
+
 # ---------------------------------------------------------------- evolution by PyIceberg
 
 EVOLVE_SCHEMA = Schema(

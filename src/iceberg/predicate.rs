@@ -476,6 +476,10 @@ fn reader_part(p: &Predicate, schema: &Schema, promoted: &dyn Fn(i32) -> bool) -
 /// - `int`/`long` literals within w of the type's ends: truncating them (after
 ///   `<` became `<= v - 1`) overflows — a panic, or a wrapped bound that
 ///   prunes every file. Such a leaf is not given to the manifests.
+/// - Values within w of the type's minimum, when the minimum is not a
+///   multiple of w: their partition value wraps round to the top of the
+///   range (PyIceberg and iceberg write it so), where `x < c` would prune
+///   them. `x < c` and `x <= c` keep those partitions: `OR x >= max - w + 2`.
 pub fn manifest_filter(pushed: &Predicate, truncate_widths: &dyn Fn(&str) -> Vec<u32>) -> Predicate {
     weaken_for_manifests(&pushed.clone().rewrite_not(), truncate_widths)
 }
@@ -493,6 +497,23 @@ fn truncation_overflows(literal: &iceberg::spec::PrimitiveLiteral, widths: &[u32
         let w = i128::from(*w);
         v - 1 - (v - 1).rem_euclid(w) < min || v + 1 > max
     })
+}
+
+/// The lowest partition value a wrapped truncation of this literal's type
+/// can have (see `manifest_filter`), if any width can wrap.
+fn wrapped_partition_floor(literal: &iceberg::spec::PrimitiveLiteral, widths: &[u32]) -> Option<Datum> {
+    use iceberg::spec::PrimitiveLiteral;
+    let (min, max) = match literal {
+        PrimitiveLiteral::Int(_) => (i128::from(i32::MIN), i128::from(i32::MAX)),
+        PrimitiveLiteral::Long(_) => (i128::from(i64::MIN), i128::from(i64::MAX)),
+        _ => return None,
+    };
+    let widest = widths.iter().map(|w| i128::from(*w)).filter(|w| min.rem_euclid(*w) != 0).max()?;
+    let floor = max - widest + 2;
+    match literal {
+        PrimitiveLiteral::Int(_) => i32::try_from(floor).ok().map(Datum::int),
+        _ => i64::try_from(floor).ok().map(Datum::long),
+    }
 }
 
 fn weaken_for_manifests(p: &Predicate, truncate_widths: &dyn Fn(&str) -> Vec<u32>) -> Predicate {
@@ -518,6 +539,10 @@ fn weaken_for_manifests(p: &Predicate, truncate_widths: &dyn Fn(&str) -> Vec<u32
             }
             let non_ascii = matches!(literal, PrimitiveLiteral::String(s) if !s.is_ascii());
             match e.op() {
+                Op::LessThan | Op::LessThanOrEq => match wrapped_partition_floor(literal, &widths) {
+                    Some(floor) => p.clone().or(Reference::new(e.term().name()).greater_than_or_equal_to(floor)),
+                    None => p.clone(),
+                },
                 Op::StartsWith if non_ascii => {
                     Reference::new(e.term().name()).greater_than_or_equal_to(e.literal().clone())
                 }
@@ -807,9 +832,31 @@ mod tests {
         assert_eq!(manifest_filter(&low, &widths), Predicate::AlwaysTrue);
         let high = Reference::new("l").greater_than(Datum::long(i64::MAX));
         assert_eq!(manifest_filter(&high, &widths), Predicate::AlwaysTrue);
-        let fine = Reference::new("l").less_than(Datum::long(-5));
+        let fine = Reference::new("l").greater_than(Datum::long(-5));
         assert_eq!(manifest_filter(&fine, &widths), fine);
         let both = low.clone().and(fine.clone());
         assert_eq!(manifest_filter(&both, &widths), Predicate::AlwaysTrue.and(fine));
+    }
+
+    #[test]
+    fn upper_bounds_keep_the_partitions_of_wrapped_truncations() {
+        // i64::MIN is not a multiple of 10: values within 10 of it wrap to the top
+        let widths = |name: &str| match name { "l" => vec![10], "i" => vec![3, 8], "p" => vec![16], _ => vec![] };
+        let below = Reference::new("l").less_than(Datum::long(-5));
+        let keep = below.clone().or(Reference::new("l").greater_than_or_equal_to(Datum::long(i64::MAX - 8)));
+        assert_eq!(manifest_filter(&below, &widths), keep);
+        let at_most = Reference::new("i").less_than_or_equal_to(Datum::int(7));
+        // of the widths 3 and 8 only 3 can wrap (i32::MIN is a multiple of 8)
+        let keep = at_most.clone().or(Reference::new("i").greater_than_or_equal_to(Datum::int(i32::MAX - 1)));
+        assert_eq!(manifest_filter(&at_most, &widths), keep);
+        // a power-of-two width never wraps; lower bounds never meet wrapped values
+        let pow2 = Reference::new("p").less_than(Datum::long(0));
+        assert_eq!(manifest_filter(&pow2, &widths), pow2);
+        let above = Reference::new("l").greater_than_or_equal_to(Datum::long(0));
+        assert_eq!(manifest_filter(&above, &widths), above);
+        // the wrapped value itself is in the kept range, checked by arithmetic
+        let v: i64 = i64::MIN + 3;
+        let wrapped = v.wrapping_sub(v.rem_euclid(10));
+        assert!(wrapped >= i64::MAX - 8, "{wrapped}");
     }
 }
