@@ -580,6 +580,19 @@ def test_range_filters_keep_truncations_that_wrapped_at_the_type_minimum(conn, l
         table.append(pa.Table.from_pylist(part, schema=table.schema().as_arrow()))
     foreign = local_lake.import_table(conn, NS, "wrapped_trunc")
     heap = create_heap(conn, "wrapped_trunc_heap", {"id": "bigint", "i": "integer", "l": "bigint"}, rows)
+    # the same rows written by townlake, partitioned the same way
+    conn.execute(f'DROP FOREIGN TABLE IF EXISTS "{NS}".wrapped_trunc_tl')
+    conn.execute(f'CREATE FOREIGN TABLE "{NS}".wrapped_trunc_tl (id bigint, i integer, l bigint) SERVER '
+                 f"{local_lake.server} OPTIONS (namespace '{NS}', table 'wrapped_trunc_tl', "
+                 "partition_by 'truncate(10, i), truncate(10, l)')")
+    conn.execute(f'INSERT INTO "{NS}".wrapped_trunc_tl SELECT * FROM {heap} WHERE id < 5')
+    conn.execute(f'INSERT INTO "{NS}".wrapped_trunc_tl SELECT * FROM {heap} WHERE id >= 5')
+    written = local_lake.catalog.load_table(f"{NS}.wrapped_trunc_tl")
+    # the partition values townlake wrote are the ones PyIceberg writes
+    def partitions(t):
+        values = [(f.partition[0], f.partition[1]) for f in (task.file for task in t.scan().plan_files())]
+        return sorted(values, key=repr)
+    assert partitions(written) == partitions(table)
     queries = []
     for c, lo, hi in (("i", imin, imax), ("l", lmin, lmax)):
         queries += [f"SELECT id FROM {{t}} WHERE {c} < 0 ORDER BY id",
@@ -591,6 +604,7 @@ def test_range_filters_keep_truncations_that_wrapped_at_the_type_minimum(conn, l
                     f"SELECT id FROM {{t}} WHERE {c} > {lo + 1} ORDER BY id",
                     f"SELECT count(*), min({c}), max({c}) FROM {{t}} WHERE {c} < 10"]
     assert_compare(conn, foreign, heap, queries)
+    assert_compare(conn, f'"{NS}".wrapped_trunc_tl', heap, queries)
 
 
 # ---------------------------------------------------------------- evolution by PyIceberg
