@@ -563,6 +563,11 @@ def test_partitioned_tables(partitioned, conn, name):
     assert_compare(conn, tables[name], heap, queries)
 
 
+def _partition_values(table) -> list[tuple]:
+    """Every data file's partition tuple, sorted (NULLs included)."""
+    return sorted((tuple(task.file.partition) for task in table.scan().plan_files()), key=repr)
+
+
 def test_range_filters_keep_truncations_that_wrapped_at_the_type_minimum(conn, local_lake):
     """A value within w of the type's minimum truncates below it (when the
     minimum is not a multiple of w); PyIceberg writes the wrapped partition
@@ -589,10 +594,7 @@ def test_range_filters_keep_truncations_that_wrapped_at_the_type_minimum(conn, l
     conn.execute(f'INSERT INTO "{NS}".wrapped_trunc_tl SELECT * FROM {heap} WHERE id >= 5')
     written = local_lake.catalog.load_table(f"{NS}.wrapped_trunc_tl")
     # the partition values townlake wrote are the ones PyIceberg writes
-    def partitions(t):
-        values = [(f.partition[0], f.partition[1]) for f in (task.file for task in t.scan().plan_files())]
-        return sorted(values, key=repr)
-    assert partitions(written) == partitions(table)
+    assert _partition_values(written) == _partition_values(table)
     queries = []
     for c, lo, hi in (("i", imin, imax), ("l", lmin, lmax)):
         queries += [f"SELECT id FROM {{t}} WHERE {c} < 0 ORDER BY id",
@@ -605,6 +607,57 @@ def test_range_filters_keep_truncations_that_wrapped_at_the_type_minimum(conn, l
                     f"SELECT count(*), min({c}), max({c}) FROM {{t}} WHERE {c} < 10"]
     assert_compare(conn, foreign, heap, queries)
     assert_compare(conn, f'"{NS}".wrapped_trunc_tl', heap, queries)
+
+
+def test_time_transforms_at_the_ends_of_the_calendar(conn, local_lake):
+    """Dates and timestamps from year 1 to 9999 (negative year/month/day/hour
+    partition values far from the epoch) under every time transform, written
+    by PyIceberg; range filters and groupings against a heap copy."""
+    schema = Schema(NestedField(1, "id", LongType(), required=True), _opt(2, "dt", DateType()),
+                    _opt(3, "ts", TimestampType()), _opt(4, "tz", TimestamptzType()))
+    days = [dt.date(1, 1, 1), dt.date(1, 12, 31), dt.date(1000, 6, 15), dt.date(1582, 10, 4), dt.date(1899, 12, 31),
+            dt.date(1969, 12, 31), dt.date(1970, 1, 1), dt.date(2000, 2, 29), dt.date(9999, 12, 31)]
+    moments = [dt.datetime(1, 1, 1), dt.datetime(1, 1, 1, 0, 59, 59, 999999), dt.datetime(1000, 6, 15, 12, 30),
+               dt.datetime(1899, 12, 31, 23, 59, 59, 999999), dt.datetime(1969, 12, 31, 23, 59, 59, 999999),
+               dt.datetime(1970, 1, 1), dt.datetime(2000, 2, 29, 1), dt.datetime(9999, 12, 31, 23, 59, 59, 999999),
+               dt.datetime(9999, 12, 31)]
+    rows = [{"id": k, "dt": d, "ts": m, "tz": m.replace(tzinfo=UTC)} for k, (d, m) in enumerate(zip(days, moments))]
+    rows.append({"id": len(rows), "dt": None, "ts": None, "tz": None})
+    heap = create_heap(conn, "calendar_heap", {"id": "bigint", "dt": "date", "ts": "timestamp", "tz": "timestamptz"}, rows)
+    conn.execute("SET TIME ZONE 'UTC'")
+    queries = []
+    for c, lits in (("dt", ["0001-01-01", "0001-06-30", "1000-06-15", "1969-12-31", "1970-01-01", "9999-12-31"]),
+                    ("ts", ["0001-01-01 00:59:59.999999", "0001-01-01 01:00", "1899-12-31 23:59:59.999999",
+                            "1969-12-31 23:00", "1970-01-01", "9999-12-31 23:00"]),
+                    ("tz", ["0001-01-01 00:59:59.999999+00", "1000-06-15 12:30+00", "1969-12-31 23:59:59.999999+00",
+                            "1970-01-01 00:00:00.000001+00", "9999-12-31 00:00+00"])):
+        for lit in lits:
+            for op in ("<", "<=", "=", ">=", ">"):
+                queries.append(f"SELECT id FROM {{t}} WHERE {c} {op} '{lit}' ORDER BY id")
+        queries.append(f"SELECT id FROM {{t}} WHERE {c} BETWEEN '{lits[1]}' AND '{lits[-2]}' ORDER BY id")
+        queries.append(f"SELECT date_trunc('year', {c}), count(*) FROM {{t}} GROUP BY 1 ORDER BY 1")
+        queries.append(f"SELECT min({c}), max({c}), count({c}) FROM {{t}}")
+    specs = {"cal_a": ((2, YearTransform()), (3, MonthTransform()), (4, HourTransform())),
+             "cal_b": ((2, MonthTransform()), (3, DayTransform()), (4, YearTransform())),
+             "cal_c": ((2, DayTransform()), (3, HourTransform()), (4, MonthTransform()))}
+    for name, fields in specs.items():
+        spec = PartitionSpec(*[PartitionField(source_id=src, field_id=1000 + k, transform=t, name=f"p{k}")
+                               for k, (src, t) in enumerate(fields)])
+        table = local_lake.create_table(NS, name, schema, spec)
+        for part in (rows[::2], rows[1::2]):
+            table.append(pa.Table.from_pylist(part, schema=table.schema().as_arrow()))
+        assert_compare(conn, local_lake.import_table(conn, NS, name), heap, queries)
+        # townlake writes the same rows into the same partitions PyIceberg chose
+        words = {YearTransform: "year", MonthTransform: "month", DayTransform: "day", HourTransform: "hour"}
+        by = ", ".join(f"{words[type(t)]}({schema.find_field(src).name})" for src, t in fields)
+        conn.execute(f'DROP FOREIGN TABLE IF EXISTS "{NS}".{name}_tl')
+        conn.execute(f'CREATE FOREIGN TABLE "{NS}".{name}_tl (id bigint, dt date, ts timestamp, tz timestamptz) '
+                     f"SERVER {local_lake.server} OPTIONS (namespace '{NS}', table '{name}_tl', partition_by '{by}')")
+        conn.execute(f'INSERT INTO "{NS}".{name}_tl SELECT * FROM {heap} WHERE id % 2 = 0')
+        conn.execute(f'INSERT INTO "{NS}".{name}_tl SELECT * FROM {heap} WHERE id % 2 = 1')
+        written = local_lake.catalog.load_table(f"{NS}.{name}_tl")
+        assert _partition_values(written) == _partition_values(table), name
+        assert_compare(conn, f'"{NS}".{name}_tl', heap, queries)
 
 
 # ---------------------------------------------------------------- evolution by PyIceberg
