@@ -808,7 +808,7 @@ impl ColumnProfile {
                 };
                 // Streets with a house number in a script other than Latin, without a street-type
                 // word (`Մուրացանի 160`, `צור 26`): nearly the whole column, nearly all different, the
-                // numbers spread as house numbers are (not words numbered 1 to 12).
+                // numbers spread as house numbers are (not words numbered 1 to 40).
                 let street_no = self.count(Signal::AddressStreetNumber);
                 let high = self.count(Signal::AddressStreetNumberHigh);
                 let v_street_no = if street_no >= 10
@@ -1020,8 +1020,11 @@ impl ColumnProfile {
         } else {
             formatted
         };
-        // One number that reads as dialled abroad (`00…`) among bare digits is chance.
-        let intl_ok = if digits >= 10 && intl_ok * 20 <= digits { 0 } else { intl_ok };
+        // One number that reads as dialled abroad (`00…`) among bare digits is chance: among ten to
+        // thirteen digits, and among longer ones (fourteen-digit transaction numbers start with 00
+        // one time in a hundred).
+        let bare = digits + self.count(Signal::LongDigits);
+        let intl_ok = if bare >= 10 && intl_ok * 20 <= bare { 0 } else { intl_ok };
         // Dotted numbers in a column of version strings are versions too.
         let dotted = self.count(Signal::DottedDigits);
         let versions = self.count(Signal::VersionString);

@@ -976,3 +976,28 @@ fn african_identity_numbers_in_a_column() {
     let values: Vec<String> = (0..100).map(|_| format!("{}{}", 4 + rng.below(5), rng.digits(13))).collect();
     assert!(!types(&run(&col("txn", "text"), &values)).contains(&"national_id"));
 }
+
+#[test]
+fn fourteen_digit_numbers_starting_with_00_are_not_phones() {
+    let mut rng = Rng(23);
+    let mut values: Vec<String> = (0..150).map(|_| format!("{}{}", 1 + rng.below(9), rng.digits(13))).collect();
+    values[10] = format!("002{}", rng.digits(11));
+    values[90] = format!("0049{}", rng.digits(10));
+    let d = run(&col("txn_id", "text"), &values);
+    assert!(!types(&d).contains(&"phone"), "{d:?}");
+    // Numbers dialled abroad with 00 in a whole column are phones.
+    let values: Vec<String> = (0..150).map(|_| format!("0049{}", rng.digits(10))).collect();
+    assert!(types(&run(&col("c6", "text"), &values)).contains(&"phone"));
+}
+
+#[test]
+fn the_word_for_name_in_more_languages_is_a_weak_hint() {
+    use super::names::hints;
+    for w in ["nome", "navn", "nimi", "nama", "pangalan", "emri"] {
+        let h = hints(w).positive(InfoType::PersonName);
+        assert!(h > 0.0 && h <= 0.3, "{w}: {h}");
+    }
+    for w in ["mbiemri", "apelido", "ho_ten"] {
+        assert!(hints(w).positive(InfoType::PersonName) >= 0.85, "{w}");
+    }
+}

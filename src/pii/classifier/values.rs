@@ -123,6 +123,9 @@ pub enum Signal {
     /// One to three Han characters, every one of them a character of given names (`dictionary.rs`):
     /// `玉梅`, `晶`, `康弘`.
     NameHanGiven,
+    /// Fourteen to twenty bare digits (transaction and account numbers; a number dialled abroad with
+    /// `00` among them is chance).
+    LongDigits,
     /// A word with a capital inside it after a small letter (`DarkBlue`, `PeachPuff`): colours,
     /// identifiers and brands, not how names are written (but `McNeil`, `DeShawn`, `MacLeod` are).
     CamelWord,
@@ -861,6 +864,10 @@ fn phone(v: &str, cell: &mut CellFindings) {
         return;
     }
     if international {
+        if separators == 0 && b[0] != b'+' && (14..=20).contains(&n) {
+            // Bare digits that start with 00: a number dialled abroad, or one of a column of long ids.
+            cell.set(Signal::LongDigits);
+        }
         let national_digits = if v.starts_with("00") { n - 2 } else { n };
         if (8..=15).contains(&national_digits) {
             cell.set(Signal::PhoneIntl);
@@ -873,6 +880,8 @@ fn phone(v: &str, cell: &mut CellFindings) {
     if separators == 0 {
         if (10..=13).contains(&n) {
             cell.set(Signal::PhoneDigits);
+        } else if (14..=20).contains(&n) {
+            cell.set(Signal::LongDigits);
         }
         if n == 11 && b.len() == 11 && digits[0] == 1 && digits[1] >= 3 {
             cell.set(Signal::PhoneMobileCn);
@@ -1864,6 +1873,10 @@ mod tests {
         assert!(sigs("051-038-2374").has(Signal::PhoneTrunk));
         assert!(!sigs("415-555-2671").has(Signal::PhoneTrunk));
         assert!(sigs("13242189233").has(Signal::PhoneMobileCn));
+        assert!(sigs("83214710783742").has(Signal::LongDigits));
+        let s = sigs("00211900531114");
+        assert!(s.has(Signal::LongDigits) && s.has(Signal::PhoneIntl));
+        assert!(!sigs("+211900531114").has(Signal::LongDigits));
         assert!(!sigs("12242189233").has(Signal::PhoneMobileCn) && !sigs("1324218923").has(Signal::PhoneMobileCn));
         for v in ["Մուրացանի 160", "צור 26", "9/4 तिवारी", "მუხაძის ქ. 84", "שכ 14 53", "14720 مجتهدی خیابان"] {
             assert!(sigs(v).has(Signal::AddressStreetNumber), "{v}");
