@@ -44,10 +44,11 @@ Two sets, kept apart:
 
 * ``dev`` — the development set for tuning: Faker in other locales, and its
   own id/credential generators, with different seeds and column names.
+  ``dev9`` is its newest part alone (``dev_more9``, classifier 1.8.0), for quick runs.
 
 Each column carries the set of PII *families* it holds (empty: clean).
 
-Usage: evalset.py --set frozen|fresh|fresh2|fresh3|fresh4|dev [--seed N] [--rows N] [--hash] [--summary]
+Usage: evalset.py --set frozen|fresh|fresh2|fresh3|fresh4|dev|dev9 [--seed N] [--rows N] [--hash] [--summary]
 """
 
 from __future__ import annotations
@@ -868,6 +869,7 @@ def dev(seed=1, rows=200):
     tables += dev_more6(random.Random(seed * 1000 + 6), rows)
     tables += dev_more7(random.Random(seed * 1000 + 7), rows)
     tables += dev_more8(random.Random(seed * 1000 + 8), rows)
+    tables += dev_more9(random.Random(seed * 1000 + 9), rows)
     t = Table("dev_negatives")
     t.add("ver", "text", [f"{rng.randint(0, 30)}.{rng.randint(0, 40)}.{rng.randint(0, 200)}" for _ in range(rows)])
     t.add("ver4", "text", [f"{rng.randint(1, 20)}.{rng.randint(0, 20)}.{rng.randint(0, 99)}.{rng.randint(0, 99999)}"
@@ -1234,6 +1236,117 @@ def dev_more8(rng, rows):
                          for _ in range(rows)], "contact", source="national numbers with a trunk 0")
     t.add("ref_id", "text", [f"{rng.randint(0, 999):03d}-{rng.randint(0, 999):03d}-{rng.randint(0, 9999):04d}"
                              for _ in range(rows)], source="random 3-3-4 references")
+    tables.append(t)
+    return tables
+
+
+# Development cases added with classifier 1.8.0 (development only, a seed of its own; Faker locales the
+# held-out draws do not use for people, and recipes of this file): single-word given-name and family-name
+# columns under generic, misleading and non-English column names, next to the same locale's towns, words,
+# companies, countries and colours; African identity numbers built by their published formats (Egypt's
+# national number, Ghana Card, Rwanda's, Tanzania's NIDA and Uganda's NIN numbers) next to random numbers
+# of the same lengths; Nepali street names without a number; Armenian eight-digit phone numbers; and as
+# hard negatives Latin words with a small number and sequential ids that start with 13.
+DEV9_LOCALES = ["yo_NG", "zu_ZA", "lt_LT", "sl_SI", "id_ID", "fr_QC", "hy_AM", "ne_NP", "bn_BD", "ta_IN", "mr_IN",
+                "fil_PH", "en_IN", "es_VE", "pt_PT", "it_CH", "de_AT", "fr_BE", "en_NZ", "ka_GE", "tr_TR", "th_TH",
+                "vi_VN", "ro_RO", "pl_PL", "sv_SE", "el_GR", "bg_BG"]
+DEV9_GENERIC = ["value", "label", "title", "entry", "txt", "c_01", "field_x", "data", "tag", "descr"]
+DEV9_MISLEADING = ["product", "brand", "model_name", "category", "item_code", "sku_text", "ref_label"]
+DEV9_LOCAL = ["nombre", "nome", "vardas", "ime", "nama", "ten_goi", "anun", "naam", "pangalan", "isim", "namn",
+              "imie", "onoma", "prenume", "nume", "apelido", "cognome", "priimek", "surname_local"]
+# Egypt's governorate codes (first two digits after the birth date), as published.
+EG_GOVERNORATES = [1, 2, 3, 4, 11, 12, 13, 14, 15, 16, 17, 18, 19, 21, 22, 23, 24, 25, 26, 27, 28, 29, 31, 32, 33,
+                   34, 35, 88]
+
+
+def _eg_national_id(rng):
+    d = _date(rng, 1940, 2012)
+    century = "2" if d.year < 2000 else "3"
+    return (century + d.strftime("%y%m%d") + f"{rng.choice(EG_GOVERNORATES):02d}" + _digits(rng, 3)
+            + str(rng.randint(0, 9)) + str(rng.randint(1, 9)))
+
+
+def _tz_nida(rng):
+    d = _date(rng, 1940, 2006)
+    return d.strftime("%Y%m%d") + "-" + _digits(rng, 5) + "-" + _digits(rng, 5) + "-" + _digits(rng, 2)
+
+
+def _rw_nid(rng):
+    return "1" + str(rng.randint(1940, 2006)) + rng.choice("78") + _digits(rng, 7) + rng.choice("01") + _digits(rng, 2)
+
+
+def _ug_nin(rng):
+    return ("C" + rng.choice("MF") + f"{rng.randint(40, 99):02d}" + _digits(rng, 3)
+            + "".join(rng.choice(string.ascii_uppercase + string.digits) for _ in range(7)))
+
+
+def dev_more9(rng, rows):
+    from faker import Faker
+    tables = []
+
+    def col(local=None):
+        r = rng.random()
+        if local and r < 0.3:
+            return local
+        if r < 0.55:
+            return rng.choice(DEV9_MISLEADING)
+        return rng.choice(DEV9_GENERIC)
+
+    for loc in DEV9_LOCALES:
+        fk = Faker(loc)
+        fk.seed_instance(rng.randint(0, 2**31))
+        t = Table("dev9_" + loc.lower())
+        r = rng.random()
+        if r < 0.7:
+            t.add(col(rng.choice(DEV9_LOCAL)), "text", [fk.first_name() for _ in range(rows)], "person_name",
+                  source=f"faker {loc} first")
+        if r > 0.3:
+            t.add(col(rng.choice(DEV9_LOCAL)), "text", [fk.last_name() for _ in range(rows)], "person_name",
+                  source=f"faker {loc} last")
+        t.add(col(), "text", [fk.city() for _ in range(rows)], source=f"faker {loc} city")
+        t.add(col(), "text", [fk.word().capitalize() for _ in range(rows)], source=f"faker {loc} word")
+        t.add(col(), "text", [fk.company() for _ in range(rows)], source=f"faker {loc} company")
+        t.add(col(), "text", [fk.country() for _ in range(rows)], source=f"faker {loc} country")
+        if rng.random() < 0.5:
+            t.add(col(), "text", [fk.color_name() for _ in range(rows)], source=f"faker {loc} colour")
+        if rng.random() < 0.5:
+            t.add(col(), "text", [f"{fk.word().capitalize()} {rng.randint(1, 60)}" for _ in range(rows)],
+                  source=f"faker {loc} word and small number")
+        unique_names(t.columns)
+        tables.append(t)
+    # African identity numbers by their published formats, under telling and opaque names.
+    t = Table("dev9_africa_ids")
+    for name, make, label in [("raqam_qawmi", _eg_national_id, "eg"), ("c_eg", _eg_national_id, "eg"),
+                              ("ghana_card_no", lambda r: f"GHA-{_digits(r, 9)}-{r.randint(0, 9)}", "gh"),
+                              ("id_gh", lambda r: f"GHA-{_digits(r, 9)}-{r.randint(0, 9)}", "gh"),
+                              ("nida_no", _tz_nida, "tz"), ("c_tz", _tz_nida, "tz"),
+                              ("rw_nid", _rw_nid, "rw"), ("indangamuntu_nr", _rw_nid, "rw"),
+                              ("ug_nin", _ug_nin, "ug"), ("c_ug", _ug_nin, "ug")]:
+        t.add(name, "text", [make(rng) for _ in range(rows)], "national_id", source=f"{label} national id recipe")
+    t.add("txn_id", "text", [_digits(rng, 14) for _ in range(rows)], source="random 14 digits")
+    t.add("account_ref", "text", [_digits(rng, 16) for _ in range(rows)], source="random 16 digits")
+    t.add("batch", "text", [f"{rng.randint(2015, 2025)}{rng.randint(1, 12):02d}{rng.randint(1, 28):02d}-{_digits(rng, 6)}"
+                            for _ in range(rows)], source="dated batch numbers")
+    t.add("sku", "text", ["CM" + _digits(rng, 4) + "".join(rng.choice(string.ascii_uppercase) for _ in range(4))
+                          for _ in range(rows)], source="product codes starting CM")
+    tables.append(t)
+    # Nepali street names without a number, Armenian phone numbers, and look-alikes.
+    fk = Faker("ne_NP")
+    fk.seed_instance(rng.randint(0, 2**31))
+    t = Table("dev9_ne_hy")
+    t.add(col("thegana"), "text", [fk.street_name() for _ in range(rows)], "address", source="faker ne_NP street name")
+    t.add(col(), "text", [fk.city() for _ in range(rows)], source="faker ne_NP city")
+    t.add(col(), "text", [fk.word() for _ in range(rows)], source="faker ne_NP word")
+    fk = Faker("hy_AM")
+    fk.seed_instance(rng.randint(0, 2**31))
+    t.add(col("herakhos"), "text", [f"{rng.choice(['10', '11', '12', '91', '93', '94', '95', '96', '98', '99', '77', '55'])}"
+                                    f"-{_digits(rng, 6)}" for _ in range(rows)], "contact", source="Armenian 8-digit phones")
+    t.add(col(), "text", [f"{rng.randint(10, 99)}-{rng.randint(1, 999999):06d}" for _ in range(rows)],
+          source="random 2-6 codes")
+    t.add(col(), "text", [str(13000000 + i * rng.randint(1, 3)) for i in range(rows)], source="sequential ids from 13")
+    t.add(col(), "text", [str(1300000000 + i) for i in range(rows)], source="sequential 10-digit ids from 13")
+    t.add(col(), "text", [f"{fk.word()} {rng.randint(1, 40)}" for _ in range(rows)], source="faker hy_AM word and number")
+    unique_names(t.columns)
     tables.append(t)
     return tables
 
@@ -1802,6 +1915,8 @@ def build(which: str, seed=None, rows=None):
         return frozen(FROZEN_SEED if seed is None else seed, rows or 200)
     if which == "dev":
         return dev(1 if seed is None else seed, rows or 200)
+    if which == "dev9":
+        return dev_more9(random.Random((1 if seed is None else seed) * 1000 + 9), rows or 200)
     if which == "fresh":
         return fresh(FRESH_SEED if seed is None else seed, rows or 200)
     if which == "fresh2":
@@ -1810,7 +1925,7 @@ def build(which: str, seed=None, rows=None):
         return fresh3(FRESH3_SEED if seed is None else seed, rows or 200)
     if which == "fresh4":
         return fresh4(FRESH4_SEED if seed is None else seed, rows or 200)
-    raise SystemExit(f"unknown set {which!r}: frozen, fresh, fresh2, fresh3, fresh4 or dev")
+    raise SystemExit(f"unknown set {which!r}: frozen, fresh, fresh2, fresh3, fresh4, dev or dev9")
 
 
 def main():

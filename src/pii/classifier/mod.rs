@@ -43,7 +43,7 @@ use values::{CellFindings, Signal, N_SIGNALS};
 
 /// Bumped whenever detection or scoring changes; the scanner rescans every
 /// column whose finding was made by another version.
-pub const CLASSIFIER_VERSION: &str = "1.7.0";
+pub const CLASSIFIER_VERSION: &str = "1.8.0";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum InfoType {
@@ -329,6 +329,9 @@ pub struct ColumnProfile {
     id_counts: [u32; 64],
     /// Last words of name-shaped values in scripts our name lists do not cover.
     script_last_words: HashSet<u64>,
+    /// The words (digits left out) of the values that read as whole street addresses, up to a few:
+    /// one word again and again (`Placeat 40`, `Placeat 7`) is a word, not streets.
+    address_whole_words: HashSet<u64>,
     distinct: HashSet<u64>,
     distinct_capped: bool,
     max_len: usize,
@@ -403,6 +406,7 @@ impl ColumnProfile {
             schemes: BTreeMap::new(),
             id_counts: [0; 64],
             script_last_words: HashSet::new(),
+            address_whole_words: HashSet::new(),
             distinct: HashSet::new(),
             distinct_capped: false,
             max_len: 0,
@@ -444,6 +448,11 @@ impl ColumnProfile {
             self.distinct_capped = true;
         }
         let cell = values::analyse(v);
+        if cell.signals.has(Signal::AddressWhole) && self.address_whole_words.len() < 8 {
+            let mut h = DefaultHasher::new();
+            v.chars().filter(|c| c.is_alphabetic()).collect::<String>().to_lowercase().hash(&mut h);
+            self.address_whole_words.insert(h.finish());
+        }
         self.record(&cell);
         self.keep_for_table_pass(v, &cell);
     }
@@ -799,7 +808,7 @@ impl ColumnProfile {
                 };
                 // Streets with a house number in a script other than Latin, without a street-type
                 // word (`Մուրացանի 160`, `צור 26`): nearly the whole column, nearly all different, the
-                // numbers spread as house numbers are (not words numbered 1 to 12).
+                // numbers spread as house numbers are (not words numbered 1 to 40).
                 let street_no = self.count(Signal::AddressStreetNumber);
                 let high = self.count(Signal::AddressStreetNumberHigh);
                 let v_street_no = if street_no >= 10
@@ -812,8 +821,19 @@ impl ColumnProfile {
                 } else {
                     0.0
                 };
+                // A few whole addresses in a column of one word and a number each (`Placeat 40`,
+                // `ซอย 12` among `Quas 7`, `กล่อง 3`) are words that happen to be street types:
+                // counted by their share, not as sparse addresses.
+                let chance_whole =
+                    whole >= 1 && r(whole, n) < 0.1 && r(shape, n) >= 0.8 && {
+                        let words = self.address_whole_words.len() as u32;
+                        words == 1 || (words == 2 && whole >= 4)
+                    };
+                if chance_whole {
+                    notes.push("the few street addresses are words with a number like the rest of the column".into());
+                }
                 let v = weak(0.85, whole, n)
-                    .max(strong(0.7, whole, n))
+                    .max(if chance_whole { 0.0 } else { strong(0.7, whole, n) })
                     .max(strong(0.7, text, n))
                     .max(strong(0.75, keyed, n))
                     .max(weak(0.2, shape + whole, n))
@@ -894,6 +914,12 @@ impl ColumnProfile {
         if validated && damp < 1.0 && v * 0.9 > conf * damp {
             notes.push("validated values outweigh the column name".into());
             conf = v * 0.9;
+        } else if t == PersonName && damp < 1.0 && v >= 0.8 && agree >= 0.6 && 0.68 * v > conf * damp {
+            // Most of the column known given names, or names with a known given or family name:
+            // a column called `product` or `category` of them holds names; the name lowers the
+            // confidence, it does not cancel it.
+            notes.push("the values (known names) outweigh the column name, which only lowers the confidence".into());
+            conf = 0.68 * v;
         } else if damp < 1.0 && v >= 0.5 && agree >= 0.9 && t != Ipv4 && 0.6 * v * agree > conf * damp {
             // Strong evidence across the whole column (names with known given names, account
             // names with numbers): the name lowers the confidence, it does not cancel it.
@@ -994,8 +1020,11 @@ impl ColumnProfile {
         } else {
             formatted
         };
-        // One number that reads as dialled abroad (`00…`) among bare digits is chance.
-        let intl_ok = if digits >= 10 && intl_ok * 20 <= digits { 0 } else { intl_ok };
+        // One number that reads as dialled abroad (`00…`) among bare digits is chance: among ten to
+        // thirteen digits, and among longer ones (fourteen-digit transaction numbers start with 00
+        // one time in a hundred).
+        let bare = digits + self.count(Signal::LongDigits);
+        let intl_ok = if bare >= 10 && intl_ok * 20 <= bare { 0 } else { intl_ok };
         // Dotted numbers in a column of version strings are versions too.
         let dotted = self.count(Signal::DottedDigits);
         let versions = self.count(Signal::VersionString);
@@ -1247,7 +1276,10 @@ impl ColumnProfile {
         if some_names && (ctx.people_table || ctx.table.has(InfoType::Email) || ctx.table.has(InfoType::DateOfBirth)) {
             context = 0.35;
         }
-        if ctx.neighbour_names[InfoType::PersonName as usize] >= 0.85 && r(single) >= 0.6 {
+        // Only for words some of which are names by our lists or their build: towns, countries,
+        // colours and words sit next to a given-name column as often as family names do.
+        let lexical = given + family + morph + known_whole + native + han_given;
+        if ctx.neighbour_names[InfoType::PersonName as usize] >= 0.85 && r(single) >= 0.6 && r(lexical) >= 0.05 {
             // `first_name` next door makes a column of single capitalised words likely `last_name`.
             context = context.max(0.45);
         }

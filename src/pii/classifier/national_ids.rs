@@ -78,6 +78,11 @@ schemes! {
     TwNationalId => "tw_national_id", "Taiwan national identification card (area letter, weighted mod-10).";
     LvPersonasKods => "lv_personas_kods", "Latvia personal code (weights 1,6,3,7,9,10,5,8,4,2; birth date in the old form).";
     HuSzemelyiSzam => "hu_szemelyi_szam", "Hungary personal identification number (weighted mod-11, birth date).";
+    EgNationalId => "eg_national_id", "Egypt national number (century digit, birth date, governorate code; structure).";
+    GhGhanaCard => "gh_ghana_card", "Ghana Card personal id number (GHA-, nine digits, check digit; structure).";
+    TzNida => "tz_nida", "Tanzania NIDA number (birth date YYYYMMDD and twelve digits; structure).";
+    RwNationalId => "rw_national_id", "Rwanda national id (1, birth year, sex digit 7/8; structure).";
+    UgNin => "ug_nin", "Uganda national identification number (CM/CF, birth year; structure).";
 }
 
 /// The schemes a value fits and those it passes.
@@ -776,6 +781,57 @@ fn passport_check(s: &str) -> Option<bool> {
     Some(icao_check_digit(&b[..9])? == b[9] - b'0')
 }
 
+/// Egypt's national number: 14 digits, a century digit (2: 1900s, 3: 2000s), the birth date as YYMMDD,
+/// a governorate code of the published list (01–04 cities, 11–19 Lower Egypt, 21–29 Upper Egypt,
+/// 31–35 frontier governorates, 88 born abroad), a serial whose last digit gives the sex, and a check
+/// digit whose algorithm is not published (so structure only).
+fn eg_national_id_valid(d: &[u8]) -> bool {
+    if d.len() != 14 || !matches!(d[0], 2 | 3) {
+        return false;
+    }
+    let year = if d[0] == 2 { 1900 } else { 2000 } + prefix_num(&d[1..], 2) as i32;
+    let gov = prefix_num(&d[7..], 2);
+    date_valid(year, prefix_num(&d[3..], 2), prefix_num(&d[5..], 2))
+        && matches!(gov, 1..=4 | 11..=19 | 21..=29 | 31..=35 | 88)
+}
+
+/// Tanzania's NIDA number: the holder's birth date (YYYYMMDD) and twelve more digits, printed
+/// `19850312-12345-00001-23` (structure only).
+fn tz_nida_valid(d: &[u8]) -> bool {
+    d.len() == 20 && {
+        let year = prefix_num(d, 4) as i32;
+        (1900..=2030).contains(&year) && date_valid(year, prefix_num(&d[4..], 2), prefix_num(&d[6..], 2))
+    }
+}
+
+/// Rwanda's national id: sixteen digits, 1 (a citizen), the birth year, 7 or 8 for the sex, a serial
+/// and issue digits (structure only).
+fn rw_national_id_valid(d: &[u8]) -> bool {
+    d.len() == 16 && d[0] == 1 && (1900..=2030).contains(&prefix_num(&d[1..], 4)) && matches!(d[5], 7 | 8)
+}
+
+/// Ghana Card: `GHA-` and nine digits, a dash and a check digit (`GHA-123456789-0`).
+fn ghana_card_check(s: &str) -> Option<bool> {
+    let rest = s.strip_prefix("GHA-").or_else(|| s.strip_prefix("gha-"))?;
+    let b = rest.as_bytes();
+    (b.len() == 11 && b[9] == b'-' && b[..9].iter().all(u8::is_ascii_digit) && b[10].is_ascii_digit()).then_some(true)
+}
+
+/// Uganda's NIN: `CM` (male) or `CF` (female), the two digits of the birth year and ten letters and
+/// digits, fourteen characters in all (structure only).
+fn ug_nin_check(s: &str) -> Option<bool> {
+    let b = s.as_bytes();
+    if b.len() != 14 || b[0] != b'C' || !matches!(b[1], b'M' | b'F') {
+        return None;
+    }
+    let body = &b[4..];
+    (b[2].is_ascii_digit()
+        && b[3].is_ascii_digit()
+        && body.iter().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
+        && body.iter().any(u8::is_ascii_digit))
+    .then_some(true)
+}
+
 /// The scheme whose printed grouping `s` has, among those whose grouping
 /// phone numbers do not share.
 fn printed_format(s: &str, d: &[u8]) -> Option<NationalId> {
@@ -800,7 +856,7 @@ fn printed_format(s: &str, d: &[u8]) -> Option<NationalId> {
 /// dot, slash) are allowed where the schemes print them.
 pub fn check(s: &str) -> Option<IdMatch> {
     let len = s.len();
-    if !(9..=21).contains(&len) {
+    if !(9..=23).contains(&len) {
         return None;
     }
     let mut m = IdMatch::default();
@@ -838,6 +894,12 @@ pub fn check(s: &str) -> Option<IdMatch> {
         }
         if s.ends_with(['K', 'k']) {
             try_shape(NationalId::ClRut, rut_check(s), &mut m);
+        }
+        if len == 15 {
+            try_shape(NationalId::GhGhanaCard, ghana_card_check(s), &mut m);
+        }
+        if len == 14 {
+            try_shape(NationalId::UgNin, ug_nin_check(s), &mut m);
         }
         return shaped.then_some(m);
     }
@@ -915,6 +977,15 @@ pub fn check(s: &str) -> Option<IdMatch> {
             by_length(NationalId::ChAhv, ch_ahv_valid(&d), &mut m);
             by_length(NationalId::ThIdCard, th_id_valid(&d), &mut m);
         }
+        14 => by_length(NationalId::EgNationalId, eg_national_id_valid(&d), &mut m),
+        16 => by_length(NationalId::RwNationalId, rw_national_id_valid(&d), &mut m),
+        20 => {
+            // Printed 8-5-5-2 with dashes, Tanzania's own grouping.
+            let groups: Vec<usize> = s.split('-').map(str::len).collect();
+            let valid = tz_nida_valid(&d);
+            m.specific |= valid && groups == [8, 5, 5, 2];
+            by_length(NationalId::TzNida, valid, &mut m);
+        }
         _ => {}
     }
     shaped.then_some(m)
@@ -928,6 +999,28 @@ mod tests {
     // (ICAO 9303's L898902C3, the Swedish Tax Agency's 811218-9876, …), and
     // otherwise numbers built by python-stdnum's implementation of each scheme
     // (an implementation independent of this one).
+    #[test]
+    fn african_identity_numbers() {
+        // Egypt: 2 (1900s) 85-03-12, governorate 01 (Cairo), serial, check digit.
+        assert!(validates_as("28503120101234", NationalId::EgNationalId));
+        assert!(validates_as("30107152112345", NationalId::EgNationalId), "3: born in the 2000s, Giza");
+        assert!(!validates_as("28513120101234", NationalId::EgNationalId), "month 13");
+        assert!(!validates_as("28503120501234", NationalId::EgNationalId), "governorate 05 does not exist");
+        assert!(!validates_as("48503120101234", NationalId::EgNationalId), "century digit 4");
+        let gh = check("GHA-123456789-0").unwrap();
+        assert!(gh.specific && validates_as("GHA-123456789-0", NationalId::GhGhanaCard));
+        assert!(check("GHA-12345678-01").is_none());
+        assert!(validates_as("19850312-12345-00001-23", NationalId::TzNida));
+        assert!(check("19850312-12345-00001-23").unwrap().specific);
+        assert!(!validates_as("19851312-12345-00001-23", NationalId::TzNida), "month 13");
+        assert!(validates_as("1198780012345012", NationalId::RwNationalId));
+        assert!(!validates_as("1198750012345012", NationalId::RwNationalId), "sex digit 5");
+        assert!(!validates_as("2198780012345012", NationalId::RwNationalId));
+        assert!(validates_as("CM85012ABC123D", NationalId::UgNin));
+        assert!(check("CM1234ABCD").is_none(), "a product code starting CM is too short");
+        assert!(check("CX85012ABC123D").is_none());
+    }
+
     #[test]
     fn latvian_and_hungarian_personal_numbers() {
         // Built and accepted by python-stdnum's lv.pvn.

@@ -909,3 +909,95 @@ fn streets_with_a_house_number_in_other_scripts_are_addresses() {
     let values: Vec<String> = (0..60).map(|_| products[rng.below(5) as usize].to_string()).collect();
     assert!(!types(&run(&col("m6", "text"), &values)).contains(&"postal_address"));
 }
+
+#[test]
+fn words_with_a_small_number_are_not_addresses_for_one_word_that_is_a_street_type() {
+    // Lorem words numbered 1–60, one of them (`Placeat`) starting like a street type: the few
+    // values that read as street addresses repeat one word, so they are chance.
+    let words = ["Esse", "Atque", "Tenetur", "Earum", "Iure", "Sunt", "Sequi", "Quas", "Modi", "Nobis"];
+    let mut rng = Rng(7);
+    let mut values: Vec<String> =
+        (0..150).map(|i| format!("{} {}", words[i % words.len()], 1 + rng.below(60))).collect();
+    for (i, k) in [3usize, 40, 77].iter().enumerate() {
+        values[*k] = format!("Placeat {}", 10 + i);
+    }
+    let d = run(&col("sku_text", "text"), &values);
+    assert!(!types(&d).contains(&"postal_address"), "{d:?}");
+    // Street addresses whose few whole matches name different streets stay addresses by their shape
+    // and name.
+    let streets = ["Husova", "Palackého", "Masarykova", "Nádražní", "Komenského", "Školní", "Zahradní", "Lipová"];
+    let values: Vec<String> = (0..150)
+        .map(|i| match i {
+            5 => "náměstí Míru 5".to_string(),
+            50 => "náměstí Svobody 12".to_string(),
+            100 => "třída Národní 77".to_string(),
+            _ => format!("{} {}", streets[i % streets.len()], 1 + rng.below(900)),
+        })
+        .collect();
+    assert!(types(&run(&col("ulice", "text"), &values)).contains(&"postal_address"));
+}
+
+#[test]
+fn known_given_names_outweigh_a_misleading_column_name() {
+    let given = ["Liliana", "Alan", "Martin", "Cristina", "Kristian", "Anna", "Marie", "Thomas", "Laura", "Peter",
+                 "Sofia", "Daniel", "Julia", "Robert", "Elena", "Michael", "Sarah", "David", "Maria", "Paul"];
+    let values: Vec<String> = (0..150).map(|i| given[(i * 7) % given.len()].to_string()).collect();
+    let d = run(&col("product", "text"), &values);
+    assert_eq!(top(&d), Some("person_name"), "{d:?}");
+    assert!(d[0].evidence.iter().any(|e| e.contains("only lowers the confidence")));
+}
+
+#[test]
+fn a_given_name_column_next_door_does_not_make_towns_family_names() {
+    let towns = ["Biłgoraj", "Oława", "Pruszków", "Szczytno", "Pabianice", "Bartoszyce", "Świdnik", "Starachowice",
+                 "Łomża", "Gniezno", "Kutno", "Mielec", "Jarosław", "Otwock", "Zgierz", "Wałcz"];
+    let values: Vec<String> = (0..150).map(|i| towns[(i * 5 + i / 16) % towns.len()].to_string()).collect();
+    let mut input = col("tag", "text");
+    input.neighbours = vec!["first_name".into(), "imie".into()];
+    let profile = ColumnProfile::from_values(values.iter().map(|v| Some(v.as_str())));
+    let out = classify_table(&[(input, profile)], &[]);
+    assert!(above(out[0].clone(), 0.5).is_empty(), "{:?}", out[0]);
+}
+
+#[test]
+fn african_identity_numbers_in_a_column() {
+    // Egypt's national numbers built by the published structure, under an opaque name.
+    let mut rng = Rng(11);
+    let govs = [1, 2, 12, 21, 88];
+    let values: Vec<String> = (0..100)
+        .map(|i| {
+            format!("2{:02}{:02}{:02}{:02}{}", 50 + rng.below(40), 1 + rng.below(12), 1 + rng.below(28), govs[i % 5], rng.digits(5))
+        })
+        .collect();
+    assert!(types(&run(&col("c_eg", "text"), &values)).contains(&"national_id"));
+    let values: Vec<String> = (0..100).map(|_| format!("GHA-{}-{}", rng.digits(9), rng.below(10))).collect();
+    assert!(types(&run(&col("id_gh", "text"), &values)).contains(&"national_id"));
+    // Random fourteen-digit transaction numbers are no Egyptian ids.
+    let values: Vec<String> = (0..100).map(|_| format!("{}{}", 4 + rng.below(5), rng.digits(13))).collect();
+    assert!(!types(&run(&col("txn", "text"), &values)).contains(&"national_id"));
+}
+
+#[test]
+fn fourteen_digit_numbers_starting_with_00_are_not_phones() {
+    let mut rng = Rng(23);
+    let mut values: Vec<String> = (0..150).map(|_| format!("{}{}", 1 + rng.below(9), rng.digits(13))).collect();
+    values[10] = format!("002{}", rng.digits(11));
+    values[90] = format!("0049{}", rng.digits(10));
+    let d = run(&col("txn_id", "text"), &values);
+    assert!(!types(&d).contains(&"phone"), "{d:?}");
+    // Numbers dialled abroad with 00 in a whole column are phones.
+    let values: Vec<String> = (0..150).map(|_| format!("0049{}", rng.digits(10))).collect();
+    assert!(types(&run(&col("c6", "text"), &values)).contains(&"phone"));
+}
+
+#[test]
+fn the_word_for_name_in_more_languages_is_a_weak_hint() {
+    use super::names::hints;
+    for w in ["nome", "navn", "nimi", "nama", "pangalan", "emri"] {
+        let h = hints(w).positive(InfoType::PersonName);
+        assert!(h > 0.0 && h <= 0.3, "{w}: {h}");
+    }
+    for w in ["mbiemri", "apelido", "ho_ten"] {
+        assert!(hints(w).positive(InfoType::PersonName) >= 0.85, "{w}");
+    }
+}

@@ -123,6 +123,9 @@ pub enum Signal {
     /// One to three Han characters, every one of them a character of given names (`dictionary.rs`):
     /// `玉梅`, `晶`, `康弘`.
     NameHanGiven,
+    /// Fourteen to twenty bare digits (transaction and account numbers; a number dialled abroad with
+    /// `00` among them is chance).
+    LongDigits,
     /// A word with a capital inside it after a small letter (`DarkBlue`, `PeachPuff`): colours,
     /// identifiers and brands, not how names are written (but `McNeil`, `DeShawn`, `MacLeod` are).
     CamelWord,
@@ -608,7 +611,7 @@ fn street_and_number_script(v: &str) -> Option<bool> {
     }
     let high = numbers.iter().any(|t| {
         let lead_digits: String = t.chars().take_while(char::is_ascii_digit).collect();
-        lead_digits.parse::<u32>().map_or(true, |x| x > 12) || t.contains('/') || t.chars().any(char::is_alphabetic)
+        lead_digits.parse::<u32>().map_or(true, |x| x > 40) || t.contains('/') || t.chars().any(char::is_alphabetic)
     });
     Some(high)
 }
@@ -861,6 +864,10 @@ fn phone(v: &str, cell: &mut CellFindings) {
         return;
     }
     if international {
+        if separators == 0 && b[0] != b'+' && (14..=20).contains(&n) {
+            // Bare digits that start with 00: a number dialled abroad, or one of a column of long ids.
+            cell.set(Signal::LongDigits);
+        }
         let national_digits = if v.starts_with("00") { n - 2 } else { n };
         if (8..=15).contains(&national_digits) {
             cell.set(Signal::PhoneIntl);
@@ -873,6 +880,8 @@ fn phone(v: &str, cell: &mut CellFindings) {
     if separators == 0 {
         if (10..=13).contains(&n) {
             cell.set(Signal::PhoneDigits);
+        } else if (14..=20).contains(&n) {
+            cell.set(Signal::LongDigits);
         }
         if n == 11 && b.len() == 11 && digits[0] == 1 && digits[1] >= 3 {
             cell.set(Signal::PhoneMobileCn);
@@ -1121,6 +1130,13 @@ fn person_name(v: &str, cell: &mut CellFindings) {
         cell.set(Signal::NamePlace);
         return;
     }
+    // A street type last in Devanagari, Bengali or Tamil (`जैन मार्ग`, `शाही पथ`, `তেরতলা রোড`,
+    // `காந்தி சாலை`): a street named after a person or a place, written without a house number.
+    if (2..=4).contains(&core.len()) && south_asian_street_word(core[core.len() - 1].0) {
+        cell.set(Signal::NamePlace);
+        cell.set(Signal::AddressWhole);
+        return;
+    }
     if core.len() >= 2
         && (arabic_script_place_word(core[0].0) || arabic_script_place_word(core[core.len() - 1].0)
             || street_word(core[core.len() - 1].0))
@@ -1268,6 +1284,17 @@ fn arabic_script_place_word(word: &str) -> bool {
         word,
         "شهر" | "استان" | "شهرستان" | "دهستان" | "بخش" | "روستای" | "روستا" | "خیابان" | "کوچه" | "بلوار" | "میدان" | "جاده"
             | "بزرگراه" | "آزادراه" | "تونل" | "کوی" | "بن‌بست" | "شارع" | "طريق" | "حي" | "مدينة" | "قرية" | "ميدان"
+    )
+}
+
+/// Street-type words that end a street name in Nepali, Hindi and Marathi (Devanagari), Bengali and
+/// Tamil: road, path, lane, square, quarter, corner (`मार्ग`, `रोड`, `पथ`, `बाटो`, `चोक`, `टोल`, `সড়ক`,
+/// `சாலை`, `தெரு`).
+fn south_asian_street_word(word: &str) -> bool {
+    matches!(
+        word,
+        "मार्ग" | "रोड" | "पथ" | "बाटो" | "चोक" | "चौक" | "गल्ली" | "गली" | "टोल" | "सडक" | "सड़क" | "लेन" | "कुना" | "चौर"
+            | "टार" | "रस्ता" | "सड़क़" | "সড়ক" | "রোড" | "লেন" | "গলি" | "சாலை" | "தெரு" | "வீதி"
     )
 }
 
@@ -1846,6 +1873,10 @@ mod tests {
         assert!(sigs("051-038-2374").has(Signal::PhoneTrunk));
         assert!(!sigs("415-555-2671").has(Signal::PhoneTrunk));
         assert!(sigs("13242189233").has(Signal::PhoneMobileCn));
+        assert!(sigs("83214710783742").has(Signal::LongDigits));
+        let s = sigs("00211900531114");
+        assert!(s.has(Signal::LongDigits) && s.has(Signal::PhoneIntl));
+        assert!(!sigs("+211900531114").has(Signal::LongDigits));
         assert!(!sigs("12242189233").has(Signal::PhoneMobileCn) && !sigs("1324218923").has(Signal::PhoneMobileCn));
         for v in ["Մուրացանի 160", "צור 26", "9/4 तिवारी", "მუხაძის ქ. 84", "שכ 14 53", "14720 مجتهدی خیابان"] {
             assert!(sigs(v).has(Signal::AddressStreetNumber), "{v}");
@@ -1855,6 +1886,9 @@ mod tests {
         assert!(sigs("۰۹۱۲ ۳۴۵ ۶۷۸۹").has(Signal::PhoneNational));
         assert!(!sigs("১২৩").has(Signal::PhoneNational));
         assert!(!sigs("Մուրացանի 6").has(Signal::AddressStreetNumberHigh));
+        // Words numbered up to 40 (editions, boxes, levels) are no spread of house numbers.
+        assert!(!sigs("Մուրացանի 27").has(Signal::AddressStreetNumberHigh));
+        assert!(sigs("Մուրացանի 41").has(Signal::AddressStreetNumberHigh));
         for v in ["Main Street 5", "iPhone 12", "Ленина", "2019", "42 43 44 Москва", "Москва 2019", "Март 2021", "มกราคม 2567"] {
             assert!(!sigs(v).has(Signal::AddressStreetNumber), "{v}");
         }
@@ -1891,6 +1925,11 @@ mod tests {
         assert!(!sigs("Apr. 12").has(Signal::AddressWhole));
         assert!(!sigs("Intel Processor 5").has(Signal::AddressWhole));
         assert!(sigs("Moore Mountain").has(Signal::NamePlace));
+        for v in ["जैन मार्ग", "शाही पथ", "तुलाधर रोड", "রাজা রোড", "காந்தி சாலை"] {
+            let s = sigs(v);
+            assert!(s.has(Signal::NamePlace) && s.has(Signal::AddressWhole), "{v}");
+        }
+        assert!(!sigs("राम शर्मा").has(Signal::AddressWhole));
         assert!(!sigs("John Hill").has(Signal::NamePlace));
         assert!(sigs("J. Kowalski").has(Signal::NameInitials));
         assert!(sigs("Nováková, A.").has(Signal::NameMorph));
