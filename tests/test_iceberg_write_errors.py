@@ -304,3 +304,31 @@ def test_bad_text_for_a_typed_field_is_an_error_and_writes_nothing(conn, write_n
                  "boolean", "maybe")
     assert snapshot_count(conn, f"\"{write_ns}\".text_bool") == before
     assert conn.execute(f'SELECT count(*) FROM "{write_ns}".text_bool').fetchone() == (0,)
+
+
+def test_timestamps_beyond_what_an_hour_partition_holds(conn, write_ns):
+    """hour() partition values are 32-bit hours since 1970: a later timestamp
+    would wrap round to a negative hour and filters would skip its file. It is
+    refused; the last hour that fits is written, and found by range filters."""
+    table = f'"{write_ns}".far_hours'
+    conn.execute(f"DROP FOREIGN TABLE IF EXISTS {table}")
+    conn.execute(_create_sql(write_ns, "far_hours", "id integer, ts timestamp", "partition_by 'hour(ts)'"))
+    # the first hour that does not fit, computed by Postgres: 2^31 hours after 1970
+    first = conn.execute("SELECT (timestamp '1970-01-01' + interval '2147483648 hours')::text").fetchone()[0]
+    last = conn.execute("SELECT (timestamp '1970-01-01' + interval '2147483648 hours' - interval '1 microsecond')::text"
+                        ).fetchone()[0]
+    expect_error(conn, f"INSERT INTO {table} VALUES (1, '{first}')", "ts", "hour", "day()")
+    with pytest.raises(psycopg.errors.DatetimeFieldOverflow):
+        with conn.transaction():
+            conn.execute(f"INSERT INTO {table} VALUES (1, '{first}')")
+    conn.execute(f"INSERT INTO {table} VALUES (2, '{last}'), (3, '2000-01-01'), (4, '4713-01-01 BC')")
+    assert conn.execute(f"SELECT id FROM {table} WHERE ts > '3000-01-01' ORDER BY id").fetchall() == [(2,)]
+    assert conn.execute(f"SELECT id FROM {table} WHERE ts < '1000-01-01' ORDER BY id").fetchall() == [(4,)]
+    assert conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0] == 3
+    # literals beyond the last hour: their projection would wrap round too
+    far = "'250000-01-01'::timestamp"
+    for query, expected in ((f"SELECT id FROM {table} WHERE ts < {far} ORDER BY id", [(2,), (3,), (4,)]),
+                            (f"SELECT id FROM {table} WHERE ts <= {far} AND ts > '3000-01-01' ORDER BY id", [(2,)]),
+                            (f"SELECT id FROM {table} WHERE ts > {far} OR id = 3 ORDER BY id", [(3,)]),
+                            (f"SELECT id FROM {table} WHERE ts IN ({far}, '2000-01-01') ORDER BY id", [(3,)])):
+        assert conn.execute(query).fetchall() == expected, query

@@ -481,7 +481,48 @@ fn reader_part(p: &Predicate, schema: &Schema, promoted: &dyn Fn(i32) -> bool) -
 ///   range (PyIceberg and iceberg write it so), where `x < c` would prune
 ///   them. `x < c` and `x <= c` keep those partitions: `OR x >= max - w + 2`.
 pub fn manifest_filter(pushed: &Predicate, truncate_widths: &dyn Fn(&str) -> Vec<u32>) -> Predicate {
-    weaken_for_manifests(&pushed.clone().rewrite_not(), truncate_widths)
+    manifest_filter_with_hours(pushed, truncate_widths, &|_| false)
+}
+
+/// `manifest_filter`, also weakening the leaves on `hour`-partitioned
+/// columns (`hour_partitioned(name)`) whose timestamp literal lies beyond the
+/// `int` hours an hour partition holds (after 246953 AD): iceberg would wrap
+/// the projected hour round and prune every file.
+pub fn manifest_filter_with_hours(
+    pushed: &Predicate,
+    truncate_widths: &dyn Fn(&str) -> Vec<u32>,
+    hour_partitioned: &dyn Fn(&str) -> bool,
+) -> Predicate {
+    let weakened = weaken_for_manifests(&pushed.clone().rewrite_not(), truncate_widths);
+    weaken_far_hours(&weakened, hour_partitioned)
+}
+
+/// Whether a microsecond timestamp's hour since 1970 fits an `int`.
+pub fn hour_fits_int(micros: i64) -> bool {
+    i32::try_from(micros.div_euclid(3_600_000_000)).is_ok()
+}
+
+fn weaken_far_hours(p: &Predicate, hour_partitioned: &dyn Fn(&str) -> bool) -> Predicate {
+    use iceberg::spec::PrimitiveLiteral;
+    let far = |d: &Datum| {
+        matches!(d.data_type(), PrimitiveType::Timestamp | PrimitiveType::Timestamptz)
+            && matches!(d.literal(), PrimitiveLiteral::Long(v) if !hour_fits_int(*v))
+    };
+    match p {
+        Predicate::And(e) => {
+            let [a, b] = e.inputs();
+            weaken_far_hours(a, hour_partitioned).and(weaken_far_hours(b, hour_partitioned))
+        }
+        Predicate::Or(e) => {
+            let [a, b] = e.inputs();
+            weaken_far_hours(a, hour_partitioned).or(weaken_far_hours(b, hour_partitioned))
+        }
+        Predicate::Binary(e) if hour_partitioned(e.term().name()) && far(e.literal()) => Predicate::AlwaysTrue,
+        Predicate::Set(e) if hour_partitioned(e.term().name()) && e.literals().iter().any(far) => {
+            Predicate::AlwaysTrue
+        }
+        _ => p.clone(),
+    }
 }
 
 /// Whether truncating `v` (or `v ± 1`) to a multiple of a width leaves the
@@ -836,6 +877,22 @@ mod tests {
         assert_eq!(manifest_filter(&fine, &widths), fine);
         let both = low.clone().and(fine.clone());
         assert_eq!(manifest_filter(&both, &widths), Predicate::AlwaysTrue.and(fine));
+    }
+
+    #[test]
+    fn timestamps_beyond_an_hour_partition_are_not_given_to_the_manifests() {
+        let hours = |name: &str| name == "ts";
+        let none = |_: &str| Vec::new();
+        let last = (i64::from(i32::MAX) + 1) * 3_600_000_000 - 1;
+        let fits = Reference::new("ts").less_than(Datum::timestamp_micros(last));
+        assert_eq!(manifest_filter_with_hours(&fits, &none, &hours), fits);
+        let far = Reference::new("ts").less_than(Datum::timestamp_micros(last + 1));
+        assert_eq!(manifest_filter_with_hours(&far, &none, &hours), Predicate::AlwaysTrue);
+        // another column, or a column not partitioned by hour, keeps its leaf
+        let other = Reference::new("t2").less_than(Datum::timestamp_micros(last + 1));
+        assert_eq!(manifest_filter_with_hours(&other, &none, &hours), other);
+        let both = far.clone().and(fits.clone());
+        assert_eq!(manifest_filter_with_hours(&both, &none, &hours), Predicate::AlwaysTrue.and(fits));
     }
 
     #[test]

@@ -520,7 +520,16 @@ impl IcebergScan {
             let widths = |name: &str| -> Vec<u32> {
                 truncations.iter().filter(|(n, _)| n == name).map(|(_, w)| *w).collect()
             };
-            let manifest_filter = filter.as_ref().map(|p| predicate::manifest_filter(p, &widths));
+            let hour_sources: Vec<String> = table
+                .metadata()
+                .partition_specs_iter()
+                .flat_map(|spec| spec.fields().iter())
+                .filter(|f| f.transform == iceberg::spec::Transform::Hour)
+                .filter_map(|f| schema.field_by_id(f.source_id).map(|field| field.name.clone()))
+                .collect();
+            let hour_partitioned = |name: &str| hour_sources.iter().any(|n| n == name);
+            let manifest_filter =
+                filter.as_ref().map(|p| predicate::manifest_filter_with_hours(p, &widths, &hour_partitioned));
             tasks = match (plan_with(manifest_filter), filter.is_some()) {
                 (Ok(mut tasks), _) => {
                     for task in tasks.iter_mut() {

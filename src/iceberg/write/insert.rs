@@ -316,8 +316,33 @@ impl TableInsert {
         Ok(())
     }
 
+    /// Refuses timestamps whose `hour` partition value would not fit the
+    /// spec's `int` (after about 246970 AD): the library would wrap it round
+    /// to a negative hour, and filters would then skip the file.
+    fn check_hour_partitions(&self, batch: &RecordBatch) -> LakeResult<()> {
+        use arrow_array::{Array, TimestampMicrosecondArray};
+        for field in self.spec.fields().iter().filter(|f| f.transform == iceberg::spec::Transform::Hour) {
+            let fields = self.schema.as_struct().fields();
+            let Some(index) = fields.iter().position(|f| f.id == field.source_id) else { continue };
+            // nanosecond timestamps span ±292 years: their hours always fit
+            let Some(micros) = batch.column(index).as_any().downcast_ref::<TimestampMicrosecondArray>() else { continue };
+            if micros.null_count() == micros.len() {
+                continue;
+            }
+            if micros.iter().flatten().any(|v| !crate::iceberg::predicate::hour_fits_int(v)) {
+                return Err(LakeError::new(
+                    PgSqlErrorCode::ERRCODE_DATETIME_FIELD_OVERFLOW,
+                    format!("column \"{}\": timestamps from 246953-10-09 08:00 UTC on cannot be stored in an hour({}) partition", fields[index].name, fields[index].name),
+                )
+                .with_hint("Iceberg stores hour partition values as 32-bit hours since 1970; partition by day() instead."));
+            }
+        }
+        Ok(())
+    }
+
     /// Split a batch by partition and write each part to its open file.
     fn write_parts(&mut self, batch: RecordBatch) -> LakeResult<()> {
+        self.check_hour_partitions(&batch)?;
         let parts = match &self.splitter {
             // An unpartitioned spec that is not spec 0 (after set_partitioning
             // to none) still has to be named on the data files.
@@ -433,3 +458,16 @@ impl TableInsert {
     }
 }
 
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn hour_partition_values_fit_until_246953_ad() {
+        let last = (i64::from(i32::MAX) + 1) * 3_600_000_000 - 1;
+        use crate::iceberg::predicate::hour_fits_int;
+        assert!(hour_fits_int(last));
+        assert!(!hour_fits_int(last + 1));
+        assert!(hour_fits_int(-210_866_803_200_000_000)); // 4713-01-01 BC
+        assert!(hour_fits_int(0));
+    }
+}
