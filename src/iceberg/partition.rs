@@ -10,9 +10,47 @@ pub struct PartitionTerm {
     pub transform: Transform,
 }
 
+/// Whether `name` is a valid Avro name (`[A-Za-z_][A-Za-z0-9_]*`). Manifests
+/// are Avro files whose partition struct carries the partition field names:
+/// the Iceberg library townlake uses writes other names as they are, and
+/// then cannot read the manifest back, and it reads the partition values of
+/// manifests that Java or PyIceberg wrote under escaped names as NULLs.
+pub fn is_avro_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    matches!(chars.next(), Some(c) if c == '_' || c.is_ascii_alphabetic())
+        && chars.all(|c| c == '_' || c.is_ascii_alphanumeric())
+}
+
+/// `name` made a valid Avro name the way Iceberg's Java and Python
+/// libraries escape it: a leading digit gets `_` before it, and every other
+/// character that may not appear becomes `_x` and its code point in
+/// upper-case hex (`with space` → `with_x20space`).
+pub fn avro_name(name: &str) -> String {
+    if is_avro_name(name) {
+        return name.to_string();
+    }
+    let mut out = String::with_capacity(name.len() + 8);
+    for (i, c) in name.chars().enumerate() {
+        if c == '_' || c.is_ascii_alphabetic() || (i > 0 && c.is_ascii_digit()) {
+            out.push(c);
+        } else if i == 0 && c.is_ascii_digit() {
+            out.push('_');
+            out.push(c);
+        } else {
+            out.push_str(&format!("_x{:X}", c as u32));
+        }
+    }
+    out
+}
+
 impl PartitionTerm {
-    /// The partition field's name, as other engines name it.
+    /// The partition field's name, as other engines name it, escaped to a
+    /// valid Avro name (see `is_avro_name`).
     pub fn field_name(&self) -> String {
+        avro_name(&self.raw_field_name())
+    }
+
+    fn raw_field_name(&self) -> String {
         match self.transform {
             Transform::Identity => self.column.clone(),
             Transform::Year => format!("{}_year", self.column),
@@ -164,6 +202,26 @@ mod tests {
         assert_eq!(t[3], PartitionTerm { column: "metric".into(), transform: Transform::Identity });
         assert_eq!(t[1].field_name(), "account_id_bucket");
         assert_eq!(t.len(), 7);
+    }
+
+    #[test]
+    fn partition_field_names_are_valid_avro_names() {
+        for ok in ["a", "_x", "Mixed_Case9", "account_id_bucket"] {
+            assert!(is_avro_name(ok), "{ok}");
+            assert_eq!(avro_name(ok), ok);
+        }
+        for bad in ["", "9lives", "with space", "a.b", "ünï", "x-y", "quo\"te"] {
+            assert!(!is_avro_name(bad), "{bad}");
+            assert!(is_avro_name(&avro_name(bad)) || bad.is_empty(), "{bad}");
+        }
+        assert_eq!(avro_name("with space"), "with_x20space");
+        assert_eq!(avro_name("9lives"), "_9lives");
+        assert_eq!(avro_name("a.b"), "a_x2Eb");
+        assert_eq!(avro_name("ünï"), "_xFCn_xEF");
+        let term = PartitionTerm { column: "Mixed Case".into(), transform: Transform::Bucket(3) };
+        assert_eq!(term.field_name(), "Mixed_x20Case_bucket");
+        let identity = PartitionTerm { column: "with space".into(), transform: Transform::Identity };
+        assert_eq!(identity.field_name(), "with_x20space");
     }
 
     #[test]

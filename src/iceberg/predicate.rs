@@ -481,20 +481,31 @@ fn reader_part(p: &Predicate, schema: &Schema, promoted: &dyn Fn(i32) -> bool) -
 ///   range (PyIceberg and iceberg write it so), where `x < c` would prune
 ///   them. `x < c` and `x <= c` keep those partitions: `OR x >= max - w + 2`.
 pub fn manifest_filter(pushed: &Predicate, truncate_widths: &dyn Fn(&str) -> Vec<u32>) -> Predicate {
-    manifest_filter_with_hours(pushed, truncate_widths, &|_| false)
+    manifest_filter_for(pushed, truncate_widths, &|_| false, &|_| false)
 }
 
-/// `manifest_filter`, also weakening the leaves on `hour`-partitioned
-/// columns (`hour_partitioned(name)`) whose timestamp literal lies beyond the
-/// `int` hours an hour partition holds (after 246953 AD): iceberg would wrap
-/// the projected hour round and prune every file.
-pub fn manifest_filter_with_hours(
+/// `manifest_filter`, also leaving out the leaves that manifests cannot
+/// decide:
+/// - on `hour`-partitioned columns (`hour_partitioned(name)`), timestamp
+///   literals beyond the `int` hours an hour partition holds (after 246953
+///   AD): iceberg would wrap the projected hour round and prune every file;
+/// - on columns with a partition field whose values the library reads as
+///   NULL (`unreadable_partition(name)`: names that are not Avro names,
+///   escaped in the manifests Java and PyIceberg write; partition.rs).
+pub fn manifest_filter_for(
     pushed: &Predicate,
     truncate_widths: &dyn Fn(&str) -> Vec<u32>,
     hour_partitioned: &dyn Fn(&str) -> bool,
+    unreadable_partition: &dyn Fn(&str) -> bool,
 ) -> Predicate {
     let weakened = weaken_for_manifests(&pushed.clone().rewrite_not(), truncate_widths);
-    weaken_far_hours(&weakened, hour_partitioned)
+    let far = |d: &Datum| {
+        matches!(d.data_type(), PrimitiveType::Timestamp | PrimitiveType::Timestamptz)
+            && matches!(d.literal(), iceberg::spec::PrimitiveLiteral::Long(v) if !hour_fits_int(*v))
+    };
+    drop_leaves(&weakened, &|name, literals| {
+        unreadable_partition(name) || (hour_partitioned(name) && literals.iter().any(|d| far(d)))
+    })
 }
 
 /// Whether a microsecond timestamp's hour since 1970 fits an `int`.
@@ -502,23 +513,21 @@ pub fn hour_fits_int(micros: i64) -> bool {
     i32::try_from(micros.div_euclid(3_600_000_000)).is_ok()
 }
 
-fn weaken_far_hours(p: &Predicate, hour_partitioned: &dyn Fn(&str) -> bool) -> Predicate {
-    use iceberg::spec::PrimitiveLiteral;
-    let far = |d: &Datum| {
-        matches!(d.data_type(), PrimitiveType::Timestamp | PrimitiveType::Timestamptz)
-            && matches!(d.literal(), PrimitiveLiteral::Long(v) if !hour_fits_int(*v))
-    };
+/// `p` (without NOT) with every leaf for which `drop(column, literals)`
+/// holds replaced by TRUE: weaker, so it keeps every row `p` keeps.
+fn drop_leaves(p: &Predicate, drop: &dyn Fn(&str, &[Datum]) -> bool) -> Predicate {
     match p {
         Predicate::And(e) => {
             let [a, b] = e.inputs();
-            weaken_far_hours(a, hour_partitioned).and(weaken_far_hours(b, hour_partitioned))
+            drop_leaves(a, drop).and(drop_leaves(b, drop))
         }
         Predicate::Or(e) => {
             let [a, b] = e.inputs();
-            weaken_far_hours(a, hour_partitioned).or(weaken_far_hours(b, hour_partitioned))
+            drop_leaves(a, drop).or(drop_leaves(b, drop))
         }
-        Predicate::Binary(e) if hour_partitioned(e.term().name()) && far(e.literal()) => Predicate::AlwaysTrue,
-        Predicate::Set(e) if hour_partitioned(e.term().name()) && e.literals().iter().any(far) => {
+        Predicate::Unary(e) if drop(e.term().name(), &[]) => Predicate::AlwaysTrue,
+        Predicate::Binary(e) if drop(e.term().name(), std::slice::from_ref(e.literal())) => Predicate::AlwaysTrue,
+        Predicate::Set(e) if drop(e.term().name(), &e.literals().iter().cloned().collect::<Vec<_>>()) => {
             Predicate::AlwaysTrue
         }
         _ => p.clone(),
@@ -883,6 +892,8 @@ mod tests {
     fn timestamps_beyond_an_hour_partition_are_not_given_to_the_manifests() {
         let hours = |name: &str| name == "ts";
         let none = |_: &str| Vec::new();
+        let manifest_filter_with_hours =
+            |p: &Predicate, w: &dyn Fn(&str) -> Vec<u32>, h: &dyn Fn(&str) -> bool| manifest_filter_for(p, w, h, &|_| false);
         let last = (i64::from(i32::MAX) + 1) * 3_600_000_000 - 1;
         let fits = Reference::new("ts").less_than(Datum::timestamp_micros(last));
         assert_eq!(manifest_filter_with_hours(&fits, &none, &hours), fits);
@@ -893,6 +904,24 @@ mod tests {
         assert_eq!(manifest_filter_with_hours(&other, &none, &hours), other);
         let both = far.clone().and(fits.clone());
         assert_eq!(manifest_filter_with_hours(&both, &none, &hours), Predicate::AlwaysTrue.and(fits));
+    }
+
+    #[test]
+    fn columns_with_unreadable_partition_values_are_not_given_to_the_manifests() {
+        let none = |_: &str| Vec::new();
+        let unreadable = |name: &str| name == "with space";
+        let eq = Reference::new("with space").equal_to(Datum::string("v3"));
+        let null = Reference::new("with space").is_null();
+        let set = Reference::new("with space").is_in([Datum::string("a"), Datum::string("b")]);
+        let other = Reference::new("id").greater_than(Datum::long(3));
+        for leaf in [&eq, &null, &set] {
+            assert_eq!(manifest_filter_for(leaf, &none, &|_| false, &unreadable), Predicate::AlwaysTrue);
+        }
+        let mixed = eq.clone().or(other.clone()).and(other.clone());
+        assert_eq!(
+            manifest_filter_for(&mixed, &none, &|_| false, &unreadable),
+            Predicate::AlwaysTrue.or(other.clone()).and(other)
+        );
     }
 
     #[test]

@@ -528,8 +528,19 @@ impl IcebergScan {
                 .filter_map(|f| schema.field_by_id(f.source_id).map(|field| field.name.clone()))
                 .collect();
             let hour_partitioned = |name: &str| hour_sources.iter().any(|n| n == name);
-            let manifest_filter =
-                filter.as_ref().map(|p| predicate::manifest_filter_with_hours(p, &widths, &hour_partitioned));
+            // Partition values under names that are not Avro names are read
+            // as NULLs (crate::iceberg::partition::is_avro_name).
+            let unreadable_sources: Vec<String> = table
+                .metadata()
+                .partition_specs_iter()
+                .flat_map(|spec| spec.fields().iter())
+                .filter(|f| !crate::iceberg::partition::is_avro_name(&f.name))
+                .filter_map(|f| schema.field_by_id(f.source_id).map(|field| field.name.clone()))
+                .collect();
+            let unreadable = |name: &str| unreadable_sources.iter().any(|n| n == name);
+            let manifest_filter = filter
+                .as_ref()
+                .map(|p| predicate::manifest_filter_for(p, &widths, &hour_partitioned, &unreadable));
             tasks = match (plan_with(manifest_filter), filter.is_some()) {
                 (Ok(mut tasks), _) => {
                     for task in tasks.iter_mut() {

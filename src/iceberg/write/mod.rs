@@ -109,6 +109,20 @@ pub(crate) fn check_writable(resolved: &source::ResolvedTable) -> LakeResult<()>
         )
         .with_hint("Tables attached by metadata_location or pinned with snapshot_id cannot be written; attach the table by namespace and table name."));
     }
+    // The library writes partition field names into each manifest's Avro
+    // schema as they are; a name Avro does not allow makes the manifest
+    // unreadable afterwards (townlake's own specs escape them: partition.rs).
+    let mut spec_fields = resolved.metadata.partition_specs_iter().flat_map(|spec| spec.fields().iter());
+    if let Some(field) = spec_fields.find(|f| !crate::iceberg::partition::is_avro_name(&f.name)) {
+        return Err(LakeError::new(
+            PgSqlErrorCode::ERRCODE_FEATURE_NOT_SUPPORTED,
+            format!(
+                "cannot write {}: its partition field \"{}\" is not a valid Avro name, and manifests written with it could not be read back",
+                resolved.display_name, field.name
+            ),
+        )
+        .with_hint("Reading it works as it is. To write with townlake, copy it into a table townlake creates (CREATE FOREIGN TABLE … partition_by, then INSERT … SELECT): townlake names partition fields so that Avro allows them."));
+    }
     if resolved.server.read_only {
         return Err(LakeError::new(
             PgSqlErrorCode::ERRCODE_READ_ONLY_SQL_TRANSACTION,
