@@ -969,6 +969,60 @@ def test_scheduled_model_run_reading_a_published_view_is_audited(admin, ana):
         ana.execute("SELECT lake.drop_model(%s, drop_target => true)", (model,))
 
 
+def test_a_model_run_cannot_turn_pii_on(admin, ana):
+    """Red team: a scheduled model called lake.enable_pii() and wrote the raw
+    e-mails it then read into its target, which its owner could share (the
+    read-only rule of PII sessions skipped background workers)."""
+    model = f"pii_run_{SUFFIX}"
+    grant = grant_pii(admin, rel="raw_a.customers")
+    ana.execute(f"""CREATE OR REPLACE FUNCTION {ANA}_s.emails(flag text) RETURNS text LANGUAGE plpgsql AS
+                    $f$ DECLARE r text; BEGIN
+                      SELECT string_agg(email, ',' ORDER BY id) INTO r FROM pub_a.customers; RETURN r; END $f$""")
+    ana.execute("SELECT lake.define_model(%s, %s, %s, schedule => 'every 1 second')",
+                (model, f"SELECT x.e, {ANA}_s.emails(x.e) AS emails FROM "
+                        f"(SELECT lake.enable_pii('model ticket')->>'enabled' AS e OFFSET 0) x", f"{ANA}_s.pii_out"))
+    try:
+        runs = wait_until(ana, "SELECT status, error_message FROM lake.runs WHERE model = %s AND status <> 'running'",
+                          lambda r: len(r) > 0, (model,))
+        ana.execute("SELECT lake.pause_model(%s)", (model,))
+        assert runs and all(status == "failed" for status, _ in runs), runs
+        assert "cannot be called in a model or pipeline run" in runs[0][1], runs
+        raw = [r[0] for r in rows(admin, "SELECT email FROM raw_a.customers")]
+        written = rows(admin, f"SELECT string_agg(emails, ',') FROM {ANA}_s.pii_out") \
+            if one(admin, "SELECT to_regclass(%s) IS NOT NULL", (f"{ANA}_s.pii_out",)) else [(None,)]
+        assert not any(e in (written[0][0] or "") for e in raw), written
+    finally:
+        ana.execute("SELECT lake.drop_model(%s, drop_target => true)", (model,))
+        admin.execute("SELECT lake.revoke_access(%s)", (grant,))
+
+
+def test_explain_analyze_in_a_model_run_hides_counts_behind_the_row_filter(admin, ana):
+    """Red team: EXPLAIN ANALYZE run by a scheduled model showed "Rows Removed
+    by Filter" for a published view, so the analyst learnt whether a row its
+    row filter hides exists (the session rule skipped background workers)."""
+    model = f"explain_run_{SUFFIX}"
+    ana.execute(f"""CREATE OR REPLACE FUNCTION {ANA}_s.plan_of(q text) RETURNS text LANGUAGE plpgsql AS
+                    $f$ DECLARE line text; out text := ''; BEGIN
+                      FOR line IN EXECUTE 'EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) ' || q LOOP
+                        out := out || line || E'\n'; END LOOP; RETURN out; END $f$""")
+    hidden_id = one(admin, "SELECT id FROM raw_a.customers WHERE region = 'hidden'")
+    absent_id = one(admin, "SELECT max(id) + 1000 FROM raw_a.customers")
+    ana.execute("SELECT lake.define_model(%s, %s, %s, schedule => 'every 1 second')",
+                (model, f"SELECT {ANA}_s.plan_of('SELECT * FROM pub_a.customers WHERE id = {hidden_id}') AS a, "
+                        f"{ANA}_s.plan_of('SELECT * FROM pub_a.customers WHERE id = {absent_id}') AS b",
+                 f"{ANA}_s.plans"))
+    try:
+        runs = wait_until(ana, "SELECT status, error_message FROM lake.runs WHERE model = %s AND status <> 'running'",
+                          lambda r: len(r) > 0, (model,))
+        ana.execute("SELECT lake.pause_model(%s)", (model,))
+        assert runs and runs[0][0] == "succeeded", runs
+        a, b = rows(ana, f"SELECT a, b FROM {ANA}_s.plans")[0]
+        assert "Rows Removed" not in a and "Rows Removed" not in b, (a, b)
+        assert a.replace(f"id = {hidden_id})", "id = ?)") == b.replace(f"id = {absent_id})", "id = ?)"), (a, b)
+    finally:
+        ana.execute("SELECT lake.drop_model(%s, drop_target => true)", (model,))
+
+
 def copy_out(conn, statement: str) -> str:
     with conn.cursor().copy(statement) as copy:
         return b"".join(bytes(b) for b in copy).decode()

@@ -454,7 +454,12 @@ pub(super) fn executor_start(exec: &Execution, eflags: i32) {
     let leader = !crate::pg::backend::is_parallel_worker();
     let governed = leader && cache::anything_governed();
     let watched = leader && !internal() && !crate::pg::backend::is_background_worker();
-    if watched && pii_session::enforce_read_only() {
+    // A session's statements, and user code that the runs of models and
+    // pipelines (the scheduler and its run workers) execute: the same rules
+    // hold for both.
+    let user_code = watched
+        || (leader && !internal() && crate::pg::backend::is_background_worker() && crate::pg::security::running_user_code());
+    if user_code && pii_session::enforce_read_only() {
         let text = exec.source_text().map(|t| t.to_string_lossy().into_owned());
         if writes_data(exec) {
             pii_read_only_error(text.as_deref(), "Writing data");
@@ -472,8 +477,7 @@ pub(super) fn executor_start(exec: &Execution, eflags: i32) {
     // Background workers run townlake's own code, never a client's, except
     // the runs of models and pipelines (the scheduler and its run workers):
     // what those read is recorded like any session's statements.
-    let audited = watched
-        || (leader && !internal() && crate::pg::backend::is_background_worker() && crate::pg::security::running_user_code());
+    let audited = user_code;
     if audited && governed && crate::audit::AUDIT.get() && eflags & pg_sys::EXEC_FLAG_EXPLAIN_ONLY as i32 == 0 {
         let touched = touched_relations(exec);
         if !touched.is_empty() {
@@ -482,7 +486,7 @@ pub(super) fn executor_start(exec: &Execution, eflags: i32) {
     }
     if governed {
         check_published_views(exec);
-        if watched && exec.instrumented() {
+        if user_code && exec.instrumented() {
             hide_counts_behind_row_filters(exec);
         }
     }

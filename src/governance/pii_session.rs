@@ -273,6 +273,17 @@ fn interval_text(i: &Interval) -> String {
 /// unexpired `pii` grants cover, until `disable_pii()` or `ttl` passes.
 #[pg_extern(name = "enable_pii", volatile, parallel_unsafe)]
 fn enable_pii(reason: &str, ttl: default!(Interval, "'1 hour'")) -> JsonB {
+    // Model and pipeline runs write their results: a run that revealed PII
+    // would store raw values for whoever may read its target.
+    if crate::pg::backend::is_background_worker() {
+        crate::audit::record_refusal(Some("SELECT lake.enable_pii(...)"), "Turning PII on in a model or pipeline run");
+        LakeError::new(
+            PgSqlErrorCode::ERRCODE_INSUFFICIENT_PRIVILEGE,
+            "lake.enable_pii() cannot be called in a model or pipeline run",
+        )
+        .with_hint("PII is revealed only to interactive sessions, which are read-only while it is on.")
+        .report()
+    }
     let caller = current_user_oid();
     // SAFETY: MyProcPid is set at backend start.
     let pid = unsafe { pg_sys::MyProcPid };
