@@ -119,3 +119,22 @@ def test_missing_snapshot_error_names_the_table(admin):
     finally:
         admin.execute("RESET townlake.iceberg_snapshot_id")
     assert f"Iceberg table {NS}.snap_named: snapshot 42 does not exist" in str(err), err
+
+
+def test_functions_open_to_everyone_stop_at_a_statement_timeout(admin):
+    """Red team: lake.classify over a large array ran on past
+    statement_timeout and ignored cancels; the catalog's similarity helper
+    compared every word with every word (quadratic) and could not be
+    stopped at all."""
+    admin.execute("SET statement_timeout = '300ms'")
+    try:
+        err = error_of(admin, "SELECT count(*) FROM lake.classify(array(SELECT repeat('x y ', 2000) || g "
+                              "FROM generate_series(1, 50000) g))")
+        assert isinstance(err, psycopg.errors.QueryCanceled), err
+        # the same input size that ran for minutes is now a bounded amount of work
+        admin.execute("SET statement_timeout = '20s'")
+        got = one(admin, "SELECT lake_internal._catalog_similarity(repeat('ab ', 50000), repeat('cd ', 50000))")
+        assert got == 0.0
+        assert one(admin, "SELECT lake_internal._catalog_similarity('orders', 'customer orders')") == 1.0
+    finally:
+        admin.execute("RESET statement_timeout")

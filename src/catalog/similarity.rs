@@ -10,10 +10,23 @@ fn trigrams(word: &str) -> HashSet<[char; 3]> {
     padded.windows(3).map(|w| [w[0], w[1], w[2]]).collect()
 }
 
-fn words(text: &str) -> Vec<String> {
+/// Catalog names, descriptions and queries are short; the function is open
+/// to every role, so its work is bounded whatever it is given (the pairwise
+/// comparison would otherwise grow with the square of the input and run
+/// for minutes, deaf to cancels).
+const MAX_QUERY_WORDS: usize = 32;
+const MAX_TEXT_WORDS: usize = 2048;
+const MAX_WORD_CHARS: usize = 48;
+
+/// The distinct lower-case words of `text`, at most `limit`, each cut to
+/// `MAX_WORD_CHARS` characters.
+fn words(text: &str, limit: usize) -> Vec<String> {
+    let mut seen = HashSet::new();
     text.split(|c: char| !c.is_alphanumeric())
         .filter(|w| !w.is_empty())
-        .map(str::to_lowercase)
+        .map(|w| w.chars().take(MAX_WORD_CHARS).collect::<String>().to_lowercase())
+        .filter(|w| seen.insert(w.clone()))
+        .take(limit)
         .collect()
 }
 
@@ -21,8 +34,8 @@ fn words(text: &str) -> Vec<String> {
 /// of `text`, averaged over the query's words: 1 when every query word is in
 /// `text`, near 0 when none resembles one.
 pub fn word_similarity(query: &str, text: &str) -> f32 {
-    let targets: Vec<HashSet<[char; 3]>> = words(text).iter().map(|w| trigrams(w)).collect();
-    let query_words = words(query);
+    let targets: Vec<HashSet<[char; 3]>> = words(text, MAX_TEXT_WORDS).iter().map(|w| trigrams(w)).collect();
+    let query_words = words(query, MAX_QUERY_WORDS);
     if query_words.is_empty() || targets.is_empty() {
         return 0.0;
     }
@@ -60,6 +73,19 @@ mod tests {
         // half the query matches
         let half = word_similarity("customers payroll", "customers");
         assert!(half > 0.45 && half < 0.6, "{half}");
+    }
+
+    #[test]
+    fn huge_inputs_cost_a_bounded_amount_of_work() {
+        let started = std::time::Instant::now();
+        let query = "ab ".repeat(50_000) + &"xy".repeat(100_000);
+        let text: String = (0..200_000).map(|i| format!("w{i} ")).collect();
+        let score = word_similarity(&query, &text);
+        assert!((0.0..=1.0).contains(&score));
+        // unbounded, this pairing took minutes
+        assert!(started.elapsed() < std::time::Duration::from_secs(20), "{:?}", started.elapsed());
+        // repeated words count once: the same answer as the words once
+        assert_eq!(word_similarity("orders orders", "customer orders orders"), word_similarity("orders", "customer orders"));
     }
 
     #[test]

@@ -29,7 +29,15 @@ fn classify_values(
         type_name: type_name.unwrap_or_default(),
         ..Default::default()
     };
-    classify_column(&input, values.iter().map(|v| v.as_deref()))
+    // A caller may pass any number of values of any size: a statement
+    // timeout or a cancel must still stop it.
+    classify_column(
+        &input,
+        values.iter().map(|v| {
+            pgrx::check_for_interrupts!();
+            v.as_deref()
+        }),
+    )
 }
 
 /// Infotypes found in `values` at or above `townlake.pii_threshold`; no rows
