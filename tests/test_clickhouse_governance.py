@@ -144,6 +144,13 @@ def test_server_usage_does_not_reach_the_governed_table_with_its_credentials(adm
         assert int(ch.query(f"SELECT count() FROM {CHDB}.people WHERE email = 'planted@x.com'")) == 0
         # the superuser (who reads the raw table anyway) still can, through the same alias
         assert one(admin, f"SELECT count(*) FROM {sandbox}.copy") == int(ch.query(f"SELECT count() FROM {CHDB}.people"))
+        # the governed table's user written another way (ClickHouse trims the header): still refused
+        for padded in (f"{ch.user} ", f"  {ch.user}"):
+            ana.execute(sql.SQL("CREATE USER MAPPING FOR CURRENT_USER SERVER chg OPTIONS (user {}, password {})")
+                        .format(sql.Literal(padded), sql.Literal(ch.password)))
+            err = error_of(ana, f"SELECT count(*) FROM {sandbox}.copy")
+            assert isinstance(err, psycopg.errors.InsufficientPrivilege), (padded, err)
+            ana.execute("DROP USER MAPPING FOR CURRENT_USER SERVER chg")
         # with a ClickHouse user of its own (here `default`), ClickHouse's own grants decide
         ana.execute("CREATE USER MAPPING FOR CURRENT_USER SERVER chg OPTIONS (user 'default')")
         assert one(ana, f"SELECT count(*) FROM {sandbox}.copy") == int(ch.query(f"SELECT count() FROM {CHDB}.people"))

@@ -93,6 +93,37 @@ impl fmt::Debug for Endpoint {
 }
 
 impl Endpoint {
+    /// The ClickHouse user this endpoint signs in as, as ClickHouse reads it:
+    /// HTTP trims a header value, and no user is the `default` user.
+    pub fn effective_user(&self) -> &str {
+        match self.user.as_deref().map(|u| u.trim_matches(|c: char| c == ' ' || c == '\t')) {
+            Some(u) if !u.is_empty() => u,
+            _ => "default",
+        }
+    }
+
+    /// Whether both endpoints reach the same ClickHouse as the same user:
+    /// host names compared without case and brackets, every loopback or
+    /// unspecified address (`localhost`, `127.0.0.1`, `127.1.2.3`, `::1`,
+    /// `0.0.0.0`) taken for the same machine.
+    pub fn same_account(&self, other: &Endpoint) -> bool {
+        fn host(h: &str) -> String {
+            let h = h.trim().trim_start_matches('[').trim_end_matches(']').trim_end_matches('.').to_ascii_lowercase();
+            let local = h == "localhost"
+                || h.ends_with(".localhost")
+                || h.parse::<std::net::IpAddr>().is_ok_and(|ip| {
+                    ip.is_loopback()
+                        || ip.is_unspecified()
+                        || matches!(ip, std::net::IpAddr::V6(v6) if v6.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback()))
+                })
+                // 127.1 and 2130706433 are 127.0.0.1 to the resolver
+                || h.starts_with("127.")
+                || h == "2130706433";
+            if local { "localhost".into() } else { h }
+        }
+        host(&self.host) == host(&other.host) && self.port == other.port && self.effective_user() == other.effective_user()
+    }
+
     pub fn from_options(options: &BTreeMap<String, String>) -> Result<Endpoint, String> {
         for (name, value) in options {
             check_value(name, value)?;
@@ -126,6 +157,48 @@ impl Endpoint {
 
 #[cfg(test)]
 mod tests {
+    fn endpoint(host: &str, port: u16, user: Option<&str>) -> Endpoint {
+        Endpoint {
+            secure: false,
+            host: host.into(),
+            port,
+            database: "default".into(),
+            user: user.map(Into::into),
+            password: None,
+            max_execution_time: None,
+        }
+    }
+
+    #[test]
+    fn the_same_account_however_it_is_written() {
+        let governed = endpoint("127.0.0.1", 8123, Some("default"));
+        for same in [
+            endpoint("127.0.0.1", 8123, None),
+            endpoint("127.0.0.1", 8123, Some("")),
+            endpoint("127.0.0.1", 8123, Some("default ")),
+            endpoint("127.0.0.1", 8123, Some("\tdefault")),
+            endpoint("localhost", 8123, Some("default")),
+            endpoint("LOCALHOST.", 8123, Some("default")),
+            endpoint("127.0.0.2", 8123, Some("default")),
+            endpoint("127.1", 8123, Some("default")),
+            endpoint("[::1]", 8123, Some("default")),
+            endpoint("::ffff:127.0.0.1", 8123, Some("default")),
+            endpoint("0.0.0.0", 8123, Some("default")),
+        ] {
+            assert!(governed.same_account(&same), "{:?} {:?}", same.host, same.user);
+        }
+        for other in [
+            endpoint("127.0.0.1", 8124, Some("default")),
+            endpoint("127.0.0.1", 8123, Some("Default")),
+            endpoint("127.0.0.1", 8123, Some("analyst")),
+            endpoint("ch.example.com", 8123, Some("default")),
+        ] {
+            assert!(!governed.same_account(&other), "{:?} {:?}", other.host, other.user);
+        }
+        let remote = endpoint("CH.example.com", 8123, Some("reader"));
+        assert!(remote.same_account(&endpoint("ch.example.com", 8123, Some("reader "))));
+    }
+
     use super::*;
 
     fn opts(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {

@@ -45,17 +45,12 @@ fn refuse_governed_credentials(relid: pg_sys::Oid, display: &str, endpoint: &End
         return Ok(());
     }
     let (_, server) = source::table_options(relid);
-    let effective_user = |e: &Endpoint| e.user.clone().unwrap_or_else(|| "default".into());
     for g in policy::governed_foreign_tables(server) {
         if has_privs_of_role(user, g.owner) {
             continue;
         }
         let same = match endpoint_of(g.server, g.owner) {
-            Some(theirs) => {
-                theirs.host.eq_ignore_ascii_case(&endpoint.host)
-                    && theirs.port == endpoint.port
-                    && effective_user(&theirs) == effective_user(endpoint)
-            }
+            Some(theirs) => theirs.same_account(endpoint),
             // unreadable options: the same server object is the same credentials
             None => g.server == server,
         };
@@ -65,7 +60,7 @@ fn refuse_governed_credentials(relid: pg_sys::Oid, display: &str, endpoint: &End
                 format!(
                     "foreign table {display} would read ClickHouse at {} as user \"{}\", which governed table {} is read as",
                     endpoint.url(),
-                    effective_user(endpoint),
+                    endpoint.effective_user(),
                     source::relation_display(g.relid)
                 ),
             )
