@@ -1357,8 +1357,8 @@ def dev_more9(rng, rows):
 # row's given and family name (single words, under generic, misleading or local column names) and an e-mail
 # address or account name made of that row's name in one of the usual ways (`ada.okafor7@…`, `aokafor`,
 # `okafor.ada`, `ada1987`) — next to that table's towns, street names, companies, countries and capitalised
-# words as hard negatives; in some tables the account names belong to other people (made of other rows'
-# names), and some tables have no account column at all.
+# words as hard negatives; in a third of the tables the account names belong to other people (made of other
+# rows' names), where the row-by-row rule must not fire.
 DEV10_LOCALES = ["yo_NG", "zu_ZA", "lt_LT", "sl_SI", "id_ID", "vi_VN", "lv_LV", "ro_RO", "fil_PH", "sq_AL", "mt_MT",
                  "bs_BA", "en_NZ", "fr_BE", "es_VE"]
 
