@@ -870,6 +870,7 @@ def dev(seed=1, rows=200):
     tables += dev_more7(random.Random(seed * 1000 + 7), rows)
     tables += dev_more8(random.Random(seed * 1000 + 8), rows)
     tables += dev_more9(random.Random(seed * 1000 + 9), rows)
+    tables += dev_more10(random.Random(seed * 1000 + 10), rows)
     t = Table("dev_negatives")
     t.add("ver", "text", [f"{rng.randint(0, 30)}.{rng.randint(0, 40)}.{rng.randint(0, 200)}" for _ in range(rows)])
     t.add("ver4", "text", [f"{rng.randint(1, 20)}.{rng.randint(0, 20)}.{rng.randint(0, 99)}.{rng.randint(0, 99999)}"
@@ -1348,6 +1349,82 @@ def dev_more9(rng, rows):
     t.add(col(), "text", [f"{fk.word()} {rng.randint(1, 40)}" for _ in range(rows)], source="faker hy_AM word and number")
     unique_names(t.columns)
     tables.append(t)
+    return tables
+
+
+# Development cases added with classifier 1.9.0 (development only, a seed of its own; Faker locales in Latin
+# script that no held-out draw uses for people): customer tables written row by row, as real ones are — each
+# row's given and family name (single words, under generic, misleading or local column names) and an e-mail
+# address or account name made of that row's name in one of the usual ways (`ada.okafor7@…`, `aokafor`,
+# `okafor.ada`, `ada1987`) — next to that table's towns, street names, companies, countries and capitalised
+# words as hard negatives; in a third of the tables the account names belong to other people (made of other
+# rows' names), where the row-by-row rule must not fire.
+DEV10_LOCALES = ["yo_NG", "zu_ZA", "lt_LT", "sl_SI", "id_ID", "vi_VN", "lv_LV", "ro_RO", "fil_PH", "sq_AL", "mt_MT",
+                 "bs_BA", "en_NZ", "fr_BE", "es_VE"]
+
+
+def _ascii_fold(s):
+    import unicodedata
+    s = s.replace("đ", "d").replace("Đ", "D").replace("ł", "l").replace("Ł", "L").replace("ħ", "h").replace("Ħ", "H")
+    return "".join(c for c in unicodedata.normalize("NFKD", s) if c.isascii() and c.isalnum()).lower()
+
+
+def _account_of(rng, given, family, style):
+    g, f = _ascii_fold(given), _ascii_fold(family)
+    if style == 0:
+        return f"{g}.{f}{rng.choice(['', str(rng.randint(1, 99))])}"
+    if style == 1:
+        return f"{g[:1]}{f}{rng.choice(['', str(rng.randint(1, 9))])}"
+    if style == 2:
+        return f"{f}.{g}"
+    if style == 3:
+        return f"{g}{rng.randint(1960, 2005)}"
+    return f"{f}_{g[:1]}{rng.randint(10, 99)}"
+
+
+def dev_more10(rng, rows):
+    from faker import Faker
+    tables = []
+
+    def col(local=None):
+        r = rng.random()
+        if local and r < 0.3:
+            return local
+        if r < 0.55:
+            return rng.choice(DEV9_MISLEADING)
+        return rng.choice(DEV9_GENERIC)
+
+    for k, loc in enumerate(DEV10_LOCALES):
+        fk = Faker(loc)
+        fk.seed_instance(rng.randint(0, 2**31))
+        t = Table("dev10_" + loc.lower())
+        given = [fk.first_name() for _ in range(rows)]
+        family = [fk.last_name() for _ in range(rows)]
+        t.add(col(rng.choice(DEV9_LOCAL)), "text", given, "person_name", source=f"faker {loc} first")
+        t.add(col(rng.choice(DEV9_LOCAL)), "text", family, "person_name", source=f"faker {loc} last")
+        kind = k % 3
+        if kind == 0:
+            # E-mail addresses of the same row's person.
+            domains = [fk.free_email_domain() for _ in range(5)]
+            t.add(col(), "text", [_account_of(rng, g, f, rng.choice([0, 1, 2, 4])) + "@" + rng.choice(domains)
+                                  for g, f in zip(given, family)], "contact", source=f"{loc} e-mail of the row's name")
+        elif kind == 1:
+            # Account names of the same row's person (some of only the given name).
+            t.add(col(), "text", [_account_of(rng, g, f, rng.choice([0, 1, 2, 3, 4])) for g, f in zip(given, family)],
+                  "online_id", source=f"{loc} account name of the row's name")
+        else:
+            # Account names of other people: made of other rows' names, not this row's.
+            t.add(col(), "text", [_account_of(rng, rng.choice(given), rng.choice(family), rng.choice([0, 1, 2, 4]))
+                                  for _ in range(rows)], "online_id", source=f"{loc} account names of other rows' names")
+        t.add(col(), "text", [fk.city() for _ in range(rows)], source=f"faker {loc} city")
+        t.add(col(), "text", [fk.street_name() for _ in range(rows)], source=f"faker {loc} street name")
+        t.add(col(), "text", [fk.company() for _ in range(rows)], source=f"faker {loc} company")
+        t.add(col(), "text", [fk.country() for _ in range(rows)], source=f"faker {loc} country")
+        t.add(col(), "text", [fk.word().capitalize() for _ in range(rows)], source=f"faker {loc} word")
+        t.add(col(), "text", [fk.date_of_birth().isoformat() for _ in range(rows)], "date_of_birth",
+              source=f"faker {loc} birth date")
+        unique_names(t.columns)
+        tables.append(t)
     return tables
 
 
@@ -1917,6 +1994,8 @@ def build(which: str, seed=None, rows=None):
         return dev(1 if seed is None else seed, rows or 200)
     if which == "dev9":
         return dev_more9(random.Random((1 if seed is None else seed) * 1000 + 9), rows or 200)
+    if which == "dev10":
+        return dev_more10(random.Random((1 if seed is None else seed) * 1000 + 10), rows or 200)
     if which == "fresh":
         return fresh(FRESH_SEED if seed is None else seed, rows or 200)
     if which == "fresh2":
@@ -1925,7 +2004,7 @@ def build(which: str, seed=None, rows=None):
         return fresh3(FRESH3_SEED if seed is None else seed, rows or 200)
     if which == "fresh4":
         return fresh4(FRESH4_SEED if seed is None else seed, rows or 200)
-    raise SystemExit(f"unknown set {which!r}: frozen, fresh, fresh2, fresh3, fresh4, dev or dev9")
+    raise SystemExit(f"unknown set {which!r}: frozen, fresh, fresh2, fresh3, fresh4, dev, dev9 or dev10")
 
 
 def main():

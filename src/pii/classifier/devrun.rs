@@ -101,7 +101,7 @@ fn devrun() {
             for (i, p) in &input {
                 let n = p.non_null.max(1) as f32;
                 println!(
-                    "SIG {tname}.{} parts {:.2} single {:.2} given {:.2} family {:.2} full {:.2} shape {:.2} d {:.2}",
+                    "SIG {tname}.{} parts {:.2} single {:.2} given {:.2} family {:.2} full {:.2} shape {:.2} d {:.2} lexical {:.3} native {} known {} morph {} han {}",
                     i.column_name,
                     p.count(values::Signal::AddressParts) as f32 / n,
                     p.count(values::Signal::SingleWordCap) as f32 / n,
@@ -109,7 +109,18 @@ fn devrun() {
                     p.count(values::Signal::NameFamily) as f32 / n,
                     p.count(values::Signal::NameFull) as f32 / n,
                     p.count(values::Signal::NameShape) as f32 / n,
-                    p.distinct_ratio()
+                    p.distinct_ratio(),
+                    (p.count(values::Signal::NameGiven)
+                        + p.count(values::Signal::NameFamily)
+                        + p.count(values::Signal::NameMorph)
+                        + p.count(values::Signal::NameKnownWhole)
+                        + p.count(values::Signal::NameNative)
+                        + p.count(values::Signal::NameHanGiven)) as f32
+                        / n,
+                    p.count(values::Signal::NameNative),
+                    p.count(values::Signal::NameKnownWhole),
+                    p.count(values::Signal::NameMorph),
+                    p.count(values::Signal::NameHanGiven),
                 );
             }
         }

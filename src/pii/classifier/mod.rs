@@ -36,14 +36,14 @@ mod devrun;
 mod tests;
 
 use std::collections::hash_map::DefaultHasher;
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::hash::{Hash, Hasher};
 
 use values::{CellFindings, Signal, N_SIGNALS};
 
 /// Bumped whenever detection or scoring changes; the scanner rescans every
 /// column whose finding was made by another version.
-pub const CLASSIFIER_VERSION: &str = "1.8.0";
+pub const CLASSIFIER_VERSION: &str = "1.9.0";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum InfoType {
@@ -273,6 +273,12 @@ pub struct TableContext {
     pub names_in_accounts: f32,
     /// Share of this column's account names holding a word of another column's name-shaped values.
     pub accounts_with_names: f32,
+    /// The same, row by row (since 1.9.0): share of this column's name-shaped values with a word
+    /// inside the account name or e-mail local part of the *same row* (`Okafor` beside
+    /// `aokafor@…`), among the rows that have both.
+    pub names_in_row_accounts: f32,
+    /// Share of this column's account names holding a word of the same row's name-shaped value.
+    pub accounts_with_row_names: f32,
 }
 
 impl TableContext {
@@ -339,8 +345,12 @@ pub struct ColumnProfile {
     /// them that have any: compared with other columns' account names in pass 2.
     name_shaped: u32,
     name_words: Vec<Vec<String>>,
+    /// The row (position in the sample) of each entry of `name_words`.
+    name_rows: Vec<u32>,
     /// Account names and e-mail local parts, lower case (the first `CROSS_CAP`).
     accounts: Vec<String>,
+    /// The row (position in the sample) of each entry of `accounts`.
+    account_rows: Vec<u32>,
     /// Of those, how many had capitals (codes: `ABCD850101XY1`) or a file extension (`report.pdf`).
     accounts_odd: u32,
 }
@@ -390,6 +400,35 @@ fn names_within_accounts(names: &ColumnProfile, accounts: &ColumnProfile) -> (f3
     )
 }
 
+/// Row by row: of the rows where `names` has a name-shaped value and `accounts` an account name or
+/// e-mail local part, the share whose account holds a word (four letters or more) of that row's name
+/// and is more than that word alone (`aokafor`, `ada.okafor7`, `okafor_a12` for `Okafor`; not
+/// `chair` or `chair42` beside `Chair`: a slug or code made of a title). A few rows agree by chance
+/// at most; a column whose every row's account is made of it is the name of that account's holder.
+/// (One share, for the name column and the account column alike; zero below 20 such rows.)
+fn names_within_row_accounts(names: &ColumnProfile, accounts: &ColumnProfile) -> f32 {
+    if names.name_rows.len() < 20 || accounts.account_rows.len() < 20 {
+        return 0.0;
+    }
+    let by_row: HashMap<u32, &str> =
+        accounts.account_rows.iter().copied().zip(accounts.accounts.iter().map(String::as_str)).collect();
+    let (mut compared, mut matched) = (0u32, 0u32);
+    for (row, words) in names.name_rows.iter().zip(&names.name_words) {
+        let Some(account) = by_row.get(row) else {
+            continue;
+        };
+        compared += 1;
+        let letters: String = account.chars().filter(|c| c.is_ascii_alphabetic()).collect();
+        if words.iter().any(|w| account.contains(w.as_str()) && letters != *w) {
+            matched += 1;
+        }
+    }
+    if compared < 20 {
+        return 0.0;
+    }
+    matched as f32 / compared as f32
+}
+
 const DISTINCT_CAP: usize = 5000;
 
 impl ColumnProfile {
@@ -412,7 +451,9 @@ impl ColumnProfile {
             max_len: 0,
             name_shaped: 0,
             name_words: Vec::new(),
+            name_rows: Vec::new(),
             accounts: Vec::new(),
+            account_rows: Vec::new(),
             accounts_odd: 0,
         }
     }
@@ -481,6 +522,7 @@ impl ColumnProfile {
                     .collect();
                 if !words.is_empty() {
                     self.name_words.push(words);
+                    self.name_rows.push(self.sampled - 1);
                 }
             }
         } else if self.accounts.len() < CROSS_CAP {
@@ -492,9 +534,11 @@ impl ColumnProfile {
                     self.accounts_odd += 1;
                 }
                 self.accounts.push(v.to_ascii_lowercase());
+                self.account_rows.push(self.sampled - 1);
             } else if s.has(Signal::EmailWhole) {
                 if let Some((local, _)) = v.split_once('@') {
                     self.accounts.push(local.to_ascii_lowercase());
+                    self.account_rows.push(self.sampled - 1);
                 }
             }
         }
@@ -918,7 +962,7 @@ impl ColumnProfile {
             // Most of the column known given names, or names with a known given or family name:
             // a column called `product` or `category` of them holds names; the name lowers the
             // confidence, it does not cancel it.
-            notes.push("the values (known names) outweigh the column name, which only lowers the confidence".into());
+            notes.push("the values (known names, or names of the same row's account) outweigh the column name, which only lowers the confidence".into());
             conf = 0.68 * v;
         } else if damp < 1.0 && v >= 0.5 && agree >= 0.9 && t != Ipv4 && 0.6 * v * agree > conf * damp {
             // Strong evidence across the whole column (names with known given names, account
@@ -1194,6 +1238,23 @@ impl ColumnProfile {
             0.0
         };
         let v_accounts = if street_names { v_accounts * 0.3 } else { v_accounts };
+        // Since 1.9.0, row by row: half or more of the rows' values inside the same row's account
+        // name or e-mail address (`Okafor` beside `aokafor@…`) — the holder's name, in any language,
+        // whatever the column is called: as strong as a column of known names.
+        let in_row = ctx.table.names_in_row_accounts;
+        let v_row = if in_row >= 0.5 && (r(single) >= 0.6 || r(full + shape) >= 0.5) {
+            notes.push(format!(
+                "{:.0}% of the values are found inside the same row's account name or e-mail address",
+                100.0 * in_row
+            ));
+            if street_names {
+                0.25
+            } else {
+                0.85
+            }
+        } else {
+            0.0
+        };
         // Single words in a non-Latin script, a share of them names the crate's tables know:
         // among that script's other words (towns, words, job titles) they are about one in a hundred.
         let native = self.count(Signal::NameNative);
@@ -1258,6 +1319,7 @@ impl ColumnProfile {
             .max(v_script)
             .max(v_latin)
             .max(v_accounts)
+            .max(v_row)
             .max(v_native)
             .max(v_morph)
             .max(v_known)
@@ -1556,6 +1618,16 @@ impl ColumnProfile {
             } else {
                 0.0
             };
+        // Since 1.9.0, row by row: half or more of the account names hold the same row's name.
+        let v_row_linked = if ctx.table.accounts_with_row_names >= 0.5 && user_names as f32 >= 0.8 * n as f32 {
+            notes.push(format!(
+                "{:.0}% of the account names hold the name in another column of the same row",
+                100.0 * ctx.table.accounts_with_row_names
+            ));
+            0.85
+        } else {
+            0.0
+        };
         // Account names by shape and variety: nearly every value a different single token of
         // letters (and digits), none joined by hyphens as slugs and domain words are, in a table
         // that holds other personal data — transliterated names (`rhmaanarghy`) no list knows.
@@ -1579,7 +1651,7 @@ impl ColumnProfile {
         } else {
             0.0
         };
-        let v_named = v_named.max(v_numbered).max(v_linked).max(v_variety);
+        let v_named = v_named.max(v_numbered).max(v_linked).max(v_row_linked).max(v_variety);
         let v = weak(0.12, ids, n)
             .max(strong(0.8, keyed, n))
             .max(weak(0.85, handles, n).max(strong(0.6, handles, n)))
@@ -1641,12 +1713,17 @@ pub fn classify_table(columns: &[(ColumnInput, ColumnProfile)], live: &[Option<L
     account_cols.truncate(4);
     let mut names_in_accounts = vec![0.0f32; columns.len()];
     let mut accounts_with_names = vec![0.0f32; columns.len()];
+    let mut names_in_row_accounts = vec![0.0f32; columns.len()];
+    let mut accounts_with_row_names = vec![0.0f32; columns.len()];
     for &i in &name_cols {
         for &j in &account_cols {
             if i != j {
                 let (named, holding) = names_within_accounts(&columns[i].1, &columns[j].1);
                 names_in_accounts[i] = names_in_accounts[i].max(named);
                 accounts_with_names[j] = accounts_with_names[j].max(holding);
+                let same_row = names_within_row_accounts(&columns[i].1, &columns[j].1);
+                names_in_row_accounts[i] = names_in_row_accounts[i].max(same_row);
+                accounts_with_row_names[j] = accounts_with_row_names[j].max(same_row);
             }
         }
     }
@@ -1666,6 +1743,8 @@ pub fn classify_table(columns: &[(ColumnInput, ColumnProfile)], live: &[Option<L
             }
             table.names_in_accounts = names_in_accounts[i];
             table.accounts_with_names = accounts_with_names[i];
+            table.names_in_row_accounts = names_in_row_accounts[i];
+            table.accounts_with_row_names = accounts_with_row_names[i];
             let stats = live.get(i).copied().flatten();
             profile.score(input, &table, stats.as_ref())
         })

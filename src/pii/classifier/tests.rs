@@ -1001,3 +1001,68 @@ fn the_word_for_name_in_more_languages_is_a_weak_hint() {
         assert!(hints(w).positive(InfoType::PersonName) >= 0.85, "{w}");
     }
 }
+
+// ---- 1.9.0: names inside the same row's account name ----
+
+/// Invented family names (no list knows them) and, row by row, account names made of the same row's
+/// name (`k` + family + a number, or family + `.` + another word).
+fn row_linked_table(rng: &mut Rng, rows: usize) -> (Vec<String>, Vec<String>) {
+    let family: Vec<String> = (0..rows).map(|_| invented_word(rng)).collect();
+    let accounts: Vec<String> = family
+        .iter()
+        .map(|f| match rng.below(3) {
+            0 => format!("{}{}", char::from(b'a' + rng.below(26) as u8), f.to_lowercase()),
+            1 => format!("{}.{}{}", f.to_lowercase(), invented_word(rng).to_lowercase(), rng.below(100)),
+            _ => format!("{}_{}{}", f.to_lowercase(), char::from(b'a' + rng.below(26) as u8), rng.below(100)),
+        })
+        .collect();
+    (family, accounts)
+}
+
+#[test]
+fn names_inside_the_same_rows_account_outweigh_a_misleading_column_name() {
+    let mut rng = Rng(1901);
+    let (family, accounts) = row_linked_table(&mut rng, 150);
+    // Under `brand`, the column-level evidence (names found somewhere among the accounts) is not enough…
+    let mut shuffled = accounts.clone();
+    shuffled.rotate_left(1);
+    let out = table_of(vec![("brand", family.clone()), ("c2", shuffled)]);
+    assert!(!types(&out[0]).contains(&"person_name"), "{:?}", out[0]);
+    // …the same values beside their own rows' account names are names, and the accounts are accounts.
+    let out = table_of(vec![("brand", family), ("category", accounts)]);
+    assert_eq!(top(&out[0]), Some("person_name"), "{:?}", out[0]);
+    assert_eq!(top(&out[1]), Some("user_tracking_id"), "{:?}", out[1]);
+}
+
+#[test]
+fn names_inside_the_same_rows_email_address_count_row_by_row() {
+    let mut rng = Rng(1902);
+    let (family, accounts) = row_linked_table(&mut rng, 120);
+    let emails: Vec<String> = accounts.iter().map(|a| format!("{a}@example.org")).collect();
+    let profiles = |a: &[String], b: &[String]| {
+        (
+            ColumnProfile::from_values(a.iter().map(|v| Some(v.as_str()))),
+            ColumnProfile::from_values(b.iter().map(|v| Some(v.as_str()))),
+        )
+    };
+    let (names, mail) = profiles(&family, &emails);
+    assert!(names_within_row_accounts(&names, &mail) > 0.95);
+    // Other rows' accounts: only chance agreement.
+    let mut other = emails.clone();
+    other.rotate_left(7);
+    let (names, mail) = profiles(&family, &other);
+    assert!(names_within_row_accounts(&names, &mail) < 0.1);
+    // Fewer than 20 rows with both: no evidence either way.
+    let (names, mail) = profiles(&family[..15], &emails[..15]);
+    assert_eq!(names_within_row_accounts(&names, &mail), 0.0);
+}
+
+#[test]
+fn a_slug_or_code_made_of_a_title_is_not_an_account_of_a_person() {
+    // `Chair` beside `chair` or `chair42`: the account holds nothing but the word.
+    let mut rng = Rng(1903);
+    let titles: Vec<String> = (0..150).map(|_| invented_word(&mut rng)).collect();
+    let slugs: Vec<String> = titles.iter().map(|t| format!("{}{}", t.to_lowercase(), rng.below(100))).collect();
+    let out = table_of(vec![("product", titles), ("sku", slugs)]);
+    assert!(!types(&out[0]).contains(&"person_name"), "{:?}", out[0]);
+}
