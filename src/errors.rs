@@ -51,6 +51,19 @@ impl LakeError {
     }
 }
 
+/// The value of a required argument of a function that also takes
+/// optional ones (so it is not STRICT): NULL is a clear ERROR naming it.
+pub fn required<T>(value: Option<T>, function: &str, argument: &str) -> T {
+    value.unwrap_or_else(|| {
+        LakeError::new(
+            PgSqlErrorCode::ERRCODE_NULL_VALUE_NOT_ALLOWED,
+            format!("{function}: argument \"{argument}\" must not be NULL"),
+        )
+        .with_hint("Pass a value, or leave out an argument that has a default.")
+        .report()
+    })
+}
+
 pub trait OrReport<T> {
     /// The value, or a Postgres ERROR.
     fn or_report(self) -> T;

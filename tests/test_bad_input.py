@@ -138,3 +138,21 @@ def test_functions_open_to_everyone_stop_at_a_statement_timeout(admin):
         assert one(admin, "SELECT lake_internal._catalog_similarity('orders', 'customer orders')") == 1.0
     finally:
         admin.execute("RESET statement_timeout")
+
+
+@pytest.mark.parametrize("call, argument", [
+    ("lake.define_model(NULL, 'SELECT 1 AS v', 'public.x')", "name"),
+    ("lake.define_model('m', NULL, 'public.x')", "sql"),
+    ("lake.define_model('m', 'SELECT 1 AS v', 'public.x', retries => NULL)", "retries"),
+    ("lake.define_model('m', 'SELECT 1 AS v', 'public.x', materialization => NULL)", "materialization"),
+    ("lake.define_pipeline('p', NULL, 'public.x')", "source"),
+    ("lake.define_pipeline('p', 'public.src', 'public.x', enabled => NULL)", "enabled"),
+    ("lake.backfill('m', NULL, now())", "from_ts"),
+])
+def test_null_for_a_required_argument_names_it(admin, call, argument):
+    """Red team: these functions take optional arguments too (so they are not
+    STRICT), and NULL for a required one was an internal error."""
+    err = error_of(admin, f"SELECT {call}")
+    assert isinstance(err, psycopg.errors.NullValueNotAllowed), err
+    assert f'argument "{argument}" must not be NULL' in str(err) and err.diag.message_hint, err
+    assert one(admin, "SELECT 1") == 1

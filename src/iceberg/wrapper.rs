@@ -29,7 +29,9 @@ crate::fdw_handler!(iceberg_fdw_handler, pg_finfo_iceberg_fdw_handler, Iceberg);
 /// `lake.iceberg_fdw_validator(options, catalog)`: checks option names and values
 /// when a server, user mapping, foreign table or column is created or altered.
 #[pg_extern]
-pub fn iceberg_fdw_validator(options: Option<Vec<Option<String>>>, catalog: pg_sys::Oid) {
+pub fn iceberg_fdw_validator(options: Option<Vec<Option<String>>>, catalog: Option<pg_sys::Oid>) {
+    // Postgres always names the catalog; a direct call with NULL checks nothing.
+    let catalog = catalog.unwrap_or(pg_sys::Oid::INVALID);
     let mut given = BTreeMap::new();
     for item in options.unwrap_or_default().into_iter().flatten() {
         let (k, v) = item.split_once('=').unwrap_or((item.as_str(), ""));

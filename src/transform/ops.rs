@@ -76,11 +76,14 @@ fn invalid(msg: impl Into<String>, hint: impl Into<String>) -> LakeError {
 /// lake.run_period_end(). Returns the run ids in period order.
 #[pg_extern(volatile, parallel_unsafe)]
 fn backfill(
-    name: &str,
-    from_ts: TimestampWithTimeZone,
-    to_ts: TimestampWithTimeZone,
+    name: Option<&str>,
+    from_ts: Option<TimestampWithTimeZone>,
+    to_ts: Option<TimestampWithTimeZone>,
     period: default!(Option<&str>, "NULL"),
 ) -> Vec<i64> {
+    let name = crate::errors::required(name, "lake.backfill", "name");
+    let from_ts = crate::errors::required(from_ts, "lake.backfill", "from_ts");
+    let to_ts = crate::errors::required(to_ts, "lake.backfill", "to_ts");
     let (from, to) = (from_ts, to_ts);
     let caller = current_user();
     let row = as_catalog_owner(|| model_row(name)).or_report().unwrap_or_else(|| {

@@ -473,22 +473,30 @@ pub fn define(spec: &PipelineSpec, caller: pg_sys::Oid) -> LakeResult<()> {
 #[pg_extern(volatile, parallel_unsafe)]
 #[allow(clippy::too_many_arguments)]
 fn define_pipeline(
-    name: &str,
-    source: &str,
-    target: &str,
-    mode: default!(&str, "'replace'"),
+    name: Option<&str>,
+    source: Option<&str>,
+    target: Option<&str>,
+    mode: default!(Option<&str>, "'replace'"),
     watermark_column: default!(Option<&str>, "NULL"),
     schedule: default!(Option<&str>, "NULL"),
-    timezone: default!(&str, "'UTC'"),
+    timezone: default!(Option<&str>, "'UTC'"),
     owner: default!(Option<&str>, "NULL"),
     partition_by: default!(Option<&str>, "NULL"),
     target_server: default!(Option<&str>, "'lake_local'"),
-    retries: default!(i32, 3),
-    retry_delay_seconds: default!(i32, 60),
+    retries: default!(Option<i32>, 3),
+    retry_delay_seconds: default!(Option<i32>, 60),
     timeout_seconds: default!(Option<i32>, "NULL"),
-    enabled: default!(bool, true),
+    enabled: default!(Option<bool>, true),
     description: default!(Option<&str>, "NULL"),
 ) {
+    let name = crate::errors::required(name, "lake.define_pipeline", "name");
+    let source = crate::errors::required(source, "lake.define_pipeline", "source");
+    let target = crate::errors::required(target, "lake.define_pipeline", "target");
+    let mode = crate::errors::required(mode, "lake.define_pipeline", "mode");
+    let timezone = crate::errors::required(timezone, "lake.define_pipeline", "timezone");
+    let retries = crate::errors::required(retries, "lake.define_pipeline", "retries");
+    let retry_delay_seconds = crate::errors::required(retry_delay_seconds, "lake.define_pipeline", "retry_delay_seconds");
+    let enabled = crate::errors::required(enabled, "lake.define_pipeline", "enabled");
     let spec = PipelineSpec {
         name: name.to_string(),
         source: source.to_string(),

@@ -475,27 +475,37 @@ pub fn define(spec: &ModelSpec, caller: pg_sys::Oid) -> LakeResult<()> {
 #[pg_extern(volatile, parallel_unsafe)]
 #[allow(clippy::too_many_arguments)]
 fn define_model(
-    name: &str,
-    sql: &str,
-    target: &str,
-    materialization: default!(&str, "'table'"),
+    name: Option<&str>,
+    sql: Option<&str>,
+    target: Option<&str>,
+    materialization: default!(Option<&str>, "'table'"),
     unique_key: default!(Option<Vec<String>>, "NULL"),
     strategy: default!(Option<&str>, "NULL"),
     schedule: default!(Option<&str>, "NULL"),
-    timezone: default!(&str, "'UTC'"),
+    timezone: default!(Option<&str>, "'UTC'"),
     owner: default!(Option<&str>, "NULL"),
     description: default!(Option<&str>, "NULL"),
     tags: default!(Option<Vec<String>>, "NULL"),
     depends_on: default!(Option<Vec<String>>, "NULL"),
     partition_by: default!(Option<&str>, "NULL"),
-    retries: default!(i32, 0),
-    retry_delay_seconds: default!(i32, 60),
+    retries: default!(Option<i32>, 0),
+    retry_delay_seconds: default!(Option<i32>, 60),
     timeout_seconds: default!(Option<i32>, "NULL"),
-    overlap: default!(&str, "'skip'"),
-    enabled: default!(bool, true),
+    overlap: default!(Option<&str>, "'skip'"),
+    enabled: default!(Option<bool>, true),
     columns: default!(Option<JsonB>, "NULL"),
-    on_schema_change: default!(&str, "'fail'"),
+    on_schema_change: default!(Option<&str>, "'fail'"),
 ) {
+    let name = crate::errors::required(name, "lake.define_model", "name");
+    let sql = crate::errors::required(sql, "lake.define_model", "sql");
+    let target = crate::errors::required(target, "lake.define_model", "target");
+    let materialization = crate::errors::required(materialization, "lake.define_model", "materialization");
+    let timezone = crate::errors::required(timezone, "lake.define_model", "timezone");
+    let retries = crate::errors::required(retries, "lake.define_model", "retries");
+    let retry_delay_seconds = crate::errors::required(retry_delay_seconds, "lake.define_model", "retry_delay_seconds");
+    let overlap = crate::errors::required(overlap, "lake.define_model", "overlap");
+    let enabled = crate::errors::required(enabled, "lake.define_model", "enabled");
+    let on_schema_change = crate::errors::required(on_schema_change, "lake.define_model", "on_schema_change");
     let spec = ModelSpec {
         name: name.to_string(),
         sql: sql.to_string(),
