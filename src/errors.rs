@@ -64,6 +64,23 @@ pub fn required<T>(value: Option<T>, function: &str, argument: &str) -> T {
     })
 }
 
+/// The elements of an array argument, none of which may be NULL.
+pub fn no_null_elements<T>(values: Vec<Option<T>>, function: &str, argument: &str) -> Vec<T> {
+    values
+        .into_iter()
+        .map(|v| {
+            v.unwrap_or_else(|| {
+                LakeError::new(
+                    PgSqlErrorCode::ERRCODE_NULL_VALUE_NOT_ALLOWED,
+                    format!("{function}: argument \"{argument}\" must not contain NULL"),
+                )
+                .with_hint("Leave the NULL elements out of the array.")
+                .report()
+            })
+        })
+        .collect()
+}
+
 pub trait OrReport<T> {
     /// The value, or a Postgres ERROR.
     fn or_report(self) -> T;

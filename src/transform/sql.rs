@@ -479,14 +479,14 @@ fn define_model(
     sql: Option<&str>,
     target: Option<&str>,
     materialization: default!(Option<&str>, "'table'"),
-    unique_key: default!(Option<Vec<String>>, "NULL"),
+    unique_key: default!(Option<Vec<Option<String>>>, "NULL"),
     strategy: default!(Option<&str>, "NULL"),
     schedule: default!(Option<&str>, "NULL"),
     timezone: default!(Option<&str>, "'UTC'"),
     owner: default!(Option<&str>, "NULL"),
     description: default!(Option<&str>, "NULL"),
-    tags: default!(Option<Vec<String>>, "NULL"),
-    depends_on: default!(Option<Vec<String>>, "NULL"),
+    tags: default!(Option<Vec<Option<String>>>, "NULL"),
+    depends_on: default!(Option<Vec<Option<String>>>, "NULL"),
     partition_by: default!(Option<&str>, "NULL"),
     retries: default!(Option<i32>, 0),
     retry_delay_seconds: default!(Option<i32>, 60),
@@ -506,6 +506,9 @@ fn define_model(
     let overlap = crate::errors::required(overlap, "lake.define_model", "overlap");
     let enabled = crate::errors::required(enabled, "lake.define_model", "enabled");
     let on_schema_change = crate::errors::required(on_schema_change, "lake.define_model", "on_schema_change");
+    let unique_key = unique_key.map(|v| crate::errors::no_null_elements(v, "lake.define_model", "unique_key"));
+    let tags = tags.map(|v| crate::errors::no_null_elements(v, "lake.define_model", "tags"));
+    let depends_on = depends_on.map(|v| crate::errors::no_null_elements(v, "lake.define_model", "depends_on"));
     let spec = ModelSpec {
         name: name.to_string(),
         sql: sql.to_string(),
