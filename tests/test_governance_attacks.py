@@ -1003,7 +1003,7 @@ def test_explain_analyze_in_a_model_run_hides_counts_behind_the_row_filter(admin
     model = f"explain_run_{SUFFIX}"
     ana.execute(f"""CREATE OR REPLACE FUNCTION {ANA}_s.plan_of(q text) RETURNS text LANGUAGE plpgsql AS
                     $f$ DECLARE line text; out text := ''; BEGIN
-                      FOR line IN EXECUTE 'EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) ' || q LOOP
+                      FOR line IN EXECUTE 'EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF, BUFFERS OFF) ' || q LOOP
                         out := out || line || E'\n'; END LOOP; RETURN out; END $f$""")
     hidden_id = one(admin, "SELECT id FROM raw_a.customers WHERE region = 'hidden'")
     absent_id = one(admin, "SELECT max(id) + 1000 FROM raw_a.customers")
