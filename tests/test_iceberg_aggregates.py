@@ -210,6 +210,23 @@ def test_every_aggregate_grouped(conn, pair, keys):
     compare(conn, pair, f"{keys}, {EVERY}", f"GROUP BY {keys}")
 
 
+def test_rescanned_aggregate_reads_every_file_again(conn, pair):
+    """The pushed aggregate (read and aggregated by two readers, merged in the
+    backend) as the inner side of a nested loop without Materialize: each of
+    the three rescans must give the heap's groups again."""
+    query = ("SELECT o.k, a.* FROM generate_series(1, 3) o(k) CROSS JOIN LATERAL "
+             "(SELECT t, count(*), sum(b), avg(i), min(ts), max(i), count(DISTINCT g) FROM {} GROUP BY t) a")
+    conn.execute("SET enable_material = off")
+    try:
+        plan = explain(conn, query.format(pair["ice"]))
+        assert "Nested Loop" in plan and "Materialize" not in plan and "Iceberg Aggregate" in plan, plan
+        actual = sorted(text_rows(conn, query.format(pair["ice"])), key=repr)
+        expected = sorted(text_rows(conn, query.format(pair["heap"])), key=repr)
+    finally:
+        conn.execute("RESET enable_material")
+    assert len(expected) == 3 * len({r[1] for r in expected}) and actual == expected
+
+
 def test_group_by_column_not_selected(conn, pair):
     compare(conn, pair, "count(*), sum(i)", "GROUP BY g")
 

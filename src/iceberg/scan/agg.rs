@@ -528,13 +528,114 @@ fn sum_i64_exact(values: &[i64]) -> i128 {
     ((high as i128) << 32) + low as i128
 }
 
+/// One pass over a batch of integers without NULLs: their exact sum, the
+/// minimum and the maximum (what sum, avg, min and max of one column need).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct IntStats {
+    sum: i128,
+    min: i64,
+    max: i64,
+}
+
+/// `IntStats` of `values` (not empty), with AVX2 where the CPU has it: the
+/// extension is built for baseline x86-64, whose SSE2 has no 64-bit compare,
+/// so min/max would be emulated lane by lane. Detected at run time (never
+/// required at compile time: the build machine need not be the server).
+fn int_stats(values: &[i64]) -> IntStats {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: the CPU supports AVX2 (checked just above).
+            return unsafe { int_stats_avx2(values) };
+        }
+    }
+    int_stats_lanes(values)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn int_stats_avx2(values: &[i64]) -> IntStats {
+    int_stats_lanes(values)
+}
+
+/// Four independent lanes of (low 32 bits, high 32 bits, min, max), which
+/// compilers turn into vector code; the halves of the sum cannot overflow
+/// for fewer than 2^32 values (see `sum_i64_exact`).
+#[inline(always)]
+fn int_stats_lanes(values: &[i64]) -> IntStats {
+    const LANES: usize = 4;
+    let (mut low, mut high) = ([0u64; LANES], [0i64; LANES]);
+    let (mut min, mut max) = ([i64::MAX; LANES], [i64::MIN; LANES]);
+    let chunks = values.chunks_exact(LANES);
+    let rest = chunks.remainder();
+    for chunk in chunks {
+        for l in 0..LANES {
+            let v = chunk[l];
+            low[l] += (v as u64) & 0xFFFF_FFFF;
+            high[l] += v >> 32;
+            min[l] = min[l].min(v);
+            max[l] = max[l].max(v);
+        }
+    }
+    for &v in rest {
+        low[0] += (v as u64) & 0xFFFF_FFFF;
+        high[0] += v >> 32;
+        min[0] = min[0].min(v);
+        max[0] = max[0].max(v);
+    }
+    let low: i128 = low.iter().map(|l| *l as i128).sum();
+    let high: i128 = high.iter().map(|h| *h as i128).sum();
+    IntStats {
+        sum: (high << 32) + low,
+        min: min.into_iter().min().unwrap_or(i64::MAX),
+        max: max.into_iter().max().unwrap_or(i64::MIN),
+    }
+}
+
+/// Past this many groups a batch touches few of them: zeroing per-batch
+/// partial results would cost more than the work they save.
+const MOST_GROUPS: usize = 4096;
+
+/// One batch's sums and counts per group, in i128.
+#[derive(Clone)]
+struct GroupedSums {
+    sum: Vec<i128>,
+    count: Vec<i64>,
+}
+
+impl GroupedSums {
+    fn add_to(&self, sum: &mut [i256], count: &mut [i64]) {
+        for g in 0..sum.len().min(self.sum.len()) {
+            if self.count[g] > 0 {
+                sum[g] = sum[g].wrapping_add(i256::from_i128(self.sum[g]));
+                count[g] += self.count[g];
+            }
+        }
+    }
+}
+
+/// The per-group partial sums of one batch's (group, value) pairs; None
+/// when there are too many groups or an i128 sum overflows.
+fn grouped_partials(groups: usize, values: impl Iterator<Item = (usize, i128)>) -> Option<GroupedSums> {
+    if groups > MOST_GROUPS {
+        return None;
+    }
+    let mut part = vec![0i128; groups];
+    let mut n = vec![0i64; groups];
+    let mut overflowed = false;
+    for (g, v) in values {
+        let (r, o) = part[g].overflowing_add(v);
+        part[g] = r;
+        overflowed |= o;
+        n[g] += 1;
+    }
+    (!overflowed).then_some(GroupedSums { sum: part, count: n })
+}
+
 /// Adds one batch's (group, value) pairs into `sum` and `count`: per group
 /// in i128 first (one i256 addition per group and batch instead of per
 /// value), value by value in i256 if an i128 partial sum overflows.
 fn add_grouped(sum: &mut [i256], count: &mut [i64], values: impl Iterator<Item = (usize, i128)> + Clone) {
-    // Past this many groups a batch touches few of them: zeroing the
-    // partial sums would cost more than the i256 additions they save.
-    const MOST_GROUPS: usize = 4096;
     if sum.len() <= MOST_GROUPS {
         let mut part = vec![0i128; sum.len()];
         let mut n = vec![0i64; sum.len()];
@@ -666,6 +767,8 @@ pub struct Aggregator {
     index: FastMap<Vec<u8>, u32>,
     /// A single integer key: its groups by value (the common case, without encoding).
     int_index: FastMap<i64, u32>,
+    /// A single text key: its groups by the text's bytes (no per-row encoding).
+    text_index: FastMap<Box<[u8]>, u32>,
     null_group: Option<u32>,
 }
 
@@ -684,6 +787,7 @@ impl Aggregator {
             keys,
             index: FastMap::default(),
             int_index: FastMap::default(),
+            text_index: FastMap::default(),
             null_group: None,
         }
     }
@@ -733,9 +837,35 @@ impl Aggregator {
         let gid = |row: usize| if groups.is_empty() { 0 } else { groups[row] as usize };
         let single = groups.is_empty();
         let mut buf = Vec::new();
+        // Without groups, a NULL-free integer column's sum, min and max come
+        // from one pass, shared by every aggregate over it.
+        let mut stats: Vec<Option<IntStats>> = vec![None; cols.len()];
+        // With groups, an integer column's per-group partial sums (None: an
+        // i128 overflowed, or too many groups), shared by sum and avg.
+        let mut grouped_sums: Vec<Option<Option<GroupedSums>>> = vec![None; cols.len()];
         for (item, acc) in self.spec.aggs.iter().zip(self.accs.iter_mut()) {
+            if let (true, Some(i), Acc::Exact { .. } | Acc::Best { .. }) = (single, item.input, &*acc) {
+                if let (Col::Int(a), None) = (&cols[i], stats[i]) {
+                    if a.null_count() == 0 && !a.is_empty() {
+                        stats[i] = Some(int_stats(a.values()));
+                    }
+                }
+            }
             let col = item.input.map(|i| &cols[i]);
+            let batch_stats = item.input.and_then(|i| stats[i]).filter(|_| single);
             match (acc, col) {
+                (Acc::Exact { sum, count }, Some(Col::Int(a))) if batch_stats.is_some() => {
+                    let st = batch_stats.expect("checked");
+                    sum[0] = sum[0].wrapping_add(i256::from_i128(st.sum));
+                    count[0] += a.len() as i64;
+                }
+                (Acc::Best { best, max }, Some(Col::Int(_))) if batch_stats.is_some() => {
+                    let st = batch_stats.expect("checked");
+                    let v = Scalar::Int(if *max { st.max } else { st.min });
+                    if best[0].as_ref().is_none_or(|b| replaces(b, &v, *max)) {
+                        best[0] = Some(v);
+                    }
+                }
                 (Acc::Count(c), None) => {
                     if single {
                         c[0] += rows as i64;
@@ -822,8 +952,22 @@ impl Aggregator {
                             sum[0] = sum[0].wrapping_add(i256::from_i128(s));
                             count[0] += n;
                         } else {
-                            let values = (0..rows).filter(|&row| a.is_valid(row)).map(|row| (gid(row), a.value(row) as i128));
-                            add_grouped(sum, count, values);
+                            let i = item.input.expect("an input");
+                            let n = sum.len();
+                            let partial = grouped_sums[i].get_or_insert_with(|| {
+                                if a.null_count() == 0 {
+                                    grouped_partials(n, a.values().iter().zip(&groups).map(|(v, g)| (*g as usize, *v as i128)))
+                                } else {
+                                    grouped_partials(n, (0..rows).filter(|&row| a.is_valid(row)).map(|row| (gid(row), a.value(row) as i128)))
+                                }
+                            });
+                            match partial {
+                                Some(p) => p.add_to(sum, count),
+                                None => {
+                                    let values = (0..rows).filter(|&row| a.is_valid(row)).map(|row| (gid(row), a.value(row) as i128));
+                                    add_grouped(sum, count, values);
+                                }
+                            }
                         }
                     }
                     Col::Decimal(a) => {
@@ -851,6 +995,31 @@ impl Aggregator {
                     Col::Null(_) => {}
                     _ => return Err(AggError::Internal(format!("{} over a column read as {}", item.op.name(), kind(col)))),
                 },
+                (Acc::Best { best, max }, Some(Col::Int(a))) if !single && best.len() <= MOST_GROUPS => {
+                    // Per group in i64 over the batch, then one comparison
+                    // of Scalars per group.
+                    let max = *max;
+                    let n = best.len();
+                    let mut part = vec![if max { i64::MIN } else { i64::MAX }; n];
+                    let mut seen = vec![false; n];
+                    let mut take = |g: usize, v: i64| {
+                        part[g] = if max { part[g].max(v) } else { part[g].min(v) };
+                        seen[g] = true;
+                    };
+                    if a.null_count() == 0 {
+                        a.values().iter().zip(&groups).for_each(|(v, g)| take(*g as usize, *v));
+                    } else {
+                        (0..rows).filter(|&row| a.is_valid(row)).for_each(|row| take(gid(row), a.value(row)));
+                    }
+                    for g in 0..n {
+                        if seen[g] {
+                            let v = Scalar::Int(part[g]);
+                            if best[g].as_ref().is_none_or(|b| replaces(b, &v, max)) {
+                                best[g] = Some(v);
+                            }
+                        }
+                    }
+                }
                 (Acc::Best { best, max }, Some(col)) => {
                     let max = *max;
                     if single {
@@ -919,6 +1088,7 @@ impl Aggregator {
         if let [key] = self.spec.keys[..] {
             match &cols[key] {
                 Col::Int(a) => return self.int_group_ids(a, rows),
+                Col::Text(a) => return self.text_group_ids(a, rows),
                 // A column absent from older files: NULL, the same group
                 // as the integer path's NULLs.
                 Col::Null(_) => {
@@ -1003,8 +1173,156 @@ impl Aggregator {
         out
     }
 
+    fn text_group_ids(&mut self, a: &StringArray, rows: usize) -> Vec<u32> {
+        let mut out = Vec::with_capacity(rows);
+        // The previous row's key: clustered data repeats it.
+        let mut last: Option<(&[u8], u32)> = None;
+        for row in 0..rows {
+            if a.is_null(row) {
+                let id = match self.null_group {
+                    Some(id) => id,
+                    None => {
+                        let id = self.new_group(None);
+                        self.null_group = Some(id);
+                        id
+                    }
+                };
+                out.push(id);
+                continue;
+            }
+            let v = a.value(row).as_bytes();
+            let id = match last {
+                Some((bytes, id)) if bytes == v => id,
+                _ => match self.text_index.get(v) {
+                    Some(id) => *id,
+                    None => {
+                        let id = self.new_group(Some(Scalar::Bytes(v.to_vec())));
+                        self.text_index.insert(v.into(), id);
+                        id
+                    }
+                },
+            };
+            last = Some((v, id));
+            out.push(id);
+        }
+        out
+    }
+
     pub fn groups(&self) -> usize {
         self.keys.len()
+    }
+
+    /// Adds what `other` (built from the same spec, over other rows)
+    /// accumulated: its groups join this one's equal groups or become new
+    /// ones. The result is the one aggregating both sets of rows here would
+    /// give (up to the order of groups, and which of two equal floats a
+    /// min/max keeps, as in Postgres' parallel aggregation).
+    pub fn merge(&mut self, other: Aggregator) -> Result<(), AggError> {
+        if other.accs.len() != self.accs.len() {
+            return Err(AggError::Internal("merging aggregates of different plans".into()));
+        }
+        // other's group -> this one's
+        let mut to = vec![u32::MAX; other.keys.len()];
+        if self.spec.keys.is_empty() {
+            to.iter_mut().for_each(|g| *g = 0);
+        }
+        if let Some(n) = other.null_group {
+            to[n as usize] = match self.null_group {
+                Some(id) => id,
+                None => {
+                    let id = self.new_group(None);
+                    self.null_group = Some(id);
+                    id
+                }
+            };
+        }
+        for (v, og) in &other.int_index {
+            to[*og as usize] = match self.int_index.get(v) {
+                Some(id) => *id,
+                None => {
+                    let id = self.new_group(Some(Scalar::Int(*v)));
+                    self.int_index.insert(*v, id);
+                    id
+                }
+            };
+        }
+        for (text, og) in &other.text_index {
+            to[*og as usize] = match self.text_index.get(text) {
+                Some(id) => *id,
+                None => {
+                    let id = self.new_group(Some(Scalar::Bytes(text.to_vec())));
+                    self.text_index.insert(text.clone(), id);
+                    id
+                }
+            };
+        }
+        for (encoded, og) in &other.index {
+            to[*og as usize] = match self.index.get(encoded.as_slice()) {
+                Some(id) => *id,
+                None => {
+                    let id = self.keys.len() as u32;
+                    self.index.insert(encoded.clone(), id);
+                    self.keys.push(other.keys[*og as usize].clone());
+                    for acc in &mut self.accs {
+                        acc.grow(self.keys.len());
+                    }
+                    id
+                }
+            };
+        }
+        if to.contains(&u32::MAX) {
+            return Err(AggError::Internal("a merged group without a key".into()));
+        }
+        for (acc, from) in self.accs.iter_mut().zip(other.accs) {
+            match (acc, from) {
+                (Acc::Count(c), Acc::Count(o)) => o.into_iter().zip(&to).for_each(|(n, g)| c[*g as usize] += n),
+                (Acc::Distinct { ints, encoded }, Acc::Distinct { ints: oi, encoded: oe }) => {
+                    for ((i, e), g) in oi.into_iter().zip(oe).zip(&to) {
+                        let g = *g as usize;
+                        ints[g].extend(i);
+                        encoded[g].extend(e);
+                    }
+                }
+                (Acc::SumInt { sum, seen }, Acc::SumInt { sum: os, seen: oseen }) => {
+                    for ((v, s), g) in os.into_iter().zip(oseen).zip(&to) {
+                        let g = *g as usize;
+                        sum[g] = sum[g].wrapping_add(v);
+                        seen[g] |= s;
+                    }
+                }
+                (Acc::Exact { sum, count }, Acc::Exact { sum: os, count: oc }) => {
+                    for ((v, n), g) in os.into_iter().zip(oc).zip(&to) {
+                        let g = *g as usize;
+                        sum[g] = sum[g].wrapping_add(v);
+                        count[g] += n;
+                    }
+                }
+                (Acc::Best { best, max }, Acc::Best { best: ob, .. }) => {
+                    for (v, g) in ob.into_iter().zip(&to) {
+                        let g = *g as usize;
+                        if let Some(v) = v {
+                            if best[g].as_ref().is_none_or(|b| replaces(b, &v, *max)) {
+                                best[g] = Some(v);
+                            }
+                        }
+                    }
+                }
+                (Acc::Bool { value, and }, Acc::Bool { value: ov, .. }) => {
+                    for (v, g) in ov.into_iter().zip(&to) {
+                        let g = *g as usize;
+                        if let Some(v) = v {
+                            value[g] = Some(match value[g] {
+                                Some(old) if *and => old && v,
+                                Some(old) => old || v,
+                                None => v,
+                            });
+                        }
+                    }
+                }
+                _ => return Err(AggError::Internal("merging different aggregates".into())),
+            }
+        }
+        Ok(())
     }
 
     /// The result rows, one per group, cells in `spec.outputs` order.
@@ -1209,6 +1527,191 @@ mod tests {
         agg.update(&[Arc::new(big) as ArrayRef], 3).unwrap();
         let three = i256::from_i128(i128::MAX / 2 + 1).wrapping_mul(i256::from_i128(3));
         assert_eq!(agg.finish(), vec![vec![Cell::Exact { sum: three, scale: 0 }]]);
+    }
+
+    #[test]
+    fn one_pass_integer_stats_match_separate_kernels() {
+        let mut seed = 0x2545_F491_4F6C_DD1Du64;
+        let mut next = || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        for case in 1..60usize {
+            let values: Vec<i64> = (0..(case * 131 % 2500 + 1))
+                .map(|i| match (i + case) % 9 {
+                    0 => i64::MAX,
+                    1 => i64::MIN,
+                    2 => -1,
+                    _ => next() as i64 >> (next() % 64),
+                })
+                .collect();
+            let expected = IntStats {
+                sum: values.iter().map(|v| *v as i128).sum(),
+                min: *values.iter().min().unwrap(),
+                max: *values.iter().max().unwrap(),
+            };
+            assert_eq!(int_stats(&values), expected, "case {case}");
+            assert_eq!(int_stats_lanes(&values), expected, "case {case}");
+        }
+        assert_eq!(int_stats(&[5]), IntStats { sum: 5, min: 5, max: 5 });
+        // the vector path and the one-pass sharing give what separate aggregates give
+        let s = spec(
+            vec![],
+            vec![
+                item(AggOp::SumExact { scale: 0 }, Some(0)),
+                item(AggOp::AvgExact { scale: 0 }, Some(0)),
+                item(AggOp::Min, Some(0)),
+                item(AggOp::Max, Some(0)),
+                item(AggOp::Min, Some(1)),
+            ],
+            2,
+        );
+        let mut agg = Aggregator::new(&s);
+        let x: ArrayRef = Arc::new(Int64Array::from(vec![i64::MAX, i64::MAX, -3, 7, 11]));
+        let y: ArrayRef = Arc::new(Int64Array::from(vec![Some(4), None, Some(2), None, Some(9)]));
+        agg.update(&[x, y], 5).unwrap();
+        let x: ArrayRef = Arc::new(Int64Array::from(vec![i64::MIN, 1]));
+        let y: ArrayRef = Arc::new(Int64Array::from(vec![Some(1), Some(3)]));
+        agg.update(&[x, y], 2).unwrap();
+        let sum = 2 * i64::MAX as i128 - 3 + 7 + 11 + i64::MIN as i128 + 1;
+        assert_eq!(
+            agg.finish(),
+            vec![vec![
+                Cell::Exact { sum: i256::from_i128(sum), scale: 0 },
+                Cell::Avg { sum: i256::from_i128(sum), scale: 0, count: 7 },
+                Cell::Value(Scalar::Int(i64::MIN)),
+                Cell::Value(Scalar::Int(i64::MAX)),
+                Cell::Value(Scalar::Int(1)),
+            ]]
+        );
+    }
+
+    /// Batches split between aggregators and merged give what one
+    /// aggregator over all of them gives, for every accumulator and key path.
+    #[test]
+    fn merged_partial_aggregates_equal_one_pass() {
+        let all_aggs = || {
+            vec![
+                item(AggOp::CountStar, None),
+                item(AggOp::Count, Some(1)),
+                item(AggOp::CountDistinct, Some(1)),
+                item(AggOp::CountDistinct, Some(2)),
+                item(AggOp::SumInt, Some(1)),
+                item(AggOp::SumExact { scale: 0 }, Some(1)),
+                item(AggOp::AvgExact { scale: 0 }, Some(1)),
+                item(AggOp::Min, Some(2)),
+                item(AggOp::Max, Some(1)),
+                item(AggOp::BoolAnd, Some(3)),
+                item(AggOp::BoolOr, Some(3)),
+            ]
+        };
+        let batch = |seed: i64| -> Vec<ArrayRef> {
+            let n = 40;
+            let int_key: Vec<Option<i64>> = (0..n).map(|i| if (i + seed) % 11 == 0 { None } else { Some((i * seed) % 5) }).collect();
+            let x: Vec<Option<i64>> = (0..n).map(|i| if (i + seed) % 7 == 0 { None } else { Some(i * 1000 - seed * 77) }).collect();
+            let t: Vec<Option<String>> = (0..n).map(|i| if (i + 2 * seed) % 9 == 0 { None } else { Some(format!("k{}", (i + seed) % 4)) }).collect();
+            let b: Vec<Option<bool>> = (0..n).map(|i| if i % 5 == 0 { None } else { Some((i + seed) % 3 != 0) }).collect();
+            vec![
+                Arc::new(Int64Array::from(int_key)),
+                Arc::new(Int64Array::from(x)),
+                Arc::new(StringArray::from(t)),
+                Arc::new(BooleanArray::from(b)),
+            ]
+        };
+        // no key, one integer key, one text key, two keys
+        for keys in [vec![], vec![0], vec![2], vec![0, 2]] {
+            let s = spec(keys.clone(), all_aggs(), 4);
+            let mut whole = Aggregator::new(&s);
+            let mut parts = [Aggregator::new(&s), Aggregator::new(&s), Aggregator::new(&s)];
+            for seed in 1..8 {
+                let cols = batch(seed);
+                whole.update(&cols, 40).unwrap();
+                parts[(seed % 3) as usize].update(&cols, 40).unwrap();
+            }
+            let [mut merged, b, c] = parts;
+            merged.merge(b).unwrap();
+            merged.merge(c).unwrap();
+            let sorted = |mut rows: Vec<Vec<Cell>>| {
+                rows.sort_by_key(|r| format!("{r:?}"));
+                rows
+            };
+            assert_eq!(sorted(merged.finish()), sorted(whole.finish()), "keys {keys:?}");
+        }
+        // merging into an empty aggregator, and an empty one into another
+        let s = spec(vec![0], all_aggs(), 4);
+        let (mut empty, mut full, mut whole) = (Aggregator::new(&s), Aggregator::new(&s), Aggregator::new(&s));
+        full.update(&batch(3), 40).unwrap();
+        whole.update(&batch(3), 40).unwrap();
+        empty.merge(full).unwrap();
+        empty.merge(Aggregator::new(&s)).unwrap();
+        assert_eq!(empty.groups(), whole.groups());
+        let mut a = empty.finish();
+        let mut b = whole.finish();
+        a.sort_by_key(|r| format!("{r:?}"));
+        b.sort_by_key(|r| format!("{r:?}"));
+        assert_eq!(a, b);
+    }
+
+    /// Text keys (with NULL keys and repeated runs) and the per-batch
+    /// grouped integer paths, against sums and bounds computed row by row.
+    #[test]
+    fn grouped_integer_paths_by_text_key_match_row_by_row() {
+        let s = spec(
+            vec![0],
+            vec![
+                item(AggOp::CountStar, None),
+                item(AggOp::SumExact { scale: 0 }, Some(1)),
+                item(AggOp::AvgExact { scale: 0 }, Some(1)),
+                item(AggOp::Min, Some(1)),
+                item(AggOp::Max, Some(1)),
+            ],
+            2,
+        );
+        let mut agg = Aggregator::new(&s);
+        let mut expected: std::collections::BTreeMap<Option<String>, (i64, i128, i64, i64, i64)> = Default::default();
+        for batch in 0..4i64 {
+            let keys: Vec<Option<String>> =
+                (0..300i64).map(|i| if i % 13 == 0 { None } else { Some(format!("k{}", (i / 7 + batch) % 5)) }).collect();
+            // batch 2 has NULL values; batch 3 values near the ends of i64
+            let values: Vec<Option<i64>> = (0..300i64)
+                .map(|i| match batch {
+                    2 if i % 4 == 0 => None,
+                    3 => Some(if i % 2 == 0 { i64::MAX - i } else { i64::MIN + i }),
+                    _ => Some(i * 31 - 4000 * batch),
+                })
+                .collect();
+            for (k, v) in keys.iter().zip(&values) {
+                let e = expected.entry(k.clone()).or_insert((0, 0, 0, i64::MAX, i64::MIN));
+                e.0 += 1;
+                if let Some(v) = v {
+                    e.1 += *v as i128;
+                    e.2 += 1;
+                    e.3 = e.3.min(*v);
+                    e.4 = e.4.max(*v);
+                }
+            }
+            let cols: Vec<ArrayRef> = vec![Arc::new(StringArray::from(keys)), Arc::new(Int64Array::from(values))];
+            agg.update(&cols, 300).unwrap();
+        }
+        let mut got = agg.finish();
+        got.sort_by_key(|r| format!("{r:?}"));
+        let mut want: Vec<Vec<Cell>> = expected
+            .into_iter()
+            .map(|(k, (n, sum, count, min, max))| {
+                vec![
+                    k.map_or(Cell::Null, |k| Cell::Value(Scalar::Bytes(k.into_bytes()))),
+                    Cell::Int(n),
+                    Cell::Exact { sum: i256::from_i128(sum), scale: 0 },
+                    Cell::Avg { sum: i256::from_i128(sum), scale: 0, count },
+                    Cell::Value(Scalar::Int(min)),
+                    Cell::Value(Scalar::Int(max)),
+                ]
+            })
+            .collect();
+        want.sort_by_key(|r| format!("{r:?}"));
+        assert_eq!(got, want);
     }
 
     #[test]

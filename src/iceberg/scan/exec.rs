@@ -69,6 +69,9 @@ struct Topped {
 
 struct Running {
     stream: ArrowRecordBatchStream,
+    /// An aggregate read by readers that aggregate their own batches (see
+    /// `Prepared::start`): their partial results.
+    partials: Vec<AbortOnDrop<PartialResult>>,
     /// The tasks decoding ahead (see `decode_ahead`); declared after the
     /// stream, so the receivers are gone before the tasks are aborted.
     _decoders: Vec<AbortOnDrop>,
@@ -162,7 +165,7 @@ impl IcebergScan {
                 }
                 prepared.shared = Some(participant);
             }
-            match prepared.start()? {
+            match prepared.start(None)? {
                 Some(r) => self.running = Some(r),
                 None => {
                     self.finished = true;
@@ -302,7 +305,7 @@ impl IcebergScan {
             .with_hint("SET townlake.iceberg_aggregate_pushdown = off for this query."));
         }
         let mut rows = super::topn::TopRows::new();
-        if let Some(mut running) = prepared.start()? {
+        if let Some(mut running) = prepared.start(None)? {
             loop {
                 pgrx::check_for_interrupts!();
                 match block_on(running.stream.next()) {
@@ -353,9 +356,47 @@ impl IcebergScan {
         if prepared.tasks.is_empty() {
             return Ok(agg.finish());
         }
-        let Some(mut running) = prepared.start()? else {
+        let in_readers = ReaderAggregate { spec: spec.clone(), present: present.clone(), group_limit };
+        let Some(mut running) = prepared.start(Some(in_readers))? else {
             return Ok(agg.finish());
         };
+        if !running.partials.is_empty() {
+            // Each reader decoded and aggregated its share on a runtime
+            // worker; the groups they found are merged here, into the first
+            // reader's (at most two readers' groups in memory at once).
+            // Dropping `running` (an error, a cancel) aborts the readers
+            // still going.
+            let mut merged: Option<Aggregator> = None;
+            for partial in running.partials.iter_mut() {
+                let result = block_on(&mut partial.0)
+                    .map_err(|e| LakeError::internal(format!("aggregate reader stopped: {e}")))?;
+                let (part, rows) = match result {
+                    Ok(done) => done,
+                    Err(PartialError::Read(e)) => return Err(read_error(&running.secrets, &e)),
+                    Err(PartialError::Aggregate(e)) => return Err(super::aggplan::agg_error(e)),
+                    Err(PartialError::TooManyGroups) => return Err(too_many_groups(group_limit)),
+                };
+                self.report.rows_read += rows;
+                match merged.as_mut() {
+                    None => merged = Some(part),
+                    Some(total) => total.merge(part).map_err(super::aggplan::agg_error)?,
+                }
+                if merged.as_ref().is_some_and(|m| m.groups() > group_limit) {
+                    return Err(too_many_groups(group_limit));
+                }
+            }
+            running.partials.clear();
+            self.running = Some(running);
+            // `agg` holds the rows counted from metadata alone.
+            let total = match merged {
+                Some(mut total) => {
+                    total.merge(agg).map_err(super::aggplan::agg_error)?;
+                    total
+                }
+                None => agg,
+            };
+            return Ok(total.finish());
+        }
         loop {
             pgrx::check_for_interrupts!();
             match block_on(running.stream.next()) {
@@ -739,7 +780,10 @@ struct Prepared {
 }
 
 impl Prepared {
-    fn start(self) -> LakeResult<Option<Running>> {
+    /// Start reading. `aggregate`: an aggregate of the rows, which readers
+    /// outside a parallel scan compute on their batches themselves (the
+    /// partials of `Running`); ignored in a parallel scan.
+    fn start(self, aggregate: Option<ReaderAggregate>) -> LakeResult<Option<Running>> {
         let open_files: OpenFiles = Default::default();
         if self.schema.is_none() {
             return Ok(None);
@@ -791,6 +835,7 @@ impl Prepared {
         // interleaves on one task), so decoding uses both of the runtime's
         // threads while this backend aggregates.
         let split = !parallel && self.plan.aggregate.is_some() && self.report.limit.is_none() && self.tasks.len() > 1;
+        let mut partials = Vec::new();
         let (stream, decoders, metrics) = match self.shared {
             // Parallel: claim the next unread file from shared memory. Not
             // decoded ahead: the claims read dynamic shared memory, which
@@ -815,11 +860,19 @@ impl Prepared {
                 for share in shares {
                     let result = read(futures::stream::iter(share.into_iter().map(Ok)).boxed())?;
                     metrics.push(result.metrics().clone());
+                    // An aggregate: the reader's task aggregates its batches
+                    // where it decodes them (no batch crosses threads, the
+                    // backend only merges the partial results).
+                    if let Some(aggregate) = &aggregate {
+                        partials.push(aggregate_in_reader(result.stream(), aggregate.clone()));
+                        continue;
+                    }
                     let (stream, guard) = decode_ahead(result.stream(), 2);
                     streams.push(stream);
                     decoders.push(guard);
                 }
-                (futures::stream::select_all(streams).boxed(), decoders, metrics)
+                let stream = if streams.is_empty() { futures::stream::empty().boxed() } else { futures::stream::select_all(streams).boxed() };
+                (stream, decoders, metrics)
             }
         };
         // Batch columns come in the order of the selected names.
@@ -835,6 +888,7 @@ impl Prepared {
             file_column,
             relid: self.plan.relid,
             stream,
+            partials,
             _decoders: decoders,
             metrics,
             batch: None,
@@ -851,12 +905,62 @@ impl Prepared {
 
 /// Aborts a spawned task when dropped (the scan ended, was rescanned or
 /// failed).
-struct AbortOnDrop(tokio::task::JoinHandle<()>);
+struct AbortOnDrop<T = ()>(tokio::task::JoinHandle<T>);
 
-impl Drop for AbortOnDrop {
+impl<T> Drop for AbortOnDrop<T> {
     fn drop(&mut self) {
         self.0.abort();
     }
+}
+
+/// What a reader that aggregates its own batches computes.
+#[derive(Clone)]
+struct ReaderAggregate {
+    spec: super::agg::AggSpec,
+    /// Per aggregate input: whether the snapshot's schema has it (batch
+    /// columns are the present ones in order; the others read as NULL).
+    present: Vec<bool>,
+    group_limit: usize,
+}
+
+enum PartialError {
+    Read(iceberg::Error),
+    Aggregate(super::agg::AggError),
+    TooManyGroups,
+}
+
+/// A reader's aggregate of its share and the rows it read.
+type PartialResult = Result<(Aggregator, u64), PartialError>;
+
+/// Aggregates `stream` on a runtime worker: decoding and aggregating stay on
+/// one thread (pure Rust, nothing of Postgres: principle 4). The first
+/// error ends it.
+fn aggregate_in_reader(mut stream: ArrowRecordBatchStream, job: ReaderAggregate) -> AbortOnDrop<PartialResult> {
+    let handle = crate::runtime::runtime().spawn(async move {
+        let mut agg = Aggregator::new(&job.spec);
+        let mut rows_read = 0u64;
+        while let Some(item) = stream.next().await {
+            let batch = item.map_err(PartialError::Read)?;
+            let rows = batch.num_rows();
+            let mut batch_columns = batch.columns().iter();
+            let columns: Vec<arrow_array::ArrayRef> = job
+                .present
+                .iter()
+                .map(|p| {
+                    p.then(|| batch_columns.next().cloned())
+                        .flatten()
+                        .unwrap_or_else(|| arrow_array::new_null_array(&arrow_schema::DataType::Null, rows))
+                })
+                .collect();
+            agg.update(&columns, rows).map_err(PartialError::Aggregate)?;
+            rows_read += rows as u64;
+            if agg.groups() > job.group_limit {
+                return Err(PartialError::TooManyGroups);
+            }
+        }
+        Ok((agg, rows_read))
+    });
+    AbortOnDrop(handle)
 }
 
 /// Moves Parquet decoding off the backend thread: a task on the runtime's
