@@ -312,6 +312,17 @@ def test_remove_orphan_files_of_a_rolled_back_transaction(small_files, conn, wri
     assert aborted, "the rolled-back INSERT left its files"
     young = conn.execute(f"SELECT lake.remove_orphan_files('{small_files}')").fetchone()[0]
     assert young["deleted"] == 0, "files younger than 3 days are kept by default"
+    # Red team: a read-only transaction (the MCP server's) deleted files that
+    # its ROLLBACK could not bring back; maintenance is refused there, a dry run lists
+    for call in (f"lake.remove_orphan_files('{small_files}', now())", f"lake.compact('{small_files}')",
+                 f"lake.expire_snapshots('{small_files}', now(), 1)", f"lake.set_partitioning('{small_files}', '')"):
+        expect_error(conn, f"SET TRANSACTION READ ONLY; SELECT {call}", "read-only transaction")
+    assert parquet_files_on_disk(location) - before == aborted
+    conn.execute("BEGIN TRANSACTION READ ONLY")
+    listed = conn.execute(f"SELECT lake.remove_orphan_files('{small_files}', now(), true)").fetchone()[0]
+    conn.execute("ROLLBACK")
+    assert {local_path(p) for p in listed["files"]} >= aborted and listed["deleted"] == 0
+    assert parquet_files_on_disk(location) - before == aborted
     report = conn.execute(f"SELECT lake.remove_orphan_files('{small_files}', now())").fetchone()[0]
     assert {local_path(p) for p in report["files"]} >= aborted
     assert parquet_files_on_disk(location) == before
@@ -514,3 +525,24 @@ def test_compact_right_after_schema_evolution(change, expected_row, conn, write_
     report = conn.execute(f"SELECT lake.compact('{relation}')").fetchone()[0]
     assert report["files_rewritten"] >= 3, report
     assert conn.execute(f"SELECT * FROM {relation} ORDER BY id").fetchall() == [expected_row(g) for g in range(1, 16)]
+
+
+def test_insert_through_a_stale_foreign_table_is_refused(conn, write_ns, local_lake):
+    """Red team: another writer dropped a column; an INSERT through the
+    foreign table that still declares it reported success and wrote the
+    other columns only (the dropped column's values were lost)."""
+    stale = create(conn, write_ns, "stale_cols", "id int, secret text")
+    conn.execute(f"INSERT INTO {stale} VALUES (1, 'kept')")
+    table = load(local_lake.catalog, write_ns, "stale_cols")
+    with table.update_schema() as update:
+        update.delete_column("secret")
+        update.add_column("extra", StringType())
+    files_before = data_files(load(local_lake.catalog, write_ns, "stale_cols"))
+    message = expect_error(conn, f"INSERT INTO {stale} VALUES (2, 'lost?')", "secret", "does not exist")
+    assert "nothing was written" in message
+    expect_error(conn, f"SELECT * FROM {stale}", "secret", "does not exist")
+    assert data_files(load(local_lake.catalog, write_ns, "stale_cols")) == files_before
+    # once the foreign table no longer declares it, writes go on
+    conn.execute(f"ALTER FOREIGN TABLE {stale} DROP COLUMN secret")
+    conn.execute(f"INSERT INTO {stale} VALUES (2)")
+    assert conn.execute(f"SELECT id FROM {stale} ORDER BY id").fetchall() == [(1,), (2,)]

@@ -59,7 +59,21 @@ fn require_maintainer(rel: pg_sys::Oid) -> LakeResult<()> {
 }
 
 fn writable(rel: pg_sys::Oid) -> LakeResult<ResolvedTable> {
+    writable_for(rel, true)
+}
+
+/// `writable`; `changes` says whether the call writes metadata or deletes
+/// files (not a dry run): then a read-only transaction refuses it, as
+/// Postgres refuses writes there (a deleted file cannot be rolled back).
+fn writable_for(rel: pg_sys::Oid, changes: bool) -> LakeResult<ResolvedTable> {
     source::require_iceberg_table(rel)?;
+    if changes && crate::pg::xact::is_read_only() {
+        return Err(LakeError::new(
+            PgSqlErrorCode::ERRCODE_READ_ONLY_SQL_TRANSACTION,
+            "cannot maintain an Iceberg table in a read-only transaction",
+        )
+        .with_hint("Run it in a read-write transaction (remove_orphan_files with dry_run => true only lists)."));
+    }
     require_maintainer(rel)?;
     let resolved = source::resolve(rel)?;
     if resolved.server.read_only
@@ -200,7 +214,7 @@ RETURNS jsonb LANGUAGE c VOLATILE STRICT AS 'MODULE_PATHNAME', '@FUNCTION_NAME@'
 ")]
 fn remove_orphan_files(rel: pg_sys::Oid, older_than: TimestampWithTimeZone, dry_run: bool) -> JsonB {
     run("remove_orphan_files", rel, || {
-        let resolved = writable(rel)?;
+        let resolved = writable_for(rel, !dry_run)?;
         let progress = Claim::start(Command::RemoveOrphanFiles, rel, Phase::Planning);
         let cutoff_ms = pg_millis(older_than).min(oldest_open_transaction_ms()?);
         let io = resolved.server.file_io();

@@ -55,3 +55,9 @@ unsafe extern "C-unwind" fn on_subxact(
         f(event, my_subid, parent_subid);
     }
 }
+
+/// Whether the current transaction is read-only (`transaction_read_only`).
+pub fn is_read_only() -> bool {
+    // SAFETY: plain read of a backend global.
+    unsafe { pg_sys::XactReadOnly }
+}

@@ -158,6 +158,27 @@ impl TableInsert {
             schema_to_arrow_schema(&schema).map_err(|e| LakeError::internal(iceberg_message(&e)))?,
         );
         let columns = write_columns(relid);
+        // A column the Iceberg table no longer has (another writer dropped
+        // or renamed it) would silently lose what is written into it; a read
+        // refuses the same (scan/plan.rs).
+        let fields = schema.as_struct().fields();
+        if let Some(lost) = columns.iter().find(|c| {
+            !fields.iter().any(|f| c.field_id == f.id || (c.field_id == 0 && c.name == f.name))
+        }) {
+            return Err(LakeError::new(
+                PgSqlErrorCode::ERRCODE_UNDEFINED_COLUMN,
+                format!(
+                    "column \"{}\" of foreign table {} does not exist in Iceberg table \"{}\"",
+                    lost.name,
+                    source::relation_display(relid),
+                    resolved.display_name
+                ),
+            )
+            .with_hint(format!(
+                "The table's columns are: {}. Drop the column from the foreign table or IMPORT FOREIGN SCHEMA again; nothing was written.",
+                fields.iter().map(|f| f.name.clone()).collect::<Vec<_>>().join(", ")
+            )));
+        }
         let mut sources = Vec::new();
         for field in schema.as_struct().fields() {
             sources.push(
