@@ -229,7 +229,7 @@ fn shares() -> queue::Shares {
 }
 
 /// Records the start of an audited statement (ExecutorStart has not run yet).
-pub fn statement_started(exec: &Execution, touched: Vec<Touched>) {
+pub fn statement_started(exec: &Execution, touched: &[Touched]) {
     if !AUDIT.get() {
         return;
     }
@@ -251,14 +251,14 @@ pub fn statement_started(exec: &Execution, touched: Vec<Touched>) {
     let mut params = param_values(exec);
     // Values may feed a masked PII column: stored only when the session has
     // PII on (the record then says whether it revealed anything).
-    let masked = params.is_some() && !pii_active() && touches_masked(&touched);
+    let masked = params.is_some() && !pii_active() && touches_masked(touched);
     if masked {
         for v in params.iter_mut().flatten() {
             *v = v.as_ref().map(|_| MASKED_VALUE.to_string());
         }
     }
     let id = record::next_id(started_us);
-    let (bytes, query) = encode_statement(source, &touched, depth, &id, started_us, params, masked);
+    let (bytes, query) = encode_statement(source, touched, depth, &id, started_us, params, masked);
     let ticket = claim_bytes(&bytes, started_us, None);
     // SAFETY: plain read of backend state.
     let current_subxact = unsafe { pg_sys::GetCurrentSubTransactionId() };
