@@ -148,6 +148,13 @@ impl Execution {
     }
 }
 
+/// A bitmap's words without its trailing zero words: two sets are equal
+/// when these are.
+fn significant_words(words: &[u64]) -> &[u64] {
+    let used = words.iter().rposition(|w| *w != 0).map_or(0, |k| k + 1);
+    &words[..used]
+}
+
 /// A range table entry's kind, relation and selected columns (bitmap
 /// words), copied out of a plan (`RangeEntry::key`).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -206,8 +213,7 @@ impl RangeEntry<'_> {
                 (*set).words.as_slice((*set).nwords.max(0) as usize)
             }
         };
-        let used = words.iter().rposition(|w| *w != 0).map_or(0, |k| k + 1);
-        &words[..used]
+        significant_words(words)
     }
 
     /// What identifies the entry for `Execution::range_table_matches`.
@@ -539,4 +545,19 @@ pub fn view_columns(view: pg_sys::Oid) -> Vec<ViewColumn> {
         pg_sys::relation_close(rel, pg_sys::NoLock as pg_sys::LOCKMODE);
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::significant_words;
+
+    #[test]
+    fn sets_compare_equal_whatever_their_trailing_zero_words() {
+        assert_eq!(significant_words(&[]), &[] as &[u64]);
+        assert_eq!(significant_words(&[0, 0]), &[] as &[u64]);
+        assert_eq!(significant_words(&[5, 0, 0]), &[5]);
+        assert_eq!(significant_words(&[0, 9]), &[0, 9]);
+        assert_eq!(significant_words(&[0, 9, 0]), significant_words(&[0, 9]));
+        assert_ne!(significant_words(&[1, 0]), significant_words(&[0, 1]));
+    }
 }
