@@ -101,7 +101,7 @@ struct InFlight {
     subxact: pg_sys::SubTransactionId,
     /// The record's id and text, for its `statement_end` record if it is
     /// written while the statement is still running.
-    id: String,
+    id: record::RecordId,
     query: std::rc::Rc<str>,
     level: i32,
     spilled: bool,
@@ -116,6 +116,8 @@ thread_local! {
     static MASKED: RefCell<HashMap<pg_sys::Oid, Vec<i16>>> = RefCell::new(HashMap::new());
     /// Record templates of recent statements, newest last.
     static TEMPLATES: RefCell<Vec<Cached>> = const { RefCell::new(Vec::new()) };
+    /// The buffer statements' records are encoded in (kept for its capacity).
+    static ENCODED: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
 }
 
 /// A statement's record template and what it was made from.
@@ -229,7 +231,7 @@ fn shares() -> queue::Shares {
 }
 
 /// Records the start of an audited statement (ExecutorStart has not run yet).
-pub fn statement_started(exec: &Execution, touched: Vec<Touched>) {
+pub fn statement_started(exec: &Execution, touched: &[Touched]) {
     if !AUDIT.get() {
         return;
     }
@@ -251,15 +253,18 @@ pub fn statement_started(exec: &Execution, touched: Vec<Touched>) {
     let mut params = param_values(exec);
     // Values may feed a masked PII column: stored only when the session has
     // PII on (the record then says whether it revealed anything).
-    let masked = params.is_some() && !pii_active() && touches_masked(&touched);
+    let masked = params.is_some() && !pii_active() && touches_masked(touched);
     if masked {
         for v in params.iter_mut().flatten() {
             *v = v.as_ref().map(|_| MASKED_VALUE.to_string());
         }
     }
-    let id = record::next_id(started_us);
-    let (bytes, query) = encode_statement(source, &touched, depth, &id, started_us, params, masked);
+    let id = record::next_record_id(started_us);
+    // taken out while in use (an ERROR in the claim just drops it)
+    let mut bytes = ENCODED.with(|b| std::mem::take(&mut *b.borrow_mut()));
+    let query = encode_statement(&mut bytes, source, touched, depth, id.as_str(), started_us, params, masked);
     let ticket = claim_bytes(&bytes, started_us, None);
+    ENCODED.with(|b| *b.borrow_mut() = bytes);
     // SAFETY: plain read of backend state.
     let current_subxact = unsafe { pg_sys::GetCurrentSubTransactionId() };
     IN_FLIGHT.with(|f| {
@@ -278,9 +283,12 @@ pub fn statement_started(exec: &Execution, touched: Vec<Touched>) {
     });
 }
 
-/// The JSON of a statement's record and its text, from a cached template
-/// when this role ran the same statement on the same columns before.
+/// The JSON of a statement's record (into `out`) and its text, from a
+/// cached template when this role ran the same statement on the same
+/// columns before.
+#[allow(clippy::too_many_arguments)]
 fn encode_statement(
+    out: &mut Vec<u8>,
     source: &[u8],
     touched: &[Touched],
     level: i32,
@@ -288,7 +296,7 @@ fn encode_statement(
     started_us: i64,
     params: Option<Vec<Option<String>>>,
     masked: bool,
-) -> (Vec<u8>, std::rc::Rc<str>) {
+) -> std::rc::Rc<str> {
     // SAFETY: plain reads of backend state.
     let (user, session_user) = unsafe { (pg_sys::GetUserId(), pg_sys::GetSessionUserId()) };
     let same = |c: &Cached| {
@@ -299,16 +307,17 @@ fn encode_statement(
             && c.touched.iter().zip(touched).all(|(a, b)| a.0 == b.relid && a.1 == b.attnums)
             && c.template.query.as_bytes() == source
     };
-    let hit = TEMPLATES.with(|t| {
-        let t = t.borrow();
-        t.iter().rev().find(|c| same(c)).map(|c| {
-            (c.template.encode(id, started_us, params.as_deref(), masked), c.template.query.clone())
-        })
-    });
     // the refusals since this backend's last record ride on the full record
     if REFUSED.with(Cell::get) == 0 {
-        if let Some((bytes, query)) = hit.filter(|(b, _)| b.len() <= queue::MAX_RECORD_BYTES) {
-            return (bytes, query);
+        let hit = TEMPLATES.with(|t| {
+            let t = t.borrow();
+            t.iter().rev().find(|c| same(c)).map(|c| {
+                c.template.encode_into(out, id, started_us, params.as_deref(), masked);
+                c.template.query.clone()
+            })
+        });
+        if let Some(query) = hit.filter(|_| out.len() <= queue::MAX_RECORD_BYTES) {
+            return query;
         }
     }
     let mut rec = Record::for_statement(String::from_utf8_lossy(source).into_owned(), touched, level, started_us);
@@ -331,7 +340,8 @@ fn encode_statement(
     rec.params = params;
     rec.params_masked = masked;
     let query = std::rc::Rc::from(rec.query.as_str());
-    (encode_with_refusals(rec), query)
+    *out = encode_with_refusals(rec);
+    query
 }
 
 /// A record's JSON, with the count of this backend's refused claims not yet
@@ -559,7 +569,7 @@ fn finish(e: InFlight, outcome: Outcome, wait: bool, may_wait: bool) {
         pii: reveal_count() > e.reveals_at_start,
     };
     let ticket = if e.spilled {
-        let mut rec = Record::for_event("statement_end", serde_json::json!({ "record_id": e.id }), now_pg());
+        let mut rec = Record::for_event("statement_end", serde_json::json!({ "record_id": e.id.as_str() }), now_pg());
         rec.query = e.query.to_string();
         rec.level = e.level;
         // Ending normally, it waits for its share like any record; in abort

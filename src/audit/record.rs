@@ -184,6 +184,29 @@ pub fn uuid_v7(unix_ms: u64, rand: u128) -> uuid::Uuid {
 /// randomness) and a counter, mixed, so ids never repeat within a backend and
 /// collide across backends only with negligible probability.
 pub fn next_id(pg_time_us: i64) -> String {
+    next_record_id(pg_time_us).as_str().to_string()
+}
+
+/// A record id's canonical text, kept inline (one per audited statement:
+/// no allocation).
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct RecordId([u8; 36]);
+
+impl RecordId {
+    pub fn as_str(&self) -> &str {
+        // only ASCII hex digits and hyphens are ever stored (`hyphenated_id`)
+        std::str::from_utf8(&self.0).unwrap_or_default()
+    }
+}
+
+impl std::fmt::Display for RecordId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// `next_id`, inline.
+pub fn next_record_id(pg_time_us: i64) -> RecordId {
     let (seed, n) = ID_STATE.with(|s| {
         let (mut seed, n) = s.get();
         if seed == 0 {
@@ -196,12 +219,17 @@ pub fn next_id(pg_time_us: i64) -> String {
     let lo = splitmix64(hi ^ seed.rotate_left(17) ^ n.wrapping_mul(0x2545_F491_4F6C_DD1D));
     // Postgres epoch (2000-01-01) to Unix epoch
     let unix_ms = crate::pg::time::pg_micros_to_unix_millis_trunc(pg_time_us).max(0) as u64;
-    hyphenated(&uuid_v7(unix_ms, ((hi as u128) << 64) | lo as u128))
+    hyphenated_id(&uuid_v7(unix_ms, ((hi as u128) << 64) | lo as u128))
 }
 
 /// A UUID's canonical text (lowercase, hyphenated), as `Uuid::to_string`
 /// writes it without the formatting machinery: one per audited statement.
 pub fn hyphenated(u: &uuid::Uuid) -> String {
+    hyphenated_id(u).as_str().to_string()
+}
+
+/// `hyphenated`, inline.
+pub fn hyphenated_id(u: &uuid::Uuid) -> RecordId {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
     let mut out = [0u8; 36];
     let mut at = 0;
@@ -214,8 +242,7 @@ pub fn hyphenated(u: &uuid::Uuid) -> String {
         out[at + 1] = DIGITS[(b & 15) as usize];
         at += 2;
     }
-    // only ASCII hex digits and hyphens were written
-    std::str::from_utf8(&out).unwrap_or_default().to_string()
+    RecordId(out)
 }
 
 fn role_name(oid: pg_sys::Oid) -> String {
@@ -399,7 +426,18 @@ impl Template {
 
     /// The record's JSON, as `Record::encode` would write it unabridged.
     pub fn encode(&self, id: &str, started_us: i64, params: Option<&[Option<String>]>, masked: bool) -> Vec<u8> {
-        let mut out = String::with_capacity(self.head.len() + self.tail.len() + 96);
+        let mut out = Vec::new();
+        self.encode_into(&mut out, id, started_us, params, masked);
+        out
+    }
+
+    /// `encode` into `buf` (emptied first): a backend reuses one buffer for
+    /// every record it queues.
+    pub fn encode_into(&self, buf: &mut Vec<u8>, id: &str, started_us: i64, params: Option<&[Option<String>]>, masked: bool) {
+        buf.clear();
+        // an empty Vec is empty UTF-8; it is given back below whatever happens
+        let mut out = String::from_utf8(std::mem::take(buf)).unwrap_or_default();
+        out.reserve(self.head.len() + self.tail.len() + 96);
         out.push_str("{\"id\":\"");
         out.push_str(id);
         out.push_str(&self.head);
@@ -419,7 +457,7 @@ impl Template {
             }
         }
         out.push('}');
-        out.into_bytes()
+        *buf = out.into_bytes();
     }
 }
 
@@ -466,6 +504,26 @@ mod tests {
         assert_eq!(record_id(&r.encode(8000)).map(|u| u.to_string()), Some(r.id.clone()));
         assert_eq!(record_id(b"{\"kind\":\"x\"}"), None);
         assert_eq!(record_id(b"{\"id\":\"nope\"}"), None);
+    }
+
+    #[test]
+    fn inline_record_ids_are_the_canonical_text() {
+        let a = next_record_id(800_000_000_000_000);
+        let u = uuid::Uuid::parse_str(a.as_str()).unwrap();
+        assert_eq!(u.to_string(), a.as_str());
+        assert_eq!(format!("{a}"), a.as_str());
+        assert_ne!(next_record_id(800_000_000_000_000).as_str(), a.as_str());
+    }
+
+    #[test]
+    fn encoding_into_a_used_buffer_replaces_its_contents() {
+        let r = Record { id: next_id(9), kind: "statement".into(), query: "select 1".into(), ..Record::default() };
+        let t = Template::new(&r).unwrap();
+        let mut buf = b"left over from a longer record, which must not survive".to_vec();
+        t.encode_into(&mut buf, &r.id, 0, None, false);
+        assert_eq!(buf, r.encode(1 << 20));
+        t.encode_into(&mut buf, &r.id, 0, Some(&[Some("1".into())]), false);
+        assert_eq!(Record::decode(&buf).unwrap().params, Some(vec![Some("1".into())]));
     }
 
     #[test]

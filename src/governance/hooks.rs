@@ -272,6 +272,33 @@ fn forget_view_attnums() {
             m.clear();
         }
     });
+    TOUCHED.with(|m| {
+        if let Ok(mut m) = m.try_borrow_mut() {
+            m.clear();
+        }
+    });
+}
+
+/// The governed relations of a range table, kept for the range tables a
+/// backend runs again (a prepared statement's plan, the same query text):
+/// `touched_relations` walks the range table and looks up the governance
+/// cache, the view column map and partition roots for every entry and
+/// statement otherwise.
+struct TouchedMemo {
+    /// `cache::generation()` when computed: governance changes bump it.
+    generation: u64,
+    key: Vec<crate::pg::query::EntryKey>,
+    touched: std::rc::Rc<[Touched]>,
+}
+
+/// Range tables remembered per backend.
+const TOUCHED_KEPT: usize = 32;
+
+thread_local! {
+    /// Newest last; cleared by every relcache invalidation (columns
+    /// renamed, partitions attached or detached, views replaced), like
+    /// VIEW_ATTNUMS.
+    static TOUCHED: std::cell::RefCell<Vec<TouchedMemo>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
 /// The attribute of `raw` named like attribute `attnum` of `view`.
@@ -293,8 +320,40 @@ fn governed_or_partition_of(relid: pg_sys::Oid) -> Option<(pg_sys::Oid, cache::G
     }
 }
 
-/// Governed relations in a statement's range table.
-pub fn touched_relations(exec: &Execution) -> Vec<Touched> {
+/// Governed relations in a statement's range table: what it depends on
+/// (each entry's kind, relation and selected columns; the governance cache;
+/// the catalog, through relcache invalidations) is the memo's key, so a
+/// range table seen before gives the same answer without the lookups.
+pub fn touched_relations(exec: &Execution) -> std::rc::Rc<[Touched]> {
+    let generation = cache::generation();
+    let known = TOUCHED.with(|m| {
+        let m = m.borrow();
+        m.iter()
+            .rev()
+            .find(|t| t.generation == generation && exec.range_table_matches(&t.key))
+            .map(|t| t.touched.clone())
+    });
+    if let Some(touched) = known {
+        return touched;
+    }
+    let touched: std::rc::Rc<[Touched]> = compute_touched_relations(exec).into();
+    // an invalidation while computing (catalog lookups can take one in)
+    // leaves this answer unremembered
+    if cache::generation() == generation {
+        let key = exec.range_table_key();
+        TOUCHED.with(|m| {
+            if let Ok(mut m) = m.try_borrow_mut() {
+                if m.len() >= TOUCHED_KEPT {
+                    m.remove(0);
+                }
+                m.push(TouchedMemo { generation, key, touched: touched.clone() });
+            }
+        });
+    }
+    touched
+}
+
+fn compute_touched_relations(exec: &Execution) -> Vec<Touched> {
     // raw relation -> columns read through its published view
     let mut views: Vec<(pg_sys::Oid, Vec<i16>)> = Vec::new();
     let mut out: Vec<Touched> = Vec::new();
@@ -481,7 +540,7 @@ pub(super) fn executor_start(exec: &Execution, eflags: i32) {
     if audited && governed && crate::audit::AUDIT.get() && eflags & pg_sys::EXEC_FLAG_EXPLAIN_ONLY as i32 == 0 {
         let touched = touched_relations(exec);
         if !touched.is_empty() {
-            crate::audit::statement_started(exec, touched);
+            crate::audit::statement_started(exec, &touched);
         }
     }
     if governed {

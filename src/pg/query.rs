@@ -90,6 +90,33 @@ impl Execution {
             .collect()
     }
 
+    /// A copy of what identifies each range table entry (kind, relation,
+    /// selected columns): equal keys give equal answers for anything
+    /// computed from those alone (see `range_table_matches`).
+    pub fn range_table_key(&self) -> Vec<EntryKey> {
+        self.range_table().iter().map(RangeEntry::key).collect()
+    }
+
+    /// Whether the range table is the one `key` was taken from (entry by
+    /// entry: kind, relation, selected columns), without allocating.
+    pub fn range_table_matches(&self, key: &[EntryKey]) -> bool {
+        let plan = self.plan() as *const pg_sys::PlannedStmt as *mut pg_sys::PlannedStmt;
+        // SAFETY: rtable is NULL or a List of RangeTblEntry pointers that
+        // lives with the plan; its cells are read in place.
+        unsafe {
+            let list = (*plan).rtable;
+            let n = if list.is_null() { 0 } else { (*list).length.max(0) as usize };
+            if n != key.len() {
+                return false;
+            }
+            (0..n).all(|i| {
+                let rte = (*(*list).elements.add(i)).ptr_value as *mut pg_sys::RangeTblEntry;
+                let e = RangeEntry { rte, plan, _plan: PhantomData };
+                e.matches(&key[i])
+            })
+        }
+    }
+
     /// The statement's bound parameter values (EXECUTE's arguments,
     /// extended-protocol binds); None without parameters, or when they are
     /// fetched lazily (PL/pgSQL variables).
@@ -119,6 +146,22 @@ impl Execution {
             (!estate.is_null()).then(|| (*estate).es_processed)
         }
     }
+}
+
+/// A bitmap's words without its trailing zero words: two sets are equal
+/// when these are.
+fn significant_words(words: &[u64]) -> &[u64] {
+    let used = words.iter().rposition(|w| *w != 0).map_or(0, |k| k + 1);
+    &words[..used]
+}
+
+/// A range table entry's kind, relation and selected columns (bitmap
+/// words), copied out of a plan (`RangeEntry::key`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EntryKey {
+    kind: pg_sys::RTEKind::Type,
+    relid: pg_sys::Oid,
+    cols: Vec<u64>,
 }
 
 /// An entry of an executing plan's range table.
@@ -154,6 +197,32 @@ impl RangeEntry<'_> {
     /// The relation's `pg_class.relkind`.
     pub fn relkind(&self) -> u8 {
         self.rte().relkind as u8
+    }
+
+    /// The entry's selected columns as bitmap words, trailing zero words
+    /// left out (15 may keep them; the set is the same).
+    fn selected_words(&self) -> &[u64] {
+        // SAFETY: the entry belongs to this plan's range table; its selected
+        // columns are NULL or a Bitmapset of `nwords` words that lives with
+        // the plan (as long as the borrow of `self`).
+        let words: &[u64] = unsafe {
+            let set = super::compat::selected_cols(self.plan, self.rte);
+            if set.is_null() {
+                &[]
+            } else {
+                (*set).words.as_slice((*set).nwords.max(0) as usize)
+            }
+        };
+        significant_words(words)
+    }
+
+    /// What identifies the entry for `Execution::range_table_matches`.
+    pub fn key(&self) -> EntryKey {
+        EntryKey { kind: self.rte().rtekind, relid: self.rte().relid, cols: self.selected_words().to_vec() }
+    }
+
+    fn matches(&self, k: &EntryKey) -> bool {
+        self.rte().rtekind == k.kind && self.rte().relid == k.relid && self.selected_words() == &k.cols[..]
     }
 
     /// Attribute numbers the statement reads from the relation (0: the
@@ -487,4 +556,19 @@ pub fn view_columns(view: pg_sys::Oid) -> Vec<ViewColumn> {
         pg_sys::relation_close(rel, pg_sys::NoLock as pg_sys::LOCKMODE);
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::significant_words;
+
+    #[test]
+    fn sets_compare_equal_whatever_their_trailing_zero_words() {
+        assert_eq!(significant_words(&[]), &[] as &[u64]);
+        assert_eq!(significant_words(&[0, 0]), &[] as &[u64]);
+        assert_eq!(significant_words(&[5, 0, 0]), &[5]);
+        assert_eq!(significant_words(&[0, 9]), &[0, 9]);
+        assert_eq!(significant_words(&[0, 9, 0]), significant_words(&[0, 9]));
+        assert_ne!(significant_words(&[1, 0]), significant_words(&[0, 1]));
+    }
 }
