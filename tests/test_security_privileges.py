@@ -400,6 +400,25 @@ def test_attaching_someone_elses_table_needs_their_permission(ana, owner_table, 
         ana.execute(f"CREATE FOREIGN TABLE {ANA}_s.copy (id int, email text) SERVER lake_local "
                     f"OPTIONS (namespace '{ns}', \"table\" 'sales')")
         assert one(ana, f"SELECT count(*) FROM {ANA}_s.copy") == one(admin, f"SELECT count(*) FROM {owner_table}")
+        # Red team: attaching gave the owner's history (rows it deleted, by
+        # time travel) and its schema (ALTER of the copy evolved the owner's table)
+        first = one(own, f"SELECT snapshot_id FROM lake.snapshots('{owner_table}') ORDER BY committed_at LIMIT 1")
+        for setting in (f"SET townlake.iceberg_snapshot_id = '{first}'",
+                        "SET townlake.iceberg_as_of = '2000-01-01 00:00:00+00'"):
+            ana.execute(setting)
+            err = error_of(ana, f"SELECT count(*) FROM {ANA}_s.copy")
+            ana.execute("RESET townlake.iceberg_snapshot_id; RESET townlake.iceberg_as_of")
+            assert isinstance(err, psycopg.errors.InsufficientPrivilege), (setting, err)
+            assert "belongs to another role" in str(err)
+        for alter in (f"ALTER FOREIGN TABLE {ANA}_s.copy DROP COLUMN email",
+                      f"ALTER FOREIGN TABLE {ANA}_s.copy ADD COLUMN planted text"):
+            err = error_of(ana, alter)
+            assert isinstance(err, psycopg.errors.InsufficientPrivilege), (alter, err)
+        assert one(own, f"SELECT count(email) FROM {owner_table}") == one(admin, f"SELECT count(email) FROM {owner_table}")
+        # its owner still travels in time through its own table
+        own.execute(f"SET townlake.iceberg_snapshot_id = '{first}'")
+        assert one(own, f"SELECT count(*) FROM {owner_table}") >= 0
+        own.execute("RESET townlake.iceberg_snapshot_id")
         # dropping the attached copy detaches only: the owner's table stays
         ana.execute(f"DROP FOREIGN TABLE {ANA}_s.copy")
         assert one(admin, f"SELECT count(*) FROM {owner_table}") == 30

@@ -1040,6 +1040,10 @@ fn snapshot_choice(resolved: &ResolvedTable, relid: pg_sys::Oid) -> LakeResult<S
         // not through a published view (see there)
         crate::fdw::policy::check_time_travel(relid)?;
     }
+    if !matches!(source, ChoiceSource::Current) {
+        // nor into the past of a table another role only let this one attach
+        crate::iceberg::catalog::require_table_owner(relid, resolved, "time travel")?;
+    }
     Ok(match source {
         ChoiceSource::Pinned(id) => SnapshotChoice::Id(id),
         ChoiceSource::SessionId(text) => SnapshotChoice::Id(timetravel::parse_snapshot_id(text).map_err(|m| {
