@@ -157,3 +157,20 @@ def test_null_for_a_required_argument_names_it(admin, call, argument):
     assert isinstance(err, psycopg.errors.NullValueNotAllowed), err
     assert f'argument "{argument}" must not' in str(err) and "NULL" in str(err) and err.diag.message_hint, err
     assert one(admin, "SELECT 1") == 1
+
+
+@pytest.mark.parametrize("option, value", [
+    ("namespace", "other_ns/sales-1234"), ("namespace", "../../other"), ("table", ".."),
+    ("table", "sales "), ("namespace", " sales"),
+])
+def test_names_that_would_leave_their_directory_are_refused(admin, option, value):
+    """Red team: `/` in a namespace put a table inside another table's
+    directory (its owner's orphan removal would delete it), `..` climbed out
+    of the warehouse on S3, and trailing blanks made look-alike names."""
+    options = {"namespace": NS, "table": "named"}
+    options[option] = value
+    err = error_of(admin, "CREATE FOREIGN TABLE bad_named (id int) SERVER lake_local OPTIONS ("
+                          + ", ".join(f"{k} '{v}'" if k == "namespace" else f'"{k}" \'{v}\'' for k, v in options.items())
+                          + ")")
+    assert isinstance(err, psycopg.errors.FdwInvalidAttributeValue), err
+    assert f'option "{option}"' in str(err), err

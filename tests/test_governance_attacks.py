@@ -996,6 +996,28 @@ def test_a_model_run_cannot_turn_pii_on(admin, ana):
         admin.execute("SELECT lake.revoke_access(%s)", (grant,))
 
 
+def test_a_model_run_is_never_in_restore_mode(admin, ana):
+    """Red team: restore mode trusted the session user, which in a model's
+    run is the scheduler's superuser: a model that turned off
+    check_function_bodies and row_security ran its DDL without townlake's
+    attach checks and governance triggers."""
+    model = f"restore_run_{SUFFIX}"
+    admin.execute(f"GRANT EXECUTE ON FUNCTION lake_internal._restoring() TO {ANA}")
+    ana.execute("SELECT lake.define_model(%s, %s, %s, schedule => 'every 1 second')",
+                (model, "SELECT pg_catalog.set_config('check_function_bodies', 'off', true) AS a, "
+                        "pg_catalog.set_config('row_security', 'off', true) AS b, lake_internal._restoring() AS r",
+                 f"{ANA}_s.restore_probe"))
+    try:
+        runs = wait_until(ana, "SELECT status, error_message FROM lake.runs WHERE model = %s AND status <> 'running'",
+                          lambda r: len(r) > 0, (model,))
+        ana.execute("SELECT lake.pause_model(%s)", (model,))
+        assert runs and runs[0][0] == "succeeded", runs
+        assert rows(ana, f"SELECT a, b, r FROM {ANA}_s.restore_probe") == [("off", "off", False)]
+    finally:
+        ana.execute("SELECT lake.drop_model(%s, drop_target => true)", (model,))
+        admin.execute(f"REVOKE EXECUTE ON FUNCTION lake_internal._restoring() FROM {ANA}")
+
+
 def test_explain_analyze_in_a_model_run_hides_counts_behind_the_row_filter(admin, ana):
     """Red team: EXPLAIN ANALYZE run by a scheduled model showed "Rows Removed
     by Filter" for a published view, so the analyst learnt whether a row its

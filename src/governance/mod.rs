@@ -32,10 +32,17 @@ use pgrx::prelude::*;
 /// key, the audit chain's head, catalog rows). Superusers only, because it
 /// relaxes checks that superusers are not subject to anyway.
 pub fn restoring() -> bool {
-    // SAFETY: plain reads of backend globals (GUC variables, the session user).
-    unsafe {
-        !pg_sys::check_function_bodies && !pg_sys::row_security && pg_sys::superuser_arg(pg_sys::GetSessionUserId())
-    }
+    // The current user too: in a model's run the session user is the
+    // scheduler's superuser while the model's owner runs its code (and may
+    // set both settings itself). Restores never run in a background worker.
+    // SAFETY: plain reads of backend globals (GUC variables, the users).
+    let superusers = unsafe {
+        !pg_sys::check_function_bodies
+            && !pg_sys::row_security
+            && pg_sys::superuser_arg(pg_sys::GetSessionUserId())
+            && pg_sys::superuser_arg(pg_sys::GetUserId())
+    };
+    superusers && !crate::pg::backend::is_background_worker()
 }
 
 /// `lake_internal._restoring()`: `restoring()` for the restore triggers in sql/finalize.sql.

@@ -109,12 +109,30 @@ fn validate(given: &BTreeMap<String, String>, catalog: pg_sys::Oid) -> LakeResul
             "namespace" | "table" | "catalog_name" if value.trim().is_empty() => {
                 Err(format!("option \"{name}\" must not be empty"))
             }
+            "namespace" | "table" => storage_name(name, value),
             _ => Ok(()),
         };
         check.map_err(|m| {
             LakeError::new(PgSqlErrorCode::ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE, m)
                 .with_hint("See docs/iceberg.md for the options of the iceberg wrapper.")
         })?;
+    }
+    Ok(())
+}
+
+/// Namespaces and table names become parts of storage paths: a `/` would
+/// put one table inside another's directory (where its owner's orphan
+/// removal deletes it), `..` would climb out of the warehouse on stores that
+/// keep it literally, and surrounding blanks make look-alike names.
+fn storage_name(option: &str, value: &str) -> Result<(), String> {
+    if value.trim() != value {
+        return Err(format!("option \"{option}\" must not begin or end with blanks: \"{value}\""));
+    }
+    if let Some(c) = value.chars().find(|c| matches!(c, '/' | '\\') || c.is_control()) {
+        return Err(format!("option \"{option}\" must not contain {c:?}: \"{value}\""));
+    }
+    if value.split('.').any(|part| part == "..") || value == "." || value == ".." {
+        return Err(format!("option \"{option}\" must not name a parent or current directory: \"{value}\""));
     }
     Ok(())
 }
@@ -389,3 +407,16 @@ impl Wrapper for Iceberg {
 }
 
 extension_sql_file!("../../sql/iceberg/wrapper.sql", name = "iceberg_wrapper", requires = [iceberg_fdw_validator]);
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn storage_names_stay_inside_their_directory() {
+        for ok in ["sales", "Sales 2024", "ünïcode", "a.b", "x-y_z"] {
+            assert!(super::storage_name("table", ok).is_ok(), "{ok}");
+        }
+        for bad in ["alice_ns/sales", "..", ".", "a\\b", "sales ", " sales", "tab\tname", "../../other"] {
+            assert!(super::storage_name("namespace", bad).is_err(), "{bad}");
+        }
+    }
+}
