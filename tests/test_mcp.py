@@ -417,6 +417,17 @@ def test_superuser_is_refused_unless_allowed(shop):
         assert res.is_error and "is a superuser" in text_of(res) and "--allow-superuser" in text_of(res), text_of(res)
     res = call(Server(shop, role="postgres", args=("--allow-superuser",)), "execute", sql="SELECT current_user")
     assert not res.is_error and res.structured_content["rows"] == [["postgres"]], text_of(res)
+    # Red team: a NOINHERIT member of a superuser role passed the check and
+    # became superuser inside the call (set_config('role', ...))
+    with session(shop) as admin:
+        admin.execute("DROP ROLE IF EXISTS mcp_dba; DROP ROLE IF EXISTS mcp_dev")
+        admin.execute("CREATE ROLE mcp_dba SUPERUSER NOLOGIN; CREATE ROLE mcp_dev LOGIN NOINHERIT IN ROLE mcp_dba")
+        try:
+            res = call(Server(shop, role="mcp_dev"), "execute",
+                       sql="SELECT pg_catalog.set_config('role', 'mcp_dba', true), current_setting('is_superuser')")
+            assert res.is_error and "may become one" in text_of(res), text_of(res)
+        finally:
+            admin.execute("DROP ROLE mcp_dev; DROP ROLE mcp_dba")
 
 
 def test_calls_are_governed_and_audited_as_the_user(shop):

@@ -123,7 +123,9 @@ async fn begin(client: &Client, lim: &Limits) -> Result<(), Failure> {
     let msgs = client
         .simple_query(&format!(
             "BEGIN TRANSACTION READ ONLY; SET LOCAL statement_timeout = {}; \
-             SELECT pg_catalog.current_setting('is_superuser'), session_user",
+             SELECT pg_catalog.current_setting('is_superuser'), session_user, \
+                    EXISTS (SELECT 1 FROM pg_catalog.pg_roles r \
+                            WHERE r.rolsuper AND pg_catalog.pg_has_role(session_user, r.oid, 'MEMBER'))",
             millis(lim.timeout)
         ))
         .await
@@ -133,11 +135,12 @@ async fn begin(client: &Client, lim: &Limits) -> Result<(), Failure> {
     }
     for m in &msgs {
         if let SimpleQueryMessage::Row(r) = m {
-            if r.get(0) == Some("on") {
+            // A member of a superuser role (also NOINHERIT) becomes one with SET ROLE.
+            if r.get(0) == Some("on") || r.get(2) == Some("t") {
                 return Err(Failure::other(
                     format!(
-                        "the database user {} is a superuser: townlake-mcp does not act as one, an agent would \
-                         bypass townlake's review and could reach the server's files",
+                        "the database user {} is a superuser or may become one (SET ROLE): townlake-mcp does not \
+                         act as one, an agent would bypass townlake's review and could reach the server's files",
                         r.get(1).unwrap_or("?")
                     ),
                     Some("Connect as your own role (PGUSER), or start townlake-mcp with --allow-superuser."),
