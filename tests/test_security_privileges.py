@@ -397,8 +397,11 @@ def test_attaching_someone_elses_table_needs_their_permission(ana, owner_table, 
         err = error_of(ana, f"SELECT lake.allow_attach('{owner_table}', '{ANA}')")
         assert isinstance(err, psycopg.errors.InsufficientPrivilege), err
         own.execute(f"SELECT lake.allow_attach('{owner_table}', '{ANA}')")
+        ana.notices.clear()
         ana.execute(f"CREATE FOREIGN TABLE {ANA}_s.copy (id int, email text) SERVER lake_local "
                     f"OPTIONS (namespace '{ns}', \"table\" 'sales')")
+        # Red team: a role squatting a name got another's writes without a sign
+        assert any(f"belongs to role {OWN}" in n for n in ana.notices), ana.notices
         assert one(ana, f"SELECT count(*) FROM {ANA}_s.copy") == one(admin, f"SELECT count(*) FROM {owner_table}")
         # Red team: attaching gave the owner's history (rows it deleted, by
         # time travel) and its schema (ALTER of the copy evolved the owner's table)

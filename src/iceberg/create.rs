@@ -53,6 +53,18 @@ fn create_if_missing(relid: pg_sys::Oid) -> LakeResult<()> {
         // Attaching: refused here already when the table is not ours to
         // reach (the scan checks again, whatever ALTER did since).
         catalog::attach_check(relid, owner, &server.catalog_name, &namespace, &options.table)?;
+        // Say so when the table is another role's (it allowed this one to
+        // attach): what is written into it is that role's to read.
+        if let Some(record) = catalog::table_owner(&server.catalog_name, &namespace, &options.table)? {
+            if !record.governed && !crate::pg::security::has_privs_of_role(owner, record.owner) {
+                pgrx::notice!(
+                    "{} attaches Iceberg table {namespace}.{}, which belongs to role {}: rows written into it are that role's",
+                    super::source::relation_display(relid),
+                    options.table,
+                    crate::pg::catalog::role_name(record.owner).unwrap_or_else(|| record.owner.to_u32().to_string())
+                );
+            }
+        }
         if governed {
             // The first governed foreign table claims a table other engines
             // made: from now on it is reachable only through governance.
