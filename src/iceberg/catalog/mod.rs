@@ -131,39 +131,6 @@ pub struct TableOwner {
     pub attachers: Vec<pg_sys::Oid>,
 }
 
-/// `Err` when the current user may not change or look into the history of
-/// the Iceberg table behind foreign table `relid` (`what`: what it wanted):
-/// a table another role owns and only allowed this role to attach gives
-/// reading and writing, not its schema, layout, history or files.
-/// Governed tables (their own rules) and unrecorded tables pass.
-pub fn require_table_owner(relid: pg_sys::Oid, resolved: &super::source::ResolvedTable, what: &str) -> LakeResult<()> {
-    use crate::pg::security::{current_user, has_privs_of_role, is_superuser};
-    let user = current_user();
-    if is_superuser(user) || resolved.options.metadata_location.is_some() {
-        return Ok(());
-    }
-    let Some(ns) = resolved.options.namespace.as_deref() else { return Ok(()) };
-    let record = table_owner(&resolved.server.catalog_name, ns, &resolved.options.table)?;
-    match record {
-        Some(r) if !r.governed && !has_privs_of_role(user, r.owner) => {
-            let maintainer = crate::pg::security::role_oid(c"lake_maintainer").is_some_and(|m| has_privs_of_role(user, m));
-            if maintainer && what != "time travel" {
-                return Ok(());
-            }
-            Err(LakeError::new(
-                PgSqlErrorCode::ERRCODE_INSUFFICIENT_PRIVILEGE,
-                format!(
-                    "{what} on {}: its Iceberg table {} belongs to another role",
-                    super::source::relation_display(relid),
-                    resolved.display_name
-                ),
-            )
-            .with_hint("Attaching another role's table lets you read and write its current rows; its owner changes its schema and reads its history."))
-        }
-        _ => Ok(()),
-    }
-}
-
 /// The ownership record of `namespace.table`, if any.
 pub fn table_owner(catalog: &str, namespace: &str, table: &str) -> LakeResult<Option<TableOwner>> {
     as_catalog_owner(|| {

@@ -554,7 +554,7 @@ fn int_stats(values: &[i64]) -> IntStats {
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
-unsafe fn int_stats_avx2(values: &[i64]) -> IntStats {
+fn int_stats_avx2(values: &[i64]) -> IntStats {
     int_stats_lanes(values)
 }
 
