@@ -1104,14 +1104,7 @@ impl Aggregator {
         for row in 0..rows {
             // One key: its NULLs are the group the integer path uses too.
             if single && cols[self.spec.keys[0]].is_null(row) {
-                let id = match self.null_group {
-                    Some(id) => id,
-                    None => {
-                        let id = self.new_group(None);
-                        self.null_group = Some(id);
-                        id
-                    }
-                };
+                let id = self.null_group_id();
                 out.push(id);
                 continue;
             }
@@ -1145,18 +1138,23 @@ impl Aggregator {
         id
     }
 
+    /// The group of a NULL key (one key), made on first use.
+    fn null_group_id(&mut self) -> u32 {
+        match self.null_group {
+            Some(id) => id,
+            None => {
+                let id = self.new_group(None);
+                self.null_group = Some(id);
+                id
+            }
+        }
+    }
+
     fn int_group_ids(&mut self, a: &Int64Array, rows: usize) -> Vec<u32> {
         let mut out = Vec::with_capacity(rows);
         for row in 0..rows {
             let id = if a.is_null(row) {
-                match self.null_group {
-                    Some(id) => id,
-                    None => {
-                        let id = self.new_group(None);
-                        self.null_group = Some(id);
-                        id
-                    }
-                }
+                self.null_group_id()
             } else {
                 let v = a.value(row);
                 match self.int_index.get(&v) {
@@ -1179,14 +1177,7 @@ impl Aggregator {
         let mut last: Option<(&[u8], u32)> = None;
         for row in 0..rows {
             if a.is_null(row) {
-                let id = match self.null_group {
-                    Some(id) => id,
-                    None => {
-                        let id = self.new_group(None);
-                        self.null_group = Some(id);
-                        id
-                    }
-                };
+                let id = self.null_group_id();
                 out.push(id);
                 continue;
             }
@@ -1227,14 +1218,7 @@ impl Aggregator {
             to.iter_mut().for_each(|g| *g = 0);
         }
         if let Some(n) = other.null_group {
-            to[n as usize] = match self.null_group {
-                Some(id) => id,
-                None => {
-                    let id = self.new_group(None);
-                    self.null_group = Some(id);
-                    id
-                }
-            };
+            to[n as usize] = self.null_group_id();
         }
         for (v, og) in &other.int_index {
             to[*og as usize] = match self.int_index.get(v) {

@@ -403,15 +403,7 @@ impl IcebergScan {
                 None => break,
                 Some(Ok(batch)) => {
                     let rows = batch.num_rows();
-                    let mut batch_columns = batch.columns().iter();
-                    let columns: Vec<arrow_array::ArrayRef> = present
-                        .iter()
-                        .map(|p| {
-                            p.then(|| batch_columns.next().cloned())
-                                .flatten()
-                                .unwrap_or_else(|| arrow_array::new_null_array(&arrow_schema::DataType::Null, rows))
-                        })
-                        .collect();
+                    let columns = aggregate_columns(&batch, &present);
                     agg.update(&columns, rows).map_err(super::aggplan::agg_error)?;
                     self.report.rows_read += rows as u64;
                     if agg.groups() > group_limit {
@@ -942,16 +934,7 @@ fn aggregate_in_reader(mut stream: ArrowRecordBatchStream, job: ReaderAggregate)
         while let Some(item) = stream.next().await {
             let batch = item.map_err(PartialError::Read)?;
             let rows = batch.num_rows();
-            let mut batch_columns = batch.columns().iter();
-            let columns: Vec<arrow_array::ArrayRef> = job
-                .present
-                .iter()
-                .map(|p| {
-                    p.then(|| batch_columns.next().cloned())
-                        .flatten()
-                        .unwrap_or_else(|| arrow_array::new_null_array(&arrow_schema::DataType::Null, rows))
-                })
-                .collect();
+            let columns = aggregate_columns(&batch, &job.present);
             agg.update(&columns, rows).map_err(PartialError::Aggregate)?;
             rows_read += rows as u64;
             if agg.groups() > job.group_limit {
@@ -1020,6 +1003,21 @@ pub(crate) fn promoted_fields(metadata: &iceberg::spec::TableMetadata, schema: &
             })
         })
         .map(|field| field.id)
+        .collect()
+}
+
+/// A decoded batch's columns in the aggregate's order: a column the files
+/// do not have (`present` false) is all NULL.
+fn aggregate_columns(batch: &arrow_array::RecordBatch, present: &[bool]) -> Vec<arrow_array::ArrayRef> {
+    let rows = batch.num_rows();
+    let mut batch_columns = batch.columns().iter();
+    present
+        .iter()
+        .map(|p| {
+            p.then(|| batch_columns.next().cloned())
+                .flatten()
+                .unwrap_or_else(|| arrow_array::new_null_array(&arrow_schema::DataType::Null, rows))
+        })
         .collect()
 }
 
