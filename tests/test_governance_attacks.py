@@ -969,6 +969,15 @@ def test_scheduled_model_run_reading_a_published_view_is_audited(admin, ana):
         ana.execute("SELECT lake.drop_model(%s, drop_target => true)", (model,))
 
 
+def first_finished_runs(ana, model: str) -> list[tuple]:
+    """(status, error_message) of a scheduled model's finished runs, once
+    there is one; the model is paused then, so no further run starts."""
+    runs = wait_until(ana, "SELECT status, error_message FROM lake.runs WHERE model = %s AND status <> 'running'",
+                      lambda r: len(r) > 0, (model,))
+    ana.execute("SELECT lake.pause_model(%s)", (model,))
+    return runs
+
+
 def test_a_model_run_cannot_turn_pii_on(admin, ana):
     """Red team: a scheduled model called lake.enable_pii() and wrote the raw
     e-mails it then read into its target, which its owner could share (the
@@ -982,9 +991,7 @@ def test_a_model_run_cannot_turn_pii_on(admin, ana):
                 (model, f"SELECT x.e, {ANA}_s.emails(x.e) AS emails FROM "
                         f"(SELECT lake.enable_pii('model ticket')->>'enabled' AS e OFFSET 0) x", f"{ANA}_s.pii_out"))
     try:
-        runs = wait_until(ana, "SELECT status, error_message FROM lake.runs WHERE model = %s AND status <> 'running'",
-                          lambda r: len(r) > 0, (model,))
-        ana.execute("SELECT lake.pause_model(%s)", (model,))
+        runs = first_finished_runs(ana, model)
         assert runs and all(status == "failed" for status, _ in runs), runs
         assert "cannot be called in a model or pipeline run" in runs[0][1], runs
         raw = [r[0] for r in rows(admin, "SELECT email FROM raw_a.customers")]
@@ -1008,9 +1015,7 @@ def test_a_model_run_is_never_in_restore_mode(admin, ana):
                         "pg_catalog.set_config('row_security', 'off', true) AS b, lake_internal._restoring() AS r",
                  f"{ANA}_s.restore_probe"))
     try:
-        runs = wait_until(ana, "SELECT status, error_message FROM lake.runs WHERE model = %s AND status <> 'running'",
-                          lambda r: len(r) > 0, (model,))
-        ana.execute("SELECT lake.pause_model(%s)", (model,))
+        runs = first_finished_runs(ana, model)
         assert runs and runs[0][0] == "succeeded", runs
         assert rows(ana, f"SELECT a, b, r FROM {ANA}_s.restore_probe") == [("off", "off", False)]
     finally:
@@ -1034,9 +1039,7 @@ def test_explain_analyze_in_a_model_run_hides_counts_behind_the_row_filter(admin
                         f"{ANA}_s.plan_of('SELECT * FROM pub_a.customers WHERE id = {absent_id}') AS b",
                  f"{ANA}_s.plans"))
     try:
-        runs = wait_until(ana, "SELECT status, error_message FROM lake.runs WHERE model = %s AND status <> 'running'",
-                          lambda r: len(r) > 0, (model,))
-        ana.execute("SELECT lake.pause_model(%s)", (model,))
+        runs = first_finished_runs(ana, model)
         assert runs and runs[0][0] == "succeeded", runs
         a, b = rows(ana, f"SELECT a, b FROM {ANA}_s.plans")[0]
         assert "Rows Removed" not in a and "Rows Removed" not in b, (a, b)
