@@ -298,8 +298,9 @@ pub async fn fetch_metadata(server: &ServerConfig, location: &str) -> LakeResult
 /// the Iceberg table behind foreign table `relid` (`what`: what it wanted):
 /// a table another role owns and only allowed this role to attach gives
 /// reading and writing, not its schema, layout, history or files.
-/// Governed tables (their own rules) and unrecorded tables pass.
-pub fn require_table_owner(relid: pg_sys::Oid, resolved: &ResolvedTable, what: &str) -> LakeResult<()> {
+/// Governed tables (their own rules) and unrecorded tables pass; members of
+/// `lake_maintainer` too when `maintainers_may`.
+pub fn require_table_owner(relid: pg_sys::Oid, resolved: &ResolvedTable, what: &str, maintainers_may: bool) -> LakeResult<()> {
     use crate::pg::security::{current_user, has_privs_of_role, is_superuser};
     let user = current_user();
     if is_superuser(user) || resolved.options.metadata_location.is_some() {
@@ -310,7 +311,7 @@ pub fn require_table_owner(relid: pg_sys::Oid, resolved: &ResolvedTable, what: &
     match record {
         Some(r) if !r.governed && !has_privs_of_role(user, r.owner) => {
             let maintainer = crate::pg::security::role_oid(c"lake_maintainer").is_some_and(|m| has_privs_of_role(user, m));
-            if maintainer && what != "time travel" {
+            if maintainer && maintainers_may {
                 return Ok(());
             }
             Err(LakeError::new(

@@ -240,7 +240,7 @@ fn evolve(relid: pg_sys::Oid, before: Vec<Column>) -> LakeResult<()> {
     if !changed {
         return Ok(());
     }
-    super::source::require_table_owner(relid, &resolved, "ALTER")?;
+    super::source::require_table_owner(relid, &resolved, "ALTER", true)?;
     let new_schema = Schema::builder()
         .with_fields(fields.into_iter().map(Arc::new))
         .build()

@@ -1040,7 +1040,7 @@ fn snapshot_choice(resolved: &ResolvedTable, relid: pg_sys::Oid) -> LakeResult<S
     }
     if !matches!(source, ChoiceSource::Current) {
         // nor into the past of a table another role only let this one attach
-        crate::iceberg::source::require_table_owner(relid, resolved, "time travel")?;
+        crate::iceberg::source::require_table_owner(relid, resolved, "time travel", false)?;
     }
     Ok(match source {
         ChoiceSource::Pinned(id) => SnapshotChoice::Id(id),
