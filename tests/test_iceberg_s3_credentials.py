@@ -250,3 +250,43 @@ def test_governed_s3_table_reads_with_the_governance_mapping(conn, database, sto
         conn.execute(sql.SQL("DROP USER MAPPING IF EXISTS FOR lake_governance SERVER {}").format(sql.Identifier(SERVER)))
         conn.execute(sql.SQL("DROP USER MAPPING IF EXISTS FOR {} SERVER {}").format(
             sql.Identifier(analyst), sql.Identifier(SERVER)))
+
+
+def test_a_new_table_is_created_with_the_creating_roles_keys(conn, database, store, remote, roles):
+    """CREATE FOREIGN TABLE of a new S3 table writes its first metadata file
+    from an event trigger that runs as the extension owner: the write must
+    still use the creating role's mapping (the extension owner's keys, which
+    this module's superuser mapping holds, would succeed)."""
+    creator, writer = roles["wrong"], roles["own"]
+    for role in (creator, writer):
+        conn.execute(sql.SQL("GRANT USAGE ON FOREIGN SERVER {} TO {}").format(sql.Identifier(SERVER),
+                                                                               sql.Identifier(role)))
+        conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {} AUTHORIZATION {}").format(
+            sql.Identifier(role), sql.Identifier(role)))
+    mapping(conn, creator, store.key_id, WRONG)
+    mapping(conn, writer, store.key_id, store.secret)
+    listed = lambda: {o["Key"] for o in store.client("s3").list_objects_v2(  # noqa: E731
+        Bucket=remote_bucket(conn), Prefix="wh/").get("Contents", [])}
+    before = listed()
+    with as_role(database, creator) as c:
+        expect_error(c, f'CREATE FOREIGN TABLE "{creator}".made (id bigint, note text) SERVER {SERVER} '
+                        "OPTIONS (namespace 'created', table 'by_wrong')",
+                     *BAD_SIGNATURE, forbidden=[WRONG, store.secret])
+    assert conn.execute("SELECT count(*) FROM lake.iceberg_tables WHERE table_namespace = 'created'"
+                        ).fetchone() == (0,)
+    assert listed() == before, "a refused CREATE wrote into the bucket"
+    # the same statement by a role whose own keys are right creates it, and
+    # its rows are read back with those keys
+    with as_role(database, writer) as c:
+        c.execute(f'CREATE FOREIGN TABLE "{writer}".made (id bigint, note text) SERVER {SERVER} '
+                  "OPTIONS (namespace 'created', table 'by_own')")
+        c.execute(f"INSERT INTO \"{writer}\".made SELECT g, 'n' || g FROM generate_series(1, 7) g")
+        assert c.execute(f'SELECT count(*), sum(id) FROM "{writer}".made').fetchone() == (7, 28)
+    assert any("/by_own" in k and k.endswith(".metadata.json") for k in listed()), listed()
+
+
+def remote_bucket(conn) -> str:
+    warehouse = conn.execute("SELECT option_value FROM pg_options_to_table((SELECT srvoptions FROM "
+                             "pg_foreign_server WHERE srvname = %s)) WHERE option_name = 'warehouse'",
+                             (SERVER,)).fetchone()[0]
+    return warehouse.removeprefix("s3://").split("/", 1)[0]

@@ -46,8 +46,11 @@ fn create_if_missing(relid: pg_sys::Oid) -> LakeResult<()> {
     if crate::fdw::policy::restoring() {
         return Ok(());
     }
-    let server = server_config(server_oid)?;
     let owner = crate::pg::security::relation_owner(relid).unwrap_or_else(crate::pg::security::current_user);
+    // The event trigger runs as the extension owner: the new table's first
+    // metadata is written with the creating role's own user mapping (or
+    // PUBLIC's), as its later writes are, never with the extension owner's keys.
+    let server = super::source::with_mapping_user(owner, || server_config(server_oid))?;
     let governed = catalog::in_governed_schema(relid)?;
     if catalog::metadata_location(&server.catalog_name, &namespace, &options.table)?.is_some() {
         // Attaching: refused here already when the table is not ours to
