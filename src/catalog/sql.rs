@@ -108,7 +108,7 @@ fn catalog_view_columns(
 
 /// jsonb → YAML text (lake.export_catalog).
 #[pg_extern(name = "_catalog_json_to_yaml", schema = "lake_internal", immutable, strict, parallel_safe)]
-fn catalog_json_to_yaml(doc: JsonB) -> String {
+fn catalog_json_to_yaml(doc: crate::pg::json::JsonArg) -> String {
     yaml::to_yaml(&doc.0)
 }
 

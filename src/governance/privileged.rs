@@ -187,7 +187,7 @@ fn outdated_error() -> LakeError {
 
 /// Entry point of every public governance function (see sql/governance/governance.sql).
 #[pg_extern(name = "_privileged", schema = "lake_internal", volatile)]
-fn privileged(op: &str, args: JsonB) -> JsonB {
+fn privileged(op: &str, args: crate::pg::json::JsonArg) -> JsonB {
     if !SQL_OPERATIONS.contains(&op) {
         LakeError::new(
             pgrx::PgSqlErrorCode::ERRCODE_INSUFFICIENT_PRIVILEGE,

@@ -7,6 +7,7 @@ pub mod catalog;
 pub mod compat;
 pub mod fmgr;
 pub mod hooks;
+pub mod json;
 pub mod lexer;
 pub mod lineage;
 pub mod locks;

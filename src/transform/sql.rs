@@ -493,7 +493,7 @@ fn define_model(
     timeout_seconds: default!(Option<i32>, "NULL"),
     overlap: default!(Option<&str>, "'skip'"),
     enabled: default!(Option<bool>, true),
-    columns: default!(Option<JsonB>, "NULL"),
+    columns: default!(Option<crate::pg::json::JsonArg>, "NULL"),
     on_schema_change: default!(Option<&str>, "'fail'"),
 ) {
     let name = crate::errors::required(name, "lake.define_model", "name");
