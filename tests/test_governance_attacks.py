@@ -734,6 +734,54 @@ def test_gate_applies_inside_functions(gov, bob):
         assert isinstance(err, psycopg.errors.InsufficientPrivilege), (call, err)
 
 
+FORCE_PARALLEL = ("SET parallel_setup_cost = 0; SET parallel_tuple_cost = 0; "
+                  "SET min_parallel_table_scan_size = 0; SET max_parallel_workers_per_gather = 2")
+
+
+def _force_parallel_query(conn) -> None:
+    """Postgres 16 renamed force_parallel_mode to debug_parallel_query."""
+    name = "debug_parallel_query" if conn.info.server_version >= 160000 else "force_parallel_mode"
+    conn.execute(f"SET {name} = on")
+
+
+@pytest.mark.parametrize("who", [BOB, ANA])
+def test_queries_run_inside_a_parallel_worker_cannot_read_governed_data(gov, admin, who):
+    """Red team: a PARALLEL SAFE function's dynamic SQL ran inside a parallel
+    worker, where the access gate and the audit record were skipped (the
+    leader checks the plan it hands out, not what user code runs in it): a
+    role without any grant read the published view, unaudited. Refused now,
+    with or without a grant; PARALLEL RESTRICTED runs in the session itself."""
+    owner_schema = f"{who}_s"
+    with session(gov, who) as c:
+        c.execute(f"""
+            CREATE OR REPLACE FUNCTION {owner_schema}.q(sql text) RETURNS text LANGUAGE plpgsql VOLATILE
+                PARALLEL SAFE AS 'DECLARE r text; BEGIN EXECUTE sql INTO r; RETURN r; END';
+            CREATE OR REPLACE FUNCTION {owner_schema}.q_restricted(sql text) RETURNS text LANGUAGE plpgsql
+                VOLATILE PARALLEL RESTRICTED AS 'DECLARE r text; BEGIN EXECUTE sql INTO r; RETURN r; END';
+        """)
+        c.execute(FORCE_PARALLEL)
+        _force_parallel_query(c)
+        plan = "\n".join(r[0] for r in c.execute(f"EXPLAIN SELECT {owner_schema}.q('SELECT 1')"))
+        assert "Gather" in plan, plan
+        # a query of the function's own that reads nothing governed still runs in the worker
+        assert rows(c, f"SELECT {owner_schema}.q('SELECT count(*)::text FROM pg_class WHERE oid = 1259')") == [("1",)]
+        read = "SELECT string_agg(id || '':'' || email, '','') FROM pub_a.customers"
+        audited_before = one(admin, "SELECT count(*) FROM lake.audit_log")
+        err = error_of(c, f"SELECT {owner_schema}.q('{read}')")
+        assert isinstance(err, psycopg.errors.FeatureNotSupported), err
+        assert "parallel worker" in str(err) and "PARALLEL RESTRICTED" in (err.diag.message_hint or ""), err
+        assert not leaks(str(err))
+        # the restricted function runs in the session: the gate and the masks as usual
+        if who == BOB:
+            err = error_of(c, f"SELECT {owner_schema}.q_restricted('{read}')")
+            assert isinstance(err, psycopg.errors.InsufficientPrivilege), err
+        else:
+            got = rows(c, f"SELECT {owner_schema}.q_restricted('{read}')")[0][0]
+            assert got and not leaks(got) and "@" in got, got
+            got = wait_until(admin, "SELECT count(*) FROM lake.audit_log", lambda r: r[0][0] > audited_before)
+            assert got[0][0] > audited_before
+
+
 def test_prepared_plan_checks_access_at_every_execution(admin, bob):
     grant = admin.execute("SELECT lake.grant_access(%s, 'pub_a.events', '1 hour', 'prepared')",
                           (BOB,)).fetchone()[0]

@@ -508,7 +508,44 @@ pub(super) fn object_access(access: pg_sys::ObjectAccessType::Type, class_id: pg
     }
 }
 
+thread_local! {
+    /// In a parallel worker: whether the leader's plan fragment has started.
+    static FRAGMENT_STARTED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Whether this execution is a query that user code runs inside a parallel
+/// worker (a PARALLEL SAFE function's dynamic SQL), which the leader never
+/// saw. A worker process runs one plan fragment, and its first execution is
+/// that fragment (the leader checked and audited its statement); every
+/// later one runs inside it.
+fn nested_in_parallel_worker() -> bool {
+    crate::pg::backend::is_parallel_worker() && FRAGMENT_STARTED.with(|s| s.replace(true))
+}
+
+/// A parallel worker cannot take the access gate's decision nor write the
+/// audit record in the session's name, so a query run inside one may not
+/// read a governed relation or a published view.
+fn refuse_governed_reads_in_parallel_worker(exec: &Execution) {
+    let view = exec.range_table().iter().find_map(|rte| {
+        let relid = rte.relid();
+        (relid != pg_sys::Oid::INVALID && cache::raw_of_view(relid).is_some())
+            .then(|| catalog::relation_name(relid).unwrap_or_else(|| relid.to_u32().to_string()))
+    });
+    if let Some(name) = view.or_else(|| touched_relations(exec).first().map(|t| t.raw_name.clone())) {
+        LakeError::new(
+            PgSqlErrorCode::ERRCODE_FEATURE_NOT_SUPPORTED,
+            format!("governed relation \"{name}\" cannot be read by a query run inside a parallel worker"),
+        )
+        .with_detail("A function marked PARALLEL SAFE ran a query of its own in a parallel worker, where townlake can neither check access nor record the read.")
+        .with_hint("Declare the function PARALLEL RESTRICTED (or UNSAFE) so its queries run in the session's own process.")
+        .report();
+    }
+}
+
 pub(super) fn executor_start(exec: &Execution, eflags: i32) {
+    if nested_in_parallel_worker() && !internal() && cache::anything_governed() {
+        refuse_governed_reads_in_parallel_worker(exec);
+    }
     // the leader checked before starting parallel workers
     let leader = !crate::pg::backend::is_parallel_worker();
     let governed = leader && cache::anything_governed();
