@@ -332,3 +332,29 @@ def test_timestamps_beyond_what_an_hour_partition_holds(conn, write_ns):
                             (f"SELECT id FROM {table} WHERE ts > {far} OR id = 3 ORDER BY id", [(3,)]),
                             (f"SELECT id FROM {table} WHERE ts IN ({far}, '2000-01-01') ORDER BY id", [(3,)])):
         assert conn.execute(query).fetchall() == expected, query
+
+
+def test_ctid_is_refused_not_matched_per_file(conn, write_ns):
+    """Red team: an UPDATE or DELETE identifies a row by its data file, a
+    ctid all the file's rows share, so `DELETE ... WHERE ctid = '(0,1)'`
+    deleted a whole file (5000 rows) where a heap deletes at most one, and
+    the `a.ctid < b.ctid` de-duplication idiom misbehaved. Any use of ctid
+    is refused now; row identity for UPDATE and DELETE still works."""
+    name = f'"{write_ns}".ctid_rows'
+    conn.execute(f"DROP FOREIGN TABLE IF EXISTS {name}")
+    conn.execute(_create_sql(write_ns, "ctid_rows", "id bigint, v text", ""))
+    for lo, hi in ((1, 500), (501, 1000)):  # two commits: two data files
+        conn.execute(f"INSERT INTO {name} SELECT g, 'v' || g FROM generate_series({lo}, {hi}) g")
+    expected = (1000, sum(range(1, 1001)))
+    for statement in (f"DELETE FROM {name} WHERE ctid = '(0,1)'",
+                      f"UPDATE {name} SET v = 'x' WHERE ctid = '(1,1)'",
+                      f"SELECT count(*) FROM {name} WHERE ctid = '(0,1)'",
+                      f"SELECT ctid, id FROM {name} LIMIT 1",
+                      f"DELETE FROM {name} a USING {name} b WHERE a.id = b.id AND a.ctid < b.ctid",
+                      f"SELECT count(*) FROM {name} a JOIN {name} b ON a.ctid = b.ctid"):
+        expect_error(conn, statement, "has no ctid", "row_number")
+        assert conn.execute(f"SELECT count(*), sum(id) FROM {name}").fetchone() == expected
+    conn.execute(f"DELETE FROM {name} WHERE id <= 10")
+    conn.execute(f"UPDATE {name} SET v = 'changed' WHERE id = 11")
+    assert conn.execute(f"SELECT count(*), sum(id), count(*) FILTER (WHERE v = 'changed') FROM {name}"
+                        ).fetchone() == (990, expected[1] - 55, 1)

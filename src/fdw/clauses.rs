@@ -119,6 +119,33 @@ pub unsafe fn used_attnums(baserel: *mut pg_sys::RelOptInfo, varno: u32) -> Opti
     Some(out)
 }
 
+/// Whether the query uses the relation's `ctid` other than as the row
+/// identity of the UPDATE or DELETE it is the target of. A foreign table's
+/// ctid is no row address: the row identity names the row's source unit (a
+/// data file) and is shared by all its rows, so a condition on it would match
+/// whole files (and a SELECT of it shows no address at all).
+///
+/// # Safety
+/// `root` and `baserel` are the planner's, and `baserel`'s relid is `varno`.
+pub unsafe fn uses_ctid(root: *mut pg_sys::PlannerInfo, baserel: *mut pg_sys::RelOptInfo, varno: u32) -> bool {
+    let ctid = pg_sys::SelfItemPointerAttributeNumber as i32 - pg_sys::FirstLowInvalidHeapAttributeNumber;
+    // SAFETY: planner lists of RestrictInfo; pull_varattnos adds to `attrs`
+    // (palloc'd in the current context).
+    unsafe {
+        let mut attrs: *mut pg_sys::Bitmapset = std::ptr::null_mut();
+        for clause in restriction_clauses(baserel) {
+            pg_sys::pull_varattnos(clause, varno, &mut attrs);
+        }
+        for ri in nodes::ptrs::<pg_sys::RestrictInfo>((*baserel).joininfo) {
+            pg_sys::pull_varattnos((*ri).clause as *mut pg_sys::Node, varno, &mut attrs);
+        }
+        if !pg_sys::bms_is_member(varno as i32, (*root).all_result_relids) {
+            pg_sys::pull_varattnos((*(*baserel).reltarget).exprs as *mut pg_sys::Node, varno, &mut attrs);
+        }
+        pg_sys::bms_is_member(ctid, attrs)
+    }
+}
+
 impl Classifier {
     pub fn new(varno: u32, columns: Vec<ClassifyColumn>) -> Classifier {
         Classifier {

@@ -348,6 +348,14 @@ unsafe extern "C-unwind" fn get_foreign_rel_size<W: Wrapper>(
     baserel: *mut pg_sys::RelOptInfo,
     foreigntableid: pg_sys::Oid,
 ) {
+    if clauses::uses_ctid(root, baserel, (*baserel).relid) {
+        LakeError::new(
+            pgrx::PgSqlErrorCode::ERRCODE_FEATURE_NOT_SUPPORTED,
+            format!("foreign table {} has no ctid: its rows have no physical address", super::source::relation_display(foreigntableid)),
+        )
+        .with_hint("Identify rows by their columns (a key), or number them with row_number() OVER (...).")
+        .report();
+    }
     let estimate = W::estimate(foreigntableid, (*baserel).userid).or_report();
     let selectivity = paths::restriction_selectivity(root, baserel);
     (*baserel).tuples = estimate.tuples;
