@@ -360,3 +360,38 @@ def test_parameters_that_may_feed_a_masked_pii_column_are_masked_unless_revealin
     ana.execute("SELECT lake.disable_pii()")
     rec = audit_record(admin, "m-pii-param-revealed")
     assert (rec["params"], rec["params_masked"]) == ([secret, "0"], False)
+
+
+def test_rows_sent_before_an_error_are_counted(admin, ana):
+    """Red team: every row of the view reached the client, then a deliberate
+    division by zero ended the statement, and the record said rows = 0."""
+    from psycopg import pq
+    pg = ana.pgconn
+    pg.send_query(b"SELECT id, payer_email FROM ledger_pub.payments UNION ALL "
+                  b"SELECT (1 / (random() * 0)::int), NULL /* m-rows-then-error */")
+    pg.set_single_row_mode()
+    received, failed = 0, False
+    while (res := pg.get_result()) is not None:
+        received += res.status == pq.ExecStatus.SINGLE_TUPLE
+        failed |= res.status == pq.ExecStatus.FATAL_ERROR
+    assert failed and received == one(admin, "SELECT count(*) FROM ledger.payments") > 0
+    rec = audit_record(admin, "m-rows-then-error")
+    assert (rec["outcome"], rec["rows"]) == ("error", received)
+
+
+def test_bound_parameters_never_push_the_statement_text_out(admin, ana):
+    """Red team: a short statement bound with very many (or very large)
+    parameters was recorded with an empty text; the parameters give way now."""
+    from psycopg import pq
+    text = "SELECT id FROM ledger_pub.payments WHERE id < $1 /* m-params-flood */"
+    # declared types let a Bind carry parameters the statement never uses
+    n = 40_000
+    res = ana.pgconn.exec_params(text.encode(), [b"3"] + [b"xxxxxx"] * (n - 1), [23] + [25] * (n - 1))
+    assert (res.status, res.ntuples) == (pq.ExecStatus.TUPLES_OK, 2)
+    rec = audit_record(admin, "m-params-flood")
+    assert (rec["query_text"], rec["query_truncated"]) == (text, False)
+    ana.execute("SELECT id FROM ledger_pub.payments WHERE payer_email <> %s /* m-param-large */",
+                ["z" * 300_000]).fetchall()
+    rec = audit_record(admin, "m-param-large")
+    assert rec["query_text"] == "SELECT id FROM ledger_pub.payments WHERE payer_email <> $1 /* m-param-large */"
+    assert rec["query_truncated"] is False and len(rec["params"][0]) <= 64

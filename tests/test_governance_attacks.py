@@ -986,6 +986,39 @@ def test_a_reviewer_cannot_grant_access_to_itself(gov):
         assert one(admin, "SELECT count(*) FROM lake.access_grants WHERE grantee_name = %s", (REV,)) == 0
 
 
+def test_a_reviewers_grant_opens_nothing_to_the_reviewer_after_joining_the_grantee(gov, admin):
+    """Red team: separation of duties was checked only when a grant was
+    made. A reviewer granted a group (allowed: it was not a member), then
+    joined it (an admin added it, or a reviewer with CREATEROLE made the
+    group itself) and read, and turned PII on, through its own grant."""
+    group = f"gov_team_{SUFFIX}"
+    admin.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(group)))
+    admin.execute(sql.SQL("CREATE ROLE {} NOLOGIN").format(sql.Identifier(group)))
+    try:
+        with session(gov, REV) as rev:
+            for level in ("read", "pii"):
+                rev.execute("SELECT lake.grant_access(%s, 'raw_a.customers', interval '1 hour', 'team work', %s)",
+                            (group, level))
+        admin.execute(sql.SQL("GRANT {} TO {}").format(sql.Identifier(group), sql.Identifier(REV)))
+        with session(gov, REV) as rev:
+            err = error_of(rev, "SELECT count(*) FROM pub_a.customers")
+            assert isinstance(err, psycopg.errors.InsufficientPrivilege), err
+            err = error_of(rev, "SELECT lake.enable_pii('own grant', '10 minutes')")
+            assert isinstance(err, psycopg.errors.InsufficientPrivilege), err
+        # the same grants still open the view to the group's other members
+        admin.execute(sql.SQL("GRANT {} TO {}").format(sql.Identifier(group), sql.Identifier(BOB)))
+        visible = one(admin, "SELECT count(*) FROM raw_a.customers WHERE region <> 'hidden'")
+        with session(gov, BOB) as b:
+            assert one(b, "SELECT count(*) FROM pub_a.customers") == visible
+    finally:
+        for (grant,) in rows(admin, "SELECT id FROM lake.access_grants WHERE grantee_name = %s "
+                                    "AND revoked_at IS NULL", (group,)):
+            admin.execute("SELECT lake.revoke_access(%s)", (grant,))
+        admin.execute(sql.SQL("REVOKE {} FROM {}, {}").format(sql.Identifier(group), sql.Identifier(REV),
+                                                             sql.Identifier(BOB)))
+        admin.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(group)))
+
+
 # ------------------------------------------------ fourth red-team pass (issue 9)
 
 def test_scheduled_model_run_reading_a_published_view_is_audited(admin, ana):

@@ -215,6 +215,16 @@ LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
                 ELSE false END
 $$;
 
+-- Separation of duties, kept at every decision (not only when a grant is
+-- made): a grant issued by a role the reader acts as, other than a
+-- superuser, opens nothing to that reader, whatever memberships were added
+-- since (a reviewer granting a group it later joins, or a role it creates).
+CREATE FUNCTION lake_internal._gov_self_granted(reader oid, grantor name) RETURNS boolean
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT COALESCE((SELECT NOT r.rolsuper AND lake_internal._gov_holds(reader, r.oid)
+                       FROM pg_roles r WHERE r.rolname = grantor), false)
+$$;
+
 CREATE FUNCTION lake_internal._gov_is_reviewer(who oid) RETURNS boolean
 LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
     SELECT lake_internal._gov_is_superuser(who) OR lake_internal._gov_holds(who, 'lake_reviewer'::regrole)
@@ -1305,7 +1315,8 @@ BEGIN
           FROM lake.access_grants a
          WHERE a.relid = rel AND a.revoked_at IS NULL
            AND (a.expires_at IS NULL OR a.expires_at > clock_timestamp())
-           AND lake_internal._gov_holds(caller, a.grantee);
+           AND lake_internal._gov_holds(caller, a.grantee)
+           AND NOT lake_internal._gov_self_granted(caller, a.granted_by);
         IF holders_forever THEN
             RETURN jsonb_build_object('allowed', true, 'state', 'approved');
         ELSIF holders_until IS NOT NULL THEN
@@ -1455,6 +1466,7 @@ BEGIN
              WHERE a.level = 'pii' AND a.revoked_at IS NULL
                AND (a.expires_at IS NULL OR a.expires_at > since)
                AND lake_internal._gov_holds(caller, a.grantee)
+               AND NOT lake_internal._gov_self_granted(caller, a.granted_by)
              ORDER BY a.relid, a.expires_at DESC NULLS FIRST) x;
     IF covered IS NULL THEN
         RAISE EXCEPTION 'role "%" holds no unexpired pii grant', lake_internal._gov_role_name(caller)
@@ -1488,6 +1500,7 @@ LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
        AND a.level = 'pii' AND a.revoked_at IS NULL
        AND (a.expires_at IS NULL OR a.expires_at > clock_timestamp())
        AND lake_internal._gov_holds(caller, a.grantee)
+       AND NOT lake_internal._gov_self_granted(caller, a.granted_by)
 $$;
 
 -- Trino file-based access control (rules.json): one rule per grant in force

@@ -94,8 +94,11 @@ const OPEN_RECORDS: usize = 8;
 struct InFlight {
     query_desc: usize,
     ticket: queue::Ticket,
-    /// Rows of every run of the executor so far (each FETCH of a cursor).
+    /// Rows of every finished run of the executor (each FETCH of a cursor).
     rows: i64,
+    /// Rows the current run had sent when an ERROR (or another message) was
+    /// raised in it: counted if the run never finishes.
+    rows_in_run: i64,
     started: Instant,
     reveals_at_start: u64,
     subxact: pg_sys::SubTransactionId,
@@ -272,6 +275,7 @@ pub fn statement_started(exec: &Execution, touched: &[Touched]) {
             query_desc: exec.key(),
             ticket,
             rows: 0,
+            rows_in_run: 0,
             started: Instant::now(),
             reveals_at_start: reveal_count(),
             subxact: current_subxact,
@@ -444,6 +448,22 @@ pub fn statement_ran(exec: &Execution) {
     IN_FLIGHT.with(|f| {
         if let Some(e) = f.borrow_mut().iter_mut().rev().find(|e| e.query_desc == key) {
             e.rows += n;
+            e.rows_in_run = 0;
+        }
+    });
+}
+
+/// A message (an ERROR, perhaps) is being raised while the statement runs:
+/// the rows sent so far count if the run ends in it. Called from Postgres'
+/// error reporting, so it only reads and stores (never raises, never waits).
+pub fn statement_interrupted(exec: &Execution) {
+    let Some(n) = exec.rows_processed() else { return };
+    let key = exec.key();
+    IN_FLIGHT.with(|f| {
+        if let Ok(mut f) = f.try_borrow_mut() {
+            if let Some(e) = f.iter_mut().rev().find(|e| e.query_desc == key) {
+                e.rows_in_run = n as i64;
+            }
         }
     });
 }
@@ -458,7 +478,7 @@ fn spill_oldest_open() {
         }
         let e = f.iter_mut().find(|e| !e.spilled)?;
         e.spilled = true;
-        Some((e.ticket, e.rows, e.started, e.reveals_at_start))
+        Some((e.ticket, e.rows + e.rows_in_run, e.started, e.reveals_at_start))
     });
     if let Some((ticket, rows, started, reveals)) = oldest {
         let c = Completion {
@@ -564,7 +584,7 @@ pub fn statement_ended(exec: &Execution) {
 fn finish(e: InFlight, outcome: Outcome, wait: bool, may_wait: bool) {
     let c = Completion {
         outcome,
-        rows: Some(e.rows),
+        rows: Some(e.rows + e.rows_in_run),
         duration_us: Some(e.started.elapsed().as_micros() as i64),
         pii: reveal_count() > e.reveals_at_start,
     };

@@ -322,7 +322,27 @@ impl Record {
         if !r.detail.is_object() {
             r.detail = Value::Object(Default::default());
         }
-        if !r.query.is_empty() {
+        // Parameters give way before the statement's text: a client could
+        // otherwise bind enough (or large enough) values to push the text
+        // out of its own record.
+        if let Some(params) = r.params.as_mut() {
+            r.detail["params_truncated"] = Value::Bool(true);
+            for v in params.iter_mut().flatten() {
+                if v.len() > 64 {
+                    let mut cut = 64;
+                    while !v.is_char_boundary(cut) {
+                        cut -= 1;
+                    }
+                    v.truncate(cut);
+                }
+            }
+            if size(&r) > limit {
+                if let Some(params) = r.params.take() {
+                    r.detail["params_omitted"] = Value::from(params.len());
+                }
+            }
+        }
+        if !r.query.is_empty() && size(&r) > limit {
             r.truncated = true;
             r.detail["query_bytes"] = Value::from(r.query.len());
             // escaping makes JSON longer than the text: cut until it fits
@@ -333,25 +353,6 @@ impl Record {
                     cut -= 1;
                 }
                 r.query.truncate(cut);
-            }
-        }
-        if size(&r) > limit {
-            if let Some(params) = r.params.as_mut() {
-                r.detail["params_truncated"] = Value::Bool(true);
-                for v in params.iter_mut().flatten() {
-                    if v.len() > 64 {
-                        let mut cut = 64;
-                        while !v.is_char_boundary(cut) {
-                            cut -= 1;
-                        }
-                        v.truncate(cut);
-                    }
-                }
-            }
-            if size(&r) > limit {
-                if let Some(params) = r.params.take() {
-                    r.detail["params_omitted"] = Value::from(params.len());
-                }
             }
         }
         for (list, key) in [(0, "columns_omitted"), (1, "relations_omitted")] {
@@ -562,6 +563,20 @@ mod tests {
         assert_eq!(back.detail["query_bytes"], 20_000);
         assert_eq!(back.columns.len(), 10);
         assert!(back.query.len() > 7000);
+    }
+
+    #[test]
+    fn parameters_give_way_before_the_text() {
+        // red team: unused bound parameters pushed the statement's text out
+        let text = "SELECT email, ssn, card FROM sales.customers WHERE id < $1";
+        let many = Record { query: text.into(), params: Some(vec![Some("1".into()); 40_000]), ..Record::default() };
+        let back = Record::decode(&many.encode(8000)).unwrap();
+        assert_eq!((back.query.as_str(), back.truncated), (text, false));
+        assert_eq!(back.detail["params_omitted"], 40_000);
+        let large = Record { query: text.into(), params: Some(vec![Some("x".repeat(300_000))]), ..Record::default() };
+        let back = Record::decode(&large.encode(8000)).unwrap();
+        assert_eq!((back.query.as_str(), back.truncated), (text, false));
+        assert_eq!(back.params.unwrap()[0].as_deref(), Some("x".repeat(64).as_str()));
     }
 
     #[test]

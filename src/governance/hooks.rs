@@ -644,6 +644,12 @@ pub(super) fn executor_run_after(exec: &Execution) {
     crate::audit::statement_ran(exec);
 }
 
+/// The rows a run sent before an ERROR were read all the same: the record
+/// counts them (the abort callback completes it as an error).
+pub(super) fn executor_run_interrupted(exec: &Execution) {
+    crate::audit::statement_interrupted(exec);
+}
+
 pub(super) fn executor_end(exec: &Execution) {
     pii_session::executor_ended(exec.key());
     crate::audit::statement_ended(exec);

@@ -108,6 +108,7 @@ fn chain_links() -> crate::pg::hooks::PartHooks {
         executor_start: Some(hooks::executor_start),
         executor_run_before: Some(hooks::executor_run_before),
         executor_run_after: Some(hooks::executor_run_after),
+        executor_run_interrupted: Some(hooks::executor_run_interrupted),
         executor_end: Some(hooks::executor_end),
         object_access: Some(hooks::object_access),
     }

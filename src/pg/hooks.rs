@@ -214,6 +214,9 @@ pub struct PartHooks {
     /// Around each ExecutorRun (a cursor runs once per FETCH).
     pub executor_run_before: Option<fn(&Execution)>,
     pub executor_run_after: Option<fn(&Execution)>,
+    /// When a message (an ERROR, perhaps) is raised inside an ExecutorRun,
+    /// before an ERROR leaves it: only reads and stores, never raises.
+    pub executor_run_interrupted: Option<fn(&Execution)>,
     /// Before the executor ends (not reached when the statement errors).
     pub executor_end: Option<fn(&Execution)>,
     /// After Postgres' object-access checks (access type, class, object, sub-id).
@@ -354,9 +357,34 @@ unsafe fn executor_run_parts(qd: *mut pg_sys::QueryDesc, args: RunArgs) {
         f(&exec);
     }
     // What the "before" parts set up and an ERROR skips is undone by their
-    // (sub)transaction callbacks.
+    // (sub)transaction callbacks. The "interrupted" parts see the execution
+    // whenever a message is raised inside the run, through an error context
+    // callback (the one place that runs before an ERROR longjmps past this
+    // frame, and leaves the ERROR whole): what the run has done so far, e.g.
+    // the rows it sent, is gone by the time the callbacks run.
+    // SAFETY: the callback is linked into Postgres' error context stack for
+    // the call only, as C code does: unlinked below on return, and on an
+    // ERROR whoever catches it restores the stack it saved.
+    let mut context = pg_sys::ErrorContextCallback {
+        previous: pg_sys::error_context_stack,
+        callback: Some(run_interrupted),
+        arg: qd as *mut std::ffi::c_void,
+    };
+    pg_sys::error_context_stack = &mut context;
     next_executor_run(PREV_EXECUTOR_RUN, qd, args);
+    pg_sys::error_context_stack = context.previous;
     for f in parts().iter().rev().filter_map(|p| p.executor_run_after) {
+        f(&exec);
+    }
+}
+
+/// Error context callback of a running ExecutorRun (`arg`: its QueryDesc).
+#[pgrx::pg_guard]
+unsafe extern "C-unwind" fn run_interrupted(arg: *mut std::ffi::c_void) {
+    // SAFETY: the QueryDesc of the run this callback was linked for, which
+    // is still executing (the message is raised inside it).
+    let exec = Execution::new(arg as *mut pg_sys::QueryDesc);
+    for f in parts().iter().filter_map(|p| p.executor_run_interrupted) {
         f(&exec);
     }
 }
