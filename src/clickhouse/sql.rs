@@ -795,7 +795,12 @@ pub fn aggregate_keyed(func: AggFunc, distinct: bool, col: Option<&RemoteColumn>
             (ChType::Int { .. }, PgKind::Integer | PgKind::Numeric) => {
                 Some((empty_is_null(format!("sum(toDecimal128({name}, 0))")), ReadAs::Text))
             }
-            (ChType::Decimal { .. }, PgKind::Numeric) => Some((empty_is_null(format!("sum({name})")), ReadAs::Text)),
+            // ClickHouse sums decimals in Decimal128 and wraps round past 38
+            // digits: only columns of at most 18 digits leave the sum 20
+            // digits of room (10^20 rows).
+            (ChType::Decimal { precision, .. }, PgKind::Numeric) if *precision <= 18 => {
+                Some((empty_is_null(format!("sum({name})")), ReadAs::Text))
+            }
             _ => None,
         },
         // avg: Postgres divides its exact sum by the count in numeric, at a
@@ -809,7 +814,7 @@ pub fn aggregate_keyed(func: AggFunc, distinct: bool, col: Option<&RemoteColumn>
         (AggFunc::Avg, false, Some(c)) => {
             let (sum, scale) = match (c.ch.base(), &c.pg) {
                 (ChType::Int { .. }, PgKind::Integer | PgKind::Numeric) => (format!("sum(toDecimal128({name}, 0))"), 0),
-                (ChType::Decimal { scale, .. }, PgKind::Numeric) => (format!("sum({name})"), *scale),
+                (ChType::Decimal { precision, scale }, PgKind::Numeric) if *precision <= 18 => (format!("sum({name})"), *scale),
                 _ => return None,
             };
             Some((format!("tuple({sum}, count({name}))"), ReadAs::Average { scale }))
@@ -1141,6 +1146,11 @@ mod tests {
         );
         assert_eq!(aggregate(AggFunc::Avg, false, Some(&c[4])).map(|a| a.1), Some(ReadAs::Average { scale: 2 }));
         assert_eq!(aggregate(AggFunc::Avg, true, Some(&c[0])), None);
+        // a wide decimal's sum could wrap round in ClickHouse's Decimal128
+        let wide = col("w", "Decimal(38, 10)", PgKind::Numeric);
+        assert_eq!(aggregate(AggFunc::Sum, false, Some(&wide)), None);
+        assert_eq!(aggregate(AggFunc::Avg, false, Some(&wide)), None);
+        assert!(aggregate(AggFunc::Sum, false, Some(&col("n", "Decimal(18, 4)", PgKind::Numeric))).is_some());
         assert_eq!(aggregate(AggFunc::Avg, false, Some(&col("f", "Float64", PgKind::Float))), None);
         assert_eq!(aggregate(AggFunc::Sum, true, Some(&c[0])), None);
         let f = col("f", "Float64", PgKind::Float);

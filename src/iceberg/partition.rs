@@ -78,13 +78,19 @@ impl PartitionTerm {
     /// Whether the transform applies to a column of type `ty`, in words
     /// that name the column and its type.
     pub fn check_type(&self, ty: &Type) -> Result<(), String> {
-        self.transform.result_type(ty).map(|_| ()).map_err(|_| {
-            format!(
-                "{} does not apply to column \"{}\" of Iceberg type {ty}",
-                self.display(),
-                self.column
-            )
-        })
+        use iceberg::spec::PrimitiveType;
+        let refused = || format!("{} does not apply to column \"{}\" of Iceberg type {ty}", self.display(), self.column);
+        self.transform.result_type(ty).map_err(|_| refused())?;
+        // The spec allows these, but the library cannot write them: an
+        // identity uuid value goes into the manifest as bytes (refused at
+        // commit), and truncate has no kernel for binary columns.
+        match (&self.transform, ty) {
+            (Transform::Identity, Type::Primitive(PrimitiveType::Uuid)) => {
+                Err(format!("{}: identity partitions on uuid columns cannot be written here; use bucket(n, {})", refused(), self.column))
+            }
+            (Transform::Truncate(_), Type::Primitive(PrimitiveType::Binary | PrimitiveType::Fixed(_))) => Err(refused()),
+            _ => Ok(()),
+        }
     }
 }
 

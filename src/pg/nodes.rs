@@ -65,7 +65,10 @@ pub unsafe fn has_tag(node: *mut pg_sys::Node, tag: pg_sys::NodeTag) -> bool {
     !node.is_null() && unsafe { is_a(node, tag) }
 }
 
-/// The expression under any RelabelType (binary-compatible casts).
+/// The expression under any RelabelType (binary-compatible casts), but not
+/// under one that changes the collation (an explicit `COLLATE`, which the
+/// planner turns into a RelabelType): ordering and grouping follow it, so
+/// the expression is no longer the plain column.
 ///
 /// # Safety
 /// `node` is NULL or points to an expression node.
@@ -73,7 +76,12 @@ pub unsafe fn strip_relabel(mut node: *mut pg_sys::Node) -> *mut pg_sys::Node {
     // SAFETY: RelabelType's arg is an expression node.
     unsafe {
         while has_tag(node, pg_sys::NodeTag::T_RelabelType) {
-            node = (*(node as *mut pg_sys::RelabelType)).arg as *mut pg_sys::Node;
+            let relabel = node as *mut pg_sys::RelabelType;
+            let arg = (*relabel).arg as *mut pg_sys::Node;
+            if (*relabel).resultcollid != pg_sys::exprCollation(arg) {
+                break;
+            }
+            node = arg;
         }
     }
     node

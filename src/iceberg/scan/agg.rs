@@ -216,7 +216,7 @@ impl CExpr {
                     .try_unary::<_, TimestampMicrosecondType, _>(|v| {
                         calendar::trunc(v, *unit).ok_or_else(|| arrow_schema::ArrowError::ComputeError(format!("date_trunc of {v}")))
                     })
-                    .map_err(|e| AggError::Internal(format!("computed input: {e}")))?;
+                    .map_err(|_| AggError::BeyondCalendar("date_trunc".into()))?;
                 (std::sync::Arc::new(out) as ArrayRef, false)
             }
             CNode::Extract { unit, input } => {
@@ -227,7 +227,7 @@ impl CExpr {
                             .map(i128::from)
                             .ok_or_else(|| arrow_schema::ArrowError::ComputeError(format!("extract of {v}")))
                     })
-                    .map_err(|e| AggError::Internal(format!("computed input: {e}")))?
+                    .map_err(|_| AggError::BeyondCalendar("extract".into()))?
                     .with_data_type(to.clone());
                 (std::sync::Arc::new(out) as ArrayRef, false)
             }
@@ -278,7 +278,7 @@ fn as_micros(a: &ArrayRef) -> Result<arrow_array::TimestampMicrosecondArray, Agg
     Ok(match a.data_type() {
         DataType::Date32 => a.as_primitive::<Date32Type>().try_unary::<_, TimestampMicrosecondType, _>(|d| {
             (d as i64).checked_mul(86_400_000_000).ok_or_else(|| arrow_schema::ArrowError::ComputeError(format!("date {d}")))
-        }).map_err(err)?,
+        }).map_err(|_| AggError::BeyondCalendar("a date function".into()))?,
         DataType::Timestamp(TimeUnit::Microsecond, _) => {
             a.as_primitive::<TimestampMicrosecondType>().reinterpret_cast::<TimestampMicrosecondType>()
         }
@@ -756,6 +756,9 @@ pub enum AggError {
     Internal(String),
     /// Integer arithmetic left its type's range: Postgres' message.
     OutOfRange(&'static str),
+    /// date_trunc or extract of a value beyond the calendar the scan computes
+    /// on (after 262142 AD), which Postgres computes.
+    BeyondCalendar(String),
 }
 
 /// Accumulates batches into groups.

@@ -236,6 +236,11 @@ pub fn agg_error(e: AggError) -> LakeError {
     match e {
         AggError::OutOfRange(message) => LakeError::new(pgrx::PgSqlErrorCode::ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE, message),
         AggError::Internal(m) => LakeError::internal(format!("aggregate on Arrow batches: {m}")),
+        AggError::BeyondCalendar(what) => LakeError::new(
+            pgrx::PgSqlErrorCode::ERRCODE_DATETIME_FIELD_OVERFLOW,
+            format!("{what} of a value after 262142 AD cannot be computed in the Iceberg scan"),
+        )
+        .with_hint("SET townlake.iceberg_aggregate_pushdown = off; computes it in Postgres."),
     }
 }
 const NUMERIC: u32 = 1700;
@@ -547,7 +552,9 @@ pub fn top_n_for(rel: &RelInfo, query: &UpperQuery) -> Option<super::topn::TopN>
     }
     let mut keys = Vec::with_capacity(query.order_by.len());
     for key in &query.order_by {
-        let kind = column_kind(rel, *outputs.get(key.output)?)?;
+        let mut kind = column_kind(rel, *outputs.get(key.output)?)?;
+        // Text sorts by the sort key's collation, which may not be the column's.
+        kind.c_collation &= key.bytewise;
         // Floats: Arrow's total order puts negative NaNs first.
         let ordered = match (kind.pg, &kind.iceberg) {
             (Builtin::Float4 | Builtin::Float8, _) => false,

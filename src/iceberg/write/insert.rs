@@ -337,25 +337,56 @@ impl TableInsert {
         Ok(())
     }
 
-    /// Refuses timestamps whose `hour` partition value would not fit the
-    /// spec's `int` (after about 246970 AD): the library would wrap it round
-    /// to a negative hour, and filters would then skip the file.
-    fn check_hour_partitions(&self, batch: &RecordBatch) -> LakeResult<()> {
-        use arrow_array::{Array, TimestampMicrosecondArray};
-        for field in self.spec.fields().iter().filter(|f| f.transform == iceberg::spec::Transform::Hour) {
-            let fields = self.schema.as_struct().fields();
-            let Some(index) = fields.iter().position(|f| f.id == field.source_id) else { continue };
-            // nanosecond timestamps span ±292 years: their hours always fit
-            let Some(micros) = batch.column(index).as_any().downcast_ref::<TimestampMicrosecondArray>() else { continue };
-            if micros.null_count() == micros.len() {
+    /// Refuses date and time values that a partition of the spec cannot
+    /// hold: past the calendar the Iceberg library computes with (262142 AD),
+    /// a year, month or day partition value comes out NULL (and filters then
+    /// skip the file as all NULL) or the partition's path cannot be named;
+    /// an `hour` value must also fit the spec's `int` (until 246953 AD),
+    /// which the library would wrap round to a negative hour.
+    fn check_time_partitions(&self, batch: &RecordBatch) -> LakeResult<()> {
+        use arrow_array::{Array, Date32Array, TimestampMicrosecondArray};
+        use iceberg::spec::Transform;
+        for field in self.spec.fields() {
+            let hour = field.transform == Transform::Hour;
+            if !matches!(field.transform, Transform::Year | Transform::Month | Transform::Day | Transform::Hour | Transform::Identity) {
                 continue;
             }
-            if micros.iter().flatten().any(|v| !crate::iceberg::predicate::hour_fits_int(v)) {
+            let fields = self.schema.as_struct().fields();
+            let Some(index) = fields.iter().position(|f| f.id == field.source_id) else { continue };
+            let column = batch.column(index);
+            let name = &fields[index].name;
+            let out_of_range = if let Some(days) = column.as_any().downcast_ref::<Date32Array>() {
+                days.iter().flatten().any(|d| !date_in_library_range(d))
+            } else if let Some(micros) = column.as_any().downcast_ref::<TimestampMicrosecondArray>() {
+                if hour && micros.iter().flatten().any(|v| !crate::iceberg::predicate::hour_fits_int(v)) {
+                    return Err(LakeError::new(
+                        PgSqlErrorCode::ERRCODE_DATETIME_FIELD_OVERFLOW,
+                        format!("column \"{name}\": timestamps from 246953-10-09 08:00 UTC on cannot be stored in an hour({name}) partition"),
+                    )
+                    .with_hint("Iceberg stores hour partition values as 32-bit hours since 1970; partition by day() instead."));
+                }
+                // the library cannot convert an identity timestamptz value
+                // before 1970 with a fraction of a second (it panics)
+                let identity_tz = field.transform == Transform::Identity
+                    && matches!(micros.data_type(), arrow_schema::DataType::Timestamp(_, Some(_)));
+                if identity_tz && micros.iter().flatten().any(|v| v < 0 && v % 1_000_000 != 0) {
+                    return Err(LakeError::new(
+                        PgSqlErrorCode::ERRCODE_DATETIME_FIELD_OVERFLOW,
+                        format!("column \"{name}\": instants before 1970 with a fraction of a second cannot be stored in an identity partition of it"),
+                    )
+                    .with_hint("The Iceberg library cannot name such partition values; partition by day() or hour() instead."));
+                }
+                micros.iter().flatten().any(|v| chrono::DateTime::from_timestamp_micros(v).is_none())
+            } else {
+                // nanosecond timestamps span ±292 years: always in range
+                false
+            };
+            if out_of_range {
                 return Err(LakeError::new(
                     PgSqlErrorCode::ERRCODE_DATETIME_FIELD_OVERFLOW,
-                    format!("column \"{}\": timestamps from 246953-10-09 08:00 UTC on cannot be stored in an hour({}) partition", fields[index].name, fields[index].name),
+                    format!("column \"{name}\": dates after 262142-12-31 cannot be stored in a {} partition of it", field.transform),
                 )
-                .with_hint("Iceberg stores hour partition values as 32-bit hours since 1970; partition by day() instead."));
+                .with_hint("The Iceberg library computes partition values on a calendar that ends in 262142 AD; store such values in an unpartitioned column, or partition by another column."));
             }
         }
         Ok(())
@@ -363,7 +394,7 @@ impl TableInsert {
 
     /// Split a batch by partition and write each part to its open file.
     fn write_parts(&mut self, batch: RecordBatch) -> LakeResult<()> {
-        self.check_hour_partitions(&batch)?;
+        self.check_time_partitions(&batch)?;
         let parts = match &self.splitter {
             // An unpartitioned spec that is not spec 0 (after set_partitioning
             // to none) still has to be named on the data files.
@@ -388,7 +419,8 @@ impl TableInsert {
         let rows: usize = parts.iter().map(|(_, b)| b.num_rows()).sum();
         let result: iceberg::Result<()> = block_on(async {
             for (key, part) in parts {
-                let name = key.as_ref().map(|k| k.to_path()).unwrap_or_default();
+                // (not the library's to_path, which cannot name every timestamptz)
+                let name = key.as_ref().map(|k| super::location::partition_path(k).unwrap_or_else(|| k.to_path())).unwrap_or_default();
                 if !self.open.contains_key(&name) {
                     // Bounded memory: past the limit, finish every open file
                     // before opening another.
@@ -491,4 +523,10 @@ mod tests {
         assert!(hour_fits_int(-210_866_803_200_000_000)); // 4713-01-01 BC
         assert!(hour_fits_int(0));
     }
+}
+
+/// Whether a date (days since 1970) is on the calendar the Iceberg library
+/// computes partition values and names with (chrono's: until 262142-12-31).
+fn date_in_library_range(days: i32) -> bool {
+    chrono::NaiveDate::from_num_days_from_ce_opt(days.saturating_add(719_163)).is_some()
 }

@@ -34,7 +34,7 @@ impl LocationGenerator for EscapedLocationGenerator {
 
 /// `name=value/…` of a partition key, each part escaped; None when the spec
 /// does not fit the schema (iceberg's own path is used then).
-fn partition_path(key: &PartitionKey) -> Option<String> {
+pub(crate) fn partition_path(key: &PartitionKey) -> Option<String> {
     let partition_type = key.spec().partition_type(key.schema()).ok()?;
     let types = partition_type.fields();
     let data = key.data();
@@ -44,11 +44,24 @@ fn partition_path(key: &PartitionKey) -> Option<String> {
         .iter()
         .enumerate()
         .map(|(i, field)| {
-            let value = field.transform.to_human_string(&types[i].field_type, data[i].as_ref());
+            let value = timestamptz_text(&types[i].field_type, data[i].as_ref())
+                .unwrap_or_else(|| field.transform.to_human_string(&types[i].field_type, data[i].as_ref()));
             format!("{}={}", url_encode(&field.name), url_encode(&value))
         })
         .collect();
     Some(parts.join("/"))
+}
+
+/// A timestamptz partition value as the library names it (chrono's
+/// `DateTime<Utc>` text), computed here because the library cannot convert
+/// a value before 1970 with a fraction of a second (it panics).
+fn timestamptz_text(field_type: &iceberg::spec::Type, value: Option<&iceberg::spec::Literal>) -> Option<String> {
+    use iceberg::spec::{Literal, PrimitiveLiteral, PrimitiveType, Type};
+    let (Type::Primitive(PrimitiveType::Timestamptz), Some(Literal::Primitive(PrimitiveLiteral::Long(micros)))) = (field_type, value) else {
+        return None;
+    };
+    let nanos = (micros.rem_euclid(1_000_000) * 1_000) as u32;
+    chrono::DateTime::from_timestamp(micros.div_euclid(1_000_000), nanos).map(|t| t.to_string())
 }
 
 /// Java's `URLEncoder.encode(s, UTF_8)`: letters, digits and `.-*_` stay,
@@ -67,6 +80,21 @@ pub fn url_encode(s: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn timestamptz_partition_values_are_named_before_1970_too() {
+        use iceberg::spec::{Literal, PrimitiveLiteral, PrimitiveType, Type};
+        let ty = Type::Primitive(PrimitiveType::Timestamptz);
+        let text = |v: i64| timestamptz_text(&ty, Some(&Literal::Primitive(PrimitiveLiteral::Long(v))));
+        assert_eq!(text(-500_000).as_deref(), Some("1969-12-31 23:59:59.500 UTC"));
+        assert_eq!(text(-1).as_deref(), Some("1969-12-31 23:59:59.999999 UTC"));
+        // what the library names the values it can convert
+        for v in [0, 1_500_000, 1_700_000_000_123_456] {
+            assert_eq!(text(v), Some(iceberg::spec::Datum::timestamptz_micros(v).to_string()));
+        }
+        assert_eq!(timestamptz_text(&Type::Primitive(PrimitiveType::Long), Some(&Literal::Primitive(PrimitiveLiteral::Long(1)))), None);
+    }
+
     use super::*;
 
     #[test]
