@@ -26,7 +26,11 @@ COLUMNS = """
     c_tstz timestamptz,
     c_text text,
     c_bytea bytea,
-    c_num numeric(12,3)
+    c_num numeric(12,3),
+    c_num0 numeric(18,0),
+    c_price numeric(15,2),
+    c_num8 numeric(20,8),
+    c_num20 numeric(38,20)
 """
 
 # Each optional column is NULL for one residue; text lengths cycle through
@@ -52,7 +56,15 @@ SELECT g,
        CASE WHEN g % 18 = 12 THEN NULL WHEN g % 3 = 0 THEN ''::bytea
             WHEN g % 3 = 1 THEN decode(md5(g::text), 'hex')
             ELSE decode(repeat(md5(g::text), 10), 'hex') END,
-       CASE WHEN g % 19 = 13 THEN NULL ELSE (g * 1.001 - 5000)::numeric(12,3) END
+       CASE WHEN g % 19 = 13 THEN NULL ELSE (g * 1.001 - 5000)::numeric(12,3) END,
+       CASE WHEN g % 20 = 14 THEN NULL ELSE ((g - 10000)::numeric * 10000 ^ (g % 4))::numeric(18,0) END,
+       -- TPC-H's prices: zero, whole and fractional cents, both signs, up to
+       -- the declared 13 integer digits.
+       CASE WHEN g % 21 = 15 THEN NULL WHEN g % 21 = 0 THEN 0
+            ELSE ((g - 10000) * 0.07 * 10 ^ (g % 11))::numeric(15,2) END,
+       CASE WHEN g % 22 = 16 THEN NULL ELSE ((g - 10000) / 7.0 * 10 ^ (g % 9 - 4))::numeric(20,8) END,
+       -- Beyond 64 bits unscaled for most rows: the general encoding.
+       CASE WHEN g % 23 = 17 THEN NULL ELSE ((g - 10000) / 3.0 * 10 ^ (g % 6))::numeric(38,20) END
 FROM generate_series(1, 20000) g
 """
 

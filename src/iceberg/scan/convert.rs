@@ -334,6 +334,105 @@ pub fn numeric_body(unscaled: i128, scale: i8, dscale: u16, max_int: Option<u128
     true
 }
 
+/// `numeric_body` for a decimal of scale `S` (at most 8) whose magnitude
+/// fits 64 bits, written into `out` (its length returned; at most 16 bytes:
+/// five integer and two fraction digits). The scale is a constant, so every
+/// division is one by a constant (a multiplication) and the fraction's digit
+/// loop unrolls: this is the per-row cost of reading `numeric(15,2)` columns
+/// (TPC-H's prices and quantities). None where `numeric_body` is needed (a
+/// larger magnitude) or refuses (an integer part reaching `max_int`).
+#[inline(always)]
+fn short_numeric_body<const S: u32>(unscaled: i128, dscale: u16, max_int: Option<u128>, out: &mut [u8; 16]) -> Option<usize> {
+    const { assert!(S <= 8) };
+    let negative = unscaled < 0;
+    let magnitude = u64::try_from(unscaled.unsigned_abs()).ok()?;
+    let unit = 10u64.pow(S);
+    let (mut int_part, frac_part) = (magnitude / unit, magnitude % unit);
+    if max_int.is_some_and(|m| int_part as u128 >= m) {
+        return None;
+    }
+    // Most significant first: up to five integer digits (u64 < 10^20), then
+    // the fraction's groups, the last one padded to four decimal digits.
+    let mut int_digits = [0u16; 5];
+    let mut k = 0usize;
+    while int_part > 0 {
+        int_digits[k] = (int_part % 10_000) as u16;
+        int_part /= 10_000;
+        k += 1;
+    }
+    let frac_groups = S.div_ceil(4) as usize;
+    let pad = frac_groups as u32 * 4 - S;
+    let mut digits = [0u16; 7];
+    for i in 0..k {
+        digits[i] = int_digits[k - 1 - i];
+    }
+    let mut frac = frac_part;
+    for j in 0..frac_groups {
+        // j = 0 is the last group: 4 - pad decimal digits, scaled up.
+        let (group, scale_up) = if j == 0 { (10u64.pow(4 - pad), 10u16.pow(pad)) } else { (10_000, 1) };
+        digits[k + frac_groups - 1 - j] = (frac % group) as u16 * scale_up;
+        frac /= group;
+    }
+    let mut n = k + frac_groups;
+    let mut first = 0usize;
+    while first < n && digits[first] == 0 {
+        first += 1;
+    }
+    while n > first && digits[n - 1] == 0 {
+        n -= 1;
+    }
+    let weight = if n == first { 0 } else { k as i32 - 1 - first as i32 };
+    let negative = negative && n > first;
+    let header: u16 = 0x8000
+        | if negative { 0x2000 } else { 0 }
+        | (dscale << 7)
+        | if weight < 0 { 0x0040 } else { 0 }
+        | (weight as u16 & 0x003F);
+    out[..2].copy_from_slice(&header.to_ne_bytes());
+    for (i, d) in digits[first..n].iter().enumerate() {
+        out[2 + 2 * i..4 + 2 * i].copy_from_slice(&d.to_ne_bytes());
+    }
+    Some(2 + 2 * (n - first))
+}
+
+/// A Decimal128 column of scale `S` as numeric datums in short-header
+/// varlenas (every value's body is at most 16 bytes), straight into one
+/// buffer. None when a value needs `numeric_body`'s general path.
+fn short_numerics<const S: u32>(
+    a: &arrow_array::Decimal128Array,
+    nulls: &Option<Vec<bool>>,
+    dscale: u16,
+    max_int: Option<u128>,
+) -> Option<(Vec<pg_sys::Datum>, Vec<u64>)> {
+    if (dscale as u32) < S || dscale > 63 {
+        return None;
+    }
+    let rows = a.len();
+    let mut storage = vec![0u64; (rows * 17) / 8 + 1];
+    let base = storage.as_mut_ptr() as *mut u8;
+    let mut datums = Vec::with_capacity(rows);
+    let mut at = 0usize;
+    let mut body = [0u8; 16];
+    for (row, value) in a.values().iter().enumerate() {
+        if nulls.as_ref().is_some_and(|n| n[row]) {
+            datums.push(pg_sys::Datum::from(0usize));
+            continue;
+        }
+        let len = short_numeric_body::<S>(*value, dscale, max_int, &mut body)?;
+        // SAFETY: `at` plus a 1-byte header and at most 16 bytes stays
+        // within `storage` (17 bytes a row); the heap buffer does not move
+        // when the Vec itself is moved.
+        unsafe {
+            // SET_VARSIZE_1B on little-endian machines (len + 1 <= 17 < 0x7f).
+            *base.add(at) = (((len + 1) as u8) << 1) | 1;
+            std::ptr::copy_nonoverlapping(body.as_ptr(), base.add(at + 1), len);
+            datums.push(pg_sys::Datum::from(base.add(at)));
+        }
+        at += len + 1;
+    }
+    Some((datums, storage))
+}
+
 /// The base-`nbase` digits of `value`, least significant first; their count.
 fn base_digits<T>(mut value: T, nbase: T, out: &mut [u16]) -> usize
 where
@@ -620,6 +719,21 @@ impl BatchColumn {
             (DataType::Decimal128(..), Target::ViaInput(_, ioparam, typmod)) if *ioparam == pg_sys::NUMERICOID => {
                 match numeric_fast_path(&array, *typmod).and_then(|(scale, dscale, max_int)| {
                     let a = array.as_primitive::<Decimal128Type>();
+                    let short = match scale {
+                        0 => short_numerics::<0>(a, &nulls, dscale, max_int),
+                        1 => short_numerics::<1>(a, &nulls, dscale, max_int),
+                        2 => short_numerics::<2>(a, &nulls, dscale, max_int),
+                        3 => short_numerics::<3>(a, &nulls, dscale, max_int),
+                        4 => short_numerics::<4>(a, &nulls, dscale, max_int),
+                        5 => short_numerics::<5>(a, &nulls, dscale, max_int),
+                        6 => short_numerics::<6>(a, &nulls, dscale, max_int),
+                        7 => short_numerics::<7>(a, &nulls, dscale, max_int),
+                        8 => short_numerics::<8>(a, &nulls, dscale, max_int),
+                        _ => None,
+                    };
+                    if short.is_some() {
+                        return short;
+                    }
                     let mut bodies = Vec::with_capacity(rows * 12);
                     let mut ends = Vec::with_capacity(rows);
                     for row in 0..rows {
@@ -661,7 +775,7 @@ impl BatchColumn {
 
 #[cfg(test)]
 mod tests {
-    use super::numeric_body;
+    use super::{numeric_body, short_numeric_body};
 
     /// The header word and base-10000 digits of an encoded numeric.
     fn encoded(unscaled: i128, scale: i8, dscale: u16) -> Option<(u16, Vec<i16>)> {
@@ -757,6 +871,55 @@ mod tests {
         // Zero, also negative zero: no digits, weight 0, positive.
         assert_eq!(encoded(0, 2, 2), Some((0x8000 | (2 << 7), vec![])));
         assert_eq!(encoded(-0, 3, 5), Some((0x8000 | (5 << 7), vec![])));
+    }
+
+    /// The fixed-scale encoder of 64-bit magnitudes gives `numeric_body`'s
+    /// bytes, or leaves the value to it.
+    fn short_agrees<const S: u32>(values: &[i128], dscale: u16, max_int: Option<u128>) {
+        for &v in values {
+            let mut general = Vec::new();
+            let ok = numeric_body(v, S as i8, dscale, max_int, &mut general);
+            let mut body = [0u8; 16];
+            match short_numeric_body::<S>(v, dscale, max_int, &mut body) {
+                Some(len) => {
+                    assert!(ok, "{v} scale {S}: the general path refuses it");
+                    assert_eq!(&body[..len], &general[..], "{v} scale {S} dscale {dscale}");
+                }
+                None => assert!(
+                    !ok || v.unsigned_abs() > u64::MAX as u128,
+                    "{v} scale {S}: only large or refused values go the general way"
+                ),
+            }
+        }
+    }
+
+    #[test]
+    fn fixed_scale_encoder_matches_the_general_one() {
+        let mut values: Vec<i128> = vec![0, 1, 5, 9, 10, 99, 100, 101, 9999, 10_000, 10_001, 12_345, 99_999_999, 100_000_000];
+        values.extend([123_456_789_012, 10i128.pow(18), u64::MAX as i128, u64::MAX as i128 + 1, i64::MAX as i128]);
+        // TPC-H-like prices and a pseudo-random spread of magnitudes.
+        let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+        for _ in 0..2000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            values.push((x >> (x % 60)) as i128);
+        }
+        let both: Vec<i128> = values.iter().flat_map(|v| [*v, -*v]).collect();
+        short_agrees::<0>(&both, 0, None);
+        short_agrees::<1>(&both, 1, None);
+        short_agrees::<2>(&both, 2, None);
+        short_agrees::<2>(&both, 4, None);
+        short_agrees::<2>(&both, 2, Some(10u128.pow(13)));
+        short_agrees::<2>(&both, 2, Some(1000));
+        short_agrees::<3>(&both, 3, None);
+        short_agrees::<4>(&both, 4, None);
+        short_agrees::<4>(&both, 9, None);
+        short_agrees::<5>(&both, 5, None);
+        short_agrees::<6>(&both, 6, Some(10u128.pow(12)));
+        short_agrees::<7>(&both, 7, None);
+        short_agrees::<8>(&both, 8, None);
+        short_agrees::<8>(&both, 63, None);
     }
 
     #[test]
