@@ -642,9 +642,9 @@ impl IcebergScan {
         let mut pending_paths = std::collections::HashSet::new();
         if let Some(own) = own_writes {
             tasks.retain(|t| !own.net.removed.contains(&t.data_file_path));
-            let mut field_ids: Vec<i32> = self
-                .plan
-                .needed
+            // The columns the planned files are read with (a masked
+            // filter's too).
+            let mut field_ids: Vec<i32> = read_columns
                 .iter()
                 .filter(|i| names[**i].is_some())
                 .map(|i| self.plan.columns[*i].field_id)
