@@ -610,3 +610,114 @@ def test_count_from_metadata_leaves_null_partitions_to_sql(conn, local_lake):
         assert got == text_rows(conn, f"SELECT count(*) FROM {heap} WHERE {where}"), where
     # files whose partition decides the filter are still counted from metadata
     assert "Aggregate Source: answered from metadata" in explain(conn, f"SELECT count(*) FROM {ice} WHERE p = 1")
+
+
+# ---------------------------------------------------------------- filters on decoded batches
+
+def filter_evaluation(conn, query: str) -> tuple[int, int] | None:
+    """(files read without the reader's row filter, files read) from the
+    "Filter Evaluation" line of EXPLAIN, None when the filter is not
+    evaluated on the decoded batches."""
+    for line in explain(conn, query).splitlines():
+        line = line.strip()
+        if line.startswith("Filter Evaluation: on decoded batches ("):
+            words = line.split("(")[1].split()
+            return int(words[0]), int(words[2])
+    return None
+
+
+# Filters that drop a small share of each file by its bounds: evaluated on
+# the decoded batches alone (no row filter in the reader).
+WEAK_FILTERS = [
+    "WHERE i >= -2000000000",
+    "WHERE i <> 5 AND d >= '1991-01-01'",
+    "WHERE ts BETWEEN '1961-01-01' AND '2022-12-31 23:59:59.999999'",
+    "WHERE tz > '1960-06-01 00:00:00+00' AND b IS NOT NULL",
+    "WHERE g NOT IN (3)",
+    "WHERE p = 1 AND d < '2044-01-01'",
+]
+
+
+@pytest.mark.parametrize("where", WEAK_FILTERS)
+def test_filter_evaluated_on_batches(conn, pair, where):
+    compare(conn, pair, EVERY, where)
+    compare(conn, pair, f"g, {EVERY}", f"{where} GROUP BY g")
+    compare(conn, pair, ARITH, where)
+    masked, read = filter_evaluation(conn, f"SELECT count(*), sum(i) FROM {pair['ice']} {where}")
+    assert read > 0 and masked == read, (where, masked, read)
+
+
+# Filters that drop much of a file by its bounds (or on NULL counts): the
+# reader keeps its row filter (and row-group and page pruning); the mask
+# is applied as well.
+STRONG_FILTERS = [
+    "WHERE i > 0",
+    "WHERE g IN (1, 3)",
+    "WHERE g IS NULL",
+    "WHERE d = '2000-01-01'",
+    "WHERE i > 0 AND ts < '1990-01-01'",
+]
+
+
+@pytest.mark.parametrize("where", STRONG_FILTERS)
+def test_filter_kept_by_reader_and_evaluated_on_batches(conn, pair, where):
+    compare(conn, pair, EVERY, where)
+    compare(conn, pair, f"p, {EVERY}", f"{where} GROUP BY p")
+    masked, read = filter_evaluation(conn, f"SELECT count(*), sum(i) FROM {pair['ice']} {where}")
+    assert read > 0 and masked == 0, (where, masked, read)
+
+
+def test_filters_not_evaluated_on_batches(conn, pair):
+    # text, decimal and boolean columns: the reader filters; a float filter
+    # is not pushed at all
+    for where in ["WHERE t = 'apple1'", "WHERE n > 0", "WHERE flag", "WHERE i > 0 AND n > 0"]:
+        compare(conn, pair, "count(*), sum(i), min(d)", where)
+        assert filter_evaluation(conn, f"SELECT count(*) FROM {pair['ice']} {where}") is None, where
+    compare(conn, pair, "count(*), sum(i)", "WHERE f > 0", pushed=None)
+
+
+def test_filter_on_batches_with_skew_deletes_and_evolution(conn, write_ns):
+    """Values whose bounds mislead the estimate (a few outliers far away):
+    the mask alone must still drop every failing row, with deleted rows, a
+    column older files lack, NULLs and filters no row passes."""
+    relation = f'"{write_ns}"."agg_masked"'
+    heap = f'"{NAMESPACE}"."agg_masked_heap"'
+    ddl = "id bigint NOT NULL, x integer, k integer, day date"
+    conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{NAMESPACE}"')
+    conn.execute(f"DROP TABLE IF EXISTS {heap}")
+    conn.execute(f"CREATE TABLE {heap} ({ddl})")
+    with conn.transaction():
+        conn.execute("SET LOCAL townlake.iceberg_purge_on_drop = on")
+        conn.execute(f"DROP FOREIGN TABLE IF EXISTS {relation}")
+    conn.execute(f"CREATE FOREIGN TABLE {relation} ({ddl}) SERVER lake_local "
+                 f"OPTIONS (namespace '{write_ns}', table 'agg_masked', partition_by 'k')")
+
+    def both(statement: str) -> None:
+        conn.execute(statement.format(t=relation))
+        conn.execute(statement.format(t=heap).replace("ALTER FOREIGN TABLE", "ALTER TABLE"))
+
+    # x mostly 0..999, NULL for every 13th row, one outlier per file near 2e9
+    both("INSERT INTO {t} SELECT g, CASE WHEN g % 13 = 0 THEN NULL WHEN g % 1000 = 1 THEN 2000000000 - g "
+         "ELSE (g * 7919) % 1000 END, g % 2, DATE '2020-01-01' + (g % 400) FROM generate_series(1, 6000) g")
+    both("INSERT INTO {t} SELECT g, (g * 31) % 1000, g % 2, NULL FROM generate_series(6001, 9000) g")
+    both("DELETE FROM {t} WHERE id % 5 = 0")
+    both("ALTER FOREIGN TABLE {t} ADD COLUMN e bigint")
+    both("INSERT INTO {t} SELECT g, g % 1000, g % 2, DATE '2021-01-01', g % 50 - 10 FROM generate_series(9001, 9600) g")
+    pair = {"ice": relation, "heap": heap}
+    select = "count(*), count(x), sum(x), avg(x), min(x), max(x), count(DISTINCT x), sum(id), max(day), sum(e), min(e)"
+    for where in [
+        "WHERE x >= 1000",                       # the bounds say ~0 % fail: most rows do
+        "WHERE x > 5000 AND x < 6000",           # no row passes
+        "WHERE x < 1000000",
+        "WHERE x >= 10 AND k = 1",
+        "WHERE x IS NULL",
+        "WHERE x <> 7 AND day >= '2020-03-01'",
+        "WHERE e < 1000000",                     # older files lack e: NULL, fails
+        "WHERE e >= -5",
+        "WHERE e IS NULL AND x >= 0",
+        "WHERE x NOT IN (1, 2, 3) AND id BETWEEN 100 AND 9500",
+    ]:
+        compare(conn, pair, select, where)
+        compare(conn, pair, f"k, {select}", f"{where} GROUP BY k")
+    assert filter_evaluation(conn, f"SELECT count(*) FROM {relation} WHERE x >= 1000")[0] > 0
+    assert compare(conn, pair, "count(*), sum(x)", "WHERE x > 5000 AND x < 6000") == [("0", None)]

@@ -701,13 +701,106 @@ fn replaces(best: &Scalar, new: &Scalar, max: bool) -> bool {
     }
 }
 
+/// Widest range of values a `DenseInts` covers (a 1 MiB bitmap).
+const DENSE_SPAN: i128 = 1 << 23;
+
+/// A set of integers as a bitmap over the range they lie in: setting a bit
+/// costs far less than hashing a value into a set (count(DISTINCT) of
+/// codes, small ids, dates). Empty until `cover` gives it a range.
+#[derive(Default, Debug, Clone)]
+struct DenseInts {
+    /// The value of bit 0 (a multiple of 64 away from any earlier base).
+    base: i64,
+    words: Vec<u64>,
+}
+
+impl DenseInts {
+    /// Extends the range to hold lo..=hi too; false (nothing changed) when
+    /// that would take more than `DENSE_SPAN` values.
+    fn cover(&mut self, lo: i64, hi: i64) -> bool {
+        if lo > hi {
+            return false;
+        }
+        let (lo, hi) = (lo as i128, hi as i128);
+        if self.words.is_empty() {
+            if hi - lo + 1 > DENSE_SPAN {
+                return false;
+            }
+            self.base = lo as i64;
+            self.words = vec![0; ((hi - lo + 1) as usize).div_ceil(64)];
+            return true;
+        }
+        let base = self.base as i128;
+        let top = base + self.words.len() as i128 * 64 - 1;
+        // A lower base moves down by whole words (bits keep their place in them).
+        let new_base = if lo < base { base - (base - lo + 63) / 64 * 64 } else { base };
+        let new_top = hi.max(top);
+        if new_top - new_base + 1 > DENSE_SPAN + 64 || new_base < i64::MIN as i128 {
+            return false;
+        }
+        if new_base < base {
+            let shift = ((base - new_base) / 64) as usize;
+            self.words.splice(0..0, std::iter::repeat_n(0, shift));
+            self.base = new_base as i64;
+        }
+        let needed = ((new_top - new_base + 1) as usize).div_ceil(64);
+        if needed > self.words.len() {
+            self.words.resize(needed, 0);
+        }
+        true
+    }
+
+    /// Sets `v`'s bit; `v` must be in the covered range.
+    #[inline(always)]
+    fn insert(&mut self, v: i64) {
+        let i = v.wrapping_sub(self.base) as u64 as usize;
+        self.words[i >> 6] |= 1u64 << (i & 63);
+    }
+
+    fn contains(&self, v: i64) -> bool {
+        let offset = v as i128 - self.base as i128;
+        offset >= 0
+            && offset < self.words.len() as i128 * 64
+            && self.words[(offset >> 6) as usize] >> (offset & 63) & 1 == 1
+    }
+
+    fn len(&self) -> usize {
+        self.words.iter().map(|w| w.count_ones() as usize).sum()
+    }
+
+    /// The smallest and largest value set (None: none).
+    fn range(&self) -> Option<(i64, i64)> {
+        let first = self.words.iter().position(|w| *w != 0)?;
+        let last = self.words.iter().rposition(|w| *w != 0)?;
+        let lo = self.base as i128 + first as i128 * 64 + self.words[first].trailing_zeros() as i128;
+        let hi = self.base as i128 + last as i128 * 64 + 63 - self.words[last].leading_zeros() as i128;
+        Some((lo as i64, hi as i64))
+    }
+
+    fn values(&self) -> impl Iterator<Item = i64> + '_ {
+        self.words.iter().enumerate().flat_map(move |(k, w)| {
+            let mut w = *w;
+            std::iter::from_fn(move || {
+                if w == 0 {
+                    return None;
+                }
+                let bit = w.trailing_zeros();
+                w &= w - 1;
+                Some((self.base as i128 + k as i128 * 64 + bit as i128) as i64)
+            })
+        })
+    }
+}
+
 enum Acc {
     Count(Vec<i64>),
     /// Per group, integer-like values (every `Col::Int`: dates, times,
     /// timestamps too) as themselves, others by their encoding. A column
     /// is the same kind in every file (Iceberg promotes int to long only),
     /// so the two sets never hold the same value.
-    Distinct { ints: Vec<FastSet<i64>>, encoded: Vec<FastSet<Vec<u8>>> },
+    /// Without groups, integers of batches whose range is narrow enough
+    /// go to `dense` (one bit per value) instead of `ints[0]`.
+    Distinct { ints: Vec<FastSet<i64>>, encoded: Vec<FastSet<Vec<u8>>>, dense: DenseInts },
     SumInt { sum: Vec<i64>, seen: Vec<bool> },
     Exact { sum: Vec<i256>, count: Vec<i64> },
     Best { best: Vec<Option<Scalar>>, max: bool },
@@ -718,7 +811,7 @@ impl Acc {
     fn new(op: AggOp) -> Acc {
         match op {
             AggOp::CountStar | AggOp::Count => Acc::Count(Vec::new()),
-            AggOp::CountDistinct => Acc::Distinct { ints: Vec::new(), encoded: Vec::new() },
+            AggOp::CountDistinct => Acc::Distinct { ints: Vec::new(), encoded: Vec::new(), dense: DenseInts::default() },
             AggOp::SumInt => Acc::SumInt { sum: Vec::new(), seen: Vec::new() },
             AggOp::SumExact { .. } | AggOp::AvgExact { .. } => Acc::Exact { sum: Vec::new(), count: Vec::new() },
             AggOp::Min => Acc::Best { best: Vec::new(), max: false },
@@ -731,7 +824,7 @@ impl Acc {
     fn grow(&mut self, groups: usize) {
         match self {
             Acc::Count(c) => c.resize(groups, 0),
-            Acc::Distinct { ints, encoded } => {
+            Acc::Distinct { ints, encoded, .. } => {
                 ints.resize_with(groups, FastSet::default);
                 encoded.resize_with(groups, FastSet::default);
             }
@@ -887,10 +980,29 @@ impl Aggregator {
                         }
                     }
                 }
-                (Acc::Distinct { ints, .. }, Some(Col::Int(a))) => {
+                (Acc::Distinct { ints, dense, .. }, Some(Col::Int(a))) => {
                     // No per-value encoding or allocation: the common case
-                    // (ids, dates, small integer codes) hashes the i64.
+                    // (ids, dates, small integer codes) hashes the i64, or
+                    // without groups sets its bit when the batch's values
+                    // lie in a narrow range.
                     if single {
+                        let range = match (a.null_count(), stats.get(item.input.unwrap_or(usize::MAX)).copied().flatten()) {
+                            (0, Some(st)) => Some((st.min, st.max)),
+                            (0, None) if !a.is_empty() => {
+                                let st = int_stats(a.values());
+                                Some((st.min, st.max))
+                            }
+                            _ => arrow_arith::aggregate::min(a).zip(arrow_arith::aggregate::max(a)),
+                        };
+                        if let Some((lo, hi)) = range.filter(|(lo, hi)| dense.cover(*lo, *hi)) {
+                            debug_assert!(lo <= hi);
+                            if a.null_count() == 0 {
+                                a.values().iter().for_each(|v| dense.insert(*v));
+                            } else {
+                                a.iter().flatten().for_each(|v| dense.insert(v));
+                            }
+                            continue;
+                        }
                         let set = &mut ints[0];
                         if a.null_count() == 0 {
                             set.extend(a.values().iter().copied());
@@ -1263,11 +1375,19 @@ impl Aggregator {
         for (acc, from) in self.accs.iter_mut().zip(other.accs) {
             match (acc, from) {
                 (Acc::Count(c), Acc::Count(o)) => o.into_iter().zip(&to).for_each(|(n, g)| c[*g as usize] += n),
-                (Acc::Distinct { ints, encoded }, Acc::Distinct { ints: oi, encoded: oe }) => {
+                (Acc::Distinct { ints, encoded, dense }, Acc::Distinct { ints: oi, encoded: oe, dense: od }) => {
                     for ((i, e), g) in oi.into_iter().zip(oe).zip(&to) {
                         let g = *g as usize;
                         ints[g].extend(i);
                         encoded[g].extend(e);
+                    }
+                    // Only an aggregate without groups has a bitmap (its one group is 0).
+                    if let Some((lo, hi)) = od.range() {
+                        if dense.cover(lo, hi) {
+                            od.values().for_each(|v| dense.insert(v));
+                        } else if let Some(set) = ints.first_mut() {
+                            set.extend(od.values());
+                        }
                     }
                 }
                 (Acc::SumInt { sum, seen }, Acc::SumInt { sum: os, seen: oseen }) => {
@@ -1334,7 +1454,12 @@ impl Aggregator {
 fn cell(op: AggOp, acc: &Acc, g: usize) -> Cell {
     match acc {
         Acc::Count(c) => Cell::Int(c[g]),
-        Acc::Distinct { ints, encoded } => Cell::Int((ints[g].len() + encoded[g].len()) as i64),
+        Acc::Distinct { ints, encoded, dense } => {
+            // A value hashed from one batch and set in the bitmap from another counts once.
+            let both = if g == 0 { ints[g].iter().filter(|v| dense.contains(**v)).count() } else { 0 };
+            let in_dense = if g == 0 { dense.len() } else { 0 };
+            Cell::Int((ints[g].len() + encoded[g].len() + in_dense - both) as i64)
+        }
         Acc::SumInt { sum, seen } => if seen[g] { Cell::Int(sum[g]) } else { Cell::Null },
         Acc::Exact { sum, count } => match (op, count[g]) {
             (_, 0) => Cell::Null,
@@ -1757,6 +1882,53 @@ mod tests {
         let mut u = Aggregator::new(&spec(vec![], vec![item(AggOp::CountDistinct, Some(0))], 1));
         u.update(&[d], 3).unwrap();
         assert_eq!(u.finish(), vec![vec![Cell::Int(2)]]);
+    }
+
+    #[test]
+    fn count_distinct_mixes_bitmap_and_hash_set() {
+        // Without groups: narrow batches set bits, a batch spanning more
+        // than the bitmap may cover is hashed; values in both count once,
+        // also after merging partial results of two readers.
+        let s = spec(vec![], vec![item(AggOp::CountDistinct, Some(0))], 1);
+        let narrow: ArrayRef = Arc::new(Int64Array::from(vec![Some(10), Some(12), None, Some(10), Some(-3)]));
+        let wide: ArrayRef = Arc::new(Int64Array::from(vec![12, i64::MAX, i64::MIN, 500]));
+        let lower: ArrayRef = Arc::new(Int64Array::from(vec![-70_000, 500, 11]));
+        let mut a = Aggregator::new(&s);
+        a.update(&[narrow.clone()], 5).unwrap();
+        a.update(&[wide.clone()], 4).unwrap();
+        a.update(&[lower.clone()], 3).unwrap();
+        let mut b = Aggregator::new(&s);
+        b.update(&[lower], 3).unwrap();
+        b.update(&[Arc::new(Int64Array::from(vec![1i64 << 40, (1i64 << 40) + 1])) as ArrayRef], 2).unwrap();
+        // {10, 12, -3, MAX, MIN, 500, -70000, 11}
+        let mut only_a = Aggregator::new(&s);
+        only_a.update(&[narrow], 5).unwrap();
+        only_a.update(&[wide], 4).unwrap();
+        only_a.update(&[Arc::new(Int64Array::from(vec![-70_000, 500, 11])) as ArrayRef], 3).unwrap();
+        assert_eq!(only_a.finish(), vec![vec![Cell::Int(8)]]);
+        a.merge(b).unwrap();
+        assert_eq!(a.finish(), vec![vec![Cell::Int(10)]]);
+    }
+
+    #[test]
+    fn dense_ints_cover_grow_and_refuse() {
+        let mut d = DenseInts::default();
+        assert!(d.cover(100, 100));
+        d.insert(100);
+        assert!(d.cover(-1000, 5));
+        d.insert(-1000);
+        d.insert(5);
+        assert!(d.contains(100) && d.contains(-1000) && d.contains(5) && !d.contains(6) && !d.contains(i64::MAX));
+        assert_eq!(d.values().collect::<Vec<_>>(), vec![-1000, 5, 100]);
+        assert_eq!(d.range(), Some((-1000, 100)));
+        assert!(!d.cover(0, 1 << 40));
+        assert!(!d.cover(i64::MIN, i64::MAX));
+        assert_eq!(d.len(), 3);
+        let mut e = DenseInts::default();
+        assert!(e.cover(i64::MAX - 10, i64::MAX));
+        e.insert(i64::MAX);
+        assert_eq!(e.values().collect::<Vec<_>>(), vec![i64::MAX]);
+        assert!(!DenseInts::default().cover(5, 4));
     }
 
     #[test]

@@ -39,6 +39,9 @@ pub struct ScanReport {
     pub limit: Option<u64>,
     /// Aggregate scans: files whose rows were counted from metadata alone.
     pub metadata_files: usize,
+    /// Aggregate scans with the filter evaluated on the decoded batches
+    /// (see `mask`): files read without the reader's row filter.
+    pub masked_files: Option<usize>,
 }
 
 pub struct IcebergScan {
@@ -356,7 +359,8 @@ impl IcebergScan {
         if prepared.tasks.is_empty() {
             return Ok(agg.finish());
         }
-        let in_readers = ReaderAggregate { spec: spec.clone(), present: present.clone(), group_limit };
+        let mask = prepared.mask.clone();
+        let in_readers = ReaderAggregate { spec: spec.clone(), present: present.clone(), mask: mask.clone(), group_limit };
         let Some(mut running) = prepared.start(Some(in_readers))? else {
             return Ok(agg.finish());
         };
@@ -402,10 +406,11 @@ impl IcebergScan {
             match block_on(running.stream.next()) {
                 None => break,
                 Some(Ok(batch)) => {
-                    let rows = batch.num_rows();
-                    let columns = aggregate_columns(&batch, &present);
-                    agg.update(&columns, rows).map_err(super::aggplan::agg_error)?;
-                    self.report.rows_read += rows as u64;
+                    let (columns, rows) = aggregate_input(&batch, &present, mask.as_deref()).map_err(super::aggplan::agg_error)?;
+                    if rows > 0 {
+                        agg.update(&columns, rows).map_err(super::aggplan::agg_error)?;
+                    }
+                    self.report.rows_read += batch.num_rows() as u64;
                     if agg.groups() > group_limit {
                         return Err(too_many_groups(group_limit));
                     }
@@ -452,7 +457,7 @@ impl IcebergScan {
         if snapshot_id.is_none() && own_writes.is_none() {
             // No snapshot yet: no column has a name in it (every input reads as NULL).
             let names = vec![None; self.plan.columns.len()];
-            return Ok(Prepared { shared: None, resolved, report, schema: None, names, tasks: vec![], plan: self.plan.clone(), page_index: true, filter_exact: true, metadata_rows: 0, metadata_bests: None });
+            return Ok(Prepared { shared: None, resolved, report, schema: None, names, tasks: vec![], plan: self.plan.clone(), page_index: true, filter_exact: true, metadata_rows: 0, metadata_bests: None, mask: None });
         }
         let snapshot = snapshot_id.and_then(|id| resolved.metadata.snapshot_by_id(id).cloned());
         let schema: SchemaRef = match &snapshot {
@@ -515,8 +520,29 @@ impl IcebergScan {
             s.summary().additional_properties.get("total-data-files").and_then(|v| v.parse().ok())
         });
 
-        let selected: Vec<String> =
-            self.plan.needed.iter().filter_map(|i| names[*i].clone()).collect();
+        // An aggregate's exact filter of comparisons on integer, date and
+        // timestamp columns is evaluated on the decoded batches (see `mask`):
+        // its columns are read too, in table order with the inputs.
+        let mut read_columns = self.plan.needed.clone();
+        let mut row_mask = None;
+        if let (Some(spec), true, Some(p)) = (&self.plan.aggregate, filter_exact, &reader_predicate) {
+            let column_of = |id: i32| self.plan.columns.iter().position(|c| c.field_id == id).filter(|i| names[*i].is_some());
+            let mut ids = Vec::new();
+            super::mask::field_ids(p, &mut ids);
+            if let Some(extra) = ids.iter().map(|id| column_of(*id)).collect::<Option<Vec<usize>>>() {
+                let mut read: Vec<usize> = self.plan.needed.iter().copied().chain(extra).collect();
+                read.sort_unstable();
+                read.dedup();
+                read.retain(|i| names[*i].is_some());
+                let position = |id: i32| column_of(id).and_then(|c| read.iter().position(|r| *r == c));
+                if let Some(mask) = super::mask::RowMask::new(p, &position) {
+                    let inputs = spec.inputs.iter().map(|i| read.iter().position(|r| r == i)).collect();
+                    row_mask = Some(std::sync::Arc::new(MaskedRead { mask, inputs }));
+                    read_columns = read;
+                }
+            }
+        }
+        let selected: Vec<String> = read_columns.iter().filter_map(|i| names[*i].clone()).collect();
         let mut tasks: Vec<FileScanTask> = Vec::new();
         if let Some(snapshot_id) = snapshot_id {
             let table = resolved.table()?;
@@ -579,6 +605,9 @@ impl IcebergScan {
                     for task in tasks.iter_mut() {
                         task.predicate = reader_predicate.clone();
                     }
+                    if let (Some(p), Some(snapshot), true) = (&reader_predicate, &snapshot, row_mask.is_some()) {
+                        report.masked_files = Some(without_row_filter(&resolved, snapshot, p, &mut tasks)?);
+                    }
                     tasks
                 }
                 // iceberg cannot apply some filters (e.g. decimal literals
@@ -596,6 +625,9 @@ impl IcebergScan {
                     for task in tasks.iter_mut() {
                         task.predicate = reader_predicate.clone();
                     }
+                    if let (Some(p), Some(snapshot), true) = (&reader_predicate, &snapshot, row_mask.is_some()) {
+                        report.masked_files = Some(without_row_filter(&resolved, snapshot, p, &mut tasks)?);
+                    }
                     tasks
                 }
                 (Err(e), true) => {
@@ -610,9 +642,9 @@ impl IcebergScan {
         let mut pending_paths = std::collections::HashSet::new();
         if let Some(own) = own_writes {
             tasks.retain(|t| !own.net.removed.contains(&t.data_file_path));
-            let mut field_ids: Vec<i32> = self
-                .plan
-                .needed
+            // The columns the planned files are read with (a masked
+            // filter's too).
+            let mut field_ids: Vec<i32> = read_columns
                 .iter()
                 .filter(|i| names[**i].is_some())
                 .map(|i| self.plan.columns[*i].field_id)
@@ -667,6 +699,7 @@ impl IcebergScan {
                     filter_exact,
                     metadata_rows: answer.rows,
                     metadata_bests: Some(answer.bests),
+                    mask: None,
                 });
             }
         }
@@ -737,6 +770,7 @@ impl IcebergScan {
             }
         }
         report.files_planned = tasks.len() + report.metadata_files;
+        let mask = row_mask;
         Ok(Prepared {
             shared: None,
             resolved,
@@ -749,6 +783,7 @@ impl IcebergScan {
             filter_exact,
             metadata_rows,
             metadata_bests: None,
+            mask,
         })
     }
 }
@@ -769,6 +804,8 @@ struct Prepared {
     metadata_rows: u64,
     /// Every aggregate answered from column bounds: min/max per aggregate.
     metadata_bests: Option<Vec<Option<super::agg::Scalar>>>,
+    /// An aggregate's filter evaluated on the decoded batches.
+    mask: Option<std::sync::Arc<MaskedRead>>,
 }
 
 impl Prepared {
@@ -912,7 +949,18 @@ struct ReaderAggregate {
     /// Per aggregate input: whether the snapshot's schema has it (batch
     /// columns are the present ones in order; the others read as NULL).
     present: Vec<bool>,
+    /// The filter, when evaluated on the decoded batches.
+    mask: Option<std::sync::Arc<MaskedRead>>,
     group_limit: usize,
+}
+
+/// An aggregate's filter evaluated on its decoded batches: the batch holds
+/// the aggregate's inputs and the filter's columns, in table order.
+pub(crate) struct MaskedRead {
+    mask: super::mask::RowMask,
+    /// Per aggregate input: its batch column (None: not in the snapshot's
+    /// schema, read as NULL).
+    inputs: Vec<Option<usize>>,
 }
 
 enum PartialError {
@@ -933,10 +981,11 @@ fn aggregate_in_reader(mut stream: ArrowRecordBatchStream, job: ReaderAggregate)
         let mut rows_read = 0u64;
         while let Some(item) = stream.next().await {
             let batch = item.map_err(PartialError::Read)?;
-            let rows = batch.num_rows();
-            let columns = aggregate_columns(&batch, &job.present);
-            agg.update(&columns, rows).map_err(PartialError::Aggregate)?;
-            rows_read += rows as u64;
+            let (columns, rows) = aggregate_input(&batch, &job.present, job.mask.as_deref()).map_err(PartialError::Aggregate)?;
+            if rows > 0 {
+                agg.update(&columns, rows).map_err(PartialError::Aggregate)?;
+            }
+            rows_read += batch.num_rows() as u64;
             if agg.groups() > job.group_limit {
                 return Err(PartialError::TooManyGroups);
             }
@@ -1019,6 +1068,85 @@ fn aggregate_columns(batch: &arrow_array::RecordBatch, present: &[bool]) -> Vec<
                 .unwrap_or_else(|| arrow_array::new_null_array(&arrow_schema::DataType::Null, rows))
         })
         .collect()
+}
+
+/// A decoded batch's columns in the aggregate's order and its row count:
+/// with a mask, the rows that pass it.
+fn aggregate_input(
+    batch: &RecordBatch,
+    present: &[bool],
+    masked: Option<&MaskedRead>,
+) -> Result<(Vec<arrow_array::ArrayRef>, usize), super::agg::AggError> {
+    let Some(masked) = masked else {
+        return Ok((aggregate_columns(batch, present), batch.num_rows()));
+    };
+    let failed = |e: arrow_schema::ArrowError| super::agg::AggError::Internal(format!("filter on the batch: {e}"));
+    let passing = masked.mask.evaluate(batch.columns()).map_err(failed)?;
+    let kept = passing.true_count();
+    let column = |at: Option<usize>| at.and_then(|k| batch.columns().get(k).cloned());
+    if kept == batch.num_rows() {
+        let columns = masked
+            .inputs
+            .iter()
+            .map(|at| column(*at).unwrap_or_else(|| arrow_array::new_null_array(&arrow_schema::DataType::Null, kept)))
+            .collect();
+        return Ok((columns, kept));
+    }
+    if kept == 0 {
+        return Ok((Vec::new(), 0));
+    }
+    let filter = arrow_select::filter::FilterBuilder::new(&passing).optimize().build();
+    let mut columns = Vec::with_capacity(masked.inputs.len());
+    for at in &masked.inputs {
+        columns.push(match column(*at) {
+            Some(c) => filter.filter(&c).map_err(failed)?,
+            None => arrow_array::new_null_array(&arrow_schema::DataType::Null, kept),
+        });
+    }
+    Ok((columns, kept))
+}
+
+/// Takes the reader's filter off the tasks whose files it would filter
+/// little (`mask::keeps_reader_filter`, from the manifests' column bounds
+/// and NULL counts): the mask alone filters their rows. Returns how many.
+fn without_row_filter(
+    resolved: &ResolvedTable,
+    snapshot: &iceberg::spec::SnapshotRef,
+    predicate: &iceberg::expr::BoundPredicate,
+    tasks: &mut [FileScanTask],
+) -> LakeResult<usize> {
+    if tasks.is_empty() {
+        return Ok(0);
+    }
+    let table = resolved.table()?;
+    let io = table.file_io().clone();
+    let wanted: std::collections::HashSet<&str> = tasks.iter().map(|t| t.data_file_path.as_str()).collect();
+    let files = block_on(async {
+        let list = table.manifest_list_reader(snapshot).load().await?;
+        let mut files = std::collections::HashMap::new();
+        for mf in list.entries() {
+            if mf.content != iceberg::spec::ManifestContentType::Data {
+                continue;
+            }
+            let manifest = mf.load_manifest(&io).await?;
+            for entry in manifest.entries().iter().filter(|e| e.is_alive()) {
+                let file = entry.data_file();
+                if wanted.contains(file.file_path()) {
+                    files.insert(file.file_path().to_string(), file.clone());
+                }
+            }
+        }
+        Ok::<_, iceberg::Error>(files)
+    })
+    .map_err(|e| read_error(&resolved.server, &e))?;
+    let mut masked = 0;
+    for task in tasks.iter_mut() {
+        if files.get(&task.data_file_path).is_some_and(|f| !super::mask::keeps_reader_filter(predicate, f)) {
+            task.predicate = None;
+            masked += 1;
+        }
+    }
+    Ok(masked)
 }
 
 fn read_error(server: &ServerConfig, e: &iceberg::Error) -> LakeError {
@@ -1178,6 +1306,13 @@ impl IcebergScan {
                 "Arrow batches".to_string()
             };
             out.text("Aggregate Source", &source);
+            if let (Some(masked), false) = (r.masked_files, hidden) {
+                let read = r.files_planned.saturating_sub(r.metadata_files);
+                out.text(
+                    "Filter Evaluation",
+                    &format!("on decoded batches ({masked} of {read} files without the reader's row filter)"),
+                );
+            }
         }
         if let Some(top) = &self.plan.top_n {
             let keys: Vec<String> = top

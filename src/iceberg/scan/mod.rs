@@ -9,6 +9,7 @@ pub mod aggplan;
 pub mod convert;
 pub mod exec;
 pub mod limit;
+pub mod mask;
 pub mod plan;
 pub mod rowid;
 pub mod split;
