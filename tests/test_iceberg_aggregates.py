@@ -717,7 +717,10 @@ def test_filter_on_batches_with_skew_deletes_and_evolution(conn, write_ns):
         "WHERE e IS NULL AND x >= 0",
         "WHERE x NOT IN (1, 2, 3) AND id BETWEEN 100 AND 9500",
     ]:
-        compare(conn, pair, select, where)
-        compare(conn, pair, f"k, {select}", f"{where} GROUP BY k")
+        # a filter on a column older files lack stays with Postgres
+        # (iceberg-rust's row filter passes such files' rows)
+        pushed = None if " e " in f"{where} " else "Arrow batches"
+        compare(conn, pair, select, where, pushed=pushed)
+        compare(conn, pair, f"k, {select}", f"{where} GROUP BY k", pushed=pushed)
     assert filter_evaluation(conn, f"SELECT count(*) FROM {relation} WHERE x >= 1000")[0] > 0
     assert compare(conn, pair, "count(*), sum(x)", "WHERE x > 5000 AND x < 6000") == [("0", None)]

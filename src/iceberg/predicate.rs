@@ -395,7 +395,9 @@ pub struct ReaderFilter {
 ///   them by bits; townlake never pushes float comparisons, the reader
 ///   never gets one.
 ///
-/// `promoted` tells whether a field id had another type in an earlier schema.
+/// `promoted` tells whether a field id had another type in an earlier schema,
+/// or is missing from one (its comparisons are not the reader's either: see
+/// `exec::added_fields`).
 pub fn reader_filter(pushed: &Predicate, schema: &Schema, promoted: &dyn Fn(i32) -> bool) -> ReaderFilter {
     let predicate = reader_part(&pushed.clone().rewrite_not(), schema, promoted);
     let mut names = Vec::new();

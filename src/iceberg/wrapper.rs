@@ -171,6 +171,7 @@ impl Wrapper for Iceberg {
         let files = summary("total-data-files").unwrap_or(1.0);
         let schema = resolved.metadata.current_schema().clone();
         let promoted = super::scan::exec::promoted_fields(&resolved.metadata, &schema);
+        let added = super::scan::exec::added_fields(&resolved.metadata, &schema);
         let rel = RelInfo {
             columns,
             files,
@@ -178,6 +179,7 @@ impl Wrapper for Iceberg {
             relid: relid.to_u32(),
             schema: Some(schema),
             promoted,
+            added,
             tuples,
         };
         Ok(Estimate {

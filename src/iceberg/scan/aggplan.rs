@@ -552,9 +552,7 @@ pub fn top_n_for(rel: &RelInfo, query: &UpperQuery) -> Option<super::topn::TopN>
     }
     let mut keys = Vec::with_capacity(query.order_by.len());
     for key in &query.order_by {
-        let mut kind = column_kind(rel, *outputs.get(key.output)?)?;
-        // Text sorts by the sort key's collation, which may not be the column's.
-        kind.c_collation &= key.bytewise;
+        let kind = column_kind(rel, *outputs.get(key.output)?)?;
         // Floats: Arrow's total order puts negative NaNs first.
         let ordered = match (kind.pg, &kind.iceberg) {
             (Builtin::Float4 | Builtin::Float8, _) => false,

@@ -473,6 +473,7 @@ impl IcebergScan {
             .collect();
         let slots = cx.evaluate(&self.operands)?;
         let promoted = promoted_fields(&resolved.metadata, &schema);
+        let added = added_fields(&resolved.metadata, &schema);
         let mut limit_ok = false;
         // Aggregates and top-N: no WHERE is rechecked above the scan.
         let aggregate = self.plan.aggregate.is_some() || self.plan.top_n.is_some();
@@ -497,7 +498,9 @@ impl IcebergScan {
         };
         // Manifests are pruned with the whole filter; the Parquet reader only
         // gets the part it evaluates correctly (see predicate::reader_filter).
-        let reader = filter.as_ref().map(|p| predicate::reader_filter(p, &schema, &|id| promoted.contains(&id)));
+        let reader = filter
+            .as_ref()
+            .map(|p| predicate::reader_filter(p, &schema, &|id| promoted.contains(&id) || added.contains(&id)));
         let page_index = reader.as_ref().is_none_or(|r| r.page_index);
         let mut filter_exact = match (&self.plan.filter, &filter) {
             (None, _) => true,
@@ -1055,6 +1058,20 @@ pub(crate) fn promoted_fields(metadata: &iceberg::spec::TableMetadata, schema: &
         .collect()
 }
 
+/// Field ids of `schema` that an earlier schema of the table lacks (added
+/// later: older data files do not have them). iceberg-rust's row filter lets
+/// such a file's rows pass a comparison on the missing column (`c < 1000`
+/// kept rows whose `c` is NULL), so the reader never gets one on these.
+pub(crate) fn added_fields(metadata: &iceberg::spec::TableMetadata, schema: &iceberg::spec::Schema) -> Vec<i32> {
+    schema
+        .as_struct()
+        .fields()
+        .iter()
+        .filter(|field| metadata.schemas_iter().any(|other| other.field_by_id(field.id).is_none()))
+        .map(|field| field.id)
+        .collect()
+}
+
 /// A decoded batch's columns in the aggregate's order: a column the files
 /// do not have (`present` false) is all NULL.
 fn aggregate_columns(batch: &arrow_array::RecordBatch, present: &[bool]) -> Vec<arrow_array::ArrayRef> {
@@ -1386,7 +1403,7 @@ pub fn filter_is_exact(rel: &super::plan::RelInfo, filter: &crate::fdw::filter::
         .collect();
     let (predicate, exact) = predicate::to_iceberg_exactness(filter, &cols, values, schema);
     let Some(p) = predicate else { return false };
-    let reader = predicate::reader_filter(&p, schema, &|id| rel.promoted.contains(&id));
+    let reader = predicate::reader_filter(&p, schema, &|id| rel.promoted.contains(&id) || rel.added.contains(&id));
     exact && reader.predicate.as_ref() == Some(&p.rewrite_not())
 }
 

@@ -67,6 +67,8 @@ pub struct RelInfo {
     /// types and the pushed filter's exactness against them).
     pub schema: Option<iceberg::spec::SchemaRef>,
     pub promoted: Vec<i32>,
+    /// Fields an earlier schema lacks (older files do not have them).
+    pub added: Vec<i32>,
     /// Rows in the current snapshot.
     pub tuples: f64,
 }
