@@ -871,6 +871,7 @@ def dev(seed=1, rows=200):
     tables += dev_more8(random.Random(seed * 1000 + 8), rows)
     tables += dev_more9(random.Random(seed * 1000 + 9), rows)
     tables += dev_more10(random.Random(seed * 1000 + 10), rows)
+    tables += dev_more11(random.Random(seed * 1000 + 11), rows)
     t = Table("dev_negatives")
     t.add("ver", "text", [f"{rng.randint(0, 30)}.{rng.randint(0, 40)}.{rng.randint(0, 200)}" for _ in range(rows)])
     t.add("ver4", "text", [f"{rng.randint(1, 20)}.{rng.randint(0, 20)}.{rng.randint(0, 99)}.{rng.randint(0, 99999)}"
@@ -1442,6 +1443,39 @@ FRESH_MIMESIS_LOCALES = ["ja", "zh", "de-ch", "ar-ae", "ar-jo", "ar-ma", "fi", "
 FRESH_FAKER_LOCALES = ["gu_IN", "or_IN", "si_LK", "mk_MK", "fa_IR", "uz_UZ", "ga_IE", "ha_NG", "ig_NG", "tw_GH",
                        "en_KE", "es_AR"]
 FRESH_OPAQUE = ["k1", "k2", "k3", "k4", "k5", "k6", "k7", "k8", "k9", "col", "v", "item", "who", "src", "rec"]
+
+
+# Classifier 1.10.0's development cases: single-word given and family names in scripts other than Latin,
+# Cyrillic and Greek, from Faker locales that no held-out draw uses for people, under generic or misleading
+# column names, next to the same locale's towns, street names, words, job titles, countries, month and
+# weekday names (words of the same script that are not names).
+DEV11_LOCALES = ["hy_AM", "ka_GE", "th_TH", "ta_IN", "bn_BD", "ne_NP", "mr_IN", "he_IL", "ja_JP", "zh_TW",
+                 "ko_KR", "ar_PS"]
+DEV11_GENERIC = ["c_1", "c_2", "c_3", "fld_a", "fld_b", "val_1", "val_2", "txt_a", "attr_1", "kv"]
+DEV11_MISLEADING = ["sku_name", "tag", "label_code", "variant", "genre", "segment"]
+
+
+def dev_more11(rng, rows):
+    from faker import Faker
+    tables = []
+
+    def col():
+        return rng.choice(DEV11_MISLEADING) if rng.random() < 0.4 else rng.choice(DEV11_GENERIC)
+
+    for loc in DEV11_LOCALES:
+        fk = Faker(loc)
+        fk.seed_instance(rng.randint(0, 2**31))
+        t = Table("dev11_" + loc.lower())
+        t.add(col(), "text", [fk.first_name() for _ in range(rows)], "person_name", source=f"faker {loc} first")
+        if rng.random() < 0.6:
+            t.add(col(), "text", [fk.last_name() for _ in range(rows)], "person_name", source=f"faker {loc} last")
+        makers = [("city", fk.city), ("street name", fk.street_name), ("word", fk.word), ("job", fk.job),
+                  ("country", fk.country), ("month", fk.month_name), ("weekday", fk.day_of_week)]
+        for what, make in rng.sample(makers, 5):
+            t.add(col(), "text", [make() for _ in range(rows)], source=f"faker {loc} {what}")
+        unique_names(t.columns)
+        tables.append(t)
+    return tables
 
 
 def fresh(seed=FRESH_SEED, rows=200):
@@ -2182,6 +2216,8 @@ def build(which: str, seed=None, rows=None):
         return dev_more9(random.Random((1 if seed is None else seed) * 1000 + 9), rows or 200)
     if which == "dev10":
         return dev_more10(random.Random((1 if seed is None else seed) * 1000 + 10), rows or 200)
+    if which == "dev11":
+        return dev_more11(random.Random((1 if seed is None else seed) * 1000 + 11), rows or 200)
     if which == "fresh":
         return fresh(FRESH_SEED if seed is None else seed, rows or 200)
     if which == "fresh2":
@@ -2192,7 +2228,7 @@ def build(which: str, seed=None, rows=None):
         return fresh4(FRESH4_SEED if seed is None else seed, rows or 200)
     if which == "fresh5":
         return fresh5(FRESH5_SEED if seed is None else seed, rows or 200)
-    raise SystemExit(f"unknown set {which!r}: frozen, fresh, fresh2, fresh3, fresh4, fresh5, dev, dev9 or dev10")
+    raise SystemExit(f"unknown set {which!r}: frozen, fresh, fresh2, fresh3, fresh4, fresh5, dev, dev9, dev10 or dev11")
 
 
 def main():
