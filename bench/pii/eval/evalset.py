@@ -48,7 +48,7 @@ Two sets, kept apart:
 
 Each column carries the set of PII *families* it holds (empty: clean).
 
-Usage: evalset.py --set frozen|fresh|fresh2|fresh3|fresh4|dev|dev9 [--seed N] [--rows N] [--hash] [--summary]
+Usage: evalset.py --set frozen|fresh|fresh2|fresh3|fresh4|fresh5|dev|dev9 [--seed N] [--rows N] [--hash] [--summary]
 """
 
 from __future__ import annotations
@@ -73,7 +73,7 @@ FAMILIES = ["person_name", "national_id", "contact", "address", "online_id", "cr
 
 FROZEN_SEED = 20261202
 # The held-out sets: reported once per change, never tuned on, no per-column output.
-HELD_OUT = ("frozen", "fresh", "fresh2", "fresh3", "fresh4")
+HELD_OUT = ("frozen", "fresh", "fresh2", "fresh3", "fresh4", "fresh5")
 
 
 @dataclass
@@ -871,6 +871,7 @@ def dev(seed=1, rows=200):
     tables += dev_more8(random.Random(seed * 1000 + 8), rows)
     tables += dev_more9(random.Random(seed * 1000 + 9), rows)
     tables += dev_more10(random.Random(seed * 1000 + 10), rows)
+    tables += dev_more11(random.Random(seed * 1000 + 11), rows)
     t = Table("dev_negatives")
     t.add("ver", "text", [f"{rng.randint(0, 30)}.{rng.randint(0, 40)}.{rng.randint(0, 200)}" for _ in range(rows)])
     t.add("ver4", "text", [f"{rng.randint(1, 20)}.{rng.randint(0, 20)}.{rng.randint(0, 99)}.{rng.randint(0, 99999)}"
@@ -1444,6 +1445,39 @@ FRESH_FAKER_LOCALES = ["gu_IN", "or_IN", "si_LK", "mk_MK", "fa_IR", "uz_UZ", "ga
 FRESH_OPAQUE = ["k1", "k2", "k3", "k4", "k5", "k6", "k7", "k8", "k9", "col", "v", "item", "who", "src", "rec"]
 
 
+# Classifier 1.10.0's development cases: single-word given and family names in scripts other than Latin,
+# Cyrillic and Greek, from Faker locales that no held-out draw uses for people, under generic or misleading
+# column names, next to the same locale's towns, street names, words, job titles, countries, month and
+# weekday names (words of the same script that are not names).
+DEV11_LOCALES = ["hy_AM", "ka_GE", "th_TH", "ta_IN", "bn_BD", "ne_NP", "mr_IN", "he_IL", "ja_JP", "zh_TW",
+                 "ko_KR", "ar_PS"]
+DEV11_GENERIC = ["c_1", "c_2", "c_3", "fld_a", "fld_b", "val_1", "val_2", "txt_a", "attr_1", "kv"]
+DEV11_MISLEADING = ["sku_name", "tag", "label_code", "variant", "genre", "segment"]
+
+
+def dev_more11(rng, rows):
+    from faker import Faker
+    tables = []
+
+    def col():
+        return rng.choice(DEV11_MISLEADING) if rng.random() < 0.4 else rng.choice(DEV11_GENERIC)
+
+    for loc in DEV11_LOCALES:
+        fk = Faker(loc)
+        fk.seed_instance(rng.randint(0, 2**31))
+        t = Table("dev11_" + loc.lower())
+        t.add(col(), "text", [fk.first_name() for _ in range(rows)], "person_name", source=f"faker {loc} first")
+        if rng.random() < 0.6:
+            t.add(col(), "text", [fk.last_name() for _ in range(rows)], "person_name", source=f"faker {loc} last")
+        makers = [("city", fk.city), ("street name", fk.street_name), ("word", fk.word), ("job", fk.job),
+                  ("country", fk.country), ("month", fk.month_name), ("weekday", fk.day_of_week)]
+        for what, make in rng.sample(makers, 5):
+            t.add(col(), "text", [make() for _ in range(rows)], source=f"faker {loc} {what}")
+        unique_names(t.columns)
+        tables.append(t)
+    return tables
+
+
 def fresh(seed=FRESH_SEED, rows=200):
     """A second held-out draw: single-word given- and family-name columns, account names and addresses under
     opaque column names in locales and scripts no other table uses, next to towns, regions, companies, job
@@ -1976,6 +2010,192 @@ def fresh4(seed=FRESH4_SEED, rows=200):
     return tables
 
 
+FRESH5_SEED = 20261206
+# Column names of the sixth draw: a recipe no other set uses — snake_case source-system names with a prefix
+# (`src_c07`, `stg_txt_2`), abbreviations, misleading words of another domain (`model_no`, `tag_code`), and for
+# about a third of the PII columns the language's own word in Latin script (`naam`, `ten`, `ism`, `so_cccd`).
+FRESH5_OPAQUE = ["src_c01", "src_c07", "src_c12", "stg_txt_1", "stg_txt_2", "raw_v3", "raw_v9", "x_a", "x_b",
+                 "p_str", "q_str", "imp_col4", "imp_col8", "ext_attr", "legacy_f2", "legacy_f5", "dim_lbl", "t_val"]
+FRESH5_MISLEADING = ["model_no", "tag_code", "plan_tier", "asset_label", "route_ref", "grade_cd"]
+
+
+def fresh5(seed=FRESH5_SEED, rows=200):
+    """A sixth held-out draw (classifier 1.10.0): generators from PyPI that no other table uses, each with data
+    of its own — faker-pk (MIT; Pakistani names, CNICs, phones, addresses, dates of birth, towns,
+    provinces, job titles, companies, banks, institutions), faker-ph (Apache-2.0; Filipino names from its own
+    name data, PhilSys, TIN, SSS, PhilHealth and UMID numbers, passports, driver's licences, mobiles,
+    landlines, e-mail addresses, PSGC addresses, towns, provinces, barangays, regions), vnfaker (MIT;
+    Vietnamese full, given and family names, e-mail addresses, account names, mobiles, citizen id numbers,
+    companies, occupations, religions, provinces, districts), faker-egy-names (MIT, data from egy-names, MIT;
+    Egyptian names in Arabic and Latin script) — and Faker's `en_MS` (Malaysian addresses), a locale no
+    other table uses; under a column-name recipe no other set uses (prefixed source-system names,
+    misleading words of another domain, the language's own word in Latin script)."""
+    rng = random.Random(seed)
+    tables = []
+
+    def col_name(telling=None):
+        r = rng.random()
+        if telling and r < 0.35:
+            return telling
+        if r < 0.5:
+            return rng.choice(FRESH5_MISLEADING)
+        return rng.choice(FRESH5_OPAQUE)
+
+    def global_seeded(make):
+        state = random.getstate()
+        random.seed(rng.randint(0, 2**31))
+        try:
+            return make()
+        finally:
+            random.setstate(state)
+
+    # faker-pk (MIT): draws from the global `random`, and picks rows of its SQLite tables with SQLite's own
+    # `ORDER BY RANDOM()`, which no seed reaches: those picks are made from the same rows with the global
+    # `random` instead (the package's data and recipes unchanged).
+    def pk():
+        import sqlite3
+        import faker_pk
+        import faker_pk.utils as pku
+
+        class _Pick:
+            def __init__(self, rows):
+                self.rows = rows
+
+            def fetchone(self):
+                return random.choice(self.rows) if self.rows else None
+
+            def fetchall(self):
+                return self.rows
+
+        def run(query, params, fetch):
+            pku.ensure_db_exists()
+            seeded = "ORDER BY RANDOM() LIMIT 1" in query
+            with sqlite3.connect(pku.DB_PATH) as conn:
+                cur = conn.cursor()
+                cur.execute(query.replace("ORDER BY RANDOM() LIMIT 1", "ORDER BY 1") if seeded else query, params)
+                return fetch(_Pick(cur.fetchall()) if seeded else cur)
+        pku._run = run
+        fk = faker_pk.FakerPK()
+        out = []
+        for _ in range(rows):
+            sex = random.random() < 0.5
+            out.append({"name": fk.male_name() if sex else fk.female_name(), "cnic": fk.cnic(),
+                        "phone": fk.phone_number(), "address": fk.full_address(), "dob": fk.dob().isoformat(),
+                        "city": fk.city(), "province": fk.province(), "job": fk.job_title(),
+                        "company": fk.company_name(), "bank": fk.bank_name(), "institution": fk.institution()})
+        return out
+    for k in range(2):
+        recs = global_seeded(pk)
+        t = Table(f"fresh5_pk_{k}")
+        if k == 0:
+            t.add(col_name("naam"), "text", [r["name"] for r in recs], "person_name", source="faker-pk full name")
+        else:
+            t.add(col_name("naam"), "text", [r["name"].split()[0] for r in recs], "person_name",
+                  source="faker-pk given name")
+            t.add(col_name(), "text", [r["name"].split()[-1] for r in recs], "person_name",
+                  source="faker-pk last word of the name")
+        t.add(col_name("shanakhti_card"), "text", [r["cnic"] for r in recs], "national_id", source="faker-pk cnic")
+        if rng.random() < 0.7:
+            t.add(col_name("fone"), "text", [r["phone"] for r in recs], "contact", source="faker-pk phone")
+        if rng.random() < 0.7:
+            t.add(col_name("pata"), "text", [r["address"] for r in recs], "address", source="faker-pk address")
+        if rng.random() < 0.5:
+            t.add(col_name("tareekh_paidaish"), "text", [r["dob"] for r in recs], "date_of_birth", source="faker-pk dob")
+        for what in rng.sample(["city", "province", "job", "company", "bank", "institution"], 4):
+            t.add(col_name(), "text", [r[what] for r in recs], source=f"faker-pk {what}")
+        unique_names(t.columns)
+        tables.append(t)
+
+    # faker-ph (Apache-2.0): seeded by its constructor.
+    from faker_ph import FakerPH
+    for k in range(2):
+        ph = FakerPH(seed=rng.randint(0, 2**31))
+        t = Table(f"fresh5_ph_{k}")
+        if k == 0:
+            t.add(col_name("buong_pangalan"), "text", [ph.full_name() for _ in range(rows)], "person_name",
+                  source="faker-ph full name")
+            t.add(col_name(), "text", [ph.psn() for _ in range(rows)], "national_id", source="faker-ph PhilSys number")
+            t.add(col_name(), "text", [ph.tin() for _ in range(rows)], "national_id", source="faker-ph TIN")
+            t.add(col_name("telepono"), "text", [ph.mobile() for _ in range(rows)], "contact", source="faker-ph mobile")
+            t.add(col_name(), "text", [ph.passport() for _ in range(rows)], "national_id", source="faker-ph passport")
+        else:
+            t.add(col_name(), "text", [ph.first_name() for _ in range(rows)], "person_name", source="faker-ph first name")
+            t.add(col_name("apelyido"), "text", [ph.surname() for _ in range(rows)], "person_name",
+                  source="faker-ph surname")
+            t.add(col_name(), "text", [ph.sss() for _ in range(rows)], "national_id", source="faker-ph SSS number")
+            t.add(col_name(), "text", [ph.philhealth_pin() for _ in range(rows)], "national_id",
+                  source="faker-ph PhilHealth PIN")
+            t.add(col_name(), "text", [ph.landline() for _ in range(rows)], "contact", source="faker-ph landline")
+            t.add(col_name(), "text", [ph.email() for _ in range(rows)], "contact", source="faker-ph email")
+        addrs = [ph.address() for _ in range(rows)]
+        t.add(col_name("tirahan"), "text", [a["full"] for a in addrs], "address", source="faker-ph address")
+        for what in rng.sample(["city", "province", "barangay", "region"], 3):
+            t.add(col_name(), "text", [a[what] for a in addrs], source=f"faker-ph {what}")
+        unique_names(t.columns)
+        tables.append(t)
+
+    # vnfaker (MIT): one person per Generator, drawing from the global `random`.
+    def vn():
+        from vnfaker.generator import Generator
+        out = []
+        for _ in range(rows):
+            g = Generator()
+            g.nickname().sort()  # its account names are picked from a set: sorted in place, for a reproducible draw
+            out.append({"full": g.fullname(), "given": g.name(), "family": g.last_name(), "email": g.email(),
+                        "user": g.username(), "mobile": g.mobile_phone(), "id": g.id_number(12),
+                        "company": g.company(), "occupation": g.occupation(), "religion": g.religion(),
+                        "province": g.address_province(), "district": g.address_district()})
+        return out
+    for k in range(2):
+        recs = global_seeded(vn)
+        t = Table(f"fresh5_vn_{k}")
+        if k == 0:
+            t.add(col_name("ho_va_ten"), "text", [r["full"] for r in recs], "person_name", source="vnfaker full name")
+            t.add(col_name(), "text", [r["user"] for r in recs], "online_id", source="vnfaker username")
+            t.add(col_name("so_cccd"), "text", [r["id"] for r in recs], "national_id", source="vnfaker id number")
+        else:
+            t.add(col_name("ten"), "text", [r["given"] for r in recs], "person_name", source="vnfaker given name")
+            t.add(col_name(), "text", [r["family"] for r in recs], "person_name", source="vnfaker family name")
+            t.add(col_name(), "text", [r["email"] for r in recs], "contact", source="vnfaker email")
+        t.add(col_name("dien_thoai"), "text", [r["mobile"] for r in recs], "contact", source="vnfaker mobile")
+        for what in rng.sample(["company", "occupation", "religion", "province", "district"], 3):
+            t.add(col_name(), "text", [r[what] for r in recs], source=f"vnfaker {what}")
+        unique_names(t.columns)
+        tables.append(t)
+
+    # faker-egy-names (MIT): Egyptian names in Arabic and Latin script, seeded per call.
+    from faker import Faker
+    from faker_egy_names import Provider as EgyProvider
+    f = Faker()
+    f.add_provider(EgyProvider)
+    f.seed_instance(rng.randint(0, 2**31))
+    names = [f.egyptian_name(seed=rng.randint(0, 2**31)) for _ in range(rows)]
+    t = Table("fresh5_egy")
+    t.add(col_name("ism"), "text", [n.ar for n in names], "person_name", source="faker-egy-names full name, Arabic")
+    t.add(col_name(), "text", [" ".join(n.parts_en[:2]) for n in names], "person_name",
+          source="faker-egy-names given and father's name, Latin")
+    t.add(col_name(), "text", [n.parts_en[0] for n in names], "person_name", source="faker-egy-names given name, Latin")
+    t.add(col_name(), "text", [n.parts_ar[0] for n in names], "person_name", source="faker-egy-names given name, Arabic")
+    pk_recs = global_seeded(pk)
+    for what in ["city", "job", "company"]:
+        t.add(col_name(), "text", [r[what] for r in pk_recs], source=f"faker-pk {what}")
+    unique_names(t.columns)
+    tables.append(t)
+
+    # Faker en_MS (a locale no other table uses): Malaysian street addresses next to its towns and states.
+    fm = Faker("en_MS")
+    fm.seed_instance(rng.randint(0, 2**31))
+    t = Table("fresh5_ms")
+    t.add(col_name("alamat"), "text", [fm.address().replace("\n", ", ") for _ in range(rows)], "address",
+          source="faker en_MS address")
+    t.add(col_name(), "text", [fm.street_address() for _ in range(rows)], "address", source="faker en_MS street address")
+    t.add(col_name(), "text", [fm.city() for _ in range(rows)], source="faker en_MS city")
+    t.add(col_name(), "text", [fm.state() for _ in range(rows)], source="faker en_MS state")
+    unique_names(t.columns)
+    tables.append(t)
+    return tables
+
+
 # ---------------------------------------------------------------------------
 
 def digest(tables) -> str:
@@ -1996,6 +2216,8 @@ def build(which: str, seed=None, rows=None):
         return dev_more9(random.Random((1 if seed is None else seed) * 1000 + 9), rows or 200)
     if which == "dev10":
         return dev_more10(random.Random((1 if seed is None else seed) * 1000 + 10), rows or 200)
+    if which == "dev11":
+        return dev_more11(random.Random((1 if seed is None else seed) * 1000 + 11), rows or 200)
     if which == "fresh":
         return fresh(FRESH_SEED if seed is None else seed, rows or 200)
     if which == "fresh2":
@@ -2004,7 +2226,9 @@ def build(which: str, seed=None, rows=None):
         return fresh3(FRESH3_SEED if seed is None else seed, rows or 200)
     if which == "fresh4":
         return fresh4(FRESH4_SEED if seed is None else seed, rows or 200)
-    raise SystemExit(f"unknown set {which!r}: frozen, fresh, fresh2, fresh3, fresh4, dev, dev9 or dev10")
+    if which == "fresh5":
+        return fresh5(FRESH5_SEED if seed is None else seed, rows or 200)
+    raise SystemExit(f"unknown set {which!r}: frozen, fresh, fresh2, fresh3, fresh4, fresh5, dev, dev9, dev10 or dev11")
 
 
 def main():

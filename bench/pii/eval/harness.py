@@ -15,7 +15,7 @@ as context. Presidio runs with its default recognizers on the spaCy pipeline
 default `en_core_web_lg` is not on the registries this machine reaches.
 URL entities are not counted (a URL is not personal data in these labels).
 
-Usage: harness.py --set frozen|fresh|fresh2|fresh3|fresh4|dev|dev9|dev10 [--seed N] [--rows N] [--tables N] [--no-presidio]
+Usage: harness.py --set frozen|fresh|fresh2|fresh3|fresh4|fresh5|dev|dev9|dev10 [--seed N] [--rows N] [--tables N] [--no-presidio]
                   [--json FILE] [--details] [--expect-hash H] [--offline]
 Environment: libpq (PGHOST, PGPORT, PGUSER), EVAL_DB (townlake_pii_eval).
 

@@ -5,6 +5,7 @@
 #   SET=fresh2 bench/pii/eval/run.sh # the third held-out draw (checks its digest first)
 #   SET=fresh3 bench/pii/eval/run.sh # the fourth held-out draw (checks its digest first)
 #   SET=fresh4 bench/pii/eval/run.sh # the fifth held-out draw (checks its digest first)
+#   SET=fresh5 bench/pii/eval/run.sh # the sixth held-out draw (checks its digest first)
 #   SET=dev bench/pii/eval/run.sh    # the development set, with the columns where townlake disagrees
 # Environment: PGHOST (127.0.0.1), PGPORT ($TOWNLAKE_PORT or 5499), PGUSER (postgres), EVAL_DB,
 #   PYTHON (the project venv's python), NO_PRESIDIO=1 to skip the peer,
@@ -31,6 +32,8 @@ FRESH2_DIGEST=957fc909e3c532a1c47ad5e70f90630ac0a1c11a1a37f220a5d30f145365f168
 FRESH3_DIGEST=b63aa36ef8441373d49dcf0cdae18ca07a7cb122ce509e7b0ea6a42896037228
 # The fifth held-out draw's digest (classifier 1.7.0), recorded before any result on it was looked at.
 FRESH4_DIGEST=8e6142e25264feb23a66448adc84587063d6c38140a137015962d4ad83b9a38d
+# The sixth held-out draw's digest (classifier 1.10.0), recorded before any result on it was looked at.
+FRESH5_DIGEST=0ab6b08510c5a0ae4f1e6ad57207a2542566284751c079b41382d484561e6b47
 args=(--set "$SET")
 case "$SET" in
     frozen) args+=(--expect-hash "$FROZEN_DIGEST") ;;
@@ -38,6 +41,7 @@ case "$SET" in
     fresh2) args+=(--expect-hash "$FRESH2_DIGEST") ;;
     fresh3) args+=(--expect-hash "$FRESH3_DIGEST") ;;
     fresh4) args+=(--expect-hash "$FRESH4_DIGEST") ;;
+    fresh5) args+=(--expect-hash "$FRESH5_DIGEST") ;;
     *) args+=(--details) ;;
 esac
 if [ "${NO_PRESIDIO:-0}" = 1 ]; then args+=(--no-presidio); fi

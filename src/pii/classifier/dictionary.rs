@@ -464,6 +464,16 @@ pub fn fold(word: &str) -> String {
             'æ' | 'Æ' => out.push_str("ae"),
             'œ' | 'Œ' => out.push_str("oe"),
             '’' => out.push('\''),
+            // Every other Latin letter with a diacritic (Turkish `ş`, `ğ`, `ı`, Romanian `ș`, `ț`, Czech `ř`,
+            // Latvian `ā`, `ņ` …) folds to its base letter, as the ones above do.
+            other if ('\u{00C0}'..='\u{024F}').contains(&other) => {
+                match deunicode::deunicode_char(other) {
+                    Some(base) if !base.is_empty() && base.bytes().all(|b| b.is_ascii_alphabetic()) => {
+                        out.push_str(&base.to_ascii_lowercase())
+                    }
+                    _ => out.extend(other.to_lowercase()),
+                }
+            }
             other => {
                 for lower in other.to_lowercase() {
                     out.push(lower);
@@ -586,6 +596,11 @@ mod tests {
         assert!(is_given_name(&fold("Noémi")) || is_given_name("noemi"));
         assert!(is_family_name(&fold("Müller")));
         assert!(is_family_name(&fold("Dąbrowski")));
+        // Since 1.10.0 every Latin letter with a diacritic folds to its base letter.
+        assert_eq!(fold("Ayşe Yılmaz"), "ayse yilmaz");
+        assert_eq!(fold("Țurcanu Ștefan"), "turcanu stefan");
+        assert_eq!(fold("Kārlis Bērziņš"), "karlis berzins");
+        assert_eq!(fold("Dvořák"), "dvorak");
     }
 
     #[test]

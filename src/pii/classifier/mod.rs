@@ -43,7 +43,7 @@ use values::{CellFindings, Signal, N_SIGNALS};
 
 /// Bumped whenever detection or scoring changes; the scanner rescans every
 /// column whose finding was made by another version.
-pub const CLASSIFIER_VERSION: &str = "1.9.0";
+pub const CLASSIFIER_VERSION: &str = "1.10.0";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum InfoType {
@@ -1264,6 +1264,22 @@ impl ColumnProfile {
         } else {
             0.0
         };
+        // Since 1.10.0: single words in a script other than Latin, Cyrillic and Greek whose romanisation
+        // is a name our Latin lists know (`გიორგი` → `giorgi`), 12% or more of a column of nearly all
+        // single, mostly different words. Among towns, words, months and stop words of those scripts at
+        // most 3% of the different values romanise to a known name; among given names 17–24%.
+        let romanised_known = self.count(Signal::NameRomanisedKnown);
+        let v_romanised = if romanised_known >= 10
+            && r(romanised_known) >= 0.12
+            && r(single) >= 0.8
+            && self.distinct_ratio() >= 0.5
+            && !street_names
+        {
+            notes.push(format!("{romanised_known} of {n} values romanise to known given or family names"));
+            0.6
+        } else {
+            0.0
+        };
         // Single words of which a good share are themselves known given or family names, in a
         // column of nearly all different single words (given names of languages our lists cover
         // in part: Lithuanian, Romanian, Slovene, Indonesian …). Among towns, words, months, job
@@ -1321,6 +1337,7 @@ impl ColumnProfile {
             .max(v_accounts)
             .max(v_row)
             .max(v_native)
+            .max(v_romanised)
             .max(v_morph)
             .max(v_known)
             .max(v_han)
@@ -1340,7 +1357,7 @@ impl ColumnProfile {
         }
         // Only for words some of which are names by our lists or their build: towns, countries,
         // colours and words sit next to a given-name column as often as family names do.
-        let lexical = given + family + morph + known_whole + native + han_given;
+        let lexical = given + family + morph + known_whole + native + han_given + romanised_known;
         if ctx.neighbour_names[InfoType::PersonName as usize] >= 0.85 && r(single) >= 0.6 && r(lexical) >= 0.05 {
             // `first_name` next door makes a column of single capitalised words likely `last_name`.
             context = context.max(0.45);

@@ -1066,3 +1066,34 @@ fn a_slug_or_code_made_of_a_title_is_not_an_account_of_a_person() {
     let out = table_of(vec![("product", titles), ("sku", slugs)]);
     assert!(!types(&out[0]).contains(&"person_name"), "{:?}", out[0]);
 }
+
+#[test]
+fn names_in_alphabets_our_lists_miss_meet_them_through_their_romanisation() {
+    // Georgian given names, single words under an opaque column name: their romanisation
+    // (`გიორგი` → `giorgi`) meets the Latin lists in a good share of the column.
+    let georgian = [
+        "გიორგი", "ნინო", "დავით", "ლევან", "თამარ", "ირაკლი", "მარიამ", "ნიკა", "ელენე", "სალომე", "ლუკა",
+        "ზურაბ", "ალექსანდრე", "ანასტასია", "ქეთევან", "მაია", "ნათია", "ლაშა", "გიგა", "ბექა", "თორნიკე", "ხატია",
+    ];
+    // Six of them (`nino`, `tamar`, `mariam`, `salome`, `anastasia`, `maia`) meet the lists: 27% of the column.
+    let values: Vec<String> = georgian.iter().chain(georgian.iter()).map(|s| s.to_string()).collect();
+    let d = run(&col("c_1", "text"), &values);
+    assert_eq!(top(&d), Some("person_name"), "{d:?}");
+    assert!(d[0].evidence.iter().any(|e| e.contains("romanise to known")), "{d:?}");
+    // Fewer than ten such values are not enough.
+    let values: Vec<String> = georgian.iter().map(|s| s.to_string()).collect();
+    assert!(run(&col("c_1", "text"), &values).is_empty());
+    // Towns, months and words of the same scripts stay clean.
+    let towns = [
+        "თბილისი", "ბათუმი", "ქუთაისი", "რუსთავი", "გორი", "ზუგდიდი", "ფოთი", "თელავი", "ხაშური", "სამტრედია",
+        "ზესტაფონი", "მარნეული", "ოზურგეთი", "კასპი", "ჭიათურა", "წყალტუბო", "საგარეჯო", "გარდაბანი",
+    ];
+    let values: Vec<String> = towns.iter().chain(towns.iter().take(8)).map(|s| s.to_string()).collect();
+    assert!(run(&col("c_2", "text"), &values).is_empty());
+    let words = [
+        "Հունվար", "Փետրվար", "Մարտ", "Ապրիլ", "Մայիս", "Հունիս", "Հուլիս", "Օգոստոս", "Սեպտեմբեր", "Հոկտեմբեր",
+        "Նոյեմբեր", "Դեկտեմբեր", "տուն", "գիրք", "ջուր", "հաց", "քաղաք", "դպրոց", "աշխատանք", "երկինք",
+    ];
+    let values: Vec<String> = words.iter().chain(words.iter().take(6)).map(|s| s.to_string()).collect();
+    assert!(run(&col("c_3", "text"), &values).is_empty());
+}

@@ -120,6 +120,11 @@ pub enum Signal {
     /// One capitalised word, not joined with hyphens, that is itself a known given or family name
     /// (`Paulina`, not `Hans-Werner-Schmiedecke-Straße`).
     NameKnownWhole,
+    /// One word in a script other than Latin, Cyrillic and Greek whose romanisation by `deunicode` is a
+    /// given or family name our Latin lists (or `name-variants`' romanisations) know: `გიორგი` →
+    /// `giorgi`, `Արմեն` → `armen`. Rare among towns, words and months of those scripts (3% or fewer of
+    /// the different values of any development column of them), so a share of a column counts.
+    NameRomanisedKnown,
     /// One to three Han characters, every one of them a character of given names (`dictionary.rs`):
     /// `玉梅`, `晶`, `康弘`.
     NameHanGiven,
@@ -1205,6 +1210,14 @@ fn person_name(v: &str, cell: &mut CellFindings) {
             }
         } else if native_script_name(w) {
             cell.set(Signal::NameNative);
+        }
+        if other_script && super::dictionary::transliterate(w).is_none() {
+            let r = super::dictionary::romanise(w);
+            if r.len() >= 4
+                && (super::dictionary::is_given_name(&r) || super::dictionary::is_family_name(&r) || romanised_name(&r))
+            {
+                cell.set(Signal::NameRomanisedKnown);
+            }
         }
         return;
     }
