@@ -66,19 +66,24 @@ pub unsafe fn has_tag(node: *mut pg_sys::Node, tag: pg_sys::NodeTag) -> bool {
 }
 
 /// The expression under any RelabelType (binary-compatible casts), but not
-/// under one that changes the collation (an explicit `COLLATE`, which the
-/// planner turns into a RelabelType): ordering and grouping follow it, so
-/// the expression is no longer the plain column.
+/// under one that changes the collation to a linguistic one (an explicit
+/// `COLLATE "und-x-icu"`, which the planner turns into a RelabelType):
+/// ordering follows it, so the expression is no longer the plain column. A
+/// relabel to "C" or "POSIX" is stripped: byte order is what every pushdown
+/// assumes at most, and callers that need it check the collation they see.
 ///
 /// # Safety
 /// `node` is NULL or points to an expression node.
 pub unsafe fn strip_relabel(mut node: *mut pg_sys::Node) -> *mut pg_sys::Node {
+    const POSIX_COLLATION_OID: u32 = 951;
     // SAFETY: RelabelType's arg is an expression node.
     unsafe {
         while has_tag(node, pg_sys::NodeTag::T_RelabelType) {
             let relabel = node as *mut pg_sys::RelabelType;
             let arg = (*relabel).arg as *mut pg_sys::Node;
-            if (*relabel).resultcollid != pg_sys::exprCollation(arg) {
+            let to = (*relabel).resultcollid;
+            let bytewise = to == pg_sys::C_COLLATION_OID || to.to_u32() == POSIX_COLLATION_OID;
+            if to != pg_sys::exprCollation(arg) && !bytewise {
                 break;
             }
             node = arg;
